@@ -1,0 +1,216 @@
+// Frames <-> Message with validation against the schema table in protocol.cc.
+#include "codec.h"
+
+#include <algorithm>
+
+namespace titan::wire {
+namespace {
+
+bool TypeMatches(const Datum& d, FieldType type, std::string* why) {
+  switch (type) {
+    case FieldType::kStr:
+      if (!d.is_text()) return false;
+      if (!IsValidUtf8(d.bytes())) {
+        *why = "is a str that is not valid UTF-8";
+        return false;
+      }
+      return true;
+    case FieldType::kBin: return d.is_bytes();
+    case FieldType::kValue:
+      if (d.is_text() && !IsValidUtf8(d.bytes())) {
+        *why = "is a str that is not valid UTF-8 (send binary data as bin)";
+        return false;
+      }
+      return d.is_value();
+    case FieldType::kInt: return std::holds_alternative<int64_t>(d.v);
+    case FieldType::kBool: return std::holds_alternative<bool>(d.v);
+    case FieldType::kMap: return std::holds_alternative<Map>(d.v);
+    case FieldType::kListValue:
+    case FieldType::kListStr: {
+      const auto* list = std::get_if<List>(&d.v);
+      if (list == nullptr) return false;
+      const FieldType elem = type == FieldType::kListStr ? FieldType::kStr : FieldType::kValue;
+      return std::all_of(list->begin(), list->end(), [&](const Datum& e) { return TypeMatches(e, elem, why); });
+    }
+  }
+  return false;
+}
+
+bool ValidateFields(std::span<const FieldSpec> specs, const Message& msg, std::string* reason) {
+  for (const FieldSpec& f : specs) {
+    const Datum* d = msg.Find(f.name);
+    if (d == nullptr || d->is_nil()) {
+      if (f.optional) continue;
+      *reason = std::string(NameOf(msg.type)) + " needs field '" + std::string(f.name) + "' (" +
+                std::string(FieldTypeName(f.type)) + ")";
+      return false;
+    }
+    std::string why;
+    if (!TypeMatches(*d, f.type, &why)) {
+      if (why.empty()) why = "must be " + std::string(FieldTypeName(f.type));
+      *reason = std::string(NameOf(msg.type)) + " field '" + std::string(f.name) + "' " + why;
+      return false;
+    }
+  }
+  return true;
+}
+
+void EncodeFields(std::span<const FieldSpec> specs, const Message& msg, Map* out) {
+  for (const FieldSpec& f : specs) {
+    const Datum* d = msg.Find(f.name);
+    if (d != nullptr && !d->is_nil()) out->emplace_back(std::string(f.name), *d);
+  }
+}
+
+}  // namespace
+
+const Datum* Message::Find(std::string_view name) const {
+  for (const auto& [k, v] : body) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+std::string_view Message::Bytes(std::string_view name) const {
+  const Datum* d = Find(name);
+  return d ? d->bytes() : std::string_view{};
+}
+
+int64_t Message::Int(std::string_view name, int64_t dflt) const {
+  const Datum* d = Find(name);
+  const auto* i = d ? std::get_if<int64_t>(&d->v) : nullptr;
+  return i ? *i : dflt;
+}
+
+bool Message::Bool(std::string_view name, bool dflt) const {
+  const Datum* d = Find(name);
+  const auto* b = d ? std::get_if<bool>(&d->v) : nullptr;
+  return b ? *b : dflt;
+}
+
+bool Message::Has(std::string_view name) const {
+  const Datum* d = Find(name);
+  return d != nullptr && !d->is_nil();
+}
+
+Message& Message::Set(std::string_view name, Datum value) {
+  for (auto& [k, v] : body) {
+    if (k == name) {
+      v = std::move(value);
+      return *this;
+    }
+  }
+  body.emplace_back(std::string(name), std::move(value));
+  return *this;
+}
+
+Message MakeMessage(MsgType type) {
+  Message m;
+  m.type = type;
+  return m;
+}
+
+Message MakeError(ErrorCode code, std::string reason) {
+  Message m = MakeMessage(MsgType::kError);
+  m.Set("code", Text{std::string(ErrorCodeName(code))});
+  m.Set("reason", Text{std::move(reason)});
+  return m;
+}
+
+ErrorCode Decoded::error_code() const {
+  switch (status) {
+    case DecodeStatus::kWrongVersion: return ErrorCode::kWrongVersion;
+    case DecodeStatus::kUnknownType: return ErrorCode::kUnknownType;
+    case DecodeStatus::kTooLarge: return ErrorCode::kTooLarge;
+    default: return ErrorCode::kMalformed;
+  }
+}
+
+Decoded Decode(std::span<const std::string_view> frames) {
+  Decoded out;
+  auto fail = [&](DecodeStatus s, std::string reason) {
+    out.status = s;
+    out.reason = std::move(reason);
+    return out;
+  };
+  if (frames.size() < 3) {
+    return fail(DecodeStatus::kMalformed, "a message needs at least 3 frames (signature, type, body); got " +
+                                              std::to_string(frames.size()));
+  }
+  if (frames.size() > kMaxFrames) {
+    return fail(DecodeStatus::kTooLarge,
+                std::to_string(frames.size()) + " frames; the limit is " + std::to_string(kMaxFrames));
+  }
+  const std::string_view sig = frames[0];
+  if (sig.size() == kSignature.size() && sig.substr(0, 5) == kProtocolName) {
+    if (sig != kSignature) {
+      return fail(DecodeStatus::kWrongVersion, "protocol version " + std::to_string(static_cast<uint8_t>(sig[5])) +
+                                                   " is not spoken here; this node speaks TITAN version " +
+                                                   std::to_string(kProtocolVersion));
+    }
+  } else {
+    return fail(DecodeStatus::kMalformed, "the first frame is not the TITAN signature; is this a Titan client?");
+  }
+  if (frames[1].size() != 1) {
+    return fail(DecodeStatus::kMalformed, "the type frame must be exactly 1 byte");
+  }
+  const std::string_view body = frames[2];
+  if (body.size() > kMaxBodyBytes) {
+    return fail(DecodeStatus::kTooLarge, "body of " + std::to_string(body.size()) + " bytes; the limit is " +
+                                             std::to_string(kMaxBodyBytes));
+  }
+  Datum root;
+  std::string error;
+  if (!DecodeMsgpack(body, kMaxMembersReply * 2, &root, &error)) return fail(DecodeStatus::kMalformed, error);
+  auto* map = std::get_if<Map>(&root.v);
+  if (map == nullptr) return fail(DecodeStatus::kMalformed, "the body must be a msgpack map");
+  for (const auto& [k, v] : *map) {
+    if (k == "rid") {
+      if (const auto* i = std::get_if<int64_t>(&v.v)) out.rid = *i;
+    }
+  }
+  const uint8_t code = static_cast<uint8_t>(frames[1][0]);
+  const MessageSpec* spec = FindMessage(code);
+  if (spec == nullptr) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", code);
+    return fail(DecodeStatus::kUnknownType, std::string("message type ") + hex + " is unknown to this node");
+  }
+  out.msg.type = spec->type;
+  out.msg.body = std::move(*map);
+  for (size_t i = 3; i < frames.size(); ++i) out.msg.blobs.emplace_back(frames[i]);
+  if (!Validate(out.msg, &error)) return fail(DecodeStatus::kMalformed, error);
+  out.status = DecodeStatus::kOk;
+  return out;
+}
+
+Decoded Decode(const std::vector<std::string>& frames) {
+  std::vector<std::string_view> views(frames.begin(), frames.end());
+  return Decode(std::span<const std::string_view>(views));
+}
+
+bool Validate(const Message& msg, std::string* reason) {
+  return ValidateFields(SpecOf(msg.type).fields, msg, reason) && ValidateFields(EnvelopeFields(), msg, reason);
+}
+
+std::vector<std::string> Encode(const Message& msg) {
+  Map fields;
+  EncodeFields(SpecOf(msg.type).fields, msg, &fields);
+  EncodeFields(EnvelopeFields(), msg, &fields);
+  std::vector<std::string> frames;
+  frames.reserve(3 + msg.blobs.size());
+  frames.emplace_back(kSignature);
+  frames.emplace_back(1, static_cast<char>(msg.type));
+  std::string body;
+  EncodeMsgpack(Datum(std::move(fields)), &body);
+  frames.push_back(std::move(body));
+  for (const auto& b : msg.blobs) frames.push_back(b);
+  return frames;
+}
+
+Datum ValueDatum(std::string bytes, bool text) {
+  if (text) return Datum(Text{std::move(bytes)});
+  return Datum(wire::Bytes{std::move(bytes)});
+}
+
+}  // namespace titan::wire

@@ -1,0 +1,59 @@
+// Message <-> frames. Decoding never trusts the peer: every outcome is a DecodeStatus, never a throw.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "datum.h"
+#include "protocol.h"
+
+namespace titan::wire {
+
+// One protocol message: its type, its body fields and any raw blob frames.
+struct Message {
+  MsgType type = MsgType::kError;
+  Map body;
+  std::vector<std::string> blobs;
+
+  // nullptr when the field is absent.
+  const Datum* Find(std::string_view name) const;
+  // Typed reads for fields a validated message is known to have; absent or nil gives the default.
+  std::string_view Bytes(std::string_view name) const;  // str or bin field
+  int64_t Int(std::string_view name, int64_t dflt = 0) const;
+  bool Bool(std::string_view name, bool dflt = false) const;
+  bool Has(std::string_view name) const;  // present and not nil
+  // Sets (or replaces) a field; returns *this for chaining.
+  Message& Set(std::string_view name, Datum value);
+};
+
+Message MakeMessage(MsgType type);
+Message MakeError(ErrorCode code, std::string reason);
+
+enum class DecodeStatus { kOk, kMalformed, kWrongVersion, kUnknownType, kTooLarge };
+
+struct Decoded {
+  DecodeStatus status = DecodeStatus::kMalformed;
+  std::string reason;          // empty when ok; a readable sentence otherwise
+  Message msg;                 // valid only when ok
+  std::optional<int64_t> rid;  // the request id, whenever the body could be read far enough
+  ErrorCode error_code() const;
+};
+
+// Decodes [signature][type][body][blob]* (routing envelope already removed).
+Decoded Decode(std::span<const std::string_view> frames);
+Decoded Decode(const std::vector<std::string>& frames);
+
+// Checks `msg` against its schema row; on failure sets `reason` and returns false.
+bool Validate(const Message& msg, std::string* reason);
+
+// Encodes to [signature][type][body][blob]*. Fields are written in schema order (canonical bytes);
+// fields the schema does not name are dropped.
+std::vector<std::string> Encode(const Message& msg);
+
+// Convenience for a `value` field: Text when `text` is true, else Bytes.
+Datum ValueDatum(std::string bytes, bool text);
+
+}  // namespace titan::wire

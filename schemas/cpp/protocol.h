@@ -1,0 +1,81 @@
+// The message table of schemas/protocol.yaml, mirrored for C++. protocol_schema_test.cc fails when
+// this table and the YAML differ, so the YAML stays the one definition.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace titan::wire {
+
+inline constexpr std::string_view kProtocolName = "TITAN";
+inline constexpr uint8_t kProtocolVersion = 1;
+// Signature frame: "TITAN" followed by the version byte.
+inline constexpr std::string_view kSignature{"TITAN\x01", 6};
+
+inline constexpr size_t kMaxFrames = 16;
+inline constexpr size_t kMaxBodyBytes = 4 * 1024 * 1024;
+inline constexpr size_t kMaxKeyBytes = 1024;
+inline constexpr size_t kMaxValueBytes = 1024 * 1024;
+inline constexpr size_t kMaxMembersReply = 100000;
+
+enum class MsgType : uint8_t {
+  kError = 0x01,
+  kHello = 0x02,
+  kWelcome = 0x03,
+  kStorePut = 0x10,
+  kStoreGet = 0x11,
+  kStoreDelete = 0x12,
+  kStoreSadd = 0x13,
+  kStoreSrem = 0x14,
+  kStoreSmembers = 0x15,
+  kStoreIncr = 0x16,
+  kStoreCas = 0x17,
+  kStoreKeys = 0x18,
+  kStoreOk = 0x20,
+  kStoreValue = 0x21,
+  kStoreCount = 0x22,
+  kStoreList = 0x23,
+  kStoreInt = 0x24,
+  kStoreCasResult = 0x25,
+};
+
+// Error codes carried in ERROR.code, as strings on the wire.
+enum class ErrorCode : uint8_t {
+  kMalformed,
+  kWrongVersion,
+  kUnknownType,
+  kTooLarge,
+  kWrongType,
+  kInvalid,
+  kUnavailable,
+  kInternal,
+};
+std::string_view ErrorCodeName(ErrorCode code);  // "MALFORMED", ...
+std::span<const ErrorCode> AllErrorCodes();
+
+enum class FieldType : uint8_t { kStr, kBin, kValue, kInt, kBool, kMap, kListValue, kListStr };
+std::string_view FieldTypeName(FieldType t);  // as spelled in the schema: "str", "list<value>", ...
+
+struct FieldSpec {
+  std::string_view name;
+  FieldType type;
+  bool optional;
+};
+
+struct MessageSpec {
+  std::string_view name;  // "STORE_PUT"
+  MsgType type;
+  std::span<const FieldSpec> fields;
+};
+
+// Fields any request or reply may carry besides its own (see `envelope_fields` in the schema).
+std::span<const FieldSpec> EnvelopeFields();
+
+std::span<const MessageSpec> AllMessages();
+// nullptr when `code` is not a message of this protocol version.
+const MessageSpec* FindMessage(uint8_t code);
+const MessageSpec& SpecOf(MsgType type);
+std::string_view NameOf(MsgType type);
+
+}  // namespace titan::wire

@@ -1,0 +1,82 @@
+// The C++ message table must equal schemas/protocol.yaml, the one definition of the protocol.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <set>
+
+#include "protocol.h"
+#include "test_paths.h"
+
+namespace titan::wire {
+namespace {
+
+// "name:type[?]" for each field, in order: a readable rendering to compare.
+std::string RenderFields(std::span<const FieldSpec> fields) {
+  std::string out;
+  for (const auto& f : fields) {
+    out += std::string(f.name) + ":" + std::string(FieldTypeName(f.type)) + (f.optional ? "?" : "") + " ";
+  }
+  return out;
+}
+
+std::string RenderYamlFields(const YAML::Node& fields) {
+  std::string out;
+  for (const auto& kv : fields) {
+    const bool optional = kv.second["optional"] && kv.second["optional"].as<bool>();
+    out += kv.first.as<std::string>() + ":" + kv.second["type"].as<std::string>() + (optional ? "?" : "") + " ";
+  }
+  return out;
+}
+
+class ProtocolSchema : public ::testing::Test {
+ protected:
+  YAML::Node schema_ = YAML::LoadFile(testing::SchemaPath("protocol.yaml"));
+};
+
+TEST_F(ProtocolSchema, VersionAndSignature) {
+  EXPECT_EQ(schema_["protocol"]["name"].as<std::string>(), std::string(kProtocolName));
+  EXPECT_EQ(schema_["protocol"]["version"].as<int>(), kProtocolVersion);
+  EXPECT_EQ(schema_["protocol"]["signature_hex"].as<std::string>(), "544954414e01");
+}
+
+TEST_F(ProtocolSchema, Limits) {
+  const auto limits = schema_["limits"];
+  EXPECT_EQ(limits["max_frames"].as<size_t>(), kMaxFrames);
+  EXPECT_EQ(limits["max_body_bytes"].as<size_t>(), kMaxBodyBytes);
+  EXPECT_EQ(limits["max_key_bytes"].as<size_t>(), kMaxKeyBytes);
+  EXPECT_EQ(limits["max_value_bytes"].as<size_t>(), kMaxValueBytes);
+  EXPECT_EQ(limits["max_members_reply"].as<size_t>(), kMaxMembersReply);
+}
+
+TEST_F(ProtocolSchema, ErrorCodes) {
+  std::set<std::string> yaml_codes, cpp_codes;
+  for (const auto& kv : schema_["errors"]) yaml_codes.insert(kv.first.as<std::string>());
+  for (ErrorCode c : AllErrorCodes()) cpp_codes.insert(std::string(ErrorCodeName(c)));
+  EXPECT_EQ(yaml_codes, cpp_codes);
+}
+
+TEST_F(ProtocolSchema, EnvelopeFields) {
+  EXPECT_EQ(RenderYamlFields(schema_["envelope_fields"]), RenderFields(EnvelopeFields()));
+}
+
+TEST_F(ProtocolSchema, EveryMessageMatches) {
+  std::map<std::string, const MessageSpec*> cpp;
+  for (const auto& m : AllMessages()) cpp[std::string(m.name)] = &m;
+  size_t yaml_count = 0;
+  for (const auto& kv : schema_["messages"]) {
+    ++yaml_count;
+    const std::string name = kv.first.as<std::string>();
+    ASSERT_TRUE(cpp.count(name)) << name << " is in the schema but not in protocol.cc";
+    const MessageSpec& spec = *cpp[name];
+    EXPECT_EQ(kv.second["code"].as<int>(), static_cast<int>(spec.type)) << name;
+    EXPECT_EQ(RenderYamlFields(kv.second["fields"]), RenderFields(spec.fields)) << name;
+    if (kv.second["reply"]) {
+      EXPECT_TRUE(cpp.count(kv.second["reply"].as<std::string>())) << name << " replies with an unknown message";
+    }
+  }
+  EXPECT_EQ(yaml_count, AllMessages().size());
+}
+
+}  // namespace
+}  // namespace titan::wire

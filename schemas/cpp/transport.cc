@@ -1,0 +1,113 @@
+// Multipart I/O for Titan messages over cppzmq.
+#include "transport.h"
+
+#include <string_view>
+
+namespace titan::wire {
+namespace {
+
+constexpr int kLingerMs = 200;
+constexpr int kHighWaterMark = 10000;
+constexpr int64_t kMaxZmqMessage = static_cast<int64_t>(kMaxBodyBytes) * 2;
+
+std::string_view View(const zmq::message_t& m) { return {static_cast<const char*>(m.data()), m.size()}; }
+
+bool SendFrames(zmq::socket_t& sock, const std::vector<zmq::message_t>* envelope, bool delimiter,
+                const Message& msg) {
+  std::vector<std::string> frames = Encode(msg);
+  try {
+    if (envelope != nullptr) {
+      for (const auto& e : *envelope) {
+        zmq::message_t copy(e.data(), e.size());
+        if (!sock.send(copy, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+      }
+    }
+    if (delimiter && !sock.send(zmq::message_t(), zmq::send_flags::sndmore)) return false;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      if (!sock.send(zmq::buffer(frames[i]), flags)) return false;
+    }
+    return true;
+  } catch (const zmq::error_t&) {
+    return false;  // EHOSTUNREACH under ROUTER_MANDATORY: the peer left
+  }
+}
+
+}  // namespace
+
+bool RecvFromRouter(zmq::socket_t& sock, Incoming* in, bool dontwait) {
+  in->envelope.clear();
+  in->payload.clear();
+  in->too_many_frames = false;
+  zmq::message_t frame;
+  auto res = sock.recv(frame, dontwait ? zmq::recv_flags::dontwait : zmq::recv_flags::none);
+  if (!res) return false;
+  bool more = frame.more();
+  in->envelope.push_back(std::move(frame));
+  bool first_after_identity = true;
+  while (more) {
+    zmq::message_t part;
+    (void)sock.recv(part, zmq::recv_flags::none);  // the rest of a multipart message is already here
+    more = part.more();
+    if (first_after_identity && part.size() == 0) {
+      in->envelope.push_back(std::move(part));  // REQ delimiter
+    } else if (in->payload.size() < kMaxFrames + 1) {
+      in->payload.push_back(std::move(part));
+    } else {
+      in->too_many_frames = true;
+    }
+    first_after_identity = false;
+  }
+  return true;
+}
+
+Decoded DecodeIncoming(const Incoming& in) {
+  if (in.too_many_frames) {
+    Decoded d;
+    d.status = DecodeStatus::kTooLarge;
+    d.reason = "more than " + std::to_string(kMaxFrames) + " frames in one message";
+    return d;
+  }
+  std::vector<std::string_view> views;
+  views.reserve(in.payload.size());
+  for (const auto& p : in.payload) views.push_back(View(p));
+  return Decode(std::span<const std::string_view>(views));
+}
+
+bool SendTo(zmq::socket_t& sock, const std::vector<zmq::message_t>& envelope, const Message& msg) {
+  return SendFrames(sock, &envelope, false, msg);
+}
+
+bool SendRequest(zmq::socket_t& sock, const Message& msg) { return SendFrames(sock, nullptr, true, msg); }
+
+Decoded RecvReply(zmq::socket_t& sock) {
+  std::vector<zmq::message_t> parts;
+  bool more = true;
+  while (more) {
+    zmq::message_t part;
+    (void)sock.recv(part, zmq::recv_flags::none);
+    more = part.more();
+    if (parts.size() <= kMaxFrames + 1) parts.push_back(std::move(part));
+  }
+  std::vector<std::string_view> views;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i == 0 && parts[i].size() == 0) continue;  // delimiter
+    views.push_back(View(parts[i]));
+  }
+  return Decode(std::span<const std::string_view>(views));
+}
+
+void ConfigureSocket(zmq::socket_t& sock) {
+  sock.set(zmq::sockopt::linger, kLingerMs);
+  sock.set(zmq::sockopt::sndhwm, kHighWaterMark);
+  sock.set(zmq::sockopt::rcvhwm, kHighWaterMark);
+  sock.set(zmq::sockopt::maxmsgsize, kMaxZmqMessage);
+}
+
+int BoundPort(zmq::socket_t& sock) {
+  const std::string ep = sock.get(zmq::sockopt::last_endpoint);
+  const auto colon = ep.rfind(':');
+  return colon == std::string::npos ? -1 : std::stoi(ep.substr(colon + 1));
+}
+
+}  // namespace titan::wire

@@ -1,0 +1,101 @@
+"""Writes vectors.yaml: golden byte vectors for the Titan wire protocol.
+
+The bytes are produced here with Python's msgpack, independently of both codecs under test; the C++
+suite (schemas/cpp/golden_test.cc) and the Python suite (tests/python/test_golden.py) decode every
+vector and, for valid ones, re-encode the expected fields and compare the bytes exactly.
+
+Run from anywhere: python make_vectors.py  (needs msgpack and PyYAML).
+"""
+import os
+
+import msgpack
+import yaml
+
+SIG = b"TITAN\x01"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def body(fields):
+    return msgpack.packb(fields, use_bin_type=True)
+
+
+def frames(code, fields, *blobs):
+    return [SIG, bytes([code]), body(fields), *blobs]
+
+
+def show(value):
+    """The YAML form of an expected field value: str/bin tagged, the rest plain."""
+    if isinstance(value, bytes):
+        return {"bin": value.hex()}
+    if isinstance(value, str):
+        return {"str": value}
+    if isinstance(value, list):
+        return [show(v) for v in value]
+    return value
+
+
+def ok(name, type_name, code, fields):
+    return {"name": name, "frames": [f.hex() for f in frames(code, fields)], "expect": "ok",
+            "type": type_name, "fields": {k: show(v) for k, v in fields.items()}}
+
+
+def bad(name, raw_frames, expect):
+    return {"name": name, "frames": [f.hex() for f in raw_frames], "expect": expect}
+
+
+VALID = [
+    ok("error", "ERROR", 0x01, {"code": "TOO_LARGE", "reason": "value of 1048577 bytes; the limit is 1048576"}),
+    ok("hello_empty", "HELLO", 0x02, {}),
+    ok("hello_named", "HELLO", 0x02, {"client": "sdk-py"}),
+    ok("welcome_store", "WELCOME", 0x03, {"node": "store", "version": "0.1.0"}),
+    ok("welcome_broker", "WELCOME", 0x03, {"node": "broker", "version": "0.1.0", "store_port": 9091}),
+    ok("store_put_text", "STORE_PUT", 0x10, {"key": "task_123_accuracy", "value": "98.5"}),
+    ok("store_put_binary", "STORE_PUT", 0x10, {"key": b"\x00\xffk", "value": bytes(range(256))}),
+    ok("store_put_unicode", "STORE_PUT", 0x10, {"key": "ключ", "value": "值 ✓ — ünïcødé 🚀"}),
+    ok("store_put_empty_value", "STORE_PUT", 0x10, {"key": "e", "value": ""}),
+    ok("store_put_with_rid", "STORE_PUT", 0x10, {"key": "k", "value": "v", "rid": 4294967296}),
+    ok("store_get", "STORE_GET", 0x11, {"key": "agent_retry_count"}),
+    ok("store_delete", "STORE_DELETE", 0x12, {"key": "k"}),
+    ok("store_sadd", "STORE_SADD", 0x13, {"key": "processed_files", "member": "batch_A.csv"}),
+    ok("store_srem", "STORE_SREM", 0x14, {"key": "processed_files", "member": b"\x01"}),
+    ok("store_smembers", "STORE_SMEMBERS", 0x15, {"key": "processed_files"}),
+    ok("store_incr_negative", "STORE_INCR", 0x16, {"key": "n", "delta": -129}),
+    ok("store_cas_absent", "STORE_CAS", 0x17, {"key": "lock", "value": "owner-1"}),
+    ok("store_cas", "STORE_CAS", 0x17, {"key": "n", "expected": "1", "value": "2"}),
+    ok("store_keys", "STORE_KEYS", 0x18, {"prefix": "run:", "limit": 1000}),
+    ok("store_ok", "STORE_OK", 0x20, {}),
+    ok("store_value_found", "STORE_VALUE", 0x21, {"found": True, "value": "98.5"}),
+    ok("store_value_missing", "STORE_VALUE", 0x21, {"found": False}),
+    ok("store_count", "STORE_COUNT", 0x22, {"count": 1}),
+    ok("store_list", "STORE_LIST", 0x23, {"items": ["batch_A.csv", b"\x00\x01"], "truncated": False}),
+    ok("store_int_big", "STORE_INT", 0x24, {"value": -9223372036854775808}),
+    ok("store_cas_result", "STORE_CAS_RESULT", 0x25, {"swapped": False, "current": "1"}),
+]
+
+INVALID = [
+    bad("too_few_frames", [SIG, bytes([0x11])], "MALFORMED"),
+    bad("not_titan", [b"HTTP/1", bytes([0x11]), body({"key": "k"})], "MALFORMED"),
+    bad("wrong_version", [b"TITAN\x02", bytes([0x11]), body({"key": "k"})], "WRONG_VERSION"),
+    bad("unknown_type", [SIG, bytes([0x7f]), body({"key": "k"})], "UNKNOWN_TYPE"),
+    bad("type_frame_two_bytes", [SIG, b"\x11\x00", body({"key": "k"})], "MALFORMED"),
+    bad("truncated_body", [SIG, bytes([0x10]), body({"key": "k", "value": "vvvv"})[:-2]], "MALFORMED"),
+    bad("trailing_bytes", [SIG, bytes([0x11]), body({"key": "k"}) + b"\xc0"], "MALFORMED"),
+    bad("body_not_map", [SIG, bytes([0x11]), msgpack.packb(["k"])], "MALFORMED"),
+    bad("missing_field", [SIG, bytes([0x10]), body({"key": "k"})], "MALFORMED"),
+    bad("wrong_field_type", [SIG, bytes([0x16]), body({"key": "k", "delta": "1"})], "MALFORMED"),
+    bad("invalid_utf8_str", [SIG, bytes([0x11]), b"\x81\xa3key\xa2\xc3\x28"], "MALFORMED"),
+    bad("garbage_body", [SIG, bytes([0x11]), b"\xc1\xc1\xc1"], "MALFORMED"),
+    bad("non_string_map_key", [SIG, bytes([0x11]), msgpack.packb({1: "k"})], "MALFORMED"),
+    bad("int_above_int64", [SIG, bytes([0x16]), body({"key": "k", "delta": 2**63})], "MALFORMED"),
+]
+
+
+def main():
+    doc = {"signature_hex": SIG.hex(), "vectors": VALID + INVALID}
+    with open(os.path.join(HERE, "vectors.yaml"), "w", encoding="utf-8") as f:
+        f.write("# Generated by make_vectors.py; do not edit by hand.\n")
+        yaml.safe_dump(doc, f, allow_unicode=True, sort_keys=False, width=1000)
+
+
+if __name__ == "__main__":
+    main()
