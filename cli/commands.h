@@ -1,0 +1,29 @@
+// The subcommands of `titan`. Each Add* registers its options on the app and, when chosen, stores
+// the exit code of running it in *exit_code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace titan::cli {
+
+// Where every client command finds Titan: --host/--port or TITAN_HOST/TITAN_PORT, default
+// 127.0.0.1:9090 (a broker, or a store answering HELLO itself).
+struct Target {
+  std::string host = "127.0.0.1";
+  int port = 9090;
+  int timeout_ms = 10000;
+};
+
+void AddStoreCommand(CLI::App& app, int* exit_code);
+void AddKvCommand(CLI::App& app, const Target& target, int* exit_code);
+
+// Exit codes shared by client commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitNotFound = 1;   // `kv get` of a missing key, `kv cas` that did not swap
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitRefused = 3;    // the node answered ERROR
+inline constexpr int kExitNoAnswer = 4;   // nothing answered in time
+
+}  // namespace titan::cli

@@ -1,0 +1,81 @@
+// SQLite connection and statement wrappers.
+#include "sqlite_db.h"
+
+namespace titan::store {
+
+Db::~Db() {
+  if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+std::string Db::LastError() const { return db_ ? sqlite3_errmsg(db_) : "database is not open"; }
+
+Status Db::Open(const std::string& path, bool durable) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    return Status::Error("cannot open database '" + path + "': " + LastError());
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  Status s = Exec("PRAGMA journal_mode=WAL");
+  if (!s.ok()) return s;
+  return Exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
+}
+
+Status Db::Exec(std::string_view sql) {
+  char* err = nullptr;
+  const std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : LastError();
+    sqlite3_free(err);
+    return Status::Error("sqlite: " + msg + " (in: " + text.substr(0, 60) + ")");
+  }
+  return Status::Ok();
+}
+
+Status Db::Prepare(std::string_view sql, Statement* stmt) {
+  if (stmt->stmt_ != nullptr) sqlite3_finalize(stmt->stmt_);
+  stmt->stmt_ = nullptr;
+  stmt->db_ = db_;
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt->stmt_,
+                         nullptr) != SQLITE_OK) {
+    return Status::Error("sqlite cannot prepare '" + std::string(sql) + "': " + LastError());
+  }
+  return Status::Ok();
+}
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::Bind(int i, std::string_view blob) {
+  // SQLITE_TRANSIENT: SQLite copies, so the caller's buffer may go away before Step.
+  sqlite3_bind_blob64(stmt_, i, blob.empty() ? "" : blob.data(), blob.size(), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+  return *this;
+}
+
+bool Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  status_ = rc == SQLITE_DONE ? Status::Ok() : Status::Error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  return false;
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  status_ = Status::Ok();
+}
+
+std::string_view Statement::ColumnBlob(int i) {
+  const void* p = sqlite3_column_blob(stmt_, i);
+  const int n = sqlite3_column_bytes(stmt_, i);
+  return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string_view();
+}
+
+int64_t Statement::ColumnInt(int i) { return sqlite3_column_int64(stmt_, i); }
+
+}  // namespace titan::store

@@ -1,0 +1,78 @@
+// RAII over SQLite: a connection and prepared statements. Errors are returned as values with the
+// SQLite message; nothing throws. One thread owns a Db and its statements.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace titan::store {
+
+// An expected failure: ok() or a readable message naming what failed.
+class Status {
+ public:
+  static Status Ok() { return Status(); }
+  static Status Error(std::string message) { return Status(std::move(message)); }
+  bool ok() const { return message_.empty(); }
+  const std::string& message() const { return message_; }
+
+ private:
+  Status() = default;
+  explicit Status(std::string m) : message_(std::move(m)) {
+    if (message_.empty()) message_ = "unknown error";
+  }
+  std::string message_;
+};
+
+class Statement;
+
+class Db {
+ public:
+  Db() = default;
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  // Opens (creating) `path` in WAL mode. `durable`: synchronous=FULL (a COMMIT returns only after
+  // fsync); otherwise synchronous=OFF.
+  Status Open(const std::string& path, bool durable);
+  Status Exec(std::string_view sql);
+  // Compiles `sql` into `stmt` (replacing what it held).
+  Status Prepare(std::string_view sql, Statement* stmt);
+  sqlite3* raw() { return db_; }
+  std::string LastError() const;
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// A prepared statement, reset and rebound for each use.
+class Statement {
+ public:
+  Statement() = default;
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Binds are 1-based, as in SQLite.
+  Statement& Bind(int i, std::string_view blob);
+  Statement& Bind(int i, int64_t v);
+  // Steps once: true when a row is available, false when done; errors go to status().
+  bool Step();
+  // Resets for the next use (clears bindings).
+  void Reset();
+  std::string_view ColumnBlob(int i);
+  int64_t ColumnInt(int i);
+  // The error of the last Step, if any.
+  const Status& status() const { return status_; }
+
+ private:
+  friend class Db;
+  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3* db_ = nullptr;
+  Status status_ = Status::Ok();
+};
+
+}  // namespace titan::store

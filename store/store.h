@@ -1,0 +1,22 @@
+// TitanStore node: the public face of store/. `titan store` fills StoreOptions from flags and calls
+// RunStore; `titan up` runs the same node in a child process.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace titan::store {
+
+struct StoreOptions {
+  std::string bind = "127.0.0.1";   // interface to listen on ("0.0.0.0" for remote clients)
+  int port = 9091;                  // 0: any free port (announced on the READY line)
+  std::string dir = "titan-data/store";
+  bool durable = true;              // false: no fsync (faster; a crash may lose recent writes)
+  size_t max_batch = 512;           // requests applied per transaction (one fsync each)
+};
+
+// Serves until SIGINT/SIGTERM. Prints "READY store tcp://HOST:PORT" once bound. Returns the process
+// exit code (0 on a clean stop; 1 with a logged reason when it cannot start).
+int RunStore(const StoreOptions& options);
+
+}  // namespace titan::store

@@ -1,0 +1,143 @@
+// The TitanStore event loop: one ROUTER socket, one thread, group commit.
+//
+// Each turn drains up to max_batch requests already queued on the socket, applies them in one
+// SQLite transaction, commits (one fsync in durable mode), and only then sends the replies, so a
+// reply to a write always means the write is on disk.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "signal_watch.h"
+#include "store.h"
+#include "store_service.h"
+#include "transport.h"
+
+namespace titan::store {
+namespace {
+
+using wire::Incoming;
+using wire::Message;
+
+struct Pending {
+  Incoming in;
+  Message reply;
+  bool write = false;
+};
+
+struct Counters {
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  uint64_t unroutable = 0;
+  uint64_t batches = 0;
+};
+
+// Decodes and applies one request inside the open transaction.
+void Apply(StoreService& service, Pending& p, bool* storage_failed) {
+  const wire::Decoded d = wire::DecodeIncoming(p.in);
+  if (d.status != wire::DecodeStatus::kOk) {
+    p.reply = wire::MakeError(d.error_code(), d.reason);
+  } else {
+    bool failed = false;
+    p.reply = service.Handle(d.msg, &failed);
+    p.write = StoreService::IsWrite(d.msg.type);
+    *storage_failed = *storage_failed || failed;
+  }
+  if (d.rid) p.reply.Set("rid", wire::Datum(*d.rid));
+}
+
+void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service, size_t max_batch,
+                std::vector<Pending>& batch, Counters& counters) {
+  batch.clear();
+  while (batch.size() < max_batch) {
+    Pending p;
+    if (!wire::RecvFromRouter(router, &p.in, /*dontwait=*/true)) break;
+    batch.push_back(std::move(p));
+  }
+  if (batch.empty()) return;
+  ++counters.batches;
+  Status begun = engine.Begin();
+  bool storage_failed = !begun.ok();
+  for (auto& p : batch) {
+    if (begun.ok()) {
+      Apply(service, p, &storage_failed);
+    } else {
+      p.reply = wire::MakeError(wire::ErrorCode::kUnavailable, "storage failure (" + begun.message() + "); retry later");
+    }
+  }
+  if (begun.ok()) {
+    Status committed = storage_failed ? Status::Error("an operation in the batch failed") : engine.Commit();
+    if (!committed.ok()) {
+      engine.Rollback();
+      spdlog::error("store: batch of {} rolled back: {}", batch.size(), committed.message());
+      for (auto& p : batch) {
+        if (p.write) p.reply = wire::MakeError(wire::ErrorCode::kUnavailable, "the write was not saved (" +
+                                                                                committed.message() + "); retry later");
+      }
+    }
+  }
+  for (auto& p : batch) {
+    ++counters.requests;
+    if (p.reply.type == wire::MsgType::kError) ++counters.errors;
+    if (!wire::SendTo(router, p.in.envelope, p.reply)) ++counters.unroutable;
+  }
+}
+
+}  // namespace
+
+int RunStore(const StoreOptions& options) {
+  SignalWatch signals;
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) {
+    spdlog::error("store: cannot create data directory '{}': {}", options.dir, ec.message());
+    return 1;
+  }
+  KvEngine engine;
+  const std::string db_path = (std::filesystem::path(options.dir) / "store.db").string();
+  if (Status s = engine.Open(db_path, options.durable); !s.ok()) {
+    spdlog::error("store: {}", s.message());
+    return 1;
+  }
+  StoreService service(&engine);
+
+  zmq::context_t ctx(1);
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  wire::ConfigureSocket(router);
+  router.set(zmq::sockopt::router_mandatory, 1);
+  const std::string endpoint = "tcp://" + options.bind + ":" + (options.port ? std::to_string(options.port) : "*");
+  try {
+    router.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    spdlog::error("store: cannot listen on {}: {} (is another node using that port? choose --port)", endpoint,
+                  e.what());
+    return 1;
+  }
+  const int port = wire::BoundPort(router);
+  spdlog::info("store: serving {} on tcp://{}:{} ({})", db_path, options.bind, port,
+               options.durable ? "durable: fsync per batch" : "NOT durable: no fsync");
+  AnnounceReady("store", "tcp://" + options.bind + ":" + std::to_string(port));
+
+  Counters counters;
+  std::vector<Pending> batch;
+  batch.reserve(options.max_batch);
+  zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
+  for (;;) {
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(-1));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      spdlog::error("store: poll failed: {}", e.what());
+      return 1;
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      spdlog::info("store: signal {} received; stopping", signals.Take());
+      break;
+    }
+    if (items[0].revents & ZMQ_POLLIN) ServeBatch(router, engine, service, options.max_batch, batch, counters);
+  }
+  spdlog::info("store: stopped after {} requests in {} batches ({} errors answered, {} replies unroutable)",
+               counters.requests, counters.batches, counters.errors, counters.unroutable);
+  return 0;
+}
+
+}  // namespace titan::store

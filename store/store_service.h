@@ -1,0 +1,26 @@
+// StoreService: turns one decoded TitanStore request into its reply, applying the limits of the
+// schema. It does no I/O besides the engine; the node batches calls between Begin and Commit.
+#pragma once
+
+#include "codec.h"
+#include "kv_engine.h"
+
+namespace titan::store {
+
+class StoreService {
+ public:
+  explicit StoreService(KvEngine* engine) : engine_(engine) {}
+
+  // The reply to `request` (its rid is copied by the caller). Sets `storage_failed` when SQLite
+  // failed: the batch must then be rolled back and writes answered UNAVAILABLE.
+  wire::Message Handle(const wire::Message& request, bool* storage_failed);
+
+  // True for requests that change data (their success depends on the batch committing).
+  static bool IsWrite(wire::MsgType type);
+
+ private:
+  wire::Message Dispatch(const wire::Message& req, Outcome* outcome);
+  KvEngine* engine_;
+};
+
+}  // namespace titan::store

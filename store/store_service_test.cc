@@ -1,0 +1,108 @@
+// StoreService: request -> reply, asserted as rendered messages; limits at and one past the edge.
+#include "store_service.h"
+
+#include <gtest/gtest.h>
+
+#include "test_dir.h"
+
+namespace titan::store {
+namespace {
+
+using wire::Bytes;
+using wire::Datum;
+using wire::MsgType;
+using wire::Text;
+
+class StoreServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(engine_.Open(dir_.File("s.db"), true).ok()); }
+
+  // "TYPE {fields}" of the reply to a request built from name/value pairs.
+  std::string Call(MsgType type, wire::Map fields) {
+    wire::Message req = wire::MakeMessage(type);
+    req.body = std::move(fields);
+    bool failed = false;
+    wire::Message reply = service_.Handle(req, &failed);
+    EXPECT_FALSE(failed);
+    std::string out(wire::NameOf(reply.type));
+    if (reply.type == MsgType::kError) return out + " " + std::string(reply.Bytes("code"));
+    return out + " " + wire::Render(Datum(reply.body));
+  }
+  static Datum T(std::string s) { return Datum(Text{std::move(s)}); }
+
+  testing::TempDir dir_;
+  KvEngine engine_;
+  StoreService service_{&engine_};
+};
+
+TEST_F(StoreServiceTest, HelloSaysStore) {
+  EXPECT_EQ("WELCOME {node: \"store\", version: \"" TITAN_VERSION "\"}", Call(MsgType::kHello, {}));
+}
+
+TEST_F(StoreServiceTest, EveryOperation) {
+  EXPECT_EQ("STORE_VALUE {found: false}", Call(MsgType::kStoreGet, {{"key", T("k")}}));
+  EXPECT_EQ("STORE_OK {}", Call(MsgType::kStorePut, {{"key", T("k")}, {"value", T("98.5")}}));
+  EXPECT_EQ("STORE_VALUE {found: true, value: \"98.5\"}", Call(MsgType::kStoreGet, {{"key", T("k")}}));
+  EXPECT_EQ("STORE_COUNT {count: 1}", Call(MsgType::kStoreSadd, {{"key", T("s")}, {"member", T("a")}}));
+  EXPECT_EQ("STORE_COUNT {count: 0}", Call(MsgType::kStoreSadd, {{"key", T("s")}, {"member", T("a")}}));
+  EXPECT_EQ("STORE_COUNT {count: 1}",
+            Call(MsgType::kStoreSadd, {{"key", T("s")}, {"member", Datum(Bytes{std::string("\0", 1)})}}));
+  EXPECT_EQ("STORE_LIST {items: [\"a\", b\"\\x00\"], truncated: false}", Call(MsgType::kStoreSmembers, {{"key", T("s")}}));
+  EXPECT_EQ("STORE_COUNT {count: 1}", Call(MsgType::kStoreSrem, {{"key", T("s")}, {"member", T("a")}}));
+  EXPECT_EQ("STORE_INT {value: 3}", Call(MsgType::kStoreIncr, {{"key", T("n")}, {"delta", Datum(3)}}));
+  EXPECT_EQ("STORE_CAS_RESULT {swapped: false, current: \"3\"}",
+            Call(MsgType::kStoreCas, {{"key", T("n")}, {"expected", T("2")}, {"value", T("9")}}));
+  EXPECT_EQ("STORE_CAS_RESULT {swapped: true, current: \"9\"}",
+            Call(MsgType::kStoreCas, {{"key", T("n")}, {"expected", T("3")}, {"value", T("9")}}));
+  EXPECT_EQ("STORE_LIST {items: [\"k\", \"n\", \"s\"], truncated: false}",
+            Call(MsgType::kStoreKeys, {{"prefix", T("")}, {"limit", Datum(10)}}));
+  EXPECT_EQ("STORE_COUNT {count: 1}", Call(MsgType::kStoreDelete, {{"key", T("k")}}));
+  EXPECT_EQ("STORE_VALUE {found: false}", Call(MsgType::kStoreGet, {{"key", T("k")}}));
+}
+
+TEST_F(StoreServiceTest, NonAsciiRoundTripsExactly) {
+  const std::string key = "ключ-🔑", value = "值 ✓ — ünïcødé";
+  EXPECT_EQ("STORE_OK {}", Call(MsgType::kStorePut, {{"key", T(key)}, {"value", T(value)}}));
+  wire::Message req = wire::MakeMessage(MsgType::kStoreGet);
+  req.Set("key", Datum(Bytes{key}));  // the same bytes as bin address the same key
+  bool failed = false;
+  const wire::Message reply = service_.Handle(req, &failed);
+  EXPECT_EQ(value, reply.Bytes("value"));
+  EXPECT_TRUE(reply.Find("value")->is_text());
+}
+
+TEST_F(StoreServiceTest, LimitsAtAndPastTheEdge) {
+  const std::string at_value(wire::kMaxValueBytes, 'v'), over_value(wire::kMaxValueBytes + 1, 'v');
+  const std::string at_key(wire::kMaxKeyBytes, 'k'), over_key(wire::kMaxKeyBytes + 1, 'k');
+  EXPECT_EQ("STORE_OK {}", Call(MsgType::kStorePut, {{"key", T(at_key)}, {"value", Datum(Bytes{at_value})}}));
+  EXPECT_EQ("ERROR TOO_LARGE", Call(MsgType::kStorePut, {{"key", T("k")}, {"value", Datum(Bytes{over_value})}}));
+  EXPECT_EQ("ERROR TOO_LARGE", Call(MsgType::kStorePut, {{"key", T(over_key)}, {"value", T("v")}}));
+  EXPECT_EQ("ERROR TOO_LARGE", Call(MsgType::kStoreSadd, {{"key", T("s")}, {"member", Datum(Bytes{over_value})}}));
+  EXPECT_EQ("ERROR INVALID", Call(MsgType::kStorePut, {{"key", T("")}, {"value", T("v")}}));
+  EXPECT_EQ("ERROR INVALID", Call(MsgType::kStoreKeys, {{"prefix", T("")}, {"limit", Datum(0)}}));
+}
+
+TEST_F(StoreServiceTest, WrongTypeNamesTheKey) {
+  Call(MsgType::kStorePut, {{"key", T("v")}, {"value", T("abc")}});
+  wire::Message req = wire::MakeMessage(MsgType::kStoreIncr);
+  req.Set("key", T("v")).Set("delta", Datum(1));
+  bool failed = false;
+  const wire::Message reply = service_.Handle(req, &failed);
+  EXPECT_EQ("WRONG_TYPE", reply.Bytes("code"));
+  EXPECT_EQ("key \"v\" does not hold a decimal integer, so it cannot be incremented", reply.Bytes("reason"));
+  EXPECT_EQ("ERROR WRONG_TYPE", Call(MsgType::kStoreSadd, {{"key", T("v")}, {"member", T("m")}}));
+}
+
+TEST_F(StoreServiceTest, RepliesAreNotRequestsItAnswers) {
+  EXPECT_EQ("ERROR UNKNOWN_TYPE", Call(MsgType::kStoreOk, {}));
+}
+
+TEST_F(StoreServiceTest, WritesAreClassified) {
+  EXPECT_TRUE(StoreService::IsWrite(MsgType::kStorePut));
+  EXPECT_TRUE(StoreService::IsWrite(MsgType::kStoreCas));
+  EXPECT_FALSE(StoreService::IsWrite(MsgType::kStoreGet));
+  EXPECT_FALSE(StoreService::IsWrite(MsgType::kStoreKeys));
+}
+
+}  // namespace
+}  // namespace titan::store
