@@ -6,8 +6,11 @@
 namespace titan::wire {
 namespace {
 
-bool TypeMatches(const Datum& d, FieldType type, std::string* why) {
-  switch (type) {
+bool ValidateMap(std::span<const FieldSpec> specs, const Map& map, const std::string& where, std::string* reason);
+
+// True when `d` has the type of `f`; otherwise `why` may say more than "must be <type>".
+bool TypeMatches(const Datum& d, const FieldSpec& f, const std::string& where, std::string* why) {
+  switch (f.type) {
     case FieldType::kStr:
       if (!d.is_text()) return false;
       if (!IsValidUtf8(d.bytes())) {
@@ -25,34 +28,60 @@ bool TypeMatches(const Datum& d, FieldType type, std::string* why) {
     case FieldType::kInt: return std::holds_alternative<int64_t>(d.v);
     case FieldType::kBool: return std::holds_alternative<bool>(d.v);
     case FieldType::kMap: return std::holds_alternative<Map>(d.v);
+    case FieldType::kStruct: {
+      const auto* map = std::get_if<Map>(&d.v);
+      return map != nullptr && ValidateMap(f.nested, *map, where, why);
+    }
     case FieldType::kListValue:
-    case FieldType::kListStr: {
+    case FieldType::kListStr:
+    case FieldType::kListStruct: {
       const auto* list = std::get_if<List>(&d.v);
       if (list == nullptr) return false;
-      const FieldType elem = type == FieldType::kListStr ? FieldType::kStr : FieldType::kValue;
-      return std::all_of(list->begin(), list->end(), [&](const Datum& e) { return TypeMatches(e, elem, why); });
+      FieldSpec elem = f;
+      elem.type = f.type == FieldType::kListStr     ? FieldType::kStr
+                  : f.type == FieldType::kListValue ? FieldType::kValue
+                                                    : FieldType::kStruct;
+      for (size_t i = 0; i < list->size(); ++i) {
+        std::string elem_why;
+        if (!TypeMatches((*list)[i], elem, where + "[" + std::to_string(i) + "]", &elem_why)) {
+          *why = elem_why.empty() ? "item " + std::to_string(i) + " must be " + FieldTypeName(elem) : elem_why;
+          return false;
+        }
+      }
+      return true;
     }
   }
   return false;
 }
 
-bool ValidateFields(std::span<const FieldSpec> specs, const Message& msg, std::string* reason) {
+// Checks `map` against `specs`; `where` names the enclosing message or field path for the reason.
+bool ValidateMap(std::span<const FieldSpec> specs, const Map& map, const std::string& where, std::string* reason) {
   for (const FieldSpec& f : specs) {
-    const Datum* d = msg.Find(f.name);
+    const Datum* d = nullptr;
+    for (const auto& [k, v] : map) {
+      if (k == f.name) d = &v;
+    }
     if (d == nullptr || d->is_nil()) {
       if (f.optional) continue;
-      *reason = std::string(NameOf(msg.type)) + " needs field '" + std::string(f.name) + "' (" +
-                std::string(FieldTypeName(f.type)) + ")";
+      *reason = where + " needs field '" + std::string(f.name) + "' (" + FieldTypeName(f) + ")";
       return false;
     }
+    const std::string path = where + "." + std::string(f.name);
     std::string why;
-    if (!TypeMatches(*d, f.type, &why)) {
-      if (why.empty()) why = "must be " + std::string(FieldTypeName(f.type));
-      *reason = std::string(NameOf(msg.type)) + " field '" + std::string(f.name) + "' " + why;
+    if (!TypeMatches(*d, f, path, &why)) {
+      if (why.empty()) why = "must be " + FieldTypeName(f);
+      // Nested failures already carry their full path.
+      *reason = why.find(" needs field ") != std::string::npos || why.rfind(where, 0) == 0
+                    ? why
+                    : where + " field '" + std::string(f.name) + "' " + why;
       return false;
     }
   }
   return true;
+}
+
+bool ValidateFields(std::span<const FieldSpec> specs, const Message& msg, std::string* reason) {
+  return ValidateMap(specs, msg.body, std::string(NameOf(msg.type)), reason);
 }
 
 void EncodeFields(std::span<const FieldSpec> specs, const Message& msg, Map* out) {

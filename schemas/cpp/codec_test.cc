@@ -6,9 +6,20 @@
 namespace titan::wire {
 namespace {
 
-// A sample value of the given field type.
-Datum Sample(FieldType t) {
-  switch (t) {
+Datum Sample(const FieldSpec& f);
+
+// A map with every field of a struct filled.
+Datum SampleStruct(std::span<const FieldSpec> fields) {
+  Map m;
+  for (const auto& f : fields) m.emplace_back(std::string(f.name), Sample(f));
+  return Datum(std::move(m));
+}
+
+// A sample value of the given field's type.
+Datum Sample(const FieldSpec& f) {
+  switch (f.type) {
+    case FieldType::kStruct: return SampleStruct(f.nested);
+    case FieldType::kListStruct: return Datum(List{SampleStruct(f.nested), SampleStruct(f.nested)});
     case FieldType::kStr: return Datum(Text{"ünï"});
     case FieldType::kBin: return Datum(Bytes{std::string("\0\1", 2)});
     case FieldType::kValue: return Datum(Bytes{std::string("\xff\0v", 3)});
@@ -24,7 +35,7 @@ Datum Sample(FieldType t) {
 TEST(Codec, EveryMessageTypeRoundTrips) {
   for (const MessageSpec& spec : AllMessages()) {
     Message m = MakeMessage(spec.type);
-    for (const FieldSpec& f : spec.fields) m.Set(f.name, Sample(f.type));
+    for (const FieldSpec& f : spec.fields) m.Set(f.name, Sample(f));
     m.Set("rid", Datum(int64_t{7}));
     const auto frames = Encode(m);
     ASSERT_EQ(3u, frames.size());
@@ -40,7 +51,7 @@ TEST(Codec, OptionalFieldsMayBeAbsent) {
   for (const MessageSpec& spec : AllMessages()) {
     Message m = MakeMessage(spec.type);
     for (const FieldSpec& f : spec.fields) {
-      if (!f.optional) m.Set(f.name, Sample(f.type));
+      if (!f.optional) m.Set(f.name, Sample(f));
     }
     EXPECT_EQ(DecodeStatus::kOk, Decode(Encode(m)).status) << spec.name;
   }
@@ -68,6 +79,18 @@ TEST(Codec, MissingFieldNamesTheField) {
   const Decoded d = Decode(Encode(m));  // Encode does not validate: the decoder must
   EXPECT_EQ(DecodeStatus::kMalformed, d.status);
   EXPECT_EQ("STORE_PUT needs field 'value' (value)", d.reason);
+}
+
+TEST(Codec, NestedStructErrorsNameThePath) {
+  Message m = MakeMessage(MsgType::kJobSubmit);
+  m.Set("jobs", Datum(List{Datum(Map{{"id", Datum(Text{"a"})}, {"file", Datum(Text{"a.py"})}}),
+                           Datum(Map{{"id", Datum(Text{"b"})}, {"file", Datum(7)}})}));
+  m.Set("files", Datum(List{}));
+  const Decoded d = Decode(Encode(m));
+  EXPECT_EQ(DecodeStatus::kMalformed, d.status);
+  EXPECT_EQ("JOB_SUBMIT.jobs[1] field 'file' must be str", d.reason);
+  m.Set("jobs", Datum(List{Datum(Map{{"id", Datum(Text{"a"})}})}));
+  EXPECT_EQ("JOB_SUBMIT.jobs[0] needs field 'file' (str)", Decode(Encode(m)).reason);
 }
 
 TEST(Codec, ErrorCodesMapFromStatus) {

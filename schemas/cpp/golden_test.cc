@@ -15,11 +15,16 @@ std::string FromHex(const std::string& hex) {
   return out;
 }
 
-// The expected-field notation of vectors.yaml: {str: ..} / {bin: hex} / scalars / lists.
+// The expected-field notation of vectors.yaml: {str: ..} / {bin: hex} / scalars / lists / structs.
 Datum Expected(const YAML::Node& n) {
   if (n.IsNull()) return Datum();
-  if (n.IsMap() && n["str"]) return Datum(Text{n["str"].as<std::string>()});
-  if (n.IsMap() && n["bin"]) return Datum(Bytes{FromHex(n["bin"].as<std::string>())});
+  if (n.IsMap() && n.size() == 1 && n["str"]) return Datum(Text{n["str"].as<std::string>()});
+  if (n.IsMap() && n.size() == 1 && n["bin"]) return Datum(Bytes{FromHex(n["bin"].as<std::string>())});
+  if (n.IsMap()) {
+    Map m;
+    for (const auto& kv : n) m.emplace_back(kv.first.as<std::string>(), Expected(kv.second));
+    return Datum(std::move(m));
+  }
   if (n.IsSequence()) {
     List list;
     for (const auto& e : n) list.push_back(Expected(e));
@@ -44,6 +49,7 @@ TEST(Golden, EveryVector) {
       EXPECT_EQ(v["type"].as<std::string>(), std::string(NameOf(d.msg.type))) << name;
       Message want = MakeMessage(d.msg.type);
       for (const auto& kv : v["fields"]) want.Set(kv.first.as<std::string>(), Expected(kv.second));
+      for (const auto& b : v["blobs"]) want.blobs.push_back(FromHex(b.as<std::string>()));
       EXPECT_EQ(Render(Datum(want.body)), Render(Datum(d.msg.body))) << name;
       EXPECT_EQ(frames, Encode(want)) << name << ": re-encoding differs from the golden bytes";
     } else {

@@ -12,10 +12,9 @@ using T = FieldType;
 
 constexpr F kErrorFields[] = {{"code", T::kStr, false}, {"reason", T::kStr, false}};
 constexpr F kHelloFields[] = {{"client", T::kStr, true}};
-constexpr F kWelcomeFields[] = {{"node", T::kStr, false},
-                                {"version", T::kStr, false},
-                                {"store_port", T::kInt, true},
-                                {"store_host", T::kStr, true}};
+constexpr F kWelcomeFields[] = {{"node", T::kStr, false},       {"version", T::kStr, false},
+                                {"store_port", T::kInt, true},  {"store_host", T::kStr, true},
+                                {"worker_port", T::kInt, true}, {"pub_port", T::kInt, true}};
 constexpr F kKeyValue[] = {{"key", T::kValue, false}, {"value", T::kValue, false}};
 constexpr F kKey[] = {{"key", T::kValue, false}};
 constexpr F kKeyMember[] = {{"key", T::kValue, false}, {"member", T::kValue, false}};
@@ -28,6 +27,78 @@ constexpr F kList[] = {{"items", T::kListValue, false}, {"truncated", T::kBool, 
 constexpr F kInt[] = {{"value", T::kInt, false}};
 constexpr F kCasResult[] = {{"swapped", T::kBool, false}, {"current", T::kValue, true}};
 constexpr F kEnvelope[] = {{"rid", T::kInt, true}};
+
+// ---- structs ----
+constexpr F kJobSpec[] = {
+    {"id", T::kStr, false},          {"file", T::kStr, false},         {"args", T::kStr, true},
+    {"job_type", T::kStr, true},     {"port", T::kInt, true},          {"priority", T::kInt, true},
+    {"delay_ms", T::kInt, true},     {"requirement", T::kStr, true},   {"affinity", T::kBool, true},
+    {"parents", T::kListStr, true},  {"retries", T::kInt, true},       {"timeout_ms", T::kInt, true},
+    {"env", T::kListStr, true}};
+constexpr F kFileBlob[] = {{"name", T::kStr, false}, {"content", T::kBin, false}};
+constexpr F kJobInfo[] = {
+    {"id", T::kStr, false},           {"state", T::kStr, false},      {"file", T::kStr, false},
+    {"requirement", T::kStr, false},  {"priority", T::kInt, false},   {"attempt", T::kInt, false},
+    {"parents", T::kListStr, false},  {"worker", T::kStr, true},      {"exit_code", T::kInt, true},
+    {"reason", T::kStr, true},        {"submitted_ms", T::kInt, false}, {"started_ms", T::kInt, true},
+    {"finished_ms", T::kInt, true},   {"dag", T::kStr, true}};
+constexpr F kWorkerInfo[] = {{"name", T::kStr, false},     {"host", T::kStr, false},
+                             {"slots", T::kInt, false},    {"busy", T::kInt, false},
+                             {"capabilities", T::kListStr, false}, {"state", T::kStr, false},
+                             {"running", T::kListStr, false},      {"seen_ms_ago", T::kInt, false}};
+constexpr F kJobRef[] = {{"id", T::kStr, false}, {"attempt", T::kInt, false}};
+constexpr F kJobResult[] = {{"id", T::kStr, false},      {"attempt", T::kInt, false}, {"exit_code", T::kInt, false},
+                            {"signal", T::kInt, false},  {"cancelled", T::kBool, false}, {"reason", T::kStr, true}};
+
+constexpr StructSpec kStructs[] = {{"JobSpec", kJobSpec}, {"FileBlob", kFileBlob}, {"JobInfo", kJobInfo},
+                                   {"WorkerInfo", kWorkerInfo}, {"JobRef", kJobRef}, {"JobResult", kJobResult}};
+
+// ---- client dialog ----
+constexpr F kJobSubmit[] = {{"jobs", T::kListStruct, false, "JobSpec", kJobSpec},
+                            {"files", T::kListStruct, false, "FileBlob", kFileBlob},
+                            {"dag", T::kStr, true},
+                            {"agent_run_id", T::kStr, true}};
+constexpr F kJobAccepted[] = {{"ids", T::kListStr, false}};
+constexpr F kId[] = {{"id", T::kStr, false}};
+constexpr F kJobInfoReply[] = {{"found", T::kBool, false}, {"job", T::kStruct, true, "JobInfo", kJobInfo}};
+constexpr F kJobList[] = {{"state", T::kStr, true}, {"limit", T::kInt, false}};
+constexpr F kJobListReply[] = {{"jobs", T::kListStruct, false, "JobInfo", kJobInfo}, {"truncated", T::kBool, false}};
+constexpr F kJobLogs[] = {{"id", T::kStr, false}, {"offset", T::kInt, false}, {"max_bytes", T::kInt, false}};
+constexpr F kJobLogData[] = {{"id", T::kStr, false}, {"offset", T::kInt, false}, {"next_offset", T::kInt, false},
+                             {"complete", T::kBool, false}};
+constexpr F kJobWait[] = {{"id", T::kStr, false}, {"timeout_ms", T::kInt, false}};
+constexpr F kStats[] = {{"workers", T::kListStruct, false, "WorkerInfo", kWorkerInfo},
+                        {"pending", T::kInt, false},   {"blocked", T::kInt, false},
+                        {"scheduled", T::kInt, false}, {"queued", T::kInt, false},
+                        {"running", T::kInt, false},   {"unsatisfiable", T::kInt, false},
+                        {"completed", T::kInt, false}, {"failed", T::kInt, false}};
+constexpr F kName[] = {{"name", T::kStr, false}};
+
+// ---- worker dialog ----
+constexpr F kWorkerReady[] = {{"name", T::kStr, false},
+                              {"host", T::kStr, false},
+                              {"pid", T::kInt, false},
+                              {"slots", T::kInt, false},
+                              {"capabilities", T::kListStr, false},
+                              {"running", T::kListStruct, false, "JobRef", kJobRef},
+                              {"finished", T::kListStruct, false, "JobResult", kJobResult}};
+constexpr F kWorkerWelcome[] = {{"heartbeat_ms", T::kInt, false}, {"store_port", T::kInt, true},
+                                {"pub_port", T::kInt, true}};
+constexpr F kHeartbeat[] = {{"busy", T::kInt, true}};
+constexpr F kJobAssign[] = {{"job", T::kStruct, false, "JobSpec", kJobSpec}, {"attempt", T::kInt, false}};
+constexpr F kJobStarted[] = {{"id", T::kStr, false}, {"attempt", T::kInt, false}, {"pid", T::kInt, false}};
+constexpr F kJobLog[] = {{"id", T::kStr, false}, {"attempt", T::kInt, false}, {"seq", T::kInt, false},
+                         {"stream", T::kStr, false}};
+constexpr F kJobDone[] = {{"result", T::kStruct, false, "JobResult", kJobResult}};
+constexpr F kJobCancel[] = {{"id", T::kStr, false}, {"attempt", T::kInt, false}, {"reason", T::kStr, false}};
+constexpr F kReason[] = {{"reason", T::kStr, false}};
+
+// ---- events ----
+constexpr F kEventJob[] = {{"id", T::kStr, false},       {"state", T::kStr, false},     {"attempt", T::kInt, false},
+                           {"worker", T::kStr, true},    {"exit_code", T::kInt, true},  {"reason", T::kStr, true},
+                           {"ts_ms", T::kInt, false}};
+constexpr F kEventLog[] = {{"id", T::kStr, false}, {"offset", T::kInt, false}, {"stream", T::kStr, false}};
+constexpr F kEventWorker[] = {{"worker", T::kStruct, false, "WorkerInfo", kWorkerInfo}, {"event", T::kStr, false}};
 
 const MessageSpec kMessages[] = {
     {"ERROR", MsgType::kError, kErrorFields},
@@ -48,6 +119,34 @@ const MessageSpec kMessages[] = {
     {"STORE_LIST", MsgType::kStoreList, kList},
     {"STORE_INT", MsgType::kStoreInt, kInt},
     {"STORE_CAS_RESULT", MsgType::kStoreCasResult, kCasResult},
+    {"OK", MsgType::kOk, {}},
+    {"JOB_SUBMIT", MsgType::kJobSubmit, kJobSubmit},
+    {"JOB_ACCEPTED", MsgType::kJobAccepted, kJobAccepted},
+    {"JOB_GET", MsgType::kJobGet, kId},
+    {"JOB_INFO", MsgType::kJobInfo, kJobInfoReply},
+    {"JOB_LIST", MsgType::kJobList, kJobList},
+    {"JOB_LIST_REPLY", MsgType::kJobListReply, kJobListReply},
+    {"JOB_LOGS", MsgType::kJobLogs, kJobLogs},
+    {"JOB_LOG_DATA", MsgType::kJobLogData, kJobLogData},
+    {"JOB_STOP", MsgType::kJobStop, kId},
+    {"JOB_WAIT", MsgType::kJobWait, kJobWait},
+    {"STATS_GET", MsgType::kStatsGet, {}},
+    {"STATS", MsgType::kStats, kStats},
+    {"WORKER_STOP", MsgType::kWorkerStop, kName},
+    {"WORKER_READY", MsgType::kWorkerReady, kWorkerReady},
+    {"WORKER_WELCOME", MsgType::kWorkerWelcome, kWorkerWelcome},
+    {"HEARTBEAT", MsgType::kHeartbeat, kHeartbeat},
+    {"JOB_ASSIGN", MsgType::kJobAssign, kJobAssign},
+    {"JOB_STARTED", MsgType::kJobStarted, kJobStarted},
+    {"JOB_LOG", MsgType::kJobLog, kJobLog},
+    {"JOB_DONE", MsgType::kJobDone, kJobDone},
+    {"JOB_ACK", MsgType::kJobAck, kJobRef},
+    {"JOB_CANCEL", MsgType::kJobCancel, kJobCancel},
+    {"WORKER_DRAIN", MsgType::kWorkerDrain, kReason},
+    {"DISCONNECT", MsgType::kDisconnect, kReason},
+    {"EVENT_JOB", MsgType::kEventJob, kEventJob},
+    {"EVENT_LOG", MsgType::kEventLog, kEventLog},
+    {"EVENT_WORKER", MsgType::kEventWorker, kEventWorker},
 };
 
 // Index by code for O(1) lookup on the hot path.
@@ -84,8 +183,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
 
 std::span<const ErrorCode> AllErrorCodes() { return kErrorCodes; }
 
-std::string_view FieldTypeName(FieldType t) {
-  switch (t) {
+std::string FieldTypeName(const FieldSpec& f) {
+  switch (f.type) {
     case T::kStr: return "str";
     case T::kBin: return "bin";
     case T::kValue: return "value";
@@ -94,9 +193,13 @@ std::string_view FieldTypeName(FieldType t) {
     case T::kMap: return "map";
     case T::kListValue: return "list<value>";
     case T::kListStr: return "list<str>";
+    case T::kStruct: return std::string(f.struct_name);
+    case T::kListStruct: return "list<" + std::string(f.struct_name) + ">";
   }
   std::abort();
 }
+
+std::span<const StructSpec> AllStructs() { return kStructs; }
 
 std::span<const FieldSpec> EnvelopeFields() { return kEnvelope; }
 std::span<const MessageSpec> AllMessages() { return kMessages; }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace titan::wire {
@@ -38,6 +39,34 @@ enum class MsgType : uint8_t {
   kStoreList = 0x23,
   kStoreInt = 0x24,
   kStoreCasResult = 0x25,
+  kOk = 0x30,
+  kJobSubmit = 0x31,
+  kJobAccepted = 0x32,
+  kJobGet = 0x33,
+  kJobInfo = 0x34,
+  kJobList = 0x35,
+  kJobListReply = 0x36,
+  kJobLogs = 0x37,
+  kJobLogData = 0x38,
+  kJobStop = 0x39,
+  kJobWait = 0x3a,
+  kStatsGet = 0x3b,
+  kStats = 0x3c,
+  kWorkerStop = 0x3d,
+  kWorkerReady = 0x50,
+  kWorkerWelcome = 0x51,
+  kHeartbeat = 0x52,
+  kJobAssign = 0x53,
+  kJobStarted = 0x54,
+  kJobLog = 0x55,
+  kJobDone = 0x56,
+  kJobAck = 0x57,
+  kJobCancel = 0x58,
+  kWorkerDrain = 0x59,
+  kDisconnect = 0x5a,
+  kEventJob = 0x70,
+  kEventLog = 0x71,
+  kEventWorker = 0x72,
 };
 
 // Error codes carried in ERROR.code, as strings on the wire.
@@ -54,14 +83,25 @@ enum class ErrorCode : uint8_t {
 std::string_view ErrorCodeName(ErrorCode code);  // "MALFORMED", ...
 std::span<const ErrorCode> AllErrorCodes();
 
-enum class FieldType : uint8_t { kStr, kBin, kValue, kInt, kBool, kMap, kListValue, kListStr };
-std::string_view FieldTypeName(FieldType t);  // as spelled in the schema: "str", "list<value>", ...
+enum class FieldType : uint8_t { kStr, kBin, kValue, kInt, kBool, kMap, kListValue, kListStr, kStruct, kListStruct };
 
 struct FieldSpec {
   std::string_view name;
   FieldType type;
   bool optional;
+  // kStruct / kListStruct only: the struct's name in the schema and its fields.
+  std::string_view struct_name = {};
+  std::span<const FieldSpec> nested = {};
 };
+
+// The type as spelled in the schema: "str", "list<value>", "JobSpec", "list<JobSpec>".
+std::string FieldTypeName(const FieldSpec& f);
+
+struct StructSpec {
+  std::string_view name;
+  std::span<const FieldSpec> fields;
+};
+std::span<const StructSpec> AllStructs();
 
 struct MessageSpec {
   std::string_view name;  // "STORE_PUT"

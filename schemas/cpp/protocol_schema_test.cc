@@ -15,7 +15,7 @@ namespace {
 std::string RenderFields(std::span<const FieldSpec> fields) {
   std::string out;
   for (const auto& f : fields) {
-    out += std::string(f.name) + ":" + std::string(FieldTypeName(f.type)) + (f.optional ? "?" : "") + " ";
+    out += std::string(f.name) + ":" + FieldTypeName(f) + (f.optional ? "?" : "") + " ";
   }
   return out;
 }
@@ -58,6 +58,33 @@ TEST_F(ProtocolSchema, ErrorCodes) {
 
 TEST_F(ProtocolSchema, EnvelopeFields) {
   EXPECT_EQ(RenderYamlFields(schema_["envelope_fields"]), RenderFields(EnvelopeFields()));
+}
+
+TEST_F(ProtocolSchema, EveryStructMatches) {
+  size_t yaml_count = 0;
+  for (const auto& kv : schema_["structs"]) {
+    ++yaml_count;
+    const std::string name = kv.first.as<std::string>();
+    const StructSpec* found = nullptr;
+    for (const auto& s : AllStructs()) {
+      if (s.name == name) found = &s;
+    }
+    ASSERT_NE(nullptr, found) << name << " is in the schema but not in protocol.cc";
+    EXPECT_EQ(RenderYamlFields(kv.second), RenderFields(found->fields)) << name;
+  }
+  EXPECT_EQ(yaml_count, AllStructs().size());
+}
+
+// Struct-typed fields point at the same field list as the struct of that name.
+TEST_F(ProtocolSchema, StructFieldsUseTheirStruct) {
+  for (const auto& m : AllMessages()) {
+    for (const auto& f : m.fields) {
+      if (f.type != FieldType::kStruct && f.type != FieldType::kListStruct) continue;
+      bool matched = false;
+      for (const auto& s : AllStructs()) matched |= s.name == f.struct_name && s.fields.data() == f.nested.data();
+      EXPECT_TRUE(matched) << m.name << "." << f.name;
+    }
+  }
 }
 
 TEST_F(ProtocolSchema, EveryMessageMatches) {

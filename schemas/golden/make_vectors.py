@@ -34,9 +34,18 @@ def show(value):
     return value
 
 
-def ok(name, type_name, code, fields):
-    return {"name": name, "frames": [f.hex() for f in frames(code, fields)], "expect": "ok",
-            "type": type_name, "fields": {k: show(v) for k, v in fields.items()}}
+def show_fields(fields):
+    return {k: show_fields(v) if isinstance(v, dict) else
+            [show_fields(e) if isinstance(e, dict) else show(e) for e in v] if isinstance(v, list) else show(v)
+            for k, v in fields.items()}
+
+
+def ok(name, type_name, code, fields, blobs=()):
+    vector = {"name": name, "frames": [f.hex() for f in frames(code, fields, *blobs)], "expect": "ok",
+              "type": type_name, "fields": show_fields(fields)}
+    if blobs:
+        vector["blobs"] = [b.hex() for b in blobs]
+    return vector
 
 
 def bad(name, raw_frames, expect):
@@ -70,6 +79,28 @@ VALID = [
     ok("store_list", "STORE_LIST", 0x23, {"items": ["batch_A.csv", b"\x00\x01"], "truncated": False}),
     ok("store_int_big", "STORE_INT", 0x24, {"value": -9223372036854775808}),
     ok("store_cas_result", "STORE_CAS_RESULT", 0x25, {"swapped": False, "current": "1"}),
+    ok("ok", "OK", 0x30, {}),
+    ok("job_submit", "JOB_SUBMIT", 0x31, {
+        "jobs": [{"id": "extract_data", "file": "extract.py", "priority": 5},
+                 {"id": "train_model", "file": "train.py", "requirement": "GPU", "parents": ["extract_data"],
+                  "env": ["MODE=fast"]}],
+        "files": [{"name": "extract.py", "content": b"print('x')\n"}, {"name": "train.py", "content": b""}],
+        "dag": "nightly_pipeline"}),
+    ok("job_info_missing", "JOB_INFO", 0x34, {"found": False}),
+    ok("job_info", "JOB_INFO", 0x34, {"found": True, "job": {
+        "id": "a", "state": "COMPLETED", "file": "a.py", "requirement": "GENERAL", "priority": 1, "attempt": 1,
+        "parents": [], "worker": "w1", "exit_code": 0, "submitted_ms": 1795000000000,
+        "started_ms": 1795000000001, "finished_ms": 1795000000042}}),
+    ok("job_log_data", "JOB_LOG_DATA", 0x38, {"id": "a", "offset": 0, "next_offset": 6, "complete": True},
+       blobs=[b"hello\n"]),
+    ok("worker_ready", "WORKER_READY", 0x50, {
+        "name": "w1", "host": "node-a", "pid": 4242, "slots": 4, "capabilities": ["GENERAL", "GPU"],
+        "running": [{"id": "a", "attempt": 1}],
+        "finished": [{"id": "b", "attempt": 2, "exit_code": -1, "signal": 9, "cancelled": True}]}),
+    ok("job_done", "JOB_DONE", 0x56, {"result": {"id": "a", "attempt": 1, "exit_code": 3, "signal": 0,
+                                                 "cancelled": False, "reason": "exit 3"}}),
+    ok("event_job", "EVENT_JOB", 0x70, {"id": "a", "state": "RUNNING", "attempt": 1, "worker": "w1",
+                                        "ts_ms": 1795000000001}),
 ]
 
 INVALID = [
@@ -87,6 +118,9 @@ INVALID = [
     bad("garbage_body", [SIG, bytes([0x11]), b"\xc1\xc1\xc1"], "MALFORMED"),
     bad("non_string_map_key", [SIG, bytes([0x11]), msgpack.packb({1: "k"})], "MALFORMED"),
     bad("int_above_int64", [SIG, bytes([0x16]), body({"key": "k", "delta": 2**63})], "MALFORMED"),
+    bad("struct_field_wrong_type", [SIG, bytes([0x31]), body({"jobs": [{"id": "a", "file": 7}], "files": []})],
+        "MALFORMED"),
+    bad("struct_missing_field", [SIG, bytes([0x56]), body({"result": {"id": "a"}})], "MALFORMED"),
 ]
 
 
