@@ -5,7 +5,7 @@
 #include <iterator>
 
 #include "commands.h"
-#include "store_client.h"
+#include "node_client.h"
 
 namespace titan::cli {
 namespace {
@@ -39,10 +39,10 @@ void PrintValue(const Datum& d) {
 
 // Runs one request; prints the result; returns the exit code.
 int Run(const Target& target, Message req, MsgType expected_reply) {
-  store::StoreClient client(target.host, target.port, target.timeout_ms);
+  wire::NodeClient client(target.host, target.port, target.timeout_ms);
   Message reply;
   std::string error;
-  if (!client.Call(req, &reply, &error)) {
+  if (!client.CallStore(req, &reply, &error)) {
     std::cerr << "titan: " << error << '\n';
     return kExitNoAnswer;
   }

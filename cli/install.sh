@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Titan needs on Debian/Ubuntu, builds build/bin/titan, and makes .venv with the
+# Python SDK. Safe to run again: it only installs what is missing.
+#   TITAN_BUILD_TYPE  (default Release)   TITAN_SKIP_APT=1 to skip the package step
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake ninja-build pkg-config git libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+          libyaml-cpp-dev libspdlog-dev libgtest-dev libsqlite3-dev libcli11-dev python3 python3-venv)
+if [ "${TITAN_SKIP_APT:-0}" != 1 ]; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "titan install: installing ${missing[*]}"
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e sdk/python pytest pyyaml
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${TITAN_BUILD_TYPE:-Release}" >/dev/null
+cmake --build build -j"$(nproc)"
+echo "titan install: built build/bin/titan; Python SDK in .venv (source .venv/bin/activate)"

@@ -1,0 +1,91 @@
+// Blocking request/reply with timeout and HELLO-based discovery.
+#include "node_client.h"
+
+#include <chrono>
+
+#include "transport.h"
+
+namespace titan::wire {
+
+NodeClient::NodeClient(std::string host, int port, int timeout_ms)
+    : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
+
+bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, Message* reply, std::string* error,
+                           int timeout_ms) {
+  if (!socket_ || socket_endpoint_ != endpoint) {
+    socket_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+    ConfigureSocket(*socket_);
+    socket_->set(zmq::sockopt::linger, 0);
+    socket_->connect(endpoint);
+    socket_endpoint_ = endpoint;
+  }
+  Message req = request;
+  const int64_t rid = next_rid_++;
+  req.Set("rid", Datum(rid));
+  if (!SendRequest(*socket_, req)) {
+    *error = "cannot send to " + endpoint;
+    return false;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
+    if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
+      socket_.reset();  // drop whatever answer may still come
+      *error = "no answer from " + endpoint + " within " + std::to_string(timeout_ms) +
+               " ms: is `titan up` or `titan store` running there? (set --host/--port or TITAN_HOST/TITAN_PORT)";
+      return false;
+    }
+    Decoded d = RecvReply(*socket_);
+    if (d.status != DecodeStatus::kOk) {
+      *error = "bad reply from " + endpoint + ": " + d.reason;
+      return false;
+    }
+    if (d.rid && *d.rid != rid) continue;  // a late answer to an earlier request
+    *reply = std::move(d.msg);
+    return true;
+  }
+}
+
+bool NodeClient::Discover(std::string* error) {
+  if (discovered_) return true;
+  const std::string entry = "tcp://" + host_ + ":" + std::to_string(port_);
+  Message welcome;
+  if (!RoundTrip(entry, MakeMessage(MsgType::kHello).Set("client", Datum(Text{"titan-cli"})), &welcome, error,
+                 timeout_ms_)) {
+    return false;
+  }
+  if (welcome.type != MsgType::kWelcome) {
+    *error = entry + " answered HELLO with " + std::string(NameOf(welcome.type)) + ": " +
+             std::string(welcome.Bytes("reason"));
+    return false;
+  }
+  welcome_ = std::move(welcome);
+  discovered_ = true;
+  return true;
+}
+
+std::string NodeClient::Endpoint(const std::string& which) const {
+  const std::string self = "tcp://" + host_ + ":" + std::to_string(port_);
+  if (which == "store" && welcome_.Bytes("node") == "store") return self;
+  if (!welcome_.Has(which + "_port")) return "";
+  const std::string host = which == "store" && welcome_.Has("store_host") ? std::string(welcome_.Bytes("store_host")) : host_;
+  return "tcp://" + host + ":" + std::to_string(welcome_.Int(which + "_port"));
+}
+
+bool NodeClient::Call(const Message& request, Message* reply, std::string* error, int timeout_ms) {
+  return RoundTrip("tcp://" + host_ + ":" + std::to_string(port_), request, reply, error,
+                   timeout_ms < 0 ? timeout_ms_ : timeout_ms);
+}
+
+bool NodeClient::CallStore(const Message& request, Message* reply, std::string* error) {
+  if (!Discover(error)) return false;
+  const std::string store = Endpoint("store");
+  if (store.empty()) {
+    *error = "the node at " + host_ + ":" + std::to_string(port_) + " announced no TitanStore";
+    return false;
+  }
+  return RoundTrip(store, request, reply, error, timeout_ms_);
+}
+
+}  // namespace titan::wire

@@ -1,0 +1,48 @@
+// NodeClient: a blocking request/reply client for the CLI and tests. Given the one address users
+// know (a broker, or a store), it learns the other endpoints from HELLO/WELCOME and sends requests
+// over DEALER sockets. Single-threaded; one request in flight at a time.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <memory>
+#include <string>
+
+#include "codec.h"
+
+namespace titan::wire {
+
+class NodeClient {
+ public:
+  NodeClient(std::string host, int port, int timeout_ms);
+
+  // Sends `request` to the node at host:port and waits for its reply (which may be ERROR). Returns
+  // false with `error` set when no valid reply came within `timeout_ms` (or the constructor's).
+  bool Call(const Message& request, Message* reply, std::string* error, int timeout_ms = -1);
+  // The same, to TitanStore (found through WELCOME; the node itself when it is a store).
+  bool CallStore(const Message& request, Message* reply, std::string* error);
+
+  // HELLO once and keep the WELCOME. False with `error` when nothing answered.
+  bool Discover(std::string* error);
+  const Message& welcome() const { return welcome_; }
+  // tcp://host:port of an endpoint the WELCOME announced ("store", "pub", "worker"); empty if none.
+  std::string Endpoint(const std::string& which) const;
+  const std::string& host() const { return host_; }
+  int port() const { return port_; }
+
+ private:
+  bool RoundTrip(const std::string& endpoint, const Message& request, Message* reply, std::string* error,
+                 int timeout_ms);
+
+  std::string host_;
+  int port_;
+  int timeout_ms_;
+  int64_t next_rid_ = 1;
+  Message welcome_;
+  bool discovered_ = false;
+  zmq::context_t ctx_{1};
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::string socket_endpoint_;
+};
+
+}  // namespace titan::wire
