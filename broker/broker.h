@@ -1,0 +1,25 @@
+// The Titan broker: accepts jobs from clients, dispatches them to workers, journals every accepted
+// job and transition, and publishes events and logs. `titan broker` fills BrokerOptions from flags.
+#pragma once
+
+#include <string>
+
+namespace titan::broker {
+
+struct BrokerOptions {
+  std::string bind = "127.0.0.1";  // interface for all three sockets ("0.0.0.0" for remote workers)
+  int port = 9090;                 // client ROUTER: the one address users know; 0 = any free port
+  int worker_port = 9092;          // worker ROUTER, announced in WELCOME; 0 = any free port
+  int pub_port = 9093;             // event PUB, announced in WELCOME; 0 = any free port
+  std::string dir = "titan-data/broker";  // journal (broker.db) and job logs (logs/)
+  int store_port = 0;              // TitanStore to announce; 0 = none
+  std::string store_host;          // empty: clients use the host they reached the broker with
+  int heartbeat_ms = 1000;         // worker heartbeat interval; a worker silent 3 intervals is dead
+  int recovery_grace_ms = 5000;    // after a restart, how long journaled RUNNING jobs wait for their worker
+};
+
+// Serves until SIGINT/SIGTERM. Prints "READY broker tcp://HOST:PORT" once all sockets are bound.
+// Returns the process exit code.
+int RunBroker(const BrokerOptions& options);
+
+}  // namespace titan::broker

@@ -1,0 +1,147 @@
+// BrokerCore: all of the broker's state and decisions, with no sockets and no clock of its own.
+// The node feeds it decoded messages and the current time, commits the journal, then sends what
+// the core put in its outbox, so nothing leaves the broker before the state behind it is durable.
+// Single-threaded: only the broker loop calls it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "codec.h"
+#include "dispatch.h"
+#include "job.h"
+#include "journal.h"
+#include "log_store.h"
+
+namespace titan::broker {
+
+// Routing frames of a client (ROUTER identity, plus the REQ delimiter if any).
+using Route = std::vector<std::string>;
+
+struct Outgoing {
+  enum Kind { kClient, kWorker, kEvent } kind;
+  Route route;           // kClient
+  std::string identity;  // kWorker: the worker's routing identity
+  std::string topic;     // kEvent
+  wire::Message msg;
+};
+
+struct CoreConfig {
+  int heartbeat_ms = 1000;
+  int liveness = 3;  // heartbeats a worker may miss before it is dead
+  int recovery_grace_ms = 5000;
+  int store_port = 0;
+  std::string store_host;
+  int worker_port = 0;
+  int pub_port = 0;
+  int max_lost = 3;  // a job whose worker died this many times is DEAD
+};
+
+class BrokerCore {
+ public:
+  BrokerCore(CoreConfig config, Journal* journal, LogStore* logs);
+
+  // Loads the journal; jobs that were RUNNING wait recovery_grace_ms for their worker to return.
+  Status Recover(int64_t now_ms);
+
+  void OnClient(const Route& from, std::optional<int64_t> rid, const wire::Message& request, int64_t now_ms);
+  void OnWorker(const std::string& identity, const wire::Message& msg, int64_t now_ms);
+  // Fires due timers (delays, retries, waits, heartbeats, recovery), then dispatches.
+  void OnTick(int64_t now_ms);
+  // Dispatches queued jobs to free slots; call once per loop turn after the messages of the turn.
+  void Dispatch(int64_t now_ms);
+
+  // When OnTick next has something to do.
+  int64_t NextDeadline() const;
+  std::vector<Outgoing> TakeOutbox();
+
+  // For tests: "w1:1/4 w2:0/4" and job states.
+  std::string RenderWorkers() const;
+  const Job* FindJob(const std::string& id) const;
+
+ private:
+  struct Worker {
+    std::string identity, name, host;
+    int64_t pid = 0;
+    int slots = 0;
+    std::vector<std::string> capabilities;
+    bool draining = false;
+    int64_t last_seen = 0;
+    std::set<std::string> running;
+  };
+  struct Waiter {
+    Route route;
+    std::optional<int64_t> rid;
+    std::string job_id;
+    int64_t deadline = 0;
+  };
+  enum class TimerKind { kReady, kWaiter, kRecovery, kHeartbeat };
+  struct Timer {
+    int64_t at;
+    TimerKind kind;
+    std::string key;
+    bool operator>(const Timer& o) const { return at > o.at; }
+  };
+  using QueueKey = std::tuple<int64_t, int64_t, std::string>;  // (-priority, seq, id)
+
+  // Client dialog (core_clients.cc).
+  wire::Message Submit(const wire::Message& req, int64_t now);
+  wire::Message JobInfoReply(const std::string& id) const;
+  wire::Message ListJobs(const wire::Message& req) const;
+  wire::Message ReadLogs(const wire::Message& req) const;
+  wire::Message Stop(const std::string& id, int64_t now);
+  wire::Message Stats(int64_t now) const;
+  wire::Message StopWorker(const std::string& name);
+  void Reply(const Route& to, std::optional<int64_t> rid, wire::Message msg);
+
+  // Worker dialog (core_workers.cc).
+  void RegisterWorker(const std::string& identity, const wire::Message& msg, int64_t now);
+  void JobDone(Worker& w, const wire::Datum& result, int64_t now);
+  void JobLog(Worker& w, const wire::Message& msg);
+  void LoseWorker(const std::string& name, const std::string& why, int64_t now);
+  void SendWorker(const Worker& w, wire::Message msg);
+  void PublishWorker(const Worker& w, const char* event, int64_t now);
+  wire::Datum RenderWorker(const Worker& w, int64_t now) const;
+  Worker* WorkerByIdentity(const std::string& identity);
+
+  // Lifecycle (core_jobs.cc).
+  void MakeReady(Job& job, int64_t now, bool apply_delay);
+  void Enqueue(Job& job, int64_t now);
+  void Assign(Job& job, Worker& w, int64_t now);
+  void Finish(Job& job, JobState state, std::string reason, int64_t now);
+  void Fail(Job& job, std::string reason, int64_t now);
+  void Requeue(Job& job, std::string reason, int64_t now);
+  void SkipDescendants(const Job& job, int64_t now);
+  void Transition(Job& job, JobState state, int64_t now);
+  void Record(const Job& job);  // journals the job's mutable fields
+  void Publish(const Job& job, int64_t now);
+  void WakeWaiters(const Job& job);
+  Job* Resolve(const std::string& id);
+  const Job* Resolve(const std::string& id) const;
+  std::string QueuedReason(const Job& job) const;
+  bool AnyWorkerCan(const std::string& requirement) const;
+
+  CoreConfig config_;
+  Journal* journal_;
+  LogStore* logs_;
+  std::unordered_map<std::string, Job> jobs_;
+  std::vector<std::string> order_;  // job ids in submission order
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> files_;  // hash -> content
+  std::map<std::string, Worker> workers_;                                      // by name
+  std::unordered_map<std::string, std::string> worker_names_;                  // identity -> name
+  std::map<std::string, std::set<QueueKey>> ready_;                            // by requirement
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::unordered_map<int64_t, Waiter> waiters_;
+  std::unordered_multimap<std::string, int64_t> waiters_by_job_;
+  int64_t next_waiter_ = 1;
+  int64_t next_seq_ = 1;
+  std::vector<Outgoing> outbox_;
+};
+
+}  // namespace titan::broker

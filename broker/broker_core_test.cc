@@ -1,0 +1,333 @@
+// BrokerCore driven by hand: messages in, time advanced explicitly, outbox and state checked.
+#include "broker_core.h"
+
+#include <gtest/gtest.h>
+
+#include "test_dir.h"
+
+namespace titan::broker {
+namespace {
+
+using wire::Datum;
+using wire::Message;
+using wire::MsgType;
+using wire::Text;
+
+Datum S(const std::string& s) { return Datum(Text{s}); }
+
+Datum StrList(const std::vector<std::string>& v) {
+  wire::List l;
+  for (const auto& s : v) l.push_back(S(s));
+  return Datum(std::move(l));
+}
+
+struct JobArgs {
+  std::string id;
+  std::vector<std::string> parents = {};
+  int64_t priority = 1;
+  std::string requirement = "GENERAL";
+  int64_t delay_ms = 0;
+  int64_t retries = 0;
+  bool affinity = false;
+};
+
+class BrokerCoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    journal_ = std::make_unique<Journal>();
+    ASSERT_TRUE(journal_->Open(dir_.File("broker.db")).ok());
+    logs_ = std::make_unique<LogStore>(dir_.File("logs"));
+    CoreConfig config;
+    config.heartbeat_ms = 1000;
+    config.recovery_grace_ms = 5000;
+    core_ = std::make_unique<BrokerCore>(config, journal_.get(), logs_.get());
+    ASSERT_TRUE(core_->Recover(now_).ok());
+  }
+
+  // Ends a loop turn the way the node does: dispatch, commit, hand back the outbox.
+  std::vector<Outgoing> Turn() {
+    core_->OnTick(now_);
+    EXPECT_TRUE(journal_->Commit().ok());
+    auto out = core_->TakeOutbox();
+    for (const auto& o : out) sent_.push_back(o);
+    return out;
+  }
+
+  Message Client(Message req) {
+    core_->OnClient({"client"}, 1, req, now_);
+    for (const auto& o : Turn()) {
+      if (o.kind == Outgoing::kClient) return o.msg;
+    }
+    return wire::MakeMessage(MsgType::kOk);  // deferred (JOB_WAIT)
+  }
+
+  Message Submit(const std::vector<JobArgs>& jobs) {
+    wire::List specs;
+    for (const auto& j : jobs) {
+      wire::Map m = {{"id", S(j.id)}, {"file", S("job.sh")}, {"priority", Datum(j.priority)},
+                     {"requirement", S(j.requirement)}, {"delay_ms", Datum(j.delay_ms)}, {"retries", Datum(j.retries)},
+                     {"affinity", Datum(j.affinity)}, {"parents", StrList(j.parents)}};
+      specs.push_back(Datum(std::move(m)));
+    }
+    Message req = wire::MakeMessage(MsgType::kJobSubmit);
+    req.Set("jobs", Datum(std::move(specs)));
+    req.Set("files", Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 0"})}})}));
+    return Client(std::move(req));
+  }
+
+  void Join(const std::string& name, int slots, std::vector<std::string> caps = {"GENERAL"},
+            wire::List running = {}, wire::List finished = {}) {
+    Message m = wire::MakeMessage(MsgType::kWorkerReady);
+    m.Set("name", S(name)).Set("host", S("h")).Set("pid", Datum(1)).Set("slots", Datum(slots));
+    m.Set("capabilities", StrList(caps)).Set("running", Datum(std::move(running))).Set("finished", Datum(std::move(finished)));
+    core_->OnWorker("id-" + name, m, now_);
+    Turn();
+  }
+
+  void Done(const std::string& worker, const std::string& id, int64_t exit_code, int64_t attempt = 1,
+            bool cancelled = false) {
+    Message m = wire::MakeMessage(MsgType::kJobDone);
+    m.Set("result", Datum(wire::Map{{"id", S(id)}, {"attempt", Datum(attempt)}, {"exit_code", Datum(exit_code)},
+                                    {"signal", Datum(0)}, {"cancelled", Datum(cancelled)}}));
+    core_->OnWorker("id-" + worker, m, now_);
+    Turn();
+  }
+
+  // Moves time forward in heartbeat-sized steps; the named workers keep beating.
+  void Advance(int64_t ms, const std::vector<std::string>& alive) {
+    for (int64_t step = 0; step < ms; step += 500) {
+      now_ += std::min<int64_t>(500, ms - step);
+      for (const auto& w : alive) core_->OnWorker("id-" + w, wire::MakeMessage(MsgType::kHeartbeat), now_);
+      Turn();
+    }
+  }
+
+  // "job@worker" for each JOB_ASSIGN sent so far, in order; clears the record.
+  std::string Assignments() {
+    std::string out;
+    for (const auto& o : sent_) {
+      if (o.kind == Outgoing::kWorker && o.msg.type == MsgType::kJobAssign) {
+        const auto& job = std::get<wire::Map>(o.msg.Find("job")->v);
+        out += (out.empty() ? "" : " ") + std::string(job[0].second.bytes()) + "@" + o.identity.substr(3);
+      }
+    }
+    sent_.clear();
+    return out;
+  }
+
+  std::string State(const std::string& id) {
+    const Job* j = core_->FindJob(id);
+    return j ? StateName(j->state) : "UNKNOWN";
+  }
+
+  testing::TempDir dir_;
+  int64_t now_ = 1'000'000;
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<LogStore> logs_;
+  std::unique_ptr<BrokerCore> core_;
+  std::vector<Outgoing> sent_;
+};
+
+TEST_F(BrokerCoreTest, RunsAJobToCompletionAndAcks) {
+  EXPECT_EQ("JOB_ACCEPTED", std::string(wire::NameOf(Submit({{"a"}}).type)));
+  EXPECT_EQ("QUEUED", State("a"));
+  Join("w1", 4);
+  EXPECT_EQ("a@w1", Assignments());
+  EXPECT_EQ("RUNNING", State("a"));
+  EXPECT_EQ("w1:1/4", core_->RenderWorkers());
+  Done("w1", "a", 0);
+  EXPECT_EQ("COMPLETED", State("a"));
+  EXPECT_EQ("w1:0/4", core_->RenderWorkers());
+}
+
+TEST_F(BrokerCoreTest, LeastLoadSpreadsAndPriorityOrders) {
+  Join("w1", 2);
+  Join("w2", 2);
+  Submit({{"a"}, {"b"}, {"c"}, {"d"}});
+  EXPECT_EQ("a@w1 b@w2 c@w1 d@w2", Assignments());
+  Submit({{"low", {}, 1}, {"high", {}, 10}, {"mid", {}, 5}, {"high2", {}, 10}});
+  Done("w1", "a", 0);
+  Done("w2", "b", 0);
+  Done("w1", "c", 0);
+  EXPECT_EQ("high@w1 high2@w2 mid@w1", Assignments());
+}
+
+TEST_F(BrokerCoreTest, CapabilityIsStrictAndUnsatisfiableIsReported) {
+  Join("w1", 4);
+  Submit({{"gpu-job", {}, 1, "GPU"}, {"plain"}});
+  EXPECT_EQ("plain@w1", Assignments());
+  EXPECT_EQ("QUEUED", State("gpu-job"));
+  const Message info = Client(wire::MakeMessage(MsgType::kJobGet).Set("id", S("gpu-job")));
+  const auto& job = std::get<wire::Map>(info.Find("job")->v);
+  std::string reason;
+  for (const auto& [k, v] : job) {
+    if (k == "reason") reason = std::string(v.bytes());
+  }
+  EXPECT_EQ("no live worker has capability GPU; start one with `titan worker --tag GPU`", reason);
+  const Message stats = Client(wire::MakeMessage(MsgType::kStatsGet));
+  EXPECT_EQ(1, stats.Int("unsatisfiable"));
+  Join("g1", 1, {"GENERAL", "GPU"});
+  EXPECT_EQ("gpu-job@g1", Assignments());
+}
+
+TEST_F(BrokerCoreTest, DelayWaitsOnTheTimer) {
+  Join("w1", 4);
+  Submit({{"later", {}, 1, "GENERAL", 500}});
+  EXPECT_EQ("SCHEDULED", State("later"));
+  EXPECT_EQ(now_ + 500, core_->NextDeadline());
+  now_ += 499;
+  Turn();
+  EXPECT_EQ("", Assignments());
+  now_ += 1;
+  Turn();
+  EXPECT_EQ("later@w1", Assignments());
+}
+
+TEST_F(BrokerCoreTest, AffinityFollowsTheParentsWorker) {
+  Join("w1", 4);
+  Join("w2", 4);
+  Submit({{"p1"}, {"p2"}});
+  EXPECT_EQ("p1@w1 p2@w2", Assignments());
+  Submit({{"child", {"p2"}, 1, "GENERAL", 0, 0, true}});
+  Done("w2", "p2", 0);
+  EXPECT_EQ("child@w2", Assignments());
+}
+
+TEST_F(BrokerCoreTest, SilentWorkerIsDeclaredDeadAndItsJobsMove) {
+  Join("w1", 4);
+  Submit({{"a"}});
+  EXPECT_EQ("a@w1", Assignments());
+  Join("w2", 4);
+  // w2 keeps beating, w1 goes silent.
+  for (int i = 0; i < 4; ++i) {
+    now_ += 1000;
+    core_->OnWorker("id-w2", wire::MakeMessage(MsgType::kHeartbeat), now_);
+    Turn();
+  }
+  EXPECT_EQ("a@w2", Assignments());
+  EXPECT_EQ("w2:1/4", core_->RenderWorkers());
+  EXPECT_EQ(1, core_->FindJob("a")->lost);
+}
+
+TEST_F(BrokerCoreTest, FailureWithoutRetriesIsFailedWithRetriesDead) {
+  Join("w1", 4);
+  Submit({{"once"}, {"thrice", {}, 1, "GENERAL", 0, 2}});
+  Assignments();
+  Done("w1", "once", 3);
+  EXPECT_EQ("FAILED", State("once"));
+  EXPECT_EQ("exit code 3", core_->FindJob("once")->reason);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    Done("w1", "thrice", 1, attempt);
+    Advance(5000, {"w1"});  // past the backoff
+  }
+  EXPECT_EQ("DEAD", State("thrice"));
+  EXPECT_EQ("exit code 1 (all 3 attempts failed)", core_->FindJob("thrice")->reason);
+}
+
+TEST_F(BrokerCoreTest, BadSubmissionsAreRefusedWhole) {
+  Submit({{"a"}});
+  auto code = [](const Message& m) { return std::string(m.Bytes("code")) + ": " + std::string(m.Bytes("reason")); };
+  EXPECT_EQ("INVALID: job id 'a' already exists; choose another id", code(Submit({{"b"}, {"a"}})));
+  EXPECT_EQ("INVALID: unknown parent ids (child -> parent): c -> nope; nothing was submitted",
+            code(Submit({{"b"}, {"c", {"nope"}}})));
+  EXPECT_EQ("INVALID: the jobs form a cycle through: x, y, z; nothing was submitted",
+            code(Submit({{"w"}, {"x", {"z"}}, {"y", {"x"}}, {"z", {"y"}}})));
+  EXPECT_EQ("INVALID: job id 'd' appears twice in this submission", code(Submit({{"d"}, {"d"}})));
+  EXPECT_EQ("UNKNOWN", State("b"));
+  EXPECT_EQ("UNKNOWN", State("w"));
+}
+
+TEST_F(BrokerCoreTest, ChildrenWaitForParentsAndAreSkippedAfterAFailure) {
+  Join("w1", 4);
+  Submit({{"root"}, {"mid", {"root"}}, {"leaf", {"mid"}}, {"other", {"root"}}});
+  EXPECT_EQ("BLOCKED", State("mid"));
+  EXPECT_EQ("root@w1", Assignments());
+  Done("w1", "root", 0);
+  EXPECT_EQ("mid@w1 other@w1", Assignments());
+  Done("w1", "mid", 2);
+  EXPECT_EQ("SKIPPED", State("leaf"));
+  EXPECT_EQ("parent mid ended FAILED", core_->FindJob("leaf")->reason);
+  // A later submission naming a failed parent is skipped at once; one naming a completed parent runs.
+  Submit({{"late", {"mid"}}, {"late2", {"root"}}});
+  EXPECT_EQ("SKIPPED", State("late"));
+  EXPECT_EQ("late2@w1", Assignments());
+}
+
+TEST_F(BrokerCoreTest, StopCancelsWaitingJobsAtOnceAndRunningOnesThroughTheWorker) {
+  Join("w1", 1);
+  Submit({{"running"}, {"waiting"}});
+  Assignments();
+  Client(wire::MakeMessage(MsgType::kJobStop).Set("id", S("waiting")));
+  EXPECT_EQ("CANCELLED", State("waiting"));
+  Client(wire::MakeMessage(MsgType::kJobStop).Set("id", S("running")));
+  bool cancel_sent = false;
+  for (const auto& o : sent_) cancel_sent |= o.msg.type == MsgType::kJobCancel;
+  EXPECT_TRUE(cancel_sent);
+  Done("w1", "running", -1, 1, true);
+  EXPECT_EQ("CANCELLED", State("running"));
+}
+
+TEST_F(BrokerCoreTest, WaitRepliesWhenTheJobEndsOrAtItsTimeout) {
+  Join("w1", 4);
+  Submit({{"a"}, {"b"}});
+  core_->OnClient({"waiter"}, 9, wire::MakeMessage(MsgType::kJobWait).Set("id", S("a")).Set("timeout_ms", Datum(10000)), now_);
+  core_->OnClient({"waiter2"}, 10, wire::MakeMessage(MsgType::kJobWait).Set("id", S("DAG-b")).Set("timeout_ms", Datum(100)), now_);
+  for (const auto& o : Turn()) EXPECT_NE(Outgoing::kClient, o.kind);
+  now_ += 100;
+  auto out = Turn();
+  ASSERT_EQ(1u, std::count_if(out.begin(), out.end(), [](const Outgoing& o) { return o.kind == Outgoing::kClient; }));
+  Done("w1", "a", 0);
+  bool woke = false;
+  for (const auto& o : sent_) {
+    if (o.kind == Outgoing::kClient && o.route == Route{"waiter"}) woke = o.msg.Int("rid") == 9;
+  }
+  EXPECT_TRUE(woke);
+}
+
+TEST_F(BrokerCoreTest, RestartKeepsJobsAndReconcilesRunningOnes) {
+  Join("w1", 4);
+  Submit({{"kept"}, {"lost"}, {"done-while-away"}, {"queued", {"kept"}}});
+  EXPECT_EQ("kept@w1 lost@w1 done-while-away@w1", Assignments());
+  // The broker dies; a new one opens the same journal.
+  core_.reset();
+  journal_.reset();
+  Open();
+  EXPECT_EQ("RUNNING", State("kept"));
+  EXPECT_EQ("BLOCKED", State("queued"));
+  // w1 returns still running "kept", with "done-while-away" finished, and without "lost".
+  auto ref = [](const std::string& id) { return Datum(wire::Map{{"id", S(id)}, {"attempt", Datum(1)}}); };
+  wire::List finished = {Datum(wire::Map{{"id", S("done-while-away")}, {"attempt", Datum(1)}, {"exit_code", Datum(0)},
+                                         {"signal", Datum(0)}, {"cancelled", Datum(false)}})};
+  Join("w1", 4, {"GENERAL"}, {ref("kept")}, std::move(finished));
+  EXPECT_EQ("RUNNING", State("kept"));
+  EXPECT_EQ("COMPLETED", State("done-while-away"));
+  EXPECT_EQ("lost@w1", Assignments());  // requeued and placed again
+  Done("w1", "kept", 0);
+  EXPECT_EQ("queued@w1", Assignments());
+}
+
+TEST_F(BrokerCoreTest, RunningJobsOfAWorkerThatNeverReturnsAreRequeuedAfterTheGrace) {
+  Join("w1", 4);
+  Submit({{"a"}});
+  Assignments();
+  core_.reset();
+  journal_.reset();
+  Open();
+  Join("w2", 4);
+  Advance(4500, {"w2"});
+  EXPECT_EQ("", Assignments());
+  Advance(500, {"w2"});
+  EXPECT_EQ("a@w2", Assignments());
+}
+
+TEST_F(BrokerCoreTest, UnknownWorkerIsToldToRegister) {
+  core_->OnWorker("stranger", wire::MakeMessage(MsgType::kHeartbeat), now_);
+  auto out = Turn();
+  ASSERT_EQ(1u, out.size());
+  EXPECT_EQ(MsgType::kDisconnect, out[0].msg.type);
+}
+
+}  // namespace
+}  // namespace titan::broker

@@ -1,0 +1,329 @@
+// BrokerCore: the client dialog (submit, status, list, logs, stop, wait, stats).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "broker_core.h"
+#include "file_hash.h"
+
+namespace titan::broker {
+
+using wire::Datum;
+using wire::ErrorCode;
+using wire::Message;
+using wire::MsgType;
+using wire::Text;
+
+namespace {
+
+constexpr int64_t kMaxLogRead = 2 * 1024 * 1024;
+constexpr int64_t kMaxWaitMs = 300000;
+constexpr size_t kMaxIdBytes = 256;
+
+Message Invalid(std::string reason) { return wire::MakeError(ErrorCode::kInvalid, std::move(reason)); }
+
+const Datum* Field(const wire::Map& m, std::string_view name) {
+  for (const auto& [k, v] : m) {
+    if (k == name && !v.is_nil()) return &v;
+  }
+  return nullptr;
+}
+
+int64_t IntField(const wire::Map& m, std::string_view name, int64_t dflt) {
+  const Datum* d = Field(m, name);
+  return d ? std::get<int64_t>(d->v) : dflt;
+}
+
+std::string StrField(const wire::Map& m, std::string_view name, std::string dflt = {}) {
+  const Datum* d = Field(m, name);
+  return d ? std::string(d->bytes()) : dflt;
+}
+
+bool ValidId(const std::string& id) {
+  if (id.empty() || id.size() > kMaxIdBytes) return false;
+  return std::none_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+}
+
+// Ids on a cycle among `jobs` (Kahn's algorithm over edges inside the submission), sorted.
+std::vector<std::string> CycleMembers(const std::vector<Job>& jobs) {
+  std::unordered_map<std::string, int> indegree;
+  std::unordered_map<std::string, std::vector<std::string>> children;
+  for (const auto& j : jobs) indegree[j.id];
+  for (const auto& j : jobs) {
+    for (const auto& p : j.parents) {
+      if (indegree.count(p)) {
+        ++indegree[j.id];
+        children[p].push_back(j.id);
+      }
+    }
+  }
+  std::vector<std::string> ready;
+  for (const auto& [id, d] : indegree) {
+    if (d == 0) ready.push_back(id);
+  }
+  while (!ready.empty()) {
+    const std::string id = ready.back();
+    ready.pop_back();
+    indegree.erase(id);
+    for (const auto& c : children[id]) {
+      if (--indegree[c] == 0) ready.push_back(c);
+    }
+  }
+  std::vector<std::string> left;
+  for (const auto& [id, d] : indegree) left.push_back(id);
+  std::sort(left.begin(), left.end());
+  return left;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+void BrokerCore::Reply(const Route& to, std::optional<int64_t> rid, Message msg) {
+  if (rid) msg.Set("rid", Datum(*rid));
+  outbox_.push_back(Outgoing{Outgoing::kClient, to, {}, {}, std::move(msg)});
+}
+
+void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, int64_t now) {
+  switch (req.type) {
+    case MsgType::kHello: {
+      Message m = wire::MakeMessage(MsgType::kWelcome);
+      m.Set("node", Datum(Text{"broker"})).Set("version", Datum(Text{TITAN_VERSION}));
+      if (config_.store_port) m.Set("store_port", Datum(int64_t{config_.store_port}));
+      if (!config_.store_host.empty()) m.Set("store_host", Datum(Text{config_.store_host}));
+      m.Set("worker_port", Datum(int64_t{config_.worker_port})).Set("pub_port", Datum(int64_t{config_.pub_port}));
+      return Reply(from, rid, std::move(m));
+    }
+    case MsgType::kJobSubmit: return Reply(from, rid, Submit(req, now));
+    case MsgType::kJobGet: return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
+    case MsgType::kJobList: return Reply(from, rid, ListJobs(req));
+    case MsgType::kJobLogs: return Reply(from, rid, ReadLogs(req));
+    case MsgType::kJobStop: return Reply(from, rid, Stop(std::string(req.Bytes("id")), now));
+    case MsgType::kStatsGet: return Reply(from, rid, Stats(now));
+    case MsgType::kWorkerStop: return Reply(from, rid, StopWorker(std::string(req.Bytes("name"))));
+    case MsgType::kJobWait: {
+      const Job* job = Resolve(std::string(req.Bytes("id")));
+      const int64_t timeout = std::clamp<int64_t>(req.Int("timeout_ms"), 0, kMaxWaitMs);
+      if (job == nullptr || IsFinal(job->state) || timeout == 0) {
+        return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
+      }
+      const int64_t key = next_waiter_++;
+      waiters_[key] = Waiter{from, rid, job->id, now + timeout};
+      waiters_by_job_.emplace(job->id, key);
+      timers_.push(Timer{now + timeout, TimerKind::kWaiter, std::to_string(key)});
+      return;
+    }
+    default:
+      return Reply(from, rid,
+                   wire::MakeError(ErrorCode::kUnknownType,
+                                   std::string(wire::NameOf(req.type)) + " is not a request the broker answers"));
+  }
+}
+
+Message BrokerCore::Submit(const Message& req, int64_t now) {
+  // Files first: name -> hash.
+  std::unordered_map<std::string, std::pair<std::string, const std::string*>> files;
+  for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
+    const auto& m = std::get<wire::Map>(f.v);
+    const std::string name = StrField(m, "name");
+    const Datum* content = Field(m, "content");
+    files[name] = {Sha256Hex(content->bytes()), nullptr};
+  }
+  const std::string dag = std::string(req.Bytes("dag"));
+  std::vector<Job> batch;
+  std::unordered_set<std::string> ids;
+  const auto& specs = std::get<wire::List>(req.Find("jobs")->v);
+  if (specs.empty()) return Invalid("the submission has no jobs; add at least one job");
+  for (const auto& d : specs) {
+    const auto& spec = std::get<wire::Map>(d.v);
+    Job j;
+    j.id = StrField(spec, "id");
+    if (!ValidId(j.id)) return Invalid("job id '" + j.id + "' is empty, too long or has control characters");
+    if (!ids.insert(j.id).second) return Invalid("job id '" + j.id + "' appears twice in this submission");
+    if (Resolve(j.id) != nullptr && jobs_.count(j.id)) {
+      return Invalid("job id '" + j.id + "' already exists; choose another id");
+    }
+    j.spec = spec;
+    j.file = StrField(spec, "file");
+    auto file = files.find(j.file);
+    if (file == files.end()) return Invalid("job '" + j.id + "' runs '" + j.file + "' but the submission has no such file");
+    j.file_hash = file->second.first;
+    j.requirement = StrField(spec, "requirement", "GENERAL");
+    std::transform(j.requirement.begin(), j.requirement.end(), j.requirement.begin(), ::toupper);
+    if (j.requirement.empty()) j.requirement = "GENERAL";
+    j.priority = IntField(spec, "priority", 1);
+    j.delay_ms = IntField(spec, "delay_ms", 0);
+    j.retries = IntField(spec, "retries", 0);
+    if (j.delay_ms < 0 || j.retries < 0 || j.retries > 100 || IntField(spec, "timeout_ms", 0) < 0) {
+      return Invalid("job '" + j.id + "': delay_ms and timeout_ms must be >= 0 and retries within 0..100");
+    }
+    if (const Datum* a = Field(spec, "affinity")) j.affinity = std::get<bool>(a->v);
+    if (const Datum* p = Field(spec, "parents")) {
+      for (const auto& parent : std::get<wire::List>(p->v)) j.parents.emplace_back(parent.bytes());
+    }
+    j.dag = dag;
+    batch.push_back(std::move(j));
+  }
+  std::vector<std::string> unknown;
+  for (const auto& j : batch) {
+    for (const auto& p : j.parents) {
+      if (!ids.count(p) && Resolve(p) == nullptr) unknown.push_back(j.id + " -> " + p);
+    }
+  }
+  if (!unknown.empty()) return Invalid("unknown parent ids (child -> parent): " + Join(unknown) + "; nothing was submitted");
+  if (auto cycle = CycleMembers(batch); !cycle.empty()) {
+    return Invalid("the jobs form a cycle through: " + Join(cycle) + "; nothing was submitted");
+  }
+  // Accept: journal files and jobs, then place each job.
+  if (Status s = journal_->BeginIfNeeded(); !s.ok()) {
+    return wire::MakeError(ErrorCode::kUnavailable, "journal unavailable (" + s.message() + "); retry later");
+  }
+  for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
+    const auto& m = std::get<wire::Map>(f.v);
+    const std::string name = StrField(m, "name");
+    const std::string& hash = files[name].first;
+    if (files_.count(hash)) continue;
+    auto content = std::make_shared<const std::string>(Field(m, "content")->bytes());
+    journal_->InsertFile(hash, name, *content);
+    files_[hash] = std::move(content);
+  }
+  wire::List accepted;
+  for (auto& j : batch) {
+    j.seq = next_seq_++;
+    j.submitted_ms = now;
+    j.state = JobState::kPending;
+    if (Status s = journal_->InsertJob(j); !s.ok()) spdlog::error("broker: journal: {}", s.message());
+    accepted.push_back(Datum(Text{j.id}));
+    order_.push_back(j.id);
+    jobs_.emplace(j.id, std::move(j));
+  }
+  // Link parents to children, then decide each job's first state.
+  for (const auto& d : accepted) {
+    Job& j = jobs_.at(std::string(d.bytes()));
+    const Job* failed_parent = nullptr;
+    for (const auto& p : j.parents) {
+      Job* parent = Resolve(p);
+      parent->children.push_back(j.id);
+      if (parent->state != JobState::kCompleted) ++j.unmet_parents;
+      if (IsFinal(parent->state) && parent->state != JobState::kCompleted) failed_parent = parent;
+    }
+    if (failed_parent != nullptr) {
+      Finish(j, JobState::kSkipped, "parent " + failed_parent->id + " ended " + StateName(failed_parent->state), now);
+    } else if (j.unmet_parents > 0) {
+      j.reason = "waiting for parents";
+      Transition(j, JobState::kBlocked, now);
+    } else {
+      MakeReady(j, now, true);
+    }
+  }
+  return wire::MakeMessage(MsgType::kJobAccepted).Set("ids", Datum(std::move(accepted)));
+}
+
+Message BrokerCore::JobInfoReply(const std::string& id) const {
+  const Job* job = Resolve(id);
+  Message m = wire::MakeMessage(MsgType::kJobInfo).Set("found", Datum(job != nullptr));
+  if (job != nullptr) {
+    Datum info = RenderJobInfo(*job);
+    const std::string reason = QueuedReason(*job);
+    if (!reason.empty()) {
+      auto& map = std::get<wire::Map>(info.v);
+      std::erase_if(map, [](const auto& kv) { return kv.first == "reason"; });
+      map.emplace_back("reason", Datum(Text{reason}));
+    }
+    m.Set("job", std::move(info));
+  }
+  return m;
+}
+
+Message BrokerCore::ListJobs(const Message& req) const {
+  std::optional<JobState> filter;
+  if (req.Has("state")) {
+    filter = StateFromName(req.Bytes("state"));
+    if (!filter) return Invalid("unknown state '" + std::string(req.Bytes("state")) + "'; use one of PENDING BLOCKED "
+                                "SCHEDULED QUEUED RUNNING COMPLETED FAILED CANCELLED DEAD SKIPPED");
+  }
+  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.Int("limit"), 1, 10000));
+  wire::List out;
+  bool truncated = false;
+  for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
+    const Job& job = jobs_.at(*it);
+    if (filter && job.state != *filter) continue;
+    if (out.size() == limit) {
+      truncated = true;
+      break;
+    }
+    out.push_back(RenderJobInfo(job));
+  }
+  return wire::MakeMessage(MsgType::kJobListReply).Set("jobs", Datum(std::move(out))).Set("truncated", Datum(truncated));
+}
+
+Message BrokerCore::ReadLogs(const Message& req) const {
+  const Job* job = Resolve(std::string(req.Bytes("id")));
+  if (job == nullptr) return Invalid("no job '" + std::string(req.Bytes("id")) + "'; see `titan jobs`");
+  const int64_t offset = std::max<int64_t>(0, req.Int("offset"));
+  const int64_t max = std::clamp<int64_t>(req.Int("max_bytes"), 1, kMaxLogRead);
+  std::string data = logs_->Read(job->id, offset, max);
+  const int64_t next = offset + static_cast<int64_t>(data.size());
+  const bool complete = IsFinal(job->state) && next >= logs_->Size(job->id);
+  Message m = wire::MakeMessage(MsgType::kJobLogData);
+  m.Set("id", Datum(Text{job->id})).Set("offset", Datum(offset)).Set("next_offset", Datum(next));
+  m.Set("complete", Datum(complete));
+  m.blobs.push_back(std::move(data));
+  return m;
+}
+
+Message BrokerCore::Stop(const std::string& id, int64_t now) {
+  Job* job = Resolve(id);
+  if (job == nullptr) return Invalid("no job '" + id + "'; see `titan jobs`");
+  if (job->state == JobState::kRunning) {
+    auto w = workers_.find(job->worker);
+    if (w != workers_.end()) {
+      job->stop_requested = true;
+      SendWorker(w->second, wire::MakeMessage(MsgType::kJobCancel)
+                                .Set("id", Datum(Text{job->id}))
+                                .Set("attempt", Datum(job->attempt))
+                                .Set("reason", Datum(Text{"stopped by request"})));
+    }
+  } else if (!IsFinal(job->state)) {
+    if (job->state == JobState::kQueued) ready_[job->requirement].erase(QueueKey{-job->priority, job->seq, job->id});
+    Finish(*job, JobState::kCancelled, "stopped by request", now);
+  }
+  return JobInfoReply(job->id);
+}
+
+Message BrokerCore::Stats(int64_t now) const {
+  int64_t counts[10] = {};
+  for (const auto& [id, job] : jobs_) ++counts[static_cast<int>(job.state)];
+  int64_t unsatisfiable = 0;
+  for (const auto& [requirement, queue] : ready_) {
+    if (!queue.empty() && !AnyWorkerCan(requirement)) unsatisfiable += static_cast<int64_t>(queue.size());
+  }
+  wire::List workers;
+  for (const auto& [name, w] : workers_) workers.push_back(RenderWorker(w, now));
+  auto n = [&](JobState s) { return Datum(counts[static_cast<int>(s)]); };
+  return wire::MakeMessage(MsgType::kStats)
+      .Set("workers", Datum(std::move(workers)))
+      .Set("pending", n(JobState::kPending))
+      .Set("blocked", n(JobState::kBlocked))
+      .Set("scheduled", n(JobState::kScheduled))
+      .Set("queued", n(JobState::kQueued))
+      .Set("running", n(JobState::kRunning))
+      .Set("unsatisfiable", Datum(unsatisfiable))
+      .Set("completed", n(JobState::kCompleted))
+      .Set("failed", Datum(counts[static_cast<int>(JobState::kFailed)] + counts[static_cast<int>(JobState::kDead)]));
+}
+
+Message BrokerCore::StopWorker(const std::string& name) {
+  auto it = workers_.find(name);
+  if (it == workers_.end()) return Invalid("no worker named '" + name + "'; see `titan stats`");
+  it->second.draining = true;
+  SendWorker(it->second, wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"shutdown requested"})));
+  return wire::MakeMessage(MsgType::kOk);
+}
+
+}  // namespace titan::broker

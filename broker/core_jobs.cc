@@ -1,0 +1,301 @@
+// BrokerCore: job lifecycle, dispatch, timers and recovery.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "broker_core.h"
+
+namespace titan::broker {
+
+using wire::Datum;
+using wire::Text;
+
+BrokerCore::BrokerCore(CoreConfig config, Journal* journal, LogStore* logs)
+    : config_(std::move(config)), journal_(journal), logs_(logs) {}
+
+Job* BrokerCore::Resolve(const std::string& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() && id.rfind("DAG-", 0) == 0) it = jobs_.find(id.substr(4));
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+const Job* BrokerCore::Resolve(const std::string& id) const { return const_cast<BrokerCore*>(this)->Resolve(id); }
+
+const Job* BrokerCore::FindJob(const std::string& id) const { return Resolve(id); }
+
+void BrokerCore::Record(const Job& job) {
+  if (Status s = journal_->BeginIfNeeded(); !s.ok()) spdlog::error("broker: journal: {}", s.message());
+  if (Status s = journal_->UpdateJob(job); !s.ok()) spdlog::error("broker: journal: {}", s.message());
+}
+
+void BrokerCore::Publish(const Job& job, int64_t now) {
+  wire::Message m = wire::MakeMessage(wire::MsgType::kEventJob);
+  m.Set("id", Datum(Text{job.id})).Set("state", Datum(Text{StateName(job.state)})).Set("attempt", Datum(job.attempt));
+  if (!job.worker.empty()) m.Set("worker", Datum(Text{job.worker}));
+  if (job.exit_code) m.Set("exit_code", Datum(*job.exit_code));
+  if (!job.reason.empty()) m.Set("reason", Datum(Text{job.reason}));
+  m.Set("ts_ms", Datum(now));
+  outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "job." + job.id, std::move(m)});
+}
+
+void BrokerCore::Transition(Job& job, JobState state, int64_t now) {
+  job.state = state;
+  Record(job);
+  Publish(job, now);
+  if (IsFinal(state)) WakeWaiters(job);
+}
+
+void BrokerCore::WakeWaiters(const Job& job) {
+  auto [begin, end] = waiters_by_job_.equal_range(job.id);
+  for (auto it = begin; it != end; ++it) {
+    auto w = waiters_.find(it->second);
+    if (w == waiters_.end()) continue;
+    Reply(w->second.route, w->second.rid, JobInfoReply(job.id));
+    waiters_.erase(w);
+  }
+  waiters_by_job_.erase(job.id);
+}
+
+void BrokerCore::MakeReady(Job& job, int64_t now, bool apply_delay) {
+  if (apply_delay && job.delay_ms > 0) {
+    job.reason = "delayed " + std::to_string(job.delay_ms) + " ms";
+    Transition(job, JobState::kScheduled, now);
+    timers_.push(Timer{now + job.delay_ms, TimerKind::kReady, job.id});
+    return;
+  }
+  Enqueue(job, now);
+}
+
+void BrokerCore::Enqueue(Job& job, int64_t now) {
+  job.reason.clear();
+  Transition(job, JobState::kQueued, now);
+  ready_[job.requirement].insert(QueueKey{-job.priority, job.seq, job.id});
+}
+
+void BrokerCore::Assign(Job& job, Worker& w, int64_t now) {
+  ++job.attempt;
+  job.worker = w.name;
+  job.started_ms = now;
+  job.finished_ms = 0;
+  job.exit_code.reset();
+  job.reason.clear();
+  job.next_log_seq = 0;
+  w.running.insert(job.id);
+  if (job.attempt > 1) {
+    const std::string banner = "--- titan: attempt " + std::to_string(job.attempt) + " on " + w.name + " ---\n";
+    const int64_t at = logs_->Append(job.id, banner);
+    if (at >= 0) job.log_size = at + static_cast<int64_t>(banner.size());
+  }
+  Transition(job, JobState::kRunning, now);
+  wire::Message m = wire::MakeMessage(wire::MsgType::kJobAssign);
+  m.Set("job", Datum(job.spec)).Set("attempt", Datum(job.attempt));
+  auto file = files_.find(job.file_hash);
+  m.blobs.push_back(file == files_.end() ? std::string() : *file->second);
+  SendWorker(w, std::move(m));
+}
+
+void BrokerCore::Finish(Job& job, JobState state, std::string reason, int64_t now) {
+  job.reason = std::move(reason);
+  job.finished_ms = now;
+  Transition(job, state, now);
+  if (state == JobState::kCompleted) {
+    for (const auto& child_id : job.children) {
+      Job* child = Resolve(child_id);
+      if (child == nullptr || child->state != JobState::kBlocked) continue;
+      if (--child->unmet_parents == 0) MakeReady(*child, now, true);
+    }
+  } else {
+    SkipDescendants(job, now);
+  }
+}
+
+void BrokerCore::SkipDescendants(const Job& job, int64_t now) {
+  for (const auto& child_id : job.children) {
+    Job* child = Resolve(child_id);
+    if (child == nullptr || IsFinal(child->state)) continue;
+    if (child->state == JobState::kQueued) ready_[child->requirement].erase(QueueKey{-child->priority, child->seq, child->id});
+    Finish(*child, JobState::kSkipped, "parent " + job.id + " ended " + StateName(job.state), now);
+  }
+}
+
+void BrokerCore::Fail(Job& job, std::string reason, int64_t now) {
+  if (job.attempt <= job.retries) {
+    const int64_t backoff = std::min<int64_t>(30000, 500LL << std::min<int64_t>(job.attempt - 1, 6));
+    job.reason = reason + "; retry " + std::to_string(job.attempt) + " of " + std::to_string(job.retries) + " in " +
+                 std::to_string(backoff) + " ms";
+    Transition(job, JobState::kScheduled, now);
+    timers_.push(Timer{now + backoff, TimerKind::kReady, job.id});
+    return;
+  }
+  if (job.retries > 0) {
+    Finish(job, JobState::kDead, reason + " (all " + std::to_string(job.attempt) + " attempts failed)", now);
+  } else {
+    Finish(job, JobState::kFailed, std::move(reason), now);
+  }
+}
+
+void BrokerCore::Requeue(Job& job, std::string reason, int64_t now) {
+  ++job.lost;
+  if (job.lost >= config_.max_lost) {
+    Finish(job, JobState::kDead, reason + " (its worker was lost " + std::to_string(job.lost) + " times)", now);
+    return;
+  }
+  job.reason = reason + "; requeued";
+  Transition(job, JobState::kQueued, now);
+  ready_[job.requirement].insert(QueueKey{-job.priority, job.seq, job.id});
+}
+
+bool BrokerCore::AnyWorkerCan(const std::string& requirement) const {
+  for (const auto& [name, w] : workers_) {
+    if (!w.draining && std::find(w.capabilities.begin(), w.capabilities.end(), requirement) != w.capabilities.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string BrokerCore::QueuedReason(const Job& job) const {
+  if (job.state == JobState::kQueued && !AnyWorkerCan(job.requirement)) {
+    return "no live worker has capability " + job.requirement + "; start one with `titan worker --tag " +
+           job.requirement + "`";
+  }
+  return job.reason;
+}
+
+void BrokerCore::Dispatch(int64_t now) {
+  std::vector<WorkerSlot> table;
+  std::vector<Worker*> refs;
+  for (auto& [name, w] : workers_) {
+    table.push_back(WorkerSlot{w.name, w.slots, static_cast<int>(w.running.size()), w.capabilities, !w.draining});
+    refs.push_back(&w);
+  }
+  for (auto& [requirement, queue] : ready_) {
+    while (!queue.empty()) {
+      const std::string id = std::get<2>(*queue.begin());
+      Job* job = Resolve(id);
+      if (job == nullptr || job->state != JobState::kQueued) {
+        queue.erase(queue.begin());
+        continue;
+      }
+      std::string affinity;
+      if (job->affinity && !job->parents.empty()) {
+        if (const Job* parent = Resolve(job->parents.front())) affinity = parent->worker;
+      }
+      const Placement p = PickWorker(requirement, affinity, table);
+      if (p.kind != Placement::kWorker) break;  // the same holds for every job of this requirement
+      queue.erase(queue.begin());
+      ++table[p.index].busy;
+      Assign(*job, *refs[p.index], now);
+    }
+  }
+}
+
+void BrokerCore::OnTick(int64_t now) {
+  while (!timers_.empty() && timers_.top().at <= now) {
+    const Timer t = timers_.top();
+    timers_.pop();
+    switch (t.kind) {
+      case TimerKind::kReady: {
+        Job* job = Resolve(t.key);
+        if (job != nullptr && job->state == JobState::kScheduled) Enqueue(*job, now);
+        break;
+      }
+      case TimerKind::kWaiter: {
+        auto w = waiters_.find(std::stoll(t.key));
+        if (w == waiters_.end()) break;
+        Reply(w->second.route, w->second.rid, JobInfoReply(w->second.job_id));
+        waiters_.erase(w);
+        break;
+      }
+      case TimerKind::kRecovery:
+        for (auto& [id, job] : jobs_) {
+          if (job.state == JobState::kRunning && !workers_.count(job.worker)) {
+            Requeue(job, "worker " + job.worker + " did not return after the broker restarted", now);
+          }
+        }
+        break;
+      case TimerKind::kHeartbeat: {
+        std::vector<std::string> dead;
+        for (auto& [name, w] : workers_) {
+          if (now - w.last_seen > static_cast<int64_t>(config_.heartbeat_ms) * config_.liveness) {
+            dead.push_back(name);
+          } else {
+            SendWorker(w, wire::MakeMessage(wire::MsgType::kHeartbeat));
+            PublishWorker(w, "heartbeat", now);
+          }
+        }
+        for (const auto& name : dead) {
+          LoseWorker(name, "worker " + name + " missed " + std::to_string(config_.liveness) + " heartbeats", now);
+        }
+        timers_.push(Timer{now + config_.heartbeat_ms, TimerKind::kHeartbeat, {}});
+        break;
+      }
+    }
+  }
+  Dispatch(now);
+}
+
+int64_t BrokerCore::NextDeadline() const { return timers_.empty() ? INT64_MAX : timers_.top().at; }
+
+std::vector<Outgoing> BrokerCore::TakeOutbox() {
+  std::vector<Outgoing> out;
+  out.swap(outbox_);
+  return out;
+}
+
+Status BrokerCore::Recover(int64_t now) {
+  Status s = journal_->Load(
+      [&](std::string hash, std::string content) {
+        files_[hash] = std::make_shared<const std::string>(std::move(content));
+      },
+      [&](Job job) {
+        const std::string id = job.id;
+        next_seq_ = std::max(next_seq_, job.seq + 1);
+        order_.push_back(id);
+        jobs_.emplace(id, std::move(job));
+      });
+  if (!s.ok()) return s;
+  size_t running = 0;
+  for (const auto& id : order_) {
+    Job& job = jobs_.at(id);
+    // Rebuild what is derived from the spec and the graph.
+    for (const auto& [k, v] : job.spec) {
+      if (k == "file") job.file = std::string(v.bytes());
+      if (k == "requirement") job.requirement = std::string(v.bytes());
+      if (k == "priority") job.priority = std::get<int64_t>(v.v);
+      if (k == "delay_ms") job.delay_ms = std::get<int64_t>(v.v);
+      if (k == "retries") job.retries = std::get<int64_t>(v.v);
+      if (k == "affinity") job.affinity = std::get<bool>(v.v);
+      if (k == "parents") {
+        for (const auto& p : std::get<wire::List>(v.v)) job.parents.emplace_back(p.bytes());
+      }
+    }
+    if (job.requirement.empty()) job.requirement = "GENERAL";
+    job.log_size = logs_->Size(id);
+    for (const auto& p : job.parents) {
+      Job* parent = Resolve(p);
+      if (parent == nullptr) continue;
+      parent->children.push_back(id);
+      if (parent->state != JobState::kCompleted) ++job.unmet_parents;
+    }
+    switch (job.state) {
+      case JobState::kPending:
+      case JobState::kQueued:
+        job.state = JobState::kQueued;
+        ready_[job.requirement].insert(QueueKey{-job.priority, job.seq, job.id});
+        break;
+      case JobState::kScheduled:
+        timers_.push(Timer{std::max(now, job.submitted_ms + job.delay_ms), TimerKind::kReady, job.id});
+        break;
+      case JobState::kRunning: ++running; break;
+      default: break;
+    }
+  }
+  if (running > 0) timers_.push(Timer{now + config_.recovery_grace_ms, TimerKind::kRecovery, {}});
+  timers_.push(Timer{now + config_.heartbeat_ms, TimerKind::kHeartbeat, {}});
+  spdlog::info("broker: recovered {} jobs ({} were running; their workers have {} ms to return)", jobs_.size(),
+               running, config_.recovery_grace_ms);
+  return Status::Ok();
+}
+
+}  // namespace titan::broker

@@ -1,0 +1,60 @@
+// Job: the broker's record of one submitted job, its state machine's states, and their names.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "datum.h"
+
+namespace titan::broker {
+
+// The lifecycle (docs/architecture.md):
+//   PENDING -> BLOCKED (parents not done) -> SCHEDULED (delay) -> QUEUED -> RUNNING -> COMPLETED
+//   a failed run with retries left goes back to SCHEDULED (backoff); without, FAILED (or DEAD when
+//   retries were used up); JOB_STOP gives CANCELLED; descendants of a job that did not complete are SKIPPED.
+enum class JobState { kPending, kBlocked, kScheduled, kQueued, kRunning, kCompleted, kFailed, kCancelled, kDead, kSkipped };
+
+const char* StateName(JobState s);
+std::optional<JobState> StateFromName(std::string_view name);
+bool IsFinal(JobState s);
+
+struct Job {
+  // From the submission (immutable).
+  std::string id;
+  wire::Map spec;            // the JobSpec as submitted, forwarded in JOB_ASSIGN
+  std::string file;
+  std::string file_hash;
+  std::string requirement = "GENERAL";
+  int64_t priority = 1;
+  int64_t delay_ms = 0;
+  int64_t retries = 0;
+  bool affinity = false;
+  std::vector<std::string> parents;
+  std::string dag;
+  int64_t seq = 0;           // submission order: FIFO within a priority
+
+  // Mutable, journaled.
+  JobState state = JobState::kPending;
+  int64_t attempt = 0;
+  std::string worker;
+  std::optional<int64_t> exit_code;
+  std::string reason;
+  int64_t submitted_ms = 0;
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
+  int64_t lost = 0;          // times its worker died under it
+
+  // Derived at run time (not journaled).
+  std::vector<std::string> children;
+  int unmet_parents = 0;
+  int64_t log_size = 0;
+  int64_t next_log_seq = 0;
+  bool stop_requested = false;
+};
+
+// The JobInfo struct of the protocol.
+wire::Datum RenderJobInfo(const Job& job);
+
+}  // namespace titan::broker

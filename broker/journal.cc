@@ -1,0 +1,124 @@
+// SQLite tables behind the broker journal.
+#include "journal.h"
+
+namespace titan::broker {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS jobs(
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
+  state TEXT NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL, exit_code INTEGER, reason TEXT NOT NULL,
+  submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL);
+)sql";
+
+std::string SpecBytes(const wire::Map& spec) {
+  std::string out;
+  wire::EncodeMsgpack(wire::Datum(spec), &out);
+  return out;
+}
+
+}  // namespace
+
+Status Journal::Open(const std::string& path) {
+  Status s = db_.Open(path, /*durable=*/true);
+  if (!s.ok()) return s;
+  if (s = db_.Exec(kSchema); !s.ok()) return s;
+  struct {
+    store::Statement* stmt;
+    const char* sql;
+  } const statements[] = {
+      {&begin_, "BEGIN"},
+      {&commit_, "COMMIT"},
+      {&insert_file_, "INSERT OR IGNORE INTO files(hash, name, content) VALUES(?1, ?2, ?3)"},
+      {&insert_job_, "INSERT INTO jobs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+      {&update_job_, "UPDATE jobs SET state = ?2, attempt = ?3, worker = ?4, exit_code = ?5, reason = ?6, "
+                     "started_ms = ?7, finished_ms = ?8, lost = ?9 WHERE id = ?1"},
+  };
+  for (const auto& st : statements) {
+    if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Journal::BeginIfNeeded() {
+  if (in_txn_) return Status::Ok();
+  begin_.Reset();
+  begin_.Step();
+  in_txn_ = begin_.status().ok();
+  return begin_.status();
+}
+
+Status Journal::Commit() {
+  if (!in_txn_) return Status::Ok();
+  commit_.Reset();
+  commit_.Step();
+  if (!commit_.status().ok()) {
+    db_.Exec("ROLLBACK");
+  }
+  in_txn_ = false;
+  return commit_.status();
+}
+
+Status Journal::InsertFile(const std::string& hash, const std::string& name, const std::string& content) {
+  insert_file_.Reset();
+  insert_file_.Bind(1, hash).Bind(2, name).Bind(3, content).Step();
+  return insert_file_.status();
+}
+
+Status Journal::InsertJob(const Job& j) {
+  insert_job_.Reset();
+  insert_job_.Bind(1, j.id).Bind(2, j.seq).Bind(3, SpecBytes(j.spec)).Bind(4, j.file_hash).Bind(5, j.dag);
+  insert_job_.Bind(6, std::string_view(StateName(j.state))).Bind(7, j.attempt).Bind(8, j.worker);
+  if (j.exit_code) insert_job_.Bind(9, *j.exit_code);
+  insert_job_.Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);
+  insert_job_.Bind(14, j.lost).Step();
+  return insert_job_.status();
+}
+
+Status Journal::UpdateJob(const Job& j) {
+  update_job_.Reset();
+  update_job_.Bind(1, j.id).Bind(2, std::string_view(StateName(j.state))).Bind(3, j.attempt).Bind(4, j.worker);
+  if (j.exit_code) update_job_.Bind(5, *j.exit_code);
+  update_job_.Bind(6, j.reason).Bind(7, j.started_ms).Bind(8, j.finished_ms).Bind(9, j.lost).Step();
+  return update_job_.status();
+}
+
+Status Journal::Load(const std::function<void(std::string, std::string)>& file, const std::function<void(Job)>& job) {
+  store::Statement files;
+  if (Status s = db_.Prepare("SELECT hash, content FROM files", &files); !s.ok()) return s;
+  while (files.Step()) file(std::string(files.ColumnBlob(0)), std::string(files.ColumnBlob(1)));
+  if (!files.status().ok()) return files.status();
+  store::Statement jobs;
+  if (Status s = db_.Prepare("SELECT id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, "
+                             "submitted_ms, started_ms, finished_ms, lost, exit_code IS NULL FROM jobs ORDER BY seq",
+                             &jobs);
+      !s.ok()) {
+    return s;
+  }
+  while (jobs.Step()) {
+    Job j;
+    j.id = std::string(jobs.ColumnBlob(0));
+    j.seq = jobs.ColumnInt(1);
+    wire::Datum spec;
+    std::string error;
+    if (wire::DecodeMsgpack(jobs.ColumnBlob(2), 1 << 20, &spec, &error)) {
+      if (auto* m = std::get_if<wire::Map>(&spec.v)) j.spec = std::move(*m);
+    }
+    j.file_hash = std::string(jobs.ColumnBlob(3));
+    j.dag = std::string(jobs.ColumnBlob(4));
+    j.state = StateFromName(jobs.ColumnBlob(5)).value_or(JobState::kQueued);
+    j.attempt = jobs.ColumnInt(6);
+    j.worker = std::string(jobs.ColumnBlob(7));
+    if (jobs.ColumnInt(14) == 0) j.exit_code = jobs.ColumnInt(8);
+    j.reason = std::string(jobs.ColumnBlob(9));
+    j.submitted_ms = jobs.ColumnInt(10);
+    j.started_ms = jobs.ColumnInt(11);
+    j.finished_ms = jobs.ColumnInt(12);
+    j.lost = jobs.ColumnInt(13);
+    job(std::move(j));
+  }
+  return jobs.status();
+}
+
+}  // namespace titan::broker

@@ -1,0 +1,64 @@
+// Per-job log files with file names that are safe for any job id.
+#include "log_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace titan::broker {
+
+LogStore::LogStore(std::string dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+}
+
+std::string LogStore::PathOf(const std::string& job_id) const {
+  // Letters, digits, '-', '_' and '.' are kept (no leading dot); anything else becomes %XX.
+  std::string name;
+  for (size_t i = 0; i < job_id.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(job_id[i]);
+    if (std::isalnum(c) || c == '-' || c == '_' || (c == '.' && i > 0)) {
+      name.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      name += buf;
+    }
+  }
+  return dir_ + "/" + name + ".log";
+}
+
+int64_t LogStore::Append(const std::string& job_id, std::string_view bytes) {
+  const int fd = open(PathOf(job_id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  struct stat st;
+  fstat(fd, &st);
+  const int64_t offset = st.st_size;
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
+  return done == bytes.size() ? offset : -1;
+}
+
+std::string LogStore::Read(const std::string& job_id, int64_t offset, int64_t max_bytes) const {
+  const int fd = open(PathOf(job_id).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out(static_cast<size_t>(max_bytes), '\0');
+  const ssize_t n = pread(fd, out.data(), out.size(), offset);
+  close(fd);
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+int64_t LogStore::Size(const std::string& job_id) const {
+  struct stat st;
+  return stat(PathOf(job_id).c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+}  // namespace titan::broker

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every Titan test: C++ unit and integration tests (ctest), the Python
+# SDK suite (pytest) against real titan processes, and the C++ tests again under ASan+UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cli/install.sh
+
+echo "== C++ tests (release build)"
+ctest --test-dir build --output-on-failure -j2 --timeout 300
+
+echo "== Python SDK tests"
+TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
+
+echo "== C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTITAN_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$(nproc)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j2 --timeout 600
