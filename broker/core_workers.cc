@@ -87,7 +87,13 @@ void BrokerCore::OnWorker(const std::string& identity, const Message& msg, int64
   }
   w->last_seen = now;
   switch (msg.type) {
-    case MsgType::kHeartbeat: return;
+    case MsgType::kHeartbeat:
+      if (msg.Bool("draining") && !w->draining) {
+        w->draining = true;
+        spdlog::info("broker: worker {} is shutting down; it gets no new jobs", w->name);
+        PublishWorker(*w, "draining", now);
+      }
+      return;
     case MsgType::kJobStarted: {
       Job* job = Resolve(std::string(msg.Bytes("id")));
       if (job != nullptr && job->state == JobState::kRunning && job->attempt == msg.Int("attempt")) {

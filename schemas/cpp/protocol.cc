@@ -84,7 +84,7 @@ constexpr F kWorkerReady[] = {{"name", T::kStr, false},
                               {"finished", T::kListStruct, false, "JobResult", kJobResult}};
 constexpr F kWorkerWelcome[] = {{"heartbeat_ms", T::kInt, false}, {"store_port", T::kInt, true},
                                 {"pub_port", T::kInt, true}};
-constexpr F kHeartbeat[] = {{"busy", T::kInt, true}};
+constexpr F kHeartbeat[] = {{"busy", T::kInt, true}, {"draining", T::kBool, true}};
 constexpr F kJobAssign[] = {{"job", T::kStruct, false, "JobSpec", kJobSpec}, {"attempt", T::kInt, false}};
 constexpr F kJobStarted[] = {{"id", T::kStr, false}, {"attempt", T::kInt, false}, {"pid", T::kInt, false}};
 constexpr F kJobLog[] = {{"id", T::kStr, false}, {"attempt", T::kInt, false}, {"seq", T::kInt, false},

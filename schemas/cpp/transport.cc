@@ -22,10 +22,18 @@ bool SendFrames(zmq::socket_t& sock, const std::vector<zmq::message_t>* envelope
         if (!sock.send(copy, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
       }
     }
-    if (delimiter && !sock.send(zmq::message_t(), zmq::send_flags::sndmore)) return false;
+    // The first frame decides: if the queue is full it is refused (dontwait) and nothing was sent;
+    // once it is accepted, ZeroMQ takes the rest of the multipart message atomically.
+    bool first = envelope == nullptr || envelope->empty();
+    auto flags_for = [&](bool more) {
+      auto f = more ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      if (first) f = f | zmq::send_flags::dontwait;
+      first = false;
+      return f;
+    };
+    if (delimiter && !sock.send(zmq::message_t(), flags_for(true))) return false;
     for (size_t i = 0; i < frames.size(); ++i) {
-      const auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-      if (!sock.send(zmq::buffer(frames[i]), flags)) return false;
+      if (!sock.send(zmq::buffer(frames[i]), flags_for(i + 1 < frames.size()))) return false;
     }
     return true;
   } catch (const zmq::error_t&) {
@@ -79,6 +87,8 @@ bool SendTo(zmq::socket_t& sock, const std::vector<zmq::message_t>& envelope, co
 }
 
 bool SendRequest(zmq::socket_t& sock, const Message& msg) { return SendFrames(sock, nullptr, true, msg); }
+
+bool SendMessage(zmq::socket_t& sock, const Message& msg) { return SendFrames(sock, nullptr, false, msg); }
 
 Decoded RecvReply(zmq::socket_t& sock) {
   std::vector<zmq::message_t> parts;

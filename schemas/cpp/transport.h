@@ -31,6 +31,8 @@ bool SendTo(zmq::socket_t& sock, const std::vector<zmq::message_t>& envelope, co
 
 // Client side (DEALER): sends an empty delimiter then `msg`, so a ROUTER peer treats us like REQ.
 bool SendRequest(zmq::socket_t& sock, const Message& msg);
+// DEALER peer of a ROUTER that is not REQ-style (workers): sends `msg` with no delimiter.
+bool SendMessage(zmq::socket_t& sock, const Message& msg);
 // Client side (DEALER): receives one reply, dropping the leading empty delimiter if present.
 Decoded RecvReply(zmq::socket_t& sock);
 

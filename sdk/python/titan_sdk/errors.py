@@ -1,0 +1,72 @@
+# Exceptions the SDK raises: one class per ERROR code of schemas/protocol.yaml, plus timeouts
+# (nothing answered) and protocol violations (something answered, but not in Titan's protocol).
+from typing import Dict, Type
+
+
+class TitanError(Exception):
+    """Base of every exception the Titan SDK raises."""
+
+
+class TitanTimeoutError(TitanError, TimeoutError):
+    """No reply arrived before the deadline: the node is not running, not reachable, or overloaded."""
+
+
+class TitanProtocolError(TitanError):
+    """The peer answered with frames that do not follow the Titan protocol (or not the expected reply)."""
+
+
+class TitanNodeError(TitanError):
+    """The node answered ERROR. `code` is the schema's error code, `reason` the node's explanation."""
+
+    code = "UNKNOWN"
+
+    def __init__(self, reason: str, code: str = ""):
+        if code:
+            self.code = code
+        self.reason = reason
+        super().__init__("%s: %s" % (self.code, reason))
+
+
+class MalformedError(TitanNodeError):
+    code = "MALFORMED"
+
+
+class WrongVersionError(TitanNodeError):
+    code = "WRONG_VERSION"
+
+
+class UnknownTypeError(TitanNodeError):
+    code = "UNKNOWN_TYPE"
+
+
+class TooLargeError(TitanNodeError):
+    code = "TOO_LARGE"
+
+
+class WrongTypeError(TitanNodeError):
+    code = "WRONG_TYPE"
+
+
+class InvalidError(TitanNodeError):
+    code = "INVALID"
+
+
+class UnavailableError(TitanNodeError):
+    code = "UNAVAILABLE"
+
+
+class InternalError(TitanNodeError):
+    code = "INTERNAL"
+
+
+ERROR_CLASSES: Dict[str, Type[TitanNodeError]] = {
+    cls.code: cls
+    for cls in (MalformedError, WrongVersionError, UnknownTypeError, TooLargeError, WrongTypeError, InvalidError,
+                UnavailableError, InternalError)
+}
+
+
+def error_from_reply(code: str, reason: str) -> TitanNodeError:
+    """The exception for an ERROR reply; a code this SDK does not know gives a plain TitanNodeError."""
+    cls = ERROR_CLASSES.get(code)
+    return cls(reason) if cls is not None else TitanNodeError(reason, code)

@@ -1,0 +1,56 @@
+# Shared fixtures for the Python SDK suite: the SDK from this checkout, a real `titan store` per test,
+# a client connected to it, a port nothing listens on, and a hard per-test timeout.
+import faulthandler
+import socket
+import sys
+
+import pytest
+
+from store_process import REPO_ROOT, StoreProcess
+
+sys.path.insert(0, str(REPO_ROOT / "sdk" / "python"))  # test this checkout even without `pip install -e`
+
+from titan_sdk import TitanClient  # noqa: E402
+
+TEST_TIMEOUT_S = 120
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """A hung test dumps every thread's stack and ends the run instead of hanging CI."""
+    faulthandler.dump_traceback_later(TEST_TIMEOUT_S, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A running store on an ephemeral port, data in tmp_path/store; stopped at teardown."""
+    proc = StoreProcess(tmp_path / "store").start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def store_port(store):
+    return store.port
+
+
+@pytest.fixture
+def client(store, monkeypatch):
+    for var in ("TITAN_HOST", "TITAN_PORT", "TITAN_TIMEOUT"):
+        monkeypatch.delenv(var, raising=False)
+    with TitanClient(host="127.0.0.1", port=store.port, timeout=5) as c:
+        yield c
+
+
+@pytest.fixture
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing is bound to (it was free a moment ago)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,122 @@
+// Discovery, registration, heartbeats and reconnect with backoff.
+#include "broker_link.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "transport.h"
+
+namespace titan::worker {
+
+namespace {
+constexpr int kLiveness = 3;
+constexpr int64_t kMaxBackoffMs = 5000;
+
+std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx, const std::string& endpoint) {
+  auto s = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+  wire::ConfigureSocket(*s);
+  s->set(zmq::sockopt::linger, 0);
+  s->set(zmq::sockopt::sndhwm, 1000);  // bounds output buffered for a slow broker (backpressure)
+  s->connect(endpoint);
+  return s;
+}
+}  // namespace
+
+BrokerLink::BrokerLink(zmq::context_t& ctx, std::string host, int port, int heartbeat_ms,
+                       std::function<wire::Message()> make_ready)
+    : ctx_(ctx), host_(std::move(host)), port_(port), heartbeat_ms_(heartbeat_ms), make_ready_(std::move(make_ready)) {}
+
+void BrokerLink::StartDiscovery(int64_t now) {
+  state_ = State::kDiscovering;
+  worker_.reset();
+  hello_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(port_));
+  wire::SendRequest(*hello_, wire::MakeMessage(wire::MsgType::kHello).Set("client", wire::Datum(wire::Text{"worker"})));
+  hello_deadline_ = now + std::max<int64_t>(backoff_ms_, 1000);
+}
+
+size_t BrokerLink::AddPollItems(zmq::pollitem_t* items, bool want_out) {
+  size_t n = 0;
+  if (hello_) items[n++] = {hello_->handle(), 0, ZMQ_POLLIN, 0};
+  if (worker_) items[n++] = {worker_->handle(), 0, static_cast<short>(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0};
+  return n;
+}
+
+std::vector<wire::Message> BrokerLink::Receive(int64_t now) {
+  std::vector<wire::Message> out;
+  if (hello_ && (hello_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
+    wire::Decoded d = wire::RecvReply(*hello_);
+    if (d.status == wire::DecodeStatus::kOk && d.msg.type == wire::MsgType::kWelcome && d.msg.Has("worker_port")) {
+      const std::string endpoint = "tcp://" + host_ + ":" + std::to_string(d.msg.Int("worker_port"));
+      hello_.reset();
+      worker_ = Dealer(ctx_, endpoint);
+      state_ = State::kRegistering;
+      last_heard_ = now;
+      next_heartbeat_ = now + heartbeat_ms_;
+      wire::SendMessage(*worker_, make_ready_());
+    } else {
+      spdlog::error("worker: {}:{} is not a Titan broker ({}); retrying", host_, port_,
+                    d.status == wire::DecodeStatus::kOk ? std::string(wire::NameOf(d.msg.type)) : d.reason);
+    }
+  }
+  for (int i = 0; i < 1000 && worker_ && (worker_->get(zmq::sockopt::events) & ZMQ_POLLIN); ++i) {
+    wire::Decoded d = wire::RecvReply(*worker_);
+    last_heard_ = now;
+    if (d.status != wire::DecodeStatus::kOk) {
+      spdlog::warn("worker: undecodable message from the broker: {}", d.reason);
+      continue;
+    }
+    if (d.msg.type == wire::MsgType::kWorkerWelcome) {
+      if (state_ != State::kReady) backoff_ms_ = 250;
+      state_ = State::kReady;
+      if (d.msg.Has("store_port")) store_port_ = static_cast<int>(d.msg.Int("store_port"));
+    }
+    if (d.msg.type == wire::MsgType::kHeartbeat) continue;
+    out.push_back(std::move(d.msg));
+  }
+  return out;
+}
+
+int64_t BrokerLink::Tick(int64_t now, int64_t busy, bool draining) {
+  if (!hello_ && !worker_) StartDiscovery(now);
+  if (state_ == State::kDiscovering) {
+    if (now >= hello_deadline_) {
+      spdlog::warn("worker: no answer from a broker at {}:{}; retrying in {} ms", host_, port_, backoff_ms_);
+      backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+      StartDiscovery(now);
+    }
+    return hello_deadline_;
+  }
+  if (now - last_heard_ > static_cast<int64_t>(heartbeat_ms_) * kLiveness) {
+    spdlog::warn("worker: the broker is silent for {} ms; reconnecting", now - last_heard_);
+    StartDiscovery(now);
+    return hello_deadline_;
+  }
+  if (now >= next_heartbeat_) {
+    wire::Message hb = wire::MakeMessage(wire::MsgType::kHeartbeat).Set("busy", wire::Datum(busy));
+    if (draining) hb.Set("draining", wire::Datum(true));
+    Send(hb);
+    next_heartbeat_ = now + heartbeat_ms_;
+  }
+  return std::min(next_heartbeat_, last_heard_ + static_cast<int64_t>(heartbeat_ms_) * kLiveness + 1);
+}
+
+bool BrokerLink::Writable() { return worker_ && (worker_->get(zmq::sockopt::events) & ZMQ_POLLOUT); }
+
+bool BrokerLink::Send(const wire::Message& msg) {
+  if (!worker_) return false;
+  try {
+    return wire::SendMessage(*worker_, msg);
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
+void BrokerLink::Reregister(int64_t now) {
+  if (!worker_) return;
+  state_ = State::kRegistering;
+  last_heard_ = now;
+  Send(make_ready_());
+}
+
+}  // namespace titan::worker

@@ -1,0 +1,60 @@
+// BrokerLink: the worker's connection to its broker as a state machine driven by the worker loop.
+//   kDiscovering: HELLO sent to the broker's client address, waiting for WELCOME (backoff on silence)
+//   kRegistering: WORKER_READY sent on the worker socket, waiting for WORKER_WELCOME
+//   kReady:       registered; heartbeats both ways
+// A broker silent for `liveness` heartbeats sends the link back to kDiscovering (a new connection),
+// so a restarted broker is re-joined without restarting the worker. Never blocks.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "codec.h"
+
+namespace titan::worker {
+
+class BrokerLink {
+ public:
+  enum class State { kDiscovering, kRegistering, kReady };
+
+  // `make_ready` builds the WORKER_READY to send (it carries running jobs and unacked results).
+  BrokerLink(zmq::context_t& ctx, std::string host, int port, int heartbeat_ms,
+             std::function<wire::Message()> make_ready);
+
+  State state() const { return state_; }
+  // Poll items for the sockets in use (0, 1 or 2); `want_out` also asks for POLLOUT on the worker socket.
+  size_t AddPollItems(zmq::pollitem_t* items, bool want_out);
+  // After poll: reads what arrived; returns the worker-dialog messages for the loop to handle
+  // (WORKER_WELCOME and HEARTBEAT are handled here, but WORKER_WELCOME is passed on too).
+  std::vector<wire::Message> Receive(int64_t now);
+  // Timers: resend HELLO, heartbeat, declare the broker dead. Returns when it next needs a call.
+  int64_t Tick(int64_t now, int64_t busy, bool draining);
+  // Sends on the worker socket; false when not connected or the socket is full.
+  bool Send(const wire::Message& msg);
+  bool Writable();
+  // Re-sends WORKER_READY (after DISCONNECT).
+  void Reregister(int64_t now);
+  std::optional<int> store_port() const { return store_port_; }
+
+ private:
+  void StartDiscovery(int64_t now);
+
+  zmq::context_t& ctx_;
+  std::string host_;
+  int port_;
+  int heartbeat_ms_;
+  std::function<wire::Message()> make_ready_;
+  State state_ = State::kDiscovering;
+  std::unique_ptr<zmq::socket_t> hello_, worker_;
+  int64_t hello_deadline_ = 0;
+  int64_t backoff_ms_ = 250;
+  int64_t last_heard_ = 0;
+  int64_t next_heartbeat_ = 0;
+  std::optional<int> store_port_;
+};
+
+}  // namespace titan::worker

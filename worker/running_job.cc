@@ -1,0 +1,131 @@
+// Job workspace preparation, spawning, stopping and result rendering.
+#include "running_job.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace titan::worker {
+namespace {
+
+using wire::Datum;
+using wire::Text;
+
+const Datum* Field(const wire::Map& m, std::string_view name) {
+  for (const auto& [k, v] : m) {
+    if (k == name && !v.is_nil()) return &v;
+  }
+  return nullptr;
+}
+
+// The file name a job's script is written under: the last path component of spec.file.
+std::string ScriptName(const std::string& file) {
+  std::string name = file.substr(file.find_last_of('/') + 1);
+  if (name.empty() || name == "." || name == "..") name = "job";
+  return name;
+}
+
+}  // namespace
+
+std::string SafeName(const std::string& id) {
+  std::string out;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(id[i]);
+    if (std::isalnum(c) || c == '-' || c == '_' || (c == '.' && i > 0)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+void RunningJob::Stop(int64_t now, int64_t grace_ms, std::string reason, bool by_cancel) {
+  if (kill_at != 0 || exit) return;
+  end_reason = std::move(reason);
+  cancelled = by_cancel;
+  (void)child->SignalGroup(SIGTERM);
+  kill_at = now + grace_ms;
+}
+
+exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx, int64_t now) {
+  const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
+  auto job = std::make_unique<RunningJob>();
+  job->id = std::string(Field(spec, "id")->bytes());
+  job->attempt = assign.Int("attempt");
+  const std::string dir = ctx.jobs_dir + "/" + SafeName(job->id);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return exec::Status::Error("cannot create job directory '" + dir + "': " + ec.message());
+  const std::string script = dir + "/" + ScriptName(std::string(Field(spec, "file")->bytes()));
+  {
+    std::ofstream f(script, std::ios::binary | std::ios::trunc);
+    if (!assign.blobs.empty()) f.write(assign.blobs.front().data(), static_cast<std::streamsize>(assign.blobs.front().size()));
+    if (!f) return exec::Status::Error("cannot write the job's script to '" + script + "'");
+  }
+  chmod(script.c_str(), 0755);
+  const Datum* args = Field(spec, "args");
+  auto argv = exec::CommandFor(script, args ? args->bytes() : std::string_view(), ctx.tools);
+  if (!argv.ok()) return argv.status();
+
+  exec::SpawnSpec sp;
+  sp.argv = std::move(argv.value());
+  sp.cwd = dir;
+  sp.env = ctx.base_env;
+  for (const std::string& kv : std::vector<std::string>{"TITAN_HOST=" + ctx.broker_host, "TITAN_PORT=" + std::to_string(ctx.broker_port),
+                                "TITAN_JOB_ID=" + job->id, "TITAN_ATTEMPT=" + std::to_string(job->attempt),
+                                "TITAN_SHARED_DIR=" + ctx.shared_dir, "TITAN_JOB_DIR=" + dir, "PYTHONUNBUFFERED=1"}) {
+    sp.env.push_back(kv);
+  }
+  if (const Datum* env = Field(spec, "env")) {
+    for (const auto& e : std::get<wire::List>(env->v)) sp.env.emplace_back(e.bytes());
+  }
+  auto log = exec::JobLog::Open(dir + "/job.log", [raw = job.get()](const exec::OutputLine& line) {
+    auto& pending = raw->pending;
+    if (pending.empty() || pending.back().stream != line.stream || pending.back().bytes.size() >= 64 * 1024) {
+      pending.push_back(LogChunk{line.stream, {}});
+    }
+    pending.back().bytes.append(line.text);
+    if (line.complete) pending.back().bytes.push_back('\n');
+  });
+  if (!log.ok()) return log.status();
+  job->log = std::move(log.value());
+  auto child = exec::ChildProcess::Spawn(sp);
+  if (!child.ok()) return child.status();
+  job->child.emplace(std::move(child.value()));
+  job->out = std::make_unique<exec::OutputCapture>(job->child->stdout_fd(), exec::Stream::kStdout, job->log.get());
+  job->err = std::make_unique<exec::OutputCapture>(job->child->stderr_fd(), exec::Stream::kStderr, job->log.get());
+  if (const Datum* t = Field(spec, "timeout_ms"); t && std::get<int64_t>(t->v) > 0) {
+    job->timeout_at = now + std::get<int64_t>(t->v);
+  }
+  return job;
+}
+
+wire::Datum ResultOf(const RunningJob& job) {
+  const exec::ExitStatus st = job.exit.value_or(exec::ExitStatus{});
+  const bool exited = st.kind == exec::ExitStatus::Kind::kExited;
+  std::string reason = job.end_reason;
+  if (reason.empty() && !st.success()) reason = st.Render();
+  wire::Map m = {{"id", Datum(Text{job.id})},
+                 {"attempt", Datum(job.attempt)},
+                 {"exit_code", Datum(int64_t{exited ? st.code : -1})},
+                 {"signal", Datum(int64_t{st.kind == exec::ExitStatus::Kind::kSignaled ? st.signal : 0})},
+                 {"cancelled", Datum(job.cancelled)}};
+  if (!reason.empty()) m.emplace_back("reason", Datum(Text{reason}));
+  return Datum(std::move(m));
+}
+
+wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason) {
+  return Datum(wire::Map{{"id", Datum(Text{id})},
+                         {"attempt", Datum(attempt)},
+                         {"exit_code", Datum(int64_t{-1})},
+                         {"signal", Datum(int64_t{0})},
+                         {"cancelled", Datum(false)},
+                         {"reason", Datum(Text{reason})}});
+}
+
+}  // namespace titan::worker

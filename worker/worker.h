@@ -1,0 +1,29 @@
+// The Titan worker: registers with a broker, runs the jobs it is given as processes (or completes
+// them at once with the no-op executor, for control-plane benchmarks), streams their output, and
+// reports how they ended. `titan worker` fills WorkerOptions from flags.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace titan::worker {
+
+struct WorkerOptions {
+  std::string host = "127.0.0.1";  // the broker's client address (TITAN_HOST)
+  int port = 9090;                 // (TITAN_PORT); the worker port is learned from WELCOME
+  std::string name;                // default: <hostname>-<pid>
+  int slots = 4;                   // jobs run at once
+  std::vector<std::string> tags;   // custom capabilities besides GENERAL / GPU / HIGH_MEM
+  std::string dir = "titan-data/worker";  // holds titan_workspace/ (jobs/<id>/, shared/) and pids
+  std::string executor = "process";       // "process" or "noop" (completes jobs without running them)
+  int heartbeat_ms = 1000;
+  int kill_grace_ms = 5000;        // SIGTERM -> SIGKILL grace when stopping a job
+  int drain_grace_ms = 30000;      // on SIGTERM / shutdown: how long running jobs may finish
+  long high_mem_mb = 32768;        // HIGH_MEM when the machine has at least this much memory
+};
+
+// Serves until SIGINT/SIGTERM (which drains: running jobs finish first). Prints
+// "READY worker <name>" once registered. Returns the process exit code.
+int RunWorker(const WorkerOptions& options);
+
+}  // namespace titan::worker

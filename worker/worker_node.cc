@@ -1,0 +1,289 @@
+// The worker's event loop: the broker link, every job's output pipes and exit descriptors, and a
+// signalfd, all in one zmq::poll on one thread.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+#include "broker_link.h"
+#include "capabilities.h"
+#include "pid_registry.h"
+#include "running_job.h"
+#include "signal_watch.h"
+#include "worker.h"
+
+namespace titan::worker {
+namespace {
+
+using wire::Datum;
+using wire::Message;
+using wire::MsgType;
+using wire::Text;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+class Worker {
+ public:
+  Worker(const WorkerOptions& o, exec::PidRegistry registry)
+      : o_(o), registry_(std::move(registry)), caps_(DetectCapabilities(o.tags, o.high_mem_mb)),
+        link_(ctx_, o.host, o.port, o.heartbeat_ms, [this] { return ReadyMessage(); }) {
+    name_ = o.name.empty() ? HostName() + "-" + std::to_string(getpid()) : o.name;
+    const std::string ws = o.dir + "/titan_workspace";
+    ctx_job_.jobs_dir = ws + "/jobs";
+    ctx_job_.shared_dir = ws + "/shared";
+    ctx_job_.broker_host = o.host;
+    ctx_job_.broker_port = o.port;
+    ctx_job_.base_env = exec::CurrentEnvironment();
+    ctx_job_.tools = exec::ResolveToolchain(ctx_job_.base_env);
+    std::error_code ec;
+    std::filesystem::create_directories(ctx_job_.jobs_dir, ec);
+    std::filesystem::create_directories(ctx_job_.shared_dir, ec);
+  }
+
+  int Run();
+
+ private:
+  Message ReadyMessage() const;
+  void Handle(const Message& msg, int64_t now);
+  void Start(const Message& assign, int64_t now);
+  void Report(Datum result);
+  void PumpOutput(RunningJob& job);
+  void SendLogs(RunningJob& job);
+  void Reap(int64_t now);
+  void BeginDrain(const std::string& why, int64_t now);
+
+  WorkerOptions o_;
+  exec::PidRegistry registry_;
+  std::vector<std::string> caps_;
+  zmq::context_t ctx_{1};
+  BrokerLink link_;
+  std::string name_;
+  JobContext ctx_job_;
+  std::map<std::string, std::unique_ptr<RunningJob>> jobs_;  // by id
+  std::map<std::pair<std::string, int64_t>, Datum> unacked_;  // results until JOB_ACK
+  bool announced_ = false;
+  bool draining_ = false;
+  int64_t drain_deadline_ = 0;
+};
+
+Message Worker::ReadyMessage() const {
+  wire::List caps, running, finished;
+  for (const auto& c : caps_) caps.push_back(Datum(Text{c}));
+  for (const auto& [id, job] : jobs_) {
+    running.push_back(Datum(wire::Map{{"id", Datum(Text{id})}, {"attempt", Datum(job->attempt)}}));
+  }
+  for (const auto& [key, result] : unacked_) finished.push_back(result);
+  return wire::MakeMessage(MsgType::kWorkerReady)
+      .Set("name", Datum(Text{name_}))
+      .Set("host", Datum(Text{HostName()}))
+      .Set("pid", Datum(int64_t{getpid()}))
+      .Set("slots", Datum(int64_t{o_.slots}))
+      .Set("capabilities", Datum(std::move(caps)))
+      .Set("running", Datum(std::move(running)))
+      .Set("finished", Datum(std::move(finished)));
+}
+
+void Worker::Report(Datum result) {
+  const auto& m = std::get<wire::Map>(result.v);
+  unacked_[{std::string(m[0].second.bytes()), std::get<int64_t>(m[1].second.v)}] = result;
+  link_.Send(wire::MakeMessage(MsgType::kJobDone).Set("result", std::move(result)));
+}
+
+void Worker::Start(const Message& assign, int64_t now) {
+  const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
+  const std::string id(spec[0].second.bytes());
+  const int64_t attempt = assign.Int("attempt");
+  if (o_.executor == "noop") {
+    Report(Datum(wire::Map{{"id", Datum(Text{id})}, {"attempt", Datum(attempt)}, {"exit_code", Datum(int64_t{0})},
+                           {"signal", Datum(int64_t{0})}, {"cancelled", Datum(false)}}));
+    return;
+  }
+  if (jobs_.count(id)) {
+    Report(FailedStart(id, attempt, "job '" + id + "' is already running on worker " + name_));
+    return;
+  }
+  auto job = StartJob(assign, ctx_job_, now);
+  if (!job.ok()) {
+    spdlog::warn("worker: job {} could not start: {}", id, job.message());
+    Report(FailedStart(id, attempt, job.message()));
+    return;
+  }
+  if (auto st = registry_.Add(job.value()->child->pid()); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
+  link_.Send(wire::MakeMessage(MsgType::kJobStarted)
+                 .Set("id", Datum(Text{id}))
+                 .Set("attempt", Datum(attempt))
+                 .Set("pid", Datum(int64_t{job.value()->child->pid()})));
+  jobs_[id] = std::move(job.value());
+}
+
+void Worker::Handle(const Message& msg, int64_t now) {
+  switch (msg.type) {
+    case MsgType::kWorkerWelcome:
+      if (!announced_) {
+        AnnounceReady("worker", name_);
+        announced_ = true;
+      }
+      spdlog::info("worker {}: registered with {}:{} ({} slots, capabilities {})", name_, o_.host, o_.port, o_.slots,
+                   fmt::join(caps_, ","));
+      return;
+    case MsgType::kJobAssign: return Start(msg, now);
+    case MsgType::kJobCancel: {
+      auto it = jobs_.find(std::string(msg.Bytes("id")));
+      if (it != jobs_.end() && it->second->attempt == msg.Int("attempt")) {
+        it->second->Stop(now, o_.kill_grace_ms, std::string(msg.Bytes("reason")), true);
+      }
+      return;
+    }
+    case MsgType::kJobAck: unacked_.erase({std::string(msg.Bytes("id")), msg.Int("attempt")}); return;
+    case MsgType::kWorkerDrain: return BeginDrain(std::string(msg.Bytes("reason")), now);
+    case MsgType::kDisconnect: return link_.Reregister(now);
+    case MsgType::kError:
+      spdlog::warn("worker: the broker refused a message: {}: {}", msg.Bytes("code"), msg.Bytes("reason"));
+      return;
+    default: spdlog::warn("worker: ignoring {} from the broker", wire::NameOf(msg.type));
+  }
+}
+
+void Worker::BeginDrain(const std::string& why, int64_t now) {
+  if (draining_) return;
+  draining_ = true;
+  drain_deadline_ = now + o_.drain_grace_ms;
+  spdlog::info("worker {}: draining ({}); {} running jobs may take up to {} ms", name_, why, jobs_.size(),
+               o_.drain_grace_ms);
+}
+
+void Worker::PumpOutput(RunningJob& job) {
+  for (exec::OutputCapture* c : {job.out.get(), job.err.get()}) {
+    if (c == nullptr || c->eof()) continue;
+    if (auto st = c->OnReadable(); !st.ok()) spdlog::warn("worker: job {} output: {}", job.id, st.message());
+  }
+}
+
+void Worker::SendLogs(RunningJob& job) {
+  while (!job.pending.empty() && link_.state() == BrokerLink::State::kReady) {
+    LogChunk& chunk = job.pending.front();
+    Message m = wire::MakeMessage(MsgType::kJobLog);
+    m.Set("id", Datum(Text{job.id})).Set("attempt", Datum(job.attempt)).Set("seq", Datum(job.next_seq));
+    m.Set("stream", Datum(Text{std::string(exec::StreamName(chunk.stream))}));
+    m.blobs.push_back(std::move(chunk.bytes));
+    if (!link_.Send(m)) {
+      chunk.bytes = std::move(m.blobs.front());  // the socket is full: keep it for the next turn
+      return;
+    }
+    ++job.next_seq;
+    job.pending.erase(job.pending.begin());
+  }
+}
+
+void Worker::Reap(int64_t now) {
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    RunningJob& job = *it->second;
+    if (job.timeout_at && now >= job.timeout_at && !job.kill_at) {
+      job.Stop(now, o_.kill_grace_ms, "timed out", false);
+    }
+    if (job.kill_at && now >= job.kill_at) (void)job.child->SignalGroup(SIGKILL);
+    if (!job.exit) job.exit = job.child->TryReap();
+    if (job.exit && !job.output_done()) {
+      (void)job.child->SignalGroup(SIGKILL);  // the job is over: end what it left behind, then drain its pipes
+      PumpOutput(job);
+    }
+    if (!job.exit || !job.output_done()) {
+      ++it;
+      continue;
+    }
+    SendLogs(job);
+    if (!job.pending.empty()) {  // output still waiting for socket space
+      ++it;
+      continue;
+    }
+    (void)registry_.Remove(job.child->pid());
+    Report(ResultOf(job));
+    it = jobs_.erase(it);
+  }
+}
+
+int Worker::Run() {
+  SignalWatch signals;
+  std::vector<zmq::pollitem_t> items;
+  for (;;) {
+    int64_t now = NowMs();
+    const int64_t link_due = link_.Tick(now, static_cast<int64_t>(jobs_.size()), draining_);
+    int64_t due = std::min<int64_t>(link_due, now + 1000);
+    for (const auto& [id, job] : jobs_) {
+      if (job->timeout_at && !job->kill_at) due = std::min(due, job->timeout_at);
+      if (job->kill_at) due = std::min(due, job->kill_at);
+    }
+    const bool can_send = link_.state() == BrokerLink::State::kReady && link_.Writable();
+    items.assign(2 + 3 * jobs_.size() + 1, zmq::pollitem_t{});
+    size_t n = 0;
+    items[n++] = signals.PollItem();
+    n += link_.AddPollItems(&items[n], !can_send && !jobs_.empty());
+    for (const auto& [id, job] : jobs_) {
+      // Backpressure: a job's pipes are read only while its output can go somewhere.
+      if (can_send || job->exit) {
+        if (!job->out->eof()) items[n++] = {nullptr, job->out->fd(), ZMQ_POLLIN, 0};
+        if (!job->err->eof()) items[n++] = {nullptr, job->err->fd(), ZMQ_POLLIN, 0};
+      }
+      if (!job->exit && job->child->exit_fd() >= 0) items[n++] = {nullptr, job->child->exit_fd(), ZMQ_POLLIN, 0};
+    }
+    try {
+      zmq::poll(items.data(), n, std::chrono::milliseconds(std::max<int64_t>(0, due - now)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    now = NowMs();
+    if (items[0].revents & ZMQ_POLLIN) {
+      const int sig = signals.Take();
+      if (draining_ || sig == SIGINT) {
+        spdlog::info("worker {}: signal {}; stopping {} jobs now", name_, sig, jobs_.size());
+        for (auto& [id, job] : jobs_) job->Stop(now, o_.kill_grace_ms, "worker " + name_ + " shut down", false);
+        drain_deadline_ = now;
+      }
+      BeginDrain("signal " + std::to_string(sig), now);
+    }
+    for (const Message& m : link_.Receive(now)) Handle(m, now);
+    for (auto& [id, job] : jobs_) {
+      if (can_send || job->exit) PumpOutput(*job);
+      SendLogs(*job);
+    }
+    Reap(now);
+    if (draining_) {
+      if (jobs_.empty()) break;
+      if (now >= drain_deadline_) {
+        for (auto& [id, job] : jobs_) job->Stop(now, o_.kill_grace_ms, "worker " + name_ + " shut down", false);
+      }
+    }
+  }
+  // Give the last results a moment to leave (linger) before the context closes.
+  spdlog::info("worker {}: stopped", name_);
+  return 0;
+}
+
+}  // namespace
+
+int RunWorker(const WorkerOptions& options) {
+  auto registry = exec::PidRegistry::Open(options.dir + "/pids");
+  if (!registry.ok()) {
+    spdlog::error("worker: {}", registry.message());
+    return 1;
+  }
+  if (auto ended = registry->ReapLeftovers(); ended.ok() && ended.value() > 0) {
+    spdlog::warn("worker: ended {} job process groups left by a previous run", ended.value());
+  }
+  Worker worker(options, std::move(registry.value()));
+  return worker.Run();
+}
+
+}  // namespace titan::worker
