@@ -21,6 +21,7 @@ using wire::Message;
 struct Pending {
   Incoming in;
   Message reply;
+  std::optional<int64_t> rid;  // echoed on whatever reply is finally sent
   bool write = false;
 };
 
@@ -42,7 +43,7 @@ void Apply(StoreService& service, Pending& p, bool* storage_failed) {
     p.write = StoreService::IsWrite(d.msg.type);
     *storage_failed = *storage_failed || failed;
   }
-  if (d.rid) p.reply.Set("rid", wire::Datum(*d.rid));
+  p.rid = d.rid;
 }
 
 void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service, size_t max_batch,
@@ -61,6 +62,7 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service, 
     if (begun.ok()) {
       Apply(service, p, &storage_failed);
     } else {
+      p.rid = wire::DecodeIncoming(p.in).rid;
       p.reply = wire::MakeError(wire::ErrorCode::kUnavailable, "storage failure (" + begun.message() + "); retry later");
     }
   }
@@ -76,6 +78,7 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service, 
     }
   }
   for (auto& p : batch) {
+    if (p.rid) p.reply.Set("rid", wire::Datum(*p.rid));
     ++counters.requests;
     if (p.reply.type == wire::MsgType::kError) ++counters.errors;
     if (!wire::SendTo(router, p.in.envelope, p.reply)) ++counters.unroutable;

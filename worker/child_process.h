@@ -1,0 +1,98 @@
+// ChildProcess: a job's process, started with posix_spawn in its own process group, owned by a
+// move-only handle whose destructor kills whatever is left of the group and reaps the leader.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "status.h"
+#include "unique_fd.h"
+
+namespace titan::exec {
+
+struct SpawnSpec {
+  // argv[0] is the program. Without a '/', it is searched on the PATH found in `env` (or
+  // /usr/local/bin:/usr/bin:/bin when `env` has none); with a '/', a relative path is taken from `cwd`.
+  std::vector<std::string> argv;
+  // The child's whole environment, "KEY=VALUE" each; nothing is inherited (see CurrentEnvironment()).
+  // A later entry overrides an earlier one with the same KEY, so overrides can simply be appended.
+  std::vector<std::string> env;
+  // Working directory of the child; empty keeps the worker's.
+  std::string cwd;
+  // When true, stderr goes into the stdout pipe (one ordered stream) and stderr_fd() is -1.
+  bool merge_stderr = false;
+};
+
+// This process's environment as a SpawnSpec::env.
+std::vector<std::string> CurrentEnvironment();
+
+// A pidfd (close-on-exec) for `pid`: readable once that process has exited. Invalid if the process
+// does not exist or the kernel predates pidfd_open (Linux 5.3). Race-free only for an unreaped child.
+UniqueFd OpenPidFd(pid_t pid);
+
+// How the group leader ended.
+struct ExitStatus {
+  enum class Kind { kExited, kSignaled, kUnknown };
+  Kind kind = Kind::kUnknown;
+  int code = 0;    // exit code when kExited
+  int signal = 0;  // signal number when kSignaled
+
+  bool success() const { return kind == Kind::kExited && code == 0; }
+  // "exit 0", "exit 3", "killed by SIGKILL", "killed by signal 77", "exit status unknown".
+  std::string Render() const;
+};
+
+class ChildProcess {
+ public:
+  // Starts spec.argv. Errors name the file or call: "cannot run 'x.sh': No such file or directory",
+  // "cannot use working directory '/nope': No such file or directory". On error nothing is left running.
+  // stdin is /dev/null; no descriptor of ours other than the pipes reaches the child.
+  static Result<ChildProcess> Spawn(const SpawnSpec& spec);
+
+  ChildProcess() = default;  // an empty handle, holding no process (pid() == -1)
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;  // ends the child this handle held, if any
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  // Sends SIGKILL to the whole group (also to members left behind by a leader that already exited)
+  // and reaps the leader. Blocks only for the leader to die after SIGKILL.
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }  // also the process-group id; -1 after move or Release()
+  // Read ends of the output pipes: non-blocking, close-on-exec, owned by this handle (closed when it is
+  // destroyed or released). EOF arrives only when every process holding the write end is gone.
+  int stdout_fd() const { return stdout_.get(); }
+  int stderr_fd() const { return stderr_.get(); }
+  // A pidfd that becomes readable when the leader exits: put it into the poll set instead of polling
+  // TryReap on a timer. -1 if the kernel has no pidfd_open (then call TryReap periodically).
+  // It stays readable after the exit, so drop it from the poll set once TryReap returned a status.
+  int exit_fd() const { return exit_.get(); }
+
+  // kill(-pgid, sig). Safe even after the leader exited: the leader is kept as an unreaped zombie
+  // until this handle ends, so its pid (= the group id) cannot be recycled meanwhile.
+  Status SignalGroup(int sig);
+
+  // The leader's exit status once it has exited, else nullopt; never blocks. The leader is observed
+  // with WNOWAIT and reaped only by the destructor (see SignalGroup), so once a status was returned
+  // the same status is returned again. Other group members may still be running.
+  std::optional<ExitStatus> TryReap();
+
+  // Forgets the child without signalling it: closes our pipe ends and the pidfd, returns the pid.
+  // The caller now owns the process (to reap it, or to leave it for PidRegistry::ReapLeftovers).
+  pid_t Release();
+
+ private:
+  ChildProcess(pid_t pid, UniqueFd out, UniqueFd err, UniqueFd exit);
+  void KillAndReap() noexcept;
+
+  pid_t pid_ = -1;
+  UniqueFd stdout_;
+  UniqueFd stderr_;
+  UniqueFd exit_;
+  std::optional<ExitStatus> status_;
+};
+
+}  // namespace titan::exec

@@ -1,0 +1,91 @@
+// OutputCapture drains a job's stdout or stderr pipe from the poll loop; JobLog appends those bytes to
+// the job's log file and hands them on as numbered lines. Both are owned and called by the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "status.h"
+#include "unique_fd.h"
+
+namespace titan::exec {
+
+enum class Stream { kStdout, kStderr };
+std::string_view StreamName(Stream stream);  // "stdout" / "stderr"
+
+struct OutputLine {
+  Stream stream;
+  uint64_t seq;           // per job across both streams: 0, 1, 2, ... with no gaps
+  std::string_view text;  // without its '\n'; valid only during the callback
+  bool complete;          // false for a piece of an over-long line or an unterminated last line at EOF
+};
+using LineSink = std::function<void(const OutputLine&)>;
+
+struct CaptureLimits {
+  size_t read_size = 64 * 1024;  // bytes asked for per read()
+  int max_reads_per_call = 16;   // so one chatty job cannot starve the loop (~1 MiB per OnReadable)
+};
+
+// One job's log file and line numbering. Lines from stdout and stderr interleave in the file as whole
+// lines (or whole pieces of over-long lines), never mid-line. A line longer than max_line is handed on
+// as pieces of exactly max_line bytes (complete=false) followed by its rest (complete=true), wherever
+// the read boundaries fell.
+class JobLog {
+ public:
+  // Creates `path` or appends to it. The sink may be empty (log file only).
+  static Result<std::unique_ptr<JobLog>> Open(const std::string& path, LineSink sink,
+                                              size_t max_line = 64 * 1024);
+
+  // Writes `bytes` to the file, then calls the sink once per line. `bytes` must start at a line start
+  // (or a max_line boundary inside a line); a tail without '\n' becomes one incomplete piece.
+  Status Append(Stream stream, std::string_view bytes);
+
+  uint64_t lines() const { return next_seq_; }  // lines handed on so far
+  const std::string& path() const { return path_; }
+  size_t max_line() const { return max_line_; }
+
+ private:
+  JobLog(std::string path, UniqueFd fd, LineSink sink, size_t max_line);
+  void Deliver(Stream stream, std::string_view text, bool complete);
+
+  std::string path_;
+  UniqueFd fd_;
+  LineSink sink_;
+  size_t max_line_;
+  uint64_t next_seq_ = 0;
+};
+
+// Drains one non-blocking fd into a JobLog. Does not own the fd (ChildProcess does) nor the log,
+// and both must outlive it.
+class OutputCapture {
+ public:
+  OutputCapture(int fd, Stream stream, JobLog* log, CaptureLimits limits = {});
+
+  // Call when poll reports the fd readable or hung up. Reads until EAGAIN, EOF or the per-call read
+  // budget; a return with !eof() and no error means "call again when readable" (data may remain).
+  // At EOF an unterminated last line is flushed. A read or log-write error ends the capture (eof()
+  // becomes true) and is returned; the caller decides whether the job goes on without its output.
+  Status OnReadable();
+
+  bool eof() const { return eof_; }
+  int fd() const { return fd_; }
+  uint64_t bytes() const { return bytes_; }  // bytes read so far
+
+ private:
+  Status Flush(bool at_eof);
+
+  int fd_;
+  Stream stream_;
+  JobLog* log_;
+  CaptureLimits limits_;
+  std::vector<char> buf_;  // bytes read but not yet handed to the log: at most max_line of them
+  size_t len_ = 0;
+  uint64_t bytes_ = 0;
+  bool eof_ = false;
+};
+
+}  // namespace titan::exec

@@ -1,0 +1,190 @@
+// PidRegistry: /proc/<pid>/stat parsing, the atomically rewritten registry file, and the startup reaper.
+#include "pid_registry.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "unique_fd.h"
+
+namespace titan::exec {
+namespace {
+
+constexpr std::string_view kHeader = "# titan pid registry v1: <pgid> <leader start time, ticks after boot>";
+constexpr auto kPollInterval = std::chrono::milliseconds(20);
+constexpr auto kKillWait = std::chrono::seconds(1);
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  for (size_t done = 0; done < data.size();) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("cannot write '" + path + "'", errno);
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+
+// Which of `pgids` still have a live member: a non-zombie process in the group, or the leader itself
+// if it moved to another group (setsid) and is still running.
+std::set<pid_t> LiveGroups(const std::set<pid_t>& pgids) {
+  std::set<pid_t> live;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return pgids;  // cannot tell: assume alive, the caller escalates
+  while (dirent* entry = ::readdir(dir)) {
+    char* end = nullptr;
+    const long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    const std::optional<ProcStat> st = ReadProcStat(static_cast<pid_t>(pid));
+    if (!st || st->state == 'Z' || st->state == 'X') continue;
+    if (pgids.count(st->pgrp) != 0) live.insert(st->pgrp);
+    if (pgids.count(static_cast<pid_t>(pid)) != 0) live.insert(static_cast<pid_t>(pid));
+  }
+  ::closedir(dir);
+  return live;
+}
+
+// Polls /proc until none of `pgids` has a live member or `limit` passes; returns those still alive.
+std::set<pid_t> WaitGone(std::set<pid_t> pgids, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pgids.empty()) {
+    pgids = LiveGroups(pgids);
+    if (pgids.empty() || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(kPollInterval);  // startup only, before the event loop exists
+  }
+  return pgids;
+}
+
+void SignalGroupAndLeader(pid_t pgid, int sig) {
+  ::kill(-pgid, sig);
+  ::kill(pgid, sig);  // the leader was verified by start time; it may have left its group
+}
+
+}  // namespace
+
+std::optional<ProcStat> ReadProcStat(pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  char buf[1024];  // the line is well under 1 KiB (comm is at most 15 bytes)
+  const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  if (n <= 0) return std::nullopt;
+  const std::string line(buf, static_cast<size_t>(n));
+  // "pid (comm) state ppid pgrp ..."; comm may hold spaces and ')', so parse after the last ')'.
+  const size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(line.substr(paren + 1));
+  ProcStat st;
+  long ppid = 0;
+  fields >> st.state >> ppid >> st.pgrp;
+  std::string skip;
+  for (int field = 6; field < 22 && fields; ++field) fields >> skip;
+  fields >> st.start_time;
+  if (!fields) return std::nullopt;
+  return st;
+}
+
+Result<PidRegistry> PidRegistry::Open(std::string path) {
+  PidRegistry registry(std::move(path));
+  UniqueFd fd(::open(registry.path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() && errno == ENOENT) return registry;
+  if (!fd.valid()) return ErrnoStatus("cannot read pid registry '" + registry.path_ + "'", errno);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof(buf))) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("cannot read pid registry '" + registry.path_ + "'", errno);
+    text.append(buf, static_cast<size_t>(n));
+  }
+  std::istringstream lines(text);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    long pgid = 0;
+    uint64_t start = 0;
+    std::string rest;
+    if (!(fields >> pgid >> start) || (fields >> rest) || pgid <= 1) {
+      spdlog::warn("pid registry {}:{}: skipping malformed line '{}'", registry.path_, number, line);
+      continue;
+    }
+    registry.groups_[static_cast<pid_t>(pgid)] = start;
+  }
+  return registry;
+}
+
+Status PidRegistry::Add(pid_t pgid) {
+  const std::optional<ProcStat> st = ReadProcStat(pgid);
+  if (!st) return Status::Error("cannot record process group " + std::to_string(pgid) + ": no such process");
+  return AddWithStartTime(pgid, st->start_time);
+}
+
+Status PidRegistry::AddWithStartTime(pid_t pgid, uint64_t start_time) {
+  groups_[pgid] = start_time;
+  return Save();
+}
+
+Status PidRegistry::Remove(pid_t pgid) {
+  if (groups_.erase(pgid) == 0) return Status::Ok();
+  return Save();
+}
+
+// Write-then-rename keeps the file whole at every instant. No fsync: the registry must survive a crash
+// of the worker process (the page cache outlives it), not of the machine, after which no job process
+// is left to end. Syncing here would cost two fsyncs per job on the worker's loop.
+Status PidRegistry::Save() const {
+  std::string text(kHeader);
+  text += '\n';
+  for (const auto& [pgid, start] : groups_) text += std::to_string(pgid) + ' ' + std::to_string(start) + '\n';
+  const std::string tmp = path_ + ".tmp";
+  {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd.valid()) return ErrnoStatus("cannot create '" + tmp + "'", errno);
+    if (Status s = WriteAll(fd.get(), text, tmp); !s.ok()) return s;
+  }
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) return ErrnoStatus("cannot rename '" + tmp + "'", errno);
+  return Status::Ok();
+}
+
+Result<int> PidRegistry::ReapLeftovers(std::chrono::milliseconds grace) {
+  std::set<pid_t> ours;
+  for (const auto& [pgid, start] : groups_) {
+    const std::optional<ProcStat> leader = ReadProcStat(pgid);
+    if (!leader || leader->start_time != start) continue;  // gone, or the pid now names another process
+    if (LiveGroups({pgid}).empty()) continue;              // only a zombie leader is left
+    spdlog::info("ending process group {} left by a previous worker (SIGTERM)", pgid);
+    SignalGroupAndLeader(pgid, SIGTERM);
+    ours.insert(pgid);
+  }
+  std::set<pid_t> stubborn = WaitGone(ours, grace);
+  for (pid_t pgid : stubborn) {
+    spdlog::warn("process group {} outlived SIGTERM by {} ms: SIGKILL", pgid, grace.count());
+    SignalGroupAndLeader(pgid, SIGKILL);
+  }
+  for (pid_t pgid : WaitGone(stubborn, kKillWait)) {
+    spdlog::error("process group {} is still alive after SIGKILL (uninterruptible sleep?)", pgid);
+  }
+  groups_.clear();
+  if (Status s = Save(); !s.ok()) return s;
+  return static_cast<int>(ours.size());
+}
+
+std::string PidRegistry::Render() const {
+  std::string out;
+  for (const auto& [pgid, start] : groups_) {
+    if (!out.empty()) out += ' ';
+    out += std::to_string(pgid) + '@' + std::to_string(start);
+  }
+  return out;
+}
+
+}  // namespace titan::exec

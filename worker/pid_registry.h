@@ -1,0 +1,63 @@
+// PidRegistry: the worker's on-disk list of the job process groups it runs, so that a worker starting
+// after a crash can end the groups its predecessor left behind, and only those.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "status.h"
+
+namespace titan::exec {
+
+// The fields of /proc/<pid>/stat the registry needs.
+struct ProcStat {
+  char state = '?';         // 'R', 'S', 'Z', ...
+  pid_t pgrp = 0;           // process-group id
+  uint64_t start_time = 0;  // field 22: clock ticks after boot; with the pid, identifies one process
+};
+// nullopt when the process does not exist (or /proc cannot be read).
+std::optional<ProcStat> ReadProcStat(pid_t pid);
+
+// A file of "<pgid> <leader start time>" lines, rewritten whole on every change (temp file, then
+// rename), so a crashed worker leaves either the old or the new list. Single owner:
+// one worker per file, calls from its loop thread only.
+class PidRegistry {
+ public:
+  // Loads `path`; a missing file is an empty registry (created on the first change). Lines that do not
+  // parse are skipped with a warning. Error: the file exists but cannot be read.
+  static Result<PidRegistry> Open(std::string path);
+
+  // Records the group led by `pgid`, taking the leader's start time from /proc. Error: the leader does
+  // not exist, or the file cannot be written (the entry is then kept in memory only).
+  Status Add(pid_t pgid);
+  // Same with a given start time (for a group handed over from elsewhere, and for tests).
+  Status AddWithStartTime(pid_t pgid, uint64_t start_time);
+  // Forgets `pgid`; a pgid not recorded is fine. Error: the file cannot be written.
+  Status Remove(pid_t pgid);
+
+  // For a worker starting up, before its loop: each recorded group whose leader still exists with the
+  // recorded start time and which has a live (non-zombie) member gets SIGTERM (group and leader); groups
+  // still alive after `grace` get SIGKILL (then up to 1 s more is allowed for them to go). Groups whose
+  // leader is gone or is another process with a recycled pid are not touched. Blocks, polling /proc
+  // every 20 ms. Returns how many groups it ended, and clears the registry (file included).
+  Result<int> ReapLeftovers(std::chrono::milliseconds grace = std::chrono::seconds(2));
+
+  // "pgid@start pgid@start ..." in pgid order; "" when empty.
+  std::string Render() const;
+  size_t size() const { return groups_.size(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit PidRegistry(std::string path) : path_(std::move(path)) {}
+  Status Save() const;
+
+  std::string path_;
+  std::map<pid_t, uint64_t> groups_;  // pgid -> leader start time
+};
+
+}  // namespace titan::exec
