@@ -2,6 +2,8 @@
 // signalfd, all in one zmq::poll on one thread.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -63,6 +65,7 @@ class Worker {
   void SendLogs(RunningJob& job);
   void Reap(int64_t now);
   void BeginDrain(const std::string& why, int64_t now);
+  void ReapOrphans();
 
   WorkerOptions o_;
   exec::PidRegistry registry_;
@@ -214,6 +217,20 @@ void Worker::Reap(int64_t now) {
   }
 }
 
+// The worker is the subreaper of its jobs' descendants: processes orphaned by a job are re-parented
+// here and reaped now, so none lingers as a zombie. Job leaders are left to their ChildProcess,
+// which keeps them unreaped on purpose (their pid is their group id).
+void Worker::ReapOrphans() {
+  for (;;) {
+    siginfo_t info{};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    bool leader = false;
+    for (const auto& [id, job] : jobs_) leader |= job->child && job->child->pid() == info.si_pid;
+    if (leader) return;  // a leader that just exited: its job's TryReap reports it this turn
+    waitpid(info.si_pid, nullptr, WNOHANG);
+  }
+}
+
 int Worker::Run() {
   SignalWatch signals;
   std::vector<zmq::pollitem_t> items;
@@ -259,6 +276,7 @@ int Worker::Run() {
       SendLogs(*job);
     }
     Reap(now);
+    ReapOrphans();
     if (draining_) {
       if (jobs_.empty()) break;
       if (now >= drain_deadline_) {
@@ -282,6 +300,7 @@ int RunWorker(const WorkerOptions& options) {
   if (auto ended = registry->ReapLeftovers(); ended.ok() && ended.value() > 0) {
     spdlog::warn("worker: ended {} job process groups left by a previous run", ended.value());
   }
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   Worker worker(options, std::move(registry.value()));
   return worker.Run();
 }
