@@ -288,6 +288,10 @@ Message BrokerCore::Stop(const std::string& id, int64_t now) {
                                 .Set("id", Datum(Text{job->id}))
                                 .Set("attempt", Datum(job->attempt))
                                 .Set("reason", Datum(Text{"stopped by request"})));
+    } else {
+      // Its worker is gone (not yet returned after a restart): nothing runs it here, so it ends now;
+      // a worker that comes back with this run is told to cancel it (it is no longer expected).
+      Finish(*job, JobState::kCancelled, "stopped by request", now);
     }
   } else if (!IsFinal(job->state)) {
     if (job->state == JobState::kQueued) ready_[job->requirement].erase(QueueKey{-job->priority, job->seq, job->id});

@@ -201,9 +201,17 @@ void BrokerCore::OnTick(int64_t now) {
         break;
       }
       case TimerKind::kWaiter: {
-        auto w = waiters_.find(std::stoll(t.key));
+        const int64_t key = std::stoll(t.key);
+        auto w = waiters_.find(key);
         if (w == waiters_.end()) break;
         Reply(w->second.route, w->second.rid, JobInfoReply(w->second.job_id));
+        auto [begin, end] = waiters_by_job_.equal_range(w->second.job_id);
+        for (auto it = begin; it != end; ++it) {
+          if (it->second == key) {
+            waiters_by_job_.erase(it);
+            break;
+          }
+        }
         waiters_.erase(w);
         break;
       }

@@ -42,7 +42,8 @@ class Worker {
       : o_(o), registry_(std::move(registry)), caps_(DetectCapabilities(o.tags, o.high_mem_mb)),
         link_(ctx_, o.host, o.port, o.heartbeat_ms, [this] { return ReadyMessage(); }) {
     name_ = o.name.empty() ? HostName() + "-" + std::to_string(getpid()) : o.name;
-    const std::string ws = o.dir + "/titan_workspace";
+    // Absolute, because jobs run in their own directory and get these paths in their environment.
+    const std::string ws = std::filesystem::absolute(o.dir).lexically_normal().string() + "/titan_workspace";
     ctx_job_.jobs_dir = ws + "/jobs";
     ctx_job_.shared_dir = ws + "/shared";
     ctx_job_.broker_host = o.host;

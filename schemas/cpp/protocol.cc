@@ -34,14 +34,22 @@ constexpr F kJobSpec[] = {
     {"job_type", T::kStr, true},     {"port", T::kInt, true},          {"priority", T::kInt, true},
     {"delay_ms", T::kInt, true},     {"requirement", T::kStr, true},   {"affinity", T::kBool, true},
     {"parents", T::kListStr, true},  {"retries", T::kInt, true},       {"timeout_ms", T::kInt, true},
-    {"env", T::kListStr, true}};
+    {"env", T::kListStr, true},      {"hitl_message", T::kStr, true},  {"max_wait_s", T::kInt, true}};
 constexpr F kFileBlob[] = {{"name", T::kStr, false}, {"content", T::kBin, false}};
 constexpr F kJobInfo[] = {
     {"id", T::kStr, false},           {"state", T::kStr, false},      {"file", T::kStr, false},
     {"requirement", T::kStr, false},  {"priority", T::kInt, false},   {"attempt", T::kInt, false},
     {"parents", T::kListStr, false},  {"worker", T::kStr, true},      {"exit_code", T::kInt, true},
     {"reason", T::kStr, true},        {"submitted_ms", T::kInt, false}, {"started_ms", T::kInt, true},
-    {"finished_ms", T::kInt, true},   {"dag", T::kStr, true}};
+    {"finished_ms", T::kInt, true},   {"dag", T::kStr, true},         {"kind", T::kStr, true},
+    {"message", T::kStr, true},       {"decided_by", T::kStr, true}};
+constexpr F kDagInfo[] = {{"id", T::kStr, false},           {"name", T::kStr, false},
+                          {"state", T::kStr, false},        {"agent_run_id", T::kStr, true},
+                          {"jobs", T::kInt, false},         {"done", T::kInt, false},
+                          {"failed", T::kInt, false},       {"submitted_ms", T::kInt, false},
+                          {"finished_ms", T::kInt, true}};
+constexpr F kScheduleInfo[] = {{"name", T::kStr, false}, {"cron", T::kStr, false}, {"jobs", T::kInt, false},
+                               {"next_ms", T::kInt, false}, {"last_ms", T::kInt, true}};
 constexpr F kWorkerInfo[] = {{"name", T::kStr, false},     {"host", T::kStr, false},
                              {"slots", T::kInt, false},    {"busy", T::kInt, false},
                              {"capabilities", T::kListStr, false}, {"state", T::kStr, false},
@@ -51,6 +59,7 @@ constexpr F kJobResult[] = {{"id", T::kStr, false},      {"attempt", T::kInt, fa
                             {"signal", T::kInt, false},  {"cancelled", T::kBool, false}, {"reason", T::kStr, true}};
 
 constexpr StructSpec kStructs[] = {{"JobSpec", kJobSpec}, {"FileBlob", kFileBlob}, {"JobInfo", kJobInfo},
+                                   {"DagInfo", kDagInfo}, {"ScheduleInfo", kScheduleInfo},
                                    {"WorkerInfo", kWorkerInfo}, {"JobRef", kJobRef}, {"JobResult", kJobResult}};
 
 // ---- client dialog ----
@@ -58,7 +67,7 @@ constexpr F kJobSubmit[] = {{"jobs", T::kListStruct, false, "JobSpec", kJobSpec}
                             {"files", T::kListStruct, false, "FileBlob", kFileBlob},
                             {"dag", T::kStr, true},
                             {"agent_run_id", T::kStr, true}};
-constexpr F kJobAccepted[] = {{"ids", T::kListStr, false}};
+constexpr F kJobAccepted[] = {{"ids", T::kListStr, false}, {"dag", T::kStr, true}};
 constexpr F kId[] = {{"id", T::kStr, false}};
 constexpr F kJobInfoReply[] = {{"found", T::kBool, false}, {"job", T::kStruct, true, "JobInfo", kJobInfo}};
 constexpr F kJobList[] = {{"state", T::kStr, true}, {"limit", T::kInt, false}};
@@ -73,6 +82,20 @@ constexpr F kStats[] = {{"workers", T::kListStruct, false, "WorkerInfo", kWorker
                         {"running", T::kInt, false},   {"unsatisfiable", T::kInt, false},
                         {"completed", T::kInt, false}, {"failed", T::kInt, false}};
 constexpr F kName[] = {{"name", T::kStr, false}};
+constexpr F kGateDecide[] = {{"id", T::kStr, false}, {"approve", T::kBool, false}, {"reason", T::kStr, true},
+                             {"by", T::kStr, true}};
+constexpr F kDagList[] = {{"agent_run_id", T::kStr, true}, {"limit", T::kInt, false}};
+constexpr F kDagListReply[] = {{"dags", T::kListStruct, false, "DagInfo", kDagInfo}};
+constexpr F kDagInfoReply[] = {{"found", T::kBool, false},
+                               {"dag", T::kStruct, true, "DagInfo", kDagInfo},
+                               {"jobs", T::kListStruct, false, "JobInfo", kJobInfo}};
+constexpr F kLimit[] = {{"limit", T::kInt, false}};
+constexpr F kRunListReply[] = {{"runs", T::kListStruct, false, "DagInfo", kDagInfo}};
+constexpr F kScheduleAdd[] = {{"name", T::kStr, false},
+                              {"cron", T::kStr, false},
+                              {"jobs", T::kListStruct, false, "JobSpec", kJobSpec},
+                              {"files", T::kListStruct, false, "FileBlob", kFileBlob}};
+constexpr F kScheduleListReply[] = {{"schedules", T::kListStruct, false, "ScheduleInfo", kScheduleInfo}};
 
 // ---- worker dialog ----
 constexpr F kWorkerReady[] = {{"name", T::kStr, false},
@@ -133,6 +156,18 @@ const MessageSpec kMessages[] = {
     {"STATS_GET", MsgType::kStatsGet, {}},
     {"STATS", MsgType::kStats, kStats},
     {"WORKER_STOP", MsgType::kWorkerStop, kName},
+    {"GATE_DECIDE", MsgType::kGateDecide, kGateDecide},
+    {"DAG_LIST", MsgType::kDagList, kDagList},
+    {"DAG_LIST_REPLY", MsgType::kDagListReply, kDagListReply},
+    {"DAG_GET", MsgType::kDagGet, kId},
+    {"DAG_INFO", MsgType::kDagInfo, kDagInfoReply},
+    {"DAG_CANCEL", MsgType::kDagCancel, kId},
+    {"RUN_LIST", MsgType::kRunList, kLimit},
+    {"RUN_LIST_REPLY", MsgType::kRunListReply, kRunListReply},
+    {"SCHEDULE_ADD", MsgType::kScheduleAdd, kScheduleAdd},
+    {"SCHEDULE_LIST", MsgType::kScheduleList, {}},
+    {"SCHEDULE_LIST_REPLY", MsgType::kScheduleListReply, kScheduleListReply},
+    {"SCHEDULE_REMOVE", MsgType::kScheduleRemove, kName},
     {"WORKER_READY", MsgType::kWorkerReady, kWorkerReady},
     {"WORKER_WELCOME", MsgType::kWorkerWelcome, kWorkerWelcome},
     {"HEARTBEAT", MsgType::kHeartbeat, kHeartbeat},

@@ -1,11 +1,13 @@
 # Shared fixtures for the Python SDK suite: the SDK from this checkout, a real `titan store` per test,
-# a client connected to it, a port nothing listens on, and a hard per-test timeout.
+# a client connected to it, a whole cluster (store, broker, 2 workers) per session, a port nothing
+# listens on, and a hard per-test timeout.
 import faulthandler
 import socket
 import sys
 
 import pytest
 
+from cluster import Cluster
 from store_process import REPO_ROOT, StoreProcess
 
 sys.path.insert(0, str(REPO_ROOT / "sdk" / "python"))  # test this checkout even without `pip install -e`
@@ -45,6 +47,25 @@ def client(store, monkeypatch):
     for var in ("TITAN_HOST", "TITAN_PORT", "TITAN_TIMEOUT"):
         monkeypatch.delenv(var, raising=False)
     with TitanClient(host="127.0.0.1", port=store.port, timeout=5) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    """Store + broker + workers w1 and w2 (4 slots each), as separate processes; stopped at the end."""
+    c = Cluster(tmp_path_factory.mktemp("cluster")).start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def broker_client(cluster, monkeypatch):
+    """A TitanClient for the cluster's broker (named explicitly; TITAN_* cleared for the test)."""
+    for var in ("TITAN_HOST", "TITAN_PORT", "TITAN_TIMEOUT", "TITAN_JOB_ID"):
+        monkeypatch.delenv(var, raising=False)
+    with TitanClient(host="127.0.0.1", port=cluster.port, timeout=10) as c:
         yield c
 
 

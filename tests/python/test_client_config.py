@@ -81,7 +81,17 @@ def test_job_has_every_seed_parameter_with_its_default():
         "job_id": "train_v1", "filename": "scripts/train.py", "job_type": "RUN_PAYLOAD", "args": None,
         "parents": [], "port": 0, "is_archive": False, "priority": 1, "delay": 0, "affinity": False,
         "requirement": "GENERAL", "hitl_message": None, "max_wait_seconds": 172800,
+        "retries": 0, "timeout": None, "env": None,  # keyword-only additions beyond the seed
     }
+
+
+def test_job_keeps_the_seed_positional_order():
+    job = TitanJob("j", "f.py", "SERVICE", "--a", ["p"], 8080, True, 7, 2, True, "GPU", "ok?", 60)
+    assert (job.job_type, job.args, job.parents, job.port, job.is_archive, job.priority, job.delay, job.affinity,
+            job.requirement, job.hitl_message, job.max_wait_seconds) == \
+        ("SERVICE", "--a", ["p"], 8080, True, 7, 2, True, "GPU", "ok?", 60)
+    with pytest.raises(TypeError):
+        TitanJob("j", "f.py", "RUN_PAYLOAD", None, None, 0, False, 1, 0, False, "GENERAL", None, 1, 3)
 
 
 def test_job_accepts_id_alias_and_rejects_conflicts():

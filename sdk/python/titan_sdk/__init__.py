@@ -1,4 +1,4 @@
-# The Titan Python SDK: TitanClient (cluster and TitanStore access), TitanJob, and typed exceptions.
+# The Titan Python SDK: TitanClient (jobs, logs and TitanStore), TitanJob, JobInfo, and typed exceptions.
 __version__ = "0.1.0"
 
 from .client import TitanClient  # noqa: E402
@@ -6,6 +6,8 @@ from .errors import (  # noqa: E402
     ERROR_CLASSES,
     InternalError,
     InvalidError,
+    JobFileNotFoundError,
+    JobNotFoundError,
     MalformedError,
     TitanError,
     TitanNodeError,
@@ -17,10 +19,11 @@ from .errors import (  # noqa: E402
     WrongTypeError,
     WrongVersionError,
 )
-from .job import TitanJob  # noqa: E402
+from .job import FINAL_STATES, JOB_STATES, JobInfo, TitanJob  # noqa: E402
 
 __all__ = [
-    "TitanClient", "TitanJob", "TitanError", "TitanTimeoutError", "TitanProtocolError", "TitanNodeError",
+    "TitanClient", "TitanJob", "JobInfo", "JOB_STATES", "FINAL_STATES", "TitanError", "TitanTimeoutError",
+    "TitanProtocolError", "TitanNodeError",
     "MalformedError", "WrongVersionError", "UnknownTypeError", "TooLargeError", "WrongTypeError", "InvalidError",
-    "UnavailableError", "InternalError", "ERROR_CLASSES",
+    "UnavailableError", "InternalError", "JobNotFoundError", "JobFileNotFoundError", "ERROR_CLASSES",
 ]

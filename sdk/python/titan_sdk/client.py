@@ -1,13 +1,17 @@
-# TitanClient: the SDK's entry point. The user names only the broker (or a lone store); on the first store
-# call the client says HELLO there, learns from WELCOME where TitanStore listens, and talks to it directly.
+# TitanClient: the SDK's entry point. The user names only the broker (or a lone store). Job calls go to
+# the broker; on the first store call the client says HELLO there, learns from WELCOME where TitanStore
+# (and the event feed) listens, and talks to the store directly.
 # Thread-safe (one lock per client) and fork-safe (a child process reconnects on its own sockets).
 import os
 import threading
-from typing import Any, List, Optional, Union
+import time
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from . import __version__
-from .errors import TitanError, TitanTimeoutError
-from .protocol import MsgType
+from . import __version__, logs
+from .errors import InvalidError, JobNotFoundError, TitanError, TitanTimeoutError, UnknownTypeError
+from .job import FINAL_STATES, JobInfo, TitanJob
+from .protocol import Decoded, MsgType
+from .submission import build_submit
 from .transport import Connection
 
 StoreData = Union[str, bytes]
@@ -15,6 +19,7 @@ StoreData = Union[str, bytes]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9090
 DEFAULT_TIMEOUT = 10.0
+WAIT_SLICE_S = 30.0  # one JOB_WAIT long-poll; wait() repeats it until the job ends or its timeout passes
 
 
 def _env_number(name: str, kind: type, default: Any) -> Any:
@@ -47,9 +52,11 @@ class TitanClient:
     """A connection to a Titan cluster.
 
     `TitanClient()` reads TITAN_HOST / TITAN_PORT (default 127.0.0.1:9090) and TITAN_TIMEOUT (seconds,
-    default 10); `TitanClient(host="localhost", port=9090)` names the broker explicitly. Every call
-    raises TitanTimeoutError when nothing answers within `timeout`, and a TitanNodeError subclass
-    (TooLargeError, WrongTypeError, ...) when the node refuses the request.
+    default 10); `TitanClient(host="localhost", port=9090)` names the broker explicitly. Inside a job,
+    the worker sets TITAN_HOST/TITAN_PORT, so `TitanClient()` reaches the broker that runs it. Every
+    call raises TitanTimeoutError when nothing answers within `timeout` (wait() waits longer), and a
+    TitanNodeError subclass (InvalidError, TooLargeError, WrongTypeError, ...) when the node refuses
+    the request.
     """
 
     def __init__(self, host: Optional[str] = None, port: Optional[int] = None, timeout: Optional[float] = None):
@@ -65,6 +72,7 @@ class TitanClient:
         self._closed = False
         self._entry = Connection(self.endpoint, self._hint())
         self._store: Optional[Connection] = None  # found by discovery, then cached
+        self._welcome: Optional[Dict[str, Any]] = None  # the entry node's WELCOME, cached with _store
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -75,7 +83,7 @@ class TitanClient:
             if self._store is not None and self._store is not self._entry:
                 self._store.close()
             self._entry.close()
-            self._store = None
+            self._store, self._welcome = None, None
 
     def __enter__(self) -> "TitanClient":
         return self
@@ -139,6 +147,118 @@ class TitanClient:
             raise TypeError("limit must be int; got %s" % type(limit).__name__)
         return self._store_call(MsgType.STORE_KEYS, prefix=_data("prefix", prefix), limit=limit)["items"]
 
+    # ---- jobs ----------------------------------------------------------------------------------------
+
+    def submit_job(self, job: TitanJob) -> str:
+        """Submits one job (a one-job DAG) and returns its id. See submit_dag for files and errors."""
+        return self.submit_dag(None, [job])[0]
+
+    def submit_dag(self, name: Optional[str], jobs: Sequence[TitanJob],
+                   agent_run_id: Optional[str] = None) -> List[str]:
+        """Submits `jobs` as one DAG named `name` and returns their ids, in order. All or nothing.
+
+        Each job's `filename` is read on this machine (absolute, or relative to the current directory)
+        and sent once per distinct file; the worker runs it under its basename. `parents` may name jobs
+        of this submission or earlier ones. `agent_run_id` links several submissions into one run.
+        Raises JobFileNotFoundError for a missing file, InvalidError (with the broker's reason) for a
+        duplicate or existing id, an unknown parent or a cycle, TooLargeError when the files are over ~4 MiB.
+        """
+        fields = build_submit(jobs, name, agent_run_id)
+        return list(self._broker_call(MsgType.JOB_SUBMIT, **fields).fields["ids"])
+
+    def submit(self, name: Optional[str], jobs: Sequence[TitanJob], agent_run_id: Optional[str] = None) -> List[str]:
+        """The same as submit_dag."""
+        return self.submit_dag(name, jobs, agent_run_id)
+
+    def get_job(self, job_id: str) -> Optional[JobInfo]:
+        """The job as the broker reports it, or None when it knows no such id ("DAG-<id>" finds <id>)."""
+        reply = self._broker_call(MsgType.JOB_GET, id=job_id).fields
+        return JobInfo.from_wire(reply["job"]) if reply["found"] else None
+
+    def get_job_status(self, job_id: str) -> Optional[str]:
+        """The job's state ("QUEUED", "RUNNING", "COMPLETED", ...), or None when the broker knows no such
+        id (yet): scripts may poll for a job that another job is about to submit."""
+        info = self.get_job(job_id)
+        return info.state if info is not None else None
+
+    def list_jobs(self, state: Optional[str] = None, limit: int = 100) -> List[JobInfo]:
+        """Jobs, newest first, at most `limit`; only those in `state` (e.g. "RUNNING") when given."""
+        reply = self._broker_call(MsgType.JOB_LIST, state=state.upper() if state else None, limit=int(limit))
+        return [JobInfo.from_wire(j) for j in reply.fields["jobs"]]
+
+    def fetch_logs(self, job_id: str) -> str:
+        """Everything the job has written so far (stdout and stderr, interleaved as written), decoded as
+        UTF-8 with invalid bytes replaced. "" when there is no output yet, and also when the broker
+        knows no such job (scripts may ask before the job has been submitted)."""
+        try:
+            return logs.read_all(lambda offset: self._read_log(job_id, offset))
+        except InvalidError:
+            if self.get_job(job_id) is None:
+                return ""
+            raise
+
+    def stream_logs(self, job_id: str, follow: bool = True) -> Iterator[str]:
+        """An iterator of str chunks of the job's output: what is there now, then (with `follow`) live
+        output until the job has ended and its log is complete. Each byte comes exactly once, in order.
+        Raises JobNotFoundError at once for an unknown id. Iterate it from one thread."""
+        info = self.get_job(job_id)
+        if info is None:
+            raise JobNotFoundError("no job %r; check the id (list_jobs() shows the jobs)" % job_id)
+        pub = self._pub_endpoint() if follow else None
+        return logs.follow(lambda offset: self._read_log(info.id, offset), pub, info.id)
+
+    def wait(self, job_id: str, timeout: Optional[float] = None) -> str:
+        """Blocks until the job ends and returns its final state (COMPLETED FAILED CANCELLED DEAD SKIPPED).
+
+        `timeout` is in seconds (None: no limit); TitanTimeoutError when it passes first. Raises
+        JobNotFoundError for an unknown id. Uses its own socket: other threads' calls are not held up.
+        """
+        self._check_open()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        conn = Connection(self.endpoint, self._hint())
+        try:
+            while True:
+                left = WAIT_SLICE_S if deadline is None else max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic()))
+                try:
+                    reply = conn.request(MsgType.JOB_WAIT, {"id": job_id, "timeout_ms": int(left * 1000)},
+                                         left + self.timeout).fields
+                except UnknownTypeError as e:
+                    raise self._not_a_broker(e) from None
+                if not reply["found"]:
+                    raise JobNotFoundError("no job %r to wait for; check the id" % job_id)
+                state = reply["job"]["state"]
+                if state in FINAL_STATES:
+                    return state
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TitanTimeoutError("job %r is still %s after %g s" % (job_id, state, timeout))
+        finally:
+            conn.close()
+
+    def stop_job(self, job_id: str) -> str:
+        """Stops the job: a waiting one becomes CANCELLED at once, a running one is killed (it reports
+        CANCELLED when its process has ended; wait() for that). Returns the state after the request.
+        A job that already ended keeps its state. Raises JobNotFoundError for an unknown id."""
+        try:
+            return self._broker_call(MsgType.JOB_STOP, id=job_id).fields["job"]["state"]
+        except InvalidError as e:
+            if self.get_job(job_id) is None:
+                raise JobNotFoundError(e.reason) from None
+            raise
+
+    def stop_service(self, job_id: str) -> str:
+        """The same as stop_job (a SERVICE is a job that runs until stopped)."""
+        return self.stop_job(job_id)
+
+    def get_stats(self) -> Dict[str, Any]:
+        """Workers (name, slots, busy, capabilities, state, running) and job counts per state."""
+        stats = dict(self._broker_call(MsgType.STATS_GET).fields)
+        stats.pop("rid", None)
+        return stats
+
+    def _read_log(self, job_id: str, offset: int) -> Tuple[bytes, bool]:
+        reply = self._broker_call(MsgType.JOB_LOGS, id=job_id, offset=offset, max_bytes=logs.CHUNK_BYTES)
+        return (reply.blobs[0] if reply.blobs else b""), reply.fields["complete"]
+
     # ---- plumbing ----------------------------------------------------------------------------------
 
     def _locked(self) -> threading.RLock:
@@ -154,17 +274,46 @@ class TitanClient:
                 return conn.request(msg_type, fields, self.timeout).fields
             except TitanTimeoutError:
                 if conn is not self._entry:
-                    self._store = None  # the broker may have moved the store: ask again next time
+                    self._store, self._welcome = None, None  # the broker may have moved the store: ask again
                 raise
 
-    def _store_connection(self) -> Connection:
+    def _broker_call(self, msg_type: MsgType, **fields: Any) -> Decoded:
+        """One request to the node the user named (the broker). A store there answers UNKNOWN_TYPE."""
+        with self._locked():
+            self._check_open()
+            try:
+                return self._entry.request(msg_type, fields, self.timeout)
+            except UnknownTypeError as e:
+                raise self._not_a_broker(e) from None
+
+    def _not_a_broker(self, e: UnknownTypeError) -> UnknownTypeError:
+        return UnknownTypeError("%s; job calls need a broker, and %s is not one: point TitanClient at the broker's "
+                                "port (TITAN_PORT)" % (e.reason, self.endpoint))
+
+    def _check_open(self) -> None:
         if self._closed:
             raise TitanError("this TitanClient is closed; create a new one")
+
+    def _hello(self) -> Dict[str, Any]:
+        if self._welcome is None:
+            self._welcome = self._entry.request(MsgType.HELLO, {"client": "titan-sdk-py/" + __version__},
+                                                self.timeout).fields
+        return self._welcome
+
+    def _store_connection(self) -> Connection:
+        self._check_open()
         if self._store is None:
-            welcome = self._entry.request(MsgType.HELLO, {"client": "titan-sdk-py/" + __version__},
-                                          self.timeout).fields
-            self._store = self._connection_from(welcome)
+            self._store = self._connection_from(self._hello())
         return self._store
+
+    def _pub_endpoint(self) -> str:
+        with self._locked():
+            self._check_open()
+            welcome = self._hello()
+        if welcome.get("pub_port") is None:
+            raise TitanError("%s (a %s) announces no event feed; stream_logs needs the broker's port"
+                             % (self.endpoint, welcome.get("node")))
+        return _tcp(self.host, welcome["pub_port"])
 
     def _connection_from(self, welcome: dict) -> Connection:
         port = welcome.get("store_port")

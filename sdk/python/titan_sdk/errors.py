@@ -1,5 +1,6 @@
 # Exceptions the SDK raises: one class per ERROR code of schemas/protocol.yaml, plus timeouts
-# (nothing answered) and protocol violations (something answered, but not in Titan's protocol).
+# (nothing answered), protocol violations (something answered, but not in Titan's protocol), and the
+# job API's own cases (an unknown job id, a job script missing on this machine).
 from typing import Dict, Type
 
 
@@ -49,6 +50,22 @@ class WrongTypeError(TitanNodeError):
 
 class InvalidError(TitanNodeError):
     code = "INVALID"
+
+
+class JobNotFoundError(InvalidError):
+    """The broker knows no job with this id (the broker answers INVALID, or JOB_GET found nothing)."""
+
+
+class JobFileNotFoundError(TitanError, FileNotFoundError):
+    """A TitanJob's `filename` does not exist on this machine. `filename` holds the path."""
+
+    def __init__(self, message: str, filename: str):
+        super().__init__(message)
+        self.message = message
+        self.filename = filename
+
+    def __str__(self) -> str:  # OSError would render "[Errno None] None: 'path'"
+        return self.message
 
 
 class UnavailableError(TitanNodeError):

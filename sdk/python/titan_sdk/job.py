@@ -1,16 +1,34 @@
-# TitanJob: one unit of work, with every constructor parameter of the SDK reference (seed 001).
-# Submission (TitanClient.submit_job / submit_dag) comes with the broker; this is the plain description.
-from typing import Any, List, Optional
+# TitanJob (a unit of work, with every constructor parameter of the SDK reference, seed 001, plus
+# retries/timeout/env) and JobInfo (a job as the broker reports it). Plain descriptions: the wire
+# format is built in submission.py and read in client.py.
+import dataclasses
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+# Every job state the broker reports, in lifecycle order, and the ones a job never leaves.
+JOB_STATES = ("PENDING", "BLOCKED", "SCHEDULED", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "DEAD",
+              "SKIPPED")
+FINAL_STATES = frozenset(("COMPLETED", "FAILED", "CANCELLED", "DEAD", "SKIPPED"))
+
+Env = Union[Mapping[str, Any], Sequence[str]]
 
 
 class TitanJob:
-    """A job to run: `job_id` (alias `id`) and `filename` are required, the rest have the seed's defaults."""
+    """A job to run: `job_id` (alias `id`) and `filename` are required, the rest have the seed's defaults.
+
+    `filename` is a path on this machine (absolute, or relative to the current directory); the SDK
+    sends the file's bytes with the submission and the worker runs it by extension (.py, .sh, .jar,
+    or an executable). `delay` is in SECONDS (floats allowed). Beyond the seed's parameters, the
+    keyword-only `retries` (extra attempts after a failed run), `timeout` (seconds a run may take
+    before it is killed and failed; None: no limit) and `env` (a dict, or "NAME=value" strings, added
+    to the job's environment).
+    """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
                  args: Optional[str] = None, parents: Optional[List[str]] = None, port: int = 0,
-                 is_archive: bool = False, priority: int = 1, delay: int = 0, affinity: bool = False,
+                 is_archive: bool = False, priority: int = 1, delay: float = 0, affinity: bool = False,
                  requirement: str = "GENERAL", hitl_message: Optional[str] = None, max_wait_seconds: int = 172800,
-                 *, id: Optional[str] = None):
+                 *, id: Optional[str] = None, retries: int = 0, timeout: Optional[float] = None,
+                 env: Optional[Env] = None):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
@@ -31,6 +49,9 @@ class TitanJob:
         self.requirement = requirement
         self.hitl_message = hitl_message
         self.max_wait_seconds = max_wait_seconds
+        self.retries = retries
+        self.timeout = timeout
+        self.env = env
 
     @property
     def id(self) -> str:
@@ -41,3 +62,42 @@ class TitanJob:
 
     def __repr__(self) -> str:
         return "TitanJob(%s)" % ", ".join("%s=%r" % kv for kv in vars(self).items())
+
+
+@dataclasses.dataclass
+class JobInfo:
+    """One job as the broker reports it (the protocol's JobInfo). Times are Unix epoch milliseconds;
+    `started_ms`/`finished_ms` belong to the latest attempt, None until it starts/ends."""
+
+    id: str
+    state: str
+    file: str
+    requirement: str
+    priority: int
+    attempt: int
+    parents: List[str]
+    submitted_ms: int
+    worker: Optional[str] = None
+    exit_code: Optional[int] = None
+    reason: Optional[str] = None
+    started_ms: Optional[int] = None
+    finished_ms: Optional[int] = None
+    dag: Optional[str] = None
+
+    @classmethod
+    def from_wire(cls, fields: Dict[str, Any]) -> "JobInfo":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in fields.items() if k in names})
+
+    @property
+    def is_final(self) -> bool:
+        """True once the job can no longer change (COMPLETED FAILED CANCELLED DEAD SKIPPED)."""
+        return self.state in FINAL_STATES
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def __getitem__(self, key: str) -> Any:  # info["state"], as with the dicts of other job SDKs
+        if key not in {f.name for f in dataclasses.fields(self)}:
+            raise KeyError(key)
+        return getattr(self, key)

@@ -51,6 +51,18 @@ class MsgType(enum.IntEnum):
     STATS_GET = 0x3B
     STATS = 0x3C
     WORKER_STOP = 0x3D
+    GATE_DECIDE = 0x3E
+    DAG_LIST = 0x40
+    DAG_LIST_REPLY = 0x41
+    DAG_GET = 0x42
+    DAG_INFO = 0x43
+    DAG_CANCEL = 0x44
+    RUN_LIST = 0x45
+    RUN_LIST_REPLY = 0x46
+    SCHEDULE_ADD = 0x47
+    SCHEDULE_LIST = 0x48
+    SCHEDULE_LIST_REPLY = 0x49
+    SCHEDULE_REMOVE = 0x4A
     WORKER_READY = 0x50
     WORKER_WELCOME = 0x51
     HEARTBEAT = 0x52
@@ -104,11 +116,14 @@ ENVELOPE_FIELDS = _fields("rid:int?")
 STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
     "JobSpec": _fields("id:str file:str args:str? job_type:str? port:int? priority:int? delay_ms:int? "
                        "requirement:str? affinity:bool? parents:list<str>? retries:int? timeout_ms:int? "
-                       "env:list<str>?"),
+                       "env:list<str>? hitl_message:str? max_wait_s:int?"),
     "FileBlob": _fields("name:str content:bin"),
     "JobInfo": _fields("id:str state:str file:str requirement:str priority:int attempt:int parents:list<str> "
                        "worker:str? exit_code:int? reason:str? submitted_ms:int started_ms:int? finished_ms:int? "
-                       "dag:str?"),
+                       "dag:str? kind:str? message:str? decided_by:str?"),
+    "DagInfo": _fields("id:str name:str state:str agent_run_id:str? jobs:int done:int failed:int submitted_ms:int "
+                       "finished_ms:int?"),
+    "ScheduleInfo": _fields("name:str cron:str jobs:int next_ms:int last_ms:int?"),
     "WorkerInfo": _fields("name:str host:str slots:int busy:int capabilities:list<str> state:str "
                           "running:list<str> seen_ms_ago:int"),
     "JobRef": _fields("id:str attempt:int"),
@@ -138,7 +153,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     # client dialog
     (_M.OK, ""),
     (_M.JOB_SUBMIT, "jobs:list<JobSpec> files:list<FileBlob> dag:str? agent_run_id:str?"),
-    (_M.JOB_ACCEPTED, "ids:list<str>"),
+    (_M.JOB_ACCEPTED, "ids:list<str> dag:str?"),
     (_M.JOB_GET, "id:str"),
     (_M.JOB_INFO, "found:bool job:JobInfo?"),
     (_M.JOB_LIST, "state:str? limit:int"),
@@ -151,6 +166,18 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.STATS, "workers:list<WorkerInfo> pending:int blocked:int scheduled:int queued:int running:int "
                "unsatisfiable:int completed:int failed:int"),
     (_M.WORKER_STOP, "name:str"),
+    (_M.GATE_DECIDE, "id:str approve:bool reason:str? by:str?"),
+    (_M.DAG_LIST, "agent_run_id:str? limit:int"),
+    (_M.DAG_LIST_REPLY, "dags:list<DagInfo>"),
+    (_M.DAG_GET, "id:str"),
+    (_M.DAG_INFO, "found:bool dag:DagInfo? jobs:list<JobInfo>"),
+    (_M.DAG_CANCEL, "id:str"),
+    (_M.RUN_LIST, "limit:int"),
+    (_M.RUN_LIST_REPLY, "runs:list<DagInfo>"),
+    (_M.SCHEDULE_ADD, "name:str cron:str jobs:list<JobSpec> files:list<FileBlob>"),
+    (_M.SCHEDULE_LIST, ""),
+    (_M.SCHEDULE_LIST_REPLY, "schedules:list<ScheduleInfo>"),
+    (_M.SCHEDULE_REMOVE, "name:str"),
     # worker dialog
     (_M.WORKER_READY, "name:str host:str pid:int slots:int capabilities:list<str> running:list<JobRef> "
                       "finished:list<JobResult>"),
@@ -190,6 +217,14 @@ REPLIES: Dict[MsgType, MsgType] = {
     _M.JOB_WAIT: _M.JOB_INFO,
     _M.STATS_GET: _M.STATS,
     _M.WORKER_STOP: _M.OK,
+    _M.GATE_DECIDE: _M.JOB_INFO,
+    _M.DAG_LIST: _M.DAG_LIST_REPLY,
+    _M.DAG_GET: _M.DAG_INFO,
+    _M.DAG_CANCEL: _M.DAG_INFO,
+    _M.RUN_LIST: _M.RUN_LIST_REPLY,
+    _M.SCHEDULE_ADD: _M.OK,
+    _M.SCHEDULE_LIST: _M.SCHEDULE_LIST_REPLY,
+    _M.SCHEDULE_REMOVE: _M.OK,
     _M.WORKER_READY: _M.WORKER_WELCOME,
     _M.JOB_DONE: _M.JOB_ACK,
 }

@@ -1,0 +1,86 @@
+# A whole Titan cluster as separate processes for integration tests: a store, a broker that announces it,
+# and workers, each on ports chosen by the OS (port 0) and read back from READY lines. Jobs run with this
+# checkout's SDK on PYTHONPATH and this interpreter (which has pyzmq and msgpack) as their python.
+import os
+import re
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from node_process import REPO_ROOT, NodeProcess
+from store_process import StoreProcess
+
+BROKER_READY_RE = re.compile(r"^READY broker tcp://127\.0\.0\.1:(\d+)$")
+WORKER_READY_RE = re.compile(r"^READY worker (\S+)$")
+
+
+def job_environment() -> Dict[str, str]:
+    """The environment workers (and so their jobs) get: ours, minus any TITAN_* a developer has set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TITAN_")}
+    sdk = str(REPO_ROOT / "sdk" / "python")
+    env["PYTHONPATH"] = sdk + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["TITAN_PYTHON"] = sys.executable
+    return env
+
+
+class Cluster:
+    """Store + broker + workers under `root` (an absolute directory). Stop it with stop()."""
+
+    def __init__(self, root: Path, workers: Sequence[Tuple[str, List[str]]] = (("w1", []), ("w2", []))):
+        self.root = Path(root).resolve()
+        self.worker_specs = list(workers)
+        self.store: Optional[StoreProcess] = None
+        self.broker: Optional[NodeProcess] = None
+        self.workers: Dict[str, NodeProcess] = {}
+
+    @property
+    def port(self) -> int:
+        """The broker's client port: what TitanClient and TITAN_PORT name."""
+        return int(self.broker.ready.group(1))
+
+    def start(self) -> "Cluster":
+        try:
+            self.store = StoreProcess(self.root / "store").start()
+            self.broker = NodeProcess("broker", ["broker", "--port", "0", "--worker-port", "0", "--pub-port", "0",
+                                                 "--dir", str(self.root / "broker"), "--store-port",
+                                                 str(self.store.port)],
+                                      BROKER_READY_RE, self.root / "broker.stderr.log").start()
+            for name, extra in self.worker_specs:
+                self.start_worker(name, extra)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_worker(self, name: str, extra: Sequence[str] = ()) -> NodeProcess:
+        """A worker named `name`; returns once it has registered with the broker (its READY line)."""
+        proc = NodeProcess("worker " + name, ["--port", str(self.port), "worker", "--name", name, "--dir",
+                                              str(self.root / name), "--slots", "4"] + list(extra),
+                           WORKER_READY_RE, self.root / (name + ".stderr.log"), env=job_environment())
+        self.workers[name] = proc.start()
+        return proc
+
+    def stop(self) -> None:
+        """Workers first (they end their jobs), then the broker, then the store."""
+        for proc in list(self.workers.values()) + [self.broker, self.store]:
+            if proc is not None:
+                proc.stop()
+
+    def stderr(self) -> str:
+        """The tail of every node's stderr, for a failing test's message."""
+        procs = [self.store, self.broker] + list(self.workers.values())
+        return "\n".join("--- %s:\n%s" % (p.role, p.stderr()) for p in procs if p is not None)
+
+
+def unique_id(prefix: str) -> str:
+    """A job id no other test of the session uses (job ids are unique per broker, forever)."""
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+def write_script(directory: Path, name: str, body: str) -> str:
+    """Writes a job script (dedented) and returns its path."""
+    path = Path(directory) / name
+    path.write_text(textwrap.dedent(body).lstrip())
+    return str(path)

@@ -1,0 +1,113 @@
+# How TitanJobs become a JOB_SUBMIT (no cluster needed): field mapping and units, one FileBlob per
+# distinct file, and the local refusals (missing file, clashing basenames, unsupported seed features).
+import os
+
+import pytest
+
+from titan_sdk import InvalidError, JobFileNotFoundError, TitanError, TitanJob, TooLargeError
+from titan_sdk.protocol import MsgType, decode, encode
+from titan_sdk.submission import MAX_FILES_BYTES, build_submit, env_list
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "train.py"
+    path.write_bytes(b"print('train')\n")
+    return str(path)
+
+
+def test_every_titan_job_field_maps_to_its_job_spec_field(script):
+    job = TitanJob("train_v1", script, "SERVICE", "--epochs 3", ["prep"], 8080, False, 10, 1.5, True, "GPU",
+                   retries=2, timeout=2.25, env={"MODE": "fast", "N": 4})
+    fields = build_submit([job], "nightly", "run-1")
+    assert fields["jobs"] == [{
+        "id": "train_v1", "file": "train.py", "args": "--epochs 3", "job_type": "SERVICE", "port": 8080,
+        "priority": 10, "delay_ms": 1500, "requirement": "GPU", "affinity": True, "parents": ["prep"],
+        "retries": 2, "timeout_ms": 2250, "env": ["MODE=fast", "N=4"]}]
+    assert fields["files"] == [{"name": "train.py", "content": b"print('train')\n"}]
+    assert (fields["dag"], fields["agent_run_id"]) == ("nightly", "run-1")
+    frames = encode(MsgType.JOB_SUBMIT, fields)  # the schema accepts it
+    assert decode(frames).fields["jobs"][0]["delay_ms"] == 1500
+
+
+def test_defaults_leave_optional_fields_to_the_broker(script):
+    (spec,) = build_submit([TitanJob("a", script)], None, None)["jobs"]
+    assert spec == {"id": "a", "file": "train.py", "priority": 1, "requirement": "GENERAL"}
+
+
+def test_args_as_a_list_are_shell_quoted(script):
+    (spec,) = build_submit([TitanJob("a", script, args=["two words", "it's"])], None, None)["jobs"]
+    assert spec["args"] == "'two words' 'it'\"'\"'s'"
+
+
+def test_a_relative_filename_is_read_from_the_current_directory(tmp_path, monkeypatch, script):
+    monkeypatch.chdir(tmp_path)
+    fields = build_submit([TitanJob("a", "train.py")], None, None)
+    assert fields["files"][0]["content"] == b"print('train')\n"
+
+
+def test_each_distinct_file_is_sent_once(tmp_path, script):
+    other = tmp_path / "sub"
+    other.mkdir()
+    (other / "train.py").write_bytes(b"print('train')\n")  # same name, same bytes: one blob
+    (tmp_path / "eval.sh").write_bytes(b"echo eval\n")
+    jobs = [TitanJob("a", script), TitanJob("b", script), TitanJob("c", str(other / "train.py")),
+            TitanJob("d", str(tmp_path / "eval.sh"))]
+    fields = build_submit(jobs, None, None)
+    assert [f["name"] for f in fields["files"]] == ["train.py", "eval.sh"]
+    assert [j["file"] for j in fields["jobs"]] == ["train.py", "train.py", "train.py", "eval.sh"]
+
+
+def test_two_different_files_with_one_basename_are_refused(tmp_path, script):
+    other = tmp_path / "v2"
+    other.mkdir()
+    (other / "train.py").write_bytes(b"print('v2')\n")
+    with pytest.raises(InvalidError, match="two different files named 'train.py'"):
+        build_submit([TitanJob("a", script), TitanJob("b", str(other / "train.py"))], None, None)
+
+
+def test_a_missing_file_names_the_path(tmp_path):
+    with pytest.raises(JobFileNotFoundError) as e:
+        build_submit([TitanJob("a", "scripts/missing.py")], None, None)
+    assert isinstance(e.value, FileNotFoundError)
+    assert "scripts/missing.py not found" in str(e.value) and "give a path to the script" in str(e.value)
+
+
+def test_files_over_one_message_are_too_large(tmp_path):
+    big = tmp_path / "big.py"
+    big.write_bytes(b"#" * (MAX_FILES_BYTES + 1))
+    with pytest.raises(TooLargeError, match="big.py"):
+        build_submit([TitanJob("a", str(big))], None, None)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"is_archive": True}, "is_archive"),
+    ({"hitl_message": "approve?"}, "hitl_message"),
+])
+def test_seed_features_this_titan_lacks_are_refused_not_ignored(script, kwargs, match):
+    with pytest.raises(TitanError, match=match):
+        build_submit([TitanJob("a", script, **kwargs)], None, None)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"priority": "5"}, TypeError),
+    ({"delay": -1}, ValueError),
+    ({"timeout": "soon"}, TypeError),
+    ({"env": {"": "x"}}, ValueError),
+    ({"env": ["NOVALUE"]}, ValueError),
+])
+def test_bad_field_values_are_refused_locally(script, kwargs, error):
+    with pytest.raises(error):
+        build_submit([TitanJob("a", script, **kwargs)], None, None)
+
+
+def test_env_accepts_a_dict_or_name_value_strings():
+    assert env_list({"A": 1, "B": "x=y"}) == ["A=1", "B=x=y"]
+    assert env_list(["A=1", "B="]) == ["A=1", "B="]
+
+
+def test_an_empty_submission_is_refused():
+    with pytest.raises(InvalidError):
+        build_submit([], None, None)
+    with pytest.raises(TypeError):
+        build_submit([os.getcwd()], None, None)
