@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "codec.h"
+#include "cron.h"
 #include "dispatch.h"
 #include "job.h"
 #include "journal.h"
@@ -81,7 +82,13 @@ class BrokerCore {
     std::string job_id;
     int64_t deadline = 0;
   };
-  enum class TimerKind { kReady, kWaiter, kRecovery, kHeartbeat };
+  enum class TimerKind { kReady, kWaiter, kRecovery, kHeartbeat, kGateExpiry, kSchedule };
+  struct Schedule {
+    std::string name, cron;
+    CronSpec spec;
+    wire::List jobs, files;
+    int64_t last_ms = 0, next_ms = 0;
+  };
   struct Timer {
     int64_t at;
     TimerKind kind;
@@ -99,6 +106,28 @@ class BrokerCore {
   wire::Message Stats(int64_t now) const;
   wire::Message StopWorker(const std::string& name);
   void Reply(const Route& to, std::optional<int64_t> rid, wire::Message msg);
+  // Splits a submission's hitl_message jobs into job + gate and points children at the gate.
+  std::optional<wire::Message> InsertGates(std::vector<Job>& batch);
+
+  // DAGs, agent runs and gates (core_dags.cc).
+  std::string NewDagId(const std::string& name) const;
+  wire::Datum RenderDag(const Dag& dag) const;
+  wire::Datum RenderGroup(const std::string& id, const std::string& name, const std::string& run,
+                          const std::vector<const Dag*>& dags) const;
+  wire::Message DagList(const wire::Message& req) const;
+  wire::Message DagGet(const std::string& id) const;
+  wire::Message DagCancel(const std::string& id, int64_t now);
+  wire::Message RunList(const wire::Message& req) const;
+  wire::Message DecideGate(const wire::Message& req, int64_t now);
+  void OpenGate(Job& gate, int64_t now);
+
+  // Recurring schedules (core_schedules.cc).
+  wire::Message ScheduleAdd(const wire::Message& req, int64_t now);
+  wire::Message ScheduleList() const;
+  wire::Message ScheduleRemove(const std::string& name);
+  void FireSchedule(Schedule& s, int64_t now);
+  void SaveSchedule(const Schedule& s);
+  void RestoreSchedule(const std::string& name, const std::string& definition, int64_t last_ms, int64_t now);
 
   // Worker dialog (core_workers.cc).
   void RegisterWorker(const std::string& identity, const wire::Message& msg, int64_t now);
@@ -132,6 +161,9 @@ class BrokerCore {
   LogStore* logs_;
   std::unordered_map<std::string, Job> jobs_;
   std::vector<std::string> order_;  // job ids in submission order
+  std::map<std::string, Dag> dags_;  // by id
+  std::vector<std::string> dag_order_;
+  std::map<std::string, Schedule> schedules_;
   std::unordered_map<std::string, std::shared_ptr<const std::string>> files_;  // hash -> content
   std::map<std::string, Worker> workers_;                                      // by name
   std::unordered_map<std::string, std::string> worker_names_;                  // identity -> name

@@ -106,6 +106,14 @@ void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const M
     case MsgType::kJobStop: return Reply(from, rid, Stop(std::string(req.Bytes("id")), now));
     case MsgType::kStatsGet: return Reply(from, rid, Stats(now));
     case MsgType::kWorkerStop: return Reply(from, rid, StopWorker(std::string(req.Bytes("name"))));
+    case MsgType::kGateDecide: return Reply(from, rid, DecideGate(req, now));
+    case MsgType::kDagList: return Reply(from, rid, DagList(req));
+    case MsgType::kDagGet: return Reply(from, rid, DagGet(std::string(req.Bytes("id"))));
+    case MsgType::kDagCancel: return Reply(from, rid, DagCancel(std::string(req.Bytes("id")), now));
+    case MsgType::kRunList: return Reply(from, rid, RunList(req));
+    case MsgType::kScheduleAdd: return Reply(from, rid, ScheduleAdd(req, now));
+    case MsgType::kScheduleList: return Reply(from, rid, ScheduleList());
+    case MsgType::kScheduleRemove: return Reply(from, rid, ScheduleRemove(std::string(req.Bytes("name"))));
     case MsgType::kJobWait: {
       const Job* job = Resolve(std::string(req.Bytes("id")));
       const int64_t timeout = std::clamp<int64_t>(req.Int("timeout_ms"), 0, kMaxWaitMs);
@@ -166,8 +174,13 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     if (const Datum* p = Field(spec, "parents")) {
       for (const auto& parent : std::get<wire::List>(p->v)) j.parents.emplace_back(parent.bytes());
     }
-    j.dag = dag;
     batch.push_back(std::move(j));
+  }
+  const std::string dag_id = NewDagId(dag.empty() ? batch.front().id : dag);
+  for (auto& j : batch) j.dag = dag_id;
+  if (auto refused = InsertGates(batch)) return *refused;
+  for (const auto& j : batch) {
+    if (j.gate && !ids.insert(j.id).second) return Invalid("gate id '" + j.id + "' is also a job id in this submission");
   }
   std::vector<std::string> unknown;
   for (const auto& j : batch) {
@@ -192,8 +205,10 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     journal_->InsertFile(hash, name, *content);
     files_[hash] = std::move(content);
   }
+  Dag record{dag_id, dag.empty() ? dag_id : dag, std::string(req.Bytes("agent_run_id")), {}, now};
   wire::List accepted;
   for (auto& j : batch) {
+    record.job_ids.push_back(j.id);
     j.seq = next_seq_++;
     j.submitted_ms = now;
     j.state = JobState::kPending;
@@ -221,7 +236,10 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
       MakeReady(j, now, true);
     }
   }
-  return wire::MakeMessage(MsgType::kJobAccepted).Set("ids", Datum(std::move(accepted)));
+  if (Status st = journal_->InsertDag(record); !st.ok()) spdlog::error("broker: journal: {}", st.message());
+  dag_order_.push_back(dag_id);
+  dags_.emplace(dag_id, std::move(record));
+  return wire::MakeMessage(MsgType::kJobAccepted).Set("ids", Datum(std::move(accepted))).Set("dag", Datum(Text{dag_id}));
 }
 
 Message BrokerCore::JobInfoReply(const std::string& id) const {
@@ -245,7 +263,7 @@ Message BrokerCore::ListJobs(const Message& req) const {
   if (req.Has("state")) {
     filter = StateFromName(req.Bytes("state"));
     if (!filter) return Invalid("unknown state '" + std::string(req.Bytes("state")) + "'; use one of PENDING BLOCKED "
-                                "SCHEDULED QUEUED RUNNING COMPLETED FAILED CANCELLED DEAD SKIPPED");
+                                "SCHEDULED QUEUED RUNNING WAITING_APPROVAL COMPLETED FAILED CANCELLED DEAD SKIPPED");
   }
   const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.Int("limit"), 1, 10000));
   wire::List out;
@@ -301,7 +319,7 @@ Message BrokerCore::Stop(const std::string& id, int64_t now) {
 }
 
 Message BrokerCore::Stats(int64_t now) const {
-  int64_t counts[10] = {};
+  int64_t counts[kStateCount] = {};
   for (const auto& [id, job] : jobs_) ++counts[static_cast<int>(job.state)];
   int64_t unsatisfiable = 0;
   for (const auto& [requirement, queue] : ready_) {

@@ -57,6 +57,7 @@ void BrokerCore::WakeWaiters(const Job& job) {
 }
 
 void BrokerCore::MakeReady(Job& job, int64_t now, bool apply_delay) {
+  if (job.gate) return OpenGate(job, now);
   if (apply_delay && job.delay_ms > 0) {
     job.reason = "delayed " + std::to_string(job.delay_ms) + " ms";
     Transition(job, JobState::kScheduled, now);
@@ -222,6 +223,19 @@ void BrokerCore::OnTick(int64_t now) {
           }
         }
         break;
+      case TimerKind::kGateExpiry: {
+        Job* gate = Resolve(t.key);
+        if (gate != nullptr && gate->state == JobState::kWaitingApproval && now >= gate->started_ms + gate->max_wait_ms) {
+          Finish(*gate, JobState::kFailed,
+                 "no decision within " + std::to_string(gate->max_wait_ms / 1000) + " s (max_wait_seconds)", now);
+        }
+        break;
+      }
+      case TimerKind::kSchedule: {
+        auto it = schedules_.find(t.key);
+        if (it != schedules_.end() && it->second.next_ms == t.at) FireSchedule(it->second, now);
+        break;
+      }
       case TimerKind::kHeartbeat: {
         std::vector<std::string> dead;
         for (auto& [name, w] : workers_) {
@@ -252,33 +266,30 @@ std::vector<Outgoing> BrokerCore::TakeOutbox() {
 }
 
 Status BrokerCore::Recover(int64_t now) {
-  Status s = journal_->Load(
-      [&](std::string hash, std::string content) {
-        files_[hash] = std::make_shared<const std::string>(std::move(content));
-      },
-      [&](Job job) {
-        const std::string id = job.id;
-        next_seq_ = std::max(next_seq_, job.seq + 1);
-        order_.push_back(id);
-        jobs_.emplace(id, std::move(job));
-      });
-  if (!s.ok()) return s;
+  std::vector<std::tuple<std::string, std::string, int64_t>> schedules;
+  Journal::Visitor visit;
+  visit.file = [&](std::string hash, std::string content) {
+    files_[hash] = std::make_shared<const std::string>(std::move(content));
+  };
+  visit.job = [&](Job job) {
+    const std::string id = job.id;
+    next_seq_ = std::max(next_seq_, job.seq + 1);
+    order_.push_back(id);
+    jobs_.emplace(id, std::move(job));
+  };
+  visit.dag = [&](Dag dag) {
+    dag_order_.push_back(dag.id);
+    const std::string id = dag.id;
+    dags_.emplace(id, std::move(dag));
+  };
+  visit.schedule = [&](std::string name, std::string definition, int64_t last_ms) {
+    schedules.emplace_back(std::move(name), std::move(definition), last_ms);
+  };
+  if (Status s = journal_->Load(visit); !s.ok()) return s;
   size_t running = 0;
   for (const auto& id : order_) {
     Job& job = jobs_.at(id);
-    // Rebuild what is derived from the spec and the graph.
-    for (const auto& [k, v] : job.spec) {
-      if (k == "file") job.file = std::string(v.bytes());
-      if (k == "requirement") job.requirement = std::string(v.bytes());
-      if (k == "priority") job.priority = std::get<int64_t>(v.v);
-      if (k == "delay_ms") job.delay_ms = std::get<int64_t>(v.v);
-      if (k == "retries") job.retries = std::get<int64_t>(v.v);
-      if (k == "affinity") job.affinity = std::get<bool>(v.v);
-      if (k == "parents") {
-        for (const auto& p : std::get<wire::List>(v.v)) job.parents.emplace_back(p.bytes());
-      }
-    }
-    if (job.requirement.empty()) job.requirement = "GENERAL";
+    ApplySpec(job);  // rebuild what is derived from the spec
     job.log_size = logs_->Size(id);
     for (const auto& p : job.parents) {
       Job* parent = Resolve(p);
@@ -296,9 +307,13 @@ Status BrokerCore::Recover(int64_t now) {
         timers_.push(Timer{std::max(now, job.submitted_ms + job.delay_ms), TimerKind::kReady, job.id});
         break;
       case JobState::kRunning: ++running; break;
+      case JobState::kWaitingApproval:
+        timers_.push(Timer{job.started_ms + job.max_wait_ms, TimerKind::kGateExpiry, job.id});
+        break;
       default: break;
     }
   }
+  for (const auto& [name, definition, last_ms] : schedules) RestoreSchedule(name, definition, last_ms, now);
   if (running > 0) timers_.push(Timer{now + config_.recovery_grace_ms, TimerKind::kRecovery, {}});
   timers_.push(Timer{now + config_.heartbeat_ms, TimerKind::kHeartbeat, {}});
   spdlog::info("broker: recovered {} jobs ({} were running; their workers have {} ms to return)", jobs_.size(),

@@ -1,11 +1,13 @@
 // Job state names and the JobInfo rendering.
 #include "job.h"
 
+#include <algorithm>
+
 namespace titan::broker {
 
 namespace {
-constexpr const char* kNames[] = {"PENDING", "BLOCKED",   "SCHEDULED", "QUEUED", "RUNNING",
-                                  "COMPLETED", "FAILED", "CANCELLED", "DEAD",   "SKIPPED"};
+constexpr const char* kNames[kStateCount] = {"PENDING",   "BLOCKED", "SCHEDULED", "QUEUED", "RUNNING", "WAITING_APPROVAL",
+                                             "COMPLETED", "FAILED",  "CANCELLED", "DEAD",   "SKIPPED"};
 }
 
 const char* StateName(JobState s) { return kNames[static_cast<int>(s)]; }
@@ -41,7 +43,33 @@ wire::Datum RenderJobInfo(const Job& job) {
   if (job.started_ms) m.emplace_back("started_ms", Datum(job.started_ms));
   if (job.finished_ms) m.emplace_back("finished_ms", Datum(job.finished_ms));
   if (!job.dag.empty()) m.emplace_back("dag", Datum(Text{job.dag}));
+  if (job.gate) {
+    m.emplace_back("kind", Datum(Text{"GATE"}));
+    m.emplace_back("message", Datum(Text{job.message}));
+    if (!job.decided_by.empty()) m.emplace_back("decided_by", Datum(Text{job.decided_by}));
+  }
   return Datum(std::move(m));
+}
+
+void ApplySpec(Job& job) {
+  for (const auto& [k, v] : job.spec) {
+    if (v.is_nil()) continue;
+    if (k == "file") job.file = std::string(v.bytes());
+    if (k == "requirement") job.requirement = std::string(v.bytes());
+    if (k == "priority") job.priority = std::get<int64_t>(v.v);
+    if (k == "delay_ms") job.delay_ms = std::get<int64_t>(v.v);
+    if (k == "retries") job.retries = std::get<int64_t>(v.v);
+    if (k == "affinity") job.affinity = std::get<bool>(v.v);
+    if (k == "kind") job.gate = v.bytes() == "GATE";
+    if (k == "message") job.message = std::string(v.bytes());
+    if (k == "max_wait_s") job.max_wait_ms = std::get<int64_t>(v.v) * 1000;
+    if (k == "parents") {
+      job.parents.clear();
+      for (const auto& p : std::get<wire::List>(v.v)) job.parents.emplace_back(p.bytes());
+    }
+  }
+  std::transform(job.requirement.begin(), job.requirement.end(), job.requirement.begin(), ::toupper);
+  if (job.requirement.empty()) job.requirement = "GENERAL";
 }
 
 }  // namespace titan::broker

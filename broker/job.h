@@ -14,7 +14,13 @@ namespace titan::broker {
 //   PENDING -> BLOCKED (parents not done) -> SCHEDULED (delay) -> QUEUED -> RUNNING -> COMPLETED
 //   a failed run with retries left goes back to SCHEDULED (backoff); without, FAILED (or DEAD when
 //   retries were used up); JOB_STOP gives CANCELLED; descendants of a job that did not complete are SKIPPED.
-enum class JobState { kPending, kBlocked, kScheduled, kQueued, kRunning, kCompleted, kFailed, kCancelled, kDead, kSkipped };
+//   A human-in-the-loop gate goes BLOCKED -> WAITING_APPROVAL -> COMPLETED (approved) or FAILED
+//   (rejected, or undecided for max_wait_s); it never runs on a worker.
+enum class JobState {
+  kPending, kBlocked, kScheduled, kQueued, kRunning, kWaitingApproval,
+  kCompleted, kFailed, kCancelled, kDead, kSkipped
+};
+inline constexpr int kStateCount = 11;
 
 const char* StateName(JobState s);
 std::optional<JobState> StateFromName(std::string_view name);
@@ -34,6 +40,9 @@ struct Job {
   std::vector<std::string> parents;
   std::string dag;
   int64_t seq = 0;           // submission order: FIFO within a priority
+  bool gate = false;         // a human-in-the-loop gate, not a process
+  std::string message;       // gate: the question for the operator
+  int64_t max_wait_ms = 0;   // gate: fails when undecided this long
 
   // Mutable, journaled.
   JobState state = JobState::kPending;
@@ -45,6 +54,7 @@ struct Job {
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
   int64_t lost = 0;          // times its worker died under it
+  std::string decided_by;    // gate: who approved or rejected
 
   // Derived at run time (not journaled).
   std::vector<std::string> children;
@@ -56,5 +66,17 @@ struct Job {
 
 // The JobInfo struct of the protocol.
 wire::Datum RenderJobInfo(const Job& job);
+
+// Reads the submitted JobSpec fields (file, requirement, priority, ...) from job.spec into `job`.
+void ApplySpec(Job& job);
+
+// A DAG: the jobs of one submission, with a status of its own derived from theirs.
+struct Dag {
+  std::string id;  // the name, or name#N when the name was used before
+  std::string name;
+  std::string agent_run_id;
+  std::vector<std::string> job_ids;
+  int64_t submitted_ms = 0;
+};
 
 }  // namespace titan::broker

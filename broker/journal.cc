@@ -9,8 +9,20 @@ CREATE TABLE IF NOT EXISTS files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, cont
 CREATE TABLE IF NOT EXISTS jobs(
   id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
   state TEXT NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL, exit_code INTEGER, reason TEXT NOT NULL,
-  submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL);
+  submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
+  decided_by TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS dags(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
+  agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
 )sql";
+
+std::string IdsBytes(const std::vector<std::string>& ids) {
+  wire::List list;
+  for (const auto& id : ids) list.push_back(wire::Datum(wire::Text{id}));
+  std::string out;
+  wire::EncodeMsgpack(wire::Datum(std::move(list)), &out);
+  return out;
+}
 
 std::string SpecBytes(const wire::Map& spec) {
   std::string out;
@@ -31,9 +43,13 @@ Status Journal::Open(const std::string& path) {
       {&begin_, "BEGIN"},
       {&commit_, "COMMIT"},
       {&insert_file_, "INSERT OR IGNORE INTO files(hash, name, content) VALUES(?1, ?2, ?3)"},
-      {&insert_job_, "INSERT INTO jobs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+      {&insert_job_, "INSERT INTO jobs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '')"},
       {&update_job_, "UPDATE jobs SET state = ?2, attempt = ?3, worker = ?4, exit_code = ?5, reason = ?6, "
-                     "started_ms = ?7, finished_ms = ?8, lost = ?9 WHERE id = ?1"},
+                     "started_ms = ?7, finished_ms = ?8, lost = ?9, decided_by = ?10 WHERE id = ?1"},
+      {&insert_dag_, "INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES(?1, ?2, ?3, ?4, ?5)"},
+      {&put_schedule_, "INSERT INTO schedules VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
+                       "definition = excluded.definition, last_ms = excluded.last_ms"},
+      {&delete_schedule_, "DELETE FROM schedules WHERE name = ?1"},
   };
   for (const auto& st : statements) {
     if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
@@ -80,18 +96,38 @@ Status Journal::UpdateJob(const Job& j) {
   update_job_.Reset();
   update_job_.Bind(1, j.id).Bind(2, std::string_view(StateName(j.state))).Bind(3, j.attempt).Bind(4, j.worker);
   if (j.exit_code) update_job_.Bind(5, *j.exit_code);
-  update_job_.Bind(6, j.reason).Bind(7, j.started_ms).Bind(8, j.finished_ms).Bind(9, j.lost).Step();
+  update_job_.Bind(6, j.reason).Bind(7, j.started_ms).Bind(8, j.finished_ms).Bind(9, j.lost);
+  update_job_.Bind(10, j.decided_by).Step();
   return update_job_.status();
 }
 
-Status Journal::Load(const std::function<void(std::string, std::string)>& file, const std::function<void(Job)>& job) {
+Status Journal::InsertDag(const Dag& d) {
+  insert_dag_.Reset();
+  insert_dag_.Bind(1, d.id).Bind(2, d.name).Bind(3, d.agent_run_id).Bind(4, d.submitted_ms);
+  insert_dag_.Bind(5, IdsBytes(d.job_ids)).Step();
+  return insert_dag_.status();
+}
+
+Status Journal::PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms) {
+  put_schedule_.Reset();
+  put_schedule_.Bind(1, name).Bind(2, definition).Bind(3, last_ms).Step();
+  return put_schedule_.status();
+}
+
+Status Journal::DeleteSchedule(const std::string& name) {
+  delete_schedule_.Reset();
+  delete_schedule_.Bind(1, name).Step();
+  return delete_schedule_.status();
+}
+
+Status Journal::Load(const Visitor& visit) {
   store::Statement files;
   if (Status s = db_.Prepare("SELECT hash, content FROM files", &files); !s.ok()) return s;
-  while (files.Step()) file(std::string(files.ColumnBlob(0)), std::string(files.ColumnBlob(1)));
+  while (files.Step()) visit.file(std::string(files.ColumnBlob(0)), std::string(files.ColumnBlob(1)));
   if (!files.status().ok()) return files.status();
   store::Statement jobs;
   if (Status s = db_.Prepare("SELECT id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, "
-                             "submitted_ms, started_ms, finished_ms, lost, exit_code IS NULL FROM jobs ORDER BY seq",
+                             "submitted_ms, started_ms, finished_ms, lost, exit_code IS NULL, decided_by FROM jobs ORDER BY seq",
                              &jobs);
       !s.ok()) {
     return s;
@@ -116,9 +152,32 @@ Status Journal::Load(const std::function<void(std::string, std::string)>& file, 
     j.started_ms = jobs.ColumnInt(11);
     j.finished_ms = jobs.ColumnInt(12);
     j.lost = jobs.ColumnInt(13);
-    job(std::move(j));
+    j.decided_by = std::string(jobs.ColumnBlob(15));
+    visit.job(std::move(j));
   }
-  return jobs.status();
+  if (!jobs.status().ok()) return jobs.status();
+  store::Statement dags;
+  if (Status s = db_.Prepare("SELECT id, name, agent_run_id, submitted_ms, job_ids FROM dags ORDER BY seq", &dags);
+      !s.ok()) {
+    return s;
+  }
+  while (dags.Step()) {
+    Dag d{std::string(dags.ColumnBlob(0)), std::string(dags.ColumnBlob(1)), std::string(dags.ColumnBlob(2)), {},
+          dags.ColumnInt(3)};
+    wire::Datum ids;
+    std::string error;
+    if (wire::DecodeMsgpack(dags.ColumnBlob(4), 1 << 24, &ids, &error)) {
+      for (const auto& id : std::get<wire::List>(ids.v)) d.job_ids.emplace_back(id.bytes());
+    }
+    visit.dag(std::move(d));
+  }
+  if (!dags.status().ok()) return dags.status();
+  store::Statement schedules;
+  if (Status s = db_.Prepare("SELECT name, definition, last_ms FROM schedules", &schedules); !s.ok()) return s;
+  while (schedules.Step()) {
+    visit.schedule(std::string(schedules.ColumnBlob(0)), std::string(schedules.ColumnBlob(1)), schedules.ColumnInt(2));
+  }
+  return schedules.status();
 }
 
 }  // namespace titan::broker

@@ -26,14 +26,23 @@ class Journal {
   Status InsertFile(const std::string& hash, const std::string& name, const std::string& content);
   Status InsertJob(const Job& job);
   Status UpdateJob(const Job& job);
+  Status InsertDag(const Dag& dag);
+  // A schedule: its definition (a msgpack blob the core owns) and when it last fired.
+  Status PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms);
+  Status DeleteSchedule(const std::string& name);
 
-  // Calls `file` for each stored file, then `job` for each job in submission order.
-  Status Load(const std::function<void(std::string hash, std::string content)>& file,
-              const std::function<void(Job job)>& job);
+  struct Visitor {
+    std::function<void(std::string hash, std::string content)> file;
+    std::function<void(Job job)> job;  // in submission order
+    std::function<void(Dag dag)> dag;  // in submission order
+    std::function<void(std::string name, std::string definition, int64_t last_ms)> schedule;
+  };
+  Status Load(const Visitor& visit);
 
  private:
   store::Db db_;
-  store::Statement begin_, commit_, insert_file_, insert_job_, update_job_;
+  store::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
+      delete_schedule_;
   bool in_txn_ = false;
 };
 

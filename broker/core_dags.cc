@@ -1,0 +1,196 @@
+// BrokerCore: DAG records and their status, agent runs, and human-in-the-loop gates.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+#include "broker_core.h"
+
+namespace titan::broker {
+
+using wire::Datum;
+using wire::ErrorCode;
+using wire::Message;
+using wire::MsgType;
+using wire::Text;
+
+namespace {
+
+constexpr int64_t kDefaultMaxWaitS = 172800;  // 48 h, as in the original SDK
+
+Message Invalid(std::string reason) { return wire::MakeError(ErrorCode::kInvalid, std::move(reason)); }
+
+void SetParents(Job& job, std::vector<std::string> parents) {
+  wire::List list;
+  for (const auto& p : parents) list.push_back(Datum(Text{p}));
+  std::erase_if(job.spec, [](const auto& kv) { return kv.first == "parents"; });
+  job.spec.emplace_back("parents", Datum(std::move(list)));
+  job.parents = std::move(parents);
+}
+
+}  // namespace
+
+std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
+  std::map<std::string, std::string> gate_of;  // job id -> its gate id
+  std::vector<Job> gates;
+  for (const Job& j : batch) {
+    std::string message;
+    int64_t max_wait_s = kDefaultMaxWaitS;
+    for (const auto& [k, v] : j.spec) {
+      if (k == "hitl_message" && !v.is_nil()) message = std::string(v.bytes());
+      if (k == "max_wait_s" && !v.is_nil()) max_wait_s = std::get<int64_t>(v.v);
+    }
+    if (message.empty()) continue;
+    if (max_wait_s <= 0) return Invalid("job '" + j.id + "': max_wait_seconds must be positive");
+    Job g;
+    g.id = "hitl-gate-" + j.id;
+    if (jobs_.count(g.id)) return Invalid("gate '" + g.id + "' already exists; choose another job id");
+    g.spec = {{"id", Datum(Text{g.id})},           {"file", Datum(Text{""})},
+              {"kind", Datum(Text{"GATE"})},       {"message", Datum(Text{message})},
+              {"max_wait_s", Datum(max_wait_s)},   {"parents", Datum(wire::List{Datum(Text{j.id})})}};
+    ApplySpec(g);
+    g.dag = j.dag;
+    gate_of[j.id] = g.id;
+    gates.push_back(std::move(g));
+  }
+  // Children wait on the gate of a parent that has one (in this submission or an earlier one).
+  for (Job& j : batch) {
+    std::vector<std::string> parents = j.parents;
+    bool changed = false;
+    for (auto& p : parents) {
+      auto it = gate_of.find(p);
+      const std::string earlier_gate = "hitl-gate-" + p;
+      if (it != gate_of.end()) {
+        p = it->second;
+        changed = true;
+      } else if (const Job* g = Resolve(earlier_gate); g != nullptr && g->gate) {
+        p = earlier_gate;
+        changed = true;
+      }
+    }
+    if (changed) SetParents(j, std::move(parents));
+  }
+  for (auto& g : gates) batch.push_back(std::move(g));
+  return std::nullopt;
+}
+
+void BrokerCore::OpenGate(Job& gate, int64_t now) {
+  gate.started_ms = now;
+  gate.reason = "waiting for approval: " + gate.message;
+  Transition(gate, JobState::kWaitingApproval, now);
+  timers_.push(Timer{now + gate.max_wait_ms, TimerKind::kGateExpiry, gate.id});
+}
+
+Message BrokerCore::DecideGate(const Message& req, int64_t now) {
+  const std::string id(req.Bytes("id"));
+  Job* gate = Resolve(id);
+  if (gate == nullptr || !gate->gate) return Invalid("no gate '" + id + "'; gates are named hitl-gate-<job id>");
+  if (gate->state != JobState::kWaitingApproval) {
+    return Invalid("gate '" + id + "' is " + StateName(gate->state) +
+                   (IsFinal(gate->state) ? "; it was already decided" : "; its job has not completed yet"));
+  }
+  gate->decided_by = req.Has("by") ? std::string(req.Bytes("by")) : "unknown";
+  if (req.Bool("approve")) {
+    Finish(*gate, JobState::kCompleted, "approved by " + gate->decided_by, now);
+  } else {
+    std::string reason = "rejected by " + gate->decided_by;
+    if (req.Has("reason")) reason += ": " + std::string(req.Bytes("reason"));
+    Finish(*gate, JobState::kFailed, reason, now);
+  }
+  return JobInfoReply(id);
+}
+
+std::string BrokerCore::NewDagId(const std::string& name) const {
+  if (!dags_.count(name)) return name;
+  for (int n = 2;; ++n) {
+    const std::string id = name + "#" + std::to_string(n);
+    if (!dags_.count(id)) return id;
+  }
+}
+
+Datum BrokerCore::RenderGroup(const std::string& id, const std::string& name, const std::string& run,
+                              const std::vector<const Dag*>& dags) const {
+  int64_t total = 0, done = 0, failed = 0, hard_failed = 0, submitted = INT64_MAX, finished = 0;
+  for (const Dag* d : dags) {
+    submitted = std::min(submitted, d->submitted_ms);
+    for (const auto& jid : d->job_ids) {
+      const Job* j = Resolve(jid);
+      if (j == nullptr) continue;
+      ++total;
+      if (!IsFinal(j->state)) continue;
+      ++done;
+      finished = std::max(finished, j->finished_ms);
+      if (j->state == JobState::kFailed || j->state == JobState::kDead) ++hard_failed;
+      if (j->state != JobState::kCompleted) ++failed;
+    }
+  }
+  // A DAG fails when a job failed (a rejected gate counts); it is cancelled when jobs were stopped and
+  // the rest skipped because of that; otherwise it completed.
+  const char* state = done < total      ? "RUNNING"
+                      : hard_failed > 0 ? "FAILED"
+                      : failed > 0      ? "CANCELLED"
+                                        : "COMPLETED";
+  wire::Map m = {{"id", Datum(Text{id})},        {"name", Datum(Text{name})},      {"state", Datum(Text{state})},
+                 {"jobs", Datum(total)},         {"done", Datum(done)},            {"failed", Datum(failed)},
+                 {"submitted_ms", Datum(submitted == INT64_MAX ? 0 : submitted)}};
+  if (!run.empty()) m.emplace_back("agent_run_id", Datum(Text{run}));
+  if (done == total && total > 0) m.emplace_back("finished_ms", Datum(finished));
+  return Datum(std::move(m));
+}
+
+Datum BrokerCore::RenderDag(const Dag& dag) const { return RenderGroup(dag.id, dag.name, dag.agent_run_id, {&dag}); }
+
+Message BrokerCore::DagList(const Message& req) const {
+  const std::string run(req.Bytes("agent_run_id"));
+  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.Int("limit"), 1, 10000));
+  wire::List out;
+  for (auto it = dag_order_.rbegin(); it != dag_order_.rend() && out.size() < limit; ++it) {
+    const Dag& d = dags_.at(*it);
+    if (!run.empty() && d.agent_run_id != run) continue;
+    out.push_back(RenderDag(d));
+  }
+  return wire::MakeMessage(MsgType::kDagListReply).Set("dags", Datum(std::move(out)));
+}
+
+Message BrokerCore::DagGet(const std::string& id) const {
+  auto it = dags_.find(id);
+  Message m = wire::MakeMessage(MsgType::kDagInfo).Set("found", Datum(it != dags_.end()));
+  wire::List jobs;
+  if (it != dags_.end()) {
+    m.Set("dag", RenderDag(it->second));
+    for (const auto& jid : it->second.job_ids) {
+      if (const Job* j = Resolve(jid)) jobs.push_back(RenderJobInfo(*j));
+    }
+  }
+  return m.Set("jobs", Datum(std::move(jobs)));
+}
+
+Message BrokerCore::DagCancel(const std::string& id, int64_t now) {
+  auto it = dags_.find(id);
+  if (it == dags_.end()) return Invalid("no DAG '" + id + "'; see `titan dags`");
+  for (const auto& jid : it->second.job_ids) {
+    const Job* j = Resolve(jid);
+    if (j != nullptr && !IsFinal(j->state)) Stop(jid, now);
+  }
+  return DagGet(id);
+}
+
+Message BrokerCore::RunList(const Message& req) const {
+  std::map<std::string, std::vector<const Dag*>> runs;
+  std::vector<std::string> order;  // newest run first, by its latest DAG
+  for (auto it = dag_order_.rbegin(); it != dag_order_.rend(); ++it) {
+    const Dag& d = dags_.at(*it);
+    if (d.agent_run_id.empty()) continue;
+    if (!runs.count(d.agent_run_id)) order.push_back(d.agent_run_id);
+    runs[d.agent_run_id].push_back(&d);
+  }
+  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.Int("limit"), 1, 10000));
+  wire::List out;
+  for (const auto& run : order) {
+    if (out.size() == limit) break;
+    out.push_back(RenderGroup(run, run, run, runs[run]));
+  }
+  return wire::MakeMessage(MsgType::kRunListReply).Set("runs", Datum(std::move(out)));
+}
+
+}  // namespace titan::broker

@@ -1,0 +1,171 @@
+// BrokerCore: recurring schedules. A schedule is a cron expression and a set of job specs; at each
+// tick the jobs are submitted as DAG "<name>@<time>" with ids "<id>@<time>". Schedules are journaled
+// with the time they last fired, so after a restart a missed tick runs once (not once per missed tick).
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+#include "broker_core.h"
+
+namespace titan::broker {
+
+using wire::Datum;
+using wire::ErrorCode;
+using wire::Message;
+using wire::MsgType;
+using wire::Text;
+
+namespace {
+
+Message Invalid(std::string reason) { return wire::MakeError(ErrorCode::kInvalid, std::move(reason)); }
+
+// "20261123T0130Z": the suffix of the jobs one tick submits.
+std::string Stamp(int64_t ms) {
+  const time_t t = static_cast<time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%MZ", &tm);
+  return buf;
+}
+
+std::string Definition(const std::string& cron, const wire::List& jobs, const wire::List& files) {
+  std::string out;
+  wire::EncodeMsgpack(Datum(wire::Map{{"cron", Datum(Text{cron})}, {"jobs", Datum(jobs)}, {"files", Datum(files)}}),
+                      &out);
+  return out;
+}
+
+}  // namespace
+
+Message BrokerCore::ScheduleAdd(const Message& req, int64_t now) {
+  const std::string name(req.Bytes("name"));
+  const std::string cron(req.Bytes("cron"));
+  if (name.empty() || name.find('@') != std::string::npos) {
+    return Invalid("schedule name '" + name + "' must be non-empty and without '@'");
+  }
+  std::string error;
+  auto spec = ParseCron(cron, &error);
+  if (!spec) return Invalid(error);
+  const auto& jobs = std::get<wire::List>(req.Find("jobs")->v);
+  if (jobs.empty()) return Invalid("schedule '" + name + "' has no jobs; add at least one");
+  std::set<std::string> ids, files;
+  for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
+    for (const auto& [k, v] : std::get<wire::Map>(f.v)) {
+      if (k == "name") files.emplace(v.bytes());
+    }
+  }
+  for (const auto& j : jobs) {
+    Job probe;
+    probe.spec = std::get<wire::Map>(j.v);
+    ApplySpec(probe);
+    for (const auto& [k, v] : probe.spec) {
+      if (k == "id") ids.emplace(v.bytes());
+    }
+    if (!files.count(probe.file)) return Invalid("a job of schedule '" + name + "' runs '" + probe.file + "', which was not sent");
+  }
+  for (const auto& j : jobs) {
+    Job probe;
+    probe.spec = std::get<wire::Map>(j.v);
+    ApplySpec(probe);
+    for (const auto& p : probe.parents) {
+      if (!ids.count(p)) return Invalid("schedule '" + name + "': parent '" + p + "' is not one of its jobs");
+    }
+  }
+  Schedule& s = schedules_[name];
+  s.name = name;
+  s.cron = cron;
+  s.spec = *spec;
+  s.jobs = jobs;
+  s.files = std::get<wire::List>(req.Find("files")->v);
+  s.last_ms = now;  // a new schedule first fires at its next tick, not at once
+  s.next_ms = NextCronTime(s.spec, now);
+  SaveSchedule(s);
+  if (s.next_ms > 0) timers_.push(Timer{s.next_ms, TimerKind::kSchedule, name});
+  spdlog::info("broker: schedule {} '{}' next fires at {}", name, cron, Stamp(s.next_ms));
+  return wire::MakeMessage(MsgType::kOk);
+}
+
+Message BrokerCore::ScheduleList() const {
+  wire::List out;
+  for (const auto& [name, s] : schedules_) {
+    wire::Map m = {{"name", Datum(Text{name})},
+                   {"cron", Datum(Text{s.cron})},
+                   {"jobs", Datum(static_cast<int64_t>(s.jobs.size()))},
+                   {"next_ms", Datum(s.next_ms)}};
+    if (s.last_ms) m.emplace_back("last_ms", Datum(s.last_ms));
+    out.push_back(Datum(std::move(m)));
+  }
+  return wire::MakeMessage(MsgType::kScheduleListReply).Set("schedules", Datum(std::move(out)));
+}
+
+Message BrokerCore::ScheduleRemove(const std::string& name) {
+  if (!schedules_.erase(name)) return Invalid("no schedule '" + name + "'; see `titan schedules`");
+  if (Status st = journal_->BeginIfNeeded(); st.ok()) (void)journal_->DeleteSchedule(name);
+  return wire::MakeMessage(MsgType::kOk);  // its pending timer finds no schedule and does nothing
+}
+
+void BrokerCore::SaveSchedule(const Schedule& s) {
+  if (Status st = journal_->BeginIfNeeded(); !st.ok()) return;
+  if (Status st = journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files), s.last_ms); !st.ok()) {
+    spdlog::error("broker: journal: {}", st.message());
+  }
+}
+
+void BrokerCore::FireSchedule(Schedule& s, int64_t now) {
+  const std::string suffix = "@" + Stamp(now);
+  wire::List jobs;
+  for (const auto& j : s.jobs) {
+    wire::Map spec = std::get<wire::Map>(j.v);
+    for (auto& [k, v] : spec) {
+      if (k == "id") v = Datum(Text{std::string(v.bytes()) + suffix});
+      if (k == "parents" && !v.is_nil()) {
+        for (auto& p : std::get<wire::List>(v.v)) p = Datum(Text{std::string(p.bytes()) + suffix});
+      }
+    }
+    jobs.push_back(Datum(std::move(spec)));
+  }
+  Message submit = wire::MakeMessage(MsgType::kJobSubmit);
+  submit.Set("jobs", Datum(std::move(jobs))).Set("files", Datum(s.files)).Set("dag", Datum(Text{s.name + suffix}));
+  const Message reply = Submit(submit, now);
+  if (reply.type == MsgType::kError) {
+    spdlog::error("broker: schedule {} could not submit its jobs: {}", s.name, reply.Bytes("reason"));
+  } else {
+    spdlog::info("broker: schedule {} fired: DAG {}", s.name, reply.Bytes("dag"));
+  }
+  s.last_ms = now;
+  s.next_ms = NextCronTime(s.spec, now);
+  SaveSchedule(s);
+  if (s.next_ms > 0) timers_.push(Timer{s.next_ms, TimerKind::kSchedule, s.name});
+}
+
+void BrokerCore::RestoreSchedule(const std::string& name, const std::string& definition, int64_t last_ms, int64_t now) {
+  Datum d;
+  std::string error;
+  if (!wire::DecodeMsgpack(definition, 1 << 24, &d, &error)) {
+    spdlog::error("broker: schedule {} is unreadable ({}); skipped", name, error);
+    return;
+  }
+  Schedule s;
+  s.name = name;
+  s.last_ms = last_ms;
+  for (const auto& [k, v] : std::get<wire::Map>(d.v)) {
+    if (k == "cron") s.cron = std::string(v.bytes());
+    if (k == "jobs") s.jobs = std::get<wire::List>(v.v);
+    if (k == "files") s.files = std::get<wire::List>(v.v);
+  }
+  auto spec = ParseCron(s.cron, &error);
+  if (!spec) return;
+  s.spec = *spec;
+  Schedule& stored = schedules_[name] = std::move(s);
+  const int64_t missed = NextCronTime(stored.spec, last_ms);
+  if (missed > 0 && missed <= now) {
+    spdlog::info("broker: schedule {} missed its tick while the broker was down; running it once now", name);
+    FireSchedule(stored, now);  // also arms the next tick
+    return;
+  }
+  stored.next_ms = missed;
+  if (stored.next_ms > 0) timers_.push(Timer{stored.next_ms, TimerKind::kSchedule, name});
+}
+
+}  // namespace titan::broker
