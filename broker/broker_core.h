@@ -87,7 +87,9 @@ class BrokerCore {
     std::string name, cron;
     CronSpec spec;
     wire::List jobs, files;
-    int64_t last_ms = 0, next_ms = 0;
+    int64_t created_ms = 0;  // ticks before this are not owed
+    int64_t last_ms = 0;     // last fire; created_ms until it first fires
+    int64_t next_ms = 0;
   };
   struct Timer {
     int64_t at;

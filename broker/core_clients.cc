@@ -40,6 +40,16 @@ std::string StrField(const wire::Map& m, std::string_view name, std::string dflt
   return d ? std::string(d->bytes()) : dflt;
 }
 
+bool JobSpecField(std::string_view name) {
+  for (const auto& s : wire::AllStructs()) {
+    if (s.name != "JobSpec") continue;
+    for (const auto& f : s.fields) {
+      if (f.name == name) return true;
+    }
+  }
+  return false;
+}
+
 bool ValidId(const std::string& id) {
   if (id.empty() || id.size() > kMaxIdBytes) return false;
   return std::none_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
@@ -156,7 +166,11 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     if (Resolve(j.id) != nullptr && jobs_.count(j.id)) {
       return Invalid("job id '" + j.id + "' already exists; choose another id");
     }
-    j.spec = spec;
+    // Keep only the fields JobSpec defines: the spec is journaled and read back on recovery, so a
+    // client must not be able to plant internal keys (such as a gate's) in it.
+    for (const auto& [k, v] : spec) {
+      if (JobSpecField(k) && !v.is_nil()) j.spec.emplace_back(k, v);
+    }
     j.file = StrField(spec, "file");
     auto file = files.find(j.file);
     if (file == files.end()) return Invalid("job '" + j.id + "' runs '" + j.file + "' but the submission has no such file");

@@ -29,9 +29,12 @@ std::string Stamp(int64_t ms) {
   return buf;
 }
 
-std::string Definition(const std::string& cron, const wire::List& jobs, const wire::List& files) {
+std::string Definition(const std::string& cron, const wire::List& jobs, const wire::List& files, int64_t created_ms) {
   std::string out;
-  wire::EncodeMsgpack(Datum(wire::Map{{"cron", Datum(Text{cron})}, {"jobs", Datum(jobs)}, {"files", Datum(files)}}),
+  wire::EncodeMsgpack(Datum(wire::Map{{"cron", Datum(Text{cron})},
+                                      {"jobs", Datum(jobs)},
+                                      {"files", Datum(files)},
+                                      {"created_ms", Datum(created_ms)}}),
                       &out);
   return out;
 }
@@ -78,7 +81,7 @@ Message BrokerCore::ScheduleAdd(const Message& req, int64_t now) {
   s.spec = *spec;
   s.jobs = jobs;
   s.files = std::get<wire::List>(req.Find("files")->v);
-  s.last_ms = now;  // a new schedule first fires at its next tick, not at once
+  s.created_ms = s.last_ms = now;  // a new schedule first fires at its next tick, not at once
   s.next_ms = NextCronTime(s.spec, now);
   SaveSchedule(s);
   if (s.next_ms > 0) timers_.push(Timer{s.next_ms, TimerKind::kSchedule, name});
@@ -93,7 +96,7 @@ Message BrokerCore::ScheduleList() const {
                    {"cron", Datum(Text{s.cron})},
                    {"jobs", Datum(static_cast<int64_t>(s.jobs.size()))},
                    {"next_ms", Datum(s.next_ms)}};
-    if (s.last_ms) m.emplace_back("last_ms", Datum(s.last_ms));
+    if (s.last_ms > s.created_ms) m.emplace_back("last_ms", Datum(s.last_ms));
     out.push_back(Datum(std::move(m)));
   }
   return wire::MakeMessage(MsgType::kScheduleListReply).Set("schedules", Datum(std::move(out)));
@@ -107,7 +110,7 @@ Message BrokerCore::ScheduleRemove(const std::string& name) {
 
 void BrokerCore::SaveSchedule(const Schedule& s) {
   if (Status st = journal_->BeginIfNeeded(); !st.ok()) return;
-  if (Status st = journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files), s.last_ms); !st.ok()) {
+  if (Status st = journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files, s.created_ms), s.last_ms); !st.ok()) {
     spdlog::error("broker: journal: {}", st.message());
   }
 }
@@ -153,6 +156,7 @@ void BrokerCore::RestoreSchedule(const std::string& name, const std::string& def
     if (k == "cron") s.cron = std::string(v.bytes());
     if (k == "jobs") s.jobs = std::get<wire::List>(v.v);
     if (k == "files") s.files = std::get<wire::List>(v.v);
+    if (k == "created_ms") s.created_ms = std::get<int64_t>(v.v);
   }
   auto spec = ParseCron(s.cron, &error);
   if (!spec) return;

@@ -216,3 +216,29 @@ TEST_F(DagCoreTest, BadSchedulesAreRefused) {
 
 }  // namespace
 }  // namespace titan::broker
+
+namespace titan::broker {
+namespace {
+
+TEST_F(DagCoreTest, ClientCannotPlantGateKeysThatSurviveARestart) {
+  Message req = wire::MakeMessage(MsgType::kJobSubmit);
+  req.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S("sneaky")}, {"file", S("job.sh")},
+                                                   {"kind", S("GATE")}, {"message", S("approve me")}})}));
+  req.Set("files", Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"x"})}})}));
+  Client(std::move(req));
+  core_.reset();
+  journal_.reset();
+  Open();
+  EXPECT_FALSE(core_->FindJob("sneaky")->gate);
+  EXPECT_EQ("QUEUED", State("sneaky"));
+}
+
+TEST_F(DagCoreTest, NewScheduleHasNotFiredYet) {
+  AddSchedule("s", "* * * * *", {{"a"}});
+  EXPECT_EQ(std::string::npos, wire::Render(*Client(wire::MakeMessage(MsgType::kScheduleList)).Find("schedules")).find("last_ms"));
+  Advance(60'000, {});
+  EXPECT_NE(std::string::npos, wire::Render(*Client(wire::MakeMessage(MsgType::kScheduleList)).Find("schedules")).find("last_ms"));
+}
+
+}  // namespace
+}  // namespace titan::broker

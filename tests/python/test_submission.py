@@ -1,5 +1,5 @@
 # How TitanJobs become a JOB_SUBMIT (no cluster needed): field mapping and units, one FileBlob per
-# distinct file, and the local refusals (missing file, clashing basenames, unsupported seed features).
+# distinct file, gates (hitl_message), and the local refusals (missing file, clashing basenames, is_archive).
 import os
 
 import pytest
@@ -80,12 +80,28 @@ def test_files_over_one_message_are_too_large(tmp_path):
         build_submit([TitanJob("a", str(big))], None, None)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"is_archive": True}, "is_archive"),
-    ({"hitl_message": "approve?"}, "hitl_message"),
+def test_is_archive_is_refused_not_ignored(script):
+    with pytest.raises(TitanError, match="is_archive=True .* submit the entry script itself"):
+        build_submit([TitanJob("a", script, is_archive=True)], None, None)
+
+
+def test_hitl_message_sends_the_gate_question_and_its_deadline(script):
+    (default,) = build_submit([TitanJob("a", script, hitl_message="Publish?")], None, None)["jobs"]
+    assert (default["hitl_message"], default["max_wait_s"]) == ("Publish?", 172800)
+    (short,) = build_submit([TitanJob("a", script, hitl_message="Ok?", max_wait_seconds=60)], None, None)["jobs"]
+    assert (short["hitl_message"], short["max_wait_s"]) == ("Ok?", 60)
+    (plain,) = build_submit([TitanJob("a", script, max_wait_seconds=60)], None, None)["jobs"]
+    assert "hitl_message" not in plain and "max_wait_s" not in plain  # no gate: its deadline is not sent
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"hitl_message": " "}, ValueError),
+    ({"hitl_message": "ok?", "max_wait_seconds": 0}, ValueError),
+    ({"hitl_message": "ok?", "max_wait_seconds": 1.5}, TypeError),
+    ({"hitl_message": 42}, TypeError),
 ])
-def test_seed_features_this_titan_lacks_are_refused_not_ignored(script, kwargs, match):
-    with pytest.raises(TitanError, match=match):
+def test_bad_gates_are_refused_locally(script, kwargs, error):
+    with pytest.raises(error):
         build_submit([TitanJob("a", script, **kwargs)], None, None)
 
 

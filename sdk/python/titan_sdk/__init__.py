@@ -1,4 +1,5 @@
-# The Titan Python SDK: TitanClient (jobs, logs and TitanStore), TitanJob, JobInfo, and typed exceptions.
+# The Titan Python SDK: TitanClient (jobs, logs, TitanStore, DAGs, runs, gates, schedules, YAML pipelines),
+# TitanJob, JobInfo, and typed exceptions.
 __version__ = "0.1.0"
 
 from .client import TitanClient  # noqa: E402
@@ -9,6 +10,7 @@ from .errors import (  # noqa: E402
     JobFileNotFoundError,
     JobNotFoundError,
     MalformedError,
+    PipelineError,
     TitanError,
     TitanNodeError,
     TitanProtocolError,
@@ -25,5 +27,6 @@ __all__ = [
     "TitanClient", "TitanJob", "JobInfo", "JOB_STATES", "FINAL_STATES", "TitanError", "TitanTimeoutError",
     "TitanProtocolError", "TitanNodeError",
     "MalformedError", "WrongVersionError", "UnknownTypeError", "TooLargeError", "WrongTypeError", "InvalidError",
-    "UnavailableError", "InternalError", "JobNotFoundError", "JobFileNotFoundError", "ERROR_CLASSES",
+    "UnavailableError", "InternalError", "JobNotFoundError", "JobFileNotFoundError", "PipelineError",
+    "ERROR_CLASSES",
 ]

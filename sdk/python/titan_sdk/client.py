@@ -8,6 +8,7 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import __version__, logs
+from .dags import DagCalls
 from .errors import InvalidError, JobNotFoundError, TitanError, TitanTimeoutError, UnknownTypeError
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .protocol import Decoded, MsgType
@@ -48,8 +49,9 @@ def _data(what: str, x: Any) -> StoreData:
                     "Serialize it first, e.g. json.dumps(...)" % (what, type(x).__name__))
 
 
-class TitanClient:
-    """A connection to a Titan cluster.
+class TitanClient(DagCalls):
+    """A connection to a Titan cluster: jobs, logs and TitanStore here; DAGs, agent runs, approval gates,
+    schedules and YAML pipelines in DagCalls (dags.py).
 
     `TitanClient()` reads TITAN_HOST / TITAN_PORT (default 127.0.0.1:9090) and TITAN_TIMEOUT (seconds,
     default 10); `TitanClient(host="localhost", port=9090)` names the broker explicitly. Inside a job,
@@ -73,6 +75,7 @@ class TitanClient:
         self._entry = Connection(self.endpoint, self._hint())
         self._store: Optional[Connection] = None  # found by discovery, then cached
         self._welcome: Optional[Dict[str, Any]] = None  # the entry node's WELCOME, cached with _store
+        self.last_dag: Optional[str] = None  # the DAG id the broker gave this client's latest submission
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -155,7 +158,9 @@ class TitanClient:
 
     def submit_dag(self, name: Optional[str], jobs: Sequence[TitanJob],
                    agent_run_id: Optional[str] = None) -> List[str]:
-        """Submits `jobs` as one DAG named `name` and returns their ids, in order. All or nothing.
+        """Submits `jobs` as one DAG named `name` and returns the ids the broker created, in order: the
+        jobs, then a gate "hitl-gate-<id>" for each job with a `hitl_message`. All or nothing. The DAG's
+        id (`name`, or "name#N" when the name was used before) is then in `client.last_dag`.
 
         Each job's `filename` is read on this machine (absolute, or relative to the current directory)
         and sent once per distinct file; the worker runs it under its basename. `parents` may name jobs
@@ -163,8 +168,7 @@ class TitanClient:
         Raises JobFileNotFoundError for a missing file, InvalidError (with the broker's reason) for a
         duplicate or existing id, an unknown parent or a cycle, TooLargeError when the files are over ~4 MiB.
         """
-        fields = build_submit(jobs, name, agent_run_id)
-        return list(self._broker_call(MsgType.JOB_SUBMIT, **fields).fields["ids"])
+        return self._submit(build_submit(jobs, name, agent_run_id))[0]
 
     def submit(self, name: Optional[str], jobs: Sequence[TitanJob], agent_run_id: Optional[str] = None) -> List[str]:
         """The same as submit_dag."""
@@ -254,6 +258,13 @@ class TitanClient:
         stats = dict(self._broker_call(MsgType.STATS_GET).fields)
         stats.pop("rid", None)
         return stats
+
+    def _submit(self, fields: Dict[str, Any]) -> Tuple[List[str], Optional[str]]:
+        """Sends one JOB_SUBMIT; returns (ids, DAG id) and records the DAG id in last_dag."""
+        with self._locked():
+            reply = self._broker_call(MsgType.JOB_SUBMIT, **fields).fields
+            self.last_dag = reply.get("dag")
+        return list(reply["ids"]), reply.get("dag")
 
     def _read_log(self, job_id: str, offset: int) -> Tuple[bytes, bool]:
         reply = self._broker_call(MsgType.JOB_LOGS, id=job_id, offset=offset, max_bytes=logs.CHUNK_BYTES)

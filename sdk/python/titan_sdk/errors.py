@@ -1,6 +1,6 @@
 # Exceptions the SDK raises: one class per ERROR code of schemas/protocol.yaml, plus timeouts
 # (nothing answered), protocol violations (something answered, but not in Titan's protocol), and the
-# job API's own cases (an unknown job id, a job script missing on this machine).
+# job API's own cases (an unknown job id, a job script missing on this machine, a wrong pipeline file).
 from typing import Dict, Type
 
 
@@ -66,6 +66,18 @@ class JobFileNotFoundError(TitanError, FileNotFoundError):
 
     def __str__(self) -> str:  # OSError would render "[Errno None] None: 'path'"
         return self.message
+
+
+class PipelineError(TitanError):
+    """A YAML pipeline file is wrong. The message is "<file>:<line>: <what>" ("<file>: <what>" when no line
+    applies, line 0: the file cannot be read); `file`, `line` and `what` hold the parts. Raised before
+    anything is sent."""
+
+    def __init__(self, file: str, line: int, what: str):
+        super().__init__("%s:%d: %s" % (file, line, what) if line > 0 else "%s: %s" % (file, what))
+        self.file = file
+        self.line = line
+        self.what = what
 
 
 class UnavailableError(TitanNodeError):

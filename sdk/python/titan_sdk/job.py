@@ -5,8 +5,8 @@ import dataclasses
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 # Every job state the broker reports, in lifecycle order, and the ones a job never leaves.
-JOB_STATES = ("PENDING", "BLOCKED", "SCHEDULED", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "DEAD",
-              "SKIPPED")
+JOB_STATES = ("PENDING", "BLOCKED", "SCHEDULED", "QUEUED", "RUNNING", "WAITING_APPROVAL", "COMPLETED", "FAILED",
+              "CANCELLED", "DEAD", "SKIPPED")
 FINAL_STATES = frozenset(("COMPLETED", "FAILED", "CANCELLED", "DEAD", "SKIPPED"))
 
 Env = Union[Mapping[str, Any], Sequence[str]]
@@ -17,10 +17,12 @@ class TitanJob:
 
     `filename` is a path on this machine (absolute, or relative to the current directory); the SDK
     sends the file's bytes with the submission and the worker runs it by extension (.py, .sh, .jar,
-    or an executable). `delay` is in SECONDS (floats allowed). Beyond the seed's parameters, the
-    keyword-only `retries` (extra attempts after a failed run), `timeout` (seconds a run may take
-    before it is killed and failed; None: no limit) and `env` (a dict, or "NAME=value" strings, added
-    to the job's environment).
+    or an executable). `delay` is in SECONDS (floats allowed). `hitl_message` makes the broker put a
+    human approval gate "hitl-gate-<job_id>" after this job: its children wait until someone calls
+    approve() (or reject()), and the gate fails after `max_wait_seconds` without a decision. Beyond
+    the seed's parameters, the keyword-only `retries` (extra attempts after a failed run), `timeout`
+    (seconds a run may take before it is killed and failed; None: no limit) and `env` (a dict, or
+    "NAME=value" strings, added to the job's environment).
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -83,6 +85,9 @@ class JobInfo:
     started_ms: Optional[int] = None
     finished_ms: Optional[int] = None
     dag: Optional[str] = None
+    kind: Optional[str] = None  # None for jobs; "GATE" for a human-in-the-loop gate (hitl-gate-<job id>)
+    message: Optional[str] = None  # GATE: the question shown to the operator
+    decided_by: Optional[str] = None  # GATE: who approved or rejected it
 
     @classmethod
     def from_wire(cls, fields: Dict[str, Any]) -> "JobInfo":

@@ -1,5 +1,5 @@
-# Building JOB_SUBMIT from TitanJobs: each job becomes a JobSpec, and each distinct local file is read
-# once and sent as a FileBlob named by its basename. Pure apart from reading the job files; raises
+# Building JOB_SUBMIT (and SCHEDULE_ADD) from TitanJobs: each job becomes a JobSpec, and each distinct
+# local file is read once and sent as a FileBlob named by its basename. Pure apart from reading the job files; raises
 # before anything is sent, so a refused submission leaves nothing behind on the broker.
 import math
 import os
@@ -60,6 +60,15 @@ def job_spec(job: TitanJob) -> Dict[str, Any]:
         spec["timeout_ms"] = _millis(job, "timeout", job.timeout)
     if job.env:
         spec["env"] = env_list(job.env)
+    if job.hitl_message is not None:
+        spec["hitl_message"] = _text("hitl_message", job.hitl_message)
+        if not job.hitl_message.strip():
+            raise ValueError("job %r: hitl_message is empty; give the question the approver sees (or None for "
+                             "no gate)" % job.job_id)
+        spec["max_wait_s"] = _int(job, "max_wait_seconds", job.max_wait_seconds)
+        if job.max_wait_seconds <= 0:
+            raise ValueError("job %r: max_wait_seconds must be > 0 (the gate's deadline); got %r"
+                             % (job.job_id, job.max_wait_seconds))
     return spec
 
 
@@ -78,7 +87,6 @@ def env_list(env: Env) -> List[str]:
 def _read_files(jobs: List[TitanJob]) -> Dict[str, Tuple[str, bytes]]:
     """basename -> (absolute path, content), one entry per distinct file."""
     files: Dict[str, Tuple[str, bytes]] = {}
-    total = 0
     for j in jobs:
         path = os.path.abspath(os.fspath(j.filename))
         name = os.path.basename(path)
@@ -90,15 +98,19 @@ def _read_files(jobs: List[TitanJob]) -> Dict[str, Tuple[str, bytes]]:
                 raise InvalidError("jobs run two different files named %r (%s and %s); the worker keeps only the "
                                    "name, so rename one of them" % (name, files[name][0], path))
             continue
-        content = _read(j, path)
-        total += len(content)
-        files[name] = (path, content)
+        files[name] = (path, _read(j, path))
+    check_files_fit({path: content for path, content in files.values()})
+    return files
+
+
+def check_files_fit(files: Mapping[str, bytes]) -> None:
+    """Raises TooLargeError when the files (name or path -> bytes) do not fit in one submission."""
+    total = sum(len(c) for c in files.values())
     if total > MAX_FILES_BYTES:
-        biggest = max(files.values(), key=lambda f: len(f[1]))
+        biggest = max(files, key=lambda name: len(files[name]))
         raise TooLargeError("the job files add up to %d bytes (largest: %s, %d bytes); one submission carries at "
                             "most %d. Submit big jobs separately, or ship data through TitanStore or an artifact"
-                            % (total, biggest[0], len(biggest[1]), MAX_FILES_BYTES))
-    return files
+                            % (total, biggest, len(files[biggest]), MAX_FILES_BYTES))
 
 
 def _read(job: TitanJob, path: str) -> bytes:
@@ -119,9 +131,6 @@ def _refuse_unsupported(job: TitanJob) -> None:
     if job.is_archive:
         raise TitanError("job %r: is_archive=True (zipped project folders) is not supported by this Titan; submit "
                          "the entry script itself" % job.job_id)
-    if job.hitl_message is not None:
-        raise TitanError("job %r: hitl_message (human-in-the-loop gates) is not supported by this Titan; the job "
-                         "would run without the gate, so it was not submitted" % job.job_id)
 
 
 def _text(what: str, v: Any) -> str:

@@ -1,0 +1,160 @@
+# The TitanClient calls for DAGs, agent runs, human-in-the-loop gates, schedules and YAML pipelines,
+# kept apart from client.py (jobs, logs, TitanStore). A mixin: TitanClient provides _broker_call,
+# _submit and wait, and every method here is as thread-safe as those.
+import getpass
+import os
+import time
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from . import pipeline
+from .errors import InvalidError, TitanTimeoutError
+from .job import FINAL_STATES, JobInfo, TitanJob
+from .protocol import MsgType
+from .schema import STRUCTS
+from .submission import build_submit
+
+_DAG_FIELDS = tuple(f.name for f in STRUCTS["DagInfo"])
+_SCHEDULE_FIELDS = tuple(f.name for f in STRUCTS["ScheduleInfo"])
+
+
+def _record(fields: Dict[str, Any], names: Sequence[str]) -> Dict[str, Any]:
+    """A wire struct as a dict with every field of the schema (absent optional ones as None)."""
+    return {name: fields.get(name) for name in names}
+
+
+def _user() -> Optional[str]:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (e.g. a container user without a passwd entry): the broker says "unknown"
+        return None
+
+
+class DagCalls:
+    """DAG, run, gate, schedule and pipeline calls of TitanClient.
+
+    A DAG is reported as a dict with the protocol's DagInfo fields: id, name, state (RUNNING COMPLETED
+    FAILED CANCELLED), agent_run_id, jobs, done, failed (jobs that ended other than COMPLETED),
+    submitted_ms, finished_ms. get_dag() and wait_dag() replace the "jobs" count with the JobInfo list.
+    """
+
+    # ---- human-in-the-loop gates ---------------------------------------------------------------------
+
+    def approve(self, gate_id: str, by: Optional[str] = None) -> str:
+        """Approves the gate "hitl-gate-<job id>": its children may run. `by` (default: your login name) is
+        recorded as the gate's decided_by. Returns the gate's state (COMPLETED). Raises InvalidError when
+        there is no such gate or it is not waiting for a decision (its job still runs, or it was decided)."""
+        return self._decide(gate_id, True, None, by)
+
+    def reject(self, gate_id: str, reason: Optional[str] = None, by: Optional[str] = None) -> str:
+        """Rejects the gate: it FAILS with "rejected by <by>: <reason>" and its descendants are SKIPPED.
+        Returns the gate's state (FAILED). Raises InvalidError as approve() does."""
+        return self._decide(gate_id, False, reason, by)
+
+    def _decide(self, gate_id: str, approve: bool, reason: Optional[str], by: Optional[str]) -> str:
+        reply = self._broker_call(MsgType.GATE_DECIDE, id=gate_id, approve=approve, reason=reason,
+                                  by=by if by is not None else _user())
+        return reply.fields["job"]["state"]
+
+    # ---- DAGs and agent runs ---------------------------------------------------------------------------
+
+    def list_dags(self, agent_run_id: Optional[str] = None, limit: int = 100) -> List[Dict[str, Any]]:
+        """DAGs, newest first, at most `limit`; only those of the agent run `agent_run_id` when given."""
+        reply = self._broker_call(MsgType.DAG_LIST, agent_run_id=agent_run_id or None, limit=int(limit))
+        return [_record(d, _DAG_FIELDS) for d in reply.fields["dags"]]
+
+    def get_dag(self, dag_id: str) -> Optional[Dict[str, Any]]:
+        """The DAG (DagInfo fields) with "jobs": the JobInfo of each of its jobs and gates, in submission
+        order; None when the broker knows no such DAG. DAG ids are the names given at submission, or
+        "name#N" when the name was used before (client.last_dag holds the id of your latest one)."""
+        return self._dag_reply(self._broker_call(MsgType.DAG_GET, id=dag_id).fields)
+
+    def cancel_dag(self, dag_id: str) -> Dict[str, Any]:
+        """Stops every unfinished job of the DAG: waiting ones are CANCELLED at once, running ones once
+        their process has ended (wait_dag() for that). Returns the DAG as get_dag() does. Raises
+        InvalidError for an unknown DAG."""
+        return self._dag_reply(self._broker_call(MsgType.DAG_CANCEL, id=dag_id).fields)
+
+    def wait_dag(self, dag_id: str, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """Blocks until every job of the DAG has ended (a gate waits for its decision or its deadline) and
+        returns the DAG as get_dag() does. TitanTimeoutError when `timeout` seconds pass first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            dag = self.get_dag(dag_id)
+            if dag is None:
+                raise self._no_dag(dag_id)
+            waiting = [j.id for j in dag["jobs"] if j.state not in FINAL_STATES]
+            if not waiting:
+                return dag
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TitanTimeoutError("DAG %r still has %d unfinished jobs (%s) after %g s"
+                                        % (dag_id, len(waiting), ", ".join(waiting[:5]), timeout))
+            try:
+                self.wait(waiting[0], timeout=left)
+            except TitanTimeoutError:
+                continue  # the next round reports the whole DAG
+
+    def list_runs(self, limit: int = 100) -> List[Dict[str, Any]]:
+        """Agent runs, newest first: one DagInfo-shaped dict per run, id = the run id, its counts and
+        state over all the run's DAGs."""
+        reply = self._broker_call(MsgType.RUN_LIST, limit=int(limit))
+        return [_record(r, _DAG_FIELDS) for r in reply.fields["runs"]]
+
+    def get_run(self, run_id: str) -> Optional[Dict[str, Any]]:
+        """The agent run as list_runs() reports it, plus "dags": each of its DAGs as get_dag() returns it,
+        oldest first. None when no DAG was submitted with this agent_run_id."""
+        run = next((r for r in self.list_runs(limit=10000) if r["id"] == run_id), None)
+        if run is None:
+            return None
+        dags = [self.get_dag(d["id"]) for d in reversed(self.list_dags(agent_run_id=run_id, limit=10000))]
+        run["dags"] = [d for d in dags if d is not None]
+        return run
+
+    def _dag_reply(self, fields: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        if not fields["found"]:
+            return None
+        dag = _record(fields["dag"], _DAG_FIELDS)
+        dag["jobs"] = [JobInfo.from_wire(j) for j in fields["jobs"]]
+        return dag
+
+    @staticmethod
+    def _no_dag(dag_id: str) -> InvalidError:
+        return InvalidError("no DAG %r; list_dags() shows the DAGs" % dag_id)
+
+    # ---- schedules ------------------------------------------------------------------------------------
+
+    def add_schedule(self, name: str, cron: str, jobs: Sequence[TitanJob]) -> Optional[Dict[str, Any]]:
+        """Runs `jobs` (files read now, as submit_dag reads them) as DAG "<name>@<YYYYmmddTHHMMZ>" at each
+        tick of `cron` (five fields, UTC: minute hour day-of-month month day-of-week), job ids suffixed
+        "@<YYYYmmddTHHMMZ>". Replaces a schedule of the same name. Returns it as list_schedules() does.
+        Raises InvalidError (with the broker's reason) for a bad cron expression or name."""
+        fields = build_submit(jobs, None, None)
+        self._broker_call(MsgType.SCHEDULE_ADD, name=name, cron=cron, jobs=fields["jobs"], files=fields["files"])
+        return next((s for s in self.list_schedules() if s["name"] == name), None)
+
+    def list_schedules(self) -> List[Dict[str, Any]]:
+        """Every schedule: name, cron, jobs (how many), next_ms (when it fires next, Unix epoch ms) and
+        last_ms (when it last fired, None if never)."""
+        reply = self._broker_call(MsgType.SCHEDULE_LIST)
+        return [_record(s, _SCHEDULE_FIELDS) for s in reply.fields["schedules"]]
+
+    def remove_schedule(self, name: str) -> bool:
+        """Removes the schedule (DAGs it already submitted keep running). Returns True; InvalidError when
+        there is no schedule of that name."""
+        self._broker_call(MsgType.SCHEDULE_REMOVE, name=name)
+        return True
+
+    # ---- YAML pipelines -------------------------------------------------------------------------------
+
+    def submit_yaml(self, path: Union[str, os.PathLike], wait: bool = False,
+                    timeout: Optional[float] = None) -> Union[str, Dict[str, Any]]:
+        """Submits the pipeline file at `path` (Titan or Joblet format, docs/pipelines.md) as one DAG.
+
+        Returns the DAG id; with `wait`, blocks until every job has ended and returns the DAG as
+        wait_dag() does (check its "state"). Raises PipelineError ("<file>:<line>: <what>") for a wrong
+        file, before anything is sent; InvalidError when the broker refuses the DAG (a cycle, an unknown
+        parent, a duplicate id).
+        """
+        submission = pipeline.parse(path)
+        dag_id = self._submit(submission.submit_fields())[1]
+        return self.wait_dag(dag_id, timeout) if wait else dag_id
