@@ -205,3 +205,26 @@ TEST_F(BrokerCoreTest, UnknownWorkerIsToldToRegister) {
 
 }  // namespace
 }  // namespace titan::broker
+
+namespace titan::broker {
+namespace {
+
+// Regression: a worker that stalled past its heartbeats and came back got its own job cancelled and
+// reassigned to itself, and the job ended FAILED without ever failing.
+TEST_F(BrokerCoreTest, WorkerThatStallsAndReturnsKeepsItsRun) {
+  Join("w1", 4);
+  Submit({{"long"}});
+  EXPECT_EQ("long@w1", Assignments());
+  Advance(4000, {});  // w1 is silent: declared lost, its job requeued (no other worker)
+  EXPECT_EQ("QUEUED", State("long"));
+  auto ref = Datum(wire::Map{{"id", S("long")}, {"attempt", Datum(1)}});
+  Join("w1", 4, {"GENERAL"}, {ref});
+  EXPECT_EQ("RUNNING", State("long"));
+  EXPECT_EQ("", Assignments());  // not started a second time
+  for (const auto& o : sent_) EXPECT_NE(MsgType::kJobCancel, o.msg.type);
+  Done("w1", "long", 0);
+  EXPECT_EQ("COMPLETED", State("long"));
+}
+
+}  // namespace
+}  // namespace titan::broker

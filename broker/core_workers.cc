@@ -139,6 +139,13 @@ void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg,
         (job->worker == name || !workers_.count(job->worker))) {
       job->worker = name;
       w.running.insert(id);
+    } else if (job != nullptr && job->state == JobState::kQueued && job->attempt == attempt && job->worker == name) {
+      // Requeued when this worker was declared lost, and the run is still going: adopt it back
+      // rather than kill it and start over.
+      ready_[job->requirement].erase(QueueKey{-job->priority, job->seq, job->id});
+      job->reason = "its worker " + name + " came back with it";
+      Transition(*job, JobState::kRunning, now);
+      w.running.insert(id);
     } else {
       SendWorker(w, Cancel(id, attempt, "the broker no longer expects this run"));
     }

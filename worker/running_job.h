@@ -44,7 +44,10 @@ struct RunningJob {
   std::vector<LogChunk> pending;  // output not yet sent as JOB_LOG
   int64_t next_seq = 0;
 
-  bool output_done() const { return (!out || out->eof()) && (!err || err->eof()); }
+  int64_t drain_until = 0;        // epoch ms: after the leader exited, wait for EOF until then
+  bool output_abandoned = false;  // EOF never came (a process escaped the group with the pipes)
+
+  bool output_done() const { return output_abandoned || ((!out || out->eof()) && (!err || err->eof())); }
   // Starts SIGTERM -> grace -> SIGKILL of the group (idempotent).
   void Stop(int64_t now, int64_t grace_ms, std::string reason, bool by_cancel);
 };

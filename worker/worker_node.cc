@@ -25,9 +25,19 @@ using wire::Message;
 using wire::MsgType;
 using wire::Text;
 
+constexpr int64_t kDrainMs = 2000;  // how long output may keep flowing after a job's leader exited
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// A field of a msgpack map by name (maps from peers may list fields in any order).
+const Datum* Field(const wire::Map& m, std::string_view name) {
+  for (const auto& [k, v] : m) {
+    if (k == name && !v.is_nil()) return &v;
+  }
+  return nullptr;
 }
 
 std::string HostName() {
@@ -77,6 +87,7 @@ class Worker {
   JobContext ctx_job_;
   std::map<std::string, std::unique_ptr<RunningJob>> jobs_;  // by id
   std::map<std::pair<std::string, int64_t>, Datum> unacked_;  // results until JOB_ACK
+  std::map<std::string, Message> deferred_;  // assignments waiting for an earlier run of the same job to end
   bool announced_ = false;
   bool draining_ = false;
   int64_t drain_deadline_ = 0;
@@ -101,20 +112,27 @@ Message Worker::ReadyMessage() const {
 
 void Worker::Report(Datum result) {
   const auto& m = std::get<wire::Map>(result.v);
-  unacked_[{std::string(m[0].second.bytes()), std::get<int64_t>(m[1].second.v)}] = result;
+  unacked_[{std::string(Field(m, "id")->bytes()), std::get<int64_t>(Field(m, "attempt")->v)}] = result;
   link_.Send(wire::MakeMessage(MsgType::kJobDone).Set("result", std::move(result)));
 }
 
 void Worker::Start(const Message& assign, int64_t now) {
   const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
-  const std::string id(spec[0].second.bytes());
+  const std::string id(Field(spec, "id")->bytes());
   const int64_t attempt = assign.Int("attempt");
   if (o_.executor == "noop") {
     Report(Datum(wire::Map{{"id", Datum(Text{id})}, {"attempt", Datum(attempt)}, {"exit_code", Datum(int64_t{0})},
                            {"signal", Datum(int64_t{0})}, {"cancelled", Datum(false)}}));
     return;
   }
-  if (jobs_.count(id)) {
+  if (auto running = jobs_.find(id); running != jobs_.end()) {
+    if (running->second->attempt < attempt) {
+      // An earlier run of this job is still ending here (cancelled after this worker was thought
+      // lost): start the new attempt once the old one is gone; they share the job's directory.
+      deferred_[id] = assign;
+      running->second->Stop(now, o_.kill_grace_ms, "superseded by attempt " + std::to_string(attempt), true);
+      return;
+    }
     Report(FailedStart(id, attempt, "job '" + id + "' is already running on worker " + name_));
     return;
   }
@@ -202,6 +220,13 @@ void Worker::Reap(int64_t now) {
     if (job.exit && !job.output_done()) {
       (void)job.child->SignalGroup(SIGKILL);  // the job is over: end what it left behind, then drain its pipes
       PumpOutput(job);
+      // A process that left the group (setsid) may hold the pipes open forever: stop waiting for EOF.
+      if (!job.drain_until) job.drain_until = now + kDrainMs;
+      if (!job.output_done() && now >= job.drain_until) {
+        spdlog::warn("worker: job {} left a process outside its group holding its output open; not waiting for it",
+                     job.id);
+        job.output_abandoned = true;
+      }
     }
     if (!job.exit || !job.output_done()) {
       ++it;
@@ -214,7 +239,14 @@ void Worker::Reap(int64_t now) {
     }
     (void)registry_.Remove(job.child->pid());
     Report(ResultOf(job));
+    const std::string id = job.id;
     it = jobs_.erase(it);
+    if (auto next = deferred_.find(id); next != deferred_.end()) {
+      const Message assign = std::move(next->second);
+      deferred_.erase(next);
+      Start(assign, now);
+      break;  // Start changed jobs_; the next turn reaps the rest
+    }
   }
 }
 
@@ -242,6 +274,7 @@ int Worker::Run() {
     for (const auto& [id, job] : jobs_) {
       if (job->timeout_at && !job->kill_at) due = std::min(due, job->timeout_at);
       if (job->kill_at) due = std::min(due, job->kill_at);
+      if (job->drain_until) due = std::min(due, job->drain_until);
     }
     const bool can_send = link_.state() == BrokerLink::State::kReady && link_.Writable();
     items.assign(2 + 3 * jobs_.size() + 1, zmq::pollitem_t{});
