@@ -106,7 +106,7 @@ class BrokerCore {
   wire::Message ReadLogs(const wire::Message& req) const;
   wire::Message Stop(const std::string& id, int64_t now);
   wire::Message Stats(int64_t now) const;
-  wire::Message StopWorker(const std::string& name);
+  wire::Message StopWorker(const std::string& name, int64_t now);
   void Reply(const Route& to, std::optional<int64_t> rid, wire::Message msg);
   // Splits a submission's hitl_message jobs into job + gate and points children at the gate.
   std::optional<wire::Message> InsertGates(std::vector<Job>& batch);

@@ -115,7 +115,7 @@ void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const M
     case MsgType::kJobLogs: return Reply(from, rid, ReadLogs(req));
     case MsgType::kJobStop: return Reply(from, rid, Stop(std::string(req.Bytes("id")), now));
     case MsgType::kStatsGet: return Reply(from, rid, Stats(now));
-    case MsgType::kWorkerStop: return Reply(from, rid, StopWorker(std::string(req.Bytes("name"))));
+    case MsgType::kWorkerStop: return Reply(from, rid, StopWorker(std::string(req.Bytes("name")), now));
     case MsgType::kGateDecide: return Reply(from, rid, DecideGate(req, now));
     case MsgType::kDagList: return Reply(from, rid, DagList(req));
     case MsgType::kDagGet: return Reply(from, rid, DagGet(std::string(req.Bytes("id"))));
@@ -354,10 +354,11 @@ Message BrokerCore::Stats(int64_t now) const {
       .Set("failed", Datum(counts[static_cast<int>(JobState::kFailed)] + counts[static_cast<int>(JobState::kDead)]));
 }
 
-Message BrokerCore::StopWorker(const std::string& name) {
+Message BrokerCore::StopWorker(const std::string& name, int64_t now) {
   auto it = workers_.find(name);
   if (it == workers_.end()) return Invalid("no worker named '" + name + "'; see `titan stats`");
   it->second.draining = true;
+  PublishWorker(it->second, "draining", now);
   SendWorker(it->second, wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"shutdown requested"})));
   return wire::MakeMessage(MsgType::kOk);
 }

@@ -214,13 +214,18 @@ void BrokerCore::LoseWorker(const std::string& name, const std::string& why, int
   Worker w = std::move(it->second);
   workers_.erase(it);
   worker_names_.erase(w.identity);
-  spdlog::warn("broker: {}; requeueing its {} jobs", why, w.running.size());
+  const bool left = w.draining && w.running.empty();  // a drained worker that exited, as asked
+  if (left) {
+    spdlog::info("broker: worker {} left after draining", name);
+  } else {
+    spdlog::warn("broker: {}; requeueing its {} jobs", why, w.running.size());
+  }
   for (const auto& id : w.running) {
     Job* job = Resolve(id);
     if (job != nullptr && job->state == JobState::kRunning && job->worker == name) Requeue(*job, why, now);
   }
   w.running.clear();
-  PublishWorker(w, "lost", now);
+  PublishWorker(w, left ? "left" : "lost", now);
 }
 
 }  // namespace titan::broker

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 
 namespace titan::cli {
@@ -16,14 +15,29 @@ struct Target {
   int timeout_ms = 10000;
 };
 
+// Nodes: serve in this process until SIGINT/SIGTERM.
 void AddStoreCommand(CLI::App& app, int* exit_code);
+void AddBrokerCommand(CLI::App& app, int* exit_code);
+void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code);
+// `titan up`: store, broker and workers as child processes of this one.
+void AddUpCommand(CLI::App& app, int* exit_code);
+
+// Clients of a store or a broker.
 void AddKvCommand(CLI::App& app, const Target& target, int* exit_code);
+void AddRunCommand(CLI::App& app, const Target& target, int* exit_code);
+void AddStatusCommand(CLI::App& app, const Target& target, int* exit_code);
+void AddJobsCommand(CLI::App& app, const Target& target, int* exit_code);
+void AddStatsCommand(CLI::App& app, const Target& target, int* exit_code);
+void AddStopCommands(CLI::App& app, const Target& target, int* exit_code);  // stop, shutdown
+void AddLogsCommand(CLI::App& app, const Target& target, int* exit_code);
+void AddTailCommand(CLI::App& app, const Target& target, int* exit_code);
 
 // Exit codes shared by client commands.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitNotFound = 1;   // `kv get` of a missing key, `kv cas` that did not swap
+inline constexpr int kExitNotFound = 1;  // `kv get` of a missing key, `kv cas` that did not swap, unknown job
 inline constexpr int kExitUsage = 2;
-inline constexpr int kExitRefused = 3;    // the node answered ERROR
-inline constexpr int kExitNoAnswer = 4;   // nothing answered in time
+inline constexpr int kExitRefused = 3;   // the node answered ERROR
+inline constexpr int kExitNoAnswer = 4;  // nothing answered in time
+inline constexpr int kExitFailed = 5;    // the job ended FAILED, DEAD or CANCELLED (`run --wait`)
 
 }  // namespace titan::cli

@@ -22,8 +22,9 @@ struct WorkerOptions {
   long high_mem_mb = 32768;        // HIGH_MEM when the machine has at least this much memory
 };
 
-// Serves until SIGINT/SIGTERM (which drains: running jobs finish first). Prints
-// "READY worker <name>" once registered. Returns the process exit code.
+// Serves until stopped. SIGTERM (or `titan shutdown`) drains: no new jobs, running ones get
+// drain_grace_ms to finish, then are stopped. SIGINT, or a second signal, stops running jobs at once.
+// Prints "READY worker <name>" once registered. Returns the process exit code.
 int RunWorker(const WorkerOptions& options);
 
 }  // namespace titan::worker

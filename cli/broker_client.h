@@ -1,0 +1,35 @@
+// BrokerClient: the request/reply side every client command shares. It wraps NodeClient and turns
+// every failure into one "titan: ..." line on stderr plus the exit code from commands.h.
+#pragma once
+
+#include <string>
+
+#include "commands.h"
+#include "node_client.h"
+
+namespace titan::cli {
+
+class BrokerClient {
+ public:
+  explicit BrokerClient(const Target& target);
+
+  // Sends `request`; returns kExitOk with *reply of type `expected`, or prints what went wrong and
+  // returns kExitNoAnswer / kExitRefused. `timeout_ms` < 0 uses the target's.
+  int Call(const wire::Message& request, wire::MsgType expected, wire::Message* reply, int timeout_ms = -1);
+
+  // JOB_GET. kExitOk with *job set (a JobInfo map); kExitNotFound (printed) when the broker does not
+  // know `id`.
+  int GetJob(const std::string& id, wire::Datum* job);
+
+  // tcp://host:port of the broker's event PUB socket, from WELCOME, in *endpoint. Otherwise prints
+  // why and returns kExitNoAnswer (nothing answered) or kExitRefused (the node has no event feed).
+  int PubEndpoint(std::string* endpoint);
+
+  const Target& target() const { return target_; }
+
+ private:
+  Target target_;
+  wire::NodeClient client_;
+};
+
+}  // namespace titan::cli

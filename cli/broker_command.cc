@@ -1,0 +1,52 @@
+// `titan broker`: serve the Titan broker in this process (built only when broker/ provides titan_broker).
+#include <iostream>
+
+#include "commands.h"
+#ifdef TITAN_HAVE_BROKER
+#include "broker.h"
+#endif
+
+namespace titan::cli {
+
+#ifdef TITAN_HAVE_BROKER
+void AddBrokerCommand(CLI::App& app, int* exit_code) {
+  auto options = std::make_shared<broker::BrokerOptions>();
+  CLI::App* cmd = app.add_subcommand("broker",
+                                     "Serve the broker: accepts jobs, dispatches them to workers, "
+                                     "publishes events and logs");
+  cmd->add_option("--port", options->port, "client port, the one users know (0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--worker-port", options->worker_port, "port workers connect to (0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--pub-port", options->pub_port, "port of the event and log feed (0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--bind", options->bind, "interface for all three ports (0.0.0.0 for remote workers)")
+      ->capture_default_str();
+  cmd->add_option("--dir", options->dir, "data directory: the job journal and job logs")
+      ->capture_default_str();
+  cmd->add_option("--store-port", options->store_port, "TitanStore port to announce to clients (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--store-host", options->store_host,
+                  "TitanStore host to announce (default: the broker's host)");
+  cmd->add_option("--heartbeat-ms", options->heartbeat_ms, "worker heartbeat interval; 3 missed beats = dead")
+      ->check(CLI::Range(50, 600000))
+      ->capture_default_str();
+  cmd->add_option("--recovery-grace-ms", options->recovery_grace_ms,
+                  "after a restart, how long journaled RUNNING jobs wait for their worker to return")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  cmd->callback([options, exit_code] { *exit_code = broker::RunBroker(*options); });
+}
+#else
+void AddBrokerCommand(CLI::App& app, int* exit_code) {
+  CLI::App* cmd = app.add_subcommand("broker", "Serve the broker (not built into this titan)");
+  cmd->allow_extras();
+  cmd->callback([exit_code] {
+    std::cerr << "titan: this titan was built without the broker (broker/ had no titan_broker library); "
+                 "rebuild with `cmake --build build --target titan` once it exists\n";
+    *exit_code = kExitUsage;
+  });
+}
+#endif
+
+}  // namespace titan::cli

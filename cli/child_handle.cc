@@ -1,0 +1,334 @@
+// posix_spawn, READY-line reading and ordered termination of `titan up`'s node processes.
+#include "child_handle.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <utility>
+
+extern char** environ;
+
+namespace titan::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kFallbackPollMs = 100;  // exit polling when the kernel has no pidfd
+
+int OpenPidFd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+void CloseFd(int* fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+void Append(int fd, std::string_view bytes) {
+  if (fd < 0) return;
+  [[maybe_unused]] const ssize_t n = write(fd, bytes.data(), bytes.size());  // a log; losing it is no error
+}
+
+int MsLeft(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left < 0 ? 0 : static_cast<int>(left);
+}
+
+// One line at the top of each run's section of the log, so restarts are easy to find.
+void WriteLogHeader(int fd, const std::vector<std::string>& argv) {
+  char stamp[32];
+  const time_t now = time(nullptr);
+  tm local{};
+  localtime_r(&now, &local);
+  strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &local);
+  std::string line = std::string("---- ") + stamp + " titan up started:";
+  for (const std::string& a : argv) line += " " + a;
+  Append(fd, line + "\n");
+}
+
+}  // namespace
+
+std::string ChildExit::Render() const {
+  if (!signaled) return "exited with status " + std::to_string(value);
+  const char* name = sigabbrev_np(value);
+  return name ? std::string("killed by SIG") + name : "killed by signal " + std::to_string(value);
+}
+
+std::optional<ChildHandle> ChildHandle::Spawn(std::string label, const std::vector<std::string>& argv,
+                                              const std::string& log_path, std::string* error) {
+  ChildHandle h;
+  h.label_ = std::move(label);
+  h.log_path_ = log_path;
+  h.log_fd_ = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (h.log_fd_ < 0) {
+    *error = "cannot open log '" + log_path + "': " + strerror(errno);
+    return std::nullopt;
+  }
+  WriteLogHeader(h.log_fd_, argv);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    *error = std::string("pipe2: ") + strerror(errno);
+    return std::nullopt;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, h.log_fd_, STDERR_FILENO);
+  // Our SignalWatch blocked SIGINT/SIGTERM and ignored SIGPIPE; the node starts from defaults.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const int rc = posix_spawn(&h.pid_, args[0], &actions, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  h.out_fd_ = fds[0];
+  if (rc != 0) {
+    h.pid_ = -1;
+    *error = "cannot run '" + argv[0] + "': " + strerror(rc);
+    return std::nullopt;
+  }
+  fcntl(h.out_fd_, F_SETFL, O_NONBLOCK);
+  h.exit_fd_ = OpenPidFd(h.pid_);
+  return h;
+}
+
+ChildHandle::ChildHandle(ChildHandle&& o) noexcept
+    : label_(std::move(o.label_)),
+      log_path_(std::move(o.log_path_)),
+      pid_(std::exchange(o.pid_, -1)),
+      out_fd_(std::exchange(o.out_fd_, -1)),
+      exit_fd_(std::exchange(o.exit_fd_, -1)),
+      log_fd_(std::exchange(o.log_fd_, -1)),
+      pending_(std::move(o.pending_)),
+      exit_(std::exchange(o.exit_, std::nullopt)) {}
+
+ChildHandle& ChildHandle::operator=(ChildHandle&& o) noexcept {
+  if (this != &o) {
+    Release();
+    label_ = std::move(o.label_);
+    log_path_ = std::move(o.log_path_);
+    pid_ = std::exchange(o.pid_, -1);
+    out_fd_ = std::exchange(o.out_fd_, -1);
+    exit_fd_ = std::exchange(o.exit_fd_, -1);
+    log_fd_ = std::exchange(o.log_fd_, -1);
+    pending_ = std::move(o.pending_);
+    exit_ = std::exchange(o.exit_, std::nullopt);
+  }
+  return *this;
+}
+
+ChildHandle::~ChildHandle() { Release(); }
+
+void ChildHandle::Release() noexcept {
+  if (pid_ > 0) {
+    kill(-pid_, SIGKILL);  // also whatever the node left behind in its group
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+  CloseFd(&out_fd_);
+  CloseFd(&exit_fd_);
+  CloseFd(&log_fd_);
+}
+
+bool ChildHandle::WaitReady(std::string_view role, std::chrono::milliseconds deadline, int interrupt_fd,
+                            std::string* endpoint, std::string* error) {
+  const auto until = Clock::now() + deadline;
+  const std::string prefix = "READY " + std::string(role) + " ";
+  for (;;) {
+    for (size_t nl; (nl = pending_.find('\n')) != std::string::npos;) {
+      const std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      if (line.rfind(prefix, 0) == 0) {
+        *endpoint = line.substr(prefix.size());
+        return true;
+      }
+      Append(log_fd_, line + "\n");  // anything else a node prints before READY
+    }
+    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {interrupt_fd, POLLIN, 0}};
+    const int ready = out_fd_ < 0 ? 0 : poll(fds, interrupt_fd >= 0 ? 2 : 1, MsLeft(until));
+    if (ready < 0 && errno == EINTR) continue;
+    if (interrupt_fd >= 0 && (fds[1].revents & POLLIN)) {
+      *error = "interrupted";
+      return false;
+    }
+    if (ready <= 0) {
+      *error = "no READY line within " + std::to_string(deadline.count()) + " ms";
+      return false;
+    }
+    char buf[4096];
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n > 0) {
+      pending_.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    // EOF: it closed stdout, almost certainly by exiting. Give it a moment to be reapable.
+    CloseFd(&out_fd_);
+    if (exit_fd_ >= 0) {
+      pollfd e{exit_fd_, POLLIN, 0};
+      poll(&e, 1, 1000);
+    }
+    const std::optional<ChildExit> how = Exited();
+    *error = how ? how->Render() : "closed its stdout before announcing READY";
+    return false;
+  }
+}
+
+void ChildHandle::DrainStdout() {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = out_fd_ < 0 ? 0 : read(out_fd_, buf, sizeof buf);
+    if (n > 0) {
+      Append(log_fd_, std::string_view(buf, static_cast<size_t>(n)));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    CloseFd(&out_fd_);
+    return;
+  }
+}
+
+std::optional<ChildExit> ChildHandle::Exited() {
+  if (exit_ || pid_ <= 0) return exit_;
+  siginfo_t info{};
+  if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+      info.si_pid != pid_) {
+    return std::nullopt;
+  }
+  exit_ = ChildExit{info.si_code != CLD_EXITED, info.si_status};
+  CloseFd(&exit_fd_);
+  return exit_;
+}
+
+void ChildHandle::SignalGroup(int sig) {
+  if (pid_ > 0) kill(-pid_, sig);
+}
+
+std::string ChildHandle::LogTail(size_t n) const {
+  std::ifstream in(log_path_);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(std::move(line));
+    if (lines.size() > n) lines.erase(lines.begin());
+  }
+  std::string out;
+  for (const std::string& l : lines) out += "    " + l + "\n";
+  return out;
+}
+
+std::vector<ChildHandle*> StopChildren(std::span<ChildHandle* const> children, int sig,
+                                       std::chrono::milliseconds grace, int interrupt_fd) {
+  for (ChildHandle* c : children) {
+    if (!c->Exited()) c->SignalGroup(sig);
+  }
+  const auto until = Clock::now() + grace;
+  for (;;) {
+    std::vector<pollfd> fds;
+    bool fallback = false;
+    for (ChildHandle* c : children) {
+      if (c->Exited()) continue;
+      if (c->exit_fd() >= 0) {
+        fds.push_back({c->exit_fd(), POLLIN, 0});
+      } else {
+        fallback = true;
+      }
+      if (c->stdout_fd() >= 0) c->DrainStdout();
+    }
+    if (fds.empty() && !fallback) return {};
+    if (MsLeft(until) == 0) break;
+    if (interrupt_fd >= 0) fds.push_back({interrupt_fd, POLLIN, 0});
+    const int timeout = fallback ? std::min(kFallbackPollMs, MsLeft(until)) : MsLeft(until);
+    poll(fds.data(), fds.size(), timeout);
+    if (interrupt_fd >= 0 && (fds.back().revents & POLLIN)) break;
+  }
+  std::vector<ChildHandle*> killed;
+  for (ChildHandle* c : children) {
+    if (c->Exited()) continue;
+    c->SignalGroup(SIGKILL);
+    killed.push_back(c);
+  }
+  return killed;
+}
+
+void BecomeSubreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+namespace {
+
+// Pids whose parent is this process, from /proc/<pid>/stat ("pid (comm) state ppid ...").
+std::vector<pid_t> ChildrenOfSelf() {
+  std::vector<pid_t> out;
+  const pid_t self = getpid();
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(stat.c_str() + paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self) {
+      out.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int KillAdoptedChildren() {
+  int count = 0;
+  for (int round = 0; round < 10; ++round) {  // killing a group leader may orphan more processes to us
+    const std::vector<pid_t> children = ChildrenOfSelf();
+    if (children.empty()) break;
+    for (const pid_t pid : children) {
+      const pid_t group = getpgid(pid);
+      if (group > 1 && group != getpgrp()) kill(-group, SIGKILL);
+      kill(pid, SIGKILL);
+    }
+    for (const pid_t pid : children) {
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace titan::cli

@@ -1,0 +1,91 @@
+// ChildHandle: one node process (`titan store|broker|worker`) started by `titan up`. Spawned with
+// posix_spawn in its own process group (so a terminal's Ctrl-C reaches only `titan up`, which stops
+// the nodes in order); owned by a move-only handle whose destructor SIGKILLs that group and reaps.
+// Single-threaded: use a handle from the thread that made it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace titan::cli {
+
+// How a child ended.
+struct ChildExit {
+  bool signaled = false;
+  int value = 0;  // exit code, or signal number when signaled
+  bool clean() const { return !signaled && value == 0; }
+  std::string Render() const;  // "exited with status 1", "killed by SIGKILL"
+};
+
+class ChildHandle {
+ public:
+  // Starts argv (argv[0] an absolute path) with stdin from /dev/null, stdout into a pipe we read, and
+  // stderr appended to `log_path`. `label` names it in messages ("worker host-w1"). Returns nullopt
+  // with `error` naming the call and the file when it could not be started.
+  static std::optional<ChildHandle> Spawn(std::string label, const std::vector<std::string>& argv,
+                                          const std::string& log_path, std::string* error);
+
+  ChildHandle(ChildHandle&& other) noexcept;
+  ChildHandle& operator=(ChildHandle&& other) noexcept;  // ends the child this handle held, if any
+  ChildHandle(const ChildHandle&) = delete;
+  ChildHandle& operator=(const ChildHandle&) = delete;
+  ~ChildHandle();  // SIGKILL to the group unless already gone; reaps the child
+
+  pid_t pid() const { return pid_; }
+  const std::string& label() const { return label_; }
+  const std::string& log_path() const { return log_path_; }
+  // Readable when the child wrote to stdout (or closed it): call DrainStdout. -1 once closed.
+  int stdout_fd() const { return out_fd_; }
+  // Readable once the child has exited (a pidfd): call Exited. -1 when the kernel has none (then
+  // call Exited periodically) and after Exited returned a status.
+  int exit_fd() const { return exit_fd_; }
+
+  // Reads stdout until the line "READY <role> <endpoint>" and returns <endpoint>. False with
+  // `error` set when the child exits first, the deadline passes, or `interrupt_fd` (>= 0) becomes
+  // readable first (error is then "interrupted").
+  bool WaitReady(std::string_view role, std::chrono::milliseconds deadline, int interrupt_fd,
+                 std::string* endpoint, std::string* error);
+  // Appends what the child wrote on stdout since to its log; closes our end at EOF.
+  void DrainStdout();
+  // The child's exit status once it has exited, else nullopt. Never blocks. The child stays a
+  // zombie until the destructor, so its pid (its group id) cannot be reused while we hold it.
+  std::optional<ChildExit> Exited();
+  // False once Exited() has returned a status (no system call).
+  bool running() const { return !exit_.has_value(); }
+  // kill(-pid, sig) while the child has not been reaped.
+  void SignalGroup(int sig);
+
+  // The last `n` lines of the child's log, for "it died, here is why" messages.
+  std::string LogTail(size_t n) const;
+
+ private:
+  ChildHandle() = default;
+  void Release() noexcept;
+
+  std::string label_, log_path_;
+  pid_t pid_ = -1;
+  int out_fd_ = -1, exit_fd_ = -1, log_fd_ = -1;
+  std::string pending_;  // stdout bytes read but not yet consumed by WaitReady
+  std::optional<ChildExit> exit_;
+};
+
+// Sends `sig` to each live child, waits up to `grace` for all of them to exit, then SIGKILLs the
+// rest. A readable `interrupt_fd` (a second Ctrl-C) cuts the grace short; it stays readable until the
+// caller reads it, so later calls are cut short too. Returns the children that had to be killed.
+std::vector<ChildHandle*> StopChildren(std::span<ChildHandle* const> children, int sig,
+                                       std::chrono::milliseconds grace, int interrupt_fd);
+
+// Makes this process a child subreaper (PR_SET_CHILD_SUBREAPER): processes orphaned below it (jobs
+// of a worker that was SIGKILLed) are reparented to it instead of to init, so they can be found.
+void BecomeSubreaper();
+// SIGKILLs the process group of every child of this process that no ChildHandle owns any more (call
+// it once every handle is gone) and reaps them, until none is left. Returns how many there were.
+int KillAdoptedChildren();
+
+}  // namespace titan::cli

@@ -1,0 +1,287 @@
+// Text and JSON renderings of JobInfo and STATS.
+#include "job_view.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+namespace titan::cli {
+namespace {
+
+using wire::Datum;
+using wire::List;
+using wire::Map;
+
+const Datum* Field(const Map& map, std::string_view name) {
+  for (const auto& [k, v] : map) {
+    if (k == name) return v.is_nil() ? nullptr : &v;
+  }
+  return nullptr;
+}
+
+std::string Str(const Map& map, std::string_view name) {
+  const Datum* d = Field(map, name);
+  return d ? std::string(d->bytes()) : std::string();
+}
+
+std::optional<int64_t> OptInt(const Map& map, std::string_view name) {
+  const Datum* d = Field(map, name);
+  if (d == nullptr) return std::nullopt;
+  if (const auto* i = std::get_if<int64_t>(&d->v)) return *i;
+  return std::nullopt;
+}
+
+std::vector<std::string> StrList(const Map& map, std::string_view name) {
+  std::vector<std::string> out;
+  const Datum* d = Field(map, name);
+  if (const auto* list = d ? std::get_if<List>(&d->v) : nullptr) {
+    for (const Datum& item : *list) out.emplace_back(item.bytes());
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? std::string(sep) : "") + items[i];
+  return out;
+}
+
+std::string JsonInt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "null"; }
+std::string JsonStrOrNull(const std::string& s) { return s.empty() ? "null" : JsonString(s); }
+
+// How long the job ran (or has been running); "-" before it started.
+std::string RunTime(const JobView& job, int64_t now_ms) {
+  if (!job.started_ms) return "-";
+  return FormatDuration((job.finished_ms ? *job.finished_ms : now_ms) - *job.started_ms);
+}
+
+}  // namespace
+
+JobView JobFromDatum(const Datum& job) {
+  JobView v;
+  const auto* map = std::get_if<Map>(&job.v);
+  if (map == nullptr) return v;
+  v.id = Str(*map, "id");
+  v.state = Str(*map, "state");
+  v.file = Str(*map, "file");
+  v.requirement = Str(*map, "requirement");
+  v.worker = Str(*map, "worker");
+  v.reason = Str(*map, "reason");
+  v.dag = Str(*map, "dag");
+  v.priority = OptInt(*map, "priority").value_or(0);
+  v.attempt = OptInt(*map, "attempt").value_or(0);
+  v.parents = StrList(*map, "parents");
+  v.exit_code = OptInt(*map, "exit_code");
+  v.submitted_ms = OptInt(*map, "submitted_ms").value_or(0);
+  v.started_ms = OptInt(*map, "started_ms");
+  v.finished_ms = OptInt(*map, "finished_ms");
+  return v;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsFinalState(std::string_view state) {
+  return state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" || state == "DEAD";
+}
+
+std::string FormatDuration(int64_t ms) {
+  if (ms < 0) return "-";
+  char buf[32];
+  const int64_t s = ms / 1000;
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  } else if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  } else if (s < 86400) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(s / 86400),
+                  static_cast<long long>(s % 86400 / 3600));
+  }
+  return buf;
+}
+
+std::string FormatTime(int64_t epoch_ms) {
+  const time_t t = static_cast<time_t>(epoch_ms / 1000);
+  tm local{};
+  localtime_r(&t, &local);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &local);
+  return buf;
+}
+
+std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
+  std::ostringstream out;
+  auto line = [&](const char* name, const std::string& value) {
+    if (!value.empty()) out << name << std::string(12 - std::string_view(name).size(), ' ') << value << '\n';
+  };
+  line("job:", job.id);
+  line("state:", job.state);
+  line("reason:", job.reason);
+  line("worker:", job.worker);
+  line("attempt:", std::to_string(job.attempt));
+  line("exit code:", job.exit_code ? std::to_string(*job.exit_code) : "");
+  line("file:", job.file);
+  line("requires:", job.requirement);
+  line("priority:", std::to_string(job.priority));
+  line("parents:", Join(job.parents, ", "));
+  line("dag:", job.dag);
+  line("submitted:",
+       FormatTime(job.submitted_ms) + " (" + FormatDuration(now_ms - job.submitted_ms) + " ago)");
+  if (job.started_ms) line("started:", FormatTime(*job.started_ms));
+  if (job.finished_ms) line("finished:", FormatTime(*job.finished_ms));
+  if (job.started_ms) line(job.finished_ms ? "ran:" : "running:", RunTime(job, now_ms));
+  return out.str();
+}
+
+std::string RenderJobTable(const std::vector<JobView>& jobs, int64_t now_ms) {
+  std::vector<std::vector<std::string>> rows{{"ID", "STATE", "WORKER", "ATTEMPT", "AGE", "DURATION"}};
+  for (const JobView& j : jobs) {
+    rows.push_back({j.id, j.state, j.worker.empty() ? "-" : j.worker, std::to_string(j.attempt),
+                    FormatDuration(now_ms - j.submitted_ms), RunTime(j, now_ms)});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(width[c] - row[c].size() + 2, ' ');
+    }
+    out += line + '\n';
+  }
+  return out;
+}
+
+std::string RenderJobsJson(const std::vector<JobView>& jobs) {
+  std::string out = "[";
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const JobView& j = jobs[i];
+    std::string parents = "[";
+    for (size_t p = 0; p < j.parents.size(); ++p) parents += (p ? "," : "") + JsonString(j.parents[p]);
+    parents += "]";
+    out += std::string(i ? ",\n " : "\n ") + "{\"id\":" + JsonString(j.id) +
+           ",\"state\":" + JsonString(j.state) + ",\"file\":" + JsonString(j.file) +
+           ",\"requirement\":" + JsonString(j.requirement) + ",\"priority\":" + std::to_string(j.priority) +
+           ",\"attempt\":" + std::to_string(j.attempt) + ",\"parents\":" + parents +
+           ",\"worker\":" + JsonStrOrNull(j.worker) + ",\"exit_code\":" + JsonInt(j.exit_code) +
+           ",\"reason\":" + JsonStrOrNull(j.reason) + ",\"submitted_ms\":" + std::to_string(j.submitted_ms) +
+           ",\"started_ms\":" + JsonInt(j.started_ms) + ",\"finished_ms\":" + JsonInt(j.finished_ms) +
+           ",\"dag\":" + JsonStrOrNull(j.dag) + "}";
+  }
+  return out + (jobs.empty() ? "]\n" : "\n]\n");
+}
+
+std::string RenderStats(const wire::Message& stats) {
+  std::vector<Map> workers;
+  if (const Datum* d = stats.Find("workers")) {
+    if (const auto* list = std::get_if<List>(&d->v)) {
+      for (const Datum& w : *list) {
+        if (const auto* m = std::get_if<Map>(&w.v)) workers.push_back(*m);
+      }
+    }
+  }
+  std::ostringstream out;
+  auto count = [&](const char* label, std::string_view field) {
+    out << label << std::string(19 - std::string_view(label).size(), ' ') << stats.Int(field) << " jobs\n";
+  };
+  out << "--- TITAN SYSTEM MONITOR ---\n";
+  out << "Active Workers:    " << workers.size() << '\n';
+  if (stats.Int("pending") > 0) count("Pending:", "pending");
+  count("Execution Queue:", "queued");
+  count("Blocked (DAG):", "blocked");
+  count("Scheduled:", "scheduled");
+  count("Running:", "running");
+  count("Unsatisfiable:", "unsatisfiable");
+  out << "Finished:          " << stats.Int("completed") << " completed, " << stats.Int("failed")
+      << " failed\n";
+  out << "-------------------------------\n";
+  out << "Worker Status:\n";
+  if (workers.empty()) out << " (no workers: start one with `titan worker` or `titan up`)\n";
+  size_t name_width = 0;
+  for (const Map& w : workers) name_width = std::max(name_width, Str(w, "name").size());
+  for (const Map& w : workers) {
+    const int64_t slots = OptInt(w, "slots").value_or(0), busy = OptInt(w, "busy").value_or(0);
+    const std::string name = Str(w, "name");
+    const std::string load = "Load: " + std::to_string(busy) + "/" + std::to_string(slots) + " (" +
+                             std::to_string(slots > 0 ? busy * 100 / slots : 0) + "%)";
+    out << " \u2022 [" << name << "] " << std::string(name_width - name.size(), ' ') << load
+        << std::string(load.size() < 19 ? 19 - load.size() : 1, ' ') << "| Skills: ["
+        << Join(StrList(w, "capabilities"), ", ") << "]";
+    const std::string state = Str(w, "state");
+    if (!state.empty() && state != "READY") out << " (" << state << ")";
+    out << '\n';
+    for (const std::string& id : StrList(w, "running")) out << "    \u2514\u2500\u2500 " << id << '\n';
+  }
+  return out.str();
+}
+
+std::string JsonString(std::string_view s) {
+  const bool utf8 = wire::IsValidUtf8(s);
+  std::string out = "\"";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", u);
+          out += buf;
+        } else if (u >= 0x80 && !utf8) {
+          out += "\\ufffd";
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string DescribeOutcome(const JobView& job) {
+  if (job.state == "COMPLETED") return job.state;
+  // The broker's reason is the sentence for humans; the exit code stands in when there is none.
+  std::string detail = !job.reason.empty() ? job.reason
+                       : job.exit_code     ? "exit " + std::to_string(*job.exit_code)
+                                           : "";
+  if (job.attempt > 1 && detail.find("attempt") == std::string::npos) {
+    detail += (detail.empty() ? "" : ", ") + std::to_string(job.attempt) + " attempts";
+  }
+  return detail.empty() ? job.state : job.state + ": " + detail;
+}
+
+}  // namespace titan::cli

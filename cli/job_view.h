@@ -1,0 +1,52 @@
+// Pure renderings of what the broker reports (JobInfo, STATS) for the terminal and for --json.
+// No sockets, no clock: callers pass `now_ms`, so tests get stable strings.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codec.h"
+
+namespace titan::cli {
+
+// A JobInfo struct, read from its msgpack map (absent optional fields stay empty).
+struct JobView {
+  std::string id, state, file, requirement, worker, reason, dag;
+  int64_t priority = 0, attempt = 0;
+  std::vector<std::string> parents;
+  std::optional<int64_t> exit_code, started_ms, finished_ms;
+  int64_t submitted_ms = 0;
+};
+JobView JobFromDatum(const wire::Datum& job);
+
+// The wall clock in Unix epoch milliseconds: what commands pass as `now_ms`.
+int64_t NowMs();
+
+// COMPLETED, FAILED, CANCELLED and DEAD: the job will not change any more.
+bool IsFinalState(std::string_view state);
+
+// "850ms", "12s", "3m04s", "2h05m", "3d04h"; "-" for a negative span.
+std::string FormatDuration(int64_t ms);
+// "2024-05-01 13:02:03" in local time.
+std::string FormatTime(int64_t epoch_ms);
+
+// `titan status`: one "name: value" line per known field.
+std::string RenderJobStatus(const JobView& job, int64_t now_ms);
+// `titan jobs`: a table with the header ID STATE WORKER ATTEMPT AGE DURATION.
+std::string RenderJobTable(const std::vector<JobView>& jobs, int64_t now_ms);
+// `titan jobs --json`: a JSON array of objects keyed by the JobInfo field names (absent: null).
+std::string RenderJobsJson(const std::vector<JobView>& jobs);
+// `titan stats`: the STATS reply as the operator's screen.
+std::string RenderStats(const wire::Message& stats);
+
+// `s` as a JSON string literal, quotes included. In a string that is not valid UTF-8,
+// every non-ASCII byte becomes U+FFFD.
+std::string JsonString(std::string_view s);
+
+// How a finished job ended: "COMPLETED", "FAILED: exit 3", "DEAD: <the broker's reason>".
+std::string DescribeOutcome(const JobView& job);
+
+}  // namespace titan::cli

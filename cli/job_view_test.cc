@@ -1,0 +1,124 @@
+// Renderings of JobInfo and STATS: the table, the status page, JSON, durations.
+#include "job_view.h"
+
+#include <gtest/gtest.h>
+
+namespace titan::cli {
+namespace {
+
+using wire::Datum;
+using wire::List;
+using wire::Map;
+using wire::Text;
+
+Datum Job(std::string id, std::string state, Map extra = {}) {
+  Map m{{"id", Datum(Text{std::move(id)})},
+        {"state", Datum(Text{std::move(state)})},
+        {"file", Datum(Text{"etl.py"})},
+        {"requirement", Datum(Text{"GENERAL"})},
+        {"priority", Datum(1)},
+        {"attempt", Datum(1)},
+        {"parents", Datum(List{})},
+        {"submitted_ms", Datum(int64_t{1'000'000})}};
+  for (auto& kv : extra) m.push_back(std::move(kv));
+  return Datum(std::move(m));
+}
+
+TEST(FormatDuration, PicksTwoUnits) {
+  EXPECT_EQ("850ms", FormatDuration(850));
+  EXPECT_EQ("12s", FormatDuration(12'400));
+  EXPECT_EQ("3m04s", FormatDuration(184'000));
+  EXPECT_EQ("2h05m", FormatDuration((2 * 3600 + 5 * 60) * 1000));
+  EXPECT_EQ("3d04h", FormatDuration(int64_t{(3 * 86400 + 4 * 3600)} * 1000));
+  EXPECT_EQ("-", FormatDuration(-1));
+}
+
+TEST(JobTable, AlignsColumnsAndShowsRunTime) {
+  const std::vector<JobView> jobs{
+      JobFromDatum(Job("etl-1a2b3c4d", "RUNNING",
+                       {{"worker", Datum(Text{"h-w1"})}, {"started_ms", Datum(int64_t{1'002'000})}})),
+      JobFromDatum(Job("x", "QUEUED")),
+  };
+  EXPECT_EQ(
+      "ID            STATE    WORKER  ATTEMPT  AGE  DURATION\n"
+      "etl-1a2b3c4d  RUNNING  h-w1    1        10s  8s\n"
+      "x             QUEUED   -       1        10s  -\n",
+      RenderJobTable(jobs, 1'010'000));
+}
+
+TEST(JobsJson, EscapesAndUsesNullForAbsentFields) {
+  const std::vector<JobView> jobs{JobFromDatum(
+      Job("a\"b", "FAILED", {{"exit_code", Datum(3)}, {"reason", Datum(Text{"line1\nline2\t\x01"})}}))};
+  EXPECT_EQ(
+      "[\n "
+      "{\"id\":\"a\\\"b\",\"state\":\"FAILED\",\"file\":\"etl.py\",\"requirement\":\"GENERAL\",\"priority\":"
+      "1,"
+      "\"attempt\":1,\"parents\":[],\"worker\":null,\"exit_code\":3,\"reason\":\"line1\\nline2\\t\\u0001\","
+      "\"submitted_ms\":1000000,\"started_ms\":null,\"finished_ms\":null,\"dag\":null}\n]\n",
+      RenderJobsJson(jobs));
+  EXPECT_EQ("[]\n", RenderJobsJson({}));
+}
+
+TEST(JsonString, KeepsUtf8AndReplacesInvalidBytes) {
+  EXPECT_EQ("\"caf\xc3\xa9 \\\\\"", JsonString("caf\xc3\xa9 \\"));
+  EXPECT_EQ("\"a\\ufffdb\"", JsonString("a\xff"
+                                        "b"));
+}
+
+TEST(JobStatus, ListsKnownFieldsOnly) {
+  const JobView job = JobFromDatum(
+      Job("etl-1", "FAILED",
+          {{"worker", Datum(Text{"h-w2"})}, {"exit_code", Datum(2)}, {"reason", Datum(Text{"exit 2"})}}));
+  const std::string text = RenderJobStatus(job, 1'005'000);
+  EXPECT_NE(std::string::npos, text.find("state:      FAILED\n"));
+  EXPECT_NE(std::string::npos, text.find("exit code:  2\n"));
+  EXPECT_NE(std::string::npos, text.find("(5s ago)"));
+  EXPECT_EQ(std::string::npos, text.find("started:"));
+  EXPECT_EQ(std::string::npos, text.find("parents:"));
+}
+
+TEST(DescribeOutcome, NamesExitCodeReasonAndAttempts) {
+  EXPECT_EQ("COMPLETED", DescribeOutcome(JobFromDatum(Job("a", "COMPLETED", {{"exit_code", Datum(0)}}))));
+  JobView failed = JobFromDatum(Job("a", "FAILED", {{"exit_code", Datum(3)}}));
+  EXPECT_EQ("FAILED: exit 3", DescribeOutcome(failed));
+  failed.attempt = 2;
+  EXPECT_EQ("FAILED: exit 3, 2 attempts", DescribeOutcome(failed));
+  failed.reason = "exit 3 (all 2 attempts failed)";
+  EXPECT_EQ("FAILED: exit 3 (all 2 attempts failed)", DescribeOutcome(failed));
+}
+
+TEST(Stats, RendersTheMonitorScreen) {
+  Map w1{{"name", Datum(Text{"h-w1"})},
+         {"host", Datum(Text{"h"})},
+         {"slots", Datum(4)},
+         {"busy", Datum(2)},
+         {"capabilities", Datum(List{Datum(Text{"GENERAL"})})},
+         {"state", Datum(Text{"READY"})},
+         {"running", Datum(List{Datum(Text{"a"}), Datum(Text{"b"})})},
+         {"seen_ms_ago", Datum(10)}};
+  wire::Message stats = wire::MakeMessage(wire::MsgType::kStats);
+  stats.Set("workers", Datum(List{Datum(w1)})).Set("pending", Datum(0)).Set("blocked", Datum(1));
+  stats.Set("scheduled", Datum(0))
+      .Set("queued", Datum(3))
+      .Set("running", Datum(2))
+      .Set("unsatisfiable", Datum(0));
+  stats.Set("completed", Datum(7)).Set("failed", Datum(1));
+  EXPECT_EQ(
+      "--- TITAN SYSTEM MONITOR ---\n"
+      "Active Workers:    1\n"
+      "Execution Queue:   3 jobs\n"
+      "Blocked (DAG):     1 jobs\n"
+      "Scheduled:         0 jobs\n"
+      "Running:           2 jobs\n"
+      "Unsatisfiable:     0 jobs\n"
+      "Finished:          7 completed, 1 failed\n"
+      "-------------------------------\n"
+      "Worker Status:\n"
+      " \u2022 [h-w1] Load: 2/4 (50%)    | Skills: [GENERAL]\n"
+      "    \u2514\u2500\u2500 a\n"
+      "    \u2514\u2500\u2500 b\n",
+      RenderStats(stats));
+}
+
+}  // namespace
+}  // namespace titan::cli

@@ -1,0 +1,54 @@
+// `titan jobs`: the newest jobs as a table, or as JSON for scripts.
+#include <cctype>
+#include <iostream>
+
+#include "broker_client.h"
+#include "commands.h"
+#include "job_view.h"
+
+namespace titan::cli {
+
+namespace {
+
+struct JobsArgs {
+  std::string state;
+  int64_t limit = 50;
+  bool json = false;
+};
+
+int ListJobs(const Target& target, const JobsArgs& args) {
+  wire::Message request = wire::MakeMessage(wire::MsgType::kJobList).Set("limit", wire::Datum(args.limit));
+  if (!args.state.empty()) {
+    std::string state = args.state;
+    for (char& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    request.Set("state", wire::Datum(wire::Text{state}));
+  }
+  BrokerClient broker(target);
+  wire::Message reply;
+  if (const int rc = broker.Call(request, wire::MsgType::kJobListReply, &reply); rc != kExitOk) return rc;
+  std::vector<JobView> jobs;
+  if (const auto* list = std::get_if<wire::List>(&reply.Find("jobs")->v)) {
+    for (const wire::Datum& j : *list) jobs.push_back(JobFromDatum(j));
+  }
+  std::cout << (args.json ? RenderJobsJson(jobs) : RenderJobTable(jobs, NowMs()));
+  if (reply.Bool("truncated")) {
+    std::cerr << "titan: showing the newest " << jobs.size() << " jobs; see more with --limit\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddJobsCommand(CLI::App& app, const Target& target, int* exit_code) {
+  auto a = std::make_shared<JobsArgs>();
+  CLI::App* cmd = app.add_subcommand("jobs", "List jobs, newest first");
+  cmd->add_option("--state", a->state, "only jobs in this state (QUEUED, RUNNING, COMPLETED, FAILED, ...)");
+  cmd->add_option("--limit", a->limit, "at most this many")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}))
+      ->capture_default_str();
+  cmd->add_flag("--json", a->json, "print a JSON array of JobInfo objects instead of a table");
+  const Target* t = &target;
+  cmd->callback([=] { *exit_code = ListJobs(*t, *a); });
+}
+
+}  // namespace titan::cli

@@ -1,0 +1,155 @@
+// Log copying and following: JOB_LOGS for what is there, the PUB feed for what comes next.
+#include "log_follow.h"
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <string_view>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "job_view.h"
+#include "transport.h"
+
+namespace titan::cli {
+namespace {
+
+using wire::Datum;
+using wire::Message;
+using wire::MsgType;
+
+constexpr int64_t kChunkBytes = 1 << 20;
+// With nothing on the feed for this long, ask the broker directly (a subscription that was not yet
+// active when an event was published must not leave us waiting forever).
+constexpr int kQuietCheckMs = 2000;
+constexpr int kWaitSliceMs = 1000;  // the JOB_WAIT timeout of the fallback without a PUB socket
+
+// The write side: tracks how far the log has been written so every byte goes out exactly once.
+class LogSink {
+ public:
+  LogSink(BrokerClient& broker, std::string id, std::FILE* out)
+      : broker_(broker), id_(std::move(id)), out_(out) {}
+
+  // JOB_LOGS from the current offset until caught up; *complete when the broker says the log has ended.
+  int CatchUp(bool* complete) {
+    for (;;) {
+      Message reply;
+      const int rc = broker_.Call(wire::MakeMessage(MsgType::kJobLogs)
+                                      .Set("id", Datum(wire::Text{id_}))
+                                      .Set("offset", Datum(offset_))
+                                      .Set("max_bytes", Datum(kChunkBytes)),
+                                  MsgType::kJobLogData, &reply);
+      if (rc != kExitOk) return rc;
+      const std::string_view bytes =
+          reply.blobs.empty() ? std::string_view() : std::string_view(reply.blobs[0]);
+      Offer(reply.Int("offset"), bytes);
+      offset_ = std::max(offset_, reply.Int("next_offset"));
+      *complete = reply.Bool("complete");
+      if (bytes.empty() || *complete) return kExitOk;
+    }
+  }
+
+  // Writes the part of bytes-at-`offset` not written yet. False when it starts past what was written
+  // (a gap: the caller fetches the missing part with CatchUp).
+  bool Offer(int64_t offset, std::string_view bytes) {
+    if (offset > offset_) return false;
+    const int64_t end = offset + static_cast<int64_t>(bytes.size());
+    if (end <= offset_) return true;  // already written
+    const std::string_view fresh = bytes.substr(static_cast<size_t>(offset_ - offset));
+    std::fwrite(fresh.data(), 1, fresh.size(), out_);
+    std::fflush(out_);
+    offset_ = end;
+    return true;
+  }
+
+ private:
+  BrokerClient& broker_;
+  std::string id_;
+  std::FILE* out_;
+  int64_t offset_ = 0;
+};
+
+// Without an event feed: JOB_LOGS after every JOB_WAIT slice (which returns early once the job ends).
+int FollowByWaiting(BrokerClient& broker, LogSink& sink, const std::string& id) {
+  for (;;) {
+    bool complete = false;
+    if (const int rc = sink.CatchUp(&complete); rc != kExitOk || complete) return rc;
+    Message reply;
+    const int rc = broker.Call(wire::MakeMessage(MsgType::kJobWait)
+                                   .Set("id", Datum(wire::Text{id}))
+                                   .Set("timeout_ms", Datum(kWaitSliceMs)),
+                               MsgType::kJobInfo, &reply, kWaitSliceMs + broker.target().timeout_ms);
+    if (rc != kExitOk) return rc;
+  }
+}
+
+// One message from the feed: writes new log bytes, reports job events, and sets *complete once the
+// broker says the log has ended. Returns an exit code (errors printed).
+int HandleEvent(const zmq::multipart_t& frames, const std::string& id, LogSink& sink,
+                const JobEventFn& on_job_event, bool* complete) {
+  const std::string topic = frames[0].to_string();
+  if (topic != "log." + id && topic != "job." + id) return kExitOk;  // a prefix match: "log.a" gets "log.ab"
+  std::vector<std::string_view> payload;
+  for (size_t i = 1; i < frames.size(); ++i) payload.push_back(frames[i].to_string_view());
+  wire::Decoded d = wire::Decode(std::span<const std::string_view>(payload));
+  if (d.status != wire::DecodeStatus::kOk) return kExitOk;  // not ours to judge; the log is refetched anyway
+  if (d.msg.type == MsgType::kEventLog) {
+    const std::string_view bytes =
+        d.msg.blobs.empty() ? std::string_view() : std::string_view(d.msg.blobs[0]);
+    if (!sink.Offer(d.msg.Int("offset"), bytes)) return sink.CatchUp(complete);
+    return kExitOk;
+  }
+  if (d.msg.type != MsgType::kEventJob) return kExitOk;
+  if (on_job_event) on_job_event(d.msg);
+  return IsFinalState(d.msg.Bytes("state")) ? sink.CatchUp(complete) : kExitOk;
+}
+
+int FollowFeed(LogSink& sink, const std::string& id, const std::string& pub, const JobEventFn& on_job_event) {
+  zmq::context_t ctx{1};
+  zmq::socket_t sub(ctx, zmq::socket_type::sub);
+  wire::ConfigureSocket(sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::subscribe, "log." + id);
+  sub.set(zmq::sockopt::subscribe, "job." + id);
+  sub.connect(pub);
+  // Subscribe first, then fetch what is there: events from here on overlap the fetch, not miss it.
+  bool complete = false;
+  if (const int rc = sink.CatchUp(&complete); rc != kExitOk || complete) return rc;
+  for (;;) {
+    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(kQuietCheckMs)) == 0) {
+      if (const int rc = sink.CatchUp(&complete); rc != kExitOk || complete) return rc;
+      continue;
+    }
+    zmq::multipart_t frames;
+    if (!frames.recv(sub) || frames.size() < 2) continue;
+    if (const int rc = HandleEvent(frames, id, sink, on_job_event, &complete); rc != kExitOk || complete)
+      return rc;
+  }
+}
+
+}  // namespace
+
+int CopyJobLog(BrokerClient& broker, const std::string& id, bool follow, std::FILE* out,
+               const JobEventFn& on_job_event) {
+  LogSink sink(broker, id, out);
+  if (!follow) {
+    bool complete = false;
+    return sink.CatchUp(&complete);
+  }
+  std::string pub;
+  if (const int rc = broker.PubEndpoint(&pub); rc == kExitNoAnswer) return rc;
+  if (pub.empty()) {
+    std::cerr << "titan: following by polling instead\n";
+    return FollowByWaiting(broker, sink, id);
+  }
+  try {
+    return FollowFeed(sink, id, pub, on_job_event);
+  } catch (const zmq::error_t& e) {
+    std::cerr << "titan: event feed " << pub << ": " << e.what() << "; following by polling instead\n";
+    return FollowByWaiting(broker, sink, id);
+  }
+}
+
+}  // namespace titan::cli

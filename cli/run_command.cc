@@ -1,0 +1,185 @@
+// `titan run FILE [ARGS...]`: submit one script as a job; with --wait, stream its log until it ends.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "broker_client.h"
+#include "commands.h"
+#include "job_view.h"
+#include "log_follow.h"
+#include "submit.h"
+
+namespace titan::cli {
+namespace {
+
+using wire::Datum;
+using wire::Message;
+using wire::MsgType;
+
+constexpr int kWaitSliceMs = 30000;
+
+// Reads the job file; false with a printed error when it is missing, unreadable or too large.
+bool ReadJobFile(const std::string& path, std::string* content) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    std::cerr << "titan: cannot read '" << path << "': " << std::strerror(errno) << '\n';
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    std::cerr << "titan: '" << path << "' is not a regular file; give the script to run\n";
+    return false;
+  }
+  if (static_cast<size_t>(st.st_size) > kMaxJobFileBytes) {
+    std::fprintf(
+        stderr, "titan: '%s' is %.1f MiB; a job file may be at most %zu MiB: use artifacts for large files\n",
+        path.c_str(), static_cast<double>(st.st_size) / (1 << 20), kMaxJobFileBytes >> 20);
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  content->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    std::cerr << "titan: cannot read '" << path << "': " << std::strerror(errno) << '\n';
+    return false;
+  }
+  return true;
+}
+
+// Tells the user, on stderr, why a waited-for job is not running yet or is running again; each
+// (state, attempt) once, as the broker may announce a state twice.
+class ProgressReport {
+ public:
+  explicit ProgressReport(std::string id) : id_(std::move(id)) {}
+  void operator()(const Message& event) {
+    const std::string state(event.Bytes("state"));
+    const int64_t attempt = event.Int("attempt");
+    if (IsFinalState(state) || (state == last_state_ && attempt == last_attempt_)) return;
+    last_state_ = state;
+    last_attempt_ = attempt;
+    if (state == "RUNNING") {
+      if (attempt > 1)
+        std::cerr << "titan: " << id_ << " attempt " << attempt << " running on " << event.Bytes("worker")
+                  << '\n';
+    } else if (event.Has("reason")) {
+      std::cerr << "titan: " << id_ << " is " << state << ": " << event.Bytes("reason") << '\n';
+    }
+  }
+
+ private:
+  std::string id_, last_state_;
+  int64_t last_attempt_ = -1;
+};
+
+// A job nobody can run waits silently; say so once, right after submitting it.
+void WarnIfNoWorkerCan(BrokerClient& broker, const std::string& requirement, const std::string& id) {
+  Message stats;
+  if (broker.Call(wire::MakeMessage(MsgType::kStatsGet), MsgType::kStats, &stats) != kExitOk) return;
+  const auto& workers = std::get<wire::List>(stats.Find("workers")->v);
+  for (const Datum& w : workers) {
+    for (const auto& [k, v] : std::get<wire::Map>(w.v)) {
+      if (k != "capabilities") continue;
+      for (const Datum& cap : std::get<wire::List>(v.v)) {
+        if (cap.bytes() == requirement) return;
+      }
+    }
+  }
+  if (workers.empty()) {
+    std::cerr << "titan: no worker is connected; " << id
+              << " waits until one joins (`titan up` or `titan worker`)\n";
+  } else {
+    std::cerr << "titan: no worker has capability " << requirement << " now; " << id
+              << " waits until one joins (`titan stats` lists workers, `titan stop " << id
+              << "` cancels it)\n";
+  }
+}
+
+// JOB_WAIT until the job is final; its JobInfo in *job.
+int WaitForEnd(BrokerClient& broker, const std::string& id, JobView* job) {
+  for (;;) {
+    Message reply;
+    const int rc = broker.Call(wire::MakeMessage(MsgType::kJobWait)
+                                   .Set("id", Datum(wire::Text{id}))
+                                   .Set("timeout_ms", Datum(kWaitSliceMs)),
+                               MsgType::kJobInfo, &reply, kWaitSliceMs + broker.target().timeout_ms);
+    if (rc != kExitOk) return rc;
+    if (!reply.Bool("found") || !reply.Has("job")) {
+      std::cerr << "titan: the broker no longer knows job '" << id << "'\n";
+      return kExitNotFound;
+    }
+    *job = JobFromDatum(*reply.Find("job"));
+    if (IsFinalState(job->state)) return kExitOk;
+  }
+}
+
+int Run(const Target& target, const RunArgs& args) {
+  if (const std::string bad = CheckEnv(args.env); !bad.empty()) {
+    std::cerr << "titan: " << bad << '\n';
+    return kExitUsage;
+  }
+  std::string content;
+  if (!ReadJobFile(args.file, &content)) return kExitUsage;
+  const std::string id = args.id.empty() ? DefaultJobId(args.file, std::random_device{}()) : args.id;
+
+  BrokerClient broker(target);
+  Message reply;
+  if (const int rc = broker.Call(BuildSubmit(args, id, std::move(content)), MsgType::kJobAccepted, &reply);
+      rc != kExitOk) {
+    return rc;
+  }
+  std::cout << id << std::endl;
+  WarnIfNoWorkerCan(broker, args.requirement.empty() ? "GENERAL" : args.requirement, id);
+  if (!args.wait) return kExitOk;
+
+  if (const int rc = CopyJobLog(broker, id, /*follow=*/true, stdout, ProgressReport(id)); rc != kExitOk) {
+    return rc;
+  }
+  JobView job;
+  if (const int rc = WaitForEnd(broker, id, &job); rc != kExitOk) return rc;
+  if (job.state == "COMPLETED") return kExitOk;
+  std::cerr << "titan: job " << id << " " << DescribeOutcome(job) << '\n';
+  return kExitFailed;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, const Target& target, int* exit_code) {
+  auto a = std::make_shared<RunArgs>();
+  auto n = std::make_shared<std::array<int64_t, 4>>();  // priority, delay, retries, timeout as parsed
+  CLI::App* cmd =
+      app.add_subcommand("run", "Submit a script as a job and print its id (--wait: follow it to the end)");
+  cmd->footer(
+      "FILE is read here and sent with the job (at most 3 MiB). Its interpreter follows its\n"
+      "extension or #! line. Put `--` before script arguments that start with '-':\n"
+      "  titan run etl.py --retries 2 -- --date 2024-05-01\n"
+      "Exit status with --wait: 0 when the job COMPLETED, 5 when it ended FAILED, DEAD or CANCELLED.");
+  cmd->add_option("FILE", a->file, "the script to run")->required();
+  cmd->add_option("ARGS", a->args, "arguments passed to the script");
+  cmd->add_option("--id", a->id, "job id (default: <file stem>-<8 random hex digits>)");
+  cmd->add_option("--requirement", a->requirement,
+                  "capability a worker must have (GENERAL, GPU, HIGH_MEM or a tag)");
+  auto* priority = cmd->add_option("--priority", (*n)[0], "higher runs first (default 1)");
+  auto* delay = cmd->add_option("--delay", (*n)[1], "milliseconds to wait before it may run")
+                    ->check(CLI::NonNegativeNumber);
+  auto* retries = cmd->add_option("--retries", (*n)[2], "extra attempts after a failed run (default 0)")
+                      ->check(CLI::NonNegativeNumber);
+  auto* timeout =
+      cmd->add_option("--timeout", (*n)[3], "kill and fail a run longer than this many ms (0: none)")
+          ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--affinity", a->affinity, "prefer the worker that ran this job's first parent");
+  cmd->add_option("--env", a->env, "NAME=value added to the job's environment (repeatable)")->take_all();
+  cmd->add_flag("--wait,-w", a->wait, "print the job's output as it runs and exit when it ends");
+  const Target* t = &target;
+  cmd->callback([=] {
+    a->priority = priority->count() ? std::optional((*n)[0]) : std::nullopt;
+    a->delay_ms = delay->count() ? std::optional((*n)[1]) : std::nullopt;
+    a->retries = retries->count() ? std::optional((*n)[2]) : std::nullopt;
+    a->timeout_ms = timeout->count() ? std::optional((*n)[3]) : std::nullopt;
+    *exit_code = Run(*t, *a);
+  });
+}
+
+}  // namespace titan::cli

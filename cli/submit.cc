@@ -1,0 +1,78 @@
+// JOB_SUBMIT construction for `titan run`.
+#include "submit.h"
+
+#include <cstdio>
+#include <filesystem>
+
+namespace titan::cli {
+namespace {
+
+using wire::Datum;
+using wire::Text;
+
+bool IsPlainWord(std::string_view w) {
+  if (w.empty()) return false;
+  for (const char c : w) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("_-./=:,+@%").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string DefaultJobId(std::string_view path, uint32_t random) {
+  std::string stem = std::filesystem::path(path).stem().string();
+  if (stem.empty()) stem = "job";
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", random);
+  return stem + "-" + hex;
+}
+
+std::string ShellJoin(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) {
+    if (!out.empty()) out += ' ';
+    if (IsPlainWord(w)) {
+      out += w;
+      continue;
+    }
+    out += '\'';
+    for (const char c : w) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += '\'';
+  }
+  return out;
+}
+
+std::string CheckEnv(const std::vector<std::string>& env) {
+  for (const std::string& e : env) {
+    const size_t eq = e.find('=');
+    if (eq == std::string::npos) return "--env '" + e + "' has no '=': write NAME=value";
+    if (eq == 0) return "--env '" + e + "' has no NAME before '='";
+  }
+  return "";
+}
+
+wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::string content) {
+  const std::string name = std::filesystem::path(args.file).filename().string();
+  wire::Map spec{{"id", Datum(Text{job_id})}, {"file", Datum(Text{name})}};
+  if (!args.args.empty()) spec.emplace_back("args", Datum(Text{ShellJoin(args.args)}));
+  if (args.priority) spec.emplace_back("priority", Datum(*args.priority));
+  if (args.delay_ms) spec.emplace_back("delay_ms", Datum(*args.delay_ms));
+  if (!args.requirement.empty()) spec.emplace_back("requirement", Datum(Text{args.requirement}));
+  if (args.affinity) spec.emplace_back("affinity", Datum(true));
+  if (args.retries) spec.emplace_back("retries", Datum(*args.retries));
+  if (args.timeout_ms) spec.emplace_back("timeout_ms", Datum(*args.timeout_ms));
+  if (!args.env.empty()) {
+    wire::List env;
+    for (const std::string& e : args.env) env.emplace_back(Text{e});
+    spec.emplace_back("env", Datum(std::move(env)));
+  }
+  wire::Map blob{{"name", Datum(Text{name})}, {"content", Datum(wire::Bytes{std::move(content)})}};
+  return wire::MakeMessage(wire::MsgType::kJobSubmit)
+      .Set("jobs", Datum(wire::List{Datum(std::move(spec))}))
+      .Set("files", Datum(wire::List{Datum(std::move(blob))}));
+}
+
+}  // namespace titan::cli

@@ -1,0 +1,43 @@
+// What `titan run` sends: the JOB_SUBMIT for one script, built from its flags. Pure functions (no
+// file or socket access), so argument handling is tested without a broker.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codec.h"
+
+namespace titan::cli {
+
+// A job file travels inside one message; larger files belong in artifacts.
+inline constexpr size_t kMaxJobFileBytes = 3 * 1024 * 1024;
+
+struct RunArgs {
+  std::string file;               // path of the script on this machine
+  std::vector<std::string> args;  // words passed to the script
+  std::string id;                 // empty: DefaultJobId
+  std::string requirement;        // empty: the broker's default (GENERAL)
+  std::optional<int64_t> priority, delay_ms, retries, timeout_ms;
+  bool affinity = false;
+  std::vector<std::string> env;  // NAME=value
+  bool wait = false;
+};
+
+// "<file stem>-<8 hex digits of random>": "etl.py" with 0x1a2b3c4d -> "etl-1a2b3c4d".
+std::string DefaultJobId(std::string_view path, uint32_t random);
+
+// Words joined into one string the worker splits back the way a POSIX shell would (no expansion):
+// {"a b", "it's"} -> "'a b' 'it'\''s'".
+std::string ShellJoin(const std::vector<std::string>& words);
+
+// Empty when every --env entry is NAME=value with a non-empty NAME; else what is wrong with the first bad
+// one.
+std::string CheckEnv(const std::vector<std::string>& env);
+
+// JOB_SUBMIT with one JobSpec (id `job_id`, file = the basename of args.file) and one FileBlob.
+wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::string content);
+
+}  // namespace titan::cli

@@ -1,0 +1,52 @@
+// `titan run` argument handling: job ids, argument quoting, --env checks, the JOB_SUBMIT it sends.
+#include "submit.h"
+
+#include <gtest/gtest.h>
+
+namespace titan::cli {
+namespace {
+
+TEST(DefaultJobId, IsStemAndEightHexDigits) {
+  EXPECT_EQ("etl-1a2b3c4d", DefaultJobId("jobs/etl.py", 0x1a2b3c4d));
+  EXPECT_EQ("run-0000000f", DefaultJobId("./run", 0xf));
+  EXPECT_EQ("archive.tar-00000000", DefaultJobId("archive.tar.gz", 0));
+}
+
+TEST(ShellJoin, QuotesOnlyWhatNeedsIt) {
+  EXPECT_EQ("--date=2024-05-01 -v", ShellJoin({"--date=2024-05-01", "-v"}));
+  EXPECT_EQ("'a b' 'it'\\''s' '' '$HOME'", ShellJoin({"a b", "it's", "", "$HOME"}));
+}
+
+TEST(CheckEnv, WantsNameEqualsValue) {
+  EXPECT_EQ("", CheckEnv({"A=1", "B=", "C=x=y"}));
+  EXPECT_EQ("--env 'A' has no '=': write NAME=value", CheckEnv({"A"}));
+  EXPECT_EQ("--env '=1' has no NAME before '='", CheckEnv({"=1"}));
+}
+
+TEST(BuildSubmit, SendsOnlyTheFieldsGivenAndValidates) {
+  RunArgs args;
+  args.file = "/tmp/x/etl.py";
+  wire::Message minimal = BuildSubmit(args, "etl-1", "print(1)\n");
+  std::string why;
+  EXPECT_TRUE(wire::Validate(minimal, &why)) << why;
+  EXPECT_EQ("[{id: \"etl-1\", file: \"etl.py\"}]", wire::Render(*minimal.Find("jobs")));
+  EXPECT_EQ("[{name: \"etl.py\", content: b\"print(1)\\x0a\"}]", wire::Render(*minimal.Find("files")));
+
+  args.args = {"a b"};
+  args.priority = 5;
+  args.delay_ms = 0;
+  args.requirement = "GPU";
+  args.affinity = true;
+  args.retries = 2;
+  args.timeout_ms = 1000;
+  args.env = {"A=1"};
+  wire::Message full = BuildSubmit(args, "etl-1", "");
+  EXPECT_TRUE(wire::Validate(full, &why)) << why;
+  EXPECT_EQ(
+      "[{id: \"etl-1\", file: \"etl.py\", args: \"'a b'\", priority: 5, delay_ms: 0, requirement: \"GPU\", "
+      "affinity: true, retries: 2, timeout_ms: 1000, env: [\"A=1\"]}]",
+      wire::Render(*full.Find("jobs")));
+}
+
+}  // namespace
+}  // namespace titan::cli

@@ -1,0 +1,269 @@
+// `titan up`: the whole of Titan on this machine. Starts `titan store`, `titan broker` and N
+// `titan worker` as child processes of this executable, waits for each one's READY line, then
+// supervises them until Ctrl-C, when it stops workers, broker and store in that order.
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "child_handle.h"
+#include "commands.h"
+#include "signal_watch.h"
+
+namespace titan::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kReadyDeadline{20000};
+constexpr milliseconds kWorkerGrace{10000};  // > the worker's kill grace (5 s) for its jobs
+constexpr milliseconds kNodeGrace{5000};
+constexpr int kFallbackPollMs = 500;
+
+struct UpArgs {
+  int workers = 2;
+  std::string dir = "titan-data";
+  int port = 9090;
+  std::string bind;
+  int slots = 4;
+  std::string executor = "process";
+};
+
+// The running nodes. Destroying it kills whatever is still running (see ChildHandle).
+struct Cluster {
+  std::optional<ChildHandle> store, broker;
+  std::vector<ChildHandle> workers;
+  std::vector<ChildHandle*> All() {
+    std::vector<ChildHandle*> all;
+    for (ChildHandle& w : workers) all.push_back(&w);
+    if (broker) all.push_back(&*broker);
+    if (store) all.push_back(&*store);
+    return all;
+  }
+};
+
+// What the nodes announced on their READY lines.
+struct Endpoints {
+  std::string store, broker;         // tcp://host:port
+  std::vector<std::string> workers;  // names
+};
+
+std::string Hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+int PortOf(const std::string& endpoint) {  // "tcp://127.0.0.1:9090" -> 9090
+  return std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str());
+}
+
+// Starts one node and waits for its READY line; on failure prints why (with its log's last lines).
+bool StartNode(const std::string& label, const std::string& role, const std::vector<std::string>& argv,
+               const fs::path& log, int interrupt_fd, std::optional<ChildHandle>* out, std::string* endpoint,
+               std::string* error) {
+  *out = ChildHandle::Spawn(label, argv, log.string(), error);
+  if (*out && (*out)->WaitReady(role, kReadyDeadline, interrupt_fd, endpoint, error)) return true;
+  if (*error != "interrupted") {
+    std::cerr << "titan: the " << label << " did not start: " << *error << "; see " << log.string() << "\n";
+    if (*out) std::cerr << (*out)->LogTail(5);
+  }
+  return false;
+}
+
+// Workers, then broker, then store: each with a grace period, then SIGKILL. Workers get SIGINT,
+// which to a worker means "stop your jobs now (SIGTERM, then SIGKILL after its kill grace), report
+// them, exit"; SIGTERM would let running jobs go on for up to its drain grace (30 s).
+void Shutdown(Cluster& cluster, SignalWatch& signals) {
+  struct Step {
+    std::vector<ChildHandle*> children;
+    int sig;
+    milliseconds grace;
+  };
+  std::vector<Step> steps{{{}, SIGINT, kWorkerGrace}, {{}, SIGTERM, kNodeGrace}, {{}, SIGTERM, kNodeGrace}};
+  for (ChildHandle& w : cluster.workers) steps[0].children.push_back(&w);
+  if (cluster.broker) steps[1].children.push_back(&*cluster.broker);
+  if (cluster.store) steps[2].children.push_back(&*cluster.store);
+  const auto all = cluster.All();
+  if (std::none_of(all.begin(), all.end(), [](ChildHandle* c) { return !c->Exited(); })) {
+    cluster = Cluster{};
+    KillAdoptedChildren();
+    return;
+  }
+  std::cerr << "titan: stopping: running jobs are stopped, then the broker and the store "
+               "(Ctrl-C again to kill at once)\n";
+  for (Step& step : steps) {
+    std::erase_if(step.children, [](ChildHandle* c) { return c->Exited().has_value(); });  // already reported
+    const std::vector<ChildHandle*> killed = StopChildren(step.children, step.sig, step.grace, signals.fd());
+    for (ChildHandle* c : step.children) {
+      if (std::find(killed.begin(), killed.end(), c) != killed.end()) {
+        std::cerr << "titan: killed the " << c->label() << " (it had not stopped)\n";
+      } else if (const auto how = c->Exited();
+                 how && !how->clean() && !(how->signaled && how->value == step.sig)) {
+        std::cerr << "titan: the " << c->label() << " " << how->Render() << "; see " << c->log_path() << "\n";
+      }
+    }
+  }
+  cluster = Cluster{};  // reaps everything
+  if (const int left = KillAdoptedChildren(); left > 0) {
+    std::cerr << "titan: killed " << left << " job process(es) that killed workers left behind\n";
+  }
+  std::cerr << "titan: stopped\n";
+}
+
+// Until SIGINT/SIGTERM: copies children's stray stdout to their logs and reports any that exits.
+// Returns false when none is left.
+bool Supervise(Cluster& cluster, SignalWatch& signals) {
+  std::vector<ChildHandle*> all = cluster.All();
+  for (;;) {
+    std::vector<pollfd> fds{{signals.fd(), POLLIN, 0}};
+    bool fallback = false, alive = false;
+    for (ChildHandle* c : all) {
+      if (!c->running()) continue;
+      alive = true;
+      if (c->exit_fd() >= 0)
+        fds.push_back({c->exit_fd(), POLLIN, 0});
+      else
+        fallback = true;
+      if (c->stdout_fd() >= 0) fds.push_back({c->stdout_fd(), POLLIN, 0});
+    }
+    if (!alive) {
+      std::cerr << "titan: every node has exited; nothing left to supervise\n";
+      return false;
+    }
+    poll(fds.data(), fds.size(), fallback ? kFallbackPollMs : -1);
+    if (fds[0].revents & POLLIN) {
+      signals.Take();
+      return true;
+    }
+    for (ChildHandle* c : all) {
+      if (!c->running()) continue;
+      if (c->stdout_fd() >= 0) c->DrainStdout();
+      if (const auto how = c->Exited()) {
+        std::cerr << "titan: the " << c->label() << " (pid " << c->pid() << ") " << how->Render()
+                  << "; the others keep running. Its log, " << c->log_path() << ", ends with:\n"
+                  << c->LogTail(5);
+      }
+    }
+  }
+}
+
+void PrintSummary(const UpArgs& a, const Endpoints& ep) {
+  const int port = PortOf(ep.broker);
+  const char* all = a.bind == "0.0.0.0" ? " (all interfaces)" : "";
+  std::cout << "Titan is up.\n  broker   " << ep.broker << all;
+  if (a.port != 0)
+    std::cout << "   (workers connect to :" << a.port + 2 << ", events on :" << a.port + 3 << ")";
+  std::cout << "\n  store    " << ep.store << all << "\n  workers ";
+  for (const std::string& n : ep.workers) std::cout << " " << n;
+  if (ep.workers.empty()) {
+    std::cout << " none: jobs wait until one joins (titan --port " << port << " worker)\n";
+  } else {
+    std::cout << "  (" << a.slots << " slots each, " << a.executor << " executor)\n";
+  }
+  std::cout << "  data     " << fs::absolute(a.dir).string() << "   (logs in "
+            << (fs::path(a.dir) / "logs").string() << ")\n\nIn another terminal:\n";
+  if (port != 9090) std::cout << "  export TITAN_PORT=" << port << "\n";
+  std::cout << "  titan run hello.py --wait      # submit a script and follow its output\n"
+            << "  titan stats                    # workers and queues\n"
+            << "  titan jobs                     # recent jobs\n\nCtrl-C stops everything.\n"
+            << std::flush;
+}
+
+// Starts store, broker and workers in that order, each once the previous one is READY. Returns
+// kStarted, or kInterrupted / kFailed (already reported) with whatever did start in *cluster.
+enum class Start { kStarted, kInterrupted, kFailed };
+Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* ep) {
+  std::error_code ec;
+  const std::string exe = fs::read_symlink("/proc/self/exe", ec).string();
+  const fs::path dir(a.dir), logs = dir / "logs";
+  auto port_at = [&](int offset) { return std::to_string(a.port ? a.port + offset : 0); };
+  std::vector<std::string> bind_args;
+  if (!a.bind.empty()) bind_args = {"--bind", a.bind};
+  std::string error;
+  auto start = [&](const std::string& label, const std::string& role, std::vector<std::string> argv,
+                   const std::string& log, std::optional<ChildHandle>* out, std::string* endpoint) {
+    if (role != "worker") argv.insert(argv.end(), bind_args.begin(), bind_args.end());
+    return StartNode(label, role, argv, logs / log, interrupt_fd, out, endpoint, &error);
+  };
+  bool ok = start("store", "store", {exe, "store", "--port", port_at(1), "--dir", (dir / "store").string()},
+                  "store.log", &cluster->store, &ep->store) &&
+            start("broker", "broker",
+                  {exe, "broker", "--port", port_at(0), "--worker-port", port_at(2), "--pub-port", port_at(3),
+                   "--dir", (dir / "broker").string(), "--store-port", std::to_string(PortOf(ep->store))},
+                  "broker.log", &cluster->broker, &ep->broker);
+  // Workers dial the broker; a wildcard bind is reached over loopback.
+  const std::string broker_host = a.bind.empty() || a.bind == "0.0.0.0" ? "127.0.0.1" : a.bind;
+  for (int i = 1; ok && i <= a.workers; ++i) {
+    const std::string n = std::to_string(i), name = Hostname() + "-w" + n;
+    std::optional<ChildHandle> worker;
+    std::string announced;
+    ok = start("worker " + name, "worker",
+               {exe, "--host", broker_host, "--port", std::to_string(PortOf(ep->broker)), "worker", "--name",
+                name, "--dir", (dir / ("worker-" + n)).string(), "--slots", std::to_string(a.slots),
+                "--executor", a.executor},
+               "worker-" + n + ".log", &worker, &announced);
+    if (worker) cluster->workers.push_back(std::move(*worker));
+    ep->workers.push_back(announced);
+  }
+  if (ok) return Start::kStarted;
+  return error == "interrupted" ? Start::kInterrupted : Start::kFailed;
+}
+
+int Up(const UpArgs& a) {
+  SignalWatch signals;  // blocks SIGINT/SIGTERM: they arrive on signals.fd() between loop turns
+  BecomeSubreaper();    // jobs of a worker that had to be killed become ours to end
+  std::error_code ec;
+  const fs::path logs = fs::path(a.dir) / "logs";
+  fs::create_directories(logs, ec);
+  if (ec) {
+    std::cerr << "titan: cannot create '" << logs.string() << "': " << ec.message() << "\n";
+    return 1;
+  }
+  Cluster cluster;
+  Endpoints ep;
+  const Start started = StartAll(a, signals.fd(), &cluster, &ep);
+  bool ok = started != Start::kFailed;
+  if (started == Start::kStarted) {
+    PrintSummary(a, ep);
+    ok = Supervise(cluster, signals);
+  }
+  Shutdown(cluster, signals);
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+void AddUpCommand(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<UpArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("up", "Run all of Titan here: a store, a broker and workers, until Ctrl-C");
+  cmd->footer(
+      "Ports: the broker listens on --port (the one clients use), the store on --port+1, workers\n"
+      "connect on --port+2 and events are published on --port+3 (--port 0: any free ports).\n"
+      "Each node's log is DIR/logs/<node>.log.");
+  cmd->add_option("--workers", a->workers, "worker processes to start")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  cmd->add_option("--dir", a->dir, "data directory for every node")->capture_default_str();
+  cmd->add_option("--port", a->port, "broker port for clients (0: any free port)")
+      ->check(CLI::Range(0, 65532))
+      ->capture_default_str();
+  cmd->add_option("--bind", a->bind,
+                  "interface to listen on (default 127.0.0.1; 0.0.0.0 for remote workers)");
+  cmd->add_option("--slots", a->slots, "jobs each worker runs at once")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--executor", a->executor, "process: run jobs; noop: complete them at once (benchmarks)")
+      ->check(CLI::IsMember({"process", "noop"}))
+      ->capture_default_str();
+  cmd->callback([a, exit_code] { *exit_code = Up(*a); });
+}
+
+}  // namespace titan::cli

@@ -1,0 +1,54 @@
+// `titan worker`: run a worker in this process, registered with the broker at --host/--port (built
+// only when worker/ provides titan_worker).
+#include <iostream>
+
+#include "commands.h"
+#ifdef TITAN_HAVE_WORKER
+#include "worker.h"
+#endif
+
+namespace titan::cli {
+
+#ifdef TITAN_HAVE_WORKER
+void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
+  auto options = std::make_shared<worker::WorkerOptions>();
+  CLI::App* cmd =
+      app.add_subcommand("worker", "Run a worker that takes jobs from the broker at --host/--port");
+  cmd->add_option("--name", options->name, "worker name shown in `titan stats` (default: <hostname>-<pid>)");
+  cmd->add_option("--slots", options->slots, "jobs run at once")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--tag", options->tags, "a custom capability jobs can require (repeat for several)")
+      ->take_all();
+  cmd->add_option("--dir", options->dir, "data directory: job workspaces and the PID registry")
+      ->capture_default_str();
+  cmd->add_option("--executor", options->executor,
+                  "process: run jobs; noop: complete them at once (benchmarks)")
+      ->check(CLI::IsMember({"process", "noop"}))
+      ->capture_default_str();
+  cmd->add_option("--heartbeat-ms", options->heartbeat_ms, "heartbeat interval")
+      ->check(CLI::Range(50, 600000))
+      ->capture_default_str();
+  cmd->add_option("--kill-grace-ms", options->kill_grace_ms, "SIGTERM -> SIGKILL grace when stopping a job")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  const Target* t = &target;
+  cmd->callback([options, t, exit_code] {
+    options->host = t->host;
+    options->port = t->port;
+    *exit_code = worker::RunWorker(*options);
+  });
+}
+#else
+void AddWorkerCommand(CLI::App& app, const Target&, int* exit_code) {
+  CLI::App* cmd = app.add_subcommand("worker", "Run a worker (not built into this titan)");
+  cmd->allow_extras();
+  cmd->callback([exit_code] {
+    std::cerr << "titan: this titan was built without the worker (worker/ had no titan_worker library); "
+                 "rebuild with `cmake --build build --target titan` once it exists\n";
+    *exit_code = kExitUsage;
+  });
+}
+#endif
+
+}  // namespace titan::cli
