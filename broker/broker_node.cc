@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
+#include <map>
 
 #include "broker.h"
 #include "broker_core.h"
@@ -29,19 +31,29 @@ Route ToRoute(const std::vector<zmq::message_t>& envelope) {
   return r;
 }
 
-bool SendFrames(zmq::socket_t& sock, const std::vector<std::string>& head, const wire::Message& msg) {
+enum class Sent { kOk, kFull, kGone };
+
+// Sends head frames then `msg`. kFull: the peer's queue is at its high-water mark (nothing was sent;
+// try again later). kGone: the peer is not connected (ROUTER_MANDATORY).
+Sent SendFrames(zmq::socket_t& sock, const std::vector<std::string>& head, const wire::Message& msg) {
   std::vector<std::string> frames = wire::Encode(msg);
   try {
+    bool first = true;
+    auto send = [&](const std::string& f, bool more) {
+      auto flags = more ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      if (first) flags = flags | zmq::send_flags::dontwait;  // later frames of an accepted message go through
+      first = false;
+      return sock.send(zmq::buffer(f), flags).has_value();
+    };
     for (const auto& h : head) {
-      if (!sock.send(zmq::buffer(h), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+      if (!send(h, true)) return Sent::kFull;
     }
     for (size_t i = 0; i < frames.size(); ++i) {
-      const auto more = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-      if (!sock.send(zmq::buffer(frames[i]), more | zmq::send_flags::dontwait)) return false;
+      if (!send(frames[i], i + 1 < frames.size())) return Sent::kFull;
     }
-    return true;
-  } catch (const zmq::error_t&) {
-    return false;  // peer gone (ROUTER_MANDATORY) or its queue is full
+    return Sent::kOk;
+  } catch (const zmq::error_t& e) {
+    return e.num() == EAGAIN ? Sent::kFull : Sent::kGone;
   }
 }
 
@@ -55,6 +67,10 @@ struct Sockets {
 struct Counters {
   uint64_t client_errors = 0, worker_errors = 0, unroutable = 0;
 };
+
+// Messages for workers whose queue was full, in order, per worker identity: retried every turn so
+// an assignment or an acknowledgement is delayed, never lost.
+using Backlog = std::map<std::string, std::deque<wire::Message>>;
 
 int Bind(zmq::socket_t& s, const std::string& bind, int port, const char* what) {
   const std::string ep = "tcp://" + bind + ":" + (port ? std::to_string(port) : "*");
@@ -99,15 +115,43 @@ void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
   }
 }
 
-void Flush(Sockets& s, BrokerCore& core, Counters& c) {
-  for (const Outgoing& out : core.TakeOutbox()) {
-    bool sent = false;
-    switch (out.kind) {
-      case Outgoing::kClient: sent = SendFrames(s.clients, out.route, out.msg); break;
-      case Outgoing::kWorker: sent = SendFrames(s.workers, {out.identity}, out.msg); break;
-      case Outgoing::kEvent: sent = SendFrames(s.events, {out.topic}, out.msg) || true; break;
+void DrainBacklog(Sockets& s, Backlog& backlog, Counters& c) {
+  for (auto it = backlog.begin(); it != backlog.end();) {
+    auto& queue = it->second;
+    while (!queue.empty()) {
+      const Sent r = SendFrames(s.workers, {it->first}, queue.front());
+      if (r == Sent::kFull) break;
+      if (r == Sent::kGone) {
+        c.unroutable += queue.size();
+        queue.clear();
+        break;
+      }
+      queue.pop_front();
     }
-    if (!sent) ++c.unroutable;
+    it = queue.empty() ? backlog.erase(it) : std::next(it);
+  }
+}
+
+void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& c) {
+  DrainBacklog(s, backlog, c);
+  for (Outgoing& out : core.TakeOutbox()) {
+    switch (out.kind) {
+      case Outgoing::kClient:
+        if (SendFrames(s.clients, out.route, out.msg) != Sent::kOk) ++c.unroutable;  // the client will time out
+        break;
+      case Outgoing::kWorker: {
+        auto waiting = backlog.find(out.identity);
+        if (waiting != backlog.end()) {
+          waiting->second.push_back(std::move(out.msg));  // keep the order of messages to one worker
+          break;
+        }
+        const Sent r = SendFrames(s.workers, {out.identity}, out.msg);
+        if (r == Sent::kFull) backlog[out.identity].push_back(std::move(out.msg));
+        if (r == Sent::kGone) ++c.unroutable;
+        break;
+      }
+      case Outgoing::kEvent: (void)SendFrames(s.events, {out.topic}, out.msg); break;  // PUB drops for slow subscribers
+    }
   }
 }
 
@@ -151,11 +195,13 @@ int RunBroker(const BrokerOptions& o) {
   AnnounceReady("broker", "tcp://" + o.bind + ":" + std::to_string(port));
 
   Counters counters;
+  Backlog backlog;
   zmq::pollitem_t items[] = {{s.clients.handle(), 0, ZMQ_POLLIN, 0},
                              {s.workers.handle(), 0, ZMQ_POLLIN, 0},
                              signals.PollItem()};
   for (;;) {
-    const int64_t wait = std::clamp<int64_t>(core.NextDeadline() - NowMs(), 0, 1000);
+    // With a backlog, come back soon to retry it (the worker is draining its queue meanwhile).
+    const int64_t wait = std::clamp<int64_t>(core.NextDeadline() - NowMs(), 0, backlog.empty() ? 1000 : 1);
     try {
       zmq::poll(items, 3, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
@@ -175,7 +221,7 @@ int RunBroker(const BrokerOptions& o) {
       spdlog::critical("broker: journal commit failed ({}); stopping so a restart recovers", st.message());
       return 1;
     }
-    Flush(s, core, counters);
+    Flush(s, core, backlog, counters);
   }
   spdlog::info("broker: stopped ({} bad client messages, {} bad worker messages, {} unroutable)",
                counters.client_errors, counters.worker_errors, counters.unroutable);

@@ -16,7 +16,7 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
       app.add_subcommand("worker", "Run a worker that takes jobs from the broker at --host/--port");
   cmd->add_option("--name", options->name, "worker name shown in `titan stats` (default: <hostname>-<pid>)");
   cmd->add_option("--slots", options->slots, "jobs run at once")
-      ->check(CLI::Range(1, 1024))
+      ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   cmd->add_option("--tag", options->tags, "a custom capability jobs can require (repeat for several)")
       ->take_all();

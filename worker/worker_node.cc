@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <map>
 
@@ -77,6 +78,8 @@ class Worker {
   void Reap(int64_t now);
   void BeginDrain(const std::string& why, int64_t now);
   void ReapOrphans();
+  void SendControl(Message msg);
+  void FlushUnsent();
 
   WorkerOptions o_;
   exec::PidRegistry registry_;
@@ -88,6 +91,7 @@ class Worker {
   std::map<std::string, std::unique_ptr<RunningJob>> jobs_;  // by id
   std::map<std::pair<std::string, int64_t>, Datum> unacked_;  // results until JOB_ACK
   std::map<std::string, Message> deferred_;  // assignments waiting for an earlier run of the same job to end
+  std::deque<Message> unsent_;  // control messages the full socket refused, in order; retried each turn
   bool announced_ = false;
   bool draining_ = false;
   int64_t drain_deadline_ = 0;
@@ -110,10 +114,20 @@ Message Worker::ReadyMessage() const {
       .Set("finished", Datum(std::move(finished)));
 }
 
+void Worker::SendControl(Message msg) {
+  if (!unsent_.empty() || !link_.Send(msg)) unsent_.push_back(std::move(msg));
+}
+
+void Worker::FlushUnsent() {
+  while (!unsent_.empty() && link_.state() == BrokerLink::State::kReady && link_.Send(unsent_.front())) {
+    unsent_.pop_front();
+  }
+}
+
 void Worker::Report(Datum result) {
   const auto& m = std::get<wire::Map>(result.v);
   unacked_[{std::string(Field(m, "id")->bytes()), std::get<int64_t>(Field(m, "attempt")->v)}] = result;
-  link_.Send(wire::MakeMessage(MsgType::kJobDone).Set("result", std::move(result)));
+  SendControl(wire::MakeMessage(MsgType::kJobDone).Set("result", std::move(result)));
 }
 
 void Worker::Start(const Message& assign, int64_t now) {
@@ -143,7 +157,7 @@ void Worker::Start(const Message& assign, int64_t now) {
     return;
   }
   if (auto st = registry_.Add(job.value()->child->pid()); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
-  link_.Send(wire::MakeMessage(MsgType::kJobStarted)
+  SendControl(wire::MakeMessage(MsgType::kJobStarted)
                  .Set("id", Datum(Text{id}))
                  .Set("attempt", Datum(attempt))
                  .Set("pid", Datum(int64_t{job.value()->child->pid()})));
@@ -153,6 +167,8 @@ void Worker::Start(const Message& assign, int64_t now) {
 void Worker::Handle(const Message& msg, int64_t now) {
   switch (msg.type) {
     case MsgType::kWorkerWelcome:
+      // WORKER_READY carried every running job and unacknowledged result: what was queued is moot.
+      unsent_.clear();
       if (!announced_) {
         AnnounceReady("worker", name_);
         announced_ = true;
@@ -277,6 +293,7 @@ int Worker::Run() {
       if (job->drain_until) due = std::min(due, job->drain_until);
     }
     const bool can_send = link_.state() == BrokerLink::State::kReady && link_.Writable();
+    if (!unsent_.empty()) due = std::min(due, now + 5);  // retry soon: the broker is reading its queue
     items.assign(2 + 3 * jobs_.size() + 1, zmq::pollitem_t{});
     size_t n = 0;
     items[n++] = signals.PollItem();
@@ -305,6 +322,7 @@ int Worker::Run() {
       BeginDrain("signal " + std::to_string(sig), now);
     }
     for (const Message& m : link_.Receive(now)) Handle(m, now);
+    FlushUnsent();
     for (auto& [id, job] : jobs_) {
       if (can_send || job->exit) PumpOutput(*job);
       SendLogs(*job);

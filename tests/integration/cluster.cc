@@ -249,7 +249,8 @@ bool Cluster::RestartBroker() {
   return true;
 }
 
-bool Cluster::AddWorker(const std::string& name, int slots, const std::vector<std::string>& tags) {
+bool Cluster::AddWorker(const std::string& name, int slots, const std::vector<std::string>& tags,
+                        const std::vector<std::string>& extra_args) {
   std::vector<std::string> args = {"--port",
                                    std::to_string(broker_port_),
                                    "worker",
@@ -267,6 +268,7 @@ bool Cluster::AddWorker(const std::string& name, int slots, const std::vector<st
     args.push_back("--tag");
     args.push_back(t);
   }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto w = std::make_unique<NodeProcess>(args, dir_.File(name + ".log"));
   if (!w->WaitReadyName(kStartDeadline) || w->role() != "worker" || w->name() != name) {
     error_ = "worker " + name + " did not announce READY worker " + name + " (see " + name + ".log)";

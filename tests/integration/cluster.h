@@ -108,7 +108,8 @@ class Cluster {
   // Starts the store and the broker (any free ports); false with `error()` set on failure.
   bool Start();
   // Starts worker `name` and waits for "READY worker <name>".
-  bool AddWorker(const std::string& name, int slots, const std::vector<std::string>& tags = {});
+  bool AddWorker(const std::string& name, int slots, const std::vector<std::string>& tags = {},
+                 const std::vector<std::string>& extra_args = {});
   NodeProcess* worker(const std::string& name);
   NodeProcess* broker() { return broker_.get(); }
   // Starts a new broker on the same --dir and the same three ports the first one got.

@@ -511,5 +511,19 @@ TEST_F(ClusterTest, JobLeavingASetsidProcessStillFinishes) {
   if (!pid.empty()) kill(static_cast<pid_t>(std::stol(pid)), SIGKILL);  // it escaped Titan by design
 }
 
+
+// Regression: with more assignments (or results) in flight than a ZeroMQ queue holds, the broker
+// dropped JOB_ASSIGNs and the worker dropped JOB_DONEs, and those jobs stayed RUNNING forever.
+TEST_F(ClusterTest, MoreJobsInFlightThanAQueueHoldsAllComplete) {
+  ASSERT_TRUE(c_.AddWorker("wide", 15000, {}, {"--executor", "noop"})) << c_.error();
+  constexpr int kJobs = 12000;  // above the 10,000-message high-water mark
+  std::vector<testing::JobSpec> jobs;
+  for (int i = 0; i < kJobs; ++i) jobs.push_back(Job("n" + std::to_string(i), "quick.sh"));
+  ASSERT_EQ(static_cast<size_t>(kJobs), Submit(jobs).size());
+  int completed = 0;
+  for (int i = 0; i < kJobs; ++i) completed += c_.WaitFinal("n" + std::to_string(i), In(kDeadline)).state == "COMPLETED";
+  EXPECT_EQ(kJobs, completed);
+}
+
 }  // namespace
 }  // namespace titan::cluster_test
