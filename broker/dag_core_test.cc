@@ -240,5 +240,29 @@ TEST_F(DagCoreTest, NewScheduleHasNotFiredYet) {
   EXPECT_NE(std::string::npos, wire::Render(*Client(wire::MakeMessage(MsgType::kScheduleList)).Find("schedules")).find("last_ms"));
 }
 
+
+TEST_F(DagCoreTest, DagStateIsIntactAfterARestart) {
+  Join("w1", 4);
+  Submit({{"a"}, {"b", {"a"}}, {"g", {}, 1, "GENERAL", 0, 0, false, "go?"}}, "pipeline", "run-7");
+  Done("w1", "a", 0);
+  core_.reset();  // as after kill -9: only what was committed survives
+  journal_.reset();
+  Open();
+  Join("w1", 4, {"GENERAL"},
+       {Datum(wire::Map{{"id", S("b")}, {"attempt", Datum(1)}}), Datum(wire::Map{{"id", S("g")}, {"attempt", Datum(1)}})});
+  const Message dag = Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S("pipeline")));
+  ASSERT_TRUE(dag.Bool("found"));
+  EXPECT_EQ(4u, std::get<wire::List>(dag.Find("jobs")->v).size());  // a, b, g and hitl-gate-g
+  EXPECT_EQ("RUNNING", DagState("pipeline"));
+  EXPECT_EQ("COMPLETED", State("a"));
+  EXPECT_EQ("RUNNING", State("b"));
+  Done("w1", "b", 0);
+  Done("w1", "g", 0);
+  Decide("hitl-gate-g", true);
+  EXPECT_EQ("COMPLETED", DagState("pipeline"));
+  const Message runs = Client(wire::MakeMessage(MsgType::kRunList).Set("limit", Datum(5)));
+  EXPECT_NE(std::string::npos, wire::Render(*runs.Find("runs")).find("\"run-7\""));
+}
+
 }  // namespace
 }  // namespace titan::broker
