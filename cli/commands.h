@@ -31,6 +31,12 @@ void AddStatsCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddStopCommands(CLI::App& app, const Target& target, int* exit_code);  // stop, shutdown
 void AddLogsCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddTailCommand(CLI::App& app, const Target& target, int* exit_code);
+// Pipelines, DAGs, agent runs, gates and schedules.
+void AddSubmitCommand(CLI::App& app, const Target& target, int* exit_code);
+void AddDagCommands(CLI::App& app, const Target& target, int* exit_code);       // dags, dag, dag-cancel
+void AddRunCommands(CLI::App& app, const Target& target, int* exit_code);       // runs, run-status
+void AddGateCommands(CLI::App& app, const Target& target, int* exit_code);      // approve, reject
+void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code);  // schedule add|rm, schedules
 
 // Exit codes shared by client commands.
 inline constexpr int kExitOk = 0;
@@ -38,6 +44,7 @@ inline constexpr int kExitNotFound = 1;  // `kv get` of a missing key, `kv cas` 
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitRefused = 3;   // the node answered ERROR
 inline constexpr int kExitNoAnswer = 4;  // nothing answered in time
-inline constexpr int kExitFailed = 5;    // the job ended FAILED, DEAD or CANCELLED (`run --wait`)
+inline constexpr int kExitFailed = 5;    // the job ended FAILED, DEAD or CANCELLED (`run --wait`), or the
+                                         // DAG FAILED or was CANCELLED (`submit --wait`)
 
 }  // namespace titan::cli

@@ -71,6 +71,9 @@ JobView JobFromDatum(const Datum& job) {
   v.worker = Str(*map, "worker");
   v.reason = Str(*map, "reason");
   v.dag = Str(*map, "dag");
+  v.kind = Str(*map, "kind");
+  v.message = Str(*map, "message");
+  v.decided_by = Str(*map, "decided_by");
   v.priority = OptInt(*map, "priority").value_or(0);
   v.attempt = OptInt(*map, "attempt").value_or(0);
   v.parents = StrList(*map, "parents");
@@ -88,7 +91,8 @@ int64_t NowMs() {
 }
 
 bool IsFinalState(std::string_view state) {
-  return state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" || state == "DEAD";
+  return state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" || state == "DEAD" ||
+         state == "SKIPPED";
 }
 
 std::string FormatDuration(int64_t ms) {
@@ -137,6 +141,12 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
   line("priority:", std::to_string(job.priority));
   line("parents:", Join(job.parents, ", "));
   line("dag:", job.dag);
+  if (job.kind == "GATE") {
+    line("gate:", JsonString(job.message));
+    line("decided by:", job.decided_by);
+    if (job.state == "WAITING_APPROVAL")
+      line("decide:", "titan approve " + job.id + "  |  titan reject " + job.id);
+  }
   line("submitted:",
        FormatTime(job.submitted_ms) + " (" + FormatDuration(now_ms - job.submitted_ms) + " ago)");
   if (job.started_ms) line("started:", FormatTime(*job.started_ms));
@@ -145,26 +155,45 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
   return out.str();
 }
 
-std::string RenderJobTable(const std::vector<JobView>& jobs, int64_t now_ms) {
-  std::vector<std::vector<std::string>> rows{{"ID", "STATE", "WORKER", "ATTEMPT", "AGE", "DURATION"}};
-  for (const JobView& j : jobs) {
-    rows.push_back({j.id, j.state, j.worker.empty() ? "-" : j.worker, std::to_string(j.attempt),
-                    FormatDuration(now_ms - j.submitted_ms), RunTime(j, now_ms)});
-  }
-  std::vector<size_t> width(rows[0].size(), 0);
+std::string RenderColumns(const std::vector<std::vector<std::string>>& rows, std::string_view indent) {
+  std::vector<size_t> width;
   for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()), 0);
     for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
   }
   std::string out;
   for (const auto& row : rows) {
-    std::string line;
+    std::string line(indent);
     for (size_t c = 0; c < row.size(); ++c) {
       line += row[c];
       if (c + 1 < row.size()) line += std::string(width[c] - row[c].size() + 2, ' ');
     }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + '\n';
   }
   return out;
+}
+
+std::string GateNote(const JobView& job) {
+  if (job.kind != "GATE") return "";
+  const std::string question = JsonString(job.message);
+  if (job.state == "WAITING_APPROVAL") return question + " waiting: titan approve|reject " + job.id;
+  if (!job.decided_by.empty() || job.state == "FAILED") {
+    return job.reason.empty() ? question : question + " " + job.reason;
+  }
+  return question;
+}
+
+std::string RenderJobTable(const std::vector<JobView>& jobs, int64_t now_ms) {
+  const bool gates = std::any_of(jobs.begin(), jobs.end(), [](const JobView& j) { return j.kind == "GATE"; });
+  std::vector<std::vector<std::string>> rows{{"ID", "STATE", "WORKER", "ATTEMPT", "AGE", "DURATION"}};
+  if (gates) rows[0].push_back("GATE");
+  for (const JobView& j : jobs) {
+    rows.push_back({j.id, j.state, j.worker.empty() ? "-" : j.worker, std::to_string(j.attempt),
+                    FormatDuration(now_ms - j.submitted_ms), RunTime(j, now_ms)});
+    if (gates) rows.back().push_back(GateNote(j));
+  }
+  return RenderColumns(rows);
 }
 
 std::string RenderJobsJson(const std::vector<JobView>& jobs) {
@@ -181,7 +210,9 @@ std::string RenderJobsJson(const std::vector<JobView>& jobs) {
            ",\"worker\":" + JsonStrOrNull(j.worker) + ",\"exit_code\":" + JsonInt(j.exit_code) +
            ",\"reason\":" + JsonStrOrNull(j.reason) + ",\"submitted_ms\":" + std::to_string(j.submitted_ms) +
            ",\"started_ms\":" + JsonInt(j.started_ms) + ",\"finished_ms\":" + JsonInt(j.finished_ms) +
-           ",\"dag\":" + JsonStrOrNull(j.dag) + "}";
+           ",\"dag\":" + JsonStrOrNull(j.dag) + ",\"kind\":" + JsonStrOrNull(j.kind) +
+           ",\"message\":" + (j.kind.empty() ? "null" : JsonString(j.message)) +
+           ",\"decided_by\":" + JsonStrOrNull(j.decided_by) + "}";
   }
   return out + (jobs.empty() ? "]\n" : "\n]\n");
 }

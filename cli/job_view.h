@@ -15,6 +15,7 @@ namespace titan::cli {
 // A JobInfo struct, read from its msgpack map (absent optional fields stay empty).
 struct JobView {
   std::string id, state, file, requirement, worker, reason, dag;
+  std::string kind, message, decided_by;  // kind "GATE": a human approval gate, its question and decider
   int64_t priority = 0, attempt = 0;
   std::vector<std::string> parents;
   std::optional<int64_t> exit_code, started_ms, finished_ms;
@@ -25,7 +26,7 @@ JobView JobFromDatum(const wire::Datum& job);
 // The wall clock in Unix epoch milliseconds: what commands pass as `now_ms`.
 int64_t NowMs();
 
-// COMPLETED, FAILED, CANCELLED and DEAD: the job will not change any more.
+// COMPLETED, FAILED, CANCELLED, DEAD and SKIPPED: the job will not change any more.
 bool IsFinalState(std::string_view state);
 
 // "850ms", "12s", "3m04s", "2h05m", "3d04h"; "-" for a negative span.
@@ -33,9 +34,17 @@ std::string FormatDuration(int64_t ms);
 // "2024-05-01 13:02:03" in local time.
 std::string FormatTime(int64_t epoch_ms);
 
+// Rows as columns two spaces apart, each line prefixed by `indent`; the first row is the header.
+std::string RenderColumns(const std::vector<std::vector<std::string>>& rows, std::string_view indent = "");
+
+// A gate's question and what became of it: "\"Publish?\" approved by bob", "\"Publish?\" waiting:
+// titan approve|reject hitl-gate-X". Empty for a job that is not a gate.
+std::string GateNote(const JobView& job);
+
 // `titan status`: one "name: value" line per known field.
 std::string RenderJobStatus(const JobView& job, int64_t now_ms);
-// `titan jobs`: a table with the header ID STATE WORKER ATTEMPT AGE DURATION.
+// `titan jobs`: a table with the header ID STATE WORKER ATTEMPT AGE DURATION (and GATE, the gate's
+// note, when a gate is listed).
 std::string RenderJobTable(const std::vector<JobView>& jobs, int64_t now_ms);
 // `titan jobs --json`: a JSON array of objects keyed by the JobInfo field names (absent: null).
 std::string RenderJobsJson(const std::vector<JobView>& jobs);

@@ -54,7 +54,8 @@ TEST(JobsJson, EscapesAndUsesNullForAbsentFields) {
       "{\"id\":\"a\\\"b\",\"state\":\"FAILED\",\"file\":\"etl.py\",\"requirement\":\"GENERAL\",\"priority\":"
       "1,"
       "\"attempt\":1,\"parents\":[],\"worker\":null,\"exit_code\":3,\"reason\":\"line1\\nline2\\t\\u0001\","
-      "\"submitted_ms\":1000000,\"started_ms\":null,\"finished_ms\":null,\"dag\":null}\n]\n",
+      "\"submitted_ms\":1000000,\"started_ms\":null,\"finished_ms\":null,\"dag\":null,\"kind\":null,"
+      "\"message\":null,\"decided_by\":null}\n]\n",
       RenderJobsJson(jobs));
   EXPECT_EQ("[]\n", RenderJobsJson({}));
 }
@@ -75,6 +76,33 @@ TEST(JobStatus, ListsKnownFieldsOnly) {
   EXPECT_NE(std::string::npos, text.find("(5s ago)"));
   EXPECT_EQ(std::string::npos, text.find("started:"));
   EXPECT_EQ(std::string::npos, text.find("parents:"));
+}
+
+TEST(Gates, ShowTheirQuestionAndWhoDecided) {
+  Map gate{{"kind", Datum(Text{"GATE"})},
+           {"message", Datum(Text{"Publish?"})},
+           {"reason", Datum(Text{"approved by bob"})},
+           {"decided_by", Datum(Text{"bob"})}};
+  const JobView approved = JobFromDatum(Job("hitl-gate-T", "COMPLETED", gate));
+  const std::string text = RenderJobStatus(approved, 1'005'000);
+  EXPECT_NE(std::string::npos, text.find("gate:       \"Publish?\"\n"));
+  EXPECT_NE(std::string::npos, text.find("decided by: bob\n"));
+  EXPECT_EQ(std::string::npos, text.find("decide:"));
+  const JobView waiting = JobFromDatum(Job("hitl-gate-U", "WAITING_APPROVAL",
+                                           {{"kind", Datum(Text{"GATE"})}, {"message", Datum(Text{"Go?"})}}));
+  EXPECT_NE(std::string::npos,
+            RenderJobStatus(waiting, 1'005'000)
+                .find("decide:     titan approve hitl-gate-U  |  titan reject hitl-gate-U\n"));
+  EXPECT_EQ(
+      "ID           STATE             WORKER  ATTEMPT  AGE  DURATION  GATE\n"
+      "hitl-gate-T  COMPLETED         -       1        5s   -         \"Publish?\" approved by bob\n"
+      "hitl-gate-U  WAITING_APPROVAL  -       1        5s   -         \"Go?\" waiting: titan approve|reject "
+      "hitl-gate-U\n"
+      "x            QUEUED            -       1        5s   -\n",
+      RenderJobTable({approved, waiting, JobFromDatum(Job("x", "QUEUED"))}, 1'005'000));
+  EXPECT_NE(
+      std::string::npos,
+      RenderJobsJson({approved}).find(",\"kind\":\"GATE\",\"message\":\"Publish?\",\"decided_by\":\"bob\"}"));
 }
 
 TEST(DescribeOutcome, NamesExitCodeReasonAndAttempts) {

@@ -129,7 +129,59 @@ int FollowFeed(LogSink& sink, const std::string& id, const std::string& pub, con
   }
 }
 
+// JOB_LOGS once: up to `max` bytes of the log from `offset` in *bytes (empty past its end).
+int ReadLog(BrokerClient& broker, const std::string& id, int64_t offset, int64_t max, std::string* bytes) {
+  Message reply;
+  const int rc = broker.Call(wire::MakeMessage(MsgType::kJobLogs)
+                                 .Set("id", Datum(wire::Text{id}))
+                                 .Set("offset", Datum(offset))
+                                 .Set("max_bytes", Datum(max)),
+                             MsgType::kJobLogData, &reply);
+  if (rc != kExitOk) return rc;
+  *bytes = reply.blobs.empty() ? std::string() : std::move(reply.blobs[0]);
+  return kExitOk;
+}
+
 }  // namespace
+
+int ReadLogTail(BrokerClient& broker, const std::string& id, size_t max_bytes, std::string* tail) {
+  const int64_t window = static_cast<int64_t>(std::max<size_t>(max_bytes, 1));
+  std::string probe;
+  // The log has `size` bytes; keep lo <= size <= hi, first by doubling hi, then by halving the range.
+  int64_t lo = 0, hi = window;
+  for (;;) {
+    if (const int rc = ReadLog(broker, id, hi, 1, &probe); rc != kExitOk) return rc;
+    if (probe.empty()) break;
+    lo = hi + 1;
+    hi *= 2;
+  }
+  while (hi - lo > window) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (const int rc = ReadLog(broker, id, mid, 1, &probe); rc != kExitOk) return rc;
+    if (probe.empty()) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  int64_t offset = std::max<int64_t>(0, lo - window);
+  const bool from_start = offset == 0;
+  tail->clear();
+  for (;;) {
+    std::string chunk;
+    if (const int rc = ReadLog(broker, id, offset, kChunkBytes, &chunk); rc != kExitOk) return rc;
+    if (chunk.empty()) break;
+    offset += static_cast<int64_t>(chunk.size());
+    *tail += chunk;
+  }
+  const bool cut = !from_start || tail->size() > max_bytes;
+  if (tail->size() > max_bytes) tail->erase(0, tail->size() - max_bytes);
+  if (cut) {  // the first line may have lost its start: drop it
+    const size_t nl = tail->find('\n');
+    if (nl != std::string::npos && nl + 1 < tail->size()) tail->erase(0, nl + 1);
+  }
+  return kExitOk;
+}
 
 int CopyJobLog(BrokerClient& broker, const std::string& id, bool follow, std::FILE* out,
                const JobEventFn& on_job_event) {

@@ -1,5 +1,6 @@
 // Copying a job's log (its combined stdout+stderr, as the broker keeps it) to a stream, once or
-// following it until the job has ended. Used by `titan logs [-f]` and `titan run --wait`.
+// following it until the job has ended. Used by `titan logs [-f]` and `titan run --wait`; and the tail
+// of a log, for `titan submit --wait` reporting a failed job.
 #pragma once
 
 #include <cstdio>
@@ -22,5 +23,10 @@ using JobEventFn = std::function<void(const wire::Message& event)>;
 // from commands.h (errors already printed).
 int CopyJobLog(BrokerClient& broker, const std::string& id, bool follow, std::FILE* out,
                const JobEventFn& on_job_event = nullptr);
+
+// The end of job `id`'s log: its last `max_bytes` bytes at most (fewer when the log is shorter), starting
+// at a line boundary when the log was longer. Finds the log's size by probing single bytes (doubling,
+// then halving), so a large log is not transferred. Returns an exit code (errors already printed).
+int ReadLogTail(BrokerClient& broker, const std::string& id, size_t max_bytes, std::string* tail);
 
 }  // namespace titan::cli

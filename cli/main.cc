@@ -24,12 +24,17 @@ int main(int argc, char** argv) {
   int exit_code = titan::cli::kExitOk;
   titan::cli::AddUpCommand(app, &exit_code);
   titan::cli::AddRunCommand(app, target, &exit_code);
+  titan::cli::AddSubmitCommand(app, target, &exit_code);
   titan::cli::AddStatusCommand(app, target, &exit_code);
   titan::cli::AddJobsCommand(app, target, &exit_code);
   titan::cli::AddLogsCommand(app, target, &exit_code);
   titan::cli::AddStopCommands(app, target, &exit_code);
   titan::cli::AddStatsCommand(app, target, &exit_code);
   titan::cli::AddTailCommand(app, target, &exit_code);
+  titan::cli::AddDagCommands(app, target, &exit_code);
+  titan::cli::AddRunCommands(app, target, &exit_code);
+  titan::cli::AddGateCommands(app, target, &exit_code);
+  titan::cli::AddScheduleCommands(app, target, &exit_code);
   titan::cli::AddKvCommand(app, target, &exit_code);
   titan::cli::AddBrokerCommand(app, &exit_code);
   titan::cli::AddWorkerCommand(app, target, &exit_code);
@@ -38,11 +43,13 @@ int main(int argc, char** argv) {
       "Start here:\n"
       "  titan up                 run a store, a broker and 2 workers on this machine (Ctrl-C stops them)\n"
       "  titan run hello.py -w    submit a script, print its output, exit with its outcome\n"
+      "  titan submit p.yaml -w   submit a YAML pipeline (a DAG) and follow it to the end\n"
       "  titan stats              workers and queues\n"
       "Client commands find the broker at --host/--port (or TITAN_HOST/TITAN_PORT).\n"
       "`titan COMMAND --help` explains each command.");
-  for (const char* name :
-       {"run", "status", "jobs", "logs", "stop", "shutdown", "stats", "tail", "kv", "worker"}) {
+  for (const char* name : {"run",  "status",     "jobs",    "logs",   "stop",     "shutdown", "stats",
+                           "tail", "kv",         "worker",  "submit", "dags",     "dag",      "dag-cancel",
+                           "runs", "run-status", "approve", "reject", "schedule", "schedules"}) {
     CLI::App* cmd = app.get_subcommand(name);
     const std::string own = cmd->get_footer();
     cmd->footer(

@@ -1,0 +1,83 @@
+// `titan dags`, `titan dag ID`, `titan dag-cancel ID`: DAGs as the broker reports them.
+#include <iostream>
+
+#include "broker_client.h"
+#include "commands.h"
+#include "dag_view.h"
+
+namespace titan::cli {
+namespace {
+
+using wire::Datum;
+using wire::Message;
+using wire::MsgType;
+
+struct DagsArgs {
+  std::string run;
+  int64_t limit = 50;
+  bool json = false;
+};
+
+int ListDags(const Target& target, const DagsArgs& args) {
+  Message request = wire::MakeMessage(MsgType::kDagList).Set("limit", Datum(args.limit));
+  if (!args.run.empty()) request.Set("agent_run_id", Datum(wire::Text{args.run}));
+  BrokerClient broker(target);
+  Message reply;
+  if (const int rc = broker.Call(request, MsgType::kDagListReply, &reply); rc != kExitOk) return rc;
+  std::vector<DagView> dags;
+  for (const Datum& d : std::get<wire::List>(reply.Find("dags")->v)) dags.push_back(DagFromDatum(d));
+  std::cout << (args.json ? RenderDagsJson(dags) : RenderDagTable(dags, NowMs()));
+  return kExitOk;
+}
+
+// DAG_GET or DAG_CANCEL of `id`, rendered; kExitNotFound (printed) for an unknown DAG.
+int ShowDag(const Target& target, const std::string& id, MsgType request, bool json) {
+  BrokerClient broker(target);
+  Message reply;
+  const int rc =
+      broker.Call(wire::MakeMessage(request).Set("id", Datum(wire::Text{id})), MsgType::kDagInfo, &reply);
+  if (rc != kExitOk) return rc;
+  if (!reply.Bool("found")) {
+    std::cerr << "titan: no DAG '" << id << "' on " << target.host << ':' << target.port
+              << " (list them with `titan dags`)\n";
+    return kExitNotFound;
+  }
+  const DagDetail detail = DagDetailFromMessage(reply);
+  std::cout << (json ? RenderDagJson(detail) : RenderDagDetail(detail, NowMs()));
+  if (request == MsgType::kDagCancel && detail.dag.state == "RUNNING" && !json) {
+    std::cerr << "titan: running jobs are CANCELLED once their processes have ended\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddDagCommands(CLI::App& app, const Target& target, int* exit_code) {
+  const Target* t = &target;
+  auto a = std::make_shared<DagsArgs>();
+  CLI::App* dags = app.add_subcommand("dags", "List DAGs (pipelines), newest first");
+  dags->add_option("--run", a->run, "only the DAGs of this agent run");
+  dags->add_option("--limit", a->limit, "at most this many")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000}))
+      ->capture_default_str();
+  dags->add_flag("--json", a->json, "print a JSON array of DagInfo objects instead of a table");
+  dags->callback([=] { *exit_code = ListDags(*t, *a); });
+
+  auto id = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* dag = app.add_subcommand("dag", "Show one DAG and each of its jobs with state and timings");
+  dag->footer(
+      "START is when a job started, after the DAG was submitted. Gates (hitl-gate-<job>) show their\n"
+      "question and who decided; `titan approve` / `titan reject` decide them.");
+  dag->add_option("ID", *id, "DAG id, as `titan dags` lists it (the pipeline's name, or name#N)")->required();
+  dag->add_flag("--json", *json, "print {\"dag\": DagInfo, \"jobs\": [JobInfo...]} instead");
+  dag->callback([=] { *exit_code = ShowDag(*t, *id, MsgType::kDagGet, *json); });
+
+  auto cancel_id = std::make_shared<std::string>();
+  CLI::App* cancel = app.add_subcommand("dag-cancel", "Cancel every unfinished job of a DAG");
+  cancel->footer("Waiting jobs are CANCELLED at once; running ones once their processes have ended.");
+  cancel->add_option("ID", *cancel_id, "DAG id")->required();
+  cancel->callback([=] { *exit_code = ShowDag(*t, *cancel_id, MsgType::kDagCancel, false); });
+}
+
+}  // namespace titan::cli

@@ -1,0 +1,66 @@
+// `titan approve GATE` and `titan reject GATE`: decide a human-in-the-loop gate (hitl-gate-<job id>).
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "broker_client.h"
+#include "commands.h"
+#include "job_view.h"
+
+namespace titan::cli {
+namespace {
+
+struct DecideArgs {
+  std::string gate, reason, by;
+};
+
+// $USER, else the login name of this process's user; empty when neither is known.
+std::string DefaultDecider() {
+  if (const char* user = std::getenv("USER"); user != nullptr && *user != '\0') return user;
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr) return pw->pw_name;
+  return "";
+}
+
+int Decide(const Target& target, const DecideArgs& args, bool approve) {
+  wire::Message request = wire::MakeMessage(wire::MsgType::kGateDecide)
+                              .Set("id", wire::Datum(wire::Text{args.gate}))
+                              .Set("approve", wire::Datum(approve));
+  if (!args.reason.empty()) request.Set("reason", wire::Datum(wire::Text{args.reason}));
+  const std::string by = args.by.empty() ? DefaultDecider() : args.by;
+  if (!by.empty()) request.Set("by", wire::Datum(wire::Text{by}));
+  BrokerClient broker(target);
+  wire::Message reply;
+  if (const int rc = broker.Call(request, wire::MsgType::kJobInfo, &reply); rc != kExitOk) return rc;
+  const JobView gate = reply.Has("job") ? JobFromDatum(*reply.Find("job")) : JobView{args.gate};
+  std::cout << gate.id << ' ' << gate.state << (gate.reason.empty() ? "" : ": " + gate.reason) << '\n';
+  return kExitOk;
+}
+
+CLI::App* AddDecision(CLI::App& app, const char* name, const char* help,
+                      const std::shared_ptr<DecideArgs>& a) {
+  CLI::App* cmd = app.add_subcommand(name, help);
+  cmd->add_option("GATE", a->gate,
+                  "the gate: hitl-gate-<job id> (`titan jobs --state WAITING_APPROVAL` lists them)")
+      ->required();
+  cmd->add_option("--by", a->by, "who decides, recorded on the gate (default: $USER)");
+  return cmd;
+}
+
+}  // namespace
+
+void AddGateCommands(CLI::App& app, const Target& target, int* exit_code) {
+  const Target* t = &target;
+  auto approve = std::make_shared<DecideArgs>();
+  CLI::App* yes = AddDecision(app, "approve", "Approve a gate: the jobs after it may run", approve);
+  yes->callback([=] { *exit_code = Decide(*t, *approve, true); });
+
+  auto reject = std::make_shared<DecideArgs>();
+  CLI::App* no =
+      AddDecision(app, "reject", "Reject a gate: it FAILS and the jobs after it are SKIPPED", reject);
+  no->add_option("--reason", reject->reason, "why, recorded with the decision");
+  no->callback([=] { *exit_code = Decide(*t, *reject, false); });
+}
+
+}  // namespace titan::cli

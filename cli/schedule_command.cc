@@ -1,0 +1,101 @@
+// `titan schedule add NAME CRON FILE.yaml`, `titan schedule rm NAME`, `titan schedules`: recurring
+// pipelines, fired by the broker.
+#include <iostream>
+
+#include "broker_client.h"
+#include "commands.h"
+#include "dag_view.h"
+#include "pipeline.h"
+
+namespace titan::cli {
+namespace {
+
+using wire::Datum;
+using wire::Message;
+using wire::MsgType;
+
+int ListSchedules(BrokerClient& broker, std::vector<ScheduleView>* out) {
+  Message reply;
+  if (const int rc =
+          broker.Call(wire::MakeMessage(MsgType::kScheduleList), MsgType::kScheduleListReply, &reply);
+      rc != kExitOk) {
+    return rc;
+  }
+  for (const Datum& s : std::get<wire::List>(reply.Find("schedules")->v))
+    out->push_back(ScheduleFromDatum(s));
+  return kExitOk;
+}
+
+int Add(const Target& target, const std::string& name, const std::string& cron, const std::string& file) {
+  Pipeline pipeline;
+  PipelineError error;
+  if (!ParsePipeline(file, &pipeline, &error)) {
+    std::cerr << "titan: " << error.Message() << '\n';
+    return kExitUsage;
+  }
+  if (pipeline.agent_run_id) {
+    std::cerr << "titan: note: scheduled DAGs are named " << name << "@<time> and are not part of agent run '"
+              << *pipeline.agent_run_id << "'\n";
+  }
+  BrokerClient broker(target);
+  Message reply;
+  if (const int rc = broker.Call(BuildScheduleAdd(name, cron, pipeline), MsgType::kOk, &reply);
+      rc != kExitOk) {
+    return rc;
+  }
+  std::vector<ScheduleView> schedules;
+  if (const int rc = ListSchedules(broker, &schedules); rc != kExitOk) return rc;
+  for (const ScheduleView& s : schedules) {
+    if (s.name == name) std::cout << RenderScheduleTable({s}, NowMs());
+  }
+  return kExitOk;
+}
+
+int Remove(const Target& target, const std::string& name) {
+  BrokerClient broker(target);
+  Message reply;
+  const int rc = broker.Call(wire::MakeMessage(MsgType::kScheduleRemove).Set("name", Datum(wire::Text{name})),
+                             MsgType::kOk, &reply);
+  if (rc == kExitOk) std::cout << "removed schedule " << name << " (DAGs it already started keep running)\n";
+  return rc;
+}
+
+int List(const Target& target) {
+  BrokerClient broker(target);
+  std::vector<ScheduleView> schedules;
+  if (const int rc = ListSchedules(broker, &schedules); rc != kExitOk) return rc;
+  std::cout << RenderScheduleTable(schedules, NowMs());
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code) {
+  const Target* t = &target;
+  CLI::App* schedule = app.add_subcommand("schedule", "Add or remove a recurring pipeline");
+  schedule->require_subcommand(1);
+
+  auto args = std::make_shared<std::array<std::string, 3>>();  // name, cron, file
+  CLI::App* add = schedule->add_subcommand("add", "Run a pipeline's jobs at each tick of a cron expression");
+  add->footer(
+      "CRON has five fields, in UTC: minute hour day-of-month month day-of-week; quote it:\n"
+      "  titan schedule add nightly '0 2 * * *' pipeline.yaml\n"
+      "The pipeline's jobs and scripts (read now) become the schedule's; each tick submits them as DAG\n"
+      "NAME@<YYYYmmddTHHMMZ> with job ids suffixed @<YYYYmmddTHHMMZ>. A schedule of the same name is "
+      "replaced.");
+  add->add_option("NAME", (*args)[0], "the schedule's name (no '@')")->required();
+  add->add_option("CRON", (*args)[1], "when: five cron fields, UTC")->required();
+  add->add_option("FILE", (*args)[2], "the pipeline YAML file (docs/pipelines.md)")->required();
+  add->callback([=] { *exit_code = Add(*t, (*args)[0], (*args)[1], (*args)[2]); });
+
+  auto name = std::make_shared<std::string>();
+  CLI::App* rm = schedule->add_subcommand("rm", "Remove a schedule (DAGs it already started keep running)");
+  rm->alias("remove");
+  rm->add_option("NAME", *name, "the schedule's name")->required();
+  rm->callback([=] { *exit_code = Remove(*t, *name); });
+
+  CLI::App* list = app.add_subcommand("schedules", "List schedules: cron, jobs, next and last tick");
+  list->callback([=] { *exit_code = List(*t); });
+}
+
+}  // namespace titan::cli

@@ -1,0 +1,81 @@
+// `titan submit FILE.yaml [--wait]`: send a pipeline (docs/pipelines.md) as one DAG; with --wait, follow
+// it to the end and exit with its outcome.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "broker_client.h"
+#include "commands.h"
+#include "dag_wait.h"
+#include "pipeline.h"
+
+namespace titan::cli {
+namespace {
+
+struct SubmitArgs {
+  std::string file;
+  bool wait = false;
+  bool dry_run = false;
+};
+
+// --dry-run: what would be sent, one JobSpec per line.
+void PrintSubmission(const Pipeline& p) {
+  std::cout << "dag: " << p.dag << '\n';
+  if (p.agent_run_id) std::cout << "agent_run_id: " << *p.agent_run_id << '\n';
+  for (const wire::Map& spec : p.jobs) std::cout << "job: " << wire::Render(wire::Datum(spec)) << '\n';
+  for (const auto& [name, content] : p.files)
+    std::cout << "file: " << name << " (" << content.size() << " bytes)\n";
+}
+
+int Submit(const Target& target, const SubmitArgs& args) {
+  Pipeline pipeline;
+  PipelineError error;
+  if (!ParsePipeline(args.file, &pipeline, &error)) {
+    std::cerr << "titan: " << error.Message() << '\n';
+    return kExitUsage;
+  }
+  if (args.dry_run) {
+    PrintSubmission(pipeline);
+    return kExitOk;
+  }
+  BrokerClient broker(target);
+  wire::Message reply;
+  if (const int rc = broker.Call(BuildPipelineSubmit(pipeline), wire::MsgType::kJobAccepted, &reply);
+      rc != kExitOk) {
+    return rc;
+  }
+  const std::string dag(reply.Bytes("dag"));
+  std::vector<std::string> ids;
+  for (const wire::Datum& id : std::get<wire::List>(reply.Find("ids")->v)) ids.emplace_back(id.bytes());
+  std::cout << "dag: " << dag << "\njobs:";
+  for (const std::string& id : ids) std::cout << ' ' << id;
+  std::cout << std::endl;
+  if (!args.wait) return kExitOk;
+  return WaitForDag(broker, dag, ids, isatty(STDOUT_FILENO) == 1);
+}
+
+}  // namespace
+
+void AddSubmitCommand(CLI::App& app, const Target& target, int* exit_code) {
+  auto a = std::make_shared<SubmitArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "submit",
+      "Submit a YAML pipeline as one DAG and print its id and job ids (--wait: follow it to the end)");
+  cmd->footer(
+      "FILE is a pipeline in the Titan format (jobs with id/script) or the Joblet format (jobs with\n"
+      "name/command); docs/pipelines.md describes both. Scripts are read relative to FILE's folder and\n"
+      "sent with the DAG. Mistakes are reported as FILE:LINE: what, before anything is sent.\n"
+      "A job with hitl_message is followed by a gate hitl-gate-<id>: `titan approve` or `titan reject` it.\n"
+      "Exit status with --wait: 0 when the DAG COMPLETED, 5 when it FAILED or was CANCELLED\n"
+      "(the failed jobs, their reasons and the last 20 lines of their logs are printed).");
+  cmd->add_option("FILE", a->file, "the pipeline YAML file")->required();
+  cmd->add_flag("--wait,-w", a->wait,
+                "show progress until every job has ended (one line rewritten on a terminal, one line per "
+                "state change otherwise)");
+  cmd->add_flag("--dry-run", a->dry_run,
+                "check the file and print the jobs and files it would send; send nothing");
+  const Target* t = &target;
+  cmd->callback([=] { *exit_code = Submit(*t, *a); });
+}
+
+}  // namespace titan::cli
