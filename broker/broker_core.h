@@ -174,6 +174,7 @@ class BrokerCore {
   std::unordered_map<int64_t, Waiter> waiters_;
   std::unordered_multimap<std::string, int64_t> waiters_by_job_;
   int64_t next_waiter_ = 1;
+  bool dispatch_pending_ = false;  // Dispatch stopped at its per-turn budget
   int64_t next_seq_ = 1;
   std::vector<Outgoing> outbox_;
 };

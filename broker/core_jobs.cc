@@ -163,7 +163,13 @@ std::string BrokerCore::QueuedReason(const Job& job) const {
   return job.reason;
 }
 
+// Assignments per call: bounds one loop turn so heartbeats and replies are never held up for long
+// by a huge submission; the rest is dispatched on the next turn, which comes at once.
+constexpr int kMaxAssignPerTurn = 2048;
+
 void BrokerCore::Dispatch(int64_t now) {
+  dispatch_pending_ = false;
+  int budget = kMaxAssignPerTurn;
   std::vector<WorkerSlot> table;
   std::vector<Worker*> refs;
   for (auto& [name, w] : workers_) {
@@ -184,6 +190,10 @@ void BrokerCore::Dispatch(int64_t now) {
       }
       const Placement p = PickWorker(requirement, affinity, table);
       if (p.kind != Placement::kWorker) break;  // the same holds for every job of this requirement
+      if (budget-- == 0) {
+        dispatch_pending_ = true;
+        return;
+      }
       queue.erase(queue.begin());
       ++table[p.index].busy;
       Assign(*job, *refs[p.index], now);
@@ -257,7 +267,10 @@ void BrokerCore::OnTick(int64_t now) {
   Dispatch(now);
 }
 
-int64_t BrokerCore::NextDeadline() const { return timers_.empty() ? INT64_MAX : timers_.top().at; }
+int64_t BrokerCore::NextDeadline() const {
+  if (dispatch_pending_) return 0;
+  return timers_.empty() ? INT64_MAX : timers_.top().at;
+}
 
 std::vector<Outgoing> BrokerCore::TakeOutbox() {
   std::vector<Outgoing> out;

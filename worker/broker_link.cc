@@ -10,7 +10,10 @@
 namespace titan::worker {
 
 namespace {
-constexpr int kLiveness = 3;
+// Beats of broker silence before reconnecting. Larger than the broker's 3 on purpose: reconnecting
+// is costly and a busy broker (a huge submission) may be silent a while; a broker that restarted on
+// the same ports answers the next heartbeat with DISCONNECT, so re-joining it does not wait for this.
+constexpr int kLiveness = 10;
 constexpr int64_t kMaxBackoffMs = 5000;
 
 std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx, const std::string& endpoint) {
@@ -68,6 +71,7 @@ std::vector<wire::Message> BrokerLink::Receive(int64_t now) {
     }
     if (d.msg.type == wire::MsgType::kWorkerWelcome) {
       if (state_ != State::kReady) backoff_ms_ = 250;
+      if (d.msg.Int("heartbeat_ms") > 0) heartbeat_ms_ = static_cast<int>(d.msg.Int("heartbeat_ms"));  // the broker's beat
       state_ = State::kReady;
       if (d.msg.Has("store_port")) store_port_ = static_cast<int>(d.msg.Int("store_port"));
     }
