@@ -23,20 +23,13 @@ constexpr size_t kMaxIdBytes = 256;
 
 Message Invalid(std::string reason) { return wire::MakeError(ErrorCode::kInvalid, std::move(reason)); }
 
-const Datum* Field(const wire::Map& m, std::string_view name) {
-  for (const auto& [k, v] : m) {
-    if (k == name && !v.is_nil()) return &v;
-  }
-  return nullptr;
-}
-
 int64_t IntField(const wire::Map& m, std::string_view name, int64_t dflt) {
-  const Datum* d = Field(m, name);
+  const Datum* d = wire::FindField(m, name);
   return d ? std::get<int64_t>(d->v) : dflt;
 }
 
 std::string StrField(const wire::Map& m, std::string_view name, std::string dflt = {}) {
-  const Datum* d = Field(m, name);
+  const Datum* d = wire::FindField(m, name);
   return d ? std::string(d->bytes()) : dflt;
 }
 
@@ -149,7 +142,7 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
   for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
     const auto& m = std::get<wire::Map>(f.v);
     const std::string name = StrField(m, "name");
-    const Datum* content = Field(m, "content");
+    const Datum* content = wire::FindField(m, "content");
     files[name] = {Sha256Hex(content->bytes()), nullptr};
   }
   const std::string dag = std::string(req.Bytes("dag"));
@@ -184,8 +177,8 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     if (j.delay_ms < 0 || j.retries < 0 || j.retries > 100 || IntField(spec, "timeout_ms", 0) < 0) {
       return Invalid("job '" + j.id + "': delay_ms and timeout_ms must be >= 0 and retries within 0..100");
     }
-    if (const Datum* a = Field(spec, "affinity")) j.affinity = std::get<bool>(a->v);
-    if (const Datum* p = Field(spec, "parents")) {
+    if (const Datum* a = wire::FindField(spec, "affinity")) j.affinity = std::get<bool>(a->v);
+    if (const Datum* p = wire::FindField(spec, "parents")) {
       for (const auto& parent : std::get<wire::List>(p->v)) j.parents.emplace_back(parent.bytes());
     }
     batch.push_back(std::move(j));
@@ -215,7 +208,7 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     const std::string name = StrField(m, "name");
     const std::string& hash = files[name].first;
     if (files_.count(hash)) continue;
-    auto content = std::make_shared<const std::string>(Field(m, "content")->bytes());
+    auto content = std::make_shared<const std::string>(wire::FindField(m, "content")->bytes());
     journal_->InsertFile(hash, name, *content);
     files_[hash] = std::move(content);
   }

@@ -12,13 +12,6 @@ using wire::Text;
 
 namespace {
 
-const Datum* Field(const wire::Map& m, std::string_view name) {
-  for (const auto& [k, v] : m) {
-    if (k == name && !v.is_nil()) return &v;
-  }
-  return nullptr;
-}
-
 std::vector<std::string> Strings(const Datum* d) {
   std::vector<std::string> out;
   if (d != nullptr) {
@@ -132,8 +125,8 @@ void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg,
   w.running.clear();
   for (const auto& ref : std::get<wire::List>(msg.Find("running")->v)) {
     const auto& m = std::get<wire::Map>(ref.v);
-    const std::string id(Field(m, "id")->bytes());
-    const int64_t attempt = std::get<int64_t>(Field(m, "attempt")->v);
+    const std::string id(wire::FindField(m, "id")->bytes());
+    const int64_t attempt = std::get<int64_t>(wire::FindField(m, "attempt")->v);
     Job* job = Resolve(id);
     if (job != nullptr && job->state == JobState::kRunning && job->attempt == attempt &&
         (job->worker == name || !workers_.count(job->worker))) {
@@ -184,12 +177,12 @@ void BrokerCore::JobLog(Worker& w, const Message& msg) {
 
 void BrokerCore::JobDone(Worker& w, const Datum& result, int64_t now) {
   const auto& r = std::get<wire::Map>(result.v);
-  const std::string id(Field(r, "id")->bytes());
-  const int64_t attempt = std::get<int64_t>(Field(r, "attempt")->v);
-  const int64_t exit_code = std::get<int64_t>(Field(r, "exit_code")->v);
-  const int64_t signal = std::get<int64_t>(Field(r, "signal")->v);
-  const bool cancelled = std::get<bool>(Field(r, "cancelled")->v);
-  const Datum* reason_field = Field(r, "reason");
+  const std::string id(wire::FindField(r, "id")->bytes());
+  const int64_t attempt = std::get<int64_t>(wire::FindField(r, "attempt")->v);
+  const int64_t exit_code = std::get<int64_t>(wire::FindField(r, "exit_code")->v);
+  const int64_t signal = std::get<int64_t>(wire::FindField(r, "signal")->v);
+  const bool cancelled = std::get<bool>(wire::FindField(r, "cancelled")->v);
+  const Datum* reason_field = wire::FindField(r, "reason");
   std::string reason = reason_field ? std::string(reason_field->bytes()) : std::string();
   // Acknowledge every result, known or stale, so the worker can forget it.
   SendWorker(w, wire::MakeMessage(MsgType::kJobAck).Set("id", Datum(Text{id})).Set("attempt", Datum(attempt)));

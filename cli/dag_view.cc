@@ -9,23 +9,9 @@ namespace {
 using wire::Datum;
 using wire::Map;
 
-const Datum* Field(const Map& map, std::string_view name) {
-  for (const auto& [k, v] : map) {
-    if (k == name) return v.is_nil() ? nullptr : &v;
-  }
-  return nullptr;
-}
+std::string Str(const Map& map, std::string_view name) { return wire::FieldStr(map, name); }
 
-std::string Str(const Map& map, std::string_view name) {
-  const Datum* d = Field(map, name);
-  return d ? std::string(d->bytes()) : std::string();
-}
-
-std::optional<int64_t> OptInt(const Map& map, std::string_view name) {
-  const Datum* d = Field(map, name);
-  const auto* i = d ? std::get_if<int64_t>(&d->v) : nullptr;
-  return i ? std::optional(*i) : std::nullopt;
-}
+std::optional<int64_t> OptInt(const Map& map, std::string_view name) { return wire::FieldInt(map, name); }
 
 std::string JsonOpt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "null"; }
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }

@@ -15,20 +15,10 @@ using wire::Datum;
 using wire::List;
 using wire::Map;
 
-const Datum* Field(const Map& map, std::string_view name) {
-  for (const auto& [k, v] : map) {
-    if (k == name) return v.is_nil() ? nullptr : &v;
-  }
-  return nullptr;
-}
-
-std::string Str(const Map& map, std::string_view name) {
-  const Datum* d = Field(map, name);
-  return d ? std::string(d->bytes()) : std::string();
-}
+std::string Str(const Map& map, std::string_view name) { return wire::FieldStr(map, name); }
 
 std::optional<int64_t> OptInt(const Map& map, std::string_view name) {
-  const Datum* d = Field(map, name);
+  const Datum* d = wire::FindField(map, name);
   if (d == nullptr) return std::nullopt;
   if (const auto* i = std::get_if<int64_t>(&d->v)) return *i;
   return std::nullopt;
@@ -36,7 +26,7 @@ std::optional<int64_t> OptInt(const Map& map, std::string_view name) {
 
 std::vector<std::string> StrList(const Map& map, std::string_view name) {
   std::vector<std::string> out;
-  const Datum* d = Field(map, name);
+  const Datum* d = wire::FindField(map, name);
   if (const auto* list = d ? std::get_if<List>(&d->v) : nullptr) {
     for (const Datum& item : *list) out.emplace_back(item.bytes());
   }

@@ -13,13 +13,6 @@ namespace {
 using wire::Datum;
 using wire::Text;
 
-const Datum* Field(const wire::Map& m, std::string_view name) {
-  for (const auto& [k, v] : m) {
-    if (k == name && !v.is_nil()) return &v;
-  }
-  return nullptr;
-}
-
 // The file name a job's script is written under: the last path component of spec.file.
 std::string ScriptName(const std::string& file) {
   std::string name = file.substr(file.find_last_of('/') + 1);
@@ -55,20 +48,20 @@ void RunningJob::Stop(int64_t now, int64_t grace_ms, std::string reason, bool by
 exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx, int64_t now) {
   const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
   auto job = std::make_unique<RunningJob>();
-  job->id = std::string(Field(spec, "id")->bytes());
+  job->id = std::string(wire::FindField(spec, "id")->bytes());
   job->attempt = assign.Int("attempt");
   const std::string dir = ctx.jobs_dir + "/" + SafeName(job->id);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return exec::Status::Error("cannot create job directory '" + dir + "': " + ec.message());
-  const std::string script = dir + "/" + ScriptName(std::string(Field(spec, "file")->bytes()));
+  const std::string script = dir + "/" + ScriptName(std::string(wire::FindField(spec, "file")->bytes()));
   {
     std::ofstream f(script, std::ios::binary | std::ios::trunc);
     if (!assign.blobs.empty()) f.write(assign.blobs.front().data(), static_cast<std::streamsize>(assign.blobs.front().size()));
     if (!f) return exec::Status::Error("cannot write the job's script to '" + script + "'");
   }
   chmod(script.c_str(), 0755);
-  const Datum* args = Field(spec, "args");
+  const Datum* args = wire::FindField(spec, "args");
   auto argv = exec::CommandFor(script, args ? args->bytes() : std::string_view(), ctx.tools);
   if (!argv.ok()) return argv.status();
 
@@ -81,7 +74,7 @@ exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, 
                                 "TITAN_SHARED_DIR=" + ctx.shared_dir, "TITAN_JOB_DIR=" + dir, "PYTHONUNBUFFERED=1"}) {
     sp.env.push_back(kv);
   }
-  if (const Datum* env = Field(spec, "env")) {
+  if (const Datum* env = wire::FindField(spec, "env")) {
     for (const auto& e : std::get<wire::List>(env->v)) sp.env.emplace_back(e.bytes());
   }
   auto log = exec::JobLog::Open(dir + "/job.log", [raw = job.get()](const exec::OutputLine& line) {
@@ -99,7 +92,7 @@ exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, 
   job->child.emplace(std::move(child.value()));
   job->out = std::make_unique<exec::OutputCapture>(job->child->stdout_fd(), exec::Stream::kStdout, job->log.get());
   job->err = std::make_unique<exec::OutputCapture>(job->child->stderr_fd(), exec::Stream::kStderr, job->log.get());
-  if (const Datum* t = Field(spec, "timeout_ms"); t && std::get<int64_t>(t->v) > 0) {
+  if (const Datum* t = wire::FindField(spec, "timeout_ms"); t && std::get<int64_t>(t->v) > 0) {
     job->timeout_at = now + std::get<int64_t>(t->v);
   }
   return job;

@@ -34,12 +34,6 @@ int64_t NowMs() {
 }
 
 // A field of a msgpack map by name (maps from peers may list fields in any order).
-const Datum* Field(const wire::Map& m, std::string_view name) {
-  for (const auto& [k, v] : m) {
-    if (k == name && !v.is_nil()) return &v;
-  }
-  return nullptr;
-}
 
 std::string HostName() {
   char buf[256] = {};
@@ -126,13 +120,13 @@ void Worker::FlushUnsent() {
 
 void Worker::Report(Datum result) {
   const auto& m = std::get<wire::Map>(result.v);
-  unacked_[{std::string(Field(m, "id")->bytes()), std::get<int64_t>(Field(m, "attempt")->v)}] = result;
+  unacked_[{std::string(wire::FindField(m, "id")->bytes()), std::get<int64_t>(wire::FindField(m, "attempt")->v)}] = result;
   SendControl(wire::MakeMessage(MsgType::kJobDone).Set("result", std::move(result)));
 }
 
 void Worker::Start(const Message& assign, int64_t now) {
   const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
-  const std::string id(Field(spec, "id")->bytes());
+  const std::string id(wire::FindField(spec, "id")->bytes());
   const int64_t attempt = assign.Int("attempt");
   if (o_.executor == "noop") {
     Report(Datum(wire::Map{{"id", Datum(Text{id})}, {"attempt", Datum(attempt)}, {"exit_code", Datum(int64_t{0})},

@@ -138,6 +138,24 @@ std::string_view Datum::bytes() const {
   return {};
 }
 
+const Datum* FindField(const Map& map, std::string_view name) {
+  for (const auto& [k, v] : map) {
+    if (k == name) return v.is_nil() ? nullptr : &v;
+  }
+  return nullptr;
+}
+
+std::string FieldStr(const Map& map, std::string_view name) {
+  const Datum* d = FindField(map, name);
+  return d ? std::string(d->bytes()) : std::string();
+}
+
+std::optional<int64_t> FieldInt(const Map& map, std::string_view name) {
+  const Datum* d = FindField(map, name);
+  const auto* i = d ? std::get_if<int64_t>(&d->v) : nullptr;
+  return i ? std::optional(*i) : std::nullopt;
+}
+
 std::string Render(const Datum& d) {
   std::string out;
   std::visit(

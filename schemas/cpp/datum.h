@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +48,14 @@ struct Datum {
   // The bytes of a Text or Bytes; empty for anything else.
   std::string_view bytes() const;
 };
+
+// Reading fields of a decoded map (a body or a struct). Peers may list fields in any order.
+// The value of `name`, or nullptr when it is absent or nil.
+const Datum* FindField(const Map& map, std::string_view name);
+// The bytes of a str/bin field, or "" when absent.
+std::string FieldStr(const Map& map, std::string_view name);
+// An int field, or nullopt when absent (or not an int).
+std::optional<int64_t> FieldInt(const Map& map, std::string_view name);
 
 // A readable rendering for tests and logs: nil, true, 42, "text", b"\x00", [..], {k: v}.
 std::string Render(const Datum& d);
