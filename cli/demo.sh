@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 PORT="${TITAN_PORT:-9090}"
 DIR="${TITAN_DIR:-titan-data}"
 mkdir -p "$DIR"
+# Jobs are Python scripts that use the SDK: run them with the interpreter it is installed in.
+export TITAN_PYTHON="$PWD/.venv/bin/python"
 build/bin/titan up --dir "$DIR" --port "$PORT" --workers 2 > "$DIR/up.out" 2>&1 &
 UP=$!
 trap 'kill -INT $UP 2>/dev/null; wait $UP 2>/dev/null || true' EXIT

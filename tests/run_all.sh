@@ -11,6 +11,12 @@ ctest --test-dir build --output-on-failure -j2 --timeout 300
 echo "== Python SDK tests"
 TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
 
+echo "== The README demo (titan up + a map-reduce DAG through the SDK)"
+demo_dir=$(mktemp -d)
+TITAN_PORT=29090 TITAN_DIR="$demo_dir" cli/demo.sh > "$demo_dir/demo.out" 2>&1 || { cat "$demo_dir/demo.out"; exit 1; }
+grep -q "^verified" "$demo_dir/demo.out" || { cat "$demo_dir/demo.out"; exit 1; }
+echo "demo verified"
+
 echo "== C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTITAN_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)"
