@@ -33,6 +33,11 @@ struct Outgoing {
   wire::Message msg;
 };
 
+// An INVALID error reply: the request was well-formed but not acceptable; `reason` says why and what to do.
+inline wire::Message Invalid(std::string reason) {
+  return wire::MakeError(wire::ErrorCode::kInvalid, std::move(reason));
+}
+
 struct CoreConfig {
   int heartbeat_ms = 1000;
   int liveness = 3;  // heartbeats a worker may miss before it is dead

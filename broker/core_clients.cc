@@ -21,8 +21,6 @@ constexpr int64_t kMaxLogRead = 2 * 1024 * 1024;
 constexpr int64_t kMaxWaitMs = 300000;
 constexpr size_t kMaxIdBytes = 256;
 
-Message Invalid(std::string reason) { return wire::MakeError(ErrorCode::kInvalid, std::move(reason)); }
-
 int64_t IntField(const wire::Map& m, std::string_view name, int64_t dflt) {
   const Datum* d = wire::FindField(m, name);
   return d ? std::get<int64_t>(d->v) : dflt;
@@ -138,12 +136,12 @@ void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const M
 
 Message BrokerCore::Submit(const Message& req, int64_t now) {
   // Files first: name -> hash.
-  std::unordered_map<std::string, std::pair<std::string, const std::string*>> files;
+  std::unordered_map<std::string, std::string> files;  // name -> content hash
   for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
     const auto& m = std::get<wire::Map>(f.v);
     const std::string name = StrField(m, "name");
     const Datum* content = wire::FindField(m, "content");
-    files[name] = {Sha256Hex(content->bytes()), nullptr};
+    files[name] = Sha256Hex(content->bytes());
   }
   const std::string dag = std::string(req.Bytes("dag"));
   std::vector<Job> batch;
@@ -167,7 +165,7 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     j.file = StrField(spec, "file");
     auto file = files.find(j.file);
     if (file == files.end()) return Invalid("job '" + j.id + "' runs '" + j.file + "' but the submission has no such file");
-    j.file_hash = file->second.first;
+    j.file_hash = file->second;
     j.requirement = StrField(spec, "requirement", "GENERAL");
     std::transform(j.requirement.begin(), j.requirement.end(), j.requirement.begin(), ::toupper);
     if (j.requirement.empty()) j.requirement = "GENERAL";
@@ -206,7 +204,7 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
   for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
     const auto& m = std::get<wire::Map>(f.v);
     const std::string name = StrField(m, "name");
-    const std::string& hash = files[name].first;
+    const std::string& hash = files[name];
     if (files_.count(hash)) continue;
     auto content = std::make_shared<const std::string>(wire::FindField(m, "content")->bytes());
     journal_->InsertFile(hash, name, *content);
@@ -308,7 +306,6 @@ Message BrokerCore::Stop(const std::string& id, int64_t now) {
   if (job->state == JobState::kRunning) {
     auto w = workers_.find(job->worker);
     if (w != workers_.end()) {
-      job->stop_requested = true;
       SendWorker(w->second, wire::MakeMessage(MsgType::kJobCancel)
                                 .Set("id", Datum(Text{job->id}))
                                 .Set("attempt", Datum(job->attempt))

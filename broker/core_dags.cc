@@ -18,8 +18,6 @@ namespace {
 
 constexpr int64_t kDefaultMaxWaitS = 172800;  // 48 h, as in the original SDK
 
-Message Invalid(std::string reason) { return wire::MakeError(ErrorCode::kInvalid, std::move(reason)); }
-
 void SetParents(Job& job, std::vector<std::string> parents) {
   wire::List list;
   for (const auto& p : parents) list.push_back(Datum(Text{p}));

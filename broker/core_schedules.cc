@@ -17,8 +17,6 @@ using wire::Text;
 
 namespace {
 
-Message Invalid(std::string reason) { return wire::MakeError(ErrorCode::kInvalid, std::move(reason)); }
-
 // "20261123T0130Z": the suffix of the jobs one tick submits.
 std::string Stamp(int64_t ms) {
   const time_t t = static_cast<time_t>(ms / 1000);

@@ -61,7 +61,6 @@ struct Job {
   int unmet_parents = 0;
   int64_t log_size = 0;
   int64_t next_log_seq = 0;
-  bool stop_requested = false;
 };
 
 // The JobInfo struct of the protocol.
