@@ -7,15 +7,21 @@
 namespace titan::broker {
 
 struct BrokerOptions {
-  std::string bind = "127.0.0.1";  // interface for all three sockets ("0.0.0.0" for remote workers)
-  int port = 9090;                 // client ROUTER: the one address users know; 0 = any free port
-  int worker_port = 9092;          // worker ROUTER, announced in WELCOME; 0 = any free port
-  int pub_port = 9093;             // event PUB, announced in WELCOME; 0 = any free port
-  std::string dir = "titan-data/broker";  // journal (broker.db) and job logs (logs/)
-  int store_port = 0;              // TitanStore to announce; 0 = none
-  std::string store_host;          // empty: clients use the host they reached the broker with
-  int heartbeat_ms = 1000;         // worker heartbeat interval; a worker silent 3 intervals is dead
-  int recovery_grace_ms = 5000;    // after a restart, how long journaled RUNNING jobs wait for their worker
+  std::string bind = "127.0.0.1";         // interface for all three sockets ("0.0.0.0" for remote workers)
+  int port = 9090;                        // client ROUTER: the one address users know; 0 = any free port
+  int worker_port = 9092;                 // worker ROUTER, announced in WELCOME; 0 = any free port
+  int pub_port = 9093;                    // event PUB, announced in WELCOME; 0 = any free port
+  std::string dir = "titan-data/broker";  // journal (broker.db), job logs (logs/), artifacts (artifacts/)
+  int64_t max_upload_mb = 65536;          // the largest artifact a client may upload
+  int store_port = 0;                     // TitanStore to announce; 0 = none
+  std::string store_host;                 // empty: clients use the host they reached the broker with
+  int heartbeat_ms = 1000;                // worker heartbeat interval; a worker silent 3 intervals is dead
+  int recovery_grace_ms = 5000;  // after a restart, how long journaled RUNNING jobs wait for their worker
+  // Auto-scaling: workers may be asked to start child workers on their machine (off: max 0).
+  int autoscale_max = 0;          // child workers per machine
+  int autoscale_min = 0;          // idle child workers kept
+  int scale_wait_ms = 2000;       // a job waiting this long with no free slot asks for a child
+  int scale_cooldown_ms = 30000;  // an idle child worker is retired after this long
 };
 
 // Serves until SIGINT/SIGTERM. Prints "READY broker tcp://HOST:PORT" once all sockets are bound.

@@ -4,6 +4,7 @@
 // Single-threaded: only the broker loop calls it.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "artifact_service.h"
+#include "autoscale.h"
 #include "codec.h"
 #include "cron.h"
 #include "dispatch.h"
@@ -46,18 +49,22 @@ struct CoreConfig {
   std::string store_host;
   int worker_port = 0;
   int pub_port = 0;
-  int max_lost = 3;  // a job whose worker died this many times is DEAD
+  int max_lost = 3;     // a job whose worker died this many times is DEAD
+  ScalePolicy scaling;  // auto-scaling; off unless scaling.max_children > 0
 };
 
 class BrokerCore {
  public:
-  BrokerCore(CoreConfig config, Journal* journal, LogStore* logs);
+  // `artifacts` may be null (tests without a registry): artifact requests then get UNAVAILABLE and
+  // jobs must carry their files inline.
+  BrokerCore(CoreConfig config, Journal* journal, LogStore* logs, ArtifactService* artifacts = nullptr);
 
   // Loads the journal; jobs that were RUNNING wait recovery_grace_ms for their worker to return.
   Status Recover(int64_t now_ms);
 
   void OnClient(const Route& from, std::optional<int64_t> rid, const wire::Message& request, int64_t now_ms);
-  void OnWorker(const std::string& identity, const wire::Message& msg, int64_t now_ms);
+  void OnWorker(const std::string& identity, const wire::Message& msg, int64_t now_ms,
+                std::optional<int64_t> rid = std::nullopt);
   // Fires due timers (delays, retries, waits, heartbeats, recovery), then dispatches.
   void OnTick(int64_t now_ms);
   // Dispatches queued jobs to free slots; call once per loop turn after the messages of the turn.
@@ -80,6 +87,8 @@ class BrokerCore {
     bool draining = false;
     int64_t last_seen = 0;
     std::set<std::string> running;
+    std::string parent;      // the worker that started this one (auto-scaling); empty otherwise
+    int64_t idle_since = 0;  // when its last job ended (0: busy); retires idle child workers
   };
   struct Waiter {
     Route route;
@@ -106,6 +115,8 @@ class BrokerCore {
 
   // Client dialog (core_clients.cc).
   wire::Message Submit(const wire::Message& req, int64_t now);
+  std::optional<wire::Message> ResolveFile(Job& j, const wire::Map& spec,
+                                           const std::unordered_map<std::string, std::string>& sent);
   wire::Message JobInfoReply(const std::string& id) const;
   wire::Message ListJobs(const wire::Message& req) const;
   wire::Message ReadLogs(const wire::Message& req) const;
@@ -140,11 +151,16 @@ class BrokerCore {
   void RegisterWorker(const std::string& identity, const wire::Message& msg, int64_t now);
   void JobDone(Worker& w, const wire::Datum& result, int64_t now);
   void JobLog(Worker& w, const wire::Message& msg);
+  void ServiceStatus(Worker& w, const wire::Message& msg, int64_t now);
   void LoseWorker(const std::string& name, const std::string& why, int64_t now);
   void SendWorker(const Worker& w, wire::Message msg);
   void PublishWorker(const Worker& w, const char* event, int64_t now);
   wire::Datum RenderWorker(const Worker& w, int64_t now) const;
   Worker* WorkerByIdentity(const std::string& identity);
+
+  // Auto-scaling (core_scaling.cc).
+  void Autoscale(int64_t now);
+  void RecordScaling(const char* action, const ScaleAction& a, int64_t now);
 
   // Lifecycle (core_jobs.cc).
   void MakeReady(Job& job, int64_t now, bool apply_delay);
@@ -152,12 +168,17 @@ class BrokerCore {
   void Assign(Job& job, Worker& w, int64_t now);
   void Finish(Job& job, JobState state, std::string reason, int64_t now);
   void Fail(Job& job, std::string reason, int64_t now);
-  void Requeue(Job& job, std::string reason, int64_t now);
+  // Back to QUEUED for another worker; `count_loss`: its worker died under it (max_lost applies).
+  void Requeue(Job& job, std::string reason, int64_t now, bool count_loss = true);
+  // Children blocked on `job` stop waiting for it (it COMPLETED, or it is a service now ready).
+  void ReleaseChildren(Job& job, int64_t now);
   void SkipDescendants(const Job& job, int64_t now);
   void Transition(Job& job, JobState state, int64_t now);
   void Record(const Job& job);  // journals the job's mutable fields
   void Publish(const Job& job, int64_t now);
   void WakeWaiters(const Job& job);
+  bool FileInUse(const std::string& sha256) const;  // a job not yet final runs this content
+  wire::Message HandleArtifact(const wire::Message& req, int64_t now);
   Job* Resolve(const std::string& id);
   const Job* Resolve(const std::string& id) const;
   std::string QueuedReason(const Job& job) const;
@@ -166,8 +187,9 @@ class BrokerCore {
   CoreConfig config_;
   Journal* journal_;
   LogStore* logs_;
+  ArtifactService* artifacts_;
   std::unordered_map<std::string, Job> jobs_;
-  std::vector<std::string> order_;  // job ids in submission order
+  std::vector<std::string> order_;   // job ids in submission order
   std::map<std::string, Dag> dags_;  // by id
   std::vector<std::string> dag_order_;
   std::map<std::string, Schedule> schedules_;
@@ -179,6 +201,11 @@ class BrokerCore {
   std::unordered_map<int64_t, Waiter> waiters_;
   std::unordered_multimap<std::string, int64_t> waiters_by_job_;
   int64_t next_waiter_ = 1;
+  std::vector<ScalePending> scale_pending_;  // WORKER_SPAWNs whose child has not joined yet
+  std::deque<wire::Datum> scale_events_;     // recent ScaleEvents, oldest first
+  int64_t next_child_ = 1;
+  int64_t next_scale_check_ = 0;
+  int64_t upload_deadline_ = 0;    // when an open upload may next expire; 0: none open
   bool dispatch_pending_ = false;  // Dispatch stopped at its per-turn budget
   int64_t next_seq_ = 1;
   std::vector<Outgoing> outbox_;

@@ -102,7 +102,9 @@ TEST_F(BrokerCoreTest, FailureWithoutRetriesIsFailedWithRetriesDead) {
 
 TEST_F(BrokerCoreTest, BadSubmissionsAreRefusedWhole) {
   Submit({{"a"}});
-  auto code = [](const Message& m) { return std::string(m.Bytes("code")) + ": " + std::string(m.Bytes("reason")); };
+  auto code = [](const Message& m) {
+    return std::string(m.Bytes("code")) + ": " + std::string(m.Bytes("reason"));
+  };
   EXPECT_EQ("INVALID: job id 'a' already exists; choose another id", code(Submit({{"b"}, {"a"}})));
   EXPECT_EQ("INVALID: unknown parent ids (child -> parent): c -> nope; nothing was submitted",
             code(Submit({{"b"}, {"c", {"nope"}}})));
@@ -146,12 +148,17 @@ TEST_F(BrokerCoreTest, StopCancelsWaitingJobsAtOnceAndRunningOnesThroughTheWorke
 TEST_F(BrokerCoreTest, WaitRepliesWhenTheJobEndsOrAtItsTimeout) {
   Join("w1", 4);
   Submit({{"a"}, {"b"}});
-  core_->OnClient({"waiter"}, 9, wire::MakeMessage(MsgType::kJobWait).Set("id", S("a")).Set("timeout_ms", Datum(10000)), now_);
-  core_->OnClient({"waiter2"}, 10, wire::MakeMessage(MsgType::kJobWait).Set("id", S("DAG-b")).Set("timeout_ms", Datum(100)), now_);
+  core_->OnClient({"waiter"}, 9,
+                  wire::MakeMessage(MsgType::kJobWait).Set("id", S("a")).Set("timeout_ms", Datum(10000)),
+                  now_);
+  core_->OnClient({"waiter2"}, 10,
+                  wire::MakeMessage(MsgType::kJobWait).Set("id", S("DAG-b")).Set("timeout_ms", Datum(100)),
+                  now_);
   for (const auto& o : Turn()) EXPECT_NE(Outgoing::kClient, o.kind);
   now_ += 100;
   auto out = Turn();
-  ASSERT_EQ(1u, std::count_if(out.begin(), out.end(), [](const Outgoing& o) { return o.kind == Outgoing::kClient; }));
+  ASSERT_EQ(1u, std::count_if(out.begin(), out.end(),
+                              [](const Outgoing& o) { return o.kind == Outgoing::kClient; }));
   Done("w1", "a", 0);
   bool woke = false;
   for (const auto& o : sent_) {
@@ -172,8 +179,11 @@ TEST_F(BrokerCoreTest, RestartKeepsJobsAndReconcilesRunningOnes) {
   EXPECT_EQ("BLOCKED", State("queued"));
   // w1 returns still running "kept", with "done-while-away" finished, and without "lost".
   auto ref = [](const std::string& id) { return Datum(wire::Map{{"id", S(id)}, {"attempt", Datum(1)}}); };
-  wire::List finished = {Datum(wire::Map{{"id", S("done-while-away")}, {"attempt", Datum(1)}, {"exit_code", Datum(0)},
-                                         {"signal", Datum(0)}, {"cancelled", Datum(false)}})};
+  wire::List finished = {Datum(wire::Map{{"id", S("done-while-away")},
+                                         {"attempt", Datum(1)},
+                                         {"exit_code", Datum(0)},
+                                         {"signal", Datum(0)},
+                                         {"cancelled", Datum(false)}})};
   Join("w1", 4, {"GENERAL"}, {ref("kept")}, std::move(finished));
   EXPECT_EQ("RUNNING", State("kept"));
   EXPECT_EQ("COMPLETED", State("done-while-away"));

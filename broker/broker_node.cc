@@ -21,7 +21,8 @@ namespace {
 constexpr size_t kMaxPerTurn = 1024;
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -104,14 +105,15 @@ void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
     wire::Incoming in;
     if (!wire::RecvFromRouter(s.workers, &in, true)) return;
     const wire::Decoded d = wire::DecodeIncoming(in);
-    const std::string identity(static_cast<const char*>(in.envelope.front().data()), in.envelope.front().size());
+    const std::string identity(static_cast<const char*>(in.envelope.front().data()),
+                               in.envelope.front().size());
     if (d.status != wire::DecodeStatus::kOk) {
       ++c.worker_errors;
       spdlog::warn("broker: bad message from a worker: {}", d.reason);
       wire::SendTo(s.workers, in.envelope, wire::MakeError(d.error_code(), d.reason));
       continue;
     }
-    core.OnWorker(identity, d.msg, NowMs());
+    core.OnWorker(identity, d.msg, NowMs(), d.rid);
   }
 }
 
@@ -137,7 +139,8 @@ void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& c) {
   for (Outgoing& out : core.TakeOutbox()) {
     switch (out.kind) {
       case Outgoing::kClient:
-        if (SendFrames(s.clients, out.route, out.msg) != Sent::kOk) ++c.unroutable;  // the client will time out
+        if (SendFrames(s.clients, out.route, out.msg) != Sent::kOk)
+          ++c.unroutable;  // the client will time out
         break;
       case Outgoing::kWorker: {
         auto waiting = backlog.find(out.identity);
@@ -150,7 +153,9 @@ void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& c) {
         if (r == Sent::kGone) ++c.unroutable;
         break;
       }
-      case Outgoing::kEvent: (void)SendFrames(s.events, {out.topic}, out.msg); break;  // PUB drops for slow subscribers
+      case Outgoing::kEvent:
+        (void)SendFrames(s.events, {out.topic}, out.msg);
+        break;  // PUB drops for slow subscribers
     }
   }
 }
@@ -181,24 +186,34 @@ int RunBroker(const BrokerOptions& o) {
   config.recovery_grace_ms = o.recovery_grace_ms;
   config.store_port = o.store_port;
   config.store_host = o.store_host;
+  config.scaling.max_children = o.autoscale_max;
+  config.scaling.min_children = o.autoscale_min;
+  config.scaling.wait_ms = o.scale_wait_ms;
+  config.scaling.cooldown_ms = o.scale_cooldown_ms;
   const int port = Bind(s.clients, o.bind, o.port, "clients");
   config.worker_port = Bind(s.workers, o.bind, o.worker_port, "workers");
   config.pub_port = Bind(s.events, o.bind, o.pub_port, "events");
   if (port < 0 || config.worker_port < 0 || config.pub_port < 0) return 1;
-  BrokerCore core(config, &journal, &logs);
+  ArtifactLimits limits;
+  limits.max_upload_bytes = o.max_upload_mb << 20;
+  auto artifacts = ArtifactService::Open(o.dir + "/artifacts", limits);
+  if (!artifacts.ok()) {
+    spdlog::error("broker: {}", artifacts.message());
+    return 1;
+  }
+  BrokerCore core(config, &journal, &logs, artifacts.value().get());
   if (Status st = core.Recover(NowMs()); !st.ok()) {
     spdlog::error("broker: cannot read the journal: {}", st.message());
     return 1;
   }
-  spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}/broker.db", o.bind, port,
-               config.worker_port, config.pub_port, o.dir);
+  spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}/broker.db",
+               o.bind, port, config.worker_port, config.pub_port, o.dir);
   AnnounceReady("broker", "tcp://" + o.bind + ":" + std::to_string(port));
 
   Counters counters;
   Backlog backlog;
-  zmq::pollitem_t items[] = {{s.clients.handle(), 0, ZMQ_POLLIN, 0},
-                             {s.workers.handle(), 0, ZMQ_POLLIN, 0},
-                             signals.PollItem()};
+  zmq::pollitem_t items[] = {
+      {s.clients.handle(), 0, ZMQ_POLLIN, 0}, {s.workers.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
   for (;;) {
     // With a backlog, come back soon to retry it (the worker is draining its queue meanwhile).
     const int64_t wait = std::clamp<int64_t>(core.NextDeadline() - NowMs(), 0, backlog.empty() ? 1000 : 1);

@@ -4,8 +4,9 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "artifact_name.h"
 #include "broker_core.h"
-#include "file_hash.h"
+#include "sha256.h"
 
 namespace titan::broker {
 
@@ -91,30 +92,47 @@ void BrokerCore::Reply(const Route& to, std::optional<int64_t> rid, Message msg)
 }
 
 void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, int64_t now) {
+  if (ArtifactService::Handles(req.type)) return Reply(from, rid, HandleArtifact(req, now));
   switch (req.type) {
     case MsgType::kHello: {
       Message m = wire::MakeMessage(MsgType::kWelcome);
       m.Set("node", Datum(Text{"broker"})).Set("version", Datum(Text{TITAN_VERSION}));
       if (config_.store_port) m.Set("store_port", Datum(int64_t{config_.store_port}));
       if (!config_.store_host.empty()) m.Set("store_host", Datum(Text{config_.store_host}));
-      m.Set("worker_port", Datum(int64_t{config_.worker_port})).Set("pub_port", Datum(int64_t{config_.pub_port}));
+      m.Set("worker_port", Datum(int64_t{config_.worker_port}))
+          .Set("pub_port", Datum(int64_t{config_.pub_port}));
       return Reply(from, rid, std::move(m));
     }
-    case MsgType::kJobSubmit: return Reply(from, rid, Submit(req, now));
-    case MsgType::kJobGet: return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
-    case MsgType::kJobList: return Reply(from, rid, ListJobs(req));
-    case MsgType::kJobLogs: return Reply(from, rid, ReadLogs(req));
-    case MsgType::kJobStop: return Reply(from, rid, Stop(std::string(req.Bytes("id")), now));
-    case MsgType::kStatsGet: return Reply(from, rid, Stats(now));
-    case MsgType::kWorkerStop: return Reply(from, rid, StopWorker(std::string(req.Bytes("name")), now));
-    case MsgType::kGateDecide: return Reply(from, rid, DecideGate(req, now));
-    case MsgType::kDagList: return Reply(from, rid, DagList(req));
-    case MsgType::kDagGet: return Reply(from, rid, DagGet(std::string(req.Bytes("id"))));
-    case MsgType::kDagCancel: return Reply(from, rid, DagCancel(std::string(req.Bytes("id")), now));
-    case MsgType::kRunList: return Reply(from, rid, RunList(req));
-    case MsgType::kScheduleAdd: return Reply(from, rid, ScheduleAdd(req, now));
-    case MsgType::kScheduleList: return Reply(from, rid, ScheduleList());
-    case MsgType::kScheduleRemove: return Reply(from, rid, ScheduleRemove(std::string(req.Bytes("name"))));
+    case MsgType::kJobSubmit:
+      return Reply(from, rid, Submit(req, now));
+    case MsgType::kJobGet:
+      return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
+    case MsgType::kJobList:
+      return Reply(from, rid, ListJobs(req));
+    case MsgType::kJobLogs:
+      return Reply(from, rid, ReadLogs(req));
+    case MsgType::kJobStop:
+      return Reply(from, rid, Stop(std::string(req.Bytes("id")), now));
+    case MsgType::kStatsGet:
+      return Reply(from, rid, Stats(now));
+    case MsgType::kWorkerStop:
+      return Reply(from, rid, StopWorker(std::string(req.Bytes("name")), now));
+    case MsgType::kGateDecide:
+      return Reply(from, rid, DecideGate(req, now));
+    case MsgType::kDagList:
+      return Reply(from, rid, DagList(req));
+    case MsgType::kDagGet:
+      return Reply(from, rid, DagGet(std::string(req.Bytes("id"))));
+    case MsgType::kDagCancel:
+      return Reply(from, rid, DagCancel(std::string(req.Bytes("id")), now));
+    case MsgType::kRunList:
+      return Reply(from, rid, RunList(req));
+    case MsgType::kScheduleAdd:
+      return Reply(from, rid, ScheduleAdd(req, now));
+    case MsgType::kScheduleList:
+      return Reply(from, rid, ScheduleList());
+    case MsgType::kScheduleRemove:
+      return Reply(from, rid, ScheduleRemove(std::string(req.Bytes("name"))));
     case MsgType::kJobWait: {
       const Job* job = Resolve(std::string(req.Bytes("id")));
       const int64_t timeout = std::clamp<int64_t>(req.Int("timeout_ms"), 0, kMaxWaitMs);
@@ -129,9 +147,41 @@ void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const M
     }
     default:
       return Reply(from, rid,
-                   wire::MakeError(ErrorCode::kUnknownType,
-                                   std::string(wire::NameOf(req.type)) + " is not a request the broker answers"));
+                   wire::MakeError(ErrorCode::kUnknownType, std::string(wire::NameOf(req.type)) +
+                                                                " is not a request the broker answers"));
   }
+}
+
+// The content a job runs: a file sent with the submission, else the artifact deployed under that
+// name (for an archive job, the project zip named by the path's ".zip" component).
+std::optional<Message> BrokerCore::ResolveFile(Job& j, const wire::Map& spec,
+                                               const std::unordered_map<std::string, std::string>& sent) {
+  std::string name = j.file;
+  if (const Datum* a = wire::FindField(spec, "archive"); a && std::get<bool>(a->v)) {
+    auto split = artifacts::SplitArchivePath(j.file);
+    if (!split) {
+      return Invalid("job '" + j.id +
+                     "' is an archive job, so its file must be '<project>.zip/<entry>' (for example "
+                     "'proj.zip/src/main.py'), not '" +
+                     j.file + "'");
+    }
+    name = split->archive;
+  }
+  if (auto it = sent.find(name); it != sent.end()) {
+    j.file_hash = it->second;
+    return std::nullopt;
+  }
+  if (artifacts_ == nullptr)
+    return Invalid("job '" + j.id + "' runs '" + name + "' but the submission has no such file");
+  auto deployed = artifacts_->Deployed(name);
+  if (!deployed.ok()) {
+    return wire::MakeError(ErrorCode::kNotFound,
+                           "job '" + j.id + "' runs '" + name +
+                               "', which was neither sent with the submission nor deployed (" +
+                               deployed.message() + ")");
+  }
+  j.file_hash = deployed->sha256;
+  return std::nullopt;
 }
 
 Message BrokerCore::Submit(const Message& req, int64_t now) {
@@ -141,7 +191,7 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     const auto& m = std::get<wire::Map>(f.v);
     const std::string name = StrField(m, "name");
     const Datum* content = wire::FindField(m, "content");
-    files[name] = Sha256Hex(content->bytes());
+    files[name] = artifacts::Sha256Hex(content->bytes());
   }
   const std::string dag = std::string(req.Bytes("dag"));
   std::vector<Job> batch;
@@ -163,9 +213,7 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
       if (JobSpecField(k) && !v.is_nil()) j.spec.emplace_back(k, v);
     }
     j.file = StrField(spec, "file");
-    auto file = files.find(j.file);
-    if (file == files.end()) return Invalid("job '" + j.id + "' runs '" + j.file + "' but the submission has no such file");
-    j.file_hash = file->second;
+    if (auto refused = ResolveFile(j, spec, files)) return *refused;
     j.requirement = StrField(spec, "requirement", "GENERAL");
     std::transform(j.requirement.begin(), j.requirement.end(), j.requirement.begin(), ::toupper);
     if (j.requirement.empty()) j.requirement = "GENERAL";
@@ -176,6 +224,13 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
       return Invalid("job '" + j.id + "': delay_ms and timeout_ms must be >= 0 and retries within 0..100");
     }
     if (const Datum* a = wire::FindField(spec, "affinity")) j.affinity = std::get<bool>(a->v);
+    const std::string type = StrField(spec, "job_type", "RUN_PAYLOAD");
+    if (type != "RUN_PAYLOAD" && type != "SERVICE") {
+      return Invalid("job '" + j.id + "': job_type '" + type + "' is unknown; use RUN_PAYLOAD or SERVICE");
+    }
+    j.service = type == "SERVICE";
+    j.port = IntField(spec, "port", 0);
+    if (j.port < 0 || j.port > 65535) return Invalid("job '" + j.id + "': port must be within 0..65535");
     if (const Datum* p = wire::FindField(spec, "parents")) {
       for (const auto& parent : std::get<wire::List>(p->v)) j.parents.emplace_back(parent.bytes());
     }
@@ -185,7 +240,8 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
   for (auto& j : batch) j.dag = dag_id;
   if (auto refused = InsertGates(batch)) return *refused;
   for (const auto& j : batch) {
-    if (j.gate && !ids.insert(j.id).second) return Invalid("gate id '" + j.id + "' is also a job id in this submission");
+    if (j.gate && !ids.insert(j.id).second)
+      return Invalid("gate id '" + j.id + "' is also a job id in this submission");
   }
   std::vector<std::string> unknown;
   for (const auto& j : batch) {
@@ -193,7 +249,8 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
       if (!ids.count(p) && Resolve(p) == nullptr) unknown.push_back(j.id + " -> " + p);
     }
   }
-  if (!unknown.empty()) return Invalid("unknown parent ids (child -> parent): " + Join(unknown) + "; nothing was submitted");
+  if (!unknown.empty())
+    return Invalid("unknown parent ids (child -> parent): " + Join(unknown) + "; nothing was submitted");
   if (auto cycle = CycleMembers(batch); !cycle.empty()) {
     return Invalid("the jobs form a cycle through: " + Join(cycle) + "; nothing was submitted");
   }
@@ -233,7 +290,8 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
       if (IsFinal(parent->state) && parent->state != JobState::kCompleted) failed_parent = parent;
     }
     if (failed_parent != nullptr) {
-      Finish(j, JobState::kSkipped, "parent " + failed_parent->id + " ended " + StateName(failed_parent->state), now);
+      Finish(j, JobState::kSkipped,
+             "parent " + failed_parent->id + " ended " + StateName(failed_parent->state), now);
     } else if (j.unmet_parents > 0) {
       j.reason = "waiting for parents";
       Transition(j, JobState::kBlocked, now);
@@ -244,7 +302,9 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
   if (Status st = journal_->InsertDag(record); !st.ok()) spdlog::error("broker: journal: {}", st.message());
   dag_order_.push_back(dag_id);
   dags_.emplace(dag_id, std::move(record));
-  return wire::MakeMessage(MsgType::kJobAccepted).Set("ids", Datum(std::move(accepted))).Set("dag", Datum(Text{dag_id}));
+  return wire::MakeMessage(MsgType::kJobAccepted)
+      .Set("ids", Datum(std::move(accepted)))
+      .Set("dag", Datum(Text{dag_id}));
 }
 
 Message BrokerCore::JobInfoReply(const std::string& id) const {
@@ -267,8 +327,10 @@ Message BrokerCore::ListJobs(const Message& req) const {
   std::optional<JobState> filter;
   if (req.Has("state")) {
     filter = StateFromName(req.Bytes("state"));
-    if (!filter) return Invalid("unknown state '" + std::string(req.Bytes("state")) + "'; use one of PENDING BLOCKED "
-                                "SCHEDULED QUEUED RUNNING WAITING_APPROVAL COMPLETED FAILED CANCELLED DEAD SKIPPED");
+    if (!filter)
+      return Invalid("unknown state '" + std::string(req.Bytes("state")) +
+                     "'; use one of PENDING BLOCKED "
+                     "SCHEDULED QUEUED RUNNING WAITING_APPROVAL COMPLETED FAILED CANCELLED DEAD SKIPPED");
   }
   const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.Int("limit"), 1, 10000));
   wire::List out;
@@ -276,13 +338,16 @@ Message BrokerCore::ListJobs(const Message& req) const {
   for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
     const Job& job = jobs_.at(*it);
     if (filter && job.state != *filter) continue;
+    if (req.Has("job_type") && req.Bytes("job_type") != (job.service ? "SERVICE" : "RUN_PAYLOAD")) continue;
     if (out.size() == limit) {
       truncated = true;
       break;
     }
     out.push_back(RenderJobInfo(job));
   }
-  return wire::MakeMessage(MsgType::kJobListReply).Set("jobs", Datum(std::move(out))).Set("truncated", Datum(truncated));
+  return wire::MakeMessage(MsgType::kJobListReply)
+      .Set("jobs", Datum(std::move(out)))
+      .Set("truncated", Datum(truncated));
 }
 
 Message BrokerCore::ReadLogs(const Message& req) const {
@@ -303,6 +368,7 @@ Message BrokerCore::ReadLogs(const Message& req) const {
 Message BrokerCore::Stop(const std::string& id, int64_t now) {
   Job* job = Resolve(id);
   if (job == nullptr) return Invalid("no job '" + id + "'; see `titan jobs`");
+  job->stop_requested = true;
   if (job->state == JobState::kRunning) {
     auto w = workers_.find(job->worker);
     if (w != workers_.end()) {
@@ -316,7 +382,8 @@ Message BrokerCore::Stop(const std::string& id, int64_t now) {
       Finish(*job, JobState::kCancelled, "stopped by request", now);
     }
   } else if (!IsFinal(job->state)) {
-    if (job->state == JobState::kQueued) ready_[job->requirement].erase(QueueKey{-job->priority, job->seq, job->id});
+    if (job->state == JobState::kQueued)
+      ready_[job->requirement].erase(QueueKey{-job->priority, job->seq, job->id});
     Finish(*job, JobState::kCancelled, "stopped by request", now);
   }
   return JobInfoReply(job->id);
@@ -341,7 +408,9 @@ Message BrokerCore::Stats(int64_t now) const {
       .Set("running", n(JobState::kRunning))
       .Set("unsatisfiable", Datum(unsatisfiable))
       .Set("completed", n(JobState::kCompleted))
-      .Set("failed", Datum(counts[static_cast<int>(JobState::kFailed)] + counts[static_cast<int>(JobState::kDead)]));
+      .Set("failed",
+           Datum(counts[static_cast<int>(JobState::kFailed)] + counts[static_cast<int>(JobState::kDead)]))
+      .Set("scaling", Datum(wire::List(scale_events_.begin(), scale_events_.end())));
 }
 
 Message BrokerCore::StopWorker(const std::string& name, int64_t now) {
@@ -349,7 +418,8 @@ Message BrokerCore::StopWorker(const std::string& name, int64_t now) {
   if (it == workers_.end()) return Invalid("no worker named '" + name + "'; see `titan stats`");
   it->second.draining = true;
   PublishWorker(it->second, "draining", now);
-  SendWorker(it->second, wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"shutdown requested"})));
+  SendWorker(it->second,
+             wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"shutdown requested"})));
   return wire::MakeMessage(MsgType::kOk);
 }
 

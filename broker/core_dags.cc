@@ -43,9 +43,9 @@ std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
     Job g;
     g.id = "hitl-gate-" + j.id;
     if (jobs_.count(g.id)) return Invalid("gate '" + g.id + "' already exists; choose another job id");
-    g.spec = {{"id", Datum(Text{g.id})},           {"file", Datum(Text{""})},
-              {"kind", Datum(Text{"GATE"})},       {"message", Datum(Text{message})},
-              {"max_wait_s", Datum(max_wait_s)},   {"parents", Datum(wire::List{Datum(Text{j.id})})}};
+    g.spec = {{"id", Datum(Text{g.id})},         {"file", Datum(Text{""})},
+              {"kind", Datum(Text{"GATE"})},     {"message", Datum(Text{message})},
+              {"max_wait_s", Datum(max_wait_s)}, {"parents", Datum(wire::List{Datum(Text{j.id})})}};
     ApplySpec(g);
     g.dag = j.dag;
     gate_of[j.id] = g.id;
@@ -82,7 +82,8 @@ void BrokerCore::OpenGate(Job& gate, int64_t now) {
 Message BrokerCore::DecideGate(const Message& req, int64_t now) {
   const std::string id(req.Bytes("id"));
   Job* gate = Resolve(id);
-  if (gate == nullptr || !gate->gate) return Invalid("no gate '" + id + "'; gates are named hitl-gate-<job id>");
+  if (gate == nullptr || !gate->gate)
+    return Invalid("no gate '" + id + "'; gates are named hitl-gate-<job id>");
   if (gate->state != JobState::kWaitingApproval) {
     return Invalid("gate '" + id + "' is " + StateName(gate->state) +
                    (IsFinal(gate->state) ? "; it was already decided" : "; its job has not completed yet"));
@@ -128,15 +129,21 @@ Datum BrokerCore::RenderGroup(const std::string& id, const std::string& name, co
                       : hard_failed > 0 ? "FAILED"
                       : failed > 0      ? "CANCELLED"
                                         : "COMPLETED";
-  wire::Map m = {{"id", Datum(Text{id})},        {"name", Datum(Text{name})},      {"state", Datum(Text{state})},
-                 {"jobs", Datum(total)},         {"done", Datum(done)},            {"failed", Datum(failed)},
+  wire::Map m = {{"id", Datum(Text{id})},
+                 {"name", Datum(Text{name})},
+                 {"state", Datum(Text{state})},
+                 {"jobs", Datum(total)},
+                 {"done", Datum(done)},
+                 {"failed", Datum(failed)},
                  {"submitted_ms", Datum(submitted == INT64_MAX ? 0 : submitted)}};
   if (!run.empty()) m.emplace_back("agent_run_id", Datum(Text{run}));
   if (done == total && total > 0) m.emplace_back("finished_ms", Datum(finished));
   return Datum(std::move(m));
 }
 
-Datum BrokerCore::RenderDag(const Dag& dag) const { return RenderGroup(dag.id, dag.name, dag.agent_run_id, {&dag}); }
+Datum BrokerCore::RenderDag(const Dag& dag) const {
+  return RenderGroup(dag.id, dag.name, dag.agent_run_id, {&dag});
+}
 
 Message BrokerCore::DagList(const Message& req) const {
   const std::string run(req.Bytes("agent_run_id"));

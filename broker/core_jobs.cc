@@ -10,8 +10,29 @@ namespace titan::broker {
 using wire::Datum;
 using wire::Text;
 
-BrokerCore::BrokerCore(CoreConfig config, Journal* journal, LogStore* logs)
-    : config_(std::move(config)), journal_(journal), logs_(logs) {}
+BrokerCore::BrokerCore(CoreConfig config, Journal* journal, LogStore* logs, ArtifactService* artifacts)
+    : config_(std::move(config)), journal_(journal), logs_(logs), artifacts_(artifacts) {}
+
+bool BrokerCore::FileInUse(const std::string& sha256) const {
+  for (const auto& [id, job] : jobs_) {
+    if (job.file_hash == sha256 && !IsFinal(job.state)) return true;
+  }
+  return false;
+}
+
+wire::Message BrokerCore::HandleArtifact(const wire::Message& req, int64_t now) {
+  if (artifacts_ == nullptr) {
+    return wire::MakeError(wire::ErrorCode::kUnavailable, "this broker runs without an artifact registry");
+  }
+  auto inline_content = [this](const std::string& hash) -> const std::string* {
+    auto it = files_.find(hash);
+    return it == files_.end() ? nullptr : it->second.get();
+  };
+  wire::Message reply =
+      artifacts_->Handle(req, now, inline_content, [this](const std::string& h) { return FileInUse(h); });
+  upload_deadline_ = artifacts_->Expire(now);
+  return reply;
+}
 
 Job* BrokerCore::Resolve(const std::string& id) {
   auto it = jobs_.find(id);
@@ -19,7 +40,9 @@ Job* BrokerCore::Resolve(const std::string& id) {
   return it == jobs_.end() ? nullptr : &it->second;
 }
 
-const Job* BrokerCore::Resolve(const std::string& id) const { return const_cast<BrokerCore*>(this)->Resolve(id); }
+const Job* BrokerCore::Resolve(const std::string& id) const {
+  return const_cast<BrokerCore*>(this)->Resolve(id);
+}
 
 const Job* BrokerCore::FindJob(const std::string& id) const { return Resolve(id); }
 
@@ -30,7 +53,9 @@ void BrokerCore::Record(const Job& job) {
 
 void BrokerCore::Publish(const Job& job, int64_t now) {
   wire::Message m = wire::MakeMessage(wire::MsgType::kEventJob);
-  m.Set("id", Datum(Text{job.id})).Set("state", Datum(Text{StateName(job.state)})).Set("attempt", Datum(job.attempt));
+  m.Set("id", Datum(Text{job.id}))
+      .Set("state", Datum(Text{StateName(job.state)}))
+      .Set("attempt", Datum(job.attempt));
   if (!job.worker.empty()) m.Set("worker", Datum(Text{job.worker}));
   if (job.exit_code) m.Set("exit_code", Datum(*job.exit_code));
   if (!job.reason.empty()) m.Set("reason", Datum(Text{job.reason}));
@@ -40,6 +65,8 @@ void BrokerCore::Publish(const Job& job, int64_t now) {
 
 void BrokerCore::Transition(Job& job, JobState state, int64_t now) {
   job.state = state;
+  if (state != JobState::kRunning) job.ready = false;
+  if (state == JobState::kQueued) job.queued_at = now;
   Record(job);
   Publish(job, now);
   if (IsFinal(state)) WakeWaiters(job);
@@ -81,17 +108,25 @@ void BrokerCore::Assign(Job& job, Worker& w, int64_t now) {
   job.exit_code.reset();
   job.reason.clear();
   job.next_log_seq = 0;
+  job.restarts_before = job.restarts;
   w.running.insert(job.id);
+  w.idle_since = 0;
   if (job.attempt > 1) {
-    const std::string banner = "--- titan: attempt " + std::to_string(job.attempt) + " on " + w.name + " ---\n";
+    const std::string banner =
+        "--- titan: attempt " + std::to_string(job.attempt) + " on " + w.name + " ---\n";
     const int64_t at = logs_->Append(job.id, banner);
     if (at >= 0) job.log_size = at + static_cast<int64_t>(banner.size());
   }
   Transition(job, JobState::kRunning, now);
   wire::Message m = wire::MakeMessage(wire::MsgType::kJobAssign);
-  m.Set("job", Datum(job.spec)).Set("attempt", Datum(job.attempt));
+  m.Set("job", Datum(job.spec))
+      .Set("attempt", Datum(job.attempt))
+      .Set("file_sha256", Datum(Text{job.file_hash}));
   auto file = files_.find(job.file_hash);
-  m.blobs.push_back(file == files_.end() ? std::string() : *file->second);
+  const int64_t size = file != files_.end()    ? static_cast<int64_t>(file->second->size())
+                       : artifacts_ != nullptr ? artifacts_->BlobSize(job.file_hash)
+                                               : -1;
+  m.Set("file_size", Datum(size));
   SendWorker(w, std::move(m));
 }
 
@@ -99,14 +134,20 @@ void BrokerCore::Finish(Job& job, JobState state, std::string reason, int64_t no
   job.reason = std::move(reason);
   job.finished_ms = now;
   Transition(job, state, now);
+  if (job.released) return;  // a service whose children stopped waiting for it when it became ready
   if (state == JobState::kCompleted) {
-    for (const auto& child_id : job.children) {
-      Job* child = Resolve(child_id);
-      if (child == nullptr || child->state != JobState::kBlocked) continue;
-      if (--child->unmet_parents == 0) MakeReady(*child, now, true);
-    }
+    ReleaseChildren(job, now);
   } else {
     SkipDescendants(job, now);
+  }
+}
+
+void BrokerCore::ReleaseChildren(Job& job, int64_t now) {
+  job.released = job.service;
+  for (const auto& child_id : job.children) {
+    Job* child = Resolve(child_id);
+    if (child == nullptr || child->state != JobState::kBlocked) continue;
+    if (--child->unmet_parents == 0) MakeReady(*child, now, true);
   }
 }
 
@@ -114,7 +155,8 @@ void BrokerCore::SkipDescendants(const Job& job, int64_t now) {
   for (const auto& child_id : job.children) {
     Job* child = Resolve(child_id);
     if (child == nullptr || IsFinal(child->state)) continue;
-    if (child->state == JobState::kQueued) ready_[child->requirement].erase(QueueKey{-child->priority, child->seq, child->id});
+    if (child->state == JobState::kQueued)
+      ready_[child->requirement].erase(QueueKey{-child->priority, child->seq, child->id});
     Finish(*child, JobState::kSkipped, "parent " + job.id + " ended " + StateName(job.state), now);
   }
 }
@@ -122,8 +164,8 @@ void BrokerCore::SkipDescendants(const Job& job, int64_t now) {
 void BrokerCore::Fail(Job& job, std::string reason, int64_t now) {
   if (job.attempt <= job.retries) {
     const int64_t backoff = std::min<int64_t>(30000, 500LL << std::min<int64_t>(job.attempt - 1, 6));
-    job.reason = reason + "; retry " + std::to_string(job.attempt) + " of " + std::to_string(job.retries) + " in " +
-                 std::to_string(backoff) + " ms";
+    job.reason = reason + "; retry " + std::to_string(job.attempt) + " of " + std::to_string(job.retries) +
+                 " in " + std::to_string(backoff) + " ms";
     Transition(job, JobState::kScheduled, now);
     timers_.push(Timer{now + backoff, TimerKind::kReady, job.id});
     return;
@@ -135,10 +177,11 @@ void BrokerCore::Fail(Job& job, std::string reason, int64_t now) {
   }
 }
 
-void BrokerCore::Requeue(Job& job, std::string reason, int64_t now) {
-  ++job.lost;
-  if (job.lost >= config_.max_lost) {
-    Finish(job, JobState::kDead, reason + " (its worker was lost " + std::to_string(job.lost) + " times)", now);
+void BrokerCore::Requeue(Job& job, std::string reason, int64_t now, bool count_loss) {
+  if (count_loss) ++job.lost;
+  if (count_loss && job.lost >= config_.max_lost) {
+    Finish(job, JobState::kDead, reason + " (its worker was lost " + std::to_string(job.lost) + " times)",
+           now);
     return;
   }
   job.reason = reason + "; requeued";
@@ -148,7 +191,8 @@ void BrokerCore::Requeue(Job& job, std::string reason, int64_t now) {
 
 bool BrokerCore::AnyWorkerCan(const std::string& requirement) const {
   for (const auto& [name, w] : workers_) {
-    if (!w.draining && std::find(w.capabilities.begin(), w.capabilities.end(), requirement) != w.capabilities.end()) {
+    if (!w.draining &&
+        std::find(w.capabilities.begin(), w.capabilities.end(), requirement) != w.capabilities.end()) {
       return true;
     }
   }
@@ -173,7 +217,8 @@ void BrokerCore::Dispatch(int64_t now) {
   std::vector<WorkerSlot> table;
   std::vector<Worker*> refs;
   for (auto& [name, w] : workers_) {
-    table.push_back(WorkerSlot{w.name, w.slots, static_cast<int>(w.running.size()), w.capabilities, !w.draining});
+    table.push_back(
+        WorkerSlot{w.name, w.slots, static_cast<int>(w.running.size()), w.capabilities, !w.draining});
     refs.push_back(&w);
   }
   for (auto& [requirement, queue] : ready_) {
@@ -202,6 +247,9 @@ void BrokerCore::Dispatch(int64_t now) {
 }
 
 void BrokerCore::OnTick(int64_t now) {
+  if (config_.scaling.max_children > 0 && now >= next_scale_check_) Autoscale(now);
+  if (artifacts_ != nullptr && upload_deadline_ > 0 && now >= upload_deadline_)
+    upload_deadline_ = artifacts_->Expire(now);
   while (!timers_.empty() && timers_.top().at <= now) {
     const Timer t = timers_.top();
     timers_.pop();
@@ -235,9 +283,11 @@ void BrokerCore::OnTick(int64_t now) {
         break;
       case TimerKind::kGateExpiry: {
         Job* gate = Resolve(t.key);
-        if (gate != nullptr && gate->state == JobState::kWaitingApproval && now >= gate->started_ms + gate->max_wait_ms) {
+        if (gate != nullptr && gate->state == JobState::kWaitingApproval &&
+            now >= gate->started_ms + gate->max_wait_ms) {
           Finish(*gate, JobState::kFailed,
-                 "no decision within " + std::to_string(gate->max_wait_ms / 1000) + " s (max_wait_seconds)", now);
+                 "no decision within " + std::to_string(gate->max_wait_ms / 1000) + " s (max_wait_seconds)",
+                 now);
         }
         break;
       }
@@ -257,7 +307,8 @@ void BrokerCore::OnTick(int64_t now) {
           }
         }
         for (const auto& name : dead) {
-          LoseWorker(name, "worker " + name + " missed " + std::to_string(config_.liveness) + " heartbeats", now);
+          LoseWorker(name, "worker " + name + " missed " + std::to_string(config_.liveness) + " heartbeats",
+                     now);
         }
         timers_.push(Timer{now + config_.heartbeat_ms, TimerKind::kHeartbeat, {}});
         break;
@@ -269,7 +320,10 @@ void BrokerCore::OnTick(int64_t now) {
 
 int64_t BrokerCore::NextDeadline() const {
   if (dispatch_pending_) return 0;
-  return timers_.empty() ? INT64_MAX : timers_.top().at;
+  int64_t next = timers_.empty() ? INT64_MAX : timers_.top().at;
+  if (upload_deadline_ > 0) next = std::min(next, upload_deadline_);
+  if (config_.scaling.max_children > 0) next = std::min(next, next_scale_check_);
+  return next;
 }
 
 std::vector<Outgoing> BrokerCore::TakeOutbox() {
@@ -319,18 +373,21 @@ Status BrokerCore::Recover(int64_t now) {
       case JobState::kScheduled:
         timers_.push(Timer{std::max(now, job.submitted_ms + job.delay_ms), TimerKind::kReady, job.id});
         break;
-      case JobState::kRunning: ++running; break;
+      case JobState::kRunning:
+        ++running;
+        break;
       case JobState::kWaitingApproval:
         timers_.push(Timer{job.started_ms + job.max_wait_ms, TimerKind::kGateExpiry, job.id});
         break;
-      default: break;
+      default:
+        break;
     }
   }
   for (const auto& [name, definition, last_ms] : schedules) RestoreSchedule(name, definition, last_ms, now);
   if (running > 0) timers_.push(Timer{now + config_.recovery_grace_ms, TimerKind::kRecovery, {}});
   timers_.push(Timer{now + config_.heartbeat_ms, TimerKind::kHeartbeat, {}});
-  spdlog::info("broker: recovered {} jobs ({} were running; their workers have {} ms to return)", jobs_.size(),
-               running, config_.recovery_grace_ms);
+  spdlog::info("broker: recovered {} jobs ({} were running; their workers have {} ms to return)",
+               jobs_.size(), running, config_.recovery_grace_ms);
   return Status::Ok();
 }
 

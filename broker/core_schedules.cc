@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <ctime>
+#include <unordered_map>
 
 #include "broker_core.h"
 
@@ -27,7 +28,8 @@ std::string Stamp(int64_t ms) {
   return buf;
 }
 
-std::string Definition(const std::string& cron, const wire::List& jobs, const wire::List& files, int64_t created_ms) {
+std::string Definition(const std::string& cron, const wire::List& jobs, const wire::List& files,
+                       int64_t created_ms) {
   std::string out;
   wire::EncodeMsgpack(Datum(wire::Map{{"cron", Datum(Text{cron})},
                                       {"jobs", Datum(jobs)},
@@ -50,10 +52,11 @@ Message BrokerCore::ScheduleAdd(const Message& req, int64_t now) {
   if (!spec) return Invalid(error);
   const auto& jobs = std::get<wire::List>(req.Find("jobs")->v);
   if (jobs.empty()) return Invalid("schedule '" + name + "' has no jobs; add at least one");
-  std::set<std::string> ids, files;
+  std::set<std::string> ids;
+  std::unordered_map<std::string, std::string> sent;  // file name -> (hash, unused here)
   for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
     for (const auto& [k, v] : std::get<wire::Map>(f.v)) {
-      if (k == "name") files.emplace(v.bytes());
+      if (k == "name") sent.emplace(v.bytes(), "");
     }
   }
   for (const auto& j : jobs) {
@@ -61,9 +64,10 @@ Message BrokerCore::ScheduleAdd(const Message& req, int64_t now) {
     probe.spec = std::get<wire::Map>(j.v);
     ApplySpec(probe);
     for (const auto& [k, v] : probe.spec) {
-      if (k == "id") ids.emplace(v.bytes());
+      if (k == "id") probe.id = *ids.emplace(v.bytes()).first;
     }
-    if (!files.count(probe.file)) return Invalid("a job of schedule '" + name + "' runs '" + probe.file + "', which was not sent");
+    // A file not sent must be deployed now; each tick runs what is deployed under that name then.
+    if (auto refused = ResolveFile(probe, probe.spec, sent)) return *refused;
   }
   for (const auto& j : jobs) {
     Job probe;
@@ -108,7 +112,8 @@ Message BrokerCore::ScheduleRemove(const std::string& name) {
 
 void BrokerCore::SaveSchedule(const Schedule& s) {
   if (Status st = journal_->BeginIfNeeded(); !st.ok()) return;
-  if (Status st = journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files, s.created_ms), s.last_ms); !st.ok()) {
+  if (Status st = journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files, s.created_ms), s.last_ms);
+      !st.ok()) {
     spdlog::error("broker: journal: {}", st.message());
   }
 }
@@ -127,7 +132,9 @@ void BrokerCore::FireSchedule(Schedule& s, int64_t now) {
     jobs.push_back(Datum(std::move(spec)));
   }
   Message submit = wire::MakeMessage(MsgType::kJobSubmit);
-  submit.Set("jobs", Datum(std::move(jobs))).Set("files", Datum(s.files)).Set("dag", Datum(Text{s.name + suffix}));
+  submit.Set("jobs", Datum(std::move(jobs)))
+      .Set("files", Datum(s.files))
+      .Set("dag", Datum(Text{s.name + suffix}));
   const Message reply = Submit(submit, now);
   if (reply.type == MsgType::kError) {
     spdlog::error("broker: schedule {} could not submit its jobs: {}", s.name, reply.Bytes("reason"));
@@ -140,7 +147,8 @@ void BrokerCore::FireSchedule(Schedule& s, int64_t now) {
   if (s.next_ms > 0) timers_.push(Timer{s.next_ms, TimerKind::kSchedule, s.name});
 }
 
-void BrokerCore::RestoreSchedule(const std::string& name, const std::string& definition, int64_t last_ms, int64_t now) {
+void BrokerCore::RestoreSchedule(const std::string& name, const std::string& definition, int64_t last_ms,
+                                 int64_t now) {
   Datum d;
   std::string error;
   if (!wire::DecodeMsgpack(definition, 1 << 24, &d, &error)) {

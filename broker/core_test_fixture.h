@@ -31,8 +31,8 @@ struct JobArgs {
   int64_t delay_ms = 0;
   int64_t retries = 0;
   bool affinity = false;
-  std::string hitl = {};    // hitl_message: a gate after this job
-  int64_t max_wait_s = 0;   // 0: the default
+  std::string hitl = {};   // hitl_message: a gate after this job
+  int64_t max_wait_s = 0;  // 0: the default
 };
 
 class BrokerCoreTest : public ::testing::Test {
@@ -43,10 +43,11 @@ class BrokerCoreTest : public ::testing::Test {
     journal_ = std::make_unique<Journal>();
     ASSERT_TRUE(journal_->Open(dir_.File("broker.db")).ok());
     logs_ = std::make_unique<LogStore>(dir_.File("logs"));
-    CoreConfig config;
-    config.heartbeat_ms = 1000;
-    config.recovery_grace_ms = 5000;
-    core_ = std::make_unique<BrokerCore>(config, journal_.get(), logs_.get());
+    CoreConfig config = config_;
+    auto artifacts = ArtifactService::Open(dir_.File("artifacts"), ArtifactLimits{});
+    ASSERT_TRUE(artifacts.ok()) << artifacts.message();
+    artifacts_ = std::move(artifacts.value());
+    core_ = std::make_unique<BrokerCore>(config, journal_.get(), logs_.get(), artifacts_.get());
     ASSERT_TRUE(core_->Recover(now_).ok());
   }
 
@@ -70,26 +71,35 @@ class BrokerCoreTest : public ::testing::Test {
   Message Submit(const std::vector<JobArgs>& jobs, const std::string& dag = "", const std::string& run = "") {
     wire::List specs;
     for (const auto& j : jobs) {
-      wire::Map m = {{"id", S(j.id)}, {"file", S("job.sh")}, {"priority", Datum(j.priority)},
-                     {"requirement", S(j.requirement)}, {"delay_ms", Datum(j.delay_ms)}, {"retries", Datum(j.retries)},
-                     {"affinity", Datum(j.affinity)}, {"parents", StrList(j.parents)}};
+      wire::Map m = {{"id", S(j.id)},
+                     {"file", S("job.sh")},
+                     {"priority", Datum(j.priority)},
+                     {"requirement", S(j.requirement)},
+                     {"delay_ms", Datum(j.delay_ms)},
+                     {"retries", Datum(j.retries)},
+                     {"affinity", Datum(j.affinity)},
+                     {"parents", StrList(j.parents)}};
       if (!j.hitl.empty()) m.emplace_back("hitl_message", S(j.hitl));
       if (j.max_wait_s) m.emplace_back("max_wait_s", Datum(j.max_wait_s));
       specs.push_back(Datum(std::move(m)));
     }
     Message req = wire::MakeMessage(MsgType::kJobSubmit);
     req.Set("jobs", Datum(std::move(specs)));
-    req.Set("files", Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 0"})}})}));
+    req.Set("files", Datum(wire::List{Datum(
+                         wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 0"})}})}));
     if (!dag.empty()) req.Set("dag", S(dag));
     if (!run.empty()) req.Set("agent_run_id", S(run));
     return Client(std::move(req));
   }
 
   void Join(const std::string& name, int slots, std::vector<std::string> caps = {"GENERAL"},
-            wire::List running = {}, wire::List finished = {}) {
+            wire::List running = {}, wire::List finished = {}, const std::string& parent = "") {
     Message m = wire::MakeMessage(MsgType::kWorkerReady);
+    if (!parent.empty()) m.Set("parent", S(parent));
     m.Set("name", S(name)).Set("host", S("h")).Set("pid", Datum(1)).Set("slots", Datum(slots));
-    m.Set("capabilities", StrList(caps)).Set("running", Datum(std::move(running))).Set("finished", Datum(std::move(finished)));
+    m.Set("capabilities", StrList(caps))
+        .Set("running", Datum(std::move(running)))
+        .Set("finished", Datum(std::move(finished)));
     core_->OnWorker("id-" + name, m, now_);
     Turn();
   }
@@ -97,8 +107,11 @@ class BrokerCoreTest : public ::testing::Test {
   void Done(const std::string& worker, const std::string& id, int64_t exit_code, int64_t attempt = 1,
             bool cancelled = false) {
     Message m = wire::MakeMessage(MsgType::kJobDone);
-    m.Set("result", Datum(wire::Map{{"id", S(id)}, {"attempt", Datum(attempt)}, {"exit_code", Datum(exit_code)},
-                                    {"signal", Datum(0)}, {"cancelled", Datum(cancelled)}}));
+    m.Set("result", Datum(wire::Map{{"id", S(id)},
+                                    {"attempt", Datum(attempt)},
+                                    {"exit_code", Datum(exit_code)},
+                                    {"signal", Datum(0)},
+                                    {"cancelled", Datum(cancelled)}}));
     core_->OnWorker("id-" + worker, m, now_);
     Turn();
   }
@@ -130,10 +143,17 @@ class BrokerCoreTest : public ::testing::Test {
     return j ? StateName(j->state) : "UNKNOWN";
   }
 
+  CoreConfig config_ = [] {
+    CoreConfig c;
+    c.heartbeat_ms = 1000;
+    c.recovery_grace_ms = 5000;
+    return c;
+  }();
   testing::TempDir dir_;
   int64_t now_ = 1'000'000;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<LogStore> logs_;
+  std::unique_ptr<ArtifactService> artifacts_;
   std::unique_ptr<BrokerCore> core_;
   std::vector<Outgoing> sent_;
 };

@@ -51,7 +51,8 @@ Datum BrokerCore::RenderWorker(const Worker& w, int64_t now) const {
                          {"capabilities", Datum(std::move(caps))},
                          {"state", Datum(Text{w.draining ? "DRAINING" : "READY"})},
                          {"running", Datum(std::move(running))},
-                         {"seen_ms_ago", Datum(now - w.last_seen)}});
+                         {"seen_ms_ago", Datum(now - w.last_seen)},
+                         {"parent", w.parent.empty() ? Datum() : Datum(Text{w.parent})}});
 }
 
 void BrokerCore::PublishWorker(const Worker& w, const char* event, int64_t now) {
@@ -63,17 +64,22 @@ void BrokerCore::PublishWorker(const Worker& w, const char* event, int64_t now) 
 std::string BrokerCore::RenderWorkers() const {
   std::string out;
   for (const auto& [name, w] : workers_) {
-    out += (out.empty() ? "" : " ") + name + ":" + std::to_string(w.running.size()) + "/" + std::to_string(w.slots);
+    out += (out.empty() ? "" : " ") + name + ":" + std::to_string(w.running.size()) + "/" +
+           std::to_string(w.slots);
   }
   return out;
 }
 
-void BrokerCore::OnWorker(const std::string& identity, const Message& msg, int64_t now) {
+void BrokerCore::OnWorker(const std::string& identity, const Message& msg, int64_t now,
+                          std::optional<int64_t> rid) {
   if (msg.type == MsgType::kWorkerReady) return RegisterWorker(identity, msg, now);
   Worker* w = WorkerByIdentity(identity);
   if (w == nullptr) {
     // A worker from before a broker restart, or one declared dead: it must register again.
-    outbox_.push_back(Outgoing{Outgoing::kWorker, {}, identity, {},
+    outbox_.push_back(Outgoing{Outgoing::kWorker,
+                               {},
+                               identity,
+                               {},
                                wire::MakeMessage(MsgType::kDisconnect)
                                    .Set("reason", Datum(Text{"unknown worker; send WORKER_READY"}))});
     return;
@@ -94,10 +100,20 @@ void BrokerCore::OnWorker(const std::string& identity, const Message& msg, int64
       }
       return;
     }
-    case MsgType::kJobLog: return JobLog(*w, msg);
-    case MsgType::kJobDone: return JobDone(*w, *msg.Find("result"), now);
+    case MsgType::kJobLog:
+      return JobLog(*w, msg);
+    case MsgType::kServiceStatus:
+      return ServiceStatus(*w, msg, now);
+    case MsgType::kArtifactRead: {  // a worker fetching a job's file it does not have yet
+      Message reply = HandleArtifact(msg, now);
+      if (rid) reply.Set("rid", Datum(*rid));
+      return SendWorker(*w, std::move(reply));
+    }
+    case MsgType::kJobDone:
+      return JobDone(*w, *msg.Find("result"), now);
     default:
-      spdlog::warn("broker: worker {} sent {}, which workers do not send; ignored", w->name, wire::NameOf(msg.type));
+      spdlog::warn("broker: worker {} sent {}, which workers do not send; ignored", w->name,
+                   wire::NameOf(msg.type));
   }
 }
 
@@ -115,6 +131,10 @@ void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg,
   w.pid = msg.Int("pid");
   w.slots = static_cast<int>(std::max<int64_t>(1, msg.Int("slots")));
   w.capabilities = Strings(msg.Find("capabilities"));
+  w.parent = std::string(msg.Bytes("parent"));
+  // The child asked for has come; a parent that (re)registers has forgotten any spawn it was asked for.
+  std::erase_if(scale_pending_, [&](const ScalePending& p) { return p.child == name || p.parent == name; });
+  if (!rejoin) w.idle_since = now;
   w.last_seen = now;
   worker_names_[identity] = name;
   // Reconcile what the worker says it runs with what the journal says runs there:
@@ -132,7 +152,8 @@ void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg,
         (job->worker == name || !workers_.count(job->worker))) {
       job->worker = name;
       w.running.insert(id);
-    } else if (job != nullptr && job->state == JobState::kQueued && job->attempt == attempt && job->worker == name) {
+    } else if (job != nullptr && job->state == JobState::kQueued && job->attempt == attempt &&
+               job->worker == name) {
       // Requeued when this worker was declared lost, and the run is still going: adopt it back
       // rather than kill it and start over.
       ready_[job->requirement].erase(QueueKey{-job->priority, job->seq, job->id});
@@ -143,7 +164,8 @@ void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg,
       SendWorker(w, Cancel(id, attempt, "the broker no longer expects this run"));
     }
   }
-  Message welcome = wire::MakeMessage(MsgType::kWorkerWelcome).Set("heartbeat_ms", Datum(int64_t{config_.heartbeat_ms}));
+  Message welcome =
+      wire::MakeMessage(MsgType::kWorkerWelcome).Set("heartbeat_ms", Datum(int64_t{config_.heartbeat_ms}));
   if (config_.store_port) welcome.Set("store_port", Datum(int64_t{config_.store_port}));
   welcome.Set("pub_port", Datum(int64_t{config_.pub_port}));
   SendWorker(w, std::move(welcome));
@@ -158,19 +180,40 @@ void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg,
   PublishWorker(w, rejoin ? "rejoined" : "joined", now);
 }
 
+// A service's worker says whether it is ready and how often it restarted it. The first time it is
+// ready, jobs that depend on it may start (a service never COMPLETES).
+void BrokerCore::ServiceStatus(Worker& w, const Message& msg, int64_t now) {
+  Job* job = Resolve(std::string(msg.Bytes("id")));
+  if (job == nullptr || !job->service || job->state != JobState::kRunning ||
+      job->attempt != msg.Int("attempt") || job->worker != w.name) {
+    return;
+  }
+  job->ready = msg.Bool("ready");
+  job->restarts = job->restarts_before + msg.Int("restarts");
+  job->reason = job->ready ? (job->port ? "ready on port " + std::to_string(job->port) : std::string("ready"))
+                           : std::string(msg.Bytes("reason"));
+  Record(*job);
+  Publish(*job, now);
+  if (job->ready && !job->released) ReleaseChildren(*job, now);
+}
+
 void BrokerCore::JobLog(Worker& w, const Message& msg) {
   Job* job = Resolve(std::string(msg.Bytes("id")));
-  if (job == nullptr || job->attempt != msg.Int("attempt") || job->worker != w.name || msg.blobs.empty()) return;
+  if (job == nullptr || job->attempt != msg.Int("attempt") || job->worker != w.name || msg.blobs.empty())
+    return;
   const int64_t seq = msg.Int("seq");
   if (seq != job->next_log_seq) {
-    spdlog::warn("broker: job {} log chunk {} arrived, expected {}: output was lost", job->id, seq, job->next_log_seq);
+    spdlog::warn("broker: job {} log chunk {} arrived, expected {}: output was lost", job->id, seq,
+                 job->next_log_seq);
   }
   job->next_log_seq = seq + 1;
   const int64_t offset = logs_->Append(job->id, msg.blobs.front());
   if (offset < 0) return;
   job->log_size = offset + static_cast<int64_t>(msg.blobs.front().size());
   Message ev = wire::MakeMessage(MsgType::kEventLog);
-  ev.Set("id", Datum(Text{job->id})).Set("offset", Datum(offset)).Set("stream", Datum(Text{std::string(msg.Bytes("stream"))}));
+  ev.Set("id", Datum(Text{job->id}))
+      .Set("offset", Datum(offset))
+      .Set("stream", Datum(Text{std::string(msg.Bytes("stream"))}));
   ev.blobs.push_back(msg.blobs.front());
   outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "log." + job->id, std::move(ev)});
 }
@@ -185,17 +228,27 @@ void BrokerCore::JobDone(Worker& w, const Datum& result, int64_t now) {
   const Datum* reason_field = wire::FindField(r, "reason");
   std::string reason = reason_field ? std::string(reason_field->bytes()) : std::string();
   // Acknowledge every result, known or stale, so the worker can forget it.
-  SendWorker(w, wire::MakeMessage(MsgType::kJobAck).Set("id", Datum(Text{id})).Set("attempt", Datum(attempt)));
+  SendWorker(w,
+             wire::MakeMessage(MsgType::kJobAck).Set("id", Datum(Text{id})).Set("attempt", Datum(attempt)));
   Job* job = Resolve(id);
-  if (job == nullptr || job->state != JobState::kRunning || job->attempt != attempt || job->worker != w.name) return;
+  if (job == nullptr || job->state != JobState::kRunning || job->attempt != attempt || job->worker != w.name)
+    return;
   w.running.erase(id);
+  if (w.running.empty()) w.idle_since = now;
   job->exit_code = exit_code;
+  if (job->service && !job->stop_requested && w.draining) {
+    // A service never finishes: its draining worker handed it back, so it moves to another worker.
+    Requeue(*job, "worker " + w.name + " is draining; service moved", now, /*count_loss=*/false);
+    return;
+  }
   if (cancelled) {
     Finish(*job, JobState::kCancelled, reason.empty() ? "stopped by request" : reason, now);
   } else if (exit_code == 0 && signal == 0) {
     Finish(*job, JobState::kCompleted, "", now);
   } else {
-    if (reason.empty()) reason = signal ? "killed by signal " + std::to_string(signal) : "exit code " + std::to_string(exit_code);
+    if (reason.empty())
+      reason =
+          signal ? "killed by signal " + std::to_string(signal) : "exit code " + std::to_string(exit_code);
     job->finished_ms = now;
     Fail(*job, reason, now);
   }

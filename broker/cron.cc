@@ -57,13 +57,16 @@ std::optional<CronSpec> ParseCron(const std::string& expr, std::string* error) {
   CronSpec s;
   bool unused = false;
   std::bitset<8> weekdays;
-  const char* names[] = {"minute (0-59)", "hour (0-23)", "day-of-month (1-31)", "month (1-12)", "day-of-week (0-7)"};
+  const char* names[] = {"minute (0-59)", "hour (0-23)", "day-of-month (1-31)", "month (1-12)",
+                         "day-of-week (0-7)"};
   const bool ok[] = {ParseField(f[0], 0, 59, &s.minutes, &unused), ParseField(f[1], 0, 23, &s.hours, &unused),
-                     ParseField(f[2], 1, 31, &s.days, &s.days_any), ParseField(f[3], 1, 12, &s.months, &unused),
+                     ParseField(f[2], 1, 31, &s.days, &s.days_any),
+                     ParseField(f[3], 1, 12, &s.months, &unused),
                      ParseField(f[4], 0, 7, &weekdays, &s.weekdays_any)};
   for (int i = 0; i < 5; ++i) {
     if (!ok[i]) {
-      *error = "cron field " + std::to_string(i + 1) + " '" + f[static_cast<size_t>(i)] + "' is not a valid " + names[i];
+      *error = "cron field " + std::to_string(i + 1) + " '" + f[static_cast<size_t>(i)] +
+               "' is not a valid " + names[i];
       return std::nullopt;
     }
   }
@@ -85,7 +88,8 @@ int64_t NextCronTime(const CronSpec& s, int64_t after_ms) {
       t = timegm(&tm);
       continue;
     }
-    const bool dom = s.days[static_cast<size_t>(tm.tm_mday)], dow = s.weekdays[static_cast<size_t>(tm.tm_wday)];
+    const bool dom = s.days[static_cast<size_t>(tm.tm_mday)],
+               dow = s.weekdays[static_cast<size_t>(tm.tm_wday)];
     const bool day = s.days_any ? dow : (s.weekdays_any ? dom : (dom || dow));
     if (!day) {
       tm.tm_mday += 1;

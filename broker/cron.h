@@ -13,9 +13,9 @@ namespace titan::broker {
 struct CronSpec {
   std::bitset<60> minutes;
   std::bitset<24> hours;
-  std::bitset<32> days;    // 1..31
-  std::bitset<13> months;  // 1..12
-  std::bitset<7> weekdays; // 0..6, Sunday = 0
+  std::bitset<32> days;     // 1..31
+  std::bitset<13> months;   // 1..12
+  std::bitset<7> weekdays;  // 0..6, Sunday = 0
   bool days_any = true, weekdays_any = true;
 };
 

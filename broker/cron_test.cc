@@ -54,9 +54,11 @@ TEST(Cron, NextTimes) {
 
 TEST(Cron, BadExpressionsNameTheField) {
   EXPECT_EQ("error: cron field 1 '60' is not a valid minute (0-59)", Next("60 * * * *", "2026-11-23 01:30"));
-  EXPECT_EQ("error: cron field 5 'mon' is not a valid day-of-week (0-7)", Next("0 0 * * mon", "2026-11-23 01:30"));
-  EXPECT_EQ("error: a cron expression has 5 fields (minute hour day-of-month month day-of-week); got 3 in '* * *'",
-            Next("* * *", "2026-11-23 01:30"));
+  EXPECT_EQ("error: cron field 5 'mon' is not a valid day-of-week (0-7)",
+            Next("0 0 * * mon", "2026-11-23 01:30"));
+  EXPECT_EQ(
+      "error: a cron expression has 5 fields (minute hour day-of-month month day-of-week); got 3 in '* * *'",
+      Next("* * *", "2026-11-23 01:30"));
   EXPECT_EQ("error: cron field 2 '*/0' is not a valid hour (0-23)", Next("* */0 * * *", "2026-11-23 01:30"));
 }
 

@@ -45,11 +45,13 @@ class DagCoreTest : public BrokerCoreTest {
   Message AddSchedule(const std::string& name, const std::string& cron, const std::vector<JobArgs>& jobs) {
     wire::List specs;
     for (const auto& j : jobs) {
-      specs.push_back(Datum(wire::Map{{"id", S(j.id)}, {"file", S("job.sh")}, {"parents", StrList(j.parents)}}));
+      specs.push_back(
+          Datum(wire::Map{{"id", S(j.id)}, {"file", S("job.sh")}, {"parents", StrList(j.parents)}}));
     }
     Message req = wire::MakeMessage(MsgType::kScheduleAdd).Set("name", S(name)).Set("cron", S(cron));
     req.Set("jobs", Datum(std::move(specs)));
-    req.Set("files", Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 0"})}})}));
+    req.Set("files", Datum(wire::List{Datum(
+                         wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 0"})}})}));
     return Client(std::move(req));
   }
 };
@@ -102,9 +104,10 @@ TEST_F(DagCoreTest, RepeatedNamesGetNumberedDagIds) {
   const Message runs = Client(wire::MakeMessage(MsgType::kRunList).Set("limit", Datum(10)));
   const auto& list = std::get<wire::List>(runs.Find("runs")->v);
   ASSERT_EQ(1u, list.size());
-  EXPECT_EQ("{id: \"run-1\", name: \"run-1\", state: \"RUNNING\", jobs: 2, done: 0, failed: 0, "
-            "submitted_ms: 1000000, agent_run_id: \"run-1\"}",
-            wire::Render(list[0]));
+  EXPECT_EQ(
+      "{id: \"run-1\", name: \"run-1\", state: \"RUNNING\", jobs: 2, done: 0, failed: 0, "
+      "submitted_ms: 1000000, agent_run_id: \"run-1\"}",
+      wire::Render(list[0]));
 }
 
 TEST_F(DagCoreTest, CancelStopsEveryUnfinishedJob) {
@@ -122,7 +125,8 @@ TEST_F(DagCoreTest, CancelStopsEveryUnfinishedJob) {
 
 TEST_F(DagCoreTest, GateApprovedLetsChildrenRun) {
   Join("w1", 4);
-  const Message accepted = Submit({{"train", {}, 1, "GENERAL", 0, 0, false, "Deploy the model?"}, {"deploy", {"train"}}});
+  const Message accepted =
+      Submit({{"train", {}, 1, "GENERAL", 0, 0, false, "Deploy the model?"}, {"deploy", {"train"}}});
   EXPECT_EQ("[\"train\", \"deploy\", \"hitl-gate-train\"]", wire::Render(*accepted.Find("ids")));
   EXPECT_EQ(std::vector<std::string>{"hitl-gate-train"}, core_->FindJob("deploy")->parents);
   EXPECT_EQ("train@w1", Assignments());
@@ -138,7 +142,9 @@ TEST_F(DagCoreTest, GateApprovedLetsChildrenRun) {
 
 TEST_F(DagCoreTest, GateRejectedSkipsDescendantsWithTheCause) {
   Join("w1", 4);
-  Submit({{"train", {}, 1, "GENERAL", 0, 0, false, "Ship it?"}, {"deploy", {"train"}}, {"notify", {"deploy"}}}, "ship");
+  Submit(
+      {{"train", {}, 1, "GENERAL", 0, 0, false, "Ship it?"}, {"deploy", {"train"}}, {"notify", {"deploy"}}},
+      "ship");
   Done("w1", "train", 0);
   Decide("hitl-gate-train", false, "accuracy too low");
   EXPECT_EQ("FAILED", State("hitl-gate-train"));
@@ -182,8 +188,11 @@ TEST_F(DagCoreTest, LaterSubmissionWaitsOnAnExistingGate) {
 TEST_F(DagCoreTest, CronFiresOnTheInjectedClockAndMissedTicksRunOnce) {
   Join("w1", 4);
   // now_ is 1,000,000 ms after the epoch (00:16:40); "*/5" next fires at 00:20.
-  ASSERT_EQ("OK", std::string(wire::NameOf(AddSchedule("nightly", "*/5 * * * *", {{"extract"}, {"load", {"extract"}}}).type)));
-  EXPECT_EQ(1'200'000, core_->NextDeadline() == 1'200'000 ? 1'200'000 : core_->NextDeadline() > 1'200'000 ? -1 : 1'200'000);
+  ASSERT_EQ("OK", std::string(wire::NameOf(
+                      AddSchedule("nightly", "*/5 * * * *", {{"extract"}, {"load", {"extract"}}}).type)));
+  EXPECT_EQ(1'200'000, core_->NextDeadline() == 1'200'000  ? 1'200'000
+                       : core_->NextDeadline() > 1'200'000 ? -1
+                                                           : 1'200'000);
   Advance(199'000, {"w1"});
   EXPECT_EQ("", Assignments());
   Advance(1'000, {"w1"});  // 00:20:00
@@ -211,7 +220,8 @@ TEST_F(DagCoreTest, CronFiresOnTheInjectedClockAndMissedTicksRunOnce) {
 TEST_F(DagCoreTest, BadSchedulesAreRefused) {
   EXPECT_EQ("cron field 1 '61' is not a valid minute (0-59)",
             AddSchedule("s", "61 * * * *", {{"a"}}).Bytes("reason"));
-  EXPECT_EQ("schedule 's': parent 'zz' is not one of its jobs", AddSchedule("s", "* * * * *", {{"a", {"zz"}}}).Bytes("reason"));
+  EXPECT_EQ("schedule 's': parent 'zz' is not one of its jobs",
+            AddSchedule("s", "* * * * *", {{"a", {"zz"}}}).Bytes("reason"));
 }
 
 }  // namespace
@@ -222,9 +232,12 @@ namespace {
 
 TEST_F(DagCoreTest, ClientCannotPlantGateKeysThatSurviveARestart) {
   Message req = wire::MakeMessage(MsgType::kJobSubmit);
-  req.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S("sneaky")}, {"file", S("job.sh")},
-                                                   {"kind", S("GATE")}, {"message", S("approve me")}})}));
-  req.Set("files", Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"x"})}})}));
+  req.Set(
+      "jobs",
+      Datum(wire::List{Datum(wire::Map{
+          {"id", S("sneaky")}, {"file", S("job.sh")}, {"kind", S("GATE")}, {"message", S("approve me")}})}));
+  req.Set("files",
+          Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"x"})}})}));
   Client(std::move(req));
   core_.reset();
   journal_.reset();
@@ -235,11 +248,14 @@ TEST_F(DagCoreTest, ClientCannotPlantGateKeysThatSurviveARestart) {
 
 TEST_F(DagCoreTest, NewScheduleHasNotFiredYet) {
   AddSchedule("s", "* * * * *", {{"a"}});
-  EXPECT_EQ(std::string::npos, wire::Render(*Client(wire::MakeMessage(MsgType::kScheduleList)).Find("schedules")).find("last_ms"));
+  EXPECT_EQ(
+      std::string::npos,
+      wire::Render(*Client(wire::MakeMessage(MsgType::kScheduleList)).Find("schedules")).find("last_ms"));
   Advance(60'000, {});
-  EXPECT_NE(std::string::npos, wire::Render(*Client(wire::MakeMessage(MsgType::kScheduleList)).Find("schedules")).find("last_ms"));
+  EXPECT_NE(
+      std::string::npos,
+      wire::Render(*Client(wire::MakeMessage(MsgType::kScheduleList)).Find("schedules")).find("last_ms"));
 }
-
 
 TEST_F(DagCoreTest, DagStateIsIntactAfterARestart) {
   Join("w1", 4);
@@ -249,7 +265,8 @@ TEST_F(DagCoreTest, DagStateIsIntactAfterARestart) {
   journal_.reset();
   Open();
   Join("w1", 4, {"GENERAL"},
-       {Datum(wire::Map{{"id", S("b")}, {"attempt", Datum(1)}}), Datum(wire::Map{{"id", S("g")}, {"attempt", Datum(1)}})});
+       {Datum(wire::Map{{"id", S("b")}, {"attempt", Datum(1)}}),
+        Datum(wire::Map{{"id", S("g")}, {"attempt", Datum(1)}})});
   const Message dag = Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S("pipeline")));
   ASSERT_TRUE(dag.Bool("found"));
   EXPECT_EQ(4u, std::get<wire::List>(dag.Find("jobs")->v).size());  // a, b, g and hitl-gate-g

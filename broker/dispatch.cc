@@ -12,7 +12,8 @@ Placement PickWorker(const std::string& requirement, const std::string& affinity
   size_t best_index = 0;
   for (size_t i = 0; i < workers.size(); ++i) {
     const WorkerSlot& w = workers[i];
-    const bool capable = std::find(w.capabilities.begin(), w.capabilities.end(), requirement) != w.capabilities.end();
+    const bool capable =
+        std::find(w.capabilities.begin(), w.capabilities.end(), requirement) != w.capabilities.end();
     if (!capable || !w.accepting) continue;
     any_capable = true;
     if (w.busy >= w.slots) continue;

@@ -36,9 +36,12 @@ std::string Pick(const std::string& requirement, const std::string& affinity, co
   const auto workers = Table(table);
   const Placement p = PickWorker(requirement, affinity, workers);
   switch (p.kind) {
-    case Placement::kWorker: return workers[p.index].name;
-    case Placement::kNotNow: return "not-now";
-    case Placement::kNever: return "never";
+    case Placement::kWorker:
+      return workers[p.index].name;
+    case Placement::kNotNow:
+      return "not-now";
+    case Placement::kNever:
+      return "never";
   }
   return "?";
 }
@@ -54,9 +57,9 @@ TEST(PickWorker, Table) {
   const Row rows[] = {
       // least load
       {"GENERAL", "", "w1:2/4:GENERAL w2:0/4:GENERAL", "w2"},
-      {"GENERAL", "", "w1:1/4:GENERAL w2:1/2:GENERAL", "w1"},      // 25% beats 50%
-      {"GENERAL", "", "w1:1/2:GENERAL w2:2/4:GENERAL", "w1"},      // equal ratio: fewer busy
-      {"GENERAL", "", "w2:0/4:GENERAL w1:0/4:GENERAL", "w1"},      // all equal: name order
+      {"GENERAL", "", "w1:1/4:GENERAL w2:1/2:GENERAL", "w1"},  // 25% beats 50%
+      {"GENERAL", "", "w1:1/2:GENERAL w2:2/4:GENERAL", "w1"},  // equal ratio: fewer busy
+      {"GENERAL", "", "w2:0/4:GENERAL w1:0/4:GENERAL", "w1"},  // all equal: name order
       // strict capability
       {"GPU", "", "w1:0/4:GENERAL w2:3/4:GENERAL,GPU", "w2"},
       {"GPU", "", "w1:0/4:GENERAL w2:4/4:GENERAL,GPU", "not-now"},
@@ -68,7 +71,7 @@ TEST(PickWorker, Table) {
       // affinity: the parent's worker when it has a slot, else least load
       {"GENERAL", "w1", "w1:3/4:GENERAL w2:0/4:GENERAL", "w1"},
       {"GENERAL", "w1", "w1:4/4:GENERAL w2:1/4:GENERAL", "w2"},
-      {"GPU", "w1", "w1:0/4:GENERAL w2:1/4:GENERAL,GPU", "w2"},    // affinity never breaks capability
+      {"GPU", "w1", "w1:0/4:GENERAL w2:1/4:GENERAL,GPU", "w2"},  // affinity never breaks capability
       {"GENERAL", "gone", "w1:1/4:GENERAL", "w1"},
   };
   for (const Row& r : rows) {

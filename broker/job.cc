@@ -6,8 +6,9 @@
 namespace titan::broker {
 
 namespace {
-constexpr const char* kNames[kStateCount] = {"PENDING",   "BLOCKED", "SCHEDULED", "QUEUED", "RUNNING", "WAITING_APPROVAL",
-                                             "COMPLETED", "FAILED",  "CANCELLED", "DEAD",   "SKIPPED"};
+constexpr const char* kNames[kStateCount] = {
+    "PENDING",   "BLOCKED", "SCHEDULED", "QUEUED", "RUNNING", "WAITING_APPROVAL",
+    "COMPLETED", "FAILED",  "CANCELLED", "DEAD",   "SKIPPED"};
 }
 
 const char* StateName(JobState s) { return kNames[static_cast<int>(s)]; }
@@ -20,8 +21,8 @@ std::optional<JobState> StateFromName(std::string_view name) {
 }
 
 bool IsFinal(JobState s) {
-  return s == JobState::kCompleted || s == JobState::kFailed || s == JobState::kCancelled || s == JobState::kDead ||
-         s == JobState::kSkipped;
+  return s == JobState::kCompleted || s == JobState::kFailed || s == JobState::kCancelled ||
+         s == JobState::kDead || s == JobState::kSkipped;
 }
 
 wire::Datum RenderJobInfo(const Job& job) {
@@ -48,6 +49,12 @@ wire::Datum RenderJobInfo(const Job& job) {
     m.emplace_back("message", Datum(Text{job.message}));
     if (!job.decided_by.empty()) m.emplace_back("decided_by", Datum(Text{job.decided_by}));
   }
+  if (job.service) {
+    m.emplace_back("job_type", Datum(Text{"SERVICE"}));
+    if (job.port) m.emplace_back("port", Datum(job.port));
+    m.emplace_back("restarts", Datum(job.restarts));
+    m.emplace_back("ready", Datum(job.ready));
+  }
   return Datum(std::move(m));
 }
 
@@ -63,6 +70,8 @@ void ApplySpec(Job& job) {
     if (k == "kind") job.gate = v.bytes() == "GATE";
     if (k == "message") job.message = std::string(v.bytes());
     if (k == "max_wait_s") job.max_wait_ms = std::get<int64_t>(v.v) * 1000;
+    if (k == "job_type") job.service = v.bytes() == "SERVICE";
+    if (k == "port") job.port = std::get<int64_t>(v.v);
     if (k == "parents") {
       job.parents.clear();
       for (const auto& p : std::get<wire::List>(v.v)) job.parents.emplace_back(p.bytes());

@@ -17,8 +17,17 @@ namespace titan::broker {
 //   A human-in-the-loop gate goes BLOCKED -> WAITING_APPROVAL -> COMPLETED (approved) or FAILED
 //   (rejected, or undecided for max_wait_s); it never runs on a worker.
 enum class JobState {
-  kPending, kBlocked, kScheduled, kQueued, kRunning, kWaitingApproval,
-  kCompleted, kFailed, kCancelled, kDead, kSkipped
+  kPending,
+  kBlocked,
+  kScheduled,
+  kQueued,
+  kRunning,
+  kWaitingApproval,
+  kCompleted,
+  kFailed,
+  kCancelled,
+  kDead,
+  kSkipped
 };
 inline constexpr int kStateCount = 11;
 
@@ -29,7 +38,7 @@ bool IsFinal(JobState s);
 struct Job {
   // From the submission (immutable).
   std::string id;
-  wire::Map spec;            // the JobSpec as submitted, forwarded in JOB_ASSIGN
+  wire::Map spec;  // the JobSpec as submitted, forwarded in JOB_ASSIGN
   std::string file;
   std::string file_hash;
   std::string requirement = "GENERAL";
@@ -39,10 +48,12 @@ struct Job {
   bool affinity = false;
   std::vector<std::string> parents;
   std::string dag;
-  int64_t seq = 0;           // submission order: FIFO within a priority
-  bool gate = false;         // a human-in-the-loop gate, not a process
-  std::string message;       // gate: the question for the operator
-  int64_t max_wait_ms = 0;   // gate: fails when undecided this long
+  int64_t seq = 0;          // submission order: FIFO within a priority
+  bool gate = false;        // a human-in-the-loop gate, not a process
+  std::string message;      // gate: the question for the operator
+  int64_t max_wait_ms = 0;  // gate: fails when undecided this long
+  bool service = false;     // job_type SERVICE: kept running (restarted) by its worker until stopped
+  int64_t port = 0;         // SERVICE: the port it listens on
 
   // Mutable, journaled.
   JobState state = JobState::kPending;
@@ -53,14 +64,20 @@ struct Job {
   int64_t submitted_ms = 0;
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
-  int64_t lost = 0;          // times its worker died under it
-  std::string decided_by;    // gate: who approved or rejected
+  int64_t lost = 0;        // times its worker died under it
+  std::string decided_by;  // gate: who approved or rejected
 
   // Derived at run time (not journaled).
   std::vector<std::string> children;
   int unmet_parents = 0;
   int64_t log_size = 0;
   int64_t next_log_seq = 0;
+  int64_t queued_at = 0;        // when it last entered QUEUED (auto-scaling measures the wait)
+  bool ready = false;           // SERVICE: its worker reports it accepting connections now
+  bool released = false;        // SERVICE: was ready once, so its children stopped waiting for it
+  int64_t restarts = 0;         // SERVICE: restarts its workers reported, over all attempts
+  int64_t restarts_before = 0;  // SERVICE: of those, restarts in earlier attempts
+  bool stop_requested = false;  // JOB_STOP was asked: a service that ends now is not moved elsewhere
 };
 
 // The JobInfo struct of the protocol.

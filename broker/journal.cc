@@ -43,12 +43,16 @@ Status Journal::Open(const std::string& path) {
       {&begin_, "BEGIN"},
       {&commit_, "COMMIT"},
       {&insert_file_, "INSERT OR IGNORE INTO files(hash, name, content) VALUES(?1, ?2, ?3)"},
-      {&insert_job_, "INSERT INTO jobs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '')"},
-      {&update_job_, "UPDATE jobs SET state = ?2, attempt = ?3, worker = ?4, exit_code = ?5, reason = ?6, "
-                     "started_ms = ?7, finished_ms = ?8, lost = ?9, decided_by = ?10 WHERE id = ?1"},
-      {&insert_dag_, "INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES(?1, ?2, ?3, ?4, ?5)"},
-      {&put_schedule_, "INSERT INTO schedules VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
-                       "definition = excluded.definition, last_ms = excluded.last_ms"},
+      {&insert_job_,
+       "INSERT INTO jobs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '')"},
+      {&update_job_,
+       "UPDATE jobs SET state = ?2, attempt = ?3, worker = ?4, exit_code = ?5, reason = ?6, "
+       "started_ms = ?7, finished_ms = ?8, lost = ?9, decided_by = ?10 WHERE id = ?1"},
+      {&insert_dag_,
+       "INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES(?1, ?2, ?3, ?4, ?5)"},
+      {&put_schedule_,
+       "INSERT INTO schedules VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
+       "definition = excluded.definition, last_ms = excluded.last_ms"},
       {&delete_schedule_, "DELETE FROM schedules WHERE name = ?1"},
   };
   for (const auto& st : statements) {
@@ -94,7 +98,10 @@ Status Journal::InsertJob(const Job& j) {
 
 Status Journal::UpdateJob(const Job& j) {
   update_job_.Reset();
-  update_job_.Bind(1, j.id).Bind(2, std::string_view(StateName(j.state))).Bind(3, j.attempt).Bind(4, j.worker);
+  update_job_.Bind(1, j.id)
+      .Bind(2, std::string_view(StateName(j.state)))
+      .Bind(3, j.attempt)
+      .Bind(4, j.worker);
   if (j.exit_code) update_job_.Bind(5, *j.exit_code);
   update_job_.Bind(6, j.reason).Bind(7, j.started_ms).Bind(8, j.finished_ms).Bind(9, j.lost);
   update_job_.Bind(10, j.decided_by).Step();
@@ -126,9 +133,10 @@ Status Journal::Load(const Visitor& visit) {
   while (files.Step()) visit.file(std::string(files.ColumnBlob(0)), std::string(files.ColumnBlob(1)));
   if (!files.status().ok()) return files.status();
   store::Statement jobs;
-  if (Status s = db_.Prepare("SELECT id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, "
-                             "submitted_ms, started_ms, finished_ms, lost, exit_code IS NULL, decided_by FROM jobs ORDER BY seq",
-                             &jobs);
+  if (Status s = db_.Prepare(
+          "SELECT id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, "
+          "submitted_ms, started_ms, finished_ms, lost, exit_code IS NULL, decided_by FROM jobs ORDER BY seq",
+          &jobs);
       !s.ok()) {
     return s;
   }
@@ -157,12 +165,16 @@ Status Journal::Load(const Visitor& visit) {
   }
   if (!jobs.status().ok()) return jobs.status();
   store::Statement dags;
-  if (Status s = db_.Prepare("SELECT id, name, agent_run_id, submitted_ms, job_ids FROM dags ORDER BY seq", &dags);
+  if (Status s =
+          db_.Prepare("SELECT id, name, agent_run_id, submitted_ms, job_ids FROM dags ORDER BY seq", &dags);
       !s.ok()) {
     return s;
   }
   while (dags.Step()) {
-    Dag d{std::string(dags.ColumnBlob(0)), std::string(dags.ColumnBlob(1)), std::string(dags.ColumnBlob(2)), {},
+    Dag d{std::string(dags.ColumnBlob(0)),
+          std::string(dags.ColumnBlob(1)),
+          std::string(dags.ColumnBlob(2)),
+          {},
           dags.ColumnInt(3)};
     wire::Datum ids;
     std::string error;
@@ -173,9 +185,11 @@ Status Journal::Load(const Visitor& visit) {
   }
   if (!dags.status().ok()) return dags.status();
   store::Statement schedules;
-  if (Status s = db_.Prepare("SELECT name, definition, last_ms FROM schedules", &schedules); !s.ok()) return s;
+  if (Status s = db_.Prepare("SELECT name, definition, last_ms FROM schedules", &schedules); !s.ok())
+    return s;
   while (schedules.Step()) {
-    visit.schedule(std::string(schedules.ColumnBlob(0)), std::string(schedules.ColumnBlob(1)), schedules.ColumnInt(2));
+    visit.schedule(std::string(schedules.ColumnBlob(0)), std::string(schedules.ColumnBlob(1)),
+                   schedules.ColumnInt(2));
   }
   return schedules.status();
 }

@@ -22,7 +22,11 @@ void AddBrokerCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--bind", options->bind, "interface for all three ports (0.0.0.0 for remote workers)")
       ->capture_default_str();
-  cmd->add_option("--dir", options->dir, "data directory: the job journal and job logs")
+  cmd->add_option("--dir", options->dir, "data directory: the job journal, job logs and artifacts")
+      ->capture_default_str();
+  cmd->add_option("--max-upload-mb", options->max_upload_mb,
+                  "the largest artifact a client may upload, in MiB")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
       ->capture_default_str();
   cmd->add_option("--store-port", options->store_port, "TitanStore port to announce to clients (0: none)")
       ->capture_default_str();
@@ -34,6 +38,22 @@ void AddBrokerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--recovery-grace-ms", options->recovery_grace_ms,
                   "after a restart, how long journaled RUNNING jobs wait for their worker to return")
       ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--autoscale-max", options->autoscale_max,
+                  "auto-scaling: child workers a worker may be asked to start on its machine (0: off)")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  cmd->add_option("--autoscale-min", options->autoscale_min,
+                  "auto-scaling: idle child workers kept per machine")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  cmd->add_option("--scale-wait-ms", options->scale_wait_ms,
+                  "auto-scaling: a job waiting this long with no free slot starts a child worker")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--scale-cooldown-ms", options->scale_cooldown_ms,
+                  "auto-scaling: a child worker idle this long is retired")
+      ->check(CLI::Range(0, 86400000))
       ->capture_default_str();
   cmd->callback([options, exit_code] { *exit_code = broker::RunBroker(*options); });
 }

@@ -37,6 +37,10 @@ void AddDagCommands(CLI::App& app, const Target& target, int* exit_code);       
 void AddRunCommands(CLI::App& app, const Target& target, int* exit_code);       // runs, run-status
 void AddGateCommands(CLI::App& app, const Target& target, int* exit_code);      // approve, reject
 void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code);  // schedule add|rm, schedules
+// Artifacts: upload, deploy-script, artifacts [get|rm].
+void AddArtifactCommands(CLI::App& app, const Target& target, int* exit_code);
+// Services: deploy, services.
+void AddServiceCommands(CLI::App& app, const Target& target, int* exit_code);
 
 // Exit codes shared by client commands.
 inline constexpr int kExitOk = 0;
@@ -46,5 +50,6 @@ inline constexpr int kExitRefused = 3;   // the node answered ERROR
 inline constexpr int kExitNoAnswer = 4;  // nothing answered in time
 inline constexpr int kExitFailed = 5;    // the job ended FAILED, DEAD or CANCELLED (`run --wait`), or the
                                          // DAG FAILED or was CANCELLED (`submit --wait`)
+inline constexpr int kExitIo = 6;        // a local file could not be read or written (artifact transfers)
 
 }  // namespace titan::cli

@@ -71,6 +71,11 @@ JobView JobFromDatum(const Datum& job) {
   v.submitted_ms = OptInt(*map, "submitted_ms").value_or(0);
   v.started_ms = OptInt(*map, "started_ms");
   v.finished_ms = OptInt(*map, "finished_ms");
+  v.job_type = Str(*map, "job_type");
+  v.port = OptInt(*map, "port").value_or(0);
+  v.restarts = OptInt(*map, "restarts").value_or(0);
+  if (const Datum* r = wire::FindField(*map, "ready"); r && std::holds_alternative<bool>(r->v))
+    v.ready = std::get<bool>(r->v);
   return v;
 }
 
@@ -207,6 +212,19 @@ std::string RenderJobsJson(const std::vector<JobView>& jobs) {
   return out + (jobs.empty() ? "]\n" : "\n]\n");
 }
 
+std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now_ms) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "STATE", "READY", "WORKER", "PORT", "UPTIME", "RESTARTS"}};
+  for (const JobView& s : services) {
+    const bool up = s.state == "RUNNING" && s.started_ms;
+    rows.push_back({s.id, s.state, s.state == "RUNNING" ? (s.ready ? "yes" : "no") : "-",
+                    s.worker.empty() ? "-" : s.worker, s.port ? std::to_string(s.port) : "-",
+                    up ? FormatDuration(now_ms - *s.started_ms) : "-", std::to_string(s.restarts)});
+  }
+  if (services.empty()) return "no services: deploy one with `titan deploy FILE --port P`\n";
+  return RenderColumns(rows);
+}
+
 std::string RenderStats(const wire::Message& stats) {
   std::vector<Map> workers;
   if (const Datum* d = stats.Find("workers")) {
@@ -247,6 +265,17 @@ std::string RenderStats(const wire::Message& stats) {
     if (!state.empty() && state != "READY") out << " (" << state << ")";
     out << '\n';
     for (const std::string& id : StrList(w, "running")) out << "    \u2514\u2500\u2500 " << id << '\n';
+  }
+  if (const Datum* d = stats.Find("scaling");
+      d && std::holds_alternative<List>(d->v) && !std::get<List>(d->v).empty()) {
+    out << "-------------------------------\n";
+    out << "Auto-scaling (recent):\n";
+    for (const Datum& e : std::get<List>(d->v)) {
+      const auto* m = std::get_if<Map>(&e.v);
+      if (m == nullptr) continue;
+      out << " " << FormatTime(OptInt(*m, "ts_ms").value_or(0)) << "  " << Str(*m, "action") << ' '
+          << Str(*m, "worker") << " on " << Str(*m, "parent") << ": " << Str(*m, "reason") << '\n';
+    }
   }
   return out.str();
 }

@@ -20,6 +20,9 @@ struct JobView {
   std::vector<std::string> parents;
   std::optional<int64_t> exit_code, started_ms, finished_ms;
   int64_t submitted_ms = 0;
+  std::string job_type;  // "SERVICE" for services, else empty
+  int64_t port = 0, restarts = 0;
+  bool ready = false;
 };
 JobView JobFromDatum(const wire::Datum& job);
 
@@ -48,7 +51,9 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms);
 std::string RenderJobTable(const std::vector<JobView>& jobs, int64_t now_ms);
 // `titan jobs --json`: a JSON array of objects keyed by the JobInfo field names (absent: null).
 std::string RenderJobsJson(const std::vector<JobView>& jobs);
-// `titan stats`: the STATS reply as the operator's screen.
+// `titan services`: ID STATE READY WORKER PORT UPTIME RESTARTS (uptime since its current run started).
+std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now_ms);
+// `titan stats`: the STATS reply as the operator's screen (with recent auto-scaling decisions).
 std::string RenderStats(const wire::Message& stats);
 
 // `s` as a JSON string literal, quotes included. In a string that is not valid UTF-8,

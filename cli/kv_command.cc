@@ -55,7 +55,8 @@ int Run(const Target& target, Message req, MsgType expected_reply) {
     return kExitRefused;
   }
   switch (reply.type) {
-    case MsgType::kStoreOk: return kExitOk;
+    case MsgType::kStoreOk:
+      return kExitOk;
     case MsgType::kStoreValue:
       if (!reply.Bool("found")) {
         std::cerr << "titan: key " << wire::Render(*req.Find("key")) << " not found\n";
@@ -69,12 +70,14 @@ int Run(const Target& target, Message req, MsgType expected_reply) {
       return kExitOk;
     case MsgType::kStoreList:
       for (const Datum& item : std::get<wire::List>(reply.Find("items")->v)) PrintValue(item);
-      if (reply.Bool("truncated")) std::cerr << "titan: list truncated; narrow it (--limit / a longer prefix)\n";
+      if (reply.Bool("truncated"))
+        std::cerr << "titan: list truncated; narrow it (--limit / a longer prefix)\n";
       return kExitOk;
     case MsgType::kStoreCasResult:
       if (reply.Has("current")) PrintValue(*reply.Find("current"));
       return reply.Bool("swapped") ? kExitOk : kExitNotFound;
-    default: return kExitRefused;
+    default:
+      return kExitRefused;
   }
 }
 
@@ -92,51 +95,70 @@ void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
   };
   auto msg = [](MsgType type) { return wire::MakeMessage(type); };
 
-  add("get", "print the value of KEY (exit 1 when missing)",
+  add(
+      "get", "print the value of KEY (exit 1 when missing)",
       [=] { return msg(MsgType::kStoreGet).Set("key", ArgValue(a->key)); }, MsgType::kStoreValue)
-      ->add_option("key", a->key)->required();
-  auto* put = add("put", "set KEY to VALUE ('-' reads binary from stdin)",
-                  [=] { return msg(MsgType::kStorePut).Set("key", ArgValue(a->key)).Set("value", ArgValue(a->value)); },
-                  MsgType::kStoreOk);
+      ->add_option("key", a->key)
+      ->required();
+  auto* put = add(
+      "put", "set KEY to VALUE ('-' reads binary from stdin)",
+      [=] { return msg(MsgType::kStorePut).Set("key", ArgValue(a->key)).Set("value", ArgValue(a->value)); },
+      MsgType::kStoreOk);
   put->add_option("key", a->key)->required();
   put->add_option("value", a->value)->required();
-  add("del", "delete KEY (prints 1 if it existed)",
+  add(
+      "del", "delete KEY (prints 1 if it existed)",
       [=] { return msg(MsgType::kStoreDelete).Set("key", ArgValue(a->key)); }, MsgType::kStoreCount)
-      ->add_option("key", a->key)->required();
-  for (auto [name, type, help] : {std::tuple{"sadd", MsgType::kStoreSadd, "add MEMBER to set KEY (prints 1 if new)"},
-                                  std::tuple{"srem", MsgType::kStoreSrem, "remove MEMBER from set KEY"}}) {
-    auto* cmd = add(name, help,
-                    [=, type = type] { return msg(type).Set("key", ArgValue(a->key)).Set("member", ArgValue(a->member)); },
-                    MsgType::kStoreCount);
+      ->add_option("key", a->key)
+      ->required();
+  for (auto [name, type, help] :
+       {std::tuple{"sadd", MsgType::kStoreSadd, "add MEMBER to set KEY (prints 1 if new)"},
+        std::tuple{"srem", MsgType::kStoreSrem, "remove MEMBER from set KEY"}}) {
+    auto* cmd = add(
+        name, help,
+        [=, type = type] {
+          return msg(type).Set("key", ArgValue(a->key)).Set("member", ArgValue(a->member));
+        },
+        MsgType::kStoreCount);
     cmd->add_option("key", a->key)->required();
     cmd->add_option("member", a->member)->required();
   }
-  add("smembers", "print the members of set KEY, one per line",
+  add(
+      "smembers", "print the members of set KEY, one per line",
       [=] { return msg(MsgType::kStoreSmembers).Set("key", ArgValue(a->key)); }, MsgType::kStoreList)
-      ->add_option("key", a->key)->required();
-  auto* incr = add("incr", "add DELTA (default 1) to the integer at KEY atomically and print it",
-                   [=] { return msg(MsgType::kStoreIncr).Set("key", ArgValue(a->key)).Set("delta", Datum(a->delta)); },
-                   MsgType::kStoreInt);
+      ->add_option("key", a->key)
+      ->required();
+  auto* incr = add(
+      "incr", "add DELTA (default 1) to the integer at KEY atomically and print it",
+      [=] { return msg(MsgType::kStoreIncr).Set("key", ArgValue(a->key)).Set("delta", Datum(a->delta)); },
+      MsgType::kStoreInt);
   incr->add_option("key", a->key)->required();
   incr->add_option("delta", a->delta);
-  auto* cas = add("cas", "KEY EXPECTED NEW: set KEY to NEW only if it holds EXPECTED; exit 1 if it did not",
-                  [=] {
-                    Message m = msg(MsgType::kStoreCas).Set("key", ArgValue(a->key)).Set("value", ArgValue(a->cas.back()));
-                    if (!a->absent) m.Set("expected", ArgValue(a->cas.front()));
-                    return m;
-                  },
-                  MsgType::kStoreCasResult);
+  auto* cas = add(
+      "cas", "KEY EXPECTED NEW: set KEY to NEW only if it holds EXPECTED; exit 1 if it did not",
+      [=] {
+        Message m =
+            msg(MsgType::kStoreCas).Set("key", ArgValue(a->key)).Set("value", ArgValue(a->cas.back()));
+        if (!a->absent) m.Set("expected", ArgValue(a->cas.front()));
+        return m;
+      },
+      MsgType::kStoreCasResult);
   cas->add_option("key", a->key)->required();
-  cas->add_option("expected_new", a->cas, "EXPECTED NEW, or NEW alone with --absent")->required()->expected(1, 2);
+  cas->add_option("expected_new", a->cas, "EXPECTED NEW, or NEW alone with --absent")
+      ->required()
+      ->expected(1, 2);
   cas->add_flag("--absent", a->absent, "swap only if KEY does not exist (give KEY NEW)");
   cas->parse_complete_callback([a] {
     if (a->cas.size() != (a->absent ? 1u : 2u)) {
       throw CLI::ValidationError("cas", a->absent ? "with --absent give KEY NEW" : "give KEY EXPECTED NEW");
     }
   });
-  auto* keys = add("keys", "list keys starting with PREFIX",
-                   [=] { return msg(MsgType::kStoreKeys).Set("prefix", ArgValue(a->prefix)).Set("limit", Datum(a->limit)); },
-                   MsgType::kStoreList);
+  auto* keys = add(
+      "keys", "list keys starting with PREFIX",
+      [=] {
+        return msg(MsgType::kStoreKeys).Set("prefix", ArgValue(a->prefix)).Set("limit", Datum(a->limit));
+      },
+      MsgType::kStoreList);
   keys->add_option("prefix", a->prefix);
   keys->add_option("--limit", a->limit)->capture_default_str();
 }

@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   titan::cli::AddRunCommands(app, target, &exit_code);
   titan::cli::AddGateCommands(app, target, &exit_code);
   titan::cli::AddScheduleCommands(app, target, &exit_code);
+  titan::cli::AddArtifactCommands(app, target, &exit_code);
+  titan::cli::AddServiceCommands(app, target, &exit_code);
   titan::cli::AddKvCommand(app, target, &exit_code);
   titan::cli::AddBrokerCommand(app, &exit_code);
   titan::cli::AddWorkerCommand(app, target, &exit_code);
@@ -47,9 +49,11 @@ int main(int argc, char** argv) {
       "  titan stats              workers and queues\n"
       "Client commands find the broker at --host/--port (or TITAN_HOST/TITAN_PORT).\n"
       "`titan COMMAND --help` explains each command.");
-  for (const char* name : {"run",  "status",     "jobs",    "logs",   "stop",     "shutdown", "stats",
-                           "tail", "kv",         "worker",  "submit", "dags",     "dag",      "dag-cancel",
-                           "runs", "run-status", "approve", "reject", "schedule", "schedules"}) {
+  for (const char* name :
+       {"run",           "status",     "jobs",    "logs",    "stop",     "shutdown",  "stats",
+        "tail",          "kv",         "worker",  "submit",  "dags",     "dag",       "dag-cancel",
+        "runs",          "run-status", "approve", "reject",  "schedule", "schedules", "upload",
+        "deploy-script", "artifacts",  "deploy",  "services"}) {
     CLI::App* cmd = app.get_subcommand(name);
     const std::string own = cmd->get_footer();
     cmd->footer(

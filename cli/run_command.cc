@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "job_view.h"
 #include "log_follow.h"
+#include "run_job.h"
 #include "submit.h"
 
 namespace titan::cli {
@@ -23,9 +24,14 @@ using wire::MsgType;
 
 constexpr int kWaitSliceMs = 30000;
 
-// Reads the job file; false with a printed error when it is missing, unreadable or too large.
-bool ReadJobFile(const std::string& path, std::string* content) {
+// Reads the job file; false with a printed error when it is unreadable or too large. A file that
+// is not on this machine leaves *content empty: the broker runs the artifact deployed under that name.
+bool ReadJobFile(const std::string& path, std::optional<std::string>* content) {
   struct stat st {};
+  if (stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    content->reset();
+    return true;
+  }
   if (stat(path.c_str(), &st) != 0) {
     std::cerr << "titan: cannot read '" << path << "': " << std::strerror(errno) << '\n';
     return false;
@@ -41,7 +47,7 @@ bool ReadJobFile(const std::string& path, std::string* content) {
     return false;
   }
   std::ifstream in(path, std::ios::binary);
-  content->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  content->emplace(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   if (!in.good() && !in.eof()) {
     std::cerr << "titan: cannot read '" << path << "': " << std::strerror(errno) << '\n';
     return false;
@@ -115,13 +121,15 @@ int WaitForEnd(BrokerClient& broker, const std::string& id, JobView* job) {
   }
 }
 
-int Run(const Target& target, const RunArgs& args) {
+}  // namespace
+
+int RunJob(const Target& target, const RunArgs& args) {
   if (const std::string bad = CheckEnv(args.env); !bad.empty()) {
     std::cerr << "titan: " << bad << '\n';
     return kExitUsage;
   }
-  std::string content;
-  if (!ReadJobFile(args.file, &content)) return kExitUsage;
+  std::optional<std::string> content;  // an archive job's project is always a deployed artifact
+  if (!args.archive && !ReadJobFile(args.file, &content)) return kExitUsage;
   const std::string id = args.id.empty() ? DefaultJobId(args.file, std::random_device{}()) : args.id;
 
   BrokerClient broker(target);
@@ -131,6 +139,11 @@ int Run(const Target& target, const RunArgs& args) {
     return rc;
   }
   std::cout << id << std::endl;
+  if (args.job_type == "SERVICE") {
+    std::cerr << "titan: service " << id << " deployed"
+              << (args.port ? " on port " + std::to_string(args.port) : "")
+              << "; `titan services` shows it, `titan stop " << id << "` ends it\n";
+  }
   WarnIfNoWorkerCan(broker, args.requirement.empty() ? "GENERAL" : args.requirement, id);
   if (!args.wait) return kExitOk;
 
@@ -144,16 +157,15 @@ int Run(const Target& target, const RunArgs& args) {
   return kExitFailed;
 }
 
-}  // namespace
-
 void AddRunCommand(CLI::App& app, const Target& target, int* exit_code) {
   auto a = std::make_shared<RunArgs>();
   auto n = std::make_shared<std::array<int64_t, 4>>();  // priority, delay, retries, timeout as parsed
   CLI::App* cmd =
       app.add_subcommand("run", "Submit a script as a job and print its id (--wait: follow it to the end)");
   cmd->footer(
-      "FILE is read here and sent with the job (at most 3 MiB). Its interpreter follows its\n"
-      "extension or #! line. Put `--` before script arguments that start with '-':\n"
+      "FILE is read here and sent with the job (at most 3 MiB); a FILE that is not here names a\n"
+      "script deployed with `titan deploy-script`. Its interpreter follows its extension or #! line. Put "
+      "`--` before script arguments that start with '-':\n"
       "  titan run etl.py --retries 2 -- --date 2024-05-01\n"
       "Exit status with --wait: 0 when the job COMPLETED, 5 when it ended FAILED, DEAD or CANCELLED.");
   cmd->add_option("FILE", a->file, "the script to run")->required();
@@ -172,13 +184,16 @@ void AddRunCommand(CLI::App& app, const Target& target, int* exit_code) {
   cmd->add_flag("--affinity", a->affinity, "prefer the worker that ran this job's first parent");
   cmd->add_option("--env", a->env, "NAME=value added to the job's environment (repeatable)")->take_all();
   cmd->add_flag("--wait,-w", a->wait, "print the job's output as it runs and exit when it ends");
+  cmd->add_flag(
+      "--archive", a->archive,
+      "FILE is <project>.zip/<entry>: run the entry inside the project deployed with `titan upload DIR`");
   const Target* t = &target;
   cmd->callback([=] {
     a->priority = priority->count() ? std::optional((*n)[0]) : std::nullopt;
     a->delay_ms = delay->count() ? std::optional((*n)[1]) : std::nullopt;
     a->retries = retries->count() ? std::optional((*n)[2]) : std::nullopt;
     a->timeout_ms = timeout->count() ? std::optional((*n)[3]) : std::nullopt;
-    *exit_code = Run(*t, *a);
+    *exit_code = RunJob(*t, *a);
   });
 }
 

@@ -11,8 +11,10 @@ void AddStoreCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--bind", options->bind, "interface to listen on (0.0.0.0 for remote clients)")
       ->capture_default_str();
   cmd->add_option("--dir", options->dir, "data directory")->capture_default_str();
-  cmd->add_flag("!--no-sync", options->durable, "do not fsync commits (faster; a crash may lose recent writes)");
-  cmd->add_option("--max-batch", options->max_batch, "requests per transaction")->check(CLI::Range(1, 100000))
+  cmd->add_flag("!--no-sync", options->durable,
+                "do not fsync commits (faster; a crash may lose recent writes)");
+  cmd->add_option("--max-batch", options->max_batch, "requests per transaction")
+      ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   cmd->callback([options, exit_code] { *exit_code = store::RunStore(*options); });
 }

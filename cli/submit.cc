@@ -54,9 +54,15 @@ std::string CheckEnv(const std::vector<std::string>& env) {
   return "";
 }
 
-wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::string content) {
-  const std::string name = std::filesystem::path(args.file).filename().string();
+wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id,
+                          std::optional<std::string> content) {
+  const std::string name = content ? std::filesystem::path(args.file).filename().string() : args.file;
   wire::Map spec{{"id", Datum(Text{job_id})}, {"file", Datum(Text{name})}};
+  if (args.archive) spec.emplace_back("archive", Datum(true));
+  if (!args.job_type.empty()) spec.emplace_back("job_type", Datum(Text{args.job_type}));
+  if (args.port > 0) spec.emplace_back("port", Datum(args.port));
+  if (!args.health_cmd.empty()) spec.emplace_back("health_cmd", Datum(Text{args.health_cmd}));
+  if (args.max_restarts) spec.emplace_back("max_restarts", Datum(*args.max_restarts));
   if (!args.args.empty()) spec.emplace_back("args", Datum(Text{ShellJoin(args.args)}));
   if (args.priority) spec.emplace_back("priority", Datum(*args.priority));
   if (args.delay_ms) spec.emplace_back("delay_ms", Datum(*args.delay_ms));
@@ -69,10 +75,14 @@ wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::s
     for (const std::string& e : args.env) env.emplace_back(Text{e});
     spec.emplace_back("env", Datum(std::move(env)));
   }
-  wire::Map blob{{"name", Datum(Text{name})}, {"content", Datum(wire::Bytes{std::move(content)})}};
+  wire::List files;
+  if (content) {
+    files.push_back(
+        Datum(wire::Map{{"name", Datum(Text{name})}, {"content", Datum(wire::Bytes{std::move(*content)})}}));
+  }
   return wire::MakeMessage(wire::MsgType::kJobSubmit)
       .Set("jobs", Datum(wire::List{Datum(std::move(spec))}))
-      .Set("files", Datum(wire::List{Datum(std::move(blob))}));
+      .Set("files", Datum(std::move(files)));
 }
 
 }  // namespace titan::cli

@@ -24,6 +24,11 @@ struct RunArgs {
   bool affinity = false;
   std::vector<std::string> env;  // NAME=value
   bool wait = false;
+  bool archive = false;                 // file is "<project>.zip/<entry>", the project deployed in perm_files
+  std::string job_type;                 // empty: RUN_PAYLOAD; SERVICE for `titan deploy`
+  int64_t port = 0;                     // SERVICE: the port it listens on
+  std::string health_cmd;               // SERVICE: exit 0 means healthy
+  std::optional<int64_t> max_restarts;  // SERVICE: crashes in a row before it is FAILED
 };
 
 // "<file stem>-<8 hex digits of random>": "etl.py" with 0x1a2b3c4d -> "etl-1a2b3c4d".
@@ -37,7 +42,8 @@ std::string ShellJoin(const std::vector<std::string>& words);
 // one.
 std::string CheckEnv(const std::vector<std::string>& env);
 
-// JOB_SUBMIT with one JobSpec (id `job_id`, file = the basename of args.file) and one FileBlob.
-wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::string content);
+// JOB_SUBMIT with one JobSpec. With `content` (a script read on this machine) the file is its
+// basename and travels as a FileBlob; without, args.file names a deployed artifact the broker resolves.
+wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::optional<std::string> content);
 
 }  // namespace titan::cli

@@ -48,5 +48,29 @@ TEST(BuildSubmit, SendsOnlyTheFieldsGivenAndValidates) {
       wire::Render(*full.Find("jobs")));
 }
 
+TEST(BuildSubmit, ServicesAndDeployedFilesAndArchives) {
+  RunArgs args;
+  args.file = "api/server.py";  // not read here: the broker runs perm_files/api/server.py
+  args.job_type = "SERVICE";
+  args.port = 8080;
+  args.health_cmd = "curl -fs localhost:8080/health";
+  args.max_restarts = 3;
+  wire::Message service = BuildSubmit(args, "api", std::nullopt);
+  std::string why;
+  EXPECT_TRUE(wire::Validate(service, &why)) << why;
+  EXPECT_EQ(
+      "[{id: \"api\", file: \"api/server.py\", job_type: \"SERVICE\", port: 8080, health_cmd: \"curl -fs "
+      "localhost:8080/health\", max_restarts: 3}]",
+      wire::Render(*service.Find("jobs")));
+  EXPECT_EQ("[]", wire::Render(*service.Find("files")));
+
+  RunArgs archive;
+  archive.file = "proj.zip/src/main.py";
+  archive.archive = true;
+  archive.args = {"--n", "3"};
+  EXPECT_EQ("[{id: \"p\", file: \"proj.zip/src/main.py\", archive: true, args: \"--n 3\"}]",
+            wire::Render(*BuildSubmit(archive, "p", std::nullopt).Find("jobs")));
+}
+
 }  // namespace
 }  // namespace titan::cli

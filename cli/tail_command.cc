@@ -75,6 +75,12 @@ std::string RenderEvent(const std::string& topic, const wire::Message& m, bool h
     return prefix + std::string(event) + "  load " + std::to_string(busy) + "/" + std::to_string(slots) +
            " [" + caps + "]\n";
   }
+  if (m.type == wire::MsgType::kEventScale) {  // an auto-scaling decision; the topic names the child worker
+    const auto& e = std::get<wire::Map>(m.Find("event")->v);
+    return prefix + "auto-scaling " + std::string(wire::FindField(e, "action")->bytes()) + " on " +
+           std::string(wire::FindField(e, "parent")->bytes()) + ": " +
+           std::string(wire::FindField(e, "reason")->bytes()) + "\n";
+  }
   return "";
 }
 
@@ -91,6 +97,7 @@ int Tail(const Target& target, TailArgs args) {
   if (args.jobs) sub.set(zmq::sockopt::subscribe, "job.");
   if (args.logs) sub.set(zmq::sockopt::subscribe, "log.");
   if (args.workers) sub.set(zmq::sockopt::subscribe, "worker.");
+  if (args.workers) sub.set(zmq::sockopt::subscribe, "scale.");
   sub.connect(pub);
   std::cerr << "titan: tailing " << pub << " (Ctrl-C to stop)\n";
   for (;;) {
@@ -116,9 +123,9 @@ void AddTailCommand(CLI::App& app, const Target& target, int* exit_code) {
   auto a = std::make_shared<TailArgs>();
   CLI::App* cmd = app.add_subcommand("tail", "Print the broker's live events, one line each, until Ctrl-C");
   cmd->footer("Without --jobs/--logs/--workers, all three are shown.");
-  cmd->add_flag("--jobs", a->jobs, "job state changes");
+  cmd->add_flag("--jobs", a->jobs, "job state changes (services: also readiness and restarts)");
   cmd->add_flag("--logs", a->logs, "job output lines");
-  cmd->add_flag("--workers", a->workers, "workers joining, leaving and lost");
+  cmd->add_flag("--workers", a->workers, "workers joining, leaving and lost, and auto-scaling decisions");
   cmd->add_flag("--heartbeats", a->heartbeats, "also worker heartbeats");
   const Target* t = &target;
   cmd->callback([=] {

@@ -33,6 +33,7 @@ struct UpArgs {
   std::string bind;
   int slots = 4;
   std::string executor = "process";
+  int autoscale_max = 0;  // child workers each worker may be asked to start (0: off)
 };
 
 // The running nodes. Destroying it kills whatever is still running (see ChildHandle).
@@ -196,7 +197,8 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
                   "store.log", &cluster->store, &ep->store) &&
             start("broker", "broker",
                   {exe, "broker", "--port", port_at(0), "--worker-port", port_at(2), "--pub-port", port_at(3),
-                   "--dir", (dir / "broker").string(), "--store-port", std::to_string(PortOf(ep->store))},
+                   "--dir", (dir / "broker").string(), "--store-port", std::to_string(PortOf(ep->store)),
+                   "--autoscale-max", std::to_string(a.autoscale_max)},
                   "broker.log", &cluster->broker, &ep->broker);
   // Workers dial the broker; a wildcard bind is reached over loopback.
   const std::string broker_host = a.bind.empty() || a.bind == "0.0.0.0" ? "127.0.0.1" : a.bind;
@@ -262,6 +264,10 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--executor", a->executor, "process: run jobs; noop: complete them at once (benchmarks)")
       ->check(CLI::IsMember({"process", "noop"}))
+      ->capture_default_str();
+  cmd->add_option("--autoscale-max", a->autoscale_max,
+                  "auto-scaling: child workers each worker may start when jobs wait for slots (0: off)")
+      ->check(CLI::Range(0, 64))
       ->capture_default_str();
   cmd->callback([a, exit_code] { *exit_code = Up(*a); });
 }

@@ -32,6 +32,11 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
   cmd->add_option("--kill-grace-ms", options->kill_grace_ms, "SIGTERM -> SIGKILL grace when stopping a job")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
+  cmd->add_option("--drain-grace-ms", options->drain_grace_ms,
+                  "on SIGTERM or `titan shutdown`: how long running jobs may take to finish")
+      ->check(CLI::Range(0, 86400000))
+      ->capture_default_str();
+  cmd->add_option("--parent", options->parent, "set by a worker that started this one (auto-scaling)");
   const Target* t = &target;
   cmd->callback([options, t, exit_code] {
     options->host = t->host;

@@ -44,8 +44,9 @@ Status KvEngine::Open(const std::string& path, bool durable) {
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
       {&get_, "SELECT value, text FROM kv WHERE key = ?1"},
-      {&put_, "INSERT INTO kv(key, text, value) VALUES(?1, ?2, ?3) "
-              "ON CONFLICT(key) DO UPDATE SET text = excluded.text, value = excluded.value"},
+      {&put_,
+       "INSERT INTO kv(key, text, value) VALUES(?1, ?2, ?3) "
+       "ON CONFLICT(key) DO UPDATE SET text = excluded.text, value = excluded.value"},
       {&del_value_, "DELETE FROM kv WHERE key = ?1"},
       {&del_set_, "DELETE FROM sets WHERE key = ?1"},
       {&is_set_, "SELECT 1 FROM sets WHERE key = ?1 LIMIT 1"},
@@ -54,7 +55,8 @@ Status KvEngine::Open(const std::string& path, bool durable) {
       {&srem_, "DELETE FROM sets WHERE key = ?1 AND member = ?2"},
       {&smembers_, "SELECT member, text FROM sets WHERE key = ?1 ORDER BY seq LIMIT ?2"},
       {&keys_values_, "SELECT key FROM kv WHERE key >= ?1 AND (?2 = x'' OR key < ?2) ORDER BY key LIMIT ?3"},
-      {&keys_sets_, "SELECT DISTINCT key FROM sets WHERE key >= ?1 AND (?2 = x'' OR key < ?2) ORDER BY key LIMIT ?3"},
+      {&keys_sets_,
+       "SELECT DISTINCT key FROM sets WHERE key >= ?1 AND (?2 = x'' OR key < ?2) ORDER BY key LIMIT ?3"},
   };
   for (const auto& st : statements) {
     if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
@@ -156,7 +158,8 @@ Outcome KvEngine::SetRemove(std::string_view key, std::string_view member, int* 
   return {};
 }
 
-Outcome KvEngine::SetMembers(std::string_view key, size_t limit, std::vector<StoredValue>* out, bool* truncated) {
+Outcome KvEngine::SetMembers(std::string_view key, size_t limit, std::vector<StoredValue>* out,
+                             bool* truncated) {
   Outcome err;
   if (IsValue(key, &err)) return Outcome{Fault::kWrongType, {}};
   if (!err.ok()) return err;
@@ -186,7 +189,8 @@ Outcome KvEngine::Increment(std::string_view key, int64_t delta, int64_t* result
 }
 
 Outcome KvEngine::CompareAndSet(std::string_view key, const std::optional<std::string>& expected,
-                                const StoredValue& value, bool* swapped, std::optional<StoredValue>* current) {
+                                const StoredValue& value, bool* swapped,
+                                std::optional<StoredValue>* current) {
   if (Outcome o = Get(key, current); !o.ok()) return o;
   const bool matches = expected ? (*current && (*current)->bytes == *expected) : !current->has_value();
   *swapped = matches;
@@ -196,7 +200,8 @@ Outcome KvEngine::CompareAndSet(std::string_view key, const std::optional<std::s
   return {};
 }
 
-Outcome KvEngine::Keys(std::string_view prefix, size_t limit, std::vector<std::string>* out, bool* truncated) {
+Outcome KvEngine::Keys(std::string_view prefix, size_t limit, std::vector<std::string>* out,
+                       bool* truncated) {
   const std::string end = PrefixEnd(prefix);
   out->clear();
   for (Statement* s : {&keys_values_, &keys_sets_}) {

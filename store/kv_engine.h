@@ -49,8 +49,8 @@ class KvEngine {
   Outcome Increment(std::string_view key, int64_t delta, int64_t* result);
   // Sets `key` to `value` iff it currently holds `expected` (nullopt: iff absent). `current` is the
   // value held afterwards.
-  Outcome CompareAndSet(std::string_view key, const std::optional<std::string>& expected, const StoredValue& value,
-                        bool* swapped, std::optional<StoredValue>* current);
+  Outcome CompareAndSet(std::string_view key, const std::optional<std::string>& expected,
+                        const StoredValue& value, bool* swapped, std::optional<StoredValue>* current);
   // Keys (values and sets) starting with `prefix`, in byte order, at most `limit`.
   Outcome Keys(std::string_view prefix, size_t limit, std::vector<std::string>* out, bool* truncated);
 

@@ -35,8 +35,8 @@ Status Db::Prepare(std::string_view sql, Statement* stmt) {
   if (stmt->stmt_ != nullptr) sqlite3_finalize(stmt->stmt_);
   stmt->stmt_ = nullptr;
   stmt->db_ = db_;
-  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt->stmt_,
-                         nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt->stmt_, nullptr) != SQLITE_OK) {
     return Status::Error("sqlite cannot prepare '" + std::string(sql) + "': " + LastError());
   }
   return Status::Ok();

@@ -8,11 +8,11 @@
 namespace titan::store {
 
 struct StoreOptions {
-  std::string bind = "127.0.0.1";   // interface to listen on ("0.0.0.0" for remote clients)
-  int port = 9091;                  // 0: any free port (announced on the READY line)
+  std::string bind = "127.0.0.1";  // interface to listen on ("0.0.0.0" for remote clients)
+  int port = 9091;                 // 0: any free port (announced on the READY line)
   std::string dir = "titan-data/store";
-  bool durable = true;              // false: no fsync (faster; a crash may lose recent writes)
-  size_t max_batch = 512;           // requests applied per transaction (one fsync each)
+  bool durable = true;     // false: no fsync (faster; a crash may lose recent writes)
+  size_t max_batch = 512;  // requests applied per transaction (one fsync each)
 };
 
 // Serves until SIGINT/SIGTERM. Prints "READY store tcp://HOST:PORT" once bound. Returns the process

@@ -63,7 +63,8 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service, 
       Apply(service, p, &storage_failed);
     } else {
       p.rid = wire::DecodeIncoming(p.in).rid;
-      p.reply = wire::MakeError(wire::ErrorCode::kUnavailable, "storage failure (" + begun.message() + "); retry later");
+      p.reply = wire::MakeError(wire::ErrorCode::kUnavailable,
+                                "storage failure (" + begun.message() + "); retry later");
     }
   }
   if (begun.ok()) {
@@ -72,8 +73,9 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service, 
       engine.Rollback();
       spdlog::error("store: batch of {} rolled back: {}", batch.size(), committed.message());
       for (auto& p : batch) {
-        if (p.write) p.reply = wire::MakeError(wire::ErrorCode::kUnavailable, "the write was not saved (" +
-                                                                                committed.message() + "); retry later");
+        if (p.write)
+          p.reply = wire::MakeError(wire::ErrorCode::kUnavailable,
+                                    "the write was not saved (" + committed.message() + "); retry later");
       }
     }
   }
@@ -107,7 +109,8 @@ int RunStore(const StoreOptions& options) {
   zmq::socket_t router(ctx, zmq::socket_type::router);
   wire::ConfigureSocket(router);
   router.set(zmq::sockopt::router_mandatory, 1);
-  const std::string endpoint = "tcp://" + options.bind + ":" + (options.port ? std::to_string(options.port) : "*");
+  const std::string endpoint =
+      "tcp://" + options.bind + ":" + (options.port ? std::to_string(options.port) : "*");
   try {
     router.bind(endpoint);
   } catch (const zmq::error_t& e) {
@@ -136,7 +139,8 @@ int RunStore(const StoreOptions& options) {
       spdlog::info("store: signal {} received; stopping", signals.Take());
       break;
     }
-    if (items[0].revents & ZMQ_POLLIN) ServeBatch(router, engine, service, options.max_batch, batch, counters);
+    if (items[0].revents & ZMQ_POLLIN)
+      ServeBatch(router, engine, service, options.max_batch, batch, counters);
   }
   spdlog::info("store: stopped after {} requests in {} batches ({} errors answered, {} replies unroutable)",
                counters.requests, counters.batches, counters.errors, counters.unroutable);

@@ -51,8 +51,10 @@ bool StoreService::IsWrite(MsgType type) {
     case MsgType::kStoreSadd:
     case MsgType::kStoreSrem:
     case MsgType::kStoreIncr:
-    case MsgType::kStoreCas: return true;
-    default: return false;
+    case MsgType::kStoreCas:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -75,18 +77,23 @@ Message StoreService::Handle(const Message& req, bool* storage_failed) {
   Outcome outcome;
   Message reply = Dispatch(req, &outcome);
   switch (outcome.fault) {
-    case Fault::kNone: return reply;
+    case Fault::kNone:
+      return reply;
     case Fault::kWrongType:
-      return Error(ErrorCode::kWrongType, "key " + Show(req.Bytes("key")) + " holds " + (req.type == MsgType::kStoreSadd ||
-                                                                    req.type == MsgType::kStoreSrem ||
-                                                                    req.type == MsgType::kStoreSmembers
-                                                                ? "a plain value, not a set"
-                                                                : "a set, not a plain value") +
-                                              "; use another key or delete it first");
+      return Error(ErrorCode::kWrongType,
+                   "key " + Show(req.Bytes("key")) + " holds " +
+                       (req.type == MsgType::kStoreSadd || req.type == MsgType::kStoreSrem ||
+                                req.type == MsgType::kStoreSmembers
+                            ? "a plain value, not a set"
+                            : "a set, not a plain value") +
+                       "; use another key or delete it first");
     case Fault::kNotInteger:
-      return Error(ErrorCode::kWrongType, "key " + Show(req.Bytes("key")) + " does not hold a decimal integer, so it cannot be incremented");
+      return Error(
+          ErrorCode::kWrongType,
+          "key " + Show(req.Bytes("key")) + " does not hold a decimal integer, so it cannot be incremented");
     case Fault::kOverflow:
-      return Error(ErrorCode::kInvalid, "incrementing key " + Show(req.Bytes("key")) + " would overflow a signed 64-bit integer");
+      return Error(ErrorCode::kInvalid,
+                   "incrementing key " + Show(req.Bytes("key")) + " would overflow a signed 64-bit integer");
     case Fault::kStorage:
       *storage_failed = true;
       return Error(ErrorCode::kUnavailable, "storage failure (" + outcome.detail + "); retry later");
@@ -129,7 +136,9 @@ Message StoreService::Dispatch(const Message& req, Outcome* outcome) {
       wire::List items;
       items.reserve(members.size());
       for (const auto& v : members) items.push_back(ToDatum(v));
-      return wire::MakeMessage(MsgType::kStoreList).Set("items", Datum(std::move(items))).Set("truncated", Datum(truncated));
+      return wire::MakeMessage(MsgType::kStoreList)
+          .Set("items", Datum(std::move(items)))
+          .Set("truncated", Datum(truncated));
     }
     case MsgType::kStoreIncr: {
       int64_t result = 0;
@@ -153,9 +162,12 @@ Message StoreService::Dispatch(const Message& req, Outcome* outcome) {
       *outcome = engine_->Keys(req.Bytes("prefix"), limit, &keys, &truncated);
       wire::List items;
       for (auto& k : keys) items.push_back(wire::ValueDatum(k, wire::IsValidUtf8(k)));
-      return wire::MakeMessage(MsgType::kStoreList).Set("items", Datum(std::move(items))).Set("truncated", Datum(truncated));
+      return wire::MakeMessage(MsgType::kStoreList)
+          .Set("items", Datum(std::move(items)))
+          .Set("truncated", Datum(truncated));
     }
-    default: return Error(ErrorCode::kInternal, "unreachable");
+    default:
+      return Error(ErrorCode::kInternal, "unreachable");
   }
 }
 

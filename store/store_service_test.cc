@@ -47,7 +47,8 @@ TEST_F(StoreServiceTest, EveryOperation) {
   EXPECT_EQ("STORE_COUNT {count: 0}", Call(MsgType::kStoreSadd, {{"key", T("s")}, {"member", T("a")}}));
   EXPECT_EQ("STORE_COUNT {count: 1}",
             Call(MsgType::kStoreSadd, {{"key", T("s")}, {"member", Datum(Bytes{std::string("\0", 1)})}}));
-  EXPECT_EQ("STORE_LIST {items: [\"a\", b\"\\x00\"], truncated: false}", Call(MsgType::kStoreSmembers, {{"key", T("s")}}));
+  EXPECT_EQ("STORE_LIST {items: [\"a\", b\"\\x00\"], truncated: false}",
+            Call(MsgType::kStoreSmembers, {{"key", T("s")}}));
   EXPECT_EQ("STORE_COUNT {count: 1}", Call(MsgType::kStoreSrem, {{"key", T("s")}, {"member", T("a")}}));
   EXPECT_EQ("STORE_INT {value: 3}", Call(MsgType::kStoreIncr, {{"key", T("n")}, {"delta", Datum(3)}}));
   EXPECT_EQ("STORE_CAS_RESULT {swapped: false, current: \"3\"}",
@@ -75,9 +76,11 @@ TEST_F(StoreServiceTest, LimitsAtAndPastTheEdge) {
   const std::string at_value(wire::kMaxValueBytes, 'v'), over_value(wire::kMaxValueBytes + 1, 'v');
   const std::string at_key(wire::kMaxKeyBytes, 'k'), over_key(wire::kMaxKeyBytes + 1, 'k');
   EXPECT_EQ("STORE_OK {}", Call(MsgType::kStorePut, {{"key", T(at_key)}, {"value", Datum(Bytes{at_value})}}));
-  EXPECT_EQ("ERROR TOO_LARGE", Call(MsgType::kStorePut, {{"key", T("k")}, {"value", Datum(Bytes{over_value})}}));
+  EXPECT_EQ("ERROR TOO_LARGE",
+            Call(MsgType::kStorePut, {{"key", T("k")}, {"value", Datum(Bytes{over_value})}}));
   EXPECT_EQ("ERROR TOO_LARGE", Call(MsgType::kStorePut, {{"key", T(over_key)}, {"value", T("v")}}));
-  EXPECT_EQ("ERROR TOO_LARGE", Call(MsgType::kStoreSadd, {{"key", T("s")}, {"member", Datum(Bytes{over_value})}}));
+  EXPECT_EQ("ERROR TOO_LARGE",
+            Call(MsgType::kStoreSadd, {{"key", T("s")}, {"member", Datum(Bytes{over_value})}}));
   EXPECT_EQ("ERROR INVALID", Call(MsgType::kStorePut, {{"key", T("")}, {"value", T("v")}}));
   EXPECT_EQ("ERROR INVALID", Call(MsgType::kStoreKeys, {{"prefix", T("")}, {"limit", Datum(0)}}));
 }

@@ -28,20 +28,26 @@ std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx, const std::string& en
 
 BrokerLink::BrokerLink(zmq::context_t& ctx, std::string host, int port, int heartbeat_ms,
                        std::function<wire::Message()> make_ready)
-    : ctx_(ctx), host_(std::move(host)), port_(port), heartbeat_ms_(heartbeat_ms), make_ready_(std::move(make_ready)) {}
+    : ctx_(ctx),
+      host_(std::move(host)),
+      port_(port),
+      heartbeat_ms_(heartbeat_ms),
+      make_ready_(std::move(make_ready)) {}
 
 void BrokerLink::StartDiscovery(int64_t now) {
   state_ = State::kDiscovering;
   worker_.reset();
   hello_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(port_));
-  wire::SendRequest(*hello_, wire::MakeMessage(wire::MsgType::kHello).Set("client", wire::Datum(wire::Text{"worker"})));
+  wire::SendRequest(
+      *hello_, wire::MakeMessage(wire::MsgType::kHello).Set("client", wire::Datum(wire::Text{"worker"})));
   hello_deadline_ = now + std::max<int64_t>(backoff_ms_, 1000);
 }
 
 size_t BrokerLink::AddPollItems(zmq::pollitem_t* items, bool want_out) {
   size_t n = 0;
   if (hello_) items[n++] = {hello_->handle(), 0, ZMQ_POLLIN, 0};
-  if (worker_) items[n++] = {worker_->handle(), 0, static_cast<short>(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0};
+  if (worker_)
+    items[n++] = {worker_->handle(), 0, static_cast<short>(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0};
   return n;
 }
 
@@ -49,7 +55,8 @@ std::vector<wire::Message> BrokerLink::Receive(int64_t now) {
   std::vector<wire::Message> out;
   if (hello_ && (hello_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
     wire::Decoded d = wire::RecvReply(*hello_);
-    if (d.status == wire::DecodeStatus::kOk && d.msg.type == wire::MsgType::kWelcome && d.msg.Has("worker_port")) {
+    if (d.status == wire::DecodeStatus::kOk && d.msg.type == wire::MsgType::kWelcome &&
+        d.msg.Has("worker_port")) {
       const std::string endpoint = "tcp://" + host_ + ":" + std::to_string(d.msg.Int("worker_port"));
       hello_.reset();
       worker_ = Dealer(ctx_, endpoint);
@@ -71,7 +78,8 @@ std::vector<wire::Message> BrokerLink::Receive(int64_t now) {
     }
     if (d.msg.type == wire::MsgType::kWorkerWelcome) {
       if (state_ != State::kReady) backoff_ms_ = 250;
-      if (d.msg.Int("heartbeat_ms") > 0) heartbeat_ms_ = static_cast<int>(d.msg.Int("heartbeat_ms"));  // the broker's beat
+      if (d.msg.Int("heartbeat_ms") > 0)
+        heartbeat_ms_ = static_cast<int>(d.msg.Int("heartbeat_ms"));  // the broker's beat
       state_ = State::kReady;
       if (d.msg.Has("store_port")) store_port_ = static_cast<int>(d.msg.Int("store_port"));
     }

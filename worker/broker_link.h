@@ -6,12 +6,11 @@
 // so a restarted broker is re-joined without restarting the worker. Never blocks.
 #pragma once
 
-#include <zmq.hpp>
-
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <zmq.hpp>
 
 #include "codec.h"
 

@@ -181,12 +181,18 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
   if (!program.ok()) return program.status();
 
   UniqueFd out_r, out_w, err_r, err_w;
-  if (Status s = MakeOutputPipe(&out_r, &out_w); !s.ok()) return s;
-  if (!spec.merge_stderr) {
-    if (Status s = MakeOutputPipe(&err_r, &err_w); !s.ok()) return s;
+  if (!spec.output_file.empty()) {
+    // Opened here rather than by a spawn file action, so that an error names the file, not the program.
+    out_w.Reset(::open(spec.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!out_w.valid()) return ErrnoStatus("cannot open '" + spec.output_file + "'", errno);
+  } else {
+    if (Status s = MakeOutputPipe(&out_r, &out_w); !s.ok()) return s;
+    if (!spec.merge_stderr) {
+      if (Status s = MakeOutputPipe(&err_r, &err_w); !s.ok()) return s;
+    }
   }
   SpawnAttrs attrs;
-  const int err_target = spec.merge_stderr ? out_w.get() : err_w.get();
+  const int err_target = err_w.valid() ? err_w.get() : out_w.get();
   if (Status s = Configure(&attrs, spec, out_w.get(), err_target); !s.ok()) return s;
 
   std::vector<char*> argv = CStrings(spec.argv);

@@ -24,6 +24,9 @@ struct SpawnSpec {
   std::string cwd;
   // When true, stderr goes into the stdout pipe (one ordered stream) and stderr_fd() is -1.
   bool merge_stderr = false;
+  // When set, stdout and stderr are both appended to this file (created 0644) instead of pipes, and
+  // stdout_fd() / stderr_fd() are -1. For long-lived children whose output nobody reads (child workers).
+  std::string output_file;
 };
 
 // This process's environment as a SpawnSpec::env.
@@ -63,7 +66,8 @@ class ChildProcess {
 
   pid_t pid() const { return pid_; }  // also the process-group id; -1 after move or Release()
   // Read ends of the output pipes: non-blocking, close-on-exec, owned by this handle (closed when it is
-  // destroyed or released). EOF arrives only when every process holding the write end is gone.
+  // destroyed or released); -1 when SpawnSpec::output_file sent the output to a file. EOF arrives only when
+  // every process holding the write end is gone.
   int stdout_fd() const { return stdout_.get(); }
   int stderr_fd() const { return stderr_.get(); }
   // A pidfd that becomes readable when the leader exits: put it into the poll set instead of polling

@@ -70,6 +70,28 @@ TEST(ChildProcess, ALaterEnvironmentEntryOverridesAnEarlierOne) {
   EXPECT_EQ("2\n1\n", ReadToEof(child->stdout_fd()).value_or("timeout"));
 }
 
+TEST(ChildProcess, AnOutputFileTakesBothStreamsAndIsAppendedTo) {
+  TempDir dir;
+  const std::string log = dir / "child.log";
+  std::ofstream(log) << "earlier\n";
+  SpawnSpec spec = Command({"sh", "-c", "echo out; echo err >&2"});
+  spec.output_file = log;
+  Result<ChildProcess> child = ChildProcess::Spawn(spec);
+  ASSERT_TRUE(child.ok()) << child.message();
+  EXPECT_EQ(-1, child->stdout_fd());
+  EXPECT_EQ(-1, child->stderr_fd());
+  EXPECT_EQ("exit 0", WaitForExit(*child)->Render());
+  std::ifstream in(log);
+  EXPECT_EQ("earlier\nout\nerr\n", std::string(std::istreambuf_iterator<char>(in), {}));
+}
+
+TEST(ChildProcess, AnOutputFileThatCannotBeOpenedIsNamed) {
+  SpawnSpec spec = Command({"true"});
+  spec.output_file = "/nonexistent-titan-dir/child.log";
+  EXPECT_EQ("cannot open '/nonexistent-titan-dir/child.log': No such file or directory",
+            ChildProcess::Spawn(spec).message());
+}
+
 TEST(ChildProcess, DefaultHandleHoldsNothing) {
   ChildProcess empty;
   EXPECT_EQ(-1, empty.pid());

@@ -33,7 +33,6 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
   return Status::Ok();
 }
 
-
 // Which of `pgids` still have a live member: a non-zombie process in the group, or the leader itself
 // if it moved to another group (setsid) and is still running.
 std::set<pid_t> LiveGroups(const std::set<pid_t>& pgids) {

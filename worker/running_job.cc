@@ -3,9 +3,12 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
+
+#include "artifact_name.h"
+#include "zip_archive.h"
 
 namespace titan::worker {
 namespace {
@@ -45,7 +48,55 @@ void RunningJob::Stop(int64_t now, int64_t grace_ms, std::string reason, bool by
   kill_at = now + grace_ms;
 }
 
-exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx, int64_t now) {
+namespace {
+
+// The job's file in its directory: a hard link to the cached content (read-only, so a job cannot
+// change the cache through it), or a copy where linking is impossible.
+exec::Result<std::string> PlaceScript(const std::string& content, const std::string& dir,
+                                      const std::string& file) {
+  const std::string script = dir + "/" + ScriptName(file);
+  std::error_code ec;
+  std::filesystem::remove(script, ec);
+  if (link(content.c_str(), script.c_str()) != 0) {
+    std::filesystem::copy_file(content, script, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return exec::Status::Error("cannot write the job's script to '" + script + "': " + ec.message());
+  }
+  chmod(script.c_str(), 0555);
+  return script;
+}
+
+// An archive job's project unpacked into `dir`; returns the entry point's path inside it.
+exec::Result<std::string> PlaceProject(const std::string& content, const std::string& dir,
+                                       const std::string& file, const JobContext& ctx) {
+  auto split = artifacts::SplitArchivePath(file);
+  if (!split) return exec::Status::Error("archive job file '" + file + "' must be '<project>.zip/<entry>'");
+  if (auto st = artifacts::Unpack(content, dir, ctx.unpack_limits); !st.ok()) return st;
+  const std::string entry = dir + "/" + split->entry;
+  struct stat sb {};
+  if (stat(entry.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    return exec::Status::Error("project '" + split->archive + "' has no file '" + split->entry +
+                               "'; name an entry point that exists inside the zip");
+  }
+  chmod(entry.c_str(), sb.st_mode | 0500);
+  return entry;
+}
+
+// Spawns job.spawn and captures its output into job.log.
+exec::Status SpawnRun(RunningJob& job) {
+  auto child = exec::ChildProcess::Spawn(job.spawn);
+  if (!child.ok()) return child.status();
+  job.child.emplace(std::move(child.value()));
+  job.out =
+      std::make_unique<exec::OutputCapture>(job.child->stdout_fd(), exec::Stream::kStdout, job.log.get());
+  job.err =
+      std::make_unique<exec::OutputCapture>(job.child->stderr_fd(), exec::Stream::kStderr, job.log.get());
+  return exec::Status::Ok();
+}
+
+}  // namespace
+
+exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
+                                                   const std::string& content, int64_t now) {
   const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
   auto job = std::make_unique<RunningJob>();
   job->id = std::string(wire::FindField(spec, "id")->bytes());
@@ -54,24 +105,24 @@ exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, 
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return exec::Status::Error("cannot create job directory '" + dir + "': " + ec.message());
-  const std::string script = dir + "/" + ScriptName(std::string(wire::FindField(spec, "file")->bytes()));
-  {
-    std::ofstream f(script, std::ios::binary | std::ios::trunc);
-    if (!assign.blobs.empty()) f.write(assign.blobs.front().data(), static_cast<std::streamsize>(assign.blobs.front().size()));
-    if (!f) return exec::Status::Error("cannot write the job's script to '" + script + "'");
-  }
-  chmod(script.c_str(), 0755);
+  const std::string file(wire::FindField(spec, "file")->bytes());
+  const Datum* archive = wire::FindField(spec, "archive");
+  auto placed = archive && std::get<bool>(archive->v) ? PlaceProject(content, dir, file, ctx)
+                                                      : PlaceScript(content, dir, file);
+  if (!placed.ok()) return placed.status();
+  const std::string& script = placed.value();
   const Datum* args = wire::FindField(spec, "args");
   auto argv = exec::CommandFor(script, args ? args->bytes() : std::string_view(), ctx.tools);
   if (!argv.ok()) return argv.status();
 
-  exec::SpawnSpec sp;
+  exec::SpawnSpec& sp = job->spawn;
   sp.argv = std::move(argv.value());
   sp.cwd = dir;
   sp.env = ctx.base_env;
-  for (const std::string& kv : std::vector<std::string>{"TITAN_HOST=" + ctx.broker_host, "TITAN_PORT=" + std::to_string(ctx.broker_port),
-                                "TITAN_JOB_ID=" + job->id, "TITAN_ATTEMPT=" + std::to_string(job->attempt),
-                                "TITAN_SHARED_DIR=" + ctx.shared_dir, "TITAN_JOB_DIR=" + dir, "PYTHONUNBUFFERED=1"}) {
+  for (const std::string& kv : std::vector<std::string>{
+           "TITAN_HOST=" + ctx.broker_host, "TITAN_PORT=" + std::to_string(ctx.broker_port),
+           "TITAN_JOB_ID=" + job->id, "TITAN_ATTEMPT=" + std::to_string(job->attempt),
+           "TITAN_SHARED_DIR=" + ctx.shared_dir, "TITAN_JOB_DIR=" + dir, "PYTHONUNBUFFERED=1"}) {
     sp.env.push_back(kv);
   }
   if (const Datum* env = wire::FindField(spec, "env")) {
@@ -87,15 +138,26 @@ exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, 
   });
   if (!log.ok()) return log.status();
   job->log = std::move(log.value());
-  auto child = exec::ChildProcess::Spawn(sp);
-  if (!child.ok()) return child.status();
-  job->child.emplace(std::move(child.value()));
-  job->out = std::make_unique<exec::OutputCapture>(job->child->stdout_fd(), exec::Stream::kStdout, job->log.get());
-  job->err = std::make_unique<exec::OutputCapture>(job->child->stderr_fd(), exec::Stream::kStderr, job->log.get());
-  if (const Datum* t = wire::FindField(spec, "timeout_ms"); t && std::get<int64_t>(t->v) > 0) {
+  if (auto service = ServiceSpecOf(spec)) job->service = std::make_unique<Service>(*service, dir, sp.env);
+  if (auto st = SpawnRun(*job); !st.ok()) return st;
+  if (const Datum* t = wire::FindField(spec, "timeout_ms");
+      t && std::get<int64_t>(t->v) > 0 && !job->service) {
     job->timeout_at = now + std::get<int64_t>(t->v);
   }
   return job;
+}
+
+exec::Status RespawnJob(RunningJob& job) {
+  job.out.reset();
+  job.err.reset();
+  job.child.reset();
+  job.exit.reset();
+  job.kill_at = 0;
+  job.drain_until = 0;
+  job.output_abandoned = false;
+  job.end_reason.clear();
+  job.cancelled = false;
+  return SpawnRun(job);
 }
 
 wire::Datum ResultOf(const RunningJob& job) {
@@ -112,12 +174,12 @@ wire::Datum ResultOf(const RunningJob& job) {
   return Datum(std::move(m));
 }
 
-wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason) {
+wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason, bool cancelled) {
   return Datum(wire::Map{{"id", Datum(Text{id})},
                          {"attempt", Datum(attempt)},
                          {"exit_code", Datum(int64_t{-1})},
                          {"signal", Datum(int64_t{0})},
-                         {"cancelled", Datum(false)},
+                         {"cancelled", Datum(cancelled)},
                          {"reason", Datum(Text{reason})}});
 }
 

@@ -12,6 +12,8 @@
 #include "codec.h"
 #include "interpreter.h"
 #include "output_capture.h"
+#include "service.h"
+#include "zip_archive.h"
 
 namespace titan::worker {
 
@@ -22,7 +24,8 @@ struct JobContext {
   std::string broker_host;
   int broker_port = 0;
   exec::Toolchain tools;
-  std::vector<std::string> base_env;  // the worker's own environment
+  std::vector<std::string> base_env;      // the worker's own environment
+  artifacts::UnpackLimits unpack_limits;  // for archive jobs' projects
 };
 
 struct LogChunk {
@@ -33,7 +36,9 @@ struct LogChunk {
 struct RunningJob {
   std::string id;
   int64_t attempt = 0;
-  std::optional<exec::ChildProcess> child;  // set once spawned
+  exec::SpawnSpec spawn;  // the job's command, directory and environment
+  // Set while a run is live; a service drops it after each exit (reaping the old leader at once).
+  std::optional<exec::ChildProcess> child;
   std::unique_ptr<exec::JobLog> log;
   std::unique_ptr<exec::OutputCapture> out, err;
   int64_t timeout_at = 0;  // epoch ms; 0: no timeout
@@ -44,22 +49,31 @@ struct RunningJob {
   std::vector<LogChunk> pending;  // output not yet sent as JOB_LOG
   int64_t next_seq = 0;
 
-  int64_t drain_until = 0;        // epoch ms: after the leader exited, wait for EOF until then
-  bool output_abandoned = false;  // EOF never came (a process escaped the group with the pipes)
+  int64_t drain_until = 0;           // epoch ms: after the leader exited, wait for EOF until then
+  bool output_abandoned = false;     // EOF never came (a process escaped the group with the pipes)
+  std::unique_ptr<Service> service;  // SERVICE jobs only: restarts and readiness
 
   bool output_done() const { return output_abandoned || ((!out || out->eof()) && (!err || err->eof())); }
   // Starts SIGTERM -> grace -> SIGKILL of the group (idempotent).
   void Stop(int64_t now, int64_t grace_ms, std::string reason, bool by_cancel);
 };
 
-// Writes the script into jobs/<id>/, chooses its interpreter and spawns it. Errors (bad args, missing
-// interpreter, unwritable workspace) come back as a readable message for the JobResult.
-exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx, int64_t now);
+// Puts the job's file (`content`: its path in the worker's cache) into jobs/<id>/ — the script
+// itself, or for an archive job the unpacked project — chooses its interpreter and spawns it.
+// A SERVICE job gets its `service` (not yet Started) and no timeout. Errors (bad args, missing
+// interpreter, unwritable workspace, a refused archive) come back as a readable message for the JobResult.
+exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
+                                                   const std::string& content, int64_t now);
+
+// Spawns the job's command again after its last run ended (a service restart): a new process group
+// and output captures, the same log (line numbers and JOB_LOG seq continue). Error: the spawn failed.
+exec::Status RespawnJob(RunningJob& job);
 
 // The JobResult struct of the protocol for a finished run.
 wire::Datum ResultOf(const RunningJob& job);
-// A JobResult for a run that never started.
-wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason);
+// A JobResult for a run that never started (`cancelled`: stopped before it could).
+wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason,
+                        bool cancelled = false);
 
 // A file-system-safe name for a job id (letters, digits, '-', '_', '.'; the rest as %XX).
 std::string SafeName(const std::string& id);

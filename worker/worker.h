@@ -9,21 +9,24 @@
 namespace titan::worker {
 
 struct WorkerOptions {
-  std::string host = "127.0.0.1";  // the broker's client address (TITAN_HOST)
-  int port = 9090;                 // (TITAN_PORT); the worker port is learned from WELCOME
-  std::string name;                // default: <hostname>-<pid>
-  int slots = 4;                   // jobs run at once
-  std::vector<std::string> tags;   // custom capabilities besides GENERAL / GPU / HIGH_MEM
+  std::string host = "127.0.0.1";         // the broker's client address (TITAN_HOST)
+  int port = 9090;                        // (TITAN_PORT); the worker port is learned from WELCOME
+  std::string name;                       // default: <hostname>-<pid>
+  int slots = 4;                          // jobs run at once
+  std::vector<std::string> tags;          // custom capabilities besides GENERAL / GPU / HIGH_MEM
   std::string dir = "titan-data/worker";  // holds titan_workspace/ (jobs/<id>/, shared/) and pids
   std::string executor = "process";       // "process" or "noop" (completes jobs without running them)
   int heartbeat_ms = 1000;
-  int kill_grace_ms = 5000;        // SIGTERM -> SIGKILL grace when stopping a job
-  int drain_grace_ms = 30000;      // on SIGTERM / shutdown: how long running jobs may finish
-  long high_mem_mb = 32768;        // HIGH_MEM when the machine has at least this much memory
+  int kill_grace_ms = 5000;    // SIGTERM -> SIGKILL grace when stopping a job
+  int drain_grace_ms = 30000;  // on SIGTERM / shutdown: how long running jobs may finish
+  long high_mem_mb = 32768;    // HIGH_MEM when the machine has at least this much memory
+  std::string parent;          // set by a worker that started this one (auto-scaling); sent in WORKER_READY
 };
 
 // Serves until stopped. SIGTERM (or `titan shutdown`) drains: no new jobs, running ones get
-// drain_grace_ms to finish, then are stopped. SIGINT, or a second signal, stops running jobs at once.
+// drain_grace_ms to finish, then are stopped; services are stopped at once and handed back to the
+// broker; child workers (started on WORKER_SPAWN) get SIGTERM and are killed if still running after
+// drain_grace_ms + kill_grace_ms. SIGINT, or a second signal, stops running jobs at once.
 // Prints "READY worker <name>" once registered. Returns the process exit code.
 int RunWorker(const WorkerOptions& options);
 

@@ -6,7 +6,8 @@
 namespace titan::wire {
 namespace {
 
-bool ValidateMap(std::span<const FieldSpec> specs, const Map& map, const std::string& where, std::string* reason);
+bool ValidateMap(std::span<const FieldSpec> specs, const Map& map, const std::string& where,
+                 std::string* reason);
 
 // True when `d` has the type of `f`; otherwise `why` may say more than "must be <type>".
 bool TypeMatches(const Datum& d, const FieldSpec& f, const std::string& where, std::string* why) {
@@ -18,16 +19,20 @@ bool TypeMatches(const Datum& d, const FieldSpec& f, const std::string& where, s
         return false;
       }
       return true;
-    case FieldType::kBin: return d.is_bytes();
+    case FieldType::kBin:
+      return d.is_bytes();
     case FieldType::kValue:
       if (d.is_text() && !IsValidUtf8(d.bytes())) {
         *why = "is a str that is not valid UTF-8 (send binary data as bin)";
         return false;
       }
       return d.is_value();
-    case FieldType::kInt: return std::holds_alternative<int64_t>(d.v);
-    case FieldType::kBool: return std::holds_alternative<bool>(d.v);
-    case FieldType::kMap: return std::holds_alternative<Map>(d.v);
+    case FieldType::kInt:
+      return std::holds_alternative<int64_t>(d.v);
+    case FieldType::kBool:
+      return std::holds_alternative<bool>(d.v);
+    case FieldType::kMap:
+      return std::holds_alternative<Map>(d.v);
     case FieldType::kStruct: {
       const auto* map = std::get_if<Map>(&d.v);
       return map != nullptr && ValidateMap(f.nested, *map, where, why);
@@ -44,7 +49,8 @@ bool TypeMatches(const Datum& d, const FieldSpec& f, const std::string& where, s
       for (size_t i = 0; i < list->size(); ++i) {
         std::string elem_why;
         if (!TypeMatches((*list)[i], elem, where + "[" + std::to_string(i) + "]", &elem_why)) {
-          *why = elem_why.empty() ? "item " + std::to_string(i) + " must be " + FieldTypeName(elem) : elem_why;
+          *why =
+              elem_why.empty() ? "item " + std::to_string(i) + " must be " + FieldTypeName(elem) : elem_why;
           return false;
         }
       }
@@ -55,7 +61,8 @@ bool TypeMatches(const Datum& d, const FieldSpec& f, const std::string& where, s
 }
 
 // Checks `map` against `specs`; `where` names the enclosing message or field path for the reason.
-bool ValidateMap(std::span<const FieldSpec> specs, const Map& map, const std::string& where, std::string* reason) {
+bool ValidateMap(std::span<const FieldSpec> specs, const Map& map, const std::string& where,
+                 std::string* reason) {
   for (const FieldSpec& f : specs) {
     const Datum* d = nullptr;
     for (const auto& [k, v] : map) {
@@ -148,10 +155,14 @@ Message MakeError(ErrorCode code, std::string reason) {
 
 ErrorCode Decoded::error_code() const {
   switch (status) {
-    case DecodeStatus::kWrongVersion: return ErrorCode::kWrongVersion;
-    case DecodeStatus::kUnknownType: return ErrorCode::kUnknownType;
-    case DecodeStatus::kTooLarge: return ErrorCode::kTooLarge;
-    default: return ErrorCode::kMalformed;
+    case DecodeStatus::kWrongVersion:
+      return ErrorCode::kWrongVersion;
+    case DecodeStatus::kUnknownType:
+      return ErrorCode::kUnknownType;
+    case DecodeStatus::kTooLarge:
+      return ErrorCode::kTooLarge;
+    default:
+      return ErrorCode::kMalformed;
   }
 }
 
@@ -173,12 +184,14 @@ Decoded Decode(std::span<const std::string_view> frames) {
   const std::string_view sig = frames[0];
   if (sig.size() == kSignature.size() && sig.substr(0, 5) == kProtocolName) {
     if (sig != kSignature) {
-      return fail(DecodeStatus::kWrongVersion, "protocol version " + std::to_string(static_cast<uint8_t>(sig[5])) +
+      return fail(DecodeStatus::kWrongVersion, "protocol version " +
+                                                   std::to_string(static_cast<uint8_t>(sig[5])) +
                                                    " is not spoken here; this node speaks TITAN version " +
                                                    std::to_string(kProtocolVersion));
     }
   } else {
-    return fail(DecodeStatus::kMalformed, "the first frame is not the TITAN signature; is this a Titan client?");
+    return fail(DecodeStatus::kMalformed,
+                "the first frame is not the TITAN signature; is this a Titan client?");
   }
   if (frames[1].size() != 1) {
     return fail(DecodeStatus::kMalformed, "the type frame must be exactly 1 byte");
@@ -219,7 +232,8 @@ Decoded Decode(const std::vector<std::string>& frames) {
 }
 
 bool Validate(const Message& msg, std::string* reason) {
-  return ValidateFields(SpecOf(msg.type).fields, msg, reason) && ValidateFields(EnvelopeFields(), msg, reason);
+  return ValidateFields(SpecOf(msg.type).fields, msg, reason) &&
+         ValidateFields(EnvelopeFields(), msg, reason);
 }
 
 std::vector<std::string> Encode(const Message& msg) {

@@ -18,16 +18,26 @@ Datum SampleStruct(std::span<const FieldSpec> fields) {
 // A sample value of the given field's type.
 Datum Sample(const FieldSpec& f) {
   switch (f.type) {
-    case FieldType::kStruct: return SampleStruct(f.nested);
-    case FieldType::kListStruct: return Datum(List{SampleStruct(f.nested), SampleStruct(f.nested)});
-    case FieldType::kStr: return Datum(Text{"ünï"});
-    case FieldType::kBin: return Datum(Bytes{std::string("\0\1", 2)});
-    case FieldType::kValue: return Datum(Bytes{std::string("\xff\0v", 3)});
-    case FieldType::kInt: return Datum(int64_t{-42});
-    case FieldType::kBool: return Datum(true);
-    case FieldType::kMap: return Datum(Map{{"a", Datum(1)}});
-    case FieldType::kListValue: return Datum(List{Datum(Text{"x"}), Datum(Bytes{"y"})});
-    case FieldType::kListStr: return Datum(List{Datum(Text{"x"})});
+    case FieldType::kStruct:
+      return SampleStruct(f.nested);
+    case FieldType::kListStruct:
+      return Datum(List{SampleStruct(f.nested), SampleStruct(f.nested)});
+    case FieldType::kStr:
+      return Datum(Text{"ünï"});
+    case FieldType::kBin:
+      return Datum(Bytes{std::string("\0\1", 2)});
+    case FieldType::kValue:
+      return Datum(Bytes{std::string("\xff\0v", 3)});
+    case FieldType::kInt:
+      return Datum(int64_t{-42});
+    case FieldType::kBool:
+      return Datum(true);
+    case FieldType::kMap:
+      return Datum(Map{{"a", Datum(1)}});
+    case FieldType::kListValue:
+      return Datum(List{Datum(Text{"x"}), Datum(Bytes{"y"})});
+    case FieldType::kListStr:
+      return Datum(List{Datum(Text{"x"})});
   }
   return Datum();
 }

@@ -1,9 +1,8 @@
 // Datum <-> msgpack, using msgpack-c for both directions.
 #include "datum.h"
 
-#include <msgpack.hpp>
-
 #include <cstdio>
+#include <msgpack.hpp>
 
 namespace titan::wire {
 namespace {
@@ -183,7 +182,8 @@ std::string Render(const Datum& d) {
           out += "]";
         } else {
           out = "{";
-          for (size_t i = 0; i < x.size(); ++i) out += (i ? ", " : "") + x[i].first + ": " + Render(x[i].second);
+          for (size_t i = 0; i < x.size(); ++i)
+            out += (i ? ", " : "") + x[i].first + ": " + Render(x[i].second);
           out += "}";
         }
       },

@@ -10,8 +10,8 @@ namespace titan::wire {
 NodeClient::NodeClient(std::string host, int port, int timeout_ms)
     : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
 
-bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, Message* reply, std::string* error,
-                           int timeout_ms) {
+bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, Message* reply,
+                           std::string* error, int timeout_ms) {
   if (!socket_ || socket_endpoint_ != endpoint) {
     socket_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
     ConfigureSocket(*socket_);
@@ -28,12 +28,14 @@ bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, 
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
     if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
       socket_.reset();  // drop whatever answer may still come
-      *error = "no answer from " + endpoint + " within " + std::to_string(timeout_ms) +
-               " ms: is `titan up` or `titan store` running there? (set --host/--port or TITAN_HOST/TITAN_PORT)";
+      *error =
+          "no answer from " + endpoint + " within " + std::to_string(timeout_ms) +
+          " ms: is `titan up` or `titan store` running there? (set --host/--port or TITAN_HOST/TITAN_PORT)";
       return false;
     }
     Decoded d = RecvReply(*socket_);
@@ -69,7 +71,8 @@ std::string NodeClient::Endpoint(const std::string& which) const {
   const std::string self = "tcp://" + host_ + ":" + std::to_string(port_);
   if (which == "store" && welcome_.Bytes("node") == "store") return self;
   if (!welcome_.Has(which + "_port")) return "";
-  const std::string host = which == "store" && welcome_.Has("store_host") ? std::string(welcome_.Bytes("store_host")) : host_;
+  const std::string host =
+      which == "store" && welcome_.Has("store_host") ? std::string(welcome_.Bytes("store_host")) : host_;
   return "tcp://" + host + ":" + std::to_string(welcome_.Int(which + "_port"));
 }
 

@@ -3,10 +3,9 @@
 // over DEALER sockets. Single-threaded; one request in flight at a time.
 #pragma once
 
-#include <zmq.hpp>
-
 #include <memory>
 #include <string>
+#include <zmq.hpp>
 
 #include "codec.h"
 

@@ -19,6 +19,7 @@ inline constexpr size_t kMaxBodyBytes = 4 * 1024 * 1024;
 inline constexpr size_t kMaxKeyBytes = 1024;
 inline constexpr size_t kMaxValueBytes = 1024 * 1024;
 inline constexpr size_t kMaxMembersReply = 100000;
+inline constexpr size_t kMaxChunkBytes = 1024 * 1024;
 
 enum class MsgType : uint8_t {
   kError = 0x01,
@@ -65,6 +66,19 @@ enum class MsgType : uint8_t {
   kScheduleList = 0x48,
   kScheduleListReply = 0x49,
   kScheduleRemove = 0x4a,
+  kArtifactPut = 0x60,
+  kArtifactUpload = 0x61,
+  kArtifactChunk = 0x62,
+  kArtifactChunkAck = 0x63,
+  kArtifactCommit = 0x64,
+  kArtifactAbort = 0x65,
+  kArtifactStat = 0x66,
+  kArtifactInfo = 0x67,
+  kArtifactRead = 0x68,
+  kArtifactData = 0x69,
+  kArtifactList = 0x6a,
+  kArtifactListReply = 0x6b,
+  kArtifactDelete = 0x6c,
   kWorkerReady = 0x50,
   kWorkerWelcome = 0x51,
   kHeartbeat = 0x52,
@@ -76,9 +90,12 @@ enum class MsgType : uint8_t {
   kJobCancel = 0x58,
   kWorkerDrain = 0x59,
   kDisconnect = 0x5a,
+  kServiceStatus = 0x5b,
+  kWorkerSpawn = 0x5c,
   kEventJob = 0x70,
   kEventLog = 0x71,
   kEventWorker = 0x72,
+  kEventScale = 0x73,
 };
 
 // Error codes carried in ERROR.code, as strings on the wire.
@@ -89,13 +106,25 @@ enum class ErrorCode : uint8_t {
   kTooLarge,
   kWrongType,
   kInvalid,
+  kNotFound,
   kUnavailable,
   kInternal,
 };
 std::string_view ErrorCodeName(ErrorCode code);  // "MALFORMED", ...
 std::span<const ErrorCode> AllErrorCodes();
 
-enum class FieldType : uint8_t { kStr, kBin, kValue, kInt, kBool, kMap, kListValue, kListStr, kStruct, kListStruct };
+enum class FieldType : uint8_t {
+  kStr,
+  kBin,
+  kValue,
+  kInt,
+  kBool,
+  kMap,
+  kListValue,
+  kListStr,
+  kStruct,
+  kListStruct
+};
 
 struct FieldSpec {
   std::string_view name;

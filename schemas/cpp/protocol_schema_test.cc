@@ -24,7 +24,8 @@ std::string RenderYamlFields(const YAML::Node& fields) {
   std::string out;
   for (const auto& kv : fields) {
     const bool optional = kv.second["optional"] && kv.second["optional"].as<bool>();
-    out += kv.first.as<std::string>() + ":" + kv.second["type"].as<std::string>() + (optional ? "?" : "") + " ";
+    out +=
+        kv.first.as<std::string>() + ":" + kv.second["type"].as<std::string>() + (optional ? "?" : "") + " ";
   }
   return out;
 }
@@ -47,6 +48,7 @@ TEST_F(ProtocolSchema, Limits) {
   EXPECT_EQ(limits["max_key_bytes"].as<size_t>(), kMaxKeyBytes);
   EXPECT_EQ(limits["max_value_bytes"].as<size_t>(), kMaxValueBytes);
   EXPECT_EQ(limits["max_members_reply"].as<size_t>(), kMaxMembersReply);
+  EXPECT_EQ(limits["max_chunk_bytes"].as<size_t>(), kMaxChunkBytes);
 }
 
 TEST_F(ProtocolSchema, ErrorCodes) {
@@ -81,7 +83,8 @@ TEST_F(ProtocolSchema, StructFieldsUseTheirStruct) {
     for (const auto& f : m.fields) {
       if (f.type != FieldType::kStruct && f.type != FieldType::kListStruct) continue;
       bool matched = false;
-      for (const auto& s : AllStructs()) matched |= s.name == f.struct_name && s.fields.data() == f.nested.data();
+      for (const auto& s : AllStructs())
+        matched |= s.name == f.struct_name && s.fields.data() == f.nested.data();
       EXPECT_TRUE(matched) << m.name << "." << f.name;
     }
   }
@@ -99,7 +102,8 @@ TEST_F(ProtocolSchema, EveryMessageMatches) {
     EXPECT_EQ(kv.second["code"].as<int>(), static_cast<int>(spec.type)) << name;
     EXPECT_EQ(RenderYamlFields(kv.second["fields"]), RenderFields(spec.fields)) << name;
     if (kv.second["reply"]) {
-      EXPECT_TRUE(cpp.count(kv.second["reply"].as<std::string>())) << name << " replies with an unknown message";
+      EXPECT_TRUE(cpp.count(kv.second["reply"].as<std::string>()))
+          << name << " replies with an unknown message";
     }
   }
   EXPECT_EQ(yaml_count, AllMessages().size());

@@ -4,5 +4,7 @@
 #include <string>
 
 namespace titan::testing {
-inline std::string SchemaPath(const std::string& rel) { return std::string(TITAN_SOURCE_DIR) + "/schemas/" + rel; }
+inline std::string SchemaPath(const std::string& rel) {
+  return std::string(TITAN_SOURCE_DIR) + "/schemas/" + rel;
+}
 }  // namespace titan::testing

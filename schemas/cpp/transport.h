@@ -2,10 +2,9 @@
 // call only from the thread that owns the socket.
 #pragma once
 
-#include <zmq.hpp>
-
 #include <string>
 #include <vector>
+#include <zmq.hpp>
 
 #include "codec.h"
 

@@ -99,6 +99,21 @@ VALID = [
         "finished": [{"id": "b", "attempt": 2, "exit_code": -1, "signal": 9, "cancelled": True}]}),
     ok("job_done", "JOB_DONE", 0x56, {"result": {"id": "a", "attempt": 1, "exit_code": 3, "signal": 0,
                                                  "cancelled": False, "reason": "exit 3"}}),
+    ok("job_assign", "JOB_ASSIGN", 0x53, {
+        "job": {"id": "app", "file": "proj.zip/src/main.py", "args": "--n 3", "archive": True},
+        "attempt": 1, "file_sha256": "ab" * 32, "file_size": 2048}),
+    ok("service_status", "SERVICE_STATUS", 0x5b, {"id": "api", "attempt": 1, "ready": False, "restarts": 2,
+                                                  "pid": 777, "reason": "exited with code 1; restarting in 400 ms"}),
+    ok("artifact_put", "ARTIFACT_PUT", 0x60, {"space": "uploads", "name": "data/report.md", "size": 3 << 30,
+                                              "sha256": "0f" * 32}),
+    ok("artifact_chunk", "ARTIFACT_CHUNK", 0x62, {"upload": "u7", "offset": 1048576, "crc32": 3632233996},
+       blobs=[bytes(range(256)) * 4]),
+    ok("artifact_info", "ARTIFACT_INFO", 0x67, {"artifact": {
+        "space": "perm_files", "name": "proj.zip", "sha256": "cd" * 32, "size": 123, "created_ms": 1795000000000}}),
+    ok("artifact_data_empty", "ARTIFACT_DATA", 0x69, {"sha256": "cd" * 32, "offset": 123, "size": 123},
+       blobs=[b""]),
+    ok("event_scale", "EVENT_SCALE", 0x73, {"event": {"action": "spawn", "worker": "w1-child-1", "parent": "w1",
+                                                      "reason": "3 jobs waited over 2000 ms", "ts_ms": 1795000000001}}),
     ok("event_job", "EVENT_JOB", 0x70, {"id": "a", "state": "RUNNING", "attempt": 1, "worker": "w1",
                                         "ts_ms": 1795000000001}),
 ]

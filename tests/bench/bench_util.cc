@@ -30,7 +30,8 @@ TempDir::TempDir(const std::string& prefix) {
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   if (mkdtemp(buf.data()) == nullptr) {
-    std::fprintf(stderr, "bench: cannot create a temp dir from '%s': %s\n", tmpl.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "bench: cannot create a temp dir from '%s': %s\n", tmpl.c_str(),
+                 std::strerror(errno));
     std::exit(2);
   }
   path_ = buf.data();
@@ -90,7 +91,8 @@ TitanProcess::TitanProcess(std::vector<std::string> args, const std::string& log
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
   args.insert(args.begin(), TitanBinary());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -193,13 +195,16 @@ FsyncProbe ProbeFsync(const std::string& dir, int n) {
   const std::string block(4096, 'x');
   for (int i = 0; i < n; ++i) {
     const auto t0 = Clock::now();
-    if (write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size()) || fdatasync(fd) != 0) break;
+    if (write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size()) || fdatasync(fd) != 0)
+      break;
     out.append_us.push_back(MicrosBetween(t0, Clock::now()));
   }
   for (int i = 0; i < n; ++i) {
     const auto t0 = Clock::now();
     const off_t at = static_cast<off_t>(i % 16) * 4096;
-    if (pwrite(fd, block.data(), block.size(), at) != static_cast<ssize_t>(block.size()) || fdatasync(fd) != 0) break;
+    if (pwrite(fd, block.data(), block.size(), at) != static_cast<ssize_t>(block.size()) ||
+        fdatasync(fd) != 0)
+      break;
     out.overwrite_us.push_back(MicrosBetween(t0, Clock::now()));
   }
   close(fd);
@@ -208,9 +213,13 @@ FsyncProbe ProbeFsync(const std::string& dir, int n) {
 }
 
 void PrintFsyncProbe(const std::string& dir, const FsyncProbe& p) {
-  Result("fsync_probe").Add("dir", dir).Add("n", p.append_us.size())
-      .Add("p50_us", Percentile(p.append_us, 50)).Add("p99_us", Percentile(p.append_us, 99))
-      .Add("overwrite_p50_us", Percentile(p.overwrite_us, 50)).Add("overwrite_p99_us", Percentile(p.overwrite_us, 99))
+  Result("fsync_probe")
+      .Add("dir", dir)
+      .Add("n", p.append_us.size())
+      .Add("p50_us", Percentile(p.append_us, 50))
+      .Add("p99_us", Percentile(p.append_us, 99))
+      .Add("overwrite_p50_us", Percentile(p.overwrite_us, 50))
+      .Add("overwrite_p99_us", Percentile(p.overwrite_us, 99))
       .Print();
 }
 
@@ -264,10 +273,20 @@ struct Reader {
       return t & 0x1f;
     }
     switch (t) {
-      case 0xd9: case 0xc4: ++i; return static_cast<int64_t>(BE(1));
-      case 0xda: case 0xc5: ++i; return static_cast<int64_t>(BE(2));
-      case 0xdb: case 0xc6: ++i; return static_cast<int64_t>(BE(4));
-      default: return -1;
+      case 0xd9:
+      case 0xc4:
+        ++i;
+        return static_cast<int64_t>(BE(1));
+      case 0xda:
+      case 0xc5:
+        ++i;
+        return static_cast<int64_t>(BE(2));
+      case 0xdb:
+      case 0xc6:
+        ++i;
+        return static_cast<int64_t>(BE(4));
+      default:
+        return -1;
     }
   }
   std::optional<int64_t> IntValue() {
@@ -277,15 +296,25 @@ struct Reader {
     if (t >= 0xe0) return static_cast<int64_t>(static_cast<int8_t>(d[i++]));
     ++i;
     switch (t) {
-      case 0xcc: return static_cast<int64_t>(BE(1));
-      case 0xcd: return static_cast<int64_t>(BE(2));
-      case 0xce: return static_cast<int64_t>(BE(4));
-      case 0xcf: return static_cast<int64_t>(BE(8));
-      case 0xd0: return static_cast<int64_t>(static_cast<int8_t>(BE(1)));
-      case 0xd1: return static_cast<int64_t>(static_cast<int16_t>(BE(2)));
-      case 0xd2: return static_cast<int64_t>(static_cast<int32_t>(BE(4)));
-      case 0xd3: return static_cast<int64_t>(BE(8));
-      default: --i; return std::nullopt;
+      case 0xcc:
+        return static_cast<int64_t>(BE(1));
+      case 0xcd:
+        return static_cast<int64_t>(BE(2));
+      case 0xce:
+        return static_cast<int64_t>(BE(4));
+      case 0xcf:
+        return static_cast<int64_t>(BE(8));
+      case 0xd0:
+        return static_cast<int64_t>(static_cast<int8_t>(BE(1)));
+      case 0xd1:
+        return static_cast<int64_t>(static_cast<int16_t>(BE(2)));
+      case 0xd2:
+        return static_cast<int64_t>(static_cast<int32_t>(BE(4)));
+      case 0xd3:
+        return static_cast<int64_t>(BE(8));
+      default:
+        --i;
+        return std::nullopt;
     }
   }
   // Skips one object (depth-limited).
@@ -304,17 +333,39 @@ struct Reader {
     const uint8_t t = static_cast<uint8_t>(d[i++]);
     uint64_t n = 0;
     bool map = false;
-    if ((t & 0xf0) == 0x80) { n = t & 0x0f; map = true; }
-    else if ((t & 0xf0) == 0x90) n = t & 0x0f;
-    else if (t == 0xdc) n = BE(2);
-    else if (t == 0xdd) n = BE(4);
-    else if (t == 0xde) { n = BE(2); map = true; }
-    else if (t == 0xdf) { n = BE(4); map = true; }
-    else if (t == 0xc0 || t == 0xc2 || t == 0xc3) return;
-    else if (t == 0xca) { i += 4; ok = ok && i <= d.size(); return; }
-    else if (t == 0xcb) { i += 8; ok = ok && i <= d.size(); return; }
-    else { ok = false; return; }
-    if (n > d.size()) { ok = false; return; }
+    if ((t & 0xf0) == 0x80) {
+      n = t & 0x0f;
+      map = true;
+    } else if ((t & 0xf0) == 0x90)
+      n = t & 0x0f;
+    else if (t == 0xdc)
+      n = BE(2);
+    else if (t == 0xdd)
+      n = BE(4);
+    else if (t == 0xde) {
+      n = BE(2);
+      map = true;
+    } else if (t == 0xdf) {
+      n = BE(4);
+      map = true;
+    } else if (t == 0xc0 || t == 0xc2 || t == 0xc3)
+      return;
+    else if (t == 0xca) {
+      i += 4;
+      ok = ok && i <= d.size();
+      return;
+    } else if (t == 0xcb) {
+      i += 8;
+      ok = ok && i <= d.size();
+      return;
+    } else {
+      ok = false;
+      return;
+    }
+    if (n > d.size()) {
+      ok = false;
+      return;
+    }
     for (uint64_t k = 0; k < n * (map ? 2 : 1) && ok; ++k) Skip(depth + 1);
   }
   // Positions the cursor at the value of `key` in the top-level map; false if absent or malformed.
@@ -322,10 +373,17 @@ struct Reader {
     if (d.empty()) return false;
     const uint8_t t = static_cast<uint8_t>(d[i]);
     uint64_t n = 0;
-    if ((t & 0xf0) == 0x80) { n = t & 0x0f; ++i; }
-    else if (t == 0xde) { ++i; n = BE(2); }
-    else if (t == 0xdf) { ++i; n = BE(4); }
-    else return false;
+    if ((t & 0xf0) == 0x80) {
+      n = t & 0x0f;
+      ++i;
+    } else if (t == 0xde) {
+      ++i;
+      n = BE(2);
+    } else if (t == 0xdf) {
+      ++i;
+      n = BE(4);
+    } else
+      return false;
     for (uint64_t k = 0; k < n && ok; ++k) {
       const int64_t len = BytesLen();
       if (len < 0 || i + static_cast<size_t>(len) > d.size()) return false;
@@ -379,7 +437,8 @@ size_t FixedU32(std::string* out, uint32_t v) {
   return at;
 }
 void PatchU32(std::string* out, size_t at, uint32_t v) {
-  for (int k = 0; k < 4; ++k) (*out)[at + static_cast<size_t>(k)] = static_cast<char>((v >> (8 * (3 - k))) & 0xff);
+  for (int k = 0; k < 4; ++k)
+    (*out)[at + static_cast<size_t>(k)] = static_cast<char>((v >> (8 * (3 - k))) & 0xff);
 }
 std::optional<int64_t> FindInt(std::string_view body, std::string_view key) {
   Reader r{body};

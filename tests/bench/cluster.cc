@@ -58,10 +58,10 @@ std::optional<wire::Decoded> RecvDecoded(zmq::socket_t& s, int timeout_ms) {
 Cluster::Cluster(std::string dir) : dir_(std::move(dir)) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  broker_ = std::make_unique<TitanProcess>(
-      std::vector<std::string>{"broker", "--port", "0", "--worker-port", "0", "--pub-port", "0", "--dir",
-                               dir_ + "/broker"},
-      dir_ + "/broker.log");
+  broker_ =
+      std::make_unique<TitanProcess>(std::vector<std::string>{"broker", "--port", "0", "--worker-port", "0",
+                                                              "--pub-port", "0", "--dir", dir_ + "/broker"},
+                                     dir_ + "/broker.log");
   if (broker_->WaitReady().empty()) {
     std::fprintf(stderr, "jobs_bench: the broker did not start (see %s/broker.log)\n", dir_.c_str());
     return;
@@ -232,7 +232,8 @@ StreamResult SubmitStream(Cluster& cluster, const std::string& prefix, size_t n,
         for (const auto& [k, v] : std::get<wire::Map>(job->v)) {
           if (k == "state") {
             const std::string_view st = v.bytes();
-            last_done = st == "COMPLETED" || st == "FAILED" || st == "DEAD" || st == "CANCELLED" || st == "SKIPPED";
+            last_done =
+                st == "COMPLETED" || st == "FAILED" || st == "DEAD" || st == "CANCELLED" || st == "SKIPPED";
           }
         }
       }
@@ -256,7 +257,8 @@ StreamResult SubmitStream(Cluster& cluster, const std::string& prefix, size_t n,
     if (last_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   r.seconds = SecondsBetween(t0, Clock::now());
-  if (!r.complete && r.error.empty()) r.error = "not all jobs finished within " + std::to_string(timeout_s) + " s";
+  if (!r.complete && r.error.empty())
+    r.error = "not all jobs finished within " + std::to_string(timeout_s) + " s";
   return r;
 }
 

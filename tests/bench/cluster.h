@@ -3,13 +3,12 @@
 // socket for EVENT_JOB / EVENT_WORKER. Single-threaded: one thread owns a Cluster and its sockets.
 #pragma once
 
-#include <zmq.hpp>
-
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+#include <zmq.hpp>
 
 #include "bench_util.h"
 #include "codec.h"
@@ -18,7 +17,7 @@ namespace titan::bench {
 
 // A job script as it travels in JOB_SUBMIT.files.
 struct JobFile {
-  std::string name;     // "true" (an ELF, run directly) or "true.sh" (run by bash)
+  std::string name;  // "true" (an ELF, run directly) or "true.sh" (run by bash)
   std::string content;
 };
 
@@ -62,7 +61,8 @@ class Cluster {
 };
 
 // JOB_SUBMIT bodies built straight into msgpack (no Datum tree), with rid last.
-std::string SubmitBody(const std::vector<std::string>& ids, const JobFile& file, const std::string& args, int64_t rid);
+std::string SubmitBody(const std::vector<std::string>& ids, const JobFile& file, const std::string& args,
+                       int64_t rid);
 
 // Sends [delimiter][signature][type][body] on a DEALER.
 void SendRaw(zmq::socket_t& s, uint8_t type, const std::string& body);
@@ -71,12 +71,12 @@ void SendRaw(zmq::socket_t& s, uint8_t type, const std::string& body);
 std::optional<wire::Decoded> RecvDecoded(zmq::socket_t& s, int timeout_ms);
 
 struct StreamResult {
-  size_t jobs = 0;          // accepted
-  int64_t failed = 0;       // of those, how many ended FAILED or DEAD
-  double seconds = 0;       // first submit -> last job final
+  size_t jobs = 0;            // accepted
+  int64_t failed = 0;         // of those, how many ended FAILED or DEAD
+  double seconds = 0;         // first submit -> last job final
   double submit_seconds = 0;  // first submit -> last JOB_ACCEPTED
-  bool complete = false;    // every job reached a final state before the deadline
-  std::string error;        // first ERROR reply or timeout, if any
+  bool complete = false;      // every job reached a final state before the deadline
+  std::string error;          // first ERROR reply or timeout, if any
 };
 
 // Submits `n` jobs in JOB_SUBMITs of `batch` jobs with up to `window` requests outstanding, then waits

@@ -7,7 +7,6 @@
 //   failure  kill -9 a worker running a job: time until the broker publishes it lost and requeues.
 // Prints RESULT lines (bench_util.h) and a summary with ratios to the references of this run.
 #include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -21,14 +20,14 @@ namespace {
 
 struct Options {
   std::vector<std::string> sections{"process", "control", "latency", "failure"};
-  double seconds = 4.0;        // each measured stream is sized (from a pilot run) to take about this long
-  double scale = 1.0;          // multiplies that size
-  size_t max_jobs = 400000;    // cap on one stream
-  int slots = 4;               // per worker: process section and latency
+  double seconds = 4.0;      // each measured stream is sized (from a pilot run) to take about this long
+  double scale = 1.0;        // multiplies that size
+  size_t max_jobs = 400000;  // cap on one stream
+  int slots = 4;             // per worker: process section and latency
   std::vector<int> control_slots{4, 256};  // per noop worker, control section (< 1000: see RESULTS.md)
-  size_t process_window = 64;  // JOB_SUBMITs outstanding in the process section
-  size_t control_window = 512; // JOB_SUBMITs outstanding in the control section (batch 1)
-  size_t batch_window = 256;   // ... with batches of 100
+  size_t process_window = 64;              // JOB_SUBMITs outstanding in the process section
+  size_t control_window = 512;             // JOB_SUBMITs outstanding in the control section (batch 1)
+  size_t batch_window = 256;               // ... with batches of 100
   int latency_jobs = 300;
   int failure_trials = 3;
 };
@@ -52,13 +51,15 @@ JobFile ReadTrue() {
   return JobFile{"true", ss.str()};
 }
 
-size_t Scaled(const Options& o, size_t n) { return std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * o.scale)); }
+size_t Scaled(const Options& o, size_t n) {
+  return std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * o.scale));
+}
 
 // Runs a pilot of `pilot` jobs (warm-up, and to learn the rate), then a measured run sized to take
 // about o.seconds, and reports the measured one.
-void RunSized(const Options& o, Cluster& cluster, const std::string& prefix, const std::string& label, size_t pilot,
-              size_t batch, size_t window, const JobFile& file, const std::string& ref_name, double ref,
-              const std::string& aim) {
+void RunSized(const Options& o, Cluster& cluster, const std::string& prefix, const std::string& label,
+              size_t pilot, size_t batch, size_t window, const JobFile& file, const std::string& ref_name,
+              double ref, const std::string& aim) {
   const StreamResult p = SubmitStream(cluster, prefix + "-pilot", pilot, batch, window, file, 300);
   if (!p.complete) {
     std::fprintf(stderr, "jobs_bench: %s: pilot: %s\n", label.c_str(), p.error.c_str());
@@ -70,25 +71,40 @@ void RunSized(const Options& o, Cluster& cluster, const std::string& prefix, con
   n = std::clamp<size_t>(n - n % batch, batch, o.max_jobs);
   const StreamResult r = SubmitStream(cluster, prefix, n, batch, window, file, 300);
   const double rate = r.complete ? static_cast<double>(r.jobs) / r.seconds : 0;
-  Result("jobs_bench").Add("case", prefix).Add("jobs", r.jobs).Add("batch", batch).Add("window", window)
-      .Add("seconds", r.seconds).Add("submit_seconds", r.submit_seconds).Add("failed", r.failed)
-      .Add("complete", r.complete ? "yes" : "no").Add("jobs_per_s", rate).Add("ref_per_s", ref)
+  Result("jobs_bench")
+      .Add("case", prefix)
+      .Add("jobs", r.jobs)
+      .Add("batch", batch)
+      .Add("window", window)
+      .Add("seconds", r.seconds)
+      .Add("submit_seconds", r.submit_seconds)
+      .Add("failed", r.failed)
+      .Add("complete", r.complete ? "yes" : "no")
+      .Add("jobs_per_s", rate)
+      .Add("ref_per_s", ref)
       .Print();
   if (!r.error.empty()) std::fprintf(stderr, "jobs_bench: %s: %s\n", label.c_str(), r.error.c_str());
-  g_rows.push_back(Row{r.complete ? label : label + " (INCOMPLETE, see stderr)", rate, "jobs/s", ref_name, ref, aim});
+  g_rows.push_back(
+      Row{r.complete ? label : label + " (INCOMPLETE, see stderr)", rate, "jobs/s", ref_name, ref, aim});
 }
 
 // The raw posix_spawn reference for `argv` at `inflight`, measured now (just before the stream it is
 // compared with, so both see the same machine).
-double RawRef(const Options& o, const std::vector<std::string>& argv, const std::string& program, int inflight) {
-  const double rate = RawSpawnRate(argv, inflight, static_cast<int>(Scaled(o, program == "true" ? 3000 : 1500)));
+double RawRef(const Options& o, const std::vector<std::string>& argv, const std::string& program,
+              int inflight) {
+  const double rate =
+      RawSpawnRate(argv, inflight, static_cast<int>(Scaled(o, program == "true" ? 3000 : 1500)));
   Result("raw_spawn").Add("program", program).Add("inflight", inflight).Add("per_s", rate).Print();
   return rate;
 }
 
 double EchoRef(size_t window, const std::string& body) {
   const double rate = EchoRate(window, 2.0, body);
-  Result("zmq_echo").Add("window", window).Add("body_bytes", body.size()).Add("round_trips_per_s", rate).Print();
+  Result("zmq_echo")
+      .Add("window", window)
+      .Add("body_bytes", body.size())
+      .Add("round_trips_per_s", rate)
+      .Print();
   return rate;
 }
 
@@ -115,16 +131,19 @@ void ProcessSection(const Options& o, const std::string& root) {
       EventRecorder recorder(cluster, "bd-");
       const StreamResult r = SubmitStream(cluster, "bd-elf", Scaled(o, 600), 1, o.process_window, elf, 300);
       const Breakdown b = recorder.Stop();
-      Result("breakdown").Add("case", "process.elf." + tag).Add("jobs", b.jobs)
+      Result("breakdown")
+          .Add("case", "process.elf." + tag)
+          .Add("jobs", b.jobs)
           .Add("jobs_per_s", r.complete ? static_cast<double>(r.jobs) / r.seconds : 0)
           .Add("assigned_to_started_p50_ms", Percentile(b.assigned_to_started, 50))
           .Add("started_to_done_p50_ms", Percentile(b.started_to_done, 50))
           .Add("assigned_to_done_p50_ms", Percentile(b.assigned_to_done, 50))
-          .Add("assigned_to_done_p99_ms", Percentile(b.assigned_to_done, 99)).Print();
+          .Add("assigned_to_done_p99_ms", Percentile(b.assigned_to_done, 99))
+          .Print();
     }
     const double raw_sh = RawRef(o, {"/bin/bash", script}, "bash_true.sh", inflight);
-    RunSized(o, cluster, "process.sh." + tag, "process bash exit-0 .sh, " + shape, 300, 1, o.process_window, sh,
-             "raw posix_spawn bash x.sh" + in_flight, raw_sh, "");
+    RunSized(o, cluster, "process.sh." + tag, "process bash exit-0 .sh, " + shape, 300, 1, o.process_window,
+             sh, "raw posix_spawn bash x.sh" + in_flight, raw_sh, "");
   }
 }
 
@@ -154,14 +173,23 @@ void ControlSection(const Options& o, const std::string& root) {
 
 void ReportLatency(const std::string& id, const std::string& label, const Latencies& l) {
   auto ms = [](const std::vector<double>& v, double p) { return Percentile(v, p) / 1000.0; };
-  Result("latency").Add("case", id).Add("jobs", l.done.size()).Add("failed", l.failed)
-      .Add("accepted_p50_ms", ms(l.accepted, 50)).Add("accepted_p99_ms", ms(l.accepted, 99))
-      .Add("assigned_p50_ms", ms(l.assigned, 50)).Add("assigned_p99_ms", ms(l.assigned, 99))
-      .Add("started_p50_ms", ms(l.started, 50)).Add("started_p99_ms", ms(l.started, 99))
-      .Add("done_p50_ms", ms(l.done, 50)).Add("done_p99_ms", ms(l.done, 99)).Print();
+  Result("latency")
+      .Add("case", id)
+      .Add("jobs", l.done.size())
+      .Add("failed", l.failed)
+      .Add("accepted_p50_ms", ms(l.accepted, 50))
+      .Add("accepted_p99_ms", ms(l.accepted, 99))
+      .Add("assigned_p50_ms", ms(l.assigned, 50))
+      .Add("assigned_p99_ms", ms(l.assigned, 99))
+      .Add("started_p50_ms", ms(l.started, 50))
+      .Add("started_p99_ms", ms(l.started, 99))
+      .Add("done_p50_ms", ms(l.done, 50))
+      .Add("done_p99_ms", ms(l.done, 99))
+      .Print();
   char buf[160];
   std::snprintf(buf, sizeof buf, "p99 %.2f ms", ms(l.started, 99));
-  g_rows.push_back(Row{"latency submit->start p50, " + label, ms(l.started, 50), "ms", buf, 0, "p50 < 1.5 ms"});
+  g_rows.push_back(
+      Row{"latency submit->start p50, " + label, ms(l.started, 50), "ms", buf, 0, "p50 < 1.5 ms"});
   std::snprintf(buf, sizeof buf, "p99 %.2f ms", ms(l.done, 99));
   g_rows.push_back(Row{"latency submit->done p50, " + label, ms(l.done, 50), "ms", buf, 0, ""});
 }
@@ -170,12 +198,15 @@ void LatencySection(const Options& o, const std::string& root) {
   {
     Cluster cluster(root + "/latency-noop");
     if (!cluster.ok() || !cluster.AddWorker("n1", o.slots, "noop")) return;
-    ReportLatency("latency.noop", "noop", MeasureLatency(cluster, JobFile{"noop.sh", "exit 0\n"}, "lat-noop", o.latency_jobs));
+    ReportLatency("latency.noop", "noop",
+                  MeasureLatency(cluster, JobFile{"noop.sh", "exit 0\n"}, "lat-noop", o.latency_jobs));
   }
   Cluster cluster(root + "/latency-process");
   if (!cluster.ok() || !cluster.AddWorker("p1", o.slots, "process")) return;
-  ReportLatency("latency.elf", "process ELF true", MeasureLatency(cluster, ReadTrue(), "lat-elf", o.latency_jobs));
-  ReportLatency("latency.sh", "process bash .sh", MeasureLatency(cluster, JobFile{"true.sh", "exit 0\n"}, "lat-sh", o.latency_jobs));
+  ReportLatency("latency.elf", "process ELF true",
+                MeasureLatency(cluster, ReadTrue(), "lat-elf", o.latency_jobs));
+  ReportLatency("latency.sh", "process bash .sh",
+                MeasureLatency(cluster, JobFile{"true.sh", "exit 0\n"}, "lat-sh", o.latency_jobs));
 }
 
 void FailureSection(const Options& o, const std::string& root) {
@@ -183,15 +214,22 @@ void FailureSection(const Options& o, const std::string& root) {
   if (!cluster.ok()) return;
   std::vector<double> lost, requeued, rerun;
   for (int i = 1; i <= o.failure_trials; ++i) {
-    const FailureTimes t = MeasureFailure(cluster, "victim" + std::to_string(i), "spare" + std::to_string(i), root, 30);
-    Result("failure").Add("trial", i).Add("heartbeat_ms", 1000).Add("lost_ms", t.lost_ms)
-        .Add("requeued_ms", t.requeued_ms).Add("rerun_ms", t.rerun_ms).Print();
+    const FailureTimes t =
+        MeasureFailure(cluster, "victim" + std::to_string(i), "spare" + std::to_string(i), root, 30);
+    Result("failure")
+        .Add("trial", i)
+        .Add("heartbeat_ms", 1000)
+        .Add("lost_ms", t.lost_ms)
+        .Add("requeued_ms", t.requeued_ms)
+        .Add("rerun_ms", t.rerun_ms)
+        .Print();
     if (t.lost_ms >= 0) lost.push_back(t.lost_ms);
     if (t.requeued_ms >= 0) requeued.push_back(t.requeued_ms);
     if (t.rerun_ms >= 0) rerun.push_back(t.rerun_ms);
   }
   g_rows.push_back(Row{"failure: kill -9 -> worker lost (median of " + std::to_string(lost.size()) + ")",
-                       Percentile(lost, 50) / 1000.0, "s", "original Titan (published)", 30.0, "3 missed 1 s beats"});
+                       Percentile(lost, 50) / 1000.0, "s", "original Titan (published)", 30.0,
+                       "3 missed 1 s beats"});
   g_rows.push_back(Row{"failure: kill -9 -> job requeued (median)", Percentile(requeued, 50) / 1000.0, "s",
                        "original Titan (published)", 30.0, ""});
   g_rows.push_back(Row{"failure: kill -9 -> job running again (median)", Percentile(rerun, 50) / 1000.0, "s",
@@ -199,7 +237,8 @@ void FailureSection(const Options& o, const std::string& root) {
 }
 
 void PrintSummary() {
-  std::printf("\n%-52s %12s %-7s %8s  %-46s %s\n", "jobs_bench", "value", "unit", "ratio", "reference (same run)", "aim");
+  std::printf("\n%-52s %12s %-7s %8s  %-46s %s\n", "jobs_bench", "value", "unit", "ratio",
+              "reference (same run)", "aim");
   for (const Row& r : g_rows) {
     char ratio[32] = "";
     char ref[96];
@@ -210,7 +249,8 @@ void PrintSummary() {
     } else {
       std::snprintf(ref, sizeof ref, "%s", r.reference.c_str());
     }
-    std::printf("%-52s %12.2f %-7s %8s  %-46s %s\n", r.what.c_str(), r.value, r.unit.c_str(), ratio, ref, r.aim.c_str());
+    std::printf("%-52s %12.2f %-7s %8s  %-46s %s\n", r.what.c_str(), r.value, r.unit.c_str(), ratio, ref,
+                r.aim.c_str());
   }
 }
 
@@ -226,16 +266,21 @@ int main(int argc, char** argv) {
   app.add_option("--scale", o.scale, "multiply job counts (0.2 for a quick look)")->capture_default_str();
   app.add_option("--slots", o.slots, "slots per worker (process section, latency)")->capture_default_str();
   std::string control_slots = "4,256";
-  app.add_option("--control-slots", control_slots, "slots per noop worker, one control run each")->capture_default_str();
-  app.add_option("--process-window", o.process_window, "JOB_SUBMITs in flight, process section")->capture_default_str();
-  app.add_option("--control-window", o.control_window, "JOB_SUBMITs in flight, control, batch 1")->capture_default_str();
-  app.add_option("--batch-window", o.batch_window, "JOB_SUBMITs in flight, control, batch 100")->capture_default_str();
+  app.add_option("--control-slots", control_slots, "slots per noop worker, one control run each")
+      ->capture_default_str();
+  app.add_option("--process-window", o.process_window, "JOB_SUBMITs in flight, process section")
+      ->capture_default_str();
+  app.add_option("--control-window", o.control_window, "JOB_SUBMITs in flight, control, batch 1")
+      ->capture_default_str();
+  app.add_option("--batch-window", o.batch_window, "JOB_SUBMITs in flight, control, batch 100")
+      ->capture_default_str();
   app.add_option("--latency-jobs", o.latency_jobs, "jobs per latency case")->capture_default_str();
   app.add_option("--failure-trials", o.failure_trials, "kill -9 trials")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   titan::bench::KillChildrenOnSignal();
   o.control_slots.clear();
-  for (const auto& v : titan::bench::SplitList(control_slots)) o.control_slots.push_back(std::atoi(v.c_str()));
+  for (const auto& v : titan::bench::SplitList(control_slots))
+    o.control_slots.push_back(std::atoi(v.c_str()));
   std::signal(SIGPIPE, SIG_IGN);
   titan::bench::TempDir root("titan-jobs-bench");
   titan::bench::PrintFsyncProbe(root.path(), titan::bench::ProbeFsync(root.path(), 200));

@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <cstdio>
-#include <map>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -35,7 +35,8 @@ std::optional<Event> RecvEvent(zmq::socket_t& sub) {
   }
   if (parts.size() < 2) return std::nullopt;
   std::vector<std::string_view> views;
-  for (size_t i = 1; i < parts.size(); ++i) views.emplace_back(static_cast<const char*>(parts[i].data()), parts[i].size());
+  for (size_t i = 1; i < parts.size(); ++i)
+    views.emplace_back(static_cast<const char*>(parts[i].data()), parts[i].size());
   wire::Decoded d = wire::Decode(std::span<const std::string_view>(views));
   if (d.status != wire::DecodeStatus::kOk) return std::nullopt;
   return Event{std::string(static_cast<const char*>(parts[0].data()), parts[0].size()), std::move(d.msg)};
@@ -68,8 +69,8 @@ struct Timeline {
 };
 
 // Submits `id` and follows it until its final event or `timeout_ms`.
-Timeline Follow(zmq::socket_t& dealer, zmq::socket_t& sub, const JobFile& file, const std::string& id, int64_t rid,
-                int timeout_ms) {
+Timeline Follow(zmq::socket_t& dealer, zmq::socket_t& sub, const JobFile& file, const std::string& id,
+                int64_t rid, int timeout_ms) {
   Timeline t;
   const auto t0 = Clock::now();
   SendRaw(dealer, static_cast<uint8_t>(MsgType::kJobSubmit), SubmitBody({id}, file, "", rid));
@@ -128,7 +129,8 @@ Latencies MeasureLatency(Cluster& cluster, const JobFile& file, const std::strin
     const Timeline t = Follow(dealer, sub, file, prefix + "-" + std::to_string(i), rid++, 10000);
     if (t.final_state != "COMPLETED") {
       ++out.failed;
-      if (out.failed == 1) std::fprintf(stderr, "jobs_bench: latency job ended '%s'\n", t.final_state.c_str());
+      if (out.failed == 1)
+        std::fprintf(stderr, "jobs_bench: latency job ended '%s'\n", t.final_state.c_str());
       continue;
     }
     out.accepted.push_back(t.accepted);
@@ -163,7 +165,8 @@ EventRecorder::EventRecorder(Cluster& cluster, const std::string& prefix) : impl
       zmq::poll(&item, 1, std::chrono::milliseconds(50));
       const auto now = Clock::now();
       while (auto ev = RecvEvent(sub)) {
-        impl_->jobs[std::string(ev->msg.Bytes("id"))].states.emplace_back(std::string(ev->msg.Bytes("state")), now);
+        impl_->jobs[std::string(ev->msg.Bytes("id"))].states.emplace_back(std::string(ev->msg.Bytes("state")),
+                                                                          now);
       }
     }
   });
@@ -203,19 +206,21 @@ FailureTimes MeasureFailure(Cluster& cluster, const std::string& victim, const s
   const std::string id = "fail-" + victim;
   zmq::socket_t sub = Subscribe(cluster, {"job.", "worker."});
   if (!cluster.AddWorker(victim, 1, "process")) return out;
-  auto accepted = cluster.Call(wire::MakeMessage(MsgType::kJobSubmit)
-                                   .Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", Datum(Text{id})},
-                                                                                 {"file", Datum(Text{sleeper.name})},
-                                                                                 {"args", Datum(Text{pid_file})}})}))
-                                   .Set("files", Datum(wire::List{Datum(wire::Map{
-                                                     {"name", Datum(Text{sleeper.name})},
-                                                     {"content", Datum(wire::Bytes{sleeper.content})}})})));
+  auto accepted = cluster.Call(
+      wire::MakeMessage(MsgType::kJobSubmit)
+          .Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", Datum(Text{id})},
+                                                        {"file", Datum(Text{sleeper.name})},
+                                                        {"args", Datum(Text{pid_file})}})}))
+          .Set("files",
+               Datum(wire::List{Datum(wire::Map{{"name", Datum(Text{sleeper.name})},
+                                                {"content", Datum(wire::Bytes{sleeper.content})}})})));
   if (!accepted || accepted->type != MsgType::kJobAccepted) {
     std::fprintf(stderr, "jobs_bench: the failure job was not accepted\n");
     return out;
   }
   // Running once its process wrote its pid.
-  for (int i = 0; i < 2000 && ReadPids(pid_file).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 2000 && ReadPids(pid_file).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (ReadPids(pid_file).empty()) {
     std::fprintf(stderr, "jobs_bench: the failure job never started on %s\n", victim.c_str());
     return out;
@@ -233,7 +238,8 @@ FailureTimes MeasureFailure(Cluster& cluster, const std::string& victim, const s
     const auto now = Clock::now();
     while (auto ev = RecvEvent(sub)) {
       const double ms = MicrosBetween(t0, now) / 1000.0;
-      if (ev->topic == "worker." + victim && ev->msg.Bytes("event") == "lost" && out.lost_ms < 0) out.lost_ms = ms;
+      if (ev->topic == "worker." + victim && ev->msg.Bytes("event") == "lost" && out.lost_ms < 0)
+        out.lost_ms = ms;
       if (ev->topic == "job." + id) {
         const std::string_view state = ev->msg.Bytes("state");
         if (state == "QUEUED" && out.requeued_ms < 0) out.requeued_ms = ms;

@@ -125,6 +125,46 @@ def failure_table(rows):
     return out
 
 
+def artifact_table(rows):
+    """Upload/download MB/s of one file through the CLI and a local broker, beside the raw loopback TCP
+    file -> file copy of the same bytes from the same run, and the peak RSS of each side."""
+    arts = [r for r in rows if r["bench"] == "artifact_bench"]
+    if not any(r.get("case") in ("upload", "download") for r in arts):
+        return []
+    out = ["| artifacts (one file, local broker) | size | Titan MB/s, median (range) | transfer only, median | "
+           "raw TCP file->file MB/s, median (range) | Titan/raw | aim | CLI peak RSS | broker peak RSS | ok |",
+           "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"]
+    sizes = sorted({int(r["size_mib"]) for r in arts if "size_mib" in r})
+    for size in sizes:
+        raw = [num(r, "file_mb_s") for r in arts if r["case"] == "raw_tcp" and int(r["size_mib"]) == size]
+        raw_text, raw_med = spread(raw)
+        for case, label in (("upload", "`titan upload`"), ("download", "`titan artifacts get`")):
+            runs = [r for r in arts if r["case"] == case and int(r["size_mib"]) == size]
+            if not runs:
+                continue
+            t_text, t = spread([num(r, "mb_s") for r in runs])
+            transfer = statistics.median([num(r, "transfer_mb_s") for r in runs])
+            cli = max(num(r, "cli_rss_kib") for r in runs) / 1024
+            broker = max(num(r, "broker_rss_kib") for r in runs) / 1024
+            ok = "yes" if all(r.get("ok") == "yes" for r in runs) else "NO"
+            size_text = f"{size // 1024} GiB" if size % 1024 == 0 else f"{size} MiB"
+            out.append(f"| {label} | {size_text} | {t_text} | {transfer:,.0f} | {raw_text} | {ratio(t, raw_med)} | >= 0.50 | "
+                       f"{cli:.1f} MiB | {broker:.1f} MiB | {ok} |")
+    return out
+
+
+def artifact_context(rows):
+    arts = [r for r in rows if r["bench"] == "artifact_bench"]
+    out = []
+    for size in sorted({int(r["size_mib"]) for r in arts if r.get("case") == "raw_tcp"}):
+        mem = [num(r, "mem_mb_s") for r in arts if r.get("case") == "raw_tcp" and int(r["size_mib"]) == size]
+        out.append(f"raw loopback TCP, file -> memory (no disk writes), {size} MiB: {spread(mem)[0]} MB/s")
+    idle = [num(r, "broker_rss_kib") / 1024 for r in arts if r.get("case") == "broker_idle"]
+    if idle:
+        out.append(f"broker RSS when idle, before the first transfer: {idle[0]:.1f} MiB")
+    return out
+
+
 def context(rows):
     out = []
     probes = [r for r in rows if r["bench"] == "fsync_probe"]
@@ -150,10 +190,12 @@ def context(rows):
 def main():
     rows, machine = parse(sys.argv[1])
     print(f"Machine: {machine}\n")
-    for table in (store_table(rows), jobs_table(rows), latency_table(rows), failure_table(rows)):
+    for table in (store_table(rows), jobs_table(rows), latency_table(rows), failure_table(rows), artifact_table(rows)):
+        if len(table) <= 2:
+            continue  # a section that did not run
         print("\n".join(table))
         print()
-    for line in context(rows):
+    for line in context(rows) + artifact_context(rows):
         print(f"- {line}")
 
 

@@ -5,9 +5,11 @@
 #
 #   tests/bench/run_all.sh                               # everything (~7 minutes)
 #   BENCH_SECONDS=1 BENCH_REPS=1 tests/bench/run_all.sh  # a quick look
-# Env: BUILD_DIR (default build), BENCH_SECONDS (per store run, default 2), BENCH_REPS (store rounds,
-# default 3), JOBS_SECONDS (per jobs stream, default 3), BENCH_OUT (logs; default
-# $BUILD_DIR/bench/results), STORE_ARGS / JOBS_ARGS (extra flags for store_bench / jobs_bench).
+#   SECTIONS=artifacts tests/bench/run_all.sh            # only the artifact transfers (~2 minutes)
+# Env: BUILD_DIR (default build), SECTIONS (any of "store jobs artifacts", default all three),
+# BENCH_SECONDS (per store run, default 2), BENCH_REPS (store rounds, default 3), JOBS_SECONDS (per
+# jobs stream, default 3), BENCH_OUT (logs; default $BUILD_DIR/bench/results), STORE_ARGS / JOBS_ARGS /
+# ARTIFACT_ARGS (extra flags for store_bench / jobs_bench / artifact_bench, e.g. "--reps 1").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -15,6 +17,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 SECS=${BENCH_SECONDS:-2}
 REPS=${BENCH_REPS:-3}
 JOBS_SECS=${JOBS_SECONDS:-3}
+SECTIONS=${SECTIONS:-store jobs artifacts}
+has() { case " $SECTIONS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 OUT=${BENCH_OUT:-$BUILD_DIR/bench/results}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -22,19 +26,21 @@ mkdir -p "$OUT"
 LOG="$OUT/run-$STAMP.log"
 TABLE="$OUT/table-$STAMP.md"
 
-echo "== build: titan, store_bench, jobs_bench ($BUILD_DIR)"
+echo "== build: titan, store_bench, jobs_bench, artifact_bench ($BUILD_DIR)"
 [ -f "$BUILD_DIR/build.ninja" ] || cmake -S . -B "$BUILD_DIR" -G Ninja >/dev/null
-cmake --build "$BUILD_DIR" -j2 --target titan store_bench jobs_bench
+cmake --build "$BUILD_DIR" -j2 --target titan store_bench jobs_bench artifact_bench
 export TITAN_BIN="$BUILD_DIR/bin/titan"
 BENCH="$BUILD_DIR/bench"
 
-echo "== references: redis-server and redis-benchmark"
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+if has store; then
+  echo "== references: redis-server and redis-benchmark"
+  if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+  fi
+  redis-server --version | head -1
 fi
-redis-server --version | head -1
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/titan-bench-redis-XXXXXX")
 REDIS_PID=""
@@ -106,10 +112,18 @@ run_store() {
 
 {
   echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "== store_bench (Titan) and redis-benchmark (reference), interleaved, $REPS rounds of ~${SECS}s runs"
-  run_store
-  echo "== jobs_bench (~${JOBS_SECS}s per measured stream)"
-  "$BENCH/jobs_bench" --seconds "$JOBS_SECS" ${JOBS_ARGS:-}
+  if has store; then
+    echo "== store_bench (Titan) and redis-benchmark (reference), interleaved, $REPS rounds of ~${SECS}s runs"
+    run_store
+  fi
+  if has jobs; then
+    echo "== jobs_bench (~${JOBS_SECS}s per measured stream)"
+    "$BENCH/jobs_bench" --seconds "$JOBS_SECS" ${JOBS_ARGS:-}
+  fi
+  if has artifacts; then
+    echo "== artifact_bench (titan upload / artifacts get vs a raw loopback TCP copy, 256 MiB and 1 GiB)"
+    "$BENCH/artifact_bench" ${ARTIFACT_ARGS:-}
+  fi
   echo "== done: load $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$LOG"
 

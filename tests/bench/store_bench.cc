@@ -4,14 +4,13 @@
 // Requests are pre-encoded, so the client spends its time on the socket, as redis-benchmark does.
 // Prints RESULT lines (see bench_util.h) and a summary; run_all.sh puts Redis beside them.
 #include <CLI/CLI.hpp>
-#include <zmq.hpp>
-
 #include <barrier>
 #include <csignal>
 #include <cstdio>
 #include <deque>
 #include <memory>
 #include <thread>
+#include <zmq.hpp>
 
 #include "bench_util.h"
 
@@ -104,7 +103,8 @@ std::pair<uint8_t, int64_t> RecvReply(zmq::socket_t& s, zmq::message_t frames[4]
   }
   if (n != 4 || frames[2].size() != 1) return {0, -1};
   const uint8_t type = *static_cast<const uint8_t*>(frames[2].data());
-  const auto rid = mp::FindInt(std::string_view(static_cast<const char*>(frames[3].data()), frames[3].size()), "rid");
+  const auto rid =
+      mp::FindInt(std::string_view(static_cast<const char*>(frames[3].data()), frames[3].size()), "rid");
   return {type, rid.value_or(-1)};
 }
 
@@ -183,7 +183,8 @@ Measured Measure(const Run& run) {
   StartBarrier start(run.clients + 1, SetStart{&t_start});
   std::vector<std::thread> threads;
   for (int i = 0; i < run.clients; ++i) {
-    threads.emplace_back(Client, std::cref(run), std::ref(ctx), i, std::ref(start), &t_start, &stats[static_cast<size_t>(i)]);
+    threads.emplace_back(Client, std::cref(run), std::ref(ctx), i, std::ref(start), &t_start,
+                         &stats[static_cast<size_t>(i)]);
   }
   start.arrive_and_wait();
   for (auto& th : threads) th.join();
@@ -311,8 +312,8 @@ int Main(const Options& o) {
     if (mode == "nosync") args.push_back("--no-sync");
     TitanProcess store(args, root.path() + "/store-" + mode + ".log");
     if (store.WaitReady().empty() || store.port() <= 0) {
-      std::fprintf(stderr, "store_bench: titan store did not start (see %s/store-%s.log)\n", root.path().c_str(),
-                   mode.c_str());
+      std::fprintf(stderr, "store_bench: titan store did not start (see %s/store-%s.log)\n",
+                   root.path().c_str(), mode.c_str());
       return 1;
     }
     const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(store.port());
@@ -324,23 +325,34 @@ int Main(const Options& o) {
         Run run{endpoint, MakeTemplate(op, o.value_size), clients, window, o.seconds, o.keyspace};
         const Measured m = o.driver == "poll" ? MeasurePolled(run) : Measure(run);
         rows.push_back(Row{mode, op, clients, window, m});
-        Result("store_bench").Add("system", "titan").Add("driver", o.driver).Add("mode", mode).Add("op", op).Add("clients", clients)
-            .Add("window", window).Add("seconds", o.seconds).Add("ops", static_cast<int64_t>(m.ops))
-            .Add("errors", static_cast<int64_t>(m.errors)).Add("ops_per_s", m.ops_per_s).Add("p50_us", m.p50_us)
-            .Add("p99_us", m.p99_us).Print();
+        Result("store_bench")
+            .Add("system", "titan")
+            .Add("driver", o.driver)
+            .Add("mode", mode)
+            .Add("op", op)
+            .Add("clients", clients)
+            .Add("window", window)
+            .Add("seconds", o.seconds)
+            .Add("ops", static_cast<int64_t>(m.ops))
+            .Add("errors", static_cast<int64_t>(m.errors))
+            .Add("ops_per_s", m.ops_per_s)
+            .Add("p50_us", m.p50_us)
+            .Add("p99_us", m.p99_us)
+            .Print();
       }
     }
     store.Stop(SIGTERM);
   }
-  std::printf("\nTitanStore throughput (%.1f s per run, keyspace %llu, %zu-byte values; fdatasync p50 %.0f us "
-              "appending, %.0f us overwriting)\n",
-              o.seconds, static_cast<unsigned long long>(o.keyspace), o.value_size, Percentile(fsync.append_us, 50),
-              Percentile(fsync.overwrite_us, 50));
+  std::printf(
+      "\nTitanStore throughput (%.1f s per run, keyspace %llu, %zu-byte values; fdatasync p50 %.0f us "
+      "appending, %.0f us overwriting)\n",
+      o.seconds, static_cast<unsigned long long>(o.keyspace), o.value_size, Percentile(fsync.append_us, 50),
+      Percentile(fsync.overwrite_us, 50));
   std::printf("%-8s %-5s %7s %6s %12s %10s %10s %7s\n", "mode", "op", "clients", "window", "ops/s", "p50 us",
               "p99 us", "errors");
   for (const auto& r : rows) {
-    std::printf("%-8s %-5s %7d %6d %12.0f %10.0f %10.0f %7llu\n", r.mode.c_str(), r.op.c_str(), r.clients, r.window,
-                r.m.ops_per_s, r.m.p50_us, r.m.p99_us, static_cast<unsigned long long>(r.m.errors));
+    std::printf("%-8s %-5s %7d %6d %12.0f %10.0f %10.0f %7llu\n", r.mode.c_str(), r.op.c_str(), r.clients,
+                r.window, r.m.ops_per_s, r.m.p50_us, r.m.p99_us, static_cast<unsigned long long>(r.m.errors));
   }
   return 0;
 }
@@ -360,7 +372,8 @@ int main(int argc, char** argv) {
   app.add_option("--keyspace", o.keyspace, "random keys/members drawn from 0..N-1")->capture_default_str();
   app.add_option("--value-size", o.value_size, "bytes per STORE_PUT value")->capture_default_str();
   app.add_option("--driver", o.driver, "threads: a thread and DEALER per client; poll: one thread polls all")
-      ->check(CLI::IsMember({"threads", "poll"}))->capture_default_str();
+      ->check(CLI::IsMember({"threads", "poll"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   titan::bench::KillChildrenOnSignal();
   o.modes = titan::bench::SplitList(modes);

@@ -80,6 +80,9 @@ JobView ViewOf(const Message& reply) {
   v.started_ms = IntOf(m, "started_ms");
   v.finished_ms = IntOf(m, "finished_ms");
   if (Field(m, "exit_code")) v.exit_code = IntOf(m, "exit_code");
+  v.port = IntOf(m, "port");
+  v.restarts = IntOf(m, "restarts");
+  if (const Datum* r = Field(m, "ready")) v.ready = std::get<bool>(r->v);
   return v;
 }
 
@@ -103,6 +106,7 @@ Datum JobSpec::ToDatum() const {
   if (retries) m.emplace_back("retries", Datum(*retries));
   if (timeout_ms) m.emplace_back("timeout_ms", Datum(*timeout_ms));
   if (!env.empty()) m.emplace_back("env", Datum(TextList(env)));
+  for (const auto& kv : extra) m.push_back(kv);
   return Datum(std::move(m));
 }
 
@@ -198,7 +202,8 @@ std::string Cluster::LogTail(const std::string& file) const {
   return out;
 }
 
-bool Cluster::Start() {
+bool Cluster::Start(std::vector<std::string> broker_args) {
+  broker_args_ = std::move(broker_args);
   store_ = std::make_unique<NodeProcess>(
       std::vector<std::string>{"store", "--port", "0", "--dir", dir_.File("store")}, dir_.File("store.log"));
   if (!store_->WaitReady(kStartDeadline)) {
@@ -213,12 +218,22 @@ bool Cluster::Start() {
 
 bool Cluster::StartBroker(int port, int worker_port, int pub_port) {
   ++broker_generation_;
-  broker_ = std::make_unique<NodeProcess>(
-      std::vector<std::string>{"broker", "--port", std::to_string(port), "--worker-port",
-                               std::to_string(worker_port), "--pub-port", std::to_string(pub_port), "--dir",
-                               dir_.File("broker"), "--store-port", std::to_string(store_port_),
-                               "--heartbeat-ms", std::to_string(kHeartbeatMs)},
-      dir_.File("broker-" + std::to_string(broker_generation_) + ".log"));
+  std::vector<std::string> args{"broker",
+                                "--port",
+                                std::to_string(port),
+                                "--worker-port",
+                                std::to_string(worker_port),
+                                "--pub-port",
+                                std::to_string(pub_port),
+                                "--dir",
+                                dir_.File("broker"),
+                                "--store-port",
+                                std::to_string(store_port_),
+                                "--heartbeat-ms",
+                                std::to_string(kHeartbeatMs)};
+  args.insert(args.end(), broker_args_.begin(), broker_args_.end());
+  broker_ = std::make_unique<NodeProcess>(std::move(args),
+                                          dir_.File("broker-" + std::to_string(broker_generation_) + ".log"));
   if (!broker_->WaitReady(kStartDeadline)) {
     error_ = "the broker did not announce READY (see broker-" + std::to_string(broker_generation_) + ".log)";
     return false;
@@ -375,8 +390,8 @@ StatsView Cluster::Stats() {
   s.failed = reply.Int("failed");
   for (const auto& d : std::get<wire::List>(reply.Find("workers")->v)) {
     const auto& m = std::get<wire::Map>(d.v);
-    s.workers.push_back(WorkerView{StrOf(m, "name"), StrOf(m, "state"), IntOf(m, "slots"), IntOf(m, "busy"),
-                                   StrsOf(m, "capabilities"), StrsOf(m, "running")});
+    s.workers.push_back(WorkerView{StrOf(m, "name"), StrOf(m, "state"), StrOf(m, "parent"), IntOf(m, "slots"),
+                                   IntOf(m, "busy"), StrsOf(m, "capabilities"), StrsOf(m, "running")});
   }
   return s;
 }

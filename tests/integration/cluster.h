@@ -38,6 +38,7 @@ struct JobSpec {
   std::optional<bool> affinity;
   std::vector<std::string> parents;
   std::vector<std::string> env;  // "NAME=value"
+  wire::Map extra;               // further JobSpec fields as given (job_type, port, archive, ...)
   wire::Datum ToDatum() const;
 };
 
@@ -48,12 +49,14 @@ struct JobView {
   std::string id, state, worker, reason;
   int64_t attempt = 0, priority = 0, submitted_ms = 0, started_ms = 0, finished_ms = 0;
   std::optional<int64_t> exit_code;
+  int64_t port = 0, restarts = 0;  // services
+  bool ready = false;              // services
   bool final() const;
   std::string Render() const;  // "id STATE attempt=1 worker=w1 exit=0 reason=..." for messages
 };
 
 struct WorkerView {
-  std::string name, state;
+  std::string name, state, parent;
   int64_t slots = 0, busy = 0;
   std::vector<std::string> capabilities, running;
 };
@@ -105,8 +108,9 @@ class Cluster {
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
-  // Starts the store and the broker (any free ports); false with `error()` set on failure.
-  bool Start();
+  // Starts the store and the broker (any free ports) with `broker_args` added to the broker's
+  // command line; false with `error()` set on failure.
+  bool Start(std::vector<std::string> broker_args = {});
   // Starts worker `name` and waits for "READY worker <name>".
   bool AddWorker(const std::string& name, int slots, const std::vector<std::string>& tags = {},
                  const std::vector<std::string>& extra_args = {});
@@ -155,6 +159,7 @@ class Cluster {
   std::unique_ptr<EventFeed> feed_;
   int store_port_ = 0, broker_port_ = 0, worker_port_ = 0, pub_port_ = 0;
   int broker_generation_ = 0;
+  std::vector<std::string> broker_args_;
 };
 
 // Waits (inotify on `dir`, no polling) until `done` holds; it is re-checked whenever a file in `dir`

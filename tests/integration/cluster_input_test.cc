@@ -97,9 +97,10 @@ TEST_F(ClusterTest, MalformedClientMessagesGetTheirErrors) {
   EXPECT_EQ("ERROR INVALID", send(wire::MakeMessage(MsgType::kJobSubmit)
                                       .Set("jobs", Datum(wire::List{}))
                                       .Set("files", Datum(wire::List{}))));
-  EXPECT_EQ("ERROR INVALID", send(wire::MakeMessage(MsgType::kJobSubmit)
-                                      .Set("jobs", *submit.Find("jobs"))
-                                      .Set("files", Datum(wire::List{}))));
+  // A file neither sent nor deployed.
+  EXPECT_EQ("ERROR NOT_FOUND", send(wire::MakeMessage(MsgType::kJobSubmit)
+                                        .Set("jobs", *submit.Find("jobs"))
+                                        .Set("files", Datum(wire::List{}))));
   EXPECT_EQ("ERROR INVALID", send(wire::MakeMessage(MsgType::kJobLogs)
                                       .Set("id", Datum(Text{"nope"}))
                                       .Set("offset", Datum(0))

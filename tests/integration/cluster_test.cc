@@ -501,8 +501,9 @@ namespace {
 TEST_F(ClusterTest, JobLeavingASetsidProcessStillFinishes) {
   AddWorker("w1", 2);
   // The job exits only once its escapee runs in a session of its own, holding the job's stdout.
-  const std::string script = "setsid sleep 30 > /dev/stdout 2>&1 &\nP=$!\necho $P > " + c_.Path("escaped.pid") +
-                             "\nwhile [ \"$(ps -o sid= -p $P | tr -d ' ')\" != \"$P\" ]; do sleep 0.05; done\necho done\n";
+  const std::string script =
+      "setsid sleep 30 > /dev/stdout 2>&1 &\nP=$!\necho $P > " + c_.Path("escaped.pid") +
+      "\nwhile [ \"$(ps -o sid= -p $P | tr -d ' ')\" != \"$P\" ]; do sleep 0.05; done\necho done\n";
   const testing::SubmitResult r = c_.Submit({Job("escape", "escape.sh")}, {{"escape.sh", script}});
   ASSERT_EQ("", r.error_code) << r.error;
   const JobView v = c_.WaitFinal("escape", In(kDeadline));
@@ -510,7 +511,6 @@ TEST_F(ClusterTest, JobLeavingASetsidProcessStillFinishes) {
   const std::string pid = testing::ReadFile(c_.Path("escaped.pid"));
   if (!pid.empty()) kill(static_cast<pid_t>(std::stol(pid)), SIGKILL);  // it escaped Titan by design
 }
-
 
 // Regression: with more assignments (or results) in flight than a ZeroMQ queue holds, the broker
 // dropped JOB_ASSIGNs and the worker dropped JOB_DONEs, and those jobs stayed RUNNING forever.
@@ -521,7 +521,8 @@ TEST_F(ClusterTest, MoreJobsInFlightThanAQueueHoldsAllComplete) {
   for (int i = 0; i < kJobs; ++i) jobs.push_back(Job("n" + std::to_string(i), "quick.sh"));
   ASSERT_EQ(static_cast<size_t>(kJobs), Submit(jobs).size());
   int completed = 0;
-  for (int i = 0; i < kJobs; ++i) completed += c_.WaitFinal("n" + std::to_string(i), In(kDeadline)).state == "COMPLETED";
+  for (int i = 0; i < kJobs; ++i)
+    completed += c_.WaitFinal("n" + std::to_string(i), In(kDeadline)).state == "COMPLETED";
   EXPECT_EQ(kJobs, completed);
 }
 

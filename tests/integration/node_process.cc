@@ -142,6 +142,14 @@ int NodeProcess::Terminate(int sig, std::chrono::milliseconds grace) {
   return Kill(SIGKILL);
 }
 
+bool NodeProcess::WaitExited(std::chrono::milliseconds within) {
+  if (pid_ <= 0) return true;
+  int status = 0;
+  if (!WaitExit(pid_, within, &status)) return false;
+  pid_ = -1;
+  return true;
+}
+
 bool NodeProcess::Stop() {
   const int status = Kill(SIGTERM);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;

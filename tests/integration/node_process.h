@@ -38,6 +38,8 @@ class NodeProcess {
   int Terminate(int sig, std::chrono::milliseconds grace);
   // Sends SIGTERM and waits; true when it exited with status 0.
   bool Stop();
+  // Waits up to `within` for the process to exit on its own; true (and reaped) when it did.
+  bool WaitExited(std::chrono::milliseconds within);
 
  private:
   bool ReadReadyLine(std::chrono::milliseconds deadline);

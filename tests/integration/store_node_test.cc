@@ -39,7 +39,8 @@ class StoreNodeTest : public ::testing::Test {
   std::string SendRaw(const std::vector<std::string>& frames) {
     sock_->send(zmq::message_t(), zmq::send_flags::sndmore);
     for (size_t i = 0; i < frames.size(); ++i) {
-      sock_->send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      sock_->send(zmq::buffer(frames[i]),
+                  i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
     return ReadReply(*sock_);
   }
@@ -75,7 +76,8 @@ TEST_F(StoreNodeTest, GarbageFrames) {
 }
 
 TEST_F(StoreNodeTest, TruncatedMsgpack) {
-  auto frames = wire::Encode(wire::MakeMessage(MsgType::kStorePut).Set("key", Datum(Text{"k"})).Set("value", Datum(Text{"value"})));
+  auto frames = wire::Encode(
+      wire::MakeMessage(MsgType::kStorePut).Set("key", Datum(Text{"k"})).Set("value", Datum(Text{"value"})));
   frames[2].resize(frames[2].size() - 3);
   EXPECT_EQ("ERROR MALFORMED", SendRaw(frames));
   ExpectServing();
@@ -103,11 +105,13 @@ TEST_F(StoreNodeTest, OversizedKeyValueAndBody) {
                                         .Set("key", Datum(Text{std::string(wire::kMaxKeyBytes + 1, 'k')}))
                                         .Set("value", Datum(Text{"v"}))));
   ExpectServing();
-  EXPECT_EQ("ERROR TOO_LARGE", Send(wire::MakeMessage(MsgType::kStorePut)
-                                        .Set("key", Datum(Text{"k"}))
-                                        .Set("value", Datum(wire::Bytes{std::string(wire::kMaxValueBytes + 1, 'v')}))));
+  EXPECT_EQ("ERROR TOO_LARGE",
+            Send(wire::MakeMessage(MsgType::kStorePut)
+                     .Set("key", Datum(Text{"k"}))
+                     .Set("value", Datum(wire::Bytes{std::string(wire::kMaxValueBytes + 1, 'v')}))));
   ExpectServing();
-  EXPECT_EQ("ERROR TOO_LARGE", SendRaw({std::string(wire::kSignature), "\x10", std::string(wire::kMaxBodyBytes + 1, 'x')}));
+  EXPECT_EQ("ERROR TOO_LARGE",
+            SendRaw({std::string(wire::kSignature), "\x10", std::string(wire::kMaxBodyBytes + 1, 'x')}));
   ExpectServing();
   std::vector<std::string> many(wire::kMaxFrames + 5, "x");
   EXPECT_EQ("ERROR TOO_LARGE", SendRaw(many));
@@ -115,10 +119,12 @@ TEST_F(StoreNodeTest, OversizedKeyValueAndBody) {
 }
 
 TEST_F(StoreNodeTest, RidIsEchoedOnErrorsToo) {
-  auto frames = wire::Encode(wire::MakeMessage(MsgType::kStorePut).Set("key", Datum(Text{"k"})).Set("rid", Datum(77)));
+  auto frames =
+      wire::Encode(wire::MakeMessage(MsgType::kStorePut).Set("key", Datum(Text{"k"})).Set("rid", Datum(77)));
   sock_->send(zmq::message_t(), zmq::send_flags::sndmore);
   for (size_t i = 0; i < frames.size(); ++i) {
-    sock_->send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    sock_->send(zmq::buffer(frames[i]),
+                i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
   zmq::pollitem_t item{sock_->handle(), 0, ZMQ_POLLIN, 0};
   ASSERT_EQ(1, zmq::poll(&item, 1, std::chrono::milliseconds(kReplyTimeoutMs)));
@@ -133,7 +139,8 @@ TEST_F(StoreNodeTest, ReqSocketClientIsServed) {
   auto req = Connect(zmq::socket_type::req);
   const auto frames = wire::Encode(wire::MakeMessage(MsgType::kHello));
   for (size_t i = 0; i < frames.size(); ++i) {
-    req->send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    req->send(zmq::buffer(frames[i]),
+              i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
   EXPECT_EQ("WELCOME", ReadReply(*req));
 }
@@ -146,7 +153,8 @@ TEST_F(StoreNodeTest, ConcurrentIncrementsAreAtomic) {
     threads.emplace_back([&] {
       auto s = Connect(zmq::socket_type::dealer);
       for (int i = 0; i < kEach; ++i) {
-        wire::SendRequest(*s, wire::MakeMessage(MsgType::kStoreIncr).Set("key", Datum(Text{"ctr"})).Set("delta", Datum(1)));
+        wire::SendRequest(
+            *s, wire::MakeMessage(MsgType::kStoreIncr).Set("key", Datum(Text{"ctr"})).Set("delta", Datum(1)));
         if (ReadReply(*s) != "STORE_INT") ++failures;
       }
     });

@@ -46,13 +46,14 @@ def test_unknown_ids_give_none_or_empty_or_job_not_found(broker_client):
             call(missing)
 
 
-def test_missing_job_file_is_a_file_not_found_error_naming_the_path(broker_client, tmp_path):
-    path = str(tmp_path / "nowhere" / "train.py")
+def test_a_job_file_neither_here_nor_deployed_is_a_file_not_found_error_naming_the_path(broker_client, tmp_path):
+    path = str(tmp_path / "nowhere" / (unique_id("train") + ".py"))  # not here: the broker looks in perm_files
     job_id = unique_id("nofile")
     with pytest.raises(JobFileNotFoundError) as e:
         broker_client.submit_job(TitanJob(job_id, path))
     assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, TitanError)
-    assert path in str(e.value) and "give a path to the script" in str(e.value)
+    assert e.value.code == "NOT_FOUND"  # the broker's answer, with its reason
+    assert path in str(e.value) and "give a path to the script" in str(e.value) and "deploy_script" in str(e.value)
     assert e.value.filename == path
     assert broker_client.get_job_status(job_id) is None
 

@@ -36,6 +36,7 @@ def test_limits(schema):
         "max_key_bytes": protocol.MAX_KEY_BYTES,
         "max_value_bytes": protocol.MAX_VALUE_BYTES,
         "max_members_reply": protocol.MAX_MEMBERS_REPLY,
+        "max_chunk_bytes": protocol.MAX_CHUNK_BYTES,
     }
 
 

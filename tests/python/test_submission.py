@@ -1,12 +1,22 @@
 # How TitanJobs become a JOB_SUBMIT (no cluster needed): field mapping and units, one FileBlob per
-# distinct file, gates (hitl_message), and the local refusals (missing file, clashing basenames, is_archive).
+# distinct file, gates (hitl_message), what is named instead of sent (scripts not on this machine, project
+# zips of archive jobs, scripts too big for one message), and the local refusals (clashing basenames, bad
+# archive paths).
 import os
+import zipfile
 
 import pytest
 
-from titan_sdk import InvalidError, JobFileNotFoundError, TitanError, TitanJob, TooLargeError
+from titan_sdk import InvalidError, JobFileNotFoundError, NotFoundError, TitanError, TitanJob
 from titan_sdk.protocol import MsgType, decode, encode
-from titan_sdk.submission import MAX_FILES_BYTES, build_submit, env_list
+from titan_sdk.submission import MAX_FILES_BYTES, env_list, plan_submit
+
+
+def build_submit(jobs, dag, agent_run_id):
+    """The JOB_SUBMIT fields of a plan that deploys nothing."""
+    plan = plan_submit(jobs, dag, agent_run_id)
+    assert plan.deploys == []
+    return plan.fields
 
 
 @pytest.fixture
@@ -66,23 +76,75 @@ def test_two_different_files_with_one_basename_are_refused(tmp_path, script):
         build_submit([TitanJob("a", script), TitanJob("b", str(other / "train.py"))], None, None)
 
 
-def test_a_missing_file_names_the_path(tmp_path):
-    with pytest.raises(JobFileNotFoundError) as e:
-        build_submit([TitanJob("a", "scripts/missing.py")], None, None)
-    assert isinstance(e.value, FileNotFoundError)
-    assert "scripts/missing.py not found" in str(e.value) and "give a path to the script" in str(e.value)
+def test_a_file_not_on_this_machine_is_named_for_the_broker_to_resolve(tmp_path, script):
+    plan = plan_submit([TitanJob("a", "scripts/missing.py"), TitanJob("b", script)], None, None)
+    assert [j["file"] for j in plan.fields["jobs"]] == ["missing.py", "train.py"]
+    assert [f["name"] for f in plan.fields["files"]] == ["train.py"]  # only the local one travels inline
+    assert plan.deploys == [] and plan.remote == {"a": ("scripts/missing.py", "missing.py", False)}
 
 
-def test_files_over_one_message_are_too_large(tmp_path):
+def test_the_brokers_not_found_becomes_a_file_not_found_error_naming_the_path():
+    plan = plan_submit([TitanJob("a", "scripts/missing.py")], None, None)
+    e = plan.not_found(NotFoundError("job 'a' runs 'missing.py', which was neither sent with the submission nor "
+                                     "deployed (no such artifact)"))
+    assert isinstance(e, JobFileNotFoundError) and isinstance(e, FileNotFoundError) and isinstance(e, NotFoundError)
+    assert e.filename == "scripts/missing.py" and e.code == "NOT_FOUND"
+    assert "scripts/missing.py not found" in str(e) and "deploy_script" in str(e) and "neither sent" in str(e)
+
+
+def test_files_over_one_message_are_deployed_instead_of_sent(tmp_path, script):
     big = tmp_path / "big.py"
     big.write_bytes(b"#" * (MAX_FILES_BYTES + 1))
-    with pytest.raises(TooLargeError, match="big.py"):
-        build_submit([TitanJob("a", str(big))], None, None)
+    plan = plan_submit([TitanJob("a", str(big)), TitanJob("b", script)], None, None)
+    assert plan.deploys == [(str(big), "big.py")]
+    assert [f["name"] for f in plan.fields["files"]] == ["train.py"]
+    assert [j["file"] for j in plan.fields["jobs"]] == ["big.py", "train.py"]
 
 
-def test_is_archive_is_refused_not_ignored(script):
-    with pytest.raises(TitanError, match="is_archive=True .* submit the entry script itself"):
-        build_submit([TitanJob("a", script, is_archive=True)], None, None)
+def make_zip(path, entries):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return str(path)
+
+
+def test_an_archive_job_deploys_its_local_zip_and_names_the_entry(tmp_path, monkeypatch):
+    make_zip(tmp_path / "proj.zip", {"src/main.py": "print(1)\n"})
+    monkeypatch.chdir(tmp_path)
+    plan = plan_submit([TitanJob("a", "proj.zip/src/main.py", is_archive=True, args="x"),
+                        TitanJob("b", str(tmp_path / "proj.zip") + "/src/main.py", is_archive=True)], None, None)
+    assert [j["file"] for j in plan.fields["jobs"]] == ["proj.zip/src/main.py"] * 2
+    assert [j["archive"] for j in plan.fields["jobs"]] == [True, True]
+    assert plan.fields["files"] == []  # never inline
+    assert plan.deploys == [(str(tmp_path / "proj.zip"), "proj.zip")]  # once
+    encode(MsgType.JOB_SUBMIT, plan.fields)  # the schema accepts it
+
+
+def test_an_archive_job_without_a_local_zip_is_named_for_the_broker(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plan = plan_submit([TitanJob("a", "deployed.zip/main.py", is_archive=True)], None, None)
+    assert plan.fields["jobs"][0]["file"] == "deployed.zip/main.py" and plan.deploys == []
+    e = plan.not_found(NotFoundError("job 'a' runs 'deployed.zip', which was neither sent nor deployed"))
+    assert isinstance(e, JobFileNotFoundError) and "upload_project_folder" in str(e) and "deployed.zip" in str(e)
+
+
+@pytest.mark.parametrize("filename, expect", [
+    ("proj/src/main.py", "must be '<project>.zip/<entry>'"),
+    ("proj.zip", "must be '<project>.zip/<entry>'"),
+    ("proj.zip/../evil.py", "'..'"),
+    ("proj.zip/src/missing.py", "has no file 'src/missing.py'"),
+])
+def test_bad_archive_filenames_are_refused_locally(tmp_path, monkeypatch, filename, expect):
+    make_zip(tmp_path / "proj.zip", {"src/main.py": "print(1)\n"})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidError) as e:
+        plan_submit([TitanJob("a", filename, is_archive=True)], None, None)
+    assert expect in str(e.value)
+
+
+def test_a_folder_is_not_a_script(tmp_path):
+    with pytest.raises(TitanError, match="is a directory"):
+        plan_submit([TitanJob("a", str(tmp_path))], None, None)
 
 
 def test_hitl_message_sends_the_gate_question_and_its_deadline(script):

@@ -1,14 +1,17 @@
-# The Titan Python SDK: TitanClient (jobs, logs, TitanStore, DAGs, runs, gates, schedules, YAML pipelines),
-# TitanJob, JobInfo, and typed exceptions.
+# The Titan Python SDK: TitanClient (jobs, logs, TitanStore, DAGs, runs, gates, schedules, YAML pipelines,
+# file artifacts), TitanJob, JobInfo, and typed exceptions.
 __version__ = "0.1.0"
 
+from .artifacts import DEPLOY_SUCCESS, UPLOAD_SUCCESS  # noqa: E402
 from .client import TitanClient  # noqa: E402
 from .errors import (  # noqa: E402
     ERROR_CLASSES,
     InternalError,
     InvalidError,
+    NotFoundError,
     JobFileNotFoundError,
     JobNotFoundError,
+    LocalFileNotFoundError,
     MalformedError,
     PipelineError,
     TitanError,
@@ -27,6 +30,6 @@ __all__ = [
     "TitanClient", "TitanJob", "JobInfo", "JOB_STATES", "FINAL_STATES", "TitanError", "TitanTimeoutError",
     "TitanProtocolError", "TitanNodeError",
     "MalformedError", "WrongVersionError", "UnknownTypeError", "TooLargeError", "WrongTypeError", "InvalidError",
-    "UnavailableError", "InternalError", "JobNotFoundError", "JobFileNotFoundError", "PipelineError",
-    "ERROR_CLASSES",
+    "NotFoundError", "UnavailableError", "InternalError", "JobNotFoundError", "JobFileNotFoundError",
+    "LocalFileNotFoundError", "PipelineError", "ERROR_CLASSES", "UPLOAD_SUCCESS", "DEPLOY_SUCCESS",
 ]

@@ -1,18 +1,20 @@
-# TitanClient: the SDK's entry point. The user names only the broker (or a lone store). Job calls go to
-# the broker; on the first store call the client says HELLO there, learns from WELCOME where TitanStore
-# (and the event feed) listens, and talks to the store directly.
+# TitanClient: the SDK's entry point. The user names only the broker (or a lone store). Job and artifact
+# calls go to the broker; on the first store call the client says HELLO there, learns from WELCOME where
+# TitanStore (and the event feed) listens, and talks to the store directly.
 # Thread-safe (one lock per client) and fork-safe (a child process reconnects on its own sockets).
 import os
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import __version__, logs
+from .artifacts import ArtifactCalls
 from .dags import DagCalls
-from .errors import InvalidError, JobNotFoundError, TitanError, TitanTimeoutError, UnknownTypeError
+from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, TitanTimeoutError,
+                     UnknownTypeError)
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .protocol import Decoded, MsgType
-from .submission import build_submit
+from .submission import SubmitPlan, plan_submit
 from .transport import Connection
 
 StoreData = Union[str, bytes]
@@ -49,9 +51,11 @@ def _data(what: str, x: Any) -> StoreData:
                     "Serialize it first, e.g. json.dumps(...)" % (what, type(x).__name__))
 
 
-class TitanClient(DagCalls):
+class TitanClient(DagCalls, ArtifactCalls):
     """A connection to a Titan cluster: jobs, logs and TitanStore here; DAGs, agent runs, approval gates,
-    schedules and YAML pipelines in DagCalls (dags.py).
+    schedules and YAML pipelines in DagCalls (dags.py); file artifacts (upload_file, deploy_script,
+    upload_project_folder, publish_artifact, get_artifact, fetch_artifact, list_artifacts,
+    delete_artifact) in ArtifactCalls (artifacts.py).
 
     `TitanClient()` reads TITAN_HOST / TITAN_PORT (default 127.0.0.1:9090) and TITAN_TIMEOUT (seconds,
     default 10); `TitanClient(host="localhost", port=9090)` names the broker explicitly. Inside a job,
@@ -163,12 +167,20 @@ class TitanClient(DagCalls):
         id (`name`, or "name#N" when the name was used before) is then in `client.last_dag`.
 
         Each job's `filename` is read on this machine (absolute, or relative to the current directory)
-        and sent once per distinct file; the worker runs it under its basename. `parents` may name jobs
-        of this submission or earlier ones. `agent_run_id` links several submissions into one run.
-        Raises JobFileNotFoundError for a missing file, InvalidError (with the broker's reason) for a
-        duplicate or existing id, an unknown parent or a cycle, TooLargeError when the files are over ~4 MiB.
+        and sent once per distinct file; the worker runs it under its basename. A filename that does not
+        exist here names a script deployed earlier (deploy_script) by its basename. Scripts too big to
+        travel with the submission (~4 MiB together) are deployed to perm_files first, under their basename.
+        An archive job (is_archive=True) names "<project>.zip/<entry>": a local <project>.zip is uploaded
+        to perm_files as its basename first (unless the broker holds that content already); otherwise the
+        project must have been deployed (upload_project_folder). `parents` may name jobs of this
+        submission or earlier ones. `agent_run_id` links several submissions into one run.
+
+        Raises JobFileNotFoundError when a job's file is neither here nor deployed, InvalidError (with the
+        broker's reason) for a duplicate or existing id, an unknown parent or a cycle. Files are deployed
+        before the jobs are sent, so they stay deployed when the broker refuses the jobs.
         """
-        return self._submit(build_submit(jobs, name, agent_run_id))[0]
+        plan = plan_submit(jobs, name, agent_run_id)
+        return self._submit_plan(plan, lambda: self._submit(plan.fields)[0])
 
     def submit(self, name: Optional[str], jobs: Sequence[TitanJob], agent_run_id: Optional[str] = None) -> List[str]:
         """The same as submit_dag."""
@@ -259,6 +271,16 @@ class TitanClient(DagCalls):
         stats.pop("rid", None)
         return stats
 
+    def _submit_plan(self, plan: SubmitPlan, send: Callable[[], Any]) -> Any:
+        """Deploys what `plan` does not send inline, then calls `send`; a NOT_FOUND for a job whose file is
+        not on this machine becomes a JobFileNotFoundError that says how to provide it."""
+        for path, name in plan.deploys:
+            self._deploy(path, name)
+        try:
+            return send()
+        except NotFoundError as e:
+            raise plan.not_found(e) from None
+
     def _submit(self, fields: Dict[str, Any]) -> Tuple[List[str], Optional[str]]:
         """Sends one JOB_SUBMIT; returns (ids, DAG id) and records the DAG id in last_dag."""
         with self._locked():
@@ -295,9 +317,25 @@ class TitanClient(DagCalls):
             try:
                 return self._entry.request(msg_type, fields, self.timeout)
             except UnknownTypeError as e:
-                raise self._not_a_broker(e) from None
+                raise self._not_a_broker(e, "artifact calls" if msg_type.name.startswith("ARTIFACT_")
+                                         else "job calls") from None
 
-    def _not_a_broker(self, e: UnknownTypeError) -> UnknownTypeError:
+    def _transfer(self, run: Callable[[Connection], Any]) -> Any:
+        """Runs one file transfer on a socket of its own (other threads' calls are not held up)."""
+        self._check_open()
+        conn = Connection(self.endpoint, self._hint())
+        try:
+            return run(conn)
+        except UnknownTypeError as e:
+            raise self._not_a_broker(e, "file transfers") from None
+        finally:
+            conn.close()
+
+    def _not_a_broker(self, e: UnknownTypeError, what: str = "job calls") -> UnknownTypeError:
+        if what != "job calls":
+            return UnknownTypeError("%s; %s need a Titan broker with the artifact registry, and %s is not one (a "
+                                    "store, or an older broker): point TitanClient at an up-to-date broker's port "
+                                    "(TITAN_PORT)" % (e.reason, what, self.endpoint))
         return UnknownTypeError("%s; job calls need a broker, and %s is not one: point TitanClient at the broker's "
                                 "port (TITAN_PORT)" % (e.reason, self.endpoint))
 

@@ -1,6 +1,6 @@
 # The TitanClient calls for DAGs, agent runs, human-in-the-loop gates, schedules and YAML pipelines,
 # kept apart from client.py (jobs, logs, TitanStore). A mixin: TitanClient provides _broker_call,
-# _submit and wait, and every method here is as thread-safe as those.
+# _submit, _submit_plan and wait, and every method here is as thread-safe as those.
 import getpass
 import os
 import time
@@ -11,7 +11,7 @@ from .errors import InvalidError, TitanTimeoutError
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .protocol import MsgType
 from .schema import STRUCTS
-from .submission import build_submit
+from .submission import plan_submit
 
 _DAG_FIELDS = tuple(f.name for f in STRUCTS["DagInfo"])
 _SCHEDULE_FIELDS = tuple(f.name for f in STRUCTS["ScheduleInfo"])
@@ -124,12 +124,13 @@ class DagCalls:
     # ---- schedules ------------------------------------------------------------------------------------
 
     def add_schedule(self, name: str, cron: str, jobs: Sequence[TitanJob]) -> Optional[Dict[str, Any]]:
-        """Runs `jobs` (files read now, as submit_dag reads them) as DAG "<name>@<YYYYmmddTHHMMZ>" at each
+        """Runs `jobs` (files read, or deployed, now, as submit_dag does) as DAG "<name>@<YYYYmmddTHHMMZ>" at each
         tick of `cron` (five fields, UTC: minute hour day-of-month month day-of-week), job ids suffixed
         "@<YYYYmmddTHHMMZ>". Replaces a schedule of the same name. Returns it as list_schedules() does.
         Raises InvalidError (with the broker's reason) for a bad cron expression or name."""
-        fields = build_submit(jobs, None, None)
-        self._broker_call(MsgType.SCHEDULE_ADD, name=name, cron=cron, jobs=fields["jobs"], files=fields["files"])
+        plan = plan_submit(jobs, None, None)
+        self._submit_plan(plan, lambda: self._broker_call(MsgType.SCHEDULE_ADD, name=name, cron=cron,
+                                                          jobs=plan.fields["jobs"], files=plan.fields["files"]))
         return next((s for s in self.list_schedules() if s["name"] == name), None)
 
     def list_schedules(self) -> List[Dict[str, Any]]:

@@ -1,6 +1,7 @@
 # Exceptions the SDK raises: one class per ERROR code of schemas/protocol.yaml, plus timeouts
 # (nothing answered), protocol violations (something answered, but not in Titan's protocol), and the
-# job API's own cases (an unknown job id, a job script missing on this machine, a wrong pipeline file).
+# job API's own cases (an unknown job id, a job file found neither here nor on the broker, a local path
+# that does not exist, a wrong pipeline file).
 from typing import Dict, Type
 
 
@@ -56,16 +57,6 @@ class JobNotFoundError(InvalidError):
     """The broker knows no job with this id (the broker answers INVALID, or JOB_GET found nothing)."""
 
 
-class JobFileNotFoundError(TitanError, FileNotFoundError):
-    """A TitanJob's `filename` does not exist on this machine. `filename` holds the path."""
-
-    def __init__(self, message: str, filename: str):
-        super().__init__(message)
-        self.message = message
-        self.filename = filename
-
-    def __str__(self) -> str:  # OSError would render "[Errno None] None: 'path'"
-        return self.message
 
 
 class PipelineError(TitanError):
@@ -80,6 +71,11 @@ class PipelineError(TitanError):
         self.what = what
 
 
+class NotFoundError(TitanNodeError):
+    """The named artifact (or other thing a request names) does not exist."""
+    code = "NOT_FOUND"
+
+
 class UnavailableError(TitanNodeError):
     code = "UNAVAILABLE"
 
@@ -88,10 +84,33 @@ class InternalError(TitanNodeError):
     code = "INTERNAL"
 
 
+class LocalFileNotFoundError(TitanError, FileNotFoundError):
+    """A path given to the SDK (a file to upload, a folder to zip) does not exist on this machine.
+    `filename` holds the path."""
+
+    def __init__(self, message: str, filename: str):
+        super().__init__(message)
+        self.message = message
+        self.filename = filename
+
+    def __str__(self) -> str:  # OSError would render "[Errno None] None: 'path'"
+        return self.message
+
+
+class JobFileNotFoundError(LocalFileNotFoundError, NotFoundError):
+    """A TitanJob's `filename` is neither a file on this machine nor deployed on the broker (for an archive
+    job: its project zip); the broker answered NOT_FOUND. `filename` holds the job's filename, `reason`
+    the broker's explanation. Both a FileNotFoundError and a NotFoundError."""
+
+    def __init__(self, message: str, filename: str, reason: str = ""):
+        LocalFileNotFoundError.__init__(self, message, filename)
+        self.reason = reason or message
+
+
 ERROR_CLASSES: Dict[str, Type[TitanNodeError]] = {
     cls.code: cls
     for cls in (MalformedError, WrongVersionError, UnknownTypeError, TooLargeError, WrongTypeError, InvalidError,
-                UnavailableError, InternalError)
+                NotFoundError, UnavailableError, InternalError)
 }
 
 

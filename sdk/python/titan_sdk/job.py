@@ -17,7 +17,11 @@ class TitanJob:
 
     `filename` is a path on this machine (absolute, or relative to the current directory); the SDK
     sends the file's bytes with the submission and the worker runs it by extension (.py, .sh, .jar,
-    or an executable). `delay` is in SECONDS (floats allowed). `hitl_message` makes the broker put a
+    or an executable). A filename that does not exist here names a script deployed with
+    client.deploy_script() (by its basename). With `is_archive=True`, `filename` is
+    "<project>.zip/<entry>" (e.g. "proj.zip/src/main.py"): the worker unpacks the project and runs the
+    entry inside it; a local proj.zip is uploaded first, else it must have been deployed with
+    client.upload_project_folder(). `delay` is in SECONDS (floats allowed). `hitl_message` makes the broker put a
     human approval gate "hitl-gate-<job_id>" after this job: its children wait until someone calls
     approve() (or reject()), and the gate fails after `max_wait_seconds` without a decision. Beyond
     the seed's parameters, the keyword-only `retries` (extra attempts after a failed run), `timeout`

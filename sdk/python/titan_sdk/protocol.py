@@ -6,7 +6,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import msgpack
 
-from .schema import (ENVELOPE_FIELDS, FIELD_TYPES, INT64_MAX, INT64_MIN, MAX_BODY_BYTES, MAX_FRAMES,  # noqa: F401
+from .schema import (ENVELOPE_FIELDS, FIELD_TYPES, INT64_MAX, INT64_MIN, MAX_BODY_BYTES, MAX_CHUNK_BYTES,  # noqa: F401
+                     MAX_FRAMES,
                      MAX_KEY_BYTES, MAX_MEMBERS_REPLY, MAX_VALUE_BYTES, MESSAGES, PROTOCOL_NAME, PROTOCOL_VERSION,
                      REPLIES, SIGNATURE, STRUCTS, ErrorCode, FieldSpec, MsgType)
 

@@ -13,6 +13,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024  # a larger body frame is TOO_LARGE
 MAX_KEY_BYTES = 1024              # TitanStore key
 MAX_VALUE_BYTES = 1024 * 1024     # TitanStore value or set member
 MAX_MEMBERS_REPLY = 100000        # members returned by one STORE_SMEMBERS / STORE_KEYS
+MAX_CHUNK_BYTES = 1024 * 1024     # the largest ARTIFACT_CHUNK / ARTIFACT_DATA blob
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -63,6 +64,19 @@ class MsgType(enum.IntEnum):
     SCHEDULE_LIST = 0x48
     SCHEDULE_LIST_REPLY = 0x49
     SCHEDULE_REMOVE = 0x4A
+    ARTIFACT_PUT = 0x60
+    ARTIFACT_UPLOAD = 0x61
+    ARTIFACT_CHUNK = 0x62
+    ARTIFACT_CHUNK_ACK = 0x63
+    ARTIFACT_COMMIT = 0x64
+    ARTIFACT_ABORT = 0x65
+    ARTIFACT_STAT = 0x66
+    ARTIFACT_INFO = 0x67
+    ARTIFACT_READ = 0x68
+    ARTIFACT_DATA = 0x69
+    ARTIFACT_LIST = 0x6A
+    ARTIFACT_LIST_REPLY = 0x6B
+    ARTIFACT_DELETE = 0x6C
     WORKER_READY = 0x50
     WORKER_WELCOME = 0x51
     HEARTBEAT = 0x52
@@ -74,9 +88,12 @@ class MsgType(enum.IntEnum):
     JOB_CANCEL = 0x58
     WORKER_DRAIN = 0x59
     DISCONNECT = 0x5A
+    SERVICE_STATUS = 0x5B
+    WORKER_SPAWN = 0x5C
     EVENT_JOB = 0x70
     EVENT_LOG = 0x71
     EVENT_WORKER = 0x72
+    EVENT_SCALE = 0x73
 
 
 class ErrorCode(str, enum.Enum):
@@ -88,6 +105,7 @@ class ErrorCode(str, enum.Enum):
     TOO_LARGE = "TOO_LARGE"
     WRONG_TYPE = "WRONG_TYPE"
     INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
@@ -116,16 +134,20 @@ ENVELOPE_FIELDS = _fields("rid:int?")
 STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
     "JobSpec": _fields("id:str file:str args:str? job_type:str? port:int? priority:int? delay_ms:int? "
                        "requirement:str? affinity:bool? parents:list<str>? retries:int? timeout_ms:int? "
-                       "env:list<str>? hitl_message:str? max_wait_s:int?"),
+                       "env:list<str>? hitl_message:str? max_wait_s:int? archive:bool? health_cmd:str? "
+                       "max_restarts:int?"),
     "FileBlob": _fields("name:str content:bin"),
     "JobInfo": _fields("id:str state:str file:str requirement:str priority:int attempt:int parents:list<str> "
                        "worker:str? exit_code:int? reason:str? submitted_ms:int started_ms:int? finished_ms:int? "
-                       "dag:str? kind:str? message:str? decided_by:str?"),
+                       "dag:str? kind:str? message:str? decided_by:str? job_type:str? port:int? restarts:int? "
+                       "ready:bool?"),
     "DagInfo": _fields("id:str name:str state:str agent_run_id:str? jobs:int done:int failed:int submitted_ms:int "
                        "finished_ms:int?"),
     "ScheduleInfo": _fields("name:str cron:str jobs:int next_ms:int last_ms:int?"),
     "WorkerInfo": _fields("name:str host:str slots:int busy:int capabilities:list<str> state:str "
-                          "running:list<str> seen_ms_ago:int"),
+                          "running:list<str> seen_ms_ago:int parent:str?"),
+    "ArtifactInfo": _fields("space:str name:str sha256:str size:int created_ms:int"),
+    "ScaleEvent": _fields("action:str worker:str parent:str reason:str ts_ms:int"),
     "JobRef": _fields("id:str attempt:int"),
     "JobResult": _fields("id:str attempt:int exit_code:int signal:int cancelled:bool reason:str?"),
 }
@@ -156,7 +178,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.JOB_ACCEPTED, "ids:list<str> dag:str?"),
     (_M.JOB_GET, "id:str"),
     (_M.JOB_INFO, "found:bool job:JobInfo?"),
-    (_M.JOB_LIST, "state:str? limit:int"),
+    (_M.JOB_LIST, "state:str? limit:int job_type:str?"),
     (_M.JOB_LIST_REPLY, "jobs:list<JobInfo> truncated:bool"),
     (_M.JOB_LOGS, "id:str offset:int max_bytes:int"),
     (_M.JOB_LOG_DATA, "id:str offset:int next_offset:int complete:bool"),
@@ -164,7 +186,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.JOB_WAIT, "id:str timeout_ms:int"),
     (_M.STATS_GET, ""),
     (_M.STATS, "workers:list<WorkerInfo> pending:int blocked:int scheduled:int queued:int running:int "
-               "unsatisfiable:int completed:int failed:int"),
+               "unsatisfiable:int completed:int failed:int scaling:list<ScaleEvent>?"),
     (_M.WORKER_STOP, "name:str"),
     (_M.GATE_DECIDE, "id:str approve:bool reason:str? by:str?"),
     (_M.DAG_LIST, "agent_run_id:str? limit:int"),
@@ -178,12 +200,26 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.SCHEDULE_LIST, ""),
     (_M.SCHEDULE_LIST_REPLY, "schedules:list<ScheduleInfo>"),
     (_M.SCHEDULE_REMOVE, "name:str"),
+    # artifacts
+    (_M.ARTIFACT_PUT, "space:str name:str size:int sha256:str?"),
+    (_M.ARTIFACT_UPLOAD, "upload:str chunk_bytes:int credit:int"),
+    (_M.ARTIFACT_CHUNK, "upload:str offset:int crc32:int"),
+    (_M.ARTIFACT_CHUNK_ACK, "upload:str received:int"),
+    (_M.ARTIFACT_COMMIT, "upload:str"),
+    (_M.ARTIFACT_ABORT, "upload:str"),
+    (_M.ARTIFACT_STAT, "space:str name:str"),
+    (_M.ARTIFACT_INFO, "artifact:ArtifactInfo"),
+    (_M.ARTIFACT_READ, "sha256:str offset:int length:int"),
+    (_M.ARTIFACT_DATA, "sha256:str offset:int size:int"),
+    (_M.ARTIFACT_LIST, "space:str?"),
+    (_M.ARTIFACT_LIST_REPLY, "artifacts:list<ArtifactInfo>"),
+    (_M.ARTIFACT_DELETE, "space:str name:str"),
     # worker dialog
     (_M.WORKER_READY, "name:str host:str pid:int slots:int capabilities:list<str> running:list<JobRef> "
-                      "finished:list<JobResult>"),
+                      "finished:list<JobResult> parent:str?"),
     (_M.WORKER_WELCOME, "heartbeat_ms:int store_port:int? pub_port:int?"),
     (_M.HEARTBEAT, "busy:int? draining:bool?"),
-    (_M.JOB_ASSIGN, "job:JobSpec attempt:int"),
+    (_M.JOB_ASSIGN, "job:JobSpec attempt:int file_sha256:str file_size:int"),
     (_M.JOB_STARTED, "id:str attempt:int pid:int"),
     (_M.JOB_LOG, "id:str attempt:int seq:int stream:str"),
     (_M.JOB_DONE, "result:JobResult"),
@@ -191,10 +227,13 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.JOB_CANCEL, "id:str attempt:int reason:str"),
     (_M.WORKER_DRAIN, "reason:str"),
     (_M.DISCONNECT, "reason:str"),
+    (_M.SERVICE_STATUS, "id:str attempt:int ready:bool restarts:int pid:int reason:str?"),
+    (_M.WORKER_SPAWN, "name:str slots:int reason:str"),
     # events
     (_M.EVENT_JOB, "id:str state:str attempt:int worker:str? exit_code:int? reason:str? ts_ms:int"),
     (_M.EVENT_LOG, "id:str offset:int stream:str"),
     (_M.EVENT_WORKER, "worker:WorkerInfo event:str"),
+    (_M.EVENT_SCALE, "event:ScaleEvent"),
 )}
 
 # The reply each request expects (ERROR may always come instead).
@@ -225,6 +264,14 @@ REPLIES: Dict[MsgType, MsgType] = {
     _M.SCHEDULE_ADD: _M.OK,
     _M.SCHEDULE_LIST: _M.SCHEDULE_LIST_REPLY,
     _M.SCHEDULE_REMOVE: _M.OK,
+    _M.ARTIFACT_PUT: _M.ARTIFACT_UPLOAD,
+    _M.ARTIFACT_CHUNK: _M.ARTIFACT_CHUNK_ACK,
+    _M.ARTIFACT_COMMIT: _M.ARTIFACT_INFO,
+    _M.ARTIFACT_ABORT: _M.OK,
+    _M.ARTIFACT_STAT: _M.ARTIFACT_INFO,
+    _M.ARTIFACT_READ: _M.ARTIFACT_DATA,
+    _M.ARTIFACT_LIST: _M.ARTIFACT_LIST_REPLY,
+    _M.ARTIFACT_DELETE: _M.OK,
     _M.WORKER_READY: _M.WORKER_WELCOME,
     _M.JOB_DONE: _M.JOB_ACK,
 }

@@ -1,12 +1,19 @@
-# Building JOB_SUBMIT (and SCHEDULE_ADD) from TitanJobs: each job becomes a JobSpec, and each distinct
-# local file is read once and sent as a FileBlob named by its basename. Pure apart from reading the job files; raises
-# before anything is sent, so a refused submission leaves nothing behind on the broker.
+# Building JOB_SUBMIT (and SCHEDULE_ADD) from TitanJobs: each job becomes a JobSpec; each distinct local
+# script is read once and sent inline as a FileBlob named by its basename. What does not travel inline
+# is named instead, for the broker to resolve in its `perm_files` space: project zips of archive jobs and
+# scripts too big for one message (both uploaded there first, see SubmitPlan.deploys), and scripts that
+# do not exist here (deployed earlier with deploy_script). Pure apart from reading local files; raises
+# before anything is sent.
+import filecmp
 import math
 import os
+import re
 import shlex
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import zipfile
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from .errors import InvalidError, JobFileNotFoundError, TitanError, TooLargeError
+from .artifacts import split_archive_path, validate_name
+from .errors import InvalidError, JobFileNotFoundError, NotFoundError, TitanError, TooLargeError
 from .job import Env, TitanJob
 from .protocol import MAX_BODY_BYTES
 
@@ -14,10 +21,43 @@ from .protocol import MAX_BODY_BYTES
 MAX_FILES_BYTES = MAX_BODY_BYTES - 256 * 1024
 
 
-def build_submit(jobs: Sequence[TitanJob], dag: Optional[str], agent_run_id: Optional[str]) -> Dict[str, Any]:
-    """The fields of a JOB_SUBMIT for `jobs` (in order). Raises TypeError for a job that is not a
-    TitanJob, JobFileNotFoundError for a missing file, InvalidError for two different files with the
-    same basename, TooLargeError when the files do not fit in one message."""
+class SubmitPlan(NamedTuple):
+    """A planned JOB_SUBMIT. `fields` are its fields (jobs, files, dag, agent_run_id). `deploys` are
+    (local path, name) pairs to upload to perm_files before sending it (project zips, big scripts).
+    `remote` maps the id of each job whose file is not on this machine to (its filename, the name the
+    broker must find in perm_files, whether it is an archive job)."""
+
+    fields: Dict[str, Any]
+    deploys: List[Tuple[str, str]]
+    remote: Dict[str, Tuple[str, str, bool]]
+
+    def not_found(self, error: NotFoundError) -> TitanError:
+        """The error to raise when the broker answered `error` (NOT_FOUND) to this submission: a
+        JobFileNotFoundError that says which job's file is missing and how to provide it."""
+        if not self.remote:
+            return error
+        named = re.search(r"job '([^']*)'", error.reason)
+        if named and named.group(1) not in self.remote:
+            return error  # about a file this side sent or deployed (deleted meanwhile?): the broker's words
+        job_id = named.group(1) if named else next(iter(self.remote))
+        filename, name, is_archive = self.remote[job_id]
+        if is_archive:
+            local = split_archive_path(filename)[0]
+            how = ("upload the project first with client.upload_project_folder(folder) (it deploys "
+                   "'<folder name>.zip'), or submit from where %s exists" % local)
+            what = "its project %s is not a file here" % local
+        else:
+            how = ("give a path to the script, absolute or relative to the current directory, or deploy it "
+                   "first with client.deploy_script(path)")
+            what = "file %s not found here" % filename
+        return JobFileNotFoundError("job %r: %s (cwd %s) and %r is not deployed on the broker; %s. Broker: %s"
+                                    % (job_id, what, os.getcwd(), name, how, error.reason), filename, error.reason)
+
+
+def plan_submit(jobs: Sequence[TitanJob], dag: Optional[str], agent_run_id: Optional[str]) -> SubmitPlan:
+    """The SubmitPlan for `jobs` (in order). Raises TypeError for a job that is not a TitanJob,
+    InvalidError for two different files with the same basename, an archive job whose filename is not
+    "<project>.zip/<entry>" or whose local zip lacks that entry, TitanError for a path that is a folder."""
     if isinstance(jobs, TitanJob):
         jobs = [jobs]
     jobs = list(jobs)
@@ -26,19 +66,33 @@ def build_submit(jobs: Sequence[TitanJob], dag: Optional[str], agent_run_id: Opt
     for j in jobs:
         if not isinstance(j, TitanJob):
             raise TypeError("jobs must be TitanJob objects; got %s" % type(j).__name__)
-    files = _read_files(jobs)
-    return {
-        "jobs": [job_spec(j) for j in jobs],
+    files: Dict[str, Tuple[str, bytes]] = {}  # basename -> (absolute path, content), sent inline
+    deploys: Dict[str, str] = {}  # perm_files name -> absolute path
+    remote: Dict[str, Tuple[str, str, bool]] = {}
+    specs = []
+    for j in jobs:
+        if j.is_archive:
+            file = _plan_archive(j, deploys, remote)
+        else:
+            file = _plan_script(j, files, remote)
+        specs.append(job_spec(j, file))
+    for name in _too_big(files):
+        deploys[name] = files.pop(name)[0]
+    return SubmitPlan({
+        "jobs": specs,
         "files": [{"name": name, "content": content} for name, (_, content) in files.items()],
         "dag": dag or None,
         "agent_run_id": agent_run_id or None,
-    }
+    }, [(path, name) for name, path in deploys.items()], remote)
 
 
-def job_spec(job: TitanJob) -> Dict[str, Any]:
-    """The JobSpec of `job`: the wire form of its fields, defaults left to the broker."""
-    _refuse_unsupported(job)
-    spec: Dict[str, Any] = {"id": _text("job_id", job.job_id), "file": os.path.basename(job.filename)}
+def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
+    """The JobSpec of `job`: the wire form of its fields, defaults left to the broker. `file` is the name
+    the broker knows the job's file by (default: the basename of job.filename)."""
+    spec: Dict[str, Any] = {"id": _text("job_id", job.job_id),
+                            "file": file if file is not None else os.path.basename(os.fspath(job.filename))}
+    if job.is_archive:
+        spec["archive"] = True
     if job.args is not None:
         spec["args"] = job.args if isinstance(job.args, str) else shlex.join(str(a) for a in job.args)
     if job.job_type and job.job_type != "RUN_PAYLOAD":
@@ -84,23 +138,75 @@ def env_list(env: Env) -> List[str]:
     return out
 
 
-def _read_files(jobs: List[TitanJob]) -> Dict[str, Tuple[str, bytes]]:
-    """basename -> (absolute path, content), one entry per distinct file."""
-    files: Dict[str, Tuple[str, bytes]] = {}
-    for j in jobs:
-        path = os.path.abspath(os.fspath(j.filename))
-        name = os.path.basename(path)
-        if name in files:
-            if files[name][0] == path:
-                continue
-            content = _read(j, path)
-            if content != files[name][1]:
-                raise InvalidError("jobs run two different files named %r (%s and %s); the worker keeps only the "
-                                   "name, so rename one of them" % (name, files[name][0], path))
-            continue
-        files[name] = (path, _read(j, path))
-    check_files_fit({path: content for path, content in files.values()})
-    return files
+def _plan_script(job: TitanJob, files: Dict[str, Tuple[str, bytes]],
+                 remote: Dict[str, Tuple[str, str, bool]]) -> str:
+    """Reads a local script into `files` (once per distinct file), or records it in `remote` when it is
+    not on this machine. Returns its name for the JobSpec."""
+    path = os.path.abspath(os.fspath(job.filename))
+    name = os.path.basename(path)
+    if not os.path.lexists(path):
+        remote[job.job_id] = (os.fspath(job.filename), validate_name(name), False)
+        return name
+    if name in files:
+        if files[name][0] == path:
+            return name
+        content = _read(job, path)
+        if content != files[name][1]:
+            raise InvalidError("jobs run two different files named %r (%s and %s); the worker keeps only the "
+                               "name, so rename one of them" % (name, files[name][0], path))
+        return name
+    files[name] = (path, _read(job, path))
+    return name
+
+
+def _plan_archive(job: TitanJob, deploys: Dict[str, str], remote: Dict[str, Tuple[str, str, bool]]) -> str:
+    """An archive job's file "<project>.zip/<entry>": the local zip goes to `deploys` (under its basename),
+    a zip not on this machine to `remote`. Returns "<zip basename>/<entry>" for the JobSpec."""
+    filename = os.fspath(job.filename)
+    split = split_archive_path(filename)
+    if split is None:
+        raise InvalidError("job %r is an archive job, so its filename must be '<project>.zip/<entry>' (for example "
+                           "'proj.zip/src/main.py'), not %r" % (job.job_id, filename))
+    local, entry = split
+    path = os.path.abspath(local)
+    name = os.path.basename(path)
+    file = validate_name(name + "/" + entry)
+    if not os.path.lexists(path):
+        remote[job.job_id] = (filename, name, True)
+        return file
+    if not os.path.isfile(path):
+        raise TitanError("job %r: %s is not a zip file; zip the project folder with client.upload_project_folder"
+                         "(folder) and name '<folder name>.zip/<entry>'" % (job.job_id, local))
+    _check_zip(job, path, entry)
+    if name in deploys and deploys[name] != path and not filecmp.cmp(deploys[name], path, shallow=False):
+        raise InvalidError("jobs run two different projects named %r (%s and %s); the broker keeps only the name, "
+                           "so rename one of them" % (name, deploys[name], path))
+    deploys.setdefault(name, path)
+    return file
+
+
+def _check_zip(job: TitanJob, path: str, entry: str) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise InvalidError("job %r: %s is not a readable zip file (%s); zip the project folder with "
+                           "client.upload_project_folder(folder)" % (job.job_id, path, e)) from None
+    if entry not in names:
+        raise InvalidError("job %r: project %s has no file %r; name an entry point that exists inside the zip"
+                           % (job.job_id, path, entry))
+
+
+def _too_big(files: Mapping[str, Tuple[str, bytes]]) -> List[str]:
+    """The names of the biggest inline files to deploy instead, so that the rest fits one message."""
+    total = sum(len(c) for _, c in files.values())
+    out = []
+    for name in sorted(files, key=lambda n: len(files[n][1]), reverse=True):
+        if total <= MAX_FILES_BYTES:
+            break
+        out.append(name)
+        total -= len(files[name][1])
+    return out
 
 
 def check_files_fit(files: Mapping[str, bytes]) -> None:
@@ -125,12 +231,6 @@ def _read(job: TitanJob, path: str) -> bytes:
         raise TitanError("job %r: %s is a directory; give a path to the script" % (job.job_id, path)) from None
     except OSError as e:
         raise TitanError("job %r: cannot read %s: %s" % (job.job_id, path, e.strerror or e)) from None
-
-
-def _refuse_unsupported(job: TitanJob) -> None:
-    if job.is_archive:
-        raise TitanError("job %r: is_archive=True (zipped project folders) is not supported by this Titan; submit "
-                         "the entry script itself" % job.job_id)
 
 
 def _text(what: str, v: Any) -> str:

@@ -1,11 +1,12 @@
 # One ZeroMQ DEALER socket to one Titan node: a request goes out with a fresh `rid` and the call waits,
-# up to a deadline, for the reply carrying that rid. Not thread-safe: the owner (TitanClient) serializes
+# up to a deadline, for the reply carrying that rid; a Pipeline keeps several requests in flight and
+# matches their replies by rid (file transfers). Not thread-safe: the owner (TitanClient) serializes
 # calls with its lock. Survives fork(): a child process abandons the parent's socket and makes its own.
 import itertools
 import os
 import random
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 import zmq
 
@@ -23,9 +24,9 @@ MAX_ZMQ_FRAME = 2 * protocol.MAX_BODY_BYTES
 class Connection:
     """A lazily connected DEALER socket to `endpoint` ("tcp://host:port").
 
-    Invariant: at most one request is outstanding on the socket. A call that ends without its reply
-    (deadline, protocol error, interrupt) closes the socket, so a late reply can never be read as the
-    answer to a later request; the next call connects again.
+    Invariant: outside a Pipeline, at most one request is outstanding on the socket. A call (or a
+    Pipeline) that ends without all its replies (deadline, protocol error, interrupt) closes the socket,
+    so a late reply can never be read as the answer to a later request; the next call connects again.
     """
 
     def __init__(self, endpoint: str, unreachable_hint: str):
@@ -35,30 +36,31 @@ class Connection:
         self._pid = os.getpid()
         self._rids = itertools.count(random.getrandbits(31) + 1)
 
-    def request(self, msg_type: MsgType, fields: Dict[str, Any], timeout: float) -> Decoded:
-        """Sends one request and returns its reply (the type REPLIES names).
+    def request(self, msg_type: MsgType, fields: Dict[str, Any], timeout: float,
+                blobs: Iterable[bytes] = ()) -> Decoded:
+        """Sends one request (with raw `blobs` frames after the body) and returns its reply (the type
+        REPLIES names).
 
         Raises TitanTimeoutError when nothing answers within `timeout` seconds, a TitanNodeError
         subclass when the node answers ERROR, TitanProtocolError when the reply is not Titan's.
         """
         rid = next(self._rids)
-        frames = protocol.encode(msg_type, dict(fields, rid=rid))
-        biggest = max(len(f) for f in frames)
-        if biggest > MAX_ZMQ_FRAME:
-            raise TooLargeError("a %s frame of %d bytes is over %d; a node drops such a connection without "
-                                "answering. Keys must be at most %d bytes and values %d bytes"
-                                % (msg_type.name, biggest, MAX_ZMQ_FRAME, protocol.MAX_KEY_BYTES,
-                                   protocol.MAX_VALUE_BYTES))
+        frames = self._frames(msg_type, rid, fields, blobs)
         sock = self._socket()
         done = False
         try:
             sock.send_multipart([b""] + frames, copy=False)
-            reply = self._await_reply(sock, rid, time.monotonic() + timeout, timeout)
+            reply = self._await_reply(sock, {rid}, time.monotonic() + timeout, timeout)
             done = True
         finally:
             if not done:
                 self._reset()
         return self._check(msg_type, reply)
+
+    def pipeline(self, timeout: float) -> "Pipeline":
+        """A Pipeline on this connection: several requests in flight, each reply due within `timeout`
+        seconds of the previous one (or of the first send). Use it in a `with` block."""
+        return Pipeline(self, timeout)
 
     def close(self) -> None:
         if self._sock is not None and self._pid == os.getpid():
@@ -84,7 +86,18 @@ class Connection:
             self._sock.close(linger=0)
         self._sock = None
 
-    def _await_reply(self, sock: zmq.Socket, rid: int, deadline: float, timeout: float) -> Decoded:
+    def _frames(self, msg_type: MsgType, rid: int, fields: Dict[str, Any], blobs: Iterable[bytes]) -> List[bytes]:
+        frames = protocol.encode(msg_type, dict(fields, rid=rid), blobs)
+        biggest = max(len(f) for f in frames)
+        if biggest > MAX_ZMQ_FRAME:
+            raise TooLargeError("a %s frame of %d bytes is over %d; a node drops such a connection without "
+                                "answering. Keys must be at most %d bytes and values %d bytes"
+                                % (msg_type.name, biggest, MAX_ZMQ_FRAME, protocol.MAX_KEY_BYTES,
+                                   protocol.MAX_VALUE_BYTES))
+        return frames
+
+    def _await_reply(self, sock: zmq.Socket, rids: Set[int], deadline: float, timeout: float) -> Decoded:
+        """The next reply whose rid is in `rids`; with one rid, a reply without a readable rid too."""
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not sock.poll(max(1, int(remaining * 1000)), zmq.POLLIN):
@@ -95,9 +108,13 @@ class Connection:
             if parts and not parts[0]:
                 parts = parts[1:]  # the empty delimiter a ROUTER peer sends back
             reply = protocol.decode(parts)
-            if reply.rid is not None and reply.rid != rid:
+            if reply.rid is not None and reply.rid not in rids:
                 continue  # the answer to an older request: not ours
-            # A reply without a readable rid is still ours: only one request is ever outstanding.
+            if reply.rid is None and len(rids) != 1:
+                raise TitanProtocolError("%s sent a reply without its rid while %d requests were in flight; it "
+                                         "cannot be matched (%s)" % (self.endpoint, len(rids),
+                                                                     reply.reason or reply.type))
+            # A reply without a readable rid is still ours when only one request is outstanding.
             if not reply.ok:
                 raise TitanProtocolError("%s sent a reply this client cannot read (%s: %s)"
                                          % (self.endpoint, reply.status, reply.reason))
@@ -112,3 +129,49 @@ class Connection:
             raise TitanProtocolError("%s answered %s with %s; expected %s"
                                      % (self.endpoint, msg_type.name, reply.type.name, want.name))
         return reply
+
+
+class Pipeline:
+    """Requests in flight together on one Connection, their replies matched by `rid` (the schema's
+    envelope field): the credit-based transfers of the artifact dialog. Single-threaded, like its
+    Connection. Leaving the `with` block with replies still due (an error, a deadline) resets the
+    socket, so those late replies can never be read as answers to later requests.
+    """
+
+    def __init__(self, conn: Connection, timeout: float):
+        self._conn = conn
+        self._timeout = timeout
+        self._pending: Dict[int, MsgType] = {}  # rid -> request type, in send order
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._pending:
+            self._pending.clear()
+            self._conn._reset()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent whose reply has not been received yet."""
+        return len(self._pending)
+
+    def send(self, msg_type: MsgType, fields: Dict[str, Any], blobs: Iterable[bytes] = ()) -> int:
+        """Sends one request without waiting; returns its rid."""
+        rid = next(self._conn._rids)
+        frames = self._conn._frames(msg_type, rid, fields, blobs)
+        sock = self._conn._socket()
+        sock.send_multipart([b""] + frames, copy=False)
+        self._pending[rid] = msg_type
+        return rid
+
+    def receive(self) -> Tuple[int, Decoded]:
+        """(rid, reply) of the next reply to arrive for a request in flight. Raises as Connection.request
+        does: TitanTimeoutError when none arrives within the timeout, the TitanNodeError of an ERROR."""
+        if not self._pending:
+            raise RuntimeError("Pipeline.receive() with no request in flight")
+        sock = self._conn._socket()
+        reply = self._conn._await_reply(sock, set(self._pending), time.monotonic() + self._timeout, self._timeout)
+        rid = reply.rid if reply.rid is not None else next(iter(self._pending))
+        msg_type = self._pending.pop(rid)
+        return rid, self._conn._check(msg_type, reply)

@@ -1,0 +1,254 @@
+// ArtifactService: upload sessions, reads by hash, and the registry's list/stat/delete.
+#include "artifact_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "artifact_name.h"
+#include "sha256.h"
+
+namespace titan::broker {
+
+using wire::Datum;
+using wire::ErrorCode;
+using wire::Message;
+using wire::MsgType;
+using wire::Text;
+
+namespace {
+
+bool KnownSpace(std::string_view space) { return space == "uploads" || space == "perm_files"; }
+
+Message BadSpace(std::string_view space) {
+  return wire::MakeError(ErrorCode::kInvalid, "unknown artifact space '" + std::string(space) +
+                                                  "'; use 'uploads' or 'perm_files'");
+}
+
+Message Unavailable(const std::string& what) {
+  return wire::MakeError(ErrorCode::kUnavailable, what + "; check the broker's disk and retry");
+}
+
+std::string RandomSuffix() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+}  // namespace
+
+Datum RenderArtifact(const artifacts::ArtifactInfo& info) {
+  return Datum(wire::Map{{"space", Datum(Text{info.space})},
+                         {"name", Datum(Text{info.name})},
+                         {"sha256", Datum(Text{info.sha256})},
+                         {"size", Datum(info.size)},
+                         {"created_ms", Datum(info.created_ms)}});
+}
+
+exec::Result<std::unique_ptr<ArtifactService>> ArtifactService::Open(const std::string& root,
+                                                                     ArtifactLimits limits) {
+  auto registry = artifacts::Registry::Open(root);
+  if (!registry.ok()) return registry.status();
+  return std::unique_ptr<ArtifactService>(new ArtifactService(std::move(registry.value()), limits));
+}
+
+ArtifactService::ArtifactService(std::unique_ptr<artifacts::Registry> registry, ArtifactLimits limits)
+    : registry_(std::move(registry)), limits_(limits) {}
+
+bool ArtifactService::Handles(MsgType type) {
+  const auto code = static_cast<uint8_t>(type);
+  return code >= static_cast<uint8_t>(MsgType::kArtifactPut) &&
+         code <= static_cast<uint8_t>(MsgType::kArtifactDelete);
+}
+
+Message ArtifactService::Handle(const Message& req, int64_t now, const InlineContent& inline_content,
+                                const std::function<bool(const std::string&)>& in_use) {
+  switch (req.type) {
+    case MsgType::kArtifactPut:
+      return Put(req, now);
+    case MsgType::kArtifactChunk:
+      return Chunk(req, now);
+    case MsgType::kArtifactCommit:
+      return Commit(req, now);
+    case MsgType::kArtifactAbort:
+      uploads_.erase(std::string(req.Bytes("upload")));  // the writer's destructor removes the partial file
+      return wire::MakeMessage(MsgType::kOk);
+    case MsgType::kArtifactStat: {
+      const std::string space(req.Bytes("space")), name(req.Bytes("name"));
+      if (!KnownSpace(space)) return BadSpace(space);
+      if (auto st = artifacts::ValidateName(name); !st.ok())
+        return wire::MakeError(ErrorCode::kInvalid, st.message());
+      auto info = registry_->Stat(space, name);
+      if (!info.ok()) return wire::MakeError(ErrorCode::kNotFound, info.message());
+      return wire::MakeMessage(MsgType::kArtifactInfo).Set("artifact", RenderArtifact(info.value()));
+    }
+    case MsgType::kArtifactRead:
+      return Read(req, inline_content);
+    case MsgType::kArtifactList:
+      return List(req);
+    case MsgType::kArtifactDelete: {
+      const std::string space(req.Bytes("space")), name(req.Bytes("name"));
+      if (!KnownSpace(space)) return BadSpace(space);
+      if (auto st = artifacts::ValidateName(name); !st.ok())
+        return wire::MakeError(ErrorCode::kInvalid, st.message());
+      if (auto info = registry_->Stat(space, name); !info.ok())
+        return wire::MakeError(ErrorCode::kNotFound, info.message());
+      if (auto st = registry_->Remove(space, name, in_use); !st.ok()) return Unavailable(st.message());
+      return wire::MakeMessage(MsgType::kOk);
+    }
+    default:
+      return wire::MakeError(ErrorCode::kUnknownType,
+                             std::string(wire::NameOf(req.type)) + " is not an artifact request");
+  }
+}
+
+Message ArtifactService::Put(const Message& req, int64_t now) {
+  const std::string space(req.Bytes("space")), name(req.Bytes("name")), hash(req.Bytes("sha256"));
+  const int64_t size = req.Int("size");
+  if (!KnownSpace(space)) return BadSpace(space);
+  if (auto st = artifacts::ValidateName(name); !st.ok())
+    return wire::MakeError(ErrorCode::kInvalid, st.message());
+  if (size < 0) return wire::MakeError(ErrorCode::kInvalid, "artifact size must be >= 0");
+  if (size > limits_.max_upload_bytes) {
+    return wire::MakeError(ErrorCode::kTooLarge, "'" + name + "' is " + std::to_string(size) +
+                                                     " bytes; this broker accepts uploads up to " +
+                                                     std::to_string(limits_.max_upload_bytes) +
+                                                     " bytes (titan broker --max-upload-mb)");
+  }
+  Expire(now);
+  if (uploads_.size() >= limits_.max_uploads) {
+    return wire::MakeError(ErrorCode::kUnavailable, "the broker has " + std::to_string(uploads_.size()) +
+                                                        " uploads open, its limit; retry when one finishes");
+  }
+  auto writer = registry_->blobs().Begin(size, hash);
+  if (!writer.ok()) {
+    return wire::MakeError(hash.empty() ? ErrorCode::kUnavailable : ErrorCode::kInvalid, writer.message());
+  }
+  const std::string id = "u" + std::to_string(next_upload_++) + "-" + RandomSuffix();
+  uploads_.emplace(id, Upload{space, name, std::move(writer.value()), now});
+  return wire::MakeMessage(MsgType::kArtifactUpload)
+      .Set("upload", Datum(Text{id}))
+      .Set("chunk_bytes", Datum(limits_.chunk_bytes))
+      .Set("credit", Datum(int64_t{limits_.credit}));
+}
+
+Message ArtifactService::Chunk(const Message& req, int64_t now) {
+  const std::string id(req.Bytes("upload"));
+  auto it = uploads_.find(id);
+  if (it == uploads_.end()) {
+    return wire::MakeError(ErrorCode::kNotFound,
+                           "no upload '" + id +
+                               "' is open (it finished, was aborted, or sat idle too long); "
+                               "start again with ARTIFACT_PUT");
+  }
+  if (req.blobs.size() != 1) {
+    return wire::MakeError(ErrorCode::kMalformed,
+                           "ARTIFACT_CHUNK carries exactly one blob frame, the chunk's bytes");
+  }
+  const std::string& bytes = req.blobs.front();
+  if (static_cast<int64_t>(bytes.size()) > limits_.chunk_bytes) {
+    return wire::MakeError(ErrorCode::kTooLarge,
+                           "a chunk of " + std::to_string(bytes.size()) + " bytes is over the " +
+                               std::to_string(limits_.chunk_bytes) + "-byte limit ARTIFACT_UPLOAD announced");
+  }
+  const int64_t crc = req.Int("crc32");
+  if (crc != static_cast<int64_t>(artifacts::Crc32(bytes))) {
+    return wire::MakeError(ErrorCode::kInvalid,
+                           "chunk at offset " + std::to_string(req.Int("offset")) +
+                               " does not match its crc32 (corrupted in transit); resend it");
+  }
+  Upload& up = it->second;
+  up.last_ms = now;
+  if (auto st = up.writer.Append(req.Int("offset"), bytes); !st.ok()) {
+    return wire::MakeError(ErrorCode::kInvalid, st.message());
+  }
+  return wire::MakeMessage(MsgType::kArtifactChunkAck)
+      .Set("upload", Datum(Text{id}))
+      .Set("received", Datum(up.writer.received()));
+}
+
+Message ArtifactService::Commit(const Message& req, int64_t now) {
+  const std::string id(req.Bytes("upload"));
+  auto it = uploads_.find(id);
+  if (it == uploads_.end()) {
+    return wire::MakeError(ErrorCode::kNotFound,
+                           "no upload '" + id + "' is open; start again with ARTIFACT_PUT");
+  }
+  Upload up = std::move(it->second);
+  uploads_.erase(it);
+  auto hash = up.writer.Commit();
+  if (!hash.ok()) return wire::MakeError(ErrorCode::kInvalid, hash.message());
+  auto info = registry_->Publish(up.space, up.name, hash.value(), now);
+  if (!info.ok()) return Unavailable(info.message());
+  spdlog::info("broker: artifact {}/{} stored ({} bytes, sha256 {})", up.space, up.name, info->size,
+               info->sha256);
+  return wire::MakeMessage(MsgType::kArtifactInfo).Set("artifact", RenderArtifact(info.value()));
+}
+
+Message ArtifactService::Read(const Message& req, const InlineContent& inline_content) const {
+  const std::string hash(req.Bytes("sha256"));
+  const int64_t offset = req.Int("offset");
+  const int64_t length = req.Int("length");
+  if (offset < 0 || length < 0) return wire::MakeError(ErrorCode::kInvalid, "offset and length must be >= 0");
+  if (length > limits_.chunk_bytes) {
+    return wire::MakeError(
+        ErrorCode::kTooLarge,
+        "reads are limited to " + std::to_string(limits_.chunk_bytes) + " bytes; ask for smaller pieces");
+  }
+  Message m = wire::MakeMessage(MsgType::kArtifactData);
+  m.Set("sha256", Datum(Text{hash})).Set("offset", Datum(offset));
+  if (const std::string* content = inline_content ? inline_content(hash) : nullptr) {
+    const auto size = static_cast<int64_t>(content->size());
+    if (offset > size) return wire::MakeError(ErrorCode::kInvalid, "offset is past the end of the content");
+    m.Set("size", Datum(size));
+    m.blobs.push_back(content->substr(static_cast<size_t>(offset), static_cast<size_t>(length)));
+    return m;
+  }
+  if (!registry_->blobs().Has(hash)) {
+    return wire::MakeError(ErrorCode::kNotFound, "the broker holds no content with sha256 " + hash);
+  }
+  std::string bytes;
+  if (auto st = registry_->blobs().Read(hash, offset, length, &bytes); !st.ok()) {
+    return wire::MakeError(ErrorCode::kInvalid, st.message());
+  }
+  m.Set("size", Datum(BlobSize(hash)));
+  m.blobs.push_back(std::move(bytes));
+  return m;
+}
+
+Message ArtifactService::List(const Message& req) const {
+  const std::string space(req.Bytes("space"));
+  if (!space.empty() && !KnownSpace(space)) return BadSpace(space);
+  wire::List items;
+  for (const auto& info : registry_->List(space)) items.push_back(RenderArtifact(info));
+  return wire::MakeMessage(MsgType::kArtifactListReply).Set("artifacts", Datum(std::move(items)));
+}
+
+exec::Result<artifacts::ArtifactInfo> ArtifactService::Deployed(const std::string& name) {
+  if (auto st = artifacts::ValidateName(name); !st.ok()) return st;
+  return registry_->Stat("perm_files", name);
+}
+
+int64_t ArtifactService::BlobSize(const std::string& sha256) const {
+  auto size = registry_->blobs().Size(sha256);
+  return size.ok() ? size.value() : -1;
+}
+
+int64_t ArtifactService::Expire(int64_t now) {
+  int64_t next = 0;
+  for (auto it = uploads_.begin(); it != uploads_.end();) {
+    const int64_t due = it->second.last_ms + limits_.idle_ms;
+    if (now >= due) {
+      spdlog::warn("broker: upload {} of {}/{} idle for {} ms; dropped", it->first, it->second.space,
+                   it->second.name, limits_.idle_ms);
+      it = uploads_.erase(it);
+      continue;
+    }
+    next = next == 0 ? due : std::min(next, due);
+    ++it;
+  }
+  return next;
+}
+
+}  // namespace titan::broker

@@ -1,0 +1,70 @@
+// ArtifactService: the broker's side of the ARTIFACT_* dialog. Uploads arrive in chunks (at most
+// `credit` unacknowledged) into a partial file and become visible only at ARTIFACT_COMMIT; reads are
+// by content hash, so a name replaced mid-download cannot mix two contents. Owned by the broker loop.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "codec.h"
+#include "registry.h"
+
+namespace titan::broker {
+
+struct ArtifactLimits {
+  int64_t max_upload_bytes = int64_t{64} << 30;  // one artifact; `titan broker --max-upload-mb`
+  int64_t chunk_bytes = static_cast<int64_t>(wire::kMaxChunkBytes);
+  int credit = 8;            // chunks a client may have in flight
+  int64_t idle_ms = 120000;  // an upload silent this long is dropped with its partial file
+  size_t max_uploads = 256;  // transfers open at once
+};
+
+// Content the broker holds besides the registry: files sent inline with submissions (hash -> bytes).
+using InlineContent = std::function<const std::string*(const std::string& sha256)>;
+
+class ArtifactService {
+ public:
+  // Opens (creating) the registry under `root` (blobs/, uploads/, perm_files/, artifacts.db).
+  static exec::Result<std::unique_ptr<ArtifactService>> Open(const std::string& root, ArtifactLimits limits);
+
+  static bool Handles(wire::MsgType type);
+  // Answers one ARTIFACT_* request. `in_use` says whether a hash is still needed by a job
+  // (ARTIFACT_DELETE keeps such content); `inline_content` serves ARTIFACT_READ of job files.
+  wire::Message Handle(const wire::Message& req, int64_t now_ms, const InlineContent& inline_content,
+                       const std::function<bool(const std::string&)>& in_use);
+
+  // A job's file that was not sent with its submission: the deployed artifact of that name.
+  exec::Result<artifacts::ArtifactInfo> Deployed(const std::string& name);
+  // Size of content the registry holds; -1 when it has none.
+  int64_t BlobSize(const std::string& sha256) const;
+
+  // Drops uploads idle past limits.idle_ms. Returns when next to call it (0: nothing open).
+  int64_t Expire(int64_t now_ms);
+
+ private:
+  struct Upload {
+    std::string space, name;
+    artifacts::BlobWriter writer;
+    int64_t last_ms = 0;
+  };
+  ArtifactService(std::unique_ptr<artifacts::Registry> registry, ArtifactLimits limits);
+
+  wire::Message Put(const wire::Message& req, int64_t now);
+  wire::Message Chunk(const wire::Message& req, int64_t now);
+  wire::Message Commit(const wire::Message& req, int64_t now);
+  wire::Message Read(const wire::Message& req, const InlineContent& inline_content) const;
+  wire::Message List(const wire::Message& req) const;
+
+  std::unique_ptr<artifacts::Registry> registry_;
+  ArtifactLimits limits_;
+  std::map<std::string, Upload> uploads_;  // by upload id
+  uint64_t next_upload_ = 1;
+};
+
+// The ArtifactInfo struct of the protocol.
+wire::Datum RenderArtifact(const artifacts::ArtifactInfo& info);
+
+}  // namespace titan::broker

@@ -1,0 +1,187 @@
+// The ARTIFACT_* dialog through BrokerCore: chunked uploads with their refusals, reads by hash,
+// list/delete, idle expiry, and jobs that run deployed files.
+#include "core_test_fixture.h"
+#include "sha256.h"
+
+namespace titan::broker {
+namespace {
+
+class ArtifactTest : public BrokerCoreTest {
+ protected:
+  Message Put(const std::string& space, const std::string& name, int64_t size, const std::string& sha = "") {
+    Message m = wire::MakeMessage(MsgType::kArtifactPut);
+    m.Set("space", S(space)).Set("name", S(name)).Set("size", Datum(size));
+    if (!sha.empty()) m.Set("sha256", S(sha));
+    return Client(std::move(m));
+  }
+  Message Chunk(const std::string& upload, int64_t offset, const std::string& bytes, int64_t crc = -1) {
+    Message m = wire::MakeMessage(MsgType::kArtifactChunk);
+    m.Set("upload", S(upload)).Set("offset", Datum(offset));
+    m.Set("crc32", Datum(crc >= 0 ? crc : static_cast<int64_t>(artifacts::Crc32(bytes))));
+    m.blobs.push_back(bytes);
+    return Client(std::move(m));
+  }
+  Message Simple(MsgType type, std::vector<std::pair<std::string, Datum>> fields) {
+    Message m = wire::MakeMessage(type);
+    for (auto& [k, v] : fields) m.Set(k, std::move(v));
+    return Client(std::move(m));
+  }
+  // Uploads `content` in chunks of `step` bytes; returns the ARTIFACT_INFO (or the first ERROR).
+  Message Upload(const std::string& space, const std::string& name, const std::string& content,
+                 size_t step = 3) {
+    Message put = Put(space, name, static_cast<int64_t>(content.size()), artifacts::Sha256Hex(content));
+    if (put.type != MsgType::kArtifactUpload) return put;
+    const std::string id(put.Bytes("upload"));
+    for (size_t at = 0; at < content.size(); at += step) {
+      Message ack = Chunk(id, static_cast<int64_t>(at), content.substr(at, step));
+      if (ack.type != MsgType::kArtifactChunkAck) return ack;
+    }
+    return Simple(MsgType::kArtifactCommit, {{"upload", S(id)}});
+  }
+  std::string Names() {
+    Message reply = Simple(MsgType::kArtifactList, {});
+    std::string out;
+    for (const auto& a : std::get<wire::List>(reply.Find("artifacts")->v)) {
+      const auto& m = std::get<wire::Map>(a.v);
+      out += (out.empty() ? "" : " ") + std::string(wire::FindField(m, "space")->bytes()) + "/" +
+             std::string(wire::FindField(m, "name")->bytes());
+    }
+    return out;
+  }
+  static std::string Code(const Message& m) {
+    return m.type == MsgType::kError ? std::string(m.Bytes("code")) : "-";
+  }
+};
+
+TEST_F(ArtifactTest, UploadInChunksThenStatReadListDelete) {
+  const std::string content = "hello artifacts, in little pieces\n";
+  Message info = Upload("uploads", "dir/report.md", content);
+  ASSERT_EQ(info.type, MsgType::kArtifactInfo) << info.Bytes("reason");
+  const auto& a = std::get<wire::Map>(info.Find("artifact")->v);
+  EXPECT_EQ(wire::FindField(a, "sha256")->bytes(), artifacts::Sha256Hex(content));
+  EXPECT_EQ(std::get<int64_t>(wire::FindField(a, "size")->v), static_cast<int64_t>(content.size()));
+
+  Message stat = Simple(MsgType::kArtifactStat, {{"space", S("uploads")}, {"name", S("dir/report.md")}});
+  ASSERT_EQ(stat.type, MsgType::kArtifactInfo);
+  Message read =
+      Simple(MsgType::kArtifactRead,
+             {{"sha256", S(artifacts::Sha256Hex(content))}, {"offset", Datum(6)}, {"length", Datum(9)}});
+  ASSERT_EQ(read.type, MsgType::kArtifactData);
+  EXPECT_EQ(read.blobs.at(0), "artifacts");
+  EXPECT_EQ(read.Int("size"), static_cast<int64_t>(content.size()));
+  EXPECT_EQ("uploads/dir/report.md", Names());
+
+  EXPECT_EQ(Simple(MsgType::kArtifactDelete, {{"space", S("uploads")}, {"name", S("dir/report.md")}}).type,
+            MsgType::kOk);
+  EXPECT_EQ("", Names());
+  EXPECT_EQ("NOT_FOUND",
+            Code(Simple(MsgType::kArtifactStat, {{"space", S("uploads")}, {"name", S("dir/report.md")}})));
+  EXPECT_EQ("NOT_FOUND", Code(Simple(MsgType::kArtifactRead, {{"sha256", S(artifacts::Sha256Hex(content))},
+                                                              {"offset", Datum(0)},
+                                                              {"length", Datum(4)}})));
+}
+
+TEST_F(ArtifactTest, BadNamesSpacesAndSizesAreRefused) {
+  EXPECT_EQ("INVALID", Code(Put("uploads", "../etc/passwd", 1)));
+  EXPECT_EQ("INVALID", Code(Put("uploads", "/etc/passwd", 1)));
+  EXPECT_EQ("INVALID", Code(Put("elsewhere", "x", 1)));
+  EXPECT_EQ("INVALID", Code(Put("uploads", "x", -1)));
+  EXPECT_EQ("TOO_LARGE", Code(Put("uploads", "x", int64_t{1} << 50)));
+  EXPECT_EQ("INVALID",
+            Code(Simple(MsgType::kArtifactStat, {{"space", S("uploads")}, {"name", S("a/../../b")}})));
+}
+
+TEST_F(ArtifactTest, WrongOffsetWrongCrcAndWrongHashAreRejected) {
+  const std::string content = "0123456789";
+  Message put = Put("uploads", "x.bin", 10, artifacts::Sha256Hex(content));
+  const std::string id(put.Bytes("upload"));
+  Message wrong_offset = Chunk(id, 5, "56789");
+  EXPECT_EQ("INVALID", Code(wrong_offset));
+  EXPECT_NE(std::string(wrong_offset.Bytes("reason")).find("expected 0"), std::string::npos)
+      << wrong_offset.Bytes("reason");
+  EXPECT_EQ("INVALID", Code(Chunk(id, 0, "01234", 12345)));
+  // The transfer survives both refusals and completes from the right offset.
+  EXPECT_EQ(Chunk(id, 0, "01234").type, MsgType::kArtifactChunkAck);
+  EXPECT_EQ(Chunk(id, 5, "56789").Int("received"), 10);
+  EXPECT_EQ(Simple(MsgType::kArtifactCommit, {{"upload", S(id)}}).type, MsgType::kArtifactInfo);
+
+  // Content that does not hash to what PUT announced never becomes visible.
+  Message liar = Put("uploads", "liar.bin", 3, artifacts::Sha256Hex("abc"));
+  const std::string lid(liar.Bytes("upload"));
+  EXPECT_EQ(Chunk(lid, 0, "abd").type, MsgType::kArtifactChunkAck);
+  EXPECT_EQ("INVALID", Code(Simple(MsgType::kArtifactCommit, {{"upload", S(lid)}})));
+  EXPECT_EQ("uploads/x.bin", Names());
+}
+
+TEST_F(ArtifactTest, AbortedAndIdleUploadsLeaveNothing) {
+  Message a = Put("uploads", "aborted.bin", 6);
+  EXPECT_EQ(Chunk(std::string(a.Bytes("upload")), 0, "abc").type, MsgType::kArtifactChunkAck);
+  EXPECT_EQ(Simple(MsgType::kArtifactAbort, {{"upload", S(std::string(a.Bytes("upload")))}}).type,
+            MsgType::kOk);
+  EXPECT_EQ("NOT_FOUND", Code(Chunk(std::string(a.Bytes("upload")), 3, "def")));
+
+  Message idle = Put("uploads", "idle.bin", 6);
+  const std::string id(idle.Bytes("upload"));
+  EXPECT_EQ(Chunk(id, 0, "abc").type, MsgType::kArtifactChunkAck);
+  Advance(ArtifactLimits{}.idle_ms + 1000, {});
+  EXPECT_EQ("NOT_FOUND", Code(Chunk(id, 3, "def")));
+  EXPECT_EQ("", Names());
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.File("artifacts/partial")));
+}
+
+TEST_F(ArtifactTest, JobsRunDeployedFilesAndArchives) {
+  Join("w1", 4);
+  ASSERT_EQ(Upload("perm_files", "tool.sh", "echo deployed").type, MsgType::kArtifactInfo);
+  ASSERT_EQ(Upload("perm_files", "proj.zip", "PK-not-really").type, MsgType::kArtifactInfo);
+
+  auto submit = [&](wire::Map spec) {
+    Message req = wire::MakeMessage(MsgType::kJobSubmit);
+    req.Set("jobs", Datum(wire::List{Datum(std::move(spec))})).Set("files", Datum(wire::List{}));
+    return Client(std::move(req));
+  };
+  EXPECT_EQ(submit({{"id", S("a")}, {"file", S("tool.sh")}}).type, MsgType::kJobAccepted);
+  EXPECT_EQ(submit({{"id", S("b")}, {"file", S("proj.zip/src/main.py")}, {"archive", Datum(true)}}).type,
+            MsgType::kJobAccepted);
+  Message missing = submit({{"id", S("c")}, {"file", S("never-deployed.sh")}});
+  EXPECT_EQ("NOT_FOUND", Code(missing));
+  EXPECT_NE(std::string(missing.Bytes("reason")).find("never-deployed.sh"), std::string::npos);
+  EXPECT_EQ("INVALID", Code(submit({{"id", S("d")}, {"file", S("main.py")}, {"archive", Datum(true)}})));
+
+  std::map<std::string, std::string> assigned;  // id -> file_sha256
+  for (const auto& o : sent_) {
+    if (o.kind != Outgoing::kWorker || o.msg.type != MsgType::kJobAssign) continue;
+    const auto& job = std::get<wire::Map>(o.msg.Find("job")->v);
+    assigned[std::string(wire::FindField(job, "id")->bytes())] = std::string(o.msg.Bytes("file_sha256"));
+    EXPECT_GT(o.msg.Int("file_size"), 0);
+  }
+  EXPECT_EQ(assigned["a"], artifacts::Sha256Hex("echo deployed"));
+  EXPECT_EQ(assigned["b"], artifacts::Sha256Hex("PK-not-really"));
+
+  // Deleting the name of content a running job needs keeps the content readable for its worker.
+  EXPECT_EQ(Simple(MsgType::kArtifactDelete, {{"space", S("perm_files")}, {"name", S("tool.sh")}}).type,
+            MsgType::kOk);
+  Message read = wire::MakeMessage(MsgType::kArtifactRead);
+  read.Set("sha256", S(assigned["a"])).Set("offset", Datum(0)).Set("length", Datum(1 << 20));
+  sent_.clear();
+  core_->OnWorker("id-w1", read, now_, 77);
+  Turn();
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].msg.type, MsgType::kArtifactData);
+  EXPECT_EQ(sent_[0].msg.Int("rid"), 77);
+  EXPECT_EQ(sent_[0].msg.blobs.at(0), "echo deployed");
+}
+
+TEST_F(ArtifactTest, WorkersReadInlineJobFilesByHash) {
+  Join("w1", 4);
+  Submit({{.id = "j"}});
+  Message read = wire::MakeMessage(MsgType::kArtifactRead);
+  read.Set("sha256", S(artifacts::Sha256Hex("exit 0"))).Set("offset", Datum(0)).Set("length", Datum(100));
+  sent_.clear();
+  core_->OnWorker("id-w1", read, now_, 5);
+  Turn();
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].msg.blobs.at(0), "exit 0");
+}
+
+}  // namespace
+}  // namespace titan::broker

@@ -1,0 +1,63 @@
+// DecideScaling: spawn when work waits with no free slot that could take it; retire idle children.
+#include "autoscale.h"
+
+#include <algorithm>
+#include <map>
+
+namespace titan::broker {
+namespace {
+
+bool Has(const std::vector<std::string>& caps, const std::string& c) {
+  return std::find(caps.begin(), caps.end(), c) != caps.end();
+}
+
+}  // namespace
+
+std::vector<ScaleAction> DecideScaling(const ScalePolicy& policy, const std::vector<ScaleWorker>& workers,
+                                       const std::vector<ScaleWait>& waits,
+                                       const std::vector<ScalePending>& pending, int64_t now,
+                                       int64_t next_child) {
+  std::vector<ScaleAction> out;
+  if (policy.max_children <= 0) return out;
+  std::map<std::string, int> children;  // parent -> live (not draining) + pending children
+  for (const auto& w : workers) {
+    if (!w.parent.empty() && !w.draining) ++children[w.parent];
+  }
+  for (const auto& p : pending) ++children[p.parent];
+
+  // Spawn: the longest wait past the threshold whose requirement no live worker has a free slot for.
+  for (const auto& wait : waits) {
+    if (now - wait.queued_at < policy.wait_ms) continue;
+    const bool free_slot = std::any_of(workers.begin(), workers.end(), [&](const ScaleWorker& w) {
+      return !w.draining && w.busy < w.slots && Has(w.capabilities, wait.requirement);
+    });
+    if (free_slot || !pending.empty()) continue;  // one child at a time: let the last one join first
+    const ScaleWorker* best = nullptr;
+    for (const auto& w : workers) {
+      if (!w.parent.empty() || w.draining || !Has(w.capabilities, wait.requirement)) continue;
+      if (children[w.name] >= policy.max_children) continue;
+      if (best == nullptr || children[w.name] < children[best->name]) best = &w;
+    }
+    if (best == nullptr) continue;
+    out.push_back(ScaleAction{ScaleAction::kSpawn, best->name,
+                              best->name + "-auto-" + std::to_string(next_child), best->slots,
+                              "a " + wait.requirement + " job waited " +
+                                  std::to_string(now - wait.queued_at) + " ms with no free slot"});
+    break;
+  }
+
+  // Retire: the child idle longest past the cool-down, while its parent keeps more than min_children.
+  const ScaleWorker* idle = nullptr;
+  for (const auto& w : workers) {
+    if (w.parent.empty() || w.draining || w.busy > 0 || w.idle_since == 0) continue;
+    if (now - w.idle_since < policy.cooldown_ms || children[w.parent] <= policy.min_children) continue;
+    if (idle == nullptr || w.idle_since < idle->idle_since) idle = &w;
+  }
+  if (idle != nullptr) {
+    out.push_back(ScaleAction{ScaleAction::kRetire, idle->parent, idle->name, 0,
+                              "idle for " + std::to_string(now - idle->idle_since) + " ms"});
+  }
+  return out;
+}
+
+}  // namespace titan::broker

@@ -1,0 +1,149 @@
+// Services in the broker core: readiness releases dependants, a deliberate stop ends a service for
+// good, a draining worker's services move, crash loops fail; auto-scaling asks for and retires
+// child workers.
+#include "core_test_fixture.h"
+
+namespace titan::broker {
+namespace {
+
+class ServiceCoreTest : public BrokerCoreTest {
+ protected:
+  Message SubmitService(const std::string& id, int64_t port,
+                        const std::vector<std::string>& dependants = {}) {
+    wire::List specs{Datum(
+        wire::Map{{"id", S(id)}, {"file", S("job.sh")}, {"job_type", S("SERVICE")}, {"port", Datum(port)}})};
+    for (const auto& d : dependants) {
+      specs.push_back(Datum(wire::Map{{"id", S(d)}, {"file", S("job.sh")}, {"parents", StrList({id})}}));
+    }
+    Message req = wire::MakeMessage(MsgType::kJobSubmit);
+    req.Set("jobs", Datum(std::move(specs)));
+    req.Set("files",
+            Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"x"})}})}));
+    return Client(std::move(req));
+  }
+  void Status(const std::string& worker, const std::string& id, bool ready, int64_t restarts,
+              int64_t attempt = 1) {
+    Message m = wire::MakeMessage(MsgType::kServiceStatus);
+    m.Set("id", S(id))
+        .Set("attempt", Datum(attempt))
+        .Set("ready", Datum(ready))
+        .Set("restarts", Datum(restarts));
+    m.Set("pid", Datum(42));
+    if (!ready) m.Set("reason", S("starting"));
+    core_->OnWorker("id-" + worker, m, now_);
+    Turn();
+  }
+  Datum Info(const std::string& id) {
+    return *Client(wire::MakeMessage(MsgType::kJobGet).Set("id", S(id))).Find("job");
+  }
+  static int64_t IntOf(const Datum& info, const char* field) {
+    return std::get<int64_t>(wire::FindField(std::get<wire::Map>(info.v), field)->v);
+  }
+  static bool BoolOf(const Datum& info, const char* field) {
+    return std::get<bool>(wire::FindField(std::get<wire::Map>(info.v), field)->v);
+  }
+  int Count(MsgType type, const std::string& worker) {
+    int n = 0;
+    for (const auto& o : sent_)
+      n += o.kind == Outgoing::kWorker && o.msg.type == type && o.identity == "id-" + worker;
+    return n;
+  }
+};
+
+TEST_F(ServiceCoreTest, DependantsStartWhenTheServiceIsReadyNotWhenItRuns) {
+  Join("w1", 4);
+  ASSERT_EQ(SubmitService("api", 8080, {"caller"}).type, MsgType::kJobAccepted);
+  EXPECT_EQ("api@w1", Assignments());
+  EXPECT_EQ("BLOCKED", State("caller"));
+  Status("w1", "api", false, 0);
+  EXPECT_EQ("BLOCKED", State("caller"));
+  Status("w1", "api", true, 2);
+  EXPECT_EQ("caller@w1", Assignments());
+  const Datum info = Info("api");
+  EXPECT_TRUE(BoolOf(info, "ready"));
+  EXPECT_EQ(8080, IntOf(info, "port"));
+  EXPECT_EQ(2, IntOf(info, "restarts"));
+  // Stopping the service later does not touch the dependant that already runs.
+  Client(wire::MakeMessage(MsgType::kJobStop).Set("id", S("api")));
+  EXPECT_EQ(1, Count(MsgType::kJobCancel, "w1"));
+  Done("w1", "api", -1, 1, /*cancelled=*/true);
+  EXPECT_EQ("CANCELLED", State("api"));
+  EXPECT_EQ("RUNNING", State("caller"));
+}
+
+TEST_F(ServiceCoreTest, ADrainingWorkersServiceMovesButAStoppedOneDoesNot) {
+  Join("w1", 4);
+  SubmitService("api", 8080);
+  SubmitService("web", 8081);
+  EXPECT_EQ("api@w1 web@w1", Assignments());
+  Client(wire::MakeMessage(MsgType::kJobStop).Set("id", S("web")));
+  Join("w2", 4);
+  core_->OnWorker("id-w1", wire::MakeMessage(MsgType::kHeartbeat).Set("draining", Datum(true)), now_);
+  Turn();
+  Done("w1", "api", -1, 1, /*cancelled=*/true);
+  Done("w1", "web", -1, 1, /*cancelled=*/true);
+  EXPECT_EQ("api@w2", Assignments());
+  EXPECT_EQ("RUNNING", State("api"));
+  EXPECT_EQ("CANCELLED", State("web"));
+}
+
+TEST_F(ServiceCoreTest, ACrashLoopReportedByTheWorkerFailsTheServiceAndSkipsDependants) {
+  Join("w1", 4);
+  SubmitService("api", 8080, {"caller"});
+  Message m = wire::MakeMessage(MsgType::kJobDone);
+  m.Set("result", Datum(wire::Map{{"id", S("api")},
+                                  {"attempt", Datum(1)},
+                                  {"exit_code", Datum(1)},
+                                  {"signal", Datum(0)},
+                                  {"cancelled", Datum(false)},
+                                  {"reason", S("crash loop: exited 6 times in a row (last: exit code 1)")}}));
+  core_->OnWorker("id-w1", m, now_);
+  Turn();
+  EXPECT_EQ("FAILED", State("api"));
+  EXPECT_EQ("SKIPPED", State("caller"));
+  EXPECT_EQ(core_->FindJob("api")->reason, "crash loop: exited 6 times in a row (last: exit code 1)");
+}
+
+TEST_F(ServiceCoreTest, ServicesAreListedByType) {
+  Join("w1", 4);
+  SubmitService("api", 8080);
+  Submit({{.id = "batch"}});
+  Message list =
+      Client(wire::MakeMessage(MsgType::kJobList).Set("limit", Datum(10)).Set("job_type", S("SERVICE")));
+  const auto& jobs = std::get<wire::List>(list.Find("jobs")->v);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(wire::FindField(std::get<wire::Map>(jobs[0].v), "id")->bytes(), "api");
+}
+
+TEST_F(ServiceCoreTest, ABurstAsksForAChildWorkerAndItIsRetiredWhenIdle) {
+  config_.scaling.max_children = 1;
+  config_.scaling.wait_ms = 2000;
+  config_.scaling.cooldown_ms = 10000;
+  Open();
+  Join("w1", 1);
+  Submit({{.id = "a"}, {.id = "b"}});
+  EXPECT_EQ("a@w1", Assignments());
+  Advance(1500, {"w1"});
+  EXPECT_EQ(0, Count(MsgType::kWorkerSpawn, "w1"));
+  Advance(1000, {"w1"});
+  ASSERT_EQ(1, Count(MsgType::kWorkerSpawn, "w1"));
+  Advance(5000, {"w1"});
+  EXPECT_EQ(1, Count(MsgType::kWorkerSpawn, "w1")) << "one child at a time, until it joins";
+  Join("w1-auto-1", 1, {"GENERAL"}, {}, {}, "w1");
+  EXPECT_EQ("b@w1-auto-1", Assignments());
+  Done("w1-auto-1", "b", 0);
+  Done("w1", "a", 0);
+  Advance(9000, {"w1", "w1-auto-1"});
+  EXPECT_EQ(0, Count(MsgType::kWorkerDrain, "w1-auto-1"));
+  Advance(2000, {"w1", "w1-auto-1"});
+  EXPECT_EQ(1, Count(MsgType::kWorkerDrain, "w1-auto-1"));
+  const Message stats = Client(wire::MakeMessage(MsgType::kStatsGet));
+  std::string actions;
+  for (const auto& e : std::get<wire::List>(stats.Find("scaling")->v)) {
+    actions += std::string(wire::FindField(std::get<wire::Map>(e.v), "action")->bytes()) + " ";
+  }
+  EXPECT_EQ("spawn retire ", actions);
+}
+
+}  // namespace
+}  // namespace titan::broker

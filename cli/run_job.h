@@ -1,0 +1,13 @@
+// Submitting one job from flags, shared by `titan run` and `titan deploy`: reads the script (or
+// names a deployed one), submits it, prints its id, and with args.wait follows it to the end.
+#pragma once
+
+#include "commands.h"
+#include "submit.h"
+
+namespace titan::cli {
+
+// Returns the command's exit code (commands.h).
+int RunJob(const Target& target, const RunArgs& args);
+
+}  // namespace titan::cli

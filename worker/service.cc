@@ -1,0 +1,146 @@
+// Service supervision: probe scheduling, readiness transitions, crash accounting, SERVICE_STATUS.
+#include "service.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace titan::worker {
+
+using wire::Datum;
+using wire::Text;
+
+std::optional<ServiceSpec> ServiceSpecOf(const wire::Map& job_spec) {
+  if (wire::FieldStr(job_spec, "job_type") != "SERVICE") return std::nullopt;
+  ServiceSpec spec;
+  spec.port = static_cast<int>(wire::FieldInt(job_spec, "port").value_or(0));
+  spec.health_cmd = wire::FieldStr(job_spec, "health_cmd");
+  spec.max_restarts =
+      static_cast<int>(wire::FieldInt(job_spec, "max_restarts").value_or(kDefaultMaxRestarts));
+  return spec;
+}
+
+Service::Service(ServiceSpec spec, std::string cwd, std::vector<std::string> env)
+    : spec_(std::move(spec)),
+      kind_(ProbeKindFor(spec_.port, spec_.health_cmd)),
+      cwd_(std::move(cwd)),
+      env_(std::move(env)) {}
+
+Service::Event Service::Started(pid_t pid, int64_t now) {
+  if (started_) ++restarts_;
+  started_ = true;
+  pid_ = pid;
+  started_at_ = now;
+  backing_off_ = false;
+  restart_at_ = 0;
+  failures_ = 0;
+  ready_ = false;
+  if (kind_ == ProbeKind::kNone) {
+    ready_ = true;
+    ready_since_ = now;
+    reason_.clear();
+    return Event::kReady;
+  }
+  probing_ = true;
+  next_probe_at_ = now + ProbeIntervalMs(kind_, false);
+  reason_ = restarts_ == 0 ? "starting" : "starting (restart " + std::to_string(restarts_) + ")";
+  return Event::kNone;
+}
+
+void Service::StartProbe(int64_t now) {
+  if (kind_ == ProbeKind::kCommand) {
+    probe_.emplace(Probe::Command(spec_.health_cmd, cwd_, env_, now, kCommandProbeTimeoutMs));
+  } else {
+    probe_.emplace(Probe::Connect(spec_.port, now, kConnectProbeTimeoutMs));
+  }
+  next_probe_at_ = now + ProbeIntervalMs(kind_, ready_);
+}
+
+Service::Event Service::Tick(int64_t now) {
+  if (!probing_) return Event::kNone;
+  if (!probe_ && now >= next_probe_at_) StartProbe(now);
+  if (probe_) {
+    const Probe::State result = probe_->Check(now);
+    if (result != Probe::State::kPending) {
+      const std::string detail = probe_->detail();
+      probe_.reset();
+      if (Event e = Judge(result, detail, now); e != Event::kNone) return e;
+    }
+  }
+  if (!ready_ && now - started_at_ >= kReadyTimeoutMs) {
+    reason_ = "not ready within " + std::to_string(kReadyTimeoutMs / 1000) + " s of its start";
+    StopProbing();
+    return Event::kUnhealthy;
+  }
+  return Event::kNone;
+}
+
+Service::Event Service::Judge(Probe::State result, const std::string& detail, int64_t now) {
+  if (result == Probe::State::kPassed) {
+    failures_ = 0;
+    if (ready_) return Event::kNone;
+    ready_ = true;
+    ready_since_ = now;
+    reason_.clear();
+    next_probe_at_ = std::max(next_probe_at_, now + ProbeIntervalMs(kind_, true));
+    return Event::kReady;
+  }
+  probe_detail_ = detail;
+  if (!ready_ || ++failures_ < kUnhealthyAfter) return Event::kNone;  // not up yet, or not yet judged
+  LoseReadiness(now);
+  reason_ = "health check failed " + std::to_string(kUnhealthyAfter) + " times";
+  StopProbing();
+  return Event::kUnhealthy;
+}
+
+void Service::LoseReadiness(int64_t now) {
+  if (ready_ && WasStable(ready_since_, now)) crashes_ = 0;
+  ready_ = false;
+}
+
+void Service::StopProbing() {
+  probing_ = false;
+  probe_.reset();
+}
+
+AfterExit Service::Exited(const exec::ExitStatus& status, const std::string& stopped_because, int64_t now) {
+  LoseReadiness(now);
+  StopProbing();
+  AfterExit after = DecideAfterExit(crashes_, spec_.max_restarts, DescribeRunEnd(status, stopped_because));
+  crashes_ = after.crashes;
+  reason_ = after.reason;
+  backing_off_ = !after.give_up;
+  restart_at_ = after.give_up ? 0 : now + after.delay_ms;
+  return after;
+}
+
+void Service::EndForGood() {
+  final_ = true;
+  backing_off_ = false;
+  ready_ = false;
+  StopProbing();
+}
+
+int64_t Service::NextDue() const {
+  int64_t due = std::numeric_limits<int64_t>::max();
+  if (backing_off_) due = restart_at_;
+  if (probing_) {
+    due = std::min(due, probe_ ? probe_->deadline() : next_probe_at_);
+    if (!ready_) due = std::min(due, started_at_ + kReadyTimeoutMs);
+  }
+  return due;
+}
+
+std::vector<PollFd> Service::PollFds() const { return probe_ ? probe_->PollFds() : std::vector<PollFd>{}; }
+
+wire::Message Service::StatusMessage(const std::string& id, int64_t attempt) const {
+  wire::Message m = wire::MakeMessage(wire::MsgType::kServiceStatus);
+  m.Set("id", Datum(Text{id}))
+      .Set("attempt", Datum(attempt))
+      .Set("ready", Datum(ready_))
+      .Set("restarts", Datum(int64_t{restarts_}))
+      .Set("pid", Datum(int64_t{pid_}));
+  if (!ready_ && !reason_.empty()) m.Set("reason", Datum(Text{reason_}));
+  return m;
+}
+
+}  // namespace titan::worker

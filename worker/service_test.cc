@@ -1,0 +1,199 @@
+// Service supervision driven with injected time: readiness by spawn, by TCP connect and by health
+// command; unhealthy after three failed probes; not ready in time; restart accounting and the
+// crash-loop limit; SERVICE_STATUS contents. Probes run for real; the tests wait on their descriptors.
+#include "service.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "probe_test_util.h"
+
+namespace titan::worker {
+namespace {
+
+using exec::ExitStatus;
+using exec::testing::TempDir;
+using testing::ClosedPort;
+using testing::LoopbackSocket;
+
+const ExitStatus kExit1{ExitStatus::Kind::kExited, 1, 0};
+constexpr int64_t kT0 = 1'000'000;  // an arbitrary epoch ms
+
+const char* Name(Service::Event e) {
+  switch (e) {
+    case Service::Event::kNone:
+      return "none";
+    case Service::Event::kReady:
+      return "ready";
+    case Service::Event::kUnhealthy:
+      return "unhealthy";
+  }
+  return "?";
+}
+
+// Ticks at the fixed time `now` until an event, or until no probe is in flight (waiting on the
+// probe's descriptors meanwhile, up to 10 s).
+std::string Drive(Service& s, int64_t now) {
+  const auto deadline = std::chrono::steady_clock::now() + exec::testing::kWait;
+  for (;;) {
+    const Service::Event e = s.Tick(now);
+    if (e != Service::Event::kNone || s.PollFds().empty() || !testing::WaitFor(s.PollFds(), deadline))
+      return Name(e);
+  }
+}
+
+std::string Status(const Service& s) { return wire::Render(wire::Datum(s.StatusMessage("web", 2).body)); }
+
+Service Make(int port, std::string health_cmd, int max_restarts, const std::string& dir = "/") {
+  return Service(ServiceSpec{port, std::move(health_cmd), max_restarts}, dir, exec::CurrentEnvironment());
+}
+
+TEST(ServiceSpecOf, ReadsTheServiceFieldsOfAJobSpec) {
+  using wire::Datum;
+  using wire::Text;
+  EXPECT_FALSE(ServiceSpecOf(wire::Map{{"id", Datum(Text{"a"})}}).has_value());
+  EXPECT_FALSE(ServiceSpecOf(wire::Map{{"job_type", Datum(Text{"RUN_PAYLOAD"})}}).has_value());
+  auto plain = ServiceSpecOf(wire::Map{{"job_type", Datum(Text{"SERVICE"})}});
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(0, plain->port);
+  EXPECT_EQ("", plain->health_cmd);
+  EXPECT_EQ(5, plain->max_restarts);
+  auto full = ServiceSpecOf(wire::Map{{"job_type", Datum(Text{"SERVICE"})},
+                                      {"port", Datum(int64_t{8080})},
+                                      {"health_cmd", Datum(Text{"curl -f x"})},
+                                      {"max_restarts", Datum(int64_t{2})}});
+  EXPECT_EQ(8080, full->port);
+  EXPECT_EQ("curl -f x", full->health_cmd);
+  EXPECT_EQ(2, full->max_restarts);
+}
+
+TEST(Service, WithoutPortOrHealthCommandItIsReadyAsSoonAsSpawned) {
+  Service s = Make(0, "", 5);
+  EXPECT_EQ(Service::Event::kReady, s.Started(4242, kT0));
+  EXPECT_EQ("{id: \"web\", attempt: 2, ready: true, restarts: 0, pid: 4242}", Status(s));
+  EXPECT_TRUE(s.PollFds().empty());
+  EXPECT_EQ(INT64_MAX, s.NextDue());
+}
+
+TEST(Service, RestartsWithBackoffThenGivesUpOnACrashLoop) {
+  Service s = Make(0, "", 2);
+  int64_t t = kT0;
+  s.Started(100, t);
+  AfterExit a = s.Exited(kExit1, "", t += 100);
+  EXPECT_FALSE(a.give_up);
+  EXPECT_TRUE(s.backing_off());
+  EXPECT_EQ(t + 500, s.restart_at());
+  EXPECT_EQ(t + 500, s.NextDue());
+  EXPECT_EQ(
+      "{id: \"web\", attempt: 2, ready: false, restarts: 0, pid: 100, "
+      "reason: \"exited with code 1; restarting in 500 ms\"}",
+      Status(s));
+  s.Started(101, t += 500);
+  EXPECT_EQ(1, s.restarts());
+  EXPECT_FALSE(s.backing_off());
+  a = s.Exited(kExit1, "", t += 100);
+  EXPECT_EQ("exited with code 1; restarting in 1000 ms", a.reason);
+  s.Started(102, t += 1000);
+  a = s.Exited(kExit1, "", t += 100);
+  EXPECT_TRUE(a.give_up);
+  EXPECT_FALSE(s.backing_off());
+  EXPECT_EQ("crash loop: exited 3 times in a row (last: exit code 1)", a.reason);
+  EXPECT_EQ(2, s.restarts());
+}
+
+TEST(Service, ThirtySecondsOfReadinessForgiveEarlierCrashes) {
+  Service s = Make(0, "", 1);
+  s.Started(100, kT0);
+  EXPECT_EQ("exited with code 1; restarting in 500 ms", s.Exited(kExit1, "", kT0 + 10).reason);
+  s.Started(101, kT0 + 510);
+  // Ready from kT0 + 510 on: an exit 30 s later is a first crash again, not the second in a row.
+  const AfterExit a = s.Exited(kExit1, "", kT0 + 510 + 30000);
+  EXPECT_FALSE(a.give_up);
+  EXPECT_EQ(1, a.crashes);
+  EXPECT_EQ("exited with code 1; restarting in 500 ms", a.reason);
+}
+
+TEST(Service, BecomesReadyWhenItsPortAcceptsThenUnhealthyAfterThreeFailedConnects) {
+  LoopbackSocket server = LoopbackSocket::Open(/*listen=*/true);
+  ASSERT_GT(server.port, 0);
+  Service s = Make(server.port, "", 5);
+  int64_t t = kT0;
+  EXPECT_EQ(Service::Event::kNone, s.Started(100, t));
+  EXPECT_EQ("{id: \"web\", attempt: 2, ready: false, restarts: 0, pid: 100, reason: \"starting\"}",
+            Status(s));
+  EXPECT_EQ(t + 250, s.NextDue());  // the first connect after 250 ms
+  EXPECT_EQ("none", Drive(s, t + 100));
+  EXPECT_EQ("ready", Drive(s, t += 250));
+  EXPECT_TRUE(s.ready());
+  EXPECT_EQ("{id: \"web\", attempt: 2, ready: true, restarts: 0, pid: 100}", Status(s));
+  EXPECT_EQ(t + 1000, s.NextDue());  // once ready, every second
+
+  server.fd.Reset();  // the service stops accepting
+  EXPECT_EQ("none", Drive(s, t += 1000));
+  EXPECT_EQ("none", Drive(s, t += 1000));
+  EXPECT_TRUE(s.ready());
+  EXPECT_EQ("unhealthy", Drive(s, t += 1000));
+  EXPECT_FALSE(s.ready());
+  EXPECT_EQ("health check failed 3 times", s.reason());
+  EXPECT_EQ("connect to 127.0.0.1:" + std::to_string(server.port) + ": Connection refused", s.probe_detail());
+  EXPECT_TRUE(s.PollFds().empty());
+  EXPECT_EQ("none", Drive(s, t += 1000));  // no probing while the worker stops it
+  // The worker stopped it (SIGTERM): that exit counts as a crash, explained by the health check.
+  const AfterExit a = s.Exited(ExitStatus{ExitStatus::Kind::kSignaled, 0, 15}, s.reason(), t += 100);
+  EXPECT_EQ("health check failed 3 times; restarting in 500 ms", a.reason);
+}
+
+TEST(Service, OneFailedProbeAmongPassesIsNotUnhealthy) {
+  TempDir dir;
+  Service s = Make(0, "test -f up", 5, dir.path());
+  int64_t t = kT0;
+  s.Started(100, t);
+  EXPECT_EQ("none", Drive(s, t += 1000));  // not up yet
+  std::ofstream(dir / "up") << "";
+  EXPECT_EQ("ready", Drive(s, t += 1000));
+  std::filesystem::remove(dir / "up");
+  EXPECT_EQ("none", Drive(s, t += 1000));
+  EXPECT_EQ("none", Drive(s, t += 1000));
+  std::ofstream(dir / "up") << "";
+  EXPECT_EQ("none", Drive(s, t += 1000));  // the count of failures in a row starts over
+  std::filesystem::remove(dir / "up");
+  EXPECT_EQ("none", Drive(s, t += 1000));
+  EXPECT_EQ("none", Drive(s, t += 1000));
+  EXPECT_TRUE(s.ready());
+}
+
+TEST(Service, NotReadyWithinSixtySecondsOfAStartIsUnhealthy) {
+  Service s = Make(ClosedPort(), "", 5);
+  s.Started(100, kT0);
+  EXPECT_EQ(kT0 + 250, s.NextDue());
+  EXPECT_EQ("none", Drive(s, kT0 + 250));
+  EXPECT_EQ("none", Drive(s, kT0 + 59999));
+  EXPECT_EQ("unhealthy", Drive(s, kT0 + 60000));
+  EXPECT_EQ("not ready within 60 s of its start", s.reason());
+}
+
+TEST(Service, EndedForGoodStopsProbingAndNeverRestarts) {
+  LoopbackSocket server = LoopbackSocket::Open(/*listen=*/true);
+  Service s = Make(server.port, "", 5);
+  s.Started(100, kT0);
+  s.EndForGood();
+  EXPECT_TRUE(s.ended_for_good());
+  EXPECT_FALSE(s.backing_off());
+  EXPECT_EQ("none", Drive(s, kT0 + 250));
+  EXPECT_EQ(INT64_MAX, s.NextDue());
+}
+
+TEST(Service, ARestartStartsWithAStatusSayingSo) {
+  Service s = Make(ClosedPort(), "", 5);
+  s.Started(100, kT0);
+  s.Exited(kExit1, "", kT0 + 10);
+  EXPECT_EQ(Service::Event::kNone, s.Started(101, kT0 + 510));
+  EXPECT_EQ(
+      "{id: \"web\", attempt: 2, ready: false, restarts: 1, pid: 101, reason: \"starting (restart 1)\"}",
+      Status(s));
+}
+
+}  // namespace
+}  // namespace titan::worker
