@@ -46,6 +46,24 @@ TEST(JobTable, AlignsColumnsAndShowsRunTime) {
       RenderJobTable(jobs, 1'010'000));
 }
 
+TEST(ServiceTable, ShowsReadinessPortUptimeAndRestarts) {
+  const Map service{{"worker", Datum(Text{"h-w1"})},
+                    {"started_ms", Datum(int64_t{1'000'000})},
+                    {"job_type", Datum(Text{"SERVICE"})},
+                    {"port", Datum(8080)},
+                    {"restarts", Datum(2)},
+                    {"ready", Datum(true)}};
+  const std::vector<JobView> services{
+      JobFromDatum(Job("api", "RUNNING", service)),
+      JobFromDatum(Job("old", "CANCELLED", {{"job_type", Datum(Text{"SERVICE"})}}))};
+  EXPECT_EQ(
+      "ID   STATE      READY  WORKER  PORT  UPTIME  RESTARTS\n"
+      "api  RUNNING    yes    h-w1    8080  1m05s   2\n"
+      "old  CANCELLED  -      -       -     -       0\n",
+      RenderServiceTable(services, 1'065'000));
+  EXPECT_EQ("no services: deploy one with `titan deploy FILE --port P`\n", RenderServiceTable({}, 0));
+}
+
 TEST(JobsJson, EscapesAndUsesNullForAbsentFields) {
   const std::vector<JobView> jobs{JobFromDatum(
       Job("a\"b", "FAILED", {{"exit_code", Datum(3)}, {"reason", Datum(Text{"line1\nline2\t\x01"})}}))};

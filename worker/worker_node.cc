@@ -170,6 +170,11 @@ void Worker::FileFetched(const FileFetch::Ended& ended, int64_t now) {
   if (it == awaiting_file_.end()) return;
   std::vector<Message> assigns = std::move(it->second);
   awaiting_file_.erase(it);
+  if (ended.status.ok()) {
+    spdlog::info(
+        "worker {}: fetched file sha256 {} from the broker into the cache; {} jobs were waiting for it",
+        name_, ended.sha256, assigns.size());
+  }
   for (const Message& a : assigns) {
     if (ended.status.ok()) {
       Launch(a, now);

@@ -16,7 +16,14 @@ bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, 
     socket_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
     ConfigureSocket(*socket_);
     socket_->set(zmq::sockopt::linger, 0);
-    socket_->connect(endpoint);
+    try {
+      socket_->connect(endpoint);
+    } catch (const zmq::error_t& e) {  // a host name ZeroMQ cannot parse or resolve
+      socket_.reset();
+      *error = "cannot connect to " + endpoint + " (" + e.what() +
+               "): check --host/--port or TITAN_HOST/TITAN_PORT";
+      return false;
+    }
     socket_endpoint_ = endpoint;
   }
   Message req = request;

@@ -132,7 +132,7 @@ def artifact_table(rows):
     if not any(r.get("case") in ("upload", "download") for r in arts):
         return []
     out = ["| artifacts (one file, local broker) | size | Titan MB/s, median (range) | transfer only, median | "
-           "raw TCP file->file MB/s, median (range) | Titan/raw | aim | CLI peak RSS | broker peak RSS | ok |",
+           "raw TCP file->file MB/s, median (range) | Titan/raw | aim | CLI peak RSS | broker peak RSS | hash verified |",
            "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"]
     sizes = sorted({int(r["size_mib"]) for r in arts if "size_mib" in r})
     for size in sizes:

@@ -286,6 +286,29 @@ TEST_F(ArtifactsTest, NoBrokerMeansExit4NamingTheAddress) {
       << r.err;
 }
 
+TEST_F(ArtifactsTest, ASecondJobWithTheSameScriptRunsFromTheWorkersCache) {
+  AddWorker("w1", 2);
+  const std::string script = "#!/bin/bash\necho cached run $TITAN_JOB_ID\n";
+  const std::string sha = artifacts::Sha256Hex(script);
+  const std::string cached = c_.Path("w1/cache/blobs/" + sha.substr(0, 2) + "/" + sha);
+  ASSERT_EQ("", c_.Submit({Job("c1", "same.sh")}, {{"same.sh", script}}).error_code);
+  ASSERT_EQ("COMPLETED", c_.WaitFinal("c1", In(kDeadline)).state);
+  struct stat first {};
+  ASSERT_EQ(0, stat(cached.c_str(), &first)) << "the worker keeps the job's file in its cache by hash";
+
+  ASSERT_EQ("", c_.Submit({Job("c2", "same.sh")}, {{"same.sh", script}}).error_code);
+  ASSERT_EQ("COMPLETED", c_.WaitFinal("c2", In(kDeadline)).state);
+  EXPECT_NE(Logs("c2").find("cached run c2"), std::string::npos) << Logs("c2");
+  struct stat second {};
+  ASSERT_EQ(0, stat(cached.c_str(), &second));
+  EXPECT_EQ(first.st_ino, second.st_ino) << "a fetch would have written a new file";
+  EXPECT_EQ(3u, second.st_nlink) << "the cache entry and both jobs' script copies are one file";
+  const std::string log = testing::ReadFile(c_.Path("w1.log"));
+  size_t fetches = 0;
+  for (size_t at = 0; (at = log.find("fetched file sha256 " + sha, at)) != std::string::npos; ++at) ++fetches;
+  EXPECT_EQ(1u, fetches) << "fetched once, then served from the cache";
+}
+
 TEST_F(ArtifactsTest, AFolderUploadRunsAsAnArchiveJobAndADeployedScriptByName) {
   AddWorker("w1", 2);
   WriteFile(c_.Path("proj/main.sh"),
