@@ -66,7 +66,7 @@ def main():
     script = os.path.join(tempfile.mkdtemp(), "noop.sh")
     open(script, "w").write("exit 0\n")
 
-    up = Up("noop", slots=5000)
+    up = Up("noop", slots=1024)  # titan up allows at most 1024 slots per worker
     try:
         n = a.fan
         flat = [TitanJob(job_id=f"flat{i}", filename=script) for i in range(n + 2)]
