@@ -118,6 +118,21 @@ TEST(Archive, PackRefusesALinkLeadingOutsideAndLeavesNoZip) {
   EXPECT_FALSE(PackFolder(dir.File("missing"), dir.File("p.zip")).ok());
 }
 
+// A retried archive job unpacks its project again into the same job folder (read-only files included).
+TEST(Archive, UnpackingAgainIntoTheSameFolderReplacesTheFiles) {
+  TempDir dir;
+  fs::create_directories(dir.File("src"));
+  WriteFile(dir.File("src/main.sh"), "echo v1\n");
+  fs::permissions(dir.File("src/main.sh"), fs::perms::owner_read | fs::perms::owner_exec);
+  ASSERT_TRUE(PackFolder(dir.File("src"), dir.File("p.zip")).ok());
+  ASSERT_TRUE(Unpack(dir.File("p.zip"), dir.File("job"), UnpackLimits{}).ok());
+  WriteFile(dir.File("job/scratch.txt"), "left by the first run");
+  const exec::Status again = Unpack(dir.File("p.zip"), dir.File("job"), UnpackLimits{});
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_EQ("echo v1\n", ReadFile(dir.File("job/main.sh")));
+  EXPECT_TRUE(fs::exists(dir.File("job/scratch.txt")));
+}
+
 TEST(Archive, PackIntoTheFolderItselfSkipsTheZip) {
   TempDir dir;
   WriteFile(dir.File("a.txt"), "a");

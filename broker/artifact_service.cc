@@ -99,7 +99,7 @@ Message ArtifactService::Handle(const Message& req, int64_t now, const InlineCon
     }
     default:
       return wire::MakeError(ErrorCode::kUnknownType,
-                             std::string(wire::NameOf(req.type)) + " is not an artifact request");
+                             std::string(wire::NameOf(req.type)) + " is not a request the broker answers");
   }
 }
 

@@ -89,6 +89,9 @@ TEST_F(ArtifactTest, BadNamesSpacesAndSizesAreRefused) {
   EXPECT_EQ("TOO_LARGE", Code(Put("uploads", "x", int64_t{1} << 50)));
   EXPECT_EQ("INVALID",
             Code(Simple(MsgType::kArtifactStat, {{"space", S("uploads")}, {"name", S("a/../../b")}})));
+  // A reply type sent as a request.
+  EXPECT_EQ("UNKNOWN_TYPE",
+            Code(Simple(MsgType::kArtifactChunkAck, {{"upload", S("u1")}, {"received", Datum(0)}})));
 }
 
 TEST_F(ArtifactTest, WrongOffsetWrongCrcAndWrongHashAreRejected) {
