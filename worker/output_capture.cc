@@ -49,14 +49,16 @@ void JobLog::Deliver(Stream stream, std::string_view text, bool complete) {
 }
 
 OutputCapture::OutputCapture(int fd, Stream stream, JobLog* log, CaptureLimits limits)
-    : fd_(fd), stream_(stream), log_(log), limits_(limits), buf_(log->max_line() + limits.read_size) {
+    : fd_(fd), stream_(stream), log_(log), limits_(limits) {
   assert(limits.read_size > 0 && limits.max_reads_per_call > 0);
 }
 
 Status OutputCapture::OnReadable() {
+  // Allocated on first use and not zeroed: most jobs print little, many print nothing.
+  if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(log_->max_line() + limits_.read_size);
   for (int i = 0; i < limits_.max_reads_per_call && !eof_; ++i) {
     // Flush leaves at most max_line bytes, so read_size always fits.
-    const ssize_t n = ::read(fd_, buf_.data() + len_, limits_.read_size);
+    const ssize_t n = ::read(fd_, buf_.get() + len_, limits_.read_size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status::Ok();
     if (n < 0) {
@@ -84,14 +86,14 @@ Status OutputCapture::OnReadable() {
 Status OutputCapture::Flush(bool at_eof) {
   size_t cut = len_;
   if (!at_eof) {
-    const void* nl = len_ > 0 ? memrchr(buf_.data(), '\n', len_) : nullptr;
-    cut = nl == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) + 1;
+    const void* nl = len_ > 0 ? memrchr(buf_.get(), '\n', len_) : nullptr;
+    cut = nl == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(nl) - buf_.get()) + 1;
     const size_t tail = len_ - cut;
     if (tail > 0) cut += ((tail - 1) / log_->max_line()) * log_->max_line();
   }
   if (cut == 0) return Status::Ok();
-  Status s = log_->Append(stream_, std::string_view(buf_.data(), cut));
-  memmove(buf_.data(), buf_.data() + cut, len_ - cut);
+  Status s = log_->Append(stream_, std::string_view(buf_.get(), cut));
+  memmove(buf_.get(), buf_.get() + cut, len_ - cut);
   len_ -= cut;
   return s;
 }

@@ -82,7 +82,7 @@ class OutputCapture {
   Stream stream_;
   JobLog* log_;
   CaptureLimits limits_;
-  std::vector<char> buf_;  // bytes read but not yet handed to the log: at most max_line of them
+  std::unique_ptr<char[]> buf_;  // max_line + read_size; holds at most max_line bytes between calls
   size_t len_ = 0;
   uint64_t bytes_ = 0;
   bool eof_ = false;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -19,7 +20,10 @@
 namespace titan::exec {
 namespace {
 
-constexpr std::string_view kHeader = "# titan pid registry v1: <pgid> <leader start time, ticks after boot>";
+constexpr std::string_view kHeader =
+    "# titan pid registry v2: '<pgid> <leader start time, ticks after boot>' records a group, "
+    "'- <pgid>' forgets it; later lines win";
+constexpr size_t kCompactMinLines = 1024;
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
 constexpr auto kKillWait = std::chrono::seconds(1);
 
@@ -106,17 +110,31 @@ Result<PidRegistry> PidRegistry::Open(std::string path) {
   }
   std::istringstream lines(text);
   std::string line;
+  size_t entries = 0;
   for (int number = 1; std::getline(lines, line); ++number) {
     if (line.empty() || line[0] == '#') continue;
     std::istringstream fields(line);
     long pgid = 0;
     uint64_t start = 0;
     std::string rest;
-    if (!(fields >> pgid >> start) || (fields >> rest) || pgid <= 1) {
-      spdlog::warn("pid registry {}:{}: skipping malformed line '{}'", registry.path_, number, line);
+    if (line[0] == '-') {
+      fields.ignore(1);
+      if ((fields >> pgid) && !(fields >> rest) && pgid > 1) {
+        registry.groups_.erase(static_cast<pid_t>(pgid));
+        ++entries;
+        continue;
+      }
+    } else if ((fields >> pgid >> start) && !(fields >> rest) && pgid > 1) {
+      registry.groups_[static_cast<pid_t>(pgid)] = start;
+      ++entries;
       continue;
     }
-    registry.groups_[static_cast<pid_t>(pgid)] = start;
+    spdlog::warn("pid registry {}:{}: skipping malformed line '{}'", registry.path_, number, line);
+  }
+  registry.lines_ = entries;
+  // Start each life with a short log. A failure here is not fatal: the next change reports it.
+  if (entries > registry.groups_.size()) {
+    if (Status s = registry.Compact(); !s.ok()) spdlog::warn("pid registry: {}", s.message());
   }
   return registry;
 }
@@ -129,18 +147,36 @@ Status PidRegistry::Add(pid_t pgid) {
 
 Status PidRegistry::AddWithStartTime(pid_t pgid, uint64_t start_time) {
   groups_[pgid] = start_time;
-  return Save();
+  return Append(std::to_string(pgid) + ' ' + std::to_string(start_time) + '\n');
 }
 
 Status PidRegistry::Remove(pid_t pgid) {
   if (groups_.erase(pgid) == 0) return Status::Ok();
-  return Save();
+  return Append("- " + std::to_string(pgid) + '\n');
 }
 
-// Write-then-rename keeps the file whole at every instant. No fsync: the registry must survive a crash
-// of the worker process (the page cache outlives it), not of the machine, after which no job process
-// is left to end. Syncing here would cost two fsyncs per job on the worker's loop.
-Status PidRegistry::Save() const {
+// No fsync: the registry must survive a crash of the worker process (the page cache outlives it), not
+// of the machine, after which no job process is left to end. One write() per line, on an O_APPEND
+// descriptor, so a line is never interleaved or half-written by a process crash.
+Status PidRegistry::Append(const std::string& line) {
+  if (lines_ >= kCompactMinLines && lines_ >= 4 * groups_.size()) {
+    // The change is already in groups_, so the compacted file includes it.
+    return Compact();
+  }
+  if (!log_.valid()) {
+    log_.Reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!log_.valid()) return ErrnoStatus("cannot open '" + path_ + "'", errno);
+    struct stat st {};
+    if (::fstat(log_.get(), &st) == 0 && st.st_size == 0) {
+      if (Status s = WriteAll(log_.get(), std::string(kHeader) + '\n', path_); !s.ok()) return s;
+    }
+  }
+  if (Status s = WriteAll(log_.get(), line, path_); !s.ok()) return s;
+  ++lines_;
+  return Status::Ok();
+}
+
+Status PidRegistry::Compact() {
   std::string text(kHeader);
   text += '\n';
   for (const auto& [pgid, start] : groups_) text += std::to_string(pgid) + ' ' + std::to_string(start) + '\n';
@@ -151,6 +187,8 @@ Status PidRegistry::Save() const {
     if (Status s = WriteAll(fd.get(), text, tmp); !s.ok()) return s;
   }
   if (::rename(tmp.c_str(), path_.c_str()) != 0) return ErrnoStatus("cannot rename '" + tmp + "'", errno);
+  log_.Reset();
+  lines_ = groups_.size();
   return Status::Ok();
 }
 
@@ -173,7 +211,7 @@ Result<int> PidRegistry::ReapLeftovers(std::chrono::milliseconds grace) {
     spdlog::error("process group {} is still alive after SIGKILL (uninterruptible sleep?)", pgid);
   }
   groups_.clear();
-  if (Status s = Save(); !s.ok()) return s;
+  if (Status s = Compact(); !s.ok()) return s;
   return static_cast<int>(ours.size());
 }
 

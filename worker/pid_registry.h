@@ -11,6 +11,7 @@
 #include <string>
 
 #include "status.h"
+#include "unique_fd.h"
 
 namespace titan::exec {
 
@@ -23,14 +24,21 @@ struct ProcStat {
 // nullopt when the process does not exist (or /proc cannot be read).
 std::optional<ProcStat> ReadProcStat(pid_t pid);
 
-// A file of "<pgid> <leader start time>" lines, rewritten whole on every change (temp file, then
-// rename), so a crashed worker leaves either the old or the new list. Single owner:
-// one worker per file, calls from its loop thread only.
+// An append-only log of the process groups one worker runs: "<pgid> <leader start time>" records a
+// group, "- <pgid>" forgets it, later lines win. A change is one short append (no new file, no rename:
+// creating and deleting a file per job is what made ext4 without a journal slow), so a crashed worker
+// leaves every change it made before the crash; a torn last line (machine crash) does not parse and is
+// skipped. The log is compacted (temp file, then rename: old or new list at every instant) when it is
+// opened and when it holds many more lines than live groups. Single owner: one worker per file, calls
+// from its loop thread only.
 class PidRegistry {
  public:
   // Loads `path`; a missing file is an empty registry (created on the first change). Lines that do not
   // parse are skipped with a warning. Error: the file exists but cannot be read.
   static Result<PidRegistry> Open(std::string path);
+
+  PidRegistry(PidRegistry&&) = default;
+  PidRegistry& operator=(PidRegistry&&) = default;
 
   // Records the group led by `pgid`, taking the leader's start time from /proc. Error: the leader does
   // not exist, or the file cannot be written (the entry is then kept in memory only).
@@ -54,10 +62,16 @@ class PidRegistry {
 
  private:
   explicit PidRegistry(std::string path) : path_(std::move(path)) {}
-  Status Save() const;
+  // Appends one line (opening the log on first use). Compacts first when the log has grown past
+  // kCompactMinLines and 4x the live groups.
+  Status Append(const std::string& line);
+  // Rewrites the log as the live groups only, atomically; the next Append reopens it.
+  Status Compact();
 
   std::string path_;
   std::map<pid_t, uint64_t> groups_;  // pgid -> leader start time
+  UniqueFd log_;                      // O_APPEND, opened lazily
+  size_t lines_ = 0;                  // entry lines in the file now (live or not)
 };
 
 }  // namespace titan::exec

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <climits>
 #include <filesystem>
@@ -45,7 +46,11 @@ TEST(ReadProcStat, ReadsGroupAndStartTimeEvenWithAnAwkwardName) {
   EXPECT_GE(st->start_time, self->start_time);
 }
 
-TEST(PidRegistry, PersistsAcrossReopenAndRewritesAtomically) {
+constexpr std::string_view kHeader =
+    "# titan pid registry v2: '<pgid> <leader start time, ticks after boot>' records a group, "
+    "'- <pgid>' forgets it; later lines win\n";
+
+TEST(PidRegistry, PersistsAcrossReopenAndCompactsOnOpen) {
   TempDir dir;
   const std::string path = dir / "pids.db";
   {
@@ -59,15 +64,53 @@ TEST(PidRegistry, PersistsAcrossReopenAndRewritesAtomically) {
   ASSERT_TRUE(reg.ok()) << reg.message();
   EXPECT_EQ("100@5 200@7", reg->Render());
   ASSERT_TRUE(reg->Remove(100).ok());
-  ASSERT_TRUE(reg->Remove(12345).ok());  // unknown: fine
+  ASSERT_TRUE(reg->Remove(12345).ok());  // unknown: fine, and not written
+  EXPECT_EQ(std::string(kHeader) + "200 7\n100 5\n- 100\n", Slurp(path));
   EXPECT_EQ("200@7", PidRegistry::Open(path)->Render());
-  EXPECT_EQ("# titan pid registry v1: <pgid> <leader start time, ticks after boot>\n200 7\n", Slurp(path));
+  EXPECT_EQ(std::string(kHeader) + "200 7\n", Slurp(path));  // opening compacted it
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
+// A change appends to the same file (no new inode per job), and a long log is compacted in place of a
+// rewrite per change, keeping exactly the live groups.
+TEST(PidRegistry, AppendsChangesAndCompactsALongLog) {
+  TempDir dir;
+  const std::string path = dir / "pids.db";
+  Result<PidRegistry> reg = PidRegistry::Open(path);
+  ASSERT_TRUE(reg.ok()) << reg.message();
+  ASSERT_TRUE(reg->AddWithStartTime(7, 70).ok());
+  struct stat first {};
+  ASSERT_EQ(0, ::stat(path.c_str(), &first));
+  for (pid_t pgid = 100; pgid < 200; ++pgid) {
+    ASSERT_TRUE(reg->AddWithStartTime(pgid, 1).ok());
+    ASSERT_TRUE(reg->Remove(pgid).ok());
+  }
+  struct stat now {};
+  ASSERT_EQ(0, ::stat(path.c_str(), &now));
+  EXPECT_EQ(first.st_ino, now.st_ino);
+  EXPECT_EQ("7@70", PidRegistry::Open(path)->Render());
+
+  Result<PidRegistry> again = PidRegistry::Open(path);
+  for (pid_t pgid = 1000; pgid < 3000; ++pgid) {
+    ASSERT_TRUE(again->AddWithStartTime(pgid, 2).ok());
+    ASSERT_TRUE(again->Remove(pgid).ok());
+  }
+  ASSERT_TRUE(again->AddWithStartTime(9, 90).ok());
+  EXPECT_LT(Slurp(path).size(), 1500u * 8);  // compacted at least once on the way (4,001 changes)
+  EXPECT_EQ("7@70 9@90", PidRegistry::Open(path)->Render());
+}
+
+TEST(PidRegistry, ReadsRemovalsVersionOneFilesAndSkipsATornLastLine) {
+  TempDir dir;
+  std::ofstream(dir / "pids.db") << "# titan pid registry v1: <pgid> <leader start time>\n300 9\n400 4\n- 300\n50";
+  Result<PidRegistry> reg = PidRegistry::Open(dir / "pids.db");
+  ASSERT_TRUE(reg.ok()) << reg.message();
+  EXPECT_EQ("400@4", reg->Render());
 }
 
 TEST(PidRegistry, SkipsMalformedLines) {
   TempDir dir;
-  std::ofstream(dir / "pids.db") << "# header\n300 9\ngarbage\n400\n500 1 extra\n1 5\n\n600 11\n";
+  std::ofstream(dir / "pids.db") << "# header\n300 9\ngarbage\n400\n500 1 extra\n1 5\n\n600 11\n- \n-x\n- 1\n";
   Result<PidRegistry> reg = PidRegistry::Open(dir / "pids.db");
   ASSERT_TRUE(reg.ok()) << reg.message();
   EXPECT_EQ("300@9 600@11", reg->Render());
@@ -78,7 +121,7 @@ TEST(PidRegistry, AddingAProcessThatDoesNotExistFails) {
   Result<PidRegistry> reg = PidRegistry::Open(dir / "pids.db");
   ASSERT_TRUE(reg.ok()) << reg.message();
   EXPECT_EQ("cannot record process group 2147483647: no such process", reg->Add(INT_MAX).message());
-  EXPECT_EQ("cannot create '/nonexistent-titan-dir/pids.db.tmp': No such file or directory",
+  EXPECT_EQ("cannot open '/nonexistent-titan-dir/pids.db': No such file or directory",
             PidRegistry::Open("/nonexistent-titan-dir/pids.db")->AddWithStartTime(5, 5).message());
 }
 
