@@ -70,6 +70,11 @@ class BrokerCore {
   // Dispatches queued jobs to free slots; call once per loop turn after the messages of the turn.
   void Dispatch(int64_t now_ms);
 
+  // Ends the turn's journal work: writes each job changed this turn once (its state now), then
+  // commits (one fsync). Call after OnTick and before sending TakeOutbox(): nothing of the turn may
+  // leave the broker before it is durable. An error means the turn is not durable.
+  Status CommitTurn();
+
   // When OnTick next has something to do.
   int64_t NextDeadline() const;
   std::vector<Outgoing> TakeOutbox();
@@ -174,7 +179,8 @@ class BrokerCore {
   void ReleaseChildren(Job& job, int64_t now);
   void SkipDescendants(const Job& job, int64_t now);
   void Transition(Job& job, JobState state, int64_t now);
-  void Record(const Job& job);  // journals the job's mutable fields
+  // Marks the job's mutable fields for the journal; CommitTurn writes each marked job once.
+  void Record(Job& job);
   void Publish(const Job& job, int64_t now);
   void WakeWaiters(const Job& job);
   bool FileInUse(const std::string& sha256) const;  // a job not yet final runs this content
@@ -189,14 +195,19 @@ class BrokerCore {
   LogStore* logs_;
   ArtifactService* artifacts_;
   std::unordered_map<std::string, Job> jobs_;
+  std::vector<std::string> owed_;    // ids of jobs with a journal write owed this turn
   std::vector<std::string> order_;   // job ids in submission order
   std::map<std::string, Dag> dags_;  // by id
   std::vector<std::string> dag_order_;
   std::map<std::string, Schedule> schedules_;
   std::unordered_map<std::string, std::shared_ptr<const std::string>> files_;  // hash -> content
-  std::map<std::string, Worker> workers_;                                      // by name
-  std::unordered_map<std::string, std::string> worker_names_;                  // identity -> name
-  std::map<std::string, std::set<QueueKey>> ready_;                            // by requirement
+  // The SHA-256 of inline content seen before, by a fast fingerprint: a client resubmitting the same
+  // script pays a memcmp instead of a SHA-256. A hit counts only when files_ holds equal bytes.
+  std::unordered_map<uint64_t, std::string> sha_by_fingerprint_;
+  std::string ContentHash(std::string_view content);
+  std::map<std::string, Worker> workers_;                      // by name
+  std::unordered_map<std::string, std::string> worker_names_;  // identity -> name
+  std::map<std::string, std::set<QueueKey>> ready_;            // by requirement
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::unordered_map<int64_t, Waiter> waiters_;
   std::unordered_multimap<std::string, int64_t> waiters_by_job_;

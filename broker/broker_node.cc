@@ -231,7 +231,7 @@ int RunBroker(const BrokerOptions& o) {
     if (items[1].revents & ZMQ_POLLIN) DrainWorkers(s, core, counters);
     if (items[0].revents & ZMQ_POLLIN) DrainClients(s, core, counters);
     core.OnTick(NowMs());
-    if (Status st = journal.Commit(); !st.ok()) {
+    if (Status st = core.CommitTurn(); !st.ok()) {
       // Nothing of this turn has been told to anyone; stopping keeps "acknowledged means durable".
       spdlog::critical("broker: journal commit failed ({}); stopping so a restart recovers", st.message());
       return 1;

@@ -184,6 +184,25 @@ std::optional<Message> BrokerCore::ResolveFile(Job& j, const wire::Map& spec,
   return std::nullopt;
 }
 
+std::string BrokerCore::ContentHash(std::string_view content) {
+  // The fingerprint only picks a candidate (the bytes are compared in full below), so it samples: the
+  // size and three 256-byte windows, not the whole content.
+  constexpr size_t kWindow = 256;
+  auto window = [&](size_t at) { return content.substr(std::min(at, content.size()), kWindow); };
+  const std::hash<std::string_view> h;
+  const uint64_t fingerprint = h(window(0)) ^ (h(window(content.size() / 2)) * 31) ^
+                               (h(window(content.size() > kWindow ? content.size() - kWindow : 0)) * 961) ^
+                               (content.size() * 0x9E3779B97F4A7C15ull);
+  auto known = sha_by_fingerprint_.find(fingerprint);
+  if (known != sha_by_fingerprint_.end()) {
+    auto file = files_.find(known->second);
+    if (file != files_.end() && *file->second == content) return known->second;
+  }
+  std::string sha = artifacts::Sha256Hex(content);
+  sha_by_fingerprint_[fingerprint] = sha;
+  return sha;
+}
+
 Message BrokerCore::Submit(const Message& req, int64_t now) {
   // Files first: name -> hash.
   std::unordered_map<std::string, std::string> files;  // name -> content hash
@@ -191,7 +210,7 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     const auto& m = std::get<wire::Map>(f.v);
     const std::string name = StrField(m, "name");
     const Datum* content = wire::FindField(m, "content");
-    files[name] = artifacts::Sha256Hex(content->bytes());
+    files[name] = ContentHash(content->bytes());
   }
   const std::string dag = std::string(req.Bytes("dag"));
   std::vector<Job> batch;
@@ -274,7 +293,8 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     j.seq = next_seq_++;
     j.submitted_ms = now;
     j.state = JobState::kPending;
-    if (Status s = journal_->InsertJob(j); !s.ok()) spdlog::error("broker: journal: {}", s.message());
+    j.journal_owed = Job::Owed::kInsert;  // written by CommitTurn, with the state the turn leaves it in
+    owed_.push_back(j.id);
     accepted.push_back(Datum(Text{j.id}));
     order_.push_back(j.id);
     jobs_.emplace(j.id, std::move(j));

@@ -46,9 +46,29 @@ const Job* BrokerCore::Resolve(const std::string& id) const {
 
 const Job* BrokerCore::FindJob(const std::string& id) const { return Resolve(id); }
 
-void BrokerCore::Record(const Job& job) {
-  if (Status s = journal_->BeginIfNeeded(); !s.ok()) spdlog::error("broker: journal: {}", s.message());
-  if (Status s = journal_->UpdateJob(job); !s.ok()) spdlog::error("broker: journal: {}", s.message());
+void BrokerCore::Record(Job& job) {
+  if (job.journal_owed != Job::Owed::kNothing) return;  // already owed: written with its state at commit
+  job.journal_owed = Job::Owed::kUpdate;
+  owed_.push_back(job.id);
+}
+
+Status BrokerCore::CommitTurn() {
+  if (!owed_.empty()) {
+    if (Status s = journal_->BeginIfNeeded(); !s.ok()) return s;
+    for (const std::string& id : owed_) {
+      auto it = jobs_.find(id);
+      if (it == jobs_.end()) continue;
+      Job& job = it->second;
+      Status s = job.journal_owed == Job::Owed::kInsert ? journal_->InsertJob(job) : journal_->UpdateJob(job);
+      job.journal_owed = Job::Owed::kNothing;
+      if (!s.ok()) {
+        owed_.clear();
+        return s;
+      }
+    }
+    owed_.clear();
+  }
+  return journal_->Commit();
 }
 
 void BrokerCore::Publish(const Job& job, int64_t now) {

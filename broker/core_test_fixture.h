@@ -54,7 +54,7 @@ class BrokerCoreTest : public ::testing::Test {
   // Ends a loop turn the way the node does: dispatch, commit, hand back the outbox.
   std::vector<Outgoing> Turn() {
     core_->OnTick(now_);
-    EXPECT_TRUE(journal_->Commit().ok());
+    EXPECT_TRUE(core_->CommitTurn().ok());
     auto out = core_->TakeOutbox();
     for (const auto& o : out) sent_.push_back(o);
     return out;

@@ -78,6 +78,10 @@ struct Job {
   int64_t restarts = 0;         // SERVICE: restarts its workers reported, over all attempts
   int64_t restarts_before = 0;  // SERVICE: of those, restarts in earlier attempts
   bool stop_requested = false;  // JOB_STOP was asked: a service that ends now is not moved elsewhere
+  // Journal write owed at the end of this loop turn (BrokerCore::CommitTurn): none, an update of the
+  // mutable fields, or the first insert of the whole job.
+  enum class Owed : uint8_t { kNothing, kUpdate, kInsert };
+  Owed journal_owed = Owed::kNothing;
 };
 
 // The JobInfo struct of the protocol.

@@ -4,16 +4,42 @@
 namespace titan::broker {
 namespace {
 
+// Schema version 2 (PRAGMA user_version). Jobs and DAGs are keyed by their submission sequence (the
+// rowid): a new one is an append and a job's update finds its row directly. Ids are unique because the
+// broker refuses duplicates before journaling, so they need no index.
+constexpr int kSchemaVersion = 2;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS jobs(
-  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
   state TEXT NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL, exit_code INTEGER, reason TEXT NOT NULL,
   submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
   decided_by TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS dags(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS dags(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL,
   agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
+)sql";
+
+// Version 1 (before user_version was set) keyed jobs by id and kept a unique index on DAG ids. The
+// rows move unchanged into the version 2 tables, in one transaction.
+constexpr const char* kMigrateFrom1 = R"sql(
+BEGIN IMMEDIATE;
+ALTER TABLE jobs RENAME TO jobs_v1;
+ALTER TABLE dags RENAME TO dags_v1;
+CREATE TABLE jobs(
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
+  state TEXT NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL, exit_code INTEGER, reason TEXT NOT NULL,
+  submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
+  decided_by TEXT NOT NULL DEFAULT '');
+INSERT INTO jobs SELECT seq, id, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms,
+  started_ms, finished_ms, lost, decided_by FROM jobs_v1;
+CREATE TABLE dags(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL,
+  agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL);
+INSERT INTO dags SELECT seq, id, name, agent_run_id, submitted_ms, job_ids FROM dags_v1;
+DROP TABLE jobs_v1;
+DROP TABLE dags_v1;
+PRAGMA user_version = 2;
+COMMIT;
 )sql";
 
 std::string IdsBytes(const std::vector<std::string>& ids) {
@@ -35,7 +61,7 @@ std::string SpecBytes(const wire::Map& spec) {
 Status Journal::Open(const std::string& path) {
   Status s = db_.Open(path, /*durable=*/true);
   if (!s.ok()) return s;
-  if (s = db_.Exec(kSchema); !s.ok()) return s;
+  if (s = Migrate(); !s.ok()) return s;
   struct {
     store::Statement* stmt;
     const char* sql;
@@ -44,10 +70,10 @@ Status Journal::Open(const std::string& path) {
       {&commit_, "COMMIT"},
       {&insert_file_, "INSERT OR IGNORE INTO files(hash, name, content) VALUES(?1, ?2, ?3)"},
       {&insert_job_,
-       "INSERT INTO jobs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '')"},
+       "INSERT INTO jobs VALUES(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
       {&update_job_,
        "UPDATE jobs SET state = ?2, attempt = ?3, worker = ?4, exit_code = ?5, reason = ?6, "
-       "started_ms = ?7, finished_ms = ?8, lost = ?9, decided_by = ?10 WHERE id = ?1"},
+       "started_ms = ?7, finished_ms = ?8, lost = ?9, decided_by = ?10 WHERE seq = ?1"},
       {&insert_dag_,
        "INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES(?1, ?2, ?3, ?4, ?5)"},
       {&put_schedule_,
@@ -59,6 +85,38 @@ Status Journal::Open(const std::string& path) {
     if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
   }
   return Status::Ok();
+}
+
+Status Journal::Migrate() {
+  // Each query is finished (its statement destroyed) before the next, so none holds the file open for
+  // reading while the upgrade writes.
+  auto count = [this](const char* sql, int64_t* out) {
+    store::Statement st;
+    if (Status s = db_.Prepare(sql, &st); !s.ok()) return s;
+    *out = st.Step() ? st.ColumnInt(0) : 0;
+    return st.status();
+  };
+  int64_t have = 0, tables = 0;
+  if (Status s = count("PRAGMA user_version", &have); !s.ok()) return s;
+  if (have > kSchemaVersion) {
+    return Status::Error("the journal has schema version " + std::to_string(have) +
+                         ", newer than this broker's " + std::to_string(kSchemaVersion) +
+                         "; run the titan version that wrote it");
+  }
+  if (have == kSchemaVersion) return db_.Exec(kSchema);
+  if (Status s = count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs'", &tables);
+      !s.ok()) {
+    return s;
+  }
+  if (tables > 0) {
+    if (Status s = db_.Exec(kMigrateFrom1); !s.ok()) {
+      db_.Exec("ROLLBACK");
+      return Status::Error("cannot upgrade the journal to schema version 2: " + s.message());
+    }
+    return db_.Exec(kSchema);  // tables added since
+  }
+  if (Status s = db_.Exec(kSchema); !s.ok()) return s;
+  return db_.Exec("PRAGMA user_version = 2");
 }
 
 Status Journal::BeginIfNeeded() {
@@ -92,13 +150,13 @@ Status Journal::InsertJob(const Job& j) {
   insert_job_.Bind(6, std::string_view(StateName(j.state))).Bind(7, j.attempt).Bind(8, j.worker);
   if (j.exit_code) insert_job_.Bind(9, *j.exit_code);
   insert_job_.Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);
-  insert_job_.Bind(14, j.lost).Step();
+  insert_job_.Bind(14, j.lost).Bind(15, j.decided_by).Step();
   return insert_job_.status();
 }
 
 Status Journal::UpdateJob(const Job& j) {
   update_job_.Reset();
-  update_job_.Bind(1, j.id)
+  update_job_.Bind(1, j.seq)
       .Bind(2, std::string_view(StateName(j.state)))
       .Bind(3, j.attempt)
       .Bind(4, j.worker);

@@ -40,6 +40,9 @@ class Journal {
   Status Load(const Visitor& visit);
 
  private:
+  // Brings the file to the current schema version (creating it, or upgrading version 1 in place).
+  Status Migrate();
+
   store::Db db_;
   store::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
       delete_schedule_;

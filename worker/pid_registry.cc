@@ -5,8 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <spdlog/spdlog.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -81,18 +82,24 @@ std::optional<ProcStat> ReadProcStat(pid_t pid) {
   char buf[1024];  // the line is well under 1 KiB (comm is at most 15 bytes)
   const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
   if (n <= 0) return std::nullopt;
-  const std::string line(buf, static_cast<size_t>(n));
+  buf[n] = '\0';
   // "pid (comm) state ppid pgrp ..."; comm may hold spaces and ')', so parse after the last ')'.
-  const size_t paren = line.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(line.substr(paren + 1));
+  const char* p = strrchr(buf, ')');
+  if (p == nullptr) return std::nullopt;
+  // Fields are single-space separated: 3 state, 4 ppid, 5 pgrp, ..., 22 starttime.
   ProcStat st;
-  long ppid = 0;
-  fields >> st.state >> ppid >> st.pgrp;
-  std::string skip;
-  for (int field = 6; field < 22 && fields; ++field) fields >> skip;
-  fields >> st.start_time;
-  if (!fields) return std::nullopt;
+  int field = 2;
+  for (++p; *p != '\0' && field < 22;) {
+    while (*p == ' ') ++p;
+    ++field;
+    const char* start = p;
+    while (*p != ' ' && *p != '\0' && *p != '\n') ++p;
+    if (p == start) return std::nullopt;
+    if (field == 3) st.state = *start;
+    if (field == 5) st.pgrp = static_cast<pid_t>(std::strtol(start, nullptr, 10));
+    if (field == 22) st.start_time = std::strtoull(start, nullptr, 10);
+  }
+  if (field != 22) return std::nullopt;
   return st;
 }
 

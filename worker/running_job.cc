@@ -53,10 +53,10 @@ namespace {
 // The job's file in its directory: a hard link to the cached content (read-only, so a job cannot
 // change the cache through it), or a copy where linking is impossible.
 exec::Result<std::string> PlaceScript(const std::string& content, const std::string& dir,
-                                      const std::string& file) {
+                                      const std::string& file, bool fresh_dir) {
   const std::string script = dir + "/" + ScriptName(file);
   std::error_code ec;
-  std::filesystem::remove(script, ec);
+  if (!fresh_dir) std::filesystem::remove(script, ec);  // an earlier attempt's
   if (link(content.c_str(), script.c_str()) != 0) {
     std::filesystem::copy_file(content, script, std::filesystem::copy_options::overwrite_existing, ec);
     if (ec) return exec::Status::Error("cannot write the job's script to '" + script + "': " + ec.message());
@@ -102,13 +102,18 @@ exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, 
   job->id = std::string(wire::FindField(spec, "id")->bytes());
   job->attempt = assign.Int("attempt");
   const std::string dir = ctx.jobs_dir + "/" + SafeName(job->id);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return exec::Status::Error("cannot create job directory '" + dir + "': " + ec.message());
+  // One mkdir in the common case; the directory exists already when the job runs again (retry).
+  bool fresh_dir = ::mkdir(dir.c_str(), 0755) == 0;
+  if (!fresh_dir && errno != EEXIST) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return exec::Status::Error("cannot create job directory '" + dir + "': " + ec.message());
+    fresh_dir = true;
+  }
   const std::string file(wire::FindField(spec, "file")->bytes());
   const Datum* archive = wire::FindField(spec, "archive");
   auto placed = archive && std::get<bool>(archive->v) ? PlaceProject(content, dir, file, ctx)
-                                                      : PlaceScript(content, dir, file);
+                                                      : PlaceScript(content, dir, file, fresh_dir);
   if (!placed.ok()) return placed.status();
   const std::string& script = placed.value();
   const Datum* args = wire::FindField(spec, "args");

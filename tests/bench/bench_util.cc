@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -221,6 +222,20 @@ void PrintFsyncProbe(const std::string& dir, const FsyncProbe& p) {
       .Add("overwrite_p50_us", Percentile(p.overwrite_us, 50))
       .Add("overwrite_p99_us", Percentile(p.overwrite_us, 99))
       .Print();
+}
+
+double ProbeWorkspaceUs(const std::string& dir, int n) {
+  const std::string base = dir + "/workspace-probe";
+  if (mkdir(base.c_str(), 0755) != 0) return 0;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    const std::string d = base + "/" + std::to_string(i);
+    if (mkdir(d.c_str(), 0755) != 0) return 0;
+    const int fd = open((d + "/job.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return 0;
+    close(fd);
+  }
+  return static_cast<double>(MicrosBetween(t0, Clock::now())) / n;
 }
 
 namespace mp {

@@ -96,6 +96,12 @@ FsyncProbe ProbeFsync(const std::string& dir, int n);
 // Prints it as one RESULT fsync_probe line.
 void PrintFsyncProbe(const std::string& dir, const FsyncProbe& p);
 
+// Microseconds per "job workspace" in `dir`: a mkdir plus the creation of one file in it, what a worker
+// does for every job. The directories are kept (the caller's temp dir removes them), so the probe
+// itself deletes nothing. On ext4 without a journal this cost grows with the inodes deleted in the last
+// minutes (each creation skips them), which other runs' clean-ups leave behind.
+double ProbeWorkspaceUs(const std::string& dir, int n);
+
 // ---- msgpack, the little a benchmark client needs ----
 namespace mp {
 void MapHeader(std::string* out, size_t n);

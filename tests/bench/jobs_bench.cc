@@ -284,6 +284,11 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   titan::bench::TempDir root("titan-jobs-bench");
   titan::bench::PrintFsyncProbe(root.path(), titan::bench::ProbeFsync(root.path(), 200));
+  const double workspace_us = titan::bench::ProbeWorkspaceUs(root.path(), 1000);
+  titan::bench::Result("workspace_probe").Add("dir", root.path()).Add("us_per_job_dir", workspace_us).Print();
+  titan::bench::g_rows.push_back(
+      titan::bench::Row{"file system: mkdir + create a log, as per job", workspace_us, "us",
+                        "(context: ext4 without a journal pays for recent deletions)", 0, ""});
   for (const std::string& s : titan::bench::SplitList(sections)) {
     if (s == "process") titan::bench::ProcessSection(o, root.path());
     if (s == "control") titan::bench::ControlSection(o, root.path());

@@ -1,0 +1,155 @@
+// Journal: schema version 2 on a fresh file, the in-place upgrade of a version 1 file, and a turn's
+// coalesced job writes (BrokerCore::CommitTurn) being what a restarted broker reads back.
+#include "journal.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core_test_fixture.h"
+#include "sha256.h"
+#include "test_dir.h"
+
+namespace titan::broker {
+namespace {
+
+int64_t UserVersion(const std::string& path) {
+  store::Db db;
+  EXPECT_TRUE(db.Open(path, true).ok());
+  store::Statement st;
+  EXPECT_TRUE(db.Prepare("PRAGMA user_version", &st).ok());
+  return st.Step() ? st.ColumnInt(0) : -1;
+}
+
+std::vector<Job> LoadJobs(Journal& journal) {
+  std::vector<Job> jobs;
+  Journal::Visitor v;
+  v.file = [](std::string, std::string) {};
+  v.job = [&](Job j) { jobs.push_back(std::move(j)); };
+  v.dag = [](Dag) {};
+  v.schedule = [](std::string, std::string, int64_t) {};
+  EXPECT_TRUE(journal.Load(v).ok());
+  return jobs;
+}
+
+TEST(Journal, AFreshFileHasSchemaVersionTwo) {
+  testing::TempDir dir;
+  Journal journal;
+  ASSERT_TRUE(journal.Open(dir.File("broker.db")).ok());
+  EXPECT_EQ(2, UserVersion(dir.File("broker.db")));
+}
+
+TEST(Journal, UpgradesAVersionOneFileKeepingEveryRow) {
+  testing::TempDir dir;
+  const std::string path = dir.File("broker.db");
+  {
+    store::Db db;
+    ASSERT_TRUE(db.Open(path, true).ok());
+    ASSERT_TRUE(db.Exec(R"sql(
+CREATE TABLE files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE jobs(
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
+  state TEXT NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL, exit_code INTEGER, reason TEXT NOT NULL,
+  submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
+  decided_by TEXT NOT NULL DEFAULT '');
+CREATE TABLE dags(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
+  agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL);
+CREATE TABLE schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
+INSERT INTO jobs VALUES('b', 2, x'80', 'h', 'd1', 'QUEUED', 0, '', NULL, '', 10, 0, 0, 0, '');
+INSERT INTO jobs VALUES('a', 1, x'80', 'h', 'd1', 'COMPLETED', 1, 'w1', 0, '', 10, 11, 12, 0, 'ops');
+INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES('d1', 'd1', '', 10, x'92a161a162');
+)sql")
+                    .ok());
+  }
+  EXPECT_EQ(0, UserVersion(path));
+  Journal journal;
+  ASSERT_TRUE(journal.Open(path).ok());
+  EXPECT_EQ(2, UserVersion(path));
+  const std::vector<Job> jobs = LoadJobs(journal);
+  ASSERT_EQ(2u, jobs.size());
+  EXPECT_EQ("a", jobs[0].id);
+  EXPECT_EQ(JobState::kCompleted, jobs[0].state);
+  EXPECT_EQ(0, jobs[0].exit_code.value_or(-1));
+  EXPECT_EQ("ops", jobs[0].decided_by);
+  EXPECT_EQ("b", jobs[1].id);
+  EXPECT_EQ(JobState::kQueued, jobs[1].state);
+  // Updates after the upgrade find the rows by seq.
+  Job a = jobs[0];
+  a.reason = "updated";
+  ASSERT_TRUE(journal.BeginIfNeeded().ok());
+  ASSERT_TRUE(journal.UpdateJob(a).ok());
+  ASSERT_TRUE(journal.Commit().ok());
+  EXPECT_EQ("updated", LoadJobs(journal)[0].reason);
+}
+
+TEST(Journal, RefusesAFileFromANewerBroker) {
+  testing::TempDir dir;
+  {
+    store::Db db;
+    ASSERT_TRUE(db.Open(dir.File("broker.db"), true).ok());
+    ASSERT_TRUE(db.Exec("PRAGMA user_version = 9").ok());
+  }
+  Journal journal;
+  const Status st = journal.Open(dir.File("broker.db"));
+  EXPECT_EQ(
+      "the journal has schema version 9, newer than this broker's 2; run the titan version that wrote it",
+      st.message());
+}
+
+// A job submitted, queued and assigned in one turn is written once, with the state the turn left it
+// in; a later turn's change is an update of that row. Both are what a restarted broker reads.
+TEST_F(BrokerCoreTest, ATurnWritesEachChangedJobOnceWithItsFinalState) {
+  Join("w1", 1);
+  Submit({{"one"}, {"two"}});
+  EXPECT_EQ("one@w1", Assignments());
+  {
+    Journal reader;
+    ASSERT_TRUE(reader.Open(dir_.File("broker.db")).ok());
+    const std::vector<Job> jobs = LoadJobs(reader);
+    ASSERT_EQ(2u, jobs.size());
+    EXPECT_EQ(JobState::kRunning, jobs[0].state);
+    EXPECT_EQ("w1", jobs[0].worker);
+    EXPECT_EQ(JobState::kQueued, jobs[1].state);
+  }
+  Done("w1", "one", 0);
+  EXPECT_EQ("two@w1", Assignments());
+  Journal reader;
+  ASSERT_TRUE(reader.Open(dir_.File("broker.db")).ok());
+  const std::vector<Job> jobs = LoadJobs(reader);
+  EXPECT_EQ(JobState::kCompleted, jobs[0].state);
+  EXPECT_EQ(JobState::kRunning, jobs[1].state);
+}
+
+// Resubmitted content is recognised by a sampled fingerprint, but only equal bytes share a hash: two
+// files that differ in one byte the fingerprint does not sample still get their own SHA-256.
+TEST_F(BrokerCoreTest, ContentThatOnlyLooksTheSameKeepsItsOwnHash) {
+  Join("w1", 4);
+  std::string a(100000, 'x');
+  std::string b = a;
+  b[1000] = 'y';  // outside the sampled windows (0, the middle, the last 256 bytes)
+  auto submit = [&](const std::string& id, const std::string& content) {
+    Message req = wire::MakeMessage(MsgType::kJobSubmit);
+    req.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S(id)}, {"file", S("big.sh")}})}));
+    req.Set(
+        "files",
+        Datum(wire::List{Datum(wire::Map{{"name", S("big.sh")}, {"content", Datum(wire::Bytes{content})}})}));
+    EXPECT_EQ(MsgType::kJobAccepted, Client(std::move(req)).type);
+  };
+  submit("a1", a);
+  submit("b1", b);
+  submit("a2", a);
+  Turn();
+  std::map<std::string, std::string> sha;
+  for (const auto& o : sent_) {
+    if (o.kind != Outgoing::kWorker || o.msg.type != MsgType::kJobAssign) continue;
+    const auto& job = std::get<wire::Map>(o.msg.Find("job")->v);
+    sha[std::string(job[0].second.bytes())] = std::string(o.msg.Bytes("file_sha256"));
+  }
+  ASSERT_EQ(3u, sha.size());
+  EXPECT_EQ(artifacts::Sha256Hex(a), sha["a1"]);
+  EXPECT_EQ(artifacts::Sha256Hex(b), sha["b1"]);
+  EXPECT_EQ(sha["a1"], sha["a2"]);
+}
+
+}  // namespace
+}  // namespace titan::broker
