@@ -205,6 +205,10 @@ class BrokerCore {
   // script pays a memcmp instead of a SHA-256. A hit counts only when files_ holds equal bytes.
   std::unordered_map<uint64_t, std::string> sha_by_fingerprint_;
   std::string ContentHash(std::string_view content);
+  // Fills name -> SHA-256 for the FileBlobs of a submission: hashed content, or a sha256 the broker
+  // already holds. The error reply when one names an unknown hash (NOT_FOUND) or is malformed.
+  std::optional<wire::Message> HashFiles(const wire::List& blobs,
+                                         std::unordered_map<std::string, std::string>* files);
   std::map<std::string, Worker> workers_;                      // by name
   std::unordered_map<std::string, std::string> worker_names_;  // identity -> name
   std::map<std::string, std::set<QueueKey>> ready_;            // by requirement

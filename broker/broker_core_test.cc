@@ -1,5 +1,6 @@
 // BrokerCore driven by hand: messages in, time advanced explicitly, outbox and state checked.
 #include "core_test_fixture.h"
+#include "sha256.h"
 
 namespace titan::broker {
 namespace {
@@ -211,6 +212,43 @@ TEST_F(BrokerCoreTest, UnknownWorkerIsToldToRegister) {
   auto out = Turn();
   ASSERT_EQ(1u, out.size());
   EXPECT_EQ(MsgType::kDisconnect, out[0].msg.type);
+}
+
+// A client may send a file it sent before by its sha256 alone; an unknown or malformed hash, or a file
+// with neither content nor hash, refuses the whole submission with a reason.
+TEST_F(BrokerCoreTest, AFileSentBeforeMayBeNamedByItsHash) {
+  Join("w1", 4);
+  Submit({{"first"}});  // sends job.sh = "exit 0"
+  const std::string known = artifacts::Sha256Hex("exit 0");
+  auto by = [&](const std::string& id, wire::Map file) {
+    Message req = wire::MakeMessage(MsgType::kJobSubmit);
+    req.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S(id)}, {"file", S("job.sh")}})}));
+    req.Set("files", Datum(wire::List{Datum(std::move(file))}));
+    return Client(std::move(req));
+  };
+  EXPECT_EQ(MsgType::kJobAccepted, by("again", {{"name", S("job.sh")}, {"sha256", S(known)}}).type);
+  Turn();
+  std::string assigned;
+  for (const auto& o : sent_) {
+    if (o.kind == Outgoing::kWorker && o.msg.type == MsgType::kJobAssign &&
+        std::get<wire::Map>(o.msg.Find("job")->v)[0].second.bytes() == "again") {
+      assigned = std::string(o.msg.Bytes("file_sha256"));
+    }
+  }
+  EXPECT_EQ(known, assigned);
+
+  const std::string unknown(64, 'a');
+  Message r = by("x", {{"name", S("job.sh")}, {"sha256", S(unknown)}});
+  EXPECT_EQ("NOT_FOUND", std::string(r.Bytes("code")));
+  EXPECT_EQ("file 'job.sh' was sent by its sha256 " + unknown +
+                ", which this broker does not have; send its content",
+            r.Bytes("reason"));
+  r = by("y", {{"name", S("job.sh")}, {"sha256", S("ABC")}});
+  EXPECT_EQ("file 'job.sh': sha256 'ABC' is not 64 lowercase hex digits", r.Bytes("reason"));
+  r = by("z", {{"name", S("job.sh")}});
+  EXPECT_EQ("file 'job.sh' has neither content nor sha256; send one of them", r.Bytes("reason"));
+  EXPECT_EQ(nullptr, core_->FindJob("x"));
+  EXPECT_EQ(nullptr, core_->FindJob("z"));
 }
 
 }  // namespace

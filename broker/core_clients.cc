@@ -203,15 +203,37 @@ std::string BrokerCore::ContentHash(std::string_view content) {
   return sha;
 }
 
-Message BrokerCore::Submit(const Message& req, int64_t now) {
-  // Files first: name -> hash.
-  std::unordered_map<std::string, std::string> files;  // name -> content hash
-  for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
+std::optional<Message> BrokerCore::HashFiles(const wire::List& blobs,
+                                             std::unordered_map<std::string, std::string>* files) {
+  for (const auto& f : blobs) {
     const auto& m = std::get<wire::Map>(f.v);
     const std::string name = StrField(m, "name");
     const Datum* content = wire::FindField(m, "content");
-    files[name] = ContentHash(content->bytes());
+    const Datum* sha = wire::FindField(m, "sha256");
+    if (content != nullptr && !content->is_nil()) {
+      (*files)[name] = ContentHash(content->bytes());
+    } else if (sha != nullptr && !sha->is_nil()) {
+      const std::string hash(sha->bytes());
+      if (!artifacts::IsSha256Hex(hash)) {
+        return Invalid("file '" + name + "': sha256 '" + hash + "' is not 64 lowercase hex digits");
+      }
+      if (!files_.count(hash)) {
+        return wire::MakeError(ErrorCode::kNotFound,
+                               "file '" + name + "' was sent by its sha256 " + hash +
+                                   ", which this broker does not have; send its content");
+      }
+      (*files)[name] = hash;
+    } else {
+      return Invalid("file '" + name + "' has neither content nor sha256; send one of them");
+    }
   }
+  return std::nullopt;
+}
+
+Message BrokerCore::Submit(const Message& req, int64_t now) {
+  // Files first: name -> hash.
+  std::unordered_map<std::string, std::string> files;  // name -> content hash
+  if (auto refused = HashFiles(std::get<wire::List>(req.Find("files")->v), &files)) return *refused;
   const std::string dag = std::string(req.Bytes("dag"));
   std::vector<Job> batch;
   std::unordered_set<std::string> ids;
@@ -281,7 +303,7 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
     const auto& m = std::get<wire::Map>(f.v);
     const std::string name = StrField(m, "name");
     const std::string& hash = files[name];
-    if (files_.count(hash)) continue;
+    if (files_.count(hash)) continue;  // known already (always so for a file sent by its sha256)
     auto content = std::make_shared<const std::string>(wire::FindField(m, "content")->bytes());
     journal_->InsertFile(hash, name, *content);
     files_[hash] = std::move(content);

@@ -53,12 +53,8 @@ Message BrokerCore::ScheduleAdd(const Message& req, int64_t now) {
   const auto& jobs = std::get<wire::List>(req.Find("jobs")->v);
   if (jobs.empty()) return Invalid("schedule '" + name + "' has no jobs; add at least one");
   std::set<std::string> ids;
-  std::unordered_map<std::string, std::string> sent;  // file name -> (hash, unused here)
-  for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
-    for (const auto& [k, v] : std::get<wire::Map>(f.v)) {
-      if (k == "name") sent.emplace(v.bytes(), "");
-    }
-  }
+  std::unordered_map<std::string, std::string> sent;  // file name -> hash
+  if (auto refused = HashFiles(std::get<wire::List>(req.Find("files")->v), &sent)) return *refused;
   for (const auto& j : jobs) {
     Job probe;
     probe.spec = std::get<wire::Map>(j.v);

@@ -36,7 +36,7 @@ constexpr F kJobSpec[] = {
     {"parents", T::kListStr, true}, {"retries", T::kInt, true},      {"timeout_ms", T::kInt, true},
     {"env", T::kListStr, true},     {"hitl_message", T::kStr, true}, {"max_wait_s", T::kInt, true},
     {"archive", T::kBool, true},    {"health_cmd", T::kStr, true},   {"max_restarts", T::kInt, true}};
-constexpr F kFileBlob[] = {{"name", T::kStr, false}, {"content", T::kBin, false}};
+constexpr F kFileBlob[] = {{"name", T::kStr, false}, {"content", T::kBin, true}, {"sha256", T::kStr, true}};
 constexpr F kJobInfo[] = {
     {"id", T::kStr, false},          {"state", T::kStr, false},        {"file", T::kStr, false},
     {"requirement", T::kStr, false}, {"priority", T::kInt, false},     {"attempt", T::kInt, false},

@@ -86,6 +86,9 @@ VALID = [
                   "env": ["MODE=fast"]}],
         "files": [{"name": "extract.py", "content": b"print('x')\n"}, {"name": "train.py", "content": b""}],
         "dag": "nightly_pipeline"}),
+    ok("job_submit_by_hash", "JOB_SUBMIT", 0x31, {
+        "jobs": [{"id": "again", "file": "extract.py"}],
+        "files": [{"name": "extract.py", "sha256": "cd" * 32}]}),
     ok("job_info_missing", "JOB_INFO", 0x34, {"found": False}),
     ok("job_info", "JOB_INFO", 0x34, {"found": True, "job": {
         "id": "a", "state": "COMPLETED", "file": "a.py", "requirement": "GENERAL", "priority": 1, "attempt": 1,

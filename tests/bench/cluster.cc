@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "protocol.h"
+#include "sha256.h"
 #include "transport.h"
 
 namespace titan::bench {
@@ -146,7 +147,7 @@ size_t Cluster::WorkerCount() {
 }
 
 std::string SubmitBody(const std::vector<std::string>& ids, const JobFile& file, const std::string& args,
-                       int64_t rid) {
+                       int64_t rid, const std::string& sha256) {
   std::string b;
   b.reserve(file.content.size() + ids.size() * 48 + 64);
   mp::MapHeader(&b, 3);
@@ -168,8 +169,13 @@ std::string SubmitBody(const std::vector<std::string>& ids, const JobFile& file,
   mp::MapHeader(&b, 2);
   mp::Str(&b, "name");
   mp::Str(&b, file.name);
-  mp::Str(&b, "content");
-  mp::Bin(&b, file.content);
+  if (sha256.empty()) {
+    mp::Str(&b, "content");
+    mp::Bin(&b, file.content);
+  } else {
+    mp::Str(&b, "sha256");
+    mp::Str(&b, sha256);
+  }
   mp::Str(&b, "rid");
   mp::Int(&b, rid);
   return b;
@@ -193,12 +199,17 @@ StreamResult SubmitStream(Cluster& cluster, const std::string& prefix, size_t n,
   size_t sent = 0, outstanding = 0;
   int64_t rid = 1;
   std::string last_id;
+  // Like the SDK: the script's bytes with the first submission, its hash with the later ones (the
+  // broker handles the first before them: one connection, in order).
+  const std::string sha256 = artifacts::Sha256Hex(file.content);
   while (sent < n || outstanding > 0) {
     while (sent < n && outstanding < window) {
       std::vector<std::string> ids;
       for (size_t k = 0; k < batch && sent < n; ++k) ids.push_back(prefix + "-" + std::to_string(sent++));
       last_id = ids.back();
-      SendRaw(s, static_cast<uint8_t>(MsgType::kJobSubmit), SubmitBody(ids, file, "", rid++));
+      SendRaw(s, static_cast<uint8_t>(MsgType::kJobSubmit),
+              SubmitBody(ids, file, "", rid, rid == 1 ? "" : sha256));
+      ++rid;
       ++outstanding;
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();

@@ -60,9 +60,10 @@ class Cluster {
   int64_t next_rid_ = 1;
 };
 
-// JOB_SUBMIT bodies built straight into msgpack (no Datum tree), with rid last.
+// JOB_SUBMIT bodies built straight into msgpack (no Datum tree), with rid last. With `sha256`, the
+// file goes by that hash instead of its content (as the SDK sends a file the broker accepted before).
 std::string SubmitBody(const std::vector<std::string>& ids, const JobFile& file, const std::string& args,
-                       int64_t rid);
+                       int64_t rid, const std::string& sha256 = "");
 
 // Sends [delimiter][signature][type][body] on a DEALER.
 void SendRaw(zmq::socket_t& s, uint8_t type, const std::string& body);

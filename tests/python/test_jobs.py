@@ -182,3 +182,38 @@ def test_stats_show_both_workers(broker_client):
     stats = broker_client.get_stats()
     assert sorted(w["name"] for w in stats["workers"]) == ["w1", "w2"]
     assert {"queued", "running", "completed", "failed"} <= set(stats)
+
+
+def _record_submits(client, monkeypatch):
+    """The files of every JOB_SUBMIT the client sends, as [(name, 'content'|'sha256')] per request."""
+    sent = []
+    real = client._broker_call
+
+    def spy(msg_type, **fields):
+        if msg_type.name == "JOB_SUBMIT":
+            sent.append([(f["name"], "content" if "content" in f else "sha256") for f in fields["files"]])
+        return real(msg_type, **fields)
+
+    monkeypatch.setattr(client, "_broker_call", spy)
+    return sent
+
+
+def test_a_script_sent_once_goes_by_its_hash_afterwards(broker_client, hello, monkeypatch):
+    sent = _record_submits(broker_client, monkeypatch)
+    first, second = unique_id("first"), unique_id("again")
+    broker_client.submit_job(TitanJob(first, hello))
+    broker_client.submit_job(TitanJob(second, hello, args="x"))
+    assert sent == [[("hello.py", "content")], [("hello.py", "sha256")]]
+    assert broker_client.wait(second, timeout=DEADLINE_S) == "COMPLETED"
+    assert "hello from %s args ['x']" % second in broker_client.fetch_logs(second)
+
+
+def test_a_hash_the_broker_does_not_have_is_resent_with_the_content(broker_client, hello, monkeypatch):
+    with open(hello, "rb") as f:
+        content = f.read()
+    broker_client._sent_files[content] = "a" * 64  # as if accepted by another broker
+    sent = _record_submits(broker_client, monkeypatch)
+    job_id = unique_id("resent")
+    broker_client.submit_job(TitanJob(job_id, hello))
+    assert sent == [[("hello.py", "sha256")], [("hello.py", "content")]]
+    assert broker_client.wait(job_id, timeout=DEADLINE_S) == "COMPLETED"

@@ -2,6 +2,7 @@
 # calls go to the broker; on the first store call the client says HELLO there, learns from WELCOME where
 # TitanStore (and the event feed) listens, and talks to the store directly.
 # Thread-safe (one lock per client) and fork-safe (a child process reconnects on its own sockets).
+import hashlib
 import os
 import threading
 import time
@@ -79,6 +80,8 @@ class TitanClient(DagCalls, ArtifactCalls):
         self._entry = Connection(self.endpoint, self._hint())
         self._store: Optional[Connection] = None  # found by discovery, then cached
         self._welcome: Optional[Dict[str, Any]] = None  # the entry node's WELCOME, cached with _store
+        # Job file bytes the broker accepted from this client -> their SHA-256: sent again by hash only.
+        self._sent_files: Dict[bytes, str] = {}
         self.last_dag: Optional[str] = None  # the DAG id the broker gave this client's latest submission
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -282,11 +285,44 @@ class TitanClient(DagCalls, ArtifactCalls):
             raise plan.not_found(e) from None
 
     def _submit(self, fields: Dict[str, Any]) -> Tuple[List[str], Optional[str]]:
-        """Sends one JOB_SUBMIT; returns (ids, DAG id) and records the DAG id in last_dag."""
+        """Sends one JOB_SUBMIT; returns (ids, DAG id) and records the DAG id in last_dag. A file whose
+        bytes the broker already accepted from this client goes by its SHA-256 alone; if the broker no
+        longer has it (NOT_FOUND: another broker, a fresh data directory), the submission is sent again
+        with every file's content."""
         with self._locked():
-            reply = self._broker_call(MsgType.JOB_SUBMIT, **fields).fields
+            by_hash = self._files_by_hash(fields)
+            try:
+                reply = self._broker_call(MsgType.JOB_SUBMIT, **(by_hash or fields)).fields
+            except NotFoundError:
+                if by_hash is None:
+                    raise
+                self._sent_files.clear()
+                reply = self._broker_call(MsgType.JOB_SUBMIT, **fields).fields
+            self._remember_files(fields)
             self.last_dag = reply.get("dag")
         return list(reply["ids"]), reply.get("dag")
+
+    _SENT_FILES_MAX = 64  # distinct files remembered; the oldest is forgotten first
+
+    def _files_by_hash(self, fields: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """`fields` with known files as {name, sha256}; None when no file is known."""
+        files = fields.get("files") or []
+        known = [self._sent_files.get(f["content"]) if isinstance(f.get("content"), bytes) else None
+                 for f in files]
+        if not any(known):
+            return None
+        out = dict(fields)
+        out["files"] = [{"name": f["name"], "sha256": h} if h else f for f, h in zip(files, known)]
+        return out
+
+    def _remember_files(self, fields: Dict[str, Any]) -> None:
+        for f in fields.get("files") or []:
+            content = f.get("content")
+            if not isinstance(content, bytes) or content in self._sent_files:
+                continue
+            if len(self._sent_files) >= self._SENT_FILES_MAX:
+                del self._sent_files[next(iter(self._sent_files))]
+            self._sent_files[bytes(content)] = hashlib.sha256(content).hexdigest()
 
     def _read_log(self, job_id: str, offset: int) -> Tuple[bytes, bool]:
         reply = self._broker_call(MsgType.JOB_LOGS, id=job_id, offset=offset, max_bytes=logs.CHUNK_BYTES)

@@ -136,7 +136,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
                        "requirement:str? affinity:bool? parents:list<str>? retries:int? timeout_ms:int? "
                        "env:list<str>? hitl_message:str? max_wait_s:int? archive:bool? health_cmd:str? "
                        "max_restarts:int?"),
-    "FileBlob": _fields("name:str content:bin"),
+    "FileBlob": _fields("name:str content:bin? sha256:str?"),
     "JobInfo": _fields("id:str state:str file:str requirement:str priority:int attempt:int parents:list<str> "
                        "worker:str? exit_code:int? reason:str? submitted_ms:int started_ms:int? finished_ms:int? "
                        "dag:str? kind:str? message:str? decided_by:str? job_type:str? port:int? restarts:int? "
