@@ -302,7 +302,9 @@ class TitanClient(DagCalls, ArtifactCalls):
             self.last_dag = reply.get("dag")
         return list(reply["ids"]), reply.get("dag")
 
-    _SENT_FILES_MAX = 64  # distinct files remembered; the oldest is forgotten first
+    # What is remembered: at most this many distinct files and bytes; the oldest is forgotten first.
+    _SENT_FILES_MAX = 64
+    _SENT_FILES_MAX_BYTES = 64 << 20
 
     def _files_by_hash(self, fields: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """`fields` with known files as {name, sha256}; None when no file is known."""
@@ -320,9 +322,12 @@ class TitanClient(DagCalls, ArtifactCalls):
             content = f.get("content")
             if not isinstance(content, bytes) or content in self._sent_files:
                 continue
-            if len(self._sent_files) >= self._SENT_FILES_MAX:
+            if len(content) > self._SENT_FILES_MAX_BYTES:
+                continue
+            while self._sent_files and (len(self._sent_files) >= self._SENT_FILES_MAX or
+                                        sum(map(len, self._sent_files)) + len(content) > self._SENT_FILES_MAX_BYTES):
                 del self._sent_files[next(iter(self._sent_files))]
-            self._sent_files[bytes(content)] = hashlib.sha256(content).hexdigest()
+            self._sent_files[content] = hashlib.sha256(content).hexdigest()
 
     def _read_log(self, job_id: str, offset: int) -> Tuple[bytes, bool]:
         reply = self._broker_call(MsgType.JOB_LOGS, id=job_id, offset=offset, max_bytes=logs.CHUNK_BYTES)
