@@ -102,7 +102,8 @@ TEST(PidRegistry, AppendsChangesAndCompactsALongLog) {
 
 TEST(PidRegistry, ReadsRemovalsVersionOneFilesAndSkipsATornLastLine) {
   TempDir dir;
-  std::ofstream(dir / "pids.db") << "# titan pid registry v1: <pgid> <leader start time>\n300 9\n400 4\n- 300\n50";
+  std::ofstream(dir / "pids.db")
+      << "# titan pid registry v1: <pgid> <leader start time>\n300 9\n400 4\n- 300\n50";
   Result<PidRegistry> reg = PidRegistry::Open(dir / "pids.db");
   ASSERT_TRUE(reg.ok()) << reg.message();
   EXPECT_EQ("400@4", reg->Render());
@@ -110,7 +111,8 @@ TEST(PidRegistry, ReadsRemovalsVersionOneFilesAndSkipsATornLastLine) {
 
 TEST(PidRegistry, SkipsMalformedLines) {
   TempDir dir;
-  std::ofstream(dir / "pids.db") << "# header\n300 9\ngarbage\n400\n500 1 extra\n1 5\n\n600 11\n- \n-x\n- 1\n";
+  std::ofstream(dir / "pids.db")
+      << "# header\n300 9\ngarbage\n400\n500 1 extra\n1 5\n\n600 11\n- \n-x\n- 1\n";
   Result<PidRegistry> reg = PidRegistry::Open(dir / "pids.db");
   ASSERT_TRUE(reg.ok()) << reg.message();
   EXPECT_EQ("300@9 600@11", reg->Render());
