@@ -21,7 +21,8 @@ struct Toolchain {
 // Resolves the Python interpreter: TITAN_PYTHON from `env` when set and non-empty; else the absolute
 // sys.executable that `python3` (found on env's PATH) reports, so jobs skip a pyenv-style shim (~70 ms
 // per start); else plain "python3". Runs python3 at most once and blocks up to `timeout`: call it at
-// startup, before the loop, and keep the result.
+// startup, before the loop, and keep the result. bash and java become the absolute paths found on env's
+// PATH (left as bare names when not found, for the spawn to report).
 Toolchain ResolveToolchain(const std::vector<std::string>& env,
                            std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

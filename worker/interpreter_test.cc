@@ -124,6 +124,12 @@ TEST(ResolveToolchain, TitanPythonWins) {
   EXPECT_EQ("java", tools.java);
 }
 
+TEST(ResolveToolchain, FindsBashOnThePathOnce) {
+  const Toolchain tools = ResolveToolchain({"PATH=relative:/nonexistent:/usr/bin:/bin", "TITAN_PYTHON=/p"});
+  EXPECT_TRUE(tools.bash == "/usr/bin/bash" || tools.bash == "/bin/bash") << tools.bash;
+  EXPECT_EQ("bash", ResolveToolchain({"PATH=/nonexistent", "TITAN_PYTHON=/p"}).bash);
+}
+
 TEST(ResolveToolchain, FallsBackToPython3WhenNothingAnswers) {
   EXPECT_EQ("python3", ResolveToolchain({"PATH=/nonexistent"}).python);
   EXPECT_EQ("python3", ResolveToolchain({"PATH=/nonexistent", "TITAN_PYTHON="}).python);
