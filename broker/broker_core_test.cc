@@ -249,6 +249,18 @@ TEST_F(BrokerCoreTest, AFileSentBeforeMayBeNamedByItsHash) {
   EXPECT_EQ("file 'job.sh' has neither content nor sha256; send one of them", r.Bytes("reason"));
   EXPECT_EQ(nullptr, core_->FindJob("x"));
   EXPECT_EQ(nullptr, core_->FindJob("z"));
+
+  // One name twice (here by a known hash, then with other bytes) is refused, not guessed at.
+  Message twice = wire::MakeMessage(MsgType::kJobSubmit);
+  twice.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S("twice")}, {"file", S("job.sh")}})}));
+  twice.Set(
+      "files",
+      Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"sha256", S(known)}}),
+                       Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 3"})}})}));
+  r = Client(std::move(twice));
+  EXPECT_EQ("file 'job.sh' appears twice in this submission; send each file once", r.Bytes("reason"));
+  EXPECT_EQ(nullptr, core_->FindJob("twice"));
+  EXPECT_EQ(MsgType::kJobAccepted, by("still", {{"name", S("job.sh")}, {"sha256", S(known)}}).type);
 }
 
 }  // namespace

@@ -208,6 +208,9 @@ std::optional<Message> BrokerCore::HashFiles(const wire::List& blobs,
   for (const auto& f : blobs) {
     const auto& m = std::get<wire::Map>(f.v);
     const std::string name = StrField(m, "name");
+    if (files->count(name)) {
+      return Invalid("file '" + name + "' appears twice in this submission; send each file once");
+    }
     const Datum* content = wire::FindField(m, "content");
     const Datum* sha = wire::FindField(m, "sha256");
     if (content != nullptr && !content->is_nil()) {
@@ -301,11 +304,12 @@ Message BrokerCore::Submit(const Message& req, int64_t now) {
   }
   for (const auto& f : std::get<wire::List>(req.Find("files")->v)) {
     const auto& m = std::get<wire::Map>(f.v);
-    const std::string name = StrField(m, "name");
-    const std::string& hash = files[name];
-    if (files_.count(hash)) continue;  // known already (always so for a file sent by its sha256)
-    auto content = std::make_shared<const std::string>(wire::FindField(m, "content")->bytes());
-    journal_->InsertFile(hash, name, *content);
+    const Datum* bytes = wire::FindField(m, "content");
+    if (bytes == nullptr || bytes->is_nil()) continue;  // sent by its sha256: the broker has it
+    const std::string& hash = files[StrField(m, "name")];
+    if (files_.count(hash)) continue;
+    auto content = std::make_shared<const std::string>(bytes->bytes());
+    journal_->InsertFile(hash, StrField(m, "name"), *content);
     files_[hash] = std::move(content);
   }
   Dag record{dag_id, dag.empty() ? dag_id : dag, std::string(req.Bytes("agent_run_id")), {}, now};
