@@ -20,27 +20,23 @@ CREATE TABLE IF NOT EXISTS dags(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name 
 CREATE TABLE IF NOT EXISTS schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
 )sql";
 
-// Version 1 (before user_version was set) keyed jobs by id and kept a unique index on DAG ids. The
-// rows move unchanged into the version 2 tables, in one transaction.
-constexpr const char* kMigrateFrom1 = R"sql(
+// Version 1 (before user_version was set) keyed jobs by id and kept a unique index on DAG ids. Its
+// tables are renamed, kSchema creates the version 2 ones, and the rows move over unchanged, all in one
+// transaction (MigrateFrom1).
+constexpr const char* kRenameVersion1 = R"sql(
 BEGIN IMMEDIATE;
 ALTER TABLE jobs RENAME TO jobs_v1;
 ALTER TABLE dags RENAME TO dags_v1;
-CREATE TABLE jobs(
-  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
-  state TEXT NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL, exit_code INTEGER, reason TEXT NOT NULL,
-  submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
-  decided_by TEXT NOT NULL DEFAULT '');
+)sql";
+constexpr const char* kCopyVersion1 = R"sql(
 INSERT INTO jobs SELECT seq, id, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms,
   started_ms, finished_ms, lost, decided_by FROM jobs_v1;
-CREATE TABLE dags(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL,
-  agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL);
 INSERT INTO dags SELECT seq, id, name, agent_run_id, submitted_ms, job_ids FROM dags_v1;
 DROP TABLE jobs_v1;
 DROP TABLE dags_v1;
-PRAGMA user_version = 2;
-COMMIT;
 )sql";
+
+std::string SetVersion() { return "PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";\n"; }
 
 std::string IdsBytes(const std::vector<std::string>& ids) {
   wire::List list;
@@ -109,14 +105,16 @@ Status Journal::Migrate() {
     return s;
   }
   if (tables > 0) {
-    if (Status s = db_.Exec(kMigrateFrom1); !s.ok()) {
+    const std::string upgrade =
+        std::string(kRenameVersion1) + kSchema + kCopyVersion1 + SetVersion() + "COMMIT;";
+    if (Status s = db_.Exec(upgrade); !s.ok()) {
       db_.Exec("ROLLBACK");
-      return Status::Error("cannot upgrade the journal to schema version 2: " + s.message());
+      return Status::Error("cannot upgrade the journal to schema version " + std::to_string(kSchemaVersion) +
+                           ": " + s.message());
     }
-    return db_.Exec(kSchema);  // tables added since
+    return Status::Ok();
   }
-  if (Status s = db_.Exec(kSchema); !s.ok()) return s;
-  return db_.Exec("PRAGMA user_version = 2");
+  return db_.Exec(std::string(kSchema) + SetVersion());
 }
 
 Status Journal::BeginIfNeeded() {

@@ -35,8 +35,8 @@ bool IsExecutableFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
-// The path to hand to posix_spawn: argv[0] itself when it has a '/', else the first executable
-// regular file named argv[0] on the PATH of the child's environment (like execvp, minus the shell).
+}  // namespace
+
 Result<std::string> FindProgram(const std::string& name, const std::vector<std::string>& env,
                                 const std::string& cwd) {
   if (name.find('/') != std::string::npos) return name;
@@ -57,6 +57,8 @@ Result<std::string> FindProgram(const std::string& name, const std::vector<std::
                        "': No such file or directory (no executable of that name on PATH " +
                        std::string(path) + ")");
 }
+
+namespace {
 
 // A pipe whose both ends are close-on-exec and whose read end (ours) is non-blocking. The write end
 // stays blocking: it becomes the child's stdout/stderr, and programs expect blocking writes.

@@ -29,6 +29,12 @@ struct SpawnSpec {
   std::string output_file;
 };
 
+// The path to hand to posix_spawn for program `name`: `name` itself when it has a '/', else the first
+// executable regular file of that name on env's PATH (relative entries taken from `cwd`, or from
+// ours when `cwd` is empty), as an absolute path, like execvp minus the shell. Error: none found.
+Result<std::string> FindProgram(const std::string& name, const std::vector<std::string>& env,
+                                const std::string& cwd);
+
 // This process's environment as a SpawnSpec::env.
 std::vector<std::string> CurrentEnvironment();
 

@@ -83,24 +83,6 @@ std::string LowerExtension(const std::string& path) {
   return ext;
 }
 
-// The first executable regular file named `name` in the absolute directories of env's PATH; "" if none.
-std::string OnPath(const std::string& name, const std::vector<std::string>& env) {
-  std::string path = EnvValue(env, "PATH");
-  if (path.empty()) path = "/usr/local/bin:/usr/bin:/bin";
-  for (size_t start = 0; start <= path.size();) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    const std::string dir = path.substr(start, end - start);
-    start = end + 1;
-    if (dir.empty() || dir[0] != '/') continue;
-    const std::string candidate = dir + "/" + name;
-    struct stat st;
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-  }
-  return {};
-}
-
 }  // namespace
 
 Toolchain ResolveToolchain(const std::vector<std::string>& env, std::chrono::milliseconds timeout) {
@@ -115,8 +97,9 @@ Toolchain ResolveToolchain(const std::vector<std::string>& env, std::chrono::mil
     spdlog::warn("python3 did not report its sys.executable; .py jobs will run with plain 'python3'");
   }
   // Found once here rather than on every spawn (a PATH walk of stat calls per job).
-  if (std::string bash = OnPath(tools.bash, env); !bash.empty()) tools.bash = bash;
-  if (std::string java = OnPath(tools.java, env); !java.empty()) tools.java = java;
+  for (std::string* tool : {&tools.bash, &tools.java}) {
+    if (Result<std::string> found = FindProgram(*tool, env, ""); found.ok()) *tool = found.value();
+  }
   return tools;
 }
 
