@@ -35,7 +35,8 @@ constexpr F kJobSpec[] = {
     {"delay_ms", T::kInt, true},    {"requirement", T::kStr, true},  {"affinity", T::kBool, true},
     {"parents", T::kListStr, true}, {"retries", T::kInt, true},      {"timeout_ms", T::kInt, true},
     {"env", T::kListStr, true},     {"hitl_message", T::kStr, true}, {"max_wait_s", T::kInt, true},
-    {"archive", T::kBool, true},    {"health_cmd", T::kStr, true},   {"max_restarts", T::kInt, true}};
+    {"archive", T::kBool, true},    {"health_cmd", T::kStr, true},   {"max_restarts", T::kInt, true},
+    {"spawned_by", T::kStr, true}};
 constexpr F kFileBlob[] = {{"name", T::kStr, false}, {"content", T::kBin, true}, {"sha256", T::kStr, true}};
 constexpr F kJobInfo[] = {
     {"id", T::kStr, false},          {"state", T::kStr, false},        {"file", T::kStr, false},
@@ -44,7 +45,8 @@ constexpr F kJobInfo[] = {
     {"reason", T::kStr, true},       {"submitted_ms", T::kInt, false}, {"started_ms", T::kInt, true},
     {"finished_ms", T::kInt, true},  {"dag", T::kStr, true},           {"kind", T::kStr, true},
     {"message", T::kStr, true},      {"decided_by", T::kStr, true},    {"job_type", T::kStr, true},
-    {"port", T::kInt, true},         {"restarts", T::kInt, true},      {"ready", T::kBool, true}};
+    {"port", T::kInt, true},         {"restarts", T::kInt, true},      {"ready", T::kBool, true},
+    {"run", T::kInt, true},          {"up_since_ms", T::kInt, true}};
 constexpr F kDagInfo[] = {
     {"id", T::kStr, false},          {"name", T::kStr, false},         {"state", T::kStr, false},
     {"agent_run_id", T::kStr, true}, {"jobs", T::kInt, false},         {"done", T::kInt, false},
@@ -62,7 +64,8 @@ constexpr F kWorkerInfo[] = {{"name", T::kStr, false},
                              {"state", T::kStr, false},
                              {"running", T::kListStr, false},
                              {"seen_ms_ago", T::kInt, false},
-                             {"parent", T::kStr, true}};
+                             {"parent", T::kStr, true},
+                             {"port", T::kInt, true}};
 constexpr F kArtifactInfo[] = {{"space", T::kStr, false},
                                {"name", T::kStr, false},
                                {"sha256", T::kStr, false},
@@ -91,11 +94,16 @@ constexpr F kJobSubmit[] = {{"jobs", T::kListStruct, false, "JobSpec", kJobSpec}
                             {"agent_run_id", T::kStr, true}};
 constexpr F kJobAccepted[] = {{"ids", T::kListStr, false}, {"dag", T::kStr, true}};
 constexpr F kId[] = {{"id", T::kStr, false}};
-constexpr F kJobInfoReply[] = {{"found", T::kBool, false}, {"job", T::kStruct, true, "JobInfo", kJobInfo}};
+constexpr F kJobGet[] = {{"id", T::kStr, false}, {"run", T::kInt, true}};
+constexpr F kOkFields[] = {{"name", T::kStr, true}};
+constexpr F kWorkerAdd[] = {{"port", T::kInt, true}, {"capability", T::kStr, true}, {"slots", T::kInt, true}};
+constexpr F kJobInfoReply[] = {
+    {"found", T::kBool, false}, {"job", T::kStruct, true, "JobInfo", kJobInfo}, {"runs", T::kInt, true}};
 constexpr F kJobList[] = {{"state", T::kStr, true}, {"limit", T::kInt, false}, {"job_type", T::kStr, true}};
 constexpr F kJobListReply[] = {{"jobs", T::kListStruct, false, "JobInfo", kJobInfo},
                                {"truncated", T::kBool, false}};
-constexpr F kJobLogs[] = {{"id", T::kStr, false}, {"offset", T::kInt, false}, {"max_bytes", T::kInt, false}};
+constexpr F kJobLogs[] = {
+    {"id", T::kStr, false}, {"offset", T::kInt, false}, {"max_bytes", T::kInt, false}, {"run", T::kInt, true}};
 constexpr F kJobLogData[] = {{"id", T::kStr, false},
                              {"offset", T::kInt, false},
                              {"next_offset", T::kInt, false},
@@ -124,7 +132,8 @@ constexpr F kRunListReply[] = {{"runs", T::kListStruct, false, "DagInfo", kDagIn
 constexpr F kScheduleAdd[] = {{"name", T::kStr, false},
                               {"cron", T::kStr, false},
                               {"jobs", T::kListStruct, false, "JobSpec", kJobSpec},
-                              {"files", T::kListStruct, false, "FileBlob", kFileBlob}};
+                              {"files", T::kListStruct, false, "FileBlob", kFileBlob},
+                              {"dag", T::kStr, true}};
 // ---- artifacts ----
 constexpr F kArtifactPut[] = {
     {"space", T::kStr, false}, {"name", T::kStr, false}, {"size", T::kInt, false}, {"sha256", T::kStr, true}};
@@ -152,14 +161,17 @@ constexpr F kWorkerReady[] = {{"name", T::kStr, false},
                               {"capabilities", T::kListStr, false},
                               {"running", T::kListStruct, false, "JobRef", kJobRef},
                               {"finished", T::kListStruct, false, "JobResult", kJobResult},
-                              {"parent", T::kStr, true}};
+                              {"parent", T::kStr, true},
+                              {"port", T::kInt, true}};
 constexpr F kWorkerWelcome[] = {
     {"heartbeat_ms", T::kInt, false}, {"store_port", T::kInt, true}, {"pub_port", T::kInt, true}};
 constexpr F kHeartbeat[] = {{"busy", T::kInt, true}, {"draining", T::kBool, true}};
 constexpr F kJobAssign[] = {{"job", T::kStruct, false, "JobSpec", kJobSpec},
                             {"attempt", T::kInt, false},
                             {"file_sha256", T::kStr, false},
-                            {"file_size", T::kInt, false}};
+                            {"file_size", T::kInt, false},
+                            {"shared_workdir", T::kBool, true},
+                            {"first_attempt", T::kInt, true}};
 constexpr F kJobStarted[] = {{"id", T::kStr, false}, {"attempt", T::kInt, false}, {"pid", T::kInt, false}};
 constexpr F kJobLog[] = {
     {"id", T::kStr, false}, {"attempt", T::kInt, false}, {"seq", T::kInt, false}, {"stream", T::kStr, false}};
@@ -169,8 +181,9 @@ constexpr F kReason[] = {{"reason", T::kStr, false}};
 constexpr F kServiceStatus[] = {{"id", T::kStr, false},     {"attempt", T::kInt, false},
                                 {"ready", T::kBool, false}, {"restarts", T::kInt, false},
                                 {"pid", T::kInt, false},    {"reason", T::kStr, true}};
-constexpr F kWorkerSpawn[] = {
-    {"name", T::kStr, false}, {"slots", T::kInt, false}, {"reason", T::kStr, false}};
+constexpr F kWorkerSpawn[] = {{"name", T::kStr, false},   {"slots", T::kInt, false},
+                               {"reason", T::kStr, false}, {"tags", T::kListStr, true},
+                               {"port", T::kInt, true},    {"manual", T::kBool, true}};
 
 // ---- events ----
 constexpr F kEventJob[] = {{"id", T::kStr, false},       {"state", T::kStr, false},
@@ -201,10 +214,10 @@ const MessageSpec kMessages[] = {
     {"STORE_LIST", MsgType::kStoreList, kList},
     {"STORE_INT", MsgType::kStoreInt, kInt},
     {"STORE_CAS_RESULT", MsgType::kStoreCasResult, kCasResult},
-    {"OK", MsgType::kOk, {}},
+    {"OK", MsgType::kOk, kOkFields},
     {"JOB_SUBMIT", MsgType::kJobSubmit, kJobSubmit},
     {"JOB_ACCEPTED", MsgType::kJobAccepted, kJobAccepted},
-    {"JOB_GET", MsgType::kJobGet, kId},
+    {"JOB_GET", MsgType::kJobGet, kJobGet},
     {"JOB_INFO", MsgType::kJobInfo, kJobInfoReply},
     {"JOB_LIST", MsgType::kJobList, kJobList},
     {"JOB_LIST_REPLY", MsgType::kJobListReply, kJobListReply},
@@ -215,6 +228,7 @@ const MessageSpec kMessages[] = {
     {"STATS_GET", MsgType::kStatsGet, {}},
     {"STATS", MsgType::kStats, kStats},
     {"WORKER_STOP", MsgType::kWorkerStop, kName},
+    {"WORKER_ADD", MsgType::kWorkerAdd, kWorkerAdd},
     {"GATE_DECIDE", MsgType::kGateDecide, kGateDecide},
     {"DAG_LIST", MsgType::kDagList, kDagList},
     {"DAG_LIST_REPLY", MsgType::kDagListReply, kDagListReply},

@@ -55,6 +55,7 @@ enum class MsgType : uint8_t {
   kStats = 0x3c,
   kWorkerStop = 0x3d,
   kGateDecide = 0x3e,
+  kWorkerAdd = 0x3f,
   kDagList = 0x40,
   kDagListReply = 0x41,
   kDagGet = 0x42,

@@ -52,6 +52,7 @@ class MsgType(enum.IntEnum):
     STATS_GET = 0x3B
     STATS = 0x3C
     WORKER_STOP = 0x3D
+    WORKER_ADD = 0x3F
     GATE_DECIDE = 0x3E
     DAG_LIST = 0x40
     DAG_LIST_REPLY = 0x41
@@ -135,17 +136,17 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
     "JobSpec": _fields("id:str file:str args:str? job_type:str? port:int? priority:int? delay_ms:int? "
                        "requirement:str? affinity:bool? parents:list<str>? retries:int? timeout_ms:int? "
                        "env:list<str>? hitl_message:str? max_wait_s:int? archive:bool? health_cmd:str? "
-                       "max_restarts:int?"),
+                       "max_restarts:int? spawned_by:str?"),
     "FileBlob": _fields("name:str content:bin? sha256:str?"),
     "JobInfo": _fields("id:str state:str file:str requirement:str priority:int attempt:int parents:list<str> "
                        "worker:str? exit_code:int? reason:str? submitted_ms:int started_ms:int? finished_ms:int? "
                        "dag:str? kind:str? message:str? decided_by:str? job_type:str? port:int? restarts:int? "
-                       "ready:bool?"),
+                       "ready:bool? run:int? up_since_ms:int?"),
     "DagInfo": _fields("id:str name:str state:str agent_run_id:str? jobs:int done:int failed:int submitted_ms:int "
                        "finished_ms:int?"),
     "ScheduleInfo": _fields("name:str cron:str jobs:int next_ms:int last_ms:int?"),
     "WorkerInfo": _fields("name:str host:str slots:int busy:int capabilities:list<str> state:str "
-                          "running:list<str> seen_ms_ago:int parent:str?"),
+                          "running:list<str> seen_ms_ago:int parent:str? port:int?"),
     "ArtifactInfo": _fields("space:str name:str sha256:str size:int created_ms:int"),
     "ScaleEvent": _fields("action:str worker:str parent:str reason:str ts_ms:int"),
     "JobRef": _fields("id:str attempt:int"),
@@ -173,14 +174,14 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.STORE_INT, "value:int"),
     (_M.STORE_CAS_RESULT, "swapped:bool current:value?"),
     # client dialog
-    (_M.OK, ""),
+    (_M.OK, "name:str?"),
     (_M.JOB_SUBMIT, "jobs:list<JobSpec> files:list<FileBlob> dag:str? agent_run_id:str?"),
     (_M.JOB_ACCEPTED, "ids:list<str> dag:str?"),
-    (_M.JOB_GET, "id:str"),
-    (_M.JOB_INFO, "found:bool job:JobInfo?"),
+    (_M.JOB_GET, "id:str run:int?"),
+    (_M.JOB_INFO, "found:bool job:JobInfo? runs:int?"),
     (_M.JOB_LIST, "state:str? limit:int job_type:str?"),
     (_M.JOB_LIST_REPLY, "jobs:list<JobInfo> truncated:bool"),
-    (_M.JOB_LOGS, "id:str offset:int max_bytes:int"),
+    (_M.JOB_LOGS, "id:str offset:int max_bytes:int run:int?"),
     (_M.JOB_LOG_DATA, "id:str offset:int next_offset:int complete:bool"),
     (_M.JOB_STOP, "id:str"),
     (_M.JOB_WAIT, "id:str timeout_ms:int"),
@@ -188,6 +189,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.STATS, "workers:list<WorkerInfo> pending:int blocked:int scheduled:int queued:int running:int "
                "unsatisfiable:int completed:int failed:int scaling:list<ScaleEvent>?"),
     (_M.WORKER_STOP, "name:str"),
+    (_M.WORKER_ADD, "port:int? capability:str? slots:int?"),
     (_M.GATE_DECIDE, "id:str approve:bool reason:str? by:str?"),
     (_M.DAG_LIST, "agent_run_id:str? limit:int"),
     (_M.DAG_LIST_REPLY, "dags:list<DagInfo>"),
@@ -196,7 +198,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.DAG_CANCEL, "id:str"),
     (_M.RUN_LIST, "limit:int"),
     (_M.RUN_LIST_REPLY, "runs:list<DagInfo>"),
-    (_M.SCHEDULE_ADD, "name:str cron:str jobs:list<JobSpec> files:list<FileBlob>"),
+    (_M.SCHEDULE_ADD, "name:str cron:str jobs:list<JobSpec> files:list<FileBlob> dag:str?"),
     (_M.SCHEDULE_LIST, ""),
     (_M.SCHEDULE_LIST_REPLY, "schedules:list<ScheduleInfo>"),
     (_M.SCHEDULE_REMOVE, "name:str"),
@@ -216,10 +218,10 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.ARTIFACT_DELETE, "space:str name:str"),
     # worker dialog
     (_M.WORKER_READY, "name:str host:str pid:int slots:int capabilities:list<str> running:list<JobRef> "
-                      "finished:list<JobResult> parent:str?"),
+                      "finished:list<JobResult> parent:str? port:int?"),
     (_M.WORKER_WELCOME, "heartbeat_ms:int store_port:int? pub_port:int?"),
     (_M.HEARTBEAT, "busy:int? draining:bool?"),
-    (_M.JOB_ASSIGN, "job:JobSpec attempt:int file_sha256:str file_size:int"),
+    (_M.JOB_ASSIGN, "job:JobSpec attempt:int file_sha256:str file_size:int shared_workdir:bool? first_attempt:int?"),
     (_M.JOB_STARTED, "id:str attempt:int pid:int"),
     (_M.JOB_LOG, "id:str attempt:int seq:int stream:str"),
     (_M.JOB_DONE, "result:JobResult"),
@@ -228,7 +230,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {t: _fields(text) for t, text i
     (_M.WORKER_DRAIN, "reason:str"),
     (_M.DISCONNECT, "reason:str"),
     (_M.SERVICE_STATUS, "id:str attempt:int ready:bool restarts:int pid:int reason:str?"),
-    (_M.WORKER_SPAWN, "name:str slots:int reason:str"),
+    (_M.WORKER_SPAWN, "name:str slots:int reason:str tags:list<str>? port:int? manual:bool?"),
     # events
     (_M.EVENT_JOB, "id:str state:str attempt:int worker:str? exit_code:int? reason:str? ts_ms:int"),
     (_M.EVENT_LOG, "id:str offset:int stream:str"),
@@ -256,6 +258,7 @@ REPLIES: Dict[MsgType, MsgType] = {
     _M.JOB_WAIT: _M.JOB_INFO,
     _M.STATS_GET: _M.STATS,
     _M.WORKER_STOP: _M.OK,
+    _M.WORKER_ADD: _M.OK,
     _M.GATE_DECIDE: _M.JOB_INFO,
     _M.DAG_LIST: _M.DAG_LIST_REPLY,
     _M.DAG_GET: _M.DAG_INFO,
