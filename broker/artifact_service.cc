@@ -92,6 +92,7 @@ Message ArtifactService::Handle(const Message& req, int64_t now, const InlineCon
       if (!KnownSpace(space)) return BadSpace(space);
       if (auto st = artifacts::ValidateName(name); !st.ok())
         return wire::MakeError(ErrorCode::kInvalid, st.message());
+      if (space == artifacts::kPermFiles) perm_files_.erase(name);
       if (auto info = registry_->Stat(space, name); !info.ok())
         return wire::MakeError(ErrorCode::kNotFound, info.message());
       if (auto st = registry_->Remove(space, name, in_use); !st.ok()) return Unavailable(st.message());
@@ -179,6 +180,7 @@ Message ArtifactService::Commit(const Message& req, int64_t now) {
   uploads_.erase(it);
   auto hash = up.writer.Commit();
   if (!hash.ok()) return wire::MakeError(ErrorCode::kInvalid, hash.message());
+  if (up.space == artifacts::kPermFiles) perm_files_.erase(up.name);
   auto info = registry_->Publish(up.space, up.name, hash.value(), now);
   if (!info.ok()) return Unavailable(info.message());
   spdlog::info("broker: artifact {}/{} stored ({} bytes, sha256 {})", up.space, up.name, info->size,
@@ -223,6 +225,23 @@ Message ArtifactService::List(const Message& req) const {
   wire::List items;
   for (const auto& info : registry_->List(space)) items.push_back(RenderArtifact(info));
   return wire::MakeMessage(MsgType::kArtifactListReply).Set("artifacts", Datum(std::move(items)));
+}
+
+exec::Status ArtifactService::Stage(const std::string& name, const std::string& sha256,
+                                    const std::string& content, int64_t now) {
+  if (auto it = perm_files_.find(name); it != perm_files_.end() && it->second == sha256)
+    return exec::Status::Ok();
+  if (auto st = artifacts::ValidateName(name); !st.ok()) return st;
+  if (!registry_->blobs().Has(sha256)) {
+    auto writer = registry_->blobs().Begin(static_cast<int64_t>(content.size()), sha256);
+    if (!writer.ok()) return writer.status();
+    if (auto st = writer->Append(0, content); !st.ok()) return st;
+    if (auto hash = writer->Commit(); !hash.ok()) return hash.status();
+  }
+  auto info = registry_->Publish(std::string(artifacts::kPermFiles), name, sha256, now);
+  if (!info.ok()) return info.status();
+  perm_files_[name] = sha256;
+  return exec::Status::Ok();
 }
 
 exec::Result<artifacts::ArtifactInfo> ArtifactService::Deployed(const std::string& name) {

@@ -38,6 +38,11 @@ class ArtifactService {
 
   // A job's file that was not sent with its submission: the deployed artifact of that name.
   exec::Result<artifacts::ArtifactInfo> Deployed(const std::string& name);
+  // Names `content` (whose SHA-256 is `sha256`) `name` in perm_files, as a file sent with a job is
+  // (seed 004: "SDK/YAML submissions automatically stage files here"). Durable on return; a name
+  // already staged with this content costs nothing. Error: invalid name, or the disk fails.
+  exec::Status Stage(const std::string& name, const std::string& sha256, const std::string& content,
+                     int64_t now_ms);
   // Size of content the registry holds; -1 when it has none.
   int64_t BlobSize(const std::string& sha256) const;
 
@@ -61,6 +66,9 @@ class ArtifactService {
   std::unique_ptr<artifacts::Registry> registry_;
   ArtifactLimits limits_;
   std::map<std::string, Upload> uploads_;  // by upload id
+  // perm_files names this service staged or published, with their content hash: a submission that
+  // sends the same file again is not staged again. Forgotten when the name changes (commit, delete).
+  std::map<std::string, std::string> perm_files_;
   uint64_t next_upload_ = 1;
 };
 

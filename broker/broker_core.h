@@ -104,6 +104,7 @@ class BrokerCore {
   enum class TimerKind { kReady, kWaiter, kRecovery, kHeartbeat, kGateExpiry, kSchedule };
   struct Schedule {
     std::string name, cron;
+    std::string dag;  // the pipeline's own name: each fire's DAG is <dag>@<time> (empty: <name>@<time>)
     CronSpec spec;
     wire::List jobs, files;
     int64_t created_ms = 0;  // ticks before this are not owed
@@ -114,6 +115,8 @@ class BrokerCore {
     int64_t at;
     TimerKind kind;
     std::string key;
+    int64_t run =
+        0;  // kReady, kGateExpiry: the run of job `key` it is for (a reused id's later run ignores it)
     bool operator>(const Timer& o) const { return at > o.at; }
   };
   using QueueKey = std::tuple<int64_t, int64_t, std::string>;  // (-priority, seq, id)
@@ -123,6 +126,8 @@ class BrokerCore {
   std::optional<wire::Message> ResolveFile(Job& j, const wire::Map& spec,
                                            const std::unordered_map<std::string, std::string>& sent);
   wire::Message JobInfoReply(const std::string& id) const;
+  wire::Message JobInfoReply(const Job* job, int64_t runs) const;
+  wire::Message JobGet(const wire::Message& req) const;
   wire::Message ListJobs(const wire::Message& req) const;
   wire::Message ReadLogs(const wire::Message& req) const;
   wire::Message Stop(const std::string& id, int64_t now);
@@ -132,8 +137,27 @@ class BrokerCore {
   // Splits a submission's hitl_message jobs into job + gate and points children at the gate.
   std::optional<wire::Message> InsertGates(std::vector<Job>& batch);
 
+  // Submission (core_submit.cc): validation first (nothing changes on a refusal), then acceptance.
+  std::optional<wire::Message> ParseJob(const wire::Map& spec,
+                                        const std::unordered_map<std::string, std::string>& files, Job* out);
+  // INVALID when `id` names a job whose latest run is not final (the id may be reused otherwise).
+  std::optional<wire::Message> CheckIdFree(const std::string& id, const char* what) const;
+  // Parents as written ("DAG-x" or "x", the original Titan's two spellings) made canonical, then
+  // checked to exist in the batch or among earlier jobs, and the batch checked for cycles.
+  std::optional<wire::Message> LinkParents(std::vector<Job>& batch) const;
+  wire::Message Accept(std::vector<Job> batch, const wire::Message& req,
+                       const std::unordered_map<std::string, std::string>& files, const std::string& dag_id,
+                       int64_t now);
+  // The files of an accepted submission, named in perm_files (content-addressed, as if deployed).
+  // Errors are logged: the jobs run from the journal's copy whatever perm_files holds.
+  void StageFiles(const wire::List& blobs, const std::unordered_map<std::string, std::string>& files,
+                  int64_t now);
+  // Moves the latest run of `id` (final) to history_, writing it first if the turn owes it.
+  Status RetireRun(const std::string& id);
+
   // DAGs, agent runs and gates (core_dags.cc).
   std::string NewDagId(const std::string& name) const;
+  const Job* DagJob(const Dag& dag, size_t i) const;  // the run of job i that the DAG holds
   wire::Datum RenderDag(const Dag& dag) const;
   wire::Datum RenderGroup(const std::string& id, const std::string& name, const std::string& run,
                           const std::vector<const Dag*>& dags) const;
@@ -178,6 +202,14 @@ class BrokerCore {
   // Children blocked on `job` stop waiting for it (it COMPLETED, or it is a service now ready).
   void ReleaseChildren(Job& job, int64_t now);
   void SkipDescendants(const Job& job, int64_t now);
+  // A recovered latest run re-enters its queue or timer; true when it was RUNNING (its worker has
+  // recovery_grace_ms to come back with it).
+  bool RecoverState(Job& job, int64_t now);
+  // The worker a job with affinity prefers: its first parent's (the run it was linked to), else the
+  // worker of the job that submitted it (spawned_by); "" for none.
+  std::string AffinityAnchor(const Job& job) const;
+  // A job of a DAG (more than one job, or any parent): it runs in the worker's shared folder.
+  bool InDag(const Job& job) const;
   void Transition(Job& job, JobState state, int64_t now);
   // Marks the job's mutable fields for the journal; CommitTurn writes each marked job once.
   void Record(Job& job);
@@ -185,8 +217,14 @@ class BrokerCore {
   void WakeWaiters(const Job& job);
   bool FileInUse(const std::string& sha256) const;  // a job not yet final runs this content
   wire::Message HandleArtifact(const wire::Message& req, int64_t now);
+  // The latest run of job `id` ("DAG-<id>" finds <id>); null when unknown.
   Job* Resolve(const std::string& id);
   const Job* Resolve(const std::string& id) const;
+  // Run `run` (1-based) of job `id` exactly; null when there is no such run.
+  Job* FindRun(const std::string& id, int64_t run);
+  const Job* FindRun(const std::string& id, int64_t run) const;
+  // Whether a service counts as done for its DAG: it became ready once (its children were released).
+  static bool DoneForDag(const Job& job);
   std::string QueuedReason(const Job& job) const;
   bool AnyWorkerCan(const std::string& requirement) const;
 
@@ -194,10 +232,12 @@ class BrokerCore {
   Journal* journal_;
   LogStore* logs_;
   ArtifactService* artifacts_;
-  std::unordered_map<std::string, Job> jobs_;
-  std::vector<std::string> owed_;    // ids of jobs with a journal write owed this turn
-  std::vector<std::string> order_;   // job ids in submission order
-  std::map<std::string, Dag> dags_;  // by id
+  std::unordered_map<std::string, Job> jobs_;  // the latest run of each id
+  // Earlier runs of reused ids, oldest first (all final; run N is history_[id][N-1]).
+  std::unordered_map<std::string, std::vector<Job>> history_;
+  std::vector<std::string> owed_;                       // ids of jobs with a journal write owed this turn
+  std::vector<std::pair<std::string, int64_t>> order_;  // (id, run) of every job in submission order
+  std::map<std::string, Dag> dags_;                     // by id
   std::vector<std::string> dag_order_;
   std::map<std::string, Schedule> schedules_;
   std::unordered_map<std::string, std::shared_ptr<const std::string>> files_;  // hash -> content

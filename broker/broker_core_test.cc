@@ -106,7 +106,11 @@ TEST_F(BrokerCoreTest, BadSubmissionsAreRefusedWhole) {
   auto code = [](const Message& m) {
     return std::string(m.Bytes("code")) + ": " + std::string(m.Bytes("reason"));
   };
-  EXPECT_EQ("INVALID: job id 'a' already exists; choose another id", code(Submit({{"b"}, {"a"}})));
+  EXPECT_EQ(
+      "INVALID: job id 'a' is in use: run 1 of it is still QUEUED. An id can be submitted again once every "
+      "earlier job of that id has ended; wait for it (`titan status a`), stop it (`titan stop a`), or "
+      "choose another id",
+      code(Submit({{"b"}, {"a"}})));
   EXPECT_EQ("INVALID: unknown parent ids (child -> parent): c -> nope; nothing was submitted",
             code(Submit({{"b"}, {"c", {"nope"}}})));
   EXPECT_EQ("INVALID: the jobs form a cycle through: x, y, z; nothing was submitted",

@@ -42,7 +42,7 @@ std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
     if (max_wait_s <= 0) return Invalid("job '" + j.id + "': max_wait_seconds must be positive");
     Job g;
     g.id = "hitl-gate-" + j.id;
-    if (jobs_.count(g.id)) return Invalid("gate '" + g.id + "' already exists; choose another job id");
+    if (auto refused = CheckIdFree(g.id, "gate")) return refused;
     g.spec = {{"id", Datum(Text{g.id})},         {"file", Datum(Text{""})},
               {"kind", Datum(Text{"GATE"})},     {"message", Datum(Text{message})},
               {"max_wait_s", Datum(max_wait_s)}, {"parents", Datum(wire::List{Datum(Text{j.id})})}};
@@ -76,7 +76,7 @@ void BrokerCore::OpenGate(Job& gate, int64_t now) {
   gate.started_ms = now;
   gate.reason = "waiting for approval: " + gate.message;
   Transition(gate, JobState::kWaitingApproval, now);
-  timers_.push(Timer{now + gate.max_wait_ms, TimerKind::kGateExpiry, gate.id});
+  timers_.push(Timer{now + gate.max_wait_ms, TimerKind::kGateExpiry, gate.id, gate.run});
 }
 
 Message BrokerCore::DecideGate(const Message& req, int64_t now) {
@@ -99,6 +99,11 @@ Message BrokerCore::DecideGate(const Message& req, int64_t now) {
   return JobInfoReply(id);
 }
 
+const Job* BrokerCore::DagJob(const Dag& dag, size_t i) const {
+  const int64_t run = i < dag.job_runs.size() ? dag.job_runs[i] : 1;  // DAGs journaled before runs: 1
+  return FindRun(dag.job_ids[i], run);
+}
+
 std::string BrokerCore::NewDagId(const std::string& name) const {
   if (!dags_.count(name)) return name;
   for (int n = 2;; ++n) {
@@ -112,10 +117,15 @@ Datum BrokerCore::RenderGroup(const std::string& id, const std::string& name, co
   int64_t total = 0, done = 0, failed = 0, hard_failed = 0, submitted = INT64_MAX, finished = 0;
   for (const Dag* d : dags) {
     submitted = std::min(submitted, d->submitted_ms);
-    for (const auto& jid : d->job_ids) {
-      const Job* j = Resolve(jid);
+    for (size_t i = 0; i < d->job_ids.size(); ++i) {
+      const Job* j = DagJob(*d, i);
       if (j == nullptr) continue;
       ++total;
+      if (DoneForDag(*j)) {  // a service that is up: the DAG does not wait for it to end
+        ++done;
+        finished = std::max(finished, j->up_since_ms);
+        continue;
+      }
       if (!IsFinal(j->state)) continue;
       ++done;
       finished = std::max(finished, j->finished_ms);
@@ -163,8 +173,8 @@ Message BrokerCore::DagGet(const std::string& id) const {
   wire::List jobs;
   if (it != dags_.end()) {
     m.Set("dag", RenderDag(it->second));
-    for (const auto& jid : it->second.job_ids) {
-      if (const Job* j = Resolve(jid)) jobs.push_back(RenderJobInfo(*j));
+    for (size_t i = 0; i < it->second.job_ids.size(); ++i) {
+      if (const Job* j = DagJob(it->second, i)) jobs.push_back(RenderJobInfo(*j));
     }
   }
   return m.Set("jobs", Datum(std::move(jobs)));
@@ -173,9 +183,10 @@ Message BrokerCore::DagGet(const std::string& id) const {
 Message BrokerCore::DagCancel(const std::string& id, int64_t now) {
   auto it = dags_.find(id);
   if (it == dags_.end()) return Invalid("no DAG '" + id + "'; see `titan dags`");
-  for (const auto& jid : it->second.job_ids) {
-    const Job* j = Resolve(jid);
-    if (j != nullptr && !IsFinal(j->state)) Stop(jid, now);
+  for (size_t i = 0; i < it->second.job_ids.size(); ++i) {
+    const Job* j = DagJob(it->second, i);
+    // Only this DAG's run of each job: a later run of a reused id belongs to another DAG.
+    if (j != nullptr && !IsFinal(j->state) && j == Resolve(j->id)) Stop(j->id, now);
   }
   return DagGet(id);
 }

@@ -46,6 +46,23 @@ const Job* BrokerCore::Resolve(const std::string& id) const {
 
 const Job* BrokerCore::FindJob(const std::string& id) const { return Resolve(id); }
 
+Job* BrokerCore::FindRun(const std::string& id, int64_t run) {
+  auto latest = jobs_.find(id);
+  if (latest != jobs_.end() && latest->second.run == run) return &latest->second;
+  auto earlier = history_.find(id);
+  if (earlier == history_.end() || run < 1 || run > static_cast<int64_t>(earlier->second.size()))
+    return nullptr;
+  return &earlier->second[static_cast<size_t>(run - 1)];
+}
+
+const Job* BrokerCore::FindRun(const std::string& id, int64_t run) const {
+  return const_cast<BrokerCore*>(this)->FindRun(id, run);
+}
+
+bool BrokerCore::DoneForDag(const Job& job) {
+  return job.service && job.released && job.state == JobState::kRunning;
+}
+
 void BrokerCore::Record(Job& job) {
   if (job.journal_owed != Job::Owed::kNothing) return;  // already owed: written with its state at commit
   job.journal_owed = Job::Owed::kUpdate;
@@ -75,7 +92,7 @@ void BrokerCore::Publish(const Job& job, int64_t now) {
   wire::Message m = wire::MakeMessage(wire::MsgType::kEventJob);
   m.Set("id", Datum(Text{job.id}))
       .Set("state", Datum(Text{StateName(job.state)}))
-      .Set("attempt", Datum(job.attempt));
+      .Set("attempt", Datum(RunAttempt(job)));
   if (!job.worker.empty()) m.Set("worker", Datum(Text{job.worker}));
   if (job.exit_code) m.Set("exit_code", Datum(*job.exit_code));
   if (!job.reason.empty()) m.Set("reason", Datum(Text{job.reason}));
@@ -108,7 +125,7 @@ void BrokerCore::MakeReady(Job& job, int64_t now, bool apply_delay) {
   if (apply_delay && job.delay_ms > 0) {
     job.reason = "delayed " + std::to_string(job.delay_ms) + " ms";
     Transition(job, JobState::kScheduled, now);
-    timers_.push(Timer{now + job.delay_ms, TimerKind::kReady, job.id});
+    timers_.push(Timer{now + job.delay_ms, TimerKind::kReady, job.id, job.run});
     return;
   }
   Enqueue(job, now);
@@ -131,10 +148,11 @@ void BrokerCore::Assign(Job& job, Worker& w, int64_t now) {
   job.restarts_before = job.restarts;
   w.running.insert(job.id);
   w.idle_since = 0;
-  if (job.attempt > 1) {
+  job.up_since_ms = now;
+  if (RunAttempt(job) > 1) {
     const std::string banner =
-        "--- titan: attempt " + std::to_string(job.attempt) + " on " + w.name + " ---\n";
-    const int64_t at = logs_->Append(job.id, banner);
+        "--- titan: attempt " + std::to_string(RunAttempt(job)) + " on " + w.name + " ---\n";
+    const int64_t at = logs_->Append(LogName(job), banner);
     if (at >= 0) job.log_size = at + static_cast<int64_t>(banner.size());
   }
   Transition(job, JobState::kRunning, now);
@@ -147,6 +165,8 @@ void BrokerCore::Assign(Job& job, Worker& w, int64_t now) {
                        : artifacts_ != nullptr ? artifacts_->BlobSize(job.file_hash)
                                                : -1;
   m.Set("file_size", Datum(size));
+  if (job.first_attempt > 1) m.Set("first_attempt", Datum(job.first_attempt));
+  if (InDag(job)) m.Set("shared_workdir", Datum(true));
   SendWorker(w, std::move(m));
 }
 
@@ -164,16 +184,16 @@ void BrokerCore::Finish(Job& job, JobState state, std::string reason, int64_t no
 
 void BrokerCore::ReleaseChildren(Job& job, int64_t now) {
   job.released = job.service;
-  for (const auto& child_id : job.children) {
-    Job* child = Resolve(child_id);
+  for (const auto& [child_id, child_run] : job.children) {
+    Job* child = FindRun(child_id, child_run);
     if (child == nullptr || child->state != JobState::kBlocked) continue;
     if (--child->unmet_parents == 0) MakeReady(*child, now, true);
   }
 }
 
 void BrokerCore::SkipDescendants(const Job& job, int64_t now) {
-  for (const auto& child_id : job.children) {
-    Job* child = Resolve(child_id);
+  for (const auto& [child_id, child_run] : job.children) {
+    Job* child = FindRun(child_id, child_run);
     if (child == nullptr || IsFinal(child->state)) continue;
     if (child->state == JobState::kQueued)
       ready_[child->requirement].erase(QueueKey{-child->priority, child->seq, child->id});
@@ -182,16 +202,17 @@ void BrokerCore::SkipDescendants(const Job& job, int64_t now) {
 }
 
 void BrokerCore::Fail(Job& job, std::string reason, int64_t now) {
-  if (job.attempt <= job.retries) {
-    const int64_t backoff = std::min<int64_t>(30000, 500LL << std::min<int64_t>(job.attempt - 1, 6));
-    job.reason = reason + "; retry " + std::to_string(job.attempt) + " of " + std::to_string(job.retries) +
+  const int64_t attempt = RunAttempt(job);
+  if (attempt <= job.retries) {
+    const int64_t backoff = std::min<int64_t>(30000, 500LL << std::min<int64_t>(attempt - 1, 6));
+    job.reason = reason + "; retry " + std::to_string(attempt) + " of " + std::to_string(job.retries) +
                  " in " + std::to_string(backoff) + " ms";
     Transition(job, JobState::kScheduled, now);
-    timers_.push(Timer{now + backoff, TimerKind::kReady, job.id});
+    timers_.push(Timer{now + backoff, TimerKind::kReady, job.id, job.run});
     return;
   }
   if (job.retries > 0) {
-    Finish(job, JobState::kDead, reason + " (all " + std::to_string(job.attempt) + " attempts failed)", now);
+    Finish(job, JobState::kDead, reason + " (all " + std::to_string(attempt) + " attempts failed)", now);
   } else {
     Finish(job, JobState::kFailed, std::move(reason), now);
   }
@@ -207,6 +228,23 @@ void BrokerCore::Requeue(Job& job, std::string reason, int64_t now, bool count_l
   job.reason = reason + "; requeued";
   Transition(job, JobState::kQueued, now);
   ready_[job.requirement].insert(QueueKey{-job.priority, job.seq, job.id});
+}
+
+std::string BrokerCore::AffinityAnchor(const Job& job) const {
+  if (!job.affinity) return {};
+  if (!job.parents.empty()) {
+    const Job* parent = FindRun(job.parents.front(), job.parent_runs.empty() ? 0 : job.parent_runs.front());
+    return parent != nullptr ? parent->worker : std::string();
+  }
+  // A sub-task spawned by a running job (seed 004: "placed on the same node"): its submitter's worker.
+  const Job* spawner = job.spawned_by.empty() ? nullptr : Resolve(job.spawned_by);
+  return spawner != nullptr ? spawner->worker : std::string();
+}
+
+bool BrokerCore::InDag(const Job& job) const {
+  if (!job.parents.empty()) return true;
+  auto dag = dags_.find(job.dag);
+  return dag != dags_.end() && dag->second.job_ids.size() > 1;
 }
 
 bool BrokerCore::AnyWorkerCan(const std::string& requirement) const {
@@ -249,10 +287,7 @@ void BrokerCore::Dispatch(int64_t now) {
         queue.erase(queue.begin());
         continue;
       }
-      std::string affinity;
-      if (job->affinity && !job->parents.empty()) {
-        if (const Job* parent = Resolve(job->parents.front())) affinity = parent->worker;
-      }
+      const std::string affinity = AffinityAnchor(*job);
       const Placement p = PickWorker(requirement, affinity, table);
       if (p.kind != Placement::kWorker) break;  // the same holds for every job of this requirement
       if (budget-- == 0) {
@@ -275,7 +310,7 @@ void BrokerCore::OnTick(int64_t now) {
     timers_.pop();
     switch (t.kind) {
       case TimerKind::kReady: {
-        Job* job = Resolve(t.key);
+        Job* job = FindRun(t.key, t.run);
         if (job != nullptr && job->state == JobState::kScheduled) Enqueue(*job, now);
         break;
       }
@@ -302,7 +337,7 @@ void BrokerCore::OnTick(int64_t now) {
         }
         break;
       case TimerKind::kGateExpiry: {
-        Job* gate = Resolve(t.key);
+        Job* gate = FindRun(t.key, t.run);
         if (gate != nullptr && gate->state == JobState::kWaitingApproval &&
             now >= gate->started_ms + gate->max_wait_ms) {
           Finish(*gate, JobState::kFailed,
@@ -354,14 +389,38 @@ std::vector<Outgoing> BrokerCore::TakeOutbox() {
 
 Status BrokerCore::Recover(int64_t now) {
   std::vector<std::tuple<std::string, std::string, int64_t>> schedules;
+  std::unordered_map<std::string, int64_t> runs;  // id -> its latest run so far, in submission order
+  auto run_of = [&](const std::string& id) -> std::pair<std::string, int64_t> {
+    auto it = runs.find(id);
+    if (it == runs.end() && id.rfind("DAG-", 0) == 0) it = runs.find(id.substr(4));
+    if (it == runs.end()) return {id, 0};
+    return {it->first, it->second};
+  };
   Journal::Visitor visit;
   visit.file = [&](std::string hash, std::string content) {
     files_[hash] = std::make_shared<const std::string>(std::move(content));
   };
   visit.job = [&](Job job) {
-    const std::string id = job.id;
     next_seq_ = std::max(next_seq_, job.seq + 1);
-    order_.push_back(id);
+    ApplySpec(job);                // rebuild what is derived from the spec
+    for (auto& p : job.parents) {  // each parent's run as it was when this job was submitted
+      auto [canonical, run] = run_of(p);
+      p = canonical;
+      job.parent_runs.push_back(run);
+    }
+    if (auto earlier = jobs_.find(job.id); earlier != jobs_.end()) {  // a reused id: a later run
+      if (!IsFinal(earlier->second.state)) {
+        spdlog::warn("broker: journal: job {} run {} is {} but a later run follows it; kept as history",
+                     job.id, earlier->second.run, StateName(earlier->second.state));
+      }
+      job.run = earlier->second.run + 1;
+      job.first_attempt = earlier->second.attempt + 1;
+      history_[job.id].push_back(std::move(earlier->second));
+      jobs_.erase(earlier);
+    }
+    runs[job.id] = job.run;
+    order_.emplace_back(job.id, job.run);
+    const std::string id = job.id;
     jobs_.emplace(id, std::move(job));
   };
   visit.dag = [&](Dag dag) {
@@ -374,41 +433,49 @@ Status BrokerCore::Recover(int64_t now) {
   };
   if (Status s = journal_->Load(visit); !s.ok()) return s;
   size_t running = 0;
-  for (const auto& id : order_) {
-    Job& job = jobs_.at(id);
-    ApplySpec(job);  // rebuild what is derived from the spec
-    job.log_size = logs_->Size(id);
-    for (const auto& p : job.parents) {
-      Job* parent = Resolve(p);
+  for (const auto& [id, run] : order_) {
+    Job& job = *FindRun(id, run);
+    job.log_size = logs_->Size(LogName(job));
+    for (size_t i = 0; i < job.parents.size(); ++i) {
+      // 0: the parent came later in the journal (a file written before parents were journaled
+      // first, when ids were never reused): its latest run.
+      if (job.parent_runs[i] == 0) {
+        const Job* latest = Resolve(job.parents[i]);
+        job.parent_runs[i] = latest != nullptr ? latest->run : 0;
+      }
+      Job* parent = FindRun(job.parents[i], job.parent_runs[i]);
       if (parent == nullptr) continue;
-      parent->children.push_back(id);
+      parent->children.emplace_back(id, run);
       if (parent->state != JobState::kCompleted) ++job.unmet_parents;
     }
-    switch (job.state) {
-      case JobState::kPending:
-      case JobState::kQueued:
-        job.state = JobState::kQueued;
-        ready_[job.requirement].insert(QueueKey{-job.priority, job.seq, job.id});
-        break;
-      case JobState::kScheduled:
-        timers_.push(Timer{std::max(now, job.submitted_ms + job.delay_ms), TimerKind::kReady, job.id});
-        break;
-      case JobState::kRunning:
-        ++running;
-        break;
-      case JobState::kWaitingApproval:
-        timers_.push(Timer{job.started_ms + job.max_wait_ms, TimerKind::kGateExpiry, job.id});
-        break;
-      default:
-        break;
-    }
+    if (jobs_.at(id).run == run && RecoverState(job, now)) ++running;
   }
   for (const auto& [name, definition, last_ms] : schedules) RestoreSchedule(name, definition, last_ms, now);
   if (running > 0) timers_.push(Timer{now + config_.recovery_grace_ms, TimerKind::kRecovery, {}});
   timers_.push(Timer{now + config_.heartbeat_ms, TimerKind::kHeartbeat, {}});
   spdlog::info("broker: recovered {} jobs ({} were running; their workers have {} ms to return)",
-               jobs_.size(), running, config_.recovery_grace_ms);
+               order_.size(), running, config_.recovery_grace_ms);
   return Status::Ok();
+}
+
+bool BrokerCore::RecoverState(Job& job, int64_t now) {
+  switch (job.state) {
+    case JobState::kPending:
+    case JobState::kQueued:
+      job.state = JobState::kQueued;
+      ready_[job.requirement].insert(QueueKey{-job.priority, job.seq, job.id});
+      return false;
+    case JobState::kScheduled:
+      timers_.push(Timer{std::max(now, job.submitted_ms + job.delay_ms), TimerKind::kReady, job.id, job.run});
+      return false;
+    case JobState::kRunning:
+      return true;
+    case JobState::kWaitingApproval:
+      timers_.push(Timer{job.started_ms + job.max_wait_ms, TimerKind::kGateExpiry, job.id, job.run});
+      return false;
+    default:
+      return false;
+  }
 }
 
 }  // namespace titan::broker

@@ -29,13 +29,14 @@ std::string Stamp(int64_t ms) {
 }
 
 std::string Definition(const std::string& cron, const wire::List& jobs, const wire::List& files,
-                       int64_t created_ms) {
+                       int64_t created_ms, const std::string& dag) {
+  wire::Map m{{"cron", Datum(Text{cron})},
+              {"jobs", Datum(jobs)},
+              {"files", Datum(files)},
+              {"created_ms", Datum(created_ms)}};
+  if (!dag.empty()) m.emplace_back("dag", Datum(Text{dag}));
   std::string out;
-  wire::EncodeMsgpack(Datum(wire::Map{{"cron", Datum(Text{cron})},
-                                      {"jobs", Datum(jobs)},
-                                      {"files", Datum(files)},
-                                      {"created_ms", Datum(created_ms)}}),
-                      &out);
+  wire::EncodeMsgpack(Datum(std::move(m)), &out);
   return out;
 }
 
@@ -79,6 +80,7 @@ Message BrokerCore::ScheduleAdd(const Message& req, int64_t now) {
   s.spec = *spec;
   s.jobs = jobs;
   s.files = std::get<wire::List>(req.Find("files")->v);
+  s.dag = std::string(req.Bytes("dag"));
   s.created_ms = s.last_ms = now;  // a new schedule first fires at its next tick, not at once
   s.next_ms = NextCronTime(s.spec, now);
   SaveSchedule(s);
@@ -108,7 +110,8 @@ Message BrokerCore::ScheduleRemove(const std::string& name) {
 
 void BrokerCore::SaveSchedule(const Schedule& s) {
   if (Status st = journal_->BeginIfNeeded(); !st.ok()) return;
-  if (Status st = journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files, s.created_ms), s.last_ms);
+  if (Status st =
+          journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files, s.created_ms, s.dag), s.last_ms);
       !st.ok()) {
     spdlog::error("broker: journal: {}", st.message());
   }
@@ -130,7 +133,7 @@ void BrokerCore::FireSchedule(Schedule& s, int64_t now) {
   Message submit = wire::MakeMessage(MsgType::kJobSubmit);
   submit.Set("jobs", Datum(std::move(jobs)))
       .Set("files", Datum(s.files))
-      .Set("dag", Datum(Text{s.name + suffix}));
+      .Set("dag", Datum(Text{(s.dag.empty() ? s.name : s.dag) + suffix}));
   const Message reply = Submit(submit, now);
   if (reply.type == MsgType::kError) {
     spdlog::error("broker: schedule {} could not submit its jobs: {}", s.name, reply.Bytes("reason"));
@@ -159,6 +162,7 @@ void BrokerCore::RestoreSchedule(const std::string& name, const std::string& def
     if (k == "jobs") s.jobs = std::get<wire::List>(v.v);
     if (k == "files") s.files = std::get<wire::List>(v.v);
     if (k == "created_ms") s.created_ms = std::get<int64_t>(v.v);
+    if (k == "dag") s.dag = std::string(v.bytes());
   }
   auto spec = ParseCron(s.cron, &error);
   if (!spec) return;

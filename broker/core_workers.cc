@@ -93,13 +93,9 @@ void BrokerCore::OnWorker(const std::string& identity, const Message& msg, int64
         PublishWorker(*w, "draining", now);
       }
       return;
-    case MsgType::kJobStarted: {
-      Job* job = Resolve(std::string(msg.Bytes("id")));
-      if (job != nullptr && job->state == JobState::kRunning && job->attempt == msg.Int("attempt")) {
-        Publish(*job, now);
-      }
+    case MsgType::kJobStarted:
+      // Confirms the RUNNING the broker published at assignment: nothing new to tell anyone.
       return;
-    }
     case MsgType::kJobLog:
       return JobLog(*w, msg);
     case MsgType::kServiceStatus:
@@ -188,12 +184,15 @@ void BrokerCore::ServiceStatus(Worker& w, const Message& msg, int64_t now) {
       job->attempt != msg.Int("attempt") || job->worker != w.name) {
     return;
   }
-  job->ready = msg.Bool("ready");
-  job->restarts = job->restarts_before + msg.Int("restarts");
+  job->ready = msg.Bool("ready") && !job->stop_requested;  // a service being stopped is not up
+  const int64_t restarts = job->restarts_before + msg.Int("restarts");
+  if (restarts > job->restarts) job->up_since_ms = now;  // a new process: uptime counts from here
+  job->restarts = restarts;
   job->reason = job->ready ? (job->port ? "ready on port " + std::to_string(job->port) : std::string("ready"))
                            : std::string(msg.Bytes("reason"));
   Record(*job);
   Publish(*job, now);
+  if (job->ready) WakeWaiters(*job);  // JOB_WAIT on a service returns once it is up
   if (job->ready && !job->released) ReleaseChildren(*job, now);
 }
 
@@ -207,7 +206,7 @@ void BrokerCore::JobLog(Worker& w, const Message& msg) {
                  job->next_log_seq);
   }
   job->next_log_seq = seq + 1;
-  const int64_t offset = logs_->Append(job->id, msg.blobs.front());
+  const int64_t offset = logs_->Append(LogName(*job), msg.blobs.front());
   if (offset < 0) return;
   job->log_size = offset + static_cast<int64_t>(msg.blobs.front().size());
   Message ev = wire::MakeMessage(MsgType::kEventLog);

@@ -35,7 +35,7 @@ wire::Datum RenderJobInfo(const Job& job) {
                  {"file", Datum(Text{job.file})},
                  {"requirement", Datum(Text{job.requirement})},
                  {"priority", Datum(job.priority)},
-                 {"attempt", Datum(job.attempt)},
+                 {"attempt", Datum(RunAttempt(job))},
                  {"parents", Datum(std::move(parents))},
                  {"submitted_ms", Datum(job.submitted_ms)}};
   if (!job.worker.empty()) m.emplace_back("worker", Datum(Text{job.worker}));
@@ -54,8 +54,15 @@ wire::Datum RenderJobInfo(const Job& job) {
     if (job.port) m.emplace_back("port", Datum(job.port));
     m.emplace_back("restarts", Datum(job.restarts));
     m.emplace_back("ready", Datum(job.ready));
+    if (job.state == JobState::kRunning && job.up_since_ms)
+      m.emplace_back("up_since_ms", Datum(job.up_since_ms));
   }
+  m.emplace_back("run", Datum(job.run));
   return Datum(std::move(m));
+}
+
+std::string LogName(const Job& job) {
+  return job.run <= 1 ? job.id : job.id + "\x01run" + std::to_string(job.run);
 }
 
 void ApplySpec(Job& job) {
@@ -70,8 +77,9 @@ void ApplySpec(Job& job) {
     if (k == "kind") job.gate = v.bytes() == "GATE";
     if (k == "message") job.message = std::string(v.bytes());
     if (k == "max_wait_s") job.max_wait_ms = std::get<int64_t>(v.v) * 1000;
-    if (k == "job_type") job.service = v.bytes() == "SERVICE";
+    if (k == "job_type") job.service = v.bytes() == "SERVICE";  // normalized at submission
     if (k == "port") job.port = std::get<int64_t>(v.v);
+    if (k == "spawned_by") job.spawned_by = std::string(v.bytes());
     if (k == "parents") {
       job.parents.clear();
       for (const auto& p : std::get<wire::List>(v.v)) job.parents.emplace_back(p.bytes());

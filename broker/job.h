@@ -54,6 +54,13 @@ struct Job {
   int64_t max_wait_ms = 0;  // gate: fails when undecided this long
   bool service = false;     // job_type SERVICE: kept running (restarted) by its worker until stopped
   int64_t port = 0;         // SERVICE: the port it listens on
+  std::string spawned_by;   // the job that submitted this one: the affinity anchor when it has no parents
+  // Which run of its id this is: an id may be submitted again once every earlier run is final; the
+  // earlier runs stay as history. Derived from submission order (not journaled).
+  int64_t run = 1;
+  // The attempt number of this run's first attempt: attempts count on across runs of one id, so a
+  // stale message about an earlier run's attempt can never match this run. 1 for a first run.
+  int64_t first_attempt = 1;
 
   // Mutable, journaled.
   JobState state = JobState::kPending;
@@ -68,7 +75,8 @@ struct Job {
   std::string decided_by;  // gate: who approved or rejected
 
   // Derived at run time (not journaled).
-  std::vector<std::string> children;
+  std::vector<int64_t> parent_runs;  // the run of each parent (parents[i]) this job was linked to
+  std::vector<std::pair<std::string, int64_t>> children;  // (id, run) of each child linked to this run
   int unmet_parents = 0;
   int64_t log_size = 0;
   int64_t next_log_seq = 0;
@@ -77,6 +85,7 @@ struct Job {
   bool released = false;        // SERVICE: was ready once, so its children stopped waiting for it
   int64_t restarts = 0;         // SERVICE: restarts its workers reported, over all attempts
   int64_t restarts_before = 0;  // SERVICE: of those, restarts in earlier attempts
+  int64_t up_since_ms = 0;      // SERVICE: when its current process started (assignment or last restart)
   bool stop_requested = false;  // JOB_STOP was asked: a service that ends now is not moved elsewhere
   // Journal write owed at the end of this loop turn (BrokerCore::CommitTurn): none, an update of the
   // mutable fields, or the first insert of the whole job.
@@ -86,6 +95,15 @@ struct Job {
 
 // The JobInfo struct of the protocol.
 wire::Datum RenderJobInfo(const Job& job);
+
+// The attempts of this run so far (what users see as `attempt`: 1 for the first of this run).
+inline int64_t RunAttempt(const Job& job) {
+  return job.attempt >= job.first_attempt ? job.attempt - job.first_attempt + 1 : 0;
+}
+
+// The LogStore name of the run's log: the id for a first run, the id with "\x01run<N>" appended for
+// a later one (ids cannot hold control characters, so it never names another job's log).
+std::string LogName(const Job& job);
 
 // Reads the submitted JobSpec fields (file, requirement, priority, ...) from job.spec into `job`.
 void ApplySpec(Job& job);
@@ -97,6 +115,7 @@ struct Dag {
   std::string agent_run_id;
   std::vector<std::string> job_ids;
   int64_t submitted_ms = 0;
+  std::vector<int64_t> job_runs;  // the run of each job id in this DAG (same order as job_ids)
 };
 
 }  // namespace titan::broker

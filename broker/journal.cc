@@ -4,10 +4,11 @@
 namespace titan::broker {
 namespace {
 
-// Schema version 2 (PRAGMA user_version). Jobs and DAGs are keyed by their submission sequence (the
-// rowid): a new one is an append and a job's update finds its row directly. Ids are unique because the
-// broker refuses duplicates before journaling, so they need no index.
-constexpr int kSchemaVersion = 2;
+// Schema version 3 (PRAGMA user_version). Jobs and DAGs are keyed by their submission sequence (the
+// rowid): a new one is an append and a job's update finds its row directly. An id may appear in
+// several rows: the runs of a reused id, in submission order (the broker refuses an id whose latest
+// run is not final). A DAG names its jobs by id and run (job_runs; empty in rows from before runs).
+constexpr int kSchemaVersion = 3;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS jobs(
@@ -16,7 +17,8 @@ CREATE TABLE IF NOT EXISTS jobs(
   submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
   decided_by TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS dags(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL,
-  agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL);
+  agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL,
+  job_runs BLOB NOT NULL DEFAULT x'');
 CREATE TABLE IF NOT EXISTS schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
 )sql";
 
@@ -31,9 +33,16 @@ ALTER TABLE dags RENAME TO dags_v1;
 constexpr const char* kCopyVersion1 = R"sql(
 INSERT INTO jobs SELECT seq, id, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms,
   started_ms, finished_ms, lost, decided_by FROM jobs_v1;
-INSERT INTO dags SELECT seq, id, name, agent_run_id, submitted_ms, job_ids FROM dags_v1;
+INSERT INTO dags(seq, id, name, agent_run_id, submitted_ms, job_ids)
+  SELECT seq, id, name, agent_run_id, submitted_ms, job_ids FROM dags_v1;
 DROP TABLE jobs_v1;
 DROP TABLE dags_v1;
+)sql";
+
+// Version 2 lacked dags.job_runs; every DAG of it names run 1 of its jobs (ids were never reused).
+constexpr const char* kUpgradeVersion2 = R"sql(
+BEGIN IMMEDIATE;
+ALTER TABLE dags ADD COLUMN job_runs BLOB NOT NULL DEFAULT x'';
 )sql";
 
 std::string SetVersion() { return "PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";\n"; }
@@ -41,6 +50,14 @@ std::string SetVersion() { return "PRAGMA user_version = " + std::to_string(kSch
 std::string IdsBytes(const std::vector<std::string>& ids) {
   wire::List list;
   for (const auto& id : ids) list.push_back(wire::Datum(wire::Text{id}));
+  std::string out;
+  wire::EncodeMsgpack(wire::Datum(std::move(list)), &out);
+  return out;
+}
+
+std::string RunsBytes(const std::vector<int64_t>& runs) {
+  wire::List list;
+  for (int64_t r : runs) list.push_back(wire::Datum(r));
   std::string out;
   wire::EncodeMsgpack(wire::Datum(std::move(list)), &out);
   return out;
@@ -71,7 +88,8 @@ Status Journal::Open(const std::string& path) {
        "UPDATE jobs SET state = ?2, attempt = ?3, worker = ?4, exit_code = ?5, reason = ?6, "
        "started_ms = ?7, finished_ms = ?8, lost = ?9, decided_by = ?10 WHERE seq = ?1"},
       {&insert_dag_,
-       "INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES(?1, ?2, ?3, ?4, ?5)"},
+       "INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids, job_runs) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
       {&put_schedule_,
        "INSERT INTO schedules VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
        "definition = excluded.definition, last_ms = excluded.last_ms"},
@@ -100,6 +118,14 @@ Status Journal::Migrate() {
                          "; run the titan version that wrote it");
   }
   if (have == kSchemaVersion) return db_.Exec(kSchema);
+  if (have == 2) {
+    if (Status s = db_.Exec(std::string(kUpgradeVersion2) + SetVersion() + "COMMIT;"); !s.ok()) {
+      db_.Exec("ROLLBACK");
+      return Status::Error("cannot upgrade the journal from schema version 2 to " +
+                           std::to_string(kSchemaVersion) + ": " + s.message());
+    }
+    return Status::Ok();
+  }
   if (Status s = count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs'", &tables);
       !s.ok()) {
     return s;
@@ -167,7 +193,7 @@ Status Journal::UpdateJob(const Job& j) {
 Status Journal::InsertDag(const Dag& d) {
   insert_dag_.Reset();
   insert_dag_.Bind(1, d.id).Bind(2, d.name).Bind(3, d.agent_run_id).Bind(4, d.submitted_ms);
-  insert_dag_.Bind(5, IdsBytes(d.job_ids)).Step();
+  insert_dag_.Bind(5, IdsBytes(d.job_ids)).Bind(6, RunsBytes(d.job_runs)).Step();
   return insert_dag_.status();
 }
 
@@ -221,8 +247,8 @@ Status Journal::Load(const Visitor& visit) {
   }
   if (!jobs.status().ok()) return jobs.status();
   store::Statement dags;
-  if (Status s =
-          db_.Prepare("SELECT id, name, agent_run_id, submitted_ms, job_ids FROM dags ORDER BY seq", &dags);
+  if (Status s = db_.Prepare(
+          "SELECT id, name, agent_run_id, submitted_ms, job_ids, job_runs FROM dags ORDER BY seq", &dags);
       !s.ok()) {
     return s;
   }
@@ -236,6 +262,15 @@ Status Journal::Load(const Visitor& visit) {
     std::string error;
     if (wire::DecodeMsgpack(dags.ColumnBlob(4), 1 << 24, &ids, &error)) {
       for (const auto& id : std::get<wire::List>(ids.v)) d.job_ids.emplace_back(id.bytes());
+    }
+    wire::Datum runs;
+    if (!dags.ColumnBlob(5).empty() && wire::DecodeMsgpack(dags.ColumnBlob(5), 1 << 24, &runs, &error)) {
+      if (const auto* list = std::get_if<wire::List>(&runs.v)) {
+        for (const auto& r : *list) {
+          const auto* run = std::get_if<int64_t>(&r.v);
+          d.job_runs.push_back(run != nullptr ? *run : 1);
+        }
+      }
     }
     visit.dag(std::move(d));
   }

@@ -32,11 +32,11 @@ std::vector<Job> LoadJobs(Journal& journal) {
   return jobs;
 }
 
-TEST(Journal, AFreshFileHasSchemaVersionTwo) {
+TEST(Journal, AFreshFileHasSchemaVersionThree) {
   testing::TempDir dir;
   Journal journal;
   ASSERT_TRUE(journal.Open(dir.File("broker.db")).ok());
-  EXPECT_EQ(2, UserVersion(dir.File("broker.db")));
+  EXPECT_EQ(3, UserVersion(dir.File("broker.db")));
 }
 
 TEST(Journal, UpgradesAVersionOneFileKeepingEveryRow) {
@@ -64,7 +64,7 @@ INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES('d1', 'd1
   EXPECT_EQ(0, UserVersion(path));
   Journal journal;
   ASSERT_TRUE(journal.Open(path).ok());
-  EXPECT_EQ(2, UserVersion(path));
+  EXPECT_EQ(3, UserVersion(path));
   const std::vector<Job> jobs = LoadJobs(journal);
   ASSERT_EQ(2u, jobs.size());
   EXPECT_EQ("a", jobs[0].id);
@@ -92,7 +92,7 @@ TEST(Journal, RefusesAFileFromANewerBroker) {
   Journal journal;
   const Status st = journal.Open(dir.File("broker.db"));
   EXPECT_EQ(
-      "the journal has schema version 9, newer than this broker's 2; run the titan version that wrote it",
+      "the journal has schema version 9, newer than this broker's 3; run the titan version that wrote it",
       st.message());
 }
 

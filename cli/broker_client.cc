@@ -37,17 +37,19 @@ int BrokerClient::Call(const Message& request, MsgType expected, Message* reply,
   return kExitOk;
 }
 
-int BrokerClient::GetJob(const std::string& id, Datum* job) {
+int BrokerClient::GetJob(const std::string& id, Datum* job, int64_t run, int64_t* runs) {
+  Message request = wire::MakeMessage(MsgType::kJobGet).Set("id", Datum(wire::Text{id}));
+  if (run > 0) request.Set("run", Datum(run));
   Message reply;
-  const int rc =
-      Call(wire::MakeMessage(MsgType::kJobGet).Set("id", Datum(wire::Text{id})), MsgType::kJobInfo, &reply);
+  const int rc = Call(request, MsgType::kJobInfo, &reply);
   if (rc != kExitOk) return rc;
   if (!reply.Bool("found") || !reply.Has("job")) {
-    std::cerr << "titan: no job '" << id << "' on " << target_.host << ':' << target_.port
-              << " (list them with `titan jobs`)\n";
+    std::cerr << "titan: no job '" << id << "'" << (run > 0 ? " run " + std::to_string(run) : "") << " on "
+              << target_.host << ':' << target_.port << " (list them with `titan jobs`)\n";
     return kExitNotFound;
   }
   *job = *reply.Find("job");
+  if (runs != nullptr) *runs = reply.Int("runs", 1);
   return kExitOk;
 }
 

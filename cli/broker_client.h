@@ -17,9 +17,10 @@ class BrokerClient {
   // returns kExitNoAnswer / kExitRefused. `timeout_ms` < 0 uses the target's.
   int Call(const wire::Message& request, wire::MsgType expected, wire::Message* reply, int timeout_ms = -1);
 
-  // JOB_GET. kExitOk with *job set (a JobInfo map); kExitNotFound (printed) when the broker does not
-  // know `id`.
-  int GetJob(const std::string& id, wire::Datum* job);
+  // JOB_GET of run `run` of `id` (0: the latest). kExitOk with *job set (a JobInfo map) and, when
+  // `runs` is given, how many runs the id has had; kExitNotFound (printed) when the broker does not
+  // know `id` (or that run of it).
+  int GetJob(const std::string& id, wire::Datum* job, int64_t run = 0, int64_t* runs = nullptr);
 
   // tcp://host:port of the broker's event PUB socket, from WELCOME, in *endpoint. Otherwise prints
   // why and returns kExitNoAnswer (nothing answered) or kExitRefused (the node has no event feed).

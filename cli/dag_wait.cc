@@ -130,8 +130,10 @@ int FollowByWaiting(BrokerClient& broker, const std::string& dag_id, Screen& scr
     if (d->dag.state != "RUNNING") return kExitOk;
     std::string next;
     for (const JobView& j : d->jobs) {
-      if (!IsFinalState(j.state) && next.empty()) next = j.id;
+      const bool up = j.job_type == "SERVICE" && j.ready;  // JOB_WAIT would answer at once: not waited on
+      if (!IsFinalState(j.state) && !up && next.empty()) next = j.id;
     }
+    if (next.empty()) next = d->jobs.front().id;  // only services that went down again: a slice of waiting
     Message reply;
     const int rc = broker.Call(wire::MakeMessage(MsgType::kJobWait)
                                    .Set("id", Datum(wire::Text{next}))

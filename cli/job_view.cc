@@ -76,6 +76,8 @@ JobView JobFromDatum(const Datum& job) {
   v.restarts = OptInt(*map, "restarts").value_or(0);
   if (const Datum* r = wire::FindField(*map, "ready"); r && std::holds_alternative<bool>(r->v))
     v.ready = std::get<bool>(r->v);
+  v.run = OptInt(*map, "run").value_or(1);
+  v.up_since_ms = OptInt(*map, "up_since_ms");
   return v;
 }
 
@@ -126,6 +128,8 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
     if (!value.empty()) out << name << std::string(12 - std::string_view(name).size(), ' ') << value << '\n';
   };
   line("job:", job.id);
+  if (job.run > 1)
+    line("run:", std::to_string(job.run) + " (earlier runs: titan status " + job.id + " --history)");
   line("state:", job.state);
   line("reason:", job.reason);
   line("worker:", job.worker);
@@ -148,6 +152,17 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
   if (job.finished_ms) line("finished:", FormatTime(*job.finished_ms));
   if (job.started_ms) line(job.finished_ms ? "ran:" : "running:", RunTime(job, now_ms));
   return out.str();
+}
+
+std::string RenderJobHistory(const std::vector<JobView>& runs, int64_t now_ms) {
+  std::vector<std::vector<std::string>> rows = {
+      {"RUN", "STATE", "WORKER", "ATTEMPT", "SUBMITTED", "DURATION", "EXIT", "REASON"}};
+  for (const JobView& j : runs) {
+    rows.push_back({std::to_string(j.run), j.state, j.worker.empty() ? "-" : j.worker,
+                    std::to_string(j.attempt), FormatTime(j.submitted_ms), RunTime(j, now_ms),
+                    j.exit_code ? std::to_string(*j.exit_code) : "-", j.reason});
+  }
+  return RenderColumns(rows);
 }
 
 std::string RenderColumns(const std::vector<std::vector<std::string>>& rows, std::string_view indent) {
@@ -207,7 +222,13 @@ std::string RenderJobsJson(const std::vector<JobView>& jobs) {
            ",\"started_ms\":" + JsonInt(j.started_ms) + ",\"finished_ms\":" + JsonInt(j.finished_ms) +
            ",\"dag\":" + JsonStrOrNull(j.dag) + ",\"kind\":" + JsonStrOrNull(j.kind) +
            ",\"message\":" + (j.kind.empty() ? "null" : JsonString(j.message)) +
-           ",\"decided_by\":" + JsonStrOrNull(j.decided_by) + "}";
+           ",\"decided_by\":" + JsonStrOrNull(j.decided_by) + ",\"job_type\":" + JsonStrOrNull(j.job_type) +
+           ",\"port\":" + (j.job_type.empty() ? "null" : std::to_string(j.port)) +
+           ",\"restarts\":" + (j.job_type.empty() ? "null" : std::to_string(j.restarts)) + ",\"ready\":" +
+           (j.job_type.empty() ? "null"
+            : j.ready          ? "true"
+                               : "false") +
+           ",\"run\":" + std::to_string(j.run) + ",\"up_since_ms\":" + JsonInt(j.up_since_ms) + "}";
   }
   return out + (jobs.empty() ? "]\n" : "\n]\n");
 }
@@ -216,10 +237,11 @@ std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now
   std::vector<std::vector<std::string>> rows = {
       {"ID", "STATE", "READY", "WORKER", "PORT", "UPTIME", "RESTARTS"}};
   for (const JobView& s : services) {
-    const bool up = s.state == "RUNNING" && s.started_ms;
+    const std::optional<int64_t> since = s.up_since_ms ? s.up_since_ms : s.started_ms;
+    const bool up = s.state == "RUNNING" && since;
     rows.push_back({s.id, s.state, s.state == "RUNNING" ? (s.ready ? "yes" : "no") : "-",
                     s.worker.empty() ? "-" : s.worker, s.port ? std::to_string(s.port) : "-",
-                    up ? FormatDuration(now_ms - *s.started_ms) : "-", std::to_string(s.restarts)});
+                    up ? FormatDuration(now_ms - *since) : "-", std::to_string(s.restarts)});
   }
   if (services.empty()) return "no services: deploy one with `titan deploy FILE --port P`\n";
   return RenderColumns(rows);

@@ -23,6 +23,8 @@ struct JobView {
   std::string job_type;  // "SERVICE" for services, else empty
   int64_t port = 0, restarts = 0;
   bool ready = false;
+  int64_t run = 1;                     // which run of its id (ids are reused once the earlier run ended)
+  std::optional<int64_t> up_since_ms;  // SERVICE: when its current process started (its last restart)
 };
 JobView JobFromDatum(const wire::Datum& job);
 
@@ -46,12 +48,16 @@ std::string GateNote(const JobView& job);
 
 // `titan status`: one "name: value" line per known field.
 std::string RenderJobStatus(const JobView& job, int64_t now_ms);
+// `titan status ID --history`: every run of the id, oldest first: RUN STATE WORKER ATTEMPT SUBMITTED
+// DURATION EXIT REASON.
+std::string RenderJobHistory(const std::vector<JobView>& runs, int64_t now_ms);
 // `titan jobs`: a table with the header ID STATE WORKER ATTEMPT AGE DURATION (and GATE, the gate's
 // note, when a gate is listed).
 std::string RenderJobTable(const std::vector<JobView>& jobs, int64_t now_ms);
 // `titan jobs --json`: a JSON array of objects keyed by the JobInfo field names (absent: null).
 std::string RenderJobsJson(const std::vector<JobView>& jobs);
-// `titan services`: ID STATE READY WORKER PORT UPTIME RESTARTS (uptime since its current run started).
+// `titan services`: ID STATE READY WORKER PORT UPTIME RESTARTS (uptime since its current process
+// started: its last restart).
 std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now_ms);
 // `titan stats`: the STATS reply as the operator's screen (with recent auto-scaling decisions).
 std::string RenderStats(const wire::Message& stats);

@@ -73,7 +73,8 @@ TEST(JobsJson, EscapesAndUsesNullForAbsentFields) {
       "1,"
       "\"attempt\":1,\"parents\":[],\"worker\":null,\"exit_code\":3,\"reason\":\"line1\\nline2\\t\\u0001\","
       "\"submitted_ms\":1000000,\"started_ms\":null,\"finished_ms\":null,\"dag\":null,\"kind\":null,"
-      "\"message\":null,\"decided_by\":null}\n]\n",
+      "\"message\":null,\"decided_by\":null,\"job_type\":null,\"port\":null,\"restarts\":null,\"ready\":null,"
+      "\"run\":1,\"up_since_ms\":null}\n]\n",
       RenderJobsJson(jobs));
   EXPECT_EQ("[]\n", RenderJobsJson({}));
 }
@@ -120,7 +121,7 @@ TEST(Gates, ShowTheirQuestionAndWhoDecided) {
       RenderJobTable({approved, waiting, JobFromDatum(Job("x", "QUEUED"))}, 1'005'000));
   EXPECT_NE(
       std::string::npos,
-      RenderJobsJson({approved}).find(",\"kind\":\"GATE\",\"message\":\"Publish?\",\"decided_by\":\"bob\"}"));
+      RenderJobsJson({approved}).find(",\"kind\":\"GATE\",\"message\":\"Publish?\",\"decided_by\":\"bob\","));
 }
 
 TEST(DescribeOutcome, NamesExitCodeReasonAndAttempts) {

@@ -22,6 +22,9 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
       ->take_all();
   cmd->add_option("--dir", options->dir, "data directory: job workspaces and the PID registry")
       ->capture_default_str();
+  cmd->add_option("--shared-dir", options->shared_dir,
+                  "folder DAG jobs run in and share files through (default: <parent of --dir>/"
+                  "titan_workspace/shared, one per data folder, so local workers share it)");
   cmd->add_option("--executor", options->executor,
                   "process: run jobs; noop: complete them at once (benchmarks)")
       ->check(CLI::IsMember({"process", "noop"}))

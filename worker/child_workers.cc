@@ -39,14 +39,15 @@ int EndWorkerTree(const std::string& dir) {
 }  // namespace
 
 std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const std::string& name, int slots) {
-  std::vector<std::string> argv = {t.exe,        "worker",
-                                   "--host",     t.host,
-                                   "--port",     std::to_string(t.port),
-                                   "--name",     name,
-                                   "--slots",    std::to_string(slots),
-                                   "--dir",      t.dir + "/children/" + name,
-                                   "--parent",   t.parent,
-                                   "--executor", t.executor};
+  std::vector<std::string> argv = {t.exe,          "worker",
+                                   "--host",       t.host,
+                                   "--port",       std::to_string(t.port),
+                                   "--name",       name,
+                                   "--slots",      std::to_string(slots),
+                                   "--dir",        t.dir + "/children/" + name,
+                                   "--shared-dir", t.shared_dir,
+                                   "--parent",     t.parent,
+                                   "--executor",   t.executor};
   for (const std::string& tag : t.tags) {
     argv.push_back("--tag");
     argv.push_back(tag);

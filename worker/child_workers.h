@@ -22,8 +22,9 @@ struct ChildWorkerTemplate {
   std::string exe;   // this executable (see SelfExe)
   std::string host;  // the broker's client address
   int port = 0;
-  std::string parent;  // the parent's worker name
-  std::string dir;     // the parent's data directory, absolute
+  std::string parent;      // the parent's worker name
+  std::string dir;         // the parent's data directory, absolute
+  std::string shared_dir;  // the parent's shared folder: its children share it
   std::string executor;
   std::vector<std::string> tags;
   int heartbeat_ms = 0;
@@ -32,7 +33,7 @@ struct ChildWorkerTemplate {
 };
 
 // The command line of child `name`: `<exe> worker --host H --port P --name <name> --slots N
-// --dir <dir>/children/<name> --parent <parent> --executor E [--tag T]... --heartbeat-ms ...
+// --dir <dir>/children/<name> --shared-dir S --parent <parent> --executor E [--tag T]... --heartbeat-ms ...
 // --kill-grace-ms ... --drain-grace-ms ...`.
 std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const std::string& name, int slots);
 

@@ -38,6 +38,7 @@ ChildWorkerTemplate Template(const std::string& exe, const std::string& dir) {
                              .port = 9090,
                              .parent = "w1",
                              .dir = dir,
+                             .shared_dir = "/data/titan_workspace/shared",
                              .executor = "process",
                              .tags = {"gpu-a", "fast"},
                              .heartbeat_ms = 1000,
@@ -68,7 +69,7 @@ std::string AwaitExits(ChildWorkers& children) {
 TEST(ChildWorkerArgv, RunsThisExecutableAsAWorkerOfTheSameBrokerWithTheParentsOptions) {
   EXPECT_EQ(
       "/usr/bin/titan worker --host 10.0.0.5 --port 9090 --name w1-c1 --slots 3 --dir "
-      "/data/w1/children/w1-c1 "
+      "/data/w1/children/w1-c1 --shared-dir /data/titan_workspace/shared "
       "--parent w1 --executor process --tag gpu-a --tag fast --heartbeat-ms 1000 --kill-grace-ms 5000 "
       "--drain-grace-ms 30000",
       Join(ChildWorkerArgv(Template("/usr/bin/titan", "/data/w1"), "w1-c1", 3)));
@@ -87,7 +88,8 @@ TEST(ChildWorkers, SpawnsWithOutputInItsLogAndNoticesTheExit) {
   EXPECT_FALSE(children.Owns(pid.value()));
   EXPECT_TRUE(Gone(pid.value()));  // reaped
   EXPECT_EQ("worker --host 10.0.0.5 --port 9090 --name c1 --slots 2 --dir " + dir.path() +
-                "/children/c1 --parent w1 --executor process --tag gpu-a --tag fast --heartbeat-ms 1000 "
+                "/children/c1 --shared-dir /data/titan_workspace/shared --parent w1 --executor process --tag "
+                "gpu-a --tag fast --heartbeat-ms 1000 "
                 "--kill-grace-ms 5000 --drain-grace-ms 30000\noops\n",
             Slurp(dir / "children/c1.log"));
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "artifact_name.h"
+#include "shared_script.h"
 #include "zip_archive.h"
 
 namespace titan::worker {
@@ -81,6 +82,28 @@ exec::Result<std::string> PlaceProject(const std::string& content, const std::st
   return entry;
 }
 
+// The job's args with every "{port}" replaced by its port (a service binds the port it is given).
+std::string ArgsWithPort(std::string args, int64_t port) {
+  if (port <= 0) return args;
+  const std::string token = "{port}", value = std::to_string(port);
+  for (size_t at = args.find(token); at != std::string::npos; at = args.find(token, at + value.size())) {
+    args.replace(at, token.size(), value);
+  }
+  return args;
+}
+
+// A DAG job's script in the shared folder; in the job's own folder when a different script of that
+// name runs from the shared folder now. *lock holds the shared placement while the job runs.
+exec::Result<std::string> PlaceDagScript(const std::string& content, const std::string& dir,
+                                         const std::string& file, bool fresh_dir, const JobContext& ctx,
+                                         exec::UniqueFd* lock) {
+  auto shared = exec::PlaceShared(content, ctx.shared_dir, ScriptName(file));
+  if (!shared.ok()) return shared.status();
+  if (shared->path.empty()) return PlaceScript(content, dir, file, fresh_dir);
+  *lock = std::move(shared->lock);
+  return shared->path;
+}
+
 // Spawns job.spawn and captures its output into job.log.
 exec::Status SpawnRun(RunningJob& job) {
   auto child = exec::ChildProcess::Spawn(job.spawn);
@@ -112,24 +135,32 @@ exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, 
   }
   const std::string file(wire::FindField(spec, "file")->bytes());
   const Datum* archive = wire::FindField(spec, "archive");
-  auto placed = archive && std::get<bool>(archive->v) ? PlaceProject(content, dir, file, ctx)
-                                                      : PlaceScript(content, dir, file, fresh_dir);
+  const bool in_dag = assign.Bool("shared_workdir");
+  const bool is_archive = archive && std::get<bool>(archive->v);
+  auto placed = is_archive ? PlaceProject(content, dir, file, ctx)
+                : in_dag   ? PlaceDagScript(content, dir, file, fresh_dir, ctx, &job->shared_lock)
+                           : PlaceScript(content, dir, file, fresh_dir);
   if (!placed.ok()) return placed.status();
   const std::string& script = placed.value();
+  const Datum* port_field = wire::FindField(spec, "port");
+  const int64_t port = port_field ? std::get<int64_t>(port_field->v) : 0;
   const Datum* args = wire::FindField(spec, "args");
-  auto argv = exec::CommandFor(script, args ? args->bytes() : std::string_view(), ctx.tools);
+  auto argv = exec::CommandFor(script, ArgsWithPort(args ? std::string(args->bytes()) : std::string(), port),
+                               ctx.tools);
   if (!argv.ok()) return argv.status();
 
   exec::SpawnSpec& sp = job->spawn;
   sp.argv = std::move(argv.value());
-  sp.cwd = dir;
+  sp.cwd = in_dag && !is_archive ? ctx.shared_dir : dir;
   sp.env = ctx.base_env;
+  const int64_t first_attempt = assign.Has("first_attempt") ? assign.Int("first_attempt") : 1;
   for (const std::string& kv : std::vector<std::string>{
            "TITAN_HOST=" + ctx.broker_host, "TITAN_PORT=" + std::to_string(ctx.broker_port),
-           "TITAN_JOB_ID=" + job->id, "TITAN_ATTEMPT=" + std::to_string(job->attempt),
+           "TITAN_JOB_ID=" + job->id, "TITAN_ATTEMPT=" + std::to_string(job->attempt - first_attempt + 1),
            "TITAN_SHARED_DIR=" + ctx.shared_dir, "TITAN_JOB_DIR=" + dir, "PYTHONUNBUFFERED=1"}) {
     sp.env.push_back(kv);
   }
+  if (port > 0) sp.env.push_back("PORT=" + std::to_string(port));
   if (const Datum* env = wire::FindField(spec, "env")) {
     for (const auto& e : std::get<wire::List>(env->v)) sp.env.emplace_back(e.bytes());
   }
@@ -143,7 +174,7 @@ exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, 
   });
   if (!log.ok()) return log.status();
   job->log = std::move(log.value());
-  if (auto service = ServiceSpecOf(spec)) job->service = std::make_unique<Service>(*service, dir, sp.env);
+  if (auto service = ServiceSpecOf(spec)) job->service = std::make_unique<Service>(*service, sp.cwd, sp.env);
   if (auto st = SpawnRun(*job); !st.ok()) return st;
   if (const Datum* t = wire::FindField(spec, "timeout_ms");
       t && std::get<int64_t>(t->v) > 0 && !job->service) {

@@ -13,6 +13,7 @@
 #include "interpreter.h"
 #include "output_capture.h"
 #include "service.h"
+#include "unique_fd.h"
 #include "zip_archive.h"
 
 namespace titan::worker {
@@ -52,6 +53,7 @@ struct RunningJob {
   int64_t drain_until = 0;           // epoch ms: after the leader exited, wait for EOF until then
   bool output_abandoned = false;     // EOF never came (a process escaped the group with the pipes)
   std::unique_ptr<Service> service;  // SERVICE jobs only: restarts and readiness
+  exec::UniqueFd shared_lock;        // a DAG job's hold on its script in the shared folder (shared_script.h)
 
   bool output_done() const { return output_abandoned || ((!out || out->eof()) && (!err || err->eof())); }
   // Starts SIGTERM -> grace -> SIGKILL of the group (idempotent).
@@ -59,7 +61,9 @@ struct RunningJob {
 };
 
 // Puts the job's file (`content`: its path in the worker's cache) into jobs/<id>/ — the script
-// itself, or for an archive job the unpacked project — chooses its interpreter and spawns it.
+// itself, or for an archive job the unpacked project — chooses its interpreter and spawns it. A job
+// of a DAG (JOB_ASSIGN.shared_workdir) runs in the shared folder with its script there (see
+// shared_script.h). A job with a port gets PORT in its environment and "{port}" in its args replaced.
 // A SERVICE job gets its `service` (not yet Started) and no timeout. Errors (bad args, missing
 // interpreter, unwritable workspace, a refused archive) come back as a readable message for the JobResult.
 exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,

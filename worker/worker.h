@@ -14,8 +14,12 @@ struct WorkerOptions {
   std::string name;                       // default: <hostname>-<pid>
   int slots = 4;                          // jobs run at once
   std::vector<std::string> tags;          // custom capabilities besides GENERAL / GPU / HIGH_MEM
-  std::string dir = "titan-data/worker";  // holds titan_workspace/ (jobs/<id>/, shared/) and pids
-  std::string executor = "process";       // "process" or "noop" (completes jobs without running them)
+  std::string dir = "titan-data/worker";  // holds titan_workspace/jobs/<id>/, the PID registry, the cache
+  // The folder DAG jobs run in and share files through (TITAN_SHARED_DIR). Empty: the machine's
+  // default, <parent of dir>/titan_workspace/shared, so the workers of one data folder (`titan up`)
+  // share one. Workers on other machines share files through artifacts, not this folder.
+  std::string shared_dir;
+  std::string executor = "process";  // "process" or "noop" (completes jobs without running them)
   int heartbeat_ms = 1000;
   int kill_grace_ms = 5000;    // SIGTERM -> SIGKILL grace when stopping a job
   int drain_grace_ms = 30000;  // on SIGTERM / shutdown: how long running jobs may finish
@@ -29,5 +33,8 @@ struct WorkerOptions {
 // drain_grace_ms + kill_grace_ms. SIGINT, or a second signal, stops running jobs at once.
 // Prints "READY worker <name>" once registered. Returns the process exit code.
 int RunWorker(const WorkerOptions& options);
+
+// The absolute shared folder of a worker with these options (WorkerOptions::shared_dir).
+std::string SharedDirOf(const WorkerOptions& options);
 
 }  // namespace titan::worker

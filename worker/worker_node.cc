@@ -52,9 +52,9 @@ Worker::Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::Bl
       link_(ctx_, o.host, o.port, o.heartbeat_ms, [this] { return ReadyMessage(); }) {
   name_ = o.name.empty() ? HostName() + "-" + std::to_string(getpid()) : o.name;
   // Absolute, because jobs run in their own directory and get these paths in their environment.
-  const std::string ws = std::filesystem::absolute(o.dir).lexically_normal().string() + "/titan_workspace";
-  ctx_job_.jobs_dir = ws + "/jobs";
-  ctx_job_.shared_dir = ws + "/shared";
+  const std::filesystem::path dir = std::filesystem::absolute(o.dir).lexically_normal();
+  ctx_job_.jobs_dir = (dir / "titan_workspace" / "jobs").string();
+  ctx_job_.shared_dir = SharedDirOf(o);
   ctx_job_.broker_host = o.host;
   ctx_job_.broker_port = o.port;
   ctx_job_.base_env = exec::CurrentEnvironment();
@@ -62,17 +62,17 @@ Worker::Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::Bl
   std::error_code ec;
   std::filesystem::create_directories(ctx_job_.jobs_dir, ec);
   std::filesystem::create_directories(ctx_job_.shared_dir, ec);
-  children_ =
-      ChildWorkers(ChildWorkerTemplate{.exe = SelfExe(),
-                                       .host = o.host,
-                                       .port = o.port,
-                                       .parent = name_,
-                                       .dir = std::filesystem::absolute(o.dir).lexically_normal().string(),
-                                       .executor = o.executor,
-                                       .tags = o.tags,
-                                       .heartbeat_ms = o.heartbeat_ms,
-                                       .kill_grace_ms = o.kill_grace_ms,
-                                       .drain_grace_ms = o.drain_grace_ms});
+  children_ = ChildWorkers(ChildWorkerTemplate{.exe = SelfExe(),
+                                               .host = o.host,
+                                               .port = o.port,
+                                               .parent = name_,
+                                               .dir = dir.string(),
+                                               .shared_dir = ctx_job_.shared_dir,
+                                               .executor = o.executor,
+                                               .tags = o.tags,
+                                               .heartbeat_ms = o.heartbeat_ms,
+                                               .kill_grace_ms = o.kill_grace_ms,
+                                               .drain_grace_ms = o.drain_grace_ms});
 }
 
 Message Worker::ReadyMessage() const {
@@ -490,6 +490,13 @@ int Worker::Run() {
   // Give the last results a moment to leave (linger) before the context closes.
   spdlog::info("worker {}: stopped", name_);
   return 0;
+}
+
+std::string SharedDirOf(const WorkerOptions& o) {
+  if (!o.shared_dir.empty()) return std::filesystem::absolute(o.shared_dir).lexically_normal().string();
+  std::filesystem::path dir = std::filesystem::absolute(o.dir).lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();  // "a/b/" -> "a/b"
+  return (dir.parent_path() / "titan_workspace" / "shared").string();
 }
 
 int RunWorker(const WorkerOptions& options) {

@@ -60,12 +60,17 @@ def cluster(tmp_path_factory):
         c.stop()
 
 
-@pytest.fixture
-def broker_client(cluster, monkeypatch):
-    """A TitanClient for the cluster's broker (named explicitly; TITAN_* cleared for the test)."""
+def client_of(cluster, monkeypatch):
+    """A TitanClient for `cluster`'s broker, named explicitly, with TITAN_* cleared for the test."""
     for var in ("TITAN_HOST", "TITAN_PORT", "TITAN_TIMEOUT", "TITAN_JOB_ID"):
         monkeypatch.delenv(var, raising=False)
-    with TitanClient(host="127.0.0.1", port=cluster.port, timeout=10) as c:
+    return TitanClient(host="127.0.0.1", port=cluster.port, timeout=10)
+
+
+@pytest.fixture
+def broker_client(cluster, monkeypatch):
+    """A TitanClient for the session cluster's broker (TITAN_* cleared for the test)."""
+    with client_of(cluster, monkeypatch) as c:
         yield c
 
 

@@ -89,7 +89,7 @@ def test_undecided_gate_fails_after_max_wait_seconds(broker_client, hello):
 
 def test_a_gate_cannot_be_decided_before_its_job_completed(broker_client, hello):
     job = unique_id("later")
-    broker_client.submit_job(TitanJob(job, hello, delay=120, hitl_message="Go?"))
+    broker_client.submit_job(TitanJob(job, hello, delay=120000, hitl_message="Go?"))
     gate = "hitl-gate-" + job
     assert broker_client.get_job(gate).state == "BLOCKED"
     with pytest.raises(InvalidError, match="its job has not completed yet"):

@@ -1,6 +1,8 @@
 # The SDK's job API against a real cluster (store, broker, workers w1 and w2): submit, wait, status,
 # logs, DAG order, refused submissions, failures, retries and stop. Waits use the broker's JOB_WAIT
 # long-poll or the event feed, each with a deadline; no test sleeps to wait for a state.
+import os
+
 import pytest
 
 from cluster import unique_id, write_script
@@ -46,8 +48,8 @@ def test_unknown_ids_give_none_or_empty_or_job_not_found(broker_client):
             call(missing)
 
 
-def test_a_job_file_neither_here_nor_deployed_is_a_file_not_found_error_naming_the_path(broker_client, tmp_path):
-    path = str(tmp_path / "nowhere" / (unique_id("train") + ".py"))  # not here: the broker looks in perm_files
+def test_a_job_file_neither_here_nor_deployed_is_a_file_not_found_error_naming_the_path(broker_client):
+    path = os.path.join("nowhere", unique_id("train") + ".py")  # not here: the broker looks in perm_files
     job_id = unique_id("nofile")
     with pytest.raises(JobFileNotFoundError) as e:
         broker_client.submit_job(TitanJob(job_id, path))
@@ -74,8 +76,8 @@ def test_dag_children_start_after_their_parents_completed(broker_client, hello):
 def test_bad_submissions_are_refused_whole(broker_client, hello, shape):
     a, b, c = (unique_id(n) for n in "abc")
     if shape == "existing_id":
-        broker_client.submit_job(TitanJob(a, hello))
-        jobs, expect = [TitanJob(b, hello), TitanJob(a, hello)], "already exists"
+        broker_client.submit_job(TitanJob(a, hello, delay=600000))  # still waiting when `a` comes again
+        jobs, expect = [TitanJob(b, hello), TitanJob(a, hello)], "is in use: run 1 of it is still SCHEDULED"
     else:
         jobs, expect = {
             "duplicate": ([TitanJob(a, hello), TitanJob(b, hello), TitanJob(a, hello)], "appears twice"),
@@ -143,7 +145,7 @@ def test_stop_of_a_running_job_cancels_it(broker_client, tmp_path):
 
 def test_stop_of_a_delayed_job_cancels_it_at_once(broker_client, hello):
     job_id = unique_id("delayed")
-    broker_client.submit_job(TitanJob(job_id, hello, delay=120))  # seconds
+    broker_client.submit_job(TitanJob(job_id, hello, delay=120000))  # milliseconds, as the original SDK
     info = broker_client.get_job(job_id)
     assert info.state == "SCHEDULED" and "120000 ms" in info.reason
     assert broker_client.stop_job(job_id) == "CANCELLED"

@@ -16,7 +16,7 @@ MAX_VALUE = protocol.MAX_VALUE_BYTES
 # ---- values ------------------------------------------------------------------------------------------
 
 def test_seed_example_round_trips(client):
-    assert client.store_put("task_123_accuracy", "98.5") is True
+    assert client.store_put("task_123_accuracy", "98.5") == "OK"  # the original's reply
     assert client.store_get("task_123_accuracy") == "98.5"
 
 

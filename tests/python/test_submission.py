@@ -27,7 +27,7 @@ def script(tmp_path):
 
 
 def test_every_titan_job_field_maps_to_its_job_spec_field(script):
-    job = TitanJob("train_v1", script, "SERVICE", "--epochs 3", ["prep"], 8080, False, 10, 1.5, True, "GPU",
+    job = TitanJob("train_v1", script, "SERVICE", "--epochs 3", ["prep"], 8080, False, 10, 1500, True, "GPU",
                    retries=2, timeout=2.25, env={"MODE": "fast", "N": 4})
     fields = build_submit([job], "nightly", "run-1")
     assert fields["jobs"] == [{

@@ -36,6 +36,10 @@ def _env_number(name: str, kind: type, default: Any) -> Any:
         raise ValueError("%s=%r is not a valid %s" % (name, raw, kind.__name__)) from None
 
 
+def _service_up(job: Dict[str, Any]) -> bool:
+    return job.get("job_type") == "SERVICE" and job["state"] == "RUNNING" and bool(job.get("ready"))
+
+
 def _tcp(host: str, port: int) -> str:
     return "tcp://[%s]:%d" % (host, port) if ":" in host else "tcp://%s:%d" % (host, port)
 
@@ -112,10 +116,11 @@ class TitanClient(DagCalls, ArtifactCalls):
 
     # ---- TitanStore --------------------------------------------------------------------------------
 
-    def store_put(self, key: Any, value: Any) -> bool:
-        """Saves `value` under `key`. Returns True. A str comes back as str, bytes as bytes."""
+    def store_put(self, key: Any, value: Any) -> str:
+        """Saves `value` under `key` (durably, before this returns). Returns "OK", as the original Titan did
+        (scripts test `if response == "OK"`; it is truthy too). A str comes back as str, bytes as bytes."""
         self._store_call(MsgType.STORE_PUT, key=_data("key", key), value=_data("value", value))
-        return True
+        return "OK"
 
     def store_get(self, key: Any) -> Optional[StoreData]:
         """The value under `key` (str or bytes, as it was stored), or None when the key is missing."""
@@ -189,10 +194,23 @@ class TitanClient(DagCalls, ArtifactCalls):
         """The same as submit_dag."""
         return self.submit_dag(name, jobs, agent_run_id)
 
-    def get_job(self, job_id: str) -> Optional[JobInfo]:
-        """The job as the broker reports it, or None when it knows no such id ("DAG-<id>" finds <id>)."""
-        reply = self._broker_call(MsgType.JOB_GET, id=job_id).fields
+    def get_job(self, job_id: str, run: Optional[int] = None) -> Optional[JobInfo]:
+        """The job as the broker reports it, or None when it knows no such id ("DAG-<id>" finds <id>).
+
+        An id may be submitted again once every earlier job of that id has ended; each submission is a
+        run (JobInfo.run, 1 = the first). Without `run` this is the latest run; `run=N` gives an earlier
+        one (None when there is no such run)."""
+        reply = self._broker_call(MsgType.JOB_GET, id=job_id, run=run).fields
         return JobInfo.from_wire(reply["job"]) if reply["found"] else None
+
+    def job_history(self, job_id: str) -> List[JobInfo]:
+        """Every run of `job_id`, oldest first ([] for an unknown id)."""
+        reply = self._broker_call(MsgType.JOB_GET, id=job_id).fields
+        if not reply["found"]:
+            return []
+        runs = reply.get("runs") or 1
+        earlier = [self.get_job(job_id, run=n) for n in range(1, runs)]
+        return [j for j in earlier if j is not None] + [JobInfo.from_wire(reply["job"])]
 
     def get_job_status(self, job_id: str) -> Optional[str]:
         """The job's state ("QUEUED", "RUNNING", "COMPLETED", ...), or None when the broker knows no such
@@ -205,12 +223,13 @@ class TitanClient(DagCalls, ArtifactCalls):
         reply = self._broker_call(MsgType.JOB_LIST, state=state.upper() if state else None, limit=int(limit))
         return [JobInfo.from_wire(j) for j in reply.fields["jobs"]]
 
-    def fetch_logs(self, job_id: str) -> str:
+    def fetch_logs(self, job_id: str, run: Optional[int] = None) -> str:
         """Everything the job has written so far (stdout and stderr, interleaved as written), decoded as
         UTF-8 with invalid bytes replaced. "" when there is no output yet, and also when the broker
-        knows no such job (scripts may ask before the job has been submitted)."""
+        knows no such job (scripts may ask before the job has been submitted). `run`: an earlier run of
+        a reused id (see get_job); the latest by default."""
         try:
-            return logs.read_all(lambda offset: self._read_log(job_id, offset))
+            return logs.read_all(lambda offset: self._read_log(job_id, offset, run))
         except InvalidError:
             if self.get_job(job_id) is None:
                 return ""
@@ -228,6 +247,8 @@ class TitanClient(DagCalls, ArtifactCalls):
 
     def wait(self, job_id: str, timeout: Optional[float] = None) -> str:
         """Blocks until the job ends and returns its final state (COMPLETED FAILED CANCELLED DEAD SKIPPED).
+        A SERVICE never ends by itself: for one, wait returns "RUNNING" as soon as it is up (ready), or its
+        final state if it ends first.
 
         `timeout` is in seconds (None: no limit); TitanTimeoutError when it passes first. Raises
         JobNotFoundError for an unknown id. Uses its own socket: other threads' calls are not held up.
@@ -246,7 +267,7 @@ class TitanClient(DagCalls, ArtifactCalls):
                 if not reply["found"]:
                     raise JobNotFoundError("no job %r to wait for; check the id" % job_id)
                 state = reply["job"]["state"]
-                if state in FINAL_STATES:
+                if state in FINAL_STATES or _service_up(reply["job"]):
                     return state
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TitanTimeoutError("job %r is still %s after %g s" % (job_id, state, timeout))
@@ -329,8 +350,8 @@ class TitanClient(DagCalls, ArtifactCalls):
                 del self._sent_files[next(iter(self._sent_files))]
             self._sent_files[content] = hashlib.sha256(content).hexdigest()
 
-    def _read_log(self, job_id: str, offset: int) -> Tuple[bytes, bool]:
-        reply = self._broker_call(MsgType.JOB_LOGS, id=job_id, offset=offset, max_bytes=logs.CHUNK_BYTES)
+    def _read_log(self, job_id: str, offset: int, run: Optional[int] = None) -> Tuple[bytes, bool]:
+        reply = self._broker_call(MsgType.JOB_LOGS, id=job_id, offset=offset, max_bytes=logs.CHUNK_BYTES, run=run)
         return (reply.blobs[0] if reply.blobs else b""), reply.fields["complete"]
 
     # ---- plumbing ----------------------------------------------------------------------------------

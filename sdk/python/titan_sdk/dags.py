@@ -75,16 +75,19 @@ class DagCalls:
         return self._dag_reply(self._broker_call(MsgType.DAG_CANCEL, id=dag_id).fields)
 
     def wait_dag(self, dag_id: str, timeout: Optional[float] = None) -> Dict[str, Any]:
-        """Blocks until every job of the DAG has ended (a gate waits for its decision or its deadline) and
-        returns the DAG as get_dag() does. TitanTimeoutError when `timeout` seconds pass first."""
+        """Blocks until the DAG is done and returns it as get_dag() does: every job has ended (a gate waits
+        for its decision or its deadline) and every SERVICE is up — services keep running afterwards
+        (`titan services`). Check the DAG's "state" (COMPLETED FAILED CANCELLED). TitanTimeoutError when
+        `timeout` seconds pass first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             dag = self.get_dag(dag_id)
             if dag is None:
                 raise self._no_dag(dag_id)
-            waiting = [j.id for j in dag["jobs"] if j.state not in FINAL_STATES]
-            if not waiting:
+            if dag["state"] != "RUNNING":
                 return dag
+            waiting = [j.id for j in dag["jobs"] if j.state not in FINAL_STATES and not
+                       (j.job_type == "SERVICE" and j.ready)] or [j.id for j in dag["jobs"] if not j.is_final]
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise TitanTimeoutError("DAG %r still has %d unfinished jobs (%s) after %g s"
@@ -123,14 +126,17 @@ class DagCalls:
 
     # ---- schedules ------------------------------------------------------------------------------------
 
-    def add_schedule(self, name: str, cron: str, jobs: Sequence[TitanJob]) -> Optional[Dict[str, Any]]:
-        """Runs `jobs` (files read, or deployed, now, as submit_dag does) as DAG "<name>@<YYYYmmddTHHMMZ>" at each
-        tick of `cron` (five fields, UTC: minute hour day-of-month month day-of-week), job ids suffixed
-        "@<YYYYmmddTHHMMZ>". Replaces a schedule of the same name. Returns it as list_schedules() does.
-        Raises InvalidError (with the broker's reason) for a bad cron expression or name."""
+    def add_schedule(self, name: str, cron: str, jobs: Sequence[TitanJob],
+                     dag_name: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """Runs `jobs` (files read, or deployed, now, as submit_dag does) as DAG "<dag_name>@<YYYYmmddTHHMMZ>"
+        (`dag_name` defaults to the schedule's name) at each tick of `cron` (five fields, UTC: minute hour
+        day-of-month month day-of-week), job ids suffixed "@<YYYYmmddTHHMMZ>". Replaces a schedule of the
+        same name. Returns it as list_schedules() does. Raises InvalidError (with the broker's reason) for
+        a bad cron expression or name."""
         plan = plan_submit(jobs, None, None)
         self._submit_plan(plan, lambda: self._broker_call(MsgType.SCHEDULE_ADD, name=name, cron=cron,
-                                                          jobs=plan.fields["jobs"], files=plan.fields["files"]))
+                                                          jobs=plan.fields["jobs"], files=plan.fields["files"],
+                                                          dag=dag_name))
         return next((s for s in self.list_schedules() if s["name"] == name), None)
 
     def list_schedules(self) -> List[Dict[str, Any]]:

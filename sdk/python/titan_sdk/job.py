@@ -2,7 +2,10 @@
 # retries/timeout/env) and JobInfo (a job as the broker reports it). Plain descriptions: the wire
 # format is built in submission.py and read in client.py.
 import dataclasses
+import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from .errors import JobFileNotFoundError
 
 # Every job state the broker reports, in lifecycle order, and the ones a job never leaves.
 JOB_STATES = ("PENDING", "BLOCKED", "SCHEDULED", "QUEUED", "RUNNING", "WAITING_APPROVAL", "COMPLETED", "FAILED",
@@ -21,7 +24,12 @@ class TitanJob:
     client.deploy_script() (by its basename). With `is_archive=True`, `filename` is
     "<project>.zip/<entry>" (e.g. "proj.zip/src/main.py"): the worker unpacks the project and runs the
     entry inside it; a local proj.zip is uploaded first, else it must have been deployed with
-    client.upload_project_folder(). `delay` is in SECONDS (floats allowed). `hitl_message` makes the broker put a
+    client.upload_project_folder(). `delay` is in MILLISECONDS, as in the original Titan's SDK (YAML `delay:` is
+    seconds; see docs/operations.md, "Units"). A `filename` that is an absolute path to nothing raises
+    JobFileNotFoundError (a FileNotFoundError) here; a relative name that is not a local file may name a
+    deployed script and is checked at submit. `job_type` "RUN_PAYLOAD" (also the original's "TASK") runs
+    once, "SERVICE" keeps it running; a service gets its `port` as PORT in its environment and in place of
+    "{port}" in its args. `hitl_message` makes the broker put a
     human approval gate "hitl-gate-<job_id>" after this job: its children wait until someone calls
     approve() (or reject()), and the gate fails after `max_wait_seconds` without a decision. Beyond
     the seed's parameters, the keyword-only `retries` (extra attempts after a failed run), `timeout`
@@ -42,6 +50,7 @@ class TitanJob:
             raise TypeError("TitanJob needs a job_id (or id), e.g. TitanJob(job_id=\"train_v1\", filename=...)")
         if not filename:
             raise TypeError("TitanJob %r needs a filename: the script or artifact to run" % job_id)
+        _check_absolute(job_id, filename, is_archive)
         self.job_id = job_id
         self.filename = filename
         self.job_type = job_type
@@ -70,6 +79,20 @@ class TitanJob:
         return "TitanJob(%s)" % ", ".join("%s=%r" % kv for kv in vars(self).items())
 
 
+def _check_absolute(job_id: str, filename: Any, is_archive: bool) -> None:
+    """Raises JobFileNotFoundError when `filename` is an absolute path to nothing (for an archive job, its
+    '<project>.zip' part): such a name cannot be a deployed script, so the job could never run."""
+    path = os.fspath(filename)
+    if not isinstance(path, str) or not os.path.isabs(path):
+        return
+    if is_archive and ".zip/" in path:
+        path = path[:path.index(".zip/") + 4]
+    if not os.path.lexists(path):
+        raise JobFileNotFoundError("job %r: file %s not found; give the path of an existing script (or a "
+                                   "relative name of one deployed with client.deploy_script)" % (job_id, path),
+                                   path)
+
+
 @dataclasses.dataclass
 class JobInfo:
     """One job as the broker reports it (the protocol's JobInfo). Times are Unix epoch milliseconds;
@@ -92,6 +115,12 @@ class JobInfo:
     kind: Optional[str] = None  # None for jobs; "GATE" for a human-in-the-loop gate (hitl-gate-<job id>)
     message: Optional[str] = None  # GATE: the question shown to the operator
     decided_by: Optional[str] = None  # GATE: who approved or rejected it
+    job_type: Optional[str] = None  # "SERVICE" for services; None for jobs that run once
+    port: Optional[int] = None  # SERVICE: the port it listens on
+    restarts: Optional[int] = None  # SERVICE: restarts since it was deployed
+    ready: Optional[bool] = None  # SERVICE: accepting connections (or its health command passing) now
+    run: int = 1  # which run of this id (an id is reused once its earlier run ended; 1 = the first)
+    up_since_ms: Optional[int] = None  # SERVICE: when its current process started (its last restart)
 
     @classmethod
     def from_wire(cls, fields: Dict[str, Any]) -> "JobInfo":

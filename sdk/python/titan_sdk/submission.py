@@ -101,7 +101,7 @@ def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
         spec["port"] = _int(job, "port", job.port)
     spec["priority"] = _int(job, "priority", job.priority)
     if job.delay:
-        spec["delay_ms"] = _millis(job, "delay", job.delay)
+        spec["delay_ms"] = _delay_ms(job)
     if job.requirement:
         spec["requirement"] = _text("requirement", job.requirement)
     if job.affinity:
@@ -114,6 +114,9 @@ def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
         spec["timeout_ms"] = _millis(job, "timeout", job.timeout)
     if job.env:
         spec["env"] = env_list(job.env)
+    spawner = os.environ.get("TITAN_JOB_ID")
+    if spawner:  # submitted by a running job: with affinity and no parents, it runs where that job runs
+        spec["spawned_by"] = spawner
     if job.hitl_message is not None:
         spec["hitl_message"] = _text("hitl_message", job.hitl_message)
         if not job.hitl_message.strip():
@@ -243,6 +246,16 @@ def _int(job: TitanJob, what: str, v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError("job %r: %s must be int; got %r" % (job.job_id, what, v))
     return v
+
+
+def _delay_ms(job: TitanJob) -> int:
+    """TitanJob.delay, in milliseconds as the original Titan's SDK took it (int or float)."""
+    ms = job.delay
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms):
+        raise TypeError("job %r: delay must be a number of milliseconds; got %r" % (job.job_id, ms))
+    if ms < 0:
+        raise ValueError("job %r: delay must be >= 0 milliseconds; got %r" % (job.job_id, ms))
+    return int(round(ms))
 
 
 def _millis(job: TitanJob, what: str, seconds: Any) -> int:

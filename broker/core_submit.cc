@@ -1,0 +1,421 @@
+// BrokerCore: JOB_SUBMIT. The whole submission is validated first (files, ids, types, parents,
+// cycles) and refused as a whole with a message naming what is wrong; only then is it accepted:
+// journaled, its files staged in perm_files, earlier runs of reused ids moved to history, and each
+// job placed in its first state.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <functional>
+#include <unordered_set>
+
+#include "artifact_name.h"
+#include "broker_core.h"
+#include "sha256.h"
+
+namespace titan::broker {
+
+using wire::Datum;
+using wire::ErrorCode;
+using wire::Message;
+using wire::MsgType;
+using wire::Text;
+
+namespace {
+
+constexpr size_t kMaxIdBytes = 256;
+
+int64_t IntField(const wire::Map& m, std::string_view name, int64_t dflt) {
+  const Datum* d = wire::FindField(m, name);
+  return d ? std::get<int64_t>(d->v) : dflt;
+}
+
+std::string StrField(const wire::Map& m, std::string_view name, std::string dflt = {}) {
+  const Datum* d = wire::FindField(m, name);
+  return d ? std::string(d->bytes()) : dflt;
+}
+
+bool JobSpecField(std::string_view name) {
+  for (const auto& s : wire::AllStructs()) {
+    if (s.name != "JobSpec") continue;
+    for (const auto& f : s.fields) {
+      if (f.name == name) return true;
+    }
+  }
+  return false;
+}
+
+bool ValidId(const std::string& id) {
+  if (id.empty() || id.size() > kMaxIdBytes) return false;
+  return std::none_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+}
+
+std::string Upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), ::toupper);
+  return s;
+}
+
+// The job_type a spec names, canonical: "SERVICE", or "" for a run-once job (RUN_PAYLOAD, and the
+// original Titan's TASK and RUN, any case). nullopt: a type Titan does not know.
+std::optional<std::string> CanonicalType(const std::string& type) {
+  const std::string t = Upper(type);
+  if (t == "SERVICE") return "SERVICE";
+  if (t.empty() || t == "RUN_PAYLOAD" || t == "TASK" || t == "RUN") return "";
+  return std::nullopt;
+}
+
+void SetSpecField(wire::Map& spec, const std::string& name, std::optional<Datum> value) {
+  std::erase_if(spec, [&](const auto& kv) { return kv.first == name; });
+  if (value) spec.emplace_back(name, std::move(*value));
+}
+
+// Ids on a cycle among `jobs` (Kahn's algorithm over edges inside the submission), sorted.
+std::vector<std::string> CycleMembers(const std::vector<Job>& jobs) {
+  std::unordered_map<std::string, int> indegree;
+  std::unordered_map<std::string, std::vector<std::string>> children;
+  for (const auto& j : jobs) indegree[j.id];
+  for (const auto& j : jobs) {
+    for (const auto& p : j.parents) {
+      if (indegree.count(p)) {
+        ++indegree[j.id];
+        children[p].push_back(j.id);
+      }
+    }
+  }
+  std::vector<std::string> ready;
+  for (const auto& [id, d] : indegree) {
+    if (d == 0) ready.push_back(id);
+  }
+  while (!ready.empty()) {
+    const std::string id = ready.back();
+    ready.pop_back();
+    indegree.erase(id);
+    for (const auto& c : children[id]) {
+      if (--indegree[c] == 0) ready.push_back(c);
+    }
+  }
+  std::vector<std::string> left;
+  for (const auto& [id, d] : indegree) left.push_back(id);
+  std::sort(left.begin(), left.end());
+  return left;
+}
+
+// The batch reordered so that a parent inside it comes before its children (stable otherwise), so
+// the journal's submission order lets recovery link each job to the parent run it was submitted with.
+// The batch has no cycle (checked before).
+void ParentsFirst(std::vector<Job>& batch) {
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < batch.size(); ++i) index[batch[i].id] = i;
+  std::vector<Job> out;
+  std::vector<int> state(batch.size(), 0);  // 0 new, 1 placed
+  std::function<void(size_t)> place = [&](size_t i) {
+    if (state[i] != 0) return;
+    state[i] = 1;
+    for (const auto& p : batch[i].parents) {
+      if (auto it = index.find(p); it != index.end()) place(it->second);
+    }
+    out.push_back(std::move(batch[i]));
+  };
+  for (size_t i = 0; i < batch.size(); ++i) place(i);
+  batch = std::move(out);
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+// The content a job runs: a file sent with the submission, else the artifact deployed under that
+// name (for an archive job, the project zip named by the path's ".zip" component).
+std::optional<Message> BrokerCore::ResolveFile(Job& j, const wire::Map& spec,
+                                               const std::unordered_map<std::string, std::string>& sent) {
+  std::string name = j.file;
+  if (const Datum* a = wire::FindField(spec, "archive"); a && std::get<bool>(a->v)) {
+    auto split = artifacts::SplitArchivePath(j.file);
+    if (!split) {
+      return Invalid("job '" + j.id +
+                     "' is an archive job, so its file must be '<project>.zip/<entry>' (for example "
+                     "'proj.zip/src/main.py'), not '" +
+                     j.file + "'");
+    }
+    name = split->archive;
+  }
+  if (auto it = sent.find(name); it != sent.end()) {
+    j.file_hash = it->second;
+    return std::nullopt;
+  }
+  if (artifacts_ == nullptr)
+    return Invalid("job '" + j.id + "' runs '" + name + "' but the submission has no such file");
+  auto deployed = artifacts_->Deployed(name);
+  if (!deployed.ok()) {
+    return wire::MakeError(ErrorCode::kNotFound,
+                           "job '" + j.id + "' runs '" + name +
+                               "', which was neither sent with the submission nor deployed (" +
+                               deployed.message() + ")");
+  }
+  j.file_hash = deployed->sha256;
+  return std::nullopt;
+}
+
+std::string BrokerCore::ContentHash(std::string_view content) {
+  // The fingerprint only picks a candidate (the bytes are compared in full below), so it samples: the
+  // size and three 256-byte windows, not the whole content.
+  constexpr size_t kWindow = 256;
+  auto window = [&](size_t at) { return content.substr(std::min(at, content.size()), kWindow); };
+  const std::hash<std::string_view> h;
+  const uint64_t fingerprint = h(window(0)) ^ (h(window(content.size() / 2)) * 31) ^
+                               (h(window(content.size() > kWindow ? content.size() - kWindow : 0)) * 961) ^
+                               (content.size() * 0x9E3779B97F4A7C15ull);
+  auto known = sha_by_fingerprint_.find(fingerprint);
+  if (known != sha_by_fingerprint_.end()) {
+    auto file = files_.find(known->second);
+    if (file != files_.end() && *file->second == content) return known->second;
+  }
+  std::string sha = artifacts::Sha256Hex(content);
+  sha_by_fingerprint_[fingerprint] = sha;
+  return sha;
+}
+
+std::optional<Message> BrokerCore::HashFiles(const wire::List& blobs,
+                                             std::unordered_map<std::string, std::string>* files) {
+  for (const auto& f : blobs) {
+    const auto& m = std::get<wire::Map>(f.v);
+    const std::string name = StrField(m, "name");
+    if (files->count(name)) {
+      return Invalid("file '" + name + "' appears twice in this submission; send each file once");
+    }
+    const Datum* content = wire::FindField(m, "content");
+    const Datum* sha = wire::FindField(m, "sha256");
+    if (content != nullptr && !content->is_nil()) {
+      (*files)[name] = ContentHash(content->bytes());
+    } else if (sha != nullptr && !sha->is_nil()) {
+      const std::string hash(sha->bytes());
+      if (!artifacts::IsSha256Hex(hash)) {
+        return Invalid("file '" + name + "': sha256 '" + hash + "' is not 64 lowercase hex digits");
+      }
+      if (!files_.count(hash)) {
+        return wire::MakeError(ErrorCode::kNotFound,
+                               "file '" + name + "' was sent by its sha256 " + hash +
+                                   ", which this broker does not have; send its content");
+      }
+      (*files)[name] = hash;
+    } else {
+      return Invalid("file '" + name + "' has neither content nor sha256; send one of them");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Message> BrokerCore::CheckIdFree(const std::string& id, const char* what) const {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || IsFinal(it->second.state)) return std::nullopt;
+  const Job& live = it->second;
+  return Invalid(std::string(what) + " id '" + id + "' is in use: run " + std::to_string(live.run) +
+                 " of it is still " + StateName(live.state) +
+                 ". An id can be submitted again once every earlier job of that id has ended; wait for it "
+                 "(`titan status " +
+                 id + "`), stop it (`titan stop " + id + "`), or choose another id");
+}
+
+std::optional<Message> BrokerCore::ParseJob(const wire::Map& spec,
+                                            const std::unordered_map<std::string, std::string>& files,
+                                            Job* out) {
+  Job& j = *out;
+  j.id = StrField(spec, "id");
+  if (!ValidId(j.id)) return Invalid("job id '" + j.id + "' is empty, too long or has control characters");
+  if (auto refused = CheckIdFree(j.id, "job")) return refused;
+  // Keep only the fields JobSpec defines: the spec is journaled and read back on recovery, so a
+  // client must not be able to plant internal keys (such as a gate's) in it.
+  for (const auto& [k, v] : spec) {
+    if (JobSpecField(k) && !v.is_nil()) j.spec.emplace_back(k, v);
+  }
+  j.file = StrField(spec, "file");
+  if (auto refused = ResolveFile(j, spec, files)) return refused;
+  j.requirement = Upper(StrField(spec, "requirement", "GENERAL"));
+  if (j.requirement.empty()) j.requirement = "GENERAL";
+  j.priority = IntField(spec, "priority", 1);
+  j.delay_ms = IntField(spec, "delay_ms", 0);
+  j.retries = IntField(spec, "retries", 0);
+  if (j.delay_ms < 0 || j.retries < 0 || j.retries > 100 || IntField(spec, "timeout_ms", 0) < 0) {
+    return Invalid("job '" + j.id + "': delay_ms and timeout_ms must be >= 0 and retries within 0..100");
+  }
+  if (const Datum* a = wire::FindField(spec, "affinity")) j.affinity = std::get<bool>(a->v);
+  const std::string type = StrField(spec, "job_type");
+  const std::optional<std::string> canonical = CanonicalType(type);
+  if (!canonical) {
+    return Invalid(
+        "job '" + j.id + "': job_type '" + type +
+        "' is unknown; use RUN_PAYLOAD (or TASK) for a job that runs once, SERVICE for one kept running");
+  }
+  SetSpecField(j.spec, "job_type",
+               canonical->empty() ? std::nullopt : std::optional(Datum(Text{*canonical})));
+  j.service = *canonical == "SERVICE";
+  j.port = IntField(spec, "port", 0);
+  if (j.port < 0 || j.port > 65535) return Invalid("job '" + j.id + "': port must be within 0..65535");
+  j.spawned_by = StrField(spec, "spawned_by");
+  if (const Datum* p = wire::FindField(spec, "parents")) {
+    for (const auto& parent : std::get<wire::List>(p->v)) j.parents.emplace_back(parent.bytes());
+  }
+  return std::nullopt;
+}
+
+std::optional<Message> BrokerCore::LinkParents(std::vector<Job>& batch) const {
+  std::unordered_set<std::string> ids;
+  for (const auto& j : batch) ids.insert(j.id);
+  auto known = [&](const std::string& p) { return ids.count(p) || jobs_.count(p); };
+  std::vector<std::string> unknown;
+  for (auto& j : batch) {
+    bool changed = false;
+    for (auto& p : j.parents) {
+      // The original Titan prefixed every id with "DAG-": "DAG-x" names job x unless a job is
+      // literally called "DAG-x".
+      if (!known(p) && p.rfind("DAG-", 0) == 0 && known(p.substr(4))) {
+        p = p.substr(4);
+        changed = true;
+      }
+      if (!known(p)) unknown.push_back(j.id + " -> " + p);
+    }
+    if (changed) {
+      wire::List list;
+      for (const auto& p : j.parents) list.push_back(Datum(Text{p}));
+      SetSpecField(j.spec, "parents", Datum(std::move(list)));
+    }
+  }
+  if (!unknown.empty())
+    return Invalid("unknown parent ids (child -> parent): " + Join(unknown) + "; nothing was submitted");
+  if (auto cycle = CycleMembers(batch); !cycle.empty()) {
+    return Invalid("the jobs form a cycle through: " + Join(cycle) + "; nothing was submitted");
+  }
+  return std::nullopt;
+}
+
+Message BrokerCore::Submit(const Message& req, int64_t now) {
+  std::unordered_map<std::string, std::string> files;  // name -> content hash
+  if (auto refused = HashFiles(std::get<wire::List>(req.Find("files")->v), &files)) return *refused;
+  const std::string dag = std::string(req.Bytes("dag"));
+  const auto& specs = std::get<wire::List>(req.Find("jobs")->v);
+  if (specs.empty()) return Invalid("the submission has no jobs; add at least one job");
+  std::vector<Job> batch;
+  std::unordered_set<std::string> ids;
+  for (const auto& d : specs) {
+    Job j;
+    if (auto refused = ParseJob(std::get<wire::Map>(d.v), files, &j)) return *refused;
+    if (!ids.insert(j.id).second) return Invalid("job id '" + j.id + "' appears twice in this submission");
+    batch.push_back(std::move(j));
+  }
+  const std::string dag_id = NewDagId(dag.empty() ? batch.front().id : dag);
+  for (auto& j : batch) j.dag = dag_id;
+  if (auto refused = LinkParents(batch)) return *refused;
+  if (auto refused = InsertGates(batch)) return *refused;
+  for (const auto& j : batch) {
+    if (j.gate && !ids.insert(j.id).second)
+      return Invalid("gate id '" + j.id + "' is also a job id in this submission");
+  }
+  return Accept(std::move(batch), req, files, dag_id, now);
+}
+
+Status BrokerCore::RetireRun(const std::string& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return Status::Ok();
+  Job& old = it->second;
+  if (old.journal_owed != Job::Owed::kNothing) {  // CommitTurn finds owed jobs by id: write it now
+    Status s = old.journal_owed == Job::Owed::kInsert ? journal_->InsertJob(old) : journal_->UpdateJob(old);
+    if (!s.ok()) return s;
+    old.journal_owed = Job::Owed::kNothing;
+  }
+  history_[id].push_back(std::move(old));
+  jobs_.erase(it);
+  return Status::Ok();
+}
+
+Message BrokerCore::Accept(std::vector<Job> batch, const Message& req,
+                           const std::unordered_map<std::string, std::string>& files,
+                           const std::string& dag_id, int64_t now) {
+  auto unavailable = [](const Status& s) {
+    return wire::MakeError(ErrorCode::kUnavailable, "journal unavailable (" + s.message() + "); retry later");
+  };
+  if (Status s = journal_->BeginIfNeeded(); !s.ok()) return unavailable(s);
+  wire::List accepted;  // the ids in the order submitted (jobs, then gates), for the reply
+  for (const auto& j : batch) accepted.push_back(Datum(Text{j.id}));
+  const auto& blobs = std::get<wire::List>(req.Find("files")->v);
+  for (const auto& f : blobs) {
+    const auto& m = std::get<wire::Map>(f.v);
+    const Datum* bytes = wire::FindField(m, "content");
+    if (bytes == nullptr || bytes->is_nil()) continue;  // sent by its sha256: the broker has it
+    const std::string& hash = files.at(StrField(m, "name"));
+    if (files_.count(hash)) continue;
+    auto content = std::make_shared<const std::string>(bytes->bytes());
+    if (Status s = journal_->InsertFile(hash, StrField(m, "name"), *content); !s.ok()) return unavailable(s);
+    files_[hash] = std::move(content);
+  }
+  const std::string name(req.Bytes("dag"));
+  Dag record{dag_id, name.empty() ? dag_id : name, std::string(req.Bytes("agent_run_id")), {}, now, {}};
+  for (auto& j : batch) {
+    if (auto earlier = jobs_.find(j.id); earlier != jobs_.end()) {  // final (ParseJob checked): reused
+      j.run = earlier->second.run + 1;
+      j.first_attempt = earlier->second.attempt + 1;
+    }
+    record.job_ids.push_back(j.id);
+    record.job_runs.push_back(j.run);
+  }
+  if (Status s = journal_->InsertDag(record); !s.ok()) return unavailable(s);
+  ParentsFirst(batch);  // journaled in this order: parents before children
+  for (const auto& j : batch) {
+    if (Status s = RetireRun(j.id); !s.ok()) return unavailable(s);
+  }
+  StageFiles(blobs, files, now);
+  for (auto& j : batch) {
+    j.seq = next_seq_++;
+    j.attempt = j.first_attempt - 1;
+    j.submitted_ms = now;
+    j.state = JobState::kPending;
+    j.journal_owed = Job::Owed::kInsert;  // written by CommitTurn, with the state the turn leaves it in
+    owed_.push_back(j.id);
+    order_.emplace_back(j.id, j.run);
+    jobs_.emplace(j.id, std::move(j));
+  }
+  // Link parents to children, then decide each job's first state.
+  for (const auto& d : accepted) {
+    Job& j = jobs_.at(std::string(d.bytes()));
+    const Job* failed_parent = nullptr;
+    for (const auto& p : j.parents) {
+      Job* parent = Resolve(p);
+      parent->children.emplace_back(j.id, j.run);
+      j.parent_runs.push_back(parent->run);
+      if (parent->state != JobState::kCompleted && !DoneForDag(*parent)) ++j.unmet_parents;
+      if (IsFinal(parent->state) && parent->state != JobState::kCompleted) failed_parent = parent;
+    }
+    if (failed_parent != nullptr) {
+      Finish(j, JobState::kSkipped,
+             "parent " + failed_parent->id + " ended " + StateName(failed_parent->state), now);
+    } else if (j.unmet_parents > 0) {
+      j.reason = "waiting for parents";
+      Transition(j, JobState::kBlocked, now);
+    } else {
+      MakeReady(j, now, true);
+    }
+  }
+  dag_order_.push_back(dag_id);
+  dags_.emplace(dag_id, std::move(record));
+  return wire::MakeMessage(MsgType::kJobAccepted)
+      .Set("ids", Datum(std::move(accepted)))
+      .Set("dag", Datum(Text{dag_id}));
+}
+
+void BrokerCore::StageFiles(const wire::List& blobs,
+                            const std::unordered_map<std::string, std::string>& files, int64_t now) {
+  if (artifacts_ == nullptr) return;
+  for (const auto& f : blobs) {
+    const std::string name = StrField(std::get<wire::Map>(f.v), "name");
+    const std::string& hash = files.at(name);
+    auto content = files_.find(hash);
+    if (content == files_.end()) continue;
+    if (auto st = artifacts_->Stage(name, hash, *content->second, now); !st.ok()) {
+      spdlog::warn("broker: could not stage '{}' in perm_files ({}); jobs still run it", name, st.message());
+    }
+  }
+}
+
+}  // namespace titan::broker
