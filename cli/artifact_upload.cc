@@ -1,4 +1,4 @@
-// Transfer reporting and uploads shared by the artifact commands.
+// Transfer reporting and uploads shared by the artifact commands and the pipeline commands.
 #include "artifact_upload.h"
 
 #include <malloc.h>
@@ -151,6 +151,13 @@ int UploadFolder(const Target& target, const std::string& folder, const UploadRe
     return kExitIo;
   }
   return UploadFile(target, zip, request, out);
+}
+
+int DeployPipelineProject(const Target& target, const Pipeline& pipeline) {
+  if (!pipeline.project) return kExitOk;
+  const UploadRequest request{"perm_files", pipeline.project->name, /*quiet=*/false, /*cancel_fd=*/-1,
+                              "(project " + pipeline.project->folder + ")"};
+  return UploadFolder(target, pipeline.project->folder, request, std::cerr);
 }
 
 }  // namespace titan::cli

@@ -1,6 +1,7 @@
 // Uploads to the broker's artifact registry as the CLI shows them: a progress line on a terminal, one
 // summary line, and a failure as one "titan: ..." line with its exit code. Shared by `titan upload`,
-// `titan deploy-script` and `titan artifacts`. Single-threaded, like ArtifactTransfer.
+// `titan deploy-script`, `titan artifacts get` and the pipelines that deploy a project
+// (`titan submit`, `titan schedule add`). Single-threaded, like ArtifactTransfer.
 #pragma once
 
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include "artifact_transfer.h"
 #include "commands.h"
+#include "pipeline.h"
 
 namespace titan::cli {
 
@@ -63,5 +65,10 @@ int UploadFile(const Target& target, const std::string& file, const UploadReques
 // uploads the zip as request.space/request.name (a name ending in .zip), as UploadFile does.
 int UploadFolder(const Target& target, const std::string& folder, const UploadRequest& request,
                  std::ostream& out);
+
+// Zips the pipeline's project folder and uploads it as perm_files/<project name> when the pipeline
+// has a project (Pipeline::project); the summary line goes to stderr, so stdout stays the command's
+// own. No cancel fd: Ctrl-C ends the process as usual and the broker drops the unfinished upload.
+int DeployPipelineProject(const Target& target, const Pipeline& pipeline);
 
 }  // namespace titan::cli
