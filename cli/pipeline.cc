@@ -342,7 +342,7 @@ wire::Message BuildPipelineSubmit(const Pipeline& pipeline) {
 wire::Message BuildScheduleAdd(const std::string& name, const std::string& cron, const Pipeline& pipeline) {
   const wire::Message submit = BuildPipelineSubmit(pipeline);
   wire::Message m = wire::MakeMessage(wire::MsgType::kScheduleAdd);
-  m.Set("name", Datum(Text{name})).Set("cron", Datum(Text{cron}));
+  m.Set("name", Datum(Text{name})).Set("cron", Datum(Text{cron})).Set("dag", Datum(Text{pipeline.dag}));
   return m.Set("jobs", *submit.Find("jobs")).Set("files", *submit.Find("files"));
 }
 

@@ -59,8 +59,8 @@ std::string PipelineShellQuote(std::string_view word);
 // The JOB_SUBMIT that sends the pipeline (jobs, files, dag, and agent_run_id when it has one).
 wire::Message BuildPipelineSubmit(const Pipeline& pipeline);
 
-// The SCHEDULE_ADD that runs the pipeline's jobs at each tick of `cron` (its DAG name and agent run do
-// not travel: the broker names each tick's DAG <name>@<time>).
+// The SCHEDULE_ADD that runs the pipeline's jobs at each tick of `cron`, with the pipeline's own name as
+// `dag` (each tick's DAG is <dag>@<time>). Its agent run does not travel.
 wire::Message BuildScheduleAdd(const std::string& name, const std::string& cron, const Pipeline& pipeline);
 
 }  // namespace titan::cli

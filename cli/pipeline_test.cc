@@ -248,7 +248,8 @@ TEST(BuildPipelineSubmit, MessagesFollowTheSchema) {
   const wire::Message schedule = BuildScheduleAdd("nightly", "0 2 * * *", p);
   EXPECT_TRUE(wire::Validate(schedule, &why)) << why;
   EXPECT_EQ("[{name: \"a.sh\", content: b\"x\"}]", wire::Render(*schedule.Find("files")));
-  EXPECT_EQ(nullptr, schedule.Find("dag"));
+  EXPECT_EQ("\"d\"", wire::Render(*schedule.Find("dag")));  // each tick's DAG is d@<time>
+  EXPECT_EQ(nullptr, schedule.Find("agent_run_id"));
 }
 
 }  // namespace

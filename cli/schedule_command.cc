@@ -35,8 +35,8 @@ int Add(const Target& target, const std::string& name, const std::string& cron, 
     return kExitUsage;
   }
   if (pipeline.agent_run_id) {
-    std::cerr << "titan: note: scheduled DAGs are named " << name << "@<time> and are not part of agent run '"
-              << *pipeline.agent_run_id << "'\n";
+    std::cerr << "titan: note: scheduled DAGs are named " << pipeline.dag
+              << "@<time> and are not part of agent run '" << *pipeline.agent_run_id << "'\n";
   }
   if (const int rc = DeployPipelineProject(target, pipeline); rc != kExitOk) return rc;
   BrokerClient broker(target);
@@ -83,8 +83,8 @@ void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code) {
       "CRON has five fields, in UTC: minute hour day-of-month month day-of-week; quote it:\n"
       "  titan schedule add nightly '0 2 * * *' pipeline.yaml\n"
       "The pipeline's jobs and scripts (read now) become the schedule's; its project, if it has one, is\n"
-      "uploaded now. Each tick submits the jobs as DAG NAME@<YYYYmmddTHHMMZ> with job ids suffixed\n"
-      "@<YYYYmmddTHHMMZ>. A schedule of the same name is replaced.");
+      "uploaded now. Each tick submits the jobs as DAG <the pipeline's name>@<YYYYmmddTHHMMZ> with job ids\n"
+      "suffixed @<YYYYmmddTHHMMZ>. A schedule of the same name is replaced.");
   add->add_option("NAME", (*args)[0], "the schedule's name (no '@')")->required();
   add->add_option("CRON", (*args)[1], "when: five cron fields, UTC")->required();
   add->add_option("FILE", (*args)[2], "the pipeline YAML file (docs/pipelines.md)")->required();
