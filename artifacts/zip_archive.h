@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "status.h"
 
@@ -28,8 +29,15 @@ exec::Status Unpack(const std::string& zip_path, const std::string& dest_dir, co
 
 // Writes a zip of every regular file, folder and symlink under `src_dir`, named relative to it, in
 // sorted order, streaming file contents. A symlink is stored as a link when its target is relative
-// and stays inside `src_dir`; any other symlink, or another file type, refuses the folder. Writes
-// `zip_path`.partial, fsyncs it, then renames it to `zip_path`; on error nothing is left behind.
-exec::Status PackFolder(const std::string& src_dir, const std::string& zip_path);
+// and stays inside `src_dir`; any other symlink, or another file type, refuses the folder. A folder
+// that would not unpack within `limits` (more entries, or more bytes of files) is refused too, as soon
+// as packing reaches the limit. Writes `zip_path`.partial, fsyncs it, then renames it to `zip_path`;
+// on error nothing is left behind. The SDK's project_zip.py packs by the same rules.
+exec::Status PackFolder(const std::string& src_dir, const std::string& zip_path,
+                        const UnpackLimits& limits = {});
+
+// The entry names of the zip at `zip_path`, in the order stored ("dir/" for folders). Error: the file
+// is not a readable zip.
+exec::Result<std::vector<std::string>> ListEntries(const std::string& zip_path);
 
 }  // namespace titan::artifacts

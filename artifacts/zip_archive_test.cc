@@ -142,6 +142,39 @@ TEST(Archive, PackIntoTheFolderItselfSkipsTheZip) {
   EXPECT_EQ("a.txt", Tree(dir.File("out")));
 }
 
+TEST(Archive, ListEntriesGivesTheNamesPackedFoldersWithASlash) {
+  TempDir dir;
+  fs::create_directories(dir.File("src/lib/empty"));
+  WriteFile(dir.File("src/lib/a.py"), "a");
+  WriteFile(dir.File("src/main.py"), "m");
+  ASSERT_TRUE(PackFolder(dir.File("src"), dir.File("p.zip")).ok());
+  exec::Result<std::vector<std::string>> names = ListEntries(dir.File("p.zip"));
+  ASSERT_TRUE(names.ok()) << names.message();
+  EXPECT_EQ((std::vector<std::string>{"lib/", "lib/a.py", "lib/empty/", "main.py"}), *names);
+  WriteFile(dir.File("junk.zip"), "not a zip");
+  EXPECT_FALSE(ListEntries(dir.File("junk.zip")).ok());
+}
+
+// A folder a worker could not unpack is refused when packing, not when the job starts.
+TEST(Archive, PackRefusesAFolderOverTheUnpackLimits) {
+  TempDir dir;
+  fs::create_directories(dir.File("src/sub"));
+  WriteFile(dir.File("src/a.bin"), std::string(600, 'a'));
+  WriteFile(dir.File("src/sub/b.bin"), std::string(600, 'b'));
+  const std::string root = fs::canonical(dir.File("src")).string();
+  exec::Status s = PackFolder(dir.File("src"), dir.File("p.zip"), UnpackLimits{.max_bytes = 1000});
+  EXPECT_EQ("cannot pack '" + root +
+                "': it holds more than 1000 bytes of files, more than a worker unpacks; move data out of the "
+                "folder (into TitanStore or an uploaded artifact) or pack a smaller folder",
+            s.message());
+  s = PackFolder(dir.File("src"), dir.File("p.zip"), UnpackLimits{.max_entries = 2});
+  EXPECT_NE(std::string::npos, s.message().find("more than 2 files and folders")) << s.message();
+  EXPECT_FALSE(fs::exists(dir.File("p.zip")));
+  EXPECT_FALSE(fs::exists(dir.File("p.zip.partial")));
+  EXPECT_TRUE(
+      PackFolder(dir.File("src"), dir.File("p.zip"), UnpackLimits{.max_bytes = 1200, .max_entries = 3}).ok());
+}
+
 TEST(Archive, ZipSlipEntriesAreRefusedAndNothingIsWrittenOutside) {
   TempDir dir;
   const std::string absolute = dir.File("evil-absolute");

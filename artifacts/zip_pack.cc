@@ -34,19 +34,39 @@ struct EntryFree {
 };
 using Entry = std::unique_ptr<archive_entry, EntryFree>;
 
-// Packing state: the zip being written, the folder's real path, and the files not to pack (the
-// partial zip and an older zip_path, when they lie inside the folder).
+// Packing state: the zip being written, the folder's real path, the files not to pack (the partial
+// zip and an older zip_path, when they lie inside the folder), and what was packed against the limits.
 struct Packer {
   archive* zip = nullptr;
   std::string zip_path;
   std::string root;  // real path of the folder
   struct stat skip[2] = {};
+  UnpackLimits limits;
+  int64_t entries = 0, file_bytes = 0;
 
   bool Skipped(const struct stat& st) const {
     for (const struct stat& s : skip) {
       if (s.st_ino != 0 && s.st_dev == st.st_dev && s.st_ino == st.st_ino) return true;
     }
     return false;
+  }
+
+  // Counts one more entry (with `bytes` of file content); an error once over what a worker unpacks.
+  exec::Status Count(int64_t bytes) {
+    file_bytes += bytes;
+    if (++entries > limits.max_entries) {
+      return TooBig("more than " + std::to_string(limits.max_entries) + " files and folders");
+    }
+    if (file_bytes > limits.max_bytes) {
+      return TooBig("more than " + std::to_string(limits.max_bytes) + " bytes of files");
+    }
+    return exec::Status::Ok();
+  }
+
+  exec::Status TooBig(const std::string& what) const {
+    return exec::Status::Error("cannot pack '" + root + "': it holds " + what +
+                               ", more than a worker unpacks; move data out of the folder (into "
+                               "TitanStore or an uploaded artifact) or pack a smaller folder");
   }
 
   exec::Status Fail(const std::string& what) const {
@@ -136,6 +156,7 @@ exec::Status AddPath(Packer& p, const std::string& rel) {
   struct stat st = {};
   if (::lstat(path.c_str(), &st) != 0) return IoError("cannot stat '" + path + "'", errno, "check it");
   if (p.Skipped(st)) return exec::Status::Ok();
+  if (exec::Status s = p.Count(S_ISREG(st.st_mode) ? st.st_size : 0); !s.ok()) return s;
   if (S_ISREG(st.st_mode)) return AddFile(p, rel, st);
   if (S_ISLNK(st.st_mode)) return AddLink(p, rel, st);
   if (!S_ISDIR(st.st_mode)) {
@@ -171,10 +192,11 @@ exec::Status WriteZip(Packer& p, int fd) {
 
 }  // namespace
 
-exec::Status PackFolder(const std::string& src_dir, const std::string& zip_path) {
+exec::Status PackFolder(const std::string& src_dir, const std::string& zip_path, const UnpackLimits& limits) {
   std::error_code ec;
   Packer p;
   p.zip_path = zip_path;
+  p.limits = limits;
   p.root = fs::canonical(src_dir, ec).string();
   if (ec || !fs::is_directory(p.root, ec)) {
     return exec::Status::Error("cannot pack '" + src_dir + "': it is not a folder; give a folder's path");

@@ -185,6 +185,21 @@ exec::Status CheckLinks(const std::string& zip, const std::string& dest,
 
 }  // namespace
 
+exec::Result<std::vector<std::string>> ListEntries(const std::string& zip_path) {
+  exec::Result<ArchiveReader> a = OpenZip(zip_path);
+  if (!a.ok()) return a.status();
+  std::vector<std::string> names;
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(a->get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+    const char* name = archive_entry_pathname(e);
+    if (name == nullptr) name = archive_entry_pathname_utf8(e);
+    names.emplace_back(name != nullptr ? name : "");
+  }
+  if (r != ARCHIVE_EOF) return Refuse(zip_path, "is damaged (" + ArchiveError(a->get()) + "); pack it again");
+  return names;
+}
+
 exec::Status Unpack(const std::string& zip_path, const std::string& dest_dir, const UnpackLimits& limits) {
   if (exec::Status s = CheckAll(zip_path, limits); !s.ok()) return s;
   std::error_code ec;

@@ -1,147 +1,29 @@
 // `titan upload`, `titan deploy-script` and `titan artifacts [get|rm]`: files to and from the broker's
 // artifact registry through ArtifactTransfer, with a progress line on a terminal and one summary line.
-#include <malloc.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 
 #include "artifact_name.h"
-#include "artifact_transfer.h"
+#include "artifact_upload.h"
 #include "artifact_view.h"
 #include "commands.h"
 #include "signal_watch.h"
-#include "zip_archive.h"
 
 namespace titan::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
-constexpr auto kRedrawEvery = std::chrono::milliseconds(100);
-constexpr int kExitInterrupted = 130;  // as a shell reports a command ended by SIGINT
 constexpr const char* kSpaces = "uploads or perm_files";
 
 struct TransferArgs {
   std::string path, name, out, space;
   bool quiet = false, json = false;
 };
-
-int ExitFor(const TransferStatus& s) {
-  switch (s.kind()) {
-    case TransferStatus::Kind::kOk:
-      return kExitOk;
-    case TransferStatus::Kind::kLocal:
-      return kExitIo;
-    case TransferStatus::Kind::kNoAnswer:
-      return kExitNoAnswer;
-    case TransferStatus::Kind::kRefused:
-      return kExitRefused;
-    case TransferStatus::Kind::kNotFound:
-      return kExitNotFound;
-    case TransferStatus::Kind::kInterrupted:
-      return kExitInterrupted;
-  }
-  return kExitRefused;
-}
-
-int Fail(const TransferStatus& s) {
-  std::cerr << "titan: " << s.message() << '\n';
-  return ExitFor(s);
-}
-
-// The progress line on stderr, redrawn in place (\r) at most every kRedrawEvery, only when stderr is
-// a terminal and --quiet is off. Also times the transfer phase for the summary line.
-class ProgressLine {
- public:
-  ProgressLine(bool quiet, std::string what)
-      : enabled_(!quiet && ::isatty(STDERR_FILENO)), what_(std::move(what)) {}
-  ~ProgressLine() { Clear(); }
-
-  void Update(TransferPhase phase, int64_t done, int64_t total) {
-    const auto now = Clock::now();
-    if (phase != phase_ || !started_) {
-      phase_ = phase;
-      started_ = true;
-      phase_start_ = now;
-      last_draw_ = {};
-    }
-    if (!enabled_ || (now - last_draw_ < kRedrawEvery && done < total)) return;
-    last_draw_ = now;
-    const char* verb = phase == TransferPhase::kHashing   ? "hashing"
-                       : phase == TransferPhase::kSending ? "uploading"
-                                                          : "downloading";
-    std::cerr << '\r'
-              << RenderProgress(verb, what_, done, total,
-                                std::chrono::duration<double>(now - phase_start_).count())
-              << "\033[K" << std::flush;
-    drawn_ = true;
-  }
-  ProgressFn Fn() {
-    return [this](TransferPhase phase, int64_t done, int64_t total) { Update(phase, done, total); };
-  }
-  // Seconds since the last phase began (the transfer itself, once hashing is over).
-  double PhaseSeconds() const {
-    return started_ ? std::chrono::duration<double>(Clock::now() - phase_start_).count() : 0;
-  }
-  void Clear() {
-    if (drawn_) std::cerr << "\r\033[K" << std::flush;
-    drawn_ = false;
-  }
-
- private:
-  bool enabled_;
-  std::string what_;
-  TransferPhase phase_ = TransferPhase::kHashing;
-  bool started_ = false, drawn_ = false;
-  Clock::time_point phase_start_, last_draw_;
-};
-
-// A temporary folder removed with its contents on scope exit.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/titan-upload-XXXXXX";
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }  // empty when it could not be created
-
- private:
-  std::string path_;
-};
-
-// Every chunk sent and every ARTIFACT_DATA received is a 1 MiB buffer (ours, or ZeroMQ's). Above
-// glibc's default mmap threshold each one is a fresh mapping whose pages fault in (~250 faults per MiB)
-// and is unmapped again when freed; keeping such buffers in the heap, and the heap from being trimmed,
-// lets them be reused: measured on a 256 MiB download, 40% less CPU in this process. The heap stays at
-// about the transfer window (8 MiB). Process-wide, so it is set here, for the transfer commands only.
-void KeepChunkBuffersInHeap() {
-  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
-}
-
-TransferOptions OptionsFor(const Target& target, const SignalWatch& signals) {
-  KeepChunkBuffersInHeap();
-  TransferOptions o;
-  o.host = target.host;
-  o.port = target.port;
-  o.timeout_ms = target.timeout_ms;
-  o.cancel_fd = signals.fd();
-  return o;
-}
 
 // False (printed) when `name` is not a registry name.
 bool CheckName(const std::string& name) {
@@ -163,20 +45,6 @@ std::string BaseName(const std::string& path) {
   return p.filename().string();
 }
 
-// Uploads `file` as space/name and prints the summary. `what` labels the progress line.
-int Send(const Target& target, SignalWatch& signals, const std::string& file, const std::string& space,
-         const std::string& name, bool quiet, const std::string& note) {
-  ArtifactTransfer transfer(OptionsFor(target, signals));
-  ProgressLine line(quiet, space + "/" + name);
-  ArtifactView info;
-  const TransferStatus s = transfer.Upload(file, space, name, line.Fn(), &info);
-  const double seconds = line.PhaseSeconds();
-  line.Clear();
-  if (!s.ok()) return Fail(s);
-  std::cout << RenderSummary("uploaded", info, note, seconds) << std::endl;
-  return kExitOk;
-}
-
 int Upload(const Target& target, const TransferArgs& a) {
   SignalWatch signals;  // before any ZeroMQ thread exists
   struct stat st {};
@@ -187,7 +55,7 @@ int Upload(const Target& target, const TransferArgs& a) {
   if (S_ISREG(st.st_mode)) {
     const std::string name = a.name.empty() ? BaseName(a.path) : a.name;
     if (!CheckName(name)) return kExitUsage;
-    return Send(target, signals, a.path, "uploads", name, a.quiet, "");
+    return UploadFile(target, a.path, {"uploads", name, a.quiet, signals.fd(), ""}, std::cout);
   }
   if (!S_ISDIR(st.st_mode)) {
     std::cerr << "titan: '" << a.path << "' is neither a regular file nor a folder; give one of those\n";
@@ -200,18 +68,8 @@ int Upload(const Target& target, const TransferArgs& a) {
               << "/<entry>'), so its --name must end in .zip\n";
     return kExitUsage;
   }
-  ScratchDir scratch;
-  if (scratch.path().empty()) {
-    std::cerr << "titan: cannot create a temporary folder to zip '" << a.path
-              << "' in: " << std::strerror(errno) << "; set TMPDIR to a writable folder\n";
-    return kExitIo;
-  }
-  const std::string zip = scratch.path() + "/" + BaseName(name);
-  if (auto packed = artifacts::PackFolder(a.path, zip); !packed.ok()) {
-    std::cerr << "titan: " << packed.message() << '\n';
-    return kExitIo;
-  }
-  return Send(target, signals, zip, "perm_files", name, a.quiet, "(folder " + a.path + ")");
+  return UploadFolder(target, a.path, {"perm_files", name, a.quiet, signals.fd(), "(folder " + a.path + ")"},
+                      std::cout);
 }
 
 int DeployScript(const Target& target, const TransferArgs& a) {
@@ -228,14 +86,14 @@ int DeployScript(const Target& target, const TransferArgs& a) {
   }
   const std::string name = a.name.empty() ? BaseName(a.path) : a.name;
   if (!CheckName(name)) return kExitUsage;
-  return Send(target, signals, a.path, "perm_files", name, a.quiet, "");
+  return UploadFile(target, a.path, {"perm_files", name, a.quiet, signals.fd(), ""}, std::cout);
 }
 
 int List(const Target& target, const TransferArgs& a) {
   SignalWatch signals;
-  ArtifactTransfer transfer(OptionsFor(target, signals));
+  ArtifactTransfer transfer(TransferOptionsFor(target, signals.fd()));
   std::vector<ArtifactView> list;
-  if (const TransferStatus s = transfer.List(a.space, &list); !s.ok()) return Fail(s);
+  if (const TransferStatus s = transfer.List(a.space, &list); !s.ok()) return ReportTransferFailure(s);
   std::cout << (a.json ? RenderArtifactsJson(list) : RenderArtifactTable(list));
   return kExitOk;
 }
@@ -252,7 +110,7 @@ int Find(ArtifactTransfer& transfer, const Target& target, const std::string& na
     const TransferStatus s = transfer.Stat(sp, name, &v);
     if (s.ok()) found.push_back(v);
     if (s.ok() && !unique) break;
-    if (!s.ok() && s.kind() != TransferStatus::Kind::kNotFound) return Fail(s);
+    if (!s.ok() && s.kind() != TransferStatus::Kind::kNotFound) return ReportTransferFailure(s);
   }
   if (found.empty()) {
     std::cerr << "titan: no artifact '" << name << "' in " << (space.empty() ? kSpaces : space) << " on "
@@ -270,7 +128,7 @@ int Find(ArtifactTransfer& transfer, const Target& target, const std::string& na
 int Get(const Target& target, const TransferArgs& a) {
   SignalWatch signals;
   if (!CheckName(a.name)) return kExitUsage;
-  ArtifactTransfer transfer(OptionsFor(target, signals));
+  ArtifactTransfer transfer(TransferOptionsFor(target, signals.fd()));
   ArtifactView info;
   if (const int rc = Find(transfer, target, a.name, a.space, false, &info); rc != kExitOk) return rc;
   std::string out = a.out.empty() ? "./" + BaseName(a.name) : a.out;
@@ -282,7 +140,7 @@ int Get(const Target& target, const TransferArgs& a) {
   const TransferStatus s = transfer.Download(info, out, line.Fn());
   const double seconds = line.PhaseSeconds();
   line.Clear();
-  if (!s.ok()) return Fail(s);
+  if (!s.ok()) return ReportTransferFailure(s);
   std::cout << RenderSummary("downloaded", info, "to " + out, seconds) << std::endl;
   return kExitOk;
 }
@@ -290,10 +148,11 @@ int Get(const Target& target, const TransferArgs& a) {
 int Remove(const Target& target, const TransferArgs& a) {
   SignalWatch signals;
   if (!CheckName(a.name)) return kExitUsage;
-  ArtifactTransfer transfer(OptionsFor(target, signals));
+  ArtifactTransfer transfer(TransferOptionsFor(target, signals.fd()));
   ArtifactView info;
   if (const int rc = Find(transfer, target, a.name, a.space, true, &info); rc != kExitOk) return rc;
-  if (const TransferStatus s = transfer.Delete(info.space, info.name); !s.ok()) return Fail(s);
+  if (const TransferStatus s = transfer.Delete(info.space, info.name); !s.ok())
+    return ReportTransferFailure(s);
   std::cout << "removed " << info.space << '/' << info.name << std::endl;
   return kExitOk;
 }

@@ -3,9 +3,9 @@
 // SDK's accept and refuse the same files. Inside, a Failure is thrown and caught in ParsePipeline.
 #include "pipeline.h"
 
-#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "pipeline_files.h"
 #include "yaml_fields.h"
 
 namespace titan::cli {
@@ -24,19 +25,22 @@ namespace fs = std::filesystem;
 using wire::Datum;
 using wire::Text;
 
-// What the files of one submission may add up to: limits.max_body_bytes less room for the job specs.
-constexpr size_t kMaxFilesBytes = 4194304 - 256 * 1024;
-
-const std::vector<std::string_view> kTitanTopKeys = {"name", "agent_run_id", "jobs"};
+const std::vector<std::string_view> kTitanTopKeys = {"name", "agent_run_id", "jobs", "version", "project"};
 const std::vector<std::string_view> kJobletTopKeys = {"version", "name", "jobs"};
 const std::vector<std::string_view> kTitanJobKeys = {
-    "id",       "script",  "type",        "args",         "dependencies",
-    "priority", "delay",   "requirement", "affinity",     "port",
-    "retries",  "timeout", "env",         "hitl_message", "max_wait_seconds"};
+    "id",           "script",          "file",        "type",
+    "args",         "dependencies",    "depends_on",  // what runs, after what
+    "priority",     "delay",           "requirement", "affinity",
+    "port",         "retries",         "timeout",     "env",  // how
+    "hitl_message", "max_wait_seconds"};                      // its gate
 const std::vector<std::string_view> kJobletJobKeys = {"name",       "command",     "args",        "runtime",
                                                       "depends_on", "environment", "requirement", "priority",
                                                       "retries",    "timeout"};
 const std::set<std::string> kInterpreters = {"python", "python3", "bash", "sh"};
+// Titan `type` values, upper-cased (any case is accepted): true for a service.
+const std::map<std::string, bool> kJobTypes = {
+    {"RUN_PAYLOAD", false}, {"TASK", false}, {"RUN", false}, {"SERVICE", true}};
+constexpr size_t kMaxNameComponent = 255;  // artifacts/artifact_name.h kMaxComponentBytes
 
 Datum TextList(const std::vector<std::string>& items) {
   wire::List list;
@@ -44,9 +48,58 @@ Datum TextList(const std::vector<std::string>& items) {
   return Datum(std::move(list));
 }
 
+// `text` upper-cased when it is all ASCII; as it is otherwise (so that no other letter folds into one).
+std::string AsciiUpper(std::string text) {
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) return text;
+  }
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// Which key names the job's file: false for `script`, true for `file` (the original SDK's spelling).
+// Failure when both or neither is given, and when both spellings of the parents are.
+bool UsesFile(const YamlFields& job) {
+  const bool script = job.Has("script"), file = job.Has("file");
+  if (script && file) {
+    throw Failure{std::max(job.Line("script"), job.Line("file")),
+                  job.what() +
+                      " gives both 'script' and 'file'; give one ('script' sends the file with the "
+                      "DAG, 'file' runs it from the project)"};
+  }
+  if (!script && !file) {
+    throw Failure{job.line(), job.what() +
+                                  " needs 'script' or 'file' (the file to run, relative to this YAML "
+                                  "file's folder)"};
+  }
+  if (job.Has("dependencies") && job.Has("depends_on")) {
+    throw Failure{std::max(job.Line("dependencies"), job.Line("depends_on")),
+                  job.what() +
+                      " gives both 'dependencies' and 'depends_on'; they are two spellings of its "
+                      "parents, give one"};
+  }
+  return file;
+}
+
+// The job's `type`: true for a service. Writes job_type only for a service (a normal run is the default).
+bool AddJobType(const YamlFields& job, wire::Map* spec) {
+  if (!job.Has("type")) return false;
+  const std::string type = job.Text("type");
+  const auto it = kJobTypes.find(AsciiUpper(type));
+  if (it == kJobTypes.end()) {
+    throw Failure{job.Line("type"),
+                  "'type' must be RUN_PAYLOAD, TASK or run (runs once) or SERVICE (kept "
+                  "running), in any case, in " +
+                      job.what() + "; got '" + type + "'"};
+  }
+  if (it->second) spec->emplace_back("job_type", Datum(Text{"SERVICE"}));
+  return it->second;
+}
+
 class Parser {
  public:
-  explicit Parser(const std::string& file) : folder_(fs::absolute(fs::path(file)).parent_path()) {}
+  explicit Parser(const std::string& file)
+      : files_(fs::absolute(fs::path(file)).lexically_normal().parent_path()) {}
 
   Pipeline Parse(const YAML::Node& root, int root_line) {
     if (!root.IsMap()) throw Failure{root_line, "a pipeline is a mapping with 'name' and 'jobs'"};
@@ -61,14 +114,16 @@ class Parser {
     top.Require("name", "the DAG's name");
     Pipeline out;
     out.dag = top.Text("name");
-    if (top.Has("agent_run_id") && !joblet) out.agent_run_id = top.Text("agent_run_id");
+    if (!joblet) TitanTopKeys(top, &out);
+    project_zip_ = ProjectZipName(out.dag);
     int index = 1;
     for (const YAML::Node& job : jobs) {
       out.jobs.push_back(joblet ? JobletJob(job, index) : TitanJob(job, index));
       ++index;
     }
-    CheckFilesFit();
-    out.files = std::move(files_);
+    if (uses_project_) out.project = Project(top);
+    files_.CheckFit();
+    out.files = files_.Take();
     return out;
   }
 
@@ -94,6 +149,29 @@ class Parser {
     return by_name > 0;
   }
 
+  // agent_run_id; `version` (any string or number, ignored) and `project` (default true).
+  void TitanTopKeys(const YamlFields& top, Pipeline* out) {
+    if (top.Has("agent_run_id")) out->agent_run_id = top.Text("agent_run_id");
+    if (top.Has("version")) {
+      const ScalarKind kind = KindOf(top.Value("version"));
+      if (kind != ScalarKind::kString && kind != ScalarKind::kInt && kind != ScalarKind::kFloat) {
+        throw Failure{top.Line("version"),
+                      "'version' must be a string or a number in the pipeline (it is "
+                      "accepted and ignored)"};
+      }
+    }
+    if (top.Has("project")) project_ = top.Flag("project");
+  }
+
+  PipelineProject Project(const YamlFields& top) const {
+    if (project_zip_.size() > kMaxNameComponent) {
+      throw Failure{top.Line("name"), "the pipeline's name is too long to name its project zip ('" +
+                                          project_zip_.substr(0, 40) + "...', more than " +
+                                          std::to_string(kMaxNameComponent) + " bytes); shorten 'name'"};
+    }
+    return PipelineProject{files_.folder().string(), project_zip_};
+  }
+
   // "job 'EXTRACT'" when the job's id is a string, else "job #2".
   static std::string JobName(const YAML::Node& job, int index, std::string_view id_key) {
     const YamlFields probe(job, "");
@@ -107,26 +185,40 @@ class Parser {
     const YamlFields job(node, JobName(node, index, "id"));
     job.CheckKeys(kTitanJobKeys);
     job.Require("id", "a unique job id");
-    job.Require("script", "the file to run, relative to this YAML file's folder");
+    const bool uses_file = UsesFile(job);
     wire::Map spec{{"id", Datum(Text{job.Text("id")})}};
-    spec.emplace_back("file", Datum(Text{AddFile(job.Text("script"), job.Line("script"))}));
-    if (job.Has("type")) {
-      const std::string type = job.Text("type");
-      if (type != "RUN_PAYLOAD" && type != "SERVICE") {
-        throw Failure{job.Line("type"), "'type' must be RUN_PAYLOAD or SERVICE in " + job.what()};
-      }
-      spec.emplace_back("job_type", Datum(Text{type}));
+    AddJobFile(job, uses_file, &spec);
+    if (AddJobType(job, &spec) && uses_file && !job.Has("port")) {
+      throw Failure{job.line(), job.what() +
+                                    " is a service run from 'file', so it needs 'port' (the port it "
+                                    "listens on)"};
     }
     if (job.Has("args")) spec.emplace_back("args", Datum(Text{job.Text("args")}));
     if (job.Has("port")) spec.emplace_back("port", Datum(job.Integer("port")));
     if (job.Has("delay")) spec.emplace_back("delay_ms", Datum(job.Milliseconds("delay")));
     if (job.Has("affinity")) spec.emplace_back("affinity", Datum(job.Flag("affinity")));
-    if (job.Has("dependencies")) spec.emplace_back("parents", TextList(job.TextList("dependencies")));
+    for (const char* key : {"dependencies", "depends_on"}) {
+      if (job.Has(key)) spec.emplace_back("parents", TextList(job.TextList(key)));
+    }
     if (job.Has("env")) spec.emplace_back("env", TextList(job.TextMap("env")));
     if (job.Has("hitl_message")) spec.emplace_back("hitl_message", Datum(Text{job.Text("hitl_message")}));
     if (job.Has("max_wait_seconds")) spec.emplace_back("max_wait_s", Datum(job.Integer("max_wait_seconds")));
     SharedKeys(job, &spec);
     return spec;
+  }
+
+  // A `script`, or a `file` with `project: false`, is read and sent; a `file` of the project becomes an
+  // archive job's "<zip>/<path>".
+  void AddJobFile(const YamlFields& job, bool uses_file, wire::Map* spec) {
+    const char* key = uses_file ? "file" : "script";
+    const std::string path = job.Text(key);
+    if (!uses_file || !project_) {
+      spec->emplace_back("file", Datum(Text{files_.AddScript(path, key, job.Line(key))}));
+      return;
+    }
+    spec->emplace_back("file", Datum(Text{project_zip_ + "/" + files_.ProjectEntry(path, job.Line(key))}));
+    spec->emplace_back("archive", Datum(true));
+    uses_project_ = true;
   }
 
   wire::Map JobletJob(const YAML::Node& node, int index) {
@@ -140,8 +232,8 @@ class Parser {
       (void)job.Text("runtime");  // accepted and ignored: workers use their own interpreters
     wire::Map spec{{"id", Datum(Text{name})}};
     std::error_code ec;
-    if (kInterpreters.count(command) && !args.empty() && fs::is_regular_file(folder_ / args[0], ec)) {
-      spec.emplace_back("file", Datum(Text{AddFile(args[0], job.Line("args"))}));
+    if (kInterpreters.count(command) && !args.empty() && fs::is_regular_file(files_.folder() / args[0], ec)) {
+      spec.emplace_back("file", Datum(Text{files_.AddScript(args[0], "script", job.Line("args"))}));
       if (args.size() > 1) {
         std::string joined;
         for (size_t i = 1; i < args.size(); ++i) joined += (i > 1 ? " " : "") + PipelineShellQuote(args[i]);
@@ -155,9 +247,8 @@ class Parser {
       std::string script = "#!/bin/sh\nexec " + PipelineShellQuote(command);
       for (const std::string& a : args) script += " " + PipelineShellQuote(a);
       script += "\n";
-      spec.emplace_back(
-          "file",
-          Datum(Text{Put(name + ".sh", std::move(script), "generated for job '" + name + "'", job.line())}));
+      spec.emplace_back("file", Datum(Text{files_.Put(name + ".sh", std::move(script),
+                                                      "generated for job '" + name + "'", job.line())}));
     }
     if (job.Has("depends_on")) spec.emplace_back("parents", TextList(job.TextList("depends_on")));
     if (job.Has("environment")) spec.emplace_back("env", TextList(job.TextMap("environment")));
@@ -173,57 +264,10 @@ class Parser {
     if (job.Has("timeout")) spec->emplace_back("timeout_ms", Datum(job.Milliseconds("timeout")));
   }
 
-  // Reads the script (relative to the YAML file's folder, or absolute); returns its base name.
-  std::string AddFile(const std::string& script, int line) {
-    const fs::path path = (folder_ / script).lexically_normal();
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT) {
-        throw Failure{line, "script '" + script + "' not found (looked for " + path.string() +
-                                "); paths are relative to the YAML file's folder"};
-      }
-      throw Failure{line, "cannot read script '" + script + "': " + std::strerror(errno)};
-    }
-    if (S_ISDIR(st.st_mode))
-      throw Failure{line, "script '" + script + "' is a directory; name the file to run"};
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream content;
-    content << in.rdbuf();
-    if (!in) throw Failure{line, "cannot read script '" + script + "': " + std::strerror(errno)};
-    return Put(path.filename().string(), content.str(), path.string(), line);
-  }
-
-  std::string Put(const std::string& name, std::string content, const std::string& origin, int line) {
-    for (const auto& [existing, bytes] : files_) {
-      if (existing != name) continue;
-      if (bytes != content) {
-        throw Failure{line, "two different files are named '" + name + "' (" + origins_.at(name) + " and " +
-                                origin + "); the worker keeps only the base name, so rename one"};
-      }
-      return name;
-    }
-    files_.emplace_back(name, std::move(content));
-    origins_[name] = origin;
-    return name;
-  }
-
-  void CheckFilesFit() const {
-    size_t total = 0;
-    const std::pair<std::string, std::string>* biggest = nullptr;
-    for (const auto& f : files_) {
-      total += f.second.size();
-      if (biggest == nullptr || f.second.size() > biggest->second.size()) biggest = &f;
-    }
-    if (total <= kMaxFilesBytes) return;
-    throw Failure{0, "the job files add up to " + std::to_string(total) + " bytes (largest: " +
-                         biggest->first + ", " + std::to_string(biggest->second.size()) +
-                         " bytes); one submission carries at most " + std::to_string(kMaxFilesBytes) +
-                         ". Submit big jobs separately, or ship data through TitanStore or an artifact"};
-  }
-
-  fs::path folder_;
-  std::vector<std::pair<std::string, std::string>> files_;
-  std::map<std::string, std::string> origins_;  // base name -> where its bytes came from
+  PipelineFiles files_;
+  bool project_ = true;        // the pipeline's `project`
+  bool uses_project_ = false;  // some job runs from the project
+  std::string project_zip_;
 };
 
 // The file's text, or a Failure naming why it cannot be read.
@@ -266,6 +310,21 @@ std::string PipelineShellQuote(std::string_view word) {
   return out + "'";
 }
 
+std::string ProjectZipName(std::string_view dag) {
+  std::string out;
+  for (const char c : dag) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 && u < 0x80) {
+      out += c;
+    } else if (c == '.' || c == '_' || c == '-') {
+      out += c;
+    } else if ((u & 0xC0) != 0x80) {  // one '_' per code point: UTF-8 continuation bytes add none
+      out += '_';
+    }
+  }
+  return out + ".zip";
+}
+
 wire::Message BuildPipelineSubmit(const Pipeline& pipeline) {
   wire::List jobs, files;
   for (const wire::Map& spec : pipeline.jobs) jobs.emplace_back(spec);
@@ -283,7 +342,7 @@ wire::Message BuildPipelineSubmit(const Pipeline& pipeline) {
 wire::Message BuildScheduleAdd(const std::string& name, const std::string& cron, const Pipeline& pipeline) {
   const wire::Message submit = BuildPipelineSubmit(pipeline);
   wire::Message m = wire::MakeMessage(wire::MsgType::kScheduleAdd);
-  m.Set("name", Datum(Text{name})).Set("cron", Datum(Text{cron}));
+  m.Set("name", Datum(Text{name})).Set("cron", Datum(Text{cron})).Set("dag", Datum(Text{pipeline.dag}));
   return m.Set("jobs", *submit.Find("jobs")).Set("files", *submit.Find("files"));
 }
 

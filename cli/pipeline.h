@@ -13,6 +13,14 @@
 
 namespace titan::cli {
 
+// A folder to zip and deploy to perm_files before the submission is sent: the YAML file's folder, for
+// the jobs that name their script with `file` while `project` is true (docs/pipelines.md). Their
+// JobSpecs are archive jobs with file "<name>/<path inside the folder>".
+struct PipelineProject {
+  std::string folder;  // absolute
+  std::string name;    // ProjectZipName(dag): the zip's name in perm_files
+};
+
 // What a pipeline file submits: one DAG.
 struct Pipeline {
   std::string dag;
@@ -21,6 +29,8 @@ struct Pipeline {
   std::vector<wire::Map> jobs;
   // Each distinct file once, in first-use order: base name -> bytes.
   std::vector<std::pair<std::string, std::string>> files;
+  // Set when some job runs from the project; the caller uploads it first (see submit_command.cc).
+  std::optional<PipelineProject> project;
 };
 
 // Why a file is not a pipeline. `line` is 1-based; 0 when no line applies (the file cannot be read,
@@ -34,8 +44,13 @@ struct PipelineError {
 };
 
 // Reads the pipeline at `path` (scripts relative to its folder). True with *out filled, or false with
-// *error set; never throws. Cycles, unknown parents and duplicate ids are left to the broker.
+// *error set; never throws, sends nothing, writes nothing. Cycles, unknown parents and duplicate ids
+// are left to the broker.
 bool ParsePipeline(const std::string& path, Pipeline* out, PipelineError* error);
+
+// The project zip's name for the pipeline named `dag`: "<dag>.zip" with every character (code point)
+// outside [A-Za-z0-9._-] replaced by one '_'. "Nightly ETL/v2" -> "Nightly_ETL_v2.zip".
+std::string ProjectZipName(std::string_view dag);
 
 // `word` as one shell word: as it is when made only of letters, digits and -_./=:,+@%, else in single
 // quotes with a ' inside written '"'"' (the form both pipeline parsers use; it shapes generated scripts).
@@ -44,8 +59,8 @@ std::string PipelineShellQuote(std::string_view word);
 // The JOB_SUBMIT that sends the pipeline (jobs, files, dag, and agent_run_id when it has one).
 wire::Message BuildPipelineSubmit(const Pipeline& pipeline);
 
-// The SCHEDULE_ADD that runs the pipeline's jobs at each tick of `cron` (its DAG name and agent run do
-// not travel: the broker names each tick's DAG <name>@<time>).
+// The SCHEDULE_ADD that runs the pipeline's jobs at each tick of `cron`, with the pipeline's own name as
+// `dag` (each tick's DAG is <dag>@<time>). Its agent run does not travel.
 wire::Message BuildScheduleAdd(const std::string& name, const std::string& cron, const Pipeline& pipeline);
 
 }  // namespace titan::cli

@@ -11,8 +11,10 @@
 #include <fstream>
 #include <map>
 
+#include "pipeline_test_file.h"
 #include "test_dir.h"
 #include "yaml_fields.h"
+#include "zip_archive.h"
 
 namespace titan::cli {
 namespace {
@@ -47,22 +49,41 @@ Datum FromJson(const YAML::Node& n) {
   return Datum(n.as<int64_t>());
 }
 
-// A JobSpec as "{field: value, ...}" in field-name order: the comparison ignores field order.
-std::string Canonical(const wire::Map& spec) {
-  std::map<std::string, std::string> sorted;
-  for (const auto& [k, v] : spec) sorted[k] = wire::Render(v);
-  std::string out = "{";
-  for (const auto& [k, v] : sorted) out += (out.size() > 1 ? ", " : "") + k + ": " + v;
-  return out + "}";
-}
-
+// Every case, as its path relative to kGoldenDir without ".expected.json" ("titan_basic",
+// "original_project/original_project"): cases may sit in subfolders, which then are their projects.
 std::vector<std::string> GoldenCases() {
+  const std::string suffix = ".expected.json";
   std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(kGoldenDir)) {
-    if (entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
+  for (const auto& entry : fs::recursive_directory_iterator(kGoldenDir)) {
+    const std::string rel = entry.path().lexically_relative(kGoldenDir).generic_string();
+    if (rel.size() > suffix.size() && rel.compare(rel.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      names.push_back(rel.substr(0, rel.size() - suffix.size()));
+    }
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// The parsed project as expected.json states it: "<name>: <entry> <entry> ..." with the entries that
+// packing the folder gives, sorted; "none" without a project.
+std::string ProjectOf(const Pipeline& p) {
+  if (!p.project) return "none";
+  testing::TempDir dir;
+  const exec::Status packed = artifacts::PackFolder(p.project->folder, dir.File(p.project->name));
+  if (!packed.ok()) return packed.message();
+  auto entries = artifacts::ListEntries(dir.File(p.project->name));
+  if (!entries.ok()) return entries.message();
+  std::sort(entries->begin(), entries->end());
+  std::string out = p.project->name + ":";
+  for (const std::string& e : *entries) out += " " + e;
+  return out;
+}
+
+std::string ExpectedProject(const YAML::Node& expected) {
+  if (!expected["project"] || expected["project"].IsNull()) return "none";
+  std::string out = expected["project"]["name"].Scalar() + ":";
+  for (const YAML::Node& e : expected["project"]["entries"]) out += " " + e.Scalar();
+  return out;
 }
 
 class PipelineGolden : public ::testing::TestWithParam<std::string> {};
@@ -99,37 +120,25 @@ TEST_P(PipelineGolden, ProducesTheExpectedSubmissionOrError) {
     EXPECT_EQ(expected["files"][i]["name"].Scalar(), p.files[i].first);
     EXPECT_EQ(expected["files"][i]["sha256"].Scalar(), Sha256Hex(p.files[i].second)) << p.files[i].first;
   }
+  EXPECT_EQ(ExpectedProject(expected), ProjectOf(p));
+  if (p.project) {
+    EXPECT_EQ(fs::path(yaml).parent_path().string(), p.project->folder);
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, PipelineGolden, ::testing::ValuesIn(GoldenCases()),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Cases, PipelineGolden, ::testing::ValuesIn(GoldenCases()), [](const auto& info) {
+  std::string name = info.param;
+  std::replace(name.begin(), name.end(), '/', '_');
+  return name;
+});
 
-TEST(PipelineGoldenDir, HasCasesForBothFormats) {
+TEST(PipelineGoldenDir, HasCasesForBothFormatsAndBothSpellings) {
   const std::vector<std::string> names = GoldenCases();
-  EXPECT_NE(names.end(), std::find(names.begin(), names.end(), "titan_basic"));
-  EXPECT_NE(names.end(), std::find(names.begin(), names.end(), "joblet_basic"));
+  for (const char* name : {"titan_basic", "joblet_basic", "daily_etl", "original_types",
+                           "original_project/original_project", "original_project/original_no_project"}) {
+    EXPECT_NE(names.end(), std::find(names.begin(), names.end(), name)) << name;
+  }
 }
-
-// A pipeline file in a temp dir, with scripts next to it.
-class PipelineFile : public ::testing::Test {
- protected:
-  void Write(const std::string& name, const std::string& content) {
-    fs::create_directories(fs::path(dir_.File(name)).parent_path());
-    std::ofstream(dir_.File(name), std::ios::binary) << content;
-  }
-  // Parses `yaml` written as p.yaml; the error's "<line>: <what>" or "ok".
-  std::string Parse(const std::string& yaml) {
-    Write("p.yaml", yaml);
-    error_ = {};
-    if (ParsePipeline(dir_.File("p.yaml"), &p_, &error_)) return "ok";
-    return std::to_string(error_.line) + ": " + error_.what;
-  }
-  std::string Job(size_t i) const { return Canonical(p_.jobs.at(i)); }
-
-  testing::TempDir dir_;
-  Pipeline p_;
-  PipelineError error_;
-};
 
 TEST_F(PipelineFile, TypesScalarsAsYaml11) {
   Write("a.sh", "true\n");
@@ -156,7 +165,7 @@ TEST_F(PipelineFile, NamesTheLineOfEachMistake) {
   EXPECT_EQ("1: a pipeline is a mapping with 'name' and 'jobs'", Parse("- a\n"));
   EXPECT_EQ("1: the pipeline needs 'jobs' (a list of jobs)", Parse("name: d\n"));
   EXPECT_EQ("2: 'jobs' must be a list of at least one job", Parse("name: d\njobs: []\n"));
-  EXPECT_EQ("3: job 'A' needs 'script' (the file to run, relative to this YAML file's folder)",
+  EXPECT_EQ("3: job 'A' needs 'script' or 'file' (the file to run, relative to this YAML file's folder)",
             Parse("name: d\njobs:\n  - id: A\n"));
   EXPECT_EQ("4: duplicate key 'id' (first on line 3)", Parse("name: d\njobs:\n  - id: A\n    id: B\n"));
   EXPECT_EQ("4: jobs mix 'id' (Titan format) and 'name' (Joblet format); use one format for the whole file",
@@ -173,9 +182,12 @@ TEST_F(PipelineFile, NamesTheLineOfEachMistake) {
             Parse("name: d\njobs:\n  - id: A\n    env: {N: 5}\n    script: a.sh\n"));
   EXPECT_EQ("3: 'dependencies' must be a list of strings in job 'A'; quote 1",
             Parse("name: d\njobs:\n  - {id: A, script: a.sh, dependencies: [1]}\n"));
-  EXPECT_EQ("3: 'type' must be RUN_PAYLOAD or SERVICE in job 'A'",
-            Parse("name: d\njobs:\n  - {id: A, script: a.sh, type: BATCH}\n"));
-  EXPECT_EQ(dir_.File("p.yaml") + ":3: 'type' must be RUN_PAYLOAD or SERVICE in job 'A'", error_.Message());
+  const std::string type_error =
+      "'type' must be RUN_PAYLOAD, TASK or run (runs once) or SERVICE (kept running), in any case, in job "
+      "'A'; "
+      "got 'BATCH'";
+  EXPECT_EQ("3: " + type_error, Parse("name: d\njobs:\n  - {id: A, script: a.sh, type: BATCH}\n"));
+  EXPECT_EQ(dir_.File("p.yaml") + ":3: " + type_error, error_.Message());
 }
 
 TEST_F(PipelineFile, ScriptsAreSentOnceByBaseName) {
@@ -236,7 +248,8 @@ TEST(BuildPipelineSubmit, MessagesFollowTheSchema) {
   const wire::Message schedule = BuildScheduleAdd("nightly", "0 2 * * *", p);
   EXPECT_TRUE(wire::Validate(schedule, &why)) << why;
   EXPECT_EQ("[{name: \"a.sh\", content: b\"x\"}]", wire::Render(*schedule.Find("files")));
-  EXPECT_EQ(nullptr, schedule.Find("dag"));
+  EXPECT_EQ("\"d\"", wire::Render(*schedule.Find("dag")));  // each tick's DAG is d@<time>
+  EXPECT_EQ(nullptr, schedule.Find("agent_run_id"));
 }
 
 }  // namespace

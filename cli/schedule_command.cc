@@ -2,6 +2,7 @@
 // pipelines, fired by the broker.
 #include <iostream>
 
+#include "artifact_upload.h"
 #include "broker_client.h"
 #include "commands.h"
 #include "dag_view.h"
@@ -34,9 +35,10 @@ int Add(const Target& target, const std::string& name, const std::string& cron, 
     return kExitUsage;
   }
   if (pipeline.agent_run_id) {
-    std::cerr << "titan: note: scheduled DAGs are named " << name << "@<time> and are not part of agent run '"
-              << *pipeline.agent_run_id << "'\n";
+    std::cerr << "titan: note: scheduled DAGs are named " << pipeline.dag
+              << "@<time> and are not part of agent run '" << *pipeline.agent_run_id << "'\n";
   }
+  if (const int rc = DeployPipelineProject(target, pipeline); rc != kExitOk) return rc;
   BrokerClient broker(target);
   Message reply;
   if (const int rc = broker.Call(BuildScheduleAdd(name, cron, pipeline), MsgType::kOk, &reply);
@@ -80,9 +82,9 @@ void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code) {
   add->footer(
       "CRON has five fields, in UTC: minute hour day-of-month month day-of-week; quote it:\n"
       "  titan schedule add nightly '0 2 * * *' pipeline.yaml\n"
-      "The pipeline's jobs and scripts (read now) become the schedule's; each tick submits them as DAG\n"
-      "NAME@<YYYYmmddTHHMMZ> with job ids suffixed @<YYYYmmddTHHMMZ>. A schedule of the same name is "
-      "replaced.");
+      "The pipeline's jobs and scripts (read now) become the schedule's; its project, if it has one, is\n"
+      "uploaded now. Each tick submits the jobs as DAG <the pipeline's name>@<YYYYmmddTHHMMZ> with job ids\n"
+      "suffixed @<YYYYmmddTHHMMZ>. A schedule of the same name is replaced.");
   add->add_option("NAME", (*args)[0], "the schedule's name (no '@')")->required();
   add->add_option("CRON", (*args)[1], "when: five cron fields, UTC")->required();
   add->add_option("FILE", (*args)[2], "the pipeline YAML file (docs/pipelines.md)")->required();

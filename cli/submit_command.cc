@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "artifact_upload.h"
 #include "broker_client.h"
 #include "commands.h"
 #include "dag_wait.h"
@@ -25,6 +26,8 @@ void PrintSubmission(const Pipeline& p) {
   for (const wire::Map& spec : p.jobs) std::cout << "job: " << wire::Render(wire::Datum(spec)) << '\n';
   for (const auto& [name, content] : p.files)
     std::cout << "file: " << name << " (" << content.size() << " bytes)\n";
+  if (p.project)
+    std::cout << "project: " << p.project->folder << " -> perm_files/" << p.project->name << '\n';
 }
 
 int Submit(const Target& target, const SubmitArgs& args) {
@@ -38,6 +41,7 @@ int Submit(const Target& target, const SubmitArgs& args) {
     PrintSubmission(pipeline);
     return kExitOk;
   }
+  if (const int rc = DeployPipelineProject(target, pipeline); rc != kExitOk) return rc;
   BrokerClient broker(target);
   wire::Message reply;
   if (const int rc = broker.Call(BuildPipelineSubmit(pipeline), wire::MsgType::kJobAccepted, &reply);
@@ -62,9 +66,11 @@ void AddSubmitCommand(CLI::App& app, const Target& target, int* exit_code) {
       "submit",
       "Submit a YAML pipeline as one DAG and print its id and job ids (--wait: follow it to the end)");
   cmd->footer(
-      "FILE is a pipeline in the Titan format (jobs with id/script) or the Joblet format (jobs with\n"
-      "name/command); docs/pipelines.md describes both. Scripts are read relative to FILE's folder and\n"
-      "sent with the DAG. Mistakes are reported as FILE:LINE: what, before anything is sent.\n"
+      "FILE is a pipeline in the Titan format (jobs with id and script or file) or the Joblet format (jobs\n"
+      "with name/command); docs/pipelines.md describes both. Scripts are read relative to FILE's folder and\n"
+      "sent with the DAG; jobs given with 'file' run from FILE's folder, zipped and uploaded first as\n"
+      "perm_files/<name>.zip (unless the pipeline says project: false).\n"
+      "Mistakes are reported as FILE:LINE: what, before anything is sent.\n"
       "A job with hitl_message is followed by a gate hitl-gate-<id>: `titan approve` or `titan reject` it.\n"
       "Exit status with --wait: 0 when the DAG COMPLETED, 5 when it FAILED or was CANCELLED\n"
       "(the failed jobs, their reasons and the last 20 lines of their logs are printed).");

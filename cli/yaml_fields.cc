@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <regex>
@@ -75,6 +77,30 @@ bool IntValue(std::string text, int64_t* out) {
   if (base == 60 && !push(&value, 60, part)) return false;
   *out = negative ? static_cast<int64_t>(~value + 1) : static_cast<int64_t>(value);
   return true;
+}
+
+// The value of a scalar KindOf calls kFloat, constructed as PyYAML does: without '_', case-insensitive
+// .inf/.nan, sexagesimal parts (1:30.5) summed as doubles from the last one, else strtod (correctly
+// rounded, like Python's float()).
+double FloatValue(std::string text) {
+  std::erase(text, '_');
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double sign = 1;
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) {
+    sign = text[0] == '-' ? -1 : 1;
+    text.erase(0, 1);
+  }
+  if (text == ".inf") return sign * std::numeric_limits<double>::infinity();
+  if (text == ".nan") return std::numeric_limits<double>::quiet_NaN();
+  if (text.find(':') == std::string::npos) return sign * std::strtod(text.c_str(), nullptr);
+  std::vector<double> parts;
+  for (size_t from = 0, colon = 0; colon != std::string::npos; from = colon + 1) {
+    colon = text.find(':', from);
+    parts.push_back(std::strtod(text.substr(from, colon - from).c_str(), nullptr));
+  }
+  double value = 0, base = 1;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it, base *= 60) value += *it * base;
+  return sign * value;
 }
 
 // The source text of a value, for messages.
@@ -204,12 +230,25 @@ int64_t YamlFields::Integer(std::string_view key) const {
 }
 
 int64_t YamlFields::Milliseconds(std::string_view key) const {
-  const int64_t seconds = Integer(key);
-  if (seconds < 0) throw Failure{Line(key), "'" + std::string(key) + "' must be >= 0 seconds in " + what_};
-  if (seconds > std::numeric_limits<int64_t>::max() / 1000) {
-    throw Failure{Line(key), "'" + std::string(key) + "' is too many seconds in " + what_};
+  const Entry* e = Find(key);
+  const ScalarKind kind = e != nullptr ? KindOf(e->value) : ScalarKind::kNull;
+  if (kind != ScalarKind::kInt && kind != ScalarKind::kFloat) {
+    throw Failure{Line(key), "'" + std::string(key) + "' must be a number of seconds in " + what_};
   }
-  return seconds * 1000;
+  const auto negative = [&] { return Failure{e->line, "'" + e->key + "' must be >= 0 seconds in " + what_}; };
+  const auto too_many = [&] { return Failure{e->line, "'" + e->key + "' is too many seconds in " + what_}; };
+  if (kind == ScalarKind::kInt) {
+    const int64_t seconds = Integer(key);
+    if (seconds < 0) throw negative();
+    if (seconds > std::numeric_limits<int64_t>::max() / 1000) throw too_many();
+    return seconds * 1000;
+  }
+  const double seconds = FloatValue(e->value.Scalar());
+  if (!(seconds >= 0)) throw negative();  // NaN too
+  // Built with -ffp-contract=off (CMakeLists.txt): a multiply and an add, each rounded, as in Python.
+  const double half_up = seconds * 1000.0 + 0.5;
+  if (half_up >= 9223372036854775808.0) throw too_many();  // 2^63, infinity too
+  return static_cast<int64_t>(std::floor(half_up));
 }
 
 bool YamlFields::Flag(std::string_view key) const {

@@ -54,7 +54,9 @@ class YamlFields {
   // The value of a present `key`, or Failure "'<key>' must be <kind> in <what>".
   std::string Text(std::string_view key) const;
   int64_t Integer(std::string_view key) const;
-  int64_t Milliseconds(std::string_view key) const;  // whole seconds >= 0, times 1000
+  // Seconds >= 0 as milliseconds: an integer times 1000, or a float (1.5, 1:30.5) times 1000 rounded to
+  // the nearest millisecond, halves up (floor(x * 1000 + 0.5), as the SDK computes it).
+  int64_t Milliseconds(std::string_view key) const;
   bool Flag(std::string_view key) const;
   std::vector<std::string> TextList(std::string_view key) const;
   std::vector<std::string> TextMap(std::string_view key) const;  // "NAME=value" entries in file order

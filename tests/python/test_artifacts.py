@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import titan_sdk.artifacts
+import titan_sdk.project_zip
 import titan_sdk.transfer
 from cluster import unique_id, write_script
 from titan_sdk import (DEPLOY_SUCCESS, UPLOAD_SUCCESS, InvalidError, JobFileNotFoundError, LocalFileNotFoundError,
@@ -241,6 +242,28 @@ def test_zip_folder_keeps_inside_links_as_links_and_file_modes(tmp_path):
         assert (infos["link.sh"].external_attr >> 16) & 0o170000 == 0o120000
         assert zf.read("link.sh") == b"bin/run.sh"
         assert (infos["bin/run.sh"].external_attr >> 16) & 0o777 == 0o755
+
+
+def test_zip_folder_refuses_a_folder_a_worker_would_not_unpack(tmp_path, monkeypatch):
+    project = tmp_path / "p"
+    (project / "sub").mkdir(parents=True)
+    (project / "a.bin").write_bytes(b"a" * 600)
+    (project / "sub" / "b.bin").write_bytes(b"b" * 600)
+    monkeypatch.setattr(titan_sdk.project_zip, "MAX_PROJECT_BYTES", 1000)
+    with pytest.raises(TitanError) as e:
+        zip_folder(str(project), str(tmp_path / "p.zip"))
+    assert str(e.value) == ("cannot pack '%s': it holds more than 1000 bytes of files, more than a worker unpacks; "
+                            "move data out of the folder (into TitanStore or an uploaded artifact) or pack a smaller "
+                            "folder" % project)
+    monkeypatch.setattr(titan_sdk.project_zip, "MAX_PROJECT_BYTES", 1200)
+    monkeypatch.setattr(titan_sdk.project_zip, "MAX_PROJECT_ENTRIES", 2)
+    with pytest.raises(TitanError, match="more than 2 files and folders"):
+        zip_folder(str(project), str(tmp_path / "p.zip"))
+    assert not (tmp_path / "p.zip").exists()
+    monkeypatch.setattr(titan_sdk.project_zip, "MAX_PROJECT_ENTRIES", 3)
+    zip_folder(str(project), str(tmp_path / "p.zip"))
+    with zipfile.ZipFile(tmp_path / "p.zip") as zf:
+        assert sorted(zf.namelist()) == ["a.bin", "sub/", "sub/b.bin"]
 
 
 # ---- publish / get through TitanStore ---------------------------------------------------------------------

@@ -135,14 +135,7 @@ class ArtifactCalls:
         if not os.path.isdir(folder):
             raise TitanError("%s is not a folder; upload_project_folder zips a folder (use upload_file for a file)"
                              % os.fspath(path))
-        name = validate_name(os.path.basename(os.path.normpath(folder)) + ".zip")
-        tmp = tempfile.mkdtemp(prefix="titan-project-")
-        try:
-            zip_path = os.path.join(tmp, name)
-            zip_folder(folder, zip_path, exclude=[tmp])  # tmp is inside `folder` when zipping e.g. /tmp
-            self.put_artifact(zip_path, PERM_FILES, name)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        self._put_project(folder, validate_name(os.path.basename(os.path.normpath(folder)) + ".zip"))
         return UPLOAD_SUCCESS
 
     def publish_artifact(self, key: str, filename: PathLike) -> str:
@@ -214,6 +207,20 @@ class ArtifactCalls:
         return True
 
     # ---- for submissions -------------------------------------------------------------------------------
+
+    def _put_project(self, folder: str, name: str, only_if_changed: bool = False) -> Dict[str, Any]:
+        """Zips the folder (project_zip.zip_folder: what a worker unpacks) into a temporary file and uploads
+        it as perm_files/<name>; with `only_if_changed`, as _deploy does (not when the broker holds that
+        content under that name already). Returns the artifact."""
+        tmp = tempfile.mkdtemp(prefix="titan-project-")
+        try:
+            zip_path = os.path.join(tmp, name.rsplit("/", 1)[-1])
+            zip_folder(folder, zip_path, exclude=[tmp])  # tmp is inside `folder` when zipping e.g. /tmp
+            if only_if_changed:
+                return self._deploy(zip_path, name)
+            return self.put_artifact(zip_path, PERM_FILES, name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _deploy(self, path: str, name: str) -> Dict[str, Any]:
         """Makes perm_files/<name> hold the content of the local file `path`, uploading it only when the

@@ -157,11 +157,18 @@ class DagCalls:
                     timeout: Optional[float] = None) -> Union[str, Dict[str, Any]]:
         """Submits the pipeline file at `path` (Titan or Joblet format, docs/pipelines.md) as one DAG.
 
+        Jobs given with `file` (the original SDK's spelling) run from the project: unless the file says
+        `project: false`, the YAML file's folder is zipped and deployed first as perm_files/<name>.zip
+        (uploaded only when the broker does not hold that content under that name already).
+
         Returns the DAG id; with `wait`, blocks until every job has ended and returns the DAG as
         wait_dag() does (check its "state"). Raises PipelineError ("<file>:<line>: <what>") for a wrong
-        file, before anything is sent; InvalidError when the broker refuses the DAG (a cycle, an unknown
-        parent, a duplicate id).
+        file, before anything is sent; TitanError when the project folder cannot be zipped (a link
+        leading outside it, more than a worker unpacks); InvalidError when the broker refuses the DAG (a
+        cycle, an unknown parent, a duplicate id).
         """
         submission = pipeline.parse(path)
+        if submission.project is not None:
+            self._put_project(submission.project.folder, submission.project.name, only_if_changed=True)
         dag_id = self._submit(submission.submit_fields())[1]
         return self.wait_dag(dag_id, timeout) if wait else dag_id

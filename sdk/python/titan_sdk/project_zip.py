@@ -1,6 +1,7 @@
 # Packing a project folder into a zip for archive jobs, with the stdlib zipfile: entries relative to the
 # folder in sorted order, file contents streamed from disk, symlinks stored as links only when they stay
-# inside the folder (what the worker's unpacker accepts, artifacts/archive.h).
+# inside the folder, within the unpack limits (what the worker's unpacker accepts, artifacts/zip_archive.h;
+# the CLI packs by the same rules with artifacts/zip_pack.cc).
 import os
 import stat
 import zipfile
@@ -9,17 +10,21 @@ from typing import Collection, List, Tuple
 from .errors import TitanError
 
 _LINK_MODE = (stat.S_IFLNK | 0o777) << 16  # external_attr of a symlink entry (Unix "version made by")
+# What a worker unpacks (artifacts::UnpackLimits): a bigger project would fail every job that runs it.
+MAX_PROJECT_BYTES = 4 << 30    # bytes of files, all together
+MAX_PROJECT_ENTRIES = 100000   # files, folders and links
 
 
 def zip_folder(folder: str, zip_path: str, exclude: Collection[str] = ()) -> None:
     """Writes a zip of everything under `folder` to `zip_path`, leaving out the absolute paths in
     `exclude` (files or folders, e.g. where `zip_path` is being written). Regular files keep their
     permission bits, empty folders are kept. Raises TitanError for a symlink that points outside the
-    folder (or is absolute) and for other file types (sockets, devices, FIFOs); nothing is left at
-    `zip_path` then."""
+    folder (or is absolute), for other file types (sockets, devices, FIFOs) and for a folder over
+    MAX_PROJECT_ENTRIES or MAX_PROJECT_BYTES; nothing is left at `zip_path` then."""
     folder = os.path.abspath(folder)
     try:
         entries = _entries(folder, {os.path.abspath(p) for p in exclude} | {os.path.abspath(zip_path)})
+        _check_limits(folder, entries)
         with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True,
                              strict_timestamps=False) as zf:  # files older than 1980 get 1980-01-01
             for arcname, path, kind in entries:
@@ -65,6 +70,19 @@ def _entries(folder: str, exclude: Collection[str]) -> List[Tuple[str, str, str]
         dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
     out.sort(key=lambda e: e[0])
     return out
+
+
+def _check_limits(folder: str, entries: List[Tuple[str, str, str]]) -> None:
+    if len(entries) > MAX_PROJECT_ENTRIES:
+        _too_big(folder, "more than %d files and folders" % MAX_PROJECT_ENTRIES)
+    size = sum(os.lstat(path).st_size for _, path, kind in entries if kind == "file")
+    if size > MAX_PROJECT_BYTES:
+        _too_big(folder, "more than %d bytes of files" % MAX_PROJECT_BYTES)
+
+
+def _too_big(folder: str, what: str) -> None:
+    raise TitanError("cannot pack '%s': it holds %s, more than a worker unpacks; move data out of the folder (into "
+                     "TitanStore or an uploaded artifact) or pack a smaller folder" % (os.path.realpath(folder), what))
 
 
 def _raise(error: OSError) -> None:

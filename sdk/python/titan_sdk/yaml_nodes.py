@@ -1,6 +1,7 @@
 # YAML with line numbers, for pipeline files: load() turns a document into Node trees that remember the
 # line each value (and each mapping key) starts on, and Fields reads one mapping with typed getters whose
 # errors are PipelineErrors "<file>:<line>: <what>". Only safe YAML tags are constructed.
+import math
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import yaml
@@ -8,6 +9,8 @@ import yaml
 from .errors import PipelineError
 
 _MAX_DEPTH = 64  # deeper nesting (or an alias that contains itself) is refused
+_MAX_INT64 = 2 ** 63 - 1
+_MIN_INT64 = -2 ** 63
 
 
 class Node:
@@ -102,14 +105,30 @@ class Fields:
         return self._get(key, lambda v: isinstance(v, str), "a string")
 
     def integer(self, key: str) -> int:
-        return self._get(key, _is_int, "an integer")
-
-    def seconds(self, key: str) -> int:
-        """A non-negative whole number of seconds."""
+        """A 64-bit signed integer (what the wire carries; the C++ parser's range)."""
         v = self._get(key, _is_int, "an integer")
-        if v < 0:
-            raise self.fail(self.values[key].line, "'%s' must be >= 0 seconds in %s" % (key, self.what))
+        if not _MIN_INT64 <= v <= _MAX_INT64:
+            raise self.fail(self.values[key].line, "'%s' is out of range in %s (at most %d)"
+                            % (key, self.what, _MAX_INT64))
         return v
+
+    def milliseconds(self, key: str) -> int:
+        """Seconds >= 0 as milliseconds: an integer times 1000, or a float (1.5, 1:30.5) times 1000 rounded
+        to the nearest millisecond, halves up: floor(x * 1000 + 0.5), as the C++ parser computes it."""
+        v = self._get(key, lambda x: _is_int(x) or isinstance(x, float), "a number of seconds")
+        line = self.values[key].line
+        if _is_int(v):
+            v = self.integer(key)
+        if not v >= 0:  # NaN too
+            raise self.fail(line, "'%s' must be >= 0 seconds in %s" % (key, self.what))
+        if _is_int(v):
+            if v > _MAX_INT64 // 1000:
+                raise self.fail(line, "'%s' is too many seconds in %s" % (key, self.what))
+            return v * 1000
+        half_up = v * 1000.0 + 0.5
+        if half_up >= 9223372036854775808.0:  # 2**63, infinity too
+            raise self.fail(line, "'%s' is too many seconds in %s" % (key, self.what))
+        return int(math.floor(half_up))
 
     def flag(self, key: str) -> bool:
         return self._get(key, lambda v: isinstance(v, bool), "true or false")
