@@ -42,13 +42,15 @@ class DagCoreTest : public BrokerCoreTest {
     return Client(std::move(m));
   }
 
-  Message AddSchedule(const std::string& name, const std::string& cron, const std::vector<JobArgs>& jobs) {
+  Message AddSchedule(const std::string& name, const std::string& cron, const std::vector<JobArgs>& jobs,
+                      const std::string& dag = "") {
     wire::List specs;
     for (const auto& j : jobs) {
       specs.push_back(
           Datum(wire::Map{{"id", S(j.id)}, {"file", S("job.sh")}, {"parents", StrList(j.parents)}}));
     }
     Message req = wire::MakeMessage(MsgType::kScheduleAdd).Set("name", S(name)).Set("cron", S(cron));
+    if (!dag.empty()) req.Set("dag", S(dag));
     req.Set("jobs", Datum(std::move(specs)));
     req.Set("files", Datum(wire::List{Datum(
                          wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 0"})}})}));
@@ -215,6 +217,25 @@ TEST_F(DagCoreTest, CronFiresOnTheInjectedClockAndMissedTicksRunOnce) {
   Client(wire::MakeMessage(MsgType::kScheduleRemove).Set("name", S("nightly")));
   Advance(300'000, {"w1"});
   EXPECT_EQ("UNKNOWN", State("extract@19700101T0050Z"));
+}
+
+TEST_F(DagCoreTest, ScheduledDagRunsAreNamedAfterThePipelineAndSurviveARestart) {
+  Join("w1", 4);
+  ASSERT_EQ(MsgType::kOk, AddSchedule("every-5", "*/5 * * * *", {{"extract"}}, "Nightly-Data-Pipeline").type);
+  Advance(200'000, {"w1"});  // 00:20:00
+  EXPECT_EQ("extract@19700101T0020Z@w1", Assignments());
+  EXPECT_EQ("extract@19700101T0020Z",
+            Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S("Nightly-Data-Pipeline@19700101T0020Z")))
+                    .Bool("found")
+                ? "extract@19700101T0020Z"
+                : "no DAG named after the pipeline");
+  core_.reset();
+  journal_.reset();
+  Open();
+  Join("w1", 4);
+  Advance(300'000, {"w1"});  // 00:25:00, after a restart: the name came back with the schedule
+  EXPECT_TRUE(Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S("Nightly-Data-Pipeline@19700101T0025Z")))
+                  .Bool("found"));
 }
 
 TEST_F(DagCoreTest, BadSchedulesAreRefused) {
