@@ -7,19 +7,48 @@
 #include "log_follow.h"
 
 namespace titan::cli {
+namespace {
+
+constexpr int64_t kChunkBytes = 1 << 20;
+
+// The whole log of run `run` of job `id` (an earlier run of a reused id: it has ended, so its log
+// does not grow), in chunks.
+int PrintRunLog(BrokerClient& broker, const std::string& id, int64_t run) {
+  for (int64_t offset = 0;;) {
+    wire::Message reply;
+    const int rc = broker.Call(wire::MakeMessage(wire::MsgType::kJobLogs)
+                                   .Set("id", wire::Datum(wire::Text{id}))
+                                   .Set("offset", wire::Datum(offset))
+                                   .Set("max_bytes", wire::Datum(kChunkBytes))
+                                   .Set("run", wire::Datum(run)),
+                               wire::MsgType::kJobLogData, &reply);
+    if (rc != kExitOk) return rc;
+    if (reply.blobs.empty() || reply.blobs[0].empty()) return kExitOk;
+    std::fwrite(reply.blobs[0].data(), 1, reply.blobs[0].size(), stdout);
+    offset = reply.Int("next_offset");
+  }
+}
+
+}  // namespace
 
 void AddLogsCommand(CLI::App& app, const Target& target, int* exit_code) {
   auto id = std::make_shared<std::string>();
   auto follow = std::make_shared<bool>(false);
+  auto run = std::make_shared<int64_t>(0);
   CLI::App* cmd = app.add_subcommand("logs", "Print a job's output (stdout and stderr, as it was written)");
   cmd->add_option("ID", *id, "job id (or DAG-<id>)")->required();
   cmd->add_flag("--follow,-f", *follow, "keep printing new output until the job has ended");
+  cmd->add_option("--run", *run, "the output of run N of a reused id (1 = the first; default: the latest)")
+      ->check(CLI::PositiveNumber);
   const Target* t = &target;
   cmd->callback([=] {
     BrokerClient broker(*t);
     wire::Datum job;
-    *exit_code = broker.GetJob(*id, &job);  // also resolves DAG-<id> to the id the log is kept under
-    if (*exit_code == kExitOk) *exit_code = CopyJobLog(broker, JobFromDatum(job).id, *follow, stdout);
+    *exit_code = broker.GetJob(*id, &job, *run);  // also resolves DAG-<id> to the id the log is kept under
+    if (*exit_code != kExitOk) return;
+    const JobView view = JobFromDatum(job);
+    // An earlier run has ended: its log is printed once (-f has nothing to follow).
+    *exit_code = *run > 0 ? PrintRunLog(broker, view.id, *run) : CopyJobLog(broker, view.id, *follow, stdout);
   });
 }
 

@@ -163,6 +163,7 @@ def test_a_pipeline_can_be_submitted_again_and_earlier_runs_stay_queryable(clust
     assert history.splitlines()[0].split()[:2] == ["RUN", "STATE"]
     assert [line.split()[:2] for line in history.splitlines()[1:]] == [["1", "COMPLETED"], ["2", "COMPLETED"]]
     assert "run:" in titan_ok(cluster.port, ["status", a])
+    assert titan_ok(cluster.port, ["logs", a, "--run", "1"]) == "run 1\n"
 
 
 def test_an_id_whose_job_is_still_live_is_refused_saying_so(broker_client, hello):
