@@ -158,6 +158,8 @@ class BrokerCore {
   // DAGs, agent runs and gates (core_dags.cc).
   std::string NewDagId(const std::string& name) const;
   const Job* DagJob(const Dag& dag, size_t i) const;  // the run of job i that the DAG holds
+  // Whether `gate` follows the latest run of job `id` (a gate left by an earlier run does not).
+  bool GatesRun(const Job& gate, const std::string& id) const;
   wire::Datum RenderDag(const Dag& dag) const;
   wire::Datum RenderGroup(const std::string& id, const std::string& name, const std::string& run,
                           const std::vector<const Dag*>& dags) const;

@@ -61,7 +61,7 @@ std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
       if (it != gate_of.end()) {
         p = it->second;
         changed = true;
-      } else if (const Job* g = Resolve(earlier_gate); g != nullptr && g->gate) {
+      } else if (const Job* g = Resolve(earlier_gate); g != nullptr && g->gate && GatesRun(*g, p)) {
         p = earlier_gate;
         changed = true;
       }
@@ -97,6 +97,11 @@ Message BrokerCore::DecideGate(const Message& req, int64_t now) {
     Finish(*gate, JobState::kFailed, reason, now);
   }
   return JobInfoReply(id);
+}
+
+bool BrokerCore::GatesRun(const Job& gate, const std::string& id) const {
+  const Job* job = Resolve(id);
+  return job != nullptr && !gate.parent_runs.empty() && gate.parent_runs.front() == job->run;
 }
 
 const Job* BrokerCore::DagJob(const Dag& dag, size_t i) const {

@@ -283,7 +283,7 @@ void BrokerCore::Dispatch(int64_t now) {
     while (!queue.empty()) {
       const std::string id = std::get<2>(*queue.begin());
       Job* job = Resolve(id);
-      if (job == nullptr || job->state != JobState::kQueued) {
+      if (job == nullptr || job->state != JobState::kQueued || job->seq != std::get<1>(*queue.begin())) {
         queue.erase(queue.begin());
         continue;
       }

@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <functional>
+#include <queue>
 #include <unordered_set>
 
 #include "artifact_name.h"
@@ -105,17 +105,31 @@ std::vector<std::string> CycleMembers(const std::vector<Job>& jobs) {
 void ParentsFirst(std::vector<Job>& batch) {
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < batch.size(); ++i) index[batch[i].id] = i;
-  std::vector<Job> out;
-  std::vector<int> state(batch.size(), 0);  // 0 new, 1 placed
-  std::function<void(size_t)> place = [&](size_t i) {
-    if (state[i] != 0) return;
-    state[i] = 1;
+  std::vector<size_t> waiting(batch.size(), 0);  // parents inside the batch not yet placed
+  std::vector<std::vector<size_t>> children(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
     for (const auto& p : batch[i].parents) {
-      if (auto it = index.find(p); it != index.end()) place(it->second);
+      if (auto it = index.find(p); it != index.end()) {
+        ++waiting[i];
+        children[it->second].push_back(i);
+      }
     }
+  }
+  // Kahn's algorithm, always taking the lowest index that is free: submission order otherwise.
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> free;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (waiting[i] == 0) free.push(i);
+  }
+  std::vector<Job> out;
+  out.reserve(batch.size());
+  while (!free.empty()) {
+    const size_t i = free.top();
+    free.pop();
     out.push_back(std::move(batch[i]));
-  };
-  for (size_t i = 0; i < batch.size(); ++i) place(i);
+    for (size_t c : children[i]) {
+      if (--waiting[c] == 0) free.push(c);
+    }
+  }
   batch = std::move(out);
 }
 

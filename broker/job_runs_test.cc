@@ -179,5 +179,22 @@ TEST_F(JobRunsTest, FilesSentWithJobsAreStagedInPermFiles) {
   EXPECT_EQ(core_->FindJob("s2")->file_hash, core_->FindJob("s3")->file_hash);
 }
 
+TEST_F(JobRunsTest, AGateOfAnEarlierRunDoesNotStandForTheLatestRun) {
+  Join("w1", 4);
+  Submit({{"t", {}, 1, "GENERAL", 0, 0, false, "Ship?"}});
+  Done("w1", "t", 0);
+  ASSERT_EQ(
+      MsgType::kJobInfo,
+      Client(wire::MakeMessage(MsgType::kGateDecide).Set("id", S("hitl-gate-t")).Set("approve", Datum(true)))
+          .type);
+  ASSERT_EQ("COMPLETED", State("hitl-gate-t"));
+  Submit({{"t"}});  // run 2, without a gate
+  Submit({{"later", {"t"}}});
+  EXPECT_EQ(std::vector<std::string>{"t"}, core_->FindJob("later")->parents);
+  EXPECT_EQ("BLOCKED", State("later"));  // waits for run 2, not for run 1's approved gate
+  Done("w1", "t", 0, 2);
+  EXPECT_EQ("RUNNING", State("later"));
+}
+
 }  // namespace
 }  // namespace titan::broker
