@@ -47,6 +47,30 @@ int ListServices(const Target& target, bool all, bool json) {
   return kExitOk;
 }
 
+// The deploy command once parsed: `words` are the positionals after FILE, `script_args` those after `--`.
+int Deploy(const Target& target, RunArgs args, const std::vector<std::string>& words, bool port_given,
+           bool requirement_given, const std::vector<std::string>& script_args) {
+  if (const std::string bad = ApplyDeployWords(words, port_given, requirement_given, &args); !bad.empty()) {
+    std::cerr << "titan: deploy: " << bad << '\n';
+    return kExitUsage;
+  }
+  if (IsWorkerJar(args.file)) return AddWorker(target, args, script_args);
+  args.args = script_args;
+  args.job_type = "SERVICE";
+  return RunJob(target, args);
+}
+
+void AddServicesList(CLI::App& app, const Target& target, int* exit_code) {
+  auto all = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
+  CLI::App* list =
+      app.add_subcommand("services", "List services: state, readiness, worker, port, uptime, restarts");
+  list->add_flag("--all", *all, "also services that ended (stopped or failed)");
+  list->add_flag("--json", *json, "print JobInfo objects as JSON");
+  const Target* t = &target;
+  list->callback([=] { *exit_code = ListServices(*t, *all, *json); });
+}
+
 }  // namespace
 
 void AddServiceCommands(CLI::App& app, const Target& target, const std::vector<std::string>& script_args,
@@ -83,30 +107,10 @@ void AddServiceCommands(CLI::App& app, const Target& target, const std::vector<s
   const Target* t = &target;
   const std::vector<std::string>* after_dashes = &script_args;
   deploy->callback([=] {
-    if (const std::string bad =
-            ApplyDeployWords(*words, port->count() > 0, requirement->count() > 0, a.get());
-        !bad.empty()) {
-      std::cerr << "titan: deploy: " << bad << '\n';
-      *exit_code = kExitUsage;
-      return;
-    }
-    if (IsWorkerJar(a->file)) {
-      *exit_code = AddWorker(*t, *a, *after_dashes);
-      return;
-    }
-    a->args = *after_dashes;
-    a->job_type = "SERVICE";
     a->max_restarts = max_restarts->count() ? std::optional(*restarts) : std::nullopt;
-    *exit_code = RunJob(*t, *a);
+    *exit_code = Deploy(*t, *a, *words, port->count() > 0, requirement->count() > 0, *after_dashes);
   });
-
-  auto all = std::make_shared<bool>(false);
-  auto json = std::make_shared<bool>(false);
-  CLI::App* list =
-      app.add_subcommand("services", "List services: state, readiness, worker, port, uptime, restarts");
-  list->add_flag("--all", *all, "also services that ended (stopped or failed)");
-  list->add_flag("--json", *json, "print JobInfo objects as JSON");
-  list->callback([=] { *exit_code = ListServices(*t, *all, *json); });
+  AddServicesList(app, target, exit_code);
 }
 
 }  // namespace titan::cli
