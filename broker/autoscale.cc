@@ -21,7 +21,7 @@ std::vector<ScaleAction> DecideScaling(const ScalePolicy& policy, const std::vec
   if (policy.max_children <= 0) return out;
   std::map<std::string, int> children;  // parent -> live (not draining) + pending children
   for (const auto& w : workers) {
-    if (!w.parent.empty() && !w.draining) ++children[w.parent];
+    if (!w.parent.empty() && !w.draining && !w.manual) ++children[w.parent];
   }
   for (const auto& p : pending) ++children[p.parent];
 
@@ -49,7 +49,7 @@ std::vector<ScaleAction> DecideScaling(const ScalePolicy& policy, const std::vec
   // Retire: the child idle longest past the cool-down, while its parent keeps more than min_children.
   const ScaleWorker* idle = nullptr;
   for (const auto& w : workers) {
-    if (w.parent.empty() || w.draining || w.busy > 0 || w.idle_since == 0) continue;
+    if (w.parent.empty() || w.manual || w.draining || w.busy > 0 || w.idle_since == 0) continue;
     if (now - w.idle_since < policy.cooldown_ms || children[w.parent] <= policy.min_children) continue;
     if (idle == nullptr || w.idle_since < idle->idle_since) idle = &w;
   }

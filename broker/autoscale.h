@@ -23,6 +23,8 @@ struct ScaleWorker {
   int slots = 0, busy = 0;
   bool draining = false;
   int64_t idle_since = 0;  // 0: busy
+  bool manual = false;     // started by an operator (`deploy Worker.jar PORT`): never retired, and not
+                           // counted among its parent's auto-scaled children
 };
 
 struct ScaleWait {

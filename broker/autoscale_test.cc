@@ -93,5 +93,26 @@ TEST(DecideScaling, Table) {
       << "min_children are kept";
 }
 
+// A worker an operator added (`deploy Worker.jar PORT`, a child with an address port) is not auto-scaling's
+// to retire, however long it idles, nor does it use up its parent's auto-scaled children.
+TEST(DecideScaling, NeverRetiresAWorkerAnOperatorAdded) {
+  ScalePolicy on;
+  on.max_children = 1;
+  on.cooldown_ms = 10000;
+  const int64_t now = 100000;
+  ScaleWorker added = W("worker-8081", 0, 4, "a", now - 60000, {"GENERAL", "GPU"});
+  added.manual = true;
+  EXPECT_EQ("-", Render(DecideScaling(on, {W("a", 0), added}, {}, {}, now, 7)));
+  EXPECT_EQ(
+      "retire a-auto-1@a",
+      Render(DecideScaling(on, {W("a", 0), added, W("a-auto-1", 0, 2, "a", now - 10000)}, {}, {}, now, 7)))
+      << "an auto-scaled sibling still retires";
+  ScaleWorker busy_added = W("worker-8081", 4, 4, "a");
+  busy_added.manual = true;
+  EXPECT_EQ("spawn a-auto-7@a",
+            Render(DecideScaling(on, {W("a", 2), busy_added}, {{"GENERAL", now - 5000}}, {}, now, 7)))
+      << "it does not count against a's max_children (1)";
+}
+
 }  // namespace
 }  // namespace titan::broker

@@ -51,6 +51,7 @@ struct CoreConfig {
   int pub_port = 0;
   int max_lost = 3;     // a job whose worker died this many times is DEAD
   ScalePolicy scaling;  // auto-scaling; off unless scaling.max_children > 0
+  std::string host;     // this machine's hostname: WORKER_ADD asks a worker running here (Worker.host)
 };
 
 class BrokerCore {
@@ -94,6 +95,8 @@ class BrokerCore {
     std::set<std::string> running;
     std::string parent;      // the worker that started this one (auto-scaling); empty otherwise
     int64_t idle_since = 0;  // when its last job ended (0: busy); retires idle child workers
+    int64_t port = 0;        // its address port (WORKER_READY.port); 0: none. Such a worker was started
+                             // by an operator and auto-scaling never retires it
   };
   struct Waiter {
     Route route;
@@ -189,8 +192,9 @@ class BrokerCore {
   wire::Datum RenderWorker(const Worker& w, int64_t now) const;
   Worker* WorkerByIdentity(const std::string& identity);
 
-  // Auto-scaling (core_scaling.cc).
+  // Auto-scaling (core_scaling.cc), and WORKER_ADD: a worker on this machine starts another.
   void Autoscale(int64_t now);
+  wire::Message AddWorker(const wire::Message& req, int64_t now);
   void RecordScaling(const char* action, const ScaleAction& a, int64_t now);
 
   // Lifecycle (core_jobs.cc).

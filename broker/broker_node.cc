@@ -4,6 +4,7 @@
 // timers, dispatches, commits the journal (one fsync for the whole turn), and only then sends the
 // replies, assignments and events the turn produced.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <deque>
@@ -190,6 +191,8 @@ int RunBroker(const BrokerOptions& o) {
   config.scaling.min_children = o.autoscale_min;
   config.scaling.wait_ms = o.scale_wait_ms;
   config.scaling.cooldown_ms = o.scale_cooldown_ms;
+  char hostname[256] = {};  // as workers report theirs (WORKER_READY.host); WORKER_ADD looks for one here
+  if (gethostname(hostname, sizeof hostname - 1) == 0) config.host = hostname;
   const int port = Bind(s.clients, o.bind, o.port, "clients");
   config.worker_port = Bind(s.workers, o.bind, o.worker_port, "workers");
   config.pub_port = Bind(s.events, o.bind, o.pub_port, "events");

@@ -51,6 +51,8 @@ void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const M
       return Reply(from, rid, Stats(now));
     case MsgType::kWorkerStop:
       return Reply(from, rid, StopWorker(std::string(req.Bytes("name")), now));
+    case MsgType::kWorkerAdd:
+      return Reply(from, rid, AddWorker(req, now));
     case MsgType::kGateDecide:
       return Reply(from, rid, DecideGate(req, now));
     case MsgType::kDagList:

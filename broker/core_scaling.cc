@@ -1,6 +1,7 @@
 // BrokerCore: auto-scaling. Every half second, when a policy is set, DecideScaling looks at the
 // worker table and the queue; the core sends WORKER_SPAWN / WORKER_DRAIN and publishes each decision
-// (EVENT_SCALE, also kept for STATS).
+// (EVENT_SCALE, also kept for STATS). And WORKER_ADD (the original's `deploy Worker.jar PORT`): a worker
+// on the broker's machine starts a child worker named worker-<PORT>, which auto-scaling never retires.
 #include <spdlog/spdlog.h>
 
 #include "broker_core.h"
@@ -15,6 +16,7 @@ using wire::Text;
 namespace {
 constexpr int64_t kScaleEveryMs = 500;
 constexpr size_t kScaleEventsKept = 50;
+constexpr int64_t kAddedWorkerSlots = 4;  // the original's default worker concurrency
 }  // namespace
 
 void BrokerCore::Autoscale(int64_t now) {
@@ -29,7 +31,7 @@ void BrokerCore::Autoscale(int64_t now) {
   for (const auto& [name, w] : workers_) {
     workers.push_back(ScaleWorker{w.name, w.parent, w.capabilities, w.slots,
                                   static_cast<int>(w.running.size()), w.draining,
-                                  w.running.empty() ? w.idle_since : 0});
+                                  w.running.empty() ? w.idle_since : 0, /*manual=*/w.port > 0});
   }
   std::vector<ScaleWait> waits;
   for (const auto& [requirement, queue] : ready_) {
@@ -63,6 +65,47 @@ void BrokerCore::Autoscale(int64_t now) {
       RecordScaling("retire", a, now);
     }
   }
+}
+
+Message BrokerCore::AddWorker(const Message& req, int64_t now) {
+  const int64_t port = req.Int("port");
+  if (!req.Has("port") || port < 1 || port > 65535)
+    return Invalid("WORKER_ADD needs the new worker's port (1..65535): `titan deploy Worker.jar PORT`");
+  const std::string name = "worker-" + std::to_string(port);
+  for (const auto& [other, w] : workers_) {
+    if (other == name || w.port == port) {
+      return Invalid("worker " + other + " already has port " + std::to_string(port) +
+                     "; choose another port, or retire it first with `titan shutdown HOST " +
+                     std::to_string(port) + "`");
+    }
+  }
+  if (std::any_of(scale_pending_.begin(), scale_pending_.end(),
+                  [&](const auto& p) { return p.child == name; }))
+    return Invalid("worker " + name + " is being started already; `titan stats` lists it once it has joined");
+  // Who starts it: a live worker on this machine that is not draining and not an auto-scaled child (which
+  // may be retired, ending its own children); one started by hand before one started by a worker.
+  const Worker* parent = nullptr;
+  for (const auto& [n, w] : workers_) {
+    if (w.draining || w.host != config_.host || (!w.parent.empty() && w.port == 0)) continue;
+    if (parent == nullptr || (!w.parent.empty()) < (!parent->parent.empty())) parent = &w;
+  }
+  if (parent == nullptr) {
+    return Invalid("no worker runs on the broker's machine (" + config_.host +
+                   ") to start it; start one there with `titan worker`");
+  }
+  Message spawn =
+      wire::MakeMessage(MsgType::kWorkerSpawn)
+          .Set("name", Datum(Text{name}))
+          .Set("slots", Datum(std::clamp<int64_t>(req.Int("slots", kAddedWorkerSlots), 1, 1024)))
+          .Set("reason", Datum(Text{"an operator asked for a worker with port " + std::to_string(port)}))
+          .Set("port", Datum(port))
+          .Set("manual", Datum(true));
+  if (req.Has("capability"))
+    spawn.Set("tags", Datum(wire::List{Datum(Text{std::string(req.Bytes("capability"))})}));
+  SendWorker(*parent, std::move(spawn));
+  scale_pending_.push_back(ScalePending{parent->name, name, now});
+  spdlog::info("broker: worker {} asked to start worker {} (port {})", parent->name, name, port);
+  return wire::MakeMessage(MsgType::kOk).Set("name", Datum(Text{name}));
 }
 
 void BrokerCore::RecordScaling(const char* action, const ScaleAction& a, int64_t now) {

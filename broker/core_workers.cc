@@ -52,7 +52,8 @@ Datum BrokerCore::RenderWorker(const Worker& w, int64_t now) const {
                          {"state", Datum(Text{w.draining ? "DRAINING" : "READY"})},
                          {"running", Datum(std::move(running))},
                          {"seen_ms_ago", Datum(now - w.last_seen)},
-                         {"parent", w.parent.empty() ? Datum() : Datum(Text{w.parent})}});
+                         {"parent", w.parent.empty() ? Datum() : Datum(Text{w.parent})},
+                         {"port", w.port > 0 ? Datum(w.port) : Datum()}});
 }
 
 void BrokerCore::PublishWorker(const Worker& w, const char* event, int64_t now) {
@@ -128,6 +129,7 @@ void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg,
   w.slots = static_cast<int>(std::max<int64_t>(1, msg.Int("slots")));
   w.capabilities = Strings(msg.Find("capabilities"));
   w.parent = std::string(msg.Bytes("parent"));
+  w.port = std::clamp<int64_t>(msg.Int("port"), 0, 65535);
   // The child asked for has come; a parent that (re)registers has forgotten any spawn it was asked for.
   std::erase_if(scale_pending_, [&](const ScalePending& p) { return p.child == name || p.parent == name; });
   if (!rejoin) w.idle_since = now;

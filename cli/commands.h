@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace titan::cli {
 
@@ -15,8 +16,8 @@ struct Target {
   int timeout_ms = 10000;
 };
 
-// Nodes: serve in this process until SIGINT/SIGTERM.
-void AddStoreCommand(CLI::App& app, int* exit_code);
+// Nodes: serve in this process until SIGINT/SIGTERM. (`titan store get|set` are clients of TitanStore.)
+void AddStoreCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddBrokerCommand(CLI::App& app, int* exit_code);
 void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code);
 // `titan up`: store, broker and workers as child processes of this one.
@@ -24,23 +25,27 @@ void AddUpCommand(CLI::App& app, int* exit_code);
 
 // Clients of a store or a broker.
 void AddKvCommand(CLI::App& app, const Target& target, int* exit_code);
-void AddRunCommand(CLI::App& app, const Target& target, int* exit_code);
+// `script_args`: the words after `--` on the command line, passed to the script (app.h).
+void AddRunCommand(CLI::App& app, const Target& target, const std::vector<std::string>& script_args,
+                   int* exit_code);
 void AddStatusCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddJobsCommand(CLI::App& app, const Target& target, int* exit_code);
-void AddStatsCommand(CLI::App& app, const Target& target, int* exit_code);
-void AddStopCommands(CLI::App& app, const Target& target, int* exit_code);  // stop, shutdown
+void AddStatsCommand(CLI::App& app, const Target& target, int* exit_code);  // stats, json
+void AddStopCommands(CLI::App& app, const Target& target, int* exit_code);  // stop, cancel, shutdown
 void AddLogsCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddTailCommand(CLI::App& app, const Target& target, int* exit_code);
 // Pipelines, DAGs, agent runs, gates and schedules.
 void AddSubmitCommand(CLI::App& app, const Target& target, int* exit_code);
-void AddDagCommands(CLI::App& app, const Target& target, int* exit_code);       // dags, dag, dag-cancel
+void AddDagCommands(CLI::App& app, const Target& target,
+                    int* exit_code);  // dags, dag (ID or DAG string), dag-cancel
 void AddRunCommands(CLI::App& app, const Target& target, int* exit_code);       // runs, run-status
 void AddGateCommands(CLI::App& app, const Target& target, int* exit_code);      // approve, reject
 void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code);  // schedule add|rm, schedules
 // Artifacts: upload, deploy-script, artifacts [get|rm].
 void AddArtifactCommands(CLI::App& app, const Target& target, int* exit_code);
-// Services: deploy, services.
-void AddServiceCommands(CLI::App& app, const Target& target, int* exit_code);
+// Services: deploy (and `deploy Worker.jar PORT`, a new worker), services.
+void AddServiceCommands(CLI::App& app, const Target& target, const std::vector<std::string>& script_args,
+                        int* exit_code);
 
 // Exit codes shared by client commands.
 inline constexpr int kExitOk = 0;

@@ -1,9 +1,14 @@
-// `titan dags`, `titan dag ID`, `titan dag-cancel ID`: DAGs as the broker reports them.
+// `titan dags`, `titan dag ID`, `titan dag-cancel ID`: DAGs as the broker reports them. `titan dag
+// DAG_STRING`: submit one of the original Titan's raw DAG strings (dag_string.h).
+#include <unistd.h>
+
 #include <iostream>
 
 #include "broker_client.h"
 #include "commands.h"
+#include "dag_string.h"
 #include "dag_view.h"
+#include "dag_wait.h"
 
 namespace titan::cli {
 namespace {
@@ -50,6 +55,28 @@ int ShowDag(const Target& target, const std::string& id, MsgType request, bool j
   return kExitOk;
 }
 
+// Submits a raw DAG string as one DAG and prints its id and job ids as `titan submit` does; with
+// `wait`, follows it to the end. A malformed string is a usage error and nothing is sent.
+int SubmitDagString(const Target& target, const std::string& text, bool wait) {
+  Pipeline dag;
+  std::string error;
+  if (!ParseDagString(text, &dag, &error)) {
+    std::cerr << "titan: dag: " << error << '\n';
+    return kExitUsage;
+  }
+  BrokerClient broker(target);
+  Message reply;
+  if (const int rc = broker.Call(BuildPipelineSubmit(dag), MsgType::kJobAccepted, &reply); rc != kExitOk)
+    return rc;
+  const std::string dag_id(reply.Bytes("dag"));
+  std::vector<std::string> ids;
+  for (const Datum& id : std::get<wire::List>(reply.Find("ids")->v)) ids.emplace_back(id.bytes());
+  std::cout << "dag: " << dag_id << "\njobs:";
+  for (const std::string& id : ids) std::cout << ' ' << id;
+  std::cout << std::endl;
+  return wait ? WaitForDag(broker, dag_id, ids, isatty(STDOUT_FILENO) == 1) : kExitOk;
+}
+
 }  // namespace
 
 void AddDagCommands(CLI::App& app, const Target& target, int* exit_code) {
@@ -65,13 +92,24 @@ void AddDagCommands(CLI::App& app, const Target& target, int* exit_code) {
 
   auto id = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  CLI::App* dag = app.add_subcommand("dag", "Show one DAG and each of its jobs with state and timings");
+  auto wait = std::make_shared<bool>(false);
+  CLI::App* dag = app.add_subcommand(
+      "dag", "Show one DAG and each of its jobs with state and timings; or submit a raw DAG string");
   dag->footer(
       "START is when a job started, after the DAG was submitted. Gates (hitl-gate-<job>) show their\n"
-      "question and who decided; `titan approve` / `titan reject` decide them.");
-  dag->add_option("ID", *id, "DAG id, as `titan dags` lists it (the pipeline's name, or name#N)")->required();
+      "question and who decided; `titan approve` / `titan reject` decide them.\n"
+      "An argument with a '|' is the original Titan's raw DAG string, submitted as one DAG:\n"
+      "  ID|SKILL|PAYLOAD|PRIORITY|DELAY_MS|[PARENTS][|AFFINITY]; ...   (docs/operations.md)\n"
+      "  titan dag 'extract|GENERAL|extract.py|1|0|[];train|GPU|train.py|5|0|[extract]' --wait");
+  dag->add_option("ID", *id,
+                  "DAG id, as `titan dags` lists it (the pipeline's name, or name#N); or a DAG string")
+      ->required();
   dag->add_flag("--json", *json, "print {\"dag\": DagInfo, \"jobs\": [JobInfo...]} instead");
-  dag->callback([=] { *exit_code = ShowDag(*t, *id, MsgType::kDagGet, *json); });
+  dag->add_flag("--wait,-w", *wait, "a DAG string: follow it until every job has ended (as `submit --wait`)");
+  dag->callback([=] {
+    *exit_code =
+        IsDagString(*id) ? SubmitDagString(*t, *id, *wait) : ShowDag(*t, *id, MsgType::kDagGet, *json);
+  });
 
   auto cancel_id = std::make_shared<std::string>();
   CLI::App* cancel = app.add_subcommand("dag-cancel", "Cancel every unfinished job of a DAG");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -41,6 +42,26 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep) {
 
 std::string JsonInt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "null"; }
 std::string JsonStrOrNull(const std::string& s) { return s.empty() ? "null" : JsonString(s); }
+
+// Any decoded value as JSON: maps as objects (nil members left out), text and bytes as strings.
+std::string DatumJson(const Datum& d) {
+  if (const auto* b = std::get_if<bool>(&d.v)) return *b ? "true" : "false";
+  if (const auto* i = std::get_if<int64_t>(&d.v)) return std::to_string(*i);
+  if (const auto* f = std::get_if<double>(&d.v)) return std::isfinite(*f) ? std::to_string(*f) : "null";
+  if (d.is_value()) return JsonString(d.bytes());
+  std::string out;
+  if (const auto* list = std::get_if<List>(&d.v)) {
+    for (const Datum& item : *list) out += (out.empty() ? "" : ",") + DatumJson(item);
+    return "[" + out + "]";
+  }
+  if (const auto* map = std::get_if<Map>(&d.v)) {
+    for (const auto& [k, v] : *map) {
+      if (!v.is_nil()) out += (out.empty() ? "" : ",") + JsonString(k) + ":" + DatumJson(v);
+    }
+    return "{" + out + "}";
+  }
+  return "null";
+}
 
 // How long the job ran (or has been running); "-" before it started.
 std::string RunTime(const JobView& job, int64_t now_ms) {
@@ -273,14 +294,18 @@ std::string RenderStats(const wire::Message& stats) {
   out << "-------------------------------\n";
   out << "Worker Status:\n";
   if (workers.empty()) out << " (no workers: start one with `titan worker` or `titan up`)\n";
-  size_t name_width = 0;
-  for (const Map& w : workers) name_width = std::max(name_width, Str(w, "name").size());
+  auto label = [](const Map& w) {
+    const std::optional<int64_t> port = OptInt(w, "port");
+    return "[" + Str(w, "name") + "]" + (port ? " [" + std::to_string(*port) + "]" : "");
+  };
+  size_t label_width = 0;
+  for (const Map& w : workers) label_width = std::max(label_width, label(w).size());
   for (const Map& w : workers) {
     const int64_t slots = OptInt(w, "slots").value_or(0), busy = OptInt(w, "busy").value_or(0);
-    const std::string name = Str(w, "name");
+    const std::string name = label(w);
     const std::string load = "Load: " + std::to_string(busy) + "/" + std::to_string(slots) + " (" +
                              std::to_string(slots > 0 ? busy * 100 / slots : 0) + "%)";
-    out << " \u2022 [" << name << "] " << std::string(name_width - name.size(), ' ') << load
+    out << " \u2022 " << name << ' ' << std::string(label_width - name.size(), ' ') << load
         << std::string(load.size() < 19 ? 19 - load.size() : 1, ' ') << "| Skills: ["
         << Join(StrList(w, "capabilities"), ", ") << "]";
     const std::string state = Str(w, "state");
@@ -300,6 +325,14 @@ std::string RenderStats(const wire::Message& stats) {
     }
   }
   return out.str();
+}
+
+std::string RenderStatsJson(const wire::Message& stats) {
+  Map body;
+  for (const auto& [k, v] : stats.body) {
+    if (k != "rid") body.emplace_back(k, v);
+  }
+  return DatumJson(Datum(std::move(body))) + "\n";
 }
 
 std::string JsonString(std::string_view s) {

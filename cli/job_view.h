@@ -59,8 +59,12 @@ std::string RenderJobsJson(const std::vector<JobView>& jobs);
 // `titan services`: ID STATE READY WORKER PORT UPTIME RESTARTS (uptime since its current process
 // started: its last restart).
 std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now_ms);
-// `titan stats`: the STATS reply as the operator's screen (with recent auto-scaling decisions).
+// `titan stats`: the STATS reply as the operator's screen (with recent auto-scaling decisions). A worker
+// with an address port shows it next to its name, as the original did: "[worker-8081] [8081]".
 std::string RenderStats(const wire::Message& stats);
+// `titan json`: the STATS reply as one JSON object keyed by the schema's field names (WorkerInfo
+// objects under "workers"; absent optional fields are left out).
+std::string RenderStatsJson(const wire::Message& stats);
 
 // `s` as a JSON string literal, quotes included. In a string that is not valid UTF-8,
 // every non-ASCII byte becomes U+FFFD.

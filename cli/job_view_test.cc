@@ -167,5 +167,42 @@ TEST(Stats, RendersTheMonitorScreen) {
       RenderStats(stats));
 }
 
+TEST(Stats, ShowsTheAddressPortNextToTheWorkerAsTheOriginalDid) {
+  auto worker = [](const char* name, std::optional<int64_t> port) {
+    Map w{{"name", Datum(Text{name})},
+          {"host", Datum(Text{"h"})},
+          {"slots", Datum(4)},
+          {"busy", Datum(0)},
+          {"capabilities", Datum(List{Datum(Text{"GENERAL"}), Datum(Text{"GPU"})})},
+          {"state", Datum(Text{"READY"})},
+          {"running", Datum(List{})},
+          {"seen_ms_ago", Datum(10)}};
+    if (port) w.emplace_back("port", Datum(*port));
+    return Datum(std::move(w));
+  };
+  wire::Message stats = wire::MakeMessage(wire::MsgType::kStats);
+  stats.Set("workers", Datum(List{worker("w1", std::nullopt), worker("worker-8081", 8081)}));
+  const std::string screen = RenderStats(stats);
+  EXPECT_NE(std::string::npos,
+            screen.find(" \u2022 [w1]                 Load: 0/4 (0%)     | Skills: [GENERAL, GPU]\n"
+                        " \u2022 [worker-8081] [8081] Load: 0/4 (0%)     | Skills: [GENERAL, GPU]\n"))
+      << screen;
+}
+
+TEST(StatsJson, IsTheStatsReplyAsOneObject) {
+  wire::Message stats = wire::MakeMessage(wire::MsgType::kStats);
+  stats.Set("rid", Datum(7))
+      .Set("workers", Datum(List{Datum(Map{{"name", Datum(Text{"w\"1"})},
+                                           {"port", Datum(8081)},
+                                           {"parent", Datum()},
+                                           {"capabilities", Datum(List{Datum(Text{"GENERAL"})})}})}))
+      .Set("queued", Datum(3))
+      .Set("draining", Datum(false));
+  EXPECT_EQ(
+      "{\"workers\":[{\"name\":\"w\\\"1\",\"port\":8081,\"capabilities\":[\"GENERAL\"]}],\"queued\":3,"
+      "\"draining\":false}\n",
+      RenderStatsJson(stats));
+}
+
 }  // namespace
 }  // namespace titan::cli

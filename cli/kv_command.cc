@@ -1,10 +1,11 @@
-// `titan kv ...`: TitanStore calls from a shell.
+// `titan kv ...`: TitanStore calls from a shell (and StoreCall, which `titan store get|set` share).
 #include <unistd.h>
 
 #include <iostream>
 #include <iterator>
 
 #include "commands.h"
+#include "kv_call.h"
 #include "node_client.h"
 
 namespace titan::cli {
@@ -37,8 +38,9 @@ void PrintValue(const Datum& d) {
   if (d.is_text()) std::cout << '\n';
 }
 
-// Runs one request; prints the result; returns the exit code.
-int Run(const Target& target, Message req, MsgType expected_reply) {
+}  // namespace
+
+int StoreCall(const Target& target, const Message& req, MsgType expected_reply) {
   wire::NodeClient client(target.host, target.port, target.timeout_ms);
   Message reply;
   std::string error;
@@ -81,8 +83,6 @@ int Run(const Target& target, Message req, MsgType expected_reply) {
   }
 }
 
-}  // namespace
-
 void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
   auto a = std::make_shared<KvArgs>();
   CLI::App* kv = app.add_subcommand("kv", "Read and write TitanStore from a shell");
@@ -90,7 +90,7 @@ void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
   const Target* t = &target;
   auto add = [&](const char* name, const char* help, auto build, MsgType reply) {
     CLI::App* cmd = kv->add_subcommand(name, help);
-    cmd->callback([=] { *exit_code = Run(*t, build(), reply); });
+    cmd->callback([=] { *exit_code = StoreCall(*t, build(), reply); });
     return cmd;
   };
   auto msg = [](MsgType type) { return wire::MakeMessage(type); };

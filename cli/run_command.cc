@@ -10,6 +10,7 @@
 
 #include "broker_client.h"
 #include "commands.h"
+#include "duration.h"
 #include "job_view.h"
 #include "log_follow.h"
 #include "run_job.h"
@@ -123,6 +124,18 @@ int WaitForEnd(BrokerClient& broker, const std::string& id, JobView* job) {
 
 }  // namespace
 
+bool DurationOption(const CLI::Option& option, const std::string& text, std::optional<int64_t>* ms) {
+  if (option.count() == 0) return true;
+  int64_t value = 0;
+  std::string error;
+  if (!ParseDuration(option.get_name(), text, &value, &error)) {
+    std::cerr << "titan: " << error << '\n';
+    return false;
+  }
+  *ms = value;
+  return true;
+}
+
 int RunJob(const Target& target, const RunArgs& args) {
   if (const std::string bad = CheckEnv(args.env); !bad.empty()) {
     std::cerr << "titan: " << bad << '\n';
@@ -157,9 +170,11 @@ int RunJob(const Target& target, const RunArgs& args) {
   return kExitFailed;
 }
 
-void AddRunCommand(CLI::App& app, const Target& target, int* exit_code) {
+void AddRunCommand(CLI::App& app, const Target& target, const std::vector<std::string>& script_args,
+                   int* exit_code) {
   auto a = std::make_shared<RunArgs>();
-  auto n = std::make_shared<std::array<int64_t, 4>>();  // priority, delay, retries, timeout as parsed
+  auto n = std::make_shared<std::array<int64_t, 2>>();      // priority, retries as parsed
+  auto d = std::make_shared<std::array<std::string, 2>>();  // delay, timeout as written
   CLI::App* cmd =
       app.add_subcommand("run", "Submit a script as a job and print its id (--wait: follow it to the end)");
   cmd->footer(
@@ -167,6 +182,7 @@ void AddRunCommand(CLI::App& app, const Target& target, int* exit_code) {
       "script deployed with `titan deploy-script`. Its interpreter follows its extension or #! line. Put "
       "`--` before script arguments that start with '-':\n"
       "  titan run etl.py --retries 2 -- --date 2024-05-01\n"
+      "Durations take a unit: 500ms, 2s, 5m, 1h (a bare number is seconds).\n"
       "Exit status with --wait: 0 when the job COMPLETED, 5 when it ended FAILED, DEAD or CANCELLED.");
   cmd->add_option("FILE", a->file, "the script to run")->required();
   cmd->add_option("ARGS", a->args, "arguments passed to the script");
@@ -174,13 +190,10 @@ void AddRunCommand(CLI::App& app, const Target& target, int* exit_code) {
   cmd->add_option("--requirement", a->requirement,
                   "capability a worker must have (GENERAL, GPU, HIGH_MEM or a tag)");
   auto* priority = cmd->add_option("--priority", (*n)[0], "higher runs first (default 1)");
-  auto* delay = cmd->add_option("--delay", (*n)[1], "milliseconds to wait before it may run")
-                    ->check(CLI::NonNegativeNumber);
-  auto* retries = cmd->add_option("--retries", (*n)[2], "extra attempts after a failed run (default 0)")
+  auto* delay = cmd->add_option("--delay", (*d)[0], "how long to wait before it may run (500ms, 2s, 5m)");
+  auto* retries = cmd->add_option("--retries", (*n)[1], "extra attempts after a failed run (default 0)")
                       ->check(CLI::NonNegativeNumber);
-  auto* timeout =
-      cmd->add_option("--timeout", (*n)[3], "kill and fail a run longer than this many ms (0: none)")
-          ->check(CLI::NonNegativeNumber);
+  auto* timeout = cmd->add_option("--timeout", (*d)[1], "kill and fail a run longer than this (0: none)");
   cmd->add_flag("--affinity", a->affinity, "prefer the worker that ran this job's first parent");
   cmd->add_option("--env", a->env, "NAME=value added to the job's environment (repeatable)")->take_all();
   cmd->add_flag("--wait,-w", a->wait, "print the job's output as it runs and exit when it ends");
@@ -188,11 +201,16 @@ void AddRunCommand(CLI::App& app, const Target& target, int* exit_code) {
       "--archive", a->archive,
       "FILE is <project>.zip/<entry>: run the entry inside the project deployed with `titan upload DIR`");
   const Target* t = &target;
+  const std::vector<std::string>* after_dashes = &script_args;
   cmd->callback([=] {
+    a->args.insert(a->args.end(), after_dashes->begin(), after_dashes->end());
     a->priority = priority->count() ? std::optional((*n)[0]) : std::nullopt;
-    a->delay_ms = delay->count() ? std::optional((*n)[1]) : std::nullopt;
-    a->retries = retries->count() ? std::optional((*n)[2]) : std::nullopt;
-    a->timeout_ms = timeout->count() ? std::optional((*n)[3]) : std::nullopt;
+    a->retries = retries->count() ? std::optional((*n)[1]) : std::nullopt;
+    if (!DurationOption(*delay, (*d)[0], &a->delay_ms) ||
+        !DurationOption(*timeout, (*d)[1], &a->timeout_ms)) {
+      *exit_code = kExitUsage;
+      return;
+    }
     *exit_code = RunJob(*t, *a);
   });
 }

@@ -10,4 +10,8 @@ namespace titan::cli {
 // Returns the command's exit code (commands.h).
 int RunJob(const Target& target, const RunArgs& args);
 
+// A duration option (--delay, --timeout; duration.h) into *ms when it was given. False, with the error
+// printed, when its value is not a duration.
+bool DurationOption(const CLI::Option& option, const std::string& text, std::optional<int64_t>* ms);
+
 }  // namespace titan::cli

@@ -1,15 +1,35 @@
-// `titan deploy FILE --port P`: run a script as a long-running service (restarted when it exits,
-// RUNNING once its port accepts connections). `titan services`: services with worker, port, uptime
-// and restarts.
+// `titan deploy FILE [PORT] [REQUIREMENT]`: run a script as a long-running service (restarted when it
+// exits, RUNNING once its port accepts connections); `titan deploy Worker.jar PORT` starts a worker.
+// `titan services`: services with worker, port, uptime and restarts.
 #include <iostream>
 
 #include "broker_client.h"
 #include "commands.h"
 #include "job_view.h"
 #include "run_job.h"
+#include "worker_address.h"
 
 namespace titan::cli {
 namespace {
+
+// `deploy Worker.jar PORT [REQUIREMENT]`: WORKER_ADD, a new worker started by one on the broker's machine.
+int AddWorker(const Target& target, const RunArgs& args, const std::vector<std::string>& script_args) {
+  if (args.port == 0 || !script_args.empty()) {
+    std::cerr
+        << "titan: deploy Worker.jar starts a worker: give its PORT and, if it needs one, a capability: "
+           "titan deploy Worker.jar 8081 [GPU]\n";
+    return kExitUsage;
+  }
+  wire::Message request = wire::MakeMessage(wire::MsgType::kWorkerAdd).Set("port", wire::Datum(args.port));
+  if (!args.requirement.empty()) request.Set("capability", wire::Datum(wire::Text{args.requirement}));
+  BrokerClient broker(target);
+  wire::Message reply;
+  if (const int rc = broker.Call(request, wire::MsgType::kOk, &reply); rc != kExitOk) return rc;
+  std::cout << "worker " << reply.Bytes("name") << " (port " << args.port << ") is starting; `titan stats` "
+            << "lists it once it has joined, `titan shutdown " << target.host << ' ' << args.port
+            << "` retires it\n";
+  return kExitOk;
+}
 
 int ListServices(const Target& target, bool all, bool json) {
   wire::Message request = wire::MakeMessage(wire::MsgType::kJobList)
@@ -27,10 +47,36 @@ int ListServices(const Target& target, bool all, bool json) {
   return kExitOk;
 }
 
+// The deploy command once parsed: `words` are the positionals after FILE, `script_args` those after `--`.
+int Deploy(const Target& target, RunArgs args, const std::vector<std::string>& words, bool port_given,
+           bool requirement_given, const std::vector<std::string>& script_args) {
+  if (const std::string bad = ApplyDeployWords(words, port_given, requirement_given, &args); !bad.empty()) {
+    std::cerr << "titan: deploy: " << bad << '\n';
+    return kExitUsage;
+  }
+  if (IsWorkerJar(args.file)) return AddWorker(target, args, script_args);
+  args.args = script_args;
+  args.job_type = "SERVICE";
+  return RunJob(target, args);
+}
+
+void AddServicesList(CLI::App& app, const Target& target, int* exit_code) {
+  auto all = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
+  CLI::App* list =
+      app.add_subcommand("services", "List services: state, readiness, worker, port, uptime, restarts");
+  list->add_flag("--all", *all, "also services that ended (stopped or failed)");
+  list->add_flag("--json", *json, "print JobInfo objects as JSON");
+  const Target* t = &target;
+  list->callback([=] { *exit_code = ListServices(*t, *all, *json); });
+}
+
 }  // namespace
 
-void AddServiceCommands(CLI::App& app, const Target& target, int* exit_code) {
+void AddServiceCommands(CLI::App& app, const Target& target, const std::vector<std::string>& script_args,
+                        int* exit_code) {
   auto a = std::make_shared<RunArgs>();
+  auto words = std::make_shared<std::vector<std::string>>();
   auto restarts = std::make_shared<int64_t>(5);
   CLI::App* deploy =
       app.add_subcommand("deploy", "Run a script as a long-running service, kept alive by Titan");
@@ -39,34 +85,32 @@ void AddServiceCommands(CLI::App& app, const Target& target, int* exit_code) {
       "--max-restarts crashes in a row. It counts as ready (and jobs that depend on it may start)\n"
       "once its port accepts connections, or --health-cmd exits 0. `titan stop ID` ends it for good.\n"
       "FILE is read here, or names a script deployed with `titan deploy-script`; with --archive,\n"
-      "FILE is <project>.zip/<entry> of a project uploaded with `titan upload DIR`.");
+      "FILE is <project>.zip/<entry> of a project uploaded with `titan upload DIR`.\n"
+      "As in the original Titan, a number after FILE is the port and the next word the requirement:\n"
+      "  titan deploy server.py 8080 GPU -- --workers 2     (the script's arguments go after --)\n"
+      "  titan deploy Worker.jar 8081 [REQUIREMENT]         starts a new worker on the broker's machine,\n"
+      "      known by port 8081 (`titan shutdown HOST 8081` retires it)");
   deploy->add_option("FILE", a->file, "the service's script")->required();
-  deploy->add_option("ARGS", a->args, "arguments passed to it");
-  deploy->add_option("--port", a->port, "the port it listens on (readiness is checked there)")
-      ->check(CLI::Range(0, 65535));
+  deploy->add_option("PORT_REQUIREMENT", *words, "[PORT] [REQUIREMENT], as --port and --requirement");
+  auto* port = deploy->add_option("--port", a->port, "the port it listens on (readiness is checked there)")
+                   ->check(CLI::Range(0, 65535));
   deploy->add_option("--id", a->id, "service id (default: <file stem>-<8 random hex digits>)");
   deploy->add_option("--health-cmd", a->health_cmd, "shell command whose exit 0 means healthy");
   auto* max_restarts = deploy
                            ->add_option("--max-restarts", *restarts,
                                         "crashes in a row before it is reported FAILED (default 5)")
                            ->check(CLI::Range(0, 1000));
-  deploy->add_option("--requirement", a->requirement, "capability a worker must have (GENERAL, GPU, a tag)");
+  auto* requirement = deploy->add_option("--requirement", a->requirement,
+                                         "capability a worker must have (GENERAL, GPU, a tag)");
   deploy->add_option("--env", a->env, "NAME=value added to its environment (repeatable)")->take_all();
   deploy->add_flag("--archive", a->archive, "FILE is <project>.zip/<entry> in a deployed project");
   const Target* t = &target;
+  const std::vector<std::string>* after_dashes = &script_args;
   deploy->callback([=] {
-    a->job_type = "SERVICE";
     a->max_restarts = max_restarts->count() ? std::optional(*restarts) : std::nullopt;
-    *exit_code = RunJob(*t, *a);
+    *exit_code = Deploy(*t, *a, *words, port->count() > 0, requirement->count() > 0, *after_dashes);
   });
-
-  auto all = std::make_shared<bool>(false);
-  auto json = std::make_shared<bool>(false);
-  CLI::App* list =
-      app.add_subcommand("services", "List services: state, readiness, worker, port, uptime, restarts");
-  list->add_flag("--all", *all, "also services that ended (stopped or failed)");
-  list->add_flag("--json", *json, "print JobInfo objects as JSON");
-  list->callback([=] { *exit_code = ListServices(*t, *all, *json); });
+  AddServicesList(app, target, exit_code);
 }
 
 }  // namespace titan::cli

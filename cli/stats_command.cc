@@ -1,4 +1,5 @@
 // `titan stats`: cluster health: workers with their load and running jobs, and the job queues.
+// `titan json`: the same STATS reply as JSON, for scripts.
 #include <iostream>
 
 #include "broker_client.h"
@@ -8,14 +9,18 @@
 namespace titan::cli {
 
 void AddStatsCommand(CLI::App& app, const Target& target, int* exit_code) {
-  CLI::App* cmd = app.add_subcommand("stats", "Show workers (load, skills, running jobs) and job queues");
   const Target* t = &target;
-  cmd->callback([=] {
-    BrokerClient broker(*t);
-    wire::Message reply;
-    *exit_code = broker.Call(wire::MakeMessage(wire::MsgType::kStatsGet), wire::MsgType::kStats, &reply);
-    if (*exit_code == kExitOk) std::cout << RenderStats(reply);
-  });
+  for (const bool json : {false, true}) {
+    CLI::App* cmd =
+        json ? app.add_subcommand("json", "Show what `titan stats` shows, as one JSON object (STATS fields)")
+             : app.add_subcommand("stats", "Show workers (load, skills, running jobs) and job queues");
+    cmd->callback([=] {
+      BrokerClient broker(*t);
+      wire::Message reply;
+      *exit_code = broker.Call(wire::MakeMessage(wire::MsgType::kStatsGet), wire::MsgType::kStats, &reply);
+      if (*exit_code == kExitOk) std::cout << (json ? RenderStatsJson(reply) : RenderStats(reply));
+    });
+  }
 }
 
 }  // namespace titan::cli

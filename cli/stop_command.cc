@@ -1,9 +1,14 @@
-// `titan stop ID` (cancel a job) and `titan shutdown WORKER` (drain a worker, then it exits).
+// `titan stop ID` / `titan cancel ID` (cancel a job) and `titan shutdown WORKER` / `titan shutdown HOST
+// PORT` (drain a worker, then it exits).
+#include <unistd.h>
+
+#include <charconv>
 #include <iostream>
 
 #include "broker_client.h"
 #include "commands.h"
 #include "job_view.h"
+#include "worker_address.h"
 
 namespace titan::cli {
 namespace {
@@ -29,14 +34,46 @@ int StopJob(const Target& target, const std::string& id) {
   return kExitOk;
 }
 
-int StopWorker(const Target& target, const std::string& name) {
+std::string LocalHostname() {
+  char name[256] = {};
+  return gethostname(name, sizeof name - 1) == 0 ? name : "localhost";
+}
+
+// `shutdown HOST PORT`: the name of the worker with that address, from STATS; "" when none (printed).
+std::string WorkerAt(BrokerClient& broker, const std::string& host, const std::string& port_word, int* rc) {
+  int64_t port = 0;
+  const auto [end, ec] = std::from_chars(port_word.data(), port_word.data() + port_word.size(), port);
+  if (ec != std::errc() || end != port_word.data() + port_word.size() || port < 1 || port > 65535) {
+    std::cerr << "titan: shutdown HOST PORT: PORT '" << port_word << "' is not a port (1..65535)\n";
+    *rc = kExitUsage;
+    return "";
+  }
+  wire::Message stats;
+  *rc = broker.Call(wire::MakeMessage(wire::MsgType::kStatsGet), wire::MsgType::kStats, &stats);
+  if (*rc != kExitOk) return "";
+  std::string name, error;
+  if (!FindWorkerAt(WorkersFromStats(stats), host, port, BrokerMachine(broker.target().host, LocalHostname()),
+                    &name, &error)) {
+    std::cerr << "titan: " << error << '\n';
+    *rc = kExitNotFound;
+  }
+  return name;
+}
+
+// `words`: WORKER, or HOST PORT.
+int StopWorker(const Target& target, const std::vector<std::string>& words) {
   BrokerClient broker(target);
+  int found = kExitOk;
+  const std::string name = words.size() == 1 ? words[0] : WorkerAt(broker, words[0], words[1], &found);
+  if (found != kExitOk) return found;
   wire::Message reply;
   const int rc =
       broker.Call(wire::MakeMessage(wire::MsgType::kWorkerStop).Set("name", wire::Datum(wire::Text{name})),
                   wire::MsgType::kOk, &reply);
-  if (rc == kExitOk)
-    std::cout << "worker " << name << " is draining: it takes no new jobs and exits after its running ones\n";
+  if (rc == kExitOk) {
+    std::cout << "worker " << name << (words.size() == 2 ? " (" + words[0] + ":" + words[1] + ")" : "")
+              << " is draining: it takes no new jobs and exits after its running ones\n";
+  }
   return rc;
 }
 
@@ -44,17 +81,26 @@ int StopWorker(const Target& target, const std::string& name) {
 
 void AddStopCommands(CLI::App& app, const Target& target, int* exit_code) {
   const Target* t = &target;
-  auto id = std::make_shared<std::string>();
-  CLI::App* stop =
-      app.add_subcommand("stop", "Stop a job: a waiting one is cancelled, a running one is killed");
-  stop->add_option("ID", *id, "job id (or DAG-<id>)")->required();
-  stop->callback([=] { *exit_code = StopJob(*t, *id); });
+  for (const auto& [name, help] :
+       {std::pair{"stop", "Stop a job: a waiting one is cancelled, a running one is killed"},
+        std::pair{"cancel",
+                  "Cancel a job (the same as stop): a waiting one is cancelled, a running one killed"}}) {
+    auto id = std::make_shared<std::string>();
+    CLI::App* stop = app.add_subcommand(name, help);
+    stop->add_option("ID", *id, "job id (or DAG-<id>)")->required();
+    stop->callback([=] { *exit_code = StopJob(*t, *id); });
+  }
 
-  auto name = std::make_shared<std::string>();
+  auto words = std::make_shared<std::vector<std::string>>();
   CLI::App* shutdown =
       app.add_subcommand("shutdown", "Retire a worker: it finishes its running jobs, then exits");
-  shutdown->add_option("WORKER", *name, "worker name, as `titan stats` shows it")->required();
-  shutdown->callback([=] { *exit_code = StopWorker(*t, *name); });
+  shutdown->footer(
+      "`titan shutdown HOST PORT` finds the worker by its address port (`titan worker --address-port`,\n"
+      "`titan deploy Worker.jar PORT`) on machine HOST; localhost means the broker's machine.");
+  shutdown->add_option("WORKER", *words, "worker name, as `titan stats` shows it; or HOST PORT")
+      ->required()
+      ->expected(1, 2);
+  shutdown->callback([=] { *exit_code = StopWorker(*t, *words); });
 }
 
 }  // namespace titan::cli

@@ -1,13 +1,50 @@
-// `titan store`: serve TitanStore in this process.
+// `titan store`: serve TitanStore in this process. `titan store get KEY` / `titan store set KEY VALUE`:
+// the original Titan's shell commands for TitanStore, as clients (the same calls as `titan kv`).
 #include "commands.h"
+#include "kv_call.h"
 #include "store.h"
 
 namespace titan::cli {
+namespace {
 
-void AddStoreCommand(CLI::App& app, int* exit_code) {
+// get and set. A --port written after them falls through to the node's own --port: for a client that
+// names where to ask (`titan store get k --port 9190`), so it replaces the target's port.
+void AddStoreClients(CLI::App& store, const CLI::Option& store_port, const store::StoreOptions& options,
+                     const Target& target, int* exit_code) {
+  auto key = std::make_shared<std::string>();
+  auto value = std::make_shared<std::string>();
+  auto where = [port = &store_port, node = &options, t = &target] {
+    Target at = *t;
+    if (port->count() > 0) at.port = node->port;
+    return at;
+  };
+  auto value_of = [](const std::string& s) { return wire::ValueDatum(s, wire::IsValidUtf8(s)); };
+  CLI::App* get = store.add_subcommand("get", "Print the value of KEY in TitanStore (exit 1 when missing)");
+  get->add_option("KEY", *key)->required();
+  get->callback([=] {
+    *exit_code = StoreCall(where(), wire::MakeMessage(wire::MsgType::kStoreGet).Set("key", value_of(*key)),
+                           wire::MsgType::kStoreValue);
+  });
+  CLI::App* set = store.add_subcommand("set", "Set KEY to VALUE in TitanStore (VALUE as written)");
+  set->add_option("KEY", *key)->required();
+  set->add_option("VALUE", *value)->required();
+  set->callback([=] {
+    wire::Message put =
+        wire::MakeMessage(wire::MsgType::kStorePut).Set("key", value_of(*key)).Set("value", value_of(*value));
+    *exit_code = StoreCall(where(), put, wire::MsgType::kStoreOk);
+  });
+}
+
+}  // namespace
+
+void AddStoreCommand(CLI::App& app, const Target& target, int* exit_code) {
   auto options = std::make_shared<store::StoreOptions>();
   CLI::App* cmd = app.add_subcommand("store", "Serve TitanStore, the shared key-value and set store");
-  cmd->add_option("--port", options->port, "port to listen on (0: any free port)")->capture_default_str();
+  cmd->footer(
+      "`titan store get KEY` and `titan store set KEY VALUE` read and write it instead, through the\n"
+      "broker at the global --host/--port (as `titan kv get|put` do).");
+  CLI::Option* port =
+      cmd->add_option("--port", options->port, "port to listen on (0: any free port)")->capture_default_str();
   cmd->add_option("--bind", options->bind, "interface to listen on (0.0.0.0 for remote clients)")
       ->capture_default_str();
   cmd->add_option("--dir", options->dir, "data directory")->capture_default_str();
@@ -16,7 +53,11 @@ void AddStoreCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--max-batch", options->max_batch, "requests per transaction")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  cmd->callback([options, exit_code] { *exit_code = store::RunStore(*options); });
+  cmd->require_subcommand(0, 1);
+  AddStoreClients(*cmd, *port, *options, target, exit_code);
+  cmd->callback([cmd, options, exit_code] {
+    if (cmd->get_subcommands().empty()) *exit_code = store::RunStore(*options);  // no get/set: the node
+  });
 }
 
 }  // namespace titan::cli

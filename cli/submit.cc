@@ -1,6 +1,8 @@
 // JOB_SUBMIT construction for `titan run`.
 #include "submit.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 
@@ -50,6 +52,27 @@ std::string CheckEnv(const std::vector<std::string>& env) {
     const size_t eq = e.find('=');
     if (eq == std::string::npos) return "--env '" + e + "' has no '=': write NAME=value";
     if (eq == 0) return "--env '" + e + "' has no NAME before '='";
+  }
+  return "";
+}
+
+std::string ApplyDeployWords(const std::vector<std::string>& words, bool port_given, bool requirement_given,
+                             RunArgs* args) {
+  size_t i = 0;
+  auto is_number = [](const std::string& w) {
+    return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) { return std::isdigit(c) != 0; });
+  };
+  if (i < words.size() && is_number(words[i])) {
+    if (port_given) return "'" + words[i] + "' looks like a PORT, but --port was given; give the port once";
+    if (words[i].size() > 5 || std::stoi(words[i]) < 1 || std::stoi(words[i]) > 65535)
+      return "PORT '" + words[i] + "' is not within 1..65535";
+    args->port = std::stoi(words[i++]);
+  }
+  if (i < words.size() && !requirement_given) args->requirement = words[i++];
+  if (i < words.size()) {
+    return "unexpected '" + words[i] +
+           "' after FILE [PORT] [REQUIREMENT]; put the script's arguments after `--`, e.g. "
+           "titan deploy server.py 8080 -- --verbose";
   }
   return "";
 }

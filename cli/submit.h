@@ -42,6 +42,13 @@ std::string ShellJoin(const std::vector<std::string>& words);
 // one.
 std::string CheckEnv(const std::vector<std::string>& env);
 
+// `titan deploy FILE [PORT] [REQUIREMENT]`: the words after FILE (before `--`) as the original's
+// positional port and requirement, into *args. A first word that is a whole number is the port (1..65535)
+// unless `port_given` (--port); the next word is the requirement unless `requirement_given`. Returns ""
+// when every word found its place, else what is wrong with the first that did not.
+std::string ApplyDeployWords(const std::vector<std::string>& words, bool port_given, bool requirement_given,
+                             RunArgs* args);
+
 // JOB_SUBMIT with one JobSpec. With `content` (a script read on this machine) the file is its
 // basename and travels as a FileBlob; without, args.file names a deployed artifact the broker resolves.
 wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::optional<std::string> content);

@@ -72,5 +72,41 @@ TEST(BuildSubmit, ServicesAndDeployedFilesAndArchives) {
             wire::Render(*BuildSubmit(archive, "p", std::nullopt).Find("jobs")));
 }
 
+TEST(ApplyDeployWords, PortThenRequirementAsTheOriginalTookThem) {
+  const struct {
+    std::vector<std::string> words;
+    bool port_given, requirement_given;
+    std::string expect;  // "port requirement", or the error
+  } rows[] = {
+      {{}, false, false, "0 "},
+      {{"8123"}, false, false, "8123 "},
+      {{"8123", "GPU"}, false, false, "8123 GPU"},
+      {{"GPU"}, false, false, "0 GPU"},  // no number first: the requirement
+      {{"GPU"}, true, false, "0 GPU"},
+      {{"8123"}, false, true, "8123 "},
+      {{"65535"}, false, false, "65535 "},
+      {{"0"}, false, false, "PORT '0' is not within 1..65535"},
+      {{"70000"}, false, false, "PORT '70000' is not within 1..65535"},
+      {{"99999999999"}, false, false, "PORT '99999999999' is not within 1..65535"},
+      {{"8123"}, true, false, "'8123' looks like a PORT, but --port was given; give the port once"},
+      {{"8123", "GPU", "--x"},
+       false,
+       false,
+       "unexpected '--x' after FILE [PORT] [REQUIREMENT]; put the script's arguments after `--`, e.g. titan "
+       "deploy server.py 8080 -- --verbose"},
+      {{"GPU"},
+       false,
+       true,
+       "unexpected 'GPU' after FILE [PORT] [REQUIREMENT]; put the script's arguments after `--`, e.g. titan "
+       "deploy server.py 8080 -- --verbose"},
+  };
+  for (const auto& row : rows) {
+    RunArgs args;
+    const std::string error = ApplyDeployWords(row.words, row.port_given, row.requirement_given, &args);
+    EXPECT_EQ(row.expect, error.empty() ? std::to_string(args.port) + " " + args.requirement : error)
+        << ::testing::PrintToString(row.words);
+  }
+}
+
 }  // namespace
 }  // namespace titan::cli

@@ -40,6 +40,10 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
       ->check(CLI::Range(0, 86400000))
       ->capture_default_str();
   cmd->add_option("--parent", options->parent, "set by a worker that started this one (auto-scaling)");
+  cmd->add_option("--address-port", options->address_port,
+                  "the port this worker is known by, as the original's workers were (`titan stats` shows it, "
+                  "`titan shutdown HOST PORT` finds it); nothing listens on it")
+      ->check(CLI::Range(1, 65535));
   const Target* t = &target;
   cmd->callback([options, t, exit_code] {
     options->host = t->host;

@@ -38,19 +38,25 @@ int EndWorkerTree(const std::string& dir) {
 
 }  // namespace
 
-std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const std::string& name, int slots) {
+std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const ChildRequest& child) {
   std::vector<std::string> argv = {t.exe,          "worker",
                                    "--host",       t.host,
                                    "--port",       std::to_string(t.port),
-                                   "--name",       name,
-                                   "--slots",      std::to_string(slots),
-                                   "--dir",        t.dir + "/children/" + name,
+                                   "--name",       child.name,
+                                   "--slots",      std::to_string(child.slots),
+                                   "--dir",        t.dir + "/children/" + child.name,
                                    "--shared-dir", t.shared_dir,
                                    "--parent",     t.parent,
                                    "--executor",   t.executor};
-  for (const std::string& tag : t.tags) {
-    argv.push_back("--tag");
-    argv.push_back(tag);
+  for (const auto* tags : {&t.tags, &child.tags}) {
+    for (const std::string& tag : *tags) {
+      argv.push_back("--tag");
+      argv.push_back(tag);
+    }
+  }
+  if (child.port > 0) {
+    argv.push_back("--address-port");
+    argv.push_back(std::to_string(child.port));
   }
   for (const auto& [flag, value] :
        {std::pair{"--heartbeat-ms", t.heartbeat_ms}, std::pair{"--kill-grace-ms", t.kill_grace_ms},
@@ -68,7 +74,8 @@ std::string SelfExe() {
   return exe.string();
 }
 
-exec::Result<pid_t> ChildWorkers::Spawn(const std::string& name, int slots) {
+exec::Result<pid_t> ChildWorkers::Spawn(const ChildRequest& child) {
+  const std::string& name = child.name;
   if (!ValidName(name)) {
     return exec::Status::Error("child worker name '" + name +
                                "' is not allowed: use letters, digits, '.', '-' and '_' (not first '.')");
@@ -78,13 +85,13 @@ exec::Result<pid_t> ChildWorkers::Spawn(const std::string& name, int slots) {
   std::filesystem::create_directories(DirOf(name), ec);
   if (ec) return exec::Status::Error("cannot create '" + DirOf(name) + "': " + ec.message());
   exec::SpawnSpec spec;
-  spec.argv = ChildWorkerArgv(t_, name, slots);
+  spec.argv = ChildWorkerArgv(t_, child);
   spec.env = exec::CurrentEnvironment();
   spec.output_file = LogOf(name);
-  auto child = exec::ChildProcess::Spawn(spec);
-  if (!child.ok()) return child.status();
-  const pid_t pid = child->pid();
-  children_.emplace(name, std::move(child.value()));
+  auto process = exec::ChildProcess::Spawn(spec);
+  if (!process.ok()) return process.status();
+  const pid_t pid = process->pid();
+  children_.emplace(name, std::move(process.value()));
   return pid;
 }
 

@@ -32,10 +32,19 @@ struct ChildWorkerTemplate {
   int drain_grace_ms = 0;
 };
 
-// The command line of child `name`: `<exe> worker --host H --port P --name <name> --slots N
-// --dir <dir>/children/<name> --shared-dir S --parent <parent> --executor E [--tag T]... --heartbeat-ms ...
-// --kill-grace-ms ... --drain-grace-ms ...`.
-std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const std::string& name, int slots);
+// What one WORKER_SPAWN asks for beyond the template.
+struct ChildRequest {
+  std::string name;
+  int slots = 4;
+  std::vector<std::string> tags;  // capabilities besides the parent's tags (`deploy Worker.jar PORT GPU`)
+  int port = 0;                   // its address port (--address-port); 0: none
+  bool manual = false;            // started by an operator, not by auto-scaling (logged; the broker decides)
+};
+
+// The command line of a child: `<exe> worker --host H --port P --name <name> --slots N
+// --dir <dir>/children/<name> --shared-dir S --parent <parent> --executor E [--tag T]... (the parent's tags,
+// then the request's) [--address-port PORT] --heartbeat-ms ... --kill-grace-ms ... --drain-grace-ms ...`.
+std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const ChildRequest& child);
 
 // This executable's path (readlink /proc/self/exe), or "/proc/self/exe" itself when the file was
 // replaced or removed since it started.
@@ -46,10 +55,10 @@ class ChildWorkers {
   ChildWorkers() = default;
   explicit ChildWorkers(ChildWorkerTemplate t) : t_(std::move(t)) {}
 
-  // Starts child `name` with `slots` slots; returns its pid (= its process group). Errors: a child of
-  // that name runs already, the name has characters other than letters, digits, '.', '-', '_' (or
-  // starts with '.'), its directory or log cannot be created, the spawn failed.
-  exec::Result<pid_t> Spawn(const std::string& name, int slots);
+  // Starts the child; returns its pid (= its process group). Errors: a child of that name runs
+  // already, the name has characters other than letters, digits, '.', '-', '_' (or starts with '.'),
+  // its directory or log cannot be created, the spawn failed.
+  exec::Result<pid_t> Spawn(const ChildRequest& child);
 
   struct Exit {
     std::string name;

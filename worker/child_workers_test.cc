@@ -72,7 +72,18 @@ TEST(ChildWorkerArgv, RunsThisExecutableAsAWorkerOfTheSameBrokerWithTheParentsOp
       "/data/w1/children/w1-c1 --shared-dir /data/titan_workspace/shared "
       "--parent w1 --executor process --tag gpu-a --tag fast --heartbeat-ms 1000 --kill-grace-ms 5000 "
       "--drain-grace-ms 30000",
-      Join(ChildWorkerArgv(Template("/usr/bin/titan", "/data/w1"), "w1-c1", 3)));
+      Join(ChildWorkerArgv(Template("/usr/bin/titan", "/data/w1"), {"w1-c1", 3})));
+}
+
+TEST(ChildWorkerArgv, AWorkerAddedByAnOperatorGetsItsCapabilityAndAddressPort) {
+  EXPECT_EQ(
+      "/usr/bin/titan worker --host 10.0.0.5 --port 9090 --name worker-8081 --slots 4 --dir "
+      "/data/w1/children/worker-8081 --shared-dir /data/titan_workspace/shared --parent w1 --executor "
+      "process --tag gpu-a --tag fast --tag GPU "
+      "--address-port 8081 --heartbeat-ms 1000 --kill-grace-ms 5000 --drain-grace-ms 30000",
+      Join(ChildWorkerArgv(
+          Template("/usr/bin/titan", "/data/w1"),
+          {.name = "worker-8081", .slots = 4, .tags = {"GPU"}, .port = 8081, .manual = true})));
 }
 
 TEST(SelfExe, NamesThisTestExecutable) { EXPECT_NE(std::string::npos, SelfExe().find("worker_test")); }
@@ -80,7 +91,7 @@ TEST(SelfExe, NamesThisTestExecutable) { EXPECT_NE(std::string::npos, SelfExe().
 TEST(ChildWorkers, SpawnsWithOutputInItsLogAndNoticesTheExit) {
   TempDir dir;
   ChildWorkers children(Template(FakeExe(dir, "echo \"$@\"; echo oops >&2; exit 3"), dir.path()));
-  exec::Result<pid_t> pid = children.Spawn("c1", 2);
+  exec::Result<pid_t> pid = children.Spawn({"c1", 2});
   ASSERT_TRUE(pid.ok()) << pid.message();
   EXPECT_TRUE(children.Owns(pid.value()));
   EXPECT_TRUE(std::filesystem::is_directory(dir / "children/c1"));
@@ -99,17 +110,17 @@ TEST(ChildWorkers, RefusesBadAndDuplicateNames) {
   ChildWorkers children(Template(FakeExe(dir, "exec sleep 1000"), dir.path()));
   EXPECT_EQ(
       "child worker name '../evil' is not allowed: use letters, digits, '.', '-' and '_' (not first '.')",
-      children.Spawn("../evil", 1).message());
-  EXPECT_FALSE(children.Spawn("", 1).ok());
-  ASSERT_TRUE(children.Spawn("c1", 1).ok());
-  EXPECT_EQ("child worker c1 is running already", children.Spawn("c1", 1).message());
+      children.Spawn({"../evil", 1}).message());
+  EXPECT_FALSE(children.Spawn({"", 1}).ok());
+  ASSERT_TRUE(children.Spawn({"c1", 1}).ok());
+  EXPECT_EQ("child worker c1 is running already", children.Spawn({"c1", 1}).message());
 }
 
 TEST(ChildWorkers, SignalReachesEveryChild) {
   TempDir dir;
   ChildWorkers children(Template(FakeExe(dir, "exec sleep 1000"), dir.path()));
-  ASSERT_TRUE(children.Spawn("c1", 1).ok());
-  ASSERT_TRUE(children.Spawn("c2", 1).ok());
+  ASSERT_TRUE(children.Spawn({"c1", 1}).ok());
+  ASSERT_TRUE(children.Spawn({"c2", 1}).ok());
   children.Signal(SIGTERM);
   EXPECT_EQ("c1: killed by SIGTERM; c2: killed by SIGTERM; ", AwaitExits(children));
 }
@@ -126,7 +137,7 @@ TEST(ChildWorkers, KillAllLeavesNoChildAndNoJobItStarted) {
   const pid_t job_pid = job->Release();
 
   ChildWorkers children(Template(FakeExe(dir, "exec sleep 1000"), dir.path()));
-  exec::Result<pid_t> pid = children.Spawn("c1", 1);
+  exec::Result<pid_t> pid = children.Spawn({"c1", 1});
   ASSERT_TRUE(pid.ok()) << pid.message();
   const std::vector<ChildWorkers::Exit> killed = children.KillAll();
   ASSERT_EQ(1u, killed.size());

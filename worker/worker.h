@@ -25,6 +25,8 @@ struct WorkerOptions {
   int drain_grace_ms = 30000;  // on SIGTERM / shutdown: how long running jobs may finish
   long high_mem_mb = 32768;    // HIGH_MEM when the machine has at least this much memory
   std::string parent;          // set by a worker that started this one (auto-scaling); sent in WORKER_READY
+  int address_port = 0;        // the port this worker is known by (the original's worker address; nothing
+                               // listens on it); 0: none. Sent as WORKER_READY.port
 };
 
 // Serves until stopped. SIGTERM (or `titan shutdown`) drains: no new jobs, running ones get

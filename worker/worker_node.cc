@@ -98,6 +98,7 @@ Message Worker::ReadyMessage() const {
       .Set("running", Datum(std::move(running)))
       .Set("finished", Datum(std::move(finished)));
   if (!o_.parent.empty()) ready.Set("parent", Datum(Text{o_.parent}));
+  if (o_.address_port > 0) ready.Set("port", Datum(int64_t{o_.address_port}));
   return ready;
 }
 
