@@ -140,7 +140,8 @@ def test_a_dag_string_with_inline_payloads_runs_the_child_after_its_parent(clust
     parent, child, key = unique_id("extract"), unique_id("train"), unique_id("dag-handoff")
     producer = "from titan_sdk import TitanClient\nTitanClient().store_put(%r, 'forty-two')\n" % key
     consumer = "from titan_sdk import TitanClient\nprint('child read', TitanClient().store_get(%r))\n" % key
-    dag = ("%s|GENERAL|RUN_PAYLOAD|produce.py|%s|5|0|[] ;\n %s|GENERAL|RUN_PAYLOAD|consume.py|%s|1|0|[%s]|AFFINITY;"
+    # The child names its parent the original's way, "DAG-<id>"; the broker keeps the canonical id.
+    dag = ("%s|GENERAL|RUN_PAYLOAD|produce.py|%s|5|0|[] ;\n %s|GENERAL|RUN_PAYLOAD|consume.py|%s|1|0|[DAG-%s]|AFFINITY;"
            % (parent, b64(producer), child, b64(consumer), parent))
     out = titan_ok(cluster.port, ["dag", dag, "--wait"])
     assert out.startswith("dag: %s\njobs: %s %s\n" % (parent, parent, child))
