@@ -1,5 +1,5 @@
-// ArtifactIndex over store::Db: schema, and one prepared statement per operation.
-#include "artifact_index.h"
+// ArtifactIndex over sqlite::Db: schema, and one prepared statement per operation.
+#include "artifacts/artifact_index.h"
 
 namespace titan::artifacts {
 namespace {
@@ -13,7 +13,7 @@ CREATE INDEX IF NOT EXISTS artifacts_by_sha256 ON artifacts(sha256);
 
 constexpr std::string_view kColumns = "space, name, sha256, size, created_ms, mtime_ns";
 
-IndexEntry ReadRow(store::Statement& s) {
+IndexEntry ReadRow(sqlite::Statement& s) {
   IndexEntry e;
   e.info.space = std::string(s.ColumnBlob(0));
   e.info.name = std::string(s.ColumnBlob(1));
@@ -26,17 +26,17 @@ IndexEntry ReadRow(store::Statement& s) {
 
 }  // namespace
 
-exec::Status ArtifactIndex::Failed(const store::Status& s) const {
-  return exec::Status::Error("artifact index '" + path_ + "' failed (" + s.message() +
-                             "); check the disk, or restore the file from a backup");
+Status ArtifactIndex::Failed(const Status& s) const {
+  return Status::Error("artifact index '" + path_ + "' failed (" + s.message() +
+                       "); check the disk, or restore the file from a backup");
 }
 
-exec::Status ArtifactIndex::Open(const std::string& path) {
+Status ArtifactIndex::Open(const std::string& path) {
   path_ = path;
-  if (store::Status s = db_.Open(path, /*durable=*/true); !s.ok()) return Failed(s);
-  if (store::Status s = db_.Exec(kSchema); !s.ok()) return Failed(s);
+  if (Status s = db_.Open(path, /*durable=*/true); !s.ok()) return Failed(s);
+  if (Status s = db_.Exec(kSchema); !s.ok()) return Failed(s);
   const std::string cols(kColumns);
-  const std::pair<std::string, store::Statement*> statements[] = {
+  const std::pair<std::string, sqlite::Statement*> statements[] = {
       {"INSERT OR REPLACE INTO artifacts(" + cols + ") VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &put_},
       {"SELECT " + cols + " FROM artifacts WHERE space = ?1 AND name = ?2", &get_},
       {"DELETE FROM artifacts WHERE space = ?1 AND name = ?2", &delete_},
@@ -45,21 +45,20 @@ exec::Status ArtifactIndex::Open(const std::string& path) {
       {"SELECT COUNT(*) FROM artifacts WHERE sha256 = ?1", &count_refs_},
   };
   for (const auto& [sql, stmt] : statements) {
-    if (store::Status s = db_.Prepare(sql, stmt); !s.ok()) return Failed(s);
+    if (Status s = db_.Prepare(sql, stmt); !s.ok()) return Failed(s);
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Status ArtifactIndex::Put(const IndexEntry& e) {
+Status ArtifactIndex::Put(const IndexEntry& e) {
   put_.Reset();
   put_.Bind(1, e.info.space).Bind(2, e.info.name).Bind(3, e.info.sha256);
   put_.Bind(4, e.info.size).Bind(5, e.info.created_ms).Bind(6, e.mtime_ns);
   put_.Step();
-  return put_.status().ok() ? exec::Status::Ok() : Failed(put_.status());
+  return put_.status().ok() ? Status::Ok() : Failed(put_.status());
 }
 
-exec::Result<std::optional<IndexEntry>> ArtifactIndex::Get(const std::string& space,
-                                                           const std::string& name) {
+Result<std::optional<IndexEntry>> ArtifactIndex::Get(const std::string& space, const std::string& name) {
   get_.Reset();
   get_.Bind(1, space).Bind(2, name);
   std::optional<IndexEntry> out;
@@ -69,15 +68,15 @@ exec::Result<std::optional<IndexEntry>> ArtifactIndex::Get(const std::string& sp
   return out;
 }
 
-exec::Status ArtifactIndex::Delete(const std::string& space, const std::string& name) {
+Status ArtifactIndex::Delete(const std::string& space, const std::string& name) {
   delete_.Reset();
   delete_.Bind(1, space).Bind(2, name);
   delete_.Step();
-  return delete_.status().ok() ? exec::Status::Ok() : Failed(delete_.status());
+  return delete_.status().ok() ? Status::Ok() : Failed(delete_.status());
 }
 
-exec::Result<std::vector<ArtifactInfo>> ArtifactIndex::List(const std::string& space) {
-  store::Statement& s = space.empty() ? list_all_ : list_space_;
+Result<std::vector<ArtifactInfo>> ArtifactIndex::List(const std::string& space) {
+  sqlite::Statement& s = space.empty() ? list_all_ : list_space_;
   s.Reset();
   if (!space.empty()) s.Bind(1, space);
   std::vector<ArtifactInfo> out;
@@ -86,7 +85,7 @@ exec::Result<std::vector<ArtifactInfo>> ArtifactIndex::List(const std::string& s
   return out;
 }
 
-exec::Result<int64_t> ArtifactIndex::CountRefs(const std::string& sha256) {
+Result<int64_t> ArtifactIndex::CountRefs(const std::string& sha256) {
   count_refs_.Reset();
   count_refs_.Bind(1, sha256);
   const int64_t n = count_refs_.Step() ? count_refs_.ColumnInt(0) : 0;

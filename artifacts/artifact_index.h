@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "sqlite_db.h"
-#include "status.h"
+#include "base/sqlite_db.h"
+#include "base/status.h"
 
 namespace titan::artifacts {
 
@@ -29,25 +29,25 @@ struct IndexEntry {
 class ArtifactIndex {
  public:
   // Opens or creates the database at `path`. Must succeed before any other call.
-  exec::Status Open(const std::string& path);
+  Status Open(const std::string& path);
 
   // Inserts or replaces the row for (space, name); durable when it returns ok.
-  exec::Status Put(const IndexEntry& entry);
+  Status Put(const IndexEntry& entry);
   // nullopt when there is no such row.
-  exec::Result<std::optional<IndexEntry>> Get(const std::string& space, const std::string& name);
+  Result<std::optional<IndexEntry>> Get(const std::string& space, const std::string& name);
   // Removing an absent row is fine.
-  exec::Status Delete(const std::string& space, const std::string& name);
+  Status Delete(const std::string& space, const std::string& name);
   // Rows of `space` ("" for all), ordered by space then name.
-  exec::Result<std::vector<ArtifactInfo>> List(const std::string& space);
+  Result<std::vector<ArtifactInfo>> List(const std::string& space);
   // How many rows point at the blob `sha256`.
-  exec::Result<int64_t> CountRefs(const std::string& sha256);
+  Result<int64_t> CountRefs(const std::string& sha256);
 
  private:
-  exec::Status Failed(const store::Status& s) const;
+  Status Failed(const Status& s) const;
 
   std::string path_;
-  store::Db db_;
-  store::Statement put_, get_, delete_, list_all_, list_space_, count_refs_;
+  sqlite::Db db_;
+  sqlite::Statement put_, get_, delete_, list_all_, list_space_, count_refs_;
 };
 
 }  // namespace titan::artifacts

@@ -1,5 +1,5 @@
 // Registry name validation and the split of "<project>.zip/<entry>" paths.
-#include "artifact_name.h"
+#include "artifacts/artifact_name.h"
 
 #include <cstdio>
 
@@ -25,11 +25,11 @@ std::string Quote(std::string_view name) {
   return out + "'";
 }
 
-exec::Status Refuse(std::string_view name, std::string_view why) {
-  return exec::Status::Error("artifact name " + Quote(name) + " " + std::string(why));
+Status Refuse(std::string_view name, std::string_view why) {
+  return Status::Error("artifact name " + Quote(name) + " " + std::string(why));
 }
 
-exec::Status ValidateComponents(std::string_view name) {
+Status ValidateComponents(std::string_view name) {
   size_t start = 0;
   for (;;) {
     const size_t slash = name.find('/', start);
@@ -40,7 +40,7 @@ exec::Status ValidateComponents(std::string_view name) {
     if (part.size() > kMaxComponentBytes) {
       return Refuse(name, "has a component longer than 255 bytes: shorten it");
     }
-    if (slash == std::string_view::npos) return exec::Status::Ok();
+    if (slash == std::string_view::npos) return Status::Ok();
     start = slash + 1;
   }
 }
@@ -54,7 +54,7 @@ bool EndsWithZip(std::string_view part) {
 
 }  // namespace
 
-exec::Status ValidateName(std::string_view name) {
+Status ValidateName(std::string_view name) {
   if (name.empty()) return Refuse(name, "is empty: give a relative name such as 'scripts/run.py'");
   if (name.size() > kMaxNameBytes) {
     return Refuse(name,

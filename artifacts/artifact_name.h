@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "status.h"
+#include "base/status.h"
 
 namespace titan::artifacts {
 
@@ -17,7 +17,7 @@ inline constexpr size_t kMaxComponentBytes = 255;
 // the name and saying what to use instead: empty, longer than kMaxNameBytes or with a component
 // longer than kMaxComponentBytes, absolute ("/x"), an empty, "." or ".." component (so "a//b" and
 // "a/" too), a backslash, NUL or any other control character.
-exec::Status ValidateName(std::string_view name);
+Status ValidateName(std::string_view name);
 
 struct ArchivePath {
   std::string archive;  // up to and including the first component ending in ".zip"

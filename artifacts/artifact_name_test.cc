@@ -1,5 +1,5 @@
 // ValidateName and SplitArchivePath, as tables.
-#include "artifact_name.h"
+#include "artifacts/artifact_name.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@ namespace {
 TEST(ValidateName, AcceptsRelativeNames) {
   for (const std::string name : {"a", "run.py", "scripts/run.py", "a/b/c/d.txt", ".hidden", "a/.b/..c",
                                  "x..y", "proj.zip/src/main.py", "with space/and-dash_ok~"}) {
-    exec::Status s = ValidateName(name);
+    Status s = ValidateName(name);
     EXPECT_TRUE(s.ok()) << name << ": " << s.message();
   }
   EXPECT_TRUE(ValidateName(std::string(255, 'a') + "/" + std::string(255, 'b')).ok());
@@ -43,7 +43,7 @@ TEST(ValidateName, RefusesEachBadFormNamingIt) {
       {long_name, "'" + long_name.substr(0, 128) + "...'", "longer than 1024 bytes"},
   };
   for (const Case& c : cases) {
-    exec::Status s = ValidateName(c.name);
+    Status s = ValidateName(c.name);
     ASSERT_FALSE(s.ok()) << c.quoted;
     EXPECT_EQ(0u, s.message().find("artifact name " + c.quoted + " ")) << s.message();
     EXPECT_NE(std::string::npos, s.message().find(c.says)) << s.message();

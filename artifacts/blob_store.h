@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "sha256.h"
-#include "status.h"
-#include "unique_fd.h"
+#include "artifacts/sha256.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace titan::artifacts {
 
@@ -21,25 +21,25 @@ class BlobStore {
  public:
   // Creates the folders as needed and empties <root>/partial/, so a write cut by a crash never
   // becomes visible. Error: the folders cannot be created or cleaned.
-  static exec::Result<BlobStore> Open(std::string root);
+  static Result<BlobStore> Open(std::string root);
 
   bool Has(const std::string& sha256) const;
   // Error: malformed hash, or no such blob.
-  exec::Result<int64_t> Size(const std::string& sha256) const;
+  Result<int64_t> Size(const std::string& sha256) const;
   // Where the blob lives (whether or not it exists); "" for a malformed hash.
   std::string PathOf(const std::string& sha256) const;
   // Replaces *out with up to `max_bytes` bytes from `offset` (fewer at the end; none at offset == size).
   // Error: malformed or unknown hash, negative offset or max_bytes, offset past the end.
-  exec::Status Read(const std::string& sha256, int64_t offset, int64_t max_bytes, std::string* out) const;
+  Status Read(const std::string& sha256, int64_t offset, int64_t max_bytes, std::string* out) const;
   // Deletes the blob; an absent blob is fine. Callers check that nothing refers to it any more.
-  exec::Status Remove(const std::string& sha256);
+  Status Remove(const std::string& sha256);
   // Copies the regular file at `path` in (streaming) and returns its hash; when that content is
   // already stored, the existing blob is kept. Error: unreadable file, or it changed while copied.
-  exec::Result<std::string> Import(const std::string& path);
+  Result<std::string> Import(const std::string& path);
 
   // Starts writing a blob of `expected_size` bytes whose hash, when `expected_sha256` is not empty,
   // must come out as given. Error: negative size, malformed expected hash, partial/ not writable.
-  exec::Result<BlobWriter> Begin(int64_t expected_size, std::string expected_sha256);
+  Result<BlobWriter> Begin(int64_t expected_size, std::string expected_sha256);
 
   const std::string& root() const { return root_; }
 
@@ -61,7 +61,7 @@ class BlobWriter {
   // Writes `bytes` at `offset`. Error, with the writer unchanged and still usable: offset is not
   // received() ("resend from received()"), the chunk goes past expected_size(), or the disk write
   // failed. Error after Commit.
-  exec::Status Append(int64_t offset, std::string_view bytes);
+  Status Append(int64_t offset, std::string_view bytes);
   int64_t received() const { return received_; }
   int64_t expected_size() const { return expected_size_; }
 
@@ -69,7 +69,7 @@ class BlobWriter {
   // writer stays usable) and the expected hash, if given (else the partial file is removed and the
   // writer is finished: upload again). Then fsyncs the file, renames it into blobs/ (or drops it
   // when that blob already exists) and fsyncs the folder. Returns the hash. Once only.
-  exec::Result<std::string> Commit();
+  Result<std::string> Commit();
 
  private:
   friend class BlobStore;

@@ -1,14 +1,14 @@
 // BlobStore and BlobWriter: chunked round trips, refused chunks, verification at commit, cleanup of
 // partial files, import with dedup.
-#include "blob_store.h"
+#include "artifacts/blob_store.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 
-#include "test_dir.h"
-#include "test_files.h"
+#include "artifacts/test_files.h"
+#include "base/test_dir.h"
 
 namespace titan::artifacts {
 namespace {
@@ -31,7 +31,7 @@ std::string Files(const std::string& dir) {
 }
 
 BlobStore OpenStore(const TempDir& dir) {
-  exec::Result<BlobStore> store = BlobStore::Open(dir.File("store"));
+  Result<BlobStore> store = BlobStore::Open(dir.File("store"));
   EXPECT_TRUE(store.ok()) << store.message();
   return std::move(store).value();
 }
@@ -41,7 +41,7 @@ TEST(BlobWriter, RoundTripOfUnevenChunksThenChunkedReads) {
   BlobStore store = OpenStore(dir);
   const std::string data = RandomBytes((3 << 20) + 4321, 7);
   const std::string sha = Sha256Hex(data);
-  exec::Result<BlobWriter> w = store.Begin(static_cast<int64_t>(data.size()), sha);
+  Result<BlobWriter> w = store.Begin(static_cast<int64_t>(data.size()), sha);
   ASSERT_TRUE(w.ok()) << w.message();
   for (size_t at = 0, step = 1000; at < data.size(); at += step, step = step * 7 % 300007 + 1) {
     const std::string_view chunk = std::string_view(data).substr(at, step);
@@ -49,7 +49,7 @@ TEST(BlobWriter, RoundTripOfUnevenChunksThenChunkedReads) {
   }
   EXPECT_EQ(static_cast<int64_t>(data.size()), w->received());
   EXPECT_FALSE(store.Has(sha));  // not visible before commit
-  exec::Result<std::string> committed = w->Commit();
+  Result<std::string> committed = w->Commit();
   ASSERT_TRUE(committed.ok()) << committed.message();
   EXPECT_EQ(sha, *committed);
   EXPECT_TRUE(store.Has(sha));
@@ -89,10 +89,10 @@ TEST(BlobStore, ReadRefusesUnknownHashAndBadOffsets) {
 TEST(BlobWriter, WrongOffsetIsRefusedAndTheWriterGoesOnFromTheRightOne) {
   TempDir dir;
   BlobStore store = OpenStore(dir);
-  exec::Result<BlobWriter> w = store.Begin(6, "");
+  Result<BlobWriter> w = store.Begin(6, "");
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE(w->Append(0, "abc").ok());
-  exec::Status skipped = w->Append(4, "ef");
+  Status skipped = w->Append(4, "ef");
   EXPECT_EQ("chunk at offset 4, expected 3: resend from 3", skipped.message());
   EXPECT_FALSE(w->Append(0, "abc").ok());  // a repeated chunk too
   EXPECT_EQ(3, w->received());
@@ -103,14 +103,14 @@ TEST(BlobWriter, WrongOffsetIsRefusedAndTheWriterGoesOnFromTheRightOne) {
 TEST(BlobWriter, AppendPastTheAnnouncedSizeIsRefused) {
   TempDir dir;
   BlobStore store = OpenStore(dir);
-  exec::Result<BlobWriter> w = store.Begin(4, "");
+  Result<BlobWriter> w = store.Begin(4, "");
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE(w->Append(0, "ab").ok());
-  exec::Status over = w->Append(2, "cde");
+  Status over = w->Append(2, "cde");
   ASSERT_FALSE(over.ok());
   EXPECT_NE(std::string::npos, over.message().find("send at most 2 bytes")) << over.message();
   EXPECT_EQ(2, w->received());
-  exec::Result<std::string> early = w->Commit();
+  Result<std::string> early = w->Commit();
   EXPECT_NE(std::string::npos, early.message().find("send the rest from offset 2")) << early.message();
   ASSERT_TRUE(w->Append(2, "cd").ok());
   EXPECT_TRUE(w->Commit().ok());
@@ -130,9 +130,9 @@ TEST(BlobWriter, HashMismatchAtCommitLeavesNothingVisible) {
   TempDir dir;
   BlobStore store = OpenStore(dir);
   const std::string claimed = Sha256Hex("other");
-  exec::Result<BlobWriter> w = store.Begin(4, claimed);
+  Result<BlobWriter> w = store.Begin(4, claimed);
   ASSERT_TRUE(w->Append(0, "data").ok());
-  exec::Result<std::string> c = w->Commit();
+  Result<std::string> c = w->Commit();
   ASSERT_FALSE(c.ok());
   EXPECT_EQ("content hash mismatch: expected " + claimed + ", got " + Sha256Hex("data") + "; upload again",
             c.message());
@@ -144,11 +144,11 @@ TEST(BlobWriter, DestroyedUncommittedWriterLeavesPartialEmpty) {
   TempDir dir;
   BlobStore store = OpenStore(dir);
   {
-    exec::Result<BlobWriter> w = store.Begin(10, "");
+    Result<BlobWriter> w = store.Begin(10, "");
     ASSERT_TRUE(w->Append(0, "12345").ok());
     EXPECT_NE("", Files(store.root() + "/partial"));
     BlobWriter moved = std::move(w).value();  // the moved-from writer owns nothing
-    exec::Result<BlobWriter> other = store.Begin(1, "");
+    Result<BlobWriter> other = store.Begin(1, "");
     moved = std::move(other).value();  // assigning over an uncommitted writer drops its file
     EXPECT_EQ(1u, std::distance(std::filesystem::directory_iterator(store.root() + "/partial"), {}));
   }
@@ -170,12 +170,12 @@ TEST(BlobStore, ImportDedupsAndCommittedBlobsAreReadOnly) {
   const std::string data = RandomBytes((2 << 20) + 5, 3);
   WriteFile(dir.File("a"), data);
   WriteFile(dir.File("b"), data);
-  exec::Result<std::string> a = store.Import(dir.File("a"));
+  Result<std::string> a = store.Import(dir.File("a"));
   ASSERT_TRUE(a.ok()) << a.message();
   struct stat before = {};
   ASSERT_EQ(0, ::stat(store.PathOf(*a).c_str(), &before));
   EXPECT_EQ(0444u, before.st_mode & 0777);
-  exec::Result<std::string> b = store.Import(dir.File("b"));
+  Result<std::string> b = store.Import(dir.File("b"));
   ASSERT_TRUE(b.ok()) << b.message();
   EXPECT_EQ(*a, *b);
   struct stat after = {};

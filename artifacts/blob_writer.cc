@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blob_store.h"
-#include "file_io.h"
+#include "artifacts/blob_store.h"
+#include "artifacts/file_io.h"
 
 namespace titan::artifacts {
 
@@ -48,43 +48,43 @@ void BlobWriter::Discard() {
   partial_path_.clear();
 }
 
-exec::Status BlobWriter::Append(int64_t offset, std::string_view bytes) {
+Status BlobWriter::Append(int64_t offset, std::string_view bytes) {
   if (partial_path_.empty()) {
-    return exec::Status::Error("this upload is already finished: start a new one to send more data");
+    return Status::Error("this upload is already finished: start a new one to send more data");
   }
   if (offset != received_) {
     const std::string expected = std::to_string(received_);
-    return exec::Status::Error("chunk at offset " + std::to_string(offset) + ", expected " + expected +
-                               ": resend from " + expected);
+    return Status::Error("chunk at offset " + std::to_string(offset) + ", expected " + expected +
+                         ": resend from " + expected);
   }
   const auto size = static_cast<int64_t>(bytes.size());
   if (size > expected_size_ - received_) {
-    return exec::Status::Error(
-        "chunk of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
-        " goes past the announced size of " + std::to_string(expected_size_) + " bytes: send at most " +
-        std::to_string(expected_size_ - received_) + " bytes or restart the upload with the right size");
+    return Status::Error("chunk of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
+                         " goes past the announced size of " + std::to_string(expected_size_) +
+                         " bytes: send at most " + std::to_string(expected_size_ - received_) +
+                         " bytes or restart the upload with the right size");
   }
-  if (exec::Status s = WriteAllAt(fd_.get(), offset, bytes, partial_path_); !s.ok()) {
+  if (Status s = WriteAllAt(fd_.get(), offset, bytes, partial_path_); !s.ok()) {
     (void)::ftruncate(fd_.get(), static_cast<off_t>(received_));  // drop a half-written chunk
     return s;
   }
   hash_.Update(bytes);
   received_ += size;
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Result<std::string> BlobWriter::Commit() {
-  if (partial_path_.empty()) return exec::Status::Error("this upload is already finished: start a new one");
+Result<std::string> BlobWriter::Commit() {
+  if (partial_path_.empty()) return Status::Error("this upload is already finished: start a new one");
   if (received_ != expected_size_) {
     const std::string got = std::to_string(received_);
-    return exec::Status::Error("upload incomplete: received " + got + " of " +
-                               std::to_string(expected_size_) + " bytes; send the rest from offset " + got);
+    return Status::Error("upload incomplete: received " + got + " of " + std::to_string(expected_size_) +
+                         " bytes; send the rest from offset " + got);
   }
   const std::string sha256 = hash_.HexDigest();
   if (!expected_sha256_.empty() && sha256 != expected_sha256_) {
     Discard();
-    return exec::Status::Error("content hash mismatch: expected " + expected_sha256_ + ", got " + sha256 +
-                               "; upload again");
+    return Status::Error("content hash mismatch: expected " + expected_sha256_ + ", got " + sha256 +
+                         "; upload again");
   }
   // Read-only, so a hard link to the blob (a registry's visible file) is not edited in place by accident.
   if (::fchmod(fd_.get(), 0444) != 0 || ::fsync(fd_.get()) != 0) {
@@ -94,7 +94,7 @@ exec::Result<std::string> BlobWriter::Commit() {
   const std::string path = store_.PathOf(sha256);
   const std::string dir = path.substr(0, path.rfind('/'));
   if (::mkdir(dir.c_str(), 0755) == 0) {
-    if (exec::Status s = FsyncDir(store_.root() + "/blobs"); !s.ok()) return s;
+    if (Status s = FsyncDir(store_.root() + "/blobs"); !s.ok()) return s;
   } else if (errno != EEXIST) {
     return IoError("cannot create folder '" + dir + "'", errno, "check the store's permissions");
   }
@@ -107,7 +107,7 @@ exec::Result<std::string> BlobWriter::Commit() {
                    "check the store's permissions");
   }
   partial_path_.clear();
-  if (exec::Status s = FsyncDir(dir); !s.ok()) return s;
+  if (Status s = FsyncDir(dir); !s.ok()) return s;
   return sha256;
 }
 

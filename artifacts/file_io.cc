@@ -1,5 +1,5 @@
 // POSIX file helpers for the artifacts library: full writes and reads, directory fsync, mkdir -p.
-#include "file_io.h"
+#include "artifacts/file_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,35 +8,35 @@
 
 #include <filesystem>
 
-#include "unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace titan::artifacts {
 
-exec::Status IoError(std::string_view what, int err, std::string_view todo) {
-  std::string message = exec::ErrnoStatus(what, err).message();
+Status IoError(std::string_view what, int err, std::string_view todo) {
+  std::string message = ErrnoStatus(what, err).message();
   message += "; ";
   message += todo;
-  return exec::Status::Error(std::move(message));
+  return Status::Error(std::move(message));
 }
 
-exec::Status WriteAll(int fd, std::string_view data, const std::string& path) {
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
   for (size_t done = 0; done < data.size();) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return IoError("cannot write '" + path + "'", errno, "check free disk space");
     done += static_cast<size_t>(n);
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Status WriteAllAt(int fd, int64_t offset, std::string_view data, const std::string& path) {
+Status WriteAllAt(int fd, int64_t offset, std::string_view data, const std::string& path) {
   for (size_t done = 0; done < data.size();) {
     const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return IoError("cannot write '" + path + "'", errno, "check free disk space");
     done += static_cast<size_t>(n);
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
 ssize_t ReadSome(int fd, char* buf, size_t n) {
@@ -46,31 +46,31 @@ ssize_t ReadSome(int fd, char* buf, size_t n) {
   }
 }
 
-exec::Status FsyncDir(const std::string& dir) {
+Status FsyncDir(const std::string& dir) {
   exec::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return IoError("cannot open folder '" + dir + "'", errno, "check its permissions");
   if (::fsync(fd.get()) != 0) return IoError("cannot fsync folder '" + dir + "'", errno, "check the disk");
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Status MakeDirs(const std::string& dir) {
+Status MakeDirs(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     return IoError("cannot create folder '" + dir + "'", ec.value(), "check the path and its permissions");
   }
   if (!std::filesystem::is_directory(dir, ec)) {
-    return exec::Status::Error("'" + dir + "' exists but is not a folder; move it away");
+    return Status::Error("'" + dir + "' exists but is not a folder; move it away");
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Status CopyNewFile(const std::string& src, const std::string& dst, mode_t mode) {
+Status CopyNewFile(const std::string& src, const std::string& dst, mode_t mode) {
   exec::UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in.valid()) return IoError("cannot open '" + src + "' to copy it", errno, "check that it exists");
   exec::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!out.valid()) return IoError("cannot create '" + dst + "'", errno, "check the folder's permissions");
-  exec::Status status;
+  Status status;
   std::string buf(kIoChunk, '\0');
   for (;;) {
     const ssize_t n = ReadSome(in.get(), buf.data(), buf.size());

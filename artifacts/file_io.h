@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "status.h"
+#include "base/status.h"
 
 namespace titan::artifacts {
 
@@ -16,22 +16,22 @@ namespace titan::artifacts {
 inline constexpr size_t kIoChunk = 1 << 20;
 
 // ErrnoStatus(what, err) followed by "; <todo>": one sentence saying what failed and what to do.
-exec::Status IoError(std::string_view what, int err, std::string_view todo);
+Status IoError(std::string_view what, int err, std::string_view todo);
 
 // Writes all of `data` to `fd` at its current position, retrying short writes and EINTR.
 // `path` names the file in the error.
-exec::Status WriteAll(int fd, std::string_view data, const std::string& path);
+Status WriteAll(int fd, std::string_view data, const std::string& path);
 // Same at byte `offset` (pwrite); the file position is not used.
-exec::Status WriteAllAt(int fd, int64_t offset, std::string_view data, const std::string& path);
+Status WriteAllAt(int fd, int64_t offset, std::string_view data, const std::string& path);
 // read(2) retrying EINTR: bytes read, 0 at end of file, -1 with errno set.
 ssize_t ReadSome(int fd, char* buf, size_t n);
 
 // fsync of the directory `dir`, so that entries created or renamed in it survive a crash.
-exec::Status FsyncDir(const std::string& dir);
+Status FsyncDir(const std::string& dir);
 // mkdir -p. Error: a component cannot be created or is not a folder.
-exec::Status MakeDirs(const std::string& dir);
+Status MakeDirs(const std::string& dir);
 // Copies the regular file `src` to a new file `dst` (which must not exist), streaming, then fsyncs
 // it. On error `dst` is removed.
-exec::Status CopyNewFile(const std::string& src, const std::string& dst, mode_t mode);
+Status CopyNewFile(const std::string& src, const std::string& dst, mode_t mode);
 
 }  // namespace titan::artifacts

@@ -1,6 +1,6 @@
 // Registry: publish, stat, list and remove; the visible hard links; perm_files files dropped in by
 // hand; links leading outside; blobs kept while another name or a transfer uses them.
-#include "registry.h"
+#include "artifacts/registry.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,8 +8,8 @@
 
 #include <filesystem>
 
-#include "test_dir.h"
-#include "test_files.h"
+#include "artifacts/test_files.h"
+#include "base/test_dir.h"
 
 namespace titan::artifacts {
 namespace {
@@ -33,7 +33,7 @@ std::string Render(const std::vector<ArtifactInfo>& list) {
 class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    exec::Result<std::unique_ptr<Registry>> r = Registry::Open(dir_.File("reg"));
+    Result<std::unique_ptr<Registry>> r = Registry::Open(dir_.File("reg"));
     ASSERT_TRUE(r.ok()) << r.message();
     registry_ = std::move(r).value();
   }
@@ -60,11 +60,11 @@ TEST_F(RegistryTest, PublishStatListRemove) {
   const std::string world = Blob("world!");
   ASSERT_TRUE(registry_->Publish("uploads", "b/x.txt", hello, 1000).ok());
   ASSERT_TRUE(registry_->Publish("uploads", "a.txt", world, 2000).ok());
-  exec::Result<ArtifactInfo> p = registry_->Publish("perm_files", "tool.sh", hello, 3000);
+  Result<ArtifactInfo> p = registry_->Publish("perm_files", "tool.sh", hello, 3000);
   ASSERT_TRUE(p.ok()) << p.message();
   EXPECT_EQ((ArtifactInfo{"perm_files", "tool.sh", hello, 5, 3000}), *p);
 
-  exec::Result<ArtifactInfo> st = registry_->Stat("uploads", "b/x.txt");
+  Result<ArtifactInfo> st = registry_->Stat("uploads", "b/x.txt");
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ((ArtifactInfo{"uploads", "b/x.txt", hello, 5, 1000}), *st);
   const std::string h = hello.substr(0, 8), w = world.substr(0, 8);
@@ -95,7 +95,7 @@ TEST_F(RegistryTest, RefusesUnknownSpacesBadNamesAndMissingBlobs) {
   EXPECT_NE(std::string::npos, registry_->Publish("uploads", "../x", hello, 1).message().find("'../x'"));
   EXPECT_NE(std::string::npos, registry_->Stat("uploads", "/etc/passwd").message().find("'/etc/passwd'"));
   const std::string missing = Sha256Hex("missing");
-  exec::Result<ArtifactInfo> no_blob = registry_->Publish("uploads", "x", missing, 1);
+  Result<ArtifactInfo> no_blob = registry_->Publish("uploads", "x", missing, 1);
   EXPECT_NE(std::string::npos, no_blob.message().find("no blob " + missing)) << no_blob.message();
   EXPECT_FALSE(std::filesystem::exists(Visible("uploads", "x")));
 }
@@ -111,7 +111,7 @@ TEST_F(RegistryTest, VisibleFileIsAHardLinkToTheBlobAndReplacingANameSwapsIt) {
   EXPECT_EQ(blob.st_ino, visible.st_ino);
   EXPECT_EQ("version 1", ReadFile(Visible("uploads", "app/run.py")));
 
-  exec::Result<ArtifactInfo> replaced = registry_->Publish("uploads", "app/run.py", v2, 20);
+  Result<ArtifactInfo> replaced = registry_->Publish("uploads", "app/run.py", v2, 20);
   ASSERT_TRUE(replaced.ok()) << replaced.message();
   EXPECT_EQ("version two", ReadFile(Visible("uploads", "app/run.py")));
   EXPECT_EQ((ArtifactInfo{"uploads", "app/run.py", v2, 11, 20}),
@@ -128,7 +128,7 @@ TEST_F(RegistryTest, HandDroppedPermFileIsImportedAndReimportedWhenItChanges) {
   WriteFile(path, "echo one");
   SetMtime(path, 1000);
   EXPECT_EQ("", Render(registry_->List("perm_files")));  // not seen yet
-  exec::Result<ArtifactInfo> first = registry_->Stat("perm_files", "tools/job.sh");
+  Result<ArtifactInfo> first = registry_->Stat("perm_files", "tools/job.sh");
   ASSERT_TRUE(first.ok()) << first.message();
   EXPECT_EQ((ArtifactInfo{"perm_files", "tools/job.sh", Sha256Hex("echo one"), 8, 1000000}), *first);
   EXPECT_TRUE(registry_->blobs().Has(first->sha256));
@@ -136,7 +136,7 @@ TEST_F(RegistryTest, HandDroppedPermFileIsImportedAndReimportedWhenItChanges) {
 
   WriteFile(path, "echo two!");
   SetMtime(path, 2000);
-  exec::Result<ArtifactInfo> second = registry_->Stat("perm_files", "tools/job.sh");
+  Result<ArtifactInfo> second = registry_->Stat("perm_files", "tools/job.sh");
   ASSERT_TRUE(second.ok()) << second.message();
   EXPECT_EQ((ArtifactInfo{"perm_files", "tools/job.sh", Sha256Hex("echo two!"), 9, 2000000}), *second);
   EXPECT_EQ("echo two!", ReadFile(registry_->blobs().PathOf(second->sha256)));
@@ -152,7 +152,7 @@ TEST_F(RegistryTest, PublishedPermFileEditedInPlaceIsReimportedAndItsSpoiledBlob
   std::filesystem::permissions(path, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
   WriteFile(path, "new content");  // writes through the hard link into the blob
   SetMtime(path, 5000);
-  exec::Result<ArtifactInfo> st = registry_->Stat("perm_files", "f");
+  Result<ArtifactInfo> st = registry_->Stat("perm_files", "f");
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(Sha256Hex("new content"), st->sha256);
   EXPECT_FALSE(registry_->blobs().Has(v1));  // its content no longer matched its hash
@@ -168,7 +168,7 @@ TEST_F(RegistryTest, LinksLeadingOutsideTheSpaceAreRefused) {
   EXPECT_FALSE(registry_->Stat("perm_files", "up/secret").ok());
   // Publishing through a folder link leading outside is refused too, and writes nothing there.
   const std::string hello = Blob("hello");
-  exec::Result<ArtifactInfo> through = registry_->Publish("perm_files", "up/planted", hello, 1);
+  Result<ArtifactInfo> through = registry_->Publish("perm_files", "up/planted", hello, 1);
   EXPECT_NE(std::string::npos, through.message().find("leads outside perm_files/")) << through.message();
   EXPECT_FALSE(std::filesystem::exists(dir_.File("planted")));
   EXPECT_EQ("", Render(registry_->List("")));

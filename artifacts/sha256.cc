@@ -1,5 +1,5 @@
 // SHA-256 through OpenSSL's EVP interface, file hashing over a raw fd, and CRC-32 through zlib.
-#include "sha256.h"
+#include "artifacts/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include <memory>
 #include <utility>
 
-#include "file_io.h"
-#include "unique_fd.h"
+#include "artifacts/file_io.h"
+#include "base/unique_fd.h"
 
 namespace titan::artifacts {
 namespace {
@@ -70,13 +70,13 @@ std::string Sha256Hex(std::string_view data) {
   return ToHex(digest, len);
 }
 
-exec::Result<std::string> HashFile(const std::string& path) {
+Result<std::string> HashFile(const std::string& path) {
   exec::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return IoError("cannot open '" + path + "' to hash it", errno, "check that it exists");
   struct stat st = {};
   if (::fstat(fd.get(), &st) != 0) return IoError("cannot stat '" + path + "'", errno, "check the file");
   if (!S_ISREG(st.st_mode)) {
-    return exec::Status::Error("cannot hash '" + path + "': it is not a regular file; give a file's path");
+    return Status::Error("cannot hash '" + path + "': it is not a regular file; give a file's path");
   }
   Sha256 hash;
   std::string buf(kIoChunk, '\0');

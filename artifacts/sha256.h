@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "status.h"
+#include "base/status.h"
 
 struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
@@ -37,7 +37,7 @@ std::string Sha256Hex(std::string_view data);
 
 // SHA-256 of the file at `path`, read in 1 MiB pieces (never whole). Error: the file cannot be
 // opened or read, or is not a regular file.
-exec::Result<std::string> HashFile(const std::string& path);
+Result<std::string> HashFile(const std::string& path);
 
 // True when `text` is exactly 64 lowercase hex digits, the form every hash here takes.
 bool IsSha256Hex(std::string_view text);

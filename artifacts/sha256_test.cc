@@ -1,10 +1,10 @@
 // Sha256, HashFile and Crc32 against known vectors, and incremental hashing against one-shot hashing.
-#include "sha256.h"
+#include "artifacts/sha256.h"
 
 #include <gtest/gtest.h>
 
-#include "test_dir.h"
-#include "test_files.h"
+#include "artifacts/test_files.h"
+#include "base/test_dir.h"
 
 namespace titan::artifacts {
 namespace {
@@ -42,7 +42,7 @@ TEST(Sha256, HashFileStreamsAMultiMebibyteFile) {
   TempDir dir;
   const std::string data = RandomBytes((5 << 20) + 123, 2);
   WriteFile(dir.File("big"), data);
-  exec::Result<std::string> hash = HashFile(dir.File("big"));
+  Result<std::string> hash = HashFile(dir.File("big"));
   ASSERT_TRUE(hash.ok()) << hash.message();
   EXPECT_EQ(Sha256Hex(data), *hash);
 
@@ -52,10 +52,10 @@ TEST(Sha256, HashFileStreamsAMultiMebibyteFile) {
 
 TEST(Sha256, HashFileErrorsNameTheFile) {
   TempDir dir;
-  exec::Result<std::string> missing = HashFile(dir.File("nope"));
+  Result<std::string> missing = HashFile(dir.File("nope"));
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(std::string::npos, missing.message().find(dir.File("nope"))) << missing.message();
-  exec::Result<std::string> folder = HashFile(dir.path());
+  Result<std::string> folder = HashFile(dir.path());
   ASSERT_FALSE(folder.ok());
   EXPECT_NE(std::string::npos, folder.message().find("not a regular file")) << folder.message();
 }

@@ -1,5 +1,5 @@
 // Visible files: confinement checks through realpath, parent folders, atomic link-or-copy placement.
-#include "visible_file.h"
+#include "artifacts/visible_file.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,7 +9,7 @@
 #include <atomic>
 #include <memory>
 
-#include "file_io.h"
+#include "artifacts/file_io.h"
 
 namespace titan::artifacts {
 namespace {
@@ -23,20 +23,19 @@ std::string Parent(const std::string& path) { return path.substr(0, path.rfind('
 
 }  // namespace
 
-exec::Status CheckResolvesInside(const std::string& path, const std::string& space_dir,
-                                 const std::string& space, const std::string& name) {
+Status CheckResolvesInside(const std::string& path, const std::string& space_dir, const std::string& space,
+                           const std::string& name) {
   const std::string dir = RealPath(space_dir);
   if (dir.empty()) return IoError("cannot resolve folder '" + space_dir + "'", errno, "check that it exists");
   const std::string real = RealPath(path);
   if (real.empty() || real.compare(0, dir.size() + 1, dir + "/") != 0) {
-    return exec::Status::Error("artifact '" + name + "' is a link that leads outside " + space +
-                               "/; replace it with a regular file");
+    return Status::Error("artifact '" + name + "' is a link that leads outside " + space +
+                         "/; replace it with a regular file");
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Status MakeParentsInside(const std::string& space_dir, const std::string& space,
-                               const std::string& name) {
+Status MakeParentsInside(const std::string& space_dir, const std::string& space, const std::string& name) {
   std::string path = space_dir;
   for (size_t start = 0, slash; (slash = name.find('/', start)) != std::string::npos; start = slash + 1) {
     path += "/" + name.substr(start, slash - start);
@@ -47,20 +46,20 @@ exec::Status MakeParentsInside(const std::string& space_dir, const std::string& 
     }
     if (S_ISLNK(st.st_mode)) {
       const std::string folder = name.substr(0, slash);
-      if (exec::Status s = CheckResolvesInside(path, space_dir, space, folder); !s.ok()) return s;
+      if (Status s = CheckResolvesInside(path, space_dir, space, folder); !s.ok()) return s;
       if (::stat(path.c_str(), &st) != 0) {
         return IoError("cannot stat '" + path + "'", errno, "check the link");
       }
     }
     if (!S_ISDIR(st.st_mode)) {
-      return exec::Status::Error("cannot store artifact '" + name + "': '" + path +
-                                 "' is a file, not a folder; remove it or choose another name");
+      return Status::Error("cannot store artifact '" + name + "': '" + path +
+                           "' is a file, not a folder; remove it or choose another name");
     }
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Status PlaceFile(const std::string& blob, const std::string& dest) {
+Status PlaceFile(const std::string& blob, const std::string& dest) {
   static std::atomic<uint64_t> counter{0};
   const std::string dir = Parent(dest);
   std::string tmp;
@@ -68,7 +67,7 @@ exec::Status PlaceFile(const std::string& blob, const std::string& dest) {
     tmp = dir + "/.titan-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
     if (::link(blob.c_str(), tmp.c_str()) == 0) break;
     if (errno == EEXIST) continue;
-    if (exec::Status s = CopyNewFile(blob, tmp, 0444); !s.ok()) return s;  // EXDEV, EPERM, EMLINK, ...
+    if (Status s = CopyNewFile(blob, tmp, 0444); !s.ok()) return s;  // EXDEV, EPERM, EMLINK, ...
     break;
   }
   const int renamed = ::rename(tmp.c_str(), dest.c_str());

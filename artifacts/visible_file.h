@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "status.h"
+#include "base/status.h"
 
 namespace titan::artifacts {
 
@@ -17,17 +17,16 @@ inline int64_t MtimeNs(const struct stat& st) {
 
 // Checks that the existing `path`, through any links, resolves to a place strictly inside the folder
 // `space_dir`. The error names the artifact `name` and says to replace the link with a regular file.
-exec::Status CheckResolvesInside(const std::string& path, const std::string& space_dir,
-                                 const std::string& space, const std::string& name);
+Status CheckResolvesInside(const std::string& path, const std::string& space_dir, const std::string& space,
+                           const std::string& name);
 
 // Creates the folders between `space_dir` and <space_dir>/<name> (mode 0755). Error: one of them is
 // a file, or a link leading outside `space_dir`.
-exec::Status MakeParentsInside(const std::string& space_dir, const std::string& space,
-                               const std::string& name);
+Status MakeParentsInside(const std::string& space_dir, const std::string& space, const std::string& name);
 
 // Makes `dest` a hard link to `blob` (a read-only copy when link() fails, e.g. across file systems):
 // links to a temporary name in the same folder, renames it over `dest`, then fsyncs the folder.
-exec::Status PlaceFile(const std::string& blob, const std::string& dest);
+Status PlaceFile(const std::string& blob, const std::string& dest);
 
 // Removes the empty folders from `dir` up to, not including, `stop` (a prefix of `dir`).
 void PruneEmptyFolders(std::string dir, const std::string& stop);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "status.h"
+#include "base/status.h"
 
 namespace titan::artifacts {
 
@@ -25,7 +25,7 @@ struct UnpackLimits {
 // existed before and was overwritten keeps what was written). Security: entry names are joined to
 // the real path of `dest_dir` and extracted with ARCHIVE_EXTRACT_SECURE_NODOTDOT | SECURE_SYMLINKS;
 // absolute names are refused by the entry check (see zip_unpack.cc).
-exec::Status Unpack(const std::string& zip_path, const std::string& dest_dir, const UnpackLimits& limits);
+Status Unpack(const std::string& zip_path, const std::string& dest_dir, const UnpackLimits& limits);
 
 // Writes a zip of every regular file, folder and symlink under `src_dir`, named relative to it, in
 // sorted order, streaming file contents. A symlink is stored as a link when its target is relative
@@ -33,11 +33,10 @@ exec::Status Unpack(const std::string& zip_path, const std::string& dest_dir, co
 // that would not unpack within `limits` (more entries, or more bytes of files) is refused too, as soon
 // as packing reaches the limit. Writes `zip_path`.partial, fsyncs it, then renames it to `zip_path`;
 // on error nothing is left behind. The SDK's project_zip.py packs by the same rules.
-exec::Status PackFolder(const std::string& src_dir, const std::string& zip_path,
-                        const UnpackLimits& limits = {});
+Status PackFolder(const std::string& src_dir, const std::string& zip_path, const UnpackLimits& limits = {});
 
 // The entry names of the zip at `zip_path`, in the order stored ("dir/" for folders). Error: the file
 // is not a readable zip.
-exec::Result<std::vector<std::string>> ListEntries(const std::string& zip_path);
+Result<std::vector<std::string>> ListEntries(const std::string& zip_path);
 
 }  // namespace titan::artifacts

@@ -1,6 +1,6 @@
 // PackFolder and Unpack: byte-exact round trips keeping the exec bit, and hostile zips (paths and
 // links leading outside, bombs, too many entries) refused without writing outside the folder.
-#include "zip_archive.h"
+#include "artifacts/zip_archive.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -9,8 +9,8 @@
 
 #include <filesystem>
 
-#include "test_dir.h"
-#include "test_files.h"
+#include "artifacts/test_files.h"
+#include "base/test_dir.h"
 
 namespace titan::artifacts {
 namespace {
@@ -84,12 +84,12 @@ TEST(Archive, PackThenUnpackGivesIdenticalBytesAndKeepsTheExecBit) {
   fs::create_symlink("lib/small.bin", src + "/alias");
 
   const std::string zip = dir.File("proj.zip");
-  exec::Status packed = PackFolder(src, zip);
+  Status packed = PackFolder(src, zip);
   ASSERT_TRUE(packed.ok()) << packed.message();
   EXPECT_FALSE(fs::exists(zip + ".partial"));
 
   const std::string dest = dir.File("out/project");
-  exec::Status unpacked = Unpack(zip, dest, UnpackLimits{});
+  Status unpacked = Unpack(zip, dest, UnpackLimits{});
   ASSERT_TRUE(unpacked.ok()) << unpacked.message();
   EXPECT_EQ(
       "alias->lib/small.bin empty/ lib/ lib/deep/ lib/deep/er/ lib/deep/er/data.bin lib/small.bin run.sh* "
@@ -106,7 +106,7 @@ TEST(Archive, PackRefusesALinkLeadingOutsideAndLeavesNoZip) {
   fs::create_directories(dir.File("src/sub"));
   WriteFile(dir.File("src/ok.txt"), "ok");
   fs::create_symlink("/etc/passwd", dir.File("src/sub/passwd"));
-  exec::Status s = PackFolder(dir.File("src"), dir.File("p.zip"));
+  Status s = PackFolder(dir.File("src"), dir.File("p.zip"));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(std::string::npos, s.message().find("sub/passwd")) << s.message();
   EXPECT_NE(std::string::npos, s.message().find("outside the folder")) << s.message();
@@ -127,7 +127,7 @@ TEST(Archive, UnpackingAgainIntoTheSameFolderReplacesTheFiles) {
   ASSERT_TRUE(PackFolder(dir.File("src"), dir.File("p.zip")).ok());
   ASSERT_TRUE(Unpack(dir.File("p.zip"), dir.File("job"), UnpackLimits{}).ok());
   WriteFile(dir.File("job/scratch.txt"), "left by the first run");
-  const exec::Status again = Unpack(dir.File("p.zip"), dir.File("job"), UnpackLimits{});
+  const Status again = Unpack(dir.File("p.zip"), dir.File("job"), UnpackLimits{});
   ASSERT_TRUE(again.ok()) << again.message();
   EXPECT_EQ("echo v1\n", ReadFile(dir.File("job/main.sh")));
   EXPECT_TRUE(fs::exists(dir.File("job/scratch.txt")));
@@ -148,7 +148,7 @@ TEST(Archive, ListEntriesGivesTheNamesPackedFoldersWithASlash) {
   WriteFile(dir.File("src/lib/a.py"), "a");
   WriteFile(dir.File("src/main.py"), "m");
   ASSERT_TRUE(PackFolder(dir.File("src"), dir.File("p.zip")).ok());
-  exec::Result<std::vector<std::string>> names = ListEntries(dir.File("p.zip"));
+  Result<std::vector<std::string>> names = ListEntries(dir.File("p.zip"));
   ASSERT_TRUE(names.ok()) << names.message();
   EXPECT_EQ((std::vector<std::string>{"lib/", "lib/a.py", "lib/empty/", "main.py"}), *names);
   WriteFile(dir.File("junk.zip"), "not a zip");
@@ -162,7 +162,7 @@ TEST(Archive, PackRefusesAFolderOverTheUnpackLimits) {
   WriteFile(dir.File("src/a.bin"), std::string(600, 'a'));
   WriteFile(dir.File("src/sub/b.bin"), std::string(600, 'b'));
   const std::string root = fs::canonical(dir.File("src")).string();
-  exec::Status s = PackFolder(dir.File("src"), dir.File("p.zip"), UnpackLimits{.max_bytes = 1000});
+  Status s = PackFolder(dir.File("src"), dir.File("p.zip"), UnpackLimits{.max_bytes = 1000});
   EXPECT_EQ("cannot pack '" + root +
                 "': it holds more than 1000 bytes of files, more than a worker unpacks; move data out of the "
                 "folder (into TitanStore or an uploaded artifact) or pack a smaller folder",
@@ -195,7 +195,7 @@ TEST(Archive, ZipSlipEntriesAreRefusedAndNothingIsWrittenOutside) {
     const std::string zip = dir.File("slip.zip");
     WriteZip(zip, c.entries);
     fs::create_directories(dir.File("work/dest"));
-    exec::Status s = Unpack(zip, dir.File("work/dest"), UnpackLimits{});
+    Status s = Unpack(zip, dir.File("work/dest"), UnpackLimits{});
     ASSERT_FALSE(s.ok()) << c.offender;
     EXPECT_EQ("archive '" + zip + "' " + c.offender + " the project folder; refusing it", s.message());
     EXPECT_EQ("dest/", Tree(dir.File("work")));  // not even good.txt
@@ -213,7 +213,7 @@ TEST(Archive, LinkChainsAndWritesThroughLinksAreRefused) {
                    {"p", "", AE_IFDIR},
                    {"b/c", "", AE_IFLNK, "../p"},
                    {"a", "", AE_IFLNK, "b/c/../.."}});
-  exec::Status s = Unpack(chain, dir.File("dest"), UnpackLimits{});
+  Status s = Unpack(chain, dir.File("dest"), UnpackLimits{});
   EXPECT_EQ("archive '" + chain + "' entry 'a' is a link leading outside the project folder; refusing it",
             s.message());
   EXPECT_FALSE(fs::exists(dir.File("dest")));  // created by Unpack, removed again
@@ -234,7 +234,7 @@ TEST(Archive, BombOverMaxBytesIsRefusedAndCleanedUp) {
   EXPECT_LT(fs::file_size(zip), 10000u);  // compresses well: the size comes from unpacking
   fs::create_directories(dir.File("dest"));
   WriteFile(dir.File("dest/kept.txt"), "mine");
-  exec::Status s = Unpack(zip, dir.File("dest"), UnpackLimits{.max_bytes = 1000000});
+  Status s = Unpack(zip, dir.File("dest"), UnpackLimits{.max_bytes = 1000000});
   EXPECT_EQ("archive '" + zip +
                 "' unpacks to more than 1000000 bytes, the unpack limit; refusing it: pack less "
                 "data or raise the limit",
@@ -248,7 +248,7 @@ TEST(Archive, TooManyEntriesAreRefused) {
   std::vector<ZipEntry> entries;
   for (int i = 0; i < 11; ++i) entries.push_back({"f" + std::to_string(i), "x"});
   WriteZip(dir.File("many.zip"), entries);
-  exec::Status s = Unpack(dir.File("many.zip"), dir.File("dest"), UnpackLimits{.max_entries = 10});
+  Status s = Unpack(dir.File("many.zip"), dir.File("dest"), UnpackLimits{.max_entries = 10});
   EXPECT_EQ("archive '" + dir.File("many.zip") +
                 "' has more than 10 entries, the unpack limit; refusing it: pack "
                 "fewer files",
@@ -260,7 +260,7 @@ TEST(Archive, TooManyEntriesAreRefused) {
 TEST(Archive, NotAZipIsRefusedNamingIt) {
   TempDir dir;
   WriteFile(dir.File("junk.zip"), "this is not a zip file at all");
-  exec::Status s = Unpack(dir.File("junk.zip"), dir.File("dest"), UnpackLimits{});
+  Status s = Unpack(dir.File("junk.zip"), dir.File("dest"), UnpackLimits{});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(0u, s.message().find("archive '" + dir.File("junk.zip") + "'")) << s.message();
   EXPECT_FALSE(Unpack(dir.File("none.zip"), dir.File("dest"), UnpackLimits{}).ok());

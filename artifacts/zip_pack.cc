@@ -14,9 +14,9 @@
 #include <memory>
 #include <vector>
 
-#include "file_io.h"
-#include "unique_fd.h"
-#include "zip_archive.h"
+#include "artifacts/file_io.h"
+#include "artifacts/zip_archive.h"
+#include "base/unique_fd.h"
 
 namespace titan::artifacts {
 namespace {
@@ -52,7 +52,7 @@ struct Packer {
   }
 
   // Counts one more entry (with `bytes` of file content); an error once over what a worker unpacks.
-  exec::Status Count(int64_t bytes) {
+  Status Count(int64_t bytes) {
     file_bytes += bytes;
     if (++entries > limits.max_entries) {
       return TooBig("more than " + std::to_string(limits.max_entries) + " files and folders");
@@ -60,27 +60,26 @@ struct Packer {
     if (file_bytes > limits.max_bytes) {
       return TooBig("more than " + std::to_string(limits.max_bytes) + " bytes of files");
     }
-    return exec::Status::Ok();
+    return Status::Ok();
   }
 
-  exec::Status TooBig(const std::string& what) const {
-    return exec::Status::Error("cannot pack '" + root + "': it holds " + what +
-                               ", more than a worker unpacks; move data out of the folder (into "
-                               "TitanStore or an uploaded artifact) or pack a smaller folder");
+  Status TooBig(const std::string& what) const {
+    return Status::Error("cannot pack '" + root + "': it holds " + what +
+                         ", more than a worker unpacks; move data out of the folder (into "
+                         "TitanStore or an uploaded artifact) or pack a smaller folder");
   }
 
-  exec::Status Fail(const std::string& what) const {
+  Status Fail(const std::string& what) const {
     const char* text = archive_error_string(zip);
-    return exec::Status::Error("cannot write '" + zip_path + "' while adding '" + what + "' (" +
-                               (text != nullptr ? text : "unknown libarchive error") +
-                               "); check free disk space");
+    return Status::Error("cannot write '" + zip_path + "' while adding '" + what + "' (" +
+                         (text != nullptr ? text : "unknown libarchive error") + "); check free disk space");
   }
 };
 
-exec::Status AddFolder(Packer& p, const std::string& rel);
+Status AddFolder(Packer& p, const std::string& rel);
 
 // Sorted names in the folder `dir`, without "." and "..".
-exec::Result<std::vector<std::string>> ListFolder(const std::string& dir) {
+Result<std::vector<std::string>> ListFolder(const std::string& dir) {
   std::unique_ptr<DIR, DirClose> d(::opendir(dir.c_str()));
   if (d == nullptr) return IoError("cannot list folder '" + dir + "'", errno, "check its permissions");
   std::vector<std::string> names;
@@ -101,7 +100,7 @@ Entry Header(const std::string& rel, const struct stat& st, mode_t type) {
   return e;
 }
 
-exec::Status AddFile(Packer& p, const std::string& rel, const struct stat& st) {
+Status AddFile(Packer& p, const std::string& rel, const struct stat& st) {
   const std::string path = p.root + "/" + rel;
   exec::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) return IoError("cannot open '" + path + "' to pack it", errno, "check its permissions");
@@ -115,19 +114,18 @@ exec::Status AddFile(Packer& p, const std::string& rel, const struct stat& st) {
     if (n < 0) return IoError("cannot read '" + path + "' to pack it", errno, "check the disk");
     if (n == 0) break;
     if (archive_write_data(p.zip, buf.data(), static_cast<size_t>(n)) != n) {
-      return total + n > st.st_size
-                 ? exec::Status::Error("'" + path + "' grew while it was packed; pack again")
-                 : p.Fail(rel);
+      return total + n > st.st_size ? Status::Error("'" + path + "' grew while it was packed; pack again")
+                                    : p.Fail(rel);
     }
     total += n;
   }
   if (total != st.st_size) {
-    return exec::Status::Error("'" + path + "' shrank while it was packed; pack again");
+    return Status::Error("'" + path + "' shrank while it was packed; pack again");
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Status AddLink(Packer& p, const std::string& rel, const struct stat& st) {
+Status AddLink(Packer& p, const std::string& rel, const struct stat& st) {
   const std::string path = p.root + "/" + rel;
   std::string target(PATH_MAX, '\0');
   const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
@@ -142,71 +140,70 @@ exec::Status AddLink(Packer& p, const std::string& rel, const struct stat& st) {
                        (real != nullptr && std::string(real.get()) != p.root &&
                         std::string(real.get()).rfind(p.root + "/", 0) != 0);
   if (escapes) {
-    return exec::Status::Error(
-        "cannot pack '" + path + "': it is a link to '" + target +
-        "', outside the folder; replace it with the file itself or a relative link inside");
+    return Status::Error("cannot pack '" + path + "': it is a link to '" + target +
+                         "', outside the folder; replace it with the file itself or a relative link inside");
   }
   Entry e = Header(rel, st, AE_IFLNK);
   archive_entry_set_symlink(e.get(), target.c_str());
-  return archive_write_header(p.zip, e.get()) < ARCHIVE_WARN ? p.Fail(rel) : exec::Status::Ok();
+  return archive_write_header(p.zip, e.get()) < ARCHIVE_WARN ? p.Fail(rel) : Status::Ok();
 }
 
-exec::Status AddPath(Packer& p, const std::string& rel) {
+Status AddPath(Packer& p, const std::string& rel) {
   const std::string path = p.root + "/" + rel;
   struct stat st = {};
   if (::lstat(path.c_str(), &st) != 0) return IoError("cannot stat '" + path + "'", errno, "check it");
-  if (p.Skipped(st)) return exec::Status::Ok();
-  if (exec::Status s = p.Count(S_ISREG(st.st_mode) ? st.st_size : 0); !s.ok()) return s;
+  if (p.Skipped(st)) return Status::Ok();
+  if (Status s = p.Count(S_ISREG(st.st_mode) ? st.st_size : 0); !s.ok()) return s;
   if (S_ISREG(st.st_mode)) return AddFile(p, rel, st);
   if (S_ISLNK(st.st_mode)) return AddLink(p, rel, st);
   if (!S_ISDIR(st.st_mode)) {
-    return exec::Status::Error("cannot pack '" + path + "': it is not a file, folder or link; remove it");
+    return Status::Error("cannot pack '" + path + "': it is not a file, folder or link; remove it");
   }
   Entry e = Header(rel + "/", st, AE_IFDIR);
   if (archive_write_header(p.zip, e.get()) < ARCHIVE_WARN) return p.Fail(rel);
   return AddFolder(p, rel);
 }
 
-exec::Status AddFolder(Packer& p, const std::string& rel) {
-  exec::Result<std::vector<std::string>> names = ListFolder(rel.empty() ? p.root : p.root + "/" + rel);
+Status AddFolder(Packer& p, const std::string& rel) {
+  Result<std::vector<std::string>> names = ListFolder(rel.empty() ? p.root : p.root + "/" + rel);
   if (!names.ok()) return names.status();
   for (const std::string& name : *names) {
-    if (exec::Status s = AddPath(p, rel.empty() ? name : rel + "/" + name); !s.ok()) return s;
+    if (Status s = AddPath(p, rel.empty() ? name : rel + "/" + name); !s.ok()) return s;
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Status WriteZip(Packer& p, int fd) {
+Status WriteZip(Packer& p, int fd) {
   std::unique_ptr<archive, WriteFree> zip(archive_write_new());
   if (zip == nullptr) {
-    return exec::Status::Error("cannot write '" + p.zip_path + "': out of memory; try again");
+    return Status::Error("cannot write '" + p.zip_path + "': out of memory; try again");
   }
   p.zip = zip.get();
   archive_write_set_format_zip(p.zip);
   archive_write_set_bytes_in_last_block(p.zip, 1);  // no padding after the zip's end record
   if (archive_write_open_fd(p.zip, fd) != ARCHIVE_OK) return p.Fail(".");
-  if (exec::Status s = AddFolder(p, ""); !s.ok()) return s;
+  if (Status s = AddFolder(p, ""); !s.ok()) return s;
   if (archive_write_close(p.zip) != ARCHIVE_OK) return p.Fail(".");
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
 }  // namespace
 
-exec::Status PackFolder(const std::string& src_dir, const std::string& zip_path, const UnpackLimits& limits) {
+Status PackFolder(const std::string& src_dir, const std::string& zip_path, const UnpackLimits& limits) {
   std::error_code ec;
   Packer p;
   p.zip_path = zip_path;
   p.limits = limits;
   p.root = fs::canonical(src_dir, ec).string();
   if (ec || !fs::is_directory(p.root, ec)) {
-    return exec::Status::Error("cannot pack '" + src_dir + "': it is not a folder; give a folder's path");
+    return Status::Error("cannot pack '" + src_dir + "': it is not a folder; give a folder's path");
   }
   const std::string partial = zip_path + ".partial";
   exec::UniqueFd fd(::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return IoError("cannot create '" + partial + "'", errno, "check the folder's permissions");
   ::fstat(fd.get(), &p.skip[0]);
   ::stat(zip_path.c_str(), &p.skip[1]);  // stays zeroed when there is no older zip
-  exec::Status s = WriteZip(p, fd.get());
+  Status s = WriteZip(p, fd.get());
   if (s.ok() && ::fsync(fd.get()) != 0) {
     s = IoError("cannot fsync '" + partial + "'", errno, "check the disk");
   }

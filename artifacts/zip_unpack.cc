@@ -11,8 +11,8 @@
 #include <memory>
 #include <vector>
 
-#include "file_io.h"
-#include "zip_archive.h"
+#include "artifacts/file_io.h"
+#include "artifacts/zip_archive.h"
 
 namespace titan::artifacts {
 namespace {
@@ -33,16 +33,16 @@ std::string ArchiveError(archive* a) {
   return text != nullptr ? text : "unknown libarchive error";
 }
 
-exec::Status Refuse(const std::string& zip, const std::string& why) {
-  return exec::Status::Error("archive '" + zip + "' " + why);
+Status Refuse(const std::string& zip, const std::string& why) {
+  return Status::Error("archive '" + zip + "' " + why);
 }
 
-exec::Status TooManyEntries(const std::string& zip, const UnpackLimits& limits) {
+Status TooManyEntries(const std::string& zip, const UnpackLimits& limits) {
   return Refuse(zip, "has more than " + std::to_string(limits.max_entries) +
                          " entries, the unpack limit; refusing it: pack fewer files");
 }
 
-exec::Result<ArchiveReader> OpenZip(const std::string& zip) {
+Result<ArchiveReader> OpenZip(const std::string& zip) {
   ArchiveReader a(archive_read_new());
   if (a == nullptr) return Refuse(zip, "cannot be read: out of memory; try again");
   archive_read_support_format_zip(a.get());
@@ -64,7 +64,7 @@ std::optional<std::string> Confine(const std::string& raw) {
 }
 
 // Checks one entry's name, type and link target. Returns its confined relative path.
-exec::Result<std::string> CheckEntry(const std::string& zip, archive_entry* e) {
+Result<std::string> CheckEntry(const std::string& zip, archive_entry* e) {
   const char* name = archive_entry_pathname(e);
   if (name == nullptr) name = archive_entry_pathname_utf8(e);
   if (name == nullptr) return Refuse(zip, "has an entry whose name cannot be read; refusing it");
@@ -86,23 +86,23 @@ exec::Result<std::string> CheckEntry(const std::string& zip, archive_entry* e) {
 }
 
 // First pass: every entry checked and counted, nothing written.
-exec::Status CheckAll(const std::string& zip, const UnpackLimits& limits) {
-  exec::Result<ArchiveReader> a = OpenZip(zip);
+Status CheckAll(const std::string& zip, const UnpackLimits& limits) {
+  Result<ArchiveReader> a = OpenZip(zip);
   if (!a.ok()) return a.status();
   archive_entry* e = nullptr;
   int64_t entries = 0;
   int r;
   while ((r = archive_read_next_header(a->get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     if (++entries > limits.max_entries) return TooManyEntries(zip, limits);
-    if (exec::Result<std::string> rel = CheckEntry(zip, e); !rel.ok()) return rel.status();
+    if (Result<std::string> rel = CheckEntry(zip, e); !rel.ok()) return rel.status();
   }
   if (r != ARCHIVE_EOF) return Refuse(zip, "is damaged (" + ArchiveError(a->get()) + "); pack it again");
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
 // Copies one entry's data, counting the bytes written into *total.
-exec::Status CopyData(const std::string& zip, archive* in, archive* out, const UnpackLimits& limits,
-                      int64_t* total) {
+Status CopyData(const std::string& zip, archive* in, archive* out, const UnpackLimits& limits,
+                int64_t* total) {
   const void* buf = nullptr;
   size_t size = 0;
   la_int64_t offset = 0;
@@ -118,13 +118,13 @@ exec::Status CopyData(const std::string& zip, archive* in, archive* out, const U
     }
   }
   if (r != ARCHIVE_EOF) return Refuse(zip, "is damaged (" + ArchiveError(in) + "); pack it again");
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
 // Second pass: extraction into `dest` (a real path). Paths created are appended to *created.
-exec::Status Extract(const std::string& zip, const std::string& dest, const UnpackLimits& limits,
-                     std::vector<std::string>* created, std::vector<std::string>* links) {
-  exec::Result<ArchiveReader> in = OpenZip(zip);
+Status Extract(const std::string& zip, const std::string& dest, const UnpackLimits& limits,
+               std::vector<std::string>* created, std::vector<std::string>* links) {
+  Result<ArchiveReader> in = OpenZip(zip);
   if (!in.ok()) return in.status();
   DiskWriter out(archive_write_disk_new());
   if (out == nullptr) return Refuse(zip, "cannot be unpacked: out of memory; try again");
@@ -139,7 +139,7 @@ exec::Status Extract(const std::string& zip, const std::string& dest, const Unpa
   int r;
   while ((r = archive_read_next_header(in->get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     if (++entries > limits.max_entries) return TooManyEntries(zip, limits);
-    exec::Result<std::string> rel = CheckEntry(zip, e);
+    Result<std::string> rel = CheckEntry(zip, e);
     if (!rel.ok()) return rel.status();
     if (rel->empty()) continue;
     const std::string path = dest + "/" + *rel;
@@ -156,7 +156,7 @@ exec::Status Extract(const std::string& zip, const std::string& dest, const Unpa
                     "entry '" + *rel + "' cannot be unpacked (" + ArchiveError(out.get()) + "); refusing it");
     }
     if (type == AE_IFREG) {
-      if (exec::Status s = CopyData(zip, in->get(), out.get(), limits, &total); !s.ok()) return s;
+      if (Status s = CopyData(zip, in->get(), out.get(), limits, &total); !s.ok()) return s;
     }
     if (archive_write_finish_entry(out.get()) < ARCHIVE_WARN) {
       return Refuse(zip, "entry '" + *rel + "' cannot be unpacked (" + ArchiveError(out.get()) +
@@ -167,12 +167,11 @@ exec::Status Extract(const std::string& zip, const std::string& dest, const Unpa
   if (archive_write_close(out.get()) < ARCHIVE_WARN) {
     return Refuse(zip, "cannot be unpacked (" + ArchiveError(out.get()) + "); check free disk space");
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
 // A chain of links can escape where each link alone does not: resolve the ones that resolve.
-exec::Status CheckLinks(const std::string& zip, const std::string& dest,
-                        const std::vector<std::string>& links) {
+Status CheckLinks(const std::string& zip, const std::string& dest, const std::vector<std::string>& links) {
   for (const std::string& link : links) {
     std::unique_ptr<char, decltype(&::free)> real(::realpath(link.c_str(), nullptr), &::free);
     if (real != nullptr && std::string(real.get()).rfind(dest + "/", 0) != 0 && real.get() != dest) {
@@ -180,13 +179,13 @@ exec::Status CheckLinks(const std::string& zip, const std::string& dest,
                              "' is a link leading outside the project folder; refusing it");
     }
   }
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
 }  // namespace
 
-exec::Result<std::vector<std::string>> ListEntries(const std::string& zip_path) {
-  exec::Result<ArchiveReader> a = OpenZip(zip_path);
+Result<std::vector<std::string>> ListEntries(const std::string& zip_path) {
+  Result<ArchiveReader> a = OpenZip(zip_path);
   if (!a.ok()) return a.status();
   std::vector<std::string> names;
   archive_entry* e = nullptr;
@@ -200,15 +199,15 @@ exec::Result<std::vector<std::string>> ListEntries(const std::string& zip_path) 
   return names;
 }
 
-exec::Status Unpack(const std::string& zip_path, const std::string& dest_dir, const UnpackLimits& limits) {
-  if (exec::Status s = CheckAll(zip_path, limits); !s.ok()) return s;
+Status Unpack(const std::string& zip_path, const std::string& dest_dir, const UnpackLimits& limits) {
+  if (Status s = CheckAll(zip_path, limits); !s.ok()) return s;
   std::error_code ec;
   const bool made_dest = !fs::exists(dest_dir, ec);
-  if (exec::Status s = MakeDirs(dest_dir); !s.ok()) return s;
+  if (Status s = MakeDirs(dest_dir); !s.ok()) return s;
   const std::string dest = fs::canonical(dest_dir, ec).string();
   if (ec) return IoError("cannot resolve folder '" + dest_dir + "'", ec.value(), "check its permissions");
   std::vector<std::string> created, links;
-  exec::Status s = Extract(zip_path, dest, limits, &created, &links);
+  Status s = Extract(zip_path, dest, limits, &created, &links);
   if (s.ok()) s = CheckLinks(zip_path, dest, links);
   if (s.ok()) return s;
   if (made_dest) {

@@ -1,12 +1,12 @@
 // ArtifactService: upload sessions, reads by hash, and the registry's list/stat/delete.
-#include "artifact_service.h"
+#include "broker/artifact_service.h"
 
 #include <spdlog/spdlog.h>
 
 #include <random>
 
-#include "artifact_name.h"
-#include "sha256.h"
+#include "artifacts/artifact_name.h"
+#include "artifacts/sha256.h"
 
 namespace titan::broker {
 
@@ -46,8 +46,8 @@ Datum RenderArtifact(const artifacts::ArtifactInfo& info) {
                          {"created_ms", Datum(info.created_ms)}});
 }
 
-exec::Result<std::unique_ptr<ArtifactService>> ArtifactService::Open(const std::string& root,
-                                                                     ArtifactLimits limits) {
+Result<std::unique_ptr<ArtifactService>> ArtifactService::Open(const std::string& root,
+                                                               ArtifactLimits limits) {
   auto registry = artifacts::Registry::Open(root);
   if (!registry.ok()) return registry.status();
   return std::unique_ptr<ArtifactService>(new ArtifactService(std::move(registry.value()), limits));
@@ -227,10 +227,9 @@ Message ArtifactService::List(const Message& req) const {
   return wire::MakeMessage(MsgType::kArtifactListReply).Set("artifacts", Datum(std::move(items)));
 }
 
-exec::Status ArtifactService::Stage(const std::string& name, const std::string& sha256,
-                                    const std::string& content, int64_t now) {
-  if (auto it = perm_files_.find(name); it != perm_files_.end() && it->second == sha256)
-    return exec::Status::Ok();
+Status ArtifactService::Stage(const std::string& name, const std::string& sha256, const std::string& content,
+                              int64_t now) {
+  if (auto it = perm_files_.find(name); it != perm_files_.end() && it->second == sha256) return Status::Ok();
   if (auto st = artifacts::ValidateName(name); !st.ok()) return st;
   if (!registry_->blobs().Has(sha256)) {
     auto writer = registry_->blobs().Begin(static_cast<int64_t>(content.size()), sha256);
@@ -241,10 +240,10 @@ exec::Status ArtifactService::Stage(const std::string& name, const std::string& 
   auto info = registry_->Publish(std::string(artifacts::kPermFiles), name, sha256, now);
   if (!info.ok()) return info.status();
   perm_files_[name] = sha256;
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
-exec::Result<artifacts::ArtifactInfo> ArtifactService::Deployed(const std::string& name) {
+Result<artifacts::ArtifactInfo> ArtifactService::Deployed(const std::string& name) {
   if (auto st = artifacts::ValidateName(name); !st.ok()) return st;
   return registry_->Stat("perm_files", name);
 }

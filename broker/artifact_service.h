@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "codec.h"
-#include "registry.h"
+#include "artifacts/registry.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::broker {
 
@@ -28,7 +28,7 @@ using InlineContent = std::function<const std::string*(const std::string& sha256
 class ArtifactService {
  public:
   // Opens (creating) the registry under `root` (blobs/, uploads/, perm_files/, artifacts.db).
-  static exec::Result<std::unique_ptr<ArtifactService>> Open(const std::string& root, ArtifactLimits limits);
+  static Result<std::unique_ptr<ArtifactService>> Open(const std::string& root, ArtifactLimits limits);
 
   static bool Handles(wire::MsgType type);
   // Answers one ARTIFACT_* request. `in_use` says whether a hash is still needed by a job
@@ -37,12 +37,12 @@ class ArtifactService {
                        const std::function<bool(const std::string&)>& in_use);
 
   // A job's file that was not sent with its submission: the deployed artifact of that name.
-  exec::Result<artifacts::ArtifactInfo> Deployed(const std::string& name);
+  Result<artifacts::ArtifactInfo> Deployed(const std::string& name);
   // Names `content` (whose SHA-256 is `sha256`) `name` in perm_files, as a file sent with a job is
   // (seed 004: "SDK/YAML submissions automatically stage files here"). Durable on return; a name
   // already staged with this content costs nothing. Error: invalid name, or the disk fails.
-  exec::Status Stage(const std::string& name, const std::string& sha256, const std::string& content,
-                     int64_t now_ms);
+  Status Stage(const std::string& name, const std::string& sha256, const std::string& content,
+               int64_t now_ms);
   // Size of content the registry holds; -1 when it has none.
   int64_t BlobSize(const std::string& sha256) const;
 

@@ -1,7 +1,7 @@
 // The ARTIFACT_* dialog through BrokerCore: chunked uploads with their refusals, reads by hash,
 // list/delete, idle expiry, and jobs that run deployed files.
-#include "core_test_fixture.h"
-#include "sha256.h"
+#include "artifacts/sha256.h"
+#include "broker/core_test_fixture.h"
 
 namespace titan::broker {
 namespace {

@@ -1,5 +1,5 @@
 // DecideScaling: spawn when work waits with no free slot that could take it; retire idle children.
-#include "autoscale.h"
+#include "broker/autoscale.h"
 
 #include <algorithm>
 #include <map>

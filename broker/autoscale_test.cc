@@ -1,5 +1,5 @@
 // DecideScaling as tables: when a child is asked for, of whom, and when an idle child is retired.
-#include "autoscale.h"
+#include "broker/autoscale.h"
 
 #include <gtest/gtest.h>
 

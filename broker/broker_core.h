@@ -14,14 +14,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "artifact_service.h"
-#include "autoscale.h"
-#include "codec.h"
-#include "cron.h"
-#include "dispatch.h"
-#include "job.h"
-#include "journal.h"
-#include "log_store.h"
+#include "broker/artifact_service.h"
+#include "broker/autoscale.h"
+#include "broker/cron.h"
+#include "broker/dispatch.h"
+#include "broker/job.h"
+#include "broker/journal.h"
+#include "broker/log_store.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::broker {
 

@@ -1,6 +1,6 @@
 // BrokerCore driven by hand: messages in, time advanced explicitly, outbox and state checked.
-#include "core_test_fixture.h"
-#include "sha256.h"
+#include "artifacts/sha256.h"
+#include "broker/core_test_fixture.h"
 
 namespace titan::broker {
 namespace {

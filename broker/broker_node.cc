@@ -11,10 +11,10 @@
 #include <filesystem>
 #include <map>
 
-#include "broker.h"
-#include "broker_core.h"
-#include "signal_watch.h"
-#include "transport.h"
+#include "base/signal_watch.h"
+#include "broker/broker.h"
+#include "broker/broker_core.h"
+#include "schemas/cpp/transport.h"
 
 namespace titan::broker {
 namespace {

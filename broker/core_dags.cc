@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <map>
 
-#include "broker_core.h"
+#include "broker/broker_core.h"
 
 namespace titan::broker {
 

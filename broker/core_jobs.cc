@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "broker_core.h"
+#include "broker/broker_core.h"
 
 namespace titan::broker {
 

@@ -4,7 +4,7 @@
 // on the broker's machine starts a child worker named worker-<PORT>, which auto-scaling never retires.
 #include <spdlog/spdlog.h>
 
-#include "broker_core.h"
+#include "broker/broker_core.h"
 
 namespace titan::broker {
 

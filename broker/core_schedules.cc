@@ -6,7 +6,7 @@
 #include <ctime>
 #include <unordered_map>
 
-#include "broker_core.h"
+#include "broker/broker_core.h"
 
 namespace titan::broker {
 

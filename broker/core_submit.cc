@@ -8,9 +8,9 @@
 #include <queue>
 #include <unordered_set>
 
-#include "artifact_name.h"
-#include "broker_core.h"
-#include "sha256.h"
+#include "artifacts/artifact_name.h"
+#include "artifacts/sha256.h"
+#include "broker/broker_core.h"
 
 namespace titan::broker {
 

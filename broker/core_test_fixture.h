@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "broker_core.h"
-#include "test_dir.h"
+#include "base/test_dir.h"
+#include "broker/broker_core.h"
 
 namespace titan::broker {
 

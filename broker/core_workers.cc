@@ -1,7 +1,7 @@
 // BrokerCore: the worker dialog (register, heartbeats, job start/log/done, loss and reconciliation).
 #include <spdlog/spdlog.h>
 
-#include "broker_core.h"
+#include "broker/broker_core.h"
 
 namespace titan::broker {
 

@@ -1,5 +1,5 @@
 // Cron parsing and next-time search (minute resolution, UTC).
-#include "cron.h"
+#include "broker/cron.h"
 
 #include <ctime>
 #include <sstream>

@@ -1,5 +1,5 @@
 // Cron parsing and next-fire times as tables (UTC).
-#include "cron.h"
+#include "broker/cron.h"
 
 #include <gtest/gtest.h>
 

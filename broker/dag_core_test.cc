@@ -1,6 +1,6 @@
 // BrokerCore DAGs, gates and schedules: graph shapes, cascades, approvals, expiry, cron ticks and
 // restarts, all on a fake clock.
-#include "core_test_fixture.h"
+#include "broker/core_test_fixture.h"
 
 namespace titan::broker {
 namespace {

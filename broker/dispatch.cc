@@ -1,5 +1,5 @@
 // Least-load placement with strict capability match and parent affinity.
-#include "dispatch.h"
+#include "broker/dispatch.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // PickWorker as tables: worker table in, choice out.
-#include "dispatch.h"
+#include "broker/dispatch.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Job state names and the JobInfo rendering.
-#include "job.h"
+#include "broker/job.h"
 
 #include <algorithm>
 

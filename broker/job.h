@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "datum.h"
+#include "schemas/cpp/datum.h"
 
 namespace titan::broker {
 

@@ -1,7 +1,7 @@
 // Seed parity in the core: job ids reused once their earlier run has ended (history, restart), the
 // original Titan's "DAG-" parents and TASK job type, affinity to the job that spawned a sub-task,
 // DAG jobs marked for the shared folder, and files of submissions staged in perm_files.
-#include "core_test_fixture.h"
+#include "broker/core_test_fixture.h"
 
 namespace titan::broker {
 namespace {

@@ -1,5 +1,5 @@
 // SQLite tables behind the broker journal.
-#include "journal.h"
+#include "broker/journal.h"
 
 namespace titan::broker {
 namespace {
@@ -76,7 +76,7 @@ Status Journal::Open(const std::string& path) {
   if (!s.ok()) return s;
   if (s = Migrate(); !s.ok()) return s;
   struct {
-    store::Statement* stmt;
+    sqlite::Statement* stmt;
     const char* sql;
   } const statements[] = {
       {&begin_, "BEGIN"},
@@ -105,7 +105,7 @@ Status Journal::Migrate() {
   // Each query is finished (its statement destroyed) before the next, so none holds the file open for
   // reading while the upgrade writes.
   auto count = [this](const char* sql, int64_t* out) {
-    store::Statement st;
+    sqlite::Statement st;
     if (Status s = db_.Prepare(sql, &st); !s.ok()) return s;
     *out = st.Step() ? st.ColumnInt(0) : 0;
     return st.status();
@@ -120,7 +120,7 @@ Status Journal::Migrate() {
   if (have == kSchemaVersion) return db_.Exec(kSchema);
   if (have == 2) {
     if (Status s = db_.Exec(std::string(kUpgradeVersion2) + SetVersion() + "COMMIT;"); !s.ok()) {
-      db_.Exec("ROLLBACK");
+      db_.Rollback();
       return Status::Error("cannot upgrade the journal from schema version 2 to " +
                            std::to_string(kSchemaVersion) + ": " + s.message());
     }
@@ -134,7 +134,7 @@ Status Journal::Migrate() {
     const std::string upgrade =
         std::string(kRenameVersion1) + kSchema + kCopyVersion1 + SetVersion() + "COMMIT;";
     if (Status s = db_.Exec(upgrade); !s.ok()) {
-      db_.Exec("ROLLBACK");
+      db_.Rollback();
       return Status::Error("cannot upgrade the journal to schema version " + std::to_string(kSchemaVersion) +
                            ": " + s.message());
     }
@@ -156,7 +156,7 @@ Status Journal::Commit() {
   commit_.Reset();
   commit_.Step();
   if (!commit_.status().ok()) {
-    db_.Exec("ROLLBACK");
+    db_.Rollback();
   }
   in_txn_ = false;
   return commit_.status();
@@ -210,11 +210,11 @@ Status Journal::DeleteSchedule(const std::string& name) {
 }
 
 Status Journal::Load(const Visitor& visit) {
-  store::Statement files;
+  sqlite::Statement files;
   if (Status s = db_.Prepare("SELECT hash, content FROM files", &files); !s.ok()) return s;
   while (files.Step()) visit.file(std::string(files.ColumnBlob(0)), std::string(files.ColumnBlob(1)));
   if (!files.status().ok()) return files.status();
-  store::Statement jobs;
+  sqlite::Statement jobs;
   if (Status s = db_.Prepare(
           "SELECT id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, "
           "submitted_ms, started_ms, finished_ms, lost, exit_code IS NULL, decided_by FROM jobs ORDER BY seq",
@@ -246,7 +246,7 @@ Status Journal::Load(const Visitor& visit) {
     visit.job(std::move(j));
   }
   if (!jobs.status().ok()) return jobs.status();
-  store::Statement dags;
+  sqlite::Statement dags;
   if (Status s = db_.Prepare(
           "SELECT id, name, agent_run_id, submitted_ms, job_ids, job_runs FROM dags ORDER BY seq", &dags);
       !s.ok()) {
@@ -275,7 +275,7 @@ Status Journal::Load(const Visitor& visit) {
     visit.dag(std::move(d));
   }
   if (!dags.status().ok()) return dags.status();
-  store::Statement schedules;
+  sqlite::Statement schedules;
   if (Status s = db_.Prepare("SELECT name, definition, last_ms FROM schedules", &schedules); !s.ok())
     return s;
   while (schedules.Step()) {

@@ -6,12 +6,10 @@
 #include <functional>
 #include <string>
 
-#include "job.h"
-#include "sqlite_db.h"
+#include "base/sqlite_db.h"
+#include "broker/job.h"
 
 namespace titan::broker {
-
-using store::Status;
 
 class Journal {
  public:
@@ -43,8 +41,8 @@ class Journal {
   // Brings the file to the current schema version (creating it, or upgrading version 1 in place).
   Status Migrate();
 
-  store::Db db_;
-  store::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
+  sqlite::Db db_;
+  sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
       delete_schedule_;
   bool in_txn_ = false;
 };

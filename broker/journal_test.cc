@@ -1,22 +1,22 @@
 // Journal: schema version 2 on a fresh file, the in-place upgrade of a version 1 file, and a turn's
 // coalesced job writes (BrokerCore::CommitTurn) being what a restarted broker reads back.
-#include "journal.h"
+#include "broker/journal.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "core_test_fixture.h"
-#include "sha256.h"
-#include "test_dir.h"
+#include "artifacts/sha256.h"
+#include "base/test_dir.h"
+#include "broker/core_test_fixture.h"
 
 namespace titan::broker {
 namespace {
 
 int64_t UserVersion(const std::string& path) {
-  store::Db db;
+  sqlite::Db db;
   EXPECT_TRUE(db.Open(path, true).ok());
-  store::Statement st;
+  sqlite::Statement st;
   EXPECT_TRUE(db.Prepare("PRAGMA user_version", &st).ok());
   return st.Step() ? st.ColumnInt(0) : -1;
 }
@@ -43,7 +43,7 @@ TEST(Journal, UpgradesAVersionOneFileKeepingEveryRow) {
   testing::TempDir dir;
   const std::string path = dir.File("broker.db");
   {
-    store::Db db;
+    sqlite::Db db;
     ASSERT_TRUE(db.Open(path, true).ok());
     ASSERT_TRUE(db.Exec(R"sql(
 CREATE TABLE files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
@@ -85,7 +85,7 @@ INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES('d1', 'd1
 TEST(Journal, RefusesAFileFromANewerBroker) {
   testing::TempDir dir;
   {
-    store::Db db;
+    sqlite::Db db;
     ASSERT_TRUE(db.Open(dir.File("broker.db"), true).ok());
     ASSERT_TRUE(db.Exec("PRAGMA user_version = 9").ok());
   }

@@ -1,5 +1,5 @@
 // Per-job log files with file names that are safe for any job id.
-#include "log_store.h"
+#include "broker/log_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

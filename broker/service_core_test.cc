@@ -1,7 +1,7 @@
 // Services in the broker core: readiness releases dependants, a deliberate stop ends a service for
 // good, a draining worker's services move, crash loops fail; auto-scaling asks for and retires
 // child workers.
-#include "core_test_fixture.h"
+#include "broker/core_test_fixture.h"
 
 namespace titan::broker {
 namespace {

@@ -1,6 +1,6 @@
 // WORKER_ADD (`titan deploy Worker.jar PORT [CAPABILITY]`): which worker is asked to start the new one,
 // what it is asked, how the new worker is known (by its port), and what is refused.
-#include "core_test_fixture.h"
+#include "broker/core_test_fixture.h"
 
 namespace titan::broker {
 namespace {

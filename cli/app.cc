@@ -1,5 +1,5 @@
 // Building the titan app and parsing one command line with it.
-#include "app.h"
+#include "cli/app.h"
 
 #include <algorithm>
 #include <optional>

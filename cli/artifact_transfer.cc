@@ -1,6 +1,6 @@
 // ArtifactTransfer: credit-windowed uploads and downloads over one DEALER socket (the ZeroMQ guide's
 // credit-based file transfer). Chunks go out zero-copy; reply blobs are written straight from the frame.
-#include "artifact_transfer.h"
+#include "cli/artifact_transfer.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,9 +17,9 @@
 #include <optional>
 #include <zmq.hpp>
 
-#include "protocol.h"
-#include "sha256.h"
-#include "transport.h"
+#include "artifacts/sha256.h"
+#include "schemas/cpp/protocol.h"
+#include "schemas/cpp/transport.h"
 
 namespace titan::cli {
 

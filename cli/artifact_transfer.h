@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "artifact_view.h"
-#include "codec.h"
+#include "cli/artifact_view.h"
+#include "schemas/cpp/codec.h"
 
 namespace zmq {
 class context_t;

@@ -1,5 +1,5 @@
 // Transfer reporting and uploads shared by the artifact commands and the pipeline commands.
-#include "artifact_upload.h"
+#include "cli/artifact_upload.h"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include "artifact_view.h"
-#include "zip_archive.h"
+#include "artifacts/zip_archive.h"
+#include "cli/artifact_view.h"
 
 namespace titan::cli {
 namespace {

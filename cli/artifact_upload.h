@@ -8,9 +8,9 @@
 #include <iosfwd>
 #include <string>
 
-#include "artifact_transfer.h"
-#include "commands.h"
-#include "pipeline.h"
+#include "cli/artifact_transfer.h"
+#include "cli/commands.h"
+#include "cli/pipeline.h"
 
 namespace titan::cli {
 

@@ -1,10 +1,10 @@
 // Artifact renderings: table, JSON, sizes, rates, progress and summary lines.
-#include "artifact_view.h"
+#include "cli/artifact_view.h"
 
 #include <cmath>
 #include <cstdio>
 
-#include "job_view.h"
+#include "cli/job_view.h"
 
 namespace titan::cli {
 

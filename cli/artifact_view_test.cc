@@ -1,9 +1,9 @@
 // Renderings of artifacts: sizes, rates, the list table and JSON, progress and summary lines.
-#include "artifact_view.h"
+#include "cli/artifact_view.h"
 
 #include <gtest/gtest.h>
 
-#include "job_view.h"
+#include "cli/job_view.h"
 
 namespace titan::cli {
 namespace {

@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include "artifact_name.h"
-#include "artifact_upload.h"
-#include "artifact_view.h"
-#include "commands.h"
-#include "signal_watch.h"
+#include "artifacts/artifact_name.h"
+#include "base/signal_watch.h"
+#include "cli/artifact_upload.h"
+#include "cli/artifact_view.h"
+#include "cli/commands.h"
 
 namespace titan::cli {
 namespace {

@@ -1,5 +1,5 @@
 // Calls to the broker with the CLI's error reporting.
-#include "broker_client.h"
+#include "cli/broker_client.h"
 
 #include <iostream>
 

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "commands.h"
-#include "node_client.h"
+#include "base/node_client.h"
+#include "cli/commands.h"
 
 namespace titan::cli {
 

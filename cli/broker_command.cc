@@ -1,9 +1,9 @@
 // `titan broker`: serve the Titan broker in this process (built only when broker/ provides titan_broker).
 #include <iostream>
 
-#include "commands.h"
+#include "cli/commands.h"
 #ifdef TITAN_HAVE_BROKER
-#include "broker.h"
+#include "broker/broker.h"
 #endif
 
 namespace titan::cli {

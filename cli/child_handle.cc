@@ -1,5 +1,5 @@
 // posix_spawn, READY-line reading and ordered termination of `titan up`'s node processes.
-#include "child_handle.h"
+#include "cli/child_handle.h"
 
 #include <fcntl.h>
 #include <poll.h>

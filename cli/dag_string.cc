@@ -1,5 +1,5 @@
 // ParseDagString: split into jobs, each job into fields read outside-in, inline payloads decoded.
-#include "dag_string.h"
+#include "cli/dag_string.h"
 
 #include <openssl/evp.h>
 
@@ -8,7 +8,7 @@
 #include <optional>
 #include <vector>
 
-#include "submit.h"
+#include "cli/submit.h"
 
 namespace titan::cli {
 namespace {

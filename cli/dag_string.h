@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "pipeline.h"
+#include "cli/pipeline.h"
 
 namespace titan::cli {
 

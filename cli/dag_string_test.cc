@@ -1,6 +1,6 @@
 // Raw DAG strings as tables: what each good string submits (JobSpecs and files, rendered) and the
 // message for each bad one.
-#include "dag_string.h"
+#include "cli/dag_string.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Text and JSON renderings of DagInfo, agent runs, ScheduleInfo and DAG progress.
-#include "dag_view.h"
+#include "cli/dag_view.h"
 
 #include <algorithm>
 

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "codec.h"
-#include "job_view.h"
+#include "cli/job_view.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::cli {
 

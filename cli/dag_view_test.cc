@@ -1,5 +1,5 @@
 // Renderings of DAGs, runs, schedules and `submit --wait` progress.
-#include "dag_view.h"
+#include "cli/dag_view.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The wait loop of `titan submit --wait`: the broker's PUB feed says when to look, DAG_GET says what is.
-#include "dag_wait.h"
+#include "cli/dag_wait.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -11,9 +11,9 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "dag_view.h"
-#include "log_follow.h"
-#include "transport.h"
+#include "cli/dag_view.h"
+#include "cli/log_follow.h"
+#include "schemas/cpp/transport.h"
 
 namespace titan::cli {
 namespace {

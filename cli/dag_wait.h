@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "broker_client.h"
+#include "cli/broker_client.h"
 
 namespace titan::cli {
 

@@ -4,11 +4,11 @@
 
 #include <iostream>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "dag_string.h"
-#include "dag_view.h"
-#include "dag_wait.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/dag_string.h"
+#include "cli/dag_view.h"
+#include "cli/dag_wait.h"
 
 namespace titan::cli {
 namespace {

@@ -1,5 +1,5 @@
 // ParseDuration: number, then unit.
-#include "duration.h"
+#include "cli/duration.h"
 
 #include <charconv>
 #include <cmath>

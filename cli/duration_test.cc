@@ -1,5 +1,5 @@
 // ParseDuration as a table: units, bare seconds, fractions, and the messages for bad values.
-#include "duration.h"
+#include "cli/duration.h"
 
 #include <gtest/gtest.h>
 

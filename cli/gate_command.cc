@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "job_view.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/job_view.h"
 
 namespace titan::cli {
 namespace {

@@ -1,5 +1,5 @@
 // Text and JSON renderings of JobInfo and STATS.
-#include "job_view.h"
+#include "cli/job_view.h"
 
 #include <time.h>
 

@@ -1,5 +1,5 @@
 // Renderings of JobInfo and STATS: the table, the status page, JSON, durations.
-#include "job_view.h"
+#include "cli/job_view.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // One TitanStore request from the command line, shared by `titan kv` and `titan store get|set`.
 #pragma once
 
-#include "codec.h"
-#include "commands.h"
+#include "cli/commands.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::cli {
 

@@ -4,9 +4,9 @@
 #include <iostream>
 #include <iterator>
 
-#include "commands.h"
-#include "kv_call.h"
-#include "node_client.h"
+#include "base/node_client.h"
+#include "cli/commands.h"
+#include "cli/kv_call.h"
 
 namespace titan::cli {
 namespace {

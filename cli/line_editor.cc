@@ -1,5 +1,5 @@
 // LineEditor over libedit's readline interface.
-#include "line_editor.h"
+#include "cli/line_editor.h"
 
 #include <editline/readline.h>
 #include <pwd.h>

@@ -1,5 +1,5 @@
 // Log copying and following: JOB_LOGS for what is there, the PUB feed for what comes next.
-#include "log_follow.h"
+#include "cli/log_follow.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,8 +9,8 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "job_view.h"
-#include "transport.h"
+#include "cli/job_view.h"
+#include "schemas/cpp/transport.h"
 
 namespace titan::cli {
 namespace {

@@ -7,8 +7,8 @@
 #include <functional>
 #include <string>
 
-#include "broker_client.h"
-#include "codec.h"
+#include "cli/broker_client.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::cli {
 

@@ -1,10 +1,10 @@
 // `titan logs ID [-f]`: a job's combined stdout+stderr as raw bytes; -f follows it until the job ends.
 #include <cstdio>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "job_view.h"
-#include "log_follow.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/job_view.h"
+#include "cli/log_follow.h"
 
 namespace titan::cli {
 namespace {

@@ -2,8 +2,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "app.h"
-#include "shell.h"
+#include "cli/app.h"
+#include "cli/shell.h"
 
 int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("titan"));

@@ -1,7 +1,7 @@
 // Pipeline parsing: yaml-cpp gives the nodes and their lines; scalars are typed here the way PyYAML's
 // safe loader types them (YAML 1.1: yes/no are booleans, 0x1f is an integer), so this parser and the
 // SDK's accept and refuse the same files. Inside, a Failure is thrown and caught in ParsePipeline.
-#include "pipeline.h"
+#include "cli/pipeline.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -15,8 +15,8 @@
 #include <set>
 #include <sstream>
 
-#include "pipeline_files.h"
-#include "yaml_fields.h"
+#include "cli/pipeline_files.h"
+#include "cli/yaml_fields.h"
 
 namespace titan::cli {
 namespace {

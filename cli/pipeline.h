@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "codec.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::cli {
 

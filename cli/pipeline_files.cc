@@ -1,5 +1,5 @@
 // PipelineFiles: reading job scripts, and checking `file` paths of project jobs, for pipeline.cc.
-#include "pipeline_files.h"
+#include "cli/pipeline_files.h"
 
 #include <sys/stat.h>
 
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "yaml_fields.h"
+#include "cli/yaml_fields.h"
 
 namespace titan::cli {
 namespace {

@@ -3,8 +3,8 @@
 // a port, fractional seconds, `version`. tests/python/test_pipeline_original_parse.py has the same cases.
 #include <gtest/gtest.h>
 
-#include "pipeline.h"
-#include "pipeline_test_file.h"
+#include "cli/pipeline.h"
+#include "cli/pipeline_test_file.h"
 
 namespace titan::cli {
 namespace {

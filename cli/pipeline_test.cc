@@ -1,6 +1,6 @@
 // Pipeline parsing: every golden case in schemas/golden/pipelines/ (shared with the Python SDK), then
 // the rules of docs/pipelines.md one by one on files written to a temp dir.
-#include "pipeline.h"
+#include "cli/pipeline.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -11,10 +11,10 @@
 #include <fstream>
 #include <map>
 
-#include "pipeline_test_file.h"
-#include "test_dir.h"
-#include "yaml_fields.h"
-#include "zip_archive.h"
+#include "artifacts/zip_archive.h"
+#include "base/test_dir.h"
+#include "cli/pipeline_test_file.h"
+#include "cli/yaml_fields.h"
 
 namespace titan::cli {
 namespace {
@@ -69,7 +69,7 @@ std::vector<std::string> GoldenCases() {
 std::string ProjectOf(const Pipeline& p) {
   if (!p.project) return "none";
   testing::TempDir dir;
-  const exec::Status packed = artifacts::PackFolder(p.project->folder, dir.File(p.project->name));
+  const Status packed = artifacts::PackFolder(p.project->folder, dir.File(p.project->name));
   if (!packed.ok()) return packed.message();
   auto entries = artifacts::ListEntries(dir.File(p.project->name));
   if (!entries.ok()) return entries.message();

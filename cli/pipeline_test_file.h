@@ -9,8 +9,8 @@
 #include <map>
 #include <string>
 
-#include "pipeline.h"
-#include "test_dir.h"
+#include "base/test_dir.h"
+#include "cli/pipeline.h"
 
 namespace titan::cli {
 

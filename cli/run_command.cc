@@ -8,13 +8,13 @@
 #include <iostream>
 #include <random>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "duration.h"
-#include "job_view.h"
-#include "log_follow.h"
-#include "run_job.h"
-#include "submit.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/duration.h"
+#include "cli/job_view.h"
+#include "cli/log_follow.h"
+#include "cli/run_job.h"
+#include "cli/submit.h"
 
 namespace titan::cli {
 namespace {

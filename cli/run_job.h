@@ -2,8 +2,8 @@
 // names a deployed one), submits it, prints its id, and with args.wait follows it to the end.
 #pragma once
 
-#include "commands.h"
-#include "submit.h"
+#include "cli/commands.h"
+#include "cli/submit.h"
 
 namespace titan::cli {
 

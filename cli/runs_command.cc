@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <iostream>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "dag_view.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/dag_view.h"
 
 namespace titan::cli {
 namespace {

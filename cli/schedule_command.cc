@@ -2,11 +2,11 @@
 // pipelines, fired by the broker.
 #include <iostream>
 
-#include "artifact_upload.h"
-#include "broker_client.h"
-#include "commands.h"
-#include "dag_view.h"
-#include "pipeline.h"
+#include "cli/artifact_upload.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/dag_view.h"
+#include "cli/pipeline.h"
 
 namespace titan::cli {
 namespace {

@@ -3,11 +3,11 @@
 // `titan services`: services with worker, port, uptime and restarts.
 #include <iostream>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "job_view.h"
-#include "run_job.h"
-#include "worker_address.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/job_view.h"
+#include "cli/run_job.h"
+#include "cli/worker_address.h"
 
 namespace titan::cli {
 namespace {

@@ -1,5 +1,5 @@
 // The shell's loop: one line at a time, from libedit on a terminal or from the pipe otherwise.
-#include "shell.h"
+#include "cli/shell.h"
 
 #include <unistd.h>
 
@@ -8,10 +8,10 @@
 #include <memory>
 #include <optional>
 
-#include "app.h"
-#include "line_editor.h"
-#include "node_client.h"
-#include "shell_line.h"
+#include "base/node_client.h"
+#include "cli/app.h"
+#include "cli/line_editor.h"
+#include "cli/shell_line.h"
 
 namespace titan::cli {
 namespace {

@@ -4,7 +4,7 @@
 // by ParseShellLine (shell_line.h) and runs as the subcommand of its name (app.h).
 #pragma once
 
-#include "commands.h"
+#include "cli/commands.h"
 
 namespace titan::cli {
 

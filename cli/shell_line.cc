@@ -1,10 +1,10 @@
 // The shell's command table and the reading of one line.
-#include "shell_line.h"
+#include "cli/shell_line.h"
 
 #include <algorithm>
 #include <optional>
 
-#include "shell_words.h"
+#include "worker/shell_words.h"
 
 namespace titan::cli {
 namespace {

@@ -1,5 +1,5 @@
 // The Titan shell's lines as a table: what each becomes (a titan command line, help, exit, an error).
-#include "shell_line.h"
+#include "cli/shell_line.h"
 
 #include <gtest/gtest.h>
 

@@ -2,9 +2,9 @@
 // `titan json`: the same STATS reply as JSON, for scripts.
 #include <iostream>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "job_view.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/job_view.h"
 
 namespace titan::cli {
 

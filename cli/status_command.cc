@@ -1,9 +1,9 @@
 // `titan status ID`: one job in detail (ID may be DAG-<id>; the broker resolves it).
 #include <iostream>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "job_view.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/job_view.h"
 
 namespace titan::cli {
 

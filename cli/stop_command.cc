@@ -5,10 +5,10 @@
 #include <charconv>
 #include <iostream>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "job_view.h"
-#include "worker_address.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/job_view.h"
+#include "cli/worker_address.h"
 
 namespace titan::cli {
 namespace {

@@ -1,8 +1,8 @@
 // `titan store`: serve TitanStore in this process. `titan store get KEY` / `titan store set KEY VALUE`:
 // the original Titan's shell commands for TitanStore, as clients (the same calls as `titan kv`).
-#include "commands.h"
-#include "kv_call.h"
-#include "store.h"
+#include "cli/commands.h"
+#include "cli/kv_call.h"
+#include "store/store.h"
 
 namespace titan::cli {
 namespace {

@@ -1,5 +1,5 @@
 // JOB_SUBMIT construction for `titan run`.
-#include "submit.h"
+#include "cli/submit.h"
 
 #include <algorithm>
 #include <cctype>

@@ -4,11 +4,11 @@
 
 #include <iostream>
 
-#include "artifact_upload.h"
-#include "broker_client.h"
-#include "commands.h"
-#include "dag_wait.h"
-#include "pipeline.h"
+#include "cli/artifact_upload.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/dag_wait.h"
+#include "cli/pipeline.h"
 
 namespace titan::cli {
 namespace {

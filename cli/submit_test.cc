@@ -1,5 +1,5 @@
 // `titan run` argument handling: job ids, argument quoting, --env checks, the JOB_SUBMIT it sends.
-#include "submit.h"
+#include "cli/submit.h"
 
 #include <gtest/gtest.h>
 

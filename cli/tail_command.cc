@@ -8,11 +8,11 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "broker_client.h"
-#include "commands.h"
-#include "job_view.h"
-#include "signal_watch.h"
-#include "transport.h"
+#include "base/signal_watch.h"
+#include "cli/broker_client.h"
+#include "cli/commands.h"
+#include "cli/job_view.h"
+#include "schemas/cpp/transport.h"
 
 namespace titan::cli {
 namespace {

@@ -11,9 +11,9 @@
 #include <iostream>
 #include <optional>
 
-#include "child_handle.h"
-#include "commands.h"
-#include "signal_watch.h"
+#include "base/signal_watch.h"
+#include "cli/child_handle.h"
+#include "cli/commands.h"
 
 namespace titan::cli {
 namespace {

@@ -1,5 +1,5 @@
 // Finding a worker by host and port.
-#include "worker_address.h"
+#include "cli/worker_address.h"
 
 #include <algorithm>
 #include <cctype>

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "codec.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::cli {
 

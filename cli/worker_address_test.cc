@@ -1,5 +1,5 @@
 // Workers by host and port: which names mean the same machine, and what `shutdown HOST PORT` finds.
-#include "worker_address.h"
+#include "cli/worker_address.h"
 
 #include <gtest/gtest.h>
 

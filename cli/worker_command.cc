@@ -2,9 +2,9 @@
 // only when worker/ provides titan_worker).
 #include <iostream>
 
-#include "commands.h"
+#include "cli/commands.h"
 #ifdef TITAN_HAVE_WORKER
-#include "worker.h"
+#include "worker/worker.h"
 #endif
 
 namespace titan::cli {

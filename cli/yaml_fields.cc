@@ -1,6 +1,6 @@
 // YAML loading and typed mapping reads for pipeline files. The scalar patterns are PyYAML's (YAML 1.1
 // resolver), so the C++ and Python parsers type every value alike.
-#include "yaml_fields.h"
+#include "cli/yaml_fields.h"
 
 #include <algorithm>
 #include <cctype>

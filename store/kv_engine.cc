@@ -1,9 +1,11 @@
 // SQLite-backed TitanStore operations.
-#include "kv_engine.h"
+#include "store/kv_engine.h"
 
 #include <algorithm>
 #include <charconv>
 #include <limits>
+
+#include "schemas/cpp/codec.h"
 
 namespace titan::store {
 namespace {
@@ -37,7 +39,7 @@ Status KvEngine::Open(const std::string& path, bool durable) {
   if (!s.ok()) return s;
   if (s = db_.Exec(kSchema); !s.ok()) return s;
   struct {
-    Statement* stmt;
+    sqlite::Statement* stmt;
     const char* sql;
   } const statements[] = {
       {&begin_, "BEGIN"},
@@ -61,7 +63,7 @@ Status KvEngine::Open(const std::string& path, bool durable) {
   for (const auto& st : statements) {
     if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
   }
-  Statement max_seq;
+  sqlite::Statement max_seq;
   if (s = db_.Prepare("SELECT COALESCE(MAX(seq), 0) FROM sets", &max_seq); !s.ok()) return s;
   if (max_seq.Step()) next_seq_ = max_seq.ColumnInt(0) + 1;
   return max_seq.status();
@@ -84,45 +86,63 @@ void KvEngine::Rollback() {
   rollback_.Step();
 }
 
-Outcome KvEngine::Storage(const Statement& s) { return Outcome{Fault::kStorage, s.status().message()}; }
+std::string ShowKey(std::string_view key) { return wire::Render(wire::Datum(wire::Text{std::string(key)})); }
 
-bool KvEngine::IsSet(std::string_view key, Outcome* err) {
+namespace {
+
+Status Storage(const sqlite::Statement& s) {
+  return Status::Error("storage failure (" + s.status().message() + "); retry later");
+}
+
+Status HoldsASet(std::string_view key) {
+  return Status::WrongType("key " + ShowKey(key) +
+                           " holds a set, not a plain value; use another key or delete it first");
+}
+
+Status HoldsAValue(std::string_view key) {
+  return Status::WrongType("key " + ShowKey(key) +
+                           " holds a plain value, not a set; use another key or delete it first");
+}
+
+}  // namespace
+
+bool KvEngine::IsSet(std::string_view key, Status* err) {
   is_set_.Reset();
   const bool found = is_set_.Bind(1, key).Step();
   if (!is_set_.status().ok()) *err = Storage(is_set_);
   return found;
 }
 
-bool KvEngine::IsValue(std::string_view key, Outcome* err) {
+bool KvEngine::IsValue(std::string_view key, Status* err) {
   is_value_.Reset();
   const bool found = is_value_.Bind(1, key).Step();
   if (!is_value_.status().ok()) *err = Storage(is_value_);
   return found;
 }
 
-Outcome KvEngine::Put(std::string_view key, const StoredValue& value) {
-  Outcome out;
-  if (IsSet(key, &out)) return Outcome{Fault::kWrongType, {}};
+Status KvEngine::Put(std::string_view key, const StoredValue& value) {
+  Status out;
+  if (IsSet(key, &out)) return HoldsASet(key);
   if (!out.ok()) return out;
   put_.Reset();
   put_.Bind(1, key).Bind(2, int64_t{value.text}).Bind(3, value.bytes).Step();
-  return put_.status().ok() ? Outcome{} : Storage(put_);
+  return put_.status().ok() ? Status::Ok() : Storage(put_);
 }
 
-Outcome KvEngine::Get(std::string_view key, std::optional<StoredValue>* out) {
+Status KvEngine::Get(std::string_view key, std::optional<StoredValue>* out) {
   get_.Reset();
   if (get_.Bind(1, key).Step()) {
     *out = StoredValue{std::string(get_.ColumnBlob(0)), get_.ColumnInt(1) != 0};
-    return {};
+    return Status::Ok();
   }
   if (!get_.status().ok()) return Storage(get_);
   out->reset();
-  Outcome err;
-  if (IsSet(key, &err)) return Outcome{Fault::kWrongType, {}};
+  Status err;
+  if (IsSet(key, &err)) return HoldsASet(key);
   return err;
 }
 
-Outcome KvEngine::Delete(std::string_view key, int* removed) {
+Status KvEngine::Delete(std::string_view key, int* removed) {
   del_value_.Reset();
   del_value_.Bind(1, key).Step();
   if (!del_value_.status().ok()) return Storage(del_value_);
@@ -132,36 +152,36 @@ Outcome KvEngine::Delete(std::string_view key, int* removed) {
   if (!del_set_.status().ok()) return Storage(del_set_);
   n += sqlite3_changes(db_.raw());
   *removed = n > 0 ? 1 : 0;
-  return {};
+  return Status::Ok();
 }
 
-Outcome KvEngine::SetAdd(std::string_view key, const StoredValue& member, int* added) {
-  Outcome out;
-  if (IsValue(key, &out)) return Outcome{Fault::kWrongType, {}};
+Status KvEngine::SetAdd(std::string_view key, const StoredValue& member, int* added) {
+  Status out;
+  if (IsValue(key, &out)) return HoldsAValue(key);
   if (!out.ok()) return out;
   sadd_.Reset();
   sadd_.Bind(1, key).Bind(2, member.bytes).Bind(3, int64_t{member.text}).Bind(4, next_seq_).Step();
   if (!sadd_.status().ok()) return Storage(sadd_);
   *added = sqlite3_changes(db_.raw()) > 0 ? 1 : 0;
   if (*added) ++next_seq_;
-  return {};
+  return Status::Ok();
 }
 
-Outcome KvEngine::SetRemove(std::string_view key, std::string_view member, int* removed) {
-  Outcome out;
-  if (IsValue(key, &out)) return Outcome{Fault::kWrongType, {}};
+Status KvEngine::SetRemove(std::string_view key, std::string_view member, int* removed) {
+  Status out;
+  if (IsValue(key, &out)) return HoldsAValue(key);
   if (!out.ok()) return out;
   srem_.Reset();
   srem_.Bind(1, key).Bind(2, member).Step();
   if (!srem_.status().ok()) return Storage(srem_);
   *removed = sqlite3_changes(db_.raw()) > 0 ? 1 : 0;
-  return {};
+  return Status::Ok();
 }
 
-Outcome KvEngine::SetMembers(std::string_view key, size_t limit, std::vector<StoredValue>* out,
-                             bool* truncated) {
-  Outcome err;
-  if (IsValue(key, &err)) return Outcome{Fault::kWrongType, {}};
+Status KvEngine::SetMembers(std::string_view key, size_t limit, std::vector<StoredValue>* out,
+                            bool* truncated) {
+  Status err;
+  if (IsValue(key, &err)) return HoldsAValue(key);
   if (!err.ok()) return err;
   out->clear();
   smembers_.Reset();
@@ -172,39 +192,40 @@ Outcome KvEngine::SetMembers(std::string_view key, size_t limit, std::vector<Sto
   if (!smembers_.status().ok()) return Storage(smembers_);
   *truncated = out->size() > limit;
   if (*truncated) out->resize(limit);
-  return {};
+  return Status::Ok();
 }
 
-Outcome KvEngine::Increment(std::string_view key, int64_t delta, int64_t* result) {
+Status KvEngine::Increment(std::string_view key, int64_t delta, int64_t* result) {
   std::optional<StoredValue> cur;
-  if (Outcome o = Get(key, &cur); !o.ok()) return o;
+  if (Status o = Get(key, &cur); !o.ok()) return o;
   int64_t base = 0;
-  if (cur && !ParseInt(cur->bytes, &base)) return Outcome{Fault::kNotInteger, {}};
+  if (cur && !ParseInt(cur->bytes, &base)) {
+    return Status::WrongType("key " + ShowKey(key) +
+                             " does not hold a decimal integer, so it cannot be incremented");
+  }
   if ((delta > 0 && base > std::numeric_limits<int64_t>::max() - delta) ||
       (delta < 0 && base < std::numeric_limits<int64_t>::min() - delta)) {
-    return Outcome{Fault::kOverflow, {}};
+    return Status::Invalid("incrementing key " + ShowKey(key) + " would overflow a signed 64-bit integer");
   }
   *result = base + delta;
   return Put(key, StoredValue{std::to_string(*result), true});
 }
 
-Outcome KvEngine::CompareAndSet(std::string_view key, const std::optional<std::string>& expected,
-                                const StoredValue& value, bool* swapped,
-                                std::optional<StoredValue>* current) {
-  if (Outcome o = Get(key, current); !o.ok()) return o;
+Status KvEngine::CompareAndSet(std::string_view key, const std::optional<std::string>& expected,
+                               const StoredValue& value, bool* swapped, std::optional<StoredValue>* current) {
+  if (Status o = Get(key, current); !o.ok()) return o;
   const bool matches = expected ? (*current && (*current)->bytes == *expected) : !current->has_value();
   *swapped = matches;
-  if (!matches) return {};
-  if (Outcome o = Put(key, value); !o.ok()) return o;
+  if (!matches) return Status::Ok();
+  if (Status o = Put(key, value); !o.ok()) return o;
   *current = value;
-  return {};
+  return Status::Ok();
 }
 
-Outcome KvEngine::Keys(std::string_view prefix, size_t limit, std::vector<std::string>* out,
-                       bool* truncated) {
+Status KvEngine::Keys(std::string_view prefix, size_t limit, std::vector<std::string>* out, bool* truncated) {
   const std::string end = PrefixEnd(prefix);
   out->clear();
-  for (Statement* s : {&keys_values_, &keys_sets_}) {
+  for (sqlite::Statement* s : {&keys_values_, &keys_sets_}) {
     s->Reset();
     s->Bind(1, prefix).Bind(2, end).Bind(3, static_cast<int64_t>(limit) + 1);
     while (s->Step()) out->emplace_back(s->ColumnBlob(0));
@@ -213,7 +234,7 @@ Outcome KvEngine::Keys(std::string_view prefix, size_t limit, std::vector<std::s
   std::sort(out->begin(), out->end());  // keys are either values or sets, never both: no duplicates
   *truncated = out->size() > limit;
   if (*truncated) out->resize(limit);
-  return {};
+  return Status::Ok();
 }
 
 }  // namespace titan::store

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sqlite_db.h"
+#include "base/sqlite_db.h"
 
 namespace titan::store {
 
@@ -18,15 +18,12 @@ struct StoredValue {
   bool operator==(const StoredValue&) const = default;
 };
 
-// Why an operation did not apply. kStorage means SQLite failed; the batch must be rolled back.
-enum class Fault { kNone, kWrongType, kNotInteger, kOverflow, kStorage };
+// A key as it may be shown in an error: quoted, non-printable bytes escaped.
+std::string ShowKey(std::string_view key);
 
-struct Outcome {
-  Fault fault = Fault::kNone;
-  std::string detail;  // for kStorage: the SQLite message
-  bool ok() const { return fault == Fault::kNone; }
-};
-
+// Errors of the operations below: kWrongType (the key holds the other kind of data, or a non-integer
+// for Increment), kInvalid (an increment would overflow), kUnavailable (SQLite failed: roll the batch
+// back). Messages name the key and say what to do.
 class KvEngine {
  public:
   // Opens or creates the database at `path`.
@@ -36,34 +33,33 @@ class KvEngine {
   Status Commit();
   void Rollback();
 
-  Outcome Put(std::string_view key, const StoredValue& value);
+  Status Put(std::string_view key, const StoredValue& value);
   // `out` is empty when the key is absent.
-  Outcome Get(std::string_view key, std::optional<StoredValue>* out);
+  Status Get(std::string_view key, std::optional<StoredValue>* out);
   // `removed` is 1 when the key held a value or a set.
-  Outcome Delete(std::string_view key, int* removed);
-  Outcome SetAdd(std::string_view key, const StoredValue& member, int* added);
-  Outcome SetRemove(std::string_view key, std::string_view member, int* removed);
+  Status Delete(std::string_view key, int* removed);
+  Status SetAdd(std::string_view key, const StoredValue& member, int* added);
+  Status SetRemove(std::string_view key, std::string_view member, int* removed);
   // Members in insertion order, at most `limit`; `truncated` when there were more.
-  Outcome SetMembers(std::string_view key, size_t limit, std::vector<StoredValue>* out, bool* truncated);
+  Status SetMembers(std::string_view key, size_t limit, std::vector<StoredValue>* out, bool* truncated);
   // Adds `delta` to the decimal integer at `key` (absent counts as 0) and stores the result as text.
-  Outcome Increment(std::string_view key, int64_t delta, int64_t* result);
+  Status Increment(std::string_view key, int64_t delta, int64_t* result);
   // Sets `key` to `value` iff it currently holds `expected` (nullopt: iff absent). `current` is the
   // value held afterwards.
-  Outcome CompareAndSet(std::string_view key, const std::optional<std::string>& expected,
-                        const StoredValue& value, bool* swapped, std::optional<StoredValue>* current);
+  Status CompareAndSet(std::string_view key, const std::optional<std::string>& expected,
+                       const StoredValue& value, bool* swapped, std::optional<StoredValue>* current);
   // Keys (values and sets) starting with `prefix`, in byte order, at most `limit`.
-  Outcome Keys(std::string_view prefix, size_t limit, std::vector<std::string>* out, bool* truncated);
+  Status Keys(std::string_view prefix, size_t limit, std::vector<std::string>* out, bool* truncated);
 
  private:
-  Outcome Storage(const Statement& s);
-  bool IsSet(std::string_view key, Outcome* err);
-  bool IsValue(std::string_view key, Outcome* err);
+  bool IsSet(std::string_view key, Status* err);
+  bool IsValue(std::string_view key, Status* err);
 
-  Db db_;
-  Statement begin_, commit_, rollback_;
-  Statement get_, put_, del_value_, del_set_, is_set_, is_value_;
-  Statement sadd_, srem_, smembers_;
-  Statement keys_values_, keys_sets_;
+  sqlite::Db db_;
+  sqlite::Statement begin_, commit_, rollback_;
+  sqlite::Statement get_, put_, del_value_, del_set_, is_set_, is_value_;
+  sqlite::Statement sadd_, srem_, smembers_;
+  sqlite::Statement keys_values_, keys_sets_;
   int64_t next_seq_ = 1;  // insertion order of set members
 };
 

@@ -1,9 +1,9 @@
 // KvEngine semantics on a real SQLite file, including reopening (what a restart sees).
-#include "kv_engine.h"
+#include "store/kv_engine.h"
 
 #include <gtest/gtest.h>
 
-#include "test_dir.h"
+#include "base/test_dir.h"
 
 namespace titan::store {
 namespace {
@@ -63,10 +63,10 @@ TEST_F(KvEngineTest, ValuesAndSetsShareOneKeySpace) {
   int n = 0;
   ASSERT_TRUE(engine_.Put("v", {"1", true}).ok());
   ASSERT_TRUE(engine_.SetAdd("s", {"m", true}, &n).ok());
-  EXPECT_EQ(Fault::kWrongType, engine_.SetAdd("v", {"m", true}, &n).fault);
-  EXPECT_EQ(Fault::kWrongType, engine_.Put("s", {"x", true}).fault);
+  EXPECT_EQ(Status::Code::kWrongType, engine_.SetAdd("v", {"m", true}, &n).code());
+  EXPECT_EQ(Status::Code::kWrongType, engine_.Put("s", {"x", true}).code());
   std::optional<StoredValue> v;
-  EXPECT_EQ(Fault::kWrongType, engine_.Get("s", &v).fault);
+  EXPECT_EQ(Status::Code::kWrongType, engine_.Get("s", &v).code());
   ASSERT_TRUE(engine_.Delete("s", &n).ok());
   EXPECT_EQ(1, n);
   ASSERT_TRUE(engine_.Delete("s", &n).ok());
@@ -82,9 +82,10 @@ TEST_F(KvEngineTest, IncrementCountsFromZeroAndRejectsNonIntegers) {
   EXPECT_EQ(-2, r);
   EXPECT_EQ((StoredValue{"-2", true}), Get("n"));
   ASSERT_TRUE(engine_.Put("t", {"12x", true}).ok());
-  EXPECT_EQ(Fault::kNotInteger, engine_.Increment("t", 1, &r).fault);
+  EXPECT_EQ("key \"t\" does not hold a decimal integer, so it cannot be incremented",
+            engine_.Increment("t", 1, &r).message());
   ASSERT_TRUE(engine_.Put("big", {"9223372036854775807", true}).ok());
-  EXPECT_EQ(Fault::kOverflow, engine_.Increment("big", 1, &r).fault);
+  EXPECT_EQ(Status::Code::kInvalid, engine_.Increment("big", 1, &r).code());
 }
 
 TEST_F(KvEngineTest, CompareAndSet) {

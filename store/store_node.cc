@@ -7,10 +7,10 @@
 
 #include <filesystem>
 
-#include "signal_watch.h"
-#include "store.h"
-#include "store_service.h"
-#include "transport.h"
+#include "base/signal_watch.h"
+#include "schemas/cpp/transport.h"
+#include "store/store.h"
+#include "store/store_service.h"
 
 namespace titan::store {
 namespace {

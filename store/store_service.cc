@@ -1,5 +1,5 @@
 // TitanStore request handling: limits, dispatch to the engine, reply building.
-#include "store_service.h"
+#include "store/store_service.h"
 
 namespace titan::store {
 namespace {
@@ -16,29 +16,27 @@ StoredValue FromField(const Message& m, std::string_view name) {
   return StoredValue{std::string(d->bytes()), d->is_text()};
 }
 
-// Non-empty error text when a key or value breaks the schema limits.
-std::string CheckLimits(const Message& m) {
+// INVALID or TOO_LARGE when a key or value breaks the schema limits.
+Status CheckLimits(const Message& m) {
   const std::string_view key = m.type == MsgType::kStoreKeys ? m.Bytes("prefix") : m.Bytes("key");
-  if (m.type != MsgType::kStoreKeys && key.empty()) return "INVALID:the key is empty; use a non-empty key";
+  if (m.type != MsgType::kStoreKeys && key.empty())
+    return Status::Invalid("the key is empty; use a non-empty key");
   if (key.size() > wire::kMaxKeyBytes) {
-    return "TOO_LARGE:key of " + std::to_string(key.size()) + " bytes; the limit is " +
-           std::to_string(wire::kMaxKeyBytes) + " bytes";
+    return Status::TooLarge("key of " + std::to_string(key.size()) + " bytes; the limit is " +
+                            std::to_string(wire::kMaxKeyBytes) + " bytes");
   }
   for (const char* field : {"value", "member", "expected"}) {
     const size_t n = m.Bytes(field).size();
     if (n > wire::kMaxValueBytes) {
-      return "TOO_LARGE:" + std::string(field) + " of " + std::to_string(n) + " bytes; the limit is " +
-             std::to_string(wire::kMaxValueBytes) + " bytes (store large data as an artifact)";
+      return Status::TooLarge(std::string(field) + " of " + std::to_string(n) + " bytes; the limit is " +
+                              std::to_string(wire::kMaxValueBytes) +
+                              " bytes (store large data as an artifact)");
     }
   }
-  if (m.type == MsgType::kStoreKeys && m.Int("limit") <= 0) return "INVALID:limit must be at least 1";
-  return {};
+  if (m.type == MsgType::kStoreKeys && m.Int("limit") <= 0)
+    return Status::Invalid("limit must be at least 1");
+  return Status::Ok();
 }
-
-Message Error(ErrorCode code, std::string reason) { return wire::MakeError(code, std::move(reason)); }
-
-// A key as it may be shown in an error: quoted, non-printable bytes escaped.
-std::string Show(std::string_view key) { return wire::Render(Datum(wire::Text{std::string(key)})); }
 
 Message Count(int n) { return wire::MakeMessage(MsgType::kStoreCount).Set("count", Datum(n)); }
 
@@ -66,42 +64,18 @@ Message StoreService::Handle(const Message& req, bool* storage_failed) {
         .Set("version", Datum(wire::Text{TITAN_VERSION}));
   }
   if (req.type < MsgType::kStorePut || req.type > MsgType::kStoreKeys) {
-    return Error(ErrorCode::kUnknownType,
-                 std::string(wire::NameOf(req.type)) + " is not a request TitanStore answers");
+    return wire::MakeError(ErrorCode::kUnknownType,
+                           std::string(wire::NameOf(req.type)) + " is not a request TitanStore answers");
   }
-  if (const std::string bad = CheckLimits(req); !bad.empty()) {
-    const size_t colon = bad.find(':');
-    return Error(bad.substr(0, colon) == "INVALID" ? ErrorCode::kInvalid : ErrorCode::kTooLarge,
-                 bad.substr(colon + 1));
-  }
-  Outcome outcome;
+  if (Status bad = CheckLimits(req); !bad.ok()) return wire::MakeError(bad);
+  Status outcome;
   Message reply = Dispatch(req, &outcome);
-  switch (outcome.fault) {
-    case Fault::kNone:
-      return reply;
-    case Fault::kWrongType:
-      return Error(ErrorCode::kWrongType,
-                   "key " + Show(req.Bytes("key")) + " holds " +
-                       (req.type == MsgType::kStoreSadd || req.type == MsgType::kStoreSrem ||
-                                req.type == MsgType::kStoreSmembers
-                            ? "a plain value, not a set"
-                            : "a set, not a plain value") +
-                       "; use another key or delete it first");
-    case Fault::kNotInteger:
-      return Error(
-          ErrorCode::kWrongType,
-          "key " + Show(req.Bytes("key")) + " does not hold a decimal integer, so it cannot be incremented");
-    case Fault::kOverflow:
-      return Error(ErrorCode::kInvalid,
-                   "incrementing key " + Show(req.Bytes("key")) + " would overflow a signed 64-bit integer");
-    case Fault::kStorage:
-      *storage_failed = true;
-      return Error(ErrorCode::kUnavailable, "storage failure (" + outcome.detail + "); retry later");
-  }
-  return Error(ErrorCode::kInternal, "unhandled outcome");
+  if (outcome.ok()) return reply;
+  *storage_failed = outcome.code() == Status::Code::kUnavailable;  // the batch is rolled back
+  return wire::MakeError(outcome);
 }
 
-Message StoreService::Dispatch(const Message& req, Outcome* outcome) {
+Message StoreService::Dispatch(const Message& req, Status* outcome) {
   const std::string_view key = req.Bytes("key");
   switch (req.type) {
     case MsgType::kStorePut:
@@ -167,7 +141,7 @@ Message StoreService::Dispatch(const Message& req, Outcome* outcome) {
           .Set("truncated", Datum(truncated));
     }
     default:
-      return Error(ErrorCode::kInternal, "unreachable");
+      return wire::MakeError(ErrorCode::kInternal, "unreachable");
   }
 }
 

@@ -2,8 +2,8 @@
 // schema. It does no I/O besides the engine; the node batches calls between Begin and Commit.
 #pragma once
 
-#include "codec.h"
-#include "kv_engine.h"
+#include "schemas/cpp/codec.h"
+#include "store/kv_engine.h"
 
 namespace titan::store {
 
@@ -19,7 +19,7 @@ class StoreService {
   static bool IsWrite(wire::MsgType type);
 
  private:
-  wire::Message Dispatch(const wire::Message& req, Outcome* outcome);
+  wire::Message Dispatch(const wire::Message& req, Status* outcome);
   KvEngine* engine_;
 };
 

@@ -1,9 +1,9 @@
 // StoreService: request -> reply, asserted as rendered messages; limits at and one past the edge.
-#include "store_service.h"
+#include "store/store_service.h"
 
 #include <gtest/gtest.h>
 
-#include "test_dir.h"
+#include "base/test_dir.h"
 
 namespace titan::store {
 namespace {

@@ -1,11 +1,11 @@
 // Discovery, registration, heartbeats and reconnect with backoff.
-#include "broker_link.h"
+#include "worker/broker_link.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
-#include "transport.h"
+#include "schemas/cpp/transport.h"
 
 namespace titan::worker {
 

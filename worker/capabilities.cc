@@ -1,5 +1,5 @@
 // Capability detection from /proc and /dev.
-#include "capabilities.h"
+#include "worker/capabilities.h"
 
 #include <algorithm>
 #include <filesystem>

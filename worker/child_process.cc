@@ -1,6 +1,6 @@
 // ChildProcess: posix_spawn into a fresh process group with piped stdout/stderr, exit observed via
 // pidfd/waitid(WNOWAIT), and a destructor that kills the group and reaps the leader.
-#include "child_process.h"
+#include "worker/child_process.h"
 
 #include <errno.h>
 #include <fcntl.h>

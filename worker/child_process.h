@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "status.h"
-#include "unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace titan::exec {
 

@@ -1,6 +1,6 @@
 // ChildProcess: exit statuses, cwd/env, errors that name the culprit, process-group signalling, and
 // a destructor that leaves neither a running group member nor a zombie.
-#include "child_process.h"
+#include "worker/child_process.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -8,8 +8,8 @@
 
 #include <fstream>
 
-#include "exec_test_util.h"
-#include "pid_registry.h"
+#include "worker/exec_test_util.h"
+#include "worker/pid_registry.h"
 
 namespace titan::exec {
 namespace {

@@ -1,5 +1,5 @@
 // Child workers: command line, spawn, exit, shutdown, and the startup sweep of a previous life's.
-#include "child_workers.h"
+#include "worker/child_workers.h"
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -8,7 +8,7 @@
 #include <cctype>
 #include <filesystem>
 
-#include "pid_registry.h"
+#include "worker/pid_registry.h"
 
 namespace titan::worker {
 namespace {
@@ -26,7 +26,7 @@ int EndWorkerTree(const std::string& dir) {
   int ended = 0;
   if (std::filesystem::exists(dir + "/pids")) {
     auto registry = exec::PidRegistry::Open(dir + "/pids");
-    auto n = registry.ok() ? registry->ReapLeftovers() : exec::Result<int>(registry.status());
+    auto n = registry.ok() ? registry->ReapLeftovers() : Result<int>(registry.status());
     if (n.ok()) {
       ended += n.value();
     } else {
@@ -74,16 +74,16 @@ std::string SelfExe() {
   return exe.string();
 }
 
-exec::Result<pid_t> ChildWorkers::Spawn(const ChildRequest& child) {
+Result<pid_t> ChildWorkers::Spawn(const ChildRequest& child) {
   const std::string& name = child.name;
   if (!ValidName(name)) {
-    return exec::Status::Error("child worker name '" + name +
-                               "' is not allowed: use letters, digits, '.', '-' and '_' (not first '.')");
+    return Status::Error("child worker name '" + name +
+                         "' is not allowed: use letters, digits, '.', '-' and '_' (not first '.')");
   }
-  if (children_.count(name) != 0) return exec::Status::Error("child worker " + name + " is running already");
+  if (children_.count(name) != 0) return Status::Error("child worker " + name + " is running already");
   std::error_code ec;
   std::filesystem::create_directories(DirOf(name), ec);
-  if (ec) return exec::Status::Error("cannot create '" + DirOf(name) + "': " + ec.message());
+  if (ec) return Status::Error("cannot create '" + DirOf(name) + "': " + ec.message());
   exec::SpawnSpec spec;
   spec.argv = ChildWorkerArgv(t_, child);
   spec.env = exec::CurrentEnvironment();

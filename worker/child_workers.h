@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
-#include "readiness_probe.h"
-#include "status.h"
+#include "base/status.h"
+#include "worker/child_process.h"
+#include "worker/readiness_probe.h"
 
 namespace titan::worker {
 
@@ -58,7 +58,7 @@ class ChildWorkers {
   // Starts the child; returns its pid (= its process group). Errors: a child of that name runs
   // already, the name has characters other than letters, digits, '.', '-', '_' (or starts with '.'),
   // its directory or log cannot be created, the spawn failed.
-  exec::Result<pid_t> Spawn(const ChildRequest& child);
+  Result<pid_t> Spawn(const ChildRequest& child);
 
   struct Exit {
     std::string name;

@@ -1,6 +1,6 @@
 // Child workers: the command line a child gets, spawning with output to its log, noticing its exit,
 // signalling and killing it, and ending what child workers of a previous life left behind.
-#include "child_workers.h"
+#include "worker/child_workers.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -9,8 +9,8 @@
 #include <fstream>
 #include <map>
 
-#include "pid_registry.h"
-#include "probe_test_util.h"
+#include "worker/pid_registry.h"
+#include "worker/probe_test_util.h"
 
 namespace titan::worker {
 namespace {
@@ -91,7 +91,7 @@ TEST(SelfExe, NamesThisTestExecutable) { EXPECT_NE(std::string::npos, SelfExe().
 TEST(ChildWorkers, SpawnsWithOutputInItsLogAndNoticesTheExit) {
   TempDir dir;
   ChildWorkers children(Template(FakeExe(dir, "echo \"$@\"; echo oops >&2; exit 3"), dir.path()));
-  exec::Result<pid_t> pid = children.Spawn({"c1", 2});
+  Result<pid_t> pid = children.Spawn({"c1", 2});
   ASSERT_TRUE(pid.ok()) << pid.message();
   EXPECT_TRUE(children.Owns(pid.value()));
   EXPECT_TRUE(std::filesystem::is_directory(dir / "children/c1"));
@@ -130,14 +130,14 @@ TEST(ChildWorkers, KillAllLeavesNoChildAndNoJobItStarted) {
   TempDir dir;
   // A "child worker" that starts a job in its own process group, records it in its PID registry the
   // way a worker does, then waits.
-  exec::Result<exec::ChildProcess> job = exec::ChildProcess::Spawn(Command({"sleep", "1000"}));
+  Result<exec::ChildProcess> job = exec::ChildProcess::Spawn(Command({"sleep", "1000"}));
   ASSERT_TRUE(job.ok()) << job.message();
   std::filesystem::create_directories(dir / "children/c1");
   ASSERT_TRUE(exec::PidRegistry::Open(dir / "children/c1/pids")->Add(job->pid()).ok());
   const pid_t job_pid = job->Release();
 
   ChildWorkers children(Template(FakeExe(dir, "exec sleep 1000"), dir.path()));
-  exec::Result<pid_t> pid = children.Spawn({"c1", 1});
+  Result<pid_t> pid = children.Spawn({"c1", 1});
   ASSERT_TRUE(pid.ok()) << pid.message();
   const std::vector<ChildWorkers::Exit> killed = children.KillAll();
   ASSERT_EQ(1u, killed.size());
@@ -154,7 +154,7 @@ TEST(EndLeftoverChildren, EndsTheJobsOfChildWorkersAndTheirChildren) {
   TempDir dir;
   std::vector<pid_t> leaders;
   for (const std::string sub : {"children/c1", "children/c1/children/c2"}) {
-    exec::Result<exec::ChildProcess> job = exec::ChildProcess::Spawn(Command({"sleep", "1000"}));
+    Result<exec::ChildProcess> job = exec::ChildProcess::Spawn(Command({"sleep", "1000"}));
     ASSERT_TRUE(job.ok()) << job.message();
     std::filesystem::create_directories(dir / sub);
     ASSERT_TRUE(exec::PidRegistry::Open(dir / (sub + "/pids"))->Add(job->pid()).ok());

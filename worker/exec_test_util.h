@@ -15,33 +15,16 @@
 #include <optional>
 #include <string>
 
-#include "child_process.h"
-#include "unique_fd.h"
+#include "base/test_dir.h"
+#include "base/unique_fd.h"
+#include "worker/child_process.h"
 
 namespace titan::exec::testing {
 
 using std::chrono::milliseconds;
 inline constexpr milliseconds kWait{10000};  // generous: the machine is shared
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "titan_exec_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) != nullptr ? std::filesystem::canonical(tmpl).string() : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using titan::testing::TempDir;
 
 inline int MillisLeft(std::chrono::steady_clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());

@@ -1,5 +1,5 @@
 // FileFetch: credit-windowed ARTIFACT_READs per missing file, reassembled in order into the cache.
-#include "file_fetch.h"
+#include "worker/file_fetch.h"
 
 namespace titan::worker {
 
@@ -10,13 +10,13 @@ using wire::Text;
 FileFetch::FileFetch(artifacts::BlobStore* cache, int credit, int64_t chunk_bytes)
     : cache_(cache), credit_(credit), chunk_bytes_(chunk_bytes) {}
 
-exec::Result<bool> FileFetch::Need(const std::string& sha256, int64_t size) {
+Result<bool> FileFetch::Need(const std::string& sha256, int64_t size) {
   if (cache_->Has(sha256)) {
     ++hits_;
     return true;
   }
   if (fetches_.count(sha256)) return false;
-  if (size < 0) return exec::Status::Error("the broker did not say how large file " + sha256 + " is");
+  if (size < 0) return Status::Error("the broker did not say how large file " + sha256 + " is");
   auto writer = cache_->Begin(size, sha256);
   if (!writer.ok()) return writer.status();
   if (size == 0) {
@@ -74,12 +74,12 @@ std::vector<FileFetch::Ended> FileFetch::OnReply(const wire::Message& msg) {
   f.in_flight.erase(flight);
   std::optional<Ended> end;
   if (msg.type == MsgType::kError) {
-    end = Ended{sha256, exec::Status::Error("cannot fetch the job's file (sha256 " + sha256 +
-                                            ") from the broker: " + std::string(msg.Bytes("reason")))};
+    end = Ended{sha256, Status::Error("cannot fetch the job's file (sha256 " + sha256 +
+                                      ") from the broker: " + std::string(msg.Bytes("reason")))};
   } else if (msg.type != MsgType::kArtifactData || msg.blobs.size() != 1 || msg.Int("offset") != offset) {
-    end = Ended{sha256, exec::Status::Error("the broker answered a file read with " +
-                                            std::string(wire::NameOf(msg.type)) +
-                                            " out of order; try the job again")};
+    end = Ended{sha256,
+                Status::Error("the broker answered a file read with " + std::string(wire::NameOf(msg.type)) +
+                              " out of order; try the job again")};
   } else {
     fetched_bytes_ += static_cast<int64_t>(msg.blobs.front().size());
     end = Accept(sha256, f, offset, msg.blobs.front());
@@ -98,8 +98,7 @@ std::vector<FileFetch::Ended> FileFetch::OnReply(const wire::Message& msg) {
 std::optional<FileFetch::Ended> FileFetch::Accept(const std::string& sha256, Fetch& f, int64_t offset,
                                                   std::string bytes) {
   if (bytes.empty()) {
-    return Ended{sha256,
-                 exec::Status::Error("the broker's copy of file " + sha256 + " is shorter than announced")};
+    return Ended{sha256, Status::Error("the broker's copy of file " + sha256 + " is shorter than announced")};
   }
   f.arrived.emplace(offset, std::move(bytes));
   while (!f.arrived.empty() && f.arrived.begin()->first == f.writer.received()) {
@@ -111,7 +110,7 @@ std::optional<FileFetch::Ended> FileFetch::Accept(const std::string& sha256, Fet
   if (f.writer.received() < f.size) return std::nullopt;
   auto committed = f.writer.Commit();
   if (!committed.ok()) return Ended{sha256, committed.status()};
-  return Ended{sha256, exec::Status::Ok()};
+  return Ended{sha256, Status::Ok()};
 }
 
 void FileFetch::Restart() {

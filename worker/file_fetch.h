@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "blob_store.h"
-#include "codec.h"
-#include "status.h"
+#include "artifacts/blob_store.h"
+#include "base/status.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::worker {
 
@@ -22,7 +22,7 @@ class FileFetch {
 
   // true when `sha256` is in the cache; false when its fetch is started (or joined); an error when
   // the cache cannot take it (bad hash, unknown size, disk).
-  exec::Result<bool> Need(const std::string& sha256, int64_t size);
+  Result<bool> Need(const std::string& sha256, int64_t size);
 
   // ARTIFACT_READ requests that may go now (each with a `rid`). Requests the socket refuses must be
   // given back with Unsent.
@@ -31,7 +31,7 @@ class FileFetch {
 
   struct Ended {
     std::string sha256;
-    exec::Status status;  // ok: in the cache now
+    Status status;  // ok: in the cache now
   };
   // Feeds an ARTIFACT_DATA, or an ERROR carrying the rid of one of our requests. Returns fetches
   // that ended (ok or failed); messages that are not ours are ignored.

@@ -1,5 +1,5 @@
 // Interpreter choice by extension, and the one-time resolution of the real Python behind `python3`.
-#include "interpreter.h"
+#include "worker/interpreter.h"
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "child_process.h"
-#include "shell_words.h"
+#include "worker/child_process.h"
+#include "worker/shell_words.h"
 
 namespace titan::exec {
 namespace {

@@ -1,5 +1,5 @@
 // Interpreter choice per extension, shell-like argument splitting, and the one-time Python resolution.
-#include "interpreter.h"
+#include "worker/interpreter.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "child_process.h"
-#include "exec_test_util.h"
-#include "shell_words.h"
+#include "worker/child_process.h"
+#include "worker/exec_test_util.h"
+#include "worker/shell_words.h"
 
 namespace titan::exec {
 namespace {

@@ -1,5 +1,5 @@
 // OutputCapture / JobLog: pipe bytes -> log file (in whole lines) -> numbered lines for the sink.
-#include "output_capture.h"
+#include "worker/output_capture.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "status.h"
-#include "unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace titan::exec {
 

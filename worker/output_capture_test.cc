@@ -1,6 +1,6 @@
 // OutputCapture / JobLog: line splitting and numbering, over-long lines, the per-call read budget,
 // two streams into one log, and 100 MB from a real child with not a byte lost or moved.
-#include "output_capture.h"
+#include "worker/output_capture.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -9,8 +9,8 @@
 #include <fstream>
 #include <random>
 
-#include "child_process.h"
-#include "exec_test_util.h"
+#include "worker/child_process.h"
+#include "worker/exec_test_util.h"
 
 namespace titan::exec {
 namespace {

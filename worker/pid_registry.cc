@@ -1,5 +1,5 @@
 // PidRegistry: /proc/<pid>/stat parsing, the atomically rewritten registry file, and the startup reaper.
-#include "pid_registry.h"
+#include "worker/pid_registry.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace titan::exec {
 namespace {

@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "status.h"
-#include "unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace titan::exec {
 

@@ -1,6 +1,6 @@
 // PidRegistry: /proc parsing, persistence across reopen, and the startup reaper ending exactly the
 // recorded groups that are still ours.
-#include "pid_registry.h"
+#include "worker/pid_registry.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "child_process.h"
-#include "exec_test_util.h"
+#include "worker/child_process.h"
+#include "worker/exec_test_util.h"
 
 namespace titan::exec {
 namespace {

@@ -10,9 +10,9 @@
 #include <chrono>
 #include <vector>
 
-#include "exec_test_util.h"
-#include "readiness_probe.h"
-#include "unique_fd.h"
+#include "base/unique_fd.h"
+#include "worker/exec_test_util.h"
+#include "worker/readiness_probe.h"
 
 namespace titan::worker::testing {
 

@@ -1,5 +1,5 @@
 // Port-free check, TCP connect probe and health-command probe.
-#include "readiness_probe.h"
+#include "worker/readiness_probe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,17 +33,16 @@ std::string LastLine(const std::string& text) {
 
 }  // namespace
 
-exec::Result<bool> PortInUse(int port) {
-  if (port <= 0 || port > 65535)
-    return exec::Status::Error("port " + std::to_string(port) + " is not a TCP port");
+Result<bool> PortInUse(int port) {
+  if (port <= 0 || port > 65535) return Status::Error("port " + std::to_string(port) + " is not a TCP port");
   exec::UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock.valid()) return exec::ErrnoStatus("socket", errno);
+  if (!sock.valid()) return ErrnoStatus("socket", errno);
   const int one = 1;
   ::setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   const sockaddr_in addr = AddressOf(INADDR_ANY, port);
   if (::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return false;
   if (errno == EADDRINUSE) return true;
-  return exec::ErrnoStatus("bind port " + std::to_string(port), errno);
+  return ErrnoStatus("bind port " + std::to_string(port), errno);
 }
 
 Probe Probe::Connect(int port, int64_t now, int64_t timeout_ms) {

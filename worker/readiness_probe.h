@@ -10,16 +10,16 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
-#include "status.h"
-#include "unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "worker/child_process.h"
 
 namespace titan::worker {
 
 // True when `port` is held on this machine: binding 0.0.0.0:<port> with SO_REUSEADDR fails with
 // EADDRINUSE (a listener, on any local address). False when the bind succeeds (the socket is closed
 // again at once). Error for any other failure, naming the call ("bind port 80: Permission denied").
-exec::Result<bool> PortInUse(int port);
+Result<bool> PortInUse(int port);
 
 // A descriptor the loop should poll for a probe: for writability (`write`) or readability.
 struct PollFd {

@@ -1,10 +1,10 @@
 // Readiness checks against real sockets and real commands: the port-free check, the TCP connect probe
 // and the health-command probe (pass, fail, timeout, a chatty command that must not block).
-#include "readiness_probe.h"
+#include "worker/readiness_probe.h"
 
 #include <gtest/gtest.h>
 
-#include "probe_test_util.h"
+#include "worker/probe_test_util.h"
 
 namespace titan::worker {
 namespace {
@@ -31,16 +31,16 @@ std::string Render(Probe& probe, int64_t now) {
 TEST(PortInUse, AListeningSocketHoldsThePortAndAClosedOneDoesNot) {
   LoopbackSocket server = LoopbackSocket::Open(/*listen=*/true);
   ASSERT_GT(server.port, 0);
-  exec::Result<bool> held = PortInUse(server.port);
+  Result<bool> held = PortInUse(server.port);
   ASSERT_TRUE(held.ok()) << held.message();
   EXPECT_TRUE(held.value());
 
   const int port = server.port;
   server.fd.Reset();
-  exec::Result<bool> freed = PortInUse(port);
+  Result<bool> freed = PortInUse(port);
   ASSERT_TRUE(freed.ok()) << freed.message();
   EXPECT_FALSE(freed.value());
-  exec::Result<bool> never_used = PortInUse(ClosedPort());
+  Result<bool> never_used = PortInUse(ClosedPort());
   ASSERT_TRUE(never_used.ok()) << never_used.message();
   EXPECT_FALSE(never_used.value());
 }

@@ -1,5 +1,5 @@
 // Job workspace preparation, spawning, stopping and result rendering.
-#include "running_job.h"
+#include "worker/running_job.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -7,9 +7,9 @@
 
 #include <filesystem>
 
-#include "artifact_name.h"
-#include "shared_script.h"
-#include "zip_archive.h"
+#include "artifacts/artifact_name.h"
+#include "artifacts/zip_archive.h"
+#include "worker/shared_script.h"
 
 namespace titan::worker {
 namespace {
@@ -53,30 +53,30 @@ namespace {
 
 // The job's file in its directory: a hard link to the cached content (read-only, so a job cannot
 // change the cache through it), or a copy where linking is impossible.
-exec::Result<std::string> PlaceScript(const std::string& content, const std::string& dir,
-                                      const std::string& file, bool fresh_dir) {
+Result<std::string> PlaceScript(const std::string& content, const std::string& dir, const std::string& file,
+                                bool fresh_dir) {
   const std::string script = dir + "/" + ScriptName(file);
   std::error_code ec;
   if (!fresh_dir) std::filesystem::remove(script, ec);  // an earlier attempt's
   if (link(content.c_str(), script.c_str()) != 0) {
     std::filesystem::copy_file(content, script, std::filesystem::copy_options::overwrite_existing, ec);
-    if (ec) return exec::Status::Error("cannot write the job's script to '" + script + "': " + ec.message());
+    if (ec) return Status::Error("cannot write the job's script to '" + script + "': " + ec.message());
   }
   chmod(script.c_str(), 0555);
   return script;
 }
 
 // An archive job's project unpacked into `dir`; returns the entry point's path inside it.
-exec::Result<std::string> PlaceProject(const std::string& content, const std::string& dir,
-                                       const std::string& file, const JobContext& ctx) {
+Result<std::string> PlaceProject(const std::string& content, const std::string& dir, const std::string& file,
+                                 const JobContext& ctx) {
   auto split = artifacts::SplitArchivePath(file);
-  if (!split) return exec::Status::Error("archive job file '" + file + "' must be '<project>.zip/<entry>'");
+  if (!split) return Status::Error("archive job file '" + file + "' must be '<project>.zip/<entry>'");
   if (auto st = artifacts::Unpack(content, dir, ctx.unpack_limits); !st.ok()) return st;
   const std::string entry = dir + "/" + split->entry;
   struct stat sb {};
   if (stat(entry.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    return exec::Status::Error("project '" + split->archive + "' has no file '" + split->entry +
-                               "'; name an entry point that exists inside the zip");
+    return Status::Error("project '" + split->archive + "' has no file '" + split->entry +
+                         "'; name an entry point that exists inside the zip");
   }
   chmod(entry.c_str(), sb.st_mode | 0500);
   return entry;
@@ -94,9 +94,9 @@ std::string ArgsWithPort(std::string args, int64_t port) {
 
 // A DAG job's script in the shared folder; in the job's own folder when a different script of that
 // name runs from the shared folder now. *lock holds the shared placement while the job runs.
-exec::Result<std::string> PlaceDagScript(const std::string& content, const std::string& dir,
-                                         const std::string& file, bool fresh_dir, const JobContext& ctx,
-                                         exec::UniqueFd* lock) {
+Result<std::string> PlaceDagScript(const std::string& content, const std::string& dir,
+                                   const std::string& file, bool fresh_dir, const JobContext& ctx,
+                                   exec::UniqueFd* lock) {
   auto shared = exec::PlaceShared(content, ctx.shared_dir, ScriptName(file));
   if (!shared.ok()) return shared.status();
   if (shared->path.empty()) return PlaceScript(content, dir, file, fresh_dir);
@@ -105,7 +105,7 @@ exec::Result<std::string> PlaceDagScript(const std::string& content, const std::
 }
 
 // Spawns job.spawn and captures its output into job.log.
-exec::Status SpawnRun(RunningJob& job) {
+Status SpawnRun(RunningJob& job) {
   auto child = exec::ChildProcess::Spawn(job.spawn);
   if (!child.ok()) return child.status();
   job.child.emplace(std::move(child.value()));
@@ -113,13 +113,13 @@ exec::Status SpawnRun(RunningJob& job) {
       std::make_unique<exec::OutputCapture>(job.child->stdout_fd(), exec::Stream::kStdout, job.log.get());
   job.err =
       std::make_unique<exec::OutputCapture>(job.child->stderr_fd(), exec::Stream::kStderr, job.log.get());
-  return exec::Status::Ok();
+  return Status::Ok();
 }
 
 }  // namespace
 
-exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
-                                                   const std::string& content, int64_t now) {
+Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
+                                             const std::string& content, int64_t now) {
   const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
   auto job = std::make_unique<RunningJob>();
   job->id = std::string(wire::FindField(spec, "id")->bytes());
@@ -130,7 +130,7 @@ exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, 
   if (!fresh_dir && errno != EEXIST) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) return exec::Status::Error("cannot create job directory '" + dir + "': " + ec.message());
+    if (ec) return Status::Error("cannot create job directory '" + dir + "': " + ec.message());
     fresh_dir = true;
   }
   const std::string file(wire::FindField(spec, "file")->bytes());
@@ -183,7 +183,7 @@ exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, 
   return job;
 }
 
-exec::Status RespawnJob(RunningJob& job) {
+Status RespawnJob(RunningJob& job) {
   job.out.reset();
   job.err.reset();
   job.child.reset();

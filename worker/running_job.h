@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
-#include "codec.h"
-#include "interpreter.h"
-#include "output_capture.h"
-#include "service.h"
-#include "unique_fd.h"
-#include "zip_archive.h"
+#include "artifacts/zip_archive.h"
+#include "base/unique_fd.h"
+#include "schemas/cpp/codec.h"
+#include "worker/child_process.h"
+#include "worker/interpreter.h"
+#include "worker/output_capture.h"
+#include "worker/service.h"
 
 namespace titan::worker {
 
@@ -66,12 +66,12 @@ struct RunningJob {
 // shared_script.h). A job with a port gets PORT in its environment and "{port}" in its args replaced.
 // A SERVICE job gets its `service` (not yet Started) and no timeout. Errors (bad args, missing
 // interpreter, unwritable workspace, a refused archive) come back as a readable message for the JobResult.
-exec::Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
-                                                   const std::string& content, int64_t now);
+Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
+                                             const std::string& content, int64_t now);
 
 // Spawns the job's command again after its last run ended (a service restart): a new process group
 // and output captures, the same log (line numbers and JOB_LOG seq continue). Error: the spawn failed.
-exec::Status RespawnJob(RunningJob& job);
+Status RespawnJob(RunningJob& job);
 
 // The JobResult struct of the protocol for a finished run.
 wire::Datum ResultOf(const RunningJob& job);

@@ -1,5 +1,5 @@
 // Service supervision: probe scheduling, readiness transitions, crash accounting, SERVICE_STATUS.
-#include "service.h"
+#include "worker/service.h"
 
 #include <algorithm>
 #include <limits>

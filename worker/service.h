@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "codec.h"
-#include "readiness_probe.h"
-#include "service_policy.h"
+#include "schemas/cpp/codec.h"
+#include "worker/readiness_probe.h"
+#include "worker/service_policy.h"
 
 namespace titan::worker {
 

@@ -1,5 +1,5 @@
 // Service restart policy: backoff, crash loops, forgiveness, probe cadence.
-#include "service_policy.h"
+#include "worker/service_policy.h"
 
 #include <algorithm>
 

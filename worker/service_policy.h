@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "child_process.h"
+#include "worker/child_process.h"
 
 namespace titan::worker {
 

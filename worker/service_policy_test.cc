@@ -1,5 +1,5 @@
 // Service restart policy as tables: backoff, crash-loop limit, forgiveness, probe cadence.
-#include "service_policy.h"
+#include "worker/service_policy.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

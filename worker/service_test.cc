@@ -1,14 +1,14 @@
 // Service supervision driven with injected time: readiness by spawn, by TCP connect and by health
 // command; unhealthy after three failed probes; not ready in time; restart accounting and the
 // crash-loop limit; SERVICE_STATUS contents. Probes run for real; the tests wait on their descriptors.
-#include "service.h"
+#include "worker/service.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
 
-#include "probe_test_util.h"
+#include "worker/probe_test_util.h"
 
 namespace titan::worker {
 namespace {

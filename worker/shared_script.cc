@@ -1,5 +1,5 @@
 // Placing a DAG job's script in the shared folder under a per-name lock (see shared_script.h).
-#include "shared_script.h"
+#include "worker/shared_script.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

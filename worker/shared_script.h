@@ -15,8 +15,8 @@
 
 #include <string>
 
-#include "status.h"
-#include "unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace titan::exec {
 

@@ -1,12 +1,12 @@
 // PlaceShared: one script name in the shared folder, safe when two different scripts of that name run
 // at once (each lock is a separate open file description, as two workers' would be).
-#include "shared_script.h"
+#include "worker/shared_script.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "exec_test_util.h"
+#include "worker/exec_test_util.h"
 
 namespace titan::exec {
 namespace {

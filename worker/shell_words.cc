@@ -1,5 +1,5 @@
 // SplitArgs: a small state machine over the characters of the argument string.
-#include "shell_words.h"
+#include "worker/shell_words.h"
 
 namespace titan::exec {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "worker_node.h"
+#include "worker/worker_node.h"
 
 namespace titan::worker {
 

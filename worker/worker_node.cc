@@ -1,7 +1,7 @@
 // The worker's event loop: the broker link, every job's output pipes and exit descriptors, probes,
 // child workers and a signalfd, all in one zmq::poll on one thread. Also broker messages and run-once
 // jobs; services are in worker_services.cc, child workers in worker_children.cc.
-#include "worker_node.h"
+#include "worker/worker_node.h"
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -14,8 +14,8 @@
 #include <filesystem>
 #include <map>
 
-#include "capabilities.h"
-#include "signal_watch.h"
+#include "base/signal_watch.h"
+#include "worker/capabilities.h"
 
 namespace titan::worker {
 namespace {

@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "blob_store.h"
-#include "broker_link.h"
-#include "child_workers.h"
-#include "file_fetch.h"
-#include "pid_registry.h"
-#include "running_job.h"
-#include "worker.h"
+#include "artifacts/blob_store.h"
+#include "worker/broker_link.h"
+#include "worker/child_workers.h"
+#include "worker/file_fetch.h"
+#include "worker/pid_registry.h"
+#include "worker/running_job.h"
+#include "worker/worker.h"
 
 namespace titan::worker {
 

@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include "worker_node.h"
+#include "worker/worker_node.h"
 
 namespace titan::worker {
 
@@ -17,7 +17,7 @@ bool Worker::ServiceMayStart(const wire::Map& spec, const std::string& id, int64
     return false;
   }
   if (service->port <= 0) return true;
-  const exec::Result<bool> in_use = PortInUse(service->port);
+  const Result<bool> in_use = PortInUse(service->port);
   if (!in_use.ok()) {  // cannot tell (e.g. a privileged port): let the service try
     spdlog::warn("worker {}: service {}: cannot check port {}: {}", name_, id, service->port,
                  in_use.message());

@@ -1,5 +1,5 @@
 // Frames <-> Message with validation against the schema table in protocol.cc.
-#include "codec.h"
+#include "schemas/cpp/codec.h"
 
 #include <algorithm>
 
@@ -151,6 +151,47 @@ Message MakeError(ErrorCode code, std::string reason) {
   m.Set("code", Text{std::string(ErrorCodeName(code))});
   m.Set("reason", Text{std::move(reason)});
   return m;
+}
+
+ErrorCode ErrorCodeOf(Status::Code code) {
+  switch (code) {
+    case Status::Code::kMalformed:
+      return ErrorCode::kMalformed;
+    case Status::Code::kWrongVersion:
+      return ErrorCode::kWrongVersion;
+    case Status::Code::kUnknownType:
+      return ErrorCode::kUnknownType;
+    case Status::Code::kTooLarge:
+      return ErrorCode::kTooLarge;
+    case Status::Code::kWrongType:
+      return ErrorCode::kWrongType;
+    case Status::Code::kInvalid:
+      return ErrorCode::kInvalid;
+    case Status::Code::kNotFound:
+      return ErrorCode::kNotFound;
+    case Status::Code::kUnavailable:
+      return ErrorCode::kUnavailable;
+    case Status::Code::kOk:  // not an error: a caller's bug, reported as one
+    case Status::Code::kInternal:
+      return ErrorCode::kInternal;
+  }
+  return ErrorCode::kInternal;
+}
+
+Message MakeError(const Status& failed) { return MakeError(ErrorCodeOf(failed.code()), failed.message()); }
+
+Status StatusOf(const Message& reply) {
+  if (reply.type != MsgType::kError) return Status::Ok();
+  const std::string_view name = reply.Bytes("code");
+  for (int c = static_cast<int>(Status::Code::kMalformed); c <= static_cast<int>(Status::Code::kInternal);
+       ++c) {
+    const auto code = static_cast<Status::Code>(c);
+    if (ErrorCodeName(ErrorCodeOf(code)) == name) {
+      const std::string_view reason = reply.Bytes("reason");
+      return Status(code, std::string(reason.empty() ? name : reason));
+    }
+  }
+  return Status(Status::Code::kInternal, std::string(name) + ": " + std::string(reply.Bytes("reason")));
 }
 
 ErrorCode Decoded::error_code() const {

@@ -7,8 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "datum.h"
-#include "protocol.h"
+#include "base/status.h"
+#include "schemas/cpp/datum.h"
+#include "schemas/cpp/protocol.h"
 
 namespace titan::wire {
 
@@ -31,6 +32,12 @@ struct Message {
 
 Message MakeMessage(MsgType type);
 Message MakeError(ErrorCode code, std::string reason);
+// The ERROR reply for a failed Status: its code on the wire, its message as the reason. The one place
+// where Status codes and wire error codes meet (both follow schemas/protocol.yaml `errors`).
+Message MakeError(const Status& failed);
+ErrorCode ErrorCodeOf(Status::Code code);
+// The Status an ERROR reply stands for (code and reason); Ok for any other message.
+Status StatusOf(const Message& reply);
 
 enum class DecodeStatus { kOk, kMalformed, kWrongVersion, kUnknownType, kTooLarge };
 

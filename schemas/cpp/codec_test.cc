@@ -1,5 +1,5 @@
 // Codec: every message type round-trips; each kind of bad frame set gets its own status.
-#include "codec.h"
+#include "schemas/cpp/codec.h"
 
 #include <gtest/gtest.h>
 

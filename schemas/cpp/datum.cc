@@ -1,5 +1,5 @@
 // Datum <-> msgpack, using msgpack-c for both directions.
-#include "datum.h"
+#include "schemas/cpp/datum.h"
 
 #include <cstdio>
 #include <msgpack.hpp>

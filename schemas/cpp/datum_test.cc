@@ -1,5 +1,5 @@
 // Datum <-> msgpack: minimal encodings, hostile input, UTF-8 validation.
-#include "datum.h"
+#include "schemas/cpp/datum.h"
 
 #include <gtest/gtest.h>
 

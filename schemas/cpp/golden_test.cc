@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
-#include "codec.h"
-#include "test_paths.h"
+#include "schemas/cpp/codec.h"
+#include "schemas/cpp/test_paths.h"
 
 namespace titan::wire {
 namespace {

@@ -1,5 +1,5 @@
 // Static tables behind protocol.h; keep in step with schemas/protocol.yaml (the schema test checks).
-#include "protocol.h"
+#include "schemas/cpp/protocol.h"
 
 #include <array>
 #include <cstdlib>
@@ -102,8 +102,10 @@ constexpr F kJobInfoReply[] = {
 constexpr F kJobList[] = {{"state", T::kStr, true}, {"limit", T::kInt, false}, {"job_type", T::kStr, true}};
 constexpr F kJobListReply[] = {{"jobs", T::kListStruct, false, "JobInfo", kJobInfo},
                                {"truncated", T::kBool, false}};
-constexpr F kJobLogs[] = {
-    {"id", T::kStr, false}, {"offset", T::kInt, false}, {"max_bytes", T::kInt, false}, {"run", T::kInt, true}};
+constexpr F kJobLogs[] = {{"id", T::kStr, false},
+                          {"offset", T::kInt, false},
+                          {"max_bytes", T::kInt, false},
+                          {"run", T::kInt, true}};
 constexpr F kJobLogData[] = {{"id", T::kStr, false},
                              {"offset", T::kInt, false},
                              {"next_offset", T::kInt, false},
@@ -182,8 +184,8 @@ constexpr F kServiceStatus[] = {{"id", T::kStr, false},     {"attempt", T::kInt,
                                 {"ready", T::kBool, false}, {"restarts", T::kInt, false},
                                 {"pid", T::kInt, false},    {"reason", T::kStr, true}};
 constexpr F kWorkerSpawn[] = {{"name", T::kStr, false},   {"slots", T::kInt, false},
-                               {"reason", T::kStr, false}, {"tags", T::kListStr, true},
-                               {"port", T::kInt, true},    {"manual", T::kBool, true}};
+                              {"reason", T::kStr, false}, {"tags", T::kListStr, true},
+                              {"port", T::kInt, true},    {"manual", T::kBool, true}};
 
 // ---- events ----
 constexpr F kEventJob[] = {{"id", T::kStr, false},       {"state", T::kStr, false},

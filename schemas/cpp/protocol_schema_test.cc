@@ -5,8 +5,8 @@
 #include <map>
 #include <set>
 
-#include "protocol.h"
-#include "test_paths.h"
+#include "schemas/cpp/protocol.h"
+#include "schemas/cpp/test_paths.h"
 
 namespace titan::wire {
 namespace {

@@ -1,5 +1,5 @@
 // Multipart I/O for Titan messages over cppzmq.
-#include "transport.h"
+#include "schemas/cpp/transport.h"
 
 #include <string_view>
 

@@ -6,7 +6,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "codec.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::wire {
 

@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench_util.h"
+#include "tests/bench/bench_util.h"
 
 extern char** environ;
 

@@ -1,5 +1,5 @@
 // Helpers shared by the benchmarks: processes, temp dirs, results, fsync probe, mini msgpack.
-#include "bench_util.h"
+#include "tests/bench/bench_util.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,5 +1,5 @@
 // Cluster: a real broker and workers for jobs_bench, plus the client side of the broker dialog.
-#include "cluster.h"
+#include "tests/bench/cluster.h"
 
 #include <signal.h>
 
@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "protocol.h"
-#include "sha256.h"
-#include "transport.h"
+#include "artifacts/sha256.h"
+#include "schemas/cpp/protocol.h"
+#include "schemas/cpp/transport.h"
 
 namespace titan::bench {
 namespace {

@@ -10,8 +10,8 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "bench_util.h"
-#include "codec.h"
+#include "schemas/cpp/codec.h"
+#include "tests/bench/bench_util.h"
 
 namespace titan::bench {
 

@@ -13,7 +13,7 @@
 #include <map>
 #include <sstream>
 
-#include "jobs_parts.h"
+#include "tests/bench/jobs_parts.h"
 
 namespace titan::bench {
 namespace {

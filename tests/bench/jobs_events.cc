@@ -9,7 +9,7 @@
 #include <sstream>
 #include <thread>
 
-#include "jobs_parts.h"
+#include "tests/bench/jobs_parts.h"
 
 namespace titan::bench {
 namespace {

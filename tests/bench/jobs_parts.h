@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster.h"
+#include "tests/bench/cluster.h"
 
 namespace titan::bench {
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "jobs_parts.h"
+#include "tests/bench/jobs_parts.h"
 
 extern char** environ;
 

@@ -12,7 +12,7 @@
 #include <thread>
 #include <zmq.hpp>
 
-#include "bench_util.h"
+#include "tests/bench/bench_util.h"
 
 namespace titan::bench {
 namespace {

@@ -18,8 +18,8 @@
 #include <fstream>
 #include <regex>
 
-#include "cluster_fixture.h"
-#include "sha256.h"
+#include "artifacts/sha256.h"
+#include "tests/integration/cluster_fixture.h"
 
 extern char** environ;
 

@@ -1,5 +1,5 @@
 // Cluster: starting and stopping a whole Titan on loopback, and the client calls tests make on it.
-#include "cluster.h"
+#include "tests/integration/cluster.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -13,7 +13,7 @@
 #include <sstream>
 #include <zmq.hpp>
 
-#include "transport.h"
+#include "schemas/cpp/transport.h"
 
 namespace titan::testing {
 

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "codec.h"
-#include "node_client.h"
-#include "node_process.h"
-#include "test_dir.h"
+#include "base/node_client.h"
+#include "base/test_dir.h"
+#include "schemas/cpp/codec.h"
+#include "tests/integration/node_process.h"
 
 namespace zmq {
 class socket_t;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster.h"
+#include "tests/integration/cluster.h"
 
 // Everything here is for the cluster tests only, hence the using-declarations.
 namespace titan::cluster_test {

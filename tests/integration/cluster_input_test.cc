@@ -6,8 +6,8 @@
 #include <memory>
 #include <zmq.hpp>
 
-#include "cluster_fixture.h"
-#include "transport.h"
+#include "schemas/cpp/transport.h"
+#include "tests/integration/cluster_fixture.h"
 
 namespace titan::cluster_test {
 namespace {

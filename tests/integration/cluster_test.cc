@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <set>
 
-#include "cluster_fixture.h"
+#include "tests/integration/cluster_fixture.h"
 
 namespace titan::cluster_test {
 namespace {

@@ -1,5 +1,5 @@
 // Spawning and reaping real titan processes for tests.
-#include "node_process.h"
+#include "tests/integration/node_process.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cluster.h"
+#include "tests/integration/cluster.h"
 
 namespace titan::services_test {
 namespace {

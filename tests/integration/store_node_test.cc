@@ -4,10 +4,10 @@
 
 #include <thread>
 
-#include "codec.h"
-#include "node_process.h"
-#include "test_dir.h"
-#include "transport.h"
+#include "base/test_dir.h"
+#include "schemas/cpp/codec.h"
+#include "schemas/cpp/transport.h"
+#include "tests/integration/node_process.h"
 
 namespace titan {
 namespace {

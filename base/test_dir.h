@@ -11,7 +11,8 @@ class TempDir {
  public:
   TempDir() {
     std::string tmpl = (std::filesystem::temp_directory_path() / "titan-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
+    // Canonical (no symlink in it), so tests may compare it with paths processes report.
+    path_ = mkdtemp(tmpl.data()) != nullptr ? std::filesystem::canonical(tmpl).string() : "";
   }
   ~TempDir() {
     std::error_code ec;
@@ -21,6 +22,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return path_; }
   std::string File(const std::string& name) const { return path_ + "/" + name; }
+  std::string operator/(const std::string& name) const { return File(name); }
 
  private:
   std::string path_;

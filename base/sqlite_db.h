@@ -8,23 +8,9 @@
 #include <string>
 #include <string_view>
 
-namespace titan::store {
+#include "base/status.h"
 
-// An expected failure: ok() or a readable message naming what failed.
-class Status {
- public:
-  static Status Ok() { return Status(); }
-  static Status Error(std::string message) { return Status(std::move(message)); }
-  bool ok() const { return message_.empty(); }
-  const std::string& message() const { return message_; }
-
- private:
-  Status() = default;
-  explicit Status(std::string m) : message_(std::move(m)) {
-    if (message_.empty()) message_ = "unknown error";
-  }
-  std::string message_;
-};
+namespace titan::sqlite {
 
 class Statement;
 
@@ -39,6 +25,9 @@ class Db {
   // fsync); otherwise synchronous=OFF.
   Status Open(const std::string& path, bool durable);
   Status Exec(std::string_view sql);
+  // Ends the open transaction (if any) without its changes. Called after a failure, so its own
+  // failure is moot: SQLite has then rolled the transaction back already or will at close.
+  void Rollback();
   // Compiles `sql` into `stmt` (replacing what it held).
   Status Prepare(std::string_view sql, Statement* stmt);
   sqlite3* raw() { return db_; }
@@ -75,4 +64,4 @@ class Statement {
   Status status_ = Status::Ok();
 };
 
-}  // namespace titan::store
+}  // namespace titan::sqlite

@@ -1,5 +1,5 @@
 // signalfd-based SIGINT/SIGTERM delivery.
-#include "signal_watch.h"
+#include "base/signal_watch.h"
 
 #include <signal.h>
 #include <sys/signalfd.h>

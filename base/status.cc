@@ -1,9 +1,9 @@
 // errno -> readable text, done once at the OS edge.
-#include "status.h"
+#include "base/status.h"
 
 #include <string.h>
 
-namespace titan::exec {
+namespace titan {
 
 Status ErrnoStatus(std::string_view what, int err) {
   const char* text = strerrordesc_np(err);  // thread-safe, locale-independent (glibc >= 2.32)
@@ -13,4 +13,4 @@ Status ErrnoStatus(std::string_view what, int err) {
   return Status::Error(std::move(message));
 }
 
-}  // namespace titan::exec
+}  // namespace titan

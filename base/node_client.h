@@ -7,7 +7,7 @@
 #include <string>
 #include <zmq.hpp>
 
-#include "codec.h"
+#include "schemas/cpp/codec.h"
 
 namespace titan::wire {
 

@@ -1,9 +1,9 @@
 // Blocking request/reply with timeout and HELLO-based discovery.
-#include "node_client.h"
+#include "base/node_client.h"
 
 #include <chrono>
 
-#include "transport.h"
+#include "schemas/cpp/transport.h"
 
 namespace titan::wire {
 

@@ -1,7 +1,7 @@
 // SQLite connection and statement wrappers.
-#include "sqlite_db.h"
+#include "base/sqlite_db.h"
 
-namespace titan::store {
+namespace titan::sqlite {
 
 Db::~Db() {
   if (db_ != nullptr) sqlite3_close_v2(db_);
@@ -18,6 +18,11 @@ Status Db::Open(const std::string& path, bool durable) {
   Status s = Exec("PRAGMA journal_mode=WAL");
   if (!s.ok()) return s;
   return Exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
+}
+
+void Db::Rollback() {
+  if (db_ != nullptr && !sqlite3_get_autocommit(db_))
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 Status Db::Exec(std::string_view sql) {
@@ -78,4 +83,4 @@ std::string_view Statement::ColumnBlob(int i) {
 
 int64_t Statement::ColumnInt(int i) { return sqlite3_column_int64(stmt_, i); }
 
-}  // namespace titan::store
+}  // namespace titan::sqlite

@@ -1,0 +1,90 @@
+// Status and Result<T>: Titan's one way to return an expected failure. A Status is ok, or a code and a
+// message: the whole sentence shown to an operator, naming what failed and what to do. The codes are
+// the wire protocol's error codes (schemas/protocol.yaml `errors`), so a failure reaches a peer as an
+// ERROR reply with its code unchanged (wire::ErrorOf). errno becomes text once, at the OS edge, by
+// ErrnoStatus. Nothing here throws; results are [[nodiscard]].
+#pragma once
+
+#include <cassert>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace titan {
+
+class [[nodiscard]] Status {
+ public:
+  // The protocol's error codes, plus kOk. Keep in step with schemas/protocol.yaml `errors`.
+  enum class Code {
+    kOk,
+    kMalformed,
+    kWrongVersion,
+    kUnknownType,
+    kTooLarge,
+    kWrongType,
+    kInvalid,
+    kNotFound,
+    kUnavailable,  // storage or OS failure: retry later (the default of Error)
+    kInternal,
+  };
+
+  Status() = default;  // ok
+  static Status Ok() { return Status(); }
+  // `message` must be non-empty.
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {
+    assert(code != Code::kOk && !message_.empty());
+  }
+  static Status Error(std::string message) { return Status(Code::kUnavailable, std::move(message)); }
+  static Status Invalid(std::string message) { return Status(Code::kInvalid, std::move(message)); }
+  static Status NotFound(std::string message) { return Status(Code::kNotFound, std::move(message)); }
+  static Status WrongType(std::string message) { return Status(Code::kWrongType, std::move(message)); }
+  static Status TooLarge(std::string message) { return Status(Code::kTooLarge, std::move(message)); }
+
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  const std::string& message() const { return message_; }  // empty when ok
+
+ private:
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+// "<what>: <strerror(err)>" with code kUnavailable, e.g. ErrnoStatus("cannot run 'x.sh'", ENOENT) gives
+// "cannot run 'x.sh': No such file or directory". `what` names the file or the call.
+Status ErrnoStatus(std::string_view what, int err);
+
+// Either a T or a non-ok Status. Reading value() of an error is a bug (asserted).
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}                                // NOLINT: implicit by design
+  Result(Status error) : status_(std::move(error)) { assert(!status_.ok()); }  // NOLINT
+
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+  const std::string& message() const { return status_.message(); }
+
+  T& value() & {
+    assert(ok());
+    return *value_;
+  }
+  const T& value() const& {
+    assert(ok());
+    return *value_;
+  }
+  T&& value() && {
+    assert(ok());
+    return std::move(*value_);
+  }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::optional<T> value_;
+  Status status_;
+};
+
+}  // namespace titan
