@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 
+#include "base/clock.h"
 #include "base/signal_watch.h"
 #include "broker/broker.h"
 #include "broker/broker_core.h"
@@ -20,12 +21,6 @@ namespace titan::broker {
 namespace {
 
 constexpr size_t kMaxPerTurn = 1024;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Route ToRoute(const std::vector<zmq::message_t>& envelope) {
   Route r;
@@ -97,7 +92,7 @@ void DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
       wire::SendTo(s.clients, in.envelope, err);
       continue;
     }
-    core.OnClient(ToRoute(in.envelope), d.rid, d.msg, NowMs());
+    core.OnClient(ToRoute(in.envelope), d.rid, d.msg, WallMs());
   }
 }
 
@@ -114,7 +109,7 @@ void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
       wire::SendTo(s.workers, in.envelope, wire::MakeError(d.error_code(), d.reason));
       continue;
     }
-    core.OnWorker(identity, d.msg, NowMs(), d.rid);
+    core.OnWorker(identity, d.msg, WallMs(), d.rid);
   }
 }
 
@@ -205,7 +200,7 @@ int RunBroker(const BrokerOptions& o) {
     return 1;
   }
   BrokerCore core(config, &journal, &logs, artifacts.value().get());
-  if (Status st = core.Recover(NowMs()); !st.ok()) {
+  if (Status st = core.Recover(WallMs()); !st.ok()) {
     spdlog::error("broker: cannot read the journal: {}", st.message());
     return 1;
   }
@@ -219,7 +214,7 @@ int RunBroker(const BrokerOptions& o) {
       {s.clients.handle(), 0, ZMQ_POLLIN, 0}, {s.workers.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
   for (;;) {
     // With a backlog, come back soon to retry it (the worker is draining its queue meanwhile).
-    const int64_t wait = std::clamp<int64_t>(core.NextDeadline() - NowMs(), 0, backlog.empty() ? 1000 : 1);
+    const int64_t wait = std::clamp<int64_t>(core.NextDeadline() - WallMs(), 0, backlog.empty() ? 1000 : 1);
     try {
       zmq::poll(items, 3, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
@@ -233,7 +228,7 @@ int RunBroker(const BrokerOptions& o) {
     }
     if (items[1].revents & ZMQ_POLLIN) DrainWorkers(s, core, counters);
     if (items[0].revents & ZMQ_POLLIN) DrainClients(s, core, counters);
-    core.OnTick(NowMs());
+    core.OnTick(WallMs());
     if (Status st = core.CommitTurn(); !st.ok()) {
       // Nothing of this turn has been told to anyone; stopping keeps "acknowledged means durable".
       spdlog::critical("broker: journal commit failed ({}); stopping so a restart recovers", st.message());

@@ -3,9 +3,13 @@
 
 #include <algorithm>
 
+#include "base/backoff.h"
 #include "broker/broker_core.h"
 
 namespace titan::broker {
+
+constexpr int64_t kFirstRetryMs = 500;  // a failed job's first retry waits this long
+constexpr int64_t kMaxRetryMs = 30000;  // ... doubling up to this
 
 using wire::Datum;
 using wire::Text;
@@ -204,7 +208,7 @@ void BrokerCore::SkipDescendants(const Job& job, int64_t now) {
 void BrokerCore::Fail(Job& job, std::string reason, int64_t now) {
   const int64_t attempt = RunAttempt(job);
   if (attempt <= job.retries) {
-    const int64_t backoff = std::min<int64_t>(30000, 500LL << std::min<int64_t>(attempt - 1, 6));
+    const int64_t backoff = BackoffMs(attempt, kFirstRetryMs, kMaxRetryMs);
     job.reason = reason + "; retry " + std::to_string(attempt) + " of " + std::to_string(job.retries) +
                  " in " + std::to_string(backoff) + " ms";
     Transition(job, JobState::kScheduled, now);

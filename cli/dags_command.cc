@@ -31,7 +31,7 @@ int ListDags(const Target& target, const DagsArgs& args) {
   if (const int rc = broker.Call(request, MsgType::kDagListReply, &reply); rc != kExitOk) return rc;
   std::vector<DagView> dags;
   for (const Datum& d : std::get<wire::List>(reply.Find("dags")->v)) dags.push_back(DagFromDatum(d));
-  std::cout << (args.json ? RenderDagsJson(dags) : RenderDagTable(dags, NowMs()));
+  std::cout << (args.json ? RenderDagsJson(dags) : RenderDagTable(dags, WallMs()));
   return kExitOk;
 }
 
@@ -48,7 +48,7 @@ int ShowDag(const Target& target, const std::string& id, MsgType request, bool j
     return kExitNotFound;
   }
   const DagDetail detail = DagDetailFromMessage(reply);
-  std::cout << (json ? RenderDagJson(detail) : RenderDagDetail(detail, NowMs()));
+  std::cout << (json ? RenderDagJson(detail) : RenderDagDetail(detail, WallMs()));
   if (request == MsgType::kDagCancel && detail.dag.state == "RUNNING" && !json) {
     std::cerr << "titan: running jobs are CANCELLED once their processes have ended\n";
   }

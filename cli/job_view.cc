@@ -102,12 +102,6 @@ JobView JobFromDatum(const Datum& job) {
   return v;
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool IsFinalState(std::string_view state) {
   return state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" || state == "DEAD" ||
          state == "SKIPPED";

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "schemas/cpp/codec.h"
 
 namespace titan::cli {
@@ -27,9 +28,6 @@ struct JobView {
   std::optional<int64_t> up_since_ms;  // SERVICE: when its current process started (its last restart)
 };
 JobView JobFromDatum(const wire::Datum& job);
-
-// The wall clock in Unix epoch milliseconds: what commands pass as `now_ms`.
-int64_t NowMs();
 
 // COMPLETED, FAILED, CANCELLED, DEAD and SKIPPED: the job will not change any more.
 bool IsFinalState(std::string_view state);

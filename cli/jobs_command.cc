@@ -30,7 +30,7 @@ int ListJobs(const Target& target, const JobsArgs& args) {
   if (const auto* list = std::get_if<wire::List>(&reply.Find("jobs")->v)) {
     for (const wire::Datum& j : *list) jobs.push_back(JobFromDatum(j));
   }
-  std::cout << (args.json ? RenderJobsJson(jobs) : RenderJobTable(jobs, NowMs()));
+  std::cout << (args.json ? RenderJobsJson(jobs) : RenderJobTable(jobs, WallMs()));
   if (reply.Bool("truncated")) {
     std::cerr << "titan: showing the newest " << jobs.size() << " jobs; see more with --limit\n";
   }

@@ -30,7 +30,7 @@ int Runs(const Target& target, int64_t limit, bool json) {
   BrokerClient broker(target);
   std::vector<DagView> runs;
   if (const int rc = ListRuns(broker, limit, &runs); rc != kExitOk) return rc;
-  std::cout << (json ? RenderDagsJson(runs) : RenderRunTable(runs, NowMs()));
+  std::cout << (json ? RenderDagsJson(runs) : RenderRunTable(runs, WallMs()));
   return kExitOk;
 }
 
@@ -64,7 +64,7 @@ int RunStatus(const Target& target, const std::string& run_id) {
     }
     if (info.Bool("found")) dags.push_back(DagDetailFromMessage(info));
   }
-  std::cout << RenderRunStatus(*run, dags, NowMs());
+  std::cout << RenderRunStatus(*run, dags, WallMs());
   return kExitOk;
 }
 

@@ -48,7 +48,7 @@ int Add(const Target& target, const std::string& name, const std::string& cron, 
   std::vector<ScheduleView> schedules;
   if (const int rc = ListSchedules(broker, &schedules); rc != kExitOk) return rc;
   for (const ScheduleView& s : schedules) {
-    if (s.name == name) std::cout << RenderScheduleTable({s}, NowMs());
+    if (s.name == name) std::cout << RenderScheduleTable({s}, WallMs());
   }
   return kExitOk;
 }
@@ -66,7 +66,7 @@ int List(const Target& target) {
   BrokerClient broker(target);
   std::vector<ScheduleView> schedules;
   if (const int rc = ListSchedules(broker, &schedules); rc != kExitOk) return rc;
-  std::cout << RenderScheduleTable(schedules, NowMs());
+  std::cout << RenderScheduleTable(schedules, WallMs());
   return kExitOk;
 }
 

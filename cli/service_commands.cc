@@ -43,7 +43,7 @@ int ListServices(const Target& target, bool all, bool json) {
     JobView v = JobFromDatum(j);
     if (all || !IsFinalState(v.state)) services.push_back(std::move(v));
   }
-  std::cout << (json ? RenderJobsJson(services) : RenderServiceTable(services, NowMs()));
+  std::cout << (json ? RenderJobsJson(services) : RenderServiceTable(services, WallMs()));
   return kExitOk;
 }
 

@@ -27,7 +27,7 @@ int ShowHistory(BrokerClient& broker, const std::string& id) {
     views.push_back(JobFromDatum(job));
   }
   views.push_back(JobFromDatum(latest));
-  std::cout << RenderJobHistory(views, NowMs());
+  std::cout << RenderJobHistory(views, WallMs());
   return kExitOk;
 }
 
@@ -52,7 +52,7 @@ void AddStatusCommand(CLI::App& app, const Target& target, int* exit_code) {
     }
     wire::Datum job;
     *exit_code = broker.GetJob(a->id, &job, a->run);
-    if (*exit_code == kExitOk) std::cout << RenderJobStatus(JobFromDatum(job), NowMs());
+    if (*exit_code == kExitOk) std::cout << RenderJobStatus(JobFromDatum(job), WallMs());
   });
 }
 

@@ -42,7 +42,7 @@ std::string StrList(const wire::Datum* d) {
 
 // The lines printed for one event (none for a heartbeat unless asked for).
 std::string RenderEvent(const std::string& topic, const wire::Message& m, bool heartbeats) {
-  const std::string prefix = ClockTime(m.Has("ts_ms") ? m.Int("ts_ms") : NowMs()) + "  " + topic + "  ";
+  const std::string prefix = ClockTime(m.Has("ts_ms") ? m.Int("ts_ms") : WallMs()) + "  " + topic + "  ";
   if (m.type == wire::MsgType::kEventJob) {
     std::string line =
         prefix + std::string(m.Bytes("state")) + "  attempt " + std::to_string(m.Int("attempt"));

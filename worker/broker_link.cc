@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "base/backoff.h"
 #include "schemas/cpp/transport.h"
 
 namespace titan::worker {
@@ -14,6 +15,7 @@ namespace {
 // is costly and a busy broker (a huge submission) may be silent a while; a broker that restarted on
 // the same ports answers the next heartbeat with DISCONNECT, so re-joining it does not wait for this.
 constexpr int kLiveness = 10;
+constexpr int64_t kFirstBackoffMs = 250;
 constexpr int64_t kMaxBackoffMs = 5000;
 
 std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx, const std::string& endpoint) {
@@ -40,7 +42,7 @@ void BrokerLink::StartDiscovery(int64_t now) {
   hello_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(port_));
   wire::SendRequest(
       *hello_, wire::MakeMessage(wire::MsgType::kHello).Set("client", wire::Datum(wire::Text{"worker"})));
-  hello_deadline_ = now + std::max<int64_t>(backoff_ms_, 1000);
+  hello_deadline_ = now + std::max<int64_t>(Backoff(), 1000);
 }
 
 size_t BrokerLink::AddPollItems(zmq::pollitem_t* items, bool want_out) {
@@ -77,7 +79,7 @@ std::vector<wire::Message> BrokerLink::Receive(int64_t now) {
       continue;
     }
     if (d.msg.type == wire::MsgType::kWorkerWelcome) {
-      if (state_ != State::kReady) backoff_ms_ = 250;
+      if (state_ != State::kReady) unanswered_ = 0;
       if (d.msg.Int("heartbeat_ms") > 0)
         heartbeat_ms_ = static_cast<int>(d.msg.Int("heartbeat_ms"));  // the broker's beat
       state_ = State::kReady;
@@ -89,12 +91,14 @@ std::vector<wire::Message> BrokerLink::Receive(int64_t now) {
   return out;
 }
 
+int64_t BrokerLink::Backoff() const { return BackoffMs(unanswered_ + 1, kFirstBackoffMs, kMaxBackoffMs); }
+
 int64_t BrokerLink::Tick(int64_t now, int64_t busy, bool draining) {
   if (!hello_ && !worker_) StartDiscovery(now);
   if (state_ == State::kDiscovering) {
     if (now >= hello_deadline_) {
-      spdlog::warn("worker: no answer from a broker at {}:{}; retrying in {} ms", host_, port_, backoff_ms_);
-      backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+      ++unanswered_;
+      spdlog::warn("worker: no answer from a broker at {}:{}; retrying in {} ms", host_, port_, Backoff());
       StartDiscovery(now);
     }
     return hello_deadline_;

@@ -40,6 +40,8 @@ class BrokerLink {
   std::optional<int> store_port() const { return store_port_; }
 
  private:
+  // How long the next HELLO waits for an answer before another one is sent.
+  int64_t Backoff() const;
   void StartDiscovery(int64_t now);
 
   zmq::context_t& ctx_;
@@ -50,7 +52,7 @@ class BrokerLink {
   State state_ = State::kDiscovering;
   std::unique_ptr<zmq::socket_t> hello_, worker_;
   int64_t hello_deadline_ = 0;
-  int64_t backoff_ms_ = 250;
+  int64_t unanswered_ = 0;  // HELLOs in a row nothing answered: the next one waits BackoffMs of it
   int64_t last_heard_ = 0;
   int64_t next_heartbeat_ = 0;
   std::optional<int> store_port_;

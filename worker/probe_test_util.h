@@ -10,17 +10,14 @@
 #include <chrono>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/unique_fd.h"
 #include "worker/exec_test_util.h"
 #include "worker/readiness_probe.h"
 
 namespace titan::worker::testing {
 
-inline int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+inline int64_t NowMs() { return WallMs(); }  // the worker's clock, as its probes are driven
 
 // A TCP socket on 127.0.0.1 with a kernel-chosen port, listening (like a server, SO_REUSEADDR) or
 // only bound (so that, once closed, `port` names a port nobody listens on).

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "base/backoff.h"
+
 namespace titan::worker {
 
 ProbeKind ProbeKindFor(int port, const std::string& health_cmd) {
@@ -23,11 +25,7 @@ int64_t ProbeIntervalMs(ProbeKind kind, bool ready) {
   return 0;
 }
 
-int64_t BackoffMs(int crashes) {
-  int64_t delay = kFirstBackoffMs;
-  for (int i = 1; i < crashes && delay < kMaxBackoffMs; ++i) delay *= 2;
-  return std::min(delay, kMaxBackoffMs);
-}
+int64_t RestartDelayMs(int crashes) { return BackoffMs(crashes, kFirstBackoffMs, kMaxBackoffMs); }
 
 bool WasStable(int64_t ready_since, int64_t lost_at) { return lost_at - ready_since >= kStableMs; }
 
@@ -48,7 +46,7 @@ AfterExit DecideAfterExit(int crashes, int max_restarts, const RunEnd& end) {
                  (out.crashes == 1 ? " time" : " times") + " in a row (last: " + end.last + ")";
     return out;
   }
-  out.delay_ms = BackoffMs(out.crashes);
+  out.delay_ms = RestartDelayMs(out.crashes);
   out.reason = end.phrase + "; restarting in " + std::to_string(out.delay_ms) + " ms";
   return out;
 }

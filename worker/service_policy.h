@@ -30,7 +30,7 @@ int64_t ProbeIntervalMs(ProbeKind kind, bool ready);
 
 // The wait before restart number `crashes` (consecutive exits so far, >= 1): 500 ms * 2^(crashes-1),
 // capped at 30 s.
-int64_t BackoffMs(int crashes);
+int64_t RestartDelayMs(int crashes);
 
 // True when a service that became ready at `ready_since` and lost readiness (or exited) at `lost_at`
 // was ready continuously long enough (kStableMs) for its earlier crashes to be forgiven.

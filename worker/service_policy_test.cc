@@ -21,7 +21,8 @@ std::string Render(const AfterExit& a) {
 
 TEST(ServicePolicy, BackoffDoublesFromHalfASecondUpToThirtySeconds) {
   std::string got;
-  for (int crashes : {1, 2, 3, 4, 5, 6, 7, 8, 60, 1000000}) got += std::to_string(BackoffMs(crashes)) + " ";
+  for (int crashes : {1, 2, 3, 4, 5, 6, 7, 8, 60, 1000000})
+    got += std::to_string(RestartDelayMs(crashes)) + " ";
   EXPECT_EQ("500 1000 2000 4000 8000 16000 30000 30000 30000 30000 ", got);
 }
 

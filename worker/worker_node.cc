@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 
+#include "base/clock.h"
 #include "base/signal_watch.h"
 #include "worker/capabilities.h"
 
@@ -28,12 +29,6 @@ using wire::Text;
 constexpr int64_t kDrainMs = 2000;  // how long output may keep flowing after a job's leader exited
 constexpr int kFetchCredit = 4;     // file chunks in flight per missing file
 constexpr int64_t kFetchChunk = wire::kMaxChunkBytes;  // bytes per chunk
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string HostName() {
   char buf[256] = {};
@@ -443,7 +438,7 @@ int Worker::Run() {
   SignalWatch signals;
   std::vector<zmq::pollitem_t> items;
   for (;;) {
-    int64_t now = NowMs();
+    int64_t now = WallMs();
     const int64_t link_due = link_.Tick(now, static_cast<int64_t>(Busy()), draining_);
     const int64_t due = NextDue(now, link_due);
     const bool can_send = link_.state() == BrokerLink::State::kReady && link_.Writable();
@@ -456,7 +451,7 @@ int Worker::Run() {
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
-    now = NowMs();
+    now = WallMs();
     if (items[0].revents & ZMQ_POLLIN) {
       const int sig = signals.Take();
       const bool at_once = draining_ || sig == SIGINT;  // a second signal, or Ctrl-C: no grace
