@@ -118,15 +118,20 @@ def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
     if spawner:  # submitted by a running job: with affinity and no parents, it runs where that job runs
         spec["spawned_by"] = spawner
     if job.hitl_message is not None:
-        spec["hitl_message"] = _text("hitl_message", job.hitl_message)
-        if not job.hitl_message.strip():
-            raise ValueError("job %r: hitl_message is empty; give the question the approver sees (or None for "
-                             "no gate)" % job.job_id)
-        spec["max_wait_s"] = _int(job, "max_wait_seconds", job.max_wait_seconds)
-        if job.max_wait_seconds <= 0:
-            raise ValueError("job %r: max_wait_seconds must be > 0 (the gate's deadline); got %r"
-                             % (job.job_id, job.max_wait_seconds))
+        spec.update(_gate_fields(job))
     return spec
+
+
+def _gate_fields(job: TitanJob) -> Dict[str, Any]:
+    """hitl_message and max_wait_s of a job with a human approval gate after it."""
+    message = _text("hitl_message", job.hitl_message)
+    if not message.strip():
+        raise ValueError("job %r: hitl_message is empty; give the question the approver sees (or None for "
+                         "no gate)" % job.job_id)
+    max_wait = _int(job, "max_wait_seconds", job.max_wait_seconds)
+    if max_wait <= 0:
+        raise ValueError("job %r: max_wait_seconds must be > 0 (the gate's deadline); got %r" % (job.job_id, max_wait))
+    return {"hitl_message": message, "max_wait_s": max_wait}
 
 
 def env_list(env: Env) -> List[str]:
