@@ -16,6 +16,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/exit_reason.h"
+
 extern char** environ;
 
 namespace titan::exec {
@@ -163,12 +165,9 @@ UniqueFd OpenPidFd(pid_t pid) {
 std::string ExitStatus::Render() const {
   switch (kind) {
     case Kind::kExited:
-      return "exit " + std::to_string(code);
-    case Kind::kSignaled: {
-      const char* abbrev = sigabbrev_np(signal);
-      if (abbrev == nullptr) return "killed by signal " + std::to_string(signal);
-      return std::string("killed by SIG") + abbrev;
-    }
+      return ExitReason(code, 0);
+    case Kind::kSignaled:
+      return ExitReason(0, signal);
     case Kind::kUnknown:
       break;
   }

@@ -50,7 +50,7 @@ struct ExitStatus {
   int signal = 0;  // signal number when kSignaled
 
   bool success() const { return kind == Kind::kExited && code == 0; }
-  // "exit 0", "exit 3", "killed by SIGKILL", "killed by signal 77", "exit status unknown".
+  // ExitReason (base/exit_reason.h): "exit code 3", "killed by SIGKILL (signal 9)"; or "exit status unknown".
   std::string Render() const;
 };
 
