@@ -1,4 +1,4 @@
-// Job workspace preparation, spawning, stopping and result rendering.
+// Job workspace preparation and spawning.
 #include "worker/running_job.h"
 
 #include <signal.h>
@@ -39,14 +39,6 @@ std::string SafeName(const std::string& id) {
     }
   }
   return out;
-}
-
-void RunningJob::Stop(int64_t now, int64_t grace_ms, std::string reason, bool by_cancel) {
-  if (kill_at != 0 || exit) return;
-  end_reason = std::move(reason);
-  cancelled = by_cancel;
-  (void)child->SignalGroup(SIGTERM);
-  kill_at = now + grace_ms;
 }
 
 namespace {
@@ -119,7 +111,7 @@ Status SpawnRun(RunningJob& job) {
 }  // namespace
 
 Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
-                                             const std::string& content, int64_t now) {
+                                             const std::string& content) {
   const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
   auto job = std::make_unique<RunningJob>();
   job->id = std::string(wire::FindField(spec, "id")->bytes());
@@ -174,12 +166,7 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const 
   });
   if (!log.ok()) return log.status();
   job->log = std::move(log.value());
-  if (auto service = ServiceSpecOf(spec)) job->service = std::make_unique<Service>(*service, sp.cwd, sp.env);
   if (auto st = SpawnRun(*job); !st.ok()) return st;
-  if (const Datum* t = wire::FindField(spec, "timeout_ms");
-      t && std::get<int64_t>(t->v) > 0 && !job->service) {
-    job->timeout_at = now + std::get<int64_t>(t->v);
-  }
   return job;
 }
 
@@ -188,35 +175,10 @@ Status RespawnJob(RunningJob& job) {
   job.err.reset();
   job.child.reset();
   job.exit.reset();
-  job.kill_at = 0;
-  job.drain_until = 0;
   job.output_abandoned = false;
-  job.end_reason.clear();
-  job.cancelled = false;
+  job.output_reported = false;
+  job.probe.reset();
   return SpawnRun(job);
-}
-
-wire::Datum ResultOf(const RunningJob& job) {
-  const exec::ExitStatus st = job.exit.value_or(exec::ExitStatus{});
-  const bool exited = st.kind == exec::ExitStatus::Kind::kExited;
-  std::string reason = job.end_reason;
-  if (reason.empty() && !st.success()) reason = st.Render();
-  wire::Map m = {{"id", Datum(Text{job.id})},
-                 {"attempt", Datum(job.attempt)},
-                 {"exit_code", Datum(int64_t{exited ? st.code : -1})},
-                 {"signal", Datum(int64_t{st.kind == exec::ExitStatus::Kind::kSignaled ? st.signal : 0})},
-                 {"cancelled", Datum(job.cancelled)}};
-  if (!reason.empty()) m.emplace_back("reason", Datum(Text{reason}));
-  return Datum(std::move(m));
-}
-
-wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason, bool cancelled) {
-  return Datum(wire::Map{{"id", Datum(Text{id})},
-                         {"attempt", Datum(attempt)},
-                         {"exit_code", Datum(int64_t{-1})},
-                         {"signal", Datum(int64_t{0})},
-                         {"cancelled", Datum(cancelled)},
-                         {"reason", Datum(Text{reason})}});
 }
 
 }  // namespace titan::worker
