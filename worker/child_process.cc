@@ -75,6 +75,13 @@ Status MakeOutputPipe(UniqueFd* read_end, UniqueFd* write_end) {
   return Status::Ok();
 }
 
+// Opened here rather than by a spawn file action, so that an error names the file, not the program.
+Status OpenForAppend(const std::string& path, UniqueFd* fd) {
+  fd->Reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!fd->valid()) return ErrnoStatus("cannot open '" + path + "'", errno);
+  return Status::Ok();
+}
+
 // RAII for the two posix_spawn attribute objects.
 struct SpawnAttrs {
   posix_spawnattr_t attr;
@@ -183,12 +190,12 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
 
   UniqueFd out_r, out_w, err_r, err_w;
   if (!spec.output_file.empty()) {
-    // Opened here rather than by a spawn file action, so that an error names the file, not the program.
-    out_w.Reset(::open(spec.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!out_w.valid()) return ErrnoStatus("cannot open '" + spec.output_file + "'", errno);
+    if (Status s = OpenForAppend(spec.output_file, &out_w); !s.ok()) return s;
   } else {
     if (Status s = MakeOutputPipe(&out_r, &out_w); !s.ok()) return s;
-    if (!spec.merge_stderr) {
+    if (!spec.stderr_file.empty()) {
+      if (Status s = OpenForAppend(spec.stderr_file, &err_w); !s.ok()) return s;
+    } else if (!spec.merge_stderr) {
       if (Status s = MakeOutputPipe(&err_r, &err_w); !s.ok()) return s;
     }
   }
