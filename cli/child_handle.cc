@@ -99,16 +99,20 @@ bool ChildHandle::WaitReady(std::string_view role, std::chrono::milliseconds dea
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    // EOF: it closed stdout, almost certainly by exiting. Give it a moment to be reapable.
-    stdout_eof_ = true;
-    if (exit_fd() >= 0) {
-      pollfd e{exit_fd(), POLLIN, 0};
-      poll(&e, 1, 1000);
-    }
-    const std::optional<exec::ExitStatus> how = Exited();
-    *error = how ? "it ended (" + how->Render() + ")" : "closed its stdout before announcing READY";
+    *error = EndedBeforeReady();
     return false;
   }
+}
+
+std::string ChildHandle::EndedBeforeReady() {
+  // EOF: it closed stdout, almost certainly by exiting. Give it a moment to be reapable.
+  stdout_eof_ = true;
+  if (exit_fd() >= 0) {
+    pollfd e{exit_fd(), POLLIN, 0};
+    poll(&e, 1, 1000);
+  }
+  const std::optional<exec::ExitStatus> how = Exited();
+  return how ? "it ended (" + how->Render() + ")" : "closed its stdout before announcing READY";
 }
 
 void ChildHandle::DrainStdout() {

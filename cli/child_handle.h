@@ -62,6 +62,7 @@ class ChildHandle {
 
  private:
   ChildHandle() = default;
+  std::string EndedBeforeReady();  // stdout hit EOF before READY: why, for the error
 
   std::string label_, log_path_;
   exec::ChildProcess process_;

@@ -110,23 +110,9 @@ void Worker::Execute(const Command& c, Instant now) {
       return core_.OnLaunched(c.id, c.attempt, edge_.Launch(c.msg), now);
     case K::kRespawn:
       return core_.OnLaunched(c.id, c.attempt, edge_.Respawn(c.id, c.number), now);
-    case K::kSignal:
-      return edge_.Signal(c.id, static_cast<int>(c.number));
-    case K::kAbandonOutput:
-      return edge_.AbandonOutput(c.id);
-    case K::kEndRun:
-      return edge_.EndRun(c.id);
-    case K::kForget:
-      return edge_.Forget(c.id);
-    case K::kStartProbe:
-      return edge_.StartProbe(c.id, c.probe, now.mono_ms);
-    case K::kStopProbe:
-      return edge_.StopProbe(c.id);
     case K::kSpawnChild:
       if (edge_.SpawnChild(c.child).ok()) core_.OnChildStarted(c.child.name);
       return;
-    case K::kSignalChildren:
-      return edge_.SignalChildren(static_cast<int>(c.number));
     case K::kKillChildren:
       for (const Observed& ended : edge_.KillChildren()) core_.OnChildExit(ended.id);
       return;
@@ -138,6 +124,31 @@ void Worker::Execute(const Command& c, Instant now) {
       return;
     case K::kAnnounce:
       return AnnounceReady("worker", name_);
+    default:
+      return ExecuteOnEdge(c, now.mono_ms);
+  }
+}
+
+// The commands that need no answer: process groups, output, probes, child workers' signals.
+void Worker::ExecuteOnEdge(const Command& c, int64_t now) {
+  using K = Command::Kind;
+  switch (c.kind) {
+    case K::kSignal:
+      return edge_.Signal(c.id, static_cast<int>(c.number));
+    case K::kAbandonOutput:
+      return edge_.AbandonOutput(c.id);
+    case K::kEndRun:
+      return edge_.EndRun(c.id);
+    case K::kForget:
+      return edge_.Forget(c.id);
+    case K::kStartProbe:
+      return edge_.StartProbe(c.id, c.probe, now);
+    case K::kStopProbe:
+      return edge_.StopProbe(c.id);
+    case K::kSignalChildren:
+      return edge_.SignalChildren(static_cast<int>(c.number));
+    default:
+      spdlog::error("worker: command {} reached the OS edge", Render(c));  // a bug of ours
   }
 }
 

@@ -28,6 +28,7 @@ class Worker {
   // Carries out the core's commands, and those their answers lead to, until none is left.
   void Execute(Instant now);
   void Execute(const Command& c, Instant now);
+  void ExecuteOnEdge(const Command& c, int64_t now);
   // A broker message: the replies of file fetches go to the edge, everything else to the core.
   void Route(const wire::Message& msg, Instant now);
   void Feed(const Observed& seen, Instant now);
