@@ -68,6 +68,7 @@ class Probe {
   // What to wait on while pending; empty once decided.
   std::vector<PollFd> PollFds() const;
   int64_t deadline() const { return deadline_; }
+  bool decided() const { return state_ != State::kPending; }  // as of the last Check (or the start)
   // The command's process (also its group id) while it runs; -1 otherwise.
   pid_t pid() const { return child_ ? child_->pid() : -1; }
 

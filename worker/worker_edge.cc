@@ -255,7 +255,9 @@ std::vector<Observed> WorkerEdge::Observe(int64_t now) {
 int64_t WorkerEdge::NextDue(int64_t now) const {
   int64_t due = std::numeric_limits<int64_t>::max();
   for (const auto& [id, job] : jobs_) {
-    if (job->probe) due = std::min(due, job->probe->deadline());
+    if (job->probe) {  // a probe decided at once (a refused connect) has nothing to poll: observe it now
+      due = std::min(due, job->probe->decided() ? now : job->probe->deadline());
+    }
     if (job->child && !job->output_reported && job->output_done() && job->pending.empty()) due = now;
   }
   return due;
