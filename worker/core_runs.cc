@@ -45,9 +45,7 @@ void WorkerCore::OnExit(const std::string& id, const exec::ExitStatus& status, I
   if (!run.output_done) run.drain_until = now + kOutputDrainMs;
 }
 
-void WorkerCore::OnOutputDone(const std::string& id, Instant at) {
-  const int64_t now = at.mono_ms;
-  (void)now;
+void WorkerCore::OnOutputDone(const std::string& id) {
   if (auto it = runs_.find(id); it != runs_.end() && it->second.pid >= 0) it->second.output_done = true;
 }
 

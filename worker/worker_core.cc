@@ -170,15 +170,14 @@ void WorkerCore::Assign(const Message& assign, int64_t now) {
   }
 }
 
-void WorkerCore::OnFile(const std::string& sha256, const Status& status, Instant at) {
-  const int64_t now = at.mono_ms;
+void WorkerCore::OnFile(const std::string& sha256, const Status& status) {
   auto it = awaiting_file_.find(sha256);
   if (it == awaiting_file_.end()) return;
   std::vector<Message> assigns = std::move(it->second);
   awaiting_file_.erase(it);
   for (const Message& a : assigns) {
     if (status.ok()) {
-      Launch(a, now);
+      Launch(a);
     } else {
       Report(FailedStart(IdOf(a), a.Int("attempt"), status.message()));
     }
@@ -186,7 +185,7 @@ void WorkerCore::OnFile(const std::string& sha256, const Status& status, Instant
 }
 
 // Starts an assignment whose file is in the cache.
-void WorkerCore::Launch(const Message& assign, int64_t now) {
+void WorkerCore::Launch(const Message& assign) {
   const wire::Map* spec = SpecOf(assign);
   const std::string id = IdOf(assign);
   const int64_t attempt = assign.Int("attempt");
@@ -203,7 +202,6 @@ void WorkerCore::Launch(const Message& assign, int64_t now) {
     run.timeout_ms = std::max<int64_t>(0, wire::FieldInt(*spec, "timeout_ms").value_or(0));
   }
   Emit(Command{.kind = Command::Kind::kLaunch, .id = id, .attempt = attempt, .msg = assign});
-  (void)now;
 }
 
 void WorkerCore::OnLaunched(const std::string& id, int64_t attempt, const Result<int64_t>& pid, Instant at) {

@@ -94,10 +94,10 @@ class WorkerCore {
   void OnTick(Instant now);
 
   // Answers to commands, and what the OS edge saw.
-  void OnFile(const std::string& sha256, const Status& status, Instant now);
+  void OnFile(const std::string& sha256, const Status& status);
   void OnLaunched(const std::string& id, int64_t attempt, const Result<int64_t>& pid, Instant now);
   void OnExit(const std::string& id, const exec::ExitStatus& status, Instant now);
-  void OnOutputDone(const std::string& id, Instant now);  // both pipes at EOF (or abandoned), all sent
+  void OnOutputDone(const std::string& id);  // both pipes at EOF (or abandoned), all sent
   void OnProbe(const std::string& id, bool passed, const std::string& detail, Instant now);
   void OnChildStarted(const std::string& name);
   void OnChildExit(const std::string& name);
@@ -136,7 +136,7 @@ class WorkerCore {
 
   // Assignments (worker_core.cc).
   void Assign(const wire::Message& assign, int64_t now);
-  void Launch(const wire::Message& assign, int64_t now);
+  void Launch(const wire::Message& assign);
   void Cancel(const wire::Message& msg, int64_t now);
   void Welcome();
   void SpawnChild(const wire::Message& msg);

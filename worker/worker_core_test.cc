@@ -70,7 +70,7 @@ class WorkerCoreTest : public ::testing::Test {
 
   void Answer(const Command& c) {
     using K = Command::Kind;
-    if (c.kind == K::kFetch && !missing_.count(c.sha256)) core_->OnFile(c.sha256, Status::Ok(), Now());
+    if (c.kind == K::kFetch && !missing_.count(c.sha256)) core_->OnFile(c.sha256, Status::Ok());
     if (c.kind == K::kLaunch) core_->OnLaunched(c.id, c.attempt, Result<int64_t>(next_pid_++), Now());
     if (c.kind == K::kRespawn) {
       core_->OnLaunched(
@@ -102,7 +102,7 @@ class WorkerCoreTest : public ::testing::Test {
   std::string Ends(const std::string& id, exec::ExitStatus status) {
     core_->OnExit(id, status, Now());
     std::string out = Run();
-    core_->OnOutputDone(id, Now());
+    core_->OnOutputDone(id);
     const std::string tick = Tick(now_);
     return out + (out.empty() || tick.empty() ? "" : "; ") + tick;
   }
@@ -171,7 +171,7 @@ TEST_F(WorkerCoreTest, AJobRunsAndIsReportedOnceItExitedAndItsOutputDrained) {
   core_->OnExit("a", Exited(0), Now());
   EXPECT_EQ("signal a KILL", Run());  // whatever it left behind in its group
   EXPECT_EQ("", Tick(now_ + 10));     // its output is still flowing
-  core_->OnOutputDone("a", Now());
+  core_->OnOutputDone("a");
   EXPECT_EQ("end-run a; done a/1: ok; forget a", Tick(now_));
   EXPECT_EQ("", core_->RenderJobs());
 }
@@ -191,7 +191,7 @@ TEST_F(WorkerCoreTest, OutputHeldOpenByAnEscapedProcessIsAbandonedAfterTwoSecond
   EXPECT_EQ("", Tick(kT0 + kOutputDrainMs - 1));
   EXPECT_EQ(kT0 + kOutputDrainMs, core_->NextDue(Now()));
   EXPECT_EQ("abandon-output a", Tick(kT0 + kOutputDrainMs));
-  core_->OnOutputDone("a", Now());
+  core_->OnOutputDone("a");
   EXPECT_EQ("end-run a; done a/1: ok; forget a", Tick(now_));
 }
 
@@ -201,21 +201,21 @@ TEST_F(WorkerCoreTest, AFileNotInTheCacheIsFetchedOnceForEveryJobWaitingForIt) {
   EXPECT_EQ("", Deliver(Assign("b", 1, {}, "big")));
   EXPECT_EQ("a/1 b/1 |", Ready());  // waiting jobs are held: the broker must not requeue them
   EXPECT_EQ(2, core_->Busy());
-  core_->OnFile("big", Status::Ok(), Now());
+  core_->OnFile("big", Status::Ok());
   EXPECT_EQ("launch a/1; launch b/1; started a/1; started b/1", Run());
 }
 
 TEST_F(WorkerCoreTest, AFileThatCannotBeFetchedFailsTheJobsWaitingForIt) {
   missing_ = {"big"};
   Deliver(Assign("a", 1, {}, "big"));
-  core_->OnFile("big", Status::Error("sha256 mismatch"), Now());
+  core_->OnFile("big", Status::Error("sha256 mismatch"));
   EXPECT_EQ("done a/1: sha256 mismatch", Run());
 }
 
 TEST_F(WorkerCoreTest, ALaunchThatFailsIsReportedAsAFailedStart) {
   core_->OnMessage(Assign("a", 1), Now());
   for (const Command& c : core_->TakeCommands()) {
-    if (c.kind == Command::Kind::kFetch) core_->OnFile(c.sha256, Status::Ok(), Now());
+    if (c.kind == Command::Kind::kFetch) core_->OnFile(c.sha256, Status::Ok());
   }
   for (const Command& c : core_->TakeCommands()) {
     if (c.kind == Command::Kind::kLaunch)
@@ -258,7 +258,7 @@ TEST_F(WorkerCoreTest, StopOfAJobWaitingForItsFileEndsItAtOnce) {
   missing_ = {"big"};
   Deliver(Assign("a", 1, {}, "big"));
   EXPECT_EQ("done a/1: stopped by request (cancelled)", Deliver(Cancel("a", 1)));
-  core_->OnFile("big", Status::Ok(), Now());
+  core_->OnFile("big", Status::Ok());
   EXPECT_EQ("", Run());  // nothing left to launch
 }
 

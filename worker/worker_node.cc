@@ -103,7 +103,7 @@ void Worker::Execute(const Command& c, Instant now) {
       return SendControl(c.msg);
     case K::kFetch: {
       const Result<bool> have = edge_.NeedFile(c.sha256, c.number);
-      if (!have.ok() || have.value()) core_.OnFile(c.sha256, have.ok() ? Status::Ok() : have.status(), now);
+      if (!have.ok() || have.value()) core_.OnFile(c.sha256, have.ok() ? Status::Ok() : have.status());
       return;  // else: OnFile when the fetch ends
     }
     case K::kLaunch:
@@ -154,7 +154,7 @@ void Worker::ExecuteOnEdge(const Command& c, int64_t now) {
 
 void Worker::Route(const Message& msg, Instant now) {
   if (msg.type == MsgType::kArtifactData || (msg.type == MsgType::kError && msg.Has("rid"))) {
-    for (const auto& ended : edge_.OnFetchReply(msg)) core_.OnFile(ended.sha256, ended.status, now);
+    for (const auto& ended : edge_.OnFetchReply(msg)) core_.OnFile(ended.sha256, ended.status);
   } else {
     core_.OnMessage(msg, now);
   }
@@ -166,7 +166,7 @@ void Worker::Feed(const Observed& seen, Instant now) {
     case Observed::Kind::kExit:
       return core_.OnExit(seen.id, seen.status, now);
     case Observed::Kind::kOutputDone:
-      return core_.OnOutputDone(seen.id, now);
+      return core_.OnOutputDone(seen.id);
     case Observed::Kind::kProbe:
       return core_.OnProbe(seen.id, seen.passed, seen.detail, now);
     case Observed::Kind::kChildExit:
