@@ -1,13 +1,11 @@
-// posix_spawn, READY-line reading and ordered termination of `titan up`'s node processes.
+// `titan up`'s node processes over exec::ChildProcess: their logs, READY-line reading, and ordered
+// termination.
 #include "cli/child_handle.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,28 +17,12 @@
 #include <fstream>
 #include <utility>
 
-extern char** environ;
-
 namespace titan::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 constexpr int kFallbackPollMs = 100;  // exit polling when the kernel has no pidfd
-
-int OpenPidFd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  return -1;
-#endif
-}
-
-void CloseFd(int* fd) {
-  if (*fd >= 0) close(*fd);
-  *fd = -1;
-}
 
 void Append(int fd, std::string_view bytes) {
   if (fd < 0) return;
@@ -66,100 +48,22 @@ void WriteLogHeader(int fd, const std::vector<std::string>& argv) {
 
 }  // namespace
 
-std::string ChildExit::Render() const {
-  if (!signaled) return "exited with status " + std::to_string(value);
-  const char* name = sigabbrev_np(value);
-  return name ? std::string("killed by SIG") + name : "killed by signal " + std::to_string(value);
-}
-
-std::optional<ChildHandle> ChildHandle::Spawn(std::string label, const std::vector<std::string>& argv,
-                                              const std::string& log_path, std::string* error) {
+Result<ChildHandle> ChildHandle::Spawn(std::string label, const std::vector<std::string>& argv,
+                                       const std::string& log_path) {
   ChildHandle h;
   h.label_ = std::move(label);
   h.log_path_ = log_path;
-  h.log_fd_ = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (h.log_fd_ < 0) {
-    *error = "cannot open log '" + log_path + "': " + strerror(errno);
-    return std::nullopt;
-  }
-  WriteLogHeader(h.log_fd_, argv);
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    *error = std::string("pipe2: ") + strerror(errno);
-    return std::nullopt;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, h.log_fd_, STDERR_FILENO);
-  // Our SignalWatch blocked SIGINT/SIGTERM and ignored SIGPIPE; the node starts from defaults.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const int rc = posix_spawn(&h.pid_, args[0], &actions, &attr, args.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  h.out_fd_ = fds[0];
-  if (rc != 0) {
-    h.pid_ = -1;
-    *error = "cannot run '" + argv[0] + "': " + strerror(rc);
-    return std::nullopt;
-  }
-  fcntl(h.out_fd_, F_SETFL, O_NONBLOCK);
-  h.exit_fd_ = OpenPidFd(h.pid_);
+  h.log_.Reset(open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!h.log_.valid()) return ErrnoStatus("cannot open log '" + log_path + "'", errno);
+  WriteLogHeader(h.log_.get(), argv);
+  exec::SpawnSpec spec;
+  spec.argv = argv;
+  spec.env = exec::CurrentEnvironment();
+  spec.stderr_file = log_path;
+  auto process = exec::ChildProcess::Spawn(spec);
+  if (!process.ok()) return process.status();
+  h.process_ = std::move(process.value());
   return h;
-}
-
-ChildHandle::ChildHandle(ChildHandle&& o) noexcept
-    : label_(std::move(o.label_)),
-      log_path_(std::move(o.log_path_)),
-      pid_(std::exchange(o.pid_, -1)),
-      out_fd_(std::exchange(o.out_fd_, -1)),
-      exit_fd_(std::exchange(o.exit_fd_, -1)),
-      log_fd_(std::exchange(o.log_fd_, -1)),
-      pending_(std::move(o.pending_)),
-      exit_(std::exchange(o.exit_, std::nullopt)) {}
-
-ChildHandle& ChildHandle::operator=(ChildHandle&& o) noexcept {
-  if (this != &o) {
-    Release();
-    label_ = std::move(o.label_);
-    log_path_ = std::move(o.log_path_);
-    pid_ = std::exchange(o.pid_, -1);
-    out_fd_ = std::exchange(o.out_fd_, -1);
-    exit_fd_ = std::exchange(o.exit_fd_, -1);
-    log_fd_ = std::exchange(o.log_fd_, -1);
-    pending_ = std::move(o.pending_);
-    exit_ = std::exchange(o.exit_, std::nullopt);
-  }
-  return *this;
-}
-
-ChildHandle::~ChildHandle() { Release(); }
-
-void ChildHandle::Release() noexcept {
-  if (pid_ > 0) {
-    kill(-pid_, SIGKILL);  // also whatever the node left behind in its group
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-  }
-  CloseFd(&out_fd_);
-  CloseFd(&exit_fd_);
-  CloseFd(&log_fd_);
 }
 
 bool ChildHandle::WaitReady(std::string_view role, std::chrono::milliseconds deadline, int interrupt_fd,
@@ -174,10 +78,11 @@ bool ChildHandle::WaitReady(std::string_view role, std::chrono::milliseconds dea
         *endpoint = line.substr(prefix.size());
         return true;
       }
-      Append(log_fd_, line + "\n");  // anything else a node prints before READY
+      Append(log_.get(), line + "\n");  // anything else a node prints before READY
     }
-    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {interrupt_fd, POLLIN, 0}};
-    const int ready = out_fd_ < 0 ? 0 : poll(fds, interrupt_fd >= 0 ? 2 : 1, MsLeft(until));
+    const int out_fd = stdout_fd();
+    pollfd fds[2] = {{out_fd, POLLIN, 0}, {interrupt_fd, POLLIN, 0}};
+    const int ready = out_fd < 0 ? 0 : poll(fds, interrupt_fd >= 0 ? 2 : 1, MsLeft(until));
     if (ready < 0 && errno == EINTR) continue;
     if (interrupt_fd >= 0 && (fds[1].revents & POLLIN)) {
       *error = "interrupted";
@@ -188,53 +93,46 @@ bool ChildHandle::WaitReady(std::string_view role, std::chrono::milliseconds dea
       return false;
     }
     char buf[4096];
-    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    const ssize_t n = read(out_fd, buf, sizeof buf);
     if (n > 0) {
       pending_.append(buf, static_cast<size_t>(n));
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    // EOF: it closed stdout, almost certainly by exiting. Give it a moment to be reapable.
-    CloseFd(&out_fd_);
-    if (exit_fd_ >= 0) {
-      pollfd e{exit_fd_, POLLIN, 0};
-      poll(&e, 1, 1000);
-    }
-    const std::optional<ChildExit> how = Exited();
-    *error = how ? how->Render() : "closed its stdout before announcing READY";
+    *error = EndedBeforeReady();
     return false;
   }
+}
+
+std::string ChildHandle::EndedBeforeReady() {
+  // EOF: it closed stdout, almost certainly by exiting. Give it a moment to be reapable.
+  stdout_eof_ = true;
+  if (exit_fd() >= 0) {
+    pollfd e{exit_fd(), POLLIN, 0};
+    poll(&e, 1, 1000);
+  }
+  const std::optional<exec::ExitStatus> how = Exited();
+  return how ? "it ended (" + how->Render() + ")" : "closed its stdout before announcing READY";
 }
 
 void ChildHandle::DrainStdout() {
   char buf[4096];
   for (;;) {
-    const ssize_t n = out_fd_ < 0 ? 0 : read(out_fd_, buf, sizeof buf);
+    const ssize_t n = stdout_fd() < 0 ? 0 : read(stdout_fd(), buf, sizeof buf);
     if (n > 0) {
-      Append(log_fd_, std::string_view(buf, static_cast<size_t>(n)));
+      Append(log_.get(), std::string_view(buf, static_cast<size_t>(n)));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
-    CloseFd(&out_fd_);
+    stdout_eof_ = true;
     return;
   }
 }
 
-std::optional<ChildExit> ChildHandle::Exited() {
-  if (exit_ || pid_ <= 0) return exit_;
-  siginfo_t info{};
-  if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
-      info.si_pid != pid_) {
-    return std::nullopt;
-  }
-  exit_ = ChildExit{info.si_code != CLD_EXITED, info.si_status};
-  CloseFd(&exit_fd_);
+std::optional<exec::ExitStatus> ChildHandle::Exited() {
+  if (!exit_) exit_ = process_.TryReap();
   return exit_;
-}
-
-void ChildHandle::SignalGroup(int sig) {
-  if (pid_ > 0) kill(-pid_, sig);
 }
 
 std::string ChildHandle::LogTail(size_t n) const {

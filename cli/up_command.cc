@@ -69,13 +69,22 @@ int PortOf(const std::string& endpoint) {  // "tcp://127.0.0.1:9090" -> 9090
 bool StartNode(const std::string& label, const std::string& role, const std::vector<std::string>& argv,
                const fs::path& log, int interrupt_fd, std::optional<ChildHandle>* out, std::string* endpoint,
                std::string* error) {
-  *out = ChildHandle::Spawn(label, argv, log.string(), error);
+  Result<ChildHandle> spawned = ChildHandle::Spawn(label, argv, log.string());
+  if (spawned.ok()) {
+    out->emplace(std::move(spawned.value()));
+  } else {
+    *error = spawned.message();
+  }
   if (*out && (*out)->WaitReady(role, kReadyDeadline, interrupt_fd, endpoint, error)) return true;
   if (*error != "interrupted") {
     std::cerr << "titan: the " << label << " did not start: " << *error << "; see " << log.string() << "\n";
     if (*out) std::cerr << (*out)->LogTail(5);
   }
   return false;
+}
+
+bool EndedBy(const exec::ExitStatus& how, int sig) {
+  return how.kind == exec::ExitStatus::Kind::kSignaled && how.signal == sig;
 }
 
 // Workers, then broker, then store: each with a grace period, then SIGKILL. Workers get SIGINT,
@@ -105,9 +114,9 @@ void Shutdown(Cluster& cluster, SignalWatch& signals) {
     for (ChildHandle* c : step.children) {
       if (std::find(killed.begin(), killed.end(), c) != killed.end()) {
         std::cerr << "titan: killed the " << c->label() << " (it had not stopped)\n";
-      } else if (const auto how = c->Exited();
-                 how && !how->clean() && !(how->signaled && how->value == step.sig)) {
-        std::cerr << "titan: the " << c->label() << " " << how->Render() << "; see " << c->log_path() << "\n";
+      } else if (const auto how = c->Exited(); how && !how->success() && !EndedBy(*how, step.sig)) {
+        std::cerr << "titan: the " << c->label() << " ended (" << how->Render() << "); see " << c->log_path()
+                  << "\n";
       }
     }
   }
@@ -147,8 +156,8 @@ bool Supervise(Cluster& cluster, SignalWatch& signals) {
       if (!c->running()) continue;
       if (c->stdout_fd() >= 0) c->DrainStdout();
       if (const auto how = c->Exited()) {
-        std::cerr << "titan: the " << c->label() << " (pid " << c->pid() << ") " << how->Render()
-                  << "; the others keep running. Its log, " << c->log_path() << ", ends with:\n"
+        std::cerr << "titan: the " << c->label() << " (pid " << c->pid() << ") ended (" << how->Render()
+                  << "); the others keep running. Its log, " << c->log_path() << ", ends with:\n"
                   << c->LogTail(5);
       }
     }

@@ -53,7 +53,8 @@ size_t BrokerLink::AddPollItems(zmq::pollitem_t* items, bool want_out) {
   return n;
 }
 
-std::vector<wire::Message> BrokerLink::Receive(int64_t now) {
+std::vector<wire::Message> BrokerLink::Receive(Instant at) {
+  const int64_t now = at.mono_ms;
   std::vector<wire::Message> out;
   if (hello_ && (hello_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
     wire::Decoded d = wire::RecvReply(*hello_);
@@ -93,7 +94,8 @@ std::vector<wire::Message> BrokerLink::Receive(int64_t now) {
 
 int64_t BrokerLink::Backoff() const { return BackoffMs(unanswered_ + 1, kFirstBackoffMs, kMaxBackoffMs); }
 
-int64_t BrokerLink::Tick(int64_t now, int64_t busy, bool draining) {
+int64_t BrokerLink::Tick(Instant at, int64_t busy, bool draining) {
+  const int64_t now = at.mono_ms;
   if (!hello_ && !worker_) StartDiscovery(now);
   if (state_ == State::kDiscovering) {
     if (now >= hello_deadline_) {
@@ -128,10 +130,10 @@ bool BrokerLink::Send(const wire::Message& msg) {
   }
 }
 
-void BrokerLink::Reregister(int64_t now) {
+void BrokerLink::Reregister(Instant now) {
   if (!worker_) return;
   state_ = State::kRegistering;
-  last_heard_ = now;
+  last_heard_ = now.mono_ms;
   Send(make_ready_());
 }
 

@@ -3,7 +3,9 @@
 //   kRegistering: WORKER_READY sent on the worker socket, waiting for WORKER_WELCOME
 //   kReady:       registered; heartbeats both ways
 // A broker silent for `liveness` heartbeats sends the link back to kDiscovering (a new connection),
-// so a restarted broker is re-joined without restarting the worker. Never blocks.
+// so a restarted broker is re-joined without restarting the worker. Never blocks. Every timer (HELLO
+// backoff, heartbeats, the broker's silence) runs on the monotonic part of the Instants it is given:
+// setting the wall clock never makes the broker look gone.
 #pragma once
 
 #include <functional>
@@ -12,6 +14,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "base/clock.h"
 #include "schemas/cpp/codec.h"
 
 namespace titan::worker {
@@ -29,14 +32,14 @@ class BrokerLink {
   size_t AddPollItems(zmq::pollitem_t* items, bool want_out);
   // After poll: reads what arrived; returns the worker-dialog messages for the loop to handle
   // (WORKER_WELCOME and HEARTBEAT are handled here, but WORKER_WELCOME is passed on too).
-  std::vector<wire::Message> Receive(int64_t now);
+  std::vector<wire::Message> Receive(Instant now);
   // Timers: resend HELLO, heartbeat, declare the broker dead. Returns when it next needs a call.
-  int64_t Tick(int64_t now, int64_t busy, bool draining);
+  int64_t Tick(Instant now, int64_t busy, bool draining);  // monotonic ms
   // Sends on the worker socket; false when not connected or the socket is full.
   bool Send(const wire::Message& msg);
   bool Writable();
   // Re-sends WORKER_READY (after DISCONNECT).
-  void Reregister(int64_t now);
+  void Reregister(Instant now);
   std::optional<int> store_port() const { return store_port_; }
 
  private:
@@ -53,7 +56,7 @@ class BrokerLink {
   std::unique_ptr<zmq::socket_t> hello_, worker_;
   int64_t hello_deadline_ = 0;
   int64_t unanswered_ = 0;  // HELLOs in a row nothing answered: the next one waits BackoffMs of it
-  int64_t last_heard_ = 0;
+  int64_t last_heard_ = 0;  // monotonic ms, as every time below
   int64_t next_heartbeat_ = 0;
   std::optional<int> store_port_;
 };

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/exit_reason.h"
+
 extern char** environ;
 
 namespace titan::exec {
@@ -70,6 +72,13 @@ Status MakeOutputPipe(UniqueFd* read_end, UniqueFd* write_end) {
   const int flags = ::fcntl(fds[0], F_GETFL);
   if (flags < 0 || ::fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) != 0)
     return ErrnoStatus("fcntl(O_NONBLOCK)", errno);
+  return Status::Ok();
+}
+
+// Opened here rather than by a spawn file action, so that an error names the file, not the program.
+Status OpenForAppend(const std::string& path, UniqueFd* fd) {
+  fd->Reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!fd->valid()) return ErrnoStatus("cannot open '" + path + "'", errno);
   return Status::Ok();
 }
 
@@ -163,12 +172,9 @@ UniqueFd OpenPidFd(pid_t pid) {
 std::string ExitStatus::Render() const {
   switch (kind) {
     case Kind::kExited:
-      return "exit " + std::to_string(code);
-    case Kind::kSignaled: {
-      const char* abbrev = sigabbrev_np(signal);
-      if (abbrev == nullptr) return "killed by signal " + std::to_string(signal);
-      return std::string("killed by SIG") + abbrev;
-    }
+      return ExitReason(code, 0);
+    case Kind::kSignaled:
+      return ExitReason(0, signal);
     case Kind::kUnknown:
       break;
   }
@@ -184,12 +190,12 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
 
   UniqueFd out_r, out_w, err_r, err_w;
   if (!spec.output_file.empty()) {
-    // Opened here rather than by a spawn file action, so that an error names the file, not the program.
-    out_w.Reset(::open(spec.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!out_w.valid()) return ErrnoStatus("cannot open '" + spec.output_file + "'", errno);
+    if (Status s = OpenForAppend(spec.output_file, &out_w); !s.ok()) return s;
   } else {
     if (Status s = MakeOutputPipe(&out_r, &out_w); !s.ok()) return s;
-    if (!spec.merge_stderr) {
+    if (!spec.stderr_file.empty()) {
+      if (Status s = OpenForAppend(spec.stderr_file, &err_w); !s.ok()) return s;
+    } else if (!spec.merge_stderr) {
       if (Status s = MakeOutputPipe(&err_r, &err_w); !s.ok()) return s;
     }
   }

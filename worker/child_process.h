@@ -27,6 +27,10 @@ struct SpawnSpec {
   // When set, stdout and stderr are both appended to this file (created 0644) instead of pipes, and
   // stdout_fd() / stderr_fd() are -1. For long-lived children whose output nobody reads (child workers).
   std::string output_file;
+  // When set (and output_file is not), stderr is appended to this file (created 0644) and
+  // stderr_fd() is -1, while stdout still comes through its pipe. For `titan up`'s nodes: their
+  // READY line on stdout, their log on stderr.
+  std::string stderr_file;
 };
 
 // The path to hand to posix_spawn for program `name`: `name` itself when it has a '/', else the first
@@ -50,7 +54,7 @@ struct ExitStatus {
   int signal = 0;  // signal number when kSignaled
 
   bool success() const { return kind == Kind::kExited && code == 0; }
-  // "exit 0", "exit 3", "killed by SIGKILL", "killed by signal 77", "exit status unknown".
+  // ExitReason (base/exit_reason.h): "exit code 3", "killed by SIGKILL (signal 9)"; or "exit status unknown".
   std::string Render() const;
 };
 

@@ -31,14 +31,14 @@ std::string RunToExit(SpawnSpec spec) {
 }
 
 TEST(ChildProcess, ExitCodesAreRendered) {
-  EXPECT_EQ("exit 0", RunToExit(Command({"true"})));
-  EXPECT_EQ("exit 1", RunToExit(Command({"false"})));
-  EXPECT_EQ("exit 42", RunToExit(Command({"bash", "-c", "exit 42"})));
+  EXPECT_EQ("exit code 0", RunToExit(Command({"true"})));
+  EXPECT_EQ("exit code 1", RunToExit(Command({"false"})));
+  EXPECT_EQ("exit code 42", RunToExit(Command({"bash", "-c", "exit 42"})));
 }
 
 TEST(ChildProcess, DeathBySignalIsRendered) {
-  EXPECT_EQ("killed by SIGKILL", RunToExit(Command({"bash", "-c", "kill -KILL $$"})));
-  EXPECT_EQ("killed by SIGSEGV", RunToExit(Command({"bash", "-c", "kill -SEGV $$"})));
+  EXPECT_EQ("killed by SIGKILL (signal 9)", RunToExit(Command({"bash", "-c", "kill -KILL $$"})));
+  EXPECT_EQ("killed by SIGSEGV (signal 11)", RunToExit(Command({"bash", "-c", "kill -SEGV $$"})));
   EXPECT_EQ("killed by signal 77", (ExitStatus{ExitStatus::Kind::kSignaled, 0, 77}.Render()));
   EXPECT_EQ("exit status unknown", ExitStatus{}.Render());
 }
@@ -58,7 +58,7 @@ TEST(ChildProcess, CwdAndEnvironmentAreHonouredAndNothingElseIsInherited) {
   Result<ChildProcess> child = ChildProcess::Spawn(spec);
   ASSERT_TRUE(child.ok()) << child.message();
   EXPECT_EQ(dir.path() + "\nhello world\nunset\n", ReadToEof(child->stdout_fd()).value_or("timeout"));
-  EXPECT_EQ("exit 0", WaitForExit(*child)->Render());
+  EXPECT_EQ("exit code 0", WaitForExit(*child)->Render());
 }
 
 TEST(ChildProcess, ALaterEnvironmentEntryOverridesAnEarlierOne) {
@@ -80,7 +80,7 @@ TEST(ChildProcess, AnOutputFileTakesBothStreamsAndIsAppendedTo) {
   ASSERT_TRUE(child.ok()) << child.message();
   EXPECT_EQ(-1, child->stdout_fd());
   EXPECT_EQ(-1, child->stderr_fd());
-  EXPECT_EQ("exit 0", WaitForExit(*child)->Render());
+  EXPECT_EQ("exit code 0", WaitForExit(*child)->Render());
   std::ifstream in(log);
   EXPECT_EQ("earlier\nout\nerr\n", std::string(std::istreambuf_iterator<char>(in), {}));
 }
@@ -104,7 +104,7 @@ TEST(ChildProcess, StdinIsDevNull) {
   Result<ChildProcess> child = ChildProcess::Spawn(Command({"cat"}));
   ASSERT_TRUE(child.ok()) << child.message();
   EXPECT_EQ("", ReadToEof(child->stdout_fd()).value_or("timeout"));
-  EXPECT_EQ("exit 0", WaitForExit(*child)->Render());
+  EXPECT_EQ("exit code 0", WaitForExit(*child)->Render());
 }
 
 TEST(ChildProcess, StdoutAndStderrAreSeparatePipesUnlessMerged) {
@@ -192,7 +192,7 @@ TEST(ChildProcess, SignalGroupEndsTheShellAndItsGrandchild) {
   ASSERT_EQ(child->pid(), ReadProcStat(grandchild).value_or(ProcStat{}).pgrp);
 
   ASSERT_TRUE(child->SignalGroup(SIGTERM).ok());
-  EXPECT_EQ("killed by SIGTERM", WaitForExit(*child).value_or(ExitStatus{}).Render());
+  EXPECT_EQ("killed by SIGTERM (signal 15)", WaitForExit(*child).value_or(ExitStatus{}).Render());
   // The shell may have reaped the grandchild itself before dying; otherwise it came to us (subreaper).
   if (const std::optional<int> gst = WaitAndReap(grandchild)) {
     EXPECT_TRUE(WIFSIGNALED(*gst) && WTERMSIG(*gst) == SIGTERM);
@@ -208,7 +208,7 @@ TEST(ChildProcess, SignalsTheWorkerIgnoresAreDefaultInTheChild) {
   ::sigaction(SIGTERM, &old, nullptr);
   ASSERT_TRUE(child.ok()) << child.message();
   ASSERT_TRUE(child->SignalGroup(SIGTERM).ok());
-  EXPECT_EQ("killed by SIGTERM", WaitForExit(*child).value_or(ExitStatus{}).Render());
+  EXPECT_EQ("killed by SIGTERM (signal 15)", WaitForExit(*child).value_or(ExitStatus{}).Render());
 }
 
 TEST(ChildProcess, TryReapIsNonBlockingAndStable) {
@@ -216,8 +216,8 @@ TEST(ChildProcess, TryReapIsNonBlockingAndStable) {
   ASSERT_TRUE(child.ok()) << child.message();
   EXPECT_FALSE(child->TryReap().has_value());
   ASSERT_TRUE(child->SignalGroup(SIGKILL).ok());
-  EXPECT_EQ("killed by SIGKILL", WaitForExit(*child).value_or(ExitStatus{}).Render());
-  EXPECT_EQ("killed by SIGKILL", child->TryReap().value_or(ExitStatus{}).Render());
+  EXPECT_EQ("killed by SIGKILL (signal 9)", WaitForExit(*child).value_or(ExitStatus{}).Render());
+  EXPECT_EQ("killed by SIGKILL (signal 9)", child->TryReap().value_or(ExitStatus{}).Render());
   // The leader is kept as a zombie until the handle ends, so signalling the group stays valid.
   EXPECT_EQ('Z', ReadProcStat(child->pid()).value_or(ProcStat{}).state);
   EXPECT_TRUE(child->SignalGroup(SIGTERM).ok());
@@ -243,7 +243,7 @@ TEST(ChildProcess, DestructorEndsMembersLeftBehindByAnExitedLeader) {
     ASSERT_TRUE(child.ok()) << child.message();
     grandchild = std::stoi(ReadLine(child->stdout_fd()).value_or("0"));
     ASSERT_GT(grandchild, 0);
-    EXPECT_EQ("exit 0", WaitForExit(*child).value_or(ExitStatus{}).Render());
+    EXPECT_EQ("exit code 0", WaitForExit(*child).value_or(ExitStatus{}).Render());
     EXPECT_FALSE(Gone(grandchild));
   }
   const std::optional<int> gst = WaitAndReap(grandchild);
@@ -260,7 +260,7 @@ TEST(ChildProcess, MoveTransfersOwnership) {
   EXPECT_EQ(-1, spawned->stdout_fd());
   EXPECT_EQ(pid, moved.pid());
   EXPECT_EQ("moved\n", ReadToEof(moved.stdout_fd()).value_or("timeout"));
-  EXPECT_EQ("exit 0", WaitForExit(moved).value_or(ExitStatus{}).Render());
+  EXPECT_EQ("exit code 0", WaitForExit(moved).value_or(ExitStatus{}).Render());
 
   Result<ChildProcess> other = ChildProcess::Spawn(Command({"sleep", "1000"}));
   ASSERT_TRUE(other.ok()) << other.message();

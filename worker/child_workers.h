@@ -39,6 +39,7 @@ struct ChildRequest {
   std::vector<std::string> tags;  // capabilities besides the parent's tags (`deploy Worker.jar PORT GPU`)
   int port = 0;                   // its address port (--address-port); 0: none
   bool manual = false;            // started by an operator, not by auto-scaling (logged; the broker decides)
+  std::string reason;             // why the broker asked for it (logged)
 };
 
 // The command line of a child: `<exe> worker --host H --port P --name <name> --slots N

@@ -95,7 +95,7 @@ TEST(ChildWorkers, SpawnsWithOutputInItsLogAndNoticesTheExit) {
   ASSERT_TRUE(pid.ok()) << pid.message();
   EXPECT_TRUE(children.Owns(pid.value()));
   EXPECT_TRUE(std::filesystem::is_directory(dir / "children/c1"));
-  EXPECT_EQ("c1: exit 3; ", AwaitExits(children));
+  EXPECT_EQ("c1: exit code 3; ", AwaitExits(children));
   EXPECT_FALSE(children.Owns(pid.value()));
   EXPECT_TRUE(Gone(pid.value()));  // reaped
   EXPECT_EQ("worker --host 10.0.0.5 --port 9090 --name c1 --slots 2 --dir " + dir.path() +
@@ -122,7 +122,7 @@ TEST(ChildWorkers, SignalReachesEveryChild) {
   ASSERT_TRUE(children.Spawn({"c1", 1}).ok());
   ASSERT_TRUE(children.Spawn({"c2", 1}).ok());
   children.Signal(SIGTERM);
-  EXPECT_EQ("c1: killed by SIGTERM; c2: killed by SIGTERM; ", AwaitExits(children));
+  EXPECT_EQ("c1: killed by SIGTERM (signal 15); c2: killed by SIGTERM (signal 15); ", AwaitExits(children));
 }
 
 TEST(ChildWorkers, KillAllLeavesNoChildAndNoJobItStarted) {

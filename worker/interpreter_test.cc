@@ -114,7 +114,7 @@ TEST_F(CommandForTest, ShellJobRunsWithItsArguments) {
   Result<ChildProcess> child = ChildProcess::Spawn(spec);
   ASSERT_TRUE(child.ok()) << child.message();
   EXPECT_EQ("<a><b c><d>", ReadToEof(child->stdout_fd()).value_or("timeout"));
-  EXPECT_EQ("exit 0", WaitForExit(*child).value_or(ExitStatus{}).Render());
+  EXPECT_EQ("exit code 0", WaitForExit(*child).value_or(ExitStatus{}).Render());
 }
 
 TEST(ResolveToolchain, TitanPythonWins) {

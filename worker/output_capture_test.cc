@@ -224,7 +224,7 @@ TEST(OutputCapture, HundredMegabytesArriveIntactAndInOrder) {
       ASSERT_TRUE(err.OnReadable().ok());
     }
   }
-  EXPECT_EQ("exit 0", WaitForExit(*child).value_or(ExitStatus{}).Render());
+  EXPECT_EQ("exit code 0", WaitForExit(*child).value_or(ExitStatus{}).Render());
   EXPECT_EQ(kBytes, out.bytes());
   EXPECT_EQ(0u, err.bytes());
   EXPECT_EQ(0u, bad);

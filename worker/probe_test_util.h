@@ -17,7 +17,7 @@
 
 namespace titan::worker::testing {
 
-inline int64_t NowMs() { return WallMs(); }  // the worker's clock, as its probes are driven
+inline int64_t NowMs() { return MonoMs(); }  // the worker's clock, as its probes are driven
 
 // A TCP socket on 127.0.0.1 with a kernel-chosen port, listening (like a server, SO_REUSEADDR) or
 // only bound (so that, once closed, `port` names a port nobody listens on).

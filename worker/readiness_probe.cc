@@ -45,6 +45,13 @@ Result<bool> PortInUse(int port) {
   return ErrnoStatus("bind port " + std::to_string(port), errno);
 }
 
+Probe Probe::Start(const ProbeRequest& request, const std::string& cwd, const std::vector<std::string>& env,
+                   int64_t now) {
+  if (request.kind == ProbeKind::kCommand)
+    return Command(request.health_cmd, cwd, env, now, request.timeout_ms);
+  return Connect(request.port, now, request.timeout_ms);
+}
+
 Probe Probe::Connect(int port, int64_t now, int64_t timeout_ms) {
   Probe p(now + timeout_ms, timeout_ms);
   p.what_ = "connect to 127.0.0.1:" + std::to_string(port);

@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "worker/child_process.h"
+#include "worker/service_policy.h"
 
 namespace titan::worker {
 
@@ -25,6 +26,14 @@ Result<bool> PortInUse(int port);
 struct PollFd {
   int fd = -1;
   bool write = false;
+};
+
+// One readiness check to run: a TCP connect to 127.0.0.1:port (kConnect), or health_cmd (kCommand).
+struct ProbeRequest {
+  ProbeKind kind = ProbeKind::kNone;
+  int port = 0;
+  std::string health_cmd;
+  int64_t timeout_ms = 0;
 };
 
 // One readiness check in flight. Move-only; destroying a command probe kills its process group and
@@ -41,6 +50,10 @@ class Probe {
   static Probe Command(const std::string& cmd, const std::string& cwd, const std::vector<std::string>& env,
                        int64_t now, int64_t timeout_ms);
 
+  // The probe `request` asks for; a command runs in `cwd` with exactly `env`.
+  static Probe Start(const ProbeRequest& request, const std::string& cwd, const std::vector<std::string>& env,
+                     int64_t now);
+
   Probe(Probe&&) noexcept = default;
   Probe& operator=(Probe&&) noexcept = default;
   Probe(const Probe&) = delete;
@@ -49,12 +62,13 @@ class Probe {
   // Never blocks. Once decided the result stays. A probe still pending at `now` >= deadline() is
   // ended (the command's group is killed) and fails ("health check timed out after 5000 ms").
   State Check(int64_t now);
-  // Why it failed: "connect to 127.0.0.1:8080: Connection refused", "exit 1: curl: (7) ...",
+  // Why it failed: "connect to 127.0.0.1:8080: Connection refused", "exit code 1: curl: (7) ...",
   // "connect to 127.0.0.1:8080 timed out after 1000 ms"; empty otherwise.
   const std::string& detail() const { return detail_; }
   // What to wait on while pending; empty once decided.
   std::vector<PollFd> PollFds() const;
   int64_t deadline() const { return deadline_; }
+  bool decided() const { return state_ != State::kPending; }  // as of the last Check (or the start)
   // The command's process (also its group id) while it runs; -1 otherwise.
   pid_t pid() const { return child_ ? child_->pid() : -1; }
 

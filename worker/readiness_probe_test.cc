@@ -81,9 +81,9 @@ TEST(CommandProbe, AnyOtherExitFailsWithTheLastLineItPrinted) {
   const int64_t now = NowMs();
   Probe probe = Probe::Command("echo checking; echo 'curl: (7) Failed to connect' >&2; exit 7", dir.path(),
                                exec::CurrentEnvironment(), now, 5000);
-  EXPECT_EQ("failed: exit 7: curl: (7) Failed to connect", Render(probe, now));
+  EXPECT_EQ("failed: exit code 7: curl: (7) Failed to connect", Render(probe, now));
   Probe silent = Probe::Command("exit 1", dir.path(), exec::CurrentEnvironment(), now, 5000);
-  EXPECT_EQ("failed: exit 1", Render(silent, now));
+  EXPECT_EQ("failed: exit code 1", Render(silent, now));
 }
 
 TEST(CommandProbe, ACommandStillRunningAtItsDeadlineIsKilledAndFails) {

@@ -1,4 +1,4 @@
-// Job workspace preparation, spawning, stopping and result rendering.
+// Job workspace preparation and spawning.
 #include "worker/running_job.h"
 
 #include <signal.h>
@@ -39,14 +39,6 @@ std::string SafeName(const std::string& id) {
     }
   }
   return out;
-}
-
-void RunningJob::Stop(int64_t now, int64_t grace_ms, std::string reason, bool by_cancel) {
-  if (kill_at != 0 || exit) return;
-  end_reason = std::move(reason);
-  cancelled = by_cancel;
-  (void)child->SignalGroup(SIGTERM);
-  kill_at = now + grace_ms;
 }
 
 namespace {
@@ -118,68 +110,81 @@ Status SpawnRun(RunningJob& job) {
 
 }  // namespace
 
-Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
-                                             const std::string& content, int64_t now) {
-  const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
-  auto job = std::make_unique<RunningJob>();
-  job->id = std::string(wire::FindField(spec, "id")->bytes());
-  job->attempt = assign.Int("attempt");
-  const std::string dir = ctx.jobs_dir + "/" + SafeName(job->id);
-  // One mkdir in the common case; the directory exists already when the job runs again (retry).
-  bool fresh_dir = ::mkdir(dir.c_str(), 0755) == 0;
-  if (!fresh_dir && errno != EEXIST) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status::Error("cannot create job directory '" + dir + "': " + ec.message());
-    fresh_dir = true;
-  }
-  const std::string file(wire::FindField(spec, "file")->bytes());
-  const Datum* archive = wire::FindField(spec, "archive");
-  const bool in_dag = assign.Bool("shared_workdir");
-  const bool is_archive = archive && std::get<bool>(archive->v);
-  auto placed = is_archive ? PlaceProject(content, dir, file, ctx)
-                : in_dag   ? PlaceDagScript(content, dir, file, fresh_dir, ctx, &job->shared_lock)
-                           : PlaceScript(content, dir, file, fresh_dir);
-  if (!placed.ok()) return placed.status();
-  const std::string& script = placed.value();
-  const Datum* port_field = wire::FindField(spec, "port");
-  const int64_t port = port_field ? std::get<int64_t>(port_field->v) : 0;
-  const Datum* args = wire::FindField(spec, "args");
-  auto argv = exec::CommandFor(script, ArgsWithPort(args ? std::string(args->bytes()) : std::string(), port),
-                               ctx.tools);
-  if (!argv.ok()) return argv.status();
+namespace {
 
-  exec::SpawnSpec& sp = job->spawn;
-  sp.argv = std::move(argv.value());
-  sp.cwd = in_dag && !is_archive ? ctx.shared_dir : dir;
-  sp.env = ctx.base_env;
+// titan_workspace/jobs/<id>/: one mkdir in the common case; it exists already when the job runs
+// again (retry). True when it was created now (nothing of an earlier attempt to replace).
+Result<bool> MakeJobDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) == 0) return true;
+  if (errno == EEXIST) return false;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::Error("cannot create job directory '" + dir + "': " + ec.message());
+  return true;
+}
+
+// The worker's environment, then TITAN_*, PORT and the job's own `env` entries (later ones win).
+std::vector<std::string> JobEnvironment(const wire::Message& assign, const wire::Map& spec,
+                                        const JobContext& ctx, const RunningJob& job, const std::string& dir,
+                                        int64_t port) {
+  std::vector<std::string> env = ctx.base_env;
   const int64_t first_attempt = assign.Has("first_attempt") ? assign.Int("first_attempt") : 1;
   for (const std::string& kv : std::vector<std::string>{
            "TITAN_HOST=" + ctx.broker_host, "TITAN_PORT=" + std::to_string(ctx.broker_port),
-           "TITAN_JOB_ID=" + job->id, "TITAN_ATTEMPT=" + std::to_string(job->attempt - first_attempt + 1),
+           "TITAN_JOB_ID=" + job.id, "TITAN_ATTEMPT=" + std::to_string(job.attempt - first_attempt + 1),
            "TITAN_SHARED_DIR=" + ctx.shared_dir, "TITAN_JOB_DIR=" + dir, "PYTHONUNBUFFERED=1"}) {
-    sp.env.push_back(kv);
+    env.push_back(kv);
   }
-  if (port > 0) sp.env.push_back("PORT=" + std::to_string(port));
-  if (const Datum* env = wire::FindField(spec, "env")) {
-    for (const auto& e : std::get<wire::List>(env->v)) sp.env.emplace_back(e.bytes());
+  if (port > 0) env.push_back("PORT=" + std::to_string(port));
+  if (const Datum* extra = wire::FindField(spec, "env")) {
+    for (const auto& e : std::get<wire::List>(extra->v)) env.emplace_back(e.bytes());
   }
-  auto log = exec::JobLog::Open(dir + "/job.log", [raw = job.get()](const exec::OutputLine& line) {
-    auto& pending = raw->pending;
+  return env;
+}
+
+// The job's log, whose lines are batched into JOB_LOG chunks of up to 64 KiB per stream.
+Result<std::unique_ptr<exec::JobLog>> OpenJobLog(const std::string& dir, RunningJob* job) {
+  return exec::JobLog::Open(dir + "/job.log", [job](const exec::OutputLine& line) {
+    auto& pending = job->pending;
     if (pending.empty() || pending.back().stream != line.stream || pending.back().bytes.size() >= 64 * 1024) {
       pending.push_back(LogChunk{line.stream, {}});
     }
     pending.back().bytes.append(line.text);
     if (line.complete) pending.back().bytes.push_back('\n');
   });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
+                                             const std::string& content) {
+  const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
+  auto job = std::make_unique<RunningJob>();
+  job->id = std::string(wire::FindField(spec, "id")->bytes());
+  job->attempt = assign.Int("attempt");
+  const std::string dir = ctx.jobs_dir + "/" + SafeName(job->id);
+  const Result<bool> fresh_dir = MakeJobDir(dir);
+  if (!fresh_dir.ok()) return fresh_dir.status();
+  const std::string file(wire::FindField(spec, "file")->bytes());
+  const Datum* archive = wire::FindField(spec, "archive");
+  const bool in_dag = assign.Bool("shared_workdir");
+  const bool is_archive = archive && std::get<bool>(archive->v);
+  auto placed = is_archive ? PlaceProject(content, dir, file, ctx)
+                : in_dag   ? PlaceDagScript(content, dir, file, *fresh_dir, ctx, &job->shared_lock)
+                           : PlaceScript(content, dir, file, *fresh_dir);
+  if (!placed.ok()) return placed.status();
+  const int64_t port = wire::FieldInt(spec, "port").value_or(0);
+  const Datum* args = wire::FindField(spec, "args");
+  auto argv = exec::CommandFor(
+      placed.value(), ArgsWithPort(args ? std::string(args->bytes()) : std::string(), port), ctx.tools);
+  if (!argv.ok()) return argv.status();
+  job->spawn.argv = std::move(argv.value());
+  job->spawn.cwd = in_dag && !is_archive ? ctx.shared_dir : dir;
+  job->spawn.env = JobEnvironment(assign, spec, ctx, *job, dir, port);
+  auto log = OpenJobLog(dir, job.get());
   if (!log.ok()) return log.status();
   job->log = std::move(log.value());
-  if (auto service = ServiceSpecOf(spec)) job->service = std::make_unique<Service>(*service, sp.cwd, sp.env);
   if (auto st = SpawnRun(*job); !st.ok()) return st;
-  if (const Datum* t = wire::FindField(spec, "timeout_ms");
-      t && std::get<int64_t>(t->v) > 0 && !job->service) {
-    job->timeout_at = now + std::get<int64_t>(t->v);
-  }
   return job;
 }
 
@@ -188,35 +193,10 @@ Status RespawnJob(RunningJob& job) {
   job.err.reset();
   job.child.reset();
   job.exit.reset();
-  job.kill_at = 0;
-  job.drain_until = 0;
   job.output_abandoned = false;
-  job.end_reason.clear();
-  job.cancelled = false;
+  job.output_reported = false;
+  job.probe.reset();
   return SpawnRun(job);
-}
-
-wire::Datum ResultOf(const RunningJob& job) {
-  const exec::ExitStatus st = job.exit.value_or(exec::ExitStatus{});
-  const bool exited = st.kind == exec::ExitStatus::Kind::kExited;
-  std::string reason = job.end_reason;
-  if (reason.empty() && !st.success()) reason = st.Render();
-  wire::Map m = {{"id", Datum(Text{job.id})},
-                 {"attempt", Datum(job.attempt)},
-                 {"exit_code", Datum(int64_t{exited ? st.code : -1})},
-                 {"signal", Datum(int64_t{st.kind == exec::ExitStatus::Kind::kSignaled ? st.signal : 0})},
-                 {"cancelled", Datum(job.cancelled)}};
-  if (!reason.empty()) m.emplace_back("reason", Datum(Text{reason}));
-  return Datum(std::move(m));
-}
-
-wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason, bool cancelled) {
-  return Datum(wire::Map{{"id", Datum(Text{id})},
-                         {"attempt", Datum(attempt)},
-                         {"exit_code", Datum(int64_t{-1})},
-                         {"signal", Datum(int64_t{0})},
-                         {"cancelled", Datum(cancelled)},
-                         {"reason", Datum(Text{reason})}});
 }
 
 }  // namespace titan::worker

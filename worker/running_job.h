@@ -1,6 +1,7 @@
-// RunningJob: one job run on this worker — its process group, its captured output and the log
-// chunks not yet sent to the broker. StartJob prepares titan_workspace/jobs/<id>/ and spawns it.
-// Owned and used only by the worker loop.
+// RunningJob: the OS side of one job on this worker — its process group, its captured output, the log
+// chunks not yet sent to the broker, a service's readiness check in flight. StartJob prepares
+// titan_workspace/jobs/<id>/ and spawns it. Owned by the OS edge (worker_edge.h); the decisions about
+// it (timeouts, stops, restarts, results) are the WorkerCore's.
 #pragma once
 
 #include <memory>
@@ -14,7 +15,7 @@
 #include "worker/child_process.h"
 #include "worker/interpreter.h"
 #include "worker/output_capture.h"
-#include "worker/service.h"
+#include "worker/readiness_probe.h"
 
 namespace titan::worker {
 
@@ -42,42 +43,29 @@ struct RunningJob {
   std::optional<exec::ChildProcess> child;
   std::unique_ptr<exec::JobLog> log;
   std::unique_ptr<exec::OutputCapture> out, err;
-  int64_t timeout_at = 0;  // epoch ms; 0: no timeout
-  int64_t kill_at = 0;     // epoch ms of the SIGKILL after a SIGTERM; 0: not stopping
-  bool cancelled = false;  // ended by JOB_CANCEL
-  std::string end_reason;  // set when the worker ended it (timeout, cancel, shutdown)
-  std::optional<exec::ExitStatus> exit;
-  std::vector<LogChunk> pending;  // output not yet sent as JOB_LOG
+  std::optional<exec::ExitStatus> exit;  // the run's leader exited (reported to the core)
+  std::vector<LogChunk> pending;         // output not yet sent as JOB_LOG
   int64_t next_seq = 0;
-
-  int64_t drain_until = 0;           // epoch ms: after the leader exited, wait for EOF until then
-  bool output_abandoned = false;     // EOF never came (a process escaped the group with the pipes)
-  std::unique_ptr<Service> service;  // SERVICE jobs only: restarts and readiness
-  exec::UniqueFd shared_lock;        // a DAG job's hold on its script in the shared folder (shared_script.h)
+  bool output_abandoned = false;  // EOF never came (a process escaped the group with the pipes)
+  bool output_reported = false;   // the run's drained output was reported to the core
+  std::optional<Probe> probe;     // a service's readiness check in flight
+  exec::UniqueFd shared_lock;     // a DAG job's hold on its script in the shared folder (shared_script.h)
 
   bool output_done() const { return output_abandoned || ((!out || out->eof()) && (!err || err->eof())); }
-  // Starts SIGTERM -> grace -> SIGKILL of the group (idempotent).
-  void Stop(int64_t now, int64_t grace_ms, std::string reason, bool by_cancel);
 };
 
 // Puts the job's file (`content`: its path in the worker's cache) into jobs/<id>/ — the script
 // itself, or for an archive job the unpacked project — chooses its interpreter and spawns it. A job
 // of a DAG (JOB_ASSIGN.shared_workdir) runs in the shared folder with its script there (see
 // shared_script.h). A job with a port gets PORT in its environment and "{port}" in its args replaced.
-// A SERVICE job gets its `service` (not yet Started) and no timeout. Errors (bad args, missing
-// interpreter, unwritable workspace, a refused archive) come back as a readable message for the JobResult.
+// Errors (bad args, missing interpreter, unwritable workspace, a refused archive) come back as a
+// readable message for the JobResult.
 Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
-                                             const std::string& content, int64_t now);
+                                             const std::string& content);
 
 // Spawns the job's command again after its last run ended (a service restart): a new process group
 // and output captures, the same log (line numbers and JOB_LOG seq continue). Error: the spawn failed.
 Status RespawnJob(RunningJob& job);
-
-// The JobResult struct of the protocol for a finished run.
-wire::Datum ResultOf(const RunningJob& job);
-// A JobResult for a run that never started (`cancelled`: stopped before it could).
-wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason,
-                        bool cancelled = false);
 
 // A file-system-safe name for a job id (letters, digits, '-', '_', '.'; the rest as %XX).
 std::string SafeName(const std::string& id);

@@ -19,11 +19,8 @@ std::optional<ServiceSpec> ServiceSpecOf(const wire::Map& job_spec) {
   return spec;
 }
 
-Service::Service(ServiceSpec spec, std::string cwd, std::vector<std::string> env)
-    : spec_(std::move(spec)),
-      kind_(ProbeKindFor(spec_.port, spec_.health_cmd)),
-      cwd_(std::move(cwd)),
-      env_(std::move(env)) {}
+Service::Service(ServiceSpec spec)
+    : spec_(std::move(spec)), kind_(ProbeKindFor(spec_.port, spec_.health_cmd)) {}
 
 Service::Event Service::Started(pid_t pid, int64_t now) {
   if (started_) ++restarts_;
@@ -46,36 +43,26 @@ Service::Event Service::Started(pid_t pid, int64_t now) {
   return Event::kNone;
 }
 
-void Service::StartProbe(int64_t now) {
-  if (kind_ == ProbeKind::kCommand) {
-    probe_.emplace(Probe::Command(spec_.health_cmd, cwd_, env_, now, kCommandProbeTimeoutMs));
-  } else {
-    probe_.emplace(Probe::Connect(spec_.port, now, kConnectProbeTimeoutMs));
-  }
+std::optional<ProbeRequest> Service::ProbeDue(int64_t now) {
+  if (!probing_ || in_flight_ || now < next_probe_at_) return std::nullopt;
+  in_flight_ = true;
   next_probe_at_ = now + ProbeIntervalMs(kind_, ready_);
+  const bool command = kind_ == ProbeKind::kCommand;
+  return ProbeRequest{kind_, spec_.port, spec_.health_cmd,
+                      command ? kCommandProbeTimeoutMs : kConnectProbeTimeoutMs};
 }
 
 Service::Event Service::Tick(int64_t now) {
-  if (!probing_) return Event::kNone;
-  if (!probe_ && now >= next_probe_at_) StartProbe(now);
-  if (probe_) {
-    const Probe::State result = probe_->Check(now);
-    if (result != Probe::State::kPending) {
-      const std::string detail = probe_->detail();
-      probe_.reset();
-      if (Event e = Judge(result, detail, now); e != Event::kNone) return e;
-    }
-  }
-  if (!ready_ && now - started_at_ >= kReadyTimeoutMs) {
-    reason_ = "not ready within " + std::to_string(kReadyTimeoutMs / 1000) + " s of its start";
-    StopProbing();
-    return Event::kUnhealthy;
-  }
-  return Event::kNone;
+  if (!probing_ || ready_ || now - started_at_ < kReadyTimeoutMs) return Event::kNone;
+  reason_ = "not ready within " + std::to_string(kReadyTimeoutMs / 1000) + " s of its start";
+  StopProbing();
+  return Event::kUnhealthy;
 }
 
-Service::Event Service::Judge(Probe::State result, const std::string& detail, int64_t now) {
-  if (result == Probe::State::kPassed) {
+Service::Event Service::ProbeEnded(bool passed, const std::string& detail, int64_t now) {
+  if (!in_flight_) return Event::kNone;
+  in_flight_ = false;
+  if (passed) {
     failures_ = 0;
     if (ready_) return Event::kNone;
     ready_ = true;
@@ -99,7 +86,7 @@ void Service::LoseReadiness(int64_t now) {
 
 void Service::StopProbing() {
   probing_ = false;
-  probe_.reset();
+  in_flight_ = false;
 }
 
 AfterExit Service::Exited(const exec::ExitStatus& status, const std::string& stopped_because, int64_t now) {
@@ -124,13 +111,11 @@ int64_t Service::NextDue() const {
   int64_t due = std::numeric_limits<int64_t>::max();
   if (backing_off_) due = restart_at_;
   if (probing_) {
-    due = std::min(due, probe_ ? probe_->deadline() : next_probe_at_);
+    if (!in_flight_) due = std::min(due, next_probe_at_);
     if (!ready_) due = std::min(due, started_at_ + kReadyTimeoutMs);
   }
   return due;
 }
-
-std::vector<PollFd> Service::PollFds() const { return probe_ ? probe_->PollFds() : std::vector<PollFd>{}; }
 
 wire::Message Service::StatusMessage(const std::string& id, int64_t attempt) const {
   wire::Message m = wire::MakeMessage(wire::MsgType::kServiceStatus);

@@ -1,7 +1,7 @@
-// Service: how this worker keeps one SERVICE job up across its process starts — readiness probes on
-// a timer, the restart-or-give-up decision after each exit (service_policy.h), and the SERVICE_STATUS
-// it reports. Lives in the job's RunningJob; owned and driven by the worker loop, which does the
-// process work it asks for (stop the group, respawn, PID registry). Time comes in as `now` (epoch ms).
+// Service: how this worker keeps one SERVICE job up across its process starts — when to probe its
+// readiness, what a probe's result means, the restart-or-give-up decision after each exit
+// (service_policy.h), and the SERVICE_STATUS it reports. Pure: it runs no probe and no process; the
+// WorkerCore owns it and asks the OS edge to probe, stop and respawn. `now` is monotonic ms.
 #pragma once
 
 #include <sys/types.h>
@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "schemas/cpp/codec.h"
 #include "worker/readiness_probe.h"
@@ -28,18 +27,21 @@ std::optional<ServiceSpec> ServiceSpecOf(const wire::Map& job_spec);
 
 class Service {
  public:
-  // `cwd` and `env`: the job's directory and environment, for the health command.
-  Service(ServiceSpec spec, std::string cwd, std::vector<std::string> env);
+  explicit Service(ServiceSpec spec);
 
   enum class Event { kNone, kReady, kUnhealthy };
 
   // A run was spawned (the first or a restart; a restart counts in restarts()). Returns kReady when
   // no probe applies (ready as soon as spawned).
   Event Started(pid_t pid, int64_t now);
-  // Drives the probes of the running process; call each loop turn (cheap, never blocks).
-  // kReady: it became ready. kUnhealthy: it failed kUnhealthyAfter probes in a row after being ready,
-  // or was not ready kReadyTimeoutMs after its start. Probing has then stopped; the caller stops the
-  // group with reason(), and that run's exit counts as a crash.
+  // The probe to start now, if one is due and none is in flight; the caller runs it and reports its
+  // result with ProbeEnded (or drops it when StopProbing was called meanwhile).
+  std::optional<ProbeRequest> ProbeDue(int64_t now);
+  // The probe in flight ended. kReady: it became ready. kUnhealthy: it failed kUnhealthyAfter probes
+  // in a row after being ready; probing has then stopped, the caller stops the group with reason(),
+  // and that run's exit counts as a crash. A result arriving after StopProbing is ignored.
+  Event ProbeEnded(bool passed, const std::string& detail, int64_t now);
+  // kUnhealthy when the run was not ready kReadyTimeoutMs after its start (probing stops, as above).
   Event Tick(int64_t now);
   // The run ended and its output is drained. `stopped_because`: the worker's reason if it stopped the
   // run as unhealthy, else empty. Counts the crash and decides: restart at restart_at(), or give up.
@@ -61,26 +63,24 @@ class Service {
   // The last failed probe's detail ("connect to 127.0.0.1:8080: Connection refused"), for logs.
   const std::string& probe_detail() const { return probe_detail_; }
 
-  // When Tick (or the restart) is next due; INT64_MAX when nothing is timed.
+  bool probing() const { return probing_; }
+  bool probe_in_flight() const { return in_flight_; }
+  // When the next probe, the readiness deadline or the restart is due; INT64_MAX when nothing is
+  // timed. A probe in flight is timed by whoever runs it.
   int64_t NextDue() const;
-  std::vector<PollFd> PollFds() const;
-  pid_t probe_pid() const { return probe_ ? probe_->pid() : -1; }
 
   // SERVICE_STATUS {id, attempt, ready, restarts, pid, reason?}.
   wire::Message StatusMessage(const std::string& id, int64_t attempt) const;
 
  private:
-  Event Judge(Probe::State result, const std::string& detail, int64_t now);
-  void StartProbe(int64_t now);
   void LoseReadiness(int64_t now);
 
   ServiceSpec spec_;
   ProbeKind kind_;
-  std::string cwd_;
-  std::vector<std::string> env_;
   pid_t pid_ = -1;
-  bool started_ = false;  // a run was started before (the next Started is a restart)
-  bool probing_ = false;  // the run is up and watched
+  bool started_ = false;    // a run was started before (the next Started is a restart)
+  bool probing_ = false;    // the run is up and watched
+  bool in_flight_ = false;  // a probe was handed out and has not ended
   bool ready_ = false;
   bool backing_off_ = false;
   bool final_ = false;
@@ -93,7 +93,6 @@ class Service {
   int restarts_ = 0;
   std::string reason_;
   std::string probe_detail_;
-  std::optional<Probe> probe_;
 };
 
 }  // namespace titan::worker

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "base/backoff.h"
+#include "base/exit_reason.h"
 
 namespace titan::worker {
 
@@ -32,9 +33,9 @@ bool WasStable(int64_t ready_since, int64_t lost_at) { return lost_at - ready_si
 RunEnd DescribeRunEnd(const exec::ExitStatus& status, const std::string& stopped_because) {
   if (!stopped_because.empty()) return {stopped_because, stopped_because};
   if (status.kind == exec::ExitStatus::Kind::kExited) {
-    return {"exited with code " + std::to_string(status.code), "exit code " + std::to_string(status.code)};
+    return {"exited with code " + std::to_string(status.code), ExitReason(status.code, 0)};
   }
-  return {status.Render(), status.Render()};  // "killed by SIGSEGV", "exit status unknown"
+  return {status.Render(), status.Render()};  // "killed by SIGSEGV (signal 11)", "exit status unknown"
 }
 
 AfterExit DecideAfterExit(int crashes, int max_restarts, const RunEnd& end) {

@@ -39,8 +39,8 @@ bool WasStable(int64_t ready_since, int64_t lost_at);
 // How a run ended, in the two phrasings reasons use. `stopped_because` is the worker's reason when
 // the worker stopped the run itself (unhealthy); empty when the process ended on its own.
 struct RunEnd {
-  std::string phrase;  // "exited with code 1", "killed by SIGSEGV", "health check failed 3 times"
-  std::string last;    // "exit code 1", "killed by SIGSEGV", "health check failed 3 times"
+  std::string phrase;  // "exited with code 1", "killed by SIGSEGV (signal 11)", "health check failed 3 times"
+  std::string last;    // "exit code 1", "killed by SIGSEGV (signal 11)", "health check failed 3 times"
 };
 RunEnd DescribeRunEnd(const exec::ExitStatus& status, const std::string& stopped_because);
 

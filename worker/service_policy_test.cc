@@ -39,7 +39,7 @@ TEST(ServicePolicy, RestartsUntilTheCrashesExceedMaxRestarts) {
       {1, 5, kExit1, "", "restart in 1000 ms (crash 2): exited with code 1; restarting in 1000 ms"},
       {4, 5, kExit1, "", "restart in 8000 ms (crash 5): exited with code 1; restarting in 8000 ms"},
       {5, 5, kExit1, "", "give up (crash 6): crash loop: exited 6 times in a row (last: exit code 1)"},
-      {2, 5, kSegv, "", "restart in 2000 ms (crash 3): killed by SIGSEGV; restarting in 2000 ms"},
+      {2, 5, kSegv, "", "restart in 2000 ms (crash 3): killed by SIGSEGV (signal 11); restarting in 2000 ms"},
       {0, 5, kExit0, "", "restart in 500 ms (crash 1): exited with code 0; restarting in 500 ms"},
       {0, 5, kTerm, "health check failed 3 times",
        "restart in 500 ms (crash 1): health check failed 3 times; restarting in 500 ms"},

@@ -1,6 +1,7 @@
 // Service supervision driven with injected time: readiness by spawn, by TCP connect and by health
 // command; unhealthy after three failed probes; not ready in time; restart accounting and the
-// crash-loop limit; SERVICE_STATUS contents. Probes run for real; the tests wait on their descriptors.
+// crash-loop limit; SERVICE_STATUS contents. Probes run for real (the test plays the worker's OS
+// edge, which runs what the service asks for); the tests wait on the probes' descriptors.
 #include "worker/service.h"
 
 #include <gtest/gtest.h>
@@ -33,21 +34,39 @@ const char* Name(Service::Event e) {
   return "?";
 }
 
-// Ticks at the fixed time `now` until an event, or until no probe is in flight (waiting on the
-// probe's descriptors meanwhile, up to 10 s).
-std::string Drive(Service& s, int64_t now) {
-  const auto deadline = std::chrono::steady_clock::now() + exec::testing::kWait;
-  for (;;) {
-    const Service::Event e = s.Tick(now);
-    if (e != Service::Event::kNone || s.PollFds().empty() || !testing::WaitFor(s.PollFds(), deadline))
-      return Name(e);
+// Plays the worker's OS edge for one service at the fixed time `now`: starts the probe the service
+// asks for, for real, waits on the probe's descriptors (up to 10 s) and reports its result, then
+// checks the readiness deadline. Returns the first event, or "none" once no probe is in flight.
+struct Prober {
+  std::string cwd = "/";
+  std::optional<Probe> probe;
+
+  std::string Drive(Service& s, int64_t now) {
+    const auto deadline = std::chrono::steady_clock::now() + exec::testing::kWait;
+    for (;;) {
+      if (!s.probe_in_flight()) probe.reset();  // stopped meanwhile
+      if (auto request = s.ProbeDue(now))
+        probe.emplace(Probe::Start(*request, cwd, exec::CurrentEnvironment(), now));
+      if (probe && probe->Check(now) != Probe::State::kPending) {
+        const bool passed = probe->Check(now) == Probe::State::kPassed;
+        const std::string detail = probe->detail();
+        probe.reset();
+        if (const Service::Event e = s.ProbeEnded(passed, detail, now); e != Service::Event::kNone)
+          return Name(e);
+      }
+      if (const Service::Event e = s.Tick(now); e != Service::Event::kNone) return Name(e);
+      if (!probe || !testing::WaitFor(probe->PollFds(), deadline)) return "none";
+    }
   }
-}
+};
+
+// Drives `s` with a fresh prober (a service whose probes need no directory).
+std::string Drive(Service& s, int64_t now) { return Prober{}.Drive(s, now); }
 
 std::string Status(const Service& s) { return wire::Render(wire::Datum(s.StatusMessage("web", 2).body)); }
 
-Service Make(int port, std::string health_cmd, int max_restarts, const std::string& dir = "/") {
-  return Service(ServiceSpec{port, std::move(health_cmd), max_restarts}, dir, exec::CurrentEnvironment());
+Service Make(int port, std::string health_cmd, int max_restarts) {
+  return Service(ServiceSpec{port, std::move(health_cmd), max_restarts});
 }
 
 TEST(ServiceSpecOf, ReadsTheServiceFieldsOfAJobSpec) {
@@ -73,7 +92,7 @@ TEST(Service, WithoutPortOrHealthCommandItIsReadyAsSoonAsSpawned) {
   Service s = Make(0, "", 5);
   EXPECT_EQ(Service::Event::kReady, s.Started(4242, kT0));
   EXPECT_EQ("{id: \"web\", attempt: 2, ready: true, restarts: 0, pid: 4242}", Status(s));
-  EXPECT_TRUE(s.PollFds().empty());
+  EXPECT_FALSE(s.probing());
   EXPECT_EQ(INT64_MAX, s.NextDue());
 }
 
@@ -138,7 +157,7 @@ TEST(Service, BecomesReadyWhenItsPortAcceptsThenUnhealthyAfterThreeFailedConnect
   EXPECT_FALSE(s.ready());
   EXPECT_EQ("health check failed 3 times", s.reason());
   EXPECT_EQ("connect to 127.0.0.1:" + std::to_string(server.port) + ": Connection refused", s.probe_detail());
-  EXPECT_TRUE(s.PollFds().empty());
+  EXPECT_FALSE(s.probing());
   EXPECT_EQ("none", Drive(s, t += 1000));  // no probing while the worker stops it
   // The worker stopped it (SIGTERM): that exit counts as a crash, explained by the health check.
   const AfterExit a = s.Exited(ExitStatus{ExitStatus::Kind::kSignaled, 0, 15}, s.reason(), t += 100);
@@ -147,7 +166,9 @@ TEST(Service, BecomesReadyWhenItsPortAcceptsThenUnhealthyAfterThreeFailedConnect
 
 TEST(Service, OneFailedProbeAmongPassesIsNotUnhealthy) {
   TempDir dir;
-  Service s = Make(0, "test -f up", 5, dir.path());
+  Service s = Make(0, "test -f up", 5);
+  Prober prober{dir.path()};
+  const auto Drive = [&prober](Service& s, int64_t now) { return prober.Drive(s, now); };
   int64_t t = kT0;
   s.Started(100, t);
   EXPECT_EQ("none", Drive(s, t += 1000));  // not up yet

@@ -1,0 +1,164 @@
+// WorkerCore: a run's end — stopping it (SIGTERM, then SIGKILL after the kill grace), its timeout,
+// its exit, the wait for its output, its JobResult — and the per-turn timers of runs, the drain and
+// child workers.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "worker/worker_core.h"
+
+namespace titan::worker {
+namespace {
+
+using wire::Datum;
+using wire::Text;
+
+Command Signal(const std::string& id, int sig) {
+  return Command{.kind = Command::Kind::kSignal, .id = id, .number = sig};
+}
+
+Command For(Command::Kind kind, const std::string& id) { return Command{.kind = kind, .id = id}; }
+
+}  // namespace
+
+void WorkerCore::Stop(Run& run, std::string reason, bool by_cancel, int64_t now) {
+  if (run.kill_at != 0 || run.exit || run.pid < 0) return;  // stopping, ended, or between runs
+  run.end_reason = std::move(reason);
+  run.cancelled = by_cancel;
+  Emit(Signal(run.id, SIGTERM));
+  run.kill_at = now + c_.kill_grace_ms;
+}
+
+void WorkerCore::OnExit(const std::string& id, const exec::ExitStatus& status, Instant at) {
+  const int64_t now = at.mono_ms;
+  auto it = runs_.find(id);
+  if (it == runs_.end() || it->second.pid < 0 || it->second.exit) return;
+  Run& run = it->second;
+  run.exit = status;
+  if (run.service) {  // nothing left to probe
+    run.service->StopProbing();
+    Emit(For(Command::Kind::kStopProbe, id));
+  }
+  // The job is over: end what it left behind in its group, then drain its pipes.
+  Emit(Signal(id, SIGKILL));
+  if (!run.output_done) run.drain_until = now + kOutputDrainMs;
+}
+
+void WorkerCore::OnOutputDone(const std::string& id) {
+  if (auto it = runs_.find(id); it != runs_.end() && it->second.pid >= 0) it->second.output_done = true;
+}
+
+void WorkerCore::OnTick(Instant at) {
+  const int64_t now = at.mono_ms;
+  std::vector<std::string> over;
+  for (auto& [id, run] : runs_) {
+    TendTimers(run, now);
+    if (Finish(run, now)) over.push_back(id);
+  }
+  for (const std::string& id : over) {
+    runs_.erase(id);
+    if (auto next = deferred_.find(id); next != deferred_.end()) {
+      const wire::Message assign = std::move(next->second);
+      deferred_.erase(next);
+      Assign(assign, now);
+    }
+  }
+  TendChildren(now);
+  if (!draining_) return;
+  if (runs_.empty() && awaiting_file_.empty() && children_.empty()) {
+    done_ = true;
+  } else if (now >= drain_deadline_) {
+    StopAll(now);
+  }
+}
+
+void WorkerCore::TendTimers(Run& run, int64_t now) {
+  if (run.service && run.service->backing_off()) {  // between runs: no process to watch
+    if (now >= run.service->restart_at() && !run.respawning) RestartService(run);
+    return;
+  }
+  if (run.service && run.pid >= 0 && !run.exit && !run.kill_at) TendService(run, now);
+  if (run.timeout_at && now >= run.timeout_at && !run.kill_at) Stop(run, "timed out", false, now);
+  if (run.kill_at && now >= run.kill_at && !run.killed && !run.exit) {
+    Emit(Signal(run.id, SIGKILL));
+    run.killed = true;
+  }
+  if (run.exit && !run.output_done && !run.abandoned && now >= run.drain_until) {
+    // A process that left the group (setsid) may hold the pipes open forever: stop waiting for EOF.
+    spdlog::warn(
+        "worker: job {} left a process outside its group holding its output open; not waiting for it",
+        run.id);
+    Emit(For(Command::Kind::kAbandonOutput, run.id));
+    run.abandoned = true;
+  }
+}
+
+bool WorkerCore::Finish(Run& run, int64_t now) {
+  if (!run.exit || !run.output_done) return false;
+  if (run.pid >= 0) {
+    Emit(For(Command::Kind::kEndRun, run.id));
+    run.pid = -1;
+    if (run.service && ServiceExited(run, now)) return false;  // restarts after its backoff
+  } else if (!run.service || !run.service->ended_for_good()) {
+    return false;  // a service between its runs
+  }
+  Report(ResultOf(run));
+  Emit(For(Command::Kind::kForget, run.id));
+  return true;
+}
+
+wire::Datum WorkerCore::ResultOf(const Run& run) const {
+  const exec::ExitStatus st = run.exit.value_or(exec::ExitStatus{});
+  const bool exited = st.kind == exec::ExitStatus::Kind::kExited;
+  std::string reason = run.end_reason;
+  if (reason.empty() && !st.success()) reason = st.Render();
+  wire::Map m = {{"id", Datum(Text{run.id})},
+                 {"attempt", Datum(run.attempt)},
+                 {"exit_code", Datum(int64_t{exited ? st.code : -1})},
+                 {"signal", Datum(int64_t{st.kind == exec::ExitStatus::Kind::kSignaled ? st.signal : 0})},
+                 {"cancelled", Datum(run.cancelled)}};
+  if (!reason.empty()) m.emplace_back("reason", Datum(Text{reason}));
+  return Datum(std::move(m));
+}
+
+void WorkerCore::TendChildren(int64_t now) {
+  if (!draining_ || children_.empty() || now < children_kill_at_) return;
+  spdlog::warn("worker {}: {} child workers still running after {} ms; killing them (SIGKILL)", c_.name,
+               children_.size(), c_.drain_grace_ms + c_.kill_grace_ms + kChildExitMarginMs);
+  Emit(Command{.kind = Command::Kind::kKillChildren});
+  children_.clear();  // KillChildren reaps every one
+}
+
+int64_t WorkerCore::NextDue(Instant at) const {
+  const int64_t now = at.mono_ms;
+  int64_t due = now + 1000;
+  for (const auto& [id, run] : runs_) {
+    if (run.timeout_at && !run.kill_at) due = std::min(due, run.timeout_at);
+    if (run.kill_at && !run.killed && !run.exit) due = std::min(due, run.kill_at);
+    if (run.exit && !run.output_done && !run.abandoned) due = std::min(due, run.drain_until);
+    if (run.exit && run.output_done && (run.pid >= 0 || (run.service && run.service->ended_for_good())))
+      due = now;  // over: reported on the next tick
+    if (run.service && !run.respawning) due = std::min(due, run.service->NextDue());
+  }
+  if (draining_) {
+    if (!runs_.empty() || !awaiting_file_.empty()) due = std::min(due, drain_deadline_);
+    if (!children_.empty()) due = std::min(due, children_kill_at_);
+  }
+  return due;
+}
+
+std::string WorkerCore::RenderJobs() const {
+  std::string out;
+  for (const auto& [id, run] : runs_) {
+    std::string state = run.pid < 0 && !run.exit ? "launching" : "running";
+    if (run.kill_at) state = "stopping(kill@" + std::to_string(run.kill_at) + ")";
+    if (run.exit) state = run.output_done ? "exited+output" : "exited";
+    if (run.service && run.service->backing_off())
+      state = "backoff(restart@" + std::to_string(run.service->restart_at()) + ")";
+    out += (out.empty() ? "" : " ") + id + "/" + std::to_string(run.attempt) + ":" + state;
+  }
+  return out;
+}
+
+}  // namespace titan::worker

@@ -1,0 +1,180 @@
+// WorkerCore: all of the worker's protocol state and decisions, with no sockets, no clock and no
+// system calls — the worker's BrokerCore. The loop (worker_node.cc) feeds it the broker's messages,
+// what the OS edge observed (process exits, output drained, files fetched, probe results, child
+// workers ended) and the time; it leaves commands (spawn, signal, send, fetch, probe, ...) in an
+// outbox that the loop and the OS edge (worker_edge.h) execute in order. Time comes as an Instant
+// (both clocks); every deadline here is relative and uses its monotonic part only, so setting the
+// wall clock fires no timeout and kills nothing. The worker stores and reports no wall time.
+// Single-threaded: only the worker loop calls it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "schemas/cpp/codec.h"
+#include "worker/child_process.h"
+#include "worker/child_workers.h"
+#include "worker/service.h"
+
+namespace titan::worker {
+
+// How long output may keep flowing after a job's leader exited before the worker stops waiting.
+inline constexpr int64_t kOutputDrainMs = 2000;
+// Beyond a child worker's own grace (drain + kill), before its parent SIGKILLs it.
+inline constexpr int64_t kChildExitMarginMs = 1000;
+
+struct WorkerCoreConfig {
+  std::string name;  // the worker's name
+  std::string host;  // this machine's hostname (WORKER_READY.host)
+  int64_t pid = 0;   // the worker's process id (WORKER_READY.pid)
+  int slots = 4;
+  std::vector<std::string> capabilities;
+  std::string parent;    // WORKER_READY.parent when set
+  int address_port = 0;  // WORKER_READY.port when > 0
+  std::string broker;    // "host:port", for messages
+  bool noop = false;     // complete jobs at once without running them
+  int64_t kill_grace_ms = 5000;
+  int64_t drain_grace_ms = 30000;
+};
+
+// One thing for the loop or the OS edge to do. Which fields are set depends on `kind`.
+struct Command {
+  enum class Kind {
+    kSend,            // `msg` to the broker, after every earlier kSend (queued while the socket is full)
+    kFetch,           // get file `sha256` (`size` bytes) into the cache; answer: OnFile
+    kLaunch,          // start the assignment `msg` (its file is in the cache); answer: OnLaunched
+    kRespawn,         // start service `id` again (restart number `number`); answer: OnLaunched
+    kSignal,          // send signal `number` to job `id`'s process group
+    kAbandonOutput,   // stop waiting for EOF on job `id`'s pipes (a process escaped the group with them)
+    kEndRun,          // job `id`'s run is over: reap its leader, drop it from the PID registry
+    kForget,          // job `id` is over here: drop its log, output and shared-folder lock
+    kStartProbe,      // run readiness check `probe` for service `id`; answer: OnProbe
+    kStopProbe,       // drop service `id`'s check in flight, if any
+    kSpawnChild,      // start child worker `child`; answer: OnChildStarted (or nothing on failure)
+    kSignalChildren,  // send signal `number` to every child worker
+    kKillChildren,    // SIGKILL the child workers still running; answer: OnChildExit for each
+    kReregister,      // send WORKER_READY again on the current connection
+    kNewSession,      // registered anew: drop queued sends (WORKER_READY said it all), restart fetches
+    kAnnounce,        // print "READY worker <name>" (the first registration only)
+  };
+  Kind kind;
+  std::string id;
+  int64_t attempt = 0;
+  int64_t number = 0;  // kSignal, kSignalChildren: a signal; kRespawn: the restart; kFetch: the size
+  wire::Message msg;   // kSend; kLaunch: the JOB_ASSIGN
+  std::string sha256;  // kFetch
+  ProbeRequest probe;  // kStartProbe
+  ChildRequest child;  // kSpawnChild
+};
+
+// "send JOB_DONE {...}", "launch a/1", "signal a TERM", ...: for logs and tests.
+std::string Render(const Command& c);
+
+// The JobResult of a run that never started (`cancelled`: stopped before it could).
+wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason,
+                        bool cancelled = false);
+
+class WorkerCore {
+ public:
+  explicit WorkerCore(WorkerCoreConfig config);
+
+  // A message from the broker (not the ARTIFACT_DATA / ERROR replies of file fetches: see OnFile).
+  void OnMessage(const wire::Message& msg, Instant now);
+  // SIGTERM drains; SIGINT, or a second signal, also stops every job at once.
+  void OnSignal(int sig, Instant now);
+  // Fires due timers (timeouts, kill grace, restarts, probes, drain deadlines) and ends the runs
+  // that are over (exited, output drained). Call once per loop turn after the turn's events.
+  void OnTick(Instant now);
+
+  // Answers to commands, and what the OS edge saw.
+  void OnFile(const std::string& sha256, const Status& status);
+  void OnLaunched(const std::string& id, int64_t attempt, const Result<int64_t>& pid, Instant now);
+  void OnExit(const std::string& id, const exec::ExitStatus& status, Instant now);
+  void OnOutputDone(const std::string& id);  // both pipes at EOF (or abandoned), all sent
+  void OnProbe(const std::string& id, bool passed, const std::string& detail, Instant now);
+  void OnChildStarted(const std::string& name);
+  void OnChildExit(const std::string& name);
+
+  std::vector<Command> TakeCommands();
+  // When OnTick next has something to do, in monotonic ms (at most 1 s away).
+  int64_t NextDue(Instant now) const;
+  // The WORKER_READY to register with: running jobs (and assignments waiting for files) and the
+  // results the broker has not acknowledged.
+  wire::Message ReadyMessage() const;
+  int64_t Busy() const;  // jobs held: running, backing off between restarts, waiting for a file
+  bool draining() const { return draining_; }
+  bool done() const { return done_; }  // drained: the loop may end
+
+  // For tests: "a/1:running b/2:stopping(kill@3000) c/1:exited+output s/1:backoff(restart@1500)"
+  std::string RenderJobs() const;
+
+ private:
+  struct Run {
+    std::string id;
+    int64_t attempt = 0;
+    int64_t pid = -1;         // the current run's leader; -1 while launching or between runs
+    int64_t timeout_ms = 0;   // JobSpec.timeout_ms (run-once jobs); 0: none
+    int64_t timeout_at = 0;   // 0: no timeout
+    int64_t kill_at = 0;      // SIGKILL due after a SIGTERM; 0: not stopping
+    bool killed = false;      // the SIGKILL went out
+    bool respawning = false;  // a service's kRespawn went out, not yet answered
+    int64_t drain_until = 0;  // after the exit: wait for EOF until then
+    bool output_done = false;
+    bool abandoned = false;  // kAbandonOutput went out
+    bool cancelled = false;  // ended by JOB_CANCEL (or a stopped service)
+    std::string end_reason;  // set when the worker ended it (timeout, cancel, shutdown)
+    std::optional<exec::ExitStatus> exit;
+    std::optional<Service> service;
+  };
+
+  // Assignments (worker_core.cc).
+  void Assign(const wire::Message& assign, int64_t now);
+  void Launch(const wire::Message& assign);
+  void Cancel(const wire::Message& msg, int64_t now);
+  void Welcome();
+  void SpawnChild(const wire::Message& msg);
+  void BeginDrain(const std::string& why, int64_t now);
+  void StopAll(int64_t now);  // every job: SIGTERM now, SIGKILL after the kill grace
+  void Report(wire::Datum result);
+  void Send(wire::Message msg);
+  void Emit(Command c);
+
+  // Runs (core_runs.cc).
+  void Stop(Run& run, std::string reason, bool by_cancel, int64_t now);
+  void TendTimers(Run& run, int64_t now);
+  // Ends the run when it exited and its output is drained: true when the job is over here.
+  bool Finish(Run& run, int64_t now);
+  wire::Datum ResultOf(const Run& run) const;
+  void TendChildren(int64_t now);
+
+  // Services (core_services.cc).
+  void ServiceStarted(Run& run, int64_t now);
+  void TendService(Run& run, int64_t now);
+  void ServiceEvent(Run& run, Service::Event e, int64_t now);
+  bool ServiceExited(Run& run, int64_t now);  // true: it restarts later
+  void RestartService(Run& run);
+  void EndService(Run& run, const std::string& reason, int64_t now);
+  void SendServiceStatus(const Run& run);
+
+  WorkerCoreConfig c_;
+  std::map<std::string, Run> runs_;                                  // by job id; services too
+  std::map<std::string, std::vector<wire::Message>> awaiting_file_;  // sha256 -> assignments
+  std::map<std::string, wire::Message> deferred_;                    // until the earlier run ends
+  std::map<std::pair<std::string, int64_t>, wire::Datum> unacked_;   // results until JOB_ACK
+  std::set<std::string> children_;                                   // child workers running, by name
+  int64_t children_kill_at_ = 0;  // draining: child workers still running then get SIGKILL
+  bool announced_ = false;
+  bool draining_ = false;
+  int64_t drain_deadline_ = 0;
+  bool done_ = false;
+  std::vector<Command> out_;
+};
+
+}  // namespace titan::worker

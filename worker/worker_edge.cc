@@ -1,0 +1,288 @@
+// The worker's OS edge: spawning and signalling job process groups, draining their pipes into logs
+// and JOB_LOG chunks, probes, child workers, the PID registry, and the subreaper's orphans.
+#include "worker/worker_edge.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "worker/service.h"
+
+namespace titan::worker {
+namespace {
+
+using wire::Datum;
+using wire::Message;
+using wire::Text;
+
+constexpr int kFetchCredit = 4;                        // file chunks in flight per missing file
+constexpr int64_t kFetchChunk = wire::kMaxChunkBytes;  // bytes per chunk
+
+}  // namespace
+
+WorkerEdge::WorkerEdge(std::string name, JobContext ctx, exec::PidRegistry registry,
+                       artifacts::BlobStore cache, ChildWorkers children)
+    : name_(std::move(name)),
+      ctx_(std::move(ctx)),
+      registry_(std::move(registry)),
+      cache_(std::move(cache)),
+      fetch_(&cache_, kFetchCredit, kFetchChunk),
+      children_(std::move(children)) {}
+
+RunningJob* WorkerEdge::Find(const std::string& id) {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : it->second.get();
+}
+
+// Before a service's first start: its port must be free on this machine. When that cannot be told
+// (e.g. a privileged port), the service may try.
+bool WorkerEdge::PortFree(const wire::Map& spec, const std::string& id, std::string* reason) const {
+  const std::optional<ServiceSpec> service = ServiceSpecOf(spec);
+  if (!service || service->port <= 0) return true;
+  const Result<bool> in_use = PortInUse(service->port);
+  if (!in_use.ok()) {
+    spdlog::warn("worker {}: service {}: cannot check port {}: {}", name_, id, service->port,
+                 in_use.message());
+    return true;
+  }
+  if (!in_use.value()) return true;
+  *reason = "port " + std::to_string(service->port) + " is already in use on worker " + name_ +
+            "; choose another port or stop what holds it";
+  spdlog::warn("worker {}: service {} not started: {}", name_, id, *reason);
+  return false;
+}
+
+Result<int64_t> WorkerEdge::Launch(const Message& assign) {
+  const Datum* job_field = assign.Find("job");
+  if (!job_field || !std::holds_alternative<wire::Map>(job_field->v))
+    return Status::Error("no job in JOB_ASSIGN");
+  const auto& spec = std::get<wire::Map>(job_field->v);
+  const std::string id = wire::FieldStr(spec, "id");
+  if (std::string reason; !PortFree(spec, id, &reason)) return Status::Error(reason);
+  auto job = StartJob(assign, ctx_, cache_.PathOf(std::string(assign.Bytes("file_sha256"))));
+  if (!job.ok()) return job.status();
+  const pid_t pid = job.value()->child->pid();
+  if (auto st = registry_.Add(pid); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
+  jobs_[id] = std::move(job.value());
+  return int64_t{pid};
+}
+
+Result<int64_t> WorkerEdge::Respawn(const std::string& id, int64_t restart) {
+  RunningJob* job = Find(id);
+  if (job == nullptr) return Status::Error("job " + id + " is not on this worker");
+  const std::string banner = "--- titan: service restarted (restart " + std::to_string(restart) + ") ---\n";
+  if (auto st = job->log->Append(exec::Stream::kStdout, banner); !st.ok()) {
+    spdlog::warn("worker: job {} output: {}", id, st.message());
+  }
+  if (auto st = RespawnJob(*job); !st.ok()) return st;
+  if (auto st = registry_.Add(job->child->pid()); !st.ok())
+    spdlog::warn("worker: pid registry: {}", st.message());
+  return int64_t{job->child->pid()};
+}
+
+void WorkerEdge::Signal(const std::string& id, int sig) {
+  if (RunningJob* job = Find(id); job && job->child) (void)job->child->SignalGroup(sig);
+}
+
+void WorkerEdge::AbandonOutput(const std::string& id) {
+  if (RunningJob* job = Find(id)) job->output_abandoned = true;
+}
+
+void WorkerEdge::EndRun(const std::string& id) {
+  RunningJob* job = Find(id);
+  if (job == nullptr || !job->child) return;
+  (void)registry_.Remove(job->child->pid());
+  job->child.reset();  // the exit status stays in job->exit
+  job->probe.reset();
+}
+
+void WorkerEdge::Forget(const std::string& id) {
+  EndRun(id);
+  jobs_.erase(id);
+}
+
+void WorkerEdge::StartProbe(const std::string& id, const ProbeRequest& request, int64_t now) {
+  if (RunningJob* job = Find(id))
+    job->probe.emplace(Probe::Start(request, job->spawn.cwd, job->spawn.env, now));
+}
+
+void WorkerEdge::StopProbe(const std::string& id) {
+  if (RunningJob* job = Find(id)) job->probe.reset();
+}
+
+Result<int64_t> WorkerEdge::SpawnChild(const ChildRequest& child) {
+  auto pid = children_.Spawn(child);
+  if (!pid.ok()) {
+    spdlog::error("worker {}: cannot start child worker {}: {}", name_, child.name, pid.message());
+    return pid.status();
+  }
+  if (auto st = registry_.Add(pid.value()); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
+  spdlog::info("worker {}: started {} worker {} (pid {}, {} slots{}) because {}; its log: {}", name_,
+               child.manual ? "operator-requested" : "child", child.name, pid.value(), child.slots,
+               child.port ? ", address port " + std::to_string(child.port) : "", child.reason,
+               children_.LogOf(child.name));
+  return int64_t{pid.value()};
+}
+
+void WorkerEdge::SignalChildren(int sig) { children_.Signal(sig); }
+
+namespace {
+
+Observed ChildExited(const ChildWorkers::Exit& exit) {
+  return Observed{.kind = Observed::Kind::kChildExit, .id = exit.name, .status = exit.status};
+}
+
+}  // namespace
+
+std::vector<Observed> WorkerEdge::KillChildren() {
+  std::vector<Observed> ended;
+  for (const auto& exit : children_.KillAll()) {
+    (void)registry_.Remove(exit.pid);
+    ended.push_back(ChildExited(exit));
+  }
+  return ended;
+}
+
+Result<bool> WorkerEdge::NeedFile(const std::string& sha256, int64_t size) {
+  return fetch_.Need(sha256, size);
+}
+
+std::vector<FileFetch::Ended> WorkerEdge::OnFetchReply(const Message& reply) {
+  std::vector<FileFetch::Ended> ended = fetch_.OnReply(reply);
+  for (const auto& e : ended) {
+    if (e.status.ok())
+      spdlog::info("worker {}: fetched file sha256 {} from the broker into the cache", name_, e.sha256);
+  }
+  return ended;
+}
+
+void WorkerEdge::SendFetches(BrokerLink& link) {
+  if (link.state() != BrokerLink::State::kReady) return;
+  std::vector<Message> requests = fetch_.TakeRequests();
+  size_t sent = 0;
+  while (sent < requests.size() && link.Send(requests[sent])) ++sent;
+  requests.erase(requests.begin(), requests.begin() + static_cast<std::ptrdiff_t>(sent));
+  if (!requests.empty()) fetch_.Unsent(std::move(requests));
+}
+
+void WorkerEdge::AddPollItems(std::vector<zmq::pollitem_t>* items, bool can_send) const {
+  const auto add = [items](const PollFd& p) {
+    items->push_back({nullptr, p.fd, static_cast<short>(p.write ? ZMQ_POLLOUT : ZMQ_POLLIN), 0});
+  };
+  for (const auto& [id, job] : jobs_) {
+    // Backpressure: a job's pipes are read only while its output can go somewhere.
+    if (can_send || job->exit) {
+      if (job->out && !job->out->eof()) add({job->out->fd(), false});
+      if (job->err && !job->err->eof()) add({job->err->fd(), false});
+    }
+    if (!job->exit && job->child && job->child->exit_fd() >= 0) add({job->child->exit_fd(), false});
+    if (job->probe) {
+      for (const PollFd& p : job->probe->PollFds()) add(p);
+    }
+  }
+  for (const PollFd& p : children_.PollFds()) add(p);
+}
+
+void WorkerEdge::Pump(RunningJob& job) {
+  for (exec::OutputCapture* c : {job.out.get(), job.err.get()}) {
+    if (c == nullptr || c->eof()) continue;
+    if (auto st = c->OnReadable(); !st.ok()) spdlog::warn("worker: job {} output: {}", job.id, st.message());
+  }
+}
+
+void WorkerEdge::PumpOutput(bool can_send) {
+  for (auto& [id, job] : jobs_) {
+    if (can_send || job->exit) Pump(*job);
+  }
+}
+
+void WorkerEdge::SendLogs(BrokerLink& link) {
+  for (auto& [id, job] : jobs_) SendLogs(*job, link);
+}
+
+void WorkerEdge::SendLogs(RunningJob& job, BrokerLink& link) {
+  while (!job.pending.empty() && link.state() == BrokerLink::State::kReady) {
+    LogChunk& chunk = job.pending.front();
+    Message m = wire::MakeMessage(wire::MsgType::kJobLog);
+    m.Set("id", Datum(Text{job.id})).Set("attempt", Datum(job.attempt)).Set("seq", Datum(job.next_seq));
+    m.Set("stream", Datum(Text{std::string(exec::StreamName(chunk.stream))}));
+    m.blobs.push_back(std::move(chunk.bytes));
+    if (!link.Send(m)) {
+      chunk.bytes = std::move(m.blobs.front());  // the socket is full: keep it for the next turn
+      return;
+    }
+    ++job.next_seq;
+    job.pending.erase(job.pending.begin());
+  }
+}
+
+std::vector<Observed> WorkerEdge::Observe(int64_t now) {
+  std::vector<Observed> seen;
+  for (auto& [id, job] : jobs_) {
+    if (job->child && !job->exit) {
+      if ((job->exit = job->child->TryReap())) {
+        Pump(*job);  // what it wrote last
+        seen.push_back(Observed{.kind = Observed::Kind::kExit, .id = id, .status = *job->exit});
+      }
+    }
+    if (job->child && !job->output_reported && job->output_done() && job->pending.empty()) {
+      job->output_reported = true;
+      seen.push_back(Observed{.kind = Observed::Kind::kOutputDone, .id = id});
+    }
+    if (job->probe && job->probe->Check(now) != Probe::State::kPending) {
+      const bool passed = job->probe->Check(now) == Probe::State::kPassed;
+      seen.push_back(Observed{
+          .kind = Observed::Kind::kProbe, .id = id, .passed = passed, .detail = job->probe->detail()});
+      job->probe.reset();
+    }
+  }
+  for (const auto& exit : children_.Reap()) {
+    (void)registry_.Remove(exit.pid);
+    if (exit.status.success()) {
+      spdlog::info("worker {}: child worker {} (pid {}) exited", name_, exit.name, exit.pid);
+    } else {
+      spdlog::warn("worker {}: child worker {} (pid {}) ended: {}; see {}", name_, exit.name, exit.pid,
+                   exit.status.Render(), children_.LogOf(exit.name));
+    }
+    seen.push_back(ChildExited(exit));
+  }
+  return seen;
+}
+
+int64_t WorkerEdge::NextDue(int64_t now) const {
+  int64_t due = std::numeric_limits<int64_t>::max();
+  for (const auto& [id, job] : jobs_) {
+    if (job->probe) {  // a probe decided at once (a refused connect) has nothing to poll: observe it now
+      due = std::min(due, job->probe->decided() ? now : job->probe->deadline());
+    }
+    if (job->child && !job->output_reported && job->output_done() && job->pending.empty()) due = now;
+  }
+  return due;
+}
+
+bool WorkerEdge::Owns(pid_t pid) const {
+  if (children_.Owns(pid)) return true;
+  for (const auto& [id, job] : jobs_) {
+    if (job->child && job->child->pid() == pid) return true;
+    if (job->probe && job->probe->pid() == pid) return true;
+  }
+  return false;
+}
+
+// The worker is the subreaper of its jobs' descendants: processes orphaned by a job are re-parented
+// here and reaped now, so none lingers as a zombie. Processes we hold a handle for (job leaders,
+// health-check commands, child workers) are left to it: it keeps them unreaped on purpose (their
+// pid is their group id) and reports their exit.
+void WorkerEdge::ReapOrphans() {
+  for (;;) {
+    siginfo_t info{};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    if (Owns(info.si_pid)) return;  // exited just now: its owner notices it next turn
+    waitpid(info.si_pid, nullptr, WNOHANG);
+  }
+}
+
+}  // namespace titan::worker

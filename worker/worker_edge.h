@@ -1,0 +1,84 @@
+// WorkerEdge: the worker's OS edge — job processes (StartJob), their output pipes and the log chunks
+// for the broker, services' readiness probes, child workers, the PID registry and the file cache.
+// It carries out the WorkerCore's process and file commands and reports what the OS did: exits,
+// drained output, probe results, child workers that ended. It decides nothing about jobs.
+// Owned by the worker loop; one thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "artifacts/blob_store.h"
+#include "worker/broker_link.h"
+#include "worker/child_workers.h"
+#include "worker/file_fetch.h"
+#include "worker/pid_registry.h"
+#include "worker/running_job.h"
+
+namespace titan::worker {
+
+// Something the OS edge saw, for the WorkerCore.
+struct Observed {
+  enum class Kind { kExit, kOutputDone, kProbe, kChildExit };
+  Kind kind;
+  std::string id;           // the job; kChildExit: the child worker's name
+  exec::ExitStatus status;  // kExit, kChildExit
+  bool passed = false;      // kProbe
+  std::string detail;       // kProbe: why it failed
+};
+
+class WorkerEdge {
+ public:
+  WorkerEdge(std::string name, JobContext ctx, exec::PidRegistry registry, artifacts::BlobStore cache,
+             ChildWorkers children);
+
+  // Commands. Launch and Respawn return the leader's pid, or why the job could not start.
+  Result<int64_t> Launch(const wire::Message& assign);
+  Result<int64_t> Respawn(const std::string& id, int64_t restart);
+  void Signal(const std::string& id, int sig);
+  void AbandonOutput(const std::string& id);
+  void EndRun(const std::string& id);  // reaps the leader (SIGKILLing what is left of its group)
+  void Forget(const std::string& id);
+  void StartProbe(const std::string& id, const ProbeRequest& request, int64_t now);
+  void StopProbe(const std::string& id);
+  Result<int64_t> SpawnChild(const ChildRequest& child);
+  void SignalChildren(int sig);
+  std::vector<Observed> KillChildren();  // blocks up to ~3 s per child: for shutdown only
+
+  // Files (FileFetch): true when in the cache, false when fetching, an error when it cannot be had.
+  Result<bool> NeedFile(const std::string& sha256, int64_t size);
+  std::vector<FileFetch::Ended> OnFetchReply(const wire::Message& reply);
+  void RestartFetches() { fetch_.Restart(); }
+  void SendFetches(BrokerLink& link);
+
+  // Each loop turn. Output is read only while it can go somewhere (`can_send`) or the job has ended.
+  void AddPollItems(std::vector<zmq::pollitem_t>* items, bool can_send) const;
+  void PumpOutput(bool can_send);
+  void SendLogs(BrokerLink& link);
+  std::vector<Observed> Observe(int64_t now);
+  void ReapOrphans();
+  // The earliest probe deadline; `now` when something is ready to be observed without a poll event.
+  int64_t NextDue(int64_t now) const;
+
+ private:
+  RunningJob* Find(const std::string& id);
+  void Pump(RunningJob& job);
+  void SendLogs(RunningJob& job, BrokerLink& link);
+  bool Owns(pid_t pid) const;  // a process one of our handles will reap (job, probe, child worker)
+  bool PortFree(const wire::Map& spec, const std::string& id, std::string* reason) const;
+
+  std::string name_;
+  JobContext ctx_;
+  exec::PidRegistry registry_;
+  artifacts::BlobStore cache_;  // job files by content hash
+  FileFetch fetch_;
+  ChildWorkers children_;
+  std::map<std::string, std::unique_ptr<RunningJob>> jobs_;  // by id
+};
+
+}  // namespace titan::worker
