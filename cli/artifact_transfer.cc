@@ -18,7 +18,7 @@
 #include <zmq.hpp>
 
 #include "artifacts/sha256.h"
-#include "schemas/cpp/protocol.h"
+#include "schemas/generated/protocol.h"
 #include "schemas/cpp/transport.h"
 
 namespace titan::cli {

@@ -1,7 +1,10 @@
-// Frames <-> Message with validation against the schema table in protocol.cc.
+// Frames <-> Message with validation against the generated schema table (schemas/generated/protocol.h).
 #include "schemas/cpp/codec.h"
 
 #include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 
 namespace titan::wire {
 namespace {
@@ -91,6 +94,59 @@ bool ValidateFields(std::span<const FieldSpec> specs, const Message& msg, std::s
   return ValidateMap(specs, msg.body, std::string(NameOf(msg.type)), reason);
 }
 
+// The fields a map may hold: a message's own and the envelope's, or a struct's.
+struct Specs {
+  std::span<const FieldSpec> own;
+  std::span<const FieldSpec> envelope = {};
+
+  static Specs Of(MsgType type) { return {SpecOf(type).fields, EnvelopeFields()}; }
+  const FieldSpec* Find(std::string_view name) const {
+    const FieldSpec* f = FindFieldSpec(own, name);
+    return f != nullptr ? f : FindFieldSpec(envelope, name);
+  }
+};
+
+// Calls fn(map, "[i]" or "") for the struct maps a struct-typed datum holds: itself, or each element.
+template <class D, class Fn>  // D: Datum or const Datum
+void ForEachStructMap(const FieldSpec& f, D& d, Fn fn) {
+  if (f.type == FieldType::kStruct) {
+    if (auto* m = std::get_if<Map>(&d.v)) fn(*m, std::string());
+  } else if (f.type == FieldType::kListStruct) {
+    if (auto* list = std::get_if<List>(&d.v)) {
+      for (size_t i = 0; i < list->size(); ++i) {
+        if (auto* m = std::get_if<Map>(&(*list)[i].v)) fn(*m, "[" + std::to_string(i) + "]");
+      }
+    }
+  }
+}
+
+// Names the first key of `map` (or of a struct inside it) that `specs` lacks.
+Status CheckNames(const Map& map, const std::string& where, const Specs& specs) {
+  for (const auto& [name, value] : map) {
+    const FieldSpec* f = specs.Find(name);
+    if (f == nullptr) {
+      return Status(Status::Code::kInternal, where + " has no field '" + name +
+                                                 "' in schemas/protocol.yaml (a misspelled field name?)");
+    }
+    Status nested;
+    ForEachStructMap(*f, value, [&](const Map& m, const std::string& index) {
+      if (nested.ok()) nested = CheckNames(m, where + "." + name + index, Specs{f->nested});
+    });
+    if (!nested.ok()) return nested;
+  }
+  return Status::Ok();
+}
+
+// Drops the keys of `map` (and of the structs inside it) that `specs` lacks: a peer's unknown fields are
+// ignored (room to grow within a version), so only schema fields reach our code.
+void DropUnknown(Map* map, const Specs& specs) {
+  std::erase_if(*map, [&](const auto& kv) { return specs.Find(kv.first) == nullptr; });
+  for (auto& [name, value] : *map) {
+    const FieldSpec* f = specs.Find(name);
+    ForEachStructMap(*f, value, [&](Map& m, const std::string&) { DropUnknown(&m, Specs{f->nested}); });
+  }
+}
+
 void EncodeFields(std::span<const FieldSpec> specs, const Message& msg, Map* out) {
   for (const FieldSpec& f : specs) {
     const Datum* d = msg.Find(f.name);
@@ -130,6 +186,13 @@ bool Message::Has(std::string_view name) const {
 }
 
 Message& Message::Set(std::string_view name, Datum value) {
+#ifndef NDEBUG
+  if (Specs::Of(type).Find(name) == nullptr) {
+    std::fprintf(stderr, "titan: bug: %s has no field '%.*s' in schemas/protocol.yaml\n", NameOf(type).data(),
+                 static_cast<int>(name.size()), name.data());
+    std::abort();
+  }
+#endif
   for (auto& [k, v] : body) {
     if (k == name) {
       v = std::move(value);
@@ -263,6 +326,7 @@ Decoded Decode(std::span<const std::string_view> frames) {
   out.msg.body = std::move(*map);
   for (size_t i = 3; i < frames.size(); ++i) out.msg.blobs.emplace_back(frames[i]);
   if (!Validate(out.msg, &error)) return fail(DecodeStatus::kMalformed, error);
+  DropUnknown(&out.msg.body, Specs::Of(spec->type));
   out.status = DecodeStatus::kOk;
   return out;
 }
@@ -277,7 +341,18 @@ bool Validate(const Message& msg, std::string* reason) {
          ValidateFields(EnvelopeFields(), msg, reason);
 }
 
+Status CheckFieldNames(const Message& msg) {
+  return CheckNames(msg.body, std::string(NameOf(msg.type)), Specs::Of(msg.type));
+}
+
 std::vector<std::string> Encode(const Message& msg) {
+  if (Status bad = CheckFieldNames(msg); !bad.ok()) {
+    std::fprintf(stderr, "titan: bug: %s\n", bad.message().c_str());
+    assert(false && "a message holds a field its schema lacks (see the line above)");
+    Message error = MakeError(ErrorCode::kInternal, "bug in the sender: " + bad.message());
+    if (const Datum* rid = msg.Find("rid"); rid != nullptr && !rid->is_nil()) error.Set("rid", *rid);
+    return Encode(error);
+  }
   Map fields;
   EncodeFields(SpecOf(msg.type).fields, msg, &fields);
   EncodeFields(EnvelopeFields(), msg, &fields);
