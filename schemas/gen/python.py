@@ -1,5 +1,6 @@
 """Python output of gen_protocol.py: the SDK's message table (titan_sdk/schema.py) and a dataclass per
 schema struct and per message (titan_sdk/messages.py; the base class is titan_sdk/record.py)."""
+import textwrap
 from typing import List
 
 from .model import PERMISSIONS, Field, Message, Schema, Struct
@@ -113,7 +114,11 @@ def _dataclass_fields(fields: List[Field]) -> str:
 
 
 def _docstring(text: str) -> str:
-    return '    """%s"""\n\n' % text.replace('"""', "'''") if text else ""
+    if not text:
+        return ""
+    body = textwrap.fill(text.replace('"""', "'''"), width=110, initial_indent="    \"\"\"",
+                         subsequent_indent="    ")
+    return body + '"""\n\n'
 
 
 def _struct_class(st: Struct) -> str:

@@ -38,7 +38,8 @@ class JobSpec(Record):
 
 @dataclasses.dataclass
 class FileBlob(Record):
-    """A job file: its bytes, or (content omitted) the SHA-256 of bytes this broker already has, so a client resubmitting a script need not send it again. With both, the content is used."""
+    """A job file: its bytes, or (content omitted) the SHA-256 of bytes this broker already has, so a client
+    resubmitting a script need not send it again. With both, the content is used."""
 
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['FileBlob']
 
@@ -178,7 +179,8 @@ class JobResult(Record):
 
 @dataclasses.dataclass
 class ErrorMsg(MessageRecord):
-    """ERROR (0x01, node -> client): The node could not carry out the request, and the request was not applied."""
+    """ERROR (0x01, node -> client): The node could not carry out the request, and the request was not
+    applied."""
 
     TYPE: ClassVar[MsgType] = MsgType.ERROR
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.ERROR]
@@ -245,7 +247,8 @@ class StoreDeleteMsg(MessageRecord):
 
 @dataclasses.dataclass
 class StoreSaddMsg(MessageRecord):
-    """STORE_SADD (0x13, client -> store): Adds a member to the set at `key`, creating the set if the key is missing."""
+    """STORE_SADD (0x13, client -> store): Adds a member to the set at `key`, creating the set if the key is
+    missing."""
 
     TYPE: ClassVar[MsgType] = MsgType.STORE_SADD
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.STORE_SADD]
@@ -277,7 +280,8 @@ class StoreSmembersMsg(MessageRecord):
 
 @dataclasses.dataclass
 class StoreIncrMsg(MessageRecord):
-    """STORE_INCR (0x16, client -> store): Adds `delta` to the integer counter at `key`; a missing key counts as 0."""
+    """STORE_INCR (0x16, client -> store): Adds `delta` to the integer counter at `key`; a missing key counts
+    as 0."""
 
     TYPE: ClassVar[MsgType] = MsgType.STORE_INCR
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.STORE_INCR]
@@ -288,7 +292,8 @@ class StoreIncrMsg(MessageRecord):
 
 @dataclasses.dataclass
 class StoreCasMsg(MessageRecord):
-    """STORE_CAS (0x17, client -> store): Compare and swap: sets `key` to `value` only if the key holds `expected` now."""
+    """STORE_CAS (0x17, client -> store): Compare and swap: sets `key` to `value` only if the key holds
+    `expected` now."""
 
     TYPE: ClassVar[MsgType] = MsgType.STORE_CAS
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.STORE_CAS]
@@ -300,7 +305,8 @@ class StoreCasMsg(MessageRecord):
 
 @dataclasses.dataclass
 class StoreKeysMsg(MessageRecord):
-    """STORE_KEYS (0x18, client -> store): Lists keys (value keys and set keys) that start with `prefix`, in byte order."""
+    """STORE_KEYS (0x18, client -> store): Lists keys (value keys and set keys) that start with `prefix`, in
+    byte order."""
 
     TYPE: ClassVar[MsgType] = MsgType.STORE_KEYS
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.STORE_KEYS]
@@ -331,7 +337,8 @@ class StoreValueMsg(MessageRecord):
 
 @dataclasses.dataclass
 class StoreCountMsg(MessageRecord):
-    """STORE_COUNT (0x22, store -> client): How many keys or members the request changed; what it counts depends on the request."""
+    """STORE_COUNT (0x22, store -> client): How many keys or members the request changed; what it counts
+    depends on the request."""
 
     TYPE: ClassVar[MsgType] = MsgType.STORE_COUNT
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.STORE_COUNT]
@@ -383,7 +390,8 @@ class OkMsg(MessageRecord):
 
 @dataclasses.dataclass
 class JobSubmitMsg(MessageRecord):
-    """JOB_SUBMIT (0x31, client -> broker): Submits jobs (a DAG when they name parents) with the files they run."""
+    """JOB_SUBMIT (0x31, client -> broker): Submits jobs (a DAG when they name parents) with the files they
+    run."""
 
     TYPE: ClassVar[MsgType] = MsgType.JOB_SUBMIT
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.JOB_SUBMIT]
@@ -480,7 +488,8 @@ class JobLogDataMsg(MessageRecord):
 
 @dataclasses.dataclass
 class JobStopMsg(MessageRecord):
-    """JOB_STOP (0x39, client -> broker): Stops a job: a waiting one is CANCELLED at once, a running one once its process is gone."""
+    """JOB_STOP (0x39, client -> broker): Stops a job: a waiting one is CANCELLED at once, a running one once
+    its process is gone."""
 
     TYPE: ClassVar[MsgType] = MsgType.JOB_STOP
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.JOB_STOP]
@@ -490,7 +499,8 @@ class JobStopMsg(MessageRecord):
 
 @dataclasses.dataclass
 class JobWaitMsg(MessageRecord):
-    """JOB_WAIT (0x3A, client -> broker): Waits until a job is final (a SERVICE: ready), or until `timeout_ms`."""
+    """JOB_WAIT (0x3A, client -> broker): Waits until a job is final (a SERVICE: ready), or until
+    `timeout_ms`."""
 
     TYPE: ClassVar[MsgType] = MsgType.JOB_WAIT
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.JOB_WAIT]
@@ -539,7 +549,8 @@ class WorkerStopMsg(MessageRecord):
 
 @dataclasses.dataclass
 class WorkerAddMsg(MessageRecord):
-    """WORKER_ADD (0x3F, client -> broker): Starts a worker on the broker's machine (the original Titan's `deploy Worker.jar PORT`)."""
+    """WORKER_ADD (0x3F, client -> broker): Starts a worker on the broker's machine (the original Titan's
+    `deploy Worker.jar PORT`)."""
 
     TYPE: ClassVar[MsgType] = MsgType.WORKER_ADD
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.WORKER_ADD]
@@ -595,7 +606,8 @@ class DagGetMsg(MessageRecord):
 
 @dataclasses.dataclass
 class DagInfoMsg(MessageRecord):
-    """DAG_INFO (0x43, broker -> client): One DAG with the JobInfo of each of its jobs and gates, or that it knows no such DAG."""
+    """DAG_INFO (0x43, broker -> client): One DAG with the JobInfo of each of its jobs and gates, or that it
+    knows no such DAG."""
 
     TYPE: ClassVar[MsgType] = MsgType.DAG_INFO
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.DAG_INFO]
@@ -637,7 +649,8 @@ class RunListReplyMsg(MessageRecord):
 
 @dataclasses.dataclass
 class ScheduleAddMsg(MessageRecord):
-    """SCHEDULE_ADD (0x47, client -> broker): Adds (or replaces) a cron schedule that submits the given jobs at each fire."""
+    """SCHEDULE_ADD (0x47, client -> broker): Adds (or replaces) a cron schedule that submits the given jobs
+    at each fire."""
 
     TYPE: ClassVar[MsgType] = MsgType.SCHEDULE_ADD
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.SCHEDULE_ADD]
@@ -729,7 +742,8 @@ class ArtifactChunkAckMsg(MessageRecord):
 
 @dataclasses.dataclass
 class ArtifactCommitMsg(MessageRecord):
-    """ARTIFACT_COMMIT (0x64, client -> broker): Ends an upload: the artifact becomes visible, and durable, only now."""
+    """ARTIFACT_COMMIT (0x64, client -> broker): Ends an upload: the artifact becomes visible, and durable,
+    only now."""
 
     TYPE: ClassVar[MsgType] = MsgType.ARTIFACT_COMMIT
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.ARTIFACT_COMMIT]
@@ -770,7 +784,8 @@ class ArtifactInfoMsg(MessageRecord):
 
 @dataclasses.dataclass
 class ArtifactReadMsg(MessageRecord):
-    """ARTIFACT_READ (0x68, client -> broker): Reads bytes of a content by its hash (clients, and workers fetching a job's file)."""
+    """ARTIFACT_READ (0x68, client -> broker): Reads bytes of a content by its hash (clients, and workers
+    fetching a job's file)."""
 
     TYPE: ClassVar[MsgType] = MsgType.ARTIFACT_READ
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.ARTIFACT_READ]
@@ -815,7 +830,8 @@ class ArtifactListReplyMsg(MessageRecord):
 
 @dataclasses.dataclass
 class ArtifactDeleteMsg(MessageRecord):
-    """ARTIFACT_DELETE (0x6C, client -> broker): Deletes an artifact's name (its content stays while another name uses it)."""
+    """ARTIFACT_DELETE (0x6C, client -> broker): Deletes an artifact's name (its content stays while another
+    name uses it)."""
 
     TYPE: ClassVar[MsgType] = MsgType.ARTIFACT_DELETE
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.ARTIFACT_DELETE]
@@ -826,7 +842,8 @@ class ArtifactDeleteMsg(MessageRecord):
 
 @dataclasses.dataclass
 class WorkerReadyMsg(MessageRecord):
-    """WORKER_READY (0x50, worker -> broker): Registers a worker, with what it still runs and the results not yet acknowledged."""
+    """WORKER_READY (0x50, worker -> broker): Registers a worker, with what it still runs and the results not
+    yet acknowledged."""
 
     TYPE: ClassVar[MsgType] = MsgType.WORKER_READY
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.WORKER_READY]
@@ -929,7 +946,8 @@ class JobAckMsg(MessageRecord):
 
 @dataclasses.dataclass
 class JobCancelMsg(MessageRecord):
-    """JOB_CANCEL (0x58, broker -> worker): Stops a job's attempt (a stop or a timeout); the worker answers with JOB_DONE."""
+    """JOB_CANCEL (0x58, broker -> worker): Stops a job's attempt (a stop or a timeout); the worker answers
+    with JOB_DONE."""
 
     TYPE: ClassVar[MsgType] = MsgType.JOB_CANCEL
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.JOB_CANCEL]
@@ -976,7 +994,8 @@ class ServiceStatusMsg(MessageRecord):
 
 @dataclasses.dataclass
 class WorkerSpawnMsg(MessageRecord):
-    """WORKER_SPAWN (0x5C, broker -> worker): Asks a worker to start a child worker on its machine (auto-scaling, WORKER_ADD)."""
+    """WORKER_SPAWN (0x5C, broker -> worker): Asks a worker to start a child worker on its machine (auto-
+    scaling, WORKER_ADD)."""
 
     TYPE: ClassVar[MsgType] = MsgType.WORKER_SPAWN
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.WORKER_SPAWN]
@@ -1020,7 +1039,8 @@ class EventLogMsg(MessageRecord):
 
 @dataclasses.dataclass
 class EventWorkerMsg(MessageRecord):
-    """EVENT_WORKER (0x72, broker -> subscribers): A worker joined, left, was lost, or sent a heartbeat (topic `worker.<name>`)."""
+    """EVENT_WORKER (0x72, broker -> subscribers): A worker joined, left, was lost, or sent a heartbeat (topic
+    `worker.<name>`)."""
 
     TYPE: ClassVar[MsgType] = MsgType.EVENT_WORKER
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.EVENT_WORKER]
