@@ -100,50 +100,64 @@ struct Specs {
   std::span<const FieldSpec> envelope = {};
 
   static Specs Of(MsgType type) { return {SpecOf(type).fields, EnvelopeFields()}; }
-  const FieldSpec* Find(std::string_view name) const {
-    const FieldSpec* f = FindFieldSpec(own, name);
-    return f != nullptr ? f : FindFieldSpec(envelope, name);
+  // The spec of `name`, or nullptr. `*hint` is where the next field is looked for first: the maps we
+  // build list their fields in schema order, which makes a whole map's lookups linear.
+  const FieldSpec* Find(std::string_view name, size_t* hint) const {
+    if (*hint < own.size() && own[*hint].name == name) return &own[(*hint)++];
+    for (size_t i = 0; i < own.size(); ++i) {
+      if (own[i].name == name) {
+        *hint = i + 1;
+        return &own[i];
+      }
+    }
+    return FindFieldSpec(envelope, name);
   }
 };
 
-// Calls fn(map, "[i]" or "") for the struct maps a struct-typed datum holds: itself, or each element.
+// Calls fn(map, i) for the struct maps a struct-typed datum holds: itself (i = -1), or each element.
 template <class D, class Fn>  // D: Datum or const Datum
 void ForEachStructMap(const FieldSpec& f, D& d, Fn fn) {
   if (f.type == FieldType::kStruct) {
-    if (auto* m = std::get_if<Map>(&d.v)) fn(*m, std::string());
+    if (auto* m = std::get_if<Map>(&d.v)) fn(*m, -1);
   } else if (f.type == FieldType::kListStruct) {
     if (auto* list = std::get_if<List>(&d.v)) {
       for (size_t i = 0; i < list->size(); ++i) {
-        if (auto* m = std::get_if<Map>(&(*list)[i].v)) fn(*m, "[" + std::to_string(i) + "]");
+        if (auto* m = std::get_if<Map>(&(*list)[i].v)) fn(*m, static_cast<int64_t>(i));
       }
     }
   }
 }
 
-// Names the first key of `map` (or of a struct inside it) that `specs` lacks.
-Status CheckNames(const Map& map, const std::string& where, const Specs& specs) {
+// True when `map` (or a struct inside it) has a key `specs` lacks: *field is that key and *path the
+// structs leading to it (".jobs[0]"). Paths are built only for the failure: this runs on every Encode.
+bool FindUnknown(const Map& map, const Specs& specs, std::string* path, std::string* field) {
+  size_t hint = 0;
   for (const auto& [name, value] : map) {
-    const FieldSpec* f = specs.Find(name);
+    const FieldSpec* f = specs.Find(name, &hint);
     if (f == nullptr) {
-      return Status(Status::Code::kInternal, where + " has no field '" + name +
-                                                 "' in schemas/protocol.yaml (a misspelled field name?)");
+      *field = name;
+      return true;
     }
-    Status nested;
-    ForEachStructMap(*f, value, [&](const Map& m, const std::string& index) {
-      if (nested.ok()) nested = CheckNames(m, where + "." + name + index, Specs{f->nested});
+    bool found = false;
+    ForEachStructMap(*f, value, [&](const Map& m, int64_t i) {
+      if (found || !FindUnknown(m, Specs{f->nested}, path, field)) return;
+      *path = "." + name + (i < 0 ? "" : "[" + std::to_string(i) + "]") + *path;
+      found = true;
     });
-    if (!nested.ok()) return nested;
+    if (found) return true;
   }
-  return Status::Ok();
+  return false;
 }
 
 // Drops the keys of `map` (and of the structs inside it) that `specs` lacks: a peer's unknown fields are
 // ignored (room to grow within a version), so only schema fields reach our code.
 void DropUnknown(Map* map, const Specs& specs) {
-  std::erase_if(*map, [&](const auto& kv) { return specs.Find(kv.first) == nullptr; });
+  size_t hint = 0;
+  std::erase_if(*map, [&](const auto& kv) { return specs.Find(kv.first, &hint) == nullptr; });
+  hint = 0;
   for (auto& [name, value] : *map) {
-    const FieldSpec* f = specs.Find(name);
-    ForEachStructMap(*f, value, [&](Map& m, const std::string&) { DropUnknown(&m, Specs{f->nested}); });
+    const FieldSpec* f = specs.Find(name, &hint);
+    ForEachStructMap(*f, value, [&](Map& m, int64_t) { DropUnknown(&m, Specs{f->nested}); });
   }
 }
 
@@ -187,7 +201,8 @@ bool Message::Has(std::string_view name) const {
 
 Message& Message::Set(std::string_view name, Datum value) {
 #ifndef NDEBUG
-  if (Specs::Of(type).Find(name) == nullptr) {
+  size_t hint = 0;
+  if (Specs::Of(type).Find(name, &hint) == nullptr) {
     std::fprintf(stderr, "titan: bug: %s has no field '%.*s' in schemas/protocol.yaml\n", NameOf(type).data(),
                  static_cast<int>(name.size()), name.data());
     std::abort();
@@ -342,7 +357,10 @@ bool Validate(const Message& msg, std::string* reason) {
 }
 
 Status CheckFieldNames(const Message& msg) {
-  return CheckNames(msg.body, std::string(NameOf(msg.type)), Specs::Of(msg.type));
+  std::string path, field;
+  if (!FindUnknown(msg.body, Specs::Of(msg.type), &path, &field)) return Status::Ok();
+  return Status(Status::Code::kInternal, std::string(NameOf(msg.type)) + path + " has no field '" + field +
+                                             "' in schemas/protocol.yaml (a misspelled field name?)");
 }
 
 std::vector<std::string> Encode(const Message& msg) {
