@@ -169,7 +169,8 @@ def messages_h(s: Schema) -> str:
             + _visit(s))
     return (BANNER + "// One struct per schema struct and per message: a field is a member; optional fields are\n"
             "// std::optional. From() copies the fields of a decoded map or message (a missing required field\n"
-            "// is an error, never a crash); ToDatum()/ToMessage() build one that Encode accepts.\n"
+            "// is an error, never a crash; after Decode accepted a message, From() of its type succeeds);\n"
+            "// ToDatum()/ToMessage() build one that Encode accepts.\n"
             "#pragma once\n\n#include <cstdint>\n#include <cstdlib>\n#include <optional>\n#include <string>\n"
             "#include <type_traits>\n#include <vector>\n\n"
             '#include "base/status.h"\n#include "schemas/cpp/codec.h"\n\nnamespace titan::wire {\n\n'
