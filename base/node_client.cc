@@ -59,28 +59,29 @@ bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, 
 bool NodeClient::Discover(std::string* error) {
   if (discovered_) return true;
   const std::string entry = "tcp://" + host_ + ":" + std::to_string(port_);
-  Message welcome;
-  if (!RoundTrip(entry, MakeMessage(MsgType::kHello).Set("client", Datum(Text{"titan-cli"})), &welcome, error,
-                 timeout_ms_)) {
+  Message reply;
+  if (!RoundTrip(entry, HelloMsg{.client = "titan-cli"}.ToMessage(), &reply, error, timeout_ms_))
+    return false;
+  Result<WelcomeMsg> welcome = WelcomeMsg::From(reply);
+  if (!welcome.ok()) {
+    *error = entry + " answered HELLO with " + std::string(NameOf(reply.type)) + ": " + welcome.message();
     return false;
   }
-  if (welcome.type != MsgType::kWelcome) {
-    *error = entry + " answered HELLO with " + std::string(NameOf(welcome.type)) + ": " +
-             std::string(welcome.Bytes("reason"));
-    return false;
-  }
-  welcome_ = std::move(welcome);
+  welcome_ = std::move(welcome).value();
   discovered_ = true;
   return true;
 }
 
 std::string NodeClient::Endpoint(const std::string& which) const {
   const std::string self = "tcp://" + host_ + ":" + std::to_string(port_);
-  if (which == "store" && welcome_.Bytes("node") == "store") return self;
-  if (!welcome_.Has(which + "_port")) return "";
-  const std::string host =
-      which == "store" && welcome_.Has("store_host") ? std::string(welcome_.Bytes("store_host")) : host_;
-  return "tcp://" + host + ":" + std::to_string(welcome_.Int(which + "_port"));
+  if (which == "store" && welcome_.node == "store") return self;
+  const std::optional<int64_t> port = which == "store"    ? welcome_.store_port
+                                      : which == "pub"    ? welcome_.pub_port
+                                      : which == "worker" ? welcome_.worker_port
+                                                          : std::nullopt;
+  if (!port) return "";
+  const std::string host = which == "store" && welcome_.store_host ? *welcome_.store_host : host_;
+  return "tcp://" + host + ":" + std::to_string(*port);
 }
 
 bool NodeClient::Call(const Message& request, Message* reply, std::string* error, int timeout_ms) {

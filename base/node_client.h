@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 
 #include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::wire {
 
@@ -23,7 +24,7 @@ class NodeClient {
 
   // HELLO once and keep the WELCOME. False with `error` when nothing answered.
   bool Discover(std::string* error);
-  const Message& welcome() const { return welcome_; }
+  const WelcomeMsg& welcome() const { return welcome_; }
   // tcp://host:port of an endpoint the WELCOME announced ("store", "pub", "worker"); empty if none.
   std::string Endpoint(const std::string& which) const;
   const std::string& host() const { return host_; }
@@ -37,7 +38,7 @@ class NodeClient {
   int port_;
   int timeout_ms_;
   int64_t next_rid_ = 1;
-  Message welcome_;
+  WelcomeMsg welcome_;
   bool discovered_ = false;
   zmq::context_t ctx_{1};
   std::unique_ptr<zmq::socket_t> socket_;

@@ -18,15 +18,14 @@
 #include <zmq.hpp>
 
 #include "artifacts/sha256.h"
-#include "schemas/cpp/protocol.h"
 #include "schemas/cpp/transport.h"
+#include "schemas/generated/protocol.h"
 
 namespace titan::cli {
 
 using wire::Datum;
 using wire::Message;
 using wire::MsgType;
-using wire::Text;
 using Kind = TransferStatus::Kind;
 
 namespace {
@@ -101,21 +100,23 @@ bool WriteFull(int fd, const char* buf, int64_t n, int64_t offset) {
 
 // An ERROR reply as a status: "<context>: CODE: reason" (NOT_FOUND becomes kNotFound).
 TransferStatus Refused(const Message& error, const std::string& context) {
-  const std::string code(error.Bytes("code"));
+  const Result<wire::ErrorMsg> e = wire::ErrorMsg::From(error);  // Decode checked its fields
+  const std::string code = e.ok() ? e.value().code : "ERROR";
   return TransferStatus::Error(code == "NOT_FOUND" ? Kind::kNotFound : Kind::kRefused,
-                               context + ": " + code + ": " + std::string(error.Bytes("reason")), code);
+                               context + ": " + code + ": " + (e.ok() ? e.value().reason : e.message()),
+                               code);
 }
 
 // An ARTIFACT_DATA header and its blob of `got` bytes against the read of `length` bytes at `offset`
 // of content of `size` bytes.
-TransferStatus CheckData(const Message& data, size_t got, int64_t offset, int64_t length, int64_t size) {
-  if (data.Int("offset") == offset && data.Int("size") == size && static_cast<int64_t>(got) == length)
-    return {};
-  return TransferStatus::Error(Kind::kRefused, "the broker answered the read of " + std::to_string(length) +
-                                                   " bytes at offset " + std::to_string(offset) + " with " +
-                                                   std::to_string(got) + " bytes at offset " +
-                                                   std::to_string(data.Int("offset")) + " of " +
-                                                   std::to_string(data.Int("size")) + "; try again");
+TransferStatus CheckData(const Message& header, size_t got, int64_t offset, int64_t length, int64_t size) {
+  const Result<wire::ArtifactDataMsg> data = wire::ArtifactDataMsg::From(header);
+  const int64_t at = data.ok() ? data.value().offset : -1, of = data.ok() ? data.value().size : -1;
+  if (at == offset && of == size && static_cast<int64_t>(got) == length) return {};
+  return TransferStatus::Error(
+      Kind::kRefused, "the broker answered the read of " + std::to_string(length) + " bytes at offset " +
+                          std::to_string(offset) + " with " + std::to_string(got) + " bytes at offset " +
+                          std::to_string(at) + " of " + std::to_string(of) + "; try again");
 }
 
 // Compares the downloaded content's hash (`digest`, or the file at `partial` hashed now when empty)
@@ -265,6 +266,12 @@ TransferStatus ArtifactTransfer::Call(Message request, MsgType expected, Message
   return {};
 }
 
+TransferStatus ArtifactTransfer::Unreadable(const Status& why, const char* doing) const {
+  return TransferStatus::Error(Kind::kRefused, endpoint_ + " sent a reply this titan cannot read while " +
+                                                   doing + " (" + why.message() +
+                                                   "); is it a Titan broker of this version?");
+}
+
 TransferStatus ArtifactTransfer::Unexpected(const Message& got, MsgType expected, const char* doing) const {
   return TransferStatus::Error(Kind::kRefused, endpoint_ + " answered " +
                                                    std::string(wire::NameOf(got.type)) + " instead of " +
@@ -275,38 +282,29 @@ TransferStatus ArtifactTransfer::Unexpected(const Message& got, MsgType expected
 // ---- single requests ----
 
 TransferStatus ArtifactTransfer::Stat(const std::string& space, const std::string& name, ArtifactView* info) {
-  Message reply;
+  wire::ArtifactInfoMsg reply;
   const std::string doing = "looking up " + space + "/" + name;
-  TransferStatus s = Call(wire::MakeMessage(MsgType::kArtifactStat)
-                              .Set("space", Datum(Text{space}))
-                              .Set("name", Datum(Text{name})),
-                          MsgType::kArtifactInfo, &reply, doing.c_str());
+  TransferStatus s =
+      Call(wire::ArtifactStatMsg{.space = space, .name = name}.ToMessage(), &reply, doing.c_str());
   if (!s.ok()) return s;
-  *info = ArtifactFromDatum(*reply.Find("artifact"));
+  *info = ArtifactFromInfo(reply.artifact);
   return {};
 }
 
 TransferStatus ArtifactTransfer::List(const std::string& space, std::vector<ArtifactView>* artifacts) {
-  Message request = wire::MakeMessage(MsgType::kArtifactList);
-  if (!space.empty()) request.Set("space", Datum(Text{space}));
-  Message reply;
-  if (TransferStatus s = Call(std::move(request), MsgType::kArtifactListReply, &reply, "listing artifacts");
-      !s.ok()) {
-    return s;
-  }
+  wire::ArtifactListMsg request;
+  if (!space.empty()) request.space = space;
+  wire::ArtifactListReplyMsg reply;
+  if (TransferStatus s = Call(request.ToMessage(), &reply, "listing artifacts"); !s.ok()) return s;
   artifacts->clear();
-  for (const Datum& d : std::get<wire::List>(reply.Find("artifacts")->v))
-    artifacts->push_back(ArtifactFromDatum(d));
+  for (const wire::ArtifactInfo& a : reply.artifacts) artifacts->push_back(ArtifactFromInfo(a));
   return {};
 }
 
 TransferStatus ArtifactTransfer::Delete(const std::string& space, const std::string& name) {
-  Message reply;
+  wire::OkMsg reply;
   const std::string doing = "removing " + space + "/" + name;
-  return Call(wire::MakeMessage(MsgType::kArtifactDelete)
-                  .Set("space", Datum(Text{space}))
-                  .Set("name", Datum(Text{name})),
-              MsgType::kOk, &reply, doing.c_str());
+  return Call(wire::ArtifactDeleteMsg{.space = space, .name = name}.ToMessage(), &reply, doing.c_str());
 }
 
 // ---- upload ----
@@ -330,29 +328,24 @@ TransferStatus ArtifactTransfer::Upload(const std::string& path, const std::stri
   if (TransferStatus s = HashForUpload(fd.get(), path, size, progress, &sha256); !s.ok()) return s;
 
   const std::string target = space + "/" + name;
-  Message opened;
+  wire::ArtifactUploadMsg opened;
   const std::string doing = "starting the upload of " + target;
-  TransferStatus s = Call(wire::MakeMessage(MsgType::kArtifactPut)
-                              .Set("space", Datum(Text{space}))
-                              .Set("name", Datum(Text{name}))
-                              .Set("size", Datum(size))
-                              .Set("sha256", Datum(Text{sha256})),
-                          MsgType::kArtifactUpload, &opened, doing.c_str());
+  const wire::ArtifactPutMsg put{.space = space, .name = name, .size = size, .sha256 = sha256};
+  TransferStatus s = Call(put.ToMessage(), &opened, doing.c_str());
   if (!s.ok()) return s;
-  const std::string upload(opened.Bytes("upload"));
-  const int64_t chunk_bytes = std::clamp<int64_t>(opened.Int("chunk_bytes"), 1, wire::kMaxChunkBytes);
-  const int credit = static_cast<int>(std::clamp<int64_t>(opened.Int("credit"), 1, kMaxCredit));
+  const std::string& upload = opened.upload;
+  const int64_t chunk_bytes = std::clamp<int64_t>(opened.chunk_bytes, 1, wire::kMaxChunkBytes);
+  const int credit = static_cast<int>(std::clamp<int64_t>(opened.credit, 1, kMaxCredit));
 
   s = SendChunks(fd.get(), path, upload, size, chunk_bytes, credit, progress);
   if (s.ok()) {
-    Message done;
+    wire::ArtifactInfoMsg done;
     const std::string committing = "committing " + target + " (the broker verifies and syncs it)";
     const auto commit_ms = static_cast<int>(
         std::min<int64_t>(options_.timeout_ms + size / kCommitBytesPerMs, std::numeric_limits<int>::max()));
-    s = Call(wire::MakeMessage(MsgType::kArtifactCommit).Set("upload", Datum(Text{upload})),
-             MsgType::kArtifactInfo, &done, committing.c_str(), commit_ms);
+    s = Call(wire::ArtifactCommitMsg{.upload = upload}.ToMessage(), &done, committing.c_str(), commit_ms);
     if (s.ok()) {
-      *info = ArtifactFromDatum(*done.Find("artifact"));
+      *info = ArtifactFromInfo(done.artifact);
       if (info->sha256 == sha256 && info->size == size) return {};
       return TransferStatus::Error(
           Kind::kRefused, "the broker stored " + target + " with sha256 " + info->sha256 + " and " +
@@ -368,13 +361,12 @@ TransferStatus ArtifactTransfer::Upload(const std::string& path, const std::stri
 // with the socket; nothing is waited for when the broker is not answering anyway.
 void ArtifactTransfer::Abort(const std::string& upload, const TransferStatus& why) {
   if (why.kind() == Kind::kNoAnswer) {
-    (void)Send(wire::MakeMessage(MsgType::kArtifactAbort).Set("upload", Datum(Text{upload})));
+    (void)Send(wire::ArtifactAbortMsg{.upload = upload}.ToMessage());
     return;
   }
   aborting_ = true;
-  Message ok;
-  (void)Call(wire::MakeMessage(MsgType::kArtifactAbort).Set("upload", Datum(Text{upload})), MsgType::kOk, &ok,
-             "aborting the upload", kAbortWaitMs);
+  wire::OkMsg ok;
+  (void)Call(wire::ArtifactAbortMsg{.upload = upload}.ToMessage(), &ok, "aborting the upload", kAbortWaitMs);
   aborting_ = false;
 }
 
@@ -415,11 +407,10 @@ TransferStatus ArtifactTransfer::SendChunk(int fd, const std::string& path, cons
     return LocalError("cannot read '" + path + "'", errno, "check the file");
   }
   *rid = next_rid_++;
-  Message m = wire::MakeMessage(MsgType::kArtifactChunk);
-  m.Set("upload", Datum(Text{upload}))
-      .Set("offset", Datum(offset))
-      .Set("crc32", Datum(static_cast<int64_t>(artifacts::Crc32(chunk))))
-      .Set("rid", Datum(*rid));
+  const wire::ArtifactChunkMsg header{
+      .upload = upload, .offset = offset, .crc32 = static_cast<int64_t>(artifacts::Crc32(chunk))};
+  Message m = header.ToMessage();  // the chunk travels as the blob frame Send adds
+  m.Set("rid", Datum(*rid));
   return Send(std::move(m), std::move(chunk));
 }
 
@@ -453,7 +444,9 @@ TransferStatus ArtifactTransfer::SendChunks(int fd, const std::string& path, con
       return Unexpected(reply.msg, MsgType::kArtifactChunkAck, "uploading");
     const int64_t expected = in_flight.front().end;
     in_flight.pop_front();
-    acked = reply.msg.Int("received");
+    const Result<wire::ArtifactChunkAckMsg> ack = wire::ArtifactChunkAckMsg::From(reply.msg);
+    if (!ack.ok()) return Unreadable(ack.status(), "uploading");
+    acked = ack.value().received;
     if (acked != expected) {
       return TransferStatus::Error(Kind::kRefused, "the broker acknowledged " + std::to_string(acked) +
                                                        " bytes where " + std::to_string(expected) +
@@ -516,14 +509,10 @@ TransferStatus ArtifactTransfer::ReceiveInto(int fd, const std::string& partial,
   while (written < size) {
     while (pending.size() < window && next < size) {
       const int64_t length = std::min(piece, size - next), rid = next_rid_++;
-      if (TransferStatus s = Send(wire::MakeMessage(MsgType::kArtifactRead)
-                                      .Set("sha256", Datum(Text{info.sha256}))
-                                      .Set("offset", Datum(next))
-                                      .Set("length", Datum(length))
-                                      .Set("rid", Datum(rid)));
-          !s.ok()) {
-        return s;
-      }
+      Message read =
+          wire::ArtifactReadMsg{.sha256 = info.sha256, .offset = next, .length = length}.ToMessage();
+      read.Set("rid", Datum(rid));
+      if (TransferStatus s = Send(std::move(read)); !s.ok()) return s;
       pending.push_back({rid, next, length});
       next += length;
     }

@@ -9,10 +9,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/artifact_view.h"
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace zmq {
 class context_t;
@@ -97,6 +98,20 @@ class ArtifactTransfer {
   // One request and its reply (matched by rid); ERROR becomes kNotFound or kRefused.
   TransferStatus Call(wire::Message request, wire::MsgType expected, wire::Message* reply, const char* doing,
                       int timeout_ms = -1);
+  // The same with the reply read into its generated struct (Reply::kType is the type expected).
+  template <class Reply>
+  TransferStatus Call(wire::Message request, Reply* reply, const char* doing, int timeout_ms = -1) {
+    wire::Message raw;
+    if (TransferStatus s = Call(std::move(request), Reply::kType, &raw, doing, timeout_ms); !s.ok()) return s;
+    return Read(Reply::From(raw), reply, doing);
+  }
+  template <class T>
+  TransferStatus Read(Result<T> typed, T* out, const char* doing) const {
+    if (!typed.ok()) return Unreadable(typed.status(), doing);
+    *out = std::move(typed).value();
+    return {};
+  }
+  TransferStatus Unreadable(const Status& why, const char* doing) const;
   TransferStatus NoAnswer(int timeout_ms, const char* doing) const;
   TransferStatus Unexpected(const wire::Message& got, wire::MsgType expected, const char* doing) const;
   void Abort(const std::string& upload, const TransferStatus& why);

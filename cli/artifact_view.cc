@@ -8,16 +8,13 @@
 
 namespace titan::cli {
 
+ArtifactView ArtifactFromInfo(const wire::ArtifactInfo& info) {
+  return ArtifactView{info.space, info.name, info.sha256, info.size, info.created_ms};
+}
+
 ArtifactView ArtifactFromDatum(const wire::Datum& d) {
-  ArtifactView a;
-  const auto* m = std::get_if<wire::Map>(&d.v);
-  if (m == nullptr) return a;
-  a.space = wire::FieldStr(*m, "space");
-  a.name = wire::FieldStr(*m, "name");
-  a.sha256 = wire::FieldStr(*m, "sha256");
-  a.size = wire::FieldInt(*m, "size").value_or(0);
-  a.created_ms = wire::FieldInt(*m, "created_ms").value_or(0);
-  return a;
+  const Result<wire::ArtifactInfo> info = wire::ArtifactInfo::From(d);
+  return info.ok() ? ArtifactFromInfo(info.value()) : ArtifactView{};
 }
 
 std::string FormatBytes(int64_t bytes) {

@@ -8,17 +8,18 @@
 #include <string_view>
 #include <vector>
 
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 
-// An ArtifactInfo struct of the protocol.
+// An ArtifactInfo of the protocol, as the CLI shows it.
 struct ArtifactView {
   std::string space, name, sha256;
   int64_t size = 0;
   int64_t created_ms = 0;
 };
-// Reads an ArtifactInfo map; fields that are absent or of another type stay empty / 0.
+ArtifactView ArtifactFromInfo(const wire::ArtifactInfo& info);
+// The same from an ArtifactInfo map; a map that is not an ArtifactInfo gives an empty view.
 ArtifactView ArtifactFromDatum(const wire::Datum& d);
 
 // Binary units with one decimal from KiB on: "512 B", "1.5 KiB", "100.0 MiB", "1.0 GiB".

@@ -5,7 +5,6 @@
 
 namespace titan::cli {
 
-using wire::Datum;
 using wire::Message;
 using wire::MsgType;
 
@@ -19,9 +18,10 @@ int BrokerClient::Call(const Message& request, MsgType expected, Message* reply,
     return kExitNoAnswer;
   }
   if (reply->type == MsgType::kError) {
-    const std::string_view code = reply->Bytes("code");
-    std::cerr << "titan: " << code << ": " << reply->Bytes("reason") << '\n';
-    if (code == "UNKNOWN_TYPE") {
+    const Result<wire::ErrorMsg> error = wire::ErrorMsg::From(*reply);  // Decode checked its fields
+    const std::string code = error.ok() ? error.value().code : "ERROR";
+    std::cerr << "titan: " << code << ": " << (error.ok() ? error.value().reason : error.message()) << '\n';
+    if (code == wire::ErrorCodeName(wire::ErrorCode::kUnknownType)) {
       std::cerr
           << "titan: " << target_.host << ':' << target_.port
           << " is not a broker (a TitanStore?); point --port / TITAN_PORT at the broker `titan up` printed\n";
@@ -37,20 +37,25 @@ int BrokerClient::Call(const Message& request, MsgType expected, Message* reply,
   return kExitOk;
 }
 
-int BrokerClient::GetJob(const std::string& id, Datum* job, int64_t run, int64_t* runs) {
-  Message request = wire::MakeMessage(MsgType::kJobGet).Set("id", Datum(wire::Text{id}));
-  if (run > 0) request.Set("run", Datum(run));
-  Message reply;
-  const int rc = Call(request, MsgType::kJobInfo, &reply);
-  if (rc != kExitOk) return rc;
-  if (!reply.Bool("found") || !reply.Has("job")) {
+int BrokerClient::GetJob(const std::string& id, wire::JobInfo* job, int64_t run, int64_t* runs) {
+  wire::JobGetMsg request{.id = id};
+  if (run > 0) request.run = run;
+  wire::JobInfoMsg reply;
+  if (const int rc = Call(request.ToMessage(), &reply); rc != kExitOk) return rc;
+  if (!reply.found || !reply.job) {
     std::cerr << "titan: no job '" << id << "'" << (run > 0 ? " run " + std::to_string(run) : "") << " on "
               << target_.host << ':' << target_.port << " (list them with `titan jobs`)\n";
     return kExitNotFound;
   }
-  *job = *reply.Find("job");
-  if (runs != nullptr) *runs = reply.Int("runs", 1);
+  *job = std::move(*reply.job);
+  if (runs != nullptr) *runs = reply.runs.value_or(1);
   return kExitOk;
+}
+
+int BrokerClient::Unreadable(const Status& why) {
+  std::cerr << "titan: " << target_.host << ':' << target_.port << " sent a reply this titan cannot read ("
+            << why.message() << "); is it a Titan broker of this version?\n";
+  return kExitRefused;
 }
 
 int BrokerClient::PubEndpoint(std::string* endpoint) {

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "base/node_client.h"
 #include "cli/commands.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 
@@ -17,10 +19,17 @@ class BrokerClient {
   // returns kExitNoAnswer / kExitRefused. `timeout_ms` < 0 uses the target's.
   int Call(const wire::Message& request, wire::MsgType expected, wire::Message* reply, int timeout_ms = -1);
 
-  // JOB_GET of run `run` of `id` (0: the latest). kExitOk with *job set (a JobInfo map) and, when
-  // `runs` is given, how many runs the id has had; kExitNotFound (printed) when the broker does not
-  // know `id` (or that run of it).
-  int GetJob(const std::string& id, wire::Datum* job, int64_t run = 0, int64_t* runs = nullptr);
+  // As above, with the reply read into its generated struct (Reply::kType is the type expected).
+  template <class Reply>
+  int Call(const wire::Message& request, Reply* reply, int timeout_ms = -1) {
+    wire::Message raw;
+    if (const int rc = Call(request, Reply::kType, &raw, timeout_ms); rc != kExitOk) return rc;
+    return Read(Reply::From(raw), reply);
+  }
+
+  // JOB_GET of run `run` of `id` (0: the latest). kExitOk with *job set and, when `runs` is given, how
+  // many runs the id has had; kExitNotFound (printed) when the broker does not know `id` (or that run).
+  int GetJob(const std::string& id, wire::JobInfo* job, int64_t run = 0, int64_t* runs = nullptr);
 
   // tcp://host:port of the broker's event PUB socket, from WELCOME, in *endpoint. Otherwise prints
   // why and returns kExitNoAnswer (nothing answered) or kExitRefused (the node has no event feed).
@@ -29,6 +38,15 @@ class BrokerClient {
   const Target& target() const { return target_; }
 
  private:
+  // kExitOk with the struct moved to *out, or the reason printed and kExitRefused.
+  template <class T>
+  int Read(Result<T> typed, T* out) {
+    if (!typed.ok()) return Unreadable(typed.status());
+    *out = std::move(typed).value();
+    return kExitOk;
+  }
+  int Unreadable(const Status& why);
+
   Target target_;
   wire::NodeClient client_;
 };

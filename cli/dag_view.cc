@@ -9,10 +9,6 @@ namespace {
 using wire::Datum;
 using wire::Map;
 
-std::string Str(const Map& map, std::string_view name) { return wire::FieldStr(map, name); }
-
-std::optional<int64_t> OptInt(const Map& map, std::string_view name) { return wire::FieldInt(map, name); }
-
 std::string JsonOpt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "null"; }
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
 
@@ -58,42 +54,32 @@ bool IsFailedState(std::string_view s) { return IsFinalState(s) && s != "COMPLET
 
 }  // namespace
 
+DagView DagFromInfo(const wire::DagInfo& dag) {
+  return DagView{.id = dag.id,
+                 .name = dag.name,
+                 .state = dag.state,
+                 .agent_run_id = dag.agent_run_id.value_or(""),
+                 .jobs = dag.jobs,
+                 .done = dag.done,
+                 .failed = dag.failed,
+                 .submitted_ms = dag.submitted_ms,
+                 .finished_ms = dag.finished_ms};
+}
+
 DagView DagFromDatum(const Datum& dag) {
-  DagView v;
-  const auto* m = std::get_if<Map>(&dag.v);
-  if (m == nullptr) return v;
-  v.id = Str(*m, "id");
-  v.name = Str(*m, "name");
-  v.state = Str(*m, "state");
-  v.agent_run_id = Str(*m, "agent_run_id");
-  v.jobs = OptInt(*m, "jobs").value_or(0);
-  v.done = OptInt(*m, "done").value_or(0);
-  v.failed = OptInt(*m, "failed").value_or(0);
-  v.submitted_ms = OptInt(*m, "submitted_ms").value_or(0);
-  v.finished_ms = OptInt(*m, "finished_ms");
-  return v;
+  const Result<wire::DagInfo> info = wire::DagInfo::From(dag);
+  return info.ok() ? DagFromInfo(info.value()) : DagView{};
 }
 
-ScheduleView ScheduleFromDatum(const Datum& schedule) {
-  ScheduleView v;
-  const auto* m = std::get_if<Map>(&schedule.v);
-  if (m == nullptr) return v;
-  v.name = Str(*m, "name");
-  v.cron = Str(*m, "cron");
-  v.jobs = OptInt(*m, "jobs").value_or(0);
-  v.next_ms = OptInt(*m, "next_ms").value_or(0);
-  v.last_ms = OptInt(*m, "last_ms");
-  return v;
+ScheduleView ScheduleFromInfo(const wire::ScheduleInfo& s) {
+  return ScheduleView{
+      .name = s.name, .cron = s.cron, .jobs = s.jobs, .next_ms = s.next_ms, .last_ms = s.last_ms};
 }
 
-DagDetail DagDetailFromMessage(const wire::Message& dag_info) {
+DagDetail DagDetailFrom(const wire::DagInfoMsg& dag_info) {
   DagDetail d;
-  if (const Datum* dag = dag_info.Find("dag")) d.dag = DagFromDatum(*dag);
-  if (const Datum* jobs = dag_info.Find("jobs")) {
-    if (const auto* list = std::get_if<wire::List>(&jobs->v)) {
-      for (const Datum& j : *list) d.jobs.push_back(JobFromDatum(j));
-    }
-  }
+  if (dag_info.dag) d.dag = DagFromInfo(*dag_info.dag);
+  for (const wire::JobInfo& j : dag_info.jobs) d.jobs.push_back(JobFromInfo(j));
   return d;
 }
 

@@ -11,16 +11,18 @@
 #include <vector>
 
 #include "cli/job_view.h"
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 
-// A DagInfo struct (also what RUN_LIST reports per agent run, with id = the run id).
+// A DagInfo as the CLI shows it (also what RUN_LIST reports per agent run, with id = the run id).
 struct DagView {
   std::string id, name, state, agent_run_id;
   int64_t jobs = 0, done = 0, failed = 0, submitted_ms = 0;
   std::optional<int64_t> finished_ms;
 };
+DagView DagFromInfo(const wire::DagInfo& dag);
+// The same from a DagInfo map; a map that is not a DagInfo gives an empty view.
 DagView DagFromDatum(const wire::Datum& dag);
 
 struct ScheduleView {
@@ -28,14 +30,14 @@ struct ScheduleView {
   int64_t jobs = 0, next_ms = 0;
   std::optional<int64_t> last_ms;
 };
-ScheduleView ScheduleFromDatum(const wire::Datum& schedule);
+ScheduleView ScheduleFromInfo(const wire::ScheduleInfo& schedule);
 
 // A DAG with its jobs and gates, in submission order (DAG_INFO).
 struct DagDetail {
   DagView dag;
   std::vector<JobView> jobs;
 };
-DagDetail DagDetailFromMessage(const wire::Message& dag_info);  // a DAG_INFO with found = true
+DagDetail DagDetailFrom(const wire::DagInfoMsg& dag_info);  // a DAG_INFO with found = true
 
 // `titan dags`: ID STATE DONE FAILED RUN AGE DURATION.
 std::string RenderDagTable(const std::vector<DagView>& dags, int64_t now_ms);

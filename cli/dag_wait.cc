@@ -18,10 +18,6 @@
 namespace titan::cli {
 namespace {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-
 // With nothing on the feed for this long, ask the broker anyway (an event published before the
 // subscription took effect must not leave us waiting forever).
 constexpr int kQuietCheckMs = 2000;
@@ -30,15 +26,13 @@ constexpr size_t kTailLines = 20;
 constexpr size_t kTailBytes = 64 * 1024;
 
 int GetDag(BrokerClient& broker, const std::string& id, DagDetail* out) {
-  Message reply;
-  const int rc = broker.Call(wire::MakeMessage(MsgType::kDagGet).Set("id", Datum(wire::Text{id})),
-                             MsgType::kDagInfo, &reply);
-  if (rc != kExitOk) return rc;
-  if (!reply.Bool("found")) {
+  wire::DagInfoMsg reply;
+  if (const int rc = broker.Call(wire::DagGetMsg{.id = id}.ToMessage(), &reply); rc != kExitOk) return rc;
+  if (!reply.found) {
     std::cerr << "titan: the broker no longer knows DAG '" << id << "' (see `titan dags`)\n";
     return kExitNotFound;
   }
-  *out = DagDetailFromMessage(reply);
+  *out = DagDetailFrom(reply);
   return kExitOk;
 }
 
@@ -134,11 +128,9 @@ int FollowByWaiting(BrokerClient& broker, const std::string& dag_id, Screen& scr
       if (!IsFinalState(j.state) && !up && next.empty()) next = j.id;
     }
     if (next.empty()) next = d->jobs.front().id;  // only services that went down again: a slice of waiting
-    Message reply;
-    const int rc = broker.Call(wire::MakeMessage(MsgType::kJobWait)
-                                   .Set("id", Datum(wire::Text{next}))
-                                   .Set("timeout_ms", Datum(kWaitSliceMs)),
-                               MsgType::kJobInfo, &reply, kWaitSliceMs + broker.target().timeout_ms);
+    wire::JobInfoMsg reply;
+    const int rc = broker.Call(wire::JobWaitMsg{.id = next, .timeout_ms = kWaitSliceMs}.ToMessage(), &reply,
+                               kWaitSliceMs + broker.target().timeout_ms);
     if (rc != kExitOk) return rc;
   }
 }

@@ -13,8 +13,6 @@
 namespace titan::cli {
 namespace {
 
-using wire::Datum;
-using wire::Message;
 using wire::MsgType;
 
 struct DagsArgs {
@@ -24,13 +22,13 @@ struct DagsArgs {
 };
 
 int ListDags(const Target& target, const DagsArgs& args) {
-  Message request = wire::MakeMessage(MsgType::kDagList).Set("limit", Datum(args.limit));
-  if (!args.run.empty()) request.Set("agent_run_id", Datum(wire::Text{args.run}));
+  wire::DagListMsg request{.limit = args.limit};
+  if (!args.run.empty()) request.agent_run_id = args.run;
   BrokerClient broker(target);
-  Message reply;
-  if (const int rc = broker.Call(request, MsgType::kDagListReply, &reply); rc != kExitOk) return rc;
+  wire::DagListReplyMsg reply;
+  if (const int rc = broker.Call(request.ToMessage(), &reply); rc != kExitOk) return rc;
   std::vector<DagView> dags;
-  for (const Datum& d : std::get<wire::List>(reply.Find("dags")->v)) dags.push_back(DagFromDatum(d));
+  for (const wire::DagInfo& d : reply.dags) dags.push_back(DagFromInfo(d));
   std::cout << (args.json ? RenderDagsJson(dags) : RenderDagTable(dags, WallMs()));
   return kExitOk;
 }
@@ -38,16 +36,16 @@ int ListDags(const Target& target, const DagsArgs& args) {
 // DAG_GET or DAG_CANCEL of `id`, rendered; kExitNotFound (printed) for an unknown DAG.
 int ShowDag(const Target& target, const std::string& id, MsgType request, bool json) {
   BrokerClient broker(target);
-  Message reply;
-  const int rc =
-      broker.Call(wire::MakeMessage(request).Set("id", Datum(wire::Text{id})), MsgType::kDagInfo, &reply);
-  if (rc != kExitOk) return rc;
-  if (!reply.Bool("found")) {
+  wire::DagInfoMsg reply;
+  const wire::Message sent = request == MsgType::kDagCancel ? wire::DagCancelMsg{.id = id}.ToMessage()
+                                                            : wire::DagGetMsg{.id = id}.ToMessage();
+  if (const int rc = broker.Call(sent, &reply); rc != kExitOk) return rc;
+  if (!reply.found) {
     std::cerr << "titan: no DAG '" << id << "' on " << target.host << ':' << target.port
               << " (list them with `titan dags`)\n";
     return kExitNotFound;
   }
-  const DagDetail detail = DagDetailFromMessage(reply);
+  const DagDetail detail = DagDetailFrom(reply);
   std::cout << (json ? RenderDagJson(detail) : RenderDagDetail(detail, WallMs()));
   if (request == MsgType::kDagCancel && detail.dag.state == "RUNNING" && !json) {
     std::cerr << "titan: running jobs are CANCELLED once their processes have ended\n";
@@ -65,16 +63,13 @@ int SubmitDagString(const Target& target, const std::string& text, bool wait) {
     return kExitUsage;
   }
   BrokerClient broker(target);
-  Message reply;
-  if (const int rc = broker.Call(BuildPipelineSubmit(dag), MsgType::kJobAccepted, &reply); rc != kExitOk)
-    return rc;
-  const std::string dag_id(reply.Bytes("dag"));
-  std::vector<std::string> ids;
-  for (const Datum& id : std::get<wire::List>(reply.Find("ids")->v)) ids.emplace_back(id.bytes());
+  wire::JobAcceptedMsg accepted;
+  if (const int rc = broker.Call(BuildPipelineSubmit(dag), &accepted); rc != kExitOk) return rc;
+  const std::string dag_id = accepted.dag.value_or("");
   std::cout << "dag: " << dag_id << "\njobs:";
-  for (const std::string& id : ids) std::cout << ' ' << id;
+  for (const std::string& id : accepted.ids) std::cout << ' ' << id;
   std::cout << std::endl;
-  return wait ? WaitForDag(broker, dag_id, ids, isatty(STDOUT_FILENO) == 1) : kExitOk;
+  return wait ? WaitForDag(broker, dag_id, accepted.ids, isatty(STDOUT_FILENO) == 1) : kExitOk;
 }
 
 }  // namespace

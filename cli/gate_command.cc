@@ -24,16 +24,14 @@ std::string DefaultDecider() {
 }
 
 int Decide(const Target& target, const DecideArgs& args, bool approve) {
-  wire::Message request = wire::MakeMessage(wire::MsgType::kGateDecide)
-                              .Set("id", wire::Datum(wire::Text{args.gate}))
-                              .Set("approve", wire::Datum(approve));
-  if (!args.reason.empty()) request.Set("reason", wire::Datum(wire::Text{args.reason}));
+  wire::GateDecideMsg request{.id = args.gate, .approve = approve};
+  if (!args.reason.empty()) request.reason = args.reason;
   const std::string by = args.by.empty() ? DefaultDecider() : args.by;
-  if (!by.empty()) request.Set("by", wire::Datum(wire::Text{by}));
+  if (!by.empty()) request.by = by;
   BrokerClient broker(target);
-  wire::Message reply;
-  if (const int rc = broker.Call(request, wire::MsgType::kJobInfo, &reply); rc != kExitOk) return rc;
-  const JobView gate = reply.Has("job") ? JobFromDatum(*reply.Find("job")) : JobView{args.gate};
+  wire::JobInfoMsg reply;
+  if (const int rc = broker.Call(request.ToMessage(), &reply); rc != kExitOk) return rc;
+  const JobView gate = reply.job ? JobFromInfo(*reply.job) : JobView{args.gate};
   std::cout << gate.id << ' ' << gate.state << (gate.reason.empty() ? "" : ": " + gate.reason) << '\n';
   return kExitOk;
 }

@@ -16,24 +16,6 @@ using wire::Datum;
 using wire::List;
 using wire::Map;
 
-std::string Str(const Map& map, std::string_view name) { return wire::FieldStr(map, name); }
-
-std::optional<int64_t> OptInt(const Map& map, std::string_view name) {
-  const Datum* d = wire::FindField(map, name);
-  if (d == nullptr) return std::nullopt;
-  if (const auto* i = std::get_if<int64_t>(&d->v)) return *i;
-  return std::nullopt;
-}
-
-std::vector<std::string> StrList(const Map& map, std::string_view name) {
-  std::vector<std::string> out;
-  const Datum* d = wire::FindField(map, name);
-  if (const auto* list = d ? std::get_if<List>(&d->v) : nullptr) {
-    for (const Datum& item : *list) out.emplace_back(item.bytes());
-  }
-  return out;
-}
-
 std::string Join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) out += (i ? std::string(sep) : "") + items[i];
@@ -71,35 +53,37 @@ std::string RunTime(const JobView& job, int64_t now_ms) {
 
 }  // namespace
 
-JobView JobFromDatum(const Datum& job) {
+JobView JobFromInfo(const wire::JobInfo& job) {
   JobView v;
-  const auto* map = std::get_if<Map>(&job.v);
-  if (map == nullptr) return v;
-  v.id = Str(*map, "id");
-  v.state = Str(*map, "state");
-  v.file = Str(*map, "file");
-  v.requirement = Str(*map, "requirement");
-  v.worker = Str(*map, "worker");
-  v.reason = Str(*map, "reason");
-  v.dag = Str(*map, "dag");
-  v.kind = Str(*map, "kind");
-  v.message = Str(*map, "message");
-  v.decided_by = Str(*map, "decided_by");
-  v.priority = OptInt(*map, "priority").value_or(0);
-  v.attempt = OptInt(*map, "attempt").value_or(0);
-  v.parents = StrList(*map, "parents");
-  v.exit_code = OptInt(*map, "exit_code");
-  v.submitted_ms = OptInt(*map, "submitted_ms").value_or(0);
-  v.started_ms = OptInt(*map, "started_ms");
-  v.finished_ms = OptInt(*map, "finished_ms");
-  v.job_type = Str(*map, "job_type");
-  v.port = OptInt(*map, "port").value_or(0);
-  v.restarts = OptInt(*map, "restarts").value_or(0);
-  if (const Datum* r = wire::FindField(*map, "ready"); r && std::holds_alternative<bool>(r->v))
-    v.ready = std::get<bool>(r->v);
-  v.run = OptInt(*map, "run").value_or(1);
-  v.up_since_ms = OptInt(*map, "up_since_ms");
+  v.id = job.id;
+  v.state = job.state;
+  v.file = job.file;
+  v.requirement = job.requirement;
+  v.worker = job.worker.value_or("");
+  v.reason = job.reason.value_or("");
+  v.dag = job.dag.value_or("");
+  v.kind = job.kind.value_or("");
+  v.message = job.message.value_or("");
+  v.decided_by = job.decided_by.value_or("");
+  v.priority = job.priority;
+  v.attempt = job.attempt;
+  v.parents = job.parents;
+  v.exit_code = job.exit_code;
+  v.submitted_ms = job.submitted_ms;
+  v.started_ms = job.started_ms;
+  v.finished_ms = job.finished_ms;
+  v.job_type = job.job_type.value_or("");
+  v.port = job.port.value_or(0);
+  v.restarts = job.restarts.value_or(0);
+  v.ready = job.ready.value_or(false);
+  v.run = job.run.value_or(1);
+  v.up_since_ms = job.up_since_ms;
   return v;
+}
+
+JobView JobFromDatum(const Datum& job) {
+  const Result<wire::JobInfo> info = wire::JobInfo::From(job);
+  return info.ok() ? JobFromInfo(info.value()) : JobView{};
 }
 
 bool IsFinalState(std::string_view state) {
@@ -262,71 +246,62 @@ std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now
   return RenderColumns(rows);
 }
 
-std::string RenderStats(const wire::Message& stats) {
-  std::vector<Map> workers;
-  if (const Datum* d = stats.Find("workers")) {
-    if (const auto* list = std::get_if<List>(&d->v)) {
-      for (const Datum& w : *list) {
-        if (const auto* m = std::get_if<Map>(&w.v)) workers.push_back(*m);
-      }
-    }
-  }
-  std::ostringstream out;
-  auto count = [&](const char* label, std::string_view field) {
-    out << label << std::string(19 - std::string_view(label).size(), ' ') << stats.Int(field) << " jobs\n";
-  };
-  out << "--- TITAN SYSTEM MONITOR ---\n";
-  out << "Active Workers:    " << workers.size() << '\n';
-  if (stats.Int("pending") > 0) count("Pending:", "pending");
-  count("Execution Queue:", "queued");
-  count("Blocked (DAG):", "blocked");
-  count("Scheduled:", "scheduled");
-  count("Running:", "running");
-  count("Unsatisfiable:", "unsatisfiable");
-  out << "Finished:          " << stats.Int("completed") << " completed, " << stats.Int("failed")
-      << " failed\n";
-  out << "-------------------------------\n";
+namespace {
+
+// "[name]", or "[name] [port]" for a worker known by a port.
+std::string WorkerLabel(const wire::WorkerInfo& w) {
+  return "[" + w.name + "]" + (w.port ? " [" + std::to_string(*w.port) + "]" : "");
+}
+
+void RenderWorkers(const std::vector<wire::WorkerInfo>& workers, std::ostringstream& out) {
   out << "Worker Status:\n";
   if (workers.empty()) out << " (no workers: start one with `titan worker` or `titan up`)\n";
-  auto label = [](const Map& w) {
-    const std::optional<int64_t> port = OptInt(w, "port");
-    return "[" + Str(w, "name") + "]" + (port ? " [" + std::to_string(*port) + "]" : "");
-  };
   size_t label_width = 0;
-  for (const Map& w : workers) label_width = std::max(label_width, label(w).size());
-  for (const Map& w : workers) {
-    const int64_t slots = OptInt(w, "slots").value_or(0), busy = OptInt(w, "busy").value_or(0);
-    const std::string name = label(w);
-    const std::string load = "Load: " + std::to_string(busy) + "/" + std::to_string(slots) + " (" +
-                             std::to_string(slots > 0 ? busy * 100 / slots : 0) + "%)";
+  for (const auto& w : workers) label_width = std::max(label_width, WorkerLabel(w).size());
+  for (const auto& w : workers) {
+    const std::string name = WorkerLabel(w);
+    const std::string load = "Load: " + std::to_string(w.busy) + "/" + std::to_string(w.slots) + " (" +
+                             std::to_string(w.slots > 0 ? w.busy * 100 / w.slots : 0) + "%)";
     out << " \u2022 " << name << ' ' << std::string(label_width - name.size(), ' ') << load
         << std::string(load.size() < 19 ? 19 - load.size() : 1, ' ') << "| Skills: ["
-        << Join(StrList(w, "capabilities"), ", ") << "]";
-    const std::string state = Str(w, "state");
-    if (!state.empty() && state != "READY") out << " (" << state << ")";
+        << Join(w.capabilities, ", ") << "]";
+    if (!w.state.empty() && w.state != "READY") out << " (" << w.state << ")";
     out << '\n';
-    for (const std::string& id : StrList(w, "running")) out << "    \u2514\u2500\u2500 " << id << '\n';
+    for (const std::string& id : w.running) out << "    \u2514\u2500\u2500 " << id << '\n';
   }
-  if (const Datum* d = stats.Find("scaling");
-      d && std::holds_alternative<List>(d->v) && !std::get<List>(d->v).empty()) {
+}
+
+}  // namespace
+
+std::string RenderStats(const wire::StatsMsg& stats) {
+  std::ostringstream out;
+  auto count = [&](const char* label, int64_t n) {
+    out << label << std::string(19 - std::string_view(label).size(), ' ') << n << " jobs\n";
+  };
+  out << "--- TITAN SYSTEM MONITOR ---\n";
+  out << "Active Workers:    " << stats.workers.size() << '\n';
+  if (stats.pending > 0) count("Pending:", stats.pending);
+  count("Execution Queue:", stats.queued);
+  count("Blocked (DAG):", stats.blocked);
+  count("Scheduled:", stats.scheduled);
+  count("Running:", stats.running);
+  count("Unsatisfiable:", stats.unsatisfiable);
+  out << "Finished:          " << stats.completed << " completed, " << stats.failed << " failed\n";
+  out << "-------------------------------\n";
+  RenderWorkers(stats.workers, out);
+  if (stats.scaling && !stats.scaling->empty()) {
     out << "-------------------------------\n";
     out << "Auto-scaling (recent):\n";
-    for (const Datum& e : std::get<List>(d->v)) {
-      const auto* m = std::get_if<Map>(&e.v);
-      if (m == nullptr) continue;
-      out << " " << FormatTime(OptInt(*m, "ts_ms").value_or(0)) << "  " << Str(*m, "action") << ' '
-          << Str(*m, "worker") << " on " << Str(*m, "parent") << ": " << Str(*m, "reason") << '\n';
+    for (const wire::ScaleEvent& e : *stats.scaling) {
+      out << " " << FormatTime(e.ts_ms) << "  " << e.action << ' ' << e.worker << " on " << e.parent << ": "
+          << e.reason << '\n';
     }
   }
   return out.str();
 }
 
-std::string RenderStatsJson(const wire::Message& stats) {
-  Map body;
-  for (const auto& [k, v] : stats.body) {
-    if (k != "rid") body.emplace_back(k, v);
-  }
-  return DatumJson(Datum(std::move(body))) + "\n";
+std::string RenderStatsJson(const wire::StatsMsg& stats) {
+  return DatumJson(Datum(stats.ToMessage().body)) + "\n";
 }
 
 std::string JsonString(std::string_view s) {

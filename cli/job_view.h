@@ -10,10 +10,11 @@
 
 #include "base/clock.h"
 #include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 
-// A JobInfo struct, read from its msgpack map (absent optional fields stay empty).
+// A JobInfo as the CLI shows it: absent optional fields are empty strings, 0, false.
 struct JobView {
   std::string id, state, file, requirement, worker, reason, dag;
   std::string kind, message, decided_by;  // kind "GATE": a human approval gate, its question and decider
@@ -27,6 +28,8 @@ struct JobView {
   int64_t run = 1;                     // which run of its id (ids are reused once the earlier run ended)
   std::optional<int64_t> up_since_ms;  // SERVICE: when its current process started (its last restart)
 };
+JobView JobFromInfo(const wire::JobInfo& job);
+// The same from a JobInfo map; a map that is not a JobInfo gives an empty view.
 JobView JobFromDatum(const wire::Datum& job);
 
 // COMPLETED, FAILED, CANCELLED, DEAD and SKIPPED: the job will not change any more.
@@ -59,10 +62,10 @@ std::string RenderJobsJson(const std::vector<JobView>& jobs);
 std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now_ms);
 // `titan stats`: the STATS reply as the operator's screen (with recent auto-scaling decisions). A worker
 // with an address port shows it next to its name, as the original did: "[worker-8081] [8081]".
-std::string RenderStats(const wire::Message& stats);
+std::string RenderStats(const wire::StatsMsg& stats);
 // `titan json`: the STATS reply as one JSON object keyed by the schema's field names (WorkerInfo
 // objects under "workers"; absent optional fields are left out).
-std::string RenderStatsJson(const wire::Message& stats);
+std::string RenderStatsJson(const wire::StatsMsg& stats);
 
 // `s` as a JSON string literal, quotes included. In a string that is not valid UTF-8,
 // every non-ASCII byte becomes U+FFFD.

@@ -134,22 +134,30 @@ TEST(DescribeOutcome, NamesExitCodeReasonAndAttempts) {
   EXPECT_EQ("FAILED: exit 3 (all 2 attempts failed)", DescribeOutcome(failed));
 }
 
+// A READY worker with 4 slots.
+wire::WorkerInfo Worker(std::string name, int64_t busy, std::vector<std::string> capabilities,
+                        std::vector<std::string> running = {}, std::optional<int64_t> port = std::nullopt) {
+  return wire::WorkerInfo{.name = std::move(name),
+                          .host = "h",
+                          .slots = 4,
+                          .busy = busy,
+                          .capabilities = std::move(capabilities),
+                          .state = "READY",
+                          .running = std::move(running),
+                          .seen_ms_ago = 10,
+                          .port = port};
+}
+
 TEST(Stats, RendersTheMonitorScreen) {
-  Map w1{{"name", Datum(Text{"h-w1"})},
-         {"host", Datum(Text{"h"})},
-         {"slots", Datum(4)},
-         {"busy", Datum(2)},
-         {"capabilities", Datum(List{Datum(Text{"GENERAL"})})},
-         {"state", Datum(Text{"READY"})},
-         {"running", Datum(List{Datum(Text{"a"}), Datum(Text{"b"})})},
-         {"seen_ms_ago", Datum(10)}};
-  wire::Message stats = wire::MakeMessage(wire::MsgType::kStats);
-  stats.Set("workers", Datum(List{Datum(w1)})).Set("pending", Datum(0)).Set("blocked", Datum(1));
-  stats.Set("scheduled", Datum(0))
-      .Set("queued", Datum(3))
-      .Set("running", Datum(2))
-      .Set("unsatisfiable", Datum(0));
-  stats.Set("completed", Datum(7)).Set("failed", Datum(1));
+  const wire::StatsMsg stats{.workers = {Worker("h-w1", 2, {"GENERAL"}, {"a", "b"})},
+                             .pending = 0,
+                             .blocked = 1,
+                             .scheduled = 0,
+                             .queued = 3,
+                             .running = 2,
+                             .unsatisfiable = 0,
+                             .completed = 7,
+                             .failed = 1};
   EXPECT_EQ(
       "--- TITAN SYSTEM MONITOR ---\n"
       "Active Workers:    1\n"
@@ -168,20 +176,8 @@ TEST(Stats, RendersTheMonitorScreen) {
 }
 
 TEST(Stats, ShowsTheAddressPortNextToTheWorkerAsTheOriginalDid) {
-  auto worker = [](const char* name, std::optional<int64_t> port) {
-    Map w{{"name", Datum(Text{name})},
-          {"host", Datum(Text{"h"})},
-          {"slots", Datum(4)},
-          {"busy", Datum(0)},
-          {"capabilities", Datum(List{Datum(Text{"GENERAL"}), Datum(Text{"GPU"})})},
-          {"state", Datum(Text{"READY"})},
-          {"running", Datum(List{})},
-          {"seen_ms_ago", Datum(10)}};
-    if (port) w.emplace_back("port", Datum(*port));
-    return Datum(std::move(w));
-  };
-  wire::Message stats = wire::MakeMessage(wire::MsgType::kStats);
-  stats.Set("workers", Datum(List{worker("w1", std::nullopt), worker("worker-8081", 8081)}));
+  const wire::StatsMsg stats{.workers = {Worker("w1", 0, {"GENERAL", "GPU"}),
+                                         Worker("worker-8081", 0, {"GENERAL", "GPU"}, {}, 8081)}};
   const std::string screen = RenderStats(stats);
   EXPECT_NE(std::string::npos,
             screen.find(" \u2022 [w1]                 Load: 0/4 (0%)     | Skills: [GENERAL, GPU]\n"
@@ -189,18 +185,15 @@ TEST(Stats, ShowsTheAddressPortNextToTheWorkerAsTheOriginalDid) {
       << screen;
 }
 
+// Keyed by the schema's names, in schema order; absent optional fields (parent, scaling) left out.
 TEST(StatsJson, IsTheStatsReplyAsOneObject) {
-  wire::Message stats = wire::MakeMessage(wire::MsgType::kStats);
-  stats.Set("rid", Datum(7))
-      .Set("workers", Datum(List{Datum(Map{{"name", Datum(Text{"w\"1"})},
-                                           {"port", Datum(8081)},
-                                           {"parent", Datum()},
-                                           {"capabilities", Datum(List{Datum(Text{"GENERAL"})})}})}))
-      .Set("queued", Datum(3))
-      .Set("draining", Datum(false));
+  const wire::StatsMsg stats{.workers = {Worker("w\"1", 1, {"GENERAL"}, {"a"}, 8081)}, .queued = 3};
   EXPECT_EQ(
-      "{\"workers\":[{\"name\":\"w\\\"1\",\"port\":8081,\"capabilities\":[\"GENERAL\"]}],\"queued\":3,"
-      "\"draining\":false}\n",
+      "{\"workers\":[{\"name\":\"w\\\"1\",\"host\":\"h\",\"slots\":4,\"busy\":1,\"capabilities\":["
+      "\"GENERAL\"],"
+      "\"state\":\"READY\",\"running\":[\"a\"],\"seen_ms_ago\":10,\"port\":8081}],\"pending\":0,\"blocked\":"
+      "0,"
+      "\"scheduled\":0,\"queued\":3,\"running\":0,\"unsatisfiable\":0,\"completed\":0,\"failed\":0}\n",
       RenderStatsJson(stats));
 }
 

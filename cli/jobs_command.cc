@@ -17,21 +17,19 @@ struct JobsArgs {
 };
 
 int ListJobs(const Target& target, const JobsArgs& args) {
-  wire::Message request = wire::MakeMessage(wire::MsgType::kJobList).Set("limit", wire::Datum(args.limit));
+  wire::JobListMsg request{.limit = args.limit};
   if (!args.state.empty()) {
     std::string state = args.state;
     for (char& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    request.Set("state", wire::Datum(wire::Text{state}));
+    request.state = state;
   }
   BrokerClient broker(target);
-  wire::Message reply;
-  if (const int rc = broker.Call(request, wire::MsgType::kJobListReply, &reply); rc != kExitOk) return rc;
+  wire::JobListReplyMsg reply;
+  if (const int rc = broker.Call(request.ToMessage(), &reply); rc != kExitOk) return rc;
   std::vector<JobView> jobs;
-  if (const auto* list = std::get_if<wire::List>(&reply.Find("jobs")->v)) {
-    for (const wire::Datum& j : *list) jobs.push_back(JobFromDatum(j));
-  }
+  for (const wire::JobInfo& j : reply.jobs) jobs.push_back(JobFromInfo(j));
   std::cout << (args.json ? RenderJobsJson(jobs) : RenderJobTable(jobs, WallMs()));
-  if (reply.Bool("truncated")) {
+  if (reply.truncated) {
     std::cerr << "titan: showing the newest " << jobs.size() << " jobs; see more with --limit\n";
   }
   return kExitOk;

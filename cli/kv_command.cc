@@ -7,11 +7,11 @@
 #include "base/node_client.h"
 #include "cli/commands.h"
 #include "cli/kv_call.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 namespace {
 
-using wire::Datum;
 using wire::Message;
 using wire::MsgType;
 
@@ -25,17 +25,62 @@ struct KvArgs {
 };
 
 // A shell argument as a protocol value: text when valid UTF-8; "-" reads binary from stdin.
-Datum ArgValue(const std::string& arg) {
-  if (arg == "-") {
-    std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    return wire::ValueDatum(std::move(data), false);
-  }
-  return wire::ValueDatum(arg, wire::IsValidUtf8(arg));
+wire::Value ArgValue(const std::string& arg) {
+  if (arg == "-") return {std::string(std::istreambuf_iterator<char>(std::cin), {}), false};
+  return {arg, wire::IsValidUtf8(arg)};
 }
 
-void PrintValue(const Datum& d) {
-  std::cout << d.bytes();
-  if (d.is_text()) std::cout << '\n';
+void PrintValue(const wire::Value& v) {
+  std::cout << v.bytes;
+  if (v.text) std::cout << '\n';
+}
+
+// fn(the reply read into T), or kExitRefused when it does not read (Decode checked it, so it does).
+template <class T, class Fn>
+int WithReply(const Message& reply, Fn fn) {
+  const Result<T> typed = T::From(reply);
+  if (!typed.ok()) {
+    std::cerr << "titan: " << typed.message() << '\n';
+    return kExitRefused;
+  }
+  return fn(typed.value());
+}
+
+// Prints a successful reply to `req` (a value, a count, items) and returns the exit code.
+int PrintReply(const Message& req, const Message& reply) {
+  switch (reply.type) {
+    case MsgType::kStoreOk:
+      return kExitOk;
+    case MsgType::kStoreValue:
+      return WithReply<wire::StoreValueMsg>(reply, [&](const wire::StoreValueMsg& r) {
+        if (r.found && r.value) return PrintValue(*r.value), kExitOk;
+        const Result<wire::StoreGetMsg> get = wire::StoreGetMsg::From(req);
+        std::cerr << "titan: key "
+                  << (get.ok() ? wire::Render(wire::ValueDatum(get.value().key.bytes, get.value().key.text))
+                               : "")
+                  << " not found\n";
+        return kExitNotFound;
+      });
+    case MsgType::kStoreCount:
+      return WithReply<wire::StoreCountMsg>(
+          reply, [](const auto& r) { return std::cout << r.count << '\n', kExitOk; });
+    case MsgType::kStoreInt:
+      return WithReply<wire::StoreIntMsg>(
+          reply, [](const auto& r) { return std::cout << r.value << '\n', kExitOk; });
+    case MsgType::kStoreList:
+      return WithReply<wire::StoreListMsg>(reply, [](const wire::StoreListMsg& r) {
+        for (const wire::Value& item : r.items) PrintValue(item);
+        if (r.truncated) std::cerr << "titan: list truncated; narrow it (--limit / a longer prefix)\n";
+        return kExitOk;
+      });
+    case MsgType::kStoreCasResult:
+      return WithReply<wire::StoreCasResultMsg>(reply, [](const wire::StoreCasResultMsg& r) {
+        if (r.current) PrintValue(*r.current);
+        return r.swapped ? kExitOk : kExitNotFound;
+      });
+    default:
+      return kExitRefused;
+  }
 }
 
 }  // namespace
@@ -49,38 +94,16 @@ int StoreCall(const Target& target, const Message& req, MsgType expected_reply) 
     return kExitNoAnswer;
   }
   if (reply.type == MsgType::kError) {
-    std::cerr << "titan: " << reply.Bytes("code") << ": " << reply.Bytes("reason") << '\n';
-    return kExitRefused;
+    return WithReply<wire::ErrorMsg>(reply, [](const wire::ErrorMsg& e) {
+      std::cerr << "titan: " << e.code << ": " << e.reason << '\n';
+      return kExitRefused;
+    });
   }
   if (reply.type != expected_reply) {
     std::cerr << "titan: unexpected reply " << wire::NameOf(reply.type) << '\n';
     return kExitRefused;
   }
-  switch (reply.type) {
-    case MsgType::kStoreOk:
-      return kExitOk;
-    case MsgType::kStoreValue:
-      if (!reply.Bool("found")) {
-        std::cerr << "titan: key " << wire::Render(*req.Find("key")) << " not found\n";
-        return kExitNotFound;
-      }
-      PrintValue(*reply.Find("value"));
-      return kExitOk;
-    case MsgType::kStoreCount:
-    case MsgType::kStoreInt:
-      std::cout << reply.Int(reply.type == MsgType::kStoreInt ? "value" : "count") << '\n';
-      return kExitOk;
-    case MsgType::kStoreList:
-      for (const Datum& item : std::get<wire::List>(reply.Find("items")->v)) PrintValue(item);
-      if (reply.Bool("truncated"))
-        std::cerr << "titan: list truncated; narrow it (--limit / a longer prefix)\n";
-      return kExitOk;
-    case MsgType::kStoreCasResult:
-      if (reply.Has("current")) PrintValue(*reply.Find("current"));
-      return reply.Bool("swapped") ? kExitOk : kExitNotFound;
-    default:
-      return kExitRefused;
-  }
+  return PrintReply(req, reply);
 }
 
 void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
@@ -93,22 +116,22 @@ void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
     cmd->callback([=] { *exit_code = StoreCall(*t, build(), reply); });
     return cmd;
   };
-  auto msg = [](MsgType type) { return wire::MakeMessage(type); };
-
   add(
       "get", "print the value of KEY (exit 1 when missing)",
-      [=] { return msg(MsgType::kStoreGet).Set("key", ArgValue(a->key)); }, MsgType::kStoreValue)
+      [=] { return wire::StoreGetMsg{ArgValue(a->key)}.ToMessage(); }, MsgType::kStoreValue)
       ->add_option("key", a->key)
       ->required();
   auto* put = add(
       "put", "set KEY to VALUE ('-' reads binary from stdin)",
-      [=] { return msg(MsgType::kStorePut).Set("key", ArgValue(a->key)).Set("value", ArgValue(a->value)); },
+      [=] {
+        return wire::StorePutMsg{ArgValue(a->key), ArgValue(a->value)}.ToMessage();
+      },
       MsgType::kStoreOk);
   put->add_option("key", a->key)->required();
   put->add_option("value", a->value)->required();
   add(
       "del", "delete KEY (prints 1 if it existed)",
-      [=] { return msg(MsgType::kStoreDelete).Set("key", ArgValue(a->key)); }, MsgType::kStoreCount)
+      [=] { return wire::StoreDeleteMsg{ArgValue(a->key)}.ToMessage(); }, MsgType::kStoreCount)
       ->add_option("key", a->key)
       ->required();
   for (auto [name, type, help] :
@@ -117,7 +140,9 @@ void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
     auto* cmd = add(
         name, help,
         [=, type = type] {
-          return msg(type).Set("key", ArgValue(a->key)).Set("member", ArgValue(a->member));
+          return type == MsgType::kStoreSadd
+                     ? wire::StoreSaddMsg{ArgValue(a->key), ArgValue(a->member)}.ToMessage()
+                     : wire::StoreSremMsg{ArgValue(a->key), ArgValue(a->member)}.ToMessage();
         },
         MsgType::kStoreCount);
     cmd->add_option("key", a->key)->required();
@@ -125,22 +150,23 @@ void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
   }
   add(
       "smembers", "print the members of set KEY, one per line",
-      [=] { return msg(MsgType::kStoreSmembers).Set("key", ArgValue(a->key)); }, MsgType::kStoreList)
+      [=] { return wire::StoreSmembersMsg{ArgValue(a->key)}.ToMessage(); }, MsgType::kStoreList)
       ->add_option("key", a->key)
       ->required();
   auto* incr = add(
       "incr", "add DELTA (default 1) to the integer at KEY atomically and print it",
-      [=] { return msg(MsgType::kStoreIncr).Set("key", ArgValue(a->key)).Set("delta", Datum(a->delta)); },
+      [=] {
+        return wire::StoreIncrMsg{ArgValue(a->key), a->delta}.ToMessage();
+      },
       MsgType::kStoreInt);
   incr->add_option("key", a->key)->required();
   incr->add_option("delta", a->delta);
   auto* cas = add(
       "cas", "KEY EXPECTED NEW: set KEY to NEW only if it holds EXPECTED; exit 1 if it did not",
       [=] {
-        Message m =
-            msg(MsgType::kStoreCas).Set("key", ArgValue(a->key)).Set("value", ArgValue(a->cas.back()));
-        if (!a->absent) m.Set("expected", ArgValue(a->cas.front()));
-        return m;
+        wire::StoreCasMsg cas{.key = ArgValue(a->key), .value = ArgValue(a->cas.back())};
+        if (!a->absent) cas.expected = ArgValue(a->cas.front());
+        return std::move(cas).ToMessage();
       },
       MsgType::kStoreCasResult);
   cas->add_option("key", a->key)->required();
@@ -156,7 +182,7 @@ void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
   auto* keys = add(
       "keys", "list keys starting with PREFIX",
       [=] {
-        return msg(MsgType::kStoreKeys).Set("prefix", ArgValue(a->prefix)).Set("limit", Datum(a->limit));
+        return wire::StoreKeysMsg{ArgValue(a->prefix), a->limit}.ToMessage();
       },
       MsgType::kStoreList);
   keys->add_option("prefix", a->prefix);

@@ -15,10 +15,6 @@
 namespace titan::cli {
 namespace {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-
 constexpr int64_t kChunkBytes = 1 << 20;
 // With nothing on the feed for this long, ask the broker directly (a subscription that was not yet
 // active when an event was published must not leave us waiting forever).
@@ -34,18 +30,14 @@ class LogSink {
   // JOB_LOGS from the current offset until caught up; *complete when the broker says the log has ended.
   int CatchUp(bool* complete) {
     for (;;) {
-      Message reply;
-      const int rc = broker_.Call(wire::MakeMessage(MsgType::kJobLogs)
-                                      .Set("id", Datum(wire::Text{id_}))
-                                      .Set("offset", Datum(offset_))
-                                      .Set("max_bytes", Datum(kChunkBytes)),
-                                  MsgType::kJobLogData, &reply);
-      if (rc != kExitOk) return rc;
+      wire::JobLogDataMsg reply;
+      const wire::JobLogsMsg request{.id = id_, .offset = offset_, .max_bytes = kChunkBytes};
+      if (const int rc = broker_.Call(request.ToMessage(), &reply); rc != kExitOk) return rc;
       const std::string_view bytes =
           reply.blobs.empty() ? std::string_view() : std::string_view(reply.blobs[0]);
-      Offer(reply.Int("offset"), bytes);
-      offset_ = std::max(offset_, reply.Int("next_offset"));
-      *complete = reply.Bool("complete");
+      Offer(reply.offset, bytes);
+      offset_ = std::max(offset_, reply.next_offset);
+      *complete = reply.complete;
       if (bytes.empty() || *complete) return kExitOk;
     }
   }
@@ -75,11 +67,9 @@ int FollowByWaiting(BrokerClient& broker, LogSink& sink, const std::string& id) 
   for (;;) {
     bool complete = false;
     if (const int rc = sink.CatchUp(&complete); rc != kExitOk || complete) return rc;
-    Message reply;
-    const int rc = broker.Call(wire::MakeMessage(MsgType::kJobWait)
-                                   .Set("id", Datum(wire::Text{id}))
-                                   .Set("timeout_ms", Datum(kWaitSliceMs)),
-                               MsgType::kJobInfo, &reply, kWaitSliceMs + broker.target().timeout_ms);
+    wire::JobInfoMsg reply;
+    const int rc = broker.Call(wire::JobWaitMsg{.id = id, .timeout_ms = kWaitSliceMs}.ToMessage(), &reply,
+                               kWaitSliceMs + broker.target().timeout_ms);
     if (rc != kExitOk) return rc;
   }
 }
@@ -94,15 +84,16 @@ int HandleEvent(const zmq::multipart_t& frames, const std::string& id, LogSink& 
   for (size_t i = 1; i < frames.size(); ++i) payload.push_back(frames[i].to_string_view());
   wire::Decoded d = wire::Decode(std::span<const std::string_view>(payload));
   if (d.status != wire::DecodeStatus::kOk) return kExitOk;  // not ours to judge; the log is refetched anyway
-  if (d.msg.type == MsgType::kEventLog) {
-    const std::string_view bytes =
-        d.msg.blobs.empty() ? std::string_view() : std::string_view(d.msg.blobs[0]);
-    if (!sink.Offer(d.msg.Int("offset"), bytes)) return sink.CatchUp(complete);
+  if (const Result<wire::EventLogMsg> log = wire::EventLogMsg::From(d.msg); log.ok()) {
+    const std::vector<std::string>& blobs = log.value().blobs;
+    const std::string_view bytes = blobs.empty() ? std::string_view() : std::string_view(blobs[0]);
+    if (!sink.Offer(log.value().offset, bytes)) return sink.CatchUp(complete);
     return kExitOk;
   }
-  if (d.msg.type != MsgType::kEventJob) return kExitOk;
-  if (on_job_event) on_job_event(d.msg);
-  return IsFinalState(d.msg.Bytes("state")) ? sink.CatchUp(complete) : kExitOk;
+  const Result<wire::EventJobMsg> event = wire::EventJobMsg::From(d.msg);
+  if (!event.ok()) return kExitOk;  // another event type
+  if (on_job_event) on_job_event(event.value());
+  return IsFinalState(event.value().state) ? sink.CatchUp(complete) : kExitOk;
 }
 
 int FollowFeed(LogSink& sink, const std::string& id, const std::string& pub, const JobEventFn& on_job_event) {
@@ -131,12 +122,9 @@ int FollowFeed(LogSink& sink, const std::string& id, const std::string& pub, con
 
 // JOB_LOGS once: up to `max` bytes of the log from `offset` in *bytes (empty past its end).
 int ReadLog(BrokerClient& broker, const std::string& id, int64_t offset, int64_t max, std::string* bytes) {
-  Message reply;
-  const int rc = broker.Call(wire::MakeMessage(MsgType::kJobLogs)
-                                 .Set("id", Datum(wire::Text{id}))
-                                 .Set("offset", Datum(offset))
-                                 .Set("max_bytes", Datum(max)),
-                             MsgType::kJobLogData, &reply);
+  wire::JobLogDataMsg reply;
+  const int rc =
+      broker.Call(wire::JobLogsMsg{.id = id, .offset = offset, .max_bytes = max}.ToMessage(), &reply);
   if (rc != kExitOk) return rc;
   *bytes = reply.blobs.empty() ? std::string() : std::move(reply.blobs[0]);
   return kExitOk;

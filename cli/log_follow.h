@@ -8,12 +8,12 @@
 #include <string>
 
 #include "cli/broker_client.h"
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 
 // Called with each EVENT_JOB of the followed job (state changes), in order.
-using JobEventFn = std::function<void(const wire::Message& event)>;
+using JobEventFn = std::function<void(const wire::EventJobMsg& event)>;
 
 // Writes the log of job `id` (a resolved id, not "DAG-...") from offset 0 to `out`, in chunks of at
 // most 1 MiB. Without `follow`, stops at the end of what the broker has now. With `follow`, keeps

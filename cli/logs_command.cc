@@ -15,17 +15,12 @@ constexpr int64_t kChunkBytes = 1 << 20;
 // does not grow), in chunks.
 int PrintRunLog(BrokerClient& broker, const std::string& id, int64_t run) {
   for (int64_t offset = 0;;) {
-    wire::Message reply;
-    const int rc = broker.Call(wire::MakeMessage(wire::MsgType::kJobLogs)
-                                   .Set("id", wire::Datum(wire::Text{id}))
-                                   .Set("offset", wire::Datum(offset))
-                                   .Set("max_bytes", wire::Datum(kChunkBytes))
-                                   .Set("run", wire::Datum(run)),
-                               wire::MsgType::kJobLogData, &reply);
-    if (rc != kExitOk) return rc;
+    wire::JobLogDataMsg reply;
+    const wire::JobLogsMsg request{.id = id, .offset = offset, .max_bytes = kChunkBytes, .run = run};
+    if (const int rc = broker.Call(request.ToMessage(), &reply); rc != kExitOk) return rc;
     if (reply.blobs.empty() || reply.blobs[0].empty()) return kExitOk;
     std::fwrite(reply.blobs[0].data(), 1, reply.blobs[0].size(), stdout);
-    offset = reply.Int("next_offset");
+    offset = reply.next_offset;
   }
 }
 
@@ -43,12 +38,11 @@ void AddLogsCommand(CLI::App& app, const Target& target, int* exit_code) {
   const Target* t = &target;
   cmd->callback([=] {
     BrokerClient broker(*t);
-    wire::Datum job;
+    wire::JobInfo job;
     *exit_code = broker.GetJob(*id, &job, *run);  // also resolves DAG-<id> to the id the log is kept under
     if (*exit_code != kExitOk) return;
-    const JobView view = JobFromDatum(job);
     // An earlier run has ended: its log is printed once (-f has nothing to follow).
-    *exit_code = *run > 0 ? PrintRunLog(broker, view.id, *run) : CopyJobLog(broker, view.id, *follow, stdout);
+    *exit_code = *run > 0 ? PrintRunLog(broker, job.id, *run) : CopyJobLog(broker, job.id, *follow, stdout);
   });
 }
 

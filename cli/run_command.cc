@@ -19,10 +19,6 @@
 namespace titan::cli {
 namespace {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-
 constexpr int kWaitSliceMs = 30000;
 
 // Reads the job file; false with a printed error when it is unreadable or too large. A file that
@@ -61,18 +57,16 @@ bool ReadJobFile(const std::string& path, std::optional<std::string>* content) {
 class ProgressReport {
  public:
   explicit ProgressReport(std::string id) : id_(std::move(id)) {}
-  void operator()(const Message& event) {
-    const std::string state(event.Bytes("state"));
-    const int64_t attempt = event.Int("attempt");
-    if (IsFinalState(state) || (state == last_state_ && attempt == last_attempt_)) return;
-    last_state_ = state;
-    last_attempt_ = attempt;
-    if (state == "RUNNING") {
-      if (attempt > 1)
-        std::cerr << "titan: " << id_ << " attempt " << attempt << " running on " << event.Bytes("worker")
-                  << '\n';
-    } else if (event.Has("reason")) {
-      std::cerr << "titan: " << id_ << " is " << state << ": " << event.Bytes("reason") << '\n';
+  void operator()(const wire::EventJobMsg& event) {
+    if (IsFinalState(event.state) || (event.state == last_state_ && event.attempt == last_attempt_)) return;
+    last_state_ = event.state;
+    last_attempt_ = event.attempt;
+    if (event.state == "RUNNING") {
+      if (event.attempt > 1)
+        std::cerr << "titan: " << id_ << " attempt " << event.attempt << " running on "
+                  << event.worker.value_or("") << '\n';
+    } else if (event.reason) {
+      std::cerr << "titan: " << id_ << " is " << event.state << ": " << *event.reason << '\n';
     }
   }
 
@@ -83,18 +77,12 @@ class ProgressReport {
 
 // A job nobody can run waits silently; say so once, right after submitting it.
 void WarnIfNoWorkerCan(BrokerClient& broker, const std::string& requirement, const std::string& id) {
-  Message stats;
-  if (broker.Call(wire::MakeMessage(MsgType::kStatsGet), MsgType::kStats, &stats) != kExitOk) return;
-  const auto& workers = std::get<wire::List>(stats.Find("workers")->v);
-  for (const Datum& w : workers) {
-    for (const auto& [k, v] : std::get<wire::Map>(w.v)) {
-      if (k != "capabilities") continue;
-      for (const Datum& cap : std::get<wire::List>(v.v)) {
-        if (cap.bytes() == requirement) return;
-      }
-    }
+  wire::StatsMsg stats;
+  if (broker.Call(wire::StatsGetMsg{}.ToMessage(), &stats) != kExitOk) return;
+  for (const wire::WorkerInfo& w : stats.workers) {
+    if (std::find(w.capabilities.begin(), w.capabilities.end(), requirement) != w.capabilities.end()) return;
   }
-  if (workers.empty()) {
+  if (stats.workers.empty()) {
     std::cerr << "titan: no worker is connected; " << id
               << " waits until one joins (`titan up` or `titan worker`)\n";
   } else {
@@ -107,17 +95,15 @@ void WarnIfNoWorkerCan(BrokerClient& broker, const std::string& requirement, con
 // JOB_WAIT until the job is final; its JobInfo in *job.
 int WaitForEnd(BrokerClient& broker, const std::string& id, JobView* job) {
   for (;;) {
-    Message reply;
-    const int rc = broker.Call(wire::MakeMessage(MsgType::kJobWait)
-                                   .Set("id", Datum(wire::Text{id}))
-                                   .Set("timeout_ms", Datum(kWaitSliceMs)),
-                               MsgType::kJobInfo, &reply, kWaitSliceMs + broker.target().timeout_ms);
+    wire::JobInfoMsg reply;
+    const int rc = broker.Call(wire::JobWaitMsg{.id = id, .timeout_ms = kWaitSliceMs}.ToMessage(), &reply,
+                               kWaitSliceMs + broker.target().timeout_ms);
     if (rc != kExitOk) return rc;
-    if (!reply.Bool("found") || !reply.Has("job")) {
+    if (!reply.found || !reply.job) {
       std::cerr << "titan: the broker no longer knows job '" << id << "'\n";
       return kExitNotFound;
     }
-    *job = JobFromDatum(*reply.Find("job"));
+    *job = JobFromInfo(*reply.job);
     if (IsFinalState(job->state)) return kExitOk;
   }
 }
@@ -146,11 +132,9 @@ int RunJob(const Target& target, const RunArgs& args) {
   const std::string id = args.id.empty() ? DefaultJobId(args.file, std::random_device{}()) : args.id;
 
   BrokerClient broker(target);
-  Message reply;
-  if (const int rc = broker.Call(BuildSubmit(args, id, std::move(content)), MsgType::kJobAccepted, &reply);
-      rc != kExitOk) {
+  wire::JobAcceptedMsg accepted;
+  if (const int rc = broker.Call(BuildSubmit(args, id, std::move(content)), &accepted); rc != kExitOk)
     return rc;
-  }
   std::cout << id << std::endl;
   if (args.job_type == "SERVICE") {
     std::cerr << "titan: service " << id << " deployed"

@@ -9,20 +9,13 @@
 namespace titan::cli {
 namespace {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-
 constexpr int64_t kAllRuns = 10000;  // the broker's largest limit
 
 int ListRuns(BrokerClient& broker, int64_t limit, std::vector<DagView>* runs) {
-  Message reply;
-  if (const int rc = broker.Call(wire::MakeMessage(MsgType::kRunList).Set("limit", Datum(limit)),
-                                 MsgType::kRunListReply, &reply);
-      rc != kExitOk) {
+  wire::RunListReplyMsg reply;
+  if (const int rc = broker.Call(wire::RunListMsg{.limit = limit}.ToMessage(), &reply); rc != kExitOk)
     return rc;
-  }
-  for (const Datum& r : std::get<wire::List>(reply.Find("runs")->v)) runs->push_back(DagFromDatum(r));
+  for (const wire::DagInfo& r : reply.runs) runs->push_back(DagFromInfo(r));
   return kExitOk;
 }
 
@@ -44,25 +37,18 @@ int RunStatus(const Target& target, const std::string& run_id) {
               << " (list them with `titan runs`)\n";
     return kExitNotFound;
   }
-  Message list;
-  if (const int rc = broker.Call(wire::MakeMessage(MsgType::kDagList)
-                                     .Set("agent_run_id", Datum(wire::Text{run_id}))
-                                     .Set("limit", Datum(kAllRuns)),
-                                 MsgType::kDagListReply, &list);
+  wire::DagListReplyMsg list;
+  if (const int rc =
+          broker.Call(wire::DagListMsg{.agent_run_id = run_id, .limit = kAllRuns}.ToMessage(), &list);
       rc != kExitOk) {
     return rc;
   }
   std::vector<DagDetail> dags;
-  const auto& listed = std::get<wire::List>(list.Find("dags")->v);
-  for (auto it = listed.rbegin(); it != listed.rend(); ++it) {  // oldest first
-    Message info;
-    const std::string id = DagFromDatum(*it).id;
-    if (const int rc = broker.Call(wire::MakeMessage(MsgType::kDagGet).Set("id", Datum(wire::Text{id})),
-                                   MsgType::kDagInfo, &info);
-        rc != kExitOk) {
+  for (auto it = list.dags.rbegin(); it != list.dags.rend(); ++it) {  // oldest first
+    wire::DagInfoMsg info;
+    if (const int rc = broker.Call(wire::DagGetMsg{.id = it->id}.ToMessage(), &info); rc != kExitOk)
       return rc;
-    }
-    if (info.Bool("found")) dags.push_back(DagDetailFromMessage(info));
+    if (info.found) dags.push_back(DagDetailFrom(info));
   }
   std::cout << RenderRunStatus(*run, dags, WallMs());
   return kExitOk;

@@ -11,19 +11,10 @@
 namespace titan::cli {
 namespace {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-
 int ListSchedules(BrokerClient& broker, std::vector<ScheduleView>* out) {
-  Message reply;
-  if (const int rc =
-          broker.Call(wire::MakeMessage(MsgType::kScheduleList), MsgType::kScheduleListReply, &reply);
-      rc != kExitOk) {
-    return rc;
-  }
-  for (const Datum& s : std::get<wire::List>(reply.Find("schedules")->v))
-    out->push_back(ScheduleFromDatum(s));
+  wire::ScheduleListReplyMsg reply;
+  if (const int rc = broker.Call(wire::ScheduleListMsg{}.ToMessage(), &reply); rc != kExitOk) return rc;
+  for (const wire::ScheduleInfo& s : reply.schedules) out->push_back(ScheduleFromInfo(s));
   return kExitOk;
 }
 
@@ -40,11 +31,8 @@ int Add(const Target& target, const std::string& name, const std::string& cron, 
   }
   if (const int rc = DeployPipelineProject(target, pipeline); rc != kExitOk) return rc;
   BrokerClient broker(target);
-  Message reply;
-  if (const int rc = broker.Call(BuildScheduleAdd(name, cron, pipeline), MsgType::kOk, &reply);
-      rc != kExitOk) {
-    return rc;
-  }
+  wire::OkMsg ok;
+  if (const int rc = broker.Call(BuildScheduleAdd(name, cron, pipeline), &ok); rc != kExitOk) return rc;
   std::vector<ScheduleView> schedules;
   if (const int rc = ListSchedules(broker, &schedules); rc != kExitOk) return rc;
   for (const ScheduleView& s : schedules) {
@@ -55,9 +43,8 @@ int Add(const Target& target, const std::string& name, const std::string& cron, 
 
 int Remove(const Target& target, const std::string& name) {
   BrokerClient broker(target);
-  Message reply;
-  const int rc = broker.Call(wire::MakeMessage(MsgType::kScheduleRemove).Set("name", Datum(wire::Text{name})),
-                             MsgType::kOk, &reply);
+  wire::OkMsg ok;
+  const int rc = broker.Call(wire::ScheduleRemoveMsg{.name = name}.ToMessage(), &ok);
   if (rc == kExitOk) std::cout << "removed schedule " << name << " (DAGs it already started keep running)\n";
   return rc;
 }

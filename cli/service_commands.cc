@@ -20,27 +20,26 @@ int AddWorker(const Target& target, const RunArgs& args, const std::vector<std::
            "titan deploy Worker.jar 8081 [GPU]\n";
     return kExitUsage;
   }
-  wire::Message request = wire::MakeMessage(wire::MsgType::kWorkerAdd).Set("port", wire::Datum(args.port));
-  if (!args.requirement.empty()) request.Set("capability", wire::Datum(wire::Text{args.requirement}));
+  wire::WorkerAddMsg request{.port = args.port};
+  if (!args.requirement.empty()) request.capability = args.requirement;
   BrokerClient broker(target);
-  wire::Message reply;
-  if (const int rc = broker.Call(request, wire::MsgType::kOk, &reply); rc != kExitOk) return rc;
-  std::cout << "worker " << reply.Bytes("name") << " (port " << args.port << ") is starting; `titan stats` "
+  wire::OkMsg reply;
+  if (const int rc = broker.Call(request.ToMessage(), &reply); rc != kExitOk) return rc;
+  std::cout << "worker " << reply.name.value_or("") << " (port " << args.port
+            << ") is starting; `titan stats` "
             << "lists it once it has joined, `titan shutdown " << target.host << ' ' << args.port
             << "` retires it\n";
   return kExitOk;
 }
 
 int ListServices(const Target& target, bool all, bool json) {
-  wire::Message request = wire::MakeMessage(wire::MsgType::kJobList)
-                              .Set("limit", wire::Datum(int64_t{10000}))
-                              .Set("job_type", wire::Datum(wire::Text{"SERVICE"}));
+  const wire::JobListMsg request{.limit = 10000, .job_type = "SERVICE"};
   BrokerClient broker(target);
-  wire::Message reply;
-  if (const int rc = broker.Call(request, wire::MsgType::kJobListReply, &reply); rc != kExitOk) return rc;
+  wire::JobListReplyMsg reply;
+  if (const int rc = broker.Call(request.ToMessage(), &reply); rc != kExitOk) return rc;
   std::vector<JobView> services;
-  for (const wire::Datum& j : std::get<wire::List>(reply.Find("jobs")->v)) {
-    JobView v = JobFromDatum(j);
+  for (const wire::JobInfo& j : reply.jobs) {
+    JobView v = JobFromInfo(j);
     if (all || !IsFinalState(v.state)) services.push_back(std::move(v));
   }
   std::cout << (json ? RenderJobsJson(services) : RenderServiceTable(services, WallMs()));

@@ -16,9 +16,9 @@ void AddStatsCommand(CLI::App& app, const Target& target, int* exit_code) {
              : app.add_subcommand("stats", "Show workers (load, skills, running jobs) and job queues");
     cmd->callback([=] {
       BrokerClient broker(*t);
-      wire::Message reply;
-      *exit_code = broker.Call(wire::MakeMessage(wire::MsgType::kStatsGet), wire::MsgType::kStats, &reply);
-      if (*exit_code == kExitOk) std::cout << (json ? RenderStatsJson(reply) : RenderStats(reply));
+      wire::StatsMsg stats;
+      *exit_code = broker.Call(wire::StatsGetMsg{}.ToMessage(), &stats);
+      if (*exit_code == kExitOk) std::cout << (json ? RenderStatsJson(stats) : RenderStats(stats));
     });
   }
 }

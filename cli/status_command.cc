@@ -17,16 +17,16 @@ struct StatusArgs {
 
 // Every run of the id, oldest first, as a table.
 int ShowHistory(BrokerClient& broker, const std::string& id) {
-  wire::Datum latest;
+  wire::JobInfo latest;
   int64_t runs = 1;
   if (const int rc = broker.GetJob(id, &latest, 0, &runs); rc != kExitOk) return rc;
   std::vector<JobView> views;
   for (int64_t run = 1; run < runs; ++run) {
-    wire::Datum job;
+    wire::JobInfo job;
     if (const int rc = broker.GetJob(id, &job, run); rc != kExitOk) return rc;
-    views.push_back(JobFromDatum(job));
+    views.push_back(JobFromInfo(job));
   }
-  views.push_back(JobFromDatum(latest));
+  views.push_back(JobFromInfo(latest));
   std::cout << RenderJobHistory(views, WallMs());
   return kExitOk;
 }
@@ -50,9 +50,9 @@ void AddStatusCommand(CLI::App& app, const Target& target, int* exit_code) {
       *exit_code = ShowHistory(broker, a->id);
       return;
     }
-    wire::Datum job;
+    wire::JobInfo job;
     *exit_code = broker.GetJob(a->id, &job, a->run);
-    if (*exit_code == kExitOk) std::cout << RenderJobStatus(JobFromDatum(job), WallMs());
+    if (*exit_code == kExitOk) std::cout << RenderJobStatus(JobFromInfo(job), WallMs());
   });
 }
 

@@ -15,16 +15,13 @@ namespace {
 
 int StopJob(const Target& target, const std::string& id) {
   BrokerClient broker(target);
-  wire::Message reply;
-  const int rc =
-      broker.Call(wire::MakeMessage(wire::MsgType::kJobStop).Set("id", wire::Datum(wire::Text{id})),
-                  wire::MsgType::kJobInfo, &reply);
-  if (rc != kExitOk) return rc;
-  if (!reply.Bool("found") || !reply.Has("job")) {
+  wire::JobInfoMsg reply;
+  if (const int rc = broker.Call(wire::JobStopMsg{.id = id}.ToMessage(), &reply); rc != kExitOk) return rc;
+  if (!reply.found || !reply.job) {
     std::cerr << "titan: no job '" << id << "' (list them with `titan jobs`)\n";
     return kExitNotFound;
   }
-  const JobView job = JobFromDatum(*reply.Find("job"));
+  const JobView job = JobFromInfo(*reply.job);
   if (IsFinalState(job.state)) {
     std::cout << job.id << ' ' << job.state << '\n';
   } else {
@@ -48,8 +45,8 @@ std::string WorkerAt(BrokerClient& broker, const std::string& host, const std::s
     *rc = kExitUsage;
     return "";
   }
-  wire::Message stats;
-  *rc = broker.Call(wire::MakeMessage(wire::MsgType::kStatsGet), wire::MsgType::kStats, &stats);
+  wire::StatsMsg stats;
+  *rc = broker.Call(wire::StatsGetMsg{}.ToMessage(), &stats);
   if (*rc != kExitOk) return "";
   std::string name, error;
   if (!FindWorkerAt(WorkersFromStats(stats), host, port, BrokerMachine(broker.target().host, LocalHostname()),
@@ -66,10 +63,8 @@ int StopWorker(const Target& target, const std::vector<std::string>& words) {
   int found = kExitOk;
   const std::string name = words.size() == 1 ? words[0] : WorkerAt(broker, words[0], words[1], &found);
   if (found != kExitOk) return found;
-  wire::Message reply;
-  const int rc =
-      broker.Call(wire::MakeMessage(wire::MsgType::kWorkerStop).Set("name", wire::Datum(wire::Text{name})),
-                  wire::MsgType::kOk, &reply);
+  wire::OkMsg reply;
+  const int rc = broker.Call(wire::WorkerStopMsg{.name = name}.ToMessage(), &reply);
   if (rc == kExitOk) {
     std::cout << "worker " << name << (words.size() == 2 ? " (" + words[0] + ":" + words[1] + ")" : "")
               << " is draining: it takes no new jobs and exits after its running ones\n";

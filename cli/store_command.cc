@@ -2,6 +2,7 @@
 // the original Titan's shell commands for TitanStore, as clients (the same calls as `titan kv`).
 #include "cli/commands.h"
 #include "cli/kv_call.h"
+#include "schemas/generated/messages.h"
 #include "store/store.h"
 
 namespace titan::cli {
@@ -18,20 +19,19 @@ void AddStoreClients(CLI::App& store, const CLI::Option& store_port, const store
     if (port->count() > 0) at.port = node->port;
     return at;
   };
-  auto value_of = [](const std::string& s) { return wire::ValueDatum(s, wire::IsValidUtf8(s)); };
+  auto value_of = [](const std::string& s) { return wire::Value{s, wire::IsValidUtf8(s)}; };
   CLI::App* get = store.add_subcommand("get", "Print the value of KEY in TitanStore (exit 1 when missing)");
   get->add_option("KEY", *key)->required();
   get->callback([=] {
-    *exit_code = StoreCall(where(), wire::MakeMessage(wire::MsgType::kStoreGet).Set("key", value_of(*key)),
-                           wire::MsgType::kStoreValue);
+    *exit_code =
+        StoreCall(where(), wire::StoreGetMsg{value_of(*key)}.ToMessage(), wire::MsgType::kStoreValue);
   });
   CLI::App* set = store.add_subcommand("set", "Set KEY to VALUE in TitanStore (VALUE as written)");
   set->add_option("KEY", *key)->required();
   set->add_option("VALUE", *value)->required();
   set->callback([=] {
-    wire::Message put =
-        wire::MakeMessage(wire::MsgType::kStorePut).Set("key", value_of(*key)).Set("value", value_of(*value));
-    *exit_code = StoreCall(where(), put, wire::MsgType::kStoreOk);
+    const wire::StorePutMsg put{value_of(*key), value_of(*value)};
+    *exit_code = StoreCall(where(), put.ToMessage(), wire::MsgType::kStoreOk);
   });
 }
 

@@ -9,9 +9,6 @@
 namespace titan::cli {
 namespace {
 
-using wire::Datum;
-using wire::Text;
-
 bool IsPlainWord(std::string_view w) {
   if (w.empty()) return false;
   for (const char c : w) {
@@ -80,32 +77,24 @@ std::string ApplyDeployWords(const std::vector<std::string>& words, bool port_gi
 wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id,
                           std::optional<std::string> content) {
   const std::string name = content ? std::filesystem::path(args.file).filename().string() : args.file;
-  wire::Map spec{{"id", Datum(Text{job_id})}, {"file", Datum(Text{name})}};
-  if (args.archive) spec.emplace_back("archive", Datum(true));
-  if (!args.job_type.empty()) spec.emplace_back("job_type", Datum(Text{args.job_type}));
-  if (args.port > 0) spec.emplace_back("port", Datum(args.port));
-  if (!args.health_cmd.empty()) spec.emplace_back("health_cmd", Datum(Text{args.health_cmd}));
-  if (args.max_restarts) spec.emplace_back("max_restarts", Datum(*args.max_restarts));
-  if (!args.args.empty()) spec.emplace_back("args", Datum(Text{ShellJoin(args.args)}));
-  if (args.priority) spec.emplace_back("priority", Datum(*args.priority));
-  if (args.delay_ms) spec.emplace_back("delay_ms", Datum(*args.delay_ms));
-  if (!args.requirement.empty()) spec.emplace_back("requirement", Datum(Text{args.requirement}));
-  if (args.affinity) spec.emplace_back("affinity", Datum(true));
-  if (args.retries) spec.emplace_back("retries", Datum(*args.retries));
-  if (args.timeout_ms) spec.emplace_back("timeout_ms", Datum(*args.timeout_ms));
-  if (!args.env.empty()) {
-    wire::List env;
-    for (const std::string& e : args.env) env.emplace_back(Text{e});
-    spec.emplace_back("env", Datum(std::move(env)));
-  }
-  wire::List files;
-  if (content) {
-    files.push_back(
-        Datum(wire::Map{{"name", Datum(Text{name})}, {"content", Datum(wire::Bytes{std::move(*content)})}}));
-  }
-  return wire::MakeMessage(wire::MsgType::kJobSubmit)
-      .Set("jobs", Datum(wire::List{Datum(std::move(spec))}))
-      .Set("files", Datum(std::move(files)));
+  auto given = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional(s); };
+  wire::JobSpec spec{.id = job_id, .file = name};
+  if (!args.args.empty()) spec.args = ShellJoin(args.args);
+  spec.job_type = given(args.job_type);
+  if (args.port > 0) spec.port = args.port;
+  spec.priority = args.priority;
+  spec.delay_ms = args.delay_ms;
+  spec.requirement = given(args.requirement);
+  if (args.affinity) spec.affinity = true;
+  spec.retries = args.retries;
+  spec.timeout_ms = args.timeout_ms;
+  if (!args.env.empty()) spec.env = args.env;
+  if (args.archive) spec.archive = true;
+  spec.health_cmd = given(args.health_cmd);
+  spec.max_restarts = args.max_restarts;
+  wire::JobSubmitMsg submit{.jobs = {std::move(spec)}};
+  if (content) submit.files.push_back(wire::FileBlob{.name = name, .content = std::move(*content)});
+  return std::move(submit).ToMessage();
 }
 
 }  // namespace titan::cli

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 

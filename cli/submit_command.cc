@@ -43,19 +43,14 @@ int Submit(const Target& target, const SubmitArgs& args) {
   }
   if (const int rc = DeployPipelineProject(target, pipeline); rc != kExitOk) return rc;
   BrokerClient broker(target);
-  wire::Message reply;
-  if (const int rc = broker.Call(BuildPipelineSubmit(pipeline), wire::MsgType::kJobAccepted, &reply);
-      rc != kExitOk) {
-    return rc;
-  }
-  const std::string dag(reply.Bytes("dag"));
-  std::vector<std::string> ids;
-  for (const wire::Datum& id : std::get<wire::List>(reply.Find("ids")->v)) ids.emplace_back(id.bytes());
+  wire::JobAcceptedMsg accepted;
+  if (const int rc = broker.Call(BuildPipelineSubmit(pipeline), &accepted); rc != kExitOk) return rc;
+  const std::string dag = accepted.dag.value_or("");
   std::cout << "dag: " << dag << "\njobs:";
-  for (const std::string& id : ids) std::cout << ' ' << id;
+  for (const std::string& id : accepted.ids) std::cout << ' ' << id;
   std::cout << std::endl;
   if (!args.wait) return kExitOk;
-  return WaitForDag(broker, dag, ids, isatty(STDOUT_FILENO) == 1);
+  return WaitForDag(broker, dag, accepted.ids, isatty(STDOUT_FILENO) == 1);
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ TEST(BuildSubmit, ServicesAndDeployedFilesAndArchives) {
   archive.file = "proj.zip/src/main.py";
   archive.archive = true;
   archive.args = {"--n", "3"};
-  EXPECT_EQ("[{id: \"p\", file: \"proj.zip/src/main.py\", archive: true, args: \"--n 3\"}]",
+  EXPECT_EQ("[{id: \"p\", file: \"proj.zip/src/main.py\", args: \"--n 3\", archive: true}]",
             wire::Render(*BuildSubmit(archive, "p", std::nullopt).Find("jobs")));
 }
 

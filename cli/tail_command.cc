@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/job_view.h"
 #include "schemas/cpp/transport.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 namespace {
@@ -32,56 +33,67 @@ std::string ClockTime(int64_t epoch_ms) {
   return buf;
 }
 
-std::string StrList(const wire::Datum* d) {
+std::string Join(const std::vector<std::string>& items) {
   std::string out;
-  if (const auto* list = d ? std::get_if<wire::List>(&d->v) : nullptr) {
-    for (const wire::Datum& item : *list) out += (out.empty() ? "" : ", ") + std::string(item.bytes());
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string JobLine(const std::string& topic, const wire::EventJobMsg& e) {
+  std::string line =
+      ClockTime(e.ts_ms) + "  " + topic + "  " + e.state + "  attempt " + std::to_string(e.attempt);
+  if (e.worker) line += " on " + *e.worker;
+  if (e.exit_code) line += ", exit " + std::to_string(*e.exit_code);
+  if (e.reason) line += " (" + *e.reason + ")";
+  return line + '\n';
+}
+
+// One line per line of output (a final line without '\n' too).
+std::string LogLines(const std::string& prefix, const wire::EventLogMsg& e) {
+  const std::string tag = e.stream == "stderr" ? "[stderr] " : "";
+  std::string out;
+  std::string_view bytes = e.blobs.empty() ? std::string_view() : std::string_view(e.blobs[0]);
+  while (!bytes.empty()) {
+    const size_t nl = bytes.find('\n');
+    out += prefix + tag + std::string(bytes.substr(0, nl)) + '\n';
+    bytes.remove_prefix(nl == std::string_view::npos ? bytes.size() : nl + 1);
   }
   return out;
 }
 
+std::string WorkerLine(const std::string& prefix, const wire::EventWorkerMsg& e, bool heartbeats) {
+  if (e.event == "heartbeat" && !heartbeats) return "";
+  return prefix + e.event + "  load " + std::to_string(e.worker.busy) + "/" + std::to_string(e.worker.slots) +
+         " [" + Join(e.worker.capabilities) + "]\n";
+}
+
+// An auto-scaling decision; the topic names the child worker.
+std::string ScaleLine(const std::string& prefix, const wire::EventScaleMsg& e) {
+  return prefix + "auto-scaling " + e.event.action + " on " + e.event.parent + ": " + e.event.reason + "\n";
+}
+
+// `render` of the event read into its struct T ("" if it does not read: Decode checked it, so it does).
+template <class T, class Render>
+std::string Lines(const wire::Message& m, Render render) {
+  const Result<T> event = T::From(m);
+  return event.ok() ? render(event.value()) : "";
+}
+
 // The lines printed for one event (none for a heartbeat unless asked for).
 std::string RenderEvent(const std::string& topic, const wire::Message& m, bool heartbeats) {
-  const std::string prefix = ClockTime(m.Has("ts_ms") ? m.Int("ts_ms") : WallMs()) + "  " + topic + "  ";
-  if (m.type == wire::MsgType::kEventJob) {
-    std::string line =
-        prefix + std::string(m.Bytes("state")) + "  attempt " + std::to_string(m.Int("attempt"));
-    if (m.Has("worker")) line += " on " + std::string(m.Bytes("worker"));
-    if (m.Has("exit_code")) line += ", exit " + std::to_string(m.Int("exit_code"));
-    if (m.Has("reason")) line += " (" + std::string(m.Bytes("reason")) + ")";
-    return line + '\n';
+  const std::string prefix = ClockTime(WallMs()) + "  " + topic + "  ";
+  switch (m.type) {
+    case wire::MsgType::kEventJob:
+      return Lines<wire::EventJobMsg>(m, [&](const auto& e) { return JobLine(topic, e); });
+    case wire::MsgType::kEventLog:
+      return Lines<wire::EventLogMsg>(m, [&](const auto& e) { return LogLines(prefix, e); });
+    case wire::MsgType::kEventWorker:
+      return Lines<wire::EventWorkerMsg>(m, [&](const auto& e) { return WorkerLine(prefix, e, heartbeats); });
+    case wire::MsgType::kEventScale:
+      return Lines<wire::EventScaleMsg>(m, [&](const auto& e) { return ScaleLine(prefix, e); });
+    default:
+      return "";
   }
-  if (m.type == wire::MsgType::kEventLog) {
-    const std::string tag = m.Bytes("stream") == "stderr" ? "[stderr] " : "";
-    std::string out;
-    std::string_view bytes = m.blobs.empty() ? std::string_view() : std::string_view(m.blobs[0]);
-    while (!bytes.empty()) {
-      const size_t nl = bytes.find('\n');
-      out += prefix + tag + std::string(bytes.substr(0, nl)) + '\n';
-      bytes.remove_prefix(nl == std::string_view::npos ? bytes.size() : nl + 1);
-    }
-    return out;
-  }
-  if (m.type == wire::MsgType::kEventWorker) {
-    const std::string_view event = m.Bytes("event");
-    if (event == "heartbeat" && !heartbeats) return "";
-    int64_t busy = 0, slots = 0;
-    std::string caps;
-    for (const auto& [k, v] : std::get<wire::Map>(m.Find("worker")->v)) {  // a WorkerInfo, checked by Decode
-      if (k == "busy") busy = std::get<int64_t>(v.v);
-      if (k == "slots") slots = std::get<int64_t>(v.v);
-      if (k == "capabilities") caps = StrList(&v);
-    }
-    return prefix + std::string(event) + "  load " + std::to_string(busy) + "/" + std::to_string(slots) +
-           " [" + caps + "]\n";
-  }
-  if (m.type == wire::MsgType::kEventScale) {  // an auto-scaling decision; the topic names the child worker
-    const auto& e = std::get<wire::Map>(m.Find("event")->v);
-    return prefix + "auto-scaling " + std::string(wire::FindField(e, "action")->bytes()) + " on " +
-           std::string(wire::FindField(e, "parent")->bytes()) + ": " +
-           std::string(wire::FindField(e, "reason")->bytes()) + "\n";
-  }
-  return "";
 }
 
 int Tail(const Target& target, TailArgs args) {

@@ -35,18 +35,9 @@ std::string BrokerMachine(std::string_view broker_host, std::string_view local_h
   return std::string(IsLoopback(Lower(broker_host)) ? local_hostname : broker_host);
 }
 
-std::vector<WorkerAddress> WorkersFromStats(const wire::Message& stats) {
+std::vector<WorkerAddress> WorkersFromStats(const wire::StatsMsg& stats) {
   std::vector<WorkerAddress> out;
-  const wire::Datum* list = stats.Find("workers");
-  if (list == nullptr || !std::holds_alternative<wire::List>(list->v)) return out;
-  for (const wire::Datum& w : std::get<wire::List>(list->v)) {
-    const auto* m = std::get_if<wire::Map>(&w.v);
-    if (m == nullptr) continue;
-    WorkerAddress a{wire::FieldStr(*m, "name"), wire::FieldStr(*m, "host")};
-    if (const wire::Datum* p = wire::FindField(*m, "port"); p && std::holds_alternative<int64_t>(p->v))
-      a.port = std::get<int64_t>(p->v);
-    out.push_back(std::move(a));
-  }
+  for (const wire::WorkerInfo& w : stats.workers) out.push_back({w.name, w.host, w.port.value_or(0)});
   return out;
 }
 

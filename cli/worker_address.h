@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 
@@ -17,7 +17,7 @@ struct WorkerAddress {
 };
 
 // The workers of a STATS reply.
-std::vector<WorkerAddress> WorkersFromStats(const wire::Message& stats);
+std::vector<WorkerAddress> WorkersFromStats(const wire::StatsMsg& stats);
 
 // localhost, 127.x.x.x or ::1.
 bool IsLoopback(std::string_view host);

@@ -57,13 +57,9 @@ TEST(FindWorkerAt, FindsByPortOnTheMachineElseListsTheWorkers) {
 
 TEST(WorkersFromStats, ReadsNameHostAndPort) {
   auto worker = [](const char* name, std::optional<int64_t> port) {
-    wire::Map m{{"name", wire::Datum(wire::Text{name})}, {"host", wire::Datum(wire::Text{"box"})}};
-    if (port) m.emplace_back("port", wire::Datum(*port));
-    return wire::Datum(std::move(m));
+    return wire::WorkerInfo{.name = name, .host = "box", .slots = 1, .state = "READY", .port = port};
   };
-  wire::Message stats =
-      wire::MakeMessage(wire::MsgType::kStats)
-          .Set("workers", wire::Datum(wire::List{worker("w1", std::nullopt), worker("w9", 9)}));
+  const wire::StatsMsg stats{.workers = {worker("w1", std::nullopt), worker("w9", 9)}};
   const std::vector<WorkerAddress> got = WorkersFromStats(stats);
   ASSERT_EQ(2u, got.size());
   EXPECT_EQ("w1 box 0 w9 box 9", got[0].name + " " + got[0].host + " " + std::to_string(got[0].port) + " " +

@@ -9,14 +9,12 @@
 #include <vector>
 
 #include "base/sqlite_db.h"
+#include "schemas/cpp/datum.h"
 
 namespace titan::store {
 
-struct StoredValue {
-  std::string bytes;
-  bool text = false;
-  bool operator==(const StoredValue&) const = default;
-};
+// A value or set member: the protocol's `value` (its bytes, and whether they travelled as str).
+using StoredValue = wire::Value;
 
 // A key as it may be shown in an error: quoted, non-printable bytes escaped.
 std::string ShowKey(std::string_view key);

@@ -1,5 +1,6 @@
 // StoreService: turns one decoded TitanStore request into its reply, applying the limits of the
-// schema. It does no I/O besides the engine; the node batches calls between Begin and Commit.
+// schema, through the generated message structs. It does no I/O besides the engine; the node batches
+// calls between Begin and Commit.
 #pragma once
 
 #include "schemas/cpp/codec.h"
@@ -15,11 +16,14 @@ class StoreService {
   // failed: the batch must then be rolled back and writes answered UNAVAILABLE.
   wire::Message Handle(const wire::Message& request, bool* storage_failed);
 
-  // True for requests that change data (their success depends on the batch committing).
+  // True for requests that change data (`writes: true` in schemas/protocol.yaml): their success depends
+  // on the batch committing.
   static bool IsWrite(wire::MsgType type);
 
  private:
-  wire::Message Dispatch(const wire::Message& req, Status* outcome);
+  // The reply, or why there is none: the limits' INVALID/TOO_LARGE, MALFORMED, UNKNOWN_TYPE for what the
+  // store does not answer, or the engine's failure (UNAVAILABLE: storage failed).
+  Result<wire::Message> Dispatch(const wire::Message& req);
   KvEngine* engine_;
 };
 

@@ -100,11 +100,24 @@ TEST_F(StoreServiceTest, RepliesAreNotRequestsItAnswers) {
   EXPECT_EQ("ERROR UNKNOWN_TYPE", Call(MsgType::kStoreOk, {}));
 }
 
+// IsWrite is `writes` in schemas/protocol.yaml; the store's requests are classified as its switch did.
 TEST_F(StoreServiceTest, WritesAreClassified) {
-  EXPECT_TRUE(StoreService::IsWrite(MsgType::kStorePut));
-  EXPECT_TRUE(StoreService::IsWrite(MsgType::kStoreCas));
-  EXPECT_FALSE(StoreService::IsWrite(MsgType::kStoreGet));
-  EXPECT_FALSE(StoreService::IsWrite(MsgType::kStoreKeys));
+  std::string writes;
+  for (MsgType t : {MsgType::kHello, MsgType::kStorePut, MsgType::kStoreGet, MsgType::kStoreDelete,
+                    MsgType::kStoreSadd, MsgType::kStoreSrem, MsgType::kStoreSmembers, MsgType::kStoreIncr,
+                    MsgType::kStoreCas, MsgType::kStoreKeys}) {
+    if (StoreService::IsWrite(t)) writes += std::string(wire::NameOf(t)) + " ";
+  }
+  EXPECT_EQ("STORE_PUT STORE_DELETE STORE_SADD STORE_SREM STORE_INCR STORE_CAS ", writes);
+}
+
+// Regression: a request that never went through Decode (so was never validated) and lacked its value
+// dereferenced a null field. Now it is MALFORMED, like any request that does not fit its struct.
+TEST_F(StoreServiceTest, ARequestWithoutItsFieldsIsMalformedNotACrash) {
+  EXPECT_EQ("ERROR MALFORMED", Call(MsgType::kStorePut, {{"key", T("k")}}));
+  EXPECT_EQ("ERROR MALFORMED", Call(MsgType::kStoreCas, {{"key", T("k")}, {"value", Datum(3)}}));
+  EXPECT_EQ("ERROR MALFORMED", Call(MsgType::kStoreIncr, {{"key", T("k")}}));
+  EXPECT_EQ("STORE_VALUE {found: false}", Call(MsgType::kStoreGet, {{"key", T("k")}}));
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
-// Frames <-> Message with validation against the schema table in protocol.cc.
+// Frames <-> Message with validation against the generated schema table (schemas/generated/protocol.h).
 #include "schemas/cpp/codec.h"
 
 #include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 
 namespace titan::wire {
 namespace {
@@ -91,6 +94,73 @@ bool ValidateFields(std::span<const FieldSpec> specs, const Message& msg, std::s
   return ValidateMap(specs, msg.body, std::string(NameOf(msg.type)), reason);
 }
 
+// The fields a map may hold: a message's own and the envelope's, or a struct's.
+struct Specs {
+  std::span<const FieldSpec> own;
+  std::span<const FieldSpec> envelope = {};
+
+  static Specs Of(MsgType type) { return {SpecOf(type).fields, EnvelopeFields()}; }
+  // The spec of `name`, or nullptr. `*hint` is where the next field is looked for first: the maps we
+  // build list their fields in schema order, which makes a whole map's lookups linear.
+  const FieldSpec* Find(std::string_view name, size_t* hint) const {
+    if (*hint < own.size() && own[*hint].name == name) return &own[(*hint)++];
+    for (size_t i = 0; i < own.size(); ++i) {
+      if (own[i].name == name) {
+        *hint = i + 1;
+        return &own[i];
+      }
+    }
+    return FindFieldSpec(envelope, name);
+  }
+};
+
+// Calls fn(map, i) for the struct maps a struct-typed datum holds: itself (i = -1), or each element.
+template <class D, class Fn>  // D: Datum or const Datum
+void ForEachStructMap(const FieldSpec& f, D& d, Fn fn) {
+  if (f.type == FieldType::kStruct) {
+    if (auto* m = std::get_if<Map>(&d.v)) fn(*m, -1);
+  } else if (f.type == FieldType::kListStruct) {
+    if (auto* list = std::get_if<List>(&d.v)) {
+      for (size_t i = 0; i < list->size(); ++i) {
+        if (auto* m = std::get_if<Map>(&(*list)[i].v)) fn(*m, static_cast<int64_t>(i));
+      }
+    }
+  }
+}
+
+// True when `map` (or a struct inside it) has a key `specs` lacks: *field is that key and *path the
+// structs leading to it (".jobs[0]"). Paths are built only for the failure: this runs on every Encode.
+bool FindUnknown(const Map& map, const Specs& specs, std::string* path, std::string* field) {
+  size_t hint = 0;
+  for (const auto& [name, value] : map) {
+    const FieldSpec* f = specs.Find(name, &hint);
+    if (f == nullptr) {
+      *field = name;
+      return true;
+    }
+    bool found = false;
+    ForEachStructMap(*f, value, [&](const Map& m, int64_t i) {
+      if (found || !FindUnknown(m, Specs{f->nested}, path, field)) return;
+      *path = "." + name + (i < 0 ? "" : "[" + std::to_string(i) + "]") + *path;
+      found = true;
+    });
+    if (found) return true;
+  }
+  return false;
+}
+
+// Drops the keys of `map` (and of the structs inside it) that `specs` lacks: a peer's unknown fields are
+// ignored (room to grow within a version), so only schema fields reach our code.
+void DropUnknown(Map* map, const Specs& specs) {
+  size_t hint = 0;
+  std::erase_if(*map, [&](const auto& kv) { return specs.Find(kv.first, &hint) == nullptr; });
+  hint = 0;
+  for (auto& [name, value] : *map) {
+    const FieldSpec* f = specs.Find(name, &hint);
+    ForEachStructMap(*f, value, [&](Map& m, int64_t) { DropUnknown(&m, Specs{f->nested}); });
+  }
+}
+
 void EncodeFields(std::span<const FieldSpec> specs, const Message& msg, Map* out) {
   for (const FieldSpec& f : specs) {
     const Datum* d = msg.Find(f.name);
@@ -130,6 +200,14 @@ bool Message::Has(std::string_view name) const {
 }
 
 Message& Message::Set(std::string_view name, Datum value) {
+#ifndef NDEBUG
+  size_t hint = 0;
+  if (Specs::Of(type).Find(name, &hint) == nullptr) {
+    std::fprintf(stderr, "titan: bug: %s has no field '%.*s' in schemas/protocol.yaml\n", NameOf(type).data(),
+                 static_cast<int>(name.size()), name.data());
+    std::abort();
+  }
+#endif
   for (auto& [k, v] : body) {
     if (k == name) {
       v = std::move(value);
@@ -263,6 +341,7 @@ Decoded Decode(std::span<const std::string_view> frames) {
   out.msg.body = std::move(*map);
   for (size_t i = 3; i < frames.size(); ++i) out.msg.blobs.emplace_back(frames[i]);
   if (!Validate(out.msg, &error)) return fail(DecodeStatus::kMalformed, error);
+  DropUnknown(&out.msg.body, Specs::Of(spec->type));
   out.status = DecodeStatus::kOk;
   return out;
 }
@@ -277,7 +356,21 @@ bool Validate(const Message& msg, std::string* reason) {
          ValidateFields(EnvelopeFields(), msg, reason);
 }
 
+Status CheckFieldNames(const Message& msg) {
+  std::string path, field;
+  if (!FindUnknown(msg.body, Specs::Of(msg.type), &path, &field)) return Status::Ok();
+  return Status(Status::Code::kInternal, std::string(NameOf(msg.type)) + path + " has no field '" + field +
+                                             "' in schemas/protocol.yaml (a misspelled field name?)");
+}
+
 std::vector<std::string> Encode(const Message& msg) {
+  if (Status bad = CheckFieldNames(msg); !bad.ok()) {
+    std::fprintf(stderr, "titan: bug: %s\n", bad.message().c_str());
+    assert(false && "a message holds a field its schema lacks (see the line above)");
+    Message error = MakeError(ErrorCode::kInternal, "bug in the sender: " + bad.message());
+    if (const Datum* rid = msg.Find("rid"); rid != nullptr && !rid->is_nil()) error.Set("rid", *rid);
+    return Encode(error);
+  }
   Map fields;
   EncodeFields(SpecOf(msg.type).fields, msg, &fields);
   EncodeFields(EnvelopeFields(), msg, &fields);

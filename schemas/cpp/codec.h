@@ -9,7 +9,7 @@
 
 #include "base/status.h"
 #include "schemas/cpp/datum.h"
-#include "schemas/cpp/protocol.h"
+#include "schemas/generated/protocol.h"
 
 namespace titan::wire {
 
@@ -26,7 +26,9 @@ struct Message {
   int64_t Int(std::string_view name, int64_t dflt = 0) const;
   bool Bool(std::string_view name, bool dflt = false) const;
   bool Has(std::string_view name) const;  // present and not nil
-  // Sets (or replaces) a field; returns *this for chaining.
+  // Sets (or replaces) a field; returns *this for chaining. `name` must be a field of this type in the
+  // schema or an envelope field (asserted: a misspelled name is our bug; Encode refuses it in every build).
+  // Prefer the typed structs of schemas/generated/messages.h, where a misspelled field does not compile.
   Message& Set(std::string_view name, Datum value);
 };
 
@@ -56,8 +58,13 @@ Decoded Decode(const std::vector<std::string>& frames);
 // Checks `msg` against its schema row; on failure sets `reason` and returns false.
 bool Validate(const Message& msg, std::string* reason);
 
-// Encodes to [signature][type][body][blob]*. Fields are written in schema order (canonical bytes);
-// fields the schema does not name are dropped.
+// INTERNAL naming the first field of `msg` (nested struct fields included) that the schema does not
+// have for its type. Decode keeps only schema fields, so a failure is always a bug of the sender's code.
+Status CheckFieldNames(const Message& msg);
+
+// Encodes to [signature][type][body][blob]*. Fields are written in schema order (canonical bytes).
+// A field the schema lacks (CheckFieldNames) is our bug: asserted in debug builds; a release build encodes
+// ERROR INTERNAL naming it instead, so the peer sees the bug rather than a message missing a field.
 std::vector<std::string> Encode(const Message& msg);
 
 // Convenience for a `value` field: Text when `text` is true, else Bytes.

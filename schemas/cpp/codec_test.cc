@@ -103,6 +103,39 @@ TEST(Codec, NestedStructErrorsNameThePath) {
   EXPECT_EQ("JOB_SUBMIT.jobs[0] needs field 'file' (str)", Decode(Encode(m)).reason);
 }
 
+TEST(Codec, UnknownFieldsOfAPeerAreDroppedAtDecode) {
+  const std::string body =
+      "\x82\xa3key\xa1k\xa5"
+      "extra\x01";  // {key: "k", extra: 1}
+  const Decoded d = Decode(std::vector<std::string>{std::string(kSignature), "\x11", body});
+  ASSERT_EQ(DecodeStatus::kOk, d.status) << d.reason;
+  EXPECT_EQ("{key: \"k\"}", Render(Datum(d.msg.body)));
+  EXPECT_TRUE(CheckFieldNames(d.msg).ok());  // so a decoded message always re-encodes
+}
+
+// Regression: Encode used to drop a misspelled field silently, so the peer saw a message without it.
+TEST(Codec, AFieldTheSchemaLacksIsCaught) {
+  Message m = MakeMessage(MsgType::kJobGet);
+  m.body = {{"id", Datum(Text{"a"})}, {"rnu", Datum(2)}};  // around Set, which asserts
+  EXPECT_EQ("JOB_GET has no field 'rnu' in schemas/protocol.yaml (a misspelled field name?)",
+            CheckFieldNames(m).message());
+  m.body = {{"jobs", Datum(List{Datum(Map{{"id", Datum(Text{"a"})}, {"fiel", Datum(Text{"a.sh"})}})})}};
+  m.type = MsgType::kJobSubmit;
+  EXPECT_EQ("JOB_SUBMIT.jobs[0] has no field 'fiel' in schemas/protocol.yaml (a misspelled field name?)",
+            CheckFieldNames(m).message());
+  m.Set("rid", Datum(5));  // envelope fields belong to every message
+#ifdef NDEBUG
+  const Decoded d = Decode(Encode(m));  // release builds send the bug to the peer as ERROR INTERNAL
+  ASSERT_EQ(DecodeStatus::kOk, d.status);
+  EXPECT_EQ(MsgType::kError, d.msg.type);
+  EXPECT_EQ("INTERNAL", d.msg.Bytes("code"));
+  EXPECT_EQ(5, d.rid.value_or(0));
+#else
+  EXPECT_DEATH(Encode(m), "JOB_SUBMIT.jobs\\[0\\] has no field 'fiel'");
+  EXPECT_DEATH(MakeMessage(MsgType::kJobGet).Set("rnu", Datum(2)), "JOB_GET has no field 'rnu'");
+#endif
+}
+
 TEST(Codec, ErrorCodesMapFromStatus) {
   std::vector<std::string> frames = {"TITAN\x02", "\x11", "\x80"};
   frames[0] = std::string("TITAN\x02", 6);

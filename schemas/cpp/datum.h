@@ -23,6 +23,12 @@ struct Bytes {
   std::string s;
   bool operator==(const Bytes&) const = default;
 };
+// A `value` field: bytes that travel as str (`text`) or bin, kept as whichever they were.
+struct Value {
+  std::string bytes;
+  bool text = false;
+  bool operator==(const Value&) const = default;
+};
 using List = std::vector<Datum>;
 using Map = std::vector<std::pair<std::string, Datum>>;  // insertion-ordered, keys unique
 

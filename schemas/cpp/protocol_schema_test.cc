@@ -1,12 +1,13 @@
-// The C++ message table must equal schemas/protocol.yaml, the one definition of the protocol.
+// The generated C++ message table must equal schemas/protocol.yaml as yaml-cpp reads it: a check of
+// gen_protocol.py by an independent YAML parser.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
 #include <map>
 #include <set>
 
-#include "schemas/cpp/protocol.h"
 #include "schemas/cpp/test_paths.h"
+#include "schemas/generated/protocol.h"
 
 namespace titan::wire {
 namespace {
@@ -71,7 +72,7 @@ TEST_F(ProtocolSchema, EveryStructMatches) {
     for (const auto& s : AllStructs()) {
       if (s.name == name) found = &s;
     }
-    ASSERT_NE(nullptr, found) << name << " is in the schema but not in protocol.cc";
+    ASSERT_NE(nullptr, found) << name << " is in the schema but not in the generated table";
     EXPECT_EQ(RenderYamlFields(kv.second), RenderFields(found->fields)) << name;
   }
   EXPECT_EQ(yaml_count, AllStructs().size());
@@ -97,16 +98,45 @@ TEST_F(ProtocolSchema, EveryMessageMatches) {
   for (const auto& kv : schema_["messages"]) {
     ++yaml_count;
     const std::string name = kv.first.as<std::string>();
-    ASSERT_TRUE(cpp.count(name)) << name << " is in the schema but not in protocol.cc";
+    ASSERT_TRUE(cpp.count(name)) << name << " is in the schema but not in the generated table";
     const MessageSpec& spec = *cpp[name];
     EXPECT_EQ(kv.second["code"].as<int>(), static_cast<int>(spec.type)) << name;
     EXPECT_EQ(RenderYamlFields(kv.second["fields"]), RenderFields(spec.fields)) << name;
+    EXPECT_EQ(kv.second["direction"].as<std::string>(), spec.direction) << name;
+    EXPECT_EQ(kv.second["permission"].as<std::string>(), PermissionName(spec.permission)) << name;
+    EXPECT_EQ(kv.second["writes"].as<bool>(), spec.writes) << name;
+    EXPECT_EQ(static_cast<bool>(kv.second["blobs"]), spec.has_blobs) << name;
     if (kv.second["reply"]) {
-      EXPECT_TRUE(cpp.count(kv.second["reply"].as<std::string>()))
-          << name << " replies with an unknown message";
+      ASSERT_TRUE(spec.reply.has_value()) << name;
+      EXPECT_EQ(kv.second["reply"].as<std::string>(), NameOf(*spec.reply)) << name;
+    } else {
+      EXPECT_FALSE(spec.reply.has_value()) << name;
     }
   }
   EXPECT_EQ(yaml_count, AllMessages().size());
+}
+
+// What the store's IsWrite and the coming access control read: the permissions the issue asked for.
+TEST_F(ProtocolSchema, PermissionsOfKeyMessages) {
+  auto perm = [](MsgType t) { return std::string(PermissionName(SpecOf(t).permission)); };
+  EXPECT_EQ("submit", perm(MsgType::kJobSubmit));
+  EXPECT_EQ("operate", perm(MsgType::kJobStop));
+  EXPECT_EQ("operate", perm(MsgType::kDagCancel));
+  EXPECT_EQ("operate", perm(MsgType::kGateDecide));
+  EXPECT_EQ("operate", perm(MsgType::kWorkerStop));
+  EXPECT_EQ("operate", perm(MsgType::kWorkerAdd));
+  EXPECT_EQ("operate", perm(MsgType::kArtifactDelete));
+  EXPECT_EQ("submit", perm(MsgType::kScheduleAdd));
+  EXPECT_EQ("submit", perm(MsgType::kArtifactChunk));
+  EXPECT_EQ("read", perm(MsgType::kJobList));
+  EXPECT_EQ("read", perm(MsgType::kStoreGet));
+  EXPECT_EQ("submit", perm(MsgType::kStorePut));
+  EXPECT_EQ("worker", perm(MsgType::kJobDone));
+  EXPECT_EQ("none", perm(MsgType::kJobInfo));
+  for (const MessageSpec& m : AllMessages()) {
+    // A reply or an event never needs a permission, and only requests write.
+    EXPECT_TRUE(m.permission != Permission::kNone || !m.writes) << m.name;
+  }
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 The bytes are produced here with Python's msgpack, independently of both codecs under test; the C++
 suite (schemas/cpp/golden_test.cc) and the Python suite (tests/python/test_golden.py) decode every
-vector and, for valid ones, re-encode the expected fields and compare the bytes exactly.
+vector and, for valid ones, re-encode the expected fields and compare the bytes exactly. Every message
+type of schemas/protocol.yaml has at least one valid vector (this script refuses to write the file
+otherwise); the fields of each are put in schema order, the canonical encoding order.
 
 Run from anywhere: python make_vectors.py  (needs msgpack and PyYAML).
 """
@@ -13,6 +15,21 @@ import yaml
 
 SIG = b"TITAN\x01"
 HERE = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(HERE, "..", "protocol.yaml"), encoding="utf-8") as _f:
+    SCHEMA = yaml.safe_load(_f)
+
+
+def canonical(fields, spec):
+    """`fields` in the order of `spec` (a schema field map), nested structs too; unknown names last."""
+    def value(v, type_):
+        base = type_[5:-1] if type_.startswith("list<") else type_
+        if base not in SCHEMA["structs"]:
+            return v
+        return [canonical(e, SCHEMA["structs"][base]) for e in v] if type_ != base else canonical(v, SCHEMA["structs"][base])
+    spec = spec or {}
+    ordered = {k: value(fields[k], spec[k]["type"]) for k in spec if k in fields}
+    ordered.update({k: v for k, v in fields.items() if k not in spec})
+    return ordered
 
 
 def body(fields):
@@ -41,6 +58,8 @@ def show_fields(fields):
 
 
 def ok(name, type_name, code, fields, blobs=()):
+    assert SCHEMA["messages"][type_name]["code"] == code, name
+    fields = canonical(fields, SCHEMA["messages"][type_name]["fields"])
     vector = {"name": name, "frames": [f.hex() for f in frames(code, fields, *blobs)], "expect": "ok",
               "type": type_name, "fields": show_fields(fields)}
     if blobs:
@@ -121,6 +140,86 @@ VALID = [
                                         "ts_ms": 1795000000001}),
 ]
 
+JOB = {"id": "train", "state": "RUNNING", "file": "train.py", "requirement": "GPU", "priority": 5, "attempt": 1,
+       "parents": ["extract"], "worker": "w1", "submitted_ms": 1795000000000, "started_ms": 1795000000100,
+       "dag": "nightly", "run": 2}
+SERVICE = {"id": "api", "state": "RUNNING", "file": "api.py", "requirement": "GENERAL", "priority": 1, "attempt": 1,
+           "parents": [], "worker": "w2", "submitted_ms": 1795000000000, "job_type": "SERVICE", "port": 8080,
+           "restarts": 1, "ready": True, "up_since_ms": 1795000000500}
+GATE = {"id": "hitl-gate-train", "state": "WAITING_APPROVAL", "file": "", "requirement": "GENERAL", "priority": 1,
+        "attempt": 0, "parents": ["train"], "reason": "waiting for a decision", "submitted_ms": 1795000000000,
+        "dag": "nightly", "kind": "GATE", "message": "Deploy the model?"}
+DAG = {"id": "nightly#2", "name": "nightly", "state": "RUNNING", "agent_run_id": "run-7", "jobs": 3, "done": 1,
+       "failed": 0, "submitted_ms": 1795000000000}
+WORKER = {"name": "w1", "host": "node-a", "slots": 4, "busy": 1, "capabilities": ["GENERAL", "GPU"], "state": "READY",
+          "running": ["train"], "seen_ms_ago": 250, "port": 5001}
+ARTIFACT = {"space": "uploads", "name": "data/report.md", "sha256": "0f" * 32, "size": 5, "created_ms": 1795000000000}
+SPEC = {"id": "train", "file": "train.py", "args": "--epochs 3", "priority": 5, "requirement": "GPU",
+        "parents": ["extract"], "retries": 2, "timeout_ms": 600000, "env": ["MODE=fast"],
+        "hitl_message": "Deploy the model?", "max_wait_s": 3600}
+
+# One valid vector (at least) for every message of the client dialog, the worker dialog and the events.
+BROKER = [
+    ok("job_accepted", "JOB_ACCEPTED", 0x32, {"ids": ["extract", "train", "hitl-gate-train"], "dag": "nightly#2"}),
+    ok("job_get", "JOB_GET", 0x33, {"id": "train", "run": 1}),
+    ok("job_get_service", "JOB_INFO", 0x34, {"found": True, "job": SERVICE, "runs": 1}),
+    ok("job_list", "JOB_LIST", 0x35, {"state": "RUNNING", "limit": 50, "job_type": "SERVICE"}),
+    ok("job_list_reply", "JOB_LIST_REPLY", 0x36, {"jobs": [JOB, GATE], "truncated": False}),
+    ok("job_logs", "JOB_LOGS", 0x37, {"id": "train", "offset": 4096, "max_bytes": 65536, "run": 2}),
+    ok("job_stop", "JOB_STOP", 0x39, {"id": "train"}),
+    ok("job_wait", "JOB_WAIT", 0x3a, {"id": "train", "timeout_ms": 30000, "rid": 12}),
+    ok("stats_get", "STATS_GET", 0x3b, {}),
+    ok("stats", "STATS", 0x3c, {"workers": [WORKER], "pending": 0, "blocked": 1, "scheduled": 0, "queued": 2,
+                                "running": 1, "unsatisfiable": 0, "completed": 40, "failed": 3,
+                                "scaling": [{"action": "retire", "worker": "w1-child-1", "parent": "w1",
+                                             "reason": "idle for 60000 ms", "ts_ms": 1795000000002}]}),
+    ok("worker_stop", "WORKER_STOP", 0x3d, {"name": "w2"}),
+    ok("worker_add", "WORKER_ADD", 0x3f, {"port": 5002, "capability": "GPU", "slots": 2}),
+    ok("ok_named", "OK", 0x30, {"name": "worker-5002"}),
+    ok("gate_decide", "GATE_DECIDE", 0x3e, {"id": "hitl-gate-train", "approve": False, "reason": "loss too high",
+                                            "by": "ana"}),
+    ok("dag_list", "DAG_LIST", 0x40, {"agent_run_id": "run-7", "limit": 20}),
+    ok("dag_list_reply", "DAG_LIST_REPLY", 0x41, {"dags": [DAG]}),
+    ok("dag_get", "DAG_GET", 0x42, {"id": "nightly#2"}),
+    ok("dag_info", "DAG_INFO", 0x43, {"found": True, "dag": DAG, "jobs": [JOB, GATE]}),
+    ok("dag_info_missing", "DAG_INFO", 0x43, {"found": False, "jobs": []}),
+    ok("dag_cancel", "DAG_CANCEL", 0x44, {"id": "nightly#2"}),
+    ok("run_list", "RUN_LIST", 0x45, {"limit": 10}),
+    ok("run_list_reply", "RUN_LIST_REPLY", 0x46, {"runs": [dict(DAG, id="run-7", name="run-7")]}),
+    ok("schedule_add", "SCHEDULE_ADD", 0x47, {"name": "nightly", "cron": "0 2 * * *", "jobs": [SPEC],
+                                              "files": [{"name": "train.py", "sha256": "ab" * 32}],
+                                              "dag": "nightly"}),
+    ok("schedule_list", "SCHEDULE_LIST", 0x48, {}),
+    ok("schedule_list_reply", "SCHEDULE_LIST_REPLY", 0x49, {"schedules": [
+        {"name": "nightly", "cron": "0 2 * * *", "jobs": 1, "next_ms": 1795046400000, "last_ms": 1794960000000}]}),
+    ok("schedule_remove", "SCHEDULE_REMOVE", 0x4a, {"name": "nightly"}),
+    ok("artifact_upload", "ARTIFACT_UPLOAD", 0x61, {"upload": "u7", "chunk_bytes": 1048576, "credit": 8}),
+    ok("artifact_chunk_ack", "ARTIFACT_CHUNK_ACK", 0x63, {"upload": "u7", "received": 2097152, "rid": 3}),
+    ok("artifact_commit", "ARTIFACT_COMMIT", 0x64, {"upload": "u7"}),
+    ok("artifact_abort", "ARTIFACT_ABORT", 0x65, {"upload": "u7"}),
+    ok("artifact_stat", "ARTIFACT_STAT", 0x66, {"space": "perm_files", "name": "proj.zip"}),
+    ok("artifact_read", "ARTIFACT_READ", 0x68, {"sha256": "cd" * 32, "offset": 0, "length": 1048576, "rid": 9}),
+    ok("artifact_list_all", "ARTIFACT_LIST", 0x6a, {}),
+    ok("artifact_list_reply", "ARTIFACT_LIST_REPLY", 0x6b, {"artifacts": [ARTIFACT]}),
+    ok("artifact_delete", "ARTIFACT_DELETE", 0x6c, {"space": "uploads", "name": "data/report.md"}),
+    ok("worker_welcome", "WORKER_WELCOME", 0x51, {"heartbeat_ms": 1000, "store_port": 9091, "pub_port": 9093}),
+    ok("heartbeat_worker", "HEARTBEAT", 0x52, {"busy": 3, "draining": False}),
+    ok("heartbeat_broker", "HEARTBEAT", 0x52, {}),
+    ok("job_started", "JOB_STARTED", 0x54, {"id": "train", "attempt": 3, "pid": 31337}),
+    ok("job_log", "JOB_LOG", 0x55, {"id": "train", "attempt": 3, "seq": 0, "stream": "stderr"},
+       blobs=[b"epoch 1/3\n"]),
+    ok("job_ack", "JOB_ACK", 0x57, {"id": "train", "attempt": 3}),
+    ok("job_cancel", "JOB_CANCEL", 0x58, {"id": "train", "attempt": 3, "reason": "timeout after 600000 ms"}),
+    ok("worker_drain", "WORKER_DRAIN", 0x59, {"reason": "idle for 60000 ms"}),
+    ok("disconnect", "DISCONNECT", 0x5a, {"reason": "unknown worker; send WORKER_READY"}),
+    ok("worker_spawn", "WORKER_SPAWN", 0x5c, {"name": "worker-5002", "slots": 2, "reason": "WORKER_ADD by ana",
+                                              "tags": ["GPU"], "port": 5002, "manual": True}),
+    ok("event_log", "EVENT_LOG", 0x71, {"id": "train", "offset": 4096, "stream": "stdout"}, blobs=[b"ok\n"]),
+    ok("event_worker", "EVENT_WORKER", 0x72, {"worker": WORKER, "event": "joined"}),
+    ok("job_assign_dag", "JOB_ASSIGN", 0x53, {"job": SPEC, "attempt": 3, "file_sha256": "ab" * 32, "file_size": 812,
+                                              "shared_workdir": True, "first_attempt": 2}),
+]
+
 INVALID = [
     bad("too_few_frames", [SIG, bytes([0x11])], "MALFORMED"),
     bad("not_titan", [b"HTTP/1", bytes([0x11]), body({"key": "k"})], "MALFORMED"),
@@ -143,7 +242,11 @@ INVALID = [
 
 
 def main():
-    doc = {"signature_hex": SIG.hex(), "vectors": VALID + INVALID}
+    covered = {v["type"] for v in VALID + BROKER}
+    missing = [name for name in SCHEMA["messages"] if name not in covered]
+    if missing:
+        raise SystemExit("make_vectors.py: no valid vector for %s; add one" % ", ".join(missing))
+    doc = {"signature_hex": SIG.hex(), "vectors": VALID + BROKER + INVALID}
     with open(os.path.join(HERE, "vectors.yaml"), "w", encoding="utf-8") as f:
         f.write("# Generated by make_vectors.py; do not edit by hand.\n")
         yaml.safe_dump(doc, f, allow_unicode=True, sort_keys=False, width=1000)

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "artifacts/sha256.h"
-#include "schemas/cpp/protocol.h"
+#include "schemas/generated/protocol.h"
 #include "schemas/cpp/transport.h"
 
 namespace titan::bench {

@@ -245,8 +245,8 @@ bool Cluster::StartBroker(int port, int worker_port, int pub_port) {
     error_ = "HELLO to the broker failed: " + err;
     return false;
   }
-  worker_port_ = static_cast<int>(client_->welcome().Int("worker_port"));
-  pub_port_ = static_cast<int>(client_->welcome().Int("pub_port"));
+  worker_port_ = static_cast<int>(client_->welcome().worker_port.value_or(0));
+  pub_port_ = static_cast<int>(client_->welcome().pub_port.value_or(0));
   if (worker_port_ <= 0 || pub_port_ <= 0) {
     error_ = "the broker's WELCOME announced no worker_port/pub_port";
     return false;

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from store_process import REPO_ROOT
-from titan_sdk import protocol
+from titan_sdk import messages, protocol
 
 with open(REPO_ROOT / "schemas" / "golden" / "vectors.yaml", encoding="utf-8") as _f:
     DOC = yaml.safe_load(_f)
@@ -35,7 +35,7 @@ def typed(value):
 
 def test_there_are_enough_vectors():
     assert bytes.fromhex(DOC["signature_hex"]) == protocol.SIGNATURE
-    assert len(VECTORS) >= 30
+    assert len(VECTORS) >= 100
     assert {v["expect"] for v in VECTORS} >= {"ok", "MALFORMED", "WRONG_VERSION", "UNKNOWN_TYPE"}
     assert any(v.get("blobs") for v in VECTORS)
 
@@ -52,6 +52,19 @@ def test_valid_vector(vector):
     blobs = [bytes.fromhex(b) for b in vector.get("blobs", [])]
     assert d.blobs == blobs
     assert protocol.encode(d.type, want, blobs) == frames, "re-encoding differs from the golden bytes"
+
+
+def test_every_message_type_has_a_valid_vector():
+    covered = {v["type"] for v in VECTORS if v["expect"] == "ok"}
+    assert [t.name for t in protocol.MsgType if t.name not in covered] == [], "add vectors in make_vectors.py"
+
+
+@pytest.mark.parametrize("vector", [v for v in VECTORS if v["expect"] == "ok"], ids=lambda v: v["name"])
+def test_valid_vector_round_trips_through_its_dataclass(vector):
+    frames = [bytes.fromhex(f) for f in vector["frames"]]
+    d = protocol.decode(frames)
+    typed = messages.MESSAGE_CLASSES[d.type].from_decoded(d)
+    assert typed.encode(rid=d.rid) == frames
 
 
 @pytest.mark.parametrize("vector", [v for v in VECTORS if v["expect"] != "ok"], ids=lambda v: v["name"])

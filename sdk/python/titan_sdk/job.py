@@ -1,10 +1,11 @@
 # TitanJob (a unit of work, with every constructor parameter of the SDK reference, seed 001, plus
-# retries/timeout/env) and JobInfo (a job as the broker reports it). Plain descriptions: the wire
-# format is built in submission.py and read in client.py.
+# retries/timeout/env) and JobInfo (a job as the broker reports it: the generated messages.JobInfo).
+# The wire format is built in submission.py and read in client.py.
 import dataclasses
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
+from . import messages
 from .errors import JobFileNotFoundError
 
 # Every job state the broker reports, in lifecycle order, and the ones a job never leaves.
@@ -94,38 +95,19 @@ def _check_absolute(job_id: str, filename: Any, is_archive: bool) -> None:
 
 
 @dataclasses.dataclass
-class JobInfo:
-    """One job as the broker reports it (the protocol's JobInfo). Times are Unix epoch milliseconds;
-    `started_ms`/`finished_ms` belong to the latest attempt, None until it starts/ends."""
+class JobInfo(messages.JobInfo):
+    """One job as the broker reports it: every field of the protocol's JobInfo (the generated
+    messages.JobInfo, whose comments say what each means), with `run` 1 when the broker does not say.
+    Times are Unix epoch milliseconds; `started_ms`/`finished_ms` belong to the latest attempt, None
+    until it starts/ends. `kind` is None for jobs and "GATE" for a human-in-the-loop gate
+    (hitl-gate-<job id>); `job_type`, `port`, `restarts`, `ready` and `up_since_ms` describe services."""
 
-    id: str
-    state: str
-    file: str
-    requirement: str
-    priority: int
-    attempt: int
-    parents: List[str]
-    submitted_ms: int
-    worker: Optional[str] = None
-    exit_code: Optional[int] = None
-    reason: Optional[str] = None
-    started_ms: Optional[int] = None
-    finished_ms: Optional[int] = None
-    dag: Optional[str] = None
-    kind: Optional[str] = None  # None for jobs; "GATE" for a human-in-the-loop gate (hitl-gate-<job id>)
-    message: Optional[str] = None  # GATE: the question shown to the operator
-    decided_by: Optional[str] = None  # GATE: who approved or rejected it
-    job_type: Optional[str] = None  # "SERVICE" for services; None for jobs that run once
-    port: Optional[int] = None  # SERVICE: the port it listens on
-    restarts: Optional[int] = None  # SERVICE: restarts since it was deployed
-    ready: Optional[bool] = None  # SERVICE: accepting connections (or its health command passing) now
     run: int = 1  # which run of this id (an id is reused once its earlier run ended; 1 = the first)
-    up_since_ms: Optional[int] = None  # SERVICE: when its current process started (its last restart)
 
     @classmethod
     def from_wire(cls, fields: Dict[str, Any]) -> "JobInfo":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in fields.items() if k in names})
+        """From a decoded JobInfo dict. A field the schema lacks raises ValueError instead of vanishing."""
+        return super().from_wire(fields)
 
     @property
     def is_final(self) -> bool:

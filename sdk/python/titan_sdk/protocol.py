@@ -1,15 +1,16 @@
 # The Titan wire codec: encode() builds canonical frames, decode() never raises on peer input and follows
-# the rules of the C++ Decode in schemas/cpp/codec.cc. The message table itself lives in schema.py and is
-# re-exported here, so `protocol.MsgType.STORE_PUT`, `protocol.MESSAGES` etc. work.
+# the rules of the C++ Decode in schemas/cpp/codec.cc. The message table itself is schema.py, generated
+# from schemas/protocol.yaml, and is re-exported here, so `protocol.MsgType.STORE_PUT`,
+# `protocol.MESSAGES` etc. work; messages.py has a dataclass per struct and message.
 import dataclasses
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import msgpack
 
 from .schema import (ENVELOPE_FIELDS, FIELD_TYPES, INT64_MAX, INT64_MIN, MAX_BODY_BYTES, MAX_CHUNK_BYTES,  # noqa: F401
-                     MAX_FRAMES,
-                     MAX_KEY_BYTES, MAX_MEMBERS_REPLY, MAX_VALUE_BYTES, MESSAGES, PROTOCOL_NAME, PROTOCOL_VERSION,
-                     REPLIES, SIGNATURE, STRUCTS, ErrorCode, FieldSpec, MsgType)
+                     MAX_FRAMES, MAX_KEY_BYTES, MAX_MEMBERS_REPLY, MAX_VALUE_BYTES, MESSAGE_SPECS, MESSAGES,
+                     PERMISSIONS, PROTOCOL_NAME, PROTOCOL_VERSION, REPLIES, SIGNATURE, STRUCTS, ErrorCode,
+                     FieldSpec, MessageSpec, MsgType)
 
 _MAX_DEPTH = 32  # containers may nest at depths 0..31 (msgpack-c's limit in the C++ codec)
 _MAX_ITEMS = MAX_MEMBERS_REPLY * 2
