@@ -30,4 +30,22 @@ struct Instant {
 
 inline Instant Now() { return Instant{MonoMs(), WallMs()}; }
 
+// `from + ms`, saturating instead of overflowing (a peer may ask for a delay of INT64_MAX ms).
+constexpr int64_t AddMs(int64_t from, int64_t ms) {
+  if (ms > 0 && from > INT64_MAX - ms) return INT64_MAX;
+  if (ms < 0 && from < INT64_MIN - ms) return INT64_MIN;
+  return from + ms;
+}
+
+// The monotonic time at which the wall clock, as read in `now`, reaches `wall_ms` (now.mono_ms when
+// it has already). The one conversion of a deadline that must survive a restart (kept in wall time)
+// into a timer: exact unless the wall clock is set before the timer fires, so whoever arms a timer
+// with it checks the wall clock again when it fires.
+constexpr int64_t MonoAt(Instant now, int64_t wall_ms) {
+  return wall_ms <= now.wall_ms ? now.mono_ms : AddMs(now.mono_ms, AddMs(wall_ms, -now.wall_ms));
+}
+
+static_assert(MonoAt(Instant{100, 5000}, 5600) == 700 && MonoAt(Instant{100, 5000}, 10) == 100);
+static_assert(AddMs(INT64_MAX - 1, 5) == INT64_MAX && AddMs(3, 4) == 7);
+
 }  // namespace titan
