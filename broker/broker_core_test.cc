@@ -51,7 +51,7 @@ TEST_F(BrokerCoreTest, DelayWaitsOnTheTimer) {
   Join("w1", 4);
   Submit({{"later", {}, 1, "GENERAL", 500}});
   EXPECT_EQ("SCHEDULED", State("later"));
-  EXPECT_EQ(now_ + 500, core_->NextDeadline());
+  EXPECT_EQ(now_.mono_ms + 500, core_->NextDeadline());
   now_ += 499;
   Turn();
   EXPECT_EQ("", Assignments());
@@ -92,13 +92,13 @@ TEST_F(BrokerCoreTest, FailureWithoutRetriesIsFailedWithRetriesDead) {
   Assignments();
   Done("w1", "once", 3);
   EXPECT_EQ("FAILED", State("once"));
-  EXPECT_EQ("exit code 3", core_->FindJob("once")->reason);
+  EXPECT_EQ("exit 3", core_->FindJob("once")->reason);
   for (int attempt = 1; attempt <= 3; ++attempt) {
     Done("w1", "thrice", 1, attempt);
     Advance(5000, {"w1"});  // past the backoff
   }
   EXPECT_EQ("DEAD", State("thrice"));
-  EXPECT_EQ("exit code 1 (all 3 attempts failed)", core_->FindJob("thrice")->reason);
+  EXPECT_EQ("exit 1 (all 3 attempts failed)", core_->FindJob("thrice")->reason);
 }
 
 TEST_F(BrokerCoreTest, BadSubmissionsAreRefusedWhole) {

@@ -20,12 +20,33 @@ constexpr int64_t kMaxWaitMs = 300000;
 
 }  // namespace
 
+bool BrokerCore::FileInUse(const std::string& sha256) const {
+  for (const auto& [id, job] : jobs_) {
+    if (job.file_hash == sha256 && !IsFinal(job.state)) return true;
+  }
+  return false;
+}
+
+Message BrokerCore::HandleArtifact(const Message& req, Instant now) {
+  if (artifacts_ == nullptr) {
+    return wire::MakeError(ErrorCode::kUnavailable, "this broker runs without an artifact registry");
+  }
+  auto inline_content = [this](const std::string& hash) -> const std::string* {
+    auto it = files_.find(hash);
+    return it == files_.end() ? nullptr : it->second.get();
+  };
+  Message reply =
+      artifacts_->Handle(req, now, inline_content, [this](const std::string& h) { return FileInUse(h); });
+  upload_deadline_ = artifacts_->Expire(now.mono_ms);
+  return reply;
+}
+
 void BrokerCore::Reply(const Route& to, std::optional<int64_t> rid, Message msg) {
   if (rid) msg.Set("rid", Datum(*rid));
   outbox_.push_back(Outgoing{Outgoing::kClient, to, {}, {}, std::move(msg)});
 }
 
-void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, int64_t now) {
+void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now) {
   if (ArtifactService::Handles(req.type)) return Reply(from, rid, HandleArtifact(req, now));
   switch (req.type) {
     case MsgType::kHello: {
@@ -78,9 +99,9 @@ void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const M
         return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
       }
       const int64_t key = next_waiter_++;
-      waiters_[key] = Waiter{from, rid, job->id, now + timeout};
+      waiters_[key] = Waiter{from, rid, job->id, now.mono_ms + timeout};
       waiters_by_job_.emplace(job->id, key);
-      timers_.push(Timer{now + timeout, TimerKind::kWaiter, std::to_string(key)});
+      timers_.push(Timer{now.mono_ms + timeout, TimerKind::kWaiter, {}, key});
       return;
     }
     default:
@@ -170,7 +191,7 @@ Message BrokerCore::ReadLogs(const Message& req) const {
   return m;
 }
 
-Message BrokerCore::Stop(const std::string& id, int64_t now) {
+Message BrokerCore::Stop(const std::string& id, Instant now) {
   Job* job = Resolve(id);
   if (job == nullptr) return Invalid("no job '" + id + "'; see `titan jobs`");
   job->stop_requested = true;
@@ -195,7 +216,7 @@ Message BrokerCore::Stop(const std::string& id, int64_t now) {
   return JobInfoReply(job->id);
 }
 
-Message BrokerCore::Stats(int64_t now) const {
+Message BrokerCore::Stats(Instant now) const {
   int64_t counts[kStateCount] = {};
   for (const auto& [id, job] : jobs_) ++counts[static_cast<int>(job.state)];
   for (const auto& [id, runs] : history_) {
@@ -222,7 +243,7 @@ Message BrokerCore::Stats(int64_t now) const {
       .Set("scaling", Datum(wire::List(scale_events_.begin(), scale_events_.end())));
 }
 
-Message BrokerCore::StopWorker(const std::string& name, int64_t now) {
+Message BrokerCore::StopWorker(const std::string& name, Instant now) {
   auto it = workers_.find(name);
   if (it == workers_.end()) return Invalid("no worker named '" + name + "'; see `titan stats`");
   it->second.draining = true;

@@ -19,11 +19,11 @@ constexpr size_t kScaleEventsKept = 50;
 constexpr int64_t kAddedWorkerSlots = 4;  // the original's default worker concurrency
 }  // namespace
 
-void BrokerCore::Autoscale(int64_t now) {
-  next_scale_check_ = now + kScaleEveryMs;
+void BrokerCore::Autoscale(Instant now) {
+  next_scale_check_ = now.mono_ms + kScaleEveryMs;
   const ScalePolicy& policy = config_.scaling;
   std::erase_if(scale_pending_, [&](const ScalePending& p) {
-    if (now - p.requested_at < policy.spawn_timeout_ms) return false;
+    if (now.mono_ms - p.requested_at < policy.spawn_timeout_ms) return false;
     spdlog::warn("broker: child worker {} asked of {} never joined; giving up on it", p.child, p.parent);
     return true;
   });
@@ -44,11 +44,12 @@ void BrokerCore::Autoscale(int64_t now) {
   }
   std::sort(waits.begin(), waits.end(),
             [](const ScaleWait& a, const ScaleWait& b) { return a.queued_at < b.queued_at; });
-  for (const ScaleAction& a : DecideScaling(policy, workers, waits, scale_pending_, now, next_child_)) {
+  for (const ScaleAction& a :
+       DecideScaling(policy, workers, waits, scale_pending_, now.mono_ms, next_child_)) {
     auto parent = workers_.find(a.parent);
     if (a.kind == ScaleAction::kSpawn && parent != workers_.end()) {
       ++next_child_;
-      scale_pending_.push_back(ScalePending{a.parent, a.worker, now});
+      scale_pending_.push_back(ScalePending{a.parent, a.worker, now.mono_ms});
       SendWorker(parent->second, wire::MakeMessage(MsgType::kWorkerSpawn)
                                      .Set("name", Datum(Text{a.worker}))
                                      .Set("slots", Datum(int64_t{a.slots}))
@@ -67,7 +68,7 @@ void BrokerCore::Autoscale(int64_t now) {
   }
 }
 
-Message BrokerCore::AddWorker(const Message& req, int64_t now) {
+Message BrokerCore::AddWorker(const Message& req, Instant now) {
   const int64_t port = req.Int("port");
   if (!req.Has("port") || port < 1 || port > 65535)
     return Invalid("WORKER_ADD needs the new worker's port (1..65535): `titan deploy Worker.jar PORT`");
@@ -103,18 +104,18 @@ Message BrokerCore::AddWorker(const Message& req, int64_t now) {
   if (req.Has("capability"))
     spawn.Set("tags", Datum(wire::List{Datum(Text{std::string(req.Bytes("capability"))})}));
   SendWorker(*parent, std::move(spawn));
-  scale_pending_.push_back(ScalePending{parent->name, name, now});
+  scale_pending_.push_back(ScalePending{parent->name, name, now.mono_ms});
   spdlog::info("broker: worker {} asked to start worker {} (port {})", parent->name, name, port);
   return wire::MakeMessage(MsgType::kOk).Set("name", Datum(Text{name}));
 }
 
-void BrokerCore::RecordScaling(const char* action, const ScaleAction& a, int64_t now) {
+void BrokerCore::RecordScaling(const char* action, const ScaleAction& a, Instant now) {
   spdlog::info("broker: auto-scaling: {} {} on {} ({})", action, a.worker, a.parent, a.reason);
   Datum event(wire::Map{{"action", Datum(Text{action})},
                         {"worker", Datum(Text{a.worker})},
                         {"parent", Datum(Text{a.parent})},
                         {"reason", Datum(Text{a.reason})},
-                        {"ts_ms", Datum(now)}});
+                        {"ts_ms", Datum(now.wall_ms)}});
   scale_events_.push_back(event);
   if (scale_events_.size() > kScaleEventsKept) scale_events_.pop_front();
   outbox_.push_back(Outgoing{Outgoing::kEvent,

@@ -305,7 +305,7 @@ std::optional<Message> BrokerCore::LinkParents(std::vector<Job>& batch) const {
   return std::nullopt;
 }
 
-Message BrokerCore::Submit(const Message& req, int64_t now) {
+Message BrokerCore::Submit(const Message& req, Instant now) {
   std::unordered_map<std::string, std::string> files;  // name -> content hash
   if (auto refused = HashFiles(std::get<wire::List>(req.Find("files")->v), &files)) return *refused;
   const std::string dag = std::string(req.Bytes("dag"));
@@ -346,7 +346,7 @@ Status BrokerCore::RetireRun(const std::string& id) {
 
 Message BrokerCore::Accept(std::vector<Job> batch, const Message& req,
                            const std::unordered_map<std::string, std::string>& files,
-                           const std::string& dag_id, int64_t now) {
+                           const std::string& dag_id, Instant now) {
   auto unavailable = [](const Status& s) {
     return wire::MakeError(ErrorCode::kUnavailable, "journal unavailable (" + s.message() + "); retry later");
   };
@@ -365,7 +365,8 @@ Message BrokerCore::Accept(std::vector<Job> batch, const Message& req,
     files_[hash] = std::move(content);
   }
   const std::string name(req.Bytes("dag"));
-  Dag record{dag_id, name.empty() ? dag_id : name, std::string(req.Bytes("agent_run_id")), {}, now, {}};
+  Dag record{dag_id, name.empty() ? dag_id : name, std::string(req.Bytes("agent_run_id")), {}, now.wall_ms,
+             {}};
   for (auto& j : batch) {
     if (auto earlier = jobs_.find(j.id); earlier != jobs_.end()) {  // final (ParseJob checked): reused
       j.run = earlier->second.run + 1;
@@ -383,7 +384,7 @@ Message BrokerCore::Accept(std::vector<Job> batch, const Message& req,
   for (auto& j : batch) {
     j.seq = next_seq_++;
     j.attempt = j.first_attempt - 1;
-    j.submitted_ms = now;
+    j.submitted_ms = now.wall_ms;
     j.state = JobState::kPending;
     j.journal_owed = Job::Owed::kInsert;  // written by CommitTurn, with the state the turn leaves it in
     owed_.push_back(j.id);
@@ -419,14 +420,14 @@ Message BrokerCore::Accept(std::vector<Job> batch, const Message& req,
 }
 
 void BrokerCore::StageFiles(const wire::List& blobs,
-                            const std::unordered_map<std::string, std::string>& files, int64_t now) {
+                            const std::unordered_map<std::string, std::string>& files, Instant now) {
   if (artifacts_ == nullptr) return;
   for (const auto& f : blobs) {
     const std::string name = StrField(std::get<wire::Map>(f.v), "name");
     const std::string& hash = files.at(name);
     auto content = files_.find(hash);
     if (content == files_.end()) continue;
-    if (auto st = artifacts_->Stage(name, hash, *content->second, now); !st.ok()) {
+    if (auto st = artifacts_->Stage(name, hash, *content->second, now.wall_ms); !st.ok()) {
       spdlog::warn("broker: could not stage '{}' in perm_files ({}); jobs still run it", name, st.message());
     }
   }

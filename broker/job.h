@@ -6,14 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "schemas/cpp/datum.h"
 
 namespace titan::broker {
 
-// The lifecycle (docs/architecture.md):
+// The lifecycle (docs/architecture.md; every legal step is in CanTransition's table, job.cc):
 //   PENDING -> BLOCKED (parents not done) -> SCHEDULED (delay) -> QUEUED -> RUNNING -> COMPLETED
 //   a failed run with retries left goes back to SCHEDULED (backoff); without, FAILED (or DEAD when
-//   retries were used up); JOB_STOP gives CANCELLED; descendants of a job that did not complete are SKIPPED.
+//   retries were used up); JOB_STOP gives CANCELLED; a job still waiting for a parent that did not
+//   complete is SKIPPED. A run whose worker is lost (or does not come back after a broker restart) goes
+//   back to QUEUED, or DEAD after max_lost losses; a QUEUED run its returning worker still has is adopted
+//   back to RUNNING. A service is RUNNING until it ends; its draining worker hands it back to QUEUED.
 //   A human-in-the-loop gate goes BLOCKED -> WAITING_APPROVAL -> COMPLETED (approved) or FAILED
 //   (rejected, or undecided for max_wait_s); it never runs on a worker.
 enum class JobState {
@@ -34,6 +38,12 @@ inline constexpr int kStateCount = 11;
 const char* StateName(JobState s);
 std::optional<JobState> StateFromName(std::string_view name);
 bool IsFinal(JobState s);
+// Whether the lifecycle allows `from` -> `to` (one table, job.cc). A final state has no way out; no
+// state goes to itself. Recovery resumes a journaled state as is, except PENDING (from an old
+// journal), which resumes QUEUED: a legal step too.
+bool CanTransition(JobState from, JobState to);
+// The table, one line per state that has a way out: "PENDING -> BLOCKED SCHEDULED ...\n".
+std::string RenderTransitions();
 
 struct Job {
   // From the submission (immutable).
@@ -106,7 +116,9 @@ inline int64_t RunAttempt(const Job& job) {
 std::string LogName(const Job& job);
 
 // Reads the submitted JobSpec fields (file, requirement, priority, ...) from job.spec into `job`.
-void ApplySpec(Job& job);
+// An error names the field whose value has the wrong type ("its spec field 'priority' is not an
+// integer"): a corrupt journal row, as submissions are checked against the schema before. Never throws.
+Status ApplySpec(Job& job);
 
 // A DAG: the jobs of one submission, with a status of its own derived from theirs.
 struct Dag {
