@@ -7,14 +7,9 @@
 
 #include "artifacts/artifact_name.h"
 #include "artifacts/sha256.h"
+#include "broker/wire_names.h"
 
 namespace titan::broker {
-
-using wire::Datum;
-using wire::ErrorCode;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
 
 namespace {
 
@@ -23,6 +18,14 @@ bool KnownSpace(std::string_view space) { return space == "uploads" || space == 
 Message BadSpace(std::string_view space) {
   return wire::MakeError(ErrorCode::kInvalid, "unknown artifact space '" + std::string(space) +
                                                   "'; use 'uploads' or 'perm_files'");
+}
+
+// The refusal of a space and name (unknown space, invalid name); nullopt when both are fine.
+std::optional<Message> CheckSpaceAndName(const std::string& space, const std::string& name) {
+  if (!KnownSpace(space)) return BadSpace(space);
+  if (auto st = artifacts::ValidateName(name); !st.ok())
+    return wire::MakeError(ErrorCode::kInvalid, st.message());
+  return std::nullopt;
 }
 
 Message Unavailable(const std::string& what) {
@@ -74,42 +77,42 @@ Message ArtifactService::Handle(const Message& req, Instant now, const InlineCon
     case MsgType::kArtifactAbort:
       uploads_.erase(std::string(req.Bytes("upload")));  // the writer's destructor removes the partial file
       return wire::MakeMessage(MsgType::kOk);
-    case MsgType::kArtifactStat: {
-      const std::string space(req.Bytes("space")), name(req.Bytes("name"));
-      if (!KnownSpace(space)) return BadSpace(space);
-      if (auto st = artifacts::ValidateName(name); !st.ok())
-        return wire::MakeError(ErrorCode::kInvalid, st.message());
-      auto info = registry_->Stat(space, name);
-      if (!info.ok()) return wire::MakeError(ErrorCode::kNotFound, info.message());
-      return wire::MakeMessage(MsgType::kArtifactInfo).Set("artifact", RenderArtifact(info.value()));
-    }
+    case MsgType::kArtifactStat:
+      return Stat(req);
     case MsgType::kArtifactRead:
       return Read(req, inline_content);
     case MsgType::kArtifactList:
       return List(req);
-    case MsgType::kArtifactDelete: {
-      const std::string space(req.Bytes("space")), name(req.Bytes("name"));
-      if (!KnownSpace(space)) return BadSpace(space);
-      if (auto st = artifacts::ValidateName(name); !st.ok())
-        return wire::MakeError(ErrorCode::kInvalid, st.message());
-      if (space == artifacts::kPermFiles) perm_files_.erase(name);
-      if (auto info = registry_->Stat(space, name); !info.ok())
-        return wire::MakeError(ErrorCode::kNotFound, info.message());
-      if (auto st = registry_->Remove(space, name, in_use); !st.ok()) return Unavailable(st.message());
-      return wire::MakeMessage(MsgType::kOk);
-    }
+    case MsgType::kArtifactDelete:
+      return Delete(req, in_use);
     default:
       return wire::MakeError(ErrorCode::kUnknownType,
                              std::string(wire::NameOf(req.type)) + " is not a request the broker answers");
   }
 }
 
+Message ArtifactService::Stat(const Message& req) const {
+  const std::string space(req.Bytes("space")), name(req.Bytes("name"));
+  if (auto refused = CheckSpaceAndName(space, name)) return *refused;
+  auto info = registry_->Stat(space, name);
+  if (!info.ok()) return wire::MakeError(ErrorCode::kNotFound, info.message());
+  return wire::MakeMessage(MsgType::kArtifactInfo).Set("artifact", RenderArtifact(info.value()));
+}
+
+Message ArtifactService::Delete(const Message& req, const std::function<bool(const std::string&)>& in_use) {
+  const std::string space(req.Bytes("space")), name(req.Bytes("name"));
+  if (auto refused = CheckSpaceAndName(space, name)) return *refused;
+  if (space == artifacts::kPermFiles) perm_files_.erase(name);
+  if (auto info = registry_->Stat(space, name); !info.ok())
+    return wire::MakeError(ErrorCode::kNotFound, info.message());
+  if (auto st = registry_->Remove(space, name, in_use); !st.ok()) return Unavailable(st.message());
+  return wire::MakeMessage(MsgType::kOk);
+}
+
 Message ArtifactService::Put(const Message& req, int64_t mono_ms) {
   const std::string space(req.Bytes("space")), name(req.Bytes("name")), hash(req.Bytes("sha256"));
   const int64_t size = req.Int("size");
-  if (!KnownSpace(space)) return BadSpace(space);
-  if (auto st = artifacts::ValidateName(name); !st.ok())
-    return wire::MakeError(ErrorCode::kInvalid, st.message());
+  if (auto refused = CheckSpaceAndName(space, name)) return *refused;
   if (size < 0) return wire::MakeError(ErrorCode::kInvalid, "artifact size must be >= 0");
   if (size > limits_.max_upload_bytes) {
     return wire::MakeError(ErrorCode::kTooLarge, "'" + name + "' is " + std::to_string(size) +

@@ -64,6 +64,8 @@ class ArtifactService {
   wire::Message Chunk(const wire::Message& req, int64_t mono_ms);
   wire::Message Commit(const wire::Message& req, int64_t wall_ms);
   wire::Message Read(const wire::Message& req, const InlineContent& inline_content) const;
+  wire::Message Stat(const wire::Message& req) const;
+  wire::Message Delete(const wire::Message& req, const std::function<bool(const std::string&)>& in_use);
   wire::Message List(const wire::Message& req) const;
 
   std::unique_ptr<artifacts::Registry> registry_;

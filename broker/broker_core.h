@@ -30,6 +30,7 @@
 #include "broker/journal.h"
 #include "broker/log_store.h"
 #include "broker/reconcile.h"
+#include "broker/wire_names.h"
 #include "schemas/cpp/codec.h"
 
 namespace titan::broker {
@@ -158,6 +159,13 @@ class BrokerCore {
   using QueueKey = std::tuple<int64_t, int64_t, std::string>;  // (-priority, seq, id)
 
   // Client dialog (core_clients.cc).
+  // A request that only reads: its answer; nullopt for any other request.
+  std::optional<wire::Message> Query(const wire::Message& req, Instant now) const;
+  // A request that changes state (journaled at the end of the turn): its answer.
+  wire::Message Change(const wire::Message& req, Instant now);
+  wire::Message Welcome() const;  // HELLO's answer
+  // JOB_WAIT: answered now (the job ended, a service is up, or no wait asked) or when it ends or times out.
+  void Wait(const Route& from, std::optional<int64_t> rid, const wire::Message& req, Instant now);
   wire::Message Submit(const wire::Message& req, Instant now);
   std::optional<wire::Message> ResolveFile(Job& j, const wire::Map& spec,
                                            const std::unordered_map<std::string, std::string>& sent);
@@ -172,6 +180,8 @@ class BrokerCore {
   void Reply(const Route& to, std::optional<int64_t> rid, wire::Message msg);
   // Splits a submission's hitl_message jobs into job + gate and points children at the gate.
   std::optional<wire::Message> InsertGates(std::vector<Job>& batch);
+  // Each job whose parent has a gate (`gate_of`: job id -> gate id, or an earlier gate) waits on it.
+  void PointChildrenAtGates(std::vector<Job>& batch, const std::map<std::string, std::string>& gate_of) const;
 
   // Submission (core_submit.cc): validation first (nothing changes on a refusal), then acceptance.
   std::optional<wire::Message> ParseJob(const wire::Map& spec,
@@ -184,6 +194,14 @@ class BrokerCore {
   wire::Message Accept(std::vector<Job> batch, const wire::Message& req,
                        const std::unordered_map<std::string, std::string>& files, const std::string& dag_id,
                        Instant now);
+  // Journals the content of the submission's files the broker did not have yet.
+  Status JournalFiles(const wire::List& blobs, const std::unordered_map<std::string, std::string>& files);
+  // Numbers each job's run (a reused id's next) and lists the batch in its DAG record.
+  void NumberRuns(std::vector<Job>& batch, Dag& record) const;
+  // The batch becomes the latest runs of its ids, PENDING, owed to the journal as inserts.
+  void Admit(std::vector<Job> batch, Instant now);
+  // A new job's first state: linked to its parents, then skipped, blocked, delayed or queued.
+  void PlaceNew(Job& job, Instant now);
   // The files of an accepted submission, named in perm_files (content-addressed, as if deployed).
   // Errors are logged: the jobs run from the journal's copy whatever perm_files holds.
   void StageFiles(const wire::List& blobs, const std::unordered_map<std::string, std::string>& files,
@@ -208,6 +226,10 @@ class BrokerCore {
 
   // Recurring schedules (core_schedules.cc).
   wire::Message ScheduleAdd(const wire::Message& req, Instant now);
+  // The refusal of a schedule's jobs: none, a bad spec, a file neither sent nor deployed, a parent
+  // outside the schedule.
+  std::optional<wire::Message> CheckScheduleJobs(const std::string& name, const wire::List& jobs,
+                                                 const wire::List& files);
   wire::Message ScheduleList() const;
   wire::Message ScheduleRemove(const std::string& name);
   void FireSchedule(Schedule& s, Instant now);
@@ -227,6 +249,7 @@ class BrokerCore {
   // Carries out one reconciliation decision; `result`: the reported result it is about, if any.
   void CarryOut(Worker& w, const Decision& d, const wire::Datum* result, Instant now);
   void SendWelcome(const Worker& w);
+  void StartDraining(Worker& w, Instant now);  // it said it is shutting down: no new jobs
   void JobDone(Worker& w, const wire::Datum& result, Instant now);
   void AckResult(const Worker& w, const std::string& id, int64_t attempt);
   // The result of the run the broker expects on `w`: completed, failed (maybe retried), cancelled.
@@ -241,6 +264,9 @@ class BrokerCore {
 
   // Auto-scaling (core_scaling.cc), and WORKER_ADD: a worker on this machine starts another.
   void Autoscale(Instant now);
+  std::vector<ScaleWorker> ScaleWorkers() const;  // the worker table, as DecideScaling takes it
+  std::vector<ScaleWait> ScaleWaits() const;      // each requirement's longest-queued job, oldest first
+  void CarryOutScaling(const ScaleAction& a, Instant now);
   wire::Message AddWorker(const wire::Message& req, Instant now);
   void RecordScaling(const char* action, const ScaleAction& a, Instant now);
 

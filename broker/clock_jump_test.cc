@@ -86,8 +86,7 @@ TEST_F(ClockJumpTest, RecoveryGraceIsNotCutShortByAJumpForward) {
   Join("w1", 4);
   Submit({{"a"}});
   EXPECT_EQ("a@w1", Assignments());
-  core_.reset();
-  journal_.reset();
+  Stop();
   Open();  // the broker restarts: "a" waits recovery_grace_ms (5 s) for w1
   JumpWall(kHour);
   Advance(4'500, {});
@@ -166,8 +165,7 @@ TEST_F(ClockJumpTest, AHugeDelayOrWaitDoesNotOverflow) {
   Advance(5'000, {"w1"});
   EXPECT_EQ("SCHEDULED", State("never"));
   EXPECT_EQ("WAITING_APPROVAL", State("hitl-gate-g"));
-  core_.reset();
-  journal_.reset();
+  Stop();
   Open();
   EXPECT_EQ("SCHEDULED", State("never"));
   EXPECT_EQ("WAITING_APPROVAL", State("hitl-gate-g"));

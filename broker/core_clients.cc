@@ -7,12 +7,6 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::ErrorCode;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 
 constexpr int64_t kMaxLogRead = 2 * 1024 * 1024;
@@ -48,67 +42,81 @@ void BrokerCore::Reply(const Route& to, std::optional<int64_t> rid, Message msg)
 
 void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now) {
   if (ArtifactService::Handles(req.type)) return Reply(from, rid, HandleArtifact(req, now));
+  if (req.type == MsgType::kJobWait) return Wait(from, rid, req, now);
+  if (std::optional<Message> answer = Query(req, now)) return Reply(from, rid, std::move(*answer));
+  Reply(from, rid, Change(req, now));
+}
+
+std::optional<Message> BrokerCore::Query(const Message& req, Instant now) const {
   switch (req.type) {
-    case MsgType::kHello: {
-      Message m = wire::MakeMessage(MsgType::kWelcome);
-      m.Set("node", Datum(Text{"broker"})).Set("version", Datum(Text{TITAN_VERSION}));
-      if (config_.store_port) m.Set("store_port", Datum(int64_t{config_.store_port}));
-      if (!config_.store_host.empty()) m.Set("store_host", Datum(Text{config_.store_host}));
-      m.Set("worker_port", Datum(int64_t{config_.worker_port}))
-          .Set("pub_port", Datum(int64_t{config_.pub_port}));
-      return Reply(from, rid, std::move(m));
-    }
-    case MsgType::kJobSubmit:
-      return Reply(from, rid, Submit(req, now));
+    case MsgType::kHello:
+      return Welcome();
     case MsgType::kJobGet:
-      return Reply(from, rid, JobGet(req));
+      return JobGet(req);
     case MsgType::kJobList:
-      return Reply(from, rid, ListJobs(req));
+      return ListJobs(req);
     case MsgType::kJobLogs:
-      return Reply(from, rid, ReadLogs(req));
-    case MsgType::kJobStop:
-      return Reply(from, rid, Stop(std::string(req.Bytes("id")), now));
+      return ReadLogs(req);
     case MsgType::kStatsGet:
-      return Reply(from, rid, Stats(now));
-    case MsgType::kWorkerStop:
-      return Reply(from, rid, StopWorker(std::string(req.Bytes("name")), now));
-    case MsgType::kWorkerAdd:
-      return Reply(from, rid, AddWorker(req, now));
-    case MsgType::kGateDecide:
-      return Reply(from, rid, DecideGate(req, now));
+      return Stats(now);
     case MsgType::kDagList:
-      return Reply(from, rid, DagList(req));
+      return DagList(req);
     case MsgType::kDagGet:
-      return Reply(from, rid, DagGet(std::string(req.Bytes("id"))));
-    case MsgType::kDagCancel:
-      return Reply(from, rid, DagCancel(std::string(req.Bytes("id")), now));
+      return DagGet(std::string(req.Bytes("id")));
     case MsgType::kRunList:
-      return Reply(from, rid, RunList(req));
-    case MsgType::kScheduleAdd:
-      return Reply(from, rid, ScheduleAdd(req, now));
+      return RunList(req);
     case MsgType::kScheduleList:
-      return Reply(from, rid, ScheduleList());
-    case MsgType::kScheduleRemove:
-      return Reply(from, rid, ScheduleRemove(std::string(req.Bytes("name"))));
-    case MsgType::kJobWait: {
-      const Job* job = Resolve(std::string(req.Bytes("id")));
-      const int64_t timeout = std::clamp<int64_t>(req.Int("timeout_ms"), 0, kMaxWaitMs);
-      // A service is waited for until it is up (ready now) or ends.
-      const bool up = job != nullptr && job->service && job->ready && job->state == JobState::kRunning;
-      if (job == nullptr || IsFinal(job->state) || up || timeout == 0) {
-        return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
-      }
-      const int64_t key = next_waiter_++;
-      waiters_[key] = Waiter{from, rid, job->id, now.mono_ms + timeout};
-      waiters_by_job_.emplace(job->id, key);
-      timers_.push(Timer{now.mono_ms + timeout, TimerKind::kWaiter, {}, key});
-      return;
-    }
+      return ScheduleList();
     default:
-      return Reply(from, rid,
-                   wire::MakeError(ErrorCode::kUnknownType, std::string(wire::NameOf(req.type)) +
-                                                                " is not a request the broker answers"));
+      return std::nullopt;
   }
+}
+
+Message BrokerCore::Change(const Message& req, Instant now) {
+  switch (req.type) {
+    case MsgType::kJobSubmit:
+      return Submit(req, now);
+    case MsgType::kJobStop:
+      return Stop(std::string(req.Bytes("id")), now);
+    case MsgType::kWorkerStop:
+      return StopWorker(std::string(req.Bytes("name")), now);
+    case MsgType::kWorkerAdd:
+      return AddWorker(req, now);
+    case MsgType::kGateDecide:
+      return DecideGate(req, now);
+    case MsgType::kDagCancel:
+      return DagCancel(std::string(req.Bytes("id")), now);
+    case MsgType::kScheduleAdd:
+      return ScheduleAdd(req, now);
+    case MsgType::kScheduleRemove:
+      return ScheduleRemove(std::string(req.Bytes("name")));
+    default:
+      return wire::MakeError(ErrorCode::kUnknownType,
+                             std::string(wire::NameOf(req.type)) + " is not a request the broker answers");
+  }
+}
+
+Message BrokerCore::Welcome() const {
+  Message m = wire::MakeMessage(MsgType::kWelcome);
+  m.Set("node", Datum(Text{"broker"})).Set("version", Datum(Text{TITAN_VERSION}));
+  if (config_.store_port) m.Set("store_port", Datum(int64_t{config_.store_port}));
+  if (!config_.store_host.empty()) m.Set("store_host", Datum(Text{config_.store_host}));
+  return m.Set("worker_port", Datum(int64_t{config_.worker_port}))
+      .Set("pub_port", Datum(int64_t{config_.pub_port}));
+}
+
+void BrokerCore::Wait(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now) {
+  const Job* job = Resolve(std::string(req.Bytes("id")));
+  const int64_t timeout = std::clamp<int64_t>(req.Int("timeout_ms"), 0, kMaxWaitMs);
+  // A service is waited for until it is up (ready now) or ends.
+  const bool up = job != nullptr && job->service && job->ready && job->state == JobState::kRunning;
+  if (job == nullptr || IsFinal(job->state) || up || timeout == 0) {
+    return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
+  }
+  const int64_t key = next_waiter_++;
+  waiters_[key] = Waiter{from, rid, job->id, now.mono_ms + timeout};
+  waiters_by_job_.emplace(job->id, key);
+  timers_.push(Timer{now.mono_ms + timeout, TimerKind::kWaiter, {}, key});
 }
 
 Message BrokerCore::JobInfoReply(const std::string& id) const {

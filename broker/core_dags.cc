@@ -8,12 +8,6 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::ErrorCode;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 
 constexpr int64_t kDefaultMaxWaitS = 172800;  // 48 h, as in the original SDK
@@ -51,6 +45,13 @@ std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
     gate_of[j.id] = g.id;
     gates.push_back(std::move(g));
   }
+  PointChildrenAtGates(batch, gate_of);
+  for (auto& g : gates) batch.push_back(std::move(g));
+  return std::nullopt;
+}
+
+void BrokerCore::PointChildrenAtGates(std::vector<Job>& batch,
+                                      const std::map<std::string, std::string>& gate_of) const {
   // Children wait on the gate of a parent that has one (in this submission or an earlier one).
   for (Job& j : batch) {
     std::vector<std::string> parents = j.parents;
@@ -68,8 +69,6 @@ std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
     }
     if (changed) SetParents(j, std::move(parents));
   }
-  for (auto& g : gates) batch.push_back(std::move(g));
-  return std::nullopt;
 }
 
 void BrokerCore::OpenGate(Job& gate, Instant now) {

@@ -13,9 +13,6 @@ namespace titan::broker {
 constexpr int64_t kFirstRetryMs = 500;  // a failed job's first retry waits this long
 constexpr int64_t kMaxRetryMs = 30000;  // ... doubling up to this
 
-using wire::Datum;
-using wire::Text;
-
 BrokerCore::BrokerCore(CoreConfig config, Journal* journal, LogStore* logs, ArtifactService* artifacts)
     : config_(std::move(config)), journal_(journal), logs_(logs), artifacts_(artifacts) {}
 

@@ -8,11 +8,6 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 constexpr int64_t kScaleEveryMs = 500;
 constexpr size_t kScaleEventsKept = 50;
@@ -27,12 +22,23 @@ void BrokerCore::Autoscale(Instant now) {
     spdlog::warn("broker: child worker {} asked of {} never joined; giving up on it", p.child, p.parent);
     return true;
   });
+  for (const ScaleAction& a :
+       DecideScaling(policy, ScaleWorkers(), ScaleWaits(), scale_pending_, now.mono_ms, next_child_)) {
+    CarryOutScaling(a, now);
+  }
+}
+
+std::vector<ScaleWorker> BrokerCore::ScaleWorkers() const {
   std::vector<ScaleWorker> workers;
   for (const auto& [name, w] : workers_) {
     workers.push_back(ScaleWorker{w.name, w.parent, w.capabilities, w.slots,
                                   static_cast<int>(w.running.size()), w.draining,
                                   w.running.empty() ? w.idle_since : 0, /*manual=*/w.port > 0});
   }
+  return workers;
+}
+
+std::vector<ScaleWait> BrokerCore::ScaleWaits() const {
   std::vector<ScaleWait> waits;
   for (const auto& [requirement, queue] : ready_) {
     int64_t oldest = 0;
@@ -44,28 +50,29 @@ void BrokerCore::Autoscale(Instant now) {
   }
   std::sort(waits.begin(), waits.end(),
             [](const ScaleWait& a, const ScaleWait& b) { return a.queued_at < b.queued_at; });
-  for (const ScaleAction& a :
-       DecideScaling(policy, workers, waits, scale_pending_, now.mono_ms, next_child_)) {
+  return waits;
+}
+
+void BrokerCore::CarryOutScaling(const ScaleAction& a, Instant now) {
+  if (a.kind == ScaleAction::kSpawn) {
     auto parent = workers_.find(a.parent);
-    if (a.kind == ScaleAction::kSpawn && parent != workers_.end()) {
-      ++next_child_;
-      scale_pending_.push_back(ScalePending{a.parent, a.worker, now.mono_ms});
-      SendWorker(parent->second, wire::MakeMessage(MsgType::kWorkerSpawn)
-                                     .Set("name", Datum(Text{a.worker}))
-                                     .Set("slots", Datum(int64_t{a.slots}))
-                                     .Set("reason", Datum(Text{a.reason})));
-      RecordScaling("spawn", a, now);
-    } else if (a.kind == ScaleAction::kRetire) {
-      auto child = workers_.find(a.worker);
-      if (child == workers_.end()) continue;
-      child->second.draining = true;
-      SendWorker(
-          child->second,
-          wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"auto-scaling: " + a.reason})));
-      PublishWorker(child->second, "draining", now);
-      RecordScaling("retire", a, now);
-    }
+    if (parent == workers_.end()) return;
+    ++next_child_;
+    scale_pending_.push_back(ScalePending{a.parent, a.worker, now.mono_ms});
+    SendWorker(parent->second, wire::MakeMessage(MsgType::kWorkerSpawn)
+                                   .Set("name", Datum(Text{a.worker}))
+                                   .Set("slots", Datum(int64_t{a.slots}))
+                                   .Set("reason", Datum(Text{a.reason})));
+    return RecordScaling("spawn", a, now);
   }
+  auto child = workers_.find(a.worker);
+  if (child == workers_.end()) return;
+  child->second.draining = true;
+  SendWorker(
+      child->second,
+      wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"auto-scaling: " + a.reason})));
+  PublishWorker(child->second, "draining", now);
+  RecordScaling("retire", a, now);
 }
 
 Message BrokerCore::AddWorker(const Message& req, Instant now) {

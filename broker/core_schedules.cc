@@ -3,30 +3,16 @@
 // with the time they last fired, so after a restart a missed tick runs once (not once per missed tick).
 #include <spdlog/spdlog.h>
 
-#include <ctime>
 #include <unordered_map>
 
 #include "broker/broker_core.h"
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::ErrorCode;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 
 // "20261123T0130Z": the suffix of the jobs one tick submits.
-std::string Stamp(int64_t ms) {
-  const time_t t = static_cast<time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%MZ", &tm);
-  return buf;
-}
+std::string Stamp(int64_t ms) { return FormatUtc(ms, "%Y%m%dT%H%MZ"); }
 
 std::string Definition(const std::string& cron, const wire::List& jobs, const wire::List& files,
                        int64_t created_ms, const std::string& dag) {
@@ -51,35 +37,15 @@ Message BrokerCore::ScheduleAdd(const Message& req, Instant now) {
   std::string error;
   auto spec = ParseCron(cron, &error);
   if (!spec) return Invalid(error);
-  const auto& jobs = std::get<wire::List>(req.Find("jobs")->v);
-  if (jobs.empty()) return Invalid("schedule '" + name + "' has no jobs; add at least one");
-  std::set<std::string> ids;
-  std::unordered_map<std::string, std::string> sent;  // file name -> hash
-  if (auto refused = HashFiles(std::get<wire::List>(req.Find("files")->v), &sent)) return *refused;
-  for (const auto& j : jobs) {
-    Job probe;
-    probe.spec = std::get<wire::Map>(j.v);
-    if (Status st = ApplySpec(probe); !st.ok()) return Invalid("schedule '" + name + "': " + st.message());
-    for (const auto& [k, v] : probe.spec) {
-      if (k == "id") probe.id = *ids.emplace(v.bytes()).first;
-    }
-    // A file not sent must be deployed now; each tick runs what is deployed under that name then.
-    if (auto refused = ResolveFile(probe, probe.spec, sent)) return *refused;
-  }
-  for (const auto& j : jobs) {
-    Job probe;
-    probe.spec = std::get<wire::Map>(j.v);
-    (void)ApplySpec(probe);  // checked in the loop above
-    for (const auto& p : probe.parents) {
-      if (!ids.count(p)) return Invalid("schedule '" + name + "': parent '" + p + "' is not one of its jobs");
-    }
-  }
+  const auto& jobs = std::get<wire::List>(req.Find("jobs")->v);  // the codec checked the schema
+  const auto& files = std::get<wire::List>(req.Find("files")->v);
+  if (auto refused = CheckScheduleJobs(name, jobs, files)) return *refused;
   Schedule& s = schedules_[name];
   s.name = name;
   s.cron = cron;
   s.spec = *spec;
   s.jobs = jobs;
-  s.files = std::get<wire::List>(req.Find("files")->v);
+  s.files = files;
   s.dag = std::string(req.Bytes("dag"));
   s.created_ms = s.last_ms = now.wall_ms;  // a new schedule first fires at its next tick, not at once
   s.next_ms = NextCronTime(s.spec, now.wall_ms);
@@ -87,6 +53,29 @@ Message BrokerCore::ScheduleAdd(const Message& req, Instant now) {
   if (s.next_ms > 0) ArmWallTimer(TimerKind::kSchedule, name, 0, s.next_ms, now);
   spdlog::info("broker: schedule {} '{}' next fires at {}", name, cron, Stamp(s.next_ms));
   return wire::MakeMessage(MsgType::kOk);
+}
+
+std::optional<Message> BrokerCore::CheckScheduleJobs(const std::string& name, const wire::List& jobs,
+                                                     const wire::List& files) {
+  if (jobs.empty()) return Invalid("schedule '" + name + "' has no jobs; add at least one");
+  std::unordered_map<std::string, std::string> sent;  // file name -> hash
+  if (auto refused = HashFiles(files, &sent)) return refused;
+  std::vector<Job> probes(jobs.size());
+  std::set<std::string> ids;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Job& probe = probes[i];
+    probe.spec = std::get<wire::Map>(jobs[i].v);
+    if (Status st = ApplySpec(probe); !st.ok()) return Invalid("schedule '" + name + "': " + st.message());
+    probe.id = *ids.emplace(wire::FieldStr(probe.spec, "id")).first;
+    // A file not sent must be deployed now; each tick runs what is deployed under that name then.
+    if (auto refused = ResolveFile(probe, probe.spec, sent)) return refused;
+  }
+  for (const Job& probe : probes) {
+    for (const auto& p : probe.parents) {
+      if (!ids.count(p)) return Invalid("schedule '" + name + "': parent '" + p + "' is not one of its jobs");
+    }
+  }
+  return std::nullopt;
 }
 
 Message BrokerCore::ScheduleList() const {

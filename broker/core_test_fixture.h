@@ -10,11 +10,6 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 inline Datum S(const std::string& s) { return Datum(Text{s}); }
 
 inline Datum StrList(const std::vector<std::string>& v) {
@@ -141,6 +136,16 @@ class BrokerCoreTest : public ::testing::Test {
                                     {"cancelled", Datum(cancelled)}}));
     core_->OnWorker("id-" + worker, m, now_);
     Turn();
+  }
+
+  // The state DAG_GET reports for DAG `id`; "UNKNOWN" when there is none.
+  std::string DagState(const std::string& id) {
+    const Message m = Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S(id)));
+    if (!m.Bool("found")) return "UNKNOWN";
+    for (const auto& [k, v] : std::get<wire::Map>(m.Find("dag")->v)) {
+      if (k == "state") return std::string(v.bytes());
+    }
+    return "?";
   }
 
   // SCHEDULE_ADD of `jobs` (each running job.sh) on `cron`.

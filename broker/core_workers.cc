@@ -7,11 +7,6 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 
 std::vector<std::string> Strings(const Datum* d) {
@@ -23,25 +18,19 @@ std::vector<std::string> Strings(const Datum* d) {
   return out;
 }
 
-int64_t IntOf(const wire::Map& m, std::string_view name) {
-  const Datum* d = wire::FindField(m, name);
-  const auto* i = d != nullptr ? std::get_if<int64_t>(&d->v) : nullptr;
-  return i != nullptr ? *i : 0;
-}
-
 JobResult ReadResult(const Datum& d) {
   static const wire::Map kEmpty;
   const auto* found = std::get_if<wire::Map>(&d.v);
   const wire::Map& m = found != nullptr ? *found : kEmpty;
   JobResult r;
-  r.id = std::string(wire::FindField(m, "id") ? wire::FindField(m, "id")->bytes() : "");
-  r.attempt = IntOf(m, "attempt");
-  r.exit_code = IntOf(m, "exit_code");
-  r.signal = IntOf(m, "signal");
+  r.id = wire::FieldStr(m, "id");
+  r.attempt = wire::FieldInt(m, "attempt").value_or(0);
+  r.exit_code = wire::FieldInt(m, "exit_code").value_or(0);
+  r.signal = wire::FieldInt(m, "signal").value_or(0);
   const Datum* cancelled = wire::FindField(m, "cancelled");
   r.cancelled =
       cancelled != nullptr && std::holds_alternative<bool>(cancelled->v) && std::get<bool>(cancelled->v);
-  if (const Datum* reason = wire::FindField(m, "reason")) r.reason = std::string(reason->bytes());
+  r.reason = wire::FieldStr(m, "reason");
   return r;
 }
 
@@ -53,10 +42,14 @@ std::vector<RunRef> RunRefs(const Datum* d) {
   for (const auto& item : *list) {
     const auto* m = std::get_if<wire::Map>(&item.v);
     const Datum* id = m != nullptr ? wire::FindField(*m, "id") : nullptr;
-    out.push_back(
-        RunRef{id != nullptr ? std::string(id->bytes()) : std::string(), m ? IntOf(*m, "attempt") : 0});
+    out.push_back(RunRef{id != nullptr ? std::string(id->bytes()) : std::string(),
+                         m ? wire::FieldInt(*m, "attempt").value_or(0) : 0});
   }
   return out;
+}
+
+Message Disconnect(const std::string& reason) {
+  return wire::MakeMessage(MsgType::kDisconnect).Set("reason", Datum(Text{reason}));
 }
 
 Message Cancel(const std::string& id, int64_t attempt, const std::string& reason) {
@@ -114,24 +107,15 @@ void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Insta
                           std::optional<int64_t> rid) {
   if (msg.type == MsgType::kWorkerReady) return RegisterWorker(identity, msg, now);
   Worker* w = WorkerByIdentity(identity);
-  if (w == nullptr) {
-    // A worker from before a broker restart, or one declared dead: it must register again.
-    outbox_.push_back(Outgoing{Outgoing::kWorker,
-                               {},
-                               identity,
-                               {},
-                               wire::MakeMessage(MsgType::kDisconnect)
-                                   .Set("reason", Datum(Text{"unknown worker; send WORKER_READY"}))});
+  if (w == nullptr) {  // a worker from before a broker restart, or one declared dead
+    outbox_.push_back(
+        Outgoing{Outgoing::kWorker, {}, identity, {}, Disconnect("unknown worker; send WORKER_READY")});
     return;
   }
   w->last_seen = now.mono_ms;
   switch (msg.type) {
     case MsgType::kHeartbeat:
-      if (msg.Bool("draining") && !w->draining) {
-        w->draining = true;
-        spdlog::info("broker: worker {} is shutting down; it gets no new jobs", w->name);
-        PublishWorker(*w, "draining", now);
-      }
+      if (msg.Bool("draining") && !w->draining) StartDraining(*w, now);
       return;
     case MsgType::kJobStarted:
       // Confirms the RUNNING the broker published at assignment: nothing new to tell anyone.
@@ -146,7 +130,7 @@ void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Insta
       return SendWorker(*w, std::move(reply));
     }
     case MsgType::kJobDone:
-      return JobDone(*w, *msg.Find("result"), now);
+      return JobDone(*w, msg.Find("result") ? *msg.Find("result") : Datum(), now);
     default:
       spdlog::warn("broker: worker {} sent {}, which workers do not send; ignored", w->name,
                    wire::NameOf(msg.type));
@@ -196,6 +180,12 @@ ReconcileInput BrokerCore::ReconcileSnapshot(const std::string& name, const Mess
     if (job.state == JobState::kRunning && job.worker == name) in.believed[id] = Believe(job, name);
   }
   return in;
+}
+
+void BrokerCore::StartDraining(Worker& w, Instant now) {
+  w.draining = true;
+  spdlog::info("broker: worker {} is shutting down; it gets no new jobs", w.name);
+  PublishWorker(w, "draining", now);
 }
 
 // WORKER_READY: a worker joins, or comes back (after a broker restart, or after it was thought lost)

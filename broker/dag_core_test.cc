@@ -26,15 +26,6 @@ class DagCoreTest : public BrokerCoreTest {
     }
   }
 
-  std::string DagState(const std::string& id) {
-    const Message m = Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S(id)));
-    if (!m.Bool("found")) return "UNKNOWN";
-    for (const auto& [k, v] : std::get<wire::Map>(m.Find("dag")->v)) {
-      if (k == "state") return std::string(v.bytes());
-    }
-    return "?";
-  }
-
   Message Decide(const std::string& gate, bool approve, const std::string& reason = "") {
     Message m = wire::MakeMessage(MsgType::kGateDecide).Set("id", S(gate)).Set("approve", Datum(approve));
     m.Set("by", S("alice"));

@@ -145,6 +145,12 @@ bool ReadFlag(const wire::Datum& v, bool* out) {
   return b != nullptr;
 }
 
+// A string field that says whether something is `what` ("kind": "GATE", "job_type": "SERVICE").
+bool ReadIs(const wire::Datum& v, std::string_view what, bool* out) {
+  *out = v.is_value() && v.bytes() == what;
+  return v.is_value();
+}
+
 bool ReadTexts(const wire::Datum& v, std::vector<std::string>* out) {
   const auto* list = std::get_if<wire::List>(&v.v);
   if (list == nullptr) return false;
@@ -169,12 +175,7 @@ constexpr SpecField kSpecFields[] = {
     {"delay_ms", "an integer", [](const wire::Datum& v, Job& j) { return ReadInt(v, &j.delay_ms); }},
     {"retries", "an integer", [](const wire::Datum& v, Job& j) { return ReadInt(v, &j.retries); }},
     {"affinity", "a boolean", [](const wire::Datum& v, Job& j) { return ReadFlag(v, &j.affinity); }},
-    {"kind", "a string",
-     [](const wire::Datum& v, Job& j) {
-       std::string kind;
-       j.gate = ReadText(v, &kind) && kind == "GATE";
-       return v.is_value();
-     }},
+    {"kind", "a string", [](const wire::Datum& v, Job& j) { return ReadIs(v, "GATE", &j.gate); }},
     {"message", "a string", [](const wire::Datum& v, Job& j) { return ReadText(v, &j.message); }},
     {"max_wait_s", "an integer",
      [](const wire::Datum& v, Job& j) {
@@ -184,12 +185,7 @@ constexpr SpecField kSpecFields[] = {
        return true;
      }},
     // normalized at submission: "SERVICE" or absent
-    {"job_type", "a string",
-     [](const wire::Datum& v, Job& j) {
-       std::string type;
-       j.service = ReadText(v, &type) && type == "SERVICE";
-       return v.is_value();
-     }},
+    {"job_type", "a string", [](const wire::Datum& v, Job& j) { return ReadIs(v, "SERVICE", &j.service); }},
     {"port", "an integer", [](const wire::Datum& v, Job& j) { return ReadInt(v, &j.port); }},
     {"spawned_by", "a string", [](const wire::Datum& v, Job& j) { return ReadText(v, &j.spawned_by); }},
     {"parents", "a list of strings", [](const wire::Datum& v, Job& j) { return ReadTexts(v, &j.parents); }},

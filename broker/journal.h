@@ -52,6 +52,7 @@ class Journal {
  private:
   // Brings the file to the current schema version (creating it, or upgrading version 1 in place).
   Status Migrate();
+  Status QueryInt(const char* sql, int64_t* out);  // the first column of the first row
   Status LoadFiles(const Visitor& visit);
   Status LoadJobs(const Visitor& visit, bool salvage, LoadReport* report);
   Status LoadDags(const Visitor& visit, bool salvage, LoadReport* report);
