@@ -98,6 +98,20 @@ TEST_F(ClockJumpTest, RecoveryGraceIsNotCutShortByAJumpForward) {
   EXPECT_EQ(0, core_->FindJob("a")->lost);
 }
 
+TEST_F(ClockJumpTest, RecoveryGraceEndsOnTimeAfterAJumpBack) {
+  Join("w1", 4);
+  Submit({{"a"}});
+  EXPECT_EQ("a@w1", Assignments());
+  Stop();
+  Open();
+  JumpWall(-kHour);
+  Join("w2", 4);
+  Advance(4'500, {"w2"});
+  EXPECT_EQ("RUNNING", State("a"));
+  Advance(500, {"w2"});  // w1 did not return within the grace: a runs elsewhere, not an hour late
+  EXPECT_EQ("a@w2", Assignments());
+}
+
 // A gate's deadline is wall time (started_ms + max_wait, so that it survives a restart). Set forward,
 // the clock does not cut the wait short: the gate expires when max_wait has passed while the broker
 // ran. Set back, the gate waits until the wall clock reaches its deadline.

@@ -78,8 +78,8 @@ struct Job {
   std::string worker;
   std::optional<int64_t> exit_code;
   std::string reason;
-  int64_t submitted_ms = 0;
-  int64_t started_ms = 0;
+  int64_t submitted_ms = 0;  // wall clock (epoch ms), as every stored time: what users see
+  int64_t started_ms = 0;    // a gate: when it opened (its expiry is started_ms + max_wait_ms)
   int64_t finished_ms = 0;
   int64_t lost = 0;        // times its worker died under it
   std::string decided_by;  // gate: who approved or rejected
@@ -90,12 +90,12 @@ struct Job {
   int unmet_parents = 0;
   int64_t log_size = 0;
   int64_t next_log_seq = 0;
-  int64_t queued_at = 0;        // when it last entered QUEUED (auto-scaling measures the wait)
+  int64_t queued_at = 0;        // monotonic: when it last entered QUEUED (auto-scaling measures the wait)
   bool ready = false;           // SERVICE: its worker reports it accepting connections now
   bool released = false;        // SERVICE: was ready once, so its children stopped waiting for it
   int64_t restarts = 0;         // SERVICE: restarts its workers reported, over all attempts
   int64_t restarts_before = 0;  // SERVICE: of those, restarts in earlier attempts
-  int64_t up_since_ms = 0;      // SERVICE: when its current process started (assignment or last restart)
+  int64_t up_since_ms = 0;      // SERVICE, wall: when its current process started (assignment or restart)
   bool stop_requested = false;  // JOB_STOP was asked: a service that ends now is not moved elsewhere
   // Journal write owed at the end of this loop turn (BrokerCore::CommitTurn): none, an update of the
   // mutable fields, or the first insert of the whole job.
