@@ -7,14 +7,9 @@
 
 #include "artifacts/artifact_name.h"
 #include "artifacts/sha256.h"
+#include "broker/wire_names.h"
 
 namespace titan::broker {
-
-using wire::Datum;
-using wire::ErrorCode;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
 
 namespace {
 
@@ -23,6 +18,14 @@ bool KnownSpace(std::string_view space) { return space == "uploads" || space == 
 Message BadSpace(std::string_view space) {
   return wire::MakeError(ErrorCode::kInvalid, "unknown artifact space '" + std::string(space) +
                                                   "'; use 'uploads' or 'perm_files'");
+}
+
+// The refusal of a space and name (unknown space, invalid name); nullopt when both are fine.
+std::optional<Message> CheckSpaceAndName(const std::string& space, const std::string& name) {
+  if (!KnownSpace(space)) return BadSpace(space);
+  if (auto st = artifacts::ValidateName(name); !st.ok())
+    return wire::MakeError(ErrorCode::kInvalid, st.message());
+  return std::nullopt;
 }
 
 Message Unavailable(const std::string& what) {
@@ -62,54 +65,54 @@ bool ArtifactService::Handles(MsgType type) {
          code <= static_cast<uint8_t>(MsgType::kArtifactDelete);
 }
 
-Message ArtifactService::Handle(const Message& req, int64_t now, const InlineContent& inline_content,
+Message ArtifactService::Handle(const Message& req, Instant now, const InlineContent& inline_content,
                                 const std::function<bool(const std::string&)>& in_use) {
   switch (req.type) {
     case MsgType::kArtifactPut:
-      return Put(req, now);
+      return Put(req, now.mono_ms);
     case MsgType::kArtifactChunk:
-      return Chunk(req, now);
+      return Chunk(req, now.mono_ms);
     case MsgType::kArtifactCommit:
-      return Commit(req, now);
+      return Commit(req, now.wall_ms);
     case MsgType::kArtifactAbort:
       uploads_.erase(std::string(req.Bytes("upload")));  // the writer's destructor removes the partial file
       return wire::MakeMessage(MsgType::kOk);
-    case MsgType::kArtifactStat: {
-      const std::string space(req.Bytes("space")), name(req.Bytes("name"));
-      if (!KnownSpace(space)) return BadSpace(space);
-      if (auto st = artifacts::ValidateName(name); !st.ok())
-        return wire::MakeError(ErrorCode::kInvalid, st.message());
-      auto info = registry_->Stat(space, name);
-      if (!info.ok()) return wire::MakeError(ErrorCode::kNotFound, info.message());
-      return wire::MakeMessage(MsgType::kArtifactInfo).Set("artifact", RenderArtifact(info.value()));
-    }
+    case MsgType::kArtifactStat:
+      return Stat(req);
     case MsgType::kArtifactRead:
       return Read(req, inline_content);
     case MsgType::kArtifactList:
       return List(req);
-    case MsgType::kArtifactDelete: {
-      const std::string space(req.Bytes("space")), name(req.Bytes("name"));
-      if (!KnownSpace(space)) return BadSpace(space);
-      if (auto st = artifacts::ValidateName(name); !st.ok())
-        return wire::MakeError(ErrorCode::kInvalid, st.message());
-      if (space == artifacts::kPermFiles) perm_files_.erase(name);
-      if (auto info = registry_->Stat(space, name); !info.ok())
-        return wire::MakeError(ErrorCode::kNotFound, info.message());
-      if (auto st = registry_->Remove(space, name, in_use); !st.ok()) return Unavailable(st.message());
-      return wire::MakeMessage(MsgType::kOk);
-    }
+    case MsgType::kArtifactDelete:
+      return Delete(req, in_use);
     default:
       return wire::MakeError(ErrorCode::kUnknownType,
                              std::string(wire::NameOf(req.type)) + " is not a request the broker answers");
   }
 }
 
-Message ArtifactService::Put(const Message& req, int64_t now) {
+Message ArtifactService::Stat(const Message& req) const {
+  const std::string space(req.Bytes("space")), name(req.Bytes("name"));
+  if (auto refused = CheckSpaceAndName(space, name)) return *refused;
+  auto info = registry_->Stat(space, name);
+  if (!info.ok()) return wire::MakeError(ErrorCode::kNotFound, info.message());
+  return wire::MakeMessage(MsgType::kArtifactInfo).Set("artifact", RenderArtifact(info.value()));
+}
+
+Message ArtifactService::Delete(const Message& req, const std::function<bool(const std::string&)>& in_use) {
+  const std::string space(req.Bytes("space")), name(req.Bytes("name"));
+  if (auto refused = CheckSpaceAndName(space, name)) return *refused;
+  if (space == artifacts::kPermFiles) perm_files_.erase(name);
+  if (auto info = registry_->Stat(space, name); !info.ok())
+    return wire::MakeError(ErrorCode::kNotFound, info.message());
+  if (auto st = registry_->Remove(space, name, in_use); !st.ok()) return Unavailable(st.message());
+  return wire::MakeMessage(MsgType::kOk);
+}
+
+Message ArtifactService::Put(const Message& req, int64_t mono_ms) {
   const std::string space(req.Bytes("space")), name(req.Bytes("name")), hash(req.Bytes("sha256"));
   const int64_t size = req.Int("size");
-  if (!KnownSpace(space)) return BadSpace(space);
-  if (auto st = artifacts::ValidateName(name); !st.ok())
-    return wire::MakeError(ErrorCode::kInvalid, st.message());
+  if (auto refused = CheckSpaceAndName(space, name)) return *refused;
   if (size < 0) return wire::MakeError(ErrorCode::kInvalid, "artifact size must be >= 0");
   if (size > limits_.max_upload_bytes) {
     return wire::MakeError(ErrorCode::kTooLarge, "'" + name + "' is " + std::to_string(size) +
@@ -117,7 +120,7 @@ Message ArtifactService::Put(const Message& req, int64_t now) {
                                                      std::to_string(limits_.max_upload_bytes) +
                                                      " bytes (titan broker --max-upload-mb)");
   }
-  Expire(now);
+  Expire(mono_ms);
   if (uploads_.size() >= limits_.max_uploads) {
     return wire::MakeError(ErrorCode::kUnavailable, "the broker has " + std::to_string(uploads_.size()) +
                                                         " uploads open, its limit; retry when one finishes");
@@ -127,14 +130,14 @@ Message ArtifactService::Put(const Message& req, int64_t now) {
     return wire::MakeError(hash.empty() ? ErrorCode::kUnavailable : ErrorCode::kInvalid, writer.message());
   }
   const std::string id = "u" + std::to_string(next_upload_++) + "-" + RandomSuffix();
-  uploads_.emplace(id, Upload{space, name, std::move(writer.value()), now});
+  uploads_.emplace(id, Upload{space, name, std::move(writer.value()), mono_ms});
   return wire::MakeMessage(MsgType::kArtifactUpload)
       .Set("upload", Datum(Text{id}))
       .Set("chunk_bytes", Datum(limits_.chunk_bytes))
       .Set("credit", Datum(int64_t{limits_.credit}));
 }
 
-Message ArtifactService::Chunk(const Message& req, int64_t now) {
+Message ArtifactService::Chunk(const Message& req, int64_t mono_ms) {
   const std::string id(req.Bytes("upload"));
   auto it = uploads_.find(id);
   if (it == uploads_.end()) {
@@ -160,7 +163,7 @@ Message ArtifactService::Chunk(const Message& req, int64_t now) {
                                " does not match its crc32 (corrupted in transit); resend it");
   }
   Upload& up = it->second;
-  up.last_ms = now;
+  up.last_ms = mono_ms;
   if (auto st = up.writer.Append(req.Int("offset"), bytes); !st.ok()) {
     return wire::MakeError(ErrorCode::kInvalid, st.message());
   }
@@ -169,7 +172,7 @@ Message ArtifactService::Chunk(const Message& req, int64_t now) {
       .Set("received", Datum(up.writer.received()));
 }
 
-Message ArtifactService::Commit(const Message& req, int64_t now) {
+Message ArtifactService::Commit(const Message& req, int64_t wall_ms) {
   const std::string id(req.Bytes("upload"));
   auto it = uploads_.find(id);
   if (it == uploads_.end()) {
@@ -181,7 +184,7 @@ Message ArtifactService::Commit(const Message& req, int64_t now) {
   auto hash = up.writer.Commit();
   if (!hash.ok()) return wire::MakeError(ErrorCode::kInvalid, hash.message());
   if (up.space == artifacts::kPermFiles) perm_files_.erase(up.name);
-  auto info = registry_->Publish(up.space, up.name, hash.value(), now);
+  auto info = registry_->Publish(up.space, up.name, hash.value(), wall_ms);
   if (!info.ok()) return Unavailable(info.message());
   spdlog::info("broker: artifact {}/{} stored ({} bytes, sha256 {})", up.space, up.name, info->size,
                info->sha256);
@@ -228,7 +231,7 @@ Message ArtifactService::List(const Message& req) const {
 }
 
 Status ArtifactService::Stage(const std::string& name, const std::string& sha256, const std::string& content,
-                              int64_t now) {
+                              int64_t wall_ms) {
   if (auto it = perm_files_.find(name); it != perm_files_.end() && it->second == sha256) return Status::Ok();
   if (auto st = artifacts::ValidateName(name); !st.ok()) return st;
   if (!registry_->blobs().Has(sha256)) {
@@ -237,7 +240,7 @@ Status ArtifactService::Stage(const std::string& name, const std::string& sha256
     if (auto st = writer->Append(0, content); !st.ok()) return st;
     if (auto hash = writer->Commit(); !hash.ok()) return hash.status();
   }
-  auto info = registry_->Publish(std::string(artifacts::kPermFiles), name, sha256, now);
+  auto info = registry_->Publish(std::string(artifacts::kPermFiles), name, sha256, wall_ms);
   if (!info.ok()) return info.status();
   perm_files_[name] = sha256;
   return Status::Ok();
@@ -253,11 +256,11 @@ int64_t ArtifactService::BlobSize(const std::string& sha256) const {
   return size.ok() ? size.value() : -1;
 }
 
-int64_t ArtifactService::Expire(int64_t now) {
+int64_t ArtifactService::Expire(int64_t mono_ms) {
   int64_t next = 0;
   for (auto it = uploads_.begin(); it != uploads_.end();) {
     const int64_t due = it->second.last_ms + limits_.idle_ms;
-    if (now >= due) {
+    if (mono_ms >= due) {
       spdlog::warn("broker: upload {} of {}/{} idle for {} ms; dropped", it->first, it->second.space,
                    it->second.name, limits_.idle_ms);
       it = uploads_.erase(it);

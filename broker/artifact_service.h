@@ -10,6 +10,7 @@
 #include <string>
 
 #include "artifacts/registry.h"
+#include "base/clock.h"
 #include "schemas/cpp/codec.h"
 
 namespace titan::broker {
@@ -32,8 +33,9 @@ class ArtifactService {
 
   static bool Handles(wire::MsgType type);
   // Answers one ARTIFACT_* request. `in_use` says whether a hash is still needed by a job
-  // (ARTIFACT_DELETE keeps such content); `inline_content` serves ARTIFACT_READ of job files.
-  wire::Message Handle(const wire::Message& req, int64_t now_ms, const InlineContent& inline_content,
+  // (ARTIFACT_DELETE keeps such content); `inline_content` serves ARTIFACT_READ of job files. Idle
+  // uploads are timed on now.mono_ms; a published artifact's created_ms is now.wall_ms.
+  wire::Message Handle(const wire::Message& req, Instant now, const InlineContent& inline_content,
                        const std::function<bool(const std::string&)>& in_use);
 
   // A job's file that was not sent with its submission: the deployed artifact of that name.
@@ -41,26 +43,29 @@ class ArtifactService {
   // Names `content` (whose SHA-256 is `sha256`) `name` in perm_files, as a file sent with a job is
   // (seed 004: "SDK/YAML submissions automatically stage files here"). Durable on return; a name
   // already staged with this content costs nothing. Error: invalid name, or the disk fails.
+  // `wall_ms` is its created_ms.
   Status Stage(const std::string& name, const std::string& sha256, const std::string& content,
-               int64_t now_ms);
+               int64_t wall_ms);
   // Size of content the registry holds; -1 when it has none.
   int64_t BlobSize(const std::string& sha256) const;
 
-  // Drops uploads idle past limits.idle_ms. Returns when next to call it (0: nothing open).
-  int64_t Expire(int64_t now_ms);
+  // Drops uploads idle past limits.idle_ms (monotonic ms). Returns when next to call it (0: nothing open).
+  int64_t Expire(int64_t mono_ms);
 
  private:
   struct Upload {
     std::string space, name;
     artifacts::BlobWriter writer;
-    int64_t last_ms = 0;
+    int64_t last_ms = 0;  // monotonic: its last chunk
   };
   ArtifactService(std::unique_ptr<artifacts::Registry> registry, ArtifactLimits limits);
 
-  wire::Message Put(const wire::Message& req, int64_t now);
-  wire::Message Chunk(const wire::Message& req, int64_t now);
-  wire::Message Commit(const wire::Message& req, int64_t now);
+  wire::Message Put(const wire::Message& req, int64_t mono_ms);
+  wire::Message Chunk(const wire::Message& req, int64_t mono_ms);
+  wire::Message Commit(const wire::Message& req, int64_t wall_ms);
   wire::Message Read(const wire::Message& req, const InlineContent& inline_content) const;
+  wire::Message Stat(const wire::Message& req) const;
+  wire::Message Delete(const wire::Message& req, const std::function<bool(const std::string&)>& in_use);
   wire::Message List(const wire::Message& req) const;
 
   std::unique_ptr<artifacts::Registry> registry_;

@@ -22,6 +22,9 @@ struct BrokerOptions {
   int autoscale_min = 0;          // idle child workers kept
   int scale_wait_ms = 2000;       // a job waiting this long with no free slot asks for a child
   int scale_cooldown_ms = 30000;  // an idle child worker is retired after this long
+  // Start even when journal rows cannot be read: skip them (each logged as an error) instead of
+  // refusing to start. A damaged file (SQLite cannot read it) still refuses.
+  bool salvage = false;
 };
 
 // Serves until SIGINT/SIGTERM. Prints "READY broker tcp://HOST:PORT" once all sockets are bound.

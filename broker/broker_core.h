@@ -2,6 +2,13 @@
 // The node feeds it decoded messages and the current time, commits the journal, then sends what
 // the core put in its outbox, so nothing leaves the broker before the state behind it is durable.
 // Single-threaded: only the broker loop calls it.
+//
+// Time: every entry point takes an Instant, one reading of both clocks. Relative deadlines (heartbeat
+// liveness, job delays, retry backoff, JOB_WAIT, recovery grace, upload expiry, auto-scaling) are
+// monotonic milliseconds, so setting the wall clock moves none of them. The wall clock gives the
+// timestamps the journal keeps and users see (submitted/started/finished, events) and the deadlines that
+// must survive a restart (a gate's started_ms + max_wait, a schedule's next cron tick); those are
+// turned into monotonic timers in one place, ArmWallTimer, and checked against the wall when they fire.
 #pragma once
 
 #include <deque>
@@ -14,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/clock.h"
 #include "broker/artifact_service.h"
 #include "broker/autoscale.h"
 #include "broker/cron.h"
@@ -21,6 +29,8 @@
 #include "broker/job.h"
 #include "broker/journal.h"
 #include "broker/log_store.h"
+#include "broker/reconcile.h"
+#include "broker/wire_names.h"
 #include "schemas/cpp/codec.h"
 
 namespace titan::broker {
@@ -41,6 +51,14 @@ inline wire::Message Invalid(std::string reason) {
   return wire::MakeError(wire::ErrorCode::kInvalid, std::move(reason));
 }
 
+// How a worker says a run ended (JOB_DONE, or WORKER_READY's unacknowledged results).
+struct JobResult {
+  std::string id;
+  int64_t attempt = 0, exit_code = 0, signal = 0;
+  bool cancelled = false;
+  std::string reason;  // the worker's sentence; empty: rendered from exit_code and signal
+};
+
 struct CoreConfig {
   int heartbeat_ms = 1000;
   int liveness = 3;  // heartbeats a worker may miss before it is dead
@@ -52,6 +70,8 @@ struct CoreConfig {
   int max_lost = 3;     // a job whose worker died this many times is DEAD
   ScalePolicy scaling;  // auto-scaling; off unless scaling.max_children > 0
   std::string host;     // this machine's hostname: WORKER_ADD asks a worker running here (Worker.host)
+  // Recover skips (and logs) journal rows it cannot read instead of refusing to start (--salvage).
+  bool salvage = false;
 };
 
 class BrokerCore {
@@ -60,29 +80,34 @@ class BrokerCore {
   // jobs must carry their files inline.
   BrokerCore(CoreConfig config, Journal* journal, LogStore* logs, ArtifactService* artifacts = nullptr);
 
-  // Loads the journal; jobs that were RUNNING wait recovery_grace_ms for their worker to return.
-  Status Recover(int64_t now_ms);
+  // Loads the journal; jobs that were RUNNING wait recovery_grace_ms for their worker to return. An
+  // error (the broker must not start): a damaged file, or a corrupt row without config.salvage, named
+  // with what is wrong and what to do.
+  Status Recover(Instant now);
 
-  void OnClient(const Route& from, std::optional<int64_t> rid, const wire::Message& request, int64_t now_ms);
-  void OnWorker(const std::string& identity, const wire::Message& msg, int64_t now_ms,
+  void OnClient(const Route& from, std::optional<int64_t> rid, const wire::Message& request, Instant now);
+  void OnWorker(const std::string& identity, const wire::Message& msg, Instant now,
                 std::optional<int64_t> rid = std::nullopt);
   // Fires due timers (delays, retries, waits, heartbeats, recovery), then dispatches.
-  void OnTick(int64_t now_ms);
+  void OnTick(Instant now);
   // Dispatches queued jobs to free slots; call once per loop turn after the messages of the turn.
-  void Dispatch(int64_t now_ms);
+  void Dispatch(Instant now);
 
   // Ends the turn's journal work: writes each job changed this turn once (its state now), then
   // commits (one fsync). Call after OnTick and before sending TakeOutbox(): nothing of the turn may
   // leave the broker before it is durable. An error means the turn is not durable.
   Status CommitTurn();
 
-  // When OnTick next has something to do.
+  // When OnTick next has something to do, in monotonic ms (INT64_MAX: nothing; 0: at once).
   int64_t NextDeadline() const;
   std::vector<Outgoing> TakeOutbox();
 
   // For tests: "w1:1/4 w2:0/4" and job states.
   std::string RenderWorkers() const;
   const Job* FindJob(const std::string& id) const;
+  // Illegal state transitions refused so far (release builds; a debug build asserts instead). Tests
+  // check it stays 0.
+  int64_t refused_transitions() const { return refused_transitions_; }
 
  private:
   struct Worker {
@@ -91,10 +116,10 @@ class BrokerCore {
     int slots = 0;
     std::vector<std::string> capabilities;
     bool draining = false;
-    int64_t last_seen = 0;
+    int64_t last_seen = 0;  // monotonic: when it was last heard from
     std::set<std::string> running;
     std::string parent;      // the worker that started this one (auto-scaling); empty otherwise
-    int64_t idle_since = 0;  // when its last job ended (0: busy); retires idle child workers
+    int64_t idle_since = 0;  // monotonic: when its last job ended (0: busy); retires idle child workers
     int64_t port = 0;        // its address port (WORKER_READY.port); 0: none. Such a worker was started
                              // by an operator and auto-scaling never retires it
   };
@@ -102,7 +127,7 @@ class BrokerCore {
     Route route;
     std::optional<int64_t> rid;
     std::string job_id;
-    int64_t deadline = 0;
+    int64_t deadline = 0;  // monotonic
   };
   enum class TimerKind { kReady, kWaiter, kRecovery, kHeartbeat, kGateExpiry, kSchedule };
   struct Schedule {
@@ -110,22 +135,38 @@ class BrokerCore {
     std::string dag;  // the pipeline's own name: each fire's DAG is <dag>@<time> (empty: <name>@<time>)
     CronSpec spec;
     wire::List jobs, files;
-    int64_t created_ms = 0;  // ticks before this are not owed
-    int64_t last_ms = 0;     // last fire; created_ms until it first fires
-    int64_t next_ms = 0;
+    int64_t created_ms = 0;  // wall: ticks before this are not owed
+    int64_t last_ms = 0;     // wall: last fire; created_ms until it first fires
+    int64_t next_ms = 0;     // wall: the next cron tick (0: none)
   };
   struct Timer {
-    int64_t at;
+    int64_t at;  // monotonic
     TimerKind kind;
     std::string key;
-    int64_t run =
-        0;  // kReady, kGateExpiry: the run of job `key` it is for (a reused id's later run ignores it)
+    // kReady, kGateExpiry: the run of job `key` it is for (a reused id's later run ignores it);
+    // kWaiter: the waiter's key.
+    int64_t run = 0;
+    int64_t wall = 0;  // kGateExpiry, kSchedule: the wall-clock deadline it stands for (ArmWallTimer)
     bool operator>(const Timer& o) const { return at > o.at; }
   };
+  // Arms a timer for a wall-clock deadline (a gate's expiry, a cron tick): the one place where a wall
+  // deadline becomes a monotonic one, `wall_deadline - now.wall_ms` from now (at once if past). When it
+  // fires, the handler checks the wall clock has reached `wall_deadline` and, if the clock was set back
+  // meanwhile, arms it again for what is left: such a deadline is never early by either clock.
+  void ArmWallTimer(TimerKind kind, std::string key, int64_t run, int64_t wall_deadline, Instant now);
+  // Whether a wall timer is due by the wall clock; if not (the clock was set back), re-arms it.
+  bool WallDue(const Timer& t, Instant now);
   using QueueKey = std::tuple<int64_t, int64_t, std::string>;  // (-priority, seq, id)
 
   // Client dialog (core_clients.cc).
-  wire::Message Submit(const wire::Message& req, int64_t now);
+  // A request that only reads: its answer; nullopt for any other request.
+  std::optional<wire::Message> Query(const wire::Message& req, Instant now) const;
+  // A request that changes state (journaled at the end of the turn): its answer.
+  wire::Message Change(const wire::Message& req, Instant now);
+  wire::Message Welcome() const;  // HELLO's answer
+  // JOB_WAIT: answered now (the job ended, a service is up, or no wait asked) or when it ends or times out.
+  void Wait(const Route& from, std::optional<int64_t> rid, const wire::Message& req, Instant now);
+  wire::Message Submit(const wire::Message& req, Instant now);
   std::optional<wire::Message> ResolveFile(Job& j, const wire::Map& spec,
                                            const std::unordered_map<std::string, std::string>& sent);
   wire::Message JobInfoReply(const std::string& id) const;
@@ -133,12 +174,14 @@ class BrokerCore {
   wire::Message JobGet(const wire::Message& req) const;
   wire::Message ListJobs(const wire::Message& req) const;
   wire::Message ReadLogs(const wire::Message& req) const;
-  wire::Message Stop(const std::string& id, int64_t now);
-  wire::Message Stats(int64_t now) const;
-  wire::Message StopWorker(const std::string& name, int64_t now);
+  wire::Message Stop(const std::string& id, Instant now);
+  wire::Message Stats(Instant now) const;
+  wire::Message StopWorker(const std::string& name, Instant now);
   void Reply(const Route& to, std::optional<int64_t> rid, wire::Message msg);
   // Splits a submission's hitl_message jobs into job + gate and points children at the gate.
   std::optional<wire::Message> InsertGates(std::vector<Job>& batch);
+  // Each job whose parent has a gate (`gate_of`: job id -> gate id, or an earlier gate) waits on it.
+  void PointChildrenAtGates(std::vector<Job>& batch, const std::map<std::string, std::string>& gate_of) const;
 
   // Submission (core_submit.cc): validation first (nothing changes on a refusal), then acceptance.
   std::optional<wire::Message> ParseJob(const wire::Map& spec,
@@ -150,11 +193,19 @@ class BrokerCore {
   std::optional<wire::Message> LinkParents(std::vector<Job>& batch) const;
   wire::Message Accept(std::vector<Job> batch, const wire::Message& req,
                        const std::unordered_map<std::string, std::string>& files, const std::string& dag_id,
-                       int64_t now);
+                       Instant now);
+  // Journals the content of the submission's files the broker did not have yet.
+  Status JournalFiles(const wire::List& blobs, const std::unordered_map<std::string, std::string>& files);
+  // Numbers each job's run (a reused id's next) and lists the batch in its DAG record.
+  void NumberRuns(std::vector<Job>& batch, Dag& record) const;
+  // The batch becomes the latest runs of its ids, PENDING, owed to the journal as inserts.
+  void Admit(std::vector<Job> batch, Instant now);
+  // A new job's first state: linked to its parents, then skipped, blocked, delayed or queued.
+  void PlaceNew(Job& job, Instant now);
   // The files of an accepted submission, named in perm_files (content-addressed, as if deployed).
   // Errors are logged: the jobs run from the journal's copy whatever perm_files holds.
   void StageFiles(const wire::List& blobs, const std::unordered_map<std::string, std::string>& files,
-                  int64_t now);
+                  Instant now);
   // Moves the latest run of `id` (final) to history_, writing it first if the turn owes it.
   Status RetireRun(const std::string& id);
 
@@ -168,61 +219,101 @@ class BrokerCore {
                           const std::vector<const Dag*>& dags) const;
   wire::Message DagList(const wire::Message& req) const;
   wire::Message DagGet(const std::string& id) const;
-  wire::Message DagCancel(const std::string& id, int64_t now);
+  wire::Message DagCancel(const std::string& id, Instant now);
   wire::Message RunList(const wire::Message& req) const;
-  wire::Message DecideGate(const wire::Message& req, int64_t now);
-  void OpenGate(Job& gate, int64_t now);
+  wire::Message DecideGate(const wire::Message& req, Instant now);
+  void OpenGate(Job& gate, Instant now);
 
   // Recurring schedules (core_schedules.cc).
-  wire::Message ScheduleAdd(const wire::Message& req, int64_t now);
+  wire::Message ScheduleAdd(const wire::Message& req, Instant now);
+  // The refusal of a schedule's jobs: none, a bad spec, a file neither sent nor deployed, a parent
+  // outside the schedule.
+  std::optional<wire::Message> CheckScheduleJobs(const std::string& name, const wire::List& jobs,
+                                                 const wire::List& files);
   wire::Message ScheduleList() const;
   wire::Message ScheduleRemove(const std::string& name);
-  void FireSchedule(Schedule& s, int64_t now);
+  void FireSchedule(Schedule& s, Instant now);
   void SaveSchedule(const Schedule& s);
-  void RestoreSchedule(const std::string& name, const std::string& definition, int64_t last_ms, int64_t now);
+  // A journaled schedule; the error says what is wrong with its definition (a corrupt row).
+  static Result<Schedule> DecodeSchedule(std::string name, const std::string& definition, int64_t last_ms);
+  // Arms a recovered schedule's next tick, or runs a tick missed while the broker was down once.
+  void RestoreSchedule(Schedule s, Instant now);
 
   // Worker dialog (core_workers.cc).
-  void RegisterWorker(const std::string& identity, const wire::Message& msg, int64_t now);
-  void JobDone(Worker& w, const wire::Datum& result, int64_t now);
+  void RegisterWorker(const std::string& identity, const wire::Message& msg, Instant now);
+  // The worker record of a WORKER_READY: new, or refreshed (a worker back on a new connection).
+  Worker& UpdateWorker(const std::string& identity, const wire::Message& msg, Instant now);
+  // What the broker believes of the latest run of `job`, for Reconcile (`reporter`: the worker asking).
+  BelievedRun Believe(const Job& job, const std::string& reporter) const;
+  ReconcileInput ReconcileSnapshot(const std::string& name, const wire::Message& ready) const;
+  // Carries out one reconciliation decision; `result`: the reported result it is about, if any.
+  void CarryOut(Worker& w, const Decision& d, const wire::Datum* result, Instant now);
+  void SendWelcome(const Worker& w);
+  void StartDraining(Worker& w, Instant now);  // it said it is shutting down: no new jobs
+  void JobDone(Worker& w, const wire::Datum& result, Instant now);
+  void AckResult(const Worker& w, const std::string& id, int64_t attempt);
+  // The result of the run the broker expects on `w`: completed, failed (maybe retried), cancelled.
+  void ApplyResult(Worker& w, Job& job, const JobResult& r, Instant now);
   void JobLog(Worker& w, const wire::Message& msg);
-  void ServiceStatus(Worker& w, const wire::Message& msg, int64_t now);
-  void LoseWorker(const std::string& name, const std::string& why, int64_t now);
+  void ServiceStatus(Worker& w, const wire::Message& msg, Instant now);
+  void LoseWorker(const std::string& name, const std::string& why, Instant now);
   void SendWorker(const Worker& w, wire::Message msg);
-  void PublishWorker(const Worker& w, const char* event, int64_t now);
-  wire::Datum RenderWorker(const Worker& w, int64_t now) const;
+  void PublishWorker(const Worker& w, const char* event, Instant now);
+  wire::Datum RenderWorker(const Worker& w, Instant now) const;
   Worker* WorkerByIdentity(const std::string& identity);
 
   // Auto-scaling (core_scaling.cc), and WORKER_ADD: a worker on this machine starts another.
-  void Autoscale(int64_t now);
-  wire::Message AddWorker(const wire::Message& req, int64_t now);
-  void RecordScaling(const char* action, const ScaleAction& a, int64_t now);
+  void Autoscale(Instant now);
+  std::vector<ScaleWorker> ScaleWorkers() const;  // the worker table, as DecideScaling takes it
+  std::vector<ScaleWait> ScaleWaits() const;      // each requirement's longest-queued job, oldest first
+  void CarryOutScaling(const ScaleAction& a, Instant now);
+  wire::Message AddWorker(const wire::Message& req, Instant now);
+  void RecordScaling(const char* action, const ScaleAction& a, Instant now);
+
+  // Timers (core_timers.cc): one step per kind.
+  void FireTimer(const Timer& t, Instant now);
+  void ExpireWaiter(int64_t key);  // JOB_WAIT's timeout: reply with the job as it is
+  void EndRecoveryGrace(Instant now);
+  void ExpireGate(const Timer& t, Instant now);
+  void CheckHeartbeats(Instant now);
 
   // Lifecycle (core_jobs.cc).
-  void MakeReady(Job& job, int64_t now, bool apply_delay);
-  void Enqueue(Job& job, int64_t now);
-  void Assign(Job& job, Worker& w, int64_t now);
-  void Finish(Job& job, JobState state, std::string reason, int64_t now);
-  void Fail(Job& job, std::string reason, int64_t now);
+  void MakeReady(Job& job, Instant now, bool apply_delay);
+  void Enqueue(Job& job, Instant now);
+  void Assign(Job& job, Worker& w, Instant now);
+  void Finish(Job& job, JobState state, std::string reason, Instant now);
+  void Fail(Job& job, std::string reason, Instant now);
   // Back to QUEUED for another worker; `count_loss`: its worker died under it (max_lost applies).
-  void Requeue(Job& job, std::string reason, int64_t now, bool count_loss = true);
+  void Requeue(Job& job, std::string reason, Instant now, bool count_loss = true);
   // Children blocked on `job` stop waiting for it (it COMPLETED, or it is a service now ready).
-  void ReleaseChildren(Job& job, int64_t now);
-  void SkipDescendants(const Job& job, int64_t now);
+  void ReleaseChildren(Job& job, Instant now);
+  void SkipDescendants(const Job& job, Instant now);
+  // Recovery (core_recover.cc). A journaled job becomes the latest run of its id (an earlier one moves
+  // to history_), linked to its parents' runs as submitted (`runs`: each id's latest run so far).
+  void AddRecoveredJob(Job job, std::unordered_map<std::string, int64_t>& runs);
+  // Links every recovered job to its parents and resumes each latest run; returns how many were RUNNING.
+  size_t ResumeRecovered(Instant now);
+  void LinkRecoveredParents(Job& job);
   // A recovered latest run re-enters its queue or timer; true when it was RUNNING (its worker has
   // recovery_grace_ms to come back with it).
-  bool RecoverState(Job& job, int64_t now);
+  bool RecoverState(Job& job, Instant now);
   // The worker a job with affinity prefers: its first parent's (the run it was linked to), else the
   // worker of the job that submitted it (spawned_by); "" for none.
   std::string AffinityAnchor(const Job& job) const;
   // A job of a DAG (more than one job, or any parent): it runs in the worker's shared folder.
   bool InDag(const Job& job) const;
-  void Transition(Job& job, JobState state, int64_t now);
+  // Moves the job to `state`, records it for the journal and publishes it. An illegal step (the table
+  // of CanTransition) is our bug: asserted in debug builds; in release it is logged, counted
+  // (refused_transitions) and refused, the job keeping its state. Returns whether it moved.
+  bool Transition(Job& job, JobState state, Instant now);
+  // Whether `job` may go to `to`; logs, counts and asserts as Transition does when it may not.
+  bool Allowed(const Job& job, JobState to);
   // Marks the job's mutable fields for the journal; CommitTurn writes each marked job once.
   void Record(Job& job);
-  void Publish(const Job& job, int64_t now);
+  void Publish(const Job& job, Instant now);
   void WakeWaiters(const Job& job);
   bool FileInUse(const std::string& sha256) const;  // a job not yet final runs this content
-  wire::Message HandleArtifact(const wire::Message& req, int64_t now);
+  wire::Message HandleArtifact(const wire::Message& req, Instant now);
   // The latest run of job `id` ("DAG-<id>" finds <id>); null when unknown.
   Job* Resolve(const std::string& id);
   const Job* Resolve(const std::string& id) const;
@@ -269,6 +360,7 @@ class BrokerCore {
   int64_t upload_deadline_ = 0;    // when an open upload may next expire; 0: none open
   bool dispatch_pending_ = false;  // Dispatch stopped at its per-turn budget
   int64_t next_seq_ = 1;
+  int64_t refused_transitions_ = 0;
   std::vector<Outgoing> outbox_;
 };
 

@@ -51,7 +51,7 @@ TEST_F(BrokerCoreTest, DelayWaitsOnTheTimer) {
   Join("w1", 4);
   Submit({{"later", {}, 1, "GENERAL", 500}});
   EXPECT_EQ("SCHEDULED", State("later"));
-  EXPECT_EQ(now_ + 500, core_->NextDeadline());
+  EXPECT_EQ(now_.mono_ms + 500, core_->NextDeadline());
   now_ += 499;
   Turn();
   EXPECT_EQ("", Assignments());

@@ -92,7 +92,7 @@ void DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
       wire::SendTo(s.clients, in.envelope, err);
       continue;
     }
-    core.OnClient(ToRoute(in.envelope), d.rid, d.msg, WallMs());
+    core.OnClient(ToRoute(in.envelope), d.rid, d.msg, Now());
   }
 }
 
@@ -109,7 +109,7 @@ void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
       wire::SendTo(s.workers, in.envelope, wire::MakeError(d.error_code(), d.reason));
       continue;
     }
-    core.OnWorker(identity, d.msg, WallMs(), d.rid);
+    core.OnWorker(identity, d.msg, Now(), d.rid);
   }
 }
 
@@ -156,27 +156,7 @@ void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& c) {
   }
 }
 
-}  // namespace
-
-int RunBroker(const BrokerOptions& o) {
-  SignalWatch signals;
-  std::error_code ec;
-  std::filesystem::create_directories(o.dir, ec);
-  if (ec) {
-    spdlog::error("broker: cannot create data directory '{}': {}", o.dir, ec.message());
-    return 1;
-  }
-  Journal journal;
-  if (Status st = journal.Open(o.dir + "/broker.db"); !st.ok()) {
-    spdlog::error("broker: {}", st.message());
-    return 1;
-  }
-  LogStore logs(o.dir + "/logs");
-  Sockets s;
-  for (zmq::socket_t* sock : {&s.clients, &s.workers, &s.events}) wire::ConfigureSocket(*sock);
-  s.clients.set(zmq::sockopt::router_mandatory, 1);
-  s.workers.set(zmq::sockopt::router_mandatory, 1);
-  s.events.set(zmq::sockopt::sndhwm, 100000);
+CoreConfig MakeConfig(const BrokerOptions& o) {
   CoreConfig config;
   config.heartbeat_ms = o.heartbeat_ms;
   config.recovery_grace_ms = o.recovery_grace_ms;
@@ -186,35 +166,65 @@ int RunBroker(const BrokerOptions& o) {
   config.scaling.min_children = o.autoscale_min;
   config.scaling.wait_ms = o.scale_wait_ms;
   config.scaling.cooldown_ms = o.scale_cooldown_ms;
+  config.salvage = o.salvage;
   char hostname[256] = {};  // as workers report theirs (WORKER_READY.host); WORKER_ADD looks for one here
   if (gethostname(hostname, sizeof hostname - 1) == 0) config.host = hostname;
-  const int port = Bind(s.clients, o.bind, o.port, "clients");
+  return config;
+}
+
+// Binds the three sockets; fills the ports chosen into `config` and `client_port`. False: one failed
+// (logged, naming the port).
+bool BindSockets(Sockets& s, const BrokerOptions& o, CoreConfig& config, int* client_port) {
+  for (zmq::socket_t* sock : {&s.clients, &s.workers, &s.events}) wire::ConfigureSocket(*sock);
+  s.clients.set(zmq::sockopt::router_mandatory, 1);
+  s.workers.set(zmq::sockopt::router_mandatory, 1);
+  s.events.set(zmq::sockopt::sndhwm, 100000);
+  *client_port = Bind(s.clients, o.bind, o.port, "clients");
   config.worker_port = Bind(s.workers, o.bind, o.worker_port, "workers");
   config.pub_port = Bind(s.events, o.bind, o.pub_port, "events");
-  if (port < 0 || config.worker_port < 0 || config.pub_port < 0) return 1;
-  ArtifactLimits limits;
-  limits.max_upload_bytes = o.max_upload_mb << 20;
-  auto artifacts = ArtifactService::Open(o.dir + "/artifacts", limits);
-  if (!artifacts.ok()) {
-    spdlog::error("broker: {}", artifacts.message());
-    return 1;
-  }
-  BrokerCore core(config, &journal, &logs, artifacts.value().get());
-  if (Status st = core.Recover(WallMs()); !st.ok()) {
-    spdlog::error("broker: cannot read the journal: {}", st.message());
-    return 1;
-  }
-  spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}/broker.db",
-               o.bind, port, config.worker_port, config.pub_port, o.dir);
-  AnnounceReady("broker", "tcp://" + o.bind + ":" + std::to_string(port));
+  return *client_port >= 0 && config.worker_port >= 0 && config.pub_port >= 0;
+}
 
+// The data directory and its journal. False: logged, with what to do.
+bool OpenJournal(const BrokerOptions& o, Journal& journal) {
+  std::error_code ec;
+  std::filesystem::create_directories(o.dir, ec);
+  if (ec) {
+    spdlog::error("broker: cannot create data directory '{}': {}", o.dir, ec.message());
+    return false;
+  }
+  if (Status st = journal.Open(o.dir + "/broker.db"); !st.ok()) {
+    spdlog::error("broker: cannot open the journal: {}", st.message());
+    return false;
+  }
+  return true;
+}
+
+// One loop turn after poll: the sockets drained into the core, timers fired, the journal committed,
+// then what the turn produced sent. False: the commit failed and the broker must stop.
+bool Turn(Sockets& s, BrokerCore& core, const zmq::pollitem_t* items, Backlog& backlog, Counters& counters) {
+  if (items[1].revents & ZMQ_POLLIN) DrainWorkers(s, core, counters);
+  if (items[0].revents & ZMQ_POLLIN) DrainClients(s, core, counters);
+  core.OnTick(Now());
+  if (Status st = core.CommitTurn(); !st.ok()) {
+    // Nothing of this turn has been told to anyone; stopping keeps "acknowledged means durable".
+    spdlog::critical("broker: journal commit failed ({}); stopping so a restart recovers", st.message());
+    return false;
+  }
+  Flush(s, core, backlog, counters);
+  return true;
+}
+
+// Polls until a signal (0) or a failure (1); returns the exit code.
+int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
   Counters counters;
   Backlog backlog;
   zmq::pollitem_t items[] = {
       {s.clients.handle(), 0, ZMQ_POLLIN, 0}, {s.workers.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
   for (;;) {
-    // With a backlog, come back soon to retry it (the worker is draining its queue meanwhile).
-    const int64_t wait = std::clamp<int64_t>(core.NextDeadline() - WallMs(), 0, backlog.empty() ? 1000 : 1);
+    // Deadlines are monotonic. With a backlog, come back soon to retry it (the worker is draining its
+    // queue meanwhile).
+    const int64_t wait = std::clamp<int64_t>(core.NextDeadline() - MonoMs(), 0, backlog.empty() ? 1000 : 1);
     try {
       zmq::poll(items, 3, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
@@ -226,19 +236,40 @@ int RunBroker(const BrokerOptions& o) {
       spdlog::info("broker: signal {} received; stopping", signals.Take());
       break;
     }
-    if (items[1].revents & ZMQ_POLLIN) DrainWorkers(s, core, counters);
-    if (items[0].revents & ZMQ_POLLIN) DrainClients(s, core, counters);
-    core.OnTick(WallMs());
-    if (Status st = core.CommitTurn(); !st.ok()) {
-      // Nothing of this turn has been told to anyone; stopping keeps "acknowledged means durable".
-      spdlog::critical("broker: journal commit failed ({}); stopping so a restart recovers", st.message());
-      return 1;
-    }
-    Flush(s, core, backlog, counters);
+    if (!Turn(s, core, items, backlog, counters)) return 1;
   }
   spdlog::info("broker: stopped ({} bad client messages, {} bad worker messages, {} unroutable)",
                counters.client_errors, counters.worker_errors, counters.unroutable);
   return 0;
+}
+
+}  // namespace
+
+int RunBroker(const BrokerOptions& o) {
+  SignalWatch signals;
+  Journal journal;
+  if (!OpenJournal(o, journal)) return 1;
+  LogStore logs(o.dir + "/logs");
+  Sockets s;
+  CoreConfig config = MakeConfig(o);
+  int port = 0;
+  if (!BindSockets(s, o, config, &port)) return 1;
+  ArtifactLimits limits;
+  limits.max_upload_bytes = o.max_upload_mb << 20;
+  auto artifacts = ArtifactService::Open(o.dir + "/artifacts", limits);
+  if (!artifacts.ok()) {
+    spdlog::error("broker: {}", artifacts.message());
+    return 1;
+  }
+  BrokerCore core(config, &journal, &logs, artifacts.value().get());
+  if (Status st = core.Recover(Now()); !st.ok()) {
+    spdlog::error("broker: cannot start from the journal {}/broker.db: {}", o.dir, st.message());
+    return 1;
+  }
+  spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}/broker.db",
+               o.bind, port, config.worker_port, config.pub_port, o.dir);
+  AnnounceReady("broker", "tcp://" + o.bind + ":" + std::to_string(port));
+  return Serve(s, core, signals);
 }
 
 }  // namespace titan::broker

@@ -7,12 +7,6 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::ErrorCode;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 
 constexpr int64_t kMaxLogRead = 2 * 1024 * 1024;
@@ -20,74 +14,109 @@ constexpr int64_t kMaxWaitMs = 300000;
 
 }  // namespace
 
+bool BrokerCore::FileInUse(const std::string& sha256) const {
+  for (const auto& [id, job] : jobs_) {
+    if (job.file_hash == sha256 && !IsFinal(job.state)) return true;
+  }
+  return false;
+}
+
+Message BrokerCore::HandleArtifact(const Message& req, Instant now) {
+  if (artifacts_ == nullptr) {
+    return wire::MakeError(ErrorCode::kUnavailable, "this broker runs without an artifact registry");
+  }
+  auto inline_content = [this](const std::string& hash) -> const std::string* {
+    auto it = files_.find(hash);
+    return it == files_.end() ? nullptr : it->second.get();
+  };
+  Message reply =
+      artifacts_->Handle(req, now, inline_content, [this](const std::string& h) { return FileInUse(h); });
+  upload_deadline_ = artifacts_->Expire(now.mono_ms);
+  return reply;
+}
+
 void BrokerCore::Reply(const Route& to, std::optional<int64_t> rid, Message msg) {
   if (rid) msg.Set("rid", Datum(*rid));
   outbox_.push_back(Outgoing{Outgoing::kClient, to, {}, {}, std::move(msg)});
 }
 
-void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, int64_t now) {
+void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now) {
   if (ArtifactService::Handles(req.type)) return Reply(from, rid, HandleArtifact(req, now));
+  if (req.type == MsgType::kJobWait) return Wait(from, rid, req, now);
+  if (std::optional<Message> answer = Query(req, now)) return Reply(from, rid, std::move(*answer));
+  Reply(from, rid, Change(req, now));
+}
+
+std::optional<Message> BrokerCore::Query(const Message& req, Instant now) const {
   switch (req.type) {
-    case MsgType::kHello: {
-      Message m = wire::MakeMessage(MsgType::kWelcome);
-      m.Set("node", Datum(Text{"broker"})).Set("version", Datum(Text{TITAN_VERSION}));
-      if (config_.store_port) m.Set("store_port", Datum(int64_t{config_.store_port}));
-      if (!config_.store_host.empty()) m.Set("store_host", Datum(Text{config_.store_host}));
-      m.Set("worker_port", Datum(int64_t{config_.worker_port}))
-          .Set("pub_port", Datum(int64_t{config_.pub_port}));
-      return Reply(from, rid, std::move(m));
-    }
-    case MsgType::kJobSubmit:
-      return Reply(from, rid, Submit(req, now));
+    case MsgType::kHello:
+      return Welcome();
     case MsgType::kJobGet:
-      return Reply(from, rid, JobGet(req));
+      return JobGet(req);
     case MsgType::kJobList:
-      return Reply(from, rid, ListJobs(req));
+      return ListJobs(req);
     case MsgType::kJobLogs:
-      return Reply(from, rid, ReadLogs(req));
-    case MsgType::kJobStop:
-      return Reply(from, rid, Stop(std::string(req.Bytes("id")), now));
+      return ReadLogs(req);
     case MsgType::kStatsGet:
-      return Reply(from, rid, Stats(now));
-    case MsgType::kWorkerStop:
-      return Reply(from, rid, StopWorker(std::string(req.Bytes("name")), now));
-    case MsgType::kWorkerAdd:
-      return Reply(from, rid, AddWorker(req, now));
-    case MsgType::kGateDecide:
-      return Reply(from, rid, DecideGate(req, now));
+      return Stats(now);
     case MsgType::kDagList:
-      return Reply(from, rid, DagList(req));
+      return DagList(req);
     case MsgType::kDagGet:
-      return Reply(from, rid, DagGet(std::string(req.Bytes("id"))));
-    case MsgType::kDagCancel:
-      return Reply(from, rid, DagCancel(std::string(req.Bytes("id")), now));
+      return DagGet(std::string(req.Bytes("id")));
     case MsgType::kRunList:
-      return Reply(from, rid, RunList(req));
-    case MsgType::kScheduleAdd:
-      return Reply(from, rid, ScheduleAdd(req, now));
+      return RunList(req);
     case MsgType::kScheduleList:
-      return Reply(from, rid, ScheduleList());
-    case MsgType::kScheduleRemove:
-      return Reply(from, rid, ScheduleRemove(std::string(req.Bytes("name"))));
-    case MsgType::kJobWait: {
-      const Job* job = Resolve(std::string(req.Bytes("id")));
-      const int64_t timeout = std::clamp<int64_t>(req.Int("timeout_ms"), 0, kMaxWaitMs);
-      // A service is waited for until it is up (ready now) or ends.
-      const bool up = job != nullptr && job->service && job->ready && job->state == JobState::kRunning;
-      if (job == nullptr || IsFinal(job->state) || up || timeout == 0) {
-        return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
-      }
-      const int64_t key = next_waiter_++;
-      waiters_[key] = Waiter{from, rid, job->id, now + timeout};
-      waiters_by_job_.emplace(job->id, key);
-      timers_.push(Timer{now + timeout, TimerKind::kWaiter, std::to_string(key)});
-      return;
-    }
+      return ScheduleList();
     default:
-      return Reply(from, rid,
-                   wire::MakeError(ErrorCode::kUnknownType, std::string(wire::NameOf(req.type)) +
-                                                                " is not a request the broker answers"));
+      return std::nullopt;
   }
+}
+
+Message BrokerCore::Change(const Message& req, Instant now) {
+  switch (req.type) {
+    case MsgType::kJobSubmit:
+      return Submit(req, now);
+    case MsgType::kJobStop:
+      return Stop(std::string(req.Bytes("id")), now);
+    case MsgType::kWorkerStop:
+      return StopWorker(std::string(req.Bytes("name")), now);
+    case MsgType::kWorkerAdd:
+      return AddWorker(req, now);
+    case MsgType::kGateDecide:
+      return DecideGate(req, now);
+    case MsgType::kDagCancel:
+      return DagCancel(std::string(req.Bytes("id")), now);
+    case MsgType::kScheduleAdd:
+      return ScheduleAdd(req, now);
+    case MsgType::kScheduleRemove:
+      return ScheduleRemove(std::string(req.Bytes("name")));
+    default:
+      return wire::MakeError(ErrorCode::kUnknownType,
+                             std::string(wire::NameOf(req.type)) + " is not a request the broker answers");
+  }
+}
+
+Message BrokerCore::Welcome() const {
+  Message m = wire::MakeMessage(MsgType::kWelcome);
+  m.Set("node", Datum(Text{"broker"})).Set("version", Datum(Text{TITAN_VERSION}));
+  if (config_.store_port) m.Set("store_port", Datum(int64_t{config_.store_port}));
+  if (!config_.store_host.empty()) m.Set("store_host", Datum(Text{config_.store_host}));
+  return m.Set("worker_port", Datum(int64_t{config_.worker_port}))
+      .Set("pub_port", Datum(int64_t{config_.pub_port}));
+}
+
+void BrokerCore::Wait(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now) {
+  const Job* job = Resolve(std::string(req.Bytes("id")));
+  const int64_t timeout = std::clamp<int64_t>(req.Int("timeout_ms"), 0, kMaxWaitMs);
+  // A service is waited for until it is up (ready now) or ends.
+  const bool up = job != nullptr && job->service && job->ready && job->state == JobState::kRunning;
+  if (job == nullptr || IsFinal(job->state) || up || timeout == 0) {
+    return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
+  }
+  const int64_t key = next_waiter_++;
+  waiters_[key] = Waiter{from, rid, job->id, now.mono_ms + timeout};
+  waiters_by_job_.emplace(job->id, key);
+  timers_.push(Timer{now.mono_ms + timeout, TimerKind::kWaiter, {}, key});
 }
 
 Message BrokerCore::JobInfoReply(const std::string& id) const {
@@ -170,7 +199,7 @@ Message BrokerCore::ReadLogs(const Message& req) const {
   return m;
 }
 
-Message BrokerCore::Stop(const std::string& id, int64_t now) {
+Message BrokerCore::Stop(const std::string& id, Instant now) {
   Job* job = Resolve(id);
   if (job == nullptr) return Invalid("no job '" + id + "'; see `titan jobs`");
   job->stop_requested = true;
@@ -195,7 +224,7 @@ Message BrokerCore::Stop(const std::string& id, int64_t now) {
   return JobInfoReply(job->id);
 }
 
-Message BrokerCore::Stats(int64_t now) const {
+Message BrokerCore::Stats(Instant now) const {
   int64_t counts[kStateCount] = {};
   for (const auto& [id, job] : jobs_) ++counts[static_cast<int>(job.state)];
   for (const auto& [id, runs] : history_) {
@@ -222,7 +251,7 @@ Message BrokerCore::Stats(int64_t now) const {
       .Set("scaling", Datum(wire::List(scale_events_.begin(), scale_events_.end())));
 }
 
-Message BrokerCore::StopWorker(const std::string& name, int64_t now) {
+Message BrokerCore::StopWorker(const std::string& name, Instant now) {
   auto it = workers_.find(name);
   if (it == workers_.end()) return Invalid("no worker named '" + name + "'; see `titan stats`");
   it->second.draining = true;

@@ -8,12 +8,6 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::ErrorCode;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 
 constexpr int64_t kDefaultMaxWaitS = 172800;  // 48 h, as in the original SDK
@@ -46,11 +40,18 @@ std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
     g.spec = {{"id", Datum(Text{g.id})},         {"file", Datum(Text{""})},
               {"kind", Datum(Text{"GATE"})},     {"message", Datum(Text{message})},
               {"max_wait_s", Datum(max_wait_s)}, {"parents", Datum(wire::List{Datum(Text{j.id})})}};
-    ApplySpec(g);
+    if (Status st = ApplySpec(g); !st.ok()) return Invalid("gate of job '" + j.id + "': " + st.message());
     g.dag = j.dag;
     gate_of[j.id] = g.id;
     gates.push_back(std::move(g));
   }
+  PointChildrenAtGates(batch, gate_of);
+  for (auto& g : gates) batch.push_back(std::move(g));
+  return std::nullopt;
+}
+
+void BrokerCore::PointChildrenAtGates(std::vector<Job>& batch,
+                                      const std::map<std::string, std::string>& gate_of) const {
   // Children wait on the gate of a parent that has one (in this submission or an earlier one).
   for (Job& j : batch) {
     std::vector<std::string> parents = j.parents;
@@ -68,18 +69,17 @@ std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
     }
     if (changed) SetParents(j, std::move(parents));
   }
-  for (auto& g : gates) batch.push_back(std::move(g));
-  return std::nullopt;
 }
 
-void BrokerCore::OpenGate(Job& gate, int64_t now) {
-  gate.started_ms = now;
+void BrokerCore::OpenGate(Job& gate, Instant now) {
+  gate.started_ms = now.wall_ms;
   gate.reason = "waiting for approval: " + gate.message;
-  Transition(gate, JobState::kWaitingApproval, now);
-  timers_.push(Timer{now + gate.max_wait_ms, TimerKind::kGateExpiry, gate.id, gate.run});
+  if (!Transition(gate, JobState::kWaitingApproval, now)) return;
+  // Its deadline is a wall-clock time, so that it survives a restart (RecoverState arms it the same way).
+  ArmWallTimer(TimerKind::kGateExpiry, gate.id, gate.run, AddMs(gate.started_ms, gate.max_wait_ms), now);
 }
 
-Message BrokerCore::DecideGate(const Message& req, int64_t now) {
+Message BrokerCore::DecideGate(const Message& req, Instant now) {
   const std::string id(req.Bytes("id"));
   Job* gate = Resolve(id);
   if (gate == nullptr || !gate->gate)
@@ -185,7 +185,7 @@ Message BrokerCore::DagGet(const std::string& id) const {
   return m.Set("jobs", Datum(std::move(jobs)));
 }
 
-Message BrokerCore::DagCancel(const std::string& id, int64_t now) {
+Message BrokerCore::DagCancel(const std::string& id, Instant now) {
   auto it = dags_.find(id);
   if (it == dags_.end()) return Invalid("no DAG '" + id + "'; see `titan dags`");
   for (size_t i = 0; i < it->second.job_ids.size(); ++i) {

@@ -8,31 +8,37 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 constexpr int64_t kScaleEveryMs = 500;
 constexpr size_t kScaleEventsKept = 50;
 constexpr int64_t kAddedWorkerSlots = 4;  // the original's default worker concurrency
 }  // namespace
 
-void BrokerCore::Autoscale(int64_t now) {
-  next_scale_check_ = now + kScaleEveryMs;
+void BrokerCore::Autoscale(Instant now) {
+  next_scale_check_ = now.mono_ms + kScaleEveryMs;
   const ScalePolicy& policy = config_.scaling;
   std::erase_if(scale_pending_, [&](const ScalePending& p) {
-    if (now - p.requested_at < policy.spawn_timeout_ms) return false;
+    if (now.mono_ms - p.requested_at < policy.spawn_timeout_ms) return false;
     spdlog::warn("broker: child worker {} asked of {} never joined; giving up on it", p.child, p.parent);
     return true;
   });
+  for (const ScaleAction& a :
+       DecideScaling(policy, ScaleWorkers(), ScaleWaits(), scale_pending_, now.mono_ms, next_child_)) {
+    CarryOutScaling(a, now);
+  }
+}
+
+std::vector<ScaleWorker> BrokerCore::ScaleWorkers() const {
   std::vector<ScaleWorker> workers;
   for (const auto& [name, w] : workers_) {
     workers.push_back(ScaleWorker{w.name, w.parent, w.capabilities, w.slots,
                                   static_cast<int>(w.running.size()), w.draining,
                                   w.running.empty() ? w.idle_since : 0, /*manual=*/w.port > 0});
   }
+  return workers;
+}
+
+std::vector<ScaleWait> BrokerCore::ScaleWaits() const {
   std::vector<ScaleWait> waits;
   for (const auto& [requirement, queue] : ready_) {
     int64_t oldest = 0;
@@ -44,30 +50,32 @@ void BrokerCore::Autoscale(int64_t now) {
   }
   std::sort(waits.begin(), waits.end(),
             [](const ScaleWait& a, const ScaleWait& b) { return a.queued_at < b.queued_at; });
-  for (const ScaleAction& a : DecideScaling(policy, workers, waits, scale_pending_, now, next_child_)) {
-    auto parent = workers_.find(a.parent);
-    if (a.kind == ScaleAction::kSpawn && parent != workers_.end()) {
-      ++next_child_;
-      scale_pending_.push_back(ScalePending{a.parent, a.worker, now});
-      SendWorker(parent->second, wire::MakeMessage(MsgType::kWorkerSpawn)
-                                     .Set("name", Datum(Text{a.worker}))
-                                     .Set("slots", Datum(int64_t{a.slots}))
-                                     .Set("reason", Datum(Text{a.reason})));
-      RecordScaling("spawn", a, now);
-    } else if (a.kind == ScaleAction::kRetire) {
-      auto child = workers_.find(a.worker);
-      if (child == workers_.end()) continue;
-      child->second.draining = true;
-      SendWorker(
-          child->second,
-          wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"auto-scaling: " + a.reason})));
-      PublishWorker(child->second, "draining", now);
-      RecordScaling("retire", a, now);
-    }
-  }
+  return waits;
 }
 
-Message BrokerCore::AddWorker(const Message& req, int64_t now) {
+void BrokerCore::CarryOutScaling(const ScaleAction& a, Instant now) {
+  if (a.kind == ScaleAction::kSpawn) {
+    auto parent = workers_.find(a.parent);
+    if (parent == workers_.end()) return;
+    ++next_child_;
+    scale_pending_.push_back(ScalePending{a.parent, a.worker, now.mono_ms});
+    SendWorker(parent->second, wire::MakeMessage(MsgType::kWorkerSpawn)
+                                   .Set("name", Datum(Text{a.worker}))
+                                   .Set("slots", Datum(int64_t{a.slots}))
+                                   .Set("reason", Datum(Text{a.reason})));
+    return RecordScaling("spawn", a, now);
+  }
+  auto child = workers_.find(a.worker);
+  if (child == workers_.end()) return;
+  child->second.draining = true;
+  SendWorker(
+      child->second,
+      wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"auto-scaling: " + a.reason})));
+  PublishWorker(child->second, "draining", now);
+  RecordScaling("retire", a, now);
+}
+
+Message BrokerCore::AddWorker(const Message& req, Instant now) {
   const int64_t port = req.Int("port");
   if (!req.Has("port") || port < 1 || port > 65535)
     return Invalid("WORKER_ADD needs the new worker's port (1..65535): `titan deploy Worker.jar PORT`");
@@ -103,18 +111,18 @@ Message BrokerCore::AddWorker(const Message& req, int64_t now) {
   if (req.Has("capability"))
     spawn.Set("tags", Datum(wire::List{Datum(Text{std::string(req.Bytes("capability"))})}));
   SendWorker(*parent, std::move(spawn));
-  scale_pending_.push_back(ScalePending{parent->name, name, now});
+  scale_pending_.push_back(ScalePending{parent->name, name, now.mono_ms});
   spdlog::info("broker: worker {} asked to start worker {} (port {})", parent->name, name, port);
   return wire::MakeMessage(MsgType::kOk).Set("name", Datum(Text{name}));
 }
 
-void BrokerCore::RecordScaling(const char* action, const ScaleAction& a, int64_t now) {
+void BrokerCore::RecordScaling(const char* action, const ScaleAction& a, Instant now) {
   spdlog::info("broker: auto-scaling: {} {} on {} ({})", action, a.worker, a.parent, a.reason);
   Datum event(wire::Map{{"action", Datum(Text{action})},
                         {"worker", Datum(Text{a.worker})},
                         {"parent", Datum(Text{a.parent})},
                         {"reason", Datum(Text{a.reason})},
-                        {"ts_ms", Datum(now)}});
+                        {"ts_ms", Datum(now.wall_ms)}});
   scale_events_.push_back(event);
   if (scale_events_.size() > kScaleEventsKept) scale_events_.pop_front();
   outbox_.push_back(Outgoing{Outgoing::kEvent,

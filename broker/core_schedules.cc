@@ -3,30 +3,16 @@
 // with the time they last fired, so after a restart a missed tick runs once (not once per missed tick).
 #include <spdlog/spdlog.h>
 
-#include <ctime>
 #include <unordered_map>
 
 #include "broker/broker_core.h"
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::ErrorCode;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 
 // "20261123T0130Z": the suffix of the jobs one tick submits.
-std::string Stamp(int64_t ms) {
-  const time_t t = static_cast<time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%MZ", &tm);
-  return buf;
-}
+std::string Stamp(int64_t ms) { return FormatUtc(ms, "%Y%m%dT%H%MZ"); }
 
 std::string Definition(const std::string& cron, const wire::List& jobs, const wire::List& files,
                        int64_t created_ms, const std::string& dag) {
@@ -42,7 +28,7 @@ std::string Definition(const std::string& cron, const wire::List& jobs, const wi
 
 }  // namespace
 
-Message BrokerCore::ScheduleAdd(const Message& req, int64_t now) {
+Message BrokerCore::ScheduleAdd(const Message& req, Instant now) {
   const std::string name(req.Bytes("name"));
   const std::string cron(req.Bytes("cron"));
   if (name.empty() || name.find('@') != std::string::npos) {
@@ -51,42 +37,45 @@ Message BrokerCore::ScheduleAdd(const Message& req, int64_t now) {
   std::string error;
   auto spec = ParseCron(cron, &error);
   if (!spec) return Invalid(error);
-  const auto& jobs = std::get<wire::List>(req.Find("jobs")->v);
-  if (jobs.empty()) return Invalid("schedule '" + name + "' has no jobs; add at least one");
-  std::set<std::string> ids;
-  std::unordered_map<std::string, std::string> sent;  // file name -> hash
-  if (auto refused = HashFiles(std::get<wire::List>(req.Find("files")->v), &sent)) return *refused;
-  for (const auto& j : jobs) {
-    Job probe;
-    probe.spec = std::get<wire::Map>(j.v);
-    ApplySpec(probe);
-    for (const auto& [k, v] : probe.spec) {
-      if (k == "id") probe.id = *ids.emplace(v.bytes()).first;
-    }
-    // A file not sent must be deployed now; each tick runs what is deployed under that name then.
-    if (auto refused = ResolveFile(probe, probe.spec, sent)) return *refused;
-  }
-  for (const auto& j : jobs) {
-    Job probe;
-    probe.spec = std::get<wire::Map>(j.v);
-    ApplySpec(probe);
-    for (const auto& p : probe.parents) {
-      if (!ids.count(p)) return Invalid("schedule '" + name + "': parent '" + p + "' is not one of its jobs");
-    }
-  }
+  const auto& jobs = std::get<wire::List>(req.Find("jobs")->v);  // the codec checked the schema
+  const auto& files = std::get<wire::List>(req.Find("files")->v);
+  if (auto refused = CheckScheduleJobs(name, jobs, files)) return *refused;
   Schedule& s = schedules_[name];
   s.name = name;
   s.cron = cron;
   s.spec = *spec;
   s.jobs = jobs;
-  s.files = std::get<wire::List>(req.Find("files")->v);
+  s.files = files;
   s.dag = std::string(req.Bytes("dag"));
-  s.created_ms = s.last_ms = now;  // a new schedule first fires at its next tick, not at once
-  s.next_ms = NextCronTime(s.spec, now);
+  s.created_ms = s.last_ms = now.wall_ms;  // a new schedule first fires at its next tick, not at once
+  s.next_ms = NextCronTime(s.spec, now.wall_ms);
   SaveSchedule(s);
-  if (s.next_ms > 0) timers_.push(Timer{s.next_ms, TimerKind::kSchedule, name});
+  if (s.next_ms > 0) ArmWallTimer(TimerKind::kSchedule, name, 0, s.next_ms, now);
   spdlog::info("broker: schedule {} '{}' next fires at {}", name, cron, Stamp(s.next_ms));
   return wire::MakeMessage(MsgType::kOk);
+}
+
+std::optional<Message> BrokerCore::CheckScheduleJobs(const std::string& name, const wire::List& jobs,
+                                                     const wire::List& files) {
+  if (jobs.empty()) return Invalid("schedule '" + name + "' has no jobs; add at least one");
+  std::unordered_map<std::string, std::string> sent;  // file name -> hash
+  if (auto refused = HashFiles(files, &sent)) return refused;
+  std::vector<Job> probes(jobs.size());
+  std::set<std::string> ids;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Job& probe = probes[i];
+    probe.spec = std::get<wire::Map>(jobs[i].v);
+    if (Status st = ApplySpec(probe); !st.ok()) return Invalid("schedule '" + name + "': " + st.message());
+    probe.id = *ids.emplace(wire::FieldStr(probe.spec, "id")).first;
+    // A file not sent must be deployed now; each tick runs what is deployed under that name then.
+    if (auto refused = ResolveFile(probe, probe.spec, sent)) return refused;
+  }
+  for (const Job& probe : probes) {
+    for (const auto& p : probe.parents) {
+      if (!ids.count(p)) return Invalid("schedule '" + name + "': parent '" + p + "' is not one of its jobs");
+    }
+  }
+  return std::nullopt;
 }
 
 Message BrokerCore::ScheduleList() const {
@@ -117,8 +106,8 @@ void BrokerCore::SaveSchedule(const Schedule& s) {
   }
 }
 
-void BrokerCore::FireSchedule(Schedule& s, int64_t now) {
-  const std::string suffix = "@" + Stamp(now);
+void BrokerCore::FireSchedule(Schedule& s, Instant now) {
+  const std::string suffix = "@" + Stamp(now.wall_ms);
   wire::List jobs;
   for (const auto& j : s.jobs) {
     wire::Map spec = std::get<wire::Map>(j.v);
@@ -140,42 +129,56 @@ void BrokerCore::FireSchedule(Schedule& s, int64_t now) {
   } else {
     spdlog::info("broker: schedule {} fired: DAG {}", s.name, reply.Bytes("dag"));
   }
-  s.last_ms = now;
-  s.next_ms = NextCronTime(s.spec, now);
+  s.last_ms = now.wall_ms;
+  s.next_ms = NextCronTime(s.spec, now.wall_ms);
   SaveSchedule(s);
-  if (s.next_ms > 0) timers_.push(Timer{s.next_ms, TimerKind::kSchedule, s.name});
+  if (s.next_ms > 0) ArmWallTimer(TimerKind::kSchedule, s.name, 0, s.next_ms, now);
 }
 
-void BrokerCore::RestoreSchedule(const std::string& name, const std::string& definition, int64_t last_ms,
-                                 int64_t now) {
+Result<BrokerCore::Schedule> BrokerCore::DecodeSchedule(std::string name, const std::string& definition,
+                                                        int64_t last_ms) {
   Datum d;
   std::string error;
-  if (!wire::DecodeMsgpack(definition, 1 << 24, &d, &error)) {
-    spdlog::error("broker: schedule {} is unreadable ({}); skipped", name, error);
-    return;
+  if (!wire::DecodeMsgpack(definition, 1 << 24, &d, &error))
+    return Status::Invalid("has a definition that does not decode (" + error + ")");
+  const auto* m = std::get_if<wire::Map>(&d.v);
+  if (m == nullptr) return Status::Invalid("has a definition that is not a map");
+  // What SCHEDULE_ADD carried: checked against the schema as it was then, so firing it cannot fail on
+  // a field of the wrong type.
+  Message add = wire::MakeMessage(MsgType::kScheduleAdd).Set("name", Datum(Text{name}));
+  for (const auto& [k, v] : *m) {
+    if (k == "cron" || k == "jobs" || k == "files" || k == "dag") add.Set(k, v);
   }
+  if (!wire::Validate(add, &error))
+    return Status::Invalid("has a definition the schema refuses (" + error + ")");
+  const Datum* created = wire::FindField(*m, "created_ms");
+  if (created != nullptr && !std::holds_alternative<int64_t>(created->v))
+    return Status::Invalid("has a definition whose created_ms is not an integer");
   Schedule s;
-  s.name = name;
+  s.name = std::move(name);
+  s.cron = std::string(add.Bytes("cron"));
+  s.jobs = std::get<wire::List>(add.Find("jobs")->v);  // checked above
+  s.files = std::get<wire::List>(add.Find("files")->v);
+  s.dag = std::string(add.Bytes("dag"));
+  s.created_ms = created != nullptr ? std::get<int64_t>(created->v) : 0;
   s.last_ms = last_ms;
-  for (const auto& [k, v] : std::get<wire::Map>(d.v)) {
-    if (k == "cron") s.cron = std::string(v.bytes());
-    if (k == "jobs") s.jobs = std::get<wire::List>(v.v);
-    if (k == "files") s.files = std::get<wire::List>(v.v);
-    if (k == "created_ms") s.created_ms = std::get<int64_t>(v.v);
-    if (k == "dag") s.dag = std::string(v.bytes());
-  }
   auto spec = ParseCron(s.cron, &error);
-  if (!spec) return;
+  if (!spec) return Status::Invalid("has a cron expression that does not parse (" + error + ")");
   s.spec = *spec;
+  return s;
+}
+
+void BrokerCore::RestoreSchedule(Schedule s, Instant now) {
+  const std::string name = s.name;
   Schedule& stored = schedules_[name] = std::move(s);
-  const int64_t missed = NextCronTime(stored.spec, last_ms);
-  if (missed > 0 && missed <= now) {
+  const int64_t missed = NextCronTime(stored.spec, stored.last_ms);
+  if (missed > 0 && missed <= now.wall_ms) {
     spdlog::info("broker: schedule {} missed its tick while the broker was down; running it once now", name);
     FireSchedule(stored, now);  // also arms the next tick
     return;
   }
   stored.next_ms = missed;
-  if (stored.next_ms > 0) timers_.push(Timer{stored.next_ms, TimerKind::kSchedule, name});
+  if (stored.next_ms > 0) ArmWallTimer(TimerKind::kSchedule, name, 0, stored.next_ms, now);
 }
 
 }  // namespace titan::broker

@@ -14,25 +14,10 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::ErrorCode;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 namespace {
 
 constexpr size_t kMaxIdBytes = 256;
-
-int64_t IntField(const wire::Map& m, std::string_view name, int64_t dflt) {
-  const Datum* d = wire::FindField(m, name);
-  return d ? std::get<int64_t>(d->v) : dflt;
-}
-
-std::string StrField(const wire::Map& m, std::string_view name, std::string dflt = {}) {
-  const Datum* d = wire::FindField(m, name);
-  return d ? std::string(d->bytes()) : dflt;
-}
+constexpr int64_t kMaxPriority = 1'000'000'000;  // queues order by -priority: INT64_MIN would overflow
 
 bool JobSpecField(std::string_view name) {
   for (const auto& s : wire::AllStructs()) {
@@ -141,87 +126,6 @@ std::string Join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-// The content a job runs: a file sent with the submission, else the artifact deployed under that
-// name (for an archive job, the project zip named by the path's ".zip" component).
-std::optional<Message> BrokerCore::ResolveFile(Job& j, const wire::Map& spec,
-                                               const std::unordered_map<std::string, std::string>& sent) {
-  std::string name = j.file;
-  if (const Datum* a = wire::FindField(spec, "archive"); a && std::get<bool>(a->v)) {
-    auto split = artifacts::SplitArchivePath(j.file);
-    if (!split) {
-      return Invalid("job '" + j.id +
-                     "' is an archive job, so its file must be '<project>.zip/<entry>' (for example "
-                     "'proj.zip/src/main.py'), not '" +
-                     j.file + "'");
-    }
-    name = split->archive;
-  }
-  if (auto it = sent.find(name); it != sent.end()) {
-    j.file_hash = it->second;
-    return std::nullopt;
-  }
-  if (artifacts_ == nullptr)
-    return Invalid("job '" + j.id + "' runs '" + name + "' but the submission has no such file");
-  auto deployed = artifacts_->Deployed(name);
-  if (!deployed.ok()) {
-    return wire::MakeError(ErrorCode::kNotFound,
-                           "job '" + j.id + "' runs '" + name +
-                               "', which was neither sent with the submission nor deployed (" +
-                               deployed.message() + ")");
-  }
-  j.file_hash = deployed->sha256;
-  return std::nullopt;
-}
-
-std::string BrokerCore::ContentHash(std::string_view content) {
-  // The fingerprint only picks a candidate (the bytes are compared in full below), so it samples: the
-  // size and three 256-byte windows, not the whole content.
-  constexpr size_t kWindow = 256;
-  auto window = [&](size_t at) { return content.substr(std::min(at, content.size()), kWindow); };
-  const std::hash<std::string_view> h;
-  const uint64_t fingerprint = h(window(0)) ^ (h(window(content.size() / 2)) * 31) ^
-                               (h(window(content.size() > kWindow ? content.size() - kWindow : 0)) * 961) ^
-                               (content.size() * 0x9E3779B97F4A7C15ull);
-  auto known = sha_by_fingerprint_.find(fingerprint);
-  if (known != sha_by_fingerprint_.end()) {
-    auto file = files_.find(known->second);
-    if (file != files_.end() && *file->second == content) return known->second;
-  }
-  std::string sha = artifacts::Sha256Hex(content);
-  sha_by_fingerprint_[fingerprint] = sha;
-  return sha;
-}
-
-std::optional<Message> BrokerCore::HashFiles(const wire::List& blobs,
-                                             std::unordered_map<std::string, std::string>* files) {
-  for (const auto& f : blobs) {
-    const auto& m = std::get<wire::Map>(f.v);
-    const std::string name = StrField(m, "name");
-    if (files->count(name)) {
-      return Invalid("file '" + name + "' appears twice in this submission; send each file once");
-    }
-    const Datum* content = wire::FindField(m, "content");
-    const Datum* sha = wire::FindField(m, "sha256");
-    if (content != nullptr && !content->is_nil()) {
-      (*files)[name] = ContentHash(content->bytes());
-    } else if (sha != nullptr && !sha->is_nil()) {
-      const std::string hash(sha->bytes());
-      if (!artifacts::IsSha256Hex(hash)) {
-        return Invalid("file '" + name + "': sha256 '" + hash + "' is not 64 lowercase hex digits");
-      }
-      if (!files_.count(hash)) {
-        return wire::MakeError(ErrorCode::kNotFound,
-                               "file '" + name + "' was sent by its sha256 " + hash +
-                                   ", which this broker does not have; send its content");
-      }
-      (*files)[name] = hash;
-    } else {
-      return Invalid("file '" + name + "' has neither content nor sha256; send one of them");
-    }
-  }
-  return std::nullopt;
-}
-
 std::optional<Message> BrokerCore::CheckIdFree(const std::string& id, const char* what) const {
   auto it = jobs_.find(id);
   if (it == jobs_.end() || IsFinal(it->second.state)) return std::nullopt;
@@ -237,7 +141,7 @@ std::optional<Message> BrokerCore::ParseJob(const wire::Map& spec,
                                             const std::unordered_map<std::string, std::string>& files,
                                             Job* out) {
   Job& j = *out;
-  j.id = StrField(spec, "id");
+  j.id = wire::FieldStr(spec, "id");
   if (!ValidId(j.id)) return Invalid("job id '" + j.id + "' is empty, too long or has control characters");
   if (auto refused = CheckIdFree(j.id, "job")) return refused;
   // Keep only the fields JobSpec defines: the spec is journaled and read back on recovery, so a
@@ -245,32 +149,26 @@ std::optional<Message> BrokerCore::ParseJob(const wire::Map& spec,
   for (const auto& [k, v] : spec) {
     if (JobSpecField(k) && !v.is_nil()) j.spec.emplace_back(k, v);
   }
-  j.file = StrField(spec, "file");
+  const std::string type = wire::FieldStr(spec, "job_type");
+  const std::optional<std::string> canonical = CanonicalType(type);
+  if (canonical)
+    SetSpecField(j.spec, "job_type",
+                 canonical->empty() ? std::nullopt : std::optional(Datum(Text{*canonical})));
+  if (Status st = ApplySpec(j); !st.ok()) return Invalid("job '" + j.id + "': " + st.message());
   if (auto refused = ResolveFile(j, spec, files)) return refused;
-  j.requirement = Upper(StrField(spec, "requirement", "GENERAL"));
-  if (j.requirement.empty()) j.requirement = "GENERAL";
-  j.priority = IntField(spec, "priority", 1);
-  j.delay_ms = IntField(spec, "delay_ms", 0);
-  j.retries = IntField(spec, "retries", 0);
-  if (j.delay_ms < 0 || j.retries < 0 || j.retries > 100 || IntField(spec, "timeout_ms", 0) < 0) {
+  if (j.delay_ms < 0 || j.retries < 0 || j.retries > 100 ||
+      wire::FieldInt(spec, "timeout_ms").value_or(0) < 0) {
     return Invalid("job '" + j.id + "': delay_ms and timeout_ms must be >= 0 and retries within 0..100");
   }
-  if (const Datum* a = wire::FindField(spec, "affinity")) j.affinity = std::get<bool>(a->v);
-  const std::string type = StrField(spec, "job_type");
-  const std::optional<std::string> canonical = CanonicalType(type);
   if (!canonical) {
     return Invalid(
         "job '" + j.id + "': job_type '" + type +
         "' is unknown; use RUN_PAYLOAD (or TASK) for a job that runs once, SERVICE for one kept running");
   }
-  SetSpecField(j.spec, "job_type",
-               canonical->empty() ? std::nullopt : std::optional(Datum(Text{*canonical})));
-  j.service = *canonical == "SERVICE";
-  j.port = IntField(spec, "port", 0);
   if (j.port < 0 || j.port > 65535) return Invalid("job '" + j.id + "': port must be within 0..65535");
-  j.spawned_by = StrField(spec, "spawned_by");
-  if (const Datum* p = wire::FindField(spec, "parents")) {
-    for (const auto& parent : std::get<wire::List>(p->v)) j.parents.emplace_back(parent.bytes());
+  if (j.priority < -kMaxPriority || j.priority > kMaxPriority) {
+    return Invalid("job '" + j.id + "': priority must be within -" + std::to_string(kMaxPriority) + ".." +
+                   std::to_string(kMaxPriority));
   }
   return std::nullopt;
 }
@@ -305,7 +203,7 @@ std::optional<Message> BrokerCore::LinkParents(std::vector<Job>& batch) const {
   return std::nullopt;
 }
 
-Message BrokerCore::Submit(const Message& req, int64_t now) {
+Message BrokerCore::Submit(const Message& req, Instant now) {
   std::unordered_map<std::string, std::string> files;  // name -> content hash
   if (auto refused = HashFiles(std::get<wire::List>(req.Find("files")->v), &files)) return *refused;
   const std::string dag = std::string(req.Bytes("dag"));
@@ -346,26 +244,35 @@ Status BrokerCore::RetireRun(const std::string& id) {
 
 Message BrokerCore::Accept(std::vector<Job> batch, const Message& req,
                            const std::unordered_map<std::string, std::string>& files,
-                           const std::string& dag_id, int64_t now) {
+                           const std::string& dag_id, Instant now) {
   auto unavailable = [](const Status& s) {
     return wire::MakeError(ErrorCode::kUnavailable, "journal unavailable (" + s.message() + "); retry later");
   };
   if (Status s = journal_->BeginIfNeeded(); !s.ok()) return unavailable(s);
   wire::List accepted;  // the ids in the order submitted (jobs, then gates), for the reply
   for (const auto& j : batch) accepted.push_back(Datum(Text{j.id}));
-  const auto& blobs = std::get<wire::List>(req.Find("files")->v);
-  for (const auto& f : blobs) {
-    const auto& m = std::get<wire::Map>(f.v);
-    const Datum* bytes = wire::FindField(m, "content");
-    if (bytes == nullptr || bytes->is_nil()) continue;  // sent by its sha256: the broker has it
-    const std::string& hash = files.at(StrField(m, "name"));
-    if (files_.count(hash)) continue;
-    auto content = std::make_shared<const std::string>(bytes->bytes());
-    if (Status s = journal_->InsertFile(hash, StrField(m, "name"), *content); !s.ok()) return unavailable(s);
-    files_[hash] = std::move(content);
-  }
+  const auto* blobs = std::get_if<wire::List>(&req.Find("files")->v);
+  if (Status s = JournalFiles(*blobs, files); !s.ok()) return unavailable(s);
   const std::string name(req.Bytes("dag"));
-  Dag record{dag_id, name.empty() ? dag_id : name, std::string(req.Bytes("agent_run_id")), {}, now, {}};
+  Dag record{dag_id, name.empty() ? dag_id : name, std::string(req.Bytes("agent_run_id")), {}, now.wall_ms,
+             {}};
+  NumberRuns(batch, record);
+  if (Status s = journal_->InsertDag(record); !s.ok()) return unavailable(s);
+  ParentsFirst(batch);  // journaled in this order: parents before children
+  for (const auto& j : batch) {
+    if (Status s = RetireRun(j.id); !s.ok()) return unavailable(s);
+  }
+  StageFiles(*blobs, files, now);
+  Admit(std::move(batch), now);
+  for (const auto& d : accepted) PlaceNew(jobs_.at(std::string(d.bytes())), now);
+  dag_order_.push_back(dag_id);
+  dags_.emplace(dag_id, std::move(record));
+  return wire::MakeMessage(MsgType::kJobAccepted)
+      .Set("ids", Datum(std::move(accepted)))
+      .Set("dag", Datum(Text{dag_id}));
+}
+
+void BrokerCore::NumberRuns(std::vector<Job>& batch, Dag& record) const {
   for (auto& j : batch) {
     if (auto earlier = jobs_.find(j.id); earlier != jobs_.end()) {  // final (ParseJob checked): reused
       j.run = earlier->second.run + 1;
@@ -374,61 +281,39 @@ Message BrokerCore::Accept(std::vector<Job> batch, const Message& req,
     record.job_ids.push_back(j.id);
     record.job_runs.push_back(j.run);
   }
-  if (Status s = journal_->InsertDag(record); !s.ok()) return unavailable(s);
-  ParentsFirst(batch);  // journaled in this order: parents before children
-  for (const auto& j : batch) {
-    if (Status s = RetireRun(j.id); !s.ok()) return unavailable(s);
-  }
-  StageFiles(blobs, files, now);
+}
+
+void BrokerCore::Admit(std::vector<Job> batch, Instant now) {
   for (auto& j : batch) {
     j.seq = next_seq_++;
     j.attempt = j.first_attempt - 1;
-    j.submitted_ms = now;
+    j.submitted_ms = now.wall_ms;
     j.state = JobState::kPending;
     j.journal_owed = Job::Owed::kInsert;  // written by CommitTurn, with the state the turn leaves it in
     owed_.push_back(j.id);
     order_.emplace_back(j.id, j.run);
-    jobs_.emplace(j.id, std::move(j));
+    const std::string id = j.id;
+    jobs_.emplace(id, std::move(j));
   }
-  // Link parents to children, then decide each job's first state.
-  for (const auto& d : accepted) {
-    Job& j = jobs_.at(std::string(d.bytes()));
-    const Job* failed_parent = nullptr;
-    for (const auto& p : j.parents) {
-      Job* parent = Resolve(p);
-      parent->children.emplace_back(j.id, j.run);
-      j.parent_runs.push_back(parent->run);
-      if (parent->state != JobState::kCompleted && !DoneForDag(*parent)) ++j.unmet_parents;
-      if (IsFinal(parent->state) && parent->state != JobState::kCompleted) failed_parent = parent;
-    }
-    if (failed_parent != nullptr) {
-      Finish(j, JobState::kSkipped,
-             "parent " + failed_parent->id + " ended " + StateName(failed_parent->state), now);
-    } else if (j.unmet_parents > 0) {
-      j.reason = "waiting for parents";
-      Transition(j, JobState::kBlocked, now);
-    } else {
-      MakeReady(j, now, true);
-    }
-  }
-  dag_order_.push_back(dag_id);
-  dags_.emplace(dag_id, std::move(record));
-  return wire::MakeMessage(MsgType::kJobAccepted)
-      .Set("ids", Datum(std::move(accepted)))
-      .Set("dag", Datum(Text{dag_id}));
 }
 
-void BrokerCore::StageFiles(const wire::List& blobs,
-                            const std::unordered_map<std::string, std::string>& files, int64_t now) {
-  if (artifacts_ == nullptr) return;
-  for (const auto& f : blobs) {
-    const std::string name = StrField(std::get<wire::Map>(f.v), "name");
-    const std::string& hash = files.at(name);
-    auto content = files_.find(hash);
-    if (content == files_.end()) continue;
-    if (auto st = artifacts_->Stage(name, hash, *content->second, now); !st.ok()) {
-      spdlog::warn("broker: could not stage '{}' in perm_files ({}); jobs still run it", name, st.message());
-    }
+void BrokerCore::PlaceNew(Job& j, Instant now) {
+  const Job* failed_parent = nullptr;
+  for (const auto& p : j.parents) {
+    Job* parent = Resolve(p);  // LinkParents checked each exists
+    parent->children.emplace_back(j.id, j.run);
+    j.parent_runs.push_back(parent->run);
+    if (parent->state != JobState::kCompleted && !DoneForDag(*parent)) ++j.unmet_parents;
+    if (IsFinal(parent->state) && parent->state != JobState::kCompleted) failed_parent = parent;
+  }
+  if (failed_parent != nullptr) {
+    Finish(j, JobState::kSkipped, "parent " + failed_parent->id + " ended " + StateName(failed_parent->state),
+           now);
+  } else if (j.unmet_parents > 0) {
+    j.reason = "waiting for parents";
+    (void)Transition(j, JobState::kBlocked, now);
+  } else {
+    MakeReady(j, now, true);
   }
 }
 

@@ -10,11 +10,6 @@
 
 namespace titan::broker {
 
-using wire::Datum;
-using wire::Message;
-using wire::MsgType;
-using wire::Text;
-
 inline Datum S(const std::string& s) { return Datum(Text{s}); }
 
 inline Datum StrList(const std::vector<std::string>& v) {
@@ -22,6 +17,20 @@ inline Datum StrList(const std::vector<std::string>& v) {
   for (const auto& s : v) l.push_back(S(s));
   return Datum(std::move(l));
 }
+
+// The broker's two clocks, driven by the test. `now_ += ms` is time passing (both move); setting
+// wall_ms alone is the wall clock being set (by an operator, NTP). The monotonic clock starts far from
+// the wall clock, as it does in life, so a reading of the wrong clock shows in the results.
+struct FakeClock {
+  int64_t mono_ms = 7'000'000'000;  // since boot
+  int64_t wall_ms = 1'000'000;      // 1970-01-01 00:16:40 UTC
+  FakeClock& operator+=(int64_t ms) {
+    mono_ms += ms;
+    wall_ms += ms;
+    return *this;
+  }
+  operator Instant() const { return Instant{mono_ms, wall_ms}; }  // NOLINT: what the core takes
+};
 
 struct JobArgs {
   std::string id;
@@ -39,22 +48,35 @@ class BrokerCoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
 
-  void Open() {
+  // Opens the journal and recovers a core from it, as a broker start does; the first error.
+  Status Start() {
+    core_.reset();
     journal_ = std::make_unique<Journal>();
-    ASSERT_TRUE(journal_->Open(dir_.File("broker.db")).ok());
+    if (Status s = journal_->Open(dir_.File("broker.db")); !s.ok()) return s;
     logs_ = std::make_unique<LogStore>(dir_.File("logs"));
-    CoreConfig config = config_;
     auto artifacts = ArtifactService::Open(dir_.File("artifacts"), ArtifactLimits{});
-    ASSERT_TRUE(artifacts.ok()) << artifacts.message();
+    if (!artifacts.ok()) return artifacts.status();
     artifacts_ = std::move(artifacts.value());
-    core_ = std::make_unique<BrokerCore>(config, journal_.get(), logs_.get(), artifacts_.get());
-    ASSERT_TRUE(core_->Recover(now_).ok());
+    core_ = std::make_unique<BrokerCore>(config_, journal_.get(), logs_.get(), artifacts_.get());
+    return core_->Recover(now_);
+  }
+
+  void Open() {
+    const Status s = Start();
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+
+  // The broker stops (as after kill -9: only what was committed survives) and starts again.
+  void Stop() {
+    core_.reset();
+    journal_.reset();
   }
 
   // Ends a loop turn the way the node does: dispatch, commit, hand back the outbox.
   std::vector<Outgoing> Turn() {
     core_->OnTick(now_);
     EXPECT_TRUE(core_->CommitTurn().ok());
+    EXPECT_EQ(0, core_->refused_transitions()) << "an illegal state transition was refused (see the log)";
     auto out = core_->TakeOutbox();
     for (const auto& o : out) sent_.push_back(o);
     return out;
@@ -116,6 +138,32 @@ class BrokerCoreTest : public ::testing::Test {
     Turn();
   }
 
+  // The state DAG_GET reports for DAG `id`; "UNKNOWN" when there is none.
+  std::string DagState(const std::string& id) {
+    const Message m = Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S(id)));
+    if (!m.Bool("found")) return "UNKNOWN";
+    for (const auto& [k, v] : std::get<wire::Map>(m.Find("dag")->v)) {
+      if (k == "state") return std::string(v.bytes());
+    }
+    return "?";
+  }
+
+  // SCHEDULE_ADD of `jobs` (each running job.sh) on `cron`.
+  Message AddSchedule(const std::string& name, const std::string& cron, const std::vector<JobArgs>& jobs,
+                      const std::string& dag = "") {
+    wire::List specs;
+    for (const auto& j : jobs) {
+      specs.push_back(
+          Datum(wire::Map{{"id", S(j.id)}, {"file", S("job.sh")}, {"parents", StrList(j.parents)}}));
+    }
+    Message req = wire::MakeMessage(MsgType::kScheduleAdd).Set("name", S(name)).Set("cron", S(cron));
+    if (!dag.empty()) req.Set("dag", S(dag));
+    req.Set("jobs", Datum(std::move(specs)));
+    req.Set("files", Datum(wire::List{Datum(
+                         wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 0"})}})}));
+    return Client(std::move(req));
+  }
+
   // Moves time forward in heartbeat-sized steps; the named workers keep beating.
   void Advance(int64_t ms, const std::vector<std::string>& alive) {
     for (int64_t step = 0; step < ms; step += 500) {
@@ -150,7 +198,7 @@ class BrokerCoreTest : public ::testing::Test {
     return c;
   }();
   testing::TempDir dir_;
-  int64_t now_ = 1'000'000;
+  FakeClock now_;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<LogStore> logs_;
   std::unique_ptr<ArtifactService> artifacts_;

@@ -112,4 +112,12 @@ int64_t NextCronTime(const CronSpec& s, int64_t after_ms) {
   return -1;
 }
 
+std::string FormatUtc(int64_t ms, const char* format) {
+  const time_t t = static_cast<time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  return std::strftime(buf, sizeof buf, format, &tm) > 0 ? buf : "";
+}
+
 }  // namespace titan::broker

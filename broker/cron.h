@@ -26,4 +26,7 @@ std::optional<CronSpec> ParseCron(const std::string& expr, std::string* error);
 // none within 5 years (e.g. "0 0 31 2 *").
 int64_t NextCronTime(const CronSpec& spec, int64_t after_ms);
 
+// `ms` (Unix epoch milliseconds) in UTC, as strftime's `format` writes it (at most 63 characters).
+std::string FormatUtc(int64_t ms, const char* format);
+
 }  // namespace titan::broker

@@ -14,15 +14,7 @@ int64_t At(const char* iso) {  // "2026-11-23 01:30"
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
-std::string Show(int64_t ms) {
-  if (ms < 0) return "never";
-  const time_t t = static_cast<time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M %a", &tm);
-  return buf;
-}
+std::string Show(int64_t ms) { return ms < 0 ? "never" : FormatUtc(ms, "%Y-%m-%d %H:%M %a"); }
 
 std::string Next(const char* expr, const char* after) {
   std::string error;

@@ -6,14 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "schemas/cpp/datum.h"
 
 namespace titan::broker {
 
-// The lifecycle (docs/architecture.md):
+// The lifecycle (docs/architecture.md; every legal step is in CanTransition's table, job.cc):
 //   PENDING -> BLOCKED (parents not done) -> SCHEDULED (delay) -> QUEUED -> RUNNING -> COMPLETED
 //   a failed run with retries left goes back to SCHEDULED (backoff); without, FAILED (or DEAD when
-//   retries were used up); JOB_STOP gives CANCELLED; descendants of a job that did not complete are SKIPPED.
+//   retries were used up); JOB_STOP gives CANCELLED; a job still waiting for a parent that did not
+//   complete is SKIPPED. A run whose worker is lost (or does not come back after a broker restart) goes
+//   back to QUEUED, or DEAD after max_lost losses; a QUEUED run its returning worker still has is adopted
+//   back to RUNNING. A service is RUNNING until it ends; its draining worker hands it back to QUEUED.
 //   A human-in-the-loop gate goes BLOCKED -> WAITING_APPROVAL -> COMPLETED (approved) or FAILED
 //   (rejected, or undecided for max_wait_s); it never runs on a worker.
 enum class JobState {
@@ -34,6 +38,12 @@ inline constexpr int kStateCount = 11;
 const char* StateName(JobState s);
 std::optional<JobState> StateFromName(std::string_view name);
 bool IsFinal(JobState s);
+// Whether the lifecycle allows `from` -> `to` (one table, job.cc). A final state has no way out; no
+// state goes to itself. Recovery resumes a journaled state as is, except PENDING (from an old
+// journal), which resumes QUEUED: a legal step too.
+bool CanTransition(JobState from, JobState to);
+// The table, one line per state that has a way out: "PENDING -> BLOCKED SCHEDULED ...\n".
+std::string RenderTransitions();
 
 struct Job {
   // From the submission (immutable).
@@ -68,8 +78,8 @@ struct Job {
   std::string worker;
   std::optional<int64_t> exit_code;
   std::string reason;
-  int64_t submitted_ms = 0;
-  int64_t started_ms = 0;
+  int64_t submitted_ms = 0;  // wall clock (epoch ms), as every stored time: what users see
+  int64_t started_ms = 0;    // a gate: when it opened (its expiry is started_ms + max_wait_ms)
   int64_t finished_ms = 0;
   int64_t lost = 0;        // times its worker died under it
   std::string decided_by;  // gate: who approved or rejected
@@ -80,12 +90,12 @@ struct Job {
   int unmet_parents = 0;
   int64_t log_size = 0;
   int64_t next_log_seq = 0;
-  int64_t queued_at = 0;        // when it last entered QUEUED (auto-scaling measures the wait)
+  int64_t queued_at = 0;        // monotonic: when it last entered QUEUED (auto-scaling measures the wait)
   bool ready = false;           // SERVICE: its worker reports it accepting connections now
   bool released = false;        // SERVICE: was ready once, so its children stopped waiting for it
   int64_t restarts = 0;         // SERVICE: restarts its workers reported, over all attempts
   int64_t restarts_before = 0;  // SERVICE: of those, restarts in earlier attempts
-  int64_t up_since_ms = 0;      // SERVICE: when its current process started (assignment or last restart)
+  int64_t up_since_ms = 0;      // SERVICE, wall: when its current process started (assignment or restart)
   bool stop_requested = false;  // JOB_STOP was asked: a service that ends now is not moved elsewhere
   // Journal write owed at the end of this loop turn (BrokerCore::CommitTurn): none, an update of the
   // mutable fields, or the first insert of the whole job.
@@ -106,7 +116,9 @@ inline int64_t RunAttempt(const Job& job) {
 std::string LogName(const Job& job);
 
 // Reads the submitted JobSpec fields (file, requirement, priority, ...) from job.spec into `job`.
-void ApplySpec(Job& job);
+// An error names the field whose value has the wrong type ("its spec field 'priority' is not an
+// integer"): a corrupt journal row, as submissions are checked against the schema before. Never throws.
+Status ApplySpec(Job& job);
 
 // A DAG: the jobs of one submission, with a status of its own derived from theirs.
 struct Dag {

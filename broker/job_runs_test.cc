@@ -36,15 +36,6 @@ class JobRunsTest : public BrokerCoreTest {
     return out;
   }
 
-  std::string DagState(const std::string& id) {
-    const Message reply = Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S(id)));
-    if (!reply.Bool("found")) return "NONE";
-    for (const auto& [k, v] : std::get<wire::Map>(reply.Find("dag")->v)) {
-      if (k == "state") return std::string(v.bytes());
-    }
-    return "?";
-  }
-
   static std::string Field(const Message& info, const std::string& name) {
     for (const auto& [k, v] : std::get<wire::Map>(info.Find("job")->v)) {
       if (k != name) continue;

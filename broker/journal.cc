@@ -1,4 +1,5 @@
-// SQLite tables behind the broker journal.
+// SQLite tables behind the broker journal: the schema, its upgrades, and the writes of a turn.
+// Reading them back is journal_load.cc.
 #include "broker/journal.h"
 
 namespace titan::broker {
@@ -72,9 +73,10 @@ std::string SpecBytes(const wire::Map& spec) {
 }  // namespace
 
 Status Journal::Open(const std::string& path) {
+  path_ = path;
   Status s = db_.Open(path, /*durable=*/true);
-  if (!s.ok()) return s;
-  if (s = Migrate(); !s.ok()) return s;
+  if (!s.ok()) return Damaged(s);
+  if (s = Migrate(); !s.ok()) return Damaged(s);
   struct {
     sqlite::Statement* stmt;
     const char* sql;
@@ -101,17 +103,18 @@ Status Journal::Open(const std::string& path) {
   return Status::Ok();
 }
 
+Status Journal::QueryInt(const char* sql, int64_t* out) {
+  // The statement is finished (destroyed) on return, so it does not hold the file open for reading
+  // while an upgrade writes.
+  sqlite::Statement st;
+  if (Status s = db_.Prepare(sql, &st); !s.ok()) return s;
+  *out = st.Step() ? st.ColumnInt(0) : 0;
+  return st.status();
+}
+
 Status Journal::Migrate() {
-  // Each query is finished (its statement destroyed) before the next, so none holds the file open for
-  // reading while the upgrade writes.
-  auto count = [this](const char* sql, int64_t* out) {
-    sqlite::Statement st;
-    if (Status s = db_.Prepare(sql, &st); !s.ok()) return s;
-    *out = st.Step() ? st.ColumnInt(0) : 0;
-    return st.status();
-  };
   int64_t have = 0, tables = 0;
-  if (Status s = count("PRAGMA user_version", &have); !s.ok()) return s;
+  if (Status s = QueryInt("PRAGMA user_version", &have); !s.ok()) return s;
   if (have > kSchemaVersion) {
     return Status::Error("the journal has schema version " + std::to_string(have) +
                          ", newer than this broker's " + std::to_string(kSchemaVersion) +
@@ -126,7 +129,8 @@ Status Journal::Migrate() {
     }
     return Status::Ok();
   }
-  if (Status s = count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs'", &tables);
+  if (Status s =
+          QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs'", &tables);
       !s.ok()) {
     return s;
   }
@@ -207,82 +211,6 @@ Status Journal::DeleteSchedule(const std::string& name) {
   delete_schedule_.Reset();
   delete_schedule_.Bind(1, name).Step();
   return delete_schedule_.status();
-}
-
-Status Journal::Load(const Visitor& visit) {
-  sqlite::Statement files;
-  if (Status s = db_.Prepare("SELECT hash, content FROM files", &files); !s.ok()) return s;
-  while (files.Step()) visit.file(std::string(files.ColumnBlob(0)), std::string(files.ColumnBlob(1)));
-  if (!files.status().ok()) return files.status();
-  sqlite::Statement jobs;
-  if (Status s = db_.Prepare(
-          "SELECT id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, "
-          "submitted_ms, started_ms, finished_ms, lost, exit_code IS NULL, decided_by FROM jobs ORDER BY seq",
-          &jobs);
-      !s.ok()) {
-    return s;
-  }
-  while (jobs.Step()) {
-    Job j;
-    j.id = std::string(jobs.ColumnBlob(0));
-    j.seq = jobs.ColumnInt(1);
-    wire::Datum spec;
-    std::string error;
-    if (wire::DecodeMsgpack(jobs.ColumnBlob(2), 1 << 20, &spec, &error)) {
-      if (auto* m = std::get_if<wire::Map>(&spec.v)) j.spec = std::move(*m);
-    }
-    j.file_hash = std::string(jobs.ColumnBlob(3));
-    j.dag = std::string(jobs.ColumnBlob(4));
-    j.state = StateFromName(jobs.ColumnBlob(5)).value_or(JobState::kQueued);
-    j.attempt = jobs.ColumnInt(6);
-    j.worker = std::string(jobs.ColumnBlob(7));
-    if (jobs.ColumnInt(14) == 0) j.exit_code = jobs.ColumnInt(8);
-    j.reason = std::string(jobs.ColumnBlob(9));
-    j.submitted_ms = jobs.ColumnInt(10);
-    j.started_ms = jobs.ColumnInt(11);
-    j.finished_ms = jobs.ColumnInt(12);
-    j.lost = jobs.ColumnInt(13);
-    j.decided_by = std::string(jobs.ColumnBlob(15));
-    visit.job(std::move(j));
-  }
-  if (!jobs.status().ok()) return jobs.status();
-  sqlite::Statement dags;
-  if (Status s = db_.Prepare(
-          "SELECT id, name, agent_run_id, submitted_ms, job_ids, job_runs FROM dags ORDER BY seq", &dags);
-      !s.ok()) {
-    return s;
-  }
-  while (dags.Step()) {
-    Dag d{std::string(dags.ColumnBlob(0)),
-          std::string(dags.ColumnBlob(1)),
-          std::string(dags.ColumnBlob(2)),
-          {},
-          dags.ColumnInt(3)};
-    wire::Datum ids;
-    std::string error;
-    if (wire::DecodeMsgpack(dags.ColumnBlob(4), 1 << 24, &ids, &error)) {
-      for (const auto& id : std::get<wire::List>(ids.v)) d.job_ids.emplace_back(id.bytes());
-    }
-    wire::Datum runs;
-    if (!dags.ColumnBlob(5).empty() && wire::DecodeMsgpack(dags.ColumnBlob(5), 1 << 24, &runs, &error)) {
-      if (const auto* list = std::get_if<wire::List>(&runs.v)) {
-        for (const auto& r : *list) {
-          const auto* run = std::get_if<int64_t>(&r.v);
-          d.job_runs.push_back(run != nullptr ? *run : 1);
-        }
-      }
-    }
-    visit.dag(std::move(d));
-  }
-  if (!dags.status().ok()) return dags.status();
-  sqlite::Statement schedules;
-  if (Status s = db_.Prepare("SELECT name, definition, last_ms FROM schedules", &schedules); !s.ok())
-    return s;
-  while (schedules.Step()) {
-    visit.schedule(std::string(schedules.ColumnBlob(0)), std::string(schedules.ColumnBlob(1)),
-                   schedules.ColumnInt(2));
-  }
-  return schedules.status();
 }
 
 }  // namespace titan::broker

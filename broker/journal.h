@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "base/sqlite_db.h"
 #include "broker/job.h"
@@ -31,15 +32,37 @@ class Journal {
 
   struct Visitor {
     std::function<void(std::string hash, std::string content)> file;
-    std::function<void(Job job)> job;  // in submission order
+    std::function<void(Job job)> job;  // in submission order, its spec applied (ApplySpec)
     std::function<void(Dag dag)> dag;  // in submission order
-    std::function<void(std::string name, std::string definition, int64_t last_ms)> schedule;
+    // A schedule's definition is the core's to read: an error means the row is corrupt.
+    std::function<Status(std::string name, std::string definition, int64_t last_ms)> schedule;
   };
-  Status Load(const Visitor& visit);
+  struct LoadReport {
+    int64_t last_job_seq = 0;          // the highest job seq in the file, skipped rows included
+    std::vector<std::string> skipped;  // with salvage: one sentence per row skipped
+  };
+  // Reads the journal back, jobs and DAGs in submission order. A row that cannot be read (a spec or
+  // DAG job list that does not decode, an unknown state, a field of the wrong type, a schedule the
+  // visitor refuses) is corruption: without `salvage` Load stops at the first one, with an error that
+  // names the row (table, seq, id), what is wrong and --salvage; with `salvage` the row is skipped and
+  // logged as an error. A damaged file (SQLite finds it is not a database, or malformed) is an error
+  // either way, naming the file and what to do. Never throws.
+  Status Load(const Visitor& visit, bool salvage = false, LoadReport* report = nullptr);
 
  private:
   // Brings the file to the current schema version (creating it, or upgrading version 1 in place).
   Status Migrate();
+  Status QueryInt(const char* sql, int64_t* out);  // the first column of the first row
+  Status LoadFiles(const Visitor& visit);
+  Status LoadJobs(const Visitor& visit, bool salvage, LoadReport* report);
+  Status LoadDags(const Visitor& visit, bool salvage, LoadReport* report);
+  Status LoadSchedules(const Visitor& visit, bool salvage, LoadReport* report);
+  // A row that cannot be read: an error, or (salvage) logged, reported and skipped (Ok).
+  static Status Corrupt(const std::string& row, const std::string& problem, bool salvage, LoadReport* report);
+  // `s` (an SQLite failure) with what a damaged file means for the operator, when it is one.
+  Status Damaged(Status s);
+
+  std::string path_;
 
   sqlite::Db db_;
   sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,

@@ -27,7 +27,7 @@ std::vector<Job> LoadJobs(Journal& journal) {
   v.file = [](std::string, std::string) {};
   v.job = [&](Job j) { jobs.push_back(std::move(j)); };
   v.dag = [](Dag) {};
-  v.schedule = [](std::string, std::string, int64_t) {};
+  v.schedule = [](std::string, std::string, int64_t) { return Status::Ok(); };
   EXPECT_TRUE(journal.Load(v).ok());
   return jobs;
 }
@@ -55,8 +55,8 @@ CREATE TABLE jobs(
 CREATE TABLE dags(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
   agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL);
 CREATE TABLE schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
-INSERT INTO jobs VALUES('b', 2, x'80', 'h', 'd1', 'QUEUED', 0, '', NULL, '', 10, 0, 0, 0, '');
-INSERT INTO jobs VALUES('a', 1, x'80', 'h', 'd1', 'COMPLETED', 1, 'w1', 0, '', 10, 11, 12, 0, 'ops');
+INSERT INTO jobs VALUES('b', 2, x'82a26964a162a466696c65a166', 'h', 'd1', 'QUEUED', 0, '', NULL, '', 10, 0, 0, 0, '');
+INSERT INTO jobs VALUES('a', 1, x'82a26964a161a466696c65a166', 'h', 'd1', 'COMPLETED', 1, 'w1', 0, '', 10, 11, 12, 0, 'ops');
 INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES('d1', 'd1', '', 10, x'92a161a162');
 )sql")
                     .ok());

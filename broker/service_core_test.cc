@@ -104,6 +104,29 @@ TEST_F(ServiceCoreTest, ACrashLoopReportedByTheWorkerFailsTheServiceAndSkipsDepe
   EXPECT_EQ(core_->FindJob("api")->reason, "crash loop: exited 6 times in a row (last: exit code 1)");
 }
 
+// Regression: after a broker restart a service forgot that it had released its dependants (it is not
+// journaled), so its end skipped a dependant that was already running.
+TEST_F(ServiceCoreTest, AServiceThatEndsAfterARestartLeavesTheJobsItReleasedRunning) {
+  Join("w1", 4);
+  SubmitService("api", 8080, {"caller"});
+  SubmitService("db", 5432, {"report"});
+  EXPECT_EQ("api@w1 db@w1", Assignments());
+  Status("w1", "api", true, 0);
+  EXPECT_EQ("caller@w1", Assignments());
+  Stop();
+  Open();
+  auto ref = [](const std::string& id) { return Datum(wire::Map{{"id", S(id)}, {"attempt", Datum(1)}}); };
+  Join("w1", 4, {"GENERAL"}, {ref("api"), ref("caller"), ref("db")});
+  Done("w1", "api", 1);
+  EXPECT_EQ("FAILED", State("api"));
+  EXPECT_EQ("RUNNING", State("caller"));
+  Done("w1", "caller", 0);
+  EXPECT_EQ("COMPLETED", State("caller"));
+  // A service that never became ready still takes its waiting dependants with it.
+  Done("w1", "db", 1);
+  EXPECT_EQ("SKIPPED", State("report"));
+}
+
 TEST_F(ServiceCoreTest, ServicesAreListedByType) {
   Join("w1", 4);
   SubmitService("api", 8080);

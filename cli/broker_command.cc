@@ -55,6 +55,9 @@ void AddBrokerCommand(CLI::App& app, int* exit_code) {
                   "auto-scaling: a child worker idle this long is retired")
       ->check(CLI::Range(0, 86400000))
       ->capture_default_str();
+  cmd->add_flag("--salvage", options->salvage,
+                "start even if journal rows cannot be read: skip them (each is logged) instead of refusing "
+                "to start; see docs/operations.md");
   cmd->callback([options, exit_code] { *exit_code = broker::RunBroker(*options); });
 }
 #else

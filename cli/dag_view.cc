@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "base/exit_reason.h"
+
 namespace titan::cli {
 namespace {
 
@@ -27,7 +29,7 @@ std::string JobDuration(const JobView& j, int64_t now_ms) {
 std::string Note(const JobView& j) {
   if (j.kind == "GATE") return GateNote(j);
   if (j.state == "RUNNING" || j.state == "COMPLETED") return "";
-  return j.reason.empty() && j.exit_code ? "exit " + std::to_string(*j.exit_code) : j.reason;
+  return j.reason.empty() && j.exit_code ? ExitReason(*j.exit_code, 0) : j.reason;
 }
 
 std::string DagJson(const DagView& d) {

@@ -118,7 +118,7 @@ TEST(RunStatus, ShowsEachDagOldestFirst) {
       "dag plan: FAILED, 2/2 done, 2s\n"
       "  JOB  STATE      WORKER  DURATION  NOTE\n"
       "  A    COMPLETED  h-w1    2s\n"
-      "  B    FAILED     h-w1    1s        exit 3\n"
+      "  B    FAILED     h-w1    1s        exit code 3\n"
       "\n"
       "dag act: RUNNING, 0/1 done, 3s\n"
       "  JOB  STATE    WORKER  DURATION  NOTE\n"
@@ -172,7 +172,7 @@ TEST(DagWatch, ReportsEachChangeOnceAndFlagsGatesAndFailures) {
   changes = watch.Update(jobs);
   ASSERT_EQ(3u, changes.size());
   EXPECT_EQ("[2/3] A COMPLETED in 2s", changes[0].line);
-  EXPECT_EQ("[2/3] B FAILED: exit 3", changes[1].line);
+  EXPECT_EQ("[2/3] B FAILED: exit code 3", changes[1].line);
   EXPECT_TRUE(changes[1].notable);
   EXPECT_EQ("[2/3] hitl-gate-A WAITING_APPROVAL: \"Publish?\" waiting: titan approve|reject hitl-gate-A",
             changes[2].line);

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "base/exit_reason.h"
+
 namespace titan::cli {
 namespace {
 
@@ -349,9 +351,7 @@ std::string JsonString(std::string_view s) {
 std::string DescribeOutcome(const JobView& job) {
   if (job.state == "COMPLETED") return job.state;
   // The broker's reason is the sentence for humans; the exit code stands in when there is none.
-  std::string detail = !job.reason.empty() ? job.reason
-                       : job.exit_code     ? "exit " + std::to_string(*job.exit_code)
-                                           : "";
+  std::string detail = !job.reason.empty() ? job.reason : job.exit_code ? ExitReason(*job.exit_code, 0) : "";
   if (job.attempt > 1 && detail.find("attempt") == std::string::npos) {
     detail += (detail.empty() ? "" : ", ") + std::to_string(job.attempt) + " attempts";
   }

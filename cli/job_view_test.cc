@@ -127,9 +127,9 @@ TEST(Gates, ShowTheirQuestionAndWhoDecided) {
 TEST(DescribeOutcome, NamesExitCodeReasonAndAttempts) {
   EXPECT_EQ("COMPLETED", DescribeOutcome(JobFromDatum(Job("a", "COMPLETED", {{"exit_code", Datum(0)}}))));
   JobView failed = JobFromDatum(Job("a", "FAILED", {{"exit_code", Datum(3)}}));
-  EXPECT_EQ("FAILED: exit 3", DescribeOutcome(failed));
+  EXPECT_EQ("FAILED: exit code 3", DescribeOutcome(failed));
   failed.attempt = 2;
-  EXPECT_EQ("FAILED: exit 3, 2 attempts", DescribeOutcome(failed));
+  EXPECT_EQ("FAILED: exit code 3, 2 attempts", DescribeOutcome(failed));
   failed.reason = "exit 3 (all 2 attempts failed)";
   EXPECT_EQ("FAILED: exit 3 (all 2 attempts failed)", DescribeOutcome(failed));
 }

@@ -1,0 +1,123 @@
+// BrokerCore: the files jobs run. Content sent with a submission is hashed (SHA-256, with a sampled
+// fingerprint so resent content costs a compare), journaled once, and named in perm_files; a job
+// naming a file not sent runs the artifact deployed under that name.
+#include <spdlog/spdlog.h>
+
+#include "artifacts/artifact_name.h"
+#include "artifacts/sha256.h"
+#include "broker/broker_core.h"
+
+namespace titan::broker {
+
+// The content a job runs: a file sent with the submission, else the artifact deployed under that
+// name (for an archive job, the project zip named by the path's ".zip" component).
+std::optional<Message> BrokerCore::ResolveFile(Job& j, const wire::Map& spec,
+                                               const std::unordered_map<std::string, std::string>& sent) {
+  std::string name = j.file;
+  if (const Datum* a = wire::FindField(spec, "archive");
+      a && std::holds_alternative<bool>(a->v) && std::get<bool>(a->v)) {
+    auto split = artifacts::SplitArchivePath(j.file);
+    if (!split) {
+      return Invalid("job '" + j.id +
+                     "' is an archive job, so its file must be '<project>.zip/<entry>' (for example "
+                     "'proj.zip/src/main.py'), not '" +
+                     j.file + "'");
+    }
+    name = split->archive;
+  }
+  if (auto it = sent.find(name); it != sent.end()) {
+    j.file_hash = it->second;
+    return std::nullopt;
+  }
+  if (artifacts_ == nullptr)
+    return Invalid("job '" + j.id + "' runs '" + name + "' but the submission has no such file");
+  auto deployed = artifacts_->Deployed(name);
+  if (!deployed.ok()) {
+    return wire::MakeError(ErrorCode::kNotFound,
+                           "job '" + j.id + "' runs '" + name +
+                               "', which was neither sent with the submission nor deployed (" +
+                               deployed.message() + ")");
+  }
+  j.file_hash = deployed->sha256;
+  return std::nullopt;
+}
+
+std::string BrokerCore::ContentHash(std::string_view content) {
+  // The fingerprint only picks a candidate (the bytes are compared in full below), so it samples: the
+  // size and three 256-byte windows, not the whole content.
+  constexpr size_t kWindow = 256;
+  auto window = [&](size_t at) { return content.substr(std::min(at, content.size()), kWindow); };
+  const std::hash<std::string_view> h;
+  const uint64_t fingerprint = h(window(0)) ^ (h(window(content.size() / 2)) * 31) ^
+                               (h(window(content.size() > kWindow ? content.size() - kWindow : 0)) * 961) ^
+                               (content.size() * 0x9E3779B97F4A7C15ull);
+  auto known = sha_by_fingerprint_.find(fingerprint);
+  if (known != sha_by_fingerprint_.end()) {
+    auto file = files_.find(known->second);
+    if (file != files_.end() && *file->second == content) return known->second;
+  }
+  std::string sha = artifacts::Sha256Hex(content);
+  sha_by_fingerprint_[fingerprint] = sha;
+  return sha;
+}
+
+std::optional<Message> BrokerCore::HashFiles(const wire::List& blobs,
+                                             std::unordered_map<std::string, std::string>* files) {
+  for (const auto& f : blobs) {
+    const auto& m = std::get<wire::Map>(f.v);
+    const std::string name = wire::FieldStr(m, "name");
+    if (files->count(name)) {
+      return Invalid("file '" + name + "' appears twice in this submission; send each file once");
+    }
+    const Datum* content = wire::FindField(m, "content");
+    const Datum* sha = wire::FindField(m, "sha256");
+    if (content != nullptr && !content->is_nil()) {
+      (*files)[name] = ContentHash(content->bytes());
+    } else if (sha != nullptr && !sha->is_nil()) {
+      const std::string hash(sha->bytes());
+      if (!artifacts::IsSha256Hex(hash)) {
+        return Invalid("file '" + name + "': sha256 '" + hash + "' is not 64 lowercase hex digits");
+      }
+      if (!files_.count(hash)) {
+        return wire::MakeError(ErrorCode::kNotFound,
+                               "file '" + name + "' was sent by its sha256 " + hash +
+                                   ", which this broker does not have; send its content");
+      }
+      (*files)[name] = hash;
+    } else {
+      return Invalid("file '" + name + "' has neither content nor sha256; send one of them");
+    }
+  }
+  return std::nullopt;
+}
+
+Status BrokerCore::JournalFiles(const wire::List& blobs,
+                                const std::unordered_map<std::string, std::string>& files) {
+  for (const auto& f : blobs) {
+    const auto& m = std::get<wire::Map>(f.v);  // HashFiles checked each FileBlob
+    const Datum* bytes = wire::FindField(m, "content");
+    if (bytes == nullptr || bytes->is_nil()) continue;  // sent by its sha256: the broker has it
+    const std::string& hash = files.at(wire::FieldStr(m, "name"));
+    if (files_.count(hash)) continue;
+    auto content = std::make_shared<const std::string>(bytes->bytes());
+    if (Status s = journal_->InsertFile(hash, wire::FieldStr(m, "name"), *content); !s.ok()) return s;
+    files_[hash] = std::move(content);
+  }
+  return Status::Ok();
+}
+
+void BrokerCore::StageFiles(const wire::List& blobs,
+                            const std::unordered_map<std::string, std::string>& files, Instant now) {
+  if (artifacts_ == nullptr) return;
+  for (const auto& f : blobs) {
+    const std::string name = wire::FieldStr(std::get<wire::Map>(f.v), "name");
+    const std::string& hash = files.at(name);
+    auto content = files_.find(hash);
+    if (content == files_.end()) continue;
+    if (auto st = artifacts_->Stage(name, hash, *content->second, now.wall_ms); !st.ok()) {
+      spdlog::warn("broker: could not stage '{}' in perm_files ({}); jobs still run it", name, st.message());
+    }
+  }
+}
+
+}  // namespace titan::broker

@@ -1,0 +1,193 @@
+// Reading the broker journal back. A row that cannot be read is reported (or, with salvage, skipped
+// and logged), never replaced by defaults; a file SQLite cannot read is reported as damaged.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "broker/journal.h"
+#include "schemas/cpp/codec.h"
+
+namespace titan::broker {
+
+namespace {
+
+constexpr const char* kSelectJobs =
+    "SELECT id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms, "
+    "started_ms, "
+    "finished_ms, lost, exit_code IS NULL, decided_by FROM jobs ORDER BY seq";
+constexpr const char* kSelectDags =
+    "SELECT id, name, agent_run_id, submitted_ms, job_ids, job_runs, seq FROM dags ORDER BY seq";
+
+// One jobs row, its spec decoded and applied. The error is what is wrong with the row.
+Result<Job> ReadJob(sqlite::Statement& row) {
+  Job j;
+  j.id = std::string(row.ColumnBlob(0));
+  j.seq = row.ColumnInt(1);
+  if (j.id.empty()) return Status::Invalid("has an empty job id");
+  wire::Datum spec;
+  std::string error;
+  if (!wire::DecodeMsgpack(row.ColumnBlob(2), 1 << 20, &spec, &error))
+    return Status::Invalid("has a spec that does not decode (" + error + ")");
+  auto* map = std::get_if<wire::Map>(&spec.v);
+  if (map == nullptr) return Status::Invalid("has a spec that is not a map");
+  // The spec is forwarded to workers as is: every JobSpec field must have the schema's type.
+  std::string refused;
+  const wire::Message probe = wire::MakeMessage(wire::MsgType::kJobSubmit)
+                                  .Set("jobs", wire::Datum(wire::List{spec}))
+                                  .Set("files", wire::Datum(wire::List{}));
+  if (!wire::Validate(probe, &refused))
+    return Status::Invalid("has a spec the schema refuses (" + refused + ")");
+  j.spec = std::move(*map);
+  if (Status s = ApplySpec(j); !s.ok()) return Status::Invalid("has a bad spec: " + s.message());
+  j.file_hash = std::string(row.ColumnBlob(3));
+  j.dag = std::string(row.ColumnBlob(4));
+  const std::optional<JobState> state = StateFromName(row.ColumnBlob(5));
+  if (!state) return Status::Invalid("has unknown state '" + std::string(row.ColumnBlob(5)) + "'");
+  j.state = *state;
+  j.attempt = row.ColumnInt(6);
+  j.worker = std::string(row.ColumnBlob(7));
+  if (row.ColumnInt(14) == 0) j.exit_code = row.ColumnInt(8);
+  j.reason = std::string(row.ColumnBlob(9));
+  j.submitted_ms = row.ColumnInt(10);
+  j.started_ms = row.ColumnInt(11);
+  j.finished_ms = row.ColumnInt(12);
+  j.lost = row.ColumnInt(13);
+  j.decided_by = std::string(row.ColumnBlob(15));
+  return j;
+}
+
+// A msgpack list in a blob, each item checked by `read`; false when it is anything else.
+template <typename T, typename Read>
+bool ReadList(std::string_view blob, Read read, std::vector<T>* out, std::string* error) {
+  wire::Datum d;
+  if (!wire::DecodeMsgpack(blob, 1 << 24, &d, error)) return false;
+  const auto* list = std::get_if<wire::List>(&d.v);
+  if (list == nullptr) return false;
+  for (const auto& item : *list) {
+    if (!read(item, out)) return false;
+  }
+  return true;
+}
+
+Result<Dag> ReadDag(sqlite::Statement& row) {
+  Dag d{std::string(row.ColumnBlob(0)),
+        std::string(row.ColumnBlob(1)),
+        std::string(row.ColumnBlob(2)),
+        {},
+        row.ColumnInt(3)};
+  std::string error;
+  auto id = [](const wire::Datum& v, std::vector<std::string>* out) {
+    if (v.is_value()) out->emplace_back(v.bytes());
+    return v.is_value();
+  };
+  if (!ReadList(row.ColumnBlob(4), id, &d.job_ids, &error)) {
+    return Status::Invalid("has a job list that is not a msgpack list of ids" +
+                           (error.empty() ? std::string() : " (" + error + ")"));
+  }
+  if (row.ColumnBlob(5).empty()) return d;  // a DAG from before runs: run 1 of each job
+  auto run = [](const wire::Datum& v, std::vector<int64_t>* out) {
+    const auto* r = std::get_if<int64_t>(&v.v);
+    if (r != nullptr) out->push_back(*r);
+    return r != nullptr;
+  };
+  if (!ReadList(row.ColumnBlob(5), run, &d.job_runs, &error)) {
+    return Status::Invalid("has job runs that are not a msgpack list of integers" +
+                           (error.empty() ? std::string() : " (" + error + ")"));
+  }
+  if (d.job_runs.size() != d.job_ids.size()) {
+    return Status::Invalid("has " + std::to_string(d.job_runs.size()) + " job runs for " +
+                           std::to_string(d.job_ids.size()) + " jobs");
+  }
+  return d;
+}
+
+}  // namespace
+
+Status Journal::Corrupt(const std::string& row, const std::string& problem, bool salvage,
+                        LoadReport* report) {
+  const std::string what = row + " " + problem;
+  if (!salvage) {
+    return Status(Status::Code::kInternal,
+                  what + "; start with --salvage to skip such rows (they are logged and left in the file)");
+  }
+  spdlog::error("broker: journal: SKIPPED (--salvage): {}", what);
+  report->skipped.push_back(what);
+  return Status::Ok();
+}
+
+Status Journal::Damaged(Status s) {
+  if (s.ok() || db_.raw() == nullptr) return s;
+  const int code = sqlite3_errcode(db_.raw()) & 0xff;
+  if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) return s;
+  return Status(Status::Code::kInternal,
+                "the journal " + path_ + " is damaged (" + s.message() +
+                    "): SQLite cannot read it, so --salvage cannot either. Move it aside to start with an "
+                    "empty journal, or rebuild it from what SQLite can still read (`sqlite3 " +
+                    path_ + " .recover | sqlite3 recovered.db`) and put that in its place");
+}
+
+Status Journal::Load(const Visitor& visit, bool salvage, LoadReport* report) {
+  LoadReport local;
+  if (report == nullptr) report = &local;
+  if (Status s = LoadFiles(visit); !s.ok()) return s;
+  if (Status s = LoadJobs(visit, salvage, report); !s.ok()) return s;
+  if (Status s = LoadDags(visit, salvage, report); !s.ok()) return s;
+  return LoadSchedules(visit, salvage, report);
+}
+
+Status Journal::LoadFiles(const Visitor& visit) {
+  sqlite::Statement files;
+  if (Status s = db_.Prepare("SELECT hash, content FROM files", &files); !s.ok()) return Damaged(s);
+  while (files.Step()) visit.file(std::string(files.ColumnBlob(0)), std::string(files.ColumnBlob(1)));
+  return Damaged(files.status());
+}
+
+Status Journal::LoadJobs(const Visitor& visit, bool salvage, LoadReport* report) {
+  sqlite::Statement rows;
+  if (Status s = db_.Prepare(kSelectJobs, &rows); !s.ok()) return Damaged(s);
+  while (rows.Step()) {
+    const int64_t seq = rows.ColumnInt(1);
+    report->last_job_seq = std::max(report->last_job_seq, seq);
+    Result<Job> job = ReadJob(rows);
+    if (job.ok()) {
+      visit.job(std::move(job.value()));
+      continue;
+    }
+    const std::string row =
+        "journal row seq " + std::to_string(seq) + " (job '" + std::string(rows.ColumnBlob(0)) + "')";
+    if (Status s = Corrupt(row, job.message(), salvage, report); !s.ok()) return s;
+  }
+  return Damaged(rows.status());
+}
+
+Status Journal::LoadDags(const Visitor& visit, bool salvage, LoadReport* report) {
+  sqlite::Statement rows;
+  if (Status s = db_.Prepare(kSelectDags, &rows); !s.ok()) return Damaged(s);
+  while (rows.Step()) {
+    Result<Dag> dag = ReadDag(rows);
+    if (dag.ok()) {
+      visit.dag(std::move(dag.value()));
+      continue;
+    }
+    const std::string row = "journal DAG row seq " + std::to_string(rows.ColumnInt(6)) + " ('" +
+                            std::string(rows.ColumnBlob(0)) + "')";
+    if (Status s = Corrupt(row, dag.message(), salvage, report); !s.ok()) return s;
+  }
+  return Damaged(rows.status());
+}
+
+Status Journal::LoadSchedules(const Visitor& visit, bool salvage, LoadReport* report) {
+  sqlite::Statement rows;
+  if (Status s = db_.Prepare("SELECT name, definition, last_ms FROM schedules", &rows); !s.ok())
+    return Damaged(s);
+  while (rows.Step()) {
+    const std::string name(rows.ColumnBlob(0));
+    Status read = visit.schedule(name, std::string(rows.ColumnBlob(1)), rows.ColumnInt(2));
+    if (read.ok()) continue;
+    if (Status s = Corrupt("journal schedule '" + name + "'", read.message(), salvage, report); !s.ok())
+      return s;
+  }
+  return Damaged(rows.status());
+}
+
+}  // namespace titan::broker

@@ -1,0 +1,65 @@
+// Reconcile: what a (re-)registering worker's report means, against what the broker believes. A pure
+// function over a snapshot (no sockets, no clock, no core): BrokerCore::RegisterWorker builds the
+// snapshot and carries out the decisions. Tested with tables in reconcile_test.cc.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "broker/job.h"
+
+namespace titan::broker {
+
+// One run a worker lists in WORKER_READY: still running, or finished with an unacknowledged result.
+struct RunRef {
+  std::string id;
+  int64_t attempt = 0;
+};
+
+// The broker's view of the latest run of one job id. Attempts count on across the runs of a reused
+// id (Job::first_attempt), so an attempt number names one run of one id.
+struct BelievedRun {
+  JobState state = JobState::kPending;
+  int64_t attempt = 0;       // the run's current attempt
+  std::string worker;        // where it was last placed
+  bool worker_live = false;  // `worker` is registered now (and is not the reporting worker)
+};
+
+struct ReconcileInput {
+  std::string worker;            // the reporting worker's name
+  std::vector<RunRef> running;   // what it still runs
+  std::vector<RunRef> finished;  // results it has not had acknowledged
+  // By id: the latest run of every id reported and of every job believed to run on `worker`. An id
+  // the broker does not know is absent.
+  std::map<std::string, BelievedRun> believed;
+};
+
+struct Decision {
+  enum Kind {
+    kAdopt,          // a run the broker expects there: it stays RUNNING on this worker
+    kAdoptRequeued,  // requeued when the worker was thought lost, still running: back to RUNNING
+    kCancel,         // a run the broker does not expect: the worker is told to cancel it
+    kApplyResult,    // a result for the run the broker expects: applied as JOB_DONE
+    kIgnoreResult,   // a stale result: only acknowledged
+    kRequeue,        // believed to run there, but the worker no longer has it: back to the queue
+  } kind;
+  std::string id;
+  int64_t attempt = 0;
+  size_t result = 0;  // kApplyResult, kIgnoreResult: its index in ReconcileInput::finished
+  std::string why;    // kCancel, kIgnoreResult, kRequeue: for the log and the worker
+};
+
+// Why a result for `result` is stale on `worker` (only acknowledged); "" when it applies: the broker
+// believes that very attempt runs on that worker. The one rule for WORKER_READY's results and JOB_DONE.
+std::string WhyStale(const RunRef& result, const BelievedRun* believed, const std::string& worker);
+
+// The decisions in the order to carry them out: the running list's (in its order), then the results',
+// then the requeues (by id). Each reported run gets one decision; a run reported twice, one.
+std::vector<Decision> Reconcile(const ReconcileInput& in);
+
+// "adopt a/1, cancel b/2 (stale attempt: the broker expects attempt 3), requeue c/1 (...)", for tests.
+std::string RenderDecisions(const std::vector<Decision>& decisions);
+
+}  // namespace titan::broker
