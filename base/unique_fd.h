@@ -27,6 +27,13 @@ class UniqueFd {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
   }
+  // Closes it now and returns close()'s result, for callers that must know a write reached the file
+  // system (0, or -1 with errno). Empty afterwards.
+  int Close() {
+    const int rc = fd_ >= 0 ? ::close(fd_) : 0;
+    fd_ = -1;
+    return rc;
+  }
   // Gives up ownership without closing.
   int Release() { return std::exchange(fd_, -1); }
 

@@ -161,11 +161,8 @@ CLI::Option* AddSpace(CLI::App* cmd, std::string* space, const char* help) {
   return cmd->add_option("--space", *space, help)->check(CLI::IsMember({"uploads", "perm_files"}));
 }
 
-}  // namespace
-
-void AddArtifactCommands(CLI::App& app, const Target& target, int* exit_code) {
-  const Target* t = &target;
-
+// upload, deploy-script.
+void AddUploadCommands(CLI::App& app, const Target* t, int* exit_code) {
   auto up = std::make_shared<TransferArgs>();
   CLI::App* upload =
       app.add_subcommand("upload", "Upload a file (to uploads/) or a folder (zipped, to perm_files/)");
@@ -187,13 +184,10 @@ void AddArtifactCommands(CLI::App& app, const Target& target, int* exit_code) {
   deploy->add_option("--name", dep->name, "the name jobs use (default: the file's name)");
   deploy->add_flag("--quiet,-q", dep->quiet, "no progress line");
   deploy->callback([=] { *exit_code = DeployScript(*t, *dep); });
+}
 
-  auto ls = std::make_shared<TransferArgs>();
-  CLI::App* list =
-      app.add_subcommand("artifacts", "List the broker's artifacts; `get` downloads one, `rm` removes one");
-  AddSpace(list, &ls->space, "only this space: uploads or perm_files");
-  list->add_flag("--json", ls->json, "print a JSON array of ArtifactInfo objects instead of a table");
-
+// artifacts get, artifacts rm.
+void AddGetAndRemove(CLI::App* list, const Target* t, int* exit_code) {
   auto g = std::make_shared<TransferArgs>();
   CLI::App* get = list->add_subcommand("get", "Download an artifact (verified by sha256)");
   get->footer(
@@ -212,7 +206,19 @@ void AddArtifactCommands(CLI::App& app, const Target& target, int* exit_code) {
   rm->add_option("NAME", r->name, "the artifact's name")->required();
   AddSpace(rm, &r->space, "the space it is in (needed when both spaces have NAME)");
   rm->callback([=] { *exit_code = Remove(*t, *r); });
+}
 
+}  // namespace
+
+void AddArtifactCommands(CLI::App& app, const Target& target, int* exit_code) {
+  const Target* t = &target;
+  AddUploadCommands(app, t, exit_code);
+  auto ls = std::make_shared<TransferArgs>();
+  CLI::App* list =
+      app.add_subcommand("artifacts", "List the broker's artifacts; `get` downloads one, `rm` removes one");
+  AddSpace(list, &ls->space, "only this space: uploads or perm_files");
+  list->add_flag("--json", ls->json, "print a JSON array of ArtifactInfo objects instead of a table");
+  AddGetAndRemove(list, t, exit_code);
   list->callback([=] {
     if (list->get_subcommands().empty()) *exit_code = List(*t, *ls);
   });

@@ -9,55 +9,66 @@
 namespace titan::cli {
 
 #ifdef TITAN_HAVE_BROKER
+namespace {
+
+// Where it listens and keeps its data, and what it announces.
+void AddAddressOptions(CLI::App* cmd, broker::BrokerOptions* o) {
+  cmd->add_option("--port", o->port, "client port, the one users know (0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--worker-port", o->worker_port, "port workers connect to (0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--pub-port", o->pub_port, "port of the event and log feed (0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--bind", o->bind, "interface for all three ports (0.0.0.0 for remote workers)")
+      ->capture_default_str();
+  cmd->add_option("--dir", o->dir, "data directory: the job journal, job logs and artifacts")
+      ->capture_default_str();
+  cmd->add_option("--max-upload-mb", o->max_upload_mb, "the largest artifact a client may upload, in MiB")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->capture_default_str();
+  cmd->add_option("--store-port", o->store_port, "TitanStore port to announce to clients (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--store-host", o->store_host, "TitanStore host to announce (default: the broker's host)");
+}
+
+// Heartbeats, recovery, auto-scaling and salvage.
+void AddBehaviourOptions(CLI::App* cmd, broker::BrokerOptions* o) {
+  cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "worker heartbeat interval; 3 missed beats = dead")
+      ->check(CLI::Range(50, 600000))
+      ->capture_default_str();
+  cmd->add_option("--recovery-grace-ms", o->recovery_grace_ms,
+                  "after a restart, how long journaled RUNNING jobs wait for their worker to return")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--autoscale-max", o->autoscale_max,
+                  "auto-scaling: child workers a worker may be asked to start on its machine (0: off)")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  cmd->add_option("--autoscale-min", o->autoscale_min, "auto-scaling: idle child workers kept per machine")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  cmd->add_option("--scale-wait-ms", o->scale_wait_ms,
+                  "auto-scaling: a job waiting this long with no free slot starts a child worker")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--scale-cooldown-ms", o->scale_cooldown_ms,
+                  "auto-scaling: a child worker idle this long is retired")
+      ->check(CLI::Range(0, 86400000))
+      ->capture_default_str();
+  cmd->add_flag("--salvage", o->salvage,
+                "start even if journal rows cannot be read: skip them (each is logged) instead of refusing "
+                "to start; see docs/operations.md");
+}
+
+}  // namespace
+
 void AddBrokerCommand(CLI::App& app, int* exit_code) {
   auto options = std::make_shared<broker::BrokerOptions>();
   CLI::App* cmd = app.add_subcommand("broker",
                                      "Serve the broker: accepts jobs, dispatches them to workers, "
                                      "publishes events and logs");
-  cmd->add_option("--port", options->port, "client port, the one users know (0: any free port)")
-      ->capture_default_str();
-  cmd->add_option("--worker-port", options->worker_port, "port workers connect to (0: any free port)")
-      ->capture_default_str();
-  cmd->add_option("--pub-port", options->pub_port, "port of the event and log feed (0: any free port)")
-      ->capture_default_str();
-  cmd->add_option("--bind", options->bind, "interface for all three ports (0.0.0.0 for remote workers)")
-      ->capture_default_str();
-  cmd->add_option("--dir", options->dir, "data directory: the job journal, job logs and artifacts")
-      ->capture_default_str();
-  cmd->add_option("--max-upload-mb", options->max_upload_mb,
-                  "the largest artifact a client may upload, in MiB")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
-      ->capture_default_str();
-  cmd->add_option("--store-port", options->store_port, "TitanStore port to announce to clients (0: none)")
-      ->capture_default_str();
-  cmd->add_option("--store-host", options->store_host,
-                  "TitanStore host to announce (default: the broker's host)");
-  cmd->add_option("--heartbeat-ms", options->heartbeat_ms, "worker heartbeat interval; 3 missed beats = dead")
-      ->check(CLI::Range(50, 600000))
-      ->capture_default_str();
-  cmd->add_option("--recovery-grace-ms", options->recovery_grace_ms,
-                  "after a restart, how long journaled RUNNING jobs wait for their worker to return")
-      ->check(CLI::Range(0, 3600000))
-      ->capture_default_str();
-  cmd->add_option("--autoscale-max", options->autoscale_max,
-                  "auto-scaling: child workers a worker may be asked to start on its machine (0: off)")
-      ->check(CLI::Range(0, 256))
-      ->capture_default_str();
-  cmd->add_option("--autoscale-min", options->autoscale_min,
-                  "auto-scaling: idle child workers kept per machine")
-      ->check(CLI::Range(0, 256))
-      ->capture_default_str();
-  cmd->add_option("--scale-wait-ms", options->scale_wait_ms,
-                  "auto-scaling: a job waiting this long with no free slot starts a child worker")
-      ->check(CLI::Range(0, 3600000))
-      ->capture_default_str();
-  cmd->add_option("--scale-cooldown-ms", options->scale_cooldown_ms,
-                  "auto-scaling: a child worker idle this long is retired")
-      ->check(CLI::Range(0, 86400000))
-      ->capture_default_str();
-  cmd->add_flag("--salvage", options->salvage,
-                "start even if journal rows cannot be read: skip them (each is logged) instead of refusing "
-                "to start; see docs/operations.md");
+  AddAddressOptions(cmd, options.get());
+  AddBehaviourOptions(cmd, options.get());
   cmd->callback([options, exit_code] { *exit_code = broker::RunBroker(*options); });
 }
 #else

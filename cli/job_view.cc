@@ -306,43 +306,45 @@ std::string RenderStatsJson(const wire::StatsMsg& stats) {
   return DatumJson(Datum(stats.ToMessage().body)) + "\n";
 }
 
+namespace {
+
+// The JSON escape of a character that has a short one (a newline: backslash n), else nullptr.
+const char* ShortEscape(char c) {
+  switch (c) {
+    case '"':
+      return "\\\"";
+    case '\\':
+      return "\\\\";
+    case '\n':
+      return "\\n";
+    case '\r':
+      return "\\r";
+    case '\t':
+      return "\\t";
+    case '\b':
+      return "\\b";
+    case '\f':
+      return "\\f";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
 std::string JsonString(std::string_view s) {
   const bool utf8 = wire::IsValidUtf8(s);
   std::string out = "\"";
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", u);
-          out += buf;
-        } else if (u >= 0x80 && !utf8) {
-          out += "\\ufffd";
-        } else {
-          out += c;
-        }
+    if (const char* e = ShortEscape(c)) {
+      out += e;
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += u >= 0x80 && !utf8 ? std::string("\\ufffd") : std::string(1, c);
     }
   }
   return out + "\"";

@@ -106,63 +106,69 @@ int StoreCall(const Target& target, const Message& req, MsgType expected_reply) 
   return PrintReply(req, reply);
 }
 
-void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
-  auto a = std::make_shared<KvArgs>();
-  CLI::App* kv = app.add_subcommand("kv", "Read and write TitanStore from a shell");
-  kv->require_subcommand(1);
-  const Target* t = &target;
-  auto add = [&](const char* name, const char* help, auto build, MsgType reply) {
-    CLI::App* cmd = kv->add_subcommand(name, help);
-    cmd->callback([=] { *exit_code = StoreCall(*t, build(), reply); });
-    return cmd;
-  };
-  add(
-      "get", "print the value of KEY (exit 1 when missing)",
+namespace {
+
+// Adds `kv NAME`, whose callback sends the request `build` makes and expects `reply`.
+template <typename Build>
+CLI::App* AddCall(CLI::App* kv, const Target* t, int* exit_code, const char* name, const char* help,
+                  Build build, MsgType reply) {
+  CLI::App* cmd = kv->add_subcommand(name, help);
+  cmd->callback([=] { *exit_code = StoreCall(*t, build(), reply); });
+  return cmd;
+}
+
+// get, put, del.
+void AddValueCommands(CLI::App* kv, const Target* t, int* exit_code, const std::shared_ptr<KvArgs>& a) {
+  AddCall(
+      kv, t, exit_code, "get", "print the value of KEY (exit 1 when missing)",
       [=] { return wire::StoreGetMsg{ArgValue(a->key)}.ToMessage(); }, MsgType::kStoreValue)
       ->add_option("key", a->key)
       ->required();
-  auto* put = add(
-      "put", "set KEY to VALUE ('-' reads binary from stdin)",
+  auto* put = AddCall(
+      kv, t, exit_code, "put", "set KEY to VALUE ('-' reads binary from stdin)",
       [=] {
         return wire::StorePutMsg{ArgValue(a->key), ArgValue(a->value)}.ToMessage();
       },
       MsgType::kStoreOk);
   put->add_option("key", a->key)->required();
   put->add_option("value", a->value)->required();
-  add(
-      "del", "delete KEY (prints 1 if it existed)",
+  AddCall(
+      kv, t, exit_code, "del", "delete KEY (prints 1 if it existed)",
       [=] { return wire::StoreDeleteMsg{ArgValue(a->key)}.ToMessage(); }, MsgType::kStoreCount)
       ->add_option("key", a->key)
       ->required();
-  for (auto [name, type, help] :
-       {std::tuple{"sadd", MsgType::kStoreSadd, "add MEMBER to set KEY (prints 1 if new)"},
-        std::tuple{"srem", MsgType::kStoreSrem, "remove MEMBER from set KEY"}}) {
-    auto* cmd = add(
-        name, help,
-        [=, type = type] {
-          return type == MsgType::kStoreSadd
-                     ? wire::StoreSaddMsg{ArgValue(a->key), ArgValue(a->member)}.ToMessage()
-                     : wire::StoreSremMsg{ArgValue(a->key), ArgValue(a->member)}.ToMessage();
-        },
-        MsgType::kStoreCount);
+}
+
+// sadd, srem, smembers.
+void AddSetCommands(CLI::App* kv, const Target* t, int* exit_code, const std::shared_ptr<KvArgs>& a) {
+  auto* sadd = AddCall(
+      kv, t, exit_code, "sadd", "add MEMBER to set KEY (prints 1 if new)",
+      [=] {
+        return wire::StoreSaddMsg{ArgValue(a->key), ArgValue(a->member)}.ToMessage();
+      },
+      MsgType::kStoreCount);
+  auto* srem = AddCall(
+      kv, t, exit_code, "srem", "remove MEMBER from set KEY",
+      [=] {
+        return wire::StoreSremMsg{ArgValue(a->key), ArgValue(a->member)}.ToMessage();
+      },
+      MsgType::kStoreCount);
+  for (CLI::App* cmd : {sadd, srem}) {
     cmd->add_option("key", a->key)->required();
     cmd->add_option("member", a->member)->required();
   }
-  add(
-      "smembers", "print the members of set KEY, one per line",
+  AddCall(
+      kv, t, exit_code, "smembers", "print the members of set KEY, one per line",
       [=] { return wire::StoreSmembersMsg{ArgValue(a->key)}.ToMessage(); }, MsgType::kStoreList)
       ->add_option("key", a->key)
       ->required();
-  auto* incr = add(
-      "incr", "add DELTA (default 1) to the integer at KEY atomically and print it",
-      [=] {
-        return wire::StoreIncrMsg{ArgValue(a->key), a->delta}.ToMessage();
-      },
-      MsgType::kStoreInt);
-  incr->add_option("key", a->key)->required();
-  incr->add_option("delta", a->delta);
-  auto* cas = add(
-      "cas", "KEY EXPECTED NEW: set KEY to NEW only if it holds EXPECTED; exit 1 if it did not",
+}
+
+// cas KEY EXPECTED NEW, or cas --absent KEY NEW.
+void AddCasCommand(CLI::App* kv, const Target* t, int* exit_code, const std::shared_ptr<KvArgs>& a) {
+  auto* cas = AddCall(
+      kv, t, exit_code, "cas",
+      "KEY EXPECTED NEW: set KEY to NEW only if it holds EXPECTED; exit 1 if it did not",
       [=] {
         wire::StoreCasMsg cas{.key = ArgValue(a->key), .value = ArgValue(a->cas.back())};
         if (!a->absent) cas.expected = ArgValue(a->cas.front());
@@ -179,14 +185,39 @@ void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
       throw CLI::ValidationError("cas", a->absent ? "with --absent give KEY NEW" : "give KEY EXPECTED NEW");
     }
   });
-  auto* keys = add(
-      "keys", "list keys starting with PREFIX",
+}
+
+// incr, keys.
+void AddCounterAndKeyCommands(CLI::App* kv, const Target* t, int* exit_code,
+                              const std::shared_ptr<KvArgs>& a) {
+  auto* incr = AddCall(
+      kv, t, exit_code, "incr", "add DELTA (default 1) to the integer at KEY atomically and print it",
+      [=] {
+        return wire::StoreIncrMsg{ArgValue(a->key), a->delta}.ToMessage();
+      },
+      MsgType::kStoreInt);
+  incr->add_option("key", a->key)->required();
+  incr->add_option("delta", a->delta);
+  auto* keys = AddCall(
+      kv, t, exit_code, "keys", "list keys starting with PREFIX",
       [=] {
         return wire::StoreKeysMsg{ArgValue(a->prefix), a->limit}.ToMessage();
       },
       MsgType::kStoreList);
   keys->add_option("prefix", a->prefix);
   keys->add_option("--limit", a->limit)->capture_default_str();
+}
+
+}  // namespace
+
+void AddKvCommand(CLI::App& app, const Target& target, int* exit_code) {
+  auto a = std::make_shared<KvArgs>();
+  CLI::App* kv = app.add_subcommand("kv", "Read and write TitanStore from a shell");
+  kv->require_subcommand(1);
+  AddValueCommands(kv, &target, exit_code, a);
+  AddSetCommands(kv, &target, exit_code, a);
+  AddCasCommand(kv, &target, exit_code, a);
+  AddCounterAndKeyCommands(kv, &target, exit_code, a);
 }
 
 }  // namespace titan::cli

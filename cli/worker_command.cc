@@ -10,6 +10,32 @@
 namespace titan::cli {
 
 #ifdef TITAN_HAVE_WORKER
+namespace {
+
+// How it runs jobs, its timings, and what identifies it to the broker beyond its name.
+void AddTimingOptions(CLI::App* cmd, worker::WorkerOptions* o) {
+  cmd->add_option("--executor", o->executor, "process: run jobs; noop: complete them at once (benchmarks)")
+      ->check(CLI::IsMember({"process", "noop"}))
+      ->capture_default_str();
+  cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "heartbeat interval")
+      ->check(CLI::Range(50, 600000))
+      ->capture_default_str();
+  cmd->add_option("--kill-grace-ms", o->kill_grace_ms, "SIGTERM -> SIGKILL grace when stopping a job")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--drain-grace-ms", o->drain_grace_ms,
+                  "on SIGTERM or `titan shutdown`: how long running jobs may take to finish")
+      ->check(CLI::Range(0, 86400000))
+      ->capture_default_str();
+  cmd->add_option("--parent", o->parent, "set by a worker that started this one (auto-scaling)");
+  cmd->add_option("--address-port", o->address_port,
+                  "the port this worker is known by, as the original's workers were (`titan stats` shows it, "
+                  "`titan shutdown HOST PORT` finds it); nothing listens on it")
+      ->check(CLI::Range(1, 65535));
+}
+
+}  // namespace
+
 void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
   auto options = std::make_shared<worker::WorkerOptions>();
   CLI::App* cmd =
@@ -25,25 +51,7 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
   cmd->add_option("--shared-dir", options->shared_dir,
                   "folder DAG jobs run in and share files through (default: <parent of --dir>/"
                   "titan_workspace/shared, one per data folder, so local workers share it)");
-  cmd->add_option("--executor", options->executor,
-                  "process: run jobs; noop: complete them at once (benchmarks)")
-      ->check(CLI::IsMember({"process", "noop"}))
-      ->capture_default_str();
-  cmd->add_option("--heartbeat-ms", options->heartbeat_ms, "heartbeat interval")
-      ->check(CLI::Range(50, 600000))
-      ->capture_default_str();
-  cmd->add_option("--kill-grace-ms", options->kill_grace_ms, "SIGTERM -> SIGKILL grace when stopping a job")
-      ->check(CLI::Range(0, 3600000))
-      ->capture_default_str();
-  cmd->add_option("--drain-grace-ms", options->drain_grace_ms,
-                  "on SIGTERM or `titan shutdown`: how long running jobs may take to finish")
-      ->check(CLI::Range(0, 86400000))
-      ->capture_default_str();
-  cmd->add_option("--parent", options->parent, "set by a worker that started this one (auto-scaling)");
-  cmd->add_option("--address-port", options->address_port,
-                  "the port this worker is known by, as the original's workers were (`titan stats` shows it, "
-                  "`titan shutdown HOST PORT` finds it); nothing listens on it")
-      ->check(CLI::Range(1, 65535));
+  AddTimingOptions(cmd, options.get());
   const Target* t = &target;
   cmd->callback([options, t, exit_code] {
     options->host = t->host;

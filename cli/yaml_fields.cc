@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <regex>
+#include <utility>
 
 namespace titan::cli {
 namespace {
@@ -36,6 +37,14 @@ const Resolvers& Patterns() {
   return resolvers;
 }
 
+// YAML 1.1 integer notation: the radix and where the digits start ("0x1f": 16 from 2; "1:30": 60).
+std::pair<uint64_t, size_t> IntRadix(const std::string& text) {
+  if (text.find(':') != std::string::npos) return {60, 0};  // sexagesimal: 1:30 is 90; each part decimal
+  if (text.rfind("0b", 0) == 0 || text.rfind("0x", 0) == 0) return {text[1] == 'b' ? 2 : 16, 2};
+  if (text.size() > 1 && text[0] == '0') return {8, 1};
+  return {10, 0};
+}
+
 // The value of a scalar KindOf calls kInt; false when it does not fit in 64 bits.
 bool IntValue(std::string text, int64_t* out) {
   std::erase(text, '_');
@@ -45,17 +54,7 @@ bool IntValue(std::string text, int64_t* out) {
     text.erase(0, 1);
   }
   const uint64_t limit = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + (negative ? 1 : 0);
-  uint64_t base = 10;
-  size_t from = 0;
-  if (text.find(':') != std::string::npos) {
-    base = 60;  // sexagesimal: 1:30 is 90; each part is decimal
-  } else if (text.rfind("0b", 0) == 0 || text.rfind("0x", 0) == 0) {
-    base = text[1] == 'b' ? 2 : 16;
-    from = 2;
-  } else if (text.size() > 1 && text[0] == '0') {
-    base = 8;
-    from = 1;
-  }
+  const auto [base, from] = IntRadix(text);
   // value = value * radix + digit, false on overflow past `limit`.
   auto push = [limit](uint64_t* value, uint64_t radix, uint64_t digit) {
     return !__builtin_mul_overflow(*value, radix, value) && !__builtin_add_overflow(*value, digit, value) &&
@@ -65,13 +64,9 @@ bool IntValue(std::string text, int64_t* out) {
   for (size_t i = from; i < text.size(); ++i) {
     const int c = std::tolower(static_cast<unsigned char>(text[i]));
     const uint64_t digit = static_cast<uint64_t>(c >= 'a' ? c - 'a' + 10 : c - '0');
-    bool ok = true;
-    if (c == ':') {
-      ok = push(&value, 60, part);
-      part = 0;
-    } else {
-      ok = base == 60 ? push(&part, 10, digit) : push(&value, base, digit);
-    }
+    const bool ok = c == ':'     ? push(&value, 60, std::exchange(part, 0))
+                    : base == 60 ? push(&part, 10, digit)
+                                 : push(&value, base, digit);
     if (!ok) return false;
   }
   if (base == 60 && !push(&value, 60, part)) return false;
