@@ -29,7 +29,7 @@ std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx, const std::string& en
 }  // namespace
 
 BrokerLink::BrokerLink(zmq::context_t& ctx, std::string host, int port, int heartbeat_ms,
-                       std::function<wire::Message()> make_ready)
+                       std::function<wire::WorkerReadyMsg()> make_ready)
     : ctx_(ctx),
       host_(std::move(host)),
       port_(port),
@@ -40,8 +40,7 @@ void BrokerLink::StartDiscovery(int64_t now) {
   state_ = State::kDiscovering;
   worker_.reset();
   hello_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(port_));
-  wire::SendRequest(
-      *hello_, wire::MakeMessage(wire::MsgType::kHello).Set("client", wire::Datum(wire::Text{"worker"})));
+  wire::SendRequest(*hello_, wire::HelloMsg{.client = "worker"}.ToMessage());
   hello_deadline_ = now + std::max<int64_t>(Backoff(), 1000);
 }
 
@@ -53,25 +52,38 @@ size_t BrokerLink::AddPollItems(zmq::pollitem_t* items, bool want_out) {
   return n;
 }
 
-std::vector<wire::Message> BrokerLink::Receive(Instant at) {
-  const int64_t now = at.mono_ms;
-  std::vector<wire::Message> out;
-  if (hello_ && (hello_->get(zmq::sockopt::events) & ZMQ_POLLIN)) {
-    wire::Decoded d = wire::RecvReply(*hello_);
-    if (d.status == wire::DecodeStatus::kOk && d.msg.type == wire::MsgType::kWelcome &&
-        d.msg.Has("worker_port")) {
-      const std::string endpoint = "tcp://" + host_ + ":" + std::to_string(d.msg.Int("worker_port"));
-      hello_.reset();
-      worker_ = Dealer(ctx_, endpoint);
-      state_ = State::kRegistering;
-      last_heard_ = now;
-      next_heartbeat_ = now + heartbeat_ms_;
-      wire::SendMessage(*worker_, make_ready_());
-    } else {
-      spdlog::error("worker: {}:{} is not a Titan broker ({}); retrying", host_, port_,
-                    d.status == wire::DecodeStatus::kOk ? std::string(wire::NameOf(d.msg.type)) : d.reason);
+// Connects the worker socket to the port WELCOME names and registers; anything else is not a broker.
+void BrokerLink::OnWelcome(const wire::Decoded& d, int64_t now) {
+  std::optional<int64_t> worker_port;
+  if (d.status == wire::DecodeStatus::kOk) {
+    if (Result<wire::WelcomeMsg> welcome = wire::WelcomeMsg::From(d.msg); welcome.ok()) {
+      worker_port = welcome->worker_port;
     }
   }
+  if (!worker_port) {
+    spdlog::error("worker: {}:{} is not a Titan broker ({}); retrying", host_, port_,
+                  d.status == wire::DecodeStatus::kOk ? std::string(wire::NameOf(d.msg.type)) : d.reason);
+    return;
+  }
+  hello_.reset();
+  worker_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(*worker_port));
+  state_ = State::kRegistering;
+  last_heard_ = now;
+  next_heartbeat_ = now + heartbeat_ms_;
+  wire::SendMessage(*worker_, make_ready_().ToMessage());
+}
+
+void BrokerLink::OnWorkerWelcome(const wire::WorkerWelcomeMsg& welcome) {
+  if (state_ != State::kReady) unanswered_ = 0;
+  if (welcome.heartbeat_ms > 0) heartbeat_ms_ = static_cast<int>(welcome.heartbeat_ms);  // the broker's beat
+  state_ = State::kReady;
+  if (welcome.store_port) store_port_ = static_cast<int>(*welcome.store_port);
+}
+
+std::vector<Inbound> BrokerLink::Receive(Instant at) {
+  const int64_t now = at.mono_ms;
+  std::vector<Inbound> out;
+  if (hello_ && (hello_->get(zmq::sockopt::events) & ZMQ_POLLIN)) OnWelcome(wire::RecvReply(*hello_), now);
   for (int i = 0; i < 1000 && worker_ && (worker_->get(zmq::sockopt::events) & ZMQ_POLLIN); ++i) {
     wire::Decoded d = wire::RecvReply(*worker_);
     last_heard_ = now;
@@ -80,14 +92,15 @@ std::vector<wire::Message> BrokerLink::Receive(Instant at) {
       continue;
     }
     if (d.msg.type == wire::MsgType::kWorkerWelcome) {
-      if (state_ != State::kReady) unanswered_ = 0;
-      if (d.msg.Int("heartbeat_ms") > 0)
-        heartbeat_ms_ = static_cast<int>(d.msg.Int("heartbeat_ms"));  // the broker's beat
-      state_ = State::kReady;
-      if (d.msg.Has("store_port")) store_port_ = static_cast<int>(d.msg.Int("store_port"));
+      const Result<wire::WorkerWelcomeMsg> welcome = wire::WorkerWelcomeMsg::From(d.msg);
+      if (!welcome.ok()) {
+        spdlog::warn("worker: dropping a malformed WORKER_WELCOME: {}", welcome.message());
+        continue;
+      }
+      OnWorkerWelcome(welcome.value());
     }
     if (d.msg.type == wire::MsgType::kHeartbeat) continue;
-    out.push_back(std::move(d.msg));
+    out.push_back(Inbound{std::move(d.msg), d.rid});
   }
   return out;
 }
@@ -111,9 +124,9 @@ int64_t BrokerLink::Tick(Instant at, int64_t busy, bool draining) {
     return hello_deadline_;
   }
   if (now >= next_heartbeat_) {
-    wire::Message hb = wire::MakeMessage(wire::MsgType::kHeartbeat).Set("busy", wire::Datum(busy));
-    if (draining) hb.Set("draining", wire::Datum(true));
-    Send(hb);
+    wire::HeartbeatMsg hb{.busy = busy};
+    if (draining) hb.draining = true;
+    Send(hb.ToMessage());
     next_heartbeat_ = now + heartbeat_ms_;
   }
   return std::min(next_heartbeat_, last_heard_ + static_cast<int64_t>(heartbeat_ms_) * kLiveness + 1);
@@ -134,7 +147,7 @@ void BrokerLink::Reregister(Instant now) {
   if (!worker_) return;
   state_ = State::kRegistering;
   last_heard_ = now.mono_ms;
-  Send(make_ready_());
+  Send(make_ready_().ToMessage());
 }
 
 }  // namespace titan::worker

@@ -15,9 +15,15 @@
 #include <zmq.hpp>
 
 #include "base/clock.h"
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::worker {
+
+// A message from the broker on the worker socket, with the request id (`rid`) it answers, if any.
+struct Inbound {
+  wire::Message msg;
+  std::optional<int64_t> rid;
+};
 
 class BrokerLink {
  public:
@@ -25,14 +31,14 @@ class BrokerLink {
 
   // `make_ready` builds the WORKER_READY to send (it carries running jobs and unacked results).
   BrokerLink(zmq::context_t& ctx, std::string host, int port, int heartbeat_ms,
-             std::function<wire::Message()> make_ready);
+             std::function<wire::WorkerReadyMsg()> make_ready);
 
   State state() const { return state_; }
   // Poll items for the sockets in use (0, 1 or 2); `want_out` also asks for POLLOUT on the worker socket.
   size_t AddPollItems(zmq::pollitem_t* items, bool want_out);
   // After poll: reads what arrived; returns the worker-dialog messages for the loop to handle
   // (WORKER_WELCOME and HEARTBEAT are handled here, but WORKER_WELCOME is passed on too).
-  std::vector<wire::Message> Receive(Instant now);
+  std::vector<Inbound> Receive(Instant now);
   // Timers: resend HELLO, heartbeat, declare the broker dead. Returns when it next needs a call.
   int64_t Tick(Instant now, int64_t busy, bool draining);  // monotonic ms
   // Sends on the worker socket; false when not connected or the socket is full.
@@ -46,12 +52,14 @@ class BrokerLink {
   // How long the next HELLO waits for an answer before another one is sent.
   int64_t Backoff() const;
   void StartDiscovery(int64_t now);
+  void OnWelcome(const wire::Decoded& d, int64_t now);          // the HELLO socket's answer
+  void OnWorkerWelcome(const wire::WorkerWelcomeMsg& welcome);  // registered
 
   zmq::context_t& ctx_;
   std::string host_;
   int port_;
   int heartbeat_ms_;
-  std::function<wire::Message()> make_ready_;
+  std::function<wire::WorkerReadyMsg()> make_ready_;
   State state_ = State::kDiscovering;
   std::unique_ptr<zmq::socket_t> hello_, worker_;
   int64_t hello_deadline_ = 0;

@@ -52,7 +52,7 @@ struct FakeBroker {
 };
 
 // Polls the link's sockets until something arrived (up to 10 s), then receives at `now`.
-std::vector<wire::Message> Await(BrokerLink& link, Instant now) {
+std::vector<Inbound> Await(BrokerLink& link, Instant now) {
   zmq::pollitem_t items[2];
   const size_t n = link.AddPollItems(items, false);
   zmq::poll(items, n, std::chrono::milliseconds(10000));
@@ -63,7 +63,9 @@ TEST(BrokerLink, AWallClockJumpEitherWayDoesNotMakeTheBrokerLookGone) {
   FakeBroker broker;
   zmq::context_t ctx{1};
   BrokerLink link(ctx, "127.0.0.1", broker.port, 1000, [] {
-    return wire::MakeMessage(MsgType::kWorkerReady).Set("name", Datum(wire::Text{"w1"}));
+    wire::WorkerReadyMsg ready;
+    ready.name = "w1";
+    return ready;
   });
   Instant now{kT0, kWall0};
   link.Tick(now, 0, false);

@@ -11,9 +11,6 @@
 namespace titan::worker {
 namespace {
 
-using wire::Datum;
-using wire::Text;
-
 Command Signal(const std::string& id, int sig) {
   return Command{.kind = Command::Kind::kSignal, .id = id, .number = sig};
 }
@@ -59,9 +56,9 @@ void WorkerCore::OnTick(Instant at) {
   for (const std::string& id : over) {
     runs_.erase(id);
     if (auto next = deferred_.find(id); next != deferred_.end()) {
-      const wire::Message assign = std::move(next->second);
+      wire::JobAssignMsg assign = std::move(next->second);
       deferred_.erase(next);
-      Assign(assign, now);
+      Assign(std::move(assign), now);
     }
   }
   TendChildren(now);
@@ -108,18 +105,18 @@ bool WorkerCore::Finish(Run& run, int64_t now) {
   return true;
 }
 
-wire::Datum WorkerCore::ResultOf(const Run& run) const {
+wire::JobResult WorkerCore::ResultOf(const Run& run) const {
   const exec::ExitStatus st = run.exit.value_or(exec::ExitStatus{});
   const bool exited = st.kind == exec::ExitStatus::Kind::kExited;
   std::string reason = run.end_reason;
   if (reason.empty() && !st.success()) reason = st.Render();
-  wire::Map m = {{"id", Datum(Text{run.id})},
-                 {"attempt", Datum(run.attempt)},
-                 {"exit_code", Datum(int64_t{exited ? st.code : -1})},
-                 {"signal", Datum(int64_t{st.kind == exec::ExitStatus::Kind::kSignaled ? st.signal : 0})},
-                 {"cancelled", Datum(run.cancelled)}};
-  if (!reason.empty()) m.emplace_back("reason", Datum(Text{reason}));
-  return Datum(std::move(m));
+  wire::JobResult result{.id = run.id,
+                         .attempt = run.attempt,
+                         .exit_code = exited ? st.code : -1,
+                         .signal = st.kind == exec::ExitStatus::Kind::kSignaled ? st.signal : 0,
+                         .cancelled = run.cancelled};
+  if (!reason.empty()) result.reason = std::move(reason);
+  return result;
 }
 
 void WorkerCore::TendChildren(int64_t now) {

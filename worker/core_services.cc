@@ -6,7 +6,9 @@
 
 namespace titan::worker {
 
-void WorkerCore::SendServiceStatus(const Run& run) { Send(run.service->StatusMessage(run.id, run.attempt)); }
+void WorkerCore::SendServiceStatus(const Run& run) {
+  Send(run.service->StatusMessage(run.id, run.attempt).ToMessage());
+}
 
 void WorkerCore::ServiceStarted(Run& run, int64_t now) {
   Service& service = *run.service;

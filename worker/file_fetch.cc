@@ -5,7 +5,6 @@ namespace titan::worker {
 
 using wire::Datum;
 using wire::MsgType;
-using wire::Text;
 
 FileFetch::FileFetch(artifacts::BlobStore* cache, int credit, int64_t chunk_bytes)
     : cache_(cache), credit_(credit), chunk_bytes_(chunk_bytes) {}
@@ -34,11 +33,10 @@ void FileFetch::Fill(const std::string& sha256, Fetch& f) {
   while (static_cast<int>(f.in_flight.size() + f.arrived.size()) < credit_ && f.next_offset < f.size) {
     const int64_t rid = next_rid_++;
     const int64_t length = std::min(chunk_bytes_, f.size - f.next_offset);
-    ready_.push_back(wire::MakeMessage(MsgType::kArtifactRead)
-                         .Set("sha256", Datum(Text{sha256}))
-                         .Set("offset", Datum(f.next_offset))
-                         .Set("length", Datum(length))
-                         .Set("rid", Datum(rid)));
+    wire::Message read =
+        wire::ArtifactReadMsg{.sha256 = sha256, .offset = f.next_offset, .length = length}.ToMessage();
+    read.Set("rid", Datum(rid));  // the envelope's request id: no struct has it
+    ready_.push_back(std::move(read));
     f.in_flight[rid] = f.next_offset;
     rid_owner_[rid] = sha256;
     f.next_offset += length;
@@ -57,10 +55,8 @@ void FileFetch::Unsent(std::vector<wire::Message> requests) {
   ready_ = std::move(requests);
 }
 
-std::vector<FileFetch::Ended> FileFetch::OnReply(const wire::Message& msg) {
+std::vector<FileFetch::Ended> FileFetch::OnReply(int64_t rid, const wire::Message& msg) {
   std::vector<Ended> ended;
-  if (!msg.Has("rid")) return ended;
-  const int64_t rid = msg.Int("rid");
   auto owner = rid_owner_.find(rid);
   if (owner == rid_owner_.end()) return ended;  // a reply to a request from before a restart
   const std::string sha256 = owner->second;
@@ -72,19 +68,7 @@ std::vector<FileFetch::Ended> FileFetch::OnReply(const wire::Message& msg) {
   if (flight == f.in_flight.end()) return ended;
   const int64_t offset = flight->second;
   f.in_flight.erase(flight);
-  std::optional<Ended> end;
-  if (msg.type == MsgType::kError) {
-    end = Ended{sha256, Status::Error("cannot fetch the job's file (sha256 " + sha256 +
-                                      ") from the broker: " + std::string(msg.Bytes("reason")))};
-  } else if (msg.type != MsgType::kArtifactData || msg.blobs.size() != 1 || msg.Int("offset") != offset) {
-    end = Ended{sha256,
-                Status::Error("the broker answered a file read with " + std::string(wire::NameOf(msg.type)) +
-                              " out of order; try the job again")};
-  } else {
-    fetched_bytes_ += static_cast<int64_t>(msg.blobs.front().size());
-    end = Accept(sha256, f, offset, msg.blobs.front());
-  }
-  if (end) {
+  if (std::optional<Ended> end = Answer(sha256, f, offset, msg)) {
     for (const auto& [r, o] : f.in_flight) rid_owner_.erase(r);
     fetches_.erase(it);  // an unfinished writer removes its partial file
     ended.push_back(std::move(*end));
@@ -92,6 +76,24 @@ std::vector<FileFetch::Ended> FileFetch::OnReply(const wire::Message& msg) {
     Fill(sha256, f);
   }
   return ended;
+}
+
+std::optional<FileFetch::Ended> FileFetch::Answer(const std::string& sha256, Fetch& f, int64_t offset,
+                                                  const wire::Message& msg) {
+  if (msg.type == MsgType::kError) {
+    const Result<wire::ErrorMsg> error = wire::ErrorMsg::From(msg);
+    return Ended{sha256,
+                 Status::Error("cannot fetch the job's file (sha256 " + sha256 +
+                               ") from the broker: " + (error.ok() ? error->reason : error.message()))};
+  }
+  Result<wire::ArtifactDataMsg> data = wire::ArtifactDataMsg::From(msg);
+  if (!data.ok() || data->blobs.size() != 1 || data->offset != offset) {
+    return Ended{sha256,
+                 Status::Error("the broker answered a file read with " + std::string(wire::NameOf(msg.type)) +
+                               " out of order; try the job again")};
+  }
+  fetched_bytes_ += static_cast<int64_t>(data->blobs.front().size());
+  return Accept(sha256, f, offset, std::move(data->blobs.front()));
 }
 
 // Appends what is now contiguous; commits (hash check) once the last byte is in.

@@ -12,7 +12,7 @@
 
 #include "artifacts/blob_store.h"
 #include "base/status.h"
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::worker {
 
@@ -33,9 +33,9 @@ class FileFetch {
     std::string sha256;
     Status status;  // ok: in the cache now
   };
-  // Feeds an ARTIFACT_DATA, or an ERROR carrying the rid of one of our requests. Returns fetches
-  // that ended (ok or failed); messages that are not ours are ignored.
-  std::vector<Ended> OnReply(const wire::Message& msg);
+  // Feeds the reply carrying request id `rid`: an ARTIFACT_DATA, or an ERROR. Returns fetches that
+  // ended (ok or failed); replies to requests that are not ours (any more) are ignored.
+  std::vector<Ended> OnReply(int64_t rid, const wire::Message& msg);
   // The broker connection was re-established: requests in flight were lost, ask again.
   void Restart();
 
@@ -52,6 +52,8 @@ class FileFetch {
     std::map<int64_t, std::string> arrived;  // offset -> bytes, until the writer reaches them
   };
   void Fill(const std::string& sha256, Fetch& f);
+  // How the reply to the read at `offset` ends the fetch, if it does.
+  std::optional<Ended> Answer(const std::string& sha256, Fetch& f, int64_t offset, const wire::Message& msg);
   std::optional<Ended> Accept(const std::string& sha256, Fetch& f, int64_t offset, std::string bytes);
 
   artifacts::BlobStore* cache_;

@@ -14,9 +14,6 @@
 namespace titan::worker {
 namespace {
 
-using wire::Datum;
-using wire::Text;
-
 // The file name a job's script is written under: the last path component of spec.file.
 std::string ScriptName(const std::string& file) {
   std::string name = file.substr(file.find_last_of('/') + 1);
@@ -124,11 +121,10 @@ Result<bool> MakeJobDir(const std::string& dir) {
 }
 
 // The worker's environment, then TITAN_*, PORT and the job's own `env` entries (later ones win).
-std::vector<std::string> JobEnvironment(const wire::Message& assign, const wire::Map& spec,
-                                        const JobContext& ctx, const RunningJob& job, const std::string& dir,
-                                        int64_t port) {
+std::vector<std::string> JobEnvironment(const wire::JobAssignMsg& assign, const JobContext& ctx,
+                                        const RunningJob& job, const std::string& dir, int64_t port) {
   std::vector<std::string> env = ctx.base_env;
-  const int64_t first_attempt = assign.Has("first_attempt") ? assign.Int("first_attempt") : 1;
+  const int64_t first_attempt = assign.first_attempt.value_or(1);
   for (const std::string& kv : std::vector<std::string>{
            "TITAN_HOST=" + ctx.broker_host, "TITAN_PORT=" + std::to_string(ctx.broker_port),
            "TITAN_JOB_ID=" + job.id, "TITAN_ATTEMPT=" + std::to_string(job.attempt - first_attempt + 1),
@@ -136,9 +132,7 @@ std::vector<std::string> JobEnvironment(const wire::Message& assign, const wire:
     env.push_back(kv);
   }
   if (port > 0) env.push_back("PORT=" + std::to_string(port));
-  if (const Datum* extra = wire::FindField(spec, "env")) {
-    for (const auto& e : std::get<wire::List>(extra->v)) env.emplace_back(e.bytes());
-  }
+  if (assign.job.env) env.insert(env.end(), assign.job.env->begin(), assign.job.env->end());
   return env;
 }
 
@@ -156,31 +150,27 @@ Result<std::unique_ptr<exec::JobLog>> OpenJobLog(const std::string& dir, Running
 
 }  // namespace
 
-Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
+Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, const JobContext& ctx,
                                              const std::string& content) {
-  const auto& spec = std::get<wire::Map>(assign.Find("job")->v);
+  const wire::JobSpec& spec = assign.job;
   auto job = std::make_unique<RunningJob>();
-  job->id = std::string(wire::FindField(spec, "id")->bytes());
-  job->attempt = assign.Int("attempt");
+  job->id = spec.id;
+  job->attempt = assign.attempt;
   const std::string dir = ctx.jobs_dir + "/" + SafeName(job->id);
   const Result<bool> fresh_dir = MakeJobDir(dir);
   if (!fresh_dir.ok()) return fresh_dir.status();
-  const std::string file(wire::FindField(spec, "file")->bytes());
-  const Datum* archive = wire::FindField(spec, "archive");
-  const bool in_dag = assign.Bool("shared_workdir");
-  const bool is_archive = archive && std::get<bool>(archive->v);
-  auto placed = is_archive ? PlaceProject(content, dir, file, ctx)
-                : in_dag   ? PlaceDagScript(content, dir, file, *fresh_dir, ctx, &job->shared_lock)
-                           : PlaceScript(content, dir, file, *fresh_dir);
+  const bool in_dag = assign.shared_workdir.value_or(false);
+  const bool is_archive = spec.archive.value_or(false);
+  auto placed = is_archive ? PlaceProject(content, dir, spec.file, ctx)
+                : in_dag   ? PlaceDagScript(content, dir, spec.file, *fresh_dir, ctx, &job->shared_lock)
+                           : PlaceScript(content, dir, spec.file, *fresh_dir);
   if (!placed.ok()) return placed.status();
-  const int64_t port = wire::FieldInt(spec, "port").value_or(0);
-  const Datum* args = wire::FindField(spec, "args");
-  auto argv = exec::CommandFor(
-      placed.value(), ArgsWithPort(args ? std::string(args->bytes()) : std::string(), port), ctx.tools);
+  const int64_t port = spec.port.value_or(0);
+  auto argv = exec::CommandFor(placed.value(), ArgsWithPort(spec.args.value_or(""), port), ctx.tools);
   if (!argv.ok()) return argv.status();
   job->spawn.argv = std::move(argv.value());
   job->spawn.cwd = in_dag && !is_archive ? ctx.shared_dir : dir;
-  job->spawn.env = JobEnvironment(assign, spec, ctx, *job, dir, port);
+  job->spawn.env = JobEnvironment(assign, ctx, *job, dir, port);
   auto log = OpenJobLog(dir, job.get());
   if (!log.ok()) return log.status();
   job->log = std::move(log.value());

@@ -11,7 +11,7 @@
 
 #include "artifacts/zip_archive.h"
 #include "base/unique_fd.h"
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 #include "worker/child_process.h"
 #include "worker/interpreter.h"
 #include "worker/output_capture.h"
@@ -60,7 +60,7 @@ struct RunningJob {
 // shared_script.h). A job with a port gets PORT in its environment and "{port}" in its args replaced.
 // Errors (bad args, missing interpreter, unwritable workspace, a refused archive) come back as a
 // readable message for the JobResult.
-Result<std::unique_ptr<RunningJob>> StartJob(const wire::Message& assign, const JobContext& ctx,
+Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, const JobContext& ctx,
                                              const std::string& content);
 
 // Spawns the job's command again after its last run ended (a service restart): a new process group

@@ -6,17 +6,11 @@
 
 namespace titan::worker {
 
-using wire::Datum;
-using wire::Text;
-
-std::optional<ServiceSpec> ServiceSpecOf(const wire::Map& job_spec) {
-  if (wire::FieldStr(job_spec, "job_type") != "SERVICE") return std::nullopt;
-  ServiceSpec spec;
-  spec.port = static_cast<int>(wire::FieldInt(job_spec, "port").value_or(0));
-  spec.health_cmd = wire::FieldStr(job_spec, "health_cmd");
-  spec.max_restarts =
-      static_cast<int>(wire::FieldInt(job_spec, "max_restarts").value_or(kDefaultMaxRestarts));
-  return spec;
+std::optional<ServiceSpec> ServiceSpecOf(const wire::JobSpec& job) {
+  if (job.job_type.value_or("") != "SERVICE") return std::nullopt;
+  return ServiceSpec{.port = static_cast<int>(job.port.value_or(0)),
+                     .health_cmd = job.health_cmd.value_or(""),
+                     .max_restarts = static_cast<int>(job.max_restarts.value_or(kDefaultMaxRestarts))};
 }
 
 Service::Service(ServiceSpec spec)
@@ -117,14 +111,9 @@ int64_t Service::NextDue() const {
   return due;
 }
 
-wire::Message Service::StatusMessage(const std::string& id, int64_t attempt) const {
-  wire::Message m = wire::MakeMessage(wire::MsgType::kServiceStatus);
-  m.Set("id", Datum(Text{id}))
-      .Set("attempt", Datum(attempt))
-      .Set("ready", Datum(ready_))
-      .Set("restarts", Datum(int64_t{restarts_}))
-      .Set("pid", Datum(int64_t{pid_}));
-  if (!ready_ && !reason_.empty()) m.Set("reason", Datum(Text{reason_}));
+wire::ServiceStatusMsg Service::StatusMessage(const std::string& id, int64_t attempt) const {
+  wire::ServiceStatusMsg m{.id = id, .attempt = attempt, .ready = ready_, .restarts = restarts_, .pid = pid_};
+  if (!ready_ && !reason_.empty()) m.reason = reason_;
   return m;
 }
 

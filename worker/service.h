@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 #include "worker/readiness_probe.h"
 #include "worker/service_policy.h"
 
@@ -23,7 +23,7 @@ struct ServiceSpec {
   int max_restarts = kDefaultMaxRestarts;
 };
 // The service fields of a JobSpec; nullopt for a run-once job (job_type absent or not "SERVICE").
-std::optional<ServiceSpec> ServiceSpecOf(const wire::Map& job_spec);
+std::optional<ServiceSpec> ServiceSpecOf(const wire::JobSpec& job);
 
 class Service {
  public:
@@ -70,7 +70,7 @@ class Service {
   int64_t NextDue() const;
 
   // SERVICE_STATUS {id, attempt, ready, restarts, pid, reason?}.
-  wire::Message StatusMessage(const std::string& id, int64_t attempt) const;
+  wire::ServiceStatusMsg StatusMessage(const std::string& id, int64_t attempt) const;
 
  private:
   void LoseReadiness(int64_t now);

@@ -63,26 +63,30 @@ struct Prober {
 // Drives `s` with a fresh prober (a service whose probes need no directory).
 std::string Drive(Service& s, int64_t now) { return Prober{}.Drive(s, now); }
 
-std::string Status(const Service& s) { return wire::Render(wire::Datum(s.StatusMessage("web", 2).body)); }
+std::string Status(const Service& s) {
+  return wire::Render(wire::Datum(s.StatusMessage("web", 2).ToMessage().body));
+}
 
 Service Make(int port, std::string health_cmd, int max_restarts) {
   return Service(ServiceSpec{port, std::move(health_cmd), max_restarts});
 }
 
 TEST(ServiceSpecOf, ReadsTheServiceFieldsOfAJobSpec) {
-  using wire::Datum;
-  using wire::Text;
-  EXPECT_FALSE(ServiceSpecOf(wire::Map{{"id", Datum(Text{"a"})}}).has_value());
-  EXPECT_FALSE(ServiceSpecOf(wire::Map{{"job_type", Datum(Text{"RUN_PAYLOAD"})}}).has_value());
-  auto plain = ServiceSpecOf(wire::Map{{"job_type", Datum(Text{"SERVICE"})}});
+  wire::JobSpec job;
+  job.id = "a";
+  EXPECT_FALSE(ServiceSpecOf(job).has_value());
+  job.job_type = "RUN_PAYLOAD";
+  EXPECT_FALSE(ServiceSpecOf(job).has_value());
+  job.job_type = "SERVICE";
+  auto plain = ServiceSpecOf(job);
   ASSERT_TRUE(plain.has_value());
   EXPECT_EQ(0, plain->port);
   EXPECT_EQ("", plain->health_cmd);
   EXPECT_EQ(5, plain->max_restarts);
-  auto full = ServiceSpecOf(wire::Map{{"job_type", Datum(Text{"SERVICE"})},
-                                      {"port", Datum(int64_t{8080})},
-                                      {"health_cmd", Datum(Text{"curl -f x"})},
-                                      {"max_restarts", Datum(int64_t{2})}});
+  job.port = 8080;
+  job.health_cmd = "curl -f x";
+  job.max_restarts = 2;
+  auto full = ServiceSpecOf(job);
   EXPECT_EQ(8080, full->port);
   EXPECT_EQ("curl -f x", full->health_cmd);
   EXPECT_EQ(2, full->max_restarts);

@@ -12,20 +12,18 @@
 namespace titan::worker {
 namespace {
 
-using wire::Datum;
 using wire::Message;
 using wire::MsgType;
-using wire::Text;
 
-// The JobSpec of a JOB_ASSIGN; null when it has none (a validated message always has one).
-const wire::Map* SpecOf(const Message& assign) {
-  const Datum* job = assign.Find("job");
-  return job && std::holds_alternative<wire::Map>(job->v) ? &std::get<wire::Map>(job->v) : nullptr;
-}
-
-std::string IdOf(const Message& assign) {
-  const wire::Map* spec = SpecOf(assign);
-  return spec ? wire::FieldStr(*spec, "id") : std::string();
+// The struct of a broker message of type T; nullopt, logged, when it does not decode (the caller
+// drops the message). Messages from the link passed Decode, which checks the same fields.
+template <class T>
+std::optional<T> Decode(const Message& msg, const std::string& worker) {
+  Result<T> decoded = T::From(msg);
+  if (decoded.ok()) return std::move(decoded).value();
+  spdlog::warn("worker {}: dropping a malformed {} from the broker: {}", worker, wire::NameOf(msg.type),
+               decoded.message());
+  return std::nullopt;
 }
 
 std::string SignalName(int64_t sig) {
@@ -40,11 +38,11 @@ std::string Render(const Command& c) {
   const std::string run = c.id + "/" + std::to_string(c.attempt);
   switch (c.kind) {
     case K::kSend:
-      return "send " + std::string(wire::NameOf(c.msg.type)) + " " + wire::Render(Datum(c.msg.body));
+      return "send " + std::string(wire::NameOf(c.msg.type)) + " " + wire::Render(wire::Datum(c.msg.body));
     case K::kFetch:
       return "fetch " + c.sha256;
     case K::kLaunch:
-      return "launch " + IdOf(c.msg) + "/" + std::to_string(c.msg.Int("attempt"));
+      return "launch " + run;
     case K::kRespawn:
       return "respawn " + c.id + " (restart " + std::to_string(c.number) + ")";
     case K::kSignal:
@@ -75,13 +73,10 @@ std::string Render(const Command& c) {
   return "?";
 }
 
-wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason, bool cancelled) {
-  return Datum(wire::Map{{"id", Datum(Text{id})},
-                         {"attempt", Datum(attempt)},
-                         {"exit_code", Datum(int64_t{-1})},
-                         {"signal", Datum(int64_t{0})},
-                         {"cancelled", Datum(cancelled)},
-                         {"reason", Datum(Text{reason})}});
+wire::JobResult FailedStart(const std::string& id, int64_t attempt, const std::string& reason,
+                            bool cancelled) {
+  return wire::JobResult{
+      .id = id, .attempt = attempt, .exit_code = -1, .signal = 0, .cancelled = cancelled, .reason = reason};
 }
 
 WorkerCore::WorkerCore(WorkerCoreConfig config) : c_(std::move(config)) {}
@@ -92,32 +87,39 @@ void WorkerCore::Send(Message msg) { Emit(Command{.kind = Command::Kind::kSend, 
 
 std::vector<Command> WorkerCore::TakeCommands() { return std::exchange(out_, {}); }
 
-void WorkerCore::Report(Datum result) {
-  const auto& m = std::get<wire::Map>(result.v);
-  unacked_[{wire::FieldStr(m, "id"), wire::FieldInt(m, "attempt").value_or(0)}] = result;
-  Send(wire::MakeMessage(MsgType::kJobDone).Set("result", std::move(result)));
+void WorkerCore::Report(wire::JobResult result) {
+  unacked_[{result.id, result.attempt}] = result;
+  Send(wire::JobDoneMsg{.result = std::move(result)}.ToMessage());
 }
 
 void WorkerCore::OnMessage(const Message& msg, Instant at) {
   const int64_t now = at.mono_ms;
+  const std::string& me = c_.name;
   switch (msg.type) {
     case MsgType::kWorkerWelcome:
-      return Welcome();
+      if (Decode<wire::WorkerWelcomeMsg>(msg, me)) Welcome();
+      return;
     case MsgType::kJobAssign:
-      return Assign(msg, now);
+      if (auto assign = Decode<wire::JobAssignMsg>(msg, me)) Assign(std::move(*assign), now);
+      return;
     case MsgType::kJobCancel:
-      return Cancel(msg, now);
+      if (auto cancel = Decode<wire::JobCancelMsg>(msg, me)) Cancel(*cancel, now);
+      return;
     case MsgType::kJobAck:
-      unacked_.erase({std::string(msg.Bytes("id")), msg.Int("attempt")});
+      if (auto ack = Decode<wire::JobAckMsg>(msg, me)) unacked_.erase({ack->id, ack->attempt});
       return;
     case MsgType::kWorkerDrain:
-      return BeginDrain(std::string(msg.Bytes("reason")), now);
+      if (auto drain = Decode<wire::WorkerDrainMsg>(msg, me)) BeginDrain(drain->reason, now);
+      return;
     case MsgType::kWorkerSpawn:
-      return SpawnChild(msg);
+      if (auto spawn = Decode<wire::WorkerSpawnMsg>(msg, me)) SpawnChild(*spawn);
+      return;
     case MsgType::kDisconnect:
-      return Emit(Command{.kind = Command::Kind::kReregister});
+      if (Decode<wire::DisconnectMsg>(msg, me)) Emit(Command{.kind = Command::Kind::kReregister});
+      return;
     case MsgType::kError:
-      spdlog::warn("worker: the broker refused a message: {}: {}", msg.Bytes("code"), msg.Bytes("reason"));
+      if (auto error = Decode<wire::ErrorMsg>(msg, me))
+        spdlog::warn("worker: the broker refused a message: {}: {}", error->code, error->reason);
       return;
     default:
       spdlog::warn("worker: ignoring {} from the broker", wire::NameOf(msg.type));
@@ -139,16 +141,10 @@ void WorkerCore::Welcome() {
   }
 }
 
-void WorkerCore::Assign(const Message& assign, int64_t now) {
-  const std::string id = IdOf(assign);
-  const int64_t attempt = assign.Int("attempt");
-  if (c_.noop) {
-    return Report(Datum(wire::Map{{"id", Datum(Text{id})},
-                                  {"attempt", Datum(attempt)},
-                                  {"exit_code", Datum(int64_t{0})},
-                                  {"signal", Datum(int64_t{0})},
-                                  {"cancelled", Datum(false)}}));
-  }
+void WorkerCore::Assign(wire::JobAssignMsg assign, int64_t now) {
+  const std::string id = assign.job.id;
+  const int64_t attempt = assign.attempt;
+  if (c_.noop) return Report(wire::JobResult{.id = id, .attempt = attempt, .exit_code = 0, .signal = 0});
   if (auto running = runs_.find(id); running != runs_.end()) {
     Run& earlier = running->second;
     if (earlier.attempt >= attempt) {
@@ -156,40 +152,38 @@ void WorkerCore::Assign(const Message& assign, int64_t now) {
     }
     // An earlier run of this job is still ending here (cancelled after this worker was thought
     // lost): start the new attempt once the old one is gone; they share the job's directory.
-    deferred_[id] = assign;
+    deferred_[id] = std::move(assign);
     const std::string why = "superseded by attempt " + std::to_string(attempt);
     if (earlier.service) return EndService(earlier, why, now);
     return Stop(earlier, why, /*by_cancel=*/true, now);
   }
-  const std::string hash(assign.Bytes("file_sha256"));
-  std::vector<Message>& waiting = awaiting_file_[hash];
-  waiting.push_back(assign);
+  const std::string hash = assign.file_sha256;
+  const int64_t size = assign.file_size;
+  std::vector<wire::JobAssignMsg>& waiting = awaiting_file_[hash];
+  waiting.push_back(std::move(assign));
   // Launched by OnFile, at once when the file is in the cache already; one fetch per file.
-  if (waiting.size() == 1) {
-    Emit(Command{.kind = Command::Kind::kFetch, .number = assign.Int("file_size", -1), .sha256 = hash});
-  }
+  if (waiting.size() == 1) Emit(Command{.kind = Command::Kind::kFetch, .number = size, .sha256 = hash});
 }
 
 void WorkerCore::OnFile(const std::string& sha256, const Status& status) {
   auto it = awaiting_file_.find(sha256);
   if (it == awaiting_file_.end()) return;
-  std::vector<Message> assigns = std::move(it->second);
+  std::vector<wire::JobAssignMsg> assigns = std::move(it->second);
   awaiting_file_.erase(it);
-  for (const Message& a : assigns) {
+  for (const wire::JobAssignMsg& a : assigns) {
     if (status.ok()) {
       Launch(a);
     } else {
-      Report(FailedStart(IdOf(a), a.Int("attempt"), status.message()));
+      Report(FailedStart(a.job.id, a.attempt, status.message()));
     }
   }
 }
 
 // Starts an assignment whose file is in the cache.
-void WorkerCore::Launch(const Message& assign) {
-  const wire::Map* spec = SpecOf(assign);
-  const std::string id = IdOf(assign);
-  const int64_t attempt = assign.Int("attempt");
-  std::optional<ServiceSpec> service = spec ? ServiceSpecOf(*spec) : std::nullopt;
+void WorkerCore::Launch(const wire::JobAssignMsg& assign) {
+  const std::string& id = assign.job.id;
+  const int64_t attempt = assign.attempt;
+  std::optional<ServiceSpec> service = ServiceSpecOf(assign.job);
   if (service && draining_) {  // assigned as the drain began: it would never end here
     return Report(FailedStart(id, attempt, "worker " + c_.name + " is draining; service handed back",
                               /*cancelled=*/true));
@@ -198,10 +192,10 @@ void WorkerCore::Launch(const Message& assign) {
   run = Run{.id = id, .attempt = attempt};
   if (service) {
     run.service.emplace(*service);
-  } else if (spec) {
-    run.timeout_ms = std::max<int64_t>(0, wire::FieldInt(*spec, "timeout_ms").value_or(0));
+  } else {
+    run.timeout_ms = std::max<int64_t>(0, assign.job.timeout_ms.value_or(0));
   }
-  Emit(Command{.kind = Command::Kind::kLaunch, .id = id, .attempt = attempt, .msg = assign});
+  Emit(Command{.kind = Command::Kind::kLaunch, .id = id, .attempt = attempt, .assign = assign});
 }
 
 void WorkerCore::OnLaunched(const std::string& id, int64_t attempt, const Result<int64_t>& pid, Instant at) {
@@ -231,22 +225,19 @@ void WorkerCore::OnLaunched(const std::string& id, int64_t attempt, const Result
   run.killed = run.output_done = run.abandoned = run.cancelled = false;
   run.end_reason.clear();
   if (!restart) {
-    Send(wire::MakeMessage(MsgType::kJobStarted)
-             .Set("id", Datum(Text{id}))
-             .Set("attempt", Datum(attempt))
-             .Set("pid", Datum(run.pid)));
+    Send(wire::JobStartedMsg{.id = id, .attempt = attempt, .pid = run.pid}.ToMessage());
     if (run.timeout_ms > 0) run.timeout_at = now + run.timeout_ms;
   }
   if (run.service) ServiceStarted(run, now);
 }
 
-void WorkerCore::Cancel(const Message& msg, int64_t now) {
-  const std::string id(msg.Bytes("id"));
-  const int64_t attempt = msg.Int("attempt");
-  const std::string reason(msg.Bytes("reason"));
+void WorkerCore::Cancel(const wire::JobCancelMsg& cancel, int64_t now) {
+  const std::string& id = cancel.id;
+  const int64_t attempt = cancel.attempt;
+  const std::string& reason = cancel.reason;
   for (auto& [hash, assigns] : awaiting_file_) {  // not started yet: it ends here
     for (auto a = assigns.begin(); a != assigns.end(); ++a) {
-      if (IdOf(*a) != id || a->Int("attempt") != attempt) continue;
+      if (a->job.id != id || a->attempt != attempt) continue;
       assigns.erase(a);
       return Report(FailedStart(id, attempt, reason, /*cancelled=*/true));
     }
@@ -257,15 +248,13 @@ void WorkerCore::Cancel(const Message& msg, int64_t now) {
   Stop(it->second, reason, /*by_cancel=*/true, now);
 }
 
-void WorkerCore::SpawnChild(const Message& msg) {
-  ChildRequest child{std::string(msg.Bytes("name")),
-                     static_cast<int>(std::clamp<int64_t>(msg.Int("slots"), 1, 100000))};
-  if (const Datum* tags = msg.Find("tags"); tags && std::holds_alternative<wire::List>(tags->v)) {
-    for (const Datum& tag : std::get<wire::List>(tags->v)) child.tags.emplace_back(tag.bytes());
-  }
-  child.port = static_cast<int>(std::clamp<int64_t>(msg.Int("port"), 0, 65535));
-  child.manual = msg.Bool("manual");
-  child.reason = std::string(msg.Bytes("reason"));
+void WorkerCore::SpawnChild(const wire::WorkerSpawnMsg& spawn) {
+  ChildRequest child{.name = spawn.name,
+                     .slots = static_cast<int>(std::clamp<int64_t>(spawn.slots, 1, 100000)),
+                     .tags = spawn.tags.value_or(std::vector<std::string>{}),
+                     .port = static_cast<int>(std::clamp<int64_t>(spawn.port.value_or(0), 0, 65535)),
+                     .manual = spawn.manual.value_or(false),
+                     .reason = spawn.reason};
   if (draining_) {
     spdlog::warn("worker {}: not starting child worker {}: this worker is draining", c_.name, child.name);
     return;
@@ -287,7 +276,7 @@ void WorkerCore::BeginDrain(const std::string& why, int64_t now) {
                c_.drain_grace_ms);
   // Tell the broker now, ahead of the JOB_DONEs of handed-back services (same socket, same order), so
   // that it requeues them instead of taking them for stopped — also when the drain began here (signal).
-  Send(wire::MakeMessage(MsgType::kHeartbeat).Set("busy", Datum(Busy())).Set("draining", Datum(true)));
+  Send(wire::HeartbeatMsg{.busy = Busy(), .draining = true}.ToMessage());
   const std::string reason = "worker " + c_.name + " is draining; service handed back";
   for (auto& [id, run] : runs_) {
     if (run.service && !run.service->ended_for_good()) EndService(run, reason, now);
@@ -322,28 +311,18 @@ int64_t WorkerCore::Busy() const {
   return n;
 }
 
-Message WorkerCore::ReadyMessage() const {
-  wire::List caps, running, finished;
-  for (const auto& cap : c_.capabilities) caps.push_back(Datum(Text{cap}));
-  for (const auto& [id, run] : runs_) {
-    running.push_back(Datum(wire::Map{{"id", Datum(Text{id})}, {"attempt", Datum(run.attempt)}}));
-  }
+wire::WorkerReadyMsg WorkerCore::ReadyMessage() const {
+  wire::WorkerReadyMsg ready{
+      .name = c_.name, .host = c_.host, .pid = c_.pid, .slots = c_.slots, .capabilities = c_.capabilities};
+  for (const auto& [id, run] : runs_) ready.running.push_back(wire::JobRef{.id = id, .attempt = run.attempt});
   for (const auto& [hash, assigns] : awaiting_file_) {
-    for (const Message& a : assigns) {
-      running.push_back(Datum(wire::Map{{"id", Datum(Text{IdOf(a)})}, {"attempt", Datum(a.Int("attempt"))}}));
+    for (const wire::JobAssignMsg& a : assigns) {
+      ready.running.push_back(wire::JobRef{.id = a.job.id, .attempt = a.attempt});
     }
   }
-  for (const auto& [key, result] : unacked_) finished.push_back(result);
-  Message ready = wire::MakeMessage(MsgType::kWorkerReady);
-  ready.Set("name", Datum(Text{c_.name}))
-      .Set("host", Datum(Text{c_.host}))
-      .Set("pid", Datum(c_.pid))
-      .Set("slots", Datum(int64_t{c_.slots}))
-      .Set("capabilities", Datum(std::move(caps)))
-      .Set("running", Datum(std::move(running)))
-      .Set("finished", Datum(std::move(finished)));
-  if (!c_.parent.empty()) ready.Set("parent", Datum(Text{c_.parent}));
-  if (c_.address_port > 0) ready.Set("port", Datum(int64_t{c_.address_port}));
+  for (const auto& [key, result] : unacked_) ready.finished.push_back(result);
+  if (!c_.parent.empty()) ready.parent = c_.parent;
+  if (c_.address_port > 0) ready.port = c_.address_port;
   return ready;
 }
 

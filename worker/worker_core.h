@@ -18,7 +18,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
-#include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 #include "worker/child_process.h"
 #include "worker/child_workers.h"
 #include "worker/service.h"
@@ -49,7 +49,7 @@ struct Command {
   enum class Kind {
     kSend,            // `msg` to the broker, after every earlier kSend (queued while the socket is full)
     kFetch,           // get file `sha256` (`size` bytes) into the cache; answer: OnFile
-    kLaunch,          // start the assignment `msg` (its file is in the cache); answer: OnLaunched
+    kLaunch,          // start the assignment `assign` (its file is in the cache); answer: OnLaunched
     kRespawn,         // start service `id` again (restart number `number`); answer: OnLaunched
     kSignal,          // send signal `number` to job `id`'s process group
     kAbandonOutput,   // stop waiting for EOF on job `id`'s pipes (a process escaped the group with them)
@@ -67,25 +67,27 @@ struct Command {
   Kind kind;
   std::string id;
   int64_t attempt = 0;
-  int64_t number = 0;  // kSignal, kSignalChildren: a signal; kRespawn: the restart; kFetch: the size
-  wire::Message msg;   // kSend; kLaunch: the JOB_ASSIGN
-  std::string sha256;  // kFetch
-  ProbeRequest probe;  // kStartProbe
-  ChildRequest child;  // kSpawnChild
+  int64_t number = 0;         // kSignal, kSignalChildren: a signal; kRespawn: the restart; kFetch: the size
+  wire::Message msg;          // kSend: built from its struct (schemas/generated/messages.h)
+  wire::JobAssignMsg assign;  // kLaunch
+  std::string sha256;         // kFetch
+  ProbeRequest probe;         // kStartProbe
+  ChildRequest child;         // kSpawnChild
 };
 
 // "send JOB_DONE {...}", "launch a/1", "signal a TERM", ...: for logs and tests.
 std::string Render(const Command& c);
 
 // The JobResult of a run that never started (`cancelled`: stopped before it could).
-wire::Datum FailedStart(const std::string& id, int64_t attempt, const std::string& reason,
-                        bool cancelled = false);
+wire::JobResult FailedStart(const std::string& id, int64_t attempt, const std::string& reason,
+                            bool cancelled = false);
 
 class WorkerCore {
  public:
   explicit WorkerCore(WorkerCoreConfig config);
 
   // A message from the broker (not the ARTIFACT_DATA / ERROR replies of file fetches: see OnFile).
+  // Decoded here into its struct; one that does not decode is logged and dropped.
   void OnMessage(const wire::Message& msg, Instant now);
   // SIGTERM drains; SIGINT, or a second signal, also stops every job at once.
   void OnSignal(int sig, Instant now);
@@ -107,7 +109,7 @@ class WorkerCore {
   int64_t NextDue(Instant now) const;
   // The WORKER_READY to register with: running jobs (and assignments waiting for files) and the
   // results the broker has not acknowledged.
-  wire::Message ReadyMessage() const;
+  wire::WorkerReadyMsg ReadyMessage() const;
   int64_t Busy() const;  // jobs held: running, backing off between restarts, waiting for a file
   bool draining() const { return draining_; }
   bool done() const { return done_; }  // drained: the loop may end
@@ -135,14 +137,14 @@ class WorkerCore {
   };
 
   // Assignments (worker_core.cc).
-  void Assign(const wire::Message& assign, int64_t now);
-  void Launch(const wire::Message& assign);
-  void Cancel(const wire::Message& msg, int64_t now);
+  void Assign(wire::JobAssignMsg assign, int64_t now);
+  void Launch(const wire::JobAssignMsg& assign);
+  void Cancel(const wire::JobCancelMsg& cancel, int64_t now);
   void Welcome();
-  void SpawnChild(const wire::Message& msg);
+  void SpawnChild(const wire::WorkerSpawnMsg& spawn);
   void BeginDrain(const std::string& why, int64_t now);
   void StopAll(int64_t now);  // every job: SIGTERM now, SIGKILL after the kill grace
-  void Report(wire::Datum result);
+  void Report(wire::JobResult result);
   void Send(wire::Message msg);
   void Emit(Command c);
 
@@ -151,7 +153,7 @@ class WorkerCore {
   void TendTimers(Run& run, int64_t now);
   // Ends the run when it exited and its output is drained: true when the job is over here.
   bool Finish(Run& run, int64_t now);
-  wire::Datum ResultOf(const Run& run) const;
+  wire::JobResult ResultOf(const Run& run) const;
   void TendChildren(int64_t now);
 
   // Services (core_services.cc).
@@ -164,11 +166,11 @@ class WorkerCore {
   void SendServiceStatus(const Run& run);
 
   WorkerCoreConfig c_;
-  std::map<std::string, Run> runs_;                                  // by job id; services too
-  std::map<std::string, std::vector<wire::Message>> awaiting_file_;  // sha256 -> assignments
-  std::map<std::string, wire::Message> deferred_;                    // until the earlier run ends
-  std::map<std::pair<std::string, int64_t>, wire::Datum> unacked_;   // results until JOB_ACK
-  std::set<std::string> children_;                                   // child workers running, by name
+  std::map<std::string, Run> runs_;                                       // by job id; services too
+  std::map<std::string, std::vector<wire::JobAssignMsg>> awaiting_file_;  // sha256 -> assignments
+  std::map<std::string, wire::JobAssignMsg> deferred_;                    // until the earlier run ends
+  std::map<std::pair<std::string, int64_t>, wire::JobResult> unacked_;    // results until JOB_ACK
+  std::set<std::string> children_;                                        // child workers running, by name
   int64_t children_kill_at_ = 0;  // draining: child workers still running then get SIGKILL
   bool announced_ = false;
   bool draining_ = false;

@@ -123,6 +123,10 @@ class WorkerCoreTest : public ::testing::Test {
     return m.Set("id", S(id)).Set("attempt", Datum(attempt)).Set("reason", S(reason));
   }
 
+  static Message Welcome() {
+    return wire::MakeMessage(MsgType::kWorkerWelcome).Set("heartbeat_ms", Datum(int64_t{1000}));
+  }
+
   static Message Drain() { return wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", S("operator")); }
 
   static wire::Map Service(int64_t max_restarts) {
@@ -131,17 +135,11 @@ class WorkerCoreTest : public ::testing::Test {
 
   // "a/1 b/2" of WORKER_READY.running, "| c/1:<reason>" of its finished results.
   std::string Ready() const {
-    const Message ready = core_->ReadyMessage();
+    const wire::WorkerReadyMsg ready = core_->ReadyMessage();
     std::string out;
-    for (const Datum& r : std::get<wire::List>(ready.Find("running")->v)) {
-      const auto& m = std::get<wire::Map>(r.v);
-      out += wire::FieldStr(m, "id") + "/" + std::to_string(*wire::FieldInt(m, "attempt")) + " ";
-    }
+    for (const wire::JobRef& r : ready.running) out += r.id + "/" + std::to_string(r.attempt) + " ";
     out += "|";
-    for (const Datum& r : std::get<wire::List>(ready.Find("finished")->v)) {
-      const auto& m = std::get<wire::Map>(r.v);
-      out += " " + wire::FieldStr(m, "id") + "/" + std::to_string(*wire::FieldInt(m, "attempt"));
-    }
+    for (const wire::JobResult& r : ready.finished) out += " " + r.id + "/" + std::to_string(r.attempt);
     return out;
   }
 
@@ -267,15 +265,16 @@ TEST_F(WorkerCoreTest, ReRegistrationResendsUnacknowledgedResultsUntilJobAck) {
   Deliver(Assign("b", 1));
   Ends("a", Exited(0));
   EXPECT_EQ("b/1 | a/1", Ready());
-  EXPECT_EQ("reregister", Deliver(wire::MakeMessage(MsgType::kDisconnect)));
-  EXPECT_EQ("new-session; announce", Deliver(wire::MakeMessage(MsgType::kWorkerWelcome)));
-  EXPECT_EQ("new-session", Deliver(wire::MakeMessage(MsgType::kWorkerWelcome)));  // announced once
+  EXPECT_EQ("reregister",
+            Deliver(wire::MakeMessage(MsgType::kDisconnect).Set("reason", S("unknown worker"))));
+  EXPECT_EQ("new-session; announce", Deliver(Welcome()));
+  EXPECT_EQ("new-session", Deliver(Welcome()));  // announced once
   EXPECT_EQ("", Deliver(wire::MakeMessage(MsgType::kJobAck).Set("id", S("a")).Set("attempt", Datum(1))));
   EXPECT_EQ("b/1 |", Ready());
 }
 
 TEST_F(WorkerCoreTest, ReadyMessageNamesThisWorker) {
-  const Message ready = core_->ReadyMessage();
+  const Message ready = core_->ReadyMessage().ToMessage();
   EXPECT_EQ(
       "{name: \"w1\", host: \"h\", pid: 7, slots: 4, capabilities: [\"GENERAL\"], running: [], finished: []}",
       wire::Render(Datum(ready.body)));
@@ -389,7 +388,10 @@ TEST_F(WorkerCoreTest, ASecondSignalStopsEveryJobAtOnce) {
 }
 
 TEST_F(WorkerCoreTest, SigintStopsEveryJobAndChildWorkerAtOnce) {
-  Deliver(wire::MakeMessage(MsgType::kWorkerSpawn).Set("name", S("c1")).Set("slots", Datum(int64_t{2})));
+  Deliver(wire::MakeMessage(MsgType::kWorkerSpawn)
+              .Set("name", S("c1"))
+              .Set("slots", Datum(int64_t{2}))
+              .Set("reason", S("test")));
   Deliver(Assign("a", 1));
   core_->OnSignal(SIGINT, Now());
   EXPECT_EQ("heartbeat draining; signal-children TERM; signal a TERM; signal-children INT", Run());
@@ -400,9 +402,20 @@ TEST_F(WorkerCoreTest, SigintStopsEveryJobAndChildWorkerAtOnce) {
   EXPECT_TRUE(core_->done());
 }
 
+TEST_F(WorkerCoreTest, AMessageThatDoesNotDecodeIsDroppedAndChangesNothing) {
+  // A WORKER_SPAWN without its slots and reason, a JOB_ASSIGN without its job: neither acts.
+  EXPECT_EQ("", Deliver(wire::MakeMessage(MsgType::kWorkerSpawn).Set("name", S("c1"))));
+  EXPECT_EQ("", Deliver(wire::MakeMessage(MsgType::kJobAssign).Set("attempt", Datum(int64_t{1}))));
+  EXPECT_EQ("", Tick(now_));
+  EXPECT_EQ("|", Ready());
+}
+
 TEST_F(WorkerCoreTest, ChildWorkersAreNotStartedWhileDraining) {
   Deliver(Drain());
-  EXPECT_EQ("", Deliver(wire::MakeMessage(MsgType::kWorkerSpawn).Set("name", S("c1"))));
+  EXPECT_EQ("", Deliver(wire::MakeMessage(MsgType::kWorkerSpawn)
+                            .Set("name", S("c1"))
+                            .Set("slots", Datum(int64_t{2}))
+                            .Set("reason", S("test"))));
   EXPECT_EQ("", Tick(now_));
   EXPECT_TRUE(core_->done());
 }

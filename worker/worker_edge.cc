@@ -14,9 +14,7 @@
 namespace titan::worker {
 namespace {
 
-using wire::Datum;
 using wire::Message;
-using wire::Text;
 
 constexpr int kFetchCredit = 4;                        // file chunks in flight per missing file
 constexpr int64_t kFetchChunk = wire::kMaxChunkBytes;  // bytes per chunk
@@ -39,7 +37,8 @@ RunningJob* WorkerEdge::Find(const std::string& id) {
 
 // Before a service's first start: its port must be free on this machine. When that cannot be told
 // (e.g. a privileged port), the service may try.
-bool WorkerEdge::PortFree(const wire::Map& spec, const std::string& id, std::string* reason) const {
+bool WorkerEdge::PortFree(const wire::JobSpec& spec, std::string* reason) const {
+  const std::string& id = spec.id;
   const std::optional<ServiceSpec> service = ServiceSpecOf(spec);
   if (!service || service->port <= 0) return true;
   const Result<bool> in_use = PortInUse(service->port);
@@ -55,14 +54,10 @@ bool WorkerEdge::PortFree(const wire::Map& spec, const std::string& id, std::str
   return false;
 }
 
-Result<int64_t> WorkerEdge::Launch(const Message& assign) {
-  const Datum* job_field = assign.Find("job");
-  if (!job_field || !std::holds_alternative<wire::Map>(job_field->v))
-    return Status::Error("no job in JOB_ASSIGN");
-  const auto& spec = std::get<wire::Map>(job_field->v);
-  const std::string id = wire::FieldStr(spec, "id");
-  if (std::string reason; !PortFree(spec, id, &reason)) return Status::Error(reason);
-  auto job = StartJob(assign, ctx_, cache_.PathOf(std::string(assign.Bytes("file_sha256"))));
+Result<int64_t> WorkerEdge::Launch(const wire::JobAssignMsg& assign) {
+  const std::string& id = assign.job.id;
+  if (std::string reason; !PortFree(assign.job, &reason)) return Status::Error(reason);
+  auto job = StartJob(assign, ctx_, cache_.PathOf(assign.file_sha256));
   if (!job.ok()) return job.status();
   const pid_t pid = job.value()->child->pid();
   if (auto st = registry_.Add(pid); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
@@ -150,8 +145,8 @@ Result<bool> WorkerEdge::NeedFile(const std::string& sha256, int64_t size) {
   return fetch_.Need(sha256, size);
 }
 
-std::vector<FileFetch::Ended> WorkerEdge::OnFetchReply(const Message& reply) {
-  std::vector<FileFetch::Ended> ended = fetch_.OnReply(reply);
+std::vector<FileFetch::Ended> WorkerEdge::OnFetchReply(int64_t rid, const Message& reply) {
+  std::vector<FileFetch::Ended> ended = fetch_.OnReply(rid, reply);
   for (const auto& e : ended) {
     if (e.status.ok())
       spdlog::info("worker {}: fetched file sha256 {} from the broker into the cache", name_, e.sha256);
@@ -206,10 +201,12 @@ void WorkerEdge::SendLogs(BrokerLink& link) {
 void WorkerEdge::SendLogs(RunningJob& job, BrokerLink& link) {
   while (!job.pending.empty() && link.state() == BrokerLink::State::kReady) {
     LogChunk& chunk = job.pending.front();
-    Message m = wire::MakeMessage(wire::MsgType::kJobLog);
-    m.Set("id", Datum(Text{job.id})).Set("attempt", Datum(job.attempt)).Set("seq", Datum(job.next_seq));
-    m.Set("stream", Datum(Text{std::string(exec::StreamName(chunk.stream))}));
-    m.blobs.push_back(std::move(chunk.bytes));
+    wire::JobLogMsg log{.id = job.id,
+                        .attempt = job.attempt,
+                        .seq = job.next_seq,
+                        .stream = std::string(exec::StreamName(chunk.stream))};
+    log.blobs.push_back(std::move(chunk.bytes));  // moved, not copied: up to 64 KiB
+    Message m = std::move(log).ToMessage();
     if (!link.Send(m)) {
       chunk.bytes = std::move(m.blobs.front());  // the socket is full: keep it for the next turn
       return;

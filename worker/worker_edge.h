@@ -38,7 +38,7 @@ class WorkerEdge {
              ChildWorkers children);
 
   // Commands. Launch and Respawn return the leader's pid, or why the job could not start.
-  Result<int64_t> Launch(const wire::Message& assign);
+  Result<int64_t> Launch(const wire::JobAssignMsg& assign);
   Result<int64_t> Respawn(const std::string& id, int64_t restart);
   void Signal(const std::string& id, int sig);
   void AbandonOutput(const std::string& id);
@@ -52,7 +52,8 @@ class WorkerEdge {
 
   // Files (FileFetch): true when in the cache, false when fetching, an error when it cannot be had.
   Result<bool> NeedFile(const std::string& sha256, int64_t size);
-  std::vector<FileFetch::Ended> OnFetchReply(const wire::Message& reply);
+  // An ARTIFACT_DATA or ERROR answering the request `rid` (FileFetch::OnReply).
+  std::vector<FileFetch::Ended> OnFetchReply(int64_t rid, const wire::Message& reply);
   void RestartFetches() { fetch_.Restart(); }
   void SendFetches(BrokerLink& link);
 
@@ -70,7 +71,7 @@ class WorkerEdge {
   void Pump(RunningJob& job);
   void SendLogs(RunningJob& job, BrokerLink& link);
   bool Owns(pid_t pid) const;  // a process one of our handles will reap (job, probe, child worker)
-  bool PortFree(const wire::Map& spec, const std::string& id, std::string* reason) const;
+  bool PortFree(const wire::JobSpec& spec, std::string* reason) const;
 
   std::string name_;
   JobContext ctx_;

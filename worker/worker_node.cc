@@ -107,7 +107,7 @@ void Worker::Execute(const Command& c, Instant now) {
       return;  // else: OnFile when the fetch ends
     }
     case K::kLaunch:
-      return core_.OnLaunched(c.id, c.attempt, edge_.Launch(c.msg), now);
+      return core_.OnLaunched(c.id, c.attempt, edge_.Launch(c.assign), now);
     case K::kRespawn:
       return core_.OnLaunched(c.id, c.attempt, edge_.Respawn(c.id, c.number), now);
     case K::kSpawnChild:
@@ -152,11 +152,13 @@ void Worker::ExecuteOnEdge(const Command& c, int64_t now) {
   }
 }
 
-void Worker::Route(const Message& msg, Instant now) {
-  if (msg.type == MsgType::kArtifactData || (msg.type == MsgType::kError && msg.Has("rid"))) {
-    for (const auto& ended : edge_.OnFetchReply(msg)) core_.OnFile(ended.sha256, ended.status);
+void Worker::Route(const Inbound& in, Instant now) {
+  if (in.msg.type == MsgType::kArtifactData || (in.msg.type == MsgType::kError && in.rid)) {
+    if (in.rid) {  // file reads are the worker's only requests with a rid
+      for (const auto& ended : edge_.OnFetchReply(*in.rid, in.msg)) core_.OnFile(ended.sha256, ended.status);
+    }
   } else {
-    core_.OnMessage(msg, now);
+    core_.OnMessage(in.msg, now);
   }
   Execute(now);
 }
@@ -203,7 +205,7 @@ int Worker::Run() {
       core_.OnSignal(signals.Take(), now);
       Execute(now);
     }
-    for (const Message& m : link_.Receive(now)) Route(m, now);
+    for (const Inbound& in : link_.Receive(now)) Route(in, now);
     FlushUnsent();
     edge_.SendFetches(link_);
     edge_.PumpOutput(can_send);

@@ -30,7 +30,7 @@ class Worker {
   void Execute(const Command& c, Instant now);
   void ExecuteOnEdge(const Command& c, int64_t now);
   // A broker message: the replies of file fetches go to the edge, everything else to the core.
-  void Route(const wire::Message& msg, Instant now);
+  void Route(const Inbound& in, Instant now);
   void Feed(const Observed& seen, Instant now);
   void SendControl(wire::Message msg);
   void FlushUnsent();
