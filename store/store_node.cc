@@ -89,24 +89,26 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service, 
 
 }  // namespace
 
-int RunStore(const StoreOptions& options) {
-  SignalWatch signals;
+namespace {
+
+// Opens (creating if needed) the store's database under options.dir; false after logging why not.
+bool OpenEngine(const StoreOptions& options, KvEngine& engine, std::string* db_path) {
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
   if (ec) {
     spdlog::error("store: cannot create data directory '{}': {}", options.dir, ec.message());
-    return 1;
+    return false;
   }
-  KvEngine engine;
-  const std::string db_path = (std::filesystem::path(options.dir) / "store.db").string();
-  if (Status s = engine.Open(db_path, options.durable); !s.ok()) {
+  *db_path = (std::filesystem::path(options.dir) / "store.db").string();
+  if (Status s = engine.Open(*db_path, options.durable); !s.ok()) {
     spdlog::error("store: {}", s.message());
-    return 1;
+    return false;
   }
-  StoreService service(&engine);
+  return true;
+}
 
-  zmq::context_t ctx(1);
-  zmq::socket_t router(ctx, zmq::socket_type::router);
+// Binds the client ROUTER; the bound port, or 0 after logging why not.
+int Listen(const StoreOptions& options, zmq::socket_t& router) {
   wire::ConfigureSocket(router);
   router.set(zmq::sockopt::router_mandatory, 1);
   const std::string endpoint =
@@ -116,9 +118,24 @@ int RunStore(const StoreOptions& options) {
   } catch (const zmq::error_t& e) {
     spdlog::error("store: cannot listen on {}: {} (is another node using that port? choose --port)", endpoint,
                   e.what());
-    return 1;
+    return 0;
   }
-  const int port = wire::BoundPort(router);
+  return wire::BoundPort(router);
+}
+
+}  // namespace
+
+int RunStore(const StoreOptions& options) {
+  SignalWatch signals;
+  KvEngine engine;
+  std::string db_path;
+  if (!OpenEngine(options, engine, &db_path)) return 1;
+  StoreService service(&engine);
+
+  zmq::context_t ctx(1);
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  const int port = Listen(options, router);
+  if (port == 0) return 1;
   spdlog::info("store: serving {} on tcp://{}:{} ({})", db_path, options.bind, port,
                options.durable ? "durable: fsync per batch" : "NOT durable: no fsync");
   AnnounceReady("store", "tcp://" + options.bind + ":" + std::to_string(port));

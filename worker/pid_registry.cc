@@ -103,40 +103,57 @@ std::optional<ProcStat> ReadProcStat(pid_t pid) {
   return st;
 }
 
+namespace {
+
+// The whole file behind `fd`; errno's Status (naming `path`) when a read fails.
+Result<std::string> ReadAll(const UniqueFd& fd, const std::string& path) {
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof(buf))) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("cannot read pid registry '" + path + "'", errno);
+    text.append(buf, static_cast<size_t>(n));
+  }
+  return text;
+}
+
+// Applies one log line to `groups`: "PGID START" adds a group, "-PGID" removes one. False when the
+// line is neither (the caller skips it).
+bool ApplyLine(const std::string& line, std::map<pid_t, uint64_t>* groups) {
+  std::istringstream fields(line);
+  long pgid = 0;
+  uint64_t start = 0;
+  std::string rest;
+  if (line[0] == '-') {
+    fields.ignore(1);
+    if (!(fields >> pgid) || (fields >> rest) || pgid <= 1) return false;
+    groups->erase(static_cast<pid_t>(pgid));
+    return true;
+  }
+  if (!(fields >> pgid >> start) || (fields >> rest) || pgid <= 1) return false;
+  (*groups)[static_cast<pid_t>(pgid)] = start;
+  return true;
+}
+
+}  // namespace
+
 Result<PidRegistry> PidRegistry::Open(std::string path) {
   PidRegistry registry(std::move(path));
   UniqueFd fd(::open(registry.path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid() && errno == ENOENT) return registry;
   if (!fd.valid()) return ErrnoStatus("cannot read pid registry '" + registry.path_ + "'", errno);
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof(buf))) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("cannot read pid registry '" + registry.path_ + "'", errno);
-    text.append(buf, static_cast<size_t>(n));
-  }
-  std::istringstream lines(text);
+  Result<std::string> text = ReadAll(fd, registry.path_);
+  if (!text.ok()) return text.status();
+  std::istringstream lines(*text);
   std::string line;
   size_t entries = 0;
   for (int number = 1; std::getline(lines, line); ++number) {
     if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    long pgid = 0;
-    uint64_t start = 0;
-    std::string rest;
-    if (line[0] == '-') {
-      fields.ignore(1);
-      if ((fields >> pgid) && !(fields >> rest) && pgid > 1) {
-        registry.groups_.erase(static_cast<pid_t>(pgid));
-        ++entries;
-        continue;
-      }
-    } else if ((fields >> pgid >> start) && !(fields >> rest) && pgid > 1) {
-      registry.groups_[static_cast<pid_t>(pgid)] = start;
+    if (ApplyLine(line, &registry.groups_)) {
       ++entries;
-      continue;
+    } else {
+      spdlog::warn("pid registry {}:{}: skipping malformed line '{}'", registry.path_, number, line);
     }
-    spdlog::warn("pid registry {}:{}: skipping malformed line '{}'", registry.path_, number, line);
   }
   registry.lines_ = entries;
   // Start each life with a short log. A failure here is not fatal: the next change reports it.

@@ -10,6 +10,22 @@ Status Unterminated(std::string_view what, std::string_view text) {
   return Status::Error("unterminated " + std::string(what) + " in arguments: " + std::string(text));
 }
 
+// Appends the body of the double-quoted word starting at text[*i] (the opening quote) to `word`, with
+// \\ \" \$ \` unescaped, and moves *i past the closing quote; false when there is none.
+bool ReadDoubleQuoted(std::string_view text, size_t* i, std::string* word) {
+  size_t at = *i + 1;
+  while (at < text.size() && text[at] != '"') {
+    if (text[at] == '\\' && at + 1 < text.size() &&
+        std::string_view("\\\"$`").find(text[at + 1]) != std::string_view::npos) {
+      ++at;
+    }
+    word->push_back(text[at++]);
+  }
+  if (at >= text.size()) return false;
+  *i = at + 1;
+  return true;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> SplitArgs(std::string_view text) {
@@ -31,17 +47,8 @@ Result<std::vector<std::string>> SplitArgs(std::string_view text) {
       in_word = true;
       i = close + 1;
     } else if (c == '"') {
-      ++i;
-      while (i < text.size() && text[i] != '"') {
-        if (text[i] == '\\' && i + 1 < text.size() &&
-            std::string_view("\\\"$`").find(text[i + 1]) != std::string_view::npos) {
-          ++i;
-        }
-        word.push_back(text[i++]);
-      }
-      if (i >= text.size()) return Unterminated("double quote", text);
+      if (!ReadDoubleQuoted(text, &i, &word)) return Unterminated("double quote", text);
       in_word = true;
-      ++i;
     } else if (c == '\\') {
       if (i + 1 >= text.size()) return Status::Error("trailing backslash in arguments: " + std::string(text));
       word.push_back(text[i + 1]);

@@ -12,6 +12,26 @@ namespace {
 bool ValidateMap(std::span<const FieldSpec> specs, const Map& map, const std::string& where,
                  std::string* reason);
 
+bool TypeMatches(const Datum& d, const FieldSpec& f, const std::string& where, std::string* why);
+
+// True when `d` is a list whose every item has the element type of list field `f`.
+bool ListMatches(const Datum& d, const FieldSpec& f, const std::string& where, std::string* why) {
+  const auto* list = std::get_if<List>(&d.v);
+  if (list == nullptr) return false;
+  FieldSpec elem = f;
+  elem.type = f.type == FieldType::kListStr     ? FieldType::kStr
+              : f.type == FieldType::kListValue ? FieldType::kValue
+                                                : FieldType::kStruct;
+  for (size_t i = 0; i < list->size(); ++i) {
+    std::string elem_why;
+    if (!TypeMatches((*list)[i], elem, where + "[" + std::to_string(i) + "]", &elem_why)) {
+      *why = elem_why.empty() ? "item " + std::to_string(i) + " must be " + FieldTypeName(elem) : elem_why;
+      return false;
+    }
+  }
+  return true;
+}
+
 // True when `d` has the type of `f`; otherwise `why` may say more than "must be <type>".
 bool TypeMatches(const Datum& d, const FieldSpec& f, const std::string& where, std::string* why) {
   switch (f.type) {
@@ -42,23 +62,8 @@ bool TypeMatches(const Datum& d, const FieldSpec& f, const std::string& where, s
     }
     case FieldType::kListValue:
     case FieldType::kListStr:
-    case FieldType::kListStruct: {
-      const auto* list = std::get_if<List>(&d.v);
-      if (list == nullptr) return false;
-      FieldSpec elem = f;
-      elem.type = f.type == FieldType::kListStr     ? FieldType::kStr
-                  : f.type == FieldType::kListValue ? FieldType::kValue
-                                                    : FieldType::kStruct;
-      for (size_t i = 0; i < list->size(); ++i) {
-        std::string elem_why;
-        if (!TypeMatches((*list)[i], elem, where + "[" + std::to_string(i) + "]", &elem_why)) {
-          *why =
-              elem_why.empty() ? "item " + std::to_string(i) + " must be " + FieldTypeName(elem) : elem_why;
-          return false;
-        }
-      }
-      return true;
-    }
+    case FieldType::kListStruct:
+      return ListMatches(d, f, where, why);
   }
   return false;
 }
@@ -285,6 +290,38 @@ ErrorCode Decoded::error_code() const {
   }
 }
 
+namespace {
+
+// The frames around the body: count, TITAN signature and version, a 1-byte type, the body's size.
+// kOk, or the status and reason of the first that is wrong.
+std::pair<DecodeStatus, std::string> CheckFrames(std::span<const std::string_view> frames) {
+  if (frames.size() < 3) {
+    return {DecodeStatus::kMalformed, "a message needs at least 3 frames (signature, type, body); got " +
+                                          std::to_string(frames.size())};
+  }
+  if (frames.size() > kMaxFrames) {
+    return {DecodeStatus::kTooLarge,
+            std::to_string(frames.size()) + " frames; the limit is " + std::to_string(kMaxFrames)};
+  }
+  const std::string_view sig = frames[0];
+  if (sig.size() != kSignature.size() || sig.substr(0, 5) != kProtocolName) {
+    return {DecodeStatus::kMalformed, "the first frame is not the TITAN signature; is this a Titan client?"};
+  }
+  if (sig != kSignature) {
+    return {DecodeStatus::kWrongVersion, "protocol version " + std::to_string(static_cast<uint8_t>(sig[5])) +
+                                             " is not spoken here; this node speaks TITAN version " +
+                                             std::to_string(kProtocolVersion)};
+  }
+  if (frames[1].size() != 1) return {DecodeStatus::kMalformed, "the type frame must be exactly 1 byte"};
+  if (frames[2].size() > kMaxBodyBytes) {
+    return {DecodeStatus::kTooLarge, "body of " + std::to_string(frames[2].size()) + " bytes; the limit is " +
+                                         std::to_string(kMaxBodyBytes)};
+  }
+  return {DecodeStatus::kOk, ""};
+}
+
+}  // namespace
+
 Decoded Decode(std::span<const std::string_view> frames) {
   Decoded out;
   auto fail = [&](DecodeStatus s, std::string reason) {
@@ -292,37 +329,11 @@ Decoded Decode(std::span<const std::string_view> frames) {
     out.reason = std::move(reason);
     return out;
   };
-  if (frames.size() < 3) {
-    return fail(DecodeStatus::kMalformed, "a message needs at least 3 frames (signature, type, body); got " +
-                                              std::to_string(frames.size()));
-  }
-  if (frames.size() > kMaxFrames) {
-    return fail(DecodeStatus::kTooLarge,
-                std::to_string(frames.size()) + " frames; the limit is " + std::to_string(kMaxFrames));
-  }
-  const std::string_view sig = frames[0];
-  if (sig.size() == kSignature.size() && sig.substr(0, 5) == kProtocolName) {
-    if (sig != kSignature) {
-      return fail(DecodeStatus::kWrongVersion, "protocol version " +
-                                                   std::to_string(static_cast<uint8_t>(sig[5])) +
-                                                   " is not spoken here; this node speaks TITAN version " +
-                                                   std::to_string(kProtocolVersion));
-    }
-  } else {
-    return fail(DecodeStatus::kMalformed,
-                "the first frame is not the TITAN signature; is this a Titan client?");
-  }
-  if (frames[1].size() != 1) {
-    return fail(DecodeStatus::kMalformed, "the type frame must be exactly 1 byte");
-  }
-  const std::string_view body = frames[2];
-  if (body.size() > kMaxBodyBytes) {
-    return fail(DecodeStatus::kTooLarge, "body of " + std::to_string(body.size()) + " bytes; the limit is " +
-                                             std::to_string(kMaxBodyBytes));
-  }
+  if (auto [status, reason] = CheckFrames(frames); status != DecodeStatus::kOk) return fail(status, reason);
   Datum root;
   std::string error;
-  if (!DecodeMsgpack(body, kMaxMembersReply * 2, &root, &error)) return fail(DecodeStatus::kMalformed, error);
+  if (!DecodeMsgpack(frames[2], kMaxMembersReply * 2, &root, &error))
+    return fail(DecodeStatus::kMalformed, error);
   auto* map = std::get_if<Map>(&root.v);
   if (map == nullptr) return fail(DecodeStatus::kMalformed, "the body must be a msgpack map");
   for (const auto& [k, v] : *map) {

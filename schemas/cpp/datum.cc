@@ -47,11 +47,45 @@ void Pack(msgpack::packer<StringWriter>& pk, const Datum& d) {
       d.v);
 }
 
-bool Convert(const msgpack::object& o, int depth, Datum* out, std::string* error) {
-  if (depth > kMaxDepth) {
-    *error = "msgpack nesting deeper than 32 levels";
-    return false;
+bool Convert(const msgpack::object& o, int depth, Datum* out, std::string* error);
+
+bool ConvertArray(const msgpack::object& o, int depth, Datum* out, std::string* error) {
+  List list;
+  list.resize(o.via.array.size);
+  for (uint32_t i = 0; i < o.via.array.size; ++i) {
+    if (!Convert(o.via.array.ptr[i], depth + 1, &list[i], error)) return false;
   }
+  out->v = std::move(list);
+  return true;
+}
+
+// Keys must be strings and appear once (a linear scan: Titan's maps are small).
+bool ConvertMap(const msgpack::object& o, int depth, Datum* out, std::string* error) {
+  Map map;
+  map.reserve(o.via.map.size);
+  for (uint32_t i = 0; i < o.via.map.size; ++i) {
+    const auto& kv = o.via.map.ptr[i];
+    if (kv.key.type != msgpack::type::STR) {
+      *error = "map key is not a string";
+      return false;
+    }
+    std::string key(kv.key.via.str.ptr, kv.key.via.str.size);
+    for (const auto& [k, unused] : map) {
+      if (k == key) {
+        *error = "map key '" + key + "' appears twice";
+        return false;
+      }
+    }
+    Datum value;
+    if (!Convert(kv.val, depth + 1, &value, error)) return false;
+    map.emplace_back(std::move(key), std::move(value));
+  }
+  out->v = std::move(map);
+  return true;
+}
+
+// A scalar (nil, bool, integer, float, str, bin); false with `error` for anything else.
+bool ConvertScalar(const msgpack::object& o, Datum* out, std::string* error) {
   switch (o.type) {
     case msgpack::type::NIL:
       out->v = std::monostate{};
@@ -79,42 +113,20 @@ bool Convert(const msgpack::object& o, int depth, Datum* out, std::string* error
     case msgpack::type::BIN:
       out->v = Bytes{std::string(o.via.bin.ptr, o.via.bin.size)};
       return true;
-    case msgpack::type::ARRAY: {
-      List list;
-      list.resize(o.via.array.size);
-      for (uint32_t i = 0; i < o.via.array.size; ++i) {
-        if (!Convert(o.via.array.ptr[i], depth + 1, &list[i], error)) return false;
-      }
-      out->v = std::move(list);
-      return true;
-    }
-    case msgpack::type::MAP: {
-      Map map;
-      map.reserve(o.via.map.size);
-      for (uint32_t i = 0; i < o.via.map.size; ++i) {
-        const auto& kv = o.via.map.ptr[i];
-        if (kv.key.type != msgpack::type::STR) {
-          *error = "map key is not a string";
-          return false;
-        }
-        std::string key(kv.key.via.str.ptr, kv.key.via.str.size);
-        for (const auto& [k, unused] : map) {
-          if (k == key) {
-            *error = "map key '" + key + "' appears twice";
-            return false;
-          }
-        }
-        Datum value;
-        if (!Convert(kv.val, depth + 1, &value, error)) return false;
-        map.emplace_back(std::move(key), std::move(value));
-      }
-      out->v = std::move(map);
-      return true;
-    }
     default:
       *error = "msgpack extension types are not used by Titan";
       return false;
   }
+}
+
+bool Convert(const msgpack::object& o, int depth, Datum* out, std::string* error) {
+  if (depth > kMaxDepth) {
+    *error = "msgpack nesting deeper than 32 levels";
+    return false;
+  }
+  if (o.type == msgpack::type::ARRAY) return ConvertArray(o, depth, out, error);
+  if (o.type == msgpack::type::MAP) return ConvertMap(o, depth, out, error);
+  return ConvertScalar(o, out, error);
 }
 
 void RenderBytes(std::string_view s, std::string* out) {

@@ -108,6 +108,29 @@ def _trailing_comment(rest: str) -> str:
     return tail[i + 1:].strip() if i >= 0 else ""
 
 
+def _note_item(out: Dict[tuple, str], section: str, name: str, rest: str, pending: List[str],
+               group: str) -> None:
+    """Records the comments of a top-level item (indent 2) `name` of `section`."""
+    if section in ("limits", "envelope_fields"):
+        out[("limit" if section == "limits" else "field", section, None, name)] = _trailing_comment(rest)
+    if section == "structs" and pending:
+        out[("struct", name)] = " ".join(pending)
+    if section == "messages":
+        out[("group", name)] = group
+        if pending and ("group_note", group) not in out:
+            out[("group_note", group)] = " ".join(pending)
+
+
+def _note_member(out: Dict[tuple, str], section: str, item: str, indent: int, name: str, rest: str) -> None:
+    """Records the trailing comment of a struct field, a message's reply or a message field."""
+    if section == "structs" and indent == 4:
+        out[("field", "structs", item, name)] = _trailing_comment(rest)
+    elif section == "messages" and indent == 4 and name == "reply":
+        out[("reply", item)] = _trailing_comment(rest)
+    elif section == "messages" and indent == 6:
+        out[("field", "messages", item, name)] = _trailing_comment(rest)
+
+
 def _scan_comments(text: str) -> Dict[tuple, str]:
     """Comments by place: ("field", section, item, name), ("reply", msg), ("limit", name),
     ("struct", name), ("group", msg) -> the group title and ("group_note", title)."""
@@ -128,29 +151,16 @@ def _scan_comments(text: str) -> Dict[tuple, str]:
             if line.startswith("  #") and not line.startswith("   "):
                 pending.append(stripped.lstrip("#").strip())
             continue
-        if not stripped:
-            continue
-        m = _KEY.match(line)
+        m = _KEY.match(line) if stripped else None
         if not m:
             continue
         indent, name, rest = len(m.group("indent")), m.group("name"), m.group("rest")
         if indent == 2:
             item = name
-            if section == "limits" or section == "envelope_fields":
-                out[("limit" if section == "limits" else "field", section, None, name)] = _trailing_comment(rest)
-            if section == "structs" and pending:
-                out[("struct", name)] = " ".join(pending)
-            if section == "messages":
-                out[("group", name)] = group
-                if pending and ("group_note", group) not in out:
-                    out[("group_note", group)] = " ".join(pending)
+            _note_item(out, section, name, rest, pending, group)
             pending = []
-        elif section == "structs" and indent == 4:
-            out[("field", "structs", item, name)] = _trailing_comment(rest)
-        elif section == "messages" and indent == 4 and name == "reply":
-            out[("reply", item)] = _trailing_comment(rest)
-        elif section == "messages" and indent == 6:
-            out[("field", "messages", item, name)] = _trailing_comment(rest)
+        else:
+            _note_member(out, section, item, indent, name, rest)
     return out
 
 
