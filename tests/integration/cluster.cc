@@ -27,147 +27,7 @@ namespace {
 constexpr auto kStartDeadline = std::chrono::seconds(20);
 constexpr int kCallTimeoutMs = 10000;
 
-const Datum* Field(const wire::Map& m, std::string_view name) {
-  for (const auto& [k, v] : m) {
-    if (k == name && !v.is_nil()) return &v;
-  }
-  return nullptr;
-}
-
-std::string StrOf(const wire::Map& m, std::string_view name) {
-  const Datum* d = Field(m, name);
-  return d ? std::string(d->bytes()) : std::string();
-}
-
-int64_t IntOf(const wire::Map& m, std::string_view name) {
-  const Datum* d = Field(m, name);
-  return d && std::holds_alternative<int64_t>(d->v) ? std::get<int64_t>(d->v) : 0;
-}
-
-std::vector<std::string> StrsOf(const wire::Map& m, std::string_view name) {
-  std::vector<std::string> out;
-  const Datum* d = Field(m, name);
-  if (d && std::holds_alternative<wire::List>(d->v)) {
-    for (const auto& s : std::get<wire::List>(d->v)) out.emplace_back(s.bytes());
-  }
-  return out;
-}
-
-wire::List TextList(const std::vector<std::string>& v) {
-  wire::List out;
-  for (const auto& s : v) out.push_back(Datum(Text{s}));
-  return out;
-}
-
-JobView ViewOf(const Message& reply) {
-  JobView v;
-  if (reply.type != MsgType::kJobInfo) {
-    v.error = std::string(wire::NameOf(reply.type)) + " " + std::string(reply.Bytes("code")) + " " +
-              std::string(reply.Bytes("reason"));
-    return v;
-  }
-  v.found = reply.Bool("found");
-  const Datum* job = reply.Find("job");
-  if (!v.found || job == nullptr || !std::holds_alternative<wire::Map>(job->v)) return v;
-  const auto& m = std::get<wire::Map>(job->v);
-  v.id = StrOf(m, "id");
-  v.state = StrOf(m, "state");
-  v.worker = StrOf(m, "worker");
-  v.reason = StrOf(m, "reason");
-  v.attempt = IntOf(m, "attempt");
-  v.priority = IntOf(m, "priority");
-  v.submitted_ms = IntOf(m, "submitted_ms");
-  v.started_ms = IntOf(m, "started_ms");
-  v.finished_ms = IntOf(m, "finished_ms");
-  if (Field(m, "exit_code")) v.exit_code = IntOf(m, "exit_code");
-  v.port = IntOf(m, "port");
-  v.restarts = IntOf(m, "restarts");
-  if (const Datum* r = Field(m, "ready")) v.ready = std::get<bool>(r->v);
-  return v;
-}
-
 }  // namespace
-
-Deadline In(std::chrono::milliseconds ms) { return std::chrono::steady_clock::now() + ms; }
-
-int64_t MillisLeft(Deadline d) {
-  return std::max<int64_t>(
-      0, std::chrono::duration_cast<std::chrono::milliseconds>(d - std::chrono::steady_clock::now()).count());
-}
-
-Datum JobSpec::ToDatum() const {
-  wire::Map m = {{"id", Datum(Text{id})}, {"file", Datum(Text{file})}};
-  if (!args.empty()) m.emplace_back("args", Datum(Text{args}));
-  if (priority) m.emplace_back("priority", Datum(*priority));
-  if (delay_ms) m.emplace_back("delay_ms", Datum(*delay_ms));
-  if (!requirement.empty()) m.emplace_back("requirement", Datum(Text{requirement}));
-  if (affinity) m.emplace_back("affinity", Datum(*affinity));
-  if (!parents.empty()) m.emplace_back("parents", Datum(TextList(parents)));
-  if (retries) m.emplace_back("retries", Datum(*retries));
-  if (timeout_ms) m.emplace_back("timeout_ms", Datum(*timeout_ms));
-  if (!env.empty()) m.emplace_back("env", Datum(TextList(env)));
-  for (const auto& kv : extra) m.push_back(kv);
-  return Datum(std::move(m));
-}
-
-bool JobView::final() const {
-  return state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" || state == "DEAD" ||
-         state == "SKIPPED";
-}
-
-std::string JobView::Render() const {
-  if (!error.empty()) return "error: " + error;
-  if (!found) return "not found";
-  std::string out = id + " " + state + " attempt=" + std::to_string(attempt);
-  if (!worker.empty()) out += " worker=" + worker;
-  if (exit_code) out += " exit=" + std::to_string(*exit_code);
-  if (!reason.empty()) out += " reason=" + reason;
-  return out;
-}
-
-const WorkerView* StatsView::Worker(const std::string& name) const {
-  for (const auto& w : workers) {
-    if (w.name == name) return &w;
-  }
-  return nullptr;
-}
-
-// ---- EventFeed ----
-
-EventFeed::EventFeed(zmq::context_t& ctx, const std::string& endpoint, std::vector<std::string> prefixes) {
-  sub_ = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::sub);
-  wire::ConfigureSocket(*sub_);
-  sub_->set(zmq::sockopt::linger, 0);
-  prefixes.push_back("worker.");
-  for (const auto& p : prefixes) sub_->set(zmq::sockopt::subscribe, p);
-  sub_->connect(endpoint);
-}
-
-EventFeed::~EventFeed() = default;
-
-bool EventFeed::Sync(Deadline deadline) { return Next(deadline).has_value(); }
-
-std::optional<Event> EventFeed::Next(Deadline deadline) {
-  for (;;) {
-    zmq::pollitem_t item{sub_->handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(MillisLeft(deadline))) <= 0) return std::nullopt;
-    std::vector<std::string> frames;
-    for (;;) {
-      zmq::message_t part;
-      if (!sub_->recv(part, zmq::recv_flags::dontwait)) break;
-      frames.emplace_back(static_cast<const char*>(part.data()), part.size());
-      if (!part.more()) break;
-    }
-    if (frames.size() < 2) continue;
-    Event e;
-    e.topic = frames.front();
-    frames.erase(frames.begin());
-    wire::Decoded d = wire::Decode(frames);
-    if (d.status != wire::DecodeStatus::kOk) continue;
-    e.msg = std::move(d.msg);
-    return e;
-  }
-}
 
 // ---- Cluster ----
 
@@ -371,29 +231,12 @@ JobView Cluster::WaitFinal(const std::string& id, Deadline deadline) {
 
 StatsView Cluster::Stats() {
   Message reply;
-  StatsView s;
   if (!Call(wire::MakeMessage(MsgType::kStatsGet), &reply)) {
+    StatsView s;
     s.error = error_;
     return s;
   }
-  if (reply.type != MsgType::kStats) {
-    s.error = std::string(wire::NameOf(reply.type)) + " " + std::string(reply.Bytes("reason"));
-    return s;
-  }
-  s.pending = reply.Int("pending");
-  s.blocked = reply.Int("blocked");
-  s.scheduled = reply.Int("scheduled");
-  s.queued = reply.Int("queued");
-  s.running = reply.Int("running");
-  s.unsatisfiable = reply.Int("unsatisfiable");
-  s.completed = reply.Int("completed");
-  s.failed = reply.Int("failed");
-  for (const auto& d : std::get<wire::List>(reply.Find("workers")->v)) {
-    const auto& m = std::get<wire::Map>(d.v);
-    s.workers.push_back(WorkerView{StrOf(m, "name"), StrOf(m, "state"), StrOf(m, "parent"), IntOf(m, "slots"),
-                                   IntOf(m, "busy"), StrsOf(m, "capabilities"), StrsOf(m, "running")});
-  }
-  return s;
+  return StatsOf(reply);
 }
 
 bool Cluster::WaitFor(const std::function<bool()>& done, Deadline deadline) {
@@ -414,47 +257,6 @@ JobView Cluster::WaitJob(const std::string& id, const std::function<bool(const J
       },
       deadline);
   return last;
-}
-
-// ---- files ----
-
-bool WaitForFiles(const std::string& dir, const std::function<bool()>& done, Deadline deadline) {
-  const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (fd < 0) return false;
-  std::filesystem::create_directories(dir);
-  // Watch first, then check, so nothing created in between is missed.
-  const bool watching =
-      inotify_add_watch(fd, dir.c_str(), IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB) >= 0;
-  bool ok = false;
-  while (watching) {
-    if (done()) {
-      ok = true;
-      break;
-    }
-    const int64_t left = MillisLeft(deadline);
-    if (left <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) break;
-    char buf[4096];
-    while (read(fd, buf, sizeof buf) > 0) {
-    }
-  }
-  close(fd);
-  return ok;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> ReadLines(const std::string& path) {
-  std::vector<std::string> out;
-  std::istringstream in(ReadFile(path));
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
 }
 
 }  // namespace titan::testing

@@ -69,6 +69,11 @@ struct StatsView {
   const WorkerView* Worker(const std::string& name) const;
 };
 
+// A JOB_INFO reply as a JobView; `error` says what came instead when it is not one.
+JobView ViewOf(const wire::Message& reply);
+// A STATS reply as a StatsView; `error` says what came instead when it is not one.
+StatsView StatsOf(const wire::Message& reply);
+
 struct SubmitResult {
   std::vector<std::string> ids;
   std::string error_code;  // empty when accepted

@@ -13,6 +13,7 @@ from store_process import REPO_ROOT, StoreProcess
 sys.path.insert(0, str(REPO_ROOT / "sdk" / "python"))  # test this checkout even without `pip install -e`
 
 from titan_sdk import TitanClient  # noqa: E402
+from titan_sdk.transport import Connection  # noqa: E402
 
 TEST_TIMEOUT_S = 120
 
@@ -80,3 +81,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """An empty current directory: job files named there exist only on the broker."""
+    path = tmp_path / "elsewhere"
+    path.mkdir()
+    monkeypatch.chdir(path)
+    return path
+
+
+@pytest.fixture
+def raw(cluster):
+    """A bare Connection to the broker's client port, for requests the SDK would never send."""
+    conn = Connection("tcp://127.0.0.1:%d" % cluster.port, "is the test cluster running?")
+    yield lambda msg_type, blobs=(), **fields: conn.request(msg_type, fields, 10, blobs).fields
+    conn.close()

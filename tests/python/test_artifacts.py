@@ -1,13 +1,10 @@
 # File artifacts on a real cluster (store, broker, workers w1 and w2): uploads and downloads that stream
 # and verify sha256, deployed scripts and zipped projects that jobs name instead of sending, publish /
-# get through TitanStore from inside a job, names the broker must refuse, interrupted and corrupt
-# uploads, and a zip-slip project. Jobs are awaited with JOB_WAIT and a deadline; no test sleeps.
+# get through TitanStore from inside a job (refusals, broken uploads and zip slips:
+# test_artifact_safety.py). Jobs are awaited with JOB_WAIT and a deadline; no test sleeps.
 import hashlib
 import os
-import resource
-import types
 import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
@@ -15,54 +12,11 @@ import pytest
 import titan_sdk.artifacts
 import titan_sdk.project_zip
 import titan_sdk.transfer
+from artifact_helpers import MIB, names, peak_rss_bytes, run, sha256_of
 from cluster import unique_id, write_script
-from titan_sdk import (DEPLOY_SUCCESS, UPLOAD_SUCCESS, InvalidError, JobFileNotFoundError, LocalFileNotFoundError,
+from titan_sdk import (DEPLOY_SUCCESS, UPLOAD_SUCCESS, JobFileNotFoundError, LocalFileNotFoundError,
                        NotFoundError, TitanError, TitanJob)
 from titan_sdk.project_zip import zip_folder
-from titan_sdk.protocol import MsgType
-from titan_sdk.transport import Connection
-
-DEADLINE_S = 60
-MIB = 1024 * 1024
-
-
-@pytest.fixture
-def elsewhere(tmp_path, monkeypatch):
-    """An empty current directory: job files named there exist only on the broker."""
-    path = tmp_path / "elsewhere"
-    path.mkdir()
-    monkeypatch.chdir(path)
-    return path
-
-
-@pytest.fixture
-def raw(cluster):
-    """A bare Connection to the broker's client port, for requests the SDK would never send."""
-    conn = Connection("tcp://127.0.0.1:%d" % cluster.port, "is the test cluster running?")
-    yield lambda msg_type, blobs=(), **fields: conn.request(msg_type, fields, 10, blobs).fields
-    conn.close()
-
-
-def sha256_of(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for piece in iter(lambda: f.read(MIB), b""):
-            h.update(piece)
-    return h.hexdigest()
-
-
-def names(client, space=None):
-    return {(a["space"], a["name"]) for a in client.list_artifacts(space)}
-
-
-def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
-def run(client, job: TitanJob) -> str:
-    """Submits `job`, waits for it to end and returns its final state."""
-    client.submit_job(job)
-    return client.wait(job.job_id, timeout=DEADLINE_S)
 
 
 # ---- upload and download --------------------------------------------------------------------------------
@@ -297,109 +251,3 @@ def test_get_artifact_of_an_unknown_key_or_a_vanished_file_is_false(broker_clien
     assert broker_client.get_artifact(key, save_path=tmp_path / "x") is False
     assert broker_client.fetch_artifact(unique_id("never-uploaded"), save_path=tmp_path / "x") is False
     assert not (tmp_path / "x").exists()
-
-
-# ---- refusals ---------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name, why", [("../x", "'..'"), ("/etc/passwd", "absolute"), ("a/../../x", "'..'"),
-                                       ("a//b", "empty component"), ("", "empty")])
-def test_traversal_names_are_refused_by_the_sdk_and_by_the_broker(broker_client, raw, tmp_path, name, why):
-    src = tmp_path / "f.txt"
-    src.write_text("x\n")
-    for call in (lambda: broker_client.put_artifact(src, "uploads", name),
-                 lambda: broker_client.put_artifact(src, "perm_files", name),
-                 lambda: broker_client.fetch_artifact(name, save_path=tmp_path / "out"),
-                 lambda: broker_client.delete_artifact(name)):
-        with pytest.raises(InvalidError) as e:
-            call()
-        assert why in str(e.value) and repr(name) in str(e.value)
-    with pytest.raises(InvalidError) as e:  # the broker itself, without the SDK's check
-        raw(MsgType.ARTIFACT_PUT, space="uploads", name=name, size=2)
-    assert why in e.value.reason
-    with pytest.raises(InvalidError):
-        raw(MsgType.ARTIFACT_STAT, space="uploads", name=name)
-    assert not (tmp_path / "out").exists()
-
-
-def test_an_unknown_space_is_refused(broker_client, raw, tmp_path):
-    with pytest.raises(InvalidError, match="unknown artifact space"):
-        broker_client.list_artifacts("tmp")
-    with pytest.raises(InvalidError, match="unknown artifact space"):
-        raw(MsgType.ARTIFACT_PUT, space="../tmp", name="x", size=1)
-
-
-def test_an_interrupted_upload_leaves_nothing_visible(broker_client, raw):
-    name = unique_id("interrupted") + ".bin"
-    grant = raw(MsgType.ARTIFACT_PUT, space="uploads", name=name, size=3 * MIB)
-    chunk = os.urandom(MIB)
-    for i in range(2):
-        ack = raw(MsgType.ARTIFACT_CHUNK, [chunk], upload=grant["upload"], offset=i * MIB,
-                  crc32=zlib.crc32(chunk))
-        assert ack["received"] == (i + 1) * MIB
-    # ... and then nothing: the upload stays open but invisible
-    assert ("uploads", name) not in names(broker_client)
-    assert broker_client.stat_artifact(name) is None
-    with pytest.raises(InvalidError):  # incomplete: the commit is refused
-        raw(MsgType.ARTIFACT_COMMIT, upload=grant["upload"])
-    assert ("uploads", name) not in names(broker_client)
-
-
-def test_an_aborted_upload_is_gone(broker_client, raw):
-    name = unique_id("aborted") + ".bin"
-    grant = raw(MsgType.ARTIFACT_PUT, space="uploads", name=name, size=2 * MIB)
-    chunk = b"a" * MIB
-    raw(MsgType.ARTIFACT_CHUNK, [chunk], upload=grant["upload"], offset=0, crc32=zlib.crc32(chunk))
-    raw(MsgType.ARTIFACT_ABORT, upload=grant["upload"])
-    with pytest.raises(NotFoundError):
-        raw(MsgType.ARTIFACT_CHUNK, [chunk], upload=grant["upload"], offset=MIB,
-            crc32=zlib.crc32(chunk))
-    assert ("uploads", name) not in names(broker_client)
-
-
-def test_chunks_with_a_wrong_offset_or_crc32_are_refused(broker_client, raw):
-    name = unique_id("corrupt") + ".bin"
-    data = b"0123456789" * 100
-    crc = zlib.crc32(data)
-    grant = raw(MsgType.ARTIFACT_PUT, space="uploads", name=name, size=2 * len(data))
-    with pytest.raises(InvalidError):
-        raw(MsgType.ARTIFACT_CHUNK, [data], upload=grant["upload"], offset=len(data), crc32=crc)  # skips ahead
-    with pytest.raises(InvalidError, match="crc32"):
-        raw(MsgType.ARTIFACT_CHUNK, [data], upload=grant["upload"], offset=0, crc32=crc ^ 1)
-    raw(MsgType.ARTIFACT_ABORT, upload=grant["upload"])
-    assert ("uploads", name) not in names(broker_client)
-
-
-def test_an_sdk_upload_that_fails_midway_is_aborted(broker_client, tmp_path, monkeypatch):
-    name = unique_id("midway") + ".bin"
-    (tmp_path / name).write_bytes(os.urandom(20 * MIB))
-    calls = []
-
-    def crc32_then_interrupt(data):
-        calls.append(len(data))
-        if len(calls) == 5:
-            raise KeyboardInterrupt  # as if the user pressed Ctrl-C during the upload
-        return zlib.crc32(data)
-
-    with monkeypatch.context() as m:
-        m.setattr(titan_sdk.transfer, "zlib", types.SimpleNamespace(crc32=crc32_then_interrupt))
-        with pytest.raises(KeyboardInterrupt):
-            broker_client.upload_file(tmp_path / name)
-    assert ("uploads", name) not in names(broker_client)
-    assert broker_client.upload_file(tmp_path / name) == UPLOAD_SUCCESS  # the client is still usable
-    assert broker_client.stat_artifact(name)["size"] == 20 * MIB
-
-
-def test_a_zip_slip_project_fails_its_job_and_writes_nothing_outside(broker_client, cluster, tmp_path, elsewhere):
-    evil = unique_id("evil") + ".py"
-    slip = tmp_path / (unique_id("slip") + ".zip")
-    with zipfile.ZipFile(slip, "w") as zf:
-        zf.writestr("main.py", "print('should not run')\n")
-        zf.writestr("../" + evil, "print('escaped')\n")
-    broker_client.put_artifact(slip, "perm_files", slip.name)
-    job_id = unique_id("zip-slip")
-    assert run(broker_client, TitanJob(job_id, slip.name + "/main.py", is_archive=True)) == "FAILED"
-    info = broker_client.get_job(job_id)
-    assert "../" + evil in (info.reason or ""), info.reason
-    assert "should not run" not in broker_client.fetch_logs(job_id)
-    assert list(cluster.root.rglob(evil)) == [] and not (Path("/tmp") / evil).exists()
