@@ -27,6 +27,7 @@ class [[nodiscard]] Status {
     kNotFound,
     kUnavailable,  // storage or OS failure: retry later (the default of Error)
     kInternal,
+    kForbidden,  // the principal's role does not allow the request
   };
 
   Status() = default;  // ok
@@ -40,6 +41,7 @@ class [[nodiscard]] Status {
   static Status NotFound(std::string message) { return Status(Code::kNotFound, std::move(message)); }
   static Status WrongType(std::string message) { return Status(Code::kWrongType, std::move(message)); }
   static Status TooLarge(std::string message) { return Status(Code::kTooLarge, std::move(message)); }
+  static Status Forbidden(std::string message) { return Status(Code::kForbidden, std::move(message)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -59,6 +59,7 @@ void AddCommands(CLI::App& app, const Target& target, const std::vector<std::str
   AddBrokerCommand(app, exit_code);
   AddWorkerCommand(app, target, exit_code);
   AddStoreCommand(app, target, exit_code);
+  AddKeysCommand(app, exit_code);
   for (const char* name : kClientCommands) {
     CLI::App* cmd = app.get_subcommand(name);
     const std::string own = cmd->get_footer();

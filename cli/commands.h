@@ -23,6 +23,9 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code);
 // `titan up`: store, broker and workers as child processes of this one.
 void AddUpCommand(CLI::App& app, int* exit_code);
 
+// `titan keys init|add|list|revoke`: the keys folder of a data directory (no node needed).
+void AddKeysCommand(CLI::App& app, int* exit_code);
+
 // Clients of a store or a broker.
 void AddKvCommand(CLI::App& app, const Target& target, int* exit_code);
 // `script_args`: the words after `--` on the command line, passed to the script (app.h).

@@ -50,6 +50,10 @@ void AddStoreCommand(CLI::App& app, const Target& target, int* exit_code) {
   cmd->add_option("--dir", options->dir, "data directory")->capture_default_str();
   cmd->add_flag("!--no-sync", options->durable,
                 "do not fsync commits (faster; a crash may lose recent writes)");
+  cmd->add_option("--keys", options->keys_dir,
+                  "keys folder (titan keys init); default <dir>/keys. With keys, clients need a credential");
+  cmd->add_flag("--insecure", options->insecure,
+                "no authentication or encryption even with keys or on a non-loopback --bind (logged)");
   cmd->add_option("--max-batch", options->max_batch, "requests per transaction")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();

@@ -13,6 +13,9 @@ struct StoreOptions {
   std::string dir = "titan-data/store";
   bool durable = true;     // false: no fsync (faster; a crash may lose recent writes)
   size_t max_batch = 512;  // requests applied per transaction (one fsync each)
+  // CURVE keys (security/key_files.h; empty: "<dir>/keys") and --insecure (security/server_security.h).
+  std::string keys_dir;
+  bool insecure = false;
 };
 
 // Serves until SIGINT/SIGTERM. Prints "READY store tcp://HOST:PORT" once bound. Returns the process

@@ -9,6 +9,7 @@
 
 #include "base/signal_watch.h"
 #include "schemas/cpp/transport.h"
+#include "security/server_security.h"
 #include "store/store.h"
 #include "store/store_service.h"
 
@@ -32,11 +33,15 @@ struct Counters {
   uint64_t batches = 0;
 };
 
-// Decodes and applies one request inside the open transaction.
-void Apply(StoreService& service, Pending& p, bool* storage_failed) {
+// Decodes, authorizes and applies one request inside the open transaction.
+void Apply(StoreService& service, const security::ServerSecurity& security, Pending& p,
+           bool* storage_failed) {
   const wire::Decoded d = wire::DecodeIncoming(p.in);
+  Status allowed;
   if (d.status != wire::DecodeStatus::kOk) {
     p.reply = wire::MakeError(d.error_code(), d.reason);
+  } else if (allowed = security.Authorize(p.in.user_id, wire::SpecOf(d.msg.type)); !allowed.ok()) {
+    p.reply = wire::MakeError(allowed);
   } else {
     bool failed = false;
     p.reply = service.Handle(d.msg, &failed);
@@ -46,8 +51,9 @@ void Apply(StoreService& service, Pending& p, bool* storage_failed) {
   p.rid = d.rid;
 }
 
-void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service, size_t max_batch,
-                std::vector<Pending>& batch, Counters& counters) {
+void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
+                const security::ServerSecurity& security, size_t max_batch, std::vector<Pending>& batch,
+                Counters& counters) {
   batch.clear();
   while (batch.size() < max_batch) {
     Pending p;
@@ -60,7 +66,7 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service, 
   bool storage_failed = !begun.ok();
   for (auto& p : batch) {
     if (begun.ok()) {
-      Apply(service, p, &storage_failed);
+      Apply(service, security, p, &storage_failed);
     } else {
       p.rid = wire::DecodeIncoming(p.in).rid;
       p.reply = wire::MakeError(wire::ErrorCode::kUnavailable,
@@ -108,8 +114,9 @@ bool OpenEngine(const StoreOptions& options, KvEngine& engine, std::string* db_p
 }
 
 // Binds the client ROUTER; the bound port, or 0 after logging why not.
-int Listen(const StoreOptions& options, zmq::socket_t& router) {
+int Listen(const StoreOptions& options, const security::ServerSecurity& security, zmq::socket_t& router) {
   wire::ConfigureSocket(router);
+  security.Secure(router);
   router.set(zmq::sockopt::router_mandatory, 1);
   const std::string endpoint =
       "tcp://" + options.bind + ":" + (options.port ? std::to_string(options.port) : "*");
@@ -133,8 +140,17 @@ int RunStore(const StoreOptions& options) {
   StoreService service(&engine);
 
   zmq::context_t ctx(1);
+  const security::SecurityOptions secure{
+      options.keys_dir.empty() ? (std::filesystem::path(options.dir) / "keys").string() : options.keys_dir,
+      options.insecure};
+  Result<std::unique_ptr<security::ServerSecurity>> security =
+      security::ServerSecurity::Open(ctx, secure, options.bind, "store");
+  if (!security.ok()) {
+    spdlog::error("{}", security.message());
+    return 1;
+  }
   zmq::socket_t router(ctx, zmq::socket_type::router);
-  const int port = Listen(options, router);
+  const int port = Listen(options, **security, router);
   if (port == 0) return 1;
   spdlog::info("store: serving {} on tcp://{}:{} ({})", db_path, options.bind, port,
                options.durable ? "durable: fsync per batch" : "NOT durable: no fsync");
@@ -143,10 +159,11 @@ int RunStore(const StoreOptions& options) {
   Counters counters;
   std::vector<Pending> batch;
   batch.reserve(options.max_batch);
-  zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
+  zmq::pollitem_t items[4] = {{router.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
+  const size_t n = 2 + (*security)->AddPollItems(&items[2]);
   for (;;) {
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(-1));
+      zmq::poll(items, n, std::chrono::milliseconds(-1));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("store: poll failed: {}", e.what());
@@ -156,8 +173,9 @@ int RunStore(const StoreOptions& options) {
       spdlog::info("store: signal {} received; stopping", signals.Take());
       break;
     }
+    (*security)->OnPoll(&items[2]);  // ZAP first: a connection it admits may have requests queued
     if (items[0].revents & ZMQ_POLLIN)
-      ServeBatch(router, engine, service, options.max_batch, batch, counters);
+      ServeBatch(router, engine, service, **security, options.max_batch, batch, counters);
   }
   spdlog::info("store: stopped after {} requests in {} batches ({} errors answered, {} replies unroutable)",
                counters.requests, counters.batches, counters.errors, counters.unroutable);

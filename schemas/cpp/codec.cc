@@ -254,6 +254,8 @@ ErrorCode ErrorCodeOf(Status::Code code) {
       return ErrorCode::kNotFound;
     case Status::Code::kUnavailable:
       return ErrorCode::kUnavailable;
+    case Status::Code::kForbidden:
+      return ErrorCode::kForbidden;
     case Status::Code::kOk:  // not an error: a caller's bug, reported as one
     case Status::Code::kInternal:
       return ErrorCode::kInternal;
@@ -266,7 +268,7 @@ Message MakeError(const Status& failed) { return MakeError(ErrorCodeOf(failed.co
 Status StatusOf(const Message& reply) {
   if (reply.type != MsgType::kError) return Status::Ok();
   const std::string_view name = reply.Bytes("code");
-  for (int c = static_cast<int>(Status::Code::kMalformed); c <= static_cast<int>(Status::Code::kInternal);
+  for (int c = static_cast<int>(Status::Code::kMalformed); c <= static_cast<int>(Status::Code::kForbidden);
        ++c) {
     const auto code = static_cast<Status::Code>(c);
     if (ErrorCodeName(ErrorCodeOf(code)) == name) {

@@ -47,6 +47,7 @@ bool RecvFromRouter(zmq::socket_t& sock, Incoming* in, bool dontwait) {
   in->envelope.clear();
   in->payload.clear();
   in->too_many_frames = false;
+  in->user_id.clear();
   zmq::message_t frame;
   auto res = sock.recv(frame, dontwait ? zmq::recv_flags::dontwait : zmq::recv_flags::none);
   if (!res) return false;
@@ -57,6 +58,10 @@ bool RecvFromRouter(zmq::socket_t& sock, Incoming* in, bool dontwait) {
     zmq::message_t part;
     (void)sock.recv(part, zmq::recv_flags::none);  // the rest of a multipart message is already here
     more = part.more();
+    // Frames from the peer carry its ZAP User-Id (the routing id frame, made by the ROUTER, does not).
+    if (first_after_identity) {
+      if (const char* user = zmq_msg_gets(part.handle(), "User-Id")) in->user_id = user;
+    }
     if (first_after_identity && part.size() == 0) {
       in->envelope.push_back(std::move(part));  // REQ delimiter
     } else if (in->payload.size() < kMaxFrames + 1) {

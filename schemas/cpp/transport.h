@@ -16,6 +16,8 @@ struct Incoming {
   std::vector<zmq::message_t> envelope;
   std::vector<zmq::message_t> payload;
   bool too_many_frames = false;  // frames past the limit were received and discarded
+  // The sender's principal, as the ZAP handler named it (security/zap.h); empty without CURVE.
+  std::string user_id;
 };
 
 // Receives one whole multipart message from a ROUTER socket. Returns false when none was waiting

@@ -2,8 +2,10 @@
 # a client connected to it, a whole cluster (store, broker, 2 workers) per session, a port nothing
 # listens on, and a hard per-test timeout.
 import faulthandler
+import os
 import socket
 import sys
+import tempfile
 
 import pytest
 
@@ -16,6 +18,11 @@ from titan_sdk import TitanClient  # noqa: E402
 from titan_sdk.transport import Connection  # noqa: E402
 
 TEST_TIMEOUT_S = 120
+
+# Credentials come only from what a test passes: not from the environment, nor from links a `titan up`
+# on this machine made (credentials.py).
+os.environ["TITAN_HOME"] = tempfile.mkdtemp(prefix="titan-home-")
+os.environ.pop("TITAN_CREDENTIALS", None)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,6 +6,8 @@ from .artifacts import DEPLOY_SUCCESS, UPLOAD_SUCCESS  # noqa: E402
 from .client import TitanClient  # noqa: E402
 from .errors import (  # noqa: E402
     ERROR_CLASSES,
+    AuthenticationError,
+    ForbiddenError,
     InternalError,
     InvalidError,
     NotFoundError,
@@ -31,5 +33,5 @@ __all__ = [
     "TitanProtocolError", "TitanNodeError",
     "MalformedError", "WrongVersionError", "UnknownTypeError", "TooLargeError", "WrongTypeError", "InvalidError",
     "NotFoundError", "UnavailableError", "InternalError", "JobNotFoundError", "JobFileNotFoundError",
-    "LocalFileNotFoundError", "PipelineError", "ERROR_CLASSES", "UPLOAD_SUCCESS", "DEPLOY_SUCCESS",
+    "LocalFileNotFoundError", "PipelineError", "ForbiddenError", "AuthenticationError", "ERROR_CLASSES", "UPLOAD_SUCCESS", "DEPLOY_SUCCESS",
 ]

@@ -17,6 +17,7 @@ from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, 
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .protocol import Decoded, MsgType
 from .submission import SubmitPlan, plan_submit
+from .credentials import Credential, find_credential
 from .transport import Connection
 
 DEFAULT_HOST = "127.0.0.1"
@@ -44,8 +45,8 @@ def _tcp(host: str, port: int) -> str:
 
 
 class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
-    """A connection to a Titan cluster: jobs and logs here; TitanStore in StoreCalls (store.py); DAGs, agent runs, approval gates,
-    schedules and YAML pipelines in DagCalls (dags.py); file artifacts (upload_file, deploy_script,
+    """A connection to a Titan cluster: jobs and logs here; TitanStore in StoreCalls (store.py); DAGs, agent
+    runs, approval gates, schedules and YAML pipelines in DagCalls (dags.py); file artifacts (upload_file, deploy_script,
     upload_project_folder, publish_artifact, get_artifact, fetch_artifact, list_artifacts,
     delete_artifact) in ArtifactCalls (artifacts.py).
 
@@ -55,9 +56,14 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
     call raises TitanTimeoutError when nothing answers within `timeout` (wait() waits longer), and a
     TitanNodeError subclass (InvalidError, TooLargeError, WrongTypeError, ...) when the node refuses
     the request.
+
+    `credentials` names a credential file for a cluster with CURVE on (credentials.py: else
+    TITAN_CREDENTIALS, else the one `titan up` linked for this host and port); a refused credential raises
+    AuthenticationError, a request its role does not allow ForbiddenError.
     """
 
-    def __init__(self, host: Optional[str] = None, port: Optional[int] = None, timeout: Optional[float] = None):
+    def __init__(self, host: Optional[str] = None, port: Optional[int] = None, timeout: Optional[float] = None,
+                 credentials: Optional[str] = None):
         self.host = host or os.environ.get("TITAN_HOST", "").strip() or DEFAULT_HOST
         self.port = int(port) if port is not None else _env_number("TITAN_PORT", int, DEFAULT_PORT)
         self.timeout = float(timeout) if timeout is not None else _env_number("TITAN_TIMEOUT", float,
@@ -65,10 +71,12 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         if self.timeout <= 0:
             raise ValueError("timeout must be positive seconds; got %r" % self.timeout)
         self.endpoint = _tcp(self.host, self.port)
+        # Who this client is to a cluster with CURVE on: credentials.py says where it is found.
+        self.credential: Optional[Credential] = find_credential(credentials, self.host, self.port)
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._closed = False
-        self._entry = Connection(self.endpoint, self._hint())
+        self._entry = Connection(self.endpoint, self._hint(), self.credential)
         self._store: Optional[Connection] = None  # found by discovery, then cached
         self._welcome: Optional[Dict[str, Any]] = None  # the entry node's WELCOME, cached with _store
         # Job file bytes the broker accepted from this client -> their SHA-256: sent again by hash only.
@@ -194,7 +202,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         """
         self._check_open()
         deadline = None if timeout is None else time.monotonic() + timeout
-        conn = Connection(self.endpoint, self._hint())
+        conn = Connection(self.endpoint, self._hint(), self.credential)
         try:
             while True:
                 left = WAIT_SLICE_S if deadline is None else max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic()))
@@ -324,7 +332,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
     def _transfer(self, run: Callable[[Connection], Any]) -> Any:
         """Runs one file transfer on a socket of its own (other threads' calls are not held up)."""
         self._check_open()
-        conn = Connection(self.endpoint, self._hint())
+        conn = Connection(self.endpoint, self._hint(), self.credential)
         try:
             return run(conn)
         except UnknownTypeError as e:
@@ -373,7 +381,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         endpoint = _tcp(host, port)
         return Connection(endpoint, "TitanStore at %s was announced by the %s at %s but does not answer; "
                                     "is it running and reachable from here?" % (endpoint, welcome["node"],
-                                                                                self.endpoint))
+                                                                                self.endpoint), self.credential)
 
     def _hint(self) -> str:
         return ("is `titan store` or `titan up` running at %s:%d? Set TITAN_HOST/TITAN_PORT (or pass "

@@ -84,6 +84,17 @@ class InternalError(TitanNodeError):
     code = "INTERNAL"
 
 
+class ForbiddenError(TitanNodeError):
+    """The credential's principal has no role that allows the request (the reason names the principal,
+    its role and the permission needed)."""
+    code = "FORBIDDEN"
+
+
+class AuthenticationError(TitanError):
+    """The node refused the connection's credential (none, an unknown key, a revoked principal, or the
+    wrong server key), or speaks CURVE where this client does not (or the reverse)."""
+
+
 class LocalFileNotFoundError(TitanError, FileNotFoundError):
     """A path given to the SDK (a file to upload, a folder to zip) does not exist on this machine.
     `filename` holds the path."""
@@ -110,7 +121,7 @@ class JobFileNotFoundError(LocalFileNotFoundError, NotFoundError):
 ERROR_CLASSES: Dict[str, Type[TitanNodeError]] = {
     cls.code: cls
     for cls in (MalformedError, WrongVersionError, UnknownTypeError, TooLargeError, WrongTypeError, InvalidError,
-                NotFoundError, UnavailableError, InternalError)
+                NotFoundError, UnavailableError, InternalError, ForbiddenError)
 }
 
 

@@ -110,6 +110,7 @@ class ErrorCode(str, enum.Enum):
     NOT_FOUND = 'NOT_FOUND'  # the named artifact (or other named thing the request needs) does not exist
     UNAVAILABLE = 'UNAVAILABLE'  # the node cannot serve the request now (storage failure); retry later
     INTERNAL = 'INTERNAL'  # a bug in the node; the request was not applied
+    FORBIDDEN = 'FORBIDDEN'  # the sender's principal has no role that allows this message (the reason names the principal, its role and the permission needed)
 
 
 # Scalar and container types; a struct name S (see STRUCTS) and "list<S>" are types too.

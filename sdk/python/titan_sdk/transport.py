@@ -9,9 +9,11 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from . import protocol
-from .errors import TitanProtocolError, TitanTimeoutError, TooLargeError, error_from_reply
+from .credentials import Credential
+from .errors import AuthenticationError, TitanProtocolError, TitanTimeoutError, TooLargeError, error_from_reply
 from .protocol import Decoded, MsgType
 
 _LINGER_MS = 200  # on close(): a short grace for a request still in the send queue
@@ -19,6 +21,10 @@ _LINGER_MS = 200  # on close(): a short grace for a request still in the send qu
 # section 7); clients set the same limit for replies. Frames up to it reach the node, which answers TOO_LARGE
 # itself past the schema's limits, so only frames the node could never answer are refused here.
 MAX_ZMQ_FRAME = 2 * protocol.MAX_BODY_BYTES
+
+
+_HANDSHAKE_FAILURES = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                       | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 
 
 class Connection:
@@ -29,10 +35,12 @@ class Connection:
     so a late reply can never be read as the answer to a later request; the next call connects again.
     """
 
-    def __init__(self, endpoint: str, unreachable_hint: str):
+    def __init__(self, endpoint: str, unreachable_hint: str, credential: Optional[Credential] = None):
         self.endpoint = endpoint
         self._hint = unreachable_hint  # appended to the timeout message: what the user should check
+        self._credential = credential  # None: plaintext (only a keyless node on loopback accepts it)
         self._sock: Optional[zmq.Socket] = None
+        self._monitor: Optional[zmq.Socket] = None  # the socket's handshake failures, for a clear error
         self._pid = os.getpid()
         self._rids = itertools.count(random.getrandbits(31) + 1)
 
@@ -64,12 +72,14 @@ class Connection:
 
     def close(self) -> None:
         if self._sock is not None and self._pid == os.getpid():
+            self._close_monitor()
             self._sock.close(linger=_LINGER_MS)
         self._sock = None
 
     def _socket(self) -> zmq.Socket:
         if self._pid != os.getpid():  # forked: the parent's socket and context are not ours to use
             self._sock = None
+            self._monitor = None
             self._pid = os.getpid()
         if self._sock is None:
             sock = zmq.Context.instance().socket(zmq.DEALER)
@@ -77,14 +87,44 @@ class Connection:
             sock.setsockopt(zmq.MAXMSGSIZE, MAX_ZMQ_FRAME)
             if self.endpoint.startswith("tcp://["):
                 sock.setsockopt(zmq.IPV6, 1)
+            if self._credential is not None:
+                self._credential.apply(sock)
+            self._monitor = sock.get_monitor_socket(_HANDSHAKE_FAILURES)
             sock.connect(self.endpoint)
             self._sock = sock
         return self._sock
 
     def _reset(self) -> None:
         if self._sock is not None and self._pid == os.getpid():
+            self._close_monitor()
             self._sock.close(linger=0)
         self._sock = None
+
+    def _close_monitor(self) -> None:
+        if self._monitor is not None:
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+
+    def _raise_if_refused(self) -> None:
+        """Raises AuthenticationError when the monitor saw the handshake fail."""
+        while self._monitor is not None and self._monitor.poll(0, zmq.POLLIN):
+            event = recv_monitor_message(self._monitor)
+            if event["event"] & _HANDSHAKE_FAILURES:
+                self._reset()
+                raise AuthenticationError(self._refusal(event))
+
+    def _refusal(self, event: Dict[str, Any]) -> str:
+        who = ("principal %r (%s)" % (self._credential.principal, self._credential.path)
+               if self._credential is not None else "no credential")
+        if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            why = "%s at %s refused %s: the key is unknown there or was revoked" % (
+                "the node", self.endpoint, who)
+        elif self._credential is None:
+            why = "the node at %s requires a credential (CURVE)" % self.endpoint
+        else:
+            why = "the CURVE handshake with %s failed for %s (does the node use these keys?)" % (self.endpoint, who)
+        return "authentication failed: %s; pass --credentials or set TITAN_CREDENTIALS" % why
 
     def _frames(self, msg_type: MsgType, rid: int, fields: Dict[str, Any], blobs: Iterable[bytes]) -> List[bytes]:
         frames = protocol.encode(msg_type, dict(fields, rid=rid), blobs)
@@ -98,9 +138,17 @@ class Connection:
 
     def _await_reply(self, sock: zmq.Socket, rids: Set[int], deadline: float, timeout: float) -> Decoded:
         """The next reply whose rid is in `rids`; with one rid, a reply without a readable rid too."""
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        if self._monitor is not None:
+            poller.register(self._monitor, zmq.POLLIN)
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not sock.poll(max(1, int(remaining * 1000)), zmq.POLLIN):
+            ready = dict(poller.poll(max(1, int(remaining * 1000)))) if remaining > 0 else {}
+            if self._monitor is not None and self._monitor in ready:
+                self._raise_if_refused()
+                continue
+            if sock not in ready:
                 if time.monotonic() < deadline:
                     continue  # woke early (signal); wait for the rest of the time
                 raise TitanTimeoutError("no reply from %s within %g s: %s" % (self.endpoint, timeout, self._hint))

@@ -1,0 +1,32 @@
+// A client credential file: who a client is to one Titan cluster. YAML, mode 0600:
+//   principal: alice
+//   role: submitter            # informational: the cluster's principals file decides
+//   public_key: "<Z85>"
+//   secret_key: "<Z85>"
+//   server_key: "<Z85>"        # the cluster's public key, to authenticate the server
+// The Python SDK reads the same file (sdk/python/titan_sdk/credentials.py).
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+
+namespace titan::security {
+
+struct Credential {
+  std::string principal;
+  std::string role;
+  std::string public_key;
+  std::string secret_key;
+  std::string server_key;
+};
+
+// Reads and checks a credential file; the error names the file and what is wrong with it.
+Result<Credential> ReadCredential(const std::string& path);
+// Writes `c` to `path` with mode 0600 (through a temporary file renamed over it).
+Status WriteCredential(const std::string& path, const Credential& c);
+
+// Writes `text` to `path` with mode 0600, atomically (a temporary file renamed over it, fsynced).
+Status WriteSecretFile(const std::string& path, const std::string& text);
+
+}  // namespace titan::security

@@ -1,0 +1,124 @@
+// principals.yaml through yaml-cpp.
+#include "security/principals.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "security/credential.h"
+#include "security/curve_keys.h"
+
+namespace titan::security {
+namespace {
+
+Result<Principal> PrincipalOf(const YAML::Node& n, const std::string& where) {
+  Principal p;
+  p.name = n["name"] ? n["name"].as<std::string>("") : "";
+  p.public_key = n["public_key"] ? n["public_key"].as<std::string>("") : "";
+  const std::string role = n["role"] ? n["role"].as<std::string>("") : "";
+  if (!IsPrincipalName(p.name)) return Status::Invalid(where + ": 'name' is missing or not a plain word");
+  if (!IsKey(p.public_key))
+    return Status::Invalid(where + " (" + p.name + "): 'public_key' is not a CURVE key");
+  const std::optional<Role> r = RoleNamed(role);
+  if (!r) {
+    return Status::Invalid(where + " (" + p.name + "): role '" + role + "' is not one of " +
+                           std::string(RoleNames()));
+  }
+  p.role = *r;
+  p.added_ms = n["added_ms"] ? n["added_ms"].as<int64_t>(0) : 0;
+  p.revoked_ms = n["revoked_ms"] ? n["revoked_ms"].as<int64_t>(0) : 0;
+  return p;
+}
+
+}  // namespace
+
+bool IsPrincipalName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (const char c : name) {
+    const bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<Principals> Principals::Load(const std::string& path) {
+  Principals out;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return out;
+  YAML::Node doc;
+  try {
+    doc = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid("principals file '" + path + "' cannot be read: " + e.what());
+  }
+  const YAML::Node list = doc["principals"];
+  if (list && !list.IsSequence())
+    return Status::Invalid("principals file '" + path + "': 'principals' is not a list");
+  for (size_t i = 0; list && i < list.size(); ++i) {
+    Result<Principal> p =
+        PrincipalOf(list[i], "principals file '" + path + "' entry " + std::to_string(i + 1));
+    if (!p.ok()) return p.status();
+    if (Status s = out.Add(std::move(*p)); !s.ok())
+      return Status::Invalid("principals file '" + path + "': " + s.message());
+  }
+  return out;
+}
+
+Status Principals::Save(const std::string& path) const {
+  YAML::Emitter out;
+  out << YAML::Comment(
+             "Who may connect to this Titan cluster: name, CURVE public key, role. Written by `titan keys`;\n"
+             "every node reloads it when it changes. Public keys only: credentials hold the secrets.")
+      << YAML::BeginMap << YAML::Key << "principals" << YAML::Value << YAML::BeginSeq;
+  for (const Principal& p : all_) {
+    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << p.name;
+    out << YAML::Key << "role" << YAML::Value << std::string(RoleName(p.role));
+    out << YAML::Key << "public_key" << YAML::Value << YAML::DoubleQuoted << p.public_key;
+    out << YAML::Key << "added_ms" << YAML::Value << p.added_ms;
+    if (p.revoked()) out << YAML::Key << "revoked_ms" << YAML::Value << p.revoked_ms;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+  return WriteSecretFile(path, std::string(out.c_str()) + "\n");
+}
+
+const Principal* Principals::FindKey(const std::string& public_key) const {
+  for (const Principal& p : all_) {
+    if (p.public_key == public_key) return &p;
+  }
+  return nullptr;
+}
+
+const Principal* Principals::FindName(const std::string& name) const {
+  for (const Principal& p : all_) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+Status Principals::Add(Principal p) {
+  if (!IsPrincipalName(p.name)) {
+    return Status::Invalid("principal name '" + p.name +
+                           "' must be 1-64 characters of letters, digits, . _ @ -");
+  }
+  if (FindName(p.name))
+    return Status::Invalid("principal '" + p.name + "' exists already; choose another name");
+  if (FindKey(p.public_key)) return Status::Invalid("that public key belongs to another principal already");
+  all_.push_back(std::move(p));
+  return Status::Ok();
+}
+
+Status Principals::Revoke(const std::string& name, int64_t now_ms) {
+  for (Principal& p : all_) {
+    if (p.name != name) continue;
+    if (p.revoked()) return Status::Invalid("principal '" + name + "' is revoked already");
+    p.revoked_ms = now_ms;
+    return Status::Ok();
+  }
+  return Status::NotFound("no principal named '" + name + "' (see `titan keys list`)");
+}
+
+}  // namespace titan::security

@@ -1,0 +1,45 @@
+// The principals a cluster knows: a name, a CURVE public key, a role, and whether it was revoked.
+// Kept in `<keys dir>/principals.yaml` (mode 0600; public keys only, no secret), written by
+// `titan keys` and read by every server process, which reloads it when it changes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "security/roles.h"
+
+namespace titan::security {
+
+struct Principal {
+  std::string name;
+  std::string public_key;  // Z85
+  Role role = Role::kReader;
+  int64_t added_ms = 0;    // wall clock, for `titan keys list`
+  int64_t revoked_ms = 0;  // 0: not revoked
+  bool revoked() const { return revoked_ms != 0; }
+};
+
+class Principals {
+ public:
+  // Reads the file; an absent file is an empty set. Errors name the file and the bad entry.
+  static Result<Principals> Load(const std::string& path);
+  Status Save(const std::string& path) const;
+
+  const Principal* FindKey(const std::string& public_key) const;  // revoked ones too
+  const Principal* FindName(const std::string& name) const;
+  // A new principal; INVALID when the name or key is taken, the name is empty or not a plain word.
+  Status Add(Principal p);
+  // Marks `name` revoked at `now_ms`; NOT_FOUND when there is none, INVALID when already revoked.
+  Status Revoke(const std::string& name, int64_t now_ms);
+  const std::vector<Principal>& all() const { return all_; }
+
+ private:
+  std::vector<Principal> all_;
+};
+
+// A principal name: 1-64 characters of [A-Za-z0-9._@-] (it appears in logs, errors and the audit log).
+bool IsPrincipalName(const std::string& name);
+
+}  // namespace titan::security

@@ -1,0 +1,101 @@
+// ServerSecurity: mode choice, CURVE server options, the keys-folder watch and role checks.
+#include "security/server_security.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+namespace titan::security {
+
+bool IsLoopback(const std::string& bind) {
+  return bind == "localhost" || bind == "::1" || bind.rfind("127.", 0) == 0;
+}
+
+Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx,
+                                                             const SecurityOptions& options,
+                                                             const std::string& bind,
+                                                             const std::string& node) {
+  std::unique_ptr<ServerSecurity> s(new ServerSecurity());
+  s->keys_.dir = options.keys_dir;
+  const bool have_keys = !options.keys_dir.empty() && HasServerKey(s->keys_);
+  if (options.insecure || !have_keys) {
+    if (!options.insecure && !IsLoopback(bind)) {
+      return Status::Invalid(node + ": refusing to listen on " + bind +
+                             " without keys: anyone who reaches it could " +
+                             "run code on the workers. Make keys with `titan keys init --dir DIR` (or use " +
+                             "`titan up`), or pass --insecure to accept that risk");
+    }
+    if (options.insecure) {
+      spdlog::warn("{}: INSECURE: --insecure given; listening on {} with no authentication or encryption",
+                   node, bind);
+    } else {
+      spdlog::info("{}: no keys in '{}': plaintext on loopback only", node, options.keys_dir);
+    }
+    return s;
+  }
+  Result<Keypair> server = ReadServerKey(s->keys_);
+  if (!server.ok()) return server.status();
+  s->server_ = *server;
+  Result<Principals> principals = Principals::Load(s->keys_.principals());
+  if (!principals.ok()) return principals.status();
+  s->principals_ = std::move(*principals);
+  s->zap_ = std::make_unique<ZapHandler>(ctx);
+  s->watch_.Reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!s->watch_.valid() ||
+      inotify_add_watch(s->watch_.get(), options.keys_dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+    return Status::Error(node + ": cannot watch the keys folder '" + options.keys_dir + "' for revocations");
+  }
+  spdlog::info("{}: CURVE on; {} principals in {}", node, s->principals_.all().size(), s->keys_.principals());
+  return s;
+}
+
+ServerSecurity::~ServerSecurity() = default;
+
+void ServerSecurity::Secure(zmq::socket_t& server) const {
+  if (!curve()) return;
+  server.set(zmq::sockopt::curve_server, 1);
+  server.set(zmq::sockopt::curve_secretkey, server_.secret_key);
+  server.set(zmq::sockopt::zap_domain, "titan");
+}
+
+size_t ServerSecurity::AddPollItems(zmq::pollitem_t* items) {
+  if (!curve()) return 0;
+  items[0] = zap_->PollItem();
+  items[1] = {nullptr, watch_.get(), ZMQ_POLLIN, 0};
+  return 2;
+}
+
+void ServerSecurity::OnPoll(const zmq::pollitem_t* items) {
+  if (!curve()) return;
+  if (items[1].revents & ZMQ_POLLIN) {
+    char buf[4096];
+    while (::read(watch_.get(), buf, sizeof buf) > 0) {
+    }
+    Reload();
+  }
+  if (items[0].revents & ZMQ_POLLIN) zap_->Serve(principals_);
+}
+
+void ServerSecurity::Reload() {
+  Result<Principals> now = Principals::Load(keys_.principals());
+  if (!now.ok()) {
+    spdlog::error("keeping the principals loaded before: {}", now.message());
+    return;
+  }
+  principals_ = std::move(*now);
+  spdlog::info("principals reloaded: {} known", principals_.all().size());
+}
+
+Status ServerSecurity::Authorize(const std::string& user_id, const wire::MessageSpec& spec) const {
+  if (!curve() || spec.permission == wire::Permission::kNone) return Status::Ok();
+  const Principal* p = principals_.FindName(user_id);
+  if (p == nullptr || p->revoked()) {
+    return Status::Forbidden("principal '" + user_id + "' was revoked; ask an admin for a new credential");
+  }
+  if (Allows(p->role, spec.permission)) return Status::Ok();
+  return Status::Forbidden("principal '" + p->name + "' (role " + std::string(RoleName(p->role)) +
+                           ") may not send " + std::string(spec.name) + ": it needs the " +
+                           std::string(wire::PermissionName(spec.permission)) + " permission");
+}
+
+}  // namespace titan::security

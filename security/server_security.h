@@ -1,0 +1,63 @@
+// How a server process (broker, store) secures its sockets. With the cluster's keys, every server
+// socket speaks CURVE, a ZapHandler in the process's loop admits only known, unrevoked principals,
+// and each request is checked against its sender's role (Authorize). Without keys a node runs in
+// plaintext, and only on loopback (or when told --insecure, logged at every start).
+// The keys folder is watched (inotify): a revocation or a new principal applies at once, to new
+// connections by ZAP and to every request after it by Authorize.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <zmq.hpp>
+
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "schemas/generated/protocol.h"
+#include "security/key_files.h"
+#include "security/zap.h"
+
+namespace titan::security {
+
+struct SecurityOptions {
+  std::string keys_dir;   // the keys folder (key_files.h); empty: none
+  bool insecure = false;  // --insecure: plaintext even where keys exist or the address is not loopback
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopback(const std::string& bind);
+
+class ServerSecurity {
+ public:
+  // `node` names the process in messages ("broker", "store"); `bind` is the address it listens on.
+  // Refuses (with what to do) a non-loopback bind without keys unless `insecure`.
+  static Result<std::unique_ptr<ServerSecurity>> Open(zmq::context_t& ctx, const SecurityOptions& options,
+                                                      const std::string& bind, const std::string& node);
+  ~ServerSecurity();
+
+  bool curve() const { return zap_ != nullptr; }
+  const std::string& public_key() const { return server_.public_key; }
+  // Makes `server` a CURVE server with the cluster's key (nothing in plaintext mode). Before bind.
+  void Secure(zmq::socket_t& server) const;
+  // Poll items for the ZAP socket and the keys-folder watch; returns how many it filled (0 or 2).
+  size_t AddPollItems(zmq::pollitem_t* items);
+  // After poll: `items` as AddPollItems filled them.
+  void OnPoll(const zmq::pollitem_t* items);
+  // Ok, or FORBIDDEN naming the principal, its role, the message and the permission it needs.
+  // An empty `user_id` (plaintext mode) is allowed everything.
+  Status Authorize(const std::string& user_id, const wire::MessageSpec& spec) const;
+  const Principals& principals() const { return principals_; }
+  int64_t refused() const { return zap_ ? zap_->refused() : 0; }
+
+ private:
+  ServerSecurity() = default;
+  void Reload();
+
+  KeyFiles keys_;
+  Keypair server_;
+  Principals principals_;
+  std::unique_ptr<ZapHandler> zap_;
+  exec::UniqueFd watch_;
+};
+
+}  // namespace titan::security
