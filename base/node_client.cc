@@ -10,22 +10,40 @@ namespace titan::wire {
 NodeClient::NodeClient(std::string host, int port, int timeout_ms)
     : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
 
+NodeClient::~NodeClient() { Close(); }
+
+void NodeClient::set_credential(std::optional<security::Credential> credential) {
+  credential_ = std::move(credential);
+  Close();
+}
+
+void NodeClient::Close() {
+  watch_.reset();  // before its socket
+  socket_.reset();
+}
+
+bool NodeClient::Connect(const std::string& endpoint, std::string* error) {
+  Close();
+  socket_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+  ConfigureSocket(*socket_);
+  socket_->set(zmq::sockopt::linger, 0);
+  if (credential_) security::SecureClient(*socket_, *credential_);
+  watch_ = std::make_unique<security::HandshakeWatch>(ctx_, *socket_);
+  try {
+    socket_->connect(endpoint);
+  } catch (const zmq::error_t& e) {  // a host name ZeroMQ cannot parse or resolve
+    Close();
+    *error =
+        "cannot connect to " + endpoint + " (" + e.what() + "): check --host/--port or TITAN_HOST/TITAN_PORT";
+    return false;
+  }
+  socket_endpoint_ = endpoint;
+  return true;
+}
+
 bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, Message* reply,
                            std::string* error, int timeout_ms) {
-  if (!socket_ || socket_endpoint_ != endpoint) {
-    socket_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
-    ConfigureSocket(*socket_);
-    socket_->set(zmq::sockopt::linger, 0);
-    try {
-      socket_->connect(endpoint);
-    } catch (const zmq::error_t& e) {  // a host name ZeroMQ cannot parse or resolve
-      socket_.reset();
-      *error = "cannot connect to " + endpoint + " (" + e.what() +
-               "): check --host/--port or TITAN_HOST/TITAN_PORT";
-      return false;
-    }
-    socket_endpoint_ = endpoint;
-  }
+  if ((!socket_ || socket_endpoint_ != endpoint) && !Connect(endpoint, error)) return false;
   Message req = request;
   const int64_t rid = next_rid_++;
   req.Set("rid", Datum(rid));
@@ -37,9 +55,18 @@ bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, 
   for (;;) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
-    if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
-      socket_.reset();  // drop whatever answer may still come
+    zmq::pollitem_t items[] = {{socket_->handle(), 0, ZMQ_POLLIN, 0}, watch_->PollItem()};
+    if (left.count() > 0 && zmq::poll(items, 2, left) > 0 && (items[1].revents & ZMQ_POLLIN)) {
+      const std::string who = credential_ ? "principal '" + credential_->principal + "'" : "";
+      if (std::optional<std::string> refused = watch_->TakeFailure(endpoint, who)) {
+        Close();
+        *error = *refused;
+        return false;
+      }
+      continue;
+    }
+    if (!(items[0].revents & ZMQ_POLLIN)) {
+      Close();  // drop whatever answer may still come
       *error =
           "no answer from " + endpoint + " within " + std::to_string(timeout_ms) +
           " ms: is `titan up` or `titan store` running there? (set --host/--port or TITAN_HOST/TITAN_PORT)";

@@ -4,17 +4,25 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <zmq.hpp>
 
 #include "schemas/cpp/codec.h"
 #include "schemas/generated/messages.h"
+#include "security/client_security.h"
 
 namespace titan::wire {
 
 class NodeClient {
  public:
   NodeClient(std::string host, int port, int timeout_ms);
+  ~NodeClient();
+
+  // Speak CURVE with `credential` (security/client_security.h) on every socket from now on; nullopt:
+  // plaintext. A refused handshake fails a call with "authentication failed: ..." at once.
+  void set_credential(std::optional<security::Credential> credential);
+  const std::optional<security::Credential>& credential() const { return credential_; }
 
   // Sends `request` to the node at host:port and waits for its reply (which may be ERROR). Returns
   // false with `error` set when no valid reply came within `timeout_ms` (or the constructor's).
@@ -33,6 +41,8 @@ class NodeClient {
  private:
   bool RoundTrip(const std::string& endpoint, const Message& request, Message* reply, std::string* error,
                  int timeout_ms);
+  bool Connect(const std::string& endpoint, std::string* error);
+  void Close();
 
   std::string host_;
   int port_;
@@ -41,7 +51,9 @@ class NodeClient {
   WelcomeMsg welcome_;
   bool discovered_ = false;
   zmq::context_t ctx_{1};
+  std::optional<security::Credential> credential_;
   std::unique_ptr<zmq::socket_t> socket_;
+  std::unique_ptr<security::HandshakeWatch> watch_;  // of socket_
   std::string socket_endpoint_;
 };
 

@@ -24,6 +24,10 @@ void AddGlobalOptions(CLI::App& app, Target* target) {
       ->envname("TITAN_HOST")
       ->capture_default_str();
   app.add_option("--port", target->port, "Titan's port")->envname("TITAN_PORT")->capture_default_str();
+  app.add_option(
+         "--credentials", target->credentials,
+         "credential file for a cluster with keys (default: the one `titan up` made for --host/--port)")
+      ->envname("TITAN_CREDENTIALS");
   app.add_option("--timeout", target->timeout_ms, "milliseconds to wait for an answer")
       ->envname("TITAN_TIMEOUT_MS")
       ->capture_default_str();

@@ -8,10 +8,24 @@ namespace titan::cli {
 using wire::Message;
 using wire::MsgType;
 
+bool UseCredential(const Target& target, wire::NodeClient* client) {
+  Result<std::optional<security::Credential>> found =
+      security::FindCredential(target.credentials, target.host, target.port);
+  if (!found.ok()) {
+    std::cerr << "titan: " << found.message() << '\n';
+    return false;
+  }
+  client->set_credential(std::move(*found));
+  return true;
+}
+
 BrokerClient::BrokerClient(const Target& target)
-    : target_(target), client_(target.host, target.port, target.timeout_ms) {}
+    : target_(target), client_(target.host, target.port, target.timeout_ms) {
+  credential_ok_ = UseCredential(target, &client_);
+}
 
 int BrokerClient::Call(const Message& request, MsgType expected, Message* reply, int timeout_ms) {
+  if (!credential_ok_) return kExitUsage;
   std::string error;
   if (!client_.Call(request, reply, &error, timeout_ms)) {
     std::cerr << "titan: " << error << '\n';

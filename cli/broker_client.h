@@ -11,6 +11,10 @@
 
 namespace titan::cli {
 
+// Gives `client` the credential `target` names or implies (security/client_security.h). False, with why
+// printed, when a named credential file cannot be used.
+bool UseCredential(const Target& target, wire::NodeClient* client);
+
 class BrokerClient {
  public:
   explicit BrokerClient(const Target& target);
@@ -49,6 +53,7 @@ class BrokerClient {
 
   Target target_;
   wire::NodeClient client_;
+  bool credential_ok_ = true;  // false: UseCredential printed why; every call fails
 };
 
 }  // namespace titan::cli

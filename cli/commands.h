@@ -14,6 +14,7 @@ struct Target {
   std::string host = "127.0.0.1";
   int port = 9090;
   int timeout_ms = 10000;
+  std::string credentials;  // --credentials / TITAN_CREDENTIALS (security/client_security.h finds one)
 };
 
 // Nodes: serve in this process until SIGINT/SIGTERM. (`titan store get|set` are clients of TitanStore.)

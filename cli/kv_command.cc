@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "base/node_client.h"
+#include "cli/broker_client.h"
 #include "cli/commands.h"
 #include "cli/kv_call.h"
 #include "schemas/generated/messages.h"
@@ -87,6 +88,7 @@ int PrintReply(const Message& req, const Message& reply) {
 
 int StoreCall(const Target& target, const Message& req, MsgType expected_reply) {
   wire::NodeClient client(target.host, target.port, target.timeout_ms);
+  if (!UseCredential(target, &client)) return kExitUsage;
   Message reply;
   std::string error;
   if (!client.CallStore(req, &reply, &error)) {

@@ -10,6 +10,7 @@
 
 #include "base/node_client.h"
 #include "cli/app.h"
+#include "cli/broker_client.h"
 #include "cli/line_editor.h"
 #include "cli/shell_line.h"
 
@@ -21,7 +22,7 @@ constexpr int kBannerProbeMs = 2000;  // the banner does not wait longer for the
 void PrintBanner(const Target& target) {
   wire::NodeClient probe(target.host, target.port, std::min(target.timeout_ms, kBannerProbeMs));
   std::string error;
-  const bool connected = probe.Discover(&error);
+  const bool connected = UseCredential(target, &probe) && probe.Discover(&error);
   std::cout << "==========================================\n"
                "    [INFO] TITAN DISTRIBUTED ORCHESTRATOR\n"
                "==========================================\n";

@@ -51,11 +51,11 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx
 
 ServerSecurity::~ServerSecurity() = default;
 
-void ServerSecurity::Secure(zmq::socket_t& server) const {
+void ServerSecurity::Secure(zmq::socket_t& server, std::string_view domain) const {
   if (!curve()) return;
   server.set(zmq::sockopt::curve_server, 1);
   server.set(zmq::sockopt::curve_secretkey, server_.secret_key);
-  server.set(zmq::sockopt::zap_domain, "titan");
+  server.set(zmq::sockopt::zap_domain, std::string(domain));
 }
 
 size_t ServerSecurity::AddPollItems(zmq::pollitem_t* items) {

@@ -37,8 +37,9 @@ class ServerSecurity {
 
   bool curve() const { return zap_ != nullptr; }
   const std::string& public_key() const { return server_.public_key; }
-  // Makes `server` a CURVE server with the cluster's key (nothing in plaintext mode). Before bind.
-  void Secure(zmq::socket_t& server) const;
+  // Makes `server` a CURVE server with the cluster's key, admitting peers by the rules of ZAP `domain`
+  // (zap.h; nothing in plaintext mode). Before bind.
+  void Secure(zmq::socket_t& server, std::string_view domain = kClientDomain) const;
   // Poll items for the ZAP socket and the keys-folder watch; returns how many it filled (0 or 2).
   size_t AddPollItems(zmq::pollitem_t* items);
   // After poll: `items` as AddPollItems filled them.

@@ -7,7 +7,8 @@
 
 namespace titan::security {
 
-ZapVerdict Decide(const Principals& principals, std::string_view mechanism, std::string_view credential) {
+ZapVerdict Decide(const Principals& principals, std::string_view domain, std::string_view mechanism,
+                  std::string_view credential) {
   if (mechanism != "CURVE") {
     return {false, "",
             "the client did not use CURVE (" + std::string(mechanism) + "); this node requires a credential"};
@@ -17,6 +18,15 @@ ZapVerdict Decide(const Principals& principals, std::string_view mechanism, std:
   if (p == nullptr)
     return {false, "", "unknown key " + key.substr(0, 8) + "...; it is not in the principals file"};
   if (p->revoked()) return {false, "", "principal '" + p->name + "' was revoked"};
+  const wire::Permission needs = domain == kEventsDomain   ? wire::Permission::kRead
+                                 : domain == kWorkerDomain ? wire::Permission::kWorker
+                                                           : wire::Permission::kNone;
+  if (!Allows(p->role, needs)) {
+    return {false, "",
+            "principal '" + p->name + "' (role " + std::string(RoleName(p->role)) +
+                ") may not connect to the " + std::string(domain) + " socket: it needs the " +
+                std::string(wire::PermissionName(needs)) + " permission"};
+  }
   return {true, p->name, ""};
 }
 
@@ -28,7 +38,7 @@ std::vector<std::string> Answer(const Principals& principals, const std::vector<
     return {"1.0", id, "500", verdict->reason, "", ""};
   }
   // Frames: version, request id, domain, address, routing id, mechanism, credentials...
-  *verdict = Decide(principals, request[5], request.size() > 6 ? request[6] : "");
+  *verdict = Decide(principals, request[2], request[5], request.size() > 6 ? request[6] : "");
   return {"1.0",
           id,
           verdict->allowed ? "200" : "400",

@@ -20,9 +20,18 @@ struct ZapVerdict {
   std::string reason;   // why not, when refused (logged; status_text of the ZAP reply)
 };
 
-// Whether a peer authenticating with `mechanism` ("NULL", "PLAIN", "CURVE") and `credential` (for
-// CURVE: its raw 32-byte public key) may connect: only a known, unrevoked CURVE key may.
-ZapVerdict Decide(const Principals& principals, std::string_view mechanism, std::string_view credential);
+// The ZAP domains of Titan's server sockets, and what a principal needs to connect to each: any role
+// for the client sockets (each request is checked by ServerSecurity::Authorize), the read permission
+// for the event PUB socket, the worker permission for the worker socket.
+inline constexpr std::string_view kClientDomain = "titan";
+inline constexpr std::string_view kEventsDomain = "titan-events";
+inline constexpr std::string_view kWorkerDomain = "titan-workers";
+
+// Whether a peer connecting to a socket of `domain`, authenticating with `mechanism` ("NULL", "PLAIN",
+// "CURVE") and `credential` (for CURVE: its raw 32-byte public key) may connect: only a known,
+// unrevoked CURVE key whose role the domain accepts may.
+ZapVerdict Decide(const Principals& principals, std::string_view domain, std::string_view mechanism,
+                  std::string_view credential);
 
 // The reply frames to a ZAP request's frames: version, request id, status code ("200", "400" or "500"
 // for a request that is not ZAP 1.0), status text, user id, metadata.

@@ -28,19 +28,36 @@ class ZapTest : public ::testing::Test {
 };
 
 TEST_F(ZapTest, OnlyAKnownUnrevokedCurveKeyIsAdmittedAndNamedByItsPrincipal) {
-  ZapVerdict v = Decide(principals_, "CURVE", Raw(alice_.public_key));
+  ZapVerdict v = Decide(principals_, kClientDomain, "CURVE", Raw(alice_.public_key));
   EXPECT_TRUE(v.allowed);
   EXPECT_EQ("alice", v.user_id);
-  v = Decide(principals_, "CURVE", Raw(stranger_.public_key));
+  v = Decide(principals_, kClientDomain, "CURVE", Raw(stranger_.public_key));
   EXPECT_FALSE(v.allowed);
   EXPECT_NE(std::string::npos, v.reason.find("unknown key")) << v.reason;
-  v = Decide(principals_, "CURVE", Raw(eve_.public_key));
+  v = Decide(principals_, kClientDomain, "CURVE", Raw(eve_.public_key));
   EXPECT_FALSE(v.allowed);
   EXPECT_EQ("principal 'eve' was revoked", v.reason);
-  v = Decide(principals_, "NULL", "");
+  v = Decide(principals_, kClientDomain, "NULL", "");
   EXPECT_FALSE(v.allowed);
   EXPECT_NE(std::string::npos, v.reason.find("did not use CURVE")) << v.reason;
-  EXPECT_FALSE(Decide(principals_, "CURVE", "short").allowed);
+  EXPECT_FALSE(Decide(principals_, kClientDomain, "CURVE", "short").allowed);
+}
+
+TEST_F(ZapTest, TheEventAndWorkerSocketsAdmitOnlyRolesWithTheirPermission) {
+  Principals p;
+  const Keypair reader = NewKeypair().value(), worker = NewKeypair().value();
+  ASSERT_TRUE(p.Add({"r", reader.public_key, Role::kReader, 1, 0}).ok());
+  ASSERT_TRUE(p.Add({"w", worker.public_key, Role::kWorker, 1, 0}).ok());
+  EXPECT_TRUE(Decide(p, kEventsDomain, "CURVE", Raw(reader.public_key)).allowed);
+  EXPECT_TRUE(Decide(p, kClientDomain, "CURVE", Raw(worker.public_key)).allowed);  // HELLO needs nothing
+  ZapVerdict v = Decide(p, kWorkerDomain, "CURVE", Raw(reader.public_key));
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(
+      "principal 'r' (role reader) may not connect to the titan-workers socket: it needs the worker "
+      "permission",
+      v.reason);
+  EXPECT_FALSE(Decide(p, kEventsDomain, "CURVE", Raw(worker.public_key)).allowed);
+  EXPECT_TRUE(Decide(p, kWorkerDomain, "CURVE", Raw(worker.public_key)).allowed);
 }
 
 TEST_F(ZapTest, TheReplyCarriesTheRequestIdStatusAndUserId) {
