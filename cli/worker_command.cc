@@ -56,6 +56,7 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
   cmd->callback([options, t, exit_code] {
     options->host = t->host;
     options->port = t->port;
+    options->credentials = t->credentials;
     *exit_code = worker::RunWorker(*options);
   });
 }

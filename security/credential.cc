@@ -41,6 +41,7 @@ Result<Credential> ReadCredential(const std::string& path) {
   }
   if (!doc.IsMap()) return Status::Invalid("credential file '" + path + "' is not a YAML map");
   Credential c;
+  c.path = path;
   c.principal = doc["principal"] ? doc["principal"].as<std::string>("") : "";
   c.role = doc["role"] ? doc["role"].as<std::string>("") : "";
   if (c.principal.empty()) return Status::Invalid("credential file '" + path + "' names no principal");

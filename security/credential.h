@@ -19,6 +19,7 @@ struct Credential {
   std::string public_key;
   std::string secret_key;
   std::string server_key;
+  std::string path;  // the file it was read from (not written: for messages and child processes)
 };
 
 // Reads and checks a credential file; the error names the file and what is wrong with it.

@@ -7,6 +7,7 @@
 
 #include "base/backoff.h"
 #include "schemas/cpp/transport.h"
+#include "security/client_security.h"
 
 namespace titan::worker {
 
@@ -18,9 +19,11 @@ constexpr int kLiveness = 10;
 constexpr int64_t kFirstBackoffMs = 250;
 constexpr int64_t kMaxBackoffMs = 5000;
 
-std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx, const std::string& endpoint) {
+std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx, const std::string& endpoint,
+                                      const std::optional<security::Credential>& credential) {
   auto s = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
   wire::ConfigureSocket(*s);
+  if (credential) security::SecureClient(*s, *credential);
   s->set(zmq::sockopt::linger, 0);
   s->set(zmq::sockopt::sndhwm, 1000);  // bounds output buffered for a slow broker (backpressure)
   s->connect(endpoint);
@@ -29,17 +32,19 @@ std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx, const std::string& en
 }  // namespace
 
 BrokerLink::BrokerLink(zmq::context_t& ctx, std::string host, int port, int heartbeat_ms,
-                       std::function<wire::WorkerReadyMsg()> make_ready)
+                       std::function<wire::WorkerReadyMsg()> make_ready,
+                       std::optional<security::Credential> credential)
     : ctx_(ctx),
       host_(std::move(host)),
       port_(port),
       heartbeat_ms_(heartbeat_ms),
-      make_ready_(std::move(make_ready)) {}
+      make_ready_(std::move(make_ready)),
+      credential_(std::move(credential)) {}
 
 void BrokerLink::StartDiscovery(int64_t now) {
   state_ = State::kDiscovering;
   worker_.reset();
-  hello_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(port_));
+  hello_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(port_), credential_);
   wire::SendRequest(*hello_, wire::HelloMsg{.client = "worker"}.ToMessage());
   hello_deadline_ = now + std::max<int64_t>(Backoff(), 1000);
 }
@@ -66,7 +71,7 @@ void BrokerLink::OnWelcome(const wire::Decoded& d, int64_t now) {
     return;
   }
   hello_.reset();
-  worker_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(*worker_port));
+  worker_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(*worker_port), credential_);
   state_ = State::kRegistering;
   last_heard_ = now;
   next_heartbeat_ = now + heartbeat_ms_;

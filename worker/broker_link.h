@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "schemas/generated/messages.h"
+#include "security/credential.h"
 
 namespace titan::worker {
 
@@ -30,8 +31,10 @@ class BrokerLink {
   enum class State { kDiscovering, kRegistering, kReady };
 
   // `make_ready` builds the WORKER_READY to send (it carries running jobs and unacked results).
+  // With `credential`, both sockets speak CURVE with it.
   BrokerLink(zmq::context_t& ctx, std::string host, int port, int heartbeat_ms,
-             std::function<wire::WorkerReadyMsg()> make_ready);
+             std::function<wire::WorkerReadyMsg()> make_ready,
+             std::optional<security::Credential> credential = std::nullopt);
 
   State state() const { return state_; }
   // Poll items for the sockets in use (0, 1 or 2); `want_out` also asks for POLLOUT on the worker socket.
@@ -60,6 +63,7 @@ class BrokerLink {
   int port_;
   int heartbeat_ms_;
   std::function<wire::WorkerReadyMsg()> make_ready_;
+  std::optional<security::Credential> credential_;
   State state_ = State::kDiscovering;
   std::unique_ptr<zmq::socket_t> hello_, worker_;
   int64_t hello_deadline_ = 0;

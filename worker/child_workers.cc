@@ -54,6 +54,10 @@ std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const Chi
       argv.push_back(tag);
     }
   }
+  if (!t.credentials.empty()) {
+    argv.push_back("--credentials");
+    argv.push_back(t.credentials);
+  }
   if (child.port > 0) {
     argv.push_back("--address-port");
     argv.push_back(std::to_string(child.port));

@@ -27,6 +27,7 @@ struct ChildWorkerTemplate {
   std::string shared_dir;  // the parent's shared folder: its children share it
   std::string executor;
   std::vector<std::string> tags;
+  std::string credentials;  // the parent's credential file, absolute; empty: none
   int heartbeat_ms = 0;
   int kill_grace_ms = 0;
   int drain_grace_ms = 0;

@@ -27,6 +27,9 @@ struct WorkerOptions {
   std::string parent;          // set by a worker that started this one (auto-scaling); sent in WORKER_READY
   int address_port = 0;        // the port this worker is known by (the original's worker address; nothing
                                // listens on it); 0: none. Sent as WORKER_READY.port
+  // A credential file (role worker) for a broker with keys (security/client_security.h finds one when
+  // empty: TITAN_CREDENTIALS, the link `titan up` made); child workers get the same.
+  std::string credentials;
 };
 
 // Serves until stopped. SIGTERM (or `titan shutdown`) drains: no new jobs, running ones get

@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/signal_watch.h"
+#include "security/client_security.h"
 #include "worker/capabilities.h"
 
 namespace titan::worker {
@@ -67,6 +68,7 @@ ChildWorkers ChildWorkersOf(const WorkerOptions& o, const std::string& name) {
                                           .shared_dir = SharedDirOf(o),
                                           .executor = o.executor,
                                           .tags = o.tags,
+                                          .credentials = o.credentials,
                                           .heartbeat_ms = o.heartbeat_ms,
                                           .kill_grace_ms = o.kill_grace_ms,
                                           .drain_grace_ms = o.drain_grace_ms});
@@ -74,11 +76,14 @@ ChildWorkers ChildWorkersOf(const WorkerOptions& o, const std::string& name) {
 
 }  // namespace
 
-Worker::Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::BlobStore cache)
+Worker::Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::BlobStore cache,
+               std::optional<security::Credential> credential)
     : name_(o.name.empty() ? HostName() + "-" + std::to_string(getpid()) : o.name),
       core_(CoreConfigOf(o, name_)),
       edge_(name_, JobContextOf(o), std::move(registry), std::move(cache), ChildWorkersOf(o, name_)),
-      link_(ctx_, o.host, o.port, o.heartbeat_ms, [this] { return core_.ReadyMessage(); }) {}
+      link_(
+          ctx_, o.host, o.port, o.heartbeat_ms, [this] { return core_.ReadyMessage(); },
+          std::move(credential)) {}
 
 void Worker::SendControl(Message msg) {
   if (!unsent_.empty() || !link_.Send(msg)) unsent_.push_back(std::move(msg));
@@ -246,8 +251,17 @@ int RunWorker(const WorkerOptions& options) {
     spdlog::error("worker: {}", cache.message());
     return 1;
   }
+  Result<std::optional<security::Credential>> credential =
+      security::FindCredential(options.credentials, options.host, options.port);
+  if (!credential.ok()) {
+    spdlog::error("worker: {}", credential.message());
+    return 1;
+  }
+  WorkerOptions with_credential = options;  // child workers get the file this worker uses
+  if (*credential) with_credential.credentials = std::filesystem::absolute((*credential)->path).string();
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  Worker worker(options, std::move(registry.value()), std::move(cache.value()));
+  Worker worker(with_credential, std::move(registry.value()), std::move(cache.value()),
+                std::move(*credential));
   return worker.Run();
 }
 

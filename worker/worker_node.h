@@ -19,7 +19,8 @@ namespace titan::worker {
 
 class Worker {
  public:
-  Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::BlobStore cache);
+  Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::BlobStore cache,
+         std::optional<security::Credential> credential);
 
   // Serves until drained (see RunWorker); returns the process exit code.
   int Run();
