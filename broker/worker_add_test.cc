@@ -57,9 +57,9 @@ class WorkerAddTest : public BrokerCoreTest {
 TEST_F(WorkerAddTest, AWorkerOnThisMachineStartsWorkerPortWithTheCapabilityAndPort) {
   Join("w1", 4);
   EXPECT_EQ("OK worker-8081", Reason(Add(8081, "GPU")));
-  EXPECT_EQ(
+  EXPECT_EQ(  // the WORKER_SPAWN fields in schema order
       "id-w1: {name: \"worker-8081\", slots: 4, reason: \"an operator asked for a worker with port 8081\", "
-      "port: 8081, manual: true, tags: [\"GPU\"]}",
+      "tags: [\"GPU\"], port: 8081, manual: true}",
       Spawns());
   JoinWithPort("worker-8081", 8081, "w1", {"GENERAL", "GPU"});
   const Message stats = Client(wire::MakeMessage(MsgType::kStatsGet));
