@@ -217,12 +217,9 @@ TEST_F(BrokerCoreTest, ContentThatOnlyLooksTheSameKeepsItsOwnHash) {
   std::string b = a;
   b[1000] = 'y';  // outside the sampled windows (0, the middle, the last 256 bytes)
   auto submit = [&](const std::string& id, const std::string& content) {
-    Message req = wire::MakeMessage(MsgType::kJobSubmit);
-    req.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S(id)}, {"file", S("big.sh")}})}));
-    req.Set(
-        "files",
-        Datum(wire::List{Datum(wire::Map{{"name", S("big.sh")}, {"content", Datum(wire::Bytes{content})}})}));
-    EXPECT_EQ(MsgType::kJobAccepted, Client(std::move(req)).type);
+    const wire::JobSubmitMsg req{.jobs = {{.id = id, .file = "big.sh"}},
+                                 .files = {{.name = "big.sh", .content = content}}};
+    EXPECT_EQ(MsgType::kJobAccepted, Client(req.ToMessage()).type);
   };
   submit("a1", a);
   submit("b1", b);
@@ -231,8 +228,9 @@ TEST_F(BrokerCoreTest, ContentThatOnlyLooksTheSameKeepsItsOwnHash) {
   std::map<std::string, std::string> sha;
   for (const auto& o : sent_) {
     if (o.kind != Outgoing::kWorker || o.msg.type != MsgType::kJobAssign) continue;
-    const auto& job = std::get<wire::Map>(o.msg.Find("job")->v);
-    sha[std::string(job[0].second.bytes())] = std::string(o.msg.Bytes("file_sha256"));
+    const Result<wire::JobAssignMsg> assign = wire::JobAssignMsg::From(o.msg);
+    ASSERT_TRUE(assign.ok()) << assign.message();
+    sha[assign->job.id] = assign->file_sha256;
   }
   ASSERT_EQ(3u, sha.size());
   EXPECT_EQ(artifacts::Sha256Hex(a), sha["a1"]);
