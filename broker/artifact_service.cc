@@ -7,6 +7,7 @@
 
 #include "artifacts/artifact_name.h"
 #include "artifacts/sha256.h"
+#include "broker/serve.h"
 #include "broker/wire_names.h"
 
 namespace titan::broker {
@@ -41,12 +42,12 @@ std::string RandomSuffix() {
 
 }  // namespace
 
-Datum RenderArtifact(const artifacts::ArtifactInfo& info) {
-  return Datum(wire::Map{{"space", Datum(Text{info.space})},
-                         {"name", Datum(Text{info.name})},
-                         {"sha256", Datum(Text{info.sha256})},
-                         {"size", Datum(info.size)},
-                         {"created_ms", Datum(info.created_ms)}});
+wire::ArtifactInfo RenderArtifact(const artifacts::ArtifactInfo& info) {
+  return wire::ArtifactInfo{.space = info.space,
+                            .name = info.name,
+                            .sha256 = info.sha256,
+                            .size = info.size,
+                            .created_ms = info.created_ms};
 }
 
 Result<std::unique_ptr<ArtifactService>> ArtifactService::Open(const std::string& root,
@@ -69,49 +70,53 @@ Message ArtifactService::Handle(const Message& req, Instant now, const InlineCon
                                 const std::function<bool(const std::string&)>& in_use) {
   switch (req.type) {
     case MsgType::kArtifactPut:
-      return Put(req, now.mono_ms);
+      return Serve<wire::ArtifactPutMsg>(req, [&](auto&& put) { return Put(put, now.mono_ms); });
     case MsgType::kArtifactChunk:
-      return Chunk(req, now.mono_ms);
+      return Serve<wire::ArtifactChunkMsg>(req, [&](auto&& chunk) { return Chunk(chunk, now.mono_ms); });
     case MsgType::kArtifactCommit:
-      return Commit(req, now.wall_ms);
+      return Serve<wire::ArtifactCommitMsg>(req, [&](auto&& commit) { return Commit(commit, now.wall_ms); });
     case MsgType::kArtifactAbort:
-      uploads_.erase(std::string(req.Bytes("upload")));  // the writer's destructor removes the partial file
-      return wire::MakeMessage(MsgType::kOk);
+      return Serve<wire::ArtifactAbortMsg>(req, [&](auto&& abort) { return Abort(abort); });
     case MsgType::kArtifactStat:
-      return Stat(req);
+      return Serve<wire::ArtifactStatMsg>(req, [&](auto&& stat) { return Stat(stat); });
     case MsgType::kArtifactRead:
-      return Read(req, inline_content);
+      return Serve<wire::ArtifactReadMsg>(req, [&](auto&& read) { return Read(read, inline_content); });
     case MsgType::kArtifactList:
-      return List(req);
+      return Serve<wire::ArtifactListMsg>(req, [&](auto&& list) { return List(list); });
     case MsgType::kArtifactDelete:
-      return Delete(req, in_use);
+      return Serve<wire::ArtifactDeleteMsg>(req, [&](auto&& del) { return Delete(del, in_use); });
     default:
       return wire::MakeError(ErrorCode::kUnknownType,
                              std::string(wire::NameOf(req.type)) + " is not a request the broker answers");
   }
 }
 
-Message ArtifactService::Stat(const Message& req) const {
-  const std::string space(req.Bytes("space")), name(req.Bytes("name"));
-  if (auto refused = CheckSpaceAndName(space, name)) return *refused;
-  auto info = registry_->Stat(space, name);
-  if (!info.ok()) return wire::MakeError(ErrorCode::kNotFound, info.message());
-  return wire::MakeMessage(MsgType::kArtifactInfo).Set("artifact", RenderArtifact(info.value()));
+Message ArtifactService::Abort(const wire::ArtifactAbortMsg& req) {
+  uploads_.erase(req.upload);  // the writer's destructor removes the partial file
+  return wire::OkMsg{}.ToMessage();
 }
 
-Message ArtifactService::Delete(const Message& req, const std::function<bool(const std::string&)>& in_use) {
-  const std::string space(req.Bytes("space")), name(req.Bytes("name"));
+Message ArtifactService::Stat(const wire::ArtifactStatMsg& req) const {
+  if (auto refused = CheckSpaceAndName(req.space, req.name)) return *refused;
+  auto info = registry_->Stat(req.space, req.name);
+  if (!info.ok()) return wire::MakeError(ErrorCode::kNotFound, info.message());
+  return wire::ArtifactInfoMsg{.artifact = RenderArtifact(info.value())}.ToMessage();
+}
+
+Message ArtifactService::Delete(const wire::ArtifactDeleteMsg& req,
+                                const std::function<bool(const std::string&)>& in_use) {
+  const std::string &space = req.space, &name = req.name;
   if (auto refused = CheckSpaceAndName(space, name)) return *refused;
   if (space == artifacts::kPermFiles) perm_files_.erase(name);
   if (auto info = registry_->Stat(space, name); !info.ok())
     return wire::MakeError(ErrorCode::kNotFound, info.message());
   if (auto st = registry_->Remove(space, name, in_use); !st.ok()) return Unavailable(st.message());
-  return wire::MakeMessage(MsgType::kOk);
+  return wire::OkMsg{}.ToMessage();
 }
 
-Message ArtifactService::Put(const Message& req, int64_t mono_ms) {
-  const std::string space(req.Bytes("space")), name(req.Bytes("name")), hash(req.Bytes("sha256"));
-  const int64_t size = req.Int("size");
+Message ArtifactService::Put(const wire::ArtifactPutMsg& req, int64_t mono_ms) {
+  const std::string &space = req.space, &name = req.name, hash = req.sha256.value_or("");
+  const int64_t size = req.size;
   if (auto refused = CheckSpaceAndName(space, name)) return *refused;
   if (size < 0) return wire::MakeError(ErrorCode::kInvalid, "artifact size must be >= 0");
   if (size > limits_.max_upload_bytes) {
@@ -131,14 +136,12 @@ Message ArtifactService::Put(const Message& req, int64_t mono_ms) {
   }
   const std::string id = "u" + std::to_string(next_upload_++) + "-" + RandomSuffix();
   uploads_.emplace(id, Upload{space, name, std::move(writer.value()), mono_ms});
-  return wire::MakeMessage(MsgType::kArtifactUpload)
-      .Set("upload", Datum(Text{id}))
-      .Set("chunk_bytes", Datum(limits_.chunk_bytes))
-      .Set("credit", Datum(int64_t{limits_.credit}));
+  return wire::ArtifactUploadMsg{.upload = id, .chunk_bytes = limits_.chunk_bytes, .credit = limits_.credit}
+      .ToMessage();
 }
 
-Message ArtifactService::Chunk(const Message& req, int64_t mono_ms) {
-  const std::string id(req.Bytes("upload"));
+Message ArtifactService::Chunk(const wire::ArtifactChunkMsg& req, int64_t mono_ms) {
+  const std::string& id = req.upload;
   auto it = uploads_.find(id);
   if (it == uploads_.end()) {
     return wire::MakeError(ErrorCode::kNotFound,
@@ -156,24 +159,21 @@ Message ArtifactService::Chunk(const Message& req, int64_t mono_ms) {
                            "a chunk of " + std::to_string(bytes.size()) + " bytes is over the " +
                                std::to_string(limits_.chunk_bytes) + "-byte limit ARTIFACT_UPLOAD announced");
   }
-  const int64_t crc = req.Int("crc32");
-  if (crc != static_cast<int64_t>(artifacts::Crc32(bytes))) {
+  if (req.crc32 != static_cast<int64_t>(artifacts::Crc32(bytes))) {
     return wire::MakeError(ErrorCode::kInvalid,
-                           "chunk at offset " + std::to_string(req.Int("offset")) +
+                           "chunk at offset " + std::to_string(req.offset) +
                                " does not match its crc32 (corrupted in transit); resend it");
   }
   Upload& up = it->second;
   up.last_ms = mono_ms;
-  if (auto st = up.writer.Append(req.Int("offset"), bytes); !st.ok()) {
+  if (auto st = up.writer.Append(req.offset, bytes); !st.ok()) {
     return wire::MakeError(ErrorCode::kInvalid, st.message());
   }
-  return wire::MakeMessage(MsgType::kArtifactChunkAck)
-      .Set("upload", Datum(Text{id}))
-      .Set("received", Datum(up.writer.received()));
+  return wire::ArtifactChunkAckMsg{.upload = id, .received = up.writer.received()}.ToMessage();
 }
 
-Message ArtifactService::Commit(const Message& req, int64_t wall_ms) {
-  const std::string id(req.Bytes("upload"));
+Message ArtifactService::Commit(const wire::ArtifactCommitMsg& req, int64_t wall_ms) {
+  const std::string& id = req.upload;
   auto it = uploads_.find(id);
   if (it == uploads_.end()) {
     return wire::MakeError(ErrorCode::kNotFound,
@@ -188,27 +188,25 @@ Message ArtifactService::Commit(const Message& req, int64_t wall_ms) {
   if (!info.ok()) return Unavailable(info.message());
   spdlog::info("broker: artifact {}/{} stored ({} bytes, sha256 {})", up.space, up.name, info->size,
                info->sha256);
-  return wire::MakeMessage(MsgType::kArtifactInfo).Set("artifact", RenderArtifact(info.value()));
+  return wire::ArtifactInfoMsg{.artifact = RenderArtifact(info.value())}.ToMessage();
 }
 
-Message ArtifactService::Read(const Message& req, const InlineContent& inline_content) const {
-  const std::string hash(req.Bytes("sha256"));
-  const int64_t offset = req.Int("offset");
-  const int64_t length = req.Int("length");
+Message ArtifactService::Read(const wire::ArtifactReadMsg& req, const InlineContent& inline_content) const {
+  const std::string& hash = req.sha256;
+  const int64_t offset = req.offset, length = req.length;
   if (offset < 0 || length < 0) return wire::MakeError(ErrorCode::kInvalid, "offset and length must be >= 0");
   if (length > limits_.chunk_bytes) {
     return wire::MakeError(
         ErrorCode::kTooLarge,
         "reads are limited to " + std::to_string(limits_.chunk_bytes) + " bytes; ask for smaller pieces");
   }
-  Message m = wire::MakeMessage(MsgType::kArtifactData);
-  m.Set("sha256", Datum(Text{hash})).Set("offset", Datum(offset));
+  wire::ArtifactDataMsg data{.sha256 = hash, .offset = offset};
   if (const std::string* content = inline_content ? inline_content(hash) : nullptr) {
-    const auto size = static_cast<int64_t>(content->size());
-    if (offset > size) return wire::MakeError(ErrorCode::kInvalid, "offset is past the end of the content");
-    m.Set("size", Datum(size));
-    m.blobs.push_back(content->substr(static_cast<size_t>(offset), static_cast<size_t>(length)));
-    return m;
+    data.size = static_cast<int64_t>(content->size());
+    if (offset > data.size)
+      return wire::MakeError(ErrorCode::kInvalid, "offset is past the end of the content");
+    data.blobs.push_back(content->substr(static_cast<size_t>(offset), static_cast<size_t>(length)));
+    return std::move(data).ToMessage();
   }
   if (!registry_->blobs().Has(hash)) {
     return wire::MakeError(ErrorCode::kNotFound, "the broker holds no content with sha256 " + hash);
@@ -217,17 +215,17 @@ Message ArtifactService::Read(const Message& req, const InlineContent& inline_co
   if (auto st = registry_->blobs().Read(hash, offset, length, &bytes); !st.ok()) {
     return wire::MakeError(ErrorCode::kInvalid, st.message());
   }
-  m.Set("size", Datum(BlobSize(hash)));
-  m.blobs.push_back(std::move(bytes));
-  return m;
+  data.size = BlobSize(hash);
+  data.blobs.push_back(std::move(bytes));
+  return std::move(data).ToMessage();
 }
 
-Message ArtifactService::List(const Message& req) const {
-  const std::string space(req.Bytes("space"));
+Message ArtifactService::List(const wire::ArtifactListMsg& req) const {
+  const std::string space = req.space.value_or("");
   if (!space.empty() && !KnownSpace(space)) return BadSpace(space);
-  wire::List items;
-  for (const auto& info : registry_->List(space)) items.push_back(RenderArtifact(info));
-  return wire::MakeMessage(MsgType::kArtifactListReply).Set("artifacts", Datum(std::move(items)));
+  wire::ArtifactListReplyMsg reply;
+  for (const auto& info : registry_->List(space)) reply.artifacts.push_back(RenderArtifact(info));
+  return std::move(reply).ToMessage();
 }
 
 Status ArtifactService::Stage(const std::string& name, const std::string& sha256, const std::string& content,

@@ -12,6 +12,7 @@
 #include "artifacts/registry.h"
 #include "base/clock.h"
 #include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::broker {
 
@@ -32,11 +33,15 @@ class ArtifactService {
   static Result<std::unique_ptr<ArtifactService>> Open(const std::string& root, ArtifactLimits limits);
 
   static bool Handles(wire::MsgType type);
-  // Answers one ARTIFACT_* request. `in_use` says whether a hash is still needed by a job
+  // Answers one ARTIFACT_* request, decoded here into its struct (one that does not decode is answered
+  // ERROR MALFORMED, naming the field). `in_use` says whether a hash is still needed by a job
   // (ARTIFACT_DELETE keeps such content); `inline_content` serves ARTIFACT_READ of job files. Idle
   // uploads are timed on now.mono_ms; a published artifact's created_ms is now.wall_ms.
   wire::Message Handle(const wire::Message& req, Instant now, const InlineContent& inline_content,
                        const std::function<bool(const std::string&)>& in_use);
+  // ARTIFACT_READ: bytes of content by hash, the registry's or `inline_content`'s (a worker fetching a
+  // job's file sends it too).
+  wire::Message Read(const wire::ArtifactReadMsg& req, const InlineContent& inline_content) const;
 
   // A job's file that was not sent with its submission: the deployed artifact of that name.
   Result<artifacts::ArtifactInfo> Deployed(const std::string& name);
@@ -60,13 +65,14 @@ class ArtifactService {
   };
   ArtifactService(std::unique_ptr<artifacts::Registry> registry, ArtifactLimits limits);
 
-  wire::Message Put(const wire::Message& req, int64_t mono_ms);
-  wire::Message Chunk(const wire::Message& req, int64_t mono_ms);
-  wire::Message Commit(const wire::Message& req, int64_t wall_ms);
-  wire::Message Read(const wire::Message& req, const InlineContent& inline_content) const;
-  wire::Message Stat(const wire::Message& req) const;
-  wire::Message Delete(const wire::Message& req, const std::function<bool(const std::string&)>& in_use);
-  wire::Message List(const wire::Message& req) const;
+  wire::Message Put(const wire::ArtifactPutMsg& req, int64_t mono_ms);
+  wire::Message Chunk(const wire::ArtifactChunkMsg& req, int64_t mono_ms);
+  wire::Message Commit(const wire::ArtifactCommitMsg& req, int64_t wall_ms);
+  wire::Message Abort(const wire::ArtifactAbortMsg& req);
+  wire::Message Stat(const wire::ArtifactStatMsg& req) const;
+  wire::Message Delete(const wire::ArtifactDeleteMsg& req,
+                       const std::function<bool(const std::string&)>& in_use);
+  wire::Message List(const wire::ArtifactListMsg& req) const;
 
   std::unique_ptr<artifacts::Registry> registry_;
   ArtifactLimits limits_;
@@ -78,6 +84,6 @@ class ArtifactService {
 };
 
 // The ArtifactInfo struct of the protocol.
-wire::Datum RenderArtifact(const artifacts::ArtifactInfo& info);
+wire::ArtifactInfo RenderArtifact(const artifacts::ArtifactInfo& info);
 
 }  // namespace titan::broker

@@ -9,22 +9,22 @@ namespace {
 class ArtifactTest : public BrokerCoreTest {
  protected:
   Message Put(const std::string& space, const std::string& name, int64_t size, const std::string& sha = "") {
-    Message m = wire::MakeMessage(MsgType::kArtifactPut);
-    m.Set("space", S(space)).Set("name", S(name)).Set("size", Datum(size));
-    if (!sha.empty()) m.Set("sha256", S(sha));
-    return Client(std::move(m));
+    wire::ArtifactPutMsg m{.space = space, .name = name, .size = size};
+    if (!sha.empty()) m.sha256 = sha;
+    return Client(std::move(m).ToMessage());
   }
   Message Chunk(const std::string& upload, int64_t offset, const std::string& bytes, int64_t crc = -1) {
-    Message m = wire::MakeMessage(MsgType::kArtifactChunk);
-    m.Set("upload", S(upload)).Set("offset", Datum(offset));
-    m.Set("crc32", Datum(crc >= 0 ? crc : static_cast<int64_t>(artifacts::Crc32(bytes))));
-    m.blobs.push_back(bytes);
-    return Client(std::move(m));
+    return Client(wire::ArtifactChunkMsg{
+        .upload = upload,
+        .offset = offset,
+        .crc32 = crc >= 0 ? crc : static_cast<int64_t>(artifacts::Crc32(bytes)),
+        .blobs = {
+            bytes}}.ToMessage());
   }
-  Message Simple(MsgType type, std::vector<std::pair<std::string, Datum>> fields) {
-    Message m = wire::MakeMessage(type);
-    for (auto& [k, v] : fields) m.Set(k, std::move(v));
-    return Client(std::move(m));
+  // A request sent as its struct.
+  template <class T>
+  Message Call(T req) {
+    return Client(std::move(req).ToMessage());
   }
   // Uploads `content` in chunks of `step` bytes; returns the ARTIFACT_INFO (or the first ERROR).
   Message Upload(const std::string& space, const std::string& name, const std::string& content,
@@ -36,16 +36,15 @@ class ArtifactTest : public BrokerCoreTest {
       Message ack = Chunk(id, static_cast<int64_t>(at), content.substr(at, step));
       if (ack.type != MsgType::kArtifactChunkAck) return ack;
     }
-    return Simple(MsgType::kArtifactCommit, {{"upload", S(id)}});
+    return Call(wire::ArtifactCommitMsg{.upload = id});
   }
   std::string Names() {
-    Message reply = Simple(MsgType::kArtifactList, {});
+    const Result<wire::ArtifactListReplyMsg> reply =
+        wire::ArtifactListReplyMsg::From(Call(wire::ArtifactListMsg{}));
+    if (!reply.ok()) return reply.message();
     std::string out;
-    for (const auto& a : std::get<wire::List>(reply.Find("artifacts")->v)) {
-      const auto& m = std::get<wire::Map>(a.v);
-      out += (out.empty() ? "" : " ") + std::string(wire::FindField(m, "space")->bytes()) + "/" +
-             std::string(wire::FindField(m, "name")->bytes());
-    }
+    for (const wire::ArtifactInfo& a : reply->artifacts)
+      out += (out.empty() ? "" : " ") + a.space + "/" + a.name;
     return out;
   }
   static std::string Code(const Message& m) {
@@ -61,24 +60,21 @@ TEST_F(ArtifactTest, UploadInChunksThenStatReadListDelete) {
   EXPECT_EQ(wire::FindField(a, "sha256")->bytes(), artifacts::Sha256Hex(content));
   EXPECT_EQ(std::get<int64_t>(wire::FindField(a, "size")->v), static_cast<int64_t>(content.size()));
 
-  Message stat = Simple(MsgType::kArtifactStat, {{"space", S("uploads")}, {"name", S("dir/report.md")}});
+  Message stat = Call(wire::ArtifactStatMsg{.space = "uploads", .name = "dir/report.md"});
   ASSERT_EQ(stat.type, MsgType::kArtifactInfo);
   Message read =
-      Simple(MsgType::kArtifactRead,
-             {{"sha256", S(artifacts::Sha256Hex(content))}, {"offset", Datum(6)}, {"length", Datum(9)}});
+      Call(wire::ArtifactReadMsg{.sha256 = artifacts::Sha256Hex(content), .offset = 6, .length = 9});
   ASSERT_EQ(read.type, MsgType::kArtifactData);
   EXPECT_EQ(read.blobs.at(0), "artifacts");
   EXPECT_EQ(read.Int("size"), static_cast<int64_t>(content.size()));
   EXPECT_EQ("uploads/dir/report.md", Names());
 
-  EXPECT_EQ(Simple(MsgType::kArtifactDelete, {{"space", S("uploads")}, {"name", S("dir/report.md")}}).type,
-            MsgType::kOk);
+  EXPECT_EQ(Call(wire::ArtifactDeleteMsg{.space = "uploads", .name = "dir/report.md"}).type, MsgType::kOk);
   EXPECT_EQ("", Names());
-  EXPECT_EQ("NOT_FOUND",
-            Code(Simple(MsgType::kArtifactStat, {{"space", S("uploads")}, {"name", S("dir/report.md")}})));
-  EXPECT_EQ("NOT_FOUND", Code(Simple(MsgType::kArtifactRead, {{"sha256", S(artifacts::Sha256Hex(content))},
-                                                              {"offset", Datum(0)},
-                                                              {"length", Datum(4)}})));
+  EXPECT_EQ("NOT_FOUND", Code(Call(wire::ArtifactStatMsg{.space = "uploads", .name = "dir/report.md"})));
+  EXPECT_EQ(
+      "NOT_FOUND",
+      Code(Call(wire::ArtifactReadMsg{.sha256 = artifacts::Sha256Hex(content), .offset = 0, .length = 4})));
 }
 
 TEST_F(ArtifactTest, BadNamesSpacesAndSizesAreRefused) {
@@ -87,11 +83,9 @@ TEST_F(ArtifactTest, BadNamesSpacesAndSizesAreRefused) {
   EXPECT_EQ("INVALID", Code(Put("elsewhere", "x", 1)));
   EXPECT_EQ("INVALID", Code(Put("uploads", "x", -1)));
   EXPECT_EQ("TOO_LARGE", Code(Put("uploads", "x", int64_t{1} << 50)));
-  EXPECT_EQ("INVALID",
-            Code(Simple(MsgType::kArtifactStat, {{"space", S("uploads")}, {"name", S("a/../../b")}})));
+  EXPECT_EQ("INVALID", Code(Call(wire::ArtifactStatMsg{.space = "uploads", .name = "a/../../b"})));
   // A reply type sent as a request.
-  EXPECT_EQ("UNKNOWN_TYPE",
-            Code(Simple(MsgType::kArtifactChunkAck, {{"upload", S("u1")}, {"received", Datum(0)}})));
+  EXPECT_EQ("UNKNOWN_TYPE", Code(Call(wire::ArtifactChunkAckMsg{.upload = "u1", .received = 0})));
 }
 
 TEST_F(ArtifactTest, WrongOffsetWrongCrcAndWrongHashAreRejected) {
@@ -106,21 +100,20 @@ TEST_F(ArtifactTest, WrongOffsetWrongCrcAndWrongHashAreRejected) {
   // The transfer survives both refusals and completes from the right offset.
   EXPECT_EQ(Chunk(id, 0, "01234").type, MsgType::kArtifactChunkAck);
   EXPECT_EQ(Chunk(id, 5, "56789").Int("received"), 10);
-  EXPECT_EQ(Simple(MsgType::kArtifactCommit, {{"upload", S(id)}}).type, MsgType::kArtifactInfo);
+  EXPECT_EQ(Call(wire::ArtifactCommitMsg{.upload = id}).type, MsgType::kArtifactInfo);
 
   // Content that does not hash to what PUT announced never becomes visible.
   Message liar = Put("uploads", "liar.bin", 3, artifacts::Sha256Hex("abc"));
   const std::string lid(liar.Bytes("upload"));
   EXPECT_EQ(Chunk(lid, 0, "abd").type, MsgType::kArtifactChunkAck);
-  EXPECT_EQ("INVALID", Code(Simple(MsgType::kArtifactCommit, {{"upload", S(lid)}})));
+  EXPECT_EQ("INVALID", Code(Call(wire::ArtifactCommitMsg{.upload = lid})));
   EXPECT_EQ("uploads/x.bin", Names());
 }
 
 TEST_F(ArtifactTest, AbortedAndIdleUploadsLeaveNothing) {
   Message a = Put("uploads", "aborted.bin", 6);
   EXPECT_EQ(Chunk(std::string(a.Bytes("upload")), 0, "abc").type, MsgType::kArtifactChunkAck);
-  EXPECT_EQ(Simple(MsgType::kArtifactAbort, {{"upload", S(std::string(a.Bytes("upload")))}}).type,
-            MsgType::kOk);
+  EXPECT_EQ(Call(wire::ArtifactAbortMsg{.upload = std::string(a.Bytes("upload"))}).type, MsgType::kOk);
   EXPECT_EQ("NOT_FOUND", Code(Chunk(std::string(a.Bytes("upload")), 3, "def")));
 
   Message idle = Put("uploads", "idle.bin", 6);
@@ -137,36 +130,30 @@ TEST_F(ArtifactTest, JobsRunDeployedFilesAndArchives) {
   ASSERT_EQ(Upload("perm_files", "tool.sh", "echo deployed").type, MsgType::kArtifactInfo);
   ASSERT_EQ(Upload("perm_files", "proj.zip", "PK-not-really").type, MsgType::kArtifactInfo);
 
-  auto submit = [&](wire::Map spec) {
-    Message req = wire::MakeMessage(MsgType::kJobSubmit);
-    req.Set("jobs", Datum(wire::List{Datum(std::move(spec))})).Set("files", Datum(wire::List{}));
-    return Client(std::move(req));
-  };
-  EXPECT_EQ(submit({{"id", S("a")}, {"file", S("tool.sh")}}).type, MsgType::kJobAccepted);
-  EXPECT_EQ(submit({{"id", S("b")}, {"file", S("proj.zip/src/main.py")}, {"archive", Datum(true)}}).type,
-            MsgType::kJobAccepted);
-  Message missing = submit({{"id", S("c")}, {"file", S("never-deployed.sh")}});
+  auto submit = [&](wire::JobSpec spec) { return Call(wire::JobSubmitMsg{.jobs = {std::move(spec)}}); };
+  EXPECT_EQ(submit({.id = "a", .file = "tool.sh"}).type, MsgType::kJobAccepted);
+  EXPECT_EQ(submit({.id = "b", .file = "proj.zip/src/main.py", .archive = true}).type, MsgType::kJobAccepted);
+  Message missing = submit({.id = "c", .file = "never-deployed.sh"});
   EXPECT_EQ("NOT_FOUND", Code(missing));
   EXPECT_NE(std::string(missing.Bytes("reason")).find("never-deployed.sh"), std::string::npos);
-  EXPECT_EQ("INVALID", Code(submit({{"id", S("d")}, {"file", S("main.py")}, {"archive", Datum(true)}})));
+  EXPECT_EQ("INVALID", Code(submit({.id = "d", .file = "main.py", .archive = true})));
 
   std::map<std::string, std::string> assigned;  // id -> file_sha256
   for (const auto& o : sent_) {
     if (o.kind != Outgoing::kWorker || o.msg.type != MsgType::kJobAssign) continue;
-    const auto& job = std::get<wire::Map>(o.msg.Find("job")->v);
-    assigned[std::string(wire::FindField(job, "id")->bytes())] = std::string(o.msg.Bytes("file_sha256"));
-    EXPECT_GT(o.msg.Int("file_size"), 0);
+    const Result<wire::JobAssignMsg> assign = wire::JobAssignMsg::From(o.msg);
+    ASSERT_TRUE(assign.ok()) << assign.message();
+    assigned[assign->job.id] = assign->file_sha256;
+    EXPECT_GT(assign->file_size, 0);
   }
   EXPECT_EQ(assigned["a"], artifacts::Sha256Hex("echo deployed"));
   EXPECT_EQ(assigned["b"], artifacts::Sha256Hex("PK-not-really"));
 
   // Deleting the name of content a running job needs keeps the content readable for its worker.
-  EXPECT_EQ(Simple(MsgType::kArtifactDelete, {{"space", S("perm_files")}, {"name", S("tool.sh")}}).type,
-            MsgType::kOk);
-  Message read = wire::MakeMessage(MsgType::kArtifactRead);
-  read.Set("sha256", S(assigned["a"])).Set("offset", Datum(0)).Set("length", Datum(1 << 20));
+  EXPECT_EQ(Call(wire::ArtifactDeleteMsg{.space = "perm_files", .name = "tool.sh"}).type, MsgType::kOk);
+  const wire::ArtifactReadMsg read{.sha256 = assigned["a"], .offset = 0, .length = 1 << 20};
   sent_.clear();
-  core_->OnWorker("id-w1", read, now_, 77);
+  core_->OnWorker("id-w1", read.ToMessage(), now_, 77);
   Turn();
   ASSERT_EQ(sent_.size(), 1u);
   EXPECT_EQ(sent_[0].msg.type, MsgType::kArtifactData);
@@ -177,10 +164,9 @@ TEST_F(ArtifactTest, JobsRunDeployedFilesAndArchives) {
 TEST_F(ArtifactTest, WorkersReadInlineJobFilesByHash) {
   Join("w1", 4);
   Submit({{.id = "j"}});
-  Message read = wire::MakeMessage(MsgType::kArtifactRead);
-  read.Set("sha256", S(artifacts::Sha256Hex("exit 0"))).Set("offset", Datum(0)).Set("length", Datum(100));
+  const wire::ArtifactReadMsg read{.sha256 = artifacts::Sha256Hex("exit 0"), .offset = 0, .length = 100};
   sent_.clear();
-  core_->OnWorker("id-w1", read, now_, 5);
+  core_->OnWorker("id-w1", read.ToMessage(), now_, 5);
   Turn();
   ASSERT_EQ(sent_.size(), 1u);
   EXPECT_EQ(sent_[0].msg.blobs.at(0), "exit 0");

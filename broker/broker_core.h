@@ -32,6 +32,7 @@
 #include "broker/reconcile.h"
 #include "broker/wire_names.h"
 #include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::broker {
 
@@ -46,18 +47,17 @@ struct Outgoing {
   wire::Message msg;
 };
 
+// `msg` carrying the request id of the request it answers, if it had one. The one field set by name:
+// `rid` is an envelope field, on every message type and in no struct.
+inline wire::Message WithRid(wire::Message msg, std::optional<int64_t> rid) {
+  if (rid) msg.Set("rid", wire::Datum(*rid));
+  return msg;
+}
+
 // An INVALID error reply: the request was well-formed but not acceptable; `reason` says why and what to do.
 inline wire::Message Invalid(std::string reason) {
   return wire::MakeError(wire::ErrorCode::kInvalid, std::move(reason));
 }
-
-// How a worker says a run ended (JOB_DONE, or WORKER_READY's unacknowledged results).
-struct JobResult {
-  std::string id;
-  int64_t attempt = 0, exit_code = 0, signal = 0;
-  bool cancelled = false;
-  std::string reason;  // the worker's sentence; empty: rendered from exit_code and signal
-};
 
 struct CoreConfig {
   int heartbeat_ms = 1000;
@@ -85,7 +85,13 @@ class BrokerCore {
   // with what is wrong and what to do.
   Status Recover(Instant now);
 
+  // A client's request: decoded here into its struct (schemas/generated/messages.h) and answered. A
+  // request that does not decode (a required field missing, a field of another type) is answered ERROR
+  // MALFORMED naming the field, and changes nothing.
   void OnClient(const Route& from, std::optional<int64_t> rid, const wire::Message& request, Instant now);
+  // A worker's message: decoded here into its struct. One that does not decode is logged, counted
+  // (malformed_from_workers), answered ERROR MALFORMED and otherwise dropped: it changes nothing, not
+  // even when the worker was last seen.
   void OnWorker(const std::string& identity, const wire::Message& msg, Instant now,
                 std::optional<int64_t> rid = std::nullopt);
   // Fires due timers (delays, retries, waits, heartbeats, recovery), then dispatches.
@@ -108,6 +114,8 @@ class BrokerCore {
   // Illegal state transitions refused so far (release builds; a debug build asserts instead). Tests
   // check it stays 0.
   int64_t refused_transitions() const { return refused_transitions_; }
+  // Worker messages dropped because they did not decode into their struct.
+  int64_t malformed_from_workers() const { return malformed_from_workers_; }
 
  private:
   struct Worker {
@@ -134,7 +142,8 @@ class BrokerCore {
     std::string name, cron;
     std::string dag;  // the pipeline's own name: each fire's DAG is <dag>@<time> (empty: <name>@<time>)
     CronSpec spec;
-    wire::List jobs, files;
+    std::vector<wire::JobSpec> jobs;
+    std::vector<wire::FileBlob> files;
     int64_t created_ms = 0;  // wall: ticks before this are not owed
     int64_t last_ms = 0;     // wall: last fire; created_ms until it first fires
     int64_t next_ms = 0;     // wall: the next cron tick (0: none)
@@ -165,15 +174,15 @@ class BrokerCore {
   wire::Message Change(const wire::Message& req, Instant now);
   wire::Message Welcome() const;  // HELLO's answer
   // JOB_WAIT: answered now (the job ended, a service is up, or no wait asked) or when it ends or times out.
-  void Wait(const Route& from, std::optional<int64_t> rid, const wire::Message& req, Instant now);
-  wire::Message Submit(const wire::Message& req, Instant now);
-  std::optional<wire::Message> ResolveFile(Job& j, const wire::Map& spec,
-                                           const std::unordered_map<std::string, std::string>& sent);
+  void Wait(const Route& from, std::optional<int64_t> rid, const wire::JobWaitMsg& req, Instant now);
+  wire::Message Submit(const wire::JobSubmitMsg& req, Instant now);
+  // The content job `j` runs (j.file_hash): a file `sent` with it, else the artifact deployed by that name.
+  std::optional<wire::Message> ResolveFile(Job& j, const std::unordered_map<std::string, std::string>& sent);
   wire::Message JobInfoReply(const std::string& id) const;
   wire::Message JobInfoReply(const Job* job, int64_t runs) const;
-  wire::Message JobGet(const wire::Message& req) const;
-  wire::Message ListJobs(const wire::Message& req) const;
-  wire::Message ReadLogs(const wire::Message& req) const;
+  wire::Message JobGet(const wire::JobGetMsg& req) const;
+  wire::Message ListJobs(const wire::JobListMsg& req) const;
+  wire::Message ReadLogs(const wire::JobLogsMsg& req) const;
   wire::Message Stop(const std::string& id, Instant now);
   wire::Message Stats(Instant now) const;
   wire::Message StopWorker(const std::string& name, Instant now);
@@ -184,18 +193,19 @@ class BrokerCore {
   void PointChildrenAtGates(std::vector<Job>& batch, const std::map<std::string, std::string>& gate_of) const;
 
   // Submission (core_submit.cc): validation first (nothing changes on a refusal), then acceptance.
-  std::optional<wire::Message> ParseJob(const wire::Map& spec,
+  std::optional<wire::Message> ParseJob(const wire::JobSpec& spec,
                                         const std::unordered_map<std::string, std::string>& files, Job* out);
   // INVALID when `id` names a job whose latest run is not final (the id may be reused otherwise).
   std::optional<wire::Message> CheckIdFree(const std::string& id, const char* what) const;
   // Parents as written ("DAG-x" or "x", the original Titan's two spellings) made canonical, then
   // checked to exist in the batch or among earlier jobs, and the batch checked for cycles.
   std::optional<wire::Message> LinkParents(std::vector<Job>& batch) const;
-  wire::Message Accept(std::vector<Job> batch, const wire::Message& req,
+  wire::Message Accept(std::vector<Job> batch, const wire::JobSubmitMsg& req,
                        const std::unordered_map<std::string, std::string>& files, const std::string& dag_id,
                        Instant now);
   // Journals the content of the submission's files the broker did not have yet.
-  Status JournalFiles(const wire::List& blobs, const std::unordered_map<std::string, std::string>& files);
+  Status JournalFiles(const std::vector<wire::FileBlob>& blobs,
+                      const std::unordered_map<std::string, std::string>& files);
   // Numbers each job's run (a reused id's next) and lists the batch in its DAG record.
   void NumberRuns(std::vector<Job>& batch, Dag& record) const;
   // The batch becomes the latest runs of its ids, PENDING, owed to the journal as inserts.
@@ -204,8 +214,8 @@ class BrokerCore {
   void PlaceNew(Job& job, Instant now);
   // The files of an accepted submission, named in perm_files (content-addressed, as if deployed).
   // Errors are logged: the jobs run from the journal's copy whatever perm_files holds.
-  void StageFiles(const wire::List& blobs, const std::unordered_map<std::string, std::string>& files,
-                  Instant now);
+  void StageFiles(const std::vector<wire::FileBlob>& blobs,
+                  const std::unordered_map<std::string, std::string>& files, Instant now);
   // Moves the latest run of `id` (final) to history_, writing it first if the turn owes it.
   Status RetireRun(const std::string& id);
 
@@ -214,22 +224,23 @@ class BrokerCore {
   const Job* DagJob(const Dag& dag, size_t i) const;  // the run of job i that the DAG holds
   // Whether `gate` follows the latest run of job `id` (a gate left by an earlier run does not).
   bool GatesRun(const Job& gate, const std::string& id) const;
-  wire::Datum RenderDag(const Dag& dag) const;
-  wire::Datum RenderGroup(const std::string& id, const std::string& name, const std::string& run,
-                          const std::vector<const Dag*>& dags) const;
-  wire::Message DagList(const wire::Message& req) const;
+  wire::DagInfo RenderDag(const Dag& dag) const;
+  wire::DagInfo RenderGroup(const std::string& id, const std::string& name, const std::string& run,
+                            const std::vector<const Dag*>& dags) const;
+  wire::Message DagList(const wire::DagListMsg& req) const;
   wire::Message DagGet(const std::string& id) const;
   wire::Message DagCancel(const std::string& id, Instant now);
-  wire::Message RunList(const wire::Message& req) const;
-  wire::Message DecideGate(const wire::Message& req, Instant now);
+  wire::Message RunList(const wire::RunListMsg& req) const;
+  wire::Message DecideGate(const wire::GateDecideMsg& req, Instant now);
   void OpenGate(Job& gate, Instant now);
 
   // Recurring schedules (core_schedules.cc).
-  wire::Message ScheduleAdd(const wire::Message& req, Instant now);
-  // The refusal of a schedule's jobs: none, a bad spec, a file neither sent nor deployed, a parent
-  // outside the schedule.
-  std::optional<wire::Message> CheckScheduleJobs(const std::string& name, const wire::List& jobs,
-                                                 const wire::List& files);
+  wire::Message ScheduleAdd(const wire::ScheduleAddMsg& req, Instant now);
+  // The refusal of a schedule's jobs: none, a file neither sent nor deployed, a parent outside the
+  // schedule.
+  std::optional<wire::Message> CheckScheduleJobs(const std::string& name,
+                                                 const std::vector<wire::JobSpec>& jobs,
+                                                 const std::vector<wire::FileBlob>& files);
   wire::Message ScheduleList() const;
   wire::Message ScheduleRemove(const std::string& name);
   void FireSchedule(Schedule& s, Instant now);
@@ -240,26 +251,36 @@ class BrokerCore {
   void RestoreSchedule(Schedule s, Instant now);
 
   // Worker dialog (core_workers.cc).
-  void RegisterWorker(const std::string& identity, const wire::Message& msg, Instant now);
+  // Decodes a worker's message as T and hands it to `handle` with the worker that sent it; a message
+  // that does not decode is refused (RefuseFromWorker), one from an unknown worker answered DISCONNECT.
+  template <class T, class Handle>
+  void FromWorker(const std::string& identity, const wire::Message& msg, Instant now,
+                  std::optional<int64_t> rid, Handle handle);
+  // Logs and counts a worker's message that does not decode, and answers it ERROR MALFORMED.
+  void RefuseFromWorker(const std::string& identity, wire::MsgType type, const Status& why,
+                        std::optional<int64_t> rid);
+  // The registered worker behind `identity`, now seen; null (it was answered DISCONNECT) when unknown.
+  Worker* Sender(const std::string& identity, Instant now);
+  void RegisterWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now);
   // The worker record of a WORKER_READY: new, or refreshed (a worker back on a new connection).
-  Worker& UpdateWorker(const std::string& identity, const wire::Message& msg, Instant now);
+  Worker& UpdateWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now);
   // What the broker believes of the latest run of `job`, for Reconcile (`reporter`: the worker asking).
   BelievedRun Believe(const Job& job, const std::string& reporter) const;
-  ReconcileInput ReconcileSnapshot(const std::string& name, const wire::Message& ready) const;
+  ReconcileInput ReconcileSnapshot(const std::string& name, const wire::WorkerReadyMsg& ready) const;
   // Carries out one reconciliation decision; `result`: the reported result it is about, if any.
-  void CarryOut(Worker& w, const Decision& d, const wire::Datum* result, Instant now);
+  void CarryOut(Worker& w, const Decision& d, const wire::JobResult* result, Instant now);
   void SendWelcome(const Worker& w);
   void StartDraining(Worker& w, Instant now);  // it said it is shutting down: no new jobs
-  void JobDone(Worker& w, const wire::Datum& result, Instant now);
+  void JobDone(Worker& w, const wire::JobResult& r, Instant now);
   void AckResult(const Worker& w, const std::string& id, int64_t attempt);
   // The result of the run the broker expects on `w`: completed, failed (maybe retried), cancelled.
-  void ApplyResult(Worker& w, Job& job, const JobResult& r, Instant now);
-  void JobLog(Worker& w, const wire::Message& msg);
-  void ServiceStatus(Worker& w, const wire::Message& msg, Instant now);
+  void ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Instant now);
+  void JobLog(Worker& w, wire::JobLogMsg msg);
+  void ServiceStatus(Worker& w, const wire::ServiceStatusMsg& msg, Instant now);
   void LoseWorker(const std::string& name, const std::string& why, Instant now);
   void SendWorker(const Worker& w, wire::Message msg);
   void PublishWorker(const Worker& w, const char* event, Instant now);
-  wire::Datum RenderWorker(const Worker& w, Instant now) const;
+  wire::WorkerInfo RenderWorker(const Worker& w, Instant now) const;
   Worker* WorkerByIdentity(const std::string& identity);
 
   // Auto-scaling (core_scaling.cc), and WORKER_ADD: a worker on this machine starts another.
@@ -267,7 +288,7 @@ class BrokerCore {
   std::vector<ScaleWorker> ScaleWorkers() const;  // the worker table, as DecideScaling takes it
   std::vector<ScaleWait> ScaleWaits() const;      // each requirement's longest-queued job, oldest first
   void CarryOutScaling(const ScaleAction& a, Instant now);
-  wire::Message AddWorker(const wire::Message& req, Instant now);
+  wire::Message AddWorker(const wire::WorkerAddMsg& req, Instant now);
   void RecordScaling(const char* action, const ScaleAction& a, Instant now);
 
   // Timers (core_timers.cc): one step per kind.
@@ -313,7 +334,10 @@ class BrokerCore {
   void Publish(const Job& job, Instant now);
   void WakeWaiters(const Job& job);
   bool FileInUse(const std::string& sha256) const;  // a job not yet final runs this content
+  // An ARTIFACT_* request of a client (ArtifactService decodes and answers it).
   wire::Message HandleArtifact(const wire::Message& req, Instant now);
+  // A worker's ARTIFACT_READ of a job's file it does not have yet.
+  wire::Message ReadArtifact(const wire::ArtifactReadMsg& req, Instant now);
   // The latest run of job `id` ("DAG-<id>" finds <id>); null when unknown.
   Job* Resolve(const std::string& id);
   const Job* Resolve(const std::string& id) const;
@@ -344,7 +368,7 @@ class BrokerCore {
   std::string ContentHash(std::string_view content);
   // Fills name -> SHA-256 for the FileBlobs of a submission: hashed content, or a sha256 the broker
   // already holds. The error reply when one names an unknown hash (NOT_FOUND) or is malformed.
-  std::optional<wire::Message> HashFiles(const wire::List& blobs,
+  std::optional<wire::Message> HashFiles(const std::vector<wire::FileBlob>& blobs,
                                          std::unordered_map<std::string, std::string>* files);
   std::map<std::string, Worker> workers_;                      // by name
   std::unordered_map<std::string, std::string> worker_names_;  // identity -> name
@@ -353,14 +377,15 @@ class BrokerCore {
   std::unordered_map<int64_t, Waiter> waiters_;
   std::unordered_multimap<std::string, int64_t> waiters_by_job_;
   int64_t next_waiter_ = 1;
-  std::vector<ScalePending> scale_pending_;  // WORKER_SPAWNs whose child has not joined yet
-  std::deque<wire::Datum> scale_events_;     // recent ScaleEvents, oldest first
+  std::vector<ScalePending> scale_pending_;    // WORKER_SPAWNs whose child has not joined yet
+  std::deque<wire::ScaleEvent> scale_events_;  // recent ones, oldest first
   int64_t next_child_ = 1;
   int64_t next_scale_check_ = 0;
   int64_t upload_deadline_ = 0;    // when an open upload may next expire; 0: none open
   bool dispatch_pending_ = false;  // Dispatch stopped at its per-turn budget
   int64_t next_seq_ = 1;
   int64_t refused_transitions_ = 0;
+  int64_t malformed_from_workers_ = 0;
   std::vector<Outgoing> outbox_;
 };
 

@@ -34,14 +34,14 @@ TEST_F(BrokerCoreTest, CapabilityIsStrictAndUnsatisfiableIsReported) {
   Submit({{"gpu-job", {}, 1, "GPU"}, {"plain"}});
   EXPECT_EQ("plain@w1", Assignments());
   EXPECT_EQ("QUEUED", State("gpu-job"));
-  const Message info = Client(wire::MakeMessage(MsgType::kJobGet).Set("id", S("gpu-job")));
+  const Message info = Client(wire::JobGetMsg{.id = "gpu-job"}.ToMessage());
   const auto& job = std::get<wire::Map>(info.Find("job")->v);
   std::string reason;
   for (const auto& [k, v] : job) {
     if (k == "reason") reason = std::string(v.bytes());
   }
   EXPECT_EQ("no live worker has capability GPU; start one with `titan worker --tag GPU`", reason);
-  const Message stats = Client(wire::MakeMessage(MsgType::kStatsGet));
+  const Message stats = Client(wire::StatsGetMsg{}.ToMessage());
   EXPECT_EQ(1, stats.Int("unsatisfiable"));
   Join("g1", 1, {"GENERAL", "GPU"});
   EXPECT_EQ("gpu-job@g1", Assignments());
@@ -78,7 +78,7 @@ TEST_F(BrokerCoreTest, SilentWorkerIsDeclaredDeadAndItsJobsMove) {
   // w2 keeps beating, w1 goes silent.
   for (int i = 0; i < 4; ++i) {
     now_ += 1000;
-    core_->OnWorker("id-w2", wire::MakeMessage(MsgType::kHeartbeat), now_);
+    core_->OnWorker("id-w2", wire::HeartbeatMsg{}.ToMessage(), now_);
     Turn();
   }
   EXPECT_EQ("a@w2", Assignments());
@@ -140,9 +140,9 @@ TEST_F(BrokerCoreTest, StopCancelsWaitingJobsAtOnceAndRunningOnesThroughTheWorke
   Join("w1", 1);
   Submit({{"running"}, {"waiting"}});
   Assignments();
-  Client(wire::MakeMessage(MsgType::kJobStop).Set("id", S("waiting")));
+  Client(wire::JobStopMsg{.id = "waiting"}.ToMessage());
   EXPECT_EQ("CANCELLED", State("waiting"));
-  Client(wire::MakeMessage(MsgType::kJobStop).Set("id", S("running")));
+  Client(wire::JobStopMsg{.id = "running"}.ToMessage());
   bool cancel_sent = false;
   for (const auto& o : sent_) cancel_sent |= o.msg.type == MsgType::kJobCancel;
   EXPECT_TRUE(cancel_sent);
@@ -153,12 +153,8 @@ TEST_F(BrokerCoreTest, StopCancelsWaitingJobsAtOnceAndRunningOnesThroughTheWorke
 TEST_F(BrokerCoreTest, WaitRepliesWhenTheJobEndsOrAtItsTimeout) {
   Join("w1", 4);
   Submit({{"a"}, {"b"}});
-  core_->OnClient({"waiter"}, 9,
-                  wire::MakeMessage(MsgType::kJobWait).Set("id", S("a")).Set("timeout_ms", Datum(10000)),
-                  now_);
-  core_->OnClient({"waiter2"}, 10,
-                  wire::MakeMessage(MsgType::kJobWait).Set("id", S("DAG-b")).Set("timeout_ms", Datum(100)),
-                  now_);
+  core_->OnClient({"waiter"}, 9, wire::JobWaitMsg{.id = "a", .timeout_ms = 10000}.ToMessage(), now_);
+  core_->OnClient({"waiter2"}, 10, wire::JobWaitMsg{.id = "DAG-b", .timeout_ms = 100}.ToMessage(), now_);
   for (const auto& o : Turn()) EXPECT_NE(Outgoing::kClient, o.kind);
   now_ += 100;
   auto out = Turn();
@@ -183,13 +179,9 @@ TEST_F(BrokerCoreTest, RestartKeepsJobsAndReconcilesRunningOnes) {
   EXPECT_EQ("RUNNING", State("kept"));
   EXPECT_EQ("BLOCKED", State("queued"));
   // w1 returns still running "kept", with "done-while-away" finished, and without "lost".
-  auto ref = [](const std::string& id) { return Datum(wire::Map{{"id", S(id)}, {"attempt", Datum(1)}}); };
-  wire::List finished = {Datum(wire::Map{{"id", S("done-while-away")},
-                                         {"attempt", Datum(1)},
-                                         {"exit_code", Datum(0)},
-                                         {"signal", Datum(0)},
-                                         {"cancelled", Datum(false)}})};
-  Join("w1", 4, {"GENERAL"}, {ref("kept")}, std::move(finished));
+  Join("w1", 4, {"GENERAL"}, {wire::JobRef{.id = "kept", .attempt = 1}},
+       {wire::JobResult{
+           .id = "done-while-away", .attempt = 1, .exit_code = 0, .signal = 0, .cancelled = false}});
   EXPECT_EQ("RUNNING", State("kept"));
   EXPECT_EQ("COMPLETED", State("done-while-away"));
   EXPECT_EQ("lost@w1", Assignments());  // requeued and placed again
@@ -212,7 +204,7 @@ TEST_F(BrokerCoreTest, RunningJobsOfAWorkerThatNeverReturnsAreRequeuedAfterTheGr
 }
 
 TEST_F(BrokerCoreTest, UnknownWorkerIsToldToRegister) {
-  core_->OnWorker("stranger", wire::MakeMessage(MsgType::kHeartbeat), now_);
+  core_->OnWorker("stranger", wire::HeartbeatMsg{}.ToMessage(), now_);
   auto out = Turn();
   ASSERT_EQ(1u, out.size());
   EXPECT_EQ(MsgType::kDisconnect, out[0].msg.type);
@@ -224,47 +216,41 @@ TEST_F(BrokerCoreTest, AFileSentBeforeMayBeNamedByItsHash) {
   Join("w1", 4);
   Submit({{"first"}});  // sends job.sh = "exit 0"
   const std::string known = artifacts::Sha256Hex("exit 0");
-  auto by = [&](const std::string& id, wire::Map file) {
-    Message req = wire::MakeMessage(MsgType::kJobSubmit);
-    req.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S(id)}, {"file", S("job.sh")}})}));
-    req.Set("files", Datum(wire::List{Datum(std::move(file))}));
-    return Client(std::move(req));
+  auto by = [&](const std::string& id, wire::FileBlob file) {
+    return Client(
+        wire::JobSubmitMsg{.jobs = {{.id = id, .file = "job.sh"}}, .files = {std::move(file)}}.ToMessage());
   };
-  EXPECT_EQ(MsgType::kJobAccepted, by("again", {{"name", S("job.sh")}, {"sha256", S(known)}}).type);
+  EXPECT_EQ(MsgType::kJobAccepted, by("again", {.name = "job.sh", .sha256 = known}).type);
   Turn();
   std::string assigned;
   for (const auto& o : sent_) {
-    if (o.kind == Outgoing::kWorker && o.msg.type == MsgType::kJobAssign &&
-        std::get<wire::Map>(o.msg.Find("job")->v)[0].second.bytes() == "again") {
-      assigned = std::string(o.msg.Bytes("file_sha256"));
-    }
+    if (o.kind != Outgoing::kWorker || o.msg.type != MsgType::kJobAssign) continue;
+    const Result<wire::JobAssignMsg> assign = wire::JobAssignMsg::From(o.msg);
+    if (assign.ok() && assign->job.id == "again") assigned = assign->file_sha256;
   }
   EXPECT_EQ(known, assigned);
 
   const std::string unknown(64, 'a');
-  Message r = by("x", {{"name", S("job.sh")}, {"sha256", S(unknown)}});
+  Message r = by("x", {.name = "job.sh", .sha256 = unknown});
   EXPECT_EQ("NOT_FOUND", std::string(r.Bytes("code")));
   EXPECT_EQ("file 'job.sh' was sent by its sha256 " + unknown +
                 ", which this broker does not have; send its content",
             r.Bytes("reason"));
-  r = by("y", {{"name", S("job.sh")}, {"sha256", S("ABC")}});
+  r = by("y", {.name = "job.sh", .sha256 = "ABC"});
   EXPECT_EQ("file 'job.sh': sha256 'ABC' is not 64 lowercase hex digits", r.Bytes("reason"));
-  r = by("z", {{"name", S("job.sh")}});
+  r = by("z", {.name = "job.sh"});
   EXPECT_EQ("file 'job.sh' has neither content nor sha256; send one of them", r.Bytes("reason"));
   EXPECT_EQ(nullptr, core_->FindJob("x"));
   EXPECT_EQ(nullptr, core_->FindJob("z"));
 
   // One name twice (here by a known hash, then with other bytes) is refused, not guessed at.
-  Message twice = wire::MakeMessage(MsgType::kJobSubmit);
-  twice.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S("twice")}, {"file", S("job.sh")}})}));
-  twice.Set(
-      "files",
-      Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"sha256", S(known)}}),
-                       Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 3"})}})}));
-  r = Client(std::move(twice));
+  r = Client(wire::JobSubmitMsg{
+      .jobs = {{.id = "twice", .file = "job.sh"}},
+      .files = {{.name = "job.sh", .sha256 = known}, {.name = "job.sh", .content = "exit 3"}}}
+                 .ToMessage());
   EXPECT_EQ("file 'job.sh' appears twice in this submission; send each file once", r.Bytes("reason"));
   EXPECT_EQ(nullptr, core_->FindJob("twice"));
-  EXPECT_EQ(MsgType::kJobAccepted, by("still", {{"name", S("job.sh")}, {"sha256", S(known)}}).type);
+  EXPECT_EQ(MsgType::kJobAccepted, by("still", {.name = "job.sh", .sha256 = known}).type);
 }
 
 }  // namespace
@@ -281,8 +267,7 @@ TEST_F(BrokerCoreTest, WorkerThatStallsAndReturnsKeepsItsRun) {
   EXPECT_EQ("long@w1", Assignments());
   Advance(4000, {});  // w1 is silent: declared lost, its job requeued (no other worker)
   EXPECT_EQ("QUEUED", State("long"));
-  auto ref = Datum(wire::Map{{"id", S("long")}, {"attempt", Datum(1)}});
-  Join("w1", 4, {"GENERAL"}, {ref});
+  Join("w1", 4, {"GENERAL"}, {wire::JobRef{.id = "long", .attempt = 1}});
   EXPECT_EQ("RUNNING", State("long"));
   EXPECT_EQ("", Assignments());  // not started a second time
   for (const auto& o : sent_) EXPECT_NE(MsgType::kJobCancel, o.msg.type);

@@ -87,9 +87,7 @@ void DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
     const wire::Decoded d = wire::DecodeIncoming(in);
     if (d.status != wire::DecodeStatus::kOk) {
       ++c.client_errors;
-      wire::Message err = wire::MakeError(d.error_code(), d.reason);
-      if (d.rid) err.Set("rid", wire::Datum(*d.rid));
-      wire::SendTo(s.clients, in.envelope, err);
+      wire::SendTo(s.clients, in.envelope, WithRid(wire::MakeError(d.error_code(), d.reason), d.rid));
       continue;
     }
     core.OnClient(ToRoute(in.envelope), d.rid, d.msg, Now());

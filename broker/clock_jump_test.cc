@@ -13,9 +13,7 @@ class ClockJumpTest : public BrokerCoreTest {
   void JumpWall(int64_t ms) { now_.wall_ms += ms; }
 
   void Wait(const std::string& route, const std::string& id, int64_t timeout_ms) {
-    core_->OnClient(
-        {route}, 1,
-        wire::MakeMessage(MsgType::kJobWait).Set("id", S(id)).Set("timeout_ms", Datum(timeout_ms)), now_);
+    core_->OnClient({route}, 1, wire::JobWaitMsg{.id = id, .timeout_ms = timeout_ms}.ToMessage(), now_);
     Turn();
   }
 
@@ -91,7 +89,7 @@ TEST_F(ClockJumpTest, RecoveryGraceIsNotCutShortByAJumpForward) {
   JumpWall(kHour);
   Advance(4'500, {});
   EXPECT_EQ("RUNNING", State("a"));
-  Join("w1", 4, {"GENERAL"}, {Datum(wire::Map{{"id", S("a")}, {"attempt", Datum(1)}})});
+  Join("w1", 4, {"GENERAL"}, {wire::JobRef{.id = "a", .attempt = 1}});
   Advance(5'000, {"w1"});
   EXPECT_EQ("RUNNING", State("a"));
   EXPECT_EQ("", Assignments());  // adopted, not started again

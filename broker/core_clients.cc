@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "broker/broker_core.h"
+#include "broker/serve.h"
 
 namespace titan::broker {
 
@@ -11,6 +12,14 @@ namespace {
 
 constexpr int64_t kMaxLogRead = 2 * 1024 * 1024;
 constexpr int64_t kMaxWaitMs = 300000;
+
+// ARTIFACT_READ of the files sent inline with submissions (the broker's files_, hash -> bytes).
+InlineContent InlineFiles(const std::unordered_map<std::string, std::shared_ptr<const std::string>>& files) {
+  return [&files](const std::string& hash) -> const std::string* {
+    auto it = files.find(hash);
+    return it == files.end() ? nullptr : it->second.get();
+  };
+}
 
 }  // namespace
 
@@ -25,24 +34,32 @@ Message BrokerCore::HandleArtifact(const Message& req, Instant now) {
   if (artifacts_ == nullptr) {
     return wire::MakeError(ErrorCode::kUnavailable, "this broker runs without an artifact registry");
   }
-  auto inline_content = [this](const std::string& hash) -> const std::string* {
-    auto it = files_.find(hash);
-    return it == files_.end() ? nullptr : it->second.get();
-  };
-  Message reply =
-      artifacts_->Handle(req, now, inline_content, [this](const std::string& h) { return FileInUse(h); });
+  Message reply = artifacts_->Handle(req, now, InlineFiles(files_),
+                                     [this](const std::string& h) { return FileInUse(h); });
+  upload_deadline_ = artifacts_->Expire(now.mono_ms);
+  return reply;
+}
+
+Message BrokerCore::ReadArtifact(const wire::ArtifactReadMsg& req, Instant now) {
+  if (artifacts_ == nullptr) {
+    return wire::MakeError(ErrorCode::kUnavailable, "this broker runs without an artifact registry");
+  }
+  Message reply = artifacts_->Read(req, InlineFiles(files_));
   upload_deadline_ = artifacts_->Expire(now.mono_ms);
   return reply;
 }
 
 void BrokerCore::Reply(const Route& to, std::optional<int64_t> rid, Message msg) {
-  if (rid) msg.Set("rid", Datum(*rid));
-  outbox_.push_back(Outgoing{Outgoing::kClient, to, {}, {}, std::move(msg)});
+  outbox_.push_back(Outgoing{Outgoing::kClient, to, {}, {}, WithRid(std::move(msg), rid)});
 }
 
 void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now) {
   if (ArtifactService::Handles(req.type)) return Reply(from, rid, HandleArtifact(req, now));
-  if (req.type == MsgType::kJobWait) return Wait(from, rid, req, now);
+  if (req.type == MsgType::kJobWait) {
+    Result<wire::JobWaitMsg> wait = wire::JobWaitMsg::From(req);
+    if (!wait.ok()) return Reply(from, rid, wire::MakeError(wait.status()));
+    return Wait(from, rid, wait.value(), now);
+  }
   if (std::optional<Message> answer = Query(req, now)) return Reply(from, rid, std::move(*answer));
   Reply(from, rid, Change(req, now));
 }
@@ -50,23 +67,23 @@ void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const M
 std::optional<Message> BrokerCore::Query(const Message& req, Instant now) const {
   switch (req.type) {
     case MsgType::kHello:
-      return Welcome();
+      return Serve<wire::HelloMsg>(req, [&](auto&&) { return Welcome(); });
     case MsgType::kJobGet:
-      return JobGet(req);
+      return Serve<wire::JobGetMsg>(req, [&](auto&& get) { return JobGet(get); });
     case MsgType::kJobList:
-      return ListJobs(req);
+      return Serve<wire::JobListMsg>(req, [&](auto&& list) { return ListJobs(list); });
     case MsgType::kJobLogs:
-      return ReadLogs(req);
+      return Serve<wire::JobLogsMsg>(req, [&](auto&& logs) { return ReadLogs(logs); });
     case MsgType::kStatsGet:
-      return Stats(now);
+      return Serve<wire::StatsGetMsg>(req, [&](auto&&) { return Stats(now); });
     case MsgType::kDagList:
-      return DagList(req);
+      return Serve<wire::DagListMsg>(req, [&](auto&& list) { return DagList(list); });
     case MsgType::kDagGet:
-      return DagGet(std::string(req.Bytes("id")));
+      return Serve<wire::DagGetMsg>(req, [&](auto&& get) { return DagGet(get.id); });
     case MsgType::kRunList:
-      return RunList(req);
+      return Serve<wire::RunListMsg>(req, [&](auto&& list) { return RunList(list); });
     case MsgType::kScheduleList:
-      return ScheduleList();
+      return Serve<wire::ScheduleListMsg>(req, [&](auto&&) { return ScheduleList(); });
     default:
       return std::nullopt;
   }
@@ -75,21 +92,21 @@ std::optional<Message> BrokerCore::Query(const Message& req, Instant now) const 
 Message BrokerCore::Change(const Message& req, Instant now) {
   switch (req.type) {
     case MsgType::kJobSubmit:
-      return Submit(req, now);
+      return Serve<wire::JobSubmitMsg>(req, [&](auto&& submit) { return Submit(submit, now); });
     case MsgType::kJobStop:
-      return Stop(std::string(req.Bytes("id")), now);
+      return Serve<wire::JobStopMsg>(req, [&](auto&& stop) { return Stop(stop.id, now); });
     case MsgType::kWorkerStop:
-      return StopWorker(std::string(req.Bytes("name")), now);
+      return Serve<wire::WorkerStopMsg>(req, [&](auto&& stop) { return StopWorker(stop.name, now); });
     case MsgType::kWorkerAdd:
-      return AddWorker(req, now);
+      return Serve<wire::WorkerAddMsg>(req, [&](auto&& add) { return AddWorker(add, now); });
     case MsgType::kGateDecide:
-      return DecideGate(req, now);
+      return Serve<wire::GateDecideMsg>(req, [&](auto&& decide) { return DecideGate(decide, now); });
     case MsgType::kDagCancel:
-      return DagCancel(std::string(req.Bytes("id")), now);
+      return Serve<wire::DagCancelMsg>(req, [&](auto&& cancel) { return DagCancel(cancel.id, now); });
     case MsgType::kScheduleAdd:
-      return ScheduleAdd(req, now);
+      return Serve<wire::ScheduleAddMsg>(req, [&](auto&& add) { return ScheduleAdd(add, now); });
     case MsgType::kScheduleRemove:
-      return ScheduleRemove(std::string(req.Bytes("name")));
+      return Serve<wire::ScheduleRemoveMsg>(req, [&](auto&& remove) { return ScheduleRemove(remove.name); });
     default:
       return wire::MakeError(ErrorCode::kUnknownType,
                              std::string(wire::NameOf(req.type)) + " is not a request the broker answers");
@@ -97,22 +114,23 @@ Message BrokerCore::Change(const Message& req, Instant now) {
 }
 
 Message BrokerCore::Welcome() const {
-  Message m = wire::MakeMessage(MsgType::kWelcome);
-  m.Set("node", Datum(Text{"broker"})).Set("version", Datum(Text{TITAN_VERSION}));
-  if (config_.store_port) m.Set("store_port", Datum(int64_t{config_.store_port}));
-  if (!config_.store_host.empty()) m.Set("store_host", Datum(Text{config_.store_host}));
-  return m.Set("worker_port", Datum(int64_t{config_.worker_port}))
-      .Set("pub_port", Datum(int64_t{config_.pub_port}));
+  wire::WelcomeMsg welcome{.node = "broker",
+                           .version = TITAN_VERSION,
+                           .worker_port = config_.worker_port,
+                           .pub_port = config_.pub_port};
+  if (config_.store_port) welcome.store_port = config_.store_port;
+  if (!config_.store_host.empty()) welcome.store_host = config_.store_host;
+  return std::move(welcome).ToMessage();
 }
 
-void BrokerCore::Wait(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now) {
-  const Job* job = Resolve(std::string(req.Bytes("id")));
-  const int64_t timeout = std::clamp<int64_t>(req.Int("timeout_ms"), 0, kMaxWaitMs);
+void BrokerCore::Wait(const Route& from, std::optional<int64_t> rid, const wire::JobWaitMsg& req,
+                      Instant now) {
+  const Job* job = Resolve(req.id);
+  const int64_t timeout = std::clamp<int64_t>(req.timeout_ms, 0, kMaxWaitMs);
   // A service is waited for until it is up (ready now) or ends.
   const bool up = job != nullptr && job->service && job->ready && job->state == JobState::kRunning;
-  if (job == nullptr || IsFinal(job->state) || up || timeout == 0) {
-    return Reply(from, rid, JobInfoReply(std::string(req.Bytes("id"))));
-  }
+  if (job == nullptr || IsFinal(job->state) || up || timeout == 0)
+    return Reply(from, rid, JobInfoReply(req.id));
   const int64_t key = next_waiter_++;
   waiters_[key] = Waiter{from, rid, job->id, now.mono_ms + timeout};
   waiters_by_job_.emplace(job->id, key);
@@ -124,79 +142,70 @@ Message BrokerCore::JobInfoReply(const std::string& id) const {
   return JobInfoReply(job, job != nullptr ? job->run : 0);
 }
 
-Message BrokerCore::JobGet(const Message& req) const {
-  const Job* latest = Resolve(std::string(req.Bytes("id")));
-  if (latest == nullptr || !req.Has("run")) return JobInfoReply(latest, latest ? latest->run : 0);
-  return JobInfoReply(FindRun(latest->id, req.Int("run")), latest->run);
+Message BrokerCore::JobGet(const wire::JobGetMsg& req) const {
+  const Job* latest = Resolve(req.id);
+  if (latest == nullptr || !req.run) return JobInfoReply(latest, latest ? latest->run : 0);
+  return JobInfoReply(FindRun(latest->id, *req.run), latest->run);
 }
 
 // JOB_INFO for `job` (null: not found); `runs` is how many runs its id has had.
 Message BrokerCore::JobInfoReply(const Job* job, int64_t runs) const {
-  Message m = wire::MakeMessage(MsgType::kJobInfo).Set("found", Datum(job != nullptr));
-  if (runs > 0) m.Set("runs", Datum(runs));
+  wire::JobInfoMsg reply{.found = job != nullptr};
+  if (runs > 0) reply.runs = runs;
   if (job != nullptr) {
-    Datum info = RenderJobInfo(*job);
+    reply.job = RenderJobInfo(*job);
     const std::string reason = QueuedReason(*job);
-    if (!reason.empty()) {
-      auto& map = std::get<wire::Map>(info.v);
-      std::erase_if(map, [](const auto& kv) { return kv.first == "reason"; });
-      map.emplace_back("reason", Datum(Text{reason}));
-    }
-    m.Set("job", std::move(info));
+    if (!reason.empty()) reply.job->reason = reason;
   }
-  return m;
+  return std::move(reply).ToMessage();
 }
 
-Message BrokerCore::ListJobs(const Message& req) const {
+Message BrokerCore::ListJobs(const wire::JobListMsg& req) const {
   std::optional<JobState> filter;
-  if (req.Has("state")) {
-    filter = StateFromName(req.Bytes("state"));
+  if (req.state) {
+    filter = StateFromName(*req.state);
     if (!filter)
-      return Invalid("unknown state '" + std::string(req.Bytes("state")) +
+      return Invalid("unknown state '" + *req.state +
                      "'; use one of PENDING BLOCKED "
                      "SCHEDULED QUEUED RUNNING WAITING_APPROVAL COMPLETED FAILED CANCELLED DEAD SKIPPED");
   }
-  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.Int("limit"), 1, 10000));
-  wire::List out;
-  bool truncated = false;
+  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.limit, 1, 10000));
+  wire::JobListReplyMsg reply;
   for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
     const Job& job = jobs_.at(it->first);
     if (job.run != it->second) continue;  // an earlier run of a reused id: listed by JOB_GET run
     if (filter && job.state != *filter) continue;
-    if (req.Has("job_type") && req.Bytes("job_type") != (job.service ? "SERVICE" : "RUN_PAYLOAD")) continue;
-    if (out.size() == limit) {
-      truncated = true;
+    if (req.job_type && *req.job_type != (job.service ? "SERVICE" : "RUN_PAYLOAD")) continue;
+    if (reply.jobs.size() == limit) {
+      reply.truncated = true;
       break;
     }
-    out.push_back(RenderJobInfo(job));
+    reply.jobs.push_back(RenderJobInfo(job));
   }
-  return wire::MakeMessage(MsgType::kJobListReply)
-      .Set("jobs", Datum(std::move(out)))
-      .Set("truncated", Datum(truncated));
+  return std::move(reply).ToMessage();
 }
 
-Message BrokerCore::ReadLogs(const Message& req) const {
-  const std::string id(req.Bytes("id"));
-  const Job* job = Resolve(id);
-  if (job == nullptr) return Invalid("no job '" + id + "'; see `titan jobs`");
-  if (req.Has("run")) {
+Message BrokerCore::ReadLogs(const wire::JobLogsMsg& req) const {
+  const Job* job = Resolve(req.id);
+  if (job == nullptr) return Invalid("no job '" + req.id + "'; see `titan jobs`");
+  if (req.run) {
     const int64_t runs = job->run;
-    job = FindRun(job->id, req.Int("run"));
+    job = FindRun(job->id, *req.run);
     if (job == nullptr) {
-      return Invalid("job '" + id + "' has no run " + std::to_string(req.Int("run")) + "; its runs are 1.." +
+      return Invalid("job '" + req.id + "' has no run " + std::to_string(*req.run) + "; its runs are 1.." +
                      std::to_string(runs));
     }
   }
-  const int64_t offset = std::max<int64_t>(0, req.Int("offset"));
-  const int64_t max = std::clamp<int64_t>(req.Int("max_bytes"), 1, kMaxLogRead);
+  const int64_t offset = std::max<int64_t>(0, req.offset);
+  const int64_t max = std::clamp<int64_t>(req.max_bytes, 1, kMaxLogRead);
   std::string data = logs_->Read(LogName(*job), offset, max);
   const int64_t next = offset + static_cast<int64_t>(data.size());
-  const bool complete = IsFinal(job->state) && next >= logs_->Size(LogName(*job));
-  Message m = wire::MakeMessage(MsgType::kJobLogData);
-  m.Set("id", Datum(Text{job->id})).Set("offset", Datum(offset)).Set("next_offset", Datum(next));
-  m.Set("complete", Datum(complete));
-  m.blobs.push_back(std::move(data));
-  return m;
+  return wire::JobLogDataMsg{.id = job->id,
+                             .offset = offset,
+                             .next_offset = next,
+                             .complete = IsFinal(job->state) && next >= logs_->Size(LogName(*job)),
+                             .blobs = {std::move(data)}}
+      .ToMessage();
 }
 
 Message BrokerCore::Stop(const std::string& id, Instant now) {
@@ -207,10 +216,9 @@ Message BrokerCore::Stop(const std::string& id, Instant now) {
   if (job->state == JobState::kRunning) {
     auto w = workers_.find(job->worker);
     if (w != workers_.end()) {
-      SendWorker(w->second, wire::MakeMessage(MsgType::kJobCancel)
-                                .Set("id", Datum(Text{job->id}))
-                                .Set("attempt", Datum(job->attempt))
-                                .Set("reason", Datum(Text{"stopped by request"})));
+      SendWorker(w->second,
+                 wire::JobCancelMsg{.id = job->id, .attempt = job->attempt, .reason = "stopped by request"}
+                     .ToMessage());
     } else {
       // Its worker is gone (not yet returned after a restart): nothing runs it here, so it ends now;
       // a worker that comes back with this run is told to cancel it (it is no longer expected).
@@ -234,21 +242,18 @@ Message BrokerCore::Stats(Instant now) const {
   for (const auto& [requirement, queue] : ready_) {
     if (!queue.empty() && !AnyWorkerCan(requirement)) unsatisfiable += static_cast<int64_t>(queue.size());
   }
-  wire::List workers;
-  for (const auto& [name, w] : workers_) workers.push_back(RenderWorker(w, now));
-  auto n = [&](JobState s) { return Datum(counts[static_cast<int>(s)]); };
-  return wire::MakeMessage(MsgType::kStats)
-      .Set("workers", Datum(std::move(workers)))
-      .Set("pending", n(JobState::kPending))
-      .Set("blocked", n(JobState::kBlocked))
-      .Set("scheduled", n(JobState::kScheduled))
-      .Set("queued", n(JobState::kQueued))
-      .Set("running", n(JobState::kRunning))
-      .Set("unsatisfiable", Datum(unsatisfiable))
-      .Set("completed", n(JobState::kCompleted))
-      .Set("failed",
-           Datum(counts[static_cast<int>(JobState::kFailed)] + counts[static_cast<int>(JobState::kDead)]))
-      .Set("scaling", Datum(wire::List(scale_events_.begin(), scale_events_.end())));
+  auto n = [&](JobState s) { return counts[static_cast<int>(s)]; };
+  wire::StatsMsg stats{.pending = n(JobState::kPending),
+                       .blocked = n(JobState::kBlocked),
+                       .scheduled = n(JobState::kScheduled),
+                       .queued = n(JobState::kQueued),
+                       .running = n(JobState::kRunning),
+                       .unsatisfiable = unsatisfiable,
+                       .completed = n(JobState::kCompleted),
+                       .failed = n(JobState::kFailed) + n(JobState::kDead),
+                       .scaling = std::vector(scale_events_.begin(), scale_events_.end())};
+  for (const auto& [name, w] : workers_) stats.workers.push_back(RenderWorker(w, now));
+  return std::move(stats).ToMessage();
 }
 
 Message BrokerCore::StopWorker(const std::string& name, Instant now) {
@@ -256,9 +261,8 @@ Message BrokerCore::StopWorker(const std::string& name, Instant now) {
   if (it == workers_.end()) return Invalid("no worker named '" + name + "'; see `titan stats`");
   it->second.draining = true;
   PublishWorker(it->second, "draining", now);
-  SendWorker(it->second,
-             wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"shutdown requested"})));
-  return wire::MakeMessage(MsgType::kOk);
+  SendWorker(it->second, wire::WorkerDrainMsg{.reason = "shutdown requested"}.ToMessage());
+  return wire::OkMsg{}.ToMessage();
 }
 
 }  // namespace titan::broker

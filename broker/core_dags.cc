@@ -13,10 +13,7 @@ namespace {
 constexpr int64_t kDefaultMaxWaitS = 172800;  // 48 h, as in the original SDK
 
 void SetParents(Job& job, std::vector<std::string> parents) {
-  wire::List list;
-  for (const auto& p : parents) list.push_back(Datum(Text{p}));
-  std::erase_if(job.spec, [](const auto& kv) { return kv.first == "parents"; });
-  job.spec.emplace_back("parents", Datum(std::move(list)));
+  job.spec.parents = parents;
   job.parents = std::move(parents);
 }
 
@@ -26,21 +23,17 @@ std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
   std::map<std::string, std::string> gate_of;  // job id -> its gate id
   std::vector<Job> gates;
   for (const Job& j : batch) {
-    std::string message;
-    int64_t max_wait_s = kDefaultMaxWaitS;
-    for (const auto& [k, v] : j.spec) {
-      if (k == "hitl_message" && !v.is_nil()) message = std::string(v.bytes());
-      if (k == "max_wait_s" && !v.is_nil()) max_wait_s = std::get<int64_t>(v.v);
-    }
+    const std::string message = j.spec.hitl_message.value_or("");
     if (message.empty()) continue;
+    const int64_t max_wait_s = j.spec.max_wait_s.value_or(kDefaultMaxWaitS);
     if (max_wait_s <= 0) return Invalid("job '" + j.id + "': max_wait_seconds must be positive");
     Job g;
     g.id = "hitl-gate-" + j.id;
     if (auto refused = CheckIdFree(g.id, "gate")) return refused;
-    g.spec = {{"id", Datum(Text{g.id})},         {"file", Datum(Text{""})},
-              {"kind", Datum(Text{"GATE"})},     {"message", Datum(Text{message})},
-              {"max_wait_s", Datum(max_wait_s)}, {"parents", Datum(wire::List{Datum(Text{j.id})})}};
-    if (Status st = ApplySpec(g); !st.ok()) return Invalid("gate of job '" + j.id + "': " + st.message());
+    g.spec = wire::JobSpec{.id = g.id, .file = "", .parents = std::vector{j.id}, .max_wait_s = max_wait_s};
+    ApplySpec(g);
+    g.gate = true;
+    g.message = message;
     g.dag = j.dag;
     gate_of[j.id] = g.id;
     gates.push_back(std::move(g));
@@ -79,24 +72,23 @@ void BrokerCore::OpenGate(Job& gate, Instant now) {
   ArmWallTimer(TimerKind::kGateExpiry, gate.id, gate.run, AddMs(gate.started_ms, gate.max_wait_ms), now);
 }
 
-Message BrokerCore::DecideGate(const Message& req, Instant now) {
-  const std::string id(req.Bytes("id"));
-  Job* gate = Resolve(id);
+Message BrokerCore::DecideGate(const wire::GateDecideMsg& req, Instant now) {
+  Job* gate = Resolve(req.id);
   if (gate == nullptr || !gate->gate)
-    return Invalid("no gate '" + id + "'; gates are named hitl-gate-<job id>");
+    return Invalid("no gate '" + req.id + "'; gates are named hitl-gate-<job id>");
   if (gate->state != JobState::kWaitingApproval) {
-    return Invalid("gate '" + id + "' is " + StateName(gate->state) +
+    return Invalid("gate '" + req.id + "' is " + StateName(gate->state) +
                    (IsFinal(gate->state) ? "; it was already decided" : "; its job has not completed yet"));
   }
-  gate->decided_by = req.Has("by") ? std::string(req.Bytes("by")) : "unknown";
-  if (req.Bool("approve")) {
+  gate->decided_by = req.by.value_or("unknown");
+  if (req.approve) {
     Finish(*gate, JobState::kCompleted, "approved by " + gate->decided_by, now);
   } else {
     std::string reason = "rejected by " + gate->decided_by;
-    if (req.Has("reason")) reason += ": " + std::string(req.Bytes("reason"));
+    if (req.reason) reason += ": " + *req.reason;
     Finish(*gate, JobState::kFailed, reason, now);
   }
-  return JobInfoReply(id);
+  return JobInfoReply(req.id);
 }
 
 bool BrokerCore::GatesRun(const Job& gate, const std::string& id) const {
@@ -117,72 +109,66 @@ std::string BrokerCore::NewDagId(const std::string& name) const {
   }
 }
 
-Datum BrokerCore::RenderGroup(const std::string& id, const std::string& name, const std::string& run,
-                              const std::vector<const Dag*>& dags) const {
-  int64_t total = 0, done = 0, failed = 0, hard_failed = 0, submitted = INT64_MAX, finished = 0;
+wire::DagInfo BrokerCore::RenderGroup(const std::string& id, const std::string& name, const std::string& run,
+                                      const std::vector<const Dag*>& dags) const {
+  wire::DagInfo info{.id = id, .name = name};
+  int64_t hard_failed = 0, submitted = INT64_MAX, finished = 0;
   for (const Dag* d : dags) {
     submitted = std::min(submitted, d->submitted_ms);
     for (size_t i = 0; i < d->job_ids.size(); ++i) {
       const Job* j = DagJob(*d, i);
       if (j == nullptr) continue;
-      ++total;
+      ++info.jobs;
       if (DoneForDag(*j)) {  // a service that is up: the DAG does not wait for it to end
-        ++done;
+        ++info.done;
         finished = std::max(finished, j->up_since_ms);
         continue;
       }
       if (!IsFinal(j->state)) continue;
-      ++done;
+      ++info.done;
       finished = std::max(finished, j->finished_ms);
       if (j->state == JobState::kFailed || j->state == JobState::kDead) ++hard_failed;
-      if (j->state != JobState::kCompleted) ++failed;
+      if (j->state != JobState::kCompleted) ++info.failed;
     }
   }
   // A DAG fails when a job failed (a rejected gate counts); it is cancelled when jobs were stopped and
   // the rest skipped because of that; otherwise it completed.
-  const char* state = done < total      ? "RUNNING"
-                      : hard_failed > 0 ? "FAILED"
-                      : failed > 0      ? "CANCELLED"
-                                        : "COMPLETED";
-  wire::Map m = {{"id", Datum(Text{id})},
-                 {"name", Datum(Text{name})},
-                 {"state", Datum(Text{state})},
-                 {"jobs", Datum(total)},
-                 {"done", Datum(done)},
-                 {"failed", Datum(failed)},
-                 {"submitted_ms", Datum(submitted == INT64_MAX ? 0 : submitted)}};
-  if (!run.empty()) m.emplace_back("agent_run_id", Datum(Text{run}));
-  if (done == total && total > 0) m.emplace_back("finished_ms", Datum(finished));
-  return Datum(std::move(m));
+  info.state = info.done < info.jobs ? "RUNNING"
+               : hard_failed > 0     ? "FAILED"
+               : info.failed > 0     ? "CANCELLED"
+                                     : "COMPLETED";
+  if (!run.empty()) info.agent_run_id = run;
+  info.submitted_ms = submitted == INT64_MAX ? 0 : submitted;
+  if (info.done == info.jobs && info.jobs > 0) info.finished_ms = finished;
+  return info;
 }
 
-Datum BrokerCore::RenderDag(const Dag& dag) const {
+wire::DagInfo BrokerCore::RenderDag(const Dag& dag) const {
   return RenderGroup(dag.id, dag.name, dag.agent_run_id, {&dag});
 }
 
-Message BrokerCore::DagList(const Message& req) const {
-  const std::string run(req.Bytes("agent_run_id"));
-  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.Int("limit"), 1, 10000));
-  wire::List out;
-  for (auto it = dag_order_.rbegin(); it != dag_order_.rend() && out.size() < limit; ++it) {
+Message BrokerCore::DagList(const wire::DagListMsg& req) const {
+  const std::string run = req.agent_run_id.value_or("");
+  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.limit, 1, 10000));
+  wire::DagListReplyMsg reply;
+  for (auto it = dag_order_.rbegin(); it != dag_order_.rend() && reply.dags.size() < limit; ++it) {
     const Dag& d = dags_.at(*it);
     if (!run.empty() && d.agent_run_id != run) continue;
-    out.push_back(RenderDag(d));
+    reply.dags.push_back(RenderDag(d));
   }
-  return wire::MakeMessage(MsgType::kDagListReply).Set("dags", Datum(std::move(out)));
+  return std::move(reply).ToMessage();
 }
 
 Message BrokerCore::DagGet(const std::string& id) const {
   auto it = dags_.find(id);
-  Message m = wire::MakeMessage(MsgType::kDagInfo).Set("found", Datum(it != dags_.end()));
-  wire::List jobs;
+  wire::DagInfoMsg reply{.found = it != dags_.end()};
   if (it != dags_.end()) {
-    m.Set("dag", RenderDag(it->second));
+    reply.dag = RenderDag(it->second);
     for (size_t i = 0; i < it->second.job_ids.size(); ++i) {
-      if (const Job* j = DagJob(it->second, i)) jobs.push_back(RenderJobInfo(*j));
+      if (const Job* j = DagJob(it->second, i)) reply.jobs.push_back(RenderJobInfo(*j));
     }
   }
-  return m.Set("jobs", Datum(std::move(jobs)));
+  return std::move(reply).ToMessage();
 }
 
 Message BrokerCore::DagCancel(const std::string& id, Instant now) {
@@ -196,7 +182,7 @@ Message BrokerCore::DagCancel(const std::string& id, Instant now) {
   return DagGet(id);
 }
 
-Message BrokerCore::RunList(const Message& req) const {
+Message BrokerCore::RunList(const wire::RunListMsg& req) const {
   std::map<std::string, std::vector<const Dag*>> runs;
   std::vector<std::string> order;  // newest run first, by its latest DAG
   for (auto it = dag_order_.rbegin(); it != dag_order_.rend(); ++it) {
@@ -205,13 +191,13 @@ Message BrokerCore::RunList(const Message& req) const {
     if (!runs.count(d.agent_run_id)) order.push_back(d.agent_run_id);
     runs[d.agent_run_id].push_back(&d);
   }
-  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.Int("limit"), 1, 10000));
-  wire::List out;
+  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.limit, 1, 10000));
+  wire::RunListReplyMsg reply;
   for (const auto& run : order) {
-    if (out.size() == limit) break;
-    out.push_back(RenderGroup(run, run, run, runs[run]));
+    if (reply.runs.size() == limit) break;
+    reply.runs.push_back(RenderGroup(run, run, run, runs[run]));
   }
-  return wire::MakeMessage(MsgType::kRunListReply).Set("runs", Datum(std::move(out)));
+  return std::move(reply).ToMessage();
 }
 
 }  // namespace titan::broker

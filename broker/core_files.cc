@@ -11,11 +11,10 @@ namespace titan::broker {
 
 // The content a job runs: a file sent with the submission, else the artifact deployed under that
 // name (for an archive job, the project zip named by the path's ".zip" component).
-std::optional<Message> BrokerCore::ResolveFile(Job& j, const wire::Map& spec,
+std::optional<Message> BrokerCore::ResolveFile(Job& j,
                                                const std::unordered_map<std::string, std::string>& sent) {
   std::string name = j.file;
-  if (const Datum* a = wire::FindField(spec, "archive");
-      a && std::holds_alternative<bool>(a->v) && std::get<bool>(a->v)) {
+  if (j.spec.archive.value_or(false)) {
     auto split = artifacts::SplitArchivePath(j.file);
     if (!split) {
       return Invalid("job '" + j.id +
@@ -61,61 +60,55 @@ std::string BrokerCore::ContentHash(std::string_view content) {
   return sha;
 }
 
-std::optional<Message> BrokerCore::HashFiles(const wire::List& blobs,
+std::optional<Message> BrokerCore::HashFiles(const std::vector<wire::FileBlob>& blobs,
                                              std::unordered_map<std::string, std::string>* files) {
-  for (const auto& f : blobs) {
-    const auto& m = std::get<wire::Map>(f.v);
-    const std::string name = wire::FieldStr(m, "name");
-    if (files->count(name)) {
-      return Invalid("file '" + name + "' appears twice in this submission; send each file once");
+  for (const wire::FileBlob& f : blobs) {
+    if (files->count(f.name)) {
+      return Invalid("file '" + f.name + "' appears twice in this submission; send each file once");
     }
-    const Datum* content = wire::FindField(m, "content");
-    const Datum* sha = wire::FindField(m, "sha256");
-    if (content != nullptr && !content->is_nil()) {
-      (*files)[name] = ContentHash(content->bytes());
-    } else if (sha != nullptr && !sha->is_nil()) {
-      const std::string hash(sha->bytes());
+    if (f.content) {
+      (*files)[f.name] = ContentHash(*f.content);
+    } else if (f.sha256) {
+      const std::string& hash = *f.sha256;
       if (!artifacts::IsSha256Hex(hash)) {
-        return Invalid("file '" + name + "': sha256 '" + hash + "' is not 64 lowercase hex digits");
+        return Invalid("file '" + f.name + "': sha256 '" + hash + "' is not 64 lowercase hex digits");
       }
       if (!files_.count(hash)) {
         return wire::MakeError(ErrorCode::kNotFound,
-                               "file '" + name + "' was sent by its sha256 " + hash +
+                               "file '" + f.name + "' was sent by its sha256 " + hash +
                                    ", which this broker does not have; send its content");
       }
-      (*files)[name] = hash;
+      (*files)[f.name] = hash;
     } else {
-      return Invalid("file '" + name + "' has neither content nor sha256; send one of them");
+      return Invalid("file '" + f.name + "' has neither content nor sha256; send one of them");
     }
   }
   return std::nullopt;
 }
 
-Status BrokerCore::JournalFiles(const wire::List& blobs,
+Status BrokerCore::JournalFiles(const std::vector<wire::FileBlob>& blobs,
                                 const std::unordered_map<std::string, std::string>& files) {
-  for (const auto& f : blobs) {
-    const auto& m = std::get<wire::Map>(f.v);  // HashFiles checked each FileBlob
-    const Datum* bytes = wire::FindField(m, "content");
-    if (bytes == nullptr || bytes->is_nil()) continue;  // sent by its sha256: the broker has it
-    const std::string& hash = files.at(wire::FieldStr(m, "name"));
+  for (const wire::FileBlob& f : blobs) {
+    if (!f.content) continue;                    // sent by its sha256: the broker has it
+    const std::string& hash = files.at(f.name);  // HashFiles named each FileBlob
     if (files_.count(hash)) continue;
-    auto content = std::make_shared<const std::string>(bytes->bytes());
-    if (Status s = journal_->InsertFile(hash, wire::FieldStr(m, "name"), *content); !s.ok()) return s;
+    auto content = std::make_shared<const std::string>(*f.content);
+    if (Status s = journal_->InsertFile(hash, f.name, *content); !s.ok()) return s;
     files_[hash] = std::move(content);
   }
   return Status::Ok();
 }
 
-void BrokerCore::StageFiles(const wire::List& blobs,
+void BrokerCore::StageFiles(const std::vector<wire::FileBlob>& blobs,
                             const std::unordered_map<std::string, std::string>& files, Instant now) {
   if (artifacts_ == nullptr) return;
-  for (const auto& f : blobs) {
-    const std::string name = wire::FieldStr(std::get<wire::Map>(f.v), "name");
-    const std::string& hash = files.at(name);
+  for (const wire::FileBlob& f : blobs) {
+    const std::string& hash = files.at(f.name);
     auto content = files_.find(hash);
     if (content == files_.end()) continue;
-    if (auto st = artifacts_->Stage(name, hash, *content->second, now.wall_ms); !st.ok()) {
-      spdlog::warn("broker: could not stage '{}' in perm_files ({}); jobs still run it", name, st.message());
+    if (auto st = artifacts_->Stage(f.name, hash, *content->second, now.wall_ms); !st.ok()) {
+      spdlog::warn("broker: could not stage '{}' in perm_files ({}); jobs still run it", f.name,
+                   st.message());
     }
   }
 }

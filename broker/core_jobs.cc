@@ -42,15 +42,14 @@ Status BrokerCore::CommitTurn() {
 }
 
 void BrokerCore::Publish(const Job& job, Instant now) {
-  wire::Message m = wire::MakeMessage(wire::MsgType::kEventJob);
-  m.Set("id", Datum(Text{job.id}))
-      .Set("state", Datum(Text{StateName(job.state)}))
-      .Set("attempt", Datum(RunAttempt(job)));
-  if (!job.worker.empty()) m.Set("worker", Datum(Text{job.worker}));
-  if (job.exit_code) m.Set("exit_code", Datum(*job.exit_code));
-  if (!job.reason.empty()) m.Set("reason", Datum(Text{job.reason}));
-  m.Set("ts_ms", Datum(now.wall_ms));
-  outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "job." + job.id, std::move(m)});
+  wire::EventJobMsg event{.id = job.id,
+                          .state = StateName(job.state),
+                          .attempt = RunAttempt(job),
+                          .exit_code = job.exit_code,
+                          .ts_ms = now.wall_ms};
+  if (!job.worker.empty()) event.worker = job.worker;
+  if (!job.reason.empty()) event.reason = job.reason;
+  outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "job." + job.id, std::move(event).ToMessage()});
 }
 
 bool BrokerCore::Allowed(const Job& job, JobState to) {
@@ -124,18 +123,16 @@ void BrokerCore::Assign(Job& job, Worker& w, Instant now) {
     if (at >= 0) job.log_size = at + static_cast<int64_t>(banner.size());
   }
   (void)Transition(job, JobState::kRunning, now);
-  wire::Message m = wire::MakeMessage(wire::MsgType::kJobAssign);
-  m.Set("job", Datum(job.spec))
-      .Set("attempt", Datum(job.attempt))
-      .Set("file_sha256", Datum(Text{job.file_hash}));
   auto file = files_.find(job.file_hash);
-  const int64_t size = file != files_.end()    ? static_cast<int64_t>(file->second->size())
-                       : artifacts_ != nullptr ? artifacts_->BlobSize(job.file_hash)
-                                               : -1;
-  m.Set("file_size", Datum(size));
-  if (job.first_attempt > 1) m.Set("first_attempt", Datum(job.first_attempt));
-  if (InDag(job)) m.Set("shared_workdir", Datum(true));
-  SendWorker(w, std::move(m));
+  wire::JobAssignMsg assign{.job = job.spec,
+                            .attempt = job.attempt,
+                            .file_sha256 = job.file_hash,
+                            .file_size = file != files_.end()    ? static_cast<int64_t>(file->second->size())
+                                         : artifacts_ != nullptr ? artifacts_->BlobSize(job.file_hash)
+                                                                 : -1};
+  if (InDag(job)) assign.shared_workdir = true;
+  if (job.first_attempt > 1) assign.first_attempt = job.first_attempt;
+  SendWorker(w, std::move(assign).ToMessage());
 }
 
 void BrokerCore::Finish(Job& job, JobState state, std::string reason, Instant now) {

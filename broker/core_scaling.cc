@@ -59,25 +59,21 @@ void BrokerCore::CarryOutScaling(const ScaleAction& a, Instant now) {
     if (parent == workers_.end()) return;
     ++next_child_;
     scale_pending_.push_back(ScalePending{a.parent, a.worker, now.mono_ms});
-    SendWorker(parent->second, wire::MakeMessage(MsgType::kWorkerSpawn)
-                                   .Set("name", Datum(Text{a.worker}))
-                                   .Set("slots", Datum(int64_t{a.slots}))
-                                   .Set("reason", Datum(Text{a.reason})));
+    SendWorker(parent->second,
+               wire::WorkerSpawnMsg{.name = a.worker, .slots = a.slots, .reason = a.reason}.ToMessage());
     return RecordScaling("spawn", a, now);
   }
   auto child = workers_.find(a.worker);
   if (child == workers_.end()) return;
   child->second.draining = true;
-  SendWorker(
-      child->second,
-      wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", Datum(Text{"auto-scaling: " + a.reason})));
+  SendWorker(child->second, wire::WorkerDrainMsg{.reason = "auto-scaling: " + a.reason}.ToMessage());
   PublishWorker(child->second, "draining", now);
   RecordScaling("retire", a, now);
 }
 
-Message BrokerCore::AddWorker(const Message& req, Instant now) {
-  const int64_t port = req.Int("port");
-  if (!req.Has("port") || port < 1 || port > 65535)
+Message BrokerCore::AddWorker(const wire::WorkerAddMsg& req, Instant now) {
+  const int64_t port = req.port.value_or(0);
+  if (port < 1 || port > 65535)
     return Invalid("WORKER_ADD needs the new worker's port (1..65535): `titan deploy Worker.jar PORT`");
   const std::string name = "worker-" + std::to_string(port);
   for (const auto& [other, w] : workers_) {
@@ -101,35 +97,29 @@ Message BrokerCore::AddWorker(const Message& req, Instant now) {
     return Invalid("no worker runs on the broker's machine (" + config_.host +
                    ") to start it; start one there with `titan worker`");
   }
-  Message spawn =
-      wire::MakeMessage(MsgType::kWorkerSpawn)
-          .Set("name", Datum(Text{name}))
-          .Set("slots", Datum(std::clamp<int64_t>(req.Int("slots", kAddedWorkerSlots), 1, 1024)))
-          .Set("reason", Datum(Text{"an operator asked for a worker with port " + std::to_string(port)}))
-          .Set("port", Datum(port))
-          .Set("manual", Datum(true));
-  if (req.Has("capability"))
-    spawn.Set("tags", Datum(wire::List{Datum(Text{std::string(req.Bytes("capability"))})}));
-  SendWorker(*parent, std::move(spawn));
+  wire::WorkerSpawnMsg spawn{.name = name,
+                             .slots = std::clamp<int64_t>(req.slots.value_or(kAddedWorkerSlots), 1, 1024),
+                             .reason = "an operator asked for a worker with port " + std::to_string(port),
+                             .port = port,
+                             .manual = true};
+  if (req.capability) spawn.tags = std::vector{*req.capability};
+  SendWorker(*parent, std::move(spawn).ToMessage());
   scale_pending_.push_back(ScalePending{parent->name, name, now.mono_ms});
   spdlog::info("broker: worker {} asked to start worker {} (port {})", parent->name, name, port);
-  return wire::MakeMessage(MsgType::kOk).Set("name", Datum(Text{name}));
+  return wire::OkMsg{.name = name}.ToMessage();
 }
 
 void BrokerCore::RecordScaling(const char* action, const ScaleAction& a, Instant now) {
   spdlog::info("broker: auto-scaling: {} {} on {} ({})", action, a.worker, a.parent, a.reason);
-  Datum event(wire::Map{{"action", Datum(Text{action})},
-                        {"worker", Datum(Text{a.worker})},
-                        {"parent", Datum(Text{a.parent})},
-                        {"reason", Datum(Text{a.reason})},
-                        {"ts_ms", Datum(now.wall_ms)}});
+  wire::ScaleEvent event{
+      .action = action, .worker = a.worker, .parent = a.parent, .reason = a.reason, .ts_ms = now.wall_ms};
   scale_events_.push_back(event);
   if (scale_events_.size() > kScaleEventsKept) scale_events_.pop_front();
   outbox_.push_back(Outgoing{Outgoing::kEvent,
                              {},
                              {},
                              "scale." + a.worker,
-                             wire::MakeMessage(MsgType::kEventScale).Set("event", std::move(event))});
+                             wire::EventScaleMsg{.event = std::move(event)}.ToMessage()});
 }
 
 }  // namespace titan::broker

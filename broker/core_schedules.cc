@@ -14,11 +14,16 @@ namespace {
 // "20261123T0130Z": the suffix of the jobs one tick submits.
 std::string Stamp(int64_t ms) { return FormatUtc(ms, "%Y%m%dT%H%MZ"); }
 
-std::string Definition(const std::string& cron, const wire::List& jobs, const wire::List& files,
-                       int64_t created_ms, const std::string& dag) {
+// The journal's record of a schedule: SCHEDULE_ADD's cron, jobs, files and dag, and when it was
+// created. A map of the journal's own (DecodeSchedule reads it back), so its keys are written here.
+std::string Definition(const std::string& cron, const std::vector<wire::JobSpec>& jobs,
+                       const std::vector<wire::FileBlob>& files, int64_t created_ms, const std::string& dag) {
+  wire::List job_list, file_list;
+  for (const auto& j : jobs) job_list.push_back(j.ToDatum());
+  for (const auto& f : files) file_list.push_back(f.ToDatum());
   wire::Map m{{"cron", Datum(Text{cron})},
-              {"jobs", Datum(jobs)},
-              {"files", Datum(files)},
+              {"jobs", Datum(std::move(job_list))},
+              {"files", Datum(std::move(file_list))},
               {"created_ms", Datum(created_ms)}};
   if (!dag.empty()) m.emplace_back("dag", Datum(Text{dag}));
   std::string out;
@@ -26,37 +31,44 @@ std::string Definition(const std::string& cron, const wire::List& jobs, const wi
   return out;
 }
 
+// The spec a tick submits: its id and parents suffixed with the tick's stamp.
+wire::JobSpec TickSpec(wire::JobSpec spec, const std::string& suffix) {
+  spec.id += suffix;
+  if (spec.parents) {
+    for (auto& p : *spec.parents) p += suffix;
+  }
+  return spec;
+}
+
 }  // namespace
 
-Message BrokerCore::ScheduleAdd(const Message& req, Instant now) {
-  const std::string name(req.Bytes("name"));
-  const std::string cron(req.Bytes("cron"));
+Message BrokerCore::ScheduleAdd(const wire::ScheduleAddMsg& req, Instant now) {
+  const std::string& name = req.name;
   if (name.empty() || name.find('@') != std::string::npos) {
     return Invalid("schedule name '" + name + "' must be non-empty and without '@'");
   }
   std::string error;
-  auto spec = ParseCron(cron, &error);
+  auto spec = ParseCron(req.cron, &error);
   if (!spec) return Invalid(error);
-  const auto& jobs = std::get<wire::List>(req.Find("jobs")->v);  // the codec checked the schema
-  const auto& files = std::get<wire::List>(req.Find("files")->v);
-  if (auto refused = CheckScheduleJobs(name, jobs, files)) return *refused;
+  if (auto refused = CheckScheduleJobs(name, req.jobs, req.files)) return *refused;
   Schedule& s = schedules_[name];
   s.name = name;
-  s.cron = cron;
+  s.cron = req.cron;
   s.spec = *spec;
-  s.jobs = jobs;
-  s.files = files;
-  s.dag = std::string(req.Bytes("dag"));
+  s.jobs = req.jobs;
+  s.files = req.files;
+  s.dag = req.dag.value_or("");
   s.created_ms = s.last_ms = now.wall_ms;  // a new schedule first fires at its next tick, not at once
   s.next_ms = NextCronTime(s.spec, now.wall_ms);
   SaveSchedule(s);
   if (s.next_ms > 0) ArmWallTimer(TimerKind::kSchedule, name, 0, s.next_ms, now);
-  spdlog::info("broker: schedule {} '{}' next fires at {}", name, cron, Stamp(s.next_ms));
-  return wire::MakeMessage(MsgType::kOk);
+  spdlog::info("broker: schedule {} '{}' next fires at {}", name, s.cron, Stamp(s.next_ms));
+  return wire::OkMsg{}.ToMessage();
 }
 
-std::optional<Message> BrokerCore::CheckScheduleJobs(const std::string& name, const wire::List& jobs,
-                                                     const wire::List& files) {
+std::optional<Message> BrokerCore::CheckScheduleJobs(const std::string& name,
+                                                     const std::vector<wire::JobSpec>& jobs,
+                                                     const std::vector<wire::FileBlob>& files) {
   if (jobs.empty()) return Invalid("schedule '" + name + "' has no jobs; add at least one");
   std::unordered_map<std::string, std::string> sent;  // file name -> hash
   if (auto refused = HashFiles(files, &sent)) return refused;
@@ -64,11 +76,11 @@ std::optional<Message> BrokerCore::CheckScheduleJobs(const std::string& name, co
   std::set<std::string> ids;
   for (size_t i = 0; i < jobs.size(); ++i) {
     Job& probe = probes[i];
-    probe.spec = std::get<wire::Map>(jobs[i].v);
-    if (Status st = ApplySpec(probe); !st.ok()) return Invalid("schedule '" + name + "': " + st.message());
-    probe.id = *ids.emplace(wire::FieldStr(probe.spec, "id")).first;
+    probe.spec = jobs[i];
+    ApplySpec(probe);
+    probe.id = *ids.emplace(probe.spec.id).first;
     // A file not sent must be deployed now; each tick runs what is deployed under that name then.
-    if (auto refused = ResolveFile(probe, probe.spec, sent)) return refused;
+    if (auto refused = ResolveFile(probe, sent)) return refused;
   }
   for (const Job& probe : probes) {
     for (const auto& p : probe.parents) {
@@ -79,22 +91,22 @@ std::optional<Message> BrokerCore::CheckScheduleJobs(const std::string& name, co
 }
 
 Message BrokerCore::ScheduleList() const {
-  wire::List out;
+  wire::ScheduleListReplyMsg reply;
   for (const auto& [name, s] : schedules_) {
-    wire::Map m = {{"name", Datum(Text{name})},
-                   {"cron", Datum(Text{s.cron})},
-                   {"jobs", Datum(static_cast<int64_t>(s.jobs.size()))},
-                   {"next_ms", Datum(s.next_ms)}};
-    if (s.last_ms > s.created_ms) m.emplace_back("last_ms", Datum(s.last_ms));
-    out.push_back(Datum(std::move(m)));
+    reply.schedules.push_back(
+        wire::ScheduleInfo{.name = name,
+                           .cron = s.cron,
+                           .jobs = static_cast<int64_t>(s.jobs.size()),
+                           .next_ms = s.next_ms,
+                           .last_ms = s.last_ms > s.created_ms ? std::optional(s.last_ms) : std::nullopt});
   }
-  return wire::MakeMessage(MsgType::kScheduleListReply).Set("schedules", Datum(std::move(out)));
+  return std::move(reply).ToMessage();
 }
 
 Message BrokerCore::ScheduleRemove(const std::string& name) {
   if (!schedules_.erase(name)) return Invalid("no schedule '" + name + "'; see `titan schedules`");
   if (Status st = journal_->BeginIfNeeded(); st.ok()) (void)journal_->DeleteSchedule(name);
-  return wire::MakeMessage(MsgType::kOk);  // its pending timer finds no schedule and does nothing
+  return wire::OkMsg{}.ToMessage();  // its pending timer finds no schedule and does nothing
 }
 
 void BrokerCore::SaveSchedule(const Schedule& s) {
@@ -108,26 +120,13 @@ void BrokerCore::SaveSchedule(const Schedule& s) {
 
 void BrokerCore::FireSchedule(Schedule& s, Instant now) {
   const std::string suffix = "@" + Stamp(now.wall_ms);
-  wire::List jobs;
-  for (const auto& j : s.jobs) {
-    wire::Map spec = std::get<wire::Map>(j.v);
-    for (auto& [k, v] : spec) {
-      if (k == "id") v = Datum(Text{std::string(v.bytes()) + suffix});
-      if (k == "parents" && !v.is_nil()) {
-        for (auto& p : std::get<wire::List>(v.v)) p = Datum(Text{std::string(p.bytes()) + suffix});
-      }
-    }
-    jobs.push_back(Datum(std::move(spec)));
-  }
-  Message submit = wire::MakeMessage(MsgType::kJobSubmit);
-  submit.Set("jobs", Datum(std::move(jobs)))
-      .Set("files", Datum(s.files))
-      .Set("dag", Datum(Text{(s.dag.empty() ? s.name : s.dag) + suffix}));
+  wire::JobSubmitMsg submit{.files = s.files, .dag = (s.dag.empty() ? s.name : s.dag) + suffix};
+  for (const wire::JobSpec& spec : s.jobs) submit.jobs.push_back(TickSpec(spec, suffix));
   const Message reply = Submit(submit, now);
-  if (reply.type == MsgType::kError) {
-    spdlog::error("broker: schedule {} could not submit its jobs: {}", s.name, reply.Bytes("reason"));
+  if (Status refused = wire::StatusOf(reply); !refused.ok()) {
+    spdlog::error("broker: schedule {} could not submit its jobs: {}", s.name, refused.message());
   } else {
-    spdlog::info("broker: schedule {} fired: DAG {}", s.name, reply.Bytes("dag"));
+    spdlog::info("broker: schedule {} fired: DAG {}", s.name, *submit.dag);
   }
   s.last_ms = now.wall_ms;
   s.next_ms = NextCronTime(s.spec, now.wall_ms);
@@ -144,7 +143,7 @@ Result<BrokerCore::Schedule> BrokerCore::DecodeSchedule(std::string name, const 
   const auto* m = std::get_if<wire::Map>(&d.v);
   if (m == nullptr) return Status::Invalid("has a definition that is not a map");
   // What SCHEDULE_ADD carried: checked against the schema as it was then, so firing it cannot fail on
-  // a field of the wrong type.
+  // a field of the wrong type. The definition is the journal's map (Definition), read by name.
   Message add = wire::MakeMessage(MsgType::kScheduleAdd).Set("name", Datum(Text{name}));
   for (const auto& [k, v] : *m) {
     if (k == "cron" || k == "jobs" || k == "files" || k == "dag") add.Set(k, v);
@@ -154,12 +153,14 @@ Result<BrokerCore::Schedule> BrokerCore::DecodeSchedule(std::string name, const 
   const Datum* created = wire::FindField(*m, "created_ms");
   if (created != nullptr && !std::holds_alternative<int64_t>(created->v))
     return Status::Invalid("has a definition whose created_ms is not an integer");
+  Result<wire::ScheduleAddMsg> typed = wire::ScheduleAddMsg::From(add);
+  if (!typed.ok()) return Status::Invalid("has a definition the schema refuses (" + typed.message() + ")");
   Schedule s;
   s.name = std::move(name);
-  s.cron = std::string(add.Bytes("cron"));
-  s.jobs = std::get<wire::List>(add.Find("jobs")->v);  // checked above
-  s.files = std::get<wire::List>(add.Find("files")->v);
-  s.dag = std::string(add.Bytes("dag"));
+  s.cron = typed->cron;
+  s.jobs = std::move(typed->jobs);
+  s.files = std::move(typed->files);
+  s.dag = typed->dag.value_or("");
   s.created_ms = created != nullptr ? std::get<int64_t>(created->v) : 0;
   s.last_ms = last_ms;
   auto spec = ParseCron(s.cron, &error);

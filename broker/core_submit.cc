@@ -19,16 +19,6 @@ namespace {
 constexpr size_t kMaxIdBytes = 256;
 constexpr int64_t kMaxPriority = 1'000'000'000;  // queues order by -priority: INT64_MIN would overflow
 
-bool JobSpecField(std::string_view name) {
-  for (const auto& s : wire::AllStructs()) {
-    if (s.name != "JobSpec") continue;
-    for (const auto& f : s.fields) {
-      if (f.name == name) return true;
-    }
-  }
-  return false;
-}
-
 bool ValidId(const std::string& id) {
   if (id.empty() || id.size() > kMaxIdBytes) return false;
   return std::none_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
@@ -46,11 +36,6 @@ std::optional<std::string> CanonicalType(const std::string& type) {
   if (t == "SERVICE") return "SERVICE";
   if (t.empty() || t == "RUN_PAYLOAD" || t == "TASK" || t == "RUN") return "";
   return std::nullopt;
-}
-
-void SetSpecField(wire::Map& spec, const std::string& name, std::optional<Datum> value) {
-  std::erase_if(spec, [&](const auto& kv) { return kv.first == name; });
-  if (value) spec.emplace_back(name, std::move(*value));
 }
 
 // Ids on a cycle among `jobs` (Kahn's algorithm over edges inside the submission), sorted.
@@ -137,27 +122,22 @@ std::optional<Message> BrokerCore::CheckIdFree(const std::string& id, const char
                  id + "`), stop it (`titan stop " + id + "`), or choose another id");
 }
 
-std::optional<Message> BrokerCore::ParseJob(const wire::Map& spec,
+std::optional<Message> BrokerCore::ParseJob(const wire::JobSpec& spec,
                                             const std::unordered_map<std::string, std::string>& files,
                                             Job* out) {
   Job& j = *out;
-  j.id = wire::FieldStr(spec, "id");
+  j.id = spec.id;
   if (!ValidId(j.id)) return Invalid("job id '" + j.id + "' is empty, too long or has control characters");
   if (auto refused = CheckIdFree(j.id, "job")) return refused;
-  // Keep only the fields JobSpec defines: the spec is journaled and read back on recovery, so a
-  // client must not be able to plant internal keys (such as a gate's) in it.
-  for (const auto& [k, v] : spec) {
-    if (JobSpecField(k) && !v.is_nil()) j.spec.emplace_back(k, v);
-  }
-  const std::string type = wire::FieldStr(spec, "job_type");
+  // Only the fields JobSpec defines reach here (JobSpec::From drops the rest): the spec is journaled
+  // and read back on recovery, so a client cannot plant internal keys (such as a gate's) in it.
+  j.spec = spec;
+  const std::string type = spec.job_type.value_or("");
   const std::optional<std::string> canonical = CanonicalType(type);
-  if (canonical)
-    SetSpecField(j.spec, "job_type",
-                 canonical->empty() ? std::nullopt : std::optional(Datum(Text{*canonical})));
-  if (Status st = ApplySpec(j); !st.ok()) return Invalid("job '" + j.id + "': " + st.message());
-  if (auto refused = ResolveFile(j, spec, files)) return refused;
-  if (j.delay_ms < 0 || j.retries < 0 || j.retries > 100 ||
-      wire::FieldInt(spec, "timeout_ms").value_or(0) < 0) {
+  if (canonical) j.spec.job_type = canonical->empty() ? std::nullopt : canonical;
+  ApplySpec(j);
+  if (auto refused = ResolveFile(j, files)) return refused;
+  if (j.delay_ms < 0 || j.retries < 0 || j.retries > 100 || spec.timeout_ms.value_or(0) < 0) {
     return Invalid("job '" + j.id + "': delay_ms and timeout_ms must be >= 0 and retries within 0..100");
   }
   if (!canonical) {
@@ -189,11 +169,7 @@ std::optional<Message> BrokerCore::LinkParents(std::vector<Job>& batch) const {
       }
       if (!known(p)) unknown.push_back(j.id + " -> " + p);
     }
-    if (changed) {
-      wire::List list;
-      for (const auto& p : j.parents) list.push_back(Datum(Text{p}));
-      SetSpecField(j.spec, "parents", Datum(std::move(list)));
-    }
+    if (changed) j.spec.parents = j.parents;
   }
   if (!unknown.empty())
     return Invalid("unknown parent ids (child -> parent): " + Join(unknown) + "; nothing was submitted");
@@ -203,20 +179,19 @@ std::optional<Message> BrokerCore::LinkParents(std::vector<Job>& batch) const {
   return std::nullopt;
 }
 
-Message BrokerCore::Submit(const Message& req, Instant now) {
+Message BrokerCore::Submit(const wire::JobSubmitMsg& req, Instant now) {
   std::unordered_map<std::string, std::string> files;  // name -> content hash
-  if (auto refused = HashFiles(std::get<wire::List>(req.Find("files")->v), &files)) return *refused;
-  const std::string dag = std::string(req.Bytes("dag"));
-  const auto& specs = std::get<wire::List>(req.Find("jobs")->v);
-  if (specs.empty()) return Invalid("the submission has no jobs; add at least one job");
+  if (auto refused = HashFiles(req.files, &files)) return *refused;
+  if (req.jobs.empty()) return Invalid("the submission has no jobs; add at least one job");
   std::vector<Job> batch;
   std::unordered_set<std::string> ids;
-  for (const auto& d : specs) {
+  for (const wire::JobSpec& spec : req.jobs) {
     Job j;
-    if (auto refused = ParseJob(std::get<wire::Map>(d.v), files, &j)) return *refused;
+    if (auto refused = ParseJob(spec, files, &j)) return *refused;
     if (!ids.insert(j.id).second) return Invalid("job id '" + j.id + "' appears twice in this submission");
     batch.push_back(std::move(j));
   }
+  const std::string dag = req.dag.value_or("");
   const std::string dag_id = NewDagId(dag.empty() ? batch.front().id : dag);
   for (auto& j : batch) j.dag = dag_id;
   if (auto refused = LinkParents(batch)) return *refused;
@@ -242,34 +217,30 @@ Status BrokerCore::RetireRun(const std::string& id) {
   return Status::Ok();
 }
 
-Message BrokerCore::Accept(std::vector<Job> batch, const Message& req,
+Message BrokerCore::Accept(std::vector<Job> batch, const wire::JobSubmitMsg& req,
                            const std::unordered_map<std::string, std::string>& files,
                            const std::string& dag_id, Instant now) {
   auto unavailable = [](const Status& s) {
     return wire::MakeError(ErrorCode::kUnavailable, "journal unavailable (" + s.message() + "); retry later");
   };
   if (Status s = journal_->BeginIfNeeded(); !s.ok()) return unavailable(s);
-  wire::List accepted;  // the ids in the order submitted (jobs, then gates), for the reply
-  for (const auto& j : batch) accepted.push_back(Datum(Text{j.id}));
-  const auto* blobs = std::get_if<wire::List>(&req.Find("files")->v);
-  if (Status s = JournalFiles(*blobs, files); !s.ok()) return unavailable(s);
-  const std::string name(req.Bytes("dag"));
-  Dag record{dag_id, name.empty() ? dag_id : name, std::string(req.Bytes("agent_run_id")), {}, now.wall_ms,
-             {}};
+  wire::JobAcceptedMsg accepted{.dag = dag_id};  // the ids in the order submitted (jobs, then gates)
+  for (const auto& j : batch) accepted.ids.push_back(j.id);
+  if (Status s = JournalFiles(req.files, files); !s.ok()) return unavailable(s);
+  const std::string name = req.dag.value_or("");
+  Dag record{dag_id, name.empty() ? dag_id : name, req.agent_run_id.value_or(""), {}, now.wall_ms, {}};
   NumberRuns(batch, record);
   if (Status s = journal_->InsertDag(record); !s.ok()) return unavailable(s);
   ParentsFirst(batch);  // journaled in this order: parents before children
   for (const auto& j : batch) {
     if (Status s = RetireRun(j.id); !s.ok()) return unavailable(s);
   }
-  StageFiles(*blobs, files, now);
+  StageFiles(req.files, files, now);
   Admit(std::move(batch), now);
-  for (const auto& d : accepted) PlaceNew(jobs_.at(std::string(d.bytes())), now);
+  for (const std::string& id : accepted.ids) PlaceNew(jobs_.at(id), now);
   dag_order_.push_back(dag_id);
   dags_.emplace(dag_id, std::move(record));
-  return wire::MakeMessage(MsgType::kJobAccepted)
-      .Set("ids", Datum(std::move(accepted)))
-      .Set("dag", Datum(Text{dag_id}));
+  return std::move(accepted).ToMessage();
 }
 
 void BrokerCore::NumberRuns(std::vector<Job>& batch, Dag& record) const {

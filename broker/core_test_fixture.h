@@ -90,85 +90,78 @@ class BrokerCoreTest : public ::testing::Test {
     return wire::MakeMessage(MsgType::kOk);  // deferred (JOB_WAIT)
   }
 
+  // The JobSpec of `j`, running job.sh.
+  static wire::JobSpec Spec(const JobArgs& j) {
+    wire::JobSpec spec{.id = j.id,
+                       .file = "job.sh",
+                       .priority = j.priority,
+                       .delay_ms = j.delay_ms,
+                       .requirement = j.requirement,
+                       .affinity = j.affinity,
+                       .parents = j.parents,
+                       .retries = j.retries};
+    if (!j.hitl.empty()) spec.hitl_message = j.hitl;
+    if (j.max_wait_s) spec.max_wait_s = j.max_wait_s;
+    return spec;
+  }
+  static wire::FileBlob JobFile() { return wire::FileBlob{.name = "job.sh", .content = "exit 0"}; }
+
   Message Submit(const std::vector<JobArgs>& jobs, const std::string& dag = "", const std::string& run = "") {
-    wire::List specs;
-    for (const auto& j : jobs) {
-      wire::Map m = {{"id", S(j.id)},
-                     {"file", S("job.sh")},
-                     {"priority", Datum(j.priority)},
-                     {"requirement", S(j.requirement)},
-                     {"delay_ms", Datum(j.delay_ms)},
-                     {"retries", Datum(j.retries)},
-                     {"affinity", Datum(j.affinity)},
-                     {"parents", StrList(j.parents)}};
-      if (!j.hitl.empty()) m.emplace_back("hitl_message", S(j.hitl));
-      if (j.max_wait_s) m.emplace_back("max_wait_s", Datum(j.max_wait_s));
-      specs.push_back(Datum(std::move(m)));
-    }
-    Message req = wire::MakeMessage(MsgType::kJobSubmit);
-    req.Set("jobs", Datum(std::move(specs)));
-    req.Set("files", Datum(wire::List{Datum(
-                         wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 0"})}})}));
-    if (!dag.empty()) req.Set("dag", S(dag));
-    if (!run.empty()) req.Set("agent_run_id", S(run));
-    return Client(std::move(req));
+    wire::JobSubmitMsg req{.files = {JobFile()}};
+    for (const auto& j : jobs) req.jobs.push_back(Spec(j));
+    if (!dag.empty()) req.dag = dag;
+    if (!run.empty()) req.agent_run_id = run;
+    return Client(std::move(req).ToMessage());
   }
 
   void Join(const std::string& name, int slots, std::vector<std::string> caps = {"GENERAL"},
-            wire::List running = {}, wire::List finished = {}, const std::string& parent = "") {
-    Message m = wire::MakeMessage(MsgType::kWorkerReady);
-    if (!parent.empty()) m.Set("parent", S(parent));
-    m.Set("name", S(name)).Set("host", S("h")).Set("pid", Datum(1)).Set("slots", Datum(slots));
-    m.Set("capabilities", StrList(caps))
-        .Set("running", Datum(std::move(running)))
-        .Set("finished", Datum(std::move(finished)));
-    core_->OnWorker("id-" + name, m, now_);
+            std::vector<wire::JobRef> running = {}, std::vector<wire::JobResult> finished = {},
+            const std::string& parent = "") {
+    wire::WorkerReadyMsg m{.name = name,
+                           .host = "h",
+                           .pid = 1,
+                           .slots = slots,
+                           .capabilities = std::move(caps),
+                           .running = std::move(running),
+                           .finished = std::move(finished)};
+    if (!parent.empty()) m.parent = parent;
+    core_->OnWorker("id-" + name, std::move(m).ToMessage(), now_);
     Turn();
   }
 
   void Done(const std::string& worker, const std::string& id, int64_t exit_code, int64_t attempt = 1,
             bool cancelled = false) {
-    Message m = wire::MakeMessage(MsgType::kJobDone);
-    m.Set("result", Datum(wire::Map{{"id", S(id)},
-                                    {"attempt", Datum(attempt)},
-                                    {"exit_code", Datum(exit_code)},
-                                    {"signal", Datum(0)},
-                                    {"cancelled", Datum(cancelled)}}));
-    core_->OnWorker("id-" + worker, m, now_);
+    const wire::JobDoneMsg m{
+        .result = {
+            .id = id, .attempt = attempt, .exit_code = exit_code, .signal = 0, .cancelled = cancelled}};
+    core_->OnWorker("id-" + worker, m.ToMessage(), now_);
     Turn();
   }
 
   // The state DAG_GET reports for DAG `id`; "UNKNOWN" when there is none.
   std::string DagState(const std::string& id) {
-    const Message m = Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S(id)));
-    if (!m.Bool("found")) return "UNKNOWN";
-    for (const auto& [k, v] : std::get<wire::Map>(m.Find("dag")->v)) {
-      if (k == "state") return std::string(v.bytes());
-    }
-    return "?";
+    const Result<wire::DagInfoMsg> info =
+        wire::DagInfoMsg::From(Client(wire::DagGetMsg{.id = id}.ToMessage()));
+    if (!info.ok() || !info->found) return "UNKNOWN";
+    return info->dag ? info->dag->state : "?";
   }
 
   // SCHEDULE_ADD of `jobs` (each running job.sh) on `cron`.
   Message AddSchedule(const std::string& name, const std::string& cron, const std::vector<JobArgs>& jobs,
                       const std::string& dag = "") {
-    wire::List specs;
+    wire::ScheduleAddMsg req{.name = name, .cron = cron, .files = {JobFile()}};
     for (const auto& j : jobs) {
-      specs.push_back(
-          Datum(wire::Map{{"id", S(j.id)}, {"file", S("job.sh")}, {"parents", StrList(j.parents)}}));
+      req.jobs.push_back(wire::JobSpec{.id = j.id, .file = "job.sh", .parents = j.parents});
     }
-    Message req = wire::MakeMessage(MsgType::kScheduleAdd).Set("name", S(name)).Set("cron", S(cron));
-    if (!dag.empty()) req.Set("dag", S(dag));
-    req.Set("jobs", Datum(std::move(specs)));
-    req.Set("files", Datum(wire::List{Datum(
-                         wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"exit 0"})}})}));
-    return Client(std::move(req));
+    if (!dag.empty()) req.dag = dag;
+    return Client(std::move(req).ToMessage());
   }
 
   // Moves time forward in heartbeat-sized steps; the named workers keep beating.
   void Advance(int64_t ms, const std::vector<std::string>& alive) {
     for (int64_t step = 0; step < ms; step += 500) {
       now_ += std::min<int64_t>(500, ms - step);
-      for (const auto& w : alive) core_->OnWorker("id-" + w, wire::MakeMessage(MsgType::kHeartbeat), now_);
+      for (const auto& w : alive) core_->OnWorker("id-" + w, wire::HeartbeatMsg{}.ToMessage(), now_);
       Turn();
     }
   }
@@ -177,10 +170,9 @@ class BrokerCoreTest : public ::testing::Test {
   std::string Assignments() {
     std::string out;
     for (const auto& o : sent_) {
-      if (o.kind == Outgoing::kWorker && o.msg.type == MsgType::kJobAssign) {
-        const auto& job = std::get<wire::Map>(o.msg.Find("job")->v);
-        out += (out.empty() ? "" : " ") + std::string(job[0].second.bytes()) + "@" + o.identity.substr(3);
-      }
+      if (o.kind != Outgoing::kWorker || o.msg.type != MsgType::kJobAssign) continue;
+      const Result<wire::JobAssignMsg> assign = wire::JobAssignMsg::From(o.msg);
+      out += (out.empty() ? "" : " ") + (assign.ok() ? assign->job.id : "?") + "@" + o.identity.substr(3);
     }
     sent_.clear();
     return out;

@@ -105,7 +105,7 @@ void BrokerCore::CheckHeartbeats(Instant now) {
     if (now.mono_ms - w.last_seen > silent_limit) {
       dead.push_back(name);
     } else {
-      SendWorker(w, wire::MakeMessage(wire::MsgType::kHeartbeat));
+      SendWorker(w, wire::HeartbeatMsg{}.ToMessage());
       PublishWorker(w, "heartbeat", now);
     }
   }

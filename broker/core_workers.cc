@@ -9,55 +9,15 @@ namespace titan::broker {
 
 namespace {
 
-std::vector<std::string> Strings(const Datum* d) {
-  std::vector<std::string> out;
-  const auto* list = d != nullptr ? std::get_if<wire::List>(&d->v) : nullptr;
-  if (list != nullptr) {
-    for (const auto& s : *list) out.emplace_back(s.bytes());
-  }
-  return out;
-}
-
-JobResult ReadResult(const Datum& d) {
-  static const wire::Map kEmpty;
-  const auto* found = std::get_if<wire::Map>(&d.v);
-  const wire::Map& m = found != nullptr ? *found : kEmpty;
-  JobResult r;
-  r.id = wire::FieldStr(m, "id");
-  r.attempt = wire::FieldInt(m, "attempt").value_or(0);
-  r.exit_code = wire::FieldInt(m, "exit_code").value_or(0);
-  r.signal = wire::FieldInt(m, "signal").value_or(0);
-  const Datum* cancelled = wire::FindField(m, "cancelled");
-  r.cancelled =
-      cancelled != nullptr && std::holds_alternative<bool>(cancelled->v) && std::get<bool>(cancelled->v);
-  r.reason = wire::FieldStr(m, "reason");
-  return r;
-}
-
-// The runs of a WORKER_READY list (running or finished), one per item, in order.
-std::vector<RunRef> RunRefs(const Datum* d) {
+// The runs of a WORKER_READY list (running, or finished results), one per item, in order.
+template <class Item>
+std::vector<RunRef> RunRefs(const std::vector<Item>& items) {
   std::vector<RunRef> out;
-  const auto* list = d != nullptr ? std::get_if<wire::List>(&d->v) : nullptr;
-  if (list == nullptr) return out;
-  for (const auto& item : *list) {
-    const auto* m = std::get_if<wire::Map>(&item.v);
-    const Datum* id = m != nullptr ? wire::FindField(*m, "id") : nullptr;
-    out.push_back(RunRef{id != nullptr ? std::string(id->bytes()) : std::string(),
-                         m ? wire::FieldInt(*m, "attempt").value_or(0) : 0});
-  }
+  for (const Item& item : items) out.push_back(RunRef{item.id, item.attempt});
   return out;
 }
 
-Message Disconnect(const std::string& reason) {
-  return wire::MakeMessage(MsgType::kDisconnect).Set("reason", Datum(Text{reason}));
-}
-
-Message Cancel(const std::string& id, int64_t attempt, const std::string& reason) {
-  return wire::MakeMessage(MsgType::kJobCancel)
-      .Set("id", Datum(Text{id}))
-      .Set("attempt", Datum(attempt))
-      .Set("reason", Datum(Text{reason}));
-}
+Message Disconnect(const std::string& reason) { return wire::DisconnectMsg{.reason = reason}.ToMessage(); }
 
 }  // namespace
 
@@ -72,26 +32,22 @@ void BrokerCore::SendWorker(const Worker& w, Message msg) {
   outbox_.push_back(Outgoing{Outgoing::kWorker, {}, w.identity, {}, std::move(msg)});
 }
 
-Datum BrokerCore::RenderWorker(const Worker& w, Instant now) const {
-  wire::List caps, running;
-  for (const auto& c : w.capabilities) caps.push_back(Datum(Text{c}));
-  for (const auto& r : w.running) running.push_back(Datum(Text{r}));
-  return Datum(wire::Map{{"name", Datum(Text{w.name})},
-                         {"host", Datum(Text{w.host})},
-                         {"slots", Datum(int64_t{w.slots})},
-                         {"busy", Datum(static_cast<int64_t>(w.running.size()))},
-                         {"capabilities", Datum(std::move(caps))},
-                         {"state", Datum(Text{w.draining ? "DRAINING" : "READY"})},
-                         {"running", Datum(std::move(running))},
-                         {"seen_ms_ago", Datum(now.mono_ms - w.last_seen)},
-                         {"parent", w.parent.empty() ? Datum() : Datum(Text{w.parent})},
-                         {"port", w.port > 0 ? Datum(w.port) : Datum()}});
+wire::WorkerInfo BrokerCore::RenderWorker(const Worker& w, Instant now) const {
+  return wire::WorkerInfo{.name = w.name,
+                          .host = w.host,
+                          .slots = w.slots,
+                          .busy = static_cast<int64_t>(w.running.size()),
+                          .capabilities = w.capabilities,
+                          .state = w.draining ? "DRAINING" : "READY",
+                          .running = {w.running.begin(), w.running.end()},
+                          .seen_ms_ago = now.mono_ms - w.last_seen,
+                          .parent = w.parent.empty() ? std::nullopt : std::optional(w.parent),
+                          .port = w.port > 0 ? std::optional(w.port) : std::nullopt};
 }
 
 void BrokerCore::PublishWorker(const Worker& w, const char* event, Instant now) {
-  Message m = wire::MakeMessage(MsgType::kEventWorker);
-  m.Set("worker", RenderWorker(w, now)).Set("event", Datum(Text{event}));
-  outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "worker." + w.name, std::move(m)});
+  wire::EventWorkerMsg m{.worker = RenderWorker(w, now), .event = event};
+  outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "worker." + w.name, std::move(m).ToMessage()});
 }
 
 std::string BrokerCore::RenderWorkers() const {
@@ -103,42 +59,72 @@ std::string BrokerCore::RenderWorkers() const {
   return out;
 }
 
-void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Instant now,
-                          std::optional<int64_t> rid) {
-  if (msg.type == MsgType::kWorkerReady) return RegisterWorker(identity, msg, now);
+void BrokerCore::RefuseFromWorker(const std::string& identity, MsgType type, const Status& why,
+                                  std::optional<int64_t> rid) {
+  ++malformed_from_workers_;
+  spdlog::warn("broker: dropping a malformed {} from a worker: {}", wire::NameOf(type), why.message());
+  outbox_.push_back(Outgoing{Outgoing::kWorker, {}, identity, {}, WithRid(wire::MakeError(why), rid)});
+}
+
+BrokerCore::Worker* BrokerCore::Sender(const std::string& identity, Instant now) {
   Worker* w = WorkerByIdentity(identity);
   if (w == nullptr) {  // a worker from before a broker restart, or one declared dead
     outbox_.push_back(
         Outgoing{Outgoing::kWorker, {}, identity, {}, Disconnect("unknown worker; send WORKER_READY")});
-    return;
+    return nullptr;
   }
   w->last_seen = now.mono_ms;
+  return w;
+}
+
+template <class T, class Handle>
+void BrokerCore::FromWorker(const std::string& identity, const Message& msg, Instant now,
+                            std::optional<int64_t> rid, Handle handle) {
+  Result<T> typed = T::From(msg);
+  if (!typed.ok()) return RefuseFromWorker(identity, msg.type, typed.status(), rid);
+  if (Worker* w = Sender(identity, now)) handle(*w, std::move(typed).value());
+}
+
+void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Instant now,
+                          std::optional<int64_t> rid) {
   switch (msg.type) {
-    case MsgType::kHeartbeat:
-      if (msg.Bool("draining") && !w->draining) StartDraining(*w, now);
-      return;
-    case MsgType::kJobStarted:
-      // Confirms the RUNNING the broker published at assignment: nothing new to tell anyone.
-      return;
-    case MsgType::kJobLog:
-      return JobLog(*w, msg);
-    case MsgType::kServiceStatus:
-      return ServiceStatus(*w, msg, now);
-    case MsgType::kArtifactRead: {  // a worker fetching a job's file it does not have yet
-      Message reply = HandleArtifact(msg, now);
-      if (rid) reply.Set("rid", Datum(*rid));
-      return SendWorker(*w, std::move(reply));
+    case MsgType::kWorkerReady: {
+      Result<wire::WorkerReadyMsg> ready = wire::WorkerReadyMsg::From(msg);
+      if (!ready.ok()) return RefuseFromWorker(identity, msg.type, ready.status(), rid);
+      return RegisterWorker(identity, ready.value(), now);
     }
+    case MsgType::kHeartbeat:
+      return FromWorker<wire::HeartbeatMsg>(identity, msg, now, rid, [&](Worker& w, wire::HeartbeatMsg beat) {
+        if (beat.draining.value_or(false) && !w.draining) StartDraining(w, now);
+      });
+    case MsgType::kJobStarted:  // confirms the RUNNING published at assignment: nothing new to tell anyone
+      return FromWorker<wire::JobStartedMsg>(identity, msg, now, rid, [](Worker&, wire::JobStartedMsg) {});
+    case MsgType::kJobLog:
+      return FromWorker<wire::JobLogMsg>(identity, msg, now, rid,
+                                         [&](Worker& w, wire::JobLogMsg log) { JobLog(w, std::move(log)); });
+    case MsgType::kServiceStatus:
+      return FromWorker<wire::ServiceStatusMsg>(
+          identity, msg, now, rid,
+          [&](Worker& w, wire::ServiceStatusMsg status) { ServiceStatus(w, status, now); });
+    case MsgType::kArtifactRead:  // a worker fetching a job's file it does not have yet
+      return FromWorker<wire::ArtifactReadMsg>(identity, msg, now, rid,
+                                               [&](Worker& w, wire::ArtifactReadMsg read) {
+                                                 SendWorker(w, WithRid(ReadArtifact(read, now), rid));
+                                               });
     case MsgType::kJobDone:
-      return JobDone(*w, msg.Find("result") ? *msg.Find("result") : Datum(), now);
+      return FromWorker<wire::JobDoneMsg>(
+          identity, msg, now, rid, [&](Worker& w, wire::JobDoneMsg done) { JobDone(w, done.result, now); });
     default:
-      spdlog::warn("broker: worker {} sent {}, which workers do not send; ignored", w->name,
-                   wire::NameOf(msg.type));
+      if (Worker* w = Sender(identity, now)) {
+        spdlog::warn("broker: worker {} sent {}, which workers do not send; ignored", w->name,
+                     wire::NameOf(msg.type));
+      }
   }
 }
 
-BrokerCore::Worker& BrokerCore::UpdateWorker(const std::string& identity, const Message& msg, Instant now) {
-  const std::string name(msg.Bytes("name"));
+BrokerCore::Worker& BrokerCore::UpdateWorker(const std::string& identity, const wire::WorkerReadyMsg& msg,
+                                             Instant now) {
+  const std::string& name = msg.name;
   auto existing = workers_.find(name);
   const bool rejoin = existing != workers_.end();
   if (rejoin && existing->second.identity != identity) {
@@ -147,12 +133,12 @@ BrokerCore::Worker& BrokerCore::UpdateWorker(const std::string& identity, const 
   Worker& w = workers_[name];
   w.identity = identity;
   w.name = name;
-  w.host = std::string(msg.Bytes("host"));
-  w.pid = msg.Int("pid");
-  w.slots = static_cast<int>(std::clamp<int64_t>(msg.Int("slots"), 1, 1 << 20));
-  w.capabilities = Strings(msg.Find("capabilities"));
-  w.parent = std::string(msg.Bytes("parent"));
-  w.port = std::clamp<int64_t>(msg.Int("port"), 0, 65535);
+  w.host = msg.host;
+  w.pid = msg.pid;
+  w.slots = static_cast<int>(std::clamp<int64_t>(msg.slots, 1, 1 << 20));
+  w.capabilities = msg.capabilities;
+  w.parent = msg.parent.value_or("");
+  w.port = std::clamp<int64_t>(msg.port.value_or(0), 0, 65535);
   // The child asked for has come; a parent that (re)registers has forgotten any spawn it was asked for.
   std::erase_if(scale_pending_, [&](const ScalePending& p) { return p.child == name || p.parent == name; });
   if (!rejoin) w.idle_since = now.mono_ms;
@@ -166,8 +152,8 @@ BelievedRun BrokerCore::Believe(const Job& job, const std::string& reporter) con
                      job.worker != reporter && workers_.count(job.worker) > 0};
 }
 
-ReconcileInput BrokerCore::ReconcileSnapshot(const std::string& name, const Message& msg) const {
-  ReconcileInput in{name, RunRefs(msg.Find("running")), RunRefs(msg.Find("finished")), {}};
+ReconcileInput BrokerCore::ReconcileSnapshot(const std::string& name, const wire::WorkerReadyMsg& msg) const {
+  ReconcileInput in{name, RunRefs(msg.running), RunRefs(msg.finished), {}};
   for (auto* refs : {&in.running, &in.finished}) {
     for (RunRef& ref : *refs) {
       const Job* job = Resolve(ref.id);
@@ -191,12 +177,10 @@ void BrokerCore::StartDraining(Worker& w, Instant now) {
 // WORKER_READY: a worker joins, or comes back (after a broker restart, or after it was thought lost)
 // listing what it still runs and the results it has not had acknowledged. Reconcile decides what each
 // means; the welcome goes out after the runs are settled and before the results are applied.
-void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg, Instant now) {
-  const bool rejoin = workers_.count(std::string(msg.Bytes("name"))) > 0;
+void BrokerCore::RegisterWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now) {
+  const bool rejoin = workers_.count(msg.name) > 0;
   Worker& w = UpdateWorker(identity, msg, now);
   const ReconcileInput in = ReconcileSnapshot(w.name, msg);
-  const Datum* listed = msg.Find("finished");
-  const auto* finished = listed != nullptr ? std::get_if<wire::List>(&listed->v) : nullptr;
   w.running.clear();
   bool welcomed = false;
   for (const Decision& d : Reconcile(in)) {
@@ -206,8 +190,7 @@ void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg,
       SendWelcome(w);
       welcomed = true;
     }
-    CarryOut(w, d, finished != nullptr && d.result < finished->size() ? &(*finished)[d.result] : nullptr,
-             now);
+    CarryOut(w, d, d.result < msg.finished.size() ? &msg.finished[d.result] : nullptr, now);
   }
   if (!welcomed) SendWelcome(w);
   spdlog::info("broker: worker {} {} ({} slots, {} running)", w.name, rejoin ? "rejoined" : "joined", w.slots,
@@ -216,14 +199,12 @@ void BrokerCore::RegisterWorker(const std::string& identity, const Message& msg,
 }
 
 void BrokerCore::SendWelcome(const Worker& w) {
-  Message welcome =
-      wire::MakeMessage(MsgType::kWorkerWelcome).Set("heartbeat_ms", Datum(int64_t{config_.heartbeat_ms}));
-  if (config_.store_port) welcome.Set("store_port", Datum(int64_t{config_.store_port}));
-  welcome.Set("pub_port", Datum(int64_t{config_.pub_port}));
-  SendWorker(w, std::move(welcome));
+  wire::WorkerWelcomeMsg welcome{.heartbeat_ms = config_.heartbeat_ms, .pub_port = config_.pub_port};
+  if (config_.store_port) welcome.store_port = config_.store_port;
+  SendWorker(w, welcome.ToMessage());
 }
 
-void BrokerCore::CarryOut(Worker& w, const Decision& d, const Datum* result, Instant now) {
+void BrokerCore::CarryOut(Worker& w, const Decision& d, const wire::JobResult* result, Instant now) {
   Job* job = Resolve(d.id);
   switch (d.kind) {
     case Decision::kAdopt:
@@ -240,14 +221,16 @@ void BrokerCore::CarryOut(Worker& w, const Decision& d, const Datum* result, Ins
     case Decision::kCancel:
       spdlog::info("broker: worker {} still runs {} attempt {}; cancelling it: {}", w.name, d.id, d.attempt,
                    d.why);
-      return SendWorker(w, Cancel(d.id, d.attempt, "the broker no longer expects this run: " + d.why));
+      return SendWorker(w, wire::JobCancelMsg{.id = d.id,
+                                              .attempt = d.attempt,
+                                              .reason = "the broker no longer expects this run: " + d.why}
+                               .ToMessage());
     case Decision::kApplyResult:
-    case Decision::kIgnoreResult: {
-      const JobResult r = ReadResult(result != nullptr ? *result : Datum());
-      AckResult(w, r.id, r.attempt);
-      if (d.kind == Decision::kApplyResult && job != nullptr) ApplyResult(w, *job, r, now);
+    case Decision::kIgnoreResult:
+      if (result == nullptr) return;  // Reconcile decides only about results the worker listed
+      AckResult(w, result->id, result->attempt);
+      if (d.kind == Decision::kApplyResult && job != nullptr) ApplyResult(w, *job, *result, now);
       return;
-    }
     case Decision::kRequeue:
       if (job != nullptr) Requeue(*job, d.why, now);
       return;
@@ -256,52 +239,47 @@ void BrokerCore::CarryOut(Worker& w, const Decision& d, const Datum* result, Ins
 
 // A service's worker says whether it is ready and how often it restarted it. The first time it is
 // ready, jobs that depend on it may start (a service never COMPLETES).
-void BrokerCore::ServiceStatus(Worker& w, const Message& msg, Instant now) {
-  Job* job = Resolve(std::string(msg.Bytes("id")));
-  if (job == nullptr || !job->service || job->state != JobState::kRunning ||
-      job->attempt != msg.Int("attempt") || job->worker != w.name) {
+void BrokerCore::ServiceStatus(Worker& w, const wire::ServiceStatusMsg& msg, Instant now) {
+  Job* job = Resolve(msg.id);
+  if (job == nullptr || !job->service || job->state != JobState::kRunning || job->attempt != msg.attempt ||
+      job->worker != w.name) {
     return;
   }
-  job->ready = msg.Bool("ready") && !job->stop_requested;  // a service being stopped is not up
-  const int64_t restarts = job->restarts_before + msg.Int("restarts");
+  job->ready = msg.ready && !job->stop_requested;  // a service being stopped is not up
+  const int64_t restarts = job->restarts_before + msg.restarts;
   if (restarts > job->restarts) job->up_since_ms = now.wall_ms;  // a new process: uptime counts from here
   job->restarts = restarts;
   job->reason = job->ready ? (job->port ? "ready on port " + std::to_string(job->port) : std::string("ready"))
-                           : std::string(msg.Bytes("reason"));
+                           : msg.reason.value_or("");
   Record(*job);
   Publish(*job, now);
   if (job->ready) WakeWaiters(*job);  // JOB_WAIT on a service returns once it is up
   if (job->ready && !job->released) ReleaseChildren(*job, now);
 }
 
-void BrokerCore::JobLog(Worker& w, const Message& msg) {
-  Job* job = Resolve(std::string(msg.Bytes("id")));
-  if (job == nullptr || job->attempt != msg.Int("attempt") || job->worker != w.name || msg.blobs.empty())
-    return;
-  const int64_t seq = msg.Int("seq");
-  if (seq != job->next_log_seq) {
-    spdlog::warn("broker: job {} log chunk {} arrived, expected {}: output was lost", job->id, seq,
+void BrokerCore::JobLog(Worker& w, wire::JobLogMsg msg) {
+  Job* job = Resolve(msg.id);
+  if (job == nullptr || job->attempt != msg.attempt || job->worker != w.name || msg.blobs.empty()) return;
+  if (msg.seq != job->next_log_seq) {
+    spdlog::warn("broker: job {} log chunk {} arrived, expected {}: output was lost", job->id, msg.seq,
                  job->next_log_seq);
   }
-  job->next_log_seq = seq + 1;
+  job->next_log_seq = msg.seq + 1;
   const int64_t offset = logs_->Append(LogName(*job), msg.blobs.front());
   if (offset < 0) return;
   job->log_size = offset + static_cast<int64_t>(msg.blobs.front().size());
-  Message ev = wire::MakeMessage(MsgType::kEventLog);
-  ev.Set("id", Datum(Text{job->id}))
-      .Set("offset", Datum(offset))
-      .Set("stream", Datum(Text{std::string(msg.Bytes("stream"))}));
-  ev.blobs.push_back(msg.blobs.front());
-  outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "log." + job->id, std::move(ev)});
+  wire::EventLogMsg event{.id = job->id,
+                          .offset = offset,
+                          .stream = std::move(msg.stream),
+                          .blobs = {std::move(msg.blobs.front())}};
+  outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "log." + job->id, std::move(event).ToMessage()});
 }
 
 void BrokerCore::AckResult(const Worker& w, const std::string& id, int64_t attempt) {
-  SendWorker(w,
-             wire::MakeMessage(MsgType::kJobAck).Set("id", Datum(Text{id})).Set("attempt", Datum(attempt)));
+  SendWorker(w, wire::JobAckMsg{.id = id, .attempt = attempt}.ToMessage());
 }
 
-void BrokerCore::JobDone(Worker& w, const Datum& result, Instant now) {
-  const JobResult r = ReadResult(result);
+void BrokerCore::JobDone(Worker& w, const wire::JobResult& r, Instant now) {
   AckResult(w, r.id, r.attempt);  // every result, known or stale, so the worker can forget it
   Job* job = Resolve(r.id);
   const BelievedRun believed = job != nullptr ? Believe(*job, w.name) : BelievedRun{};
@@ -309,7 +287,8 @@ void BrokerCore::JobDone(Worker& w, const Datum& result, Instant now) {
   ApplyResult(w, *job, r, now);
 }
 
-void BrokerCore::ApplyResult(Worker& w, Job& job, const JobResult& r, Instant now) {
+void BrokerCore::ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Instant now) {
+  const std::string reason = r.reason.value_or("");  // the worker's sentence; empty: from exit_code, signal
   w.running.erase(job.id);
   if (w.running.empty()) w.idle_since = now.mono_ms;
   job.exit_code = r.exit_code;
@@ -317,12 +296,12 @@ void BrokerCore::ApplyResult(Worker& w, Job& job, const JobResult& r, Instant no
     // A service never finishes: its draining worker handed it back, so it moves to another worker.
     Requeue(job, "worker " + w.name + " is draining; service moved", now, /*count_loss=*/false);
   } else if (r.cancelled) {
-    Finish(job, JobState::kCancelled, r.reason.empty() ? "stopped by request" : r.reason, now);
+    Finish(job, JobState::kCancelled, reason.empty() ? "stopped by request" : reason, now);
   } else if (r.exit_code == 0 && r.signal == 0) {
     Finish(job, JobState::kCompleted, "", now);
   } else {
     job.finished_ms = now.wall_ms;
-    Fail(job, r.reason.empty() ? ExitReason(r.exit_code, r.signal) : r.reason, now);
+    Fail(job, reason.empty() ? ExitReason(r.exit_code, r.signal) : reason, now);
   }
 }
 

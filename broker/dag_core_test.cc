@@ -14,7 +14,7 @@ class DagCoreTest : public BrokerCoreTest {
       std::vector<std::string> ids;
       for (const auto& o : sent_) {
         if (o.kind == Outgoing::kWorker && o.msg.type == MsgType::kJobAssign) {
-          ids.emplace_back(std::get<wire::Map>(o.msg.Find("job")->v)[0].second.bytes());
+          ids.push_back(wire::JobAssignMsg::From(o.msg)->job.id);
         }
       }
       sent_.clear();
@@ -27,7 +27,7 @@ class DagCoreTest : public BrokerCoreTest {
   }
 
   Message Decide(const std::string& gate, bool approve, const std::string& reason = "") {
-    Message m = wire::MakeMessage(MsgType::kGateDecide).Set("id", S(gate)).Set("approve", Datum(approve));
+    Message m = wire::GateDecideMsg{.id = gate, .approve = approve}.ToMessage();
     m.Set("by", S("alice"));
     if (!reason.empty()) m.Set("reason", S(reason));
     return Client(std::move(m));
@@ -79,12 +79,12 @@ TEST_F(DagCoreTest, RepeatedNamesGetNumberedDagIds) {
   const Message second = Submit({{"x2"}}, "PLAN", "run-1");
   EXPECT_EQ("PLAN", first.Bytes("dag"));
   EXPECT_EQ("PLAN#2", second.Bytes("dag"));
-  const Message runs = Client(wire::MakeMessage(MsgType::kRunList).Set("limit", Datum(10)));
+  const Message runs = Client(wire::RunListMsg{.limit = 10}.ToMessage());
   const auto& list = std::get<wire::List>(runs.Find("runs")->v);
   ASSERT_EQ(1u, list.size());
-  EXPECT_EQ(
-      "{id: \"run-1\", name: \"run-1\", state: \"RUNNING\", jobs: 2, done: 0, failed: 0, "
-      "submitted_ms: 1000000, agent_run_id: \"run-1\"}",
+  EXPECT_EQ(  // the DagInfo fields in schema order
+      "{id: \"run-1\", name: \"run-1\", state: \"RUNNING\", agent_run_id: \"run-1\", jobs: 2, done: 0, "
+      "failed: 0, submitted_ms: 1000000}",
       wire::Render(list[0]));
 }
 
@@ -92,7 +92,7 @@ TEST_F(DagCoreTest, CancelStopsEveryUnfinishedJob) {
   Join("w1", 1);
   Submit({{"r"}, {"q"}, {"child", {"r"}}}, "big");
   EXPECT_EQ("r@w1", Assignments());
-  Client(wire::MakeMessage(MsgType::kDagCancel).Set("id", S("big")));
+  Client(wire::DagCancelMsg{.id = "big"}.ToMessage());
   EXPECT_EQ("CANCELLED", State("q"));
   EXPECT_EQ("RUNNING", State("r"));  // until its worker confirms
   Done("w1", "r", -1, 1, true);
@@ -186,9 +186,9 @@ TEST_F(DagCoreTest, CronFiresOnTheInjectedClockAndMissedTicksRunOnce) {
     if (State(std::string("extract@19700101T00") + id + "Z") != "UNKNOWN") fired.push_back(id);
   }
   EXPECT_EQ((std::vector<std::string>{"20", "47"}), fired);
-  const Message list = Client(wire::MakeMessage(MsgType::kScheduleList));
+  const Message list = Client(wire::ScheduleListMsg{}.ToMessage());
   EXPECT_NE(std::string::npos, wire::Render(*list.Find("schedules")).find("next_ms: 3000000"));  // 00:50
-  Client(wire::MakeMessage(MsgType::kScheduleRemove).Set("name", S("nightly")));
+  Client(wire::ScheduleRemoveMsg{.name = "nightly"}.ToMessage());
   Advance(300'000, {"w1"});
   EXPECT_EQ("UNKNOWN", State("extract@19700101T0050Z"));
 }
@@ -199,7 +199,7 @@ TEST_F(DagCoreTest, ScheduledDagRunsAreNamedAfterThePipelineAndSurviveARestart) 
   Advance(200'000, {"w1"});  // 00:20:00
   EXPECT_EQ("extract@19700101T0020Z@w1", Assignments());
   auto dag_found = [&](const std::string& id) {
-    return Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S(id))).Bool("found");
+    return Client(wire::DagGetMsg{.id = id}.ToMessage()).Bool("found");
   };
   EXPECT_TRUE(dag_found("Nightly-Data-Pipeline@19700101T0020Z"));
   EXPECT_FALSE(dag_found("every-5@19700101T0020Z"));
@@ -225,6 +225,7 @@ namespace titan::broker {
 namespace {
 
 TEST_F(DagCoreTest, ClientCannotPlantGateKeysThatSurviveARestart) {
+  // Built by name: the spec carries keys JobSpec does not have, as a peer's message might.
   Message req = wire::MakeMessage(MsgType::kJobSubmit);
   req.Set(
       "jobs",
@@ -242,13 +243,11 @@ TEST_F(DagCoreTest, ClientCannotPlantGateKeysThatSurviveARestart) {
 
 TEST_F(DagCoreTest, NewScheduleHasNotFiredYet) {
   AddSchedule("s", "* * * * *", {{"a"}});
-  EXPECT_EQ(
-      std::string::npos,
-      wire::Render(*Client(wire::MakeMessage(MsgType::kScheduleList)).Find("schedules")).find("last_ms"));
+  EXPECT_EQ(std::string::npos,
+            wire::Render(*Client(wire::ScheduleListMsg{}.ToMessage()).Find("schedules")).find("last_ms"));
   Advance(60'000, {});
-  EXPECT_NE(
-      std::string::npos,
-      wire::Render(*Client(wire::MakeMessage(MsgType::kScheduleList)).Find("schedules")).find("last_ms"));
+  EXPECT_NE(std::string::npos,
+            wire::Render(*Client(wire::ScheduleListMsg{}.ToMessage()).Find("schedules")).find("last_ms"));
 }
 
 TEST_F(DagCoreTest, DagStateIsIntactAfterARestart) {
@@ -258,10 +257,8 @@ TEST_F(DagCoreTest, DagStateIsIntactAfterARestart) {
   core_.reset();  // as after kill -9: only what was committed survives
   journal_.reset();
   Open();
-  Join("w1", 4, {"GENERAL"},
-       {Datum(wire::Map{{"id", S("b")}, {"attempt", Datum(1)}}),
-        Datum(wire::Map{{"id", S("g")}, {"attempt", Datum(1)}})});
-  const Message dag = Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S("pipeline")));
+  Join("w1", 4, {"GENERAL"}, {wire::JobRef{.id = "b", .attempt = 1}, wire::JobRef{.id = "g", .attempt = 1}});
+  const Message dag = Client(wire::DagGetMsg{.id = "pipeline"}.ToMessage());
   ASSERT_TRUE(dag.Bool("found"));
   EXPECT_EQ(4u, std::get<wire::List>(dag.Find("jobs")->v).size());  // a, b, g and hitl-gate-g
   EXPECT_EQ("RUNNING", DagState("pipeline"));
@@ -271,7 +268,7 @@ TEST_F(DagCoreTest, DagStateIsIntactAfterARestart) {
   Done("w1", "g", 0);
   Decide("hitl-gate-g", true);
   EXPECT_EQ("COMPLETED", DagState("pipeline"));
-  const Message runs = Client(wire::MakeMessage(MsgType::kRunList).Set("limit", Datum(5)));
+  const Message runs = Client(wire::RunListMsg{.limit = 5}.ToMessage());
   EXPECT_NE(std::string::npos, wire::Render(*runs.Find("runs")).find("\"run-7\""));
 }
 

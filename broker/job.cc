@@ -83,40 +83,37 @@ bool IsFinal(JobState s) {
          s == JobState::kDead || s == JobState::kSkipped;
 }
 
-wire::Datum RenderJobInfo(const Job& job) {
-  using wire::Datum;
-  using wire::Text;
-  wire::List parents;
-  for (const auto& p : job.parents) parents.push_back(Datum(Text{p}));
-  wire::Map m = {{"id", Datum(Text{job.id})},
-                 {"state", Datum(Text{StateName(job.state)})},
-                 {"file", Datum(Text{job.file})},
-                 {"requirement", Datum(Text{job.requirement})},
-                 {"priority", Datum(job.priority)},
-                 {"attempt", Datum(RunAttempt(job))},
-                 {"parents", Datum(std::move(parents))},
-                 {"submitted_ms", Datum(job.submitted_ms)}};
-  if (!job.worker.empty()) m.emplace_back("worker", Datum(Text{job.worker}));
-  if (job.exit_code) m.emplace_back("exit_code", Datum(*job.exit_code));
-  if (!job.reason.empty()) m.emplace_back("reason", Datum(Text{job.reason}));
-  if (job.started_ms) m.emplace_back("started_ms", Datum(job.started_ms));
-  if (job.finished_ms) m.emplace_back("finished_ms", Datum(job.finished_ms));
-  if (!job.dag.empty()) m.emplace_back("dag", Datum(Text{job.dag}));
+wire::JobInfo RenderJobInfo(const Job& job) {
+  auto text = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional(s); };
+  auto time = [](int64_t ms) { return ms ? std::optional(ms) : std::nullopt; };
+  wire::JobInfo info{.id = job.id,
+                     .state = StateName(job.state),
+                     .file = job.file,
+                     .requirement = job.requirement,
+                     .priority = job.priority,
+                     .attempt = RunAttempt(job),
+                     .parents = job.parents,
+                     .worker = text(job.worker),
+                     .exit_code = job.exit_code,
+                     .reason = text(job.reason),
+                     .submitted_ms = job.submitted_ms,
+                     .started_ms = time(job.started_ms),
+                     .finished_ms = time(job.finished_ms),
+                     .dag = text(job.dag),
+                     .run = job.run};
   if (job.gate) {
-    m.emplace_back("kind", Datum(Text{"GATE"}));
-    m.emplace_back("message", Datum(Text{job.message}));
-    if (!job.decided_by.empty()) m.emplace_back("decided_by", Datum(Text{job.decided_by}));
+    info.kind = "GATE";
+    info.message = job.message;
+    info.decided_by = text(job.decided_by);
   }
   if (job.service) {
-    m.emplace_back("job_type", Datum(Text{"SERVICE"}));
-    if (job.port) m.emplace_back("port", Datum(job.port));
-    m.emplace_back("restarts", Datum(job.restarts));
-    m.emplace_back("ready", Datum(job.ready));
-    if (job.state == JobState::kRunning && job.up_since_ms)
-      m.emplace_back("up_since_ms", Datum(job.up_since_ms));
+    info.job_type = "SERVICE";
+    info.port = job.port ? std::optional(job.port) : std::nullopt;
+    info.restarts = job.restarts;
+    info.ready = job.ready;
+    if (job.state == JobState::kRunning) info.up_since_ms = time(job.up_since_ms);
   }
-  m.emplace_back("run", Datum(job.run));
-  return Datum(std::move(m));
+  return info;
 }
 
 std::string LogName(const Job& job) {
@@ -124,87 +121,24 @@ std::string LogName(const Job& job) {
 }
 
 namespace {
-
 constexpr int64_t kMaxWaitS = int64_t{100} * 365 * 24 * 3600;  // a gate waits at most a century
-
-bool ReadText(const wire::Datum& v, std::string* out) {
-  if (!v.is_value()) return false;
-  *out = std::string(v.bytes());
-  return true;
-}
-
-bool ReadInt(const wire::Datum& v, int64_t* out) {
-  const auto* i = std::get_if<int64_t>(&v.v);
-  if (i != nullptr) *out = *i;
-  return i != nullptr;
-}
-
-bool ReadFlag(const wire::Datum& v, bool* out) {
-  const auto* b = std::get_if<bool>(&v.v);
-  if (b != nullptr) *out = *b;
-  return b != nullptr;
-}
-
-// A string field that says whether something is `what` ("kind": "GATE", "job_type": "SERVICE").
-bool ReadIs(const wire::Datum& v, std::string_view what, bool* out) {
-  *out = v.is_value() && v.bytes() == what;
-  return v.is_value();
-}
-
-bool ReadTexts(const wire::Datum& v, std::vector<std::string>* out) {
-  const auto* list = std::get_if<wire::List>(&v.v);
-  if (list == nullptr) return false;
-  out->clear();
-  for (const auto& item : *list) {
-    if (!item.is_value()) return false;
-    out->emplace_back(item.bytes());
-  }
-  return true;
-}
-
-// The JobSpec fields the broker reads, each with the type it must have and where it goes.
-struct SpecField {
-  const char* name;
-  const char* type;
-  bool (*read)(const wire::Datum& v, Job& job);
-};
-constexpr SpecField kSpecFields[] = {
-    {"file", "a string", [](const wire::Datum& v, Job& j) { return ReadText(v, &j.file); }},
-    {"requirement", "a string", [](const wire::Datum& v, Job& j) { return ReadText(v, &j.requirement); }},
-    {"priority", "an integer", [](const wire::Datum& v, Job& j) { return ReadInt(v, &j.priority); }},
-    {"delay_ms", "an integer", [](const wire::Datum& v, Job& j) { return ReadInt(v, &j.delay_ms); }},
-    {"retries", "an integer", [](const wire::Datum& v, Job& j) { return ReadInt(v, &j.retries); }},
-    {"affinity", "a boolean", [](const wire::Datum& v, Job& j) { return ReadFlag(v, &j.affinity); }},
-    {"kind", "a string", [](const wire::Datum& v, Job& j) { return ReadIs(v, "GATE", &j.gate); }},
-    {"message", "a string", [](const wire::Datum& v, Job& j) { return ReadText(v, &j.message); }},
-    {"max_wait_s", "an integer",
-     [](const wire::Datum& v, Job& j) {
-       int64_t s = 0;
-       if (!ReadInt(v, &s)) return false;
-       j.max_wait_ms = std::clamp<int64_t>(s, 0, kMaxWaitS) * 1000;
-       return true;
-     }},
-    // normalized at submission: "SERVICE" or absent
-    {"job_type", "a string", [](const wire::Datum& v, Job& j) { return ReadIs(v, "SERVICE", &j.service); }},
-    {"port", "an integer", [](const wire::Datum& v, Job& j) { return ReadInt(v, &j.port); }},
-    {"spawned_by", "a string", [](const wire::Datum& v, Job& j) { return ReadText(v, &j.spawned_by); }},
-    {"parents", "a list of strings", [](const wire::Datum& v, Job& j) { return ReadTexts(v, &j.parents); }},
-};
-
 }  // namespace
 
-Status ApplySpec(Job& job) {
-  for (const auto& [k, v] : job.spec) {
-    if (v.is_nil()) continue;
-    for (const SpecField& f : kSpecFields) {
-      if (k != f.name) continue;
-      if (!f.read(v, job)) return Status::Invalid("spec field '" + k + "' is not " + f.type);
-      break;
-    }
-  }
+void ApplySpec(Job& job) {
+  const wire::JobSpec& spec = job.spec;
+  job.file = spec.file;
+  job.requirement = spec.requirement.value_or("");
   std::transform(job.requirement.begin(), job.requirement.end(), job.requirement.begin(), ::toupper);
   if (job.requirement.empty()) job.requirement = "GENERAL";
-  return Status::Ok();
+  job.priority = spec.priority.value_or(1);
+  job.delay_ms = spec.delay_ms.value_or(0);
+  job.retries = spec.retries.value_or(0);
+  job.affinity = spec.affinity.value_or(false);
+  job.max_wait_ms = std::clamp<int64_t>(spec.max_wait_s.value_or(0), 0, kMaxWaitS) * 1000;
+  job.service = spec.job_type == "SERVICE";  // made canonical at submission: "SERVICE" or absent
+  job.port = spec.port.value_or(0);
+  job.spawned_by = spec.spawned_by.value_or("");
+  job.parents = spec.parents.value_or(std::vector<std::string>{});
 }
 
 }  // namespace titan::broker

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "schemas/cpp/datum.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::broker {
 
@@ -48,7 +48,9 @@ std::string RenderTransitions();
 struct Job {
   // From the submission (immutable).
   std::string id;
-  wire::Map spec;  // the JobSpec as submitted, forwarded in JOB_ASSIGN
+  // The JobSpec as submitted (job_type made canonical, parents as linked), forwarded in JOB_ASSIGN. A
+  // gate's is its own (id, empty file, max_wait_s, parents); its kind and message are the fields below.
+  wire::JobSpec spec;
   std::string file;
   std::string file_hash;
   std::string requirement = "GENERAL";
@@ -104,7 +106,7 @@ struct Job {
 };
 
 // The JobInfo struct of the protocol.
-wire::Datum RenderJobInfo(const Job& job);
+wire::JobInfo RenderJobInfo(const Job& job);
 
 // The attempts of this run so far (what users see as `attempt`: 1 for the first of this run).
 inline int64_t RunAttempt(const Job& job) {
@@ -115,10 +117,10 @@ inline int64_t RunAttempt(const Job& job) {
 // a later one (ids cannot hold control characters, so it never names another job's log).
 std::string LogName(const Job& job);
 
-// Reads the submitted JobSpec fields (file, requirement, priority, ...) from job.spec into `job`.
-// An error names the field whose value has the wrong type ("its spec field 'priority' is not an
-// integer"): a corrupt journal row, as submissions are checked against the schema before. Never throws.
-Status ApplySpec(Job& job);
+// Copies the submitted JobSpec fields (file, requirement, priority, ...) from job.spec into `job`, with
+// their defaults: requirement upper-cased (GENERAL when absent or empty), max_wait_s clamped to a
+// century. The spec's types were checked when it was decoded (JobSpec::From), so this cannot fail.
+void ApplySpec(Job& job);
 
 // A DAG: the jobs of one submission, with a status of its own derived from theirs.
 struct Dag {

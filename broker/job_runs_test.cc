@@ -8,22 +8,17 @@ namespace {
 
 class JobRunsTest : public BrokerCoreTest {
  protected:
-  // A JOB_SUBMIT of one job with extra JobSpec fields.
-  Message SubmitSpec(wire::Map extra, const std::string& id = "x", const std::string& content = "exit 0") {
-    wire::Map spec = {{"id", S(id)}, {"file", S("job.sh")}};
-    for (auto& kv : extra) spec.push_back(std::move(kv));
-    Message req = wire::MakeMessage(MsgType::kJobSubmit);
-    req.Set("jobs", Datum(wire::List{Datum(std::move(spec))}));
-    req.Set(
-        "files",
-        Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{content})}})}));
-    return Client(std::move(req));
+  // A JOB_SUBMIT of one job, `spec` with id `id` running job.sh = `content`.
+  Message SubmitSpec(wire::JobSpec spec, const std::string& id = "x", const std::string& content = "exit 0") {
+    spec.id = id;
+    spec.file = "job.sh";
+    return Client(
+        wire::JobSubmitMsg{.jobs = {std::move(spec)}, .files = {{.name = "job.sh", .content = content}}}
+            .ToMessage());
   }
 
   Message Get(const std::string& id, std::optional<int64_t> run = std::nullopt) {
-    Message req = wire::MakeMessage(MsgType::kJobGet).Set("id", S(id));
-    if (run) req.Set("run", Datum(*run));
-    return Client(std::move(req));
+    return Client(wire::JobGetMsg{.id = id, .run = run}.ToMessage());
   }
 
   // The JOB_ASSIGN messages sent so far; clears the record.
@@ -103,7 +98,7 @@ TEST_F(JobRunsTest, RunsOfAReusedIdAndTheirDagsSurviveARestart) {
   EXPECT_EQ("FAILED", Field(Get("load", 1), "state"));
   EXPECT_EQ("COMPLETED", Field(Get("extract", 2), "state"));
   // A third run links to the parent's latest run, not the first.
-  Join("w1", 4, {"GENERAL"}, wire::List{Datum(wire::Map{{"id", S("load")}, {"attempt", Datum(2)}})});
+  Join("w1", 4, {"GENERAL"}, {wire::JobRef{.id = "load", .attempt = 2}});
   Done("w1", "load", 0, 2);
   ASSERT_EQ("COMPLETED", DagState("etl#2"));
   Submit({{"extract"}, {"load", {"extract"}}}, "etl");
@@ -121,10 +116,10 @@ TEST_F(JobRunsTest, ParentsMayUseTheOriginalDagPrefix) {
 
 TEST_F(JobRunsTest, TaskAndRunPayloadRunOnceAndUnknownTypesAreRefused) {
   Join("w1", 4);
-  ASSERT_EQ(MsgType::kJobAccepted, SubmitSpec({{"job_type", S("TASK")}}, "t1").type);
-  ASSERT_EQ(MsgType::kJobAccepted, SubmitSpec({{"job_type", S("run_payload")}}, "t2").type);
+  ASSERT_EQ(MsgType::kJobAccepted, SubmitSpec({.job_type = "TASK"}, "t1").type);
+  ASSERT_EQ(MsgType::kJobAccepted, SubmitSpec({.job_type = "run_payload"}, "t2").type);
   EXPECT_FALSE(core_->FindJob("t1")->service);
-  const Message refused = SubmitSpec({{"job_type", S("BATCH")}}, "t3");
+  const Message refused = SubmitSpec({.job_type = "BATCH"}, "t3");
   ASSERT_EQ(MsgType::kError, refused.type);
   EXPECT_NE(std::string::npos, std::string(refused.Bytes("reason")).find("job_type 'BATCH' is unknown"));
 }
@@ -134,10 +129,9 @@ TEST_F(JobRunsTest, ASubTaskWithAffinityGoesToTheWorkerOfTheJobThatSpawnedIt) {
   Submit({{"parent"}, {"filler"}});
   ASSERT_EQ("parent@w1 filler@w1", Assignments());
   Join("w2", 4);  // idle: least load alone would pick it
-  ASSERT_EQ(MsgType::kJobAccepted,
-            SubmitSpec({{"affinity", Datum(true)}, {"spawned_by", S("parent")}}, "child").type);
+  ASSERT_EQ(MsgType::kJobAccepted, SubmitSpec({.affinity = true, .spawned_by = "parent"}, "child").type);
   EXPECT_EQ("child@w1", Assignments());
-  ASSERT_EQ(MsgType::kJobAccepted, SubmitSpec({{"spawned_by", S("parent")}}, "no-affinity").type);
+  ASSERT_EQ(MsgType::kJobAccepted, SubmitSpec({.spawned_by = "parent"}, "no-affinity").type);
   EXPECT_EQ("no-affinity@w2", Assignments());
 }
 
@@ -147,8 +141,9 @@ TEST_F(JobRunsTest, OnlyJobsOfADagRunInTheSharedFolder) {
   Submit({{"a"}, {"b", {"a"}}}, "pair");
   std::map<std::string, bool> shared;
   for (const Message& m : Assigns()) {
-    const auto& spec = std::get<wire::Map>(m.Find("job")->v);
-    shared[std::string(wire::FindField(spec, "id")->bytes())] = m.Bool("shared_workdir");
+    const Result<wire::JobAssignMsg> assign = wire::JobAssignMsg::From(m);
+    ASSERT_TRUE(assign.ok()) << assign.message();
+    shared[assign->job.id] = assign->shared_workdir.value_or(false);
   }
   EXPECT_FALSE(shared.at("alone"));
   EXPECT_TRUE(shared.at("a"));
@@ -163,10 +158,8 @@ TEST_F(JobRunsTest, FilesSentWithJobsAreStagedInPermFiles) {
   staged = artifacts_->Deployed("job.sh");
   ASSERT_TRUE(staged.ok());
   EXPECT_EQ(core_->FindJob("s2")->file_hash, staged->sha256);
-  Message req = wire::MakeMessage(MsgType::kJobSubmit);
-  req.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S("s3")}, {"file", S("job.sh")}})}));
-  req.Set("files", Datum(wire::List{}));
-  ASSERT_EQ(MsgType::kJobAccepted, Client(std::move(req)).type);
+  ASSERT_EQ(MsgType::kJobAccepted,
+            Client(wire::JobSubmitMsg{.jobs = {{.id = "s3", .file = "job.sh"}}}.ToMessage()).type);
   EXPECT_EQ(core_->FindJob("s2")->file_hash, core_->FindJob("s3")->file_hash);
 }
 
@@ -174,10 +167,8 @@ TEST_F(JobRunsTest, AGateOfAnEarlierRunDoesNotStandForTheLatestRun) {
   Join("w1", 4);
   Submit({{"t", {}, 1, "GENERAL", 0, 0, false, "Ship?"}});
   Done("w1", "t", 0);
-  ASSERT_EQ(
-      MsgType::kJobInfo,
-      Client(wire::MakeMessage(MsgType::kGateDecide).Set("id", S("hitl-gate-t")).Set("approve", Datum(true)))
-          .type);
+  ASSERT_EQ(MsgType::kJobInfo,
+            Client(wire::GateDecideMsg{.id = "hitl-gate-t", .approve = true}.ToMessage()).type);
   ASSERT_EQ("COMPLETED", State("hitl-gate-t"));
   Submit({{"t"}});  // run 2, without a gate
   Submit({{"later", {"t"}}});

@@ -41,14 +41,25 @@ TEST(JobStates, OutOfRangeValuesAreNeverLegal) {
   EXPECT_FALSE(CanTransition(JobState::kQueued, static_cast<JobState>(-1)));
 }
 
+// A spec is typed when it is decoded (JobSpec::From, at submission and when the journal is read): a
+// field of the wrong type is an error naming it, not an exception. Applying a decoded spec cannot fail,
+// and clamps what would overflow.
 TEST(JobSpec, AFieldOfTheWrongTypeIsAnErrorNotAnException) {
+  using wire::Datum;
+  using wire::Text;
+  const Result<wire::JobSpec> priority = wire::JobSpec::From(Datum(
+      wire::Map{{"id", Datum(Text{"a"})}, {"file", Datum(Text{"f"})}, {"priority", Datum(Text{"high"})}}));
+  ASSERT_FALSE(priority.ok());
+  EXPECT_EQ(Status::Code::kMalformed, priority.status().code());
+  EXPECT_EQ("JobSpec.priority must be int", priority.message());
+  const Result<wire::JobSpec> parents =
+      wire::JobSpec::From(Datum(wire::Map{{"id", Datum(Text{"a"})},
+                                          {"file", Datum(Text{"f"})},
+                                          {"parents", Datum(wire::List{Datum(int64_t{3})})}}));
+  EXPECT_EQ("JobSpec.parents[0] must be str", parents.message());
   Job job;
-  job.spec = {{"id", wire::Datum(wire::Text{"a"})}, {"priority", wire::Datum(wire::Text{"high"})}};
-  EXPECT_EQ("spec field 'priority' is not an integer", ApplySpec(job).message());
-  job.spec = {{"parents", wire::Datum(wire::List{wire::Datum(int64_t{3})})}};
-  EXPECT_EQ("spec field 'parents' is not a list of strings", ApplySpec(job).message());
-  job.spec = {{"max_wait_s", wire::Datum(INT64_MAX)}, {"requirement", wire::Datum(wire::Text{"gpu"})}};
-  ASSERT_TRUE(ApplySpec(job).ok());
+  job.spec = wire::JobSpec{.id = "a", .file = "f", .requirement = "gpu", .max_wait_s = INT64_MAX};
+  ApplySpec(job);
   EXPECT_GT(job.max_wait_ms, 0);  // clamped, not overflowed
   EXPECT_EQ("GPU", job.requirement);
 }

@@ -2,6 +2,8 @@
 // Reading them back is journal_load.cc.
 #include "broker/journal.h"
 
+#include <algorithm>
+
 namespace titan::broker {
 namespace {
 
@@ -64,9 +66,19 @@ std::string RunsBytes(const std::vector<int64_t>& runs) {
   return out;
 }
 
-std::string SpecBytes(const wire::Map& spec) {
+// The spec column: the JobSpec map (ToDatum: schema order, absent fields left out). A gate's also holds
+// "kind": "GATE" and its "message" after `file`, as journals always have: keys of the journal, not of
+// JobSpec, so they are written by name here and read back by name in journal_load.cc.
+std::string SpecBytes(const Job& j) {
+  wire::Datum spec = j.spec.ToDatum();
+  if (j.gate) {
+    auto& map = std::get<wire::Map>(spec.v);
+    const wire::Map gate = {{"kind", wire::Datum(wire::Text{"GATE"})},
+                            {"message", wire::Datum(wire::Text{j.message})}};
+    map.insert(map.begin() + std::min<size_t>(2, map.size()), gate.begin(), gate.end());  // id, file first
+  }
   std::string out;
-  wire::EncodeMsgpack(wire::Datum(spec), &out);
+  wire::EncodeMsgpack(spec, &out);
   return out;
 }
 
@@ -174,7 +186,7 @@ Status Journal::InsertFile(const std::string& hash, const std::string& name, con
 
 Status Journal::InsertJob(const Job& j) {
   insert_job_.Reset();
-  insert_job_.Bind(1, j.id).Bind(2, j.seq).Bind(3, SpecBytes(j.spec)).Bind(4, j.file_hash).Bind(5, j.dag);
+  insert_job_.Bind(1, j.id).Bind(2, j.seq).Bind(3, SpecBytes(j)).Bind(4, j.file_hash).Bind(5, j.dag);
   insert_job_.Bind(6, std::string_view(StateName(j.state))).Bind(7, j.attempt).Bind(8, j.worker);
   if (j.exit_code) insert_job_.Bind(9, *j.exit_code);
   insert_job_.Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);

@@ -117,7 +117,7 @@ TEST_F(JournalCorruptionTest, ADagWithAnUndecodableJobListIsReportedOrSkipped) {
       "journal DAG row seq 1 ('d') has a job list that is not a msgpack list of ids (msgpack body is "
       "truncated); start with --salvage to skip such rows (they are logged and left in the file)",
       RefusalThenSalvage());
-  EXPECT_FALSE(Client(wire::MakeMessage(MsgType::kDagGet).Set("id", S("d"))).Bool("found"));
+  EXPECT_FALSE(Client(wire::DagGetMsg{.id = "d"}.ToMessage()).Bool("found"));
   EXPECT_EQ("RUNNING", State("a"));
   ExpectItRunsOn();
 }
@@ -130,7 +130,7 @@ TEST_F(JournalCorruptionTest, AScheduleWithABadDefinitionIsReportedOrSkipped) {
       "journal schedule 'nightly' has a definition the schema refuses (SCHEDULE_ADD field 'jobs' must "
       "be list<JobSpec>); start with --salvage to skip such rows (they are logged and left in the file)",
       RefusalThenSalvage());
-  const Message list = Client(wire::MakeMessage(MsgType::kScheduleList));
+  const Message list = Client(wire::ScheduleListMsg{}.ToMessage());
   EXPECT_EQ("[]", wire::Render(*list.Find("schedules")));
   ExpectItRunsOn();
 }

@@ -18,27 +18,46 @@ constexpr const char* kSelectJobs =
 constexpr const char* kSelectDags =
     "SELECT id, name, agent_run_id, submitted_ms, job_ids, job_runs, seq FROM dags ORDER BY seq";
 
+// The keys a gate's spec holds besides JobSpec's (journal.cc SpecBytes): "kind": "GATE" and its
+// "message". Read by name: they are the journal's, not the protocol's.
+Status ReadGateKeys(const wire::Map& spec, Job* j) {
+  for (const auto& [key, value] : spec) {
+    if ((key != "kind" && key != "message") || value.is_nil()) continue;
+    if (!value.is_value()) return Status::Invalid("has a bad spec: spec field '" + key + "' is not a string");
+    if (key == "kind") j->gate = value.bytes() == "GATE";
+    if (key == "message") j->message = std::string(value.bytes());
+  }
+  return Status::Ok();
+}
+
+// A jobs row's spec column decoded into j->spec and applied. The error is what is wrong with it.
+Status ReadSpec(std::string_view blob, Job* j) {
+  wire::Datum spec;
+  std::string error;
+  if (!wire::DecodeMsgpack(blob, 1 << 20, &spec, &error))
+    return Status::Invalid("has a spec that does not decode (" + error + ")");
+  const auto* map = std::get_if<wire::Map>(&spec.v);
+  if (map == nullptr) return Status::Invalid("has a spec that is not a map");
+  // The spec is forwarded to workers: every JobSpec field must have the schema's type. Checked as part
+  // of a JOB_SUBMIT, so the error reads as the codec's.
+  const wire::Message probe = wire::MakeMessage(wire::MsgType::kJobSubmit)
+                                  .Set("jobs", wire::Datum(wire::List{spec}))
+                                  .Set("files", wire::Datum(wire::List{}));
+  if (!wire::Validate(probe, &error)) return Status::Invalid("has a spec the schema refuses (" + error + ")");
+  Result<wire::JobSpec> typed = wire::JobSpec::From(spec);
+  if (!typed.ok()) return Status::Invalid("has a spec the schema refuses (" + typed.message() + ")");
+  j->spec = std::move(typed).value();
+  ApplySpec(*j);
+  return ReadGateKeys(*map, j);
+}
+
 // One jobs row, its spec decoded and applied. The error is what is wrong with the row.
 Result<Job> ReadJob(sqlite::Statement& row) {
   Job j;
   j.id = std::string(row.ColumnBlob(0));
   j.seq = row.ColumnInt(1);
   if (j.id.empty()) return Status::Invalid("has an empty job id");
-  wire::Datum spec;
-  std::string error;
-  if (!wire::DecodeMsgpack(row.ColumnBlob(2), 1 << 20, &spec, &error))
-    return Status::Invalid("has a spec that does not decode (" + error + ")");
-  auto* map = std::get_if<wire::Map>(&spec.v);
-  if (map == nullptr) return Status::Invalid("has a spec that is not a map");
-  // The spec is forwarded to workers as is: every JobSpec field must have the schema's type.
-  std::string refused;
-  const wire::Message probe = wire::MakeMessage(wire::MsgType::kJobSubmit)
-                                  .Set("jobs", wire::Datum(wire::List{spec}))
-                                  .Set("files", wire::Datum(wire::List{}));
-  if (!wire::Validate(probe, &refused))
-    return Status::Invalid("has a spec the schema refuses (" + refused + ")");
-  j.spec = std::move(*map);
-  if (Status s = ApplySpec(j); !s.ok()) return Status::Invalid("has a bad spec: " + s.message());
+  if (Status s = ReadSpec(row.ColumnBlob(2), &j); !s.ok()) return s;
   j.file_hash = std::string(row.ColumnBlob(3));
   j.dag = std::string(row.ColumnBlob(4));
   const std::optional<JobState> state = StateFromName(row.ColumnBlob(5));

@@ -96,6 +96,95 @@ TEST(Journal, RefusesAFileFromANewerBroker) {
       st.message());
 }
 
+// The spec column of each jobs row, rendered, in seq order.
+std::vector<std::string> SpecColumns(const std::string& path) {
+  sqlite::Db db;
+  EXPECT_TRUE(db.Open(path, true).ok());
+  sqlite::Statement st;
+  EXPECT_TRUE(db.Prepare("SELECT spec FROM jobs ORDER BY seq", &st).ok());
+  std::vector<std::string> specs;
+  while (st.Step()) {
+    Datum d;
+    std::string error;
+    EXPECT_TRUE(wire::DecodeMsgpack(st.ColumnBlob(0), 1 << 20, &d, &error)) << error;
+    specs.push_back(wire::Render(d));
+  }
+  return specs;
+}
+
+// The spec column holds the JobSpec's map (schema order, absent fields left out); a gate's also holds
+// the keys only the broker writes, "kind" and "message". Both read back as they were.
+TEST(Journal, ASpecIsItsJobSpecMapAndAGateKeepsItsKindAndMessage) {
+  testing::TempDir dir;
+  Job job;
+  job.id = "a";
+  job.seq = 1;
+  job.spec = wire::JobSpec{.id = "a", .file = "a.sh", .priority = 5, .env = std::vector<std::string>{"X=1"}};
+  Job gate;
+  gate.id = "hitl-gate-a";
+  gate.seq = 2;
+  gate.spec =
+      wire::JobSpec{.id = gate.id, .file = "", .parents = std::vector<std::string>{"a"}, .max_wait_s = 60};
+  gate.gate = true;
+  gate.message = "go?";
+  Journal journal;
+  ASSERT_TRUE(journal.Open(dir.File("broker.db")).ok());
+  ASSERT_TRUE(journal.BeginIfNeeded().ok());
+  ASSERT_TRUE(journal.InsertJob(job).ok());
+  ASSERT_TRUE(journal.InsertJob(gate).ok());
+  ASSERT_TRUE(journal.Commit().ok());
+  EXPECT_EQ((std::vector<std::string>{"{id: \"a\", file: \"a.sh\", priority: 5, env: [\"X=1\"]}",
+                                      "{id: \"hitl-gate-a\", file: \"\", kind: \"GATE\", message: \"go?\", "
+                                      "parents: [\"a\"], max_wait_s: 60}"}),
+            SpecColumns(dir.File("broker.db")));
+  const std::vector<Job> jobs = LoadJobs(journal);
+  ASSERT_EQ(2u, jobs.size());
+  EXPECT_EQ(job.spec, jobs[0].spec);
+  EXPECT_EQ(5, jobs[0].priority);
+  EXPECT_FALSE(jobs[0].gate);
+  EXPECT_EQ(gate.spec, jobs[1].spec);
+  EXPECT_TRUE(jobs[1].gate);
+  EXPECT_EQ("go?", jobs[1].message);
+  EXPECT_EQ(60000, jobs[1].max_wait_ms);
+}
+
+// A gate row as an earlier broker wrote it (the spec in its own key order) loads as a gate.
+TEST(Journal, AGateRowOfAnEarlierBrokerLoadsAsAGate) {
+  testing::TempDir dir;
+  const std::string path = dir.File("broker.db");
+  { ASSERT_TRUE(Journal().Open(path).ok()); }  // the current schema
+  std::string spec;
+  wire::EncodeMsgpack(Datum(wire::Map{{"id", S("hitl-gate-b")},
+                                      {"file", S("")},
+                                      {"kind", S("GATE")},
+                                      {"message", S("ship it?")},
+                                      {"max_wait_s", Datum(30)},
+                                      {"parents", StrList({"b"})}}),
+                      &spec);
+  {
+    sqlite::Db db;
+    ASSERT_TRUE(db.Open(path, true).ok());
+    sqlite::Statement st;
+    ASSERT_TRUE(db.Prepare("INSERT INTO jobs VALUES(1, 'hitl-gate-b', ?, '', 'd', 'BLOCKED', 0, '', NULL, "
+                           "'', 10, 0, 0, 0, '')",
+                           &st)
+                    .ok());
+    st.Bind(1, spec).Step();
+    ASSERT_TRUE(st.status().ok()) << st.status().message();
+  }
+  Journal journal;
+  ASSERT_TRUE(journal.Open(path).ok());
+  const std::vector<Job> jobs = LoadJobs(journal);
+  ASSERT_EQ(1u, jobs.size());
+  EXPECT_TRUE(jobs[0].gate);
+  EXPECT_EQ("ship it?", jobs[0].message);
+  EXPECT_EQ(30000, jobs[0].max_wait_ms);
+  EXPECT_EQ(std::vector<std::string>{"b"}, jobs[0].parents);
+  EXPECT_EQ((wire::JobSpec{
+                .id = "hitl-gate-b", .file = "", .parents = std::vector<std::string>{"b"}, .max_wait_s = 30}),
+            jobs[0].spec);
+}
+
 // A job submitted, queued and assigned in one turn is written once, with the state the turn left it
 // in; a later turn's change is an update of that row. Both are what a restarted broker reads.
 TEST_F(BrokerCoreTest, ATurnWritesEachChangedJobOnceWithItsFinalState) {
@@ -128,12 +217,9 @@ TEST_F(BrokerCoreTest, ContentThatOnlyLooksTheSameKeepsItsOwnHash) {
   std::string b = a;
   b[1000] = 'y';  // outside the sampled windows (0, the middle, the last 256 bytes)
   auto submit = [&](const std::string& id, const std::string& content) {
-    Message req = wire::MakeMessage(MsgType::kJobSubmit);
-    req.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S(id)}, {"file", S("big.sh")}})}));
-    req.Set(
-        "files",
-        Datum(wire::List{Datum(wire::Map{{"name", S("big.sh")}, {"content", Datum(wire::Bytes{content})}})}));
-    EXPECT_EQ(MsgType::kJobAccepted, Client(std::move(req)).type);
+    const wire::JobSubmitMsg req{.jobs = {{.id = id, .file = "big.sh"}},
+                                 .files = {{.name = "big.sh", .content = content}}};
+    EXPECT_EQ(MsgType::kJobAccepted, Client(req.ToMessage()).type);
   };
   submit("a1", a);
   submit("b1", b);
@@ -142,8 +228,9 @@ TEST_F(BrokerCoreTest, ContentThatOnlyLooksTheSameKeepsItsOwnHash) {
   std::map<std::string, std::string> sha;
   for (const auto& o : sent_) {
     if (o.kind != Outgoing::kWorker || o.msg.type != MsgType::kJobAssign) continue;
-    const auto& job = std::get<wire::Map>(o.msg.Find("job")->v);
-    sha[std::string(job[0].second.bytes())] = std::string(o.msg.Bytes("file_sha256"));
+    const Result<wire::JobAssignMsg> assign = wire::JobAssignMsg::From(o.msg);
+    ASSERT_TRUE(assign.ok()) << assign.message();
+    sha[assign->job.id] = assign->file_sha256;
   }
   ASSERT_EQ(3u, sha.size());
   EXPECT_EQ(artifacts::Sha256Hex(a), sha["a1"]);

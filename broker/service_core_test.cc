@@ -10,32 +10,21 @@ class ServiceCoreTest : public BrokerCoreTest {
  protected:
   Message SubmitService(const std::string& id, int64_t port,
                         const std::vector<std::string>& dependants = {}) {
-    wire::List specs{Datum(
-        wire::Map{{"id", S(id)}, {"file", S("job.sh")}, {"job_type", S("SERVICE")}, {"port", Datum(port)}})};
+    wire::JobSubmitMsg req{.jobs = {{.id = id, .file = "job.sh", .job_type = "SERVICE", .port = port}},
+                           .files = {{.name = "job.sh", .content = "x"}}};
     for (const auto& d : dependants) {
-      specs.push_back(Datum(wire::Map{{"id", S(d)}, {"file", S("job.sh")}, {"parents", StrList({id})}}));
+      req.jobs.push_back(wire::JobSpec{.id = d, .file = "job.sh", .parents = std::vector{id}});
     }
-    Message req = wire::MakeMessage(MsgType::kJobSubmit);
-    req.Set("jobs", Datum(std::move(specs)));
-    req.Set("files",
-            Datum(wire::List{Datum(wire::Map{{"name", S("job.sh")}, {"content", Datum(wire::Bytes{"x"})}})}));
-    return Client(std::move(req));
+    return Client(std::move(req).ToMessage());
   }
   void Status(const std::string& worker, const std::string& id, bool ready, int64_t restarts,
               int64_t attempt = 1) {
-    Message m = wire::MakeMessage(MsgType::kServiceStatus);
-    m.Set("id", S(id))
-        .Set("attempt", Datum(attempt))
-        .Set("ready", Datum(ready))
-        .Set("restarts", Datum(restarts));
-    m.Set("pid", Datum(42));
-    if (!ready) m.Set("reason", S("starting"));
-    core_->OnWorker("id-" + worker, m, now_);
+    wire::ServiceStatusMsg m{.id = id, .attempt = attempt, .ready = ready, .restarts = restarts, .pid = 42};
+    if (!ready) m.reason = "starting";
+    core_->OnWorker("id-" + worker, m.ToMessage(), now_);
     Turn();
   }
-  Datum Info(const std::string& id) {
-    return *Client(wire::MakeMessage(MsgType::kJobGet).Set("id", S(id))).Find("job");
-  }
+  Datum Info(const std::string& id) { return *Client(wire::JobGetMsg{.id = id}.ToMessage()).Find("job"); }
   static int64_t IntOf(const Datum& info, const char* field) {
     return std::get<int64_t>(wire::FindField(std::get<wire::Map>(info.v), field)->v);
   }
@@ -64,7 +53,7 @@ TEST_F(ServiceCoreTest, DependantsStartWhenTheServiceIsReadyNotWhenItRuns) {
   EXPECT_EQ(8080, IntOf(info, "port"));
   EXPECT_EQ(2, IntOf(info, "restarts"));
   // Stopping the service later does not touch the dependant that already runs.
-  Client(wire::MakeMessage(MsgType::kJobStop).Set("id", S("api")));
+  Client(wire::JobStopMsg{.id = "api"}.ToMessage());
   EXPECT_EQ(1, Count(MsgType::kJobCancel, "w1"));
   Done("w1", "api", -1, 1, /*cancelled=*/true);
   EXPECT_EQ("CANCELLED", State("api"));
@@ -76,9 +65,9 @@ TEST_F(ServiceCoreTest, ADrainingWorkersServiceMovesButAStoppedOneDoesNot) {
   SubmitService("api", 8080);
   SubmitService("web", 8081);
   EXPECT_EQ("api@w1 web@w1", Assignments());
-  Client(wire::MakeMessage(MsgType::kJobStop).Set("id", S("web")));
+  Client(wire::JobStopMsg{.id = "web"}.ToMessage());
   Join("w2", 4);
-  core_->OnWorker("id-w1", wire::MakeMessage(MsgType::kHeartbeat).Set("draining", Datum(true)), now_);
+  core_->OnWorker("id-w1", wire::HeartbeatMsg{.draining = true}.ToMessage(), now_);
   Turn();
   Done("w1", "api", -1, 1, /*cancelled=*/true);
   Done("w1", "web", -1, 1, /*cancelled=*/true);
@@ -90,14 +79,13 @@ TEST_F(ServiceCoreTest, ADrainingWorkersServiceMovesButAStoppedOneDoesNot) {
 TEST_F(ServiceCoreTest, ACrashLoopReportedByTheWorkerFailsTheServiceAndSkipsDependants) {
   Join("w1", 4);
   SubmitService("api", 8080, {"caller"});
-  Message m = wire::MakeMessage(MsgType::kJobDone);
-  m.Set("result", Datum(wire::Map{{"id", S("api")},
-                                  {"attempt", Datum(1)},
-                                  {"exit_code", Datum(1)},
-                                  {"signal", Datum(0)},
-                                  {"cancelled", Datum(false)},
-                                  {"reason", S("crash loop: exited 6 times in a row (last: exit code 1)")}}));
-  core_->OnWorker("id-w1", m, now_);
+  const wire::JobDoneMsg m{.result = {.id = "api",
+                                      .attempt = 1,
+                                      .exit_code = 1,
+                                      .signal = 0,
+                                      .cancelled = false,
+                                      .reason = "crash loop: exited 6 times in a row (last: exit code 1)"}};
+  core_->OnWorker("id-w1", m.ToMessage(), now_);
   Turn();
   EXPECT_EQ("FAILED", State("api"));
   EXPECT_EQ("SKIPPED", State("caller"));
@@ -115,7 +103,7 @@ TEST_F(ServiceCoreTest, AServiceThatEndsAfterARestartLeavesTheJobsItReleasedRunn
   EXPECT_EQ("caller@w1", Assignments());
   Stop();
   Open();
-  auto ref = [](const std::string& id) { return Datum(wire::Map{{"id", S(id)}, {"attempt", Datum(1)}}); };
+  auto ref = [](const std::string& id) { return wire::JobRef{.id = id, .attempt = 1}; };
   Join("w1", 4, {"GENERAL"}, {ref("api"), ref("caller"), ref("db")});
   Done("w1", "api", 1);
   EXPECT_EQ("FAILED", State("api"));
@@ -131,8 +119,7 @@ TEST_F(ServiceCoreTest, ServicesAreListedByType) {
   Join("w1", 4);
   SubmitService("api", 8080);
   Submit({{.id = "batch"}});
-  Message list =
-      Client(wire::MakeMessage(MsgType::kJobList).Set("limit", Datum(10)).Set("job_type", S("SERVICE")));
+  Message list = Client(wire::JobListMsg{.limit = 10, .job_type = "SERVICE"}.ToMessage());
   const auto& jobs = std::get<wire::List>(list.Find("jobs")->v);
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(wire::FindField(std::get<wire::Map>(jobs[0].v), "id")->bytes(), "api");
@@ -160,7 +147,7 @@ TEST_F(ServiceCoreTest, ABurstAsksForAChildWorkerAndItIsRetiredWhenIdle) {
   EXPECT_EQ(0, Count(MsgType::kWorkerDrain, "w1-auto-1"));
   Advance(2000, {"w1", "w1-auto-1"});
   EXPECT_EQ(1, Count(MsgType::kWorkerDrain, "w1-auto-1"));
-  const Message stats = Client(wire::MakeMessage(MsgType::kStatsGet));
+  const Message stats = Client(wire::StatsGetMsg{}.ToMessage());
   std::string actions;
   for (const auto& e : std::get<wire::List>(stats.Find("scaling")->v)) {
     actions += std::string(wire::FindField(std::get<wire::Map>(e.v), "action")->bytes()) + " ";

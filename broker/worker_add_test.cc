@@ -13,22 +13,22 @@ class WorkerAddTest : public BrokerCoreTest {
   }
 
   Message Add(std::optional<int64_t> port, const std::string& capability = "") {
-    Message m = wire::MakeMessage(MsgType::kWorkerAdd);
-    if (port) m.Set("port", Datum(*port));
-    if (!capability.empty()) m.Set("capability", S(capability));
-    return Client(std::move(m));
+    wire::WorkerAddMsg m{.port = port};
+    if (!capability.empty()) m.capability = capability;
+    return Client(std::move(m).ToMessage());
   }
 
   // A worker registering with an address port (as `titan worker --address-port`), started by `parent`.
   void JoinWithPort(const std::string& name, int64_t port, const std::string& parent,
                     std::vector<std::string> caps = {"GENERAL"}) {
-    Message m = wire::MakeMessage(MsgType::kWorkerReady);
-    m.Set("name", S(name)).Set("host", S("h")).Set("pid", Datum(2)).Set("slots", Datum(4));
-    m.Set("capabilities", StrList(caps))
-        .Set("running", Datum(wire::List{}))
-        .Set("finished", Datum(wire::List{}));
-    m.Set("parent", S(parent)).Set("port", Datum(port));
-    core_->OnWorker("id-" + name, m, now_);
+    const wire::WorkerReadyMsg m{.name = name,
+                                 .host = "h",
+                                 .pid = 2,
+                                 .slots = 4,
+                                 .capabilities = std::move(caps),
+                                 .parent = parent,
+                                 .port = port};
+    core_->OnWorker("id-" + name, m.ToMessage(), now_);
     Turn();
   }
 
@@ -57,12 +57,12 @@ class WorkerAddTest : public BrokerCoreTest {
 TEST_F(WorkerAddTest, AWorkerOnThisMachineStartsWorkerPortWithTheCapabilityAndPort) {
   Join("w1", 4);
   EXPECT_EQ("OK worker-8081", Reason(Add(8081, "GPU")));
-  EXPECT_EQ(
+  EXPECT_EQ(  // the WORKER_SPAWN fields in schema order
       "id-w1: {name: \"worker-8081\", slots: 4, reason: \"an operator asked for a worker with port 8081\", "
-      "port: 8081, manual: true, tags: [\"GPU\"]}",
+      "tags: [\"GPU\"], port: 8081, manual: true}",
       Spawns());
   JoinWithPort("worker-8081", 8081, "w1", {"GENERAL", "GPU"});
-  const Message stats = Client(wire::MakeMessage(MsgType::kStatsGet));
+  const Message stats = Client(wire::StatsGetMsg{}.ToMessage());
   const auto& workers = std::get<wire::List>(stats.Find("workers")->v);
   ASSERT_EQ(2u, workers.size());
   const auto& added = std::get<wire::Map>(workers[1].v);

@@ -13,9 +13,6 @@
 namespace titan::cli {
 namespace {
 
-using wire::Datum;
-using wire::Text;
-
 constexpr std::string_view kInline = "RUN_PAYLOAD";
 constexpr std::string_view kGrammar =
     "ID|SKILL|PAYLOAD|PRIORITY|DELAY_MS|[PARENTS] with an optional |AFFINITY";
@@ -80,8 +77,8 @@ class JobReader {
     *error = where_ + ": " + what;
     return false;
   }
-  bool ReadParents(std::string_view field, wire::List* parents, std::string* error);
-  bool ReadPayload(std::string_view payload, wire::Map* spec, std::string* error);
+  bool ReadParents(std::string_view field, std::vector<std::string>* parents, std::string* error);
+  bool ReadPayload(std::string_view payload, wire::JobSpec* spec, std::string* error);
 
   std::string where_;
   Pipeline* out_;
@@ -99,7 +96,7 @@ bool JobReader::Read(std::string_view text, std::string* error) {
         "'" + std::string(Trim(f.back())) + "' after [PARENTS] is not a flag; write AFFINITY or nothing",
         error);
   // Outside-in: the fields after PAYLOAD from the right, then ID and SKILL, then PAYLOAD between them.
-  wire::List parents;
+  std::vector<std::string> parents;
   if (!ReadParents(Trim(f.back()), &parents, error)) return false;
   const std::string_view priority = Trim(f[f.size() - 3]), delay = Trim(f[f.size() - 2]);
   const std::optional<int64_t> p = Integer(priority), d = Integer(delay);
@@ -111,20 +108,20 @@ bool JobReader::Read(std::string_view text, std::string* error) {
   const std::string_view id = Trim(f[0]), skill = Trim(f[1]);
   if (id.empty()) return Fail("ID is empty; give each job an id", error);
   if (skill.empty()) return Fail("SKILL is empty; write GENERAL or a capability such as GPU", error);
-  wire::Map spec{{"id", Datum(Text{std::string(id)})}};
+  wire::JobSpec spec{.id = std::string(id)};
   const char* payload_end = f[f.size() - 3].data() - 1;  // the '|' before PRIORITY
   if (!ReadPayload(Trim(std::string_view(f[2].data(), payload_end - f[2].data())), &spec, error))
     return false;
-  spec.emplace_back("requirement", Datum(Text{std::string(skill)}));
-  spec.emplace_back("priority", Datum(*p));
-  spec.emplace_back("delay_ms", Datum(*d));
-  if (!parents.empty()) spec.emplace_back("parents", Datum(std::move(parents)));
-  if (affinity) spec.emplace_back("affinity", Datum(true));
+  spec.requirement = std::string(skill);
+  spec.priority = *p;
+  spec.delay_ms = *d;
+  if (!parents.empty()) spec.parents = std::move(parents);
+  if (affinity) spec.affinity = true;
   out_->jobs.push_back(std::move(spec));
   return true;
 }
 
-bool JobReader::ReadParents(std::string_view field, wire::List* parents, std::string* error) {
+bool JobReader::ReadParents(std::string_view field, std::vector<std::string>* parents, std::string* error) {
   if (!IsBracketed(field)) {
     return Fail("PARENTS '" + std::string(field) + "' must be in brackets: [] or [a,b] (after DELAY_MS)",
                 error);
@@ -134,15 +131,15 @@ bool JobReader::ReadParents(std::string_view field, wire::List* parents, std::st
   for (std::string_view p : Split(inside, ',')) {
     p = Trim(p);
     if (p.empty()) return Fail("PARENTS '" + std::string(field) + "' has an empty name", error);
-    parents->emplace_back(Text{std::string(p)});
+    parents->emplace_back(p);
   }
   return true;
 }
 
-bool JobReader::ReadPayload(std::string_view payload, wire::Map* spec, std::string* error) {
+bool JobReader::ReadPayload(std::string_view payload, wire::JobSpec* spec, std::string* error) {
   if (payload.empty()) return Fail("PAYLOAD is empty; give a script name or RUN_PAYLOAD|FILE|BASE64", error);
   if (payload.find('|') == std::string_view::npos && payload != kInline) {
-    spec->emplace_back("file", Datum(Text{std::string(payload)}));  // deployed in perm_files
+    spec->file = std::string(payload);  // deployed in perm_files
     return true;
   }
   const std::vector<std::string_view> p = Split(payload, '|');
@@ -161,7 +158,7 @@ bool JobReader::ReadPayload(std::string_view payload, wire::Map* spec, std::stri
   }
   if (std::none_of(out_->files.begin(), out_->files.end(), [&](const auto& f) { return f.first == file; }))
     out_->files.emplace_back(file, std::move(*content));
-  spec->emplace_back("file", Datum(Text{file}));
+  spec->file = file;
   return true;
 }
 

@@ -13,35 +13,36 @@ std::string Parse(std::string_view text) {
   std::string error;
   if (!ParseDagString(text, &p, &error)) return "error: " + error;
   wire::List jobs;
-  for (const wire::Map& spec : p.jobs) jobs.emplace_back(spec);
+  for (const wire::JobSpec& spec : p.jobs) jobs.push_back(spec.ToDatum());
   std::string out = "jobs: " + wire::Render(wire::Datum(std::move(jobs)));
   for (const auto& [name, bytes] : p.files) out += " file " + name + "=" + bytes;
   return out;
 }
 
+// The JobSpecs are rendered in schema order (JobSpec::ToDatum).
 TEST(ParseDagString, GoodStrings) {
   const struct {
     const char* text;
     const char* expect;
   } rows[] = {
       {"a|GENERAL|etl.py|1|0|[]",
-       R"(jobs: [{id: "a", file: "etl.py", requirement: "GENERAL", priority: 1, delay_ms: 0}])"},
+       R"(jobs: [{id: "a", file: "etl.py", priority: 1, delay_ms: 0, requirement: "GENERAL"}])"},
       {"  a|GPU|etl.py|5|250|[] ;  ",  // whitespace around jobs, a trailing ';'
-       R"(jobs: [{id: "a", file: "etl.py", requirement: "GPU", priority: 5, delay_ms: 250}])"},
+       R"(jobs: [{id: "a", file: "etl.py", priority: 5, delay_ms: 250, requirement: "GPU"}])"},
       {"a|GENERAL|RUN_PAYLOAD|hi.py|cHJpbnQoImhpIikK|2|0|[]",  // an inline script: the payload has pipes
-       R"(jobs: [{id: "a", file: "hi.py", requirement: "GENERAL", priority: 2, delay_ms: 0}] file hi.py=print("hi")
+       R"(jobs: [{id: "a", file: "hi.py", priority: 2, delay_ms: 0, requirement: "GENERAL"}] file hi.py=print("hi")
 )"},
       {"a|GENERAL|x.sh|1|0|[];b|GENERAL|y.sh|1|0|[a]|AFFINITY",
-       R"(jobs: [{id: "a", file: "x.sh", requirement: "GENERAL", priority: 1, delay_ms: 0}, )"
-       R"({id: "b", file: "y.sh", requirement: "GENERAL", priority: 1, delay_ms: 0, parents: ["a"], affinity: true}])"},
+       R"(jobs: [{id: "a", file: "x.sh", priority: 1, delay_ms: 0, requirement: "GENERAL"}, )"
+       R"({id: "b", file: "y.sh", priority: 1, delay_ms: 0, requirement: "GENERAL", affinity: true, parents: ["a"]}])"},
       {"c|GENERAL|z.sh|-3|0|[ DAG-a , b ]|sticky",  // parents as written, spaces trimmed; flags in any case
-       R"(jobs: [{id: "c", file: "z.sh", requirement: "GENERAL", priority: -3, delay_ms: 0, )"
-       R"(parents: ["DAG-a", "b"], affinity: true}])"},
+       R"(jobs: [{id: "c", file: "z.sh", priority: -3, delay_ms: 0, requirement: "GENERAL", affinity: true, )"
+       R"(parents: ["DAG-a", "b"]}])"},
       {"a|G|RUN_PAYLOAD|s.py|YXxi|1|0|[];b|G|RUN_PAYLOAD|s.py|YXxi|1|0|[a]",  // one file sent once
-       R"(jobs: [{id: "a", file: "s.py", requirement: "G", priority: 1, delay_ms: 0}, )"
-       R"({id: "b", file: "s.py", requirement: "G", priority: 1, delay_ms: 0, parents: ["a"]}] file s.py=a|b)"},
+       R"(jobs: [{id: "a", file: "s.py", priority: 1, delay_ms: 0, requirement: "G"}, )"
+       R"({id: "b", file: "s.py", priority: 1, delay_ms: 0, requirement: "G", parents: ["a"]}] file s.py=a|b)"},
       {"a|G|RUN_PAYLOAD|empty.sh||1|0|[]",
-       R"(jobs: [{id: "a", file: "empty.sh", requirement: "G", priority: 1, delay_ms: 0}] file empty.sh=)"},
+       R"(jobs: [{id: "a", file: "empty.sh", priority: 1, delay_ms: 0, requirement: "G"}] file empty.sh=)"},
   };
   for (const auto& row : rows) EXPECT_EQ(row.expect, Parse(row.text)) << row.text;
 }

@@ -22,8 +22,6 @@ namespace titan::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using wire::Datum;
-using wire::Text;
 
 const std::vector<std::string_view> kTitanTopKeys = {"name", "agent_run_id", "jobs", "version", "project"};
 const std::vector<std::string_view> kJobletTopKeys = {"version", "name", "jobs"};
@@ -41,12 +39,6 @@ const std::set<std::string> kInterpreters = {"python", "python3", "bash", "sh"};
 const std::map<std::string, bool> kJobTypes = {
     {"RUN_PAYLOAD", false}, {"TASK", false}, {"RUN", false}, {"SERVICE", true}};
 constexpr size_t kMaxNameComponent = 255;  // artifacts/artifact_name.h kMaxComponentBytes
-
-Datum TextList(const std::vector<std::string>& items) {
-  wire::List list;
-  for (const std::string& s : items) list.emplace_back(Text{s});
-  return Datum(std::move(list));
-}
 
 // `text` upper-cased when it is all ASCII; as it is otherwise (so that no other letter folds into one).
 std::string AsciiUpper(std::string text) {
@@ -82,7 +74,7 @@ bool UsesFile(const YamlFields& job) {
 }
 
 // The job's `type`: true for a service. Writes job_type only for a service (a normal run is the default).
-bool AddJobType(const YamlFields& job, wire::Map* spec) {
+bool AddJobType(const YamlFields& job, wire::JobSpec* spec) {
   if (!job.Has("type")) return false;
   const std::string type = job.Text("type");
   const auto it = kJobTypes.find(AsciiUpper(type));
@@ -92,7 +84,7 @@ bool AddJobType(const YamlFields& job, wire::Map* spec) {
                   "running), in any case, in " +
                       job.what() + "; got '" + type + "'"};
   }
-  if (it->second) spec->emplace_back("job_type", Datum(Text{"SERVICE"}));
+  if (it->second) spec->job_type = "SERVICE";
   return it->second;
 }
 
@@ -181,47 +173,47 @@ class Parser {
     return "job #" + std::to_string(index);
   }
 
-  wire::Map TitanJob(const YAML::Node& node, int index) {
+  wire::JobSpec TitanJob(const YAML::Node& node, int index) {
     const YamlFields job(node, JobName(node, index, "id"));
     job.CheckKeys(kTitanJobKeys);
     job.Require("id", "a unique job id");
     const bool uses_file = UsesFile(job);
-    wire::Map spec{{"id", Datum(Text{job.Text("id")})}};
+    wire::JobSpec spec{.id = job.Text("id")};
     AddJobFile(job, uses_file, &spec);
     if (AddJobType(job, &spec) && uses_file && !job.Has("port")) {
       throw Failure{job.line(), job.what() +
                                     " is a service run from 'file', so it needs 'port' (the port it "
                                     "listens on)"};
     }
-    if (job.Has("args")) spec.emplace_back("args", Datum(Text{job.Text("args")}));
-    if (job.Has("port")) spec.emplace_back("port", Datum(job.Integer("port")));
-    if (job.Has("delay")) spec.emplace_back("delay_ms", Datum(job.Milliseconds("delay")));
-    if (job.Has("affinity")) spec.emplace_back("affinity", Datum(job.Flag("affinity")));
-    for (const char* key : {"dependencies", "depends_on"}) {
-      if (job.Has(key)) spec.emplace_back("parents", TextList(job.TextList(key)));
+    if (job.Has("args")) spec.args = job.Text("args");
+    if (job.Has("port")) spec.port = job.Integer("port");
+    if (job.Has("delay")) spec.delay_ms = job.Milliseconds("delay");
+    if (job.Has("affinity")) spec.affinity = job.Flag("affinity");
+    for (const char* key : {"dependencies", "depends_on"}) {  // UsesFile refused both
+      if (job.Has(key)) spec.parents = job.TextList(key);
     }
-    if (job.Has("env")) spec.emplace_back("env", TextList(job.TextMap("env")));
-    if (job.Has("hitl_message")) spec.emplace_back("hitl_message", Datum(Text{job.Text("hitl_message")}));
-    if (job.Has("max_wait_seconds")) spec.emplace_back("max_wait_s", Datum(job.Integer("max_wait_seconds")));
+    if (job.Has("env")) spec.env = job.TextMap("env");
+    if (job.Has("hitl_message")) spec.hitl_message = job.Text("hitl_message");
+    if (job.Has("max_wait_seconds")) spec.max_wait_s = job.Integer("max_wait_seconds");
     SharedKeys(job, &spec);
     return spec;
   }
 
   // A `script`, or a `file` with `project: false`, is read and sent; a `file` of the project becomes an
   // archive job's "<zip>/<path>".
-  void AddJobFile(const YamlFields& job, bool uses_file, wire::Map* spec) {
+  void AddJobFile(const YamlFields& job, bool uses_file, wire::JobSpec* spec) {
     const char* key = uses_file ? "file" : "script";
     const std::string path = job.Text(key);
     if (!uses_file || !project_) {
-      spec->emplace_back("file", Datum(Text{files_.AddScript(path, key, job.Line(key))}));
+      spec->file = files_.AddScript(path, key, job.Line(key));
       return;
     }
-    spec->emplace_back("file", Datum(Text{project_zip_ + "/" + files_.ProjectEntry(path, job.Line(key))}));
-    spec->emplace_back("archive", Datum(true));
+    spec->file = project_zip_ + "/" + files_.ProjectEntry(path, job.Line(key));
+    spec->archive = true;
     uses_project_ = true;
   }
 
-  wire::Map JobletJob(const YAML::Node& node, int index) {
+  wire::JobSpec JobletJob(const YAML::Node& node, int index) {
     const YamlFields job(node, JobName(node, index, "name"));
     job.CheckKeys(kJobletJobKeys);
     job.Require("name", "a unique job name");
@@ -230,14 +222,14 @@ class Parser {
     const std::vector<std::string> args = job.Has("args") ? job.TextList("args") : std::vector<std::string>{};
     if (job.Has("runtime"))
       (void)job.Text("runtime");  // accepted and ignored: workers use their own interpreters
-    wire::Map spec{{"id", Datum(Text{name})}};
+    wire::JobSpec spec{.id = name};
     std::error_code ec;
     if (kInterpreters.count(command) && !args.empty() && fs::is_regular_file(files_.folder() / args[0], ec)) {
-      spec.emplace_back("file", Datum(Text{files_.AddScript(args[0], "script", job.Line("args"))}));
+      spec.file = files_.AddScript(args[0], "script", job.Line("args"));
       if (args.size() > 1) {
         std::string joined;
         for (size_t i = 1; i < args.size(); ++i) joined += (i > 1 ? " " : "") + PipelineShellQuote(args[i]);
-        spec.emplace_back("args", Datum(Text{joined}));
+        spec.args = joined;
       }
     } else {
       if (name.find('/') != std::string::npos || name == "." || name == "..") {
@@ -247,21 +239,20 @@ class Parser {
       std::string script = "#!/bin/sh\nexec " + PipelineShellQuote(command);
       for (const std::string& a : args) script += " " + PipelineShellQuote(a);
       script += "\n";
-      spec.emplace_back("file", Datum(Text{files_.Put(name + ".sh", std::move(script),
-                                                      "generated for job '" + name + "'", job.line())}));
+      spec.file = files_.Put(name + ".sh", std::move(script), "generated for job '" + name + "'", job.line());
     }
-    if (job.Has("depends_on")) spec.emplace_back("parents", TextList(job.TextList("depends_on")));
-    if (job.Has("environment")) spec.emplace_back("env", TextList(job.TextMap("environment")));
+    if (job.Has("depends_on")) spec.parents = job.TextList("depends_on");
+    if (job.Has("environment")) spec.env = job.TextMap("environment");
     SharedKeys(job, &spec);
     return spec;
   }
 
   // The keys both formats have.
-  static void SharedKeys(const YamlFields& job, wire::Map* spec) {
-    if (job.Has("priority")) spec->emplace_back("priority", Datum(job.Integer("priority")));
-    if (job.Has("requirement")) spec->emplace_back("requirement", Datum(Text{job.Text("requirement")}));
-    if (job.Has("retries")) spec->emplace_back("retries", Datum(job.Integer("retries")));
-    if (job.Has("timeout")) spec->emplace_back("timeout_ms", Datum(job.Milliseconds("timeout")));
+  static void SharedKeys(const YamlFields& job, wire::JobSpec* spec) {
+    if (job.Has("priority")) spec->priority = job.Integer("priority");
+    if (job.Has("requirement")) spec->requirement = job.Text("requirement");
+    if (job.Has("retries")) spec->retries = job.Integer("retries");
+    if (job.Has("timeout")) spec->timeout_ms = job.Milliseconds("timeout");
   }
 
   PipelineFiles files_;
@@ -325,25 +316,29 @@ std::string ProjectZipName(std::string_view dag) {
   return out + ".zip";
 }
 
+namespace {
+
+std::vector<wire::FileBlob> FileBlobs(const Pipeline& pipeline) {
+  std::vector<wire::FileBlob> files;
+  for (const auto& [name, content] : pipeline.files)
+    files.push_back(wire::FileBlob{.name = name, .content = content});
+  return files;
+}
+
+}  // namespace
+
 wire::Message BuildPipelineSubmit(const Pipeline& pipeline) {
-  wire::List jobs, files;
-  for (const wire::Map& spec : pipeline.jobs) jobs.emplace_back(spec);
-  for (const auto& [name, content] : pipeline.files) {
-    files.emplace_back(wire::Map{{"name", Datum(Text{name})}, {"content", Datum(wire::Bytes{content})}});
-  }
-  wire::Message m = wire::MakeMessage(wire::MsgType::kJobSubmit);
-  m.Set("jobs", Datum(std::move(jobs)))
-      .Set("files", Datum(std::move(files)))
-      .Set("dag", Datum(Text{pipeline.dag}));
-  if (pipeline.agent_run_id) m.Set("agent_run_id", Datum(Text{*pipeline.agent_run_id}));
-  return m;
+  return wire::JobSubmitMsg{.jobs = pipeline.jobs,
+                            .files = FileBlobs(pipeline),
+                            .dag = pipeline.dag,
+                            .agent_run_id = pipeline.agent_run_id}
+      .ToMessage();
 }
 
 wire::Message BuildScheduleAdd(const std::string& name, const std::string& cron, const Pipeline& pipeline) {
-  const wire::Message submit = BuildPipelineSubmit(pipeline);
-  wire::Message m = wire::MakeMessage(wire::MsgType::kScheduleAdd);
-  m.Set("name", Datum(Text{name})).Set("cron", Datum(Text{cron})).Set("dag", Datum(Text{pipeline.dag}));
-  return m.Set("jobs", *submit.Find("jobs")).Set("files", *submit.Find("files"));
+  return wire::ScheduleAddMsg{
+      .name = name, .cron = cron, .jobs = pipeline.jobs, .files = FileBlobs(pipeline), .dag = pipeline.dag}
+      .ToMessage();
 }
 
 }  // namespace titan::cli

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 
 namespace titan::cli {
 
@@ -25,8 +26,8 @@ struct PipelineProject {
 struct Pipeline {
   std::string dag;
   std::optional<std::string> agent_run_id;
-  // JobSpec maps in file order, keyed by the schema's field names; only the fields the YAML gives.
-  std::vector<wire::Map> jobs;
+  // The JobSpecs in file order; only the fields the YAML gives are set.
+  std::vector<wire::JobSpec> jobs;
   // Each distinct file once, in first-use order: base name -> bytes.
   std::vector<std::pair<std::string, std::string>> files;
   // Set when some job runs from the project; the caller uploads it first (see submit_command.cc).

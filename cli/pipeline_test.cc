@@ -239,8 +239,7 @@ TEST(PipelineShellQuote, QuotesOnlyWhatNeedsIt) {
 }
 
 TEST(BuildPipelineSubmit, MessagesFollowTheSchema) {
-  Pipeline p{
-      "d", "run-1", {wire::Map{{"id", Datum(Text{"A"})}, {"file", Datum(Text{"a.sh"})}}}, {{"a.sh", "x"}}};
+  Pipeline p{"d", "run-1", {wire::JobSpec{.id = "A", .file = "a.sh"}}, {{"a.sh", "x"}}};
   std::string why;
   const wire::Message submit = BuildPipelineSubmit(p);
   EXPECT_TRUE(wire::Validate(submit, &why)) << why;

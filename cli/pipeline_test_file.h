@@ -22,6 +22,9 @@ inline std::string Canonical(const wire::Map& spec) {
   for (const auto& [k, v] : sorted) out += (out.size() > 1 ? ", " : "") + k + ": " + v;
   return out + "}";
 }
+inline std::string Canonical(const wire::JobSpec& spec) {
+  return Canonical(std::get<wire::Map>(spec.ToDatum().v));
+}
 
 // A pipeline file in a temp dir, with scripts next to it.
 class PipelineFile : public ::testing::Test {

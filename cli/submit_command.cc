@@ -23,7 +23,7 @@ struct SubmitArgs {
 void PrintSubmission(const Pipeline& p) {
   std::cout << "dag: " << p.dag << '\n';
   if (p.agent_run_id) std::cout << "agent_run_id: " << *p.agent_run_id << '\n';
-  for (const wire::Map& spec : p.jobs) std::cout << "job: " << wire::Render(wire::Datum(spec)) << '\n';
+  for (const wire::JobSpec& spec : p.jobs) std::cout << "job: " << wire::Render(spec.ToDatum()) << '\n';
   for (const auto& [name, content] : p.files)
     std::cout << "file: " << name << " (" << content.size() << " bytes)\n";
   if (p.project)
