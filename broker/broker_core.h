@@ -92,8 +92,10 @@ class BrokerCore {
   // A worker's message: decoded here into its struct. One that does not decode is logged, counted
   // (malformed_from_workers), answered ERROR MALFORMED and otherwise dropped: it changes nothing, not
   // even when the worker was last seen.
+  // `principal` names the key the worker connected with (security/zap.h; empty without CURVE): a worker
+  // name registered by one principal is refused to another while that worker is live.
   void OnWorker(const std::string& identity, const wire::Message& msg, Instant now,
-                std::optional<int64_t> rid = std::nullopt);
+                std::optional<int64_t> rid = std::nullopt, const std::string& principal = "");
   // Fires due timers (delays, retries, waits, heartbeats, recovery), then dispatches.
   void OnTick(Instant now);
   // Dispatches queued jobs to free slots; call once per loop turn after the messages of the turn.
@@ -130,6 +132,7 @@ class BrokerCore {
     int64_t idle_since = 0;  // monotonic: when its last job ended (0: busy); retires idle child workers
     int64_t port = 0;        // its address port (WORKER_READY.port); 0: none. Such a worker was started
                              // by an operator and auto-scaling never retires it
+    std::string principal;   // the key's principal it registered with (empty without CURVE)
   };
   struct Waiter {
     Route route;
@@ -261,7 +264,8 @@ class BrokerCore {
                         std::optional<int64_t> rid);
   // The registered worker behind `identity`, now seen; null (it was answered DISCONNECT) when unknown.
   Worker* Sender(const std::string& identity, Instant now);
-  void RegisterWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now);
+  void RegisterWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now,
+                      const std::string& principal);
   // The worker record of a WORKER_READY: new, or refreshed (a worker back on a new connection).
   Worker& UpdateWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now);
   // What the broker believes of the latest run of `job`, for Reconcile (`reporter`: the worker asking).

@@ -16,6 +16,7 @@
 #include "broker/broker.h"
 #include "broker/broker_core.h"
 #include "schemas/cpp/transport.h"
+#include "security/server_security.h"
 
 namespace titan::broker {
 namespace {
@@ -56,13 +57,14 @@ Sent SendFrames(zmq::socket_t& sock, const std::vector<std::string>& head, const
 
 struct Sockets {
   zmq::context_t ctx{1};
+  std::unique_ptr<security::ServerSecurity> security;  // its ZAP socket is bound before the others
   zmq::socket_t clients{ctx, zmq::socket_type::router};
   zmq::socket_t workers{ctx, zmq::socket_type::router};
   zmq::socket_t events{ctx, zmq::socket_type::pub};
 };
 
 struct Counters {
-  uint64_t client_errors = 0, worker_errors = 0, unroutable = 0;
+  uint64_t client_errors = 0, worker_errors = 0, unroutable = 0, forbidden = 0;
 };
 
 // Messages for workers whose queue was full, in order, per worker identity: retried every turn so
@@ -90,6 +92,11 @@ void DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
       wire::SendTo(s.clients, in.envelope, WithRid(wire::MakeError(d.error_code(), d.reason), d.rid));
       continue;
     }
+    if (Status allowed = s.security->Authorize(in.user_id, wire::SpecOf(d.msg.type)); !allowed.ok()) {
+      ++c.forbidden;
+      wire::SendTo(s.clients, in.envelope, WithRid(wire::MakeError(allowed), d.rid));
+      continue;
+    }
     core.OnClient(ToRoute(in.envelope), d.rid, d.msg, Now());
   }
 }
@@ -107,7 +114,12 @@ void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
       wire::SendTo(s.workers, in.envelope, wire::MakeError(d.error_code(), d.reason));
       continue;
     }
-    core.OnWorker(identity, d.msg, Now(), d.rid);
+    if (Status allowed = s.security->Authorize(in.user_id, wire::SpecOf(d.msg.type)); !allowed.ok()) {
+      ++c.forbidden;
+      wire::SendTo(s.workers, in.envelope, WithRid(wire::MakeError(allowed), d.rid));
+      continue;
+    }
+    core.OnWorker(identity, d.msg, Now(), d.rid, in.user_id);
   }
 }
 
@@ -177,6 +189,9 @@ bool BindSockets(Sockets& s, const BrokerOptions& o, CoreConfig& config, int* cl
   s.clients.set(zmq::sockopt::router_mandatory, 1);
   s.workers.set(zmq::sockopt::router_mandatory, 1);
   s.events.set(zmq::sockopt::sndhwm, 100000);
+  s.security->Secure(s.clients, security::kClientDomain);
+  s.security->Secure(s.workers, security::kWorkerDomain);
+  s.security->Secure(s.events, security::kEventsDomain);
   *client_port = Bind(s.clients, o.bind, o.port, "clients");
   config.worker_port = Bind(s.workers, o.bind, o.worker_port, "workers");
   config.pub_port = Bind(s.events, o.bind, o.pub_port, "events");
@@ -217,14 +232,15 @@ bool Turn(Sockets& s, BrokerCore& core, const zmq::pollitem_t* items, Backlog& b
 int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
   Counters counters;
   Backlog backlog;
-  zmq::pollitem_t items[] = {
+  zmq::pollitem_t items[5] = {
       {s.clients.handle(), 0, ZMQ_POLLIN, 0}, {s.workers.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
+  const size_t n = 3 + s.security->AddPollItems(&items[3]);  // ZAP and the keys-folder watch
   for (;;) {
     // Deadlines are monotonic. With a backlog, come back soon to retry it (the worker is draining its
     // queue meanwhile).
     const int64_t wait = std::clamp<int64_t>(core.NextDeadline() - MonoMs(), 0, backlog.empty() ? 1000 : 1);
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(wait));
+      zmq::poll(items, n, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("broker: poll failed: {}", e.what());
@@ -234,10 +250,14 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
       spdlog::info("broker: signal {} received; stopping", signals.Take());
       break;
     }
+    s.security->OnPoll(&items[3]);  // admit (or refuse) new connections before reading requests
     if (!Turn(s, core, items, backlog, counters)) return 1;
   }
-  spdlog::info("broker: stopped ({} bad client messages, {} bad worker messages, {} unroutable)",
-               counters.client_errors, counters.worker_errors, counters.unroutable);
+  spdlog::info(
+      "broker: stopped ({} bad client messages, {} bad worker messages, {} forbidden, {} unroutable, "
+      "{} connections refused)",
+      counters.client_errors, counters.worker_errors, counters.forbidden, counters.unroutable,
+      s.security->refused());
   return 0;
 }
 
@@ -249,6 +269,14 @@ int RunBroker(const BrokerOptions& o) {
   if (!OpenJournal(o, journal)) return 1;
   LogStore logs(o.dir + "/logs");
   Sockets s;
+  const security::SecurityOptions secure{o.keys_dir.empty() ? o.dir + "/keys" : o.keys_dir, o.insecure};
+  Result<std::unique_ptr<security::ServerSecurity>> guard =
+      security::ServerSecurity::Open(s.ctx, secure, o.bind, "broker");
+  if (!guard.ok()) {
+    spdlog::error("{}", guard.message());
+    return 1;
+  }
+  s.security = std::move(*guard);
   CoreConfig config = MakeConfig(o);
   int port = 0;
   if (!BindSockets(s, o, config, &port)) return 1;

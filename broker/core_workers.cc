@@ -86,12 +86,12 @@ void BrokerCore::FromWorker(const std::string& identity, const Message& msg, Ins
 }
 
 void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Instant now,
-                          std::optional<int64_t> rid) {
+                          std::optional<int64_t> rid, const std::string& principal) {
   switch (msg.type) {
     case MsgType::kWorkerReady: {
       Result<wire::WorkerReadyMsg> ready = wire::WorkerReadyMsg::From(msg);
       if (!ready.ok()) return RefuseFromWorker(identity, msg.type, ready.status(), rid);
-      return RegisterWorker(identity, ready.value(), now);
+      return RegisterWorker(identity, ready.value(), now, principal);
     }
     case MsgType::kHeartbeat:
       return FromWorker<wire::HeartbeatMsg>(identity, msg, now, rid, [&](Worker& w, wire::HeartbeatMsg beat) {
@@ -177,9 +177,25 @@ void BrokerCore::StartDraining(Worker& w, Instant now) {
 // WORKER_READY: a worker joins, or comes back (after a broker restart, or after it was thought lost)
 // listing what it still runs and the results it has not had acknowledged. Reconcile decides what each
 // means; the welcome goes out after the runs are settled and before the results are applied.
-void BrokerCore::RegisterWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now) {
-  const bool rejoin = workers_.count(msg.name) > 0;
+void BrokerCore::RegisterWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now,
+                                const std::string& principal) {
+  const auto live = workers_.find(msg.name);
+  if (live != workers_.end() && live->second.principal != principal) {
+    spdlog::warn("broker: refused worker name {} to principal '{}': it belongs to '{}'", msg.name, principal,
+                 live->second.principal);
+    outbox_.push_back(
+        Outgoing{Outgoing::kWorker,
+                 {},
+                 identity,
+                 {},
+                 wire::MakeError(Status::Forbidden("worker name '" + msg.name + "' belongs to principal '" +
+                                                   live->second.principal +
+                                                   "' while that worker is live; choose another --name"))});
+    return;
+  }
+  const bool rejoin = live != workers_.end();
   Worker& w = UpdateWorker(identity, msg, now);
+  w.principal = principal;
   const ReconcileInput in = ReconcileSnapshot(w.name, msg);
   w.running.clear();
   bool welcomed = false;

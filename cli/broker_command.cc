@@ -58,6 +58,10 @@ void AddBehaviourOptions(CLI::App* cmd, broker::BrokerOptions* o) {
   cmd->add_flag("--salvage", o->salvage,
                 "start even if journal rows cannot be read: skip them (each is logged) instead of refusing "
                 "to start; see docs/operations.md");
+  cmd->add_option("--keys", o->keys_dir,
+                  "keys folder (titan keys init); default <dir>/keys. With keys every socket speaks CURVE");
+  cmd->add_flag("--insecure", o->insecure,
+                "no authentication or encryption even with keys or on a non-loopback --bind (logged)");
 }
 
 }  // namespace
