@@ -114,7 +114,7 @@ void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
       wire::SendTo(s.workers, in.envelope, wire::MakeError(d.error_code(), d.reason));
       continue;
     }
-    if (Status allowed = s.security->Authorize(in.user_id, wire::SpecOf(d.msg.type)); !allowed.ok()) {
+    if (Status allowed = s.security->AuthorizeWorker(in.user_id); !allowed.ok()) {
       ++c.forbidden;
       wire::SendTo(s.workers, in.envelope, WithRid(wire::MakeError(allowed), d.rid));
       continue;

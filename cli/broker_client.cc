@@ -24,6 +24,10 @@ BrokerClient::BrokerClient(const Target& target)
   credential_ok_ = UseCredential(target, &client_);
 }
 
+void BrokerClient::SecureSubscriber(zmq::socket_t& sub) const {
+  if (client_.credential()) security::SecureClient(sub, *client_.credential());
+}
+
 int BrokerClient::Call(const Message& request, MsgType expected, Message* reply, int timeout_ms) {
   if (!credential_ok_) return kExitUsage;
   std::string error;

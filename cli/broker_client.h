@@ -40,6 +40,9 @@ class BrokerClient {
   int PubEndpoint(std::string* endpoint);
 
   const Target& target() const { return target_; }
+  // Makes `sub` (a SUB socket for the broker's events) a CURVE client with this client's credential, if
+  // it has one. Before connect.
+  void SecureSubscriber(zmq::socket_t& sub) const;
 
  private:
   // kExitOk with the struct moved to *out, or the reason printed and kExitRefused.

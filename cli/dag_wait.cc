@@ -102,6 +102,7 @@ int FollowFeed(BrokerClient& broker, const std::string& pub, const std::string& 
   zmq::socket_t sub(ctx, zmq::socket_type::sub);
   wire::ConfigureSocket(sub);
   sub.set(zmq::sockopt::linger, 0);
+  broker.SecureSubscriber(sub);
   std::set<std::string> topics;
   for (const std::string& id : ids) {
     topics.insert("job." + id);

@@ -26,6 +26,7 @@ class LogSink {
  public:
   LogSink(BrokerClient& broker, std::string id, std::FILE* out)
       : broker_(broker), id_(std::move(id)), out_(out) {}
+  BrokerClient& broker() { return broker_; }
 
   // JOB_LOGS from the current offset until caught up; *complete when the broker says the log has ended.
   int CatchUp(bool* complete) {
@@ -101,6 +102,7 @@ int FollowFeed(LogSink& sink, const std::string& id, const std::string& pub, con
   zmq::socket_t sub(ctx, zmq::socket_type::sub);
   wire::ConfigureSocket(sub);
   sub.set(zmq::sockopt::linger, 0);
+  sink.broker().SecureSubscriber(sub);
   sub.set(zmq::sockopt::subscribe, "log." + id);
   sub.set(zmq::sockopt::subscribe, "job." + id);
   sub.connect(pub);

@@ -106,6 +106,7 @@ int Tail(const Target& target, TailArgs args) {
   zmq::socket_t sub(ctx, zmq::socket_type::sub);
   wire::ConfigureSocket(sub);
   sub.set(zmq::sockopt::linger, 0);
+  broker.SecureSubscriber(sub);
   if (args.jobs) sub.set(zmq::sockopt::subscribe, "job.");
   if (args.logs) sub.set(zmq::sockopt::subscribe, "log.");
   if (args.workers) sub.set(zmq::sockopt::subscribe, "worker.");

@@ -14,6 +14,7 @@
 #include "base/signal_watch.h"
 #include "cli/child_handle.h"
 #include "cli/commands.h"
+#include "cli/up_keys.h"
 
 namespace titan::cli {
 namespace {
@@ -34,6 +35,8 @@ struct UpArgs {
   int slots = 4;
   std::string executor = "process";
   int autoscale_max = 0;  // child workers each worker may be asked to start (0: off)
+  bool insecure = false;  // no keys: plaintext (refused by the nodes beyond loopback unless they get it too)
+  UpKeys keys;            // filled by Up unless insecure
 };
 
 // The running nodes. Destroying it kills whatever is still running (see ChildHandle).
@@ -178,7 +181,15 @@ void PrintSummary(const UpArgs& a, const Endpoints& ep) {
     std::cout << "  (" << a.slots << " slots each, " << a.executor << " executor)\n";
   }
   std::cout << "  data     " << fs::absolute(a.dir).string() << "   (logs in "
-            << (fs::path(a.dir) / "logs").string() << ")\n\nIn another terminal:\n";
+            << (fs::path(a.dir) / "logs").string() << ")\n";
+  if (a.keys.dir.empty()) {
+    std::cout << "  security NONE: --insecure, no authentication or encryption\n";
+  } else {
+    std::cout << "  security CURVE; admin credential " << a.keys.admin_credential
+              << "\n           (found by clients on this machine; `titan keys add NAME --role ROLE --dir "
+              << a.dir << "` for others)\n";
+  }
+  std::cout << "\nIn another terminal:\n";
   if (port != 9090) std::cout << "  export TITAN_PORT=" << port << "\n";
   std::cout << "  titan run hello.py --wait      # submit a script and follow its output\n"
             << "  titan stats                    # workers and queues\n"
@@ -196,6 +207,8 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
   auto port_at = [&](int offset) { return std::to_string(a.port ? a.port + offset : 0); };
   std::vector<std::string> bind_args;
   if (!a.bind.empty()) bind_args = {"--bind", a.bind};
+  if (a.insecure) bind_args.push_back("--insecure");
+  if (!a.keys.dir.empty()) bind_args.insert(bind_args.end(), {"--keys", a.keys.dir});
   std::string error;
   auto start = [&](const std::string& label, const std::string& role, std::vector<std::string> argv,
                    const std::string& log, std::optional<ChildHandle>* out, std::string* endpoint) {
@@ -215,11 +228,13 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
     const std::string n = std::to_string(i), name = Hostname() + "-w" + n;
     std::optional<ChildHandle> worker;
     std::string announced;
-    ok = start("worker " + name, "worker",
-               {exe, "--host", broker_host, "--port", std::to_string(PortOf(ep->broker)), "worker", "--name",
-                name, "--dir", (dir / ("worker-" + n)).string(), "--slots", std::to_string(a.slots),
-                "--executor", a.executor},
-               "worker-" + n + ".log", &worker, &announced);
+    std::vector<std::string> argv = {exe, "--host", broker_host, "--port",
+                                     std::to_string(PortOf(ep->broker))};
+    if (!a.keys.worker_credential.empty())
+      argv.insert(argv.end(), {"--credentials", a.keys.worker_credential});
+    argv.insert(argv.end(), {"worker", "--name", name, "--dir", (dir / ("worker-" + n)).string(), "--slots",
+                             std::to_string(a.slots), "--executor", a.executor});
+    ok = start("worker " + name, "worker", argv, "worker-" + n + ".log", &worker, &announced);
     if (worker) cluster->workers.push_back(std::move(*worker));
     ep->workers.push_back(announced);
   }
@@ -227,7 +242,7 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
   return error == "interrupted" ? Start::kInterrupted : Start::kFailed;
 }
 
-int Up(const UpArgs& a) {
+int Up(UpArgs a) {
   SignalWatch signals;  // blocks SIGINT/SIGTERM: they arrive on signals.fd() between loop turns
   BecomeSubreaper();    // jobs of a worker that had to be killed become ours to end
   std::error_code ec;
@@ -237,15 +252,31 @@ int Up(const UpArgs& a) {
     std::cerr << "titan: cannot create '" << logs.string() << "': " << ec.message() << "\n";
     return 1;
   }
+  if (!a.insecure) {
+    Result<UpKeys> keys = PrepareUpKeys(a.dir);
+    if (!keys.ok()) {
+      std::cerr << "titan: " << keys.message() << "\n";
+      return 1;
+    }
+    a.keys = *keys;
+  }
   Cluster cluster;
   Endpoints ep;
   const Start started = StartAll(a, signals.fd(), &cluster, &ep);
   bool ok = started != Start::kFailed;
+  std::vector<std::string> links;
   if (started == Start::kStarted) {
+    for (const char* host : {"127.0.0.1", "localhost"}) {
+      if (!a.keys.dir.empty()) links.push_back(LinkCredential(a.keys, host, PortOf(ep.broker)));
+    }
     PrintSummary(a, ep);
     ok = Supervise(cluster, signals);
   }
   Shutdown(cluster, signals);
+  for (const std::string& link : links) {
+    std::error_code ec;
+    if (!link.empty()) fs::remove(link, ec);
+  }
   return ok ? 0 : 1;
 }
 
@@ -268,6 +299,8 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--bind", a->bind,
                   "interface to listen on (default 127.0.0.1; 0.0.0.0 for remote workers)");
+  cmd->add_flag("--insecure", a->insecure,
+                "no keys: no authentication or encryption (default: keys made in DIR/keys on first start)");
   cmd->add_option("--slots", a->slots, "jobs each worker runs at once")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();

@@ -86,6 +86,12 @@ void ServerSecurity::Reload() {
   spdlog::info("principals reloaded: {} known", principals_.all().size());
 }
 
+Status ServerSecurity::AuthorizeWorker(const std::string& user_id) const {
+  static const wire::MessageSpec kWorkerDialog{.name = "worker messages",
+                                               .permission = wire::Permission::kWorker};
+  return Authorize(user_id, kWorkerDialog);
+}
+
 Status ServerSecurity::Authorize(const std::string& user_id, const wire::MessageSpec& spec) const {
   if (!curve() || spec.permission == wire::Permission::kNone) return Status::Ok();
   const Principal* p = principals_.FindName(user_id);

@@ -47,6 +47,9 @@ class ServerSecurity {
   // Ok, or FORBIDDEN naming the principal, its role, the message and the permission it needs.
   // An empty `user_id` (plaintext mode) is allowed everything.
   Status Authorize(const std::string& user_id, const wire::MessageSpec& spec) const;
+  // For the worker socket, whose dialog (registration, results, the job files it reads) is the worker
+  // permission's: ok while `user_id`'s role grants it and it is not revoked.
+  Status AuthorizeWorker(const std::string& user_id) const;
   const Principals& principals() const { return principals_; }
   int64_t refused() const { return zap_ ? zap_->refused() : 0; }
 

@@ -190,7 +190,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         if info is None:
             raise JobNotFoundError("no job %r; check the id (list_jobs() shows the jobs)" % job_id)
         pub = self._pub_endpoint() if follow else None
-        return logs.follow(lambda offset: self._read_log(info.id, offset), pub, info.id)
+        return logs.follow(lambda offset: self._read_log(info.id, offset), pub, info.id, self.credential)
 
     def wait(self, job_id: str, timeout: Optional[float] = None) -> str:
         """Blocks until the job ends and returns its final state (COMPLETED FAILED CANCELLED DEAD SKIPPED).

@@ -66,16 +66,16 @@ def read_all(read: ReadFn) -> str:
     return "".join(reader.catch_up()) + reader.flush()
 
 
-def follow(read: ReadFn, pub_endpoint: Optional[str], job_id: str) -> Iterator[str]:
+def follow(read: ReadFn, pub_endpoint: Optional[str], job_id: str, credential=None) -> Iterator[str]:
     """Yields the log of `job_id` (a resolved id, not "DAG-...") in chunks: without `pub_endpoint`
     what is there now, with it everything until the broker reports the log complete (the job ended).
     The SUB socket subscribes before the first JOB_LOGS, so live events overlap the backlog rather
-    than miss part of it."""
+    than miss part of it. `credential` (credentials.Credential) makes the SUB socket a CURVE client."""
     reader = LogReader(read)
     if pub_endpoint is None:
         yield from _nonempty(reader.catch_up())
         return
-    sub = _subscribe(pub_endpoint, job_id)
+    sub = _subscribe(pub_endpoint, job_id, credential)
     try:
         yield from _nonempty(reader.catch_up())
         topics = {("log." + job_id).encode(), ("job." + job_id).encode()}
@@ -102,9 +102,11 @@ def _on_event(reader: LogReader, ev: protocol.Decoded) -> List[str]:
     return []
 
 
-def _subscribe(endpoint: str, job_id: str) -> zmq.Socket:
+def _subscribe(endpoint: str, job_id: str, credential=None) -> zmq.Socket:
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
+    if credential is not None:
+        credential.apply(sub)
     sub.setsockopt(zmq.MAXMSGSIZE, MAX_ZMQ_FRAME)
     if endpoint.startswith("tcp://["):
         sub.setsockopt(zmq.IPV6, 1)
