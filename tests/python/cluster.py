@@ -28,9 +28,14 @@ def job_environment() -> Dict[str, str]:
 class Cluster:
     """Store + broker + workers under `root` (an absolute directory). Stop it with stop()."""
 
-    def __init__(self, root: Path, workers: Sequence[Tuple[str, List[str]]] = (("w1", []), ("w2", []))):
+    def __init__(self, root: Path, workers: Sequence[Tuple[str, List[str]]] = (("w1", []), ("w2", [])),
+                 keys: Optional[Path] = None, worker_credential: Optional[Path] = None):
+        """`keys`: a keys folder (`titan keys init`) the store and broker run CURVE with; workers then
+        connect with `worker_credential`."""
         self.root = Path(root).resolve()
         self.worker_specs = list(workers)
+        self.keys_args = ["--keys", str(keys)] if keys else []
+        self.worker_credential = worker_credential
         self.store: Optional[StoreProcess] = None
         self.broker: Optional[NodeProcess] = None
         self.workers: Dict[str, NodeProcess] = {}
@@ -42,10 +47,10 @@ class Cluster:
 
     def start(self) -> "Cluster":
         try:
-            self.store = StoreProcess(self.root / "store").start()
+            self.store = StoreProcess(self.root / "store", extra_args=self.keys_args).start()
             self.broker = NodeProcess("broker", ["broker", "--port", "0", "--worker-port", "0", "--pub-port", "0",
                                                  "--dir", str(self.root / "broker"), "--store-port",
-                                                 str(self.store.port)],
+                                                 str(self.store.port)] + self.keys_args,
                                       BROKER_READY_RE, self.root / "broker.stderr.log").start()
             for name, extra in self.worker_specs:
                 self.start_worker(name, extra)
@@ -54,10 +59,13 @@ class Cluster:
             raise
         return self
 
-    def start_worker(self, name: str, extra: Sequence[str] = ()) -> NodeProcess:
-        """A worker named `name`; returns once it has registered with the broker (its READY line)."""
-        proc = NodeProcess("worker " + name, ["--port", str(self.port), "worker", "--name", name, "--dir",
-                                              str(self.root / name), "--slots", "4"] + list(extra),
+    def start_worker(self, name: str, extra: Sequence[str] = (), credential: Optional[Path] = None) -> NodeProcess:
+        """A worker named `name` (with `credential`, else the cluster's worker credential); returns once it
+        has registered with the broker (its READY line)."""
+        credential = credential or self.worker_credential
+        creds = ["--credentials", str(credential)] if credential else []
+        proc = NodeProcess("worker " + name, ["--port", str(self.port)] + creds +
+                           ["worker", "--name", name, "--dir", str(self.root / name), "--slots", "4"] + list(extra),
                            WORKER_READY_RE, self.root / (name + ".stderr.log"), env=job_environment())
         self.workers[name] = proc.start()
         return proc
