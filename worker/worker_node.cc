@@ -52,6 +52,8 @@ JobContext JobContextOf(const WorkerOptions& o) {
   ctx.broker_host = o.host;
   ctx.broker_port = o.port;
   ctx.base_env = exec::CurrentEnvironment();
+  // The worker's credential is the worker's: a job never inherits it (docs/security.md).
+  std::erase_if(ctx.base_env, [](const std::string& kv) { return kv.rfind("TITAN_CREDENTIALS=", 0) == 0; });
   ctx.tools = exec::ResolveToolchain(ctx.base_env);
   std::error_code ec;
   std::filesystem::create_directories(ctx.jobs_dir, ec);

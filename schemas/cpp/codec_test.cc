@@ -3,44 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include "schemas/cpp/sample_values.h"
+
 namespace titan::wire {
 namespace {
 
-Datum Sample(const FieldSpec& f);
-
-// A map with every field of a struct filled.
-Datum SampleStruct(std::span<const FieldSpec> fields) {
-  Map m;
-  for (const auto& f : fields) m.emplace_back(std::string(f.name), Sample(f));
-  return Datum(std::move(m));
-}
-
-// A sample value of the given field's type.
-Datum Sample(const FieldSpec& f) {
-  switch (f.type) {
-    case FieldType::kStruct:
-      return SampleStruct(f.nested);
-    case FieldType::kListStruct:
-      return Datum(List{SampleStruct(f.nested), SampleStruct(f.nested)});
-    case FieldType::kStr:
-      return Datum(Text{"ünï"});
-    case FieldType::kBin:
-      return Datum(Bytes{std::string("\0\1", 2)});
-    case FieldType::kValue:
-      return Datum(Bytes{std::string("\xff\0v", 3)});
-    case FieldType::kInt:
-      return Datum(int64_t{-42});
-    case FieldType::kBool:
-      return Datum(true);
-    case FieldType::kMap:
-      return Datum(Map{{"a", Datum(1)}});
-    case FieldType::kListValue:
-      return Datum(List{Datum(Text{"x"}), Datum(Bytes{"y"})});
-    case FieldType::kListStr:
-      return Datum(List{Datum(Text{"x"})});
-  }
-  return Datum();
-}
+// A sample value of the given field's type, optional fields of structs filled too.
+Datum Sample(const FieldSpec& f) { return testing::Sample(f, true); }
 
 TEST(Codec, EveryMessageTypeRoundTrips) {
   for (const MessageSpec& spec : AllMessages()) {

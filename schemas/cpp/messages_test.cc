@@ -5,45 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include "schemas/cpp/sample_values.h"
+
 namespace titan::wire {
 namespace {
 
-Datum Sample(const FieldSpec& f, bool all);
-
-Datum SampleStruct(std::span<const FieldSpec> fields, bool all) {
-  Map m;
-  for (const auto& f : fields) {
-    if (all || !f.optional) m.emplace_back(std::string(f.name), Sample(f, all));
-  }
-  return Datum(std::move(m));
-}
-
-// A value of the field's type; `all`: optional fields of structs too.
-Datum Sample(const FieldSpec& f, bool all) {
-  switch (f.type) {
-    case FieldType::kStruct:
-      return SampleStruct(f.nested, all);
-    case FieldType::kListStruct:
-      return Datum(List{SampleStruct(f.nested, all), SampleStruct(f.nested, !all)});
-    case FieldType::kStr:
-      return Datum(Text{"ünï"});
-    case FieldType::kBin:
-      return Datum(Bytes{std::string("\0\1", 2)});
-    case FieldType::kValue:
-      return Datum(Bytes{std::string("\xff\0v", 3)});
-    case FieldType::kInt:
-      return Datum(int64_t{-42});
-    case FieldType::kBool:
-      return Datum(true);
-    case FieldType::kMap:
-      return Datum(Map{{"a", Datum(1)}});
-    case FieldType::kListValue:
-      return Datum(List{Datum(Text{"x"}), Datum(Bytes{"y"})});
-    case FieldType::kListStr:
-      return Datum(List{Datum(Text{"x"})});
-  }
-  return Datum();
-}
+using testing::Sample;
 
 Message SampleMessage(const MessageSpec& spec, bool all) {
   Message m = MakeMessage(spec.type);

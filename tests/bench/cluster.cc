@@ -8,8 +8,9 @@
 #include <thread>
 
 #include "artifacts/sha256.h"
-#include "schemas/generated/protocol.h"
 #include "schemas/cpp/transport.h"
+#include "schemas/generated/protocol.h"
+#include "tests/bench/bench_curve.h"
 
 namespace titan::bench {
 namespace {
@@ -22,6 +23,7 @@ using wire::Text;
 std::string_view View(const zmq::message_t& m) { return {static_cast<const char*>(m.data()), m.size()}; }
 
 void ConfigureClient(zmq::socket_t& s) {
+  SecureBenchClient(s);
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::sndhwm, 100000);
   s.set(zmq::sockopt::rcvhwm, 100000);
@@ -59,10 +61,10 @@ std::optional<wire::Decoded> RecvDecoded(zmq::socket_t& s, int timeout_ms) {
 Cluster::Cluster(std::string dir) : dir_(std::move(dir)) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  broker_ =
-      std::make_unique<TitanProcess>(std::vector<std::string>{"broker", "--port", "0", "--worker-port", "0",
-                                                              "--pub-port", "0", "--dir", dir_ + "/broker"},
-                                     dir_ + "/broker.log");
+  std::vector<std::string> args = {"broker",     "--port", "0",     "--worker-port", "0",
+                                   "--pub-port", "0",      "--dir", dir_ + "/broker"};
+  for (const std::string& a : NodeKeyArgs()) args.push_back(a);
+  broker_ = std::make_unique<TitanProcess>(args, dir_ + "/broker.log");
   if (broker_->WaitReady().empty()) {
     std::fprintf(stderr, "jobs_bench: the broker did not start (see %s/broker.log)\n", dir_.c_str());
     return;
@@ -89,10 +91,14 @@ Cluster::~Cluster() {
 
 bool Cluster::AddWorker(const std::string& name, int slots, const std::string& executor) {
   const size_t before = WorkerCount();
-  auto w = std::make_unique<TitanProcess>(
-      std::vector<std::string>{"--port", std::to_string(port_), "worker", "--name", name, "--dir",
-                               dir_ + "/" + name, "--slots", std::to_string(slots), "--executor", executor},
-      dir_ + "/" + name + ".log");
+  std::vector<std::string> args = {"--port", std::to_string(port_)};
+  for (const std::string& a : WorkerCredentialArgs()) args.push_back(a);
+  for (const std::string& a :
+       {std::string("worker"), std::string("--name"), name, std::string("--dir"), dir_ + "/" + name,
+        std::string("--slots"), std::to_string(slots), std::string("--executor"), executor}) {
+    args.push_back(a);
+  }
+  auto w = std::make_unique<TitanProcess>(args, dir_ + "/" + name + ".log");
   if (w->WaitReady().empty()) {
     std::fprintf(stderr, "jobs_bench: worker %s did not start (see %s/%s.log)\n", name.c_str(), dir_.c_str(),
                  name.c_str());

@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "tests/bench/bench_curve.h"
 #include "tests/bench/jobs_parts.h"
 
 namespace titan::bench {
@@ -276,6 +277,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--latency-jobs", o.latency_jobs, "jobs per latency case")->capture_default_str();
   app.add_option("--failure-trials", o.failure_trials, "kill -9 trials")->capture_default_str();
+  bool curve = false;
+  app.add_flag("--curve", curve, "run the broker with keys: clients, workers and events over CURVE");
   CLI11_PARSE(app, argc, argv);
   titan::bench::KillChildrenOnSignal();
   o.control_slots.clear();
@@ -283,6 +286,7 @@ int main(int argc, char** argv) {
     o.control_slots.push_back(std::atoi(v.c_str()));
   std::signal(SIGPIPE, SIG_IGN);
   titan::bench::TempDir root("titan-jobs-bench");
+  if (curve && !titan::bench::EnableCurve(root.path())) return 1;
   titan::bench::PrintFsyncProbe(root.path(), titan::bench::ProbeFsync(root.path(), 200));
   const double workspace_us = titan::bench::ProbeWorkspaceUs(root.path(), 1000);
   titan::bench::Result("workspace_probe").Add("dir", root.path()).Add("us_per_job_dir", workspace_us).Print();

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/bench/bench_curve.h"
 #include "tests/bench/jobs_parts.h"
 
 namespace titan::bench {
@@ -44,6 +45,7 @@ std::optional<Event> RecvEvent(zmq::socket_t& sub) {
 
 zmq::socket_t Subscribe(Cluster& cluster, std::initializer_list<const char*> topics) {
   zmq::socket_t sub(cluster.ctx(), zmq::socket_type::sub);
+  SecureBenchClient(sub);
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::rcvhwm, 100000);
   for (const char* t : topics) sub.set(zmq::sockopt::subscribe, t);
@@ -53,6 +55,7 @@ zmq::socket_t Subscribe(Cluster& cluster, std::initializer_list<const char*> top
 
 zmq::socket_t Dealer(Cluster& cluster) {
   zmq::socket_t s(cluster.ctx(), zmq::socket_type::dealer);
+  SecureBenchClient(s);
   s.set(zmq::sockopt::linger, 0);
   s.connect(cluster.endpoint());
   return s;

@@ -12,6 +12,7 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "tests/bench/bench_curve.h"
 #include "tests/bench/bench_util.h"
 
 namespace titan::bench {
@@ -77,6 +78,7 @@ Template MakeTemplate(const std::string& op, size_t value_size) {
 }
 
 void ConfigureClient(zmq::socket_t& s) {
+  SecureBenchClient(s);
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::sndhwm, 100000);
   s.set(zmq::sockopt::rcvhwm, 100000);
@@ -310,6 +312,7 @@ int Main(const Options& o) {
     const std::string dir = root.path() + "/" + mode;
     std::vector<std::string> args = {"store", "--port", "0", "--dir", dir};
     if (mode == "nosync") args.push_back("--no-sync");
+    for (const std::string& a : NodeKeyArgs()) args.push_back(a);
     TitanProcess store(args, root.path() + "/store-" + mode + ".log");
     if (store.WaitReady().empty() || store.port() <= 0) {
       std::fprintf(stderr, "store_bench: titan store did not start (see %s/store-%s.log)\n",
@@ -374,10 +377,14 @@ int main(int argc, char** argv) {
   app.add_option("--driver", o.driver, "threads: a thread and DEALER per client; poll: one thread polls all")
       ->check(CLI::IsMember({"threads", "poll"}))
       ->capture_default_str();
+  bool curve = false;
+  app.add_flag("--curve", curve, "run the store with keys: every request over CURVE (docs/security.md)");
   CLI11_PARSE(app, argc, argv);
   titan::bench::KillChildrenOnSignal();
   o.modes = titan::bench::SplitList(modes);
   o.ops = titan::bench::SplitList(ops);
   o.configs = titan::bench::SplitList(configs);
+  titan::bench::TempDir keys("titan-store-bench-keys");
+  if (curve && !titan::bench::EnableCurve(keys.path())) return 1;
   return titan::bench::Main(o);
 }
