@@ -33,7 +33,7 @@ TEST(Now, WallAndMonotonicReadingsDifferByOneOffset) {
 TEST(MonoAt, ConvertsAWallDeadlineOnce) {
   const Instant now{100, 5'000};
   EXPECT_EQ(700, MonoAt(now, 5'600));
-  EXPECT_EQ(100, MonoAt(now, 4'000));  // already past: now
+  EXPECT_EQ(100, MonoAt(now, 4'000));                    // already past: now
   EXPECT_EQ(INT64_MAX - 4'900, MonoAt(now, INT64_MAX));  // no overflow on the way
   EXPECT_EQ(INT64_MAX, AddMs(INT64_MAX - 3, 10));
   EXPECT_EQ(INT64_MIN, AddMs(INT64_MIN + 3, -10));
