@@ -140,9 +140,28 @@ void DrainBacklog(Sockets& s, Backlog& backlog, Counters& c) {
   }
 }
 
+// Job credentials follow the core's own messages: each JOB_ASSIGN gets a fresh one (with CURVE on), and
+// the job's leaving RUNNING (its EVENT_JOB) revokes it.
+void FollowJobCredentials(security::ServerSecurity& security, Outgoing& out) {
+  if (!security.curve()) return;
+  if (out.kind == Outgoing::kWorker && out.msg.type == MsgType::kJobAssign) {
+    const Result<wire::JobAssignMsg> assign = wire::JobAssignMsg::From(out.msg);
+    if (!assign.ok()) return;
+    if (auto credential = security.MintJobCredential(assign->job.id)) {
+      out.msg.Set("credential", credential->ToDatum());
+    }
+  } else if (out.kind == Outgoing::kEvent && out.msg.type == MsgType::kEventJob) {
+    const Result<wire::EventJobMsg> event = wire::EventJobMsg::From(out.msg);
+    if (event.ok() && event->state != "RUNNING") security.DropJobCredential(event->id);
+  }
+}
+
 void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& c) {
   DrainBacklog(s, backlog, c);
-  for (Outgoing& out : core.TakeOutbox()) {
+  std::vector<Outgoing> outbox = core.TakeOutbox();
+  for (Outgoing& out : outbox) FollowJobCredentials(*s.security, out);
+  s.security->SaveJobCredentials();  // before the assignments leave: the store learns the keys first
+  for (Outgoing& out : outbox) {
     switch (out.kind) {
       case Outgoing::kClient:
         if (SendFrames(s.clients, out.route, out.msg) != Sent::kOk)

@@ -58,7 +58,7 @@ Result<Credential> ReadCredential(const std::string& path) {
   return c;
 }
 
-Status WriteSecretFile(const std::string& path, const std::string& text) {
+Status WriteSecretFile(const std::string& path, const std::string& text, bool durable) {
   const std::string tmp = path + ".tmp";
   exec::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return Errno("cannot write '" + tmp + "'", errno);
@@ -69,7 +69,7 @@ Status WriteSecretFile(const std::string& path, const std::string& text) {
     if (n < 0) return Errno("cannot write '" + tmp + "'", errno);
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return Errno("cannot fsync '" + tmp + "'", errno);
+  if (durable && ::fsync(fd.get()) != 0) return Errno("cannot fsync '" + tmp + "'", errno);
   if (fd.Close() != 0) return Errno("cannot close '" + tmp + "'", errno);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename '" + tmp + "'", errno);
   return Status::Ok();

@@ -27,7 +27,8 @@ Result<Credential> ReadCredential(const std::string& path);
 // Writes `c` to `path` with mode 0600 (through a temporary file renamed over it).
 Status WriteCredential(const std::string& path, const Credential& c);
 
-// Writes `text` to `path` with mode 0600, atomically (a temporary file renamed over it, fsynced).
-Status WriteSecretFile(const std::string& path, const std::string& text);
+// Writes `text` to `path` with mode 0600, atomically (a temporary file renamed over it, fsynced unless
+// not `durable`).
+Status WriteSecretFile(const std::string& path, const std::string& text, bool durable = true);
 
 }  // namespace titan::security

@@ -67,7 +67,7 @@ Result<Principals> Principals::Load(const std::string& path) {
   return out;
 }
 
-Status Principals::Save(const std::string& path) const {
+Status Principals::Save(const std::string& path, bool durable) const {
   YAML::Emitter out;
   out << YAML::Comment(
              "Who may connect to this Titan cluster: name, CURVE public key, role. Written by `titan keys`;\n"
@@ -82,7 +82,11 @@ Status Principals::Save(const std::string& path) const {
     out << YAML::EndMap;
   }
   out << YAML::EndSeq << YAML::EndMap;
-  return WriteSecretFile(path, std::string(out.c_str()) + "\n");
+  return WriteSecretFile(path, std::string(out.c_str()) + "\n", durable);
+}
+
+void Principals::Remove(const std::string& name) {
+  std::erase_if(all_, [&](const Principal& p) { return p.name == name; });
 }
 
 const Principal* Principals::FindKey(const std::string& public_key) const {

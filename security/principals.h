@@ -25,7 +25,8 @@ class Principals {
  public:
   // Reads the file; an absent file is an empty set. Errors name the file and the bad entry.
   static Result<Principals> Load(const std::string& path);
-  Status Save(const std::string& path) const;
+  // `durable`: fsync before the rename (the principals file); a job principals file needs none.
+  Status Save(const std::string& path, bool durable = true) const;
 
   const Principal* FindKey(const std::string& public_key) const;  // revoked ones too
   const Principal* FindName(const std::string& name) const;
@@ -33,6 +34,8 @@ class Principals {
   Status Add(Principal p);
   // Marks `name` revoked at `now_ms`; NOT_FOUND when there is none, INVALID when already revoked.
   Status Revoke(const std::string& name, int64_t now_ms);
+  // Forgets `name` (a job's principal when its run ends); nothing when there is none.
+  void Remove(const std::string& name);
   const std::vector<Principal>& all() const { return all_; }
 
  private:

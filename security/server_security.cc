@@ -6,6 +6,16 @@
 #include <unistd.h>
 
 namespace titan::security {
+namespace {
+
+// "job-<id>", with characters a principal name may not hold replaced by '_'.
+std::string JobPrincipalName(const std::string& job_id) {
+  std::string name = "job-";
+  for (const char c : job_id.substr(0, 59)) name += IsPrincipalName(std::string(1, c)) ? c : '_';
+  return name;
+}
+
+}  // namespace
 
 bool IsLoopback(const std::string& bind) {
   return bind == "localhost" || bind == "::1" || bind.rfind("127.", 0) == 0;
@@ -39,6 +49,9 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx
   Result<Principals> principals = Principals::Load(s->keys_.principals());
   if (!principals.ok()) return principals.status();
   s->principals_ = std::move(*principals);
+  Result<Principals> jobs = Principals::Load(s->keys_.jobs());
+  if (jobs.ok()) s->jobs_ = std::move(*jobs);
+  s->AddJobPrincipals();
   s->zap_ = std::make_unique<ZapHandler>(ctx);
   s->watch_.Reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!s->watch_.valid() ||
@@ -83,7 +96,50 @@ void ServerSecurity::Reload() {
     return;
   }
   principals_ = std::move(*now);
-  spdlog::info("principals reloaded: {} known", principals_.all().size());
+  if (!jobs_dirty_) {  // another node's jobs file (the store reads the broker's); ours is in memory
+    if (Result<Principals> jobs = Principals::Load(keys_.jobs()); jobs.ok()) jobs_ = std::move(*jobs);
+  }
+  AddJobPrincipals();
+}
+
+void ServerSecurity::AddJobPrincipals() {
+  for (const Principal& p : jobs_.all()) {
+    if (p.name.rfind("job-", 0) == 0) (void)principals_.Add(p);  // never one of the file's names
+  }
+}
+
+std::optional<wire::JobCredential> ServerSecurity::MintJobCredential(const std::string& job_id) {
+  if (!curve()) return std::nullopt;
+  Result<Keypair> k = NewKeypair();
+  if (!k.ok()) {
+    spdlog::error("no credential for job {}: {}", job_id, k.message());
+    return std::nullopt;
+  }
+  const std::string name = JobPrincipalName(job_id);
+  DropJobCredential(job_id);
+  const Principal p{name, k->public_key, Role::kSubmitter, 0, 0};
+  (void)jobs_.Add(p);
+  (void)principals_.Add(p);
+  jobs_dirty_ = true;
+  return wire::JobCredential{name, k->public_key, k->secret_key, server_.public_key};
+}
+
+void ServerSecurity::DropJobCredential(const std::string& job_id) {
+  if (!curve()) return;
+  const std::string name = JobPrincipalName(job_id);
+  if (jobs_.FindName(name) == nullptr) return;
+  jobs_.Remove(name);
+  principals_.Remove(name);
+  jobs_dirty_ = true;
+}
+
+void ServerSecurity::SaveJobCredentials() {
+  if (!jobs_dirty_) return;
+  if (Status s = jobs_.Save(keys_.jobs(), /*durable=*/false); !s.ok()) {
+    spdlog::error("cannot write the job principals file: {}", s.message());
+    return;
+  }
+  jobs_dirty_ = false;
 }
 
 Status ServerSecurity::AuthorizeWorker(const std::string& user_id) const {

@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "base/unique_fd.h"
+#include "schemas/generated/messages.h"
 #include "schemas/generated/protocol.h"
 #include "security/key_files.h"
 #include "security/zap.h"
@@ -51,15 +52,28 @@ class ServerSecurity {
   // permission's: ok while `user_id`'s role grants it and it is not revoked.
   Status AuthorizeWorker(const std::string& user_id) const;
   const Principals& principals() const { return principals_; }
+
+  // Job credentials (the broker's): a fresh keypair for principal "job-<id>" (role submitter), admitted
+  // from now on here and, once SaveJobCredentials wrote it, by every node that reads this keys folder.
+  // nullopt in plaintext mode.
+  std::optional<wire::JobCredential> MintJobCredential(const std::string& job_id);
+  // Revokes the credential of job `id`, if it has one.
+  void DropJobCredential(const std::string& job_id);
+  // Writes the job principals file when it changed (no fsync: a lost file costs running jobs their
+  // access, nothing else). Logged when it fails.
+  void SaveJobCredentials();
   int64_t refused() const { return zap_ ? zap_->refused() : 0; }
 
  private:
   ServerSecurity() = default;
   void Reload();
+  void AddJobPrincipals();  // job principals (jobs_) into principals_
 
   KeyFiles keys_;
   Keypair server_;
-  Principals principals_;
+  Principals principals_;  // the principals file's, then the jobs'
+  Principals jobs_;        // the job principals (the broker's own, or as read from jobs.yaml)
+  bool jobs_dirty_ = false;
   std::unique_ptr<ZapHandler> zap_;
   exec::UniqueFd watch_;
 };

@@ -9,10 +9,14 @@
 
 #include "artifacts/artifact_name.h"
 #include "artifacts/zip_archive.h"
+#include "security/credential.h"
 #include "worker/shared_script.h"
 
 namespace titan::worker {
 namespace {
+
+// In a job's folder: its own credential (JOB_ASSIGN.credential), mode 0600, named by TITAN_CREDENTIALS.
+constexpr const char* kCredentialFile = ".titan-credential";
 
 // The file name a job's script is written under: the last path component of spec.file.
 std::string ScriptName(const std::string& file) {
@@ -132,6 +136,7 @@ std::vector<std::string> JobEnvironment(const wire::JobAssignMsg& assign, const 
     env.push_back(kv);
   }
   if (port > 0) env.push_back("PORT=" + std::to_string(port));
+  if (assign.credential) env.push_back("TITAN_CREDENTIALS=" + dir + "/" + kCredentialFile);
   if (assign.job.env) env.insert(env.end(), assign.job.env->begin(), assign.job.env->end());
   return env;
 }
@@ -170,6 +175,11 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
   if (!argv.ok()) return argv.status();
   job->spawn.argv = std::move(argv.value());
   job->spawn.cwd = in_dag && !is_archive ? ctx.shared_dir : dir;
+  if (assign.credential) {
+    const wire::JobCredential& c = *assign.credential;
+    const security::Credential credential{c.principal, "submitter", c.public_key, c.secret_key, c.server_key};
+    if (Status s = security::WriteCredential(dir + "/" + kCredentialFile, credential); !s.ok()) return s;
+  }
   job->spawn.env = JobEnvironment(assign, ctx, *job, dir, port);
   auto log = OpenJobLog(dir, job.get());
   if (!log.ok()) return log.status();

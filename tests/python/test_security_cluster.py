@@ -161,3 +161,31 @@ def test_titan_cli_with_and_without_its_credential(secure):
                         timeout=30)
     assert ok.returncode == 0, ok.stderr
     assert "sw1" in ok.stdout
+
+
+def test_a_job_uses_the_sdk_with_its_own_credential_which_ends_with_it(secure, tmp_path):
+    cluster, creds, _ = secure
+    child = unique_id("child")
+    child_script = write_script(tmp_path, "child.sh", "echo child ran\n")
+    script = write_script(tmp_path, "uses_sdk.py", """
+        import os
+        from titan_sdk import TitanClient, TitanJob
+        client = TitanClient()
+        print("credential", os.environ["TITAN_CREDENTIALS"], client.credential.principal, client.credential.role)
+        client.store_put("from-" + os.environ["TITAN_JOB_ID"], "stored by the job")
+        client.submit_job(TitanJob("%s", "%s"))
+        print("child", client.wait("%s", timeout=30))
+    """ % (child, child_script, child))
+    job = unique_id("uses-sdk")
+    with client(cluster, creds["submitter"]) as submitter:
+        submitter.submit_job(TitanJob(job, script))
+        assert submitter.wait(job, timeout=DEADLINE_S) == "COMPLETED", submitter.fetch_logs(job)
+        log = submitter.fetch_logs(job)
+        assert submitter.store_get("from-" + job) == "stored by the job"
+    words = next(line for line in log.splitlines() if line.startswith("credential")).split()
+    assert words[2] == "job-" + job and words[3] == "submitter"
+    assert "child COMPLETED" in log
+    # The job ended: its credential is refused from now on.
+    with client(cluster, words[1]) as after, pytest.raises(AuthenticationError) as e:
+        after.get_job(job)
+    assert "unknown there or was revoked" in str(e.value)

@@ -154,6 +154,19 @@ class ScaleEvent(Record):
 
 
 @dataclasses.dataclass
+class JobCredential(Record):
+    """A job's own credential (docs/security.md): a CURVE keypair of principal "job-<id>" with the role
+    submitter, valid while the job runs. The worker hands it to the job as TITAN_CREDENTIALS."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['JobCredential']
+
+    principal: str
+    public_key: str  # Z85, 40 characters
+    secret_key: str  # Z85; travels only inside CURVE, never logged or journaled
+    server_key: str  # the cluster's public key
+
+
+@dataclasses.dataclass
 class JobRef(Record):
     """An attempt of a job a worker still runs (WORKER_READY)."""
 
@@ -895,6 +908,7 @@ class JobAssignMsg(MessageRecord):
     file_size: int
     shared_workdir: Optional[bool] = None  # a job of a DAG: it runs in the worker's shared folder with its script there (as the original Titan did)
     first_attempt: Optional[int] = None  # the attempt number of this run's first attempt (a reused id continues its attempt count); TITAN_ATTEMPT = attempt - first_attempt + 1
+    credential: Optional["JobCredential"] = None  # with CURVE on: the job's own credential, revoked when the attempt ends
 
 
 @dataclasses.dataclass
@@ -1069,6 +1083,7 @@ STRUCT_CLASSES.update({
     'WorkerInfo': WorkerInfo,
     'ArtifactInfo': ArtifactInfo,
     'ScaleEvent': ScaleEvent,
+    'JobCredential': JobCredential,
     'JobRef': JobRef,
     'JobResult': JobResult,
 })

@@ -233,6 +233,12 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('reason', 'str'),
         FieldSpec('ts_ms', 'int'),
     ),
+    'JobCredential': (
+        FieldSpec('principal', 'str'),
+        FieldSpec('public_key', 'str'),
+        FieldSpec('secret_key', 'str'),
+        FieldSpec('server_key', 'str'),
+    ),
     'JobRef': (
         FieldSpec('id', 'str'),
         FieldSpec('attempt', 'int'),
@@ -511,6 +517,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('file_size', 'int'),
         FieldSpec('shared_workdir', 'bool', True),
         FieldSpec('first_attempt', 'int', True),
+        FieldSpec('credential', 'JobCredential', True),
     ),
     MsgType.JOB_STARTED: (
         FieldSpec('id', 'str'),
