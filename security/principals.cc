@@ -67,22 +67,22 @@ Result<Principals> Principals::Load(const std::string& path) {
   return out;
 }
 
+// Written by hand rather than with YAML::Emitter (the broker rewrites the job principals file on every
+// turn that starts or ends a job): every value is safe as it stands. Names are checked plain words
+// (IsPrincipalName), roles come from RoleName, and Z85 keys hold neither '"' nor '\\'.
 Status Principals::Save(const std::string& path, bool durable) const {
-  YAML::Emitter out;
-  out << YAML::Comment(
-             "Who may connect to this Titan cluster: name, CURVE public key, role. Written by `titan keys`;\n"
-             "every node reloads it when it changes. Public keys only: credentials hold the secrets.")
-      << YAML::BeginMap << YAML::Key << "principals" << YAML::Value << YAML::BeginSeq;
+  std::string out =
+      "# Who may connect to this Titan cluster: name, CURVE public key, role. Written by `titan keys`;\n"
+      "# every node reloads it when it changes. Public keys only: credentials hold the secrets.\n"
+      "principals:\n";
+  out.reserve(out.size() + all_.size() * 120);
   for (const Principal& p : all_) {
-    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << p.name;
-    out << YAML::Key << "role" << YAML::Value << std::string(RoleName(p.role));
-    out << YAML::Key << "public_key" << YAML::Value << YAML::DoubleQuoted << p.public_key;
-    out << YAML::Key << "added_ms" << YAML::Value << p.added_ms;
-    if (p.revoked()) out << YAML::Key << "revoked_ms" << YAML::Value << p.revoked_ms;
-    out << YAML::EndMap;
+    out += "  - name: " + p.name + "\n    role: " + std::string(RoleName(p.role)) + "\n    public_key: \"" +
+           p.public_key + "\"\n    added_ms: " + std::to_string(p.added_ms) + "\n";
+    if (p.revoked()) out += "    revoked_ms: " + std::to_string(p.revoked_ms) + "\n";
   }
-  out << YAML::EndSeq << YAML::EndMap;
-  return WriteSecretFile(path, std::string(out.c_str()) + "\n", durable);
+  if (all_.empty()) out = out.substr(0, out.size() - 1) + " []\n";
+  return WriteSecretFile(path, out, durable);
 }
 
 void Principals::Remove(const std::string& name) {

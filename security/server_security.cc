@@ -81,10 +81,19 @@ size_t ServerSecurity::AddPollItems(zmq::pollitem_t* items) {
 void ServerSecurity::OnPoll(const zmq::pollitem_t* items) {
   if (!curve()) return;
   if (items[1].revents & ZMQ_POLLIN) {
-    char buf[4096];
-    while (::read(watch_.get(), buf, sizeof buf) > 0) {
+    // Reload for a new principals file, or another process's jobs file; not for this process's own
+    // jobs file or the temporary files the writers rename into place.
+    bool changed = false;
+    alignas(inotify_event) char buf[4096];
+    for (ssize_t n; (n = ::read(watch_.get(), buf, sizeof buf)) > 0;) {
+      for (ssize_t at = 0; at < n;) {
+        const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+        const std::string name = e->len ? e->name : "";
+        changed = changed || name == "principals.yaml" || (name == "jobs.yaml" && !jobs_ours_);
+        at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+      }
     }
-    Reload();
+    if (changed) Reload();
   }
   if (items[0].revents & ZMQ_POLLIN) zap_->Serve(principals_);
 }
@@ -96,7 +105,7 @@ void ServerSecurity::Reload() {
     return;
   }
   principals_ = std::move(*now);
-  if (!jobs_dirty_) {  // another node's jobs file (the store reads the broker's); ours is in memory
+  if (!jobs_ours_) {  // another node's jobs file (the store reads the broker's); ours is in memory
     if (Result<Principals> jobs = Principals::Load(keys_.jobs()); jobs.ok()) jobs_ = std::move(*jobs);
   }
   AddJobPrincipals();
@@ -121,6 +130,7 @@ std::optional<wire::JobCredential> ServerSecurity::MintJobCredential(const std::
   (void)jobs_.Add(p);
   (void)principals_.Add(p);
   jobs_dirty_ = true;
+  jobs_ours_ = true;
   return wire::JobCredential{name, k->public_key, k->secret_key, server_.public_key};
 }
 

@@ -74,6 +74,7 @@ class ServerSecurity {
   Principals principals_;  // the principals file's, then the jobs'
   Principals jobs_;        // the job principals (the broker's own, or as read from jobs.yaml)
   bool jobs_dirty_ = false;
+  bool jobs_ours_ = false;  // this process mints job credentials: its memory, not the file, is the truth
   std::unique_ptr<ZapHandler> zap_;
   exec::UniqueFd watch_;
 };
