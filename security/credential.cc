@@ -75,7 +75,7 @@ Status WriteSecretFile(const std::string& path, const std::string& text, bool du
   return Status::Ok();
 }
 
-Status WriteCredential(const std::string& path, const Credential& c) {
+Status WriteCredential(const std::string& path, const Credential& c, bool durable) {
   YAML::Emitter out;
   out << YAML::Comment(
              "A Titan credential: keep it secret (mode 0600). `titan keys list` shows who holds one.")
@@ -87,7 +87,7 @@ Status WriteCredential(const std::string& path, const Credential& c) {
     out << YAML::Key << name << YAML::Value << YAML::DoubleQuoted << *key;
   }
   out << YAML::EndMap;
-  return WriteSecretFile(path, std::string(out.c_str()) + "\n");
+  return WriteSecretFile(path, std::string(out.c_str()) + "\n", durable);
 }
 
 }  // namespace titan::security

@@ -24,8 +24,9 @@ struct Credential {
 
 // Reads and checks a credential file; the error names the file and what is wrong with it.
 Result<Credential> ReadCredential(const std::string& path);
-// Writes `c` to `path` with mode 0600 (through a temporary file renamed over it).
-Status WriteCredential(const std::string& path, const Credential& c);
+// Writes `c` to `path` with mode 0600 (through a temporary file renamed over it; fsynced unless not
+// `durable`: a job's credential lives as long as its run).
+Status WriteCredential(const std::string& path, const Credential& c, bool durable = true);
 
 // Writes `text` to `path` with mode 0600, atomically (a temporary file renamed over it, fsynced unless
 // not `durable`).

@@ -178,7 +178,9 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
   if (assign.credential) {
     const wire::JobCredential& c = *assign.credential;
     const security::Credential credential{c.principal, "submitter", c.public_key, c.secret_key, c.server_key};
-    if (Status s = security::WriteCredential(dir + "/" + kCredentialFile, credential); !s.ok()) return s;
+    if (Status s = security::WriteCredential(dir + "/" + kCredentialFile, credential, /*durable=*/false);
+        !s.ok())
+      return s;
   }
   job->spawn.env = JobEnvironment(assign, ctx, *job, dir, port);
   auto log = OpenJobLog(dir, job.get());
