@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -36,12 +37,11 @@ Result<Principal> PrincipalOf(const YAML::Node& n, const std::string& where) {
 
 bool IsPrincipalName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
-  for (const char c : name) {
-    const bool ok =
-        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
+  return std::all_of(name.begin(), name.end(), IsPrincipalNameChar);
+}
+
+bool IsPrincipalNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' || c == '-';
 }
 
 Result<Principals> Principals::Load(const std::string& path) {

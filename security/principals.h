@@ -44,5 +44,6 @@ class Principals {
 
 // A principal name: 1-64 characters of [A-Za-z0-9._@-] (it appears in logs, errors and the audit log).
 bool IsPrincipalName(const std::string& name);
+bool IsPrincipalNameChar(char c);
 
 }  // namespace titan::security

@@ -11,7 +11,7 @@ namespace {
 // "job-<id>", with characters a principal name may not hold replaced by '_'.
 std::string JobPrincipalName(const std::string& job_id) {
   std::string name = "job-";
-  for (const char c : job_id.substr(0, 59)) name += IsPrincipalName(std::string(1, c)) ? c : '_';
+  for (const char c : job_id.substr(0, 59)) name += IsPrincipalNameChar(c) ? c : '_';
   return name;
 }
 
@@ -49,8 +49,7 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx
   Result<Principals> principals = Principals::Load(s->keys_.principals());
   if (!principals.ok()) return principals.status();
   s->principals_ = std::move(*principals);
-  Result<Principals> jobs = Principals::Load(s->keys_.jobs());
-  if (jobs.ok()) s->jobs_ = std::move(*jobs);
+  s->LoadJobPrincipals();
   s->AddJobPrincipals();
   s->zap_ = std::make_unique<ZapHandler>(ctx);
   s->watch_.Reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
@@ -106,9 +105,18 @@ void ServerSecurity::Reload() {
   }
   principals_ = std::move(*now);
   if (!jobs_ours_) {  // another node's jobs file (the store reads the broker's); ours is in memory
-    if (Result<Principals> jobs = Principals::Load(keys_.jobs()); jobs.ok()) jobs_ = std::move(*jobs);
+    LoadJobPrincipals();
   }
   AddJobPrincipals();
+}
+
+void ServerSecurity::LoadJobPrincipals() {
+  Result<Principals> jobs = Principals::Load(keys_.jobs());
+  if (!jobs.ok()) {
+    spdlog::error("keeping the job principals loaded before: {}", jobs.message());
+    return;
+  }
+  jobs_ = std::move(*jobs);
 }
 
 void ServerSecurity::AddJobPrincipals() {

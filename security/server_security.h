@@ -67,7 +67,8 @@ class ServerSecurity {
  private:
   ServerSecurity() = default;
   void Reload();
-  void AddJobPrincipals();  // job principals (jobs_) into principals_
+  void LoadJobPrincipals();  // jobs.yaml into jobs_ (kept as it was when the file cannot be read)
+  void AddJobPrincipals();   // job principals (jobs_) into principals_
 
   KeyFiles keys_;
   Keypair server_;

@@ -2,6 +2,8 @@
 # connect (no key, an unknown key, a revoked key are refused with a clear error, not a timeout), what
 # each role may do (FORBIDDEN names the principal, its role and the permission), revocation of a
 # connected client, and the refusal to listen beyond loopback without keys.
+import os
+import stat
 import subprocess
 import time
 
@@ -12,9 +14,14 @@ import zmq
 from node_process import titan_bin
 from store_process import StoreProcess
 from titan_sdk import AuthenticationError, ForbiddenError, TitanClient
-from titan_sdk.credentials import is_private, load_credential
+from titan_sdk.credentials import load_credential
 
 DEADLINE_S = 10
+
+
+def is_private(path) -> bool:
+    """True when only the owner can read `path` (what `titan keys` writes)."""
+    return stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
 
 
 def titan(*args, check=True):

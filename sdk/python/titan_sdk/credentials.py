@@ -5,7 +5,6 @@
 # runs ($TITAN_HOME/clusters/HOST-PORT.cred, TITAN_HOME defaulting to ~/.titan, pointing at the admin
 # credential in its data dir), so TitanClient() keeps working unchanged next to `titan up`.
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -85,8 +84,3 @@ def find_credential(explicit: Union[str, Path, None] = None, host: str = "", por
     if host and link.exists():  # exists() is False for a link whose data dir is gone
         return load_credential(link)
     return None
-
-
-def is_private(path: Union[str, Path]) -> bool:
-    """True when only the owner can read `path` (what `titan keys` writes)."""
-    return stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
