@@ -3,6 +3,7 @@
 // with the time they last fired, so after a restart a missed tick runs once (not once per missed tick).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "broker/broker_core.h"
@@ -111,8 +112,10 @@ Message BrokerCore::ScheduleRemove(const std::string& name) {
 
 void BrokerCore::SaveSchedule(const Schedule& s) {
   if (Status st = journal_->BeginIfNeeded(); !st.ok()) return;
-  if (Status st =
-          journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files, s.created_ms, s.dag), s.last_ms);
+  const bool secret =
+      std::any_of(s.jobs.begin(), s.jobs.end(), [](const wire::JobSpec& j) { return j.secret_env; });
+  if (Status st = journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files, s.created_ms, s.dag),
+                                        s.last_ms, secret);
       !st.ok()) {
     spdlog::error("broker: journal: {}", st.message());
   }

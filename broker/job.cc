@@ -101,6 +101,11 @@ wire::JobInfo RenderJobInfo(const Job& job) {
                      .finished_ms = time(job.finished_ms),
                      .dag = text(job.dag),
                      .run = job.run};
+  if (job.spec.secret_env) {  // names only: a secret's value never leaves in a report
+    info.secret_env.emplace();
+    for (const std::string& e : *job.spec.secret_env)
+      info.secret_env->push_back(e.substr(0, e.find('=')) + "=****");
+  }
   if (job.gate) {
     info.kind = "GATE";
     info.message = job.message;

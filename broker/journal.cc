@@ -3,6 +3,7 @@
 #include "broker/journal.h"
 
 #include <algorithm>
+#include <filesystem>
 
 namespace titan::broker {
 namespace {
@@ -67,10 +68,23 @@ std::string RunsBytes(const std::vector<int64_t>& runs) {
 }
 
 // The spec column: the JobSpec map (ToDatum: schema order, absent fields left out). A gate's also holds
-// "kind": "GATE" and its "message" after `file`, as journals always have: keys of the journal, not of
+// "kind": "GATE" and its "message" after `file`, as journals always have; a job with secret_env holds
+// "sealed_secret_env" (the msgpack list, sealed by `box`) in its place. Keys of the journal, not of
 // JobSpec, so they are written by name here and read back by name in journal_load.cc.
-std::string SpecBytes(const Job& j) {
-  wire::Datum spec = j.spec.ToDatum();
+std::string SpecBytes(const Job& j, const security::SecretBox* box) {
+  wire::Datum spec;
+  if (j.spec.secret_env) {
+    wire::JobSpec open = j.spec;
+    open.secret_env.reset();
+    spec = open.ToDatum();
+    wire::List secrets;
+    for (const std::string& e : *j.spec.secret_env) secrets.push_back(wire::Datum(wire::Text{e}));
+    std::string plain;
+    wire::EncodeMsgpack(wire::Datum(std::move(secrets)), &plain);
+    std::get<wire::Map>(spec.v).emplace_back("sealed_secret_env", wire::Datum(wire::Bytes{box->Seal(plain)}));
+  } else {
+    spec = j.spec.ToDatum();
+  }
   if (j.gate) {
     auto& map = std::get<wire::Map>(spec.v);
     const wire::Map gate = {{"kind", wire::Datum(wire::Text{"GATE"})},
@@ -86,6 +100,8 @@ std::string SpecBytes(const Job& j) {
 
 Status Journal::Open(const std::string& path) {
   path_ = path;
+  secrets_path_ = (std::filesystem::path(path).parent_path() / "secrets.key").string();
+  box_.reset();
   Status s = db_.Open(path, /*durable=*/true);
   if (!s.ok()) return Damaged(s);
   if (s = Migrate(); !s.ok()) return Damaged(s);
@@ -184,9 +200,24 @@ Status Journal::InsertFile(const std::string& hash, const std::string& name, con
   return insert_file_.status();
 }
 
+Result<const security::SecretBox*> Journal::Box(bool create) {
+  if (!box_) {
+    Result<security::SecretBox> box = security::SecretBox::Load(secrets_path_, create);
+    if (!box.ok()) return box.status();
+    box_ = std::move(box).value();
+  }
+  return &*box_;
+}
+
 Status Journal::InsertJob(const Job& j) {
+  const security::SecretBox* box = nullptr;
+  if (j.spec.secret_env) {
+    Result<const security::SecretBox*> made = Box(/*create=*/true);
+    if (!made.ok()) return Status::Error("cannot seal job '" + j.id + "''s secret_env: " + made.message());
+    box = made.value();
+  }
   insert_job_.Reset();
-  insert_job_.Bind(1, j.id).Bind(2, j.seq).Bind(3, SpecBytes(j)).Bind(4, j.file_hash).Bind(5, j.dag);
+  insert_job_.Bind(1, j.id).Bind(2, j.seq).Bind(3, SpecBytes(j, box)).Bind(4, j.file_hash).Bind(5, j.dag);
   insert_job_.Bind(6, std::string_view(StateName(j.state))).Bind(7, j.attempt).Bind(8, j.worker);
   if (j.exit_code) insert_job_.Bind(9, *j.exit_code);
   insert_job_.Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);
@@ -213,9 +244,16 @@ Status Journal::InsertDag(const Dag& d) {
   return insert_dag_.status();
 }
 
-Status Journal::PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms) {
+Status Journal::PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms,
+                            bool secret) {
+  std::string sealed;
+  if (secret) {
+    Result<const security::SecretBox*> box = Box(/*create=*/true);
+    if (!box.ok()) return Status::Error("cannot seal schedule '" + name + "''s secret_env: " + box.message());
+    sealed = box.value()->Seal(definition);
+  }
   put_schedule_.Reset();
-  put_schedule_.Bind(1, name).Bind(2, definition).Bind(3, last_ms).Step();
+  put_schedule_.Bind(1, name).Bind(2, secret ? sealed : definition).Bind(3, last_ms).Step();
   return put_schedule_.status();
 }
 

@@ -4,14 +4,20 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/sqlite_db.h"
 #include "broker/job.h"
+#include "security/secret_box.h"
 
 namespace titan::broker {
 
+// A job's secret_env is sealed (security::SecretBox) before it is written: its spec row holds
+// "sealed_secret_env" in place of "secret_env", and a schedule whose jobs have secrets is sealed whole.
+// The key is `secrets.key` beside the journal file, made with the first secret; without it those rows
+// cannot be read back.
 class Journal {
  public:
   Status Open(const std::string& path);
@@ -27,7 +33,9 @@ class Journal {
   Status UpdateJob(const Job& job);
   Status InsertDag(const Dag& dag);
   // A schedule: its definition (a msgpack blob the core owns) and when it last fired.
-  Status PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms);
+  // `secret`: the definition holds a job's secret_env, so it is sealed.
+  Status PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms,
+                     bool secret = false);
   Status DeleteSchedule(const std::string& name);
 
   struct Visitor {
@@ -61,8 +69,15 @@ class Journal {
   static Status Corrupt(const std::string& row, const std::string& problem, bool salvage, LoadReport* report);
   // `s` (an SQLite failure) with what a damaged file means for the operator, when it is one.
   Status Damaged(Status s);
+  // The secrets key, read (or, with `create`, made) on first use; an error names the key file.
+  Result<const security::SecretBox*> Box(bool create);
+  Status ReadSpec(std::string_view blob, Job* j);
+  Status UnsealSecretEnv(const wire::Map& spec, Job* j);
+  Result<Job> ReadJob(sqlite::Statement& row);
 
   std::string path_;
+  std::string secrets_path_;  // secrets.key beside path_
+  std::optional<security::SecretBox> box_;
 
   sqlite::Db db_;
   sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,

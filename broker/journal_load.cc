@@ -30,8 +30,36 @@ Status ReadGateKeys(const wire::Map& spec, Job* j) {
   return Status::Ok();
 }
 
-// A jobs row's spec column decoded into j->spec and applied. The error is what is wrong with it.
-Status ReadSpec(std::string_view blob, Job* j) {
+}  // namespace
+
+// The secret_env sealed in a spec ("sealed_secret_env", journal.cc SpecBytes) into j->spec.
+Status Journal::UnsealSecretEnv(const wire::Map& spec, Job* j) {
+  for (const auto& [key, value] : spec) {
+    if (key != "sealed_secret_env") continue;
+    if (!value.is_value()) return Status::Invalid("has a bad spec: sealed_secret_env is not bytes");
+    Result<const security::SecretBox*> box = Box(/*create=*/false);
+    if (!box.ok()) return Status::Invalid("has a sealed secret_env and " + box.message());
+    Result<std::string> plain = box.value()->Open(value.bytes());
+    if (!plain.ok()) return Status::Invalid(plain.message() + " (key file '" + secrets_path_ + "')");
+    wire::Datum list;
+    std::string error;
+    std::vector<std::string> env;
+    const auto* items = wire::DecodeMsgpack(plain.value(), 1 << 20, &list, &error)
+                            ? std::get_if<wire::List>(&list.v)
+                            : nullptr;
+    if (items == nullptr) return Status::Invalid("has a sealed secret_env that is not a list");
+    for (const wire::Datum& e : *items) {
+      if (!e.is_value()) return Status::Invalid("has a sealed secret_env entry that is not a string");
+      env.emplace_back(e.bytes());
+    }
+    j->spec.secret_env = std::move(env);
+  }
+  return Status::Ok();
+}
+
+// A jobs row's spec column decoded into j->spec (its secret_env unsealed) and applied. The error is what
+// is wrong with it.
+Status Journal::ReadSpec(std::string_view blob, Job* j) {
   wire::Datum spec;
   std::string error;
   if (!wire::DecodeMsgpack(blob, 1 << 20, &spec, &error))
@@ -47,12 +75,13 @@ Status ReadSpec(std::string_view blob, Job* j) {
   Result<wire::JobSpec> typed = wire::JobSpec::From(spec);
   if (!typed.ok()) return Status::Invalid("has a spec the schema refuses (" + typed.message() + ")");
   j->spec = std::move(typed).value();
+  if (Status s = UnsealSecretEnv(*map, j); !s.ok()) return s;
   ApplySpec(*j);
   return ReadGateKeys(*map, j);
 }
 
 // One jobs row, its spec decoded and applied. The error is what is wrong with the row.
-Result<Job> ReadJob(sqlite::Statement& row) {
+Result<Job> Journal::ReadJob(sqlite::Statement& row) {
   Job j;
   j.id = std::string(row.ColumnBlob(0));
   j.seq = row.ColumnInt(1);
@@ -74,6 +103,8 @@ Result<Job> ReadJob(sqlite::Statement& row) {
   j.decided_by = std::string(row.ColumnBlob(15));
   return j;
 }
+
+namespace {
 
 // A msgpack list in a blob, each item checked by `read`; false when it is anything else.
 template <typename T, typename Read>
@@ -201,7 +232,16 @@ Status Journal::LoadSchedules(const Visitor& visit, bool salvage, LoadReport* re
     return Damaged(s);
   while (rows.Step()) {
     const std::string name(rows.ColumnBlob(0));
-    Status read = visit.schedule(name, std::string(rows.ColumnBlob(1)), rows.ColumnInt(2));
+    std::string definition(rows.ColumnBlob(1));
+    Status read = Status::Ok();
+    if (security::SecretBox::IsSealed(definition)) {  // PutSchedule sealed it: its jobs have secret_env
+      Result<const security::SecretBox*> box = Box(/*create=*/false);
+      Result<std::string> plain =
+          box.ok() ? box.value()->Open(definition) : Result<std::string>(box.status());
+      if (plain.ok()) definition = std::move(plain).value();
+      if (!plain.ok()) read = Status::Invalid("has a sealed definition and " + plain.message());
+    }
+    if (read.ok()) read = visit.schedule(name, std::move(definition), rows.ColumnInt(2));
     if (read.ok()) continue;
     if (Status s = Corrupt("journal schedule '" + name + "'", read.message(), salvage, report); !s.ok())
       return s;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 
 #include "artifacts/sha256.h"
@@ -236,6 +237,54 @@ TEST_F(BrokerCoreTest, ContentThatOnlyLooksTheSameKeepsItsOwnHash) {
   EXPECT_EQ(artifacts::Sha256Hex(a), sha["a1"]);
   EXPECT_EQ(artifacts::Sha256Hex(b), sha["b1"]);
   EXPECT_EQ(sha["a1"], sha["a2"]);
+}
+
+TEST(Journal, ASecretEnvIsSealedAtRestAndReadBackWithItsKeyOnly) {
+  testing::TempDir dir;
+  Job job;
+  job.id = "s";
+  job.seq = 1;
+  job.spec = wire::JobSpec{.id = "s",
+                           .file = "s.sh",
+                           .env = std::vector<std::string>{"PLAIN=1"},
+                           .secret_env = std::vector<std::string>{"API_KEY=hunter2-value"}};
+  {
+    Journal journal;
+    ASSERT_TRUE(journal.Open(dir.File("broker.db")).ok());
+    ASSERT_TRUE(journal.BeginIfNeeded().ok());
+    ASSERT_TRUE(journal.InsertJob(job).ok());
+    ASSERT_TRUE(journal.PutSchedule("nightly", "definition with hunter2-value", 0, /*secret=*/true).ok());
+    ASSERT_TRUE(journal.Commit().ok());
+  }
+  for (const std::string& column : SpecColumns(dir.File("broker.db"))) {
+    EXPECT_EQ(std::string::npos, column.find("hunter2")) << column;
+    EXPECT_NE(std::string::npos, column.find("sealed_secret_env")) << column;
+  }
+  Journal journal;
+  ASSERT_TRUE(journal.Open(dir.File("broker.db")).ok());
+  std::string definition;
+  Journal::Visitor v;
+  std::vector<Job> jobs;
+  v.file = [](std::string, std::string) {};
+  v.job = [&](Job j) { jobs.push_back(std::move(j)); };
+  v.dag = [](Dag) {};
+  v.schedule = [&](std::string, std::string d, int64_t) {
+    definition = std::move(d);
+    return Status::Ok();
+  };
+  ASSERT_TRUE(journal.Load(v).ok());
+  ASSERT_EQ(1u, jobs.size());
+  EXPECT_EQ(job.spec, jobs[0].spec);
+  EXPECT_EQ("definition with hunter2-value", definition);
+
+  // Without its key the row cannot be read: an error that names the key file, never an empty secret.
+  std::filesystem::remove(dir.File("secrets.key"));
+  Journal keyless;
+  ASSERT_TRUE(keyless.Open(dir.File("broker.db")).ok());
+  v.job = [](Job) {};
+  const Status load = keyless.Load(v);
+  ASSERT_FALSE(load.ok());
+  EXPECT_NE(std::string::npos, load.message().find("secrets.key")) << load.message();
 }
 
 }  // namespace

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config git libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
-          libyaml-cpp-dev libspdlog-dev libgtest-dev libsqlite3-dev libcli11-dev libssl-dev libarchive-dev
+          libsodium-dev libyaml-cpp-dev libspdlog-dev libgtest-dev libsqlite3-dev libcli11-dev libssl-dev libarchive-dev
           zlib1g-dev libjemalloc-dev libedit-dev python3 python3-venv python3-yaml)
 if [ "${TITAN_SKIP_APT:-0}" != 1 ]; then
   missing=()

@@ -80,6 +80,7 @@ JobView JobFromInfo(const wire::JobInfo& job) {
   v.ready = job.ready.value_or(false);
   v.run = job.run.value_or(1);
   v.up_since_ms = job.up_since_ms;
+  v.secret_env = job.secret_env.value_or(std::vector<std::string>{});
   return v;
 }
 
@@ -141,6 +142,7 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
   line("priority:", std::to_string(job.priority));
   line("parents:", Join(job.parents, ", "));
   line("dag:", job.dag);
+  line("secrets:", Join(job.secret_env, ", "));
   if (job.kind == "GATE") {
     line("gate:", JsonString(job.message));
     line("decided by:", job.decided_by);
@@ -211,9 +213,12 @@ std::string RenderJobsJson(const std::vector<JobView>& jobs) {
   std::string out = "[";
   for (size_t i = 0; i < jobs.size(); ++i) {
     const JobView& j = jobs[i];
-    std::string parents = "[";
-    for (size_t p = 0; p < j.parents.size(); ++p) parents += (p ? "," : "") + JsonString(j.parents[p]);
-    parents += "]";
+    auto list = [](const std::vector<std::string>& items) {
+      std::string out = "[";
+      for (size_t p = 0; p < items.size(); ++p) out += (p ? "," : "") + JsonString(items[p]);
+      return out + "]";
+    };
+    const std::string parents = list(j.parents);
     out += std::string(i ? ",\n " : "\n ") + "{\"id\":" + JsonString(j.id) +
            ",\"state\":" + JsonString(j.state) + ",\"file\":" + JsonString(j.file) +
            ",\"requirement\":" + JsonString(j.requirement) + ",\"priority\":" + std::to_string(j.priority) +
@@ -229,7 +234,8 @@ std::string RenderJobsJson(const std::vector<JobView>& jobs) {
            (j.job_type.empty() ? "null"
             : j.ready          ? "true"
                                : "false") +
-           ",\"run\":" + std::to_string(j.run) + ",\"up_since_ms\":" + JsonInt(j.up_since_ms) + "}";
+           ",\"run\":" + std::to_string(j.run) + ",\"up_since_ms\":" + JsonInt(j.up_since_ms) +
+           ",\"secret_env\":" + (j.secret_env.empty() ? "null" : list(j.secret_env)) + "}";
   }
   return out + (jobs.empty() ? "]\n" : "\n]\n");
 }

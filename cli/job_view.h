@@ -25,8 +25,9 @@ struct JobView {
   std::string job_type;  // "SERVICE" for services, else empty
   int64_t port = 0, restarts = 0;
   bool ready = false;
-  int64_t run = 1;                     // which run of its id (ids are reused once the earlier run ended)
-  std::optional<int64_t> up_since_ms;  // SERVICE: when its current process started (its last restart)
+  int64_t run = 1;                      // which run of its id (ids are reused once the earlier run ended)
+  std::optional<int64_t> up_since_ms;   // SERVICE: when its current process started (its last restart)
+  std::vector<std::string> secret_env;  // "NAME=****" per secret (the broker never reports a value)
 };
 JobView JobFromInfo(const wire::JobInfo& job);
 // The same from a JobInfo map; a map that is not a JobInfo gives an empty view.

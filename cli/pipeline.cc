@@ -25,15 +25,15 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string_view> kTitanTopKeys = {"name", "agent_run_id", "jobs", "version", "project"};
 const std::vector<std::string_view> kJobletTopKeys = {"version", "name", "jobs"};
-const std::vector<std::string_view> kTitanJobKeys = {
-    "id",           "script",          "file",        "type",
-    "args",         "dependencies",    "depends_on",  // what runs, after what
-    "priority",     "delay",           "requirement", "affinity",
-    "port",         "retries",         "timeout",     "env",  // how
-    "hitl_message", "max_wait_seconds"};                      // its gate
-const std::vector<std::string_view> kJobletJobKeys = {"name",       "command",     "args",        "runtime",
-                                                      "depends_on", "environment", "requirement", "priority",
-                                                      "retries",    "timeout"};
+const std::vector<std::string_view> kTitanJobKeys =
+    {"id",           "script",          "file",        "type",       "args",
+     "dependencies", "depends_on",  // what runs, after what
+     "priority",     "delay",           "requirement", "affinity",   "port",
+     "retries",      "timeout",         "env",         "secret_env",  // how
+     "hitl_message", "max_wait_seconds"};                             // its gate
+const std::vector<std::string_view> kJobletJobKeys = {
+    "name",        "command",  "args",    "runtime", "depends_on",        "environment",
+    "requirement", "priority", "retries", "timeout", "secret_environment"};
 const std::set<std::string> kInterpreters = {"python", "python3", "bash", "sh"};
 // Titan `type` values, upper-cased (any case is accepted): true for a service.
 const std::map<std::string, bool> kJobTypes = {
@@ -193,6 +193,7 @@ class Parser {
       if (job.Has(key)) spec.parents = job.TextList(key);
     }
     if (job.Has("env")) spec.env = job.TextMap("env");
+    if (job.Has("secret_env")) spec.secret_env = job.TextMap("secret_env");
     if (job.Has("hitl_message")) spec.hitl_message = job.Text("hitl_message");
     if (job.Has("max_wait_seconds")) spec.max_wait_s = job.Integer("max_wait_seconds");
     SharedKeys(job, &spec);
@@ -243,6 +244,7 @@ class Parser {
     }
     if (job.Has("depends_on")) spec.parents = job.TextList("depends_on");
     if (job.Has("environment")) spec.env = job.TextMap("environment");
+    if (job.Has("secret_environment")) spec.secret_env = job.TextMap("secret_environment");
     SharedKeys(job, &spec);
     return spec;
   }

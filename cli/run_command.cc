@@ -122,8 +122,10 @@ bool DurationOption(const CLI::Option& option, const std::string& text, std::opt
   return true;
 }
 
-int RunJob(const Target& target, const RunArgs& args) {
-  if (const std::string bad = CheckEnv(args.env); !bad.empty()) {
+int RunJob(const Target& target, RunArgs args) {
+  std::string bad = CheckEnv(args.env);
+  if (bad.empty()) bad = ResolveSecretEnv(&args.secret_env);
+  if (!bad.empty()) {
     std::cerr << "titan: " << bad << '\n';
     return kExitUsage;
   }
@@ -180,6 +182,10 @@ void AddRunCommand(CLI::App& app, const Target& target, const std::vector<std::s
   auto* timeout = cmd->add_option("--timeout", (*d)[1], "kill and fail a run longer than this (0: none)");
   cmd->add_flag("--affinity", a->affinity, "prefer the worker that ran this job's first parent");
   cmd->add_option("--env", a->env, "NAME=value added to the job's environment (repeatable)")->take_all();
+  cmd->add_option("--secret-env", a->secret_env,
+                  "NAME=value (or NAME, its value from this environment) added to the job's environment as a "
+                  "secret: sealed at rest, never shown, masked in its output (repeatable)")
+      ->take_all();
   cmd->add_flag("--wait,-w", a->wait, "print the job's output as it runs and exit when it ends");
   cmd->add_flag(
       "--archive", a->archive,

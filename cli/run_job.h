@@ -8,7 +8,7 @@
 namespace titan::cli {
 
 // Returns the command's exit code (commands.h).
-int RunJob(const Target& target, const RunArgs& args);
+int RunJob(const Target& target, RunArgs args);
 
 // A duration option (--delay, --timeout; duration.h) into *ms when it was given. False, with the error
 // printed, when its value is not a duration.

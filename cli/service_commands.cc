@@ -102,6 +102,10 @@ void AddServiceCommands(CLI::App& app, const Target& target, const std::vector<s
   auto* requirement = deploy->add_option("--requirement", a->requirement,
                                          "capability a worker must have (GENERAL, GPU, a tag)");
   deploy->add_option("--env", a->env, "NAME=value added to its environment (repeatable)")->take_all();
+  deploy
+      ->add_option("--secret-env", a->secret_env,
+                   "NAME=value (or NAME, its value from this environment) added as a secret (repeatable)")
+      ->take_all();
   deploy->add_flag("--archive", a->archive, "FILE is <project>.zip/<entry> in a deployed project");
   const Target* t = &target;
   const std::vector<std::string>* after_dashes = &script_args;

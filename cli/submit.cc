@@ -53,6 +53,22 @@ std::string CheckEnv(const std::vector<std::string>& env) {
   return "";
 }
 
+std::string ResolveSecretEnv(std::vector<std::string>* entries,
+                             const std::function<const char*(const char*)>& lookup) {
+  for (std::string& e : *entries) {
+    const size_t eq = e.find('=');
+    if (eq == 0 || e.empty()) return "a --secret-env entry has no NAME before '='; write NAME=value or NAME";
+    if (eq != std::string::npos) continue;
+    const char* value = lookup(e.c_str());
+    if (value == nullptr) {
+      return "--secret-env " + e + ": " + e +
+             " is not set in this environment; export it first, or write NAME=value";
+    }
+    e += "=" + std::string(value);
+  }
+  return "";
+}
+
 std::string ApplyDeployWords(const std::vector<std::string>& words, bool port_given, bool requirement_given,
                              RunArgs* args) {
   size_t i = 0;
@@ -89,6 +105,7 @@ wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id,
   spec.retries = args.retries;
   spec.timeout_ms = args.timeout_ms;
   if (!args.env.empty()) spec.env = args.env;
+  if (!args.secret_env.empty()) spec.secret_env = args.secret_env;
   if (args.archive) spec.archive = true;
   spec.health_cmd = given(args.health_cmd);
   spec.max_restarts = args.max_restarts;

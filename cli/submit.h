@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,7 +24,8 @@ struct RunArgs {
   std::string requirement;        // empty: the broker's default (GENERAL)
   std::optional<int64_t> priority, delay_ms, retries, timeout_ms;
   bool affinity = false;
-  std::vector<std::string> env;  // NAME=value
+  std::vector<std::string> env;         // NAME=value
+  std::vector<std::string> secret_env;  // NAME=value, or NAME: its value from this process's environment
   bool wait = false;
   bool archive = false;                 // file is "<project>.zip/<entry>", the project deployed in perm_files
   std::string job_type;                 // empty: RUN_PAYLOAD; SERVICE for `titan deploy`
@@ -41,6 +44,12 @@ std::string ShellJoin(const std::vector<std::string>& words);
 // Empty when every --env entry is NAME=value with a non-empty NAME; else what is wrong with the first bad
 // one.
 std::string CheckEnv(const std::vector<std::string>& env);
+
+// --secret-env entries made NAME=value: a bare NAME takes its value from `lookup` (getenv), so a secret
+// need not appear on a command line. Empty when every entry resolved; else what is wrong with the first
+// bad one, naming it by its NAME only (a value is never echoed).
+std::string ResolveSecretEnv(std::vector<std::string>* entries,
+                             const std::function<const char*(const char*)>& lookup = ::getenv);
 
 // `titan deploy FILE [PORT] [REQUIREMENT]`: the words after FILE (before `--`) as the original's
 // positional port and requirement, into *args. A first word that is a whole number is the port (1..65535)

@@ -23,6 +23,22 @@ TEST(CheckEnv, WantsNameEqualsValue) {
   EXPECT_EQ("--env '=1' has no NAME before '='", CheckEnv({"=1"}));
 }
 
+TEST(ResolveSecretEnv, ABareNameTakesItsValueFromTheEnvironmentAndErrorsNeverEchoAValue) {
+  auto lookup = [](const char* name) -> const char* {
+    return std::string(name) == "TOKEN" ? "t0k3n" : nullptr;
+  };
+  std::vector<std::string> entries = {"TOKEN", "GIVEN=v=1"};
+  EXPECT_EQ("", ResolveSecretEnv(&entries, lookup));
+  EXPECT_EQ((std::vector<std::string>{"TOKEN=t0k3n", "GIVEN=v=1"}), entries);
+  std::vector<std::string> missing = {"ABSENT"};
+  EXPECT_EQ(
+      "--secret-env ABSENT: ABSENT is not set in this environment; export it first, or write NAME=value",
+      ResolveSecretEnv(&missing, lookup));
+  std::vector<std::string> nameless = {"=s3cret"};
+  const std::string error = ResolveSecretEnv(&nameless, lookup);
+  EXPECT_EQ(std::string::npos, error.find("s3cret")) << error;
+}
+
 TEST(BuildSubmit, SendsOnlyTheFieldsGivenAndValidates) {
   RunArgs args;
   args.file = "/tmp/x/etl.py";

@@ -8,6 +8,8 @@
 
 #include <cassert>
 
+#include "worker/secret_mask.h"
+
 namespace titan::exec {
 
 std::string_view StreamName(Stream stream) { return stream == Stream::kStdout ? "stdout" : "stderr"; }
@@ -22,7 +24,10 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& path, LineSink s
 JobLog::JobLog(std::string path, UniqueFd fd, LineSink sink, size_t max_line)
     : path_(std::move(path)), fd_(std::move(fd)), sink_(std::move(sink)), max_line_(max_line) {}
 
-Status JobLog::Append(Stream stream, std::string_view bytes) {
+Status JobLog::Append(Stream stream, std::string_view given) {
+  std::string masked;
+  if (!secrets_.empty()) masked = exec::MaskSecrets(given, secrets_);
+  const std::string_view bytes = secrets_.empty() ? given : std::string_view(masked);
   for (size_t done = 0; done < bytes.size();) {
     const ssize_t n = ::write(fd_.get(), bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;

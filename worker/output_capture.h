@@ -43,6 +43,10 @@ class JobLog {
   // Writes `bytes` to the file, then calls the sink once per line. `bytes` must start at a line start
   // (or a max_line boundary inside a line); a tail without '\n' becomes one incomplete piece.
   Status Append(Stream stream, std::string_view bytes);
+  // From now on each exact occurrence of one of `secrets` in what Append is given is written and
+  // handed on as "****" (secret_mask.h). A secret that spans two pieces of an over-long line
+  // (max_line bytes each) is not found.
+  void MaskSecrets(std::vector<std::string> secrets) { secrets_ = std::move(secrets); }
 
   uint64_t lines() const { return next_seq_; }  // lines handed on so far
   const std::string& path() const { return path_; }
@@ -57,6 +61,7 @@ class JobLog {
   LineSink sink_;
   size_t max_line_;
   uint64_t next_seq_ = 0;
+  std::vector<std::string> secrets_;
 };
 
 // Drains one non-blocking fd into a JobLog. Does not own the fd (ChildProcess does) nor the log,

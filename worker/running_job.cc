@@ -10,6 +10,7 @@
 #include "artifacts/artifact_name.h"
 #include "artifacts/zip_archive.h"
 #include "security/credential.h"
+#include "worker/secret_mask.h"
 #include "worker/shared_script.h"
 
 namespace titan::worker {
@@ -124,7 +125,8 @@ Result<bool> MakeJobDir(const std::string& dir) {
   return true;
 }
 
-// The worker's environment, then TITAN_*, PORT and the job's own `env` entries (later ones win).
+// The worker's environment, then TITAN_*, PORT and the job's own `env` and `secret_env` entries (later
+// ones win).
 std::vector<std::string> JobEnvironment(const wire::JobAssignMsg& assign, const JobContext& ctx,
                                         const RunningJob& job, const std::string& dir, int64_t port) {
   std::vector<std::string> env = ctx.base_env;
@@ -138,6 +140,8 @@ std::vector<std::string> JobEnvironment(const wire::JobAssignMsg& assign, const 
   if (port > 0) env.push_back("PORT=" + std::to_string(port));
   if (assign.credential) env.push_back("TITAN_CREDENTIALS=" + dir + "/" + kCredentialFile);
   if (assign.job.env) env.insert(env.end(), assign.job.env->begin(), assign.job.env->end());
+  if (assign.job.secret_env)
+    env.insert(env.end(), assign.job.secret_env->begin(), assign.job.secret_env->end());
   return env;
 }
 
@@ -186,6 +190,7 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
   auto log = OpenJobLog(dir, job.get());
   if (!log.ok()) return log.status();
   job->log = std::move(log.value());
+  if (spec.secret_env) job->log->MaskSecrets(exec::SecretValues(*spec.secret_env));
   if (auto st = SpawnRun(*job); !st.ok()) return st;
   return job;
 }

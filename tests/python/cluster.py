@@ -48,16 +48,25 @@ class Cluster:
     def start(self) -> "Cluster":
         try:
             self.store = StoreProcess(self.root / "store", extra_args=self.keys_args).start()
-            self.broker = NodeProcess("broker", ["broker", "--port", "0", "--worker-port", "0", "--pub-port", "0",
-                                                 "--dir", str(self.root / "broker"), "--store-port",
-                                                 str(self.store.port)] + self.keys_args,
-                                      BROKER_READY_RE, self.root / "broker.stderr.log").start()
+            self.broker = self._start_broker()
             for name, extra in self.worker_specs:
                 self.start_worker(name, extra)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_broker(self) -> NodeProcess:
+        return NodeProcess("broker", ["broker", "--port", "0", "--worker-port", "0", "--pub-port", "0",
+                                      "--dir", str(self.root / "broker"), "--store-port",
+                                      str(self.store.port)] + self.keys_args,
+                           BROKER_READY_RE, self.root / "broker.stderr.log").start()
+
+    def restart_broker(self) -> None:
+        """kill -9 of the broker, then a new one on the same --dir (so from its journal) and new ports:
+        workers started before it do not find it; start them after."""
+        self.broker.kill9()
+        self.broker = self._start_broker()
 
     def start_worker(self, name: str, extra: Sequence[str] = (), credential: Optional[Path] = None) -> NodeProcess:
         """A worker named `name` (with `credential`, else the cluster's worker credential); returns once it

@@ -34,8 +34,11 @@ class TitanJob:
     human approval gate "hitl-gate-<job_id>" after this job: its children wait until someone calls
     approve() (or reject()), and the gate fails after `max_wait_seconds` without a decision. Beyond
     the seed's parameters, the keyword-only `retries` (extra attempts after a failed run), `timeout`
-    (seconds a run may take before it is killed and failed; None: no limit) and `env` (a dict, or
-    "NAME=value" strings, added to the job's environment).
+    (seconds a run may take before it is killed and failed; None: no limit), `env` (a dict, or
+    "NAME=value" strings, added to the job's environment) and `secret_env` (Joblet's
+    `secret_environment` is the same): environment entries that are secret. The broker seals them at rest,
+    sends them only to the worker that runs the job, reports them as NAME=****, and the worker masks each
+    exact occurrence of a value in the job's output.
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -43,10 +46,13 @@ class TitanJob:
                  is_archive: bool = False, priority: int = 1, delay: float = 0, affinity: bool = False,
                  requirement: str = "GENERAL", hitl_message: Optional[str] = None, max_wait_seconds: int = 172800,
                  *, id: Optional[str] = None, retries: int = 0, timeout: Optional[float] = None,
-                 env: Optional[Env] = None):
+                 env: Optional[Env] = None, secret_env: Optional[Env] = None,
+                 secret_environment: Optional[Env] = None):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
+        if secret_env is not None and secret_environment is not None:
+            raise TypeError("TitanJob got secret_env and secret_environment (the same thing); pass only one")
         if not job_id:
             raise TypeError("TitanJob needs a job_id (or id), e.g. TitanJob(job_id=\"train_v1\", filename=...)")
         if not filename:
@@ -68,6 +74,7 @@ class TitanJob:
         self.retries = retries
         self.timeout = timeout
         self.env = env
+        self.secret_env = secret_env if secret_env is not None else secret_environment
 
     @property
     def id(self) -> str:
@@ -77,7 +84,10 @@ class TitanJob:
         return isinstance(other, TitanJob) and vars(self) == vars(other)
 
     def __repr__(self) -> str:
-        return "TitanJob(%s)" % ", ".join("%s=%r" % kv for kv in vars(self).items())
+        fields = dict(vars(self))
+        if fields.get("secret_env"):  # a repr lands in logs and tracebacks: names only
+            fields["secret_env"] = ["%s=****" % name for name in _secret_names(fields["secret_env"])]
+        return "TitanJob(%s)" % ", ".join("%s=%r" % kv for kv in fields.items())
 
 
 def _check_absolute(job_id: str, filename: Any, is_archive: bool) -> None:
@@ -121,3 +131,10 @@ class JobInfo(messages.JobInfo):
         if key not in {f.name for f in dataclasses.fields(self)}:
             raise KeyError(key)
         return getattr(self, key)
+
+
+def _secret_names(env: Env) -> List[str]:
+    """The names of secret_env entries (a dict, or "NAME=value" strings)."""
+    if isinstance(env, Mapping):
+        return [str(k) for k in env]
+    return [str(e).split("=", 1)[0] for e in env]

@@ -34,6 +34,7 @@ class JobSpec(Record):
     health_cmd: Optional[str] = None  # SERVICE: a command whose exit 0 means healthy (default: the port accepts)
     max_restarts: Optional[int] = None  # SERVICE: crashes in a row before it is FAILED; default 5
     spawned_by: Optional[str] = None  # the job that submitted this one (the SDK sends TITAN_JOB_ID); with affinity and no parents, it is the anchor
+    secret_env: Optional[List[str]] = None  # "NAME=value" entries added to the job's environment, secret: sealed in the journal, sent only to the worker that runs the job, shown as NAME=**** and masked in its output (docs/security.md)
 
 
 @dataclasses.dataclass
@@ -77,6 +78,7 @@ class JobInfo(Record):
     ready: Optional[bool] = None  # SERVICE: accepting connections (or health_cmd passing) now
     run: Optional[int] = None  # which run of this id (1 = the first job submitted with it); ids are reused once every earlier run is final
     up_since_ms: Optional[int] = None  # SERVICE: when its current process started (the last restart)
+    secret_env: Optional[List[str]] = None  # the names of its secret environment, each as "NAME=****" (values are never reported)
 
 
 @dataclasses.dataclass

@@ -14,9 +14,10 @@ from .yaml_nodes import Fields, Node, load
 TITAN_TOP_KEYS = ("name", "agent_run_id", "jobs", "version", "project")
 JOBLET_TOP_KEYS = ("version", "name", "jobs")
 TITAN_JOB_KEYS = ("id", "script", "file", "type", "args", "dependencies", "depends_on", "priority", "delay",
-                  "requirement", "affinity", "port", "retries", "timeout", "env", "hitl_message", "max_wait_seconds")
+                  "requirement", "affinity", "port", "retries", "timeout", "env", "secret_env", "hitl_message",
+                  "max_wait_seconds")
 JOBLET_JOB_KEYS = ("name", "command", "args", "runtime", "depends_on", "environment", "requirement", "priority",
-                   "retries", "timeout")
+                   "retries", "timeout", "secret_environment")
 JOB_TYPES = {"RUN_PAYLOAD": False, "TASK": False, "RUN": False, "SERVICE": True}  # upper-cased -> a service?
 INTERPRETERS = ("python", "python3", "bash", "sh")  # a Joblet command whose args[0] may be the script itself
 MAX_NAME_COMPONENT = 255  # artifacts.MAX_COMPONENT_BYTES: the project zip's name must fit one
@@ -194,6 +195,8 @@ class _Parser:
                 spec["parents"] = job.text_list(key)
         if job.has("env"):
             spec["env"] = job.text_map("env")
+        if job.has("secret_env"):
+            spec["secret_env"] = job.text_map("secret_env")
         if job.has("hitl_message"):
             spec["hitl_message"] = job.text("hitl_message")
         if job.has("max_wait_seconds"):
@@ -238,6 +241,8 @@ class _Parser:
             spec["parents"] = job.text_list("depends_on")
         if job.has("environment"):
             spec["env"] = job.text_map("environment")
+        if job.has("secret_environment"):
+            spec["secret_env"] = job.text_map("secret_environment")
         self._shared_keys(job, spec)
         return spec
 

@@ -158,6 +158,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('health_cmd', 'str', True),
         FieldSpec('max_restarts', 'int', True),
         FieldSpec('spawned_by', 'str', True),
+        FieldSpec('secret_env', 'list<str>', True),
     ),
     'FileBlob': (
         FieldSpec('name', 'str'),
@@ -188,6 +189,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('ready', 'bool', True),
         FieldSpec('run', 'int', True),
         FieldSpec('up_since_ms', 'int', True),
+        FieldSpec('secret_env', 'list<str>', True),
     ),
     'DagInfo': (
         FieldSpec('id', 'str'),

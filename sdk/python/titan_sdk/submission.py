@@ -114,6 +114,8 @@ def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
         spec["timeout_ms"] = _millis(job, "timeout", job.timeout)
     if job.env:
         spec["env"] = env_list(job.env)
+    if getattr(job, "secret_env", None):
+        spec["secret_env"] = env_list(job.secret_env, "secret_env", echo=False)
     spawner = os.environ.get("TITAN_JOB_ID")
     if spawner:  # submitted by a running job: with affinity and no parents, it runs where that job runs
         spec["spawned_by"] = spawner
@@ -134,14 +136,16 @@ def _gate_fields(job: TitanJob) -> Dict[str, Any]:
     return {"hitl_message": message, "max_wait_s": max_wait}
 
 
-def env_list(env: Env) -> List[str]:
-    """{"A": 1} or ["A=1"] -> ["A=1"]; a name must be non-empty and hold no "="."""
+def env_list(env: Env, what: str = "env", echo: bool = True) -> List[str]:
+    """{"A": 1} or ["A=1"] -> ["A=1"]; a name must be non-empty and hold no "=". Without `echo` (secrets)
+    an error names no entry."""
     items = ([(k, v) for k, v in env.items()] if isinstance(env, Mapping)
              else [tuple(e.split("=", 1)) if "=" in e else (e, None) for e in env])
     out = []
     for name, value in items:
         if not isinstance(name, str) or not name or "=" in name or value is None:
-            raise ValueError("env entry %r is not NAME=value with a non-empty NAME" % (name,))
+            raise ValueError("%s entry %s is not NAME=value with a non-empty NAME"
+                             % (what, repr(name) if echo else "#%d" % (len(out) + 1)))
         out.append("%s=%s" % (name, value))
     return out
 
