@@ -14,6 +14,8 @@
 #include <zmq.hpp>
 
 #include "schemas/cpp/transport.h"
+#include "security/client_security.h"
+#include "security/key_files.h"
 
 namespace titan::testing {
 
@@ -62,17 +64,44 @@ std::string Cluster::LogTail(const std::string& file) const {
   return out;
 }
 
+bool Cluster::EnableCurve() {
+  const security::KeyFiles keys{dir_.File("keys")};
+  const int64_t now_ms = 0;  // "added" times only
+  Result<bool> made = security::InitKeys(keys, now_ms);
+  Result<security::Credential> admin = made.ok() ? security::ReadCredential(keys.admin_credential())
+                                                 : Result<security::Credential>(made.status());
+  Result<security::Credential> worker =
+      admin.ok() ? security::AddPrincipal(keys, "test-worker", security::Role::kWorker, now_ms)
+                 : admin.status();
+  Status written = worker.ok() ? security::WriteCredential(dir_.File("worker.cred"), worker.value(), false)
+                               : worker.status();
+  if (!written.ok()) {
+    error_ = "cannot make the keys folder: " + written.message();
+    return false;
+  }
+  admin_ = admin.value();
+  worker_credential_ = worker.value();
+  keys_args_ = {"--keys", keys.dir};
+  return true;
+}
+
+void Cluster::SecureRaw(zmq::socket_t& s, bool as_worker) const {
+  const std::optional<security::Credential>& c = as_worker ? worker_credential_ : admin_;
+  if (c) security::SecureClient(s, *c);
+}
+
 bool Cluster::Start(std::vector<std::string> broker_args) {
   broker_args_ = std::move(broker_args);
-  store_ = std::make_unique<NodeProcess>(
-      std::vector<std::string>{"store", "--port", "0", "--dir", dir_.File("store")}, dir_.File("store.log"));
+  std::vector<std::string> store_args{"store", "--port", "0", "--dir", dir_.File("store")};
+  store_args.insert(store_args.end(), keys_args_.begin(), keys_args_.end());
+  store_ = std::make_unique<NodeProcess>(std::move(store_args), dir_.File("store.log"));
   if (!store_->WaitReady(kStartDeadline)) {
     error_ = "the store did not announce READY";
     return false;
   }
   store_port_ = store_->port();
   if (!StartBroker(0, 0, 0)) return false;
-  feed_ = std::make_unique<EventFeed>(*ctx_, Endpoint(pub_port_), std::vector<std::string>{"job."});
+  feed_ = std::make_unique<EventFeed>(*ctx_, Endpoint(pub_port_), std::vector<std::string>{"job."}, admin_);
   return true;
 }
 
@@ -92,6 +121,7 @@ bool Cluster::StartBroker(int port, int worker_port, int pub_port) {
                                 "--heartbeat-ms",
                                 std::to_string(kHeartbeatMs)};
   args.insert(args.end(), broker_args_.begin(), broker_args_.end());
+  args.insert(args.end(), keys_args_.begin(), keys_args_.end());
   broker_ = std::make_unique<NodeProcess>(std::move(args),
                                           dir_.File("broker-" + std::to_string(broker_generation_) + ".log"));
   if (!broker_->WaitReady(kStartDeadline)) {
@@ -100,6 +130,7 @@ bool Cluster::StartBroker(int port, int worker_port, int pub_port) {
   }
   broker_port_ = broker_->port();
   client_ = std::make_unique<wire::NodeClient>("127.0.0.1", broker_port_, kCallTimeoutMs);
+  client_->set_credential(admin_);
   std::string err;
   if (!client_->Discover(&err)) {
     error_ = "HELLO to the broker failed: " + err;
@@ -126,19 +157,11 @@ bool Cluster::RestartBroker() {
 
 bool Cluster::AddWorker(const std::string& name, int slots, const std::vector<std::string>& tags,
                         const std::vector<std::string>& extra_args) {
-  std::vector<std::string> args = {"--port",
-                                   std::to_string(broker_port_),
-                                   "worker",
-                                   "--name",
-                                   name,
-                                   "--dir",
-                                   dir_.File(name),
-                                   "--slots",
-                                   std::to_string(slots),
-                                   "--heartbeat-ms",
-                                   std::to_string(kHeartbeatMs),
-                                   "--kill-grace-ms",
-                                   "2000"};
+  std::vector<std::string> args = {"--port", std::to_string(broker_port_)};
+  if (worker_credential_) args.insert(args.end(), {"--credentials", dir_.File("worker.cred")});
+  args.insert(args.end(),
+              {"worker", "--name", name, "--dir", dir_.File(name), "--slots", std::to_string(slots),
+               "--heartbeat-ms", std::to_string(kHeartbeatMs), "--kill-grace-ms", "2000"});
   for (const auto& t : tags) {
     args.push_back("--tag");
     args.push_back(t);

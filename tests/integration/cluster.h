@@ -14,6 +14,7 @@
 #include "base/node_client.h"
 #include "base/test_dir.h"
 #include "schemas/cpp/codec.h"
+#include "security/credential.h"
 #include "tests/integration/node_process.h"
 
 namespace zmq {
@@ -90,7 +91,9 @@ struct Event {
 class EventFeed {
  public:
   // Subscribes to `prefixes` (e.g. "job.") and to "worker." (used to learn the subscription is live).
-  EventFeed(zmq::context_t& ctx, const std::string& endpoint, std::vector<std::string> prefixes);
+  // With `credential`, over CURVE.
+  EventFeed(zmq::context_t& ctx, const std::string& endpoint, std::vector<std::string> prefixes,
+            const std::optional<security::Credential>& credential = std::nullopt);
   ~EventFeed();
   // Waits until the broker delivers any event to us (a worker heartbeat arrives every heartbeat
   // interval per worker), which proves the subscriptions are in place. Needs a live worker.
@@ -112,6 +115,15 @@ class Cluster {
   ~Cluster();
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
+
+  // Before Start: every node speaks CURVE. A keys folder is made here (`titan keys init`'s files); the
+  // store and broker run with it, workers with a credential of role worker, and this fixture's client
+  // and event feed with the admin credential. False with `error()` set on failure.
+  bool EnableCurve();
+  bool curve() const { return admin_.has_value(); }
+  // Makes `s` a CURVE client (before connect) with the admin credential, or with `as_worker` the
+  // workers'; nothing without EnableCurve.
+  void SecureRaw(zmq::socket_t& s, bool as_worker = false) const;
 
   // Starts the store and the broker (any free ports) with `broker_args` added to the broker's
   // command line; false with `error()` set on failure.
@@ -165,6 +177,8 @@ class Cluster {
   int store_port_ = 0, broker_port_ = 0, worker_port_ = 0, pub_port_ = 0;
   int broker_generation_ = 0;
   std::vector<std::string> broker_args_;
+  std::vector<std::string> keys_args_;  // "--keys DIR" with EnableCurve
+  std::optional<security::Credential> admin_, worker_credential_;
 };
 
 // Waits (inotify on `dir`, no polling) until `done` holds; it is re-checked whenever a file in `dir`

@@ -9,15 +9,18 @@
 #include <zmq.hpp>
 
 #include "schemas/cpp/transport.h"
+#include "security/client_security.h"
 #include "tests/integration/cluster.h"
 
 namespace titan::testing {
 
 // ---- EventFeed ----
 
-EventFeed::EventFeed(zmq::context_t& ctx, const std::string& endpoint, std::vector<std::string> prefixes) {
+EventFeed::EventFeed(zmq::context_t& ctx, const std::string& endpoint, std::vector<std::string> prefixes,
+                     const std::optional<security::Credential>& credential) {
   sub_ = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::sub);
   wire::ConfigureSocket(*sub_);
+  if (credential) security::SecureClient(*sub_, *credential);
   sub_->set(zmq::sockopt::linger, 0);
   prefixes.push_back("worker.");
   for (const auto& p : prefixes) sub_->set(zmq::sockopt::subscribe, p);

@@ -61,7 +61,13 @@ wait
 
 class ClusterTest : public ::testing::Test {
  protected:
+  // True: the cluster runs with CURVE on (Cluster::EnableCurve).
+  virtual bool Curve() const { return false; }
+
   void SetUp() override {
+    if (Curve()) {
+      ASSERT_TRUE(c_.EnableCurve()) << c_.error();
+    }
     ASSERT_TRUE(c_.Start()) << c_.error();
     std::filesystem::create_directories(c_.Path("marks"));
     std::filesystem::create_directories(c_.Path("times"));

@@ -1,6 +1,7 @@
 // Hostile input on both broker ports: garbage, wrong versions, unknown types, truncated and
 // schema-breaking bodies get their ERROR (or are dropped) and the broker keeps serving; a peer on the
-// worker port, registered or not, cannot end or write into another worker's job.
+// worker port, registered or not, cannot end or write into another worker's job. In plaintext and with
+// CURVE on.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -33,14 +34,25 @@ std::string RawCall(zmq::socket_t& s, const std::vector<std::string>& frames, bo
   }
 }
 
+// Each test runs twice: in plaintext and with CURVE on (an authenticated peer's bad input is handled the
+// same way once it is decrypted).
+class ClusterInputTest : public ClusterTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  bool Curve() const override { return GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Security, ClusterInputTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Curve" : "Plaintext"; });
+
+// A DEALER on `port`; with CURVE on, as the admin or (the worker port) as a worker.
 std::unique_ptr<zmq::socket_t> RawDealer(Cluster& c, int port) {
   auto s = std::make_unique<zmq::socket_t>(c.context(), zmq::socket_type::dealer);
   s->set(zmq::sockopt::linger, 0);
+  c.SecureRaw(*s, port == c.worker_port());
   s->connect(c.Endpoint(port));
   return s;
 }
 
-TEST_F(ClusterTest, MalformedClientMessagesGetTheirErrors) {
+TEST_P(ClusterInputTest, MalformedClientMessagesGetTheirErrors) {
   auto s = RawDealer(c_, c_.broker_port());
   auto call = [&](const std::vector<std::string>& frames) { return RawCall(*s, frames, true); };
   auto send = [&](const wire::Message& m) { return call(wire::Encode(m)); };
@@ -125,7 +137,7 @@ TEST_F(ClusterTest, MalformedClientMessagesGetTheirErrors) {
   EXPECT_EQ("COMPLETED", c_.WaitFinal("after-garbage", In(kDeadline)).state);
 }
 
-TEST_F(ClusterTest, GarbageOnTheWorkerPortIsHarmless) {
+TEST_P(ClusterInputTest, GarbageOnTheWorkerPortIsHarmless) {
   AddWorker("w1", 2);
   auto s = RawDealer(c_, c_.worker_port());
   auto call = [&](const std::vector<std::string>& frames) { return RawCall(*s, frames, false, 3000); };

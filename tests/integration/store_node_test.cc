@@ -7,6 +7,8 @@
 #include "base/test_dir.h"
 #include "schemas/cpp/codec.h"
 #include "schemas/cpp/transport.h"
+#include "security/client_security.h"
+#include "security/key_files.h"
 #include "tests/integration/node_process.h"
 
 namespace titan {
@@ -18,11 +20,21 @@ using wire::Text;
 
 constexpr int kReplyTimeoutMs = 5000;
 
-class StoreNodeTest : public ::testing::Test {
+// Each test runs in plaintext and with CURVE on (a keys folder made here; clients use its admin
+// credential): an authenticated peer's bad input is handled the same way once it is decrypted.
+class StoreNodeTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    node_ = std::make_unique<testing::NodeProcess>(
-        std::vector<std::string>{"store", "--port", "0", "--dir", dir_.path()}, dir_.File("store.log"));
+    std::vector<std::string> args{"store", "--port", "0", "--dir", dir_.path()};
+    if (GetParam()) {
+      const security::KeyFiles keys{dir_.File("keys")};
+      ASSERT_TRUE(security::InitKeys(keys, 0).ok());
+      Result<security::Credential> admin = security::ReadCredential(keys.admin_credential());
+      ASSERT_TRUE(admin.ok()) << admin.message();
+      admin_ = admin.value();
+      args.insert(args.end(), {"--keys", keys.dir});
+    }
+    node_ = std::make_unique<testing::NodeProcess>(args, dir_.File("store.log"));
     ASSERT_TRUE(node_->WaitReady());
     sock_ = Connect(zmq::socket_type::dealer);
   }
@@ -30,6 +42,7 @@ class StoreNodeTest : public ::testing::Test {
   std::unique_ptr<zmq::socket_t> Connect(zmq::socket_type type) {
     auto s = std::make_unique<zmq::socket_t>(ctx_, type);
     s->set(zmq::sockopt::linger, 0);
+    if (admin_) security::SecureClient(*s, *admin_);
     s->set(zmq::sockopt::rcvtimeo, kReplyTimeoutMs);
     s->connect(node_->endpoint());
     return s;
@@ -63,19 +76,20 @@ class StoreNodeTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  std::optional<security::Credential> admin_;
   std::unique_ptr<testing::NodeProcess> node_;
   zmq::context_t ctx_{1};
   std::unique_ptr<zmq::socket_t> sock_;
 };
 
-TEST_F(StoreNodeTest, GarbageFrames) {
+TEST_P(StoreNodeTest, GarbageFrames) {
   EXPECT_EQ("ERROR MALFORMED", SendRaw({"hello"}));
   ExpectServing();
   EXPECT_EQ("ERROR MALFORMED", SendRaw({"GET / HTTP/1.1", "x", "y"}));
   ExpectServing();
 }
 
-TEST_F(StoreNodeTest, TruncatedMsgpack) {
+TEST_P(StoreNodeTest, TruncatedMsgpack) {
   auto frames = wire::Encode(
       wire::MakeMessage(MsgType::kStorePut).Set("key", Datum(Text{"k"})).Set("value", Datum(Text{"value"})));
   frames[2].resize(frames[2].size() - 3);
@@ -83,14 +97,14 @@ TEST_F(StoreNodeTest, TruncatedMsgpack) {
   ExpectServing();
 }
 
-TEST_F(StoreNodeTest, WrongVersion) {
+TEST_P(StoreNodeTest, WrongVersion) {
   auto frames = wire::Encode(wire::MakeMessage(MsgType::kStoreGet).Set("key", Datum(Text{"k"})));
   frames[0] = std::string("TITAN\x09", 6);
   EXPECT_EQ("ERROR WRONG_VERSION", SendRaw(frames));
   ExpectServing();
 }
 
-TEST_F(StoreNodeTest, UnknownOp) {
+TEST_P(StoreNodeTest, UnknownOp) {
   auto frames = wire::Encode(wire::MakeMessage(MsgType::kStoreGet).Set("key", Datum(Text{"k"})));
   frames[1] = "\x7e";
   EXPECT_EQ("ERROR UNKNOWN_TYPE", SendRaw(frames));
@@ -100,7 +114,7 @@ TEST_F(StoreNodeTest, UnknownOp) {
   ExpectServing();
 }
 
-TEST_F(StoreNodeTest, OversizedKeyValueAndBody) {
+TEST_P(StoreNodeTest, OversizedKeyValueAndBody) {
   EXPECT_EQ("ERROR TOO_LARGE", Send(wire::MakeMessage(MsgType::kStorePut)
                                         .Set("key", Datum(Text{std::string(wire::kMaxKeyBytes + 1, 'k')}))
                                         .Set("value", Datum(Text{"v"}))));
@@ -118,7 +132,7 @@ TEST_F(StoreNodeTest, OversizedKeyValueAndBody) {
   ExpectServing();
 }
 
-TEST_F(StoreNodeTest, RidIsEchoedOnErrorsToo) {
+TEST_P(StoreNodeTest, RidIsEchoedOnErrorsToo) {
   auto frames =
       wire::Encode(wire::MakeMessage(MsgType::kStorePut).Set("key", Datum(Text{"k"})).Set("rid", Datum(77)));
   sock_->send(zmq::message_t(), zmq::send_flags::sndmore);
@@ -135,7 +149,7 @@ TEST_F(StoreNodeTest, RidIsEchoedOnErrorsToo) {
   EXPECT_EQ("STORE_PUT needs field 'value' (value)", d.msg.Bytes("reason"));
 }
 
-TEST_F(StoreNodeTest, ReqSocketClientIsServed) {
+TEST_P(StoreNodeTest, ReqSocketClientIsServed) {
   auto req = Connect(zmq::socket_type::req);
   const auto frames = wire::Encode(wire::MakeMessage(MsgType::kHello));
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -145,7 +159,7 @@ TEST_F(StoreNodeTest, ReqSocketClientIsServed) {
   EXPECT_EQ("WELCOME", ReadReply(*req));
 }
 
-TEST_F(StoreNodeTest, ConcurrentIncrementsAreAtomic) {
+TEST_P(StoreNodeTest, ConcurrentIncrementsAreAtomic) {
   constexpr int kClients = 20, kEach = 50;
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
@@ -168,7 +182,10 @@ TEST_F(StoreNodeTest, ConcurrentIncrementsAreAtomic) {
   EXPECT_EQ(std::to_string(kClients * kEach), d.msg.Bytes("value"));
 }
 
-TEST_F(StoreNodeTest, CleanStopOnSigterm) { EXPECT_TRUE(node_->Stop()); }
+TEST_P(StoreNodeTest, CleanStopOnSigterm) { EXPECT_TRUE(node_->Stop()); }
+
+INSTANTIATE_TEST_SUITE_P(Security, StoreNodeTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Curve" : "Plaintext"; });
 
 }  // namespace
 }  // namespace titan
