@@ -81,7 +81,7 @@ def test_job_has_every_seed_parameter_with_its_default():
         "job_id": "train_v1", "filename": "scripts/train.py", "job_type": "RUN_PAYLOAD", "args": None,
         "parents": [], "port": 0, "is_archive": False, "priority": 1, "delay": 0, "affinity": False,
         "requirement": "GENERAL", "hitl_message": None, "max_wait_seconds": 172800,
-        "retries": 0, "timeout": None, "env": None,  # keyword-only additions beyond the seed
+        "retries": 0, "timeout": None, "env": None, "secret_env": None,  # keyword-only additions beyond the seed
     }
 
 
