@@ -113,6 +113,8 @@ class BrokerCore {
   // For tests: "w1:1/4 w2:0/4" and job states.
   std::string RenderWorkers() const;
   const Job* FindJob(const std::string& id) const;
+  // The ids of the jobs RUNNING now (after Recover: those whose workers may still rejoin).
+  std::vector<std::string> RunningJobIds() const;
   // Illegal state transitions refused so far (release builds; a debug build asserts instead). Tests
   // check it stays 0.
   int64_t refused_transitions() const { return refused_transitions_; }

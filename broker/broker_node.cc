@@ -311,6 +311,8 @@ int RunBroker(const BrokerOptions& o) {
     spdlog::error("broker: cannot start from the journal {}/broker.db: {}", o.dir, st.message());
     return 1;
   }
+  s.security->RetainJobCredentials(core.RunningJobIds());
+  s.security->SaveJobCredentials();
   spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}/broker.db",
                o.bind, port, config.worker_port, config.pub_port, o.dir);
   AnnounceReady("broker", "tcp://" + o.bind + ":" + std::to_string(port));

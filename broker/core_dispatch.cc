@@ -18,6 +18,14 @@ const Job* BrokerCore::Resolve(const std::string& id) const {
 
 const Job* BrokerCore::FindJob(const std::string& id) const { return Resolve(id); }
 
+std::vector<std::string> BrokerCore::RunningJobIds() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, job] : jobs_) {
+    if (job.state == JobState::kRunning) ids.push_back(id);
+  }
+  return ids;
+}
+
 Job* BrokerCore::FindRun(const std::string& id, int64_t run) {
   auto latest = jobs_.find(id);
   if (latest != jobs_.end() && latest->second.run == run) return &latest->second;

@@ -5,6 +5,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <set>
+
 namespace titan::security {
 namespace {
 
@@ -149,6 +151,24 @@ void ServerSecurity::DropJobCredential(const std::string& job_id) {
   jobs_.Remove(name);
   principals_.Remove(name);
   jobs_dirty_ = true;
+}
+
+void ServerSecurity::RetainJobCredentials(const std::vector<std::string>& running) {
+  if (!curve()) return;
+  std::set<std::string> keep;
+  for (const std::string& id : running) keep.insert(JobPrincipalName(id));
+  std::vector<std::string> stale;
+  for (const Principal& p : jobs_.all()) {
+    if (!keep.count(p.name)) stale.push_back(p.name);
+  }
+  for (const std::string& name : stale) {
+    jobs_.Remove(name);
+    principals_.Remove(name);
+  }
+  jobs_dirty_ = jobs_dirty_ || !stale.empty();
+  jobs_ours_ = true;
+  if (!stale.empty())
+    spdlog::info("revoked {} job credentials of runs that ended while the broker was down", stale.size());
 }
 
 void ServerSecurity::SaveJobCredentials() {

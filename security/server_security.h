@@ -59,6 +59,9 @@ class ServerSecurity {
   std::optional<wire::JobCredential> MintJobCredential(const std::string& job_id);
   // Revokes the credential of job `id`, if it has one.
   void DropJobCredential(const std::string& job_id);
+  // Revokes every job credential but those of `running` job ids (a restarted broker: the jobs file
+  // still names jobs that ended, or were requeued, while it was down).
+  void RetainJobCredentials(const std::vector<std::string>& running);
   // Writes the job principals file when it changed (no fsync: a lost file costs running jobs their
   // access, nothing else). Logged when it fails.
   void SaveJobCredentials();
