@@ -19,8 +19,9 @@ struct KeyFiles {
   std::string server() const { return dir + "/server.yaml"; }
   std::string principals() const { return dir + "/principals.yaml"; }
   std::string admin_credential() const { return dir + "/admin.cred"; }
-  // The principals of running jobs (a broker's; read by the store too): public keys only.
-  std::string jobs() const { return dir + "/jobs.yaml"; }
+  // The principals of running jobs (the broker's log; followed by the store): public keys only
+  // (job_key_log.h).
+  std::string jobs() const { return dir + "/jobs.log"; }
 };
 
 // True when `dir` holds a server keypair.

@@ -50,13 +50,14 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx
   s->server_ = *server;
   Result<Principals> principals = Principals::Load(s->keys_.principals());
   if (!principals.ok()) return principals.status();
-  s->principals_ = std::move(*principals);
+  s->file_principals_ = std::move(*principals);
+  s->job_reader_ = std::make_unique<JobKeyReader>(s->keys_.jobs());
   s->LoadJobPrincipals();
   s->AddJobPrincipals();
   s->zap_ = std::make_unique<ZapHandler>(ctx);
   s->watch_.Reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (!s->watch_.valid() ||
-      inotify_add_watch(s->watch_.get(), options.keys_dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+  if (!s->watch_.valid() || inotify_add_watch(s->watch_.get(), options.keys_dir.c_str(),
+                                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY) < 0) {
     return Status::Error(node + ": cannot watch the keys folder '" + options.keys_dir + "' for revocations");
   }
   spdlog::info("{}: CURVE on; {} principals in {}", node, s->principals_.all().size(), s->keys_.principals());
@@ -84,17 +85,23 @@ void ServerSecurity::OnPoll(const zmq::pollitem_t* items) {
   if (items[1].revents & ZMQ_POLLIN) {
     // Reload for a new principals file, or another process's jobs file; not for this process's own
     // jobs file or the temporary files the writers rename into place.
-    bool changed = false;
+    bool changed = false, jobs_changed = false;
     alignas(inotify_event) char buf[4096];
     for (ssize_t n; (n = ::read(watch_.get(), buf, sizeof buf)) > 0;) {
       for (ssize_t at = 0; at < n;) {
         const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
-        const std::string name = e->len ? e->name : "";
-        changed = changed || name == "principals.yaml" || (name == "jobs.yaml" && !jobs_ours_);
+        const std::string_view name = e->len ? e->name : "";
+        changed = changed || (name == "principals.yaml" && !(e->mask & IN_MODIFY));
+        jobs_changed = jobs_changed || (name == "jobs.log" && !job_writer_);
         at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
       }
     }
-    if (changed) Reload();
+    if (changed) {
+      Reload();
+    } else if (jobs_changed) {
+      LoadJobPrincipals();
+      AddJobPrincipals();
+    }
   }
   if (items[0].revents & ZMQ_POLLIN) zap_->Serve(principals_);
 }
@@ -105,26 +112,25 @@ void ServerSecurity::Reload() {
     spdlog::error("keeping the principals loaded before: {}", now.message());
     return;
   }
-  principals_ = std::move(*now);
-  if (!jobs_ours_) {  // another node's jobs file (the store reads the broker's); ours is in memory
-    LoadJobPrincipals();
-  }
+  file_principals_ = std::move(*now);
+  if (!job_writer_) LoadJobPrincipals();  // another node's jobs log (the store follows the broker's)
   AddJobPrincipals();
 }
 
 void ServerSecurity::LoadJobPrincipals() {
-  Result<Principals> jobs = Principals::Load(keys_.jobs());
-  if (!jobs.ok()) {
-    spdlog::error("keeping the job principals loaded before: {}", jobs.message());
-    return;
-  }
-  jobs_ = std::move(*jobs);
+  if (Status st = job_reader_->Follow(&jobs_); !st.ok()) spdlog::error("job principals: {}", st.message());
 }
 
 void ServerSecurity::AddJobPrincipals() {
+  principals_ = file_principals_;
   for (const Principal& p : jobs_.all()) {
     if (p.name.rfind("job-", 0) == 0) (void)principals_.Add(p);  // never one of the file's names
   }
+}
+
+JobKeyWriter& ServerSecurity::JobWriter() {
+  if (!job_writer_) job_writer_ = std::make_unique<JobKeyWriter>(keys_.jobs());
+  return *job_writer_;
 }
 
 std::optional<wire::JobCredential> ServerSecurity::MintJobCredential(const std::string& job_id) {
@@ -139,8 +145,7 @@ std::optional<wire::JobCredential> ServerSecurity::MintJobCredential(const std::
   const Principal p{name, k->public_key, Role::kSubmitter, 0, 0};
   (void)jobs_.Add(p);
   (void)principals_.Add(p);
-  jobs_dirty_ = true;
-  jobs_ours_ = true;
+  JobWriter().Added(p);
   return wire::JobCredential{name, k->public_key, k->secret_key, server_.public_key};
 }
 
@@ -150,7 +155,7 @@ void ServerSecurity::DropJobCredential(const std::string& job_id) {
   if (jobs_.FindName(name) == nullptr) return;
   jobs_.Remove(name);
   principals_.Remove(name);
-  jobs_dirty_ = true;
+  JobWriter().Removed(name);
 }
 
 void ServerSecurity::RetainJobCredentials(const std::vector<std::string>& running) {
@@ -165,19 +170,14 @@ void ServerSecurity::RetainJobCredentials(const std::vector<std::string>& runnin
     jobs_.Remove(name);
     principals_.Remove(name);
   }
-  jobs_dirty_ = jobs_dirty_ || !stale.empty();
-  jobs_ours_ = true;
+  (void)JobWriter();  // from now on this process's memory is the truth: its first Flush rewrites the log
   if (!stale.empty())
     spdlog::info("revoked {} job credentials of runs that ended while the broker was down", stale.size());
 }
 
 void ServerSecurity::SaveJobCredentials() {
-  if (!jobs_dirty_) return;
-  if (Status s = jobs_.Save(keys_.jobs(), /*durable=*/false); !s.ok()) {
-    spdlog::error("cannot write the job principals file: {}", s.message());
-    return;
-  }
-  jobs_dirty_ = false;
+  if (!job_writer_ || !job_writer_->dirty()) return;
+  if (Status s = job_writer_->Flush(jobs_); !s.ok()) spdlog::error("job principals: {}", s.message());
 }
 
 Status ServerSecurity::AuthorizeWorker(const std::string& user_id) const {

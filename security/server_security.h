@@ -15,6 +15,7 @@
 #include "base/unique_fd.h"
 #include "schemas/generated/messages.h"
 #include "schemas/generated/protocol.h"
+#include "security/job_key_log.h"
 #include "security/key_files.h"
 #include "security/zap.h"
 
@@ -62,23 +63,26 @@ class ServerSecurity {
   // Revokes every job credential but those of `running` job ids (a restarted broker: the jobs file
   // still names jobs that ended, or were requeued, while it was down).
   void RetainJobCredentials(const std::vector<std::string>& running);
-  // Writes the job principals file when it changed (no fsync: a lost file costs running jobs their
-  // access, nothing else). Logged when it fails.
+  // Appends the job principals that changed to the jobs log (job_key_log.h; no fsync: a lost tail costs
+  // running jobs their access, nothing else). Logged when it fails.
   void SaveJobCredentials();
   int64_t refused() const { return zap_ ? zap_->refused() : 0; }
 
  private:
   ServerSecurity() = default;
   void Reload();
-  void LoadJobPrincipals();  // jobs.yaml into jobs_ (kept as it was when the file cannot be read)
-  void AddJobPrincipals();   // job principals (jobs_) into principals_
+  void LoadJobPrincipals();   // what the jobs log gained into jobs_ (logged when it cannot be read)
+  void AddJobPrincipals();    // principals_ = the file's (file_principals_) and the jobs' (jobs_)
+  JobKeyWriter& JobWriter();  // made on first use: this process mints job credentials
 
   KeyFiles keys_;
   Keypair server_;
-  Principals principals_;  // the principals file's, then the jobs'
-  Principals jobs_;        // the job principals (the broker's own, or as read from jobs.yaml)
-  bool jobs_dirty_ = false;
-  bool jobs_ours_ = false;  // this process mints job credentials: its memory, not the file, is the truth
+  Principals principals_;       // the principals file's, then the jobs'
+  Principals file_principals_;  // the principals file's
+  Principals jobs_;             // the job principals (the broker's own, or as read from the jobs log)
+  std::unique_ptr<JobKeyReader> job_reader_;  // following another node's jobs log
+  std::unique_ptr<JobKeyWriter>
+      job_writer_;  // once this process mints job credentials: its memory is the truth
   std::unique_ptr<ZapHandler> zap_;
   exec::UniqueFd watch_;
 };

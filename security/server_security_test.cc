@@ -28,10 +28,11 @@ TEST(ServerSecurity, ARestartedBrokerRevokesTheCredentialsOfRunsThatEnded) {
   EXPECT_EQ(nullptr, second.value()->principals().FindName("job-ended"));
   EXPECT_NE(nullptr, second.value()->principals().FindName("job-still-running"));
   second.value()->SaveJobCredentials();
-  Result<Principals> saved = Principals::Load(keys.jobs());
-  ASSERT_TRUE(saved.ok()) << saved.message();
-  EXPECT_EQ(nullptr, saved->FindName("job-ended"));
-  EXPECT_NE(nullptr, saved->FindName("job-still-running"));
+  Principals saved;
+  JobKeyReader reader(keys.jobs());
+  ASSERT_TRUE(reader.Follow(&saved).ok());
+  EXPECT_EQ(nullptr, saved.FindName("job-ended"));
+  EXPECT_NE(nullptr, saved.FindName("job-still-running"));
 }
 
 }  // namespace
