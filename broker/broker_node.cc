@@ -288,7 +288,9 @@ int RunBroker(const BrokerOptions& o) {
   if (!OpenJournal(o, journal)) return 1;
   LogStore logs(o.dir + "/logs");
   Sockets s;
-  const security::SecurityOptions secure{o.keys_dir.empty() ? o.dir + "/keys" : o.keys_dir, o.insecure};
+  const security::SecurityOptions secure{.keys_dir = o.keys_dir.empty() ? o.dir + "/keys" : o.keys_dir,
+                                         .insecure = o.insecure,
+                                         .mints_job_keys = true};
   Result<std::unique_ptr<security::ServerSecurity>> guard =
       security::ServerSecurity::Open(s.ctx, secure, o.bind, "broker");
   if (!guard.ok()) {

@@ -55,6 +55,7 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx
   s->LoadJobPrincipals();
   s->AddJobPrincipals();
   s->zap_ = std::make_unique<ZapHandler>(ctx);
+  if (options.mints_job_keys) s->mint_ = std::make_unique<KeyMint>(ctx);
   s->watch_.Reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!s->watch_.valid() || inotify_add_watch(s->watch_.get(), options.keys_dir.c_str(),
                                               IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY) < 0) {
@@ -135,7 +136,7 @@ JobKeyWriter& ServerSecurity::JobWriter() {
 
 std::optional<wire::JobCredential> ServerSecurity::MintJobCredential(const std::string& job_id) {
   if (!curve()) return std::nullopt;
-  Result<Keypair> k = NewKeypair();
+  Result<Keypair> k = mint_ ? mint_->Take() : NewKeypair();
   if (!k.ok()) {
     spdlog::error("no credential for job {}: {}", job_id, k.message());
     return std::nullopt;

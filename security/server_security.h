@@ -17,13 +17,15 @@
 #include "schemas/generated/protocol.h"
 #include "security/job_key_log.h"
 #include "security/key_files.h"
+#include "security/key_mint.h"
 #include "security/zap.h"
 
 namespace titan::security {
 
 struct SecurityOptions {
-  std::string keys_dir;   // the keys folder (key_files.h); empty: none
-  bool insecure = false;  // --insecure: plaintext even where keys exist or the address is not loopback
+  std::string keys_dir;         // the keys folder (key_files.h); empty: none
+  bool insecure = false;        // --insecure: plaintext even where keys exist or the address is not loopback
+  bool mints_job_keys = false;  // the broker: job credentials' keypairs are made ahead (key_mint.h)
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".
@@ -84,6 +86,7 @@ class ServerSecurity {
   std::unique_ptr<JobKeyWriter>
       job_writer_;  // once this process mints job credentials: its memory is the truth
   std::unique_ptr<ZapHandler> zap_;
+  std::unique_ptr<KeyMint> mint_;  // with mints_job_keys
   exec::UniqueFd watch_;
 };
 
