@@ -60,6 +60,11 @@ bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, 
       const std::string who = credential_ ? "principal '" + credential_->principal + "'" : "";
       if (std::optional<std::string> refused = watch_->TakeFailure(endpoint, who)) {
         Close();
+        if (std::optional<security::Credential> fresh =
+                credential_ ? security::Reread(*credential_) : std::nullopt) {
+          credential_ = std::move(fresh);  // the file changed (a rotated server key): once more with it
+          return RoundTrip(endpoint, request, reply, error, timeout_ms);
+        }
         *error = *refused;
         return false;
       }

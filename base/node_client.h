@@ -20,7 +20,8 @@ class NodeClient {
   ~NodeClient();
 
   // Speak CURVE with `credential` (security/client_security.h) on every socket from now on; nullopt:
-  // plaintext. A refused handshake fails a call with "authentication failed: ..." at once.
+  // plaintext. A refused handshake fails a call with "authentication failed: ..." at once, unless the
+  // credential's file changed meanwhile (security::Reread): then the call is made again with it.
   void set_credential(std::optional<security::Credential> credential);
   const std::optional<security::Credential>& credential() const { return credential_; }
 

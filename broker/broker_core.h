@@ -96,6 +96,11 @@ class BrokerCore {
   // name registered by one principal is refused to another while that worker is live.
   void OnWorker(const std::string& identity, const wire::Message& msg, Instant now,
                 std::optional<int64_t> rid = std::nullopt, const std::string& principal = "");
+  // Principals whose keys the cluster no longer admits (security::KeysChange::revoked): each worker
+  // registered under one of them is lost at once rather than after its heartbeats. Its runs are
+  // cancelled there (it is told why: a worker still honest stops them) and requeued for other workers
+  // without counting as a loss of the job, and its name is free again.
+  void RevokeWorkers(const std::vector<std::string>& principals, Instant now);
   // Fires due timers (delays, retries, waits, heartbeats, recovery), then dispatches.
   void OnTick(Instant now);
   // Dispatches queued jobs to free slots; call once per loop turn after the messages of the turn.
@@ -283,7 +288,8 @@ class BrokerCore {
   void ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Instant now);
   void JobLog(Worker& w, wire::JobLogMsg msg);
   void ServiceStatus(Worker& w, const wire::ServiceStatusMsg& msg, Instant now);
-  void LoseWorker(const std::string& name, const std::string& why, Instant now);
+  // The worker is gone: its runs are requeued (`count_loss`: as a loss of each job, max_lost applies).
+  void LoseWorker(const std::string& name, const std::string& why, Instant now, bool count_loss = true);
   void SendWorker(const Worker& w, wire::Message msg);
   void PublishWorker(const Worker& w, const char* event, Instant now);
   wire::WorkerInfo RenderWorker(const Worker& w, Instant now) const;

@@ -251,13 +251,18 @@ bool Turn(Sockets& s, BrokerCore& core, const zmq::pollitem_t* items, Backlog& b
 int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
   Counters counters;
   Backlog backlog;
-  zmq::pollitem_t items[5] = {
-      {s.clients.handle(), 0, ZMQ_POLLIN, 0}, {s.workers.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
-  const size_t n = 3 + s.security->AddPollItems(&items[3]);  // ZAP and the keys-folder watch
+  // The event PUB socket never reports POLLIN; polling it lets libzmq run its commands, so that the
+  // subscriptions of a revoked principal close when ServerSecurity rebinds it.
+  zmq::pollitem_t items[6] = {{s.clients.handle(), 0, ZMQ_POLLIN, 0},
+                              {s.workers.handle(), 0, ZMQ_POLLIN, 0},
+                              signals.PollItem(),
+                              {s.events.handle(), 0, ZMQ_POLLIN, 0}};
+  const size_t n = 4 + s.security->AddPollItems(&items[4]);  // ZAP and the keys-folder watch
   for (;;) {
     // Deadlines are monotonic. With a backlog, come back soon to retry it (the worker is draining its
     // queue meanwhile).
-    const int64_t wait = std::clamp<int64_t>(core.NextDeadline() - MonoMs(), 0, backlog.empty() ? 1000 : 1);
+    const int64_t wait = s.security->PollTimeout(
+        std::clamp<int64_t>(core.NextDeadline() - MonoMs(), 0, backlog.empty() ? 1000 : 1));
     try {
       zmq::poll(items, n, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
@@ -269,8 +274,13 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
       spdlog::info("broker: signal {} received; stopping", signals.Take());
       break;
     }
-    s.security->OnPoll(&items[3]);  // admit (or refuse) new connections before reading requests
+    // Admit (or refuse) new connections before reading requests. What a revoked principal holds is
+    // closed: its workers now, its event subscriptions once the turn's events are sent; its other
+    // connections get FORBIDDEN per request.
+    const security::KeysChange change = s.security->OnPoll(&items[4]);
+    if (!change.revoked.empty()) core.RevokeWorkers(change.revoked, Now());
     if (!Turn(s, core, items, backlog, counters)) return 1;
+    s.security->CloseSubscriptions(change);
   }
   spdlog::info(
       "broker: stopped ({} bad client messages, {} bad worker messages, {} forbidden, {} unroutable, "

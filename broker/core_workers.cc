@@ -1,6 +1,8 @@
 // BrokerCore: the worker dialog (register, heartbeats, job start/log/done, loss and reconciliation).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "base/exit_reason.h"
 #include "broker/broker_core.h"
 #include "broker/reconcile.h"
@@ -321,7 +323,28 @@ void BrokerCore::ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Inst
   }
 }
 
-void BrokerCore::LoseWorker(const std::string& name, const std::string& why, Instant now) {
+void BrokerCore::RevokeWorkers(const std::vector<std::string>& principals, Instant now) {
+  std::vector<std::string> revoked;
+  for (const auto& [name, w] : workers_) {
+    if (std::find(principals.begin(), principals.end(), w.principal) != principals.end())
+      revoked.push_back(name);
+  }
+  for (const std::string& name : revoked) {
+    const Worker& w = workers_.at(name);
+    const std::string why = "the principal '" + w.principal + "' of worker " + name + " was revoked";
+    for (const std::string& id : w.running) {
+      if (const Job* job = Resolve(id); job != nullptr && job->worker == name) {
+        SendWorker(w, wire::JobCancelMsg{.id = job->id,
+                                         .attempt = job->attempt,
+                                         .reason = "the broker no longer expects this run: " + why}
+                          .ToMessage());
+      }
+    }
+    LoseWorker(name, why, now, /*count_loss=*/false);
+  }
+}
+
+void BrokerCore::LoseWorker(const std::string& name, const std::string& why, Instant now, bool count_loss) {
   auto it = workers_.find(name);
   if (it == workers_.end()) return;
   Worker w = std::move(it->second);
@@ -335,7 +358,8 @@ void BrokerCore::LoseWorker(const std::string& name, const std::string& why, Ins
   }
   for (const auto& id : w.running) {
     Job* job = Resolve(id);
-    if (job != nullptr && job->state == JobState::kRunning && job->worker == name) Requeue(*job, why, now);
+    if (job != nullptr && job->state == JobState::kRunning && job->worker == name)
+      Requeue(*job, why, now, count_loss);
   }
   w.running.clear();
   PublishWorker(w, left ? "left" : "lost", now);

@@ -46,5 +46,26 @@ TEST_F(WorkerIdentityTest, TheSameKeyMayRegisterItsNameAgainOnANewConnection) {
   EXPECT_EQ("WORKER_WELCOME", Register("id-w2", "w2", "other-workers"));  // other names are free
 }
 
+TEST_F(WorkerIdentityTest, ARevokedPrincipalsWorkerIsLostAtOnceItsRunCancelledThereAndRunElsewhere) {
+  ASSERT_EQ("WORKER_WELCOME", Register("id-w1", "w1", "mallory"));
+  Submit({{.id = "a"}});
+  ASSERT_EQ("a@w1", Assignments());
+  ASSERT_EQ("WORKER_WELCOME", Register("id-w2", "w2", "workers"));
+  core_->RevokeWorkers({"mallory"}, now_);
+  std::string told;
+  for (const Outgoing& o : Turn()) {
+    if (o.kind != Outgoing::kWorker || o.msg.type != MsgType::kJobCancel) continue;
+    const Result<wire::JobCancelMsg> cancel = wire::JobCancelMsg::From(o.msg);
+    told += o.identity + " " + cancel->id + ": " + cancel->reason;
+  }
+  EXPECT_EQ(
+      "id-w1 a: the broker no longer expects this run: the principal 'mallory' of worker w1 was revoked",
+      told);
+  EXPECT_EQ("a@w2", Assignments());  // at once: no heartbeat missed yet
+  EXPECT_EQ("w2:1/2", core_->RenderWorkers());
+  EXPECT_EQ(0, core_->FindJob("a")->lost);                              // a revocation is not the job's loss
+  EXPECT_EQ("WORKER_WELCOME", Register("id-w1-new", "w1", "workers"));  // the name is free again
+}
+
 }  // namespace
 }  // namespace titan::broker

@@ -43,6 +43,8 @@ class BrokerClient {
   // Makes `sub` (a SUB socket for the broker's events) a CURVE client with this client's credential, if
   // it has one. Before connect.
   void SecureSubscriber(zmq::socket_t& sub) const;
+  // This client's credential (nullopt: plaintext).
+  const std::optional<security::Credential>& credential() const { return client_.credential(); }
 
  private:
   // kExitOk with the struct moved to *out, or the reason printed and kExitRefused.

@@ -1,6 +1,8 @@
-// `titan keys init|add|list|revoke`: the cluster's keys folder (security/key_files.h), on the machine
-// that holds it. Nodes reload the principals file when it changes, so add and revoke apply at once.
+// `titan keys init|add|list|revoke|reissue|rotate`: the cluster's keys folder (security/key_files.h), on
+// the machine that holds it. Nodes watch the folder, so each change applies at once: a revoked key is
+// refused and its connections closed, a rotated server key is put in use (docs/security.md).
 #include <iostream>
+#include <string_view>
 
 #include "base/clock.h"
 #include "cli/commands.h"
@@ -13,6 +15,7 @@ struct KeysArgs {
   std::string dir = "titan-data";  // the data directory; keys live in <dir>/keys
   std::string keys;                // --keys: the keys folder itself
   std::string name, role = "submitter", out;
+  bool rollback = false;
   security::KeyFiles files() const { return {keys.empty() ? dir + "/keys" : keys}; }
 };
 
@@ -34,6 +37,21 @@ int Init(const KeysArgs& a) {
   return kExitOk;
 }
 
+// Writes a credential made for `a.name` to --out (default ./NAME.cred) and says what to do with it.
+int WriteIssued(const KeysArgs& a, const security::Credential& c, std::string_view command) {
+  const std::string out = a.out.empty() ? a.name + ".cred" : a.out;
+  if (Status s = security::WriteCredential(out, c); !s.ok()) {
+    std::cerr << "titan keys " << command << ": principal '" << a.name
+              << "' has a new key but its credential was not written: " << s.message()
+              << "; run `titan keys reissue " << a.name << " --out FILE`\n";
+    return kExitIo;
+  }
+  std::cout << (command == "add" ? "added " : "reissued ") << a.name << " (" << c.role
+            << "); credential: " << out << "\nGive it to its holder: --credentials " << out
+            << " or TITAN_CREDENTIALS=" << out << "\n";
+  return kExitOk;
+}
+
 int Add(const KeysArgs& a) {
   const std::optional<security::Role> role = security::RoleNamed(a.role);
   if (!role) {
@@ -45,16 +63,7 @@ int Add(const KeysArgs& a) {
     std::cerr << "titan keys add: " << c.message() << "\n";
     return c.status().code() == Status::Code::kInvalid ? kExitUsage : kExitIo;
   }
-  const std::string out = a.out.empty() ? a.name + ".cred" : a.out;
-  if (Status s = security::WriteCredential(out, *c); !s.ok()) {
-    std::cerr << "titan keys add: principal '" << a.name
-              << "' was added but its credential was not written: " << s.message()
-              << "; revoke it and add it again\n";
-    return kExitIo;
-  }
-  std::cout << "added " << a.name << " (" << a.role << "); credential: " << out
-            << "\nGive it to its holder: --credentials " << out << " or TITAN_CREDENTIALS=" << out << "\n";
-  return kExitOk;
+  return WriteIssued(a, *c, "add");
 }
 
 int List(const KeysArgs& a) {
@@ -71,13 +80,49 @@ int List(const KeysArgs& a) {
   return kExitOk;
 }
 
+int Reissue(const KeysArgs& a) {
+  Result<security::Credential> c = security::ReissuePrincipal(a.files(), a.name);
+  if (!c.ok()) {
+    std::cerr << "titan keys reissue: " << c.message() << "\n";
+    return c.status().code() == Status::Code::kNotFound ? kExitNotFound : kExitUsage;
+  }
+  return WriteIssued(a, *c, "reissue");
+}
+
+int Rotate(const KeysArgs& a) {
+  const security::KeyFiles keys = a.files();
+  Result<security::Rotation> r = security::RotateServerKey(keys, a.rollback);
+  if (!r.ok()) {
+    std::cerr << "titan keys rotate: " << r.message() << "\n";
+    return r.status().code() == Status::Code::kInvalid ? kExitUsage : kExitIo;
+  }
+  std::cout << "server key now " << r->public_key << " in " << keys.server() << "\nthe previous one ("
+            << r->previous_key.substr(0, 8) << "...) is kept in " << keys.previous_server()
+            << (a.rollback ? "" : ": `titan keys rotate --rollback` puts it back") << "\n";
+  for (const std::string& path : r->rewritten) std::cout << "new server key written into " << path << "\n";
+  for (const std::string& why : r->skipped) std::cout << "not a credential, left as it is: " << why << "\n";
+  std::cout << "Nodes that use " << keys.dir << " switch now: every connection is closed, and clients and "
+            << "workers whose credential file is here reconnect with the new key; jobs keep running.\n"
+            << "A node that reads a copy of this folder on another machine switches when the new server.yaml "
+            << "is copied there.\n";
+  if (!r->unreached.empty()) {
+    std::cout << "Credentials given out still name the old key and are refused until re-issued:";
+    for (const security::Principal& p : r->unreached) {
+      std::cout << " " << p.name << " (" << security::RoleName(p.role) << ")";
+    }
+    std::cout << "\nRe-issue each with `titan keys reissue NAME --out FILE` and hand it over (a holder that "
+              << "writes it over the file it uses reconnects without a restart).\n";
+  }
+  return kExitOk;
+}
+
 int Revoke(const KeysArgs& a) {
   if (Status s = security::RevokePrincipal(a.files(), a.name, WallMs()); !s.ok()) {
     std::cerr << "titan keys revoke: " << s.message() << "\n";
     return s.code() == Status::Code::kNotFound ? kExitNotFound : kExitUsage;
   }
-  std::cout << "revoked " << a.name << ": refused from now on, by every node that uses " << a.files().dir
-            << "\n";
+  std::cout << "revoked " << a.name << ": refused from now on, and its open connections closed, by every "
+            << "node that uses " << a.files().dir << "\n";
   return kExitOk;
 }
 
@@ -104,6 +149,17 @@ void AddKeysCommand(CLI::App& app, int* exit_code) {
   revoke->add_option("NAME", a->name, "the principal")->required();
   AddWhere(revoke, a.get());
   revoke->callback([a, exit_code] { *exit_code = Revoke(*a); });
+  CLI::App* reissue = keys->add_subcommand(
+      "reissue", "Give a principal a new key and credential file; its old key is refused");
+  reissue->add_option("NAME", a->name, "the principal")->required();
+  reissue->add_option("--out", a->out, "where to write the credential (default: ./NAME.cred)");
+  AddWhere(reissue, a.get());
+  reissue->callback([a, exit_code] { *exit_code = Reissue(*a); });
+  CLI::App* rotate = keys->add_subcommand(
+      "rotate", "Replace the server key; running nodes switch at once, jobs keep running");
+  rotate->add_flag("--rollback", a->rollback, "put the previous server key back in use");
+  AddWhere(rotate, a.get());
+  rotate->callback([a, exit_code] { *exit_code = Rotate(*a); });
 }
 
 }  // namespace titan::cli

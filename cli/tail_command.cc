@@ -1,9 +1,11 @@
 // `titan tail`: every event the broker publishes (job states, log lines, workers), one line each,
-// until Ctrl-C.
+// until Ctrl-C (or until the broker refuses its credential).
 #include <time.h>
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string_view>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -14,6 +16,7 @@
 #include "cli/job_view.h"
 #include "schemas/cpp/transport.h"
 #include "schemas/generated/messages.h"
+#include "security/client_security.h"
 
 namespace titan::cli {
 namespace {
@@ -96,37 +99,69 @@ std::string RenderEvent(const std::string& topic, const wire::Message& m, bool h
   }
 }
 
+// The broker's event feed: a SUB socket with the topics asked for, and its handshake monitor.
+struct Feed {
+  Feed(zmq::context_t& ctx, const TailArgs& args, const std::optional<security::Credential>& credential,
+       const std::string& pub)
+      : sub(ctx, zmq::socket_type::sub), watch(ctx, sub) {
+    wire::ConfigureSocket(sub);
+    sub.set(zmq::sockopt::linger, 0);
+    if (credential) security::SecureClient(sub, *credential);
+    if (args.jobs) sub.set(zmq::sockopt::subscribe, "job.");
+    if (args.logs) sub.set(zmq::sockopt::subscribe, "log.");
+    if (args.workers) sub.set(zmq::sockopt::subscribe, "worker.");
+    if (args.workers) sub.set(zmq::sockopt::subscribe, "scale.");
+    sub.connect(pub);
+  }
+  zmq::socket_t sub;
+  security::HandshakeWatch watch;  // declared after sub: destroyed before it
+};
+
+// Prints the feed's next event, if one is waiting.
+void PrintEvent(zmq::socket_t& sub, bool heartbeats) {
+  zmq::multipart_t frames;
+  if (!frames.recv(sub, ZMQ_DONTWAIT) || frames.size() < 2) return;
+  std::vector<std::string_view> payload;
+  for (size_t i = 1; i < frames.size(); ++i) payload.push_back(frames[i].to_string_view());
+  const wire::Decoded d = wire::Decode(std::span<const std::string_view>(payload));
+  if (d.status != wire::DecodeStatus::kOk) {
+    std::cerr << "titan: undecodable event on " << frames[0].to_string() << ": " << d.reason << '\n';
+    return;
+  }
+  std::cout << RenderEvent(frames[0].to_string(), d.msg, heartbeats) << std::flush;
+}
+
+// Until Ctrl-C, or the broker refuses the handshake (a revoked credential: its subscription was closed).
+// A credential file that changed meanwhile (a rotated server key) is used to connect again.
 int Tail(const Target& target, TailArgs args) {
   SignalWatch signals;  // before any ZeroMQ thread exists
   if (!args.jobs && !args.logs && !args.workers) args.jobs = args.logs = args.workers = true;
   BrokerClient broker(target);
   std::string pub;
   if (const int rc = broker.PubEndpoint(&pub); rc != kExitOk) return rc;
+  std::optional<security::Credential> credential = broker.credential();
   zmq::context_t ctx{1};
-  zmq::socket_t sub(ctx, zmq::socket_type::sub);
-  wire::ConfigureSocket(sub);
-  sub.set(zmq::sockopt::linger, 0);
-  broker.SecureSubscriber(sub);
-  if (args.jobs) sub.set(zmq::sockopt::subscribe, "job.");
-  if (args.logs) sub.set(zmq::sockopt::subscribe, "log.");
-  if (args.workers) sub.set(zmq::sockopt::subscribe, "worker.");
-  if (args.workers) sub.set(zmq::sockopt::subscribe, "scale.");
-  sub.connect(pub);
+  auto feed = std::make_unique<Feed>(ctx, args, credential, pub);
   std::cerr << "titan: tailing " << pub << " (Ctrl-C to stop)\n";
   for (;;) {
-    zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
-    zmq::poll(items, 2, std::chrono::milliseconds(-1));
+    zmq::pollitem_t items[] = {
+        {feed->sub.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem(), feed->watch.PollItem()};
+    zmq::poll(items, 3, std::chrono::milliseconds(-1));
     if (items[1].revents & ZMQ_POLLIN) return kExitOk;
-    zmq::multipart_t frames;
-    if (!(items[0].revents & ZMQ_POLLIN) || !frames.recv(sub, ZMQ_DONTWAIT) || frames.size() < 2) continue;
-    std::vector<std::string_view> payload;
-    for (size_t i = 1; i < frames.size(); ++i) payload.push_back(frames[i].to_string_view());
-    const wire::Decoded d = wire::Decode(std::span<const std::string_view>(payload));
-    if (d.status != wire::DecodeStatus::kOk) {
-      std::cerr << "titan: undecodable event on " << frames[0].to_string() << ": " << d.reason << '\n';
+    const std::string who = credential ? "principal '" + credential->principal + "'" : "";
+    if (std::optional<std::string> refused = feed->watch.TakeFailure(pub, who)) {
+      std::optional<security::Credential> fresh = credential ? security::Reread(*credential) : std::nullopt;
+      if (!fresh) {
+        std::cerr << "titan: " << *refused << '\n';
+        return kExitNoAnswer;
+      }
+      std::cerr << "titan: " << fresh->path << " changed: connecting again with it\n";
+      credential = std::move(fresh);
+      feed.reset();
+      feed = std::make_unique<Feed>(ctx, args, credential, pub);
       continue;
     }
-    std::cout << RenderEvent(frames[0].to_string(), d.msg, args.heartbeats) << std::flush;
+    if (items[0].revents & ZMQ_POLLIN) PrintEvent(feed->sub, args.heartbeats);
   }
 }
 

@@ -44,6 +44,16 @@ Result<std::optional<Credential>> FindCredential(const std::string& explicit_pat
   return std::optional<Credential>(std::move(*c));
 }
 
+std::optional<Credential> Reread(const Credential& c) {
+  if (c.path.empty()) return std::nullopt;
+  Result<Credential> now = ReadCredential(c.path);
+  if (!now.ok() || (now->server_key == c.server_key && now->public_key == c.public_key &&
+                    now->secret_key == c.secret_key)) {
+    return std::nullopt;
+  }
+  return std::move(*now);
+}
+
 void SecureClient(zmq::socket_t& sock, const Credential& c) {
   sock.set(zmq::sockopt::curve_serverkey, c.server_key);
   sock.set(zmq::sockopt::curve_publickey, c.public_key);

@@ -24,6 +24,12 @@ std::string ClusterLink(const std::string& host, int port);
 Result<std::optional<Credential>> FindCredential(const std::string& explicit_path, const std::string& host,
                                                  int port);
 
+// The credential now in `c.path` when that file holds another one than `c` (a rotated server key, a
+// re-issued keypair): what a client re-reads after a refused handshake, so that it survives
+// `titan keys rotate` without a restart. nullopt when `c` has no path, or the file is unchanged or
+// cannot be read (the caller keeps `c`).
+std::optional<Credential> Reread(const Credential& c);
+
 // Makes `sock` a CURVE client with `c` (before connect).
 void SecureClient(zmq::socket_t& sock, const Credential& c);
 

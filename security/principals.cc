@@ -125,4 +125,31 @@ Status Principals::Revoke(const std::string& name, int64_t now_ms) {
   return Status::NotFound("no principal named '" + name + "' (see `titan keys list`)");
 }
 
+Status Principals::Rekey(const std::string& name, const std::string& public_key) {
+  const Principal* owner = FindKey(public_key);
+  if (owner != nullptr && owner->name != name)
+    return Status::Invalid("that public key belongs to another principal already");
+  for (Principal& p : all_) {
+    if (p.name != name) continue;
+    if (p.revoked()) {
+      return Status::Invalid(
+          "principal '" + name +
+          "' is revoked and stays so; add the holder under a new name with `titan keys add`");
+    }
+    p.public_key = public_key;
+    return Status::Ok();
+  }
+  return Status::NotFound("no principal named '" + name + "' (see `titan keys list`)");
+}
+
+std::vector<std::string> LostAccess(const Principals& before, const Principals& after) {
+  std::vector<std::string> lost;
+  for (const Principal& p : before.all()) {
+    if (p.revoked()) continue;
+    const Principal* now = after.FindKey(p.public_key);
+    if (now == nullptr || now->revoked() || now->name != p.name) lost.push_back(p.name);
+  }
+  return lost;
+}
+
 }  // namespace titan::security

@@ -34,6 +34,10 @@ class Principals {
   Status Add(Principal p);
   // Marks `name` revoked at `now_ms`; NOT_FOUND when there is none, INVALID when already revoked.
   Status Revoke(const std::string& name, int64_t now_ms);
+  // Gives `name` another public key (a re-issued credential): the old key is refused from then on.
+  // NOT_FOUND when there is none; INVALID when it is revoked (revoked stays revoked: add a new name) or
+  // the key belongs to another principal.
+  Status Rekey(const std::string& name, const std::string& public_key);
   // Forgets `name` (a job's principal when its run ends); nothing when there is none.
   void Remove(const std::string& name);
   const std::vector<Principal>& all() const { return all_; }
@@ -41,6 +45,10 @@ class Principals {
  private:
   std::vector<Principal> all_;
 };
+
+// The names of the principals whose keys `before` admitted and `after` does not (revoked, removed, or
+// given another key), in `before`'s order: the connections they opened must be closed.
+std::vector<std::string> LostAccess(const Principals& before, const Principals& after);
 
 // A principal name: 1-64 characters of [A-Za-z0-9._@-] (it appears in logs, errors and the audit log).
 bool IsPrincipalName(const std::string& name);

@@ -53,6 +53,23 @@ TEST(Principals, AFileWithABadRoleIsRefusedNamingTheEntry) {
   EXPECT_TRUE(Principals::Load(dir.path() + "/absent.yaml").ok());
 }
 
+TEST(Principals, LostAccessNamesTheRevokedTheRemovedAndTheRekeyed) {
+  Principals before;
+  for (const char* name : {"kept", "revoked", "removed", "rekeyed", "was-revoked"}) {
+    ASSERT_TRUE(before.Add({name, NewKeypair()->public_key, Role::kReader, 1, 0}).ok());
+  }
+  ASSERT_TRUE(before.Revoke("was-revoked", 2).ok());
+  Principals after = before;
+  ASSERT_TRUE(after.Revoke("revoked", 3).ok());
+  after.Remove("removed");
+  ASSERT_TRUE(after.Rekey("rekeyed", NewKeypair()->public_key).ok());
+  ASSERT_TRUE(after.Add({"new", NewKeypair()->public_key, Role::kReader, 4, 0}).ok());
+  EXPECT_EQ((std::vector<std::string>{"revoked", "removed", "rekeyed"}), LostAccess(before, after));
+  EXPECT_FALSE(after.Rekey("revoked", NewKeypair()->public_key).ok());  // revoked stays revoked
+  EXPECT_FALSE(after.Rekey("new", after.FindName("kept")->public_key).ok());
+  EXPECT_EQ(Status::Code::kNotFound, after.Rekey("nobody", NewKeypair()->public_key).code());
+}
+
 TEST(KeyFiles, InitMakesTheServerKeyAndAnAdminOnceAndEveryFileIsPrivate) {
   titan::testing::TempDir dir;
   const KeyFiles keys{dir.path() + "/keys"};

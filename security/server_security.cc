@@ -5,7 +5,10 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
+
+#include "base/clock.h"
 
 namespace titan::security {
 namespace {
@@ -28,6 +31,7 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx
                                                              const std::string& bind,
                                                              const std::string& node) {
   std::unique_ptr<ServerSecurity> s(new ServerSecurity());
+  s->node_ = node;
   s->keys_.dir = options.keys_dir;
   const bool have_keys = !options.keys_dir.empty() && HasServerKey(s->keys_);
   if (options.insecure || !have_keys) {
@@ -50,7 +54,8 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx
   s->server_ = *server;
   Result<Principals> principals = Principals::Load(s->keys_.principals());
   if (!principals.ok()) return principals.status();
-  s->file_principals_ = std::move(*principals);
+  s->file_ = *principals;
+  s->principals_ = std::move(*principals);
   s->job_reader_ = std::make_unique<JobKeyReader>(s->keys_.jobs());
   s->LoadJobPrincipals();
   s->AddJobPrincipals();
@@ -67,11 +72,12 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx
 
 ServerSecurity::~ServerSecurity() = default;
 
-void ServerSecurity::Secure(zmq::socket_t& server, std::string_view domain) const {
+void ServerSecurity::Secure(zmq::socket_t& server, std::string_view domain) {
   if (!curve()) return;
   server.set(zmq::sockopt::curve_server, 1);
   server.set(zmq::sockopt::curve_secretkey, server_.secret_key);
   server.set(zmq::sockopt::zap_domain, std::string(domain));
+  listeners_.push_back(Listener{&server, std::string(domain)});
 }
 
 size_t ServerSecurity::AddPollItems(zmq::pollitem_t* items) {
@@ -81,41 +87,115 @@ size_t ServerSecurity::AddPollItems(zmq::pollitem_t* items) {
   return 2;
 }
 
-void ServerSecurity::OnPoll(const zmq::pollitem_t* items) {
-  if (!curve()) return;
+int64_t ServerSecurity::PollTimeout(int64_t wanted) const {
+  constexpr int64_t kRetryBindMs = 2;
+  const bool waiting =
+      std::any_of(listeners_.begin(), listeners_.end(), [](const Listener& l) { return l.unbound; });
+  if (!waiting) return wanted;
+  return wanted < 0 ? kRetryBindMs : std::min(wanted, kRetryBindMs);
+}
+
+KeysChange ServerSecurity::OnPoll(const zmq::pollitem_t* items) {
+  KeysChange change;
+  if (!curve()) return change;
+  for (Listener& l : listeners_) {
+    if (l.unbound) BindAgain(l);
+  }
   if (items[1].revents & ZMQ_POLLIN) {
-    // Reload for a new principals file, or another process's jobs file; not for this process's own
-    // jobs file or the temporary files the writers rename into place.
-    bool changed = false, jobs_changed = false;
+    // Reload for a new server key or principals file, or another process's jobs file; not for this
+    // process's own jobs file, the previous server key, or the temporary files writers rename into place.
+    bool server = false, principals = false, jobs = false;
     alignas(inotify_event) char buf[4096];
     for (ssize_t n; (n = ::read(watch_.get(), buf, sizeof buf)) > 0;) {
       for (ssize_t at = 0; at < n;) {
         const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
-        const std::string_view name = e->len ? e->name : "";
-        changed = changed || (name == "principals.yaml" && !(e->mask & IN_MODIFY));
-        jobs_changed = jobs_changed || (name == "jobs.log" && !job_writer_);
+        const std::string name = e->len ? e->name : "";
+        server = server || name == "server.yaml";
+        principals = principals || name == "principals.yaml";
+        jobs = jobs || (name == "jobs.log" && !job_writer_);
         at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
       }
     }
-    if (changed) {
-      Reload();
-    } else if (jobs_changed) {
+    if (server) change.rotated = ApplyServerKey();
+    if (principals) {
+      change.revoked = Reload(jobs);
+    } else if (jobs) {  // another node's jobs log grew: only its new lines are read
       LoadJobPrincipals();
       AddJobPrincipals();
     }
   }
   if (items[0].revents & ZMQ_POLLIN) zap_->Serve(principals_);
+  return change;
 }
 
-void ServerSecurity::Reload() {
-  Result<Principals> now = Principals::Load(keys_.principals());
+void ServerSecurity::CloseSubscriptions(const KeysChange& change) {
+  if (change.revoked.empty() || change.rotated) return;  // a rotation rebound every socket already
+  std::string names;
+  for (const std::string& name : change.revoked) names += (names.empty() ? "'" : ", '") + name + "'";
+  spdlog::warn("{}: {} lost access: closing every event subscription (the others reconnect)", node_, names);
+  for (Listener& l : listeners_) {
+    if (l.domain == kEventsDomain) Rebind(l);
+  }
+}
+
+bool ServerSecurity::ApplyServerKey() {
+  Result<Keypair> now = ReadServerKey(keys_);
   if (!now.ok()) {
-    spdlog::error("keeping the principals loaded before: {}", now.message());
+    spdlog::error("{}: keeping the server key in use: {}", node_, now.message());
+    return false;
+  }
+  if (now->public_key == server_.public_key) return false;
+  server_ = std::move(*now);
+  spdlog::warn("{}: new server key {}...: closing every connection; peers reconnect with the new key", node_,
+               server_.public_key.substr(0, 8));
+  for (Listener& l : listeners_) {
+    l.socket->set(zmq::sockopt::curve_secretkey, server_.secret_key);
+    Rebind(l);
+  }
+  return true;
+}
+
+void ServerSecurity::Rebind(Listener& l) {
+  if (l.unbound) return;  // waiting to bind again already: it will, with the options it has now
+  if (l.endpoint.empty()) l.endpoint = l.socket->get(zmq::sockopt::last_endpoint);
+  try {
+    l.socket->unbind(l.endpoint);
+  } catch (const zmq::error_t& e) {
+    spdlog::error("{}: cannot unbind {} to close its connections: {}", node_, l.endpoint, e.what());
     return;
   }
-  file_principals_ = std::move(*now);
-  if (!job_writer_) LoadJobPrincipals();  // another node's jobs log (the store follows the broker's)
+  l.unbound = true;
+  l.unbound_at = MonoMs();
+  BindAgain(l);
+}
+
+void ServerSecurity::BindAgain(Listener& l) {
+  try {
+    l.socket->bind(l.endpoint);
+    l.unbound = false;
+    return;
+  } catch (const zmq::error_t& e) {
+    constexpr int64_t kReportMs = 1000;
+    if (e.num() == EADDRINUSE && MonoMs() - l.unbound_at < kReportMs) return;  // libzmq still closing it
+    spdlog::error("{}: cannot listen on {} again: {}; retrying (is another process on that port?)", node_,
+                  l.endpoint, e.what());
+    l.unbound_at = MonoMs();
+  }
+}
+
+std::vector<std::string> ServerSecurity::Reload(bool jobs) {
+  Result<Principals> now = Principals::Load(keys_.principals());
+  if (!now.ok()) {
+    spdlog::error("{}: keeping the principals loaded before: {}", node_, now.message());
+    return {};
+  }
+  std::vector<std::string> lost = LostAccess(file_, *now);
+  file_ = *now;
+  principals_ = std::move(*now);
+  if (jobs)
+    LoadJobPrincipals();  // another node's jobs file (the store reads the broker's); ours is in memory
   AddJobPrincipals();
+  return lost;
 }
 
 void ServerSecurity::LoadJobPrincipals() {
@@ -123,7 +203,7 @@ void ServerSecurity::LoadJobPrincipals() {
 }
 
 void ServerSecurity::AddJobPrincipals() {
-  principals_ = file_principals_;
+  principals_ = file_;
   for (const Principal& p : jobs_.all()) {
     if (p.name.rfind("job-", 0) == 0) (void)principals_.Add(p);  // never one of the file's names
   }

@@ -114,7 +114,7 @@ bool OpenEngine(const StoreOptions& options, KvEngine& engine, std::string* db_p
 }
 
 // Binds the client ROUTER; the bound port, or 0 after logging why not.
-int Listen(const StoreOptions& options, const security::ServerSecurity& security, zmq::socket_t& router) {
+int Listen(const StoreOptions& options, security::ServerSecurity& security, zmq::socket_t& router) {
   wire::ConfigureSocket(router);
   security.Secure(router);
   router.set(zmq::sockopt::router_mandatory, 1);
@@ -163,7 +163,7 @@ int RunStore(const StoreOptions& options) {
   const size_t n = 2 + (*security)->AddPollItems(&items[2]);
   for (;;) {
     try {
-      zmq::poll(items, n, std::chrono::milliseconds(-1));
+      zmq::poll(items, n, std::chrono::milliseconds((*security)->PollTimeout(-1)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("store: poll failed: {}", e.what());
@@ -173,7 +173,9 @@ int RunStore(const StoreOptions& options) {
       spdlog::info("store: signal {} received; stopping", signals.Take());
       break;
     }
-    (*security)->OnPoll(&items[2]);  // ZAP first: a connection it admits may have requests queued
+    // ZAP first: a connection it admits may have requests queued. A revoked principal's requests are
+    // refused one by one (the store keeps no state per connection); a new server key rebinds the socket.
+    (*security)->OnPoll(&items[2]);
     if (items[0].revents & ZMQ_POLLIN)
       ServeBatch(router, engine, service, **security, options.max_batch, batch, counters);
   }

@@ -4,10 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "base/backoff.h"
 #include "schemas/cpp/transport.h"
-#include "security/client_security.h"
 
 namespace titan::worker {
 
@@ -19,14 +19,13 @@ constexpr int kLiveness = 10;
 constexpr int64_t kFirstBackoffMs = 250;
 constexpr int64_t kMaxBackoffMs = 5000;
 
-std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx, const std::string& endpoint,
+std::unique_ptr<zmq::socket_t> Dealer(zmq::context_t& ctx,
                                       const std::optional<security::Credential>& credential) {
   auto s = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
   wire::ConfigureSocket(*s);
   if (credential) security::SecureClient(*s, *credential);
   s->set(zmq::sockopt::linger, 0);
   s->set(zmq::sockopt::sndhwm, 1000);  // bounds output buffered for a slow broker (backpressure)
-  s->connect(endpoint);
   return s;
 }
 }  // namespace
@@ -41,10 +40,20 @@ BrokerLink::BrokerLink(zmq::context_t& ctx, std::string host, int port, int hear
       make_ready_(std::move(make_ready)),
       credential_(std::move(credential)) {}
 
+std::unique_ptr<zmq::socket_t> BrokerLink::Open(const std::string& endpoint) {
+  watch_.reset();  // before the socket it watches
+  hello_.reset();
+  worker_.reset();
+  auto s = Dealer(ctx_, credential_);
+  watch_ = std::make_unique<security::HandshakeWatch>(ctx_, *s);
+  endpoint_ = endpoint;
+  s->connect(endpoint);
+  return s;
+}
+
 void BrokerLink::StartDiscovery(int64_t now) {
   state_ = State::kDiscovering;
-  worker_.reset();
-  hello_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(port_), credential_);
+  hello_ = Open("tcp://" + host_ + ":" + std::to_string(port_));
   wire::SendRequest(*hello_, wire::HelloMsg{.client = "worker"}.ToMessage());
   hello_deadline_ = now + std::max<int64_t>(Backoff(), 1000);
 }
@@ -54,7 +63,26 @@ size_t BrokerLink::AddPollItems(zmq::pollitem_t* items, bool want_out) {
   if (hello_) items[n++] = {hello_->handle(), 0, ZMQ_POLLIN, 0};
   if (worker_)
     items[n++] = {worker_->handle(), 0, static_cast<short>(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0};
+  if (watch_) items[n++] = watch_->PollItem();
   return n;
+}
+
+void BrokerLink::OnRefused(const std::string& failure, int64_t now) {
+  if (credential_) {
+    if (std::optional<security::Credential> fresh = security::Reread(*credential_)) {
+      spdlog::warn("worker: {}; the credential file {} changed: reconnecting with it", failure, fresh->path);
+      if (fresh->server_key != credential_->server_key) new_server_key_ = fresh->server_key;
+      credential_ = std::move(*fresh);
+      StartDiscovery(now);
+      return;
+    }
+  }
+  if (!refused_) spdlog::error("worker: {} (retrying; a changed credential file is read again)", failure);
+  refused_ = true;
+}
+
+std::optional<std::string> BrokerLink::TakeNewServerKey() {
+  return std::exchange(new_server_key_, std::nullopt);
 }
 
 // Connects the worker socket to the port WELCOME names and registers; anything else is not a broker.
@@ -70,8 +98,7 @@ void BrokerLink::OnWelcome(const wire::Decoded& d, int64_t now) {
                   d.status == wire::DecodeStatus::kOk ? std::string(wire::NameOf(d.msg.type)) : d.reason);
     return;
   }
-  hello_.reset();
-  worker_ = Dealer(ctx_, "tcp://" + host_ + ":" + std::to_string(*worker_port), credential_);
+  worker_ = Open("tcp://" + host_ + ":" + std::to_string(*worker_port));
   state_ = State::kRegistering;
   last_heard_ = now;
   next_heartbeat_ = now + heartbeat_ms_;
@@ -80,6 +107,7 @@ void BrokerLink::OnWelcome(const wire::Decoded& d, int64_t now) {
 
 void BrokerLink::OnWorkerWelcome(const wire::WorkerWelcomeMsg& welcome) {
   if (state_ != State::kReady) unanswered_ = 0;
+  refused_ = false;
   if (welcome.heartbeat_ms > 0) heartbeat_ms_ = static_cast<int>(welcome.heartbeat_ms);  // the broker's beat
   state_ = State::kReady;
   if (welcome.store_port) store_port_ = static_cast<int>(*welcome.store_port);
@@ -88,6 +116,11 @@ void BrokerLink::OnWorkerWelcome(const wire::WorkerWelcomeMsg& welcome) {
 std::vector<Inbound> BrokerLink::Receive(Instant at) {
   const int64_t now = at.mono_ms;
   std::vector<Inbound> out;
+  if (watch_) {
+    const std::string who =
+        credential_ ? "principal '" + credential_->principal + "' (" + credential_->path + ")" : "";
+    if (std::optional<std::string> failure = watch_->TakeFailure(endpoint_, who)) OnRefused(*failure, now);
+  }
   if (hello_ && (hello_->get(zmq::sockopt::events) & ZMQ_POLLIN)) OnWelcome(wire::RecvReply(*hello_), now);
   for (int i = 0; i < 1000 && worker_ && (worker_->get(zmq::sockopt::events) & ZMQ_POLLIN); ++i) {
     wire::Decoded d = wire::RecvReply(*worker_);

@@ -6,6 +6,9 @@
 // so a restarted broker is re-joined without restarting the worker. Never blocks. Every timer (HELLO
 // backoff, heartbeats, the broker's silence) runs on the monotonic part of the Instants it is given:
 // setting the wall clock never makes the broker look gone.
+// A refused handshake (seen on a socket monitor) re-reads the credential file: when it changed (a
+// rotated server key, a re-issued key) the link starts over with it, so a worker survives
+// `titan keys rotate` without a restart; otherwise the refusal is logged once and ZeroMQ keeps retrying.
 #pragma once
 
 #include <functional>
@@ -16,6 +19,7 @@
 
 #include "base/clock.h"
 #include "schemas/generated/messages.h"
+#include "security/client_security.h"
 #include "security/credential.h"
 
 namespace titan::worker {
@@ -37,7 +41,8 @@ class BrokerLink {
              std::optional<security::Credential> credential = std::nullopt);
 
   State state() const { return state_; }
-  // Poll items for the sockets in use (0, 1 or 2); `want_out` also asks for POLLOUT on the worker socket.
+  // Poll items for the socket in use and its handshake monitor (0 or 2; never more than 2);
+  // `want_out` also asks for POLLOUT on the worker socket.
   size_t AddPollItems(zmq::pollitem_t* items, bool want_out);
   // After poll: reads what arrived; returns the worker-dialog messages for the loop to handle
   // (WORKER_WELCOME and HEARTBEAT are handled here, but WORKER_WELCOME is passed on too).
@@ -50,6 +55,9 @@ class BrokerLink {
   // Re-sends WORKER_READY (after DISCONNECT).
   void Reregister(Instant now);
   std::optional<int> store_port() const { return store_port_; }
+  // The server key of a credential file that changed since the last call (the worker then gives it to
+  // its running jobs' credentials); nullopt when none did.
+  std::optional<std::string> TakeNewServerKey();
 
  private:
   // How long the next HELLO waits for an answer before another one is sent.
@@ -57,6 +65,10 @@ class BrokerLink {
   void StartDiscovery(int64_t now);
   void OnWelcome(const wire::Decoded& d, int64_t now);          // the HELLO socket's answer
   void OnWorkerWelcome(const wire::WorkerWelcomeMsg& welcome);  // registered
+  // A DEALER to `endpoint` with the credential, watched for refused handshakes (watch_).
+  std::unique_ptr<zmq::socket_t> Open(const std::string& endpoint);
+  // The handshake with the broker failed (`failure` says why): re-read the credential file.
+  void OnRefused(const std::string& failure, int64_t now);
 
   zmq::context_t& ctx_;
   std::string host_;
@@ -65,7 +77,12 @@ class BrokerLink {
   std::function<wire::WorkerReadyMsg()> make_ready_;
   std::optional<security::Credential> credential_;
   State state_ = State::kDiscovering;
-  std::unique_ptr<zmq::socket_t> hello_, worker_;
+  std::unique_ptr<zmq::socket_t> hello_, worker_;  // at most one of them at a time
+  std::string endpoint_;                           // the one that socket connects to
+  // The open socket's handshake monitor: declared after the sockets, so destroyed before them.
+  std::unique_ptr<security::HandshakeWatch> watch_;
+  bool refused_ = false;  // a refusal was logged since the last WORKER_WELCOME
+  std::optional<std::string> new_server_key_;
   int64_t hello_deadline_ = 0;
   int64_t unanswered_ = 0;  // HELLOs in a row nothing answered: the next one waits BackoffMs of it
   int64_t last_heard_ = 0;  // monotonic ms, as every time below

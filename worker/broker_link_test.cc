@@ -1,13 +1,16 @@
 // BrokerLink against a fake broker on 127.0.0.1 (one ROUTER answering HELLO and WORKER_READY), with
 // injected clocks: the link's timers follow the monotonic clock only, so a wall-clock step of an hour
-// either way does not make it take the broker for gone. Waits on the sockets, never sleeps.
+// either way does not make it take the broker for gone; and with CURVE, a refused handshake makes the
+// link read its credential file again. Waits on the sockets, never sleeps.
 #include "worker/broker_link.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 
+#include "base/test_dir.h"
 #include "schemas/cpp/transport.h"
+#include "security/curve_keys.h"
 
 namespace titan::worker {
 namespace {
@@ -25,8 +28,13 @@ struct FakeBroker {
   zmq::socket_t router{ctx, zmq::socket_type::router};
   int port = 0;
 
-  FakeBroker() {
+  // With `curve`: a CURVE server with that keypair (no ZAP handler here: any client key is admitted).
+  explicit FakeBroker(const std::optional<security::Keypair>& curve = std::nullopt) {
     wire::ConfigureSocket(router);
+    if (curve) {
+      router.set(zmq::sockopt::curve_server, 1);
+      router.set(zmq::sockopt::curve_secretkey, curve->secret_key);
+    }
     router.bind("tcp://127.0.0.1:0");
     port = wire::BoundPort(router);
   }
@@ -87,6 +95,35 @@ TEST(BrokerLink, AWallClockJumpEitherWayDoesNotMakeTheBrokerLookGone) {
   link.Tick(now, 0, false);
   EXPECT_EQ(BrokerLink::State::kDiscovering, link.state());
   EXPECT_EQ(MsgType::kHello, broker.Serve());
+}
+
+TEST(BrokerLink, AfterARefusedHandshakeItConnectsWithItsCredentialFileAsRewritten) {
+  const security::Keypair server = *security::NewKeypair(), mine = *security::NewKeypair();
+  FakeBroker broker(server);
+  titan::testing::TempDir dir;
+  const std::string path = dir / "w.cred";
+  security::Credential written{"w", "worker", mine.public_key, mine.secret_key,
+                               security::NewKeypair()->public_key};
+  ASSERT_TRUE(security::WriteCredential(path, written).ok());  // it names another server key
+  zmq::context_t ctx{1};
+  BrokerLink link(
+      ctx, "127.0.0.1", broker.port, 1000, [] { return wire::WorkerReadyMsg{.name = "w1"}; },
+      *security::ReadCredential(path));
+  const Instant now{kT0, kWall0};
+  link.Tick(now, 0, false);
+  Await(link, now);  // refused: the file is as it was, so the link waits for ZeroMQ's next try
+  EXPECT_EQ(std::nullopt, link.TakeNewServerKey());
+  EXPECT_EQ(BrokerLink::State::kDiscovering, link.state());
+
+  written.server_key = server.public_key;  // what `titan keys rotate` does to a credential in the keys folder
+  ASSERT_TRUE(security::WriteCredential(path, written).ok());
+  std::optional<std::string> key;
+  for (int tries = 0; tries < 100 && !key; ++tries) {
+    Await(link, now);  // the next refusal finds the file changed
+    key = link.TakeNewServerKey();
+  }
+  EXPECT_EQ(server.public_key, key);
+  EXPECT_EQ(MsgType::kHello, broker.Serve());  // the new connection's handshake passed
 }
 
 }  // namespace

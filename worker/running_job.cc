@@ -182,8 +182,8 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
   if (assign.credential) {
     const wire::JobCredential& c = *assign.credential;
     const security::Credential credential{c.principal, "submitter", c.public_key, c.secret_key, c.server_key};
-    if (Status s = security::WriteCredential(dir + "/" + kCredentialFile, credential, /*durable=*/false);
-        !s.ok())
+    job->credential_file = dir + "/" + kCredentialFile;
+    if (Status s = security::WriteCredential(job->credential_file, credential, /*durable=*/false); !s.ok())
       return s;
   }
   job->spawn.env = JobEnvironment(assign, ctx, *job, dir, port);
@@ -204,6 +204,15 @@ Status RespawnJob(RunningJob& job) {
   job.output_reported = false;
   job.probe.reset();
   return SpawnRun(job);
+}
+
+Status RekeyJobCredential(const RunningJob& job, const std::string& server_key) {
+  if (job.credential_file.empty()) return Status::Ok();
+  Result<security::Credential> c = security::ReadCredential(job.credential_file);
+  if (!c.ok()) return c.status();
+  if (c->server_key == server_key) return Status::Ok();
+  c->server_key = server_key;
+  return security::WriteCredential(job.credential_file, *c, /*durable=*/false);
 }
 
 }  // namespace titan::worker

@@ -50,6 +50,7 @@ struct RunningJob {
   bool output_reported = false;   // the run's drained output was reported to the core
   std::optional<Probe> probe;     // a service's readiness check in flight
   exec::UniqueFd shared_lock;     // a DAG job's hold on its script in the shared folder (shared_script.h)
+  std::string credential_file;    // the job's own credential (TITAN_CREDENTIALS), if it has one
 
   bool output_done() const { return output_abandoned || ((!out || out->eof()) && (!err || err->eof())); }
 };
@@ -66,6 +67,10 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
 // Spawns the job's command again after its last run ended (a service restart): a new process group
 // and output captures, the same log (line numbers and JOB_LOG seq continue). Error: the spawn failed.
 Status RespawnJob(RunningJob& job);
+
+// Gives the job's own credential file `server_key` (after `titan keys rotate`: the job's keypair stays
+// valid, and its SDK re-reads the file after a refused handshake). Errors name the file.
+Status RekeyJobCredential(const RunningJob& job, const std::string& server_key);
 
 // A file-system-safe name for a job id (letters, digits, '-', '_', '.'; the rest as %XX).
 std::string SafeName(const std::string& id);

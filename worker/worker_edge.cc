@@ -124,6 +124,14 @@ Result<int64_t> WorkerEdge::SpawnChild(const ChildRequest& child) {
 
 void WorkerEdge::SignalChildren(int sig) { children_.Signal(sig); }
 
+void WorkerEdge::RekeyJobCredentials(const std::string& server_key) {
+  for (const auto& [id, job] : jobs_) {
+    if (Status s = RekeyJobCredential(*job, server_key); !s.ok()) {
+      spdlog::warn("worker: job {} keeps the old server key in its credential: {}", id, s.message());
+    }
+  }
+}
+
 namespace {
 
 Observed ChildExited(const ChildWorkers::Exit& exit) {

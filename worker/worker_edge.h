@@ -48,6 +48,8 @@ class WorkerEdge {
   void StopProbe(const std::string& id);
   Result<int64_t> SpawnChild(const ChildRequest& child);
   void SignalChildren(int sig);
+  // The server key changed (titan keys rotate): every running job's credential gets it. Failures logged.
+  void RekeyJobCredentials(const std::string& server_key);
   std::vector<Observed> KillChildren();  // blocks up to ~3 s per child: for shutdown only
 
   // Files (FileFetch): true when in the cache, false when fetching, an error when it cannot be had.

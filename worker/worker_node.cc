@@ -213,6 +213,7 @@ int Worker::Run() {
       Execute(now);
     }
     for (const Inbound& in : link_.Receive(now)) Route(in, now);
+    if (std::optional<std::string> key = link_.TakeNewServerKey()) edge_.RekeyJobCredentials(*key);
     FlushUnsent();
     edge_.SendFetches(link_);
     edge_.PumpOutput(can_send);

@@ -6,21 +6,15 @@ import subprocess
 
 import pytest
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from cluster import Cluster, unique_id, write_script
 from node_process import titan_bin
+from secure_cluster import DEADLINE_S, endpoints, handshake, titan
 from titan_sdk import AuthenticationError, ForbiddenError, TitanClient, TitanJob
 from titan_sdk.credentials import load_credential
 from titan_sdk.protocol import MsgType
-from titan_sdk.transport import Connection
 
-DEADLINE_S = 30
 ROLES = ("reader", "submitter", "operator", "worker")
-
-
-def titan(*args):
-    return subprocess.run([str(titan_bin())] + list(args), capture_output=True, text=True, timeout=30, check=True)
 
 
 @pytest.fixture(scope="module")
@@ -46,37 +40,6 @@ def client(cluster, cred=None) -> TitanClient:
     return TitanClient(host="127.0.0.1", port=cluster.port, timeout=10, credentials=str(cred) if cred else None)
 
 
-def endpoints(cluster, creds):
-    """tcp:// of the client, worker, event and store sockets, from the broker's WELCOME."""
-    conn = Connection("tcp://127.0.0.1:%d" % cluster.port, "", load_credential(creds["admin"]))
-    try:
-        welcome = conn.request(MsgType.HELLO, {"client": "test"}, 10).fields
-    finally:
-        conn.close()
-    return {name: "tcp://127.0.0.1:%d" % port for name, port in
-            (("client", cluster.port), ("worker", welcome["worker_port"]), ("events", welcome["pub_port"]),
-             ("store", welcome["store_port"]))}
-
-
-def handshake(endpoint: str, cred=None, kind=zmq.DEALER) -> str:
-    """"ok" or "refused": how a connection to `endpoint` with credential file `cred` (None: plaintext) ends."""
-    sock = zmq.Context.instance().socket(kind)
-    sock.linger = 0
-    if cred is not None:
-        load_credential(cred).apply(sock)
-    monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                                      | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
-    try:
-        sock.connect(endpoint)
-        assert monitor.poll(DEADLINE_S * 1000), "no handshake with %s within %d s" % (endpoint, DEADLINE_S)
-        event = recv_monitor_message(monitor)["event"]
-        return "ok" if event == zmq.EVENT_HANDSHAKE_SUCCEEDED else "refused"
-    finally:
-        sock.disable_monitor()
-        monitor.close(0)
-        sock.close(0)
-
-
 def stranger(tmp_path, server_key: str):
     public, secret = zmq.curve_keypair()
     path = tmp_path / "stranger.cred"
@@ -88,7 +51,7 @@ def stranger(tmp_path, server_key: str):
 def test_every_socket_refuses_no_key_an_unknown_key_and_a_revoked_key(secure, tmp_path):
     cluster, creds, _ = secure
     unknown = stranger(tmp_path, load_credential(creds["admin"]).server_key)
-    for name, endpoint in endpoints(cluster, creds).items():
+    for name, endpoint in endpoints(cluster.port, creds["admin"]).items():
         kind = zmq.SUB if name == "events" else zmq.DEALER
         assert handshake(endpoint, None, kind) == "refused", name
         assert handshake(endpoint, unknown, kind) == "refused", name
@@ -98,7 +61,7 @@ def test_every_socket_refuses_no_key_an_unknown_key_and_a_revoked_key(secure, tm
 
 def test_the_worker_and_event_sockets_admit_only_the_roles_that_use_them(secure):
     cluster, creds, _ = secure
-    ep = endpoints(cluster, creds)
+    ep = endpoints(cluster.port, creds["admin"])
     assert handshake(ep["worker"], creds["submitter"]) == "refused"  # a submitter cannot pose as a worker
     assert handshake(ep["worker"], creds["reader"]) == "refused"
     assert handshake(ep["events"], creds["worker"], zmq.SUB) == "refused"  # a worker key reads no events

@@ -76,7 +76,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._closed = False
-        self._entry = Connection(self.endpoint, self._hint(), self.credential)
+        self._entry = Connection(self.endpoint, self._hint(), self.credential, self._use_credential)
         self._store: Optional[Connection] = None  # found by discovery, then cached
         self._welcome: Optional[Dict[str, Any]] = None  # the entry node's WELCOME, cached with _store
         # Job file bytes the broker accepted from this client -> their SHA-256: sent again by hash only.
@@ -202,7 +202,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         """
         self._check_open()
         deadline = None if timeout is None else time.monotonic() + timeout
-        conn = Connection(self.endpoint, self._hint(), self.credential)
+        conn = Connection(self.endpoint, self._hint(), self.credential, self._use_credential)
         try:
             while True:
                 left = WAIT_SLICE_S if deadline is None else max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic()))
@@ -332,7 +332,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
     def _transfer(self, run: Callable[[Connection], Any]) -> Any:
         """Runs one file transfer on a socket of its own (other threads' calls are not held up)."""
         self._check_open()
-        conn = Connection(self.endpoint, self._hint(), self.credential)
+        conn = Connection(self.endpoint, self._hint(), self.credential, self._use_credential)
         try:
             return run(conn)
         except UnknownTypeError as e:
@@ -381,7 +381,12 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         endpoint = _tcp(host, port)
         return Connection(endpoint, "TitanStore at %s was announced by the %s at %s but does not answer; "
                                     "is it running and reachable from here?" % (endpoint, welcome["node"],
-                                                                                self.endpoint), self.credential)
+                                                                                self.endpoint), self.credential,
+                          self._use_credential)
+
+    def _use_credential(self, credential: Credential) -> None:
+        """A connection re-read the credential file after a refused handshake: new connections use it too."""
+        self.credential = credential
 
     def _hint(self) -> str:
         return ("is `titan store` or `titan up` running at %s:%d? Set TITAN_HOST/TITAN_PORT (or pass "

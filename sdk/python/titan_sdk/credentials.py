@@ -15,7 +15,6 @@ import zmq
 from .errors import AuthenticationError
 
 
-
 def titan_home() -> Path:
     return Path(os.environ.get("TITAN_HOME", "").strip() or Path.home() / ".titan")
 
@@ -84,3 +83,17 @@ def find_credential(explicit: Union[str, Path, None] = None, host: str = "", por
     if host and link.exists():  # exists() is False for a link whose data dir is gone
         return load_credential(link)
     return None
+
+
+def reread(credential: Credential) -> Optional[Credential]:
+    """The credential now in `credential.path` when that file holds another one (a rotated server key, a re-issued
+    keypair): what a client re-reads after a refused handshake, so it survives `titan keys rotate` without a
+    restart. None when it has no path, or the file is unchanged or cannot be read (the caller keeps its own)."""
+    if not credential.path:
+        return None
+    try:
+        fresh = load_credential(credential.path)
+    except AuthenticationError:
+        return None
+    keys = lambda c: (c.public_key, c.secret_key, c.server_key)  # noqa: E731
+    return None if keys(fresh) == keys(credential) else fresh

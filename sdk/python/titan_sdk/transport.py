@@ -6,13 +6,13 @@ import itertools
 import os
 import random
 import time
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from . import protocol
-from .credentials import Credential
+from .credentials import Credential, reread
 from .errors import AuthenticationError, TitanProtocolError, TitanTimeoutError, TooLargeError, error_from_reply
 from .protocol import Decoded, MsgType
 
@@ -27,18 +27,28 @@ _HANDSHAKE_FAILURES = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAK
                        | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 
 
+class CredentialChanged(AuthenticationError):
+    """A handshake was refused, and the credential file changed meanwhile (`titan keys rotate`): the connection
+    uses the new one from now on. Connection.request sends its request again; a Pipeline raises it."""
+
+
 class Connection:
     """A lazily connected DEALER socket to `endpoint` ("tcp://host:port").
 
     Invariant: outside a Pipeline, at most one request is outstanding on the socket. A call (or a
     Pipeline) that ends without all its replies (deadline, protocol error, interrupt) closes the socket,
     so a late reply can never be read as the answer to a later request; the next call connects again.
+
+    A refused handshake re-reads the credential file: when it changed, the connection takes the new one
+    (and tells `on_new_credential`), so a client survives `titan keys rotate`.
     """
 
-    def __init__(self, endpoint: str, unreachable_hint: str, credential: Optional[Credential] = None):
+    def __init__(self, endpoint: str, unreachable_hint: str, credential: Optional[Credential] = None,
+                 on_new_credential: Optional[Callable[[Credential], None]] = None):
         self.endpoint = endpoint
         self._hint = unreachable_hint  # appended to the timeout message: what the user should check
         self._credential = credential  # None: plaintext (only a keyless node on loopback accepts it)
+        self._on_new_credential = on_new_credential
         self._sock: Optional[zmq.Socket] = None
         self._monitor: Optional[zmq.Socket] = None  # the socket's handshake failures, for a clear error
         self._pid = os.getpid()
@@ -52,18 +62,25 @@ class Connection:
         Raises TitanTimeoutError when nothing answers within `timeout` seconds, a TitanNodeError
         subclass when the node answers ERROR, TitanProtocolError when the reply is not Titan's.
         """
-        rid = next(self._rids)
-        frames = self._frames(msg_type, rid, fields, blobs)
-        sock = self._socket()
-        done = False
-        try:
-            sock.send_multipart([b""] + frames, copy=False)
-            reply = self._await_reply(sock, {rid}, time.monotonic() + timeout, timeout)
-            done = True
-        finally:
-            if not done:
-                self._reset()
-        return self._check(msg_type, reply)
+        blobs = list(blobs)
+        for again in (False, True):
+            rid = next(self._rids)
+            frames = self._frames(msg_type, rid, fields, blobs)
+            sock = self._socket()
+            done = False
+            try:
+                sock.send_multipart([b""] + frames, copy=False)
+                reply = self._await_reply(sock, {rid}, time.monotonic() + timeout, timeout)
+                done = True
+            except CredentialChanged:
+                if again:
+                    raise
+                continue  # once more, with the credential file as it is now
+            finally:
+                if not done:
+                    self._reset()
+            return self._check(msg_type, reply)
+        raise AssertionError("unreachable")
 
     def pipeline(self, timeout: float) -> "Pipeline":
         """A Pipeline on this connection: several requests in flight, each reply due within `timeout`
@@ -107,12 +124,21 @@ class Connection:
             self._monitor = None
 
     def _raise_if_refused(self) -> None:
-        """Raises AuthenticationError when the monitor saw the handshake fail."""
+        """Raises AuthenticationError when the monitor saw the handshake fail (CredentialChanged when the
+        credential file changed meanwhile: the next socket uses the new one)."""
         while self._monitor is not None and self._monitor.poll(0, zmq.POLLIN):
             event = recv_monitor_message(self._monitor)
             if event["event"] & _HANDSHAKE_FAILURES:
                 self._reset()
-                raise AuthenticationError(self._refusal(event))
+                refusal = self._refusal(event)
+                fresh = reread(self._credential) if self._credential is not None else None
+                if fresh is None:
+                    raise AuthenticationError(refusal)
+                self._credential = fresh
+                if self._on_new_credential is not None:
+                    self._on_new_credential(fresh)
+                raise CredentialChanged("%s; %s changed meanwhile and is used from now on: retry"
+                                        % (refusal, fresh.path))
 
     def _refusal(self, event: Dict[str, Any]) -> str:
         who = ("principal %r (%s)" % (self._credential.principal, self._credential.path)
