@@ -1,8 +1,10 @@
 // ServerSecurity: mode choice, CURVE server options, the keys-folder watch and role checks.
 #include "security/server_security.h"
 
+#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace titan::security {
@@ -13,6 +15,20 @@ std::string JobPrincipalName(const std::string& job_id) {
   std::string name = "job-";
   for (const char c : job_id.substr(0, 59)) name += IsPrincipalNameChar(c) ? c : '_';
   return name;
+}
+
+// "os:<user>" for the owner of `path`; "os:<uid>" when the account has no name, "os:unknown" when the file
+// cannot be read.
+std::string FileOwner(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "os:unknown";
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(st.st_uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
+    return "os:" + std::string(found->pw_name);
+  }
+  return "os:" + std::to_string(st.st_uid);
 }
 
 }  // namespace
@@ -48,7 +64,8 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(zmq::context_t& ctx
   s->server_ = *server;
   Result<Principals> principals = Principals::Load(s->keys_.principals());
   if (!principals.ok()) return principals.status();
-  s->principals_ = std::move(*principals);
+  s->file_ = std::move(*principals);
+  s->principals_ = s->file_;
   s->LoadJobPrincipals();
   s->AddJobPrincipals();
   s->zap_ = std::make_unique<ZapHandler>(ctx);
@@ -77,8 +94,9 @@ size_t ServerSecurity::AddPollItems(zmq::pollitem_t* items) {
   return 2;
 }
 
-void ServerSecurity::OnPoll(const zmq::pollitem_t* items) {
-  if (!curve()) return;
+ServerSecurity::KeyChanges ServerSecurity::OnPoll(const zmq::pollitem_t* items) {
+  KeyChanges out;
+  if (!curve()) return out;
   if (items[1].revents & ZMQ_POLLIN) {
     // Reload for a new principals file, or another process's jobs file; not for this process's own
     // jobs file or the temporary files the writers rename into place.
@@ -92,22 +110,27 @@ void ServerSecurity::OnPoll(const zmq::pollitem_t* items) {
         at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
       }
     }
-    if (changed) Reload();
+    if (changed) out.changes = Reload();
+    if (!out.changes.empty()) out.by = FileOwner(keys_.principals());
   }
   if (items[0].revents & ZMQ_POLLIN) zap_->Serve(principals_);
+  return out;
 }
 
-void ServerSecurity::Reload() {
+std::vector<PrincipalChange> ServerSecurity::Reload() {
   Result<Principals> now = Principals::Load(keys_.principals());
   if (!now.ok()) {
     spdlog::error("keeping the principals loaded before: {}", now.message());
-    return;
+    return {};
   }
-  principals_ = std::move(*now);
+  std::vector<PrincipalChange> changes = DiffPrincipals(file_, *now);
+  file_ = std::move(*now);
+  principals_ = file_;
   if (!jobs_ours_) {  // another node's jobs file (the store reads the broker's); ours is in memory
     LoadJobPrincipals();
   }
   AddJobPrincipals();
+  return changes;
 }
 
 void ServerSecurity::LoadJobPrincipals() {

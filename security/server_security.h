@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "base/status.h"
@@ -43,8 +44,14 @@ class ServerSecurity {
   void Secure(zmq::socket_t& server, std::string_view domain = kClientDomain) const;
   // Poll items for the ZAP socket and the keys-folder watch; returns how many it filled (0 or 2).
   size_t AddPollItems(zmq::pollitem_t* items);
-  // After poll: `items` as AddPollItems filled them.
-  void OnPoll(const zmq::pollitem_t* items);
+  // What a reload of the principals file changed, for the audit log. `by` is who changed it as far as a
+  // node can tell: "os:<user>", the file's owner (the account that last ran `titan keys` on it).
+  struct KeyChanges {
+    std::string by;
+    std::vector<PrincipalChange> changes;  // empty: nothing changed (job principals are never listed)
+  };
+  // After poll: `items` as AddPollItems filled them. Returns what the principals file's reload changed.
+  KeyChanges OnPoll(const zmq::pollitem_t* items);
   // Ok, or FORBIDDEN naming the principal, its role, the message and the permission it needs.
   // An empty `user_id` (plaintext mode) is allowed everything.
   Status Authorize(const std::string& user_id, const wire::MessageSpec& spec) const;
@@ -66,13 +73,15 @@ class ServerSecurity {
 
  private:
   ServerSecurity() = default;
-  void Reload();
+  // Reads the keys folder again; the changes to the principals file's own principals.
+  std::vector<PrincipalChange> Reload();
   void LoadJobPrincipals();  // jobs.yaml into jobs_ (kept as it was when the file cannot be read)
   void AddJobPrincipals();   // job principals (jobs_) into principals_
 
   KeyFiles keys_;
   Keypair server_;
   Principals principals_;  // the principals file's, then the jobs'
+  Principals file_;        // the principals file's alone, as last read (what a reload is compared with)
   Principals jobs_;        // the job principals (the broker's own, or as read from jobs.yaml)
   bool jobs_dirty_ = false;
   bool jobs_ours_ = false;  // this process mints job credentials: its memory, not the file, is the truth
