@@ -1,6 +1,6 @@
 // Journal: the broker's durable state in SQLite (WAL, synchronous=FULL). Every accepted job, each
-// of its transitions, and the files jobs run are written inside the transaction of the current loop
-// turn; Commit makes the turn durable before any reply or dispatch leaves the broker.
+// of its transitions, the files jobs run and the audit log's rows are written inside the transaction of
+// the current loop turn; Commit makes the turn durable before any reply or dispatch leaves the broker.
 #pragma once
 
 #include <functional>
@@ -9,6 +9,7 @@
 
 #include "base/sqlite_db.h"
 #include "broker/job.h"
+#include "security/audit_log.h"
 
 namespace titan::broker {
 
@@ -29,6 +30,8 @@ class Journal {
   // A schedule: its definition (a msgpack blob the core owns) and when it last fired.
   Status PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms);
   Status DeleteSchedule(const std::string& name);
+  // The audit log's table (security/audit_log.h), in this file: appends require an open transaction.
+  security::AuditLog& audit() { return audit_; }
 
   struct Visitor {
     std::function<void(std::string hash, std::string content)> file;
@@ -67,6 +70,7 @@ class Journal {
   sqlite::Db db_;
   sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
       delete_schedule_;
+  security::AuditLog audit_;  // after db_: its statements are finalized before the connection closes
   bool in_txn_ = false;
 };
 
