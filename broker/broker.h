@@ -25,6 +25,9 @@ struct BrokerOptions {
   // Start even when journal rows cannot be read: skip them (each logged as an error) instead of
   // refusing to start. A damaged file (SQLite cannot read it) still refuses.
   bool salvage = false;
+  // Audit log rows (docs/security.md) older than this many days are deleted, at start and hourly; 0 keeps
+  // them forever.
+  int64_t audit_retention_days = 90;
   // CURVE keys (security/key_files.h; empty: "<dir>/keys") and --insecure (security/server_security.h).
   std::string keys_dir;
   bool insecure = false;

@@ -72,6 +72,8 @@ struct CoreConfig {
   std::string host;     // this machine's hostname: WORKER_ADD asks a worker running here (Worker.host)
   // Recover skips (and logs) journal rows it cannot read instead of refusing to start (--salvage).
   bool salvage = false;
+  // Audit log rows older than this are deleted (at start, then hourly); 0 keeps them forever.
+  int64_t audit_retention_ms = 0;
 };
 
 class BrokerCore {
@@ -87,8 +89,17 @@ class BrokerCore {
 
   // A client's request: decoded here into its struct (schemas/generated/messages.h) and answered. A
   // request that does not decode (a required field missing, a field of another type) is answered ERROR
-  // MALFORMED naming the field, and changes nothing.
-  void OnClient(const Route& from, std::optional<int64_t> rid, const wire::Message& request, Instant now);
+  // MALFORMED naming the field, and changes nothing. `principal` is the sender's (its ZAP User-Id; empty
+  // in plaintext): a state-changing request is recorded in the audit log with it, whatever its answer
+  // (broker/audit.h), in the turn's transaction.
+  void OnClient(const Route& from, std::optional<int64_t> rid, const wire::Message& request, Instant now,
+                const std::string& principal = "");
+  // A client's request the node refused before the core saw it (`why`: FORBIDDEN, its role does not
+  // allow it): recorded in the audit log and answered ERROR `why` once the turn is durable.
+  void OnRefused(const Route& from, std::optional<int64_t> rid, const wire::Message& request,
+                 const Status& why, Instant now, const std::string& principal);
+  // Records a row the node saw happen outside any request (a key change): written with this turn.
+  void Audit(wire::AuditEntry entry);
   // A worker's message: decoded here into its struct. One that does not decode is logged, counted
   // (malformed_from_workers), answered ERROR MALFORMED and otherwise dropped: it changes nothing, not
   // even when the worker was last seen.
@@ -147,7 +158,7 @@ class BrokerCore {
     std::string job_id;
     int64_t deadline = 0;  // monotonic
   };
-  enum class TimerKind { kReady, kWaiter, kRecovery, kHeartbeat, kGateExpiry, kSchedule };
+  enum class TimerKind { kReady, kWaiter, kRecovery, kHeartbeat, kGateExpiry, kSchedule, kAuditPrune };
   struct Schedule {
     std::string name, cron;
     std::string dag;  // the pipeline's own name: each fire's DAG is <dag>@<time> (empty: <name>@<time>)
@@ -197,6 +208,9 @@ class BrokerCore {
   wire::Message Stats(Instant now) const;
   wire::Message StopWorker(const std::string& name, Instant now);
   void Reply(const Route& to, std::optional<int64_t> rid, wire::Message msg);
+  // Replies `answer` to `request`, recording it in the audit log first when it is audited (AuditOf).
+  void Answer(const Route& to, std::optional<int64_t> rid, const wire::Message& request, wire::Message answer,
+              Instant now, const std::string& principal);
   // Splits a submission's hitl_message jobs into job + gate and points children at the gate.
   std::optional<wire::Message> InsertGates(std::vector<Job>& batch);
   // Each job whose parent has a gate (`gate_of`: job id -> gate id, or an earlier gate) waits on it.
@@ -309,6 +323,8 @@ class BrokerCore {
   void EndRecoveryGrace(Instant now);
   void ExpireGate(const Timer& t, Instant now);
   void CheckHeartbeats(Instant now);
+  // Deletes audit rows past config_.audit_retention_ms (in the turn's transaction); again in an hour.
+  void PruneAudit(Instant now);
 
   // Lifecycle (core_jobs.cc).
   void MakeReady(Job& job, Instant now, bool apply_delay);
@@ -343,6 +359,8 @@ class BrokerCore {
   bool Allowed(const Job& job, JobState to);
   // Marks the job's mutable fields for the journal; CommitTurn writes each marked job once.
   void Record(Job& job);
+  // Writes the jobs and audit rows the turn owes into the open transaction (CommitTurn clears both lists).
+  Status WriteOwed();
   void Publish(const Job& job, Instant now);
   void WakeWaiters(const Job& job);
   bool FileInUse(const std::string& sha256) const;  // a job not yet final runs this content
@@ -369,6 +387,7 @@ class BrokerCore {
   // Earlier runs of reused ids, oldest first (all final; run N is history_[id][N-1]).
   std::unordered_map<std::string, std::vector<Job>> history_;
   std::vector<std::string> owed_;                       // ids of jobs with a journal write owed this turn
+  std::vector<wire::AuditEntry> audit_owed_;            // audit rows of this turn, written by CommitTurn
   std::vector<std::pair<std::string, int64_t>> order_;  // (id, run) of every job in submission order
   std::map<std::string, Dag> dags_;                     // by id
   std::vector<std::string> dag_order_;

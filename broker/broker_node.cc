@@ -94,10 +94,11 @@ void DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
     }
     if (Status allowed = s.security->Authorize(in.user_id, wire::SpecOf(d.msg.type)); !allowed.ok()) {
       ++c.forbidden;
-      wire::SendTo(s.clients, in.envelope, WithRid(wire::MakeError(allowed), d.rid));
+      core.OnRefused(ToRoute(in.envelope), d.rid, d.msg, allowed, Now(),
+                     in.user_id);  // audited, then answered
       continue;
     }
-    core.OnClient(ToRoute(in.envelope), d.rid, d.msg, Now());
+    core.OnClient(ToRoute(in.envelope), d.rid, d.msg, Now(), in.user_id);
   }
 }
 
@@ -196,6 +197,7 @@ CoreConfig MakeConfig(const BrokerOptions& o) {
   config.scaling.wait_ms = o.scale_wait_ms;
   config.scaling.cooldown_ms = o.scale_cooldown_ms;
   config.salvage = o.salvage;
+  config.audit_retention_ms = o.audit_retention_days * 86'400'000;
   char hostname[256] = {};  // as workers report theirs (WORKER_READY.host); WORKER_ADD looks for one here
   if (gethostname(hostname, sizeof hostname - 1) == 0) config.host = hostname;
   return config;
@@ -247,6 +249,15 @@ bool Turn(Sockets& s, BrokerCore& core, const zmq::pollitem_t* items, Backlog& b
   return true;
 }
 
+// Records each change a reload of the principals file showed (ServerSecurity::KeyChanges) in the audit
+// log, with the turn about to run. Job credentials never appear: they are not in that file.
+void AuditKeyChanges(const security::KeysChange& keys, BrokerCore& core) {
+  for (const security::PrincipalChange& c : keys.changes) {
+    core.Audit(wire::AuditEntry{
+        .ts_ms = WallMs(), .principal = keys.by, .action = c.action, .target = c.target, .outcome = "ok"});
+  }
+}
+
 // Polls until a signal (0) or a failure (1); returns the exit code.
 int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
   Counters counters;
@@ -274,10 +285,11 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
       spdlog::info("broker: signal {} received; stopping", signals.Take());
       break;
     }
-    // Admit (or refuse) new connections before reading requests. What a revoked principal holds is
-    // closed: its workers now, its event subscriptions once the turn's events are sent; its other
-    // connections get FORBIDDEN per request.
+    // Admit (or refuse) new connections before reading requests. Key changes go to the audit log. What a
+    // revoked principal holds is closed: its workers now, its event subscriptions once the turn's events
+    // are sent; its other connections get FORBIDDEN per request.
     const security::KeysChange change = s.security->OnPoll(&items[4]);
+    AuditKeyChanges(change, core);
     if (!change.revoked.empty()) core.RevokeWorkers(change.revoked, Now());
     if (!Turn(s, core, items, backlog, counters)) return 1;
     s.security->CloseSubscriptions(change);

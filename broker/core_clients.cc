@@ -1,8 +1,9 @@
-// BrokerCore: the client dialog (submit, status, list, logs, stop, wait, stats).
+// BrokerCore: the client dialog (submit, status, list, logs, stop, wait, stats, the audit log).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
+#include "broker/audit.h"
 #include "broker/broker_core.h"
 #include "broker/serve.h"
 
@@ -53,15 +54,31 @@ void BrokerCore::Reply(const Route& to, std::optional<int64_t> rid, Message msg)
   outbox_.push_back(Outgoing{Outgoing::kClient, to, {}, {}, WithRid(std::move(msg), rid)});
 }
 
-void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now) {
-  if (ArtifactService::Handles(req.type)) return Reply(from, rid, HandleArtifact(req, now));
+void BrokerCore::Answer(const Route& to, std::optional<int64_t> rid, const Message& req, Message answer,
+                        Instant now, const std::string& principal) {
+  if (std::optional<wire::AuditEntry> row = AuditOf(principal, req, answer, now.wall_ms))
+    Audit(std::move(*row));
+  Reply(to, rid, std::move(answer));
+}
+
+void BrokerCore::Audit(wire::AuditEntry entry) { audit_owed_.push_back(std::move(entry)); }
+
+void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now,
+                          const std::string& principal) {
+  if (ArtifactService::Handles(req.type))
+    return Answer(from, rid, req, HandleArtifact(req, now), now, principal);
   if (req.type == MsgType::kJobWait) {
     Result<wire::JobWaitMsg> wait = wire::JobWaitMsg::From(req);
     if (!wait.ok()) return Reply(from, rid, wire::MakeError(wait.status()));
     return Wait(from, rid, wait.value(), now);
   }
   if (std::optional<Message> answer = Query(req, now)) return Reply(from, rid, std::move(*answer));
-  Reply(from, rid, Change(req, now));
+  Answer(from, rid, req, Change(req, now), now, principal);
+}
+
+void BrokerCore::OnRefused(const Route& from, std::optional<int64_t> rid, const Message& req,
+                           const Status& why, Instant now, const std::string& principal) {
+  Answer(from, rid, req, wire::MakeError(why), now, principal);
 }
 
 std::optional<Message> BrokerCore::Query(const Message& req, Instant now) const {
@@ -84,6 +101,8 @@ std::optional<Message> BrokerCore::Query(const Message& req, Instant now) const 
       return Serve<wire::RunListMsg>(req, [&](auto&& list) { return RunList(list); });
     case MsgType::kScheduleList:
       return Serve<wire::ScheduleListMsg>(req, [&](auto&&) { return ScheduleList(); });
+    case MsgType::kAuditList:
+      return Serve<wire::AuditListMsg>(req, [&](auto&& list) { return journal_->audit().List(list); });
     default:
       return std::nullopt;
   }

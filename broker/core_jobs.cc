@@ -23,22 +23,28 @@ void BrokerCore::Record(Job& job) {
 }
 
 Status BrokerCore::CommitTurn() {
-  if (!owed_.empty()) {
-    if (Status s = journal_->BeginIfNeeded(); !s.ok()) return s;
-    for (const std::string& id : owed_) {
-      auto it = jobs_.find(id);
-      if (it == jobs_.end()) continue;
-      Job& job = it->second;
-      Status s = job.journal_owed == Job::Owed::kInsert ? journal_->InsertJob(job) : journal_->UpdateJob(job);
-      job.journal_owed = Job::Owed::kNothing;
-      if (!s.ok()) {
-        owed_.clear();
-        return s;
-      }
-    }
-    owed_.clear();
-  }
+  const Status written = WriteOwed();
+  owed_.clear();
+  audit_owed_.clear();
+  if (!written.ok()) return written;
   return journal_->Commit();
+}
+
+Status BrokerCore::WriteOwed() {
+  if (owed_.empty() && audit_owed_.empty()) return Status::Ok();
+  if (Status s = journal_->BeginIfNeeded(); !s.ok()) return s;
+  for (const std::string& id : owed_) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) continue;
+    Job& job = it->second;
+    Status s = job.journal_owed == Job::Owed::kInsert ? journal_->InsertJob(job) : journal_->UpdateJob(job);
+    job.journal_owed = Job::Owed::kNothing;
+    if (!s.ok()) return s;
+  }
+  for (const wire::AuditEntry& row : audit_owed_) {
+    if (Status s = journal_->audit().Append(row); !s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 void BrokerCore::Publish(const Job& job, Instant now) {

@@ -35,6 +35,7 @@ Status BrokerCore::Recover(Instant now) {
   for (Schedule& s : schedules) RestoreSchedule(std::move(s), now);
   if (running > 0) timers_.push(Timer{now.mono_ms + config_.recovery_grace_ms, TimerKind::kRecovery, {}});
   timers_.push(Timer{now.mono_ms + config_.heartbeat_ms, TimerKind::kHeartbeat, {}});
+  if (config_.audit_retention_ms > 0) timers_.push(Timer{now.mono_ms, TimerKind::kAuditPrune, {}});
   spdlog::info("broker: recovered {} jobs ({} were running; their workers have {} ms to return)",
                order_.size(), running, config_.recovery_grace_ms);
   if (!report.skipped.empty()) {

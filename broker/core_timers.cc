@@ -49,6 +49,8 @@ void BrokerCore::FireTimer(const Timer& t, Instant now) {
     }
     case TimerKind::kHeartbeat:
       return CheckHeartbeats(now);
+    case TimerKind::kAuditPrune:
+      return PruneAudit(now);
   }
 }
 
@@ -113,6 +115,22 @@ void BrokerCore::CheckHeartbeats(Instant now) {
     LoseWorker(name, "worker " + name + " missed " + std::to_string(config_.liveness) + " heartbeats", now);
   }
   timers_.push(Timer{now.mono_ms + config_.heartbeat_ms, TimerKind::kHeartbeat, {}});
+}
+
+void BrokerCore::PruneAudit(Instant now) {
+  constexpr int64_t kAuditPruneEveryMs = 3600 * 1000;
+  timers_.push(Timer{now.mono_ms + kAuditPruneEveryMs, TimerKind::kAuditPrune, {}});
+  if (Status s = journal_->BeginIfNeeded(); !s.ok()) {
+    spdlog::error("broker: cannot prune the audit log: {}", s.message());
+    return;
+  }
+  const Result<int64_t> pruned = journal_->audit().Prune(now.wall_ms - config_.audit_retention_ms);
+  if (!pruned.ok()) {
+    spdlog::error("broker: {}", pruned.message());
+  } else if (*pruned > 0) {
+    spdlog::info("broker: deleted {} audit log rows older than {} days (--audit-retention-days)", *pruned,
+                 config_.audit_retention_ms / 86'400'000);
+  }
 }
 
 }  // namespace titan::broker

@@ -12,6 +12,8 @@ namespace {
 // rowid): a new one is an append and a job's update finds its row directly. An id may appear in
 // several rows: the runs of a reused id, in submission order (the broker refuses an id whose latest
 // run is not final). A DAG names its jobs by id and run (job_runs; empty in rows from before runs).
+// A table added whole, which older brokers ignore, needs no new version: the audit log's
+// (security/audit_log.h) is created when missing, in a file of any version, each time a journal opens.
 constexpr int kSchemaVersion = 3;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
@@ -128,7 +130,7 @@ Status Journal::Open(const std::string& path) {
   for (const auto& st : statements) {
     if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
   }
-  return Status::Ok();
+  return audit_.Open(&db_);
 }
 
 Status Journal::QueryInt(const char* sql, int64_t* out) {

@@ -1,6 +1,6 @@
 // Journal: the broker's durable state in SQLite (WAL, synchronous=FULL). Every accepted job, each
-// of its transitions, and the files jobs run are written inside the transaction of the current loop
-// turn; Commit makes the turn durable before any reply or dispatch leaves the broker.
+// of its transitions, the files jobs run and the audit log's rows are written inside the transaction of
+// the current loop turn; Commit makes the turn durable before any reply or dispatch leaves the broker.
 #pragma once
 
 #include <functional>
@@ -10,6 +10,7 @@
 
 #include "base/sqlite_db.h"
 #include "broker/job.h"
+#include "security/audit_log.h"
 #include "security/secret_box.h"
 
 namespace titan::broker {
@@ -37,6 +38,8 @@ class Journal {
   Status PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms,
                      bool secret = false);
   Status DeleteSchedule(const std::string& name);
+  // The audit log's table (security/audit_log.h), in this file: appends require an open transaction.
+  security::AuditLog& audit() { return audit_; }
 
   struct Visitor {
     std::function<void(std::string hash, std::string content)> file;
@@ -82,6 +85,7 @@ class Journal {
   sqlite::Db db_;
   sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
       delete_schedule_;
+  security::AuditLog audit_;  // after db_: its statements are finalized before the connection closes
   bool in_txn_ = false;
 };
 

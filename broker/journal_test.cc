@@ -83,6 +83,33 @@ INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES('d1', 'd1
   EXPECT_EQ("updated", LoadJobs(journal)[0].reason);
 }
 
+TEST(Journal, AFileOfAnEarlierBrokerGainsTheAuditTableAndKeepsItsVersion) {
+  testing::TempDir dir;
+  const std::string path = dir.File("broker.db");
+  {
+    Journal journal;
+    ASSERT_TRUE(journal.Open(path).ok());
+  }
+  {
+    sqlite::Db db;  // as an earlier broker left it: version 3, no audit table
+    ASSERT_TRUE(db.Open(path, true).ok());
+    ASSERT_TRUE(db.Exec("DROP TABLE audit").ok());
+  }
+  Journal journal;
+  ASSERT_TRUE(journal.Open(path).ok());
+  EXPECT_EQ(3, UserVersion(path));
+  ASSERT_TRUE(journal.BeginIfNeeded().ok());
+  ASSERT_TRUE(journal.audit()
+                  .Append(wire::AuditEntry{
+                      .ts_ms = 5, .principal = "alice", .action = "JOB_STOP", .target = "a", .outcome = "ok"})
+                  .ok());
+  ASSERT_TRUE(journal.Commit().ok());
+  const Result<wire::AuditListReplyMsg> list = wire::AuditListReplyMsg::From(journal.audit().List({}));
+  ASSERT_TRUE(list.ok()) << list.message();
+  ASSERT_EQ(1u, list->entries.size());
+  EXPECT_EQ("alice", list->entries[0].principal);
+}
+
 TEST(Journal, RefusesAFileFromANewerBroker) {
   testing::TempDir dir;
   {

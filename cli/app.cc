@@ -13,10 +13,10 @@ struct NotScriptArgs {};
 
 // Client commands: their help says how they find the broker.
 constexpr const char* kClientCommands[] = {
-    "run",       "status",     "jobs",          "logs",       "stop",    "cancel",  "shutdown",
-    "stats",     "json",       "tail",          "kv",         "worker",  "submit",  "dags",
-    "dag",       "dag-cancel", "runs",          "run-status", "approve", "reject",  "schedule",
-    "schedules", "upload",     "deploy-script", "artifacts",  "deploy",  "services"};
+    "run",       "status",     "jobs",          "logs",       "stop",    "cancel",   "shutdown",
+    "stats",     "json",       "tail",          "kv",         "worker",  "submit",   "dags",
+    "dag",       "dag-cancel", "runs",          "run-status", "approve", "reject",   "schedule",
+    "schedules", "upload",     "deploy-script", "artifacts",  "deploy",  "services", "audit"};
 
 void AddGlobalOptions(CLI::App& app, Target* target) {
   app.set_version_flag("--version", TITAN_VERSION);
@@ -52,6 +52,7 @@ void AddCommands(CLI::App& app, const Target& target, const std::vector<std::str
   AddLogsCommand(app, target, exit_code);
   AddStopCommands(app, target, exit_code);
   AddStatsCommand(app, target, exit_code);
+  AddAuditCommand(app, target, exit_code);
   AddTailCommand(app, target, exit_code);
   AddDagCommands(app, target, exit_code);
   AddRunCommands(app, target, exit_code);

@@ -31,25 +31,41 @@ void BrokerClient::SecureSubscriber(zmq::socket_t& sub) const {
 int BrokerClient::Call(const Message& request, MsgType expected, Message* reply, int timeout_ms) {
   if (!credential_ok_) return kExitUsage;
   std::string error;
-  if (!client_.Call(request, reply, &error, timeout_ms)) {
+  const bool sent = client_.Call(request, reply, &error, timeout_ms);
+  return Answered(sent, error, request, expected, *reply, /*store=*/false);
+}
+
+int BrokerClient::CallStore(const Message& request, MsgType expected, Message* reply) {
+  if (!credential_ok_) return kExitUsage;
+  std::string error;
+  const bool sent = client_.CallStore(request, reply, &error);
+  return Answered(sent, error, request, expected, *reply, /*store=*/true);
+}
+
+int BrokerClient::Answered(bool sent, const std::string& error, const Message& request, MsgType expected,
+                           const Message& reply, bool store) {
+  const char* node = store ? "TitanStore" : "broker";
+  if (!sent) {
     std::cerr << "titan: " << error << '\n';
     return kExitNoAnswer;
   }
-  if (reply->type == MsgType::kError) {
-    const Result<wire::ErrorMsg> error = wire::ErrorMsg::From(*reply);  // Decode checked its fields
-    const std::string code = error.ok() ? error.value().code : "ERROR";
-    std::cerr << "titan: " << code << ": " << (error.ok() ? error.value().reason : error.message()) << '\n';
-    if (code == wire::ErrorCodeName(wire::ErrorCode::kUnknownType)) {
+  if (reply.type == MsgType::kError) {
+    const Result<wire::ErrorMsg> refusal = wire::ErrorMsg::From(reply);  // Decode checked its fields
+    const std::string code = refusal.ok() ? refusal.value().code : "ERROR";
+    std::cerr << "titan: " << code << ": " << (refusal.ok() ? refusal.value().reason : refusal.message())
+              << '\n';
+    if (code == wire::ErrorCodeName(wire::ErrorCode::kUnknownType) && !store) {
       std::cerr
           << "titan: " << target_.host << ':' << target_.port
           << " is not a broker (a TitanStore?); point --port / TITAN_PORT at the broker `titan up` printed\n";
     }
     return kExitRefused;
   }
-  if (reply->type != expected) {
-    std::cerr << "titan: " << target_.host << ':' << target_.port << " answered "
-              << wire::NameOf(request.type) << " with " << wire::NameOf(reply->type) << " instead of "
-              << wire::NameOf(expected) << "; is it a Titan broker of this version?\n";
+  if (reply.type != expected) {
+    std::cerr << "titan: " << (store ? "the TitanStore announced by " : "") << target_.host << ':'
+              << target_.port << " answered " << wire::NameOf(request.type) << " with "
+              << wire::NameOf(reply.type) << " instead of " << wire::NameOf(expected) << "; is it a Titan "
+              << node << " of this version?\n";
     return kExitRefused;
   }
   return kExitOk;

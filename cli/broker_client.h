@@ -30,6 +30,14 @@ class BrokerClient {
     if (const int rc = Call(request, Reply::kType, &raw, timeout_ms); rc != kExitOk) return rc;
     return Read(Reply::From(raw), reply);
   }
+  // The same, to the TitanStore the broker announces (or the node itself when it is a store).
+  int CallStore(const wire::Message& request, wire::MsgType expected, wire::Message* reply);
+  template <class Reply>
+  int CallStore(const wire::Message& request, Reply* reply) {
+    wire::Message raw;
+    if (const int rc = CallStore(request, Reply::kType, &raw); rc != kExitOk) return rc;
+    return Read(Reply::From(raw), reply);
+  }
 
   // JOB_GET of run `run` of `id` (0: the latest). kExitOk with *job set and, when `runs` is given, how
   // many runs the id has had; kExitNotFound (printed) when the broker does not know `id` (or that run).
@@ -55,6 +63,10 @@ class BrokerClient {
     return kExitOk;
   }
   int Unreadable(const Status& why);
+  // The exit code of a round trip to the broker (or `store`): kExitOk when `sent` and `reply` is of type
+  // `expected`; otherwise `error`, the ERROR's code and reason, or the unexpected type, printed.
+  int Answered(bool sent, const std::string& error, const wire::Message& request, wire::MsgType expected,
+               const wire::Message& reply, bool store);
 
   Target target_;
   wire::NodeClient client_;

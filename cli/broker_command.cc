@@ -31,7 +31,7 @@ void AddAddressOptions(CLI::App* cmd, broker::BrokerOptions* o) {
   cmd->add_option("--store-host", o->store_host, "TitanStore host to announce (default: the broker's host)");
 }
 
-// Heartbeats, recovery, auto-scaling and salvage.
+// Heartbeats, recovery, auto-scaling, salvage, audit retention and keys.
 void AddBehaviourOptions(CLI::App* cmd, broker::BrokerOptions* o) {
   cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "worker heartbeat interval; 3 missed beats = dead")
       ->check(CLI::Range(50, 600000))
@@ -58,6 +58,7 @@ void AddBehaviourOptions(CLI::App* cmd, broker::BrokerOptions* o) {
   cmd->add_flag("--salvage", o->salvage,
                 "start even if journal rows cannot be read: skip them (each is logged) instead of refusing "
                 "to start; see docs/operations.md");
+  AddAuditRetentionOption(*cmd, &o->audit_retention_days);
   cmd->add_option("--keys", o->keys_dir,
                   "keys folder (titan keys init); default <dir>/keys. With keys every socket speaks CURVE");
   cmd->add_flag("--insecure", o->insecure,

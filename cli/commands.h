@@ -35,6 +35,10 @@ void AddRunCommand(CLI::App& app, const Target& target, const std::vector<std::s
 void AddStatusCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddJobsCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddStatsCommand(CLI::App& app, const Target& target, int* exit_code);  // stats, json
+void AddAuditCommand(CLI::App& app, const Target& target, int* exit_code);  // the audit log (admins)
+// A node's --audit-retention-days (0 to 36500) into *days; `context` starts its help ("with --audit-writes:
+// ").
+void AddAuditRetentionOption(CLI::App& node, int64_t* days, const std::string& context = "");
 void AddStopCommands(CLI::App& app, const Target& target, int* exit_code);  // stop, cancel, shutdown
 void AddLogsCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddTailCommand(CLI::App& app, const Target& target, int* exit_code);

@@ -27,7 +27,8 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep) {
 std::string JsonInt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "null"; }
 std::string JsonStrOrNull(const std::string& s) { return s.empty() ? "null" : JsonString(s); }
 
-// Any decoded value as JSON: maps as objects (nil members left out), text and bytes as strings.
+}  // namespace
+
 std::string DatumJson(const Datum& d) {
   if (const auto* b = std::get_if<bool>(&d.v)) return *b ? "true" : "false";
   if (const auto* i = std::get_if<int64_t>(&d.v)) return std::to_string(*i);
@@ -46,6 +47,8 @@ std::string DatumJson(const Datum& d) {
   }
   return "null";
 }
+
+namespace {
 
 // How long the job ran (or has been running); "-" before it started.
 std::string RunTime(const JobView& job, int64_t now_ms) {

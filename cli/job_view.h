@@ -68,6 +68,10 @@ std::string RenderStats(const wire::StatsMsg& stats);
 // objects under "workers"; absent optional fields are left out).
 std::string RenderStatsJson(const wire::StatsMsg& stats);
 
+// Any decoded value (a struct's ToDatum(), a message body) as JSON: maps as objects with nil members left
+// out, text and bytes as strings.
+std::string DatumJson(const wire::Datum& d);
+
 // `s` as a JSON string literal, quotes included. In a string that is not valid UTF-8,
 // every non-ASCII byte becomes U+FFFD.
 std::string JsonString(std::string_view s);

@@ -57,6 +57,10 @@ void AddStoreCommand(CLI::App& app, const Target& target, int* exit_code) {
   cmd->add_option("--max-batch", options->max_batch, "requests per transaction")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  cmd->add_flag("--audit-writes", options->audit_writes,
+                "record each write (principal, action, key, outcome; never the value) in the audit log of "
+                "store.db, read with `titan audit --store`");
+  AddAuditRetentionOption(*cmd, &options->audit_retention_days, "with --audit-writes: ");
   cmd->require_subcommand(0, 1);
   AddStoreClients(*cmd, *port, *options, target, exit_code);
   cmd->callback([cmd, options, exit_code] {

@@ -36,7 +36,8 @@ struct UpArgs {
   std::string executor = "process";
   int autoscale_max = 0;  // child workers each worker may be asked to start (0: off)
   bool insecure = false;  // no keys: plaintext (refused by the nodes beyond loopback unless they get it too)
-  UpKeys keys;            // filled by Up unless insecure
+  bool audit_writes = false;  // the store records each write in its audit log (`titan store --audit-writes`)
+  UpKeys keys;                // filled by Up unless insecure
 };
 
 // The running nodes. Destroying it kills whatever is still running (see ChildHandle).
@@ -215,8 +216,9 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
     if (role != "worker") argv.insert(argv.end(), bind_args.begin(), bind_args.end());
     return StartNode(label, role, argv, logs / log, interrupt_fd, out, endpoint, &error);
   };
-  bool ok = start("store", "store", {exe, "store", "--port", port_at(1), "--dir", (dir / "store").string()},
-                  "store.log", &cluster->store, &ep->store) &&
+  std::vector<std::string> store_argv{exe, "store", "--port", port_at(1), "--dir", (dir / "store").string()};
+  if (a.audit_writes) store_argv.push_back("--audit-writes");
+  bool ok = start("store", "store", store_argv, "store.log", &cluster->store, &ep->store) &&
             start("broker", "broker",
                   {exe, "broker", "--port", port_at(0), "--worker-port", port_at(2), "--pub-port", port_at(3),
                    "--dir", (dir / "broker").string(), "--store-port", std::to_string(PortOf(ep->store)),
@@ -311,6 +313,8 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
                   "auto-scaling: child workers each worker may start when jobs wait for slots (0: off)")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
+  cmd->add_flag("--audit-writes", a->audit_writes,
+                "record each TitanStore write (its key, never its value) in the store's audit log");
   cmd->callback([a, exit_code] { *exit_code = Up(*a); });
 }
 

@@ -152,4 +152,22 @@ std::vector<std::string> LostAccess(const Principals& before, const Principals& 
   return lost;
 }
 
+std::vector<PrincipalChange> DiffPrincipals(const Principals& before, const Principals& after) {
+  std::vector<PrincipalChange> out;
+  auto with_role = [](const Principal& p) { return p.name + " role=" + std::string(RoleName(p.role)); };
+  for (const Principal& p : after.all()) {
+    const Principal* was = before.FindName(p.name);
+    if (was == nullptr) {
+      out.push_back({"KEY_ADD", with_role(p)});
+    } else if (was->role != p.role || was->public_key != p.public_key) {
+      out.push_back({"KEY_CHANGE", with_role(p)});
+    }
+    if (p.revoked() && (was == nullptr || !was->revoked())) out.push_back({"KEY_REVOKE", p.name});
+  }
+  for (const Principal& p : before.all()) {
+    if (after.FindName(p.name) == nullptr) out.push_back({"KEY_REMOVE", p.name});
+  }
+  return out;
+}
+
 }  // namespace titan::security

@@ -50,6 +50,18 @@ class Principals {
 // given another key), in `before`'s order: the connections they opened must be closed.
 std::vector<std::string> LostAccess(const Principals& before, const Principals& after);
 
+// One difference between two readings of the principals file, for the audit log. `action` is KEY_ADD,
+// KEY_REVOKE, KEY_REMOVE (gone from the file) or KEY_CHANGE (another role or key); `target` names the
+// principal, with its role for KEY_ADD and KEY_CHANGE ("alice role=submitter").
+struct PrincipalChange {
+  std::string action;
+  std::string target;
+  bool operator==(const PrincipalChange&) const = default;
+};
+// What changed from `before` to `after`, in the order of `after` (removals last). A principal added and
+// revoked between the two readings gives KEY_ADD then KEY_REVOKE.
+std::vector<PrincipalChange> DiffPrincipals(const Principals& before, const Principals& after);
+
 // A principal name: 1-64 characters of [A-Za-z0-9._@-] (it appears in logs, errors and the audit log).
 bool IsPrincipalName(const std::string& name);
 bool IsPrincipalNameChar(char c);

@@ -22,6 +22,34 @@ TEST(Principals, NamesAndKeysAreUniqueAndNamesArePlainWords) {
   EXPECT_EQ(nullptr, all.FindName("carol"));
 }
 
+// "ACTION target; ..." for each change from `before` to `after`.
+std::string Diff(const Principals& before, const Principals& after) {
+  std::string out;
+  for (const PrincipalChange& c : DiffPrincipals(before, after)) {
+    out += (out.empty() ? "" : "; ") + c.action + " " + c.target;
+  }
+  return out;
+}
+
+TEST(Principals, TheDiffOfTwoReadingsNamesEachAddedRevokedRemovedAndChangedPrincipal) {
+  const std::string k1 = NewKeypair()->public_key, k2 = NewKeypair()->public_key;
+  const std::string k3 = NewKeypair()->public_key, k4 = NewKeypair()->public_key;
+  Principals before;
+  ASSERT_TRUE(before.Add({"admin", k1, Role::kAdmin, 1, 0}).ok());
+  ASSERT_TRUE(before.Add({"bob", k2, Role::kReader, 1, 0}).ok());
+  ASSERT_TRUE(before.Add({"carol", k3, Role::kOperator, 1, 0}).ok());
+  EXPECT_EQ("", Diff(before, before));
+  Principals after;
+  ASSERT_TRUE(after.Add({"admin", k1, Role::kAdmin, 1, 0}).ok());
+  ASSERT_TRUE(after.Add({"bob", k2, Role::kOperator, 1, 7}).ok());  // a new role, and revoked
+  ASSERT_TRUE(after.Add({"alice", k4, Role::kSubmitter, 6, 0}).ok());
+  EXPECT_EQ("KEY_CHANGE bob role=operator; KEY_REVOKE bob; KEY_ADD alice role=submitter; KEY_REMOVE carol",
+            Diff(before, after));
+  Principals added_and_revoked;
+  ASSERT_TRUE(added_and_revoked.Add({"dave", k4, Role::kReader, 6, 8}).ok());
+  EXPECT_EQ("KEY_ADD dave role=reader; KEY_REVOKE dave", Diff(Principals{}, added_and_revoked));
+}
+
 TEST(Principals, RevokedOnesStayKnownAndAreSavedAndLoaded) {
   titan::testing::TempDir dir;
   Principals all;

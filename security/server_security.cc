@@ -1,8 +1,10 @@
 // ServerSecurity: mode choice, CURVE server options, the keys-folder watch and role checks.
 #include "security/server_security.h"
 
+#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +20,20 @@ std::string JobPrincipalName(const std::string& job_id) {
   std::string name = "job-";
   for (const char c : job_id.substr(0, 59)) name += IsPrincipalNameChar(c) ? c : '_';
   return name;
+}
+
+// "os:<user>" for the owner of `path`; "os:<uid>" when the account has no name, "os:unknown" when the file
+// cannot be read.
+std::string FileOwner(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "os:unknown";
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(st.st_uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
+    return "os:" + std::string(found->pw_name);
+  }
+  return "os:" + std::to_string(st.st_uid);
 }
 
 }  // namespace
@@ -118,7 +134,7 @@ KeysChange ServerSecurity::OnPoll(const zmq::pollitem_t* items) {
     }
     if (server) change.rotated = ApplyServerKey();
     if (principals) {
-      change.revoked = Reload(jobs);
+      Reload(jobs, &change);
     } else if (jobs) {  // another node's jobs log grew: only its new lines are read
       LoadJobPrincipals();
       AddJobPrincipals();
@@ -183,19 +199,19 @@ void ServerSecurity::BindAgain(Listener& l) {
   }
 }
 
-std::vector<std::string> ServerSecurity::Reload(bool jobs) {
+void ServerSecurity::Reload(bool jobs, KeysChange* change) {
   Result<Principals> now = Principals::Load(keys_.principals());
   if (!now.ok()) {
     spdlog::error("{}: keeping the principals loaded before: {}", node_, now.message());
-    return {};
+    return;
   }
-  std::vector<std::string> lost = LostAccess(file_, *now);
-  file_ = *now;
-  principals_ = std::move(*now);
+  change->revoked = LostAccess(file_, *now);
+  change->changes = DiffPrincipals(file_, *now);
+  if (!change->changes.empty()) change->by = FileOwner(keys_.principals());
+  file_ = std::move(*now);
   if (jobs)
-    LoadJobPrincipals();  // another node's jobs file (the store reads the broker's); ours is in memory
+    LoadJobPrincipals();  // another node's jobs log (the store follows the broker's); ours is in memory
   AddJobPrincipals();
-  return lost;
 }
 
 void ServerSecurity::LoadJobPrincipals() {

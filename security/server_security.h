@@ -42,6 +42,10 @@ struct KeysChange {
   // get FORBIDDEN.
   std::vector<std::string> revoked;
   bool rotated = false;  // a new server key is in use: every secured socket was rebound with it
+  // For the audit log: what the principals file's reload changed (job principals are never listed), and
+  // who changed it as far as a node can tell: "os:<user>", the file's owner (who last ran `titan keys`).
+  std::vector<PrincipalChange> changes;
+  std::string by;
 };
 
 class ServerSecurity {
@@ -107,9 +111,9 @@ class ServerSecurity {
   };
 
   ServerSecurity() = default;
-  // Reloads the principals (and, when `jobs`, another node's jobs file); returns the principals of the
-  // file that lost access.
-  std::vector<std::string> Reload(bool jobs);
+  // Reloads the principals (and, when `jobs`, another node's jobs log) into `change`: the principals of
+  // the file that lost access, and what changed for the audit log.
+  void Reload(bool jobs, KeysChange* change);
   // server.yaml again: true when it holds a new key, now set on every secured socket and rebound.
   bool ApplyServerKey();
   // Unbinds `l` (closing every connection it accepted) and binds it again, now or in a later OnPoll.

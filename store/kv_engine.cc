@@ -63,6 +63,7 @@ Status KvEngine::Open(const std::string& path, bool durable) {
   for (const auto& st : statements) {
     if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
   }
+  if (s = audit_.Open(&db_); !s.ok()) return s;
   sqlite::Statement max_seq;
   if (s = db_.Prepare("SELECT COALESCE(MAX(seq), 0) FROM sets", &max_seq); !s.ok()) return s;
   if (max_seq.Step()) next_seq_ = max_seq.ColumnInt(0) + 1;

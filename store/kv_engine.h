@@ -10,6 +10,7 @@
 
 #include "base/sqlite_db.h"
 #include "schemas/cpp/datum.h"
+#include "security/audit_log.h"
 
 namespace titan::store {
 
@@ -49,6 +50,10 @@ class KvEngine {
   // Keys (values and sets) starting with `prefix`, in byte order, at most `limit`.
   Status Keys(std::string_view prefix, size_t limit, std::vector<std::string>* out, bool* truncated);
 
+  // The audit log's table (security/audit_log.h) in this database: rows appended between Begin and
+  // Commit are committed, or rolled back, with the batch's writes.
+  security::AuditLog& audit() { return audit_; }
+
  private:
   bool IsSet(std::string_view key, Status* err);
   bool IsValue(std::string_view key, Status* err);
@@ -58,7 +63,8 @@ class KvEngine {
   sqlite::Statement get_, put_, del_value_, del_set_, is_set_, is_value_;
   sqlite::Statement sadd_, srem_, smembers_;
   sqlite::Statement keys_values_, keys_sets_;
-  int64_t next_seq_ = 1;  // insertion order of set members
+  security::AuditLog audit_;  // after db_: its statements are finalized before the connection closes
+  int64_t next_seq_ = 1;      // insertion order of set members
 };
 
 }  // namespace titan::store

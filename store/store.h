@@ -13,6 +13,10 @@ struct StoreOptions {
   std::string dir = "titan-data/store";
   bool durable = true;     // false: no fsync (faster; a crash may lose recent writes)
   size_t max_batch = 512;  // requests applied per transaction (one fsync each)
+  // --audit-writes: each write request (and each FORBIDDEN refusal) is recorded in the audit log of
+  // store.db, in the transaction of its batch: principal, action, key, outcome; never a value.
+  bool audit_writes = false;
+  int64_t audit_retention_days = 90;  // audit rows older than this are deleted, at start and hourly; 0: kept
   // CURVE keys (security/key_files.h; empty: "<dir>/keys") and --insecure (security/server_security.h).
   std::string keys_dir;
   bool insecure = false;

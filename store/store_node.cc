@@ -2,11 +2,13 @@
 //
 // Each turn drains up to max_batch requests already queued on the socket, applies them in one
 // SQLite transaction, commits (one fsync in durable mode), and only then sends the replies, so a
-// reply to a write always means the write is on disk.
+// reply to a write always means the write is on disk. With --audit-writes, each write's audit row is
+// written in the same transaction.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 
+#include "base/clock.h"
 #include "base/signal_watch.h"
 #include "schemas/cpp/transport.h"
 #include "security/server_security.h"
@@ -33,9 +35,25 @@ struct Counters {
   uint64_t batches = 0;
 };
 
-// Decodes, authorizes and applies one request inside the open transaction.
-void Apply(StoreService& service, const security::ServerSecurity& security, Pending& p,
-           bool* storage_failed) {
+// What a batch records in the audit log: nothing, or rows stamped with the batch's wall-clock time.
+using AuditClock = std::optional<int64_t>;
+
+// Appends the audit row of `req` answered `reply`, if it has one; a failed append fails the batch, as a
+// failed write does (no write is acknowledged without its row).
+void Record(KvEngine& engine, const std::string& user_id, const Message& req, const Message& reply,
+            int64_t wall_ms, bool* storage_failed) {
+  const std::optional<wire::AuditEntry> row = StoreService::AuditOf(user_id, req, reply, wall_ms);
+  if (!row) return;
+  if (Status s = engine.audit().Append(*row); !s.ok()) {
+    spdlog::error("store: {}", s.message());
+    *storage_failed = true;
+  }
+}
+
+// Decodes, authorizes and applies one request inside the open transaction, and records it in the audit
+// log there when `audit` says so.
+void Apply(StoreService& service, KvEngine& engine, const security::ServerSecurity& security,
+           AuditClock audit, Pending& p, bool* storage_failed) {
   const wire::Decoded d = wire::DecodeIncoming(p.in);
   Status allowed;
   if (d.status != wire::DecodeStatus::kOk) {
@@ -49,13 +67,16 @@ void Apply(StoreService& service, const security::ServerSecurity& security, Pend
     *storage_failed = *storage_failed || failed;
   }
   p.rid = d.rid;
+  if (audit && d.status == wire::DecodeStatus::kOk) {
+    Record(engine, p.in.user_id, d.msg, p.reply, *audit, storage_failed);
+  }
 }
 
 void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
-                const security::ServerSecurity& security, size_t max_batch, std::vector<Pending>& batch,
-                Counters& counters) {
+                const security::ServerSecurity& security, const StoreOptions& options,
+                std::vector<Pending>& batch, Counters& counters) {
   batch.clear();
-  while (batch.size() < max_batch) {
+  while (batch.size() < options.max_batch) {
     Pending p;
     if (!wire::RecvFromRouter(router, &p.in, /*dontwait=*/true)) break;
     batch.push_back(std::move(p));
@@ -64,9 +85,10 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
   ++counters.batches;
   Status begun = engine.Begin();
   bool storage_failed = !begun.ok();
+  const AuditClock audit = options.audit_writes ? AuditClock(WallMs()) : std::nullopt;
   for (auto& p : batch) {
     if (begun.ok()) {
-      Apply(service, security, p, &storage_failed);
+      Apply(service, engine, security, audit, p, &storage_failed);
     } else {
       p.rid = wire::DecodeIncoming(p.in).rid;
       p.reply = wire::MakeError(wire::ErrorCode::kUnavailable,
@@ -113,6 +135,21 @@ bool OpenEngine(const StoreOptions& options, KvEngine& engine, std::string* db_p
   return true;
 }
 
+// With --audit-writes and a retention: deletes the audit rows past it, at most once an hour (`next`: the
+// monotonic time of the next pruning). A failure is logged; the rows wait for the next try.
+void PruneAudit(const StoreOptions& options, KvEngine& engine, int64_t* next) {
+  constexpr int64_t kEveryMs = 3600 * 1000;
+  if (!options.audit_writes || options.audit_retention_days <= 0 || MonoMs() < *next) return;
+  *next = MonoMs() + kEveryMs;
+  const Result<int64_t> pruned = engine.audit().Prune(WallMs() - options.audit_retention_days * 86'400'000);
+  if (!pruned.ok()) {
+    spdlog::error("store: {}", pruned.message());
+  } else if (*pruned > 0) {
+    spdlog::info("store: deleted {} audit log rows older than {} days (--audit-retention-days)", *pruned,
+                 options.audit_retention_days);
+  }
+}
+
 // Binds the client ROUTER; the bound port, or 0 after logging why not.
 int Listen(const StoreOptions& options, security::ServerSecurity& security, zmq::socket_t& router) {
   wire::ConfigureSocket(router);
@@ -152,8 +189,11 @@ int RunStore(const StoreOptions& options) {
   zmq::socket_t router(ctx, zmq::socket_type::router);
   const int port = Listen(options, **security, router);
   if (port == 0) return 1;
-  spdlog::info("store: serving {} on tcp://{}:{} ({})", db_path, options.bind, port,
-               options.durable ? "durable: fsync per batch" : "NOT durable: no fsync");
+  spdlog::info("store: serving {} on tcp://{}:{} ({}{})", db_path, options.bind, port,
+               options.durable ? "durable: fsync per batch" : "NOT durable: no fsync",
+               options.audit_writes ? "; writes recorded in the audit log" : "");
+  int64_t next_prune = 0;
+  PruneAudit(options, engine, &next_prune);
   AnnounceReady("store", "tcp://" + options.bind + ":" + std::to_string(port));
 
   Counters counters;
@@ -175,9 +215,12 @@ int RunStore(const StoreOptions& options) {
     }
     // ZAP first: a connection it admits may have requests queued. A revoked principal's requests are
     // refused one by one (the store keeps no state per connection); a new server key rebinds the socket.
+    // Key changes are the broker's to audit.
     (*security)->OnPoll(&items[2]);
-    if (items[0].revents & ZMQ_POLLIN)
-      ServeBatch(router, engine, service, **security, options.max_batch, batch, counters);
+    if (items[0].revents & ZMQ_POLLIN) {
+      ServeBatch(router, engine, service, **security, options, batch, counters);
+      PruneAudit(options, engine, &next_prune);
+    }
   }
   spdlog::info("store: stopped after {} requests in {} batches ({} errors answered, {} replies unroutable)",
                counters.requests, counters.batches, counters.errors, counters.unroutable);

@@ -139,6 +139,13 @@ Result<Message> Serve(const Message& req, Handle handle) {
 
 bool StoreService::IsWrite(MsgType type) { return wire::SpecOf(type).writes; }
 
+std::optional<wire::AuditEntry> StoreService::AuditOf(const std::string& user_id, const Message& request,
+                                                      const Message& reply, int64_t wall_ms) {
+  if (!security::IsAudited(request, reply)) return std::nullopt;
+  return security::AuditRow(user_id, request, reply, wall_ms,
+                            request.Has("key") ? ShowKey(request.Bytes("key")) : "");
+}
+
 Message StoreService::Handle(const Message& req, bool* storage_failed) {
   *storage_failed = false;
   Result<Message> reply = Dispatch(req);
@@ -171,6 +178,9 @@ Result<Message> StoreService::Dispatch(const Message& req) {
       return Serve<wire::StoreCasMsg>(req, with_engine(CompareAndSet));
     case MsgType::kStoreKeys:
       return Serve<wire::StoreKeysMsg>(req, with_engine(Keys));
+    case MsgType::kAuditList:
+      return Serve<wire::AuditListMsg>(req,
+                                       [&e](const auto& m) -> Result<Message> { return e.audit().List(m); });
     default:
       return Status(Status::Code::kUnknownType,
                     std::string(wire::NameOf(req.type)) + " is not a request TitanStore answers");

@@ -3,7 +3,11 @@
 // calls between Begin and Commit.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "schemas/cpp/codec.h"
+#include "schemas/generated/messages.h"
 #include "store/kv_engine.h"
 
 namespace titan::store {
@@ -19,6 +23,12 @@ class StoreService {
   // True for requests that change data (`writes: true` in schemas/protocol.yaml): their success depends
   // on the batch committing.
   static bool IsWrite(wire::MsgType type);
+
+  // The audit row (`titan store --audit-writes`) of `request` answered `reply`, from the sender with ZAP
+  // User-Id `user_id`: a write or a FORBIDDEN refusal, naming the key as ShowKey shows it, never a value
+  // or a member. Nullopt for anything else.
+  static std::optional<wire::AuditEntry> AuditOf(const std::string& user_id, const wire::Message& request,
+                                                 const wire::Message& reply, int64_t wall_ms);
 
  private:
   // The reply, or why there is none: the limits' INVALID/TOO_LARGE, MALFORMED, UNKNOWN_TYPE for what the

@@ -35,6 +35,37 @@ class StoreServiceTest : public ::testing::Test {
   StoreService service_{&engine_};
 };
 
+TEST_F(StoreServiceTest, AnAuditRowNamesTheKeyOfAWriteAndNeverItsValue) {
+  const wire::Message put =
+      wire::StorePutMsg{.key = {"db/password", true}, .value = {"hunter2", true}}.ToMessage();
+  const wire::Message sadd = wire::StoreSaddMsg{.key = {"s", true}, .member = {"hunter2", true}}.ToMessage();
+  const wire::Message get = wire::StoreGetMsg{.key = {"db/password", true}}.ToMessage();
+  const wire::Message ok = wire::StoreOkMsg{}.ToMessage();
+  const wire::Message forbidden = wire::MakeError(Status::Forbidden("principal 'eve' (role reader) ..."));
+  auto row = [](const std::optional<wire::AuditEntry>& r) {
+    return r ? r->principal + " " + r->action + " " + r->target + " " + r->outcome : "-";
+  };
+  EXPECT_EQ("alice STORE_PUT \"db/password\" ok", row(StoreService::AuditOf("alice", put, ok, 1)));
+  EXPECT_EQ("(plaintext) STORE_SADD \"s\" ok",
+            row(StoreService::AuditOf("", sadd, wire::StoreCountMsg{.count = 1}.ToMessage(), 1)));
+  EXPECT_EQ("eve STORE_PUT \"db/password\" FORBIDDEN", row(StoreService::AuditOf("eve", put, forbidden, 1)));
+  EXPECT_EQ("eve STORE_GET \"db/password\" FORBIDDEN", row(StoreService::AuditOf("eve", get, forbidden, 1)));
+  EXPECT_EQ("-", row(StoreService::AuditOf("alice", get, ok, 1)));
+}
+
+TEST_F(StoreServiceTest, AuditListAnswersFromTheAuditTable) {
+  ASSERT_TRUE(
+      engine_.audit()
+          .Append(wire::AuditEntry{
+              .ts_ms = 7, .principal = "alice", .action = "STORE_PUT", .target = "k", .outcome = "ok"})
+          .ok());
+  EXPECT_EQ(
+      "AUDIT_LIST_REPLY {entries: [{seq: 1, ts_ms: 7, principal: \"alice\", action: \"STORE_PUT\", target: "
+      "\"k\", outcome: \"ok\"}], truncated: false}",
+      Call(MsgType::kAuditList, {}));
+  EXPECT_EQ("ERROR INVALID", Call(MsgType::kAuditList, {{"limit", Datum(int64_t{0})}}));
+}
+
 TEST_F(StoreServiceTest, HelloSaysStore) {
   EXPECT_EQ("WELCOME {node: \"store\", version: \"" TITAN_VERSION "\"}", Call(MsgType::kHello, {}));
 }

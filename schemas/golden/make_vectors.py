@@ -77,6 +77,13 @@ VALID = [
     ok("hello_named", "HELLO", 0x02, {"client": "sdk-py"}),
     ok("welcome_store", "WELCOME", 0x03, {"node": "store", "version": "0.1.0"}),
     ok("welcome_broker", "WELCOME", 0x03, {"node": "broker", "version": "0.1.0", "store_port": 9091}),
+    ok("audit_list", "AUDIT_LIST", 0x04, {"since_ms": 1795000000000, "principal": "alice", "limit": 100}),
+    ok("audit_list_all", "AUDIT_LIST", 0x04, {}),
+    ok("audit_list_reply", "AUDIT_LIST_REPLY", 0x05, {"entries": [
+        {"seq": 7, "ts_ms": 1795000000001, "principal": "alice", "action": "JOB_SUBMIT", "target": "train",
+         "outcome": "ok"},
+        {"seq": 8, "ts_ms": 1795000000002, "principal": "reader-1", "action": "JOB_STOP", "target": "train",
+         "outcome": "FORBIDDEN"}], "truncated": True}),
     ok("store_put_text", "STORE_PUT", 0x10, {"key": "task_123_accuracy", "value": "98.5"}),
     ok("store_put_binary", "STORE_PUT", 0x10, {"key": b"\x00\xffk", "value": bytes(range(256))}),
     ok("store_put_unicode", "STORE_PUT", 0x10, {"key": "ключ", "value": "值 ✓ — ünïcødé 🚀"}),

@@ -29,13 +29,15 @@ class Cluster:
     """Store + broker + workers under `root` (an absolute directory). Stop it with stop()."""
 
     def __init__(self, root: Path, workers: Sequence[Tuple[str, List[str]]] = (("w1", []), ("w2", [])),
-                 keys: Optional[Path] = None, worker_credential: Optional[Path] = None):
+                 keys: Optional[Path] = None, worker_credential: Optional[Path] = None,
+                 store_args: Sequence[str] = ()):
         """`keys`: a keys folder (`titan keys init`) the store and broker run CURVE with; workers then
-        connect with `worker_credential`."""
+        connect with `worker_credential`. `store_args`: more flags for `titan store` (--audit-writes)."""
         self.root = Path(root).resolve()
         self.worker_specs = list(workers)
         self.keys_args = ["--keys", str(keys)] if keys else []
         self.worker_credential = worker_credential
+        self.store_args = list(store_args)
         self.store: Optional[StoreProcess] = None
         self.broker: Optional[NodeProcess] = None
         self.workers: Dict[str, NodeProcess] = {}
@@ -47,7 +49,7 @@ class Cluster:
 
     def start(self) -> "Cluster":
         try:
-            self.store = StoreProcess(self.root / "store", extra_args=self.keys_args).start()
+            self.store = StoreProcess(self.root / "store", extra_args=self.keys_args + self.store_args).start()
             self.broker = self._start_broker()
             for name, extra in self.worker_specs:
                 self.start_worker(name, extra)
@@ -78,6 +80,16 @@ class Cluster:
                            WORKER_READY_RE, self.root / (name + ".stderr.log"), env=job_environment())
         self.workers[name] = proc.start()
         return proc
+
+    def crash_and_restart_broker(self) -> NodeProcess:
+        """SIGKILL the broker (a crash: only what it committed survives) and start it again on the same data
+        directory and client port (its worker and event ports are chosen anew)."""
+        port = self.port
+        self.broker.kill9()
+        args = list(self.broker.args)
+        args[args.index("--port") + 1] = str(port)
+        self.broker = NodeProcess("broker", args, BROKER_READY_RE, self.root / "broker.stderr.log").start()
+        return self.broker
 
     def stop(self) -> None:
         """Workers first (they end their jobs), then the broker, then the store."""

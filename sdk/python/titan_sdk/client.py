@@ -2,11 +2,12 @@
 # calls go to the broker; on the first store call the client says HELLO there, learns from WELCOME where
 # TitanStore (and the event feed) listens, and talks to the store directly.
 # Thread-safe (one lock per client) and fork-safe (a child process reconnects on its own sockets).
+import datetime
 import hashlib
 import os
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import __version__, logs
 from .artifacts import ArtifactCalls
@@ -15,6 +16,7 @@ from .store import StoreCalls
 from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, TitanTimeoutError,
                      UnknownTypeError)
 from .job import FINAL_STATES, JobInfo, TitanJob
+from .messages import AuditEntry
 from .protocol import Decoded, MsgType
 from .submission import SubmitPlan, plan_submit
 from .credentials import Credential, find_credential
@@ -40,6 +42,17 @@ def _service_up(job: Dict[str, Any]) -> bool:
     return job.get("job_type") == "SERVICE" and job["state"] == "RUNNING" and bool(job.get("ready"))
 
 
+def _epoch_ms(when: Union[float, datetime.datetime, datetime.timedelta]) -> int:
+    """Unix epoch milliseconds of a datetime (naive: local time), a timedelta before now, or epoch seconds."""
+    if isinstance(when, datetime.timedelta):
+        return int((time.time() - when.total_seconds()) * 1000)
+    if isinstance(when, datetime.datetime):
+        return int(when.timestamp() * 1000)
+    if isinstance(when, (int, float)) and not isinstance(when, bool):
+        return int(when * 1000)
+    raise TypeError("since must be a datetime, a timedelta or Unix epoch seconds; got %s" % type(when).__name__)
+
+
 def _tcp(host: str, port: int) -> str:
     return "tcp://[%s]:%d" % (host, port) if ":" in host else "tcp://%s:%d" % (host, port)
 
@@ -59,7 +72,8 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
 
     `credentials` names a credential file for a cluster with CURVE on (credentials.py: else
     TITAN_CREDENTIALS, else the one `titan up` linked for this host and port); a refused credential raises
-    AuthenticationError, a request its role does not allow ForbiddenError.
+    AuthenticationError, a request its role does not allow ForbiddenError. An admin reads the audit log
+    with audit().
     """
 
     def __init__(self, host: Optional[str] = None, port: Optional[int] = None, timeout: Optional[float] = None,
@@ -241,6 +255,27 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         stats = dict(self._broker_call(MsgType.STATS_GET).fields)
         stats.pop("rid", None)
         return stats
+
+    # ---- the audit log ---------------------------------------------------------------------------------
+
+    def audit(self, since: Union[None, float, datetime.datetime, datetime.timedelta] = None,
+              principal: Optional[str] = None, limit: int = 1000, store: bool = False) -> List[AuditEntry]:
+        """The audit log (docs/security.md), oldest first: who sent which state-changing request, what it
+        acted on and how it ended ("ok" or the error code, FORBIDDEN included), and key changes. Only
+        admins may read it (ForbiddenError otherwise).
+
+        `since`: only entries recorded from then on: a datetime (naive means local time), a timedelta
+        (that long ago) or Unix epoch seconds (as time.time() gives). `principal`: only that principal's.
+        `limit`: at most this many (1 ... 10000), the newest. `store`: TitanStore's log instead of the
+        broker's (its writes, when the store runs with --audit-writes)."""
+        fields: Dict[str, Any] = {"principal": principal, "limit": int(limit)}
+        if since is not None:
+            fields["since_ms"] = _epoch_ms(since)
+        if store:
+            reply = self._store_call(MsgType.AUDIT_LIST, **fields)
+        else:
+            reply = self._broker_call(MsgType.AUDIT_LIST, **fields).fields
+        return [AuditEntry.from_wire(e) for e in reply["entries"]]
 
     def _submit_plan(self, plan: SubmitPlan, send: Callable[[], Any]) -> Any:
         """Deploys what `plan` does not send inline, then calls `send`; a NOT_FOUND for a job whose file is

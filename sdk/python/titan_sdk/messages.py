@@ -193,6 +193,21 @@ class JobResult(Record):
 
 
 @dataclasses.dataclass
+class AuditEntry(Record):
+    """One row of a node's audit log (docs/security.md): a state-changing request, a key change, or (a store
+    run with --audit-writes) a write. It names what was acted on, never values, environments or scripts."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['AuditEntry']
+
+    seq: int  # increasing in the node's log; a gap is a row pruned by retention
+    ts_ms: int  # when the node recorded it: wall clock, Unix epoch milliseconds
+    principal: str  # who: the sender's principal; "(plaintext)" without CURVE; "os:<user>" for a key change (the owner of principals.yaml)
+    action: str  # the request's name (JOB_SUBMIT, GATE_DECIDE, STORE_PUT, ...), or KEY_ADD, KEY_REVOKE, KEY_REMOVE, KEY_CHANGE
+    target: str  # what it acted on: ids, names, a store key
+    outcome: str  # "ok", or the error code the request was answered with (FORBIDDEN, INVALID, ...)
+
+
+@dataclasses.dataclass
 class ErrorMsg(MessageRecord):
     """ERROR (0x01, node -> client): The node could not carry out the request, and the request was not
     applied."""
@@ -227,6 +242,30 @@ class WelcomeMsg(MessageRecord):
     store_host: Optional[str] = None  # absent: the host the client used to reach this node
     worker_port: Optional[int] = None  # broker only: where workers connect (worker dialog)
     pub_port: Optional[int] = None  # broker only: the PUB socket for events and logs
+
+
+@dataclasses.dataclass
+class AuditListMsg(MessageRecord):
+    """AUDIT_LIST (0x04, client -> node): Reads the node's audit log (the broker's, or a store's with --audit-
+    writes): the newest matching entries, oldest first."""
+
+    TYPE: ClassVar[MsgType] = MsgType.AUDIT_LIST
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.AUDIT_LIST]
+
+    since_ms: Optional[int] = None  # only entries recorded at or after this wall-clock time (Unix epoch ms)
+    principal: Optional[str] = None  # only entries of this principal
+    limit: Optional[int] = None  # at most this many, 1 ... 10000; default 1000
+
+
+@dataclasses.dataclass
+class AuditListReplyMsg(MessageRecord):
+    """AUDIT_LIST_REPLY (0x05, node -> client): The listed audit log entries."""
+
+    TYPE: ClassVar[MsgType] = MsgType.AUDIT_LIST_REPLY
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.AUDIT_LIST_REPLY]
+
+    entries: List["AuditEntry"]  # oldest first
+    truncated: bool  # true when older entries matched too (raise the limit or narrow since_ms)
 
 
 @dataclasses.dataclass
@@ -1088,12 +1127,15 @@ STRUCT_CLASSES.update({
     'JobCredential': JobCredential,
     'JobRef': JobRef,
     'JobResult': JobResult,
+    'AuditEntry': AuditEntry,
 })
 
 MESSAGE_CLASSES: Dict[MsgType, Type[MessageRecord]] = {
     MsgType.ERROR: ErrorMsg,
     MsgType.HELLO: HelloMsg,
     MsgType.WELCOME: WelcomeMsg,
+    MsgType.AUDIT_LIST: AuditListMsg,
+    MsgType.AUDIT_LIST_REPLY: AuditListReplyMsg,
     MsgType.STORE_PUT: StorePutMsg,
     MsgType.STORE_GET: StoreGetMsg,
     MsgType.STORE_DELETE: StoreDeleteMsg,

@@ -24,6 +24,8 @@ class MsgType(enum.IntEnum):
     ERROR = 0x01
     HELLO = 0x02
     WELCOME = 0x03
+    AUDIT_LIST = 0x04
+    AUDIT_LIST_REPLY = 0x05
     STORE_PUT = 0x10
     STORE_GET = 0x11
     STORE_DELETE = 0x12
@@ -253,6 +255,14 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('cancelled', 'bool'),
         FieldSpec('reason', 'str', True),
     ),
+    'AuditEntry': (
+        FieldSpec('seq', 'int'),
+        FieldSpec('ts_ms', 'int'),
+        FieldSpec('principal', 'str'),
+        FieldSpec('action', 'str'),
+        FieldSpec('target', 'str'),
+        FieldSpec('outcome', 'str'),
+    ),
 }
 
 MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
@@ -270,6 +280,15 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('store_host', 'str', True),
         FieldSpec('worker_port', 'int', True),
         FieldSpec('pub_port', 'int', True),
+    ),
+    MsgType.AUDIT_LIST: (
+        FieldSpec('since_ms', 'int', True),
+        FieldSpec('principal', 'str', True),
+        FieldSpec('limit', 'int', True),
+    ),
+    MsgType.AUDIT_LIST_REPLY: (
+        FieldSpec('entries', 'list<AuditEntry>'),
+        FieldSpec('truncated', 'bool'),
     ),
     MsgType.STORE_PUT: (
         FieldSpec('key', 'value'),
@@ -592,6 +611,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
 # The reply each request expects (ERROR may always come instead).
 REPLIES: Dict[MsgType, MsgType] = {
     MsgType.HELLO: MsgType.WELCOME,
+    MsgType.AUDIT_LIST: MsgType.AUDIT_LIST_REPLY,
     MsgType.STORE_PUT: MsgType.STORE_OK,
     MsgType.STORE_GET: MsgType.STORE_VALUE,
     MsgType.STORE_DELETE: MsgType.STORE_COUNT,
@@ -634,6 +654,8 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.ERROR: MessageSpec('node -> client', 'none', False, False, None),
     MsgType.HELLO: MessageSpec('client -> node', 'none', False, False, MsgType.WELCOME),
     MsgType.WELCOME: MessageSpec('node -> client', 'none', False, False, None),
+    MsgType.AUDIT_LIST: MessageSpec('client -> node', 'admin', False, False, MsgType.AUDIT_LIST_REPLY),
+    MsgType.AUDIT_LIST_REPLY: MessageSpec('node -> client', 'none', False, False, None),
     MsgType.STORE_PUT: MessageSpec('client -> store', 'submit', True, False, MsgType.STORE_OK),
     MsgType.STORE_GET: MessageSpec('client -> store', 'read', False, False, MsgType.STORE_VALUE),
     MsgType.STORE_DELETE: MessageSpec('client -> store', 'submit', True, False, MsgType.STORE_COUNT),
