@@ -86,21 +86,27 @@ Status Principals::Save(const std::string& path, bool durable) const {
 }
 
 void Principals::Remove(const std::string& name) {
-  std::erase_if(all_, [&](const Principal& p) { return p.name == name; });
+  const auto it = by_name_.find(name);
+  if (it == by_name_.end()) return;
+  const size_t at = it->second;
+  by_key_.erase(all_[at].public_key);
+  by_name_.erase(it);
+  if (at + 1 != all_.size()) {
+    all_[at] = std::move(all_.back());
+    by_name_[all_[at].name] = at;
+    by_key_[all_[at].public_key] = at;
+  }
+  all_.pop_back();
 }
 
 const Principal* Principals::FindKey(const std::string& public_key) const {
-  for (const Principal& p : all_) {
-    if (p.public_key == public_key) return &p;
-  }
-  return nullptr;
+  const auto it = by_key_.find(public_key);
+  return it == by_key_.end() ? nullptr : &all_[it->second];
 }
 
 const Principal* Principals::FindName(const std::string& name) const {
-  for (const Principal& p : all_) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
+  const auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &all_[it->second];
 }
 
 Status Principals::Add(Principal p) {
@@ -111,6 +117,8 @@ Status Principals::Add(Principal p) {
   if (FindName(p.name))
     return Status::Invalid("principal '" + p.name + "' exists already; choose another name");
   if (FindKey(p.public_key)) return Status::Invalid("that public key belongs to another principal already");
+  by_name_.emplace(p.name, all_.size());
+  by_key_.emplace(p.public_key, all_.size());
   all_.push_back(std::move(p));
   return Status::Ok();
 }
@@ -136,7 +144,9 @@ Status Principals::Rekey(const std::string& name, const std::string& public_key)
           "principal '" + name +
           "' is revoked and stays so; add the holder under a new name with `titan keys add`");
     }
+    by_key_.erase(p.public_key);
     p.public_key = public_key;
+    by_key_[public_key] = by_name_[name];
     return Status::Ok();
   }
   return Status::NotFound("no principal named '" + name + "' (see `titan keys list`)");

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -38,12 +39,16 @@ class Principals {
   // NOT_FOUND when there is none; INVALID when it is revoked (revoked stays revoked: add a new name) or
   // the key belongs to another principal.
   Status Rekey(const std::string& name, const std::string& public_key);
-  // Forgets `name` (a job's principal when its run ends); nothing when there is none.
+  // Forgets `name` (a job's principal when its run ends); nothing when there is none. The last
+  // principal takes its place in all(): Remove keeps the order of a set only when it removes the last.
   void Remove(const std::string& name);
   const std::vector<Principal>& all() const { return all_; }
 
  private:
   std::vector<Principal> all_;
+  // Positions in all_ by name and by key: every lookup is O(1), as a broker running thousands of jobs
+  // (each a principal) needs.
+  std::unordered_map<std::string, size_t> by_name_, by_key_;
 };
 
 // The names of the principals whose keys `before` admitted and `after` does not (revoked, removed, or
