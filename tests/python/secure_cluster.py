@@ -9,6 +9,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from node_process import titan_bin
+from titan_sdk import TitanClient
 from titan_sdk.credentials import load_credential
 from titan_sdk.protocol import MsgType
 from titan_sdk.transport import Connection
@@ -16,6 +17,11 @@ from titan_sdk.transport import Connection
 DEADLINE_S = 30
 _CONNECTION_EVENTS = (zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
                       | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+
+
+def client(cluster, cred=None) -> TitanClient:
+    """A TitanClient of `cluster` with credential file `cred` (None: the SDK finds one, or plaintext)."""
+    return TitanClient(host="127.0.0.1", port=cluster.port, timeout=10, credentials=str(cred) if cred else None)
 
 
 def titan(*args) -> subprocess.CompletedProcess:

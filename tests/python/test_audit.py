@@ -14,7 +14,8 @@ import pytest
 
 from cluster import Cluster, unique_id, write_script
 from node_process import titan_bin
-from titan_sdk import ForbiddenError, TitanClient, TitanJob
+from secure_cluster import client
+from titan_sdk import ForbiddenError, TitanJob
 
 DEADLINE_S = 30
 PRINCIPALS = {"alice": "submitter", "bob": "operator", "reader-1": "reader", "workers": "worker"}
@@ -42,9 +43,6 @@ def audited(tmp_path_factory):
     finally:
         cluster.stop()
 
-
-def client(cluster, cred) -> TitanClient:
-    return TitanClient(host="127.0.0.1", port=cluster.port, timeout=10, credentials=str(cred))
 
 
 def audit_cli(cluster, cred, *args):

@@ -4,7 +4,6 @@
 # ****), nor a repr of the job. Sealed in the journal, it survives a kill -9 of the broker. The SDK,
 # `titan run --secret-env` and YAML (`secret_env:`, Joblet's `secret_environment:`) all carry it.
 import hashlib
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -14,7 +13,8 @@ import zmq
 
 from cluster import Cluster, unique_id, write_script
 from node_process import titan_bin
-from titan_sdk import TitanClient, TitanJob
+from secure_cluster import client
+from titan_sdk import TitanJob
 from titan_sdk.credentials import load_credential
 from titan_sdk.protocol import MsgType
 from titan_sdk.transport import Connection
@@ -51,9 +51,6 @@ def secure(tmp_path_factory):
     finally:
         cluster.stop()
 
-
-def client(cluster, cred) -> TitanClient:
-    return TitanClient(host="127.0.0.1", port=cluster.port, timeout=10, credentials=str(cred))
 
 
 def subscribe_events(cluster, cred) -> zmq.Socket:

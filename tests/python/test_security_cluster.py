@@ -9,8 +9,8 @@ import zmq
 
 from cluster import Cluster, unique_id, write_script
 from node_process import titan_bin
-from secure_cluster import DEADLINE_S, endpoints, handshake, titan
-from titan_sdk import AuthenticationError, ForbiddenError, TitanClient, TitanJob
+from secure_cluster import DEADLINE_S, client, endpoints, handshake, titan
+from titan_sdk import AuthenticationError, ForbiddenError, TitanJob
 from titan_sdk.credentials import load_credential
 from titan_sdk.protocol import MsgType
 
@@ -35,9 +35,6 @@ def secure(tmp_path_factory):
     finally:
         cluster.stop()
 
-
-def client(cluster, cred=None) -> TitanClient:
-    return TitanClient(host="127.0.0.1", port=cluster.port, timeout=10, credentials=str(cred) if cred else None)
 
 
 def stranger(tmp_path, server_key: str):

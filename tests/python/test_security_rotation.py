@@ -4,13 +4,12 @@
 # credential file was rewritten carry on, one still holding the old server key is refused with
 # "authentication failed", and a re-issued credential works. Waits are on events with deadlines.
 import shutil
-import time
 
 import pytest
 
 from cluster import Cluster, unique_id, write_script
-from secure_cluster import DEADLINE_S, titan
-from titan_sdk import AuthenticationError, TitanClient, TitanJob
+from secure_cluster import DEADLINE_S, client, titan
+from titan_sdk import AuthenticationError, TitanJob
 
 # Appends a line to RUNS each time it starts (and says so), waits for RELEASE, then writes TitanStore with its own
 # credential (which the rotation happened under) and prints what it stored.
@@ -44,9 +43,6 @@ def rotating(tmp_path_factory):
     finally:
         cluster.stop()
 
-
-def client(cluster, cred) -> TitanClient:
-    return TitanClient(host="127.0.0.1", port=cluster.port, timeout=10, credentials=str(cred))
 
 
 def test_a_rotation_loses_no_job_and_refuses_only_the_old_key(rotating, tmp_path):
