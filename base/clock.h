@@ -40,12 +40,21 @@ constexpr int64_t SteadyOffset(int64_t previous, int64_t measured) {
 // them: a deadline met on the monotonic clock is met on the stored wall times too (a 1500 ms delay
 // shows as >= 1500 ms between a job's submitted_ms and started_ms). wall_ms is within ~1 ms of the
 // wall clock. Each thread keeps its own offset.
+// The wall clock is read between two monotonic readings, and a measurement counts only when they are
+// at most 1 ms apart: a thread descheduled between the reads (a loaded machine) would otherwise look
+// like a wall clock that was set. After a few wide readings in a row the offset seen before is kept.
 inline Instant Now() {
   thread_local int64_t offset = INT64_MIN;
-  const int64_t mono = MonoMs();
-  const int64_t measured = WallMs() - mono;
-  offset = offset == INT64_MIN ? measured : SteadyOffset(offset, measured);
-  return Instant{mono, mono + offset};
+  for (int tries = 0;; ++tries) {
+    const int64_t mono = MonoMs();
+    const int64_t wall = WallMs();
+    const int64_t after = MonoMs();
+    const bool tight = after - mono <= 1;
+    if (!tight && tries < 3) continue;
+    if (tight || offset == INT64_MIN)
+      offset = offset == INT64_MIN ? wall - mono : SteadyOffset(offset, wall - mono);
+    return Instant{mono, mono + offset};
+  }
 }
 
 // `from + ms`, saturating instead of overflowing (a peer may ask for a delay of INT64_MAX ms).
