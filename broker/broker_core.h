@@ -59,6 +59,11 @@ inline wire::Message Invalid(std::string reason) {
   return wire::MakeError(wire::ErrorCode::kInvalid, std::move(reason));
 }
 
+// INVALID naming job `job`'s `field`, its `value` and the range lo..hi (`hi_in_words`, when not empty,
+// says hi for people); nullopt when `value` is within it.
+std::optional<wire::Message> OutOfRange(const std::string& job, const char* field, int64_t value, int64_t lo,
+                                        int64_t hi, const char* hi_in_words);
+
 struct CoreConfig {
   int heartbeat_ms = 1000;
   int liveness = 3;  // heartbeats a worker may miss before it is dead
