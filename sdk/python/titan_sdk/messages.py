@@ -589,6 +589,7 @@ class StatsMsg(MessageRecord):
     completed: int
     failed: int  # FAILED + DEAD
     scaling: Optional[List["ScaleEvent"]] = None  # recent auto-scaling decisions, newest last
+    malformed_from_workers: Optional[int] = None  # worker-port messages refused as undecodable since start
 
 
 @dataclasses.dataclass
