@@ -11,6 +11,11 @@ namespace titan::broker {
 
 namespace {
 
+// What RefuseFromWorker logs of a message of `type` that did not decode into its struct.
+std::string Malformed(MsgType type, const Status& why) {
+  return "a malformed " + std::string(wire::NameOf(type)) + " (" + why.message() + ")";
+}
+
 // The runs of a WORKER_READY list (running, or finished results), one per item, in order.
 template <class Item>
 std::vector<RunRef> RunRefs(const std::vector<Item>& items) {
@@ -89,12 +94,6 @@ BrokerCore::Worker* BrokerCore::Sender(const std::string& identity, Instant now)
   w->last_seen = now.mono_ms;
   return w;
 }
-
-namespace {
-std::string Malformed(MsgType type, const Status& why) {
-  return "a malformed " + std::string(wire::NameOf(type)) + " (" + why.message() + ")";
-}
-}  // namespace
 
 template <class T, class Handle>
 void BrokerCore::FromWorker(const std::string& identity, const Message& msg, Instant now,
