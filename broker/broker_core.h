@@ -143,9 +143,9 @@ class BrokerCore {
   // Worker messages dropped because they did not decode (into frames or into their struct).
   int64_t malformed_from_workers() const { return malformed_from_workers_; }
   // A worker-port message that did not decode (`what` says which and why): counted in
-  // malformed_from_workers (STATS), logged at a bounded rate per peer (LogLimiter), answered `error`.
-  void RefuseFromWorker(const std::string& identity, const std::string& what, wire::Message error,
-                        std::optional<int64_t> rid, Instant now);
+  // malformed_from_workers (STATS) and logged at a bounded rate per peer (LogLimiter). The caller answers
+  // it (the node directly, dropped when the peer's queue is full: nothing of it waits in a backlog).
+  void NoteMalformedFromWorker(const std::string& identity, const std::string& what, Instant now);
 
  private:
   struct Worker {
@@ -293,6 +293,10 @@ class BrokerCore {
   // True when a line about the worker peer `identity` may be logged now (LogLimiter), after logging
   // how many lines about it were withheld, if any.
   bool AdmitWorkerLog(const std::string& identity, Instant now);
+  // A worker's message that does not decode into its struct: noted (NoteMalformedFromWorker) and
+  // answered `error`.
+  void RefuseFromWorker(const std::string& identity, const std::string& what, wire::Message error,
+                        std::optional<int64_t> rid, Instant now);
   // The registered worker behind `identity`, now seen; null (it was answered DISCONNECT) when unknown.
   Worker* Sender(const std::string& identity, Instant now);
   void RegisterWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now,

@@ -110,9 +110,9 @@ void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
     const std::string identity(static_cast<const char*>(in.envelope.front().data()),
                                in.envelope.front().size());
     if (d.status != wire::DecodeStatus::kOk) {
-      ++c.worker_errors;  // logged (at a bounded rate), counted in STATS and answered by the core
-      core.RefuseFromWorker(identity, "a bad message (" + d.reason + ")",
-                            wire::MakeError(d.error_code(), d.reason), std::nullopt, Now());
+      ++c.worker_errors;
+      core.NoteMalformedFromWorker(identity, "a bad message (" + d.reason + ")", Now());  // counted, logged
+      wire::SendTo(s.workers, in.envelope, wire::MakeError(d.error_code(), d.reason));
       continue;
     }
     if (Status allowed = s.security->AuthorizeWorker(in.user_id); !allowed.ok()) {

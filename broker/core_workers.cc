@@ -75,12 +75,16 @@ bool BrokerCore::AdmitWorkerLog(const std::string& identity, Instant now) {
   return v.log;
 }
 
-void BrokerCore::RefuseFromWorker(const std::string& identity, const std::string& what, Message error,
-                                  std::optional<int64_t> rid, Instant now) {
+void BrokerCore::NoteMalformedFromWorker(const std::string& identity, const std::string& what, Instant now) {
   ++malformed_from_workers_;
   if (AdmitWorkerLog(identity, now)) {
     spdlog::warn("broker: dropping {} from worker peer {}", what, PrintablePeer(identity));
   }
+}
+
+void BrokerCore::RefuseFromWorker(const std::string& identity, const std::string& what, Message error,
+                                  std::optional<int64_t> rid, Instant now) {
+  NoteMalformedFromWorker(identity, what, now);
   outbox_.push_back(Outgoing{Outgoing::kWorker, {}, identity, {}, WithRid(std::move(error), rid)});
 }
 

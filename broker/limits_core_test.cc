@@ -59,8 +59,7 @@ TEST_F(LimitsTest, MalformedWorkerMessagesAreCountedInStats) {
   Join("w1", 1);
   for (int i = 0; i < 500; ++i) {
     core_->OnWorker("id-w1", wire::MakeMessage(MsgType::kJobDone), now_);
-    core_->RefuseFromWorker("id-garbage", "a bad message", wire::MakeError(wire::ErrorCode::kMalformed, "x"),
-                            std::nullopt, now_);
+    core_->NoteMalformedFromWorker("id-garbage", "a bad message", now_);
   }
   Turn();
   EXPECT_EQ(1000, core_->malformed_from_workers());
