@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/log_limiter.h"
 #include "broker/artifact_service.h"
 #include "broker/autoscale.h"
 #include "broker/cron.h"
@@ -58,6 +59,11 @@ inline wire::Message WithRid(wire::Message msg, std::optional<int64_t> rid) {
 inline wire::Message Invalid(std::string reason) {
   return wire::MakeError(wire::ErrorCode::kInvalid, std::move(reason));
 }
+
+// INVALID naming job `job`'s `field`, its `value` and the range lo..hi (`hi_in_words`, when not empty,
+// says hi for people); nullopt when `value` is within it.
+std::optional<wire::Message> OutOfRange(const std::string& job, const char* field, int64_t value, int64_t lo,
+                                        int64_t hi, const char* hi_in_words);
 
 struct CoreConfig {
   int heartbeat_ms = 1000;
@@ -134,8 +140,12 @@ class BrokerCore {
   // Illegal state transitions refused so far (release builds; a debug build asserts instead). Tests
   // check it stays 0.
   int64_t refused_transitions() const { return refused_transitions_; }
-  // Worker messages dropped because they did not decode into their struct.
+  // Worker messages dropped because they did not decode (into frames or into their struct).
   int64_t malformed_from_workers() const { return malformed_from_workers_; }
+  // A worker-port message that did not decode (`what` says which and why): counted in
+  // malformed_from_workers (STATS) and logged at a bounded rate per peer (LogLimiter). The caller answers
+  // it (the node directly, dropped when the peer's queue is full: nothing of it waits in a backlog).
+  void NoteMalformedFromWorker(const std::string& identity, const std::string& what, Instant now);
 
  private:
   struct Worker {
@@ -280,9 +290,13 @@ class BrokerCore {
   template <class T, class Handle>
   void FromWorker(const std::string& identity, const wire::Message& msg, Instant now,
                   std::optional<int64_t> rid, Handle handle);
-  // Logs and counts a worker's message that does not decode, and answers it ERROR MALFORMED.
-  void RefuseFromWorker(const std::string& identity, wire::MsgType type, const Status& why,
-                        std::optional<int64_t> rid);
+  // True when a line about the worker peer `identity` may be logged now (LogLimiter), after logging
+  // how many lines about it were withheld, if any.
+  bool AdmitWorkerLog(const std::string& identity, Instant now);
+  // A worker's message that does not decode into its struct: noted (NoteMalformedFromWorker) and
+  // answered `error`.
+  void RefuseFromWorker(const std::string& identity, const std::string& what, wire::Message error,
+                        std::optional<int64_t> rid, Instant now);
   // The registered worker behind `identity`, now seen; null (it was answered DISCONNECT) when unknown.
   Worker* Sender(const std::string& identity, Instant now);
   void RegisterWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now,
@@ -417,6 +431,7 @@ class BrokerCore {
   int64_t next_seq_ = 1;
   int64_t refused_transitions_ = 0;
   int64_t malformed_from_workers_ = 0;
+  LogLimiter worker_log_limit_;  // warnings about each worker peer's bad messages
   std::vector<Outgoing> outbox_;
 };
 

@@ -111,7 +111,7 @@ void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
                                in.envelope.front().size());
     if (d.status != wire::DecodeStatus::kOk) {
       ++c.worker_errors;
-      spdlog::warn("broker: bad message from a worker: {}", d.reason);
+      core.NoteMalformedFromWorker(identity, "a bad message (" + d.reason + ")", Now());  // counted, logged
       wire::SendTo(s.workers, in.envelope, wire::MakeError(d.error_code(), d.reason));
       continue;
     }

@@ -168,10 +168,10 @@ TEST_F(ClockJumpTest, CronRunsSkippedTicksOnceAndRepeatsNone) {
 }
 
 // A peer may ask for absurd durations; they saturate instead of overflowing.
+// The largest delay and wait a submission may ask for (larger ones are INVALID: limits_core_test.cc).
 TEST_F(ClockJumpTest, AHugeDelayOrWaitDoesNotOverflow) {
   Join("w1", 4);
-  Submit(
-      {{"never", {}, 1, "GENERAL", INT64_MAX}, {"g", {}, 1, "GENERAL", 0, 0, false, "ok?", INT64_MAX / 2}});
+  Submit({{"never", {}, 1, "GENERAL", kMaxDelayMs}, {"g", {}, 1, "GENERAL", 0, 0, false, "ok?", kMaxWaitS}});
   EXPECT_EQ("SCHEDULED", State("never"));
   Done("w1", "g", 0);
   Advance(5'000, {"w1"});

@@ -270,7 +270,8 @@ Message BrokerCore::Stats(Instant now) const {
                        .unsatisfiable = unsatisfiable,
                        .completed = n(JobState::kCompleted),
                        .failed = n(JobState::kFailed) + n(JobState::kDead),
-                       .scaling = std::vector(scale_events_.begin(), scale_events_.end())};
+                       .scaling = std::vector(scale_events_.begin(), scale_events_.end()),
+                       .malformed_from_workers = malformed_from_workers_};
   for (const auto& [name, w] : workers_) stats.workers.push_back(RenderWorker(w, now));
   return std::move(stats).ToMessage();
 }

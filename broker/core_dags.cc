@@ -26,7 +26,7 @@ std::optional<Message> BrokerCore::InsertGates(std::vector<Job>& batch) {
     const std::string message = j.spec.hitl_message.value_or("");
     if (message.empty()) continue;
     const int64_t max_wait_s = j.spec.max_wait_s.value_or(kDefaultMaxWaitS);
-    if (max_wait_s <= 0) return Invalid("job '" + j.id + "': max_wait_seconds must be positive");
+    if (auto refused = OutOfRange(j.id, "max_wait_s", max_wait_s, 1, kMaxWaitS, "a century")) return refused;
     Job g;
     g.id = "hitl-gate-" + j.id;
     if (auto refused = CheckIdFree(g.id, "gate")) return refused;

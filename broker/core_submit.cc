@@ -122,6 +122,14 @@ std::optional<Message> BrokerCore::CheckIdFree(const std::string& id, const char
                  id + "`), stop it (`titan stop " + id + "`), or choose another id");
 }
 
+std::optional<Message> OutOfRange(const std::string& job, const char* field, int64_t value, int64_t lo,
+                                  int64_t hi, const char* hi_in_words) {
+  if (value >= lo && value <= hi) return std::nullopt;
+  return Invalid("job '" + job + "': " + field + " " + std::to_string(value) + " is out of range; use " +
+                 std::to_string(lo) + ".." + std::to_string(hi) +
+                 (*hi_in_words ? std::string(" (") + hi_in_words + ")" : std::string()));
+}
+
 std::optional<Message> BrokerCore::ParseJob(const wire::JobSpec& spec,
                                             const std::unordered_map<std::string, std::string>& files,
                                             Job* out) {
@@ -137,9 +145,11 @@ std::optional<Message> BrokerCore::ParseJob(const wire::JobSpec& spec,
   if (canonical) j.spec.job_type = canonical->empty() ? std::nullopt : canonical;
   ApplySpec(j);
   if (auto refused = ResolveFile(j, files)) return refused;
-  if (j.delay_ms < 0 || j.retries < 0 || j.retries > 100 || spec.timeout_ms.value_or(0) < 0) {
-    return Invalid("job '" + j.id + "': delay_ms and timeout_ms must be >= 0 and retries within 0..100");
-  }
+  if (auto refused = OutOfRange(j.id, "delay_ms", j.delay_ms, 0, kMaxDelayMs, "ten years")) return refused;
+  if (auto refused =
+          OutOfRange(j.id, "timeout_ms", spec.timeout_ms.value_or(0), 0, kMaxTimeoutMs, "one year"))
+    return refused;
+  if (auto refused = OutOfRange(j.id, "retries", j.retries, 0, 100, "")) return refused;
   if (!canonical) {
     return Invalid(
         "job '" + j.id + "': job_type '" + type +

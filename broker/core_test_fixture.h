@@ -12,6 +12,13 @@ namespace titan::broker {
 
 inline Datum S(const std::string& s) { return Datum(Text{s}); }
 
+// "CODE: reason" of an ERROR, else the message's type.
+inline std::string ErrorOf(const wire::Message& m) {
+  const Status s = wire::StatusOf(m);
+  if (s.ok()) return std::string(wire::NameOf(m.type));
+  return std::string(wire::ErrorCodeName(wire::ErrorCodeOf(s.code()))) + ": " + s.message();
+}
+
 inline Datum StrList(const std::vector<std::string>& v) {
   wire::List l;
   for (const auto& s : v) l.push_back(S(s));

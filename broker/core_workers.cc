@@ -11,6 +11,11 @@ namespace titan::broker {
 
 namespace {
 
+// What RefuseFromWorker logs of a message of `type` that did not decode into its struct.
+std::string Malformed(MsgType type, const Status& why) {
+  return "a malformed " + std::string(wire::NameOf(type)) + " (" + why.message() + ")";
+}
+
 // The runs of a WORKER_READY list (running, or finished results), one per item, in order.
 template <class Item>
 std::vector<RunRef> RunRefs(const std::vector<Item>& items) {
@@ -61,11 +66,26 @@ std::string BrokerCore::RenderWorkers() const {
   return out;
 }
 
-void BrokerCore::RefuseFromWorker(const std::string& identity, MsgType type, const Status& why,
-                                  std::optional<int64_t> rid) {
+bool BrokerCore::AdmitWorkerLog(const std::string& identity, Instant now) {
+  const LogLimiter::Verdict v = worker_log_limit_.Admit(identity, now.mono_ms);
+  if (v.suppressed > 0) {
+    spdlog::warn("broker: {} more bad messages from worker peer {} suppressed", v.suppressed,
+                 PrintablePeer(identity));
+  }
+  return v.log;
+}
+
+void BrokerCore::NoteMalformedFromWorker(const std::string& identity, const std::string& what, Instant now) {
   ++malformed_from_workers_;
-  spdlog::warn("broker: dropping a malformed {} from a worker: {}", wire::NameOf(type), why.message());
-  outbox_.push_back(Outgoing{Outgoing::kWorker, {}, identity, {}, WithRid(wire::MakeError(why), rid)});
+  if (AdmitWorkerLog(identity, now)) {
+    spdlog::warn("broker: dropping {} from worker peer {}", what, PrintablePeer(identity));
+  }
+}
+
+void BrokerCore::RefuseFromWorker(const std::string& identity, const std::string& what, Message error,
+                                  std::optional<int64_t> rid, Instant now) {
+  NoteMalformedFromWorker(identity, what, now);
+  outbox_.push_back(Outgoing{Outgoing::kWorker, {}, identity, {}, WithRid(std::move(error), rid)});
 }
 
 BrokerCore::Worker* BrokerCore::Sender(const std::string& identity, Instant now) {
@@ -83,7 +103,9 @@ template <class T, class Handle>
 void BrokerCore::FromWorker(const std::string& identity, const Message& msg, Instant now,
                             std::optional<int64_t> rid, Handle handle) {
   Result<T> typed = T::From(msg);
-  if (!typed.ok()) return RefuseFromWorker(identity, msg.type, typed.status(), rid);
+  if (!typed.ok())
+    return RefuseFromWorker(identity, Malformed(msg.type, typed.status()), wire::MakeError(typed.status()),
+                            rid, now);
   if (Worker* w = Sender(identity, now)) handle(*w, std::move(typed).value());
 }
 
@@ -92,7 +114,10 @@ void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Insta
   switch (msg.type) {
     case MsgType::kWorkerReady: {
       Result<wire::WorkerReadyMsg> ready = wire::WorkerReadyMsg::From(msg);
-      if (!ready.ok()) return RefuseFromWorker(identity, msg.type, ready.status(), rid);
+      if (!ready.ok()) {
+        return RefuseFromWorker(identity, Malformed(msg.type, ready.status()),
+                                wire::MakeError(ready.status()), rid, now);
+      }
       return RegisterWorker(identity, ready.value(), now, principal);
     }
     case MsgType::kHeartbeat:
@@ -117,7 +142,7 @@ void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Insta
       return FromWorker<wire::JobDoneMsg>(
           identity, msg, now, rid, [&](Worker& w, wire::JobDoneMsg done) { JobDone(w, done.result, now); });
     default:
-      if (Worker* w = Sender(identity, now)) {
+      if (Worker* w = Sender(identity, now); w != nullptr && AdmitWorkerLog(identity, now)) {
         spdlog::warn("broker: worker {} sent {}, which workers do not send; ignored", w->name,
                      wire::NameOf(msg.type));
       }

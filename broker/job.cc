@@ -125,10 +125,6 @@ std::string LogName(const Job& job) {
   return job.run <= 1 ? job.id : job.id + "\x01run" + std::to_string(job.run);
 }
 
-namespace {
-constexpr int64_t kMaxWaitS = int64_t{100} * 365 * 24 * 3600;  // a gate waits at most a century
-}  // namespace
-
 void ApplySpec(Job& job) {
   const wire::JobSpec& spec = job.spec;
   job.file = spec.file;

@@ -117,6 +117,13 @@ inline int64_t RunAttempt(const Job& job) {
 // a later one (ids cannot hold control characters, so it never names another job's log).
 std::string LogName(const Job& job);
 
+// The ranges a submission's time fields must be within (JOB_SUBMIT answers INVALID naming the field
+// otherwise): far beyond any real use, and far enough from INT64_MAX that deadlines computed from them
+// cannot overflow.
+inline constexpr int64_t kMaxDelayMs = int64_t{10} * 365 * 86'400'000;  // delay_ms: ten years
+inline constexpr int64_t kMaxTimeoutMs = int64_t{365} * 86'400'000;     // timeout_ms: one year
+inline constexpr int64_t kMaxWaitS = int64_t{100} * 365 * 86'400;       // max_wait_s: a century
+
 // Copies the submitted JobSpec fields (file, requirement, priority, ...) from job.spec into `job`, with
 // their defaults: requirement upper-cased (GENERAL when absent or empty), max_wait_s clamped to a
 // century. The spec's types were checked when it was decoded (JobSpec::From), so this cannot fail.

@@ -9,13 +9,6 @@ namespace {
 
 class MalformedTest : public BrokerCoreTest {
  protected:
-  // "CODE: reason" of an ERROR, else the message's type.
-  static std::string Error(const Message& m) {
-    const Status s = wire::StatusOf(m);
-    if (s.ok()) return std::string(wire::NameOf(m.type));
-    return std::string(wire::ErrorCodeName(wire::ErrorCodeOf(s.code()))) + ": " + s.message();
-  }
-
   // What the core sent to anyone but the client since the last call, as "<kind> <type>" lines.
   std::string SentBesidesReplies() {
     std::string out;
@@ -48,23 +41,23 @@ TEST_F(MalformedTest, AClientRequestMissingARequiredFieldIsMalformedNamesItAndCh
   Message submit = wire::MakeMessage(MsgType::kJobSubmit);
   submit.Set("jobs", Datum(wire::List{Datum(wire::Map{{"id", S("b")}})})).Set("files", Datum(wire::List{}));
   const Message refused = Client(std::move(submit));
-  EXPECT_EQ("MALFORMED: JOB_SUBMIT.jobs[0] needs field 'file' (str)", Error(refused));
+  EXPECT_EQ("MALFORMED: JOB_SUBMIT.jobs[0] needs field 'file' (str)", ErrorOf(refused));
   EXPECT_EQ(1, refused.Int("rid"));  // still answers the request it refuses
   EXPECT_EQ("UNKNOWN", State("b"));
 
   // JOB_STOP without the id: the running job is not cancelled.
   EXPECT_EQ("MALFORMED: JOB_STOP needs field 'id' (str)",
-            Error(Client(wire::MakeMessage(MsgType::kJobStop))));
+            ErrorOf(Client(wire::MakeMessage(MsgType::kJobStop))));
   // GATE_DECIDE with `approve` of another type.
   EXPECT_EQ(
       "MALFORMED: GATE_DECIDE.approve must be bool",
-      Error(Client(wire::MakeMessage(MsgType::kGateDecide).Set("id", S("g")).Set("approve", S("yes")))));
+      ErrorOf(Client(wire::MakeMessage(MsgType::kGateDecide).Set("id", S("g")).Set("approve", S("yes")))));
   // JOB_WAIT (answered later, when it decodes) without its timeout.
   EXPECT_EQ("MALFORMED: JOB_WAIT needs field 'timeout_ms' (int)",
-            Error(Client(wire::MakeMessage(MsgType::kJobWait).Set("id", S("a")))));
+            ErrorOf(Client(wire::MakeMessage(MsgType::kJobWait).Set("id", S("a")))));
   // An ARTIFACT_* request, which the artifact service decodes.
   EXPECT_EQ("MALFORMED: ARTIFACT_STAT needs field 'name' (str)",
-            Error(Client(wire::MakeMessage(MsgType::kArtifactStat).Set("space", S("uploads")))));
+            ErrorOf(Client(wire::MakeMessage(MsgType::kArtifactStat).Set("space", S("uploads")))));
 
   EXPECT_EQ("", SentBesidesReplies());  // no JOB_CANCEL, no event
   EXPECT_EQ("RUNNING", State("a"));
@@ -89,13 +82,13 @@ TEST_F(MalformedTest, AWorkerMessageThatDoesNotDecodeIsLoggedCountedAnsweredAndC
   core_->OnWorker("id-w1", done, now_, 7);
   std::vector<Message> replies = To("id-w1");
   ASSERT_EQ(1u, replies.size());
-  EXPECT_EQ("MALFORMED: JOB_DONE.result needs field 'exit_code' (int)", Error(replies[0]));
+  EXPECT_EQ("MALFORMED: JOB_DONE.result needs field 'exit_code' (int)", ErrorOf(replies[0]));
   EXPECT_EQ(7, replies[0].Int("rid"));
   EXPECT_EQ("RUNNING", State("a"));
 
   // A heartbeat whose `draining` is not a bool: the worker does not start draining.
   core_->OnWorker("id-w1", wire::MakeMessage(MsgType::kHeartbeat).Set("draining", S("yes")), now_);
-  EXPECT_EQ("MALFORMED: HEARTBEAT.draining must be bool", Error(To("id-w1").at(0)));
+  EXPECT_EQ("MALFORMED: HEARTBEAT.draining must be bool", ErrorOf(To("id-w1").at(0)));
 
   // WORKER_READY without its slots: no worker joins.
   Message ready = wire::MakeMessage(MsgType::kWorkerReady);
@@ -105,7 +98,7 @@ TEST_F(MalformedTest, AWorkerMessageThatDoesNotDecodeIsLoggedCountedAnsweredAndC
       .Set("capabilities", StrList({"GENERAL"}));
   ready.Set("running", Datum(wire::List{})).Set("finished", Datum(wire::List{}));
   core_->OnWorker("id-w2", ready, now_);
-  EXPECT_EQ("MALFORMED: WORKER_READY needs field 'slots' (int)", Error(To("id-w2").at(0)));
+  EXPECT_EQ("MALFORMED: WORKER_READY needs field 'slots' (int)", ErrorOf(To("id-w2").at(0)));
 
   EXPECT_EQ(3, core_->malformed_from_workers());
   EXPECT_EQ("worker ERROR\nworker ERROR\nworker ERROR\n", SentBesidesReplies());  // no ack, no event

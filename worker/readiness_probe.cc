@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 namespace titan::worker {
 namespace {
 
@@ -53,7 +55,7 @@ Probe Probe::Start(const ProbeRequest& request, const std::string& cwd, const st
 }
 
 Probe Probe::Connect(int port, int64_t now, int64_t timeout_ms) {
-  Probe p(now + timeout_ms, timeout_ms);
+  Probe p(AddMs(now, timeout_ms), timeout_ms);
   p.what_ = "connect to 127.0.0.1:" + std::to_string(port);
   p.sock_.Reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!p.sock_.valid()) {
@@ -71,7 +73,7 @@ Probe Probe::Connect(int port, int64_t now, int64_t timeout_ms) {
 
 Probe Probe::Command(const std::string& cmd, const std::string& cwd, const std::vector<std::string>& env,
                      int64_t now, int64_t timeout_ms) {
-  Probe p(now + timeout_ms, timeout_ms);
+  Probe p(AddMs(now, timeout_ms), timeout_ms);
   p.what_ = "health check";
   exec::SpawnSpec spec;
   spec.argv = {"bash", "-c", cmd};

@@ -226,7 +226,7 @@ void WorkerCore::OnLaunched(const std::string& id, int64_t attempt, const Result
   run.end_reason.clear();
   if (!restart) {
     Send(wire::JobStartedMsg{.id = id, .attempt = attempt, .pid = run.pid}.ToMessage());
-    if (run.timeout_ms > 0) run.timeout_at = now + run.timeout_ms;
+    if (run.timeout_ms > 0) run.timeout_at = AddMs(now, run.timeout_ms);  // saturates: never at once
   }
   if (run.service) ServiceStarted(run, now);
 }

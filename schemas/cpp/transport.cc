@@ -8,7 +8,6 @@ namespace {
 
 constexpr int kLingerMs = 200;
 constexpr int kHighWaterMark = 10000;
-constexpr int64_t kMaxZmqMessage = static_cast<int64_t>(kMaxBodyBytes) * 2;
 
 std::string_view View(const zmq::message_t& m) { return {static_cast<const char*>(m.data()), m.size()}; }
 
@@ -43,10 +42,28 @@ bool SendFrames(zmq::socket_t& sock, const std::vector<zmq::message_t>* envelope
 
 }  // namespace
 
+// Keeps `part` in `in` unless the message is already over a limit or this part takes it over; then
+// frees what was kept and says why in `in->too_large`.
+void Keep(zmq::message_t part, size_t* kept_bytes, Incoming* in) {
+  if (!in->too_large.empty()) return;
+  *kept_bytes += part.size();
+  if (in->payload.size() >= kMaxFrames) {
+    in->too_large = "more than " + std::to_string(kMaxFrames) + " frames in one message; the limit is " +
+                    std::to_string(kMaxFrames);
+  } else if (*kept_bytes > kMaxKeptBytes) {
+    in->too_large = "more than " + std::to_string(kMaxKeptBytes) + " bytes in one message; the limit is " +
+                    std::to_string(kMaxKeptBytes);
+  } else {
+    in->payload.push_back(std::move(part));
+    return;
+  }
+  in->payload.clear();
+}
+
 bool RecvFromRouter(zmq::socket_t& sock, Incoming* in, bool dontwait) {
   in->envelope.clear();
   in->payload.clear();
-  in->too_many_frames = false;
+  in->too_large.clear();
   in->user_id.clear();
   zmq::message_t frame;
   auto res = sock.recv(frame, dontwait ? zmq::recv_flags::dontwait : zmq::recv_flags::none);
@@ -54,6 +71,7 @@ bool RecvFromRouter(zmq::socket_t& sock, Incoming* in, bool dontwait) {
   bool more = frame.more();
   in->envelope.push_back(std::move(frame));
   bool first_after_identity = true;
+  size_t kept_bytes = 0;
   while (more) {
     zmq::message_t part;
     (void)sock.recv(part, zmq::recv_flags::none);  // the rest of a multipart message is already here
@@ -64,10 +82,8 @@ bool RecvFromRouter(zmq::socket_t& sock, Incoming* in, bool dontwait) {
     }
     if (first_after_identity && part.size() == 0) {
       in->envelope.push_back(std::move(part));  // REQ delimiter
-    } else if (in->payload.size() < kMaxFrames + 1) {
-      in->payload.push_back(std::move(part));
     } else {
-      in->too_many_frames = true;
+      Keep(std::move(part), &kept_bytes, in);  // a dropped part is freed here, before the next is read
     }
     first_after_identity = false;
   }
@@ -75,10 +91,10 @@ bool RecvFromRouter(zmq::socket_t& sock, Incoming* in, bool dontwait) {
 }
 
 Decoded DecodeIncoming(const Incoming& in) {
-  if (in.too_many_frames) {
+  if (!in.too_large.empty()) {
     Decoded d;
     d.status = DecodeStatus::kTooLarge;
-    d.reason = "more than " + std::to_string(kMaxFrames) + " frames in one message";
+    d.reason = in.too_large + "; send smaller messages (large data goes in artifacts)";
     return d;
   }
   std::vector<std::string_view> views;
@@ -116,7 +132,7 @@ void ConfigureSocket(zmq::socket_t& sock) {
   sock.set(zmq::sockopt::linger, kLingerMs);
   sock.set(zmq::sockopt::sndhwm, kHighWaterMark);
   sock.set(zmq::sockopt::rcvhwm, kHighWaterMark);
-  sock.set(zmq::sockopt::maxmsgsize, kMaxZmqMessage);
+  sock.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
 }
 
 int BoundPort(zmq::socket_t& sock) {

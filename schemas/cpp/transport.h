@@ -10,18 +10,29 @@
 
 namespace titan::wire {
 
+// The most a node keeps of one message after its envelope: the largest body plus one chunk fits with
+// room to spare. Past it (or past kMaxFrames frames) the node drops the message's frames as they are read.
+inline constexpr size_t kMaxKeptBytes = 2 * kMaxBodyBytes;
+
+// The largest single frame a node accepts (ZMQ_MAXMSGSIZE); libzmq drops the connection of a peer
+// that sends a larger one.
+inline constexpr int64_t kMaxFrameBytes = static_cast<int64_t>(kMaxBodyBytes) * 2;
+
 // A message received on a ROUTER socket. `envelope` is the routing identity, plus the empty
 // delimiter frame when the peer is a REQ socket; a reply sent along it reaches that peer.
 struct Incoming {
   std::vector<zmq::message_t> envelope;
   std::vector<zmq::message_t> payload;
-  bool too_many_frames = false;  // frames past the limit were received and discarded
+  // Non-empty when the message had more than kMaxFrames frames or kMaxKeptBytes bytes: says which.
+  // Its payload was then dropped frame by frame as it was read (nothing of it is kept).
+  std::string too_large;
   // The sender's principal, as the ZAP handler named it (security/zap.h); empty without CURVE.
   std::string user_id;
 };
 
-// Receives one whole multipart message from a ROUTER socket. Returns false when none was waiting
-// (only with dontwait). Never throws for peer misbehaviour.
+// Receives one whole multipart message from a ROUTER socket, frame by frame, keeping at most
+// kMaxFrames frames and kMaxKeptBytes bytes of it (see Incoming::too_large). Returns false when none
+// was waiting (only with dontwait). Never throws for peer misbehaviour.
 bool RecvFromRouter(zmq::socket_t& sock, Incoming* in, bool dontwait);
 
 // Decodes the payload of `in` (see Decode).

@@ -67,6 +67,7 @@ struct StatsView {
   std::vector<WorkerView> workers;
   int64_t pending = 0, blocked = 0, scheduled = 0, queued = 0, running = 0, unsatisfiable = 0, completed = 0,
           failed = 0;
+  int64_t malformed_from_workers = 0;
   const WorkerView* Worker(const std::string& name) const;
 };
 

@@ -65,6 +65,7 @@ StatsView StatsOf(const wire::Message& reply) {
   s.unsatisfiable = stats->unsatisfiable;
   s.completed = stats->completed;
   s.failed = stats->failed;
+  s.malformed_from_workers = stats->malformed_from_workers.value_or(0);
   for (const wire::WorkerInfo& w : stats->workers) {
     s.workers.push_back(
         WorkerView{w.name, w.state, w.parent.value_or(""), w.slots, w.busy, w.capabilities, w.running});

@@ -21,15 +21,15 @@ class JobSpec(Record):
     job_type: Optional[str] = None  # RUN_PAYLOAD (default) or SERVICE
     port: Optional[int] = None  # SERVICE: the port it listens on
     priority: Optional[int] = None  # higher runs first; default 1; FIFO within a priority
-    delay_ms: Optional[int] = None  # SCHEDULED this long before it may run
+    delay_ms: Optional[int] = None  # SCHEDULED this long before it may run; 0 .. 10 years
     requirement: Optional[str] = None  # capability tag a worker must have; default GENERAL
     affinity: Optional[bool] = None  # prefer the worker that ran its first parent
     parents: Optional[List[str]] = None  # ids that must COMPLETE first
     retries: Optional[int] = None  # extra attempts after a failed run; default 0
-    timeout_ms: Optional[int] = None  # a run longer than this is killed and failed; 0: none
+    timeout_ms: Optional[int] = None  # a run longer than this is killed and failed; 0: none; at most 1 year
     env: Optional[List[str]] = None  # "NAME=value" entries added to the job's environment
     hitl_message: Optional[str] = None  # insert a human approval gate "hitl-gate-<id>" after this job
-    max_wait_s: Optional[int] = None  # the gate fails when undecided this long; default 172800
+    max_wait_s: Optional[int] = None  # the gate fails when undecided this long; default 172800; 1 .. 100 years
     archive: Optional[bool] = None  # `file` is "<project>.zip/<entry>": run <entry> inside the unpacked project
     health_cmd: Optional[str] = None  # SERVICE: a command whose exit 0 means healthy (default: the port accepts)
     max_restarts: Optional[int] = None  # SERVICE: crashes in a row before it is FAILED; default 5
@@ -589,6 +589,7 @@ class StatsMsg(MessageRecord):
     completed: int
     failed: int  # FAILED + DEAD
     scaling: Optional[List["ScaleEvent"]] = None  # recent auto-scaling decisions, newest last
+    malformed_from_workers: Optional[int] = None  # worker-port messages refused as undecodable since start
 
 
 @dataclasses.dataclass

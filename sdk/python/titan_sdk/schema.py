@@ -405,6 +405,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('completed', 'int'),
         FieldSpec('failed', 'int'),
         FieldSpec('scaling', 'list<ScaleEvent>', True),
+        FieldSpec('malformed_from_workers', 'int', True),
     ),
     MsgType.WORKER_STOP: (
         FieldSpec('name', 'str'),
