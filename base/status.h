@@ -55,6 +55,9 @@ class [[nodiscard]] Status {
 // "<what>: <strerror(err)>" with code kUnavailable, e.g. ErrnoStatus("cannot run 'x.sh'", ENOENT) gives
 // "cannot run 'x.sh': No such file or directory". `what` names the file or the call.
 Status ErrnoStatus(std::string_view what, int err);
+// Writes all of `data` to `fd`, retrying short writes and EINTR; on failure ErrnoStatus("cannot write
+// <what>", errno), e.g. what = "job log '/x/job.log'".
+Status WriteAll(int fd, std::string_view data, std::string_view what);
 
 // Either a T or a non-ok Status. Reading value() of an error is a bug (asserted).
 template <typename T>

@@ -63,12 +63,7 @@ Status WriteSecretFile(const std::string& path, const std::string& text, bool du
   exec::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return Errno("cannot write '" + tmp + "'", errno);
   if (::fchmod(fd.get(), 0600) != 0) return Errno("cannot chmod '" + tmp + "'", errno);
-  for (size_t done = 0; done < text.size();) {
-    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("cannot write '" + tmp + "'", errno);
-    done += static_cast<size_t>(n);
-  }
+  if (Status s = WriteAll(fd.get(), text, "'" + tmp + "'"); !s.ok()) return s;
   if (durable && ::fsync(fd.get()) != 0) return Errno("cannot fsync '" + tmp + "'", errno);
   if (fd.Close() != 0) return Errno("cannot close '" + tmp + "'", errno);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename '" + tmp + "'", errno);

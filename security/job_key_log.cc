@@ -17,16 +17,6 @@ namespace {
 
 constexpr size_t kCompactAbove = 64 * 1024;
 
-Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("cannot append to '" + path + "'", errno);
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
 // One line of the log applied to *jobs; false when it is not a well-formed change.
 bool Apply(std::string_view line, Principals* jobs) {
   if (line.rfind("# ", 0) == 0) return true;  // the header
@@ -52,7 +42,7 @@ bool Apply(std::string_view line, Principals* jobs) {
 Status JobKeyWriter::Flush(const Principals& live) {
   if (!fd_.valid() || (size_ > kCompactAbove && size_ > 4 * live.all().size() * 64)) return Compact(live);
   if (pending_.empty()) return Status::Ok();
-  Status s = WriteAll(fd_.get(), pending_, path_);
+  Status s = WriteAll(fd_.get(), pending_, "'" + path_ + "'");
   size_ += pending_.size();
   pending_.clear();
   if (!s.ok()) fd_.Reset(-1);  // the next Flush writes a fresh file

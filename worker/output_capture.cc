@@ -28,12 +28,7 @@ Status JobLog::Append(Stream stream, std::string_view given) {
   std::string masked;
   if (!secrets_.empty()) masked = exec::MaskSecrets(given, secrets_);
   const std::string_view bytes = secrets_.empty() ? given : std::string_view(masked);
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd_.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("cannot write job log '" + path_ + "'", errno);
-    done += static_cast<size_t>(n);
-  }
+  if (Status s = WriteAll(fd_.get(), bytes, "job log '" + path_ + "'"); !s.ok()) return s;
   size_t pos = 0;
   while (pos < bytes.size()) {
     const size_t nl = bytes.find('\n', pos);

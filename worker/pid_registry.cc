@@ -28,16 +28,6 @@ constexpr size_t kCompactMinLines = 1024;
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
 constexpr auto kKillWait = std::chrono::seconds(1);
 
-Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  for (size_t done = 0; done < data.size();) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("cannot write '" + path + "'", errno);
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
 // Which of `pgids` still have a live member: a non-zombie process in the group, or the leader itself
 // if it moved to another group (setsid) and is still running.
 std::set<pid_t> LiveGroups(const std::set<pid_t>& pgids) {
@@ -192,10 +182,10 @@ Status PidRegistry::Append(const std::string& line) {
     if (!log_.valid()) return ErrnoStatus("cannot open '" + path_ + "'", errno);
     struct stat st {};
     if (::fstat(log_.get(), &st) == 0 && st.st_size == 0) {
-      if (Status s = WriteAll(log_.get(), std::string(kHeader) + '\n', path_); !s.ok()) return s;
+      if (Status s = WriteAll(log_.get(), std::string(kHeader) + '\n', "'" + path_ + "'"); !s.ok()) return s;
     }
   }
-  if (Status s = WriteAll(log_.get(), line, path_); !s.ok()) return s;
+  if (Status s = WriteAll(log_.get(), line, "'" + path_ + "'"); !s.ok()) return s;
   ++lines_;
   return Status::Ok();
 }
@@ -208,7 +198,7 @@ Status PidRegistry::Compact() {
   {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd.valid()) return ErrnoStatus("cannot create '" + tmp + "'", errno);
-    if (Status s = WriteAll(fd.get(), text, tmp); !s.ok()) return s;
+    if (Status s = WriteAll(fd.get(), text, "'" + tmp + "'"); !s.ok()) return s;
   }
   if (::rename(tmp.c_str(), path_.c_str()) != 0) return ErrnoStatus("cannot rename '" + tmp + "'", errno);
   log_.Reset();
