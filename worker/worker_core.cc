@@ -319,7 +319,10 @@ int64_t WorkerCore::Busy() const {
 wire::WorkerReadyMsg WorkerCore::ReadyMessage() const {
   wire::WorkerReadyMsg ready{
       .name = c_.name, .host = c_.host, .pid = c_.pid, .slots = c_.slots, .capabilities = c_.capabilities};
-  for (const auto& [id, run] : runs_) ready.running.push_back(wire::JobRef{.id = id, .attempt = run.attempt});
+  for (const auto& [id, run] : runs_) {
+    // A fenced run is dying: not the broker's to adopt back; its result follows.
+    if (!run.fenced) ready.running.push_back(wire::JobRef{.id = id, .attempt = run.attempt});
+  }
   for (const auto& [hash, assigns] : awaiting_file_) {
     for (const wire::JobAssignMsg& a : assigns) {
       ready.running.push_back(wire::JobRef{.id = a.job.id, .attempt = a.attempt});

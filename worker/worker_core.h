@@ -115,8 +115,8 @@ class WorkerCore {
   std::vector<Command> TakeCommands();
   // When OnTick next has something to do, in monotonic ms (at most 1 s away).
   int64_t NextDue(Instant now) const;
-  // The WORKER_READY to register with: running jobs (and assignments waiting for files) and the
-  // results the broker has not acknowledged.
+  // The WORKER_READY to register with: running jobs (and assignments waiting for files; not the fenced
+  // runs, which are being killed) and the results the broker has not acknowledged.
   wire::WorkerReadyMsg ReadyMessage() const;
   int64_t Busy() const;  // jobs held: running, backing off between restarts, waiting for a file
   bool draining() const { return draining_; }
