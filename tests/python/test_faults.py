@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cli import titan, titan_ok
 from cluster import Cluster, unique_id, write_script
 from conftest import client_of
 from titan_sdk import TitanJob
@@ -101,22 +102,22 @@ def test_a_broker_stall_reruns_every_running_job(cluster, client, job, tmp_path)
     assert "missed 3 heartbeats" not in cluster.broker.stderr()  # the stall did not count against workers
 
 
-def fence_one(cluster, client, job, record, **options):
-    """Submits `job` (recording into `record`), stalls the broker until its worker killed the job itself
-    (fencing), resumes the broker; returns the job id and the first copy's pid."""
-    job_id = client.submit_job(TitanJob(unique_id("fenced"), job, args="%s 2" % record, **options))
+def fence(cluster, record: Path) -> int:
+    """Once the job recording into `record` runs, stalls the broker until the job's worker killed it itself
+    (fencing), then resumes the broker; returns the killed copy's pid."""
     pid = started_pid(record)
     cluster.broker.pause()
     try:
         wait_until(lambda: not alive(pid), "the worker killed its run after its lease", deadline_s=10)
     finally:
         cluster.broker.resume()
-    return job_id, pid
+    return pid
 
 
 def test_a_stalled_worker_keeps_running_jobs_that_were_given_away(cluster, client, job, tmp_path):
     record = tmp_path / "fenced.runs"
-    job_id, pid = fence_one(cluster, client, job, record)
+    job_id = client.submit_job(TitanJob(unique_id("fenced"), job, args="%s 2" % record))
+    pid = fence(cluster, record)
     assert client.wait(job_id, timeout=DEADLINE_S) == "COMPLETED", cluster.stderr()
     lines = runs(record)
     assert lines[0] == "start %d" % pid and lines[1:] == ["start %s" % lines[1].split()[1], "done"], lines
@@ -126,7 +127,19 @@ def test_a_stalled_worker_keeps_running_jobs_that_were_given_away(cluster, clien
 
 def test_on_worker_lost_fail_never_runs_a_job_twice(cluster, client, job, tmp_path):
     record = tmp_path / "once.runs"
-    job_id, pid = fence_one(cluster, client, job, record, on_worker_lost="fail")
+    job_id = client.submit_job(TitanJob(unique_id("once"), job, args="%s 2" % record, on_worker_lost="fail"))
+    pid = fence(cluster, record)
     assert client.wait(job_id, timeout=DEADLINE_S) == "FAILED"
     assert "worker lost; not retried by request" in client.get_job(job_id).reason
+    assert runs(record) == ["start %d" % pid]
+
+
+def test_titan_run_on_worker_lost_fail(cluster, client, job, tmp_path):
+    refused = titan(cluster.port, ["run", "--on-worker-lost", "twice", job])
+    assert refused.returncode != 0 and "requeue" in refused.stderr and "fail" in refused.stderr, refused.stderr
+    record = tmp_path / "cli.runs"
+    job_id = titan_ok(cluster.port, ["run", "--on-worker-lost", "fail", "--id", unique_id("cli"), job, "--",
+                                     str(record), "2"]).strip()
+    pid = fence(cluster, record)
+    assert client.wait(job_id, timeout=DEADLINE_S) == "FAILED"
     assert runs(record) == ["start %d" % pid]
