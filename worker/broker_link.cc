@@ -125,6 +125,7 @@ std::vector<Inbound> BrokerLink::Receive(Instant at) {
   for (int i = 0; i < 1000 && worker_ && (worker_->get(zmq::sockopt::events) & ZMQ_POLLIN); ++i) {
     wire::Decoded d = wire::RecvReply(*worker_);
     last_heard_ = now;
+    heard_ = true;
     if (d.status != wire::DecodeStatus::kOk) {
       spdlog::warn("worker: undecodable message from the broker: {}", d.reason);
       continue;

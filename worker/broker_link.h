@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <zmq.hpp>
 
 #include "base/clock.h"
@@ -52,6 +53,9 @@ class BrokerLink {
   // Sends on the worker socket; false when not connected or the socket is full.
   bool Send(const wire::Message& msg);
   bool Writable();
+  // Whether anything came from the broker on the worker socket since the last call (the worker's
+  // fencing lease starts again).
+  bool TakeHeard() { return std::exchange(heard_, false); }
   // Re-sends WORKER_READY (after DISCONNECT).
   void Reregister(Instant now);
   std::optional<int> store_port() const { return store_port_; }
@@ -85,6 +89,7 @@ class BrokerLink {
   std::optional<std::string> new_server_key_;
   int64_t hello_deadline_ = 0;
   int64_t unanswered_ = 0;  // HELLOs in a row nothing answered: the next one waits BackoffMs of it
+  bool heard_ = false;      // TakeHeard
   int64_t last_heard_ = 0;  // monotonic ms, as every time below
   int64_t next_heartbeat_ = 0;
   std::optional<int> store_port_;

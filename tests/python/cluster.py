@@ -30,14 +30,16 @@ class Cluster:
 
     def __init__(self, root: Path, workers: Sequence[Tuple[str, List[str]]] = (("w1", []), ("w2", [])),
                  keys: Optional[Path] = None, worker_credential: Optional[Path] = None,
-                 store_args: Sequence[str] = ()):
+                 store_args: Sequence[str] = (), broker_args: Sequence[str] = ()):
         """`keys`: a keys folder (`titan keys init`) the store and broker run CURVE with; workers then
-        connect with `worker_credential`. `store_args`: more flags for `titan store` (--audit-writes)."""
+        connect with `worker_credential`. `store_args`: more flags for `titan store` (--audit-writes);
+        `broker_args`: for `titan broker` (--heartbeat-ms)."""
         self.root = Path(root).resolve()
         self.worker_specs = list(workers)
         self.keys_args = ["--keys", str(keys)] if keys else []
         self.worker_credential = worker_credential
         self.store_args = list(store_args)
+        self.broker_args = list(broker_args)
         self.store: Optional[StoreProcess] = None
         self.broker: Optional[NodeProcess] = None
         self.workers: Dict[str, NodeProcess] = {}
@@ -61,7 +63,7 @@ class Cluster:
     def _start_broker(self) -> NodeProcess:
         return NodeProcess("broker", ["broker", "--port", "0", "--worker-port", "0", "--pub-port", "0",
                                       "--dir", str(self.root / "broker"), "--store-port",
-                                      str(self.store.port)] + self.keys_args,
+                                      str(self.store.port)] + self.keys_args + self.broker_args,
                            BROKER_READY_RE, self.root / "broker.stderr.log").start()
 
     def restart_broker(self) -> None:
@@ -90,6 +92,12 @@ class Cluster:
         args[args.index("--port") + 1] = str(port)
         self.broker = NodeProcess("broker", args, BROKER_READY_RE, self.root / "broker.stderr.log").start()
         return self.broker
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def stop(self) -> None:
         """Workers first (they end their jobs), then the broker, then the store."""
