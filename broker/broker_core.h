@@ -11,6 +11,7 @@
 // turned into monotonic timers in one place, ArmWallTimer, and checked against the wall when they fire.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -67,8 +68,8 @@ std::optional<wire::Message> OutOfRange(const std::string& job, const char* fiel
 
 struct CoreConfig {
   int heartbeat_ms = 1000;
-  int liveness = 3;  // heartbeats a worker may miss before it is dead (>= 2: LeaseMs must stay positive)
-  int recovery_grace_ms = 5000;
+  int liveness = 10;  // heartbeats a worker may miss before it is dead (>= 3: see LeaseMs)
+  int recovery_grace_ms = 10000;
   int store_port = 0;
   std::string store_host;
   int worker_port = 0;
@@ -83,11 +84,20 @@ struct CoreConfig {
 };
 
 // The fencing lease a worker gets in WORKER_WELCOME: a worker that hears nothing from the broker this
-// long kills its runs. The broker declares a worker lost once it has been silent heartbeat_ms * liveness,
-// that is at least (liveness - 1) heartbeats after the last moment the two could talk; the lease ends
-// half a heartbeat before that, so the worker's copy is dead before the broker requeues it.
+// long kills its runs. Two brokers may give its runs away, and the lease ends half a heartbeat before
+// the earlier of them:
+// - this one, running: it declares a worker lost once it has been silent heartbeat_ms * liveness, that is
+//   at least (liveness - 1) heartbeats after the last moment the two could talk;
+// - a restarted one: it starts after the worker's last contact with this one, and requeues the runs
+//   whose worker has not come back recovery_grace_ms after its start.
+// So the worker's copy is dead before either requeues it. The lease is never below 1.5 heartbeats (a
+// worker hears from the broker every heartbeat): with a recovery grace shorter than 2 heartbeats, a
+// restarted broker may requeue a run its worker still has (docs/architecture.md, Fencing).
 inline int64_t LeaseMs(const CoreConfig& c) {
-  return static_cast<int64_t>(c.heartbeat_ms) * (c.liveness - 1) - c.heartbeat_ms / 2;
+  const int64_t beat = c.heartbeat_ms;
+  const int64_t lost = beat * (c.liveness - 1) - beat / 2;
+  const int64_t restarted = static_cast<int64_t>(c.recovery_grace_ms) - beat / 2;
+  return std::max(beat + beat / 2, std::min(lost, restarted));
 }
 
 class BrokerCore {

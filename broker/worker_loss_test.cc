@@ -118,6 +118,20 @@ TEST_F(WorkerLossTest, TheWelcomeGivesALeaseShorterThanTheLostWorkerTimeoutByMor
   EXPECT_LT(LeaseMs(config_) + config_.heartbeat_ms, config_.heartbeat_ms * config_.liveness);
 }
 
+TEST(LeaseMs, EndsBeforeThisBrokerOrARestartedOneGivesTheRunsAway) {
+  CoreConfig c;  // the defaults: heartbeats every 1 s, lost after 10, 10 s of recovery grace
+  EXPECT_EQ(8500, LeaseMs(c));
+  c.recovery_grace_ms = 5000;  // a restarted broker would requeue sooner than this one: 4.5 s
+  EXPECT_EQ(4500, LeaseMs(c));
+  c.recovery_grace_ms = 60000;  // a long grace does not lengthen it past this broker's own timeout
+  EXPECT_EQ(8500, LeaseMs(c));
+  c.recovery_grace_ms = 0;  // never below 1.5 heartbeats: a worker hears from the broker every heartbeat
+  EXPECT_EQ(1500, LeaseMs(c));
+  c.liveness = 3;
+  c.recovery_grace_ms = 10000;
+  EXPECT_EQ(1500, LeaseMs(c));
+}
+
 TEST_F(WorkerLossTest, AStalledWorkerKeepsRunningJobsThatWereGivenAway) {
   // Fenced: its worker killed it past the lease; the broker runs it again (there, now it is back in touch).
   Join("w1", 1);

@@ -102,6 +102,44 @@ def test_a_broker_stall_reruns_every_running_job(cluster, client, job, tmp_path)
     assert "missed 3 heartbeats" not in cluster.broker.stderr()  # the stall did not count against workers
 
 
+@pytest.fixture
+def default_cluster(tmp_path):
+    """A cluster on the broker's default liveness and recovery grace (heartbeats every 500 ms: a worker is
+    lost after 5 s of silence, its lease is 4.25 s)."""
+    with Cluster(tmp_path / "default", broker_args=["--heartbeat-ms", str(HEARTBEAT_MS)],
+                 quick_failure_detection=False) as c:
+        yield c
+
+
+def test_with_the_defaults_a_broker_stall_shorter_than_the_lease_costs_no_run(default_cluster, job, tmp_path,
+                                                                               monkeypatch):
+    with client_of(default_cluster, monkeypatch) as client:
+        jobs = {unique_id("stall"): tmp_path / ("default%d.runs" % i) for i in range(4)}
+        for job_id, record in jobs.items():
+            client.submit_job(TitanJob(job_id, job, args="%s 4" % record))
+        pids = {job_id: started_pid(record) for job_id, record in jobs.items()}
+        default_cluster.broker.pause()
+        time.sleep(STALL_S)  # the stall itself, shorter than the lease
+        default_cluster.broker.resume()
+        for job_id, record in jobs.items():
+            assert client.wait(job_id, timeout=DEADLINE_S) == "COMPLETED", default_cluster.stderr()
+            assert runs(record) == ["start %d" % pids[job_id], "done"], (job_id, runs(record))
+            assert client.get_job(job_id).attempt == 1
+
+
+def test_with_the_defaults_a_broker_restart_adopts_the_running_jobs(default_cluster, job, tmp_path, monkeypatch):
+    with client_of(default_cluster, monkeypatch) as client:
+        record = tmp_path / "adopted.runs"
+        job_id = client.submit_job(TitanJob(unique_id("adopted"), job, args="%s 8" % record))
+        pid = started_pid(record)
+    default_cluster.crash_and_restart_broker()
+    with client_of(default_cluster, monkeypatch) as client:
+        assert client.wait(job_id, timeout=DEADLINE_S) == "COMPLETED", default_cluster.stderr()
+        assert runs(record) == ["start %d" % pid, "done"]  # the same copy, never killed, never run again
+        assert client.get_job(job_id).attempt == 1
+        assert "titan: killed" not in client.fetch_logs(job_id)
+
+
 def fence(cluster, record: Path) -> int:
     """Once the job recording into `record` runs, stalls the broker until the job's worker killed it itself
     (fencing), then resumes the broker; returns the killed copy's pid."""

@@ -926,7 +926,7 @@ class WorkerWelcomeMsg(MessageRecord):
     heartbeat_ms: int
     store_port: Optional[int] = None
     pub_port: Optional[int] = None
-    lease_ms: Optional[int] = None  # fencing: a worker that hears nothing from the broker this long kills its runs; shorter than the broker's lost-worker timeout by at least a heartbeat. Absent: no fencing
+    lease_ms: Optional[int] = None  # fencing: a worker that hears nothing from the broker this long kills its runs; it ends half a heartbeat before this broker would declare the worker lost or a restarted one (recovery grace) would requeue its runs. Absent: no fencing
 
 
 @dataclasses.dataclass
