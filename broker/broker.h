@@ -15,8 +15,12 @@ struct BrokerOptions {
   int64_t max_upload_mb = 65536;          // the largest artifact a client may upload
   int store_port = 0;                     // TitanStore to announce; 0 = none
   std::string store_host;                 // empty: clients use the host they reached the broker with
-  int heartbeat_ms = 1000;                // worker heartbeat interval; a worker silent 3 intervals is dead
-  int recovery_grace_ms = 5000;  // after a restart, how long journaled RUNNING jobs wait for their worker
+  int heartbeat_ms = 1000;                // worker heartbeat interval
+  // Heartbeats a silent worker may miss before it is lost (its runs requeued). Its fencing lease, in
+  // WORKER_WELCOME (broker::LeaseMs), ends before this broker or a restarted one would give its runs
+  // away: a worker out of contact that long kills its runs.
+  int liveness = 10;
+  int recovery_grace_ms = 10000;  // after a restart, how long journaled RUNNING jobs wait for their worker
   // Auto-scaling: workers may be asked to start child workers on their machine (off: max 0).
   int autoscale_max = 0;          // child workers per machine
   int autoscale_min = 0;          // idle child workers kept

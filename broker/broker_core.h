@@ -11,6 +11,7 @@
 // turned into monotonic timers in one place, ArmWallTimer, and checked against the wall when they fire.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -67,8 +68,8 @@ std::optional<wire::Message> OutOfRange(const std::string& job, const char* fiel
 
 struct CoreConfig {
   int heartbeat_ms = 1000;
-  int liveness = 3;  // heartbeats a worker may miss before it is dead
-  int recovery_grace_ms = 5000;
+  int liveness = 10;  // heartbeats a worker may miss before it is dead (>= 3: see LeaseMs)
+  int recovery_grace_ms = 10000;
   int store_port = 0;
   std::string store_host;
   int worker_port = 0;
@@ -81,6 +82,23 @@ struct CoreConfig {
   // Audit log rows older than this are deleted (at start, then hourly); 0 keeps them forever.
   int64_t audit_retention_ms = 0;
 };
+
+// The fencing lease a worker gets in WORKER_WELCOME: a worker that hears nothing from the broker this
+// long kills its runs. Two brokers may give its runs away, and the lease ends half a heartbeat before
+// the earlier of them:
+// - this one, running: it declares a worker lost once it has been silent heartbeat_ms * liveness, that is
+//   at least (liveness - 1) heartbeats after the last moment the two could talk;
+// - a restarted one: it starts after the worker's last contact with this one, and requeues the runs
+//   whose worker has not come back recovery_grace_ms after its start.
+// So the worker's copy is dead before either requeues it. The lease is never below 1.5 heartbeats (a
+// worker hears from the broker every heartbeat): with a recovery grace shorter than 2 heartbeats, a
+// restarted broker may requeue a run its worker still has (docs/architecture.md, Fencing).
+inline int64_t LeaseMs(const CoreConfig& c) {
+  const int64_t beat = c.heartbeat_ms;
+  const int64_t lost = beat * (c.liveness - 1) - beat / 2;
+  const int64_t restarted = static_cast<int64_t>(c.recovery_grace_ms) - beat / 2;
+  return std::max(beat + beat / 2, std::min(lost, restarted));
+}
 
 class BrokerCore {
  public:
@@ -337,6 +355,10 @@ class BrokerCore {
   void EndRecoveryGrace(Instant now);
   void ExpireGate(const Timer& t, Instant now);
   void CheckHeartbeats(Instant now);
+  // Liveness counts only time the broker was running: when this tick comes much later than the loop
+  // can sleep (a SIGSTOP, a stall), every worker's last_seen moves forward by the gap, so a worker is
+  // never declared lost for heartbeats the broker was not there to read.
+  void DiscountStall(Instant now);
   // Deletes audit rows past config_.audit_retention_ms (in the turn's transaction); again in an hour.
   void PruneAudit(Instant now);
 
@@ -348,6 +370,10 @@ class BrokerCore {
   void Fail(Job& job, std::string reason, Instant now);
   // Back to QUEUED for another worker; `count_loss`: its worker died under it (max_lost applies).
   void Requeue(Job& job, std::string reason, Instant now, bool count_loss = true);
+  // The run of `job` is gone with its worker (lost, fenced, not back after a restart): a job whose stop
+  // was asked ends CANCELLED (never requeued), one asking on_worker_lost "fail" ends FAILED, any other
+  // is requeued (Requeue; `count_loss` as there).
+  void LoseRun(Job& job, const std::string& why, Instant now, bool count_loss = true);
   // Children blocked on `job` stop waiting for it (it COMPLETED, or it is a service now ready).
   void ReleaseChildren(Job& job, Instant now);
   void SkipDescendants(const Job& job, Instant now);
@@ -426,6 +452,7 @@ class BrokerCore {
   std::deque<wire::ScaleEvent> scale_events_;  // recent ones, oldest first
   int64_t next_child_ = 1;
   int64_t next_scale_check_ = 0;
+  int64_t last_tick_ = 0;          // monotonic: the last OnTick (DiscountStall); 0: none yet
   int64_t upload_deadline_ = 0;    // when an open upload may next expire; 0: none open
   bool dispatch_pending_ = false;  // Dispatch stopped at its per-turn budget
   int64_t next_seq_ = 1;

@@ -82,10 +82,12 @@ int Bind(zmq::socket_t& s, const std::string& bind, int port, const char* what) 
   return wire::BoundPort(s);
 }
 
-void DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
-  for (size_t n = 0; n < kMaxPerTurn; ++n) {
+// Reads up to kMaxPerTurn client requests into the core; returns how many.
+size_t DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
+  size_t n = 0;
+  for (; n < kMaxPerTurn; ++n) {
     wire::Incoming in;
-    if (!wire::RecvFromRouter(s.clients, &in, true)) return;
+    if (!wire::RecvFromRouter(s.clients, &in, true)) return n;
     const wire::Decoded d = wire::DecodeIncoming(in);
     if (d.status != wire::DecodeStatus::kOk) {
       ++c.client_errors;
@@ -100,12 +102,15 @@ void DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
     }
     core.OnClient(ToRoute(in.envelope), d.rid, d.msg, Now(), in.user_id);
   }
+  return n;
 }
 
-void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
-  for (size_t n = 0; n < kMaxPerTurn; ++n) {
+// Reads up to kMaxPerTurn worker messages into the core; returns how many.
+size_t DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
+  size_t n = 0;
+  for (; n < kMaxPerTurn; ++n) {
     wire::Incoming in;
-    if (!wire::RecvFromRouter(s.workers, &in, true)) return;
+    if (!wire::RecvFromRouter(s.workers, &in, true)) return n;
     const wire::Decoded d = wire::DecodeIncoming(in);
     const std::string identity(static_cast<const char*>(in.envelope.front().data()),
                                in.envelope.front().size());
@@ -122,6 +127,7 @@ void DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
     }
     core.OnWorker(identity, d.msg, Now(), d.rid, in.user_id);
   }
+  return n;
 }
 
 void DrainBacklog(Sockets& s, Backlog& backlog, Counters& c) {
@@ -189,6 +195,7 @@ void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& c) {
 CoreConfig MakeConfig(const BrokerOptions& o) {
   CoreConfig config;
   config.heartbeat_ms = o.heartbeat_ms;
+  config.liveness = o.liveness;
   config.recovery_grace_ms = o.recovery_grace_ms;
   config.store_port = o.store_port;
   config.store_host = o.store_host;
@@ -236,9 +243,14 @@ bool OpenJournal(const BrokerOptions& o, Journal& journal) {
 
 // One loop turn after poll: the sockets drained into the core, timers fired, the journal committed,
 // then what the turn produced sent. False: the commit failed and the broker must stop.
-bool Turn(Sockets& s, BrokerCore& core, const zmq::pollitem_t* items, Backlog& backlog, Counters& counters) {
-  if (items[1].revents & ZMQ_POLLIN) DrainWorkers(s, core, counters);
-  if (items[0].revents & ZMQ_POLLIN) DrainClients(s, core, counters);
+// Everything waiting is read before timers run, whatever poll reported (bounded): after the broker was
+// stopped, the heartbeats queued meanwhile must count before anyone's liveness is judged.
+bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& counters) {
+  constexpr int kMaxRounds = 8;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    const size_t read = DrainWorkers(s, core, counters) + DrainClients(s, core, counters);
+    if (read == 0) break;
+  }
   core.OnTick(Now());
   if (Status st = core.CommitTurn(); !st.ok()) {
     // Nothing of this turn has been told to anyone; stopping keeps "acknowledged means durable".
@@ -291,7 +303,7 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
     const security::KeysChange change = s.security->OnPoll(&items[4]);
     AuditKeyChanges(change, core);
     if (!change.revoked.empty()) core.RevokeWorkers(change.revoked, Now());
-    if (!Turn(s, core, items, backlog, counters)) return 1;
+    if (!Turn(s, core, backlog, counters)) return 1;
     s.security->CloseSubscriptions(change);
   }
   spdlog::info(

@@ -203,4 +203,17 @@ void BrokerCore::Requeue(Job& job, std::string reason, Instant now, bool count_l
     ready_[job.requirement].insert(QueueKey{-job.priority, job.seq, job.id});
 }
 
+void BrokerCore::LoseRun(Job& job, const std::string& why, Instant now, bool count_loss) {
+  if (job.stop_requested) {  // the stop was asked first: it wins, nothing runs the job again
+    Finish(job, JobState::kCancelled, "stopped by request; " + why + " before it confirmed the stop", now);
+    return;
+  }
+  if (job.spec.on_worker_lost == "fail") {
+    Finish(job, JobState::kFailed, why + "; worker lost; not retried by request (on_worker_lost \"fail\")",
+           now);
+    return;
+  }
+  Requeue(job, why, now, count_loss);
+}
+
 }  // namespace titan::broker

@@ -156,6 +156,11 @@ std::optional<Message> BrokerCore::ParseJob(const wire::JobSpec& spec,
         "' is unknown; use RUN_PAYLOAD (or TASK) for a job that runs once, SERVICE for one kept running");
   }
   if (j.port < 0 || j.port > 65535) return Invalid("job '" + j.id + "': port must be within 0..65535");
+  if (const std::string lost = spec.on_worker_lost.value_or("requeue"); lost != "requeue" && lost != "fail") {
+    return Invalid("job '" + j.id + "': on_worker_lost '" + lost +
+                   "' is unknown; use \"requeue\" (run it again elsewhere, the default) or \"fail\" (never "
+                   "run it twice)");
+  }
   for (const std::string& e : spec.secret_env.value_or(std::vector<std::string>{})) {
     if (e.find('=') == 0 || e.find('=') == std::string::npos)  // the value is never echoed
       return Invalid("job '" + j.id + "': a secret_env entry is not NAME=value with a non-empty NAME");

@@ -193,6 +193,7 @@ class BrokerCoreTest : public ::testing::Test {
   CoreConfig config_ = [] {
     CoreConfig c;
     c.heartbeat_ms = 1000;
+    c.liveness = 3;
     c.recovery_grace_ms = 5000;
     return c;
   }();

@@ -8,6 +8,7 @@
 namespace titan::broker {
 
 void BrokerCore::OnTick(Instant now) {
+  DiscountStall(now);
   if (config_.scaling.max_children > 0 && now.mono_ms >= next_scale_check_) Autoscale(now);
   if (artifacts_ != nullptr && upload_deadline_ > 0 && now.mono_ms >= upload_deadline_)
     upload_deadline_ = artifacts_->Expire(now.mono_ms);
@@ -88,7 +89,7 @@ void BrokerCore::ExpireWaiter(int64_t key) {
 void BrokerCore::EndRecoveryGrace(Instant now) {
   for (auto& [id, job] : jobs_) {
     if (job.state == JobState::kRunning && !workers_.count(job.worker)) {
-      Requeue(job, "worker " + job.worker + " did not return after the broker restarted", now);
+      LoseRun(job, "worker " + job.worker + " did not return after the broker restarted", now);
     }
   }
 }
@@ -98,6 +99,20 @@ void BrokerCore::ExpireGate(const Timer& t, Instant now) {
   if (gate == nullptr || gate->state != JobState::kWaitingApproval || !WallDue(t, now)) return;
   Finish(*gate, JobState::kFailed,
          "no decision within " + std::to_string(gate->max_wait_ms / 1000) + " s (max_wait_seconds)", now);
+}
+
+void BrokerCore::DiscountStall(Instant now) {
+  const int64_t gap = last_tick_ > 0 ? now.mono_ms - last_tick_ : 0;
+  last_tick_ = now.mono_ms;
+  // The loop never sleeps past the next heartbeat check; a turn this much later means the broker was
+  // not running (stopped, swapped out, a long turn). Workers could not be heard meanwhile.
+  const int64_t expected = static_cast<int64_t>(config_.heartbeat_ms) * 3 / 2;
+  if (gap <= expected || workers_.empty()) return;
+  spdlog::warn(
+      "broker: this turn began {} ms after the last one (the broker was not running: stopped, swapped "
+      "out or overloaded); that time does not count against the liveness of its {} workers",
+      gap, workers_.size());
+  for (auto& [name, w] : workers_) w.last_seen = std::min(now.mono_ms, w.last_seen + gap);
 }
 
 void BrokerCore::CheckHeartbeats(Instant now) {

@@ -244,6 +244,7 @@ void BrokerCore::RegisterWorker(const std::string& identity, const wire::WorkerR
 void BrokerCore::SendWelcome(const Worker& w) {
   wire::WorkerWelcomeMsg welcome{.heartbeat_ms = config_.heartbeat_ms, .pub_port = config_.pub_port};
   if (config_.store_port) welcome.store_port = config_.store_port;
+  welcome.lease_ms = LeaseMs(config_);
   SendWorker(w, welcome.ToMessage());
 }
 
@@ -275,7 +276,7 @@ void BrokerCore::CarryOut(Worker& w, const Decision& d, const wire::JobResult* r
       if (d.kind == Decision::kApplyResult && job != nullptr) ApplyResult(w, *job, *result, now);
       return;
     case Decision::kRequeue:
-      if (job != nullptr) Requeue(*job, d.why, now);
+      if (job != nullptr) LoseRun(*job, d.why, now);
       return;
   }
 }
@@ -334,6 +335,9 @@ void BrokerCore::ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Inst
   const std::string reason = r.reason.value_or("");  // the worker's sentence; empty: from exit_code, signal
   w.running.erase(job.id);
   if (w.running.empty()) w.idle_since = now.mono_ms;
+  if (r.fenced.value_or(false)) {  // as if its worker was lost: the copy is dead, the job runs again
+    return LoseRun(job, "worker " + w.name + " killed it: " + (reason.empty() ? "fenced" : reason), now);
+  }
   job.exit_code = r.exit_code;
   if (job.service && !job.stop_requested && w.draining) {
     // A service never finishes: its draining worker handed it back, so it moves to another worker.
@@ -384,7 +388,7 @@ void BrokerCore::LoseWorker(const std::string& name, const std::string& why, Ins
   for (const auto& id : w.running) {
     Job* job = Resolve(id);
     if (job != nullptr && job->state == JobState::kRunning && job->worker == name)
-      Requeue(*job, why, now, count_loss);
+      LoseRun(*job, why, now, count_loss);
   }
   w.running.clear();
   PublishWorker(w, left ? "left" : "lost", now);

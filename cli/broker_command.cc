@@ -33,8 +33,15 @@ void AddAddressOptions(CLI::App* cmd, broker::BrokerOptions* o) {
 
 // Heartbeats, recovery, auto-scaling, salvage, audit retention and keys.
 void AddBehaviourOptions(CLI::App* cmd, broker::BrokerOptions* o) {
-  cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "worker heartbeat interval; 3 missed beats = dead")
+  cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "worker heartbeat interval")
       ->check(CLI::Range(50, 600000))
+      ->capture_default_str();
+  cmd->add_option(
+         "--liveness", o->liveness,
+         "heartbeats a silent worker may miss before it is lost and its jobs requeued; a worker that "
+         "hears nothing from the broker for (liveness - 1.5) heartbeats, or for the recovery grace less "
+         "half a heartbeat if that is shorter, kills its jobs (fencing)")
+      ->check(CLI::Range(3, 1000))
       ->capture_default_str();
   cmd->add_option("--recovery-grace-ms", o->recovery_grace_ms,
                   "after a restart, how long journaled RUNNING jobs wait for their worker to return")

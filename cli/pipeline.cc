@@ -25,15 +25,28 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string_view> kTitanTopKeys = {"name", "agent_run_id", "jobs", "version", "project"};
 const std::vector<std::string_view> kJobletTopKeys = {"version", "name", "jobs"};
-const std::vector<std::string_view> kTitanJobKeys =
-    {"id",           "script",          "file",        "type",       "args",
-     "dependencies", "depends_on",  // what runs, after what
-     "priority",     "delay",           "requirement", "affinity",   "port",
-     "retries",      "timeout",         "env",         "secret_env",  // how
-     "hitl_message", "max_wait_seconds"};                             // its gate
+const std::vector<std::string_view> kTitanJobKeys = {"id",
+                                                     "script",
+                                                     "file",
+                                                     "type",
+                                                     "args",
+                                                     "dependencies",
+                                                     "depends_on",  // what runs, after what
+                                                     "priority",
+                                                     "delay",
+                                                     "requirement",
+                                                     "affinity",
+                                                     "port",
+                                                     "retries",
+                                                     "timeout",
+                                                     "env",
+                                                     "secret_env",  // how
+                                                     "hitl_message",
+                                                     "max_wait_seconds",  // its gate
+                                                     "on_worker_lost"};   // if its worker is lost
 const std::vector<std::string_view> kJobletJobKeys = {
-    "name",        "command",  "args",    "runtime", "depends_on",        "environment",
-    "requirement", "priority", "retries", "timeout", "secret_environment"};
+    "name",        "command",  "args",    "runtime", "depends_on",         "environment",
+    "requirement", "priority", "retries", "timeout", "secret_environment", "on_worker_lost"};
 const std::set<std::string> kInterpreters = {"python", "python3", "bash", "sh"};
 // Titan `type` values, upper-cased (any case is accepted): true for a service.
 const std::map<std::string, bool> kJobTypes = {
@@ -255,6 +268,17 @@ class Parser {
     if (job.Has("requirement")) spec->requirement = job.Text("requirement");
     if (job.Has("retries")) spec->retries = job.Integer("retries");
     if (job.Has("timeout")) spec->timeout_ms = job.Milliseconds("timeout");
+    if (job.Has("on_worker_lost")) {
+      const std::string lost = job.Text("on_worker_lost");
+      if (lost != "requeue" && lost != "fail") {
+        throw Failure{
+            job.Line("on_worker_lost"),
+            "'on_worker_lost' must be requeue (run it again elsewhere, the default) or fail (never run "
+            "it twice) in " +
+                job.what() + "; got '" + lost + "'"};
+      }
+      spec->on_worker_lost = lost;
+    }
   }
 
   PipelineFiles files_;

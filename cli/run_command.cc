@@ -186,6 +186,11 @@ void AddRunCommand(CLI::App& app, const Target& target, const std::vector<std::s
                   "NAME=value (or NAME, its value from this environment) added to the job's environment as a "
                   "secret: sealed at rest, never shown, masked in its output (repeatable)")
       ->take_all();
+  cmd->add_option(
+         "--on-worker-lost", a->on_worker_lost,
+         "when its worker is lost: requeue (run it again elsewhere, the default) or fail (never run it "
+         "twice)")
+      ->check(CLI::IsMember({"requeue", "fail"}));
   cmd->add_flag("--wait,-w", a->wait, "print the job's output as it runs and exit when it ends");
   cmd->add_flag(
       "--archive", a->archive,

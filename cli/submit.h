@@ -32,6 +32,7 @@ struct RunArgs {
   int64_t port = 0;                     // SERVICE: the port it listens on
   std::string health_cmd;               // SERVICE: exit 0 means healthy
   std::optional<int64_t> max_restarts;  // SERVICE: crashes in a row before it is FAILED
+  std::string on_worker_lost;           // empty: the broker's default (requeue); "fail": never run twice
 };
 
 // "<file stem>-<8 hex digits of random>": "etl.py" with 0x1a2b3c4d -> "etl-1a2b3c4d".

@@ -56,11 +56,12 @@ TEST(BuildSubmit, SendsOnlyTheFieldsGivenAndValidates) {
   args.retries = 2;
   args.timeout_ms = 1000;
   args.env = {"A=1"};
+  args.on_worker_lost = "fail";
   wire::Message full = BuildSubmit(args, "etl-1", "");
   EXPECT_TRUE(wire::Validate(full, &why)) << why;
   EXPECT_EQ(
       "[{id: \"etl-1\", file: \"etl.py\", args: \"'a b'\", priority: 5, delay_ms: 0, requirement: \"GPU\", "
-      "affinity: true, retries: 2, timeout_ms: 1000, env: [\"A=1\"]}]",
+      "affinity: true, retries: 2, timeout_ms: 1000, env: [\"A=1\"], on_worker_lost: \"fail\"}]",
       wire::Render(*full.Find("jobs")));
 }
 

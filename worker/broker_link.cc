@@ -12,10 +12,13 @@
 namespace titan::worker {
 
 namespace {
-// Beats of broker silence before reconnecting. Larger than the broker's 3 on purpose: reconnecting
-// is costly and a busy broker (a huge submission) may be silent a while; a broker that restarted on
-// the same ports answers the next heartbeat with DISCONNECT, so re-joining it does not wait for this.
+// Beats of broker silence before reconnecting: reconnecting is costly and a busy broker (a huge
+// submission) may be silent a while; a broker that restarted on the same ports answers the next
+// heartbeat with DISCONNECT, so re-joining it does not wait for this. With a fencing lease the link
+// reconnects after half of it (never before 3 beats), so that a broker restarted on other ports is
+// found again before the lease runs out (SilenceLimitMs).
 constexpr int kLiveness = 10;
+constexpr int kMinLiveness = 3;
 constexpr int64_t kFirstBackoffMs = 250;
 constexpr int64_t kMaxBackoffMs = 5000;
 
@@ -111,6 +114,7 @@ void BrokerLink::OnWorkerWelcome(const wire::WorkerWelcomeMsg& welcome) {
   if (welcome.heartbeat_ms > 0) heartbeat_ms_ = static_cast<int>(welcome.heartbeat_ms);  // the broker's beat
   state_ = State::kReady;
   if (welcome.store_port) store_port_ = static_cast<int>(*welcome.store_port);
+  lease_ms_ = welcome.lease_ms.value_or(0);
 }
 
 std::vector<Inbound> BrokerLink::Receive(Instant at) {
@@ -125,6 +129,7 @@ std::vector<Inbound> BrokerLink::Receive(Instant at) {
   for (int i = 0; i < 1000 && worker_ && (worker_->get(zmq::sockopt::events) & ZMQ_POLLIN); ++i) {
     wire::Decoded d = wire::RecvReply(*worker_);
     last_heard_ = now;
+    heard_ = true;
     if (d.status != wire::DecodeStatus::kOk) {
       spdlog::warn("worker: undecodable message from the broker: {}", d.reason);
       continue;
@@ -156,7 +161,7 @@ int64_t BrokerLink::Tick(Instant at, int64_t busy, bool draining) {
     }
     return hello_deadline_;
   }
-  if (now - last_heard_ > static_cast<int64_t>(heartbeat_ms_) * kLiveness) {
+  if (now - last_heard_ > SilenceLimitMs()) {
     spdlog::warn("worker: the broker is silent for {} ms; reconnecting", now - last_heard_);
     StartDiscovery(now);
     return hello_deadline_;
@@ -167,7 +172,13 @@ int64_t BrokerLink::Tick(Instant at, int64_t busy, bool draining) {
     Send(hb.ToMessage());
     next_heartbeat_ = now + heartbeat_ms_;
   }
-  return std::min(next_heartbeat_, last_heard_ + static_cast<int64_t>(heartbeat_ms_) * kLiveness + 1);
+  return std::min(next_heartbeat_, last_heard_ + SilenceLimitMs() + 1);
+}
+
+int64_t BrokerLink::SilenceLimitMs() const {
+  const int64_t most = static_cast<int64_t>(heartbeat_ms_) * kLiveness;
+  if (lease_ms_ <= 0) return most;
+  return std::clamp<int64_t>(lease_ms_ / 2, static_cast<int64_t>(heartbeat_ms_) * kMinLiveness, most);
 }
 
 bool BrokerLink::Writable() { return worker_ && (worker_->get(zmq::sockopt::events) & ZMQ_POLLOUT); }

@@ -2,7 +2,8 @@
 //   kDiscovering: HELLO sent to the broker's client address, waiting for WELCOME (backoff on silence)
 //   kRegistering: WORKER_READY sent on the worker socket, waiting for WORKER_WELCOME
 //   kReady:       registered; heartbeats both ways
-// A broker silent for `liveness` heartbeats sends the link back to kDiscovering (a new connection),
+// A broker silent for 10 heartbeats (or half the fencing lease, if that is shorter, but at least 3)
+// sends the link back to kDiscovering (a new connection),
 // so a restarted broker is re-joined without restarting the worker. Never blocks. Every timer (HELLO
 // backoff, heartbeats, the broker's silence) runs on the monotonic part of the Instants it is given:
 // setting the wall clock never makes the broker look gone.
@@ -15,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <zmq.hpp>
 
 #include "base/clock.h"
@@ -52,6 +54,9 @@ class BrokerLink {
   // Sends on the worker socket; false when not connected or the socket is full.
   bool Send(const wire::Message& msg);
   bool Writable();
+  // Whether anything came from the broker on the worker socket since the last call (the worker's
+  // fencing lease starts again).
+  bool TakeHeard() { return std::exchange(heard_, false); }
   // Re-sends WORKER_READY (after DISCONNECT).
   void Reregister(Instant now);
   std::optional<int> store_port() const { return store_port_; }
@@ -62,6 +67,8 @@ class BrokerLink {
  private:
   // How long the next HELLO waits for an answer before another one is sent.
   int64_t Backoff() const;
+  // How long the broker may be silent before the link reconnects from scratch (broker_link.cc).
+  int64_t SilenceLimitMs() const;
   void StartDiscovery(int64_t now);
   void OnWelcome(const wire::Decoded& d, int64_t now);          // the HELLO socket's answer
   void OnWorkerWelcome(const wire::WorkerWelcomeMsg& welcome);  // registered
@@ -85,6 +92,8 @@ class BrokerLink {
   std::optional<std::string> new_server_key_;
   int64_t hello_deadline_ = 0;
   int64_t unanswered_ = 0;  // HELLOs in a row nothing answered: the next one waits BackoffMs of it
+  bool heard_ = false;      // TakeHeard
+  int64_t lease_ms_ = 0;    // the fencing lease of the last WORKER_WELCOME; 0: none
   int64_t last_heard_ = 0;  // monotonic ms, as every time below
   int64_t next_heartbeat_ = 0;
   std::optional<int> store_port_;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "worker/worker_core.h"
 
@@ -46,8 +47,68 @@ void WorkerCore::OnOutputDone(const std::string& id) {
   if (auto it = runs_.find(id); it != runs_.end() && it->second.pid >= 0) it->second.output_done = true;
 }
 
+void WorkerCore::BeginTurn(Instant at) {
+  const int64_t now = at.mono_ms;
+  const int64_t gap = last_turn_ > 0 ? now - last_turn_ : 0;
+  last_turn_ = now;
+  if (lease_ms_ > 0 && gap > lease_ms_) {
+    spdlog::warn("worker {}: this turn began {} ms after the last one (the worker was not running)", c_.name,
+                 gap);
+    Fence(std::max(gap, now - last_contact_), now);
+  }
+}
+
+void WorkerCore::OnContact(Instant at) { last_contact_ = at.mono_ms; }
+
+void WorkerCore::CheckLease(int64_t now) {
+  if (lease_ms_ > 0 && now - last_contact_ > lease_ms_) Fence(now - last_contact_, now);
+}
+
+void WorkerCore::Fence(int64_t silent_ms, int64_t now) {
+  char seconds[32];
+  snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(silent_ms) / 1000);
+  const std::string line = std::string("titan: killed: no contact with the broker for ") + seconds +
+                           " s; the broker requeues this run";
+  size_t fenced = 0;
+  for (auto& [id, run] : runs_) {
+    if (run.fenced || (run.exit && !run.service)) continue;  // fenced already, or ended: its result stands
+    FenceRun(run, line, now);
+    ++fenced;
+  }
+  for (auto& [hash, assigns] : awaiting_file_) {  // not started: nothing to kill, the result says so
+    for (const wire::JobAssignMsg& a : assigns) {
+      wire::JobResult r = FailedStart(a.job.id, a.attempt, line);
+      r.fenced = true;
+      Report(std::move(r));
+      ++fenced;
+    }
+  }
+  awaiting_file_.clear();
+  if (fenced > 0) {
+    spdlog::error("worker {}: no contact with the broker for {} ms (lease {} ms); killed {} runs (fencing)",
+                  c_.name, silent_ms, lease_ms_, fenced);
+  }
+}
+
+void WorkerCore::FenceRun(Run& run, const std::string& line, int64_t now) {
+  run.fenced = true;
+  run.cancelled = false;
+  run.end_reason = line;
+  Emit(Command{.kind = Command::Kind::kNote, .id = run.id, .text = line});
+  if (run.service) {  // never restarted
+    run.service->EndForGood();
+    Emit(For(Command::Kind::kStopProbe, run.id));
+  }
+  if (run.pid >= 0 && !run.exit && !run.killed) {
+    Emit(Signal(run.id, SIGKILL));
+    run.killed = true;
+    if (!run.kill_at) run.kill_at = now;
+  }
+}
+
 void WorkerCore::OnTick(Instant at) {
   const int64_t now = at.mono_ms;
+  CheckLease(now);
   std::vector<std::string> over;
   for (auto& [id, run] : runs_) {
     TendTimers(run, now);
@@ -116,6 +177,7 @@ wire::JobResult WorkerCore::ResultOf(const Run& run) const {
                          .signal = st.kind == exec::ExitStatus::Kind::kSignaled ? st.signal : 0,
                          .cancelled = run.cancelled};
   if (!reason.empty()) result.reason = std::move(reason);
+  if (run.fenced) result.fenced = true;
   return result;
 }
 
@@ -130,7 +192,9 @@ void WorkerCore::TendChildren(int64_t now) {
 int64_t WorkerCore::NextDue(Instant at) const {
   const int64_t now = at.mono_ms;
   int64_t due = now + 1000;
+  if (lease_ms_ > 0 && !awaiting_file_.empty()) due = std::min(due, last_contact_ + lease_ms_ + 1);
   for (const auto& [id, run] : runs_) {
+    if (lease_ms_ > 0 && !run.fenced) due = std::min(due, last_contact_ + lease_ms_ + 1);
     if (run.timeout_at && !run.kill_at) due = std::min(due, run.timeout_at);
     if (run.kill_at && !run.killed && !run.exit) due = std::min(due, run.kill_at);
     if (run.exit && !run.output_done && !run.abandoned) due = std::min(due, run.drain_until);
@@ -151,6 +215,7 @@ std::string WorkerCore::RenderJobs() const {
     std::string state = run.pid < 0 && !run.exit ? "launching" : "running";
     if (run.kill_at) state = "stopping(kill@" + std::to_string(run.kill_at) + ")";
     if (run.exit) state = run.output_done ? "exited+output" : "exited";
+    if (run.fenced && !run.exit) state = "fenced";
     if (run.service && run.service->backing_off())
       state = "backoff(restart@" + std::to_string(run.service->restart_at()) + ")";
     out += (out.empty() ? "" : " ") + id + "/" + std::to_string(run.attempt) + ":" + state;

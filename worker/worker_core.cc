@@ -69,6 +69,8 @@ std::string Render(const Command& c) {
       return "new-session";
     case K::kAnnounce:
       return "announce";
+    case K::kNote:
+      return "note " + c.id + ": " + c.text;
   }
   return "?";
 }
@@ -95,9 +97,10 @@ void WorkerCore::Report(wire::JobResult result) {
 void WorkerCore::OnMessage(const Message& msg, Instant at) {
   const int64_t now = at.mono_ms;
   const std::string& me = c_.name;
+  OnContact(at);
   switch (msg.type) {
     case MsgType::kWorkerWelcome:
-      if (Decode<wire::WorkerWelcomeMsg>(msg, me)) Welcome();
+      if (auto welcome = Decode<wire::WorkerWelcomeMsg>(msg, me)) Welcome(*welcome, now);
       return;
     case MsgType::kJobAssign:
       if (auto assign = Decode<wire::JobAssignMsg>(msg, me)) Assign(std::move(*assign), now);
@@ -126,7 +129,9 @@ void WorkerCore::OnMessage(const Message& msg, Instant at) {
   }
 }
 
-void WorkerCore::Welcome() {
+void WorkerCore::Welcome(const wire::WorkerWelcomeMsg& welcome, int64_t now) {
+  lease_ms_ = std::max<int64_t>(0, welcome.lease_ms.value_or(0));
+  last_contact_ = now;
   // WORKER_READY carried every running job and unacknowledged result: what was queued is moot.
   Emit(Command{.kind = Command::Kind::kNewSession});
   if (!announced_) {
@@ -314,7 +319,10 @@ int64_t WorkerCore::Busy() const {
 wire::WorkerReadyMsg WorkerCore::ReadyMessage() const {
   wire::WorkerReadyMsg ready{
       .name = c_.name, .host = c_.host, .pid = c_.pid, .slots = c_.slots, .capabilities = c_.capabilities};
-  for (const auto& [id, run] : runs_) ready.running.push_back(wire::JobRef{.id = id, .attempt = run.attempt});
+  for (const auto& [id, run] : runs_) {
+    // A fenced run is dying: not the broker's to adopt back; its result follows.
+    if (!run.fenced) ready.running.push_back(wire::JobRef{.id = id, .attempt = run.attempt});
+  }
   for (const auto& [hash, assigns] : awaiting_file_) {
     for (const wire::JobAssignMsg& a : assigns) {
       ready.running.push_back(wire::JobRef{.id = a.job.id, .attempt = a.attempt});

@@ -63,6 +63,7 @@ struct Command {
     kReregister,      // send WORKER_READY again on the current connection
     kNewSession,      // registered anew: drop queued sends (WORKER_READY said it all), restart fetches
     kAnnounce,        // print "READY worker <name>" (the first registration only)
+    kNote,            // append the line `text` to job `id`'s log (and its stream to the broker)
   };
   Kind kind;
   std::string id;
@@ -73,6 +74,7 @@ struct Command {
   std::string sha256;         // kFetch
   ProbeRequest probe;         // kStartProbe
   ChildRequest child;         // kSpawnChild
+  std::string text;           // kNote
 };
 
 // "send JOB_DONE {...}", "launch a/1", "signal a TERM", ...: for logs and tests.
@@ -89,6 +91,12 @@ class WorkerCore {
   // A message from the broker (not the ARTIFACT_DATA / ERROR replies of file fetches: see OnFile).
   // Decoded here into its struct; one that does not decode is logged and dropped.
   void OnMessage(const wire::Message& msg, Instant now);
+  // Call first in each loop turn. A turn that begins more than the lease after the last one (this
+  // worker was stopped or starved) fences: the broker may have given its runs away meanwhile.
+  void BeginTurn(Instant now);
+  // The broker was heard from (any message, heartbeats included): the lease starts again. OnMessage
+  // counts as contact too.
+  void OnContact(Instant now);
   // SIGTERM drains; SIGINT, or a second signal, also stops every job at once.
   void OnSignal(int sig, Instant now);
   // Fires due timers (timeouts, kill grace, restarts, probes, drain deadlines) and ends the runs
@@ -107,14 +115,14 @@ class WorkerCore {
   std::vector<Command> TakeCommands();
   // When OnTick next has something to do, in monotonic ms (at most 1 s away).
   int64_t NextDue(Instant now) const;
-  // The WORKER_READY to register with: running jobs (and assignments waiting for files) and the
-  // results the broker has not acknowledged.
+  // The WORKER_READY to register with: running jobs (and assignments waiting for files; not the fenced
+  // runs, which are being killed) and the results the broker has not acknowledged.
   wire::WorkerReadyMsg ReadyMessage() const;
   int64_t Busy() const;  // jobs held: running, backing off between restarts, waiting for a file
   bool draining() const { return draining_; }
   bool done() const { return done_; }  // drained: the loop may end
 
-  // For tests: "a/1:running b/2:stopping(kill@3000) c/1:exited+output s/1:backoff(restart@1500)"
+  // For tests: "a/1:running b/2:stopping(kill@3000) c/1:exited+output s/1:backoff(restart@1500) f/1:fenced"
   std::string RenderJobs() const;
 
  private:
@@ -131,6 +139,7 @@ class WorkerCore {
     bool output_done = false;
     bool abandoned = false;  // kAbandonOutput went out
     bool cancelled = false;  // ended by JOB_CANCEL (or a stopped service)
+    bool fenced = false;     // killed here: no contact with the broker for longer than the lease
     std::string end_reason;  // set when the worker ended it (timeout, cancel, shutdown)
     std::optional<exec::ExitStatus> exit;
     std::optional<Service> service;
@@ -140,13 +149,19 @@ class WorkerCore {
   void Assign(wire::JobAssignMsg assign, int64_t now);
   void Launch(const wire::JobAssignMsg& assign);
   void Cancel(const wire::JobCancelMsg& cancel, int64_t now);
-  void Welcome();
+  void Welcome(const wire::WorkerWelcomeMsg& welcome, int64_t now);
   void SpawnChild(const wire::WorkerSpawnMsg& spawn);
   void BeginDrain(const std::string& why, int64_t now);
   void StopAll(int64_t now);  // every job: SIGTERM now, SIGKILL after the kill grace
   void Report(wire::JobResult result);
   void Send(wire::Message msg);
   void Emit(Command c);
+
+  // Fencing (core_runs.cc): past the lease without the broker, every run is killed (SIGKILL, a line in
+  // its log) and reported fenced, so that the broker's requeue never races a live copy.
+  void CheckLease(int64_t now);
+  void Fence(int64_t silent_ms, int64_t now);
+  void FenceRun(Run& run, const std::string& line, int64_t now);
 
   // Runs (core_runs.cc).
   void Stop(Run& run, std::string reason, bool by_cancel, int64_t now);
@@ -176,6 +191,10 @@ class WorkerCore {
   bool draining_ = false;
   int64_t drain_deadline_ = 0;
   bool done_ = false;
+  // Fencing. lease_ms_: from WORKER_WELCOME (0: the broker sets none, no fencing); monotonic times.
+  int64_t lease_ms_ = 0;
+  int64_t last_contact_ = 0;  // the broker last heard from
+  int64_t last_turn_ = 0;     // the last BeginTurn
   std::vector<Command> out_;
 };
 

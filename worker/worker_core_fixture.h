@@ -38,6 +38,8 @@ inline std::string Brief(const Command& c) {
       const std::string reason = wire::FieldStr(r, "reason");
       out += ": " + (reason.empty() ? "ok" : reason);
       if (std::get<bool>(wire::FindField(r, "cancelled")->v)) out += " (cancelled)";
+      if (const Datum* fenced = wire::FindField(r, "fenced"); fenced && std::get<bool>(fenced->v))
+        out += " (fenced)";
       return out;
     }
     case MsgType::kServiceStatus:
@@ -128,6 +130,8 @@ class WorkerCoreTest : public ::testing::Test {
   static Message Welcome() {
     return wire::MakeMessage(MsgType::kWorkerWelcome).Set("heartbeat_ms", Datum(int64_t{1000}));
   }
+  // A WORKER_WELCOME with a fencing lease.
+  static Message WelcomeWithLease(int64_t lease_ms) { return Welcome().Set("lease_ms", Datum(lease_ms)); }
 
   static Message Drain() { return wire::MakeMessage(MsgType::kWorkerDrain).Set("reason", S("operator")); }
 

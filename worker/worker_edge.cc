@@ -99,6 +99,13 @@ void WorkerEdge::Forget(const std::string& id) {
   jobs_.erase(id);
 }
 
+void WorkerEdge::Note(const std::string& id, const std::string& line) {
+  RunningJob* job = Find(id);
+  if (job == nullptr || !job->log) return;
+  if (Status s = job->log->Append(exec::Stream::kStderr, line + "\n"); !s.ok())
+    spdlog::warn("worker: job {}: {}", id, s.message());
+}
+
 void WorkerEdge::StartProbe(const std::string& id, const ProbeRequest& request, int64_t now) {
   if (RunningJob* job = Find(id))
     job->probe.emplace(Probe::Start(request, job->spawn.cwd, job->spawn.env, now));

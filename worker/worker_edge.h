@@ -44,6 +44,8 @@ class WorkerEdge {
   void AbandonOutput(const std::string& id);
   void EndRun(const std::string& id);  // reaps the leader (SIGKILLing what is left of its group)
   void Forget(const std::string& id);
+  // Appends `line` (and a newline) to job `id`'s log, as the worker's own words on stderr; failures logged.
+  void Note(const std::string& id, const std::string& line);
   void StartProbe(const std::string& id, const ProbeRequest& request, int64_t now);
   void StopProbe(const std::string& id);
   Result<int64_t> SpawnChild(const ChildRequest& child);

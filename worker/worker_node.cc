@@ -148,6 +148,8 @@ void Worker::ExecuteOnEdge(const Command& c, int64_t now) {
       return edge_.EndRun(c.id);
     case K::kForget:
       return edge_.Forget(c.id);
+    case K::kNote:
+      return edge_.Note(c.id, c.text);
     case K::kStartProbe:
       return edge_.StartProbe(c.id, c.probe, now);
     case K::kStopProbe:
@@ -208,11 +210,14 @@ int Worker::Run() {
       if (e.num() != EINTR) throw;
     }
     now = Now();
+    core_.BeginTurn(now);
     if (items[0].revents & ZMQ_POLLIN) {
       core_.OnSignal(signals.Take(), now);
       Execute(now);
     }
-    for (const Inbound& in : link_.Receive(now)) Route(in, now);
+    const std::vector<Inbound> inbound = link_.Receive(now);
+    if (link_.TakeHeard()) core_.OnContact(now);  // heartbeats included, which the link keeps
+    for (const Inbound& in : inbound) Route(in, now);
     if (std::optional<std::string> key = link_.TakeNewServerKey()) edge_.RekeyJobCredentials(*key);
     FlushUnsent();
     edge_.SendFetches(link_);

@@ -63,12 +63,14 @@ class ClusterTest : public ::testing::Test {
  protected:
   // True: the cluster runs with CURVE on (Cluster::EnableCurve).
   virtual bool Curve() const { return false; }
+  // More flags for `titan broker`.
+  virtual std::vector<std::string> BrokerArgs() const { return {}; }
 
   void SetUp() override {
     if (Curve()) {
       ASSERT_TRUE(c_.EnableCurve()) << c_.error();
     }
-    ASSERT_TRUE(c_.Start()) << c_.error();
+    ASSERT_TRUE(c_.Start(BrokerArgs())) << c_.error();
     std::filesystem::create_directories(c_.Path("marks"));
     std::filesystem::create_directories(c_.Path("times"));
   }

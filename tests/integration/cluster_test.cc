@@ -188,9 +188,17 @@ TEST_F(ClusterTest, JobsOfAKilledWorkerFinishOnTheSurvivor) {
   }
 }
 
+// A cluster whose workers keep their runs through a broker restart: their fencing lease ((liveness - 1.5)
+// heartbeats, here 9.7 s) is longer than the restart takes. With the default (1.5 heartbeats) they would
+// kill their runs and the new broker would run them again.
+class BrokerRestartTest : public ClusterTest {
+ protected:
+  std::vector<std::string> BrokerArgs() const override { return {"--liveness", "50"}; }
+};
+
 // 10. kill -9 of the broker: a new broker on the same directory and ports knows every accepted job,
 // adopts the runs its worker kept going, and every job completes exactly once.
-TEST_F(ClusterTest, BrokerKilledAndRestartedLosesNothing) {
+TEST_F(BrokerRestartTest, BrokerKilledAndRestartedLosesNothing) {
   AddWorker("w1", 2);
   std::vector<JobSpec> jobs;
   for (int i = 0; i < 5; ++i) jobs.push_back(Job("durable-" + std::to_string(i), "block.sh"));
@@ -258,7 +266,7 @@ TEST_F(ClusterTest, WorkerThatStallsAndReturnsStillCompletesItsJob) {
 
 // Jobs that end while the broker is down: the worker keeps their results and hands them to the new
 // broker, which completes each job once (no second run).
-TEST_F(ClusterTest, ResultsReadyWhileTheBrokerIsDownAreKept) {
+TEST_F(BrokerRestartTest, ResultsReadyWhileTheBrokerIsDownAreKept) {
   AddWorker("w1", 2);
   const auto ids = Submit({Job("outage-0", "block.sh"), Job("outage-1", "block.sh")});
   ASSERT_EQ(2u, ids.size());

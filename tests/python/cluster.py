@@ -30,14 +30,18 @@ class Cluster:
 
     def __init__(self, root: Path, workers: Sequence[Tuple[str, List[str]]] = (("w1", []), ("w2", [])),
                  keys: Optional[Path] = None, worker_credential: Optional[Path] = None,
-                 store_args: Sequence[str] = ()):
+                 store_args: Sequence[str] = (), broker_args: Sequence[str] = (), quick_failure_detection=True):
         """`keys`: a keys folder (`titan keys init`) the store and broker run CURVE with; workers then
-        connect with `worker_credential`. `store_args`: more flags for `titan store` (--audit-writes)."""
+        connect with `worker_credential`. `store_args`: more flags for `titan store` (--audit-writes);
+        `broker_args`: for `titan broker` (--heartbeat-ms). `quick_failure_detection`: unless `broker_args` say
+        otherwise, 3 heartbeats of liveness and 5 s of recovery grace instead of the broker's defaults."""
         self.root = Path(root).resolve()
         self.worker_specs = list(workers)
         self.keys_args = ["--keys", str(keys)] if keys else []
         self.worker_credential = worker_credential
         self.store_args = list(store_args)
+        self.broker_args = list(broker_args)
+        self.quick_failure_detection = quick_failure_detection
         self.store: Optional[StoreProcess] = None
         self.broker: Optional[NodeProcess] = None
         self.workers: Dict[str, NodeProcess] = {}
@@ -59,9 +63,13 @@ class Cluster:
         return self
 
     def _start_broker(self) -> NodeProcess:
+        # The suite keeps the quick failure detection it was written for (3 heartbeats, 5 s of recovery
+        # grace) unless a test sets its own.
+        quick = [arg for flag, value in (("--liveness", "3"), ("--recovery-grace-ms", "5000"))
+                 if self.quick_failure_detection and flag not in self.broker_args for arg in (flag, value)]
         return NodeProcess("broker", ["broker", "--port", "0", "--worker-port", "0", "--pub-port", "0",
                                       "--dir", str(self.root / "broker"), "--store-port",
-                                      str(self.store.port)] + self.keys_args,
+                                      str(self.store.port)] + self.keys_args + self.broker_args + quick,
                            BROKER_READY_RE, self.root / "broker.stderr.log").start()
 
     def restart_broker(self) -> None:
@@ -90,6 +98,12 @@ class Cluster:
         args[args.index("--port") + 1] = str(port)
         self.broker = NodeProcess("broker", args, BROKER_READY_RE, self.root / "broker.stderr.log").start()
         return self.broker
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def stop(self) -> None:
         """Workers first (they end their jobs), then the broker, then the store."""

@@ -59,6 +59,7 @@ class NodeProcess:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
+            self.resume()  # a paused node handles SIGTERM only once it runs again
             self.proc.terminate()
             try:
                 self.proc.wait(grace_s)
@@ -73,6 +74,14 @@ class NodeProcess:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
         return self._reap()
+
+    def pause(self) -> None:
+        """SIGSTOP: the node stalls (no turn of its loop runs) until resume(); its sockets stay open."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after pause()."""
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def stderr(self) -> str:
         try:

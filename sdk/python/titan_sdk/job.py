@@ -38,7 +38,9 @@ class TitanJob:
     "NAME=value" strings, added to the job's environment) and `secret_env` (Joblet's
     `secret_environment` is the same): environment entries that are secret. The broker seals them at rest,
     sends them only to the worker that runs the job, reports them as NAME=****, and the worker masks each
-    exact occurrence of a value in the job's output.
+    exact occurrence of a value in the job's output. `on_worker_lost` is "requeue" (the default: a run
+    whose worker is lost, or killed by it out of contact with the broker, runs again elsewhere) or "fail"
+    for a job that must never run twice: it ends FAILED ("worker lost; not retried by request").
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -47,7 +49,7 @@ class TitanJob:
                  requirement: str = "GENERAL", hitl_message: Optional[str] = None, max_wait_seconds: int = 172800,
                  *, id: Optional[str] = None, retries: int = 0, timeout: Optional[float] = None,
                  env: Optional[Env] = None, secret_env: Optional[Env] = None,
-                 secret_environment: Optional[Env] = None):
+                 secret_environment: Optional[Env] = None, on_worker_lost: Optional[str] = None):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
@@ -75,6 +77,7 @@ class TitanJob:
         self.timeout = timeout
         self.env = env
         self.secret_env = secret_env if secret_env is not None else secret_environment
+        self.on_worker_lost = on_worker_lost
 
     @property
     def id(self) -> str:

@@ -34,6 +34,7 @@ class JobSpec(Record):
     health_cmd: Optional[str] = None  # SERVICE: a command whose exit 0 means healthy (default: the port accepts)
     max_restarts: Optional[int] = None  # SERVICE: crashes in a row before it is FAILED; default 5
     spawned_by: Optional[str] = None  # the job that submitted this one (the SDK sends TITAN_JOB_ID); with affinity and no parents, it is the anchor
+    on_worker_lost: Optional[str] = None  # "requeue" (default) or "fail": a run whose worker is lost (or fenced) ends FAILED instead of running again
     secret_env: Optional[List[str]] = None  # "NAME=value" entries added to the job's environment, secret: sealed in the journal, sent only to the worker that runs the job, shown as NAME=**** and masked in its output (docs/security.md)
 
 
@@ -190,6 +191,7 @@ class JobResult(Record):
     signal: int  # 0 unless killed by a signal
     cancelled: bool  # ended by JOB_CANCEL (stop or timeout)
     reason: Optional[str] = None  # e.g. "cannot run 'x.sh': No such file or directory"
+    fenced: Optional[bool] = None  # killed by its worker, out of contact with the broker past its lease: the broker requeues it (or fails it: on_worker_lost "fail")
 
 
 @dataclasses.dataclass
@@ -924,6 +926,7 @@ class WorkerWelcomeMsg(MessageRecord):
     heartbeat_ms: int
     store_port: Optional[int] = None
     pub_port: Optional[int] = None
+    lease_ms: Optional[int] = None  # fencing: a worker that hears nothing from the broker this long kills its runs; it ends half a heartbeat before this broker would declare the worker lost or a restarted one (recovery grace) would requeue its runs. Absent: no fencing
 
 
 @dataclasses.dataclass

@@ -15,9 +15,10 @@ TITAN_TOP_KEYS = ("name", "agent_run_id", "jobs", "version", "project")
 JOBLET_TOP_KEYS = ("version", "name", "jobs")
 TITAN_JOB_KEYS = ("id", "script", "file", "type", "args", "dependencies", "depends_on", "priority", "delay",
                   "requirement", "affinity", "port", "retries", "timeout", "env", "secret_env", "hitl_message",
-                  "max_wait_seconds")
+                  "max_wait_seconds", "on_worker_lost")
 JOBLET_JOB_KEYS = ("name", "command", "args", "runtime", "depends_on", "environment", "requirement", "priority",
-                   "retries", "timeout", "secret_environment")
+                   "retries", "timeout", "secret_environment", "on_worker_lost")
+ON_WORKER_LOST = ("requeue", "fail")  # JobSpec.on_worker_lost
 JOB_TYPES = {"RUN_PAYLOAD": False, "TASK": False, "RUN": False, "SERVICE": True}  # upper-cased -> a service?
 INTERPRETERS = ("python", "python3", "bash", "sh")  # a Joblet command whose args[0] may be the script itself
 MAX_NAME_COMPONENT = 255  # artifacts.MAX_COMPONENT_BYTES: the project zip's name must fit one
@@ -253,7 +254,7 @@ class _Parser:
 
     @staticmethod
     def _shared_keys(job: Fields, spec: Dict[str, Any]) -> None:
-        """The keys both formats have: requirement, priority, retries, timeout."""
+        """The keys both formats have: requirement, priority, retries, timeout, on_worker_lost."""
         if job.has("priority"):
             spec["priority"] = job.integer("priority")
         if job.has("requirement"):
@@ -262,3 +263,9 @@ class _Parser:
             spec["retries"] = job.integer("retries")
         if job.has("timeout"):
             spec["timeout_ms"] = job.milliseconds("timeout")
+        if job.has("on_worker_lost"):
+            lost = job.text("on_worker_lost")
+            if lost not in ON_WORKER_LOST:
+                raise job.fail(job.line("on_worker_lost"), "'on_worker_lost' must be requeue (run it again elsewhere, "
+                               "the default) or fail (never run it twice) in %s; got '%s'" % (job.what, lost))
+            spec["on_worker_lost"] = lost

@@ -160,6 +160,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('health_cmd', 'str', True),
         FieldSpec('max_restarts', 'int', True),
         FieldSpec('spawned_by', 'str', True),
+        FieldSpec('on_worker_lost', 'str', True),
         FieldSpec('secret_env', 'list<str>', True),
     ),
     'FileBlob': (
@@ -254,6 +255,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('signal', 'int'),
         FieldSpec('cancelled', 'bool'),
         FieldSpec('reason', 'str', True),
+        FieldSpec('fenced', 'bool', True),
     ),
     'AuditEntry': (
         FieldSpec('seq', 'int'),
@@ -527,6 +529,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('heartbeat_ms', 'int'),
         FieldSpec('store_port', 'int', True),
         FieldSpec('pub_port', 'int', True),
+        FieldSpec('lease_ms', 'int', True),
     ),
     MsgType.HEARTBEAT: (
         FieldSpec('busy', 'int', True),

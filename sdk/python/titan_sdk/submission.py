@@ -116,6 +116,8 @@ def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
         spec["env"] = env_list(job.env)
     if getattr(job, "secret_env", None):
         spec["secret_env"] = env_list(job.secret_env, "secret_env", echo=False)
+    if getattr(job, "on_worker_lost", None) is not None:
+        spec["on_worker_lost"] = _text("on_worker_lost", job.on_worker_lost)
     spawner = os.environ.get("TITAN_JOB_ID")
     if spawner:  # submitted by a running job: with affinity and no parents, it runs where that job runs
         spec["spawned_by"] = spawner

@@ -1,0 +1,74 @@
+// WorkerCore fencing: a worker out of contact with the broker past its lease kills its runs itself, so
+// that the broker's requeue never races a live copy.
+#include "worker/worker_core_fixture.h"
+
+namespace titan::worker {
+namespace {
+
+constexpr int64_t kLease = 1500;
+constexpr const char* kKilled =
+    "titan: killed: no contact with the broker for 1.5 s; the broker requeues this run";
+
+class WorkerFencingTest : public WorkerCoreTest {
+ protected:
+  void SetUp() override {
+    Deliver(WelcomeWithLease(kLease));
+    Deliver(Assign("a", 1));
+  }
+};
+
+TEST_F(WorkerFencingTest, AStalledWorkerKeepsRunningJobsThatWereGivenAway) {
+  now_ = kT0 + 1000;
+  EXPECT_EQ(kT0 + kLease + 1, core_->NextDue(Now()));
+  EXPECT_EQ("", Tick(kT0 + kLease));  // at the lease: still in time
+  EXPECT_EQ(std::string("note a: ") + kKilled + "; signal a KILL", Tick(kT0 + kLease + 1));
+}
+
+TEST_F(WorkerFencingTest, AFencedRunIsReportedFencedWithTheLineOfItsLog) {
+  Tick(kT0 + kLease + 1);
+  EXPECT_EQ("a/1:fenced", core_->RenderJobs());
+  EXPECT_EQ("|", Ready());                 // dying: not offered to the broker for adoption
+  EXPECT_EQ("", Tick(kT0 + 10 * kLease));  // killed once, and no busy deadline while it ends
+  EXPECT_EQ(kT0 + 10 * kLease + 1000, core_->NextDue(Now()));
+  EXPECT_EQ(std::string("signal a KILL; end-run a; done a/1: ") + kKilled + " (fenced); forget a",
+            Ends("a", Killed(9)));
+  EXPECT_EQ("| a/1", Ready());  // kept until acknowledged, when contact returns
+}
+
+TEST_F(WorkerFencingTest, HeartbeatsFromTheBrokerKeepTheLease) {
+  for (int i = 1; i <= 10; ++i) {
+    now_ = kT0 + i * 1000;
+    core_->OnContact(Now());  // a HEARTBEAT, which the link keeps to itself
+    EXPECT_EQ("", Tick(now_));
+  }
+  EXPECT_EQ("a/1:running", core_->RenderJobs());
+}
+
+TEST_F(WorkerFencingTest, AWorkerThatWasNotRunningPastItsLeaseFencesBeforeAnythingElse) {
+  core_->BeginTurn(Now());
+  now_ += kLease + 200;  // SIGSTOP, then SIGCONT: the broker's queued heartbeats arrive next
+  core_->BeginTurn(Now());
+  core_->OnContact(Now());
+  EXPECT_EQ(std::string("note a: titan: killed: no contact with the broker for 1.7 s; the broker requeues "
+                        "this run; signal a KILL"),
+            Run());
+}
+
+TEST_F(WorkerFencingTest, WithoutALeaseFromTheBrokerThereIsNoFencing) {
+  Reset();
+  Deliver(Welcome());
+  Deliver(Assign("a", 1));
+  EXPECT_EQ("", Tick(kT0 + kHour));
+  EXPECT_EQ("a/1:running", core_->RenderJobs());
+}
+
+TEST_F(WorkerFencingTest, AnAssignmentWaitingForItsFileIsReportedFencedUnstarted) {
+  missing_ = {"big"};
+  Deliver(Assign("b", 1, {}, "big"));
+  const std::string out = Tick(kT0 + kLease + 1);
+  EXPECT_NE(std::string::npos, out.find(std::string("done b/1: ") + kKilled + " (fenced)")) << out;
+  EXPECT_EQ("| b/1", Ready());  // a is being killed; b's result waits for its acknowledgement
+}
+
+}  // namespace
+}  // namespace titan::worker
