@@ -13,13 +13,7 @@
 namespace titan::exec {
 namespace {
 
-using testing::BecomeSubreaper;
-using testing::Command;
-using testing::Gone;
-using testing::ReadLine;
-using testing::TempDir;
-using testing::WaitAndReap;
-using testing::WaitForExit;
+using namespace testing;  // NOLINT: the exec test helpers (exec_test_util.h)
 
 TEST(WorkerCgroupKey, IsTheNameAndAHashOfTheDataDirectory) {
   EXPECT_EQ(0u, WorkerCgroupKey("host-w1", "/data/a").find("host-w1-"));
