@@ -1,7 +1,8 @@
 // ChildHandle: one node process (`titan store|broker|worker`) started by `titan up`: an
-// exec::ChildProcess (the worker's process library: posix_spawn in its own process group, so a
-// terminal's Ctrl-C reaches only `titan up`, which stops the nodes in order; a move-only handle whose
-// destructor SIGKILLs that group and reaps) plus its log, its READY line and its exit status.
+// exec::ChildProcess (the worker's process library: its own process group, so a terminal's Ctrl-C
+// reaches only `titan up`, which stops the nodes in order; SIGKILL as its parent-death signal, so it
+// dies with `titan up` even when that is killed with SIGKILL; a move-only handle whose destructor
+// SIGKILLs that group and reaps) plus its log, its READY line and its exit status.
 // Single-threaded: use a handle from the thread that made it.
 #pragma once
 

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #ifdef TITAN_HAVE_WORKER
 #include "worker/worker.h"
+#include "worker/worker_reaper.h"
 #endif
 
 namespace titan::cli {
@@ -59,6 +60,15 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
     options->credentials = t->credentials;
     *exit_code = worker::RunWorker(*options);
   });
+  // Started by each worker for itself (worker/worker_reaper.h); not for users, so not listed.
+  auto reaper = std::make_shared<worker::ReaperOptions>();
+  CLI::App* reap =
+      app.add_subcommand("worker-reaper", "Ends a worker's jobs when the worker ends")->group("");
+  reap->add_option("--worker-pid", reaper->worker_pid)->required();
+  reap->add_option("--worker-start", reaper->worker_start)->required();
+  reap->add_option("--registry", reaper->registry)->required();
+  reap->add_option("--cgroup-dir", reaper->cgroup_dir);
+  reap->callback([reaper, exit_code] { *exit_code = worker::RunReaper(*reaper); });
 }
 #else
 void AddWorkerCommand(CLI::App& app, const Target&, int* exit_code) {

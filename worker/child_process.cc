@@ -1,12 +1,14 @@
-// ChildProcess: posix_spawn into a fresh process group with piped stdout/stderr, exit observed via
-// pidfd/waitid(WNOWAIT), and a destructor that kills the group and reaps the leader.
+// ChildProcess: vfork+exec into a fresh process group (tied to our life, optionally in a cgroup) with
+// piped stdout/stderr, exit observed via pidfd/waitid(WNOWAIT), and a destructor that kills the group
+// and reaps the leader.
 #include "worker/child_process.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -82,46 +84,94 @@ Status OpenForAppend(const std::string& path, UniqueFd* fd) {
   return Status::Ok();
 }
 
-// RAII for the two posix_spawn attribute objects.
-struct SpawnAttrs {
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  SpawnAttrs() {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-  }
-  ~SpawnAttrs() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnAttrs(const SpawnAttrs&) = delete;
-  SpawnAttrs& operator=(const SpawnAttrs&) = delete;
+// Everything the child needs, prepared before vfork: the child may only make system calls.
+struct ChildSetup {
+  const char* program;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;  // nullptr: keep ours
+  int stdin_fd, stdout_fd, stderr_fd;
+  int cgroup_procs_fd;  // -1: none
+  int death_signal;     // 0: none
+  pid_t parent;
+  // Written by the child (it shares our memory until it execs or exits): what failed, and errno.
+  volatile int failed_step = 0;  // a Step
+  volatile int error = 0;
 };
 
-// Own process group (pgid = pid), an empty signal mask and default dispositions for every signal
-// (the worker may ignore SIGPIPE; its jobs must not inherit that). stdin from /dev/null, stdout and
-// stderr into the pipes, every other descriptor closed, then chdir.
-Status Configure(SpawnAttrs* a, const SpawnSpec& spec, int out_w, int err_w) {
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  int rc = posix_spawnattr_setflags(&a->attr,
-                                    POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  if (rc == 0) rc = posix_spawnattr_setpgroup(&a->attr, 0);
-  if (rc == 0) rc = posix_spawnattr_setsigmask(&a->attr, &none);
-  if (rc == 0) rc = posix_spawnattr_setsigdefault(&a->attr, &all);
-  if (rc != 0) return ErrnoStatus("posix_spawnattr", rc);
-  rc = posix_spawn_file_actions_addopen(&a->actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&a->actions, out_w, STDOUT_FILENO);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&a->actions, err_w, STDERR_FILENO);
-  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&a->actions, STDERR_FILENO + 1);
-  if (rc == 0 && !spec.cwd.empty()) rc = posix_spawn_file_actions_addchdir_np(&a->actions, spec.cwd.c_str());
-  if (rc != 0) return ErrnoStatus("posix_spawn_file_actions", rc);
-  return Status::Ok();
+enum Step { kNone, kParentGone, kCgroup, kChdir, kExec, kSetup };
+
+[[noreturn]] void Fail(ChildSetup* s, Step step) {
+  s->error = errno;
+  s->failed_step = step;
+  _exit(127);
 }
 
-// posix_spawn reports a failed chdir and a failed exec through the same return code; checking the
-// directory first lets the error name the right culprit.
+// The child between vfork and exec: async-signal-safe calls only, and never returning. Its own process
+// group; the parent-death signal, then a check that the parent did not die before it was set; the
+// cgroup joined before the program can fork; stdio; the working directory; default dispositions and an
+// empty mask (signals were all blocked across the vfork, so no handler of ours runs here); every other
+// descriptor closed.
+[[noreturn]] void RunChild(ChildSetup* s) {
+  if (setpgid(0, 0) != 0) Fail(s, kSetup);
+  if (s->death_signal != 0) {
+    if (prctl(PR_SET_PDEATHSIG, s->death_signal) != 0) Fail(s, kSetup);
+    if (getppid() != s->parent) Fail(s, kParentGone);
+  }
+  if (s->cgroup_procs_fd >= 0 && write(s->cgroup_procs_fd, "0", 1) != 1) Fail(s, kCgroup);
+  if (dup2(s->stdin_fd, STDIN_FILENO) < 0 || dup2(s->stdout_fd, STDOUT_FILENO) < 0 ||
+      dup2(s->stderr_fd, STDERR_FILENO) < 0)
+    Fail(s, kSetup);
+  if (s->cwd != nullptr && chdir(s->cwd) != 0) Fail(s, kChdir);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // EINVAL for SIGKILL etc.: fine
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) Fail(s, kSetup);
+  if (close_range(STDERR_FILENO + 1, ~0U, 0) != 0) Fail(s, kSetup);
+  execve(s->program, s->argv, s->envp);
+  Fail(s, kExec);
+}
+
+// vfork, not fork: the child borrows our memory until it execs (no copy of a large worker's page
+// tables), which is how glibc's posix_spawn works too; we do it ourselves to run RunChild's steps
+// (parent-death signal, cgroup) that posix_spawn has no attribute for. Every signal is blocked across
+// it. Returns the child's pid; a failed step is in setup->failed_step (the child then exited, unreaped).
+Result<pid_t> VforkExec(ChildSetup* setup) {
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  const pid_t pid = vfork();
+  if (pid == 0) RunChild(setup);
+  const int vfork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (pid < 0) return ErrnoStatus("vfork", vfork_errno);
+  if (setup->failed_step != kNone) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return pid;
+}
+
+// What a child that failed before exec reports, naming the step.
+Status SpawnError(const ChildSetup& setup, const SpawnSpec& spec) {
+  const int err = setup.error;
+  switch (setup.failed_step) {
+    case kParentGone:
+      return Status::Error("cannot run '" + spec.argv[0] + "': this process is ending");
+    case kCgroup:
+      return ErrnoStatus("cannot run '" + spec.argv[0] + "' in cgroup '" + spec.cgroup + "'", err);
+    case kChdir:
+      return ErrnoStatus("cannot use working directory '" + spec.cwd + "'", err);
+    case kExec:
+      return ErrnoStatus("cannot run '" + spec.argv[0] + "'", err);
+    default:
+      return ErrnoStatus("cannot start '" + spec.argv[0] + "' (setting up its process)", err);
+  }
+}
+
+// Checked before spawning, so that the common mistake is reported without a process being started.
 Status CheckWorkingDirectory(const std::string& cwd) {
   if (cwd.empty()) return Status::Ok();
   struct stat st;
@@ -199,18 +249,30 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
       if (Status s = MakeOutputPipe(&err_r, &err_w); !s.ok()) return s;
     }
   }
-  SpawnAttrs attrs;
-  const int err_target = err_w.valid() ? err_w.get() : out_w.get();
-  if (Status s = Configure(&attrs, spec, out_w.get(), err_target); !s.ok()) return s;
-
+  UniqueFd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC)), cgroup_procs;
+  if (!null_in.valid()) return ErrnoStatus("cannot open '/dev/null'", errno);
+  if (!spec.cgroup.empty()) {
+    const std::string procs = spec.cgroup + "/cgroup.procs";
+    cgroup_procs.Reset(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!cgroup_procs.valid()) return ErrnoStatus("cannot open '" + procs + "'", errno);
+  }
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(env);
-  pid_t pid = -1;
-  // glibc's posix_spawn waits for the exec, so a missing or non-executable program comes back here.
-  const int rc = ::posix_spawn(&pid, program->c_str(), &attrs.actions, &attrs.attr, argv.data(), envp.data());
-  if (rc != 0) return ErrnoStatus("cannot run '" + spec.argv[0] + "'", rc);
+  ChildSetup setup{.program = program->c_str(),
+                   .argv = argv.data(),
+                   .envp = envp.data(),
+                   .cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str(),
+                   .stdin_fd = null_in.get(),
+                   .stdout_fd = out_w.get(),
+                   .stderr_fd = err_w.valid() ? err_w.get() : out_w.get(),
+                   .cgroup_procs_fd = cgroup_procs.get(),
+                   .death_signal = spec.parent_death_signal,
+                   .parent = ::getpid()};
+  const Result<pid_t> pid = VforkExec(&setup);
+  if (!pid.ok()) return pid.status();
+  if (setup.failed_step != kNone) return SpawnError(setup, spec);
   // Race-free: `pid` is our unreaped child, so the number cannot have been recycled.
-  return ChildProcess(pid, std::move(out_r), std::move(err_r), OpenPidFd(pid));
+  return ChildProcess(*pid, std::move(out_r), std::move(err_r), OpenPidFd(*pid));
 }
 
 ChildProcess::ChildProcess(pid_t pid, UniqueFd out, UniqueFd err, UniqueFd exit)

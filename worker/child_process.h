@@ -1,7 +1,8 @@
-// ChildProcess: a job's process, started with posix_spawn in its own process group, owned by a
+// ChildProcess: a job's process, started in its own process group and killed when we die, owned by a
 // move-only handle whose destructor kills whatever is left of the group and reaps the leader.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -31,9 +32,17 @@ struct SpawnSpec {
   // stderr_fd() is -1, while stdout still comes through its pipe. For `titan up`'s nodes: their
   // READY line on stdout, their log on stderr.
   std::string stderr_file;
+  // Sent to the child when the thread that spawned it ends (PR_SET_PDEATHSIG, set before exec; a
+  // child whose parent died before that exits at once), so that nothing we start outlives us. Spawn
+  // from a thread that lives as long as the process (every node spawns from its loop thread). 0: none
+  // (a process that must outlive us). It is not inherited by the child's own children.
+  int parent_death_signal = SIGKILL;
+  // When set, a cgroup directory (cgroup.procs inside it) the child joins before exec, so that
+  // everything it starts is in it too, setsid or not (worker/job_cgroup.h).
+  std::string cgroup;
 };
 
-// The path to hand to posix_spawn for program `name`: `name` itself when it has a '/', else the first
+// The path to exec for program `name`: `name` itself when it has a '/', else the first
 // executable regular file of that name on env's PATH (relative entries taken from `cwd`, or from
 // ours when `cwd` is empty), as an absolute path, like execvp minus the shell. Error: none found.
 Result<std::string> FindProgram(const std::string& name, const std::vector<std::string>& env,
@@ -61,7 +70,8 @@ struct ExitStatus {
 class ChildProcess {
  public:
   // Starts spec.argv. Errors name the file or call: "cannot run 'x.sh': No such file or directory",
-  // "cannot use working directory '/nope': No such file or directory". On error nothing is left running.
+  // "cannot use working directory '/nope': No such file or directory", "cannot run 'x' in cgroup 'C':
+  // ...". On error nothing is left running.
   // stdin is /dev/null; no descriptor of ours other than the pipes reaches the child.
   static Result<ChildProcess> Spawn(const SpawnSpec& spec);
 

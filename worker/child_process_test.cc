@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <thread>
 
 #include "worker/exec_test_util.h"
 #include "worker/pid_registry.h"
@@ -285,6 +286,20 @@ TEST(ChildProcess, ReleaseForgetsWithoutKilling) {
   const std::optional<int> st = WaitAndReap(pid);
   ASSERT_TRUE(st.has_value());
   EXPECT_TRUE(WIFSIGNALED(*st) && WTERMSIG(*st) == SIGKILL);
+}
+
+// The parent-death signal is set before exec: the child dies when the thread that spawned it ends,
+// unless the spec asks for none.
+TEST(ChildProcess, ChildDiesWithTheThreadThatSpawnedIt) {
+  std::optional<ChildProcess> tied, untied;
+  std::thread([&] {
+    tied.emplace(std::move(ChildProcess::Spawn(Command({"sleep", "1000"})).value()));
+    SpawnSpec spec = Command({"sleep", "1000"});
+    spec.parent_death_signal = 0;
+    untied.emplace(std::move(ChildProcess::Spawn(spec).value()));
+  }).join();
+  EXPECT_EQ("killed by SIGKILL (signal 9)", WaitForExit(*tied).value_or(ExitStatus{}).Render());
+  EXPECT_FALSE(untied->TryReap().has_value());
 }
 
 }  // namespace

@@ -92,6 +92,7 @@ Result<pid_t> ChildWorkers::Spawn(const ChildRequest& child) {
   spec.argv = ChildWorkerArgv(t_, child);
   spec.env = exec::CurrentEnvironment();
   spec.output_file = LogOf(name);
+  spec.parent_death_signal = SIGTERM;  // it drains when its parent dies (the parent normally stops it first)
   auto process = exec::ChildProcess::Spawn(spec);
   if (!process.ok()) return process.status();
   const pid_t pid = process->pid();

@@ -28,23 +28,44 @@ constexpr size_t kCompactMinLines = 1024;
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
 constexpr auto kKillWait = std::chrono::seconds(1);
 
-// Which of `pgids` still have a live member: a non-zombie process in the group, or the leader itself
-// if it moved to another group (setsid) and is still running.
-std::set<pid_t> LiveGroups(const std::set<pid_t>& pgids) {
-  std::set<pid_t> live;
+// Calls fn(pid, stat) for each process that is not a zombie, until fn returns false. False when /proc
+// cannot be read.
+template <typename Fn>
+bool ForEachLiveProcess(Fn fn) {
   DIR* dir = ::opendir("/proc");
-  if (dir == nullptr) return pgids;  // cannot tell: assume alive, the caller escalates
+  if (dir == nullptr) return false;
   while (dirent* entry = ::readdir(dir)) {
     char* end = nullptr;
     const long pid = std::strtol(entry->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
     const std::optional<ProcStat> st = ReadProcStat(static_cast<pid_t>(pid));
     if (!st || st->state == 'Z' || st->state == 'X') continue;
-    if (pgids.count(st->pgrp) != 0) live.insert(st->pgrp);
-    if (pgids.count(static_cast<pid_t>(pid)) != 0) live.insert(static_cast<pid_t>(pid));
+    if (!fn(static_cast<pid_t>(pid), *st)) break;
   }
   ::closedir(dir);
-  return live;
+  return true;
+}
+
+// Which of `pgids` still have a live member: a non-zombie process in the group, or the leader itself
+// if it moved to another group (setsid) and is still running.
+std::set<pid_t> LiveGroups(const std::set<pid_t>& pgids) {
+  std::set<pid_t> live;
+  const bool read = ForEachLiveProcess([&](pid_t pid, const ProcStat& st) {
+    if (pgids.count(st.pgrp) != 0) live.insert(st.pgrp);
+    if (pgids.count(pid) != 0) live.insert(pid);
+    return true;
+  });
+  return read ? live : pgids;  // cannot tell: assume alive, the caller escalates
+}
+
+// Whether a live process of group `pgid` started at or after `since` (clock ticks after boot).
+bool HasMembersSince(pid_t pgid, uint64_t since) {
+  bool found = false;
+  ForEachLiveProcess([&](pid_t, const ProcStat& st) {
+    found = st.pgrp == pgid && st.start_time >= since;
+    return !found;
+  });
+  return found;
 }
 
 // Polls /proc until none of `pgids` has a live member or `limit` passes; returns those still alive.
@@ -129,27 +150,39 @@ bool ApplyLine(const std::string& line, std::map<pid_t, uint64_t>* groups) {
 
 Result<PidRegistry> PidRegistry::Open(std::string path) {
   PidRegistry registry(std::move(path));
-  UniqueFd fd(::open(registry.path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid() && errno == ENOENT) return registry;
-  if (!fd.valid()) return ErrnoStatus("cannot read pid registry '" + registry.path_ + "'", errno);
-  Result<std::string> text = ReadAll(fd, registry.path_);
+  if (Status s = registry.Load(); !s.ok()) return s;
+  // Start each life with a short log. A failure here is not fatal: the next change reports it.
+  if (registry.lines_ > registry.groups_.size()) {
+    if (Status s = registry.Compact(); !s.ok()) spdlog::warn("pid registry: {}", s.message());
+  }
+  return registry;
+}
+
+Status PidRegistry::Load() {
+  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() && errno == ENOENT) return Status::Ok();
+  if (!fd.valid()) return ErrnoStatus("cannot read pid registry '" + path_ + "'", errno);
+  Result<std::string> text = ReadAll(fd, path_);
   if (!text.ok()) return text.status();
   std::istringstream lines(*text);
   std::string line;
   size_t entries = 0;
   for (int number = 1; std::getline(lines, line); ++number) {
     if (line.empty() || line[0] == '#') continue;
-    if (ApplyLine(line, &registry.groups_)) {
+    if (ApplyLine(line, &groups_)) {
       ++entries;
     } else {
-      spdlog::warn("pid registry {}:{}: skipping malformed line '{}'", registry.path_, number, line);
+      spdlog::warn("pid registry {}:{}: skipping malformed line '{}'", path_, number, line);
     }
   }
-  registry.lines_ = entries;
-  // Start each life with a short log. A failure here is not fatal: the next change reports it.
-  if (entries > registry.groups_.size()) {
-    if (Status s = registry.Compact(); !s.ok()) spdlog::warn("pid registry: {}", s.message());
-  }
+  lines_ = entries;
+  return Status::Ok();
+}
+
+Result<PidRegistry> PidRegistry::OpenReadOnly(std::string path) {
+  PidRegistry registry(std::move(path));
+  registry.read_only_ = true;
+  if (Status s = registry.Load(); !s.ok()) return s;
   return registry;
 }
 
@@ -173,6 +206,7 @@ Status PidRegistry::Remove(pid_t pgid) {
 // of the machine, after which no job process is left to end. One write() per line, on an O_APPEND
 // descriptor, so a line is never interleaved or half-written by a process crash.
 Status PidRegistry::Append(const std::string& line) {
+  if (read_only_) return Status::Ok();
   if (lines_ >= kCompactMinLines && lines_ >= 4 * groups_.size()) {
     // The change is already in groups_, so the compacted file includes it.
     return Compact();
@@ -191,6 +225,7 @@ Status PidRegistry::Append(const std::string& line) {
 }
 
 Status PidRegistry::Compact() {
+  if (read_only_) return Status::Ok();
   std::string text(kHeader);
   text += '\n';
   for (const auto& [pgid, start] : groups_) text += std::to_string(pgid) + ' ' + std::to_string(start) + '\n';
@@ -210,8 +245,11 @@ Result<int> PidRegistry::ReapLeftovers(std::chrono::milliseconds grace) {
   std::set<pid_t> ours;
   for (const auto& [pgid, start] : groups_) {
     const std::optional<ProcStat> leader = ReadProcStat(pgid);
-    if (!leader || leader->start_time != start) continue;  // gone, or the pid now names another process
-    if (LiveGroups({pgid}).empty()) continue;              // only a zombie leader is left
+    if (leader && leader->start_time != start) continue;  // the pid now names another process
+    // Leader gone: it died with its worker (parent-death signal). A group id is not reused while the
+    // group has members, so members that started after the leader are still its group's.
+    if (!leader && !HasMembersSince(pgid, start)) continue;
+    if (LiveGroups({pgid}).empty()) continue;  // only a zombie leader is left
     spdlog::info("ending process group {} left by a previous worker (SIGTERM)", pgid);
     SignalGroupAndLeader(pgid, SIGTERM);
     ours.insert(pgid);

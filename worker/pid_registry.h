@@ -36,6 +36,9 @@ class PidRegistry {
   // Loads `path`; a missing file is an empty registry (created on the first change). Lines that do not
   // parse are skipped with a warning. Error: the file exists but cannot be read.
   static Result<PidRegistry> Open(std::string path);
+  // The same, for reading only: never compacts or writes the file (a worker's reaper reads the registry
+  // of a worker that may be restarting and rewriting it).
+  static Result<PidRegistry> OpenReadOnly(std::string path);
 
   PidRegistry(PidRegistry&&) = default;
   PidRegistry& operator=(PidRegistry&&) = default;
@@ -48,11 +51,13 @@ class PidRegistry {
   // Forgets `pgid`; a pgid not recorded is fine. Error: the file cannot be written.
   Status Remove(pid_t pgid);
 
-  // For a worker starting up, before its loop: each recorded group whose leader still exists with the
-  // recorded start time and which has a live (non-zombie) member gets SIGTERM (group and leader); groups
-  // still alive after `grace` get SIGKILL (then up to 1 s more is allowed for them to go). Groups whose
-  // leader is gone or is another process with a recycled pid are not touched. Blocks, polling /proc
-  // every 20 ms. Returns how many groups it ended, and clears the registry (file included).
+  // For a worker starting up, before its loop, and for the reaper of a worker that died: each recorded
+  // group whose leader still exists with the recorded start time and which has a live (non-zombie)
+  // member, or whose leader is gone (killed by its parent-death signal with the worker) while members
+  // that started after it live on, gets SIGTERM (group and leader); groups still alive after `grace`
+  // get SIGKILL (then up to 1 s more is allowed for them to go). Groups whose leader is another
+  // process with a recycled pid are not touched. Blocks, polling /proc every 20 ms. Returns how many
+  // groups it ended, and clears the registry (file included, unless opened read-only).
   Result<int> ReapLeftovers(std::chrono::milliseconds grace = std::chrono::seconds(2));
 
   // "pgid@start pgid@start ..." in pgid order; "" when empty.
@@ -62,6 +67,8 @@ class PidRegistry {
 
  private:
   explicit PidRegistry(std::string path) : path_(std::move(path)) {}
+  // Reads the file into groups_ and lines_; a missing file is an empty registry.
+  Status Load();
   // Appends one line (opening the log on first use). Compacts first when the log has grown past
   // kCompactMinLines and 4x the live groups.
   Status Append(const std::string& line);
@@ -69,6 +76,7 @@ class PidRegistry {
   Status Compact();
 
   std::string path_;
+  bool read_only_ = false;
   std::map<pid_t, uint64_t> groups_;  // pgid -> leader start time
   UniqueFd log_;                      // O_APPEND, opened lazily
   size_t lines_ = 0;                  // entry lines in the file now (live or not)

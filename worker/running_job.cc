@@ -98,8 +98,13 @@ Result<std::string> PlaceDagScript(const std::string& content, const std::string
   return shared->path;
 }
 
-// Spawns job.spawn and captures its output into job.log.
+// Spawns job.spawn (in a fresh cgroup when it names one) and captures its output into job.log.
 Status SpawnRun(RunningJob& job) {
+  if (!job.spawn.cgroup.empty()) {
+    auto cgroup = exec::JobCgroup::Create(job.spawn.cgroup);
+    if (!cgroup.ok()) return cgroup.status();
+    job.cgroup = std::move(cgroup.value());
+  }
   auto child = exec::ChildProcess::Spawn(job.spawn);
   if (!child.ok()) return child.status();
   job.child.emplace(std::move(child.value()));
@@ -187,6 +192,8 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
       return s;
   }
   job->spawn.env = JobEnvironment(assign, ctx, *job, dir, port);
+  if (!ctx.cgroup_dir.empty())
+    job->spawn.cgroup = ctx.cgroup_dir + "/" + SafeName(job->id) + "-" + std::to_string(job->attempt);
   auto log = OpenJobLog(dir, job.get());
   if (!log.ok()) return log.status();
   job->log = std::move(log.value());
@@ -199,6 +206,7 @@ Status RespawnJob(RunningJob& job) {
   job.out.reset();
   job.err.reset();
   job.child.reset();
+  (void)job.cgroup.End();  // normally ended with the run already (WorkerEdge::EndRun)
   job.exit.reset();
   job.output_abandoned = false;
   job.output_reported = false;

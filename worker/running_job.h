@@ -14,6 +14,7 @@
 #include "schemas/generated/messages.h"
 #include "worker/child_process.h"
 #include "worker/interpreter.h"
+#include "worker/job_cgroup.h"
 #include "worker/output_capture.h"
 #include "worker/readiness_probe.h"
 
@@ -28,6 +29,9 @@ struct JobContext {
   exec::Toolchain tools;
   std::vector<std::string> base_env;      // the worker's own environment
   artifacts::UnpackLimits unpack_limits;  // for archive jobs' projects
+  // Where each job run gets its own cgroup (job_cgroup.h): <cgroup_dir>/<job>-<attempt>. Empty: none
+  // can be made here; a job's processes are then found by process group only.
+  std::string cgroup_dir;
 };
 
 struct LogChunk {
@@ -38,7 +42,10 @@ struct LogChunk {
 struct RunningJob {
   std::string id;
   int64_t attempt = 0;
-  exec::SpawnSpec spawn;  // the job's command, directory and environment
+  exec::SpawnSpec spawn;  // the job's command, directory, environment and cgroup
+  // The run's cgroup, when the worker has them: ended (every process in it killed) with the run. Declared
+  // before `child`, so that it is ended after the child's group when the job is destroyed.
+  exec::JobCgroup cgroup;
   // Set while a run is live; a service drops it after each exit (reaping the old leader at once).
   std::optional<exec::ChildProcess> child;
   std::unique_ptr<exec::JobLog> log;

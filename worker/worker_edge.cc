@@ -79,7 +79,10 @@ Result<int64_t> WorkerEdge::Respawn(const std::string& id, int64_t restart) {
 }
 
 void WorkerEdge::Signal(const std::string& id, int sig) {
-  if (RunningJob* job = Find(id); job && job->child) (void)job->child->SignalGroup(sig);
+  RunningJob* job = Find(id);
+  if (job == nullptr || !job->child) return;
+  (void)job->child->SignalGroup(sig);
+  job->cgroup.Signal(sig);  // also what left the group (setsid)
 }
 
 void WorkerEdge::AbandonOutput(const std::string& id) {
@@ -91,6 +94,7 @@ void WorkerEdge::EndRun(const std::string& id) {
   if (job == nullptr || !job->child) return;
   (void)registry_.Remove(job->child->pid());
   job->child.reset();  // the exit status stays in job->exit
+  if (Status s = job->cgroup.End(); !s.ok()) spdlog::warn("worker {}: job {}: {}", name_, id, s.message());
   job->probe.reset();
 }
 
@@ -276,7 +280,7 @@ int64_t WorkerEdge::NextDue(int64_t now) const {
 }
 
 bool WorkerEdge::Owns(pid_t pid) const {
-  if (children_.Owns(pid)) return true;
+  if (children_.Owns(pid) || reaper_.pid() == pid) return true;
   for (const auto& [id, job] : jobs_) {
     if (job->child && job->child->pid() == pid) return true;
     if (job->probe && job->probe->pid() == pid) return true;

@@ -42,7 +42,7 @@ class WorkerEdge {
   Result<int64_t> Respawn(const std::string& id, int64_t restart);
   void Signal(const std::string& id, int sig);
   void AbandonOutput(const std::string& id);
-  void EndRun(const std::string& id);  // reaps the leader (SIGKILLing what is left of its group)
+  void EndRun(const std::string& id);  // reaps the leader (SIGKILLing what is left of its group and cgroup)
   void Forget(const std::string& id);
   // Appends `line` (and a newline) to job `id`'s log, as the worker's own words on stderr; failures logged.
   void Note(const std::string& id, const std::string& line);
@@ -53,6 +53,8 @@ class WorkerEdge {
   // The server key changed (titan keys rotate): every running job's credential gets it. Failures logged.
   void RekeyJobCredentials(const std::string& server_key);
   std::vector<Observed> KillChildren();  // blocks up to ~3 s per child: for shutdown only
+  // Keeps the worker's reaper: killed when the edge is destroyed (after the jobs), never reaped as an orphan.
+  void AdoptReaper(exec::ChildProcess reaper) { reaper_ = std::move(reaper); }
 
   // Files (FileFetch): true when in the cache, false when fetching, an error when it cannot be had.
   Result<bool> NeedFile(const std::string& sha256, int64_t size);
@@ -83,6 +85,7 @@ class WorkerEdge {
   artifacts::BlobStore cache_;  // job files by content hash
   FileFetch fetch_;
   ChildWorkers children_;
+  exec::ChildProcess reaper_;                                // declared before jobs_: destroyed after them
   std::map<std::string, std::unique_ptr<RunningJob>> jobs_;  // by id
 };
 

@@ -15,6 +15,8 @@
 #include "base/signal_watch.h"
 #include "security/client_security.h"
 #include "worker/capabilities.h"
+#include "worker/job_cgroup.h"
+#include "worker/worker_reaper.h"
 
 namespace titan::worker {
 namespace {
@@ -44,7 +46,7 @@ WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name) {
 
 // What every job's process gets; creates the jobs and shared folders. Absolute paths, because jobs
 // run in their own directory and get these paths in their environment.
-JobContext JobContextOf(const WorkerOptions& o) {
+JobContext JobContextOf(const WorkerOptions& o, std::string cgroup_dir) {
   const std::filesystem::path dir = std::filesystem::absolute(o.dir).lexically_normal();
   JobContext ctx;
   ctx.jobs_dir = (dir / "titan_workspace" / "jobs").string();
@@ -55,6 +57,7 @@ JobContext JobContextOf(const WorkerOptions& o) {
   // The worker's credential is the worker's: a job never inherits it (docs/security.md).
   std::erase_if(ctx.base_env, [](const std::string& kv) { return kv.rfind("TITAN_CREDENTIALS=", 0) == 0; });
   ctx.tools = exec::ResolveToolchain(ctx.base_env);
+  ctx.cgroup_dir = std::move(cgroup_dir);
   std::error_code ec;
   std::filesystem::create_directories(ctx.jobs_dir, ec);
   std::filesystem::create_directories(ctx.shared_dir, ec);
@@ -76,13 +79,51 @@ ChildWorkers ChildWorkersOf(const WorkerOptions& o, const std::string& name) {
                                           .drain_grace_ms = o.drain_grace_ms});
 }
 
+// The directory of this worker's job cgroups, with what a previous life left there ended; "" when no
+// cgroup can be made here (then said once: a job's processes that call setsid escape its cleanup).
+std::string JobCgroupDir(const WorkerOptions& o) {
+  const std::string key = exec::WorkerCgroupKey(o.name.empty() ? "worker" : o.name, o.dir);
+  Result<std::string> dir = exec::OpenWorkerCgroupDir(key);
+  if (!dir.ok()) {
+    spdlog::warn(
+        "worker: jobs run without cgroups ({}): a job's processes are ended by process group, so "
+        "those that call setsid escape it (docs/operations.md, \"Job processes\")",
+        dir.message());
+    return "";
+  }
+  if (const int ended = exec::EndCgroupsUnder(*dir, /*remove_dir=*/false); ended > 0) {
+    spdlog::warn("worker: ended {} job cgroups left by a previous run", ended);
+  }
+  return *dir;
+}
+
+// The reaper that ends this worker's jobs if it dies (worker_reaper.h); nullopt, logged, when it
+// cannot be started.
+std::optional<exec::ChildProcess> StartReaperFor(const WorkerOptions& o, const std::string& cgroup_dir) {
+  const std::optional<exec::ProcStat> self = exec::ReadProcStat(getpid());
+  const ReaperOptions r{.worker_pid = getpid(),
+                        .worker_start = self ? self->start_time : 0,
+                        .registry = std::filesystem::absolute(o.dir + "/pids").string(),
+                        .cgroup_dir = cgroup_dir};
+  auto reaper = StartReaper(SelfExe(), r, o.dir + "/reaper.log");
+  if (!reaper.ok()) {
+    spdlog::warn(
+        "worker: no reaper ({}): if this worker is killed, its jobs' processes other than their "
+        "leaders run on until it restarts",
+        reaper.message());
+    return std::nullopt;
+  }
+  return std::move(reaper.value());
+}
+
 }  // namespace
 
 Worker::Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::BlobStore cache,
-               std::optional<security::Credential> credential)
+               std::optional<security::Credential> credential, std::string cgroup_dir)
     : name_(o.name.empty() ? HostName() + "-" + std::to_string(getpid()) : o.name),
       core_(CoreConfigOf(o, name_)),
-      edge_(name_, JobContextOf(o), std::move(registry), std::move(cache), ChildWorkersOf(o, name_)),
+      edge_(name_, JobContextOf(o, std::move(cgroup_dir)), std::move(registry), std::move(cache),
+            ChildWorkersOf(o, name_)),
       link_(
           ctx_, o.host, o.port, o.heartbeat_ms, [this] { return core_.ReadyMessage(); },
           std::move(credential)) {}
@@ -245,8 +286,6 @@ int RunWorker(const WorkerOptions& options) {
     spdlog::error("worker: {}", registry.message());
     return 1;
   }
-  // A worker started by another one drains when its parent dies (the parent normally stops it first).
-  if (!options.parent.empty()) prctl(PR_SET_PDEATHSIG, SIGTERM);
   // Child workers of a previous run are in the registry like jobs; the jobs they ran are in theirs.
   if (auto ended = registry->ReapLeftovers(); ended.ok() && ended.value() > 0) {
     spdlog::warn("worker: ended {} job process groups left by a previous run", ended.value());
@@ -268,9 +307,17 @@ int RunWorker(const WorkerOptions& options) {
   WorkerOptions with_credential = options;  // child workers get the file this worker uses
   if (*credential) with_credential.credentials = std::filesystem::absolute((*credential)->path).string();
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  Worker worker(with_credential, std::move(registry.value()), std::move(cache.value()),
-                std::move(*credential));
-  return worker.Run();
+  const std::string cgroup_dir = JobCgroupDir(options);
+  int code;
+  {
+    Worker worker(with_credential, std::move(registry.value()), std::move(cache.value()),
+                  std::move(*credential), cgroup_dir);
+    if (std::optional<exec::ChildProcess> reaper = StartReaperFor(options, cgroup_dir))
+      worker.AdoptReaper(std::move(*reaper));
+    code = worker.Run();
+  }  // its jobs, and their cgroups, are ended; then its reaper
+  if (!cgroup_dir.empty()) exec::EndCgroupsUnder(cgroup_dir, /*remove_dir=*/true);
+  return code;
 }
 
 }  // namespace titan::worker

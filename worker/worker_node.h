@@ -19,8 +19,12 @@ namespace titan::worker {
 
 class Worker {
  public:
+  // `cgroup_dir`: where its jobs get their cgroups (exec::OpenWorkerCgroupDir); empty: none.
   Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::BlobStore cache,
-         std::optional<security::Credential> credential);
+         std::optional<security::Credential> credential, std::string cgroup_dir = "");
+
+  // Hands the worker its reaper (worker_reaper.h), to be owned (and not reaped as an orphan) by the edge.
+  void AdoptReaper(exec::ChildProcess reaper) { edge_.AdoptReaper(std::move(reaper)); }
 
   // Serves until drained (see RunWorker); returns the process exit code.
   int Run();

@@ -18,10 +18,10 @@ from titan_sdk import AuthenticationError, TitanClient
 DEADLINE_S = 30
 
 
-def start_up(data, home, *extra):
+def start_up(data, home, *extra, port=0):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TITAN_")}
     env["TITAN_HOME"] = str(home)
-    proc = subprocess.Popen([str(titan_bin()), "up", "--port", "0", "--workers", "1", "--dir", str(data)]
+    proc = subprocess.Popen([str(titan_bin()), "up", "--port", str(port), "--workers", "1", "--dir", str(data)]
                             + list(extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
     out, deadline = b"", time.monotonic() + DEADLINE_S
