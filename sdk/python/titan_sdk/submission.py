@@ -269,10 +269,16 @@ def _delay_ms(job: TitanJob) -> int:
     return int(round(ms))
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def _millis(job: TitanJob, what: str, seconds: Any) -> int:
     """Seconds (int or float) -> whole milliseconds."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
         raise TypeError("job %r: %s must be a number of seconds; got %r" % (job.job_id, what, seconds))
     if seconds < 0:
         raise ValueError("job %r: %s must be >= 0 seconds; got %r" % (job.job_id, what, seconds))
-    return int(round(seconds * 1000))
+    millis = int(round(seconds * 1000))
+    if millis > _INT64_MAX:  # the broker names the allowed range for anything that fits the wire
+        raise ValueError("job %r: %s of %r seconds is out of range; use at most a year" % (job.job_id, what, seconds))
+    return millis
