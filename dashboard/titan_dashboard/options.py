@@ -22,6 +22,6 @@ class Options:
 def parse_listen(value: str) -> tuple:
     """"ADDR:PORT" (or ":PORT", or "[v6]:PORT") -> (addr, port); ValueError says what is wrong."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
         raise ValueError("--listen %r is not ADDR:PORT (e.g. 127.0.0.1:9095)" % value)
     return (host.strip("[]") or "127.0.0.1"), int(port)

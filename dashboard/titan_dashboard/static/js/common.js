@@ -1,7 +1,16 @@
 // What every page shares: DOM building with textContent only (no data is ever parsed as HTML), the API calls
 // (an action carries the session's CSRF token), the live feed (Server-Sent Events) and the broker banner.
 "use strict";
-const T = {me: null, onBrokerBack: [], source: null};
+const T = {me: null, source: null, streams: new Set()};
+// A browser holds at most 6 connections to one host: a page left for another (or kept in the back-forward
+// cache) must give its live streams back, or the next pages wait for a free connection.
+window.addEventListener("pagehide", () => { for (const s of T.streams) s.close(); T.streams.clear(); });
+function openStream(params) {
+  const src = new EventSource("/api/stream" + (params ? "?" + new URLSearchParams(params) : ""));
+  T.streams.add(src);
+  return src;
+}
+function closeStream(src) { if (src) { src.close(); T.streams.delete(src); } }
 const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "DEAD", "SKIPPED"]);
 
 function el(tag, attrs, ...children) {
@@ -95,8 +104,8 @@ function table(headers, rows, attrs) {
 
 // The live feed: `handlers` by event type (job, worker, scale, log, broker, resync); `params` for the stream.
 function live(handlers, params) {
-  if (T.source) T.source.close();
-  const src = new EventSource("/api/stream" + (params ? "?" + new URLSearchParams(params) : ""));
+  closeStream(T.source);
+  const src = openStream(params);
   T.source = src;
   let wasDown = false;
   for (const kind of ["job", "worker", "scale", "log", "resync"]) {

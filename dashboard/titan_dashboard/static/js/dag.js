@@ -58,10 +58,11 @@ async function showLog(id) {
   clear(panel).append(el("h2", {}, "Log of ", jobLink(id)));
   const holder = el("div");
   panel.append(holder);
-  if (logStream) { logStream.close(); logStream = null; }
+  closeStream(logStream);
+  logStream = null;
   const f = await followLog(id, holder);
   if (f) {
-    logStream = new EventSource("/api/stream?" + new URLSearchParams(f.params));
+    logStream = openStream(f.params);
     logStream.addEventListener("log", (m) => f.log(JSON.parse(m.data)));
   }
 }
