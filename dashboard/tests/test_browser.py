@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from titan_sdk import TitanJob
 
 pytestmark = pytest.mark.skipif(not have_chromium(), reason="needs chromium and chromium-driver (apt-get install "
-                                                            "chromium chromium-driver, or TITAN_TEST_TOOLS=1 cli/install.sh)")
+                                "chromium chromium-driver, or TITAN_TEST_TOOLS=1 cli/install.sh)")
 
 WAIT_FOR_FLAG = 'i=0; while [ ! -f "$1" ]; do i=$((i+1)); echo "tick $i"; sleep 0.2; done; echo done\n'
 
@@ -130,7 +130,8 @@ def test_stop_a_running_job_from_its_page(env, flag_script):
     d.get(env["base"] + "/")  # as whoever is logged in: the admin or the operator
     paste_login(d, env["base"], env["creds"]["operator"])
     d.get(env["base"] + "/jobs/" + job)
-    wait_for(d, lambda d: "RUNNING" in cell_text(d, "#job-spec h1") or "tick" in cell_text(d, "#log"), "the job running")
+    wait_for(d, lambda d: "RUNNING" in cell_text(d, "#job-spec h1") or "tick" in cell_text(d, "#log"),
+             "the job running")
     wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=stop]"), "the Stop button")[0].click()
     wait_for(d, lambda d: "CANCELLED" in cell_text(d, "#job-spec h1"), "the job CANCELLED on its page")
     screenshot(d, env["shots"], "job")

@@ -20,8 +20,8 @@ from .web import error_page
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 # Scripts only from this origin: even if some text reached the DOM as HTML, an inline <script> would not run.
 # (Inline styles are allowed: the graph library injects its own stylesheet.)
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
 class SecurityHeaders:
