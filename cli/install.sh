@@ -2,12 +2,14 @@
 # Installs what Titan needs on Debian/Ubuntu, builds build/bin/titan, and makes .venv with the
 # Python SDK. Safe to run again: it only installs what is missing.
 #   TITAN_BUILD_TYPE  (default Release)   TITAN_SKIP_APT=1 to skip the package step
+#   TITAN_TEST_TOOLS=1 also installs what the dashboard's browser tests need (chromium, Selenium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config git libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
           libsodium-dev libyaml-cpp-dev libspdlog-dev libgtest-dev libsqlite3-dev libcli11-dev libssl-dev libarchive-dev
           zlib1g-dev libjemalloc-dev libedit-dev python3 python3-venv python3-yaml)
+[ "${TITAN_TEST_TOOLS:-0}" = 1 ] && packages+=(chromium chromium-driver)
 if [ "${TITAN_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${packages[@]}"; do
@@ -26,6 +28,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e sdk/python pytest pyyaml
+# The dashboard (`titan dashboard`, served by `titan up`): its pinned dependencies, then the app itself.
+.venv/bin/python -m pip install -q -r dashboard/requirements.txt -e dashboard
+if [ "${TITAN_TEST_TOOLS:-0}" = 1 ]; then
+  .venv/bin/python -m pip install -q -r dashboard/requirements-test.txt
+fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${TITAN_BUILD_TYPE:-Release}" >/dev/null
 cmake --build build -j"$(nproc)"

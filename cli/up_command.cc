@@ -14,6 +14,7 @@
 #include "base/signal_watch.h"
 #include "cli/child_handle.h"
 #include "cli/commands.h"
+#include "cli/dashboard_launch.h"
 #include "cli/up_keys.h"
 
 namespace titan::cli {
@@ -37,15 +38,18 @@ struct UpArgs {
   int autoscale_max = 0;  // child workers each worker may be asked to start (0: off)
   bool insecure = false;  // no keys: plaintext (refused by the nodes beyond loopback unless they get it too)
   bool audit_writes = false;  // the store records each write in its audit log (`titan store --audit-writes`)
+  std::string dashboard;      // ADDR:PORT of the dashboard; empty: 127.0.0.1 and --port + 5 (any with --port 0)
+  bool no_dashboard = false;
   UpKeys keys;                // filled by Up unless insecure
 };
 
 // The running nodes. Destroying it kills whatever is still running (see ChildHandle).
 struct Cluster {
-  std::optional<ChildHandle> store, broker;
+  std::optional<ChildHandle> store, broker, dashboard;
   std::vector<ChildHandle> workers;
   std::vector<ChildHandle*> All() {
     std::vector<ChildHandle*> all;
+    if (dashboard) all.push_back(&*dashboard);
     for (ChildHandle& w : workers) all.push_back(&w);
     if (broker) all.push_back(&*broker);
     if (store) all.push_back(&*store);
@@ -56,6 +60,7 @@ struct Cluster {
 // What the nodes announced on their READY lines.
 struct Endpoints {
   std::string store, broker;         // tcp://host:port
+  std::string dashboard;             // its URL with the one-time login token; empty when it did not start
   std::vector<std::string> workers;  // names
 };
 
@@ -100,10 +105,14 @@ void Shutdown(Cluster& cluster, SignalWatch& signals) {
     int sig;
     milliseconds grace;
   };
-  std::vector<Step> steps{{{}, SIGINT, kWorkerGrace}, {{}, SIGTERM, kNodeGrace}, {{}, SIGTERM, kNodeGrace}};
-  for (ChildHandle& w : cluster.workers) steps[0].children.push_back(&w);
-  if (cluster.broker) steps[1].children.push_back(&*cluster.broker);
-  if (cluster.store) steps[2].children.push_back(&*cluster.store);
+  std::vector<Step> steps{{{}, SIGTERM, kNodeGrace},
+                          {{}, SIGINT, kWorkerGrace},
+                          {{}, SIGTERM, kNodeGrace},
+                          {{}, SIGTERM, kNodeGrace}};
+  if (cluster.dashboard) steps[0].children.push_back(&*cluster.dashboard);
+  for (ChildHandle& w : cluster.workers) steps[1].children.push_back(&w);
+  if (cluster.broker) steps[2].children.push_back(&*cluster.broker);
+  if (cluster.store) steps[3].children.push_back(&*cluster.store);
   const auto all = cluster.All();
   if (std::none_of(all.begin(), all.end(), [](ChildHandle* c) { return !c->Exited(); })) {
     cluster = Cluster{};
@@ -190,6 +199,7 @@ void PrintSummary(const UpArgs& a, const Endpoints& ep) {
               << "\n           (found by clients on this machine; `titan keys add NAME --role ROLE --dir "
               << a.dir << "` for others)\n";
   }
+  if (!ep.dashboard.empty()) std::cout << "  dashboard " << ep.dashboard << "   (the link logs you in once)\n";
   std::cout << "\nIn another terminal:\n";
   if (port != 9090) std::cout << "  export TITAN_PORT=" << port << "\n";
   std::cout << "  titan run hello.py --wait      # submit a script and follow its output\n"
@@ -244,6 +254,35 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
   return error == "interrupted" ? Start::kInterrupted : Start::kFailed;
 }
 
+// The dashboard, once the broker is up. It is optional: when it cannot start (its port is taken, the
+// Python part is not installed) `titan up` says why and runs on without it.
+void StartDashboard(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* ep) {
+  if (a.no_dashboard) return;
+  const int port = a.port == 0 ? 0 : a.port + 5;
+  DashboardLaunch launch{.listen = a.dashboard.empty() ? "127.0.0.1:" + std::to_string(port) : a.dashboard,
+                         .broker_host = "127.0.0.1",
+                         .broker_port = PortOf(ep->broker),
+                         .credentials = a.keys.admin_credential};
+  const fs::path log = fs::path(a.dir) / "logs" / "dashboard.log";
+  Result<ChildHandle> spawned = ChildHandle::Spawn("dashboard", DashboardArgv(launch), log.string());
+  std::string error;
+  if (spawned.ok()) {
+    cluster->dashboard.emplace(std::move(spawned.value()));
+    if (cluster->dashboard->WaitReady("dashboard", kReadyDeadline, interrupt_fd, &ep->dashboard, &error)) return;
+  } else {
+    error = spawned.message();
+  }
+  if (error == "interrupted") {
+    cluster->dashboard.reset();
+    return;
+  }
+  std::cerr << "titan: the dashboard did not start (" << error << "); the cluster runs without it. See "
+            << log.string() << "; --no-dashboard skips it, --dashboard ADDR:PORT moves it\n";
+  if (cluster->dashboard) std::cerr << cluster->dashboard->LogTail(5);
+  cluster->dashboard.reset();
+  ep->dashboard.clear();
+}
+
 int Up(UpArgs a) {
   SignalWatch signals;  // blocks SIGINT/SIGTERM: they arrive on signals.fd() between loop turns
   BecomeSubreaper();    // jobs of a worker that had to be killed become ours to end
@@ -271,6 +310,7 @@ int Up(UpArgs a) {
     for (const char* host : {"127.0.0.1", "localhost"}) {
       if (!a.keys.dir.empty()) links.push_back(LinkCredential(a.keys, host, PortOf(ep.broker)));
     }
+    StartDashboard(a, signals.fd(), &cluster, &ep);
     PrintSummary(a, ep);
     ok = Supervise(cluster, signals);
   }
@@ -290,7 +330,8 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
       app.add_subcommand("up", "Run all of Titan here: a store, a broker and workers, until Ctrl-C");
   cmd->footer(
       "Ports: the broker listens on --port (the one clients use), the store on --port+1, workers\n"
-      "connect on --port+2 and events are published on --port+3 (--port 0: any free ports).\n"
+      "connect on --port+2, events are published on --port+3 and the dashboard is on 127.0.0.1:--port+5\n"
+      "(--port 0: any free ports).\n"
       "Each node's log is DIR/logs/<node>.log.");
   cmd->add_option("--workers", a->workers, "worker processes to start")
       ->check(CLI::Range(0, 64))
@@ -315,6 +356,9 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_flag("--audit-writes", a->audit_writes,
                 "record each TitanStore write (its key, never its value) in the store's audit log");
+  cmd->add_option("--dashboard", a->dashboard,
+                  "ADDR:PORT of the dashboard (default 127.0.0.1 and --port + 5, e.g. 9095)");
+  cmd->add_flag("--no-dashboard", a->no_dashboard, "do not start the dashboard");
   cmd->callback([a, exit_code] { *exit_code = Up(*a); });
 }
 

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every Titan test: C++ unit and integration tests (ctest), the Python
-# SDK suite (pytest) against real titan processes, and the C++ tests again under ASan+UBSan.
+# SDK suite (pytest) against real titan processes, the dashboard's API and browser tests (headless
+# Chromium), and the C++ tests again under ASan+UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cli/install.sh
+TITAN_TEST_TOOLS=1 cli/install.sh
 
 echo "== C++ tests (release build)"
 ctest --test-dir build --output-on-failure -j2 --timeout 300
 
 echo "== Python SDK tests"
 TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
+
+echo "== Dashboard tests (API handlers; pages in headless Chromium against a real cluster)"
+TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest dashboard/tests -q -p no:cacheprovider
 
 echo "== The README demo (titan up + a map-reduce DAG through the SDK)"
 demo_dir=$(mktemp -d)

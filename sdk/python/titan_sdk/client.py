@@ -70,14 +70,15 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
     TitanNodeError subclass (InvalidError, TooLargeError, WrongTypeError, ...) when the node refuses
     the request.
 
-    `credentials` names a credential file for a cluster with CURVE on (credentials.py: else
+    `credentials` names a credential file (or is a Credential, credentials.parse_credential) for a cluster
+    with CURVE on (credentials.py: else
     TITAN_CREDENTIALS, else the one `titan up` linked for this host and port); a refused credential raises
     AuthenticationError, a request its role does not allow ForbiddenError. An admin reads the audit log
     with audit().
     """
 
     def __init__(self, host: Optional[str] = None, port: Optional[int] = None, timeout: Optional[float] = None,
-                 credentials: Optional[str] = None):
+                 credentials: Union[str, Credential, None] = None):
         self.host = host or os.environ.get("TITAN_HOST", "").strip() or DEFAULT_HOST
         self.port = int(port) if port is not None else _env_number("TITAN_PORT", int, DEFAULT_PORT)
         self.timeout = float(timeout) if timeout is not None else _env_number("TITAN_TIMEOUT", float,
@@ -179,9 +180,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         info = self.get_job(job_id)
         return info.state if info is not None else None
 
-    def list_jobs(self, state: Optional[str] = None, limit: int = 100) -> List[JobInfo]:
-        """Jobs, newest first, at most `limit`; only those in `state` (e.g. "RUNNING") when given."""
-        reply = self._broker_call(MsgType.JOB_LIST, state=state.upper() if state else None, limit=int(limit))
+    def list_jobs(self, state: Optional[str] = None, limit: int = 100, job_type: Optional[str] = None) -> List[JobInfo]:
+        """Jobs, newest first, at most `limit`; only those in `state` (e.g. "RUNNING") when given, and only
+        those of `job_type` ("SERVICE" or "RUN_PAYLOAD") when given."""
+        reply = self._broker_call(MsgType.JOB_LIST, state=state.upper() if state else None, limit=int(limit),
+                                  job_type=job_type.upper() if job_type else None)
         return [JobInfo.from_wire(j) for j in reply.fields["jobs"]]
 
     def fetch_logs(self, job_id: str, run: Optional[int] = None) -> str:
@@ -195,6 +198,14 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
             if self.get_job(job_id) is None:
                 return ""
             raise
+
+    def read_log(self, job_id: str, offset: int = 0, max_bytes: int = logs.CHUNK_BYTES,
+                 run: Optional[int] = None) -> Tuple[bytes, int, bool]:
+        """One slice of the job's log as bytes: (at most `max_bytes` from `offset`, the offset after them,
+        complete: the job has ended and that offset is the end of its log). For readers that page or tail a
+        log themselves; fetch_logs and stream_logs are simpler. Raises InvalidError for an unknown job."""
+        reply = self._broker_call(MsgType.JOB_LOGS, id=job_id, offset=int(offset), max_bytes=int(max_bytes), run=run)
+        return (reply.blobs[0] if reply.blobs else b""), reply.fields["next_offset"], reply.fields["complete"]
 
     def stream_logs(self, job_id: str, follow: bool = True) -> Iterator[str]:
         """An iterator of str chunks of the job's output: what is there now, then (with `follow`) live

@@ -56,24 +56,36 @@ def load_credential(path: Union[str, Path]) -> Credential:
     path = str(path)
     try:
         with open(path) as f:
-            doc = yaml.safe_load(f)
+            text = f.read()
     except OSError as e:
         raise AuthenticationError("cannot read credential file %s: %s" % (path, e.strerror)) from None
+    return parse_credential(text, path)
+
+
+def parse_credential(text: str, path: str = "") -> Credential:
+    """A credential from the text of a credential file (a service that is handed one, e.g. a login form);
+    `path` names where it came from in errors (and is kept for reread; "" when there is no file)."""
+    where = path or "(given as text)"
+    try:
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise AuthenticationError("credential file %s is not YAML: %s" % (path, e)) from None
+        raise AuthenticationError("credential file %s is not YAML: %s" % (where, e)) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("principal"), str):
-        raise AuthenticationError("credential file %s names no principal" % path)
-    public, secret = _key(doc, "public_key", path), _key(doc, "secret_key", path)
+        raise AuthenticationError("credential file %s names no principal" % where)
+    public, secret = _key(doc, "public_key", where), _key(doc, "secret_key", where)
     if zmq.curve_public(secret.encode()).decode() != public:
-        raise AuthenticationError("credential file %s: public_key does not belong to secret_key" % path)
-    return Credential(doc["principal"], str(doc.get("role", "")), public, secret, _key(doc, "server_key", path), path)
+        raise AuthenticationError("credential file %s: public_key does not belong to secret_key" % where)
+    return Credential(doc["principal"], str(doc.get("role", "")), public, secret, _key(doc, "server_key", where),
+                      path)
 
 
-def find_credential(explicit: Union[str, Path, None] = None, host: str = "", port: int = 0
+def find_credential(explicit: Union[str, Path, Credential, None] = None, host: str = "", port: int = 0
                     ) -> Optional[Credential]:
-    """The credential to use: `explicit`, else TITAN_CREDENTIALS, else the link `titan up` made for the broker
-    at host:port when it exists; None when there is none (the client then speaks plaintext, which only a
-    keyless loopback node accepts)."""
+    """The credential to use: `explicit` (a file, or a Credential already read), else TITAN_CREDENTIALS, else
+    the link `titan up` made for the broker at host:port when it exists; None when there is none (the client
+    then speaks plaintext, which only a keyless loopback node accepts)."""
+    if isinstance(explicit, Credential):
+        return explicit
     if explicit:
         return load_credential(explicit)
     env = os.environ.get("TITAN_CREDENTIALS", "").strip()

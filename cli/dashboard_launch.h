@@ -1,0 +1,25 @@
+// Where the dashboard (the Python app in dashboard/, docs/dashboard.md) is run from, shared by
+// `titan dashboard` (which execs it) and `titan up` (which runs it as one more child).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace titan::cli {
+
+struct DashboardLaunch {
+  std::string listen = "127.0.0.1:9095";  // ADDR:PORT it serves on
+  std::string broker_host = "127.0.0.1";
+  int broker_port = 9090;
+  std::string credentials;  // its own credential file; empty: it finds one as every client does
+};
+
+// The interpreter that has the dashboard installed: $TITAN_DASHBOARD_PYTHON, else the .venv that
+// cli/install.sh makes next to the build this executable is in (<root>/build/bin/titan ->
+// <root>/.venv/bin/python), else python3 from PATH.
+std::string DashboardPython();
+
+// argv of `<python> -m titan_dashboard --listen ... --host ... --port ... [--credentials ...]`.
+std::vector<std::string> DashboardArgv(const DashboardLaunch& launch);
+
+}  // namespace titan::cli

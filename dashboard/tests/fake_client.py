@@ -1,0 +1,70 @@
+# A stand-in for TitanClient in the API tests: canned jobs and DAGs, a log in memory, and a record of the
+# actions it was asked to take. `down = True` makes every call time out as an unreachable broker does.
+from typing import Any, Dict, List, Optional
+
+from titan_sdk.errors import TitanTimeoutError
+from titan_sdk.job import JobInfo
+
+
+def job(job_id: str, state: str = "COMPLETED", **fields: Any) -> JobInfo:
+    base = {"id": job_id, "state": state, "file": "x.sh", "requirement": "GENERAL", "priority": 1, "attempt": 1,
+            "parents": [], "submitted_ms": 1000}
+    base.update(fields)
+    return JobInfo.from_wire(base)
+
+
+class FakeClient:
+    def __init__(self, jobs: List[JobInfo] = (), log: bytes = b""):
+        self.jobs = list(jobs)
+        self.log = log
+        self.actions: List[tuple] = []
+        self.down = False
+        self.closed = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise TitanTimeoutError("no reply from tcp://127.0.0.1:1 within 4 s")
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_stats(self) -> Dict[str, Any]:
+        self._check()
+        return {"workers": [{"name": "w1", "host": "h", "slots": 4, "busy": 1, "capabilities": ["GENERAL"],
+                             "state": "READY", "running": ["a"], "seen_ms_ago": 5}], "queued": 2, "running": 1}
+
+    def list_jobs(self, state: Optional[str] = None, limit: int = 100, job_type: Optional[str] = None):
+        self._check()
+        return [j for j in self.jobs if state is None or j.state == state][:limit]
+
+    def get_job(self, job_id: str, run: Optional[int] = None):
+        self._check()
+        return next((j for j in self.jobs if j.id == job_id), None)
+
+    def job_history(self, job_id: str):
+        return [self.get_job(job_id)]
+
+    def read_log(self, job_id: str, offset: int = 0, max_bytes: int = 1 << 21, run=None):
+        self._check()
+        data = self.log[offset:offset + max_bytes]
+        return data, offset + len(data), True
+
+    def stop_job(self, job_id: str) -> str:
+        self.actions.append(("stop", job_id))
+        return "CANCELLED"
+
+    def approve(self, gate_id: str, by: Optional[str] = None) -> str:
+        self.actions.append(("approve", gate_id, by))
+        return "COMPLETED"
+
+    def reject(self, gate_id: str, reason: Optional[str] = None, by: Optional[str] = None) -> str:
+        self.actions.append(("reject", gate_id, reason, by))
+        return "FAILED"
+
+    def get_dag(self, dag_id: str):
+        self._check()
+        members = [j for j in self.jobs if j.dag == dag_id]
+        if not members:
+            return None
+        return {"id": dag_id, "name": dag_id, "state": "RUNNING", "agent_run_id": None, "jobs": members,
+                "done": 0, "failed": 0, "submitted_ms": 1000, "finished_ms": None}

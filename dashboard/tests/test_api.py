@@ -1,0 +1,124 @@
+# The API handlers on a fake SDK client (no broker): sessions and the one-time login link, CSRF and
+# same-origin checks, roles, paging and filters, masking, 404s, escaping, and "broker unavailable".
+import pytest
+from starlette.testclient import TestClient
+
+from fake_client import FakeClient, job
+from titan_dashboard.app import make_app
+from titan_dashboard.options import Options
+from titan_dashboard.sessions import COOKIE
+
+HOST = "http://testserver"
+
+
+@pytest.fixture
+def app():
+    return make_app(Options(login_token="the-token"), own_credential=None, start_hub=False)
+
+
+def login_as(app, role, client=None):
+    """A TestClient logged in as principal `role` with that role, and the session's CSRF token."""
+    session = app.state.sessions.create(role, role, client or FakeClient())
+    http = TestClient(app, base_url=HOST)
+    http.cookies.set(COOKIE, session.sid)
+    return http, session
+
+
+def test_pages_and_api_need_a_session(app):
+    http = TestClient(app, base_url=HOST)
+    assert http.get("/api/me").status_code == 401
+    page = http.get("/jobs", follow_redirects=False)
+    assert (page.status_code, page.headers["location"]) == (303, "/login")
+
+
+def test_the_login_link_works_once_and_sets_a_strict_http_only_cookie(app):
+    http = TestClient(app, base_url=HOST)
+    first = http.get("/login?token=the-token", follow_redirects=False)
+    assert first.status_code == 303
+    cookie = first.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    me = http.get("/api/me").json()
+    assert (me["principal"], me["role"], me["can"]["operate"]) == ("(plaintext)", "admin", True)
+    assert TestClient(app, base_url=HOST).get("/login?token=the-token").status_code == 403
+    assert TestClient(app, base_url=HOST).get("/login?token=wrong").status_code == 403
+
+
+def test_a_reader_may_read_but_not_act_even_with_its_csrf_token(app):
+    fake = FakeClient([job("a", "RUNNING")])
+    http, session = login_as(app, "reader", fake)
+    assert http.get("/api/jobs/a").json()["job"]["state"] == "RUNNING"
+    refused = http.post("/api/jobs/a/stop", headers={"X-CSRF-Token": session.csrf})
+    assert refused.status_code == 403 and "needs the operate permission" in refused.json()["error"]
+    assert fake.actions == []
+
+
+def test_an_action_needs_the_csrf_token_and_the_same_origin(app):
+    fake = FakeClient([job("a", "RUNNING")])
+    http, session = login_as(app, "operator", fake)
+    assert http.post("/api/jobs/a/stop").status_code == 403
+    assert http.post("/api/jobs/a/stop", headers={"X-CSRF-Token": "forged"}).status_code == 403
+    cross = http.post("/api/jobs/a/stop", headers={"X-CSRF-Token": session.csrf, "Origin": "http://evil.example"})
+    assert cross.status_code == 403 and "another site" in cross.json()["error"]
+    ok = http.post("/api/jobs/a/stop", headers={"X-CSRF-Token": session.csrf, "Origin": HOST})
+    assert ok.json() == {"state": "CANCELLED"} and fake.actions == [("stop", "a")]
+
+
+def test_gate_decisions_are_made_as_the_logged_in_principal_and_a_reject_needs_a_reason(app):
+    fake = FakeClient()
+    http, session = login_as(app, "operator", fake)
+    csrf = {"X-CSRF-Token": session.csrf}
+    assert http.post("/api/gates/hitl-gate-a/approve", headers=csrf).json() == {"state": "COMPLETED"}
+    assert http.post("/api/gates/hitl-gate-b/reject", headers=csrf, json={}).status_code == 400
+    assert http.post("/api/gates/hitl-gate-b/reject", headers=csrf, json={"reason": "too risky"}).status_code == 200
+    assert fake.actions == [("approve", "hitl-gate-a", "operator"), ("reject", "hitl-gate-b", "too risky", "operator")]
+
+
+def test_jobs_are_filtered_and_paged_by_the_server(app):
+    jobs = [job("j%03d" % i, "COMPLETED" if i % 2 else "FAILED", dag="d1" if i < 10 else None, worker="w1")
+            for i in range(120)]
+    http, _ = login_as(app, "reader", FakeClient(jobs))
+    page = http.get("/api/jobs?state=failed&size=25&page=2").json()
+    assert (page["total"], page["pages"], page["page"], len(page["rows"])) == (60, 3, 2, 25)
+    assert all(r["state"] == "FAILED" for r in page["rows"])
+    assert http.get("/api/jobs?dag=d1").json()["total"] == 10
+    assert [r["id"] for r in http.get("/api/jobs?q=J11").json()["rows"]] == ["j11%d" % i for i in range(10)]
+    assert http.get("/api/jobs?since_ms=soon").status_code == 400
+
+
+def test_secrets_are_masked_even_if_the_broker_sent_a_value(app):
+    http, _ = login_as(app, "reader", FakeClient([job("s", secret_env=["API_KEY=hunter2", "TOKEN=****"])]))
+    assert http.get("/api/jobs/s").json()["job"]["secret_env"] == ["API_KEY=****", "TOKEN=****"]
+
+
+def test_an_unknown_id_is_a_404_page_with_the_id_escaped(app):
+    http, _ = login_as(app, "reader", FakeClient())
+    page = http.get("/jobs/<script>alert(1)</script>")
+    assert page.status_code == 404 and "<script>alert" not in page.text and "&lt;script&gt;" in page.text
+    assert http.get("/api/jobs/nope").status_code == 404
+    assert http.get("/dags/nope").status_code == 404
+
+
+def test_pages_forbid_inline_scripts(app):
+    http, _ = login_as(app, "reader", FakeClient())
+    csp = http.get("/").headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_a_broker_that_does_not_answer_is_reported_as_unavailable(app):
+    fake = FakeClient([job("a")])
+    fake.down = True
+    http, _ = login_as(app, "reader", fake)
+    down = http.get("/api/overview")
+    assert down.status_code == 503 and down.json()["broker_down"] and "does not answer" in down.json()["error"]
+    assert http.get("/jobs/a").status_code == 200  # the page loads and says so itself
+    fake.down = False
+    assert http.get("/api/overview").status_code == 200
+
+
+def test_a_huge_log_is_sent_as_its_tail_with_its_size(app):
+    log = b"".join(b"line %07d\n" % i for i in range(20000))  # 260,000 bytes
+    http, _ = login_as(app, "reader", FakeClient([job("big")], log=log))
+    tail = http.get("/api/jobs/big/log").json()
+    assert tail["truncated"] and tail["next_offset"] == len(log) and tail["start"] == len(log) - 64 * 1024
+    assert tail["text"].endswith("line 0019999\n")
+    assert http.get("/api/jobs/big/log.txt").content == log

@@ -1,0 +1,195 @@
+# The dashboard in a real headless Chromium against a real cluster (store, broker, two workers, CURVE on) and
+# `titan dashboard`: the login link, workers, a DAG turning green live, a log followed live, gates approved
+# and rejected with the buttons (audited under the principal), a running job stopped, a reader who sees no
+# action and whose forged POST is refused, and an id holding HTML shown as text. Jobs wait for flag files the
+# test writes, never for time; every wait has a deadline. Screenshots of each page go to a temporary folder.
+import pytest
+
+from browser import (browser, cell_text, have_chromium, paste_login, screenshot, secure_cluster, start_dashboard,
+                     wait_for)
+from cluster import unique_id, write_script
+from secure_cluster import client
+from selenium.webdriver.common.by import By
+from titan_sdk import TitanJob
+
+pytestmark = pytest.mark.skipif(not have_chromium(), reason="needs chromium and chromium-driver (apt-get install "
+                                "chromium chromium-driver, or TITAN_TEST_TOOLS=1 cli/install.sh)")
+
+WAIT_FOR_FLAG = 'i=0; while [ ! -f "$1" ]; do i=$((i+1)); echo "tick $i"; sleep 0.2; done; echo done\n'
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dashboard")
+    cluster, creds = secure_cluster(root)
+    dashboard = None
+    try:
+        dashboard = start_dashboard(root, cluster.port, creds["admin"])
+        url = dashboard.ready.group(1)
+        driver = browser()
+        try:
+            driver.get(url)  # the one-time link logs the admin in
+            wait_for(driver, lambda d: "admin" in cell_text(d, "#who .principal"), "the admin session")
+            shots = tmp_path_factory.mktemp("screenshots")
+            print("screenshots in", shots)
+            with client(cluster, creds["admin"]) as sdk:
+                yield {"root": root, "cluster": cluster, "creds": creds, "driver": driver, "sdk": sdk,
+                       "base": url.split("/login")[0], "shots": shots}
+        finally:
+            driver.quit()
+    finally:
+        if dashboard is not None:
+            dashboard.stop()
+        cluster.stop()
+
+
+@pytest.fixture
+def flag_script(env, tmp_path):
+    return write_script(tmp_path, "wait_flag.sh", WAIT_FOR_FLAG), tmp_path / "flag"
+
+
+def row_state(driver, table: str, job_id: str) -> str:
+    """The state shown in the row of `job_id` in the table with id `table`."""
+    return driver.execute_script("""
+        for (const row of document.querySelectorAll('#' + arguments[0] + ' tbody tr'))
+          if (row.dataset.id === arguments[1]) return row.cells[1].innerText;
+        return '';""", table, job_id)
+
+
+def test_the_login_link_shows_two_workers_and_is_spent(env):
+    d = env["driver"]
+    d.get(env["base"] + "/")
+    workers = "return [...document.querySelectorAll('#workers tbody tr')].map(r => r.dataset.worker);"
+    wait_for(d, lambda d: {"w1", "w2"} <= set(d.execute_script(workers)), "workers w1 and w2 on the Overview")
+    assert cell_text(d, "#workers tr[data-worker=w1] .slots").endswith("/4")
+    screenshot(d, env["shots"], "overview")
+
+
+def test_a_dag_turns_green_live_and_a_nodes_log_arrives(env, flag_script):
+    script, flag = flag_script
+    d, sdk = env["driver"], env["sdk"]
+    a, b = unique_id("a"), unique_id("b")
+    name = unique_id("dag")
+    sdk.submit_dag(name, [TitanJob(a, script, args=str(flag)), TitanJob(b, script, args=str(flag), parents=[a])])
+    d.get(env["base"] + "/dags/" + name)
+    wait_for(d, lambda d: row_state(d, "nodes", a) == "RUNNING", "node a RUNNING")
+    d.execute_script("window.notReloaded = true; titanCy.$id(arguments[0]).emit('tap');", a)
+    wait_for(d, lambda d: "tick 3" in cell_text(d, "#node-log #log"), "log lines of a arriving live")
+    flag.write_text("go")
+    wait_for(d, lambda d: row_state(d, "nodes", a) == row_state(d, "nodes", b) == "COMPLETED", "both nodes COMPLETED")
+    assert d.execute_script("return window.notReloaded === true && titanCy.$id(arguments[0]).data('state');", b) \
+        == "COMPLETED"
+    wait_for(d, lambda d: "done" in cell_text(d, "#node-log #log"), "the end of a's log")
+    screenshot(d, env["shots"], "dag")
+    d.get(env["base"] + "/dags")
+    wait_for(d, lambda d: name in cell_text(d, "#dags"), "the DAG in the list")
+    screenshot(d, env["shots"], "dags")
+
+
+def gated(sdk, script, flag):
+    job, child = unique_id("train"), unique_id("publish")
+    name = unique_id("gated")
+    sdk.submit_dag(name, [TitanJob(job, script, args=str(flag), hitl_message="Ship it?"),
+                          TitanJob(child, script, args=str(flag), parents=[job])])
+    return name, job, "hitl-gate-" + job, child
+
+
+def test_approve_with_the_button_runs_the_child_and_reject_with_a_reason(env, flag_script):
+    script, flag = flag_script
+    flag.write_text("go")  # the jobs end at once
+    d, sdk = env["driver"], env["sdk"]
+    name, job, gate, child = gated(sdk, script, flag)
+    d.get(env["base"] + "/dags/" + name)
+    button = wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#gates button[data-action=approve]"),
+                      "the gate's Approve button")
+    button[0].click()
+    wait_for(d, lambda d: row_state(d, "nodes", child) == "COMPLETED", "the child of the approved gate COMPLETED")
+    screenshot(d, env["shots"], "dag-approved")
+    _, job2, gate2, child2 = gated(sdk, script, flag)
+    assert sdk.wait(job2, timeout=30) == "COMPLETED"
+    paste_login(d, env["base"], env["creds"]["operator"])  # olivia, an operator, through the form
+    d.get(env["base"] + "/gates")
+    row = "#gates tr[data-gate='%s']" % gate2
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, row + " input.reason"), "the gate in the inbox")
+    screenshot(d, env["shots"], "gates")
+    d.find_element(By.CSS_SELECTOR, row + " input.reason").send_keys("not this week")
+    d.find_element(By.CSS_SELECTOR, row + " button[data-action=reject]").click()
+    wait_for(d, lambda d: not d.find_elements(By.CSS_SELECTOR, row), "the rejected gate to leave the inbox")
+    info = sdk.get_job(gate2)
+    assert (info.state, info.decided_by) == ("FAILED", "olivia") and "not this week" in info.reason
+    assert sdk.wait(child2, timeout=30) == "SKIPPED"
+    decisions = [(e.principal, e.target) for e in sdk.audit(limit=1000) if e.action == "GATE_DECIDE"]
+    assert ("admin", gate + " approve") in decisions and ("olivia", gate2 + " reject") in decisions
+
+
+def test_stop_a_running_job_from_its_page(env, flag_script):
+    script, flag = flag_script
+    d, sdk = env["driver"], env["sdk"]
+    job = unique_id("long")
+    sdk.submit_job(TitanJob(job, script, args=str(flag)))
+    d.get(env["base"] + "/")  # as whoever is logged in: the admin or the operator
+    paste_login(d, env["base"], env["creds"]["operator"])
+    d.get(env["base"] + "/jobs/" + job)
+    wait_for(d, lambda d: "RUNNING" in cell_text(d, "#job-spec h1") or "tick" in cell_text(d, "#log"),
+             "the job running")
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=stop]"), "the Stop button")[0].click()
+    wait_for(d, lambda d: "CANCELLED" in cell_text(d, "#job-spec h1"), "the job CANCELLED on its page")
+    screenshot(d, env["shots"], "job")
+
+
+def test_a_reader_sees_no_action_and_a_forged_post_is_refused(env, flag_script):
+    script, flag = flag_script
+    d, sdk = env["driver"], env["sdk"]
+    name, job, gate, child = gated(sdk, script, flag)
+    flag.write_text("go")
+    assert sdk.wait(job, timeout=30) == "COMPLETED"
+    paste_login(d, env["base"], env["creds"]["reader"])
+    d.get(env["base"] + "/dags/" + name)
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#gates .gate"), "the gate banner")
+    assert d.find_elements(By.CSS_SELECTOR, "button[data-action]") == []
+    forged = d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('/api/me').then(r => r.json()).then(me => fetch('/api/gates/' + arguments[0] + '/approve',
+          {method: 'POST', headers: {'X-CSRF-Token': me.csrf, 'Content-Type': 'application/json'}, body: '{}'}))
+          .then(r => done(r.status));""", gate)
+    assert forged == 403 and sdk.get_job(gate).state == "WAITING_APPROVAL"
+    screenshot(d, env["shots"], "reader-dag")
+    sdk.approve(gate)
+
+
+def test_an_id_holding_html_is_shown_as_text(env, flag_script):
+    script, flag = flag_script
+    flag.write_text("go")
+    d, sdk = env["driver"], env["sdk"]
+    evil = "<img src=x onerror=window.pwned=1>" + unique_id("x")
+    sdk.submit_job(TitanJob(evil, script, args=str(flag)))
+    assert sdk.wait(evil, timeout=30) == "COMPLETED"
+    d.get(env["base"] + "/jobs")
+    wait_for(d, lambda d: evil in cell_text(d, "#jobs"), "the job id as text in the list")
+    screenshot(d, env["shots"], "jobs")
+    d.get(env["base"] + "/jobs/" + evil.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20"))
+    wait_for(d, lambda d: cell_text(d, "#job-id") == evil, "the job page")
+    assert d.execute_script("return window.pwned === undefined && document.querySelectorAll('main img').length;") == 0
+    d.get(env["base"] + "/jobs/no-such-job")
+    assert "No such job" in d.find_element(By.TAG_NAME, "h1").text
+
+
+def test_every_other_page_renders(env):
+    d = env["driver"]
+    for page, marker in (("events", "#events"), ("runs", "h1"), ("services", "h1"), ("schedules", "h1"),
+                         ("files", "h1")):
+        d.get(env["base"] + "/" + page)
+        wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "main " + marker), "the %s page" % page)
+        screenshot(d, env["shots"], page)
+
+
+def test_zz_a_dead_broker_shows_as_unavailable_and_the_page_recovers_by_itself(env):
+    """Last: it restarts the broker (on new worker and event ports, so the workers do not follow it)."""
+    d, cluster = env["driver"], env["cluster"]
+    d.get(env["base"] + "/")
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#workers tbody tr"), "the Overview")
+    cluster.broker.kill9()
+    wait_for(d, lambda d: "broker unavailable" in cell_text(d, "#banner"), "the broker unavailable banner")
+    screenshot(d, env["shots"], "broker-down")
+    cluster.crash_and_restart_broker()
+    wait_for(d, lambda d: d.execute_script("return document.getElementById('banner').hidden;"), "the banner to go")

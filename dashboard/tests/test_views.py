@@ -1,0 +1,35 @@
+# The pure parts: the log-size search, throughput buckets, queue depths, the workers table and the DAG graph.
+from titan_dashboard import logtail, views
+
+
+def reader_of(data: bytes):
+    return lambda offset, n: (data[offset:offset + n], min(len(data), offset + n), True)
+
+
+def test_log_end_finds_the_size_of_any_log():
+    for size in (0, 1, 2, 3, 1000, 65536, 65537, 1 << 20):
+        assert logtail.log_end(reader_of(b"x" * size)) == size
+
+
+def test_throughput_counts_jobs_finished_per_minute_of_the_last_hour():
+    now = 10 * 3600 * 1000
+    jobs = [{"finished_ms": now - 30_000}, {"finished_ms": now - 59_000}, {"finished_ms": now - 61_000},
+            {"finished_ms": now - 3601_000}, {"finished_ms": None}]
+    counts = views.throughput(jobs, now)
+    assert len(counts) == 60 and counts[-1] == 2 and counts[-2] == 1 and sum(counts) == 3
+
+
+def test_queue_depths_and_lost_workers():
+    assert views.queue_depths([{"requirement": "GPU"}, {"requirement": "GENERAL"}, {"requirement": "GPU"}]) == \
+        {"GENERAL": 1, "GPU": 2}
+    stats = {"workers": [{"name": "w2", "state": "READY"}, {"name": "w1", "state": "DRAINING"}]}
+    lost = {"w3": {"name": "w3", "state": "READY", "busy": 2}, "w1": {"name": "w1"}}
+    assert [(w["name"], w["state"]) for w in views.workers_view(stats, lost)] == \
+        [("w1", "DRAINING"), ("w2", "READY"), ("w3", "LOST")]
+
+
+def test_dag_graph_keeps_edges_inside_the_dag():
+    dag = {"id": "d", "state": "RUNNING", "jobs": [
+        {"id": "a", "state": "COMPLETED", "parents": ["outside"]}, {"id": "b", "state": "RUNNING", "parents": ["a"]}]}
+    graph = views.dag_graph(dag)
+    assert graph["edges"] == [{"source": "a", "target": "b"}] and graph["dag"]["jobs"] == 2

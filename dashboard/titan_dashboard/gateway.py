@@ -1,0 +1,48 @@
+# The dashboard's door to the broker: every SDK call runs on a worker thread (the SDK blocks), and its
+# outcome says whether the broker is reachable. A call that times out or cannot connect raises
+# BrokerUnavailable, which every page shows as "broker unavailable" until the broker answers again.
+import asyncio
+from typing import Any, Callable, Optional, Union
+
+from titan_sdk import TitanClient
+from titan_sdk.credentials import Credential
+from titan_sdk.errors import TitanTimeoutError
+
+from .options import Options
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not answer in time; the message says where it was looked for and what to check."""
+
+
+class Gateway:
+    """Makes SDK clients for the broker the dashboard serves and runs their calls off the event loop."""
+
+    def __init__(self, opts: Options):
+        self.opts = opts
+        self.up: Optional[bool] = None  # None until the first call or health check
+        self.reason = ""
+
+    @property
+    def address(self) -> str:
+        return "%s:%d" % (self.opts.broker_host, self.opts.broker_port)
+
+    def client(self, credentials: Union[str, Credential, None]) -> TitanClient:
+        """A client of the broker with `credentials` (a file, a Credential, or None: the SDK finds one)."""
+        return TitanClient(host=self.opts.broker_host, port=self.opts.broker_port,
+                           timeout=self.opts.call_timeout_s, credentials=credentials)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """fn(*args, **kwargs) on a worker thread. Raises BrokerUnavailable when the broker does not answer;
+        the SDK's own errors (ForbiddenError, InvalidError, ...) pass through."""
+        try:
+            result = await asyncio.to_thread(fn, *args, **kwargs)
+        except TitanTimeoutError as e:
+            self.mark(False, str(e))
+            raise BrokerUnavailable("the broker at %s does not answer; is it running? (%s)" % (self.address, e)) \
+                from None
+        self.mark(True)
+        return result
+
+    def mark(self, up: bool, reason: str = "") -> None:
+        self.up, self.reason = up, ("" if up else reason)

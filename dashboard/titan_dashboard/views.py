@@ -1,0 +1,112 @@
+# What the API answers, as pure functions of what the broker reported: no sockets, no clock (callers pass
+# now_ms), so the unit tests feed them plain data. Secrets are masked here once more, whatever the broker sent.
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional
+
+MAX_PAGE_SIZE = 500
+THROUGHPUT_MINUTES = 60
+_SECRET = re.compile(r"^([^=]*)=.*$", re.S)
+
+
+def job_row(info: Any) -> Dict[str, Any]:
+    """A JobInfo (or its dict) as JSON-ready data; secret environment entries only as NAME=****."""
+    row = dict(info.to_dict() if hasattr(info, "to_dict") else info)
+    if row.get("secret_env"):
+        row["secret_env"] = [_SECRET.sub(r"\1=****", entry) for entry in row["secret_env"]]
+    return row
+
+
+@dataclass
+class JobFilter:
+    """The Jobs page's filters; every field optional. `q` matches a part of the id (case-insensitive)."""
+    state: Optional[str] = None
+    dag: Optional[str] = None
+    worker: Optional[str] = None
+    requirement: Optional[str] = None
+    q: Optional[str] = None
+    since_ms: Optional[int] = None  # submitted at or after
+    until_ms: Optional[int] = None  # submitted before
+
+    @classmethod
+    def from_query(cls, query: Dict[str, str]) -> "JobFilter":
+        def text(name: str) -> Optional[str]:
+            value = (query.get(name) or "").strip()
+            return value or None
+
+        def number(name: str) -> Optional[int]:
+            value = text(name)
+            if value is None:
+                return None
+            if not value.lstrip("-").isdigit():
+                raise ValueError("%s=%r is not a number of Unix epoch milliseconds" % (name, value))
+            return int(value)
+        state = text("state")
+        return cls(state.upper() if state else None, text("dag"), text("worker"), text("requirement"), text("q"),
+                   number("since_ms"), number("until_ms"))
+
+    def matches(self, job: Dict[str, Any]) -> bool:
+        return ((self.state is None or job["state"] == self.state)
+                and (self.dag is None or job.get("dag") == self.dag)
+                and (self.worker is None or job.get("worker") == self.worker)
+                and (self.requirement is None or job.get("requirement") == self.requirement)
+                and (self.q is None or self.q.lower() in job["id"].lower())
+                and (self.since_ms is None or job["submitted_ms"] >= self.since_ms)
+                and (self.until_ms is None or job["submitted_ms"] < self.until_ms))
+
+
+def page_of(rows: List[Dict[str, Any]], page: int, size: int, truncated: bool) -> Dict[str, Any]:
+    """Page `page` (1-based) of `rows` with `size` rows each; `truncated`: the broker listed only the newest."""
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    pages = max(1, -(-len(rows) // size))
+    page = max(1, min(page, pages))
+    return {"rows": rows[(page - 1) * size: page * size], "page": page, "pages": pages, "size": size,
+            "total": len(rows), "truncated": truncated}
+
+
+def queue_depths(queued: Iterable[Dict[str, Any]]) -> Dict[str, int]:
+    """QUEUED jobs per capability they need."""
+    depths: Dict[str, int] = {}
+    for job in queued:
+        depths[job["requirement"]] = depths.get(job["requirement"], 0) + 1
+    return dict(sorted(depths.items()))
+
+
+def throughput(finished: Iterable[Dict[str, Any]], now_ms: int) -> List[int]:
+    """Jobs finished in each of the last 60 minutes, oldest minute first."""
+    counts = [0] * THROUGHPUT_MINUTES
+    start = now_ms - THROUGHPUT_MINUTES * 60000
+    for job in finished:
+        at = job.get("finished_ms")
+        if at is not None and start <= at < now_ms:
+            counts[(at - start) // 60000] += 1
+    return counts
+
+
+def workers_view(stats: Dict[str, Any], lost: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The live workers (READY or DRAINING) and, after them, those lost and not back, as state LOST."""
+    live = [dict(w) for w in stats.get("workers", [])]
+    names = {w["name"] for w in live}
+    gone = [dict(w, state="LOST", busy=0, running=[]) for name, w in sorted(lost.items()) if name not in names]
+    return sorted(live, key=lambda w: w["name"]) + gone
+
+
+def job_counts(stats: Dict[str, Any]) -> Dict[str, int]:
+    names = ("pending", "blocked", "scheduled", "queued", "running", "completed", "failed", "unsatisfiable")
+    return {name: int(stats.get(name) or 0) for name in names}
+
+
+def dag_graph(dag: Dict[str, Any]) -> Dict[str, Any]:
+    """A DAG for drawing: its summary, a node per job or gate, an edge per parent inside the DAG."""
+    jobs = [job_row(j) for j in dag["jobs"]]
+    ids = {j["id"] for j in jobs}
+    edges = [{"source": p, "target": j["id"]} for j in jobs for p in j.get("parents") or [] if p in ids]
+    summary = dict(dag, jobs=len(jobs))  # get_dag puts the job list where DagInfo has the count
+    return {"dag": summary, "nodes": jobs, "edges": edges}
+
+
+def pending_gates(jobs: Iterable[Any]) -> List[Dict[str, Any]]:
+    """Gates waiting for a decision, oldest first."""
+    rows = [job_row(j) for j in jobs]
+    gates = [j for j in rows if j.get("kind") == "GATE" and j["state"] == "WAITING_APPROVAL"]
+    return sorted(gates, key=lambda j: j.get("started_ms") or j["submitted_ms"])
