@@ -406,6 +406,9 @@ class BrokerCore {
   // Deletes a batch of jobs (whole submissions, with their logs and DAG rows) that ended before
   // journal_retention_ms ago; again at once while there is more, else in a minute.
   void PruneJournal(Instant now);
+  // Deletes the submission rows[begin, end) (its jobs rows, their logs, its DAG row) when every job of
+  // it is final, ended before `cutoff` (wall) and is not in memory; otherwise leaves it.
+  Status PruneSubmission(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end, int64_t cutoff);
   // Job `id` (a "DAG-" prefix resolved), run `run` (0: the latest), from memory or, once it left
   // memory, from the journal into `scratch`; null when neither has it.
   const Job* LookUp(const std::string& id, int64_t run, Job* scratch) const;

@@ -15,8 +15,8 @@ namespace titan::broker {
 namespace {
 
 constexpr int64_t kEvictPerTurn = 4096;       // runs evicted per turn at most; the rest on the next, at once
-constexpr int64_t kPruneBatch = 512;          // journal rows examined per step (whole submissions)
-constexpr int64_t kPruneAgainMs = 10;         // the next step while there is more to delete
+constexpr int64_t kPruneBatch = 256;          // journal rows examined per step (whole submissions)
+constexpr int64_t kPruneAgainMs = 5;          // the next step while there is more to delete
 constexpr int64_t kPruneEveryMs = 60 * 1000;  // the next pass once everything old enough is gone
 
 }  // namespace
@@ -175,50 +175,52 @@ void BrokerCore::PruneJournal(Instant now) {
     s = journal_->ScanJobs(rows.back().seq, kPruneBatch, &rows);
     if (rows.size() == had) break;
   }
-  if (!s.ok()) {
-    spdlog::error("broker: cannot apply --journal-retention-days: {}", s.message());
-    timers_.push(Timer{now.mono_ms + kPruneEveryMs, TimerKind::kJournalPrune, {}});
-    return;
-  }
-  const int64_t cutoff = now.wall_ms - config_.journal_retention_ms;
   const bool more = static_cast<int64_t>(rows.size()) >= kPruneBatch;
   if (more) {  // the last submission may be cut short: it is read whole on the next step
     const std::string last = rows.back().dag;
     while (rows.size() > 1 && rows.back().dag == last && rows.front().dag != last) rows.pop_back();
   }
-  bool done = !more;
-  int64_t deleted = 0;
-  for (size_t begin = 0; begin < rows.size();) {
+  const int64_t cutoff = now.wall_ms - config_.journal_retention_ms;
+  int64_t again_ms = more ? kPruneAgainMs : kPruneEveryMs;
+  for (size_t begin = 0; s.ok() && begin < rows.size();) {
     size_t end = begin;
     while (end < rows.size() && rows[end].dag == rows[begin].dag) ++end;
-    if (rows[begin].submitted_ms >= cutoff) {  // this submission and every later one are too young
-      done = true;
+    if (rows[begin].submitted_ms >= cutoff) {  // this submission and every later one are too young:
+      again_ms = std::clamp<int64_t>(rows[begin].submitted_ms - cutoff + 1, kPruneAgainMs, kPruneEveryMs);
+      prune_after_ = 0;  // the next pass starts over from the oldest row, when this one may be old enough
       break;
     }
-    const bool expired = std::all_of(rows.begin() + begin, rows.begin() + end, [&](const Journal::JobRow& r) {
-      const std::optional<JobState> state = StateFromName(r.state);
-      return state && IsFinal(*state) && r.finished_ms < cutoff && FindRun(r.id, r.run) == nullptr;
-    });
-    for (size_t i = begin; expired && s.ok() && i < end; ++i) {
-      s = journal_->DeleteJob(rows[i].seq);
-      logs_->Remove(LogName(rows[i].id, rows[i].run));
-      --counts_[static_cast<int>(*StateFromName(rows[i].state))];
-      ++deleted;
-    }
-    if (expired && s.ok()) s = journal_->DeleteDag(rows[begin].dag);
-    if (!s.ok()) break;
+    s = PruneSubmission(rows, begin, end, cutoff);
     prune_after_ = rows[end - 1].seq;
     begin = end;
   }
-  if (!s.ok()) spdlog::error("broker: cannot delete old jobs from the journal: {}", s.message());
-  if (deleted > 0) {
-    spdlog::debug(
-        "broker: deleted {} jobs that ended over {} s ago from the journal (--journal-retention-days)",
-        deleted, config_.journal_retention_ms / 1000);
+  if (!s.ok()) {
+    spdlog::error(
+        "broker: cannot apply --journal-retention-days (deleting old jobs from the journal): {}; "
+        "trying again in a minute",
+        s.message());
+    prune_after_ = 0;
+    again_ms = kPruneEveryMs;
   }
-  if (done || !s.ok()) prune_after_ = 0;
-  timers_.push(
-      Timer{now.mono_ms + (done || !s.ok() ? kPruneEveryMs : kPruneAgainMs), TimerKind::kJournalPrune, {}});
+  if (!more && again_ms == kPruneEveryMs) prune_after_ = 0;
+  timers_.push(Timer{now.mono_ms + again_ms, TimerKind::kJournalPrune, {}});
+}
+
+Status BrokerCore::PruneSubmission(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end,
+                                   int64_t cutoff) {
+  // Whole or not at all: every job final, ended before the cutoff, and none of them in memory.
+  for (size_t i = begin; i < end; ++i) {
+    const Journal::JobRow& r = rows[i];
+    const std::optional<JobState> state = StateFromName(r.state);
+    if (!state || !IsFinal(*state) || r.finished_ms >= cutoff || FindRun(r.id, r.run) != nullptr)
+      return Status::Ok();
+  }
+  for (size_t i = begin; i < end; ++i) {
+    if (Status s = journal_->DeleteJob(rows[i].seq); !s.ok()) return s;
+    logs_->Remove(LogName(rows[i].id, rows[i].run));
+    --counts_[static_cast<int>(*StateFromName(rows[i].state))];
+  }
+  return journal_->DeleteDag(rows[begin].dag);
 }
 
 }  // namespace titan::broker
