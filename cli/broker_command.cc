@@ -39,7 +39,7 @@ void AddRetentionOptions(CLI::App* cmd, broker::BrokerOptions* o) {
       ->check(CLI::Range(int64_t{0}, int64_t{100} * 365 * 86400))
       ->capture_default_str();
   cmd->add_option("--retain-finished-count", o->retain_finished_count,
-                  "finished jobs kept in memory at most (about 1 KiB each); the oldest leave first (0: no "
+                  "finished jobs kept in memory at most (about 1.6 KiB each); the oldest leave first (0: no "
                   "count limit)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
       ->capture_default_str();
