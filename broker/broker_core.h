@@ -407,8 +407,11 @@ class BrokerCore {
   // journal_retention_ms ago; again at once while there is more, else in a minute.
   void PruneJournal(Instant now);
   // Deletes the submission rows[begin, end) (its jobs rows, their logs, its DAG row) when every job of
-  // it is final, ended before `cutoff` (wall) and is not in memory; otherwise leaves it.
-  Status PruneSubmission(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end, int64_t cutoff);
+  // it is final and none is in memory; otherwise leaves it.
+  Status PruneSubmission(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end);
+  // The latest of the submission's submission time and its final jobs' end times (wall): it may leave
+  // the journal once that is journal_retention_ms ago.
+  static int64_t YoungestEnd(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end);
   // Job `id` (a "DAG-" prefix resolved), run `run` (0: the latest), from memory or, once it left
   // memory, from the journal into `scratch`; null when neither has it.
   const Job* LookUp(const std::string& id, int64_t run, Job* scratch) const;

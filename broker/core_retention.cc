@@ -16,7 +16,7 @@ namespace {
 
 constexpr int64_t kEvictPerTurn = 4096;       // runs evicted per turn at most; the rest on the next, at once
 constexpr int64_t kPruneBatch = 256;          // journal rows examined per step (whole submissions)
-constexpr int64_t kPruneAgainMs = 5;          // the next step while there is more to delete
+constexpr int64_t kPruneAgainMs = 2;          // the next step while there is more to delete
 constexpr int64_t kPruneEveryMs = 60 * 1000;  // the next pass once everything old enough is gone
 
 }  // namespace
@@ -185,12 +185,15 @@ void BrokerCore::PruneJournal(Instant now) {
   for (size_t begin = 0; s.ok() && begin < rows.size();) {
     size_t end = begin;
     while (end < rows.size() && rows[end].dag == rows[begin].dag) ++end;
-    if (rows[begin].submitted_ms >= cutoff) {  // this submission and every later one are too young:
-      again_ms = std::clamp<int64_t>(rows[begin].submitted_ms - cutoff + 1, kPruneAgainMs, kPruneEveryMs);
-      prune_after_ = 0;  // the next pass starts over from the oldest row, when this one may be old enough
+    // Submissions go in the order they were submitted: one that ended too recently (or was submitted
+    // too recently: every later one then is) stops the pass until it may be old enough.
+    const int64_t young_ms = YoungestEnd(rows, begin, end);
+    if (young_ms >= cutoff) {
+      again_ms = std::clamp<int64_t>(young_ms - cutoff + 1, kPruneAgainMs, kPruneEveryMs);
+      prune_after_ = 0;  // the next pass starts over from the oldest row left
       break;
     }
-    s = PruneSubmission(rows, begin, end, cutoff);
+    s = PruneSubmission(rows, begin, end);
     prune_after_ = rows[end - 1].seq;
     begin = end;
   }
@@ -206,14 +209,20 @@ void BrokerCore::PruneJournal(Instant now) {
   timers_.push(Timer{now.mono_ms + again_ms, TimerKind::kJournalPrune, {}});
 }
 
-Status BrokerCore::PruneSubmission(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end,
-                                   int64_t cutoff) {
-  // Whole or not at all: every job final, ended before the cutoff, and none of them in memory.
+int64_t BrokerCore::YoungestEnd(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end) {
+  int64_t young = rows[begin].submitted_ms;
   for (size_t i = begin; i < end; ++i) {
-    const Journal::JobRow& r = rows[i];
-    const std::optional<JobState> state = StateFromName(r.state);
-    if (!state || !IsFinal(*state) || r.finished_ms >= cutoff || FindRun(r.id, r.run) != nullptr)
-      return Status::Ok();
+    const std::optional<JobState> state = StateFromName(rows[i].state);
+    if (state && IsFinal(*state)) young = std::max(young, rows[i].finished_ms);
+  }
+  return young;
+}
+
+Status BrokerCore::PruneSubmission(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end) {
+  // Whole or not at all: a submission with a job not final, or one still in memory, stays.
+  for (size_t i = begin; i < end; ++i) {
+    const std::optional<JobState> state = StateFromName(rows[i].state);
+    if (!state || !IsFinal(*state) || FindRun(rows[i].id, rows[i].run) != nullptr) return Status::Ok();
   }
   for (size_t i = begin; i < end; ++i) {
     if (Status s = journal_->DeleteJob(rows[i].seq); !s.ok()) return s;
