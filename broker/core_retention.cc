@@ -15,7 +15,7 @@ namespace titan::broker {
 namespace {
 
 constexpr int64_t kEvictPerTurn = 4096;       // runs evicted per turn at most; the rest on the next, at once
-constexpr int64_t kPruneBatch = 256;          // journal rows examined per step (whole submissions)
+constexpr int64_t kPruneBatch = 128;          // journal rows examined per step (whole submissions)
 constexpr int64_t kPruneAgainMs = 2;          // the next step while there is more to delete
 constexpr int64_t kPruneEveryMs = 60 * 1000;  // the next pass once everything old enough is gone
 
@@ -224,8 +224,9 @@ Status BrokerCore::PruneSubmission(const std::vector<Journal::JobRow>& rows, siz
     const std::optional<JobState> state = StateFromName(rows[i].state);
     if (!state || !IsFinal(*state) || FindRun(rows[i].id, rows[i].run) != nullptr) return Status::Ok();
   }
+  // Its rows have consecutive seqs (one submission, one turn): one range delete.
+  if (Status s = journal_->DeleteJobs(rows[begin].seq, rows[end - 1].seq); !s.ok()) return s;
   for (size_t i = begin; i < end; ++i) {
-    if (Status s = journal_->DeleteJob(rows[i].seq); !s.ok()) return s;
     logs_->Remove(LogName(rows[i].id, rows[i].run));
     --counts_[static_cast<int>(*StateFromName(rows[i].state))];
   }

@@ -98,8 +98,8 @@ class Journal {
   };
   // Up to `limit` rows with seq > `after`, in seq order.
   Status ScanJobs(int64_t after, int64_t limit, std::vector<JobRow>* out);
-  // Deletes a jobs row / a DAG's row (require an open transaction).
-  Status DeleteJob(int64_t seq);
+  // Deletes the jobs rows with seq first..last / a DAG's row (require an open transaction).
+  Status DeleteJobs(int64_t first, int64_t last);
   Status DeleteDag(const std::string& id);
   // The number of jobs rows in each state (JobState order), for the counters STATS reports.
   Status CountStates(int64_t (&counts)[kStateCount]);

@@ -19,7 +19,7 @@ Status Journal::PrepareFinds() {
       {&scan_jobs_,
        "SELECT seq, id, run, dag, state, submitted_ms, finished_ms FROM jobs WHERE seq > ?1 ORDER BY seq "
        "LIMIT ?2"},
-      {&delete_job_, "DELETE FROM jobs WHERE seq = ?1"},
+      {&delete_job_, "DELETE FROM jobs WHERE seq BETWEEN ?1 AND ?2"},
       {&delete_dag_, "DELETE FROM dags WHERE id = ?1"},
   };
   for (const auto& st : statements) {
@@ -101,9 +101,9 @@ Status Journal::ScanJobs(int64_t after, int64_t limit, std::vector<JobRow>* out)
   return s;
 }
 
-Status Journal::DeleteJob(int64_t seq) {
+Status Journal::DeleteJobs(int64_t first, int64_t last) {
   delete_job_.Reset();
-  delete_job_.Bind(1, seq).Step();
+  delete_job_.Bind(1, first).Bind(2, last).Step();
   return delete_job_.status();
 }
 
