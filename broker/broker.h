@@ -32,6 +32,14 @@ struct BrokerOptions {
   // Audit log rows (docs/security.md) older than this many days are deleted, at start and hourly; 0 keeps
   // them forever.
   int64_t audit_retention_days = 90;
+  // Retention of finished jobs (docs/operations.md, "Finished jobs"). A submission whose jobs have all
+  // ended leaves memory this many seconds after its last job ended, or sooner, oldest first, while more
+  // than retain_finished_count such jobs are held (about 1.6 KiB each); it is still answered from the
+  // journal. 0 turns either limit off. Finished jobs and their logs leave the journal after
+  // journal_retention_days (fractions allowed; 0: kept forever).
+  int64_t retain_finished_s = 3600;
+  int64_t retain_finished_count = 50000;
+  double journal_retention_days = 30;
   // CURVE keys (security/key_files.h; empty: "<dir>/keys") and --insecure (security/server_security.h).
   std::string keys_dir;
   bool insecure = false;

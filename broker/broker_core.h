@@ -81,6 +81,13 @@ struct CoreConfig {
   bool salvage = false;
   // Audit log rows older than this are deleted (at start, then hourly); 0 keeps them forever.
   int64_t audit_retention_ms = 0;
+  // Retention of finished jobs (core_retention.cc; 0: off). A submission whose jobs are all final leaves
+  // memory retain_finished_ms after its last job ended, or sooner, oldest first, while more than
+  // retain_finished_count jobs of such submissions are kept; requests fall back to the journal for it.
+  // Finished jobs leave the journal, with their logs, journal_retention_ms after they ended.
+  int64_t retain_finished_ms = 0;
+  int64_t retain_finished_count = 0;
+  int64_t journal_retention_ms = 0;
 };
 
 // The fencing lease a worker gets in WORKER_WELCOME: a worker that hears nothing from the broker this
@@ -155,6 +162,11 @@ class BrokerCore {
   const Job* FindJob(const std::string& id) const;
   // The ids of the jobs RUNNING now (after Recover: those whose workers may still rejoin).
   std::vector<std::string> RunningJobIds() const;
+  // Jobs (runs) in each state, over memory and the journal, kept on every transition (STATS); and
+  // the runs held in memory. RecountForTest walks memory and recounts the runs there.
+  const int64_t (&state_counts() const)[kStateCount] { return counts_; }
+  int64_t jobs_in_memory() const { return in_memory_; }
+  int64_t RecountForTest() const;
   // Illegal state transitions refused so far (release builds; a debug build asserts instead). Tests
   // check it stays 0.
   int64_t refused_transitions() const { return refused_transitions_; }
@@ -186,7 +198,16 @@ class BrokerCore {
     std::string job_id;
     int64_t deadline = 0;  // monotonic
   };
-  enum class TimerKind { kReady, kWaiter, kRecovery, kHeartbeat, kGateExpiry, kSchedule, kAuditPrune };
+  enum class TimerKind {
+    kReady,
+    kWaiter,
+    kRecovery,
+    kHeartbeat,
+    kGateExpiry,
+    kSchedule,
+    kAuditPrune,
+    kJournalPrune
+  };
   struct Schedule {
     std::string name, cron;
     std::string dag;  // the pipeline's own name: each fire's DAG is <dag>@<time> (empty: <name>@<time>)
@@ -231,6 +252,10 @@ class BrokerCore {
   wire::Message JobInfoReply(const Job* job, int64_t runs) const;
   wire::Message JobGet(const wire::JobGetMsg& req) const;
   wire::Message ListJobs(const wire::JobListMsg& req) const;
+  // JOB_LIST once finished jobs may be in the journal only: the journal's rows, newest first.
+  wire::Message ListJournaledJobs(const wire::JobListMsg& req, std::optional<JobState> filter,
+                                  size_t limit) const;
+  static bool Listed(const Job& job, std::optional<JobState> state, const std::optional<std::string>& type);
   wire::Message ReadLogs(const wire::JobLogsMsg& req) const;
   wire::Message Stop(const std::string& id, Instant now);
   wire::Message Stats(Instant now) const;
@@ -273,7 +298,8 @@ class BrokerCore {
 
   // DAGs, agent runs and gates (core_dags.cc).
   std::string NewDagId(const std::string& name) const;
-  const Job* DagJob(const Dag& dag, size_t i) const;  // the run of job i that the DAG holds
+  // The run of job i that the DAG holds (from the journal into `scratch` once it left memory).
+  const Job* DagJob(const Dag& dag, size_t i, Job* scratch) const;
   // Whether `gate` follows the latest run of job `id` (a gate left by an earlier run does not).
   bool GatesRun(const Job& gate, const std::string& id) const;
   wire::DagInfo RenderDag(const Dag& dag) const;
@@ -362,6 +388,36 @@ class BrokerCore {
   // Deletes audit rows past config_.audit_retention_ms (in the turn's transaction); again in an hour.
   void PruneAudit(Instant now);
 
+  // Retention (core_retention.cc).
+  bool Retaining() const { return config_.retain_finished_ms > 0 || config_.retain_finished_count > 0; }
+  // Keeps the counters of a job that moved `from` -> `to` (STATS) and, when it became final, its DAG's
+  // count of live jobs: a DAG with none left joins the queue of finished DAGs.
+  void Count(const Job& job, JobState from, JobState to, Instant now);
+  // Queues DAG `id` (all its jobs final) to leave memory, finished at `at` (monotonic).
+  void QueueFinished(const std::string& id, int64_t at);
+  // Evicts the finished DAGs due by age or over the count, oldest first (at most a batch per turn).
+  void Retain(Instant now);
+  // Drops a finished DAG and its job runs from memory (a run owed to the journal is written first).
+  void EvictDag(const std::string& id);
+  // Forgets the entries of order_ and dag_order_ whose job or DAG left memory, once they are half.
+  void CompactOrders();
+  // After Recover: each DAG's live count; the finished ones queued, oldest first.
+  void QueueRecoveredDags(Instant now);
+  // Deletes a batch of jobs (whole submissions, with their logs and DAG rows) that ended before
+  // journal_retention_ms ago; again at once while there is more, else in a minute.
+  void PruneJournal(Instant now);
+  // Deletes the submission rows[begin, end) (its jobs rows, their logs, its DAG row) when every job of
+  // it is final and none is in memory; otherwise leaves it.
+  Status PruneSubmission(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end);
+  // The latest of the submission's submission time and its final jobs' end times (wall): it may leave
+  // the journal once that is journal_retention_ms ago.
+  static int64_t YoungestEnd(const std::vector<Journal::JobRow>& rows, size_t begin, size_t end);
+  // Job `id` (a "DAG-" prefix resolved), run `run` (0: the latest), from memory or, once it left
+  // memory, from the journal into `scratch`; null when neither has it.
+  const Job* LookUp(const std::string& id, int64_t run, Job* scratch) const;
+  // DAG `id` from memory or the journal (into `scratch`); null when neither has it.
+  const Dag* LookUpDag(const std::string& id, Dag* scratch) const;
+
   // Lifecycle (core_jobs.cc).
   void MakeReady(Job& job, Instant now, bool apply_delay);
   void Enqueue(Job& job, Instant now);
@@ -424,8 +480,8 @@ class BrokerCore {
   LogStore* logs_;
   ArtifactService* artifacts_;
   std::unordered_map<std::string, Job> jobs_;  // the latest run of each id
-  // Earlier runs of reused ids, oldest first (all final; run N is history_[id][N-1]).
-  std::unordered_map<std::string, std::vector<Job>> history_;
+  // Earlier runs of reused ids by run (all final; retention may have dropped some).
+  std::unordered_map<std::string, std::map<int64_t, Job>> history_;
   std::vector<std::string> owed_;                       // ids of jobs with a journal write owed this turn
   std::vector<wire::AuditEntry> audit_owed_;            // audit rows of this turn, written by CommitTurn
   std::vector<std::pair<std::string, int64_t>> order_;  // (id, run) of every job in submission order
@@ -458,6 +514,21 @@ class BrokerCore {
   int64_t next_seq_ = 1;
   int64_t refused_transitions_ = 0;
   int64_t malformed_from_workers_ = 0;
+  int64_t counts_[kStateCount] = {};  // runs in each state, memory and journal (STATS)
+  int64_t in_memory_ = 0;             // runs in jobs_ and history_
+  // Retention: finished DAGs in the order they finished (`at`, monotonic), the jobs they hold, and the
+  // entries of order_ / dag_order_ left by evicted ones.
+  struct Finished {
+    std::string dag;
+    int64_t at = 0;
+    int64_t jobs = 0;
+  };
+  std::deque<Finished> finished_;
+  int64_t finished_jobs_ = 0;
+  int64_t evicted_ = 0;          // runs evicted since start
+  bool retain_pending_ = false;  // Retain stopped at its per-turn batch
+  size_t stale_order_ = 0, stale_dags_ = 0;
+  int64_t prune_after_ = 0;      // journal retention scans on from the row after this seq
   LogLimiter worker_log_limit_;  // warnings about each worker peer's bad messages
   std::vector<Outgoing> outbox_;
 };

@@ -205,6 +205,16 @@ CoreConfig MakeConfig(const BrokerOptions& o) {
   config.scaling.cooldown_ms = o.scale_cooldown_ms;
   config.salvage = o.salvage;
   config.audit_retention_ms = o.audit_retention_days * 86'400'000;
+  config.retain_finished_ms = o.retain_finished_s * 1000;
+  config.retain_finished_count = o.retain_finished_count;
+  config.journal_retention_ms = static_cast<int64_t>(o.journal_retention_days * 86'400'000.0);
+  if (config.journal_retention_ms > 0 && config.retain_finished_ms > config.journal_retention_ms) {
+    spdlog::warn(
+        "broker: --retain-finished-s ({} s) is longer than --journal-retention-days: a finished job "
+        "is deleted from the journal while still in memory and is gone after a restart; lower "
+        "--retain-finished-s or raise --journal-retention-days",
+        o.retain_finished_s);
+  }
   char hostname[256] = {};  // as workers report theirs (WORKER_READY.host); WORKER_ADD looks for one here
   if (gethostname(hostname, sizeof hostname - 1) == 0) config.host = hostname;
   return config;

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "broker/audit.h"
 #include "broker/broker_core.h"
@@ -157,14 +158,17 @@ void BrokerCore::Wait(const Route& from, std::optional<int64_t> rid, const wire:
 }
 
 Message BrokerCore::JobInfoReply(const std::string& id) const {
-  const Job* job = Resolve(id);
+  Job scratch;
+  const Job* job = LookUp(id, 0, &scratch);
   return JobInfoReply(job, job != nullptr ? job->run : 0);
 }
 
 Message BrokerCore::JobGet(const wire::JobGetMsg& req) const {
-  const Job* latest = Resolve(req.id);
+  Job latest_scratch, run_scratch;
+  const Job* latest = LookUp(req.id, 0, &latest_scratch);
   if (latest == nullptr || !req.run) return JobInfoReply(latest, latest ? latest->run : 0);
-  return JobInfoReply(FindRun(latest->id, *req.run), latest->run);
+  return JobInfoReply(*req.run == latest->run ? latest : LookUp(latest->id, *req.run, &run_scratch),
+                      latest->run);
 }
 
 // JOB_INFO for `job` (null: not found); `runs` is how many runs its id has had.
@@ -190,11 +194,14 @@ Message BrokerCore::ListJobs(const wire::JobListMsg& req) const {
   }
   const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.limit, 1, 10000));
   wire::JobListReplyMsg reply;
+  // Every job not yet final is in memory; finished ones may be in the journal only (retention).
+  if (Retaining() && !(filter && !IsFinal(*filter))) return ListJournaledJobs(req, filter, limit);
   for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
-    const Job& job = jobs_.at(it->first);
-    if (job.run != it->second) continue;  // an earlier run of a reused id: listed by JOB_GET run
-    if (filter && job.state != *filter) continue;
-    if (req.job_type && *req.job_type != (job.service ? "SERVICE" : "RUN_PAYLOAD")) continue;
+    auto latest = jobs_.find(it->first);
+    // Left memory, or an earlier run of a reused id (listed by JOB_GET run).
+    if (latest == jobs_.end() || latest->second.run != it->second) continue;
+    const Job& job = latest->second;
+    if (!Listed(job, filter, req.job_type)) continue;
     if (reply.jobs.size() == limit) {
       reply.truncated = true;
       break;
@@ -204,12 +211,60 @@ Message BrokerCore::ListJobs(const wire::JobListMsg& req) const {
   return std::move(reply).ToMessage();
 }
 
+bool BrokerCore::Listed(const Job& job, std::optional<JobState> state,
+                        const std::optional<std::string>& type) {
+  if (state && job.state != *state) return false;
+  return !type || *type == (job.service ? "SERVICE" : "RUN_PAYLOAD");
+}
+
+Message BrokerCore::ListJournaledJobs(const wire::JobListMsg& req, std::optional<JobState> filter,
+                                      size_t limit) const {
+  // Newest first, by seq: the jobs this turn admitted (not in the journal until it commits), then the
+  // journal's rows, each shown as memory has it when it is there. An earlier run of a reused id is
+  // listed by JOB_GET run only. At most kMaxListScan rows are read: past that the list says truncated.
+  constexpr int64_t kMaxListScan = 20000;
+  wire::JobListReplyMsg reply;
+  int64_t before = INT64_MAX;
+  std::unordered_set<std::string> seen;  // ids listed: their newest run came first
+  auto add = [&](const Job& job) {
+    if (!seen.insert(job.id).second) return true;
+    const Job* in_memory = FindRun(job.id, job.run);
+    const Job& shown = in_memory != nullptr ? *in_memory : job;
+    if (!Listed(shown, filter, req.job_type)) return true;
+    if (reply.jobs.size() == limit) {
+      reply.truncated = true;
+      return false;
+    }
+    reply.jobs.push_back(RenderJobInfo(shown));
+    return true;
+  };
+  for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
+    const Job* job = FindRun(it->first, it->second);
+    if (job == nullptr) continue;
+    if (job->journal_owed != Job::Owed::kInsert) break;
+    if (!add(*job)) return std::move(reply).ToMessage();
+    before = job->seq;
+  }
+  int64_t read = 0;
+  const std::string state = filter ? StateName(*filter) : "";
+  const Status s = journal_->ListJobs(before, state, kMaxListScan, [&](Job job) {
+    ++read;
+    return add(job);
+  });
+  if (!s.ok())
+    return wire::MakeError(ErrorCode::kUnavailable,
+                           "cannot read the journal (" + s.message() + "); retry later");
+  if (read == kMaxListScan && reply.jobs.size() < limit) reply.truncated = true;
+  return std::move(reply).ToMessage();
+}
+
 Message BrokerCore::ReadLogs(const wire::JobLogsMsg& req) const {
-  const Job* job = Resolve(req.id);
+  Job latest_scratch, run_scratch;
+  const Job* job = LookUp(req.id, 0, &latest_scratch);
   if (job == nullptr) return Invalid("no job '" + req.id + "'; see `titan jobs`");
-  if (req.run) {
+  if (req.run && *req.run != job->run) {
     const int64_t runs = job->run;
-    job = FindRun(job->id, *req.run);
+    job = LookUp(job->id, *req.run, &run_scratch);
     if (job == nullptr) {
       return Invalid("job '" + req.id + "' has no run " + std::to_string(*req.run) + "; its runs are 1.." +
                      std::to_string(runs));
@@ -229,6 +284,8 @@ Message BrokerCore::ReadLogs(const wire::JobLogsMsg& req) const {
 
 Message BrokerCore::Stop(const std::string& id, Instant now) {
   Job* job = Resolve(id);
+  Job scratch;
+  if (job == nullptr && LookUp(id, 0, &scratch) != nullptr) return JobInfoReply(id);  // ended, left memory
   if (job == nullptr) return Invalid("no job '" + id + "'; see `titan jobs`");
   job->stop_requested = true;
   job->ready = false;  // a service being stopped is not up: JOB_WAIT waits for its end
@@ -252,11 +309,7 @@ Message BrokerCore::Stop(const std::string& id, Instant now) {
 }
 
 Message BrokerCore::Stats(Instant now) const {
-  int64_t counts[kStateCount] = {};
-  for (const auto& [id, job] : jobs_) ++counts[static_cast<int>(job.state)];
-  for (const auto& [id, runs] : history_) {
-    for (const Job& job : runs) ++counts[static_cast<int>(job.state)];
-  }
+  const int64_t(&counts)[kStateCount] = counts_;  // kept on every transition: no walk over the jobs
   int64_t unsatisfiable = 0;
   for (const auto& [requirement, queue] : ready_) {
     if (!queue.empty() && !AnyWorkerCan(requirement)) unsatisfiable += static_cast<int64_t>(queue.size());
@@ -271,7 +324,9 @@ Message BrokerCore::Stats(Instant now) const {
                        .completed = n(JobState::kCompleted),
                        .failed = n(JobState::kFailed) + n(JobState::kDead),
                        .scaling = std::vector(scale_events_.begin(), scale_events_.end()),
-                       .malformed_from_workers = malformed_from_workers_};
+                       .malformed_from_workers = malformed_from_workers_,
+                       .jobs_in_memory = in_memory_,
+                       .jobs_evicted = evicted_};
   for (const auto& [name, w] : workers_) stats.workers.push_back(RenderWorker(w, now));
   return std::move(stats).ToMessage();
 }

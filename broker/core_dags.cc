@@ -52,10 +52,12 @@ void BrokerCore::PointChildrenAtGates(std::vector<Job>& batch,
     for (auto& p : parents) {
       auto it = gate_of.find(p);
       const std::string earlier_gate = "hitl-gate-" + p;
+      Job scratch;
       if (it != gate_of.end()) {
         p = it->second;
         changed = true;
-      } else if (const Job* g = Resolve(earlier_gate); g != nullptr && g->gate && GatesRun(*g, p)) {
+      } else if (const Job* g = LookUp(earlier_gate, 0, &scratch);
+                 g != nullptr && g->gate && GatesRun(*g, p)) {
         p = earlier_gate;
         changed = true;
       }
@@ -74,6 +76,10 @@ void BrokerCore::OpenGate(Job& gate, Instant now) {
 
 Message BrokerCore::DecideGate(const wire::GateDecideMsg& req, Instant now) {
   Job* gate = Resolve(req.id);
+  Job scratch;
+  if (const Job* ended = gate == nullptr ? LookUp(req.id, 0, &scratch) : nullptr;
+      ended != nullptr && ended->gate)
+    return Invalid("gate '" + req.id + "' is " + StateName(ended->state) + "; it was already decided");
   if (gate == nullptr || !gate->gate)
     return Invalid("no gate '" + req.id + "'; gates are named hitl-gate-<job id>");
   if (gate->state != JobState::kWaitingApproval) {
@@ -92,20 +98,30 @@ Message BrokerCore::DecideGate(const wire::GateDecideMsg& req, Instant now) {
 }
 
 bool BrokerCore::GatesRun(const Job& gate, const std::string& id) const {
-  const Job* job = Resolve(id);
-  return job != nullptr && !gate.parent_runs.empty() && gate.parent_runs.front() == job->run;
+  Job scratch;
+  const Job* job = LookUp(id, 0, &scratch);
+  if (job == nullptr) return false;
+  // A gate read from the journal has no parent runs (derived): it follows the run submitted with it.
+  return gate.parent_runs.empty() ? gate.dag == job->dag : gate.parent_runs.front() == job->run;
 }
 
-const Job* BrokerCore::DagJob(const Dag& dag, size_t i) const {
+const Job* BrokerCore::DagJob(const Dag& dag, size_t i, Job* scratch) const {
   const int64_t run = i < dag.job_runs.size() ? dag.job_runs[i] : 1;  // DAGs journaled before runs: 1
-  return FindRun(dag.job_ids[i], run);
+  if (const Job* job = FindRun(dag.job_ids[i], run)) return job;
+  if (dags_.count(dag.id)) return nullptr;  // a DAG in memory holds its jobs in memory
+  return LookUp(dag.job_ids[i], run, scratch);
 }
 
 std::string BrokerCore::NewDagId(const std::string& name) const {
-  if (!dags_.count(name)) return name;
+  // DAG ids stay unique in the journal too, where a DAG that left memory is still found by its id.
+  Dag scratch;
+  auto taken = [&](const std::string& id) {
+    return dags_.count(id) > 0 || LookUpDag(id, &scratch) != nullptr;
+  };
+  if (!taken(name)) return name;
   for (int n = 2;; ++n) {
     const std::string id = name + "#" + std::to_string(n);
-    if (!dags_.count(id)) return id;
+    if (!taken(id)) return id;
   }
 }
 
@@ -116,7 +132,8 @@ wire::DagInfo BrokerCore::RenderGroup(const std::string& id, const std::string& 
   for (const Dag* d : dags) {
     submitted = std::min(submitted, d->submitted_ms);
     for (size_t i = 0; i < d->job_ids.size(); ++i) {
-      const Job* j = DagJob(*d, i);
+      Job scratch;
+      const Job* j = DagJob(*d, i, &scratch);
       if (j == nullptr) continue;
       ++info.jobs;
       if (DoneForDag(*j)) {  // a service that is up: the DAG does not wait for it to end
@@ -152,7 +169,9 @@ Message BrokerCore::DagList(const wire::DagListMsg& req) const {
   const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.limit, 1, 10000));
   wire::DagListReplyMsg reply;
   for (auto it = dag_order_.rbegin(); it != dag_order_.rend() && reply.dags.size() < limit; ++it) {
-    const Dag& d = dags_.at(*it);
+    auto found = dags_.find(*it);
+    if (found == dags_.end()) continue;  // left memory (retention): DAG_GET finds it in the journal
+    const Dag& d = found->second;
     if (!run.empty() && d.agent_run_id != run) continue;
     reply.dags.push_back(RenderDag(d));
   }
@@ -160,12 +179,14 @@ Message BrokerCore::DagList(const wire::DagListMsg& req) const {
 }
 
 Message BrokerCore::DagGet(const std::string& id) const {
-  auto it = dags_.find(id);
-  wire::DagInfoMsg reply{.found = it != dags_.end()};
-  if (it != dags_.end()) {
-    reply.dag = RenderDag(it->second);
-    for (size_t i = 0; i < it->second.job_ids.size(); ++i) {
-      if (const Job* j = DagJob(it->second, i)) reply.jobs.push_back(RenderJobInfo(*j));
+  Dag scratch;
+  const Dag* dag = LookUpDag(id, &scratch);
+  wire::DagInfoMsg reply{.found = dag != nullptr};
+  if (dag != nullptr) {
+    reply.dag = RenderDag(*dag);
+    for (size_t i = 0; i < dag->job_ids.size(); ++i) {
+      Job job;
+      if (const Job* j = DagJob(*dag, i, &job)) reply.jobs.push_back(RenderJobInfo(*j));
     }
   }
   return std::move(reply).ToMessage();
@@ -173,9 +194,12 @@ Message BrokerCore::DagGet(const std::string& id) const {
 
 Message BrokerCore::DagCancel(const std::string& id, Instant now) {
   auto it = dags_.find(id);
+  Dag scratch;
+  if (it == dags_.end() && LookUpDag(id, &scratch) != nullptr) return DagGet(id);  // ended, left memory
   if (it == dags_.end()) return Invalid("no DAG '" + id + "'; see `titan dags`");
   for (size_t i = 0; i < it->second.job_ids.size(); ++i) {
-    const Job* j = DagJob(it->second, i);
+    Job unused;
+    const Job* j = DagJob(it->second, i, &unused);
     // Only this DAG's run of each job: a later run of a reused id belongs to another DAG.
     if (j != nullptr && !IsFinal(j->state) && j == Resolve(j->id)) Stop(j->id, now);
   }
@@ -186,7 +210,9 @@ Message BrokerCore::RunList(const wire::RunListMsg& req) const {
   std::map<std::string, std::vector<const Dag*>> runs;
   std::vector<std::string> order;  // newest run first, by its latest DAG
   for (auto it = dag_order_.rbegin(); it != dag_order_.rend(); ++it) {
-    const Dag& d = dags_.at(*it);
+    auto found = dags_.find(*it);
+    if (found == dags_.end()) continue;  // left memory (retention)
+    const Dag& d = found->second;
     if (d.agent_run_id.empty()) continue;
     if (!runs.count(d.agent_run_id)) order.push_back(d.agent_run_id);
     runs[d.agent_run_id].push_back(&d);

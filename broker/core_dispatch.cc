@@ -30,9 +30,9 @@ Job* BrokerCore::FindRun(const std::string& id, int64_t run) {
   auto latest = jobs_.find(id);
   if (latest != jobs_.end() && latest->second.run == run) return &latest->second;
   auto earlier = history_.find(id);
-  if (earlier == history_.end() || run < 1 || run > static_cast<int64_t>(earlier->second.size()))
-    return nullptr;
-  return &earlier->second[static_cast<size_t>(run - 1)];
+  if (earlier == history_.end()) return nullptr;
+  auto it = earlier->second.find(run);
+  return it == earlier->second.end() ? nullptr : &it->second;
 }
 
 const Job* BrokerCore::FindRun(const std::string& id, int64_t run) const {
@@ -45,12 +45,14 @@ bool BrokerCore::DoneForDag(const Job& job) {
 
 std::string BrokerCore::AffinityAnchor(const Job& job) const {
   if (!job.affinity) return {};
+  Job scratch;  // a parent or submitter that ended and left memory is read from the journal
   if (!job.parents.empty()) {
-    const Job* parent = FindRun(job.parents.front(), job.parent_runs.empty() ? 0 : job.parent_runs.front());
+    const int64_t run = job.parent_runs.empty() ? 0 : job.parent_runs.front();
+    const Job* parent = run > 0 ? LookUp(job.parents.front(), run, &scratch) : nullptr;
     return parent != nullptr ? parent->worker : std::string();
   }
   // A sub-task spawned by a running job (seed 004: "placed on the same node"): its submitter's worker.
-  const Job* spawner = job.spawned_by.empty() ? nullptr : Resolve(job.spawned_by);
+  const Job* spawner = job.spawned_by.empty() ? nullptr : LookUp(job.spawned_by, 0, &scratch);
   return spawner != nullptr ? spawner->worker : std::string();
 }
 

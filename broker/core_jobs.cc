@@ -72,7 +72,9 @@ bool BrokerCore::Allowed(const Job& job, JobState to) {
 
 bool BrokerCore::Transition(Job& job, JobState state, Instant now) {
   if (!Allowed(job, state)) return false;
+  const JobState from = job.state;
   job.state = state;
+  Count(job, from, state, now);
   if (state != JobState::kRunning) job.ready = false;
   if (state == JobState::kQueued) job.queued_at = now.mono_ms;
   Record(job);

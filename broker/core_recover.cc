@@ -29,15 +29,22 @@ Status BrokerCore::Recover(Instant now) {
     return s.ok() ? Status::Ok() : s.status();
   };
   Journal::LoadReport report;
-  if (Status s = journal_->Load(visit, config_.salvage, &report); !s.ok()) return s;
+  // With a retention count only the newest submissions of finished jobs come back into memory (and
+  // every one with a job not yet final); the rest are read from the journal when asked for.
+  const int64_t recent = Retaining() ? config_.retain_finished_count : 0;
+  if (Status s = journal_->Load(visit, config_.salvage, &report, recent); !s.ok()) return s;
+  if (Status s = journal_->CountStates(counts_); !s.ok()) return s;
   next_seq_ = std::max(next_seq_, report.last_job_seq + 1);  // past skipped rows too: seq is their key
   const size_t running = ResumeRecovered(now);
+  QueueRecoveredDags(now);
   for (Schedule& s : schedules) RestoreSchedule(std::move(s), now);
   if (running > 0) timers_.push(Timer{now.mono_ms + config_.recovery_grace_ms, TimerKind::kRecovery, {}});
   timers_.push(Timer{now.mono_ms + config_.heartbeat_ms, TimerKind::kHeartbeat, {}});
   if (config_.audit_retention_ms > 0) timers_.push(Timer{now.mono_ms, TimerKind::kAuditPrune, {}});
-  spdlog::info("broker: recovered {} jobs ({} were running; their workers have {} ms to return)",
-               order_.size(), running, config_.recovery_grace_ms);
+  if (config_.journal_retention_ms > 0) timers_.push(Timer{now.mono_ms, TimerKind::kJournalPrune, {}});
+  spdlog::info("broker: recovered {} jobs ({} were running; their workers have {} ms to return){}",
+               order_.size(), running, config_.recovery_grace_ms,
+               report.partial ? "; older finished jobs stay in the journal" : "");
   if (!report.skipped.empty()) {
     spdlog::error(
         "broker: --salvage skipped {} unreadable journal rows (each logged above); jobs that "
@@ -60,11 +67,11 @@ void BrokerCore::AddRecoveredJob(Job job, std::unordered_map<std::string, int64_
       spdlog::warn("broker: journal: job {} run {} is {} but a later run follows it; kept as history", job.id,
                    earlier->second.run, StateName(earlier->second.state));
     }
-    job.run = earlier->second.run + 1;
-    job.first_attempt = earlier->second.attempt + 1;
-    history_[job.id].push_back(std::move(earlier->second));
+    const int64_t run = earlier->second.run;
+    history_[job.id].emplace(run, std::move(earlier->second));
     jobs_.erase(earlier);
   }
+  ++in_memory_;
   runs[job.id] = job.run;
   order_.emplace_back(job.id, job.run);
   const std::string id = job.id;
@@ -115,6 +122,7 @@ bool BrokerCore::RecoverState(Job& job, Instant now) {
       const JobState next = job.unmet_parents > 0 ? JobState::kBlocked : JobState::kQueued;
       if (!Allowed(job, next)) return false;
       job.state = next;
+      Count(job, JobState::kPending, next, now);
       if (next == JobState::kQueued) ready_[job.requirement].insert(QueueKey{-job.priority, job.seq, job.id});
       return false;
     }

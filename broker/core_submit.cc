@@ -175,7 +175,12 @@ std::optional<Message> BrokerCore::ParseJob(const wire::JobSpec& spec,
 std::optional<Message> BrokerCore::LinkParents(std::vector<Job>& batch) const {
   std::unordered_set<std::string> ids;
   for (const auto& j : batch) ids.insert(j.id);
-  auto known = [&](const std::string& p) { return ids.count(p) || jobs_.count(p); };
+  auto known = [&](const std::string& p) {
+    if (ids.count(p) || jobs_.count(p)) return true;
+    if (!Retaining()) return false;
+    const Result<std::optional<Job>> ended = journal_->FindJob(p);  // ended, and left memory
+    return ended.ok() && ended->has_value();
+  };
   std::vector<std::string> unknown;
   for (auto& j : batch) {
     bool changed = false;
@@ -231,7 +236,7 @@ Status BrokerCore::RetireRun(const std::string& id) {
     if (!s.ok()) return s;
     old.journal_owed = Job::Owed::kNothing;
   }
-  history_[id].push_back(std::move(old));
+  history_[id].emplace(old.run, std::move(old));
   jobs_.erase(it);
   return Status::Ok();
 }
@@ -255,18 +260,20 @@ Message BrokerCore::Accept(std::vector<Job> batch, const wire::JobSubmitMsg& req
     if (Status s = RetireRun(j.id); !s.ok()) return unavailable(s);
   }
   StageFiles(req.files, files, now);
-  Admit(std::move(batch), now);
-  for (const std::string& id : accepted.ids) PlaceNew(jobs_.at(id), now);
+  record.live = static_cast<int64_t>(batch.size());  // before PlaceNew: a job skipped at once counts down
   dag_order_.push_back(dag_id);
   dags_.emplace(dag_id, std::move(record));
+  Admit(std::move(batch), now);
+  for (const std::string& id : accepted.ids) PlaceNew(jobs_.at(id), now);
   return std::move(accepted).ToMessage();
 }
 
 void BrokerCore::NumberRuns(std::vector<Job>& batch, Dag& record) const {
   for (auto& j : batch) {
-    if (auto earlier = jobs_.find(j.id); earlier != jobs_.end()) {  // final (ParseJob checked): reused
-      j.run = earlier->second.run + 1;
-      j.first_attempt = earlier->second.attempt + 1;
+    Job scratch;
+    if (const Job* earlier = LookUp(j.id, 0, &scratch); earlier != nullptr && earlier->id == j.id) {
+      j.run = earlier->run + 1;  // final (ParseJob checked): reused
+      j.first_attempt = earlier->attempt + 1;
     }
     record.job_ids.push_back(j.id);
     record.job_runs.push_back(j.run);
@@ -281,6 +288,8 @@ void BrokerCore::Admit(std::vector<Job> batch, Instant now) {
     j.state = JobState::kPending;
     j.journal_owed = Job::Owed::kInsert;  // written by CommitTurn, with the state the turn leaves it in
     owed_.push_back(j.id);
+    ++counts_[static_cast<int>(JobState::kPending)];
+    ++in_memory_;
     order_.emplace_back(j.id, j.run);
     const std::string id = j.id;
     jobs_.emplace(id, std::move(j));
@@ -288,17 +297,19 @@ void BrokerCore::Admit(std::vector<Job> batch, Instant now) {
 }
 
 void BrokerCore::PlaceNew(Job& j, Instant now) {
-  const Job* failed_parent = nullptr;
+  std::string failed_parent;  // "<id> ended <STATE>"
   for (const auto& p : j.parents) {
-    Job* parent = Resolve(p);  // LinkParents checked each exists
-    parent->children.emplace_back(j.id, j.run);
-    j.parent_runs.push_back(parent->run);
-    if (parent->state != JobState::kCompleted && !DoneForDag(*parent)) ++j.unmet_parents;
-    if (IsFinal(parent->state) && parent->state != JobState::kCompleted) failed_parent = parent;
+    Job scratch;
+    Job* parent = Resolve(p);  // LinkParents checked each exists: in memory, or ended and in the journal
+    const Job* linked = parent != nullptr ? parent : LookUp(p, 0, &scratch);
+    if (parent != nullptr) parent->children.emplace_back(j.id, j.run);
+    j.parent_runs.push_back(linked->run);
+    if (linked->state != JobState::kCompleted && !DoneForDag(*linked)) ++j.unmet_parents;
+    if (IsFinal(linked->state) && linked->state != JobState::kCompleted)
+      failed_parent = linked->id + " ended " + StateName(linked->state);
   }
-  if (failed_parent != nullptr) {
-    Finish(j, JobState::kSkipped, "parent " + failed_parent->id + " ended " + StateName(failed_parent->state),
-           now);
+  if (!failed_parent.empty()) {
+    Finish(j, JobState::kSkipped, "parent " + failed_parent, now);
   } else if (j.unmet_parents > 0) {
     j.reason = "waiting for parents";
     (void)Transition(j, JobState::kBlocked, now);

@@ -18,13 +18,16 @@ void BrokerCore::OnTick(Instant now) {
     FireTimer(t, now);
   }
   Dispatch(now);
+  Retain(now);
 }
 
 int64_t BrokerCore::NextDeadline() const {
-  if (dispatch_pending_) return 0;
+  if (dispatch_pending_ || retain_pending_) return 0;
   int64_t next = timers_.empty() ? INT64_MAX : timers_.top().at;
   if (upload_deadline_ > 0) next = std::min(next, upload_deadline_);
   if (config_.scaling.max_children > 0) next = std::min(next, next_scale_check_);
+  if (config_.retain_finished_ms > 0 && !finished_.empty())
+    next = std::min(next, AddMs(finished_.front().at, config_.retain_finished_ms));
   return next;
 }
 
@@ -52,6 +55,8 @@ void BrokerCore::FireTimer(const Timer& t, Instant now) {
       return CheckHeartbeats(now);
     case TimerKind::kAuditPrune:
       return PruneAudit(now);
+    case TimerKind::kJournalPrune:
+      return PruneJournal(now);
   }
 }
 

@@ -121,9 +121,11 @@ wire::JobInfo RenderJobInfo(const Job& job) {
   return info;
 }
 
-std::string LogName(const Job& job) {
-  return job.run <= 1 ? job.id : job.id + "\x01run" + std::to_string(job.run);
+std::string LogName(const std::string& id, int64_t run) {
+  return run <= 1 ? id : id + "\x01run" + std::to_string(run);
 }
+
+std::string LogName(const Job& job) { return LogName(job.id, job.run); }
 
 void ApplySpec(Job& job) {
   const wire::JobSpec& spec = job.spec;

@@ -116,6 +116,7 @@ inline int64_t RunAttempt(const Job& job) {
 // The LogStore name of the run's log: the id for a first run, the id with "\x01run<N>" appended for
 // a later one (ids cannot hold control characters, so it never names another job's log).
 std::string LogName(const Job& job);
+std::string LogName(const std::string& id, int64_t run);
 
 // The ranges a submission's time fields must be within (JOB_SUBMIT answers INVALID naming the field
 // otherwise): far beyond any real use, and far enough from INT64_MAX that deadlines computed from them
@@ -137,6 +138,8 @@ struct Dag {
   std::vector<std::string> job_ids;
   int64_t submitted_ms = 0;
   std::vector<int64_t> job_runs;  // the run of each job id in this DAG (same order as job_ids)
+  // Derived (not journaled): its jobs not yet final. A DAG with none left may leave memory (retention).
+  int64_t live = 0;
 };
 
 }  // namespace titan::broker

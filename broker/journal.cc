@@ -8,37 +8,47 @@
 namespace titan::broker {
 namespace {
 
-// Schema version 3 (PRAGMA user_version). Jobs and DAGs are keyed by their submission sequence (the
+// Schema version 4 (PRAGMA user_version). Jobs and DAGs are keyed by their submission sequence (the
 // rowid): a new one is an append and a job's update finds its row directly. An id may appear in
 // several rows: the runs of a reused id, in submission order (the broker refuses an id whose latest
-// run is not final). A DAG names its jobs by id and run (job_runs; empty in rows from before runs).
+// run is not final); each row keeps its run number and its run's first attempt, so they stay right
+// when retention deletes earlier rows. A DAG names its jobs by id and run (job_runs; empty in rows
+// from before runs). The jobs of one submission have consecutive seqs and one dag. Indexes serve the
+// lookups of jobs that left the broker's memory (by id, DAGs by id) and recovery's search for jobs
+// still live (a partial index: only rows not in a final state are in it).
 // A table added whole, which older brokers ignore, needs no new version: the audit log's
 // (security/audit_log.h) is created when missing, in a file of any version, each time a journal opens.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS jobs(
   seq INTEGER PRIMARY KEY, id TEXT NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
   state TEXT NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL, exit_code INTEGER, reason TEXT NOT NULL,
   submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
-  decided_by TEXT NOT NULL DEFAULT '');
+  decided_by TEXT NOT NULL DEFAULT '', run INTEGER NOT NULL DEFAULT 0, first_attempt INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS dags(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL,
   agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL,
   job_runs BLOB NOT NULL DEFAULT x'');
 CREATE TABLE IF NOT EXISTS schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
 )sql";
+constexpr const char* kIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs(id);
+CREATE INDEX IF NOT EXISTS dags_by_id ON dags(id);
+CREATE INDEX IF NOT EXISTS jobs_live ON jobs(seq) WHERE LIVE_JOB;
+)sql";
 
 // Version 1 (before user_version was set) keyed jobs by id and kept a unique index on DAG ids. Its
-// tables are renamed, kSchema creates the version 2 ones, and the rows move over unchanged, all in one
-// transaction (MigrateFrom1).
+// tables are renamed, kSchema creates the current ones, and the rows move over unchanged, all in one
+// transaction; then FillRuns numbers them as version 3 does.
 constexpr const char* kRenameVersion1 = R"sql(
 BEGIN IMMEDIATE;
 ALTER TABLE jobs RENAME TO jobs_v1;
 ALTER TABLE dags RENAME TO dags_v1;
 )sql";
 constexpr const char* kCopyVersion1 = R"sql(
-INSERT INTO jobs SELECT seq, id, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms,
-  started_ms, finished_ms, lost, decided_by FROM jobs_v1;
+INSERT INTO jobs(seq, id, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms,
+  started_ms, finished_ms, lost, decided_by) SELECT seq, id, spec, file_hash, dag, state, attempt, worker,
+  exit_code, reason, submitted_ms, started_ms, finished_ms, lost, decided_by FROM jobs_v1;
 INSERT INTO dags(seq, id, name, agent_run_id, submitted_ms, job_ids)
   SELECT seq, id, name, agent_run_id, submitted_ms, job_ids FROM dags_v1;
 DROP TABLE jobs_v1;
@@ -46,10 +56,26 @@ DROP TABLE dags_v1;
 )sql";
 
 // Version 2 lacked dags.job_runs; every DAG of it names run 1 of its jobs (ids were never reused).
-constexpr const char* kUpgradeVersion2 = R"sql(
-BEGIN IMMEDIATE;
-ALTER TABLE dags ADD COLUMN job_runs BLOB NOT NULL DEFAULT x'';
+constexpr const char* kUpgradeVersion2 = "ALTER TABLE dags ADD COLUMN job_runs BLOB NOT NULL DEFAULT x'';\n";
+// Version 3 derived each row's run and first attempt from the rows before it; version 4 keeps them.
+constexpr const char* kUpgradeVersion3 = R"sql(
+ALTER TABLE jobs ADD COLUMN run INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN first_attempt INTEGER NOT NULL DEFAULT 0;
 )sql";
+// Numbers the rows of an upgraded file as recovery used to: run N is the Nth row of its id, and a run's
+// first attempt follows the last attempt of the run before it.
+constexpr const char* kFillRuns = R"sql(
+UPDATE jobs SET run = (SELECT count(*) FROM jobs AS e WHERE e.id = jobs.id AND e.seq <= jobs.seq),
+  first_attempt = 1 + coalesce((SELECT e.attempt FROM jobs AS e WHERE e.id = jobs.id AND e.seq < jobs.seq
+                                ORDER BY e.seq DESC LIMIT 1), 0);
+)sql";
+
+std::string Indexes() {
+  std::string sql = kIndexes;
+  const std::string marker = "LIVE_JOB";
+  sql.replace(sql.find(marker), marker.size(), kLiveJobSql);
+  return sql;
+}
 
 std::string SetVersion() { return "PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";\n"; }
 
@@ -115,7 +141,7 @@ Status Journal::Open(const std::string& path) {
       {&commit_, "COMMIT"},
       {&insert_file_, "INSERT OR IGNORE INTO files(hash, name, content) VALUES(?1, ?2, ?3)"},
       {&insert_job_,
-       "INSERT INTO jobs VALUES(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
+       "INSERT INTO jobs VALUES(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"},
       {&update_job_,
        "UPDATE jobs SET state = ?2, attempt = ?3, worker = ?4, exit_code = ?5, reason = ?6, "
        "started_ms = ?7, finished_ms = ?8, lost = ?9, decided_by = ?10 WHERE seq = ?1"},
@@ -130,6 +156,7 @@ Status Journal::Open(const std::string& path) {
   for (const auto& st : statements) {
     if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
   }
+  if (s = PrepareFinds(); !s.ok()) return s;
   return audit_.Open(&db_);
 }
 
@@ -150,31 +177,26 @@ Status Journal::Migrate() {
                          ", newer than this broker's " + std::to_string(kSchemaVersion) +
                          "; run the titan version that wrote it");
   }
-  if (have == kSchemaVersion) return db_.Exec(kSchema);
-  if (have == 2) {
-    if (Status s = db_.Exec(std::string(kUpgradeVersion2) + SetVersion() + "COMMIT;"); !s.ok()) {
-      db_.Rollback();
-      return Status::Error("cannot upgrade the journal from schema version 2 to " +
-                           std::to_string(kSchemaVersion) + ": " + s.message());
+  if (have == kSchemaVersion) return db_.Exec(std::string(kSchema) + Indexes());
+  std::string upgrade;
+  if (have == 2 || have == 3) {
+    upgrade = std::string("BEGIN IMMEDIATE;\n") + (have == 2 ? kUpgradeVersion2 : "") + kUpgradeVersion3;
+  } else {
+    if (Status s =
+            QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs'", &tables);
+        !s.ok()) {
+      return s;
     }
-    return Status::Ok();
+    if (tables == 0) return db_.Exec(std::string(kSchema) + Indexes() + SetVersion());
+    upgrade = std::string(kRenameVersion1) + kSchema + kCopyVersion1;
   }
-  if (Status s =
-          QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs'", &tables);
-      !s.ok()) {
-    return s;
+  upgrade += Indexes() + kFillRuns + SetVersion() + "COMMIT;";
+  if (Status s = db_.Exec(upgrade); !s.ok()) {
+    db_.Rollback();
+    return Status::Error("cannot upgrade the journal from schema version " + std::to_string(have) + " to " +
+                         std::to_string(kSchemaVersion) + ": " + s.message());
   }
-  if (tables > 0) {
-    const std::string upgrade =
-        std::string(kRenameVersion1) + kSchema + kCopyVersion1 + SetVersion() + "COMMIT;";
-    if (Status s = db_.Exec(upgrade); !s.ok()) {
-      db_.Rollback();
-      return Status::Error("cannot upgrade the journal to schema version " + std::to_string(kSchemaVersion) +
-                           ": " + s.message());
-    }
-    return Status::Ok();
-  }
-  return db_.Exec(std::string(kSchema) + SetVersion());
+  return Status::Ok();
 }
 
 Status Journal::BeginIfNeeded() {
@@ -223,7 +245,7 @@ Status Journal::InsertJob(const Job& j) {
   insert_job_.Bind(6, std::string_view(StateName(j.state))).Bind(7, j.attempt).Bind(8, j.worker);
   if (j.exit_code) insert_job_.Bind(9, *j.exit_code);
   insert_job_.Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);
-  insert_job_.Bind(14, j.lost).Bind(15, j.decided_by).Step();
+  insert_job_.Bind(14, j.lost).Bind(15, j.decided_by).Bind(16, j.run).Bind(17, j.first_attempt).Step();
   return insert_job_.status();
 }
 

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,18 @@
 #include "security/secret_box.h"
 
 namespace titan::broker {
+
+// A jobs row whose state is not final, as an SQL condition: the partial index of live jobs and the
+// queries that use it say it in exactly this text (SQLite uses such an index only for a WHERE that
+// matches it). The state column holds the name as a blob (older files: as text): compared as text.
+inline constexpr const char* kLiveJobSql =
+    "CAST(state AS TEXT) IN ('PENDING', 'BLOCKED', 'SCHEDULED', 'QUEUED', 'RUNNING', 'WAITING_APPROVAL')";
+
+// The columns Journal::ReadJob and ReadDag read, in their order.
+#define TITAN_JOB_COLUMNS                                                                                \
+  "id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms, started_ms, " \
+  "finished_ms, lost, exit_code IS NULL, decided_by, run, first_attempt"
+#define TITAN_DAG_COLUMNS "id, name, agent_run_id, submitted_ms, job_ids, job_runs, seq"
 
 // A job's secret_env is sealed (security::SecretBox) before it is written: its spec row holds
 // "sealed_secret_env" in place of "secret_env", and a schedule whose jobs have secrets is sealed whole.
@@ -51,6 +64,7 @@ class Journal {
   struct LoadReport {
     int64_t last_job_seq = 0;          // the highest job seq in the file, skipped rows included
     std::vector<std::string> skipped;  // with salvage: one sentence per row skipped
+    bool partial = false;              // `recent` left finished jobs in the file only
   };
   // Reads the journal back, jobs and DAGs in submission order. A row that cannot be read (a spec or
   // DAG job list that does not decode, an unknown state, a field of the wrong type, a schedule the
@@ -58,12 +72,43 @@ class Journal {
   // names the row (table, seq, id), what is wrong and --salvage; with `salvage` the row is skipped and
   // logged as an error. A damaged file (SQLite finds it is not a database, or malformed) is an error
   // either way, naming the file and what to do. Never throws.
-  Status Load(const Visitor& visit, bool salvage = false, LoadReport* report = nullptr);
+  // `recent` > 0 reads back only the submissions of the newest `recent` jobs and those of jobs not yet
+  // final (each submission whole, with its DAG): the rest are finished jobs that stay in the file
+  // (FindJob, ListJobs read them). 0 reads everything.
+  Status Load(const Visitor& visit, bool salvage = false, LoadReport* report = nullptr, int64_t recent = 0);
+
+  // Reads of jobs that left the broker's memory (retention), each an indexed lookup. nullopt: the
+  // journal has no such row; an error: SQLite failed or the row is corrupt (named).
+  // The latest run of `id` (run 0) or its run `run`.
+  Result<std::optional<Job>> FindJob(const std::string& id, int64_t run = 0);
+  Result<std::optional<Dag>> FindDag(const std::string& id);
+  // Jobs with seq < `before`, newest first (`state`: only in that state, empty: any), handed to `visit`
+  // until it returns false or `max_rows` rows were read; a row that cannot be read is skipped (logged).
+  Status ListJobs(int64_t before, const std::string& state, int64_t max_rows,
+                  const std::function<bool(Job)>& visit);
+
+  // A jobs row as retention scans it: no spec decoded.
+  struct JobRow {
+    int64_t seq = 0;
+    std::string id;
+    int64_t run = 0;
+    std::string dag;
+    std::string state;
+    int64_t submitted_ms = 0, finished_ms = 0;
+  };
+  // Up to `limit` rows with seq > `after`, in seq order.
+  Status ScanJobs(int64_t after, int64_t limit, std::vector<JobRow>* out);
+  // Deletes the jobs rows with seq first..last / a DAG's row (require an open transaction).
+  Status DeleteJobs(int64_t first, int64_t last);
+  Status DeleteDag(const std::string& id);
+  // The number of jobs rows in each state (JobState order), for the counters STATS reports.
+  Status CountStates(int64_t (&counts)[kStateCount]);
 
  private:
   // Brings the file to the current schema version (creating it, or upgrading version 1 in place).
   Status Migrate();
-  Status QueryInt(const char* sql, int64_t* out);  // the first column of the first row
+  Status QueryInt(const char* sql, int64_t* out);
+  Status PrepareFinds();  // the statements of journal_find.cc  // the first column of the first row
   Status LoadFiles(const Visitor& visit);
   Status LoadJobs(const Visitor& visit, bool salvage, LoadReport* report);
   Status LoadDags(const Visitor& visit, bool salvage, LoadReport* report);
@@ -77,6 +122,24 @@ class Journal {
   Status ReadSpec(std::string_view blob, Job* j);
   Status UnsealSecretEnv(const wire::Map& spec, Job* j);
   Result<Job> ReadJob(sqlite::Statement& row);
+  // The first and last seq of the submission (the run of equal `dag` around it) that row `seq` is in.
+  Status SubmissionOf(int64_t seq, int64_t* first, int64_t* last);
+  // Seq ranges Load(recent) reads: submissions of live jobs older than the newest `recent` jobs, then
+  // everything from the submission of the `recent`-th newest job on.
+  Status RecentRanges(int64_t recent, std::vector<std::pair<int64_t, int64_t>>* ranges);
+  Status LoadJobRange(const Visitor& visit, bool salvage, LoadReport* report, int64_t first, int64_t last,
+                      std::set<std::string>* dags);
+  // Visits each row of `rows` (TITAN_JOB_COLUMNS / TITAN_DAG_COLUMNS); `dags` collects the jobs' DAG
+  // ids, `only` limits the DAGs visited to those.
+  Status LoadJobRows(const Visitor& visit, bool salvage, LoadReport* report, sqlite::Statement& rows,
+                     std::set<std::string>* dags);
+  Status LoadDagRows(const Visitor& visit, bool salvage, LoadReport* report, sqlite::Statement& rows,
+                     const std::set<std::string>* only);
+  // The DAG row of the submission that job row `seq` is in, visited (an old live submission).
+  Status LoadDagById(const Visitor& visit, bool salvage, LoadReport* report, int64_t seq);
+  // The seq of the DAG row of job row `job_seq`'s submission (0 when there is none: every DAG row).
+  Status DagSeqOfJob(int64_t job_seq, int64_t* dag_seq);
+  static Result<Dag> ReadDag(sqlite::Statement& row);
 
   std::string path_;
   std::string secrets_path_;  // secrets.key beside path_
@@ -84,7 +147,7 @@ class Journal {
 
   sqlite::Db db_;
   sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
-      delete_schedule_;
+      delete_schedule_, find_latest_, find_run_, find_dag_, scan_jobs_, delete_job_, delete_dag_;
   security::AuditLog audit_;  // after db_: its statements are finalized before the connection closes
   bool in_txn_ = false;
 };

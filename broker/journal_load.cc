@@ -11,12 +11,11 @@ namespace titan::broker {
 
 namespace {
 
-constexpr const char* kSelectJobs =
-    "SELECT id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms, "
-    "started_ms, "
-    "finished_ms, lost, exit_code IS NULL, decided_by FROM jobs ORDER BY seq";
-constexpr const char* kSelectDags =
-    "SELECT id, name, agent_run_id, submitted_ms, job_ids, job_runs, seq FROM dags ORDER BY seq";
+constexpr const char* kSelectJobs = "SELECT " TITAN_JOB_COLUMNS " FROM jobs ORDER BY seq";
+constexpr const char* kSelectJobRange =
+    "SELECT " TITAN_JOB_COLUMNS " FROM jobs WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq";
+constexpr const char* kSelectDags = "SELECT " TITAN_DAG_COLUMNS " FROM dags ORDER BY seq";
+constexpr const char* kSelectDagsFrom = "SELECT " TITAN_DAG_COLUMNS " FROM dags WHERE seq >= ?1 ORDER BY seq";
 
 // The keys a gate's spec holds besides JobSpec's (journal.cc SpecBytes): "kind": "GATE" and its
 // "message". Read by name: they are the journal's, not the protocol's.
@@ -101,6 +100,8 @@ Result<Job> Journal::ReadJob(sqlite::Statement& row) {
   j.finished_ms = row.ColumnInt(12);
   j.lost = row.ColumnInt(13);
   j.decided_by = std::string(row.ColumnBlob(15));
+  j.run = std::max<int64_t>(1, row.ColumnInt(16));
+  j.first_attempt = std::max<int64_t>(1, row.ColumnInt(17));
   return j;
 }
 
@@ -119,7 +120,9 @@ bool ReadList(std::string_view blob, Read read, std::vector<T>* out, std::string
   return true;
 }
 
-Result<Dag> ReadDag(sqlite::Statement& row) {
+}  // namespace
+
+Result<Dag> Journal::ReadDag(sqlite::Statement& row) {
   Dag d{std::string(row.ColumnBlob(0)),
         std::string(row.ColumnBlob(1)),
         std::string(row.ColumnBlob(2)),
@@ -151,8 +154,6 @@ Result<Dag> ReadDag(sqlite::Statement& row) {
   return d;
 }
 
-}  // namespace
-
 Status Journal::Corrupt(const std::string& row, const std::string& problem, bool salvage,
                         LoadReport* report) {
   const std::string what = row + " " + problem;
@@ -176,12 +177,35 @@ Status Journal::Damaged(Status s) {
                     path_ + " .recover | sqlite3 recovered.db`) and put that in its place");
 }
 
-Status Journal::Load(const Visitor& visit, bool salvage, LoadReport* report) {
+Status Journal::Load(const Visitor& visit, bool salvage, LoadReport* report, int64_t recent) {
   LoadReport local;
   if (report == nullptr) report = &local;
   if (Status s = LoadFiles(visit); !s.ok()) return s;
-  if (Status s = LoadJobs(visit, salvage, report); !s.ok()) return s;
-  if (Status s = LoadDags(visit, salvage, report); !s.ok()) return s;
+  if (recent <= 0) {
+    if (Status s = LoadJobs(visit, salvage, report); !s.ok()) return s;
+    if (Status s = LoadDags(visit, salvage, report); !s.ok()) return s;
+    return LoadSchedules(visit, salvage, report);
+  }
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  if (Status s = RecentRanges(recent, &ranges); !s.ok()) return Damaged(s);
+  std::set<std::string> dags;  // of the jobs read back: only their DAG rows are read
+  for (const auto& [first, last] : ranges) {
+    if (Status s = LoadJobRange(visit, salvage, report, first, last, &dags); !s.ok()) return s;
+  }
+  if (Status s = QueryInt("SELECT coalesce(max(seq), 0) FROM jobs", &report->last_job_seq); !s.ok())
+    return Damaged(s);
+  report->partial = ranges.size() != 1 || ranges.front().first > 1;
+  // DAG rows are in the order of their jobs' rows: those from the first job read back's DAG on, the older
+  // live submissions' by id.
+  int64_t from = 0;
+  for (size_t i = 0; i + 1 < ranges.size(); ++i) {
+    if (Status s = LoadDagById(visit, salvage, report, ranges[i].first); !s.ok()) return s;
+  }
+  if (Status s = DagSeqOfJob(ranges.back().first, &from); !s.ok()) return Damaged(s);
+  sqlite::Statement rows;
+  if (Status s = db_.Prepare(kSelectDagsFrom, &rows); !s.ok()) return Damaged(s);
+  rows.Bind(1, from);
+  if (Status s = LoadDagRows(visit, salvage, report, rows, &dags); !s.ok()) return s;
   return LoadSchedules(visit, salvage, report);
 }
 
@@ -195,9 +219,23 @@ Status Journal::LoadFiles(const Visitor& visit) {
 Status Journal::LoadJobs(const Visitor& visit, bool salvage, LoadReport* report) {
   sqlite::Statement rows;
   if (Status s = db_.Prepare(kSelectJobs, &rows); !s.ok()) return Damaged(s);
+  return LoadJobRows(visit, salvage, report, rows, nullptr);
+}
+
+Status Journal::LoadJobRange(const Visitor& visit, bool salvage, LoadReport* report, int64_t first,
+                             int64_t last, std::set<std::string>* dags) {
+  sqlite::Statement rows;
+  if (Status s = db_.Prepare(kSelectJobRange, &rows); !s.ok()) return Damaged(s);
+  rows.Bind(1, first).Bind(2, last);
+  return LoadJobRows(visit, salvage, report, rows, dags);
+}
+
+Status Journal::LoadJobRows(const Visitor& visit, bool salvage, LoadReport* report, sqlite::Statement& rows,
+                            std::set<std::string>* dags) {
   while (rows.Step()) {
     const int64_t seq = rows.ColumnInt(1);
     report->last_job_seq = std::max(report->last_job_seq, seq);
+    if (dags != nullptr) dags->emplace(rows.ColumnBlob(4));
     Result<Job> job = ReadJob(rows);
     if (job.ok()) {
       visit.job(std::move(job.value()));
@@ -213,7 +251,13 @@ Status Journal::LoadJobs(const Visitor& visit, bool salvage, LoadReport* report)
 Status Journal::LoadDags(const Visitor& visit, bool salvage, LoadReport* report) {
   sqlite::Statement rows;
   if (Status s = db_.Prepare(kSelectDags, &rows); !s.ok()) return Damaged(s);
+  return LoadDagRows(visit, salvage, report, rows, nullptr);
+}
+
+Status Journal::LoadDagRows(const Visitor& visit, bool salvage, LoadReport* report, sqlite::Statement& rows,
+                            const std::set<std::string>* only) {
   while (rows.Step()) {
+    if (only != nullptr && !only->count(std::string(rows.ColumnBlob(0)))) continue;
     Result<Dag> dag = ReadDag(rows);
     if (dag.ok()) {
       visit.dag(std::move(dag.value()));

@@ -1,4 +1,4 @@
-// Journal: schema version 2 on a fresh file, the in-place upgrade of a version 1 file, and a turn's
+// Journal: the current schema version on a fresh file, the in-place upgrade of a version 1 file, and a turn's
 // coalesced job writes (BrokerCore::CommitTurn) being what a restarted broker reads back.
 #include "broker/journal.h"
 
@@ -33,11 +33,11 @@ std::vector<Job> LoadJobs(Journal& journal) {
   return jobs;
 }
 
-TEST(Journal, AFreshFileHasSchemaVersionThree) {
+TEST(Journal, AFreshFileHasSchemaVersionFour) {
   testing::TempDir dir;
   Journal journal;
   ASSERT_TRUE(journal.Open(dir.File("broker.db")).ok());
-  EXPECT_EQ(3, UserVersion(dir.File("broker.db")));
+  EXPECT_EQ(4, UserVersion(dir.File("broker.db")));
 }
 
 TEST(Journal, UpgradesAVersionOneFileKeepingEveryRow) {
@@ -65,7 +65,7 @@ INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES('d1', 'd1
   EXPECT_EQ(0, UserVersion(path));
   Journal journal;
   ASSERT_TRUE(journal.Open(path).ok());
-  EXPECT_EQ(3, UserVersion(path));
+  EXPECT_EQ(4, UserVersion(path));
   const std::vector<Job> jobs = LoadJobs(journal);
   ASSERT_EQ(2u, jobs.size());
   EXPECT_EQ("a", jobs[0].id);
@@ -91,13 +91,13 @@ TEST(Journal, AFileOfAnEarlierBrokerGainsTheAuditTableAndKeepsItsVersion) {
     ASSERT_TRUE(journal.Open(path).ok());
   }
   {
-    sqlite::Db db;  // as an earlier broker left it: version 3, no audit table
+    sqlite::Db db;  // as an earlier broker left it: no audit table
     ASSERT_TRUE(db.Open(path, true).ok());
     ASSERT_TRUE(db.Exec("DROP TABLE audit").ok());
   }
   Journal journal;
   ASSERT_TRUE(journal.Open(path).ok());
-  EXPECT_EQ(3, UserVersion(path));
+  EXPECT_EQ(4, UserVersion(path));
   ASSERT_TRUE(journal.BeginIfNeeded().ok());
   ASSERT_TRUE(journal.audit()
                   .Append(wire::AuditEntry{
@@ -120,7 +120,7 @@ TEST(Journal, RefusesAFileFromANewerBroker) {
   Journal journal;
   const Status st = journal.Open(dir.File("broker.db"));
   EXPECT_EQ(
-      "the journal has schema version 9, newer than this broker's 3; run the titan version that wrote it",
+      "the journal has schema version 9, newer than this broker's 4; run the titan version that wrote it",
       st.message());
 }
 
@@ -193,10 +193,12 @@ TEST(Journal, AGateRowOfAnEarlierBrokerLoadsAsAGate) {
     sqlite::Db db;
     ASSERT_TRUE(db.Open(path, true).ok());
     sqlite::Statement st;
-    ASSERT_TRUE(db.Prepare("INSERT INTO jobs VALUES(1, 'hitl-gate-b', ?, '', 'd', 'BLOCKED', 0, '', NULL, "
-                           "'', 10, 0, 0, 0, '')",
-                           &st)
-                    .ok());
+    ASSERT_TRUE(
+        db.Prepare("INSERT INTO jobs(seq, id, spec, file_hash, dag, state, attempt, worker, exit_code, "
+                   "reason, submitted_ms, started_ms, finished_ms, lost, decided_by) VALUES(1, "
+                   "'hitl-gate-b', ?, '', 'd', 'BLOCKED', 0, '', NULL, '', 10, 0, 0, 0, '')",
+                   &st)
+            .ok());
     st.Bind(1, spec).Step();
     ASSERT_TRUE(st.status().ok()) << st.status().message();
   }

@@ -61,4 +61,6 @@ int64_t LogStore::Size(const std::string& job_id) const {
   return stat(PathOf(job_id).c_str(), &st) == 0 ? st.st_size : 0;
 }
 
+void LogStore::Remove(const std::string& job_id) { unlink(PathOf(job_id).c_str()); }
+
 }  // namespace titan::broker

@@ -17,6 +17,8 @@ class LogStore {
   // Up to `max_bytes` from `offset`; empty at or past the end.
   std::string Read(const std::string& job_id, int64_t offset, int64_t max_bytes) const;
   int64_t Size(const std::string& job_id) const;
+  // Deletes the job's log (journal retention); a log that is not there is no error.
+  void Remove(const std::string& job_id);
 
  private:
   std::string PathOf(const std::string& job_id) const;

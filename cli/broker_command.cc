@@ -31,7 +31,26 @@ void AddAddressOptions(CLI::App* cmd, broker::BrokerOptions* o) {
   cmd->add_option("--store-host", o->store_host, "TitanStore host to announce (default: the broker's host)");
 }
 
-// Heartbeats, recovery, auto-scaling, salvage, audit retention and keys.
+// How long finished jobs stay in memory and in the journal (docs/operations.md, "Finished jobs").
+void AddRetentionOptions(CLI::App* cmd, broker::BrokerOptions* o) {
+  cmd->add_option("--retain-finished-s", o->retain_finished_s,
+                  "a finished submission leaves memory this many seconds after its last job ended; it is "
+                  "still answered from the journal (0: no age limit)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100} * 365 * 86400))
+      ->capture_default_str();
+  cmd->add_option("--retain-finished-count", o->retain_finished_count,
+                  "finished jobs kept in memory at most (about 1.6 KiB each); the oldest leave first (0: no "
+                  "count limit)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+  cmd->add_option("--journal-retention-days", o->journal_retention_days,
+                  "finished jobs and their logs are deleted from the journal this many days after they "
+                  "ended (fractions allowed; 0: keep them forever)")
+      ->check(CLI::Range(0.0, 36500.0))
+      ->capture_default_str();
+}
+
+// Heartbeats, recovery, auto-scaling, salvage, audit retention, job retention and keys.
 void AddBehaviourOptions(CLI::App* cmd, broker::BrokerOptions* o) {
   cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "worker heartbeat interval")
       ->check(CLI::Range(50, 600000))
@@ -66,6 +85,7 @@ void AddBehaviourOptions(CLI::App* cmd, broker::BrokerOptions* o) {
                 "start even if journal rows cannot be read: skip them (each is logged) instead of refusing "
                 "to start; see docs/operations.md");
   AddAuditRetentionOption(*cmd, &o->audit_retention_days);
+  AddRetentionOptions(cmd, o);
   cmd->add_option("--keys", o->keys_dir,
                   "keys folder (titan keys init); default <dir>/keys. With keys every socket speaks CURVE");
   cmd->add_flag("--insecure", o->insecure,

@@ -58,12 +58,13 @@ std::optional<wire::Decoded> RecvDecoded(zmq::socket_t& s, int timeout_ms) {
   return wire::Decode(std::span<const std::string_view>(views));
 }
 
-Cluster::Cluster(std::string dir) : dir_(std::move(dir)) {
+Cluster::Cluster(std::string dir, const std::vector<std::string>& broker_args) : dir_(std::move(dir)) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   std::vector<std::string> args = {"broker",     "--port", "0",     "--worker-port", "0",
                                    "--pub-port", "0",      "--dir", dir_ + "/broker"};
   for (const std::string& a : NodeKeyArgs()) args.push_back(a);
+  for (const std::string& a : broker_args) args.push_back(a);
   broker_ = std::make_unique<TitanProcess>(args, dir_ + "/broker.log");
   if (broker_->WaitReady().empty()) {
     std::fprintf(stderr, "jobs_bench: the broker did not start (see %s/broker.log)\n", dir_.c_str());
@@ -124,6 +125,8 @@ pid_t Cluster::WorkerPid(const std::string& name) const {
   auto it = workers_.find(name);
   return it == workers_.end() ? -1 : it->second->pid();
 }
+
+pid_t Cluster::BrokerPid() const { return broker_ ? broker_->pid() : -1; }
 
 std::optional<Message> Cluster::Call(Message request, int timeout_ms) {
   const int64_t rid = next_rid_++;

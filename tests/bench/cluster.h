@@ -23,8 +23,9 @@ struct JobFile {
 
 class Cluster {
  public:
-  // Starts `titan broker` with its data in `dir`; logs go to dir/*.log. Check ok() afterwards.
-  explicit Cluster(std::string dir);
+  // Starts `titan broker` with its data in `dir` and `broker_args` added (retention flags); logs go to
+  // dir/*.log. Check ok() afterwards.
+  explicit Cluster(std::string dir, const std::vector<std::string>& broker_args = {});
   ~Cluster();  // SIGTERM to workers (they drain), then the broker; SIGKILL after a grace period
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
@@ -40,6 +41,8 @@ class Cluster {
   // Sends `sig` to the worker and reaps it (SIGTERM drains it first).
   void StopWorker(const std::string& name, int sig);
   pid_t WorkerPid(const std::string& name) const;
+  pid_t BrokerPid() const;
+  const std::string& dir() const { return dir_; }
 
   // Request/reply over one DEALER, matching rid; nullopt on timeout.
   std::optional<wire::Message> Call(wire::Message request, int timeout_ms = 30000);

@@ -592,6 +592,8 @@ class StatsMsg(MessageRecord):
     failed: int  # FAILED + DEAD
     scaling: Optional[List["ScaleEvent"]] = None  # recent auto-scaling decisions, newest last
     malformed_from_workers: Optional[int] = None  # worker-port messages refused as undecodable since start
+    jobs_in_memory: Optional[int] = None  # job runs the broker holds in memory (live ones and recently finished ones); the counts above also cover finished jobs kept only in the journal
+    jobs_evicted: Optional[int] = None  # finished job runs dropped from memory by retention since start (still answered from the journal)
 
 
 @dataclasses.dataclass

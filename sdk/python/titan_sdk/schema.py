@@ -408,6 +408,8 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('failed', 'int'),
         FieldSpec('scaling', 'list<ScaleEvent>', True),
         FieldSpec('malformed_from_workers', 'int', True),
+        FieldSpec('jobs_in_memory', 'int', True),
+        FieldSpec('jobs_evicted', 'int', True),
     ),
     MsgType.WORKER_STOP: (
         FieldSpec('name', 'str'),
