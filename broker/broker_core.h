@@ -191,6 +191,7 @@ class BrokerCore {
     int64_t port = 0;        // its address port (WORKER_READY.port); 0: none. Such a worker was started
                              // by an operator and auto-scaling never retires it
     std::string principal;   // the key's principal it registered with (empty without CURVE)
+    std::optional<wire::MachineStats> machine;  // its machine, as its last HEARTBEAT reported it
   };
   struct Waiter {
     Route route;
