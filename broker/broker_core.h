@@ -88,6 +88,9 @@ struct CoreConfig {
   int64_t retain_finished_ms = 0;
   int64_t retain_finished_count = 0;
   int64_t journal_retention_ms = 0;
+  // JOB_LIST examines at most this many jobs per request (core_job_list.cc): a filter that matches few
+  // of a long history answers a shorter page and a cursor, in bounded time.
+  int64_t list_scan_limit = 50000;
 };
 
 // The fencing lease a worker gets in WORKER_WELCOME: a worker that hears nothing from the broker this
@@ -252,11 +255,10 @@ class BrokerCore {
   wire::Message JobInfoReply(const std::string& id) const;
   wire::Message JobInfoReply(const Job* job, int64_t runs) const;
   wire::Message JobGet(const wire::JobGetMsg& req) const;
-  wire::Message ListJobs(const wire::JobListMsg& req) const;
+  wire::Message ListJobs(const wire::JobListMsg& req) const;  // core_job_list.cc
   // JOB_LIST once finished jobs may be in the journal only: the journal's rows, newest first.
   wire::Message ListJournaledJobs(const wire::JobListMsg& req, std::optional<JobState> filter,
                                   size_t limit) const;
-  static bool Listed(const Job& job, std::optional<JobState> state, const std::optional<std::string>& type);
   wire::Message ReadLogs(const wire::JobLogsMsg& req) const;
   wire::Message Stop(const std::string& id, Instant now);
   wire::Message Stats(Instant now) const;
@@ -471,6 +473,8 @@ class BrokerCore {
   // Run `run` (1-based) of job `id` exactly; null when there is no such run.
   Job* FindRun(const std::string& id, int64_t run);
   const Job* FindRun(const std::string& id, int64_t run) const;
+  // The seq of order_[i], or of the nearest earlier entry whose job is in memory (0: none); core_job_list.cc.
+  int64_t OrderedSeq(size_t i) const;
   // Whether a service counts as done for its DAG: it became ready once (its children were released).
   static bool DoneForDag(const Job& job);
   std::string QueuedReason(const Job& job) const;
