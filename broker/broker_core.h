@@ -221,6 +221,8 @@ class BrokerCore {
     int64_t created_ms = 0;  // wall: ticks before this are not owed
     int64_t last_ms = 0;     // wall: last fire; created_ms until it first fires
     int64_t next_ms = 0;     // wall: the next cron tick (0: none)
+    bool enabled = true;     // false: SCHEDULE_ENABLE disabled it; it keeps its definition and does not fire
+    int64_t resumed_ms = 0;  // wall: when it was last enabled again; ticks before this are not owed
   };
   struct Timer {
     int64_t at;  // monotonic
@@ -311,11 +313,13 @@ class BrokerCore {
   wire::Message DagList(const wire::DagListMsg& req) const;
   wire::Message DagGet(const std::string& id) const;
   wire::Message DagCancel(const std::string& id, Instant now);
+  wire::Message DagRerun(const std::string& id, Instant now);  // core_dag_rerun.cc
   wire::Message RunList(const wire::RunListMsg& req) const;
   wire::Message DecideGate(const wire::GateDecideMsg& req, Instant now);
   void OpenGate(Job& gate, Instant now);
 
   // Recurring schedules (core_schedules.cc).
+  wire::Message ScheduleEnable(const wire::ScheduleEnableMsg& req, Instant now);
   wire::Message ScheduleAdd(const wire::ScheduleAddMsg& req, Instant now);
   // The refusal of a schedule's jobs: none, a file neither sent nor deployed, a parent outside the
   // schedule.

@@ -126,6 +126,10 @@ Message BrokerCore::Change(const Message& req, Instant now) {
       return Serve<wire::ScheduleAddMsg>(req, [&](auto&& add) { return ScheduleAdd(add, now); });
     case MsgType::kScheduleRemove:
       return Serve<wire::ScheduleRemoveMsg>(req, [&](auto&& remove) { return ScheduleRemove(remove.name); });
+    case MsgType::kScheduleEnable:
+      return Serve<wire::ScheduleEnableMsg>(req, [&](auto&& enable) { return ScheduleEnable(enable, now); });
+    case MsgType::kDagRerun:
+      return Serve<wire::DagRerunMsg>(req, [&](auto&& rerun) { return DagRerun(rerun.id, now); });
     default:
       return wire::MakeError(ErrorCode::kUnknownType,
                              std::string(wire::NameOf(req.type)) + " is not a request the broker answers");
