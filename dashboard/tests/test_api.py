@@ -76,13 +76,22 @@ def test_gate_decisions_are_made_as_the_logged_in_principal_and_a_reject_needs_a
 def test_jobs_are_filtered_and_paged_by_the_server(app):
     jobs = [job("j%03d" % i, "COMPLETED" if i % 2 else "FAILED", dag="d1" if i < 10 else None, worker="w1")
             for i in range(120)]
-    http, _ = login_as(app, "reader", FakeClient(jobs))
-    page = http.get("/api/jobs?state=failed&size=25&page=2").json()
-    assert (page["total"], page["pages"], page["page"], len(page["rows"])) == (60, 3, 2, 25)
-    assert all(r["state"] == "FAILED" for r in page["rows"])
-    assert http.get("/api/jobs?dag=d1").json()["total"] == 10
+    fake = FakeClient(jobs)
+    http, _ = login_as(app, "reader", fake)
+    first = http.get("/api/jobs?state=failed&size=25").json()
+    assert len(first["rows"]) == 25 and all(r["state"] == "FAILED" for r in first["rows"])
+    second = http.get("/api/jobs?state=failed&size=25&before=%d" % first["next"]).json()
+    third = http.get("/api/jobs?state=failed&size=25&before=%d" % second["next"]).json()
+    assert (len(second["rows"]), len(third["rows"]), third["next"]) == (25, 10, None)
+    assert len({r["id"] for r in first["rows"] + second["rows"] + third["rows"]}) == 60
+    assert len(http.get("/api/jobs?dag=d1").json()["rows"]) == 10
     assert [r["id"] for r in http.get("/api/jobs?q=J11").json()["rows"]] == ["j11%d" % i for i in range(10)]
+    # The broker filters: the dashboard passes every filter on and never fetches more than the page.
+    http.get("/api/jobs?worker=w1&requirement=GPU&since_ms=5&until_ms=9&size=20")
+    assert fake.pages_asked[-1] == {"state": None, "dag": None, "worker": "w1", "requirement": "GPU",
+                                    "id_contains": None, "since_ms": 5, "until_ms": 9, "limit": 20, "before_seq": None}
     assert http.get("/api/jobs?since_ms=soon").status_code == 400
+    assert "page cursor" in http.get("/api/jobs?before=x").json()["error"]
 
 
 def test_secrets_are_masked_even_if_the_broker_sent_a_value(app):

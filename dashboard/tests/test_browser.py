@@ -3,6 +3,9 @@
 # and rejected with the buttons (audited under the principal), a running job stopped, a reader who sees no
 # action and whose forged POST is refused, and an id holding HTML shown as text. Jobs wait for flag files the
 # test writes, never for time; every wait has a deadline. Screenshots of each page go to a temporary folder.
+import os
+import re
+
 import pytest
 
 from browser import (browser, cell_text, have_chromium, paste_login, screenshot, secure_cluster, start_dashboard,
@@ -62,6 +65,11 @@ def test_the_login_link_shows_two_workers_and_is_spent(env):
     workers = "return [...document.querySelectorAll('#workers tbody tr')].map(r => r.dataset.worker);"
     wait_for(d, lambda d: {"w1", "w2"} <= set(d.execute_script(workers)), "workers w1 and w2 on the Overview")
     assert cell_text(d, "#workers tr[data-worker=w1] .slots").endswith("/4")
+    # Each worker's CPU share arrives with its heartbeats and is drawn in its row, live.
+    for name in ("w1", "w2"):
+        wait_for(d, lambda d: re.match(r"^\d+ % of \d+$", cell_text(d, "#workers tr[data-worker=%s] .cpu" % name)),
+                 "a CPU value for " + name)
+    assert cell_text(d, "#workers tr[data-worker=w1] .mem").endswith(" GiB")
     screenshot(d, env["shots"], "overview")
 
 
@@ -102,6 +110,7 @@ def test_approve_with_the_button_runs_the_child_and_reject_with_a_reason(env, fl
     d.get(env["base"] + "/dags/" + name)
     button = wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#gates button[data-action=approve]"),
                       "the gate's Approve button")
+    assert re.match(r"^expires in 4[78] h", cell_text(d, "#gates .gate .expires"))  # max_wait_s: 48 h by default
     button[0].click()
     wait_for(d, lambda d: row_state(d, "nodes", child) == "COMPLETED", "the child of the approved gate COMPLETED")
     screenshot(d, env["shots"], "dag-approved")
@@ -111,6 +120,7 @@ def test_approve_with_the_button_runs_the_child_and_reject_with_a_reason(env, fl
     d.get(env["base"] + "/gates")
     row = "#gates tr[data-gate='%s']" % gate2
     wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, row + " input.reason"), "the gate in the inbox")
+    assert re.match(r"^expires in 4[78] h", cell_text(d, row + " .expires"))
     screenshot(d, env["shots"], "gates")
     d.find_element(By.CSS_SELECTOR, row + " input.reason").send_keys("not this week")
     d.find_element(By.CSS_SELECTOR, row + " button[data-action=reject]").click()

@@ -30,7 +30,7 @@ function gateBanner(gates) {
     const url = "/api/gates/" + encodeURIComponent(g.id);
     box.append(el("div", {class: "gate", "data-gate": g.id},
       el("b", {text: "Approval needed: "}), el("span", {class: "message", text: g.message || ""}), " ",
-      el("span", {class: "note", text: "(" + g.id + ")"}), " ",
+      el("span", {class: "note", text: "(" + g.id + ")"}), " ", timeLeft(g.expires_ms), " ",
       actionButton("Approve", "approve", async () => { await post(url + "/approve"); }) || "",
       can("operate") ? reason : "",
       actionButton("Reject", "reject", async () => { await post(url + "/reject", {reason: reason.value}); }) || ""));
