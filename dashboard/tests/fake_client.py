@@ -23,6 +23,7 @@ class FakeClient:
         self.down = False
         self.closed = False
         self.pages_asked: List[Dict[str, Any]] = []
+        self.files: Dict[tuple, bytes] = {}
 
     def _check(self) -> None:
         if self.down:
@@ -49,6 +50,29 @@ class FakeClient:
         seqs = [(len(self.jobs) - i, j) for i, j in enumerate(self.jobs)]
         rows = [(seq, j) for seq, j in seqs if (before_seq is None or seq < before_seq) and flt.matches(j.to_dict())]
         return JobPage([j for _, j in rows[:limit]], rows[limit - 1][0] if len(rows) > limit else None)
+
+    def download_artifact(self, name: str, save_path=None, space: str = "uploads"):
+        self._check()
+        data = self.files.get((space, name))
+        if data is None:
+            return None
+        with open(save_path, "wb") as out:
+            out.write(data)
+        return {"space": space, "name": name, "size": len(data)}
+
+    def put_artifact(self, filepath, space: str, name: str):
+        with open(filepath, "rb") as f:
+            self.files[(space, name)] = f.read()
+        self.actions.append(("put", space, name))
+        return {"space": space, "name": name, "size": len(self.files[(space, name)])}
+
+    def rerun_dag(self, dag_id: str) -> str:
+        self.actions.append(("rerun", dag_id))
+        return dag_id + "#2"
+
+    def enable_schedule(self, name: str, enabled: bool = True) -> bool:
+        self.actions.append(("enable" if enabled else "disable", name))
+        return True
 
     def get_job(self, job_id: str, run: Optional[int] = None):
         self._check()

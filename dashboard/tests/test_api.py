@@ -131,3 +131,52 @@ def test_a_huge_log_is_sent_as_its_tail_with_its_size(app):
     assert tail["truncated"] and tail["next_offset"] == len(log) and tail["start"] == len(log) - 64 * 1024
     assert tail["text"].endswith("line 0019999\n")
     assert http.get("/api/jobs/big/log.txt").content == log
+
+
+def test_a_file_downloads_with_its_bytes_and_an_unknown_one_is_a_404(app):
+    fake = FakeClient()
+    fake.files[("uploads", "out/report.bin")] = bytes(range(256)) * 3
+    http, _ = login_as(app, "reader", fake)
+    got = http.get("/api/files/uploads/out/report.bin")
+    assert got.status_code == 200 and got.content == bytes(range(256)) * 3
+    assert 'filename="report.bin"' in got.headers["content-disposition"]
+    assert "no file uploads/nope" in http.get("/api/files/uploads/nope").json()["error"]
+    assert "use uploads or perm_files" in http.get("/api/files/elsewhere/x").json()["error"]
+
+
+def test_uploading_a_script_needs_the_submit_permission_and_the_csrf_token(app):
+    for role in ("reader", "operator"):
+        fake = FakeClient()
+        http, session = login_as(app, role, fake)
+        refused = http.post("/api/files/upload?name=run.sh", content=b"echo hi\n",
+                            headers={"X-CSRF-Token": session.csrf})
+        assert refused.status_code == 403 and "needs the submit permission" in refused.json()["error"]
+        assert fake.files == {}
+    fake = FakeClient()
+    http, session = login_as(app, "admin", fake)
+    assert http.post("/api/files/upload?name=run.sh", content=b"echo hi\n").status_code == 403  # no token
+    done = http.post("/api/files/upload?name=tools/run.sh&space=perm_files", content=b"echo hi\n",
+                     headers={"X-CSRF-Token": session.csrf})
+    assert done.json()["file"]["size"] == 8 and fake.files == {("perm_files", "tools/run.sh"): b"echo hi\n"}
+    bad = http.post("/api/files/upload?name=../x", content=b"x", headers={"X-CSRF-Token": session.csrf})
+    assert bad.status_code == 400 and "artifact name" in bad.json()["error"]
+
+
+def test_rerun_a_dag_and_enable_or_disable_a_schedule_need_the_submit_permission(app):
+    posts = ("/api/dags/etl/rerun", "/api/schedules/nightly/disable", "/api/schedules/nightly/enable")
+    for role in ("reader", "operator"):
+        fake = FakeClient()
+        http, session = login_as(app, role, fake)
+        for path in posts:
+            refused = http.post(path, headers={"X-CSRF-Token": session.csrf})
+            assert refused.status_code == 403 and "needs the submit permission" in refused.json()["error"]
+        assert fake.actions == []
+    fake = FakeClient()
+    http, session = login_as(app, "admin", fake)
+    assert http.post(posts[0]).status_code == 403  # no CSRF token
+    csrf = {"X-CSRF-Token": session.csrf}
+    assert http.post(posts[0], headers=csrf).json() == {"dag": "etl#2"}
+    assert http.post(posts[1], headers=csrf).json() == {"enabled": False}
+    assert http.post(posts[2], headers=csrf).json() == {"enabled": True}
+    assert http.post("/api/schedules/nightly/pause", headers=csrf).status_code == 404
+    assert fake.actions == [("rerun", "etl"), ("disable", "nightly"), ("enable", "nightly")]

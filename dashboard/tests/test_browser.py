@@ -184,6 +184,68 @@ def test_an_id_holding_html_is_shown_as_text(env, flag_script):
     assert "No such job" in d.find_element(By.TAG_NAME, "h1").text
 
 
+def test_a_finished_dag_reruns_with_the_button_and_a_schedule_is_disabled_and_enabled(env, flag_script):
+    script, flag = flag_script
+    flag.write_text("go")
+    d, sdk = env["driver"], env["sdk"]
+    name, a = unique_id("rerun"), unique_id("a")
+    sdk.submit_dag(name, [TitanJob(a, script, args=str(flag))])
+    assert sdk.wait_dag(name, timeout=30)["state"] == "COMPLETED"
+    paste_login(d, env["base"], env["creds"]["admin"])
+    d.get(env["base"] + "/dags/" + name)
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=rerun-dag]"), "the Re-run button")[0] \
+        .click()
+    wait_for(d, lambda d: cell_text(d, "#dag-id") == name + "#2", "the page of the new run")
+    wait_for(d, lambda d: row_state(d, "nodes", a) == "COMPLETED", "the job of the re-run COMPLETED")
+    assert sdk.get_job(a).run == 2
+    schedule = unique_id("nightly")
+    sdk.add_schedule(schedule, "0 2 * * *", [TitanJob("tick", script, args=str(flag))])
+    row = "#schedules tr[data-schedule='%s']" % schedule
+    d.get(env["base"] + "/schedules")
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, row + " button[data-action=disable]"), "Disable")[0].click()
+    wait_for(d, lambda d: cell_text(d, row + " .enabled") == "disabled", "the schedule disabled")
+    assert next(s for s in sdk.list_schedules() if s["name"] == schedule)["enabled"] is False
+    d.find_element(By.CSS_SELECTOR, row + " button[data-action=enable]").click()
+    wait_for(d, lambda d: cell_text(d, row + " .enabled") == "enabled", "the schedule enabled again")
+    screenshot(d, env["shots"], "schedules")
+    sdk.remove_schedule(schedule)
+
+
+def downloaded(folder, name: str):
+    """The bytes of `name` in `folder` once the browser finished writing it (no .crdownload left), else None."""
+    path = folder / name
+    if not path.exists() or any(p.suffix == ".crdownload" for p in folder.iterdir()):
+        return None
+    return path.read_bytes()
+
+
+def test_a_published_file_downloads_with_its_bytes_and_a_script_uploads(env, tmp_path):
+    d, sdk = env["driver"], env["sdk"]
+    data = os.urandom(300_000) + b"<script>alert(1)</script>"
+    name = unique_id("published") + ".bin"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / name).write_bytes(data)
+    sdk.put_artifact(tmp_path / "src" / name, "uploads", "results/" + name)
+    paste_login(d, env["base"], env["creds"]["admin"])
+    saved = tmp_path / "downloads"
+    saved.mkdir()
+    d.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(saved)})
+    d.get(env["base"] + "/files")
+    link = "#files tr[data-file='uploads/results/%s'] a.download" % name
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, link), "the published file in the list")[0].click()
+    assert wait_for(d, lambda d: downloaded(saved, name), "the download of " + name) == data
+    script = tmp_path / "src" / (unique_id("uploaded") + ".sh")
+    script.write_bytes(b"#!/bin/sh\necho uploaded from the dashboard\n")
+    d.find_element(By.ID, "upload-file").send_keys(str(script))
+    d.find_element(By.CSS_SELECTOR, "#upload button[data-action=upload]").click()
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#files tr[data-file='perm_files/%s']" % script.name),
+             "the uploaded script in the list")
+    screenshot(d, env["shots"], "files")
+    back = tmp_path / "back.sh"
+    assert sdk.download_artifact(script.name, back, "perm_files") is not None and back.read_bytes() == \
+        script.read_bytes()
+
+
 def test_every_other_page_renders(env):
     d = env["driver"]
     for page, marker in (("events", "#events"), ("runs", "h1"), ("services", "h1"), ("schedules", "h1"),

@@ -164,6 +164,12 @@ async def dag_cancel(request: Request):
 
 
 @api
+async def dag_rerun(request: Request):
+    session = need_action(request, "submit")
+    return {"dag": await _call(request)(session.client.rerun_dag, request.path_params["id"])}
+
+
+@api
 async def gates(request: Request):
     session = need_session(request)
     waiting = await _call(request)(session.client.list_jobs, "WAITING_APPROVAL", LIST_LIMIT)
@@ -210,6 +216,16 @@ async def schedules(request: Request):
 
 
 @api
+async def schedule_enable(request: Request):
+    session = need_action(request, "submit")
+    if request.path_params["action"] not in ("enable", "disable"):
+        raise HttpError(404, "a schedule is enabled with POST .../enable and disabled with POST .../disable")
+    enabled = request.path_params["action"] == "enable"
+    await _call(request)(session.client.enable_schedule, request.path_params["name"], enabled)
+    return {"enabled": enabled}
+
+
+@api
 async def files(request: Request):
     session = need_session(request)
     return {"files": await _call(request)(session.client.list_artifacts)}
@@ -227,11 +243,13 @@ ROUTES = [
     Route("/api/jobs/{id:path}", job),
     Route("/api/dags", dags),
     Route("/api/dags/{id:path}/cancel", dag_cancel, methods=["POST"]),
+    Route("/api/dags/{id:path}/rerun", dag_rerun, methods=["POST"]),
     Route("/api/dags/{id:path}", dag),
     Route("/api/gates", gates),
     Route("/api/gates/{id:path}/{decision:str}", gate_decide, methods=["POST"]),
     Route("/api/runs", runs),
     Route("/api/services", services),
     Route("/api/schedules", schedules),
+    Route("/api/schedules/{name:path}/{action:str}", schedule_enable, methods=["POST"]),
     Route("/api/files", files),
 ]

@@ -71,11 +71,16 @@ function head(g) {
   const d = g.dag;
   const cancel = d.state !== "RUNNING" ? null : actionButton("Cancel DAG", "cancel-dag",
     async () => { await post("/api/dags/" + encodeURIComponent(d.id) + "/cancel"); });
+  // A finished DAG runs again as a new DAG of the same name: this page then moves to it.
+  const rerun = d.state === "RUNNING" ? null : actionButton("Re-run DAG", "rerun-dag", async () => {
+    const r = await post("/api/dags/" + encodeURIComponent(d.id) + "/rerun");
+    location.href = "/dags/" + encodeURIComponent(r.dag);
+  }, "submit");
   return el("section", {id: "dag-head"},
     el("h1", {}, "DAG ", el("span", {id: "dag-id", text: d.id}), " ", el("span", {id: "dag-state"}, badge(d.state))),
     el("p", {class: "note"}, d.done + "/" + d.jobs + " done" + (d.failed ? ", " + d.failed + " failed" : "") +
        (d.agent_run_id ? " · agent run " + d.agent_run_id : "") + " · submitted " + fmtTime(d.submitted_ms)),
-    cancel || "", gateBanner(g.nodes.filter(j => j.kind === "GATE" && j.state === "WAITING_APPROVAL")));
+    cancel || "", rerun || "", gateBanner(g.nodes.filter(j => j.kind === "GATE" && j.state === "WAITING_APPROVAL")));
 }
 
 async function load() {
