@@ -9,20 +9,23 @@
 namespace titan::broker {
 
 Message BrokerCore::DagRerun(const std::string& id, Instant now) {
-  auto it = dags_.find(id);
-  if (it == dags_.end()) return Invalid("no DAG '" + id + "'; see `titan dags`");
-  const Dag& dag = it->second;
+  Dag dag_scratch;
+  const Dag* found = LookUpDag(id, &dag_scratch);  // a finished DAG may be in the journal only (retention)
+  if (found == nullptr) return Invalid("no DAG '" + id + "'; see `titan dags`");
+  const Dag& dag = *found;
   wire::JobSubmitMsg submit{.dag = dag.name};
   if (!dag.agent_run_id.empty()) submit.agent_run_id = dag.agent_run_id;
   std::set<std::string> sent;  // file names already in submit.files
   for (size_t i = 0; i < dag.job_ids.size(); ++i) {
-    const Job* job = FindRun(dag.job_ids[i], dag.job_runs[i]);
+    Job job_scratch, latest_scratch;
+    const Job* job = LookUp(dag.job_ids[i], dag.job_runs[i], &job_scratch);
     if (job == nullptr) return Invalid("DAG '" + id + "' names job '" + dag.job_ids[i] + "', which is gone");
     if (!IsFinal(job->state)) {
       return Invalid("DAG '" + id + "' has not finished (job '" + job->id + "' is " + StateName(job->state) +
                      "); wait for it, or cancel it with `titan dag-cancel " + id + "`, then re-run it");
     }
-    if (jobs_.at(job->id).run != job->run) {
+    if (const Job* latest = LookUp(job->id, 0, &latest_scratch);
+        latest != nullptr && latest->run != job->run) {
       return Invalid("job '" + job->id + "' of DAG '" + id +
                      "' was submitted again since; re-run its latest DAG");
     }

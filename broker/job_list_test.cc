@@ -87,7 +87,7 @@ TEST_F(JobListTest, WithRetentionFinishedJobsArePagedFromTheJournalWithTheSameCu
   EXPECT_EQ("j3 j2 j1 | more", Ids(page));
   EXPECT_EQ("j0", Ids(List({.limit = 3, .before_seq = page.next_before_seq})));
   EXPECT_EQ("j5", Ids(List({.state = "COMPLETED", .limit = 10, .id_contains = "5"})));
-  EXPECT_EQ("j1 j0", Ids(List({.limit = 10, .before_seq = page.next_before_seq, .worker = "w1"})));
+  EXPECT_EQ("j0", Ids(List({.limit = 10, .before_seq = page.next_before_seq, .worker = "w1"})));
 }
 
 TEST_F(JobListTest, AnUnknownStateIsRefusedWithTheStatesThatExist) {
