@@ -14,6 +14,8 @@ namespace titan::broker {
 namespace {
 
 constexpr int64_t kMaxPage = 10000;
+// Journal rows read per request at most (each decodes a spec): the loop's bound, under list_scan_limit.
+constexpr int64_t kMaxJournalRows = 20000;
 
 bool ContainsNoCase(const std::string& text, const std::string& part) {
   return std::search(text.begin(), text.end(), part.begin(), part.end(), [](char a, char b) {
@@ -115,7 +117,8 @@ Message BrokerCore::ListJournaledJobs(const wire::JobListMsg& req, std::optional
     if (!add(*job)) return std::move(reply).ToMessage();
     before = job->seq;
   }
-  const int64_t max_rows = std::max<int64_t>(1, config_.list_scan_limit - examined);
+  const int64_t max_rows =
+      std::max<int64_t>(1, std::min(kMaxJournalRows, config_.list_scan_limit) - examined);
   int64_t read = 0, last_seq = 0;
   const Status s = journal_->ListJobs(before, state ? StateName(*state) : "", max_rows, [&](Job job) {
     ++read;
