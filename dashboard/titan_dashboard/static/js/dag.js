@@ -1,6 +1,6 @@
-// One DAG: the graph (cytoscape, laid out by dagre) with each node coloured by its state and updated live from
-// the feed; a click on a node shows its log, followed live. Gates waiting for a decision get a banner with
-// Approve / Reject; the DAG can be cancelled.
+// One DAG: the graph (cytoscape, laid out by dagre, or breadth-first past BIG_DAG nodes) with each node coloured
+// by its state and updated live from the feed; a click on a node shows its log, followed live. Gates waiting for a
+// decision get a banner with Approve / Reject; the DAG can be cancelled, and re-run once finished.
 "use strict";
 const BIG_DAG = 200;  // nodes; see draw()
 const dagId = pathId("/dags/");
