@@ -88,6 +88,9 @@ struct CoreConfig {
   int64_t retain_finished_ms = 0;
   int64_t retain_finished_count = 0;
   int64_t journal_retention_ms = 0;
+  // JOB_LIST examines at most this many jobs per request (core_job_list.cc): a filter that matches few
+  // of a long history answers a shorter page and a cursor, in bounded time.
+  int64_t list_scan_limit = 50000;
 };
 
 // The fencing lease a worker gets in WORKER_WELCOME: a worker that hears nothing from the broker this
@@ -191,6 +194,7 @@ class BrokerCore {
     int64_t port = 0;        // its address port (WORKER_READY.port); 0: none. Such a worker was started
                              // by an operator and auto-scaling never retires it
     std::string principal;   // the key's principal it registered with (empty without CURVE)
+    std::optional<wire::MachineStats> machine;  // its machine, as its last HEARTBEAT reported it
   };
   struct Waiter {
     Route route;
@@ -217,6 +221,8 @@ class BrokerCore {
     int64_t created_ms = 0;  // wall: ticks before this are not owed
     int64_t last_ms = 0;     // wall: last fire; created_ms until it first fires
     int64_t next_ms = 0;     // wall: the next cron tick (0: none)
+    bool enabled = true;     // false: SCHEDULE_ENABLE disabled it; it keeps its definition and does not fire
+    int64_t resumed_ms = 0;  // wall: when it was last enabled again; ticks before this are not owed
   };
   struct Timer {
     int64_t at;  // monotonic
@@ -251,11 +257,10 @@ class BrokerCore {
   wire::Message JobInfoReply(const std::string& id) const;
   wire::Message JobInfoReply(const Job* job, int64_t runs) const;
   wire::Message JobGet(const wire::JobGetMsg& req) const;
-  wire::Message ListJobs(const wire::JobListMsg& req) const;
+  wire::Message ListJobs(const wire::JobListMsg& req) const;  // core_job_list.cc
   // JOB_LIST once finished jobs may be in the journal only: the journal's rows, newest first.
   wire::Message ListJournaledJobs(const wire::JobListMsg& req, std::optional<JobState> filter,
                                   size_t limit) const;
-  static bool Listed(const Job& job, std::optional<JobState> state, const std::optional<std::string>& type);
   wire::Message ReadLogs(const wire::JobLogsMsg& req) const;
   wire::Message Stop(const std::string& id, Instant now);
   wire::Message Stats(Instant now) const;
@@ -308,11 +313,13 @@ class BrokerCore {
   wire::Message DagList(const wire::DagListMsg& req) const;
   wire::Message DagGet(const std::string& id) const;
   wire::Message DagCancel(const std::string& id, Instant now);
+  wire::Message DagRerun(const std::string& id, Instant now);  // core_dag_rerun.cc
   wire::Message RunList(const wire::RunListMsg& req) const;
   wire::Message DecideGate(const wire::GateDecideMsg& req, Instant now);
   void OpenGate(Job& gate, Instant now);
 
   // Recurring schedules (core_schedules.cc).
+  wire::Message ScheduleEnable(const wire::ScheduleEnableMsg& req, Instant now);
   wire::Message ScheduleAdd(const wire::ScheduleAddMsg& req, Instant now);
   // The refusal of a schedule's jobs: none, a file neither sent nor deployed, a parent outside the
   // schedule.
@@ -470,6 +477,8 @@ class BrokerCore {
   // Run `run` (1-based) of job `id` exactly; null when there is no such run.
   Job* FindRun(const std::string& id, int64_t run);
   const Job* FindRun(const std::string& id, int64_t run) const;
+  // The seq of order_[i], or of the nearest earlier entry whose job is in memory (0: none); core_job_list.cc.
+  int64_t OrderedSeq(size_t i) const;
   // Whether a service counts as done for its DAG: it became ready once (its children were released).
   static bool DoneForDag(const Job& job);
   std::string QueuedReason(const Job& job) const;

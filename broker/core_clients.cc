@@ -2,7 +2,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <unordered_set>
 
 #include "broker/audit.h"
 #include "broker/broker_core.h"
@@ -127,6 +126,10 @@ Message BrokerCore::Change(const Message& req, Instant now) {
       return Serve<wire::ScheduleAddMsg>(req, [&](auto&& add) { return ScheduleAdd(add, now); });
     case MsgType::kScheduleRemove:
       return Serve<wire::ScheduleRemoveMsg>(req, [&](auto&& remove) { return ScheduleRemove(remove.name); });
+    case MsgType::kScheduleEnable:
+      return Serve<wire::ScheduleEnableMsg>(req, [&](auto&& enable) { return ScheduleEnable(enable, now); });
+    case MsgType::kDagRerun:
+      return Serve<wire::DagRerunMsg>(req, [&](auto&& rerun) { return DagRerun(rerun.id, now); });
     default:
       return wire::MakeError(ErrorCode::kUnknownType,
                              std::string(wire::NameOf(req.type)) + " is not a request the broker answers");
@@ -180,81 +183,6 @@ Message BrokerCore::JobInfoReply(const Job* job, int64_t runs) const {
     const std::string reason = QueuedReason(*job);
     if (!reason.empty()) reply.job->reason = reason;
   }
-  return std::move(reply).ToMessage();
-}
-
-Message BrokerCore::ListJobs(const wire::JobListMsg& req) const {
-  std::optional<JobState> filter;
-  if (req.state) {
-    filter = StateFromName(*req.state);
-    if (!filter)
-      return Invalid("unknown state '" + *req.state +
-                     "'; use one of PENDING BLOCKED "
-                     "SCHEDULED QUEUED RUNNING WAITING_APPROVAL COMPLETED FAILED CANCELLED DEAD SKIPPED");
-  }
-  const size_t limit = static_cast<size_t>(std::clamp<int64_t>(req.limit, 1, 10000));
-  wire::JobListReplyMsg reply;
-  // Every job not yet final is in memory; finished ones may be in the journal only (retention).
-  if (Retaining() && !(filter && !IsFinal(*filter))) return ListJournaledJobs(req, filter, limit);
-  for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
-    auto latest = jobs_.find(it->first);
-    // Left memory, or an earlier run of a reused id (listed by JOB_GET run).
-    if (latest == jobs_.end() || latest->second.run != it->second) continue;
-    const Job& job = latest->second;
-    if (!Listed(job, filter, req.job_type)) continue;
-    if (reply.jobs.size() == limit) {
-      reply.truncated = true;
-      break;
-    }
-    reply.jobs.push_back(RenderJobInfo(job));
-  }
-  return std::move(reply).ToMessage();
-}
-
-bool BrokerCore::Listed(const Job& job, std::optional<JobState> state,
-                        const std::optional<std::string>& type) {
-  if (state && job.state != *state) return false;
-  return !type || *type == (job.service ? "SERVICE" : "RUN_PAYLOAD");
-}
-
-Message BrokerCore::ListJournaledJobs(const wire::JobListMsg& req, std::optional<JobState> filter,
-                                      size_t limit) const {
-  // Newest first, by seq: the jobs this turn admitted (not in the journal until it commits), then the
-  // journal's rows, each shown as memory has it when it is there. An earlier run of a reused id is
-  // listed by JOB_GET run only. At most kMaxListScan rows are read: past that the list says truncated.
-  constexpr int64_t kMaxListScan = 20000;
-  wire::JobListReplyMsg reply;
-  int64_t before = INT64_MAX;
-  std::unordered_set<std::string> seen;  // ids listed: their newest run came first
-  auto add = [&](const Job& job) {
-    if (!seen.insert(job.id).second) return true;
-    const Job* in_memory = FindRun(job.id, job.run);
-    const Job& shown = in_memory != nullptr ? *in_memory : job;
-    if (!Listed(shown, filter, req.job_type)) return true;
-    if (reply.jobs.size() == limit) {
-      reply.truncated = true;
-      return false;
-    }
-    reply.jobs.push_back(RenderJobInfo(shown));
-    return true;
-  };
-  for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
-    const Job* job = FindRun(it->first, it->second);
-    if (job == nullptr) continue;
-    if (job->journal_owed != Job::Owed::kInsert) break;
-    if (!add(*job)) return std::move(reply).ToMessage();
-    before = job->seq;
-  }
-  int64_t read = 0;
-  const std::string state = filter ? StateName(*filter) : "";
-  const Status s = journal_->ListJobs(before, state, kMaxListScan, [&](Job job) {
-    ++read;
-    return add(job);
-  });
-  if (!s.ok())
-    return wire::MakeError(ErrorCode::kUnavailable,
-                           "cannot read the journal (" + s.message() + "); retry later");
-  if (read == kMaxListScan && reply.jobs.size() < limit) reply.truncated = true;
   return std::move(reply).ToMessage();
 }
 

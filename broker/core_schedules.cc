@@ -17,8 +17,10 @@ std::string Stamp(int64_t ms) { return FormatUtc(ms, "%Y%m%dT%H%MZ"); }
 
 // The journal's record of a schedule: SCHEDULE_ADD's cron, jobs, files and dag, and when it was
 // created. A map of the journal's own (DecodeSchedule reads it back), so its keys are written here.
+// A disabled schedule adds "enabled": false; one enabled again adds "resumed_ms".
 std::string Definition(const std::string& cron, const std::vector<wire::JobSpec>& jobs,
-                       const std::vector<wire::FileBlob>& files, int64_t created_ms, const std::string& dag) {
+                       const std::vector<wire::FileBlob>& files, int64_t created_ms, const std::string& dag,
+                       bool enabled, int64_t resumed_ms) {
   wire::List job_list, file_list;
   for (const auto& j : jobs) job_list.push_back(j.ToDatum());
   for (const auto& f : files) file_list.push_back(f.ToDatum());
@@ -27,6 +29,8 @@ std::string Definition(const std::string& cron, const std::vector<wire::JobSpec>
               {"files", Datum(std::move(file_list))},
               {"created_ms", Datum(created_ms)}};
   if (!dag.empty()) m.emplace_back("dag", Datum(Text{dag}));
+  if (!enabled) m.emplace_back("enabled", Datum(false));
+  if (resumed_ms > 0) m.emplace_back("resumed_ms", Datum(resumed_ms));
   std::string out;
   wire::EncodeMsgpack(Datum(std::move(m)), &out);
   return out;
@@ -99,9 +103,26 @@ Message BrokerCore::ScheduleList() const {
                            .cron = s.cron,
                            .jobs = static_cast<int64_t>(s.jobs.size()),
                            .next_ms = s.next_ms,
-                           .last_ms = s.last_ms > s.created_ms ? std::optional(s.last_ms) : std::nullopt});
+                           .last_ms = s.last_ms > s.created_ms ? std::optional(s.last_ms) : std::nullopt,
+                           .enabled = s.enabled});
   }
   return std::move(reply).ToMessage();
+}
+
+Message BrokerCore::ScheduleEnable(const wire::ScheduleEnableMsg& req, Instant now) {
+  auto it = schedules_.find(req.name);
+  if (it == schedules_.end()) return Invalid("no schedule '" + req.name + "'; see `titan schedules`");
+  Schedule& s = it->second;
+  if (s.enabled == req.enabled) return wire::OkMsg{}.ToMessage();
+  s.enabled = req.enabled;
+  if (s.enabled) {  // from its next tick on; what it missed while disabled is not owed
+    s.resumed_ms = now.wall_ms;
+    s.next_ms = NextCronTime(s.spec, now.wall_ms);
+    if (s.next_ms > 0) ArmWallTimer(TimerKind::kSchedule, s.name, 0, s.next_ms, now);
+  }
+  SaveSchedule(s);
+  spdlog::info("broker: schedule {} {}", s.name, s.enabled ? "enabled" : "disabled");
+  return wire::OkMsg{}.ToMessage();
 }
 
 Message BrokerCore::ScheduleRemove(const std::string& name) {
@@ -114,8 +135,9 @@ void BrokerCore::SaveSchedule(const Schedule& s) {
   if (Status st = journal_->BeginIfNeeded(); !st.ok()) return;
   const bool secret =
       std::any_of(s.jobs.begin(), s.jobs.end(), [](const wire::JobSpec& j) { return j.secret_env; });
-  if (Status st = journal_->PutSchedule(s.name, Definition(s.cron, s.jobs, s.files, s.created_ms, s.dag),
-                                        s.last_ms, secret);
+  if (Status st = journal_->PutSchedule(
+          s.name, Definition(s.cron, s.jobs, s.files, s.created_ms, s.dag, s.enabled, s.resumed_ms),
+          s.last_ms, secret);
       !st.ok()) {
     spdlog::error("broker: journal: {}", st.message());
   }
@@ -156,6 +178,12 @@ Result<BrokerCore::Schedule> BrokerCore::DecodeSchedule(std::string name, const 
   const Datum* created = wire::FindField(*m, "created_ms");
   if (created != nullptr && !std::holds_alternative<int64_t>(created->v))
     return Status::Invalid("has a definition whose created_ms is not an integer");
+  const Datum* enabled = wire::FindField(*m, "enabled");
+  if (enabled != nullptr && !std::holds_alternative<bool>(enabled->v))
+    return Status::Invalid("has a definition whose enabled is not a boolean");
+  const Datum* resumed = wire::FindField(*m, "resumed_ms");
+  if (resumed != nullptr && !std::holds_alternative<int64_t>(resumed->v))
+    return Status::Invalid("has a definition whose resumed_ms is not an integer");
   Result<wire::ScheduleAddMsg> typed = wire::ScheduleAddMsg::From(add);
   if (!typed.ok()) return Status::Invalid("has a definition the schema refuses (" + typed.message() + ")");
   Schedule s;
@@ -165,6 +193,8 @@ Result<BrokerCore::Schedule> BrokerCore::DecodeSchedule(std::string name, const 
   s.files = std::move(typed->files);
   s.dag = typed->dag.value_or("");
   s.created_ms = created != nullptr ? std::get<int64_t>(created->v) : 0;
+  s.enabled = enabled == nullptr || std::get<bool>(enabled->v);
+  s.resumed_ms = resumed != nullptr ? std::get<int64_t>(resumed->v) : 0;
   s.last_ms = last_ms;
   auto spec = ParseCron(s.cron, &error);
   if (!spec) return Status::Invalid("has a cron expression that does not parse (" + error + ")");
@@ -175,7 +205,11 @@ Result<BrokerCore::Schedule> BrokerCore::DecodeSchedule(std::string name, const 
 void BrokerCore::RestoreSchedule(Schedule s, Instant now) {
   const std::string name = s.name;
   Schedule& stored = schedules_[name] = std::move(s);
-  const int64_t missed = NextCronTime(stored.spec, stored.last_ms);
+  if (!stored.enabled) {  // shown with the tick it would fire at; armed when enabled again
+    stored.next_ms = NextCronTime(stored.spec, now.wall_ms);
+    return;
+  }
+  const int64_t missed = NextCronTime(stored.spec, std::max(stored.last_ms, stored.resumed_ms));
   if (missed > 0 && missed <= now.wall_ms) {
     spdlog::info("broker: schedule {} missed its tick while the broker was down; running it once now", name);
     FireSchedule(stored, now);  // also arms the next tick

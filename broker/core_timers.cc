@@ -47,7 +47,7 @@ void BrokerCore::FireTimer(const Timer& t, Instant now) {
     case TimerKind::kSchedule: {
       auto it = schedules_.find(t.key);
       // Removed, or armed again since (a newer timer stands for its next tick).
-      if (it == schedules_.end() || it->second.next_ms != t.wall) return;
+      if (it == schedules_.end() || it->second.next_ms != t.wall || !it->second.enabled) return;
       if (WallDue(t, now)) FireSchedule(it->second, now);
       return;
     }

@@ -49,7 +49,8 @@ wire::WorkerInfo BrokerCore::RenderWorker(const Worker& w, Instant now) const {
                           .running = {w.running.begin(), w.running.end()},
                           .seen_ms_ago = now.mono_ms - w.last_seen,
                           .parent = w.parent.empty() ? std::nullopt : std::optional(w.parent),
-                          .port = w.port > 0 ? std::optional(w.port) : std::nullopt};
+                          .port = w.port > 0 ? std::optional(w.port) : std::nullopt,
+                          .machine = w.machine};
 }
 
 void BrokerCore::PublishWorker(const Worker& w, const char* event, Instant now) {
@@ -123,6 +124,7 @@ void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Insta
     case MsgType::kHeartbeat:
       return FromWorker<wire::HeartbeatMsg>(identity, msg, now, rid, [&](Worker& w, wire::HeartbeatMsg beat) {
         if (beat.draining.value_or(false) && !w.draining) StartDraining(w, now);
+        if (beat.machine) w.machine = std::move(beat.machine);
       });
     case MsgType::kJobStarted:  // confirms the RUNNING published at assignment: nothing new to tell anyone
       return FromWorker<wire::JobStartedMsg>(identity, msg, now, rid, [](Worker&, wire::JobStartedMsg) {});

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "base/clock.h"
+
 namespace titan::broker {
 
 namespace {
@@ -110,6 +112,9 @@ wire::JobInfo RenderJobInfo(const Job& job) {
     info.kind = "GATE";
     info.message = job.message;
     info.decided_by = text(job.decided_by);
+    if (job.state == JobState::kWaitingApproval && job.started_ms) {
+      info.expires_ms = AddMs(job.started_ms, job.max_wait_ms);
+    }
   }
   if (job.service) {
     info.job_type = "SERVICE";

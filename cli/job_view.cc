@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/exit_reason.h"
+#include "cli/machine_view.h"
 
 namespace titan::cli {
 namespace {
@@ -278,6 +279,9 @@ void RenderWorkers(const std::vector<wire::WorkerInfo>& workers, std::ostringstr
         << Join(w.capabilities, ", ") << "]";
     if (!w.state.empty() && w.state != "READY") out << " (" << w.state << ")";
     out << '\n';
+    if (const std::string machine = w.machine ? RenderMachine(*w.machine) : ""; !machine.empty()) {
+      out << "    " << machine << '\n';
+    }
     for (const std::string& id : w.running) out << "    \u2514\u2500\u2500 " << id << '\n';
   }
 }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cli/machine_view.h"
+
 namespace titan::cli {
 namespace {
 
@@ -183,6 +185,30 @@ TEST(Stats, ShowsTheAddressPortNextToTheWorkerAsTheOriginalDid) {
             screen.find(" \u2022 [w1]                 Load: 0/4 (0%)     | Skills: [GENERAL, GPU]\n"
                         " \u2022 [worker-8081] [8081] Load: 0/4 (0%)     | Skills: [GENERAL, GPU]\n"))
       << screen;
+}
+
+TEST(Stats, ShowsEachWorkersMachineUnderItWhenItReportedOne) {
+  wire::WorkerInfo w = Worker("w1", 0, {"GENERAL"});
+  w.machine = wire::MachineStats{.cpu_permille = 423,
+                                 .cpus = 8,
+                                 .mem_used_bytes = int64_t{3} << 30,
+                                 .mem_total_bytes = int64_t{16} << 30,
+                                 .load1_milli = 1520,
+                                 .disk_free_bytes = int64_t{120} << 30,
+                                 .gpus = std::vector<wire::GpuStats>{{.index = 0,
+                                                                      .name = "A100",
+                                                                      .util_pct = 87,
+                                                                      .mem_used_bytes = int64_t{30} << 30,
+                                                                      .mem_total_bytes = int64_t{40} << 30}}};
+  const std::string screen = RenderStats(wire::StatsMsg{.workers = {w, Worker("w2", 0, {"GENERAL"})}});
+  EXPECT_NE(
+      std::string::npos,
+      screen.find(
+          " \u2022 [w1] Load: 0/4 (0%)     | Skills: [GENERAL]\n"
+          "    CPU 42% of 8 | Mem 3.0/16.0 GiB | Load 1.52 | Disk free 120.0 GiB | GPU0 87% 30.0/40.0 GiB\n"
+          " \u2022 [w2] Load: 0/4 (0%)     | Skills: [GENERAL]\n"))
+      << screen;
+  EXPECT_EQ("", RenderMachine(wire::MachineStats{}));
 }
 
 // Keyed by the schema's names, in schema order; absent optional fields (parent, scaling) left out.

@@ -150,7 +150,7 @@ std::vector<Inbound> BrokerLink::Receive(Instant at) {
 
 int64_t BrokerLink::Backoff() const { return BackoffMs(unanswered_ + 1, kFirstBackoffMs, kMaxBackoffMs); }
 
-int64_t BrokerLink::Tick(Instant at, int64_t busy, bool draining) {
+int64_t BrokerLink::Tick(Instant at, const std::function<wire::HeartbeatMsg()>& heartbeat) {
   const int64_t now = at.mono_ms;
   if (!hello_ && !worker_) StartDiscovery(now);
   if (state_ == State::kDiscovering) {
@@ -167,9 +167,7 @@ int64_t BrokerLink::Tick(Instant at, int64_t busy, bool draining) {
     return hello_deadline_;
   }
   if (now >= next_heartbeat_) {
-    wire::HeartbeatMsg hb{.busy = busy};
-    if (draining) hb.draining = true;
-    Send(hb.ToMessage());
+    Send(heartbeat().ToMessage());
     next_heartbeat_ = now + heartbeat_ms_;
   }
   return std::min(next_heartbeat_, last_heard_ + SilenceLimitMs() + 1);

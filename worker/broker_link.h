@@ -49,8 +49,9 @@ class BrokerLink {
   // After poll: reads what arrived; returns the worker-dialog messages for the loop to handle
   // (WORKER_WELCOME and HEARTBEAT are handled here, but WORKER_WELCOME is passed on too).
   std::vector<Inbound> Receive(Instant now);
-  // Timers: resend HELLO, heartbeat, declare the broker dead. Returns when it next needs a call.
-  int64_t Tick(Instant now, int64_t busy, bool draining);  // monotonic ms
+  // Timers: resend HELLO, heartbeat, declare the broker dead. Returns when it next needs a call
+  // (monotonic ms). `heartbeat` builds the HEARTBEAT to send; it is called only when one is due.
+  int64_t Tick(Instant now, const std::function<wire::HeartbeatMsg()>& heartbeat);
   // Sends on the worker socket; false when not connected or the socket is full.
   bool Send(const wire::Message& msg);
   bool Writable();

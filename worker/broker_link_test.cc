@@ -76,7 +76,7 @@ TEST(BrokerLink, AWallClockJumpEitherWayDoesNotMakeTheBrokerLookGone) {
     return ready;
   });
   Instant now{kT0, kWall0};
-  link.Tick(now, 0, false);
+  link.Tick(now, [] { return wire::HeartbeatMsg{.busy = 0}; });
   ASSERT_EQ(MsgType::kHello, broker.Serve());
   Await(link, now);
   ASSERT_EQ(MsgType::kWorkerReady, broker.Serve());
@@ -86,13 +86,13 @@ TEST(BrokerLink, AWallClockJumpEitherWayDoesNotMakeTheBrokerLookGone) {
   // 5 s of monotonic time (within the 10 beats of silence allowed) while the wall clock jumps.
   for (const int64_t wall_step : {kHour, -2 * kHour, 3 * kHour}) {
     now = Instant{now.mono_ms + 1700, now.wall_ms + wall_step};
-    link.Tick(now, 0, false);
+    link.Tick(now, [] { return wire::HeartbeatMsg{.busy = 0}; });
     EXPECT_EQ(BrokerLink::State::kReady, link.state()) << "wall step " << wall_step;
     EXPECT_EQ(MsgType::kHeartbeat, broker.Serve());  // still beating on the same connection
   }
   // Only monotonic silence counts: 10 beats of it, and the link starts over with a HELLO.
   now = Instant{now.mono_ms + 10 * 1000 + 1, now.wall_ms};
-  link.Tick(now, 0, false);
+  link.Tick(now, [] { return wire::HeartbeatMsg{.busy = 0}; });
   EXPECT_EQ(BrokerLink::State::kDiscovering, link.state());
   EXPECT_EQ(MsgType::kHello, broker.Serve());
 }
@@ -110,7 +110,7 @@ TEST(BrokerLink, AfterARefusedHandshakeItConnectsWithItsCredentialFileAsRewritte
       ctx, "127.0.0.1", broker.port, 1000, [] { return wire::WorkerReadyMsg{.name = "w1"}; },
       *security::ReadCredential(path));
   const Instant now{kT0, kWall0};
-  link.Tick(now, 0, false);
+  link.Tick(now, [] { return wire::HeartbeatMsg{.busy = 0}; });
   Await(link, now);  // refused: the file is as it was, so the link waits for ZeroMQ's next try
   EXPECT_EQ(std::nullopt, link.TakeNewServerKey());
   EXPECT_EQ(BrokerLink::State::kDiscovering, link.state());

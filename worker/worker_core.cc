@@ -316,6 +316,13 @@ int64_t WorkerCore::Busy() const {
   return n;
 }
 
+wire::HeartbeatMsg WorkerCore::Heartbeat(const MachineSample& sample) {
+  wire::HeartbeatMsg hb{.busy = Busy(), .machine = MachineStatsOf(sample, last_cpu_)};
+  if (draining_) hb.draining = true;
+  if (sample.cpu) last_cpu_ = sample.cpu;
+  return hb;
+}
+
 wire::WorkerReadyMsg WorkerCore::ReadyMessage() const {
   wire::WorkerReadyMsg ready{
       .name = c_.name, .host = c_.host, .pid = c_.pid, .slots = c_.slots, .capabilities = c_.capabilities};

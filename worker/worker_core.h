@@ -21,6 +21,7 @@
 #include "schemas/generated/messages.h"
 #include "worker/child_process.h"
 #include "worker/child_workers.h"
+#include "worker/machine_stats.h"
 #include "worker/service.h"
 
 namespace titan::worker {
@@ -119,6 +120,9 @@ class WorkerCore {
   // runs, which are being killed) and the results the broker has not acknowledged.
   wire::WorkerReadyMsg ReadyMessage() const;
   int64_t Busy() const;  // jobs held: running, backing off between restarts, waiting for a file
+  // The HEARTBEAT to send now: slots in use, draining, and this machine as `sample` shows it (the CPU
+  // share is over the time since the previous call's sample).
+  wire::HeartbeatMsg Heartbeat(const MachineSample& sample);
   bool draining() const { return draining_; }
   bool done() const { return done_; }  // drained: the loop may end
 
@@ -193,8 +197,9 @@ class WorkerCore {
   bool done_ = false;
   // Fencing. lease_ms_: from WORKER_WELCOME (0: the broker sets none, no fencing); monotonic times.
   int64_t lease_ms_ = 0;
-  int64_t last_contact_ = 0;  // the broker last heard from
-  int64_t last_turn_ = 0;     // the last BeginTurn
+  int64_t last_contact_ = 0;          // the broker last heard from
+  int64_t last_turn_ = 0;             // the last BeginTurn
+  std::optional<CpuTimes> last_cpu_;  // the CPU times of the last heartbeat's sample
   std::vector<Command> out_;
 };
 

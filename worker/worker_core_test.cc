@@ -151,5 +151,25 @@ TEST_F(WorkerCoreTest, AWallClockJumpFiresNoTimeoutAndKillsNothingEarly) {
   EXPECT_EQ("signal a KILL", Tick(kT0 + 15000));
 }
 
+TEST_F(WorkerCoreTest, AHeartbeatCarriesTheBusySlotsAndTheMachineWithItsCpuShareSinceTheLastOne) {
+  Deliver(Assign("a", 1));
+  const MachineSample first{.cpu = CpuTimes{.busy = 100, .total = 1000},
+                            .cpus = 2,
+                            .mem = MemInfo{.total_bytes = 1000, .available_bytes = 250}};
+  const wire::HeartbeatMsg hb1 = core_->Heartbeat(first);
+  EXPECT_EQ(1, hb1.busy);
+  EXPECT_FALSE(hb1.draining.has_value());
+  ASSERT_TRUE(hb1.machine.has_value());
+  EXPECT_FALSE(hb1.machine->cpu_permille.has_value());  // one sample: no share yet
+  EXPECT_EQ(750, hb1.machine->mem_used_bytes);
+  const wire::HeartbeatMsg hb2 = core_->Heartbeat(MachineSample{.cpu = CpuTimes{.busy = 400, .total = 2000}});
+  EXPECT_EQ(300, hb2.machine->cpu_permille);
+  // A sample without CPU times keeps the last one as the base of the next share.
+  core_->Heartbeat(MachineSample{});
+  EXPECT_EQ(
+      100,
+      core_->Heartbeat(MachineSample{.cpu = CpuTimes{.busy = 500, .total = 3000}}).machine->cpu_permille);
+}
+
 }  // namespace
 }  // namespace titan::worker

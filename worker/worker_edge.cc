@@ -22,13 +22,14 @@ constexpr int64_t kFetchChunk = wire::kMaxChunkBytes;  // bytes per chunk
 }  // namespace
 
 WorkerEdge::WorkerEdge(std::string name, JobContext ctx, exec::PidRegistry registry,
-                       artifacts::BlobStore cache, ChildWorkers children)
+                       artifacts::BlobStore cache, ChildWorkers children, MachineProbe machine)
     : name_(std::move(name)),
       ctx_(std::move(ctx)),
       registry_(std::move(registry)),
       cache_(std::move(cache)),
       fetch_(&cache_, kFetchCredit, kFetchChunk),
-      children_(std::move(children)) {}
+      children_(std::move(children)),
+      machine_(std::move(machine)) {}
 
 RunningJob* WorkerEdge::Find(const std::string& id) {
   auto it = jobs_.find(id);
@@ -280,7 +281,7 @@ int64_t WorkerEdge::NextDue(int64_t now) const {
 }
 
 bool WorkerEdge::Owns(pid_t pid) const {
-  if (children_.Owns(pid) || reaper_.pid() == pid) return true;
+  if (children_.Owns(pid) || reaper_.pid() == pid || machine_.Owns(pid)) return true;
   for (const auto& [id, job] : jobs_) {
     if (job->child && job->child->pid() == pid) return true;
     if (job->probe && job->probe->pid() == pid) return true;

@@ -17,6 +17,7 @@
 #include "worker/broker_link.h"
 #include "worker/child_workers.h"
 #include "worker/file_fetch.h"
+#include "worker/machine_probe.h"
 #include "worker/pid_registry.h"
 #include "worker/running_job.h"
 
@@ -35,7 +36,10 @@ struct Observed {
 class WorkerEdge {
  public:
   WorkerEdge(std::string name, JobContext ctx, exec::PidRegistry registry, artifacts::BlobStore cache,
-             ChildWorkers children);
+             ChildWorkers children, MachineProbe machine);
+
+  // This machine now, for a heartbeat (machine_probe.h). Never blocks.
+  MachineSample SampleMachine(int64_t now) { return machine_.Sample(now); }
 
   // Commands. Launch and Respawn return the leader's pid, or why the job could not start.
   Result<int64_t> Launch(const wire::JobAssignMsg& assign);
@@ -85,6 +89,7 @@ class WorkerEdge {
   artifacts::BlobStore cache_;  // job files by content hash
   FileFetch fetch_;
   ChildWorkers children_;
+  MachineProbe machine_;
   exec::ChildProcess reaper_;                                // declared before jobs_: destroyed after them
   std::map<std::string, std::unique_ptr<RunningJob>> jobs_;  // by id
 };

@@ -79,6 +79,13 @@ ChildWorkers ChildWorkersOf(const WorkerOptions& o, const std::string& name) {
                                           .drain_grace_ms = o.drain_grace_ms});
 }
 
+// Samples this machine for heartbeats: free space of the filesystem of --dir; GPUs when nvidia-smi is on
+// the PATH.
+MachineProbe MachineProbeOf(const WorkerOptions& o) {
+  return MachineProbe(std::filesystem::absolute(o.dir).lexically_normal().string(),
+                      MachineProbe::FindNvidiaSmi(exec::CurrentEnvironment()));
+}
+
 // The directory of this worker's job cgroups, with what a previous life left there ended; "" when no
 // cgroup can be made here (then said once: a job's processes that call setsid escape its cleanup).
 std::string JobCgroupDir(const WorkerOptions& o) {
@@ -123,7 +130,7 @@ Worker::Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::Bl
     : name_(o.name.empty() ? HostName() + "-" + std::to_string(getpid()) : o.name),
       core_(CoreConfigOf(o, name_)),
       edge_(name_, JobContextOf(o, std::move(cgroup_dir)), std::move(registry), std::move(cache),
-            ChildWorkersOf(o, name_)),
+            ChildWorkersOf(o, name_), MachineProbeOf(o)),
       link_(
           ctx_, o.host, o.port, o.heartbeat_ms, [this] { return core_.ReadyMessage(); },
           std::move(credential)) {}
@@ -237,7 +244,8 @@ int Worker::Run() {
   std::vector<zmq::pollitem_t> items;
   while (!core_.done()) {
     Instant now = Now();
-    const int64_t link_due = link_.Tick(now, core_.Busy(), core_.draining());
+    const int64_t link_due =
+        link_.Tick(now, [&] { return core_.Heartbeat(edge_.SampleMachine(now.mono_ms)); });
     const int64_t due = NextDue(now, link_due);
     const bool can_send = link_.state() == BrokerLink::State::kReady && link_.Writable();
     items.assign(3, zmq::pollitem_t{});

@@ -4,6 +4,8 @@ from typing import Any, Dict, List, Optional
 
 from titan_sdk.errors import TitanTimeoutError
 from titan_sdk.job import JobInfo
+from titan_sdk.job_list import JobPage
+from titan_dashboard.views import JobFilter
 
 
 def job(job_id: str, state: str = "COMPLETED", **fields: Any) -> JobInfo:
@@ -20,6 +22,8 @@ class FakeClient:
         self.actions: List[tuple] = []
         self.down = False
         self.closed = False
+        self.pages_asked: List[Dict[str, Any]] = []
+        self.files: Dict[tuple, bytes] = {}
 
     def _check(self) -> None:
         if self.down:
@@ -36,6 +40,39 @@ class FakeClient:
     def list_jobs(self, state: Optional[str] = None, limit: int = 100, job_type: Optional[str] = None):
         self._check()
         return [j for j in self.jobs if state is None or j.state == state][:limit]
+
+    def list_jobs_page(self, limit: int = 100, before_seq: Optional[int] = None, **filters: Any) -> JobPage:
+        """As the broker pages: `self.jobs` is newest first, and a job's seq is len(jobs) - its index."""
+        self._check()
+        self.pages_asked.append(dict(filters, limit=limit, before_seq=before_seq))
+        flt = JobFilter(filters.get("state"), filters.get("dag"), filters.get("worker"), filters.get("requirement"),
+                        filters.get("id_contains"), filters.get("since_ms"), filters.get("until_ms"))
+        seqs = [(len(self.jobs) - i, j) for i, j in enumerate(self.jobs)]
+        rows = [(seq, j) for seq, j in seqs if (before_seq is None or seq < before_seq) and flt.matches(j.to_dict())]
+        return JobPage([j for _, j in rows[:limit]], rows[limit - 1][0] if len(rows) > limit else None)
+
+    def download_artifact(self, name: str, save_path=None, space: str = "uploads"):
+        self._check()
+        data = self.files.get((space, name))
+        if data is None:
+            return None
+        with open(save_path, "wb") as out:
+            out.write(data)
+        return {"space": space, "name": name, "size": len(data)}
+
+    def put_artifact(self, filepath, space: str, name: str):
+        with open(filepath, "rb") as f:
+            self.files[(space, name)] = f.read()
+        self.actions.append(("put", space, name))
+        return {"space": space, "name": name, "size": len(self.files[(space, name)])}
+
+    def rerun_dag(self, dag_id: str) -> str:
+        self.actions.append(("rerun", dag_id))
+        return dag_id + "#2"
+
+    def enable_schedule(self, name: str, enabled: bool = True) -> bool:
+        self.actions.append(("enable" if enabled else "disable", name))
+        return True
 
     def get_job(self, job_id: str, run: Optional[int] = None):
         self._check()

@@ -76,13 +76,22 @@ def test_gate_decisions_are_made_as_the_logged_in_principal_and_a_reject_needs_a
 def test_jobs_are_filtered_and_paged_by_the_server(app):
     jobs = [job("j%03d" % i, "COMPLETED" if i % 2 else "FAILED", dag="d1" if i < 10 else None, worker="w1")
             for i in range(120)]
-    http, _ = login_as(app, "reader", FakeClient(jobs))
-    page = http.get("/api/jobs?state=failed&size=25&page=2").json()
-    assert (page["total"], page["pages"], page["page"], len(page["rows"])) == (60, 3, 2, 25)
-    assert all(r["state"] == "FAILED" for r in page["rows"])
-    assert http.get("/api/jobs?dag=d1").json()["total"] == 10
+    fake = FakeClient(jobs)
+    http, _ = login_as(app, "reader", fake)
+    first = http.get("/api/jobs?state=failed&size=25").json()
+    assert len(first["rows"]) == 25 and all(r["state"] == "FAILED" for r in first["rows"])
+    second = http.get("/api/jobs?state=failed&size=25&before=%d" % first["next"]).json()
+    third = http.get("/api/jobs?state=failed&size=25&before=%d" % second["next"]).json()
+    assert (len(second["rows"]), len(third["rows"]), third["next"]) == (25, 10, None)
+    assert len({r["id"] for r in first["rows"] + second["rows"] + third["rows"]}) == 60
+    assert len(http.get("/api/jobs?dag=d1").json()["rows"]) == 10
     assert [r["id"] for r in http.get("/api/jobs?q=J11").json()["rows"]] == ["j11%d" % i for i in range(10)]
+    # The broker filters: the dashboard passes every filter on and never fetches more than the page.
+    http.get("/api/jobs?worker=w1&requirement=GPU&since_ms=5&until_ms=9&size=20")
+    assert fake.pages_asked[-1] == {"state": None, "dag": None, "worker": "w1", "requirement": "GPU",
+                                    "id_contains": None, "since_ms": 5, "until_ms": 9, "limit": 20, "before_seq": None}
     assert http.get("/api/jobs?since_ms=soon").status_code == 400
+    assert "page cursor" in http.get("/api/jobs?before=x").json()["error"]
 
 
 def test_secrets_are_masked_even_if_the_broker_sent_a_value(app):
@@ -122,3 +131,52 @@ def test_a_huge_log_is_sent_as_its_tail_with_its_size(app):
     assert tail["truncated"] and tail["next_offset"] == len(log) and tail["start"] == len(log) - 64 * 1024
     assert tail["text"].endswith("line 0019999\n")
     assert http.get("/api/jobs/big/log.txt").content == log
+
+
+def test_a_file_downloads_with_its_bytes_and_an_unknown_one_is_a_404(app):
+    fake = FakeClient()
+    fake.files[("uploads", "out/report.bin")] = bytes(range(256)) * 3
+    http, _ = login_as(app, "reader", fake)
+    got = http.get("/api/files/uploads/out/report.bin")
+    assert got.status_code == 200 and got.content == bytes(range(256)) * 3
+    assert 'filename="report.bin"' in got.headers["content-disposition"]
+    assert "no file uploads/nope" in http.get("/api/files/uploads/nope").json()["error"]
+    assert "use uploads or perm_files" in http.get("/api/files/elsewhere/x").json()["error"]
+
+
+def test_uploading_a_script_needs_the_submit_permission_and_the_csrf_token(app):
+    for role in ("reader", "operator"):
+        fake = FakeClient()
+        http, session = login_as(app, role, fake)
+        refused = http.post("/api/files/upload?name=run.sh", content=b"echo hi\n",
+                            headers={"X-CSRF-Token": session.csrf})
+        assert refused.status_code == 403 and "needs the submit permission" in refused.json()["error"]
+        assert fake.files == {}
+    fake = FakeClient()
+    http, session = login_as(app, "admin", fake)
+    assert http.post("/api/files/upload?name=run.sh", content=b"echo hi\n").status_code == 403  # no token
+    done = http.post("/api/files/upload?name=tools/run.sh&space=perm_files", content=b"echo hi\n",
+                     headers={"X-CSRF-Token": session.csrf})
+    assert done.json()["file"]["size"] == 8 and fake.files == {("perm_files", "tools/run.sh"): b"echo hi\n"}
+    bad = http.post("/api/files/upload?name=../x", content=b"x", headers={"X-CSRF-Token": session.csrf})
+    assert bad.status_code == 400 and "artifact name" in bad.json()["error"]
+
+
+def test_rerun_a_dag_and_enable_or_disable_a_schedule_need_the_submit_permission(app):
+    posts = ("/api/dags/etl/rerun", "/api/schedules/nightly/disable", "/api/schedules/nightly/enable")
+    for role in ("reader", "operator"):
+        fake = FakeClient()
+        http, session = login_as(app, role, fake)
+        for path in posts:
+            refused = http.post(path, headers={"X-CSRF-Token": session.csrf})
+            assert refused.status_code == 403 and "needs the submit permission" in refused.json()["error"]
+        assert fake.actions == []
+    fake = FakeClient()
+    http, session = login_as(app, "admin", fake)
+    assert http.post(posts[0]).status_code == 403  # no CSRF token
+    csrf = {"X-CSRF-Token": session.csrf}
+    assert http.post(posts[0], headers=csrf).json() == {"dag": "etl#2"}
+    assert http.post(posts[1], headers=csrf).json() == {"enabled": False}
+    assert http.post(posts[2], headers=csrf).json() == {"enabled": True}
+    assert http.post("/api/schedules/nightly/pause", headers=csrf).status_code == 404
+    assert fake.actions == [("rerun", "etl"), ("disable", "nightly"), ("enable", "nightly")]

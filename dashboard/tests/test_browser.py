@@ -3,6 +3,9 @@
 # and rejected with the buttons (audited under the principal), a running job stopped, a reader who sees no
 # action and whose forged POST is refused, and an id holding HTML shown as text. Jobs wait for flag files the
 # test writes, never for time; every wait has a deadline. Screenshots of each page go to a temporary folder.
+import os
+import re
+
 import pytest
 
 from browser import (browser, cell_text, have_chromium, paste_login, screenshot, secure_cluster, start_dashboard,
@@ -62,6 +65,11 @@ def test_the_login_link_shows_two_workers_and_is_spent(env):
     workers = "return [...document.querySelectorAll('#workers tbody tr')].map(r => r.dataset.worker);"
     wait_for(d, lambda d: {"w1", "w2"} <= set(d.execute_script(workers)), "workers w1 and w2 on the Overview")
     assert cell_text(d, "#workers tr[data-worker=w1] .slots").endswith("/4")
+    # Each worker's CPU share arrives with its heartbeats and is drawn in its row, live.
+    for name in ("w1", "w2"):
+        wait_for(d, lambda d: re.match(r"^\d+ % of \d+$", cell_text(d, "#workers tr[data-worker=%s] .cpu" % name)),
+                 "a CPU value for " + name)
+    assert cell_text(d, "#workers tr[data-worker=w1] .mem").endswith(" GiB")
     screenshot(d, env["shots"], "overview")
 
 
@@ -102,6 +110,7 @@ def test_approve_with_the_button_runs_the_child_and_reject_with_a_reason(env, fl
     d.get(env["base"] + "/dags/" + name)
     button = wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#gates button[data-action=approve]"),
                       "the gate's Approve button")
+    assert re.match(r"^expires in 4[78] h", cell_text(d, "#gates .gate .expires"))  # max_wait_s: 48 h by default
     button[0].click()
     wait_for(d, lambda d: row_state(d, "nodes", child) == "COMPLETED", "the child of the approved gate COMPLETED")
     screenshot(d, env["shots"], "dag-approved")
@@ -111,6 +120,7 @@ def test_approve_with_the_button_runs_the_child_and_reject_with_a_reason(env, fl
     d.get(env["base"] + "/gates")
     row = "#gates tr[data-gate='%s']" % gate2
     wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, row + " input.reason"), "the gate in the inbox")
+    assert re.match(r"^expires in 4[78] h", cell_text(d, row + " .expires"))
     screenshot(d, env["shots"], "gates")
     d.find_element(By.CSS_SELECTOR, row + " input.reason").send_keys("not this week")
     d.find_element(By.CSS_SELECTOR, row + " button[data-action=reject]").click()
@@ -172,6 +182,68 @@ def test_an_id_holding_html_is_shown_as_text(env, flag_script):
     assert d.execute_script("return window.pwned === undefined && document.querySelectorAll('main img').length;") == 0
     d.get(env["base"] + "/jobs/no-such-job")
     assert "No such job" in d.find_element(By.TAG_NAME, "h1").text
+
+
+def test_a_finished_dag_reruns_with_the_button_and_a_schedule_is_disabled_and_enabled(env, flag_script):
+    script, flag = flag_script
+    flag.write_text("go")
+    d, sdk = env["driver"], env["sdk"]
+    name, a = unique_id("rerun"), unique_id("a")
+    sdk.submit_dag(name, [TitanJob(a, script, args=str(flag))])
+    assert sdk.wait_dag(name, timeout=30)["state"] == "COMPLETED"
+    paste_login(d, env["base"], env["creds"]["admin"])
+    d.get(env["base"] + "/dags/" + name)
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=rerun-dag]"), "the Re-run button")[0] \
+        .click()
+    wait_for(d, lambda d: cell_text(d, "#dag-id") == name + "#2", "the page of the new run")
+    wait_for(d, lambda d: row_state(d, "nodes", a) == "COMPLETED", "the job of the re-run COMPLETED")
+    assert sdk.get_job(a).run == 2
+    schedule = unique_id("nightly")
+    sdk.add_schedule(schedule, "0 2 * * *", [TitanJob("tick", script, args=str(flag))])
+    row = "#schedules tr[data-schedule='%s']" % schedule
+    d.get(env["base"] + "/schedules")
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, row + " button[data-action=disable]"), "Disable")[0].click()
+    wait_for(d, lambda d: cell_text(d, row + " .enabled") == "disabled", "the schedule disabled")
+    assert next(s for s in sdk.list_schedules() if s["name"] == schedule)["enabled"] is False
+    d.find_element(By.CSS_SELECTOR, row + " button[data-action=enable]").click()
+    wait_for(d, lambda d: cell_text(d, row + " .enabled") == "enabled", "the schedule enabled again")
+    screenshot(d, env["shots"], "schedules")
+    sdk.remove_schedule(schedule)
+
+
+def downloaded(folder, name: str):
+    """The bytes of `name` in `folder` once the browser finished writing it (no .crdownload left), else None."""
+    path = folder / name
+    if not path.exists() or any(p.suffix == ".crdownload" for p in folder.iterdir()):
+        return None
+    return path.read_bytes()
+
+
+def test_a_published_file_downloads_with_its_bytes_and_a_script_uploads(env, tmp_path):
+    d, sdk = env["driver"], env["sdk"]
+    data = os.urandom(300_000) + b"<script>alert(1)</script>"
+    name = unique_id("published") + ".bin"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / name).write_bytes(data)
+    sdk.put_artifact(tmp_path / "src" / name, "uploads", "results/" + name)
+    paste_login(d, env["base"], env["creds"]["admin"])
+    saved = tmp_path / "downloads"
+    saved.mkdir()
+    d.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(saved)})
+    d.get(env["base"] + "/files")
+    link = "#files tr[data-file='uploads/results/%s'] a.download" % name
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, link), "the published file in the list")[0].click()
+    assert wait_for(d, lambda d: downloaded(saved, name), "the download of " + name) == data
+    script = tmp_path / "src" / (unique_id("uploaded") + ".sh")
+    script.write_bytes(b"#!/bin/sh\necho uploaded from the dashboard\n")
+    d.find_element(By.ID, "upload-file").send_keys(str(script))
+    d.find_element(By.CSS_SELECTOR, "#upload button[data-action=upload]").click()
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#files tr[data-file='perm_files/%s']" % script.name),
+             "the uploaded script in the list")
+    screenshot(d, env["shots"], "files")
+    back = tmp_path / "back.sh"
+    assert sdk.download_artifact(script.name, back, "perm_files") is not None and back.read_bytes() == \
+        script.read_bytes()
 
 
 def test_every_other_page_renders(env):

@@ -33,3 +33,17 @@ def test_dag_graph_keeps_edges_inside_the_dag():
         {"id": "a", "state": "COMPLETED", "parents": ["outside"]}, {"id": "b", "state": "RUNNING", "parents": ["a"]}]}
     graph = views.dag_graph(dag)
     assert graph["edges"] == [{"source": "a", "target": "b"}] and graph["dag"]["jobs"] == 2
+
+
+def test_a_workers_machine_is_shown_in_percent_mib_and_load_and_a_lost_worker_has_none():
+    machine = {"cpu_permille": 423, "cpus": 8, "mem_used_bytes": 3 << 30, "mem_total_bytes": 16 << 30,
+               "load1_milli": 1520, "disk_free_bytes": 120 << 30,
+               "gpus": [{"index": 0, "name": "A100", "util_pct": 87, "mem_used_bytes": 30 << 30,
+                         "mem_total_bytes": 40 << 30}]}
+    stats = {"workers": [{"name": "w1", "state": "READY", "machine": machine}, {"name": "w2", "state": "READY"}]}
+    w1, w2, w3 = views.workers_view(stats, {"w3": {"name": "w3", "machine": machine}})
+    m = w1["metrics"]
+    assert (m["cpu_percent"], m["cpus"], m["mem_used_mb"], m["mem_total_mb"], m["load1"], m["disk_free_mb"]) == \
+        (42.3, 8, 3072, 16384, 1.52, 120 * 1024)
+    assert m["disk_total_mb"] is None and m["gpus"][0]["util_percent"] == 87
+    assert w2["metrics"] is None and w3["metrics"] is None  # none reported; lost: its last report is stale

@@ -12,7 +12,7 @@ from . import logtail, views
 from .sessions import COOKIE
 from .web import HttpError, api, json_body, need_action, need_session, same_origin
 
-LIST_LIMIT = 10000  # the most JOB_LIST returns; the Jobs page pages and filters within the newest this many
+LIST_LIMIT = 10000  # the most JOB_LIST returns: the Overview's queues and throughput look at the newest this many
 
 
 def _call(request: Request):
@@ -82,11 +82,9 @@ async def jobs(request: Request):
     session = need_session(request)
     query = dict(request.query_params)
     flt = views.JobFilter.from_query(query)
-    listed = await _call(request)(session.client.list_jobs, flt.state, LIST_LIMIT)
-    rows = [r for r in (views.job_row(j) for j in listed) if flt.matches(r)]
-    page = int(query.get("page") or 1) if (query.get("page") or "1").isdigit() else 1
-    size = int(query.get("size") or 50) if (query.get("size") or "50").isdigit() else 50
-    return views.page_of(rows, page, size, truncated=len(listed) >= LIST_LIMIT)
+    size, before = views.page_size(query.get("size")), views.cursor(query.get("before"))
+    page = await _call(request)(session.client.list_jobs_page, size, before, **flt.list_args())
+    return views.jobs_page(page.jobs, size, page.next_before_seq)
 
 
 async def _job_or_404(request: Request, session):
@@ -166,6 +164,12 @@ async def dag_cancel(request: Request):
 
 
 @api
+async def dag_rerun(request: Request):
+    session = need_action(request, "submit")
+    return {"dag": await _call(request)(session.client.rerun_dag, request.path_params["id"])}
+
+
+@api
 async def gates(request: Request):
     session = need_session(request)
     waiting = await _call(request)(session.client.list_jobs, "WAITING_APPROVAL", LIST_LIMIT)
@@ -212,6 +216,16 @@ async def schedules(request: Request):
 
 
 @api
+async def schedule_enable(request: Request):
+    session = need_action(request, "submit")
+    if request.path_params["action"] not in ("enable", "disable"):
+        raise HttpError(404, "a schedule is enabled with POST .../enable and disabled with POST .../disable")
+    enabled = request.path_params["action"] == "enable"
+    await _call(request)(session.client.enable_schedule, request.path_params["name"], enabled)
+    return {"enabled": enabled}
+
+
+@api
 async def files(request: Request):
     session = need_session(request)
     return {"files": await _call(request)(session.client.list_artifacts)}
@@ -229,11 +243,13 @@ ROUTES = [
     Route("/api/jobs/{id:path}", job),
     Route("/api/dags", dags),
     Route("/api/dags/{id:path}/cancel", dag_cancel, methods=["POST"]),
+    Route("/api/dags/{id:path}/rerun", dag_rerun, methods=["POST"]),
     Route("/api/dags/{id:path}", dag),
     Route("/api/gates", gates),
     Route("/api/gates/{id:path}/{decision:str}", gate_decide, methods=["POST"]),
     Route("/api/runs", runs),
     Route("/api/services", services),
     Route("/api/schedules", schedules),
+    Route("/api/schedules/{name:path}/{action:str}", schedule_enable, methods=["POST"]),
     Route("/api/files", files),
 ]

@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from titan_sdk.credentials import find_credential
 
-from . import api, pages, stream
+from . import api, files, pages, stream
 from .events import EventHub
 from .gateway import Gateway
 from .options import Options
@@ -67,7 +67,7 @@ def make_app(opts: Options, own_credential=None, start_hub: bool = True) -> Star
             await hub.stop()
             app.state.sessions.close_all()
 
-    routes = api.ROUTES + [Route("/api/stream", stream.stream)] + pages.ROUTES + [
+    routes = api.ROUTES + files.ROUTES + [Route("/api/stream", stream.stream)] + pages.ROUTES + [
         Mount("/static", StaticFiles(directory=STATIC), name="static")]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
                     exception_handlers={404: not_found})

@@ -12,6 +12,7 @@ from titan_sdk import protocol
 from titan_sdk.protocol import MsgType
 from titan_sdk.transport import MAX_ZMQ_FRAME, Connection
 
+from . import views
 from .gateway import Gateway
 
 log = logging.getLogger("titan_dashboard")
@@ -52,7 +53,9 @@ def to_event(frames: list) -> Optional[Event]:
         data = ev.blobs[0] if ev.blobs else b""
         return {"type": "log", "id": fields["id"], "offset": fields["offset"], "data": data}
     if ev.type == MsgType.EVENT_WORKER:
-        return {"type": "worker", "event": fields["event"], "worker": fields["worker"]}
+        worker = fields["worker"]
+        return {"type": "worker", "event": fields["event"],
+                "worker": dict(worker, metrics=views.machine_metrics(worker.get("machine")))}
     if ev.type == MsgType.EVENT_SCALE:
         return dict(fields["event"], type="scale")
     return None

@@ -45,6 +45,11 @@ class JobFilter:
         return cls(state.upper() if state else None, text("dag"), text("worker"), text("requirement"), text("q"),
                    number("since_ms"), number("until_ms"))
 
+    def list_args(self) -> Dict[str, Any]:
+        """The filters as keyword arguments of TitanClient.list_jobs_page (the broker applies them)."""
+        return {"state": self.state, "dag": self.dag, "worker": self.worker, "requirement": self.requirement,
+                "id_contains": self.q, "since_ms": self.since_ms, "until_ms": self.until_ms}
+
     def matches(self, job: Dict[str, Any]) -> bool:
         return ((self.state is None or job["state"] == self.state)
                 and (self.dag is None or job.get("dag") == self.dag)
@@ -55,13 +60,25 @@ class JobFilter:
                 and (self.until_ms is None or job["submitted_ms"] < self.until_ms))
 
 
-def page_of(rows: List[Dict[str, Any]], page: int, size: int, truncated: bool) -> Dict[str, Any]:
-    """Page `page` (1-based) of `rows` with `size` rows each; `truncated`: the broker listed only the newest."""
-    size = max(1, min(size, MAX_PAGE_SIZE))
-    pages = max(1, -(-len(rows) // size))
-    page = max(1, min(page, pages))
-    return {"rows": rows[(page - 1) * size: page * size], "page": page, "pages": pages, "size": size,
-            "total": len(rows), "truncated": truncated}
+def page_size(text: Optional[str], default: int = 50) -> int:
+    """The page size a query asked for, within 1 .. MAX_PAGE_SIZE."""
+    size = int(text) if (text or "").isdigit() else default
+    return max(1, min(size, MAX_PAGE_SIZE))
+
+
+def cursor(text: Optional[str]) -> Optional[int]:
+    """A page cursor from a query (the `next` of the page before); None for the newest page."""
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValueError("before=%r is not a page cursor: follow the page's 'older' link, or drop it for the newest"
+                         % text)
+    return int(text)
+
+
+def jobs_page(jobs: Iterable[Any], size: int, next_cursor: Optional[int]) -> Dict[str, Any]:
+    """A page of the Jobs table: its rows, and the cursor of the next (older) page, None at the oldest."""
+    return {"rows": [job_row(j) for j in jobs], "size": size, "next": next_cursor}
 
 
 def queue_depths(queued: Iterable[Dict[str, Any]]) -> Dict[str, int]:
@@ -83,11 +100,32 @@ def throughput(finished: Iterable[Dict[str, Any]], now_ms: int) -> List[int]:
     return counts
 
 
+def machine_metrics(machine: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """A worker's MachineStats in the units the Overview shows (percent, MiB, load as a number); a value the
+    worker did not report is None; None when it reported no machine at all."""
+    if not machine:
+        return None
+
+    def scaled(name: str, by: float) -> Optional[float]:
+        value = machine.get(name)
+        return None if value is None else value / by
+    mib = 1024.0 * 1024.0
+    return {"cpu_percent": scaled("cpu_permille", 10.0), "cpus": machine.get("cpus"),
+            "mem_used_mb": scaled("mem_used_bytes", mib), "mem_total_mb": scaled("mem_total_bytes", mib),
+            "load1": scaled("load1_milli", 1000.0), "disk_free_mb": scaled("disk_free_bytes", mib),
+            "disk_total_mb": scaled("disk_total_bytes", mib),
+            "gpus": [{"index": g["index"], "name": g["name"], "util_percent": g["util_pct"],
+                      "mem_used_mb": g["mem_used_bytes"] / mib, "mem_total_mb": g["mem_total_bytes"] / mib}
+                     for g in machine.get("gpus") or []]}
+
+
 def workers_view(stats: Dict[str, Any], lost: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The live workers (READY or DRAINING) and, after them, those lost and not back, as state LOST."""
-    live = [dict(w) for w in stats.get("workers", [])]
+    """The live workers (READY or DRAINING) and, after them, those lost and not back, as state LOST; each with
+    its machine's `metrics` (machine_metrics)."""
+    live = [dict(w, metrics=machine_metrics(w.get("machine"))) for w in stats.get("workers", [])]
     names = {w["name"] for w in live}
-    gone = [dict(w, state="LOST", busy=0, running=[]) for name, w in sorted(lost.items()) if name not in names]
+    gone = [dict(w, state="LOST", busy=0, running=[], metrics=None)
+            for name, w in sorted(lost.items()) if name not in names]
     return sorted(live, key=lambda w: w["name"]) + gone
 
 

@@ -78,3 +78,17 @@ def test_cancel_dag_stops_running_and_waiting_jobs(broker_client, tmp_path):
     result = broker_client.wait_dag(dag, timeout=DEADLINE_S)
     assert {j.id: j.state for j in result["jobs"]} == {a: "CANCELLED", b: "CANCELLED", after: "CANCELLED"}
     assert (result["state"], result["done"], result["failed"]) == ("CANCELLED", 3, 3)
+
+
+def test_a_finished_dag_runs_again_as_a_new_dag_of_the_same_name(broker_client, noop):
+    name = unique_id("again")
+    a, b = unique_id("a"), unique_id("b")
+    broker_client.submit_dag(name, [TitanJob(a, noop), TitanJob(b, noop, parents=[a])])
+    assert broker_client.wait_dag(name, timeout=60)["state"] == "COMPLETED"
+    again = broker_client.rerun_dag(name)
+    assert again == name + "#2" and broker_client.last_dag == again
+    dag = broker_client.wait_dag(again, timeout=60)
+    assert dag["state"] == "COMPLETED" and [j.id for j in dag["jobs"]] == [a, b]
+    assert [j.run for j in dag["jobs"]] == [2, 2]
+    with pytest.raises(InvalidError, match="no DAG"):
+        broker_client.rerun_dag(unique_id("never"))

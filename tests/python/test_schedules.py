@@ -48,3 +48,17 @@ def test_bad_schedules_are_refused(broker_client, noop, name, cron, parents):
     with pytest.raises(InvalidError):
         broker_client.add_schedule(name, cron, [TitanJob("a", noop, parents=parents)])
     assert name not in [s["name"] for s in broker_client.list_schedules()]
+
+
+def test_a_schedule_is_disabled_and_enabled_again(broker_client, noop):
+    name = unique_id("pausable")
+    broker_client.add_schedule(name, "0 2 * * *", [TitanJob("a", noop)])
+    state = lambda: next(s for s in broker_client.list_schedules() if s["name"] == name)["enabled"]  # noqa: E731
+    assert state() is True
+    assert broker_client.enable_schedule(name, False) is True
+    assert state() is False
+    broker_client.enable_schedule(name)
+    assert state() is True
+    broker_client.remove_schedule(name)
+    with pytest.raises(InvalidError, match="no schedule"):
+        broker_client.enable_schedule(name, False)

@@ -27,9 +27,10 @@ from .errors import (  # noqa: E402
     WrongVersionError,
 )
 from .job import FINAL_STATES, JOB_STATES, JobInfo, TitanJob  # noqa: E402
+from .job_list import JobPage  # noqa: E402
 
 __all__ = [
-    "TitanClient", "TitanJob", "JobInfo", "JOB_STATES", "FINAL_STATES", "TitanError", "TitanTimeoutError",
+    "TitanClient", "TitanJob", "JobInfo", "JobPage", "JOB_STATES", "FINAL_STATES", "TitanError", "TitanTimeoutError",
     "TitanProtocolError", "TitanNodeError",
     "MalformedError", "WrongVersionError", "UnknownTypeError", "TooLargeError", "WrongTypeError", "InvalidError",
     "NotFoundError", "UnavailableError", "InternalError", "JobNotFoundError", "JobFileNotFoundError",

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 from . import __version__, logs
 from .artifacts import ArtifactCalls
 from .dags import DagCalls
+from .job_list import JobListCalls
 from .store import StoreCalls
 from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, TitanTimeoutError,
                      UnknownTypeError)
@@ -57,7 +58,7 @@ def _tcp(host: str, port: int) -> str:
     return "tcp://[%s]:%d" % (host, port) if ":" in host else "tcp://%s:%d" % (host, port)
 
 
-class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
+class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     """A connection to a Titan cluster: jobs and logs here; TitanStore in StoreCalls (store.py); DAGs, agent
     runs, approval gates, schedules and YAML pipelines in DagCalls (dags.py); file artifacts (upload_file, deploy_script,
     upload_project_folder, publish_artifact, get_artifact, fetch_artifact, list_artifacts,
@@ -179,13 +180,6 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
         id (yet): scripts may poll for a job that another job is about to submit."""
         info = self.get_job(job_id)
         return info.state if info is not None else None
-
-    def list_jobs(self, state: Optional[str] = None, limit: int = 100, job_type: Optional[str] = None) -> List[JobInfo]:
-        """Jobs, newest first, at most `limit`; only those in `state` (e.g. "RUNNING") when given, and only
-        those of `job_type` ("SERVICE" or "RUN_PAYLOAD") when given."""
-        reply = self._broker_call(MsgType.JOB_LIST, state=state.upper() if state else None, limit=int(limit),
-                                  job_type=job_type.upper() if job_type else None)
-        return [JobInfo.from_wire(j) for j in reply.fields["jobs"]]
 
     def fetch_logs(self, job_id: str, run: Optional[int] = None) -> str:
         """Everything the job has written so far (stdout and stderr, interleaved as written), decoded as

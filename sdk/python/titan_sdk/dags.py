@@ -74,6 +74,14 @@ class DagCalls:
         InvalidError for an unknown DAG."""
         return self._dag_reply(self._broker_call(MsgType.DAG_CANCEL, id=dag_id).fields)
 
+    def rerun_dag(self, dag_id: str) -> str:
+        """Submits the jobs of a finished DAG again (the specs and scripts they ran with; gates come back too)
+        as a new DAG of the same name, and returns its id ("name#N"). Each job id starts its next run.
+        Raises InvalidError for an unknown DAG or one that has not finished (cancel_dag first)."""
+        reply = self._broker_call(MsgType.DAG_RERUN, id=dag_id).fields
+        self.last_dag = reply.get("dag")
+        return reply.get("dag")
+
     def wait_dag(self, dag_id: str, timeout: Optional[float] = None) -> Dict[str, Any]:
         """Blocks until the DAG is done and returns it as get_dag() does: every job has ended (a gate waits
         for its decision or its deadline) and every SERVICE is up — services keep running afterwards
@@ -140,10 +148,17 @@ class DagCalls:
         return next((s for s in self.list_schedules() if s["name"] == name), None)
 
     def list_schedules(self) -> List[Dict[str, Any]]:
-        """Every schedule: name, cron, jobs (how many), next_ms (when it fires next, Unix epoch ms) and
-        last_ms (when it last fired, None if never)."""
+        """Every schedule: name, cron, jobs (how many), next_ms (when it fires next, Unix epoch ms), last_ms
+        (when it last fired, None if never) and enabled (False: disabled with enable_schedule)."""
         reply = self._broker_call(MsgType.SCHEDULE_LIST)
         return [_record(s, _SCHEDULE_FIELDS) for s in reply.fields["schedules"]]
+
+    def enable_schedule(self, name: str, enabled: bool = True) -> bool:
+        """Enables (or, with enabled=False, disables) the schedule: a disabled one keeps its definition and does
+        not fire; enabled again, it fires from its next tick (ticks it missed are not owed). Returns True;
+        InvalidError when there is no schedule of that name."""
+        self._broker_call(MsgType.SCHEDULE_ENABLE, name=name, enabled=bool(enabled))
+        return True
 
     def remove_schedule(self, name: str) -> bool:
         """Removes the schedule (DAGs it already submitted keep running). Returns True; InvalidError when

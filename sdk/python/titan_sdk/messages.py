@@ -73,6 +73,7 @@ class JobInfo(Record):
     kind: Optional[str] = None  # absent for jobs; "GATE" for a human-in-the-loop gate
     message: Optional[str] = None  # GATE: the question shown to the operator
     decided_by: Optional[str] = None  # GATE: who approved or rejected
+    expires_ms: Optional[int] = None  # GATE waiting for a decision: when it fails undecided (Unix epoch milliseconds)
     job_type: Optional[str] = None  # SERVICE for services; absent for run-once jobs
     port: Optional[int] = None  # SERVICE: the port it listens on
     restarts: Optional[int] = None  # SERVICE: restarts since it was deployed
@@ -110,6 +111,39 @@ class ScheduleInfo(Record):
     jobs: int
     next_ms: int  # when it fires next
     last_ms: Optional[int] = None  # when it last fired
+    enabled: Optional[bool] = None  # false: disabled by SCHEDULE_ENABLE, it does not fire; absent: true
+
+
+@dataclasses.dataclass
+class GpuStats(Record):
+    """One GPU as nvidia-smi last reported it."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['GpuStats']
+
+    index: int
+    name: str
+    util_pct: int  # 0 .. 100
+    mem_used_bytes: int
+    mem_total_bytes: int
+
+
+@dataclasses.dataclass
+class MachineStats(Record):
+    """A worker's machine, sampled when it sends a HEARTBEAT. Every field is optional: a worker reports what
+    its system lets it read (Linux /proc and statvfs; GPUs only where nvidia-smi answers)."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['MachineStats']
+
+    cpu_permille: Optional[int] = None  # CPU busy since the previous sample, whole machine: 0 .. 1000
+    cpus: Optional[int] = None  # CPUs online
+    mem_used_bytes: Optional[int] = None  # MemTotal - MemAvailable
+    mem_total_bytes: Optional[int] = None
+    load1_milli: Optional[int] = None  # 1-minute load average x 1000
+    load5_milli: Optional[int] = None
+    load15_milli: Optional[int] = None
+    disk_free_bytes: Optional[int] = None  # available to the worker on the filesystem of its --dir
+    disk_total_bytes: Optional[int] = None
+    gpus: Optional[List["GpuStats"]] = None  # absent where nvidia-smi is absent or has not answered yet
 
 
 @dataclasses.dataclass
@@ -128,6 +162,7 @@ class WorkerInfo(Record):
     seen_ms_ago: int
     parent: Optional[str] = None  # the worker that started this one (auto-scaling, `deploy Worker.jar`)
     port: Optional[int] = None  # the port the worker is known by (the original's worker address; workers do not listen)
+    machine: Optional["MachineStats"] = None  # its machine, as its last heartbeat reported it; absent until one did
 
 
 @dataclasses.dataclass
@@ -494,14 +529,21 @@ class JobInfoMsg(MessageRecord):
 
 @dataclasses.dataclass
 class JobListMsg(MessageRecord):
-    """JOB_LIST (0x35, client -> broker): Lists jobs, newest first."""
+    """JOB_LIST (0x35, client -> broker): Lists jobs, newest first, one page at a time, optionally filtered."""
 
     TYPE: ClassVar[MsgType] = MsgType.JOB_LIST
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.JOB_LIST]
 
-    limit: int
+    limit: int  # jobs in the page: 1 .. 10000
     state: Optional[str] = None  # only jobs in this state
     job_type: Optional[str] = None  # only jobs of this type (SERVICE)
+    before_seq: Optional[int] = None  # only jobs submitted before this point: a reply's next_before_seq, to page back; absent: from the newest
+    dag: Optional[str] = None  # only jobs of this DAG
+    worker: Optional[str] = None  # only jobs that run or last ran on this worker
+    requirement: Optional[str] = None  # only jobs that need this capability
+    id_contains: Optional[str] = None  # only jobs whose id contains this text (ASCII case-insensitive)
+    submitted_since_ms: Optional[int] = None  # only jobs submitted at or after this Unix epoch millisecond
+    submitted_until_ms: Optional[int] = None  # only jobs submitted before this Unix epoch millisecond
 
 
 @dataclasses.dataclass
@@ -512,7 +554,8 @@ class JobListReplyMsg(MessageRecord):
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.JOB_LIST_REPLY]
 
     jobs: List["JobInfo"]
-    truncated: bool
+    truncated: bool  # older jobs may match too: ask again with before_seq = next_before_seq
+    next_before_seq: Optional[int] = None  # where the next (older) page starts; set exactly when truncated. A page may hold fewer than `limit` jobs when the broker stopped at its bound of jobs examined per request
 
 
 @dataclasses.dataclass
@@ -751,6 +794,28 @@ class ScheduleRemoveMsg(MessageRecord):
 
 
 @dataclasses.dataclass
+class ScheduleEnableMsg(MessageRecord):
+    """SCHEDULE_ENABLE (0x4B, client -> broker): Enables or disables a schedule; a disabled one keeps its
+    definition and does not fire."""
+
+    TYPE: ClassVar[MsgType] = MsgType.SCHEDULE_ENABLE
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.SCHEDULE_ENABLE]
+
+    name: str
+    enabled: bool
+
+
+@dataclasses.dataclass
+class DagRerunMsg(MessageRecord):
+    """DAG_RERUN (0x4C, client -> broker): Submits a finished DAG's jobs again, as a new DAG of the same name."""
+
+    TYPE: ClassVar[MsgType] = MsgType.DAG_RERUN
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.DAG_RERUN]
+
+    id: str  # a DAG whose jobs are all final
+
+
+@dataclasses.dataclass
 class ArtifactPutMsg(MessageRecord):
     """ARTIFACT_PUT (0x60, client -> broker): Opens an upload of `size` bytes to a name in a space."""
 
@@ -933,13 +998,15 @@ class WorkerWelcomeMsg(MessageRecord):
 
 @dataclasses.dataclass
 class HeartbeatMsg(MessageRecord):
-    """HEARTBEAT (0x52, both): Liveness in both directions; the worker's also carries its load."""
+    """HEARTBEAT (0x52, both): Liveness in both directions; the worker's also carries its load and its
+    machine's."""
 
     TYPE: ClassVar[MsgType] = MsgType.HEARTBEAT
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.HEARTBEAT]
 
     busy: Optional[int] = None  # worker -> broker: slots in use
     draining: Optional[bool] = None  # worker -> broker: shutting down; send it no new jobs
+    machine: Optional["MachineStats"] = None  # worker -> broker: its machine now (CPU, memory, load, disk, GPUs)
 
 
 @dataclasses.dataclass
@@ -1127,6 +1194,8 @@ STRUCT_CLASSES.update({
     'JobInfo': JobInfo,
     'DagInfo': DagInfo,
     'ScheduleInfo': ScheduleInfo,
+    'GpuStats': GpuStats,
+    'MachineStats': MachineStats,
     'WorkerInfo': WorkerInfo,
     'ArtifactInfo': ArtifactInfo,
     'ScaleEvent': ScaleEvent,
@@ -1184,6 +1253,8 @@ MESSAGE_CLASSES: Dict[MsgType, Type[MessageRecord]] = {
     MsgType.SCHEDULE_LIST: ScheduleListMsg,
     MsgType.SCHEDULE_LIST_REPLY: ScheduleListReplyMsg,
     MsgType.SCHEDULE_REMOVE: ScheduleRemoveMsg,
+    MsgType.SCHEDULE_ENABLE: ScheduleEnableMsg,
+    MsgType.DAG_RERUN: DagRerunMsg,
     MsgType.ARTIFACT_PUT: ArtifactPutMsg,
     MsgType.ARTIFACT_UPLOAD: ArtifactUploadMsg,
     MsgType.ARTIFACT_CHUNK: ArtifactChunkMsg,

@@ -68,6 +68,8 @@ class MsgType(enum.IntEnum):
     SCHEDULE_LIST = 0x48
     SCHEDULE_LIST_REPLY = 0x49
     SCHEDULE_REMOVE = 0x4A
+    SCHEDULE_ENABLE = 0x4B
+    DAG_RERUN = 0x4C
     ARTIFACT_PUT = 0x60
     ARTIFACT_UPLOAD = 0x61
     ARTIFACT_CHUNK = 0x62
@@ -186,6 +188,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('kind', 'str', True),
         FieldSpec('message', 'str', True),
         FieldSpec('decided_by', 'str', True),
+        FieldSpec('expires_ms', 'int', True),
         FieldSpec('job_type', 'str', True),
         FieldSpec('port', 'int', True),
         FieldSpec('restarts', 'int', True),
@@ -211,6 +214,26 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('jobs', 'int'),
         FieldSpec('next_ms', 'int'),
         FieldSpec('last_ms', 'int', True),
+        FieldSpec('enabled', 'bool', True),
+    ),
+    'GpuStats': (
+        FieldSpec('index', 'int'),
+        FieldSpec('name', 'str'),
+        FieldSpec('util_pct', 'int'),
+        FieldSpec('mem_used_bytes', 'int'),
+        FieldSpec('mem_total_bytes', 'int'),
+    ),
+    'MachineStats': (
+        FieldSpec('cpu_permille', 'int', True),
+        FieldSpec('cpus', 'int', True),
+        FieldSpec('mem_used_bytes', 'int', True),
+        FieldSpec('mem_total_bytes', 'int', True),
+        FieldSpec('load1_milli', 'int', True),
+        FieldSpec('load5_milli', 'int', True),
+        FieldSpec('load15_milli', 'int', True),
+        FieldSpec('disk_free_bytes', 'int', True),
+        FieldSpec('disk_total_bytes', 'int', True),
+        FieldSpec('gpus', 'list<GpuStats>', True),
     ),
     'WorkerInfo': (
         FieldSpec('name', 'str'),
@@ -223,6 +246,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('seen_ms_ago', 'int'),
         FieldSpec('parent', 'str', True),
         FieldSpec('port', 'int', True),
+        FieldSpec('machine', 'MachineStats', True),
     ),
     'ArtifactInfo': (
         FieldSpec('space', 'str'),
@@ -371,10 +395,18 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('state', 'str', True),
         FieldSpec('limit', 'int'),
         FieldSpec('job_type', 'str', True),
+        FieldSpec('before_seq', 'int', True),
+        FieldSpec('dag', 'str', True),
+        FieldSpec('worker', 'str', True),
+        FieldSpec('requirement', 'str', True),
+        FieldSpec('id_contains', 'str', True),
+        FieldSpec('submitted_since_ms', 'int', True),
+        FieldSpec('submitted_until_ms', 'int', True),
     ),
     MsgType.JOB_LIST_REPLY: (
         FieldSpec('jobs', 'list<JobInfo>'),
         FieldSpec('truncated', 'bool'),
+        FieldSpec('next_before_seq', 'int', True),
     ),
     MsgType.JOB_LOGS: (
         FieldSpec('id', 'str'),
@@ -463,6 +495,13 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.SCHEDULE_REMOVE: (
         FieldSpec('name', 'str'),
     ),
+    MsgType.SCHEDULE_ENABLE: (
+        FieldSpec('name', 'str'),
+        FieldSpec('enabled', 'bool'),
+    ),
+    MsgType.DAG_RERUN: (
+        FieldSpec('id', 'str'),
+    ),
     MsgType.ARTIFACT_PUT: (
         FieldSpec('space', 'str'),
         FieldSpec('name', 'str'),
@@ -536,6 +575,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.HEARTBEAT: (
         FieldSpec('busy', 'int', True),
         FieldSpec('draining', 'bool', True),
+        FieldSpec('machine', 'MachineStats', True),
     ),
     MsgType.JOB_ASSIGN: (
         FieldSpec('job', 'JobSpec'),
@@ -644,6 +684,8 @@ REPLIES: Dict[MsgType, MsgType] = {
     MsgType.SCHEDULE_ADD: MsgType.OK,
     MsgType.SCHEDULE_LIST: MsgType.SCHEDULE_LIST_REPLY,
     MsgType.SCHEDULE_REMOVE: MsgType.OK,
+    MsgType.SCHEDULE_ENABLE: MsgType.OK,
+    MsgType.DAG_RERUN: MsgType.JOB_ACCEPTED,
     MsgType.ARTIFACT_PUT: MsgType.ARTIFACT_UPLOAD,
     MsgType.ARTIFACT_CHUNK: MsgType.ARTIFACT_CHUNK_ACK,
     MsgType.ARTIFACT_COMMIT: MsgType.ARTIFACT_INFO,
@@ -704,6 +746,8 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.SCHEDULE_LIST: MessageSpec('client -> broker', 'read', False, False, MsgType.SCHEDULE_LIST_REPLY),
     MsgType.SCHEDULE_LIST_REPLY: MessageSpec('broker -> client', 'none', False, False, None),
     MsgType.SCHEDULE_REMOVE: MessageSpec('client -> broker', 'submit', True, False, MsgType.OK),
+    MsgType.SCHEDULE_ENABLE: MessageSpec('client -> broker', 'submit', True, False, MsgType.OK),
+    MsgType.DAG_RERUN: MessageSpec('client -> broker', 'submit', True, False, MsgType.JOB_ACCEPTED),
     MsgType.ARTIFACT_PUT: MessageSpec('client -> broker', 'submit', True, False, MsgType.ARTIFACT_UPLOAD),
     MsgType.ARTIFACT_UPLOAD: MessageSpec('broker -> client', 'none', False, False, None),
     MsgType.ARTIFACT_CHUNK: MessageSpec('client -> broker', 'submit', True, True, MsgType.ARTIFACT_CHUNK_ACK),

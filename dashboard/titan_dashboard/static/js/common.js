@@ -43,6 +43,19 @@ function fmtDur(ms) {
   if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
   return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
 }
+// A gate's time left before it fails undecided, as text kept current by a local clock (no request is made):
+// "expires in 47 h 59 min", "expired". The broker's clock decides; this one only counts down.
+function timeLeftText(expiresMs) {
+  const left = expiresMs - Date.now();
+  return left > 0 ? "expires in " + fmtDur(left) : "expired";
+}
+function timeLeft(expiresMs) {
+  if (!expiresMs) return el("span", {class: "expires", text: "no expiry"});
+  return el("span", {class: "expires", "data-expires": expiresMs, text: timeLeftText(expiresMs)});
+}
+setInterval(() => {
+  for (const e of document.querySelectorAll("[data-expires]")) e.textContent = timeLeftText(Number(e.dataset.expires));
+}, 1000);
 function jobDuration(j) {
   if (!j.started_ms) return "—";
   return fmtDur((j.finished_ms || Date.now()) - j.started_ms);

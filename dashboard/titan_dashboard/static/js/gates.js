@@ -8,12 +8,13 @@ async function load() {
     const reason = el("input", {class: "reason", placeholder: "reason (required to reject)"});
     return el("tr", {"data-gate": g.id}, el("td", {}, jobLink(g.id)), el("td", {class: "message", text: g.message || ""}),
       el("td", {}, g.dag ? dagLink(g.dag) : "—"), el("td", {text: fmtTime(g.started_ms || g.submitted_ms)}),
+      el("td", {}, timeLeft(g.expires_ms)),
       el("td", {}, actionButton("Approve", "approve", async () => { await post(url + "/approve"); }) || "",
         can("operate") ? reason : "",
         actionButton("Reject", "reject", async () => { await post(url + "/reject", {reason: reason.value}); }) || ""));
   });
   clear(main()).append(el("h1", {text: "Gates waiting for a decision"}), rows.length
-    ? table(["gate", "message", "DAG", "waiting since", ""], rows, {id: "gates"})
+    ? table(["gate", "message", "DAG", "waiting since", "time left", ""], rows, {id: "gates"})
     : el("p", {class: "note", id: "no-gates", text: "No gate is waiting for a decision."}));
 }
 page(load, (reload) => {
