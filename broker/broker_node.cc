@@ -22,6 +22,7 @@ namespace titan::broker {
 namespace {
 
 constexpr size_t kMaxPerTurn = 1024;
+constexpr size_t kClockEvery = 64;  // messages read between two looks at the drain budget
 
 Route ToRoute(const std::vector<zmq::message_t>& envelope) {
   Route r;
@@ -82,10 +83,11 @@ int Bind(zmq::socket_t& s, const std::string& bind, int port, const char* what) 
   return wire::BoundPort(s);
 }
 
-// Reads up to kMaxPerTurn client requests into the core; returns how many.
-size_t DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
+// Reads up to kMaxPerTurn client requests into the core, stopping early once the monotonic clock
+// passes `until` (at least kClockEvery are read when waiting, so neither socket starves); returns how many.
+size_t DrainClients(Sockets& s, BrokerCore& core, Counters& c, int64_t until) {
   size_t n = 0;
-  for (; n < kMaxPerTurn; ++n) {
+  for (; n < kMaxPerTurn && (n == 0 || n % kClockEvery != 0 || MonoMs() < until); ++n) {
     wire::Incoming in;
     if (!wire::RecvFromRouter(s.clients, &in, true)) return n;
     const wire::Decoded d = wire::DecodeIncoming(in);
@@ -105,10 +107,11 @@ size_t DrainClients(Sockets& s, BrokerCore& core, Counters& c) {
   return n;
 }
 
-// Reads up to kMaxPerTurn worker messages into the core; returns how many.
-size_t DrainWorkers(Sockets& s, BrokerCore& core, Counters& c) {
+// Reads up to kMaxPerTurn worker messages into the core, stopping early once the monotonic clock
+// passes `until` (at least kClockEvery are read when waiting, so neither socket starves); returns how many.
+size_t DrainWorkers(Sockets& s, BrokerCore& core, Counters& c, int64_t until) {
   size_t n = 0;
-  for (; n < kMaxPerTurn; ++n) {
+  for (; n < kMaxPerTurn && (n == 0 || n % kClockEvery != 0 || MonoMs() < until); ++n) {
     wire::Incoming in;
     if (!wire::RecvFromRouter(s.workers, &in, true)) return n;
     const wire::Decoded d = wire::DecodeIncoming(in);
@@ -253,21 +256,35 @@ bool OpenJournal(const BrokerOptions& o, Journal& journal) {
 
 // One loop turn after poll: the sockets drained into the core, timers fired, the journal committed,
 // then what the turn produced sent. False: the commit failed and the broker must stop.
-// Everything waiting is read before timers run, whatever poll reported (bounded): after the broker was
-// stopped, the heartbeats queued meanwhile must count before anyone's liveness is judged.
-bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& counters) {
+// What is waiting is read before timers run, whatever poll reported, for at most half a heartbeat:
+// a flood of input must not hold back the heartbeats that renew the workers' leases. What is left is
+// read on the next turn, which begins at once. (After the broker itself was stopped, liveness is
+// judged fairly anyway: BrokerCore discounts the gap.)
+bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& counters, int heartbeat_ms) {
   constexpr int kMaxRounds = 8;
-  for (int round = 0; round < kMaxRounds; ++round) {
-    const size_t read = DrainWorkers(s, core, counters) + DrainClients(s, core, counters);
+  const int64_t start = MonoMs();
+  const int64_t until = start + std::max(1, heartbeat_ms / 2);
+  for (int round = 0; round < kMaxRounds && MonoMs() < until; ++round) {
+    const size_t read = DrainWorkers(s, core, counters, until) + DrainClients(s, core, counters, until);
     if (read == 0) break;
   }
+  const int64_t drained = MonoMs();
   core.OnTick(Now());
+  const int64_t ticked = MonoMs();
   if (Status st = core.CommitTurn(); !st.ok()) {
     // Nothing of this turn has been told to anyone; stopping keeps "acknowledged means durable".
     spdlog::critical("broker: journal commit failed ({}); stopping so a restart recovers", st.message());
     return false;
   }
+  const int64_t committed = MonoMs();
   Flush(s, core, backlog, counters);
+  const int64_t flushed = MonoMs();
+  if (flushed - start > heartbeat_ms) {
+    spdlog::warn(
+        "broker: a turn took {} ms, more than a heartbeat (reading {} ms, timers and dispatch {} ms, journal "
+        "commit {} ms, sending {} ms); workers' leases run meanwhile: a slow disk or an overloaded machine",
+        flushed - start, drained - start, ticked - drained, committed - ticked, flushed - committed);
+  }
   return true;
 }
 
@@ -281,7 +298,7 @@ void AuditKeyChanges(const security::KeysChange& keys, BrokerCore& core) {
 }
 
 // Polls until a signal (0) or a failure (1); returns the exit code.
-int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
+int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms) {
   Counters counters;
   Backlog backlog;
   // The event PUB socket never reports POLLIN; polling it lets libzmq run its commands, so that the
@@ -313,7 +330,7 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals) {
     const security::KeysChange change = s.security->OnPoll(&items[4]);
     AuditKeyChanges(change, core);
     if (!change.revoked.empty()) core.RevokeWorkers(change.revoked, Now());
-    if (!Turn(s, core, backlog, counters)) return 1;
+    if (!Turn(s, core, backlog, counters, heartbeat_ms)) return 1;
     s.security->CloseSubscriptions(change);
   }
   spdlog::info(
@@ -362,7 +379,7 @@ int RunBroker(const BrokerOptions& o) {
   spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}/broker.db",
                o.bind, port, config.worker_port, config.pub_port, o.dir);
   AnnounceReady("broker", "tcp://" + o.bind + ":" + std::to_string(port));
-  return Serve(s, core, signals);
+  return Serve(s, core, signals, config.heartbeat_ms);
 }
 
 }  // namespace titan::broker

@@ -123,12 +123,13 @@ bool Cluster::StartBroker(int port, int worker_port, int pub_port) {
                                 std::to_string(kHeartbeatMs)};
   args.insert(args.end(), broker_args_.begin(), broker_args_.end());
   args.insert(args.end(), keys_args_.begin(), keys_args_.end());
-  // The suite keeps the quick failure detection it was written for (3 heartbeats, 5 s of recovery grace)
-  // unless a test sets its own.
+  // The broker's default liveness (10 heartbeats: a worker's fencing lease is 1.7 s at the suite's 200 ms
+  // heartbeat, so a loaded CI machine pausing a process for a second kills no run) and 5 s of recovery
+  // grace, unless a test sets its own.
   const auto given = [&](const char* flag) {
     return std::ranges::find(broker_args_, flag) != broker_args_.end();
   };
-  if (!given("--liveness")) args.insert(args.end(), {"--liveness", "3"});
+  if (!given("--liveness")) args.insert(args.end(), {"--liveness", "10"});
   if (!given("--recovery-grace-ms")) args.insert(args.end(), {"--recovery-grace-ms", "5000"});
   broker_ = std::make_unique<NodeProcess>(std::move(args),
                                           dir_.File("broker-" + std::to_string(broker_generation_) + ".log"));
