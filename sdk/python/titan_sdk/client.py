@@ -14,7 +14,7 @@ from .artifacts import ArtifactCalls
 from .dags import DagCalls
 from .store import StoreCalls
 from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, TitanTimeoutError,
-                     UnknownTypeError)
+                     UnavailableError, UnknownTypeError)
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .messages import AuditEntry
 from .protocol import Decoded, MsgType
@@ -236,6 +236,12 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls):
                                          left + self.timeout).fields
                 except UnknownTypeError as e:
                     raise self._not_a_broker(e) from None
+                except UnavailableError:
+                    # The broker rolled a turn back (its disk is full) and forgot the waits in flight; a
+                    # read-only broker still answers JOB_WAIT, so wait again.
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+                    continue
                 if not reply["found"]:
                     raise JobNotFoundError("no job %r to wait for; check the id" % job_id)
                 state = reply["job"]["state"]
