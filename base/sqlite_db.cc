@@ -1,7 +1,21 @@
 // SQLite connection and statement wrappers.
 #include "base/sqlite_db.h"
 
+#include <cerrno>
+
 namespace titan::sqlite {
+namespace {
+
+// `message` as a Status carrying the errno behind SQLite result `rc`: ENOSPC for SQLITE_FULL (a write
+// found the disk full, or max_page_count reached), the OS's errno for an I/O error (EDQUOT: a quota).
+Status Failure(sqlite3* db, int rc, std::string message) {
+  Status s = Status::Error(std::move(message));
+  if ((rc & 0xff) == SQLITE_FULL) return std::move(s).WithOsError(ENOSPC);
+  if ((rc & 0xff) == SQLITE_IOERR && db != nullptr) return std::move(s).WithOsError(sqlite3_system_errno(db));
+  return s;
+}
+
+}  // namespace
 
 Db::~Db() {
   if (db_ != nullptr) sqlite3_close_v2(db_);
@@ -10,9 +24,10 @@ Db::~Db() {
 std::string Db::LastError() const { return db_ ? sqlite3_errmsg(db_) : "database is not open"; }
 
 Status Db::Open(const std::string& path, bool durable) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    return Status::Error("cannot open database '" + path + "': " + LastError());
+  if (const int rc = sqlite3_open_v2(
+          path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+      rc != SQLITE_OK) {
+    return Failure(db_, rc, "cannot open database '" + path + "': " + LastError());
   }
   sqlite3_busy_timeout(db_, 5000);
   Status s = Exec("PRAGMA journal_mode=WAL");
@@ -28,12 +43,29 @@ void Db::Rollback() {
 Status Db::Exec(std::string_view sql) {
   char* err = nullptr;
   const std::string text(sql);
-  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string msg = err ? err : LastError();
     sqlite3_free(err);
-    return Status::Error("sqlite: " + msg + " (in: " + text.substr(0, 60) + ")");
+    return Failure(db_, rc, "sqlite: " + msg + " (in: " + text.substr(0, 60) + ")");
   }
   return Status::Ok();
+}
+
+Status Db::ProbeWrite(int64_t bytes) {
+  const std::string sql =
+      "BEGIN IMMEDIATE;"
+      "CREATE TABLE IF NOT EXISTS titan_space_probe(id INTEGER PRIMARY KEY, filler BLOB NOT NULL);"
+      "INSERT OR REPLACE INTO titan_space_probe VALUES(1, zeroblob(" +
+      std::to_string(bytes) + "));COMMIT;";
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc == SQLITE_OK) return Status::Ok();
+  const std::string msg = err ? err : LastError();
+  sqlite3_free(err);
+  const char* file = sqlite3_db_filename(db_, "main");
+  Status s = Failure(db_, rc, "cannot write '" + std::string(file ? file : "") + "': " + msg);
+  Rollback();
+  return s;
 }
 
 Status Db::Prepare(std::string_view sql, Statement* stmt) {
@@ -65,7 +97,8 @@ Statement& Statement::Bind(int i, int64_t v) {
 bool Statement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  status_ = rc == SQLITE_DONE ? Status::Ok() : Status::Error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  status_ =
+      rc == SQLITE_DONE ? Status::Ok() : Failure(db_, rc, std::string("sqlite: ") + sqlite3_errmsg(db_));
   return false;
 }
 

@@ -1,5 +1,6 @@
 // RAII over SQLite: a connection and prepared statements. Errors are returned as values with the
-// SQLite message; nothing throws. One thread owns a Db and its statements.
+// SQLite message, and with ENOSPC (os_error) when the disk or the database's size limit is full;
+// nothing throws. One thread owns a Db and its statements.
 #pragma once
 
 #include <sqlite3.h>
@@ -28,6 +29,10 @@ class Db {
   // Ends the open transaction (if any) without its changes. Called after a failure, so its own
   // failure is moot: SQLite has then rolled the transaction back already or will at close.
   void Rollback();
+  // Whether a write can be made durable now: one transaction that stores `bytes` bytes in the one row
+  // of table titan_space_probe (created on first use), committed. Call outside any transaction. An
+  // error leaves nothing behind; IsOutOfSpace(error): the disk is still full.
+  Status ProbeWrite(int64_t bytes);
   // Compiles `sql` into `stmt` (replacing what it held).
   Status Prepare(std::string_view sql, Statement* stmt);
   sqlite3* raw() { return db_; }

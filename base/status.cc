@@ -13,8 +13,10 @@ Status ErrnoStatus(std::string_view what, int err) {
   std::string message(what);
   message += ": ";
   message += text != nullptr ? std::string(text) : "errno " + std::to_string(err);
-  return Status::Error(std::move(message));
+  return Status::Error(std::move(message)).WithOsError(err);
 }
+
+bool IsOutOfSpace(const Status& s) { return s.os_error() == ENOSPC || s.os_error() == EDQUOT; }
 
 Status WriteAll(int fd, std::string_view data, std::string_view what) {
   for (size_t done = 0; done < data.size();) {

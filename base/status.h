@@ -2,7 +2,8 @@
 // message: the whole sentence shown to an operator, naming what failed and what to do. The codes are
 // the wire protocol's error codes (schemas/protocol.yaml `errors`), so a failure reaches a peer as an
 // ERROR reply with its code unchanged (wire::ErrorOf). errno becomes text once, at the OS edge, by
-// ErrnoStatus. Nothing here throws; results are [[nodiscard]].
+// ErrnoStatus, which also keeps the errno (os_error), so a caller can tell a full disk (IsOutOfSpace) from
+// other failures without reading the text. Nothing here throws; results are [[nodiscard]].
 #pragma once
 
 #include <cassert>
@@ -46,11 +47,29 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }  // empty when ok
+  // The errno behind a failed system call (ErrnoStatus; SQLite's "disk is full" as ENOSPC); 0 when none.
+  int os_error() const { return os_error_; }
+  // This failure with its errno recorded (a non-ok Status only).
+  Status WithOsError(int err) && {
+    os_error_ = err;
+    return std::move(*this);
+  }
+  // The same failure (code, errno) with `context` before its message: "<context>: <message>".
+  Status Within(std::string_view context) const {
+    Status s(code_, std::string(context) + ": " + message_);
+    s.os_error_ = os_error_;
+    return s;
+  }
 
  private:
   Code code_ = Code::kOk;
   std::string message_;
+  int os_error_ = 0;
 };
+
+// Whether `s` failed for lack of space: its errno is ENOSPC (the file system is full) or EDQUOT (the
+// user's quota is used up).
+bool IsOutOfSpace(const Status& s);
 
 // "<what>: <strerror(err)>" with code kUnavailable, e.g. ErrnoStatus("cannot run 'x.sh'", ENOENT) gives
 // "cannot run 'x.sh': No such file or directory". `what` names the file or the call.

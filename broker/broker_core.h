@@ -24,6 +24,7 @@
 
 #include "base/clock.h"
 #include "base/log_limiter.h"
+#include "base/read_only_mode.h"
 #include "broker/artifact_service.h"
 #include "broker/autoscale.h"
 #include "broker/cron.h"
@@ -153,8 +154,18 @@ class BrokerCore {
 
   // Ends the turn's journal work: writes each job changed this turn once (its state now), then
   // commits (one fsync). Call after OnTick and before sending TakeOutbox(): nothing of the turn may
-  // leave the broker before it is durable. An error means the turn is not durable.
-  Status CommitTurn();
+  // leave the broker before it is durable. Ok: the turn is durable, or it failed for lack of space and
+  // was rolled back (RollBack: the broker is read-only now and the turn's requests are answered
+  // UNAVAILABLE). An error: the turn is not durable for another reason, and the broker must stop.
+  Status EndTurn(Instant now);
+
+  // Read-only mode (core_read_only.cc; docs/operations.md "A full disk"). While the disk is full the
+  // broker refuses state-changing requests (UNAVAILABLE, ReadOnlyMode::Refusal), serves reads from
+  // memory, keeps workers alive, changes no journaled state, and probes the journal every
+  // ReadOnlyMode::kProbeEveryMs; the first probe that succeeds ends it.
+  bool read_only() const { return read_only_.active(); }
+  // At start, after Recover: one probe; a broker that starts on a full disk starts read-only.
+  void CheckSpace(Instant now);
 
   // When OnTick next has something to do, in monotonic ms (INT64_MAX: nothing; 0: at once).
   int64_t NextDeadline() const;
@@ -210,7 +221,8 @@ class BrokerCore {
     kGateExpiry,
     kSchedule,
     kAuditPrune,
-    kJournalPrune
+    kJournalPrune,
+    kSpaceProbe
   };
   struct Schedule {
     std::string name, cron;
@@ -365,7 +377,7 @@ class BrokerCore {
   void AckResult(const Worker& w, const std::string& id, int64_t attempt);
   // The result of the run the broker expects on `w`: completed, failed (maybe retried), cancelled.
   void ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Instant now);
-  void JobLog(Worker& w, wire::JobLogMsg msg);
+  void JobLog(Worker& w, wire::JobLogMsg msg, Instant now);
   void ServiceStatus(Worker& w, const wire::ServiceStatusMsg& msg, Instant now);
   // The worker is gone: its runs are requeued (`count_loss`: as a loss of each job, max_lost applies).
   void LoseWorker(const std::string& name, const std::string& why, Instant now, bool count_loss = true);
@@ -381,6 +393,35 @@ class BrokerCore {
   void CarryOutScaling(const ScaleAction& a, Instant now);
   wire::Message AddWorker(const wire::WorkerAddMsg& req, Instant now);
   void RecordScaling(const char* action, const ScaleAction& a, Instant now);
+
+  // Writes each job changed this turn once (its state now) and the turn's audit rows, then commits
+  // (one fsync); a failed turn's transaction is rolled back and its audit rows kept (core_jobs.cc).
+  Status CommitTurn();
+
+  // Read-only mode (core_read_only.cc).
+  // The turn failed to commit for lack of space: everything it did is undone by reloading the last
+  // committed state from the journal (as a restart would: workers register again), its client replies
+  // and every waiting JOB_WAIT become UNAVAILABLE, and the broker turns read-only. `audit`: the turn's
+  // audit rows, kept with outcome UNAVAILABLE. An error: the journal cannot be read back.
+  Status RollBack(const Status& failure, std::vector<wire::AuditEntry> audit, Instant now);
+  // A journal write made during the turn (not by CommitTurn) failed with `s`: when for lack of space,
+  // the whole turn is rolled back at its end, as a failed commit is.
+  void JournalFailed(const Status& s);
+  // A write failed for lack of space (`cause` names the file): read-only from now (once), probing soon.
+  void EnterReadOnly(const Status& cause, Instant now);
+  void LeaveReadOnly(Instant now);
+  void ProbeSpace(Instant now);  // the kSpaceProbe timer
+  // While read-only: a timer whose step would change journaled state waits (true) until writable.
+  bool DeferWhileReadOnly(const Timer& t);
+  // While read-only: what worker `w` reported would change journaled state (a result, a service's
+  // status, a run to requeue or adopt back): left unacknowledged, and `w` is asked to register again
+  // once writable, which reports it again.
+  void ResyncLater(const Worker& w);
+  // Some of job `job`'s output could not be stored (`why`): the job says so; a full disk also makes
+  // the broker read-only.
+  void LogLost(Job& job, const Status& why, Instant now);
+  // While read-only, audit rows wait (at most kMaxDeferredAudit) for the journal.
+  void DeferAudit(std::vector<wire::AuditEntry> rows);
 
   // Timers (core_timers.cc): one step per kind.
   void FireTimer(const Timer& t, Instant now);
@@ -540,6 +581,14 @@ class BrokerCore {
   int64_t prune_after_ = 0;      // journal retention scans on from the row after this seq
   LogLimiter worker_log_limit_;  // warnings about each worker peer's bad messages
   std::vector<Outgoing> outbox_;
+  // Read-only mode (a full disk): the timers, workers and audit rows that wait for the journal. Bounded:
+  // timers by those armed (each waits once), workers by the worker table, audit rows by kMaxDeferredAudit.
+  ReadOnlyMode read_only_{"broker"};
+  std::vector<Timer> deferred_timers_;
+  std::set<std::string> resync_;  // names of workers to ask for WORKER_READY once writable
+  std::vector<wire::AuditEntry> deferred_audit_;
+  int64_t dropped_audit_ = 0;  // audit rows past kMaxDeferredAudit: lost, and logged as such
+  Status space_failure_;       // JournalFailed: this turn's journal write that found the disk full
 };
 
 }  // namespace titan::broker

@@ -255,7 +255,9 @@ bool OpenJournal(const BrokerOptions& o, Journal& journal) {
 }
 
 // One loop turn after poll: the sockets drained into the core, timers fired, the journal committed,
-// then what the turn produced sent. False: the commit failed and the broker must stop.
+// then what the turn produced sent. A commit that fails for lack of space is rolled back by the core,
+// which then answers the turn's requests UNAVAILABLE and stays read-only until space returns. False:
+// the commit failed for another reason and the broker must stop.
 // What is waiting is read before timers run, whatever poll reported, for at most half a heartbeat:
 // a flood of input must not hold back the heartbeats that renew the workers' leases. What is left is
 // read on the next turn, which begins at once. (After the broker itself was stopped, liveness is
@@ -271,7 +273,7 @@ bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& counters, in
   const int64_t drained = MonoMs();
   core.OnTick(Now());
   const int64_t ticked = MonoMs();
-  if (Status st = core.CommitTurn(); !st.ok()) {
+  if (Status st = core.EndTurn(Now()); !st.ok()) {
     // Nothing of this turn has been told to anyone; stopping keeps "acknowledged means durable".
     spdlog::critical("broker: journal commit failed ({}); stopping so a restart recovers", st.message());
     return false;
@@ -374,6 +376,7 @@ int RunBroker(const BrokerOptions& o) {
     spdlog::error("broker: cannot start from the journal {}/broker.db: {}", o.dir, st.message());
     return 1;
   }
+  core.CheckSpace(Now());  // on a full disk: read-only from the start
   s.security->RetainJobCredentials(core.RunningJobIds());
   s.security->SaveJobCredentials();
   spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}/broker.db",

@@ -65,6 +65,10 @@ void BrokerCore::Audit(wire::AuditEntry entry) { audit_owed_.push_back(std::move
 
 void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const Message& req, Instant now,
                           const std::string& principal) {
+  if (read_only_.active() && wire::SpecOf(req.type).writes) {  // the disk is full: refused, before any change
+    return Answer(from, rid, req, wire::MakeError(ErrorCode::kUnavailable, read_only_.Refusal()), now,
+                  principal);
+  }
   if (ArtifactService::Handles(req.type))
     return Answer(from, rid, req, HandleArtifact(req, now), now, principal);
   if (req.type == MsgType::kJobWait) {
@@ -256,6 +260,11 @@ Message BrokerCore::Stats(Instant now) const {
                        .jobs_in_memory = in_memory_,
                        .jobs_evicted = evicted_};
   for (const auto& [name, w] : workers_) stats.workers.push_back(RenderWorker(w, now));
+  if (read_only_.active()) {
+    stats.read_only = true;
+    stats.read_only_reason = read_only_.cause() + "; " + read_only_.Refusal();
+    stats.read_only_since_ms = read_only_.since_wall_ms();
+  }
   return std::move(stats).ToMessage();
 }
 

@@ -86,6 +86,7 @@ constexpr int kMaxAssignPerTurn = 2048;
 
 void BrokerCore::Dispatch(Instant now) {
   dispatch_pending_ = false;
+  if (read_only_.active()) return;  // an assignment is a journaled transition
   int budget = kMaxAssignPerTurn;
   std::vector<WorkerSlot> table;
   std::vector<Worker*> refs;

@@ -25,9 +25,13 @@ void BrokerCore::Record(Job& job) {
 Status BrokerCore::CommitTurn() {
   const Status written = WriteOwed();
   owed_.clear();
-  audit_owed_.clear();
-  if (!written.ok()) return written;
-  return journal_->Commit();
+  if (!written.ok()) {
+    journal_->Rollback();
+    return written;  // the audit rows stay: a rolled-back turn records them as refused
+  }
+  const Status committed = journal_->Commit();
+  if (committed.ok()) audit_owed_.clear();
+  return committed;
 }
 
 Status BrokerCore::WriteOwed() {
@@ -127,8 +131,8 @@ void BrokerCore::Assign(Job& job, Worker& w, Instant now) {
   if (RunAttempt(job) > 1) {
     const std::string banner =
         "--- titan: attempt " + std::to_string(RunAttempt(job)) + " on " + w.name + " ---\n";
-    const int64_t at = logs_->Append(LogName(job), banner);
-    if (at >= 0) job.log_size = at + static_cast<int64_t>(banner.size());
+    const Result<int64_t> at = logs_->Append(LogName(job), banner);
+    if (at.ok()) job.log_size = *at + static_cast<int64_t>(banner.size());
   }
   (void)Transition(job, JobState::kRunning, now);
   auto file = files_.find(job.file_hash);

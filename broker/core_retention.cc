@@ -71,6 +71,7 @@ void BrokerCore::EvictDag(const std::string& id) {
       if (!s.ok()) {
         spdlog::error("broker: job {} stays in memory: cannot journal it before it leaves ({})", job->id,
                       s.message());
+        JournalFailed(s);  // a full disk: the turn is rolled back
         continue;
       }
       job->journal_owed = Job::Owed::kNothing;
@@ -202,6 +203,7 @@ void BrokerCore::PruneJournal(Instant now) {
         "broker: cannot apply --journal-retention-days (deleting old jobs from the journal): {}; "
         "trying again in a minute",
         s.message());
+    JournalFailed(s);  // a full disk: the turn is rolled back
     prune_after_ = 0;
     again_ms = kPruneEveryMs;
   }

@@ -16,6 +16,7 @@ constexpr int64_t kAddedWorkerSlots = 4;  // the original's default worker concu
 
 void BrokerCore::Autoscale(Instant now) {
   next_scale_check_ = now.mono_ms + kScaleEveryMs;
+  if (read_only_.active()) return;  // nothing is dispatched: the queues' waits mean nothing
   const ScalePolicy& policy = config_.scaling;
   std::erase_if(scale_pending_, [&](const ScalePending& p) {
     if (now.mono_ms - p.requested_at < policy.spawn_timeout_ms) return false;

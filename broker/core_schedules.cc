@@ -127,7 +127,7 @@ Message BrokerCore::ScheduleEnable(const wire::ScheduleEnableMsg& req, Instant n
 
 Message BrokerCore::ScheduleRemove(const std::string& name) {
   if (!schedules_.erase(name)) return Invalid("no schedule '" + name + "'; see `titan schedules`");
-  if (Status st = journal_->BeginIfNeeded(); st.ok()) (void)journal_->DeleteSchedule(name);
+  if (Status st = journal_->BeginIfNeeded(); st.ok()) JournalFailed(journal_->DeleteSchedule(name));
   return wire::OkMsg{}.ToMessage();  // its pending timer finds no schedule and does nothing
 }
 
@@ -140,6 +140,7 @@ void BrokerCore::SaveSchedule(const Schedule& s) {
           s.last_ms, secret);
       !st.ok()) {
     spdlog::error("broker: journal: {}", st.message());
+    JournalFailed(st);
   }
 }
 
@@ -210,7 +211,7 @@ void BrokerCore::RestoreSchedule(Schedule s, Instant now) {
     return;
   }
   const int64_t missed = NextCronTime(stored.spec, std::max(stored.last_ms, stored.resumed_ms));
-  if (missed > 0 && missed <= now.wall_ms) {
+  if (missed > 0 && missed <= now.wall_ms && !read_only_.active()) {  // read-only: its timer waits
     spdlog::info("broker: schedule {} missed its tick while the broker was down; running it once now", name);
     FireSchedule(stored, now);  // also arms the next tick
     return;

@@ -244,7 +244,8 @@ Status BrokerCore::RetireRun(const std::string& id) {
 Message BrokerCore::Accept(std::vector<Job> batch, const wire::JobSubmitMsg& req,
                            const std::unordered_map<std::string, std::string>& files,
                            const std::string& dag_id, Instant now) {
-  auto unavailable = [](const Status& s) {
+  auto unavailable = [this](const Status& s) {
+    JournalFailed(s);  // a full disk: the whole turn is rolled back, this answer with it
     return wire::MakeError(ErrorCode::kUnavailable, "journal unavailable (" + s.message() + "); retry later");
   };
   if (Status s = journal_->BeginIfNeeded(); !s.ok()) return unavailable(s);

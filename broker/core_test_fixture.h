@@ -82,7 +82,7 @@ class BrokerCoreTest : public ::testing::Test {
   // Ends a loop turn the way the node does: dispatch, commit, hand back the outbox.
   std::vector<Outgoing> Turn() {
     core_->OnTick(now_);
-    EXPECT_TRUE(core_->CommitTurn().ok());
+    EXPECT_TRUE(core_->EndTurn(now_).ok());
     EXPECT_EQ(0, core_->refused_transitions()) << "an illegal state transition was refused (see the log)";
     auto out = core_->TakeOutbox();
     for (const auto& o : out) sent_.push_back(o);

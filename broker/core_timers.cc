@@ -32,6 +32,7 @@ int64_t BrokerCore::NextDeadline() const {
 }
 
 void BrokerCore::FireTimer(const Timer& t, Instant now) {
+  if (read_only_.active() && DeferWhileReadOnly(t)) return;
   switch (t.kind) {
     case TimerKind::kReady: {  // a delay or a retry backoff ended
       Job* job = FindRun(t.key, t.run);
@@ -57,6 +58,8 @@ void BrokerCore::FireTimer(const Timer& t, Instant now) {
       return PruneAudit(now);
     case TimerKind::kJournalPrune:
       return PruneJournal(now);
+    case TimerKind::kSpaceProbe:
+      return ProbeSpace(now);
   }
 }
 
@@ -147,6 +150,7 @@ void BrokerCore::PruneAudit(Instant now) {
   const Result<int64_t> pruned = journal_->audit().Prune(now.wall_ms - config_.audit_retention_ms);
   if (!pruned.ok()) {
     spdlog::error("broker: {}", pruned.message());
+    JournalFailed(pruned.status());
   } else if (*pruned > 0) {
     spdlog::info("broker: deleted {} audit log rows older than {} days (--audit-retention-days)", *pruned,
                  config_.audit_retention_ms / 86'400'000);

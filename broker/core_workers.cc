@@ -129,8 +129,8 @@ void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Insta
     case MsgType::kJobStarted:  // confirms the RUNNING published at assignment: nothing new to tell anyone
       return FromWorker<wire::JobStartedMsg>(identity, msg, now, rid, [](Worker&, wire::JobStartedMsg) {});
     case MsgType::kJobLog:
-      return FromWorker<wire::JobLogMsg>(identity, msg, now, rid,
-                                         [&](Worker& w, wire::JobLogMsg log) { JobLog(w, std::move(log)); });
+      return FromWorker<wire::JobLogMsg>(
+          identity, msg, now, rid, [&](Worker& w, wire::JobLogMsg log) { JobLog(w, std::move(log), now); });
     case MsgType::kServiceStatus:
       return FromWorker<wire::ServiceStatusMsg>(
           identity, msg, now, rid,
@@ -229,6 +229,11 @@ void BrokerCore::RegisterWorker(const std::string& identity, const wire::WorkerR
   w.running.clear();
   bool welcomed = false;
   for (const Decision& d : Reconcile(in)) {
+    if (read_only_.active() && (d.kind == Decision::kAdoptRequeued || d.kind == Decision::kApplyResult ||
+                                d.kind == Decision::kRequeue)) {
+      ResyncLater(w);  // a journaled change: it reports this again when asked to, once writable
+      continue;
+    }
     const bool about_runs =
         d.kind == Decision::kAdopt || d.kind == Decision::kAdoptRequeued || d.kind == Decision::kCancel;
     if (!about_runs && !welcomed) {
@@ -286,6 +291,7 @@ void BrokerCore::CarryOut(Worker& w, const Decision& d, const wire::JobResult* r
 // A service's worker says whether it is ready and how often it restarted it. The first time it is
 // ready, jobs that depend on it may start (a service never COMPLETES).
 void BrokerCore::ServiceStatus(Worker& w, const wire::ServiceStatusMsg& msg, Instant now) {
+  if (read_only_.active()) return ResyncLater(w);  // journaled; sent again after WORKER_WELCOME
   Job* job = Resolve(msg.id);
   if (job == nullptr || !job->service || job->state != JobState::kRunning || job->attempt != msg.attempt ||
       job->worker != w.name) {
@@ -303,7 +309,7 @@ void BrokerCore::ServiceStatus(Worker& w, const wire::ServiceStatusMsg& msg, Ins
   if (job->ready && !job->released) ReleaseChildren(*job, now);
 }
 
-void BrokerCore::JobLog(Worker& w, wire::JobLogMsg msg) {
+void BrokerCore::JobLog(Worker& w, wire::JobLogMsg msg, Instant now) {
   Job* job = Resolve(msg.id);
   if (job == nullptr || job->attempt != msg.attempt || job->worker != w.name || msg.blobs.empty()) return;
   if (msg.seq != job->next_log_seq) {
@@ -311,11 +317,11 @@ void BrokerCore::JobLog(Worker& w, wire::JobLogMsg msg) {
                  job->next_log_seq);
   }
   job->next_log_seq = msg.seq + 1;
-  const int64_t offset = logs_->Append(LogName(*job), msg.blobs.front());
-  if (offset < 0) return;
-  job->log_size = offset + static_cast<int64_t>(msg.blobs.front().size());
+  const Result<int64_t> offset = logs_->Append(LogName(*job), msg.blobs.front());
+  if (!offset.ok()) return LogLost(*job, offset.status(), now);
+  job->log_size = *offset + static_cast<int64_t>(msg.blobs.front().size());
   wire::EventLogMsg event{.id = job->id,
-                          .offset = offset,
+                          .offset = *offset,
                           .stream = std::move(msg.stream),
                           .blobs = {std::move(msg.blobs.front())}};
   outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "log." + job->id, std::move(event).ToMessage()});
@@ -326,6 +332,7 @@ void BrokerCore::AckResult(const Worker& w, const std::string& id, int64_t attem
 }
 
 void BrokerCore::JobDone(Worker& w, const wire::JobResult& r, Instant now) {
+  if (read_only_.active()) return ResyncLater(w);  // not acknowledged: the worker keeps it for WORKER_READY
   AckResult(w, r.id, r.attempt);  // every result, known or stale, so the worker can forget it
   Job* job = Resolve(r.id);
   const BelievedRun believed = job != nullptr ? Believe(*job, w.name) : BelievedRun{};
@@ -341,6 +348,7 @@ void BrokerCore::ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Inst
     return LoseRun(job, "worker " + w.name + " killed it: " + (reason.empty() ? "fenced" : reason), now);
   }
   job.exit_code = r.exit_code;
+  if (r.log_truncated.value_or(false)) job.log_truncated = true;  // its worker's job.log is incomplete
   if (job.service && !job.stop_requested && w.draining) {
     // A service never finishes: its draining worker handed it back, so it moves to another worker.
     Requeue(job, "worker " + w.name + " is draining; service moved", now, /*count_loss=*/false);
@@ -386,6 +394,12 @@ void BrokerCore::LoseWorker(const std::string& name, const std::string& why, Ins
     spdlog::info("broker: worker {} left after draining", name);
   } else {
     spdlog::warn("broker: {}; requeueing its {} jobs", why, w.running.size());
+  }
+  if (read_only_.active()) {
+    // Nothing may be journaled: its runs stay RUNNING until writable, then the recovery step requeues
+    // every run whose worker is gone, as after a restart.
+    if (!w.running.empty()) (void)DeferWhileReadOnly(Timer{now.mono_ms, TimerKind::kRecovery, {}});
+    w.running.clear();
   }
   for (const auto& id : w.running) {
     Job* job = Resolve(id);

@@ -103,6 +103,7 @@ wire::JobInfo RenderJobInfo(const Job& job) {
                      .finished_ms = time(job.finished_ms),
                      .dag = text(job.dag),
                      .run = job.run};
+  if (job.log_truncated) info.log_truncated = true;
   if (job.spec.secret_env) {  // names only: a secret's value never leaves in a report
     info.secret_env.emplace();
     for (const std::string& e : *job.spec.secret_env)

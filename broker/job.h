@@ -85,6 +85,9 @@ struct Job {
   int64_t finished_ms = 0;
   int64_t lost = 0;        // times its worker died under it
   std::string decided_by;  // gate: who approved or rejected
+  // Some of its output could not be kept (a disk was full: the worker's job.log or the broker's log
+  // store): JobInfo.log_truncated. Journaled as a row of truncated_logs, once it is set.
+  bool log_truncated = false;
 
   // Derived at run time (not journaled).
   std::vector<int64_t> parent_runs;  // the run of each parent (parents[i]) this job was linked to

@@ -17,7 +17,8 @@ namespace {
 // lookups of jobs that left the broker's memory (by id, DAGs by id) and recovery's search for jobs
 // still live (a partial index: only rows not in a final state are in it).
 // A table added whole, which older brokers ignore, needs no new version: the audit log's
-// (security/audit_log.h) is created when missing, in a file of any version, each time a journal opens.
+// (security/audit_log.h) and truncated_logs (the jobs whose log could not be kept whole: a full disk)
+// are created when missing, in a file of any version, each time a journal opens.
 constexpr int kSchemaVersion = 4;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
@@ -36,6 +37,11 @@ CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs(id);
 CREATE INDEX IF NOT EXISTS dags_by_id ON dags(id);
 CREATE INDEX IF NOT EXISTS jobs_live ON jobs(seq) WHERE LIVE_JOB;
 )sql";
+constexpr const char* kTruncatedLogs = "CREATE TABLE IF NOT EXISTS truncated_logs(seq INTEGER PRIMARY KEY)";
+
+// What a space probe writes: enough that a turn's usual writes fit once it succeeds, so a disk
+// hovering at full does not take the broker in and out of read-only mode at every turn.
+constexpr int64_t kProbeBytes = 64 * 1024;
 
 // Version 1 (before user_version was set) keyed jobs by id and kept a unique index on DAG ids. Its
 // tables are renamed, kSchema creates the current ones, and the rows move over unchanged, all in one
@@ -133,6 +139,7 @@ Status Journal::Open(const std::string& path) {
   Status s = db_.Open(path, /*durable=*/true);
   if (!s.ok()) return Damaged(s);
   if (s = Migrate(); !s.ok()) return Damaged(s);
+  if (s = db_.Exec(kTruncatedLogs); !s.ok()) return Damaged(s);
   struct {
     sqlite::Statement* stmt;
     const char* sql;
@@ -152,6 +159,7 @@ Status Journal::Open(const std::string& path) {
        "INSERT INTO schedules VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
        "definition = excluded.definition, last_ms = excluded.last_ms"},
       {&delete_schedule_, "DELETE FROM schedules WHERE name = ?1"},
+      {&mark_truncated_, "INSERT OR IGNORE INTO truncated_logs(seq) VALUES(?1)"},
   };
   for (const auto& st : statements) {
     if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
@@ -218,6 +226,30 @@ Status Journal::Commit() {
   return commit_.status();
 }
 
+void Journal::Rollback() {
+  db_.Rollback();
+  in_txn_ = false;
+}
+
+Status Journal::ProbeSpace() {
+  if (in_txn_) return Status(Status::Code::kInternal, "the journal's space probe ran inside a turn");
+  return db_.ProbeWrite(kProbeBytes);
+}
+
+Status Journal::SetFullForTesting(bool full) {
+  // SQLite keeps the limit at least the current size: 1 means "as large as it is".
+  return db_.Exec(full ? "PRAGMA max_page_count = 1" : "PRAGMA max_page_count = 1073741823");
+}
+
+std::string Journal::dir() const { return std::filesystem::path(path_).parent_path().string(); }
+
+Status Journal::MarkLogTruncated(const Job& j) {
+  if (!j.log_truncated) return Status::Ok();
+  mark_truncated_.Reset();
+  mark_truncated_.Bind(1, j.seq).Step();
+  return mark_truncated_.status();
+}
+
 Status Journal::InsertFile(const std::string& hash, const std::string& name, const std::string& content) {
   insert_file_.Reset();
   insert_file_.Bind(1, hash).Bind(2, name).Bind(3, content).Step();
@@ -237,7 +269,7 @@ Status Journal::InsertJob(const Job& j) {
   const security::SecretBox* box = nullptr;
   if (j.spec.secret_env) {
     Result<const security::SecretBox*> made = Box(/*create=*/true);
-    if (!made.ok()) return Status::Error("cannot seal job '" + j.id + "''s secret_env: " + made.message());
+    if (!made.ok()) return made.status().Within("cannot seal job '" + j.id + "''s secret_env");
     box = made.value();
   }
   insert_job_.Reset();
@@ -246,7 +278,8 @@ Status Journal::InsertJob(const Job& j) {
   if (j.exit_code) insert_job_.Bind(9, *j.exit_code);
   insert_job_.Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);
   insert_job_.Bind(14, j.lost).Bind(15, j.decided_by).Bind(16, j.run).Bind(17, j.first_attempt).Step();
-  return insert_job_.status();
+  if (!insert_job_.status().ok()) return insert_job_.status();
+  return MarkLogTruncated(j);
 }
 
 Status Journal::UpdateJob(const Job& j) {
@@ -258,7 +291,8 @@ Status Journal::UpdateJob(const Job& j) {
   if (j.exit_code) update_job_.Bind(5, *j.exit_code);
   update_job_.Bind(6, j.reason).Bind(7, j.started_ms).Bind(8, j.finished_ms).Bind(9, j.lost);
   update_job_.Bind(10, j.decided_by).Step();
-  return update_job_.status();
+  if (!update_job_.status().ok()) return update_job_.status();
+  return MarkLogTruncated(j);
 }
 
 Status Journal::InsertDag(const Dag& d) {
@@ -273,7 +307,7 @@ Status Journal::PutSchedule(const std::string& name, const std::string& definiti
   std::string sealed;
   if (secret) {
     Result<const security::SecretBox*> box = Box(/*create=*/true);
-    if (!box.ok()) return Status::Error("cannot seal schedule '" + name + "''s secret_env: " + box.message());
+    if (!box.ok()) return box.status().Within("cannot seal schedule '" + name + "''s secret_env");
     sealed = box.value()->Seal(definition);
   }
   put_schedule_.Reset();

@@ -25,7 +25,8 @@ inline constexpr const char* kLiveJobSql =
 // The columns Journal::ReadJob and ReadDag read, in their order.
 #define TITAN_JOB_COLUMNS                                                                                \
   "id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms, started_ms, " \
-  "finished_ms, lost, exit_code IS NULL, decided_by, run, first_attempt"
+  "finished_ms, lost, exit_code IS NULL, decided_by, run, first_attempt, "                               \
+  "seq IN (SELECT seq FROM truncated_logs)"
 #define TITAN_DAG_COLUMNS "id, name, agent_run_id, submitted_ms, job_ids, job_runs, seq"
 
 // A job's secret_env is sealed (security::SecretBox) before it is written: its spec row holds
@@ -38,11 +39,24 @@ class Journal {
 
   // Opens the turn's transaction if none is open. Writes below require an open transaction.
   Status BeginIfNeeded();
-  // Commits the open transaction (one fsync); no-op when none is open.
+  // Commits the open transaction (one fsync); no-op when none is open. A failed commit is rolled back.
+  // Errors of this and of the writes below carry their errno: IsOutOfSpace(error) when the disk is full.
   Status Commit();
+  // Ends the open transaction (if any) without its changes: after a write of the turn failed.
+  void Rollback();
   bool dirty() const { return in_txn_; }
+  // Whether the journal can make a write durable again (the disk had been full): one small committed
+  // transaction of its own (sqlite::Db::ProbeWrite). Call between turns, with no transaction open.
+  Status ProbeSpace();
+  // The folder the journal (and the broker's other files) live in, and the journal file.
+  std::string dir() const;
+  const std::string& path() const { return path_; }
+  // Tests of a full disk without filling one: `full`, the file may not grow past its size now, and a
+  // write that would fails as on a full disk (SQLITE_FULL, IsOutOfSpace); !full lifts that.
+  Status SetFullForTesting(bool full);
 
   Status InsertFile(const std::string& hash, const std::string& name, const std::string& content);
+  // Each also records, once, that the job's log is incomplete (job.log_truncated).
   Status InsertJob(const Job& job);
   Status UpdateJob(const Job& job);
   Status InsertDag(const Dag& dag);
@@ -107,8 +121,9 @@ class Journal {
  private:
   // Brings the file to the current schema version (creating it, or upgrading version 1 in place).
   Status Migrate();
-  Status QueryInt(const char* sql, int64_t* out);
-  Status PrepareFinds();  // the statements of journal_find.cc  // the first column of the first row
+  Status QueryInt(const char* sql, int64_t* out);  // the first column of the first row
+  Status PrepareFinds();                           // the statements of journal_find.cc
+  Status MarkLogTruncated(const Job& job);         // when job.log_truncated: its row in truncated_logs
   Status LoadFiles(const Visitor& visit);
   Status LoadJobs(const Visitor& visit, bool salvage, LoadReport* report);
   Status LoadDags(const Visitor& visit, bool salvage, LoadReport* report);
@@ -147,7 +162,8 @@ class Journal {
 
   sqlite::Db db_;
   sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
-      delete_schedule_, find_latest_, find_run_, find_dag_, scan_jobs_, delete_job_, delete_dag_;
+      delete_schedule_, find_latest_, find_run_, find_dag_, scan_jobs_, delete_job_, delete_dag_,
+      mark_truncated_, delete_truncated_;
   security::AuditLog audit_;  // after db_: its statements are finalized before the connection closes
   bool in_txn_ = false;
 };

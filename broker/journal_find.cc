@@ -20,6 +20,7 @@ Status Journal::PrepareFinds() {
        "SELECT seq, id, run, dag, state, submitted_ms, finished_ms FROM jobs WHERE seq > ?1 ORDER BY seq "
        "LIMIT ?2"},
       {&delete_job_, "DELETE FROM jobs WHERE seq BETWEEN ?1 AND ?2"},
+      {&delete_truncated_, "DELETE FROM truncated_logs WHERE seq BETWEEN ?1 AND ?2"},
       {&delete_dag_, "DELETE FROM dags WHERE id = ?1"},
   };
   for (const auto& st : statements) {
@@ -104,7 +105,10 @@ Status Journal::ScanJobs(int64_t after, int64_t limit, std::vector<JobRow>* out)
 Status Journal::DeleteJobs(int64_t first, int64_t last) {
   delete_job_.Reset();
   delete_job_.Bind(1, first).Bind(2, last).Step();
-  return delete_job_.status();
+  if (!delete_job_.status().ok()) return delete_job_.status();
+  delete_truncated_.Reset();  // their marks of an incomplete log go with them
+  delete_truncated_.Bind(1, first).Bind(2, last).Step();
+  return delete_truncated_.status();
 }
 
 Status Journal::DeleteDag(const std::string& id) {

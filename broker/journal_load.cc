@@ -102,6 +102,7 @@ Result<Job> Journal::ReadJob(sqlite::Statement& row) {
   j.decided_by = std::string(row.ColumnBlob(15));
   j.run = std::max<int64_t>(1, row.ColumnInt(16));
   j.first_attempt = std::max<int64_t>(1, row.ColumnInt(17));
+  j.log_truncated = row.ColumnInt(18) != 0;
   return j;
 }
 

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 
+#include "base/unique_fd.h"
+
 namespace titan::broker {
 
 LogStore::LogStore(std::string dir) : dir_(std::move(dir)) {
@@ -30,20 +32,20 @@ std::string LogStore::PathOf(const std::string& job_id) const {
   return dir_ + "/" + name + ".log";
 }
 
-int64_t LogStore::Append(const std::string& job_id, std::string_view bytes) {
-  const int fd = open(PathOf(job_id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return -1;
+Result<int64_t> LogStore::Append(const std::string& job_id, std::string_view bytes) {
+  const std::string path = PathOf(job_id);
+  const exec::UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!fd.valid()) return ErrnoStatus("cannot open job log '" + path + "'", errno);
   struct stat st;
-  fstat(fd, &st);
-  const int64_t offset = st.st_size;
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
+  if (fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat job log '" + path + "'", errno);
+  if (Status s = WriteAll(fd.get(), bytes, "job log '" + path + "'"); !s.ok()) {
+    // Keep whole chunks: cut off the part that fit (a shrink needs no space; should it fail all the
+    // same, the chunk stays partly written, and the job is marked as having lost output either way).
+    const int cut = ftruncate(fd.get(), st.st_size);
+    (void)cut;
+    return s;
   }
-  close(fd);
-  return done == bytes.size() ? offset : -1;
+  return static_cast<int64_t>(st.st_size);
 }
 
 std::string LogStore::Read(const std::string& job_id, int64_t offset, int64_t max_bytes) const {
@@ -54,6 +56,16 @@ std::string LogStore::Read(const std::string& job_id, int64_t offset, int64_t ma
   close(fd);
   out.resize(n > 0 ? static_cast<size_t>(n) : 0);
   return out;
+}
+
+Status LogStore::ProbeSpace() const {
+  const std::string path = dir_ + "/.space-probe";
+  const exec::UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoStatus("cannot create '" + path + "'", errno);
+  const std::string block(64 * 1024, '\0');
+  const Status s = WriteAll(fd.get(), block, "'" + path + "'");
+  unlink(path.c_str());
+  return s;
 }
 
 int64_t LogStore::Size(const std::string& job_id) const {

@@ -85,6 +85,7 @@ JobView JobFromInfo(const wire::JobInfo& job) {
   v.run = job.run.value_or(1);
   v.up_since_ms = job.up_since_ms;
   v.secret_env = job.secret_env.value_or(std::vector<std::string>{});
+  v.log_truncated = job.log_truncated.value_or(false);
   return v;
 }
 
@@ -141,6 +142,7 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
   line("worker:", job.worker);
   line("attempt:", std::to_string(job.attempt));
   line("exit code:", job.exit_code ? std::to_string(*job.exit_code) : "");
+  if (job.log_truncated) line("log:", "log truncated: some of its output was lost to a full disk");
   line("file:", job.file);
   line("requires:", job.requirement);
   line("priority:", std::to_string(job.priority));
@@ -239,7 +241,8 @@ std::string RenderJobsJson(const std::vector<JobView>& jobs) {
             : j.ready          ? "true"
                                : "false") +
            ",\"run\":" + std::to_string(j.run) + ",\"up_since_ms\":" + JsonInt(j.up_since_ms) +
-           ",\"secret_env\":" + (j.secret_env.empty() ? "null" : list(j.secret_env)) + "}";
+           ",\"secret_env\":" + (j.secret_env.empty() ? "null" : list(j.secret_env)) +
+           ",\"log_truncated\":" + (j.log_truncated ? "true" : "false") + "}";
   }
   return out + (jobs.empty() ? "]\n" : "\n]\n");
 }
@@ -294,6 +297,10 @@ std::string RenderStats(const wire::StatsMsg& stats) {
     out << label << std::string(19 - std::string_view(label).size(), ' ') << n << " jobs\n";
   };
   out << "--- TITAN SYSTEM MONITOR ---\n";
+  if (stats.read_only.value_or(false)) {
+    out << "READ-ONLY since " << FormatTime(stats.read_only_since_ms.value_or(0)) << ": new work is refused; "
+        << stats.read_only_reason.value_or("") << '\n';
+  }
   out << "Active Workers:    " << stats.workers.size() << '\n';
   if (stats.pending > 0) count("Pending:", stats.pending);
   count("Execution Queue:", stats.queued);

@@ -28,6 +28,7 @@ struct JobView {
   int64_t run = 1;                      // which run of its id (ids are reused once the earlier run ended)
   std::optional<int64_t> up_since_ms;   // SERVICE: when its current process started (its last restart)
   std::vector<std::string> secret_env;  // "NAME=****" per secret (the broker never reports a value)
+  bool log_truncated = false;           // some of its output was lost to a full disk
 };
 JobView JobFromInfo(const wire::JobInfo& job);
 // The same from a JobInfo map; a map that is not a JobInfo gives an empty view.

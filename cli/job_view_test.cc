@@ -76,7 +76,7 @@ TEST(JobsJson, EscapesAndUsesNullForAbsentFields) {
       "\"attempt\":1,\"parents\":[],\"worker\":null,\"exit_code\":3,\"reason\":\"line1\\nline2\\t\\u0001\","
       "\"submitted_ms\":1000000,\"started_ms\":null,\"finished_ms\":null,\"dag\":null,\"kind\":null,"
       "\"message\":null,\"decided_by\":null,\"job_type\":null,\"port\":null,\"restarts\":null,\"ready\":null,"
-      "\"run\":1,\"up_since_ms\":null,\"secret_env\":null}\n]\n",
+      "\"run\":1,\"up_since_ms\":null,\"secret_env\":null,\"log_truncated\":false}\n]\n",
       RenderJobsJson(jobs));
   EXPECT_EQ("[]\n", RenderJobsJson({}));
 }

@@ -15,7 +15,8 @@ CREATE INDEX IF NOT EXISTS audit_by_time ON audit(ts_ms);
 
 Status Storage(const sqlite::Statement& s, const char* what) {
   return Status::Error("cannot " + std::string(what) + " the audit log (" + s.status().message() +
-                       "); retry later");
+                       "); retry later")
+      .WithOsError(s.status().os_error());
 }
 
 }  // namespace

@@ -82,6 +82,8 @@ Status KvEngine::Commit() {
   return commit_.status();
 }
 
+Status KvEngine::ProbeSpace() { return db_.ProbeWrite(64 * 1024); }
+
 void KvEngine::Rollback() {
   rollback_.Reset();
   rollback_.Step();
@@ -92,7 +94,8 @@ std::string ShowKey(std::string_view key) { return wire::Render(wire::Datum(wire
 namespace {
 
 Status Storage(const sqlite::Statement& s) {
-  return Status::Error("storage failure (" + s.status().message() + "); retry later");
+  return Status::Error("storage failure (" + s.status().message() + "); retry later")
+      .WithOsError(s.status().os_error());
 }
 
 Status HoldsASet(std::string_view key) {

@@ -31,6 +31,9 @@ class KvEngine {
   Status Begin();
   Status Commit();
   void Rollback();
+  // Whether a write can be made durable again after a full disk (sqlite::Db::ProbeWrite, 64 KiB).
+  // Call between batches.
+  Status ProbeSpace();
 
   Status Put(std::string_view key, const StoredValue& value);
   // `out` is empty when the key is absent.

@@ -3,12 +3,14 @@
 // Each turn drains up to max_batch requests already queued on the socket, applies them in one
 // SQLite transaction, commits (one fsync in durable mode), and only then sends the replies, so a
 // reply to a write always means the write is on disk. With --audit-writes, each write's audit row is
-// written in the same transaction.
+// written in the same transaction. A batch that fails for lack of space makes the store read-only
+// (base/read_only_mode.h): writes are refused at once, reads served, and a probe every second ends it.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 
 #include "base/clock.h"
+#include "base/read_only_mode.h"
 #include "base/signal_watch.h"
 #include "schemas/cpp/transport.h"
 #include "security/server_security.h"
@@ -26,6 +28,30 @@ struct Pending {
   Message reply;
   std::optional<int64_t> rid;  // echoed on whatever reply is finally sent
   bool write = false;
+  bool after_write = false;  // a read that followed a write of its batch: it saw that write
+};
+
+// The store's read-only mode (a full disk) and when it next probes, on the monotonic clock.
+struct Space {
+  ReadOnlyMode mode{"store"};
+  std::string dir;
+  int64_t next_probe_ms = 0;
+
+  void Enter(const Status& cause) {
+    const std::string line = mode.Enter(cause, dir, MonoMs(), WallMs());
+    if (!line.empty()) spdlog::error("{}", line);
+    next_probe_ms = MonoMs() + ReadOnlyMode::kProbeEveryMs;
+  }
+  // Probes when one is due; leaves read-only mode when it succeeds.
+  void Probe(KvEngine& engine) {
+    if (!mode.active() || MonoMs() < next_probe_ms) return;
+    if (engine.ProbeSpace().ok()) {
+      const std::string line = mode.Leave(MonoMs());
+      if (!line.empty()) spdlog::info("{}", line);
+      return;
+    }
+    next_probe_ms = MonoMs() + ReadOnlyMode::kProbeEveryMs;
+  }
 };
 
 struct Counters {
@@ -51,29 +77,52 @@ void Record(KvEngine& engine, const std::string& user_id, const Message& req, co
 }
 
 // Decodes, authorizes and applies one request inside the open transaction, and records it in the audit
-// log there when `audit` says so.
+// log there when `audit` says so. While read-only a write is refused before it is applied (and, since
+// the journal cannot take its row either, not audited). `failure`: the batch's first storage failure.
 void Apply(StoreService& service, KvEngine& engine, const security::ServerSecurity& security,
-           AuditClock audit, Pending& p, bool* storage_failed) {
+           const ReadOnlyMode& mode, AuditClock audit, Pending& p, Status* failure) {
   const wire::Decoded d = wire::DecodeIncoming(p.in);
+  p.rid = d.rid;
   Status allowed;
   if (d.status != wire::DecodeStatus::kOk) {
     p.reply = wire::MakeError(d.error_code(), d.reason);
   } else if (allowed = security.Authorize(p.in.user_id, wire::SpecOf(d.msg.type)); !allowed.ok()) {
     p.reply = wire::MakeError(allowed);
+  } else if (mode.active() && StoreService::IsWrite(d.msg.type)) {
+    p.reply = wire::MakeError(wire::ErrorCode::kUnavailable, mode.Refusal());
+    return;
   } else {
-    bool failed = false;
+    Status failed;
     p.reply = service.Handle(d.msg, &failed);
     p.write = StoreService::IsWrite(d.msg.type);
-    *storage_failed = *storage_failed || failed;
+    if (failure->ok()) *failure = failed;
   }
-  p.rid = d.rid;
   if (audit && d.status == wire::DecodeStatus::kOk) {
-    Record(engine, p.in.user_id, d.msg, p.reply, *audit, storage_failed);
+    bool audit_failed = false;
+    Record(engine, p.in.user_id, d.msg, p.reply, *audit, &audit_failed);
+    if (audit_failed && failure->ok()) *failure = Status::Error("the audit log could not take a row");
+  }
+}
+
+// A batch that did not commit (`failure`): its writes, and the reads that saw them, are answered
+// UNAVAILABLE; a full disk makes the store read-only.
+void RefuseBatch(std::vector<Pending>& batch, const Status& failure, Space& space) {
+  if (IsOutOfSpace(failure)) space.Enter(failure);
+  const std::string why = IsOutOfSpace(failure)
+                              ? space.mode.Refusal()
+                              : "the write was not saved (" + failure.message() + "); retry later";
+  for (auto& p : batch) {
+    if (p.write) {
+      p.reply = wire::MakeError(wire::ErrorCode::kUnavailable, why);
+    } else if (p.after_write && p.reply.type != wire::MsgType::kError) {
+      p.reply = wire::MakeError(wire::ErrorCode::kUnavailable,
+                                "it read a write of its batch, which was rolled back (" + why + ")");
+    }
   }
 }
 
 void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
-                const security::ServerSecurity& security, const StoreOptions& options,
+                const security::ServerSecurity& security, const StoreOptions& options, Space& space,
                 std::vector<Pending>& batch, Counters& counters) {
   batch.clear();
   while (batch.size() < options.max_batch) {
@@ -84,11 +133,14 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
   if (batch.empty()) return;
   ++counters.batches;
   Status begun = engine.Begin();
-  bool storage_failed = !begun.ok();
+  Status failure;
   const AuditClock audit = options.audit_writes ? AuditClock(WallMs()) : std::nullopt;
+  bool wrote = false;
   for (auto& p : batch) {
     if (begun.ok()) {
-      Apply(service, engine, security, audit, p, &storage_failed);
+      p.after_write = wrote;
+      Apply(service, engine, security, space.mode, audit, p, &failure);
+      wrote = wrote || p.write;
     } else {
       p.rid = wire::DecodeIncoming(p.in).rid;
       p.reply = wire::MakeError(wire::ErrorCode::kUnavailable,
@@ -96,15 +148,12 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
     }
   }
   if (begun.ok()) {
-    Status committed = storage_failed ? Status::Error("an operation in the batch failed") : engine.Commit();
+    const Status committed = !failure.ok() ? failure : engine.Commit();
     if (!committed.ok()) {
       engine.Rollback();
-      spdlog::error("store: batch of {} rolled back: {}", batch.size(), committed.message());
-      for (auto& p : batch) {
-        if (p.write)
-          p.reply = wire::MakeError(wire::ErrorCode::kUnavailable,
-                                    "the write was not saved (" + committed.message() + "); retry later");
-      }
+      if (!IsOutOfSpace(committed) || !space.mode.active())
+        spdlog::error("store: batch of {} rolled back: {}", batch.size(), committed.message());
+      RefuseBatch(batch, committed, space);
     }
   }
   for (auto& p : batch) {
@@ -137,9 +186,10 @@ bool OpenEngine(const StoreOptions& options, KvEngine& engine, std::string* db_p
 
 // With --audit-writes and a retention: deletes the audit rows past it, at most once an hour (`next`: the
 // monotonic time of the next pruning). A failure is logged; the rows wait for the next try.
-void PruneAudit(const StoreOptions& options, KvEngine& engine, int64_t* next) {
+void PruneAudit(const StoreOptions& options, KvEngine& engine, const Space& space, int64_t* next) {
   constexpr int64_t kEveryMs = 3600 * 1000;
   if (!options.audit_writes || options.audit_retention_days <= 0 || MonoMs() < *next) return;
+  if (space.mode.active()) return;  // a delete writes too: after the disk has space again
   *next = MonoMs() + kEveryMs;
   const Result<int64_t> pruned = engine.audit().Prune(WallMs() - options.audit_retention_days * 86'400'000);
   if (!pruned.ok()) {
@@ -192,8 +242,11 @@ int RunStore(const StoreOptions& options) {
   spdlog::info("store: serving {} on tcp://{}:{} ({}{})", db_path, options.bind, port,
                options.durable ? "durable: fsync per batch" : "NOT durable: no fsync",
                options.audit_writes ? "; writes recorded in the audit log" : "");
+  Space space{.dir = options.dir};
+  if (Status probe = engine.ProbeSpace(); IsOutOfSpace(probe))
+    space.Enter(probe);  // read-only from the start
   int64_t next_prune = 0;
-  PruneAudit(options, engine, &next_prune);
+  PruneAudit(options, engine, space, &next_prune);
   AnnounceReady("store", "tcp://" + options.bind + ":" + std::to_string(port));
 
   Counters counters;
@@ -203,7 +256,10 @@ int RunStore(const StoreOptions& options) {
   const size_t n = 2 + (*security)->AddPollItems(&items[2]);
   for (;;) {
     try {
-      zmq::poll(items, n, std::chrono::milliseconds((*security)->PollTimeout(-1)));
+      const int64_t wait = space.mode.active() ? std::clamp<int64_t>(space.next_probe_ms - MonoMs(), 0,
+                                                                     ReadOnlyMode::kProbeEveryMs)
+                                               : -1;
+      zmq::poll(items, n, std::chrono::milliseconds((*security)->PollTimeout(wait)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("store: poll failed: {}", e.what());
@@ -217,9 +273,10 @@ int RunStore(const StoreOptions& options) {
     // refused one by one (the store keeps no state per connection); a new server key rebinds the socket.
     // Key changes are the broker's to audit.
     (*security)->OnPoll(&items[2]);
+    space.Probe(engine);
     if (items[0].revents & ZMQ_POLLIN) {
-      ServeBatch(router, engine, service, **security, options, batch, counters);
-      PruneAudit(options, engine, &next_prune);
+      ServeBatch(router, engine, service, **security, options, space, batch, counters);
+      PruneAudit(options, engine, space, &next_prune);
     }
   }
   spdlog::info("store: stopped after {} requests in {} batches ({} errors answered, {} replies unroutable)",

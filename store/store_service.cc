@@ -147,10 +147,17 @@ std::optional<wire::AuditEntry> StoreService::AuditOf(const std::string& user_id
 }
 
 Message StoreService::Handle(const Message& req, bool* storage_failed) {
-  *storage_failed = false;
+  Status failure;
+  Message reply = Handle(req, &failure);
+  *storage_failed = !failure.ok();
+  return reply;
+}
+
+Message StoreService::Handle(const Message& req, Status* storage_failure) {
+  *storage_failure = Status::Ok();
   Result<Message> reply = Dispatch(req);
   if (reply.ok()) return std::move(reply).value();
-  *storage_failed = reply.status().code() == Status::Code::kUnavailable;  // the batch is rolled back
+  if (reply.status().code() == Status::Code::kUnavailable) *storage_failure = reply.status();  // rolled back
   return wire::MakeError(reply.status());
 }
 

@@ -19,6 +19,9 @@ class StoreService {
   // The reply to `request` (its rid is copied by the caller). Sets `storage_failed` when SQLite
   // failed: the batch must then be rolled back and writes answered UNAVAILABLE.
   wire::Message Handle(const wire::Message& request, bool* storage_failed);
+  // The same, with SQLite's failure itself in `storage_failure` (Ok when none): IsOutOfSpace(it) when the
+  // disk is full.
+  wire::Message Handle(const wire::Message& request, Status* storage_failure);
 
   // True for requests that change data (`writes: true` in schemas/protocol.yaml): their success depends
   // on the batch committing.

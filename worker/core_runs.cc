@@ -43,8 +43,11 @@ void WorkerCore::OnExit(const std::string& id, const exec::ExitStatus& status, I
   if (!run.output_done) run.drain_until = now + kOutputDrainMs;
 }
 
-void WorkerCore::OnOutputDone(const std::string& id) {
-  if (auto it = runs_.find(id); it != runs_.end() && it->second.pid >= 0) it->second.output_done = true;
+void WorkerCore::OnOutputDone(const std::string& id, bool log_truncated) {
+  auto it = runs_.find(id);
+  if (it == runs_.end() || it->second.pid < 0) return;
+  it->second.output_done = true;
+  it->second.log_truncated = it->second.log_truncated || log_truncated;
 }
 
 void WorkerCore::BeginTurn(Instant at) {
@@ -178,6 +181,7 @@ wire::JobResult WorkerCore::ResultOf(const Run& run) const {
                          .cancelled = run.cancelled};
   if (!reason.empty()) result.reason = std::move(reason);
   if (run.fenced) result.fenced = true;
+  if (run.log_truncated) result.log_truncated = true;
   return result;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -18,17 +19,29 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& path, LineSink s
   assert(max_line > 0);
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoStatus("cannot open job log '" + path + "'", errno);
-  return std::unique_ptr<JobLog>(new JobLog(path, std::move(fd), std::move(sink), max_line));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat job log '" + path + "'", errno);
+  return std::unique_ptr<JobLog>(new JobLog(path, std::move(fd), std::move(sink), max_line, st.st_size));
 }
 
-JobLog::JobLog(std::string path, UniqueFd fd, LineSink sink, size_t max_line)
-    : path_(std::move(path)), fd_(std::move(fd)), sink_(std::move(sink)), max_line_(max_line) {}
+JobLog::JobLog(std::string path, UniqueFd fd, LineSink sink, size_t max_line, int64_t size)
+    : path_(std::move(path)), fd_(std::move(fd)), sink_(std::move(sink)), max_line_(max_line), size_(size) {}
+
+void JobLog::Write(std::string_view bytes) {
+  if (Status s = WriteAll(fd_.get(), bytes, "job log '" + path_ + "'"); !s.ok()) {
+    const int cut = ::ftruncate(fd_.get(), size_);  // a shrink needs no space
+    (void)cut;
+    if (truncation_.ok()) truncation_ = std::move(s);
+    return;
+  }
+  size_ += static_cast<int64_t>(bytes.size());
+}
 
 Status JobLog::Append(Stream stream, std::string_view given) {
   std::string masked;
   if (!secrets_.empty()) masked = exec::MaskSecrets(given, secrets_);
   const std::string_view bytes = secrets_.empty() ? given : std::string_view(masked);
-  if (Status s = WriteAll(fd_.get(), bytes, "job log '" + path_ + "'"); !s.ok()) return s;
+  Write(bytes);
   size_t pos = 0;
   while (pos < bytes.size()) {
     const size_t nl = bytes.find('\n', pos);

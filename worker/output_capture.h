@@ -42,6 +42,9 @@ class JobLog {
 
   // Writes `bytes` to the file, then calls the sink once per line. `bytes` must start at a line start
   // (or a max_line boundary inside a line); a tail without '\n' becomes one incomplete piece.
+  // A write the file cannot take (a full disk) does not stop the output: what was written of `bytes` is
+  // cut off again (the file keeps whole pieces), the lines still go to the sink, and truncated() says
+  // the file misses some; the first such error is kept (truncation()), and Append returns Ok.
   Status Append(Stream stream, std::string_view bytes);
   // From now on each exact occurrence of one of `secrets` in what Append is given is written and
   // handed on as "****" (secret_mask.h). A secret that spans two pieces of an over-long line
@@ -49,18 +52,23 @@ class JobLog {
   void MaskSecrets(std::vector<std::string> secrets) { secrets_ = std::move(secrets); }
 
   uint64_t lines() const { return next_seq_; }  // lines handed on so far
+  bool truncated() const { return !truncation_.ok(); }
+  const Status& truncation() const { return truncation_; }  // the first write the file could not take
   const std::string& path() const { return path_; }
   size_t max_line() const { return max_line_; }
 
  private:
-  JobLog(std::string path, UniqueFd fd, LineSink sink, size_t max_line);
+  JobLog(std::string path, UniqueFd fd, LineSink sink, size_t max_line, int64_t size);
   void Deliver(Stream stream, std::string_view text, bool complete);
+  void Write(std::string_view bytes);  // to the file, whole or not at all
 
   std::string path_;
   UniqueFd fd_;
   LineSink sink_;
   size_t max_line_;
   uint64_t next_seq_ = 0;
+  int64_t size_ = 0;  // the file's size: where a write that failed halfway is cut back to
+  Status truncation_;
   std::vector<std::string> secrets_;
 };
 
@@ -72,8 +80,9 @@ class OutputCapture {
 
   // Call when poll reports the fd readable or hung up. Reads until EAGAIN, EOF or the per-call read
   // budget; a return with !eof() and no error means "call again when readable" (data may remain).
-  // At EOF an unterminated last line is flushed. A read or log-write error ends the capture (eof()
-  // becomes true) and is returned; the caller decides whether the job goes on without its output.
+  // At EOF an unterminated last line is flushed. A read error ends the capture (eof() becomes true)
+  // and is returned; the caller decides whether the job goes on without its output. A log file that
+  // cannot take the output (a full disk) does not end it: see JobLog::Append.
   Status OnReadable();
 
   bool eof() const { return eof_; }

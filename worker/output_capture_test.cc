@@ -159,6 +159,24 @@ TEST(OutputCapture, TwoStreamsShareOneSequenceAndInterleaveWholeLines) {
   EXPECT_EQ("o1\ne1\no2-start-end\n", Slurp(dir / "job.log"));
 }
 
+TEST(OutputCapture, ALogFileTheDiskCannotTakeStillHandsOnEveryLine) {
+  Collected got;
+  auto log = JobLog::Open("/dev/full", got.Sink());  // every write: ENOSPC
+  ASSERT_TRUE(log.ok()) << log.message();
+  TestPipe pipe;
+  OutputCapture cap(pipe.r.get(), Stream::kStdout, log->get());
+  pipe.Write("a\nb\n");
+  ASSERT_TRUE(cap.OnReadable().ok()) << "the job's output keeps flowing";
+  pipe.Write("c\n");
+  pipe.w.Reset();
+  ASSERT_TRUE(cap.OnReadable().ok());
+  EXPECT_TRUE(cap.eof());
+  EXPECT_EQ((std::vector<std::string>{"0 stdout a", "1 stdout b", "2 stdout c"}), got.lines);
+  EXPECT_TRUE((*log)->truncated());
+  EXPECT_EQ("cannot write job log '/dev/full': No space left on device", (*log)->truncation().message());
+  EXPECT_TRUE(IsOutOfSpace((*log)->truncation()));
+}
+
 TEST(OutputCapture, UnopenableLogIsAReadableError) {
   auto log = JobLog::Open("/nonexistent-titan-dir/job.log", nullptr);
   ASSERT_FALSE(log.ok());

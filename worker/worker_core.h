@@ -108,7 +108,9 @@ class WorkerCore {
   void OnFile(const std::string& sha256, const Status& status);
   void OnLaunched(const std::string& id, int64_t attempt, const Result<int64_t>& pid, Instant now);
   void OnExit(const std::string& id, const exec::ExitStatus& status, Instant now);
-  void OnOutputDone(const std::string& id);  // both pipes at EOF (or abandoned), all sent
+  // Both pipes at EOF (or abandoned), all sent. `log_truncated`: its job.log misses some of it (a full
+  // disk), which its JobResult reports.
+  void OnOutputDone(const std::string& id, bool log_truncated = false);
   void OnProbe(const std::string& id, bool passed, const std::string& detail, Instant now);
   void OnChildStarted(const std::string& name);
   void OnChildExit(const std::string& name);
@@ -141,10 +143,11 @@ class WorkerCore {
     bool respawning = false;  // a service's kRespawn went out, not yet answered
     int64_t drain_until = 0;  // after the exit: wait for EOF until then
     bool output_done = false;
-    bool abandoned = false;  // kAbandonOutput went out
-    bool cancelled = false;  // ended by JOB_CANCEL (or a stopped service)
-    bool fenced = false;     // killed here: no contact with the broker for longer than the lease
-    std::string end_reason;  // set when the worker ended it (timeout, cancel, shutdown)
+    bool abandoned = false;      // kAbandonOutput went out
+    bool cancelled = false;      // ended by JOB_CANCEL (or a stopped service)
+    bool fenced = false;         // killed here: no contact with the broker for longer than the lease
+    bool log_truncated = false;  // its job.log could not take all of its output (any of its runs)
+    std::string end_reason;      // set when the worker ended it (timeout, cancel, shutdown)
     std::optional<exec::ExitStatus> exit;
     std::optional<Service> service;
   };

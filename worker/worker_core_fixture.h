@@ -40,6 +40,8 @@ inline std::string Brief(const Command& c) {
       if (std::get<bool>(wire::FindField(r, "cancelled")->v)) out += " (cancelled)";
       if (const Datum* fenced = wire::FindField(r, "fenced"); fenced && std::get<bool>(fenced->v))
         out += " (fenced)";
+      if (const Datum* cut = wire::FindField(r, "log_truncated"); cut != nullptr && std::get<bool>(cut->v))
+        out += " (log truncated)";
       return out;
     }
     case MsgType::kServiceStatus:

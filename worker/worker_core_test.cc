@@ -17,6 +17,14 @@ TEST_F(WorkerCoreTest, AJobRunsAndIsReportedOnceItExitedAndItsOutputDrained) {
   EXPECT_EQ("", core_->RenderJobs());
 }
 
+TEST_F(WorkerCoreTest, AJobWhoseLogFileMissesOutputIsReportedAsSuch) {
+  Deliver(Assign("a", 1));
+  core_->OnExit("a", Exited(0), Now());
+  Run();
+  core_->OnOutputDone("a", /*log_truncated=*/true);
+  EXPECT_EQ("end-run a; done a/1: ok (log truncated); forget a", Tick(now_));
+}
+
 TEST_F(WorkerCoreTest, AFailedExitIsReportedWithItsExitReason) {
   Deliver(Assign("a", 1));
   EXPECT_EQ("signal a KILL; end-run a; done a/1: exit code 3; forget a", Ends("a", Exited(3)));

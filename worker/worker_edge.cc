@@ -247,7 +247,12 @@ std::vector<Observed> WorkerEdge::Observe(int64_t now) {
     }
     if (job->child && !job->output_reported && job->output_done() && job->pending.empty()) {
       job->output_reported = true;
-      seen.push_back(Observed{.kind = Observed::Kind::kOutputDone, .id = id});
+      const bool truncated = job->log && job->log->truncated();
+      if (truncated) {
+        spdlog::warn("worker {}: job {}: its log file misses output: {}", name_, id,
+                     job->log->truncation().message());
+      }
+      seen.push_back(Observed{.kind = Observed::Kind::kOutputDone, .id = id, .log_truncated = truncated});
     }
     if (job->probe && job->probe->Check(now) != Probe::State::kPending) {
       const bool passed = job->probe->Check(now) == Probe::State::kPassed;

@@ -27,10 +27,11 @@ namespace titan::worker {
 struct Observed {
   enum class Kind { kExit, kOutputDone, kProbe, kChildExit };
   Kind kind;
-  std::string id;           // the job; kChildExit: the child worker's name
-  exec::ExitStatus status;  // kExit, kChildExit
-  bool passed = false;      // kProbe
-  std::string detail;       // kProbe: why it failed
+  std::string id;              // the job; kChildExit: the child worker's name
+  exec::ExitStatus status;     // kExit, kChildExit
+  bool passed = false;         // kProbe
+  std::string detail;          // kProbe: why it failed
+  bool log_truncated = false;  // kOutputDone: the job's log file could not take all of its output
 };
 
 class WorkerEdge {

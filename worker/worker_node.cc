@@ -225,7 +225,7 @@ void Worker::Feed(const Observed& seen, Instant now) {
     case Observed::Kind::kExit:
       return core_.OnExit(seen.id, seen.status, now);
     case Observed::Kind::kOutputDone:
-      return core_.OnOutputDone(seen.id);
+      return core_.OnOutputDone(seen.id, seen.log_truncated);
     case Observed::Kind::kProbe:
       return core_.OnProbe(seen.id, seen.passed, seen.detail, now);
     case Observed::Kind::kChildExit:

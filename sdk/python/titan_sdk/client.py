@@ -15,7 +15,7 @@ from .dags import DagCalls
 from .job_list import JobListCalls
 from .store import StoreCalls
 from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, TitanTimeoutError,
-                     UnknownTypeError)
+                     UnavailableError, UnknownTypeError)
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .messages import AuditEntry
 from .protocol import Decoded, MsgType
@@ -230,6 +230,12 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                                          left + self.timeout).fields
                 except UnknownTypeError as e:
                     raise self._not_a_broker(e) from None
+                except UnavailableError:
+                    # The broker rolled a turn back (its disk is full) and forgot the waits in flight; a
+                    # read-only broker still answers JOB_WAIT, so wait again.
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+                    continue
                 if not reply["found"]:
                     raise JobNotFoundError("no job %r to wait for; check the id" % job_id)
                 state = reply["job"]["state"]

@@ -77,6 +77,9 @@ class NotFoundError(TitanNodeError):
 
 
 class UnavailableError(TitanNodeError):
+    """The node cannot serve the request now and did not apply it: a storage failure, or its disk is full
+    (the reason then names the folder to free space in). A node whose disk is full refuses writes and keeps
+    serving reads, and resumes by itself once space returns: the request may be sent again then."""
     code = "UNAVAILABLE"
 
 

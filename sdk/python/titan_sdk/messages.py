@@ -81,6 +81,7 @@ class JobInfo(Record):
     run: Optional[int] = None  # which run of this id (1 = the first job submitted with it); ids are reused once every earlier run is final
     up_since_ms: Optional[int] = None  # SERVICE: when its current process started (the last restart)
     secret_env: Optional[List[str]] = None  # the names of its secret environment, each as "NAME=****" (values are never reported)
+    log_truncated: Optional[bool] = None  # true: some of its output could not be kept (a disk was full: the worker's job.log or the broker's copy); its state is what the process gave
 
 
 @dataclasses.dataclass
@@ -227,6 +228,7 @@ class JobResult(Record):
     cancelled: bool  # ended by JOB_CANCEL (stop or timeout)
     reason: Optional[str] = None  # e.g. "cannot run 'x.sh': No such file or directory"
     fenced: Optional[bool] = None  # killed by its worker, out of contact with the broker past its lease: the broker requeues it (or fails it: on_worker_lost "fail")
+    log_truncated: Optional[bool] = None  # true: the worker could not write all of its output to its job.log (a full disk)
 
 
 @dataclasses.dataclass
@@ -637,6 +639,9 @@ class StatsMsg(MessageRecord):
     malformed_from_workers: Optional[int] = None  # worker-port messages refused as undecodable since start
     jobs_in_memory: Optional[int] = None  # job runs the broker holds in memory (live ones and recently finished ones); the counts above also cover finished jobs kept only in the journal
     jobs_evicted: Optional[int] = None  # finished job runs dropped from memory by retention since start (still answered from the journal)
+    read_only: Optional[bool] = None  # true: the broker's disk is full; it refuses state-changing requests (UNAVAILABLE) and serves reads until a write succeeds again
+    read_only_reason: Optional[str] = None  # read_only: the write that failed, naming the file, and what to do
+    read_only_since_ms: Optional[int] = None  # read_only: since when (Unix epoch milliseconds)
 
 
 @dataclasses.dataclass

@@ -112,7 +112,7 @@ class ErrorCode(str, enum.Enum):
     WRONG_TYPE = 'WRONG_TYPE'  # the key holds another kind of data (a set where a value is expected, a non-integer for STORE_INCR)
     INVALID = 'INVALID'  # a field is well-formed but its value is not allowed (an empty key, a negative limit)
     NOT_FOUND = 'NOT_FOUND'  # the named artifact (or other named thing the request needs) does not exist
-    UNAVAILABLE = 'UNAVAILABLE'  # the node cannot serve the request now (storage failure); retry later
+    UNAVAILABLE = 'UNAVAILABLE'  # the node cannot serve the request now (a storage failure, or its disk is full: it refuses writes until space returns, and the reason names the folder); retry later
     INTERNAL = 'INTERNAL'  # a bug in the node; the request was not applied
     FORBIDDEN = 'FORBIDDEN'  # the sender's principal has no role that allows this message (the reason names the principal, its role and the permission needed)
 
@@ -196,6 +196,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('run', 'int', True),
         FieldSpec('up_since_ms', 'int', True),
         FieldSpec('secret_env', 'list<str>', True),
+        FieldSpec('log_truncated', 'bool', True),
     ),
     'DagInfo': (
         FieldSpec('id', 'str'),
@@ -280,6 +281,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('cancelled', 'bool'),
         FieldSpec('reason', 'str', True),
         FieldSpec('fenced', 'bool', True),
+        FieldSpec('log_truncated', 'bool', True),
     ),
     'AuditEntry': (
         FieldSpec('seq', 'int'),
@@ -442,6 +444,9 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('malformed_from_workers', 'int', True),
         FieldSpec('jobs_in_memory', 'int', True),
         FieldSpec('jobs_evicted', 'int', True),
+        FieldSpec('read_only', 'bool', True),
+        FieldSpec('read_only_reason', 'str', True),
+        FieldSpec('read_only_since_ms', 'int', True),
     ),
     MsgType.WORKER_STOP: (
         FieldSpec('name', 'str'),
