@@ -32,6 +32,7 @@ from workload import REQUEST_TIMEOUT_S, LOOKUP_DEADLINE_S, StoreWriter, Submitte
 BROKER_ARGS = ["--heartbeat-ms", "1000", "--liveness", "4", "--recovery-grace-ms", "5000"]
 HEALTH_DEADLINE_S = 60.0
 DRAIN_DEADLINE_S = 180.0
+LEFTOVER_DEADLINE_S = 10.0
 
 
 def _env(name: str, kind, default):
@@ -187,6 +188,10 @@ class ChaosRun:
             self.disk.unmount()
 
     def _check_leftovers(self) -> None:
+        # A worker's reaper ends what its worker left and then itself: give the last of them a moment.
+        deadline = time.monotonic() + LEFTOVER_DEADLINE_S
+        while leftovers.processes(self.root, self.token) and time.monotonic() < deadline:
+            time.sleep(health.POLL_S)
         procs = leftovers.processes(self.root, self.token)
         groups = leftovers.cgroups(self.names)
         self.result.failures += ["process left behind: " + p for p in procs]
