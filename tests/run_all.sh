@@ -13,7 +13,7 @@ echo "== Python SDK tests"
 TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
 
 echo "== Chaos and protocol fuzzing (tests/chaos; bounded: TITAN_CHAOS_MINUTES makes the chaos run longer)"
-TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest tests/chaos -q -p no:cacheprovider
+TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest tests/chaos -q -rP -p no:cacheprovider  # -rP: the tables
 
 echo "== Dashboard tests (API handlers; pages in headless Chromium against a real cluster)"
 TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest dashboard/tests -q -p no:cacheprovider
