@@ -84,6 +84,7 @@ class ChaosRun:
         self.infos: Dict = {}
         self.late: List[str] = []
         self.drain_s = 0.0
+        self.settled = False  # the end-of-run checks ran to their end
         self._t0 = time.monotonic()
 
     def log(self, what: str) -> None:
@@ -174,6 +175,7 @@ class ChaosRun:
             self.result.failures += verdict.check_store(client, self.writer.tally.acked)
             stats = client.get_stats()
         self.result.failures += health.problems(self.cluster)
+        self.settled = True
         self.log("every node answers: broker (%d workers READY), store; %d acknowledged store writes read back"
                  % (sum(w["state"] == "READY" for w in stats["workers"]), len(self.writer.tally.acked)))
 
@@ -221,19 +223,23 @@ class ChaosRun:
         tables = Tables(fault_table(self.result.faults, found, runs_by_job, never, unacked_writes, lost,
                                     REQUEST_TIMEOUT_S))
         states = Counter(info.state if info else "unknown" for info in self.infos.values())
+        accepted = sum(s.outcome in ("acked", "found") for s in subs) + len(self.late)
+        acked_writes = len(self.writer.tally.acked) if self.writer else 0
         tables.summary = [
             "seed %d, %g minutes of faults, %d workers, run %s" % (self.config.seed, self.config.minutes,
                                                                  self.config.workers, self.token),
             "jobs: %d submitted, %d accepted (%d found by JOB_GET after a lost answer, %d accepted late), "
-            "%d never accepted" % (len(subs), len(self.infos), sum(s.outcome == "found" for s in subs),
+            "%d never accepted" % (len(subs), accepted, sum(s.outcome == "found" for s in subs),
                                    len(self.late), len(never)),
-            "final states: " + ", ".join("%s %d" % kv for kv in sorted(states.items())),
+            "final states: " + (", ".join("%s %d" % kv for kv in sorted(states.items())) or "not checked"),
             "jobs started more than once: %d; overlapping copies outside the documented cases: %d; "
             "assignments started after the broker had given them away: %d" % (
                 len({r.job_id for r in found}), sum(r.overlap and not r.documented for r in found),
                 sum(r.stale for r in found)),
-            "drain after the faults: %.1f s; store writes acknowledged and read back: %d" % (
-                self.drain_s, len(self.writer.tally.acked) if self.writer else 0),
+            "drain after the faults: %.1f s; store writes acknowledged: %d, %s" % (
+                self.drain_s, acked_writes, "%d of them did not read back at the end" % sum(
+                    f.startswith(verdict.STORE_FAILURE) for f in self.result.failures)
+                if self.settled else "not read back"),
             "job events seen: %d" % self.events.count,
             "failures: %d" % len(self.result.failures),
         ]

@@ -12,6 +12,7 @@ from titan_sdk.job import FINAL_STATES, JobInfo
 # A job that exits 0 ends COMPLETED; DEAD when its worker was lost 3 times (docs/architecture.md).
 EXPECTED_STATES = ("COMPLETED", "DEAD")
 POLL_S = 0.5
+STORE_FAILURE = "store key"
 
 
 def get_jobs(client: TitanClient, ids: Iterable[str]) -> Dict[str, Optional[JobInfo]]:
@@ -108,5 +109,5 @@ def check_store(client: TitanClient, acked: Dict[str, str]) -> List[str]:
     for key, value in sorted(acked.items()):
         got = client.store_get(key)
         if got != value:
-            failures.append("store key %s was acknowledged as %r but reads %r" % (key, value, got))
+            failures.append("%s %s was acknowledged as %r but reads %r" % (STORE_FAILURE, key, value, got))
     return failures
