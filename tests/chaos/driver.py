@@ -11,7 +11,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import health
 import leftovers
@@ -48,6 +48,7 @@ class ChaosConfig:
     workers: int = 3
     submit_rate: float = 4.0  # jobs per second, on average
     store_rate: float = 4.0  # store writes per second
+    without: Tuple[str, ...] = ()  # kinds of fault left out (faults.KINDS)
 
     @classmethod
     def from_env(cls) -> "ChaosConfig":
@@ -91,8 +92,9 @@ class ChaosRun:
         self.log_line("[chaos %7.1fs] %s" % (time.monotonic() - self._t0, what))
 
     def run(self) -> ChaosResult:
-        self.log("seed %d, %g minutes of faults, disk-full fault %s, run %s in %s" % (
-            self.config.seed, self.config.minutes, "on" if self.disk else "off", self.token, self.root))
+        self.log("seed %d, %g minutes of faults, disk-full fault %s%s, run %s in %s" % (
+            self.config.seed, self.config.minutes, "on" if self.disk else "off",
+            "".join(", without " + k for k in self.config.without), self.token, self.root))
         try:
             self._start()
             self._fault_phase()
@@ -130,7 +132,7 @@ class ChaosRun:
         self.writer.start()
 
     def _fault_phase(self) -> None:
-        kinds = [k for k in KINDS if k != DISK_FULL or self.disk]
+        kinds = [k for k in KINDS if (k != DISK_FULL or self.disk) and k not in self.config.without]
         plan = FaultPlan(random.Random(self.config.seed), self.names, kinds)
         injector = Injector(self.cluster, lambda: health.welcome(self.cluster), self.disk)
         end = time.monotonic() + self.config.minutes * 60
@@ -226,8 +228,9 @@ class ChaosRun:
         accepted = sum(s.outcome in ("acked", "found") for s in subs) + len(self.late)
         acked_writes = len(self.writer.tally.acked) if self.writer else 0
         tables.summary = [
-            "seed %d, %g minutes of faults, %d workers, run %s" % (self.config.seed, self.config.minutes,
-                                                                 self.config.workers, self.token),
+            "seed %d, %g minutes of faults%s, %d workers, run %s" % (
+                self.config.seed, self.config.minutes, "".join(" without " + k for k in self.config.without),
+                self.config.workers, self.token),
             "jobs: %d submitted, %d accepted (%d found by JOB_GET after a lost answer, %d accepted late), "
             "%d never accepted" % (len(subs), accepted, sum(s.outcome == "found" for s in subs),
                                    len(self.late), len(never)),

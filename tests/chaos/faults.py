@@ -8,7 +8,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 from cluster import Cluster
 
@@ -19,6 +19,9 @@ BROKER_STOP = "broker SIGSTOP"
 STORE_KILL = "store kill -9"
 DISK_FULL = "broker disk full"
 KINDS = (WORKER_KILL, WORKER_STOP, BROKER_KILL, BROKER_STOP, STORE_KILL, DISK_FULL)
+# Names for command lines (run_chaos.py --without worker-stop).
+SHORT_NAMES = {"worker-kill": WORKER_KILL, "worker-stop": WORKER_STOP, "broker-kill": BROKER_KILL,
+               "broker-stop": BROKER_STOP, "store-kill": STORE_KILL, "disk-full": DISK_FULL}
 
 # docs/architecture.md, "What is guaranteed": two copies of a job run at the same time only when the
 # worker process of the earlier copy is stopped beyond its lease while its jobs run on, or dies while its
@@ -180,6 +183,3 @@ class TinyDisk:
     def free(self) -> None:
         (self.path / self.FILLER).unlink(missing_ok=True)
 
-
-def kinds_of(faults: List[Fault]) -> List[str]:
-    return [k for k in KINDS if any(f.kind == k for f in faults)]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # A chaos run from the command line, as long as wanted:
-#   .venv/bin/python tests/chaos/run_chaos.py --minutes 30 --seed 7 [--disk-full] [--report out.md]
+#   .venv/bin/python tests/chaos/run_chaos.py --minutes 30 --seed 7 [--disk-full] [--without worker-stop]
 # Prints progress and the per-fault table; exits 1 when a check failed (the failures are printed).
 import argparse
 import sys
@@ -13,7 +13,7 @@ import chaos_env  # noqa: E402
 chaos_env.prepare()
 
 from driver import ChaosConfig, ChaosRun  # noqa: E402
-from faults import TinyDisk  # noqa: E402
+from faults import SHORT_NAMES, TinyDisk  # noqa: E402
 
 
 def main() -> int:
@@ -24,6 +24,8 @@ def main() -> int:
     parser.add_argument("--disk-full", action="store_true", help="also fill the broker's disk (root: a tmpfs)")
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--rate", type=float, default=defaults.submit_rate, help="jobs submitted per second")
+    parser.add_argument("--without", action="append", default=[], choices=sorted(SHORT_NAMES),
+                        help="leave this kind of fault out (repeat for several)")
     parser.add_argument("--dir", help="where the cluster's data goes (default: a new temporary folder)")
     parser.add_argument("--report", help="also write the per-fault table (markdown) to this file")
     args = parser.parse_args()
@@ -31,7 +33,7 @@ def main() -> int:
         parser.error("--disk-full: " + TinyDisk.unsupported())
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="titan-chaos-"))
     config = ChaosConfig(seed=args.seed, minutes=args.minutes, disk_full=args.disk_full, workers=args.workers,
-                         submit_rate=args.rate)
+                         submit_rate=args.rate, without=tuple(SHORT_NAMES[k] for k in args.without))
     result = ChaosRun(config, root, log=lambda line: print(line, flush=True)).run()
     print(result.report)
     if args.report:
