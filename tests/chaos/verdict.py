@@ -49,6 +49,8 @@ def check_final(infos: Dict[str, Optional[JobInfo]]) -> List[str]:
     for job_id, info in sorted(infos.items()):
         if info is None:
             failures.append("LOST: accepted job %s is unknown to the broker" % job_id)
+        elif info.state not in FINAL_STATES:
+            failures.append("job %s is still %s after the drain deadline: %s" % (job_id, info.state, info.reason))
         elif info.state not in EXPECTED_STATES:
             failures.append("job %s ended %s (expected one of %s): %s"
                             % (job_id, info.state, "/".join(EXPECTED_STATES), info.reason))
