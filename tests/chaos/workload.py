@@ -23,6 +23,7 @@ SHORT_JOB_S, LONG_JOB_S, LONG_JOBS = (0.2, 1.5), (2.0, 6.0), 0.2
 # Each run of a job appends "start" and, if it lives to its end, "done" to <records>/<job id>.runs:
 # "<event> <job id> <attempt> <pid> <worker> <epoch seconds>". It holds a lock on <job id>.lock while any of
 # its processes lives; a copy that finds the lock taken runs beside another copy and records "overlap" first.
+# It prints one line, so that its log travels to the broker (and into the broker's data folder) too.
 JOB_SCRIPT = r"""#!/bin/bash
 records=$1
 rec="$records/$TITAN_JOB_ID.runs"
@@ -32,6 +33,7 @@ line() { echo "$1 $TITAN_JOB_ID $TITAN_ATTEMPT $$ $worker $EPOCHREALTIME" >> "$r
 exec 9>>"$records/$TITAN_JOB_ID.lock"
 flock -n 9 || line overlap
 line start
+echo "chaos job $TITAN_JOB_ID attempt $TITAN_ATTEMPT on $worker"
 sleep "$2"
 line done
 """
