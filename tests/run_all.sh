@@ -12,6 +12,9 @@ ctest --test-dir build --output-on-failure -j2 --timeout 300
 echo "== Python SDK tests"
 TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
 
+echo "== Chaos and protocol fuzzing (tests/chaos; bounded: TITAN_CHAOS_MINUTES makes the chaos run longer)"
+TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest tests/chaos -q -rP -p no:cacheprovider  # -rP: the tables
+
 echo "== Dashboard tests (API handlers; pages in headless Chromium against a real cluster)"
 TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest dashboard/tests -q -p no:cacheprovider
 

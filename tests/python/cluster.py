@@ -89,15 +89,31 @@ class Cluster:
         self.workers[name] = proc.start()
         return proc
 
-    def crash_and_restart_broker(self) -> NodeProcess:
+    def crash_and_restart_broker(self, ports: Optional[Dict[str, int]] = None) -> NodeProcess:
         """SIGKILL the broker (a crash: only what it committed survives) and start it again on the same data
-        directory and client port (its worker and event ports are chosen anew)."""
+        directory and client port. Its worker and event ports are chosen anew, unless `ports` names them
+        ({"--worker-port": P, "--pub-port": Q}, as WELCOME announced them): then workers find it where it was."""
         port = self.port
         self.broker.kill9()
         args = list(self.broker.args)
-        args[args.index("--port") + 1] = str(port)
+        for flag, value in dict(ports or {}, **{"--port": port}).items():
+            args[args.index(flag) + 1] = str(value)
         self.broker = NodeProcess("broker", args, BROKER_READY_RE, self.root / "broker.stderr.log").start()
         return self.broker
+
+    def crash_and_restart_worker(self, name: str) -> NodeProcess:
+        """SIGKILL the worker `name` (its jobs' processes may outlive it) and start it again with the same name,
+        data directory and flags; returns once it has registered (its new life ends what the old one left)."""
+        self.workers[name].kill9()
+        return self.start_worker(name, dict(self.worker_specs).get(name, ()))
+
+    def crash_and_restart_store(self) -> StoreProcess:
+        """SIGKILL the store (only what it committed survives) and start it again on the same data directory
+        and port, which the broker keeps announcing."""
+        port = self.store.port
+        self.store.kill9()
+        self.store = StoreProcess(self.store.data_dir, port=port, extra_args=self.store.extra_args).start()
+        return self.store
 
     def __enter__(self) -> "Cluster":
         return self.start()
