@@ -27,6 +27,9 @@ void AddUpCommand(CLI::App& app, int* exit_code);
 // `titan dashboard`: the operator dashboard (a Python web app) for the broker at --host/--port.
 void AddDashboardCommand(CLI::App& app, const Target& target, int* exit_code);
 
+// `titan mcp`: the Model Context Protocol server (a Python app) for the broker at --host/--port.
+void AddMcpCommand(CLI::App& app, const Target& target, int* exit_code);
+
 // `titan keys init|add|list|revoke`: the keys folder of a data directory (no node needed).
 void AddKeysCommand(CLI::App& app, int* exit_code);
 
