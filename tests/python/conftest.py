@@ -3,7 +3,6 @@
 # listens on, and a hard per-test timeout.
 import faulthandler
 import os
-import socket
 import sys
 import tempfile
 
@@ -14,6 +13,7 @@ from store_process import REPO_ROOT, StoreProcess
 
 sys.path.insert(0, str(REPO_ROOT / "sdk" / "python"))  # test this checkout even without `pip install -e`
 
+import http_service  # noqa: E402
 from titan_sdk import TitanClient  # noqa: E402
 from titan_sdk.transport import Connection  # noqa: E402
 
@@ -85,9 +85,7 @@ def broker_client(cluster, monkeypatch):
 @pytest.fixture
 def free_port():
     """A TCP port on 127.0.0.1 that nothing is bound to (it was free a moment ago)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return http_service.free_port()
 
 
 @pytest.fixture
