@@ -66,7 +66,8 @@ std::string Target(const Message& req, const Message& reply) {
       return "upload=" + std::string(req.Bytes("upload"));
     case MsgType::kArtifactDelete:
       return ArtifactName(req);
-    default:  // JOB_STOP, DAG_CANCEL (id), WORKER_STOP, SCHEDULE_ADD, SCHEDULE_REMOVE (name), refused reads
+    default:  // JOB_STOP, SERVICE_RESTART, DAG_CANCEL, DAG_RERUN (id), WORKER_STOP, SCHEDULE_* (name),
+              // refused reads
       return std::string(req.Has("id") ? req.Bytes("id") : req.Bytes("name"));
   }
 }

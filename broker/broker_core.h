@@ -276,6 +276,9 @@ class BrokerCore {
                                   size_t limit) const;
   wire::Message ReadLogs(const wire::JobLogsMsg& req) const;
   wire::Message Stop(const std::string& id, Instant now);
+  // SERVICE_RESTART: the service's worker is told to stop its process and start it again
+  // (SERVICE_RESPAWN); the service is not ready until a new process is.
+  wire::Message RestartService(const std::string& id, Instant now);
   wire::Message Stats(Instant now) const;
   wire::Message StopWorker(const std::string& name, Instant now);
   void Reply(const Route& to, std::optional<int64_t> rid, wire::Message msg);

@@ -118,6 +118,9 @@ Message BrokerCore::Change(const Message& req, Instant now) {
       return Serve<wire::JobSubmitMsg>(req, [&](auto&& submit) { return Submit(submit, now); });
     case MsgType::kJobStop:
       return Serve<wire::JobStopMsg>(req, [&](auto&& stop) { return Stop(stop.id, now); });
+    case MsgType::kServiceRestart:
+      return Serve<wire::ServiceRestartMsg>(req,
+                                            [&](auto&& restart) { return RestartService(restart.id, now); });
     case MsgType::kWorkerStop:
       return Serve<wire::WorkerStopMsg>(req, [&](auto&& stop) { return StopWorker(stop.name, now); });
     case MsgType::kWorkerAdd:
@@ -237,6 +240,44 @@ Message BrokerCore::Stop(const std::string& id, Instant now) {
       ready_[job->requirement].erase(QueueKey{-job->priority, job->seq, job->id});
     Finish(*job, JobState::kCancelled, "stopped by request", now);
   }
+  return JobInfoReply(job->id);
+}
+
+Message BrokerCore::RestartService(const std::string& id, Instant now) {
+  Job* job = Resolve(id);
+  Job scratch;
+  const Job* known = job != nullptr ? job : LookUp(id, 0, &scratch);
+  if (known == nullptr) return Invalid("no service '" + id + "'; see `titan services`");
+  const std::string name = "'" + known->id + "'";
+  if (!known->service) {
+    return Invalid("job " + name +
+                   " is not a service: only a service (`titan deploy`) restarts; run a job again " +
+                   "by submitting it again");
+  }
+  if (job == nullptr || IsFinal(job->state)) {
+    return Invalid("service " + name + " has ended (" + StateName(known->state) +
+                   "); deploy it again to run it");
+  }
+  if (job->stop_requested) return Invalid("service " + name + " is being stopped; deploy it again to run it");
+  if (job->state != JobState::kRunning) {
+    return Invalid("service " + name + " is " + StateName(job->state) +
+                   ": it has no process to restart yet; it starts once a worker takes it");
+  }
+  auto w = workers_.find(job->worker);
+  if (w == workers_.end()) {
+    return wire::MakeError(ErrorCode::kUnavailable,
+                           "service " + name + " runs on worker " + job->worker +
+                               ", which has not come back since the broker restarted; try again once it has "
+                               "(`titan stats` lists the workers)");
+  }
+  SendWorker(w->second,
+             wire::ServiceRespawnMsg{.id = job->id, .attempt = job->attempt, .reason = "restart requested"}
+                 .ToMessage());
+  job->ready = false;  // until a new process is: JOB_WAIT waits for it
+  job->replaced_pid = job->pid;
+  job->reason = "restarting (requested)";
+  Record(*job);
+  Publish(*job, now);
   return JobInfoReply(job->id);
 }
 

@@ -125,6 +125,7 @@ void BrokerCore::Assign(Job& job, Worker& w, Instant now) {
   job.reason.clear();
   job.next_log_seq = 0;
   job.restarts_before = job.restarts;
+  job.pid = job.replaced_pid = 0;
   w.running.insert(job.id);
   w.idle_since = 0;
   job.up_since_ms = now.wall_ms;

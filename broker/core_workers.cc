@@ -299,6 +299,12 @@ void BrokerCore::ServiceStatus(Worker& w, const wire::ServiceStatusMsg& msg, Ins
       job->worker != w.name) {
     return;
   }
+  // The process a restart replaces may report once more (sent before its worker had the SERVICE_RESPAWN):
+  // it is going, and says nothing of the service.
+  if (job->replaced_pid != 0 && msg.pid == job->replaced_pid) return;
+  job->pid = msg.pid;
+  job->replaced_pid =
+      0;  // a new process spoke: the old one's statuses all came before (one socket, in order)
   job->ready = msg.ready && !job->stop_requested;  // a service being stopped is not up
   const int64_t restarts = job->restarts_before + msg.restarts;
   if (restarts > job->restarts) job->up_since_ms = now.wall_ms;  // a new process: uptime counts from here

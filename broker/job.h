@@ -102,6 +102,8 @@ struct Job {
   int64_t restarts_before = 0;  // SERVICE: of those, restarts in earlier attempts
   int64_t up_since_ms = 0;      // SERVICE, wall: when its current process started (assignment or restart)
   bool stop_requested = false;  // JOB_STOP was asked: a service that ends now is not moved elsewhere
+  int64_t pid = 0;              // SERVICE: its process, as the last SERVICE_STATUS of this attempt said
+  int64_t replaced_pid = 0;     // SERVICE: the process SERVICE_RESTART replaces: its statuses are stale
   // Journal write owed at the end of this loop turn (BrokerCore::CommitTurn): none, an update of the
   // mutable fields, or the first insert of the whole job.
   enum class Owed : uint8_t { kNothing, kUpdate, kInsert };

@@ -1,6 +1,6 @@
 // Services in the broker core: readiness releases dependants, a deliberate stop ends a service for
-// good, a draining worker's services move, crash loops fail; auto-scaling asks for and retires
-// child workers.
+// good, a restart asks its worker for a new process, a draining worker's services move, crash loops
+// fail; auto-scaling asks for and retires child workers.
 #include "broker/core_test_fixture.h"
 
 namespace titan::broker {
@@ -18,8 +18,8 @@ class ServiceCoreTest : public BrokerCoreTest {
     return Client(std::move(req).ToMessage());
   }
   void Status(const std::string& worker, const std::string& id, bool ready, int64_t restarts,
-              int64_t attempt = 1) {
-    wire::ServiceStatusMsg m{.id = id, .attempt = attempt, .ready = ready, .restarts = restarts, .pid = 42};
+              int64_t attempt = 1, int64_t pid = 42) {
+    wire::ServiceStatusMsg m{.id = id, .attempt = attempt, .ready = ready, .restarts = restarts, .pid = pid};
     if (!ready) m.reason = "starting";
     core_->OnWorker("id-" + worker, m.ToMessage(), now_);
     Turn();
@@ -58,6 +58,78 @@ TEST_F(ServiceCoreTest, DependantsStartWhenTheServiceIsReadyNotWhenItRuns) {
   Done("w1", "api", -1, 1, /*cancelled=*/true);
   EXPECT_EQ("CANCELLED", State("api"));
   EXPECT_EQ("RUNNING", State("caller"));
+}
+
+TEST_F(ServiceCoreTest, ARestartAsksItsWorkerAndTheServiceIsReadyAgainOnlyWithANewProcess) {
+  Join("w1", 4);
+  SubmitService("api", 8080);
+  Status("w1", "api", true, 0, 1, /*pid=*/42);
+  core_->OnClient({"c"}, 2, wire::ServiceRestartMsg{.id = "api"}.ToMessage(), now_, "olivia");
+  const Result<wire::JobInfoMsg> reply = [&] {
+    for (const Outgoing& o : Turn()) {
+      if (o.kind == Outgoing::kClient) return wire::JobInfoMsg::From(o.msg);
+    }
+    return Result<wire::JobInfoMsg>(Status::Error("no reply"));
+  }();
+  ASSERT_TRUE(reply.ok()) << reply.message();
+  EXPECT_EQ("RUNNING", reply->job->state);
+  EXPECT_FALSE(reply->job->ready.value_or(true));
+  EXPECT_EQ("restarting (requested)", reply->job->reason.value_or(""));
+  ASSERT_EQ(1, Count(MsgType::kServiceRespawn, "w1"));
+  for (const Outgoing& o : sent_) {
+    if (o.msg.type != MsgType::kServiceRespawn) continue;
+    const Result<wire::ServiceRespawnMsg> respawn = wire::ServiceRespawnMsg::From(o.msg);
+    ASSERT_TRUE(respawn.ok());
+    EXPECT_EQ("api/1", respawn->id + "/" + std::to_string(respawn->attempt));
+  }
+  // A JOB_WAIT now waits for the new process; the old one's last word does not end it.
+  core_->OnClient({"waiter"}, 3, wire::JobWaitMsg{.id = "api", .timeout_ms = 60000}.ToMessage(), now_);
+  Turn();
+  Status("w1", "api", true, 0, 1, /*pid=*/42);
+  EXPECT_FALSE(BoolOf(Info("api"), "ready"));
+  Status("w1", "api", false, 1, 1, /*pid=*/43);
+  EXPECT_FALSE(BoolOf(Info("api"), "ready"));
+  EXPECT_EQ(1, IntOf(Info("api"), "restarts"));
+  core_->OnWorker(
+      "id-w1",
+      wire::ServiceStatusMsg{.id = "api", .attempt = 1, .ready = true, .restarts = 1, .pid = 43}.ToMessage(),
+      now_);
+  std::string woken;
+  for (const Outgoing& o : Turn()) {
+    if (o.kind == Outgoing::kClient) woken += o.route.front() + " ";
+  }
+  EXPECT_EQ("waiter ", woken);
+  EXPECT_TRUE(BoolOf(Info("api"), "ready"));
+  EXPECT_EQ("RUNNING", State("api"));
+  // Audited under the principal that asked.
+  const Result<wire::AuditListReplyMsg> audit =
+      wire::AuditListReplyMsg::From(Client(wire::AuditListMsg{.principal = "olivia"}.ToMessage()));
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(1u, audit->entries.size());
+  EXPECT_EQ("SERVICE_RESTART api ok",
+            audit->entries[0].action + " " + audit->entries[0].target + " " + audit->entries[0].outcome);
+}
+
+TEST_F(ServiceCoreTest, ARestartIsRefusedSayingWhyWhenThereIsNoProcessToRestart) {
+  auto restart = [&](const std::string& id) {
+    return ErrorOf(Client(wire::ServiceRestartMsg{.id = id}.ToMessage()));
+  };
+  EXPECT_EQ("INVALID: no service 'ghost'; see `titan services`", restart("ghost"));
+  SubmitService("waiting", 8080);  // no worker yet
+  EXPECT_EQ(
+      "INVALID: service 'waiting' is QUEUED: it has no process to restart yet; it starts once a worker "
+      "takes it",
+      restart("waiting"));
+  Join("w1", 4);
+  Submit({{.id = "batch"}});
+  EXPECT_NE(std::string::npos, restart("batch").find("INVALID: job 'batch' is not a service"))
+      << restart("batch");
+  Client(wire::JobStopMsg{.id = "waiting"}.ToMessage());
+  EXPECT_EQ("INVALID: service 'waiting' is being stopped; deploy it again to run it", restart("waiting"));
+  Done("w1", "waiting", -1, 1, /*cancelled=*/true);
+  EXPECT_EQ("INVALID: service 'waiting' has ended (CANCELLED); deploy it again to run it",
+            restart("waiting"));
+  EXPECT_EQ(0, Count(MsgType::kServiceRespawn, "w1"));
 }
 
 TEST_F(ServiceCoreTest, ADrainingWorkersServiceMovesButAStoppedOneDoesNot) {

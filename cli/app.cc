@@ -13,10 +13,10 @@ struct NotScriptArgs {};
 
 // Client commands: their help says how they find the broker.
 constexpr const char* kClientCommands[] = {
-    "run",       "status",     "jobs",     "logs",   "stop",      "cancel",    "shutdown", "stats",
-    "json",      "tail",       "kv",       "worker", "submit",    "dags",      "dag",      "dag-cancel",
-    "runs",      "run-status", "approve",  "reject", "schedule",  "schedules", "upload",   "deploy-script",
-    "artifacts", "deploy",     "services", "audit",  "dashboard", "mcp"};
+    "run",           "status",    "jobs",       "logs",     "stop",    "cancel",   "shutdown",  "stats",
+    "json",          "tail",      "kv",         "worker",   "submit",  "dags",     "dag",       "dag-cancel",
+    "dag-rerun",     "runs",      "run-status", "approve",  "reject",  "schedule", "schedules", "upload",
+    "deploy-script", "artifacts", "deploy",     "services", "restart", "audit",    "dashboard", "mcp"};
 
 void AddGlobalOptions(CLI::App& app, Target* target) {
   app.set_version_flag("--version", TITAN_VERSION);

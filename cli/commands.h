@@ -51,13 +51,14 @@ void AddTailCommand(CLI::App& app, const Target& target, int* exit_code);
 // Pipelines, DAGs, agent runs, gates and schedules.
 void AddSubmitCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddDagCommands(CLI::App& app, const Target& target,
-                    int* exit_code);  // dags, dag (ID or DAG string), dag-cancel
+                    int* exit_code);  // dags, dag (ID or DAG string), dag-cancel, dag-rerun
 void AddRunCommands(CLI::App& app, const Target& target, int* exit_code);       // runs, run-status
 void AddGateCommands(CLI::App& app, const Target& target, int* exit_code);      // approve, reject
-void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code);  // schedule add|rm, schedules
+// schedule add|rm|enable|disable, schedules
+void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code);
 // Artifacts: upload, deploy-script, artifacts [get|rm].
 void AddArtifactCommands(CLI::App& app, const Target& target, int* exit_code);
-// Services: deploy (and `deploy Worker.jar PORT`, a new worker), services.
+// Services: deploy (and `deploy Worker.jar PORT`, a new worker), services, restart.
 void AddServiceCommands(CLI::App& app, const Target& target, const std::vector<std::string>& script_args,
                         int* exit_code);
 

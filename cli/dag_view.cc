@@ -74,8 +74,12 @@ DagView DagFromDatum(const Datum& dag) {
 }
 
 ScheduleView ScheduleFromInfo(const wire::ScheduleInfo& s) {
-  return ScheduleView{
-      .name = s.name, .cron = s.cron, .jobs = s.jobs, .next_ms = s.next_ms, .last_ms = s.last_ms};
+  return ScheduleView{.name = s.name,
+                      .cron = s.cron,
+                      .jobs = s.jobs,
+                      .next_ms = s.next_ms,
+                      .last_ms = s.last_ms,
+                      .enabled = s.enabled.value_or(true)};
 }
 
 DagDetail DagDetailFrom(const wire::DagInfoMsg& dag_info) {
@@ -152,8 +156,9 @@ std::string RenderRunStatus(const DagView& run, const std::vector<DagDetail>& da
 std::string RenderScheduleTable(const std::vector<ScheduleView>& schedules, int64_t now_ms) {
   std::vector<std::vector<std::string>> rows{{"NAME", "CRON (UTC)", "JOBS", "NEXT", "LAST"}};
   for (const ScheduleView& s : schedules) {
-    const std::string next =
+    std::string next =
         s.next_ms > 0 ? FormatTime(s.next_ms) + " (in " + FormatDuration(s.next_ms - now_ms) + ")" : "never";
+    if (!s.enabled) next = "disabled";
     const std::string last =
         s.last_ms ? FormatTime(*s.last_ms) + " (" + FormatDuration(now_ms - *s.last_ms) + " ago)" : "-";
     rows.push_back({s.name, s.cron, std::to_string(s.jobs), next, last});

@@ -29,6 +29,7 @@ struct ScheduleView {
   std::string name, cron;
   int64_t jobs = 0, next_ms = 0;
   std::optional<int64_t> last_ms;
+  bool enabled = true;  // false: disabled (`titan schedule disable`); it does not fire
 };
 ScheduleView ScheduleFromInfo(const wire::ScheduleInfo& schedule);
 
@@ -53,7 +54,7 @@ std::string RenderDagDetail(const DagDetail& detail, int64_t now_ms);
 // `titan run-status RUN`: the run's totals, then each DAG (oldest first) with its jobs' state, worker
 // and duration.
 std::string RenderRunStatus(const DagView& run, const std::vector<DagDetail>& dags, int64_t now_ms);
-// `titan schedules`: NAME CRON JOBS NEXT LAST.
+// `titan schedules`: NAME CRON JOBS NEXT LAST; a disabled schedule's NEXT is "disabled".
 std::string RenderScheduleTable(const std::vector<ScheduleView>& schedules, int64_t now_ms);
 
 // ---- `titan submit --wait` ----

@@ -133,6 +133,13 @@ TEST(ScheduleTable, ShowsNextAndLastTick) {
       "nightly  0 2 * * *   3     " +
           FormatTime(kT0 + 3'600'000) + " (in 1h00m)  -\n",
       RenderScheduleTable({s}, kT0));
+  s.enabled = false;
+  s.last_ms = kT0 - 60'000;
+  EXPECT_EQ(
+      "NAME     CRON (UTC)  JOBS  NEXT      LAST\n"
+      "nightly  0 2 * * *   3     disabled  " +
+          FormatTime(kT0 - 60'000) + " (1m00s ago)\n",
+      RenderScheduleTable({s}, kT0));
 }
 
 TEST(Progress, CountsDoneRunningFailedAndSaysWhatIsHappening) {

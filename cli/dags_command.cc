@@ -1,5 +1,6 @@
 // `titan dags`, `titan dag ID`, `titan dag-cancel ID`: DAGs as the broker reports them. `titan dag
-// DAG_STRING`: submit one of the original Titan's raw DAG strings (dag_string.h).
+// DAG_STRING`: submit one of the original Titan's raw DAG strings (dag_string.h). `titan dag-rerun ID`:
+// a finished DAG's jobs again, as a new DAG of its name.
 #include <unistd.h>
 
 #include <iostream>
@@ -53,8 +54,20 @@ int ShowDag(const Target& target, const std::string& id, MsgType request, bool j
   return kExitOk;
 }
 
-// Submits a raw DAG string as one DAG and prints its id and job ids as `titan submit` does; with
-// `wait`, follows it to the end. A malformed string is a usage error and nothing is sent.
+// Sends `request` (a submission answered JOB_ACCEPTED) and prints the DAG's id and job ids as `titan
+// submit` does; with `wait`, follows the DAG to the end.
+int SubmitAndFollow(const Target& target, const wire::Message& request, bool wait) {
+  BrokerClient broker(target);
+  wire::JobAcceptedMsg accepted;
+  if (const int rc = broker.Call(request, &accepted); rc != kExitOk) return rc;
+  const std::string dag_id = accepted.dag.value_or("");
+  std::cout << "dag: " << dag_id << "\njobs:";
+  for (const std::string& id : accepted.ids) std::cout << ' ' << id;
+  std::cout << std::endl;
+  return wait ? WaitForDag(broker, dag_id, accepted.ids, isatty(STDOUT_FILENO) == 1) : kExitOk;
+}
+
+// Submits a raw DAG string as one DAG; a malformed string is a usage error and nothing is sent.
 int SubmitDagString(const Target& target, const std::string& text, bool wait) {
   Pipeline dag;
   std::string error;
@@ -62,14 +75,7 @@ int SubmitDagString(const Target& target, const std::string& text, bool wait) {
     std::cerr << "titan: dag: " << error << '\n';
     return kExitUsage;
   }
-  BrokerClient broker(target);
-  wire::JobAcceptedMsg accepted;
-  if (const int rc = broker.Call(BuildPipelineSubmit(dag), &accepted); rc != kExitOk) return rc;
-  const std::string dag_id = accepted.dag.value_or("");
-  std::cout << "dag: " << dag_id << "\njobs:";
-  for (const std::string& id : accepted.ids) std::cout << ' ' << id;
-  std::cout << std::endl;
-  return wait ? WaitForDag(broker, dag_id, accepted.ids, isatty(STDOUT_FILENO) == 1) : kExitOk;
+  return SubmitAndFollow(target, BuildPipelineSubmit(dag), wait);
 }
 
 }  // namespace
@@ -111,6 +117,20 @@ void AddDagCommands(CLI::App& app, const Target& target, int* exit_code) {
   cancel->footer("Waiting jobs are CANCELLED at once; running ones once their processes have ended.");
   cancel->add_option("ID", *cancel_id, "DAG id")->required();
   cancel->callback([=] { *exit_code = ShowDag(*t, *cancel_id, MsgType::kDagCancel, false); });
+
+  auto rerun_id = std::make_shared<std::string>();
+  auto rerun_wait = std::make_shared<bool>(false);
+  CLI::App* rerun =
+      app.add_subcommand("dag-rerun", "Run a finished DAG again, as a new DAG of the same name");
+  rerun->footer(
+      "Every job of the DAG (all of them must have ended) is submitted again with the spec and script it\n"
+      "ran, as the next run of its id; gates come back with their jobs. The new DAG is <name>#N:\n"
+      "  titan dag-rerun nightly --wait      (then `titan status ID --history` lists each run of a job)");
+  rerun->add_option("ID", *rerun_id, "the finished DAG, as `titan dags` lists it")->required();
+  rerun->add_flag("--wait,-w", *rerun_wait,
+                  "follow the new DAG until every job has ended (as `submit --wait`)");
+  rerun->callback(
+      [=] { *exit_code = SubmitAndFollow(*t, wire::DagRerunMsg{.id = *rerun_id}.ToMessage(), *rerun_wait); });
 }
 
 }  // namespace titan::cli

@@ -92,8 +92,9 @@ void WarnIfNoWorkerCan(BrokerClient& broker, const std::string& requirement, con
   }
 }
 
-// JOB_WAIT until the job is final; its JobInfo in *job.
-int WaitForEnd(BrokerClient& broker, const std::string& id, JobView* job) {
+}  // namespace
+
+int WaitForJob(BrokerClient& broker, const std::string& id, JobView* job) {
   for (;;) {
     wire::JobInfoMsg reply;
     const int rc = broker.Call(wire::JobWaitMsg{.id = id, .timeout_ms = kWaitSliceMs}.ToMessage(), &reply,
@@ -104,11 +105,9 @@ int WaitForEnd(BrokerClient& broker, const std::string& id, JobView* job) {
       return kExitNotFound;
     }
     *job = JobFromInfo(*reply.job);
-    if (IsFinalState(job->state)) return kExitOk;
+    if (IsFinalState(job->state) || (job->ready && job->state == "RUNNING")) return kExitOk;
   }
 }
-
-}  // namespace
 
 bool DurationOption(const CLI::Option& option, const std::string& text, std::optional<int64_t>* ms) {
   if (option.count() == 0) return true;
@@ -150,7 +149,7 @@ int RunJob(const Target& target, RunArgs args) {
     return rc;
   }
   JobView job;
-  if (const int rc = WaitForEnd(broker, id, &job); rc != kExitOk) return rc;
+  if (const int rc = WaitForJob(broker, id, &job); rc != kExitOk) return rc;
   if (job.state == "COMPLETED") return kExitOk;
   std::cerr << "titan: job " << id << " " << DescribeOutcome(job) << '\n';
   return kExitFailed;

@@ -1,5 +1,5 @@
-// `titan schedule add NAME CRON FILE.yaml`, `titan schedule rm NAME`, `titan schedules`: recurring
-// pipelines, fired by the broker.
+// `titan schedule add NAME CRON FILE.yaml`, `titan schedule rm NAME`, `titan schedule enable|disable
+// NAME`, `titan schedules`: recurring pipelines, fired by the broker.
 #include <iostream>
 
 #include "cli/artifact_upload.h"
@@ -18,6 +18,16 @@ int ListSchedules(BrokerClient& broker, std::vector<ScheduleView>* out) {
   return kExitOk;
 }
 
+// Prints the row of schedule `name` as `titan schedules` shows it.
+int ShowSchedule(BrokerClient& broker, const std::string& name) {
+  std::vector<ScheduleView> schedules;
+  if (const int rc = ListSchedules(broker, &schedules); rc != kExitOk) return rc;
+  for (const ScheduleView& s : schedules) {
+    if (s.name == name) std::cout << RenderScheduleTable({s}, WallMs());
+  }
+  return kExitOk;
+}
+
 int Add(const Target& target, const std::string& name, const std::string& cron, const std::string& file) {
   Pipeline pipeline;
   PipelineError error;
@@ -33,12 +43,26 @@ int Add(const Target& target, const std::string& name, const std::string& cron, 
   BrokerClient broker(target);
   wire::OkMsg ok;
   if (const int rc = broker.Call(BuildScheduleAdd(name, cron, pipeline), &ok); rc != kExitOk) return rc;
-  std::vector<ScheduleView> schedules;
-  if (const int rc = ListSchedules(broker, &schedules); rc != kExitOk) return rc;
-  for (const ScheduleView& s : schedules) {
-    if (s.name == name) std::cout << RenderScheduleTable({s}, WallMs());
+  return ShowSchedule(broker, name);
+}
+
+// SCHEDULE_ENABLE: a disabled schedule keeps its definition and does not fire; enabled again, it fires
+// from its next tick on (the ticks it missed are not owed). Doing what is already so is not an error.
+int Enable(const Target& target, const std::string& name, bool enabled) {
+  BrokerClient broker(target);
+  wire::OkMsg ok;
+  if (const int rc = broker.Call(wire::ScheduleEnableMsg{.name = name, .enabled = enabled}.ToMessage(), &ok);
+      rc != kExitOk) {
+    return rc;
   }
-  return kExitOk;
+  std::cerr << (enabled ? "titan: schedule " + name +
+                              " is enabled: it fires at its next tick (the ticks it "
+                              "missed while disabled are not owed)\n"
+                        : "titan: schedule " + name +
+                              " is disabled: it does not fire until `titan schedule "
+                              "enable " +
+                              name + "`\n");
+  return ShowSchedule(broker, name);
 }
 
 int Remove(const Target& target, const std::string& name) {
@@ -61,7 +85,7 @@ int List(const Target& target) {
 
 void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code) {
   const Target* t = &target;
-  CLI::App* schedule = app.add_subcommand("schedule", "Add or remove a recurring pipeline");
+  CLI::App* schedule = app.add_subcommand("schedule", "Add, remove, disable or enable a recurring pipeline");
   schedule->require_subcommand(1);
 
   auto args = std::make_shared<std::array<std::string, 3>>();  // name, cron, file
@@ -82,6 +106,16 @@ void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code) {
   rm->alias("remove");
   rm->add_option("NAME", *name, "the schedule's name")->required();
   rm->callback([=] { *exit_code = Remove(*t, *name); });
+
+  for (const bool enabled : {false, true}) {
+    auto which = std::make_shared<std::string>();
+    CLI::App* toggle = schedule->add_subcommand(
+        enabled ? "enable" : "disable",
+        enabled ? "Enable a disabled schedule: it fires again from its next tick (missed ticks are not owed)"
+                : "Disable a schedule: it keeps its definition and does not fire until enabled");
+    toggle->add_option("NAME", *which, "the schedule's name, as `titan schedules` lists it")->required();
+    toggle->callback([=] { *exit_code = Enable(*t, *which, enabled); });
+  }
 
   CLI::App* list = app.add_subcommand("schedules", "List schedules: cron, jobs, next and last tick");
   list->callback([=] { *exit_code = List(*t); });

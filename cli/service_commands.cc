@@ -1,6 +1,7 @@
 // `titan deploy FILE [PORT] [REQUIREMENT]`: run a script as a long-running service (restarted when it
 // exits, RUNNING once its port accepts connections); `titan deploy Worker.jar PORT` starts a worker.
-// `titan services`: services with worker, port, uptime and restarts.
+// `titan services`: services with worker, port, uptime and restarts. `titan restart ID`: a service's
+// process stopped and started again where it runs.
 #include <iostream>
 
 #include "cli/broker_client.h"
@@ -46,6 +47,47 @@ int ListServices(const Target& target, bool all, bool json) {
   return kExitOk;
 }
 
+// `restart ID`: SERVICE_RESTART; with `wait`, until the new process is ready.
+int RestartService(const Target& target, const std::string& id, bool wait) {
+  BrokerClient broker(target);
+  wire::JobInfoMsg reply;
+  if (const int rc = broker.Call(wire::ServiceRestartMsg{.id = id}.ToMessage(), &reply); rc != kExitOk)
+    return rc;
+  if (!reply.found || !reply.job) {
+    std::cerr << "titan: no service '" << id << "' (list them with `titan services`)\n";
+    return kExitNotFound;
+  }
+  JobView service = JobFromInfo(*reply.job);
+  std::cout << service.id << " restarting on " << service.worker << " (restarts so far: " << service.restarts
+            << ")" << std::endl;
+  if (!wait) {
+    std::cerr << "titan: `titan services` shows it ready again once its new process is\n";
+    return kExitOk;
+  }
+  if (const int rc = WaitForJob(broker, service.id, &service); rc != kExitOk) return rc;
+  if (IsFinalState(service.state)) {
+    std::cerr << "titan: service " << service.id << " " << DescribeOutcome(service) << '\n';
+    return kExitFailed;
+  }
+  std::cout << service.id << " ready on " << service.worker << " (restarts: " << service.restarts << ")\n";
+  return kExitOk;
+}
+
+void AddRestartCommand(CLI::App& app, const Target& target, int* exit_code) {
+  auto id = std::make_shared<std::string>();
+  auto wait = std::make_shared<bool>(false);
+  CLI::App* restart = app.add_subcommand("restart", "Restart a service: stop its process and start it again");
+  restart->footer(
+      "Its worker stops the process as `titan stop` would (SIGTERM, the kill grace, SIGKILL) and starts\n"
+      "it again at once, on the same worker: the service's restarts go up by one (it is not counted as a\n"
+      "crash) and it is not ready until the new process is (its port answers, or --health-cmd passes).\n"
+      "Exit status with --wait: 0 once it is ready again, 5 when it ended instead.");
+  restart->add_option("ID", *id, "the service's id, as `titan services` lists it")->required();
+  restart->add_flag("--wait,-w", *wait, "wait until the new process is ready");
+  const Target* t = &target;
+  restart->callback([=] { *exit_code = RestartService(*t, *id, *wait); });
+}
+
 // The deploy command once parsed: `words` are the positionals after FILE, `script_args` those after `--`.
 int Deploy(const Target& target, RunArgs args, const std::vector<std::string>& words, bool port_given,
            bool requirement_given, const std::vector<std::string>& script_args) {
@@ -82,7 +124,8 @@ void AddServiceCommands(CLI::App& app, const Target& target, const std::vector<s
   deploy->footer(
       "The service is restarted with exponential backoff when it exits, and FAILED after\n"
       "--max-restarts crashes in a row. It counts as ready (and jobs that depend on it may start)\n"
-      "once its port accepts connections, or --health-cmd exits 0. `titan stop ID` ends it for good.\n"
+      "once its port accepts connections, or --health-cmd exits 0. `titan restart ID` restarts it where\n"
+      "it runs; `titan stop ID` ends it for good.\n"
       "FILE is read here, or names a script deployed with `titan deploy-script`; with --archive,\n"
       "FILE is <project>.zip/<entry> of a project uploaded with `titan upload DIR`.\n"
       "As in the original Titan, a number after FILE is the port and the next word the requirement:\n"
@@ -114,6 +157,7 @@ void AddServiceCommands(CLI::App& app, const Target& target, const std::vector<s
     *exit_code = Deploy(*t, *a, *words, port->count() > 0, requirement->count() > 0, *after_dashes);
   });
   AddServicesList(app, target, exit_code);
+  AddRestartCommand(app, target, exit_code);
 }
 
 }  // namespace titan::cli

@@ -33,6 +33,7 @@ constexpr ShellCommand kCommands[] = {
     {"dag", "dag DAG_STRING", "submit a raw DAG: ID|SKILL|PAYLOAD|PRIORITY|DELAY_MS|[PARENTS]; ..."},
     {"jobs", "jobs", "recent jobs and their states"},
     {"services", "services", "running services"},
+    {"restart", "restart ID", "restart a service where it runs"},
     {"dags", "dags", "recent DAGs"},
 };
 

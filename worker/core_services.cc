@@ -1,5 +1,6 @@
 // WorkerCore: SERVICE jobs — readiness events and probes, stopping an unhealthy run, restarts after a
-// backoff, giving up on a crash loop, and stopping for good (stop, drain, superseded).
+// backoff or at once on request (SERVICE_RESPAWN), giving up on a crash loop, and stopping for good
+// (stop, drain, superseded).
 #include <spdlog/spdlog.h>
 
 #include "worker/worker_core.h"
@@ -76,6 +77,26 @@ void WorkerCore::RestartService(Run& run) {
                .id = run.id,
                .attempt = run.attempt,
                .number = run.service->restarts() + 1});
+}
+
+void WorkerCore::Respawn(const wire::ServiceRespawnMsg& respawn, int64_t now) {
+  auto it = runs_.find(respawn.id);
+  if (it == runs_.end() || it->second.attempt != respawn.attempt || !it->second.service ||
+      it->second.fenced) {
+    spdlog::warn("worker {}: not restarting service {} (attempt {}): it does not run here", c_.name,
+                 respawn.id, respawn.attempt);
+    return;
+  }
+  Run& run = it->second;
+  // Its next process is being started already (a restart, or its first start): nothing to replace.
+  if (run.respawning || (run.pid < 0 && !run.exit)) return;
+  if (!run.service->RestartAsked(now)) return;  // ended for good: its JOB_DONE follows
+  spdlog::info("worker {}: restarting service {} (pid {}): {}", c_.name, run.id, run.pid, respawn.reason);
+  Emit(Command{.kind = Command::Kind::kNote,
+               .id = run.id,
+               .text = "titan: " + respawn.reason + ": stopping the service to start it again"});
+  Emit(Command{.kind = Command::Kind::kStopProbe, .id = run.id});
+  Stop(run, respawn.reason, /*by_cancel=*/false, now);  // nothing to do when it is stopping or has exited
 }
 
 void WorkerCore::EndService(Run& run, const std::string& reason, int64_t now) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 namespace titan::worker {
 
@@ -86,12 +87,31 @@ void Service::StopProbing() {
 AfterExit Service::Exited(const exec::ExitStatus& status, const std::string& stopped_because, int64_t now) {
   LoseReadiness(now);
   StopProbing();
+  if (std::exchange(restart_asked_, false)) {  // stopped to be restarted: no crash, no backoff
+    backing_off_ = true;
+    restart_at_ = now;
+    reason_ = "restarting (requested)";
+    return AfterExit{.crashes = crashes_, .reason = "stopped to restart it, as requested; starting it again"};
+  }
   AfterExit after = DecideAfterExit(crashes_, spec_.max_restarts, DescribeRunEnd(status, stopped_because));
   crashes_ = after.crashes;
   reason_ = after.reason;
   backing_off_ = !after.give_up;
   restart_at_ = after.give_up ? 0 : now + after.delay_ms;
   return after;
+}
+
+bool Service::RestartAsked(int64_t now) {
+  if (final_) return false;
+  LoseReadiness(now);
+  StopProbing();
+  reason_ = "restarting (requested)";
+  if (backing_off_) {
+    restart_at_ = now;
+  } else {
+    restart_asked_ = true;
+  }
+  return true;
 }
 
 void Service::EndForGood() {

@@ -46,6 +46,10 @@ class Service {
   // The run ended and its output is drained. `stopped_because`: the worker's reason if it stopped the
   // run as unhealthy, else empty. Counts the crash and decides: restart at restart_at(), or give up.
   AfterExit Exited(const exec::ExitStatus& status, const std::string& stopped_because, int64_t now);
+  // An operator asked for a restart (SERVICE_RESPAWN): the run is not ready from now, probing stops, and
+  // its exit (the caller stops it) is no crash: Exited restarts it at once. Between runs (backing off),
+  // the restart is due at once. Returns false, changing nothing, when the service has ended for good.
+  bool RestartAsked(int64_t now);
   // A deliberate stop (cancel, drain): no restart, no more probes.
   void EndForGood();
   // The run's process has exited (or is being stopped): drop any probe in flight. Idempotent.
@@ -84,6 +88,7 @@ class Service {
   bool ready_ = false;
   bool backing_off_ = false;
   bool final_ = false;
+  bool restart_asked_ = false;  // the next exit is a restart an operator asked for, not a crash
   int64_t started_at_ = 0;
   int64_t ready_since_ = 0;
   int64_t next_probe_at_ = 0;

@@ -116,6 +116,9 @@ void WorkerCore::OnMessage(const Message& msg, Instant at) {
     case MsgType::kWorkerDrain:
       if (auto drain = Decode<wire::WorkerDrainMsg>(msg, me)) BeginDrain(drain->reason, now);
       return;
+    case MsgType::kServiceRespawn:
+      if (auto respawn = Decode<wire::ServiceRespawnMsg>(msg, me)) Respawn(*respawn, now);
+      return;
     case MsgType::kWorkerSpawn:
       if (auto spawn = Decode<wire::WorkerSpawnMsg>(msg, me)) SpawnChild(*spawn);
       return;

@@ -187,6 +187,8 @@ class WorkerCore {
   bool ServiceExited(Run& run, int64_t now);  // true: it restarts later
   void RestartService(Run& run);
   void EndService(Run& run, const std::string& reason, int64_t now);
+  // SERVICE_RESPAWN: stop the run's process (SIGTERM, the kill grace, SIGKILL) and start it again at once.
+  void Respawn(const wire::ServiceRespawnMsg& respawn, int64_t now);
   void SendServiceStatus(const Run& run);
 
   WorkerCoreConfig c_;

@@ -25,6 +25,44 @@ TEST_F(WorkerCoreTest, AServiceCrashLoopRestartsWithBackoffThenGivesUp) {
       Ends("s", Exited(1)));
 }
 
+Message Respawn(const std::string& id, int64_t attempt) {
+  return wire::ServiceRespawnMsg{.id = id, .attempt = attempt, .reason = "restart requested"}.ToMessage();
+}
+
+TEST_F(WorkerCoreTest, ARequestedRestartStopsTheServiceWithItsGraceAndStartsItAgainAtOnce) {
+  // max_restarts 0: one crash would end it, so the restart asked for must not count as one.
+  EXPECT_EQ("fetch f1; launch s/1; started s/1; status s/1: ready", Deliver(Assign("s", 1, Service(0))));
+  EXPECT_EQ("", Deliver(Respawn("s", 2))) << "another attempt's restart is not this run's";
+  EXPECT_EQ("", Deliver(Respawn("other", 1)));
+  EXPECT_EQ(
+      "note s: titan: restart requested: stopping the service to start it again; stop-probe s; signal s TERM",
+      Deliver(Respawn("s", 1)));
+  EXPECT_EQ("s/1:stopping(kill@1005000)", core_->RenderJobs());
+  EXPECT_EQ("", Tick(kT0 + 4999));
+  EXPECT_EQ("signal s KILL", Tick(kT0 + 5000));  // the kill grace is over
+  EXPECT_EQ("stop-probe s; signal s KILL; end-run s; status s/1: restarting (requested)",
+            Ends("s", Killed(SIGKILL)));
+  EXPECT_EQ(now_, core_->NextDue(Now())) << "restarted at once, without a backoff";
+  EXPECT_EQ("respawn s (restart 1); status s/1: ready", Tick(now_));
+  // It is the same run: still attempt 1, restarted once, and a crash now is its first.
+  EXPECT_EQ("s/1:running", core_->RenderJobs());
+  EXPECT_EQ(
+      "stop-probe s; signal s KILL; end-run s; done s/1: crash loop: exited 1 time in a row (last: exit "
+      "code 1); forget s",
+      Ends("s", Exited(1)));
+}
+
+TEST_F(WorkerCoreTest, ARestartAskedWhileTheServiceBacksOffStartsItAtOnce) {
+  Deliver(Assign("s", 1, Service(5)));
+  Ends("s", Exited(1));
+  EXPECT_EQ("s/1:backoff(restart@1000500)", core_->RenderJobs());
+  now_ = kT0 + 100;
+  EXPECT_EQ("note s: titan: restart requested: stopping the service to start it again; stop-probe s",
+            Deliver(Respawn("s", 1)));
+  EXPECT_EQ("s/1:backoff(restart@1000100)", core_->RenderJobs());
+  EXPECT_EQ("respawn s (restart 1); status s/1: ready", Tick(kT0 + 100));
+}
+
 TEST_F(WorkerCoreTest, AServiceThatCannotBeRestartedEndsWithWhy) {
   Deliver(Assign("s", 1, Service(5)));
   Ends("s", Exited(1));

@@ -1,8 +1,9 @@
 # A stand-in for TitanClient in the API tests: canned jobs and DAGs, a log in memory, and a record of the
-# actions it was asked to take. `down = True` makes every call time out as an unreachable broker does.
+# actions it was asked to take. `down = True` makes every call time out as an unreachable broker does;
+# `refusal` (an SDK error) is what every action raises, as a broker that refuses it does.
 from typing import Any, Dict, List, Optional
 
-from titan_sdk.errors import TitanTimeoutError
+from titan_sdk.errors import JobNotFoundError, TitanTimeoutError
 from titan_sdk.job import JobInfo
 from titan_sdk.job_list import JobPage
 from titan_dashboard.views import JobFilter
@@ -24,6 +25,7 @@ class FakeClient:
         self.closed = False
         self.pages_asked: List[Dict[str, Any]] = []
         self.files: Dict[tuple, bytes] = {}
+        self.refusal: Optional[Exception] = None
 
     def _check(self) -> None:
         if self.down:
@@ -86,9 +88,22 @@ class FakeClient:
         data = self.log[offset:offset + max_bytes]
         return data, offset + len(data), True
 
+    def _act(self, *action: Any) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        self.actions.append(action)
+
     def stop_job(self, job_id: str) -> str:
-        self.actions.append(("stop", job_id))
+        self._act("stop", job_id)
         return "CANCELLED"
+
+    def restart_service(self, job_id: str) -> JobInfo:
+        found = self.get_job(job_id)
+        if found is None:
+            raise JobNotFoundError("no service %r; see `titan services`" % job_id)
+        self._act("restart", job_id)
+        return job(job_id, "RUNNING", job_type="SERVICE", ready=False, restarts=found.restarts,
+                   reason="restarting (requested)")
 
     def approve(self, gate_id: str, by: Optional[str] = None) -> str:
         self.actions.append(("approve", gate_id, by))

@@ -1,9 +1,14 @@
 # The API handlers on a fake SDK client (no broker): sessions and the one-time login link, CSRF and
-# same-origin checks, roles, paging and filters, masking, 404s, escaping, and "broker unavailable".
+# same-origin checks, roles, paging and filters, masking, 404s, escaping, "broker unavailable", a service
+# restart, gates' time left by the server's clock, and a read-only broker.
+import time
+
 import pytest
 from starlette.testclient import TestClient
+from titan_sdk.errors import UnavailableError
 
 from fake_client import FakeClient, job
+from titan_dashboard import views
 from titan_dashboard.app import make_app
 from titan_dashboard.options import Options
 from titan_dashboard.sessions import COOKIE
@@ -180,3 +185,65 @@ def test_rerun_a_dag_and_enable_or_disable_a_schedule_need_the_submit_permission
     assert http.post(posts[2], headers=csrf).json() == {"enabled": True}
     assert http.post("/api/schedules/nightly/pause", headers=csrf).status_code == 404
     assert fake.actions == [("rerun", "etl"), ("disable", "nightly"), ("enable", "nightly")]
+
+
+def test_a_service_restarts_with_the_operate_permission_and_the_csrf_token(app):
+    services = [job("api", "RUNNING", job_type="SERVICE", ready=True, restarts=2, port=8080)]
+    fake = FakeClient(services)
+    http, session = login_as(app, "reader", fake)
+    refused = http.post("/api/services/api/restart", headers={"X-CSRF-Token": session.csrf})
+    assert refused.status_code == 403 and "needs the operate permission" in refused.json()["error"]
+    http, session = login_as(app, "operator", fake)
+    assert http.post("/api/services/api/restart").status_code == 403  # no CSRF token
+    done = http.post("/api/services/api/restart", headers={"X-CSRF-Token": session.csrf}).json()["service"]
+    assert (done["id"], done["state"], done["ready"], done["restarts"]) == ("api", "RUNNING", False, 2)
+    assert fake.actions == [("restart", "api")]
+    missing = http.post("/api/services/ghost/restart", headers={"X-CSRF-Token": session.csrf})
+    assert missing.status_code == 404 and "no service 'ghost'" in missing.json()["error"]
+
+
+def test_a_gates_time_left_comes_from_the_servers_clock(app):
+    now_ms = int(time.time() * 1000)
+    gate = job("hitl-gate-a", "WAITING_APPROVAL", kind="GATE", dag="d", expires_ms=now_ms + 3_600_000,
+               started_ms=now_ms)
+    http, _ = login_as(app, "reader", FakeClient([gate, job("a", dag="d")]))
+    for shown in (http.get("/api/gates").json()["gates"][0],
+                  next(n for n in http.get("/api/dags/d").json()["nodes"] if n["id"] == "hitl-gate-a")):
+        assert 0 < shown["expires_in_ms"] <= 3_600_000  # as of the answer: the page counts down from it
+    me = http.get("/api/me").json()
+    assert now_ms <= me["now_ms"] <= int(time.time() * 1000)  # the pages' clock for durations
+
+
+def test_a_read_only_broker_is_shown_on_every_page_and_its_refusal_passed_on(app):
+    fake = FakeClient([job("a", "RUNNING")])
+    http, session = login_as(app, "operator", fake)
+    assert http.get("/api/me").json()["broker"]["read_only"] is None
+    feed = app.state.hub.open(lambda ev: True)
+    state = views.read_only_state({"read_only": True, "read_only_since_ms": 1700000000000,
+                                   "read_only_reason": "disk full on the broker (/data/broker)"})
+    app.state.hub.note_read_only(state)
+    app.state.hub.note_read_only(dict(state))  # no change: no event
+    assert http.get("/api/me").json()["broker"]["read_only"] == {
+        "reason": "disk full on the broker (/data/broker)", "since_ms": 1700000000000}
+    fake.refusal = UnavailableError("disk full on the broker (/data/broker); free space there, Titan resumes by "
+                                    "itself")
+    refused = http.post("/api/jobs/a/stop", headers={"X-CSRF-Token": session.csrf})
+    assert refused.status_code == 503 and "broker_down" not in refused.json()
+    assert refused.json()["error"] == ("UNAVAILABLE: disk full on the broker (/data/broker); free space there, "
+                                       "Titan resumes by itself")
+    app.state.hub.note_read_only(None)  # it can write again
+    assert http.get("/api/me").json()["broker"]["read_only"] is None
+    events = [feed.queue.get_nowait() for _ in range(feed.queue.qsize())]
+    assert events == [{"type": "readonly", "read_only": state}, {"type": "readonly", "read_only": None}]
+
+
+def test_job_events_are_counted_so_a_page_knows_what_its_feed_missed(app):
+    hub = app.state.hub
+    http, _ = login_as(app, "reader", FakeClient())
+    for event in ({"type": "job", "id": "a", "state": "RUNNING"}, {"type": "scale", "worker": "w1-auto-1"},
+                  {"type": "job", "id": "a", "state": "COMPLETED"}):
+        hub.publish(event)
+    assert http.get("/api/me").json()["job_events"] == 2  # what a page loaded now accounts for
+    feed = hub.open(lambda ev: True)
+    hub.publish({"type": "job", "id": "b", "state": "QUEUED"})
+    assert (feed.job_events, hub.job_events) == (2, 3)  # the feed began after 2: it has the third itself

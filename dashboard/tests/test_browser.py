@@ -1,8 +1,9 @@
 # The dashboard in a real headless Chromium against a real cluster (store, broker, two workers, CURVE on) and
 # `titan dashboard`: the login link, workers, a DAG turning green live, a log followed live, gates approved
-# and rejected with the buttons (audited under the principal), a running job stopped, a reader who sees no
-# action and whose forged POST is refused, and an id holding HTML shown as text. Jobs wait for flag files the
-# test writes, never for time; every wait has a deadline. Screenshots of each page go to a temporary folder.
+# and rejected with the buttons (audited under the principal), a gate's time left right on a browser whose
+# clock is wrong, a running job stopped, a service restarted, a reader who sees no action and whose forged
+# POST is refused, and an id holding HTML shown as text. Jobs wait for flag files the test writes, never for
+# time; every wait has a deadline. Screenshots of each page go to a temporary folder.
 import os
 import re
 
@@ -11,6 +12,7 @@ import pytest
 from browser import (browser, cell_text, have_chromium, paste_login, screenshot, secure_cluster, start_dashboard,
                      wait_for)
 from cluster import unique_id, write_script
+from http_service import answering_pid, deploy_http_service
 from secure_cluster import client
 from selenium.webdriver.common.by import By
 from titan_sdk import TitanJob
@@ -19,6 +21,38 @@ pytestmark = pytest.mark.skipif(not have_chromium(), reason="needs chromium and 
                                 "chromium chromium-driver, or TITAN_TEST_TOOLS=1 cli/install.sh)")
 
 WAIT_FOR_FLAG = 'i=0; while [ ! -f "$1" ]; do i=$((i+1)); echo "tick $i"; sleep 0.2; done; echo done\n'
+# A browser whose clock is three days fast: Date (new Date(), Date.now()) lies, performance.now() does not.
+FAST_CLOCK_JS = """
+(() => {
+  const skew = 3 * 86400 * 1000, RealDate = Date;
+  class FastDate extends RealDate {
+    constructor(...args) { if (args.length) super(...args); else super(RealDate.now() + skew); }
+    static now() { return RealDate.now() + skew; }
+  }
+  window.Date = FastDate;
+})();
+"""
+# A browser whose live feeds connect only once the test sets window.releaseFeeds: what happens meanwhile happens
+# between the page's load and its feed.
+LATE_FEEDS_JS = """
+(() => {
+  const Real = window.EventSource;
+  window.EventSource = class {
+    constructor(url) {
+      this.pending = [];
+      const start = () => {
+        if (this.closed) return;
+        if (!window.releaseFeeds) return setTimeout(start, 50);
+        this.real = new Real(url);
+        for (const [kind, fn] of this.pending) this.real.addEventListener(kind, fn);
+      };
+      start();
+    }
+    addEventListener(kind, fn) { if (this.real) this.real.addEventListener(kind, fn); else this.pending.push([kind, fn]); }
+    close() { this.closed = true; if (this.real) this.real.close(); }
+  };
+})();
+"""
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +136,24 @@ def gated(sdk, script, flag):
     return name, job, "hitl-gate-" + job, child
 
 
+def test_a_page_catches_up_with_job_events_from_before_its_feed_began(env, flag_script):
+    """Regression: a job that changed between a page's load and the start of its live feed stayed as loaded."""
+    script, flag = flag_script
+    d, sdk = env["driver"], env["sdk"]
+    name, a = unique_id("late"), unique_id("a")
+    sdk.submit_dag(name, [TitanJob(a, script, args=str(flag))])
+    late = d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LATE_FEEDS_JS})["identifier"]
+    try:
+        d.get(env["base"] + "/dags/" + name)
+        wait_for(d, lambda d: row_state(d, "nodes", a) == "RUNNING", "the job RUNNING as loaded")
+        flag.write_text("go")
+        assert sdk.wait(a, timeout=30) == "COMPLETED"  # published while the page has no feed
+        d.execute_script("window.releaseFeeds = true;")
+        wait_for(d, lambda d: row_state(d, "nodes", a) == "COMPLETED", "the page to catch up once its feed began")
+    finally:
+        d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": late})
+
+
 def test_approve_with_the_button_runs_the_child_and_reject_with_a_reason(env, flag_script):
     script, flag = flag_script
     flag.write_text("go")  # the jobs end at once
@@ -123,6 +175,7 @@ def test_approve_with_the_button_runs_the_child_and_reject_with_a_reason(env, fl
     assert re.match(r"^expires in 4[78] h", cell_text(d, row + " .expires"))
     screenshot(d, env["shots"], "gates")
     d.find_element(By.CSS_SELECTOR, row + " input.reason").send_keys("not this week")
+    d.execute_async_script("load().then(arguments[0]);")  # a live update redraws the inbox: the reason stays
     d.find_element(By.CSS_SELECTOR, row + " button[data-action=reject]").click()
     wait_for(d, lambda d: not d.find_elements(By.CSS_SELECTOR, row), "the rejected gate to leave the inbox")
     info = sdk.get_job(gate2)
@@ -130,6 +183,49 @@ def test_approve_with_the_button_runs_the_child_and_reject_with_a_reason(env, fl
     assert sdk.wait(child2, timeout=30) == "SKIPPED"
     decisions = [(e.principal, e.target) for e in sdk.audit(limit=1000) if e.action == "GATE_DECIDE"]
     assert ("admin", gate + " approve") in decisions and ("olivia", gate2 + " reject") in decisions
+
+
+def test_a_gates_time_left_does_not_depend_on_the_browsers_clock(env, flag_script):
+    script, flag = flag_script
+    flag.write_text("go")
+    d, sdk = env["driver"], env["sdk"]
+    name, job, gate, child = gated(sdk, script, flag)
+    assert sdk.wait(job, timeout=30) == "COMPLETED"
+    fast = d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FAST_CLOCK_JS})["identifier"]
+    try:
+        d.get(env["base"] + "/gates")
+        row = "#gates tr[data-gate='%s']" % gate
+        wait_for(d, lambda d: cell_text(d, row + " .expires"), "the gate in the inbox")
+        assert d.execute_script("return Date.now() - performance.timeOrigin - performance.now();") > 2 * 86400e3
+        assert re.match(r"^expires in 4[78] h", cell_text(d, row + " .expires")), cell_text(d, row + " .expires")
+        d.get(env["base"] + "/dags/" + name)
+        wait_for(d, lambda d: cell_text(d, "#gates .gate .expires"), "the gate banner")
+        assert re.match(r"^expires in 4[78] h", cell_text(d, "#gates .gate .expires"))
+    finally:
+        d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": fast})
+    sdk.approve(gate)
+    assert sdk.wait(child, timeout=30) == "COMPLETED"
+
+
+def test_restart_a_service_with_its_button(env, tmp_path):
+    d, sdk = env["driver"], env["sdk"]
+    service, port = deploy_http_service(sdk, tmp_path)
+    before = answering_pid(port)
+    paste_login(d, env["base"], env["creds"]["operator"])
+    d.get(env["base"] + "/services")
+    row = "#services tr[data-id='%s']" % service
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, row + " button[data-action=restart]"),
+             "the service's Restart button")[0].click()
+    wait_for(d, lambda d: (cell_text(d, row + " .restarts"), cell_text(d, row + " .ready")) == ("1", "yes"),
+             "the service ready again after its restart")
+    screenshot(d, env["shots"], "services-restarted")
+    assert answering_pid(port) != before
+    info = sdk.get_job(service)
+    assert (info.state, info.ready, info.restarts) == ("RUNNING", True, 1)
+    restarts = [e.principal for e in sdk.audit(limit=1000) if e.action == "SERVICE_RESTART" and e.target == service]
+    assert restarts == ["olivia"]
+    sdk.stop_service(service)
+    assert sdk.wait(service, timeout=30) == "CANCELLED"
 
 
 def test_stop_a_running_job_from_its_page(env, flag_script):

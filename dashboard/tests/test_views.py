@@ -1,4 +1,5 @@
-# The pure parts: the log-size search, throughput buckets, queue depths, the workers table and the DAG graph.
+# The pure parts: the log-size search, throughput buckets, queue depths, the workers table, the DAG graph, a
+# gate's time left and the broker's read-only mode.
 from titan_dashboard import logtail, views
 
 
@@ -31,8 +32,32 @@ def test_queue_depths_and_lost_workers():
 def test_dag_graph_keeps_edges_inside_the_dag():
     dag = {"id": "d", "state": "RUNNING", "jobs": [
         {"id": "a", "state": "COMPLETED", "parents": ["outside"]}, {"id": "b", "state": "RUNNING", "parents": ["a"]}]}
-    graph = views.dag_graph(dag)
+    graph = views.dag_graph(dag, 0)
     assert graph["edges"] == [{"source": "a", "target": "b"}] and graph["dag"]["jobs"] == 2
+
+
+def test_a_waiting_gate_gets_its_time_left_at_the_servers_now():
+    now = 1_700_000_000_000
+    gates = [{"id": "hitl-gate-b", "kind": "GATE", "state": "WAITING_APPROVAL", "expires_ms": now + 90_000,
+              "started_ms": now - 5, "submitted_ms": 1},
+             {"id": "hitl-gate-a", "kind": "GATE", "state": "WAITING_APPROVAL", "expires_ms": now - 1_000,
+              "started_ms": now - 9, "submitted_ms": 1},
+             {"id": "hitl-gate-c", "kind": "GATE", "state": "COMPLETED", "expires_ms": now + 5, "submitted_ms": 1}]
+    assert [(g["id"], g["expires_in_ms"]) for g in views.pending_gates(gates, now)] == \
+        [("hitl-gate-a", -1_000), ("hitl-gate-b", 90_000)]  # oldest first; a decided gate is not listed
+    graph = views.dag_graph({"id": "d", "jobs": gates + [{"id": "j", "state": "RUNNING"}]}, now)
+    assert {n["id"]: n.get("expires_in_ms") for n in graph["nodes"]} == \
+        {"hitl-gate-b": 90_000, "hitl-gate-a": -1_000, "hitl-gate-c": None, "j": None}
+
+
+def test_the_brokers_read_only_mode_comes_from_its_stats():
+    assert views.read_only_state({"workers": [], "queued": 0}) is None
+    assert views.read_only_state({"read_only": False}) is None
+    stats = {"read_only": True, "read_only_since_ms": 1_700_000_000_000,
+             "read_only_reason": "disk full on the broker (/d/broker); free space there, Titan resumes by itself"}
+    assert views.read_only_state(stats) == {
+        "reason": "disk full on the broker (/d/broker); free space there, Titan resumes by itself",
+        "since_ms": 1_700_000_000_000}
 
 
 def test_a_workers_machine_is_shown_in_percent_mib_and_load_and_a_lost_worker_has_none():

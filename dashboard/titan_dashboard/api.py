@@ -19,6 +19,11 @@ def _call(request: Request):
     return request.app.state.gateway.call
 
 
+def _now_ms() -> int:
+    """This server's wall clock, which the pages count time from (never the browser's)."""
+    return int(time.time() * 1000)
+
+
 @api
 async def login(request: Request):
     if not same_origin(request):
@@ -60,8 +65,10 @@ async def me(request: Request):
     session = need_session(request)
     gateway = request.app.state.gateway
     return {"principal": session.principal, "role": session.role, "csrf": session.csrf,
-            "can": {p: session.can(p) for p in ("operate", "submit", "admin")},
-            "broker": {"address": gateway.address, "up": gateway.up, "reason": gateway.reason}}
+            "can": {p: session.can(p) for p in ("operate", "submit", "admin")}, "now_ms": _now_ms(),
+            "job_events": request.app.state.hub.job_events,
+            "broker": {"address": gateway.address, "up": gateway.up, "reason": gateway.reason,
+                       "read_only": gateway.read_only}}
 
 
 @api
@@ -74,7 +81,7 @@ async def overview(request: Request):
     rows = [views.job_row(j) for j in finished]
     return {"workers": views.workers_view(stats, request.app.state.hub_lost()), "counts": views.job_counts(stats),
             "queues": views.queue_depths(views.job_row(j) for j in queued),
-            "throughput": views.throughput(rows, int(time.time() * 1000)), "scaling": stats.get("scaling") or []}
+            "throughput": views.throughput(rows, _now_ms()), "scaling": stats.get("scaling") or []}
 
 
 @api
@@ -154,13 +161,13 @@ async def dag(request: Request):
     found = await _call(request)(session.client.get_dag, request.path_params["id"])
     if found is None:
         raise HttpError(404, "no DAG %r: check the id (the DAGs page lists them)" % request.path_params["id"])
-    return views.dag_graph(found)
+    return views.dag_graph(found, _now_ms())
 
 
 @api
 async def dag_cancel(request: Request):
     session = need_action(request, "operate")
-    return views.dag_graph(await _call(request)(session.client.cancel_dag, request.path_params["id"]))
+    return views.dag_graph(await _call(request)(session.client.cancel_dag, request.path_params["id"]), _now_ms())
 
 
 @api
@@ -173,7 +180,7 @@ async def dag_rerun(request: Request):
 async def gates(request: Request):
     session = need_session(request)
     waiting = await _call(request)(session.client.list_jobs, "WAITING_APPROVAL", LIST_LIMIT)
-    return {"gates": views.pending_gates(waiting)}
+    return {"gates": views.pending_gates(waiting, _now_ms())}
 
 
 @api
@@ -206,7 +213,14 @@ async def runs(request: Request):
 async def services(request: Request):
     session = need_session(request)
     listed = await _call(request)(session.client.list_jobs, None, LIST_LIMIT, "SERVICE")
-    return {"services": [views.job_row(j) for j in listed], "now_ms": int(time.time() * 1000)}
+    return {"services": [views.job_row(j) for j in listed], "now_ms": _now_ms()}
+
+
+@api
+async def service_restart(request: Request):
+    session = need_action(request, "operate")
+    info = await _call(request)(session.client.restart_service, request.path_params["id"])
+    return {"service": views.job_row(info)}
 
 
 @api
@@ -249,6 +263,7 @@ ROUTES = [
     Route("/api/gates/{id:path}/{decision:str}", gate_decide, methods=["POST"]),
     Route("/api/runs", runs),
     Route("/api/services", services),
+    Route("/api/services/{id:path}/restart", service_restart, methods=["POST"]),
     Route("/api/schedules", schedules),
     Route("/api/schedules/{name:path}/{action:str}", schedule_enable, methods=["POST"]),
     Route("/api/files", files),

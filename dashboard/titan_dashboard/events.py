@@ -1,6 +1,7 @@
 # EventHub: follows the broker's event PUB socket (one SUB socket, subscribed to everything) and hands each
-# event to the browsers' streams that want it. A health check (HELLO every few seconds) tells when the broker
-# is down or back, and where its event socket is now (a restarted broker may announce another port).
+# event to the browsers' streams that want it. A health check (HELLO and STATS every few seconds) tells when
+# the broker is down or back, where its event socket is now (a restarted broker may announce another port),
+# and when it turns read-only (its disk is full) or writable again.
 # Owned by the event loop's thread: everything here runs on it, apart from HELLO on a worker thread.
 import asyncio
 import logging
@@ -17,6 +18,7 @@ from .gateway import Gateway
 
 log = logging.getLogger("titan_dashboard")
 QUEUE_EVENTS = 2000  # a stream further behind than this is told to reload ("resync") instead
+UNKNOWN = object()  # the health check could not read the broker's STATS: its read-only mode is as it was
 
 Event = Dict[str, Any]
 
@@ -24,9 +26,10 @@ Event = Dict[str, Any]
 class Stream:
     """One browser's feed: the events `wants` accepts, in order, or a "resync" when it fell behind."""
 
-    def __init__(self, wants: Callable[[Event], bool]):
+    def __init__(self, wants: Callable[[Event], bool], job_events: int = 0):
         self.wants = wants
         self.queue: "asyncio.Queue[Event]" = asyncio.Queue(QUEUE_EVENTS)
+        self.job_events = job_events  # the hub's job_events when this feed began: it has every later one
 
     def offer(self, event: Event) -> None:
         if not self.wants(event):
@@ -67,18 +70,33 @@ class EventHub:
         self.credential = credential  # the dashboard's own (a role with `read`), or None on a keyless cluster
         self.streams: Set[Stream] = set()
         self.events_forwarded = 0
+        # Job events published so far. A page that loaded its data when the count was N and whose feed began
+        # at another count missed job events in between, and loads again (stream.py, common.js).
+        self.job_events = 0
         self.lost: Dict[str, Dict[str, Any]] = {}  # workers whose last event was "lost": the Overview shows them
         self._sub: Optional[zmq.asyncio.Socket] = None
         self._pub_port: Optional[int] = None
         self._tasks: list = []
 
     def open(self, wants: Callable[[Event], bool]) -> Stream:
-        stream = Stream(wants)
+        stream = Stream(wants, self.job_events)
         self.streams.add(stream)
         return stream
 
     def close(self, stream: Stream) -> None:
         self.streams.discard(stream)
+
+    def note_read_only(self, state: Optional[Dict[str, Any]]) -> None:
+        """The broker's read-only mode as a health check saw it (views.read_only_state); every page hears of a
+        change ("readonly" event) and shows or clears its banner."""
+        if state == self.gateway.read_only:
+            return
+        self.gateway.read_only = state
+        if state:
+            log.warning("the broker is read-only: %s", state["reason"])
+        else:
+            log.info("the broker is writable again")
+        self.publish({"type": "readonly", "read_only": state})
 
     def publish(self, event: Event) -> None:
         if event["type"] == "worker":
@@ -87,6 +105,7 @@ class EventHub:
                 self.lost[name] = event["worker"]
             else:
                 self.lost.pop(name, None)
+        self.job_events += event["type"] == "job"
         for stream in list(self.streams):
             stream.offer(event)
         self.events_forwarded += 1
@@ -105,12 +124,14 @@ class EventHub:
         opts = self.gateway.opts
         endpoint = "tcp://%s:%d" % (opts.broker_host, opts.broker_port)
         while True:
-            welcome = await asyncio.to_thread(_hello, endpoint, self.credential, opts.health_interval_s)
+            welcome, read_only = await asyncio.to_thread(_hello, endpoint, self.credential, opts.health_interval_s)
             was_up = self.gateway.up
             if isinstance(welcome, dict):
                 self.gateway.mark(True)
                 if welcome.get("pub_port") != self._pub_port:
                     self._subscribe(welcome.get("pub_port"))
+                if read_only is not UNKNOWN:
+                    self.note_read_only(read_only)
             else:
                 self.gateway.mark(False, welcome)
             if was_up != self.gateway.up:
@@ -152,11 +173,17 @@ class EventHub:
 
 
 def _hello(endpoint: str, credential, timeout: float):
-    """The broker's WELCOME fields, or a str saying why there is none."""
+    """(the broker's WELCOME fields, or a str saying why there is none; its read-only mode from STATS as
+    views.read_only_state gives it, or UNKNOWN when STATS was not answered)."""
     conn = Connection(endpoint, "is the broker running?", credential)
     try:
-        return dict(conn.request(MsgType.HELLO, {"client": "titan-dashboard"}, timeout).fields)
+        welcome = dict(conn.request(MsgType.HELLO, {"client": "titan-dashboard"}, timeout).fields)
     except Exception as e:  # any failure means "not reachable now"; the reason is shown to the operator
-        return str(e)
+        conn.close()
+        return str(e), UNKNOWN
+    try:
+        return welcome, views.read_only_state(conn.request(MsgType.STATS_GET, {}, timeout).fields)
+    except Exception:  # e.g. a credential without the read permission: read-only mode stays unknown
+        return welcome, UNKNOWN
     finally:
         conn.close()

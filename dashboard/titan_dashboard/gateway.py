@@ -2,7 +2,7 @@
 # outcome says whether the broker is reachable. A call that times out or cannot connect raises
 # BrokerUnavailable, which every page shows as "broker unavailable" until the broker answers again.
 import asyncio
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 from titan_sdk import TitanClient
 from titan_sdk.credentials import Credential
@@ -22,6 +22,8 @@ class Gateway:
         self.opts = opts
         self.up: Optional[bool] = None  # None until the first call or health check
         self.reason = ""
+        # The broker's read-only mode (a full disk) as the last health check saw it: views.read_only_state.
+        self.read_only: Optional[Dict[str, Any]] = None
 
     @property
     def address(self) -> str:

@@ -1,6 +1,6 @@
-# The HTML pages: each one is the same shell (navigation, the broker banner, an empty <main>) plus its own
-# script, which fetches JSON from the API and builds the page with textContent only, so nothing a job, a DAG
-# or a log holds is ever parsed as HTML. A page for an id the broker does not know is a 404 page.
+# The HTML pages: each one is the same shell (navigation, the read-only and broker banners, an empty <main>)
+# plus its own script, which fetches JSON from the API and builds the page with textContent only, so nothing a
+# job, a DAG or a log holds is ever parsed as HTML. A page for an id the broker does not know is a 404 page.
 import html
 from typing import List
 
@@ -34,7 +34,8 @@ def shell(page: str) -> str:
     nav = "" if page == "login" else "".join("<a href='%s'>%s</a>" % (href, html.escape(text)) for href, text in NAV)
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>%s · Titan</title>%s</head>"
             "<body data-page='%s'><header><span class='brand'>Titan</span><nav>%s</nav>"
-            "<span id='who'></span></header><div id='banner' hidden></div><main id='main'></main>%s</body></html>"
+            "<span id='who'></span></header><div id='read-only' hidden></div><div id='banner' hidden></div>"
+            "<main id='main'></main>%s</body></html>"
             % (html.escape(title), css, page, nav,
                "".join("<script src='%s'></script>" % s for s in scripts)))
 

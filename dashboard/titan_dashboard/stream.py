@@ -1,6 +1,8 @@
-# GET /api/stream: the live feed of one page as Server-Sent Events. Every page gets job, worker, scaling and
-# broker-status events; a page that follows a log (?log=ID&from=OFFSET) also gets that job's output from
-# OFFSET on, each byte once and in order: a gap in the feed is filled with JOB_LOGS, and so is a quiet second.
+# GET /api/stream: the live feed of one page as Server-Sent Events. Every page gets job, worker, scaling,
+# broker-status and read-only events (the broker's state first, with the count of job events published
+# before the feed began: a page whose data is older loads it again); a page that follows a log
+# (?log=ID&from=OFFSET) also gets that job's output from OFFSET on, each byte once and in order: a gap in the
+# feed is filled with JOB_LOGS, and so is a quiet second.
 import asyncio
 import functools
 import json
@@ -59,7 +61,8 @@ async def stream(request: Request):
 async def _events(state, feed, follower: Optional[LogFollower]) -> AsyncIterator[bytes]:
     gateway = state.gateway
     try:
-        yield sse("broker", {"up": gateway.up, "reason": gateway.reason})
+        yield sse("broker", {"up": gateway.up, "reason": gateway.reason, "job_events": feed.job_events})
+        yield sse("readonly", {"read_only": gateway.read_only})
         if follower is not None:
             yield await _safe_log(follower, follower.catch_up())
         while True:

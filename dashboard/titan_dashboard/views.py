@@ -1,5 +1,6 @@
 # What the API answers, as pure functions of what the broker reported: no sockets, no clock (callers pass
-# now_ms), so the unit tests feed them plain data. Secrets are masked here once more, whatever the broker sent.
+# now_ms, the server's time), so the unit tests feed them plain data. Secrets are masked here once more,
+# whatever the broker sent.
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
@@ -134,17 +135,35 @@ def job_counts(stats: Dict[str, Any]) -> Dict[str, int]:
     return {name: int(stats.get(name) or 0) for name in names}
 
 
-def dag_graph(dag: Dict[str, Any]) -> Dict[str, Any]:
-    """A DAG for drawing: its summary, a node per job or gate, an edge per parent inside the DAG."""
-    jobs = [job_row(j) for j in dag["jobs"]]
+def with_time_left(row: Dict[str, Any], now_ms: int) -> Dict[str, Any]:
+    """`row`, and when it is a gate waiting for a decision that expires, its `expires_in_ms`: the time left at
+    now_ms by this server's clock (negative once past). A page counts down from it on its own monotonic clock,
+    so a browser whose clock is wrong still shows the right time left."""
+    if row.get("kind") == "GATE" and row.get("state") == "WAITING_APPROVAL" and row.get("expires_ms") is not None:
+        row["expires_in_ms"] = row["expires_ms"] - now_ms
+    return row
+
+
+def read_only_state(stats: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The broker's read-only mode (its disk is full) from its STATS: {"reason", "since_ms"}; None when it may
+    write."""
+    if not stats.get("read_only"):
+        return None
+    return {"reason": stats.get("read_only_reason") or "its disk is full", "since_ms": stats.get("read_only_since_ms")}
+
+
+def dag_graph(dag: Dict[str, Any], now_ms: int) -> Dict[str, Any]:
+    """A DAG for drawing: its summary, a node per job or gate (gates with their time left at now_ms), an edge
+    per parent inside the DAG."""
+    jobs = [with_time_left(job_row(j), now_ms) for j in dag["jobs"]]
     ids = {j["id"] for j in jobs}
     edges = [{"source": p, "target": j["id"]} for j in jobs for p in j.get("parents") or [] if p in ids]
     summary = dict(dag, jobs=len(jobs))  # get_dag puts the job list where DagInfo has the count
     return {"dag": summary, "nodes": jobs, "edges": edges}
 
 
-def pending_gates(jobs: Iterable[Any]) -> List[Dict[str, Any]]:
-    """Gates waiting for a decision, oldest first."""
-    rows = [job_row(j) for j in jobs]
+def pending_gates(jobs: Iterable[Any], now_ms: int) -> List[Dict[str, Any]]:
+    """Gates waiting for a decision, oldest first, each with its time left at now_ms (with_time_left)."""
+    rows = [with_time_left(job_row(j), now_ms) for j in jobs]
     gates = [j for j in rows if j.get("kind") == "GATE" and j["state"] == "WAITING_APPROVAL"]
     return sorted(gates, key=lambda j: j.get("started_ms") or j["submitted_ms"])

@@ -7,7 +7,8 @@ from typing import Any, Awaitable, Callable, Optional
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from titan_sdk.errors import AuthenticationError, ForbiddenError, InvalidError, NotFoundError, TitanError
+from titan_sdk.errors import (AuthenticationError, ForbiddenError, InvalidError, JobNotFoundError, NotFoundError,
+                              TitanError, UnavailableError)
 
 from .gateway import BrokerUnavailable
 from .sessions import COOKIE, Session
@@ -67,8 +68,10 @@ def api(handler: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awa
             return JSONResponse({"error": str(e)}, 403)
         except AuthenticationError as e:
             return JSONResponse({"error": str(e)}, 401)
-        except NotFoundError as e:
+        except (NotFoundError, JobNotFoundError) as e:
             return JSONResponse({"error": str(e)}, 404)
+        except UnavailableError as e:  # the broker refused for now (read-only on a full disk): its own words
+            return JSONResponse({"error": str(e)}, 503)
         except (InvalidError, ValueError) as e:
             return JSONResponse({"error": str(e)}, 400)
         except TitanError as e:

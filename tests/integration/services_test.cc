@@ -1,5 +1,6 @@
 // Long-running services, worker drain and auto-scaling, end to end with real processes: an HTTP
-// service restarted after SIGKILL, a crash loop reported FAILED, a deliberate stop, a service moved
+// service restarted after SIGKILL, and restarted by request (SERVICE_RESTART), a crash loop reported
+// FAILED, a deliberate stop, a service moved
 // off a dead or draining worker, a DAG step calling a service, a burst that starts a child worker
 // and retires it. Every test ends by counting zombies and orphans: there must be none.
 #include <arpa/inet.h>
@@ -219,6 +220,40 @@ TEST_F(ServicesTest, AnHttpServiceAnswersComesBackAfterSigkillAndStopsForGood) {
   EXPECT_EQ("CANCELLED", v.state) << v.Render();
   EXPECT_EQ(-1, HttpPid(port)) << "a stopped service is not restarted";
   EXPECT_EQ(1, c_->Get("web").restarts);
+}
+
+TEST_F(ServicesTest, ARestartedServiceAnswersAgainFromANewProcessOnTheSameWorker) {
+  Start();
+  AddWorker("w1", 2);
+  const int port = FreePort();
+  // max_restarts 0: a crash would end it, so the restart asked for must not count as one.
+  Submit({Service("web", "serve.py", port, /*max_restarts=*/0)});
+  ASSERT_TRUE(WaitReady("web").ready);
+  const int first = HttpPid(port);
+  ASSERT_GT(first, 0) << "the service did not answer";
+
+  wire::Message reply;
+  ASSERT_TRUE(c_->Call(wire::ServiceRestartMsg{.id = "web"}.ToMessage(), &reply));
+  const Result<wire::JobInfoMsg> asked = wire::JobInfoMsg::From(reply);
+  ASSERT_TRUE(asked.ok() && asked->job) << wire::NameOf(reply.type) << " " << reply.Bytes("reason");
+  EXPECT_FALSE(asked->job->ready.value_or(true)) << "not ready until the new process is";
+
+  const JobView v = WaitReady("web", 1);
+  ASSERT_TRUE(v.ready) << v.Render();
+  EXPECT_EQ("RUNNING", v.state);
+  EXPECT_EQ(1, v.restarts);
+  EXPECT_EQ("w1", v.worker);
+  const int second = HttpPid(port);
+  EXPECT_GT(second, 0) << "the restarted service does not answer";
+  EXPECT_NE(first, second) << "the restarted service is a new process";
+  EXPECT_NE(0, kill(first, 0)) << "the old process is gone";
+  const std::string note = "titan: restart requested: stopping the service to start it again";
+  EXPECT_TRUE(c_->WaitFor([&] { return Log("web").find(note) != std::string::npos; }, In(kDeadline)))
+      << "the restart is noted in the service's log:\n"
+      << Log("web");
+
+  c_->Stop("web");
+  EXPECT_EQ("CANCELLED", c_->WaitFinal("web", In(kDeadline)).state);
 }
 
 TEST_F(ServicesTest, ACrashLoopingServiceIsFailedAfterItsLimit) {

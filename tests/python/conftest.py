@@ -1,7 +1,6 @@
 # Shared fixtures for the Python SDK suite: the SDK from this checkout, a real `titan store` per test,
 # a client connected to it, a whole cluster (store, broker, 2 workers) per session, a port nothing
 # listens on, and a hard per-test timeout.
-import socket
 import sys
 
 import pytest
@@ -12,6 +11,7 @@ from suite_guard import isolate_credentials, pytest_runtest_call  # noqa: F401 (
 
 sys.path.insert(0, str(REPO_ROOT / "sdk" / "python"))  # test this checkout even without `pip install -e`
 
+import http_service  # noqa: E402
 from titan_sdk import TitanClient  # noqa: E402
 from titan_sdk.transport import Connection  # noqa: E402
 
@@ -70,9 +70,7 @@ def broker_client(cluster, monkeypatch):
 @pytest.fixture
 def free_port():
     """A TCP port on 127.0.0.1 that nothing is bound to (it was free a moment ago)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return http_service.free_port()
 
 
 @pytest.fixture

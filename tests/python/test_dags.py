@@ -1,7 +1,9 @@
 # DAG records and agent runs against a real cluster: DAG ids (name, name#N) and client.last_dag,
-# get_dag/list_dags, agent_run_id linking several submissions into one run, and cancel_dag.
+# get_dag/list_dags, agent_run_id linking several submissions into one run, cancel_dag, and re-running a
+# finished DAG (the SDK and `titan dag-rerun`).
 import pytest
 
+from cli import titan, titan_ok
 from cluster import unique_id, write_script
 from titan_sdk import InvalidError, JobInfo, TitanJob
 
@@ -92,3 +94,21 @@ def test_a_finished_dag_runs_again_as_a_new_dag_of_the_same_name(broker_client, 
     assert [j.run for j in dag["jobs"]] == [2, 2]
     with pytest.raises(InvalidError, match="no DAG"):
         broker_client.rerun_dag(unique_id("never"))
+
+
+def test_the_cli_reruns_a_finished_dag_and_says_why_it_cannot(cluster, broker_client, tmp_path):
+    hold = write_script(tmp_path, "hold.sh", 'while [ ! -f "$1" ]; do sleep 0.05; done\n')
+    flag = tmp_path / "flag"
+    name, a = unique_id("cli-again"), unique_id("a")
+    broker_client.submit_dag(name, [TitanJob(a, hold, args=str(flag))])
+    running = titan(cluster.port, ["dag-rerun", name])
+    assert running.returncode == 3, running.stderr
+    assert "has not finished" in running.stderr and "titan dag-cancel %s" % name in running.stderr, running.stderr
+    flag.write_text("go")
+    assert broker_client.wait_dag(name, timeout=DEADLINE_S)["state"] == "COMPLETED"
+    out = titan_ok(cluster.port, ["dag-rerun", name, "--wait"])
+    assert out.startswith("dag: %s#2\njobs: %s\n" % (name, a)), out
+    again = broker_client.get_job(a)
+    assert (again.run, again.state, again.dag) == (2, "COMPLETED", name + "#2")
+    missing = titan(cluster.port, ["dag-rerun", unique_id("never")])
+    assert missing.returncode == 3 and "no DAG" in missing.stderr, missing.stderr

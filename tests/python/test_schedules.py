@@ -1,10 +1,11 @@
-# Schedules through the SDK against a real cluster: add / list / replace / remove round trips and the
-# broker's refusals. Firing is tested in C++ with an injected clock (broker/dag_core_test.cc); nothing
-# here waits for a minute to pass.
+# Schedules through the SDK and the CLI against a real cluster: add / list / replace / remove round trips,
+# disabling and enabling, and the broker's refusals. Firing is tested in C++ with an injected clock
+# (broker/dag_core_test.cc); nothing here waits for a minute to pass.
 import time
 
 import pytest
 
+from cli import titan, titan_ok
 from cluster import unique_id, write_script
 from titan_sdk import InvalidError, TitanJob
 
@@ -62,3 +63,22 @@ def test_a_schedule_is_disabled_and_enabled_again(broker_client, noop):
     broker_client.remove_schedule(name)
     with pytest.raises(InvalidError, match="no schedule"):
         broker_client.enable_schedule(name, False)
+
+
+def test_the_cli_disables_and_enables_a_schedule(cluster, broker_client, noop):
+    name = unique_id("cli-pausable")
+    broker_client.add_schedule(name, "0 2 * * *", [TitanJob("a", noop)])
+    enabled = lambda: next(s for s in broker_client.list_schedules() if s["name"] == name)["enabled"]  # noqa: E731
+    row = lambda out: next(line for line in out.splitlines() if line.startswith(name + " "))  # noqa: E731
+    off = titan(cluster.port, ["schedule", "disable", name])
+    assert off.returncode == 0, off.stderr
+    assert "does not fire until `titan schedule enable %s`" % name in off.stderr
+    assert "disabled" in row(off.stdout) and enabled() is False
+    assert "disabled" in row(titan_ok(cluster.port, ["schedules"]))
+    assert "disabled" in row(titan_ok(cluster.port, ["schedule", "disable", name]))  # already so: no error
+    on = titan(cluster.port, ["schedule", "enable", name])
+    assert on.returncode == 0 and "fires at its next tick" in on.stderr, on.stderr
+    assert "disabled" not in row(on.stdout) and "(in " in row(on.stdout) and enabled() is True
+    broker_client.remove_schedule(name)
+    missing = titan(cluster.port, ["schedule", "enable", name])
+    assert missing.returncode == 3 and "no schedule '%s'" % name in missing.stderr, missing.stderr

@@ -273,6 +273,23 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         """The same as stop_job (a SERVICE is a job that runs until stopped)."""
         return self.stop_job(job_id)
 
+    def restart_service(self, job_id: str) -> JobInfo:
+        """Restarts a running service where it runs: its worker stops the process (SIGTERM, the kill grace,
+        then SIGKILL) and starts it again at once. Returns the service as the broker sees it now: RUNNING and
+        not ready until the new process is; wait(job_id) returns once it is ready again. Its `restarts`
+        counts the restart (not as a crash) once the new process has started.
+
+        Raises JobNotFoundError for an unknown id, InvalidError for a job that is not a service or a service
+        that is not running (queued, ended, being stopped), UnavailableError when its worker has not come back
+        since a broker restart (retry later), ForbiddenError without the operate permission."""
+        try:
+            reply = self._broker_call(MsgType.SERVICE_RESTART, id=job_id).fields
+        except InvalidError as e:
+            if self.get_job(job_id) is None:
+                raise JobNotFoundError(e.reason) from None
+            raise
+        return JobInfo.from_wire(reply["job"])
+
     def get_stats(self) -> Dict[str, Any]:
         """Workers (name, slots, busy, capabilities, state, running) and job counts per state."""
         stats = dict(self._broker_call(MsgType.STATS_GET).fields)

@@ -821,6 +821,17 @@ class DagRerunMsg(MessageRecord):
 
 
 @dataclasses.dataclass
+class ServiceRestartMsg(MessageRecord):
+    """SERVICE_RESTART (0x4D, client -> broker): Restarts a running service where it runs: its process is
+    stopped (SIGTERM, the kill grace, SIGKILL) and started again at once."""
+
+    TYPE: ClassVar[MsgType] = MsgType.SERVICE_RESTART
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.SERVICE_RESTART]
+
+    id: str  # a SERVICE that is RUNNING on a live worker
+
+
+@dataclasses.dataclass
 class ArtifactPutMsg(MessageRecord):
     """ARTIFACT_PUT (0x60, client -> broker): Opens an upload of `size` bytes to a name in a space."""
 
@@ -1144,6 +1155,19 @@ class WorkerSpawnMsg(MessageRecord):
 
 
 @dataclasses.dataclass
+class ServiceRespawnMsg(MessageRecord):
+    """SERVICE_RESPAWN (0x5D, broker -> worker): Restarts the process of a service (SERVICE_RESTART): the
+    worker stops it as for a stop, then starts it again at once; the restart is not a crash."""
+
+    TYPE: ClassVar[MsgType] = MsgType.SERVICE_RESPAWN
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.SERVICE_RESPAWN]
+
+    id: str
+    attempt: int
+    reason: str  # for the worker's log and the service's status while it restarts
+
+
+@dataclasses.dataclass
 class EventJobMsg(MessageRecord):
     """EVENT_JOB (0x70, broker -> subscribers): A job changed state (topic `job.<id>`)."""
 
@@ -1262,6 +1286,7 @@ MESSAGE_CLASSES: Dict[MsgType, Type[MessageRecord]] = {
     MsgType.SCHEDULE_REMOVE: ScheduleRemoveMsg,
     MsgType.SCHEDULE_ENABLE: ScheduleEnableMsg,
     MsgType.DAG_RERUN: DagRerunMsg,
+    MsgType.SERVICE_RESTART: ServiceRestartMsg,
     MsgType.ARTIFACT_PUT: ArtifactPutMsg,
     MsgType.ARTIFACT_UPLOAD: ArtifactUploadMsg,
     MsgType.ARTIFACT_CHUNK: ArtifactChunkMsg,
@@ -1288,6 +1313,7 @@ MESSAGE_CLASSES: Dict[MsgType, Type[MessageRecord]] = {
     MsgType.DISCONNECT: DisconnectMsg,
     MsgType.SERVICE_STATUS: ServiceStatusMsg,
     MsgType.WORKER_SPAWN: WorkerSpawnMsg,
+    MsgType.SERVICE_RESPAWN: ServiceRespawnMsg,
     MsgType.EVENT_JOB: EventJobMsg,
     MsgType.EVENT_LOG: EventLogMsg,
     MsgType.EVENT_WORKER: EventWorkerMsg,

@@ -70,6 +70,7 @@ class MsgType(enum.IntEnum):
     SCHEDULE_REMOVE = 0x4A
     SCHEDULE_ENABLE = 0x4B
     DAG_RERUN = 0x4C
+    SERVICE_RESTART = 0x4D
     ARTIFACT_PUT = 0x60
     ARTIFACT_UPLOAD = 0x61
     ARTIFACT_CHUNK = 0x62
@@ -96,6 +97,7 @@ class MsgType(enum.IntEnum):
     DISCONNECT = 0x5A
     SERVICE_STATUS = 0x5B
     WORKER_SPAWN = 0x5C
+    SERVICE_RESPAWN = 0x5D
     EVENT_JOB = 0x70
     EVENT_LOG = 0x71
     EVENT_WORKER = 0x72
@@ -507,6 +509,9 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.DAG_RERUN: (
         FieldSpec('id', 'str'),
     ),
+    MsgType.SERVICE_RESTART: (
+        FieldSpec('id', 'str'),
+    ),
     MsgType.ARTIFACT_PUT: (
         FieldSpec('space', 'str'),
         FieldSpec('name', 'str'),
@@ -638,6 +643,11 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('port', 'int', True),
         FieldSpec('manual', 'bool', True),
     ),
+    MsgType.SERVICE_RESPAWN: (
+        FieldSpec('id', 'str'),
+        FieldSpec('attempt', 'int'),
+        FieldSpec('reason', 'str'),
+    ),
     MsgType.EVENT_JOB: (
         FieldSpec('id', 'str'),
         FieldSpec('state', 'str'),
@@ -693,6 +703,7 @@ REPLIES: Dict[MsgType, MsgType] = {
     MsgType.SCHEDULE_REMOVE: MsgType.OK,
     MsgType.SCHEDULE_ENABLE: MsgType.OK,
     MsgType.DAG_RERUN: MsgType.JOB_ACCEPTED,
+    MsgType.SERVICE_RESTART: MsgType.JOB_INFO,
     MsgType.ARTIFACT_PUT: MsgType.ARTIFACT_UPLOAD,
     MsgType.ARTIFACT_CHUNK: MsgType.ARTIFACT_CHUNK_ACK,
     MsgType.ARTIFACT_COMMIT: MsgType.ARTIFACT_INFO,
@@ -755,6 +766,7 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.SCHEDULE_REMOVE: MessageSpec('client -> broker', 'submit', True, False, MsgType.OK),
     MsgType.SCHEDULE_ENABLE: MessageSpec('client -> broker', 'submit', True, False, MsgType.OK),
     MsgType.DAG_RERUN: MessageSpec('client -> broker', 'submit', True, False, MsgType.JOB_ACCEPTED),
+    MsgType.SERVICE_RESTART: MessageSpec('client -> broker', 'operate', True, False, MsgType.JOB_INFO),
     MsgType.ARTIFACT_PUT: MessageSpec('client -> broker', 'submit', True, False, MsgType.ARTIFACT_UPLOAD),
     MsgType.ARTIFACT_UPLOAD: MessageSpec('broker -> client', 'none', False, False, None),
     MsgType.ARTIFACT_CHUNK: MessageSpec('client -> broker', 'submit', True, True, MsgType.ARTIFACT_CHUNK_ACK),
@@ -781,6 +793,7 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.DISCONNECT: MessageSpec('broker -> worker', 'none', False, False, None),
     MsgType.SERVICE_STATUS: MessageSpec('worker -> broker', 'worker', True, False, None),
     MsgType.WORKER_SPAWN: MessageSpec('broker -> worker', 'none', False, False, None),
+    MsgType.SERVICE_RESPAWN: MessageSpec('broker -> worker', 'none', False, False, None),
     MsgType.EVENT_JOB: MessageSpec('broker -> subscribers', 'none', False, False, None),
     MsgType.EVENT_LOG: MessageSpec('broker -> subscribers', 'none', False, True, None),
     MsgType.EVENT_WORKER: MessageSpec('broker -> subscribers', 'none', False, False, None),

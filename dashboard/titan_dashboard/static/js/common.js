@@ -43,22 +43,36 @@ function fmtDur(ms) {
   if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
   return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
 }
-// A gate's time left before it fails undecided, as text kept current by a local clock (no request is made):
-// "expires in 47 h 59 min", "expired". The broker's clock decides; this one only counts down.
-function timeLeftText(expiresMs) {
-  const left = expiresMs - Date.now();
+// Time as the dashboard server tells it, never this browser's clock, which may be wrong: the server's now
+// (/api/me's now_ms) moved on by this page's monotonic clock (performance.now()).
+function serverNow() { return T.me ? T.me.now_ms + (performance.now() - T.meAt) : Date.now(); }
+// A gate's time left before it fails undecided, as text kept current by the page's monotonic clock (no request
+// is made): "expires in 47 h 59 min", "expired". `expiresInMs` is the time left the API reported (by the
+// server's clock); the broker's clock decides, this one only counts down.
+function timeLeftText(deadline) {
+  const left = deadline - performance.now();
   return left > 0 ? "expires in " + fmtDur(left) : "expired";
 }
-function timeLeft(expiresMs) {
-  if (!expiresMs) return el("span", {class: "expires", text: "no expiry"});
-  return el("span", {class: "expires", "data-expires": expiresMs, text: timeLeftText(expiresMs)});
+function timeLeft(expiresInMs) {
+  if (expiresInMs === null || expiresInMs === undefined) return el("span", {class: "expires", text: "no expiry"});
+  const deadline = performance.now() + expiresInMs;
+  return el("span", {class: "expires", "data-deadline": deadline, text: timeLeftText(deadline)});
 }
 setInterval(() => {
-  for (const e of document.querySelectorAll("[data-expires]")) e.textContent = timeLeftText(Number(e.dataset.expires));
+  for (const e of document.querySelectorAll("[data-deadline]")) {
+    e.textContent = timeLeftText(Number(e.dataset.deadline));
+  }
 }, 1000);
+// A gate's reason box. What was typed in it survives the page drawing itself again meanwhile (a live update).
+const typedReasons = new Map();
+function reasonInput(gateId) {
+  const remember = (ev) => typedReasons.set(gateId, ev.target.value);
+  return el("input", {class: "reason", placeholder: "reason (required to reject)",
+                      value: typedReasons.get(gateId) || "", oninput: remember});
+}
 function jobDuration(j) {
   if (!j.started_ms) return "—";
-  return fmtDur((j.finished_ms || Date.now()) - j.started_ms);
+  return fmtDur((j.finished_ms || serverNow()) - j.started_ms);
 }
 function debounce(fn, ms) {
   let timer = null;
@@ -78,6 +92,17 @@ function brokerDown(reason) {
   banner("broker unavailable: " + (reason || "it does not answer") + " — this page updates once it is back", "down");
 }
 
+// The broker's read-only mode (its disk is full: it refuses new work and actions, and serves reads): a banner of
+// its own, on every page, until the broker can write again. `state`: {reason, since_ms}, or null.
+function readOnly(state) {
+  const b = document.getElementById("read-only");
+  if (!state) { b.hidden = true; clear(b); return; }
+  b.hidden = false;
+  clear(b).append(el("b", {text: "The broker is read-only"}),
+                  " since " + fmtTime(state.since_ms) + ": it refuses new work and actions until it can write again. ",
+                  el("span", {class: "reason", text: state.reason}));
+}
+
 async function request(method, path, body) {
   const opts = {method, headers: {"Accept": "application/json"}, credentials: "same-origin"};
   if (method !== "GET") {
@@ -90,14 +115,21 @@ async function request(method, path, body) {
   try { data = await resp.json(); } catch (e) { data = {error: "the dashboard answered " + resp.status}; }
   if (resp.status === 401 && path !== "/api/login") { location.href = "/login"; throw new Error(data.error); }
   if (resp.status === 503 && data.broker_down) brokerDown(data.error);
-  if (!resp.ok) { const err = new Error(data.error || resp.statusText); err.status = resp.status; throw err; }
+  if (!resp.ok) {
+    const err = new Error(data.error || resp.statusText);
+    err.status = resp.status;
+    err.brokerDown = !!data.broker_down;
+    throw err;
+  }
   return data;
 }
 const api = (path) => request("GET", path);
 const post = (path, body) => request("POST", path, body);
 
+// An action's failure in the banner, with what the server or the broker said (a read-only broker's UNAVAILABLE
+// too); nothing when the broker does not answer, which the banner says already.
 function showError(err) {
-  if (err.status === 503) return;  // the banner says it
+  if (err.brokerDown) return;
   banner(String(err.message || err), "error");
 }
 
@@ -115,17 +147,30 @@ function table(headers, rows, attrs) {
             el("tbody", {}, rows));
 }
 
-// The live feed: `handlers` by event type (job, worker, scale, log, broker, resync); `params` for the stream.
+// The live feed: `handlers` by event type (job, worker, scale, log, resync), `back` (the broker is back) and
+// `missed` (job events went by before the feed began); the read-only banner follows "readonly" by itself.
+// `params` for the stream.
 function live(handlers, params) {
   closeStream(T.source);
   const src = openStream(params);
   T.source = src;
   let wasDown = false;
+  // Job events this page's data accounts for: those before it loaded (/api/me), then each one the feed brings.
+  // A feed that (re)connects says how many came before it began; a different count means some were missed
+  // (between the page's load and its feed, or while reconnecting): handlers.missed, else handlers.resync.
+  let jobEvents = T.me ? T.me.job_events : undefined;
+  src.addEventListener("job", () => { if (jobEvents !== undefined) jobEvents++; });
   for (const kind of ["job", "worker", "scale", "log", "resync"]) {
     src.addEventListener(kind, (m) => { if (handlers[kind]) handlers[kind](JSON.parse(m.data)); });
   }
+  src.addEventListener("readonly", (m) => readOnly(JSON.parse(m.data).read_only));
   src.addEventListener("broker", (m) => {
     const st = JSON.parse(m.data);
+    if (st.job_events !== undefined) {
+      const missed = handlers.missed || handlers.resync;
+      if (jobEvents !== undefined && st.job_events !== jobEvents && missed) missed();
+      jobEvents = st.job_events;
+    }
     if (st.up === false) { wasDown = true; brokerDown(st.reason); }
     else if (st.up && wasDown) { wasDown = false; banner(null); if (handlers.back) handlers.back(); }
   });
@@ -156,11 +201,13 @@ async function followLog(jobId, container) {
 
 async function loadMe() {
   T.me = await api("/api/me");
+  T.meAt = performance.now();
   const who = document.getElementById("who");
   clear(who).append(el("span", {class: "principal", text: T.me.principal + " (" + T.me.role + ")"}),
                     el("button", {class: "link", text: "log out", onclick: async () => {
                       await post("/api/logout"); location.href = "/login"; }}));
   if (T.me.broker.up === false) brokerDown(T.me.broker.reason);
+  readOnly(T.me.broker.read_only);
   for (const a of document.querySelectorAll("header nav a")) {
     if (a.getAttribute("href") === location.pathname ||
         (a.getAttribute("href") !== "/" && location.pathname.startsWith(a.getAttribute("href"))))

@@ -27,11 +27,11 @@ function setState(id, state, extra) {
 function gateBanner(gates) {
   const box = el("section", {id: "gates"});
   for (const g of gates) {
-    const reason = el("input", {class: "reason", placeholder: "reason (required to reject)"});
+    const reason = reasonInput(g.id);
     const url = "/api/gates/" + encodeURIComponent(g.id);
     box.append(el("div", {class: "gate", "data-gate": g.id},
       el("b", {text: "Approval needed: "}), el("span", {class: "message", text: g.message || ""}), " ",
-      el("span", {class: "note", text: "(" + g.id + ")"}), " ", timeLeft(g.expires_ms), " ",
+      el("span", {class: "note", text: "(" + g.id + ")"}), " ", timeLeft(g.expires_in_ms), " ",
       actionButton("Approve", "approve", async () => { await post(url + "/approve"); }) || "",
       can("operate") ? reason : "",
       actionButton("Reject", "reject", async () => { await post(url + "/reject", {reason: reason.value}); }) || ""));

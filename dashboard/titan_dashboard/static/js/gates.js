@@ -5,10 +5,10 @@ async function load() {
   const r = await api("/api/gates");
   const rows = r.gates.map(g => {
     const url = "/api/gates/" + encodeURIComponent(g.id);
-    const reason = el("input", {class: "reason", placeholder: "reason (required to reject)"});
+    const reason = reasonInput(g.id);
     return el("tr", {"data-gate": g.id}, el("td", {}, jobLink(g.id)), el("td", {class: "message", text: g.message || ""}),
       el("td", {}, g.dag ? dagLink(g.dag) : "—"), el("td", {text: fmtTime(g.started_ms || g.submitted_ms)}),
-      el("td", {}, timeLeft(g.expires_ms)),
+      el("td", {}, timeLeft(g.expires_in_ms)),
       el("td", {}, actionButton("Approve", "approve", async () => { await post(url + "/approve"); }) || "",
         can("operate") ? reason : "",
         actionButton("Reject", "reject", async () => { await post(url + "/reject", {reason: reason.value}); }) || ""));

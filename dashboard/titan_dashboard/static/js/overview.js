@@ -36,7 +36,7 @@ function beat(w, reload) {
 }
 
 function drawChart(node, counts) {
-  const now = Math.floor(Date.now() / 60000) * 60;
+  const now = Math.floor(serverNow() / 60000) * 60;
   const xs = counts.map((_, i) => now - (counts.length - 1 - i) * 60);
   const data = [xs, counts];
   if (chart && chart.root.isConnected) { chart.setData(data); return; }
