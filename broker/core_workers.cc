@@ -320,6 +320,7 @@ void BrokerCore::JobLog(Worker& w, wire::JobLogMsg msg, Instant now) {
   const Result<int64_t> offset = logs_->Append(LogName(*job), msg.blobs.front());
   if (!offset.ok()) return LogLost(*job, offset.status(), now);
   job->log_size = *offset + static_cast<int64_t>(msg.blobs.front().size());
+  metrics_.log_bytes += static_cast<int64_t>(msg.blobs.front().size());
   wire::EventLogMsg event{.id = job->id,
                           .offset = *offset,
                           .stream = std::move(msg.stream),
@@ -393,6 +394,7 @@ void BrokerCore::LoseWorker(const std::string& name, const std::string& why, Ins
   if (left) {
     spdlog::info("broker: worker {} left after draining", name);
   } else {
+    ++metrics_.workers_lost;
     spdlog::warn("broker: {}; requeueing its {} jobs", why, w.running.size());
   }
   if (read_only_.active()) {
