@@ -6,6 +6,7 @@
 #include <cassert>
 
 #include "base/backoff.h"
+#include "base/log_format.h"
 #include "broker/broker_core.h"
 
 namespace titan::broker {
@@ -67,6 +68,7 @@ void BrokerCore::Publish(const Job& job, Instant now) {
 
 bool BrokerCore::Allowed(const Job& job, JobState to) {
   if (CanTransition(job.state, to)) return true;
+  const LogScope ids({{"job", job.id}});
   // Our own bug, never a peer's: every message is checked against the job's state before it moves it.
   ++refused_transitions_;
   spdlog::error(

@@ -40,6 +40,7 @@ struct UpArgs {
   bool audit_writes = false;  // the store records each write in its audit log (`titan store --audit-writes`)
   std::string dashboard;      // ADDR:PORT of the dashboard; empty: 127.0.0.1 and --port + 5 (any with --port 0)
   bool no_dashboard = false;
+  std::string log_format = "text";  // the nodes' --log-format
   UpKeys keys;                // filled by Up unless insecure
 };
 
@@ -224,6 +225,7 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
   auto start = [&](const std::string& label, const std::string& role, std::vector<std::string> argv,
                    const std::string& log, std::optional<ChildHandle>* out, std::string* endpoint) {
     if (role != "worker") argv.insert(argv.end(), bind_args.begin(), bind_args.end());
+    argv.insert(argv.end(), {"--log-format", a.log_format});
     return StartNode(label, role, argv, logs / log, interrupt_fd, out, endpoint, &error);
   };
   std::vector<std::string> store_argv{exe, "store", "--port", port_at(1), "--dir", (dir / "store").string()};
@@ -359,6 +361,7 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--dashboard", a->dashboard,
                   "ADDR:PORT of the dashboard (default 127.0.0.1 and --port + 5, e.g. 9095)");
   cmd->add_flag("--no-dashboard", a->no_dashboard, "do not start the dashboard");
+  AddLogFormatOption(*cmd, &a->log_format);
   cmd->callback([a, exit_code] { *exit_code = Up(*a); });
 }
 
