@@ -30,6 +30,8 @@ void ApplyLogFormat(const std::string& format, std::string_view component);
 
 // `titan dashboard`: the operator dashboard (a Python web app) for the broker at --host/--port.
 void AddDashboardCommand(CLI::App& app, const Target& target, int* exit_code);
+// The dashboard's --metrics-token-file (`titan dashboard`, `titan up`) into *path.
+void AddMetricsTokenOption(CLI::App& cmd, std::string* path);
 
 // `titan keys init|add|list|revoke`: the keys folder of a data directory (no node needed).
 void AddKeysCommand(CLI::App& app, int* exit_code);

@@ -11,7 +11,8 @@ struct DashboardLaunch {
   std::string listen = "127.0.0.1:9095";  // ADDR:PORT it serves on
   std::string broker_host = "127.0.0.1";
   int broker_port = 9090;
-  std::string credentials;  // its own credential file; empty: it finds one as every client does
+  std::string credentials;         // its own credential file; empty: it finds one as every client does
+  std::string metrics_token_file;  // the bearer token /metrics asks for (docs/observability.md); empty: none
 };
 
 // The interpreter that has the dashboard installed: $TITAN_DASHBOARD_PYTHON, else the .venv that
@@ -19,7 +20,8 @@ struct DashboardLaunch {
 // <root>/.venv/bin/python), else python3 from PATH.
 std::string DashboardPython();
 
-// argv of `<python> -m titan_dashboard --listen ... --host ... --port ... [--credentials ...]`.
+// argv of `<python> -m titan_dashboard --listen ... --host ... --port ... [--credentials ...]
+// [--metrics-token-file ...]`.
 std::vector<std::string> DashboardArgv(const DashboardLaunch& launch);
 
 }  // namespace titan::cli
