@@ -212,6 +212,7 @@ class BrokerCore {
                              // by an operator and auto-scaling never retires it
     std::string principal;   // the key's principal it registered with (empty without CURVE)
     std::optional<wire::MachineStats> machine;  // its machine, as its last HEARTBEAT reported it
+    std::optional<int64_t> session;             // its last WORKER_READY.session, echoed by WORKER_WELCOME
   };
   struct Waiter {
     Route route;

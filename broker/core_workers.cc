@@ -229,6 +229,7 @@ void BrokerCore::RegisterWorker(const std::string& identity, const wire::WorkerR
   const bool rejoin = live != workers_.end();
   Worker& w = UpdateWorker(identity, msg, now);
   w.principal = principal;
+  w.session = msg.session;
   const ReconcileInput in = ReconcileSnapshot(w.name, msg);
   w.running.clear();
   bool welcomed = false;
@@ -256,6 +257,7 @@ void BrokerCore::SendWelcome(const Worker& w) {
   wire::WorkerWelcomeMsg welcome{.heartbeat_ms = config_.heartbeat_ms, .pub_port = config_.pub_port};
   if (config_.store_port) welcome.store_port = config_.store_port;
   welcome.lease_ms = LeaseMs(config_);
+  welcome.session = w.session;
   SendWorker(w, welcome.ToMessage());
 }
 

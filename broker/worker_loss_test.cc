@@ -118,6 +118,19 @@ TEST_F(WorkerLossTest, TheWelcomeGivesALeaseShorterThanTheLostWorkerTimeoutByMor
   EXPECT_LT(LeaseMs(config_) + config_.heartbeat_ms, config_.heartbeat_ms * config_.liveness);
 }
 
+// A worker whose lease ran out tells the answer to its newest registration by the session echoed.
+TEST_F(WorkerLossTest, TheWelcomeEchoesTheSessionOfTheRegistrationItAnswers) {
+  wire::WorkerReadyMsg ready{.name = "w1", .host = "h", .pid = 1, .slots = 1, .capabilities = {"GENERAL"}};
+  ready.session = 7;
+  core_->OnWorker("id-w1", std::move(ready).ToMessage(), now_);
+  Turn();
+  std::optional<int64_t> session;
+  for (const auto& o : sent_) {
+    if (o.msg.type == MsgType::kWorkerWelcome) session = wire::WorkerWelcomeMsg::From(o.msg)->session;
+  }
+  EXPECT_EQ(7, session.value_or(0));
+}
+
 TEST(LeaseMs, EndsBeforeThisBrokerOrARestartedOneGivesTheRunsAway) {
   CoreConfig c;  // the defaults: heartbeats every 1 s, lost after 10, 10 s of recovery grace
   EXPECT_EQ(8500, LeaseMs(c));

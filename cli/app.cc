@@ -13,11 +13,10 @@ struct NotScriptArgs {};
 
 // Client commands: their help says how they find the broker.
 constexpr const char* kClientCommands[] = {
-    "run",       "status",     "jobs",          "logs",       "stop",    "cancel",   "shutdown",
-    "stats",     "json",       "tail",          "kv",         "worker",  "submit",   "dags",
-    "dag",       "dag-cancel", "runs",          "run-status", "approve", "reject",   "schedule",
-    "schedules", "upload",     "deploy-script", "artifacts",  "deploy",  "services", "audit",
-    "dashboard"};
+    "run",       "status",     "jobs",     "logs",   "stop",      "cancel",    "shutdown", "stats",
+    "json",      "tail",       "kv",       "worker", "submit",    "dags",      "dag",      "dag-cancel",
+    "runs",      "run-status", "approve",  "reject", "schedule",  "schedules", "upload",   "deploy-script",
+    "artifacts", "deploy",     "services", "audit",  "dashboard", "mcp"};
 
 void AddGlobalOptions(CLI::App& app, Target* target) {
   app.set_version_flag("--version", TITAN_VERSION);
@@ -67,6 +66,7 @@ void AddCommands(CLI::App& app, const Target& target, const std::vector<std::str
   AddStoreCommand(app, target, exit_code);
   AddKeysCommand(app, exit_code);
   AddDashboardCommand(app, target, exit_code);
+  AddMcpCommand(app, target, exit_code);
   for (const char* name : kClientCommands) {
     CLI::App* cmd = app.get_subcommand(name);
     const std::string own = cmd->get_footer();

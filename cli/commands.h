@@ -33,6 +33,9 @@ void AddDashboardCommand(CLI::App& app, const Target& target, int* exit_code);
 // The dashboard's --metrics-token-file (`titan dashboard`, `titan up`) into *path.
 void AddMetricsTokenOption(CLI::App& cmd, std::string* path);
 
+// `titan mcp`: the Model Context Protocol server (a Python app) for the broker at --host/--port.
+void AddMcpCommand(CLI::App& app, const Target& target, int* exit_code);
+
 // `titan keys init|add|list|revoke`: the keys folder of a data directory (no node needed).
 void AddKeysCommand(CLI::App& app, int* exit_code);
 

@@ -1,14 +1,10 @@
 // `titan dashboard`: runs the operator dashboard (dashboard/, a Python web app) against the broker the
 // global --host/--port name, in place of this process (exec), so Ctrl-C and its exit status are its own.
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/dashboard_launch.h"
+#include "cli/python_app.h"
 
 namespace titan::cli {
 namespace {
@@ -19,15 +15,7 @@ int RunDashboard(const Target& target, const std::string& listen, const std::str
                          .broker_port = target.port,
                          .credentials = target.credentials,
                          .metrics_token_file = metrics_token_file};
-  const std::vector<std::string> argv = DashboardArgv(launch);
-  std::vector<char*> raw;
-  for (const std::string& word : argv) raw.push_back(const_cast<char*>(word.c_str()));
-  raw.push_back(nullptr);
-  execvp(raw[0], raw.data());
-  std::cerr << "titan: cannot run the dashboard with '" << argv[0] << "': " << std::strerror(errno)
-            << "; run cli/install.sh (it installs the dashboard into .venv) or set TITAN_DASHBOARD_PYTHON to a "
-               "Python that has it\n";
-  return kExitUsage;
+  return ExecPythonApp(DashboardArgv(launch), "dashboard", "TITAN_DASHBOARD_PYTHON");
 }
 
 }  // namespace

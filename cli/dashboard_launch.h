@@ -15,13 +15,8 @@ struct DashboardLaunch {
   std::string metrics_token_file;  // the bearer token /metrics asks for (docs/observability.md); empty: none
 };
 
-// The interpreter that has the dashboard installed: $TITAN_DASHBOARD_PYTHON, else the .venv that
-// cli/install.sh makes next to the build this executable is in (<root>/build/bin/titan ->
-// <root>/.venv/bin/python), else python3 from PATH.
-std::string DashboardPython();
-
 // argv of `<python> -m titan_dashboard --listen ... --host ... --port ... [--credentials ...]
-// [--metrics-token-file ...]`.
+// [--metrics-token-file ...]`, the interpreter PythonApp("TITAN_DASHBOARD_PYTHON") (python_app.h).
 std::vector<std::string> DashboardArgv(const DashboardLaunch& launch);
 
 }  // namespace titan::cli

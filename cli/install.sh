@@ -41,6 +41,8 @@ fi
 .venv/bin/python -m pip install -q -e sdk/python pytest pyyaml
 # The dashboard (`titan dashboard`, served by `titan up`): its pinned dependencies, then the app itself.
 .venv/bin/python -m pip install -q -r dashboard/requirements.txt -e dashboard
+# The MCP server (`titan mcp`, docs/mcp.md): the same way.
+.venv/bin/python -m pip install -q -r mcp_server/requirements.txt -e mcp_server
 if [ "${TITAN_TEST_TOOLS:-0}" = 1 ]; then
   .venv/bin/python -m pip install -q -r dashboard/requirements-test.txt
 fi

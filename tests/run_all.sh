@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every Titan test: C++ unit and integration tests (ctest), the Python
 # SDK suite (pytest) against real titan processes, the dashboard's API and browser tests (headless
-# Chromium), and the C++ tests again under ASan+UBSan.
+# Chromium), the MCP server's tests, and the C++ tests again under ASan+UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TITAN_TEST_TOOLS=1 cli/install.sh
@@ -17,6 +17,9 @@ TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest tests/chaos -q -rP -
 
 echo "== Dashboard tests (API handlers; pages in headless Chromium against a real cluster)"
 TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest dashboard/tests -q -p no:cacheprovider
+
+echo "== MCP server tests (titan mcp over stdio and HTTP, driven by the MCP SDK's client, against a real cluster)"
+TITAN_BIN="$PWD/build/bin/titan" .venv/bin/python -m pytest mcp_server/tests -q -p no:cacheprovider
 
 echo "== The README demo (titan up + a map-reduce DAG through the SDK)"
 demo_dir=$(mktemp -d)

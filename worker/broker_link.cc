@@ -190,10 +190,12 @@ bool BrokerLink::Send(const wire::Message& msg) {
   }
 }
 
-void BrokerLink::Reregister(Instant now) {
-  if (!worker_) return;
-  state_ = State::kRegistering;
-  last_heard_ = now.mono_ms;
+void BrokerLink::Reregister(Instant now, bool hold) {
+  if (!worker_) return;  // discovering: the registration follows the broker's WELCOME
+  if (hold) {
+    state_ = State::kRegistering;
+    last_heard_ = now.mono_ms;
+  }
   Send(make_ready_().ToMessage());
 }
 

@@ -58,8 +58,10 @@ class BrokerLink {
   // Whether anything came from the broker on the worker socket since the last call (the worker's
   // fencing lease starts again).
   bool TakeHeard() { return std::exchange(heard_, false); }
-  // Re-sends WORKER_READY (after DISCONNECT).
-  void Reregister(Instant now);
+  // Re-sends WORKER_READY on the current connection. hold (after DISCONNECT: the broker does not know
+  // this worker): nothing else is sent until its WORKER_WELCOME. Otherwise (a lapsed lease) what follows
+  // goes out behind it, in order, and the silence before a reconnect keeps counting.
+  void Reregister(Instant now, bool hold = true);
   std::optional<int> store_port() const { return store_port_; }
   // The server key of a credential file that changed since the last call (the worker then gives it to
   // its running jobs' credentials); nullopt when none did.

@@ -68,6 +68,12 @@ void WorkerCore::CheckLease(int64_t now) {
 }
 
 void WorkerCore::Fence(int64_t silent_ms, int64_t now) {
+  if (!lapsed_) {  // register again: until the broker answers that, its assignments may be stale
+    lapsed_ = true;
+    lapsed_session_ = session_;
+    // The runs' output and results keep flowing behind it: the broker may still know this worker.
+    Emit(Command{.kind = Command::Kind::kRenewRegistration});
+  }
   char seconds[32];
   snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(silent_ms) / 1000);
   const std::string line = std::string("titan: killed: no contact with the broker for ") + seconds +

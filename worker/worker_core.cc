@@ -65,6 +65,8 @@ std::string Render(const Command& c) {
       return "kill-children";
     case K::kReregister:
       return "reregister";
+    case K::kRenewRegistration:
+      return "renew-registration";
     case K::kNewSession:
       return "new-session";
     case K::kAnnounce:
@@ -130,6 +132,14 @@ void WorkerCore::OnMessage(const Message& msg, Instant at) {
 }
 
 void WorkerCore::Welcome(const wire::WorkerWelcomeMsg& welcome, int64_t now) {
+  if (lapsed_ && welcome.session.value_or(session_) <= lapsed_session_) {
+    // It answers a registration from before the lease ran out (it was queued): the broker may since
+    // have declared this worker lost. The answer to the registration made since is still to come.
+    spdlog::info("worker {}: ignoring the answer to a registration made before this worker's lease ran out",
+                 c_.name);
+    return;
+  }
+  lapsed_ = false;
   lease_ms_ = std::max<int64_t>(0, welcome.lease_ms.value_or(0));
   last_contact_ = now;
   // WORKER_READY carried every running job and unacknowledged result: what was queued is moot.
@@ -149,6 +159,14 @@ void WorkerCore::Welcome(const wire::WorkerWelcomeMsg& welcome, int64_t now) {
 void WorkerCore::Assign(wire::JobAssignMsg assign, int64_t now) {
   const std::string id = assign.job.id;
   const int64_t attempt = assign.attempt;
+  if (lapsed_) {  // sent before the broker's answer to our new registration: it may be given away already
+    wire::JobResult r = FailedStart(id, attempt,
+                                    "not started: worker " + c_.name +
+                                        " had no contact with the broker for longer than its lease; the "
+                                        "broker places the job again");
+    r.fenced = true;
+    return Report(std::move(r));
+  }
   if (c_.noop) return Report(wire::JobResult{.id = id, .attempt = attempt, .exit_code = 0, .signal = 0});
   if (auto running = runs_.find(id); running != runs_.end()) {
     Run& earlier = running->second;
@@ -323,9 +341,10 @@ wire::HeartbeatMsg WorkerCore::Heartbeat(const MachineSample& sample) {
   return hb;
 }
 
-wire::WorkerReadyMsg WorkerCore::ReadyMessage() const {
+wire::WorkerReadyMsg WorkerCore::ReadyMessage() {
   wire::WorkerReadyMsg ready{
       .name = c_.name, .host = c_.host, .pid = c_.pid, .slots = c_.slots, .capabilities = c_.capabilities};
+  ready.session = ++session_;
   for (const auto& [id, run] : runs_) {
     // A fenced run is dying: not the broker's to adopt back; its result follows.
     if (!run.fenced) ready.running.push_back(wire::JobRef{.id = id, .attempt = run.attempt});

@@ -61,10 +61,11 @@ struct Command {
     kSpawnChild,      // start child worker `child`; answer: OnChildStarted (or nothing on failure)
     kSignalChildren,  // send signal `number` to every child worker
     kKillChildren,    // SIGKILL the child workers still running; answer: OnChildExit for each
-    kReregister,      // send WORKER_READY again on the current connection
-    kNewSession,      // registered anew: drop queued sends (WORKER_READY said it all), restart fetches
-    kAnnounce,        // print "READY worker <name>" (the first registration only)
-    kNote,            // append the line `text` to job `id`'s log (and its stream to the broker)
+    kReregister,      // send WORKER_READY again on the current connection; send nothing else until welcomed
+    kRenewRegistration,  // send WORKER_READY again; what follows goes out behind it (a lapsed lease)
+    kNewSession,         // registered anew: drop queued sends (WORKER_READY said it all), restart fetches
+    kAnnounce,           // print "READY worker <name>" (the first registration only)
+    kNote,               // append the line `text` to job `id`'s log (and its stream to the broker)
   };
   Kind kind;
   std::string id;
@@ -119,8 +120,9 @@ class WorkerCore {
   // When OnTick next has something to do, in monotonic ms (at most 1 s away).
   int64_t NextDue(Instant now) const;
   // The WORKER_READY to register with: running jobs (and assignments waiting for files; not the fenced
-  // runs, which are being killed) and the results the broker has not acknowledged.
-  wire::WorkerReadyMsg ReadyMessage() const;
+  // runs, which are being killed) and the results the broker has not acknowledged. Each call is a new
+  // registration (WORKER_READY.session one higher); send what it returns.
+  wire::WorkerReadyMsg ReadyMessage();
   int64_t Busy() const;  // jobs held: running, backing off between restarts, waiting for a file
   // The HEARTBEAT to send now: slots in use, draining, and this machine as `sample` shows it (the CPU
   // share is over the time since the previous call's sample).
@@ -200,8 +202,15 @@ class WorkerCore {
   bool done_ = false;
   // Fencing. lease_ms_: from WORKER_WELCOME (0: the broker sets none, no fencing); monotonic times.
   int64_t lease_ms_ = 0;
-  int64_t last_contact_ = 0;          // the broker last heard from
-  int64_t last_turn_ = 0;             // the last BeginTurn
+  int64_t last_contact_ = 0;  // the broker last heard from
+  int64_t last_turn_ = 0;     // the last BeginTurn
+  // Registrations so far (WORKER_READY.session). lapsed_: the lease ran out since the last WORKER_WELCOME,
+  // so the broker may have given this worker's runs, and the assignments it sent meanwhile, to others:
+  // assignments are refused (reported fenced, unstarted) until the WORKER_WELCOME that answers a
+  // registration made after the lapse (session above lapsed_session_).
+  int64_t session_ = 0;
+  bool lapsed_ = false;
+  int64_t lapsed_session_ = 0;
   std::optional<CpuTimes> last_cpu_;  // the CPU times of the last heartbeat's sample
   std::vector<Command> out_;
 };

@@ -127,8 +127,10 @@ TEST_F(WorkerCoreTest, ReRegistrationResendsUnacknowledgedResultsUntilJobAck) {
 TEST_F(WorkerCoreTest, ReadyMessageNamesThisWorker) {
   const Message ready = core_->ReadyMessage().ToMessage();
   EXPECT_EQ(
-      "{name: \"w1\", host: \"h\", pid: 7, slots: 4, capabilities: [\"GENERAL\"], running: [], finished: []}",
+      "{name: \"w1\", host: \"h\", pid: 7, slots: 4, capabilities: [\"GENERAL\"], running: [], finished: [], "
+      "session: 1}",
       wire::Render(Datum(ready.body)));
+  EXPECT_EQ(2, core_->ReadyMessage().session.value_or(0));  // each registration is a new session
 }
 
 TEST_F(WorkerCoreTest, AJobTimesOutThenIsKilledAfterTheGrace) {

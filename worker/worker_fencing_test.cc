@@ -21,7 +21,8 @@ TEST_F(WorkerFencingTest, AStalledWorkerKeepsRunningJobsThatWereGivenAway) {
   now_ = kT0 + 1000;
   EXPECT_EQ(kT0 + kLease + 1, core_->NextDue(Now()));
   EXPECT_EQ("", Tick(kT0 + kLease));  // at the lease: still in time
-  EXPECT_EQ(std::string("note a: ") + kKilled + "; signal a KILL", Tick(kT0 + kLease + 1));
+  EXPECT_EQ(std::string("renew-registration; note a: ") + kKilled + "; signal a KILL",
+            Tick(kT0 + kLease + 1));
 }
 
 TEST_F(WorkerFencingTest, AFencedRunIsReportedFencedWithTheLineOfItsLog) {
@@ -49,9 +50,40 @@ TEST_F(WorkerFencingTest, AWorkerThatWasNotRunningPastItsLeaseFencesBeforeAnythi
   now_ += kLease + 200;  // SIGSTOP, then SIGCONT: the broker's queued heartbeats arrive next
   core_->BeginTurn(Now());
   core_->OnContact(Now());
-  EXPECT_EQ(std::string("note a: titan: killed: no contact with the broker for 1.7 s; the broker requeues "
+  EXPECT_EQ(std::string("renew-registration; note a: titan: killed: no contact with the broker for 1.7 s; "
+                        "the broker requeues "
                         "this run; signal a KILL"),
             Run());
+}
+
+// Regression (chaos run): a worker resumed after a stall past its lease read the JOB_ASSIGNs queued during
+// the stall and started them, though the broker had given them to another worker meanwhile.
+TEST_F(WorkerFencingTest, AfterItsLeaseRanOutAWorkerStartsNoAssignmentUntilItsNewRegistrationIsAnswered) {
+  const std::string fenced = Tick(kT0 + kLease + 1);
+  EXPECT_EQ(0u, fenced.find("renew-registration; note a: ")) << fenced;  // registers again, once
+  EXPECT_EQ("", Tick(kT0 + kLease + 500));
+  EXPECT_EQ(
+      "done q/1: not started: worker w1 had no contact with the broker for longer than its lease; the broker "
+      "places the job again (fenced)",
+      Deliver(Assign("q", 1)));
+  EXPECT_EQ("a/1:fenced", core_->RenderJobs());
+  const int64_t before = core_->ReadyMessage().session.value_or(0);  // the registration the link sends now
+  // The answer to a registration from before the lapse, queued: still refused.
+  EXPECT_EQ("", Deliver(WelcomeWithLease(kLease).Set("session", Datum(before - 1))));
+  EXPECT_NE(std::string::npos, Deliver(Assign("r", 1)).find("done r/1: not started")) << "stale welcome";
+  // The answer to the new one: assignments start again.
+  EXPECT_EQ("new-session", Deliver(WelcomeWithLease(kLease).Set("session", Datum(before))));
+  EXPECT_EQ("fetch f1; launch s/1; started s/1", Deliver(Assign("s", 1)));
+}
+
+TEST_F(WorkerFencingTest, ABrokerThatEchoesNoSessionEndsTheLapseWithItsNextWelcome) {
+  Tick(kT0 + kLease + 1);
+  EXPECT_NE(std::string::npos, Deliver(Assign("q", 1)).find("not started")) << "lapsed";
+  Deliver(WelcomeWithLease(kLease));  // no registration since the lapse: it cannot answer one
+  EXPECT_NE(std::string::npos, Deliver(Assign("r", 1)).find("not started")) << "lapsed";
+  Ready();  // the link registers again (renew-registration)
+  Deliver(WelcomeWithLease(kLease));
+  EXPECT_EQ("fetch f1; launch s/1; started s/1", Deliver(Assign("s", 1)));
 }
 
 TEST_F(WorkerFencingTest, WithoutALeaseFromTheBrokerThereIsNoFencing) {

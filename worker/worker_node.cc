@@ -176,6 +176,8 @@ void Worker::Execute(const Command& c, Instant now) {
       return;
     case K::kReregister:
       return link_.Reregister(now);
+    case K::kRenewRegistration:
+      return link_.Reregister(now, /*hold=*/false);
     case K::kNewSession:
       unsent_.clear();
       edge_.RestartFetches();  // reads in flight on the old connection are lost

@@ -4,25 +4,10 @@
 import codecs
 from typing import Callable, Dict, Iterator, Tuple
 
+from titan_sdk.logs import log_end, read_range  # noqa: F401 (log_end: part of this module's interface)
+
 ReadFn = Callable[[int, int], Tuple[bytes, int, bool]]
 CHUNK = 2 * 1024 * 1024  # the most one JOB_LOGS returns
-
-
-def log_end(read: ReadFn) -> int:
-    """The log's size now. JOB_LOGS does not report it, so: double a probe offset until it reads nothing, then
-    bisect (about 2*log2(size) one-byte reads: 60 for a 1 GiB log)."""
-    if not read(0, 1)[0]:
-        return 0
-    low, high = 0, 1  # a byte exists at `low`; none is known at `high` yet
-    while read(high, 1)[0]:
-        low, high = high, high * 2
-    while high - low > 1:  # invariant: a byte at low, none at high
-        mid = (low + high) // 2
-        if read(mid, 1)[0]:
-            low = mid
-        else:
-            high = mid
-    return high
 
 
 def _text(data: bytes) -> str:
@@ -42,13 +27,8 @@ def tail(read: ReadFn, tail_bytes: int) -> Dict[str, object]:
 
 def since(read: ReadFn, offset: int, limit: int) -> Dict[str, object]:
     """Up to `limit` bytes from `offset`: {text, next_offset, complete}."""
-    parts, pos, complete = [], offset, False
-    while pos - offset < limit:
-        data, pos, complete = read(pos, min(CHUNK, limit - (pos - offset)))
-        parts.append(data)
-        if not data or complete:
-            break
-    return {"text": _text(b"".join(parts)), "next_offset": pos, "complete": complete}
+    data, pos, complete = read_range(read, offset, limit)
+    return {"text": _text(data), "next_offset": pos, "complete": complete}
 
 
 def whole(read: ReadFn) -> Iterator[bytes]:

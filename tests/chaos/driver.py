@@ -52,10 +52,12 @@ class ChaosConfig:
 
     @classmethod
     def from_env(cls) -> "ChaosConfig":
-        """TITAN_CHAOS_SEED, TITAN_CHAOS_MINUTES, TITAN_CHAOS_DISK_FULL=1 over the defaults."""
+        """TITAN_CHAOS_SEED, TITAN_CHAOS_MINUTES, TITAN_CHAOS_DISK_FULL over the defaults. The full-disk fault
+        is on where this machine can run it (root) unless TITAN_CHAOS_DISK_FULL=0; =1 asks for it anyway."""
+        disk = _env("TITAN_CHAOS_DISK_FULL", str, "")
         return cls(seed=_env("TITAN_CHAOS_SEED", int, cls.seed),
                    minutes=_env("TITAN_CHAOS_MINUTES", float, cls.minutes),
-                   disk_full=_env("TITAN_CHAOS_DISK_FULL", str, "0") == "1")
+                   disk_full=disk == "1" or (disk != "0" and TinyDisk.unsupported() is None))
 
 
 @dataclass

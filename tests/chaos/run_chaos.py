@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # A chaos run from the command line, as long as wanted:
-#   .venv/bin/python tests/chaos/run_chaos.py --minutes 30 --seed 7 [--disk-full] [--without worker-stop]
+#   .venv/bin/python tests/chaos/run_chaos.py --minutes 30 --seed 7 [--without disk-full] [--without worker-stop]
 # Prints progress and the per-fault table; exits 1 when a check failed (the failures are printed).
 import argparse
 import sys
@@ -21,7 +21,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Run Titan under seeded faults and check what it guarantees.")
     parser.add_argument("--minutes", type=float, default=defaults.minutes, help="how long faults are injected")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="picks the sequence of faults")
-    parser.add_argument("--disk-full", action="store_true", help="also fill the broker's disk (root: a tmpfs)")
+    parser.add_argument("--disk-full", action="store_true", help="fill the broker's disk (a tmpfs: needs root); on by default where it can run, "
+                        "--without disk-full leaves it out")
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--rate", type=float, default=defaults.submit_rate, help="jobs submitted per second")
     parser.add_argument("--without", action="append", default=[], choices=sorted(SHORT_NAMES),
@@ -32,7 +33,8 @@ def main() -> int:
     if args.disk_full and TinyDisk.unsupported():
         parser.error("--disk-full: " + TinyDisk.unsupported())
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="titan-chaos-"))
-    config = ChaosConfig(seed=args.seed, minutes=args.minutes, disk_full=args.disk_full, workers=args.workers,
+    disk_full = args.disk_full or TinyDisk.unsupported() is None
+    config = ChaosConfig(seed=args.seed, minutes=args.minutes, disk_full=disk_full, workers=args.workers,
                          submit_rate=args.rate, without=tuple(SHORT_NAMES[k] for k in args.without))
     result = ChaosRun(config, root, log=lambda line: print(line, flush=True)).run()
     print(result.report)

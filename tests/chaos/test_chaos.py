@@ -11,6 +11,8 @@ def test_chaos(tmp_path):
     config = ChaosConfig.from_env()
     if config.disk_full and TinyDisk.unsupported():
         pytest.skip("TITAN_CHAOS_DISK_FULL=1: %s" % TinyDisk.unsupported())
+    if not config.disk_full:
+        print("the full-disk fault is left out: %s" % (TinyDisk.unsupported() or "TITAN_CHAOS_DISK_FULL=0"))
     result = ChaosRun(config, tmp_path).run()
     print(result.report)
     assert not result.failures, "chaos run with seed %d failed (reproduce: TITAN_CHAOS_SEED=%d):\n%s\n\n%s" % (

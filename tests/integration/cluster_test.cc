@@ -264,6 +264,47 @@ TEST_F(ClusterTest, WorkerThatStallsAndReturnsStillCompletesItsJob) {
   EXPECT_EQ("w1", v.worker);
 }
 
+// Regression (the chaos run): a worker resumed after a stall past its lease started the assignments
+// queued in its socket during the stall, which the broker had given to another worker meanwhile, so two
+// copies ran. It now refuses them until the broker answers its new registration. The jobs ignore SIGTERM:
+// a copy started by mistake would live on (and be counted) however soon the broker cancels it.
+TEST_F(ClusterTest, AWorkerResumedPastItsLeaseStartsNoAssignmentGivenAway) {
+  AddWorker("w1", 4);
+  const pid_t w1 = c_.worker("w1")->pid();
+  ASSERT_EQ(0, kill(w1, SIGSTOP));
+  std::vector<JobSpec> jobs;
+  for (int i = 0; i < 3; ++i) {
+    JobSpec job = Job("given-away-" + std::to_string(i), "block.sh");
+    job.env.push_back("T_IGNORE_TERM=1");
+    jobs.push_back(job);
+  }
+  const auto ids = Submit(jobs);
+  ASSERT_EQ(3u, ids.size());
+  // Assigned to w1, which the broker still believes alive: the assignments wait in w1's socket.
+  ASSERT_TRUE(c_.WaitFor(
+      [&] {
+        return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) {
+          const JobView v = c_.Get(id);
+          return v.state == "RUNNING" && v.worker == "w1";
+        });
+      },
+      In(kDeadline)));
+  AddWorker("w2", 4);
+  ASSERT_TRUE(WaitStarted(ids, In(kDeadline)));  // w1 was declared lost; w2 runs them (attempt 2)
+  kill(w1, SIGCONT);
+  ASSERT_TRUE(c_.WaitFor([&] { return c_.Stats().Worker("w1") != nullptr; }, In(kDeadline)))
+      << "w1 did not register again";
+  Release();
+  const Deadline deadline = In(kDeadline);
+  for (const auto& id : ids) {
+    const JobView v = c_.WaitFinal(id, deadline);
+    EXPECT_EQ("COMPLETED", v.state) << v.Render();
+    EXPECT_EQ("w2", v.worker) << v.Render();
+    EXPECT_EQ(2, v.attempt) << v.Render();
+    EXPECT_EQ(1, CountEvents("start", id)) << id << " was started by w1 too";
+  }
+}
+
 // Jobs that end while the broker is down: the worker keeps their results and hands them to the new
 // broker, which completes each job once (no second run).
 TEST_F(BrokerRestartTest, ResultsReadyWhileTheBrokerIsDownAreKept) {

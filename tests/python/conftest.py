@@ -1,38 +1,23 @@
 # Shared fixtures for the Python SDK suite: the SDK from this checkout, a real `titan store` per test,
 # a client connected to it, a whole cluster (store, broker, 2 workers) per session, a port nothing
 # listens on, and a hard per-test timeout.
-import faulthandler
-import os
 import socket
 import sys
-import tempfile
 
 import pytest
 
 from cluster import Cluster
 from store_process import REPO_ROOT, StoreProcess
+from suite_guard import isolate_credentials, pytest_runtest_call  # noqa: F401 (a hook of this suite)
 
 sys.path.insert(0, str(REPO_ROOT / "sdk" / "python"))  # test this checkout even without `pip install -e`
 
 from titan_sdk import TitanClient  # noqa: E402
 from titan_sdk.transport import Connection  # noqa: E402
 
-TEST_TIMEOUT_S = 120
-
 # Credentials come only from what a test passes: not from the environment, nor from links a `titan up`
-# on this machine made (credentials.py).
-os.environ["TITAN_HOME"] = tempfile.mkdtemp(prefix="titan-home-")
-os.environ.pop("TITAN_CREDENTIALS", None)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    """A hung test dumps every thread's stack and ends the run instead of hanging CI."""
-    faulthandler.dump_traceback_later(TEST_TIMEOUT_S, exit=True)
-    try:
-        yield
-    finally:
-        faulthandler.cancel_dump_traceback_later()
+# on this machine made (credentials.py). A hung test dumps every thread's stack and ends the run.
+isolate_credentials()
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 # deadline; none sleeps.
 import subprocess
 import time
-from typing import Dict, Iterable, List
+from pathlib import Path
+from typing import Dict, Iterable, List, Tuple
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from cluster import Cluster
 from node_process import titan_bin
 from titan_sdk import TitanClient
 from titan_sdk.credentials import load_credential
@@ -27,6 +29,20 @@ def client(cluster, cred=None) -> TitanClient:
 def titan(*args) -> subprocess.CompletedProcess:
     """`titan ARGS`, which must succeed; its output as text."""
     return subprocess.run([str(titan_bin())] + list(args), capture_output=True, text=True, timeout=30, check=True)
+
+
+def keyed_cluster(root: Path, principals: Dict[str, str], **cluster_args) -> Tuple[Cluster, Dict[str, Path]]:
+    """A started Cluster under `root` with CURVE on: a keys folder from `titan keys init` and a credential file per
+    principal ({name: role}; the admin's is "admin"). Its workers use the credential of the first principal with
+    role worker. Returns (cluster, {name: credential file}); stop() the cluster."""
+    keys = root / "keys"
+    titan("keys", "init", "--keys", str(keys))
+    creds = {"admin": keys / "admin.cred"}
+    for name, role in principals.items():
+        creds[name] = root / (name + ".cred")
+        titan("keys", "add", name, "--role", role, "--keys", str(keys), "--out", str(creds[name]))
+    worker = next(creds[name] for name, role in principals.items() if role == "worker")
+    return Cluster(root, keys=keys, worker_credential=worker, **cluster_args).start(), creds
 
 
 def endpoints(port: int, admin_credential) -> Dict[str, str]:

@@ -168,6 +168,18 @@ def test_stream_logs_yields_each_line_once_in_order(broker_client, tmp_path):
     assert "".join(broker_client.stream_logs(job_id, follow=False)) == "".join(chunks)
 
 
+def test_log_tail_gives_the_end_of_a_log_and_where_to_read_on(broker_client):
+    job_id = unique_id("tail")
+    broker_client.submit_job(TitanJob(job_id, "counter.py", content="for i in range(3000): print('line', i)\n"))
+    assert broker_client.wait(job_id, timeout=DEADLINE_S) == "COMPLETED"
+    whole = broker_client.fetch_logs(job_id).encode()
+    data, start, end, complete = broker_client.log_tail(job_id, max_bytes=100)
+    assert (data, start, end, complete) == (whole[-100:], len(whole) - 100, len(whole), True)
+    assert broker_client.log_tail(job_id, max_bytes=len(whole) * 2) == (whole, 0, len(whole), True)
+    with pytest.raises(InvalidError):
+        broker_client.log_tail(unique_id("missing"))
+
+
 def test_env_and_timeout_reach_the_job(broker_client, tmp_path):
     script = write_script(tmp_path, "envtime.py", """
         import os, time

@@ -41,6 +41,16 @@ def test_titan_format_runs_end_to_end(broker_client, tmp_path):
     assert broker_client.get_job(load).parents == [extract]
 
 
+def test_pipeline_text_runs_with_its_scripts_from_the_folder_given(broker_client, tmp_path):
+    write_script(tmp_path, "step.py", 'print("step ran")\n')
+    name, step = unique_id("text"), unique_id("STEP")
+    dag_id = broker_client.submit_yaml_text("name: %s\njobs:\n  - id: %s\n    script: step.py\n" % (name, step),
+                                            folder=tmp_path)
+    assert dag_id == name
+    assert broker_client.wait_dag(dag_id, timeout=DEADLINE_S)["state"] == "COMPLETED"
+    assert broker_client.fetch_logs(step) == "step ran\n"
+
+
 def test_joblet_format_runs_end_to_end(broker_client, tmp_path):
     write_script(tmp_path, "transform.py", 'import sys; print("transform", sys.argv[1:])\n')
     name, first, second = unique_id("data-pipeline"), unique_id("transform"), unique_id("report")

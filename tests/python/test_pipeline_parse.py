@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from titan_sdk import PipelineError
-from titan_sdk.pipeline import parse, shell_quote
+from titan_sdk.pipeline import parse, parse_text, shell_quote
 from titan_sdk.protocol import MsgType, decode, encode
 
 
@@ -146,3 +146,10 @@ def test_an_unreadable_pipeline_names_the_file(tmp_path):
     path = tmp_path / "nope.yaml"
     with pytest.raises(PipelineError, match="^%s: cannot read the pipeline" % path):
         parse(path)
+
+
+def test_pipeline_text_reads_its_scripts_from_the_folder_given(folder):
+    sub = parse_text("name: t\njobs:\n  - id: a\n    script: scripts/a.py\n", folder)
+    assert (sub.dag, sub.jobs, sub.files) == ("t", [{"id": "a", "file": "a.py"}], {"a.py": b"print('a')\n"})
+    with pytest.raises(PipelineError, match=r"^\(pipeline text\):4: script 'missing.py' not found"):
+        parse_text("name: t\njobs:\n  - id: a\n    script: missing.py\n", folder)

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from titan_sdk import InvalidError, JobFileNotFoundError, NotFoundError, TitanError, TitanJob
+from titan_sdk import InvalidError, JobFileNotFoundError, NotFoundError, TitanError, TitanJob, TooLargeError
 from titan_sdk.protocol import MsgType, decode, encode
 from titan_sdk.submission import MAX_FILES_BYTES, env_list, plan_submit
 
@@ -189,3 +189,33 @@ def test_an_empty_submission_is_refused():
         build_submit([], None, None)
     with pytest.raises(TypeError):
         build_submit([os.getcwd()], None, None)
+
+
+def test_content_is_sent_under_the_filenames_basename_without_reading_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing named gen.py here or anywhere
+    jobs = [TitanJob("a", "gen.py", content="print('generated')\n"),
+            TitanJob("b", "gen.py", content=b"print('generated')\n", parents=["a"]),  # the same bytes: one blob
+            TitanJob("c", "tools/run.sh", content=b"echo run\n")]
+    plan = plan_submit(jobs, None, None)
+    assert (plan.deploys, plan.remote) == ([], {})
+    assert plan.fields["files"] == [{"name": "gen.py", "content": b"print('generated')\n"},
+                                    {"name": "run.sh", "content": b"echo run\n"}]
+    assert [j["file"] for j in plan.fields["jobs"]] == ["gen.py", "gen.py", "run.sh"]
+    assert "<19 bytes>" in repr(jobs[0]) and "generated" not in repr(jobs[0])
+
+
+def test_different_content_under_one_name_is_refused(script):
+    with pytest.raises(InvalidError, match="two different files named 'train.py' .*the content given for job 'b'"):
+        build_submit([TitanJob("a", script), TitanJob("b", "train.py", content="print('other')\n")], None, None)
+
+
+def test_bad_content_is_refused_locally():
+    with pytest.raises(TypeError, match="content is the script as str or bytes"):
+        TitanJob("a", "a.py", content=42)
+    with pytest.raises(TypeError, match="an archive job takes none"):
+        TitanJob("a", "p.zip/a.py", is_archive=True, content="x")
+
+
+def test_inline_content_too_big_for_one_message_says_to_deploy_it():
+    with pytest.raises(TooLargeError, match="big.py .*deploy it first"):
+        plan_submit([TitanJob("a", "big.py", content=b"#" * (MAX_FILES_BYTES + 1))], None, None)

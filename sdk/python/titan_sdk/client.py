@@ -201,6 +201,18 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         reply = self._broker_call(MsgType.JOB_LOGS, id=job_id, offset=int(offset), max_bytes=int(max_bytes), run=run)
         return (reply.blobs[0] if reply.blobs else b""), reply.fields["next_offset"], reply.fields["complete"]
 
+    def log_tail(self, job_id: str, max_bytes: int = 64 * 1024,
+                 run: Optional[int] = None) -> Tuple[bytes, int, int, bool]:
+        """The end of the job's log now: (its last `max_bytes` bytes at most, the offset they start at, the offset
+        after them, complete: the job has ended and that is the end of its log). read_log() from the offset after
+        them gives what the job writes next. Raises InvalidError for an unknown job."""
+        if int(max_bytes) <= 0:
+            raise ValueError("max_bytes must be positive; got %r" % max_bytes)
+        read = lambda offset, n: self.read_log(job_id, offset, n, run)  # noqa: E731
+        start = max(0, logs.log_end(read) - int(max_bytes))
+        data, end, complete = logs.read_range(read, start, int(max_bytes))
+        return data, start, end, complete
+
     def stream_logs(self, job_id: str, follow: bool = True) -> Iterator[str]:
         """An iterator of str chunks of the job's output: what is there now, then (with `follow`) live
         output until the job has ended and its log is complete. Each byte comes exactly once, in order.

@@ -182,7 +182,17 @@ class DagCalls:
         leading outside it, more than a worker unpacks); InvalidError when the broker refuses the DAG (a
         cycle, an unknown parent, a duplicate id).
         """
-        submission = pipeline.parse(path)
+        return self._submit_pipeline(pipeline.parse(path), wait, timeout)
+
+    def submit_yaml_text(self, text: str, folder: Union[str, os.PathLike] = ".", wait: bool = False,
+                         timeout: Optional[float] = None) -> Union[str, Dict[str, Any]]:
+        """Submits a pipeline given as YAML text, as submit_yaml() submits a file in `folder` (default: the current
+        directory): its scripts are read from there, and it is the project of `file` jobs. Returns and raises
+        as submit_yaml() does; a PipelineError names the text "(pipeline text)"."""
+        return self._submit_pipeline(pipeline.parse_text(text, folder), wait, timeout)
+
+    def _submit_pipeline(self, submission: pipeline.Submission, wait: bool,
+                         timeout: Optional[float]) -> Union[str, Dict[str, Any]]:
         if submission.project is not None:
             self._put_project(submission.project.folder, submission.project.name, only_if_changed=True)
         dag_id = self._submit(submission.submit_fields())[1]

@@ -41,6 +41,9 @@ class TitanJob:
     exact occurrence of a value in the job's output. `on_worker_lost` is "requeue" (the default: a run
     whose worker is lost, or killed by it out of contact with the broker, runs again elsewhere) or "fail"
     for a job that must never run twice: it ends FAILED ("worker lost; not retried by request").
+    `content` (str, sent as UTF-8, or bytes) is the script itself: it travels with the submission under the
+    basename of `filename`, which names it for the worker (its extension picks the interpreter), and no file
+    is read; for scripts a program writes, e.g. TitanJob("hi", "hi.py", content="print('hi')").
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -49,7 +52,8 @@ class TitanJob:
                  requirement: str = "GENERAL", hitl_message: Optional[str] = None, max_wait_seconds: int = 172800,
                  *, id: Optional[str] = None, retries: int = 0, timeout: Optional[float] = None,
                  env: Optional[Env] = None, secret_env: Optional[Env] = None,
-                 secret_environment: Optional[Env] = None, on_worker_lost: Optional[str] = None):
+                 secret_environment: Optional[Env] = None, on_worker_lost: Optional[str] = None,
+                 content: Union[str, bytes, None] = None):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
@@ -59,7 +63,11 @@ class TitanJob:
             raise TypeError("TitanJob needs a job_id (or id), e.g. TitanJob(job_id=\"train_v1\", filename=...)")
         if not filename:
             raise TypeError("TitanJob %r needs a filename: the script or artifact to run" % job_id)
-        _check_absolute(job_id, filename, is_archive)
+        if content is not None and (is_archive or not isinstance(content, (str, bytes))):
+            raise TypeError("TitanJob %r: content is the script as str or bytes, and an archive job takes none; got %s"
+                            % (job_id, "is_archive=True" if is_archive else type(content).__name__))
+        if content is None:
+            _check_absolute(job_id, filename, is_archive)
         self.job_id = job_id
         self.filename = filename
         self.job_type = job_type
@@ -78,6 +86,7 @@ class TitanJob:
         self.env = env
         self.secret_env = secret_env if secret_env is not None else secret_environment
         self.on_worker_lost = on_worker_lost
+        self.content = content
 
     @property
     def id(self) -> str:
@@ -90,6 +99,8 @@ class TitanJob:
         fields = dict(vars(self))
         if fields.get("secret_env"):  # a repr lands in logs and tracebacks: names only
             fields["secret_env"] = ["%s=****" % name for name in _secret_names(fields["secret_env"])]
+        if fields.get("content") is not None:  # a whole script: its size only
+            fields["content"] = "<%d bytes>" % len(fields["content"])
         return "TitanJob(%s)" % ", ".join("%s=%r" % kv for kv in fields.items())
 
 

@@ -60,6 +60,40 @@ class LogReader:
         return self._decoder.decode(fresh)
 
 
+# read_slice(offset, max_bytes) -> (bytes at offset, the offset after them, complete): one JOB_LOGS call
+# (TitanClient.read_log of one job).
+SliceFn = Callable[[int, int], Tuple[bytes, int, bool]]
+
+
+def log_end(read_slice: SliceFn) -> int:
+    """The log's size now. JOB_LOGS does not report it, so: double a probe offset until it reads nothing, then
+    bisect (about 2*log2(size) one-byte reads: 60 for a 1 GiB log)."""
+    if not read_slice(0, 1)[0]:
+        return 0
+    low, high = 0, 1  # a byte exists at `low`; none is known at `high` yet
+    while read_slice(high, 1)[0]:
+        low, high = high, high * 2
+    while high - low > 1:  # invariant: a byte at low, none at high
+        mid = (low + high) // 2
+        if read_slice(mid, 1)[0]:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+def read_range(read_slice: SliceFn, offset: int, limit: int) -> Tuple[bytes, int, bool]:
+    """Up to `limit` bytes from `offset`, in as many JOB_LOGS as that takes: (bytes, the offset after them,
+    complete)."""
+    parts, pos, complete = [], offset, False
+    while pos - offset < limit:
+        data, pos, complete = read_slice(pos, min(CHUNK_BYTES, limit - (pos - offset)))
+        parts.append(data)
+        if not data or complete:
+            break
+    return b"".join(parts), pos, complete
+
+
 def read_all(read: ReadFn) -> str:
     """The whole log so far as one str."""
     reader = LogReader(read)

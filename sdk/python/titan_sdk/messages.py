@@ -1045,6 +1045,7 @@ class WorkerReadyMsg(MessageRecord):
     finished: List["JobResult"]  # results not yet acknowledged by JOB_ACK
     parent: Optional[str] = None  # set by a worker another worker started (auto-scaling)
     port: Optional[int] = None  # the port this worker is known by (`titan worker --address-port`, `deploy Worker.jar PORT`)
+    session: Optional[int] = None  # this worker's count of its registrations, raised by each WORKER_READY; WORKER_WELCOME echoes it
 
 
 @dataclasses.dataclass
@@ -1058,6 +1059,7 @@ class WorkerWelcomeMsg(MessageRecord):
     store_port: Optional[int] = None
     pub_port: Optional[int] = None
     lease_ms: Optional[int] = None  # fencing: a worker that hears nothing from the broker this long kills its runs; it ends half a heartbeat before this broker would declare the worker lost or a restarted one (recovery grace) would requeue its runs. Absent: no fencing
+    session: Optional[int] = None  # the WORKER_READY.session this answers: a worker whose lease lapsed starts no assignment until the answer to its newest registration
 
 
 @dataclasses.dataclass

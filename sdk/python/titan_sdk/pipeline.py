@@ -69,7 +69,13 @@ def parse(path: Union[str, os.PathLike]) -> Submission:
             text = f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise PipelineError(file, 0, "cannot read the pipeline: %s" % (getattr(e, "strerror", None) or e)) from None
-    return _Parser(file).parse(load(text, file))
+    return parse_text(text, os.path.dirname(os.path.abspath(file)), file)
+
+
+def parse_text(text: str, folder: Union[str, os.PathLike], file: str = "(pipeline text)") -> Submission:
+    """Reads a pipeline given as text, as parse() reads a file in `folder`: the scripts it names are relative to
+    `folder`, which is the project of its `file` jobs. `file` names the text in PipelineErrors."""
+    return _Parser(file, os.path.abspath(os.fspath(folder))).parse(load(text, file))
 
 
 def shell_quote(word: str) -> str:
@@ -116,9 +122,9 @@ def _add_job_type(job: Fields, spec: Dict[str, Any]) -> bool:
 
 
 class _Parser:
-    def __init__(self, file: str):
+    def __init__(self, file: str, folder: str):
         self.file = file
-        self.files = PipelineFiles(file, os.path.dirname(os.path.abspath(file)))
+        self.files = PipelineFiles(file, folder)
         self.project = True        # the pipeline's `project`
         self.uses_project = False  # some job runs from the project
         self.project_zip = ""

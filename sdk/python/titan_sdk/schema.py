@@ -595,12 +595,14 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('finished', 'list<JobResult>'),
         FieldSpec('parent', 'str', True),
         FieldSpec('port', 'int', True),
+        FieldSpec('session', 'int', True),
     ),
     MsgType.WORKER_WELCOME: (
         FieldSpec('heartbeat_ms', 'int'),
         FieldSpec('store_port', 'int', True),
         FieldSpec('pub_port', 'int', True),
         FieldSpec('lease_ms', 'int', True),
+        FieldSpec('session', 'int', True),
     ),
     MsgType.HEARTBEAT: (
         FieldSpec('busy', 'int', True),

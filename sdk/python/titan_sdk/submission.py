@@ -77,7 +77,11 @@ def plan_submit(jobs: Sequence[TitanJob], dag: Optional[str], agent_run_id: Opti
             file = _plan_script(j, files, remote)
         specs.append(job_spec(j, file))
     for name in _too_big(files):
-        deploys[name] = files.pop(name)[0]
+        origin, content = files.pop(name)
+        if not os.path.isabs(origin):  # an inline script: there is no file to deploy
+            raise TooLargeError("%s (%s) is %d bytes, more than one submission carries with the other files; "
+                                "deploy it first (deploy_script) and name it instead" % (name, origin, len(content)))
+        deploys[name] = origin
     return SubmitPlan({
         "jobs": specs,
         "files": [{"name": name, "content": content} for name, (_, content) in files.items()],
@@ -154,22 +158,33 @@ def env_list(env: Env, what: str = "env", echo: bool = True) -> List[str]:
 
 def _plan_script(job: TitanJob, files: Dict[str, Tuple[str, bytes]],
                  remote: Dict[str, Tuple[str, str, bool]]) -> str:
-    """Reads a local script into `files` (once per distinct file), or records it in `remote` when it is
-    not on this machine. Returns its name for the JobSpec."""
+    """Reads a local script (or takes the job's `content`) into `files` (once per distinct file), or records it
+    in `remote` when it is not on this machine. Returns its name for the JobSpec."""
+    content = getattr(job, "content", None)
+    if content is not None:
+        name = validate_name(os.path.basename(os.fspath(job.filename)))
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        return _add_file(files, name, INLINE % job.job_id, data)
     path = os.path.abspath(os.fspath(job.filename))
     name = os.path.basename(path)
     if not os.path.lexists(path):
         remote[job.job_id] = (os.fspath(job.filename), validate_name(name), False)
         return name
-    if name in files:
-        if files[name][0] == path:
-            return name
-        content = _read(job, path)
-        if content != files[name][1]:
-            raise InvalidError("jobs run two different files named %r (%s and %s); the worker keeps only the "
-                               "name, so rename one of them" % (name, files[name][0], path))
+    if name in files and files[name][0] == path:
         return name
-    files[name] = (path, _read(job, path))
+    return _add_file(files, name, path, _read(job, path))
+
+
+INLINE = "the content given for job %r"  # where an inline script came from, in `files` and in messages
+
+
+def _add_file(files: Dict[str, Tuple[str, bytes]], name: str, origin: str, content: bytes) -> str:
+    """Adds `content` under `name` (from `origin`: a path, or INLINE) unless the same bytes are there already;
+    InvalidError when other bytes are. Returns `name`."""
+    if name in files and files[name][1] != content:
+        raise InvalidError("jobs run two different files named %r (%s and %s); the worker keeps only the "
+                           "name, so rename one of them" % (name, files[name][0], origin))
+    files.setdefault(name, (origin, content))
     return name
 
 
