@@ -27,6 +27,7 @@
 #include "base/read_only_mode.h"
 #include "broker/artifact_service.h"
 #include "broker/autoscale.h"
+#include "broker/broker_metrics.h"
 #include "broker/cron.h"
 #include "broker/dispatch.h"
 #include "broker/job.h"
@@ -186,6 +187,11 @@ class BrokerCore {
   int64_t refused_transitions() const { return refused_transitions_; }
   // Worker messages dropped because they did not decode (into frames or into their struct).
   int64_t malformed_from_workers() const { return malformed_from_workers_; }
+  // The broker's metrics (broker_metrics.h): the core counts jobs; the loop records what only it
+  // measures (a commit's duration, its sockets' counters) here too. They survive a RollBack.
+  BrokerMetrics& metrics() { return metrics_; }
+  // The rows the last EndTurn committed (jobs and audit rows), once; nullopt when it committed nothing.
+  std::optional<int64_t> TakeCommitRows();
   // A worker-port message that did not decode (`what` says which and why): counted in
   // malformed_from_workers (STATS) and logged at a bounded rate per peer (LogLimiter). The caller answers
   // it (the node directly, dropped when the peer's queue is full: nothing of it waits in a backlog).
@@ -280,6 +286,14 @@ class BrokerCore {
   // (SERVICE_RESPAWN); the service is not ready until a new process is.
   wire::Message RestartService(const std::string& id, Instant now);
   wire::Message Stats(Instant now) const;
+  // Metrics (core_metrics.cc): METRICS_GET's answer, and the counting of jobs as they move.
+  wire::Message Metrics();
+  std::string CapabilityLabel(const std::string& requirement);  // the bounded label of a requirement
+  void CountSubmitted(const Job& job);
+  void CountStarted(const Job& job);  // after Assign: its wait, when it is the run's first attempt
+  void CountTransition(const Job& job, JobState from, JobState to, Instant now);
+  // Bytes of artifacts in (an accepted chunk) and out (a read) of an ARTIFACT_* request and its reply.
+  void CountArtifactBytes(const wire::Message& request, const wire::Message& reply);
   wire::Message StopWorker(const std::string& name, Instant now);
   void Reply(const Route& to, std::optional<int64_t> rid, wire::Message msg);
   // Replies `answer` to `request`, recording it in the audit log first when it is audited (AuditOf).
@@ -568,8 +582,11 @@ class BrokerCore {
   int64_t next_seq_ = 1;
   int64_t refused_transitions_ = 0;
   int64_t malformed_from_workers_ = 0;
-  int64_t counts_[kStateCount] = {};  // runs in each state, memory and journal (STATS)
-  int64_t in_memory_ = 0;             // runs in jobs_ and history_
+  BrokerMetrics metrics_;
+  std::optional<int64_t> commit_rows_;  // CommitTurn: the rows of the turn's commit, for TakeCommitRows
+  int64_t start_wall_ms_ = 0;           // the first Recover: when this broker started (metrics)
+  int64_t counts_[kStateCount] = {};    // runs in each state, memory and journal (STATS)
+  int64_t in_memory_ = 0;               // runs in jobs_ and history_
   // Retention: finished DAGs in the order they finished (`at`, monotonic), the jobs they hold, and the
   // entries of order_ / dag_order_ left by evicted ones.
   struct Finished {

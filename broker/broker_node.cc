@@ -64,9 +64,9 @@ struct Sockets {
   zmq::socket_t events{ctx, zmq::socket_type::pub};
 };
 
-struct Counters {
-  uint64_t client_errors = 0, worker_errors = 0, unroutable = 0, forbidden = 0;
-};
+// What the loop counts at its sockets is kept in the core's metrics (METRICS shows it); each step takes
+// it from the core afresh, since a turn's rollback rebuilds the core.
+using Counters = metrics::NodeCounters;
 
 // Messages for workers whose queue was full, in order, per worker identity: retried every turn so
 // an assignment or an acknowledgement is delayed, never lost.
@@ -85,14 +85,15 @@ int Bind(zmq::socket_t& s, const std::string& bind, int port, const char* what) 
 
 // Reads up to kMaxPerTurn client requests into the core, stopping early once the monotonic clock
 // passes `until` (at least kClockEvery are read when waiting, so neither socket starves); returns how many.
-size_t DrainClients(Sockets& s, BrokerCore& core, Counters& c, int64_t until) {
+size_t DrainClients(Sockets& s, BrokerCore& core, int64_t until) {
+  Counters& c = core.metrics().node;
   size_t n = 0;
   for (; n < kMaxPerTurn && (n == 0 || n % kClockEvery != 0 || MonoMs() < until); ++n) {
     wire::Incoming in;
     if (!wire::RecvFromRouter(s.clients, &in, true)) return n;
     const wire::Decoded d = wire::DecodeIncoming(in);
     if (d.status != wire::DecodeStatus::kOk) {
-      ++c.client_errors;
+      ++c.malformed_clients;
       wire::SendTo(s.clients, in.envelope, WithRid(wire::MakeError(d.error_code(), d.reason), d.rid));
       continue;
     }
@@ -109,7 +110,7 @@ size_t DrainClients(Sockets& s, BrokerCore& core, Counters& c, int64_t until) {
 
 // Reads up to kMaxPerTurn worker messages into the core, stopping early once the monotonic clock
 // passes `until` (at least kClockEvery are read when waiting, so neither socket starves); returns how many.
-size_t DrainWorkers(Sockets& s, BrokerCore& core, Counters& c, int64_t until) {
+size_t DrainWorkers(Sockets& s, BrokerCore& core, int64_t until) {
   size_t n = 0;
   for (; n < kMaxPerTurn && (n == 0 || n % kClockEvery != 0 || MonoMs() < until); ++n) {
     wire::Incoming in;
@@ -118,13 +119,12 @@ size_t DrainWorkers(Sockets& s, BrokerCore& core, Counters& c, int64_t until) {
     const std::string identity(static_cast<const char*>(in.envelope.front().data()),
                                in.envelope.front().size());
     if (d.status != wire::DecodeStatus::kOk) {
-      ++c.worker_errors;
       core.NoteMalformedFromWorker(identity, "a bad message (" + d.reason + ")", Now());  // counted, logged
       wire::SendTo(s.workers, in.envelope, wire::MakeError(d.error_code(), d.reason));
       continue;
     }
     if (Status allowed = s.security->AuthorizeWorker(in.user_id); !allowed.ok()) {
-      ++c.forbidden;
+      ++core.metrics().node.forbidden;
       wire::SendTo(s.workers, in.envelope, WithRid(wire::MakeError(allowed), d.rid));
       continue;
     }
@@ -140,7 +140,7 @@ void DrainBacklog(Sockets& s, Backlog& backlog, Counters& c) {
       const Sent r = SendFrames(s.workers, {it->first}, queue.front());
       if (r == Sent::kFull) break;
       if (r == Sent::kGone) {
-        c.unroutable += queue.size();
+        c.undeliverable += queue.size();
         queue.clear();
         break;
       }
@@ -166,7 +166,8 @@ void FollowJobCredentials(security::ServerSecurity& security, Outgoing& out) {
   }
 }
 
-void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& c) {
+void Flush(Sockets& s, BrokerCore& core, Backlog& backlog) {
+  Counters& c = core.metrics().node;
   DrainBacklog(s, backlog, c);
   std::vector<Outgoing> outbox = core.TakeOutbox();
   for (Outgoing& out : outbox) FollowJobCredentials(*s.security, out);
@@ -175,7 +176,7 @@ void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& c) {
     switch (out.kind) {
       case Outgoing::kClient:
         if (SendFrames(s.clients, out.route, out.msg) != Sent::kOk)
-          ++c.unroutable;  // the client will time out
+          ++c.undeliverable;  // the client will time out
         break;
       case Outgoing::kWorker: {
         auto waiting = backlog.find(out.identity);
@@ -185,7 +186,7 @@ void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& c) {
         }
         const Sent r = SendFrames(s.workers, {out.identity}, out.msg);
         if (r == Sent::kFull) backlog[out.identity].push_back(std::move(out.msg));
-        if (r == Sent::kGone) ++c.unroutable;
+        if (r == Sent::kGone) ++c.undeliverable;
         break;
       }
       case Outgoing::kEvent:
@@ -262,24 +263,29 @@ bool OpenJournal(const BrokerOptions& o, Journal& journal) {
 // a flood of input must not hold back the heartbeats that renew the workers' leases. What is left is
 // read on the next turn, which begins at once. (After the broker itself was stopped, liveness is
 // judged fairly anyway: BrokerCore discounts the gap.)
-bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, Counters& counters, int heartbeat_ms) {
+bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, int heartbeat_ms) {
   constexpr int kMaxRounds = 8;
   const int64_t start = MonoMs();
   const int64_t until = start + std::max(1, heartbeat_ms / 2);
   for (int round = 0; round < kMaxRounds && MonoMs() < until; ++round) {
-    const size_t read = DrainWorkers(s, core, counters, until) + DrainClients(s, core, counters, until);
+    const size_t read = DrainWorkers(s, core, until) + DrainClients(s, core, until);
     if (read == 0) break;
   }
   const int64_t drained = MonoMs();
   core.OnTick(Now());
   const int64_t ticked = MonoMs();
+  const int64_t commit_start_us = metrics::MonoUs();
   if (Status st = core.EndTurn(Now()); !st.ok()) {
     // Nothing of this turn has been told to anyone; stopping keeps "acknowledged means durable".
     spdlog::critical("broker: journal commit failed ({}); stopping so a restart recovers", st.message());
     return false;
   }
+  if (const std::optional<int64_t> rows = core.TakeCommitRows()) {
+    core.metrics().commit_us.Observe(metrics::MonoUs() - commit_start_us);
+    core.metrics().commit_rows.Observe(*rows);
+  }
   const int64_t committed = MonoMs();
-  Flush(s, core, backlog, counters);
+  Flush(s, core, backlog);
   const int64_t flushed = MonoMs();
   if (flushed - start > heartbeat_ms) {
     spdlog::warn(
@@ -301,7 +307,6 @@ void AuditKeyChanges(const security::KeysChange& keys, BrokerCore& core) {
 
 // Polls until a signal (0) or a failure (1); returns the exit code.
 int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms) {
-  Counters counters;
   Backlog backlog;
   // The event PUB socket never reports POLLIN; polling it lets libzmq run its commands, so that the
   // subscriptions of a revoked principal close when ServerSecurity rebinds it.
@@ -332,13 +337,15 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms) 
     const security::KeysChange change = s.security->OnPoll(&items[4]);
     AuditKeyChanges(change, core);
     if (!change.revoked.empty()) core.RevokeWorkers(change.revoked, Now());
-    if (!Turn(s, core, backlog, counters, heartbeat_ms)) return 1;
+    core.metrics().node.handshakes_refused = static_cast<int64_t>(s.security->refused());
+    if (!Turn(s, core, backlog, heartbeat_ms)) return 1;
     s.security->CloseSubscriptions(change);
   }
+  const Counters& c = core.metrics().node;
   spdlog::info(
       "broker: stopped ({} bad client messages, {} bad worker messages, {} forbidden, {} unroutable, "
       "{} connections refused)",
-      counters.client_errors, counters.worker_errors, counters.forbidden, counters.unroutable,
+      c.malformed_clients, core.malformed_from_workers(), c.forbidden, c.undeliverable,
       s.security->refused());
   return 0;
 }

@@ -38,6 +38,7 @@ Message BrokerCore::HandleArtifact(const Message& req, Instant now) {
   Message reply = artifacts_->Handle(req, now, InlineFiles(files_),
                                      [this](const std::string& h) { return FileInUse(h); });
   upload_deadline_ = artifacts_->Expire(now.mono_ms);
+  CountArtifactBytes(req, reply);
   return reply;
 }
 
@@ -47,6 +48,7 @@ Message BrokerCore::ReadArtifact(const wire::ArtifactReadMsg& req, Instant now) 
   }
   Message reply = artifacts_->Read(req, InlineFiles(files_));
   upload_deadline_ = artifacts_->Expire(now.mono_ms);
+  metrics_.artifact_bytes_out += reply.blobs.empty() ? 0 : static_cast<int64_t>(reply.blobs.front().size());
   return reply;
 }
 
@@ -71,6 +73,8 @@ void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const M
   }
   if (ArtifactService::Handles(req.type))
     return Answer(from, rid, req, HandleArtifact(req, now), now, principal);
+  if (req.type == MsgType::kMetricsGet)  // not in Query: it admits new capability labels
+    return Reply(from, rid, Serve<wire::MetricsGetMsg>(req, [&](auto&&) { return Metrics(); }));
   if (req.type == MsgType::kJobWait) {
     Result<wire::JobWaitMsg> wait = wire::JobWaitMsg::From(req);
     if (!wait.ok()) return Reply(from, rid, wire::MakeError(wait.status()));

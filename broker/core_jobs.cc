@@ -6,6 +6,7 @@
 #include <cassert>
 
 #include "base/backoff.h"
+#include "base/log_format.h"
 #include "broker/broker_core.h"
 
 namespace titan::broker {
@@ -23,14 +24,17 @@ void BrokerCore::Record(Job& job) {
 }
 
 Status BrokerCore::CommitTurn() {
+  const auto rows = static_cast<int64_t>(owed_.size() + audit_owed_.size());
   const Status written = WriteOwed();
   owed_.clear();
   if (!written.ok()) {
     journal_->Rollback();
     return written;  // the audit rows stay: a rolled-back turn records them as refused
   }
+  const bool open = journal_->dirty();  // else there is nothing to commit
   const Status committed = journal_->Commit();
   if (committed.ok()) audit_owed_.clear();
+  if (committed.ok() && open) commit_rows_ = rows;
   return committed;
 }
 
@@ -64,6 +68,7 @@ void BrokerCore::Publish(const Job& job, Instant now) {
 
 bool BrokerCore::Allowed(const Job& job, JobState to) {
   if (CanTransition(job.state, to)) return true;
+  const LogScope ids({{"job", job.id}});
   // Our own bug, never a peer's: every message is checked against the job's state before it moves it.
   ++refused_transitions_;
   spdlog::error(
@@ -79,6 +84,7 @@ bool BrokerCore::Transition(Job& job, JobState state, Instant now) {
   const JobState from = job.state;
   job.state = state;
   Count(job, from, state, now);
+  CountTransition(job, from, state, now);
   if (state != JobState::kRunning) job.ready = false;
   if (state == JobState::kQueued) job.queued_at = now.mono_ms;
   Record(job);
@@ -135,7 +141,7 @@ void BrokerCore::Assign(Job& job, Worker& w, Instant now) {
     const Result<int64_t> at = logs_->Append(LogName(job), banner);
     if (at.ok()) job.log_size = *at + static_cast<int64_t>(banner.size());
   }
-  (void)Transition(job, JobState::kRunning, now);
+  if (Transition(job, JobState::kRunning, now)) CountStarted(job);
   auto file = files_.find(job.file_hash);
   wire::JobAssignMsg assign{.job = job.spec,
                             .attempt = job.attempt,

@@ -76,6 +76,9 @@ Status BrokerCore::RollBack(const Status& failure, std::vector<wire::AuditEntry>
   std::vector<wire::AuditEntry> deferred = std::move(deferred_audit_);
   const int64_t dropped = dropped_audit_, malformed = malformed_from_workers_, refused = refused_transitions_,
                 evicted = evicted_;
+  BrokerMetrics metrics =
+      std::move(metrics_);  // counters of this life: a restart would reset them, a rollback not
+  const int64_t started = start_wall_ms_;
 
   *this = BrokerCore(config_, journal_, logs_, artifacts_);  // what is not journaled is gone, as in a restart
   read_only_ = std::move(mode);                              // first: recovery must not write either
@@ -84,6 +87,8 @@ Status BrokerCore::RollBack(const Status& failure, std::vector<wire::AuditEntry>
   malformed_from_workers_ = malformed;
   refused_transitions_ = refused;
   evicted_ = evicted;
+  metrics_ = std::move(metrics);
+  start_wall_ms_ = started;
   if (Status s = Recover(now); !s.ok()) return s.Within("cannot read the journal back to roll a turn back");
   for (const LogFacts& f : logs) {
     Job* job = FindRun(f.id, f.run);

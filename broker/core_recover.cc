@@ -11,6 +11,7 @@
 namespace titan::broker {
 
 Status BrokerCore::Recover(Instant now) {
+  if (start_wall_ms_ == 0) start_wall_ms_ = now.wall_ms;  // metrics: counters count from here
   std::vector<Schedule> schedules;
   std::unordered_map<std::string, int64_t> runs;  // id -> its latest run so far, in submission order
   Journal::Visitor visit;

@@ -291,6 +291,7 @@ void BrokerCore::Admit(std::vector<Job> batch, Instant now) {
     owed_.push_back(j.id);
     ++counts_[static_cast<int>(JobState::kPending)];
     ++in_memory_;
+    CountSubmitted(j);
     order_.emplace_back(j.id, j.run);
     const std::string id = j.id;
     jobs_.emplace(id, std::move(j));

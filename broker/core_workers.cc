@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "base/exit_reason.h"
+#include "base/log_format.h"
 #include "broker/broker_core.h"
 #include "broker/reconcile.h"
 
@@ -112,6 +113,8 @@ void BrokerCore::FromWorker(const std::string& identity, const Message& msg, Ins
 
 void BrokerCore::OnWorker(const std::string& identity, const Message& msg, Instant now,
                           std::optional<int64_t> rid, const std::string& principal) {
+  auto known = worker_names_.find(identity);
+  const LogScope ids({{"worker", known != worker_names_.end() ? known->second : ""}});  // json logs' ids
   switch (msg.type) {
     case MsgType::kWorkerReady: {
       Result<wire::WorkerReadyMsg> ready = wire::WorkerReadyMsg::From(msg);
@@ -208,6 +211,7 @@ void BrokerCore::StartDraining(Worker& w, Instant now) {
 // means; the welcome goes out after the runs are settled and before the results are applied.
 void BrokerCore::RegisterWorker(const std::string& identity, const wire::WorkerReadyMsg& msg, Instant now,
                                 const std::string& principal) {
+  const LogScope ids({{"worker", msg.name}});
   const auto live = workers_.find(msg.name);
   if (live != workers_.end() && live->second.principal != principal) {
     spdlog::warn("broker: refused worker name {} to principal '{}': it belongs to '{}'", msg.name, principal,
@@ -320,6 +324,7 @@ void BrokerCore::ServiceStatus(Worker& w, const wire::ServiceStatusMsg& msg, Ins
 void BrokerCore::JobLog(Worker& w, wire::JobLogMsg msg, Instant now) {
   Job* job = Resolve(msg.id);
   if (job == nullptr || job->attempt != msg.attempt || job->worker != w.name || msg.blobs.empty()) return;
+  const LogScope ids({{"job", job->id}});
   if (msg.seq != job->next_log_seq) {
     spdlog::warn("broker: job {} log chunk {} arrived, expected {}: output was lost", job->id, msg.seq,
                  job->next_log_seq);
@@ -328,6 +333,7 @@ void BrokerCore::JobLog(Worker& w, wire::JobLogMsg msg, Instant now) {
   const Result<int64_t> offset = logs_->Append(LogName(*job), msg.blobs.front());
   if (!offset.ok()) return LogLost(*job, offset.status(), now);
   job->log_size = *offset + static_cast<int64_t>(msg.blobs.front().size());
+  metrics_.log_bytes += static_cast<int64_t>(msg.blobs.front().size());
   wire::EventLogMsg event{.id = job->id,
                           .offset = *offset,
                           .stream = std::move(msg.stream),
@@ -349,6 +355,7 @@ void BrokerCore::JobDone(Worker& w, const wire::JobResult& r, Instant now) {
 }
 
 void BrokerCore::ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Instant now) {
+  const LogScope ids({{"job", job.id}});
   const std::string reason = r.reason.value_or("");  // the worker's sentence; empty: from exit_code, signal
   w.running.erase(job.id);
   if (w.running.empty()) w.idle_since = now.mono_ms;
@@ -401,6 +408,7 @@ void BrokerCore::LoseWorker(const std::string& name, const std::string& why, Ins
   if (left) {
     spdlog::info("broker: worker {} left after draining", name);
   } else {
+    ++metrics_.workers_lost;
     spdlog::warn("broker: {}; requeueing its {} jobs", why, w.running.size());
   }
   if (read_only_.active()) {

@@ -96,12 +96,17 @@ void AddBehaviourOptions(CLI::App* cmd, broker::BrokerOptions* o) {
 
 void AddBrokerCommand(CLI::App& app, int* exit_code) {
   auto options = std::make_shared<broker::BrokerOptions>();
+  auto log_format = std::make_shared<std::string>("text");
   CLI::App* cmd = app.add_subcommand("broker",
                                      "Serve the broker: accepts jobs, dispatches them to workers, "
                                      "publishes events and logs");
   AddAddressOptions(cmd, options.get());
   AddBehaviourOptions(cmd, options.get());
-  cmd->callback([options, exit_code] { *exit_code = broker::RunBroker(*options); });
+  AddLogFormatOption(*cmd, log_format.get());
+  cmd->callback([options, log_format, exit_code] {
+    ApplyLogFormat(*log_format, "broker");
+    *exit_code = broker::RunBroker(*options);
+  });
 }
 #else
 void AddBrokerCommand(CLI::App& app, int* exit_code) {

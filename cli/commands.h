@@ -23,9 +23,15 @@ void AddBrokerCommand(CLI::App& app, int* exit_code);
 void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code);
 // `titan up`: store, broker and workers as child processes of this one.
 void AddUpCommand(CLI::App& app, int* exit_code);
+// A node's --log-format (text or json; TITAN_LOG_FORMAT) into *format, and applying it to this process's
+// logging before the node runs (`component`: "broker", "store", "worker"; base/log_format.h).
+void AddLogFormatOption(CLI::App& node, std::string* format);
+void ApplyLogFormat(const std::string& format, std::string_view component);
 
 // `titan dashboard`: the operator dashboard (a Python web app) for the broker at --host/--port.
 void AddDashboardCommand(CLI::App& app, const Target& target, int* exit_code);
+// The dashboard's --metrics-token-file (`titan dashboard`, `titan up`) into *path.
+void AddMetricsTokenOption(CLI::App& cmd, std::string* path);
 
 // `titan mcp`: the Model Context Protocol server (a Python app) for the broker at --host/--port.
 void AddMcpCommand(CLI::App& app, const Target& target, int* exit_code);

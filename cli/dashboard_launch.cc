@@ -16,6 +16,8 @@ std::vector<std::string> DashboardArgv(const DashboardLaunch& launch) {
                                 "--port",
                                 std::to_string(launch.broker_port)};
   if (!launch.credentials.empty()) argv.insert(argv.end(), {"--credentials", launch.credentials});
+  if (!launch.metrics_token_file.empty())
+    argv.insert(argv.end(), {"--metrics-token-file", launch.metrics_token_file});
   return argv;
 }
 

@@ -61,10 +61,14 @@ void AddStoreCommand(CLI::App& app, const Target& target, int* exit_code) {
                 "record each write (principal, action, key, outcome; never the value) in the audit log of "
                 "store.db, read with `titan audit --store`");
   AddAuditRetentionOption(*cmd, &options->audit_retention_days, "with --audit-writes: ");
+  auto log_format = std::make_shared<std::string>("text");
+  AddLogFormatOption(*cmd, log_format.get());
   cmd->require_subcommand(0, 1);
   AddStoreClients(*cmd, *port, *options, target, exit_code);
-  cmd->callback([cmd, options, exit_code] {
-    if (cmd->get_subcommands().empty()) *exit_code = store::RunStore(*options);  // no get/set: the node
+  cmd->callback([cmd, options, log_format, exit_code] {
+    if (!cmd->get_subcommands().empty()) return;  // get/set: a client
+    ApplyLogFormat(*log_format, "store");
+    *exit_code = store::RunStore(*options);
   });
 }
 

@@ -40,6 +40,8 @@ struct UpArgs {
   bool audit_writes = false;  // the store records each write in its audit log (`titan store --audit-writes`)
   std::string dashboard;      // ADDR:PORT of the dashboard; empty: 127.0.0.1 and --port + 5 (any with --port 0)
   bool no_dashboard = false;
+  std::string log_format = "text";  // the nodes' --log-format
+  std::string metrics_token_file;   // the dashboard's --metrics-token-file
   UpKeys keys;                // filled by Up unless insecure
 };
 
@@ -199,7 +201,11 @@ void PrintSummary(const UpArgs& a, const Endpoints& ep) {
               << "\n           (found by clients on this machine; `titan keys add NAME --role ROLE --dir "
               << a.dir << "` for others)\n";
   }
-  if (!ep.dashboard.empty()) std::cout << "  dashboard " << ep.dashboard << "   (the link logs you in once)\n";
+  if (!ep.dashboard.empty()) {
+    std::cout << "  dashboard " << ep.dashboard << "   (the link logs you in once)\n";
+    std::cout << "  metrics  " << ep.dashboard.substr(0, ep.dashboard.find("/login"))
+              << "/metrics   (Prometheus; /healthz, /readyz)\n";
+  }
   std::cout << "\nIn another terminal:\n";
   if (port != 9090) std::cout << "  export TITAN_PORT=" << port << "\n";
   std::cout << "  titan run hello.py --wait      # submit a script and follow its output\n"
@@ -224,6 +230,7 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
   auto start = [&](const std::string& label, const std::string& role, std::vector<std::string> argv,
                    const std::string& log, std::optional<ChildHandle>* out, std::string* endpoint) {
     if (role != "worker") argv.insert(argv.end(), bind_args.begin(), bind_args.end());
+    argv.insert(argv.end(), {"--log-format", a.log_format});
     return StartNode(label, role, argv, logs / log, interrupt_fd, out, endpoint, &error);
   };
   std::vector<std::string> store_argv{exe, "store", "--port", port_at(1), "--dir", (dir / "store").string()};
@@ -262,7 +269,8 @@ void StartDashboard(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoin
   DashboardLaunch launch{.listen = a.dashboard.empty() ? "127.0.0.1:" + std::to_string(port) : a.dashboard,
                          .broker_host = "127.0.0.1",
                          .broker_port = PortOf(ep->broker),
-                         .credentials = a.keys.admin_credential};
+                         .credentials = a.keys.admin_credential,
+                         .metrics_token_file = a.metrics_token_file};
   const fs::path log = fs::path(a.dir) / "logs" / "dashboard.log";
   Result<ChildHandle> spawned = ChildHandle::Spawn("dashboard", DashboardArgv(launch), log.string());
   std::string error;
@@ -332,7 +340,8 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
       "Ports: the broker listens on --port (the one clients use), the store on --port+1, workers\n"
       "connect on --port+2, events are published on --port+3 and the dashboard is on 127.0.0.1:--port+5\n"
       "(--port 0: any free ports).\n"
-      "Each node's log is DIR/logs/<node>.log.");
+      "Each node's log is DIR/logs/<node>.log. The dashboard serves Prometheus metrics at /metrics and\n"
+      "health checks at /healthz and /readyz (docs/observability.md).");
   cmd->add_option("--workers", a->workers, "worker processes to start")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
@@ -359,6 +368,8 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--dashboard", a->dashboard,
                   "ADDR:PORT of the dashboard (default 127.0.0.1 and --port + 5, e.g. 9095)");
   cmd->add_flag("--no-dashboard", a->no_dashboard, "do not start the dashboard");
+  AddLogFormatOption(*cmd, &a->log_format);
+  AddMetricsTokenOption(*cmd, &a->metrics_token_file);
   cmd->callback([a, exit_code] { *exit_code = Up(*a); });
 }
 

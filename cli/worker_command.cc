@@ -53,11 +53,13 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
                   "folder DAG jobs run in and share files through (default: <parent of --dir>/"
                   "titan_workspace/shared, one per data folder, so local workers share it)");
   AddTimingOptions(cmd, options.get());
+  AddLogFormatOption(*cmd, &options->log_format);
   const Target* t = &target;
   cmd->callback([options, t, exit_code] {
     options->host = t->host;
     options->port = t->port;
     options->credentials = t->credentials;
+    ApplyLogFormat(options->log_format, "worker");
     *exit_code = worker::RunWorker(*options);
   });
   // Started by each worker for itself (worker/worker_reaper.h); not for users, so not listed.
@@ -68,7 +70,11 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
   reap->add_option("--worker-start", reaper->worker_start)->required();
   reap->add_option("--registry", reaper->registry)->required();
   reap->add_option("--cgroup-dir", reaper->cgroup_dir);
-  reap->callback([reaper, exit_code] { *exit_code = worker::RunReaper(*reaper); });
+  AddLogFormatOption(*reap, &reaper->log_format);
+  reap->callback([reaper, exit_code] {
+    ApplyLogFormat(reaper->log_format, "worker-reaper");
+    *exit_code = worker::RunReaper(*reaper);
+  });
 }
 #else
 void AddWorkerCommand(CLI::App& app, const Target&, int* exit_code) {

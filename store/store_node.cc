@@ -15,6 +15,7 @@
 #include "schemas/cpp/transport.h"
 #include "security/server_security.h"
 #include "store/store.h"
+#include "store/store_metrics.h"
 #include "store/store_service.h"
 
 namespace titan::store {
@@ -26,7 +27,8 @@ using wire::Message;
 struct Pending {
   Incoming in;
   Message reply;
-  std::optional<int64_t> rid;  // echoed on whatever reply is finally sent
+  std::optional<int64_t> rid;         // echoed on whatever reply is finally sent
+  std::optional<wire::MsgType> type;  // the request's, once it decoded (metrics)
   bool write = false;
   bool after_write = false;  // a read that followed a write of its batch: it saw that write
 };
@@ -54,13 +56,6 @@ struct Space {
   }
 };
 
-struct Counters {
-  uint64_t requests = 0;
-  uint64_t errors = 0;
-  uint64_t unroutable = 0;
-  uint64_t batches = 0;
-};
-
 // What a batch records in the audit log: nothing, or rows stamped with the batch's wall-clock time.
 using AuditClock = std::optional<int64_t>;
 
@@ -80,13 +75,19 @@ void Record(KvEngine& engine, const std::string& user_id, const Message& req, co
 // log there when `audit` says so. While read-only a write is refused before it is applied (and, since
 // the journal cannot take its row either, not audited). `failure`: the batch's first storage failure.
 void Apply(StoreService& service, KvEngine& engine, const security::ServerSecurity& security,
-           const ReadOnlyMode& mode, AuditClock audit, Pending& p, Status* failure) {
+           const ReadOnlyMode& mode, AuditClock audit, metrics::NodeCounters& counters, Pending& p,
+           Status* failure) {
   const wire::Decoded d = wire::DecodeIncoming(p.in);
   p.rid = d.rid;
   Status allowed;
   if (d.status != wire::DecodeStatus::kOk) {
+    ++counters.malformed_clients;
     p.reply = wire::MakeError(d.error_code(), d.reason);
-  } else if (allowed = security.Authorize(p.in.user_id, wire::SpecOf(d.msg.type)); !allowed.ok()) {
+    return;
+  }
+  p.type = d.msg.type;
+  if (allowed = security.Authorize(p.in.user_id, wire::SpecOf(d.msg.type)); !allowed.ok()) {
+    ++counters.forbidden;
     p.reply = wire::MakeError(allowed);
   } else if (mode.active() && StoreService::IsWrite(d.msg.type)) {
     p.reply = wire::MakeError(wire::ErrorCode::kUnavailable, mode.Refusal());
@@ -97,7 +98,7 @@ void Apply(StoreService& service, KvEngine& engine, const security::ServerSecuri
     p.write = StoreService::IsWrite(d.msg.type);
     if (failure->ok()) *failure = failed;
   }
-  if (audit && d.status == wire::DecodeStatus::kOk) {
+  if (audit) {
     bool audit_failed = false;
     Record(engine, p.in.user_id, d.msg, p.reply, *audit, &audit_failed);
     if (audit_failed && failure->ok()) *failure = Status::Error("the audit log could not take a row");
@@ -123,7 +124,7 @@ void RefuseBatch(std::vector<Pending>& batch, const Status& failure, Space& spac
 
 void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
                 const security::ServerSecurity& security, const StoreOptions& options, Space& space,
-                std::vector<Pending>& batch, Counters& counters) {
+                std::vector<Pending>& batch, StoreMetrics& metrics) {
   batch.clear();
   while (batch.size() < options.max_batch) {
     Pending p;
@@ -131,7 +132,8 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
     batch.push_back(std::move(p));
   }
   if (batch.empty()) return;
-  ++counters.batches;
+  const int64_t start_us = metrics::MonoUs();
+  metrics.node().read_only = space.mode.active();
   Status begun = engine.Begin();
   Status failure;
   const AuditClock audit = options.audit_writes ? AuditClock(WallMs()) : std::nullopt;
@@ -139,16 +141,21 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
   for (auto& p : batch) {
     if (begun.ok()) {
       p.after_write = wrote;
-      Apply(service, engine, security, space.mode, audit, p, &failure);
+      Apply(service, engine, security, space.mode, audit, metrics.node(), p, &failure);
       wrote = wrote || p.write;
     } else {
-      p.rid = wire::DecodeIncoming(p.in).rid;
+      const wire::Decoded d = wire::DecodeIncoming(p.in);
+      p.rid = d.rid;
+      if (d.status == wire::DecodeStatus::kOk) p.type = d.msg.type;
       p.reply = wire::MakeError(wire::ErrorCode::kUnavailable,
                                 "storage failure (" + begun.message() + "); retry later");
     }
   }
+  std::optional<int64_t> commit_us;
   if (begun.ok()) {
+    const int64_t commit_start_us = metrics::MonoUs();
     const Status committed = !failure.ok() ? failure : engine.Commit();
+    if (committed.ok()) commit_us = metrics::MonoUs() - commit_start_us;
     if (!committed.ok()) {
       engine.Rollback();
       if (!IsOutOfSpace(committed) || !space.mode.active())
@@ -158,10 +165,10 @@ void ServeBatch(zmq::socket_t& router, KvEngine& engine, StoreService& service,
   }
   for (auto& p : batch) {
     if (p.rid) p.reply.Set("rid", wire::Datum(*p.rid));
-    ++counters.requests;
-    if (p.reply.type == wire::MsgType::kError) ++counters.errors;
-    if (!wire::SendTo(router, p.in.envelope, p.reply)) ++counters.unroutable;
+    if (!wire::SendTo(router, p.in.envelope, p.reply)) ++metrics.node().undeliverable;
+    if (p.type) metrics.Request(*p.type, p.reply.type == wire::MsgType::kError, metrics::MonoUs() - start_us);
   }
+  metrics.Batch(static_cast<int64_t>(batch.size()), commit_us);
 }
 
 }  // namespace
@@ -224,7 +231,9 @@ int RunStore(const StoreOptions& options) {
   KvEngine engine;
   std::string db_path;
   if (!OpenEngine(options, engine, &db_path)) return 1;
-  StoreService service(&engine);
+  StoreMetrics metrics;
+  metrics.node().start_wall_ms = WallMs();
+  StoreService service(&engine, &metrics);
 
   zmq::context_t ctx(1);
   const security::SecurityOptions secure{
@@ -249,7 +258,6 @@ int RunStore(const StoreOptions& options) {
   PruneAudit(options, engine, space, &next_prune);
   AnnounceReady("store", "tcp://" + options.bind + ":" + std::to_string(port));
 
-  Counters counters;
   std::vector<Pending> batch;
   batch.reserve(options.max_batch);
   zmq::pollitem_t items[4] = {{router.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
@@ -274,13 +282,16 @@ int RunStore(const StoreOptions& options) {
     // Key changes are the broker's to audit.
     (*security)->OnPoll(&items[2]);
     space.Probe(engine);
+    metrics.node().handshakes_refused = (*security)->refused();
     if (items[0].revents & ZMQ_POLLIN) {
-      ServeBatch(router, engine, service, **security, options, space, batch, counters);
+      ServeBatch(router, engine, service, **security, options, space, batch, metrics);
       PruneAudit(options, engine, space, &next_prune);
     }
   }
+  const metrics::NodeCounters& c = metrics.node();
   spdlog::info("store: stopped after {} requests in {} batches ({} errors answered, {} replies unroutable)",
-               counters.requests, counters.batches, counters.errors, counters.unroutable);
+               metrics.requests() + c.malformed_clients, metrics.batches(),
+               metrics.errors() + c.malformed_clients, c.undeliverable);
   return 0;
 }
 

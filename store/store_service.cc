@@ -185,13 +185,18 @@ Result<Message> StoreService::Dispatch(const Message& req) {
       return Serve<wire::StoreCasMsg>(req, with_engine(CompareAndSet));
     case MsgType::kStoreKeys:
       return Serve<wire::StoreKeysMsg>(req, with_engine(Keys));
+    case MsgType::kMetricsGet:
+      if (metrics_ == nullptr) break;
+      return Serve<wire::MetricsGetMsg>(req,
+                                        [this](const auto&) -> Result<Message> { return metrics_->Reply(); });
     case MsgType::kAuditList:
       return Serve<wire::AuditListMsg>(req,
                                        [&e](const auto& m) -> Result<Message> { return e.audit().List(m); });
     default:
-      return Status(Status::Code::kUnknownType,
-                    std::string(wire::NameOf(req.type)) + " is not a request TitanStore answers");
+      break;
   }
+  return Status(Status::Code::kUnknownType,
+                std::string(wire::NameOf(req.type)) + " is not a request TitanStore answers");
 }
 
 }  // namespace titan::store

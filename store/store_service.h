@@ -9,12 +9,15 @@
 #include "schemas/cpp/codec.h"
 #include "schemas/generated/messages.h"
 #include "store/kv_engine.h"
+#include "store/store_metrics.h"
 
 namespace titan::store {
 
 class StoreService {
  public:
-  explicit StoreService(KvEngine* engine) : engine_(engine) {}
+  // `metrics` (may be null: METRICS_GET is then UNKNOWN_TYPE) answers METRICS_GET; it must outlive this.
+  explicit StoreService(KvEngine* engine, const StoreMetrics* metrics = nullptr)
+      : engine_(engine), metrics_(metrics) {}
 
   // The reply to `request` (its rid is copied by the caller). Sets `storage_failed` when SQLite
   // failed: the batch must then be rolled back and writes answered UNAVAILABLE.
@@ -38,6 +41,7 @@ class StoreService {
   // store does not answer, or the engine's failure (UNAVAILABLE: storage failed).
   Result<wire::Message> Dispatch(const wire::Message& req);
   KvEngine* engine_;
+  const StoreMetrics* metrics_;
 };
 
 }  // namespace titan::store

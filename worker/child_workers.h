@@ -31,6 +31,7 @@ struct ChildWorkerTemplate {
   int heartbeat_ms = 0;
   int kill_grace_ms = 0;
   int drain_grace_ms = 0;
+  std::string log_format = "text";  // the parent's --log-format
 };
 
 // What one WORKER_SPAWN asks for beyond the template.

@@ -3,6 +3,7 @@
 // (stop, drain, superseded).
 #include <spdlog/spdlog.h>
 
+#include "base/log_format.h"
 #include "worker/worker_core.h"
 
 namespace titan::worker {
@@ -12,6 +13,7 @@ void WorkerCore::SendServiceStatus(const Run& run) {
 }
 
 void WorkerCore::ServiceStarted(Run& run, int64_t now) {
+  const LogScope ids({{"job", run.id}});
   Service& service = *run.service;
   const bool ready = service.Started(static_cast<pid_t>(run.pid), now) == Service::Event::kReady;
   spdlog::info(
@@ -36,6 +38,7 @@ void WorkerCore::OnProbe(const std::string& id, bool passed, const std::string& 
 }
 
 void WorkerCore::ServiceEvent(Run& run, Service::Event e, int64_t now) {
+  const LogScope ids({{"job", run.id}});
   const Service& service = *run.service;
   switch (e) {
     case Service::Event::kNone:
@@ -55,6 +58,7 @@ void WorkerCore::ServiceEvent(Run& run, Service::Event e, int64_t now) {
 }
 
 bool WorkerCore::ServiceExited(Run& run, int64_t now) {
+  const LogScope ids({{"job", run.id}});
   Service& service = *run.service;
   if (service.ended_for_good()) return false;
   const AfterExit after = service.Exited(run.exit.value_or(exec::ExitStatus{}), run.end_reason, now);
@@ -100,6 +104,7 @@ void WorkerCore::Respawn(const wire::ServiceRespawnMsg& respawn, int64_t now) {
 }
 
 void WorkerCore::EndService(Run& run, const std::string& reason, int64_t now) {
+  const LogScope ids({{"job", run.id}});
   spdlog::info("worker {}: stopping service {} for good: {}", c_.name, run.id, reason);
   run.service->EndForGood();
   Emit(Command{.kind = Command::Kind::kStopProbe, .id = run.id});

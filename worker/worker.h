@@ -30,6 +30,8 @@ struct WorkerOptions {
   // A credential file (role worker) for a broker with keys (security/client_security.h finds one when
   // empty: TITAN_CREDENTIALS, the link `titan up` made); child workers get the same.
   std::string credentials;
+  // --log-format: text or json (base/log_format.h); child workers and the reaper get the same.
+  std::string log_format = "text";
 };
 
 // Serves until stopped. SIGTERM (or `titan shutdown`) drains: no new jobs, running ones get

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "base/clock.h"
+#include "base/log_format.h"
 #include "base/signal_watch.h"
 #include "security/client_security.h"
 #include "worker/capabilities.h"
@@ -76,7 +77,8 @@ ChildWorkers ChildWorkersOf(const WorkerOptions& o, const std::string& name) {
                                           .credentials = o.credentials,
                                           .heartbeat_ms = o.heartbeat_ms,
                                           .kill_grace_ms = o.kill_grace_ms,
-                                          .drain_grace_ms = o.drain_grace_ms});
+                                          .drain_grace_ms = o.drain_grace_ms,
+                                          .log_format = o.log_format});
 }
 
 // Samples this machine for heartbeats: free space of the filesystem of --dir; GPUs when nvidia-smi is on
@@ -111,7 +113,8 @@ std::optional<exec::ChildProcess> StartReaperFor(const WorkerOptions& o, const s
   const ReaperOptions r{.worker_pid = getpid(),
                         .worker_start = self ? self->start_time : 0,
                         .registry = std::filesystem::absolute(o.dir + "/pids").string(),
-                        .cgroup_dir = cgroup_dir};
+                        .cgroup_dir = cgroup_dir,
+                        .log_format = o.log_format};
   auto reaper = StartReaper(SelfExe(), r, o.dir + "/reaper.log");
   if (!reaper.ok()) {
     spdlog::warn(
@@ -242,6 +245,7 @@ int64_t Worker::NextDue(Instant now, int64_t link_due) const {
 }
 
 int Worker::Run() {
+  const LogScope ids({{"worker", name_}});  // every json log line of this worker names it
   SignalWatch signals;
   std::vector<zmq::pollitem_t> items;
   while (!core_.done()) {

@@ -22,6 +22,7 @@ std::vector<std::string> ReaperArgv(const std::string& exe, const ReaperOptions&
                                    "--registry",
                                    o.registry};
   if (!o.cgroup_dir.empty()) argv.insert(argv.end(), {"--cgroup-dir", o.cgroup_dir});
+  if (o.log_format != "text") argv.insert(argv.end(), {"--log-format", o.log_format});
   return argv;
 }
 

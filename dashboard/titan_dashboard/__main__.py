@@ -8,7 +8,7 @@ import sys
 import uvicorn
 
 from .app import make_app
-from .options import DEFAULT_LISTEN, Options, parse_listen
+from .options import DEFAULT_LISTEN, Options, parse_listen, read_token
 
 
 def parse(argv) -> Options:
@@ -18,13 +18,19 @@ def parse(argv) -> Options:
     p.add_argument("--port", type=int, default=int(os.environ.get("TITAN_PORT") or 9090), help="the broker's port")
     p.add_argument("--credentials", default=os.environ.get("TITAN_CREDENTIALS") or None,
                    help="the dashboard's own credential (default: the one `titan up` made for --host/--port)")
+    p.add_argument("--metrics-token-file", default=os.environ.get("TITAN_METRICS_TOKEN_FILE") or None,
+                   help="a file holding the bearer token /metrics asks for (needed when --listen is not loopback)")
+    p.add_argument("--ready-timeout", type=float, default=2.0,
+                   help="seconds /readyz waits for the broker and the store (default %(default)s)")
     args = p.parse_args(argv)
     try:
         host, port = parse_listen(args.listen)
+        token = read_token(args.metrics_token_file) if args.metrics_token_file else None
     except ValueError as e:
         p.error(str(e))
     return Options(listen_host=host, listen_port=port, broker_host=args.host, broker_port=args.port,
-                   credentials=args.credentials, login_token=os.environ.pop("TITAN_DASHBOARD_TOKEN", None) or None)
+                   credentials=args.credentials, login_token=os.environ.pop("TITAN_DASHBOARD_TOKEN", None) or None,
+                   metrics_token=token, ready_timeout_s=args.ready_timeout)
 
 
 class Server(uvicorn.Server):

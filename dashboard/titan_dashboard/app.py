@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from titan_sdk.credentials import find_credential
 
-from . import api, files, pages, stream
+from . import api, files, health, metrics, pages, stream
 from .events import EventHub
 from .gateway import Gateway
 from .options import Options
@@ -67,7 +67,8 @@ def make_app(opts: Options, own_credential=None, start_hub: bool = True) -> Star
             await hub.stop()
             app.state.sessions.close_all()
 
-    routes = api.ROUTES + files.ROUTES + [Route("/api/stream", stream.stream)] + pages.ROUTES + [
+    routes = api.ROUTES + files.ROUTES + [Route("/api/stream", stream.stream)] + pages.ROUTES + health.ROUTES + \
+        metrics.ROUTES + [
         Mount("/static", StaticFiles(directory=STATIC), name="static")]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
                     exception_handlers={404: not_found})
@@ -77,4 +78,7 @@ def make_app(opts: Options, own_credential=None, start_hub: bool = True) -> Star
     app.state.hub_lost = lambda: hub.lost
     app.state.own_credential = own_credential
     app.state.sessions = Sessions(opts.session_ttl_s, opts.login_token)
+    app.state.metrics_registry = metrics.registry_for(metrics.client_fetch(lambda: gateway.client(own_credential)))
+    app.state.readiness = health.Readiness(lambda: gateway.client(own_credential, opts.ready_timeout_s),
+                                           opts.ready_timeout_s)
     return app

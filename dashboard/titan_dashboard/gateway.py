@@ -29,10 +29,11 @@ class Gateway:
     def address(self) -> str:
         return "%s:%d" % (self.opts.broker_host, self.opts.broker_port)
 
-    def client(self, credentials: Union[str, Credential, None]) -> TitanClient:
-        """A client of the broker with `credentials` (a file, a Credential, or None: the SDK finds one)."""
+    def client(self, credentials: Union[str, Credential, None], timeout_s: Optional[float] = None) -> TitanClient:
+        """A client of the broker with `credentials` (a file, a Credential, or None: the SDK finds one); its calls
+        wait `timeout_s` (default: call_timeout_s)."""
         return TitanClient(host=self.opts.broker_host, port=self.opts.broker_port,
-                           timeout=self.opts.call_timeout_s, credentials=credentials)
+                           timeout=timeout_s or self.opts.call_timeout_s, credentials=credentials)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """fn(*args, **kwargs) on a worker thread. Raises BrokerUnavailable when the broker does not answer;

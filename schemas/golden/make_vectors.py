@@ -84,6 +84,16 @@ VALID = [
          "outcome": "ok"},
         {"seq": 8, "ts_ms": 1795000000002, "principal": "reader-1", "action": "JOB_STOP", "target": "train",
          "outcome": "FORBIDDEN"}], "truncated": True}),
+    ok("metrics_get", "METRICS_GET", 0x06, {}),
+    ok("metrics", "METRICS", 0x07, {"node": "broker", "families": [
+        {"name": "titan_jobs_finished_total", "type": "counter", "help": "Jobs that reached a final state.",
+         "labels": ["outcome", "capability"], "samples": [{"labels": ["failed", "GPU"], "value": 2}]},
+        {"name": "titan_slots", "type": "gauge", "help": "Job slots.", "labels": [], "samples": [{"labels": [],
+                                                                                                 "value": 8}]},
+        {"name": "titan_job_run_seconds", "type": "histogram", "help": "An attempt's run time.",
+         "labels": ["capability"], "scale": 1000, "samples": [
+             {"labels": ["GENERAL"], "value": 1750, "count": 3,
+              "buckets": [{"le": 500, "count": 1}, {"le": 1000, "count": 2}]}]}]}),
     ok("store_put_text", "STORE_PUT", 0x10, {"key": "task_123_accuracy", "value": "98.5"}),
     ok("store_put_binary", "STORE_PUT", 0x10, {"key": b"\x00\xffk", "value": bytes(range(256))}),
     ok("store_put_unicode", "STORE_PUT", 0x10, {"key": "ключ", "value": "值 ✓ — ünïcødé 🚀"}),

@@ -36,13 +36,13 @@ class Port:
     store: bool = False
 
 
-STORE = Port("store", _directions("client -> store") | {int(MsgType.HELLO), int(MsgType.AUDIT_LIST)},
-             "UNKNOWN_TYPE", _directions("client -> store") | {int(MsgType.HELLO), int(MsgType.AUDIT_LIST)}, True)
-BROKER = Port("broker client port", _directions("client -> broker") | {int(MsgType.HELLO), int(MsgType.AUDIT_LIST)},
+STORE = Port("store", _directions("client -> store", "client -> node"), "UNKNOWN_TYPE",
+             _directions("client -> store", "client -> node"), True)
+BROKER = Port("broker client port", _directions("client -> broker", "client -> node"),
               "UNKNOWN_TYPE", frozenset(int(t) for t in (
-                  MsgType.HELLO, MsgType.AUDIT_LIST, MsgType.STATS_GET, MsgType.JOB_GET, MsgType.JOB_LIST,
-                  MsgType.JOB_LOGS, MsgType.DAG_LIST, MsgType.DAG_GET, MsgType.RUN_LIST, MsgType.SCHEDULE_LIST,
-                  MsgType.ARTIFACT_STAT, MsgType.ARTIFACT_LIST, MsgType.ARTIFACT_READ)))
+                  MsgType.HELLO, MsgType.AUDIT_LIST, MsgType.METRICS_GET, MsgType.STATS_GET, MsgType.JOB_GET,
+                  MsgType.JOB_LIST, MsgType.JOB_LOGS, MsgType.DAG_LIST, MsgType.DAG_GET, MsgType.RUN_LIST,
+                  MsgType.SCHEDULE_LIST, MsgType.ARTIFACT_STAT, MsgType.ARTIFACT_LIST, MsgType.ARTIFACT_READ)))
 WORKERS = Port("broker worker port", _directions("worker -> broker", "both") | {int(MsgType.ARTIFACT_READ)},
                "DISCONNECT", (_directions("worker -> broker", "both") | {int(MsgType.ARTIFACT_READ)})
                - {int(MsgType.WORKER_READY)})  # a valid WORKER_READY would register a worker

@@ -5,6 +5,7 @@ import os
 import re
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -131,6 +132,17 @@ class Cluster:
         """The tail of every node's stderr, for a failing test's message."""
         procs = [self.store, self.broker] + list(self.workers.values())
         return "\n".join("--- %s:\n%s" % (p.role, p.stderr()) for p in procs if p is not None)
+
+
+def wait_until(what: str, check, deadline_s: float = 60):
+    """Polls check() until it returns something true, and returns that; fails naming `what` at the deadline."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "waited %g s for %s" % (deadline_s, what)
+        time.sleep(0.1)
 
 
 def unique_id(prefix: str) -> str:

@@ -3,30 +3,19 @@
 # new work with UNAVAILABLE naming its folder, keeps serving reads and resumes by itself once space
 # returns, and it starts on a full disk; the store refuses writes and serves reads the same way; a job
 # whose output a full disk cut shows "log truncated". Waits poll with a deadline; none sleeps for a verdict.
-import time
 from pathlib import Path
 
 import pytest
 
 from cli import titan_ok
 from cluster import BROKER_READY_RE, Cluster, unique_id, write_script
+from cluster import wait_until as until
 from node_process import NodeProcess
 from store_process import StoreProcess
 from tiny_disk import tiny_disk
 from titan_sdk import TitanClient, TitanJob, UnavailableError
 
 DEADLINE_S = 60
-
-
-def until(what, check, deadline_s=DEADLINE_S):
-    """Polls check() until it returns something true and returns that; fails naming `what` at the deadline."""
-    end = time.monotonic() + deadline_s
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < end, "%s: not within %d s" % (what, deadline_s)
-        time.sleep(0.05)
 
 
 def read_only(client):

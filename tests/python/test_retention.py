@@ -1,26 +1,15 @@
 # Issue 14, defect 11 "Finished jobs are never dropped": with retention, finished jobs leave the broker's
 # memory (STATS jobs_in_memory) and are still answered from its journal: status, result, logs, the job
 # list, `titan status`, and after a broker restart.
-import time
 
 from cli import titan_ok
 from cluster import Cluster, write_script
+from cluster import wait_until as wait_for
 from conftest import client_of
 from titan_sdk import TitanJob
 
 DEADLINE_S = 60
 KEPT = 2  # --retain-finished-count
-
-
-def wait_for(what, check, deadline_s=DEADLINE_S):
-    """Polls `check` until it returns a true value (returned) or the deadline passes (the test fails)."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "no %s within %d s" % (what, deadline_s)
-        time.sleep(0.05)
 
 
 def test_finished_jobs_are_dropped_from_memory_and_stay_queryable(tmp_path, monkeypatch):

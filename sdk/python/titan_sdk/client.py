@@ -17,7 +17,7 @@ from .store import StoreCalls
 from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, TitanTimeoutError,
                      UnavailableError, UnknownTypeError)
 from .job import FINAL_STATES, JobInfo, TitanJob
-from .messages import AuditEntry
+from .messages import AuditEntry, MetricFamily
 from .protocol import Decoded, MsgType
 from .submission import SubmitPlan, plan_submit
 from .credentials import Credential, find_credential
@@ -295,6 +295,16 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         stats = dict(self._broker_call(MsgType.STATS_GET).fields)
         stats.pop("rid", None)
         return stats
+
+    def metrics(self, store: bool = False) -> List[MetricFamily]:
+        """The broker's metric families (with `store`, TitanStore's), as Prometheus names them
+        (docs/observability.md): counters since the node started, gauges now, histograms. A value is in
+        1/`scale` of its metric's unit (MetricFamily.scale). Needs the read permission."""
+        if store:
+            reply = self._store_call(MsgType.METRICS_GET)
+        else:
+            reply = self._broker_call(MsgType.METRICS_GET).fields
+        return [MetricFamily.from_wire(f) for f in reply["families"]]
 
     # ---- the audit log ---------------------------------------------------------------------------------
 

@@ -247,6 +247,43 @@ class AuditEntry(Record):
 
 
 @dataclasses.dataclass
+class MetricBucket(Record):
+    """One bucket of a histogram sample: how many observations were at most `le`."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['MetricBucket']
+
+    le: int  # the bucket's upper bound (inclusive), in the family's units
+    count: int  # observations <= le (cumulative, as Prometheus counts them)
+
+
+@dataclasses.dataclass
+class MetricSample(Record):
+    """One time series of a metric family: its label values and its value (a histogram: count, sum, buckets)."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['MetricSample']
+
+    labels: List[str]  # one value per label name of the family, in the same order
+    value: int  # counter, gauge: the value; histogram: the sum of the observations
+    count: Optional[int] = None  # histogram: the number of observations
+    buckets: Optional[List["MetricBucket"]] = None  # histogram: ascending le; the +Inf bucket is `count`
+
+
+@dataclasses.dataclass
+class MetricFamily(Record):
+    """A metric family as Prometheus names it (docs/observability.md): counters only grow while the node runs
+    and start again from 0 when it restarts; label values are bounded sets (never a job id)."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['MetricFamily']
+
+    name: str  # a Prometheus metric name: titan_..., a counter's ending in _total
+    type: str  # counter, gauge or histogram
+    help: str  # one sentence on what it measures
+    labels: List[str]  # the label names of its samples
+    samples: List["MetricSample"]
+    scale: Optional[int] = None  # the values are in 1/scale of the metric's unit (1000: milliseconds of a _seconds metric); absent: 1
+
+
+@dataclasses.dataclass
 class ErrorMsg(MessageRecord):
     """ERROR (0x01, node -> client): The node could not carry out the request, and the request was not
     applied."""
@@ -305,6 +342,28 @@ class AuditListReplyMsg(MessageRecord):
 
     entries: List["AuditEntry"]  # oldest first
     truncated: bool  # true when older entries matched too (raise the limit or narrow since_ms)
+
+
+@dataclasses.dataclass
+class MetricsGetMsg(MessageRecord):
+    """METRICS_GET (0x06, client -> node): Asks the node (the broker or a store) for its metrics, to be
+    rendered in Prometheus format."""
+
+    TYPE: ClassVar[MsgType] = MsgType.METRICS_GET
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.METRICS_GET]
+
+
+
+@dataclasses.dataclass
+class MetricsMsg(MessageRecord):
+    """METRICS (0x07, node -> client): The node's metric families: counters since it started, gauges now,
+    histograms."""
+
+    TYPE: ClassVar[MsgType] = MsgType.METRICS
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.METRICS]
+
+    node: str  # "broker" or "store": which node's metrics these are
+    families: List["MetricFamily"]
 
 
 @dataclasses.dataclass
@@ -1234,6 +1293,9 @@ STRUCT_CLASSES.update({
     'JobRef': JobRef,
     'JobResult': JobResult,
     'AuditEntry': AuditEntry,
+    'MetricBucket': MetricBucket,
+    'MetricSample': MetricSample,
+    'MetricFamily': MetricFamily,
 })
 
 MESSAGE_CLASSES: Dict[MsgType, Type[MessageRecord]] = {
@@ -1242,6 +1304,8 @@ MESSAGE_CLASSES: Dict[MsgType, Type[MessageRecord]] = {
     MsgType.WELCOME: WelcomeMsg,
     MsgType.AUDIT_LIST: AuditListMsg,
     MsgType.AUDIT_LIST_REPLY: AuditListReplyMsg,
+    MsgType.METRICS_GET: MetricsGetMsg,
+    MsgType.METRICS: MetricsMsg,
     MsgType.STORE_PUT: StorePutMsg,
     MsgType.STORE_GET: StoreGetMsg,
     MsgType.STORE_DELETE: StoreDeleteMsg,

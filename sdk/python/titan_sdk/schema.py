@@ -26,6 +26,8 @@ class MsgType(enum.IntEnum):
     WELCOME = 0x03
     AUDIT_LIST = 0x04
     AUDIT_LIST_REPLY = 0x05
+    METRICS_GET = 0x06
+    METRICS = 0x07
     STORE_PUT = 0x10
     STORE_GET = 0x11
     STORE_DELETE = 0x12
@@ -293,6 +295,24 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('target', 'str'),
         FieldSpec('outcome', 'str'),
     ),
+    'MetricBucket': (
+        FieldSpec('le', 'int'),
+        FieldSpec('count', 'int'),
+    ),
+    'MetricSample': (
+        FieldSpec('labels', 'list<str>'),
+        FieldSpec('value', 'int'),
+        FieldSpec('count', 'int', True),
+        FieldSpec('buckets', 'list<MetricBucket>', True),
+    ),
+    'MetricFamily': (
+        FieldSpec('name', 'str'),
+        FieldSpec('type', 'str'),
+        FieldSpec('help', 'str'),
+        FieldSpec('labels', 'list<str>'),
+        FieldSpec('scale', 'int', True),
+        FieldSpec('samples', 'list<MetricSample>'),
+    ),
 }
 
 MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
@@ -319,6 +339,11 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.AUDIT_LIST_REPLY: (
         FieldSpec('entries', 'list<AuditEntry>'),
         FieldSpec('truncated', 'bool'),
+    ),
+    MsgType.METRICS_GET: (),
+    MsgType.METRICS: (
+        FieldSpec('node', 'str'),
+        FieldSpec('families', 'list<MetricFamily>'),
     ),
     MsgType.STORE_PUT: (
         FieldSpec('key', 'value'),
@@ -675,6 +700,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
 REPLIES: Dict[MsgType, MsgType] = {
     MsgType.HELLO: MsgType.WELCOME,
     MsgType.AUDIT_LIST: MsgType.AUDIT_LIST_REPLY,
+    MsgType.METRICS_GET: MsgType.METRICS,
     MsgType.STORE_PUT: MsgType.STORE_OK,
     MsgType.STORE_GET: MsgType.STORE_VALUE,
     MsgType.STORE_DELETE: MsgType.STORE_COUNT,
@@ -722,6 +748,8 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.WELCOME: MessageSpec('node -> client', 'none', False, False, None),
     MsgType.AUDIT_LIST: MessageSpec('client -> node', 'admin', False, False, MsgType.AUDIT_LIST_REPLY),
     MsgType.AUDIT_LIST_REPLY: MessageSpec('node -> client', 'none', False, False, None),
+    MsgType.METRICS_GET: MessageSpec('client -> node', 'read', False, False, MsgType.METRICS),
+    MsgType.METRICS: MessageSpec('node -> client', 'none', False, False, None),
     MsgType.STORE_PUT: MessageSpec('client -> store', 'submit', True, False, MsgType.STORE_OK),
     MsgType.STORE_GET: MessageSpec('client -> store', 'read', False, False, MsgType.STORE_VALUE),
     MsgType.STORE_DELETE: MessageSpec('client -> store', 'submit', True, False, MsgType.STORE_COUNT),
