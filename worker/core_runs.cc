@@ -202,6 +202,9 @@ void WorkerCore::TendChildren(int64_t now) {
 int64_t WorkerCore::NextDue(Instant at) const {
   const int64_t now = at.mono_ms;
   int64_t due = now + 1000;
+  // Never asleep for as long as the lease: a turn that begins more than the lease after the last one
+  // means this worker was not running (BeginTurn), not that it slept through a quiet spell.
+  if (lease_ms_ > 0) due = std::min(due, now + lease_ms_ / 2);
   if (lease_ms_ > 0 && !awaiting_file_.empty()) due = std::min(due, last_contact_ + lease_ms_ + 1);
   for (const auto& [id, run] : runs_) {
     if (lease_ms_ > 0 && !run.fenced) due = std::min(due, last_contact_ + lease_ms_ + 1);

@@ -30,7 +30,7 @@ TEST_F(WorkerFencingTest, AFencedRunIsReportedFencedWithTheLineOfItsLog) {
   EXPECT_EQ("a/1:fenced", core_->RenderJobs());
   EXPECT_EQ("|", Ready());                 // dying: not offered to the broker for adoption
   EXPECT_EQ("", Tick(kT0 + 10 * kLease));  // killed once, and no busy deadline while it ends
-  EXPECT_EQ(kT0 + 10 * kLease + 1000, core_->NextDue(Now()));
+  EXPECT_EQ(kT0 + 10 * kLease + kLease / 2, core_->NextDue(Now()));  // no deadline but the lease's
   EXPECT_EQ(std::string("signal a KILL; end-run a; done a/1: ") + kKilled + " (fenced); forget a",
             Ends("a", Killed(9)));
   EXPECT_EQ("| a/1", Ready());  // kept until acknowledged, when contact returns
@@ -84,6 +84,14 @@ TEST_F(WorkerFencingTest, ABrokerThatEchoesNoSessionEndsTheLapseWithItsNextWelco
   Ready();  // the link registers again (renew-registration)
   Deliver(WelcomeWithLease(kLease));
   EXPECT_EQ("fetch f1; launch s/1; started s/1", Deliver(Assign("s", 1)));
+}
+
+// An idle worker with a lease under a second still turns within half of it, so that a later turn's gap
+// past the lease means it was not running, not that it slept (it would fence and warn for nothing).
+TEST_F(WorkerFencingTest, AnIdleWorkerNeverSleepsAsLongAsItsLease) {
+  Reset();
+  Deliver(WelcomeWithLease(750));
+  EXPECT_EQ(kT0 + 375, core_->NextDue(Now()));
 }
 
 TEST_F(WorkerFencingTest, WithoutALeaseFromTheBrokerThereIsNoFencing) {

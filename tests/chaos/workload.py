@@ -73,7 +73,41 @@ class Tally:
     errors: List[str] = field(default_factory=list)  # answers no fault explains: the run fails on them
 
 
-class Submitter(threading.Thread):
+class PacedStream(threading.Thread):
+    """A thread that calls _once(n) for n = 1, 2, ... at `rate` per second on average (exponential gaps)
+    until stop(), then finishes the call in hand. An exception ends the stream and is put in its tally's
+    errors, never lost in the thread; the client is closed at the end."""
+
+    what = "stream"
+
+    def __init__(self, port: int, rng: random.Random, rate: float, run_token: str):
+        super().__init__(name="chaos-" + self.what.replace(" ", "-"), daemon=True)
+        self._client = TitanClient(host="127.0.0.1", port=port, timeout=REQUEST_TIMEOUT_S)
+        self._rng = rng
+        self._rate = rate
+        self._token = run_token
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _once(self, n: int) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        n = 0
+        try:
+            while not self._stopping.is_set():
+                n += 1
+                self._once(n)
+                self._stopping.wait(self._rng.expovariate(self._rate))  # pacing of the stream, not a wait for a state
+        except Exception as e:  # noqa: BLE001 - reported by the driver, never lost in a thread
+            self.tally.errors.append("%s stopped: %s: %s" % (self.what, type(e).__name__, e))
+        finally:
+            self._client.close()
+
+
+class Submitter(PacedStream):
     """Submits one job at a time, `rate` per second on average, until stop() (then finishes the one in hand).
 
     Idempotency: a JOB_SUBMIT whose answer was lost (a timeout) may or may not have been accepted, and
@@ -85,31 +119,16 @@ class Submitter(threading.Thread):
     as unacknowledged. UNAVAILABLE means nothing was applied: the same id is sent again.
     """
 
+    what = "submitter"
+
     def __init__(self, port: int, script: str, records: Path, rng: random.Random, rate: float, run_token: str):
-        super().__init__(name="chaos-submitter", daemon=True)
-        self._client = TitanClient(host="127.0.0.1", port=port, timeout=REQUEST_TIMEOUT_S)
+        super().__init__(port, rng, rate, run_token)
         self._script = script
         self._records = records
-        self._rng = rng
-        self._rate = rate
-        self._token = run_token
-        self._stopping = threading.Event()
         self.tally = Tally()
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def run(self) -> None:
-        n = 0
-        try:
-            while not self._stopping.is_set():
-                n += 1
-                self._submit_one("%s-%05d" % (self._token, n))
-                self._stopping.wait(self._rng.expovariate(self._rate))  # pacing of the stream, not a wait for a state
-        except Exception as e:  # noqa: BLE001 - reported by the driver, never lost in a thread
-            self.tally.errors.append("submitter stopped: %s: %s" % (type(e).__name__, e))
-        finally:
-            self._client.close()
+    def _once(self, n: int) -> None:
+        self._submit_one("%s-%05d" % (self._token, n))
 
     def _submit_one(self, job_id: str) -> None:
         seconds = round(self._rng.uniform(*(LONG_JOB_S if self._rng.random() < LONG_JOBS else SHORT_JOB_S)), 2)
@@ -146,38 +165,22 @@ class StoreTally:
     errors: List[str] = field(default_factory=list)
 
 
-class StoreWriter(threading.Thread):
+class StoreWriter(PacedStream):
     """Puts "chaos/<n>" = "<n>:<token>" into TitanStore (found through the broker's WELCOME), `rate` per
     second, until stop(). A put answered STORE_OK is on disk (docs/protocol.md section 10.4) and must read
     back after any number of store crashes; a put without an answer proves nothing either way."""
 
+    what = "store writer"
+
     def __init__(self, port: int, rng: random.Random, rate: float, run_token: str):
-        super().__init__(name="chaos-store-writer", daemon=True)
-        self._client = TitanClient(host="127.0.0.1", port=port, timeout=REQUEST_TIMEOUT_S)
-        self._rng = rng
-        self._rate = rate
-        self._token = run_token
-        self._stopping = threading.Event()
+        super().__init__(port, rng, rate, run_token)
         self.tally = StoreTally()
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def run(self) -> None:
-        n = 0
+    def _once(self, n: int) -> None:
+        key, value = "chaos/%s/%05d" % (self._token, n), "%d:%s" % (n, self._token)
+        sent = time.time()
         try:
-            while not self._stopping.is_set():
-                n += 1
-                key, value = "chaos/%s/%05d" % (self._token, n), "%d:%s" % (n, self._token)
-                sent = time.time()
-                try:
-                    self._client.store_put(key, value)
-                    self.tally.acked[key] = value
-                except (TitanTimeoutError, UnavailableError):
-                    self.tally.unacked.append(sent)
-                self._stopping.wait(self._rng.expovariate(self._rate))
-        except Exception as e:  # noqa: BLE001
-            self.tally.errors.append("store writer stopped: %s: %s" % (type(e).__name__, e))
-        finally:
-            self._client.close()
-
+            self._client.store_put(key, value)
+            self.tally.acked[key] = value
+        except (TitanTimeoutError, UnavailableError):
+            self.tally.unacked.append(sent)
