@@ -10,6 +10,17 @@ from .schema import MESSAGES, STRUCTS, FieldSpec, MsgType
 
 
 @dataclasses.dataclass
+class Upload(Record):
+    """A file a job wants in its job directory before it starts (Joblet's uploads)."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['Upload']
+
+    path: str  # relative to the job directory; no "..", not absolute
+    content: bytes
+    mode: Optional[int] = None  # permission bits (0o644 when absent)
+
+
+@dataclasses.dataclass
 class JobSpec(Record):
     """A job as submitted. Defaults apply to absent optional fields."""
 
@@ -36,6 +47,20 @@ class JobSpec(Record):
     spawned_by: Optional[str] = None  # the job that submitted this one (the SDK sends TITAN_JOB_ID); with affinity and no parents, it is the anchor
     on_worker_lost: Optional[str] = None  # "requeue" (default) or "fail": a run whose worker is lost (or fenced) ends FAILED instead of running again
     secret_env: Optional[List[str]] = None  # "NAME=value" entries added to the job's environment, secret: sealed in the journal, sent only to the worker that runs the job, shown as NAME=**** and masked in its output (docs/security.md)
+    max_memory: Optional[int] = None  # limit: MB its processes may use together; over it the job is killed and FAILED "killed: memory limit N MB exceeded"; 0/absent: none
+    max_cpu: Optional[int] = None  # limit: percent of one core (150 = one and a half cores), a CPU quota; 0/absent: none
+    cpu_cores: Optional[str] = None  # limit: the CPUs it may run on ("0-1", "2,4"); absent: any
+    max_iobps: Optional[int] = None  # limit: bytes per second it may read, and write, on each block device; 0/absent: none
+    max_processes: Optional[int] = None  # limit: processes and threads it may have at once; 0/absent: none
+    cpu_milli: Optional[int] = None  # request: thousandths of a core reserved for it on its worker; 0/absent: none
+    memory_mb: Optional[int] = None  # request: MB of memory reserved for it on its worker; 0/absent: none
+    gpus: Optional[int] = None  # request: GPUs given to it alone (CUDA_VISIBLE_DEVICES); 0/absent: none
+    volumes: Optional[List[str]] = None  # "NAME:/path": volumes it uses; it runs on the worker that holds them
+    runtime: Optional[str] = None  # a runtime its worker offers (`titan worker --runtime NAME=PATH`); runs its script or command with it
+    work_dir: Optional[str] = None  # the directory it starts in, relative to its job directory (created)
+    uploads: Optional[List["Upload"]] = None  # files placed in its job directory before it starts
+    command: Optional[str] = None  # run this program (the runtime's, else found on the worker's PATH) instead of a script; `file` is then empty
+    argv: Optional[List[str]] = None  # the command's arguments, as given (no shell splitting)
 
 
 @dataclasses.dataclass
@@ -48,6 +73,18 @@ class FileBlob(Record):
     name: str
     content: Optional[bytes] = None
     sha256: Optional[str] = None  # lowercase hex; unknown to the broker -> ERROR NOT_FOUND
+
+
+@dataclasses.dataclass
+class JobUsage(Record):
+    """What a job's run used, as its worker measured it (its cgroup's counters; absent where not measured)."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['JobUsage']
+
+    peak_memory_bytes: Optional[int] = None
+    cpu_ms: Optional[int] = None  # user + system CPU time
+    io_read_bytes: Optional[int] = None
+    io_write_bytes: Optional[int] = None
 
 
 @dataclasses.dataclass
@@ -82,6 +119,20 @@ class JobInfo(Record):
     up_since_ms: Optional[int] = None  # SERVICE: when its current process started (the last restart)
     secret_env: Optional[List[str]] = None  # the names of its secret environment, each as "NAME=****" (values are never reported)
     log_truncated: Optional[bool] = None  # true: some of its output could not be kept (a disk was full: the worker's job.log or the broker's copy); its state is what the process gave
+    usage: Optional["JobUsage"] = None  # what its last finished run used
+    max_memory: Optional[int] = None  # job control, as submitted (JobSpec)
+    max_cpu: Optional[int] = None
+    cpu_cores: Optional[str] = None
+    max_iobps: Optional[int] = None
+    max_processes: Optional[int] = None
+    cpu_milli: Optional[int] = None
+    memory_mb: Optional[int] = None
+    gpus: Optional[int] = None
+    volumes: Optional[List[str]] = None
+    runtime: Optional[str] = None
+    work_dir: Optional[str] = None
+    command: Optional[str] = None
+    argv: Optional[List[str]] = None
 
 
 @dataclasses.dataclass
@@ -164,6 +215,15 @@ class WorkerInfo(Record):
     parent: Optional[str] = None  # the worker that started this one (auto-scaling, `deploy Worker.jar`)
     port: Optional[int] = None  # the port the worker is known by (the original's worker address; workers do not listen)
     machine: Optional["MachineStats"] = None  # its machine, as its last heartbeat reported it; absent until one did
+    controls: Optional[List[str]] = None  # the limits it enforces: memory cpu cpuset io pids
+    limits_via: Optional[str] = None  # how: "cgroup v2", "cgroup v1" or "rlimit"
+    cpu_milli: Optional[int] = None  # capacity for requests: thousandths of cores
+    memory_mb: Optional[int] = None
+    gpus: Optional[int] = None
+    cpu_milli_reserved: Optional[int] = None  # what its running jobs' requests hold
+    memory_mb_reserved: Optional[int] = None
+    gpus_reserved: Optional[int] = None
+    runtimes: Optional[List[str]] = None  # the runtime names it offers
 
 
 @dataclasses.dataclass
@@ -229,6 +289,7 @@ class JobResult(Record):
     reason: Optional[str] = None  # e.g. "cannot run 'x.sh': No such file or directory"
     fenced: Optional[bool] = None  # killed by its worker, out of contact with the broker past its lease: the broker requeues it (or fails it: on_worker_lost "fail")
     log_truncated: Optional[bool] = None  # true: the worker could not write all of its output to its job.log (a full disk)
+    usage: Optional["JobUsage"] = None  # what the run used (its cgroup's counters)
 
 
 @dataclasses.dataclass
@@ -1057,6 +1118,12 @@ class WorkerReadyMsg(MessageRecord):
     parent: Optional[str] = None  # set by a worker another worker started (auto-scaling)
     port: Optional[int] = None  # the port this worker is known by (`titan worker --address-port`, `deploy Worker.jar PORT`)
     session: Optional[int] = None  # this worker's count of its registrations, raised by each WORKER_READY; WORKER_WELCOME echoes it
+    controls: Optional[List[str]] = None  # the limits it can enforce: memory cpu cpuset io pids (docs/job-control.md)
+    limits_via: Optional[str] = None  # how it enforces them: "cgroup v2", "cgroup v1" or "rlimit"
+    cpu_milli: Optional[int] = None  # capacity for requests: thousandths of cores (detected, or `titan worker --cpus`)
+    memory_mb: Optional[int] = None  # capacity: MB (detected, or `--memory`)
+    gpus: Optional[int] = None  # capacity: GPUs (nvidia-smi -L or /dev/nvidia*, or `--gpus`)
+    runtimes: Optional[List[str]] = None  # the runtime names it offers (`--runtime NAME=PATH`)
 
 
 @dataclasses.dataclass
@@ -1279,8 +1346,10 @@ class EventScaleMsg(MessageRecord):
 
 
 STRUCT_CLASSES.update({
+    'Upload': Upload,
     'JobSpec': JobSpec,
     'FileBlob': FileBlob,
+    'JobUsage': JobUsage,
     'JobInfo': JobInfo,
     'DagInfo': DagInfo,
     'ScheduleInfo': ScheduleInfo,
