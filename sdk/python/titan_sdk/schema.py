@@ -73,6 +73,7 @@ class MsgType(enum.IntEnum):
     SCHEDULE_ENABLE = 0x4B
     DAG_RERUN = 0x4C
     SERVICE_RESTART = 0x4D
+    JOB_DELETE = 0x4E
     ARTIFACT_PUT = 0x60
     ARTIFACT_UPLOAD = 0x61
     ARTIFACT_CHUNK = 0x62
@@ -586,6 +587,9 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.SERVICE_RESTART: (
         FieldSpec('id', 'str'),
     ),
+    MsgType.JOB_DELETE: (
+        FieldSpec('id', 'str'),
+    ),
     MsgType.ARTIFACT_PUT: (
         FieldSpec('space', 'str'),
         FieldSpec('name', 'str'),
@@ -785,6 +789,7 @@ REPLIES: Dict[MsgType, MsgType] = {
     MsgType.SCHEDULE_ENABLE: MsgType.OK,
     MsgType.DAG_RERUN: MsgType.JOB_ACCEPTED,
     MsgType.SERVICE_RESTART: MsgType.JOB_INFO,
+    MsgType.JOB_DELETE: MsgType.OK,
     MsgType.ARTIFACT_PUT: MsgType.ARTIFACT_UPLOAD,
     MsgType.ARTIFACT_CHUNK: MsgType.ARTIFACT_CHUNK_ACK,
     MsgType.ARTIFACT_COMMIT: MsgType.ARTIFACT_INFO,
@@ -850,6 +855,7 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.SCHEDULE_ENABLE: MessageSpec('client -> broker', 'submit', True, False, MsgType.OK),
     MsgType.DAG_RERUN: MessageSpec('client -> broker', 'submit', True, False, MsgType.JOB_ACCEPTED),
     MsgType.SERVICE_RESTART: MessageSpec('client -> broker', 'operate', True, False, MsgType.JOB_INFO),
+    MsgType.JOB_DELETE: MessageSpec('client -> broker', 'operate', True, False, MsgType.OK),
     MsgType.ARTIFACT_PUT: MessageSpec('client -> broker', 'submit', True, False, MsgType.ARTIFACT_UPLOAD),
     MsgType.ARTIFACT_UPLOAD: MessageSpec('broker -> client', 'none', False, False, None),
     MsgType.ARTIFACT_CHUNK: MessageSpec('client -> broker', 'submit', True, True, MsgType.ARTIFACT_CHUNK_ACK),
