@@ -15,6 +15,8 @@ MAX_KEY_BYTES = 1024  # TitanStore key
 MAX_VALUE_BYTES = 1048576  # 1 MiB: TitanStore value or set member
 MAX_MEMBERS_REPLY = 100000  # members returned by one STORE_SMEMBERS / STORE_KEYS
 MAX_CHUNK_BYTES = 1048576  # 1 MiB: the largest ARTIFACT_CHUNK / ARTIFACT_DATA blob
+MAX_ARRIVING_FRAMES = 32  # frames of one message as it arrives at a node, envelope included: one past it and the node drops the connection (libzmq, as the frame arrives; no reply)
+MAX_ARRIVING_BYTES = 16842752  # 16 MiB + 64 KiB: one message's bytes as it arrives, summed over its frames: past it the connection is dropped the same way
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
