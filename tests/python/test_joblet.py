@@ -51,8 +51,8 @@ def test_a_running_job_or_a_dag_member_is_not_deleted_and_joblet_gets_the_reason
 
     hi = write_script(tmp_path, "a.py", "print('a')")
     a, b = unique_id("dag-a"), unique_id("dag-b")
-    dag = broker_client.submit_dag(unique_id("pair"), [TitanJob(a, hi), TitanJob(b, hi, parents=[a])])
-    broker_client.wait_dag(dag, timeout=DEADLINE_S)
+    broker_client.submit_dag(unique_id("pair"), [TitanJob(a, hi), TitanJob(b, hi, parents=[a])])
+    broker_client.wait_dag(broker_client.last_dag, timeout=DEADLINE_S)
     with pytest.raises(InvalidError, match="other jobs as DAG"):
         broker_client.delete_job(a)
 
