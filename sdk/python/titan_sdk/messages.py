@@ -953,7 +953,7 @@ class ServiceRestartMsg(MessageRecord):
 
 @dataclasses.dataclass
 class JobDeleteMsg(MessageRecord):
-    """JOB_DELETE (0x4E, client -> broker): Deletes a finished job with its output, every run of its id
+    """JOB_DELETE (0x6F, client -> broker): Deletes a finished job with its output, every run of its id
     (Joblet's delete_job); a job submitted with others (a DAG) is not deleted alone."""
 
     TYPE: ClassVar[MsgType] = MsgType.JOB_DELETE
