@@ -344,6 +344,8 @@ class BrokerCore {
   wire::Message DagGet(const std::string& id) const;
   wire::Message DagCancel(const std::string& id, Instant now);
   wire::Message DagRerun(const std::string& id, Instant now);  // core_dag_rerun.cc
+  // JOB_DELETE (core_delete.cc): every run of a finished job submitted on its own, with its logs.
+  wire::Message DeleteJob(const std::string& id);
   wire::Message RunList(const wire::RunListMsg& req) const;
   wire::Message DecideGate(const wire::GateDecideMsg& req, Instant now);
   void OpenGate(Job& gate, Instant now);

@@ -388,6 +388,11 @@ int RunBroker(const BrokerOptions& o) {
   s.security->SaveJobCredentials();
   spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}/broker.db",
                o.bind, port, config.worker_port, config.pub_port, o.dir);
+  if (!wire::ArrivingMessagesBounded())
+    spdlog::warn(
+        "{}: built with TITAN_BOUNDED_LIBZMQ=OFF: a peer can make it hold a message of any number of "
+        "frames before it is refused (docs/protocol.md, section 7)",
+        "broker");
   AnnounceReady("broker", "tcp://" + o.bind + ":" + std::to_string(port));
   return Serve(s, core, signals, config.heartbeat_ms);
 }

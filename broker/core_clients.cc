@@ -141,6 +141,8 @@ Message BrokerCore::Change(const Message& req, Instant now) {
       return Serve<wire::ScheduleEnableMsg>(req, [&](auto&& enable) { return ScheduleEnable(enable, now); });
     case MsgType::kDagRerun:
       return Serve<wire::DagRerunMsg>(req, [&](auto&& rerun) { return DagRerun(rerun.id, now); });
+    case MsgType::kJobDelete:
+      return Serve<wire::JobDeleteMsg>(req, [&](auto&& del) { return DeleteJob(del.id); });
     default:
       return wire::MakeError(ErrorCode::kUnknownType,
                              std::string(wire::NameOf(req.type)) + " is not a request the broker answers");

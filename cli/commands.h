@@ -51,7 +51,7 @@ void AddAuditCommand(CLI::App& app, const Target& target, int* exit_code);  // t
 // A node's --audit-retention-days (0 to 36500) into *days; `context` starts its help ("with --audit-writes:
 // ").
 void AddAuditRetentionOption(CLI::App& node, int64_t* days, const std::string& context = "");
-void AddStopCommands(CLI::App& app, const Target& target, int* exit_code);  // stop, cancel, shutdown
+void AddStopCommands(CLI::App& app, const Target& target, int* exit_code);  // stop, cancel, delete, shutdown
 void AddLogsCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddTailCommand(CLI::App& app, const Target& target, int* exit_code);
 // Pipelines, DAGs, agent runs, gates and schedules.

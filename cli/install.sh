@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake ninja-build pkg-config git libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+packages=(build-essential cmake ninja-build pkg-config git patch libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
           libsodium-dev libyaml-cpp-dev libspdlog-dev libgtest-dev libsqlite3-dev libcli11-dev libssl-dev libarchive-dev
           zlib1g-dev libjemalloc-dev libedit-dev nlohmann-json3-dev python3 python3-venv python3-yaml)
 [ "${TITAN_TEST_TOOLS:-0}" = 1 ] && packages+=(chromium chromium-driver)

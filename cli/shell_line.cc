@@ -25,6 +25,7 @@ constexpr ShellCommand kCommands[] = {
      "a service, kept alive; deploy Worker.jar PORT adds a worker"},
     {"stop", "stop ID", "stop a job or a service"},
     {"cancel", "cancel ID", "the same as stop"},
+    {"delete", "delete ID", "delete a finished job with its output"},
     {"shutdown", "shutdown HOST PORT | WORKER", "retire a worker: it finishes its jobs, then exits"},
     {"upload", "upload PATH", "a file or a folder into the artifact registry"},
     {"approve", "approve GATE", "approve a human-in-the-loop gate (hitl-gate-<job>)"},

@@ -1,5 +1,5 @@
-// `titan stop ID` / `titan cancel ID` (cancel a job) and `titan shutdown WORKER` / `titan shutdown HOST
-// PORT` (drain a worker, then it exits).
+// `titan stop ID` / `titan cancel ID` (cancel a job), `titan delete ID` (a finished job and its output leave
+// the broker) and `titan shutdown WORKER` / `titan shutdown HOST PORT` (drain a worker, then it exits).
 #include <unistd.h>
 
 #include <charconv>
@@ -29,6 +29,14 @@ int StopJob(const Target& target, const std::string& id) {
               << "); `titan status " << job.id << "` shows when it has ended\n";
   }
   return kExitOk;
+}
+
+int DeleteJob(const Target& target, const std::string& id) {
+  BrokerClient broker(target);
+  wire::OkMsg reply;
+  const int rc = broker.Call(wire::JobDeleteMsg{.id = id}.ToMessage(), &reply);
+  if (rc == kExitOk) std::cout << "job " << id << " deleted, with its output\n";
+  return rc;
 }
 
 std::string LocalHostname() {
@@ -85,6 +93,14 @@ void AddStopCommands(CLI::App& app, const Target& target, int* exit_code) {
     stop->add_option("ID", *id, "job id (or DAG-<id>)")->required();
     stop->callback([=] { *exit_code = StopJob(*t, *id); });
   }
+
+  auto id = std::make_shared<std::string>();
+  CLI::App* del = app.add_subcommand("delete", "Delete a finished job with its output (every run of its id)");
+  del->footer(
+      "The job leaves the broker's memory, journal and log store; its id may be used again. A job that\n"
+      "has not ended is refused (stop it first), and so is a job submitted with others as a DAG.");
+  del->add_option("ID", *id, "job id")->required();
+  del->callback([=] { *exit_code = DeleteJob(*t, *id); });
 
   auto words = std::make_shared<std::vector<std::string>>();
   CLI::App* shutdown =

@@ -251,6 +251,11 @@ int RunStore(const StoreOptions& options) {
   spdlog::info("store: serving {} on tcp://{}:{} ({}{})", db_path, options.bind, port,
                options.durable ? "durable: fsync per batch" : "NOT durable: no fsync",
                options.audit_writes ? "; writes recorded in the audit log" : "");
+  if (!wire::ArrivingMessagesBounded())
+    spdlog::warn(
+        "{}: built with TITAN_BOUNDED_LIBZMQ=OFF: a peer can make it hold a message of any number of "
+        "frames before it is refused (docs/protocol.md, section 7)",
+        "store");
   Space space{.dir = options.dir};
   if (Status probe = engine.ProbeSpace(); IsOutOfSpace(probe))
     space.Enter(probe);  // read-only from the start

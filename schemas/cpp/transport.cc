@@ -133,6 +133,24 @@ void ConfigureSocket(zmq::socket_t& sock) {
   sock.set(zmq::sockopt::sndhwm, kHighWaterMark);
   sock.set(zmq::sockopt::rcvhwm, kHighWaterMark);
   sock.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+#ifdef TITAN_BOUNDED_LIBZMQ
+  // Options of third_party/libzmq/bounded-multipart.patch: libzmq drops the connection of a peer whose
+  // message goes past them as it arrives, and frees what it had of it.
+  constexpr int kZmqMaxMsgFrames = 1701, kZmqMaxMsgTotal = 1702;
+  const int64_t frames = kMaxArrivingFrames, bytes = kMaxArrivingBytes;
+  if (zmq_setsockopt(sock.handle(), kZmqMaxMsgFrames, &frames, sizeof frames) != 0 ||
+      zmq_setsockopt(sock.handle(), kZmqMaxMsgTotal, &bytes, sizeof bytes) != 0) {
+    throw zmq::error_t();  // not the patched libzmq this build links: a build error, not a peer's
+  }
+#endif
+}
+
+bool ArrivingMessagesBounded() {
+#ifdef TITAN_BOUNDED_LIBZMQ
+  return true;
+#else
+  return false;
+#endif
 }
 
 int BoundPort(zmq::socket_t& sock) {

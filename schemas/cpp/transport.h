@@ -17,6 +17,14 @@ inline constexpr size_t kMaxKeptBytes = 2 * kMaxBodyBytes;
 // The largest single frame a node accepts (ZMQ_MAXMSGSIZE); libzmq drops the connection of a peer
 // that sends a larger one.
 inline constexpr int64_t kMaxFrameBytes = static_cast<int64_t>(kMaxBodyBytes) * 2;
+// A message somewhat over the protocol's limits (a REQ delimiter, kMaxKeptBytes) still arrives whole, so
+// that it is answered TOO_LARGE rather than cut off.
+static_assert(kMaxArrivingFrames > kMaxFrames + 1 && kMaxArrivingBytes >= 2 * kMaxKeptBytes);
+
+// Whether this build's libzmq bounds a message as it arrives (kMaxArrivingFrames, kMaxArrivingBytes:
+// third_party/libzmq). Without it a peer can make a node hold a message of any number of frames; the
+// nodes say so when they start.
+bool ArrivingMessagesBounded();
 
 // A message received on a ROUTER socket. `envelope` is the routing identity, plus the empty
 // delimiter frame when the peer is a REQ socket; a reply sent along it reaches that peer.

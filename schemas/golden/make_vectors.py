@@ -217,6 +217,7 @@ BROKER = [
     ok("schedule_enable", "SCHEDULE_ENABLE", 0x4b, {"name": "nightly", "enabled": False}),
     ok("dag_rerun", "DAG_RERUN", 0x4c, {"id": "nightly#2"}),
     ok("service_restart", "SERVICE_RESTART", 0x4d, {"id": "api", "rid": 12}),
+    ok("job_delete", "JOB_DELETE", 0x6f, {"id": "report-1", "rid": 13}),
     ok("artifact_upload", "ARTIFACT_UPLOAD", 0x61, {"upload": "u7", "chunk_bytes": 1048576, "credit": 8}),
     ok("artifact_chunk_ack", "ARTIFACT_CHUNK_ACK", 0x63, {"upload": "u7", "received": 2097152, "rid": 3}),
     ok("artifact_commit", "ARTIFACT_COMMIT", 0x64, {"upload": "u7"}),

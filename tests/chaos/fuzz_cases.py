@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Sequence
 from fuzz_msgpack import Ext, Header, Pairs, Raw, RawStr, pack
 from titan_sdk.protocol import (INT64_MAX, INT64_MIN, MAX_BODY_BYTES, MAX_FRAMES, MAX_KEY_BYTES, MAX_VALUE_BYTES,
                                 MESSAGES, SIGNATURE, STRUCTS, MsgType)
+from titan_sdk.schema import MAX_ARRIVING_FRAMES
 from titan_sdk.transport import MAX_ZMQ_FRAME
 
 RANDOM_FRAMES = "random frames"
@@ -25,7 +26,8 @@ GIANT_SHARE = 0.05  # of the oversized cases, those of several MiB (the others a
 @dataclass
 class Case:
     """One message to send. `bare`: without the empty delimiter frame a DEALER client sends first.
-    `silent`: a frame over ZMQ_MAXMSGSIZE, which makes the node drop the connection without a reply.
+    `silent`: a frame over ZMQ_MAXMSGSIZE, or a message over MAX_ARRIVING_FRAMES frames, which makes the node
+    drop the connection without a reply.
     `expect`: a node-level error code the codec cannot predict (TOO_LARGE for a long store key)."""
 
     index: int
@@ -206,7 +208,9 @@ def too_many_frames(rng: random.Random, serves: Sequence[int]) -> Dict[str, Any]
     msg_type = rng.choice(serves)
     total = rng.choice([MAX_FRAMES, MAX_FRAMES + 1, rng.randint(MAX_FRAMES + 2, 64), 1000])
     blobs = [rng.randbytes(rng.randint(0, 32)) for _ in range(total - 3)]
-    return {"frames": message(msg_type, body_of(rng, msg_type), blobs), "note": "%d frames" % total}
+    # Past MAX_ARRIVING_FRAMES (the delimiter counts) the node drops the connection as the frames arrive.
+    return {"frames": message(msg_type, body_of(rng, msg_type), blobs), "note": "%d frames" % total,
+            "silent": total + 1 > MAX_ARRIVING_FRAMES}
 
 
 def unknown_type_version(rng: random.Random, serves: Sequence[int]) -> Dict[str, Any]:

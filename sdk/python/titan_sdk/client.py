@@ -14,6 +14,8 @@ from .artifacts import ArtifactCalls
 from .dags import DagCalls
 from .job_list import JobListCalls
 from .store import StoreCalls
+from .joblet_jobs import JobService
+from .monitoring import MonitoringService
 from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, TitanTimeoutError,
                      UnavailableError, UnknownTypeError)
 from .job import FINAL_STATES, JobInfo, TitanJob
@@ -269,6 +271,24 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 raise JobNotFoundError(e.reason) from None
             raise
 
+    def delete_job(self, job_id: str, joblet: bool = False) -> Any:
+        """Deletes a finished job with its output: every run of its id leaves the broker's memory, journal and
+        log store (JOB_DELETE). Returns True; raises JobNotFoundError for an unknown id and InvalidError when it
+        may not be deleted (not finished: stop it first; submitted with others as a DAG). With `joblet`
+        (client.jobs.delete_job), returns Joblet's dict {"job_uuid", "success", "message"} instead of raising
+        InvalidError."""
+        try:
+            self._broker_call(MsgType.JOB_DELETE, id=job_id)
+        except InvalidError as e:
+            if self.get_job(job_id) is None:
+                raise JobNotFoundError(e.reason) from None
+            if not joblet:
+                raise
+            return {"job_uuid": job_id, "success": False, "message": e.reason}
+        if joblet:
+            return {"job_uuid": job_id, "success": True, "message": "job %s deleted" % job_id}
+        return True
+
     def stop_service(self, job_id: str) -> str:
         """The same as stop_job (a SERVICE is a job that runs until stopped)."""
         return self.stop_job(job_id)
@@ -289,6 +309,26 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 raise JobNotFoundError(e.reason) from None
             raise
         return JobInfo.from_wire(reply["job"])
+
+    def health_check(self) -> bool:
+        """True when the broker answers and can accept work (it is not read-only for a full disk); False when it
+        does not answer within the timeout or refuses. Never raises for an unreachable broker."""
+        try:
+            stats = self._broker_call(MsgType.STATS_GET).fields
+        except TitanError:
+            return False
+        return not stats.get("read_only")
+
+    @property
+    def jobs(self) -> "JobService":
+        """Joblet's job API (seed 003): run_job, get_job_status, stop_job, delete_job, get_job_logs, list_jobs,
+        run_workflow and the workflow calls, with Joblet's arguments and dicts (joblet_jobs.py)."""
+        return JobService(self)
+
+    @property
+    def monitoring(self) -> "MonitoringService":
+        """Joblet's monitoring API: each worker's machine as its heartbeats report it (monitoring.py)."""
+        return MonitoringService(self)
 
     def get_stats(self) -> Dict[str, Any]:
         """Workers (name, slots, busy, capabilities, state, running) and job counts per state."""

@@ -2,15 +2,25 @@
 # (nothing answered), protocol violations (something answered, but not in Titan's protocol), and the
 # job API's own cases (an unknown job id, a job file found neither here nor on the broker, a local path
 # that does not exist, a wrong pipeline file).
+import builtins
 from typing import Dict, Type
 
 
 class TitanError(Exception):
-    """Base of every exception the Titan SDK raises."""
+    """Base of every exception the Titan SDK raises (Joblet's JobletException)."""
 
 
 class TitanTimeoutError(TitanError, TimeoutError):
-    """No reply arrived before the deadline: the node is not running, not reachable, or overloaded."""
+    """A deadline passed: no reply arrived (NoReplyError), or what was waited for did not happen in time."""
+
+
+class TitanConnectionError(TitanError, builtins.ConnectionError):
+    """The node could not be reached (Joblet's ConnectionError)."""
+
+
+class NoReplyError(TitanTimeoutError, TitanConnectionError):
+    """No reply arrived before the deadline: the node is not running, not reachable, or overloaded. Both a
+    TitanTimeoutError (as before) and a TitanConnectionError."""
 
 
 class TitanProtocolError(TitanError):
@@ -55,6 +65,36 @@ class InvalidError(TitanNodeError):
 
 class JobNotFoundError(InvalidError):
     """The broker knows no job with this id (the broker answers INVALID, or JOB_GET found nothing)."""
+
+
+# Joblet's ValidationError ("you passed invalid parameters") is the broker's INVALID.
+ValidationError = InvalidError
+
+
+class WorkflowError(TitanError):
+    """A workflow (a DAG submitted as Joblet's run_workflow) could not be run or read."""
+
+
+class WorkflowNotFoundError(WorkflowError, InvalidError):
+    """The broker knows no DAG (workflow) with this id."""
+
+    code = "INVALID"
+
+    def __init__(self, reason: str):
+        InvalidError.__init__(self, reason)
+
+
+class RuntimeNotFoundError(TitanError):
+    """No live worker offers the named runtime (`titan worker --runtime NAME=PATH` adds one)."""
+
+
+class NetworkError(TitanError):
+    """A network was asked for: Titan runs jobs as processes on their worker's network and does not
+    isolate networks (docs/job-control.md, "Networks")."""
+
+
+class VolumeError(TitanError):
+    """A volume could not be created, listed or removed (the message says why)."""
 
 
 

@@ -952,6 +952,17 @@ class ServiceRestartMsg(MessageRecord):
 
 
 @dataclasses.dataclass
+class JobDeleteMsg(MessageRecord):
+    """JOB_DELETE (0x6F, client -> broker): Deletes a finished job with its output, every run of its id
+    (Joblet's delete_job); a job submitted with others (a DAG) is not deleted alone."""
+
+    TYPE: ClassVar[MsgType] = MsgType.JOB_DELETE
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.JOB_DELETE]
+
+    id: str  # a job whose every run is final, each submitted on its own
+
+
+@dataclasses.dataclass
 class ArtifactPutMsg(MessageRecord):
     """ARTIFACT_PUT (0x60, client -> broker): Opens an upload of `size` bytes to a name in a space."""
 
@@ -1420,6 +1431,7 @@ MESSAGE_CLASSES: Dict[MsgType, Type[MessageRecord]] = {
     MsgType.SCHEDULE_ENABLE: ScheduleEnableMsg,
     MsgType.DAG_RERUN: DagRerunMsg,
     MsgType.SERVICE_RESTART: ServiceRestartMsg,
+    MsgType.JOB_DELETE: JobDeleteMsg,
     MsgType.ARTIFACT_PUT: ArtifactPutMsg,
     MsgType.ARTIFACT_UPLOAD: ArtifactUploadMsg,
     MsgType.ARTIFACT_CHUNK: ArtifactChunkMsg,

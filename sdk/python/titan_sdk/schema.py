@@ -15,6 +15,8 @@ MAX_KEY_BYTES = 1024  # TitanStore key
 MAX_VALUE_BYTES = 1048576  # 1 MiB: TitanStore value or set member
 MAX_MEMBERS_REPLY = 100000  # members returned by one STORE_SMEMBERS / STORE_KEYS
 MAX_CHUNK_BYTES = 1048576  # 1 MiB: the largest ARTIFACT_CHUNK / ARTIFACT_DATA blob
+MAX_ARRIVING_FRAMES = 32  # frames of one message as it arrives at a node, envelope included: one past it and the node drops the connection (libzmq, as the frame arrives; no reply)
+MAX_ARRIVING_BYTES = 16842752  # 16 MiB + 64 KiB: one message's bytes as it arrives, summed over its frames: past it the connection is dropped the same way
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -73,6 +75,7 @@ class MsgType(enum.IntEnum):
     SCHEDULE_ENABLE = 0x4B
     DAG_RERUN = 0x4C
     SERVICE_RESTART = 0x4D
+    JOB_DELETE = 0x6F
     ARTIFACT_PUT = 0x60
     ARTIFACT_UPLOAD = 0x61
     ARTIFACT_CHUNK = 0x62
@@ -586,6 +589,9 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.SERVICE_RESTART: (
         FieldSpec('id', 'str'),
     ),
+    MsgType.JOB_DELETE: (
+        FieldSpec('id', 'str'),
+    ),
     MsgType.ARTIFACT_PUT: (
         FieldSpec('space', 'str'),
         FieldSpec('name', 'str'),
@@ -785,6 +791,7 @@ REPLIES: Dict[MsgType, MsgType] = {
     MsgType.SCHEDULE_ENABLE: MsgType.OK,
     MsgType.DAG_RERUN: MsgType.JOB_ACCEPTED,
     MsgType.SERVICE_RESTART: MsgType.JOB_INFO,
+    MsgType.JOB_DELETE: MsgType.OK,
     MsgType.ARTIFACT_PUT: MsgType.ARTIFACT_UPLOAD,
     MsgType.ARTIFACT_CHUNK: MsgType.ARTIFACT_CHUNK_ACK,
     MsgType.ARTIFACT_COMMIT: MsgType.ARTIFACT_INFO,
@@ -850,6 +857,7 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.SCHEDULE_ENABLE: MessageSpec('client -> broker', 'submit', True, False, MsgType.OK),
     MsgType.DAG_RERUN: MessageSpec('client -> broker', 'submit', True, False, MsgType.JOB_ACCEPTED),
     MsgType.SERVICE_RESTART: MessageSpec('client -> broker', 'operate', True, False, MsgType.JOB_INFO),
+    MsgType.JOB_DELETE: MessageSpec('client -> broker', 'operate', True, False, MsgType.OK),
     MsgType.ARTIFACT_PUT: MessageSpec('client -> broker', 'submit', True, False, MsgType.ARTIFACT_UPLOAD),
     MsgType.ARTIFACT_UPLOAD: MessageSpec('broker -> client', 'none', False, False, None),
     MsgType.ARTIFACT_CHUNK: MessageSpec('client -> broker', 'submit', True, True, MsgType.ARTIFACT_CHUNK_ACK),

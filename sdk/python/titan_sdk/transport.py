@@ -13,7 +13,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from . import protocol
 from .credentials import Credential, reread
-from .errors import AuthenticationError, TitanProtocolError, TitanTimeoutError, TooLargeError, error_from_reply
+from .errors import AuthenticationError, NoReplyError, TitanProtocolError, TitanTimeoutError, TooLargeError, error_from_reply
 from .protocol import Decoded, MsgType
 
 _LINGER_MS = 200  # on close(): a short grace for a request still in the send queue
@@ -176,7 +176,7 @@ class Connection:
             if sock not in ready:
                 if time.monotonic() < deadline:
                     continue  # woke early (signal); wait for the rest of the time
-                raise TitanTimeoutError("no reply from %s within %g s: %s" % (self.endpoint, timeout, self._hint))
+                raise NoReplyError("no reply from %s within %g s: %s" % (self.endpoint, timeout, self._hint))
             parts = sock.recv_multipart()
             if parts and not parts[0]:
                 parts = parts[1:]  # the empty delimiter a ROUTER peer sends back
