@@ -84,17 +84,14 @@ class WorkflowNotFoundError(WorkflowError, InvalidError):
         InvalidError.__init__(self, reason)
 
 
-class RuntimeNotFoundError(TitanError):
-    """No live worker offers the named runtime (`titan worker --runtime NAME=PATH` adds one)."""
-
-
 class NetworkError(TitanError):
     """A network was asked for: Titan runs jobs as processes on their worker's network and does not
     isolate networks (docs/job-control.md, "Networks")."""
 
 
-class VolumeError(TitanError):
-    """A volume could not be created, listed or removed (the message says why)."""
+class VolumeError(InvalidError):
+    """A volume could not be created or removed (the broker's reason says why: a name in use, a bad size, no
+    live worker, in use by unfinished jobs)."""
 
 
 
@@ -114,6 +111,10 @@ class PipelineError(TitanError):
 class NotFoundError(TitanNodeError):
     """The named artifact (or other thing a request names) does not exist."""
     code = "NOT_FOUND"
+
+
+class RuntimeNotFoundError(NotFoundError):
+    """No live worker offers the named runtime (`titan worker --runtime NAME=PATH` adds one)."""
 
 
 class UnavailableError(TitanNodeError):
