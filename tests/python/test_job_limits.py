@@ -98,6 +98,7 @@ def test_a_job_over_its_memory_limit_fails_with_the_memory_reason_and_the_worker
     assert info.state == "FAILED"
     assert info.reason == "killed: memory limit 64 MB exceeded"
     assert info.max_memory == 64
+    print("max_memory=64: %s, peak %d bytes, cpu %d ms" % (info.reason, info.usage.peak_memory_bytes, info.usage.cpu_ms))
     assert info.usage is not None and 16 * MB < info.usage.peak_memory_bytes <= 64 * MB
     ok = write_script(tmp_path, "ok.py", "print('fine')\n")
     after = run(client, TitanJob(unique_id("after-hog"), ok, max_memory=64))
@@ -151,6 +152,7 @@ def test_max_processes_stops_a_fork_bomb_and_nothing_is_left(cluster, client, tm
     info = run(client, job)
     assert info.state == "COMPLETED", info.reason
     forked = int(re.search(r"forked (\d+) then", client.fetch_logs(job.job_id)).group(1))
+    print("max_processes=20: the bomb forked %d before fork failed" % forked)
     assert forked < 20
     wait_until("the bomb's sleepers are gone", lambda: not sleepers(marker), DEADLINE_S)
     wait_until("its cgroups are removed", lambda: not job_cgroups(cluster, "lim1"), DEADLINE_S)
