@@ -365,8 +365,8 @@ wire::WorkerReadyMsg WorkerCore::ReadyMessage() {
   for (const auto& [key, result] : unacked_) ready.finished.push_back(result);
   if (!c_.parent.empty()) ready.parent = c_.parent;
   if (c_.address_port > 0) ready.port = c_.address_port;
-  ready.controls = c_.controls;
-  ready.limits_via = c_.limits_via;
+  if (!c_.controls.empty()) ready.controls = c_.controls;
+  if (!c_.limits_via.empty()) ready.limits_via = c_.limits_via;
   return ready;
 }
 

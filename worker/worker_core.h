@@ -45,9 +45,9 @@ struct WorkerCoreConfig {
   int64_t kill_grace_ms = 5000;
   int64_t drain_grace_ms = 30000;
   // The limits it enforces (WORKER_READY.controls: memory cpu cpuset io pids) and how ("cgroup v2",
-  // "cgroup v1", "rlimit"). A job asking for another limit is refused, never run unlimited.
+  // "cgroup v1", "rlimit"; empty: not said). A job asking for another limit is refused, never run unlimited.
   std::vector<std::string> controls;
-  std::string limits_via = "rlimit";
+  std::string limits_via;
 };
 
 // One thing for the loop or the OS edge to do. Which fields are set depends on `kind`.
