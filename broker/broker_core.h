@@ -213,6 +213,8 @@ class BrokerCore {
     std::string principal;   // the key's principal it registered with (empty without CURVE)
     std::optional<wire::MachineStats> machine;  // its machine, as its last HEARTBEAT reported it
     std::optional<int64_t> session;             // its last WORKER_READY.session, echoed by WORKER_WELCOME
+    std::vector<std::string> controls;          // the limits it enforces (WORKER_READY.controls)
+    std::string limits_via;                     // how (WORKER_READY.limits_via); empty: not said
   };
   struct Waiter {
     Route route;

@@ -11,6 +11,7 @@
 #include "artifacts/artifact_name.h"
 #include "artifacts/sha256.h"
 #include "broker/broker_core.h"
+#include "broker/job_limits_check.h"
 
 namespace titan::broker {
 
@@ -165,6 +166,8 @@ std::optional<Message> BrokerCore::ParseJob(const wire::JobSpec& spec,
     if (e.find('=') == 0 || e.find('=') == std::string::npos)  // the value is never echoed
       return Invalid("job '" + j.id + "': a secret_env entry is not NAME=value with a non-empty NAME");
   }
+  if (const std::string problem = JobLimitsProblem(spec); !problem.empty())
+    return Invalid("job '" + j.id + "': " + problem);
   if (j.priority < -kMaxPriority || j.priority > kMaxPriority) {
     return Invalid("job '" + j.id + "': priority must be within -" + std::to_string(kMaxPriority) + ".." +
                    std::to_string(kMaxPriority));

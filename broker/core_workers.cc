@@ -51,7 +51,9 @@ wire::WorkerInfo BrokerCore::RenderWorker(const Worker& w, Instant now) const {
                           .seen_ms_ago = now.mono_ms - w.last_seen,
                           .parent = w.parent.empty() ? std::nullopt : std::optional(w.parent),
                           .port = w.port > 0 ? std::optional(w.port) : std::nullopt,
-                          .machine = w.machine};
+                          .machine = w.machine,
+                          .controls = w.controls.empty() ? std::nullopt : std::optional(w.controls),
+                          .limits_via = w.limits_via.empty() ? std::nullopt : std::optional(w.limits_via)};
 }
 
 void BrokerCore::PublishWorker(const Worker& w, const char* event, Instant now) {
@@ -169,6 +171,8 @@ BrokerCore::Worker& BrokerCore::UpdateWorker(const std::string& identity, const 
   w.pid = msg.pid;
   w.slots = static_cast<int>(std::clamp<int64_t>(msg.slots, 1, 1 << 20));
   w.capabilities = msg.capabilities;
+  w.controls = msg.controls.value_or(std::vector<std::string>{});
+  w.limits_via = msg.limits_via.value_or("");
   w.parent = msg.parent.value_or("");
   w.port = std::clamp<int64_t>(msg.port.value_or(0), 0, 65535);
   // The child asked for has come; a parent that (re)registers has forgotten any spawn it was asked for.
@@ -364,6 +368,7 @@ void BrokerCore::ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Inst
   }
   job.exit_code = r.exit_code;
   if (r.log_truncated.value_or(false)) job.log_truncated = true;  // its worker's job.log is incomplete
+  if (r.usage) job.usage = r.usage;                               // journaled with the run's change
   if (job.service && !job.stop_requested && w.draining) {
     // A service never finishes: its draining worker handed it back, so it moves to another worker.
     Requeue(job, "worker " + w.name + " is draining; service moved", now, /*count_loss=*/false);

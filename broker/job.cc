@@ -85,6 +85,28 @@ bool IsFinal(JobState s) {
          s == JobState::kDead || s == JobState::kSkipped;
 }
 
+namespace {
+
+// JobInfo's copies of the job-control fields of its JobSpec (docs/job-control.md): limits, requests,
+// volumes, runtime, work_dir, command. All of them here, in one place.
+void CopyJobControl(const wire::JobSpec& spec, wire::JobInfo* info) {
+  info->max_memory = spec.max_memory;
+  info->max_cpu = spec.max_cpu;
+  info->cpu_cores = spec.cpu_cores;
+  info->max_iobps = spec.max_iobps;
+  info->max_processes = spec.max_processes;
+  info->cpu_milli = spec.cpu_milli;
+  info->memory_mb = spec.memory_mb;
+  info->gpus = spec.gpus;
+  info->volumes = spec.volumes;
+  info->runtime = spec.runtime;
+  info->work_dir = spec.work_dir;
+  info->command = spec.command;
+  info->argv = spec.argv;
+}
+
+}  // namespace
+
 wire::JobInfo RenderJobInfo(const Job& job) {
   auto text = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional(s); };
   auto time = [](int64_t ms) { return ms ? std::optional(ms) : std::nullopt; };
@@ -104,6 +126,8 @@ wire::JobInfo RenderJobInfo(const Job& job) {
                      .dag = text(job.dag),
                      .run = job.run};
   if (job.log_truncated) info.log_truncated = true;
+  info.usage = job.usage;
+  CopyJobControl(job.spec, &info);
   if (job.spec.secret_env) {  // names only: a secret's value never leaves in a report
     info.secret_env.emplace();
     for (const std::string& e : *job.spec.secret_env)

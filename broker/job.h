@@ -88,6 +88,9 @@ struct Job {
   // Some of its output could not be kept (a disk was full: the worker's job.log or the broker's log
   // store): JobInfo.log_truncated. Journaled as a row of truncated_logs, once it is set.
   bool log_truncated = false;
+  // What its last finished run used, as its worker measured it (JobResult.usage): JobInfo.usage.
+  // Journaled as a row of job_usage.
+  std::optional<wire::JobUsage> usage;
 
   // Derived at run time (not journaled).
   std::vector<int64_t> parent_runs;  // the run of each parent (parents[i]) this job was linked to

@@ -17,8 +17,9 @@ namespace {
 // lookups of jobs that left the broker's memory (by id, DAGs by id) and recovery's search for jobs
 // still live (a partial index: only rows not in a final state are in it).
 // A table added whole, which older brokers ignore, needs no new version: the audit log's
-// (security/audit_log.h) and truncated_logs (the jobs whose log could not be kept whole: a full disk)
-// are created when missing, in a file of any version, each time a journal opens.
+// (security/audit_log.h), truncated_logs (the jobs whose log could not be kept whole: a full disk) and
+// job_usage (what a job's last run used) are created when missing, in a file of any version, each time a
+// journal opens.
 constexpr int kSchemaVersion = 4;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
@@ -38,6 +39,9 @@ CREATE INDEX IF NOT EXISTS dags_by_id ON dags(id);
 CREATE INDEX IF NOT EXISTS jobs_live ON jobs(seq) WHERE LIVE_JOB;
 )sql";
 constexpr const char* kTruncatedLogs = "CREATE TABLE IF NOT EXISTS truncated_logs(seq INTEGER PRIMARY KEY)";
+// job_usage: what a job's last finished run used (JobUsage, msgpack), by the job's seq.
+constexpr const char* kJobUsage =
+    "CREATE TABLE IF NOT EXISTS job_usage(seq INTEGER PRIMARY KEY, usage BLOB NOT NULL)";
 
 // What a space probe writes: enough that a turn's usual writes fit once it succeeds, so a disk
 // hovering at full does not take the broker in and out of read-only mode at every turn.
@@ -140,6 +144,7 @@ Status Journal::Open(const std::string& path) {
   if (!s.ok()) return Damaged(s);
   if (s = Migrate(); !s.ok()) return Damaged(s);
   if (s = db_.Exec(kTruncatedLogs); !s.ok()) return Damaged(s);
+  if (s = db_.Exec(kJobUsage); !s.ok()) return Damaged(s);
   struct {
     sqlite::Statement* stmt;
     const char* sql;
@@ -160,6 +165,7 @@ Status Journal::Open(const std::string& path) {
        "definition = excluded.definition, last_ms = excluded.last_ms"},
       {&delete_schedule_, "DELETE FROM schedules WHERE name = ?1"},
       {&mark_truncated_, "INSERT OR IGNORE INTO truncated_logs(seq) VALUES(?1)"},
+      {&put_usage_, "INSERT OR REPLACE INTO job_usage(seq, usage) VALUES(?1, ?2)"},
   };
   for (const auto& st : statements) {
     if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
@@ -250,6 +256,15 @@ Status Journal::MarkLogTruncated(const Job& j) {
   return mark_truncated_.status();
 }
 
+Status Journal::PutUsage(const Job& j) {
+  if (!j.usage) return Status::Ok();
+  std::string bytes;
+  wire::EncodeMsgpack(j.usage->ToDatum(), &bytes);
+  put_usage_.Reset();
+  put_usage_.Bind(1, j.seq).Bind(2, bytes).Step();
+  return put_usage_.status();
+}
+
 Status Journal::InsertFile(const std::string& hash, const std::string& name, const std::string& content) {
   insert_file_.Reset();
   insert_file_.Bind(1, hash).Bind(2, name).Bind(3, content).Step();
@@ -279,6 +294,7 @@ Status Journal::InsertJob(const Job& j) {
   insert_job_.Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);
   insert_job_.Bind(14, j.lost).Bind(15, j.decided_by).Bind(16, j.run).Bind(17, j.first_attempt).Step();
   if (!insert_job_.status().ok()) return insert_job_.status();
+  if (Status s = PutUsage(j); !s.ok()) return s;
   return MarkLogTruncated(j);
 }
 
@@ -292,6 +308,7 @@ Status Journal::UpdateJob(const Job& j) {
   update_job_.Bind(6, j.reason).Bind(7, j.started_ms).Bind(8, j.finished_ms).Bind(9, j.lost);
   update_job_.Bind(10, j.decided_by).Step();
   if (!update_job_.status().ok()) return update_job_.status();
+  if (Status s = PutUsage(j); !s.ok()) return s;
   return MarkLogTruncated(j);
 }
 

@@ -26,7 +26,8 @@ inline constexpr const char* kLiveJobSql =
 #define TITAN_JOB_COLUMNS                                                                                \
   "id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms, started_ms, " \
   "finished_ms, lost, exit_code IS NULL, decided_by, run, first_attempt, "                               \
-  "seq IN (SELECT seq FROM truncated_logs)"
+  "seq IN (SELECT seq FROM truncated_logs), "                                                            \
+  "coalesce((SELECT usage FROM job_usage WHERE job_usage.seq = jobs.seq), x'')"
 #define TITAN_DAG_COLUMNS "id, name, agent_run_id, submitted_ms, job_ids, job_runs, seq"
 
 // A job's secret_env is sealed (security::SecretBox) before it is written: its spec row holds
@@ -56,7 +57,8 @@ class Journal {
   Status SetFullForTesting(bool full);
 
   Status InsertFile(const std::string& hash, const std::string& name, const std::string& content);
-  // Each also records, once, that the job's log is incomplete (job.log_truncated).
+  // Each also records, once, that the job's log is incomplete (job.log_truncated), and what its last
+  // finished run used (job.usage, a row of job_usage).
   Status InsertJob(const Job& job);
   Status UpdateJob(const Job& job);
   Status InsertDag(const Dag& dag);
@@ -124,6 +126,7 @@ class Journal {
   Status QueryInt(const char* sql, int64_t* out);  // the first column of the first row
   Status PrepareFinds();                           // the statements of journal_find.cc
   Status MarkLogTruncated(const Job& job);         // when job.log_truncated: its row in truncated_logs
+  Status PutUsage(const Job& job);                 // when job.usage: its row in job_usage
   Status LoadFiles(const Visitor& visit);
   Status LoadJobs(const Visitor& visit, bool salvage, LoadReport* report);
   Status LoadDags(const Visitor& visit, bool salvage, LoadReport* report);
@@ -163,7 +166,7 @@ class Journal {
   sqlite::Db db_;
   sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
       delete_schedule_, find_latest_, find_run_, find_dag_, scan_jobs_, delete_job_, delete_dag_,
-      mark_truncated_, delete_truncated_;
+      mark_truncated_, delete_truncated_, put_usage_, delete_usage_;
   security::AuditLog audit_;  // after db_: its statements are finalized before the connection closes
   bool in_txn_ = false;
 };

@@ -21,6 +21,7 @@ Status Journal::PrepareFinds() {
        "LIMIT ?2"},
       {&delete_job_, "DELETE FROM jobs WHERE seq BETWEEN ?1 AND ?2"},
       {&delete_truncated_, "DELETE FROM truncated_logs WHERE seq BETWEEN ?1 AND ?2"},
+      {&delete_usage_, "DELETE FROM job_usage WHERE seq BETWEEN ?1 AND ?2"},
       {&delete_dag_, "DELETE FROM dags WHERE id = ?1"},
   };
   for (const auto& st : statements) {
@@ -108,7 +109,10 @@ Status Journal::DeleteJobs(int64_t first, int64_t last) {
   if (!delete_job_.status().ok()) return delete_job_.status();
   delete_truncated_.Reset();  // their marks of an incomplete log go with them
   delete_truncated_.Bind(1, first).Bind(2, last).Step();
-  return delete_truncated_.status();
+  if (!delete_truncated_.status().ok()) return delete_truncated_.status();
+  delete_usage_.Reset();  // and what they used
+  delete_usage_.Bind(1, first).Bind(2, last).Step();
+  return delete_usage_.status();
 }
 
 Status Journal::DeleteDag(const std::string& id) {

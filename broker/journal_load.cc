@@ -103,6 +103,15 @@ Result<Job> Journal::ReadJob(sqlite::Statement& row) {
   j.run = std::max<int64_t>(1, row.ColumnInt(16));
   j.first_attempt = std::max<int64_t>(1, row.ColumnInt(17));
   j.log_truncated = row.ColumnInt(18) != 0;
+  if (const std::string_view usage = row.ColumnBlob(19); !usage.empty()) {
+    wire::Datum d;
+    std::string error;
+    if (!wire::DecodeMsgpack(usage, 1 << 16, &d, &error))
+      return Status::Invalid("has a usage that does not decode: " + error);
+    Result<wire::JobUsage> decoded = wire::JobUsage::From(d);
+    if (!decoded.ok()) return Status::Invalid("has a usage that does not read: " + decoded.message());
+    j.usage = std::move(decoded).value();
+  }
   return j;
 }
 

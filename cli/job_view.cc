@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/exit_reason.h"
+#include "cli/limits_view.h"
 #include "cli/machine_view.h"
 
 namespace titan::cli {
@@ -86,6 +87,12 @@ JobView JobFromInfo(const wire::JobInfo& job) {
   v.up_since_ms = job.up_since_ms;
   v.secret_env = job.secret_env.value_or(std::vector<std::string>{});
   v.log_truncated = job.log_truncated.value_or(false);
+  v.max_memory = job.max_memory;
+  v.max_cpu = job.max_cpu;
+  v.cpu_cores = job.cpu_cores;
+  v.max_iobps = job.max_iobps;
+  v.max_processes = job.max_processes;
+  v.usage = job.usage;
   return v;
 }
 
@@ -149,6 +156,8 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
   line("parents:", Join(job.parents, ", "));
   line("dag:", job.dag);
   line("secrets:", Join(job.secret_env, ", "));
+  line("limits:", RenderLimits(job.max_memory, job.max_cpu, job.cpu_cores, job.max_iobps, job.max_processes));
+  line("usage:", RenderUsage(job.usage));
   if (job.kind == "GATE") {
     line("gate:", JsonString(job.message));
     line("decided by:", job.decided_by);
@@ -285,6 +294,8 @@ void RenderWorkers(const std::vector<wire::WorkerInfo>& workers, std::ostringstr
     if (const std::string machine = w.machine ? RenderMachine(*w.machine) : ""; !machine.empty()) {
       out << "    " << machine << '\n';
     }
+    if (const std::string controls = RenderControls(w.controls, w.limits_via); !controls.empty())
+      out << "    " << controls << '\n';
     for (const std::string& id : w.running) out << "    \u2514\u2500\u2500 " << id << '\n';
   }
 }

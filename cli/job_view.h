@@ -29,6 +29,10 @@ struct JobView {
   std::optional<int64_t> up_since_ms;   // SERVICE: when its current process started (its last restart)
   std::vector<std::string> secret_env;  // "NAME=****" per secret (the broker never reports a value)
   bool log_truncated = false;           // some of its output was lost to a full disk
+  // Its limits as submitted, and what its last finished run used (docs/job-control.md).
+  std::optional<int64_t> max_memory, max_cpu, max_iobps, max_processes;
+  std::optional<std::string> cpu_cores;
+  std::optional<wire::JobUsage> usage;
 };
 JobView JobFromInfo(const wire::JobInfo& job);
 // The same from a JobInfo map; a map that is not a JobInfo gives an empty view.

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "cli/pipeline_files.h"
+#include "cli/pipeline_limits.h"
 #include "cli/yaml_fields.h"
 
 namespace titan::cli {
@@ -188,7 +189,7 @@ class Parser {
 
   wire::JobSpec TitanJob(const YAML::Node& node, int index) {
     const YamlFields job(node, JobName(node, index, "id"));
-    job.CheckKeys(kTitanJobKeys);
+    job.CheckKeys(WithLimitKeys(kTitanJobKeys));
     job.Require("id", "a unique job id");
     const bool uses_file = UsesFile(job);
     wire::JobSpec spec{.id = job.Text("id")};
@@ -229,7 +230,7 @@ class Parser {
 
   wire::JobSpec JobletJob(const YAML::Node& node, int index) {
     const YamlFields job(node, JobName(node, index, "name"));
-    job.CheckKeys(kJobletJobKeys);
+    job.CheckKeys(WithLimitKeys(kJobletJobKeys));
     job.Require("name", "a unique job name");
     job.Require("command", "the program to run");
     const std::string name = job.Text("name"), command = job.Text("command");
@@ -279,6 +280,7 @@ class Parser {
       }
       spec->on_worker_lost = lost;
     }
+    ReadLimitKeys(job, spec);
   }
 
   PipelineFiles files_;

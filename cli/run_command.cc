@@ -190,6 +190,7 @@ void AddRunCommand(CLI::App& app, const Target& target, const std::vector<std::s
          "when its worker is lost: requeue (run it again elsewhere, the default) or fail (never run it "
          "twice)")
       ->check(CLI::IsMember({"requeue", "fail"}));
+  AddLimitOptions(cmd, &a->limits);
   cmd->add_flag("--wait,-w", a->wait, "print the job's output as it runs and exit when it ends");
   cmd->add_flag(
       "--archive", a->archive,

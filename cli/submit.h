@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/limit_options.h"
 #include "schemas/generated/messages.h"
 
 namespace titan::cli {
@@ -33,6 +34,7 @@ struct RunArgs {
   std::string health_cmd;               // SERVICE: exit 0 means healthy
   std::optional<int64_t> max_restarts;  // SERVICE: crashes in a row before it is FAILED
   std::string on_worker_lost;           // empty: the broker's default (requeue); "fail": never run twice
+  LimitArgs limits;                     // --max-memory, --max-cpu, --cpu-cores, --max-iobps, --max-processes
 };
 
 // "<file stem>-<8 hex digits of random>": "etl.py" with 0x1a2b3c4d -> "etl-1a2b3c4d".

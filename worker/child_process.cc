@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -91,15 +92,18 @@ struct ChildSetup {
   char* const* envp;
   const char* cwd;  // nullptr: keep ours
   int stdin_fd, stdout_fd, stderr_fd;
-  int cgroup_procs_fd;  // -1: none
-  int death_signal;     // 0: none
+  const int* cgroup_procs_fds;  // each cgroup's cgroup.procs, opened for writing
+  int cgroup_count;
+  const cpu_set_t* cpus;  // nullptr: keep ours
+  int death_signal;       // 0: none
   pid_t parent;
   // Written by the child (it shares our memory until it execs or exits): what failed, and errno.
   volatile int failed_step = 0;  // a Step
+  volatile int failed_cgroup = 0;
   volatile int error = 0;
 };
 
-enum Step { kNone, kParentGone, kCgroup, kChdir, kExec, kSetup };
+enum Step { kNone, kParentGone, kCgroup, kAffinity, kChdir, kExec, kSetup };
 
 [[noreturn]] void Fail(ChildSetup* s, Step step) {
   s->error = errno;
@@ -118,7 +122,11 @@ enum Step { kNone, kParentGone, kCgroup, kChdir, kExec, kSetup };
     if (prctl(PR_SET_PDEATHSIG, s->death_signal) != 0) Fail(s, kSetup);
     if (getppid() != s->parent) Fail(s, kParentGone);
   }
-  if (s->cgroup_procs_fd >= 0 && write(s->cgroup_procs_fd, "0", 1) != 1) Fail(s, kCgroup);
+  for (int i = 0; i < s->cgroup_count; ++i) {
+    s->failed_cgroup = i;
+    if (write(s->cgroup_procs_fds[i], "0", 1) != 1) Fail(s, kCgroup);
+  }
+  if (s->cpus != nullptr && sched_setaffinity(0, sizeof(cpu_set_t), s->cpus) != 0) Fail(s, kAffinity);
   if (dup2(s->stdin_fd, STDIN_FILENO) < 0 || dup2(s->stdout_fd, STDOUT_FILENO) < 0 ||
       dup2(s->stderr_fd, STDERR_FILENO) < 0)
     Fail(s, kSetup);
@@ -161,7 +169,10 @@ Status SpawnError(const ChildSetup& setup, const SpawnSpec& spec) {
     case kParentGone:
       return Status::Error("cannot run '" + spec.argv[0] + "': this process is ending");
     case kCgroup:
-      return ErrnoStatus("cannot run '" + spec.argv[0] + "' in cgroup '" + spec.cgroup + "'", err);
+      return ErrnoStatus(
+          "cannot run '" + spec.argv[0] + "' in cgroup '" + spec.cgroups[setup.failed_cgroup] + "'", err);
+    case kAffinity:
+      return ErrnoStatus("cannot pin '" + spec.argv[0] + "' to its CPUs (sched_setaffinity)", err);
     case kChdir:
       return ErrnoStatus("cannot use working directory '" + spec.cwd + "'", err);
     case kExec:
@@ -249,12 +260,22 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
       if (Status s = MakeOutputPipe(&err_r, &err_w); !s.ok()) return s;
     }
   }
-  UniqueFd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC)), cgroup_procs;
+  UniqueFd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!null_in.valid()) return ErrnoStatus("cannot open '/dev/null'", errno);
-  if (!spec.cgroup.empty()) {
-    const std::string procs = spec.cgroup + "/cgroup.procs";
-    cgroup_procs.Reset(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!cgroup_procs.valid()) return ErrnoStatus("cannot open '" + procs + "'", errno);
+  if (spec.cgroups.size() > kMaxSpawnCgroups) return Status::Error("cannot spawn: more than 8 cgroups");
+  std::vector<UniqueFd> cgroup_procs;
+  std::vector<int> procs_fds;
+  for (const std::string& cgroup : spec.cgroups) {
+    const std::string procs = cgroup + "/cgroup.procs";
+    cgroup_procs.emplace_back(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!cgroup_procs.back().valid()) return ErrnoStatus("cannot open '" + procs + "'", errno);
+    procs_fds.push_back(cgroup_procs.back().get());
+  }
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  for (const int cpu : spec.cpus) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return Status::Error("cannot pin to CPU " + std::to_string(cpu));
+    CPU_SET(cpu, &cpus);
   }
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(env);
@@ -265,7 +286,9 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
                    .stdin_fd = null_in.get(),
                    .stdout_fd = out_w.get(),
                    .stderr_fd = err_w.valid() ? err_w.get() : out_w.get(),
-                   .cgroup_procs_fd = cgroup_procs.get(),
+                   .cgroup_procs_fds = procs_fds.data(),
+                   .cgroup_count = static_cast<int>(procs_fds.size()),
+                   .cpus = spec.cpus.empty() ? nullptr : &cpus,
                    .death_signal = spec.parent_death_signal,
                    .parent = ::getpid()};
   const Result<pid_t> pid = VforkExec(&setup);

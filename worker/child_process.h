@@ -14,6 +14,8 @@
 
 namespace titan::exec {
 
+inline constexpr size_t kMaxSpawnCgroups = 8;
+
 struct SpawnSpec {
   // argv[0] is the program. Without a '/', it is searched on the PATH found in `env` (or
   // /usr/local/bin:/usr/bin:/bin when `env` has none); with a '/', a relative path is taken from `cwd`.
@@ -37,9 +39,13 @@ struct SpawnSpec {
   // from a thread that lives as long as the process (every node spawns from its loop thread). 0: none
   // (a process that must outlive us). It is not inherited by the child's own children.
   int parent_death_signal = SIGKILL;
-  // When set, a cgroup directory (cgroup.procs inside it) the child joins before exec, so that
-  // everything it starts is in it too, setsid or not (worker/job_cgroup.h).
-  std::string cgroup;
+  // Cgroup directories (cgroup.procs inside each) the child joins before exec, so that everything it
+  // starts is in them too, setsid or not, and held to their limits from its first instruction
+  // (worker/job_cgroup.h). At most kMaxSpawnCgroups.
+  std::vector<std::string> cgroups;
+  // When not empty, the CPUs the child may run on (sched_setaffinity before exec): pinning where no
+  // cpuset cgroup can. Its children inherit it.
+  std::vector<int> cpus;
 };
 
 // The path to exec for program `name`: `name` itself when it has a '/', else the first

@@ -28,12 +28,14 @@ void WorkerCore::Stop(Run& run, std::string reason, bool by_cancel, int64_t now)
   run.kill_at = now + c_.kill_grace_ms;
 }
 
-void WorkerCore::OnExit(const std::string& id, const exec::ExitStatus& status, Instant at) {
+void WorkerCore::OnExit(const std::string& id, const exec::ExitStatus& status, Instant at,
+                        const RunUsage& usage) {
   const int64_t now = at.mono_ms;
   auto it = runs_.find(id);
   if (it == runs_.end() || it->second.pid < 0 || it->second.exit) return;
   Run& run = it->second;
   run.exit = status;
+  run.usage = usage;
   if (run.service) {  // nothing left to probe
     run.service->StopProbing();
     Emit(For(Command::Kind::kStopProbe, id));
@@ -179,6 +181,9 @@ wire::JobResult WorkerCore::ResultOf(const Run& run) const {
   const exec::ExitStatus st = run.exit.value_or(exec::ExitStatus{});
   const bool exited = st.kind == exec::ExitStatus::Kind::kExited;
   std::string reason = run.end_reason;
+  // The kernel's kill for the memory limit (its cgroup counted it), not a bare signal number.
+  if (reason.empty() && !st.success() && run.usage.memory_killed && run.max_memory > 0)
+    reason = MemoryLimitReason(run.max_memory);
   if (reason.empty() && !st.success()) reason = st.Render();
   wire::JobResult result{.id = run.id,
                          .attempt = run.attempt,
@@ -188,6 +193,7 @@ wire::JobResult WorkerCore::ResultOf(const Run& run) const {
   if (!reason.empty()) result.reason = std::move(reason);
   if (run.fenced) result.fenced = true;
   if (run.log_truncated) result.log_truncated = true;
+  result.usage = run.usage.usage;
   return result;
 }
 

@@ -1,5 +1,5 @@
-// Job cgroups: finding a writable hierarchy (v2, or v1's pids controller), creating a job's cgroup,
-// signalling its processes, and the kill-until-empty loop that ends it.
+// Job cgroups: finding the writable hierarchies (v2, or v1's controllers), creating a job's cgroups with
+// its limits, signalling its processes, and the kill-until-empty loop that ends them.
 #include "worker/job_cgroup.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -111,25 +112,85 @@ std::string WorkerCgroupKey(const std::string& worker_name, const std::string& d
   return key + suffix;
 }
 
-Result<std::string> OpenWorkerCgroupDir(const std::string& key, const std::string& mount_root) {
-  std::string dir;
-  if (FsType(mount_root) == kCgroup2Magic) {
-    dir = mount_root + OwnCgroup("") + "/titan-" + key;
-  } else if (FsType(mount_root + "/pids") == kCgroupMagic) {
-    dir = mount_root + "/pids" + OwnCgroup("pids") + "/titan/" + key;
-  } else {
-    return Status::Error("no cgroup v2 at " + mount_root + " and no v1 pids hierarchy at " + mount_root +
-                         "/pids");
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return Status::Error("cannot create cgroup '" + dir + "': " + ec.message() +
-                         " (job cgroups need root or a cgroup delegated to this user)");
+namespace {
+
+// The v1 hierarchies a job joins, the one whose process list is used first.
+constexpr const char* kV1Hierarchies[] = {"pids", "memory", "cpu", "cpuacct", "cpuset", "blkio"};
+
+// mkdir -p of `rel` under the existing `base`, giving each new cpuset level its parent's cpus and mems.
+Status MakeLevels(const std::string& base, const std::string& rel, bool cpuset) {
+  std::string dir = base;
+  for (const auto& part : std::filesystem::path(rel)) {
+    if (part.empty() || part == "/") continue;
+    dir += "/" + part.string();
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+      return ErrnoStatus(
+          "cannot create cgroup '" + dir + "' (job cgroups need root or a cgroup delegated to this user)",
+          errno);
+    if (cpuset) {
+      if (Status s = InheritCpuset(dir); !s.ok()) return s;
+    }
   }
   if (::access((dir + "/cgroup.procs").c_str(), W_OK) != 0)
     return ErrnoStatus("cannot use cgroup '" + dir + "'", errno);
-  return dir;
+  return Status::Ok();
+}
+
+Result<WorkerCgroups> OpenV2(const std::string& key, const std::string& mount_root) {
+  WorkerCgroups w{.version = CgroupVersion::kV2, .primary = ""};
+  const std::string own = OwnCgroup("");
+  if (Status s = MakeLevels(mount_root, own + "/titan-" + key, false); !s.ok()) return s;
+  const std::string dir = mount_root + (own == "/" ? "" : own) + "/titan-" + key;
+  EnableV2Controllers(dir);
+  w.dirs[""] = dir;
+  return w;
+}
+
+Result<WorkerCgroups> OpenV1(const std::string& key, const std::string& mount_root) {
+  WorkerCgroups w{.version = CgroupVersion::kV1};
+  std::string errors;
+  for (const char* h : kV1Hierarchies) {
+    const std::string root = mount_root + "/" + h;
+    if (FsType(root) != kCgroupMagic) continue;
+    const std::string own = OwnCgroup(h);
+    const std::string rel = (own == "/" ? "" : own) + "/titan/" + key;
+    if (Status s = MakeLevels(root, rel, std::string(h) == "cpuset"); !s.ok()) {
+      errors += (errors.empty() ? "" : "; ") + s.message();
+      continue;
+    }
+    w.dirs[h] = root + rel;
+    if (w.primary.empty()) w.primary = h;
+  }
+  if (w.dirs.empty()) {
+    return Status::Error(errors.empty()
+                             ? "no cgroup v2 at " + mount_root + " and no v1 hierarchy under " + mount_root
+                             : errors);
+  }
+  return w;
+}
+
+}  // namespace
+
+std::vector<std::string> WorkerCgroups::Unique() const {
+  std::vector<std::string> out;
+  std::vector<std::filesystem::path> seen;
+  auto add = [&](const std::string& dir) {
+    std::error_code ec;
+    const std::filesystem::path real = std::filesystem::weakly_canonical(dir, ec);
+    if (std::find(seen.begin(), seen.end(), real) != seen.end()) return;
+    seen.push_back(real);
+    out.push_back(dir);
+  };
+  if (auto it = dirs.find(primary); it != dirs.end()) add(it->second);
+  for (const auto& [key, dir] : dirs) add(dir);
+  return out;
+}
+
+Result<WorkerCgroups> OpenWorkerCgroups(const std::string& key, const std::string& mount_root) {
+  Result<WorkerCgroups> w =
+      FsType(mount_root) == kCgroup2Magic ? OpenV2(key, mount_root) : OpenV1(key, mount_root);
+  if (w.ok()) w->devices = BlockDevices();
+  return w;
 }
 
 int EndCgroupsUnder(const std::string& dir, bool remove_dir) {
@@ -154,12 +215,38 @@ Result<JobCgroup> JobCgroup::Create(std::string path) {
   return JobCgroup(std::move(path));
 }
 
-JobCgroup::JobCgroup(JobCgroup&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+Result<JobCgroup> JobCgroup::Create(const WorkerCgroups& worker, const std::string& name,
+                                    const JobLimits& limits) {
+  JobCgroup job;
+  job.version_ = worker.version;
+  for (const std::string& dir : worker.Unique()) {
+    Result<JobCgroup> one = Create(dir + "/" + name);
+    if (!one.ok()) return one.status();  // `job` ends (removes) those made so far
+    job.paths_.push_back(std::exchange(one->path_, {}));
+    one->paths_.clear();
+  }
+  job.path_ = job.paths_.empty() ? "" : job.paths_.front();
+  for (const auto& [key, dir] : worker.dirs) job.dirs_[key] = dir + "/" + name;
+  if (worker.version == CgroupVersion::kV1 && worker.dirs.count("cpuset")) {
+    if (Status s = InheritCpuset(job.dirs_["cpuset"]); !s.ok()) return s;
+  }
+  if (Status s = ApplyLimits(worker.version, job.dirs_, limits, worker.devices); !s.ok()) return s;
+  return job;
+}
+
+JobCgroup::JobCgroup(JobCgroup&& other) noexcept
+    : path_(std::exchange(other.path_, {})),
+      paths_(std::exchange(other.paths_, {})),
+      version_(other.version_),
+      dirs_(std::exchange(other.dirs_, {})) {}
 
 JobCgroup& JobCgroup::operator=(JobCgroup&& other) noexcept {
   if (this != &other) {
     (void)End();
     path_ = std::exchange(other.path_, {});
+    paths_ = std::exchange(other.paths_, {});
+    version_ = other.version_;
+    dirs_ = std::exchange(other.dirs_, {});
   }
   return *this;
 }
@@ -168,10 +255,17 @@ void JobCgroup::Signal(int sig) const {
   if (!path_.empty()) SignalAll(path_, sig);
 }
 
+// The primary cgroup is emptied first; a process is in every hierarchy's cgroup of the job, so the
+// others are empty then (each is still checked) and removed.
 Status JobCgroup::End(std::chrono::milliseconds limit) {
-  if (path_.empty()) return Status::Ok();
-  const std::string path = std::exchange(path_, {});
-  return KillAndRemove(path, limit);
+  path_.clear();
+  dirs_.clear();
+  Status first = Status::Ok();
+  for (const std::string& path : std::exchange(paths_, {})) {
+    Status s = KillAndRemove(path, limit);
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
 }
 
 }  // namespace titan::exec

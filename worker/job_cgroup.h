@@ -1,13 +1,15 @@
-// JobCgroup: one job's own cgroup, so that every process the job starts (with setsid too) can be found
-// and killed when the job ends, and a worker's directory of them, so that what a killed worker's jobs
-// left is ended by its reaper or its next life. The job-control issue adds resource limits (memory,
-// cpu controllers) to the same per-job cgroups.
+// JobCgroup: one job's own cgroups, so that every process the job starts (with setsid too) can be found
+// and killed when the job ends and is held to the job's limits (memory, cpu, cpuset, io, pids), and a
+// worker's directories of them, so that what a killed worker's jobs left is ended by its reaper or its
+// next life. On cgroup v2 a job has one cgroup; on v1 one in each hierarchy the worker can write.
 #pragma once
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
+#include "worker/cgroup_files.h"
 
 namespace titan::exec {
 
@@ -16,11 +18,25 @@ namespace titan::exec {
 // have a worker named <host>-w1).
 std::string WorkerCgroupKey(const std::string& worker_name, const std::string& data_dir);
 
-// Creates and returns the directory for the job cgroups of the worker `key`: on cgroup v2 (`mount_root`
-// is a cgroup2 mount) <our cgroup>/titan-<key>, on v1 in the pids hierarchy
-// <mount_root>/pids/<our pids cgroup>/titan/<key>. Error (the caller falls back to process groups and
-// says that setsid escapes are possible): no such hierarchy is mounted, or it is not writable here.
-Result<std::string> OpenWorkerCgroupDir(const std::string& key,
+// A worker's directories for its job cgroups.
+struct WorkerCgroups {
+  CgroupVersion version = CgroupVersion::kV1;
+  CgroupDirs dirs;                   // the worker's directory in each hierarchy (cgroup_files.h)
+  std::string primary;               // the key whose cgroup.procs lists a job's processes ("pids" on v1)
+  std::vector<std::string> devices;  // block devices io limits apply to
+  // The distinct directories, the primary first (hierarchies mounted together share one).
+  std::vector<std::string> Unique() const;
+  std::vector<std::string> controls() const { return ControlsOf(version, dirs); }
+  const char* via() const { return version == CgroupVersion::kV2 ? "cgroup v2" : "cgroup v1"; }
+};
+
+// Creates the directories for the job cgroups of the worker `key`: on cgroup v2 (`mount_root` is a
+// cgroup2 mount) <our cgroup>/titan-<key>, with the controllers it may delegate enabled below it; on v1
+// <mount_root>/<controller>/<our cgroup there>/titan/<key> in each of the pids, memory, cpu, cpuacct,
+// cpuset and blkio hierarchies that is mounted and writable (cpuset levels get their parent's cpus and
+// mems). Error (the caller falls back to process groups and says that setsid escapes are possible, and
+// enforces no cgroup limit): no such hierarchy is mounted, or none is writable here.
+Result<WorkerCgroups> OpenWorkerCgroups(const std::string& key,
                                         const std::string& mount_root = "/sys/fs/cgroup");
 
 // Ends every job cgroup under `dir` (their processes are SIGKILLed until none is left) and removes
@@ -31,9 +47,13 @@ int EndCgroupsUnder(const std::string& dir, bool remove_dir);
 // One job's cgroup. Move-only; the destructor ends it (End()).
 class JobCgroup {
  public:
-  // Creates the cgroup directory `path`; one left there (an earlier run of the job) is ended first.
-  // Error: mkdir failed (named).
+  // Creates the cgroup directory `path` (one hierarchy, no limits); one left there (an earlier run of the
+  // job) is ended first. Error: mkdir failed (named).
   static Result<JobCgroup> Create(std::string path);
+  // Creates the job's cgroup `name` in each of the worker's directories and writes `limits` into them
+  // before any process joins. Error: a directory or a limit could not be made (named); nothing is left.
+  static Result<JobCgroup> Create(const WorkerCgroups& worker, const std::string& name,
+                                  const JobLimits& limits);
 
   JobCgroup() = default;  // holds no cgroup
   JobCgroup(JobCgroup&& other) noexcept;
@@ -42,7 +62,11 @@ class JobCgroup {
   JobCgroup& operator=(const JobCgroup&) = delete;
   ~JobCgroup() { (void)End(); }
 
-  const std::string& path() const { return path_; }  // "" when empty
+  const std::string& path() const { return path_; }  // the primary cgroup; "" when empty
+  // Every cgroup of the job, the primary first: a process joins them all (SpawnSpec::cgroups).
+  const std::vector<std::string>& paths() const { return paths_; }
+  // What the job's processes used so far (its cgroups' counters).
+  CgroupUsage Usage() const { return ReadUsage(version_, dirs_); }
   // Sends `sig` to every process in the cgroup now (one pass; no waiting).
   void Signal(int sig) const;
   // SIGKILLs every process in the cgroup until none is left (within `limit`), then removes it; the
@@ -51,8 +75,11 @@ class JobCgroup {
   Status End(std::chrono::milliseconds limit = std::chrono::seconds(1));
 
  private:
-  explicit JobCgroup(std::string path) : path_(std::move(path)) {}
+  explicit JobCgroup(std::string path) : path_(path), paths_{std::move(path)} {}
   std::string path_;
+  std::vector<std::string> paths_;
+  CgroupVersion version_ = CgroupVersion::kV1;
+  CgroupDirs dirs_;  // by hierarchy key, for Usage
 };
 
 }  // namespace titan::exec

@@ -4,7 +4,9 @@
 #include "worker/job_cgroup.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "worker/child_process.h"
@@ -25,19 +27,24 @@ TEST(WorkerCgroupKey, IsTheNameAndAHashOfTheDataDirectory) {
 class JobCgroupTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Result<std::string> dir = OpenWorkerCgroupDir(WorkerCgroupKey("exec-test", tmp_.path()));
-    if (!dir.ok()) GTEST_SKIP() << "no writable cgroup here: " << dir.message();
-    dir_ = *dir;
+    Result<WorkerCgroups> worker = OpenWorkerCgroups(WorkerCgroupKey("exec-test", tmp_.path()));
+    if (!worker.ok()) GTEST_SKIP() << "no writable cgroup here: " << worker.message();
+    worker_ = *worker;
+    dir_ = worker_.Unique().front();
     BecomeSubreaper();  // the escaped processes become ours to reap
   }
   void TearDown() override {
-    if (!dir_.empty()) EndCgroupsUnder(dir_, /*remove_dir=*/true);
+    for (const std::string& dir : worker_.Unique()) EndCgroupsUnder(dir, /*remove_dir=*/true);
   }
 
   // Starts `sh -c script` in the cgroup `path`; returns the pid the script prints first.
   pid_t StartIn(const std::string& path, const std::string& script, std::optional<ChildProcess>* child) {
+    return StartIn(std::vector<std::string>{path}, script, child);
+  }
+  pid_t StartIn(const std::vector<std::string>& paths, const std::string& script,
+                std::optional<ChildProcess>* child) {
     SpawnSpec spec = Command({"sh", "-c", script});
-    spec.cgroup = path;
+    spec.cgroups = paths;
     Result<ChildProcess> spawned = ChildProcess::Spawn(spec);
     EXPECT_TRUE(spawned.ok()) << spawned.message();
     if (!spawned.ok()) return -1;
@@ -47,6 +54,7 @@ class JobCgroupTest : public ::testing::Test {
   }
 
   TempDir tmp_;
+  WorkerCgroups worker_;
   std::string dir_;
 };
 
@@ -76,9 +84,101 @@ TEST_F(JobCgroupTest, APreviousLifesCgroupsAreEndedAndRemoved) {
   EXPECT_TRUE(std::filesystem::exists(dir_));
 }
 
+// A job's limits, written into its cgroups before its first process joins (v1 or v2, whichever this
+// machine has), and its counters read back.
+class JobLimitsCgroupTest : public JobCgroupTest {
+ protected:
+  void SetUp() override {
+    JobCgroupTest::SetUp();
+    if (IsSkipped()) return;
+    for (const char* c : {"memory", "cpuset", "pids"}) {
+      if (std::ranges::count(worker_.controls(), c) == 0) GTEST_SKIP() << "this machine's cgroups lack " << c;
+    }
+  }
+  // Runs `script` in a new job cgroup with `limits` to its end; returns its exit and its counters.
+  std::pair<std::optional<ExitStatus>, CgroupUsage> RunWith(const JobLimits& limits,
+                                                            const std::string& script,
+                                                            std::string* output = nullptr) {
+    Result<JobCgroup> cgroup = JobCgroup::Create(worker_, "limited", limits);
+    EXPECT_TRUE(cgroup.ok()) << cgroup.message();
+    if (!cgroup.ok()) return {};
+    SpawnSpec spec = Command({"sh", "-c", script});
+    spec.cgroups = cgroup->paths();
+    Result<ChildProcess> child = ChildProcess::Spawn(spec);
+    EXPECT_TRUE(child.ok()) << child.message();
+    if (!child.ok()) return {};
+    const std::optional<std::string> out = ReadToEof(child->stdout_fd(), std::chrono::seconds(60));
+    if (output) *output = out.value_or("");
+    std::optional<ExitStatus> exit = WaitForExit(*child, std::chrono::seconds(60));
+    const CgroupUsage usage = cgroup->Usage();
+    EXPECT_TRUE(cgroup->End().ok());
+    for (const std::string& dir : worker_.Unique()) EXPECT_FALSE(std::filesystem::exists(dir + "/limited"));
+    return {exit, usage};
+  }
+};
+
+TEST_F(JobLimitsCgroupTest, AProcessOverItsMemoryLimitIsKilledAndTheKillIsCounted) {
+  const auto [exit, usage] = RunWith(JobLimits{.memory_mb = 64},
+                                     "exec python3 -c \"b = bytearray(200 * 1024 * 1024); b[::4096] = b'x' * "
+                                     "len(b[::4096]); print(len(b))\"");
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(ExitStatus::Kind::kSignaled, exit->kind) << exit->Render();
+  EXPECT_EQ(SIGKILL, exit->signal);
+  EXPECT_GE(usage.oom_kills, 1);
+  ASSERT_TRUE(usage.peak_memory_bytes);
+  EXPECT_LE(*usage.peak_memory_bytes, 64 * 1024 * 1024);
+  EXPECT_GT(*usage.peak_memory_bytes, 32 * 1024 * 1024);
+}
+
+TEST_F(JobLimitsCgroupTest, AProcessUnderItsMemoryLimitRunsAndItsUsageIsCounted) {
+  const auto [exit, usage] = RunWith(JobLimits{.memory_mb = 256},
+                                     "exec python3 -c \"b = bytearray(100 * 1024 * 1024); b[::4096] = b'x' * "
+                                     "len(b[::4096]); print(len(b))\"");
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->success()) << exit->Render();
+  EXPECT_EQ(0, usage.oom_kills);
+  EXPECT_GE(usage.peak_memory_bytes.value_or(0), 100 * 1024 * 1024);
+  EXPECT_TRUE(usage.cpu_ms);
+}
+
+TEST_F(JobLimitsCgroupTest, CpuCoresPinTheJobAndItsChildren) {
+  std::string out;
+  const auto [exit, usage] =
+      RunWith(JobLimits{.cpus = "0"}, "sh -c 'grep Cpus_allowed_list /proc/self/status'", &out);
+  ASSERT_TRUE(exit && exit->success());
+  EXPECT_EQ("Cpus_allowed_list:\t0\n", out);
+}
+
+TEST_F(JobLimitsCgroupTest, AProcessLimitStopsAForkBombAndNothingIsLeft) {
+  // Forks sleepers (their stdout closed) until fork fails, then prints how many it made.
+  const std::string bomb =
+      "import os, time\n"
+      "n = 0\n"
+      "try:\n"
+      "    while n < 500:\n"
+      "        if os.fork() == 0:\n"
+      "            os.close(1); time.sleep(600); os._exit(0)\n"
+      "        n += 1\n"
+      "except OSError as e:\n"
+      "    print(n, e.errno)\n";
+  std::string out;
+  const auto [exit, usage] = RunWith(JobLimits{.processes = 20}, "exec python3 -c '" + bomb + "'", &out);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ("19 11\n", out);  // 20 with the forker itself; EAGAIN
+  // RunWith ended the cgroup: its sleepers are gone with it (pgrep finds none of this test's).
+}
+
+TEST(SchedAffinity, PinsAChildWithoutACpusetCgroup) {
+  SpawnSpec spec = Command({"grep", "Cpus_allowed_list", "/proc/self/status"});
+  spec.cpus = {0};
+  Result<ChildProcess> child = ChildProcess::Spawn(spec);
+  ASSERT_TRUE(child.ok()) << child.message();
+  EXPECT_EQ("Cpus_allowed_list:\t0\n", ReadToEof(child->stdout_fd()).value_or(""));
+}
+
 TEST(JobCgroup, ASpawnIntoAMissingCgroupNamesIt) {
   SpawnSpec spec = Command({"true"});
-  spec.cgroup = "/nonexistent/cgroup";
+  spec.cgroups = {"/nonexistent/cgroup"};
   EXPECT_EQ("cannot open '/nonexistent/cgroup/cgroup.procs': No such file or directory",
             ChildProcess::Spawn(spec).message());
 }

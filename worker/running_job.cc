@@ -5,11 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "artifacts/artifact_name.h"
 #include "artifacts/zip_archive.h"
+#include "base/cpu_list.h"
 #include "security/credential.h"
+#include "worker/job_limits.h"
 #include "worker/secret_mask.h"
 #include "worker/shared_script.h"
 
@@ -98,12 +101,16 @@ Result<std::string> PlaceDagScript(const std::string& content, const std::string
   return shared->path;
 }
 
-// Spawns job.spawn (in a fresh cgroup when it names one) and captures its output into job.log.
+// Spawns job.spawn (in fresh cgroups holding its limits, when the worker has them) and captures its
+// output into job.log.
 Status SpawnRun(RunningJob& job) {
-  if (!job.spawn.cgroup.empty()) {
-    auto cgroup = exec::JobCgroup::Create(job.spawn.cgroup);
+  if (job.cgroups != nullptr) {
+    exec::JobLimits in_cgroup = job.limits;
+    if (!job.spawn.cpus.empty()) in_cgroup.cpus.clear();  // pinned by affinity (no cpuset hierarchy)
+    auto cgroup = exec::JobCgroup::Create(*job.cgroups, job.cgroup_name, in_cgroup);
     if (!cgroup.ok()) return cgroup.status();
     job.cgroup = std::move(cgroup.value());
+    job.spawn.cgroups = job.cgroup.paths();
   }
   auto child = exec::ChildProcess::Spawn(job.spawn);
   if (!child.ok()) return child.status();
@@ -192,8 +199,16 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
       return s;
   }
   job->spawn.env = JobEnvironment(assign, ctx, *job, dir, port);
-  if (!ctx.cgroup_dir.empty())
-    job->spawn.cgroup = ctx.cgroup_dir + "/" + SafeName(job->id) + "-" + std::to_string(job->attempt);
+  job->limits = LimitsOf(spec);
+  if (ctx.cgroups) {
+    job->cgroups = &*ctx.cgroups;
+    job->cgroup_name = SafeName(job->id) + "-" + std::to_string(job->attempt);
+  }
+  if (!job->limits.cpus.empty() && !(ctx.cgroups && std::ranges::count(ctx.cgroups->controls(), "cpuset"))) {
+    auto cpus = ParseCpuList(job->limits.cpus);  // no cpuset cgroup: pinned with sched_setaffinity
+    if (!cpus.ok()) return cpus.status();
+    job->spawn.cpus = std::move(cpus.value());
+  }
   auto log = OpenJobLog(dir, job.get());
   if (!log.ok()) return log.status();
   job->log = std::move(log.value());

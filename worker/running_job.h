@@ -29,9 +29,10 @@ struct JobContext {
   exec::Toolchain tools;
   std::vector<std::string> base_env;      // the worker's own environment
   artifacts::UnpackLimits unpack_limits;  // for archive jobs' projects
-  // Where each job run gets its own cgroup (job_cgroup.h): <cgroup_dir>/<job>-<attempt>. Empty: none
-  // can be made here; a job's processes are then found by process group only.
-  std::string cgroup_dir;
+  // Where each job run gets its own cgroups (job_cgroup.h): <dir>/<job>-<attempt> in each of the
+  // worker's directories, holding the job's limits. Absent: none can be made here; a job's processes
+  // are then found by process group only, and only cpu_cores is enforced (sched_setaffinity).
+  std::optional<exec::WorkerCgroups> cgroups;
 };
 
 struct LogChunk {
@@ -42,7 +43,10 @@ struct LogChunk {
 struct RunningJob {
   std::string id;
   int64_t attempt = 0;
-  exec::SpawnSpec spawn;  // the job's command, directory, environment and cgroup
+  exec::SpawnSpec spawn;   // the job's command, directory, environment, cgroups and CPUs
+  exec::JobLimits limits;  // its limits (JobSpec)
+  const exec::WorkerCgroups* cgroups = nullptr;  // the worker's (JobContext::cgroups); null: none
+  std::string cgroup_name;                       // <job>-<attempt>
   // The run's cgroup, when the worker has them: ended (every process in it killed) with the run. Declared
   // before `child`, so that it is ended after the child's group when the job is destroyed.
   exec::JobCgroup cgroup;

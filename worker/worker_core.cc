@@ -171,6 +171,10 @@ void WorkerCore::Assign(wire::JobAssignMsg assign, int64_t now) {
     return Report(std::move(r));
   }
   if (c_.noop) return Report(wire::JobResult{.id = id, .attempt = attempt, .exit_code = 0, .signal = 0});
+  if (const std::string why = Unenforceable(assign.job, c_.controls, c_.name, c_.limits_via); !why.empty()) {
+    spdlog::warn("worker {}: job {} not started: {}", c_.name, id, why);
+    return Report(FailedStart(id, attempt, why));
+  }
   if (auto running = runs_.find(id); running != runs_.end()) {
     Run& earlier = running->second;
     if (earlier.attempt >= attempt) {
@@ -215,7 +219,8 @@ void WorkerCore::Launch(const wire::JobAssignMsg& assign) {
                               /*cancelled=*/true));
   }
   Run& run = runs_[id];
-  run = Run{.id = id, .attempt = attempt};
+  run = Run{
+      .id = id, .attempt = attempt, .max_memory = std::max<int64_t>(0, assign.job.max_memory.value_or(0))};
   if (service) {
     run.service.emplace(*service);
   } else {
@@ -360,6 +365,8 @@ wire::WorkerReadyMsg WorkerCore::ReadyMessage() {
   for (const auto& [key, result] : unacked_) ready.finished.push_back(result);
   if (!c_.parent.empty()) ready.parent = c_.parent;
   if (c_.address_port > 0) ready.port = c_.address_port;
+  if (!c_.controls.empty()) ready.controls = c_.controls;
+  if (!c_.limits_via.empty()) ready.limits_via = c_.limits_via;
   return ready;
 }
 

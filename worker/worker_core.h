@@ -21,6 +21,7 @@
 #include "schemas/generated/messages.h"
 #include "worker/child_process.h"
 #include "worker/child_workers.h"
+#include "worker/job_limits.h"
 #include "worker/machine_stats.h"
 #include "worker/service.h"
 
@@ -43,6 +44,10 @@ struct WorkerCoreConfig {
   bool noop = false;     // complete jobs at once without running them
   int64_t kill_grace_ms = 5000;
   int64_t drain_grace_ms = 30000;
+  // The limits it enforces (WORKER_READY.controls: memory cpu cpuset io pids) and how ("cgroup v2",
+  // "cgroup v1", "rlimit"; empty: not said). A job asking for another limit is refused, never run unlimited.
+  std::vector<std::string> controls;
+  std::string limits_via;
 };
 
 // One thing for the loop or the OS edge to do. Which fields are set depends on `kind`.
@@ -108,7 +113,8 @@ class WorkerCore {
   // Answers to commands, and what the OS edge saw.
   void OnFile(const std::string& sha256, const Status& status);
   void OnLaunched(const std::string& id, int64_t attempt, const Result<int64_t>& pid, Instant now);
-  void OnExit(const std::string& id, const exec::ExitStatus& status, Instant now);
+  // `usage`: what the run used, as its cgroups counted (its memory limit's kills make the reason).
+  void OnExit(const std::string& id, const exec::ExitStatus& status, Instant now, const RunUsage& usage = {});
   // Both pipes at EOF (or abandoned), all sent. `log_truncated`: its job.log misses some of it (a full
   // disk), which its JobResult reports.
   void OnOutputDone(const std::string& id, bool log_truncated = false);
@@ -150,6 +156,8 @@ class WorkerCore {
     bool fenced = false;         // killed here: no contact with the broker for longer than the lease
     bool log_truncated = false;  // its job.log could not take all of its output (any of its runs)
     std::string end_reason;      // set when the worker ended it (timeout, cancel, shutdown)
+    int64_t max_memory = 0;      // its memory limit, MB (JobSpec.max_memory)
+    RunUsage usage;              // the last run's
     std::optional<exec::ExitStatus> exit;
     std::optional<Service> service;
   };

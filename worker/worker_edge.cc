@@ -242,7 +242,10 @@ std::vector<Observed> WorkerEdge::Observe(int64_t now) {
     if (job->child && !job->exit) {
       if ((job->exit = job->child->TryReap())) {
         Pump(*job);  // what it wrote last
-        seen.push_back(Observed{.kind = Observed::Kind::kExit, .id = id, .status = *job->exit});
+        RunUsage usage;
+        if (!job->cgroup.path().empty()) usage = UsageOf(job->cgroup.Usage());
+        seen.push_back(
+            Observed{.kind = Observed::Kind::kExit, .id = id, .status = *job->exit, .usage = usage});
       }
     }
     if (job->child && !job->output_reported && job->output_done() && job->pending.empty()) {

@@ -17,6 +17,7 @@
 #include "worker/broker_link.h"
 #include "worker/child_workers.h"
 #include "worker/file_fetch.h"
+#include "worker/job_limits.h"
 #include "worker/machine_probe.h"
 #include "worker/pid_registry.h"
 #include "worker/running_job.h"
@@ -32,6 +33,7 @@ struct Observed {
   bool passed = false;         // kProbe
   std::string detail;          // kProbe: why it failed
   bool log_truncated = false;  // kOutputDone: the job's log file could not take all of its output
+  RunUsage usage;              // kExit: what the run used (its cgroups' counters as its leader exited)
 };
 
 class WorkerEdge {

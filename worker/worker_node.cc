@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -31,7 +32,20 @@ std::string HostName() {
   return buf;
 }
 
-WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name) {
+// The limits this worker enforces: its cgroups' controls; cpu_cores also without a cpuset cgroup
+// (sched_setaffinity). Without cgroups nothing else: an rlimit is per process or per user, not per job.
+std::vector<std::string> ControlsOf(const std::optional<exec::WorkerCgroups>& cgroups) {
+  std::vector<std::string> controls = cgroups ? cgroups->controls() : std::vector<std::string>{};
+  if (std::ranges::count(controls, "cpuset") == 0) controls.push_back("cpuset");
+  std::vector<std::string> ordered;  // in the protocol's order
+  for (const char* c : exec::kControls) {
+    if (std::ranges::count(controls, c)) ordered.push_back(c);
+  }
+  return ordered;
+}
+
+WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name,
+                              const std::optional<exec::WorkerCgroups>& cgroups) {
   return WorkerCoreConfig{.name = name,
                           .host = HostName(),
                           .pid = getpid(),
@@ -42,12 +56,14 @@ WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name) {
                           .broker = o.host + ":" + std::to_string(o.port),
                           .noop = o.executor == "noop",
                           .kill_grace_ms = o.kill_grace_ms,
-                          .drain_grace_ms = o.drain_grace_ms};
+                          .drain_grace_ms = o.drain_grace_ms,
+                          .controls = ControlsOf(cgroups),
+                          .limits_via = cgroups ? cgroups->via() : "rlimit"};
 }
 
 // What every job's process gets; creates the jobs and shared folders. Absolute paths, because jobs
 // run in their own directory and get these paths in their environment.
-JobContext JobContextOf(const WorkerOptions& o, std::string cgroup_dir) {
+JobContext JobContextOf(const WorkerOptions& o, std::optional<exec::WorkerCgroups> cgroups) {
   const std::filesystem::path dir = std::filesystem::absolute(o.dir).lexically_normal();
   JobContext ctx;
   ctx.jobs_dir = (dir / "titan_workspace" / "jobs").string();
@@ -58,7 +74,7 @@ JobContext JobContextOf(const WorkerOptions& o, std::string cgroup_dir) {
   // The worker's credential is the worker's: a job never inherits it (docs/security.md).
   std::erase_if(ctx.base_env, [](const std::string& kv) { return kv.rfind("TITAN_CREDENTIALS=", 0) == 0; });
   ctx.tools = exec::ResolveToolchain(ctx.base_env);
-  ctx.cgroup_dir = std::move(cgroup_dir);
+  ctx.cgroups = std::move(cgroups);
   std::error_code ec;
   std::filesystem::create_directories(ctx.jobs_dir, ec);
   std::filesystem::create_directories(ctx.shared_dir, ec);
@@ -88,32 +104,45 @@ MachineProbe MachineProbeOf(const WorkerOptions& o) {
                       MachineProbe::FindNvidiaSmi(exec::CurrentEnvironment()));
 }
 
-// The directory of this worker's job cgroups, with what a previous life left there ended; "" when no
-// cgroup can be made here (then said once: a job's processes that call setsid escape its cleanup).
-std::string JobCgroupDir(const WorkerOptions& o) {
+// The directories of this worker's job cgroups, with what a previous life left there ended; nullopt
+// when no cgroup can be made here (then said once: a job's processes that call setsid escape its
+// cleanup, and no limit but cpu_cores is enforced).
+std::optional<exec::WorkerCgroups> JobCgroups(const WorkerOptions& o) {
   const std::string key = exec::WorkerCgroupKey(o.name.empty() ? "worker" : o.name, o.dir);
-  Result<std::string> dir = exec::OpenWorkerCgroupDir(key);
-  if (!dir.ok()) {
+  Result<exec::WorkerCgroups> cgroups = exec::OpenWorkerCgroups(key);
+  if (!cgroups.ok()) {
     spdlog::warn(
         "worker: jobs run without cgroups ({}): a job's processes are ended by process group, so "
-        "those that call setsid escape it (docs/operations.md, \"Job processes\")",
-        dir.message());
-    return "";
+        "those that call setsid escape it (docs/operations.md, \"Job processes\"), and of the limits "
+        "only cpu_cores is enforced (docs/job-control.md)",
+        cgroups.message());
+    return std::nullopt;
   }
-  if (const int ended = exec::EndCgroupsUnder(*dir, /*remove_dir=*/false); ended > 0) {
-    spdlog::warn("worker: ended {} job cgroups left by a previous run", ended);
+  int ended = 0;  // counted in the primary hierarchy: a job is in each of them
+  for (const std::string& dir : cgroups->Unique()) {
+    const int busy = exec::EndCgroupsUnder(dir, /*remove_dir=*/false);
+    if (dir == cgroups->Unique().front()) ended = busy;
   }
-  return *dir;
+  if (ended > 0) spdlog::warn("worker: ended {} job cgroups left by a previous run", ended);
+  std::string controls;
+  for (const std::string& c : cgroups->controls()) controls += " " + c;
+  spdlog::info("worker: job limits by {}:{}", cgroups->via(), controls.empty() ? " none" : controls);
+  return std::move(cgroups).value();
+}
+
+std::vector<std::string> CgroupDirsOf(const std::optional<exec::WorkerCgroups>& cgroups) {
+  return cgroups ? cgroups->Unique() : std::vector<std::string>{};
 }
 
 // The reaper that ends this worker's jobs if it dies (worker_reaper.h); nullopt, logged, when it
 // cannot be started.
-std::optional<exec::ChildProcess> StartReaperFor(const WorkerOptions& o, const std::string& cgroup_dir) {
+std::optional<exec::ChildProcess> StartReaperFor(const WorkerOptions& o,
+                                                 const std::vector<std::string>& cgroup_dirs) {
   const std::optional<exec::ProcStat> self = exec::ReadProcStat(getpid());
   const ReaperOptions r{.worker_pid = getpid(),
                         .worker_start = self ? self->start_time : 0,
                         .registry = std::filesystem::absolute(o.dir + "/pids").string(),
-                        .cgroup_dir = cgroup_dir,
+                        .cgroup_dirs = cgroup_dirs,
                         .log_format = o.log_format};
   auto reaper = StartReaper(SelfExe(), r, o.dir + "/reaper.log");
   if (!reaper.ok()) {
@@ -129,10 +158,10 @@ std::optional<exec::ChildProcess> StartReaperFor(const WorkerOptions& o, const s
 }  // namespace
 
 Worker::Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::BlobStore cache,
-               std::optional<security::Credential> credential, std::string cgroup_dir)
+               std::optional<security::Credential> credential, std::optional<exec::WorkerCgroups> cgroups)
     : name_(o.name.empty() ? HostName() + "-" + std::to_string(getpid()) : o.name),
-      core_(CoreConfigOf(o, name_)),
-      edge_(name_, JobContextOf(o, std::move(cgroup_dir)), std::move(registry), std::move(cache),
+      core_(CoreConfigOf(o, name_, cgroups)),
+      edge_(name_, JobContextOf(o, std::move(cgroups)), std::move(registry), std::move(cache),
             ChildWorkersOf(o, name_), MachineProbeOf(o)),
       link_(
           ctx_, o.host, o.port, o.heartbeat_ms, [this] { return core_.ReadyMessage(); },
@@ -228,7 +257,7 @@ void Worker::Route(const Inbound& in, Instant now) {
 void Worker::Feed(const Observed& seen, Instant now) {
   switch (seen.kind) {
     case Observed::Kind::kExit:
-      return core_.OnExit(seen.id, seen.status, now);
+      return core_.OnExit(seen.id, seen.status, now, seen.usage);
     case Observed::Kind::kOutputDone:
       return core_.OnOutputDone(seen.id, seen.log_truncated);
     case Observed::Kind::kProbe:
@@ -321,16 +350,17 @@ int RunWorker(const WorkerOptions& options) {
   WorkerOptions with_credential = options;  // child workers get the file this worker uses
   if (*credential) with_credential.credentials = std::filesystem::absolute((*credential)->path).string();
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  const std::string cgroup_dir = JobCgroupDir(options);
+  std::optional<exec::WorkerCgroups> cgroups = JobCgroups(options);
+  const std::vector<std::string> cgroup_dirs = CgroupDirsOf(cgroups);
   int code;
   {
     Worker worker(with_credential, std::move(registry.value()), std::move(cache.value()),
-                  std::move(*credential), cgroup_dir);
-    if (std::optional<exec::ChildProcess> reaper = StartReaperFor(options, cgroup_dir))
+                  std::move(*credential), std::move(cgroups));
+    if (std::optional<exec::ChildProcess> reaper = StartReaperFor(options, cgroup_dirs))
       worker.AdoptReaper(std::move(*reaper));
     code = worker.Run();
   }  // its jobs, and their cgroups, are ended; then its reaper
-  if (!cgroup_dir.empty()) exec::EndCgroupsUnder(cgroup_dir, /*remove_dir=*/true);
+  for (const std::string& dir : cgroup_dirs) exec::EndCgroupsUnder(dir, /*remove_dir=*/true);
   return code;
 }
 

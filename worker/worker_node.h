@@ -19,9 +19,10 @@ namespace titan::worker {
 
 class Worker {
  public:
-  // `cgroup_dir`: where its jobs get their cgroups (exec::OpenWorkerCgroupDir); empty: none.
+  // `cgroups`: where its jobs get their cgroups (exec::OpenWorkerCgroups); nullopt: none.
   Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::BlobStore cache,
-         std::optional<security::Credential> credential, std::string cgroup_dir = "");
+         std::optional<security::Credential> credential,
+         std::optional<exec::WorkerCgroups> cgroups = std::nullopt);
 
   // Hands the worker its reaper (worker_reaper.h), to be owned (and not reaped as an orphan) by the edge.
   void AdoptReaper(exec::ChildProcess reaper) { edge_.AdoptReaper(std::move(reaper)); }

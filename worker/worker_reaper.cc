@@ -21,7 +21,7 @@ std::vector<std::string> ReaperArgv(const std::string& exe, const ReaperOptions&
                                    std::to_string(o.worker_start),
                                    "--registry",
                                    o.registry};
-  if (!o.cgroup_dir.empty()) argv.insert(argv.end(), {"--cgroup-dir", o.cgroup_dir});
+  for (const std::string& dir : o.cgroup_dirs) argv.insert(argv.end(), {"--cgroup-dir", dir});
   if (o.log_format != "text") argv.insert(argv.end(), {"--log-format", o.log_format});
   return argv;
 }
@@ -45,7 +45,7 @@ int RunReaper(const ReaperOptions& o) {
     }
   }
   int ended = 0;
-  if (!o.cgroup_dir.empty()) ended += exec::EndCgroupsUnder(o.cgroup_dir, /*remove_dir=*/true);
+  for (const std::string& dir : o.cgroup_dirs) ended += exec::EndCgroupsUnder(dir, /*remove_dir=*/true);
   if (auto registry = exec::PidRegistry::OpenReadOnly(o.registry); registry.ok()) {
     if (auto n = registry->ReapLeftovers(std::chrono::milliseconds(0)); n.ok()) ended += n.value();
   } else {

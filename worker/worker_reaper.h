@@ -20,12 +20,13 @@ struct ReaperOptions {
   pid_t worker_pid = 0;
   uint64_t worker_start = 0;  // the worker's start time (/proc/<pid>/stat), so a recycled pid is not it
   std::string registry;       // the worker's PID registry file
-  std::string cgroup_dir;     // the worker's job cgroups (job_cgroup.h); empty: none
+  // The worker's job cgroup directories (job_cgroup.h), one per hierarchy, the primary first; empty: none.
+  std::vector<std::string> cgroup_dirs;
   // The worker's --log-format: the reaper's lines go to the same log stack.
   std::string log_format = "text";
 };
 
-// `<exe> worker-reaper --worker-pid P --worker-start T --registry R [--cgroup-dir C] [--log-format F]`.
+// `<exe> worker-reaper --worker-pid P --worker-start T --registry R [--cgroup-dir C]... [--log-format F]`.
 std::vector<std::string> ReaperArgv(const std::string& exe, const ReaperOptions& o);
 
 // Starts the reaper of this process (its own process group, no parent-death signal: it must outlive

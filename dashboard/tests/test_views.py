@@ -72,3 +72,13 @@ def test_a_workers_machine_is_shown_in_percent_mib_and_load_and_a_lost_worker_ha
         (42.3, 8, 3072, 16384, 1.52, 120 * 1024)
     assert m["disk_total_mb"] is None and m["gpus"][0]["util_percent"] == 87
     assert w2["metrics"] is None and w3["metrics"] is None  # none reported; lost: its last report is stale
+
+
+def test_a_jobs_limits_and_usage_are_written_for_its_page():
+    row = views.job_row({"id": "a", "max_memory": 64, "max_cpu": 150, "cpu_cores": "0-1", "max_iobps": 1048576,
+                         "max_processes": 100, "usage": {"peak_memory_bytes": 64 << 20, "cpu_ms": 1250,
+                                                         "io_read_bytes": 512, "io_write_bytes": 4096}})
+    assert row["limits_text"] == "memory 64 MB, cpu 150% of a core, cores 0-1, io 1048576 B/s, processes 100"
+    assert row["usage_text"] == "peak memory 64.0 MiB, cpu 1.25 s, read 512 B, written 4.0 KiB"
+    plain = views.job_row({"id": "b", "usage": None})
+    assert (plain["limits_text"], plain["usage_text"]) == ("", "")

@@ -11,11 +11,56 @@ _SECRET = re.compile(r"^([^=]*)=.*$", re.S)
 
 
 def job_row(info: Any) -> Dict[str, Any]:
-    """A JobInfo (or its dict) as JSON-ready data; secret environment entries only as NAME=****."""
+    """A JobInfo (or its dict) as JSON-ready data; secret environment entries only as NAME=****. With
+    `limits_text` and `usage_text`, its limits and its last run's usage as the job page shows them."""
     row = dict(info.to_dict() if hasattr(info, "to_dict") else info)
     if row.get("secret_env"):
         row["secret_env"] = [_SECRET.sub(r"\1=****", entry) for entry in row["secret_env"]]
+    row["limits_text"] = limits_text(row)
+    row["usage_text"] = usage_text(row.get("usage"))
     return row
+
+
+def _bytes(n: int) -> str:
+    if n < 1024:
+        return "%d B" % n
+    value, unit = n / 1024.0, 0
+    while value >= 1024 and unit < 3:
+        value, unit = value / 1024.0, unit + 1
+    return "%.1f %s" % (value, ("KiB", "MiB", "GiB", "TiB")[unit])
+
+
+def limits_text(row: Dict[str, Any]) -> str:
+    """"memory 64 MB, cpu 150% of a core, cores 0-1, io 1048576 B/s, processes 100" ("" without limits), as
+    `titan status` writes it."""
+    parts = []
+    if row.get("max_memory"):
+        parts.append("memory %d MB" % row["max_memory"])
+    if row.get("max_cpu"):
+        parts.append("cpu %d%% of a core" % row["max_cpu"])
+    if row.get("cpu_cores"):
+        parts.append("cores %s" % row["cpu_cores"])
+    if row.get("max_iobps"):
+        parts.append("io %d B/s" % row["max_iobps"])
+    if row.get("max_processes"):
+        parts.append("processes %d" % row["max_processes"])
+    return ", ".join(parts)
+
+
+def usage_text(usage: Optional[Dict[str, Any]]) -> str:
+    """"peak memory 64.0 MiB, cpu 1.25 s, read 512 B, written 4.0 KiB" ("" when nothing was measured)."""
+    if not usage:
+        return ""
+    parts = []
+    if usage.get("peak_memory_bytes") is not None:
+        parts.append("peak memory " + _bytes(usage["peak_memory_bytes"]))
+    if usage.get("cpu_ms") is not None:
+        parts.append("cpu %.2f s" % (usage["cpu_ms"] / 1000.0))
+    if usage.get("io_read_bytes") is not None:
+        parts.append("read " + _bytes(usage["io_read_bytes"]))
+    if usage.get("io_write_bytes") is not None:
+        parts.append("written " + _bytes(usage["io_write_bytes"]))
+    return ", ".join(parts)
 
 
 @dataclass

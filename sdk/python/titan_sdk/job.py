@@ -44,6 +44,11 @@ class TitanJob:
     `content` (str, sent as UTF-8, or bytes) is the script itself: it travels with the submission under the
     basename of `filename`, which names it for the worker (its extension picks the interpreter), and no file
     is read; for scripts a program writes, e.g. TitanJob("hi", "hi.py", content="print('hi')").
+    Resource limits, Joblet's names (docs/job-control.md, "Limits"), enforced by the worker: `max_memory`
+    (MB for all its processes together; over it the job ends FAILED "killed: memory limit N MB exceeded"),
+    `max_cpu` (percent of one core: 150 is one and a half cores), `cpu_cores` (the CPUs it may run on,
+    "0-1" or "2,4"), `max_iobps` (bytes per second read, and written, on each disk) and `max_processes`.
+    None or 0: no limit. What a run used is in its JobInfo.usage.
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -53,7 +58,9 @@ class TitanJob:
                  *, id: Optional[str] = None, retries: int = 0, timeout: Optional[float] = None,
                  env: Optional[Env] = None, secret_env: Optional[Env] = None,
                  secret_environment: Optional[Env] = None, on_worker_lost: Optional[str] = None,
-                 content: Union[str, bytes, None] = None):
+                 content: Union[str, bytes, None] = None, max_memory: Optional[int] = None,
+                 max_cpu: Optional[int] = None, cpu_cores: Optional[str] = None, max_iobps: Optional[int] = None,
+                 max_processes: Optional[int] = None):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
@@ -87,6 +94,11 @@ class TitanJob:
         self.secret_env = secret_env if secret_env is not None else secret_environment
         self.on_worker_lost = on_worker_lost
         self.content = content
+        self.max_memory = max_memory
+        self.max_cpu = max_cpu
+        self.cpu_cores = cpu_cores
+        self.max_iobps = max_iobps
+        self.max_processes = max_processes
 
     @property
     def id(self) -> str:
@@ -124,7 +136,10 @@ class JobInfo(messages.JobInfo):
     messages.JobInfo, whose comments say what each means), with `run` 1 when the broker does not say.
     Times are Unix epoch milliseconds; `started_ms`/`finished_ms` belong to the latest attempt, None
     until it starts/ends. `kind` is None for jobs and "GATE" for a human-in-the-loop gate
-    (hitl-gate-<job id>); `job_type`, `port`, `restarts`, `ready` and `up_since_ms` describe services."""
+    (hitl-gate-<job id>); `job_type`, `port`, `restarts`, `ready` and `up_since_ms` describe services.
+    `usage` (a messages.JobUsage: peak_memory_bytes, cpu_ms, io_read_bytes, io_write_bytes) is what its last
+    finished run used, as its worker's cgroups counted; `max_memory`, `max_cpu`, `cpu_cores`, `max_iobps` and
+    `max_processes` are its limits as submitted (docs/job-control.md)."""
 
     run: int = 1  # which run of this id (an id is reused once its earlier run ended; 1 = the first)
 

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 from .artifacts import split_archive_path, validate_name
 from .errors import InvalidError, JobFileNotFoundError, NotFoundError, TitanError, TooLargeError
 from .job import Env, TitanJob
+from .limits import limit_spec
 from .protocol import MAX_BODY_BYTES
 
 # What the files of one submission may add up to: the body also holds the job specs.
@@ -122,6 +123,7 @@ def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
         spec["secret_env"] = env_list(job.secret_env, "secret_env", echo=False)
     if getattr(job, "on_worker_lost", None) is not None:
         spec["on_worker_lost"] = _text("on_worker_lost", job.on_worker_lost)
+    spec.update(limit_spec(job))
     spawner = os.environ.get("TITAN_JOB_ID")
     if spawner:  # submitted by a running job: with affinity and no parents, it runs where that job runs
         spec["spawned_by"] = spawner

@@ -19,6 +19,7 @@ function render(r) {
       field("reason", j.reason || "—"), field("submitted", fmtTime(j.submitted_ms)),
       field("started", fmtTime(j.started_ms)), field("finished", fmtTime(j.finished_ms)),
       field("duration", jobDuration(j)), field("secret environment", (j.secret_env || []).join(" ") || "—"),
+      field("limits", j.limits_text || "—"), field("usage", j.usage_text || "—"),
       j.message ? field("gate message", j.message) : null, j.decided_by ? field("decided by", j.decided_by) : null,
     ].filter(Boolean), {id: "spec", class: "kv"}));
   if (r.runs.length > 1) {

@@ -1,0 +1,71 @@
+// The files of a job's cgroups: writing its limits before any process joins, reading what it used, and
+// which limits a worker's cgroup directories can enforce. Plain file I/O on the directories given, so
+// that tests run against a fake tree in a temporary directory (docs/job-control.md, "Limits").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace titan::exec {
+
+// A job's limits (JobSpec); 0 or "" means none.
+struct JobLimits {
+  int64_t memory_mb = 0;    // max_memory: MB for all its processes together
+  int64_t cpu_percent = 0;  // max_cpu: percent of one core (150 = 1.5 cores), a CFS quota
+  std::string cpus;         // cpu_cores: "0-1", "2,4"
+  int64_t iobps = 0;        // max_iobps: bytes/s read, and written, on each block device
+  int64_t processes = 0;    // max_processes: processes and threads at once
+};
+
+enum class CgroupVersion { kV1, kV2 };
+
+// Cgroup directories by hierarchy: on v1 one per controller ("pids", "memory", "cpu", "cpuacct",
+// "cpuset", "blkio"); on v2 one, under the key "".
+using CgroupDirs = std::map<std::string, std::string>;
+
+// The controls of the protocol (WORKER_READY.controls) each limit needs.
+inline constexpr const char* kControls[] = {"memory", "cpu", "cpuset", "io", "pids"};
+
+// What a job's cgroups counted (absent: not measured there).
+struct CgroupUsage {
+  std::optional<int64_t> peak_memory_bytes;
+  std::optional<int64_t> cpu_ms;
+  std::optional<int64_t> io_read_bytes, io_write_bytes;
+  int64_t oom_kills = 0;  // processes the kernel killed for its memory limit
+};
+
+// The controls (of kControls) that the worker's directories `dirs` can enforce: on v1 a hierarchy whose
+// limit file is there (memory.limit_in_bytes, cpu.cfs_quota_us, cpuset.cpus, blkio.throttle.read_bps_device,
+// pids.max); on v2 the controllers enabled in the directory's cgroup.subtree_control.
+std::vector<std::string> ControlsOf(CgroupVersion v, const CgroupDirs& dirs);
+
+// v2: enables every controller of kControls that `dir` may use (its cgroup.controllers) for the cgroups
+// below it (its cgroup.subtree_control), first asking its parent for those it lacks. Best effort: what
+// cannot be enabled is simply absent from ControlsOf.
+void EnableV2Controllers(const std::string& dir);
+
+// v1 cpuset: a new cgroup takes no process until cpuset.cpus and cpuset.mems are set; copies them
+// from its parent when empty. Error names the file.
+Status InheritCpuset(const std::string& dir);
+
+// Writes `limits` into a job's new, empty cgroups `job` (same keys as the worker's). `devices` are the
+// block devices ("MAJ:MIN") io limits apply to. Error: a limit whose files are missing or refuse the
+// value (named, with the value).
+Status ApplyLimits(CgroupVersion v, const CgroupDirs& job, const JobLimits& limits,
+                   const std::vector<std::string>& devices);
+
+// Reads a job's counters: v1 memory.max_usage_in_bytes, cpuacct.usage, blkio.throttle.io_service_bytes,
+// memory.oom_control's oom_kill; v2 memory.peak, cpu.stat usage_usec, io.stat rbytes/wbytes,
+// memory.events oom_kill.
+CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job);
+
+// The whole-disk block devices of this machine ("MAJ:MIN" of each <sys_block>/<name>/dev), the ones
+// an io limit is written for.
+std::vector<std::string> BlockDevices(const std::string& sys_block = "/sys/block");
+
+}  // namespace titan::exec
