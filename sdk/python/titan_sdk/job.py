@@ -44,6 +44,9 @@ class TitanJob:
     `content` (str, sent as UTF-8, or bytes) is the script itself: it travels with the submission under the
     basename of `filename`, which names it for the worker (its extension picks the interpreter), and no file
     is read; for scripts a program writes, e.g. TitanJob("hi", "hi.py", content="print('hi')").
+    `cpu` (cores, 1.5 allowed), `memory` (MB) and `gpus` are requests: reserved for the job on its worker
+    while it runs, so it waits for a worker with them free; a job with gpus gets its own devices in
+    CUDA_VISIBLE_DEVICES (docs/job-control.md, "Placement and requests").
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -53,7 +56,8 @@ class TitanJob:
                  *, id: Optional[str] = None, retries: int = 0, timeout: Optional[float] = None,
                  env: Optional[Env] = None, secret_env: Optional[Env] = None,
                  secret_environment: Optional[Env] = None, on_worker_lost: Optional[str] = None,
-                 content: Union[str, bytes, None] = None):
+                 content: Union[str, bytes, None] = None, cpu: Optional[float] = None,
+                 memory: Optional[int] = None, gpus: Optional[int] = None):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
@@ -87,6 +91,7 @@ class TitanJob:
         self.secret_env = secret_env if secret_env is not None else secret_environment
         self.on_worker_lost = on_worker_lost
         self.content = content
+        self.cpu, self.memory, self.gpus = cpu, memory, gpus
 
     @property
     def id(self) -> str:

@@ -9,15 +9,16 @@ from typing import Any, Dict, List, Optional, Union
 
 from .errors import PipelineError
 from .pipeline_files import PipelineFiles
+from .requests import yaml_requests
 from .yaml_nodes import Fields, Node, load
 
 TITAN_TOP_KEYS = ("name", "agent_run_id", "jobs", "version", "project")
 JOBLET_TOP_KEYS = ("version", "name", "jobs")
 TITAN_JOB_KEYS = ("id", "script", "file", "type", "args", "dependencies", "depends_on", "priority", "delay",
                   "requirement", "affinity", "port", "retries", "timeout", "env", "secret_env", "hitl_message",
-                  "max_wait_seconds", "on_worker_lost")
+                  "max_wait_seconds", "on_worker_lost", "cpu", "memory", "gpus")
 JOBLET_JOB_KEYS = ("name", "command", "args", "runtime", "depends_on", "environment", "requirement", "priority",
-                   "retries", "timeout", "secret_environment", "on_worker_lost")
+                   "retries", "timeout", "secret_environment", "on_worker_lost", "cpu", "memory", "gpus")
 ON_WORKER_LOST = ("requeue", "fail")  # JobSpec.on_worker_lost
 JOB_TYPES = {"RUN_PAYLOAD": False, "TASK": False, "RUN": False, "SERVICE": True}  # upper-cased -> a service?
 INTERPRETERS = ("python", "python3", "bash", "sh")  # a Joblet command whose args[0] may be the script itself
@@ -275,3 +276,4 @@ class _Parser:
                 raise job.fail(job.line("on_worker_lost"), "'on_worker_lost' must be requeue (run it again elsewhere, "
                                "the default) or fail (never run it twice) in %s; got '%s'" % (job.what, lost))
             spec["on_worker_lost"] = lost
+        yaml_requests(job, spec)

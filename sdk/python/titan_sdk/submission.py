@@ -16,6 +16,7 @@ from .artifacts import split_archive_path, validate_name
 from .errors import InvalidError, JobFileNotFoundError, NotFoundError, TitanError, TooLargeError
 from .job import Env, TitanJob
 from .protocol import MAX_BODY_BYTES
+from .requests import request_spec
 
 # What the files of one submission may add up to: the body also holds the job specs.
 MAX_FILES_BYTES = MAX_BODY_BYTES - 256 * 1024
@@ -122,6 +123,8 @@ def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
         spec["secret_env"] = env_list(job.secret_env, "secret_env", echo=False)
     if getattr(job, "on_worker_lost", None) is not None:
         spec["on_worker_lost"] = _text("on_worker_lost", job.on_worker_lost)
+    spec.update(request_spec(job.job_id, getattr(job, "cpu", None), getattr(job, "memory", None),
+                             getattr(job, "gpus", None)))
     spawner = os.environ.get("TITAN_JOB_ID")
     if spawner:  # submitted by a running job: with affinity and no parents, it runs where that job runs
         spec["spawned_by"] = spawner
