@@ -177,7 +177,9 @@ bool BrokerCore::DispatchQueue(const std::string& requirement, std::set<QueueKey
       ++it;
       continue;
     }
-    const Placement p = PickWorker(d, AffinityAnchor(*job), table);
+    Placement p = PickWorker(d, "", table);
+    // Its anchor (maybe a journal read) only once it fits somewhere: a job that waits costs no lookup.
+    if (p.kind == Placement::kWorker && job->affinity) p = PickWorker(d, AffinityAnchor(*job), table);
     if (p.kind != Placement::kWorker) {
       ++looked;
       ++it;
