@@ -16,7 +16,8 @@ constexpr const char* kClientCommands[] = {
     "run",           "status",    "jobs",       "logs",     "stop",    "cancel",   "shutdown",  "stats",
     "json",          "tail",      "kv",         "worker",   "submit",  "dags",     "dag",       "dag-cancel",
     "dag-rerun",     "runs",      "run-status", "approve",  "reject",  "schedule", "schedules", "upload",
-    "deploy-script", "artifacts", "deploy",     "services", "restart", "audit",    "dashboard", "mcp"};
+    "deploy-script", "artifacts", "deploy",     "services", "restart", "audit",    "dashboard", "mcp",
+    "workers"};
 
 void AddGlobalOptions(CLI::App& app, Target* target) {
   app.set_version_flag("--version", TITAN_VERSION);

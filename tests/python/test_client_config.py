@@ -82,7 +82,7 @@ def test_job_has_every_seed_parameter_with_its_default():
         "parents": [], "port": 0, "is_archive": False, "priority": 1, "delay": 0, "affinity": False,
         "requirement": "GENERAL", "hitl_message": None, "max_wait_seconds": 172800,
         "retries": 0, "timeout": None, "env": None, "secret_env": None,  # keyword-only additions beyond the seed
-        "on_worker_lost": None, "content": None,
+        "on_worker_lost": None, "content": None, "cpu": None, "memory": None, "gpus": None,
     }
 
 
