@@ -35,7 +35,7 @@ std::string HostName() {
 WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name) {
   const Capacity capacity =
       DetectCapacity({.cpus = o.cpus, .memory_mb = o.memory_mb, .gpus = o.gpus}, exec::CurrentEnvironment());
-  spdlog::info("worker {}: capacity {} millicores, {} MB, {} GPUs", name, capacity.cpu_milli,
+  spdlog::info("worker: capacity for requests: {} millicores, {} MB, {} GPUs", capacity.cpu_milli,
                capacity.memory_mb, capacity.gpus.size());
   return WorkerCoreConfig{
       .name = name,
