@@ -213,8 +213,11 @@ class BrokerCore {
     std::string principal;   // the key's principal it registered with (empty without CURVE)
     std::optional<wire::MachineStats> machine;  // its machine, as its last HEARTBEAT reported it
     std::optional<int64_t> session;             // its last WORKER_READY.session, echoed by WORKER_WELCOME
-    std::vector<std::string> controls;          // the limits it enforces (WORKER_READY.controls)
-    std::string limits_via;                     // how (WORKER_READY.limits_via); empty: not said
+    // What it offers jobs beyond capabilities (WORKER_READY): the limits it enforces, how, its runtimes,
+    // and its capacity for requests. What its runs hold of that capacity is Reserved(), never stored.
+    std::vector<std::string> controls, runtimes;
+    std::string limits_via;
+    Resources capacity;
   };
   struct Waiter {
     Route route;
@@ -406,6 +409,8 @@ class BrokerCore {
   void SendWorker(const Worker& w, wire::Message msg);
   void PublishWorker(const Worker& w, const char* event, Instant now);
   wire::WorkerInfo RenderWorker(const Worker& w, Instant now) const;
+  // WorkerInfo's capacity, reserved, controls, limits_via and runtimes.
+  void AddPlacementInfo(const Worker& w, wire::WorkerInfo* info) const;
   Worker* WorkerByIdentity(const std::string& identity);
 
   // Auto-scaling (core_scaling.cc), and WORKER_ADD: a worker on this machine starts another.
@@ -544,8 +549,23 @@ class BrokerCore {
   int64_t OrderedSeq(size_t i) const;
   // Whether a service counts as done for its DAG: it became ready once (its children were released).
   static bool DoneForDag(const Job& job);
+  // A QUEUED job that no live worker could ever run: why and what to do (WhyNever); else its reason.
   std::string QueuedReason(const Job& job) const;
   bool AnyWorkerCan(const std::string& requirement) const;
+  // Placement (core_dispatch.cc). The requests of the runs on `w` (a sum over them: it cannot drift from
+  // what runs there, through ends, requeues, losses and adoptions after a restart).
+  Resources Reserved(const Worker& w) const;
+  // The worker table as PickWorker takes it; `refs` (if not null) gets the record of each row.
+  std::vector<WorkerSlot> WorkerTable(std::vector<Worker*>* refs) const;
+  // The job's demand, with the worker it is pinned to (PinnedWorker).
+  Demand DemandOf(const Job& job) const;
+  // The one worker the job must run on ("" any): the hook for constraints such as volumes.
+  std::string PinnedWorker(const Job& job) const;
+  // Places the jobs of one requirement's queue (bounded look-ahead: see kLookAhead); false when the
+  // turn's assignment budget ran out first.
+  bool DispatchQueue(const std::string& requirement, std::set<QueueKey>& queue,
+                     std::vector<WorkerSlot>& table, const std::vector<Worker*>& refs, int& budget,
+                     Instant now);
 
   CoreConfig config_;
   Journal* journal_;

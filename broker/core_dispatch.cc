@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "broker/broker_core.h"
+#include "broker/job_demand.h"
 
 namespace titan::broker {
 
@@ -72,49 +73,138 @@ bool BrokerCore::AnyWorkerCan(const std::string& requirement) const {
   return false;
 }
 
-std::string BrokerCore::QueuedReason(const Job& job) const {
-  if (job.state == JobState::kQueued && !AnyWorkerCan(job.requirement)) {
-    return "no live worker has capability " + job.requirement + "; start one with `titan worker --tag " +
-           job.requirement + "`";
+Resources BrokerCore::Reserved(const Worker& w) const {
+  Resources sum;
+  for (const std::string& id : w.running) {
+    if (const Job* job = Resolve(id); job != nullptr && job->worker == w.name) sum += RequestOf(job->spec);
   }
-  return job.reason;
+  return sum;
+}
+
+std::vector<WorkerSlot> BrokerCore::WorkerTable(std::vector<Worker*>* refs) const {
+  std::vector<WorkerSlot> table;
+  for (const auto& [name, w] : workers_) {
+    table.push_back(WorkerSlot{.name = w.name,
+                               .slots = w.slots,
+                               .busy = static_cast<int>(w.running.size()),
+                               .capabilities = w.capabilities,
+                               .accepting = !w.draining,
+                               .controls = w.controls,
+                               .runtimes = w.runtimes,
+                               .capacity = w.capacity,
+                               .reserved = Reserved(w)});
+    if (refs != nullptr) refs->push_back(const_cast<Worker*>(&w));
+  }
+  return table;
+}
+
+std::string BrokerCore::PinnedWorker(const Job&) const {
+  return "";  // no constraint pins a job to one worker yet (volumes will: the worker that holds them)
+}
+
+Demand BrokerCore::DemandOf(const Job& job) const {
+  Demand d = broker::DemandOf(job);
+  d.pinned_worker = PinnedWorker(job);
+  return d;
+}
+
+std::string BrokerCore::QueuedReason(const Job& job) const {
+  if (job.state != JobState::kQueued) return job.reason;
+  const std::string never = WhyNever(DemandOf(job), WorkerTable(nullptr));
+  return never.empty() ? job.reason : never;
 }
 
 // Assignments per call: bounds one loop turn so heartbeats and replies are never held up for long
 // by a huge submission; the rest is dispatched on the next turn, which comes at once.
 constexpr int kMaxAssignPerTurn = 2048;
+// Per queue and turn, Dispatch looks past at most this many jobs that cannot be placed now, and
+// remembers at most kMaxBlockedDemands distinct demands found unplaceable (a later job with one of them
+// is skipped without asking PickWorker): a turn costs O(assignments + kLookAhead) per queue, never
+// O(queue), however long the queue.
+constexpr int kLookAhead = 256;
+constexpr size_t kMaxBlockedDemands = 64;
+// A job that waits while this many later jobs of its queue were placed past it holds the workers it could
+// run on: until it runs, they take no other job of this turn's later queues or later positions, so a
+// large request is never starved by a stream of small ones.
+constexpr int64_t kMaxPassed = 16;
+
+namespace {
+
+// Free slots among the workers that accept jobs of `requirement`.
+int64_t FreeSlots(const std::string& requirement, const std::vector<WorkerSlot>& table) {
+  int64_t free = 0;
+  for (const WorkerSlot& w : table) {
+    if (w.accepting &&
+        std::find(w.capabilities.begin(), w.capabilities.end(), requirement) != w.capabilities.end())
+      free += std::max(0, w.slots - w.busy);
+  }
+  return free;
+}
+
+}  // namespace
 
 void BrokerCore::Dispatch(Instant now) {
   dispatch_pending_ = false;
   if (read_only_.active()) return;  // an assignment is a journaled transition
-  int budget = kMaxAssignPerTurn;
-  std::vector<WorkerSlot> table;
+  if (std::all_of(ready_.begin(), ready_.end(), [](const auto& q) { return q.second.empty(); })) return;
   std::vector<Worker*> refs;
-  for (auto& [name, w] : workers_) {
-    table.push_back(
-        WorkerSlot{w.name, w.slots, static_cast<int>(w.running.size()), w.capabilities, !w.draining});
-    refs.push_back(&w);
-  }
+  std::vector<WorkerSlot> table = WorkerTable(&refs);
+  int budget = kMaxAssignPerTurn;
   for (auto& [requirement, queue] : ready_) {
-    while (!queue.empty()) {
-      const std::string id = std::get<2>(*queue.begin());
-      Job* job = Resolve(id);
-      if (job == nullptr || job->state != JobState::kQueued || job->seq != std::get<1>(*queue.begin())) {
-        queue.erase(queue.begin());
-        continue;
-      }
-      const std::string affinity = AffinityAnchor(*job);
-      const Placement p = PickWorker(requirement, affinity, table);
-      if (p.kind != Placement::kWorker) break;  // the same holds for every job of this requirement
-      if (budget-- == 0) {
-        dispatch_pending_ = true;
-        return;
-      }
-      queue.erase(queue.begin());
-      ++table[p.index].busy;
-      Assign(*job, *refs[p.index], now);
+    if (!DispatchQueue(requirement, queue, table, refs, budget, now)) {
+      dispatch_pending_ = true;
+      return;
     }
   }
+}
+
+bool BrokerCore::DispatchQueue(const std::string& requirement, std::set<QueueKey>& queue,
+                               std::vector<WorkerSlot>& table, const std::vector<Worker*>& refs, int& budget,
+                               Instant now) {
+  int64_t free = FreeSlots(requirement, table);
+  std::vector<Demand> blocked;  // demands found unplaceable in this turn: their later jobs are skipped
+  std::vector<Job*> passed;     // jobs left waiting in this turn, each passed by every later placement
+  int looked = 0;
+  for (auto it = queue.begin(); it != queue.end() && free > 0 && looked < kLookAhead;) {
+    Job* job = Resolve(std::get<2>(*it));
+    if (job == nullptr || job->state != JobState::kQueued || job->seq != std::get<1>(*it)) {
+      it = queue.erase(it);
+      continue;
+    }
+    const Demand d = DemandOf(*job);
+    if (std::find(blocked.begin(), blocked.end(), d) != blocked.end()) {
+      ++looked;
+      ++it;
+      continue;
+    }
+    Placement p = PickWorker(d, "", table);
+    // Its anchor (maybe a journal read) only once it fits somewhere: a job that waits costs no lookup.
+    if (p.kind == Placement::kWorker && job->affinity) p = PickWorker(d, AffinityAnchor(*job), table);
+    if (p.kind != Placement::kWorker) {
+      ++looked;
+      ++it;
+      blocked.push_back(d);
+      if (blocked.size() >= kMaxBlockedDemands) break;
+      if (p.kind == Placement::kNever) continue;  // reported by QueuedReason; never holds anything
+      if (job->passed < kMaxPassed) {
+        passed.push_back(job);
+        continue;
+      }
+      for (WorkerSlot& w : table) {  // held for it: nothing else goes there until it runs
+        if (Matches(d, w)) w.accepting = false;
+      }
+      free = FreeSlots(requirement, table);
+      continue;
+    }
+    if (budget-- == 0) return false;
+    for (Job* waiting : passed) ++waiting->passed;
+    it = queue.erase(it);
+    ++table[p.index].busy;
+    table[p.index].reserved += d.request;
+    --free;
+    Assign(*job, *refs[p.index], now);
+  }
+  return true;
 }
 
 std::vector<Outgoing> BrokerCore::TakeOutbox() {

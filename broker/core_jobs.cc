@@ -134,6 +134,7 @@ void BrokerCore::Assign(Job& job, Worker& w, Instant now) {
   job.pid = job.replaced_pid = 0;
   w.running.insert(job.id);
   w.idle_since = 0;
+  job.passed = 0;
   job.up_since_ms = now.wall_ms;
   if (RunAttempt(job) > 1) {
     const std::string banner =

@@ -12,6 +12,7 @@
 #include "artifacts/sha256.h"
 #include "broker/broker_core.h"
 #include "broker/job_limits_check.h"
+#include "broker/job_demand.h"
 
 namespace titan::broker {
 
@@ -151,6 +152,7 @@ std::optional<Message> BrokerCore::ParseJob(const wire::JobSpec& spec,
           OutOfRange(j.id, "timeout_ms", spec.timeout_ms.value_or(0), 0, kMaxTimeoutMs, "one year"))
     return refused;
   if (auto refused = OutOfRange(j.id, "retries", j.retries, 0, 100, "")) return refused;
+  if (auto refused = CheckRequests(spec)) return refused;  // cpu_milli, memory_mb, gpus (job_demand.h)
   if (!canonical) {
     return Invalid(
         "job '" + j.id + "': job_type '" + type +

@@ -41,19 +41,32 @@ void BrokerCore::SendWorker(const Worker& w, Message msg) {
 }
 
 wire::WorkerInfo BrokerCore::RenderWorker(const Worker& w, Instant now) const {
-  return wire::WorkerInfo{.name = w.name,
-                          .host = w.host,
-                          .slots = w.slots,
-                          .busy = static_cast<int64_t>(w.running.size()),
-                          .capabilities = w.capabilities,
-                          .state = w.draining ? "DRAINING" : "READY",
-                          .running = {w.running.begin(), w.running.end()},
-                          .seen_ms_ago = now.mono_ms - w.last_seen,
-                          .parent = w.parent.empty() ? std::nullopt : std::optional(w.parent),
-                          .port = w.port > 0 ? std::optional(w.port) : std::nullopt,
-                          .machine = w.machine,
-                          .controls = w.controls.empty() ? std::nullopt : std::optional(w.controls),
-                          .limits_via = w.limits_via.empty() ? std::nullopt : std::optional(w.limits_via)};
+  wire::WorkerInfo info{.name = w.name,
+                        .host = w.host,
+                        .slots = w.slots,
+                        .busy = static_cast<int64_t>(w.running.size()),
+                        .capabilities = w.capabilities,
+                        .state = w.draining ? "DRAINING" : "READY",
+                        .running = {w.running.begin(), w.running.end()},
+                        .seen_ms_ago = now.mono_ms - w.last_seen,
+                        .parent = w.parent.empty() ? std::nullopt : std::optional(w.parent),
+                        .port = w.port > 0 ? std::optional(w.port) : std::nullopt,
+                        .machine = w.machine};
+  AddPlacementInfo(w, &info);
+  return info;
+}
+
+void BrokerCore::AddPlacementInfo(const Worker& w, wire::WorkerInfo* info) const {
+  const Resources reserved = Reserved(w);
+  info->cpu_milli = w.capacity.cpu_milli;
+  info->memory_mb = w.capacity.memory_mb;
+  info->gpus = w.capacity.gpus;
+  info->cpu_milli_reserved = reserved.cpu_milli;
+  info->memory_mb_reserved = reserved.memory_mb;
+  info->gpus_reserved = reserved.gpus;
+  if (!w.controls.empty()) info->controls = w.controls;
+  if (!w.limits_via.empty()) info->limits_via = w.limits_via;
+  if (!w.runtimes.empty()) info->runtimes = w.runtimes;
 }
 
 void BrokerCore::PublishWorker(const Worker& w, const char* event, Instant now) {
@@ -171,10 +184,15 @@ BrokerCore::Worker& BrokerCore::UpdateWorker(const std::string& identity, const 
   w.pid = msg.pid;
   w.slots = static_cast<int>(std::clamp<int64_t>(msg.slots, 1, 1 << 20));
   w.capabilities = msg.capabilities;
-  w.controls = msg.controls.value_or(std::vector<std::string>{});
-  w.limits_via = msg.limits_via.value_or("");
   w.parent = msg.parent.value_or("");
   w.port = std::clamp<int64_t>(msg.port.value_or(0), 0, 65535);
+  w.controls = msg.controls.value_or(std::vector<std::string>{});
+  w.runtimes = msg.runtimes.value_or(std::vector<std::string>{});
+  w.limits_via = msg.limits_via.value_or("");
+  // A capacity it does not report is none: a job requesting that resource does not go there.
+  w.capacity = Resources{.cpu_milli = std::max<int64_t>(0, msg.cpu_milli.value_or(0)),
+                         .memory_mb = std::max<int64_t>(0, msg.memory_mb.value_or(0)),
+                         .gpus = std::max<int64_t>(0, msg.gpus.value_or(0))};
   // The child asked for has come; a parent that (re)registers has forgotten any spawn it was asked for.
   std::erase_if(scale_pending_, [&](const ScalePending& p) { return p.child == name || p.parent == name; });
   if (!rejoin) w.idle_since = now.mono_ms;

@@ -98,10 +98,11 @@ struct Job {
   int unmet_parents = 0;
   int64_t log_size = 0;
   int64_t next_log_seq = 0;
-  int64_t queued_at = 0;        // monotonic: when it last entered QUEUED (auto-scaling measures the wait)
-  bool ready = false;           // SERVICE: its worker reports it accepting connections now
-  bool released = false;        // SERVICE: was ready once, so its children stopped waiting for it
-  int64_t restarts = 0;         // SERVICE: restarts its workers reported, over all attempts
+  int64_t queued_at = 0;  // monotonic: when it last entered QUEUED (auto-scaling measures the wait)
+  int64_t passed = 0;     // later jobs of its queue placed while it waited (Dispatch's starvation bound)
+  bool ready = false;     // SERVICE: its worker reports it accepting connections now
+  bool released = false;  // SERVICE: was ready once, so its children stopped waiting for it
+  int64_t restarts = 0;   // SERVICE: restarts its workers reported, over all attempts
   int64_t restarts_before = 0;  // SERVICE: of those, restarts in earlier attempts
   int64_t up_since_ms = 0;      // SERVICE, wall: when its current process started (assignment or restart)
   bool stop_requested = false;  // JOB_STOP was asked: a service that ends now is not moved elsewhere

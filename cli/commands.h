@@ -21,6 +21,9 @@ struct Target {
 void AddStoreCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddBrokerCommand(CLI::App& app, int* exit_code);
 void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code);
+// --cpus, --memory, --gpus: a worker's capacity for requests (negative, the default: detected). `titan
+// worker` and `titan up` (which passes them to its workers).
+void AddCapacityOptions(CLI::App* cmd, double* cpus, int64_t* memory_mb, int64_t* gpus);
 // `titan up`: store, broker and workers as child processes of this one.
 void AddUpCommand(CLI::App& app, int* exit_code);
 // A node's --log-format (text or json; TITAN_LOG_FORMAT) into *format, and applying it to this process's
@@ -58,8 +61,8 @@ void AddTailCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddSubmitCommand(CLI::App& app, const Target& target, int* exit_code);
 void AddDagCommands(CLI::App& app, const Target& target,
                     int* exit_code);  // dags, dag (ID or DAG string), dag-cancel, dag-rerun
-void AddRunCommands(CLI::App& app, const Target& target, int* exit_code);       // runs, run-status
-void AddGateCommands(CLI::App& app, const Target& target, int* exit_code);      // approve, reject
+void AddRunCommands(CLI::App& app, const Target& target, int* exit_code);   // runs, run-status
+void AddGateCommands(CLI::App& app, const Target& target, int* exit_code);  // approve, reject
 // schedule add|rm|enable|disable, schedules
 void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code);
 // Artifacts: upload, deploy-script, artifacts [get|rm].

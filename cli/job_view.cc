@@ -11,6 +11,7 @@
 
 #include "base/exit_reason.h"
 #include "cli/limits_view.h"
+#include "cli/capacity_view.h"
 #include "cli/machine_view.h"
 
 namespace titan::cli {
@@ -294,13 +295,18 @@ void RenderWorkers(const std::vector<wire::WorkerInfo>& workers, std::ostringstr
     if (const std::string machine = w.machine ? RenderMachine(*w.machine) : ""; !machine.empty()) {
       out << "    " << machine << '\n';
     }
-    if (const std::string controls = RenderControls(w.controls, w.limits_via); !controls.empty())
-      out << "    " << controls << '\n';
+    if (const std::string capacity = RenderCapacity(w); !capacity.empty()) out << "    " << capacity << '\n';
     for (const std::string& id : w.running) out << "    \u2514\u2500\u2500 " << id << '\n';
   }
 }
 
 }  // namespace
+
+std::string RenderWorkerList(const std::vector<wire::WorkerInfo>& workers) {
+  std::ostringstream out;
+  RenderWorkers(workers, out);
+  return out.str();
+}
 
 std::string RenderStats(const wire::StatsMsg& stats) {
   std::ostringstream out;

@@ -69,6 +69,8 @@ std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now
 // `titan stats`: the STATS reply as the operator's screen (with recent auto-scaling decisions). A worker
 // with an address port shows it next to its name, as the original did: "[worker-8081] [8081]".
 std::string RenderStats(const wire::StatsMsg& stats);
+// `titan workers`: the "Worker Status:" part of it (load, skills, machine, capacity, running jobs).
+std::string RenderWorkerList(const std::vector<wire::WorkerInfo>& workers);
 // `titan json`: the STATS reply as one JSON object keyed by the schema's field names (WorkerInfo
 // objects under "workers"; absent optional fields are left out).
 std::string RenderStatsJson(const wire::StatsMsg& stats);

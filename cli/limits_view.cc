@@ -40,13 +40,4 @@ std::string RenderUsage(const std::optional<wire::JobUsage>& u) {
   return out;
 }
 
-std::string RenderControls(const std::optional<std::vector<std::string>>& controls,
-                           const std::optional<std::string>& via) {
-  if (!controls && !via) return "";
-  std::string list;
-  for (const std::string& c : controls.value_or(std::vector<std::string>{}))
-    list += (list.empty() ? "" : " ") + c;
-  return "limits: " + (list.empty() ? std::string("none") : list) + (via ? " (" + *via + ")" : "");
-}
-
 }  // namespace titan::cli

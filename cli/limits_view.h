@@ -1,5 +1,5 @@
-// A job's limits and what its last run used, and a worker's controls, as `titan status` and `titan
-// stats` show them (docs/job-control.md, "Limits"). Pure.
+// A job's limits and what its last run used, as `titan status` shows them (docs/job-control.md,
+// "Limits"). Pure.
 #pragma once
 
 #include <optional>
@@ -17,9 +17,5 @@ std::string RenderLimits(std::optional<int64_t> max_memory, std::optional<int64_
 
 // "peak memory 63.8 MiB, cpu 1.25 s, read 0 B, written 4.0 KiB"; "" when nothing was measured.
 std::string RenderUsage(const std::optional<wire::JobUsage>& usage);
-
-// "limits: memory cpu cpuset io pids (cgroup v1)"; "" when the worker said nothing.
-std::string RenderControls(const std::optional<std::vector<std::string>>& controls,
-                           const std::optional<std::string>& via);
 
 }  // namespace titan::cli

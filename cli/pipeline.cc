@@ -17,6 +17,7 @@
 
 #include "cli/pipeline_files.h"
 #include "cli/pipeline_limits.h"
+#include "cli/requests.h"
 #include "cli/yaml_fields.h"
 
 namespace titan::cli {
@@ -44,10 +45,14 @@ const std::vector<std::string_view> kTitanJobKeys = {"id",
                                                      "secret_env",  // how
                                                      "hitl_message",
                                                      "max_wait_seconds",  // its gate
-                                                     "on_worker_lost"};   // if its worker is lost
+                                                     "on_worker_lost",    // if its worker is lost
+                                                     "cpu",
+                                                     "memory",
+                                                     "gpus"};  // what it reserves (cli/requests.h)
 const std::vector<std::string_view> kJobletJobKeys = {
     "name",        "command",  "args",    "runtime", "depends_on",         "environment",
-    "requirement", "priority", "retries", "timeout", "secret_environment", "on_worker_lost"};
+    "requirement", "priority", "retries", "timeout", "secret_environment", "on_worker_lost",
+    "cpu",         "memory",   "gpus"};
 const std::set<std::string> kInterpreters = {"python", "python3", "bash", "sh"};
 // Titan `type` values, upper-cased (any case is accepted): true for a service.
 const std::map<std::string, bool> kJobTypes = {
@@ -281,6 +286,7 @@ class Parser {
       spec->on_worker_lost = lost;
     }
     ReadLimitKeys(job, spec);
+    ApplyYamlRequests(job, spec);
   }
 
   PipelineFiles files_;

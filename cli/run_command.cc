@@ -13,6 +13,7 @@
 #include "cli/duration.h"
 #include "cli/job_view.h"
 #include "cli/log_follow.h"
+#include "cli/requests.h"
 #include "cli/run_job.h"
 #include "cli/submit.h"
 
@@ -191,6 +192,7 @@ void AddRunCommand(CLI::App& app, const Target& target, const std::vector<std::s
          "twice)")
       ->check(CLI::IsMember({"requeue", "fail"}));
   AddLimitOptions(cmd, &a->limits);
+  AddRequestOptions(cmd, a.get());
   cmd->add_flag("--wait,-w", a->wait, "print the job's output as it runs and exit when it ends");
   cmd->add_flag(
       "--archive", a->archive,

@@ -21,6 +21,15 @@ void AddStatsCommand(CLI::App& app, const Target& target, int* exit_code) {
       if (*exit_code == kExitOk) std::cout << (json ? RenderStatsJson(stats) : RenderStats(stats));
     });
   }
+  CLI::App* workers = app.add_subcommand(
+      "workers",
+      "Show the workers: load, skills, machine, capacity for requests (reserved/total), limits, runtimes");
+  workers->callback([=] {
+    BrokerClient broker(*t);
+    wire::StatsMsg stats;
+    *exit_code = broker.Call(wire::StatsGetMsg{}.ToMessage(), &stats);
+    if (*exit_code == kExitOk) std::cout << RenderWorkerList(stats.workers);
+  });
 }
 
 }  // namespace titan::cli

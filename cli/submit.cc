@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/requests.h"
+
 namespace titan::cli {
 namespace {
 
@@ -111,6 +113,7 @@ wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id,
   spec.max_restarts = args.max_restarts;
   spec.on_worker_lost = given(args.on_worker_lost);
   ApplyLimitArgs(args.limits, &spec);
+  ApplyRequests(args, &spec);
   wire::JobSubmitMsg submit{.jobs = {std::move(spec)}};
   if (content) submit.files.push_back(wire::FileBlob{.name = name, .content = std::move(*content)});
   return std::move(submit).ToMessage();

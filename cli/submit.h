@@ -35,6 +35,8 @@ struct RunArgs {
   std::optional<int64_t> max_restarts;  // SERVICE: crashes in a row before it is FAILED
   std::string on_worker_lost;           // empty: the broker's default (requeue); "fail": never run twice
   LimitArgs limits;                     // --max-memory, --max-cpu, --cpu-cores, --max-iobps, --max-processes
+  double cpu = 0;                       // requests (cli/requests.h): cores, MB, GPUs; 0: none
+  int64_t memory_mb = 0, gpus = 0;
 };
 
 // "<file stem>-<8 hex digits of random>": "etl.py" with 0x1a2b3c4d -> "etl-1a2b3c4d".

@@ -34,15 +34,18 @@ struct UpArgs {
   int port = 9090;
   std::string bind;
   int slots = 4;
+  double cpus = -1;  // each worker's capacity (--cpus, --memory, --gpus); negative: the worker detects it
+  int64_t memory_mb = -1;
+  int64_t gpus = -1;
   std::string executor = "process";
   int autoscale_max = 0;  // child workers each worker may be asked to start (0: off)
   bool insecure = false;  // no keys: plaintext (refused by the nodes beyond loopback unless they get it too)
   bool audit_writes = false;  // the store records each write in its audit log (`titan store --audit-writes`)
-  std::string dashboard;      // ADDR:PORT of the dashboard; empty: 127.0.0.1 and --port + 5 (any with --port 0)
+  std::string dashboard;  // ADDR:PORT of the dashboard; empty: 127.0.0.1 and --port + 5 (any with --port 0)
   bool no_dashboard = false;
   std::string log_format = "text";  // the nodes' --log-format
   std::string metrics_token_file;   // the dashboard's --metrics-token-file
-  UpKeys keys;                // filled by Up unless insecure
+  UpKeys keys;                      // filled by Up unless insecure
 };
 
 // The running nodes. Destroying it kills whatever is still running (see ChildHandle).
@@ -253,6 +256,9 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
       argv.insert(argv.end(), {"--credentials", a.keys.worker_credential});
     argv.insert(argv.end(), {"worker", "--name", name, "--dir", (dir / ("worker-" + n)).string(), "--slots",
                              std::to_string(a.slots), "--executor", a.executor});
+    if (a.cpus >= 0) argv.insert(argv.end(), {"--cpus", std::to_string(a.cpus)});
+    if (a.memory_mb >= 0) argv.insert(argv.end(), {"--memory", std::to_string(a.memory_mb)});
+    if (a.gpus >= 0) argv.insert(argv.end(), {"--gpus", std::to_string(a.gpus)});
     ok = start("worker " + name, "worker", argv, "worker-" + n + ".log", &worker, &announced);
     if (worker) cluster->workers.push_back(std::move(*worker));
     ep->workers.push_back(announced);
@@ -276,7 +282,8 @@ void StartDashboard(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoin
   std::string error;
   if (spawned.ok()) {
     cluster->dashboard.emplace(std::move(spawned.value()));
-    if (cluster->dashboard->WaitReady("dashboard", kReadyDeadline, interrupt_fd, &ep->dashboard, &error)) return;
+    if (cluster->dashboard->WaitReady("dashboard", kReadyDeadline, interrupt_fd, &ep->dashboard, &error))
+      return;
   } else {
     error = spawned.message();
   }
@@ -356,6 +363,7 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--slots", a->slots, "jobs each worker runs at once")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  AddCapacityOptions(cmd, &a->cpus, &a->memory_mb, &a->gpus);  // each worker's
   cmd->add_option("--executor", a->executor, "process: run jobs; noop: complete them at once (benchmarks)")
       ->check(CLI::IsMember({"process", "noop"}))
       ->capture_default_str();

@@ -10,6 +10,20 @@
 
 namespace titan::cli {
 
+void AddCapacityOptions(CLI::App* cmd, double* cpus, int64_t* memory_mb, int64_t* gpus) {
+  cmd->add_option("--cpus", *cpus,
+                  "cores this worker offers jobs' cpu requests (default: the CPUs online; 1.5 is allowed)")
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--memory", *memory_mb,
+                  "MB of memory this worker offers jobs' memory requests (default: MemTotal)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option(
+         "--gpus", *gpus,
+         "GPUs this worker offers (default: found by `nvidia-smi -L` or /dev/nvidia<N>); with any, it has "
+         "the capability GPU")
+      ->check(CLI::Range(int64_t{0}, int64_t{4096}));
+}
+
 #ifdef TITAN_HAVE_WORKER
 namespace {
 
@@ -53,6 +67,7 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
                   "folder DAG jobs run in and share files through (default: <parent of --dir>/"
                   "titan_workspace/shared, one per data folder, so local workers share it)");
   AddTimingOptions(cmd, options.get());
+  AddCapacityOptions(cmd, &options->cpus, &options->memory_mb, &options->gpus);
   AddLogFormatOption(*cmd, &options->log_format);
   const Target* t = &target;
   cmd->callback([options, t, exit_code] {

@@ -127,6 +127,7 @@ void WorkerCore::OnTick(Instant at) {
   }
   for (const std::string& id : over) {
     runs_.erase(id);
+    FreeGpus(id);
     if (auto next = deferred_.find(id); next != deferred_.end()) {
       wire::JobAssignMsg assign = std::move(next->second);
       deferred_.erase(next);

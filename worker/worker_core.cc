@@ -210,13 +210,24 @@ void WorkerCore::OnFile(const std::string& sha256, const Status& status) {
 }
 
 // Starts an assignment whose file is in the cache.
-void WorkerCore::Launch(const wire::JobAssignMsg& assign) {
+void WorkerCore::Launch(const wire::JobAssignMsg& assigned) {
+  wire::JobAssignMsg assign = assigned;
   const std::string& id = assign.job.id;
   const int64_t attempt = assign.attempt;
   std::optional<ServiceSpec> service = ServiceSpecOf(assign.job);
   if (service && draining_) {  // assigned as the drain began: it would never end here
     return Report(FailedStart(id, attempt, "worker " + c_.name + " is draining; service handed back",
                               /*cancelled=*/true));
+  }
+  if (const int64_t want = assign.job.gpus.value_or(0); want > static_cast<int64_t>(c_.gpus.size())) {
+    return Report(FailedStart(id, attempt,
+                              "not started: it requests " + std::to_string(want) + " GPUs and worker " +
+                                  c_.name + " has " + std::to_string(c_.gpus.size()) +
+                                  " (`titan worker --gpus`)"));
+  }
+  if (!TakeGpus(assign)) {  // a run the broker no longer counts still holds them: wait for it to end
+    awaiting_file_[kAwaitingGpus].push_back(std::move(assign));
+    return;
   }
   Run& run = runs_[id];
   run = Run{
@@ -248,6 +259,7 @@ void WorkerCore::OnLaunched(const std::string& id, int64_t attempt, const Result
     }
     spdlog::warn("worker: job {} could not start: {}", id, pid.message());
     runs_.erase(it);
+    FreeGpus(id);
     return Report(FailedStart(id, attempt, pid.message()));
   }
   run.pid = pid.value();
@@ -352,6 +364,9 @@ wire::HeartbeatMsg WorkerCore::Heartbeat(const MachineSample& sample) {
 wire::WorkerReadyMsg WorkerCore::ReadyMessage() {
   wire::WorkerReadyMsg ready{
       .name = c_.name, .host = c_.host, .pid = c_.pid, .slots = c_.slots, .capabilities = c_.capabilities};
+  ready.cpu_milli = c_.cpu_milli;
+  ready.memory_mb = c_.memory_mb;
+  ready.gpus = static_cast<int64_t>(c_.gpus.size());
   ready.session = ++session_;
   for (const auto& [id, run] : runs_) {
     // A fenced run is dying: not the broker's to adopt back; its result follows.

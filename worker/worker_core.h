@@ -48,6 +48,11 @@ struct WorkerCoreConfig {
   // "cgroup v1", "rlimit"; empty: not said). A job asking for another limit is refused, never run unlimited.
   std::vector<std::string> controls;
   std::string limits_via;
+  // Capacity for requests (WORKER_READY): thousandths of cores, MB, and the GPUs' device indices (their
+  // count is the GPU capacity; jobs get them in CUDA_VISIBLE_DEVICES, core_gpus.cc).
+  int64_t cpu_milli = 0;
+  int64_t memory_mb = 0;
+  std::vector<int64_t> gpus;
 };
 
 // One thing for the loop or the OS edge to do. Which fields are set depends on `kind`.
@@ -138,6 +143,8 @@ class WorkerCore {
 
   // For tests: "a/1:running b/2:stopping(kill@3000) c/1:exited+output s/1:backoff(restart@1500) f/1:fenced"
   std::string RenderJobs() const;
+  // For tests: "0:a 1:b", each GPU held and the job holding it.
+  std::string RenderGpus() const;
 
  private:
   struct Run {
@@ -199,12 +206,22 @@ class WorkerCore {
   void Respawn(const wire::ServiceRespawnMsg& respawn, int64_t now);
   void SendServiceStatus(const Run& run);
 
+  // GPUs (core_gpus.cc). Gives the assignment's job the devices it requests (CUDA_VISIBLE_DEVICES in its
+  // env); false when too few are free now (nothing taken).
+  bool TakeGpus(wire::JobAssignMsg& assign);
+  // The job's run is over here: its devices are free, and assignments waiting for devices launch.
+  void FreeGpus(const std::string& id);
+
   WorkerCoreConfig c_;
-  std::map<std::string, Run> runs_;                                       // by job id; services too
-  std::map<std::string, std::vector<wire::JobAssignMsg>> awaiting_file_;  // sha256 -> assignments
-  std::map<std::string, wire::JobAssignMsg> deferred_;                    // until the earlier run ends
-  std::map<std::pair<std::string, int64_t>, wire::JobResult> unacked_;    // results until JOB_ACK
-  std::set<std::string> children_;                                        // child workers running, by name
+  std::map<std::string, Run> runs_;  // by job id; services too
+  // Assignments not launched yet: sha256 -> those waiting for that file; kAwaitingGpus -> those waiting
+  // for GPUs to be freed. Either way the broker counts them as running here (WORKER_READY).
+  std::map<std::string, std::vector<wire::JobAssignMsg>> awaiting_file_;
+  static constexpr const char* kAwaitingGpus = "gpus";  // never a sha256 (64 hex digits)
+  std::map<int64_t, std::string> gpu_holder_;           // GPU device index -> the job holding it
+  std::map<std::string, wire::JobAssignMsg> deferred_;  // until the earlier run ends
+  std::map<std::pair<std::string, int64_t>, wire::JobResult> unacked_;  // results until JOB_ACK
+  std::set<std::string> children_;                                      // child workers running, by name
   int64_t children_kill_at_ = 0;  // draining: child workers still running then get SIGKILL
   bool announced_ = false;
   bool draining_ = false;

@@ -128,7 +128,7 @@ TEST_F(WorkerCoreTest, ReadyMessageNamesThisWorker) {
   const Message ready = core_->ReadyMessage().ToMessage();
   EXPECT_EQ(
       "{name: \"w1\", host: \"h\", pid: 7, slots: 4, capabilities: [\"GENERAL\"], running: [], finished: [], "
-      "session: 1}",
+      "session: 1, cpu_milli: 0, memory_mb: 0, gpus: 0}",  // its capacity for requests (none in this test)
       wire::Render(Datum(ready.body)));
   EXPECT_EQ(2, core_->ReadyMessage().session.value_or(0));  // each registration is a new session
 }

@@ -17,6 +17,7 @@
 #include "base/signal_watch.h"
 #include "security/client_security.h"
 #include "worker/capabilities.h"
+#include "worker/capacity.h"
 #include "worker/job_cgroup.h"
 #include "worker/worker_reaper.h"
 
@@ -46,19 +47,27 @@ std::vector<std::string> ControlsOf(const std::optional<exec::WorkerCgroups>& cg
 
 WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name,
                               const std::optional<exec::WorkerCgroups>& cgroups) {
-  return WorkerCoreConfig{.name = name,
-                          .host = HostName(),
-                          .pid = getpid(),
-                          .slots = o.slots,
-                          .capabilities = DetectCapabilities(o.tags, o.high_mem_mb),
-                          .parent = o.parent,
-                          .address_port = o.address_port,
-                          .broker = o.host + ":" + std::to_string(o.port),
-                          .noop = o.executor == "noop",
-                          .kill_grace_ms = o.kill_grace_ms,
-                          .drain_grace_ms = o.drain_grace_ms,
-                          .controls = ControlsOf(cgroups),
-                          .limits_via = cgroups ? cgroups->via() : "rlimit"};
+  const Capacity capacity =
+      DetectCapacity({.cpus = o.cpus, .memory_mb = o.memory_mb, .gpus = o.gpus}, exec::CurrentEnvironment());
+  spdlog::info("worker: capacity for requests: {} millicores, {} MB, {} GPUs", capacity.cpu_milli,
+               capacity.memory_mb, capacity.gpus.size());
+  return WorkerCoreConfig{
+      .name = name,
+      .host = HostName(),
+      .pid = getpid(),
+      .slots = o.slots,
+      .capabilities = DetectCapabilities(o.tags, o.high_mem_mb, capacity.memory_mb, !capacity.gpus.empty()),
+      .parent = o.parent,
+      .address_port = o.address_port,
+      .broker = o.host + ":" + std::to_string(o.port),
+      .noop = o.executor == "noop",
+      .kill_grace_ms = o.kill_grace_ms,
+      .drain_grace_ms = o.drain_grace_ms,
+      .controls = ControlsOf(cgroups),
+      .limits_via = cgroups ? cgroups->via() : "rlimit",
+      .cpu_milli = capacity.cpu_milli,
+      .memory_mb = capacity.memory_mb,
+      .gpus = capacity.gpus};
 }
 
 // What every job's process gets; creates the jobs and shared folders. Absolute paths, because jobs

@@ -84,6 +84,7 @@ def test_job_has_every_seed_parameter_with_its_default():
         "retries": 0, "timeout": None, "env": None, "secret_env": None,  # keyword-only additions beyond the seed
         "on_worker_lost": None, "content": None,
         "max_memory": None, "max_cpu": None, "cpu_cores": None, "max_iobps": None, "max_processes": None,
+        "cpu": None, "memory": None, "gpus": None,
     }
 
 

@@ -19,7 +19,7 @@ from .monitoring import MonitoringService
 from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, TitanTimeoutError,
                      UnavailableError, UnknownTypeError)
 from .job import FINAL_STATES, JobInfo, TitanJob
-from .messages import AuditEntry, MetricFamily
+from .messages import AuditEntry, MetricFamily, WorkerInfo
 from .protocol import Decoded, MsgType
 from .submission import SubmitPlan, plan_submit
 from .credentials import Credential, find_credential
@@ -335,6 +335,12 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         stats = dict(self._broker_call(MsgType.STATS_GET).fields)
         stats.pop("rid", None)
         return stats
+
+    def workers(self) -> List[WorkerInfo]:
+        """Each live worker as the protocol's WorkerInfo: load and capabilities, its capacity for requests
+        (cpu_milli, memory_mb, gpus) and what its running jobs reserve of it (cpu_milli_reserved, ...), the
+        limits it enforces (controls, limits_via) and its runtimes."""
+        return [WorkerInfo.from_wire(w) for w in self.get_stats().get("workers", [])]
 
     def metrics(self, store: bool = False) -> List[MetricFamily]:
         """The broker's metric families (with `store`, TitanStore's), as Prometheus names them

@@ -49,6 +49,9 @@ class TitanJob:
     `max_cpu` (percent of one core: 150 is one and a half cores), `cpu_cores` (the CPUs it may run on,
     "0-1" or "2,4"), `max_iobps` (bytes per second read, and written, on each disk) and `max_processes`.
     None or 0: no limit. What a run used is in its JobInfo.usage.
+    `cpu` (cores, 1.5 allowed), `memory` (MB) and `gpus` are requests: reserved for the job on its worker
+    while it runs, so it waits for a worker with them free; a job with gpus gets its own devices in
+    CUDA_VISIBLE_DEVICES (docs/job-control.md, "Placement and requests").
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -60,7 +63,8 @@ class TitanJob:
                  secret_environment: Optional[Env] = None, on_worker_lost: Optional[str] = None,
                  content: Union[str, bytes, None] = None, max_memory: Optional[int] = None,
                  max_cpu: Optional[int] = None, cpu_cores: Optional[str] = None, max_iobps: Optional[int] = None,
-                 max_processes: Optional[int] = None):
+                 max_processes: Optional[int] = None, cpu: Optional[float] = None,
+                 memory: Optional[int] = None, gpus: Optional[int] = None):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
@@ -99,6 +103,7 @@ class TitanJob:
         self.cpu_cores = cpu_cores
         self.max_iobps = max_iobps
         self.max_processes = max_processes
+        self.cpu, self.memory, self.gpus = cpu, memory, gpus
 
     @property
     def id(self) -> str:

@@ -10,15 +10,16 @@ from typing import Any, Dict, List, Optional, Union
 from .errors import PipelineError
 from .limits import LIMIT_KEYS, yaml_limits
 from .pipeline_files import PipelineFiles
+from .requests import yaml_requests
 from .yaml_nodes import Fields, Node, load
 
 TITAN_TOP_KEYS = ("name", "agent_run_id", "jobs", "version", "project")
 JOBLET_TOP_KEYS = ("version", "name", "jobs")
 TITAN_JOB_KEYS = ("id", "script", "file", "type", "args", "dependencies", "depends_on", "priority", "delay",
                   "requirement", "affinity", "port", "retries", "timeout", "env", "secret_env", "hitl_message",
-                  "max_wait_seconds", "on_worker_lost") + LIMIT_KEYS
+                  "max_wait_seconds", "on_worker_lost", "cpu", "memory", "gpus") + LIMIT_KEYS
 JOBLET_JOB_KEYS = ("name", "command", "args", "runtime", "depends_on", "environment", "requirement", "priority",
-                   "retries", "timeout", "secret_environment", "on_worker_lost") + LIMIT_KEYS
+                   "retries", "timeout", "secret_environment", "on_worker_lost", "cpu", "memory", "gpus") + LIMIT_KEYS
 ON_WORKER_LOST = ("requeue", "fail")  # JobSpec.on_worker_lost
 JOB_TYPES = {"RUN_PAYLOAD": False, "TASK": False, "RUN": False, "SERVICE": True}  # upper-cased -> a service?
 INTERPRETERS = ("python", "python3", "bash", "sh")  # a Joblet command whose args[0] may be the script itself
@@ -277,3 +278,4 @@ class _Parser:
                                "the default) or fail (never run it twice) in %s; got '%s'" % (job.what, lost))
             spec["on_worker_lost"] = lost
         yaml_limits(job, spec)
+        yaml_requests(job, spec)

@@ -17,6 +17,7 @@ from .errors import InvalidError, JobFileNotFoundError, NotFoundError, TitanErro
 from .job import Env, TitanJob
 from .limits import limit_spec
 from .protocol import MAX_BODY_BYTES
+from .requests import request_spec
 
 # What the files of one submission may add up to: the body also holds the job specs.
 MAX_FILES_BYTES = MAX_BODY_BYTES - 256 * 1024
@@ -124,6 +125,8 @@ def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
     if getattr(job, "on_worker_lost", None) is not None:
         spec["on_worker_lost"] = _text("on_worker_lost", job.on_worker_lost)
     spec.update(limit_spec(job))
+    spec.update(request_spec(job.job_id, getattr(job, "cpu", None), getattr(job, "memory", None),
+                             getattr(job, "gpus", None)))
     spawner = os.environ.get("TITAN_JOB_ID")
     if spawner:  # submitted by a running job: with affinity and no parents, it runs where that job runs
         spec["spawned_by"] = spawner
