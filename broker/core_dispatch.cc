@@ -73,12 +73,29 @@ bool BrokerCore::AnyWorkerCan(const std::string& requirement) const {
 }
 
 std::string BrokerCore::QueuedReason(const Job& job) const {
+  if (const std::string pinned = job.state == JobState::kQueued ? VolumeWorker(job) : "";
+      !pinned.empty() && (!workers_.count(pinned) || workers_.at(pinned).draining)) {
+    return "waiting for worker " + pinned +
+           ", which holds its volumes and is not live; start it again "
+           "(`titan worker --name " +
+           pinned + "`) or stop the job";
+  }
   if (job.state == JobState::kQueued && !AnyWorkerCan(job.requirement)) {
     return "no live worker has capability " + job.requirement + "; start one with `titan worker --tag " +
            job.requirement + "`";
   }
   return job.reason;
 }
+
+namespace {
+
+// `table` with every worker but `name` not accepting (a job pinned to that worker by its volumes).
+std::vector<WorkerSlot> PinnedTo(std::vector<WorkerSlot> table, const std::string& name) {
+  for (WorkerSlot& w : table) w.accepting = w.accepting && w.name == name;
+  return table;
+}
+
+}  // namespace
 
 // Assignments per call: bounds one loop turn so heartbeats and replies are never held up for long
 // by a huge submission; the rest is dispatched on the next turn, which comes at once.
@@ -96,21 +113,30 @@ void BrokerCore::Dispatch(Instant now) {
     refs.push_back(&w);
   }
   for (auto& [requirement, queue] : ready_) {
-    while (!queue.empty()) {
-      const std::string id = std::get<2>(*queue.begin());
+    for (auto next = queue.begin(); next != queue.end();) {
+      const std::string id = std::get<2>(*next);
       Job* job = Resolve(id);
-      if (job == nullptr || job->state != JobState::kQueued || job->seq != std::get<1>(*queue.begin())) {
-        queue.erase(queue.begin());
+      if (job == nullptr || job->state != JobState::kQueued || job->seq != std::get<1>(*next)) {
+        next = queue.erase(next);
         continue;
       }
       const std::string affinity = AffinityAnchor(*job);
-      const Placement p = PickWorker(requirement, affinity, table);
-      if (p.kind != Placement::kWorker) break;  // the same holds for every job of this requirement
+      // A job using volumes runs only on the worker that holds them (core_volumes.cc): the others are
+      // not candidates for it, and while that worker is full or away it waits without holding up the rest.
+      const std::string pinned = VolumeWorker(*job);
+      const Placement p = PickWorker(requirement, affinity, pinned.empty() ? table : PinnedTo(table, pinned));
+      if (p.kind != Placement::kWorker) {
+        if (!pinned.empty()) {
+          ++next;
+          continue;
+        }
+        break;  // the same holds for every job of this requirement
+      }
       if (budget-- == 0) {
         dispatch_pending_ = true;
         return;
       }
-      queue.erase(queue.begin());
+      next = queue.erase(next);
       ++table[p.index].busy;
       Assign(*job, *refs[p.index], now);
     }

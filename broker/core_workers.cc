@@ -51,7 +51,8 @@ wire::WorkerInfo BrokerCore::RenderWorker(const Worker& w, Instant now) const {
                           .seen_ms_ago = now.mono_ms - w.last_seen,
                           .parent = w.parent.empty() ? std::nullopt : std::optional(w.parent),
                           .port = w.port > 0 ? std::optional(w.port) : std::nullopt,
-                          .machine = w.machine};
+                          .machine = w.machine,
+                          .runtimes = w.runtimes.empty() ? std::nullopt : std::optional(w.runtimes)};
 }
 
 void BrokerCore::PublishWorker(const Worker& w, const char* event, Instant now) {
@@ -169,6 +170,8 @@ BrokerCore::Worker& BrokerCore::UpdateWorker(const std::string& identity, const 
   w.pid = msg.pid;
   w.slots = static_cast<int>(std::clamp<int64_t>(msg.slots, 1, 1 << 20));
   w.capabilities = msg.capabilities;
+  w.runtimes = msg.runtimes.value_or(std::vector<std::string>{});
+  w.volumes_dir = msg.volumes_dir.value_or("");
   w.parent = msg.parent.value_or("");
   w.port = std::clamp<int64_t>(msg.port.value_or(0), 0, 65535);
   // The child asked for has come; a parent that (re)registers has forgotten any spawn it was asked for.
@@ -259,6 +262,7 @@ void BrokerCore::SendWelcome(const Worker& w) {
   welcome.lease_ms = LeaseMs(config_);
   welcome.session = w.session;
   SendWorker(w, welcome.ToMessage());
+  SendVolumesTo(w);  // a worker that registers (again) gets its volumes again
 }
 
 void BrokerCore::CarryOut(Worker& w, const Decision& d, const wire::JobResult* result, Instant now) {

@@ -29,6 +29,9 @@ struct JobView {
   std::optional<int64_t> up_since_ms;   // SERVICE: when its current process started (its last restart)
   std::vector<std::string> secret_env;  // "NAME=****" per secret (the broker never reports a value)
   bool log_truncated = false;           // some of its output was lost to a full disk
+  // What it runs and gets (docs/job-control.md): a command (instead of a file) with its argv as given.
+  std::string command, runtime, work_dir;
+  std::vector<std::string> argv, volumes;
 };
 JobView JobFromInfo(const wire::JobInfo& job);
 // The same from a JobInfo map; a map that is not a JobInfo gives an empty view.
@@ -65,6 +68,9 @@ std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now
 // `titan stats`: the STATS reply as the operator's screen (with recent auto-scaling decisions). A worker
 // with an address port shows it next to its name, as the original did: "[worker-8081] [8081]".
 std::string RenderStats(const wire::StatsMsg& stats);
+// `titan volume list`: NAME WORKER TYPE SIZE JOBS AGE PATH ("-" for what is absent; JOBS the number of
+// unfinished jobs naming it).
+std::string RenderVolumeTable(const std::vector<wire::VolumeInfo>& volumes, int64_t now_ms);
 // `titan json`: the STATS reply as one JSON object keyed by the schema's field names (WorkerInfo
 // objects under "workers"; absent optional fields are left out).
 std::string RenderStatsJson(const wire::StatsMsg& stats);

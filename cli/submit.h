@@ -33,6 +33,12 @@ struct RunArgs {
   std::string health_cmd;               // SERVICE: exit 0 means healthy
   std::optional<int64_t> max_restarts;  // SERVICE: crashes in a row before it is FAILED
   std::string on_worker_lost;           // empty: the broker's default (requeue); "fail": never run twice
+  // What it runs and gets (docs/job-control.md). With `command`, no file is sent: `args` are its argv.
+  std::string command;
+  std::string work_dir;
+  std::string runtime;
+  std::vector<std::string> volumes;   // NAME:/path
+  std::vector<wire::Upload> uploads;  // read from --upload LOCAL[:PATH]
 };
 
 // "<file stem>-<8 hex digits of random>": "etl.py" with 0x1a2b3c4d -> "etl-1a2b3c4d".
@@ -59,7 +65,8 @@ std::string ResolveSecretEnv(std::vector<std::string>* entries,
 std::string ApplyDeployWords(const std::vector<std::string>& words, bool port_given, bool requirement_given,
                              RunArgs* args);
 
-// JOB_SUBMIT with one JobSpec. With `content` (a script read on this machine) the file is its
+// JOB_SUBMIT with one JobSpec. A command job (args.command) sends no file and passes args.args as argv
+// unchanged. With `content` (a script read on this machine) the file is its
 // basename and travels as a FileBlob; without, args.file names a deployed artifact the broker resolves.
 wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::optional<std::string> content);
 

@@ -17,6 +17,7 @@
 #include "security/client_security.h"
 #include "worker/capabilities.h"
 #include "worker/job_cgroup.h"
+#include "worker/runtimes.h"
 #include "worker/worker_reaper.h"
 
 namespace titan::worker {
@@ -31,12 +32,31 @@ std::string HostName() {
   return buf;
 }
 
+// The --runtime flags, parsed (RunWorker refused bad ones before anything was built).
+std::map<std::string, exec::Runtime> RuntimesOf(const WorkerOptions& o) {
+  Result<std::map<std::string, exec::Runtime>> runtimes = exec::ParseRuntimes(o.runtimes);
+  return runtimes.ok() ? std::move(runtimes).value() : std::map<std::string, exec::Runtime>{};
+}
+
+std::vector<std::string> RuntimeNames(const WorkerOptions& o) {
+  std::vector<std::string> names;
+  for (const auto& [name, runtime] : RuntimesOf(o)) names.push_back(name);
+  return names;
+}
+
+// <--dir>/volumes, absolute: where volumes live (worker/volumes.h).
+std::string VolumesDirOf(const WorkerOptions& o) {
+  return (std::filesystem::absolute(o.dir).lexically_normal() / "volumes").string();
+}
+
 WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name) {
   return WorkerCoreConfig{.name = name,
                           .host = HostName(),
                           .pid = getpid(),
                           .slots = o.slots,
                           .capabilities = DetectCapabilities(o.tags, o.high_mem_mb),
+                          .runtimes = RuntimeNames(o),
+                          .volumes_dir = VolumesDirOf(o),
                           .parent = o.parent,
                           .address_port = o.address_port,
                           .broker = o.host + ":" + std::to_string(o.port),
@@ -59,6 +79,8 @@ JobContext JobContextOf(const WorkerOptions& o, std::string cgroup_dir) {
   std::erase_if(ctx.base_env, [](const std::string& kv) { return kv.rfind("TITAN_CREDENTIALS=", 0) == 0; });
   ctx.tools = exec::ResolveToolchain(ctx.base_env);
   ctx.cgroup_dir = std::move(cgroup_dir);
+  ctx.runtimes = RuntimesOf(o);
+  ctx.volumes_dir = VolumesDirOf(o);
   std::error_code ec;
   std::filesystem::create_directories(ctx.jobs_dir, ec);
   std::filesystem::create_directories(ctx.shared_dir, ec);
@@ -209,6 +231,10 @@ void Worker::ExecuteOnEdge(const Command& c, int64_t now) {
       return edge_.StopProbe(c.id);
     case K::kSignalChildren:
       return edge_.SignalChildren(static_cast<int>(c.number));
+    case K::kEnsureVolumes:
+      return edge_.EnsureVolumes(c.volumes);
+    case K::kDeleteVolume:
+      return edge_.DeleteVolume(c.id);
     default:
       spdlog::error("worker: command {} reached the OS edge", Render(c));  // a bug of ours
   }
@@ -295,6 +321,14 @@ std::string SharedDirOf(const WorkerOptions& o) {
 }
 
 int RunWorker(const WorkerOptions& options) {
+  if (auto runtimes = exec::ParseRuntimes(options.runtimes); !runtimes.ok()) {
+    spdlog::error("worker: {}", runtimes.message());
+    return 2;
+  } else {
+    for (const auto& [name, r] : *runtimes)
+      spdlog::info("worker: runtime {}: {} (.py scripts run with {})", name, r.path,
+                   r.python.empty() ? "the worker's python" : r.python);
+  }
   auto registry = exec::PidRegistry::Open(options.dir + "/pids");
   if (!registry.ok()) {
     spdlog::error("worker: {}", registry.message());

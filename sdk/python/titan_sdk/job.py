@@ -44,6 +44,11 @@ class TitanJob:
     `content` (str, sent as UTF-8, or bytes) is the script itself: it travels with the submission under the
     basename of `filename`, which names it for the worker (its extension picks the interpreter), and no file
     is read; for scripts a program writes, e.g. TitanJob("hi", "hi.py", content="print('hi')").
+    Job control (docs/job-control.md): `command` with `argv` runs a program instead of a file (no filename;
+    the arguments reach it exactly as given, no shell), `uploads` (dicts {"path", "content", "mode"}, as
+    Joblet's, or local paths) are written into the job's directory before it starts, `work_dir` is where it
+    starts (relative to that directory, created), `runtime` names a runtime a worker offers (its interpreter
+    runs the script or command) and `volumes` ["NAME:/path"] the volumes it uses (it runs on their worker).
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -53,7 +58,10 @@ class TitanJob:
                  *, id: Optional[str] = None, retries: int = 0, timeout: Optional[float] = None,
                  env: Optional[Env] = None, secret_env: Optional[Env] = None,
                  secret_environment: Optional[Env] = None, on_worker_lost: Optional[str] = None,
-                 content: Union[str, bytes, None] = None):
+                 content: Union[str, bytes, None] = None, command: Optional[str] = None,
+                 argv: Optional[Sequence[Any]] = None, work_dir: Optional[str] = None,
+                 runtime: Optional[str] = None, volumes: Optional[Sequence[str]] = None,
+                 uploads: Optional[Sequence[Any]] = None):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
@@ -61,12 +69,16 @@ class TitanJob:
             raise TypeError("TitanJob got secret_env and secret_environment (the same thing); pass only one")
         if not job_id:
             raise TypeError("TitanJob needs a job_id (or id), e.g. TitanJob(job_id=\"train_v1\", filename=...)")
-        if not filename:
-            raise TypeError("TitanJob %r needs a filename: the script or artifact to run" % job_id)
+        if command is not None and (filename or content is not None or is_archive):
+            raise TypeError("TitanJob %r: a job runs either a file (filename) or a command, not both" % job_id)
+        if argv is not None and command is None:
+            raise TypeError("TitanJob %r: argv goes with command; a script's arguments are args" % job_id)
+        if not filename and command is None:
+            raise TypeError("TitanJob %r needs a filename (the script or artifact to run) or a command" % job_id)
         if content is not None and (is_archive or not isinstance(content, (str, bytes))):
             raise TypeError("TitanJob %r: content is the script as str or bytes, and an archive job takes none; got %s"
                             % (job_id, "is_archive=True" if is_archive else type(content).__name__))
-        if content is None:
+        if content is None and command is None:
             _check_absolute(job_id, filename, is_archive)
         self.job_id = job_id
         self.filename = filename
@@ -87,6 +99,12 @@ class TitanJob:
         self.secret_env = secret_env if secret_env is not None else secret_environment
         self.on_worker_lost = on_worker_lost
         self.content = content
+        self.command = command
+        self.argv = list(argv) if argv is not None else None
+        self.work_dir = work_dir
+        self.runtime = runtime
+        self.volumes = list(volumes) if volumes else None
+        self.uploads = list(uploads) if uploads else None
 
     @property
     def id(self) -> str:
@@ -101,6 +119,8 @@ class TitanJob:
             fields["secret_env"] = ["%s=****" % name for name in _secret_names(fields["secret_env"])]
         if fields.get("content") is not None:  # a whole script: its size only
             fields["content"] = "<%d bytes>" % len(fields["content"])
+        if fields.get("uploads"):  # files: their number only
+            fields["uploads"] = "<%d uploads>" % len(fields["uploads"])
         return "TitanJob(%s)" % ", ".join("%s=%r" % kv for kv in fields.items())
 
 

@@ -73,6 +73,10 @@ class MsgType(enum.IntEnum):
     SCHEDULE_ENABLE = 0x4B
     DAG_RERUN = 0x4C
     SERVICE_RESTART = 0x4D
+    VOLUME_CREATE = 0x4E
+    VOLUME_LIST = 0x4F
+    VOLUME_LIST_REPLY = 0x6D
+    VOLUME_REMOVE = 0x6E
     ARTIFACT_PUT = 0x60
     ARTIFACT_UPLOAD = 0x61
     ARTIFACT_CHUNK = 0x62
@@ -100,6 +104,8 @@ class MsgType(enum.IntEnum):
     SERVICE_STATUS = 0x5B
     WORKER_SPAWN = 0x5C
     SERVICE_RESPAWN = 0x5D
+    VOLUME_ENSURE = 0x5E
+    VOLUME_DELETE = 0x5F
     EVENT_JOB = 0x70
     EVENT_LOG = 0x71
     EVENT_WORKER = 0x72
@@ -259,6 +265,21 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('next_ms', 'int'),
         FieldSpec('last_ms', 'int', True),
         FieldSpec('enabled', 'bool', True),
+    ),
+    'VolumeInfo': (
+        FieldSpec('name', 'str'),
+        FieldSpec('worker', 'str'),
+        FieldSpec('size', 'str', True),
+        FieldSpec('size_bytes', 'int', True),
+        FieldSpec('type', 'str'),
+        FieldSpec('path', 'str', True),
+        FieldSpec('created_ms', 'int'),
+        FieldSpec('jobs', 'list<str>', True),
+    ),
+    'VolumeSpec': (
+        FieldSpec('name', 'str'),
+        FieldSpec('type', 'str'),
+        FieldSpec('size_bytes', 'int', True),
     ),
     'GpuStats': (
         FieldSpec('index', 'int'),
@@ -586,6 +607,19 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.SERVICE_RESTART: (
         FieldSpec('id', 'str'),
     ),
+    MsgType.VOLUME_CREATE: (
+        FieldSpec('name', 'str'),
+        FieldSpec('size', 'str', True),
+        FieldSpec('type', 'str', True),
+        FieldSpec('worker', 'str', True),
+    ),
+    MsgType.VOLUME_LIST: (),
+    MsgType.VOLUME_LIST_REPLY: (
+        FieldSpec('volumes', 'list<VolumeInfo>'),
+    ),
+    MsgType.VOLUME_REMOVE: (
+        FieldSpec('name', 'str'),
+    ),
     MsgType.ARTIFACT_PUT: (
         FieldSpec('space', 'str'),
         FieldSpec('name', 'str'),
@@ -656,6 +690,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('memory_mb', 'int', True),
         FieldSpec('gpus', 'int', True),
         FieldSpec('runtimes', 'list<str>', True),
+        FieldSpec('volumes_dir', 'str', True),
     ),
     MsgType.WORKER_WELCOME: (
         FieldSpec('heartbeat_ms', 'int'),
@@ -728,6 +763,12 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('attempt', 'int'),
         FieldSpec('reason', 'str'),
     ),
+    MsgType.VOLUME_ENSURE: (
+        FieldSpec('volumes', 'list<VolumeSpec>'),
+    ),
+    MsgType.VOLUME_DELETE: (
+        FieldSpec('name', 'str'),
+    ),
     MsgType.EVENT_JOB: (
         FieldSpec('id', 'str'),
         FieldSpec('state', 'str'),
@@ -785,6 +826,9 @@ REPLIES: Dict[MsgType, MsgType] = {
     MsgType.SCHEDULE_ENABLE: MsgType.OK,
     MsgType.DAG_RERUN: MsgType.JOB_ACCEPTED,
     MsgType.SERVICE_RESTART: MsgType.JOB_INFO,
+    MsgType.VOLUME_CREATE: MsgType.VOLUME_LIST_REPLY,
+    MsgType.VOLUME_LIST: MsgType.VOLUME_LIST_REPLY,
+    MsgType.VOLUME_REMOVE: MsgType.OK,
     MsgType.ARTIFACT_PUT: MsgType.ARTIFACT_UPLOAD,
     MsgType.ARTIFACT_CHUNK: MsgType.ARTIFACT_CHUNK_ACK,
     MsgType.ARTIFACT_COMMIT: MsgType.ARTIFACT_INFO,
@@ -850,6 +894,10 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.SCHEDULE_ENABLE: MessageSpec('client -> broker', 'submit', True, False, MsgType.OK),
     MsgType.DAG_RERUN: MessageSpec('client -> broker', 'submit', True, False, MsgType.JOB_ACCEPTED),
     MsgType.SERVICE_RESTART: MessageSpec('client -> broker', 'operate', True, False, MsgType.JOB_INFO),
+    MsgType.VOLUME_CREATE: MessageSpec('client -> broker', 'operate', True, False, MsgType.VOLUME_LIST_REPLY),
+    MsgType.VOLUME_LIST: MessageSpec('client -> broker', 'read', False, False, MsgType.VOLUME_LIST_REPLY),
+    MsgType.VOLUME_LIST_REPLY: MessageSpec('broker -> client', 'none', False, False, None),
+    MsgType.VOLUME_REMOVE: MessageSpec('client -> broker', 'operate', True, False, MsgType.OK),
     MsgType.ARTIFACT_PUT: MessageSpec('client -> broker', 'submit', True, False, MsgType.ARTIFACT_UPLOAD),
     MsgType.ARTIFACT_UPLOAD: MessageSpec('broker -> client', 'none', False, False, None),
     MsgType.ARTIFACT_CHUNK: MessageSpec('client -> broker', 'submit', True, True, MsgType.ARTIFACT_CHUNK_ACK),
@@ -877,6 +925,8 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.SERVICE_STATUS: MessageSpec('worker -> broker', 'worker', True, False, None),
     MsgType.WORKER_SPAWN: MessageSpec('broker -> worker', 'none', False, False, None),
     MsgType.SERVICE_RESPAWN: MessageSpec('broker -> worker', 'none', False, False, None),
+    MsgType.VOLUME_ENSURE: MessageSpec('broker -> worker', 'none', False, False, None),
+    MsgType.VOLUME_DELETE: MessageSpec('broker -> worker', 'none', False, False, None),
     MsgType.EVENT_JOB: MessageSpec('broker -> subscribers', 'none', False, False, None),
     MsgType.EVENT_LOG: MessageSpec('broker -> subscribers', 'none', False, True, None),
     MsgType.EVENT_WORKER: MessageSpec('broker -> subscribers', 'none', False, False, None),
