@@ -38,6 +38,13 @@ std::map<std::string, exec::Runtime> RuntimesOf(const WorkerOptions& o) {
   return runtimes.ok() ? std::move(runtimes).value() : std::map<std::string, exec::Runtime>{};
 }
 
+// The --runtime flags with absolute paths, for child workers (they run elsewhere in the file tree).
+std::vector<std::string> RuntimeFlags(const WorkerOptions& o) {
+  std::vector<std::string> flags;
+  for (const auto& [name, runtime] : RuntimesOf(o)) flags.push_back(name + "=" + runtime.path);
+  return flags;
+}
+
 std::vector<std::string> RuntimeNames(const WorkerOptions& o) {
   std::vector<std::string> names;
   for (const auto& [name, runtime] : RuntimesOf(o)) names.push_back(name);
@@ -96,6 +103,7 @@ ChildWorkers ChildWorkersOf(const WorkerOptions& o, const std::string& name) {
                                           .shared_dir = SharedDirOf(o),
                                           .executor = o.executor,
                                           .tags = o.tags,
+                                          .runtimes = RuntimeFlags(o),
                                           .credentials = o.credentials,
                                           .heartbeat_ms = o.heartbeat_ms,
                                           .kill_grace_ms = o.kill_grace_ms,
