@@ -16,7 +16,7 @@ class PayloadTest : public WorkerCoreTest {
 
 TEST_F(PayloadTest, ACommandJobIsLaunchedWithoutAFile) {
   EXPECT_EQ("launch e/1; started e/1",
-            Deliver(Assign("e", 1, {{"file", S("")}, {"command", S("echo")}}, /*sha=*/"")));
+            Deliver(Assign("e", 1, {{"command", S("echo")}}, /*sha=*/"")));
   EXPECT_EQ("e/1:running", core_->RenderJobs());
 }
 
