@@ -177,3 +177,22 @@ def test_a_job_naming_an_unknown_volume_is_refused(client):
         client.submit_job(TitanJob(unique_id("lost"), command="true", volumes=["nope:/data"]))
     bad = titan(0, ["volume", "create", "x", "--type", "tape"])
     assert bad.returncode != 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a worker running as root mounts a tmpfs for a memory volume")
+def test_a_memory_volume_is_a_tmpfs_of_its_size(payload_cluster, client):
+    name = unique_id("fast")
+    vol = client.volumes.create_volume(name, "1MB", "memory", worker="w1")
+    env = "TITAN_VOLUME_" + name.upper().replace("-", "_")
+    # Where the worker could not mount one (no CAP_SYS_ADMIN) it logs that the size is not enforced.
+    probe = TitanJob(unique_id("df"), command="sh", volumes=["%s:/fast" % name],
+                     argv=["-c", 'stat -f -c %%T "$%s"' % env])
+    state, out, _ = run(client, probe)
+    if out.strip() != "tmpfs":
+        pytest.skip("this machine does not let the worker mount a tmpfs: %r" % out)
+    fill = TitanJob(unique_id("fill"), command="sh", volumes=["%s:/fast" % name],
+                    argv=["-c", 'head -c 2097152 /dev/zero > "$%s/big"' % env])
+    state, out, info = run(client, fill)
+    assert state == "FAILED" and "No space left on device" in out, (state, out, info.reason)
+    assert client.volumes.remove_volume(name)["success"]
+    wait_until("the tmpfs to be unmounted and removed", lambda: not os.path.exists(vol["path"]), DEADLINE_S)
