@@ -83,6 +83,7 @@ def test_job_has_every_seed_parameter_with_its_default():
         "requirement": "GENERAL", "hitl_message": None, "max_wait_seconds": 172800,
         "retries": 0, "timeout": None, "env": None, "secret_env": None,  # keyword-only additions beyond the seed
         "on_worker_lost": None, "content": None,
+        "command": None, "argv": None, "work_dir": None, "runtime": None, "volumes": None, "uploads": None,  # job control
     }
 
 
