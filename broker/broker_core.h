@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -203,6 +204,7 @@ class BrokerCore {
     int64_t pid = 0;
     int slots = 0;
     std::vector<std::string> capabilities;
+    std::string volumes_dir;            // WORKER_READY.volumes_dir: where its volumes' directories are
     bool draining = false;
     int64_t last_seen = 0;  // monotonic: when it was last heard from
     std::set<std::string> running;
@@ -371,6 +373,22 @@ class BrokerCore {
   static Result<Schedule> DecodeSchedule(std::string name, const std::string& definition, int64_t last_ms);
   // Arms a recovered schedule's next tick, or runs a tick missed while the broker was down once.
   void RestoreSchedule(Schedule s, Instant now);
+
+  // Volumes (core_volumes.cc).
+  wire::Message VolumeCreate(const wire::VolumeCreateMsg& req, Instant now);
+  wire::Message VolumeList() const;
+  wire::Message VolumeRemove(const std::string& name);
+  // A journaled volume row; the error says what is wrong with it (a corrupt row).
+  Status RestoreVolume(const std::string& name, const std::string& blob);
+  wire::VolumeInfo RenderVolume(const wire::VolumeInfo& v) const;
+  std::vector<std::string> VolumeUsers(const std::string& name) const;  // unfinished jobs naming it, sorted
+  // `write` (a volume row) inside the turn's transaction; the UNAVAILABLE answer when the journal failed.
+  std::optional<wire::Message> WriteVolumeRow(const std::function<Status()>& write);
+  void SendVolumesTo(const Worker& w);  // VOLUME_ENSURE with every volume `w` holds (none: nothing sent)
+  // The refusal of a job whose volumes do not exist or are on different workers; nullopt when fine.
+  std::optional<wire::Message> CheckJobVolumes(const wire::JobSpec& spec) const;
+  // The worker holding the job's volumes: it runs only there. Empty: it names none.
+  std::string VolumeWorker(const Job& job) const;
 
   // Worker dialog (core_workers.cc).
   // Decodes a worker's message as T and hands it to `handle` with the worker that sent it; a message
@@ -580,6 +598,7 @@ class BrokerCore {
   std::map<std::string, Dag> dags_;                     // by id
   std::vector<std::string> dag_order_;
   std::map<std::string, Schedule> schedules_;
+  std::map<std::string, wire::VolumeInfo> volumes_;  // by name; path and jobs are derived (RenderVolume)
   std::unordered_map<std::string, std::shared_ptr<const std::string>> files_;  // hash -> content
   // The SHA-256 of inline content seen before, by a fast fingerprint: a client resubmitting the same
   // script pays a memcmp instead of a SHA-256. A hit counts only when files_ holds equal bytes.

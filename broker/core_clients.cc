@@ -109,6 +109,8 @@ std::optional<Message> BrokerCore::Query(const Message& req, Instant now) const 
       return Serve<wire::RunListMsg>(req, [&](auto&& list) { return RunList(list); });
     case MsgType::kScheduleList:
       return Serve<wire::ScheduleListMsg>(req, [&](auto&&) { return ScheduleList(); });
+    case MsgType::kVolumeList:
+      return Serve<wire::VolumeListMsg>(req, [&](auto&&) { return VolumeList(); });
     case MsgType::kAuditList:
       return Serve<wire::AuditListMsg>(req, [&](auto&& list) { return journal_->audit().List(list); });
     default:
@@ -139,6 +141,10 @@ Message BrokerCore::Change(const Message& req, Instant now) {
       return Serve<wire::ScheduleRemoveMsg>(req, [&](auto&& remove) { return ScheduleRemove(remove.name); });
     case MsgType::kScheduleEnable:
       return Serve<wire::ScheduleEnableMsg>(req, [&](auto&& enable) { return ScheduleEnable(enable, now); });
+    case MsgType::kVolumeCreate:
+      return Serve<wire::VolumeCreateMsg>(req, [&](auto&& create) { return VolumeCreate(create, now); });
+    case MsgType::kVolumeRemove:
+      return Serve<wire::VolumeRemoveMsg>(req, [&](auto&& remove) { return VolumeRemove(remove.name); });
     case MsgType::kDagRerun:
       return Serve<wire::DagRerunMsg>(req, [&](auto&& rerun) { return DagRerun(rerun.id, now); });
     case MsgType::kJobDelete:

@@ -98,8 +98,8 @@ std::vector<WorkerSlot> BrokerCore::WorkerTable(std::vector<Worker*>* refs) cons
   return table;
 }
 
-std::string BrokerCore::PinnedWorker(const Job&) const {
-  return "";  // no constraint pins a job to one worker yet (volumes will: the worker that holds them)
+std::string BrokerCore::PinnedWorker(const Job& job) const {
+  return VolumeWorker(job);  // a job using volumes runs only on the worker that holds them (core_volumes.cc)
 }
 
 Demand BrokerCore::DemandOf(const Job& job) const {
@@ -110,6 +110,12 @@ Demand BrokerCore::DemandOf(const Job& job) const {
 
 std::string BrokerCore::QueuedReason(const Job& job) const {
   if (job.state != JobState::kQueued) return job.reason;
+  if (const std::string pinned = VolumeWorker(job);
+      !pinned.empty() && (!workers_.count(pinned) || workers_.at(pinned).draining)) {
+    return "waiting for worker " + pinned +
+           ", which holds its volumes and is not live; start it again (`titan worker --name " + pinned +
+           "`) or stop the job";
+  }
   const std::string never = WhyNever(DemandOf(job), WorkerTable(nullptr));
   return never.empty() ? job.reason : never;
 }

@@ -147,7 +147,8 @@ void BrokerCore::Assign(Job& job, Worker& w, Instant now) {
   wire::JobAssignMsg assign{.job = job.spec,
                             .attempt = job.attempt,
                             .file_sha256 = job.file_hash,
-                            .file_size = file != files_.end()    ? static_cast<int64_t>(file->second->size())
+                            .file_size = job.file_hash.empty()   ? 0  // a command job: no file
+                                         : file != files_.end()  ? static_cast<int64_t>(file->second->size())
                                          : artifacts_ != nullptr ? artifacts_->BlobSize(job.file_hash)
                                                                  : -1};
   if (InDag(job)) assign.shared_workdir = true;

@@ -29,6 +29,7 @@ Status BrokerCore::Recover(Instant now) {
     if (s.ok()) schedules.push_back(std::move(s.value()));
     return s.ok() ? Status::Ok() : s.status();
   };
+  visit.volume = [&](std::string name, std::string info) { return RestoreVolume(name, info); };
   Journal::LoadReport report;
   // With a retention count only the newest submissions of finished jobs come back into memory (and
   // every one with a job not yet final); the rest are read from the journal when asked for.

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "broker/broker_core.h"
+#include "broker/job_payload.h"
 
 namespace titan::broker {
 
@@ -84,8 +85,10 @@ std::optional<Message> BrokerCore::CheckScheduleJobs(const std::string& name,
     probe.spec = jobs[i];
     ApplySpec(probe);
     probe.id = *ids.emplace(probe.spec.id).first;
+    if (std::string problem = PayloadProblem(probe.spec); !problem.empty())
+      return Invalid("schedule '" + name + "': job '" + probe.id + "': " + problem);
     // A file not sent must be deployed now; each tick runs what is deployed under that name then.
-    if (auto refused = ResolveFile(probe, sent)) return refused;
+    if (auto refused = IsCommandJob(probe.spec) ? std::nullopt : ResolveFile(probe, sent)) return refused;
   }
   for (const Job& probe : probes) {
     for (const auto& p : probe.parents) {

@@ -13,6 +13,7 @@
 #include "broker/broker_core.h"
 #include "broker/job_limits_check.h"
 #include "broker/job_demand.h"
+#include "broker/job_payload.h"
 
 namespace titan::broker {
 
@@ -146,7 +147,12 @@ std::optional<Message> BrokerCore::ParseJob(const wire::JobSpec& spec,
   const std::optional<std::string> canonical = CanonicalType(type);
   if (canonical) j.spec.job_type = canonical->empty() ? std::nullopt : canonical;
   ApplySpec(j);
-  if (auto refused = ResolveFile(j, files)) return refused;
+  if (std::string problem = PayloadProblem(spec); !problem.empty())
+    return Invalid("job '" + j.id + "': " + problem);
+  if (auto refused = CheckJobVolumes(spec)) return refused;
+  if (!IsCommandJob(spec)) {
+    if (auto refused = ResolveFile(j, files)) return refused;
+  }
   if (auto refused = OutOfRange(j.id, "delay_ms", j.delay_ms, 0, kMaxDelayMs, "ten years")) return refused;
   if (auto refused =
           OutOfRange(j.id, "timeout_ms", spec.timeout_ms.value_or(0), 0, kMaxTimeoutMs, "one year"))

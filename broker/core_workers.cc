@@ -184,6 +184,7 @@ BrokerCore::Worker& BrokerCore::UpdateWorker(const std::string& identity, const 
   w.pid = msg.pid;
   w.slots = static_cast<int>(std::clamp<int64_t>(msg.slots, 1, 1 << 20));
   w.capabilities = msg.capabilities;
+  w.volumes_dir = msg.volumes_dir.value_or("");
   w.parent = msg.parent.value_or("");
   w.port = std::clamp<int64_t>(msg.port.value_or(0), 0, 65535);
   w.controls = msg.controls.value_or(std::vector<std::string>{});
@@ -281,6 +282,7 @@ void BrokerCore::SendWelcome(const Worker& w) {
   welcome.lease_ms = LeaseMs(config_);
   welcome.session = w.session;
   SendWorker(w, welcome.ToMessage());
+  SendVolumesTo(w);  // a worker that registers (again) gets its volumes again
 }
 
 void BrokerCore::CarryOut(Worker& w, const Decision& d, const wire::JobResult* result, Instant now) {

@@ -133,6 +133,12 @@ wire::JobInfo RenderJobInfo(const Job& job) {
     for (const std::string& e : *job.spec.secret_env)
       info.secret_env->push_back(e.substr(0, e.find('=')) + "=****");
   }
+  // What it runs and gets (docs/job-control.md); never the uploads' content.
+  info.command = job.spec.command;
+  info.argv = job.spec.argv;
+  info.runtime = job.spec.runtime;
+  info.work_dir = job.spec.work_dir;
+  info.volumes = job.spec.volumes;
   if (job.gate) {
     info.kind = "GATE";
     info.message = job.message;

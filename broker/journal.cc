@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS dags(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name 
   agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL,
   job_runs BLOB NOT NULL DEFAULT x'');
 CREATE TABLE IF NOT EXISTS schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS volumes(name TEXT PRIMARY KEY, info BLOB NOT NULL);
 )sql";
 constexpr const char* kIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs(id);
@@ -164,6 +165,9 @@ Status Journal::Open(const std::string& path) {
        "INSERT INTO schedules VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
        "definition = excluded.definition, last_ms = excluded.last_ms"},
       {&delete_schedule_, "DELETE FROM schedules WHERE name = ?1"},
+      {&put_volume_,
+       "INSERT INTO volumes VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET info = excluded.info"},
+      {&delete_volume_, "DELETE FROM volumes WHERE name = ?1"},
       {&mark_truncated_, "INSERT OR IGNORE INTO truncated_logs(seq) VALUES(?1)"},
       {&put_usage_, "INSERT OR REPLACE INTO job_usage(seq, usage) VALUES(?1, ?2)"},
   };
@@ -336,6 +340,18 @@ Status Journal::DeleteSchedule(const std::string& name) {
   delete_schedule_.Reset();
   delete_schedule_.Bind(1, name).Step();
   return delete_schedule_.status();
+}
+
+Status Journal::PutVolume(const std::string& name, const std::string& info) {
+  put_volume_.Reset();
+  put_volume_.Bind(1, name).Bind(2, info).Step();
+  return put_volume_.status();
+}
+
+Status Journal::DeleteVolume(const std::string& name) {
+  delete_volume_.Reset();
+  delete_volume_.Bind(1, name).Step();
+  return delete_volume_.status();
 }
 
 }  // namespace titan::broker

@@ -67,6 +67,9 @@ class Journal {
   Status PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms,
                      bool secret = false);
   Status DeleteSchedule(const std::string& name);
+  // A volume's registry row: its VolumeInfo as msgpack (the core owns the encoding).
+  Status PutVolume(const std::string& name, const std::string& info);
+  Status DeleteVolume(const std::string& name);
   // The audit log's table (security/audit_log.h), in this file: appends require an open transaction.
   security::AuditLog& audit() { return audit_; }
 
@@ -76,6 +79,8 @@ class Journal {
     std::function<void(Dag dag)> dag;  // in submission order
     // A schedule's definition is the core's to read: an error means the row is corrupt.
     std::function<Status(std::string name, std::string definition, int64_t last_ms)> schedule;
+    // A volume row (unset: volumes are not read); an error means the row is corrupt.
+    std::function<Status(std::string name, std::string info)> volume;
   };
   struct LoadReport {
     int64_t last_job_seq = 0;          // the highest job seq in the file, skipped rows included
@@ -131,6 +136,7 @@ class Journal {
   Status LoadJobs(const Visitor& visit, bool salvage, LoadReport* report);
   Status LoadDags(const Visitor& visit, bool salvage, LoadReport* report);
   Status LoadSchedules(const Visitor& visit, bool salvage, LoadReport* report);
+  Status LoadVolumes(const Visitor& visit, bool salvage, LoadReport* report);
   // A row that cannot be read: an error, or (salvage) logged, reported and skipped (Ok).
   static Status Corrupt(const std::string& row, const std::string& problem, bool salvage, LoadReport* report);
   // `s` (an SQLite failure) with what a damaged file means for the operator, when it is one.
@@ -166,7 +172,7 @@ class Journal {
   sqlite::Db db_;
   sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
       delete_schedule_, find_latest_, find_run_, find_dag_, scan_jobs_, delete_job_, delete_dag_,
-      mark_truncated_, delete_truncated_, put_usage_, delete_usage_;
+      mark_truncated_, delete_truncated_, put_usage_, delete_usage_, put_volume_, delete_volume_;
   security::AuditLog audit_;  // after db_: its statements are finalized before the connection closes
   bool in_txn_ = false;
 };

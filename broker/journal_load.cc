@@ -194,7 +194,8 @@ Status Journal::Load(const Visitor& visit, bool salvage, LoadReport* report, int
   if (recent <= 0) {
     if (Status s = LoadJobs(visit, salvage, report); !s.ok()) return s;
     if (Status s = LoadDags(visit, salvage, report); !s.ok()) return s;
-    return LoadSchedules(visit, salvage, report);
+    if (Status s = LoadSchedules(visit, salvage, report); !s.ok()) return s;
+    return LoadVolumes(visit, salvage, report);
   }
   std::vector<std::pair<int64_t, int64_t>> ranges;
   if (Status s = RecentRanges(recent, &ranges); !s.ok()) return Damaged(s);
@@ -216,7 +217,8 @@ Status Journal::Load(const Visitor& visit, bool salvage, LoadReport* report, int
   if (Status s = db_.Prepare(kSelectDagsFrom, &rows); !s.ok()) return Damaged(s);
   rows.Bind(1, from);
   if (Status s = LoadDagRows(visit, salvage, report, rows, &dags); !s.ok()) return s;
-  return LoadSchedules(visit, salvage, report);
+  if (Status s = LoadSchedules(visit, salvage, report); !s.ok()) return s;
+  return LoadVolumes(visit, salvage, report);
 }
 
 Status Journal::LoadFiles(const Visitor& visit) {
@@ -298,6 +300,21 @@ Status Journal::LoadSchedules(const Visitor& visit, bool salvage, LoadReport* re
     if (read.ok()) read = visit.schedule(name, std::move(definition), rows.ColumnInt(2));
     if (read.ok()) continue;
     if (Status s = Corrupt("journal schedule '" + name + "'", read.message(), salvage, report); !s.ok())
+      return s;
+  }
+  return Damaged(rows.status());
+}
+
+Status Journal::LoadVolumes(const Visitor& visit, bool salvage, LoadReport* report) {
+  if (!visit.volume) return Status::Ok();
+  sqlite::Statement rows;
+  if (Status s = db_.Prepare("SELECT name, info FROM volumes ORDER BY name", &rows); !s.ok())
+    return Damaged(s);
+  while (rows.Step()) {
+    const std::string name(rows.ColumnBlob(0));
+    Status read = visit.volume(name, std::string(rows.ColumnBlob(1)));
+    if (read.ok()) continue;
+    if (Status s = Corrupt("journal volume '" + name + "'", read.message(), salvage, report); !s.ok())
       return s;
   }
   return Damaged(rows.status());

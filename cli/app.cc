@@ -17,7 +17,7 @@ constexpr const char* kClientCommands[] = {
     "json",          "tail",      "kv",         "worker",   "submit",  "dags",     "dag",       "dag-cancel",
     "dag-rerun",     "runs",      "run-status", "approve",  "reject",  "schedule", "schedules", "upload",
     "deploy-script", "artifacts", "deploy",     "services", "restart", "audit",    "dashboard", "mcp",
-    "delete",        "workers"};
+    "delete",        "workers",   "volume"};
 
 void AddGlobalOptions(CLI::App& app, Target* target) {
   app.set_version_flag("--version", TITAN_VERSION);
@@ -59,6 +59,7 @@ void AddCommands(CLI::App& app, const Target& target, const std::vector<std::str
   AddRunCommands(app, target, exit_code);
   AddGateCommands(app, target, exit_code);
   AddScheduleCommands(app, target, exit_code);
+  AddVolumeCommands(app, target, exit_code);
   AddArtifactCommands(app, target, exit_code);
   AddServiceCommands(app, target, script_args, exit_code);
   AddKvCommand(app, target, exit_code);

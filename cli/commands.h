@@ -65,6 +65,8 @@ void AddRunCommands(CLI::App& app, const Target& target, int* exit_code);   // r
 void AddGateCommands(CLI::App& app, const Target& target, int* exit_code);  // approve, reject
 // schedule add|rm|enable|disable, schedules
 void AddScheduleCommands(CLI::App& app, const Target& target, int* exit_code);
+// volume create|list|rm
+void AddVolumeCommands(CLI::App& app, const Target& target, int* exit_code);
 // Artifacts: upload, deploy-script, artifacts [get|rm].
 void AddArtifactCommands(CLI::App& app, const Target& target, int* exit_code);
 // Services: deploy (and `deploy Worker.jar PORT`, a new worker), services, restart.

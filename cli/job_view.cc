@@ -13,6 +13,7 @@
 #include "cli/limits_view.h"
 #include "cli/capacity_view.h"
 #include "cli/machine_view.h"
+#include "cli/submit.h"
 
 namespace titan::cli {
 namespace {
@@ -94,6 +95,11 @@ JobView JobFromInfo(const wire::JobInfo& job) {
   v.max_iobps = job.max_iobps;
   v.max_processes = job.max_processes;
   v.usage = job.usage;
+  v.command = job.command.value_or("");
+  v.argv = job.argv.value_or(std::vector<std::string>{});
+  v.runtime = job.runtime.value_or("");
+  v.work_dir = job.work_dir.value_or("");
+  v.volumes = job.volumes.value_or(std::vector<std::string>{});
   return v;
 }
 
@@ -152,6 +158,14 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
   line("exit code:", job.exit_code ? std::to_string(*job.exit_code) : "");
   if (job.log_truncated) line("log:", "log truncated: some of its output was lost to a full disk");
   line("file:", job.file);
+  if (!job.command.empty()) {  // quoted as a shell would need it, so "a b" reads as one argument
+    std::vector<std::string> words{job.command};
+    words.insert(words.end(), job.argv.begin(), job.argv.end());
+    line("command:", ShellJoin(words));
+  }
+  line("runtime:", job.runtime);
+  line("work dir:", job.work_dir);
+  line("volumes:", Join(job.volumes, ", "));
   line("requires:", job.requirement);
   line("priority:", std::to_string(job.priority));
   line("parents:", Join(job.parents, ", "));
@@ -292,6 +306,7 @@ void RenderWorkers(const std::vector<wire::WorkerInfo>& workers, std::ostringstr
         << Join(w.capabilities, ", ") << "]";
     if (!w.state.empty() && w.state != "READY") out << " (" << w.state << ")";
     out << '\n';
+    if (w.runtimes && !w.runtimes->empty()) out << "    runtimes: " << Join(*w.runtimes, ", ") << '\n';
     if (const std::string machine = w.machine ? RenderMachine(*w.machine) : ""; !machine.empty()) {
       out << "    " << machine << '\n';
     }
@@ -306,6 +321,17 @@ std::string RenderWorkerList(const std::vector<wire::WorkerInfo>& workers) {
   std::ostringstream out;
   RenderWorkers(workers, out);
   return out.str();
+}
+
+std::string RenderVolumeTable(const std::vector<wire::VolumeInfo>& volumes, int64_t now_ms) {
+  if (volumes.empty()) return "no volumes (create one with `titan volume create NAME`)\n";
+  std::vector<std::vector<std::string>> rows = {{"NAME", "WORKER", "TYPE", "SIZE", "JOBS", "AGE", "PATH"}};
+  for (const wire::VolumeInfo& v : volumes) {
+    rows.push_back({v.name, v.worker, v.type, v.size.value_or("-"),
+                    std::to_string(v.jobs ? v.jobs->size() : 0), FormatDuration(now_ms - v.created_ms),
+                    v.path.value_or("-")});
+  }
+  return RenderColumns(rows);
 }
 
 std::string RenderStats(const wire::StatsMsg& stats) {

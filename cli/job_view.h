@@ -33,6 +33,9 @@ struct JobView {
   std::optional<int64_t> max_memory, max_cpu, max_iobps, max_processes;
   std::optional<std::string> cpu_cores;
   std::optional<wire::JobUsage> usage;
+  // What it runs and gets (docs/job-control.md): a command (instead of a file) with its argv as given.
+  std::string command, runtime, work_dir;
+  std::vector<std::string> argv, volumes;
 };
 JobView JobFromInfo(const wire::JobInfo& job);
 // The same from a JobInfo map; a map that is not a JobInfo gives an empty view.
@@ -71,6 +74,9 @@ std::string RenderServiceTable(const std::vector<JobView>& services, int64_t now
 std::string RenderStats(const wire::StatsMsg& stats);
 // `titan workers`: the "Worker Status:" part of it (load, skills, machine, capacity, running jobs).
 std::string RenderWorkerList(const std::vector<wire::WorkerInfo>& workers);
+// `titan volume list`: NAME WORKER TYPE SIZE JOBS AGE PATH ("-" for what is absent; JOBS the number of
+// unfinished jobs naming it).
+std::string RenderVolumeTable(const std::vector<wire::VolumeInfo>& volumes, int64_t now_ms);
 // `titan json`: the STATS reply as one JSON object keyed by the schema's field names (WorkerInfo
 // objects under "workers"; absent optional fields are left out).
 std::string RenderStatsJson(const wire::StatsMsg& stats);

@@ -48,11 +48,14 @@ const std::vector<std::string_view> kTitanJobKeys = {"id",
                                                      "on_worker_lost",    // if its worker is lost
                                                      "cpu",
                                                      "memory",
-                                                     "gpus"};  // what it reserves (cli/requests.h)
+                                                     "gpus",  // what it reserves (cli/requests.h)
+                                                     "runtime",
+                                                     "work_dir",
+                                                     "volumes"};  // job control (docs/job-control.md)
 const std::vector<std::string_view> kJobletJobKeys = {
     "name",        "command",  "args",    "runtime", "depends_on",         "environment",
     "requirement", "priority", "retries", "timeout", "secret_environment", "on_worker_lost",
-    "cpu",         "memory",   "gpus"};
+    "cpu",         "memory",   "gpus",    "work_dir", "volumes"};
 const std::set<std::string> kInterpreters = {"python", "python3", "bash", "sh"};
 // Titan `type` values, upper-cased (any case is accepted): true for a service.
 const std::map<std::string, bool> kJobTypes = {
@@ -215,6 +218,7 @@ class Parser {
     if (job.Has("secret_env")) spec.secret_env = job.TextMap("secret_env");
     if (job.Has("hitl_message")) spec.hitl_message = job.Text("hitl_message");
     if (job.Has("max_wait_seconds")) spec.max_wait_s = job.Integer("max_wait_seconds");
+    if (job.Has("runtime")) spec.runtime = job.Text("runtime");  // a runtime a worker offers
     SharedKeys(job, &spec);
     return spec;
   }
@@ -268,7 +272,7 @@ class Parser {
     return spec;
   }
 
-  // The keys both formats have.
+  // The keys both formats have (work_dir and volumes included).
   static void SharedKeys(const YamlFields& job, wire::JobSpec* spec) {
     if (job.Has("priority")) spec->priority = job.Integer("priority");
     if (job.Has("requirement")) spec->requirement = job.Text("requirement");
@@ -287,6 +291,8 @@ class Parser {
     }
     ReadLimitKeys(job, spec);
     ApplyYamlRequests(job, spec);
+    if (job.Has("work_dir")) spec->work_dir = job.Text("work_dir");  // docs/job-control.md
+    if (job.Has("volumes")) spec->volumes = job.TextList("volumes");
   }
 
   PipelineFiles files_;

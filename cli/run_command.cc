@@ -15,6 +15,7 @@
 #include "cli/log_follow.h"
 #include "cli/requests.h"
 #include "cli/run_job.h"
+#include "cli/run_payload.h"
 #include "cli/submit.h"
 
 namespace titan::cli {
@@ -129,9 +130,17 @@ int RunJob(const Target& target, RunArgs args) {
     std::cerr << "titan: " << bad << '\n';
     return kExitUsage;
   }
+  if (!args.command.empty() && !args.file.empty()) {  // FILE is the command's first argument
+    args.args.insert(args.args.begin(), args.file);
+    args.file.clear();
+  } else if (args.command.empty() && args.file.empty()) {
+    std::cerr << "titan: give a FILE to run, or --command PROGRAM\n";
+    return kExitUsage;
+  }
   std::optional<std::string> content;  // an archive job's project is always a deployed artifact
-  if (!args.archive && !ReadJobFile(args.file, &content)) return kExitUsage;
-  const std::string id = args.id.empty() ? DefaultJobId(args.file, std::random_device{}()) : args.id;
+  if (args.command.empty() && !args.archive && !ReadJobFile(args.file, &content)) return kExitUsage;
+  const std::string stem = args.command.empty() ? args.file : args.command;
+  const std::string id = args.id.empty() ? DefaultJobId(stem, std::random_device{}()) : args.id;
 
   BrokerClient broker(target);
   wire::JobAcceptedMsg accepted;
@@ -168,9 +177,10 @@ void AddRunCommand(CLI::App& app, const Target& target, const std::vector<std::s
       "script deployed with `titan deploy-script`. Its interpreter follows its extension or #! line. Put "
       "`--` before script arguments that start with '-':\n"
       "  titan run etl.py --retries 2 -- --date 2024-05-01\n"
+      "A program instead of a script: titan run --command echo -- hello 'a b' (its arguments as given).\n"
       "Durations take a unit: 500ms, 2s, 5m, 1h (a bare number is seconds).\n"
       "Exit status with --wait: 0 when the job COMPLETED, 5 when it ended FAILED, DEAD or CANCELLED.");
-  cmd->add_option("FILE", a->file, "the script to run")->required();
+  cmd->add_option("FILE", a->file, "the script to run (with --command: the command's first argument)");
   cmd->add_option("ARGS", a->args, "arguments passed to the script");
   cmd->add_option("--id", a->id, "job id (default: <file stem>-<8 random hex digits>)");
   cmd->add_option("--requirement", a->requirement,
@@ -197,10 +207,17 @@ void AddRunCommand(CLI::App& app, const Target& target, const std::vector<std::s
   cmd->add_flag(
       "--archive", a->archive,
       "FILE is <project>.zip/<entry>: run the entry inside the project deployed with `titan upload DIR`");
+  auto uploads = std::make_shared<std::vector<std::string>>();
+  AddPayloadOptions(cmd, a.get(), uploads.get());
   const Target* t = &target;
   const std::vector<std::string>* after_dashes = &script_args;
   cmd->callback([=] {
     a->args.insert(a->args.end(), after_dashes->begin(), after_dashes->end());
+    if (std::string bad = ReadUploads(*uploads, a.get()); !bad.empty()) {
+      std::cerr << "titan: " << bad << '\n';
+      *exit_code = kExitUsage;
+      return;
+    }
     a->priority = priority->count() ? std::optional((*n)[0]) : std::nullopt;
     a->retries = retries->count() ? std::optional((*n)[1]) : std::nullopt;
     if (!DurationOption(*delay, (*d)[0], &a->delay_ms) ||

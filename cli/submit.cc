@@ -94,10 +94,22 @@ std::string ApplyDeployWords(const std::vector<std::string>& words, bool port_gi
 
 wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id,
                           std::optional<std::string> content) {
-  const std::string name = content ? std::filesystem::path(args.file).filename().string() : args.file;
+  const bool is_command = !args.command.empty();
+  const std::string name = is_command ? ""
+                           : content  ? std::filesystem::path(args.file).filename().string()
+                                      : args.file;
   auto given = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional(s); };
   wire::JobSpec spec{.id = job_id, .file = name};
-  if (!args.args.empty()) spec.args = ShellJoin(args.args);
+  if (is_command) {
+    spec.command = args.command;
+    spec.argv = args.args;
+  } else if (!args.args.empty()) {
+    spec.args = ShellJoin(args.args);
+  }
+  spec.work_dir = given(args.work_dir);
+  spec.runtime = given(args.runtime);
+  if (!args.volumes.empty()) spec.volumes = args.volumes;
+  if (!args.uploads.empty()) spec.uploads = args.uploads;
   spec.job_type = given(args.job_type);
   if (args.port > 0) spec.port = args.port;
   spec.priority = args.priority;
@@ -115,7 +127,8 @@ wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id,
   ApplyLimitArgs(args.limits, &spec);
   ApplyRequests(args, &spec);
   wire::JobSubmitMsg submit{.jobs = {std::move(spec)}};
-  if (content) submit.files.push_back(wire::FileBlob{.name = name, .content = std::move(*content)});
+  if (content && !is_command)
+    submit.files.push_back(wire::FileBlob{.name = name, .content = std::move(*content)});
   return std::move(submit).ToMessage();
 }
 

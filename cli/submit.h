@@ -37,6 +37,12 @@ struct RunArgs {
   LimitArgs limits;                     // --max-memory, --max-cpu, --cpu-cores, --max-iobps, --max-processes
   double cpu = 0;                       // requests (cli/requests.h): cores, MB, GPUs; 0: none
   int64_t memory_mb = 0, gpus = 0;
+  // What it runs and gets (docs/job-control.md). With `command`, no file is sent: `args` are its argv.
+  std::string command;
+  std::string work_dir;
+  std::string runtime;
+  std::vector<std::string> volumes;   // NAME:/path
+  std::vector<wire::Upload> uploads;  // read from --upload LOCAL[:PATH]
 };
 
 // "<file stem>-<8 hex digits of random>": "etl.py" with 0x1a2b3c4d -> "etl-1a2b3c4d".
@@ -63,7 +69,8 @@ std::string ResolveSecretEnv(std::vector<std::string>* entries,
 std::string ApplyDeployWords(const std::vector<std::string>& words, bool port_given, bool requirement_given,
                              RunArgs* args);
 
-// JOB_SUBMIT with one JobSpec. With `content` (a script read on this machine) the file is its
+// JOB_SUBMIT with one JobSpec. A command job (args.command) sends no file and passes args.args as argv
+// unchanged. With `content` (a script read on this machine) the file is its
 // basename and travels as a FileBlob; without, args.file names a deployed artifact the broker resolves.
 wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::optional<std::string> content);
 

@@ -61,6 +61,11 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--tag", options->tags, "a custom capability jobs can require (repeat for several)")
       ->take_all();
+  cmd->add_option("--runtime", options->runtimes,
+                  "NAME=PATH: a runtime jobs may name (repeat for several). PATH is an interpreter (it runs "
+                  ".py scripts and the commands python/python3) or an environment's directory, such as a "
+                  "venv (its bin/ first on the job's PATH, its python runs .py scripts)")
+      ->take_all();
   cmd->add_option("--dir", options->dir, "data directory: job workspaces and the PID registry")
       ->capture_default_str();
   cmd->add_option("--shared-dir", options->shared_dir,

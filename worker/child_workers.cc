@@ -54,6 +54,10 @@ std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const Chi
       argv.push_back(tag);
     }
   }
+  for (const std::string& runtime : t.runtimes) {
+    argv.push_back("--runtime");
+    argv.push_back(runtime);
+  }
   if (!t.credentials.empty()) {
     argv.push_back("--credentials");
     argv.push_back(t.credentials);

@@ -27,7 +27,8 @@ struct ChildWorkerTemplate {
   std::string shared_dir;  // the parent's shared folder: its children share it
   std::string executor;
   std::vector<std::string> tags;
-  std::string credentials;  // the parent's credential file, absolute; empty: none
+  std::vector<std::string> runtimes;  // the parent's --runtime flags, NAME=PATH with PATH absolute
+  std::string credentials;            // the parent's credential file, absolute; empty: none
   int heartbeat_ms = 0;
   int kill_grace_ms = 0;
   int drain_grace_ms = 0;
@@ -46,7 +47,8 @@ struct ChildRequest {
 
 // The command line of a child: `<exe> worker --host H --port P --name <name> --slots N
 // --dir <dir>/children/<name> --shared-dir S --parent <parent> --executor E [--tag T]... (the parent's tags,
-// then the request's) [--address-port PORT] --heartbeat-ms ... --kill-grace-ms ... --drain-grace-ms ...`.
+// then the request's) [--runtime NAME=PATH]... (the parent's) [--address-port PORT] --heartbeat-ms ...
+// --kill-grace-ms ... --drain-grace-ms ...`.
 std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const ChildRequest& child);
 
 // This executable's path (readlink /proc/self/exe), or "/proc/self/exe" itself when the file was

@@ -86,6 +86,14 @@ TEST(ChildWorkerArgv, AWorkerAddedByAnOperatorGetsItsCapabilityAndAddressPort) {
           {.name = "worker-8081", .slots = 4, .tags = {"GPU"}, .port = 8081, .manual = true})));
 }
 
+TEST(ChildWorkerArgv, AChildOffersTheParentsRuntimes) {
+  ChildWorkerTemplate t = Template("/usr/bin/titan", "/data/w1");
+  t.runtimes = {"py=/opt/venv", "sys=/usr/bin/python3"};
+  EXPECT_NE(std::string::npos,
+            Join(ChildWorkerArgv(t, {"w1-c1", 3}))
+                .find("--tag fast --runtime py=/opt/venv --runtime sys=/usr/bin/python3 "));
+}
+
 TEST(SelfExe, NamesThisTestExecutable) { EXPECT_NE(std::string::npos, SelfExe().find("worker_test")); }
 
 TEST(ChildWorkers, SpawnsWithOutputInItsLogAndNoticesTheExit) {

@@ -13,8 +13,10 @@
 #include "base/cpu_list.h"
 #include "security/credential.h"
 #include "worker/job_limits.h"
+#include "worker/job_files.h"
 #include "worker/secret_mask.h"
 #include "worker/shared_script.h"
+#include "worker/volumes.h"
 
 namespace titan::worker {
 namespace {
@@ -169,6 +171,41 @@ Result<std::unique_ptr<exec::JobLog>> OpenJobLog(const std::string& dir, Running
   });
 }
 
+// The runtime the job names, from this worker's (nullptr: none named). Placement sends a job only to a
+// worker that offers its runtime; a race (the worker restarted without it) ends here, never with
+// another interpreter.
+Result<const exec::Runtime*> RuntimeOf(const wire::JobSpec& spec, const JobContext& ctx) {
+  const std::string name = spec.runtime.value_or("");
+  if (name.empty()) return static_cast<const exec::Runtime*>(nullptr);
+  auto it = ctx.runtimes.find(name);
+  if (it != ctx.runtimes.end()) return &it->second;
+  std::string offered;
+  for (const auto& [n, r] : ctx.runtimes) offered += (offered.empty() ? "" : ", ") + n;
+  return Status::Error("this worker has no runtime '" + name +
+                       "' (it offers: " + (offered.empty() ? std::string("none") : offered) +
+                       "); start a worker with --runtime " + name + "=PATH");
+}
+
+// The toolchain for a script: the runtime's Python for .py files when it has one.
+exec::Toolchain ToolsFor(const JobContext& ctx, const exec::Runtime* runtime) {
+  exec::Toolchain tools = ctx.tools;
+  if (runtime != nullptr && !runtime->python.empty()) tools.python = runtime->python;
+  return tools;
+}
+
+// A command job's argv: the program (exec::ResolveCommand) and its arguments exactly as given, "{port}"
+// replaced as in a script's args.
+Result<std::vector<std::string>> CommandArgv(const wire::JobSpec& spec, const exec::Runtime* runtime,
+                                             const JobContext& ctx, const exec::SpawnSpec& spawn) {
+  Result<std::string> program =
+      exec::ResolveCommand(spec.command.value_or(""), runtime, ctx.tools.python, spawn.env, spawn.cwd);
+  if (!program.ok()) return program.status();
+  std::vector<std::string> argv{std::move(program).value()};
+  for (const std::string& arg : spec.argv.value_or(std::vector<std::string>{}))
+    argv.push_back(ArgsWithPort(arg, spec.port.value_or(0)));
+  return argv;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, const JobContext& ctx,
@@ -177,20 +214,31 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
   auto job = std::make_unique<RunningJob>();
   job->id = spec.id;
   job->attempt = assign.attempt;
+  Result<const exec::Runtime*> runtime = RuntimeOf(spec, ctx);
+  if (!runtime.ok()) return runtime.status();
   const std::string dir = ctx.jobs_dir + "/" + SafeName(job->id);
   const Result<bool> fresh_dir = MakeJobDir(dir);
   if (!fresh_dir.ok()) return fresh_dir.status();
+  if (spec.uploads) {
+    if (Status s = exec::WriteUploads(dir, *spec.uploads); !s.ok()) return s;
+  }
   const bool in_dag = assign.shared_workdir.value_or(false);
   const bool is_archive = spec.archive.value_or(false);
-  auto placed = is_archive ? PlaceProject(content, dir, spec.file, ctx)
-                : in_dag   ? PlaceDagScript(content, dir, spec.file, *fresh_dir, ctx, &job->shared_lock)
-                           : PlaceScript(content, dir, spec.file, *fresh_dir);
-  if (!placed.ok()) return placed.status();
-  const int64_t port = spec.port.value_or(0);
-  auto argv = exec::CommandFor(placed.value(), ArgsWithPort(spec.args.value_or(""), port), ctx.tools);
-  if (!argv.ok()) return argv.status();
-  job->spawn.argv = std::move(argv.value());
-  job->spawn.cwd = in_dag && !is_archive ? ctx.shared_dir : dir;
+  const bool is_command = !spec.command.value_or("").empty();
+  std::string script;  // the placed job file; empty for a command job
+  if (!is_command) {
+    auto placed = is_archive ? PlaceProject(content, dir, spec.file, ctx)
+                  : in_dag   ? PlaceDagScript(content, dir, spec.file, *fresh_dir, ctx, &job->shared_lock)
+                             : PlaceScript(content, dir, spec.file, *fresh_dir);
+    if (!placed.ok()) return placed.status();
+    script = std::move(placed).value();
+  }
+  job->spawn.cwd = in_dag && !is_archive && !is_command ? ctx.shared_dir : dir;
+  if (const std::string work_dir = spec.work_dir.value_or(""); !work_dir.empty()) {
+    Result<std::string> cwd = exec::MakeWorkDir(dir, work_dir);
+    if (!cwd.ok()) return cwd.status();
+    job->spawn.cwd = std::move(cwd).value();
+  }
   if (assign.credential) {
     const wire::JobCredential& c = *assign.credential;
     const security::Credential credential{c.principal, "submitter", c.public_key, c.secret_key, c.server_key};
@@ -198,7 +246,18 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
     if (Status s = security::WriteCredential(job->credential_file, credential, /*durable=*/false); !s.ok())
       return s;
   }
+  const int64_t port = spec.port.value_or(0);
   job->spawn.env = JobEnvironment(assign, ctx, *job, dir, port);
+  if (*runtime != nullptr) exec::AddRuntimeEnvironment(**runtime, job->spawn.env);
+  if (spec.volumes) {
+    if (Status s = exec::AttachVolumes(dir, ctx.volumes_dir, *spec.volumes, &job->spawn.env); !s.ok())
+      return s;
+  }
+  auto argv = is_command ? CommandArgv(spec, *runtime, ctx, job->spawn)
+                         : exec::CommandFor(script, ArgsWithPort(spec.args.value_or(""), port),
+                                            ToolsFor(ctx, *runtime));
+  if (!argv.ok()) return argv.status();
+  job->spawn.argv = std::move(argv.value());
   job->limits = LimitsOf(spec);
   if (ctx.cgroups) {
     job->cgroups = &*ctx.cgroups;

@@ -4,6 +4,7 @@
 // it (timeouts, stops, restarts, results) are the WorkerCore's.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "worker/job_cgroup.h"
 #include "worker/output_capture.h"
 #include "worker/readiness_probe.h"
+#include "worker/runtimes.h"
 
 namespace titan::worker {
 
@@ -33,6 +35,8 @@ struct JobContext {
   // worker's directories, holding the job's limits. Absent: none can be made here; a job's processes
   // are then found by process group only, and only cpu_cores is enforced (sched_setaffinity).
   std::optional<exec::WorkerCgroups> cgroups;
+  std::map<std::string, exec::Runtime> runtimes;  // `titan worker --runtime NAME=PATH`, by name
+  std::string volumes_dir;                        // <--dir>/volumes, absolute (worker/volumes.h)
 };
 
 struct LogChunk {
@@ -70,8 +74,12 @@ struct RunningJob {
 // itself, or for an archive job the unpacked project — chooses its interpreter and spawns it. A job
 // of a DAG (JOB_ASSIGN.shared_workdir) runs in the shared folder with its script there (see
 // shared_script.h). A job with a port gets PORT in its environment and "{port}" in its args replaced.
-// Errors (bad args, missing interpreter, unwritable workspace, a refused archive) come back as a
-// readable message for the JobResult.
+// Before the job starts its uploads are written into jobs/<id>/ and its work_dir made there (its cwd);
+// a command job (JobSpec.command) has no file and runs its program with argv as given; a job naming a
+// runtime runs with it (runtimes.h).
+// Errors (bad args, missing interpreter, unwritable workspace, a refused archive, a runtime this worker
+// lacks, an upload or work_dir outside the job directory) come back as a readable message for the
+// JobResult.
 Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, const JobContext& ctx,
                                              const std::string& content);
 

@@ -10,11 +10,13 @@
 namespace titan::worker {
 
 struct WorkerOptions {
-  std::string host = "127.0.0.1";         // the broker's client address (TITAN_HOST)
-  int port = 9090;                        // (TITAN_PORT); the worker port is learned from WELCOME
-  std::string name;                       // default: <hostname>-<pid>
-  int slots = 4;                          // jobs run at once
-  std::vector<std::string> tags;          // custom capabilities besides GENERAL / GPU / HIGH_MEM
+  std::string host = "127.0.0.1";  // the broker's client address (TITAN_HOST)
+  int port = 9090;                 // (TITAN_PORT); the worker port is learned from WELCOME
+  std::string name;                // default: <hostname>-<pid>
+  int slots = 4;                   // jobs run at once
+  std::vector<std::string> tags;   // custom capabilities besides GENERAL / GPU / HIGH_MEM
+  // --runtime NAME=PATH flags: runtimes jobs may name (worker/runtimes.h says what PATH may be).
+  std::vector<std::string> runtimes;
   std::string dir = "titan-data/worker";  // holds titan_workspace/jobs/<id>/, the PID registry, the cache
   // The folder DAG jobs run in and share files through (TITAN_SHARED_DIR). Empty: the machine's
   // default, <parent of dir>/titan_workspace/shared, so the workers of one data folder (`titan up`)

@@ -73,6 +73,13 @@ std::string Render(const Command& c) {
       return "announce";
     case K::kNote:
       return "note " + c.id + ": " + c.text;
+    case K::kEnsureVolumes: {
+      std::string names;
+      for (const wire::VolumeSpec& v : c.volumes) names += " " + v.name;
+      return "ensure-volumes" + names;
+    }
+    case K::kDeleteVolume:
+      return "delete-volume " + c.id;
   }
   return "?";
 }
@@ -121,6 +128,14 @@ void WorkerCore::OnMessage(const Message& msg, Instant at) {
       return;
     case MsgType::kWorkerSpawn:
       if (auto spawn = Decode<wire::WorkerSpawnMsg>(msg, me)) SpawnChild(*spawn);
+      return;
+    case MsgType::kVolumeEnsure:
+      if (auto ensure = Decode<wire::VolumeEnsureMsg>(msg, me))
+        Emit(Command{.kind = Command::Kind::kEnsureVolumes, .volumes = std::move(ensure->volumes)});
+      return;
+    case MsgType::kVolumeDelete:
+      if (auto del = Decode<wire::VolumeDeleteMsg>(msg, me))
+        Emit(Command{.kind = Command::Kind::kDeleteVolume, .id = del->name});
       return;
     case MsgType::kDisconnect:
       if (Decode<wire::DisconnectMsg>(msg, me)) Emit(Command{.kind = Command::Kind::kReregister});
@@ -187,6 +202,15 @@ void WorkerCore::Assign(wire::JobAssignMsg assign, int64_t now) {
     if (earlier.service) return EndService(earlier, why, now);
     return Stop(earlier, why, /*by_cancel=*/true, now);
   }
+  if (const std::string runtime = assign.job.runtime.value_or("");
+      !runtime.empty() && std::find(c_.runtimes.begin(), c_.runtimes.end(), runtime) == c_.runtimes.end()) {
+    // Placement matches runtimes; this worker came back without it (a race): never another interpreter.
+    return Report(FailedStart(id, attempt,
+                              "worker " + c_.name + " does not offer runtime '" + runtime +
+                                  "'; start a worker with --runtime " + runtime + "=PATH"));
+  }
+  if (assign.file_sha256.empty() && !assign.job.command.value_or("").empty())
+    return Launch(assign);  // no file
   const std::string hash = assign.file_sha256;
   const int64_t size = assign.file_size;
   std::vector<wire::JobAssignMsg>& waiting = awaiting_file_[hash];
@@ -382,6 +406,8 @@ wire::WorkerReadyMsg WorkerCore::ReadyMessage() {
   if (c_.address_port > 0) ready.port = c_.address_port;
   if (!c_.controls.empty()) ready.controls = c_.controls;
   if (!c_.limits_via.empty()) ready.limits_via = c_.limits_via;
+  if (!c_.runtimes.empty()) ready.runtimes = c_.runtimes;
+  if (!c_.volumes_dir.empty()) ready.volumes_dir = c_.volumes_dir;
   return ready;
 }
 

@@ -38,10 +38,13 @@ struct WorkerCoreConfig {
   int64_t pid = 0;   // the worker's process id (WORKER_READY.pid)
   int slots = 4;
   std::vector<std::string> capabilities;
-  std::string parent;    // WORKER_READY.parent when set
-  int address_port = 0;  // WORKER_READY.port when > 0
-  std::string broker;    // "host:port", for messages
-  bool noop = false;     // complete jobs at once without running them
+  std::vector<std::string>
+      runtimes;             // the runtime names it offers (`--runtime NAME=PATH`; WORKER_READY.runtimes)
+  std::string volumes_dir;  // where its volumes' directories are (WORKER_READY.volumes_dir)
+  std::string parent;       // WORKER_READY.parent when set
+  int address_port = 0;     // WORKER_READY.port when > 0
+  std::string broker;       // "host:port", for messages
+  bool noop = false;        // complete jobs at once without running them
   int64_t kill_grace_ms = 5000;
   int64_t drain_grace_ms = 30000;
   // The limits it enforces (WORKER_READY.controls: memory cpu cpuset io pids) and how ("cgroup v2",
@@ -76,6 +79,8 @@ struct Command {
     kNewSession,         // registered anew: drop queued sends (WORKER_READY said it all), restart fetches
     kAnnounce,           // print "READY worker <name>" (the first registration only)
     kNote,               // append the line `text` to job `id`'s log (and its stream to the broker)
+    kEnsureVolumes,      // make the directories of `volumes` when missing (VOLUME_ENSURE)
+    kDeleteVolume,       // delete volume `id`'s directory and data (VOLUME_DELETE)
   };
   Kind kind;
   std::string id;
@@ -87,6 +92,7 @@ struct Command {
   ProbeRequest probe;         // kStartProbe
   ChildRequest child;         // kSpawnChild
   std::string text;           // kNote
+  std::vector<wire::VolumeSpec> volumes;  // kEnsureVolumes
 };
 
 // "send JOB_DONE {...}", "launch a/1", "signal a TERM", ...: for logs and tests.

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "worker/service.h"
+#include "worker/volumes.h"
 
 namespace titan::worker {
 namespace {
@@ -64,6 +65,25 @@ Result<int64_t> WorkerEdge::Launch(const wire::JobAssignMsg& assign) {
   if (auto st = registry_.Add(pid); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
   jobs_[id] = std::move(job.value());
   return int64_t{pid};
+}
+
+void WorkerEdge::EnsureVolumes(const std::vector<wire::VolumeSpec>& volumes) {
+  for (const wire::VolumeSpec& v : volumes) {
+    Result<std::string> made = exec::EnsureVolume(ctx_.volumes_dir, v);
+    if (!made.ok()) {
+      spdlog::error("worker {}: {}", name_, made.message());
+    } else if (!made->empty()) {
+      spdlog::warn("worker {}: {}", name_, *made);
+    }
+  }
+}
+
+void WorkerEdge::DeleteVolume(const std::string& name) {
+  if (Status s = exec::DeleteVolume(ctx_.volumes_dir, name); !s.ok()) {
+    spdlog::error("worker {}: {}", name_, s.message());
+  } else {
+    spdlog::info("worker {}: volume {} deleted", name_, name);
+  }
 }
 
 Result<int64_t> WorkerEdge::Respawn(const std::string& id, int64_t restart) {

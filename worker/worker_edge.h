@@ -60,6 +60,10 @@ class WorkerEdge {
   // The server key changed (titan keys rotate): every running job's credential gets it. Failures logged.
   void RekeyJobCredentials(const std::string& server_key);
   std::vector<Observed> KillChildren();  // blocks up to ~3 s per child: for shutdown only
+  // Volumes (volumes.h): failures and notes logged (a job using a volume that could not be made fails
+  // to start with the reason).
+  void EnsureVolumes(const std::vector<wire::VolumeSpec>& volumes);
+  void DeleteVolume(const std::string& name);
   // Keeps the worker's reaper: killed when the edge is destroyed (after the jobs), never reaped as an orphan.
   void AdoptReaper(exec::ChildProcess reaper) { reaper_ = std::move(reaper); }
 

@@ -19,6 +19,7 @@
 #include "worker/capabilities.h"
 #include "worker/capacity.h"
 #include "worker/job_cgroup.h"
+#include "worker/runtimes.h"
 #include "worker/worker_reaper.h"
 
 namespace titan::worker {
@@ -45,6 +46,30 @@ std::vector<std::string> ControlsOf(const std::optional<exec::WorkerCgroups>& cg
   return ordered;
 }
 
+// The --runtime flags, parsed (RunWorker refused bad ones before anything was built).
+std::map<std::string, exec::Runtime> RuntimesOf(const WorkerOptions& o) {
+  Result<std::map<std::string, exec::Runtime>> runtimes = exec::ParseRuntimes(o.runtimes);
+  return runtimes.ok() ? std::move(runtimes).value() : std::map<std::string, exec::Runtime>{};
+}
+
+// The --runtime flags with absolute paths, for child workers (they run elsewhere in the file tree).
+std::vector<std::string> RuntimeFlags(const WorkerOptions& o) {
+  std::vector<std::string> flags;
+  for (const auto& [name, runtime] : RuntimesOf(o)) flags.push_back(name + "=" + runtime.path);
+  return flags;
+}
+
+std::vector<std::string> RuntimeNames(const WorkerOptions& o) {
+  std::vector<std::string> names;
+  for (const auto& [name, runtime] : RuntimesOf(o)) names.push_back(name);
+  return names;
+}
+
+// <--dir>/volumes, absolute: where volumes live (worker/volumes.h).
+std::string VolumesDirOf(const WorkerOptions& o) {
+  return (std::filesystem::absolute(o.dir).lexically_normal() / "volumes").string();
+}
+
 WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name,
                               const std::optional<exec::WorkerCgroups>& cgroups) {
   const Capacity capacity =
@@ -57,6 +82,8 @@ WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name,
       .pid = getpid(),
       .slots = o.slots,
       .capabilities = DetectCapabilities(o.tags, o.high_mem_mb, capacity.memory_mb, !capacity.gpus.empty()),
+      .runtimes = RuntimeNames(o),
+      .volumes_dir = VolumesDirOf(o),
       .parent = o.parent,
       .address_port = o.address_port,
       .broker = o.host + ":" + std::to_string(o.port),
@@ -84,6 +111,8 @@ JobContext JobContextOf(const WorkerOptions& o, std::optional<exec::WorkerCgroup
   std::erase_if(ctx.base_env, [](const std::string& kv) { return kv.rfind("TITAN_CREDENTIALS=", 0) == 0; });
   ctx.tools = exec::ResolveToolchain(ctx.base_env);
   ctx.cgroups = std::move(cgroups);
+  ctx.runtimes = RuntimesOf(o);
+  ctx.volumes_dir = VolumesDirOf(o);
   std::error_code ec;
   std::filesystem::create_directories(ctx.jobs_dir, ec);
   std::filesystem::create_directories(ctx.shared_dir, ec);
@@ -99,6 +128,7 @@ ChildWorkers ChildWorkersOf(const WorkerOptions& o, const std::string& name) {
                                           .shared_dir = SharedDirOf(o),
                                           .executor = o.executor,
                                           .tags = o.tags,
+                                          .runtimes = RuntimeFlags(o),
                                           .credentials = o.credentials,
                                           .heartbeat_ms = o.heartbeat_ms,
                                           .kill_grace_ms = o.kill_grace_ms,
@@ -247,6 +277,10 @@ void Worker::ExecuteOnEdge(const Command& c, int64_t now) {
       return edge_.StopProbe(c.id);
     case K::kSignalChildren:
       return edge_.SignalChildren(static_cast<int>(c.number));
+    case K::kEnsureVolumes:
+      return edge_.EnsureVolumes(c.volumes);
+    case K::kDeleteVolume:
+      return edge_.DeleteVolume(c.id);
     default:
       spdlog::error("worker: command {} reached the OS edge", Render(c));  // a bug of ours
   }
@@ -333,6 +367,14 @@ std::string SharedDirOf(const WorkerOptions& o) {
 }
 
 int RunWorker(const WorkerOptions& options) {
+  if (auto runtimes = exec::ParseRuntimes(options.runtimes); !runtimes.ok()) {
+    spdlog::error("worker: {}", runtimes.message());
+    return 2;
+  } else {
+    for (const auto& [name, r] : *runtimes)
+      spdlog::info("worker: runtime {}: {} (.py scripts run with {})", name, r.path,
+                   r.python.empty() ? "the worker's python" : r.python);
+  }
   auto registry = exec::PidRegistry::Open(options.dir + "/pids");
   if (!registry.ok()) {
     spdlog::error("worker: {}", registry.message());

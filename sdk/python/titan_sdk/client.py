@@ -21,6 +21,8 @@ from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, 
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .messages import AuditEntry, MetricFamily, WorkerInfo
 from .protocol import Decoded, MsgType
+from .runtimes import RuntimeService
+from .volumes import VolumeService
 from .submission import SubmitPlan, plan_submit
 from .credentials import Credential, find_credential
 from .transport import Connection
@@ -329,6 +331,16 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     def monitoring(self) -> "MonitoringService":
         """Joblet's monitoring API: each worker's machine as its heartbeats report it (monitoring.py)."""
         return MonitoringService(self)
+    @property
+    def runtimes(self) -> RuntimeService:
+        """Runtimes the live workers offer (Joblet's RuntimeService: list_runtimes, get_runtime_info)."""
+        return RuntimeService(self)
+
+    @property
+    def volumes(self) -> VolumeService:
+        """Volumes: named persistent directories on a worker (Joblet's VolumeService: create_volume,
+        list_volumes, remove_volume)."""
+        return VolumeService(self)
 
     def get_stats(self) -> Dict[str, Any]:
         """Workers (name, slots, busy, capabilities, state, running) and job counts per state."""

@@ -52,6 +52,11 @@ class TitanJob:
     `cpu` (cores, 1.5 allowed), `memory` (MB) and `gpus` are requests: reserved for the job on its worker
     while it runs, so it waits for a worker with them free; a job with gpus gets its own devices in
     CUDA_VISIBLE_DEVICES (docs/job-control.md, "Placement and requests").
+    Job control (docs/job-control.md): `command` with `argv` runs a program instead of a file (no filename;
+    the arguments reach it exactly as given, no shell), `uploads` (dicts {"path", "content", "mode"}, as
+    Joblet's, or local paths) are written into the job's directory before it starts, `work_dir` is where it
+    starts (relative to that directory, created), `runtime` names a runtime a worker offers (its interpreter
+    runs the script or command) and `volumes` ["NAME:/path"] the volumes it uses (it runs on their worker).
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -64,7 +69,10 @@ class TitanJob:
                  content: Union[str, bytes, None] = None, max_memory: Optional[int] = None,
                  max_cpu: Optional[int] = None, cpu_cores: Optional[str] = None, max_iobps: Optional[int] = None,
                  max_processes: Optional[int] = None, cpu: Optional[float] = None,
-                 memory: Optional[int] = None, gpus: Optional[int] = None):
+                 memory: Optional[int] = None, gpus: Optional[int] = None, command: Optional[str] = None,
+                 argv: Optional[Sequence[Any]] = None, work_dir: Optional[str] = None,
+                 runtime: Optional[str] = None, volumes: Optional[Sequence[str]] = None,
+                 uploads: Optional[Sequence[Any]] = None):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
@@ -72,12 +80,16 @@ class TitanJob:
             raise TypeError("TitanJob got secret_env and secret_environment (the same thing); pass only one")
         if not job_id:
             raise TypeError("TitanJob needs a job_id (or id), e.g. TitanJob(job_id=\"train_v1\", filename=...)")
-        if not filename:
-            raise TypeError("TitanJob %r needs a filename: the script or artifact to run" % job_id)
+        if command is not None and (filename or content is not None or is_archive):
+            raise TypeError("TitanJob %r: a job runs either a file (filename) or a command, not both" % job_id)
+        if argv is not None and command is None:
+            raise TypeError("TitanJob %r: argv goes with command; a script's arguments are args" % job_id)
+        if not filename and command is None:
+            raise TypeError("TitanJob %r needs a filename (the script or artifact to run) or a command" % job_id)
         if content is not None and (is_archive or not isinstance(content, (str, bytes))):
             raise TypeError("TitanJob %r: content is the script as str or bytes, and an archive job takes none; got %s"
                             % (job_id, "is_archive=True" if is_archive else type(content).__name__))
-        if content is None:
+        if content is None and command is None:
             _check_absolute(job_id, filename, is_archive)
         self.job_id = job_id
         self.filename = filename
@@ -104,6 +116,12 @@ class TitanJob:
         self.max_iobps = max_iobps
         self.max_processes = max_processes
         self.cpu, self.memory, self.gpus = cpu, memory, gpus
+        self.command = command
+        self.argv = list(argv) if argv is not None else None
+        self.work_dir = work_dir
+        self.runtime = runtime
+        self.volumes = list(volumes) if volumes else None
+        self.uploads = list(uploads) if uploads else None
 
     @property
     def id(self) -> str:
@@ -118,6 +136,8 @@ class TitanJob:
             fields["secret_env"] = ["%s=****" % name for name in _secret_names(fields["secret_env"])]
         if fields.get("content") is not None:  # a whole script: its size only
             fields["content"] = "<%d bytes>" % len(fields["content"])
+        if fields.get("uploads"):  # files: their number only
+            fields["uploads"] = "<%d uploads>" % len(fields["uploads"])
         return "TitanJob(%s)" % ", ".join("%s=%r" % kv for kv in fields.items())
 
 

@@ -167,6 +167,33 @@ class ScheduleInfo(Record):
 
 
 @dataclasses.dataclass
+class VolumeInfo(Record):
+    """A named persistent directory on one worker's machine (docs/job-control.md, "Volumes")."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['VolumeInfo']
+
+    name: str
+    worker: str  # the worker that holds it; jobs using it run there
+    type: str  # "filesystem" (a directory; its size is advisory) or "memory" (a tmpfs of that size where the worker may mount one)
+    created_ms: int
+    size: Optional[str] = None  # as asked ("1GB", "500MB"); absent: no size
+    size_bytes: Optional[int] = None
+    path: Optional[str] = None  # its directory on the worker (absent until that worker registered once)
+    jobs: Optional[List[str]] = None  # unfinished jobs that name it
+
+
+@dataclasses.dataclass
+class VolumeSpec(Record):
+    """What a worker must have on disk for one volume (VOLUME_ENSURE)."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['VolumeSpec']
+
+    name: str
+    type: str  # filesystem or memory
+    size_bytes: Optional[int] = None
+
+
+@dataclasses.dataclass
 class GpuStats(Record):
     """One GPU as nvidia-smi last reported it."""
 
@@ -963,6 +990,51 @@ class JobDeleteMsg(MessageRecord):
 
 
 @dataclasses.dataclass
+class VolumeCreateMsg(MessageRecord):
+    """VOLUME_CREATE (0x4E, client -> broker): Creates a named volume, a persistent directory on one worker's
+    machine (the journal keeps the registry; the worker makes the directory)."""
+
+    TYPE: ClassVar[MsgType] = MsgType.VOLUME_CREATE
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.VOLUME_CREATE]
+
+    name: str  # 1-64 letters, digits, '-', '_', '.'
+    size: Optional[str] = None  # "1GB", "500MB", "1024KB", or bytes ("1048576"); absent: none
+    type: Optional[str] = None  # "filesystem" (default) or "memory"
+    worker: Optional[str] = None  # the live worker to hold it; absent: the least loaded live worker
+
+
+@dataclasses.dataclass
+class VolumeListMsg(MessageRecord):
+    """VOLUME_LIST (0x4F, client -> broker): Lists the volumes."""
+
+    TYPE: ClassVar[MsgType] = MsgType.VOLUME_LIST
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.VOLUME_LIST]
+
+
+
+@dataclasses.dataclass
+class VolumeListReplyMsg(MessageRecord):
+    """VOLUME_LIST_REPLY (0x6D, broker -> client): Volumes (every one for VOLUME_LIST, the new one for
+    VOLUME_CREATE)."""
+
+    TYPE: ClassVar[MsgType] = MsgType.VOLUME_LIST_REPLY
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.VOLUME_LIST_REPLY]
+
+    volumes: List["VolumeInfo"]
+
+
+@dataclasses.dataclass
+class VolumeRemoveMsg(MessageRecord):
+    """VOLUME_REMOVE (0x6E, client -> broker): Removes a volume and its directory (its data); refused while an
+    unfinished job names it."""
+
+    TYPE: ClassVar[MsgType] = MsgType.VOLUME_REMOVE
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.VOLUME_REMOVE]
+
+    name: str
+
+
+@dataclasses.dataclass
 class ArtifactPutMsg(MessageRecord):
     """ARTIFACT_PUT (0x60, client -> broker): Opens an upload of `size` bytes to a name in a space."""
 
@@ -1135,6 +1207,7 @@ class WorkerReadyMsg(MessageRecord):
     memory_mb: Optional[int] = None  # capacity: MB (detected, or `--memory`)
     gpus: Optional[int] = None  # capacity: GPUs (nvidia-smi -L or /dev/nvidia*, or `--gpus`)
     runtimes: Optional[List[str]] = None  # the runtime names it offers (`--runtime NAME=PATH`)
+    volumes_dir: Optional[str] = None  # the absolute directory its volumes live in (<--dir>/volumes): VolumeInfo.path is <volumes_dir>/<name>
 
 
 @dataclasses.dataclass
@@ -1305,6 +1378,28 @@ class ServiceRespawnMsg(MessageRecord):
 
 
 @dataclasses.dataclass
+class VolumeEnsureMsg(MessageRecord):
+    """VOLUME_ENSURE (0x5E, broker -> worker): Makes sure the worker has these volumes' directories (created
+    when missing, data kept); sent after each registration with every volume it holds, and when one is
+    created."""
+
+    TYPE: ClassVar[MsgType] = MsgType.VOLUME_ENSURE
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.VOLUME_ENSURE]
+
+    volumes: List["VolumeSpec"]
+
+
+@dataclasses.dataclass
+class VolumeDeleteMsg(MessageRecord):
+    """VOLUME_DELETE (0x5F, broker -> worker): Deletes a removed volume's directory and its data."""
+
+    TYPE: ClassVar[MsgType] = MsgType.VOLUME_DELETE
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.VOLUME_DELETE]
+
+    name: str
+
+
+@dataclasses.dataclass
 class EventJobMsg(MessageRecord):
     """EVENT_JOB (0x70, broker -> subscribers): A job changed state (topic `job.<id>`)."""
 
@@ -1364,6 +1459,8 @@ STRUCT_CLASSES.update({
     'JobInfo': JobInfo,
     'DagInfo': DagInfo,
     'ScheduleInfo': ScheduleInfo,
+    'VolumeInfo': VolumeInfo,
+    'VolumeSpec': VolumeSpec,
     'GpuStats': GpuStats,
     'MachineStats': MachineStats,
     'WorkerInfo': WorkerInfo,
@@ -1432,6 +1529,10 @@ MESSAGE_CLASSES: Dict[MsgType, Type[MessageRecord]] = {
     MsgType.DAG_RERUN: DagRerunMsg,
     MsgType.SERVICE_RESTART: ServiceRestartMsg,
     MsgType.JOB_DELETE: JobDeleteMsg,
+    MsgType.VOLUME_CREATE: VolumeCreateMsg,
+    MsgType.VOLUME_LIST: VolumeListMsg,
+    MsgType.VOLUME_LIST_REPLY: VolumeListReplyMsg,
+    MsgType.VOLUME_REMOVE: VolumeRemoveMsg,
     MsgType.ARTIFACT_PUT: ArtifactPutMsg,
     MsgType.ARTIFACT_UPLOAD: ArtifactUploadMsg,
     MsgType.ARTIFACT_CHUNK: ArtifactChunkMsg,
@@ -1459,6 +1560,8 @@ MESSAGE_CLASSES: Dict[MsgType, Type[MessageRecord]] = {
     MsgType.SERVICE_STATUS: ServiceStatusMsg,
     MsgType.WORKER_SPAWN: WorkerSpawnMsg,
     MsgType.SERVICE_RESPAWN: ServiceRespawnMsg,
+    MsgType.VOLUME_ENSURE: VolumeEnsureMsg,
+    MsgType.VOLUME_DELETE: VolumeDeleteMsg,
     MsgType.EVENT_JOB: EventJobMsg,
     MsgType.EVENT_LOG: EventLogMsg,
     MsgType.EVENT_WORKER: EventWorkerMsg,

@@ -17,9 +17,11 @@ TITAN_TOP_KEYS = ("name", "agent_run_id", "jobs", "version", "project")
 JOBLET_TOP_KEYS = ("version", "name", "jobs")
 TITAN_JOB_KEYS = ("id", "script", "file", "type", "args", "dependencies", "depends_on", "priority", "delay",
                   "requirement", "affinity", "port", "retries", "timeout", "env", "secret_env", "hitl_message",
-                  "max_wait_seconds", "on_worker_lost", "cpu", "memory", "gpus") + LIMIT_KEYS
+                  "max_wait_seconds", "on_worker_lost", "cpu", "memory", "gpus", "runtime", "work_dir",
+                  "volumes") + LIMIT_KEYS
 JOBLET_JOB_KEYS = ("name", "command", "args", "runtime", "depends_on", "environment", "requirement", "priority",
-                   "retries", "timeout", "secret_environment", "on_worker_lost", "cpu", "memory", "gpus") + LIMIT_KEYS
+                   "retries", "timeout", "secret_environment", "on_worker_lost", "cpu", "memory", "gpus", "work_dir",
+                   "volumes") + LIMIT_KEYS
 ON_WORKER_LOST = ("requeue", "fail")  # JobSpec.on_worker_lost
 JOB_TYPES = {"RUN_PAYLOAD": False, "TASK": False, "RUN": False, "SERVICE": True}  # upper-cased -> a service?
 INTERPRETERS = ("python", "python3", "bash", "sh")  # a Joblet command whose args[0] may be the script itself
@@ -210,6 +212,8 @@ class _Parser:
             spec["hitl_message"] = job.text("hitl_message")
         if job.has("max_wait_seconds"):
             spec["max_wait_s"] = job.integer("max_wait_seconds")
+        if job.has("runtime"):  # a runtime a worker offers (docs/job-control.md)
+            spec["runtime"] = job.text("runtime")
         self._shared_keys(job, spec)
         return spec
 
@@ -262,7 +266,7 @@ class _Parser:
 
     @staticmethod
     def _shared_keys(job: Fields, spec: Dict[str, Any]) -> None:
-        """The keys both formats have: requirement, priority, retries, timeout, on_worker_lost."""
+        """The keys both formats have: requirement, priority, retries, timeout, on_worker_lost, work_dir, volumes."""
         if job.has("priority"):
             spec["priority"] = job.integer("priority")
         if job.has("requirement"):
@@ -279,3 +283,7 @@ class _Parser:
             spec["on_worker_lost"] = lost
         yaml_limits(job, spec)
         yaml_requests(job, spec)
+        if job.has("work_dir"):  # docs/job-control.md
+            spec["work_dir"] = job.text("work_dir")
+        if job.has("volumes"):
+            spec["volumes"] = job.text_list("volumes")

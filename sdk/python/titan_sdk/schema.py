@@ -76,6 +76,10 @@ class MsgType(enum.IntEnum):
     DAG_RERUN = 0x4C
     SERVICE_RESTART = 0x4D
     JOB_DELETE = 0x6F
+    VOLUME_CREATE = 0x4E
+    VOLUME_LIST = 0x4F
+    VOLUME_LIST_REPLY = 0x6D
+    VOLUME_REMOVE = 0x6E
     ARTIFACT_PUT = 0x60
     ARTIFACT_UPLOAD = 0x61
     ARTIFACT_CHUNK = 0x62
@@ -103,6 +107,8 @@ class MsgType(enum.IntEnum):
     SERVICE_STATUS = 0x5B
     WORKER_SPAWN = 0x5C
     SERVICE_RESPAWN = 0x5D
+    VOLUME_ENSURE = 0x5E
+    VOLUME_DELETE = 0x5F
     EVENT_JOB = 0x70
     EVENT_LOG = 0x71
     EVENT_WORKER = 0x72
@@ -262,6 +268,21 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('next_ms', 'int'),
         FieldSpec('last_ms', 'int', True),
         FieldSpec('enabled', 'bool', True),
+    ),
+    'VolumeInfo': (
+        FieldSpec('name', 'str'),
+        FieldSpec('worker', 'str'),
+        FieldSpec('size', 'str', True),
+        FieldSpec('size_bytes', 'int', True),
+        FieldSpec('type', 'str'),
+        FieldSpec('path', 'str', True),
+        FieldSpec('created_ms', 'int'),
+        FieldSpec('jobs', 'list<str>', True),
+    ),
+    'VolumeSpec': (
+        FieldSpec('name', 'str'),
+        FieldSpec('type', 'str'),
+        FieldSpec('size_bytes', 'int', True),
     ),
     'GpuStats': (
         FieldSpec('index', 'int'),
@@ -592,6 +613,19 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.JOB_DELETE: (
         FieldSpec('id', 'str'),
     ),
+    MsgType.VOLUME_CREATE: (
+        FieldSpec('name', 'str'),
+        FieldSpec('size', 'str', True),
+        FieldSpec('type', 'str', True),
+        FieldSpec('worker', 'str', True),
+    ),
+    MsgType.VOLUME_LIST: (),
+    MsgType.VOLUME_LIST_REPLY: (
+        FieldSpec('volumes', 'list<VolumeInfo>'),
+    ),
+    MsgType.VOLUME_REMOVE: (
+        FieldSpec('name', 'str'),
+    ),
     MsgType.ARTIFACT_PUT: (
         FieldSpec('space', 'str'),
         FieldSpec('name', 'str'),
@@ -662,6 +696,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('memory_mb', 'int', True),
         FieldSpec('gpus', 'int', True),
         FieldSpec('runtimes', 'list<str>', True),
+        FieldSpec('volumes_dir', 'str', True),
     ),
     MsgType.WORKER_WELCOME: (
         FieldSpec('heartbeat_ms', 'int'),
@@ -734,6 +769,12 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('attempt', 'int'),
         FieldSpec('reason', 'str'),
     ),
+    MsgType.VOLUME_ENSURE: (
+        FieldSpec('volumes', 'list<VolumeSpec>'),
+    ),
+    MsgType.VOLUME_DELETE: (
+        FieldSpec('name', 'str'),
+    ),
     MsgType.EVENT_JOB: (
         FieldSpec('id', 'str'),
         FieldSpec('state', 'str'),
@@ -792,6 +833,9 @@ REPLIES: Dict[MsgType, MsgType] = {
     MsgType.DAG_RERUN: MsgType.JOB_ACCEPTED,
     MsgType.SERVICE_RESTART: MsgType.JOB_INFO,
     MsgType.JOB_DELETE: MsgType.OK,
+    MsgType.VOLUME_CREATE: MsgType.VOLUME_LIST_REPLY,
+    MsgType.VOLUME_LIST: MsgType.VOLUME_LIST_REPLY,
+    MsgType.VOLUME_REMOVE: MsgType.OK,
     MsgType.ARTIFACT_PUT: MsgType.ARTIFACT_UPLOAD,
     MsgType.ARTIFACT_CHUNK: MsgType.ARTIFACT_CHUNK_ACK,
     MsgType.ARTIFACT_COMMIT: MsgType.ARTIFACT_INFO,
@@ -858,6 +902,10 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.DAG_RERUN: MessageSpec('client -> broker', 'submit', True, False, MsgType.JOB_ACCEPTED),
     MsgType.SERVICE_RESTART: MessageSpec('client -> broker', 'operate', True, False, MsgType.JOB_INFO),
     MsgType.JOB_DELETE: MessageSpec('client -> broker', 'operate', True, False, MsgType.OK),
+    MsgType.VOLUME_CREATE: MessageSpec('client -> broker', 'operate', True, False, MsgType.VOLUME_LIST_REPLY),
+    MsgType.VOLUME_LIST: MessageSpec('client -> broker', 'read', False, False, MsgType.VOLUME_LIST_REPLY),
+    MsgType.VOLUME_LIST_REPLY: MessageSpec('broker -> client', 'none', False, False, None),
+    MsgType.VOLUME_REMOVE: MessageSpec('client -> broker', 'operate', True, False, MsgType.OK),
     MsgType.ARTIFACT_PUT: MessageSpec('client -> broker', 'submit', True, False, MsgType.ARTIFACT_UPLOAD),
     MsgType.ARTIFACT_UPLOAD: MessageSpec('broker -> client', 'none', False, False, None),
     MsgType.ARTIFACT_CHUNK: MessageSpec('client -> broker', 'submit', True, True, MsgType.ARTIFACT_CHUNK_ACK),
@@ -885,6 +933,8 @@ MESSAGE_SPECS: Dict[MsgType, MessageSpec] = {
     MsgType.SERVICE_STATUS: MessageSpec('worker -> broker', 'worker', True, False, None),
     MsgType.WORKER_SPAWN: MessageSpec('broker -> worker', 'none', False, False, None),
     MsgType.SERVICE_RESPAWN: MessageSpec('broker -> worker', 'none', False, False, None),
+    MsgType.VOLUME_ENSURE: MessageSpec('broker -> worker', 'none', False, False, None),
+    MsgType.VOLUME_DELETE: MessageSpec('broker -> worker', 'none', False, False, None),
     MsgType.EVENT_JOB: MessageSpec('broker -> subscribers', 'none', False, False, None),
     MsgType.EVENT_LOG: MessageSpec('broker -> subscribers', 'none', False, True, None),
     MsgType.EVENT_WORKER: MessageSpec('broker -> subscribers', 'none', False, False, None),

@@ -16,6 +16,7 @@ from .artifacts import split_archive_path, validate_name
 from .errors import InvalidError, JobFileNotFoundError, NotFoundError, TitanError, TooLargeError
 from .job import Env, TitanJob
 from .limits import limit_spec
+from .job_payload import payload_fields
 from .protocol import MAX_BODY_BYTES
 from .requests import request_spec
 
@@ -73,7 +74,9 @@ def plan_submit(jobs: Sequence[TitanJob], dag: Optional[str], agent_run_id: Opti
     remote: Dict[str, Tuple[str, str, bool]] = {}
     specs = []
     for j in jobs:
-        if j.is_archive:
+        if getattr(j, "command", None) is not None:
+            file = ""  # a command job sends no file
+        elif j.is_archive:
             file = _plan_archive(j, deploys, remote)
         else:
             file = _plan_script(j, files, remote)
@@ -95,8 +98,9 @@ def plan_submit(jobs: Sequence[TitanJob], dag: Optional[str], agent_run_id: Opti
 def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
     """The JobSpec of `job`: the wire form of its fields, defaults left to the broker. `file` is the name
     the broker knows the job's file by (default: the basename of job.filename)."""
-    spec: Dict[str, Any] = {"id": _text("job_id", job.job_id),
-                            "file": file if file is not None else os.path.basename(os.fspath(job.filename))}
+    if file is None:
+        file = "" if getattr(job, "command", None) is not None else os.path.basename(os.fspath(job.filename))
+    spec: Dict[str, Any] = {"id": _text("job_id", job.job_id), "file": file}
     if job.is_archive:
         spec["archive"] = True
     if job.args is not None:
@@ -127,6 +131,7 @@ def job_spec(job: TitanJob, file: Optional[str] = None) -> Dict[str, Any]:
     spec.update(limit_spec(job))
     spec.update(request_spec(job.job_id, getattr(job, "cpu", None), getattr(job, "memory", None),
                              getattr(job, "gpus", None)))
+    spec.update(payload_fields(job))
     spawner = os.environ.get("TITAN_JOB_ID")
     if spawner:  # submitted by a running job: with affinity and no parents, it runs where that job runs
         spec["spawned_by"] = spawner

@@ -1,0 +1,43 @@
+# client.runtimes: the runtimes the live workers offer (`titan worker --runtime NAME=PATH`), from their
+# registrations (STATS), in the shape of Joblet's RuntimeService (docs/job-control.md).
+import re
+from typing import Any, Dict, List
+
+from .errors import NotFoundError
+
+
+def _language_version(name: str) -> Dict[str, str]:
+    """"python-3.11-ml" -> language "python", version "3.11"; a name without a version gives ""."""
+    m = re.match(r"([A-Za-z]+)[-_]?(\d+(?:\.\d+)*)?", name)
+    return {"language": (m.group(1).lower() if m else ""), "version": (m.group(2) or "") if m else ""}
+
+
+class RuntimeService:
+    """`client.runtimes`. Runtimes are named by workers, not installed through the broker: list_runtimes()
+    and get_runtime_info() read what the live workers registered with."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def list_runtimes(self) -> List[Dict[str, Any]]:
+        """One dict per runtime name any live worker offers: name, language, version (guessed from the name:
+        "python-3.11" -> python 3.11), available (a worker that is not draining offers it), workers (their
+        names), packages ([]: not reported)."""
+        by_name: Dict[str, Dict[str, Any]] = {}
+        for w in self._client.get_stats().get("workers") or []:
+            for name in w.get("runtimes") or []:
+                entry = by_name.setdefault(name, dict(name=name, available=False, workers=[], packages=[],
+                                                      description="offered by titan worker --runtime",
+                                                      **_language_version(name)))
+                entry["workers"].append(w.get("name"))
+                entry["available"] = entry["available"] or w.get("state") != "DRAINING"
+        return [by_name[n] for n in sorted(by_name)]
+
+    list = list_runtimes  # the issue's client.runtimes.list()
+
+    def get_runtime_info(self, runtime: str) -> Dict[str, Any]:
+        """{"runtime": <its list_runtimes() dict>}; NotFoundError when no live worker offers it."""
+        for r in self.list_runtimes():
+            if r["name"] == runtime:
+                return {"runtime": r}
+        raise NotFoundError("no live worker offers runtime %r; start a worker with --runtime %s=PATH" % (runtime, runtime))
