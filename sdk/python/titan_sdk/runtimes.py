@@ -3,7 +3,7 @@
 import re
 from typing import Any, Dict, List
 
-from .errors import NotFoundError
+from .errors import RuntimeNotFoundError
 
 
 def _language_version(name: str) -> Dict[str, str]:
@@ -36,8 +36,9 @@ class RuntimeService:
     list = list_runtimes  # the issue's client.runtimes.list()
 
     def get_runtime_info(self, runtime: str) -> Dict[str, Any]:
-        """{"runtime": <its list_runtimes() dict>}; NotFoundError when no live worker offers it."""
+        """{"runtime": <its list_runtimes() dict>}; RuntimeNotFoundError (a NotFoundError) when no live worker
+        offers it."""
         for r in self.list_runtimes():
             if r["name"] == runtime:
                 return {"runtime": r}
-        raise NotFoundError("no live worker offers runtime %r; start a worker with --runtime %s=PATH" % (runtime, runtime))
+        raise RuntimeNotFoundError("no live worker offers runtime %r; start a worker with --runtime %s=PATH" % (runtime, runtime))

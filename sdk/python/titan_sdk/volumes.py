@@ -2,7 +2,7 @@
 # VOLUME_REMOVE; docs/job-control.md, "Volumes"), in the shape of Joblet's VolumeService.
 from typing import Any, Dict, List, Optional
 
-from .errors import TitanNodeError
+from .errors import InvalidError, TitanNodeError, VolumeError
 from .protocol import MsgType
 
 
@@ -24,14 +24,17 @@ class VolumeService:
     def create_volume(self, name: str, size: Optional[str] = None, volume_type: str = "filesystem",
                       worker: Optional[str] = None) -> Dict[str, Any]:
         """Creates volume `name` ("1GB", "500MB" or bytes; a "memory" volume needs a size) on `worker` (default:
-        the least loaded live worker). Returns its dict. InvalidError says what is wrong (exists already, bad
+        the least loaded live worker). Returns its dict. VolumeError (an InvalidError) says what is wrong (exists already, bad
         name or size, no live worker)."""
         fields: Dict[str, Any] = {"name": name, "type": volume_type}
         if size is not None:
             fields["size"] = str(size)
         if worker:
             fields["worker"] = worker
-        reply = self._client._broker_call(MsgType.VOLUME_CREATE, **fields).fields
+        try:
+            reply = self._client._broker_call(MsgType.VOLUME_CREATE, **fields).fields
+        except InvalidError as e:
+            raise VolumeError(e.reason) from None
         return _joblet_volume(reply["volumes"][0])
 
     def list_volumes(self) -> List[Dict[str, Any]]:
