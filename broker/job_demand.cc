@@ -30,7 +30,7 @@ std::optional<wire::Message> CheckRequests(const wire::JobSpec& spec) {
   if (auto refused = OutOfRange(spec.id, "cpu_milli", spec.cpu_milli.value_or(0), 0, kMaxCpuMilli,
                                 "a million cores; TitanJob(cpu=1.5) is 1500"))
     return refused;
-  if (auto refused = OutOfRange(spec.id, "memory_mb", spec.memory_mb.value_or(0), 0, kMaxMemoryMb, "MB"))
+  if (auto refused = OutOfRange(spec.id, "memory_mb", spec.memory_mb.value_or(0), 0, kMaxRequestMemoryMb, "MB"))
     return refused;
   return OutOfRange(spec.id, "gpus", spec.gpus.value_or(0), 0, kMaxGpus, "");
 }

@@ -13,8 +13,8 @@ namespace titan::broker {
 
 // Upper bounds of the requests (JOB_SUBMIT answers INVALID naming the field beyond them): far above any
 // machine, far below an overflow when reservations are summed.
-inline constexpr int64_t kMaxCpuMilli = 1'000'000'000;     // a million cores
-inline constexpr int64_t kMaxMemoryMb = int64_t{1} << 30;  // an exabyte
+inline constexpr int64_t kMaxCpuMilli = 1'000'000'000;            // a million cores
+inline constexpr int64_t kMaxRequestMemoryMb = int64_t{1} << 30;  // a pebibyte
 inline constexpr int64_t kMaxGpus = 4096;
 
 // What the job's requests reserve (absent or 0: nothing).

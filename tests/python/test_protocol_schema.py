@@ -38,6 +38,8 @@ def test_limits(schema):
         "max_value_bytes": protocol.MAX_VALUE_BYTES,
         "max_members_reply": protocol.MAX_MEMBERS_REPLY,
         "max_chunk_bytes": protocol.MAX_CHUNK_BYTES,
+        "max_arriving_frames": protocol.MAX_ARRIVING_FRAMES,
+        "max_arriving_bytes": protocol.MAX_ARRIVING_BYTES,
     }
 
 

@@ -7,7 +7,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import msgpack
 
-from .schema import (ENVELOPE_FIELDS, FIELD_TYPES, INT64_MAX, INT64_MIN, MAX_BODY_BYTES, MAX_CHUNK_BYTES,  # noqa: F401
+from .schema import (ENVELOPE_FIELDS, FIELD_TYPES, INT64_MAX, INT64_MIN, MAX_ARRIVING_BYTES, MAX_ARRIVING_FRAMES,  # noqa: F401
+                     MAX_BODY_BYTES, MAX_CHUNK_BYTES,
                      MAX_FRAMES, MAX_KEY_BYTES, MAX_MEMBERS_REPLY, MAX_VALUE_BYTES, MESSAGE_SPECS, MESSAGES,
                      PERMISSIONS, PROTOCOL_NAME, PROTOCOL_VERSION, REPLIES, SIGNATURE, STRUCTS, ErrorCode,
                      FieldSpec, MessageSpec, MsgType)
