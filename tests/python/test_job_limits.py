@@ -223,3 +223,20 @@ def test_no_cgroup_is_left_after_a_worker_kill_9_and_restart(cluster, client, tm
     client.wait(job_id, timeout=DEADLINE_S)
     wait_until("no job cgroup left after kill -9, restart and stop",
                lambda: not job_cgroups(cluster, "lim1") and not sleepers(marker), DEADLINE_S)
+
+
+def test_max_iobps_throttles_direct_reads(client, tmp_path):
+    data = tmp_path / "data.bin"
+    data.write_bytes(os.urandom(8 * MB))
+    script = write_script(tmp_path, "read.sh", """
+        dd if=%s of=/dev/null bs=1M count=8 iflag=direct 2>&1 | tail -1
+        """ % data)
+    job = TitanJob(unique_id("io"), script, max_iobps=4 * MB)
+    start = time.monotonic()
+    info = run(client, job)
+    elapsed = time.monotonic() - start
+    assert info.state == "COMPLETED", info.reason
+    print("max_iobps=4 MiB/s: 8 MiB read (O_DIRECT) in %.1f s; dd: %s; usage read %d bytes"
+          % (elapsed, client.fetch_logs(job.job_id).strip(), info.usage.io_read_bytes))
+    assert info.usage.io_read_bytes >= 8 * MB  # the cgroup counted the reads at the disk
+    assert elapsed >= 1.0  # 8 MiB at 4 MiB/s: about 2 s (the first second's budget passes at once)
