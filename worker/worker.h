@@ -24,9 +24,12 @@ struct WorkerOptions {
   int kill_grace_ms = 5000;    // SIGTERM -> SIGKILL grace when stopping a job
   int drain_grace_ms = 30000;  // on SIGTERM / shutdown: how long running jobs may finish
   long high_mem_mb = 32768;    // HIGH_MEM when the machine has at least this much memory
-  std::string parent;          // set by a worker that started this one (auto-scaling); sent in WORKER_READY
-  int address_port = 0;        // the port this worker is known by (the original's worker address; nothing
-                               // listens on it); 0: none. Sent as WORKER_READY.port
+  // false (--no-cgroups): jobs get no cgroups even where they could; of the limits only cpu_cores is
+  // enforced (sched_setaffinity), and processes that call setsid escape a job's cleanup.
+  bool cgroups = true;
+  std::string parent;    // set by a worker that started this one (auto-scaling); sent in WORKER_READY
+  int address_port = 0;  // the port this worker is known by (the original's worker address; nothing
+                         // listens on it); 0: none. Sent as WORKER_READY.port
   // A credential file (role worker) for a broker with keys (security/client_security.h finds one when
   // empty: TITAN_CREDENTIALS, the link `titan up` made); child workers get the same.
   std::string credentials;
