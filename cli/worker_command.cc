@@ -42,6 +42,9 @@ void AddTimingOptions(CLI::App* cmd, worker::WorkerOptions* o) {
                   "on SIGTERM or `titan shutdown`: how long running jobs may take to finish")
       ->check(CLI::Range(0, 86400000))
       ->capture_default_str();
+  cmd->add_flag(
+      "--cgroups,!--no-cgroups", o->cgroups,
+      "--no-cgroups: run jobs without cgroups (only cpu_cores is then enforced; docs/job-control.md)");
   cmd->add_option("--parent", o->parent, "set by a worker that started this one (auto-scaling)");
   cmd->add_option("--address-port", o->address_port,
                   "the port this worker is known by, as the original's workers were (`titan stats` shows it, "

@@ -32,6 +32,9 @@ struct WorkerOptions {
   double cpus = -1;
   int64_t memory_mb = -1;
   int64_t gpus = -1;
+  // false (--no-cgroups): jobs get no cgroups even where they could; of the limits only cpu_cores is
+  // enforced (sched_setaffinity), and processes that call setsid escape a job's cleanup.
+  bool cgroups = true;
   std::string parent;    // set by a worker that started this one (auto-scaling); sent in WORKER_READY
   int address_port = 0;  // the port this worker is known by (the original's worker address; nothing
                          // listens on it); 0: none. Sent as WORKER_READY.port

@@ -401,7 +401,12 @@ int RunWorker(const WorkerOptions& options) {
   WorkerOptions with_credential = options;  // child workers get the file this worker uses
   if (*credential) with_credential.credentials = std::filesystem::absolute((*credential)->path).string();
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  std::optional<exec::WorkerCgroups> cgroups = JobCgroups(options);
+  std::optional<exec::WorkerCgroups> cgroups;
+  if (options.cgroups) {
+    cgroups = JobCgroups(options);
+  } else {
+    spdlog::info("worker: --no-cgroups: jobs run without cgroups; of the limits only cpu_cores is enforced");
+  }
   const std::vector<std::string> cgroup_dirs = CgroupDirsOf(cgroups);
   int code;
   {

@@ -1,7 +1,8 @@
 # Job limits on a real cluster (docs/job-control.md, "Limits"): the worker enforces max_memory, max_cpu,
 # cpu_cores and max_processes with its cgroups, reports the run's usage from their counters, ends a job its
 # memory limit killed with the memory reason and keeps serving, and leaves no cgroup behind: not after
-# many jobs, not after a kill -9 and restart. Skipped, saying why, where the worker cannot write cgroups.
+# many jobs, not after a kill -9 and restart; a worker without cgroups enforces cpu_cores only and refuses
+# the other limits. Skipped, saying why, where the worker cannot write cgroups.
 # Every wait has a deadline; no verdict depends on a sleep.
 import os
 import re
@@ -30,10 +31,8 @@ def cgroup_limits_available():
                for h in ("memory", "cpu", "cpuacct", "cpuset", "pids"))
 
 
-pytestmark = pytest.mark.skipif(
-    not cgroup_limits_available(),
-    reason="job limits need root and writable cgroup v1 memory, cpu, cpuacct, cpuset and pids hierarchies; "
-           "without them the worker enforces only cpu_cores (docs/job-control.md)")
+SKIP_REASON = ("job limits need root and writable cgroup v1 memory, cpu, cpuacct, cpuset and pids hierarchies; "
+               "without them the worker enforces only cpu_cores (docs/job-control.md; the last test checks that)")
 
 
 def own_cgroup(pid, hierarchy):
@@ -62,6 +61,8 @@ def job_cgroups(cluster, name):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    if not cgroup_limits_available():
+        pytest.skip(SKIP_REASON)
     c = Cluster(tmp_path_factory.mktemp("limits"), workers=[("lim1", [])]).start()
     yield c
     c.stop()
@@ -223,3 +224,37 @@ def test_no_cgroup_is_left_after_a_worker_kill_9_and_restart(cluster, client, tm
     client.wait(job_id, timeout=DEADLINE_S)
     wait_until("no job cgroup left after kill -9, restart and stop",
                lambda: not job_cgroups(cluster, "lim1") and not sleepers(marker), DEADLINE_S)
+
+
+def test_max_iobps_throttles_direct_reads(client, tmp_path):
+    data = tmp_path / "data.bin"
+    data.write_bytes(os.urandom(8 * MB))
+    script = write_script(tmp_path, "read.sh", """
+        dd if=%s of=/dev/null bs=1M count=8 iflag=direct 2>&1 | tail -1
+        """ % data)
+    job = TitanJob(unique_id("io"), script, max_iobps=4 * MB)
+    start = time.monotonic()
+    info = run(client, job)
+    elapsed = time.monotonic() - start
+    assert info.state == "COMPLETED", info.reason
+    print("max_iobps=4 MiB/s: 8 MiB read (O_DIRECT) in %.1f s; dd: %s; usage read %d bytes"
+          % (elapsed, client.fetch_logs(job.job_id).strip(), info.usage.io_read_bytes))
+    assert info.usage.io_read_bytes >= 8 * MB  # the cgroup counted the reads at the disk
+    assert elapsed >= 1.0  # 8 MiB at 4 MiB/s: about 2 s (the first second's budget passes at once)
+
+
+def test_a_worker_without_cgroups_enforces_only_cpu_cores_and_refuses_the_rest(tmp_path):
+    with Cluster(tmp_path, workers=[("nocg", ["--no-cgroups"])]) as c, \
+            TitanClient(host="127.0.0.1", port=c.port) as client:
+        nocg = [w for w in client.get_stats()["workers"] if w["name"] == "nocg"][0]
+        assert (nocg["controls"], nocg["limits_via"]) == (["cpuset"], "rlimit")
+        hog = write_script(tmp_path, "hog.py", "b = bytearray(8 * 1024 * 1024)\n")
+        refused = run(client, TitanJob(unique_id("nocg-hog"), hog, max_memory=64))
+        assert refused.state == "FAILED"
+        assert refused.reason.startswith("worker nocg cannot enforce max_memory (it enforces cpuset, by rlimit)")
+        where = write_script(tmp_path, "where.sh", "sh -c 'grep Cpus_allowed_list /proc/self/status'\n")
+        pinned = TitanJob(unique_id("nocg-pinned"), where, cpu_cores="0")
+        info = run(client, pinned)
+        assert info.state == "COMPLETED", info.reason
+        assert re.findall(r"Cpus_allowed_list:\s*(\S+)", client.fetch_logs(pinned.job_id)) == ["0"]
+        assert info.usage is None  # nothing counted it
