@@ -80,7 +80,8 @@ wire::Message BrokerCore::VolumeCreate(const wire::VolumeCreateMsg& req, Instant
   if (volumes_.count(req.name))
     return Invalid("volume '" + req.name + "' exists already (on worker " + volumes_.at(req.name).worker +
                    "); remove it first (`titan volume rm " + req.name + "`) or choose another name");
-  const std::string type = req.type.value_or("filesystem").empty() ? "filesystem" : *req.type;
+  std::string type = req.type.value_or("");
+  if (type.empty()) type = "filesystem";
   if (type != "filesystem" && type != "memory")
     return Invalid("volume type '" + type + "' is unknown; use filesystem (a directory) or memory (a tmpfs)");
   wire::VolumeInfo v{.name = req.name, .type = type, .created_ms = now.wall_ms};

@@ -94,7 +94,8 @@ TEST_F(VolumesTest, CreateRefusesWhatCannotBe) {
   EXPECT_EQ("INVALID: volume type 'nfs' is unknown; use filesystem (a directory) or memory (a tmpfs)",
             ErrorOf(Create("v", std::nullopt, std::nullopt, "nfs")));
   EXPECT_NE(std::string::npos, ErrorOf(Create("../x")).find("volume name '../x' is not"));
-  ASSERT_EQ("VOLUME_LIST_REPLY", ErrorOf(Create("v")));
+  ASSERT_EQ("VOLUME_LIST_REPLY", ErrorOf(Create("v")));  // no type: a filesystem volume
+  EXPECT_EQ("v@w1:filesystem:0:", Volumes());
   EXPECT_EQ(
       "INVALID: volume 'v' exists already (on worker w1); remove it first (`titan volume rm v`) or choose "
       "another name",

@@ -85,6 +85,8 @@ void AddRuntimeEnvironment(const Runtime& runtime, std::vector<std::string>& env
   for (const std::string& kv : env) {  // the last PATH wins (SpawnSpec::env)
     if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
   }
+  // Replaced rather than appended: one PATH, whoever reads the environment (FindProgram takes the first).
+  std::erase_if(env, [](const std::string& kv) { return kv.rfind("PATH=", 0) == 0; });
   env.push_back("PATH=" + runtime.bin_dir + (path.empty() ? "" : ":" + path));
   if (runtime.environment) env.push_back("VIRTUAL_ENV=" + runtime.path);
   env.push_back("TITAN_RUNTIME=" + runtime.name);

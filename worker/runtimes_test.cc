@@ -33,9 +33,9 @@ TEST(Runtimes, AnEnvironmentDirectoryPutsItsBinFirstAndRunsItsPython) {
 
   std::vector<std::string> env{"PATH=/usr/bin:/bin", "HOME=/root"};
   AddRuntimeEnvironment(*r, env);
-  EXPECT_EQ("PATH=" + dir / "venv/bin" + ":/usr/bin:/bin", env[2]);
-  EXPECT_EQ("VIRTUAL_ENV=" + dir / "venv", env[3]);
-  EXPECT_EQ("TITAN_RUNTIME=py", env[4]);
+  EXPECT_EQ((std::vector<std::string>{"HOME=/root", "PATH=" + dir / "venv/bin" + ":/usr/bin:/bin",
+                                      "VIRTUAL_ENV=" + dir / "venv", "TITAN_RUNTIME=py"}),
+            env);
   // The runtime's bin comes before the worker's PATH; python is the runtime's.
   EXPECT_EQ(dir / "venv/bin/tool", *ResolveCommand("tool", &*r, "/usr/bin/python3", env, dir.path()));
   EXPECT_EQ(dir / "venv/bin/python3", *ResolveCommand("python", &*r, "/usr/bin/python3", env, dir.path()));

@@ -32,7 +32,9 @@ TEST(Volumes, AMemoryVolumeSaysWhenItsSizeIsNotEnforced) {
   Result<std::string> note = EnsureVolume(
       dir / "volumes", wire::VolumeSpec{.name = "fast", .type = "memory", .size_bytes = 1 << 20});
   ASSERT_TRUE(note.ok()) << note.message();
-  if (::geteuid() != 0) EXPECT_NE(std::string::npos, note->find("size is not enforced"));
+  if (::geteuid() != 0) {
+    EXPECT_NE(std::string::npos, note->find("size is not enforced"));
+  }
   ASSERT_TRUE(DeleteVolume(dir / "volumes", "fast").ok());  // unmounts a tmpfs first when it made one
   EXPECT_FALSE(fs::exists(dir / "volumes/fast"));
 }

@@ -112,6 +112,14 @@ def test_a_py_upload_runs_with_the_venv_runtime(client, venv):
     assert info.worker == "w1" and info.runtime == "venvpy"
 
 
+def test_a_runtimes_bin_comes_first_on_the_jobs_path(client, venv):
+    job = TitanJob(unique_id("which"), command="sh", argv=["-c", 'command -v python3; echo "$VIRTUAL_ENV"'],
+                   runtime="venvpy")
+    state, out, info = run(client, job)
+    assert state == "COMPLETED", (info.reason, out)
+    assert out == "%s/bin/python3\n%s\n" % (venv, venv)
+
+
 def test_a_py_script_runs_with_the_interpreter_runtime(client, tmp_path):
     script = tmp_path / "probe.py"
     script.write_bytes(PROBE)
@@ -177,6 +185,16 @@ def test_a_job_naming_an_unknown_volume_is_refused(client):
         client.submit_job(TitanJob(unique_id("lost"), command="true", volumes=["nope:/data"]))
     bad = titan(0, ["volume", "create", "x", "--type", "tape"])
     assert bad.returncode != 0
+
+
+def test_the_cli_creates_lists_and_removes_a_volume(payload_cluster, client):
+    name = unique_id("cli")
+    created = titan_ok(payload_cluster.port, ["volume", "create", name, "--worker", "w1"])  # no --type, no --size
+    assert name in created and "filesystem" in created
+    assert [v["type"] for v in client.volumes.list_volumes() if v["name"] == name] == ["filesystem"]
+    assert titan_ok(payload_cluster.port, ["volume", "rm", name]) == "removed volume %s and its data\n" % name
+    missing = titan(payload_cluster.port, ["volume", "rm", name])
+    assert missing.returncode != 0 and "no volume '%s'" % name in missing.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a worker running as root mounts a tmpfs for a memory volume")
