@@ -21,6 +21,10 @@ std::string UploadsProblem(const std::vector<wire::Upload>& uploads) {
   for (const wire::Upload& up : uploads) {
     if (std::string problem = RelativePathProblem(up.path); !problem.empty()) return "upload " + problem;
     if (up.path.back() == '/') return "upload '" + up.path + "' names a directory; give a file name";
+    if (up.path == "job.log" ||
+        up.path == ".titan-credential")  // the worker's own files in the job directory
+      return "upload '" + up.path +
+             "' is a name the worker uses in the job's directory; give it another name";
     if (!paths.insert(up.path).second) return "upload '" + up.path + "' is given twice";
     if (const int64_t mode = up.mode.value_or(0644); mode < 0 || mode > 07777)
       return "upload '" + up.path + "': mode " + std::to_string(mode) + " is not permission bits (0..0o7777)";

@@ -216,6 +216,12 @@ TEST_F(VolumesTest, PayloadsAreCheckedAtSubmission) {
   abs.uploads = std::vector<wire::Upload>{{.path = "/etc/x", .content = "x"}};
   EXPECT_EQ("INVALID: job 'abs': upload '/etc/x' is absolute; give a path relative to the job directory",
             ErrorOf(SubmitSpec(abs)));
+  wire::JobSpec reserved = Spec({"reserved"});
+  reserved.uploads = std::vector<wire::Upload>{{.path = "job.log", .content = "x"}};
+  EXPECT_EQ(
+      "INVALID: job 'reserved': upload 'job.log' is a name the worker uses in the job's directory; give "
+      "it another name",
+      ErrorOf(SubmitSpec(reserved)));
   wire::JobSpec big = Spec({"big"});
   big.uploads = std::vector<wire::Upload>{{.path = "a", .content = std::string(kMaxUploadBytes, 'x')},
                                           {.path = "b", .content = "y"}};
