@@ -38,8 +38,10 @@ ExternalProject_Add(libzmq_bounded
   LOG_OUTPUT_ON_FAILURE ON)
 file(MAKE_DIRECTORY ${_zmq_prefix}/install/include)  # an imported target's include folder must exist now
 add_library(libzmq_bounded_static STATIC IMPORTED)
-set_target_properties(libzmq_bounded_static PROPERTIES IMPORTED_LOCATION ${_zmq_prefix}/install/lib/libzmq.a)
+# libsodium and threads are the static library's own dependencies, so CMake links them after it.
+set_target_properties(libzmq_bounded_static PROPERTIES IMPORTED_LOCATION ${_zmq_prefix}/install/lib/libzmq.a
+                                                       INTERFACE_LINK_LIBRARIES "PkgConfig::SODIUM;Threads::Threads")
 add_dependencies(libzmq_bounded_static libzmq_bounded)
 target_include_directories(titan_zmq SYSTEM BEFORE INTERFACE ${_zmq_prefix}/install/include)
-target_link_libraries(titan_zmq INTERFACE libzmq_bounded_static PkgConfig::SODIUM Threads::Threads)
+target_link_libraries(titan_zmq INTERFACE libzmq_bounded_static)
 target_compile_definitions(titan_zmq INTERFACE TITAN_BOUNDED_LIBZMQ=1)
