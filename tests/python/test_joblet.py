@@ -1,6 +1,8 @@
 # The Joblet-shaped API (seed 003, docs/joblet.md) against a real cluster: client.jobs (run_job, status,
 # stop, delete, logs, list, workflows), health_check, monitoring, JobletClient and Joblet's exceptions; and
 # JOB_DELETE through the Titan-shaped SDK and `titan delete`. Waits use JOB_WAIT with deadlines.
+import datetime
+
 import pytest
 
 from cli import titan
@@ -102,8 +104,9 @@ def test_run_job_with_uploads_environment_secrets_and_a_schedule(broker_client):
     assert broker_client.wait(job["job_uuid"], timeout=DEADLINE_S) == "COMPLETED"
     assert b"".join(broker_client.jobs.get_job_logs(job["job_uuid"])) == b"uploaded INFO ****\n"
 
-    later = broker_client.jobs.run_job(command="true", schedule="2099-01-01T00:00:00Z", name="far-future")
-    assert later["status"] == "scheduled" and later["scheduled_time"] == "2099-01-01T00:00:00Z"
+    tomorrow = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = broker_client.jobs.run_job(command="true", schedule=tomorrow, name="tomorrow")
+    assert later["status"] == "scheduled" and later["scheduled_time"] == tomorrow
     broker_client.jobs.stop_job(later["job_uuid"])
     with pytest.raises(ValidationError, match="ISO 8601"):
         broker_client.jobs.run_job(command="true", schedule="tomorrow-ish")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster import Cluster
+from cluster import Cluster, wait_until
 from node_process import REPO_ROOT
 
 EXAMPLES = Path(__file__).parent / "joblet_examples" / "seed_examples.py"
@@ -35,6 +35,12 @@ def joblet_cluster(tmp_path_factory):
 
 
 def test_the_seed_examples_run_with_only_the_import_changed(joblet_cluster):
+    # A Joblet server has sampled its machine before a client asks; here the worker's second heartbeat
+    # brings its first CPU figure (a rate needs two samples).
+    from titan_sdk import TitanClient
+    with TitanClient(host="127.0.0.1", port=joblet_cluster.port) as client:
+        wait_until("the worker reports its CPU",
+                   lambda: client.monitoring.get_system_status()["cpu"]["usage_percent"] is not None)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TITAN_", "JOBLET_"))}
     env.update(JOBLET_HOST="127.0.0.1", JOBLET_PORT=str(joblet_cluster.port),
                PYTHONPATH=str(REPO_ROOT / "sdk" / "python"))

@@ -1,6 +1,7 @@
 # client.jobs: the Joblet SDK's JobService (seed 003) on Titan. A Joblet program runs with its import
 # changed (docs/joblet.md): run_job, get_job_status, stop_job, delete_job, get_job_logs, list_jobs and the
 # workflow calls take Joblet's arguments and return Joblet's dicts, built from the broker's JobInfo.
+import dataclasses
 import datetime
 import os
 import re
@@ -8,6 +9,7 @@ import tempfile
 import uuid
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
+from . import pipeline
 from .errors import InvalidError, JobNotFoundError, NetworkError, ValidationError, WorkflowNotFoundError
 from .job import JobInfo, TitanJob
 from .protocol import MsgType
@@ -178,7 +180,7 @@ class JobService:
     def run_workflow(self, workflow: str, yaml_content: Optional[str] = None,
                      workflow_files: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
         """Runs a Joblet (or Titan) workflow YAML as one DAG. `workflow` is a file path when `yaml_content` is
-        None, else the workflow's name; `workflow_files` ({"path", "content"[, "mode"]}) are the scripts its
+        None, else the workflow's name (the DAG's: "name#N" when the name was used before); `workflow_files` ({"path", "content"[, "mode"]}) are the scripts its
         jobs run, placed beside it. Returns workflow_uuid, name, status and the job ids."""
         if yaml_content is None:
             if not os.path.isfile(workflow):
@@ -196,7 +198,9 @@ class JobService:
                     with open(path, "wb") as out:
                         out.write(content.encode() if isinstance(content, str) else content)
                     os.chmod(path, f.get("mode", 0o644))
-                dag_id = self._client.submit_yaml_text(yaml_content, folder)
+                # The workflow is named by `workflow`, as Joblet names it, not by the YAML's own name.
+                submission = dataclasses.replace(pipeline.parse_text(yaml_content, folder), dag=workflow)
+                dag_id = self._client._submit_pipeline(submission, False, None)
         return self.get_workflow_status(dag_id)
 
     def get_workflow_status(self, workflow_uuid: str) -> Dict[str, Any]:
