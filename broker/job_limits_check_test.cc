@@ -61,7 +61,19 @@ TEST_F(JobLimitsBrokerTest, ASubmissionWithABadLimitIsInvalidAndNothingIsAccepte
 }
 
 TEST_F(JobLimitsBrokerTest, UsageIsKeptWithTheJobAndSurvivesARestart) {
-  Join("w1", 4);
+  // A worker that enforces every limit (placement sends a job with limits only to such a worker).
+  core_->OnWorker(
+      "id-w1",
+      wire::WorkerReadyMsg{.name = "w1",
+                           .host = "h",
+                           .pid = 1,
+                           .slots = 4,
+                           .capabilities = {"GENERAL"},
+                           .controls = std::vector<std::string>{"memory", "cpu", "cpuset", "io", "pids"},
+                           .limits_via = "cgroup v1"}
+          .ToMessage(),
+      now_);
+  Turn();
   wire::JobSpec spec = Spec({"a"});
   spec.max_memory = 64;
   spec.max_cpu = 25;

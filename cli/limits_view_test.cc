@@ -43,8 +43,8 @@ TEST(LimitsView, StatsShowWhatEachWorkerEnforces) {
   w.controls = std::vector<std::string>{"memory", "cpu", "cpuset", "io", "pids"};
   w.limits_via = "cgroup v1";
   stats.workers.push_back(w);
-  EXPECT_NE(std::string::npos,
-            RenderStats(stats).find("    limits: memory cpu cpuset io pids (cgroup v1)\n"));
+  EXPECT_NE(std::string::npos, RenderStats(stats).find("Limits: memory, cpu, cpuset, io, pids (cgroup v1)"))
+      << RenderStats(stats);
 }
 
 TEST(LimitOptions, RunFlagsBecomeTheJobSpecsLimits) {
