@@ -249,9 +249,13 @@ def test_a_worker_without_cgroups_enforces_only_cpu_cores_and_refuses_the_rest(t
         nocg = [w for w in client.get_stats()["workers"] if w["name"] == "nocg"][0]
         assert (nocg["controls"], nocg["limits_via"]) == (["cpuset"], "rlimit")
         hog = write_script(tmp_path, "hog.py", "b = bytearray(8 * 1024 * 1024)\n")
-        refused = run(client, TitanJob(unique_id("nocg-hog"), hog, max_memory=64))
-        assert refused.state == "FAILED"
-        assert refused.reason.startswith("worker nocg cannot enforce max_memory (it enforces cpuset, by rlimit)")
+        # Placement sends it to no worker that cannot enforce it: it waits, saying why, and never runs unlimited.
+        hog_job = TitanJob(unique_id("nocg-hog"), hog, max_memory=64)
+        client.submit_job(hog_job)
+        waiting = client.get_job(hog_job.job_id)
+        assert waiting.state == "QUEUED" and waiting.started_ms is None
+        assert waiting.reason.startswith("no live worker with capability GENERAL enforces memory limits (max_memory)")
+        assert client.stop_job(hog_job.job_id) == "CANCELLED"
         where = write_script(tmp_path, "where.sh", "sh -c 'grep Cpus_allowed_list /proc/self/status'\n")
         pinned = TitanJob(unique_id("nocg-pinned"), where, cpu_cores="0")
         info = run(client, pinned)
