@@ -97,6 +97,8 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         self._pid = os.getpid()
         self._closed = False
         self._entry = Connection(self.endpoint, self._hint(), self.credential, self._use_credential)
+        # wait()'s connections: one per thread that waits, kept between calls (by thread ident).
+        self._wait_conns: Dict[int, Connection] = {}
         self._store: Optional[Connection] = None  # found by discovery, then cached
         self._welcome: Optional[Dict[str, Any]] = None  # the entry node's WELCOME, cached with _store
         # Job file bytes the broker accepted from this client -> their SHA-256: sent again by hash only.
@@ -113,6 +115,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 self._store.close()
             self._entry.close()
             self._store, self._welcome = None, None
+            # wait() connections: this thread's and those of threads that ended now; a thread still in a
+            # wait closes its own when that wait returns (a socket is closed only by a thread not using it).
+            alive = {t.ident for t in threading.enumerate()} - {threading.get_ident()}
+            for ident in [i for i in self._wait_conns if i not in alive]:
+                self._wait_conns.pop(ident).close()
 
     def __enter__(self) -> "TitanClient":
         return self
@@ -233,34 +240,57 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         final state if it ends first.
 
         `timeout` is in seconds (None: no limit); TitanTimeoutError when it passes first. Raises
-        JobNotFoundError for an unknown id. Uses its own socket: other threads' calls are not held up.
+        JobNotFoundError for an unknown id. Uses a socket of the calling thread's own, kept open for its next
+        wait (no connection per call): other threads' calls are not held up.
         """
         self._check_open()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        conn = Connection(self.endpoint, self._hint(), self.credential, self._use_credential)
         try:
-            while True:
-                left = WAIT_SLICE_S if deadline is None else max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic()))
-                try:
-                    reply = conn.request(MsgType.JOB_WAIT, {"id": job_id, "timeout_ms": int(left * 1000)},
-                                         left + self.timeout).fields
-                except UnknownTypeError as e:
-                    raise self._not_a_broker(e) from None
-                except UnavailableError:
-                    # The broker rolled a turn back (its disk is full) and forgot the waits in flight; a
-                    # read-only broker still answers JOB_WAIT, so wait again.
-                    if deadline is not None and time.monotonic() >= deadline:
-                        raise
-                    continue
-                if not reply["found"]:
-                    raise JobNotFoundError("no job %r to wait for; check the id" % job_id)
-                state = reply["job"]["state"]
-                if state in FINAL_STATES or _service_up(reply["job"]):
-                    return state
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TitanTimeoutError("job %r is still %s after %g s" % (job_id, state, timeout))
+            return self._wait(self._wait_connection(), job_id, timeout)
         finally:
-            conn.close()
+            if self._closed:  # close() ran meanwhile in another thread: this thread's socket goes now
+                with self._locked():
+                    conn = self._wait_conns.pop(threading.get_ident(), None)
+                if conn is not None:
+                    conn.close()
+
+    def _wait(self, conn: Connection, job_id: str, timeout: Optional[float]) -> str:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = WAIT_SLICE_S if deadline is None else max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic()))
+            try:
+                reply = conn.request(MsgType.JOB_WAIT, {"id": job_id, "timeout_ms": int(left * 1000)},
+                                     left + self.timeout).fields
+            except UnknownTypeError as e:
+                raise self._not_a_broker(e) from None
+            except UnavailableError:
+                # The broker rolled a turn back (its disk is full) and forgot the waits in flight; a
+                # read-only broker still answers JOB_WAIT, so wait again.
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            if not reply["found"]:
+                raise JobNotFoundError("no job %r to wait for; check the id" % job_id)
+            state = reply["job"]["state"]
+            if state in FINAL_STATES or _service_up(reply["job"]):
+                return state
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TitanTimeoutError("job %r is still %s after %g s" % (job_id, state, timeout))
+
+    def _wait_connection(self) -> Connection:
+        """The calling thread's connection for wait(), made on its first wait and kept until close(): a wait
+        holds its socket for up to WAIT_SLICE_S, so it cannot share the entry connection, and a connection
+        per call left a TIME_WAIT socket behind each wait. The connections of threads that have ended are
+        closed here (their sockets are no longer in use)."""
+        me = threading.get_ident()
+        with self._locked():
+            conn = self._wait_conns.get(me)
+            if conn is None:
+                alive = {t.ident for t in threading.enumerate()}
+                for ident in [i for i in self._wait_conns if i not in alive]:
+                    self._wait_conns.pop(ident).close()
+                conn = self._wait_conns[me] = Connection(self.endpoint, self._hint(), self.credential,
+                                                         self._use_credential)
+            return conn
 
     def stop_job(self, job_id: str) -> str:
         """Stops the job: a waiting one becomes CANCELLED at once, a running one is killed (it reports
