@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Sequence
 
 from fuzz_msgpack import Ext, Header, Pairs, Raw, RawStr, pack
-from titan_sdk.protocol import (INT64_MAX, INT64_MIN, MAX_BODY_BYTES, MAX_FRAMES, MAX_KEY_BYTES, MAX_VALUE_BYTES,
+from titan_sdk.protocol import (INT64_MAX, INT64_MIN, MAX_ARRIVING_FRAMES, MAX_BODY_BYTES, MAX_FRAMES, MAX_KEY_BYTES, MAX_VALUE_BYTES,
                                 MESSAGES, SIGNATURE, STRUCTS, MsgType)
-from titan_sdk.schema import MAX_ARRIVING_FRAMES
 from titan_sdk.transport import MAX_ZMQ_FRAME
 
 RANDOM_FRAMES = "random frames"

@@ -10,6 +10,7 @@ import pytest
 
 from cluster import Cluster, wait_until
 from node_process import REPO_ROOT
+from titan_sdk import TitanClient
 
 EXAMPLES = Path(__file__).parent / "joblet_examples" / "seed_examples.py"
 
@@ -37,7 +38,6 @@ def joblet_cluster(tmp_path_factory):
 def test_the_seed_examples_run_with_only_the_import_changed(joblet_cluster):
     # A Joblet server has sampled its machine before a client asks; here the worker's second heartbeat
     # brings its first CPU figure (a rate needs two samples).
-    from titan_sdk import TitanClient
     with TitanClient(host="127.0.0.1", port=joblet_cluster.port) as client:
         wait_until("the worker reports its CPU",
                    lambda: client.monitoring.get_system_status()["cpu"]["usage_percent"] is not None)

@@ -303,22 +303,16 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 raise JobNotFoundError(e.reason) from None
             raise
 
-    def delete_job(self, job_id: str, joblet: bool = False) -> Any:
+    def delete_job(self, job_id: str) -> bool:
         """Deletes a finished job with its output: every run of its id leaves the broker's memory, journal and
         log store (JOB_DELETE). Returns True; raises JobNotFoundError for an unknown id and InvalidError when it
-        may not be deleted (not finished: stop it first; submitted with others as a DAG). With `joblet`
-        (client.jobs.delete_job), returns Joblet's dict {"job_uuid", "success", "message"} instead of raising
-        InvalidError."""
+        may not be deleted (not finished: stop it first; submitted with others as a DAG)."""
         try:
             self._broker_call(MsgType.JOB_DELETE, id=job_id)
         except InvalidError as e:
             if self.get_job(job_id) is None:
                 raise JobNotFoundError(e.reason) from None
-            if not joblet:
-                raise
-            return {"job_uuid": job_id, "success": False, "message": e.reason}
-        if joblet:
-            return {"job_uuid": job_id, "success": True, "message": "job %s deleted" % job_id}
+            raise
         return True
 
     def stop_service(self, job_id: str) -> str:

@@ -164,7 +164,13 @@ class JobService:
     def delete_job(self, job_uuid: str) -> Dict[str, Any]:
         """Removes a finished job and its logs; success False with the broker's message when it may not be
         deleted (still running: stop it first; a job of a workflow). JobNotFoundError for an unknown id."""
-        return self._client.delete_job(job_uuid, joblet=True)
+        try:
+            self._client.delete_job(job_uuid)
+        except JobNotFoundError:
+            raise
+        except InvalidError as e:
+            return {"job_uuid": job_uuid, "success": False, "message": e.reason}
+        return {"job_uuid": job_uuid, "success": True, "message": "job %s deleted" % job_uuid}
 
     def get_job_logs(self, job_uuid: str) -> Iterator[bytes]:
         """The job's output as bytes chunks: what is there, then live output until the job ends."""
