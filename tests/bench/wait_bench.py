@@ -1,7 +1,8 @@
-"""wait() benchmark: sequential submit -> wait -> result latency through the Python SDK, with wait() on the
-client's kept per-thread connection against the reference of a new connection per wait (what wait() did
-before), interleaved in rounds, in one run; and the TIME_WAIT sockets each way leaves behind. Starts its own
-cluster (`titan up`, no-op executor, plaintext on loopback).
+"""wait() benchmark: sequential submit -> wait -> result latency through the Python SDK, with wait() driven by
+the client's event subscription against two references, interleaved in rounds, in one run: a JOB_WAIT long-poll
+on a kept connection (what wait() did before the subscription), and a new connection per wait (what it did before
+that); and the TIME_WAIT sockets each way leaves behind. Starts its own cluster (`titan up`, no-op executor,
+plaintext on loopback).
 
 Run: .venv/bin/python tests/bench/wait_bench.py [--jobs N] [--rounds N]
 """
@@ -18,21 +19,25 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "sdk", "python"))
 sys.path.insert(0, os.path.join(REPO, "tests", "python"))
 from titan_sdk import TitanClient, TitanJob  # noqa: E402
+from titan_sdk.protocol import MsgType  # noqa: E402
+from titan_sdk.transport import Connection  # noqa: E402
 from test_wait_connection import TIME_WAIT, sockets_to  # noqa: E402
 
 TITAN = os.environ.get("TITAN_BIN", os.path.join(REPO, "build", "bin", "titan"))
 
 
-def per_call_connection(client):
-    """The reference: wait() as it was, a new connection for each call."""
-    def wait(job_id, timeout=None):
-        saved, client._wait_conns = client._wait_conns, {}
+def job_wait(client, per_call):
+    """A reference: JOB_WAIT on a connection kept between waits, or (per_call) a new connection for each."""
+    kept = Connection(client.endpoint, "the benchmark's broker")
+
+    def wait(job_id, timeout=60):
+        conn = Connection(client.endpoint, "the benchmark's broker") if per_call else kept
         try:
-            return client.wait(job_id, timeout)
+            reply = conn.request(MsgType.JOB_WAIT, {"id": job_id, "timeout_ms": int(timeout * 1000)}, timeout + 10)
+            return reply.fields["job"]["state"]
         finally:
-            for conn in client._wait_conns.values():
+            if per_call:
                 conn.close()
-            client._wait_conns = saved
     return wait
 
 
@@ -65,12 +70,13 @@ def main():
         script = os.path.join(data, "noop.sh")
         with open(script, "w") as f:
             f.write("true\n")
-        results = {"kept connection": ([], []), "connection per wait": ([], [])}
+        results = {"event subscription": ([], []), "JOB_WAIT, kept conn": ([], []), "connection per wait": ([], [])}
         with TitanClient(port=port, timeout=60) as client:
-            ways = {"kept connection": client.wait, "connection per wait": per_call_connection(client)}
+            ways = {"event subscription": client.wait, "JOB_WAIT, kept conn": job_wait(client, False),
+                    "connection per wait": job_wait(client, True)}
             for r in range(args.rounds):
                 for name, wait in ways.items():
-                    samples, left = round_trip(client, wait, script, args.jobs, "r%d-%s" % (r, name.split()[0]))
+                    samples, left = round_trip(client, wait, script, args.jobs, "r%d-%s" % (r, name.split()[0].strip(",")))
                     results[name][0].extend(samples)
                     results[name][1].append(left)
         for name, (samples, left) in results.items():

@@ -1,11 +1,18 @@
-# wait() keeps one connection per waiting thread instead of opening one per call (issue 18: 10,000 waits
-# left ~10,000 TIME_WAIT sockets): counted from the kernel's own socket table, /proc/net/tcp.
+# wait() and wait_dag() are driven by one event subscription per client (issue 18: a connection per wait left
+# ~10,000 TIME_WAIT sockets after 10,000 waits, a JOB_WAIT long-poll held a socket per waiting thread): counted
+# from the kernel's own socket table, /proc/net/tcp. Lost events are covered by the fallback checks.
+import os
 import threading
 
+import pytest
+
 from cluster import unique_id, write_script
-from titan_sdk import TitanJob
+from titan_sdk import TitanError, TitanJob, TitanTimeoutError
+from titan_sdk.protocol import MsgType
+from titan_sdk.transport import Connection
 
 TIME_WAIT = "06"
+ESTABLISHED = "01"
 
 
 def sockets_to(port: int, state: str = "") -> int:
@@ -21,7 +28,23 @@ def sockets_to(port: int, state: str = "") -> int:
     return n
 
 
-def test_many_waits_use_one_connection_and_leave_no_time_wait_sockets(cluster, broker_client, tmp_path):
+def pub_port(cluster) -> int:
+    conn = Connection("tcp://127.0.0.1:%d" % cluster.port, "the test cluster's broker")
+    try:
+        return conn.request(MsgType.HELLO, {"client": "test"}, 10).fields["pub_port"]
+    finally:
+        conn.close()
+
+
+def watch_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "titan-job-watch")
+
+
+def command(job_id: str, *args: str, **kw) -> TitanJob:
+    return TitanJob(job_id, command="/bin/sh", argv=["-c", " ".join(args) or "true"], **kw)
+
+
+def test_many_waits_leave_no_time_wait_sockets(cluster, broker_client, tmp_path):
     job_id = unique_id("waited")
     broker_client.submit_job(TitanJob(job_id, write_script(tmp_path, "w.py", "print('done')")))
     assert broker_client.wait(job_id, timeout=60) == "COMPLETED"
@@ -29,22 +52,126 @@ def test_many_waits_use_one_connection_and_leave_no_time_wait_sockets(cluster, b
     for _ in range(300):
         assert broker_client.wait(job_id, timeout=60) == "COMPLETED"
     assert sockets_to(cluster.port, TIME_WAIT) - before < 10  # a connection per call left 300
-    assert len(broker_client._wait_conns) == 1
 
 
-def test_each_thread_waits_on_its_own_connection_and_ended_threads_give_theirs_back(broker_client, tmp_path):
-    script = write_script(tmp_path, "t.py", "print('t')")
-    ids = [unique_id("threaded") for _ in range(4)]
+def test_threads_waiting_at_once_share_one_subscription_and_one_thread(cluster, broker_client):
+    port = pub_port(cluster)
+    subscribed_before, threads_before = sockets_to(port, ESTABLISHED), watch_threads()
+    gate = unique_id("gate")  # every job waits for this one, so all eight waits are in progress together
+    broker_client.submit_job(command(gate, "sleep 0.5"))
+    ids = [unique_id("threaded") for _ in range(8)]
     for job_id in ids:
-        broker_client.submit_job(TitanJob(job_id, script))
-    states = {}
-    threads = [threading.Thread(target=lambda j=j: states.__setitem__(j, broker_client.wait(j, timeout=60)))
-               for j in ids]
+        broker_client.submit_job(command(job_id, parents=[gate]))
+    states, started = {}, threading.Barrier(len(ids) + 1, timeout=60)
+
+    def wait(job_id):
+        started.wait()
+        states[job_id] = broker_client.wait(job_id, timeout=60)
+
+    threads = [threading.Thread(target=wait, args=(j,)) for j in ids]
     for t in threads:
         t.start()
+    started.wait()
     for t in threads:
         t.join(60)
     assert states == {j: "COMPLETED" for j in ids}
-    assert len(broker_client._wait_conns) == 4
-    assert broker_client.wait(ids[0], timeout=60) == "COMPLETED"  # this thread's: the ended threads' are closed
-    assert list(broker_client._wait_conns) == [threading.get_ident()]
+    # One SUB connection for all the waits (at most one more than before: another test's client may have closed
+    # its own meanwhile), and it is the one the events came through.
+    assert sockets_to(port, ESTABLISHED) - subscribed_before <= 1
+    assert watch_threads() - threads_before == 1
+    assert broker_client._watch.delivered > 0
+
+
+def test_a_job_that_ended_before_the_first_wait_is_found(cluster, broker_client, monkeypatch):
+    job_id = unique_id("ended")
+    broker_client.submit_job(command(job_id))
+    assert broker_client.wait(job_id, timeout=60) == "COMPLETED"
+    from conftest import client_of
+    with client_of(cluster, monkeypatch) as fresh:  # its subscription starts after the job's events were sent
+        assert fresh.wait(job_id, timeout=60) == "COMPLETED"
+        assert fresh.wait("DAG-" + job_id, timeout=60) == "COMPLETED"
+
+
+def test_lost_events_are_recovered_by_the_fallback_check(broker_client):
+    first = unique_id("feed-works")
+    broker_client.submit_job(command(first))
+    assert broker_client.wait(first, timeout=60) == "COMPLETED"
+    watch = broker_client._watch
+    watch.drop_events = True  # from now on the thread reads every event and throws it away
+    job_id, dag_job = unique_id("lost"), unique_id("lost-dag")
+    broker_client.submit_job(command(job_id, "exit 3"))
+    assert broker_client.wait(job_id, timeout=60) == "FAILED"
+    broker_client.submit_dag(None, [command(dag_job)])
+    assert broker_client.wait_dag(broker_client.last_dag, timeout=60)["state"] == "COMPLETED"
+    assert watch.dropped > 0  # the events did come, and were lost: the checks found the end
+
+
+def test_unknown_job_and_timeout(broker_client):
+    from titan_sdk import JobNotFoundError
+    with pytest.raises(JobNotFoundError):
+        broker_client.wait(unique_id("nobody"), timeout=5)
+    job_id = unique_id("later")
+    broker_client.submit_job(command(job_id, delay=600_000))  # scheduled in ten minutes
+    try:
+        with pytest.raises(TitanTimeoutError, match="still SCHEDULED"):
+            broker_client.wait(job_id, timeout=0.3)
+    finally:
+        broker_client.stop_job(job_id)
+    assert broker_client.wait(job_id, timeout=60) == "CANCELLED"
+
+
+def test_close_stops_the_thread_and_ends_waits_in_progress(cluster, monkeypatch):
+    from conftest import client_of
+    client = client_of(cluster, monkeypatch)
+    job_id = unique_id("closing")
+    client.submit_job(command(job_id, delay=600_000))
+    outcome, waiting = {}, threading.Event()
+
+    def wait():
+        waiting.set()
+        try:
+            outcome["state"] = client.wait(job_id)
+        except TitanError as e:
+            outcome["error"] = e
+
+    t = threading.Thread(target=wait)
+    t.start()
+    assert waiting.wait(60)
+    watch = client._job_watch()
+    while watch._thread is None:  # the waiting thread starts it: wait for that without a sleep
+        with watch._cond:
+            watch._cond.wait(0.05)
+    thread = watch._thread
+    client.close()
+    t.join(60)
+    assert not t.is_alive() and not thread.is_alive()
+    assert "closed" in str(outcome["error"])
+    with client_of(cluster, monkeypatch) as other:
+        other.stop_job(job_id)
+
+
+def test_wait_dag_follows_the_events_of_its_jobs(broker_client):
+    a, b, c = unique_id("a"), unique_id("b"), unique_id("c")
+    broker_client.submit_dag(unique_id("dag"), [command(a), command(b, parents=[a]), command(c, "exit 1", parents=[a])])
+    dag = broker_client.wait_dag(broker_client.last_dag, timeout=60)
+    assert dag["state"] == "FAILED"
+    assert {j.id: j.state for j in dag["jobs"]} == {a: "COMPLETED", b: "COMPLETED", c: "FAILED"}
+    assert broker_client._watch.delivered > 0
+
+
+def test_a_forked_child_waits_on_a_subscription_of_its_own(broker_client):
+    job_id = unique_id("forked")
+    broker_client.submit_job(command(job_id))
+    assert broker_client.wait(job_id, timeout=60) == "COMPLETED"  # the parent's watch runs before the fork
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            child_job = unique_id("child")
+            broker_client.submit_job(command(child_job))
+            code = 0 if broker_client.wait(child_job, timeout=60) == "COMPLETED" else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert broker_client.wait(job_id, timeout=60) == "COMPLETED"

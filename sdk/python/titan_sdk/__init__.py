@@ -36,9 +36,10 @@ from .errors import (  # noqa: E402
 )
 from .job import FINAL_STATES, JOB_STATES, JobInfo, TitanJob  # noqa: E402
 from .job_list import JobPage  # noqa: E402
+from .async_submit import SubmitHandle  # noqa: E402
 
 __all__ = [
-    "TitanClient", "TitanJob", "JobInfo", "JobPage", "JOB_STATES", "FINAL_STATES", "TitanError", "TitanTimeoutError",
+    "TitanClient", "TitanJob", "JobInfo", "JobPage", "SubmitHandle", "JOB_STATES", "FINAL_STATES", "TitanError", "TitanTimeoutError",
     "TitanProtocolError", "TitanNodeError",
     "MalformedError", "WrongVersionError", "UnknownTypeError", "TooLargeError", "WrongTypeError", "InvalidError",
     "NotFoundError", "UnavailableError", "InternalError", "JobNotFoundError", "JobFileNotFoundError",

@@ -26,11 +26,12 @@ from .volumes import VolumeService
 from .submission import SubmitPlan, plan_submit
 from .credentials import Credential, find_credential
 from .transport import Connection
+from .async_submit import DEFAULT_WINDOW, SubmitHandle, Submitter
+from .job_watch import JobWatch
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9090
 DEFAULT_TIMEOUT = 10.0
-WAIT_SLICE_S = 30.0  # one JOB_WAIT long-poll; wait() repeats it until the job ends or its timeout passes
 
 
 def _env_number(name: str, kind: type, default: Any) -> Any:
@@ -97,8 +98,9 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         self._pid = os.getpid()
         self._closed = False
         self._entry = Connection(self.endpoint, self._hint(), self.credential, self._use_credential)
-        # wait()'s connections: one per thread that waits, kept between calls (by thread ident).
-        self._wait_conns: Dict[int, Connection] = {}
+        self._watch: Optional[JobWatch] = None  # wait()'s event feed, made on the first wait
+        self._submitter = Submitter(self)  # submit_async's pipelined connection
+        self.submit_window = DEFAULT_WINDOW  # submissions submit_async/submit_many keep in flight at once
         self._store: Optional[Connection] = None  # found by discovery, then cached
         self._welcome: Optional[Dict[str, Any]] = None  # the entry node's WELCOME, cached with _store
         # Job file bytes the broker accepted from this client -> their SHA-256: sent again by hash only.
@@ -108,18 +110,19 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     # ---- lifecycle -------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Closes the sockets. Idempotent; calls afterwards raise TitanError."""
+        """Closes the sockets and stops the event thread (waits still running raise TitanError). Answers to
+        submit_async() still due are read first. Idempotent; calls afterwards raise TitanError."""
+        if not self._closed:
+            self._submitter.close()  # outside the client lock: reading an answer takes it
         with self._locked():
             self._closed = True
+            watch, self._watch = self._watch, None
             if self._store is not None and self._store is not self._entry:
                 self._store.close()
             self._entry.close()
             self._store, self._welcome = None, None
-            # wait() connections: this thread's and those of threads that ended now; a thread still in a
-            # wait closes its own when that wait returns (a socket is closed only by a thread not using it).
-            alive = {t.ident for t in threading.enumerate()} - {threading.get_ident()}
-            for ident in [i for i in self._wait_conns if i not in alive]:
-                self._wait_conns.pop(ident).close()
+        if watch is not None:
+            watch.close()
 
     def __enter__(self) -> "TitanClient":
         return self
@@ -240,57 +243,96 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         final state if it ends first.
 
         `timeout` is in seconds (None: no limit); TitanTimeoutError when it passes first. Raises
-        JobNotFoundError for an unknown id. Uses a socket of the calling thread's own, kept open for its next
-        wait (no connection per call): other threads' calls are not held up.
+        JobNotFoundError for an unknown id. Any number of threads may wait at once.
+
+        Driven by the client's one event subscription (job_watch.py: one SUB socket and one thread per
+        client, whatever the number of waits): wait registers for the job's events, asks the broker once
+        for its state (JOB_GET: it may have ended already), then waits for an event that ends it. Events
+        can be lost (PUB/SUB), so with no news the broker is asked again every job_watch.RECHECK_S seconds.
         """
         self._check_open()
-        try:
-            return self._wait(self._wait_connection(), job_id, timeout)
-        finally:
-            if self._closed:  # close() ran meanwhile in another thread: this thread's socket goes now
-                with self._locked():
-                    conn = self._wait_conns.pop(threading.get_ident(), None)
-                if conn is not None:
-                    conn.close()
-
-    def _wait(self, conn: Connection, job_id: str, timeout: Optional[float]) -> str:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = WAIT_SLICE_S if deadline is None else max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic()))
-            try:
-                reply = conn.request(MsgType.JOB_WAIT, {"id": job_id, "timeout_ms": int(left * 1000)},
-                                     left + self.timeout).fields
-            except UnknownTypeError as e:
-                raise self._not_a_broker(e) from None
-            except UnavailableError:
-                # The broker rolled a turn back (its disk is full) and forgot the waits in flight; a
-                # read-only broker still answers JOB_WAIT, so wait again.
+        watch = self._job_watch()
+        w = watch.register([job_id])
+        try:
+            job = self._wait_check(job_id)
+            if job["id"] != job_id:  # "DAG-<id>": its events carry the job's own id
+                watch.add(w, [job["id"]])
+            interval: Optional[float] = None
+            while not (job["state"] in FINAL_STATES or _service_up(job)):
+                interval = watch.recheck_interval(interval)
+                until = time.monotonic() + interval
+                events = watch.next_events(w, until if deadline is None else min(until, deadline))
+                ask = not events or watch.closed
+                for _, (state, ts_ms) in events:
+                    if ts_ms < job["submitted_ms"]:
+                        continue  # an earlier run of a reused id, delivered late
+                    if state in FINAL_STATES:
+                        return state
+                    ask = ask or (job.get("job_type") == "SERVICE" and state == "RUNNING")  # up now?
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise
-                continue
-            if not reply["found"]:
-                raise JobNotFoundError("no job %r to wait for; check the id" % job_id)
-            state = reply["job"]["state"]
-            if state in FINAL_STATES or _service_up(reply["job"]):
-                return state
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TitanTimeoutError("job %r is still %s after %g s" % (job_id, state, timeout))
+                    job = self._wait_check(job_id)
+                    if job["state"] in FINAL_STATES or _service_up(job):
+                        break
+                    raise TitanTimeoutError("job %r is still %s after %g s" % (job_id, job["state"], timeout))
+                if ask:
+                    job = self._wait_check(job_id, job)
+            return job["state"]
+        finally:
+            watch.unregister(w)
 
-    def _wait_connection(self) -> Connection:
-        """The calling thread's connection for wait(), made on its first wait and kept until close(): a wait
-        holds its socket for up to WAIT_SLICE_S, so it cannot share the entry connection, and a connection
-        per call left a TIME_WAIT socket behind each wait. The connections of threads that have ended are
-        closed here (their sockets are no longer in use)."""
-        me = threading.get_ident()
+    def _wait_check(self, job_id: str, last: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """The job as the broker reports it now (one JOB_GET). JobNotFoundError for an unknown id. A broker that
+        rolled its turn back (UNAVAILABLE, a full disk) gives `last` (the caller asks again later)."""
+        try:
+            reply = self._broker_call(MsgType.JOB_GET, id=job_id).fields
+        except UnavailableError:
+            if last is None:
+                raise
+            return last
+        if not reply["found"]:
+            raise JobNotFoundError("no job %r to wait for; check the id" % job_id)
+        return reply["job"]
+
+    def _job_watch(self) -> JobWatch:
+        """The client's event feed for wait() and wait_dag() (started on first use, stopped by close())."""
         with self._locked():
-            conn = self._wait_conns.get(me)
-            if conn is None:
-                alive = {t.ident for t in threading.enumerate()}
-                for ident in [i for i in self._wait_conns if i not in alive]:
-                    self._wait_conns.pop(ident).close()
-                conn = self._wait_conns[me] = Connection(self.endpoint, self._hint(), self.credential,
-                                                         self._use_credential)
-            return conn
+            self._check_open()
+            if self._watch is None:
+                self._watch = JobWatch(self._pub_endpoint, self.credential)
+            return self._watch
+
+    def submit_async(self, job: TitanJob, window: Optional[int] = None) -> SubmitHandle:
+        """Sends `job` (a one-job submission, as submit_job) without waiting for the broker's answer and returns a
+        SubmitHandle: handle.result() gives the job's id once the broker has accepted it (it is then in the
+        journal) and raises the broker's refusal of this job otherwise (InvalidError for an id in use, ...).
+
+        Submissions travel pipelined on one connection of the client's, at most `window` (default
+        `client.submit_window`, 64) awaiting their answer: a call beyond that first reads the oldest answers.
+        Scripts are sent once per distinct content, as submit_dag does. A job's file missing here, a bad job
+        or a closed client raise at once. When the broker does not answer within the client's timeout, the
+        handles still due raise NoReplyError: the submission is not sent again (a second submission of an id
+        that has ended starts a new run), so get_job(id) tells whether it was accepted. close() waits for the
+        answers still due. Thread-safe."""
+        return self._submitter.submit(job, self.submit_window if window is None else int(window))
+
+    def submit_many(self, jobs: Sequence[TitanJob], window: Optional[int] = None,
+                    return_exceptions: bool = False) -> List[Any]:
+        """Submits each job on its own (each a one-job submission, as submit_job; not a DAG: one refusal does not
+        stop the others), pipelined as submit_async does, and returns their ids in order once every answer is in.
+
+        When some were refused, raises the first refusal (in job order) after all have been answered; with
+        `return_exceptions` it returns the list with that job's exception in place of its id instead."""
+        handles = [self.submit_async(job, window) for job in jobs]
+        out: List[Any] = []
+        first: Optional[TitanError] = None
+        for h in handles:
+            error = h.exception()
+            out.append(h.result() if error is None else error)
+            first = first or error
+        if first is not None and not return_exceptions:
+            raise first
+        return out
 
     def stop_job(self, job_id: str) -> str:
         """Stops the job: a waiting one becomes CANCELLED at once, a running one is killed (it reports
@@ -441,11 +483,12 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     _SENT_FILES_MAX = 64
     _SENT_FILES_MAX_BYTES = 64 << 20
 
-    def _files_by_hash(self, fields: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-        """`fields` with known files as {name, sha256}; None when no file is known."""
+    def _files_by_hash(self, fields: Dict[str, Any], also: Optional[Dict[bytes, str]] = None) -> Optional[Dict[str, Any]]:
+        """`fields` with known files as {name, sha256}; None when no file is known. `also`: more known contents
+        (content -> SHA-256) besides those the broker accepted (submit_async's, whose answer is due)."""
         files = fields.get("files") or []
-        known = [self._sent_files.get(f["content"]) if isinstance(f.get("content"), bytes) else None
-                 for f in files]
+        known = [(self._sent_files.get(f["content"]) or (also or {}).get(f["content"]))
+                 if isinstance(f.get("content"), bytes) else None for f in files]
         if not any(known):
             return None
         out = dict(fields)

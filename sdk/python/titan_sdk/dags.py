@@ -1,6 +1,6 @@
 # The TitanClient calls for DAGs, agent runs, human-in-the-loop gates, schedules and YAML pipelines,
 # kept apart from client.py (jobs, logs, TitanStore). A mixin: TitanClient provides _broker_call,
-# _submit, _submit_plan and wait, and every method here is as thread-safe as those.
+# _submit, _submit_plan, wait and _job_watch, and every method here is as thread-safe as those.
 import getpass
 import os
 import time
@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 from . import pipeline
 from .errors import InvalidError, TitanTimeoutError
 from .job import FINAL_STATES, JobInfo, TitanJob
+from .job_watch import JobWatch, Waiter
 from .protocol import MsgType
 from .schema import STRUCTS
 from .submission import plan_submit
@@ -27,6 +28,21 @@ def _user() -> Optional[str]:
         return getpass.getuser()
     except Exception:  # no login name (e.g. a container user without a passwd entry): the broker says "unknown"
         return None
+
+
+def _await_events(watch: JobWatch, w: Waiter, waiting: List[JobInfo], until: float) -> None:
+    """Returns once events say every job in `waiting` has ended (or, a SERVICE, is running: get_dag tells
+    whether it is up), or at the monotonic time `until`: the DAG is then looked at again."""
+    pending = {j.id: j for j in waiting}
+    if not pending:  # nothing to wait for yet the DAG runs on: look again at `until`, not at once
+        watch.next_events(w, until)
+    while pending and time.monotonic() < until and not watch.closed:
+        for job_id, (state, ts_ms) in watch.next_events(w, until):
+            job = pending.get(job_id)
+            if job is None or ts_ms < job.submitted_ms:
+                continue  # not waited for, or an earlier run of a reused id delivered late
+            if state in FINAL_STATES or (job.job_type == "SERVICE" and state == "RUNNING"):
+                del pending[job_id]
 
 
 class DagCalls:
@@ -86,24 +102,37 @@ class DagCalls:
         """Blocks until the DAG is done and returns it as get_dag() does: every job has ended (a gate waits
         for its decision or its deadline) and every SERVICE is up — services keep running afterwards
         (`titan services`). Check the DAG's "state" (COMPLETED FAILED CANCELLED). TitanTimeoutError when
-        `timeout` seconds pass first."""
+        `timeout` seconds pass first.
+
+        Driven by the client's event subscription, as wait() is: it follows the events of the DAG's jobs and
+        asks the broker for the DAG (DAG_GET) only when they say the jobs it waits for are done, or every
+        job_watch.RECHECK_S seconds without such news (events can be lost)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            dag = self.get_dag(dag_id)
-            if dag is None:
-                raise self._no_dag(dag_id)
-            if dag["state"] != "RUNNING":
-                return dag
-            waiting = [j.id for j in dag["jobs"] if j.state not in FINAL_STATES and not
-                       (j.job_type == "SERVICE" and j.ready)] or [j.id for j in dag["jobs"] if not j.is_final]
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise TitanTimeoutError("DAG %r still has %d unfinished jobs (%s) after %g s"
-                                        % (dag_id, len(waiting), ", ".join(waiting[:5]), timeout))
-            try:
-                self.wait(waiting[0], timeout=left)
-            except TitanTimeoutError:
-                continue  # the next round reports the whole DAG
+        watch = self._job_watch()
+        w = None  # registered for the DAG's jobs once they are known; the next get_dag closes the race
+        interval: Optional[float] = None
+        try:
+            while True:
+                dag = self.get_dag(dag_id)
+                if dag is None:
+                    raise self._no_dag(dag_id)
+                if dag["state"] != "RUNNING":
+                    return dag
+                if w is None:
+                    w = watch.register(j.id for j in dag["jobs"])
+                    continue
+                watch.add(w, (j.id for j in dag["jobs"]))
+                waiting = [j for j in dag["jobs"] if j.state not in FINAL_STATES and not
+                           (j.job_type == "SERVICE" and j.ready)] or [j for j in dag["jobs"] if not j.is_final]
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TitanTimeoutError("DAG %r still has %d unfinished jobs (%s) after %g s"
+                                            % (dag_id, len(waiting), ", ".join(j.id for j in waiting[:5]), timeout))
+                interval = watch.recheck_interval(interval)
+                until = time.monotonic() + interval
+                _await_events(watch, w, waiting, until if deadline is None else min(until, deadline))
+        finally:
+            if w is not None:
+                watch.unregister(w)
 
     def list_runs(self, limit: int = 100) -> List[Dict[str, Any]]:
         """Agent runs, newest first: one DagInfo-shaped dict per run, id = the run id, its counts and

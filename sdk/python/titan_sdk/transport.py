@@ -13,7 +13,8 @@ from zmq.utils.monitor import recv_monitor_message
 
 from . import protocol
 from .credentials import Credential, reread
-from .errors import AuthenticationError, NoReplyError, TitanProtocolError, TitanTimeoutError, TooLargeError, error_from_reply
+from .errors import (AuthenticationError, NoReplyError, TitanNodeError, TitanProtocolError, TitanTimeoutError,
+                     TooLargeError, error_from_reply)
 from .protocol import Decoded, MsgType
 
 _LINGER_MS = 200  # on close(): a short grace for a request still in the send queue
@@ -241,10 +242,22 @@ class Pipeline:
     def receive(self) -> Tuple[int, Decoded]:
         """(rid, reply) of the next reply to arrive for a request in flight. Raises as Connection.request
         does: TitanTimeoutError when none arrives within the timeout, the TitanNodeError of an ERROR."""
+        rid, reply, refusal = self.receive_outcome()
+        if refusal is not None:
+            raise refusal
+        return rid, reply
+
+    def receive_outcome(self) -> Tuple[int, Optional[Decoded], Optional[TitanNodeError]]:
+        """As receive(), but a request the node refused comes back as (rid, None, its TitanNodeError) rather
+        than raised, so the caller knows which request it answers. Still raises for anything that is not
+        the node's answer (timeout, protocol error, refused handshake)."""
         if not self._pending:
             raise RuntimeError("Pipeline.receive() with no request in flight")
         sock = self._conn._socket()
         reply = self._conn._await_reply(sock, set(self._pending), time.monotonic() + self._timeout, self._timeout)
         rid = reply.rid if reply.rid is not None else next(iter(self._pending))
         msg_type = self._pending.pop(rid)
-        return rid, self._conn._check(msg_type, reply)
+        try:
+            return rid, self._conn._check(msg_type, reply), None
+        except TitanNodeError as refusal:
+            return rid, None, refusal

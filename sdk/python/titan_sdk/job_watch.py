@@ -1,0 +1,212 @@
+# wait()'s and wait_dag()'s event feed: one SUB socket per client on the broker's PUB port, subscribed to
+# "job." (every EVENT_JOB), owned and read by one daemon thread, which hands each event to the waiters
+# registered for its job id. No connection and no request per event: a waiter asks the broker only to
+# close the race at its start and as the fallback below.
+#
+# PUB/SUB may lose events: those published before the subscription reached the broker (the first moments
+# of a client's first wait, a reconnect), and those a full queue drops. So a waiter never relies on an event
+# alone: after registering it asks the broker once for the job's state (JOB_GET), and while no event settles
+# it, it asks again every RECHECK_S seconds (RECHECK_FIRST_S until the feed has delivered anything at all,
+# doubling from there). A lost event thus costs at most RECHECK_S of latency, never a wrong answer or a hang.
+import os
+import threading
+import time
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
+
+import zmq
+
+from . import protocol
+from .errors import TitanError
+from .protocol import MsgType
+from .transport import MAX_ZMQ_FRAME
+
+RECHECK_S = 2.0  # the fallback: a waiter with no news asks the broker this often
+RECHECK_FIRST_S = 0.05  # ... starting here (doubling) while the feed has not been seen to work yet
+_TOPIC = b"job."
+
+# (state, ts_ms) of one EVENT_JOB
+Event = Tuple[str, int]
+
+
+class Waiter:
+    """One wait()'s (or wait_dag()'s) registration: the events of its job ids, in arrival order."""
+
+    def __init__(self, ids: Iterable[str]):
+        self.ids: Set[str] = set(ids)
+        self.events: List[Tuple[str, Event]] = []  # (job id, event), guarded by the JobWatch's condition
+
+
+class JobWatch:
+    """The feed of one client. `endpoint()` gives the PUB endpoint (asked on first use); `credential` makes the
+    SUB socket a CURVE client. start() is lazy (first register()); close() stops the thread and closes the
+    socket. A forked child gets a watch of its own on first use (the parent's thread does not exist there)."""
+
+    def __init__(self, endpoint: Callable[[], str], credential=None):
+        self._endpoint = endpoint
+        self._credential = credential
+        self._cond = threading.Condition()
+        self._waiters: Dict[str, List[Waiter]] = {}
+        self._thread: Optional[threading.Thread] = None
+        self._control: Optional[zmq.Socket] = None  # inproc PAIR to the thread: b"stop" ends it
+        self._pid = os.getpid()
+        self.delivered = 0  # events read from the feed so far (any job): > 0 means the subscription works
+        # Tests: with drop_events, the thread reads events and throws them away (counting them in `dropped`),
+        # as if the feed had lost them; waits must then finish through the fallback checks.
+        self.drop_events = False
+        self.dropped = 0
+        self.closed = False
+
+    # ---- for waiters -----------------------------------------------------------------------------------
+
+    def register(self, ids: Iterable[str]) -> Waiter:
+        """Starts delivering the events of `ids` to a new Waiter (subscribe first, then check the state)."""
+        self._after_fork()
+        self._start()
+        w = Waiter(ids)
+        with self._cond:
+            for job_id in w.ids:
+                self._waiters.setdefault(job_id, []).append(w)
+        return w
+
+    def add(self, w: Waiter, ids: Iterable[str]) -> None:
+        """Delivers the events of more ids to `w` as well."""
+        with self._cond:
+            for job_id in set(ids) - w.ids:
+                w.ids.add(job_id)
+                self._waiters.setdefault(job_id, []).append(w)
+
+    def unregister(self, w: Waiter) -> None:
+        with self._cond:
+            for job_id in w.ids:
+                ws = self._waiters.get(job_id, [])
+                if w in ws:
+                    ws.remove(w)
+                if not ws:
+                    self._waiters.pop(job_id, None)
+
+    def next_events(self, w: Waiter, until: float) -> List[Tuple[str, Event]]:
+        """The events delivered to `w` since the last call; waits for one until the monotonic time `until`
+        ([] then, or when the watch closed)."""
+        with self._cond:
+            while not w.events and not self.closed:
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            out, w.events = w.events, []
+            return out
+
+    def recheck_interval(self, previous: Optional[float]) -> float:
+        """Seconds until a waiter's next fallback check of the broker (`previous`: its last interval)."""
+        if self.delivered:
+            return RECHECK_S
+        return RECHECK_FIRST_S if previous is None else min(RECHECK_S, previous * 2)
+
+    # ---- the thread ------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stops the thread (it closes its SUB socket) and wakes every waiter. Idempotent."""
+        with self._cond:
+            self.closed = True
+            thread, control = self._thread, self._control
+            self._thread, self._control = None, None
+            if control is not None and self._pid == os.getpid():
+                control.send(b"stop")
+            self._cond.notify_all()
+        if thread is not None and self._pid == os.getpid() and thread is not threading.current_thread():
+            thread.join(10)
+        if control is not None and self._pid == os.getpid():
+            control.close(linger=0)
+
+    def _after_fork(self) -> None:
+        """In a forked child: forget the parent's thread, sockets and waiters (its condition too: a parent
+        thread may have held it at the fork)."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._cond = threading.Condition()
+            self._thread, self._control = None, None
+            self._waiters.clear()
+            self.delivered = 0
+
+    def _start(self) -> None:
+        with self._cond:
+            if self.closed:
+                raise TitanError("this TitanClient is closed; create a new one")
+            if self._thread is not None:
+                return
+            ctx = zmq.Context.instance()
+            address = "inproc://titan-job-watch-%x-%d" % (id(self), os.getpid())
+            control = ctx.socket(zmq.PAIR)
+            control.setsockopt(zmq.LINGER, 0)
+            control.bind(address)
+            sub = self._subscribe(ctx, self._endpoint())
+            theirs = ctx.socket(zmq.PAIR)
+            theirs.setsockopt(zmq.LINGER, 0)
+            theirs.connect(address)
+            self._control = control
+            self._thread = threading.Thread(target=self._run, args=(sub, theirs), name="titan-job-watch",
+                                            daemon=True)
+            self._thread.start()
+
+    def _subscribe(self, ctx: zmq.Context, endpoint: str) -> zmq.Socket:
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        if self._credential is not None:
+            self._credential.apply(sub)
+        sub.setsockopt(zmq.MAXMSGSIZE, MAX_ZMQ_FRAME)
+        sub.setsockopt(zmq.RCVHWM, 100000)  # as the broker's SNDHWM: a burst of events is not dropped here
+        if endpoint.startswith("tcp://["):
+            sub.setsockopt(zmq.IPV6, 1)
+        sub.setsockopt(zmq.SUBSCRIBE, _TOPIC)
+        sub.connect(endpoint)
+        return sub
+
+    def _run(self, sub: zmq.Socket, control: zmq.Socket) -> None:
+        poller = zmq.Poller()
+        poller.register(sub, zmq.POLLIN)
+        poller.register(control, zmq.POLLIN)
+        try:
+            while True:
+                ready = dict(poller.poll())
+                if control in ready:
+                    return  # b"stop"
+                if sub in ready:
+                    self._deliver(sub)
+        except zmq.ZMQError:
+            return  # the context is terminating (interpreter exit): waiters fall back to asking the broker
+        finally:
+            sub.close(linger=0)
+            control.close(linger=0)
+
+    def _deliver(self, sub: zmq.Socket) -> None:
+        """Reads every event waiting on `sub` and hands those with a waiter to it."""
+        batch = []
+        while True:
+            try:
+                frames = sub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if len(frames) < 2 or not frames[0].startswith(_TOPIC):
+                continue
+            batch.append(frames)
+        if not batch:
+            return
+        with self._cond:
+            if self.drop_events:
+                self.dropped += len(batch)
+                return
+            self.delivered += len(batch)
+            woke = False
+            for frames in batch:
+                waiters = self._waiters.get(frames[0][len(_TOPIC):].decode("utf-8", "replace"))
+                if not waiters:
+                    continue
+                ev = protocol.decode(frames[1:])
+                if not ev.ok or ev.type != MsgType.EVENT_JOB:
+                    continue  # unreadable: the waiter's fallback check covers it
+                event = (ev.fields["state"], ev.fields["ts_ms"])
+                for w in waiters:
+                    w.events.append((ev.fields["id"], event))
+                woke = True
+            if woke:
+                self._cond.notify_all()

@@ -1,0 +1,146 @@
+"""Submission benchmark through the Python SDK (issue 18), in interleaved rounds, one run:
+
+- N no-op tasks, one submission per task: submit_job in a loop against submit_many (pipelined), end to end
+  (submitted -> all COMPLETED), with Titan's own DAG rate (the same N jobs as one submit_dag) as reference;
+- sequential submit -> result latency (submit_job then wait, one job at a time) p50 / p99;
+- M `/bin/true` command jobs through the SDK (submit_many) against raw posix_spawn of /bin/true, 8 in flight,
+  measured in the same round.
+
+Two clusters started with `titan up` (2 workers x 4 slots each, plaintext on loopback): one with the no-op
+executor, one running processes. Ratios are printed; aims (issue 18) for context, never pass/fail.
+
+Run: .venv/bin/python tests/bench/submit_bench.py [--tasks N] [--true-jobs M] [--latency K] [--rounds R]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "sdk", "python"))
+from titan_sdk import TitanClient, TitanJob  # noqa: E402
+
+TITAN = os.environ.get("TITAN_BIN", os.path.join(REPO, "build", "bin", "titan"))
+
+
+class Up:
+    """`titan up` on its own port range; stop() sends SIGINT."""
+
+    def __init__(self, executor: str, port: int, workers: int = 2, slots: int = 4):
+        self.dir = tempfile.mkdtemp(prefix="titan-submit-bench-")
+        self.proc = subprocess.Popen([TITAN, "up", "--dir", self.dir, "--port", str(port), "--workers", str(workers),
+                                      "--executor", executor, "--slots", str(slots), "--insecure", "--no-dashboard"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in self.proc.stdout:
+            if "Ctrl-C stops everything" in line:
+                break
+        else:
+            raise SystemExit("titan up did not start; see " + self.dir)
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        self.client = TitanClient(port=port, timeout=120)
+
+    def completed(self) -> int:
+        stats = self.client.get_stats()
+        return stats["completed"] + stats["failed"]
+
+    def until_completed(self, target: int) -> None:
+        """Returns once `target` jobs have ended (COMPLETED + FAILED + DEAD), asking every 5 ms."""
+        while self.completed() < target:
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        self.client.close()
+        self.proc.send_signal(2)
+        self.proc.wait(timeout=60)
+
+
+def rate(up: Up, n: int, submit) -> float:
+    """Jobs per second from the first submission to the last job's end."""
+    target = up.completed() + n
+    t0 = time.perf_counter()
+    submit()
+    up.until_completed(target)
+    return n / (time.perf_counter() - t0)
+
+
+def latency(up: Up, n: int, prefix: str):
+    samples = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        job_id = up.client.submit_job(TitanJob("%s-%d" % (prefix, i), command="true"))
+        state = up.client.wait(job_id, 60)
+        samples.append(time.perf_counter() - t0)
+        assert state == "COMPLETED", state
+    return samples
+
+
+def raw_spawn(n: int, in_flight: int = 8) -> float:
+    """posix_spawn + waitpid of /bin/true, `in_flight` at once: jobs per second."""
+    t0 = time.perf_counter()
+    running, started = set(), 0
+    while started < n or running:
+        while started < n and len(running) < in_flight:
+            running.add(os.posix_spawn("/bin/true", ["/bin/true"], {}))
+            started += 1
+        pid, _ = os.wait()
+        running.discard(pid)
+    return n / (time.perf_counter() - t0)
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", type=int, default=10000)
+    p.add_argument("--true-jobs", type=int, default=2000)
+    p.add_argument("--latency", type=int, default=1000, help="sequential submit->result samples per round")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--window", type=int, default=64)
+    a = p.parse_args()
+    base = 20000 + os.getpid() % 2000 * 20  # titan up takes the port and the few after it
+    noop, proc = Up("noop", base), Up("process", base + 10)
+    res = {k: [] for k in ("sync", "many", "dag", "true", "spawn")}
+    lat = []
+    try:
+        for r in range(a.rounds):
+            n = a.tasks
+            jobs = lambda tag: [TitanJob("r%d-%s-%d" % (r, tag, i), command="true") for i in range(n)]  # noqa: E731
+            sync_jobs, many_jobs, dag_jobs = jobs("sync"), jobs("many"), jobs("dag")
+            res["sync"].append(rate(noop, n, lambda: [noop.client.submit_job(j) for j in sync_jobs]))
+            res["many"].append(rate(noop, n, lambda: noop.client.submit_many(many_jobs, window=a.window)))
+            res["dag"].append(rate(noop, n, lambda: noop.client.submit_dag("r%d-dag" % r, dag_jobs)))
+            lat.extend(latency(noop, a.latency, "r%d-lat" % r))
+            true_jobs = [TitanJob("r%d-true-%d" % (r, i), command="/bin/true") for i in range(a.true_jobs)]
+            res["spawn"].append(raw_spawn(a.true_jobs))
+            res["true"].append(rate(proc, a.true_jobs, lambda: proc.client.submit_many(true_jobs, window=a.window)))
+            print("round %d: sync %.0f, submit_many %.0f, DAG %.0f jobs/s; /bin/true %.0f vs raw spawn %.0f jobs/s"
+                  % (r + 1, res["sync"][-1], res["many"][-1], res["dag"][-1], res["true"][-1], res["spawn"][-1]),
+                  flush=True)
+    finally:
+        noop.stop()
+        proc.stop()
+    lat.sort()
+    n = a.tasks
+    print()
+    print("| workload (2 workers x 4 slots, medians of %d rounds) | jobs/s | reference | ratio | aim |" % a.rounds)
+    print("|---|---:|---|---:|---|")
+    print("| %d no-op tasks, submit_job per task | %.0f | DAG of %d: %.0f | %.2f | |"
+          % (n, med(res["sync"]), n, med(res["dag"]), med(res["sync"]) / med(res["dag"])))
+    print("| %d no-op tasks, submit_many (window %d) | %.0f | DAG of %d: %.0f | %.2f | >= 0.5 |"
+          % (n, a.window, med(res["many"]), n, med(res["dag"]), med(res["many"]) / med(res["dag"])))
+    print("| submit_many / submit_job per task | | | %.2f | |" % (med(res["many"]) / med(res["sync"])))
+    print("| %d `/bin/true` jobs, submit_many | %.0f | raw posix_spawn, 8 in flight: %.0f | %.2f | >= 0.7 |"
+          % (a.true_jobs, med(res["true"]), med(res["spawn"]), med(res["true"]) / med(res["spawn"])))
+    print()
+    print("sequential submit -> result (no-op executor, %d samples): p50 %.3f ms, p99 %.3f ms (aim p50 <= 0.6)"
+          % (len(lat), med(lat) * 1e3, lat[int(len(lat) * 0.99)] * 1e3))
+
+
+if __name__ == "__main__":
+    main()
