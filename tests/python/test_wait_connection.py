@@ -175,3 +175,17 @@ def test_a_forked_child_waits_on_a_subscription_of_its_own(broker_client):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert broker_client.wait(job_id, timeout=60) == "COMPLETED"
+
+
+def test_a_client_dropped_without_close_stops_its_thread(cluster, monkeypatch):
+    import gc
+    from conftest import client_of
+    client = client_of(cluster, monkeypatch)
+    job_id = unique_id("dropped")
+    client.submit_job(command(job_id))
+    assert client.wait(job_id, timeout=60) == "COMPLETED"
+    thread = client._watch._thread
+    del client
+    gc.collect()
+    thread.join(60)
+    assert not thread.is_alive()

@@ -112,11 +112,17 @@ class Submitter:
                 self._receive_one()
 
     def poll(self) -> None:
-        """Settles the handles whose replies have arrived already, without waiting."""
-        with self._locked():
+        """Settles the handles whose replies have arrived already, without waiting (not even for the lock: a
+        thread holding it is reading replies already)."""
+        lock = self._locked()
+        if not lock.acquire(blocking=False):
+            return
+        try:
             while self._pending and self._conn is not None and self._conn._sock is not None \
                     and self._conn._sock.poll(0):
                 self._receive_one()
+        finally:
+            lock.release()
 
     def close(self) -> None:
         """Waits for the answers still due (so no accepted job goes unreported to its handle), then closes."""

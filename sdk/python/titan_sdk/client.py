@@ -7,6 +7,7 @@ import hashlib
 import os
 import threading
 import time
+import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import __version__, logs
@@ -299,7 +300,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         with self._locked():
             self._check_open()
             if self._watch is None:
-                self._watch = JobWatch(self._pub_endpoint, self.credential)
+                # The thread must not keep the client alive: it holds the client only weakly, and a client
+                # dropped without close() stops its thread when it is collected.
+                endpoint = weakref.WeakMethod(self._pub_endpoint)
+                self._watch = JobWatch(lambda: endpoint()(), self.credential)
+                weakref.finalize(self, self._watch.close)
             return self._watch
 
     def submit_async(self, job: TitanJob, window: Optional[int] = None) -> SubmitHandle:
@@ -579,7 +584,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
             self._check_open()
             welcome = self._hello()
         if welcome.get("pub_port") is None:
-            raise TitanError("%s (a %s) announces no event feed; stream_logs needs the broker's port"
+            raise TitanError("%s (a %s) announces no event feed; stream_logs, wait and wait_dag need the broker's port"
                              % (self.endpoint, welcome.get("node")))
         return _tcp(self.host, welcome["pub_port"])
 
