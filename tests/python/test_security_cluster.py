@@ -10,6 +10,7 @@ import zmq
 from cluster import Cluster, unique_id, write_script
 from node_process import titan_bin
 from secure_cluster import DEADLINE_S, client, endpoints, handshake, titan
+from test_wait_connection import feed_live
 from titan_sdk import AuthenticationError, ForbiddenError, TitanJob
 from titan_sdk.credentials import load_credential
 from titan_sdk.protocol import MsgType
@@ -108,6 +109,7 @@ def test_a_submitted_job_runs_on_the_worker_with_its_key(secure, tmp_path):
         submitter.submit_job(TitanJob(job, write_script(tmp_path, "hello.sh", "echo hello over curve\n")))
         assert submitter.wait(job, timeout=DEADLINE_S) == "COMPLETED"
         assert "hello over curve" in submitter.fetch_logs(job)
+        feed_live(submitter)  # wait()'s event subscription is a CURVE client too
 
 
 def test_titan_cli_with_and_without_its_credential(secure):
