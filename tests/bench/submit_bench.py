@@ -4,10 +4,10 @@
   (submitted -> all COMPLETED), with Titan's own DAG rate (the same N jobs as one submit_dag) as reference;
 - sequential submit -> result latency (submit_job then wait, one job at a time) p50 / p99;
 - M `/bin/true` command jobs through the SDK (submit_many) against raw posix_spawn of /bin/true, 8 in flight,
-  measured in the same round.
+  measured in the same round; and the same jobs on workers started with --no-cgroups (what per-job cgroups cost).
 
-Two clusters started with `titan up` (2 workers x 4 slots each, plaintext on loopback): one with the no-op
-executor, one running processes. Ratios are printed; aims (issue 18) for context, never pass/fail.
+Three clusters started with `titan up` (2 workers x 4 slots each, plaintext on loopback): one with the no-op
+executor, two running processes (one's workers without cgroups). Ratios are printed; aims (issue 18) for context, never pass/fail.
 
 Run: .venv/bin/python tests/bench/submit_bench.py [--tasks N] [--true-jobs M] [--latency K] [--rounds R]
 """
@@ -30,11 +30,17 @@ TITAN = os.environ.get("TITAN_BIN", os.path.join(REPO, "build", "bin", "titan"))
 class Up:
     """`titan up` on its own port range; stop() sends SIGINT."""
 
-    def __init__(self, executor: str, port: int, workers: int = 2, slots: int = 4):
+    def __init__(self, executor: str, port: int, workers: int = 2, slots: int = 4, worker_flags=()):
+        """`worker_flags`: the workers are started here with these flags (`titan up` starts none)."""
         self.dir = tempfile.mkdtemp(prefix="titan-submit-bench-")
-        self.proc = subprocess.Popen([TITAN, "up", "--dir", self.dir, "--port", str(port), "--workers", str(workers),
-                                      "--executor", executor, "--slots", str(slots), "--insecure", "--no-dashboard"],
+        self.proc = subprocess.Popen([TITAN, "up", "--dir", self.dir, "--port", str(port), "--workers",
+                                      "0" if worker_flags else str(workers), "--executor", executor, "--slots",
+                                      str(slots), "--insecure", "--no-dashboard"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.workers = [subprocess.Popen([TITAN, "--host", "127.0.0.1", "--port", str(port), "worker", "--name", "w%d" % i,
+                                          "--dir", os.path.join(self.dir, "w%d" % i), "--slots", str(slots)]
+                                         + list(worker_flags), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        for i in range(workers if worker_flags else 0)]
         for line in self.proc.stdout:
             if "Ctrl-C stops everything" in line:
                 break
@@ -42,6 +48,8 @@ class Up:
             raise SystemExit("titan up did not start; see " + self.dir)
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
         self.client = TitanClient(port=port, timeout=120)
+        while len(self.client.workers()) < workers:  # titan up waits for its own workers; these start on their own
+            time.sleep(0.05)
 
     def completed(self) -> int:
         stats = self.client.get_stats()
@@ -54,6 +62,9 @@ class Up:
 
     def stop(self) -> None:
         self.client.close()
+        for w in self.workers:
+            w.send_signal(15)
+            w.wait(timeout=60)
         self.proc.send_signal(2)
         self.proc.wait(timeout=60)
 
@@ -105,7 +116,8 @@ def main():
     a = p.parse_args()
     base = 20000 + os.getpid() % 2000 * 20  # titan up takes the port and the few after it
     noop, proc = Up("noop", base), Up("process", base + 10)
-    res = {k: [] for k in ("sync", "many", "dag", "true", "spawn")}
+    bare = Up("process", base + 20, worker_flags=["--no-cgroups"])  # where the time of a /bin/true job goes
+    res = {k: [] for k in ("sync", "many", "dag", "true", "bare", "spawn")}
     lat = []
     try:
         for r in range(a.rounds):
@@ -119,12 +131,13 @@ def main():
             true_jobs = [TitanJob("r%d-true-%d" % (r, i), command="/bin/true") for i in range(a.true_jobs)]
             res["spawn"].append(raw_spawn(a.true_jobs))
             res["true"].append(rate(proc, a.true_jobs, lambda: proc.client.submit_many(true_jobs, window=a.window)))
-            print("round %d: sync %.0f, submit_many %.0f, DAG %.0f jobs/s; /bin/true %.0f vs raw spawn %.0f jobs/s"
-                  % (r + 1, res["sync"][-1], res["many"][-1], res["dag"][-1], res["true"][-1], res["spawn"][-1]),
-                  flush=True)
+            res["bare"].append(rate(bare, a.true_jobs, lambda: bare.client.submit_many(true_jobs, window=a.window)))
+            print("round %d: sync %.0f, submit_many %.0f, DAG %.0f jobs/s; /bin/true %.0f (no cgroups %.0f) vs raw "
+                  "spawn %.0f jobs/s" % (r + 1, res["sync"][-1], res["many"][-1], res["dag"][-1], res["true"][-1],
+                                          res["bare"][-1], res["spawn"][-1]), flush=True)
     finally:
-        noop.stop()
-        proc.stop()
+        for up in (noop, proc, bare):
+            up.stop()
     lat.sort()
     n = a.tasks
     print()
@@ -137,6 +150,8 @@ def main():
     print("| submit_many / submit_job per task | | | %.2f | |" % (med(res["many"]) / med(res["sync"])))
     print("| %d `/bin/true` jobs, submit_many | %.0f | raw posix_spawn, 8 in flight: %.0f | %.2f | >= 0.7 |"
           % (a.true_jobs, med(res["true"]), med(res["spawn"]), med(res["true"]) / med(res["spawn"])))
+    print("| %d `/bin/true` jobs, submit_many, workers --no-cgroups | %.0f | raw posix_spawn, 8 in flight: %.0f | %.2f | |"
+          % (a.true_jobs, med(res["bare"]), med(res["spawn"]), med(res["bare"]) / med(res["spawn"])))
     print()
     print("sequential submit -> result (no-op executor, %d samples): p50 %.3f ms, p99 %.3f ms (aim p50 <= 0.6)"
           % (len(lat), med(lat) * 1e3, lat[int(len(lat) * 0.99)] * 1e3))
