@@ -29,7 +29,7 @@ def joblet_cluster(tmp_path_factory):
     os.environ["PATH"] = str(bin_dir) + os.pathsep + old_path
     try:
         # One worker: the examples' two volumes land on it, and one job uses both (they must share a worker).
-        with Cluster(tmp_path_factory.mktemp("joblet"), workers=(("w1", runtimes),)).start() as c:
+        with Cluster(tmp_path_factory.mktemp("joblet"), workers=(("w1", runtimes),)) as c:  # __enter__ starts it
             yield c
     finally:
         os.environ["PATH"] = old_path
