@@ -161,6 +161,8 @@ EXITS = {
     "syntax": "def (:\n",
     "thread": "import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.2), print('late'))).start()\n",
     "atexit": "import atexit\natexit.register(lambda: print('bye'))\nprint('hi')\n",
+    "finalizer": "class A:\n    def __del__(self):\n        print('del ran')\na = A()\nprint('hi')\n",
+    "big_code": "import sys\nsys.exit(300)\n",
 }
 
 

@@ -16,6 +16,7 @@ with SIGKILL as parent-death signal, the job's cgroups (joined before any job co
 cwd, environment (replaced wholesale), default signal mask, and a fresh __main__ from the script.
 """
 
+import gc
 import json
 import os
 import signal
@@ -118,8 +119,8 @@ def _strip_own_frames(tb):
 
 
 def _run_script(argv):
-    """Runs argv[1] as __main__ with sys.argv = argv[1:]; raises SystemExit with its exit code."""
-    import atexit
+    """Runs argv[1] as __main__ with sys.argv = argv[1:]. Returns its exit code and whether it ended by an
+    uncaught KeyboardInterrupt, having printed what the interpreter prints (a traceback, sys.exit's message)."""
     import builtins
     import importlib.machinery
     import types
@@ -128,20 +129,6 @@ def _run_script(argv):
     sys.argv = list(argv[1:])
     sys.orig_argv = list(argv)
     sys.path[0] = os.path.dirname(os.path.realpath(script))
-    atexit._clear()  # the server's own; the script registers its
-    interrupted = []
-
-    def _die_by_sigint():  # registered first, so it runs last, as CPython does after finalizing
-        if interrupted:
-            for f in (sys.stdout, sys.stderr):
-                try:
-                    f.flush()
-                except Exception:
-                    pass
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGINT)
-
-    atexit.register(_die_by_sigint)
     main = types.ModuleType("__main__")
     main.__dict__.update(  # what CPython's add_main_module and its run of a file put there
         __annotations__={},
@@ -156,34 +143,80 @@ def _run_script(argv):
     try:
         with open(script, "rb") as f:
             source = f.read()
-        code = compile(source, script, "exec", dont_inherit=True)
-        exec(code, main.__dict__)
-    except SystemExit:
-        raise
+        exec(compile(source, script, "exec", dont_inherit=True), main.__dict__)
+    except SystemExit as e:
+        return _exit_code(e), False
     except BaseException as e:  # printed as the interpreter prints an uncaught exception
         tb = _strip_own_frames(e.__traceback__)
         sys.excepthook(type(e), e.with_traceback(tb), tb)
-        if isinstance(e, KeyboardInterrupt):
-            interrupted.append(True)
-        raise SystemExit(1)
-    raise SystemExit(0)
+        return 1, isinstance(e, KeyboardInterrupt)
+    return 0, False
+
+
+def _exit_code(e):
+    """CPython's handle_system_exit: None is 0, an int is itself, anything else is printed and is 1."""
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    try:
+        sys.stderr.write(str(code) + "\n")
+    except Exception:
+        pass
+    return 1
+
+
+def _finish(code, interrupted):
+    """Ends the job as Py_FinalizeEx ends a script, without finalizing the server's objects (which would
+    copy every page the fork shares): non-daemon threads are waited for, atexit handlers run, the script's
+    globals are cleared and its garbage collected (their __del__ and finally blocks run, files are
+    flushed), stdio flushed; an uncaught KeyboardInterrupt then kills it with SIGINT, as CPython does.
+    Not done: clearing the globals of other modules (what a script leaves only there is not finalized)."""
+    import atexit
+    import gc
+
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            threading._shutdown()
+        except BaseException:
+            pass
+    atexit._run_exitfuncs()
+    _flush_stdio()
+    sys.modules["__main__"].__dict__.clear()
+    gc.collect()
+    _flush_stdio()
+    if interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(code & 0xFF)
+
+
+def _flush_stdio():
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
 
 
 def _job(ctl, w, req, fds):
-    """The job process: becomes the job, then runs the script; leaves only by SystemExit (the interpreter
-    then ends as it ends for a script) or os._exit."""
+    """The job process: becomes the job, runs the script and ends; never returns."""
     try:
         os.close(w)
         ctl.close()
         _become_job(req, fds)
     except BaseException as e:
         _fail("%s: %s" % (type(e).__name__, e))
-    _run_script(req["argv"])
+    code, interrupted = _run_script(req["argv"])
+    _finish(code, interrupted)
 
 
 def _start(ctl, req, fds):
     """Forks the intermediate; returns the job's pid once the job is the worker's child."""
     r, w = os.pipe()
+    gc.freeze()  # the server's objects: a job's collections neither visit nor copy them
     inter = os.fork()
     if inter == 0:  # intermediate: never returns
         try:
@@ -192,7 +225,7 @@ def _start(ctl, req, fds):
         except BaseException:
             os._exit(1)
         if job == 0:
-            _job(ctl, w, req, fds)  # outside any handler of ours: its SystemExit ends the interpreter
+            _job(ctl, w, req, fds)
         try:
             os.setpgid(job, job)  # also here, so the group exists before the worker learns the pid
             os.write(w, str(job).encode())
@@ -223,18 +256,13 @@ def _serve(ctl):
         try:
             req = json.loads(msg)
             reply = {"pid": _start(ctl, req, fds)}
-        except SystemExit:
-            raise
         except Exception as e:
             reply = {"error": "%s: %s" % (type(e).__name__, e)}
         finally:
-            if os.getpid() == _server_pid:  # a job leaves by SystemExit, its descriptors its own
-                for fd in fds:
-                    os.close(fd)
+            for fd in fds:
+                os.close(fd)
         ctl.sendall(json.dumps(reply).encode())
 
-
-_server_pid = os.getpid()
 
 
 def main():
