@@ -51,11 +51,26 @@ const std::vector<std::string_view> kTitanJobKeys = {"id",
                                                      "gpus",  // what it reserves (cli/requests.h)
                                                      "runtime",
                                                      "work_dir",
-                                                     "volumes"};  // job control (docs/job-control.md)
-const std::vector<std::string_view> kJobletJobKeys = {
-    "name",        "command",  "args",    "runtime", "depends_on",         "environment",
-    "requirement", "priority", "retries", "timeout", "secret_environment", "on_worker_lost",
-    "cpu",         "memory",   "gpus",    "work_dir", "volumes"};
+                                                     "volumes",
+                                                     "cold_start"};  // job control (docs/job-control.md)
+const std::vector<std::string_view> kJobletJobKeys = {"name",
+                                                      "command",
+                                                      "args",
+                                                      "runtime",
+                                                      "depends_on",
+                                                      "environment",
+                                                      "requirement",
+                                                      "priority",
+                                                      "retries",
+                                                      "timeout",
+                                                      "secret_environment",
+                                                      "on_worker_lost",
+                                                      "cpu",
+                                                      "memory",
+                                                      "gpus",
+                                                      "work_dir",
+                                                      "volumes",
+                                                      "cold_start"};
 const std::set<std::string> kInterpreters = {"python", "python3", "bash", "sh"};
 // Titan `type` values, upper-cased (any case is accepted): true for a service.
 const std::map<std::string, bool> kJobTypes = {
@@ -292,6 +307,8 @@ class Parser {
     ReadLimitKeys(job, spec);
     ApplyYamlRequests(job, spec);
     if (job.Has("work_dir")) spec->work_dir = job.Text("work_dir");  // docs/job-control.md
+    // A .py job's fresh interpreter instead of a fork of the worker's warm one.
+    if (job.Has("cold_start") && job.Flag("cold_start")) spec->cold_start = true;
     if (job.Has("volumes")) spec->volumes = job.TextList("volumes");
   }
 

@@ -1,4 +1,4 @@
-// --command, --work-dir, --upload, --runtime and --volume for `titan run`.
+// --command, --work-dir, --upload, --runtime, --cold-start and --volume for `titan run`.
 #include "cli/run_payload.h"
 
 #include <sys/stat.h>
@@ -27,6 +27,8 @@ void AddPayloadOptions(CLI::App* cmd, RunArgs* a, std::vector<std::string>* uplo
       ->take_all();
   cmd->add_option("--runtime", a->runtime,
                   "a runtime a worker offers (`titan workers`): its interpreter runs the script or command");
+  cmd->add_flag("--cold-start", a->cold_start,
+                "a .py job: start a fresh interpreter instead of forking the worker's warm one");
   cmd->add_option(
          "--volume", a->volumes,
          "NAME:/path: use volume NAME (`titan volume create`); the job runs on its worker and finds it "

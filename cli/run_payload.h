@@ -1,5 +1,5 @@
 // `titan run`'s job-control options for what a job runs and gets (docs/job-control.md): --command,
-// --work-dir, --upload, --runtime, --volume.
+// --work-dir, --upload, --runtime, --cold-start, --volume.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -108,6 +108,7 @@ wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id,
   }
   spec.work_dir = given(args.work_dir);
   spec.runtime = given(args.runtime);
+  if (args.cold_start) spec.cold_start = true;
   if (!args.volumes.empty()) spec.volumes = args.volumes;
   if (!args.uploads.empty()) spec.uploads = args.uploads;
   spec.job_type = given(args.job_type);

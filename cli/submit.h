@@ -43,6 +43,7 @@ struct RunArgs {
   std::string runtime;
   std::vector<std::string> volumes;   // NAME:/path
   std::vector<wire::Upload> uploads;  // read from --upload LOCAL[:PATH]
+  bool cold_start = false;            // a .py job: a fresh interpreter, not a fork of the worker's warm one
 };
 
 // "<file stem>-<8 hex digits of random>": "etl.py" with 0x1a2b3c4d -> "etl-1a2b3c4d".

@@ -65,6 +65,15 @@ TEST(BuildSubmit, SendsOnlyTheFieldsGivenAndValidates) {
       wire::Render(*full.Find("jobs")));
 }
 
+TEST(BuildSubmit, ColdStartIsSentOnlyWhenAsked) {
+  RunArgs args;
+  args.file = "/tmp/x/etl.py";
+  EXPECT_EQ("[{id: \"j\", file: \"etl.py\"}]", wire::Render(*BuildSubmit(args, "j", "").Find("jobs")));
+  args.cold_start = true;
+  EXPECT_EQ("[{id: \"j\", file: \"etl.py\", cold_start: true}]",
+            wire::Render(*BuildSubmit(args, "j", "").Find("jobs")));
+}
+
 TEST(BuildSubmit, ServicesAndDeployedFilesAndArchives) {
   RunArgs args;
   args.file = "api/server.py";  // not read here: the broker runs perm_files/api/server.py

@@ -38,7 +38,8 @@ struct UpArgs {
   int64_t memory_mb = -1;
   int64_t gpus = -1;
   std::string executor = "process";
-  int autoscale_max = 0;  // child workers each worker may be asked to start (0: off)
+  bool cold_python = false;  // the workers' --cold-python
+  int autoscale_max = 0;     // child workers each worker may be asked to start (0: off)
   bool insecure = false;  // no keys: plaintext (refused by the nodes beyond loopback unless they get it too)
   bool audit_writes = false;  // the store records each write in its audit log (`titan store --audit-writes`)
   std::string dashboard;  // ADDR:PORT of the dashboard; empty: 127.0.0.1 and --port + 5 (any with --port 0)
@@ -259,6 +260,7 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
     if (a.cpus >= 0) argv.insert(argv.end(), {"--cpus", std::to_string(a.cpus)});
     if (a.memory_mb >= 0) argv.insert(argv.end(), {"--memory", std::to_string(a.memory_mb)});
     if (a.gpus >= 0) argv.insert(argv.end(), {"--gpus", std::to_string(a.gpus)});
+    if (a.cold_python) argv.push_back("--cold-python");
     ok = start("worker " + name, "worker", argv, "worker-" + n + ".log", &worker, &announced);
     if (worker) cluster->workers.push_back(std::move(*worker));
     ep->workers.push_back(announced);
@@ -367,6 +369,8 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--executor", a->executor, "process: run jobs; noop: complete them at once (benchmarks)")
       ->check(CLI::IsMember({"process", "noop"}))
       ->capture_default_str();
+  cmd->add_flag("--cold-python", a->cold_python,
+                "each worker starts every .py job in a fresh interpreter instead of forking a warm one");
   cmd->add_option("--autoscale-max", a->autoscale_max,
                   "auto-scaling: child workers each worker may start when jobs wait for slots (0: off)")
       ->check(CLI::Range(0, 64))

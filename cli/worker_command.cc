@@ -45,6 +45,9 @@ void AddTimingOptions(CLI::App* cmd, worker::WorkerOptions* o) {
   cmd->add_flag(
       "--cgroups,!--no-cgroups", o->cgroups,
       "--no-cgroups: run jobs without cgroups (only cpu_cores is then enforced; docs/job-control.md)");
+  cmd->add_flag(
+      "--cold-python", o->cold_python,
+      "start every .py job in a fresh interpreter instead of forking a warm one (docs/job-control.md)");
   cmd->add_option("--parent", o->parent, "set by a worker that started this one (auto-scaling)");
   cmd->add_option("--address-port", o->address_port,
                   "the port this worker is known by, as the original's workers were (`titan stats` shows it, "

@@ -242,11 +242,14 @@ std::string ExitStatus::Render() const {
   return "exit status unknown";
 }
 
-Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
+Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) { return Spawn(spec, nullptr); }
+
+Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, const Launcher& launcher) {
   if (spec.argv.empty() || spec.argv[0].empty()) return Status::Error("cannot spawn: the command is empty");
   if (Status s = CheckWorkingDirectory(spec.cwd); !s.ok()) return s;
   const std::vector<std::string> env = LastValueWins(spec.env);
-  Result<std::string> program = FindProgram(spec.argv[0], env, spec.cwd);
+  Result<std::string> program =
+      launcher ? Result<std::string>(spec.argv[0]) : FindProgram(spec.argv[0], env, spec.cwd);
   if (!program.ok()) return program.status();
 
   UniqueFd out_r, out_w, err_r, err_w;
@@ -260,8 +263,9 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
       if (Status s = MakeOutputPipe(&err_r, &err_w); !s.ok()) return s;
     }
   }
-  UniqueFd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!null_in.valid()) return ErrnoStatus("cannot open '/dev/null'", errno);
+  UniqueFd null_in(spec.stdin_fd >= 0 ? -1 : ::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (spec.stdin_fd < 0 && !null_in.valid()) return ErrnoStatus("cannot open '/dev/null'", errno);
+  const int stdin_fd = spec.stdin_fd >= 0 ? spec.stdin_fd : null_in.get();
   if (spec.cgroups.size() > kMaxSpawnCgroups) return Status::Error("cannot spawn: more than 8 cgroups");
   std::vector<UniqueFd> cgroup_procs;
   std::vector<int> procs_fds;
@@ -277,13 +281,24 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec) {
     if (cpu < 0 || cpu >= CPU_SETSIZE) return Status::Error("cannot pin to CPU " + std::to_string(cpu));
     CPU_SET(cpu, &cpus);
   }
+  if (launcher) {
+    SpawnSpec folded = spec;
+    folded.env = env;
+    const LaunchFds fds{.stdin_fd = stdin_fd,
+                        .stdout_fd = out_w.get(),
+                        .stderr_fd = err_w.valid() ? err_w.get() : out_w.get(),
+                        .cgroup_procs = procs_fds};
+    const Result<pid_t> pid = launcher(folded, fds);
+    if (!pid.ok()) return pid.status();
+    return ChildProcess(*pid, std::move(out_r), std::move(err_r), OpenPidFd(*pid));
+  }
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(env);
   ChildSetup setup{.program = program->c_str(),
                    .argv = argv.data(),
                    .envp = envp.data(),
                    .cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str(),
-                   .stdin_fd = null_in.get(),
+                   .stdin_fd = stdin_fd,
                    .stdout_fd = out_w.get(),
                    .stderr_fd = err_w.valid() ? err_w.get() : out_w.get(),
                    .cgroup_procs_fds = procs_fds.data(),

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,7 +47,23 @@ struct SpawnSpec {
   // When not empty, the CPUs the child may run on (sched_setaffinity before exec): pinning where no
   // cpuset cgroup can. Its children inherit it.
   std::vector<int> cpus;
+  // When >= 0, the child's stdin (a descriptor of ours, left open); else /dev/null. For a fork server's
+  // control socket (worker/fork_server.h).
+  int stdin_fd = -1;
 };
+
+// The descriptors a Launcher gives the new process, prepared by ChildProcess::Spawn (ours, close-on-exec;
+// the launcher only lends them).
+struct LaunchFds {
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+  std::vector<int> cgroup_procs;  // each of SpawnSpec::cgroups' cgroup.procs, opened for writing
+};
+
+// Starts the process for `spec` (its env folded, last value wins) with `fds` some other way than
+// vfork+exec, e.g. forked from a warm interpreter (worker/fork_server.h). Must return the pid of an
+// unreaped child of this process, in its own process group, that has joined spec.cgroups (or will,
+// before running any code of the job); on error nothing of it may run the job.
+using Launcher = std::function<Result<pid_t>(const SpawnSpec& spec, const LaunchFds& fds)>;
 
 // The path to exec for program `name`: `name` itself when it has a '/', else the first
 // executable regular file of that name on env's PATH (relative entries taken from `cwd`, or from
@@ -80,6 +97,8 @@ class ChildProcess {
   // ...". On error nothing is left running.
   // stdin is /dev/null; no descriptor of ours other than the pipes reaches the child.
   static Result<ChildProcess> Spawn(const SpawnSpec& spec);
+  // The same with the process started by `launcher` instead of vfork+exec (the program is not looked up).
+  static Result<ChildProcess> Spawn(const SpawnSpec& spec, const Launcher& launcher);
 
   ChildProcess() = default;  // an empty handle, holding no process (pid() == -1)
   ChildProcess(ChildProcess&& other) noexcept;

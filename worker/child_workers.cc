@@ -73,6 +73,7 @@ std::vector<std::string> ChildWorkerArgv(const ChildWorkerTemplate& t, const Chi
     argv.push_back(std::to_string(value));
   }
   if (t.log_format != "text") argv.insert(argv.end(), {"--log-format", t.log_format});
+  if (t.cold_python) argv.push_back("--cold-python");
   return argv;
 }
 

@@ -33,6 +33,7 @@ struct ChildWorkerTemplate {
   int kill_grace_ms = 0;
   int drain_grace_ms = 0;
   std::string log_format = "text";  // the parent's --log-format
+  bool cold_python = false;         // the parent's --cold-python
 };
 
 // What one WORKER_SPAWN asks for beyond the template.

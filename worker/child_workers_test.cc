@@ -94,6 +94,13 @@ TEST(ChildWorkerArgv, AChildOffersTheParentsRuntimes) {
                 .find("--tag fast --runtime py=/opt/venv --runtime sys=/usr/bin/python3 "));
 }
 
+TEST(ChildWorkerArgv, AChildOfAColdPythonWorkerRunsPythonColdToo) {
+  ChildWorkerTemplate t = Template("/usr/bin/titan", "/data/w1");
+  EXPECT_EQ(std::string::npos, Join(ChildWorkerArgv(t, {"w1-c1", 3})).find("--cold-python"));
+  t.cold_python = true;
+  EXPECT_TRUE(Join(ChildWorkerArgv(t, {"w1-c1", 3})).ends_with(" --cold-python"));
+}
+
 TEST(SelfExe, NamesThisTestExecutable) { EXPECT_NE(std::string::npos, SelfExe().find("worker_test")); }
 
 TEST(ChildWorkers, SpawnsWithOutputInItsLogAndNoticesTheExit) {

@@ -2,6 +2,7 @@
 #include "worker/running_job.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,11 +13,12 @@
 #include "artifacts/zip_archive.h"
 #include "base/cpu_list.h"
 #include "security/credential.h"
-#include "worker/job_limits.h"
 #include "worker/job_files.h"
+#include "worker/job_limits.h"
 #include "worker/secret_mask.h"
 #include "worker/shared_script.h"
 #include "worker/volumes.h"
+#include "worker/warm_start.h"
 
 namespace titan::worker {
 namespace {
@@ -114,9 +116,23 @@ Status SpawnRun(RunningJob& job) {
     job.cgroup = std::move(cgroup.value());
     job.spawn.cgroups = job.cgroup.paths();
   }
-  auto child = exec::ChildProcess::Spawn(job.spawn);
-  if (!child.ok()) return child.status();
-  job.child.emplace(std::move(child.value()));
+  job.warm = false;
+  if (job.fork_servers != nullptr && !job.warm_python.empty()) {
+    auto warm = job.fork_servers->Spawn(job.warm_python, job.spawn);
+    if (warm.ok()) {
+      job.child.emplace(std::move(warm.value()));
+      job.warm = true;
+      spdlog::debug("worker: job {}: forked from the warm {} (pid {})", job.id, job.warm_python,
+                    job.child->pid());
+    } else {
+      spdlog::debug("worker: job {}: starts cold: {}", job.id, warm.message());
+    }
+  }
+  if (!job.warm) {
+    auto child = exec::ChildProcess::Spawn(job.spawn);
+    if (!child.ok()) return child.status();
+    job.child.emplace(std::move(child.value()));
+  }
   job.out =
       std::make_unique<exec::OutputCapture>(job.child->stdout_fd(), exec::Stream::kStdout, job.log.get());
   job.err =
@@ -258,6 +274,14 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
                                             ToolsFor(ctx, *runtime));
   if (!argv.ok()) return argv.status();
   job->spawn.argv = std::move(argv.value());
+  if (!is_command && ctx.fork_servers != nullptr) {
+    const exec::WarmChoice start = exec::ChooseStart(job->spawn.argv, ToolsFor(ctx, *runtime).python,
+                                                     spec.cold_start.value_or(false), ctx.cold_python);
+    if (start.warm) {
+      job->warm_python = job->spawn.argv[0];
+      job->fork_servers = ctx.fork_servers;
+    }
+  }
   job->limits = LimitsOf(spec);
   if (ctx.cgroups) {
     job->cgroups = &*ctx.cgroups;

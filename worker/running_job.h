@@ -14,6 +14,7 @@
 #include "base/unique_fd.h"
 #include "schemas/generated/messages.h"
 #include "worker/child_process.h"
+#include "worker/fork_server.h"
 #include "worker/interpreter.h"
 #include "worker/job_cgroup.h"
 #include "worker/output_capture.h"
@@ -37,6 +38,8 @@ struct JobContext {
   std::optional<exec::WorkerCgroups> cgroups;
   std::map<std::string, exec::Runtime> runtimes;  // `titan worker --runtime NAME=PATH`, by name
   std::string volumes_dir;                        // <--dir>/volumes, absolute (worker/volumes.h)
+  bool cold_python = false;                       // --cold-python: no warm starts
+  exec::ForkServers* fork_servers = nullptr;      // warm interpreters (the edge's); null: none
 };
 
 struct LogChunk {
@@ -49,6 +52,11 @@ struct RunningJob {
   int64_t attempt = 0;
   exec::SpawnSpec spawn;   // the job's command, directory, environment, cgroups and CPUs
   exec::JobLimits limits;  // its limits (JobSpec)
+  // A .py job that may be forked from a warm interpreter (warm_start.h): that interpreter and the worker's
+  // fork servers; empty/null: it starts cold. `warm`: its current run was forked.
+  std::string warm_python;
+  exec::ForkServers* fork_servers = nullptr;
+  bool warm = false;
   const exec::WorkerCgroups* cgroups = nullptr;  // the worker's (JobContext::cgroups); null: none
   std::string cgroup_name;                       // <job>-<attempt>
   // The run's cgroup, when the worker has them: ended (every process in it killed) with the run. Declared

@@ -35,6 +35,9 @@ struct WorkerOptions {
   // false (--no-cgroups): jobs get no cgroups even where they could; of the limits only cpu_cores is
   // enforced (sched_setaffinity), and processes that call setsid escape a job's cleanup.
   bool cgroups = true;
+  // true (--cold-python): every .py job starts a fresh interpreter; by default they are forked from a warm
+  // one (worker/fork_server.h) unless the job asks for cold_start.
+  bool cold_python = false;
   std::string parent;    // set by a worker that started this one (auto-scaling); sent in WORKER_READY
   int address_port = 0;  // the port this worker is known by (the original's worker address; nothing
                          // listens on it); 0: none. Sent as WORKER_READY.port

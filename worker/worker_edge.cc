@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <limits>
 
 #include "worker/service.h"
@@ -30,7 +31,11 @@ WorkerEdge::WorkerEdge(std::string name, JobContext ctx, exec::PidRegistry regis
       cache_(std::move(cache)),
       fetch_(&cache_, kFetchCredit, kFetchChunk),
       children_(std::move(children)),
-      machine_(std::move(machine)) {}
+      machine_(std::move(machine)),
+      fork_servers_(std::make_unique<exec::ForkServers>(
+          std::filesystem::path(ctx_.jobs_dir).parent_path().parent_path().string())) {
+  ctx_.fork_servers = fork_servers_.get();
+}
 
 RunningJob* WorkerEdge::Find(const std::string& id) {
   auto it = jobs_.find(id);
@@ -309,7 +314,8 @@ int64_t WorkerEdge::NextDue(int64_t now) const {
 }
 
 bool WorkerEdge::Owns(pid_t pid) const {
-  if (children_.Owns(pid) || reaper_.pid() == pid || machine_.Owns(pid)) return true;
+  if (children_.Owns(pid) || reaper_.pid() == pid || machine_.Owns(pid) || fork_servers_->Owns(pid))
+    return true;
   for (const auto& [id, job] : jobs_) {
     if (job->child && job->child->pid() == pid) return true;
     if (job->probe && job->probe->pid() == pid) return true;

@@ -98,6 +98,7 @@ class WorkerEdge {
   ChildWorkers children_;
   MachineProbe machine_;
   exec::ChildProcess reaper_;                                // declared before jobs_: destroyed after them
+  std::unique_ptr<exec::ForkServers> fork_servers_;          // ctx_.fork_servers; destroyed after jobs_
   std::map<std::string, std::unique_ptr<RunningJob>> jobs_;  // by id
 };
 

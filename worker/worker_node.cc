@@ -113,6 +113,7 @@ JobContext JobContextOf(const WorkerOptions& o, std::optional<exec::WorkerCgroup
   ctx.cgroups = std::move(cgroups);
   ctx.runtimes = RuntimesOf(o);
   ctx.volumes_dir = VolumesDirOf(o);
+  ctx.cold_python = o.cold_python;
   std::error_code ec;
   std::filesystem::create_directories(ctx.jobs_dir, ec);
   std::filesystem::create_directories(ctx.shared_dir, ec);
@@ -133,7 +134,8 @@ ChildWorkers ChildWorkersOf(const WorkerOptions& o, const std::string& name) {
                                           .heartbeat_ms = o.heartbeat_ms,
                                           .kill_grace_ms = o.kill_grace_ms,
                                           .drain_grace_ms = o.drain_grace_ms,
-                                          .log_format = o.log_format});
+                                          .log_format = o.log_format,
+                                          .cold_python = o.cold_python});
 }
 
 // Samples this machine for heartbeats: free space of the filesystem of --dir; GPUs when nvidia-smi is on

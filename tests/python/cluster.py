@@ -145,6 +145,13 @@ def wait_until(what: str, check, deadline_s: float = 60):
         time.sleep(0.1)
 
 
+def run_to_end(client, job, timeout: float = 60):
+    """Submits `job` through `client` (a TitanClient), waits for its end; returns its JobInfo."""
+    client.submit_job(job)
+    client.wait(job.job_id, timeout=timeout)
+    return client.get_job(job.job_id)
+
+
 def unique_id(prefix: str) -> str:
     """A job id no other test of the session uses (job ids are unique per broker, forever)."""
     return "%s-%s" % (prefix, uuid.uuid4().hex[:8])

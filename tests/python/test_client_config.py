@@ -86,6 +86,7 @@ def test_job_has_every_seed_parameter_with_its_default():
         "max_memory": None, "max_cpu": None, "cpu_cores": None, "max_iobps": None, "max_processes": None,
         "cpu": None, "memory": None, "gpus": None,
         "command": None, "argv": None, "work_dir": None, "runtime": None, "volumes": None, "uploads": None,  # job control
+        "cold_start": False,  # a fresh interpreter instead of a warm fork
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cli import titan_ok
-from cluster import Cluster, unique_id, wait_until, write_script
+from cluster import Cluster, run_to_end, unique_id, wait_until, write_script
 from titan_sdk import TitanClient, TitanJob
 
 DEADLINE_S = 60
@@ -74,11 +74,7 @@ def client(cluster):
         yield c
 
 
-def run(client, job, timeout=DEADLINE_S):
-    """Submits `job`, waits for its end; returns its JobInfo."""
-    client.submit_job(job)
-    client.wait(job.job_id, timeout=timeout)
-    return client.get_job(job.job_id)
+run = run_to_end
 
 
 def test_the_worker_reports_the_limits_it_enforces(client):

@@ -57,6 +57,8 @@ class TitanJob:
     Joblet's, or local paths) are written into the job's directory before it starts, `work_dir` is where it
     starts (relative to that directory, created), `runtime` names a runtime a worker offers (its interpreter
     runs the script or command) and `volumes` ["NAME:/path"] the volumes it uses (it runs on their worker).
+    A .py job is forked from its worker's warm interpreter, which it cannot tell from a fresh one;
+    `cold_start=True` starts it in a fresh interpreter (docs/job-control.md, "Warm Python jobs").
     """
 
     def __init__(self, job_id: Optional[str] = None, filename: Optional[str] = None, job_type: str = "RUN_PAYLOAD",
@@ -72,7 +74,7 @@ class TitanJob:
                  memory: Optional[int] = None, gpus: Optional[int] = None, command: Optional[str] = None,
                  argv: Optional[Sequence[Any]] = None, work_dir: Optional[str] = None,
                  runtime: Optional[str] = None, volumes: Optional[Sequence[str]] = None,
-                 uploads: Optional[Sequence[Any]] = None):
+                 uploads: Optional[Sequence[Any]] = None, cold_start: bool = False):
         if id is not None and job_id is not None and id != job_id:
             raise TypeError("TitanJob got job_id=%r and id=%r; pass only one" % (job_id, id))
         job_id = job_id if job_id is not None else id
@@ -122,6 +124,7 @@ class TitanJob:
         self.runtime = runtime
         self.volumes = list(volumes) if volumes else None
         self.uploads = list(uploads) if uploads else None
+        self.cold_start = bool(cold_start)
 
     @property
     def id(self) -> str:

@@ -45,7 +45,7 @@ def upload_list(job_id: str, uploads: Sequence[Upload]) -> List[Dict[str, Any]]:
 
 
 def payload_fields(job: Any) -> Dict[str, Any]:
-    """The JobSpec fields of a TitanJob's command, argv, work_dir, runtime, volumes and uploads."""
+    """The JobSpec fields of a TitanJob's command, argv, work_dir, runtime, volumes, uploads and cold_start."""
     spec: Dict[str, Any] = {}
     command: Optional[str] = getattr(job, "command", None)
     if command is not None:
@@ -59,4 +59,6 @@ def payload_fields(job: Any) -> Dict[str, Any]:
         spec["volumes"] = [str(v) for v in job.volumes]
     if getattr(job, "uploads", None):
         spec["uploads"] = upload_list(job.job_id, job.uploads)
+    if getattr(job, "cold_start", False):
+        spec["cold_start"] = True
     return spec

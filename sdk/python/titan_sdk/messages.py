@@ -61,6 +61,7 @@ class JobSpec(Record):
     uploads: Optional[List["Upload"]] = None  # files placed in its job directory before it starts
     command: Optional[str] = None  # run this program (the runtime's, else found on the worker's PATH) instead of a script; `file` is then empty
     argv: Optional[List[str]] = None  # the command's arguments, as given (no shell splitting)
+    cold_start: Optional[bool] = None  # a .py job: start a fresh interpreter instead of forking the worker's warm one (docs/job-control.md); default false
 
 
 @dataclasses.dataclass

@@ -18,10 +18,10 @@ JOBLET_TOP_KEYS = ("version", "name", "jobs")
 TITAN_JOB_KEYS = ("id", "script", "file", "type", "args", "dependencies", "depends_on", "priority", "delay",
                   "requirement", "affinity", "port", "retries", "timeout", "env", "secret_env", "hitl_message",
                   "max_wait_seconds", "on_worker_lost", "cpu", "memory", "gpus", "runtime", "work_dir",
-                  "volumes") + LIMIT_KEYS
+                  "volumes", "cold_start") + LIMIT_KEYS
 JOBLET_JOB_KEYS = ("name", "command", "args", "runtime", "depends_on", "environment", "requirement", "priority",
                    "retries", "timeout", "secret_environment", "on_worker_lost", "cpu", "memory", "gpus", "work_dir",
-                   "volumes") + LIMIT_KEYS
+                   "volumes", "cold_start") + LIMIT_KEYS
 ON_WORKER_LOST = ("requeue", "fail")  # JobSpec.on_worker_lost
 JOB_TYPES = {"RUN_PAYLOAD": False, "TASK": False, "RUN": False, "SERVICE": True}  # upper-cased -> a service?
 INTERPRETERS = ("python", "python3", "bash", "sh")  # a Joblet command whose args[0] may be the script itself
@@ -266,7 +266,8 @@ class _Parser:
 
     @staticmethod
     def _shared_keys(job: Fields, spec: Dict[str, Any]) -> None:
-        """The keys both formats have: requirement, priority, retries, timeout, on_worker_lost, work_dir, volumes."""
+        """The keys both formats have: requirement, priority, retries, timeout, on_worker_lost, work_dir, volumes,
+        cold_start."""
         if job.has("priority"):
             spec["priority"] = job.integer("priority")
         if job.has("requirement"):
@@ -287,3 +288,5 @@ class _Parser:
             spec["work_dir"] = job.text("work_dir")
         if job.has("volumes"):
             spec["volumes"] = job.text_list("volumes")
+        if job.has("cold_start") and job.flag("cold_start"):  # a fresh interpreter, not a warm fork
+            spec["cold_start"] = True

@@ -196,6 +196,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('uploads', 'list<Upload>', True),
         FieldSpec('command', 'str', True),
         FieldSpec('argv', 'list<str>', True),
+        FieldSpec('cold_start', 'bool', True),
     ),
     'FileBlob': (
         FieldSpec('name', 'str'),
