@@ -114,8 +114,9 @@ std::string WorkerCgroupKey(const std::string& worker_name, const std::string& d
 
 namespace {
 
-// The v1 hierarchies a job joins, the one whose process list is used first.
-constexpr const char* kV1Hierarchies[] = {"pids", "memory", "cpu", "cpuacct", "cpuset", "blkio"};
+// The v1 hierarchies a worker uses, the one whose process list is used first (the primary): every job
+// joins it.
+constexpr const char* kV1Hierarchies[] = {"memory", "pids", "cpu", "cpuacct", "cpuset", "blkio"};
 
 // mkdir -p of `rel` under the existing `base`, giving each new cpuset level its parent's cpus and mems.
 Status MakeLevels(const std::string& base, const std::string& rel, bool cpuset) {
@@ -172,6 +173,7 @@ Result<WorkerCgroups> OpenV1(const std::string& key, const std::string& mount_ro
 }  // namespace
 
 std::vector<std::string> WorkerCgroups::Unique() const {
+  if (!unique.empty()) return unique;
   std::vector<std::string> out;
   std::vector<std::filesystem::path> seen;
   auto add = [&](const std::string& dir) {
@@ -189,7 +191,15 @@ std::vector<std::string> WorkerCgroups::Unique() const {
 Result<WorkerCgroups> OpenWorkerCgroups(const std::string& key, const std::string& mount_root) {
   Result<WorkerCgroups> w =
       FsType(mount_root) == kCgroup2Magic ? OpenV2(key, mount_root) : OpenV1(key, mount_root);
-  if (w.ok()) w->devices = BlockDevices();
+  if (w.ok()) {
+    w->devices = BlockDevices();
+    for (auto& [key, dir] : w->dirs) {  // resolved once: co-mounted hierarchies then name one directory
+      std::error_code ec;
+      const std::filesystem::path real = std::filesystem::weakly_canonical(dir, ec);
+      if (!ec) dir = real.string();
+    }
+    w->unique = w->Unique();
+  }
   return w;
 }
 
@@ -215,19 +225,39 @@ Result<JobCgroup> JobCgroup::Create(std::string path) {
   return JobCgroup(std::move(path));
 }
 
+std::vector<std::string> JobHierarchies(const WorkerCgroups& worker, const JobLimits& limits) {
+  if (worker.version == CgroupVersion::kV2) return {""};
+  std::vector<std::string> keys;
+  auto add = [&](const std::string& key, bool needed) {
+    if (needed && worker.dirs.count(key) && std::find(keys.begin(), keys.end(), key) == keys.end())
+      keys.push_back(key);
+  };
+  add(worker.primary, true);
+  add("cpuacct", true);
+  add("blkio", true);
+  add("memory", limits.memory_mb > 0);
+  add("pids", limits.processes > 0);
+  add("cpu", limits.cpu_percent > 0);
+  add("cpuset", !limits.cpus.empty());
+  return keys;
+}
+
 Result<JobCgroup> JobCgroup::Create(const WorkerCgroups& worker, const std::string& name,
                                     const JobLimits& limits) {
   JobCgroup job;
   job.version_ = worker.version;
-  for (const std::string& dir : worker.Unique()) {
-    Result<JobCgroup> one = Create(dir + "/" + name);
+  for (const std::string& key : JobHierarchies(worker, limits)) {
+    const std::string dir = worker.dirs.at(key) + "/" + name;
+    job.dirs_[key] = dir;
+    // Hierarchies mounted together share one directory (OpenWorkerCgroups resolved their links).
+    if (std::find(job.paths_.begin(), job.paths_.end(), dir) != job.paths_.end()) continue;
+    Result<JobCgroup> one = Create(dir);
     if (!one.ok()) return one.status();  // `job` ends (removes) those made so far
     job.paths_.push_back(std::exchange(one->path_, {}));
     one->paths_.clear();
   }
   job.path_ = job.paths_.empty() ? "" : job.paths_.front();
-  for (const auto& [key, dir] : worker.dirs) job.dirs_[key] = dir + "/" + name;
-  if (worker.version == CgroupVersion::kV1 && worker.dirs.count("cpuset")) {
+  if (job.dirs_.count("cpuset")) {
     if (Status s = InheritCpuset(job.dirs_["cpuset"]); !s.ok()) return s;
   }
   if (Status s = ApplyLimits(worker.version, job.dirs_, limits, worker.devices); !s.ok()) return s;

@@ -1,7 +1,7 @@
 // JobCgroup: one job's own cgroups, so that every process the job starts (with setsid too) can be found
 // and killed when the job ends and is held to the job's limits (memory, cpu, cpuset, io, pids), and a
 // worker's directories of them, so that what a killed worker's jobs left is ended by its reaper or its
-// next life. On cgroup v2 a job has one cgroup; on v1 one in each hierarchy the worker can write.
+// next life. On cgroup v2 a job has one cgroup; on v1 one in each hierarchy it needs (JobHierarchies).
 #pragma once
 
 #include <chrono>
@@ -22,17 +22,26 @@ std::string WorkerCgroupKey(const std::string& worker_name, const std::string& d
 struct WorkerCgroups {
   CgroupVersion version = CgroupVersion::kV1;
   CgroupDirs dirs;                   // the worker's directory in each hierarchy (cgroup_files.h)
-  std::string primary;               // the key whose cgroup.procs lists a job's processes ("pids" on v1)
+  std::string primary;               // the key whose cgroup.procs lists a job's processes ("memory" on v1)
   std::vector<std::string> devices;  // block devices io limits apply to
-  // The distinct directories, the primary first (hierarchies mounted together share one).
+  // The distinct directories, the primary first (hierarchies mounted together share one). Computed once
+  // (OpenWorkerCgroups keeps it in `unique`; computed here when that is empty, e.g. a test's own struct).
   std::vector<std::string> Unique() const;
+  std::vector<std::string> unique;
   std::vector<std::string> controls() const { return ControlsOf(version, dirs); }
   const char* via() const { return version == CgroupVersion::kV2 ? "cgroup v2" : "cgroup v1"; }
 };
 
+// The v1 hierarchies (keys of worker.dirs) a job with `limits` joins: the primary (its process list, and
+// on "memory" its peak and OOM kills), cpuacct and blkio (its usage counters), and those its limits need:
+// pids (max_processes), cpu (max_cpu), cpuset (cpu_cores), memory. Each one joined costs the job's start a
+// cgroup migration, which takes a kernel-wide lock (about a millisecond here), so the rest are left out.
+// On v2 the one directory.
+std::vector<std::string> JobHierarchies(const WorkerCgroups& worker, const JobLimits& limits);
+
 // Creates the directories for the job cgroups of the worker `key`: on cgroup v2 (`mount_root` is a
 // cgroup2 mount) <our cgroup>/titan-<key>, with the controllers it may delegate enabled below it; on v1
-// <mount_root>/<controller>/<our cgroup there>/titan/<key> in each of the pids, memory, cpu, cpuacct,
+// <mount_root>/<controller>/<our cgroup there>/titan/<key> in each of the memory, pids, cpu, cpuacct,
 // cpuset and blkio hierarchies that is mounted and writable (cpuset levels get their parent's cpus and
 // mems). Error (the caller falls back to process groups and says that setsid escapes are possible, and
 // enforces no cgroup limit): no such hierarchy is mounted, or none is writable here.
@@ -50,8 +59,9 @@ class JobCgroup {
   // Creates the cgroup directory `path` (one hierarchy, no limits); one left there (an earlier run of the
   // job) is ended first. Error: mkdir failed (named).
   static Result<JobCgroup> Create(std::string path);
-  // Creates the job's cgroup `name` in each of the worker's directories and writes `limits` into them
-  // before any process joins. Error: a directory or a limit could not be made (named); nothing is left.
+  // Creates the job's cgroup `name` in each hierarchy of JobHierarchies(worker, limits) and writes `limits`
+  // into them before any process joins. Error: a directory or a limit could not be made (named); nothing
+  // is left.
   static Result<JobCgroup> Create(const WorkerCgroups& worker, const std::string& name,
                                   const JobLimits& limits);
 

@@ -168,6 +168,68 @@ TEST_F(JobLimitsCgroupTest, AProcessLimitStopsAForkBombAndNothingIsLeft) {
   // RunWith ended the cgroup: its sleepers are gone with it (pgrep finds none of this test's).
 }
 
+// Each hierarchy a job joins costs its start a cgroup migration (a kernel-wide lock): a job joins the
+// primary, the hierarchies of its usage counters, and only those its limits need.
+WorkerCgroups AllV1Hierarchies(const std::string& primary = "memory") {
+  WorkerCgroups w{.version = CgroupVersion::kV1, .primary = primary};
+  for (const char* h : {"memory", "pids", "cpu", "cpuacct", "cpuset", "blkio"})
+    w.dirs[h] = std::string("/cg/") + h;
+  if (primary != "memory") w.dirs.erase("memory");
+  return w;
+}
+
+TEST(JobHierarchies, AJobWithoutLimitsJoinsItsProcessListAndItsUsageCounters) {
+  EXPECT_EQ((std::vector<std::string>{"memory", "cpuacct", "blkio"}), JobHierarchies(AllV1Hierarchies(), {}));
+}
+
+TEST(JobHierarchies, EachLimitAddsTheHierarchyThatEnforcesIt) {
+  const WorkerCgroups w = AllV1Hierarchies();
+  EXPECT_EQ((std::vector<std::string>{"memory", "cpuacct", "blkio", "pids"}),
+            JobHierarchies(w, JobLimits{.processes = 10}));
+  EXPECT_EQ((std::vector<std::string>{"memory", "cpuacct", "blkio", "cpu"}),
+            JobHierarchies(w, JobLimits{.cpu_percent = 50}));
+  EXPECT_EQ((std::vector<std::string>{"memory", "cpuacct", "blkio", "cpuset"}),
+            JobHierarchies(w, JobLimits{.cpus = "0"}));
+  EXPECT_EQ((std::vector<std::string>{"memory", "cpuacct", "blkio", "pids", "cpu", "cpuset"}),
+            JobHierarchies(
+                w, JobLimits{.memory_mb = 64, .cpu_percent = 50, .cpus = "0", .iobps = 1, .processes = 5}));
+}
+
+TEST(JobHierarchies, WithoutAMemoryHierarchyThePrimaryIsPids) {
+  EXPECT_EQ((std::vector<std::string>{"pids", "cpuacct", "blkio"}),
+            JobHierarchies(AllV1Hierarchies("pids"), {}));
+}
+
+TEST(JobHierarchies, OnV2AJobHasOneCgroup) {
+  WorkerCgroups w{.version = CgroupVersion::kV2};
+  w.dirs[""] = "/cg/titan-w";
+  EXPECT_EQ((std::vector<std::string>{""}), JobHierarchies(w, JobLimits{.memory_mb = 64}));
+}
+
+// On this machine: a job without limits is not in the pids, cpu or cpuset hierarchy, and its usage is still
+// counted.
+TEST_F(JobCgroupTest, AJobWithoutLimitsJoinsOnlyTheHierarchiesItNeeds) {
+  if (worker_.version != CgroupVersion::kV1) GTEST_SKIP() << "cgroup v2: a job has one cgroup";
+  Result<JobCgroup> cgroup = JobCgroup::Create(worker_, "unlimited", JobLimits{});
+  ASSERT_TRUE(cgroup.ok()) << cgroup.message();
+  for (const auto& [key, dir] : worker_.dirs) {
+    const bool joined = std::ranges::count(JobHierarchies(worker_, {}), key) > 0;
+    EXPECT_EQ(joined, std::filesystem::exists(dir + "/unlimited")) << key;
+  }
+  std::optional<ChildProcess> child;
+  StartIn(cgroup->paths(), "echo $$; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done", &child);
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(WaitForExit(*child, std::chrono::seconds(60)));
+  const CgroupUsage usage = cgroup->Usage();
+  if (worker_.dirs.count("memory")) {
+    EXPECT_GT(usage.peak_memory_bytes.value_or(0), 0);
+  }
+  if (worker_.dirs.count("cpuacct")) {
+    EXPECT_TRUE(usage.cpu_ms.has_value());
+  }
+  EXPECT_TRUE(cgroup->End().ok());
+}
+
 TEST(SchedAffinity, PinsAChildWithoutACpusetCgroup) {
   SpawnSpec spec = Command({"grep", "Cpus_allowed_list", "/proc/self/status"});
   spec.cpus = {0};

@@ -1,0 +1,212 @@
+"""Side-by-side benchmark: Titan against Celery + Redis, Ray and Dask on the same workloads, each system with
+2 workers x 4 slots on this machine, in interleaved rounds (each round runs every system once, in a rotated
+order), with the raw references measured in every round: posix_spawn of /bin/true and of the Python
+interpreter running the one-line script (8 in flight), and a ZeroMQ REQ/REP round trip on loopback.
+Prints the median of each number over the rounds and the ratios the performance issue aims at.
+
+The peers run in their own virtualenvs, never in CI: `tests/bench/peers/setup_envs.sh DIR` makes
+DIR/{celery,ray,dask}; pass `--peers DIR` (a peer whose venv is missing is skipped and said so).
+Titan runs from this checkout (TITAN_BIN, default build/bin/titan) with this interpreter's SDK.
+
+Run: .venv/bin/python tests/bench/peer_bench.py --peers DIR [--rounds 3] [--scale 1] [--only noop_each,latency]
+Workloads (tests/bench/peers/workloads.py): noop_dag noop_each true python latency fan memory kill.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS_DIR = os.path.join(HERE, "peers")
+sys.path.insert(0, PEERS_DIR)
+import workloads as W  # noqa: E402
+
+SYSTEMS = ("titan", "celery", "ray", "dask")
+IN_FLIGHT = 8
+
+
+def spawn_rate(argv, n):
+    """Jobs/s of posix_spawn + waitpid of `argv`, `n` times, IN_FLIGHT at once: the spawn limit here."""
+    running, started, t0 = set(), 0, time.perf_counter()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+    try:
+        while started < n or running:
+            while started < n and len(running) < IN_FLIGHT:
+                running.add(os.posix_spawn(argv[0], argv, os.environ, file_actions=actions))
+                started += 1
+            pid, status = os.wait()
+            running.discard(pid)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit("reference %s exited %d" % (argv, os.waitstatus_to_exitcode(status)))
+    finally:
+        os.close(devnull)
+    return W.rate(n, time.perf_counter() - t0)
+
+
+def zmq_round_trip(n):
+    """p50 / p99 of a REQ -> REP -> REQ round trip of a small message over TCP on loopback."""
+    import zmq
+    ctx = zmq.Context.instance()
+    rep, req = ctx.socket(zmq.REP), ctx.socket(zmq.REQ)
+    port = rep.bind_to_random_port("tcp://127.0.0.1")
+    req.connect("tcp://127.0.0.1:%d" % port)
+
+    def echo():
+        for _ in range(n + 1):
+            rep.send(rep.recv())
+    t = threading.Thread(target=echo, daemon=True)
+    t.start()
+    req.send(b"warm")
+    req.recv()
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        req.send(b"x" * 64)
+        req.recv()
+        samples.append(time.perf_counter() - t0)
+    t.join()
+    req.close(0)
+    rep.close(0)
+    return W.latency_summary(samples)
+
+
+def references(workdir, scale, only):
+    out = {}
+    if "true" in only:
+        out["true"] = {"jobs_per_s": spawn_rate(["/bin/true"], W.size("true", scale))}
+    if "python" in only:
+        script = W.write_script(workdir, "reference.py")
+        out["python"] = {"jobs_per_s": spawn_rate([sys.executable, script], W.size("python", scale))}
+    if "latency" in only:
+        out["latency"] = zmq_round_trip(W.size("latency", scale))
+    return out
+
+
+def interpreters(peers_dir):
+    found = {"titan": sys.executable}
+    for name in SYSTEMS[1:]:
+        python = os.path.join(peers_dir, name, "bin", "python") if peers_dir else None
+        if python and os.access(python, os.X_OK):
+            found[name] = python
+        else:
+            print("skipping %s: no venv at %s (make it with tests/bench/peers/setup_envs.sh)"
+                  % (name, os.path.join(peers_dir or "<--peers>", name)), file=sys.stderr)
+    return found
+
+
+def run_driver(system, python, workdir, scale, only):
+    cmd = [python, os.path.join(PEERS_DIR, system + "_driver.py"), "--workdir", workdir, "--scale", str(scale),
+           "--only", ",".join(only)]
+    with open(os.path.join(workdir, "driver.log"), "w") as log:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+    results = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            results[row.pop("workload")] = row
+    if proc.returncode != 0:
+        print("%s driver exited %d (log: %s/driver.log); kept %d results" % (system, proc.returncode, workdir, len(results)),
+              file=sys.stderr)
+    return results
+
+
+def median_of(rows, key):
+    values = [r[key] for r in rows if key in r]
+    return statistics.median(values) if values else None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--peers", help="the folder setup_envs.sh made (celery/, ray/, dask/ venvs)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--scale", type=float, default=1.0, help="multiplies every workload's size")
+    p.add_argument("--only", default=",".join(W.WORKLOADS))
+    p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--json", help="also write every round's numbers here")
+    args = p.parse_args()
+    only = [w for w in args.only.split(",") if w]
+    pythons = {k: v for k, v in interpreters(args.peers).items() if k in args.systems.split(",")}
+    root = tempfile.mkdtemp(prefix="titan-peer-bench-")
+    rounds = {name: {w: [] for w in only} for name in list(pythons) + ["reference"]}
+    order = list(pythons)
+    for r in range(args.rounds):
+        for name in order[r % len(order):] + order[:r % len(order)]:
+            workdir = os.path.join(root, "r%d-%s" % (r, name))
+            os.makedirs(workdir)
+            t0 = time.monotonic()
+            got = run_driver(name, pythons[name], workdir, args.scale, only)
+            print("round %d %-7s %5.1f s %s" % (r + 1, name, time.monotonic() - t0, json.dumps(got)), flush=True)
+            for w, row in got.items():
+                rounds[name][w].append(row)
+        refdir = os.path.join(root, "r%d-reference" % r)
+        os.makedirs(refdir)
+        for w, row in references(refdir, args.scale, only).items():
+            rounds["reference"][w].append(row)
+        print("round %d reference %s" % (r + 1, json.dumps({w: v[-1] for w, v in rounds["reference"].items() if v})),
+              flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rounds, f, indent=1)
+    report(rounds, only, args)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def cell(rows, w):
+    if not rows:
+        return "—"
+    if w in ("noop_dag", "noop_each", "true", "python"):
+        return "{:,.0f}".format(median_of(rows, "jobs_per_s"))
+    if w == "latency":
+        return "%.2f / %.2f" % (median_of(rows, "p50_ms"), median_of(rows, "p99_ms"))
+    if w == "fan":
+        return "%.2f" % median_of(rows, "seconds")
+    if w == "memory":
+        return "%.0f" % median_of(rows, "mib")
+    if w == "kill":
+        return "%d lost / %d twice" % (sum(r["lost"] for r in rows), sum(r["twice"] for r in rows))
+    return "?"
+
+
+def report(rounds, only, args):
+    systems = [s for s in rounds if s != "reference"]
+    print("\n%d interleaved rounds, scale %g, medians (kill: summed over rounds)\n" % (args.rounds, args.scale))
+    print("| workload | " + " | ".join(systems) + " | reference here |")
+    print("|---|" + "---:|" * (len(systems) + 1))
+    ref_text = {"true": "posix_spawn, 8 in flight", "python": "spawn of the interpreter, 8 in flight",
+                "latency": "ZeroMQ REQ/REP round trip"}
+    for w in only:
+        ref = rounds["reference"].get(w) or []
+        ref_cell = "%s: %s" % (ref_text[w], cell(ref, w)) if ref else "—"
+        print("| %s | %s | %s |" % (W.WORKLOADS[w][1], " | ".join(cell(rounds[s].get(w), w) for s in systems), ref_cell))
+    titan = rounds.get("titan", {})
+
+    def med(system, w, key):
+        rows = rounds.get(system, {}).get(w)
+        return median_of(rows, key) if rows else None
+    ratios = [("one submit per task: Titan / Ray (aim ≥ 2)", med("titan", "noop_each", "jobs_per_s"),
+               med("ray", "noop_each", "jobs_per_s")),
+              ("one submit per task / Titan's DAG rate (aim ≥ 0.5)", med("titan", "noop_each", "jobs_per_s"),
+               med("titan", "noop_dag", "jobs_per_s")),
+              ("Python script jobs / raw cold spawn (aim ≥ 3)", med("titan", "python", "jobs_per_s"),
+               med("reference", "python", "jobs_per_s")),
+              ("/bin/true jobs / raw posix_spawn (aim ≥ 0.7)", med("titan", "true", "jobs_per_s"),
+               med("reference", "true", "jobs_per_s"))]
+    if titan:
+        print("\n| ratio | measured |\n|---|---:|")
+        for text, a, b in ratios:
+            if a is not None and b:
+                print("| %s | %.2f |" % (text, a / b))
+        p50 = med("titan", "latency", "p50_ms")
+        if p50 is not None:
+            print("| submit → result p50 through the SDK (aim ≤ 0.6 ms) | %.2f ms |" % p50)
+
+
+if __name__ == "__main__":
+    main()
