@@ -5,7 +5,6 @@ the Python script with subprocess. Run with Celery's interpreter: see peer_bench
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,11 @@ import workloads as W  # noqa: E402
 TIMEOUT_S = 600
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Redis:
     """One Redis (broker and result backend) for the driver's run; Run flushes it for each workload."""
 
     def __init__(self, root):
-        port = free_port()
+        port = W.free_port()
         redis = shutil.which("redis-server") or W.fail("celery: redis-server is not installed (apt-get install redis-server)")
         self.proc = subprocess.Popen([redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--dir", root], stdout=subprocess.DEVNULL)

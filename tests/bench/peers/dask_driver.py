@@ -4,7 +4,6 @@ subprocess. Run with Dask's interpreter: see peer_bench.py.
 """
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,17 +30,11 @@ def kill_task(record_dir, task):
     return task
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Run:
     def __init__(self, root):
         os.makedirs(root, exist_ok=True)
         bin_dir = os.path.dirname(sys.executable)
-        address = "tcp://127.0.0.1:%d" % free_port()
+        address = "tcp://127.0.0.1:%d" % W.free_port()
         log = open(os.path.join(root, "dask.log"), "w")
         env = dict(os.environ, PYTHONPATH=HERE)  # the scheduler unpickles the tasks too
         self.scheduler = subprocess.Popen([os.path.join(bin_dir, "dask"), "scheduler", "--host", "127.0.0.1",

@@ -135,6 +135,13 @@ def rss_mib(pids):
     return round(total / 1024, 1)
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def fail(msg):
     print(msg, file=sys.stderr, flush=True)
     sys.exit(2)
