@@ -97,25 +97,28 @@ void ForkServer::Fail(std::string why) {
 
 ForkServer::State ForkServer::Poll() {
   if (state_ == State::kFailed) return state_;
-  if (std::optional<ExitStatus> ended = process_.TryReap()) {
-    Fail("it ended (" + ended->Render() + ")");
-    return state_;
-  }
-  if (state_ == State::kReady) return state_;
-  Result<std::optional<std::string>> said = Receive(ctl_.get(), std::chrono::milliseconds(0));
-  if (!said.ok()) {
-    Fail(said.message());
-  } else if (*said) {
-    const nlohmann::json j = nlohmann::json::parse(**said, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("ready")) {
-      state_ = State::kReady;
-    } else if (j.is_object() && j.contains("error") && j["error"].is_string()) {
-      import_failed_ = true;
-      Fail(j["error"].get<std::string>());
-    } else {
-      Fail("it said something unexpected");
+  if (state_ == State::kStarting) {
+    // What the server said before it ended comes first: a server that cannot import titan_sdk says so
+    // and exits at once, and its exit must not hide why.
+    Result<std::optional<std::string>> said = Receive(ctl_.get(), std::chrono::milliseconds(0));
+    if (said.ok() && *said) {
+      const nlohmann::json j = nlohmann::json::parse(**said, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object() && j.contains("ready")) {
+        state_ = State::kReady;
+      } else if (j.is_object() && j.contains("error") && j["error"].is_string()) {
+        import_failed_ = true;
+        Fail(j["error"].get<std::string>());
+        return state_;
+      } else {
+        Fail("it said something unexpected");
+        return state_;
+      }
+    } else if (!said.ok() && !process_.TryReap()) {
+      Fail(said.message());
+      return state_;
     }
   }
+  if (std::optional<ExitStatus> ended = process_.TryReap()) Fail("it ended (" + ended->Render() + ")");
   return state_;
 }
 
