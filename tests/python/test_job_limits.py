@@ -44,13 +44,22 @@ def own_cgroup(pid, hierarchy):
     return "/"
 
 
+def worker_key(cluster, name):
+    """<name>-<hash of its data directory>, as the worker names its cgroup directory (WorkerCgroupKey): other
+    clusters' workers of the same name (another test run on this machine) have other keys."""
+    h = 1469598103934665603
+    for c in os.path.normpath(os.path.abspath(str(cluster.root / name))).encode():
+        h = ((h ^ c) * 1099511628211) & (2**64 - 1)
+    return "%s-%08x" % (name, (h ^ (h >> 32)) & 0xFFFFFFFF)
+
+
 def worker_dirs(cluster, name):
     """The worker's job cgroup directories, one per hierarchy (titan/<name>-<hash>)."""
     pid = cluster.workers[name].proc.pid
     dirs = []
     for h in V1_HIERARCHIES:
-        base = CGROUP_ROOT / h / own_cgroup(pid, h).lstrip("/") / "titan"
-        dirs += [d for d in base.glob(name + "-*") if d.is_dir()] if base.is_dir() else []
+        d = CGROUP_ROOT / h / own_cgroup(pid, h).lstrip("/") / "titan" / worker_key(cluster, name)
+        dirs += [d] if d.is_dir() else []
     return dirs
 
 
