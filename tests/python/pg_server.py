@@ -173,6 +173,16 @@ class PostgresServer:
         self.running = False
         return stopped_at
 
+    def pause(self) -> None:
+        """SIGSTOP of the postmaster and of its children: the server neither answers nor streams until resume()."""
+        postmaster = self.postmaster_pid()
+        _signal([postmaster], signal.SIGSTOP)
+        _signal(_children(postmaster), signal.SIGSTOP)
+
+    def resume(self) -> None:
+        postmaster = self.postmaster_pid()
+        _signal(_children(postmaster) + [postmaster], signal.SIGCONT)
+
     def promote(self) -> None:
         """`pg_ctl promote`: this standby ends recovery and accepts writes; returns once it does."""
         self._run("pg_ctl", "-D", self.data, "-w", "promote")

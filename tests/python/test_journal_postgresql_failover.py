@@ -3,7 +3,7 @@
 # the primary's machine (SIGKILL of its postmaster and of every child) and the promotion of the standby.
 # The broker stops when its journal's connection is lost; started again with the same flags (as a
 # supervisor does), it finds the promoted standby through the same URI, and every job it acknowledged
-# before is there, once.
+# before is there, once. Before the kill, the test shows that acknowledgements wait for the standby.
 import threading
 import time
 
@@ -69,7 +69,21 @@ def test_no_acknowledged_job_is_lost_when_the_postgresql_primary_fails_over(tmp_
             wait_until("%d acknowledged submissions" % MIN_ACKS_BEFORE_KILL,
                        lambda: len(submitter.acked) >= MIN_ACKS_BEFORE_KILL or submitter.error, DEADLINE_S)
             assert submitter.error is None, submitter.error
-            # Each COMMIT the broker made waited for the standby: it is synchronous up to the kill.
+            # Each COMMIT waits for the standby: with the standby stopped, a submission begun then is not
+            # acknowledged (it times out); with it running again, submissions are.
+            assert ("titan_standby", "streaming", "sync") in primary.replication()
+            failures = submitter.failures
+            standby.pause()
+            paused_at = time.monotonic()
+            try:
+                wait_until("a submission waiting for the stopped standby", lambda: submitter.failures > failures)
+            finally:
+                standby.resume()
+            resumed_at = time.monotonic()
+            early = [a for a in submitter.acked_since(paused_at) if a[2] < resumed_at]
+            assert early == [], "acknowledged while the synchronous standby was stopped: %s" % early
+            wait_until("acknowledgements with the standby back",
+                       lambda: len(submitter.acked_since(resumed_at)) >= 10 or submitter.error, DEADLINE_S)
             assert ("titan_standby", "streaming", "sync") in primary.replication()
             # Mid-stream: the submitter is still submitting. From killed_at no process of the primary runs, so
             # a submission begun later can only be acknowledged through the promoted standby.
