@@ -79,8 +79,9 @@ def main():
     a = ap.parse_args()
     script = os.path.join(tempfile.mkdtemp(), "noop.sh")
     open(script, "w").write("exit 0\n")
-    pg = PostgresServer(durable=True).start()
+    pg = PostgresServer(durable=True)
     try:
+        pg.start()
         print("PostgreSQL settings:", pg.sql(pg.uri("postgres"),
                                                "SELECT string_agg(name || '=' || setting, ' ') FROM pg_settings "
                                                "WHERE name IN ('fsync', 'synchronous_commit')").strip())

@@ -3,15 +3,21 @@
 # directory. PostgreSQL refuses to run as root: as root (CI) it runs as the `postgres` system user, which
 # owns the directory; otherwise as the current user. Skips the test only when PostgreSQL is not
 # installed (cli/install.sh with TITAN_TEST_TOOLS=1 installs it, so CI runs these tests).
+# Also a primary with a synchronous standby (`pg_basebackup -R`), a crash of a server's machine (SIGKILL
+# of the postmaster and of every child) and a promotion. Fixtures stop their servers in finalizers, also
+# when the test fails; a pytest process that is itself killed (SIGKILL, the suite's hard timeout) leaves
+# its servers running: `pg_ctl -D /tmp/titan-pg-*/data stop -m immediate` ends them.
 import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -33,20 +39,67 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# A primary that waits, at every COMMIT, for its standby named STANDBY_NAME to have the commit on disk.
+STANDBY_NAME = "titan_standby"
+SYNC_PRIMARY_SETTINGS = {"wal_level": "replica", "max_wal_senders": "4", "synchronous_commit": "on",
+                         "synchronous_standby_names": STANDBY_NAME}
+
+
+def _children(pid: int) -> List[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(Path(stat).parent.name))
+    return found
+
+
+def _signal(pids: List[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass  # it ended meanwhile
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return Path("/proc/%d/comm" % pid).read_text().strip() in ("postgres", "postmaster")
+    except OSError:
+        return False
+
+
+def _gone(pid: int) -> bool:
+    """No process `pid` runs (absent, or a zombie its new parent has not reaped)."""
+    try:
+        return Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
 class PostgresServer:
     """One server; new_database() gives each test a database of its own. `durable`: fsync on (benchmarks);
-    tests of the broker run with fsync off."""
+    tests of the broker run with fsync off. `settings`: more `-c name=value` for the server."""
 
-    def __init__(self, durable: bool = False):
+    def __init__(self, durable: bool = False, settings: Optional[Dict[str, str]] = None):
         self.bin = bin_dir()
         if self.bin is None:
             raise RuntimeError("PostgreSQL is not installed")
         self.dir = Path(tempfile.mkdtemp(prefix="titan-pg-"))
         self.port = free_port()
         self.durable = durable
+        self.settings = dict(settings or {})
         self.runner: List[str] = []
         self.databases = 0
         self.running = False
+
+    @property
+    def data(self) -> str:
+        return str(self.dir / "data")
 
     def _run(self, *args: str) -> None:
         proc = subprocess.run(self.runner + [os.path.join(self.bin, args[0])] + list(args[1:]),
@@ -56,19 +109,83 @@ class PostgresServer:
             raise RuntimeError("%s failed:\n%s\n%s" % (" ".join(args), proc.stdout,
                                                        log.read_text() if log.exists() else ""))
 
-    def start(self) -> "PostgresServer":
+    def _own_directory(self) -> None:
         if os.geteuid() == 0:  # PostgreSQL refuses root: the postgres user runs it, in a directory it owns
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
             self.runner = ["runuser", "-u", "postgres", "--"]
-        data = str(self.dir / "data")
-        self._run("initdb", "-D", data, "-U", "titan", "--auth=trust", "-E", "UTF8", "--no-sync")
+
+    def _launch(self) -> "PostgresServer":
         options = "-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=200" % (self.port, self.dir)
         if not self.durable:
             options += " -c fsync=off"
-        self._run("pg_ctl", "-D", data, "-l", str(self.dir / "server.log"), "-w", "-o", options, "start")
-        self.running = True
+        options += "".join(" -c %s=%s" % kv for kv in self.settings.items())
+        self.running = True  # from here on stop() ends it, even if pg_ctl gives up waiting for it
+        self._run("pg_ctl", "-D", self.data, "-l", str(self.dir / "server.log"), "-w", "-o", options, "start")
         return self
+
+    def start(self) -> "PostgresServer":
+        self._own_directory()
+        self._run("initdb", "-D", self.data, "-U", "titan", "--auth=trust", "-E", "UTF8", "--no-sync")
+        with open(os.path.join(self.data, "pg_hba.conf"), "a") as hba:  # a standby may stream from loopback
+            hba.write("host replication titan 127.0.0.1/32 trust\n")
+        return self._launch()
+
+    def start_standby(self) -> "PostgresServer":
+        """A new server streaming from this one (`pg_basebackup -R`) on a port of its own, named STANDBY_NAME
+        (SYNC_PRIMARY_SETTINGS make it synchronous); hot, so it answers reads. Stop it too."""
+        standby = PostgresServer(self.durable, {"cluster_name": STANDBY_NAME})
+        try:
+            standby._own_directory()
+            standby._run("pg_basebackup", "-d", "host=127.0.0.1 port=%d user=titan application_name=%s"
+                         % (self.port, STANDBY_NAME), "-D", standby.data, "-R", "-X", "stream",
+                         "--checkpoint=fast", "--no-sync")
+            return standby._launch()
+        except BaseException:
+            standby.stop()
+            raise
+
+    def replication(self) -> List[Tuple[str, str, str]]:
+        """pg_stat_replication's (application_name, state, sync_state) rows: this primary's standbys."""
+        rows = self.sql(self.uri("postgres"), "SELECT application_name, state, sync_state FROM pg_stat_replication")
+        return [tuple(r.split("|")) for r in rows.splitlines() if r]
+
+    def postmaster_pid(self) -> int:
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            return int(f.readline())
+
+    def crash(self, deadline_s: float = 30) -> float:
+        """The loss of the server's machine: every process of it stops at once (SIGSTOP of the postmaster,
+        so that it starts no more, and of its children), then SIGKILL of all (none ends cleanly or sends one
+        more byte). Returns, once none of them runs, the monotonic time from which none ran."""
+        postmaster = self.postmaster_pid()
+        if not _is_postgres(postmaster):
+            raise RuntimeError("process %d of %s/postmaster.pid is not PostgreSQL's" % (postmaster, self.data))
+        _signal([postmaster], signal.SIGSTOP)
+        victims = [postmaster] + _children(postmaster)
+        _signal(victims, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        _signal(victims, signal.SIGKILL)
+        deadline = time.monotonic() + deadline_s
+        while not all(_gone(pid) for pid in victims):
+            assert time.monotonic() < deadline, "PostgreSQL processes outlived SIGKILL by %g s" % deadline_s
+            time.sleep(0.01)
+        self.running = False
+        return stopped_at
+
+    def pause(self) -> None:
+        """SIGSTOP of the postmaster and of its children: the server neither answers nor streams until resume()."""
+        postmaster = self.postmaster_pid()
+        _signal([postmaster], signal.SIGSTOP)
+        _signal(_children(postmaster), signal.SIGSTOP)
+
+    def resume(self) -> None:
+        postmaster = self.postmaster_pid()
+        _signal(_children(postmaster) + [postmaster], signal.SIGCONT)
+
+    def promote(self) -> None:
+        """`pg_ctl promote`: this standby ends recovery and accepts writes; returns once it does."""
+        self._run("pg_ctl", "-D", self.data, "-w", "promote")
 
     def uri(self, database: str) -> str:
         return "postgresql://titan@127.0.0.1:%d/%s" % (self.port, database)
@@ -89,10 +206,13 @@ class PostgresServer:
         return proc.stdout
 
     def stop(self) -> None:
+        """Ends the server (whatever state it is in) and deletes its directory."""
         if self.running:
-            subprocess.run(self.runner + [os.path.join(self.bin, "pg_ctl"), "-D", str(self.dir / "data"), "-m",
-                                          "immediate", "stop"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=60)
+            subprocess.run(self.runner + [os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate",
+                                          "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            pid_file = os.path.join(self.data, "postmaster.pid")
+            if os.path.exists(pid_file) and _is_postgres(self.postmaster_pid()):  # pg_ctl could not stop it
+                self.crash()
             self.running = False
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -103,9 +223,9 @@ def postgres():
     if bin_dir() is None:
         pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl in /usr/lib/postgresql/*/bin or on PATH): "
                     "apt-get install postgresql, or cli/install.sh with TITAN_TEST_TOOLS=1")
-    server = PostgresServer().start()
+    server = PostgresServer()
     try:
-        yield server
+        yield server.start()
     finally:
         server.stop()
 
@@ -114,3 +234,25 @@ def postgres():
 def pg_journal(postgres):
     """A database of this test's own on the session's server: its URI, for `titan broker --journal`."""
     return postgres.new_database()
+
+
+@pytest.fixture
+def postgres_pair():
+    """A primary (with SYNC_PRIMARY_SETTINGS) and its standby, which streams and is synchronous before the
+    test starts; both stopped at teardown, whatever the test did to them."""
+    if bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed: apt-get install postgresql, or cli/install.sh with "
+                    "TITAN_TEST_TOOLS=1")
+    primary = PostgresServer(settings=SYNC_PRIMARY_SETTINGS)
+    standby = None
+    try:
+        standby = primary.start().start_standby()
+        deadline = time.monotonic() + 60
+        while (STANDBY_NAME, "streaming", "sync") not in primary.replication():
+            assert time.monotonic() < deadline, "the standby is not a synchronous one: %r" % primary.replication()
+            time.sleep(0.05)
+        yield primary, standby
+    finally:
+        for server in (standby, primary):
+            if server is not None:
+                server.stop()
