@@ -18,6 +18,8 @@ Status Failure(sqlite3* db, int rc, std::string message) {
 }  // namespace
 
 Db::~Db() {
+  begin_.reset();  // finalized before the connection closes
+  commit_.reset();
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -77,6 +79,37 @@ Status Db::Prepare(std::string_view sql, Statement* stmt) {
     return Status::Error("sqlite cannot prepare '" + std::string(sql) + "': " + LastError());
   }
   return Status::Ok();
+}
+
+Status Db::Prepare(std::string_view sql, std::unique_ptr<sql::Statement>* stmt) {
+  auto made = std::make_unique<Statement>();
+  Status s = Prepare(sql, made.get());
+  *stmt = std::move(made);
+  return s;
+}
+
+Status Db::RunKept(std::unique_ptr<Statement>& kept, const char* sql) {
+  if (!kept) {
+    kept = std::make_unique<Statement>();
+    if (Status s = Prepare(sql, kept.get()); !s.ok()) return s;
+  }
+  kept->Reset();
+  kept->Step();
+  return kept->status();
+}
+
+Status Db::Begin() { return RunKept(begin_, "BEGIN"); }
+
+Status Db::Commit() {
+  Status s = RunKept(commit_, "COMMIT");
+  if (!s.ok()) Rollback();
+  return s;
+}
+
+bool Db::Damaged() const {
+  if (db_ == nullptr) return false;
+  const int code = sqlite3_errcode(db_) & 0xff;
+  return code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
 }
 
 Statement::~Statement() {

@@ -12,10 +12,16 @@ struct BrokerOptions {
   int worker_port = 9092;                 // worker ROUTER, announced in WELCOME; 0 = any free port
   int pub_port = 9093;                    // event PUB, announced in WELCOME; 0 = any free port
   std::string dir = "titan-data/broker";  // journal (broker.db), job logs (logs/), artifacts (artifacts/)
-  int64_t max_upload_mb = 65536;          // the largest artifact a client may upload
-  int store_port = 0;                     // TitanStore to announce; 0 = none
-  std::string store_host;                 // empty: clients use the host they reached the broker with
-  int heartbeat_ms = 1000;                // worker heartbeat interval
+  // Where the journal lives: empty, the SQLite file <dir>/broker.db; a postgresql:// URI (anything libpq
+  // accepts), that PostgreSQL database (docs/operations.md, "The journal on PostgreSQL").
+  std::string journal;
+  // With a PostgreSQL journal: the lease's TTL. The broker holding the lease renews it every third of
+  // this; a second broker on the same journal waits as a standby and takes over once it expires.
+  int lease_ttl_ms = 4000;
+  int64_t max_upload_mb = 65536;  // the largest artifact a client may upload
+  int store_port = 0;             // TitanStore to announce; 0 = none
+  std::string store_host;         // empty: clients use the host they reached the broker with
+  int heartbeat_ms = 1000;        // worker heartbeat interval
   // Heartbeats a silent worker may miss before it is lost (its runs requeued). Its fencing lease, in
   // WORKER_WELCOME (broker::LeaseMs), ends before this broker or a restarted one would give its runs
   // away: a worker out of contact that long kills its runs.

@@ -6,15 +6,19 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "base/clock.h"
+#include "base/pg_db.h"
 #include "base/signal_watch.h"
 #include "broker/broker.h"
 #include "broker/broker_core.h"
+#include "broker/lease_core.h"
 #include "schemas/cpp/transport.h"
 #include "security/server_security.h"
 
@@ -248,7 +252,14 @@ bool OpenJournal(const BrokerOptions& o, Journal& journal) {
     spdlog::error("broker: cannot create data directory '{}': {}", o.dir, ec.message());
     return false;
   }
-  if (Status st = journal.Open(o.dir + "/broker.db"); !st.ok()) {
+  const Status st = pg::IsUri(o.journal) ? journal.OpenPostgres(o.journal, o.dir)
+                    : o.journal.empty()
+                        ? journal.Open(o.dir + "/broker.db")
+                        : Status::Invalid("--journal '" + pg::Redacted(o.journal) +
+                                          "' is not a postgresql:// URI; leave it out to keep "
+                                          "the journal in " +
+                                          o.dir + "/broker.db");
+  if (!st.ok()) {
     spdlog::error("broker: cannot open the journal: {}", st.message());
     return false;
   }
@@ -305,8 +316,90 @@ void AuditKeyChanges(const security::KeysChange& keys, BrokerCore& core) {
   }
 }
 
+// The lease of a PostgreSQL journal, kept by the loop: null on SQLite.
+struct LeaseKeeper {
+  Journal* journal;
+  LeaseCore lease;
+};
+
+// Waits as a standby until this broker holds the journal's lease (true), or a signal came (false, with
+// `*code` 0) or the journal failed (false, `*code` 1). Polls the lease four times per TTL.
+bool AcquireLease(LeaseKeeper& k, SignalWatch& signals, int* code) {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  const std::string holder = std::string(host) + ":" + std::to_string(getpid());
+  int64_t waiting_for = -1;
+  for (;;) {
+    const int64_t sent = MonoMs();
+    Journal::Lease got;
+    if (Status st = k.journal->AcquireLease(holder, k.lease.ttl_ms(), &got); !st.ok()) {
+      spdlog::error("broker: cannot take the journal's lease: {}", st.message());
+      *code = 1;
+      return false;
+    }
+    if (got.acquired) {
+      k.lease.Acquired(got.epoch, sent);
+      spdlog::info("broker: holds the journal's lease (epoch {}, TTL {} ms)", got.epoch, k.lease.ttl_ms());
+      return true;
+    }
+    if (waiting_for != got.epoch) {
+      spdlog::info(
+          "broker: standby: the journal's lease is held by {} (epoch {}, {} ms left); taking over once "
+          "it is not renewed",
+          got.holder, got.epoch, got.expires_in_ms);
+      waiting_for = got.epoch;
+    }
+    zmq::pollitem_t items[1] = {signals.PollItem()};
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(k.lease.PollEveryMs()));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      spdlog::info("broker: signal {} received while standby; stopping", signals.Take());
+      *code = 0;
+      return false;
+    }
+  }
+}
+
+bool Expired(const LeaseKeeper& k) {
+  spdlog::critical(
+      "broker: the journal's lease (epoch {}) was not renewed within its TTL less a margin; "
+      "stopping",
+      k.lease.epoch());
+  return false;
+}
+
+// Renews the lease when due. False: the broker must stop acknowledging now (logged): another broker took
+// the lease, or renewals failed for longer than the lease is surely ours.
+// Renewals run between turns, outside the journal's transaction (one still open waits for the next).
+bool KeepLease(LeaseKeeper& k) {
+  if (!k.lease.RenewDue(MonoMs()) || k.journal->dirty())
+    return k.lease.MayAcknowledge(MonoMs()) || Expired(k);
+  const int64_t sent = MonoMs();
+  bool held = false;
+  const Status st = k.journal->RenewLease(k.lease.epoch(), k.lease.ttl_ms(), &held);
+  if (st.ok() && held) {
+    k.lease.Renewed(sent);
+    return true;
+  }
+  if (st.ok()) {
+    spdlog::critical("broker: lost the journal's lease (epoch {}): another broker took over; stopping",
+                     k.lease.epoch());
+    return false;
+  }
+  if (k.lease.MayAcknowledge(MonoMs())) {
+    spdlog::warn("broker: cannot renew the journal's lease ({}); retrying", st.message());
+    return true;
+  }
+  spdlog::critical("broker: cannot renew the journal's lease ({}) and it may have expired; stopping",
+                   st.message());
+  return false;
+}
+
 // Polls until a signal (0) or a failure (1); returns the exit code.
-int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms) {
+int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms, LeaseKeeper* lease) {
   Backlog backlog;
   // The event PUB socket never reports POLLIN; polling it lets libzmq run its commands, so that the
   // subscriptions of a revoked principal close when ServerSecurity rebinds it.
@@ -318,8 +411,10 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms) 
   for (;;) {
     // Deadlines are monotonic. With a backlog, come back soon to retry it (the worker is draining its
     // queue meanwhile).
-    const int64_t wait = s.security->PollTimeout(
-        std::clamp<int64_t>(core.NextDeadline() - MonoMs(), 0, backlog.empty() ? 1000 : 1));
+    int64_t next = core.NextDeadline();
+    if (lease != nullptr) next = std::min(next, lease->lease.NextRenewal());
+    const int64_t wait =
+        s.security->PollTimeout(std::clamp<int64_t>(next - MonoMs(), 0, backlog.empty() ? 1000 : 1));
     try {
       zmq::poll(items, n, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
@@ -331,6 +426,9 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms) 
       spdlog::info("broker: signal {} received; stopping", signals.Take());
       break;
     }
+    // A leader that may have lost its lease acknowledges nothing more: it stops (a supervisor restarts it
+    // as a standby). A turn it began in time and that outlives the lease fails at its commit (the fence).
+    if (lease != nullptr && !KeepLease(*lease)) return 1;
     // Admit (or refuse) new connections before reading requests. Key changes go to the audit log. What a
     // revoked principal holds is closed: its workers now, its event subscriptions once the turn's events
     // are sent; its other connections get FORBIDDEN per request.
@@ -356,6 +454,13 @@ int RunBroker(const BrokerOptions& o) {
   SignalWatch signals;
   Journal journal;
   if (!OpenJournal(o, journal)) return 1;
+  // On PostgreSQL, brokers share the journal through its lease: wait as a standby until this one holds
+  // it, then start from the journal as any restart does.
+  std::optional<LeaseKeeper> lease;
+  if (journal.postgres()) {
+    lease.emplace(LeaseKeeper{&journal, LeaseCore(o.lease_ttl_ms)});
+    if (int code = 0; !AcquireLease(*lease, signals, &code)) return code;
+  }
   LogStore logs(o.dir + "/logs");
   Sockets s;
   const security::SecurityOptions secure{.keys_dir = o.keys_dir.empty() ? o.dir + "/keys" : o.keys_dir,
@@ -380,21 +485,21 @@ int RunBroker(const BrokerOptions& o) {
   }
   BrokerCore core(config, &journal, &logs, artifacts.value().get());
   if (Status st = core.Recover(Now()); !st.ok()) {
-    spdlog::error("broker: cannot start from the journal {}/broker.db: {}", o.dir, st.message());
+    spdlog::error("broker: cannot start from the journal {}: {}", journal.path(), st.message());
     return 1;
   }
   core.CheckSpace(Now());  // on a full disk: read-only from the start
   s.security->RetainJobCredentials(core.RunningJobIds());
   s.security->SaveJobCredentials();
-  spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}/broker.db",
-               o.bind, port, config.worker_port, config.pub_port, o.dir);
+  spdlog::info("broker: clients on {}:{}, workers on port {}, events on port {}, journal {}", o.bind, port,
+               config.worker_port, config.pub_port, journal.path());
   if (!wire::ArrivingMessagesBounded())
     spdlog::warn(
         "{}: built with TITAN_BOUNDED_LIBZMQ=OFF: a peer can make it hold a message of any number of "
         "frames before it is refused (docs/protocol.md, section 7)",
         "broker");
   AnnounceReady("broker", "tcp://" + o.bind + ":" + std::to_string(port));
-  return Serve(s, core, signals, config.heartbeat_ms);
+  return Serve(s, core, signals, config.heartbeat_ms, lease ? &*lease : nullptr);
 }
 
 }  // namespace titan::broker

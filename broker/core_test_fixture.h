@@ -1,10 +1,17 @@
-// BrokerCoreTest: a BrokerCore on a real journal in a temp dir, driven by hand with a fake clock.
+// BrokerCoreTest: a BrokerCore on a real journal in a temp dir, driven by hand with a fake clock. With
+// TITAN_TEST_JOURNAL=postgresql in the environment the journal is a database of its own on a real
+// PostgreSQL server (base/pg_test_server.h) instead: ctest runs the core's tests both ways.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
+#include "base/pg_db.h"
+#include "base/pg_test_server.h"
+#include "base/sqlite_db.h"
 #include "base/test_dir.h"
 #include "broker/broker_core.h"
 
@@ -51,15 +58,31 @@ struct JobArgs {
   int64_t max_wait_s = 0;  // 0: the default
 };
 
+// Whether the tests' journals are on PostgreSQL (TITAN_TEST_JOURNAL=postgresql).
+inline bool JournalOnPostgres() {
+  const char* v = std::getenv("TITAN_TEST_JOURNAL");
+  return v != nullptr && std::strcmp(v, "postgresql") == 0;
+}
+
 class BrokerCoreTest : public ::testing::Test {
  protected:
-  void SetUp() override { Open(); }
+  void SetUp() override {
+    if (JournalOnPostgres()) {
+      std::string why;
+      testing::PostgresServer* server = testing::PostgresServer::Shared(&why);
+      if (server == nullptr && testing::PostgresServer::BinDir().empty()) GTEST_SKIP() << why;
+      ASSERT_NE(server, nullptr) << why;
+      journal_uri_ = server->NewDatabase();
+      ASSERT_FALSE(journal_uri_.empty()) << "CREATE DATABASE failed";
+    }
+    Open();
+  }
 
   // Opens the journal and recovers a core from it, as a broker start does; the first error.
   Status Start() {
     core_.reset();
     journal_ = std::make_unique<Journal>();
-    if (Status s = journal_->Open(dir_.File("broker.db")); !s.ok()) return s;
+    if (Status s = OpenJournal(*journal_); !s.ok()) return s;
     logs_ = std::make_unique<LogStore>(dir_.File("logs"));
     auto artifacts = ArtifactService::Open(dir_.File("artifacts"), ArtifactLimits{});
     if (!artifacts.ok()) return artifacts.status();
@@ -71,6 +94,25 @@ class BrokerCoreTest : public ::testing::Test {
   void Open() {
     const Status s = Start();
     ASSERT_TRUE(s.ok()) << s.message();
+  }
+
+  // Opens `journal` on the test's journal (the SQLite file, or the PostgreSQL database).
+  Status OpenJournal(Journal& journal) {
+    return journal_uri_.empty() ? journal.Open(dir_.File("broker.db"))
+                                : journal.OpenPostgres(journal_uri_, dir_.path());
+  }
+
+  // A connection of its own to the journal (the SQLite file or the PostgreSQL database): what it holds is
+  // what was committed, what a restart would find.
+  std::unique_ptr<sql::Db> CommittedJournal() {
+    if (!journal_uri_.empty()) {
+      Result<std::unique_ptr<pg::Db>> db = pg::Db::Connect(journal_uri_);
+      EXPECT_TRUE(db.ok()) << db.message();
+      return db.ok() ? std::move(db).value() : nullptr;
+    }
+    auto db = std::make_unique<sqlite::Db>();
+    EXPECT_TRUE(db->Open(dir_.File("broker.db"), true).ok());
+    return db;
   }
 
   // The broker stops (as after kill -9: only what was committed survives) and starts again.
@@ -198,6 +240,7 @@ class BrokerCoreTest : public ::testing::Test {
     return c;
   }();
   testing::TempDir dir_;
+  std::string journal_uri_;  // the PostgreSQL database of the journal; empty: SQLite, dir_/broker.db
   FakeClock now_;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<LogStore> logs_;

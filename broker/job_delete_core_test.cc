@@ -35,13 +35,13 @@ class JobDeleteTest : public BrokerCoreTest {
     return info.ok() && info->found;
   }
 
-  // Rows of the committed journal: jobs with this id, and DAG rows.
-  int64_t JournalRows(const std::string& sql) {
-    sqlite::Db db;
-    EXPECT_TRUE(db.Open(dir_.File("broker.db"), true).ok());
-    sqlite::Statement st;
-    EXPECT_TRUE(db.Prepare(sql, &st).ok());
-    return st.Step() ? st.ColumnInt(0) : -1;
+  // Rows of the committed journal: jobs with this id (?1, when given), and DAG rows.
+  int64_t JournalRows(const std::string& sql, const std::string& id = "") {
+    std::unique_ptr<sql::Db> db = CommittedJournal();
+    std::unique_ptr<sql::Statement> st;
+    EXPECT_TRUE(db->Prepare(sql, &st).ok());
+    if (!id.empty()) st->Bind(1, id);
+    return st->Step() ? st->ColumnInt(0) : -1;
   }
 };
 
@@ -49,12 +49,12 @@ TEST_F(JobDeleteTest, AFinishedJobGoesWithEveryRunItsLogsAndItsCountsAndStaysGon
   RunJob("report", "first\n");
   RunJob("report", "second\n");  // the id reused: run 2
   RunJob("other", "kept\n");
-  ASSERT_EQ(2, JournalRows("SELECT count(*) FROM jobs WHERE CAST(id AS TEXT) = 'report'"));
+  ASSERT_EQ(2, JournalRows("SELECT count(*) FROM jobs WHERE id = ?1", "report"));
   const int64_t dags = JournalRows("SELECT count(*) FROM dags");
 
   EXPECT_EQ("OK", Delete("report"));
   EXPECT_FALSE(Found("report"));
-  EXPECT_EQ(0, JournalRows("SELECT count(*) FROM jobs WHERE CAST(id AS TEXT) = 'report'"));
+  EXPECT_EQ(0, JournalRows("SELECT count(*) FROM jobs WHERE id = ?1", "report"));
   EXPECT_EQ(dags - 2, JournalRows("SELECT count(*) FROM dags"));
   EXPECT_FALSE(std::filesystem::exists(dir_.File("logs") + "/" + LogName("report", 1)));
   EXPECT_FALSE(std::filesystem::exists(dir_.File("logs") + "/" + LogName("report", 2)));
@@ -86,7 +86,7 @@ TEST_F(JobDeleteTest, AJobThatLeftMemoryIsDeletedFromTheJournal) {
   ASSERT_TRUE(Found("old"));
   EXPECT_EQ("OK", Delete("old"));
   EXPECT_FALSE(Found("old"));
-  EXPECT_EQ(0, JournalRows("SELECT count(*) FROM jobs WHERE CAST(id AS TEXT) = 'old'"));
+  EXPECT_EQ(0, JournalRows("SELECT count(*) FROM jobs WHERE id = ?1", "old"));
 }
 
 TEST_F(JobDeleteTest, ALiveJobIsRefusedWithHowToStopIt) {

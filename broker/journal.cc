@@ -1,9 +1,12 @@
-// SQLite tables behind the broker journal: the schema, its upgrades, and the writes of a turn.
-// Reading them back is journal_load.cc.
+// SQLite tables behind the broker journal: the schema, its upgrades, and the writes of a turn (both
+// backends: PostgreSQL's schema is journal_pg.cc). Reading them back is journal_load.cc.
 #include "broker/journal.h"
 
 #include <algorithm>
 #include <filesystem>
+
+#include "base/pg_db.h"
+#include "base/sqlite_db.h"
 
 namespace titan::broker {
 namespace {
@@ -139,20 +142,40 @@ std::string SpecBytes(const Job& j, const security::SecretBox* box) {
 
 Status Journal::Open(const std::string& path) {
   path_ = path;
-  secrets_path_ = (std::filesystem::path(path).parent_path() / "secrets.key").string();
+  dir_ = std::filesystem::path(path).parent_path().string();
+  secrets_path_ = (std::filesystem::path(dir_) / "secrets.key").string();
   box_.reset();
-  Status s = db_.Open(path, /*durable=*/true);
+  audit_ = security::AuditLog();
+  auto db = std::make_unique<sqlite::Db>();
+  Status s = db->Open(path, /*durable=*/true);
+  db_ = std::move(db);
   if (!s.ok()) return Damaged(s);
   if (s = Migrate(); !s.ok()) return Damaged(s);
-  if (s = db_.Exec(kTruncatedLogs); !s.ok()) return Damaged(s);
-  if (s = db_.Exec(kJobUsage); !s.ok()) return Damaged(s);
+  if (s = db_->Exec(kTruncatedLogs); !s.ok()) return Damaged(s);
+  if (s = db_->Exec(kJobUsage); !s.ok()) return Damaged(s);
+  return PrepareAll();
+}
+
+Status Journal::OpenPostgres(const std::string& uri, const std::string& dir) {
+  path_ = pg::Redacted(uri);
+  dir_ = dir;
+  secrets_path_ = (std::filesystem::path(dir_) / "secrets.key").string();
+  box_.reset();
+  audit_ = security::AuditLog();
+  Result<std::unique_ptr<pg::Db>> db = pg::Db::Connect(uri);
+  if (!db.ok()) return db.status();
+  db_ = std::move(db).value();
+  if (Status s = MigratePostgres(); !s.ok()) return s;
+  return PrepareAll();
+}
+
+Status Journal::PrepareAll() {
+  // The upserts are in the syntax both SQLite and PostgreSQL accept.
   struct {
-    sqlite::Statement* stmt;
+    std::unique_ptr<sql::Statement>* stmt;
     const char* sql;
   } const statements[] = {
-      {&begin_, "BEGIN"},
-      {&commit_, "COMMIT"},
-      {&insert_file_, "INSERT OR IGNORE INTO files(hash, name, content) VALUES(?1, ?2, ?3)"},
+      {&insert_file_, "INSERT INTO files(hash, name, content) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING"},
       {&insert_job_,
        "INSERT INTO jobs VALUES(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"},
       {&update_job_,
@@ -168,23 +191,25 @@ Status Journal::Open(const std::string& path) {
       {&put_volume_,
        "INSERT INTO volumes VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET info = excluded.info"},
       {&delete_volume_, "DELETE FROM volumes WHERE name = ?1"},
-      {&mark_truncated_, "INSERT OR IGNORE INTO truncated_logs(seq) VALUES(?1)"},
-      {&put_usage_, "INSERT OR REPLACE INTO job_usage(seq, usage) VALUES(?1, ?2)"},
+      {&mark_truncated_, "INSERT INTO truncated_logs(seq) VALUES(?1) ON CONFLICT DO NOTHING"},
+      {&put_usage_,
+       "INSERT INTO job_usage(seq, usage) VALUES(?1, ?2) ON CONFLICT(seq) DO UPDATE SET usage = "
+       "excluded.usage"},
   };
   for (const auto& st : statements) {
-    if (s = db_.Prepare(st.sql, st.stmt); !s.ok()) return s;
+    if (Status s = db_->Prepare(st.sql, st.stmt); !s.ok()) return s;
   }
-  if (s = PrepareFinds(); !s.ok()) return s;
-  return audit_.Open(&db_);
+  if (Status s = PrepareFinds(); !s.ok()) return s;
+  return audit_.Open(db_.get());
 }
 
 Status Journal::QueryInt(const char* sql, int64_t* out) {
   // The statement is finished (destroyed) on return, so it does not hold the file open for reading
   // while an upgrade writes.
-  sqlite::Statement st;
-  if (Status s = db_.Prepare(sql, &st); !s.ok()) return s;
-  *out = st.Step() ? st.ColumnInt(0) : 0;
-  return st.status();
+  std::unique_ptr<sql::Statement> st;
+  if (Status s = db_->Prepare(sql, &st); !s.ok()) return s;
+  *out = st->Step() ? st->ColumnInt(0) : 0;
+  return st->status();
 }
 
 Status Journal::Migrate() {
@@ -195,7 +220,7 @@ Status Journal::Migrate() {
                          ", newer than this broker's " + std::to_string(kSchemaVersion) +
                          "; run the titan version that wrote it");
   }
-  if (have == kSchemaVersion) return db_.Exec(std::string(kSchema) + Indexes());
+  if (have == kSchemaVersion) return db_->Exec(std::string(kSchema) + Indexes());
   std::string upgrade;
   if (have == 2 || have == 3) {
     upgrade = std::string("BEGIN IMMEDIATE;\n") + (have == 2 ? kUpgradeVersion2 : "") + kUpgradeVersion3;
@@ -205,12 +230,12 @@ Status Journal::Migrate() {
         !s.ok()) {
       return s;
     }
-    if (tables == 0) return db_.Exec(std::string(kSchema) + Indexes() + SetVersion());
+    if (tables == 0) return db_->Exec(std::string(kSchema) + Indexes() + SetVersion());
     upgrade = std::string(kRenameVersion1) + kSchema + kCopyVersion1;
   }
   upgrade += Indexes() + kFillRuns + SetVersion() + "COMMIT;";
-  if (Status s = db_.Exec(upgrade); !s.ok()) {
-    db_.Rollback();
+  if (Status s = db_->Exec(upgrade); !s.ok()) {
+    db_->Rollback();
     return Status::Error("cannot upgrade the journal from schema version " + std::to_string(have) + " to " +
                          std::to_string(kSchemaVersion) + ": " + s.message());
   }
@@ -219,60 +244,54 @@ Status Journal::Migrate() {
 
 Status Journal::BeginIfNeeded() {
   if (in_txn_) return Status::Ok();
-  begin_.Reset();
-  begin_.Step();
-  in_txn_ = begin_.status().ok();
-  return begin_.status();
+  const Status s = db_->Begin();
+  in_txn_ = s.ok();
+  return s;
 }
 
 Status Journal::Commit() {
   if (!in_txn_) return Status::Ok();
-  commit_.Reset();
-  commit_.Step();
-  if (!commit_.status().ok()) {
-    db_.Rollback();
-  }
+  const Status s = db_->Commit();  // a failed commit is rolled back
   in_txn_ = false;
-  return commit_.status();
+  return s;
 }
 
 void Journal::Rollback() {
-  db_.Rollback();
+  db_->Rollback();
   in_txn_ = false;
 }
 
 Status Journal::ProbeSpace() {
   if (in_txn_) return Status(Status::Code::kInternal, "the journal's space probe ran inside a turn");
-  return db_.ProbeWrite(kProbeBytes);
+  return db_->ProbeWrite(kProbeBytes);
 }
 
 Status Journal::SetFullForTesting(bool full) {
+  if (postgres()) return Status::Error("a full disk can only be simulated on an SQLite journal");
   // SQLite keeps the limit at least the current size: 1 means "as large as it is".
-  return db_.Exec(full ? "PRAGMA max_page_count = 1" : "PRAGMA max_page_count = 1073741823");
+  return db_->Exec(full ? "PRAGMA max_page_count = 1" : "PRAGMA max_page_count = 1073741823");
 }
-
-std::string Journal::dir() const { return std::filesystem::path(path_).parent_path().string(); }
 
 Status Journal::MarkLogTruncated(const Job& j) {
   if (!j.log_truncated) return Status::Ok();
-  mark_truncated_.Reset();
-  mark_truncated_.Bind(1, j.seq).Step();
-  return mark_truncated_.status();
+  mark_truncated_->Reset();
+  mark_truncated_->Bind(1, j.seq).Step();
+  return mark_truncated_->status();
 }
 
 Status Journal::PutUsage(const Job& j) {
   if (!j.usage) return Status::Ok();
   std::string bytes;
   wire::EncodeMsgpack(j.usage->ToDatum(), &bytes);
-  put_usage_.Reset();
-  put_usage_.Bind(1, j.seq).Bind(2, bytes).Step();
-  return put_usage_.status();
+  put_usage_->Reset();
+  put_usage_->Bind(1, j.seq).Bind(2, bytes).Step();
+  return put_usage_->status();
 }
 
 Status Journal::InsertFile(const std::string& hash, const std::string& name, const std::string& content) {
-  insert_file_.Reset();
-  insert_file_.Bind(1, hash).Bind(2, name).Bind(3, content).Step();
-  return insert_file_.status();
+  insert_file_->Reset();
+  insert_file_->Bind(1, hash).Bind(2, name).Bind(3, content).Step();
+  return insert_file_->status();
 }
 
 Result<const security::SecretBox*> Journal::Box(bool create) {
@@ -291,36 +310,36 @@ Status Journal::InsertJob(const Job& j) {
     if (!made.ok()) return made.status().Within("cannot seal job '" + j.id + "''s secret_env");
     box = made.value();
   }
-  insert_job_.Reset();
-  insert_job_.Bind(1, j.id).Bind(2, j.seq).Bind(3, SpecBytes(j, box)).Bind(4, j.file_hash).Bind(5, j.dag);
-  insert_job_.Bind(6, std::string_view(StateName(j.state))).Bind(7, j.attempt).Bind(8, j.worker);
-  if (j.exit_code) insert_job_.Bind(9, *j.exit_code);
-  insert_job_.Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);
-  insert_job_.Bind(14, j.lost).Bind(15, j.decided_by).Bind(16, j.run).Bind(17, j.first_attempt).Step();
-  if (!insert_job_.status().ok()) return insert_job_.status();
+  insert_job_->Reset();
+  insert_job_->Bind(1, j.id).Bind(2, j.seq).Bind(3, SpecBytes(j, box)).Bind(4, j.file_hash).Bind(5, j.dag);
+  insert_job_->Bind(6, std::string_view(StateName(j.state))).Bind(7, j.attempt).Bind(8, j.worker);
+  if (j.exit_code) insert_job_->Bind(9, *j.exit_code);
+  insert_job_->Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);
+  insert_job_->Bind(14, j.lost).Bind(15, j.decided_by).Bind(16, j.run).Bind(17, j.first_attempt).Step();
+  if (!insert_job_->status().ok()) return insert_job_->status();
   if (Status s = PutUsage(j); !s.ok()) return s;
   return MarkLogTruncated(j);
 }
 
 Status Journal::UpdateJob(const Job& j) {
-  update_job_.Reset();
-  update_job_.Bind(1, j.seq)
+  update_job_->Reset();
+  update_job_->Bind(1, j.seq)
       .Bind(2, std::string_view(StateName(j.state)))
       .Bind(3, j.attempt)
       .Bind(4, j.worker);
-  if (j.exit_code) update_job_.Bind(5, *j.exit_code);
-  update_job_.Bind(6, j.reason).Bind(7, j.started_ms).Bind(8, j.finished_ms).Bind(9, j.lost);
-  update_job_.Bind(10, j.decided_by).Step();
-  if (!update_job_.status().ok()) return update_job_.status();
+  if (j.exit_code) update_job_->Bind(5, *j.exit_code);
+  update_job_->Bind(6, j.reason).Bind(7, j.started_ms).Bind(8, j.finished_ms).Bind(9, j.lost);
+  update_job_->Bind(10, j.decided_by).Step();
+  if (!update_job_->status().ok()) return update_job_->status();
   if (Status s = PutUsage(j); !s.ok()) return s;
   return MarkLogTruncated(j);
 }
 
 Status Journal::InsertDag(const Dag& d) {
-  insert_dag_.Reset();
-  insert_dag_.Bind(1, d.id).Bind(2, d.name).Bind(3, d.agent_run_id).Bind(4, d.submitted_ms);
-  insert_dag_.Bind(5, IdsBytes(d.job_ids)).Bind(6, RunsBytes(d.job_runs)).Step();
-  return insert_dag_.status();
+  insert_dag_->Reset();
+  insert_dag_->Bind(1, d.id).Bind(2, d.name).Bind(3, d.agent_run_id).Bind(4, d.submitted_ms);
+  insert_dag_->Bind(5, IdsBytes(d.job_ids)).Bind(6, RunsBytes(d.job_runs)).Step();
+  return insert_dag_->status();
 }
 
 Status Journal::PutSchedule(const std::string& name, const std::string& definition, int64_t last_ms,
@@ -331,27 +350,27 @@ Status Journal::PutSchedule(const std::string& name, const std::string& definiti
     if (!box.ok()) return box.status().Within("cannot seal schedule '" + name + "''s secret_env");
     sealed = box.value()->Seal(definition);
   }
-  put_schedule_.Reset();
-  put_schedule_.Bind(1, name).Bind(2, secret ? sealed : definition).Bind(3, last_ms).Step();
-  return put_schedule_.status();
+  put_schedule_->Reset();
+  put_schedule_->Bind(1, name).Bind(2, secret ? sealed : definition).Bind(3, last_ms).Step();
+  return put_schedule_->status();
 }
 
 Status Journal::DeleteSchedule(const std::string& name) {
-  delete_schedule_.Reset();
-  delete_schedule_.Bind(1, name).Step();
-  return delete_schedule_.status();
+  delete_schedule_->Reset();
+  delete_schedule_->Bind(1, name).Step();
+  return delete_schedule_->status();
 }
 
 Status Journal::PutVolume(const std::string& name, const std::string& info) {
-  put_volume_.Reset();
-  put_volume_.Bind(1, name).Bind(2, info).Step();
-  return put_volume_.status();
+  put_volume_->Reset();
+  put_volume_->Bind(1, name).Bind(2, info).Step();
+  return put_volume_->status();
 }
 
 Status Journal::DeleteVolume(const std::string& name) {
-  delete_volume_.Reset();
-  delete_volume_.Bind(1, name).Step();
-  return delete_volume_.status();
+  delete_volume_->Reset();
+  delete_volume_->Bind(1, name).Step();
+  return delete_volume_->status();
 }
 
 }  // namespace titan::broker

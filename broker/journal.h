@@ -1,15 +1,19 @@
-// Journal: the broker's durable state in SQLite (WAL, synchronous=FULL). Every accepted job, each
-// of its transitions, the files jobs run and the audit log's rows are written inside the transaction of
-// the current loop turn; Commit makes the turn durable before any reply or dispatch leaves the broker.
+// Journal: the broker's durable state, in SQLite (a file in the data directory: WAL, synchronous=FULL;
+// the default) or in PostgreSQL (a server named by a postgresql:// URI: `titan broker --journal`). Both
+// go through base/sql_db.h, so the journal's rows and what they mean are written once: only the schema
+// (and its upgrades) is each backend's own. Every accepted job, each of its transitions, the files jobs
+// run and the audit log's rows are written inside the transaction of the current loop turn; Commit makes
+// the turn durable before any reply or dispatch leaves the broker.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "base/sqlite_db.h"
+#include "base/sql_db.h"
 #include "broker/job.h"
 #include "security/audit_log.h"
 #include "security/secret_box.h"
@@ -27,16 +31,21 @@ inline constexpr const char* kLiveJobSql =
   "id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms, started_ms, " \
   "finished_ms, lost, exit_code IS NULL, decided_by, run, first_attempt, "                               \
   "seq IN (SELECT seq FROM truncated_logs), "                                                            \
-  "coalesce((SELECT usage FROM job_usage WHERE job_usage.seq = jobs.seq), x'')"
+  "coalesce((SELECT usage FROM job_usage WHERE job_usage.seq = jobs.seq), '')"
 #define TITAN_DAG_COLUMNS "id, name, agent_run_id, submitted_ms, job_ids, job_runs, seq"
 
 // A job's secret_env is sealed (security::SecretBox) before it is written: its spec row holds
 // "sealed_secret_env" in place of "secret_env", and a schedule whose jobs have secrets is sealed whole.
-// The key is `secrets.key` beside the journal file, made with the first secret; without it those rows
-// cannot be read back.
+// The key is `secrets.key` in the broker's data directory (beside the SQLite file), made with the first
+// secret; without it those rows cannot be read back. A PostgreSQL journal keeps its key there too, never
+// in the database: every broker that opens that journal needs a copy of the file.
 class Journal {
  public:
+  // The SQLite journal at `path` (created when missing).
   Status Open(const std::string& path);
+  // The journal in the PostgreSQL database `uri` names (its tables created or upgraded); `dir` is the
+  // broker's data directory (secrets.key, and what dir() answers).
+  Status OpenPostgres(const std::string& uri, const std::string& dir);
 
   // Opens the turn's transaction if none is open. Writes below require an open transaction.
   Status BeginIfNeeded();
@@ -49,11 +58,13 @@ class Journal {
   // Whether the journal can make a write durable again (the disk had been full): one small committed
   // transaction of its own (sqlite::Db::ProbeWrite). Call between turns, with no transaction open.
   Status ProbeSpace();
-  // The folder the journal (and the broker's other files) live in, and the journal file.
-  std::string dir() const;
+  // The folder the journal (SQLite) and the broker's other files live in, and the journal file (or the
+  // PostgreSQL URI, without its password).
+  std::string dir() const { return dir_; }
   const std::string& path() const { return path_; }
-  // Tests of a full disk without filling one: `full`, the file may not grow past its size now, and a
-  // write that would fails as on a full disk (SQLITE_FULL, IsOutOfSpace); !full lifts that.
+  bool postgres() const { return db_ && db_->dialect() == sql::Dialect::kPostgres; }
+  // Tests of a full disk without filling one (SQLite only): `full`, the file may not grow past its size
+  // now, and a write that would fails as on a full disk (SQLITE_FULL, IsOutOfSpace); !full lifts that.
   Status SetFullForTesting(bool full);
 
   Status InsertFile(const std::string& hash, const std::string& name, const std::string& content);
@@ -125,9 +136,29 @@ class Journal {
   // The number of jobs rows in each state (JobState order), for the counters STATS reports.
   Status CountStates(int64_t (&counts)[kStateCount]);
 
+  // The lease of a PostgreSQL journal (journal_pg.cc; errors on SQLite): one row, its epoch bumped by
+  // each broker that takes it, its expiry set from the database's clock. Call outside any transaction.
+  struct Lease {
+    bool acquired = false;      // AcquireLease: this broker holds it now, with `epoch`
+    int64_t epoch = 0;          // the epoch that holds it
+    std::string holder;         // who holds it ("host:pid")
+    int64_t expires_in_ms = 0;  // from the database's now(); 0 once expired
+  };
+  // Takes the lease for `holder` when it has expired (or was never taken), for `ttl_ms`; otherwise
+  // says who holds it. A taken lease fences the journal: from now on every transaction begins by
+  // checking (SELECT ... FOR SHARE) that the lease still has this epoch, so a commit after another
+  // broker took over fails, and its turn is recorded in lease_turns (the epoch's turns, last at).
+  Status AcquireLease(const std::string& holder, int64_t ttl_ms, Lease* out);
+  // Extends the lease of `epoch` to the database's now() + ttl_ms; *held false: another broker took it.
+  Status RenewLease(int64_t epoch, int64_t ttl_ms, bool* held);
+
  private:
   // Brings the file to the current schema version (creating it, or upgrading version 1 in place).
   Status Migrate();
+  // The same for a PostgreSQL database (journal_pg.cc): schema_version says which version it holds.
+  Status MigratePostgres();
+  // The statements of the turn's writes (journal.cc) and of journal_find.cc, then the audit log's.
+  Status PrepareAll();
   Status QueryInt(const char* sql, int64_t* out);  // the first column of the first row
   Status PrepareFinds();                           // the statements of journal_find.cc
   Status MarkLogTruncated(const Job& job);         // when job.log_truncated: its row in truncated_logs
@@ -145,7 +176,7 @@ class Journal {
   Result<const security::SecretBox*> Box(bool create);
   Status ReadSpec(std::string_view blob, Job* j);
   Status UnsealSecretEnv(const wire::Map& spec, Job* j);
-  Result<Job> ReadJob(sqlite::Statement& row);
+  Result<Job> ReadJob(sql::Statement& row);
   // The first and last seq of the submission (the run of equal `dag` around it) that row `seq` is in.
   Status SubmissionOf(int64_t seq, int64_t* first, int64_t* last);
   // Seq ranges Load(recent) reads: submissions of live jobs older than the newest `recent` jobs, then
@@ -155,22 +186,23 @@ class Journal {
                       std::set<std::string>* dags);
   // Visits each row of `rows` (TITAN_JOB_COLUMNS / TITAN_DAG_COLUMNS); `dags` collects the jobs' DAG
   // ids, `only` limits the DAGs visited to those.
-  Status LoadJobRows(const Visitor& visit, bool salvage, LoadReport* report, sqlite::Statement& rows,
+  Status LoadJobRows(const Visitor& visit, bool salvage, LoadReport* report, sql::Statement& rows,
                      std::set<std::string>* dags);
-  Status LoadDagRows(const Visitor& visit, bool salvage, LoadReport* report, sqlite::Statement& rows,
+  Status LoadDagRows(const Visitor& visit, bool salvage, LoadReport* report, sql::Statement& rows,
                      const std::set<std::string>* only);
   // The DAG row of the submission that job row `seq` is in, visited (an old live submission).
   Status LoadDagById(const Visitor& visit, bool salvage, LoadReport* report, int64_t seq);
   // The seq of the DAG row of job row `job_seq`'s submission (0 when there is none: every DAG row).
   Status DagSeqOfJob(int64_t job_seq, int64_t* dag_seq);
-  static Result<Dag> ReadDag(sqlite::Statement& row);
+  static Result<Dag> ReadDag(sql::Statement& row);
 
   std::string path_;
-  std::string secrets_path_;  // secrets.key beside path_
+  std::string dir_;
+  std::string secrets_path_;  // secrets.key in dir_
   std::optional<security::SecretBox> box_;
 
-  sqlite::Db db_;
-  sqlite::Statement begin_, commit_, insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
+  std::unique_ptr<sql::Db> db_;
+  std::unique_ptr<sql::Statement> insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
       delete_schedule_, find_latest_, find_run_, find_dag_, scan_jobs_, delete_job_, delete_dag_,
       mark_truncated_, delete_truncated_, put_usage_, delete_usage_, put_volume_, delete_volume_;
   security::AuditLog audit_;  // after db_: its statements are finalized before the connection closes

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/sqlite_db.h"
 #include "broker/core_test_fixture.h"
 
 namespace titan::broker {

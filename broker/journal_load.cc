@@ -1,5 +1,6 @@
 // Reading the broker journal back. A row that cannot be read is reported (or, with salvage, skipped
-// and logged), never replaced by defaults; a file SQLite cannot read is reported as damaged.
+// and logged), never replaced by defaults; a file SQLite cannot read is reported as damaged. The same
+// SQL reads both backends (base/sql_db.h).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -80,7 +81,7 @@ Status Journal::ReadSpec(std::string_view blob, Job* j) {
 }
 
 // One jobs row, its spec decoded and applied. The error is what is wrong with the row.
-Result<Job> Journal::ReadJob(sqlite::Statement& row) {
+Result<Job> Journal::ReadJob(sql::Statement& row) {
   Job j;
   j.id = std::string(row.ColumnBlob(0));
   j.seq = row.ColumnInt(1);
@@ -132,7 +133,7 @@ bool ReadList(std::string_view blob, Read read, std::vector<T>* out, std::string
 
 }  // namespace
 
-Result<Dag> Journal::ReadDag(sqlite::Statement& row) {
+Result<Dag> Journal::ReadDag(sql::Statement& row) {
   Dag d{std::string(row.ColumnBlob(0)),
         std::string(row.ColumnBlob(1)),
         std::string(row.ColumnBlob(2)),
@@ -177,9 +178,7 @@ Status Journal::Corrupt(const std::string& row, const std::string& problem, bool
 }
 
 Status Journal::Damaged(Status s) {
-  if (s.ok() || db_.raw() == nullptr) return s;
-  const int code = sqlite3_errcode(db_.raw()) & 0xff;
-  if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) return s;
+  if (s.ok() || db_ == nullptr || !db_->Damaged()) return s;
   return Status(Status::Code::kInternal,
                 "the journal " + path_ + " is damaged (" + s.message() +
                     "): SQLite cannot read it, so --salvage cannot either. Move it aside to start with an "
@@ -213,36 +212,36 @@ Status Journal::Load(const Visitor& visit, bool salvage, LoadReport* report, int
     if (Status s = LoadDagById(visit, salvage, report, ranges[i].first); !s.ok()) return s;
   }
   if (Status s = DagSeqOfJob(ranges.back().first, &from); !s.ok()) return Damaged(s);
-  sqlite::Statement rows;
-  if (Status s = db_.Prepare(kSelectDagsFrom, &rows); !s.ok()) return Damaged(s);
-  rows.Bind(1, from);
-  if (Status s = LoadDagRows(visit, salvage, report, rows, &dags); !s.ok()) return s;
+  std::unique_ptr<sql::Statement> rows;
+  if (Status s = db_->Prepare(kSelectDagsFrom, &rows); !s.ok()) return Damaged(s);
+  rows->Bind(1, from);
+  if (Status s = LoadDagRows(visit, salvage, report, *rows, &dags); !s.ok()) return s;
   if (Status s = LoadSchedules(visit, salvage, report); !s.ok()) return s;
   return LoadVolumes(visit, salvage, report);
 }
 
 Status Journal::LoadFiles(const Visitor& visit) {
-  sqlite::Statement files;
-  if (Status s = db_.Prepare("SELECT hash, content FROM files", &files); !s.ok()) return Damaged(s);
-  while (files.Step()) visit.file(std::string(files.ColumnBlob(0)), std::string(files.ColumnBlob(1)));
-  return Damaged(files.status());
+  std::unique_ptr<sql::Statement> files;
+  if (Status s = db_->Prepare("SELECT hash, content FROM files", &files); !s.ok()) return Damaged(s);
+  while (files->Step()) visit.file(std::string(files->ColumnBlob(0)), std::string(files->ColumnBlob(1)));
+  return Damaged(files->status());
 }
 
 Status Journal::LoadJobs(const Visitor& visit, bool salvage, LoadReport* report) {
-  sqlite::Statement rows;
-  if (Status s = db_.Prepare(kSelectJobs, &rows); !s.ok()) return Damaged(s);
-  return LoadJobRows(visit, salvage, report, rows, nullptr);
+  std::unique_ptr<sql::Statement> rows;
+  if (Status s = db_->Prepare(kSelectJobs, &rows); !s.ok()) return Damaged(s);
+  return LoadJobRows(visit, salvage, report, *rows, nullptr);
 }
 
 Status Journal::LoadJobRange(const Visitor& visit, bool salvage, LoadReport* report, int64_t first,
                              int64_t last, std::set<std::string>* dags) {
-  sqlite::Statement rows;
-  if (Status s = db_.Prepare(kSelectJobRange, &rows); !s.ok()) return Damaged(s);
-  rows.Bind(1, first).Bind(2, last);
-  return LoadJobRows(visit, salvage, report, rows, dags);
+  std::unique_ptr<sql::Statement> rows;
+  if (Status s = db_->Prepare(kSelectJobRange, &rows); !s.ok()) return Damaged(s);
+  rows->Bind(1, first).Bind(2, last);
+  return LoadJobRows(visit, salvage, report, *rows, dags);
 }
 
-Status Journal::LoadJobRows(const Visitor& visit, bool salvage, LoadReport* report, sqlite::Statement& rows,
+Status Journal::LoadJobRows(const Visitor& visit, bool salvage, LoadReport* report, sql::Statement& rows,
                             std::set<std::string>* dags) {
   while (rows.Step()) {
     const int64_t seq = rows.ColumnInt(1);
@@ -261,12 +260,12 @@ Status Journal::LoadJobRows(const Visitor& visit, bool salvage, LoadReport* repo
 }
 
 Status Journal::LoadDags(const Visitor& visit, bool salvage, LoadReport* report) {
-  sqlite::Statement rows;
-  if (Status s = db_.Prepare(kSelectDags, &rows); !s.ok()) return Damaged(s);
-  return LoadDagRows(visit, salvage, report, rows, nullptr);
+  std::unique_ptr<sql::Statement> rows;
+  if (Status s = db_->Prepare(kSelectDags, &rows); !s.ok()) return Damaged(s);
+  return LoadDagRows(visit, salvage, report, *rows, nullptr);
 }
 
-Status Journal::LoadDagRows(const Visitor& visit, bool salvage, LoadReport* report, sqlite::Statement& rows,
+Status Journal::LoadDagRows(const Visitor& visit, bool salvage, LoadReport* report, sql::Statement& rows,
                             const std::set<std::string>* only) {
   while (rows.Step()) {
     if (only != nullptr && !only->count(std::string(rows.ColumnBlob(0)))) continue;
@@ -283,9 +282,10 @@ Status Journal::LoadDagRows(const Visitor& visit, bool salvage, LoadReport* repo
 }
 
 Status Journal::LoadSchedules(const Visitor& visit, bool salvage, LoadReport* report) {
-  sqlite::Statement rows;
-  if (Status s = db_.Prepare("SELECT name, definition, last_ms FROM schedules", &rows); !s.ok())
+  std::unique_ptr<sql::Statement> st;
+  if (Status s = db_->Prepare("SELECT name, definition, last_ms FROM schedules", &st); !s.ok())
     return Damaged(s);
+  sql::Statement& rows = *st;
   while (rows.Step()) {
     const std::string name(rows.ColumnBlob(0));
     std::string definition(rows.ColumnBlob(1));
@@ -307,9 +307,10 @@ Status Journal::LoadSchedules(const Visitor& visit, bool salvage, LoadReport* re
 
 Status Journal::LoadVolumes(const Visitor& visit, bool salvage, LoadReport* report) {
   if (!visit.volume) return Status::Ok();
-  sqlite::Statement rows;
-  if (Status s = db_.Prepare("SELECT name, info FROM volumes ORDER BY name", &rows); !s.ok())
+  std::unique_ptr<sql::Statement> st;
+  if (Status s = db_->Prepare("SELECT name, info FROM volumes ORDER BY name", &st); !s.ok())
     return Damaged(s);
+  sql::Statement& rows = *st;
   while (rows.Step()) {
     const std::string name(rows.ColumnBlob(0));
     Status read = visit.volume(name, std::string(rows.ColumnBlob(1)));

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "artifacts/sha256.h"
+#include "base/sqlite_db.h"
 #include "base/test_dir.h"
 #include "broker/core_test_fixture.h"
 
@@ -223,7 +224,7 @@ TEST_F(BrokerCoreTest, ATurnWritesEachChangedJobOnceWithItsFinalState) {
   EXPECT_EQ("one@w1", Assignments());
   {
     Journal reader;
-    ASSERT_TRUE(reader.Open(dir_.File("broker.db")).ok());
+    ASSERT_TRUE(OpenJournal(reader).ok());
     const std::vector<Job> jobs = LoadJobs(reader);
     ASSERT_EQ(2u, jobs.size());
     EXPECT_EQ(JobState::kRunning, jobs[0].state);
@@ -233,7 +234,7 @@ TEST_F(BrokerCoreTest, ATurnWritesEachChangedJobOnceWithItsFinalState) {
   Done("w1", "one", 0);
   EXPECT_EQ("two@w1", Assignments());
   Journal reader;
-  ASSERT_TRUE(reader.Open(dir_.File("broker.db")).ok());
+  ASSERT_TRUE(OpenJournal(reader).ok());
   const std::vector<Job> jobs = LoadJobs(reader);
   EXPECT_EQ(JobState::kCompleted, jobs[0].state);
   EXPECT_EQ(JobState::kRunning, jobs[1].state);

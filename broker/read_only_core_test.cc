@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "base/sqlite_db.h"
 #include "broker/core_test_fixture.h"
 
 namespace titan::broker {

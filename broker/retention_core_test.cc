@@ -49,14 +49,13 @@ class RetentionTest : public BrokerCoreTest {
     return stats.ok() ? *stats : wire::StatsMsg{};
   }
 
-  // The jobs rows in each state, counted by SQLite on the committed journal.
+  // The jobs rows in each state, counted by the database on the committed journal.
   std::map<std::string, int64_t> JournalCounts() {
-    sqlite::Db db;
-    EXPECT_TRUE(db.Open(dir_.File("broker.db"), true).ok());
-    sqlite::Statement st;
-    EXPECT_TRUE(db.Prepare("SELECT state, count(*) FROM jobs GROUP BY state", &st).ok());
+    std::unique_ptr<sql::Db> db = CommittedJournal();
+    std::unique_ptr<sql::Statement> st;
+    EXPECT_TRUE(db->Prepare("SELECT state, count(*) FROM jobs GROUP BY state", &st).ok());
     std::map<std::string, int64_t> counts;
-    while (st.Step()) counts[std::string(st.ColumnBlob(0))] = st.ColumnInt(1);
+    while (st->Step()) counts[std::string(st->ColumnBlob(0))] = st->ColumnInt(1);
     return counts;
   }
 

@@ -23,6 +23,14 @@ void AddAddressOptions(CLI::App* cmd, broker::BrokerOptions* o) {
       ->capture_default_str();
   cmd->add_option("--dir", o->dir, "data directory: the job journal, job logs and artifacts")
       ->capture_default_str();
+  cmd->add_option(
+      "--journal", o->journal,
+      "the journal in PostgreSQL instead of DIR/broker.db: a URI such as "
+      "postgresql://h1,h2/titan?target_session_attrs=read-write (password: ~/.pgpass or PGPASSWORD)");
+  cmd->add_option("--lease-ttl-ms", o->lease_ttl_ms,
+                  "with a PostgreSQL journal: the lease's TTL; a standby broker takes over once it expires")
+      ->check(CLI::Range(300, 600000))
+      ->capture_default_str();
   cmd->add_option("--max-upload-mb", o->max_upload_mb, "the largest artifact a client may upload, in MiB")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
       ->capture_default_str();

@@ -3,14 +3,15 @@
 # Python SDK. Safe to run again: it only installs what is missing.
 #   TITAN_BUILD_TYPE  (default Release)   TITAN_SKIP_APT=1 to skip the package step
 #   TITAN_TEST_TOOLS=1 also installs what the dashboard's tests need (chromium, Selenium; Prometheus and
-#                      promtool for the metrics tests of docs/observability.md)
+#                      promtool for the metrics tests of docs/observability.md) and PostgreSQL (the tests
+#                      of the broker's journal on PostgreSQL start servers of their own with its binaries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config git patch libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
           libsodium-dev libyaml-cpp-dev libspdlog-dev libgtest-dev libsqlite3-dev libcli11-dev libssl-dev libarchive-dev
-          zlib1g-dev libjemalloc-dev libedit-dev nlohmann-json3-dev python3 python3-venv python3-yaml)
-[ "${TITAN_TEST_TOOLS:-0}" = 1 ] && packages+=(chromium chromium-driver)
+          zlib1g-dev libjemalloc-dev libedit-dev nlohmann-json3-dev libpq-dev python3 python3-venv python3-yaml)
+[ "${TITAN_TEST_TOOLS:-0}" = 1 ] && packages+=(chromium chromium-driver postgresql)
 if [ "${TITAN_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${packages[@]}"; do

@@ -38,6 +38,7 @@ struct UpArgs {
   int64_t memory_mb = -1;
   int64_t gpus = -1;
   std::string executor = "process";
+  std::string journal;    // the broker's --journal (empty: SQLite in its data directory)
   int autoscale_max = 0;  // child workers each worker may be asked to start (0: off)
   bool insecure = false;  // no keys: plaintext (refused by the nodes beyond loopback unless they get it too)
   bool audit_writes = false;  // the store records each write in its audit log (`titan store --audit-writes`)
@@ -238,12 +239,23 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
   };
   std::vector<std::string> store_argv{exe, "store", "--port", port_at(1), "--dir", (dir / "store").string()};
   if (a.audit_writes) store_argv.push_back("--audit-writes");
-  bool ok = start("store", "store", store_argv, "store.log", &cluster->store, &ep->store) &&
-            start("broker", "broker",
-                  {exe, "broker", "--port", port_at(0), "--worker-port", port_at(2), "--pub-port", port_at(3),
-                   "--dir", (dir / "broker").string(), "--store-port", std::to_string(PortOf(ep->store)),
-                   "--autoscale-max", std::to_string(a.autoscale_max)},
-                  "broker.log", &cluster->broker, &ep->broker);
+  bool ok = start("store", "store", store_argv, "store.log", &cluster->store, &ep->store);
+  std::vector<std::string> broker_argv{exe,
+                                       "broker",
+                                       "--port",
+                                       port_at(0),
+                                       "--worker-port",
+                                       port_at(2),
+                                       "--pub-port",
+                                       port_at(3),
+                                       "--dir",
+                                       (dir / "broker").string(),
+                                       "--store-port",
+                                       std::to_string(PortOf(ep->store)),
+                                       "--autoscale-max",
+                                       std::to_string(a.autoscale_max)};
+  if (!a.journal.empty()) broker_argv.insert(broker_argv.end(), {"--journal", a.journal});
+  ok = ok && start("broker", "broker", broker_argv, "broker.log", &cluster->broker, &ep->broker);
   // Workers dial the broker; a wildcard bind is reached over loopback.
   const std::string broker_host = a.bind.empty() || a.bind == "0.0.0.0" ? "127.0.0.1" : a.bind;
   for (int i = 1; ok && i <= a.workers; ++i) {
@@ -367,6 +379,8 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--executor", a->executor, "process: run jobs; noop: complete them at once (benchmarks)")
       ->check(CLI::IsMember({"process", "noop"}))
       ->capture_default_str();
+  cmd->add_option("--journal", a->journal,
+                  "the broker's journal in PostgreSQL (a postgresql:// URI) instead of DIR/broker/broker.db");
   cmd->add_option("--autoscale-max", a->autoscale_max,
                   "auto-scaling: child workers each worker may start when jobs wait for slots (0: off)")
       ->check(CLI::Range(0, 64))

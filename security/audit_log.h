@@ -1,15 +1,16 @@
 // The audit log: who did what to what, and how it ended, as rows of an `audit` table in a node's own
-// SQLite database (the broker's journal, TitanStore's store.db). Rows are written inside the transaction
-// of the change they record, so a row is durable exactly when its change is. A row names what was acted
-// on (ids, names, a store key), never a value, an environment or a script. AUDIT_LIST reads it (admin).
+// database (the broker's journal, SQLite or PostgreSQL; TitanStore's store.db). Rows are written inside the
+// transaction of the change they record, so a row is durable exactly when its change is. A row names what was
+// acted on (ids, names, a store key), never a value, an environment or a script. AUDIT_LIST reads it (admin).
 // Single-threaded: the node's loop owns it, with the database it was opened on.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "base/sqlite_db.h"
+#include "base/sql_db.h"
 #include "schemas/cpp/codec.h"
 #include "schemas/generated/messages.h"
 
@@ -37,21 +38,21 @@ class AuditLog {
  public:
   // Creates the table if the database lacks it and prepares the statements. `db` must stay open while
   // this is used.
-  Status Open(sqlite::Db* db);
+  Status Open(sql::Db* db);
 
   // Appends a row; `entry.seq` is ignored (the log numbers rows, never reusing a number). Call inside the
   // transaction of the change it records.
   Status Append(const wire::AuditEntry& entry);
   // AUDIT_LIST's answer: the newest `limit` rows (default and most: the constants above) recorded at or
   // after `since_ms` and of `principal`, when given, oldest first; `truncated` when older rows matched too.
-  // INVALID for a limit below 1; UNAVAILABLE when SQLite fails.
+  // INVALID for a limit below 1; UNAVAILABLE when the database fails.
   wire::Message List(const wire::AuditListMsg& request);
   // Deletes the rows recorded before `before_ms` (wall clock); how many.
   Result<int64_t> Prune(int64_t before_ms);
 
  private:
-  sqlite::Db* db_ = nullptr;
-  sqlite::Statement append_, list_, prune_;
+  sql::Db* db_ = nullptr;
+  std::unique_ptr<sql::Statement> append_, list_, prune_;
 };
 
 }  // namespace titan::security

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "base/sqlite_db.h"
 #include "base/test_dir.h"
 
 namespace titan::security {

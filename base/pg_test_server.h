@@ -1,0 +1,36 @@
+// A PostgreSQL server of a test's own: `initdb` + `pg_ctl` in a fresh directory under the temp dir, on a
+// free loopback port (its socket in that directory too), stopped and removed when the process ends.
+// PostgreSQL refuses to run as root: as root (CI), the server runs as the `postgres` system user, which
+// owns the directory; otherwise as the current user. The binaries are Debian's (/usr/lib/postgresql/N/bin,
+// the newest N) or those on PATH. For tests only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace titan::testing {
+
+class PostgresServer {
+ public:
+  // The folder holding initdb and pg_ctl; empty when PostgreSQL is not installed.
+  static std::string BinDir();
+  // The server every test of this process shares, started on first use (fsync off: tests of the broker,
+  // not of the disk). Null when it cannot start: `*why` says why (the binaries are absent, or initdb or
+  // pg_ctl failed: their output).
+  static PostgresServer* Shared(std::string* why);
+
+  ~PostgresServer();
+  // A new empty database owned by the superuser `titan`; its URI (postgresql://titan@127.0.0.1:PORT/db).
+  // Empty when CREATE DATABASE failed.
+  std::string NewDatabase();
+  int port() const { return port_; }
+
+ private:
+  PostgresServer() = default;
+  std::string dir_, bin_, runner_;  // runner_: "runuser -u postgres -- " as root
+  int port_ = 0;
+  int databases_ = 0;
+  bool running_ = false;
+};
+
+}  // namespace titan::testing

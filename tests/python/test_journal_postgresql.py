@@ -1,0 +1,142 @@
+# The broker's journal in a real PostgreSQL (`titan broker --journal postgresql://...`): a broker on it
+# runs jobs, is killed with SIGKILL mid-stream of submissions, restarts from the same database, and every
+# acknowledged job is there and runs to its end; a journal that cannot be reached is refused with an error
+# that names it without its password; a second broker on the same journal is a standby that takes over
+# a leader stopped past its lease, which then stops.
+import subprocess
+import threading
+import time
+
+from cluster import BROKER_READY_RE, Cluster, unique_id, wait_until, write_script
+from node_process import NodeProcess, titan_bin
+from pg_server import free_port, pg_journal, postgres  # noqa: F401 (fixtures)
+from titan_sdk import TitanClient, TitanError, TitanJob
+
+MIN_ACKS_BEFORE_KILL = 100
+DEADLINE_S = 120
+
+
+class Submitter(threading.Thread):
+    """Submits jobs one by one until a submission fails; records each acknowledged id in order."""
+
+    def __init__(self, port, script):
+        super().__init__(daemon=True)
+        self.port, self.script = port, script
+        self.acked = []
+        self.failure = None
+        self.enough = threading.Event()
+
+    def run(self):
+        prefix = unique_id("pg")
+        with TitanClient(port=self.port, timeout=5.0) as c:
+            while True:
+                job_id = "%s-%d" % (prefix, len(self.acked))
+                try:
+                    c.submit_job(TitanJob(job_id, self.script))
+                except TitanError as e:  # the broker died under us: the end of the stream
+                    self.failure = e
+                    break
+                self.acked.append(job_id)
+                if len(self.acked) >= MIN_ACKS_BEFORE_KILL:
+                    self.enough.set()
+        self.enough.set()
+
+
+def test_every_acknowledged_job_survives_kill9_of_a_broker_on_postgresql(tmp_path, postgres, pg_journal):
+    script = write_script(tmp_path, "quick.sh", "true\n")
+    with Cluster(tmp_path, broker_args=["--journal", pg_journal]) as cluster:
+        submitter = Submitter(cluster.port, script)
+        submitter.start()
+        assert submitter.enough.wait(DEADLINE_S), "no %d acks in %ds\n%s" % (MIN_ACKS_BEFORE_KILL, DEADLINE_S,
+                                                                             cluster.stderr())
+        assert submitter.failure is None, "submissions stopped before the kill: %r" % submitter.failure
+        cluster.crash_and_restart_broker()  # mid-stream: the submitter is still submitting
+        submitter.join(DEADLINE_S)
+        assert not submitter.is_alive()
+        acked = list(submitter.acked)
+        assert len(acked) >= MIN_ACKS_BEFORE_KILL
+        for name in list(cluster.workers):  # to the new broker (its worker port is new)
+            cluster.crash_and_restart_worker(name)
+        with TitanClient(port=cluster.port, timeout=10) as c:
+            lost = [j for j in acked if c.get_job(j) is None]
+            assert lost == [], "%d of %d acknowledged jobs lost, first: %s" % (len(lost), len(acked), lost[:5])
+            ends = {j: c.wait(j, timeout=DEADLINE_S) for j in acked}
+        assert set(ends.values()) == {"COMPLETED"}, {s: [j for j in ends if ends[j] == s][:3] for s in ends.values()}
+        # The rows are PostgreSQL's: the database holds each acknowledged job, and no SQLite file was made.
+        rows = postgres.sql(pg_journal, "SELECT count(DISTINCT id) FROM jobs")
+        assert int(rows) >= len(acked)
+        assert not (tmp_path / "broker" / "broker.db").exists()
+        assert postgres.sql(pg_journal, "SELECT version FROM schema_version").strip() == "1"
+    print("postgresql journal: %d acknowledged jobs before SIGKILL, none lost" % len(acked))
+
+
+def test_a_journal_that_cannot_be_reached_is_named_without_its_password(tmp_path):
+    uri = "postgresql://titan:s3cret-word@127.0.0.1:%d/titan" % free_port()  # nothing listens there
+    proc = subprocess.run([str(titan_bin()), "broker", "--port", "0", "--worker-port", "0", "--pub-port", "0",
+                           "--dir", str(tmp_path / "broker"), "--journal", uri],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "cannot connect to PostgreSQL at postgresql://titan:***@127.0.0.1:" in proc.stderr, proc.stderr
+    assert "Connection refused" in proc.stderr or "connection" in proc.stderr.lower()
+    assert "s3cret-word" not in proc.stderr + proc.stdout
+
+
+def test_a_journal_that_is_not_a_postgresql_uri_is_refused(tmp_path):
+    proc = subprocess.run([str(titan_bin()), "broker", "--port", "0", "--dir", str(tmp_path / "broker"),
+                           "--journal", "mysql://h/titan"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "--journal 'mysql://h/titan' is not a postgresql:// URI" in proc.stderr, proc.stderr
+
+
+def test_a_standby_takes_over_a_stopped_leader_which_then_demotes_itself(tmp_path, postgres, pg_journal):
+    """Two brokers on one journal: the second waits as a standby; SIGSTOP of the leader past its lease's TTL
+    lets the standby take over (it recovers from the journal: the jobs acknowledged before are there); after
+    SIGCONT the old leader acknowledges nothing more and stops, and no turn of its epoch committed after the
+    takeover."""
+    script = write_script(tmp_path, "quick.sh", "true\n")
+    ttl = ["--lease-ttl-ms", "1500"]
+    with Cluster(tmp_path, broker_args=["--journal", pg_journal] + ttl) as cluster:
+        leader = cluster.broker
+        before = unique_id("before")
+        with TitanClient(port=cluster.port, timeout=10) as c:
+            c.submit_job(TitanJob(before, script))
+            assert c.wait(before, timeout=DEADLINE_S) == "COMPLETED"
+        standby = NodeProcess("standby broker", ["broker", "--port", "0", "--worker-port", "0", "--pub-port", "0",
+                                                 "--dir", str(tmp_path / "standby"), "--store-port",
+                                                 str(cluster.store.port), "--journal", pg_journal] + ttl,
+                              BROKER_READY_RE, tmp_path / "standby.stderr.log")
+        promoted = threading.Thread(target=standby.start, daemon=True)  # returns once it prints READY
+        promoted.start()
+        try:
+            wait_until("the second broker waits as a standby",
+                       lambda: "standby: the journal's lease is held by" in standby.stderr())
+            assert standby.ready is None
+            epoch = int(postgres.sql(pg_journal, "SELECT epoch FROM lease"))
+            leader.pause()
+            stopped_at = time.monotonic()
+            promoted.join(DEADLINE_S)
+            assert standby.ready is not None, standby.stderr()
+            takeover_s = time.monotonic() - stopped_at
+            assert int(postgres.sql(pg_journal, "SELECT epoch FROM lease")) == epoch + 1
+            with TitanClient(port=int(standby.ready.group(1)), timeout=10) as c:
+                assert c.get_job(before) is not None  # rebuilt from the journal, as a restart does
+            leader.resume()
+            resumed_at = time.monotonic()
+            code = leader.proc.wait(DEADLINE_S)
+            demote_s = time.monotonic() - resumed_at
+            assert code == 1
+            assert "lost the journal's lease (epoch %d): another broker took over" % epoch in leader.stderr() or \
+                "another broker took over" in leader.stderr(), leader.stderr()
+            # No turn of the old epoch committed after the new epoch took the lease.
+            late = postgres.sql(pg_journal, "SELECT count(*) FROM lease_turns t, lease l WHERE t.epoch = %d "
+                                            "AND t.last_at >= l.acquired_at" % epoch)
+            assert int(late) == 0
+            turns = postgres.sql(pg_journal, "SELECT turns FROM lease_turns WHERE epoch = %d" % epoch)
+            assert int(turns) > 0  # the old leader's turns were recorded (so the check above means something)
+        finally:
+            if leader.proc.poll() is None:
+                leader.resume()
+            standby.stop()
+    print("lease takeover: standby led %.2f s after SIGSTOP (TTL 1.5 s); old leader stopped %.2f s after SIGCONT"
+          % (takeover_s, demote_s))
