@@ -6,11 +6,14 @@
 import threading
 import time
 
+import pytest
+
 from cli import titan_ok
 from cluster import BROKER_READY_RE, WORKER_READY_RE, job_environment, unique_id, wait_until, write_script
 from node_process import NodeProcess
 from pg_server import free_port, pg_journal, postgres  # noqa: F401 (fixtures)
-from titan_sdk import NoReplyError, NotLeaderError, TitanClient, TitanError, TitanJob
+from secure_cluster import titan
+from titan_sdk import AuthenticationError, NoReplyError, NotLeaderError, TitanClient, TitanError, TitanJob
 from titan_sdk.protocol import MsgType
 from titan_sdk.transport import Connection
 
@@ -73,6 +76,30 @@ def test_a_standby_answers_not_leader_naming_the_leader(tmp_path, postgres, pg_j
         assert job in out
         out = titan_ok(p2, ["status", job], env={"TITAN_HOST": "127.0.0.1:%d,127.0.0.1:%d" % (p2, p1)})
         assert job in out
+    finally:
+        standby.stop()
+        leader.stop()
+
+
+def test_a_standby_with_keys_answers_only_over_curve(tmp_path, postgres, pg_journal):
+    """A standby's client port is secured as the leader's: a client with a credential gets NOT_LEADER (and is
+    sent to the leader); a plaintext one is refused at the handshake."""
+    keys = tmp_path / "keys"
+    titan("keys", "init", "--keys", str(keys))
+    p1, p2 = free_port(), free_port()
+    leader = broker(tmp_path, "leader", p1, pg_journal, ["--keys", str(keys)]).start()
+    standby = broker(tmp_path, "standby", p2, pg_journal, ["--keys", str(keys)])
+    try:
+        start_standby(standby)
+        with TitanClient(host="127.0.0.1:%d" % p2, timeout=10, credentials=str(keys / "admin.cred")) as c:
+            assert c.get_job("no-such-job") is None  # answered by the leader the standby named
+            assert c.port == p1
+        plain = Connection("tcp://127.0.0.1:%d" % p2, "the standby")  # follows no redirect
+        try:
+            with pytest.raises((AuthenticationError, NoReplyError)):
+                plain.request(MsgType.HELLO, {}, 3)
+        finally:
+            plain.close()
     finally:
         standby.stop()
         leader.stop()
