@@ -18,6 +18,10 @@ struct BrokerOptions {
   // With a PostgreSQL journal: the lease's TTL. The broker holding the lease renews it every third of
   // this; a second broker on the same journal waits as a standby and takes over once it expires.
   int lease_ttl_ms = 4000;
+  // With a PostgreSQL journal: the client address (host:port) recorded in the lease while this broker
+  // leads, which standbys name in their NOT_LEADER answers. Empty: --bind (the hostname when it is a
+  // wildcard) and the client port bound.
+  std::string advertise;
   int64_t max_upload_mb = 65536;  // the largest artifact a client may upload
   int store_port = 0;             // TitanStore to announce; 0 = none
   std::string store_host;         // empty: clients use the host they reached the broker with

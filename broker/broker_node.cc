@@ -19,6 +19,7 @@
 #include "broker/broker.h"
 #include "broker/broker_core.h"
 #include "broker/lease_core.h"
+#include "broker/standby_core.h"
 #include "schemas/cpp/transport.h"
 #include "security/server_security.h"
 
@@ -228,20 +229,39 @@ CoreConfig MakeConfig(const BrokerOptions& o) {
   return config;
 }
 
-// Binds the three sockets; fills the ports chosen into `config` and `client_port`. False: one failed
-// (logged, naming the port).
-bool BindSockets(Sockets& s, const BrokerOptions& o, CoreConfig& config, int* client_port) {
-  for (zmq::socket_t* sock : {&s.clients, &s.workers, &s.events}) wire::ConfigureSocket(*sock);
+// Binds the client socket (a standby answers on it while it waits for the lease): the port chosen, or
+// -1 (logged, naming the port).
+int BindClients(Sockets& s, const BrokerOptions& o) {
+  wire::ConfigureSocket(s.clients);
   s.clients.set(zmq::sockopt::router_mandatory, 1);
+  s.security->Secure(s.clients, security::kClientDomain);
+  return Bind(s.clients, o.bind, o.port, "clients");
+}
+
+// Binds the worker and event sockets; fills the ports chosen into `config`. False: one failed (logged,
+// naming the port).
+bool BindSockets(Sockets& s, const BrokerOptions& o, CoreConfig& config) {
+  for (zmq::socket_t* sock : {&s.workers, &s.events}) wire::ConfigureSocket(*sock);
   s.workers.set(zmq::sockopt::router_mandatory, 1);
   s.events.set(zmq::sockopt::sndhwm, 100000);
-  s.security->Secure(s.clients, security::kClientDomain);
   s.security->Secure(s.workers, security::kWorkerDomain);
   s.security->Secure(s.events, security::kEventsDomain);
-  *client_port = Bind(s.clients, o.bind, o.port, "clients");
   config.worker_port = Bind(s.workers, o.bind, o.worker_port, "workers");
   config.pub_port = Bind(s.events, o.bind, o.pub_port, "events");
-  return *client_port >= 0 && config.worker_port >= 0 && config.pub_port >= 0;
+  return config.worker_port >= 0 && config.pub_port >= 0;
+}
+
+// The client address this broker records in the lease (--advertise, else --bind and the client port;
+// the hostname for a wildcard --bind).
+std::string Advertised(const BrokerOptions& o, int client_port) {
+  if (!o.advertise.empty()) return o.advertise;
+  std::string host = o.bind;
+  if (host == "0.0.0.0" || host == "*" || host == "::") {
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) == 0) host = name;
+  }
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + std::to_string(client_port);
 }
 
 // The data directory and its journal. False: logged, with what to do.
@@ -322,44 +342,70 @@ struct LeaseKeeper {
   LeaseCore lease;
 };
 
+// Answers what waits on the client socket ERROR NOT_LEADER (StandbyCore), a malformed message as the
+// active broker would.
+void AnswerAsStandby(Sockets& s, const StandbyCore& standby) {
+  for (size_t n = 0; n < kMaxPerTurn; ++n) {
+    wire::Incoming in;
+    if (!wire::RecvFromRouter(s.clients, &in, true)) return;
+    const wire::Decoded d = wire::DecodeIncoming(in);
+    const wire::Message answer = d.status != wire::DecodeStatus::kOk
+                                     ? wire::MakeError(d.error_code(), d.reason)
+                                     : standby.Answer(MonoMs());
+    wire::SendTo(s.clients, in.envelope, WithRid(answer, d.rid));
+  }
+}
+
 // Waits as a standby until this broker holds the journal's lease (true), or a signal came (false, with
-// `*code` 0) or the journal failed (false, `*code` 1). Polls the lease four times per TTL.
-bool AcquireLease(LeaseKeeper& k, SignalWatch& signals, int* code) {
+// `*code` 0) or the journal failed (false, `*code` 1). Looks at the lease four times per TTL, recording
+// `address` (this broker's client address) in it when it takes it. Meanwhile every request on the
+// client socket (bound, and secured as the active broker's) is answered NOT_LEADER naming the leader.
+bool AcquireLease(LeaseKeeper& k, Sockets& s, SignalWatch& signals, const std::string& address, int* code) {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   const std::string holder = std::string(host) + ":" + std::to_string(getpid());
   int64_t waiting_for = -1;
+  StandbyCore standby(k.lease.PollEveryMs());
+  zmq::pollitem_t items[4] = {{s.clients.handle(), 0, ZMQ_POLLIN, 0}, signals.PollItem()};
+  const size_t n = 2 + s.security->AddPollItems(&items[2]);  // ZAP and the keys-folder watch
   for (;;) {
-    const int64_t sent = MonoMs();
-    Journal::Lease got;
-    if (Status st = k.journal->AcquireLease(holder, k.lease.ttl_ms(), &got); !st.ok()) {
-      spdlog::error("broker: cannot take the journal's lease: {}", st.message());
-      *code = 1;
-      return false;
+    if (standby.LookDue(MonoMs())) {
+      const int64_t sent = MonoMs();
+      Journal::Lease got;
+      if (Status st = k.journal->AcquireLease(holder, k.lease.ttl_ms(), &got, address); !st.ok()) {
+        spdlog::error("broker: cannot take the journal's lease: {}", st.message());
+        *code = 1;
+        return false;
+      }
+      if (got.acquired) {
+        k.lease.Acquired(got.epoch, sent);
+        spdlog::info("broker: holds the journal's lease (epoch {}, TTL {} ms)", got.epoch, k.lease.ttl_ms());
+        return true;
+      }
+      standby.Saw(got, MonoMs());
+      if (waiting_for != got.epoch) {
+        spdlog::info(
+            "broker: standby: the journal's lease is held by {} at {} (epoch {}, {} ms left); answering "
+            "NOT_LEADER on {} and taking over once it is not renewed",
+            got.holder, got.address.empty() ? "an unknown address" : got.address, got.epoch,
+            got.expires_in_ms, address);
+        waiting_for = got.epoch;
+      }
     }
-    if (got.acquired) {
-      k.lease.Acquired(got.epoch, sent);
-      spdlog::info("broker: holds the journal's lease (epoch {}, TTL {} ms)", got.epoch, k.lease.ttl_ms());
-      return true;
-    }
-    if (waiting_for != got.epoch) {
-      spdlog::info(
-          "broker: standby: the journal's lease is held by {} (epoch {}, {} ms left); taking over once "
-          "it is not renewed",
-          got.holder, got.epoch, got.expires_in_ms);
-      waiting_for = got.epoch;
-    }
-    zmq::pollitem_t items[1] = {signals.PollItem()};
+    const int64_t wait = s.security->PollTimeout(std::clamp<int64_t>(standby.NextLook() - MonoMs(), 0, 1000));
     try {
-      zmq::poll(items, 1, std::chrono::milliseconds(k.lease.PollEveryMs()));
+      zmq::poll(items, n, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
+      continue;
     }
-    if (items[0].revents & ZMQ_POLLIN) {
+    if (items[1].revents & ZMQ_POLLIN) {
       spdlog::info("broker: signal {} received while standby; stopping", signals.Take());
       *code = 0;
       return false;
     }
+    (void)s.security->OnPoll(&items[2]);  // handshakes; key changes are the leader's to audit
+    AnswerAsStandby(s, standby);
   }
 }
 
@@ -456,12 +502,7 @@ int RunBroker(const BrokerOptions& o) {
   if (!OpenJournal(o, journal)) return 1;
   // On PostgreSQL, brokers share the journal through its lease: wait as a standby until this one holds
   // it, then start from the journal as any restart does.
-  std::optional<LeaseKeeper> lease;
-  if (journal.postgres()) {
-    lease.emplace(LeaseKeeper{&journal, LeaseCore(o.lease_ttl_ms)});
-    if (int code = 0; !AcquireLease(*lease, signals, &code)) return code;
-  }
-  LogStore logs(o.dir + "/logs");
+  // The client socket is bound first: a standby answers on it (NOT_LEADER) while it waits.
   Sockets s;
   const security::SecurityOptions secure{.keys_dir = o.keys_dir.empty() ? o.dir + "/keys" : o.keys_dir,
                                          .insecure = o.insecure,
@@ -473,9 +514,16 @@ int RunBroker(const BrokerOptions& o) {
     return 1;
   }
   s.security = std::move(*guard);
+  const int port = BindClients(s, o);
+  if (port < 0) return 1;
+  std::optional<LeaseKeeper> lease;
+  if (journal.postgres()) {
+    lease.emplace(LeaseKeeper{&journal, LeaseCore(o.lease_ttl_ms)});
+    if (int code = 0; !AcquireLease(*lease, s, signals, Advertised(o, port), &code)) return code;
+  }
+  LogStore logs(o.dir + "/logs");
   CoreConfig config = MakeConfig(o);
-  int port = 0;
-  if (!BindSockets(s, o, config, &port)) return 1;
+  if (!BindSockets(s, o, config)) return 1;
   ArtifactLimits limits;
   limits.max_upload_bytes = o.max_upload_mb << 20;
   auto artifacts = ArtifactService::Open(o.dir + "/artifacts", limits);

@@ -142,13 +142,15 @@ class Journal {
     bool acquired = false;      // AcquireLease: this broker holds it now, with `epoch`
     int64_t epoch = 0;          // the epoch that holds it
     std::string holder;         // who holds it ("host:pid")
+    std::string address;        // the holder's client address as it advertises it (host:port); "" unknown
     int64_t expires_in_ms = 0;  // from the database's now(); 0 once expired
   };
   // Takes the lease for `holder` when it has expired (or was never taken), for `ttl_ms`; otherwise
   // says who holds it. A taken lease fences the journal: from now on every transaction begins by
   // checking (SELECT ... FOR SHARE) that the lease still has this epoch, so a commit after another
   // broker took over fails, and its turn is recorded in lease_turns (the epoch's turns, last at).
-  Status AcquireLease(const std::string& holder, int64_t ttl_ms, Lease* out);
+  // `address` (host:port) is recorded with it, so standbys can name the leader to clients (NOT_LEADER).
+  Status AcquireLease(const std::string& holder, int64_t ttl_ms, Lease* out, const std::string& address = "");
   // Extends the lease of `epoch` to the database's now() + ttl_ms; *held false: another broker took it.
   Status RenewLease(int64_t epoch, int64_t ttl_ms, bool* held);
 

@@ -100,6 +100,16 @@ TEST_F(JournalLeaseTest, AfterATakeoverTheOldHoldersCommitFailsAndItsRenewalIsRe
   ASSERT_TRUE(fresh.ok() && fresh.value().has_value());
 }
 
+TEST_F(JournalLeaseTest, AStandbySeesTheLeadersAdvertisedAddress) {
+  Journal::Lease a, b;
+  ASSERT_TRUE(first_.AcquireLease("a:1", 60'000, &a, "leader.example:9090").ok());
+  ASSERT_TRUE(a.acquired);
+  EXPECT_EQ("leader.example:9090", a.address);
+  ASSERT_TRUE(second_.AcquireLease("b:2", 60'000, &b, "standby.example:9190").ok());
+  EXPECT_FALSE(b.acquired);
+  EXPECT_EQ("leader.example:9090", b.address);  // what NOT_LEADER names
+}
+
 TEST_F(JournalLeaseTest, ALeaseIsOnlyKeptOnPostgresql) {
   Journal sqlite;
   ASSERT_TRUE(sqlite.Open(dir_.File("broker.db")).ok());

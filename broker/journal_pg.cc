@@ -10,7 +10,8 @@ namespace titan::broker {
 namespace {
 
 // Version 1: the tables of SQLite's version 4, with truncated_logs and job_usage.
-constexpr int kPostgresSchemaVersion = 1;
+// Version 2: lease.address, the holder's client address (host:port) that standbys name in NOT_LEADER.
+constexpr int kPostgresSchemaVersion = 2;
 constexpr const char* kPostgresSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files(hash bytea PRIMARY KEY, name bytea NOT NULL, content bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs(
@@ -30,6 +31,7 @@ CREATE INDEX IF NOT EXISTS dags_by_id ON dags(id);
 CREATE TABLE IF NOT EXISTS lease(id integer PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL,
   holder text NOT NULL, expires_at timestamptz NOT NULL, acquired_at timestamptz NOT NULL);
 INSERT INTO lease VALUES(1, 0, '', '-infinity', '-infinity') ON CONFLICT DO NOTHING;
+ALTER TABLE lease ADD COLUMN IF NOT EXISTS address text NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS lease_turns(epoch bigint PRIMARY KEY, turns bigint NOT NULL,
   first_at timestamptz NOT NULL, last_at timestamptz NOT NULL);
 )sql";
@@ -69,6 +71,7 @@ Status Journal::MigratePostgres() {
                          "; run the titan version that wrote it");
   }
   // Version 0 (a new database) gets every table; later upgrades go here, each from the version before.
+  // 1 -> 2 adds lease.address: the schema below is written to be run again (IF NOT EXISTS throughout).
   if (s.ok() && have < kPostgresSchemaVersion) {
     s = db_->Exec(std::string(kPostgresSchema) + kFenceFunction + live_index +
                   "DELETE FROM schema_version;\n" + "INSERT INTO schema_version VALUES(" +
@@ -83,20 +86,23 @@ Status Journal::MigratePostgres() {
   return Status::Ok();
 }
 
-Status Journal::AcquireLease(const std::string& holder, int64_t ttl_ms, Lease* out) {
+Status Journal::AcquireLease(const std::string& holder, int64_t ttl_ms, Lease* out,
+                             const std::string& address) {
   if (!postgres()) return Status::Error("a lease is only kept on a PostgreSQL journal");
   *out = Lease{};
   std::unique_ptr<sql::Statement> take, look;
   Status s = db_->Prepare(
       "UPDATE lease SET epoch = epoch + 1, holder = ?1, expires_at = now() + ?2::double precision * "
-      "interval '1 millisecond', acquired_at = now() WHERE id = 1 AND expires_at < now() RETURNING epoch",
+      "interval '1 millisecond', acquired_at = now(), address = ?3 WHERE id = 1 AND expires_at < now() "
+      "RETURNING epoch",
       &take);
   if (!s.ok()) return s;
-  take->Bind(1, holder).Bind(2, ttl_ms);
+  take->Bind(1, holder).Bind(2, ttl_ms).Bind(3, address);
   if (take->Step()) {
     out->acquired = true;
     out->epoch = take->ColumnInt(0);
     out->holder = holder;
+    out->address = address;
     out->expires_in_ms = ttl_ms;
     // A transaction that stalls (its broker stopped mid-turn) must not keep the lease row locked past
     // the TTL: the server ends it, and so that broker's connection.
@@ -107,14 +113,15 @@ Status Journal::AcquireLease(const std::string& holder, int64_t ttl_ms, Lease* o
   }
   if (!take->status().ok()) return take->status();
   s = db_->Prepare(
-      "SELECT epoch, holder, greatest(0, extract(epoch FROM expires_at - now()) * 1000)::bigint FROM lease "
-      "WHERE id = 1",
+      "SELECT epoch, holder, greatest(0, extract(epoch FROM expires_at - now()) * 1000)::bigint, address "
+      "FROM lease WHERE id = 1",
       &look);
   if (!s.ok()) return s;
   if (look->Step()) {
     out->epoch = look->ColumnInt(0);
     out->holder = std::string(look->ColumnBlob(1));
     out->expires_in_ms = look->ColumnInt(2);
+    out->address = std::string(look->ColumnBlob(3));
   }
   return look->status();
 }

@@ -21,8 +21,12 @@ constexpr const char* kClientCommands[] = {
 
 void AddGlobalOptions(CLI::App& app, Target* target) {
   app.set_version_flag("--version", TITAN_VERSION);
-  app.add_option("--host", target->host, "Titan's address (a broker, or a store)")
+  app.add_option("--host", target->host,
+                 "Titan's address (a broker, or a store); brokers sharing a PostgreSQL journal: several, "
+                 "repeated or comma-separated, host or host:port (the leader is found)")
       ->envname("TITAN_HOST")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::Join)
       ->capture_default_str();
   app.add_option("--port", target->port, "Titan's port")->envname("TITAN_PORT")->capture_default_str();
   app.add_option(

@@ -19,26 +19,59 @@ bool UseCredential(const Target& target, wire::NodeClient* client) {
   return true;
 }
 
-BrokerClient::BrokerClient(const Target& target)
-    : target_(target), client_(target.host, target.port, target.timeout_ms) {
-  credential_ok_ = UseCredential(target, &client_);
+BrokerClient::BrokerClient(const Target& target) : target_(target) {
+  if (Result<BrokerAddresses> list = BrokerAddresses::Parse(target.host, target.port); list.ok()) {
+    addresses_ = std::move(*list);
+  }
+  UseCurrentAddress();
+}
+
+void BrokerClient::UseCurrentAddress() {
+  if (addresses_) {
+    target_.host = addresses_->current().host;
+    target_.port = addresses_->current().port;
+  }
+  client_ = std::make_unique<wire::NodeClient>(target_.host, target_.port, target_.timeout_ms);
+  credential_ok_ = UseCredential(target_, client_.get());
 }
 
 void BrokerClient::SecureSubscriber(zmq::socket_t& sub) const {
-  if (client_.credential()) security::SecureClient(sub, *client_.credential());
+  if (client_->credential()) security::SecureClient(sub, *client_->credential());
+}
+
+bool BrokerClient::CallAny(const Message& request, Message* reply, std::string* error, int timeout_ms) {
+  const size_t brokers = addresses_ ? addresses_->size() : 1;
+  // Each address may be tried twice: a standby names no leader while it takes over, and is asked again.
+  for (size_t attempt = 0;; ++attempt) {
+    const bool sent = client_->Call(request, reply, error, timeout_ms);
+    if (brokers < 2 || attempt + 1 >= 2 * brokers + 1) return sent;
+    if (sent) {
+      const Result<wire::ErrorMsg> refusal = wire::ErrorMsg::From(*reply);
+      if (reply->type != MsgType::kError || !refusal.ok() ||
+          refusal->code != wire::ErrorCodeName(wire::ErrorCode::kNotLeader)) {
+        return true;
+      }
+      addresses_->NotLeader(refusal->leader.value_or(""));
+    } else {
+      if (wire::SpecOf(request.type).writes) return false;  // it may have been applied: not sent again
+      addresses_->NoAnswer();
+    }
+    UseCurrentAddress();
+    if (!credential_ok_) return false;
+  }
 }
 
 int BrokerClient::Call(const Message& request, MsgType expected, Message* reply, int timeout_ms) {
   if (!credential_ok_) return kExitUsage;
   std::string error;
-  const bool sent = client_.Call(request, reply, &error, timeout_ms);
+  const bool sent = CallAny(request, reply, &error, timeout_ms);
   return Answered(sent, error, request, expected, *reply, /*store=*/false);
 }
 
 int BrokerClient::CallStore(const Message& request, MsgType expected, Message* reply) {
   if (!credential_ok_) return kExitUsage;
   std::string error;
-  const bool sent = client_.CallStore(request, reply, &error);
+  const bool sent = client_->CallStore(request, reply, &error);
   return Answered(sent, error, request, expected, *reply, /*store=*/true);
 }
 
@@ -94,11 +127,15 @@ int BrokerClient::Unreadable(const Status& why) {
 
 int BrokerClient::PubEndpoint(std::string* endpoint) {
   std::string error;
-  if (!client_.Discover(&error)) {
+  if (addresses_ && addresses_->size() > 1) {  // find the leader first: a standby announces no feed
+    Message welcome;
+    (void)CallAny(wire::HelloMsg{.client = std::string("titan-cli")}.ToMessage(), &welcome, &error, -1);
+  }
+  if (!client_->Discover(&error)) {
     std::cerr << "titan: " << error << '\n';
     return kExitNoAnswer;
   }
-  *endpoint = client_.Endpoint("pub");
+  *endpoint = client_->Endpoint("pub");
   if (endpoint->empty()) {
     std::cerr
         << "titan: " << target_.host << ':' << target_.port

@@ -2,9 +2,11 @@
 // every failure into one "titan: ..." line on stderr plus the exit code from commands.h.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 
+#include "base/broker_addresses.h"
 #include "base/node_client.h"
 #include "cli/commands.h"
 #include "schemas/generated/messages.h"
@@ -15,6 +17,11 @@ namespace titan::cli {
 // printed, when a named credential file cannot be used.
 bool UseCredential(const Target& target, wire::NodeClient* client);
 
+// Several brokers (--host a,b or TITAN_HOST=a,b; host:port entries allowed): a call answered NOT_LEADER
+// goes again to the leader the standby named (or the next address); a call nothing answered in time goes
+// to the next address when it is a read (the schema's `writes: false`), since a write may have been
+// applied; a write is sent again only after NOT_LEADER, which says it was not. target() names the
+// broker in use.
 class BrokerClient {
  public:
   explicit BrokerClient(const Target& target);
@@ -52,7 +59,7 @@ class BrokerClient {
   // it has one. Before connect.
   void SecureSubscriber(zmq::socket_t& sub) const;
   // This client's credential (nullopt: plaintext).
-  const std::optional<security::Credential>& credential() const { return client_.credential(); }
+  const std::optional<security::Credential>& credential() const { return client_->credential(); }
 
  private:
   // kExitOk with the struct moved to *out, or the reason printed and kExitRefused.
@@ -68,8 +75,14 @@ class BrokerClient {
   int Answered(bool sent, const std::string& error, const wire::Message& request, wire::MsgType expected,
                const wire::Message& reply, bool store);
 
+  // The NodeClient for the address in use (target_ names it).
+  void UseCurrentAddress();
+  // One call with failover between the brokers (see the class comment).
+  bool CallAny(const wire::Message& request, wire::Message* reply, std::string* error, int timeout_ms);
+
   Target target_;
-  wire::NodeClient client_;
+  std::optional<BrokerAddresses> addresses_;  // nullopt: --host is not a list this parses (one host as given)
+  std::unique_ptr<wire::NodeClient> client_;
   bool credential_ok_ = true;  // false: UseCredential printed why; every call fails
 };
 

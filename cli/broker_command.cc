@@ -31,6 +31,9 @@ void AddAddressOptions(CLI::App* cmd, broker::BrokerOptions* o) {
                   "with a PostgreSQL journal: the lease's TTL; a standby broker takes over once it expires")
       ->check(CLI::Range(300, 600000))
       ->capture_default_str();
+  cmd->add_option("--advertise", o->advertise,
+                  "with a PostgreSQL journal: the client address (host:port) standbys name to clients while "
+                  "this broker leads (default: --bind and the client port; the hostname for 0.0.0.0)");
   cmd->add_option("--max-upload-mb", o->max_upload_mb, "the largest artifact a client may upload, in MiB")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
       ->capture_default_str();

@@ -41,7 +41,17 @@ BrokerLink::BrokerLink(zmq::context_t& ctx, std::string host, int port, int hear
       port_(port),
       heartbeat_ms_(heartbeat_ms),
       make_ready_(std::move(make_ready)),
-      credential_(std::move(credential)) {}
+      credential_(std::move(credential)) {
+  if (Result<BrokerAddresses> list = BrokerAddresses::Parse(host_, port_); list.ok()) {
+    addresses_ = std::move(*list);
+    UseCurrentAddress();
+  }
+}
+
+void BrokerLink::UseCurrentAddress() {
+  host_ = addresses_->current().host;
+  port_ = addresses_->current().port;
+}
 
 std::unique_ptr<zmq::socket_t> BrokerLink::Open(const std::string& endpoint) {
   watch_.reset();  // before the socket it watches
@@ -56,7 +66,7 @@ std::unique_ptr<zmq::socket_t> BrokerLink::Open(const std::string& endpoint) {
 
 void BrokerLink::StartDiscovery(int64_t now) {
   state_ = State::kDiscovering;
-  hello_ = Open("tcp://" + host_ + ":" + std::to_string(port_));
+  hello_ = Open("tcp://" + BrokerAddress{host_, port_}.ToString());
   wire::SendRequest(*hello_, wire::HelloMsg{.client = "worker"}.ToMessage());
   hello_deadline_ = now + std::max<int64_t>(Backoff(), 1000);
 }
@@ -88,8 +98,23 @@ std::optional<std::string> BrokerLink::TakeNewServerKey() {
   return std::exchange(new_server_key_, std::nullopt);
 }
 
+bool BrokerLink::OnNotLeader(const wire::Decoded& d, int64_t now) {
+  const Result<wire::ErrorMsg> refusal = wire::ErrorMsg::From(d.msg);
+  if (!refusal.ok() || refusal->code != wire::ErrorCodeName(wire::ErrorCode::kNotLeader)) return false;
+  if (!addresses_ || !addresses_->NotLeader(refusal->leader.value_or(""))) {
+    return true;  // nowhere else to go: HELLO again when its deadline passes
+  }
+  spdlog::info("worker: {}:{} is a standby broker ({}); trying {}", host_, port_, refusal->reason,
+               addresses_->current().ToString());
+  UseCurrentAddress();
+  StartDiscovery(now);
+  return true;
+}
+
 // Connects the worker socket to the port WELCOME names and registers; anything else is not a broker.
 void BrokerLink::OnWelcome(const wire::Decoded& d, int64_t now) {
+  if (d.status == wire::DecodeStatus::kOk && d.msg.type == wire::MsgType::kError && OnNotLeader(d, now))
+    return;
   std::optional<int64_t> worker_port;
   if (d.status == wire::DecodeStatus::kOk) {
     if (Result<wire::WelcomeMsg> welcome = wire::WelcomeMsg::From(d.msg); welcome.ok()) {
@@ -101,7 +126,7 @@ void BrokerLink::OnWelcome(const wire::Decoded& d, int64_t now) {
                   d.status == wire::DecodeStatus::kOk ? std::string(wire::NameOf(d.msg.type)) : d.reason);
     return;
   }
-  worker_ = Open("tcp://" + host_ + ":" + std::to_string(*worker_port));
+  worker_ = Open("tcp://" + BrokerAddress{host_, static_cast<int>(*worker_port)}.ToString());
   state_ = State::kRegistering;
   last_heard_ = now;
   next_heartbeat_ = now + heartbeat_ms_;
@@ -157,6 +182,11 @@ int64_t BrokerLink::Tick(Instant at, const std::function<wire::HeartbeatMsg()>& 
     if (now >= hello_deadline_) {
       ++unanswered_;
       spdlog::warn("worker: no answer from a broker at {}:{}; retrying in {} ms", host_, port_, Backoff());
+      if (addresses_ && addresses_->size() > 1) {  // on to the next broker
+        addresses_->NoAnswer();
+        UseCurrentAddress();
+        spdlog::info("worker: trying the broker at {}:{}", host_, port_);
+      }
       StartDiscovery(now);
     }
     return hello_deadline_;

@@ -7,6 +7,10 @@
 // so a restarted broker is re-joined without restarting the worker. Never blocks. Every timer (HELLO
 // backoff, heartbeats, the broker's silence) runs on the monotonic part of the Instants it is given:
 // setting the wall clock never makes the broker look gone.
+// Several brokers sharing a PostgreSQL journal (host "a,b", host:port entries allowed): a HELLO answered
+// NOT_LEADER goes next to the leader the standby names (or the next address), a HELLO nothing answers to
+// the next address; so after a takeover the link registers with the new leader (WORKER_READY carries its
+// running jobs, which the new leader's recovery grace adopts).
 // A refused handshake (seen on a socket monitor) re-reads the credential file: when it changed (a
 // rotated server key, a re-issued key) the link starts over with it, so a worker survives
 // `titan keys rotate` without a restart; otherwise the refusal is logged once and ZeroMQ keeps retrying.
@@ -19,6 +23,7 @@
 #include <utility>
 #include <zmq.hpp>
 
+#include "base/broker_addresses.h"
 #include "base/clock.h"
 #include "schemas/generated/messages.h"
 #include "security/client_security.h"
@@ -73,7 +78,10 @@ class BrokerLink {
   // How long the broker may be silent before the link reconnects from scratch (broker_link.cc).
   int64_t SilenceLimitMs() const;
   void StartDiscovery(int64_t now);
-  void OnWelcome(const wire::Decoded& d, int64_t now);          // the HELLO socket's answer
+  void OnWelcome(const wire::Decoded& d, int64_t now);  // the HELLO socket's answer
+  // A standby answered the HELLO: on to the leader it names. False: nowhere else to go.
+  bool OnNotLeader(const wire::Decoded& d, int64_t now);
+  void UseCurrentAddress();                                     // host_, port_ from addresses_
   void OnWorkerWelcome(const wire::WorkerWelcomeMsg& welcome);  // registered
   // A DEALER to `endpoint` with the credential, watched for refused handshakes (watch_).
   std::unique_ptr<zmq::socket_t> Open(const std::string& endpoint);
@@ -81,7 +89,8 @@ class BrokerLink {
   void OnRefused(const std::string& failure, int64_t now);
 
   zmq::context_t& ctx_;
-  std::string host_;
+  std::optional<BrokerAddresses> addresses_;  // nullopt: the host as given (not a list this parses)
+  std::string host_;                          // the broker in use
   int port_;
   int heartbeat_ms_;
   std::function<wire::WorkerReadyMsg()> make_ready_;

@@ -73,6 +73,8 @@ def bad(name, raw_frames, expect):
 
 VALID = [
     ok("error", "ERROR", 0x01, {"code": "TOO_LARGE", "reason": "value of 1048577 bytes; the limit is 1048576"}),
+    ok("error_not_leader", "ERROR", 0x01, {"code": "NOT_LEADER", "reason": "this broker is a standby",
+                                           "leader": "10.0.0.7:9090"}),
     ok("hello_empty", "HELLO", 0x02, {}),
     ok("hello_named", "HELLO", 0x02, {"client": "sdk-py"}),
     ok("welcome_store", "WELCOME", 0x03, {"node": "store", "version": "0.1.0"}),

@@ -17,8 +17,8 @@ from .job_list import JobListCalls
 from .store import StoreCalls
 from .joblet_jobs import JobService
 from .monitoring import MonitoringService
-from .errors import (InvalidError, JobNotFoundError, NotFoundError, TitanError, TitanTimeoutError,
-                     UnavailableError, UnknownTypeError)
+from .errors import (InvalidError, JobNotFoundError, NoReplyError, NotFoundError, NotLeaderError, TitanError,
+                     TitanTimeoutError, UnavailableError, UnknownTypeError)
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .messages import AuditEntry, MetricFamily, WorkerInfo
 from .protocol import Decoded, MsgType
@@ -27,6 +27,8 @@ from .volumes import VolumeService
 from .submission import SubmitPlan, plan_submit
 from .credentials import Credential, find_credential
 from .transport import Connection
+from .brokers import BrokerList, parse_address
+from .schema import MESSAGE_SPECS
 from .async_submit import DEFAULT_WINDOW, SubmitHandle, Submitter
 from .job_watch import JobWatch
 
@@ -60,6 +62,9 @@ def _epoch_ms(when: Union[float, datetime.datetime, datetime.timedelta]) -> int:
     raise TypeError("since must be a datetime, a timedelta or Unix epoch seconds; got %s" % type(when).__name__)
 
 
+_TAKEOVER_RETRY_S = 0.2  # a standby that names no leader is taking over: asked again this much later
+
+
 def _tcp(host: str, port: int) -> str:
     return "tcp://[%s]:%d" % (host, port) if ":" in host else "tcp://%s:%d" % (host, port)
 
@@ -71,7 +76,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     delete_artifact) in ArtifactCalls (artifacts.py).
 
     `TitanClient()` reads TITAN_HOST / TITAN_PORT (default 127.0.0.1:9090) and TITAN_TIMEOUT (seconds,
-    default 10); `TitanClient(host="localhost", port=9090)` names the broker explicitly. Inside a job,
+    default 10); `TitanClient(host="localhost", port=9090)` names the broker explicitly. Brokers sharing a
+    PostgreSQL journal are all named: `host="a,b"` or TITAN_HOST=a,b (host:port entries allowed). A call a
+    standby answers NOT_LEADER goes to the leader it names (the request was not applied); a read nothing
+    answers goes to the next broker; a write nothing answered raises NoReplyError (it may have been applied:
+    get_job tells) and the next call goes to the next broker. `host`/`port` name the broker in use. Inside a job,
     the worker sets TITAN_HOST/TITAN_PORT, so `TitanClient()` reaches the broker that runs it. Every
     call raises TitanTimeoutError when nothing answers within `timeout` (wait() waits longer), and a
     TitanNodeError subclass (InvalidError, TooLargeError, WrongTypeError, ...) when the node refuses
@@ -86,8 +95,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
 
     def __init__(self, host: Optional[str] = None, port: Optional[int] = None, timeout: Optional[float] = None,
                  credentials: Union[str, Credential, None] = None):
-        self.host = host or os.environ.get("TITAN_HOST", "").strip() or DEFAULT_HOST
-        self.port = int(port) if port is not None else _env_number("TITAN_PORT", int, DEFAULT_PORT)
+        hosts = host or os.environ.get("TITAN_HOST", "").strip() or DEFAULT_HOST
+        self._brokers = BrokerList(hosts, int(port) if port is not None else _env_number("TITAN_PORT", int,
+                                                                                          DEFAULT_PORT))
+        self.host, self.port = self._brokers.current
+        self._silent: Dict[Tuple[str, int], float] = {}  # broker -> when it last left a request unanswered
         self.timeout = float(timeout) if timeout is not None else _env_number("TITAN_TIMEOUT", float,
                                                                                DEFAULT_TIMEOUT)
         if self.timeout <= 0:
@@ -539,10 +551,48 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         with self._locked():
             self._check_open()
             try:
-                return self._entry.request(msg_type, fields, self.timeout)
+                return self._leader_request(msg_type, fields)
             except UnknownTypeError as e:
                 raise self._not_a_broker(e, "artifact calls" if msg_type.name.startswith("ARTIFACT_")
                                          else "job calls") from None
+
+    def _leader_request(self, msg_type: MsgType, fields: Dict[str, Any]) -> Decoded:
+        """One request to the leader among the brokers (see the class comment): NOT_LEADER follows the named
+        leader, or asks the same standby again shortly while it takes over; silence moves to the next broker,
+        and a read is sent again. Gives up after the timeout once per broker, plus one."""
+        deadline = time.monotonic() + self.timeout * (len(self._brokers) + 1)
+        while True:
+            try:
+                return self._entry.request(msg_type, fields, self.timeout)
+            except NotLeaderError as e:
+                if time.monotonic() >= deadline:
+                    raise
+                silent = self._silent.get(parse_address(e.leader, self.port)) if e.leader else None
+                if e.leader is None or (silent is not None and time.monotonic() - silent < 2 * self.timeout):
+                    # A standby taking over (it names no leader, or one that just did not answer us): it
+                    # leads within its lease's TTL; ask it again shortly.
+                    time.sleep(_TAKEOVER_RETRY_S)
+                    continue
+                self._brokers.not_leader(e.leader)
+                self._use_broker()
+            except NoReplyError:
+                if len(self._brokers) < 2:
+                    raise
+                self._silent[self._brokers.current] = time.monotonic()
+                self._brokers.no_answer()
+                self._use_broker()
+                if MESSAGE_SPECS[msg_type].writes or time.monotonic() >= deadline:
+                    raise  # it may have been applied: sent again only by the caller, who can look first
+
+    def _use_broker(self) -> None:
+        """Connects to the broker now current in the list: what was learnt from the old one is dropped."""
+        self.host, self.port = self._brokers.current
+        self.endpoint = _tcp(self.host, self.port)
+        if self._store is not None and self._store is not self._entry:
+            self._store.close()
+        self._entry.close()
+        self._entry = Connection(self.endpoint, self._hint(), self.credential, self._use_credential)
+        self._store, self._welcome = None, None
 
     def _transfer(self, run: Callable[[Connection], Any]) -> Any:
         """Runs one file transfer on a socket of its own (other threads' calls are not held up)."""
@@ -569,8 +619,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
 
     def _hello(self) -> Dict[str, Any]:
         if self._welcome is None:
-            self._welcome = self._entry.request(MsgType.HELLO, {"client": "titan-sdk-py/" + __version__},
-                                                self.timeout).fields
+            self._welcome = self._leader_request(MsgType.HELLO, {"client": "titan-sdk-py/" + __version__}).fields
         return self._welcome
 
     def _store_connection(self) -> Connection:

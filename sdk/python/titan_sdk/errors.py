@@ -3,7 +3,7 @@
 # job API's own cases (an unknown job id, a job file found neither here nor on the broker, a local path
 # that does not exist, a wrong pipeline file).
 import builtins
-from typing import Dict, Type
+from typing import Dict, Optional, Type
 
 
 class TitanError(Exception):
@@ -124,6 +124,17 @@ class UnavailableError(TitanNodeError):
     code = "UNAVAILABLE"
 
 
+class NotLeaderError(TitanNodeError):
+    """The broker is a standby (its PostgreSQL journal's lease is held by another broker) and did not apply the
+    request. `leader` is the active broker's address ("host:port"), or None while a standby takes over. A
+    TitanClient given every broker (TITAN_HOST=a,b) follows it by itself."""
+    code = "NOT_LEADER"
+
+    def __init__(self, reason: str, code: str = "", leader: Optional[str] = None):
+        super().__init__(reason, code)
+        self.leader = leader
+
+
 class InternalError(TitanNodeError):
     code = "INTERNAL"
 
@@ -165,11 +176,13 @@ class JobFileNotFoundError(LocalFileNotFoundError, NotFoundError):
 ERROR_CLASSES: Dict[str, Type[TitanNodeError]] = {
     cls.code: cls
     for cls in (MalformedError, WrongVersionError, UnknownTypeError, TooLargeError, WrongTypeError, InvalidError,
-                NotFoundError, UnavailableError, InternalError, ForbiddenError)
+                NotFoundError, UnavailableError, InternalError, ForbiddenError, NotLeaderError)
 }
 
 
-def error_from_reply(code: str, reason: str) -> TitanNodeError:
+def error_from_reply(code: str, reason: str, leader: Optional[str] = None) -> TitanNodeError:
     """The exception for an ERROR reply; a code this SDK does not know gives a plain TitanNodeError."""
+    if code == NotLeaderError.code:
+        return NotLeaderError(reason, leader=leader)
     cls = ERROR_CLASSES.get(code)
     return cls(reason) if cls is not None else TitanNodeError(reason, code)

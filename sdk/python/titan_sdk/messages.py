@@ -382,6 +382,7 @@ class ErrorMsg(MessageRecord):
 
     code: str  # one of the error codes (`errors` in the schema, §8 of docs/protocol.md)
     reason: str  # what was wrong and what to do, for a human
+    leader: Optional[str] = None  # NOT_LEADER: the active broker's client address (host:port), when known
 
 
 @dataclasses.dataclass

@@ -128,6 +128,7 @@ class ErrorCode(str, enum.Enum):
     UNAVAILABLE = 'UNAVAILABLE'  # the node cannot serve the request now (a storage failure, or its disk is full: it refuses writes until space returns, and the reason names the folder); retry later
     INTERNAL = 'INTERNAL'  # a bug in the node; the request was not applied
     FORBIDDEN = 'FORBIDDEN'  # the sender's principal has no role that allows this message (the reason names the principal, its role and the permission needed)
+    NOT_LEADER = 'NOT_LEADER'  # this broker is a standby (its PostgreSQL journal's lease is held by another broker); send the request to the leader named in `leader`, or to the next broker address when none is named; the request was not applied
 
 
 # Scalar and container types; a struct name S (see STRUCTS) and "list<S>" are types too.
@@ -393,6 +394,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.ERROR: (
         FieldSpec('code', 'str'),
         FieldSpec('reason', 'str'),
+        FieldSpec('leader', 'str', True),
     ),
     MsgType.HELLO: (
         FieldSpec('client', 'str', True),

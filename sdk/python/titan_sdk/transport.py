@@ -196,7 +196,7 @@ class Connection:
 
     def _check(self, msg_type: MsgType, reply: Decoded) -> Decoded:
         if reply.type == MsgType.ERROR:
-            raise error_from_reply(reply.fields["code"], reply.fields["reason"])
+            raise error_from_reply(reply.fields["code"], reply.fields["reason"], reply.fields.get("leader"))
         want = protocol.REPLIES[msg_type]
         if reply.type != want:
             self._reset()

@@ -1,0 +1,211 @@
+# Finding the leader among two brokers on one PostgreSQL journal (docs/operations.md, "Two brokers"): a
+# standby answers every request NOT_LEADER naming the leader; the SDK, the CLI and workers given both
+# addresses follow it; after kill -9 of the leader under a stream of submissions the standby takes over,
+# the client continues by itself, no acknowledged job is lost or recorded twice, the worker registers with
+# the new leader (which adopts the job it was running) and jobs run. Prints the failover time.
+import threading
+import time
+
+import pytest
+
+from cli import titan_ok
+from cluster import BROKER_READY_RE, WORKER_READY_RE, job_environment, unique_id, wait_until, write_script
+from node_process import NodeProcess
+from pg_server import free_port, pg_journal, postgres  # noqa: F401 (fixtures)
+from secure_cluster import titan
+from titan_sdk import AuthenticationError, NoReplyError, NotLeaderError, TitanClient, TitanError, TitanJob
+from titan_sdk.protocol import MsgType
+from titan_sdk.transport import Connection
+
+DEADLINE_S = 120
+TTL = ["--lease-ttl-ms", "2000"]
+ACKS_BEFORE_KILL = 40
+ACKS_AFTER_TAKEOVER = 20
+
+
+def broker(tmp_path, name, port, journal, extra=()):
+    return NodeProcess(name, ["broker", "--port", str(port), "--worker-port", "0", "--pub-port", "0",
+                              "--dir", str(tmp_path / name), "--journal", journal] + TTL + list(extra),
+                       BROKER_READY_RE, tmp_path / (name + ".stderr.log"))
+
+
+def start_standby(proc):
+    """Starts `proc` in a thread (NodeProcess.start returns once it leads); returns the thread once the broker
+    says it answers as a standby."""
+    def lead():
+        try:
+            proc.start()
+        except RuntimeError:  # stopped while still a standby: proc.ready stays None, which the test checks
+            pass
+
+    promoted = threading.Thread(target=lead, daemon=True)
+    promoted.start()
+    wait_until("the second broker answers as a standby", lambda: "answering NOT_LEADER on" in proc.stderr())
+    return promoted
+
+
+def test_a_standby_answers_not_leader_naming_the_leader(tmp_path, postgres, pg_journal):
+    p1, p2 = free_port(), free_port()
+    leader = broker(tmp_path, "leader", p1, pg_journal).start()
+    standby = broker(tmp_path, "standby", p2, pg_journal)
+    try:
+        start_standby(standby)
+        assert standby.ready is None
+        # The wire: HELLO (discovery) and any other request get ERROR NOT_LEADER with the leader's address.
+        conn = Connection("tcp://127.0.0.1:%d" % p2, "the standby")
+        try:
+            for msg_type, fields in ((MsgType.HELLO, {}), (MsgType.JOB_GET, {"id": "x"})):
+                try:
+                    conn.request(msg_type, fields, 10)
+                    raise AssertionError("the standby answered %s" % msg_type.name)
+                except NotLeaderError as e:
+                    assert e.leader == "127.0.0.1:%d" % p1, e.leader
+                    assert "standby" in e.reason
+        finally:
+            conn.close()
+        # A client that knows only the standby is sent to the leader; one given both finds it either way.
+        script = write_script(tmp_path, "quick.sh", "true\n")
+        job = unique_id("nl")
+        with TitanClient(host="127.0.0.1:%d" % p2, timeout=10) as c:
+            c.submit_job(TitanJob(job, script))  # NOT_LEADER said it was not applied: sent to the leader
+            assert c.port == p1
+        with TitanClient(host="127.0.0.1:%d,127.0.0.1:%d" % (p2, p1), timeout=10) as c:
+            assert c.get_job(job) is not None
+        # The CLI: --host repeated, and TITAN_HOST comma-separated, standby first.
+        out = titan_ok(p2, ["--host", "127.0.0.1:%d" % p2, "--host", "127.0.0.1:%d" % p1, "status", job])
+        assert job in out
+        out = titan_ok(p2, ["status", job], env={"TITAN_HOST": "127.0.0.1:%d,127.0.0.1:%d" % (p2, p1)})
+        assert job in out
+    finally:
+        standby.stop()
+        leader.stop()
+
+
+def test_a_standby_with_keys_answers_only_over_curve(tmp_path, postgres, pg_journal):
+    """A standby's client port is secured as the leader's: a client with a credential gets NOT_LEADER (and is
+    sent to the leader); a plaintext one is refused at the handshake."""
+    keys = tmp_path / "keys"
+    titan("keys", "init", "--keys", str(keys))
+    p1, p2 = free_port(), free_port()
+    leader = broker(tmp_path, "leader", p1, pg_journal, ["--keys", str(keys)]).start()
+    standby = broker(tmp_path, "standby", p2, pg_journal, ["--keys", str(keys)])
+    try:
+        start_standby(standby)
+        with TitanClient(host="127.0.0.1:%d" % p2, timeout=10, credentials=str(keys / "admin.cred")) as c:
+            assert c.get_job("no-such-job") is None  # answered by the leader the standby named
+            assert c.port == p1
+        plain = Connection("tcp://127.0.0.1:%d" % p2, "the standby")  # follows no redirect
+        try:
+            with pytest.raises((AuthenticationError, NoReplyError)):
+                plain.request(MsgType.HELLO, {}, 3)
+        finally:
+            plain.close()
+    finally:
+        standby.stop()
+        leader.stop()
+
+
+class Submitter(threading.Thread):
+    """Submits jobs one by one with a client given both brokers, recording each acknowledged id with the
+    monotonic times its submission was sent and acknowledged; a submission nothing answered (the leader died under it) is
+    recorded as in doubt and the stream goes on. Stops once told to and `more` acks came after that."""
+
+    def __init__(self, hosts, script):
+        super().__init__(daemon=True)
+        self.hosts, self.script = hosts, script
+        self.acked = []  # (id, sent at, acknowledged at): monotonic times
+        self.in_doubt = []
+        self.errors = []
+        self.stop_after = None
+        self.lock = threading.Lock()
+
+    def acks(self):
+        with self.lock:
+            return list(self.acked)
+
+    def run(self):
+        prefix = unique_id("fo")
+        deadline = time.monotonic() + DEADLINE_S
+        with TitanClient(host=self.hosts, timeout=2.0) as c:
+            n = 0
+            while time.monotonic() < deadline:
+                job_id = "%s-%d" % (prefix, n)
+                n += 1
+                sent_at = time.monotonic()
+                try:
+                    c.submit_job(TitanJob(job_id, self.script))
+                except NoReplyError:
+                    self.in_doubt.append(job_id)  # may or may not have been applied: not sent again
+                    continue
+                except TitanError as e:
+                    self.errors.append(repr(e))
+                    continue
+                with self.lock:
+                    self.acked.append((job_id, sent_at, time.monotonic()))
+                    if self.stop_after is not None and len(self.acked) >= self.stop_after:
+                        return
+
+
+def test_kill9_of_the_leader_under_submissions_loses_nothing_and_the_client_follows(tmp_path, postgres,
+                                                                                   pg_journal):
+    p1, p2 = free_port(), free_port()
+    hosts = "127.0.0.1:%d,127.0.0.1:%d" % (p1, p2)
+    quick = write_script(tmp_path, "quick.sh", "true\n")
+    slow = write_script(tmp_path, "slow.sh", "sleep 6\n")
+    leader = broker(tmp_path, "leader", p1, pg_journal).start()
+    standby = broker(tmp_path, "standby", p2, pg_journal)
+    worker = None
+    try:
+        promoted = start_standby(standby)
+        worker = NodeProcess("worker", ["--host", hosts, "worker", "--name", "w1", "--dir", str(tmp_path / "w1"),
+                                        "--slots", "8"], WORKER_READY_RE, tmp_path / "w1.stderr.log",
+                             env=job_environment()).start()
+        running = unique_id("running")
+        with TitanClient(host=hosts, timeout=10) as c:
+            c.submit_job(TitanJob(running, slow))
+            wait_until("a job runs when the leader dies", lambda: c.get_job(running).state == "RUNNING")
+        submitter = Submitter(hosts, quick)
+        submitter.start()
+        wait_until("%d acknowledged submissions" % ACKS_BEFORE_KILL,
+                   lambda: len(submitter.acks()) >= ACKS_BEFORE_KILL, DEADLINE_S)
+        killed_at = time.monotonic()
+        leader.kill9()
+        acked_at_kill = len(submitter.acks())
+        with submitter.lock:
+            submitter.stop_after = len(submitter.acked) + ACKS_AFTER_TAKEOVER
+        promoted.join(DEADLINE_S)
+        assert standby.ready is not None, standby.stderr()
+        submitter.join(DEADLINE_S)
+        assert not submitter.is_alive(), "the client did not continue after the takeover"
+        acked = submitter.acks()
+        # Acknowledged by the new leader: sent after the kill (a reply the old leader sent just before it may
+        # be recorded after it).
+        after = [acked_at for _, sent_at, acked_at in acked if sent_at > killed_at]
+        assert len(after) >= ACKS_AFTER_TAKEOVER - 1
+        failover_s = after[0] - killed_at
+        assert submitter.errors == [], submitter.errors
+        ids = [j for j, _, _ in acked]
+        with TitanClient(host=hosts, timeout=10) as c:
+            lost = [j for j in ids if c.get_job(j) is None]
+            assert lost == [], "%d of %d acknowledged jobs lost: %s" % (len(lost), len(ids), lost[:5])
+            # The worker registered with the new leader: jobs acknowledged by it run, and the job it was running
+            # when the leader died was adopted (one run, completed), not run again.
+            for j in ids + [running]:
+                wait_until("job %s ends" % j, lambda: c.get_job(j).state in ("COMPLETED", "FAILED", "CANCELLED"),
+                           DEADLINE_S)
+            ends = {j: c.get_job(j).state for j in ids}
+            assert set(ends.values()) == {"COMPLETED"}, ends
+            adopted = c.get_job(running)
+            assert (adopted.state, adopted.attempt, adopted.run) == ("COMPLETED", 1, 1), adopted
+            assert [w.name for w in c.workers()] == ["w1"]
+        # No job recorded twice: one journal row per id, acknowledged or in doubt.
+        twice = postgres.sql(pg_journal, "SELECT count(*) FROM (SELECT id FROM jobs GROUP BY id HAVING count(*) > 1) d")
+        assert int(twice) == 0
+        assert "standby broker" in worker.stderr() or "trying the broker at" in worker.stderr(), worker.stderr()
+    finally:
+        for proc in (worker, standby, leader):
+            if proc is not None:
+                proc.stop()
+    print("broker failover (TTL 2 s, client timeout 2 s): first submission acknowledged by the new leader %.2f s "
+          "after kill -9 of the leader; %d acknowledged before, %d after, %d in doubt, none lost"
+          % (failover_s, acked_at_kill, len(acked) - acked_at_kill, len(submitter.in_doubt)))
