@@ -15,6 +15,7 @@
 #include "base/test_dir.h"
 #include "cli/pipeline_test_file.h"
 #include "cli/yaml_fields.h"
+#include "schemas/cpp/test_paths.h"
 
 namespace titan::cli {
 namespace {
@@ -23,7 +24,7 @@ namespace fs = std::filesystem;
 using wire::Datum;
 using wire::Text;
 
-const fs::path kGoldenDir = fs::path(TITAN_SOURCE_DIR) / "schemas/golden/pipelines";
+const fs::path kGoldenDir = fs::path(titan::testing::SchemaPath("golden/pipelines"));
 
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "worker/exec_test_util.h"
+#include "schemas/cpp/test_paths.h"
 
 namespace titan::exec {
 namespace {
@@ -20,7 +21,7 @@ using testing::TempDir;
 using testing::WaitForExit;
 
 // The checkout's venv (tests/run_all.sh makes it): it has pyzmq and msgpack for titan_sdk.
-const std::string kPython = std::string(TITAN_SOURCE_DIR) + "/.venv/bin/python";
+const std::string kPython = titan::testing::SourcePath(".venv/bin/python");
 
 class ForkServerTest : public ::testing::Test {
  protected:
@@ -35,7 +36,7 @@ class ForkServerTest : public ::testing::Test {
     SpawnSpec spec;
     spec.argv = {kPython, script};
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-    spec.env = {"PATH=/usr/bin:/bin", "PYTHONPATH=" + std::string(TITAN_SOURCE_DIR) + "/sdk/python",
+    spec.env = {"PATH=/usr/bin:/bin", "PYTHONPATH=" + titan::testing::SourcePath("sdk/python"),
                 "PYTHONUNBUFFERED=1", "JOB_VALUE=" + std::to_string(scripts_)};
     spec.cwd = dir_.path();
     return spec;

@@ -1,5 +1,6 @@
 // Helpers shared by the benchmarks: processes, temp dirs, results, fsync probe (msgpack: bench_msgpack.cc).
 #include "tests/bench/bench_util.h"
+#include "schemas/cpp/test_paths.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -83,7 +84,7 @@ void KillChildrenOnSignal() {
 
 std::string TitanBinary() {
   const char* env = std::getenv("TITAN_BIN");
-  return env && *env ? env : std::string(TITAN_SOURCE_DIR) + "/build/bin/titan";
+  return env && *env ? env : titan::testing::SourcePath("build/bin/titan");
 }
 
 TitanProcess::TitanProcess(std::vector<std::string> args, const std::string& log_path) {

@@ -1,5 +1,6 @@
 // Spawning and reaping real titan processes for tests.
 #include "tests/integration/node_process.h"
+#include "schemas/cpp/test_paths.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -54,7 +55,7 @@ bool WaitExit(pid_t pid, std::chrono::milliseconds timeout, int* status) {
 
 std::string TitanBinary() {
   const char* env = std::getenv("TITAN_BIN");
-  return env ? env : std::string(TITAN_SOURCE_DIR) + "/build/bin/titan";
+  return env ? env : titan::testing::SourcePath("build/bin/titan");
 }
 
 NodeProcess::NodeProcess(std::vector<std::string> args, std::string log_path,
