@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "base/unique_fd.h"
@@ -20,12 +19,18 @@ constexpr int64_t kCfsPeriodUs = 100000;  // 100 ms; a quota of max_cpu% of it
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
+// The whole file, with open/read (no stream: a job's counters are read at each of its ends).
 std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  return text;
 }
 
 std::string Trim(std::string s) {
@@ -262,6 +267,25 @@ CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job) {
   if (const std::string d = DirOf(job, "blkio"); !d.empty())
     ReadV1Io(d + "/blkio.throttle.io_service_bytes", &u);
   return u;
+}
+
+Result<CarriedUsage> ResetUsage(CgroupVersion v, const CgroupDirs& job) {
+  if (v != CgroupVersion::kV1) return Status::Error("cgroup v2 counters (cpu.stat, io.stat) cannot be reset");
+  CarriedUsage carried;
+  if (const std::string d = DirOf(job, "memory"); !d.empty()) {
+    const std::optional<int64_t> charged = ReadInt(d + "/memory.usage_in_bytes");
+    if (!charged) return Status::Error("cannot read '" + d + "/memory.usage_in_bytes'");
+    carried.memory_bytes = *charged;
+    if (Status s = WriteFile(d + "/memory.max_usage_in_bytes", "0"); !s.ok()) return s;
+    carried.oom_kills = KeyedValue(d + "/memory.oom_control", "oom_kill").value_or(0);
+  }
+  if (const std::string d = DirOf(job, "cpuacct"); !d.empty()) {
+    if (Status s = WriteFile(d + "/cpuacct.usage", "0"); !s.ok()) return s;
+  }
+  if (const std::string d = DirOf(job, "blkio"); !d.empty()) {
+    if (Status s = WriteFile(d + "/blkio.reset_stats", "1"); !s.ok()) return s;
+  }
+  return carried;
 }
 
 std::vector<std::string> BlockDevices(const std::string& sys_block) {

@@ -64,6 +64,17 @@ Status ApplyLimits(CgroupVersion v, const CgroupDirs& job, const JobLimits& limi
 // memory.events oom_kill.
 CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job);
 
+// What a v1 job cgroup still holds once its processes are gone, which the next job's counts start from.
+struct CarriedUsage {
+  int64_t memory_bytes = 0;  // still charged (page cache); memory.max_usage_in_bytes now starts here
+  int64_t oom_kills = 0;     // memory.oom_control's oom_kill, which cannot be reset
+};
+
+// Resets an emptied v1 job cgroup's counters for another job (CgroupPool): memory.max_usage_in_bytes
+// (to what is still charged), cpuacct.usage, the blkio stats. Error: cgroup v2, or a file that cannot be
+// read or written (named).
+Result<CarriedUsage> ResetUsage(CgroupVersion v, const CgroupDirs& job);
+
 // The whole-disk block devices of this machine ("MAJ:MIN" of each <sys_block>/<name>/dev), the ones
 // an io limit is written for.
 std::vector<std::string> BlockDevices(const std::string& sys_block = "/sys/block");

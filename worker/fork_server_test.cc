@@ -9,8 +9,8 @@
 
 #include <fstream>
 
-#include "worker/exec_test_util.h"
 #include "schemas/cpp/test_paths.h"
+#include "worker/exec_test_util.h"
 
 namespace titan::exec {
 namespace {

@@ -76,13 +76,13 @@ void SignalAll(const std::string& path, int sig) {
   }
 }
 
-// SIGKILL until the cgroup is empty (a process may fork while we read the list), then rmdir.
-Status KillAndRemove(const std::string& path, std::chrono::milliseconds limit) {
+// SIGKILL until the cgroup is empty (a process may fork while we read the list). Ok also when the cgroup
+// is gone.
+Status KillUntilEmpty(const std::string& path, std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     const std::optional<std::vector<pid_t>> pids = Procs(path);
-    if (!pids) return Status::Ok();  // already removed
-    if (pids->empty()) break;
+    if (!pids || pids->empty()) return Status::Ok();
     for (const pid_t pid : *pids) ::kill(pid, SIGKILL);
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status::Error(std::to_string(pids->size()) + " process(es) still in cgroup '" + path +
@@ -91,6 +91,11 @@ Status KillAndRemove(const std::string& path, std::chrono::milliseconds limit) {
     }
     std::this_thread::sleep_for(kKillPoll);  // for SIGKILLed processes to leave it
   }
+}
+
+// KillUntilEmpty, then rmdir.
+Status KillAndRemove(const std::string& path, std::chrono::milliseconds limit) {
+  if (Status s = KillUntilEmpty(path, limit); !s.ok()) return s;
   if (::rmdir(path.c_str()) != 0 && errno != ENOENT)
     return ErrnoStatus("cannot remove cgroup '" + path + "'", errno);
   return Status::Ok();
@@ -243,7 +248,22 @@ std::vector<std::string> JobHierarchies(const WorkerCgroups& worker, const JobLi
 }
 
 Result<JobCgroup> JobCgroup::Create(const WorkerCgroups& worker, const std::string& name,
-                                    const JobLimits& limits) {
+                                    const JobLimits& limits, CgroupPool* pool) {
+  if (pool != nullptr && pool->Fits(limits)) {
+    if (std::optional<IdleCgroup> idle = pool->Take()) {
+      JobCgroup job;
+      job.version_ = worker.version;
+      job.paths_ = std::move(idle->paths);
+      job.dirs_ = std::move(idle->dirs);
+      job.path_ = job.paths_.empty() ? "" : job.paths_.front();
+      job.pool_ = pool;
+      job.oom_kills_before_ = idle->oom_kills_before;
+      return job;
+    }
+    Result<JobCgroup> fresh = Create(worker, pool->NewName(), limits);
+    if (fresh.ok()) fresh->pool_ = pool;
+    return fresh;
+  }
   JobCgroup job;
   job.version_ = worker.version;
   for (const std::string& key : JobHierarchies(worker, limits)) {
@@ -268,7 +288,9 @@ JobCgroup::JobCgroup(JobCgroup&& other) noexcept
     : path_(std::exchange(other.path_, {})),
       paths_(std::exchange(other.paths_, {})),
       version_(other.version_),
-      dirs_(std::exchange(other.dirs_, {})) {}
+      dirs_(std::exchange(other.dirs_, {})),
+      pool_(std::exchange(other.pool_, nullptr)),
+      oom_kills_before_(other.oom_kills_before_) {}
 
 JobCgroup& JobCgroup::operator=(JobCgroup&& other) noexcept {
   if (this != &other) {
@@ -277,8 +299,16 @@ JobCgroup& JobCgroup::operator=(JobCgroup&& other) noexcept {
     paths_ = std::exchange(other.paths_, {});
     version_ = other.version_;
     dirs_ = std::exchange(other.dirs_, {});
+    pool_ = std::exchange(other.pool_, nullptr);
+    oom_kills_before_ = other.oom_kills_before_;
   }
   return *this;
+}
+
+CgroupUsage JobCgroup::Usage() const {
+  CgroupUsage u = ReadUsage(version_, dirs_);
+  u.oom_kills = std::max<int64_t>(0, u.oom_kills - oom_kills_before_);
+  return u;
 }
 
 void JobCgroup::Signal(int sig) const {
@@ -289,6 +319,17 @@ void JobCgroup::Signal(int sig) const {
 // others are empty then (each is still checked) and removed.
 Status JobCgroup::End(std::chrono::milliseconds limit) {
   path_.clear();
+  if (CgroupPool* pool = std::exchange(pool_, nullptr)) {
+    Status emptied = Status::Ok();
+    for (const std::string& path : paths_) {
+      if (emptied.ok()) emptied = KillUntilEmpty(path, limit);
+    }
+    if (emptied.ok() && pool->Keep(IdleCgroup{.paths = paths_, .dirs = dirs_})) {
+      paths_.clear();
+      dirs_.clear();
+      return Status::Ok();
+    }
+  }
   dirs_.clear();
   Status first = Status::Ok();
   for (const std::string& path : std::exchange(paths_, {})) {

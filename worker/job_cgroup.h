@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "worker/cgroup_files.h"
+#include "worker/cgroup_pool.h"
 
 namespace titan::exec {
 
@@ -62,8 +63,10 @@ class JobCgroup {
   // Creates the job's cgroup `name` in each hierarchy of JobHierarchies(worker, limits) and writes `limits`
   // into them before any process joins. Error: a directory or a limit could not be made (named); nothing
   // is left.
+  // With `pool` (the worker's; it must outlive the handle), a job that fits it (CgroupPool::Fits) takes
+  // an idle cgroup of the pool, or a new one the pool names, and its cgroup goes back to the pool at End.
   static Result<JobCgroup> Create(const WorkerCgroups& worker, const std::string& name,
-                                  const JobLimits& limits);
+                                  const JobLimits& limits, CgroupPool* pool = nullptr);
 
   JobCgroup() = default;  // holds no cgroup
   JobCgroup(JobCgroup&& other) noexcept;
@@ -76,12 +79,14 @@ class JobCgroup {
   // Every cgroup of the job, the primary first: a process joins them all (SpawnSpec::cgroups).
   const std::vector<std::string>& paths() const { return paths_; }
   // What the job's processes used so far (its cgroups' counters).
-  CgroupUsage Usage() const { return ReadUsage(version_, dirs_); }
+  CgroupUsage Usage() const;
+  // Whether the cgroup came from (and goes back to) a CgroupPool.
+  bool pooled() const { return pool_ != nullptr; }
   // Sends `sig` to every process in the cgroup now (one pass; no waiting).
   void Signal(int sig) const;
-  // SIGKILLs every process in the cgroup until none is left (within `limit`), then removes it; the
-  // handle is empty afterwards. Error: processes still there, or rmdir failed (the directory is then
-  // left for EndCgroupsUnder).
+  // SIGKILLs every process in the cgroup until none is left (within `limit`), then removes it, or gives
+  // it back to its pool; the handle is empty afterwards. Error: processes still there, or rmdir failed
+  // (the directory is then left for EndCgroupsUnder).
   Status End(std::chrono::milliseconds limit = std::chrono::seconds(1));
 
  private:
@@ -89,7 +94,9 @@ class JobCgroup {
   std::string path_;
   std::vector<std::string> paths_;
   CgroupVersion version_ = CgroupVersion::kV1;
-  CgroupDirs dirs_;  // by hierarchy key, for Usage
+  CgroupDirs dirs_;               // by hierarchy key, for Usage
+  CgroupPool* pool_ = nullptr;    // where End gives the emptied cgroup back; null: removed
+  int64_t oom_kills_before_ = 0;  // a pooled cgroup's OOM-kill count before this job
 };
 
 }  // namespace titan::exec

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "worker/child_process.h"
 #include "worker/exec_test_util.h"
@@ -228,6 +230,103 @@ TEST_F(JobCgroupTest, AJobWithoutLimitsJoinsOnlyTheHierarchiesItNeeds) {
     EXPECT_TRUE(usage.cpu_ms.has_value());
   }
   EXPECT_TRUE(cgroup->End().ok());
+}
+
+// CgroupPool on this machine (v1 only): an emptied cgroup of a job without limits is kept and given to the
+// next such job, with its counters starting again; nothing of the last job's processes carries over.
+class CgroupPoolTest : public JobCgroupTest {
+ protected:
+  void SetUp() override {
+    JobCgroupTest::SetUp();
+    if (IsSkipped()) return;
+    if (worker_.version != CgroupVersion::kV1) GTEST_SKIP() << "cgroup v2: jobs get fresh cgroups";
+    pool_.emplace(worker_);
+  }
+  void TearDown() override {
+    pool_.reset();
+    JobCgroupTest::TearDown();
+  }
+  // Runs `script` (sh -c) in `cgroup` until it exits.
+  void Run(const JobCgroup& cgroup, const std::string& script) {
+    std::optional<ChildProcess> child;
+    ASSERT_GT(StartIn(cgroup.paths(), "echo $$; " + script, &child), 0);
+    ASSERT_TRUE(WaitForExit(*child, std::chrono::seconds(60)));
+  }
+  std::optional<CgroupPool> pool_;
+};
+
+TEST_F(CgroupPoolTest, AnEmptiedCgroupIsKeptAndTheNextJobGetsItWithItsCountersReset) {
+  Result<JobCgroup> first = JobCgroup::Create(worker_, "job-a-1", JobLimits{}, &*pool_);
+  ASSERT_TRUE(first.ok()) << first.message();
+  EXPECT_TRUE(first->pooled());
+  const std::vector<std::string> paths = first->paths();
+  EXPECT_EQ(0u, paths.front().rfind(dir_ + "/pool-", 0)) << paths.front();
+  Run(*first, "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done");  // ~1 s of CPU
+  const int64_t first_cpu = first->Usage().cpu_ms.value_or(0);
+  ASSERT_GT(first_cpu, 50);
+  ASSERT_TRUE(first->End().ok());
+  EXPECT_EQ(1u, pool_->idle());
+  for (const std::string& path : paths) EXPECT_TRUE(std::filesystem::exists(path)) << path;
+
+  Result<JobCgroup> second = JobCgroup::Create(worker_, "job-b-1", JobLimits{}, &*pool_);
+  ASSERT_TRUE(second.ok()) << second.message();
+  EXPECT_EQ(paths, second->paths());
+  EXPECT_EQ(0u, pool_->idle());
+  Run(*second, "true");
+  const CgroupUsage usage = second->Usage();
+  EXPECT_LT(usage.cpu_ms.value_or(0), first_cpu / 2) << "cpuacct.usage was not reset";
+  EXPECT_EQ(0, usage.oom_kills);
+  ASSERT_TRUE(second->End().ok());
+  EXPECT_EQ(1u, pool_->idle());
+}
+
+TEST_F(CgroupPoolTest, AProcessThatEscapedItsGroupIsKilledBeforeTheCgroupIsKept) {
+  Result<JobCgroup> cgroup = JobCgroup::Create(worker_, "job-c-1", JobLimits{}, &*pool_);
+  ASSERT_TRUE(cgroup.ok()) << cgroup.message();
+  std::optional<ChildProcess> child;
+  const pid_t escaped = StartIn(cgroup->paths(), "setsid sleep 1000 >/dev/null 2>&1 & echo $!", &child);
+  ASSERT_GT(escaped, 0);
+  ASSERT_TRUE(WaitForExit(*child));
+  child.reset();
+  ASSERT_TRUE(cgroup->End().ok());
+  EXPECT_TRUE(WaitAndReap(escaped));
+  ASSERT_EQ(1u, pool_->idle());
+  Result<JobCgroup> next = JobCgroup::Create(worker_, "job-d-1", JobLimits{}, &*pool_);
+  ASSERT_TRUE(next.ok()) << next.message();
+  std::ifstream procs(next->path() + "/cgroup.procs");
+  EXPECT_EQ(std::string(), std::string(std::istreambuf_iterator<char>(procs), {}));
+}
+
+TEST_F(CgroupPoolTest, AJobWithLimitsGetsItsOwnCgroupWhichIsRemoved) {
+  Result<JobCgroup> cgroup = JobCgroup::Create(worker_, "job-e-1", JobLimits{.memory_mb = 64}, &*pool_);
+  ASSERT_TRUE(cgroup.ok()) << cgroup.message();
+  EXPECT_FALSE(cgroup->pooled());
+  EXPECT_EQ(dir_ + "/job-e-1", cgroup->path());
+  ASSERT_TRUE(cgroup->End().ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/job-e-1"));
+  EXPECT_EQ(0u, pool_->idle());
+}
+
+TEST_F(CgroupPoolTest, ACgroupStillChargedForMoreThanTheBoundIsRemovedNotKept) {
+  if (!worker_.dirs.count("memory")) GTEST_SKIP() << "no memory hierarchy";
+  Result<JobCgroup> cgroup = JobCgroup::Create(worker_, "job-f-1", JobLimits{}, &*pool_);
+  ASSERT_TRUE(cgroup.ok()) << cgroup.message();
+  const std::vector<std::string> paths = cgroup->paths();
+  // 8 MiB written into the page cache stay charged to the cgroup after the writer exits.
+  Run(*cgroup, "head -c 8388608 /dev/zero > " + tmp_.path() + "/cache.bin");
+  ASSERT_TRUE(cgroup->End().ok());
+  EXPECT_EQ(0u, pool_->idle());
+  for (const std::string& path : paths) EXPECT_FALSE(std::filesystem::exists(path)) << path;
+}
+
+TEST_F(CgroupPoolTest, ThePoolRemovesItsIdleCgroupsWhenItEnds) {
+  Result<JobCgroup> cgroup = JobCgroup::Create(worker_, "job-g-1", JobLimits{}, &*pool_);
+  ASSERT_TRUE(cgroup.ok()) << cgroup.message();
+  const std::vector<std::string> paths = cgroup->paths();
+  ASSERT_TRUE(cgroup->End().ok());
+  ASSERT_EQ(1u, pool_->idle());
+  pool_.reset();
+  for (const std::string& path : paths) EXPECT_FALSE(std::filesystem::exists(path)) << path;
 }
 
 TEST(SchedAffinity, PinsAChildWithoutACpusetCgroup) {

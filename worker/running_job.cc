@@ -111,7 +111,7 @@ Status SpawnRun(RunningJob& job) {
   if (job.cgroups != nullptr) {
     exec::JobLimits in_cgroup = job.limits;
     if (!job.spawn.cpus.empty()) in_cgroup.cpus.clear();  // pinned by affinity (no cpuset hierarchy)
-    auto cgroup = exec::JobCgroup::Create(*job.cgroups, job.cgroup_name, in_cgroup);
+    auto cgroup = exec::JobCgroup::Create(*job.cgroups, job.cgroup_name, in_cgroup, job.cgroup_pool.get());
     if (!cgroup.ok()) return cgroup.status();
     job.cgroup = std::move(cgroup.value());
     job.spawn.cgroups = job.cgroup.paths();
@@ -285,6 +285,7 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
   job->limits = LimitsOf(spec);
   if (ctx.cgroups) {
     job->cgroups = &*ctx.cgroups;
+    job->cgroup_pool = ctx.cgroup_pool;
     job->cgroup_name = SafeName(job->id) + "-" + std::to_string(job->attempt);
   }
   if (!job->limits.cpus.empty() && !(ctx.cgroups && std::ranges::count(ctx.cgroups->controls(), "cpuset"))) {

@@ -36,6 +36,9 @@ struct JobContext {
   // worker's directories, holding the job's limits. Absent: none can be made here; a job's processes
   // are then found by process group only, and only cpu_cores is enforced (sched_setaffinity).
   std::optional<exec::WorkerCgroups> cgroups;
+  // With cgroups (v1): emptied job cgroups kept for the next job without limits (cgroup_pool.h). Shared,
+  // so that it outlives every job's handle that gives a cgroup back to it.
+  std::shared_ptr<exec::CgroupPool> cgroup_pool;
   std::map<std::string, exec::Runtime> runtimes;  // `titan worker --runtime NAME=PATH`, by name
   std::string volumes_dir;                        // <--dir>/volumes, absolute (worker/volumes.h)
   bool cold_python = false;                       // --cold-python: no warm starts
@@ -57,8 +60,9 @@ struct RunningJob {
   std::string warm_python;
   exec::ForkServers* fork_servers = nullptr;
   bool warm = false;
-  const exec::WorkerCgroups* cgroups = nullptr;  // the worker's (JobContext::cgroups); null: none
-  std::string cgroup_name;                       // <job>-<attempt>
+  const exec::WorkerCgroups* cgroups = nullptr;   // the worker's (JobContext::cgroups); null: none
+  std::shared_ptr<exec::CgroupPool> cgroup_pool;  // JobContext::cgroup_pool; null: a fresh cgroup each run
+  std::string cgroup_name;                        // <job>-<attempt> (a pooled cgroup is named pool-<n>)
   // The run's cgroup, when the worker has them: ended (every process in it killed) with the run. Declared
   // before `child`, so that it is ended after the child's group when the job is destroyed.
   exec::JobCgroup cgroup;

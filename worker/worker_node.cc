@@ -111,6 +111,7 @@ JobContext JobContextOf(const WorkerOptions& o, std::optional<exec::WorkerCgroup
   std::erase_if(ctx.base_env, [](const std::string& kv) { return kv.rfind("TITAN_CREDENTIALS=", 0) == 0; });
   ctx.tools = exec::ResolveToolchain(ctx.base_env);
   ctx.cgroups = std::move(cgroups);
+  if (ctx.cgroups) ctx.cgroup_pool = std::make_shared<exec::CgroupPool>(*ctx.cgroups);
   ctx.runtimes = RuntimesOf(o);
   ctx.volumes_dir = VolumesDirOf(o);
   ctx.cold_python = o.cold_python;

@@ -1,6 +1,5 @@
 // Helpers shared by the benchmarks: processes, temp dirs, results, fsync probe (msgpack: bench_msgpack.cc).
 #include "tests/bench/bench_util.h"
-#include "schemas/cpp/test_paths.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -21,6 +20,8 @@
 #include <filesystem>
 #include <iostream>
 #include <thread>
+
+#include "schemas/cpp/test_paths.h"
 
 extern char** environ;
 

@@ -1,6 +1,5 @@
 // Spawning and reaping real titan processes for tests.
 #include "tests/integration/node_process.h"
-#include "schemas/cpp/test_paths.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +11,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+
+#include "schemas/cpp/test_paths.h"
 
 extern char** environ;
 

@@ -63,9 +63,16 @@ def worker_dirs(cluster, name):
     return dirs
 
 
-def job_cgroups(cluster, name):
-    """Every job cgroup under the worker's directories (none once its jobs ended)."""
+def all_job_cgroups(cluster, name):
+    """Every cgroup under the worker's directories: jobs' own (<job>-<attempt>) and pooled ones (pool-<n>)."""
     return [c for d in worker_dirs(cluster, name) for c in d.iterdir() if c.is_dir()]
+
+
+def job_cgroups(cluster, name):
+    """The job cgroups in use (none once its jobs ended): a job's own, or a pooled one a process is in. An
+    emptied pooled cgroup is kept for the next job without limits (worker/cgroup_pool.h)."""
+    return [c for c in all_job_cgroups(cluster, name)
+            if not c.name.startswith("pool-") or (c / "cgroup.procs").read_text().strip()]
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +209,24 @@ def test_no_cgroup_is_left_after_100_jobs(cluster, client, tmp_path):
         assert client.wait(job_id, timeout=DEADLINE_S * 3) == "COMPLETED"
     wait_until("no job cgroup left after 100 jobs", lambda: not job_cgroups(cluster, "lim1"), DEADLINE_S)
     assert len(worker_dirs(cluster, "lim1")) == len(V1_HIERARCHIES)
+
+
+def test_jobs_without_limits_reuse_emptied_cgroups(cluster, client, tmp_path):
+    """60 jobs without limits, at most 4 at once: they run in pooled cgroups (pool-<n>), which are reused, so
+    no more of them exist than jobs ran at once, each empty once its job ended; each job's usage is its own."""
+    script = write_script(tmp_path, "tiny.sh", "cat /proc/self/cgroup\n")
+    ids = [client.submit_job(TitanJob(unique_id("pooled"), script)) for _ in range(60)]
+    for job_id in ids:
+        assert client.wait(job_id, timeout=DEADLINE_S * 3) == "COMPLETED"
+    logs = client.fetch_logs(ids[-1])
+    assert re.search(r":memory:/.*/pool-\d+$", logs, re.M), logs
+    wait_until("the pooled cgroups are empty", lambda: not job_cgroups(cluster, "lim1"), DEADLINE_S)
+    pooled = [c for c in all_job_cgroups(cluster, "lim1") if c.name.startswith("pool-")]
+    names = {c.name for c in pooled}
+    assert 1 <= len(names) <= 4, sorted(names)  # lim1 runs 4 jobs at once at most
+    assert all(c.name.startswith("pool-") for c in all_job_cgroups(cluster, "lim1"))
+    usage = client.get_job(ids[-1]).usage
+    assert usage.peak_memory_bytes and usage.peak_memory_bytes < 64 * 1024 * 1024, usage
 
 
 def test_no_cgroup_is_left_after_a_worker_kill_9_and_restart(cluster, client, tmp_path):
