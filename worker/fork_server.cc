@@ -153,6 +153,9 @@ Result<pid_t> ForkServer::Launch(const SpawnSpec& spec, const LaunchFds& fds,
   const nlohmann::json j = nlohmann::json::parse(**reply, nullptr, /*allow_exceptions=*/false);
   if (j.is_object() && j.contains("pid") && j["pid"].is_number_integer()) {
     const pid_t pid = j["pid"].get<pid_t>();
+    // Its own process group before anyone signals it: the job does this first too, and an intermediate
+    // did, but a job forked as the server's sibling may not have run yet (we are its parent: allowed).
+    ::setpgid(pid, pid);
     if (::send(go_ours.get(), "1", 1, MSG_NOSIGNAL) != 1) {  // the job died before it began: it shows as such
       spdlog::debug("fork server: job pid {} gone before its start", pid);
     }

@@ -163,6 +163,9 @@ EXITS = {
     "atexit": "import atexit\natexit.register(lambda: print('bye'))\nprint('hi')\n",
     "finalizer": "class A:\n    def __del__(self):\n        print('del ran')\na = A()\nprint('hi')\n",
     "big_code": "import sys\nsys.exit(300)\n",
+    # abort(3) raises SIGABRT at the calling thread by its id, which a fork must have set in the child.
+    "abort": "import os\nos.abort()\n",
+    "thread_ids": "import os, threading\nprint(threading.get_native_id() == os.getpid(), threading.main_thread().native_id == os.getpid())\n",
 }
 
 
@@ -176,8 +179,12 @@ def test_a_warm_job_ends_as_a_cold_one_does(client, scripts, case):
     if case == "raises":
         assert warm.reason == "exit code 1" and "Traceback (most recent call last)" in warm_logs
         assert "ValueError: boom" in warm_logs and "_fork_server" not in warm_logs
-    if case in ("sigkill", "sigterm", "interrupt", "sigint"):
+    if case in ("sigkill", "sigterm", "interrupt", "sigint", "abort"):
         assert "SIG" in warm.reason, warm.reason
+    if case == "abort":
+        assert "SIGABRT" in warm.reason, warm.reason
+    if case == "thread_ids":
+        assert "True True" in warm_logs, warm_logs
 
 
 def test_interleaved_output_keeps_its_order(client, scripts):

@@ -2,9 +2,14 @@
 
 `python -m titan_sdk._fork_server`, started by a worker with its control socket (an AF_UNIX
 SOCK_SEQPACKET socket) as stdin. It imports titan_sdk once, says READY, then serves one request
-per .py job: fork an intermediate process, which forks the job and exits, so that the job is
-re-parented to the worker (a child subreaper) and the worker waits for, signals and reaps it like a
-job it spawned itself. The reply names the job's pid once that has happened.
+per .py job: fork the job as a child of the worker, so that the worker waits for, signals and reaps
+it like a job it spawned itself. The reply names the job's pid once it is the worker's child.
+
+On Linux x86-64 and arm64 with glibc the job is the server's sibling from the start: one clone(2) with
+CLONE_PARENT (_SiblingFork), with what fork(2) does around it (CPython's PyOS_BeforeFork/AfterFork
+hooks, glibc's thread id of the child). Elsewhere (or if glibc does not describe its thread struct) an
+intermediate process forks the job and exits, and the job is re-parented to the worker, a child
+subreaper: one more fork of the whole interpreter, and the worker waits for the intermediate's exit.
 
 Request: a JSON object (argv, env, cwd, cpus, worker_pid, cgroups) with descriptors
 [stdin, stdout, stderr, go, cgroup.procs...]. Reply: {"pid": N} or {"error": "..."}. The job runs
@@ -35,6 +40,63 @@ def _prctl_pdeathsig():
 
     libc = ctypes.CDLL(None, use_errno=True)
     return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+
+
+class _SiblingFork:
+    """fork(2) whose child's parent is our parent (clone CLONE_PARENT): the job starts as the worker's child.
+
+    CPython's os.fork is PyOS_BeforeFork, fork, PyOS_AfterFork_Child/Parent; glibc's fork is clone with
+    CLONE_CHILD_SETTID on its thread struct's tid (which raise and abort use). This does the same with
+    CLONE_PARENT added. `available` is False where any part is missing (another libc or architecture)."""
+
+    _CLONE_PARENT = 0x00008000
+    _CLONE_CHILD_CLEARTID = 0x00200000
+    _CLONE_CHILD_SETTID = 0x01000000
+    _SYS_CLONE = {"x86_64": 56, "aarch64": 220}
+
+    def __init__(self):
+        self.available = False
+        try:
+            import ctypes
+            import platform
+            import threading
+
+            self._nr = self._SYS_CLONE[platform.machine()]
+            self._libc = ctypes.CDLL(None, use_errno=True)
+            self._libc.syscall.restype = ctypes.c_long
+            self._libc.pthread_self.restype = ctypes.c_void_p
+            # glibc's description of struct pthread for libthread_db: {bits, count, offset} of its tid.
+            bits, _, offset = (ctypes.c_uint32 * 3).in_dll(self._libc, "_thread_db_pthread_tid")
+            self._tid_addr = self._libc.pthread_self() + offset
+            if bits != 32 or ctypes.c_int.from_address(self._tid_addr).value != threading.get_native_id():
+                return
+            self._api = ctypes.pythonapi
+            self._c_long, self._c_ulong, self._c_void_p = ctypes.c_long, ctypes.c_ulong, ctypes.c_void_p
+            self.available = True
+        except (ImportError, KeyError, AttributeError, ValueError, OSError):
+            pass
+
+    def fork(self):
+        """0 in the child, its pid in the parent; OSError when clone fails."""
+        import ctypes
+
+        flags = self._CLONE_PARENT | self._CLONE_CHILD_SETTID | self._CLONE_CHILD_CLEARTID | signal.SIGCHLD
+        # x86-64 and arm64 alike: clone(flags, stack, parent_tid, child_tid, tls); a null stack is fork's.
+        # ctypes.pythonapi calls keep the GIL, as os.fork's hooks require.
+        self._api.PyOS_BeforeFork()
+        pid = self._libc.syscall(self._c_long(self._nr), self._c_ulong(flags), None, None,
+                                 self._c_void_p(self._tid_addr), None)
+        if pid == 0:
+            self._api.PyOS_AfterFork_Child()
+            return 0
+        err = ctypes.get_errno()
+        self._api.PyOS_AfterFork_Parent()
+        if pid < 0:
+            raise OSError(err, "clone(CLONE_PARENT): %s" % os.strerror(err))
+        return pid
+
+
+_SIBLING = None  # made by main() before the server says READY
 
 
 def _fail(message):
@@ -77,10 +139,20 @@ def _become_job(req, fds):
     except OSError as e:
         _fail("cannot use working directory '%s': %s" % (req["cwd"], e.strerror))
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    _own_thread_id()
     os.closerange(3, _max_fd())
     os.environ.clear()
     os.environ.update(dict(kv.split("=", 1) for kv in req["env"] if "=" in kv))
     _fresh_stdio()
+
+
+def _own_thread_id():
+    """threading's record of the main thread's native id is the server's after a fork (CPython 3.11 does not
+    renew it): the job's, as a fresh interpreter has it."""
+    threading = sys.modules.get("threading")
+    renew = getattr(threading.main_thread(), "_set_native_id", None) if threading is not None else None
+    if renew is not None:
+        renew()
 
 
 def _fresh_stdio():
@@ -204,7 +276,8 @@ def _flush_stdio():
 def _job(ctl, w, req, fds):
     """The job process: becomes the job, runs the script and ends; never returns."""
     try:
-        os.close(w)
+        if w >= 0:
+            os.close(w)
         ctl.close()
         _become_job(req, fds)
     except BaseException as e:
@@ -214,9 +287,14 @@ def _job(ctl, w, req, fds):
 
 
 def _start(ctl, req, fds):
-    """Forks the intermediate; returns the job's pid once the job is the worker's child."""
-    r, w = os.pipe()
+    """Forks the job; returns its pid once the job is the worker's child."""
     gc.freeze()  # the server's objects: a job's collections neither visit nor copy them
+    if _SIBLING is not None and _SIBLING.available:
+        job = _SIBLING.fork()
+        if job == 0:
+            _job(ctl, -1, req, fds)
+        return job  # the worker puts it in its own process group (it is the parent now)
+    r, w = os.pipe()
     inter = os.fork()
     if inter == 0:  # intermediate: never returns
         try:
@@ -273,6 +351,8 @@ def main():
     try:
         import ctypes  # noqa: F401  (used by every job for its parent-death signal)
         import titan_sdk  # noqa: F401  (the point of a warm interpreter)
+        global _SIBLING
+        _SIBLING = _SiblingFork()
     except Exception as e:
         ctl.sendall(json.dumps({"error": "cannot import titan_sdk: %s" % e}).encode())
         return 1
