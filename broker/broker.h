@@ -15,6 +15,10 @@ struct BrokerOptions {
   // Where the journal lives: empty, the SQLite file <dir>/broker.db; a postgresql:// URI (anything libpq
   // accepts), that PostgreSQL database (docs/operations.md, "The journal on PostgreSQL").
   std::string journal;
+  // The SQLite journal's commits: "full" (the default) makes each turn durable on disk (fsync) before any
+  // reply; "normal" hands it to the OS, which survives kill -9 of the broker but not a power loss or a
+  // kernel crash (on disk at each WAL checkpoint; docs/operations.md, "Durability").
+  std::string journal_sync = "full";
   // With a PostgreSQL journal: the lease's TTL. The broker holding the lease renews it every third of
   // this; a second broker on the same journal waits as a standby and takes over once it expires.
   int lease_ttl_ms = 4000;

@@ -272,9 +272,16 @@ bool OpenJournal(const BrokerOptions& o, Journal& journal) {
     spdlog::error("broker: cannot create data directory '{}': {}", o.dir, ec.message());
     return false;
   }
+  if (pg::IsUri(o.journal) && o.journal_sync != "full") {
+    spdlog::error(
+        "broker: --journal-sync {} applies to the SQLite journal; with a PostgreSQL journal set "
+        "synchronous_commit on the server (or the role) instead, and leave --journal-sync out",
+        o.journal_sync);
+    return false;
+  }
   const Status st = pg::IsUri(o.journal) ? journal.OpenPostgres(o.journal, o.dir)
                     : o.journal.empty()
-                        ? journal.Open(o.dir + "/broker.db")
+                        ? journal.Open(o.dir + "/broker.db", /*fsync_commits=*/o.journal_sync == "full")
                         : Status::Invalid("--journal '" + pg::Redacted(o.journal) +
                                           "' is not a postgresql:// URI; leave it out to keep "
                                           "the journal in " +

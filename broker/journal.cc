@@ -140,7 +140,7 @@ std::string SpecBytes(const Job& j, const security::SecretBox* box) {
 
 }  // namespace
 
-Status Journal::Open(const std::string& path) {
+Status Journal::Open(const std::string& path, bool fsync_commits) {
   path_ = path;
   dir_ = std::filesystem::path(path).parent_path().string();
   secrets_path_ = (std::filesystem::path(dir_) / "secrets.key").string();
@@ -148,6 +148,7 @@ Status Journal::Open(const std::string& path) {
   audit_ = security::AuditLog();
   auto db = std::make_unique<sqlite::Db>();
   Status s = db->Open(path, /*durable=*/true);
+  if (s.ok() && !fsync_commits) s = db->Exec("PRAGMA synchronous=NORMAL");
   db_ = std::move(db);
   if (!s.ok()) return Damaged(s);
   if (s = Migrate(); !s.ok()) return Damaged(s);

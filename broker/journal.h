@@ -41,8 +41,9 @@ inline constexpr const char* kLiveJobSql =
 // in the database: every broker that opens that journal needs a copy of the file.
 class Journal {
  public:
-  // The SQLite journal at `path` (created when missing).
-  Status Open(const std::string& path);
+  // The SQLite journal at `path` (created when missing). `fsync_commits`: each Commit is on disk when it
+  // returns (synchronous=FULL); false: in the OS, on disk at WAL checkpoints (synchronous=NORMAL).
+  Status Open(const std::string& path, bool fsync_commits = true);
   // The journal in the PostgreSQL database `uri` names (its tables created or upgraded); `dir` is the
   // broker's data directory (secrets.key, and what dir() answers).
   Status OpenPostgres(const std::string& uri, const std::string& dir);

@@ -27,6 +27,11 @@ void AddAddressOptions(CLI::App* cmd, broker::BrokerOptions* o) {
       "--journal", o->journal,
       "the journal in PostgreSQL instead of DIR/broker.db: a URI such as "
       "postgresql://h1,h2/titan?target_session_attrs=read-write (password: ~/.pgpass or PGPASSWORD)");
+  cmd->add_option("--journal-sync", o->journal_sync,
+                  "full: each accepted change is on disk (fsync) before it is acknowledged; normal: in the "
+                  "OS, which survives kill -9 of the broker but not a power loss (docs/operations.md)")
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
   cmd->add_option("--lease-ttl-ms", o->lease_ttl_ms,
                   "with a PostgreSQL journal: the lease's TTL; a standby broker takes over once it expires")
       ->check(CLI::Range(300, 600000))

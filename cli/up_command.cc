@@ -38,9 +38,10 @@ struct UpArgs {
   int64_t memory_mb = -1;
   int64_t gpus = -1;
   std::string executor = "process";
-  bool cold_python = false;  // the workers' --cold-python
-  std::string journal;       // the broker's --journal (empty: SQLite in its data directory)
-  int autoscale_max = 0;     // child workers each worker may be asked to start (0: off)
+  bool cold_python = false;           // the workers' --cold-python
+  std::string journal;                // the broker's --journal (empty: SQLite in its data directory)
+  std::string journal_sync = "full";  // the broker's --journal-sync
+  int autoscale_max = 0;              // child workers each worker may be asked to start (0: off)
   bool insecure = false;  // no keys: plaintext (refused by the nodes beyond loopback unless they get it too)
   bool audit_writes = false;  // the store records each write in its audit log (`titan store --audit-writes`)
   std::string dashboard;  // ADDR:PORT of the dashboard; empty: 127.0.0.1 and --port + 5 (any with --port 0)
@@ -256,6 +257,7 @@ Start StartAll(const UpArgs& a, int interrupt_fd, Cluster* cluster, Endpoints* e
                                        "--autoscale-max",
                                        std::to_string(a.autoscale_max)};
   if (!a.journal.empty()) broker_argv.insert(broker_argv.end(), {"--journal", a.journal});
+  if (a.journal_sync != "full") broker_argv.insert(broker_argv.end(), {"--journal-sync", a.journal_sync});
   ok = ok && start("broker", "broker", broker_argv, "broker.log", &cluster->broker, &ep->broker);
   // Workers dial the broker; a wildcard bind is reached over loopback.
   const std::string broker_host = a.bind.empty() || a.bind == "0.0.0.0" ? "127.0.0.1" : a.bind;
@@ -385,6 +387,12 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
                 "each worker starts every .py job in a fresh interpreter instead of forking a warm one");
   cmd->add_option("--journal", a->journal,
                   "the broker's journal in PostgreSQL (a postgresql:// URI) instead of DIR/broker/broker.db");
+  cmd->add_option(
+         "--journal-sync", a->journal_sync,
+         "the broker's journal commits: full (fsync before acknowledging) or normal (survives kill -9 "
+         "of the broker, not a power loss; docs/operations.md)")
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
   cmd->add_option("--autoscale-max", a->autoscale_max,
                   "auto-scaling: child workers each worker may start when jobs wait for slots (0: off)")
       ->check(CLI::Range(0, 64))
