@@ -247,7 +247,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         info = self.get_job(job_id)
         if info is None:
             raise JobNotFoundError("no job %r; check the id (list_jobs() shows the jobs)" % job_id)
-        pub = self._pub_endpoint() if follow else None
+        pub = self._pub_endpoint if follow else None
         return logs.follow(lambda offset: self._read_log(info.id, offset), pub, info.id, self.credential)
 
     def wait(self, job_id: str, timeout: Optional[float] = None) -> str:
@@ -269,6 +269,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         w = watch.register([job_id])
         try:
             job = self._wait_check(job_id)
+            watch.follow()  # the check found the leader: the feed follows it
             if job["id"] != job_id:  # "DAG-<id>": its events carry the job's own id
                 watch.add(w, [job["id"]])
             interval: Optional[float] = None
@@ -290,6 +291,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                     raise TitanTimeoutError("job %r is still %s after %g s" % (job_id, job["state"], timeout))
                 if ask:
                     job = self._wait_check(job_id, job)
+                    watch.follow()
             return job["state"]
         finally:
             watch.unregister(w)
@@ -315,7 +317,9 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 # The thread must not keep the client alive: it holds the client only weakly, and a client
                 # dropped without close() stops its thread when it is collected.
                 endpoint = weakref.WeakMethod(self._pub_endpoint)
-                self._watch = JobWatch(lambda: endpoint()(), self.credential)
+                me = weakref.ref(self)
+                self._watch = JobWatch(lambda: endpoint()(), self.credential,
+                                       lambda: me().endpoint if me() is not None else "")
                 weakref.finalize(self, self._watch.close)
             return self._watch
 
@@ -583,6 +587,33 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 self._use_broker()
                 if MESSAGE_SPECS[msg_type].writes or time.monotonic() >= deadline:
                     raise  # it may have been applied: sent again only by the caller, who can look first
+
+    # Connections of their own (submit_async's pipeline) report what their broker did, so the client follows
+    # the leader as _leader_request does; `endpoint` is the broker they used: a report about a broker the
+    # client has left already changes nothing.
+
+    def _after_not_leader(self, endpoint: str, e: NotLeaderError) -> bool:
+        """The broker at `endpoint` answered NOT_LEADER: the client moves to the leader it names (the request was
+        not applied: send it there). Returns True when the same broker should rather be asked again in
+        _TAKEOVER_RETRY_S: it names no leader, or one that just did not answer (it is taking over)."""
+        with self._locked():
+            if endpoint != self.endpoint:
+                return False
+            silent = self._silent.get(parse_address(e.leader, self.port)) if e.leader else None
+            if e.leader is None or (silent is not None and time.monotonic() - silent < 2 * self.timeout):
+                return True
+            self._brokers.not_leader(e.leader)
+            self._use_broker()
+            return False
+
+    def _after_silence(self, endpoint: str) -> None:
+        """Nothing at `endpoint` answered within the timeout: the client moves to the next broker."""
+        with self._locked():
+            if endpoint != self.endpoint or len(self._brokers) < 2:
+                return
+            self._silent[self._brokers.current] = time.monotonic()
+            self._brokers.no_answer()
+            self._use_broker()
 
     def _use_broker(self) -> None:
         """Connects to the broker now current in the list: what was learnt from the old one is dropped."""
