@@ -166,3 +166,22 @@ def test_a_followed_log_moves_its_feed_to_the_new_broker():
     finally:
         chunks.close()
         second.sock.close(linger=0)
+
+
+def test_a_log_read_from_another_broker_goes_on_from_that_logs_start():
+    """Each broker keeps job logs in its own --dir: after a failover the new leader's log of a job holds what it
+    wrote from then on, from offset 0; the reader goes on there (LogRestarted), neither skipping nor repeating."""
+    old, new = b"before\n", b"after\n"
+    state = {"broker": "old"}
+
+    def read(offset):
+        if state["broker"] == "moving":  # this read was answered by the new leader
+            state["broker"] = "new"
+            raise logs.LogRestarted()
+        log = old if state["broker"] == "old" else new
+        return log[offset:], state["broker"] == "new"
+
+    reader = logs.LogReader(read)
+    assert reader.catch_up() == ["before\n"]
+    state["broker"] = "moving"
+    assert reader.catch_up() == ["after\n"] and reader.complete and reader.restarts == 1

@@ -20,8 +20,14 @@ CHUNK_BYTES = 2 * 1024 * 1024  # the most one JOB_LOGS returns
 QUIET_CHECK_S = 1.0
 
 # read(offset) -> (bytes at offset, complete): one JOB_LOGS call; complete once the job has ended and
-# everything it wrote has been returned.
+# everything it wrote has been returned. May raise LogRestarted.
 ReadFn = Callable[[int], Tuple[bytes, bool]]
+
+
+class LogRestarted(Exception):
+    """Raised by a ReadFn whose answer came from another broker than the previous one (a failover): each broker
+    keeps job logs in its own --dir, so the new leader's log of the job is another file, holding what the job
+    wrote from its worker's registration with it on. The reader goes on from that log's start."""
 
 
 class LogReader:
@@ -31,13 +37,20 @@ class LogReader:
         self._read = read
         self.offset = 0
         self.complete = False
+        self.restarts = 0  # times the log went on at another broker's (LogRestarted)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def catch_up(self) -> List[str]:
-        """JOB_LOGS from the current offset until nothing more comes (or the log is complete)."""
+        """JOB_LOGS from the current offset until nothing more comes (or the log is complete). After a
+        LogRestarted, from the start of the new broker's log."""
         out = []
         while True:
-            data, self.complete = self._read(self.offset)
+            try:
+                data, self.complete = self._read(self.offset)
+            except LogRestarted:
+                self.offset = 0
+                self.restarts += 1
+                continue
             text = self.offer(self.offset, data)  # read at our offset: never a gap
             if text:
                 out.append(text)
