@@ -192,10 +192,18 @@ class Submitter:
         try:
             rid, reply, refusal = pipe.receive_outcome()
         except TitanError as e:
+            if isinstance(e, TitanTimeoutError):  # silence: the next connection goes to the next broker
+                self._client._after_silence(self._conn.endpoint)
             self._fail_all(e)
+            if self._redirected:  # refused NOT_LEADER before the silence: not applied, so sent again
+                self._send_redirected()
             return
         except BaseException:  # an interrupt: the replies due can no longer be matched on this socket
             self._fail_all(NoReplyError("interrupted while waiting for the broker's answer"))
+            for sent in self._redirected:
+                sent.handle._error = NoReplyError("interrupted before job %r was sent to the leader (it was not "
+                                                  "applied)" % sent.handle.job_id)
+            self._redirected.clear()
             raise
         sent = self._pending.pop(rid)
         if isinstance(refusal, NotLeaderError) and self._follow(refusal):
@@ -251,8 +259,6 @@ class Submitter:
             self._inflight_files.pop(f.get("content"), None)
 
     def _fail_all(self, error: TitanError) -> None:
-        if isinstance(error, TitanTimeoutError):  # silence: the next connection goes to the next broker
-            self._client._after_silence(self._conn.endpoint)
         for sent in self._pending.values():
             if not isinstance(error, TitanTimeoutError):  # nothing was answered: e.g. a refused handshake
                 sent.handle._error = error
@@ -266,5 +272,3 @@ class Submitter:
         if self._pipe is not None:
             self._pipe.__exit__(None, None, None)  # resets the socket: late replies are never misread
             self._pipe = self._conn.pipeline(self._client.timeout)
-        if self._redirected:  # refused NOT_LEADER before the silence: not applied, so sent again
-            self._send_redirected()
