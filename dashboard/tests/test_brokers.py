@@ -48,8 +48,9 @@ def test_a_standby_taking_over_is_reported_and_asked_again():
 def test_new_clients_name_the_leader_first():
     gateway = Gateway(Options(broker_host="a:1,b:2,[::1]", broker_port=9090))
     assert gateway.hosts() == "a:1,b:2,[::1]" and gateway.first_broker() == ("a", 1)
+    assert gateway.address == "a:1,b:2,[::1]"
     gateway.leader = ("b", 2)
-    assert gateway.hosts() == "b:2,a:1,[::1]:9090"
+    assert gateway.hosts() == "b:2,a:1,[::1]:9090" and gateway.address == "b:2"
     client = gateway.client(None)
     try:
         assert (client.host, client.port) == ("b", 2)

@@ -31,6 +31,11 @@ class Gateway:
 
     @property
     def address(self) -> str:
+        """Where the broker is: the leader last seen, else --host (and --port) as given."""
+        if self.leader is not None:
+            return ("[%s]:%d" if ":" in self.leader[0] else "%s:%d") % self.leader
+        if "," in self.opts.broker_host:
+            return self.opts.broker_host
         return "%s:%d" % (self.opts.broker_host, self.opts.broker_port)
 
     def client(self, credentials: Union[str, Credential, None], timeout_s: Optional[float] = None) -> TitanClient:
