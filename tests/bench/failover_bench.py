@@ -109,7 +109,13 @@ class Stream(threading.Thread):
                 sent = time.monotonic()
                 if self.pipelined:
                     pending.append((job_id, sent, c.submit_async(TitanJob(job_id, self.script), window=16)))
-                    while pending and (pending[0][2].done() or len(pending) > 32):
+                    # Every answered handle, not only the oldest: submissions refused NOT_LEADER are answered
+                    # after later ones, and an acknowledgement is timed when it is seen.
+                    done = [p for p in pending if p[2].done()]
+                    for p in done:
+                        self._settle(*p)
+                    pending = [p for p in pending if p not in done]
+                    while len(pending) > 32:
                         self._settle(*pending.pop(0))
                 else:
                     try:
