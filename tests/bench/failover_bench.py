@@ -11,6 +11,7 @@ Run: TITAN_BIN=$PWD/build/bin/titan .venv/bin/python tests/bench/failover_bench.
 """
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,7 +171,7 @@ def main():
         f.write('printf "%%s\\n" "$TITAN_JOB_ID" >> %s\n' % executions)
     load_before = os.getloadavg()
     pg = PostgresServer(durable=True).start()
-    brokers, worker, streams = [], None, []
+    brokers, worker, streams, passed = [], None, [], False
     try:
         journal = pg.new_database()
         brokers = [Broker(root, "b1", free_port(), journal, args.ttl_ms),
@@ -244,7 +245,9 @@ def main():
             for e in s.errors[:5]:
                 print("  error (%s): %s" % (s.name, e))
         if lost or twice:
-            raise SystemExit("FAILED: %d acknowledged jobs lost, %d ids recorded twice" % (len(lost), twice))
+            raise SystemExit("FAILED: %d acknowledged jobs lost, %d ids recorded twice; logs in %s"
+                             % (len(lost), twice, root))
+        passed = True
     finally:
         for s in streams:
             s.stopping.set()
@@ -254,6 +257,10 @@ def main():
         for b in brokers:
             b.stop()
         pg.stop()
+        if passed:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print("logs: %s" % root)
 
 
 if __name__ == "__main__":
