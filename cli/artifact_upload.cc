@@ -12,6 +12,7 @@
 
 #include "artifacts/zip_archive.h"
 #include "cli/artifact_view.h"
+#include "cli/broker_client.h"
 
 namespace titan::cli {
 namespace {
@@ -81,6 +82,12 @@ TransferOptions TransferOptionsFor(const Target& target, int cancel_fd) {
   TransferOptions o;
   o.host = target.host;
   o.port = target.port;
+  if (target.host.find(',') != std::string::npos) {  // several brokers: the transfer goes to the leader
+    BrokerClient brokers(target);
+    brokers.FindLeader();
+    o.host = brokers.target().host;
+    o.port = brokers.target().port;
+  }
   o.timeout_ms = target.timeout_ms;
   o.cancel_fd = cancel_fd;
   return o;

@@ -19,7 +19,8 @@ int TransferExitCode(const TransferStatus& s);
 // Prints "titan: <message>" on stderr and returns TransferExitCode(s).
 int ReportTransferFailure(const TransferStatus& s);
 
-// Transfer options for `target`. `cancel_fd` (a SignalWatch's fd, or -1 for none) stops a transfer
+// Transfer options for `target` (several brokers: the leader, asked once before the transfer; a failover
+// during the transfer fails it). `cancel_fd` (a SignalWatch's fd, or -1 for none) stops a transfer
 // when it becomes readable. Also keeps 1 MiB chunk buffers in the heap (process-wide, see the .cc).
 TransferOptions TransferOptionsFor(const Target& target, int cancel_fd);
 

@@ -125,6 +125,13 @@ int BrokerClient::Unreadable(const Status& why) {
   return kExitRefused;
 }
 
+void BrokerClient::FindLeader() {
+  if (!addresses_ || addresses_->size() < 2 || !credential_ok_) return;
+  Message welcome;
+  std::string error;
+  (void)CallAny(wire::HelloMsg{.client = std::string("titan-cli")}.ToMessage(), &welcome, &error, -1);
+}
+
 int BrokerClient::PubEndpoint(std::string* endpoint) {
   std::string error;
   if (addresses_ && addresses_->size() > 1) {  // find the leader first: a standby announces no feed

@@ -54,6 +54,11 @@ class BrokerClient {
   // why and returns kExitNoAnswer (nothing answered) or kExitRefused (the node has no event feed).
   int PubEndpoint(std::string* endpoint);
 
+  // Several brokers: asks them (HELLO, as Call does) until the leader answers, so target() names it; for
+  // connections of their own (artifact transfers). One broker: nothing is sent. Failures are left to the
+  // connection that follows (it reports them).
+  void FindLeader();
+
   const Target& target() const { return target_; }
   // Makes `sub` (a SUB socket for the broker's events) a CURVE client with this client's credential, if
   // it has one. Before connect.

@@ -14,7 +14,9 @@ from .options import DEFAULT_LISTEN, Options, parse_listen, read_token
 def parse(argv) -> Options:
     p = argparse.ArgumentParser(prog="titan dashboard", description="Titan's operator dashboard (a web UI).")
     p.add_argument("--listen", default=DEFAULT_LISTEN, help="ADDR:PORT to serve on (default %(default)s)")
-    p.add_argument("--host", default=os.environ.get("TITAN_HOST") or "127.0.0.1", help="the broker's host")
+    p.add_argument("--host", default=os.environ.get("TITAN_HOST") or "127.0.0.1",
+                   help="the broker's host; brokers sharing a PostgreSQL journal: all of them, comma-separated "
+                   "(host or host:port; the leader is found)")
     p.add_argument("--port", type=int, default=int(os.environ.get("TITAN_PORT") or 9090), help="the broker's port")
     p.add_argument("--credentials", default=os.environ.get("TITAN_CREDENTIALS") or None,
                    help="the dashboard's own credential (default: the one `titan up` made for --host/--port)")

@@ -52,9 +52,9 @@ async def not_found(request: Request, exc) -> Response:
 def make_app(opts: Options, own_credential=None, start_hub: bool = True) -> Starlette:
     """The dashboard for the broker `opts` names; `own_credential` (a Credential, or None: the SDK finds one) is
     what it follows the event feed with and what the one-time login link logs in as."""
-    if own_credential is None:
-        own_credential = find_credential(opts.credentials, opts.broker_host, opts.broker_port)
     gateway = Gateway(opts)
+    if own_credential is None:
+        own_credential = find_credential(opts.credentials, *gateway.first_broker())
     hub = EventHub(gateway, own_credential)
 
     @contextlib.asynccontextmanager

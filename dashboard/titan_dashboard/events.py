@@ -1,7 +1,9 @@
 # EventHub: follows the broker's event PUB socket (one SUB socket, subscribed to everything) and hands each
 # event to the browsers' streams that want it. A health check (HELLO and STATS every few seconds) tells when
 # the broker is down or back, where its event socket is now (a restarted broker may announce another port),
-# and when it turns read-only (its disk is full) or writable again.
+# and when it turns read-only (its disk is full) or writable again. Brokers sharing a PostgreSQL journal
+# (--host a,b): the health check finds the leader (a standby answers NOT_LEADER naming it; a silent broker
+# is passed over for the next) and the feed follows it.
 # Owned by the event loop's thread: everything here runs on it, apart from HELLO on a worker thread.
 import asyncio
 import logging
@@ -10,6 +12,8 @@ from typing import Any, Callable, Dict, Optional, Set
 import zmq
 import zmq.asyncio
 from titan_sdk import protocol
+from titan_sdk.brokers import Address, BrokerList
+from titan_sdk.errors import NotLeaderError
 from titan_sdk.protocol import MsgType
 from titan_sdk.transport import MAX_ZMQ_FRAME, Connection
 
@@ -75,7 +79,8 @@ class EventHub:
         self.job_events = 0
         self.lost: Dict[str, Dict[str, Any]] = {}  # workers whose last event was "lost": the Overview shows them
         self._sub: Optional[zmq.asyncio.Socket] = None
-        self._pub_port: Optional[int] = None
+        self._pub: Optional[tuple] = None  # (broker address, pub port) the SUB socket follows
+        self._brokers = BrokerList(gateway.opts.broker_host, gateway.opts.broker_port)  # the health check's
         self._tasks: list = []
 
     def open(self, wants: Callable[[Event], bool]) -> Stream:
@@ -122,14 +127,15 @@ class EventHub:
 
     async def _health(self) -> None:
         opts = self.gateway.opts
-        endpoint = "tcp://%s:%d" % (opts.broker_host, opts.broker_port)
         while True:
-            welcome, read_only = await asyncio.to_thread(_hello, endpoint, self.credential, opts.health_interval_s)
+            welcome, read_only, leader = await asyncio.to_thread(_find_leader, self._brokers, self.credential,
+                                                                 opts.health_interval_s)
             was_up = self.gateway.up
             if isinstance(welcome, dict):
                 self.gateway.mark(True)
-                if welcome.get("pub_port") != self._pub_port:
-                    self._subscribe(welcome.get("pub_port"))
+                self.gateway.leader = leader
+                if (leader, welcome.get("pub_port")) != self._pub:
+                    self._subscribe(leader, welcome.get("pub_port"))
                 if read_only is not UNKNOWN:
                     self.note_read_only(read_only)
             else:
@@ -138,11 +144,11 @@ class EventHub:
                 self.publish({"type": "broker", "up": self.gateway.up, "reason": self.gateway.reason})
             await asyncio.sleep(opts.health_interval_s)
 
-    def _subscribe(self, port: Optional[int]) -> None:
+    def _subscribe(self, broker: Address, port: Optional[int]) -> None:
         if self._sub is not None:
             self._sub.close(linger=0)
             self._sub = None
-        self._pub_port = port
+        self._pub = (broker, port)
         if port is None:
             return
         sub = zmq.asyncio.Context.instance().socket(zmq.SUB)
@@ -151,10 +157,10 @@ class EventHub:
         if self.credential is not None:
             self.credential.apply(sub)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
-        host = self.gateway.opts.broker_host
+        host = broker[0]
         sub.connect("tcp://[%s]:%d" % (host, port) if ":" in host else "tcp://%s:%d" % (host, port))
         self._sub = sub
-        log.info("following the broker's events on port %d", port)
+        log.info("following the events of the broker at %s:%d on port %d", host, broker[1], port)
 
     async def _read(self) -> None:
         while True:
@@ -172,12 +178,39 @@ class EventHub:
                 self.publish(event)
 
 
+def _find_leader(brokers: BrokerList, credential, timeout: float):
+    """_hello() of the leader among `brokers`, and its address: a standby's NOT_LEADER sends it to the leader
+    named, silence to the next broker, each at most twice; a standby naming no leader (it is taking over) is
+    reported as such and asked again at the next check."""
+    welcome, read_only = "no broker answered", UNKNOWN
+    for _ in range(2 * len(brokers)):
+        address = brokers.current
+        host, port = address
+        welcome, read_only = _hello("tcp://[%s]:%d" % address if ":" in host else "tcp://%s:%d" % address,
+                                    credential, timeout)
+        if isinstance(welcome, dict):
+            return welcome, read_only, address
+        if isinstance(read_only, NotLeaderError):
+            if read_only.leader is None or not brokers.not_leader(read_only.leader):
+                return "the broker at %s:%d is a standby taking over (%s)" % (host, port, read_only.reason), \
+                    UNKNOWN, address
+        elif len(brokers) > 1:
+            brokers.no_answer()
+        else:
+            break
+    return welcome, UNKNOWN, brokers.current
+
+
 def _hello(endpoint: str, credential, timeout: float):
     """(the broker's WELCOME fields, or a str saying why there is none; its read-only mode from STATS as
-    views.read_only_state gives it, or UNKNOWN when STATS was not answered)."""
+    views.read_only_state gives it, or UNKNOWN when STATS was not answered, or the NotLeaderError of a
+    standby)."""
     conn = Connection(endpoint, "is the broker running?", credential)
     try:
         welcome = dict(conn.request(MsgType.HELLO, {"client": "titan-dashboard"}, timeout).fields)
+    except NotLeaderError as e:  # a standby: _find_leader goes to the leader it names
+        conn.close()
+        return str(e), e
     except Exception as e:  # any failure means "not reachable now"; the reason is shown to the operator
         conn.close()
         return str(e), UNKNOWN

@@ -14,7 +14,9 @@ from .server import make_server
 
 def parse(argv) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="titan mcp", description="Titan's Model Context Protocol server.")
-    p.add_argument("--host", default=os.environ.get("TITAN_HOST") or "127.0.0.1", help="the broker's host")
+    p.add_argument("--host", default=os.environ.get("TITAN_HOST") or "127.0.0.1",
+                   help="the broker's host; brokers sharing a PostgreSQL journal: all of them, comma-separated "
+                   "(host or host:port; the leader is found)")
     p.add_argument("--port", type=int, default=int(os.environ.get("TITAN_PORT") or 9090), help="the broker's port")
     p.add_argument("--credentials", default=os.environ.get("TITAN_CREDENTIALS") or None,
                    help="the credential this server acts with (default: the one `titan up` made for --host/--port)")

@@ -5,8 +5,11 @@
 # installed (cli/install.sh with TITAN_TEST_TOOLS=1 installs it, so CI runs these tests).
 # Also a primary with a synchronous standby (`pg_basebackup -R`), a crash of a server's machine (SIGKILL
 # of the postmaster and of every child) and a promotion. Fixtures stop their servers in finalizers, also
-# when the test fails; a pytest process that is itself killed (SIGKILL, the suite's hard timeout) leaves
-# its servers running: `pg_ctl -D /tmp/titan-pg-*/data stop -m immediate` ends them.
+# when the test fails. A process that is itself killed (SIGKILL, the suite's hard timeout) does not leave its
+# servers running: each server has a watchdog (a shell in a session of its own, reading a pipe only this
+# process writes) that stops it (`pg_ctl stop -m immediate`) and deletes its directory when the pipe ends
+# without "done", which is when this process ends, however. Should the watchdog die too, the next run
+# reaps the server: reap_orphans() stops those whose directory's owner.pid names no running process.
 import glob
 import os
 import pwd
@@ -20,6 +23,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
+
+# The watchdog: `sh -c WATCHDOG sh DIR COMMAND...` waits for a line on stdin; anything but "done" (EOF: the
+# process that started the server ended) runs COMMAND (pg_ctl stop -m immediate) and deletes DIR.
+WATCHDOG = 'dir=$1; shift; read -r line; [ "$line" = done ] && exit 0; "$@" >/dev/null 2>&1; rm -rf "$dir"'
+OWNER_FILE = "owner.pid"  # in the server's directory: the pid of the process the server belongs to
 
 
 def bin_dir() -> Optional[str]:
@@ -96,6 +104,8 @@ class PostgresServer:
         self.runner: List[str] = []
         self.databases = 0
         self.running = False
+        self.watchdog: Optional[subprocess.Popen] = None  # stops the server when this process ends
+        (self.dir / OWNER_FILE).write_text("%d\n" % os.getpid())
 
     @property
     def data(self) -> str:
@@ -121,8 +131,30 @@ class PostgresServer:
             options += " -c fsync=off"
         options += "".join(" -c %s=%s" % kv for kv in self.settings.items())
         self.running = True  # from here on stop() ends it, even if pg_ctl gives up waiting for it
+        self._watch()
         self._run("pg_ctl", "-D", self.data, "-l", str(self.dir / "server.log"), "-w", "-o", options, "start")
         return self
+
+    def _watch(self) -> None:
+        """Starts the watchdog (before the server: there is no moment when the server runs unwatched). Its
+        session is its own, so a signal to this process's group does not end it before it did its job. One per
+        server, also when it is started again after a crash()."""
+        if self.watchdog is not None:
+            return
+        stop = self.runner + [os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate", "stop"]
+        self.watchdog = subprocess.Popen(["sh", "-c", WATCHDOG, "sh", str(self.dir)] + stop, stdin=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)
+
+    def _unwatch(self) -> None:
+        if self.watchdog is not None:
+            try:
+                self.watchdog.stdin.write(b"done\n")
+                self.watchdog.stdin.close()
+            except BrokenPipeError:
+                pass  # it ended already
+            self.watchdog.wait(60)
+            self.watchdog = None
 
     def start(self) -> "PostgresServer":
         self._own_directory()
@@ -214,7 +246,41 @@ class PostgresServer:
             if os.path.exists(pid_file) and _is_postgres(self.postmaster_pid()):  # pg_ctl could not stop it
                 self.crash()
             self.running = False
+        self._unwatch()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return not _gone(pid)
+
+
+def reap_orphans() -> List[str]:
+    """Stops the servers (and deletes the directories) of test processes that ended without stopping them and
+    whose watchdog did not either; returns their directories. Servers of running processes, and directories
+    without an owner.pid (not made by this module), are left alone."""
+    reaped = []
+    for owner in glob.glob(os.path.join(tempfile.gettempdir(), "titan-pg-*", OWNER_FILE)):
+        folder = os.path.dirname(owner)
+        try:
+            pid = int(Path(owner).read_text().strip() or 0)
+        except (OSError, ValueError):
+            continue
+        if pid <= 0 or _runs(pid):
+            continue
+        data = os.path.join(folder, "data")
+        if os.path.exists(os.path.join(data, "postmaster.pid")) and bin_dir() is not None:
+            runner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+            subprocess.run(runner + [os.path.join(bin_dir(), "pg_ctl"), "-D", data, "-m", "immediate", "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+        reaped.append(folder)
+    return reaped
 
 
 @pytest.fixture(scope="session")
@@ -223,6 +289,7 @@ def postgres():
     if bin_dir() is None:
         pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl in /usr/lib/postgresql/*/bin or on PATH): "
                     "apt-get install postgresql, or cli/install.sh with TITAN_TEST_TOOLS=1")
+    reap_orphans()
     server = PostgresServer()
     try:
         yield server.start()

@@ -76,6 +76,12 @@ def test_a_standby_answers_not_leader_naming_the_leader(tmp_path, postgres, pg_j
         assert job in out
         out = titan_ok(p2, ["status", job], env={"TITAN_HOST": "127.0.0.1:%d,127.0.0.1:%d" % (p2, p1)})
         assert job in out
+        # Artifact transfers (a connection of their own) find the leader first.
+        upload = tmp_path / "data.txt"
+        upload.write_text("artifact\n")
+        both = ["--host", "127.0.0.1:%d,127.0.0.1:%d" % (p2, p1)]
+        titan_ok(p2, both + ["upload", str(upload)])
+        assert "data.txt" in titan_ok(p2, both + ["artifacts"])
     finally:
         standby.stop()
         leader.stop()
@@ -209,3 +215,67 @@ def test_kill9_of_the_leader_under_submissions_loses_nothing_and_the_client_foll
     print("broker failover (TTL 2 s, client timeout 2 s): first submission acknowledged by the new leader %.2f s "
           "after kill -9 of the leader; %d acknowledged before, %d after, %d in doubt, none lost"
           % (failover_s, acked_at_kill, len(acked) - acked_at_kill, len(submitter.in_doubt)))
+
+
+def test_pipelined_submissions_waits_and_followed_logs_carry_on_after_kill9_of_the_leader(tmp_path, postgres,
+                                                                                           pg_journal):
+    """The SDK paths with connections of their own follow the new leader without a new TitanClient: the same
+    client's submit_many (its pipeline was on the old leader), a wait() started before the kill (its event feed
+    moves to the new leader's PUB and every wait rechecks), and a followed log (stream_logs)."""
+    p1, p2 = free_port(), free_port()
+    hosts = "127.0.0.1:%d,127.0.0.1:%d" % (p1, p2)
+    gate = tmp_path / "go"
+    # Runs across the kill: prints a line, waits for the test's go (a file), prints another, ends.
+    across = write_script(tmp_path, "across.sh", """
+        echo before
+        while [ ! -e %s ]; do sleep 0.05; done
+        echo after
+    """ % gate)
+    leader = broker(tmp_path, "leader", p1, pg_journal).start()
+    standby = broker(tmp_path, "standby", p2, pg_journal)
+    worker = None
+    try:
+        promoted = start_standby(standby)
+        worker = NodeProcess("worker", ["--host", hosts, "worker", "--name", "w1", "--dir", str(tmp_path / "w1"),
+                                        "--slots", "8"], WORKER_READY_RE, tmp_path / "w1.stderr.log",
+                             env=job_environment()).start()
+        with TitanClient(host=hosts, timeout=3) as c:
+            first = [unique_id("before") for _ in range(5)]
+            assert c.submit_many([TitanJob(j, command="true") for j in first]) == first  # the pipeline: p1
+            slow = unique_id("across")
+            c.submit_job(TitanJob(slow, across))
+            wait_until("the job runs", lambda: c.get_job(slow).state == "RUNNING")
+            assert c.wait(first[0], timeout=60) == "COMPLETED"  # the event feed: p1's PUB
+            old_pub = c._watch.pub
+            outcome = {}
+            waiting = threading.Thread(target=lambda: outcome.update(state=c.wait(slow, timeout=DEADLINE_S)),
+                                       daemon=True)
+            waiting.start()
+            chunks = c.stream_logs(slow)
+            assert next(chunks).startswith("before")
+
+            leader.kill9()
+            promoted.join(DEADLINE_S)
+            assert standby.ready is not None, standby.stderr()
+            # The same client: its pipeline leaves the dead leader (the submissions in flight there, none
+            # here, would be in doubt) and goes to the new one.
+            after = [unique_id("after") for _ in range(5)]
+            for attempt in range(3):  # the first call may meet the dead leader's silence: in doubt, then moved
+                out = c.submit_many([TitanJob(j, command="true") for j in after], return_exceptions=True)
+                if all(not isinstance(o, Exception) for o in out):
+                    break
+                assert all(isinstance(o, NoReplyError) for o in out if isinstance(o, Exception)), out
+                after = [unique_id("after") for _ in range(5)]
+            assert out == after and c.port == p2
+            wait_until("the worker is back", lambda: [w.name for w in c.workers()] == ["w1"], DEADLINE_S)
+            gate.write_text("go")
+            waiting.join(DEADLINE_S)
+            assert outcome.get("state") == "COMPLETED", outcome
+            assert c._watch.moves >= 1 and c._watch.pub != old_pub  # on the new leader's PUB
+            rest = "".join(chunks)  # ends once the new leader reports the log complete
+            assert "after" in rest, (rest, c.fetch_logs(slow), c.read_log(slow, 0))
+            assert [c.wait(j, timeout=60) for j in after] == ["COMPLETED"] * len(after)
+    finally:
+        for proc in (worker, standby, leader):
+            if proc is not None:
+                proc.stop()

@@ -7,12 +7,17 @@
 # broker takes a second JOB_SUBMIT of an id as a new run once the first has ended (or refuses it as "in use"
 # while it lives), so a resend is not idempotent: the handle raises NoReplyError instead, saying the outcome is
 # unknown and how to find it out (get_job).
+#
+# Brokers sharing a journal (client.py): the connection follows the client's broker. A submission a standby
+# refused NOT_LEADER was not applied: it is sent again to the leader the standby named, once the replies still
+# due on the old connection are in. Silence moves the client (and so the next connection) to the next broker.
 import hashlib
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional
 
-from .errors import NoReplyError, NotFoundError, TitanError, TitanTimeoutError, UnknownTypeError
+from .errors import NoReplyError, NotFoundError, NotLeaderError, TitanError, TitanTimeoutError, UnknownTypeError
 from .job import TitanJob
 from .protocol import Decoded, MsgType
 from .submission import SubmitPlan, plan_submit
@@ -22,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import TitanClient
 
 DEFAULT_WINDOW = 64  # submissions in flight at once, unless the call says otherwise
+_TAKEOVER_RETRY_S = 0.2  # a standby taking over (it names no leader) is asked again this much later
 
 
 class SubmitHandle:
@@ -84,6 +90,10 @@ class Submitter:
         self._pipe: Optional[Pipeline] = None
         self._pending: Dict[int, _InFlight] = {}
         self._inflight_files: Dict[bytes, str] = {}  # content -> SHA-256, sent inline, answer due
+        # Refused NOT_LEADER (so not applied), sent again once no reply is due on the old connection.
+        self._redirected: List[_InFlight] = []
+        self._ask_again = False  # the standby that refused them is taking over: ask it again, a moment later
+        self._follow_until: Optional[float] = None  # monotonic: after this, NOT_LEADER goes to the handle
 
     def submit(self, job: TitanJob, window: int) -> SubmitHandle:
         """Sends `job` as a one-job JOB_SUBMIT once fewer than `window` are in flight; returns its handle.
@@ -142,9 +152,18 @@ class Submitter:
             self._conn, self._pipe = None, None
             self._pending.clear()
             self._inflight_files.clear()
+            self._redirected.clear()
         return self._lock
 
     def _pipeline(self) -> Pipeline:
+        """The pipeline to the client's broker now: one to another broker (the client followed the leader, or
+        moved on after silence) is closed once every reply due on it is read."""
+        while self._conn is not None and self._conn.endpoint != self._client.endpoint:
+            if self._pending:
+                self._receive_one()
+                continue
+            self._conn.close()
+            self._conn, self._pipe = None, None
         if self._pipe is None:
             c = self._client
             self._conn = Connection(c.endpoint, c._hint(), c.credential, c._use_credential)
@@ -173,13 +192,23 @@ class Submitter:
         try:
             rid, reply, refusal = pipe.receive_outcome()
         except TitanError as e:
+            if isinstance(e, TitanTimeoutError):  # silence: the next connection goes to the next broker
+                self._client._after_silence(self._conn.endpoint)
             self._fail_all(e)
+            if self._redirected:  # refused NOT_LEADER before the silence: not applied, so sent again
+                self._send_redirected()
             return
         except BaseException:  # an interrupt: the replies due can no longer be matched on this socket
             self._fail_all(NoReplyError("interrupted while waiting for the broker's answer"))
+            for sent in self._redirected:
+                sent.handle._error = NoReplyError("interrupted before job %r was sent to the leader (it was not "
+                                                  "applied)" % sent.handle.job_id)
+            self._redirected.clear()
             raise
         sent = self._pending.pop(rid)
-        if refusal is None:
+        if isinstance(refusal, NotLeaderError) and self._follow(refusal):
+            self._redirected.append(sent)
+        elif refusal is None:
             self._accepted(sent, reply)
         elif isinstance(refusal, NotFoundError) and sent.by_hash:
             self._forget_files(sent.plan)
@@ -193,8 +222,31 @@ class Submitter:
         else:
             self._forget_files(sent.plan)
             sent.handle._error = refusal
+        if self._redirected and not self._pending:
+            self._send_redirected()
+
+    def _follow(self, refusal: NotLeaderError) -> bool:
+        """A standby refused a submission: the client follows the leader it names. False once following has
+        lasted past the client's timeout per broker, plus one (the refusal then goes to the handle)."""
+        now = time.monotonic()
+        if self._follow_until is None:
+            self._follow_until = now + self._client.timeout * (len(self._client._brokers) + 1)
+        elif now >= self._follow_until:
+            return False
+        self._ask_again = self._client._after_not_leader(self._conn.endpoint, refusal) or self._ask_again
+        return True
+
+    def _send_redirected(self) -> None:
+        """Sends the submissions refused NOT_LEADER again, on the pipeline to the broker the client uses now."""
+        redirected, self._redirected = self._redirected, []
+        if self._ask_again:
+            self._ask_again = False
+            time.sleep(_TAKEOVER_RETRY_S)
+        for sent in redirected:
+            self._send(sent.handle, sent.plan, by_hash=True)
 
     def _accepted(self, sent: _InFlight, reply: Decoded) -> None:
+        self._follow_until = None
         with self._client._locked():
             self._client._remember_files(sent.plan.fields)
             self._client.last_dag = reply.fields.get("dag")

@@ -80,7 +80,9 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     PostgreSQL journal are all named: `host="a,b"` or TITAN_HOST=a,b (host:port entries allowed). A call a
     standby answers NOT_LEADER goes to the leader it names (the request was not applied); a read nothing
     answers goes to the next broker; a write nothing answered raises NoReplyError (it may have been applied:
-    get_job tells) and the next call goes to the next broker. `host`/`port` name the broker in use. Inside a job,
+    get_job tells) and the next call goes to the next broker. The paths with connections of their own follow too:
+    submit_async's pipeline, the event feed of wait()/wait_dag() and stream_logs (docs/operations.md, "Which
+    client paths follow the leader"). `host`/`port` name the broker in use. Inside a job,
     the worker sets TITAN_HOST/TITAN_PORT, so `TitanClient()` reaches the broker that runs it. Every
     call raises TitanTimeoutError when nothing answers within `timeout` (wait() waits longer), and a
     TitanNodeError subclass (InvalidError, TooLargeError, WrongTypeError, ...) when the node refuses
@@ -243,12 +245,26 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     def stream_logs(self, job_id: str, follow: bool = True) -> Iterator[str]:
         """An iterator of str chunks of the job's output: what is there now, then (with `follow`) live
         output until the job has ended and its log is complete. Each byte comes exactly once, in order.
-        Raises JobNotFoundError at once for an unknown id. Iterate it from one thread."""
+        Raises JobNotFoundError at once for an unknown id. Iterate it from one thread.
+
+        Brokers sharing a journal: after a failover the stream goes on with the new leader's log of the job, which
+        holds what the job wrote from its worker's registration with the new leader on (each broker keeps job
+        logs in its own --dir); output written while no broker led may be missing."""
         info = self.get_job(job_id)
         if info is None:
             raise JobNotFoundError("no job %r; check the id (list_jobs() shows the jobs)" % job_id)
-        pub = self._pub_endpoint() if follow else None
-        return logs.follow(lambda offset: self._read_log(info.id, offset), pub, info.id, self.credential)
+        pub = self._pub_endpoint if follow else None
+        answered_by = [self.endpoint]
+
+        def read(offset: int) -> Tuple[bytes, bool]:
+            with self._locked():  # no other call moves the client between the read and the look at its broker
+                out = self._read_log(info.id, offset)
+                moved, answered_by[0] = self.endpoint != answered_by[0], self.endpoint
+            if moved:  # a failover: the new leader's log of the job is another file (logs.LogRestarted)
+                raise logs.LogRestarted()
+            return out
+
+        return logs.follow(read, pub, info.id, self.credential)
 
     def wait(self, job_id: str, timeout: Optional[float] = None) -> str:
         """Blocks until the job ends and returns its final state (COMPLETED FAILED CANCELLED DEAD SKIPPED).
@@ -269,6 +285,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         w = watch.register([job_id])
         try:
             job = self._wait_check(job_id)
+            watch.follow()  # the check found the leader: the feed follows it
             if job["id"] != job_id:  # "DAG-<id>": its events carry the job's own id
                 watch.add(w, [job["id"]])
             interval: Optional[float] = None
@@ -290,6 +307,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                     raise TitanTimeoutError("job %r is still %s after %g s" % (job_id, job["state"], timeout))
                 if ask:
                     job = self._wait_check(job_id, job)
+                    watch.follow()
             return job["state"]
         finally:
             watch.unregister(w)
@@ -315,7 +333,9 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 # The thread must not keep the client alive: it holds the client only weakly, and a client
                 # dropped without close() stops its thread when it is collected.
                 endpoint = weakref.WeakMethod(self._pub_endpoint)
-                self._watch = JobWatch(lambda: endpoint()(), self.credential)
+                me = weakref.ref(self)
+                self._watch = JobWatch(lambda: endpoint()(), self.credential,
+                                       lambda: me().endpoint if me() is not None else "")
                 weakref.finalize(self, self._watch.close)
             return self._watch
 
@@ -329,8 +349,9 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         Scripts are sent once per distinct content, as submit_dag does. A job's file missing here, a bad job
         or a closed client raise at once. When the broker does not answer within the client's timeout, the
         handles still due raise NoReplyError: the submission is not sent again (a second submission of an id
-        that has ended starts a new run), so get_job(id) tells whether it was accepted. close() waits for the
-        answers still due. Thread-safe."""
+        that has ended starts a new run), so get_job(id) tells whether it was accepted; the next submission goes
+        to the next broker of the list. A standby's NOT_LEADER (not applied) sends the submission to the leader it
+        names. close() waits for the answers still due. Thread-safe."""
         return self._submitter.submit(job, self.submit_window if window is None else int(window))
 
     def submit_many(self, jobs: Sequence[TitanJob], window: Optional[int] = None,
@@ -583,6 +604,33 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 self._use_broker()
                 if MESSAGE_SPECS[msg_type].writes or time.monotonic() >= deadline:
                     raise  # it may have been applied: sent again only by the caller, who can look first
+
+    # Connections of their own (submit_async's pipeline) report what their broker did, so the client follows
+    # the leader as _leader_request does; `endpoint` is the broker they used: a report about a broker the
+    # client has left already changes nothing.
+
+    def _after_not_leader(self, endpoint: str, e: NotLeaderError) -> bool:
+        """The broker at `endpoint` answered NOT_LEADER: the client moves to the leader it names (the request was
+        not applied: send it there). Returns True when the same broker should rather be asked again in
+        _TAKEOVER_RETRY_S: it names no leader, or one that just did not answer (it is taking over)."""
+        with self._locked():
+            if endpoint != self.endpoint:
+                return False
+            silent = self._silent.get(parse_address(e.leader, self.port)) if e.leader else None
+            if e.leader is None or (silent is not None and time.monotonic() - silent < 2 * self.timeout):
+                return True
+            self._brokers.not_leader(e.leader)
+            self._use_broker()
+            return False
+
+    def _after_silence(self, endpoint: str) -> None:
+        """Nothing at `endpoint` answered within the timeout: the client moves to the next broker."""
+        with self._locked():
+            if endpoint != self.endpoint or len(self._brokers) < 2:
+                return
+            self._silent[self._brokers.current] = time.monotonic()
+            self._brokers.no_answer()
+            self._use_broker()
 
     def _use_broker(self) -> None:
         """Connects to the broker now current in the list: what was learnt from the old one is dropped."""

@@ -37,7 +37,10 @@ def _await_events(watch: JobWatch, w: Waiter, waiting: List[JobInfo], until: flo
     if not pending:  # nothing to wait for yet the DAG runs on: look again at `until`, not at once
         watch.next_events(w, until)
     while pending and time.monotonic() < until and not watch.closed:
-        for job_id, (state, ts_ms) in watch.next_events(w, until):
+        events = watch.next_events(w, until)
+        if not events:
+            return  # `until`, or the feed was lost or moved: look at the DAG now
+        for job_id, (state, ts_ms) in events:
             job = pending.get(job_id)
             if job is None or ts_ms < job.submitted_ms:
                 continue  # not waited for, or an earlier run of a reused id delivered late
@@ -114,6 +117,7 @@ class DagCalls:
         try:
             while True:
                 dag = self.get_dag(dag_id)
+                watch.follow()  # get_dag found the leader: the feed follows it
                 if dag is None:
                     raise self._no_dag(dag_id)
                 if dag["state"] != "RUNNING":

@@ -8,12 +8,19 @@
 # alone: after registering it asks the broker once for the job's state (JOB_GET), and while no event settles
 # it, it asks again every RECHECK_S seconds (RECHECK_FIRST_S until the feed has delivered anything at all,
 # doubling from there). A lost event thus costs at most RECHECK_S of latency, never a wrong answer or a hang.
+#
+# Brokers sharing a PostgreSQL journal (client.py, brokers.py): the feed follows the leader. When the SUB
+# socket's connection to the PUB drops (the broker died or stopped), every waiter rechecks at once, and that
+# JOB_GET finds the leader (the client's request/reply path follows it). Once the client talks to another
+# broker than the one whose feed the socket follows, follow() moves the socket to the new broker's PUB and
+# every waiter rechecks at once: events published during the switch are never waited for.
 import os
 import threading
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from . import protocol
 from .errors import TitanError
@@ -34,16 +41,25 @@ class Waiter:
     def __init__(self, ids: Iterable[str]):
         self.ids: Set[str] = set(ids)
         self.events: List[Tuple[str, Event]] = []  # (job id, event), guarded by the JobWatch's condition
+        self.recheck = False  # the feed was lost or moved: ask the broker now (guarded likewise)
 
 
 class JobWatch:
-    """The feed of one client. `endpoint()` gives the PUB endpoint (asked on first use); `credential` makes the
-    SUB socket a CURVE client. start() is lazy (first register()); close() stops the thread and closes the
-    socket. A forked child gets a watch of its own on first use (the parent's thread does not exist there)."""
+    """The feed of one client. `endpoint()` gives the PUB endpoint of the broker in use (asked on first use and
+    after a failover); `broker()` names the broker the client uses now, without I/O (a change moves the feed:
+    follow()); `credential` makes the SUB socket a CURVE client. start() is lazy (first register()); close()
+    stops the thread and closes the socket. A forked child gets a watch of its own on first use (the parent's
+    thread does not exist there)."""
 
-    def __init__(self, endpoint: Callable[[], str], credential=None):
+    def __init__(self, endpoint: Callable[[], str], credential=None, broker: Callable[[], str] = lambda: ""):
         self._endpoint = endpoint
+        self._broker = broker
         self._credential = credential
+        self._source: Optional[str] = None  # broker() when the feed's socket was connected
+        self._follow_lock = threading.Lock()  # one follow() at a time moves the socket
+        self.pub: Optional[str] = None  # the PUB endpoint the socket follows
+        self.moves = 0  # times the socket moved to another broker's PUB (follow())
+        self.losses = 0  # times its connection to the PUB dropped
         self._cond = threading.Condition()
         self._waiters: Dict[str, List[Waiter]] = {}
         self._thread: Optional[threading.Thread] = None
@@ -85,16 +101,50 @@ class JobWatch:
                     self._waiters.pop(job_id, None)
 
     def next_events(self, w: Waiter, until: float) -> List[Tuple[str, Event]]:
-        """The events delivered to `w` since the last call; waits for one until the monotonic time `until`
-        ([] then, or when the watch closed)."""
+        """The events delivered to `w` since the last call; waits for one until the monotonic time `until`.
+        [] then, when the watch closed, or at once when the feed was lost or moved: the waiter must ask the
+        broker now (the events it holds come with the next call)."""
         with self._cond:
-            while not w.events and not self.closed:
+            while not w.events and not w.recheck and not self.closed:
                 left = until - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
+            if w.recheck:
+                w.recheck = False
+                return []
             out, w.events = w.events, []
             return out
+
+    def follow(self) -> None:
+        """Called by waiters after each check of the broker: when the client now talks to another broker than
+        the one whose feed the socket follows (a failover), the socket moves to that broker's PUB and every
+        waiter rechecks at once. A broker that does not answer leaves the socket where it is until the next
+        call (the waiters' periodic checks keep them right meanwhile)."""
+        if self._thread is None or self._broker() == self._source:
+            return
+        with self._follow_lock:
+            if self._broker() == self._source:
+                return  # another waiter moved it meanwhile
+            try:
+                pub = self._endpoint()  # may itself move the client on (NOT_LEADER): named after it
+            except TitanError:
+                return
+            source = self._broker()
+            with self._cond:
+                if self.closed or self._control is None:
+                    return
+                self._source, self.pub = source, pub
+                self._control.send(b"sub " + pub.encode())
+                self.moves += 1
+                self._recheck_all()
+
+    def _recheck_all(self) -> None:
+        """Under the condition: every waiter asks the broker now."""
+        for ws in self._waiters.values():
+            for w in ws:
+                w.recheck = True
+        self._cond.notify_all()
 
     def recheck_interval(self, previous: Optional[float]) -> float:
         """Seconds until a waiter's next fallback check of the broker (`previous`: its last interval)."""
@@ -125,6 +175,8 @@ class JobWatch:
             self._pid = os.getpid()
             self._cond = threading.Condition()
             self._thread, self._control = None, None
+            self._follow_lock = threading.Lock()
+            self._source, self.pub = None, None
             self._waiters.clear()
             self.delivered = 0
 
@@ -139,7 +191,9 @@ class JobWatch:
             control = ctx.socket(zmq.PAIR)
             control.setsockopt(zmq.LINGER, 0)
             control.bind(address)
-            sub = self._subscribe(ctx, self._endpoint())
+            pub = self._endpoint()
+            self._source, self.pub = self._broker(), pub
+            sub = self._subscribe(ctx, pub)
             theirs = ctx.socket(zmq.PAIR)
             theirs.setsockopt(zmq.LINGER, 0)
             theirs.connect(address)
@@ -162,21 +216,42 @@ class JobWatch:
         return sub
 
     def _run(self, sub: zmq.Socket, control: zmq.Socket) -> None:
-        poller = zmq.Poller()
-        poller.register(sub, zmq.POLLIN)
-        poller.register(control, zmq.POLLIN)
+        """The thread: reads events, moves the socket on b"sub <endpoint>", ends on b"stop"."""
+        monitor = sub.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        poller = None
         try:
             while True:
+                if poller is None:
+                    poller = zmq.Poller()
+                    for s in (sub, control, monitor):
+                        poller.register(s, zmq.POLLIN)
                 ready = dict(poller.poll())
                 if control in ready:
-                    return  # b"stop"
+                    command = control.recv()
+                    if not command.startswith(b"sub "):
+                        return  # b"stop"
+                    self._close_sub(sub, monitor)
+                    sub = self._subscribe(zmq.Context.instance(), command[4:].decode())
+                    monitor = sub.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+                    poller = None
+                    continue
+                if monitor in ready and recv_monitor_message(monitor)["event"] == zmq.EVENT_DISCONNECTED:
+                    with self._cond:  # the broker went away: its successor is found by asking
+                        self.losses += 1
+                        self._recheck_all()
                 if sub in ready:
                     self._deliver(sub)
         except zmq.ZMQError:
             return  # the context is terminating (interpreter exit): waiters fall back to asking the broker
         finally:
-            sub.close(linger=0)
+            self._close_sub(sub, monitor)
             control.close(linger=0)
+
+    @staticmethod
+    def _close_sub(sub: zmq.Socket, monitor: zmq.Socket) -> None:
+        sub.disable_monitor()
+        monitor.close(linger=0)
+        sub.close(linger=0)
 
     def _deliver(self, sub: zmq.Socket) -> None:
         """Reads every event waiting on `sub` and hands those with a waiter to it."""
