@@ -2,11 +2,13 @@
 
 - N no-op tasks, one submission per task: submit_job in a loop against submit_many (pipelined), end to end
   (submitted -> all COMPLETED), with Titan's own DAG rate (the same N jobs as one submit_dag) as reference;
-- sequential submit -> result latency (submit_job then wait, one job at a time) p50 / p99;
+- sequential submit -> result latency (submit_job then wait, one job at a time) p50 / p99, on the default journal
+  (each commit fsynced) and on a broker started with --journal-sync normal (commits to the OS: docs/operations.md,
+  "Durability"), which shows what the two fsyncs on that path cost;
 - M `/bin/true` command jobs through the SDK (submit_many) against raw posix_spawn of /bin/true, 8 in flight,
   measured in the same round; and the same jobs on workers started with --no-cgroups (what per-job cgroups cost).
 
-Three clusters started with `titan up` (2 workers x 4 slots each, plaintext on loopback): one with the no-op
+Four clusters started with `titan up` (2 workers x 4 slots each, plaintext on loopback): one with the no-op
 executor, two running processes (one's workers without cgroups). Ratios are printed; aims (issue 18) for context, never pass/fail.
 
 Run: .venv/bin/python tests/bench/submit_bench.py [--tasks N] [--true-jobs M] [--latency K] [--rounds R]
@@ -30,12 +32,13 @@ TITAN = os.environ.get("TITAN_BIN", os.path.join(REPO, "build", "bin", "titan"))
 class Up:
     """`titan up` on its own port range; stop() sends SIGINT."""
 
-    def __init__(self, executor: str, port: int, workers: int = 2, slots: int = 4, worker_flags=()):
-        """`worker_flags`: the workers are started here with these flags (`titan up` starts none)."""
+    def __init__(self, executor: str, port: int, workers: int = 2, slots: int = 4, worker_flags=(), up_flags=()):
+        """`worker_flags`: the workers are started here with these flags (`titan up` starts none); `up_flags`: more
+        flags for `titan up`."""
         self.dir = tempfile.mkdtemp(prefix="titan-submit-bench-")
         self.proc = subprocess.Popen([TITAN, "up", "--dir", self.dir, "--port", str(port), "--workers",
                                       "0" if worker_flags else str(workers), "--executor", executor, "--slots",
-                                      str(slots), "--insecure", "--no-dashboard"],
+                                      str(slots), "--insecure", "--no-dashboard"] + list(up_flags),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.workers = [subprocess.Popen([TITAN, "--host", "127.0.0.1", "--port", str(port), "worker", "--name", "w%d" % i,
                                           "--dir", os.path.join(self.dir, "w%d" % i), "--slots", str(slots)]
@@ -117,8 +120,9 @@ def main():
     base = 20000 + os.getpid() % 2000 * 20  # titan up takes the port and the few after it
     noop, proc = Up("noop", base), Up("process", base + 10)
     bare = Up("process", base + 20, worker_flags=["--no-cgroups"])  # where the time of a /bin/true job goes
+    os_sync = Up("noop", base + 30, up_flags=["--journal-sync", "normal"])  # what the fsyncs cost the latency
     res = {k: [] for k in ("sync", "many", "dag", "true", "bare", "spawn")}
-    lat = []
+    lat, lat_os = [], []
     try:
         for r in range(a.rounds):
             n = a.tasks
@@ -128,6 +132,7 @@ def main():
             res["many"].append(rate(noop, n, lambda: noop.client.submit_many(many_jobs, window=a.window)))
             res["dag"].append(rate(noop, n, lambda: noop.client.submit_dag("r%d-dag" % r, dag_jobs)))
             lat.extend(latency(noop, a.latency, "r%d-lat" % r))
+            lat_os.extend(latency(os_sync, a.latency, "r%d-lat" % r))
             true_jobs = [TitanJob("r%d-true-%d" % (r, i), command="/bin/true") for i in range(a.true_jobs)]
             res["spawn"].append(raw_spawn(a.true_jobs))
             res["true"].append(rate(proc, a.true_jobs, lambda: proc.client.submit_many(true_jobs, window=a.window)))
@@ -136,9 +141,10 @@ def main():
                   "spawn %.0f jobs/s" % (r + 1, res["sync"][-1], res["many"][-1], res["dag"][-1], res["true"][-1],
                                           res["bare"][-1], res["spawn"][-1]), flush=True)
     finally:
-        for up in (noop, proc, bare):
+        for up in (noop, proc, bare, os_sync):
             up.stop()
     lat.sort()
+    lat_os.sort()
     n = a.tasks
     print()
     print("| workload (2 workers x 4 slots, medians of %d rounds) | jobs/s | reference | ratio | aim |" % a.rounds)
@@ -155,6 +161,8 @@ def main():
     print()
     print("sequential submit -> result (no-op executor, %d samples): p50 %.3f ms, p99 %.3f ms (aim p50 <= 0.6)"
           % (len(lat), med(lat) * 1e3, lat[int(len(lat) * 0.99)] * 1e3))
+    print("  the same, broker --journal-sync normal (no fsync per commit): p50 %.3f ms, p99 %.3f ms"
+          % (med(lat_os) * 1e3, lat_os[int(len(lat_os) * 0.99)] * 1e3))
 
 
 if __name__ == "__main__":
