@@ -19,27 +19,13 @@ constexpr int64_t kCfsPeriodUs = 100000;  // 100 ms; a quota of max_cpu% of it
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-// The whole file, with open/read (no stream: a job's counters are read at each of its ends).
-std::optional<std::string> ReadFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  return text;
-}
-
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
 
 std::optional<int64_t> ReadInt(const std::string& path) {
-  const std::optional<std::string> text = ReadFile(path);
+  const std::optional<std::string> text = ReadCgroupFile(path);
   if (!text) return std::nullopt;
   try {
     return std::stoll(*text);
@@ -59,7 +45,7 @@ Status WriteFile(const std::string& path, const std::string& value) {
 
 // "key value" lines (memory.events, cpu.stat, memory.oom_control): the value of `key`.
 std::optional<int64_t> KeyedValue(const std::string& path, const std::string& key) {
-  const std::optional<std::string> text = ReadFile(path);
+  const std::optional<std::string> text = ReadCgroupFile(path);
   if (!text) return std::nullopt;
   std::istringstream in(*text);
   for (std::string k; in >> k;) {
@@ -158,7 +144,7 @@ Status ApplyV2(const CgroupDirs& job, const JobLimits& l, const std::vector<std:
 
 // blkio.throttle.io_service_bytes: "MAJ:MIN Read N" / "MAJ:MIN Write N" lines (and a Total).
 void ReadV1Io(const std::string& path, CgroupUsage* u) {
-  const std::optional<std::string> text = ReadFile(path);
+  const std::optional<std::string> text = ReadCgroupFile(path);
   if (!text) return;
   int64_t read = 0, write = 0;
   std::istringstream in(*text);
@@ -176,7 +162,7 @@ void ReadV1Io(const std::string& path, CgroupUsage* u) {
 
 // io.stat: "MAJ:MIN rbytes=N wbytes=N rios=N ..." lines.
 void ReadV2Io(const std::string& path, CgroupUsage* u) {
-  const std::optional<std::string> text = ReadFile(path);
+  const std::optional<std::string> text = ReadCgroupFile(path);
   if (!text) return;
   int64_t read = 0, write = 0;
   std::istringstream in(*text);
@@ -200,7 +186,7 @@ std::vector<std::string> ControlsOf(CgroupVersion v, const CgroupDirs& dirs) {
   std::vector<std::string> controls;
   if (v == CgroupVersion::kV2) {
     const std::string enabled =
-        " " + Trim(ReadFile(DirOf(dirs, "") + "/cgroup.subtree_control").value_or("")) + " ";
+        " " + Trim(ReadCgroupFile(DirOf(dirs, "") + "/cgroup.subtree_control").value_or("")) + " ";
     for (const char* c : kControls) {
       if (enabled.find(std::string(" ") + c + " ") != std::string::npos) controls.push_back(c);
     }
@@ -223,7 +209,7 @@ void EnableV2Controllers(const std::string& dir) {
   const std::string parent = std::filesystem::path(dir).parent_path().string();
   for (const char* c : kControls) {
     const std::string word = std::string(" ") + c + " ";
-    const std::string mine = " " + Trim(ReadFile(dir + "/cgroup.controllers").value_or("")) + " ";
+    const std::string mine = " " + Trim(ReadCgroupFile(dir + "/cgroup.controllers").value_or("")) + " ";
     if (mine.find(word) == std::string::npos)
       (void)WriteFile(parent + "/cgroup.subtree_control", std::string("+") + c);
     (void)WriteFile(dir + "/cgroup.subtree_control", std::string("+") + c);
@@ -234,8 +220,8 @@ Status InheritCpuset(const std::string& dir) {
   const std::string parent = std::filesystem::path(dir).parent_path().string();
   for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
     const std::string mine = dir + "/" + file;
-    if (!Trim(ReadFile(mine).value_or("")).empty()) continue;
-    const std::optional<std::string> value = ReadFile(parent + "/" + file);
+    if (!Trim(ReadCgroupFile(mine).value_or("")).empty()) continue;
+    const std::optional<std::string> value = ReadCgroupFile(parent + "/" + file);
     if (!value) return ErrnoStatus("cannot read '" + parent + "/" + file + "'", errno);
     if (Status s = WriteFile(mine, Trim(*value)); !s.ok()) return s;
   }
@@ -269,6 +255,19 @@ CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job) {
   return u;
 }
 
+std::optional<std::string> ReadCgroupFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  return text;
+}
+
 Result<CarriedUsage> ResetUsage(CgroupVersion v, const CgroupDirs& job) {
   if (v != CgroupVersion::kV1) return Status::Error("cgroup v2 counters (cpu.stat, io.stat) cannot be reset");
   CarriedUsage carried;
@@ -292,7 +291,7 @@ std::vector<std::string> BlockDevices(const std::string& sys_block) {
   std::vector<std::string> devices;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(sys_block, ec)) {
-    const std::string dev = Trim(ReadFile(entry.path().string() + "/dev").value_or(""));
+    const std::string dev = Trim(ReadCgroupFile(entry.path().string() + "/dev").value_or(""));
     if (!dev.empty()) devices.push_back(dev);
   }
   std::sort(devices.begin(), devices.end());

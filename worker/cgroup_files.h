@@ -64,6 +64,10 @@ Status ApplyLimits(CgroupVersion v, const CgroupDirs& job, const JobLimits& limi
 // memory.events oom_kill.
 CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job);
 
+// The whole of a cgroup file (or any file), read with open/read; nullopt when it cannot be opened or read
+// (a cgroup that is gone).
+std::optional<std::string> ReadCgroupFile(const std::string& path);
+
 // What a v1 job cgroup still holds once its processes are gone, which the next job's counts start from.
 struct CarriedUsage {
   int64_t memory_bytes = 0;  // still charged (page cache); memory.max_usage_in_bytes now starts here

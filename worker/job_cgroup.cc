@@ -19,7 +19,6 @@
 #include <utility>
 #include <vector>
 
-#include "base/unique_fd.h"
 
 namespace titan::exec {
 namespace {
@@ -50,15 +49,9 @@ std::string OwnCgroup(const std::string& controllers) {
 
 // The pids in `path`/cgroup.procs; nullopt when the cgroup is gone (or cannot be read).
 std::optional<std::vector<pid_t>> Procs(const std::string& path) {
-  UniqueFd fd(::open((path + "/cgroup.procs").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    text.append(buf, static_cast<size_t>(n));
-  }
+  const std::optional<std::string> read = ReadCgroupFile(path + "/cgroup.procs");
+  if (!read) return std::nullopt;
+  const std::string& text = *read;
   std::vector<pid_t> pids;
   for (size_t at = 0; at < text.size();) {
     char* end = nullptr;

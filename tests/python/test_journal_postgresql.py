@@ -42,26 +42,34 @@ class Submitter(threading.Thread):
         self.enough.set()
 
 
+def acknowledged_jobs_survive_a_broker_kill9(cluster, script):
+    """Submits `script` jobs one by one, kills the broker (SIGKILL) mid-stream and restarts it on the same
+    journal (and the workers, whose broker port changed); asserts that every acknowledged job is there and
+    completes. Returns the acknowledged ids."""
+    submitter = Submitter(cluster.port, script)
+    submitter.start()
+    assert submitter.enough.wait(DEADLINE_S), "no %d acks in %ds\n%s" % (MIN_ACKS_BEFORE_KILL, DEADLINE_S,
+                                                                         cluster.stderr())
+    assert submitter.failure is None, "submissions stopped before the kill: %r" % submitter.failure
+    cluster.crash_and_restart_broker()  # mid-stream: the submitter is still submitting
+    submitter.join(DEADLINE_S)
+    assert not submitter.is_alive()
+    acked = list(submitter.acked)
+    assert len(acked) >= MIN_ACKS_BEFORE_KILL
+    for name in list(cluster.workers):  # to the new broker (its worker port is new)
+        cluster.crash_and_restart_worker(name)
+    with TitanClient(port=cluster.port, timeout=10) as c:
+        lost = [j for j in acked if c.get_job(j) is None]
+        assert lost == [], "%d of %d acknowledged jobs lost, first: %s" % (len(lost), len(acked), lost[:5])
+        ends = {j: c.wait(j, timeout=DEADLINE_S) for j in acked}
+    assert set(ends.values()) == {"COMPLETED"}, {s: [j for j in ends if ends[j] == s][:3] for s in ends.values()}
+    return acked
+
+
 def test_every_acknowledged_job_survives_kill9_of_a_broker_on_postgresql(tmp_path, postgres, pg_journal):
     script = write_script(tmp_path, "quick.sh", "true\n")
     with Cluster(tmp_path, broker_args=["--journal", pg_journal]) as cluster:
-        submitter = Submitter(cluster.port, script)
-        submitter.start()
-        assert submitter.enough.wait(DEADLINE_S), "no %d acks in %ds\n%s" % (MIN_ACKS_BEFORE_KILL, DEADLINE_S,
-                                                                             cluster.stderr())
-        assert submitter.failure is None, "submissions stopped before the kill: %r" % submitter.failure
-        cluster.crash_and_restart_broker()  # mid-stream: the submitter is still submitting
-        submitter.join(DEADLINE_S)
-        assert not submitter.is_alive()
-        acked = list(submitter.acked)
-        assert len(acked) >= MIN_ACKS_BEFORE_KILL
-        for name in list(cluster.workers):  # to the new broker (its worker port is new)
-            cluster.crash_and_restart_worker(name)
-        with TitanClient(port=cluster.port, timeout=10) as c:
-            lost = [j for j in acked if c.get_job(j) is None]
-            assert lost == [], "%d of %d acknowledged jobs lost, first: %s" % (len(lost), len(acked), lost[:5])
-            ends = {j: c.wait(j, timeout=DEADLINE_S) for j in acked}
-        assert set(ends.values()) == {"COMPLETED"}, {s: [j for j in ends if ends[j] == s][:3] for s in ends.values()}
+        acked = acknowledged_jobs_survive_a_broker_kill9(cluster, script)
         # The rows are PostgreSQL's: the database holds each acknowledged job, and no SQLite file was made.
         rows = postgres.sql(pg_journal, "SELECT count(DISTINCT id) FROM jobs")
         assert int(rows) >= len(acked)
