@@ -3,16 +3,21 @@
 # SubmitHandle holds one submission's outcome; whoever needs a reply reads replies in arrival order and
 # settles the handles they answer, so no thread of its own is needed.
 #
-# Connection loss: a submission whose reply does not come within the client's timeout is NOT sent again. The
-# broker takes a second JOB_SUBMIT of an id as a new run once the first has ended (or refuses it as "in use"
-# while it lives), so a resend is not idempotent: the handle raises NoReplyError instead, saying the outcome is
-# unknown and how to find it out (get_job).
+# Connection loss: each submission carries a token of its own (JOB_SUBMIT.token), and a broker answers a token
+# it accepted already with that first acceptance, submitting nothing. So when no reply comes within the
+# client's timeout (with more than one broker named), or the broker turns out to be a standby (NOT_LEADER),
+# every submission in flight is sent again, token and all, to the broker the client moves to
+# (TitanClient._move_broker: the next one, or the leader named), until the timeout has passed once per broker
+# plus once; only then, or at once with a single broker, does a handle raise NoReplyError, saying the outcome
+# is unknown and how to find it out (get_job).
 import hashlib
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional
 
-from .errors import NoReplyError, NotFoundError, TitanError, TitanTimeoutError, UnknownTypeError
+from .brokers import new_token
+from .errors import NoReplyError, NotFoundError, NotLeaderError, TitanError, TitanTimeoutError, UnknownTypeError
 from .job import TitanJob
 from .protocol import Decoded, MsgType
 from .submission import SubmitPlan, plan_submit
@@ -69,6 +74,8 @@ class _InFlight(NamedTuple):
     handle: SubmitHandle
     plan: SubmitPlan
     by_hash: bool  # sent with some files by their SHA-256 only
+    deadline: float  # monotonic: no send of it after this (the client's timeout once per broker, plus once)
+    sends: int = 1
 
 
 class Submitter:
@@ -91,6 +98,7 @@ class Submitter:
         if window < 1:
             raise ValueError("window must be at least 1; got %r" % window)
         plan = plan_submit([job], None, None)
+        plan.fields["token"] = new_token()  # the same on every send of this submission
         for path, name in plan.deploys:  # project zips and big scripts: uploaded first, as submit_dag does
             self._client._deploy(path, name)
         handle = SubmitHandle(self, job.job_id)
@@ -98,7 +106,8 @@ class Submitter:
             self._client._check_open()
             while len(self._pending) >= window:
                 self._receive_one()
-            self._send(handle, plan, by_hash=True)
+            c = self._client
+            self._send(handle, plan, by_hash=True, deadline=time.monotonic() + c.timeout * (len(c._brokers) + 1))
         return handle
 
     def settle(self, handle: SubmitHandle) -> None:
@@ -151,10 +160,10 @@ class Submitter:
             self._pipe = self._conn.pipeline(c.timeout)
         return self._pipe
 
-    def _send(self, handle: SubmitHandle, plan: SubmitPlan, by_hash: bool) -> None:
+    def _send(self, handle: SubmitHandle, plan: SubmitPlan, by_hash: bool, deadline: float, sends: int = 1) -> None:
         fields = self._by_hash(plan.fields) if by_hash else None
         rid = self._pipeline().send(MsgType.JOB_SUBMIT, fields or plan.fields)
-        self._pending[rid] = _InFlight(handle, plan, fields is not None)
+        self._pending[rid] = _InFlight(handle, plan, fields is not None, deadline, sends)
         for f in (fields or plan.fields).get("files") or []:
             content = f.get("content")
             if isinstance(content, bytes) and content not in self._inflight_files:
@@ -185,7 +194,10 @@ class Submitter:
             self._forget_files(sent.plan)
             with self._client._locked():
                 self._client._sent_files.clear()
-            self._send(sent.handle, sent.plan, by_hash=False)  # the broker lost a file: send the contents
+            self._send(sent.handle, sent.plan, False, sent.deadline, sent.sends)  # the broker lost a file
+        elif isinstance(refusal, NotLeaderError) and time.monotonic() < sent.deadline:
+            self._pending[rid] = sent  # not applied: sent again with the others in flight, to the leader
+            self._resend_all(refusal)
         elif isinstance(refusal, NotFoundError):
             sent.handle._error = sent.plan.not_found(refusal)
         elif isinstance(refusal, UnknownTypeError):
@@ -206,15 +218,43 @@ class Submitter:
         for f in plan.fields.get("files") or []:
             self._inflight_files.pop(f.get("content"), None)
 
+    def _resend_all(self, not_leader: Optional[NotLeaderError]) -> None:
+        """After no answer (`not_leader` None) or a standby's: the client moves to another broker, and every
+        submission in flight whose deadline has not passed is sent again there, in the order first sent, with
+        its token and its files' contents; the others settle with NoReplyError."""
+        due = sorted(self._pending.items())
+        self._pending.clear()
+        self._inflight_files.clear()
+        if self._pipe is not None:
+            self._pipe.__exit__(None, None, None)  # resets the socket: late replies are never misread
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._pipe = None, None
+        self._client._move_broker(not_leader)
+        now = time.monotonic()
+        for _, sent in due:
+            if now >= sent.deadline:
+                sent.handle._error = self._no_reply(sent, "no answer from any broker within the timeout")
+            else:
+                self._send(sent.handle, sent.plan, False, sent.deadline, sent.sends + 1)
+
+    @staticmethod
+    def _no_reply(sent: _InFlight, why: Any) -> NoReplyError:
+        return NoReplyError(
+            "no answer to the submission of job %r (%s; sent %d time%s with its token); it may or may not have "
+            "been accepted: get_job(%r) tells" % (sent.handle.job_id, why, sent.sends, "" if sent.sends == 1 else "s",
+                                                  sent.handle.job_id))
+
     def _fail_all(self, error: TitanError) -> None:
+        if isinstance(error, TitanTimeoutError) and len(self._client._brokers) > 1 and \
+                any(time.monotonic() < s.deadline for s in self._pending.values()):
+            self._resend_all(None)
+            return
         for sent in self._pending.values():
             if not isinstance(error, TitanTimeoutError):  # nothing was answered: e.g. a refused handshake
                 sent.handle._error = error
                 continue
-            sent.handle._error = NoReplyError(
-                "no answer to the submission of job %r (%s); it may or may not have been accepted: "
-                "get_job(%r) tells. It was not sent again, since a second submission of a finished id "
-                "starts a new run" % (sent.handle.job_id, error, sent.handle.job_id))
+            sent.handle._error = self._no_reply(sent, error)
         self._pending.clear()
         self._inflight_files.clear()
         if self._pipe is not None:
