@@ -81,10 +81,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     standby answers NOT_LEADER goes to the leader it names (the request was not applied); a read nothing
     answers goes to the next broker. A submission (submit_job, submit_dag, submit_async, submit_many, YAML
     pipelines, rerun_dag) carries a token of its own, so one nothing answered is sent again, with the same
-    token, to the next broker until a broker answers or the timeout has passed once per broker plus once: a broker that accepted it already answers with that first
-    acceptance and submits nothing. Any other write nothing answered, and anything nothing answered when only
-    one broker is named, raises NoReplyError (it may have been applied: get_job tells) and the next call goes
-    to the next broker. `host`/`port` name the broker in use. Inside a job,
+    token, to the next broker until a broker answers or the timeout has passed once per broker plus once: a
+    broker that accepted it already answers with that first acceptance and submits nothing. Any other write
+    nothing answered, and anything nothing answered when only one broker is named, raises NoReplyError (it
+    may have been applied: get_job tells) and the next call goes to the next broker. `host`/`port` name the
+    broker in use. Inside a job,
     the worker sets TITAN_HOST/TITAN_PORT, so `TitanClient()` reaches the broker that runs it. Every
     call raises TitanTimeoutError when nothing answers within `timeout` (wait() waits longer), and a
     TitanNodeError subclass (InvalidError, TooLargeError, WrongTypeError, ...) when the node refuses
@@ -331,10 +332,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         Submissions travel pipelined on one connection of the client's, at most `window` (default
         `client.submit_window`, 64) awaiting their answer: a call beyond that first reads the oldest answers.
         Scripts are sent once per distinct content, as submit_dag does. A job's file missing here, a bad job
-        or a closed client raise at once. When the broker does not answer within the client's timeout, the
-        handles still due raise NoReplyError: the submission is not sent again (a second submission of an id
-        that has ended starts a new run), so get_job(id) tells whether it was accepted. close() waits for the
-        answers still due. Thread-safe."""
+        or a closed client raise at once. Each submission carries a token of its own: when the broker does not
+        answer within the client's timeout (and another broker is named) or is a standby, the submissions in
+        flight are sent again, same tokens, to the next broker or the leader, and each is accepted once; the
+        handles still due once every send went unanswered (at once with one broker named) raise NoReplyError,
+        and get_job(id) tells whether it was accepted. close() waits for the answers still due. Thread-safe."""
         return self._submitter.submit(job, self.submit_window if window is None else int(window))
 
     def submit_many(self, jobs: Sequence[TitanJob], window: Optional[int] = None,
