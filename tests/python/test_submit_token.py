@@ -133,3 +133,18 @@ def test_the_sdk_sends_an_unanswered_submission_again_with_the_same_token(monkey
                 if d.type == MsgType.JOB_SUBMIT]
         assert [j for j, _ in sent] == ["j1", "j1", "j2"]
         assert sent[0][1] and sent[0][1] == sent[1][1] and sent[2][1] not in (None, sent[0][1])
+
+
+def test_the_cli_sends_an_unanswered_submission_to_the_next_broker_with_its_token(cluster, tmp_path):
+    """`titan run` given a first broker whose reply is lost after the broker accepted the job: the CLI sends the
+    same JOB_SUBMIT (same token) to the next broker and the job runs once."""
+    from cli import titan_ok
+    script = write_script(tmp_path, "cli_once.sh", "true\n")
+    job_id = unique_id("cli-lost-reply")
+    with ReplyDropper(cluster.port) as dropper:
+        hosts = "127.0.0.1:%d,127.0.0.1:%d" % (dropper.node.port, cluster.port)
+        titan_ok(cluster.port, ["--timeout", "3000", "run", script, "--id", job_id], env={"TITAN_HOST": hosts})
+        assert [(r.type, r.fields["ids"]) for r in dropper.replies()] == [(MsgType.JOB_ACCEPTED, [job_id])]
+    with TitanClient(port=cluster.port, timeout=10) as c:
+        assert c.wait(job_id, timeout=60) == "COMPLETED"
+        assert [r.run for r in c.job_history(job_id)] == [1]
