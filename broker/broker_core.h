@@ -311,6 +311,15 @@ class BrokerCore {
   // Each job whose parent has a gate (`gate_of`: job id -> gate id, or an earlier gate) waits on it.
   void PointChildrenAtGates(std::vector<Job>& batch, const std::map<std::string, std::string>& gate_of) const;
 
+  // Idempotent submissions (core_tokens.cc). A JOB_SUBMIT or DAG_RERUN carrying a `token` this broker
+  // accepted already (the DAG it made names it, in memory or in the journal) is answered with that
+  // DAG's JOB_ACCEPTED again, and submits nothing: the answer, else nullopt (a new submission). A token
+  // that is empty or too long, or that made a DAG without one of `jobs`' ids (a token reused for
+  // another submission), is answered INVALID; a journal that cannot be read, UNAVAILABLE.
+  std::optional<wire::Message> Replay(const std::string& token, const std::vector<wire::JobSpec>* jobs);
+  // The DAG token `token` made, from memory or (retention) the journal into `scratch`; null: none.
+  Result<const Dag*> DagOfToken(const std::string& token, Dag* scratch) const;
+
   // Submission (core_submit.cc): validation first (nothing changes on a refusal), then acceptance.
   std::optional<wire::Message> ParseJob(const wire::JobSpec& spec,
                                         const std::unordered_map<std::string, std::string>& files, Job* out);
@@ -350,7 +359,9 @@ class BrokerCore {
   wire::Message DagList(const wire::DagListMsg& req) const;
   wire::Message DagGet(const std::string& id) const;
   wire::Message DagCancel(const std::string& id, Instant now);
-  wire::Message DagRerun(const std::string& id, Instant now);  // core_dag_rerun.cc
+  // `token`: DAG_RERUN.token (Replay).
+  wire::Message DagRerun(const std::string& id, const std::optional<std::string>& token,
+                         Instant now);  // core_dag_rerun.cc
   // JOB_DELETE (core_delete.cc): every run of a finished job submitted on its own, with its logs.
   wire::Message DeleteJob(const std::string& id);
   wire::Message RunList(const wire::RunListMsg& req) const;
@@ -418,6 +429,8 @@ class BrokerCore {
   void StartDraining(Worker& w, Instant now);  // it said it is shutting down: no new jobs
   void JobDone(Worker& w, const wire::JobResult& r, Instant now);
   void AckResult(const Worker& w, const std::string& id, int64_t attempt);
+  // A report of `w` refused for its older lease epoch (Decision::stale_epoch): counted and logged.
+  void CountStaleEpoch(const Worker& w, const Decision& d);
   // The result of the run the broker expects on `w`: completed, failed (maybe retried), cancelled.
   void ApplyResult(Worker& w, Job& job, const wire::JobResult& r, Instant now);
   void JobLog(Worker& w, wire::JobLogMsg msg, Instant now);
@@ -596,6 +609,8 @@ class BrokerCore {
   std::vector<wire::AuditEntry> audit_owed_;            // audit rows of this turn, written by CommitTurn
   std::vector<std::pair<std::string, int64_t>> order_;  // (id, run) of every job in submission order
   std::map<std::string, Dag> dags_;                     // by id
+  // Dag::token -> DAG id, for the DAGs in dags_ that have one (core_tokens.cc).
+  std::unordered_map<std::string, std::string> tokens_;
   std::vector<std::string> dag_order_;
   std::map<std::string, Schedule> schedules_;
   std::map<std::string, wire::VolumeInfo> volumes_;  // by name; path and jobs are derived (RenderVolume)

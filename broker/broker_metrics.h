@@ -25,6 +25,10 @@ struct BrokerMetrics {
   int64_t log_bytes = 0;           // job output received from workers and stored
   int64_t artifact_bytes_in = 0;   // upload chunks accepted
   int64_t artifact_bytes_out = 0;  // content read by clients and workers
+  // Worker reports refused for an older lease epoch than their attempt's (reconcile.h, OlderEpoch).
+  int64_t stale_epoch_results = 0;
+  // JOB_SUBMIT / DAG_RERUN requests answered again by their token, submitting nothing (core_tokens.cc).
+  int64_t submissions_replayed = 0;
 
   // Kept by the broker loop (broker_node.cc).
   metrics::Histogram commit_us{metrics::kLatencyUsBounds};  // a turn's journal commit, microseconds

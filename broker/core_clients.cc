@@ -146,7 +146,8 @@ Message BrokerCore::Change(const Message& req, Instant now) {
     case MsgType::kVolumeRemove:
       return Serve<wire::VolumeRemoveMsg>(req, [&](auto&& remove) { return VolumeRemove(remove.name); });
     case MsgType::kDagRerun:
-      return Serve<wire::DagRerunMsg>(req, [&](auto&& rerun) { return DagRerun(rerun.id, now); });
+      return Serve<wire::DagRerunMsg>(req,
+                                      [&](auto&& rerun) { return DagRerun(rerun.id, rerun.token, now); });
     case MsgType::kJobDelete:
       return Serve<wire::JobDeleteMsg>(req, [&](auto&& del) { return DeleteJob(del.id); });
     default:
@@ -311,7 +312,9 @@ Message BrokerCore::Stats(Instant now) const {
                        .scaling = std::vector(scale_events_.begin(), scale_events_.end()),
                        .malformed_from_workers = malformed_from_workers_,
                        .jobs_in_memory = in_memory_,
-                       .jobs_evicted = evicted_};
+                       .jobs_evicted = evicted_,
+                       .stale_epoch_results = metrics_.stale_epoch_results,
+                       .submissions_replayed = metrics_.submissions_replayed};
   for (const auto& [name, w] : workers_) stats.workers.push_back(RenderWorker(w, now));
   if (read_only_.active()) {
     stats.read_only = true;

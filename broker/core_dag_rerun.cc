@@ -8,12 +8,15 @@
 
 namespace titan::broker {
 
-Message BrokerCore::DagRerun(const std::string& id, Instant now) {
+Message BrokerCore::DagRerun(const std::string& id, const std::optional<std::string>& token, Instant now) {
+  if (token) {  // an answered rerun, asked again: the DAG is no longer the latest run of its jobs
+    if (auto replay = Replay(*token, nullptr)) return *replay;
+  }
   Dag dag_scratch;
   const Dag* found = LookUpDag(id, &dag_scratch);  // a finished DAG may be in the journal only (retention)
   if (found == nullptr) return Invalid("no DAG '" + id + "'; see `titan dags`");
   const Dag& dag = *found;
-  wire::JobSubmitMsg submit{.dag = dag.name};
+  wire::JobSubmitMsg submit{.dag = dag.name, .token = token};
   if (!dag.agent_run_id.empty()) submit.agent_run_id = dag.agent_run_id;
   std::set<std::string> sent;  // file names already in submit.files
   for (size_t i = 0; i < dag.job_ids.size(); ++i) {

@@ -124,6 +124,7 @@ void BrokerCore::Enqueue(Job& job, Instant now) {
 void BrokerCore::Assign(Job& job, Worker& w, Instant now) {
   if (!Allowed(job, JobState::kRunning)) return;
   ++job.attempt;
+  job.epoch = journal_->lease_epoch();  // journaled with the attempt: its reports must carry it (reconcile.h)
   job.worker = w.name;
   job.started_ms = now.wall_ms;
   job.finished_ms = 0;
@@ -153,6 +154,7 @@ void BrokerCore::Assign(Job& job, Worker& w, Instant now) {
                                                                  : -1};
   if (InDag(job)) assign.shared_workdir = true;
   if (job.first_attempt > 1) assign.first_attempt = job.first_attempt;
+  if (job.epoch > 0) assign.epoch = job.epoch;
   SendWorker(w, std::move(assign).ToMessage());
 }
 

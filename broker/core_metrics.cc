@@ -115,6 +115,12 @@ wire::Message BrokerCore::Metrics() {
   AddMachines(out, machines);
   out.Counter("titan_workers_lost_total", "Workers declared lost (silent past their liveness, or revoked).",
               m.workers_lost);
+  out.Counter("titan_stale_epoch_results_total",
+              "Worker reports refused for carrying an older lease epoch than their attempt's assignment.",
+              m.stale_epoch_results);
+  out.Counter("titan_submissions_replayed_total",
+              "Submissions answered again by their idempotency token, submitting nothing.",
+              m.submissions_replayed);
   out.Histogram("titan_journal_commit_seconds", "How long a loop turn's journal commit took (one fsync).",
                 m.commit_us, 1'000'000);
   out.Histogram("titan_journal_commit_rows", "Job and audit rows written by one journal commit.",

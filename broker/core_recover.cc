@@ -21,6 +21,7 @@ Status BrokerCore::Recover(Instant now) {
   visit.job = [&](Job job) { AddRecoveredJob(std::move(job), runs); };
   visit.dag = [&](Dag dag) {
     dag_order_.push_back(dag.id);
+    if (!dag.token.empty()) tokens_[dag.token] = dag.id;
     const std::string id = dag.id;
     dags_.emplace(id, std::move(dag));
   };

@@ -87,6 +87,7 @@ void BrokerCore::EvictDag(const std::string& id) {
     ++evicted_;
     ++stale_order_;
   }
+  if (!dag->second.token.empty()) tokens_.erase(dag->second.token);  // the journal's row keeps it
   dags_.erase(dag);
   ++stale_dags_;
 }

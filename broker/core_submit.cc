@@ -215,6 +215,9 @@ std::optional<Message> BrokerCore::LinkParents(std::vector<Job>& batch) const {
 }
 
 Message BrokerCore::Submit(const wire::JobSubmitMsg& req, Instant now) {
+  if (req.token) {  // before any check: the first answer stands, whatever happened to the jobs since
+    if (auto replay = Replay(*req.token, &req.jobs)) return *replay;
+  }
   std::unordered_map<std::string, std::string> files;  // name -> content hash
   if (auto refused = HashFiles(req.files, &files)) return *refused;
   if (req.jobs.empty()) return Invalid("the submission has no jobs; add at least one job");
@@ -265,6 +268,7 @@ Message BrokerCore::Accept(std::vector<Job> batch, const wire::JobSubmitMsg& req
   if (Status s = JournalFiles(req.files, files); !s.ok()) return unavailable(s);
   const std::string name = req.dag.value_or("");
   Dag record{dag_id, name.empty() ? dag_id : name, req.agent_run_id.value_or(""), {}, now.wall_ms, {}};
+  record.token = req.token.value_or("");
   NumberRuns(batch, record);
   if (Status s = journal_->InsertDag(record); !s.ok()) return unavailable(s);
   ParentsFirst(batch);  // journaled in this order: parents before children
@@ -274,6 +278,7 @@ Message BrokerCore::Accept(std::vector<Job> batch, const wire::JobSubmitMsg& req
   StageFiles(req.files, files, now);
   record.live = static_cast<int64_t>(batch.size());  // before PlaceNew: a job skipped at once counts down
   dag_order_.push_back(dag_id);
+  if (!record.token.empty()) tokens_[record.token] = dag_id;
   dags_.emplace(dag_id, std::move(record));
   Admit(std::move(batch), now);
   for (const std::string& id : accepted.ids) PlaceNew(jobs_.at(id), now);

@@ -21,7 +21,7 @@ std::string Malformed(MsgType type, const Status& why) {
 template <class Item>
 std::vector<RunRef> RunRefs(const std::vector<Item>& items) {
   std::vector<RunRef> out;
-  for (const Item& item : items) out.push_back(RunRef{item.id, item.attempt});
+  for (const Item& item : items) out.push_back(RunRef{item.id, item.attempt, item.epoch.value_or(0)});
   return out;
 }
 
@@ -204,7 +204,7 @@ BrokerCore::Worker& BrokerCore::UpdateWorker(const std::string& identity, const 
 
 BelievedRun BrokerCore::Believe(const Job& job, const std::string& reporter) const {
   return BelievedRun{job.state, job.attempt, job.worker,
-                     job.worker != reporter && workers_.count(job.worker) > 0};
+                     job.worker != reporter && workers_.count(job.worker) > 0, job.epoch};
 }
 
 ReconcileInput BrokerCore::ReconcileSnapshot(const std::string& name, const wire::WorkerReadyMsg& msg) const {
@@ -300,6 +300,7 @@ void BrokerCore::CarryOut(Worker& w, const Decision& d, const wire::JobResult* r
       if (Transition(*job, JobState::kRunning, now)) w.running.insert(job->id);
       return;
     case Decision::kCancel:
+      if (d.stale_epoch) CountStaleEpoch(w, d);
       spdlog::info("broker: worker {} still runs {} attempt {}; cancelling it: {}", w.name, d.id, d.attempt,
                    d.why);
       return SendWorker(w, wire::JobCancelMsg{.id = d.id,
@@ -309,6 +310,7 @@ void BrokerCore::CarryOut(Worker& w, const Decision& d, const wire::JobResult* r
     case Decision::kApplyResult:
     case Decision::kIgnoreResult:
       if (result == nullptr) return;  // Reconcile decides only about results the worker listed
+      if (d.stale_epoch) CountStaleEpoch(w, d);
       AckResult(w, result->id, result->attempt);
       if (d.kind == Decision::kApplyResult && job != nullptr) ApplyResult(w, *job, *result, now);
       return;
@@ -365,6 +367,14 @@ void BrokerCore::JobLog(Worker& w, wire::JobLogMsg msg, Instant now) {
   outbox_.push_back(Outgoing{Outgoing::kEvent, {}, {}, "log." + job->id, std::move(event).ToMessage()});
 }
 
+void BrokerCore::CountStaleEpoch(const Worker& w, const Decision& d) {
+  ++metrics_.stale_epoch_results;
+  spdlog::warn("broker: worker {} reported {} attempt {} from an older lease epoch; refused ({}): {}", w.name,
+               d.id, d.attempt,
+               d.kind == Decision::kCancel ? "its run is cancelled" : "result acknowledged, not applied",
+               d.why);
+}
+
 void BrokerCore::AckResult(const Worker& w, const std::string& id, int64_t attempt) {
   SendWorker(w, wire::JobAckMsg{.id = id, .attempt = attempt}.ToMessage());
 }
@@ -374,7 +384,13 @@ void BrokerCore::JobDone(Worker& w, const wire::JobResult& r, Instant now) {
   AckResult(w, r.id, r.attempt);  // every result, known or stale, so the worker can forget it
   Job* job = Resolve(r.id);
   const BelievedRun believed = job != nullptr ? Believe(*job, w.name) : BelievedRun{};
-  if (job == nullptr || !WhyStale(RunRef{job->id, r.attempt}, &believed, w.name).empty()) return;
+  if (job == nullptr) return;
+  const RunRef ref{job->id, r.attempt, r.epoch.value_or(0)};
+  if (std::string why = WhyStale(ref, &believed, w.name); !why.empty()) {
+    if (OlderEpoch(ref, &believed))
+      CountStaleEpoch(w, Decision{Decision::kIgnoreResult, job->id, r.attempt, 0, std::move(why), true});
+    return;
+  }
   ApplyResult(w, *job, r, now);
 }
 

@@ -85,6 +85,9 @@ struct Job {
   int64_t finished_ms = 0;
   int64_t lost = 0;        // times its worker died under it
   std::string decided_by;  // gate: who approved or rejected
+  // The lease epoch (PostgreSQL journal) its current attempt was assigned under; 0 on SQLite (no epochs).
+  // A worker's report of that attempt carrying an older epoch is stale (reconcile.h, WhyStale).
+  int64_t epoch = 0;
   // Some of its output could not be kept (a disk was full: the worker's job.log or the broker's log
   // store): JobInfo.log_truncated. Journaled as a row of truncated_logs, once it is set.
   bool log_truncated = false;
@@ -147,6 +150,9 @@ struct Dag {
   std::vector<std::string> job_ids;
   int64_t submitted_ms = 0;
   std::vector<int64_t> job_runs;  // the run of each job id in this DAG (same order as job_ids)
+  // The idempotency token of the submission that made it (JOB_SUBMIT.token, DAG_RERUN.token); "" none.
+  // A request carrying it again is answered with this DAG's JOB_ACCEPTED while the row is journaled.
+  std::string token;
   // Derived (not journaled): its jobs not yet final. A DAG with none left may leave memory (retention).
   int64_t live = 0;
 };

@@ -11,7 +11,7 @@
 namespace titan::broker {
 namespace {
 
-// Schema version 4 (PRAGMA user_version). Jobs and DAGs are keyed by their submission sequence (the
+// Schema version 5 (PRAGMA user_version). Jobs and DAGs are keyed by their submission sequence (the
 // rowid): a new one is an append and a job's update finds its row directly. An id may appear in
 // several rows: the runs of a reused id, in submission order (the broker refuses an id whose latest
 // run is not final); each row keeps its run number and its run's first attempt, so they stay right
@@ -22,18 +22,21 @@ namespace {
 // A table added whole, which older brokers ignore, needs no new version: the audit log's
 // (security/audit_log.h), truncated_logs (the jobs whose log could not be kept whole: a full disk) and
 // job_usage (what a job's last run used) are created when missing, in a file of any version, each time a
-// journal opens.
-constexpr int kSchemaVersion = 4;
+// journal opens. Version 5 added jobs.epoch (the lease epoch the run's current attempt was assigned
+// under; 0 on SQLite) and dags.token (the submission's idempotency token, NULL when it had none), with
+// an index of the tokens.
+constexpr int kSchemaVersion = 5;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS jobs(
   seq INTEGER PRIMARY KEY, id TEXT NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
   state TEXT NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL, exit_code INTEGER, reason TEXT NOT NULL,
   submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
-  decided_by TEXT NOT NULL DEFAULT '', run INTEGER NOT NULL DEFAULT 0, first_attempt INTEGER NOT NULL DEFAULT 0);
+  decided_by TEXT NOT NULL DEFAULT '', run INTEGER NOT NULL DEFAULT 0, first_attempt INTEGER NOT NULL DEFAULT 0,
+  epoch INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS dags(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL,
   agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL,
-  job_runs BLOB NOT NULL DEFAULT x'');
+  job_runs BLOB NOT NULL DEFAULT x'', token TEXT);
 CREATE TABLE IF NOT EXISTS schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS volumes(name TEXT PRIMARY KEY, info BLOB NOT NULL);
 )sql";
@@ -41,6 +44,7 @@ constexpr const char* kIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs(id);
 CREATE INDEX IF NOT EXISTS dags_by_id ON dags(id);
 CREATE INDEX IF NOT EXISTS jobs_live ON jobs(seq) WHERE LIVE_JOB;
+CREATE INDEX IF NOT EXISTS dags_by_token ON dags(token) WHERE token IS NOT NULL;
 )sql";
 constexpr const char* kTruncatedLogs = "CREATE TABLE IF NOT EXISTS truncated_logs(seq INTEGER PRIMARY KEY)";
 // job_usage: what a job's last finished run used (JobUsage, msgpack), by the job's seq.
@@ -75,6 +79,11 @@ constexpr const char* kUpgradeVersion2 = "ALTER TABLE dags ADD COLUMN job_runs B
 constexpr const char* kUpgradeVersion3 = R"sql(
 ALTER TABLE jobs ADD COLUMN run INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN first_attempt INTEGER NOT NULL DEFAULT 0;
+)sql";
+// Version 4 had no lease epochs and no submission tokens.
+constexpr const char* kUpgradeVersion4 = R"sql(
+ALTER TABLE jobs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE dags ADD COLUMN token TEXT;
 )sql";
 // Numbers the rows of an upgraded file as recovery used to: run N is the Nth row of its id, and a run's
 // first attempt follows the last attempt of the run before it.
@@ -178,13 +187,14 @@ Status Journal::PrepareAll() {
   } const statements[] = {
       {&insert_file_, "INSERT INTO files(hash, name, content) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING"},
       {&insert_job_,
-       "INSERT INTO jobs VALUES(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"},
+       "INSERT INTO jobs VALUES(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+       "?18)"},
       {&update_job_,
        "UPDATE jobs SET state = ?2, attempt = ?3, worker = ?4, exit_code = ?5, reason = ?6, "
-       "started_ms = ?7, finished_ms = ?8, lost = ?9, decided_by = ?10 WHERE seq = ?1"},
+       "started_ms = ?7, finished_ms = ?8, lost = ?9, decided_by = ?10, epoch = ?11 WHERE seq = ?1"},
       {&insert_dag_,
-       "INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids, job_runs) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
+       "INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids, job_runs, token) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
       {&put_schedule_,
        "INSERT INTO schedules VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
        "definition = excluded.definition, last_ms = excluded.last_ms"},
@@ -223,8 +233,13 @@ Status Journal::Migrate() {
   }
   if (have == kSchemaVersion) return db_->Exec(std::string(kSchema) + Indexes());
   std::string upgrade;
-  if (have == 2 || have == 3) {
-    upgrade = std::string("BEGIN IMMEDIATE;\n") + (have == 2 ? kUpgradeVersion2 : "") + kUpgradeVersion3;
+  bool fill_runs = true;  // versions before 4 derived runs
+  if (have == 4) {
+    upgrade = std::string("BEGIN IMMEDIATE;\n") + kUpgradeVersion4 + kSchema;  // and tables added whole since
+    fill_runs = false;
+  } else if (have == 2 || have == 3) {
+    upgrade = std::string("BEGIN IMMEDIATE;\n") + (have == 2 ? kUpgradeVersion2 : "") + kUpgradeVersion3 +
+              kUpgradeVersion4;
   } else {
     if (Status s =
             QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs'", &tables);
@@ -234,7 +249,7 @@ Status Journal::Migrate() {
     if (tables == 0) return db_->Exec(std::string(kSchema) + Indexes() + SetVersion());
     upgrade = std::string(kRenameVersion1) + kSchema + kCopyVersion1;
   }
-  upgrade += Indexes() + kFillRuns + SetVersion() + "COMMIT;";
+  upgrade += Indexes() + (fill_runs ? kFillRuns : "") + SetVersion() + "COMMIT;";
   if (Status s = db_->Exec(upgrade); !s.ok()) {
     db_->Rollback();
     return Status::Error("cannot upgrade the journal from schema version " + std::to_string(have) + " to " +
@@ -316,7 +331,8 @@ Status Journal::InsertJob(const Job& j) {
   insert_job_->Bind(6, std::string_view(StateName(j.state))).Bind(7, j.attempt).Bind(8, j.worker);
   if (j.exit_code) insert_job_->Bind(9, *j.exit_code);
   insert_job_->Bind(10, j.reason).Bind(11, j.submitted_ms).Bind(12, j.started_ms).Bind(13, j.finished_ms);
-  insert_job_->Bind(14, j.lost).Bind(15, j.decided_by).Bind(16, j.run).Bind(17, j.first_attempt).Step();
+  insert_job_->Bind(14, j.lost).Bind(15, j.decided_by).Bind(16, j.run).Bind(17, j.first_attempt);
+  insert_job_->Bind(18, j.epoch).Step();
   if (!insert_job_->status().ok()) return insert_job_->status();
   if (Status s = PutUsage(j); !s.ok()) return s;
   return MarkLogTruncated(j);
@@ -330,7 +346,7 @@ Status Journal::UpdateJob(const Job& j) {
       .Bind(4, j.worker);
   if (j.exit_code) update_job_->Bind(5, *j.exit_code);
   update_job_->Bind(6, j.reason).Bind(7, j.started_ms).Bind(8, j.finished_ms).Bind(9, j.lost);
-  update_job_->Bind(10, j.decided_by).Step();
+  update_job_->Bind(10, j.decided_by).Bind(11, j.epoch).Step();
   if (!update_job_->status().ok()) return update_job_->status();
   if (Status s = PutUsage(j); !s.ok()) return s;
   return MarkLogTruncated(j);
@@ -339,7 +355,9 @@ Status Journal::UpdateJob(const Job& j) {
 Status Journal::InsertDag(const Dag& d) {
   insert_dag_->Reset();
   insert_dag_->Bind(1, d.id).Bind(2, d.name).Bind(3, d.agent_run_id).Bind(4, d.submitted_ms);
-  insert_dag_->Bind(5, IdsBytes(d.job_ids)).Bind(6, RunsBytes(d.job_runs)).Step();
+  insert_dag_->Bind(5, IdsBytes(d.job_ids)).Bind(6, RunsBytes(d.job_runs));
+  if (!d.token.empty()) insert_dag_->Bind(7, d.token);  // unbound: NULL, no token
+  insert_dag_->Step();
   return insert_dag_->status();
 }
 

@@ -31,8 +31,8 @@ inline constexpr const char* kLiveJobSql =
   "id, seq, spec, file_hash, dag, state, attempt, worker, exit_code, reason, submitted_ms, started_ms, " \
   "finished_ms, lost, exit_code IS NULL, decided_by, run, first_attempt, "                               \
   "seq IN (SELECT seq FROM truncated_logs), "                                                            \
-  "coalesce((SELECT usage FROM job_usage WHERE job_usage.seq = jobs.seq), '')"
-#define TITAN_DAG_COLUMNS "id, name, agent_run_id, submitted_ms, job_ids, job_runs, seq"
+  "coalesce((SELECT usage FROM job_usage WHERE job_usage.seq = jobs.seq), ''), epoch"
+#define TITAN_DAG_COLUMNS "id, name, agent_run_id, submitted_ms, job_ids, job_runs, seq, token"
 
 // A job's secret_env is sealed (security::SecretBox) before it is written: its spec row holds
 // "sealed_secret_env" in place of "secret_env", and a schedule whose jobs have secrets is sealed whole.
@@ -115,6 +115,9 @@ class Journal {
   // The latest run of `id` (run 0) or its run `run`.
   Result<std::optional<Job>> FindJob(const std::string& id, int64_t run = 0);
   Result<std::optional<Dag>> FindDag(const std::string& id);
+  // The DAG a submission with idempotency token `token` made (Dag::token), while its row is in the
+  // journal (journal retention deletes it with the submission's jobs).
+  Result<std::optional<Dag>> FindDagByToken(const std::string& token);
   // Jobs with seq < `before`, newest first (`state`: only in that state, empty: any), handed to `visit`
   // until it returns false or `max_rows` rows were read; a row that cannot be read is skipped (logged).
   Status ListJobs(int64_t before, const std::string& state, int64_t max_rows,
@@ -154,6 +157,11 @@ class Journal {
   Status AcquireLease(const std::string& holder, int64_t ttl_ms, Lease* out, const std::string& address = "");
   // Extends the lease of `epoch` to the database's now() + ttl_ms; *held false: another broker took it.
   Status RenewLease(int64_t epoch, int64_t ttl_ms, bool* held);
+  // The epoch of the lease this journal took (AcquireLease): what the broker assigns runs under
+  // (Job::epoch). 0 on SQLite, or before the lease is taken: no epochs.
+  int64_t lease_epoch() const { return lease_epoch_; }
+  // Tests of epochs on an SQLite journal: as if this journal's lease had been taken with `epoch`.
+  void SetLeaseEpochForTesting(int64_t epoch) { lease_epoch_ = epoch; }
 
  private:
   // Brings the file to the current schema version (creating it, or upgrading version 1 in place).
@@ -206,10 +214,11 @@ class Journal {
 
   std::unique_ptr<sql::Db> db_;
   std::unique_ptr<sql::Statement> insert_file_, insert_job_, update_job_, insert_dag_, put_schedule_,
-      delete_schedule_, find_latest_, find_run_, find_dag_, scan_jobs_, delete_job_, delete_dag_,
-      mark_truncated_, delete_truncated_, put_usage_, delete_usage_, put_volume_, delete_volume_;
+      delete_schedule_, find_latest_, find_run_, find_dag_, find_dag_by_token_, scan_jobs_, delete_job_,
+      delete_dag_, mark_truncated_, delete_truncated_, put_usage_, delete_usage_, put_volume_, delete_volume_;
   security::AuditLog audit_;  // after db_: its statements are finalized before the connection closes
   bool in_txn_ = false;
+  int64_t lease_epoch_ = 0;
 };
 
 }  // namespace titan::broker

@@ -16,6 +16,7 @@ Status Journal::PrepareFinds() {
       {&find_run_,
        "SELECT " TITAN_JOB_COLUMNS " FROM jobs WHERE id = ?1 AND run = ?2 ORDER BY seq DESC LIMIT 1"},
       {&find_dag_, "SELECT " TITAN_DAG_COLUMNS " FROM dags WHERE id = ?1 ORDER BY seq DESC LIMIT 1"},
+      {&find_dag_by_token_, "SELECT " TITAN_DAG_COLUMNS " FROM dags WHERE token = ?1 ORDER BY seq LIMIT 1"},
       {&scan_jobs_,
        "SELECT seq, id, run, dag, state, submitted_ms, finished_ms FROM jobs WHERE seq > ?1 ORDER BY seq "
        "LIMIT ?2"},
@@ -62,6 +63,22 @@ Result<std::optional<Dag>> Journal::FindDag(const std::string& id) {
   Result<Dag> dag = ReadDag(*find_dag_);
   find_dag_->Reset();
   if (!dag.ok()) return Status::Error("journal DAG '" + id + "' " + dag.message());
+  return std::optional<Dag>(std::move(dag).value());
+}
+
+Result<std::optional<Dag>> Journal::FindDagByToken(const std::string& token) {
+  sql::Statement& st = *find_dag_by_token_;
+  st.Reset();
+  st.Bind(1, token);
+  if (!st.Step()) {
+    const Status s = st.status();
+    st.Reset();
+    if (!s.ok()) return s;
+    return std::optional<Dag>();
+  }
+  Result<Dag> dag = ReadDag(st);
+  st.Reset();
+  if (!dag.ok()) return Status::Error("journal DAG of token '" + token + "' " + dag.message());
   return std::optional<Dag>(std::move(dag).value());
 }
 

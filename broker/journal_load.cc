@@ -104,6 +104,7 @@ Result<Job> Journal::ReadJob(sql::Statement& row) {
   j.run = std::max<int64_t>(1, row.ColumnInt(16));
   j.first_attempt = std::max<int64_t>(1, row.ColumnInt(17));
   j.log_truncated = row.ColumnInt(18) != 0;
+  j.epoch = row.ColumnInt(20);
   if (const std::string_view usage = row.ColumnBlob(19); !usage.empty()) {
     wire::Datum d;
     std::string error;
@@ -139,6 +140,7 @@ Result<Dag> Journal::ReadDag(sql::Statement& row) {
         std::string(row.ColumnBlob(2)),
         {},
         row.ColumnInt(3)};
+  d.token = std::string(row.ColumnBlob(7));  // NULL: ""
   std::string error;
   auto id = [](const wire::Datum& v, std::vector<std::string>* out) {
     if (v.is_value()) out->emplace_back(v.bytes());

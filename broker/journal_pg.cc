@@ -11,7 +11,9 @@ namespace {
 
 // Version 1: the tables of SQLite's version 4, with truncated_logs and job_usage.
 // Version 2: lease.address, the holder's client address (host:port) that standbys name in NOT_LEADER.
-constexpr int kPostgresSchemaVersion = 2;
+// Version 3: jobs.epoch (the lease epoch a run's current attempt was assigned under) and dags.token (the
+// submission's idempotency token, NULL when it had none), indexed: SQLite's version 5.
+constexpr int kPostgresSchemaVersion = 3;
 constexpr const char* kPostgresSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files(hash bytea PRIMARY KEY, name bytea NOT NULL, content bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs(
@@ -34,6 +36,9 @@ INSERT INTO lease VALUES(1, 0, '', '-infinity', '-infinity') ON CONFLICT DO NOTH
 ALTER TABLE lease ADD COLUMN IF NOT EXISTS address text NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS lease_turns(epoch bigint PRIMARY KEY, turns bigint NOT NULL,
   first_at timestamptz NOT NULL, last_at timestamptz NOT NULL);
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0;
+ALTER TABLE dags ADD COLUMN IF NOT EXISTS token bytea;
+CREATE INDEX IF NOT EXISTS dags_by_token ON dags(token) WHERE token IS NOT NULL;
 )sql";
 // The fence every transaction of a lease holder begins with. FOR SHARE: a broker taking the lease over
 // (an UPDATE of the row) waits for a transaction that passed the check to end, so every transaction of
@@ -71,7 +76,8 @@ Status Journal::MigratePostgres() {
                          "; run the titan version that wrote it");
   }
   // Version 0 (a new database) gets every table; later upgrades go here, each from the version before.
-  // 1 -> 2 adds lease.address: the schema below is written to be run again (IF NOT EXISTS throughout).
+  // 1 -> 2 adds lease.address, 2 -> 3 jobs.epoch and dags.token: the schema below is written to be run
+  // again (IF NOT EXISTS throughout).
   if (s.ok() && have < kPostgresSchemaVersion) {
     s = db_->Exec(std::string(kPostgresSchema) + kFenceFunction + live_index +
                   "DELETE FROM schema_version;\n" + "INSERT INTO schema_version VALUES(" +
@@ -104,6 +110,7 @@ Status Journal::AcquireLease(const std::string& holder, int64_t ttl_ms, Lease* o
     out->holder = holder;
     out->address = address;
     out->expires_in_ms = ttl_ms;
+    lease_epoch_ = out->epoch;
     // A transaction that stalls (its broker stopped mid-turn) must not keep the lease row locked past
     // the TTL: the server ends it, and so that broker's connection.
     if (s = db_->Exec("SET idle_in_transaction_session_timeout = " + std::to_string(ttl_ms)); !s.ok())

@@ -34,11 +34,11 @@ std::vector<Job> LoadJobs(Journal& journal) {
   return jobs;
 }
 
-TEST(Journal, AFreshFileHasSchemaVersionFour) {
+TEST(Journal, AFreshFileHasSchemaVersionFive) {
   testing::TempDir dir;
   Journal journal;
   ASSERT_TRUE(journal.Open(dir.File("broker.db")).ok());
-  EXPECT_EQ(4, UserVersion(dir.File("broker.db")));
+  EXPECT_EQ(5, UserVersion(dir.File("broker.db")));
 }
 
 TEST(Journal, UpgradesAVersionOneFileKeepingEveryRow) {
@@ -66,7 +66,7 @@ INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES('d1', 'd1
   EXPECT_EQ(0, UserVersion(path));
   Journal journal;
   ASSERT_TRUE(journal.Open(path).ok());
-  EXPECT_EQ(4, UserVersion(path));
+  EXPECT_EQ(5, UserVersion(path));
   const std::vector<Job> jobs = LoadJobs(journal);
   ASSERT_EQ(2u, jobs.size());
   EXPECT_EQ("a", jobs[0].id);
@@ -84,6 +84,64 @@ INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids) VALUES('d1', 'd1
   EXPECT_EQ("updated", LoadJobs(journal)[0].reason);
 }
 
+TEST(Journal, UpgradesAVersionFourFileWithEpochsAndTokens) {
+  testing::TempDir dir;
+  const std::string path = dir.File("broker.db");
+  {
+    sqlite::Db db;  // version 4's tables, as a broker before epochs and tokens left them
+    ASSERT_TRUE(db.Open(path, true).ok());
+    ASSERT_TRUE(db.Exec(R"sql(
+CREATE TABLE files(hash TEXT PRIMARY KEY, name TEXT NOT NULL, content BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE jobs(
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, spec BLOB NOT NULL, file_hash TEXT NOT NULL, dag TEXT NOT NULL,
+  state TEXT NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL, exit_code INTEGER, reason TEXT NOT NULL,
+  submitted_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
+  decided_by TEXT NOT NULL DEFAULT '', run INTEGER NOT NULL DEFAULT 0, first_attempt INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE dags(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL,
+  agent_run_id TEXT NOT NULL, submitted_ms INTEGER NOT NULL, job_ids BLOB NOT NULL,
+  job_runs BLOB NOT NULL DEFAULT x'');
+CREATE TABLE schedules(name TEXT PRIMARY KEY, definition BLOB NOT NULL, last_ms INTEGER NOT NULL);
+INSERT INTO jobs VALUES(1, 'a', x'82a26964a161a466696c65a166', 'h', 'd1', 'RUNNING', 2, 'w1', NULL, '', 10, 11, 0, 0, '', 3, 2);
+INSERT INTO dags(id, name, agent_run_id, submitted_ms, job_ids, job_runs) VALUES('d1', 'd1', '', 10, x'91a161', x'9103');
+PRAGMA user_version = 4;
+)sql")
+                    .ok());
+  }
+  Journal journal;
+  ASSERT_TRUE(journal.Open(path).ok());
+  EXPECT_EQ(5, UserVersion(path));
+  std::vector<Job> jobs = LoadJobs(journal);
+  ASSERT_EQ(1u, jobs.size());
+  EXPECT_EQ(3, jobs[0].run) << "version 4 kept runs: not derived again";
+  EXPECT_EQ(2, jobs[0].first_attempt);
+  EXPECT_EQ(0, jobs[0].epoch);
+  // The new columns are written and read back.
+  jobs[0].epoch = 7;
+  ASSERT_TRUE(journal.BeginIfNeeded().ok());
+  ASSERT_TRUE(journal.UpdateJob(jobs[0]).ok());
+  Dag dag{"d2", "d2", "", {"b"}, 20, {1}};
+  dag.token = "tok-1";
+  ASSERT_TRUE(journal.InsertDag(dag).ok());
+  ASSERT_TRUE(journal.Commit().ok());
+  EXPECT_EQ(7, LoadJobs(journal)[0].epoch);
+  const Result<std::optional<Dag>> found = journal.FindDagByToken("tok-1");
+  ASSERT_TRUE(found.ok()) << found.message();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ("d2", (*found)->id);
+  EXPECT_EQ("tok-1", (*found)->token);
+  const Result<std::optional<Dag>> none = journal.FindDagByToken("tok-2");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  std::string tokens;  // each DAG's token as Load reads it back: d1 has none
+  Journal::Visitor v;
+  v.file = [](std::string, std::string) {};
+  v.job = [](Job) {};
+  v.dag = [&](Dag d) { tokens += d.id + ":" + d.token + " "; };
+  v.schedule = [](std::string, std::string, int64_t) { return Status::Ok(); };
+  ASSERT_TRUE(journal.Load(v).ok());
+  EXPECT_EQ("d1: d2:tok-1 ", tokens);
+}
+
 TEST(Journal, AFileOfAnEarlierBrokerGainsTheAuditTableAndKeepsItsVersion) {
   testing::TempDir dir;
   const std::string path = dir.File("broker.db");
@@ -98,7 +156,7 @@ TEST(Journal, AFileOfAnEarlierBrokerGainsTheAuditTableAndKeepsItsVersion) {
   }
   Journal journal;
   ASSERT_TRUE(journal.Open(path).ok());
-  EXPECT_EQ(4, UserVersion(path));
+  EXPECT_EQ(5, UserVersion(path));
   ASSERT_TRUE(journal.BeginIfNeeded().ok());
   ASSERT_TRUE(journal.audit()
                   .Append(wire::AuditEntry{
@@ -121,7 +179,7 @@ TEST(Journal, RefusesAFileFromANewerBroker) {
   Journal journal;
   const Status st = journal.Open(dir.File("broker.db"));
   EXPECT_EQ(
-      "the journal has schema version 9, newer than this broker's 4; run the titan version that wrote it",
+      "the journal has schema version 9, newer than this broker's 5; run the titan version that wrote it",
       st.message());
 }
 

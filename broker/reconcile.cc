@@ -13,6 +13,10 @@ std::string NotTheRun(const RunRef& ref, const BelievedRun* b) {
     return "stale attempt " + std::to_string(ref.attempt) + ": the broker expects attempt " +
            std::to_string(b->attempt);
   }
+  if (OlderEpoch(ref, b)) {
+    return "stale epoch " + std::to_string(ref.epoch) + ": attempt " + std::to_string(ref.attempt) +
+           " was assigned again under lease epoch " + std::to_string(b->epoch);
+  }
   if (b->state != JobState::kRunning && b->state != JobState::kQueued)
     return std::string("it is ") + StateName(b->state);
   return "";
@@ -40,7 +44,7 @@ void Running(const ReconcileInput& in, std::map<std::string, BelievedRun>& now, 
     std::string why = NotTheRun(ref, b);
     if (why.empty()) why = NotHere(*b, in.worker);
     if (!why.empty()) {
-      out.push_back(Decision{Decision::kCancel, ref.id, ref.attempt, 0, std::move(why)});
+      out.push_back(Decision{Decision::kCancel, ref.id, ref.attempt, 0, std::move(why), OlderEpoch(ref, b)});
       continue;
     }
     const bool requeued = b->state == JobState::kQueued;
@@ -57,7 +61,8 @@ void Results(const ReconcileInput& in, std::map<std::string, BelievedRun>& now, 
     BelievedRun* b = Find(now, ref.id);
     std::string why = WhyStale(ref, b, in.worker);
     if (!why.empty()) {
-      out.push_back(Decision{Decision::kIgnoreResult, ref.id, ref.attempt, i, std::move(why)});
+      out.push_back(
+          Decision{Decision::kIgnoreResult, ref.id, ref.attempt, i, std::move(why), OlderEpoch(ref, b)});
       continue;
     }
     out.push_back(Decision{Decision::kApplyResult, ref.id, ref.attempt, i});
@@ -66,6 +71,11 @@ void Results(const ReconcileInput& in, std::map<std::string, BelievedRun>& now, 
 }
 
 }  // namespace
+
+bool OlderEpoch(const RunRef& report, const BelievedRun* b) {
+  return b != nullptr && report.epoch > 0 && b->epoch > 0 && report.epoch < b->epoch &&
+         report.attempt == b->attempt;
+}
 
 std::string WhyStale(const RunRef& result, const BelievedRun* b, const std::string& worker) {
   std::string why = NotTheRun(result, b);

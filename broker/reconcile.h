@@ -16,6 +16,7 @@ namespace titan::broker {
 struct RunRef {
   std::string id;
   int64_t attempt = 0;
+  int64_t epoch = 0;  // the lease epoch it was assigned under (JobRef/JobResult.epoch); 0: not said
 };
 
 // The broker's view of the latest run of one job id. Attempts count on across the runs of a reused
@@ -25,6 +26,7 @@ struct BelievedRun {
   int64_t attempt = 0;       // the run's current attempt
   std::string worker;        // where it was last placed
   bool worker_live = false;  // `worker` is registered now (and is not the reporting worker)
+  int64_t epoch = 0;         // the lease epoch `attempt` was assigned under (Job::epoch); 0: none
 };
 
 struct ReconcileInput {
@@ -47,12 +49,22 @@ struct Decision {
   } kind;
   std::string id;
   int64_t attempt = 0;
-  size_t result = 0;  // kApplyResult, kIgnoreResult: its index in ReconcileInput::finished
-  std::string why;    // kCancel, kIgnoreResult, kRequeue: for the log and the worker
+  size_t result = 0;         // kApplyResult, kIgnoreResult: its index in ReconcileInput::finished
+  std::string why;           // kCancel, kIgnoreResult, kRequeue: for the log and the worker
+  bool stale_epoch = false;  // kCancel, kIgnoreResult: because of OlderEpoch (counted, logged)
 };
 
+// Whether a report of a run carries an older lease epoch than the journal's assignment of that attempt:
+// the attempt number was given again by a later leader (a commit of the earlier one was lost with a
+// database failover), so the report is about a run the journal no longer has. Both epochs must be known
+// (> 0: PostgreSQL journal, a worker that returns epochs). A run assigned under epoch 5 and adopted
+// after a failover by the leader of epoch 6 keeps epoch 5 in the journal: its reports (epoch 5) are not
+// stale. A newer epoch than the journal's is not refused: only a broker holding the lease commits it.
+bool OlderEpoch(const RunRef& report, const BelievedRun* believed);
+
 // Why a result for `result` is stale on `worker` (only acknowledged); "" when it applies: the broker
-// believes that very attempt runs on that worker. The one rule for WORKER_READY's results and JOB_DONE.
+// believes that very attempt runs on that worker, assigned under the epoch it carries (OlderEpoch). The
+// one rule for WORKER_READY's results and JOB_DONE.
 std::string WhyStale(const RunRef& result, const BelievedRun* believed, const std::string& worker);
 
 // The decisions in the order to carry them out: the running list's (in its order), then the results',

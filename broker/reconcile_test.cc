@@ -145,3 +145,84 @@ TEST(Reconcile, ALiveJobDoneFollowsTheSameRule) {
 
 }  // namespace
 }  // namespace titan::broker
+
+namespace titan::broker {
+namespace {
+
+// A run assigned under lease epoch `epoch` (0: no epochs, an SQLite journal).
+BelievedRun Under(int64_t epoch, S state, int64_t attempt, std::string worker) {
+  BelievedRun b = Believed(state, attempt, std::move(worker));
+  b.epoch = epoch;
+  return b;
+}
+
+TEST(Reconcile, AReportFromAnOlderEpochThanTheAssignmentIsStale) {
+  const Row rows[] = {
+      {"a result of the epoch the journal assigned the attempt under is applied",
+       {},
+       {{"a", 1, 6}},
+       {{"a", Under(6, S::kRunning, 1, "w1")}},
+       "apply a/1"},
+      {"a run assigned under epoch 5, adopted by the leader of epoch 6 after a failover, keeps epoch 5: "
+       "its worker's reports (epoch 5) are not stale",
+       {{"a", 1, 5}},
+       {{"a", 1, 5}},
+       {{"a", Under(5, S::kRunning, 1, "w0")}},
+       "adopt a/1, apply a/1"},
+      {"a result of an older epoch than the attempt's assignment is only acknowledged; the worker does not "
+       "run the attempt the journal has, which is requeued",
+       {},
+       {{"a", 1, 5}},
+       {{"a", Under(6, S::kRunning, 1, "w1")}},
+       "ignore a/1 (stale epoch 5: attempt 1 was assigned again under lease epoch 6), requeue a/1 (worker w1 "
+       "came "
+       "back without it)"},
+      {"a run of an older epoch is cancelled, and the attempt the journal has is requeued",
+       {{"a", 1, 5}},
+       {},
+       {{"a", Under(6, S::kRunning, 1, "w1")}},
+       "cancel a/1 (stale epoch 5: attempt 1 was assigned again under lease epoch 6), requeue a/1 (worker w1 "
+       "came back without it)"},
+      {"a worker that returns no epochs (an older one) is judged by attempts alone",
+       {{"a", 1}},
+       {},
+       {{"a", Under(6, S::kRunning, 1, "w1")}},
+       "adopt a/1"},
+      {"no epochs in the journal (SQLite): attempts alone",
+       {},
+       {{"a", 1, 3}},
+       {{"a", Under(0, S::kRunning, 1, "w1")}},
+       "apply a/1"},
+      {"a newer epoch than the journal's is not refused: only the lease holder commits it",
+       {},
+       {{"a", 1, 7}},
+       {{"a", Under(6, S::kRunning, 1, "w1")}},
+       "apply a/1"},
+  };
+  for (const Row& r : rows) {
+    const ReconcileInput in{"w1", r.running, r.finished, r.believed};
+    EXPECT_EQ(r.want, RenderDecisions(Reconcile(in))) << r.what;
+  }
+}
+
+TEST(Reconcile, StaleEpochDecisionsSayWhy) {
+  const ReconcileInput in{"w1",
+                          {{"a", 1, 5}},
+                          {{"b", 2, 5}, {"c", 1, 5}},
+                          {{"a", Under(6, S::kRunning, 1, "w1")},
+                           {"b", Under(6, S::kRunning, 2, "w1")},
+                           {"c", Under(6, S::kRunning, 2, "w1")}}};
+  std::string flags;
+  for (const Decision& d : Reconcile(in)) flags += d.id + (d.stale_epoch ? "+" : "-");
+  // The three reports, then the requeues of the attempts the journal has there: c is a stale attempt, not a
+  // stale epoch.
+  EXPECT_EQ("a+b+c-a-b-c-", flags);
+  const BelievedRun b = Under(6, S::kRunning, 2, "w1");
+  EXPECT_TRUE(OlderEpoch({"b", 2, 5}, &b));
+  EXPECT_FALSE(OlderEpoch({"b", 2, 6}, &b));
+  EXPECT_FALSE(OlderEpoch({"b", 2, 0}, &b));
+  EXPECT_FALSE(OlderEpoch({"b", 1, 5}, &b));
+}
+
+}  // namespace
+}  // namespace titan::broker

@@ -53,7 +53,9 @@ bool BrokerClient::CallAny(const Message& request, Message* reply, std::string* 
       }
       addresses_->NotLeader(refusal->leader.value_or(""));
     } else {
-      if (wire::SpecOf(request.type).writes) return false;  // it may have been applied: not sent again
+      // It may have been applied: a write is sent again only when it carries a token (a submission: a
+      // broker that accepted it already answers it again and submits nothing).
+      if (wire::SpecOf(request.type).writes && request.Find("token") == nullptr) return false;
       addresses_->NoAnswer();
     }
     UseCurrentAddress();

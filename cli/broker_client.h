@@ -19,9 +19,10 @@ bool UseCredential(const Target& target, wire::NodeClient* client);
 
 // Several brokers (--host a,b or TITAN_HOST=a,b; host:port entries allowed): a call answered NOT_LEADER
 // goes again to the leader the standby named (or the next address); a call nothing answered in time goes
-// to the next address when it is a read (the schema's `writes: false`), since a write may have been
-// applied; a write is sent again only after NOT_LEADER, which says it was not. target() names the
-// broker in use.
+// to the next address when it is a read (the schema's `writes: false`) or a submission carrying a token
+// (JOB_SUBMIT.token: accepted once however often it is sent), since another write may have been applied;
+// such a write is sent again only after NOT_LEADER, which says it was not. target() names the broker in
+// use.
 class BrokerClient {
  public:
   explicit BrokerClient(const Target& target);

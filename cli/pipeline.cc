@@ -18,6 +18,7 @@
 #include "cli/pipeline_files.h"
 #include "cli/pipeline_limits.h"
 #include "cli/requests.h"
+#include "cli/submit.h"
 #include "cli/yaml_fields.h"
 
 namespace titan::cli {
@@ -388,7 +389,8 @@ wire::Message BuildPipelineSubmit(const Pipeline& pipeline) {
   return wire::JobSubmitMsg{.jobs = pipeline.jobs,
                             .files = FileBlobs(pipeline),
                             .dag = pipeline.dag,
-                            .agent_run_id = pipeline.agent_run_id}
+                            .agent_run_id = pipeline.agent_run_id,
+                            .token = NewSubmissionToken()}
       .ToMessage();
 }
 

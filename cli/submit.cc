@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <random>
 
 #include "cli/requests.h"
 
@@ -22,6 +23,13 @@ bool IsPlainWord(std::string_view w) {
 }
 
 }  // namespace
+
+std::string NewSubmissionToken() {
+  std::random_device random;
+  char hex[33];
+  for (int i = 0; i < 4; ++i) std::snprintf(hex + 8 * i, 9, "%08x", static_cast<uint32_t>(random()));
+  return hex;
+}
 
 std::string DefaultJobId(std::string_view path, uint32_t random) {
   std::string stem = std::filesystem::path(path).stem().string();
@@ -127,7 +135,7 @@ wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id,
   spec.on_worker_lost = given(args.on_worker_lost);
   ApplyLimitArgs(args.limits, &spec);
   ApplyRequests(args, &spec);
-  wire::JobSubmitMsg submit{.jobs = {std::move(spec)}};
+  wire::JobSubmitMsg submit{.jobs = {std::move(spec)}, .token = NewSubmissionToken()};
   if (content && !is_command)
     submit.files.push_back(wire::FileBlob{.name = name, .content = std::move(*content)});
   return std::move(submit).ToMessage();

@@ -70,9 +70,14 @@ std::string ResolveSecretEnv(std::vector<std::string>* entries,
 std::string ApplyDeployWords(const std::vector<std::string>& words, bool port_given, bool requirement_given,
                              RunArgs* args);
 
-// JOB_SUBMIT with one JobSpec. A command job (args.command) sends no file and passes args.args as argv
-// unchanged. With `content` (a script read on this machine) the file is its
-// basename and travels as a FileBlob; without, args.file names a deployed artifact the broker resolves.
+// A submission's idempotency token (JOB_SUBMIT.token): 32 random hex digits, made once per submission and
+// sent with each try of it, so a broker that accepted it already answers again and submits nothing.
+std::string NewSubmissionToken();
+
+// JOB_SUBMIT with one JobSpec, and a token of its own (NewSubmissionToken). A command job (args.command)
+// sends no file and passes args.args as argv unchanged. With `content` (a script read on this machine) the
+// file is its basename and travels as a FileBlob; without, args.file names a deployed artifact the broker
+// resolves.
 wire::Message BuildSubmit(const RunArgs& args, const std::string& job_id, std::optional<std::string> content);
 
 }  // namespace titan::cli

@@ -65,6 +65,18 @@ TEST(BuildSubmit, SendsOnlyTheFieldsGivenAndValidates) {
       wire::Render(*full.Find("jobs")));
 }
 
+TEST(BuildSubmit, EachSubmissionHasATokenOfItsOwn) {
+  RunArgs args;
+  args.file = "/tmp/x/etl.py";
+  const wire::Message a = BuildSubmit(args, "j", ""), b = BuildSubmit(args, "j", "");
+  ASSERT_NE(nullptr, a.Find("token"));
+  ASSERT_NE(nullptr, b.Find("token"));
+  const std::string ta(a.Bytes("token")), tb(b.Bytes("token"));
+  EXPECT_EQ(32u, ta.size());
+  EXPECT_EQ(std::string::npos, ta.find_first_not_of("0123456789abcdef"));
+  EXPECT_NE(ta, tb);
+}
+
 TEST(BuildSubmit, ColdStartIsSentOnlyWhenAsked) {
   RunArgs args;
   args.file = "/tmp/x/etl.py";

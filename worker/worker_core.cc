@@ -98,7 +98,16 @@ void WorkerCore::Send(Message msg) { Emit(Command{.kind = Command::Kind::kSend, 
 
 std::vector<Command> WorkerCore::TakeCommands() { return std::exchange(out_, {}); }
 
+std::optional<int64_t> WorkerCore::EpochOf(const std::string& id, int64_t attempt) const {
+  auto it = epochs_.find({id, attempt});
+  return it == epochs_.end() ? std::nullopt : std::optional<int64_t>(it->second);
+}
+
 void WorkerCore::Report(wire::JobResult result) {
+  if (auto epoch = epochs_.find({result.id, result.attempt}); epoch != epochs_.end()) {
+    result.epoch = epoch->second;  // kept with the result until JOB_ACK
+    epochs_.erase(epoch);
+  }
   unacked_[{result.id, result.attempt}] = result;
   Send(wire::JobDoneMsg{.result = std::move(result)}.ToMessage());
 }
@@ -177,6 +186,7 @@ void WorkerCore::Welcome(const wire::WorkerWelcomeMsg& welcome, int64_t now) {
 void WorkerCore::Assign(wire::JobAssignMsg assign, int64_t now) {
   const std::string id = assign.job.id;
   const int64_t attempt = assign.attempt;
+  if (assign.epoch) epochs_[{id, attempt}] = *assign.epoch;
   if (lapsed_) {  // sent before the broker's answer to our new registration: it may be given away already
     wire::JobResult r = FailedStart(id, attempt,
                                     "not started: worker " + c_.name +
@@ -394,11 +404,13 @@ wire::WorkerReadyMsg WorkerCore::ReadyMessage() {
   ready.session = ++session_;
   for (const auto& [id, run] : runs_) {
     // A fenced run is dying: not the broker's to adopt back; its result follows.
-    if (!run.fenced) ready.running.push_back(wire::JobRef{.id = id, .attempt = run.attempt});
+    if (!run.fenced)
+      ready.running.push_back(
+          wire::JobRef{.id = id, .attempt = run.attempt, .epoch = EpochOf(id, run.attempt)});
   }
   for (const auto& [hash, assigns] : awaiting_file_) {
     for (const wire::JobAssignMsg& a : assigns) {
-      ready.running.push_back(wire::JobRef{.id = a.job.id, .attempt = a.attempt});
+      ready.running.push_back(wire::JobRef{.id = a.job.id, .attempt = a.attempt, .epoch = a.epoch});
     }
   }
   for (const auto& [key, result] : unacked_) ready.finished.push_back(result);

@@ -227,6 +227,10 @@ class WorkerCore {
   std::map<int64_t, std::string> gpu_holder_;           // GPU device index -> the job holding it
   std::map<std::string, wire::JobAssignMsg> deferred_;  // until the earlier run ends
   std::map<std::pair<std::string, int64_t>, wire::JobResult> unacked_;  // results until JOB_ACK
+  // The lease epoch each assignment not yet reported came under (JOB_ASSIGN.epoch): its JobRef in
+  // WORKER_READY and its JobResult carry it back, so a broker can refuse reports from an older epoch.
+  std::map<std::pair<std::string, int64_t>, int64_t> epochs_;
+  std::optional<int64_t> EpochOf(const std::string& id, int64_t attempt) const;
   std::set<std::string> children_;                                      // child workers running, by name
   int64_t children_kill_at_ = 0;  // draining: child workers still running then get SIGKILL
   bool announced_ = false;

@@ -183,3 +183,35 @@ TEST_F(WorkerCoreTest, AHeartbeatCarriesTheBusySlotsAndTheMachineWithItsCpuShare
 
 }  // namespace
 }  // namespace titan::worker
+
+namespace titan::worker {
+namespace {
+
+// The lease epoch of an assignment (JOB_ASSIGN.epoch) goes back with the run: in WORKER_READY's running
+// list while it runs, and in its result (JOB_DONE, and WORKER_READY's finished list until acknowledged).
+TEST_F(WorkerCoreTest, ARunReportsTheEpochItWasAssignedUnder) {
+  Message assign = Assign("a", 1);
+  assign.Set("epoch", Datum(int64_t{6}));
+  Deliver(assign);
+  Deliver(Assign("b", 1));  // no epoch (an SQLite broker): none comes back
+  const wire::WorkerReadyMsg ready = core_->ReadyMessage();
+  ASSERT_EQ(2u, ready.running.size());
+  EXPECT_EQ(std::optional<int64_t>(6), ready.running[0].epoch);
+  EXPECT_EQ(std::nullopt, ready.running[1].epoch);
+  core_->OnExit("a", Exited(0), Now());
+  Run();
+  core_->OnOutputDone("a");
+  std::optional<int64_t> reported;
+  core_->OnTick(Now());
+  for (const Command& c : core_->TakeCommands()) {
+    if (c.kind != Command::Kind::kSend || c.msg.type != MsgType::kJobDone) continue;
+    reported = wire::JobDoneMsg::From(c.msg)->result.epoch;
+  }
+  EXPECT_EQ(std::optional<int64_t>(6), reported);
+  const wire::WorkerReadyMsg again = core_->ReadyMessage();
+  ASSERT_EQ(1u, again.finished.size());
+  EXPECT_EQ(std::optional<int64_t>(6), again.finished[0].epoch);
+}
+
+}  // namespace
+}  // namespace titan::worker

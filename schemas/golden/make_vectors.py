@@ -262,6 +262,17 @@ BROKER = [
     ok("event_worker", "EVENT_WORKER", 0x72, {"worker": WORKER, "event": "joined"}),
     ok("job_assign_dag", "JOB_ASSIGN", 0x53, {"job": SPEC, "attempt": 3, "file_sha256": "ab" * 32, "file_size": 812,
                                               "shared_workdir": True, "first_attempt": 2}),
+    ok("job_submit_token", "JOB_SUBMIT", 0x31, {
+        "jobs": [{"id": "again", "file": "extract.py"}],
+        "files": [{"name": "extract.py", "sha256": "cd" * 32}], "token": "3f9c2a61-5b0e-4d7a-9c1e-7a4b2d0e8f11"}),
+    ok("dag_rerun_token", "DAG_RERUN", 0x4c, {"id": "nightly#2", "token": "rerun-7"}),
+    ok("job_assign_epoch", "JOB_ASSIGN", 0x53, {"job": {"id": "a", "file": "a.py"}, "attempt": 1,
+                                                "file_sha256": "ab" * 32, "file_size": 10, "epoch": 7}),
+    ok("job_done_epoch", "JOB_DONE", 0x56, {"result": {"id": "a", "attempt": 1, "exit_code": 0, "signal": 0,
+                                                       "cancelled": False, "epoch": 7}}),
+    ok("worker_ready_epoch", "WORKER_READY", 0x50, {
+        "name": "w1", "host": "node-a", "pid": 4242, "slots": 4, "capabilities": ["GENERAL"],
+        "running": [{"id": "a", "attempt": 1, "epoch": 6}], "finished": []}),
 ]
 
 INVALID = [

@@ -74,7 +74,7 @@ def test_every_acknowledged_job_survives_kill9_of_a_broker_on_postgresql(tmp_pat
         rows = postgres.sql(pg_journal, "SELECT count(DISTINCT id) FROM jobs")
         assert int(rows) >= len(acked)
         assert not (tmp_path / "broker" / "broker.db").exists()
-        assert postgres.sql(pg_journal, "SELECT version FROM schema_version").strip() == "2"
+        assert postgres.sql(pg_journal, "SELECT version FROM schema_version").strip() == "3"
     print("postgresql journal: %d acknowledged jobs before SIGKILL, none lost" % len(acked))
 
 

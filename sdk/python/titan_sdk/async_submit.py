@@ -3,20 +3,20 @@
 # SubmitHandle holds one submission's outcome; whoever needs a reply reads replies in arrival order and
 # settles the handles they answer, so no thread of its own is needed.
 #
-# Connection loss: a submission whose reply does not come within the client's timeout is NOT sent again. The
-# broker takes a second JOB_SUBMIT of an id as a new run once the first has ended (or refuses it as "in use"
-# while it lives), so a resend is not idempotent: the handle raises NoReplyError instead, saying the outcome is
-# unknown and how to find it out (get_job).
-#
-# Brokers sharing a journal (client.py): the connection follows the client's broker. A submission a standby
-# refused NOT_LEADER was not applied: it is sent again to the leader the standby named, once the replies still
-# due on the old connection are in. Silence moves the client (and so the next connection) to the next broker.
+# Connection loss: each submission carries a token of its own (JOB_SUBMIT.token), and a broker answers a token
+# it accepted already with that first acceptance, submitting nothing. So when no reply comes within the
+# client's timeout (with more than one broker named), or the broker turns out to be a standby (NOT_LEADER),
+# every submission in flight is sent again, token and all, to the broker the client moves to
+# (TitanClient._move_broker: the next one, or the leader named), until the timeout has passed once per broker
+# plus once; only then, or at once with a single broker, does a handle raise NoReplyError, saying the outcome
+# is unknown and how to find it out (get_job).
 import hashlib
 import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional
 
+from .brokers import new_token
 from .errors import NoReplyError, NotFoundError, NotLeaderError, TitanError, TitanTimeoutError, UnknownTypeError
 from .job import TitanJob
 from .protocol import Decoded, MsgType
@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import TitanClient
 
 DEFAULT_WINDOW = 64  # submissions in flight at once, unless the call says otherwise
-_TAKEOVER_RETRY_S = 0.2  # a standby taking over (it names no leader) is asked again this much later
 
 
 class SubmitHandle:
@@ -75,6 +74,8 @@ class _InFlight(NamedTuple):
     handle: SubmitHandle
     plan: SubmitPlan
     by_hash: bool  # sent with some files by their SHA-256 only
+    deadline: float  # monotonic: no send of it after this (the client's timeout once per broker, plus once)
+    sends: int = 1
 
 
 class Submitter:
@@ -90,10 +91,6 @@ class Submitter:
         self._pipe: Optional[Pipeline] = None
         self._pending: Dict[int, _InFlight] = {}
         self._inflight_files: Dict[bytes, str] = {}  # content -> SHA-256, sent inline, answer due
-        # Refused NOT_LEADER (so not applied), sent again once no reply is due on the old connection.
-        self._redirected: List[_InFlight] = []
-        self._ask_again = False  # the standby that refused them is taking over: ask it again, a moment later
-        self._follow_until: Optional[float] = None  # monotonic: after this, NOT_LEADER goes to the handle
 
     def submit(self, job: TitanJob, window: int) -> SubmitHandle:
         """Sends `job` as a one-job JOB_SUBMIT once fewer than `window` are in flight; returns its handle.
@@ -101,6 +98,7 @@ class Submitter:
         if window < 1:
             raise ValueError("window must be at least 1; got %r" % window)
         plan = plan_submit([job], None, None)
+        plan.fields["token"] = new_token()  # the same on every send of this submission
         for path, name in plan.deploys:  # project zips and big scripts: uploaded first, as submit_dag does
             self._client._deploy(path, name)
         handle = SubmitHandle(self, job.job_id)
@@ -108,7 +106,8 @@ class Submitter:
             self._client._check_open()
             while len(self._pending) >= window:
                 self._receive_one()
-            self._send(handle, plan, by_hash=True)
+            c = self._client
+            self._send(handle, plan, by_hash=True, deadline=time.monotonic() + c.timeout * (len(c._brokers) + 1))
         return handle
 
     def settle(self, handle: SubmitHandle) -> None:
@@ -152,28 +151,19 @@ class Submitter:
             self._conn, self._pipe = None, None
             self._pending.clear()
             self._inflight_files.clear()
-            self._redirected.clear()
         return self._lock
 
     def _pipeline(self) -> Pipeline:
-        """The pipeline to the client's broker now: one to another broker (the client followed the leader, or
-        moved on after silence) is closed once every reply due on it is read."""
-        while self._conn is not None and self._conn.endpoint != self._client.endpoint:
-            if self._pending:
-                self._receive_one()
-                continue
-            self._conn.close()
-            self._conn, self._pipe = None, None
         if self._pipe is None:
             c = self._client
             self._conn = Connection(c.endpoint, c._hint(), c.credential, c._use_credential)
             self._pipe = self._conn.pipeline(c.timeout)
         return self._pipe
 
-    def _send(self, handle: SubmitHandle, plan: SubmitPlan, by_hash: bool) -> None:
+    def _send(self, handle: SubmitHandle, plan: SubmitPlan, by_hash: bool, deadline: float, sends: int = 1) -> None:
         fields = self._by_hash(plan.fields) if by_hash else None
         rid = self._pipeline().send(MsgType.JOB_SUBMIT, fields or plan.fields)
-        self._pending[rid] = _InFlight(handle, plan, fields is not None)
+        self._pending[rid] = _InFlight(handle, plan, fields is not None, deadline, sends)
         for f in (fields or plan.fields).get("files") or []:
             content = f.get("content")
             if isinstance(content, bytes) and content not in self._inflight_files:
@@ -192,29 +182,23 @@ class Submitter:
         try:
             rid, reply, refusal = pipe.receive_outcome()
         except TitanError as e:
-            if isinstance(e, TitanTimeoutError):  # silence: the next connection goes to the next broker
-                self._client._after_silence(self._conn.endpoint)
             self._fail_all(e)
-            if self._redirected:  # refused NOT_LEADER before the silence: not applied, so sent again
-                self._send_redirected()
             return
         except BaseException:  # an interrupt: the replies due can no longer be matched on this socket
-            self._fail_all(NoReplyError("interrupted while waiting for the broker's answer"))
-            for sent in self._redirected:
-                sent.handle._error = NoReplyError("interrupted before job %r was sent to the leader (it was not "
-                                                  "applied)" % sent.handle.job_id)
-            self._redirected.clear()
+            # Settled, not sent again, and the client stays with its broker: an interrupt is not its silence.
+            self._fail_all(NoReplyError("interrupted while waiting for the broker's answer"), resend=False)
             raise
         sent = self._pending.pop(rid)
-        if isinstance(refusal, NotLeaderError) and self._follow(refusal):
-            self._redirected.append(sent)
-        elif refusal is None:
+        if refusal is None:
             self._accepted(sent, reply)
         elif isinstance(refusal, NotFoundError) and sent.by_hash:
             self._forget_files(sent.plan)
             with self._client._locked():
                 self._client._sent_files.clear()
-            self._send(sent.handle, sent.plan, by_hash=False)  # the broker lost a file: send the contents
+            self._send(sent.handle, sent.plan, False, sent.deadline, sent.sends)  # the broker lost a file
+        elif isinstance(refusal, NotLeaderError) and time.monotonic() < sent.deadline:
+            self._pending[rid] = sent  # not applied: sent again with the others in flight, to the leader
+            self._resend_all(refusal)
         elif isinstance(refusal, NotFoundError):
             sent.handle._error = sent.plan.not_found(refusal)
         elif isinstance(refusal, UnknownTypeError):
@@ -222,31 +206,8 @@ class Submitter:
         else:
             self._forget_files(sent.plan)
             sent.handle._error = refusal
-        if self._redirected and not self._pending:
-            self._send_redirected()
-
-    def _follow(self, refusal: NotLeaderError) -> bool:
-        """A standby refused a submission: the client follows the leader it names. False once following has
-        lasted past the client's timeout per broker, plus one (the refusal then goes to the handle)."""
-        now = time.monotonic()
-        if self._follow_until is None:
-            self._follow_until = now + self._client.timeout * (len(self._client._brokers) + 1)
-        elif now >= self._follow_until:
-            return False
-        self._ask_again = self._client._after_not_leader(self._conn.endpoint, refusal) or self._ask_again
-        return True
-
-    def _send_redirected(self) -> None:
-        """Sends the submissions refused NOT_LEADER again, on the pipeline to the broker the client uses now."""
-        redirected, self._redirected = self._redirected, []
-        if self._ask_again:
-            self._ask_again = False
-            time.sleep(_TAKEOVER_RETRY_S)
-        for sent in redirected:
-            self._send(sent.handle, sent.plan, by_hash=True)
 
     def _accepted(self, sent: _InFlight, reply: Decoded) -> None:
-        self._follow_until = None
         with self._client._locked():
             self._client._remember_files(sent.plan.fields)
             self._client.last_dag = reply.fields.get("dag")
@@ -258,15 +219,45 @@ class Submitter:
         for f in plan.fields.get("files") or []:
             self._inflight_files.pop(f.get("content"), None)
 
-    def _fail_all(self, error: TitanError) -> None:
+    def _resend_all(self, not_leader: Optional[NotLeaderError]) -> None:
+        """After no answer (`not_leader` None) or a standby's: the client moves to another broker, and every
+        submission in flight whose deadline has not passed is sent again there, in the order first sent, with
+        its token and its files' contents; the others settle with NoReplyError."""
+        due = sorted(self._pending.items())
+        self._pending.clear()
+        self._inflight_files.clear()
+        if self._pipe is not None:
+            self._pipe.__exit__(None, None, None)  # resets the socket: late replies are never misread
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._pipe = None, None
+        self._client._move_broker(not_leader)
+        now = time.monotonic()
+        for _, sent in due:
+            if now >= sent.deadline:
+                sent.handle._error = self._no_reply(sent, "no answer from any broker within the timeout")
+            else:
+                self._send(sent.handle, sent.plan, False, sent.deadline, sent.sends + 1)
+
+    @staticmethod
+    def _no_reply(sent: _InFlight, why: Any) -> NoReplyError:
+        return NoReplyError(
+            "no answer to the submission of job %r (%s; sent %d time%s with its token); it may or may not have "
+            "been accepted: get_job(%r) tells" % (sent.handle.job_id, why, sent.sends, "" if sent.sends == 1 else "s",
+                                                  sent.handle.job_id))
+
+    def _fail_all(self, error: TitanError, resend: bool = True) -> None:
+        """Settles every submission in flight with `error`, or, after a broker's silence with another broker
+        named (`resend`), sends them again there (_resend_all) while their deadlines allow."""
+        if resend and isinstance(error, TitanTimeoutError) and len(self._client._brokers) > 1 and \
+                any(time.monotonic() < s.deadline for s in self._pending.values()):
+            self._resend_all(None)
+            return
         for sent in self._pending.values():
             if not isinstance(error, TitanTimeoutError):  # nothing was answered: e.g. a refused handshake
                 sent.handle._error = error
                 continue
-            sent.handle._error = NoReplyError(
-                "no answer to the submission of job %r (%s); it may or may not have been accepted: "
-                "get_job(%r) tells. It was not sent again, since a second submission of a finished id "
-                "starts a new run" % (sent.handle.job_id, error, sent.handle.job_id))
+            sent.handle._error = self._no_reply(sent, error)
         self._pending.clear()
         self._inflight_files.clear()
         if self._pipe is not None:

@@ -2,6 +2,7 @@
 # (docs/operations.md, "Two brokers"). Given as "a,b" or "a:9090,b:9190" (TitanClient(host=...),
 # TITAN_HOST): an entry without a port takes the default port. IPv6 literals go in brackets
 # ("[::1]:9090"); a bare "::1" is one host. The same rules as the C++ side's base/broker_addresses.h.
+import uuid
 from typing import List, Optional, Tuple
 
 Address = Tuple[str, int]
@@ -31,6 +32,12 @@ def parse_address(entry: str, default_port: int) -> Optional[Address]:
     else:
         number = default_port
     return (host, number) if 1 <= number <= 65535 else None
+
+
+def new_token() -> str:
+    """A submission's idempotency token (JOB_SUBMIT.token, DAG_RERUN.token): unique per submission, the same
+    on every send of it, so a broker that accepted it already answers that acceptance again."""
+    return uuid.uuid4().hex
 
 
 class BrokerList:

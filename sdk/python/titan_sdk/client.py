@@ -27,7 +27,7 @@ from .volumes import VolumeService
 from .submission import SubmitPlan, plan_submit
 from .credentials import Credential, find_credential
 from .transport import Connection
-from .brokers import BrokerList, parse_address
+from .brokers import BrokerList, new_token, parse_address
 from .schema import MESSAGE_SPECS
 from .async_submit import DEFAULT_WINDOW, SubmitHandle, Submitter
 from .job_watch import JobWatch
@@ -79,10 +79,15 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     default 10); `TitanClient(host="localhost", port=9090)` names the broker explicitly. Brokers sharing a
     PostgreSQL journal are all named: `host="a,b"` or TITAN_HOST=a,b (host:port entries allowed). A call a
     standby answers NOT_LEADER goes to the leader it names (the request was not applied); a read nothing
-    answers goes to the next broker; a write nothing answered raises NoReplyError (it may have been applied:
-    get_job tells) and the next call goes to the next broker. The paths with connections of their own follow too:
-    submit_async's pipeline, the event feed of wait()/wait_dag() and stream_logs (docs/operations.md, "Which
-    client paths follow the leader"). `host`/`port` name the broker in use. Inside a job,
+    answers goes to the next broker. A submission (submit_job, submit_dag, submit_async, submit_many, YAML
+    pipelines, rerun_dag) carries a token of its own, so one nothing answered is sent again, with the same
+    token, to the next broker until a broker answers or the timeout has passed once per broker plus once: a
+    broker that accepted it already answers with that first acceptance and submits nothing. Any other write
+    nothing answered, and anything nothing answered when only one broker is named, raises NoReplyError (it
+    may have been applied: get_job tells) and the next call goes to the next broker. The paths with
+    connections of their own follow too: submit_async's pipeline, the event feed of wait()/wait_dag() and
+    stream_logs (docs/operations.md, "Which client paths follow the leader"). `host`/`port` name the broker in
+    use. Inside a job,
     the worker sets TITAN_HOST/TITAN_PORT, so `TitanClient()` reaches the broker that runs it. Every
     call raises TitanTimeoutError when nothing answers within `timeout` (wait() waits longer), and a
     TitanNodeError subclass (InvalidError, TooLargeError, WrongTypeError, ...) when the node refuses
@@ -347,11 +352,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         Submissions travel pipelined on one connection of the client's, at most `window` (default
         `client.submit_window`, 64) awaiting their answer: a call beyond that first reads the oldest answers.
         Scripts are sent once per distinct content, as submit_dag does. A job's file missing here, a bad job
-        or a closed client raise at once. When the broker does not answer within the client's timeout, the
-        handles still due raise NoReplyError: the submission is not sent again (a second submission of an id
-        that has ended starts a new run), so get_job(id) tells whether it was accepted; the next submission goes
-        to the next broker of the list. A standby's NOT_LEADER (not applied) sends the submission to the leader it
-        names. close() waits for the answers still due. Thread-safe."""
+        or a closed client raise at once. Each submission carries a token of its own: when the broker does not
+        answer within the client's timeout (and another broker is named) or is a standby, the submissions in
+        flight are sent again, same tokens, to the next broker or the leader, and each is accepted once; the
+        handles still due once every send went unanswered (at once with one broker named) raise NoReplyError,
+        and get_job(id) tells whether it was accepted. close() waits for the answers still due. Thread-safe."""
         return self._submitter.submit(job, self.submit_window if window is None else int(window))
 
     def submit_many(self, jobs: Sequence[TitanJob], window: Optional[int] = None,
@@ -503,7 +508,9 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         """Sends one JOB_SUBMIT; returns (ids, DAG id) and records the DAG id in last_dag. A file whose
         bytes the broker already accepted from this client goes by its SHA-256 alone; if the broker no
         longer has it (NOT_FOUND: another broker, a fresh data directory), the submission is sent again
-        with every file's content."""
+        with every file's content. The submission's token (made here unless `fields` has one) goes with
+        every send of it: resent after no answer, it is accepted once (_leader_request)."""
+        fields = fields if fields.get("token") else dict(fields, token=new_token())
         with self._locked():
             by_hash = self._files_by_hash(fields)
             try:
@@ -580,8 +587,10 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
     def _leader_request(self, msg_type: MsgType, fields: Dict[str, Any]) -> Decoded:
         """One request to the leader among the brokers (see the class comment): NOT_LEADER follows the named
         leader, or asks the same standby again shortly while it takes over; silence moves to the next broker,
-        and a read is sent again. Gives up after the timeout once per broker, plus one."""
+        and a read, or a write carrying a token (a submission: the broker accepts a token once), is sent again.
+        Gives up after the timeout once per broker, plus once."""
         deadline = time.monotonic() + self.timeout * (len(self._brokers) + 1)
+        idempotent = not MESSAGE_SPECS[msg_type].writes or bool(fields.get("token"))
         while True:
             try:
                 return self._entry.request(msg_type, fields, self.timeout)
@@ -602,34 +611,24 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 self._silent[self._brokers.current] = time.monotonic()
                 self._brokers.no_answer()
                 self._use_broker()
-                if MESSAGE_SPECS[msg_type].writes or time.monotonic() >= deadline:
+                if not idempotent or time.monotonic() >= deadline:
                     raise  # it may have been applied: sent again only by the caller, who can look first
 
-    # Connections of their own (submit_async's pipeline) report what their broker did, so the client follows
-    # the leader as _leader_request does; `endpoint` is the broker they used: a report about a broker the
-    # client has left already changes nothing.
-
-    def _after_not_leader(self, endpoint: str, e: NotLeaderError) -> bool:
-        """The broker at `endpoint` answered NOT_LEADER: the client moves to the leader it names (the request was
-        not applied: send it there). Returns True when the same broker should rather be asked again in
-        _TAKEOVER_RETRY_S: it names no leader, or one that just did not answer (it is taking over)."""
+    def _move_broker(self, not_leader: Optional[NotLeaderError]) -> None:
+        """submit_async's pipeline had no answer from the broker in use (`not_leader` None) or was told it is a
+        standby: the client moves on as _leader_request does (the next broker, the leader named, or the same
+        standby again shortly while it takes over)."""
         with self._locked():
-            if endpoint != self.endpoint:
-                return False
-            silent = self._silent.get(parse_address(e.leader, self.port)) if e.leader else None
-            if e.leader is None or (silent is not None and time.monotonic() - silent < 2 * self.timeout):
-                return True
-            self._brokers.not_leader(e.leader)
-            self._use_broker()
-            return False
-
-    def _after_silence(self, endpoint: str) -> None:
-        """Nothing at `endpoint` answered within the timeout: the client moves to the next broker."""
-        with self._locked():
-            if endpoint != self.endpoint or len(self._brokers) < 2:
-                return
-            self._silent[self._brokers.current] = time.monotonic()
-            self._brokers.no_answer()
+            if not_leader is None:
+                self._silent[self._brokers.current] = time.monotonic()
+                self._brokers.no_answer()
+            else:
+                leader = not_leader.leader
+                silent = self._silent.get(parse_address(leader, self.port)) if leader else None
+                if leader is None or (silent is not None and time.monotonic() - silent < 2 * self.timeout):
+                    time.sleep(_TAKEOVER_RETRY_S)
+                    return
+                self._brokers.not_leader(leader)
             self._use_broker()
 
     def _use_broker(self) -> None:

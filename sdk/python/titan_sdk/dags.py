@@ -7,6 +7,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import pipeline
+from .brokers import new_token
 from .errors import InvalidError, TitanTimeoutError
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .job_watch import JobWatch, Waiter
@@ -96,8 +97,9 @@ class DagCalls:
     def rerun_dag(self, dag_id: str) -> str:
         """Submits the jobs of a finished DAG again (the specs and scripts they ran with; gates come back too)
         as a new DAG of the same name, and returns its id ("name#N"). Each job id starts its next run.
-        Raises InvalidError for an unknown DAG or one that has not finished (cancel_dag first)."""
-        reply = self._broker_call(MsgType.DAG_RERUN, id=dag_id).fields
+        Raises InvalidError for an unknown DAG or one that has not finished (cancel_dag first). Sent with a
+        token, so a rerun nothing answered is sent again and still reruns the DAG once."""
+        reply = self._broker_call(MsgType.DAG_RERUN, id=dag_id, token=new_token()).fields
         self.last_dag = reply.get("dag")
         return reply.get("dag")
 

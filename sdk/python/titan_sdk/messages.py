@@ -301,6 +301,7 @@ class JobRef(Record):
 
     id: str
     attempt: int
+    epoch: Optional[int] = None  # the lease epoch the attempt was assigned under (JOB_ASSIGN.epoch), when it had one
 
 
 @dataclasses.dataclass
@@ -318,6 +319,7 @@ class JobResult(Record):
     fenced: Optional[bool] = None  # killed by its worker, out of contact with the broker past its lease: the broker requeues it (or fails it: on_worker_lost "fail")
     log_truncated: Optional[bool] = None  # true: the worker could not write all of its output to its job.log (a full disk)
     usage: Optional["JobUsage"] = None  # what the run used (its cgroup's counters)
+    epoch: Optional[int] = None  # the lease epoch the attempt was assigned under (JOB_ASSIGN.epoch), when it had one: a broker refuses a result of an older epoch than its journal's assignment of that attempt
 
 
 @dataclasses.dataclass
@@ -642,6 +644,7 @@ class JobSubmitMsg(MessageRecord):
     files: List["FileBlob"]  # each distinct file once
     dag: Optional[str] = None  # a name grouping these jobs
     agent_run_id: Optional[str] = None
+    token: Optional[str] = None  # the submission's idempotency token, unique per submission (not per attempt; at most 128 bytes): a request whose token the broker already accepted is answered with that first JOB_ACCEPTED and submits nothing
 
 
 @dataclasses.dataclass
@@ -788,6 +791,8 @@ class StatsMsg(MessageRecord):
     malformed_from_workers: Optional[int] = None  # worker-port messages refused as undecodable since start
     jobs_in_memory: Optional[int] = None  # job runs the broker holds in memory (live ones and recently finished ones); the counts above also cover finished jobs kept only in the journal
     jobs_evicted: Optional[int] = None  # finished job runs dropped from memory by retention since start (still answered from the journal)
+    stale_epoch_results: Optional[int] = None  # worker reports (results, running runs) refused since start because they carried an older lease epoch than the journal's assignment of that attempt
+    submissions_replayed: Optional[int] = None  # JOB_SUBMIT / DAG_RERUN requests since start whose token was already accepted: answered again, nothing submitted
     read_only: Optional[bool] = None  # true: the broker's disk is full; it refuses state-changing requests (UNAVAILABLE) and serves reads until a write succeeds again
     read_only_reason: Optional[str] = None  # read_only: the write that failed, naming the file, and what to do
     read_only_since_ms: Optional[int] = None  # read_only: since when (Unix epoch milliseconds)
@@ -967,6 +972,7 @@ class DagRerunMsg(MessageRecord):
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.DAG_RERUN]
 
     id: str  # a DAG whose jobs are all final
+    token: Optional[str] = None  # idempotency token, as JOB_SUBMIT.token: a rerun already accepted under it is answered again, not rerun
 
 
 @dataclasses.dataclass
@@ -1253,6 +1259,7 @@ class JobAssignMsg(MessageRecord):
     shared_workdir: Optional[bool] = None  # a job of a DAG: it runs in the worker's shared folder with its script there (as the original Titan did)
     first_attempt: Optional[int] = None  # the attempt number of this run's first attempt (a reused id continues its attempt count); TITAN_ATTEMPT = attempt - first_attempt + 1
     credential: Optional["JobCredential"] = None  # with CURVE on: the job's own credential, revoked when the attempt ends
+    epoch: Optional[int] = None  # the broker's lease epoch (PostgreSQL journal) this attempt is assigned under; the worker returns it in JobRef.epoch and JobResult.epoch. Absent: a SQLite journal (no epochs)
 
 
 @dataclasses.dataclass

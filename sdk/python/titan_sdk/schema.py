@@ -350,6 +350,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
     'JobRef': (
         FieldSpec('id', 'str'),
         FieldSpec('attempt', 'int'),
+        FieldSpec('epoch', 'int', True),
     ),
     'JobResult': (
         FieldSpec('id', 'str'),
@@ -361,6 +362,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('fenced', 'bool', True),
         FieldSpec('log_truncated', 'bool', True),
         FieldSpec('usage', 'JobUsage', True),
+        FieldSpec('epoch', 'int', True),
     ),
     'AuditEntry': (
         FieldSpec('seq', 'int'),
@@ -482,6 +484,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('files', 'list<FileBlob>'),
         FieldSpec('dag', 'str', True),
         FieldSpec('agent_run_id', 'str', True),
+        FieldSpec('token', 'str', True),
     ),
     MsgType.JOB_ACCEPTED: (
         FieldSpec('ids', 'list<str>'),
@@ -547,6 +550,8 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('malformed_from_workers', 'int', True),
         FieldSpec('jobs_in_memory', 'int', True),
         FieldSpec('jobs_evicted', 'int', True),
+        FieldSpec('stale_epoch_results', 'int', True),
+        FieldSpec('submissions_replayed', 'int', True),
         FieldSpec('read_only', 'bool', True),
         FieldSpec('read_only_reason', 'str', True),
         FieldSpec('read_only_since_ms', 'int', True),
@@ -609,6 +614,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     ),
     MsgType.DAG_RERUN: (
         FieldSpec('id', 'str'),
+        FieldSpec('token', 'str', True),
     ),
     MsgType.SERVICE_RESTART: (
         FieldSpec('id', 'str'),
@@ -721,6 +727,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('shared_workdir', 'bool', True),
         FieldSpec('first_attempt', 'int', True),
         FieldSpec('credential', 'JobCredential', True),
+        FieldSpec('epoch', 'int', True),
     ),
     MsgType.JOB_STARTED: (
         FieldSpec('id', 'str'),
