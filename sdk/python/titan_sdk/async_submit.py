@@ -154,6 +154,14 @@ class Submitter:
         return self._lock
 
     def _pipeline(self) -> Pipeline:
+        """The pipeline to the client's broker now: one to another broker (the client followed the leader, or
+        moved on after silence, on another path) is closed once every reply due on it is read."""
+        while self._conn is not None and self._conn.endpoint != self._client.endpoint:
+            if self._pending:
+                self._receive_one()
+                continue
+            self._conn.close()
+            self._conn, self._pipe = None, None
         if self._pipe is None:
             c = self._client
             self._conn = Connection(c.endpoint, c._hint(), c.credential, c._use_credential)
@@ -226,12 +234,13 @@ class Submitter:
         due = sorted(self._pending.items())
         self._pending.clear()
         self._inflight_files.clear()
+        endpoint = self._conn.endpoint if self._conn is not None else None
         if self._pipe is not None:
             self._pipe.__exit__(None, None, None)  # resets the socket: late replies are never misread
         if self._conn is not None:
             self._conn.close()
         self._conn, self._pipe = None, None
-        self._client._move_broker(not_leader)
+        self._client._move_broker(not_leader, endpoint)
         now = time.monotonic()
         for _, sent in due:
             if now >= sent.deadline:

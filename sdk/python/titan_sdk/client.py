@@ -614,11 +614,14 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 if not idempotent or time.monotonic() >= deadline:
                     raise  # it may have been applied: sent again only by the caller, who can look first
 
-    def _move_broker(self, not_leader: Optional[NotLeaderError]) -> None:
-        """submit_async's pipeline had no answer from the broker in use (`not_leader` None) or was told it is a
-        standby: the client moves on as _leader_request does (the next broker, the leader named, or the same
-        standby again shortly while it takes over)."""
+    def _move_broker(self, not_leader: Optional[NotLeaderError], endpoint: Optional[str] = None) -> None:
+        """submit_async's pipeline had no answer from the broker at `endpoint` (`not_leader` None) or was told it
+        is a standby: the client moves on as _leader_request does (the next broker, the leader named, or the same
+        standby again shortly while it takes over). Nothing changes when the client has left `endpoint` already
+        (another path found the leader meanwhile): the pipeline's next connection goes where the client is."""
         with self._locked():
+            if endpoint is not None and endpoint != self.endpoint:
+                return
             if not_leader is None:
                 self._silent[self._brokers.current] = time.monotonic()
                 self._brokers.no_answer()
