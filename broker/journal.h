@@ -18,6 +18,10 @@
 #include "security/audit_log.h"
 #include "security/secret_box.h"
 
+namespace titan::pg {
+class Db;
+}  // namespace titan::pg
+
 namespace titan::broker {
 
 // A jobs row whose state is not final, as an SQL condition: the partial index of live jobs and the
@@ -153,6 +157,10 @@ class Journal {
   Status AcquireLease(const std::string& holder, int64_t ttl_ms, Lease* out, const std::string& address = "");
   // Extends the lease of `epoch` to the database's now() + ttl_ms; *held false: another broker took it.
   Status RenewLease(int64_t epoch, int64_t ttl_ms, bool* held);
+  // The PostgreSQL connection (null on SQLite), for the loop to drive pipelined commits: with them on
+  // (pg::Db::SetPipelining), Commit only sends the turn's transaction, and an Ok says nothing of its
+  // outcome, which the loop reads from the connection (base/pg_db.h, broker/held_turns.h).
+  pg::Db* postgres_connection();
 
  private:
   // Brings the file to the current schema version (creating it, or upgrading version 1 in place).

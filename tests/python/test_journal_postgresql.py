@@ -1,6 +1,7 @@
 # The broker's journal in a real PostgreSQL (`titan broker --journal postgresql://...`): a broker on it
-# runs jobs, is killed with SIGKILL mid-stream of submissions, restarts from the same database, and every
-# acknowledged job is there and runs to its end; a journal that cannot be reached is refused with an error
+# runs jobs, is killed with SIGKILL mid-stream of submissions (several streams, so that turns run while
+# earlier turns' commits are in flight and their acknowledgements held), restarts from the same database,
+# and every acknowledged job is there and runs to its end; a journal that cannot be reached is refused with an error
 # that names it without its password; a second broker on the same journal is a standby that takes over
 # a leader stopped past its lease, which then stops.
 import subprocess
@@ -14,6 +15,14 @@ from titan_sdk import TitanClient, TitanError, TitanJob
 
 MIN_ACKS_BEFORE_KILL = 100
 DEADLINE_S = 120
+STREAMS = 4
+
+
+def turns_overlapped(port) -> int:
+    """The broker's count of turns that ran while an earlier turn's commit was in flight."""
+    with TitanClient(port=port, timeout=10) as c:
+        families = {f.name: f for f in c.metrics()}
+    return sum(s.value for s in families["titan_journal_turns_overlapped_total"].samples)
 
 
 class Submitter(threading.Thread):
@@ -45,16 +54,21 @@ class Submitter(threading.Thread):
 def test_every_acknowledged_job_survives_kill9_of_a_broker_on_postgresql(tmp_path, postgres, pg_journal):
     script = write_script(tmp_path, "quick.sh", "true\n")
     with Cluster(tmp_path, broker_args=["--journal", pg_journal]) as cluster:
-        submitter = Submitter(cluster.port, script)
-        submitter.start()
-        assert submitter.enough.wait(DEADLINE_S), "no %d acks in %ds\n%s" % (MIN_ACKS_BEFORE_KILL, DEADLINE_S,
-                                                                             cluster.stderr())
-        assert submitter.failure is None, "submissions stopped before the kill: %r" % submitter.failure
-        cluster.crash_and_restart_broker()  # mid-stream: the submitter is still submitting
-        submitter.join(DEADLINE_S)
-        assert not submitter.is_alive()
-        acked = list(submitter.acked)
-        assert len(acked) >= MIN_ACKS_BEFORE_KILL
+        submitters = [Submitter(cluster.port, script) for _ in range(STREAMS)]
+        for submitter in submitters:
+            submitter.start()
+        for submitter in submitters:
+            assert submitter.enough.wait(DEADLINE_S), "no %d acks in %ds\n%s" % (MIN_ACKS_BEFORE_KILL, DEADLINE_S,
+                                                                                 cluster.stderr())
+            assert submitter.failure is None, "submissions stopped before the kill: %r" % submitter.failure
+        # Turns with commits in flight: the kill lands among them (acknowledgements held, not yet sent).
+        wait_until("turns overlapping commits in flight", lambda: turns_overlapped(cluster.port) > 0, DEADLINE_S)
+        cluster.crash_and_restart_broker()  # mid-stream: the submitters are still submitting
+        for submitter in submitters:
+            submitter.join(DEADLINE_S)
+            assert not submitter.is_alive()
+        acked = [j for submitter in submitters for j in submitter.acked]
+        assert len(acked) >= MIN_ACKS_BEFORE_KILL * STREAMS
         for name in list(cluster.workers):  # to the new broker (its worker port is new)
             cluster.crash_and_restart_worker(name)
         with TitanClient(port=cluster.port, timeout=10) as c:
