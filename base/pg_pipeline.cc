@@ -140,7 +140,15 @@ void Db::OnEnd() {
 void Db::Receive(bool block) {
   if (!piped_) return;
   if (block) {
-    if (PQsetnonblocking(conn_, 0) != 0) return FailAll(Failure("(sending)", nullptr));  // flushes
+    // PQsetnonblocking(0) fails while bytes wait to be sent: send them all first.
+    for (int flushed = PQflush(conn_); flushed != 0; flushed = PQflush(conn_)) {
+      if (flushed < 0) return FailAll(Failure("(sending)", nullptr));
+      pollfd p{.fd = PQsocket(conn_), .events = POLLIN | POLLOUT, .revents = 0};
+      (void)::poll(&p, 1, 1000);  // EINTR or a timeout: try again
+      if ((p.revents & POLLIN) != 0 && PQconsumeInput(conn_) == 0)
+        return FailAll(Failure("(receiving)", nullptr));
+    }
+    if (PQsetnonblocking(conn_, 0) != 0) return FailAll(Failure("(sending)", nullptr));
     wants_write_ = false;
   } else {
     const int flushed = PQflush(conn_);

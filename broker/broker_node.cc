@@ -302,13 +302,25 @@ struct Pipeline {
   HeldTurns held;
 };
 
+// Whether the lease is surely still this broker's now: when its last renewal is too old for that (a long
+// turn), a renewal now says (it finds the epoch unchanged: no other broker took over).
+bool LeaseStillOurs(LeaseKeeper& k) {
+  if (k.lease.MayAcknowledge(MonoMs())) return true;
+  const int64_t sent = MonoMs();
+  bool held = false;
+  const Status st = k.journal->RenewLease(k.lease.epoch(), k.lease.ttl_ms(), &held);
+  if (!st.ok() || !held) return false;
+  k.lease.Renewed(sent);
+  return true;
+}
+
 // Reads the commit outcomes the server sent (without waiting) into `pipe.held`. False: a commit failed,
 // or was confirmed when the lease may have lapsed: nothing held will be sent, the broker must stop.
-bool Confirm(Pipeline& pipe, BrokerCore& core, const LeaseKeeper* lease) {
+bool Confirm(Pipeline& pipe, BrokerCore& core, LeaseKeeper* lease) {
   std::vector<pg::Db::Outcome> done;
   pipe.db->Pump(&done);
   for (const pg::Db::Outcome& o : done) {
-    const bool lease_valid = lease == nullptr || lease->lease.MayAcknowledge(MonoMs());
+    const bool lease_valid = lease == nullptr || !o.status.ok() || LeaseStillOurs(*lease);
     if (pipe.held.Confirm(o.ticket, o.status.ok(), lease_valid)) {
       core.metrics().commit_us.Observe(metrics::MonoUs() - o.sent_us);
       continue;
@@ -321,8 +333,8 @@ bool Confirm(Pipeline& pipe, BrokerCore& core, const LeaseKeeper* lease) {
           IsOutOfSpace(o.status) ? " (read-only while the database's disk stays full)" : "");
     } else {
       spdlog::critical(
-          "broker: a journal commit was confirmed after the lease (epoch {}) may have lapsed; stopping "
-          "without sending what it made durable",
+          "broker: a journal commit was confirmed after the lease (epoch {}) lapsed (it cannot be renewed); "
+          "stopping without sending what it made durable",
           lease->lease.epoch());
     }
     return false;
@@ -331,7 +343,7 @@ bool Confirm(Pipeline& pipe, BrokerCore& core, const LeaseKeeper* lease) {
 }
 
 // Before a turn: while too much is held, waits for the oldest commit, sending what it releases.
-bool WaitWhileFull(Sockets& s, BrokerCore& core, Backlog& backlog, Pipeline& pipe, const LeaseKeeper* lease) {
+bool WaitWhileFull(Sockets& s, BrokerCore& core, Backlog& backlog, Pipeline& pipe, LeaseKeeper* lease) {
   while (pipe.held.full() && pipe.db->awaiting()) {
     pipe.db->AwaitOne();
     if (!Confirm(pipe, core, lease)) return false;
@@ -349,7 +361,7 @@ bool WaitWhileFull(Sockets& s, BrokerCore& core, Backlog& backlog, Pipeline& pip
 // turn, which begins at once. (After the broker itself was stopped, liveness is judged fairly anyway:
 // BrokerCore discounts the gap.)
 bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, int heartbeat_ms, Pipeline* pipe,
-          const LeaseKeeper* lease) {
+          LeaseKeeper* lease) {
   constexpr int kMaxRounds = 8;
   if (pipe != nullptr && !WaitWhileFull(s, core, backlog, *pipe, lease)) return false;
   const bool overlapped = pipe != nullptr && pipe->db->awaiting();  // an earlier turn's commit in flight

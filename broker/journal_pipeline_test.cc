@@ -150,6 +150,24 @@ TEST_F(JournalPipelineTest, ATurnRolledBackWhileEarlierCommitsWaitDropsOnlyItsOw
   EXPECT_FALSE(Has(other_, "c"));
 }
 
+TEST_F(JournalPipelineTest, ARenewalAfterALargeTransactionWaitsForItAndSucceeds) {
+  Journal::Lease lease;
+  ASSERT_TRUE(journal_.AcquireLease("a:1", 60'000, &lease).ok());
+  ASSERT_TRUE(lease.acquired);
+  db_->SetPipelining(1);
+  ASSERT_TRUE(journal_.BeginIfNeeded().ok());
+  for (int i = 1; i <= 50'000; ++i) ASSERT_TRUE(journal_.InsertJob(AJob("j" + std::to_string(i), i)).ok());
+  ASSERT_TRUE(journal_.Commit().ok());
+  EXPECT_EQ(1u, db_->TakeTicket());
+  EXPECT_EQ(2u, Turn("after", 50'001));  // waits for the slot
+  bool held = false;
+  const Status renewed = journal_.RenewLease(lease.epoch, 60'000, &held);
+  EXPECT_TRUE(renewed.ok()) << renewed.message();
+  EXPECT_TRUE(held);
+  EXPECT_EQ("1:ok 2:ok", Outcomes(2));
+  EXPECT_TRUE(Has(other_, "j50000") && Has(other_, "after"));
+}
+
 TEST_F(JournalPipelineTest, AfterATakeoverNoPipelinedTurnOfTheOldHolderCommits) {
   Journal::Lease a, b;
   ASSERT_TRUE(journal_.AcquireLease("a:1", 300, &a).ok());
