@@ -552,6 +552,16 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms, 
       spdlog::info("broker: signal {} received; stopping", signals.Take());
       break;
     }
+    // Woken only by the journal's connection, with no timer due: the commits it confirmed release their
+    // turns' messages, and no turn runs (there is nothing for one to read or do).
+    if (polled > n &&
+        std::none_of(items, items + n, [](const zmq::pollitem_t& i) { return i.revents != 0; }) &&
+        core.NextDeadline() > MonoMs()) {
+      if (lease != nullptr && !KeepLease(*lease)) return 1;
+      if (!Confirm(*pipe, core, lease)) return 1;
+      Flush(s, core, backlog, pipe->held.TakeReleasable());
+      continue;
+    }
     // A leader that may have lost its lease acknowledges nothing more: it stops (a supervisor restarts it
     // as a standby). A turn it began in time and that outlives the lease fails at its commit (the fence).
     if (lease != nullptr && !KeepLease(*lease)) return 1;
