@@ -1,5 +1,5 @@
 // The PostgreSQL backend of base/sql_db.h, over libpq. Calls block the calling thread for the round trips
-// they need (the node's loop turn waits for its journal, as it waits for SQLite's fsync). Inside a
+// they need, except pipelined commits (below), which the broker's loop uses. Inside a
 // transaction, writes are deferred: they queue in memory and travel with the next read or the COMMIT in
 // one pipeline (libpq pipeline mode: one round trip per kPipelineChunk statements), so a turn that writes
 // a thousand rows costs one round trip, not a thousand. Statements are prepared on the server once per
