@@ -363,7 +363,13 @@ bool WaitWhileFull(Sockets& s, BrokerCore& core, Backlog& backlog, Pipeline& pip
 bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, int heartbeat_ms, Pipeline* pipe,
           LeaseKeeper* lease) {
   constexpr int kMaxRounds = 8;
-  if (pipe != nullptr && !WaitWhileFull(s, core, backlog, *pipe, lease)) return false;
+  if (pipe != nullptr) {
+    if (!WaitWhileFull(s, core, backlog, *pipe, lease)) return false;
+    // Commits confirmed while the loop was away release their messages before this turn's work.
+    if (!Confirm(*pipe, core, lease)) return false;
+    if (std::vector<Outgoing> early = pipe->held.TakeReleasable(); !early.empty())
+      Flush(s, core, backlog, std::move(early));
+  }
   const bool overlapped = pipe != nullptr && pipe->db->awaiting();  // an earlier turn's commit in flight
   const int64_t start = MonoMs();
   const int64_t until = start + std::max(1, heartbeat_ms / 2);
