@@ -135,7 +135,10 @@ Status Db::Begin() {
   in_txn_ = true;
   // BEGIN travels with the transaction's first statements; a pipelined transaction waiting for a free
   // slot (batch_) goes on with this one, begun on the server or not.
-  if (batch_.empty()) begun_ = false;
+  if (batch_.empty()) {
+    begun_ = false;
+    txn_error_ = Status::Ok();
+  }
   turn_start_ = deferred_.size();
   turn_sent_ = false;
   return Status::Ok();
@@ -249,6 +252,7 @@ Status Db::Run(Op* last) {
   }
   deferred_.clear();
   if (!s.ok()) forget_prepared_ = true;
+  if (!s.ok() && in_txn_ && txn_error_.ok()) txn_error_ = s;  // the transaction's COMMIT fails for this
   return s;
 }
 

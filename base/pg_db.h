@@ -119,6 +119,7 @@ class Db final : public sql::Db {
     bool commit = false;            // the COMMIT ending a transaction: its outcome is the tickets'
     std::vector<uint64_t> tickets;  // (commit) the Commits it makes durable
     int64_t sent_us = 0;
+    Status failed = Status::Ok();  // (commit) a statement of its transaction that already failed, run earlier
   };
   // Pipelined commits (pg_pipeline.cc). Commit's: the caller's transaction joins batch_ (its ticket),
   // sent now when a slot is free.
@@ -148,9 +149,10 @@ class Db final : public sql::Db {
   bool wants_write_ = false;   // PQflush left bytes to send
   int commits_in_flight_ = 0;  // COMMITs in inflight_
   std::deque<Pending> inflight_;
-  std::vector<uint64_t> batch_;  // Commits whose writes (in deferred_) wait for a free slot
-  size_t turn_start_ = 0;        // deferred_.size() when the caller's transaction began
-  bool turn_sent_ = false;       // ... and since then a read sent its writes to the server
+  std::vector<uint64_t> batch_;      // Commits whose writes (in deferred_) wait for a free slot
+  size_t turn_start_ = 0;            // deferred_.size() when the caller's transaction began
+  bool turn_sent_ = false;           // ... and since then a read sent its writes to the server
+  Status txn_error_ = Status::Ok();  // a statement of the waiting transaction that failed when run earlier
   uint64_t tickets_ = 0;
   std::optional<uint64_t> ticket_;
   Status batch_error_ = Status::Ok();  // the first error of the transaction being read back

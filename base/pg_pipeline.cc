@@ -96,6 +96,7 @@ void Db::SendBatch() {
   inflight_.back().commit = true;
   inflight_.back().tickets = std::exchange(batch_, {});
   inflight_.back().sent_us = sent_us;
+  inflight_.back().failed = std::exchange(txn_error_, Status::Ok());
   ++commits_in_flight_;
   deferred_.clear();
   begun_ = false;
@@ -132,6 +133,7 @@ void Db::OnEnd() {
   if (!p.commit) return;
   --commits_in_flight_;
   Status s = std::exchange(batch_error_, Status::Ok());
+  if (!p.failed.ok()) s = p.failed;  // the first error of the transaction, not the COMMIT's echo of it
   if (!s.ok() && failure_.ok()) failure_ = s;
   if (s.ok() && !failure_.ok()) s = failure_;
   FailTickets(std::move(p.tickets), s, p.sent_us);  // (an Ok status: committed)

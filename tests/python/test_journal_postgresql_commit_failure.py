@@ -1,6 +1,6 @@
 # A broker on PostgreSQL sends a turn's acknowledgements only once the turn's commit is confirmed, and
 # none when that commit fails, even with later turns' commits already sent (pipelined commits,
-# docs/architecture.md "The journal"). Under several streams of submissions, the commit is made to fail
+# docs/architecture.md "The journal"). Under a stream of submissions, several in flight at once, the commit is made to fail
 # in two ways: another broker takes the lease (its epoch bumped by SQL, as a takeover does), and the
 # PostgreSQL server dies (every process of it killed). Each time the broker stops, and every job whose
 # submission was acknowledged is in the journal.
@@ -9,7 +9,7 @@ import time
 from cluster import Cluster, wait_until, write_script
 from pg_server import PostgresServer, bin_dir, pg_journal, postgres  # noqa: F401 (fixtures)
 import pytest
-from test_journal_postgresql import DEADLINE_S, MIN_ACKS_BEFORE_KILL, STREAMS, Submitter, turns_overlapped
+from test_journal_postgresql import DEADLINE_S, MIN_ACKS_BEFORE_KILL, Submitter, turns_overlapped
 
 
 def in_journal(server, uri, acked):
@@ -19,17 +19,15 @@ def in_journal(server, uri, acked):
 
 
 def submit_until_overlapping(cluster, script):
-    """Streams of submissions, running until each has enough acknowledgements and turns have run with
-    commits in flight."""
-    submitters = [Submitter(cluster.port, script) for _ in range(STREAMS)]
-    for submitter in submitters:
-        submitter.start()
-    for submitter in submitters:
-        assert submitter.enough.wait(DEADLINE_S), "no %d acks in %ds\n%s" % (MIN_ACKS_BEFORE_KILL, DEADLINE_S,
-                                                                             cluster.stderr())
-        assert submitter.failure is None, "submissions stopped early: %r\n%s" % (submitter.failure, cluster.stderr())
+    """A stream of submissions, running once it has enough acknowledgements and turns have run with commits
+    in flight."""
+    submitter = Submitter(cluster.port, script, window=8)
+    submitter.start()
+    assert submitter.enough.wait(DEADLINE_S), "no %d acks in %ds\n%s" % (MIN_ACKS_BEFORE_KILL, DEADLINE_S,
+                                                                         cluster.stderr())
+    assert submitter.failure is None, "submissions stopped early: %r\n%s" % (submitter.failure, cluster.stderr())
     wait_until("turns overlapping commits in flight", lambda: turns_overlapped(cluster.port) > 0, DEADLINE_S)
-    return submitters
+    return [submitter]
 
 
 def stopped_broker(cluster):
@@ -43,6 +41,7 @@ def stopped_broker(cluster):
 
 def acknowledged(submitters):
     for submitter in submitters:
+        submitter.halt.set()
         submitter.join(DEADLINE_S)
         assert not submitter.is_alive()
     return [j for submitter in submitters for j in submitter.acked]
