@@ -112,6 +112,7 @@ Status Db::Failure(const std::string& what, const PGresult* result) const {
 }
 
 Status Db::Exec(std::string_view sql) {
+  Drain();
   if (!deferred_.empty()) {
     if (Status s = Run(nullptr); !s.ok()) return s;
   }
@@ -132,12 +133,20 @@ Status Db::Prepare(std::string_view sql, std::unique_ptr<sql::Statement>* stmt) 
 
 Status Db::Begin() {
   in_txn_ = true;
-  begun_ = false;  // BEGIN travels with the transaction's first statements
+  // BEGIN travels with the transaction's first statements; a pipelined transaction waiting for a free
+  // slot (batch_) goes on with this one, begun on the server or not.
+  if (batch_.empty()) {
+    begun_ = false;
+    txn_error_ = Status::Ok();
+  }
+  turn_start_ = deferred_.size();
+  turn_sent_ = false;
   return Status::Ok();
 }
 
 Status Db::Commit() {
   if (!in_txn_) return Status::Ok();
+  if (pipelining()) return CommitPipelined();
   if (!begun_ && deferred_.empty()) {  // nothing was written: nothing to send
     in_txn_ = false;
     return Status::Ok();
@@ -155,7 +164,20 @@ Status Db::Commit() {
 }
 
 void Db::Rollback() {
+  if (in_txn_ && !batch_.empty() && !turn_sent_ && failure_.ok()) {
+    // Only this transaction's writes are dropped: the earlier Commits' go on waiting for their slot.
+    deferred_.resize(turn_start_);
+    in_txn_ = false;
+    return;
+  }
+  if (!batch_.empty()) {  // earlier Commits' writes were sent with this transaction's: lost with it
+    if (failure_.ok())
+      failure_ = Status::Error("PostgreSQL " + uri_ +
+                               ": a transaction was rolled back while it carried earlier commits' writes");
+    FailTickets(std::exchange(batch_, {}), failure_, 0);
+  }
   deferred_.clear();
+  Drain();
   if (begun_) PQclear(PQexec(conn_, "ROLLBACK"));
   in_txn_ = begun_ = false;
   if (forget_prepared_ && PQstatus(conn_) == CONNECTION_OK) {
@@ -173,7 +195,8 @@ Status Db::ProbeWrite(int64_t bytes) {
 }
 
 void Db::SetPrologue(std::string sql, int64_t arg) {
-  prologue_sql_ = std::move(sql);
+  int params = 0;
+  prologue_sql_ = Dollars(sql, &params);
   prologue_arg_ = arg;
 }
 
@@ -198,6 +221,7 @@ void Db::Defer(Statement& stmt) {
 }
 
 Status Db::Run(Op* last) {
+  Drain();
   if (forget_prepared_ && !begun_) {
     PQclear(PQexec(conn_, "DEALLOCATE ALL"));
     prepared_.clear();
@@ -209,8 +233,7 @@ Status Db::Run(Op* last) {
   if (in_txn_ && !begun_) {
     ops.push_back(&begin);
     if (!prologue_sql_.empty()) {
-      int params = 0;
-      prologue = Op{.sql = Dollars(prologue_sql_, &params),
+      prologue = Op{.sql = prologue_sql_,
                     .name = nullptr,
                     .values = {std::to_string(prologue_arg_)},
                     .null = {0},
@@ -221,7 +244,7 @@ Status Db::Run(Op* last) {
   }
   for (Op& op : deferred_) ops.push_back(&op);
   if (last != nullptr) ops.push_back(last);
-  if (in_txn_) begun_ = true;
+  if (in_txn_) begun_ = turn_sent_ = true;
   Status s = Status::Ok();
   for (size_t i = 0; i < ops.size() && s.ok(); i += kPipelineChunk) {
     std::vector<Op*> chunk(ops.begin() + i, ops.begin() + std::min(ops.size(), i + kPipelineChunk));
@@ -229,7 +252,30 @@ Status Db::Run(Op* last) {
   }
   deferred_.clear();
   if (!s.ok()) forget_prepared_ = true;
+  if (!s.ok() && in_txn_ && txn_error_.ok()) txn_error_ = s;  // the transaction's COMMIT fails for this
   return s;
+}
+
+bool Db::SendOp(const Op& op, bool* parsed) {
+  *parsed = false;
+  if (op.name == nullptr)
+    return PQsendQueryParams(conn_, op.sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1) == 1;
+  bool& prepared = prepared_[op.sql];
+  if (!prepared) {
+    *parsed = true;
+    if (PQsendPrepare(conn_, op.name->c_str(), op.sql.c_str(), 0, nullptr) != 1) return false;
+    prepared = true;
+  }
+  const size_t n = op.values.size();
+  std::vector<const char*> values(n, nullptr);
+  std::vector<int> lengths(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    if (op.null[i]) continue;
+    values[i] = op.values[i].data();
+    lengths[i] = static_cast<int>(op.values[i].size());
+  }
+  return PQsendQueryPrepared(conn_, op.name->c_str(), static_cast<int>(n), values.data(), lengths.data(),
+                             op.formats.data(), 1) == 1;
 }
 
 Status Db::RunChunk(std::vector<Op*>& ops) {
@@ -240,32 +286,10 @@ Status Db::RunChunk(std::vector<Op*>& ops) {
   };
   std::vector<Expect> expect;
   bool sent = true;
-  std::vector<const char*> values;
-  std::vector<int> lengths;
   for (Op* op : ops) {
-    if (op->name == nullptr) {
-      sent = PQsendQueryParams(conn_, op->sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1) == 1;
-      expect.push_back({op, false});
-      if (!sent) break;
-      continue;
-    }
-    bool& prepared = prepared_[op->sql];
-    if (!prepared) {
-      sent = PQsendPrepare(conn_, op->name->c_str(), op->sql.c_str(), 0, nullptr) == 1;
-      expect.push_back({op, true});
-      if (!sent) break;
-      prepared = true;
-    }
-    const size_t n = op->values.size();
-    values.assign(n, nullptr);
-    lengths.assign(n, 0);
-    for (size_t i = 0; i < n; ++i) {
-      if (op->null[i]) continue;
-      values[i] = op->values[i].data();
-      lengths[i] = static_cast<int>(op->values[i].size());
-    }
-    sent = PQsendQueryPrepared(conn_, op->name->c_str(), static_cast<int>(n), values.data(), lengths.data(),
-                               op->formats.data(), 1) == 1;
+    bool parsed = false;
+    sent = SendOp(*op, &parsed);
+    if (parsed) expect.push_back({op, true});
     expect.push_back({op, false});
     if (!sent) break;
   }

@@ -22,6 +22,11 @@ struct BrokerOptions {
   // With a PostgreSQL journal: the lease's TTL. The broker holding the lease renews it every third of
   // this; a second broker on the same journal waits as a standby and takes over once it expires.
   int lease_ttl_ms = 4000;
+  // With a PostgreSQL journal: how many turns' transactions may be sent and not yet confirmed. The loop
+  // does not wait for a commit: it holds the turn's replies and events until the server confirms it, and
+  // a turn ending while this many are in flight joins the next transaction (group commit). 0: each turn
+  // waits for its commit, as on SQLite.
+  int journal_commits_in_flight = 1;
   // With a PostgreSQL journal: the client address (host:port) recorded in the lease while this broker
   // leads, which standbys name in their NOT_LEADER answers. Empty: --bind (the hostname when it is a
   // wildcard) and the client port bound.

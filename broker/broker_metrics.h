@@ -33,6 +33,9 @@ struct BrokerMetrics {
   // Kept by the broker loop (broker_node.cc).
   metrics::Histogram commit_us{metrics::kLatencyUsBounds};  // a turn's journal commit, microseconds
   metrics::Histogram commit_rows{metrics::kBatchBounds};    // job and audit rows in that commit
+  // Pipelined commits (PostgreSQL): turns with something to commit or send that ran while an earlier
+  // turn's commit was still in flight.
+  int64_t turns_overlapped = 0;
   metrics::NodeCounters node;
 };
 

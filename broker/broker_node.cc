@@ -2,7 +2,9 @@
 //
 // Each turn drains what the sockets hold (bounded per turn), lets BrokerCore apply it, fires due
 // timers, dispatches, commits the journal (one fsync for the whole turn), and only then sends the
-// replies, assignments and events the turn produced.
+// replies, assignments and events the turn produced. On PostgreSQL the commit is pipelined: the turn's
+// transaction is sent, its messages are held (HeldTurns) and the loop goes on; they leave when the
+// server confirms the commit (its socket is in the poll set).
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "base/signal_watch.h"
 #include "broker/broker.h"
 #include "broker/broker_core.h"
+#include "broker/held_turns.h"
 #include "broker/lease_core.h"
 #include "broker/standby_core.h"
 #include "schemas/cpp/transport.h"
@@ -171,10 +174,10 @@ void FollowJobCredentials(security::ServerSecurity& security, Outgoing& out) {
   }
 }
 
-void Flush(Sockets& s, BrokerCore& core, Backlog& backlog) {
+// Sends `outbox` (messages whose turns are durable), after what waits in the backlog.
+void Flush(Sockets& s, BrokerCore& core, Backlog& backlog, std::vector<Outgoing> outbox) {
   Counters& c = core.metrics().node;
   DrainBacklog(s, backlog, c);
-  std::vector<Outgoing> outbox = core.TakeOutbox();
   for (Outgoing& out : outbox) FollowJobCredentials(*s.security, out);
   s.security->SaveJobCredentials();  // before the assignments leave: the store learns the keys first
   for (Outgoing& out : outbox) {
@@ -293,16 +296,88 @@ bool OpenJournal(const BrokerOptions& o, Journal& journal) {
   return true;
 }
 
+// The lease of a PostgreSQL journal, kept by the loop: null on SQLite.
+struct LeaseKeeper {
+  Journal* journal;
+  LeaseCore lease;
+};
+
+// The journal's pipelined commits (PostgreSQL with BrokerOptions::journal_commits_in_flight > 0): its
+// connection, and the messages of the turns whose commits are not confirmed yet. Null otherwise.
+struct Pipeline {
+  pg::Db* db;
+  HeldTurns held;
+};
+
+// Whether the lease is surely still this broker's now: when its last renewal is too old for that (a long
+// turn), a renewal now says (it finds the epoch unchanged: no other broker took over).
+bool LeaseStillOurs(LeaseKeeper& k) {
+  if (k.lease.MayAcknowledge(MonoMs())) return true;
+  const int64_t sent = MonoMs();
+  bool held = false;
+  const Status st = k.journal->RenewLease(k.lease.epoch(), k.lease.ttl_ms(), &held);
+  if (!st.ok() || !held) return false;
+  k.lease.Renewed(sent);
+  return true;
+}
+
+// Reads the commit outcomes the server sent (without waiting) into `pipe.held`. False: a commit failed,
+// or was confirmed when the lease may have lapsed: nothing held will be sent, the broker must stop.
+bool Confirm(Pipeline& pipe, BrokerCore& core, LeaseKeeper* lease) {
+  std::vector<pg::Db::Outcome> done;
+  pipe.db->Pump(&done);
+  for (const pg::Db::Outcome& o : done) {
+    const bool lease_valid = lease == nullptr || !o.status.ok() || LeaseStillOurs(*lease);
+    if (pipe.held.Confirm(o.ticket, o.status.ok(), lease_valid)) {
+      core.metrics().commit_us.Observe(metrics::MonoUs() - o.sent_us);
+      continue;
+    }
+    if (!o.status.ok()) {
+      spdlog::critical(
+          "broker: journal commit failed ({}); stopping: nothing of that turn or of the turns after it was "
+          "sent, a restart recovers{}",
+          o.status.message(),
+          IsOutOfSpace(o.status) ? " (read-only while the database's disk stays full)" : "");
+    } else {
+      spdlog::critical(
+          "broker: a journal commit was confirmed after the lease (epoch {}) lapsed (it cannot be renewed); "
+          "stopping without sending what it made durable",
+          lease->lease.epoch());
+    }
+    return false;
+  }
+  return true;
+}
+
+// Before a turn: while too much is held, waits for the oldest commit, sending what it releases.
+bool WaitWhileFull(Sockets& s, BrokerCore& core, Backlog& backlog, Pipeline& pipe, LeaseKeeper* lease) {
+  while (pipe.held.full() && pipe.db->awaiting()) {
+    pipe.db->AwaitOne();
+    if (!Confirm(pipe, core, lease)) return false;
+    Flush(s, core, backlog, pipe.held.TakeReleasable());
+  }
+  return true;
+}
+
 // One loop turn after poll: the sockets drained into the core, timers fired, the journal committed,
-// then what the turn produced sent. A commit that fails for lack of space is rolled back by the core,
-// which then answers the turn's requests UNAVAILABLE and stays read-only until space returns. False:
-// the commit failed for another reason and the broker must stop.
-// What is waiting is read before timers run, whatever poll reported, for at most half a heartbeat:
-// a flood of input must not hold back the heartbeats that renew the workers' leases. What is left is
-// read on the next turn, which begins at once. (After the broker itself was stopped, liveness is
-// judged fairly anyway: BrokerCore discounts the gap.)
-bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, int heartbeat_ms) {
+// then what the turn produced sent (pipelined: held until its commit is confirmed). A commit that fails for
+// lack of space is rolled back by the core, which then answers the turn's requests UNAVAILABLE and stays
+// read-only until space returns. False: the commit failed for another reason and the broker must stop. What
+// is waiting is read before timers run, whatever poll reported, for at most half a heartbeat: a flood of
+// input must not hold back the heartbeats that renew the workers' leases. What is left is read on the next
+// turn, which begins at once. (After the broker itself was stopped, liveness is judged fairly anyway:
+// BrokerCore discounts the gap.)
+bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, int heartbeat_ms, Pipeline* pipe,
+          LeaseKeeper* lease) {
   constexpr int kMaxRounds = 8;
+  if (pipe != nullptr) {
+    if (!WaitWhileFull(s, core, backlog, *pipe, lease)) return false;
+    // Commits confirmed while the loop was away release their messages before this turn's work.
+    if (!Confirm(*pipe, core, lease)) return false;
+    if (std::vector<Outgoing> early = pipe->held.TakeReleasable(); !early.empty())
+      Flush(s, core, backlog, std::move(early));
+  }
+  const bool overlapped = pipe != nullptr && pipe->db->awaiting();  // an earlier turn's commit in flight
   const int64_t start = MonoMs();
   const int64_t until = start + std::max(1, heartbeat_ms / 2);
   for (int round = 0; round < kMaxRounds && MonoMs() < until; ++round) {
@@ -319,11 +394,20 @@ bool Turn(Sockets& s, BrokerCore& core, Backlog& backlog, int heartbeat_ms) {
     return false;
   }
   if (const std::optional<int64_t> rows = core.TakeCommitRows()) {
-    core.metrics().commit_us.Observe(metrics::MonoUs() - commit_start_us);
+    // Pipelined, the commit is only sent: Confirm observes it from sent to confirmed.
+    if (pipe == nullptr) core.metrics().commit_us.Observe(metrics::MonoUs() - commit_start_us);
     core.metrics().commit_rows.Observe(*rows);
   }
   const int64_t committed = MonoMs();
-  Flush(s, core, backlog);
+  std::vector<Outgoing> out = core.TakeOutbox();
+  if (pipe != nullptr) {
+    const std::optional<uint64_t> ticket = pipe->db->TakeTicket();
+    if (overlapped && (ticket || !out.empty())) ++core.metrics().turns_overlapped;
+    pipe->held.Hold(ticket, std::move(out));
+    if (!Confirm(*pipe, core, lease)) return false;
+    out = pipe->held.TakeReleasable();
+  }
+  Flush(s, core, backlog, std::move(out));
   const int64_t flushed = MonoMs();
   if (flushed - start > heartbeat_ms) {
     spdlog::warn(
@@ -342,12 +426,6 @@ void AuditKeyChanges(const security::KeysChange& keys, BrokerCore& core) {
         .ts_ms = WallMs(), .principal = keys.by, .action = c.action, .target = c.target, .outcome = "ok"});
   }
 }
-
-// The lease of a PostgreSQL journal, kept by the loop: null on SQLite.
-struct LeaseKeeper {
-  Journal* journal;
-  LeaseCore lease;
-};
 
 // Answers what waits on the client socket ERROR NOT_LEADER (StandbyCore), a malformed message as the
 // active broker would.
@@ -452,16 +530,24 @@ bool KeepLease(LeaseKeeper& k) {
 }
 
 // Polls until a signal (0) or a failure (1); returns the exit code.
-int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms, LeaseKeeper* lease) {
+int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms, LeaseKeeper* lease,
+          Pipeline* pipe) {
   Backlog backlog;
   // The event PUB socket never reports POLLIN; polling it lets libzmq run its commands, so that the
   // subscriptions of a revoked principal close when ServerSecurity rebinds it.
-  zmq::pollitem_t items[6] = {{s.clients.handle(), 0, ZMQ_POLLIN, 0},
+  zmq::pollitem_t items[7] = {{s.clients.handle(), 0, ZMQ_POLLIN, 0},
                               {s.workers.handle(), 0, ZMQ_POLLIN, 0},
                               signals.PollItem(),
                               {s.events.handle(), 0, ZMQ_POLLIN, 0}};
   const size_t n = 4 + s.security->AddPollItems(&items[4]);  // ZAP and the keys-folder watch
   for (;;) {
+    // While commits are in flight, the journal's connection wakes the loop with their outcomes.
+    size_t polled = n;
+    if (pipe != nullptr && pipe->db->awaiting()) {
+      const short write = pipe->db->wants_write() ? ZMQ_POLLOUT : 0;
+      items[polled++] =
+          zmq::pollitem_t{nullptr, pipe->db->socket(), static_cast<short>(ZMQ_POLLIN | write), 0};
+    }
     // Deadlines are monotonic. With a backlog, come back soon to retry it (the worker is draining its
     // queue meanwhile).
     int64_t next = core.NextDeadline();
@@ -469,7 +555,7 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms, 
     const int64_t wait =
         s.security->PollTimeout(std::clamp<int64_t>(next - MonoMs(), 0, backlog.empty() ? 1000 : 1));
     try {
-      zmq::poll(items, n, std::chrono::milliseconds(wait));
+      zmq::poll(items, polled, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("broker: poll failed: {}", e.what());
@@ -478,6 +564,16 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms, 
     if (items[2].revents & ZMQ_POLLIN) {
       spdlog::info("broker: signal {} received; stopping", signals.Take());
       break;
+    }
+    // Woken only by the journal's connection, with no timer due: the commits it confirmed release their
+    // turns' messages, and no turn runs (there is nothing for one to read or do).
+    if (polled > n &&
+        std::none_of(items, items + n, [](const zmq::pollitem_t& i) { return i.revents != 0; }) &&
+        core.NextDeadline() > MonoMs()) {
+      if (lease != nullptr && !KeepLease(*lease)) return 1;
+      if (!Confirm(*pipe, core, lease)) return 1;
+      Flush(s, core, backlog, pipe->held.TakeReleasable());
+      continue;
     }
     // A leader that may have lost its lease acknowledges nothing more: it stops (a supervisor restarts it
     // as a standby). A turn it began in time and that outlives the lease fails at its commit (the fence).
@@ -489,8 +585,14 @@ int Serve(Sockets& s, BrokerCore& core, SignalWatch& signals, int heartbeat_ms, 
     AuditKeyChanges(change, core);
     if (!change.revoked.empty()) core.RevokeWorkers(change.revoked, Now());
     core.metrics().node.handshakes_refused = static_cast<int64_t>(s.security->refused());
-    if (!Turn(s, core, backlog, heartbeat_ms)) return 1;
+    if (!Turn(s, core, backlog, heartbeat_ms, pipe, lease)) return 1;
     s.security->CloseSubscriptions(change);
+  }
+  // What is in flight is still answered: its clients would otherwise wait for their timeout.
+  while (pipe != nullptr && pipe->db->awaiting()) {
+    pipe->db->AwaitOne();
+    if (!Confirm(*pipe, core, lease)) return 1;
+    Flush(s, core, backlog, pipe->held.TakeReleasable());
   }
   const Counters& c = core.metrics().node;
   spdlog::info(
@@ -553,8 +655,13 @@ int RunBroker(const BrokerOptions& o) {
         "{}: built with TITAN_BOUNDED_LIBZMQ=OFF: a peer can make it hold a message of any number of "
         "frames before it is refused (docs/protocol.md, section 7)",
         "broker");
+  std::optional<Pipeline> pipe;
+  if (journal.postgres() && o.journal_commits_in_flight > 0) {
+    pipe.emplace(Pipeline{journal.postgres_connection(), HeldTurns()});
+    pipe->db->SetPipelining(o.journal_commits_in_flight);
+  }
   AnnounceReady("broker", "tcp://" + o.bind + ":" + std::to_string(port));
-  return Serve(s, core, signals, config.heartbeat_ms, lease ? &*lease : nullptr);
+  return Serve(s, core, signals, config.heartbeat_ms, lease ? &*lease : nullptr, pipe ? &*pipe : nullptr);
 }
 
 }  // namespace titan::broker

@@ -54,7 +54,8 @@ void BrokerCore::CountTransition(const Job& job, JobState from, JobState to, Ins
   if (from == JobState::kRunning && !job.service && job.started_ms > 0)  // an attempt ended (any way)
     metrics_.run_time.Observe({CapabilityLabel(job.requirement)}, now.wall_ms - job.started_ms);
   if (IsFinal(to))
-    metrics_.finished.Add({metrics::LowerLabel(StateName(to)), CapabilityLabel(job.requirement), KindOf(job)});
+    metrics_.finished.Add(
+        {metrics::LowerLabel(StateName(to)), CapabilityLabel(job.requirement), KindOf(job)});
 }
 
 void BrokerCore::CountStarted(const Job& job) {
@@ -81,7 +82,8 @@ wire::Message BrokerCore::Metrics() {
               "Jobs that reached a final state, by outcome (completed, failed, dead, cancelled, skipped).",
               {"outcome", "capability", "kind"}, m.finished);
   Samples states;
-  for (int s = 0; s < kStateCount; ++s) states.push_back({{metrics::LowerLabel(StateName(JobState(s)))}, counts_[s]});
+  for (int s = 0; s < kStateCount; ++s)
+    states.push_back({{metrics::LowerLabel(StateName(JobState(s)))}, counts_[s]});
   out.Gauge("titan_jobs", "Jobs (runs) in each state, in memory and in the journal.", {"state"}, states);
   std::map<std::string, int64_t> depth;
   int64_t unsatisfiable = 0;
@@ -121,10 +123,15 @@ wire::Message BrokerCore::Metrics() {
   out.Counter("titan_submissions_replayed_total",
               "Submissions answered again by their idempotency token, submitting nothing.",
               m.submissions_replayed);
-  out.Histogram("titan_journal_commit_seconds", "How long a loop turn's journal commit took (one fsync).",
-                m.commit_us, 1'000'000);
+  out.Histogram(
+      "titan_journal_commit_seconds",
+      "How long a loop turn's journal commit took (one fsync; on PostgreSQL from sent to confirmed).",
+      m.commit_us, 1'000'000);
   out.Histogram("titan_journal_commit_rows", "Job and audit rows written by one journal commit.",
                 m.commit_rows);
+  out.Counter("titan_journal_turns_overlapped_total",
+              "Loop turns that ran while an earlier turn's journal commit was in flight (PostgreSQL).",
+              m.turns_overlapped);
   out.Counter("titan_log_bytes_total", "Bytes of job output received from workers and stored.", m.log_bytes);
   out.Counter("titan_artifact_received_bytes_total", "Bytes of artifact uploads accepted.",
               m.artifact_bytes_in);

@@ -18,6 +18,10 @@
 #include "security/audit_log.h"
 #include "security/secret_box.h"
 
+namespace titan::pg {
+class Db;
+}  // namespace titan::pg
+
 namespace titan::broker {
 
 // A jobs row whose state is not final, as an SQL condition: the partial index of live jobs and the
@@ -162,6 +166,10 @@ class Journal {
   int64_t lease_epoch() const { return lease_epoch_; }
   // Tests of epochs on an SQLite journal: as if this journal's lease had been taken with `epoch`.
   void SetLeaseEpochForTesting(int64_t epoch) { lease_epoch_ = epoch; }
+  // The PostgreSQL connection (null on SQLite), for the loop to drive pipelined commits: with them on
+  // (pg::Db::SetPipelining), Commit only sends the turn's transaction, and an Ok says nothing of its
+  // outcome, which the loop reads from the connection (base/pg_db.h, broker/held_turns.h).
+  pg::Db* postgres_connection();
 
  private:
   // Brings the file to the current schema version (creating it, or upgrading version 1 in place).

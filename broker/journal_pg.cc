@@ -146,4 +146,6 @@ Status Journal::RenewLease(int64_t epoch, int64_t ttl_ms, bool* held) {
   return renew->status();
 }
 
+pg::Db* Journal::postgres_connection() { return postgres() ? static_cast<pg::Db*>(db_.get()) : nullptr; }
+
 }  // namespace titan::broker

@@ -36,6 +36,11 @@ void AddAddressOptions(CLI::App* cmd, broker::BrokerOptions* o) {
                   "with a PostgreSQL journal: the lease's TTL; a standby broker takes over once it expires")
       ->check(CLI::Range(300, 600000))
       ->capture_default_str();
+  cmd->add_option("--journal-commits-in-flight", o->journal_commits_in_flight,
+                  "with a PostgreSQL journal: turns' commits sent and not yet confirmed, the loop going on "
+                  "meanwhile (their replies held until confirmed); 0: each turn waits for its commit")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
   cmd->add_option("--advertise", o->advertise,
                   "with a PostgreSQL journal: the client address (host:port) standbys name to clients while "
                   "this broker leads (default: --bind and the client port; the hostname for 0.0.0.0)");

@@ -4,7 +4,9 @@ single submissions one after another (jobs/s and submit->ack latency). PostgreSQ
 bench's own (tests/python/pg_server.py: initdb + pg_ctl, loopback TCP) with fsync and
 synchronous_commit on, its defaults; SQLite is the default journal (WAL, synchronous=FULL).
 
-Run: .venv/bin/python tests/bench/journal_bench.py [--jobs N] [--singles N]
+Run: .venv/bin/python tests/bench/journal_bench.py [--jobs N] [--singles N] [--reference-bin PATH]
+(--reference-bin: PostgreSQL measured a second time with another titan executable, e.g. a build of the
+previous commit, in the same run.)
 """
 import argparse
 import os
@@ -26,10 +28,10 @@ TITAN = os.environ.get("TITAN_BIN", os.path.join(REPO, "build", "bin", "titan"))
 class Up:
     """`titan up --executor noop` on a free port range (with `journal`: --journal); stopped on exit."""
 
-    def __init__(self, journal, offset):
+    def __init__(self, journal, offset, binary=TITAN):
         self.dir = tempfile.mkdtemp(prefix="titan-bench-")
         self.port = 20000 + os.getpid() % 5000 * 4 + offset * 8
-        args = [TITAN, "up", "--dir", self.dir, "--port", str(self.port), "--workers", "2", "--executor", "noop",
+        args = [binary, "up", "--dir", self.dir, "--port", str(self.port), "--workers", "2", "--executor", "noop",
                 "--slots", "1024", "--no-dashboard"]
         if journal:
             args += ["--journal", journal]
@@ -47,8 +49,8 @@ class Up:
         self.proc.wait(timeout=60)
 
 
-def measure(journal, offset, n, singles, script):
-    up = Up(journal, offset)
+def measure(journal, offset, n, singles, script, binary=TITAN):
+    up = Up(journal, offset, binary)
     try:
         jobs = [TitanJob(job_id=f"flat{i}", filename=script) for i in range(n)]
         t0 = time.perf_counter()
@@ -76,6 +78,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=50000)
     ap.add_argument("--singles", type=int, default=3000)
+    ap.add_argument("--reference-bin", help="measure PostgreSQL with this titan executable too")
     a = ap.parse_args()
     script = os.path.join(tempfile.mkdtemp(), "noop.sh")
     open(script, "w").write("exit 0\n")
@@ -87,16 +90,24 @@ def main():
                                                "WHERE name IN ('fsync', 'synchronous_commit')").strip())
         sqlite = measure(None, 0, a.jobs, a.singles, script)
         postgres = measure(pg.new_database(), 1, a.jobs, a.singles, script)
+        reference = measure(pg.new_database(), 2, a.jobs, a.singles, script, a.reference_bin) \
+            if a.reference_bin else None
     finally:
         pg.stop()
     print(f"| journal | DAG of {a.jobs} no-op jobs: jobs/s | {a.singles} single submits: jobs/s | "
           "submit->ack p50 ms | p99 ms |")
     print("| --- | --- | --- | --- | --- |")
-    for name, r in (("SQLite", sqlite), ("PostgreSQL", postgres)):
+    rows = [("SQLite", sqlite), ("PostgreSQL", postgres)]
+    if reference:
+        rows.append(("PostgreSQL (reference binary)", reference))
+    for name, r in rows:
         print(f"| {name} | {r['dag_jobs_s']:.0f} | {r['singles_s']:.0f} | {r['ack_p50_ms']:.2f} | "
               f"{r['ack_p99_ms']:.2f} |")
     print(f"PostgreSQL / SQLite: DAG jobs/s x{postgres['dag_jobs_s'] / sqlite['dag_jobs_s']:.2f}, single submits "
           f"x{postgres['singles_s'] / sqlite['singles_s']:.2f}")
+    if reference:
+        print(f"reference binary / SQLite: DAG jobs/s x{reference['dag_jobs_s'] / sqlite['dag_jobs_s']:.2f}, "
+              f"single submits x{reference['singles_s'] / sqlite['singles_s']:.2f}")
 
 
 if __name__ == "__main__":

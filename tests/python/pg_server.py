@@ -205,6 +205,10 @@ class PostgresServer:
         self.running = False
         return stopped_at
 
+    def restart(self) -> "PostgresServer":
+        """Starts the server again on its data directory (after crash()): what it had committed."""
+        return self._launch()
+
     def pause(self) -> None:
         """SIGSTOP of the postmaster and of its children: the server neither answers nor streams until resume()."""
         postmaster = self.postmaster_pid()

@@ -1,6 +1,7 @@
 # The broker's journal in a real PostgreSQL (`titan broker --journal postgresql://...`): a broker on it
-# runs jobs, is killed with SIGKILL mid-stream of submissions, restarts from the same database, and every
-# acknowledged job is there and runs to its end; a journal that cannot be reached is refused with an error
+# runs jobs, is killed with SIGKILL mid-stream of submissions (once turns have run while earlier turns'
+# commits were in flight, their acknowledgements held: workers' reports beside the submissions), restarts from the same database,
+# and every acknowledged job is there and runs to its end; a journal that cannot be reached is refused with an error
 # that names it without its password; a second broker on the same journal is a standby that takes over
 # a leader stopped past its lease, which then stops.
 import subprocess
@@ -16,42 +17,62 @@ MIN_ACKS_BEFORE_KILL = 100
 DEADLINE_S = 120
 
 
-class Submitter(threading.Thread):
-    """Submits jobs one by one until a submission fails; records each acknowledged id in order."""
+def turns_overlapped(port) -> int:
+    """The broker's count of turns that ran while an earlier turn's commit was in flight."""
+    with TitanClient(port=port, timeout=10) as c:
+        families = {f.name: f for f in c.metrics()}
+    return sum(s.value for s in families["titan_journal_turns_overlapped_total"].samples)
 
-    def __init__(self, port, script):
+
+class Submitter(threading.Thread):
+    """Submits jobs until a submission fails, `window` at a time (pipelined on one connection when more than
+    one: several in flight); records each acknowledged id."""
+
+    def __init__(self, port, script, window=1):
         super().__init__(daemon=True)
-        self.port, self.script = port, script
+        self.port, self.script, self.window = port, script, window
         self.acked = []
         self.failure = None
         self.enough = threading.Event()
+        self.halt = threading.Event()  # set: stop after the submissions in flight (a restarted broker answers)
 
     def run(self):
         prefix = unique_id("pg")
+        sent = 0
         with TitanClient(port=self.port, timeout=5.0) as c:
-            while True:
-                job_id = "%s-%d" % (prefix, len(self.acked))
-                try:
-                    c.submit_job(TitanJob(job_id, self.script))
-                except TitanError as e:  # the broker died under us: the end of the stream
-                    self.failure = e
-                    break
-                self.acked.append(job_id)
+            while self.failure is None and not self.halt.is_set():
+                jobs = [TitanJob("%s-%d" % (prefix, sent + i), self.script) for i in range(self.window)]
+                sent += self.window
+                # The broker dying under us ends the stream: its answers are errors from then on.
+                if self.window == 1:
+                    try:
+                        answers = [c.submit_job(jobs[0])]
+                    except TitanError as e:
+                        answers = [e]
+                else:
+                    answers = c.submit_many(jobs, window=self.window, return_exceptions=True)
+                for job, answer in zip(jobs, answers):
+                    if isinstance(answer, TitanError):
+                        self.failure = self.failure or answer
+                    else:
+                        self.acked.append(job.job_id)
                 if len(self.acked) >= MIN_ACKS_BEFORE_KILL:
                     self.enough.set()
         self.enough.set()
 
 
-def acknowledged_jobs_survive_a_broker_kill9(cluster, script):
-    """Submits `script` jobs one by one, kills the broker (SIGKILL) mid-stream and restarts it on the same
-    journal (and the workers, whose broker port changed); asserts that every acknowledged job is there and
-    completes. Returns the acknowledged ids."""
+def acknowledged_jobs_survive_a_broker_kill9(cluster, script, before_kill=lambda: None):
+    """Submits `script` jobs one by one, kills the broker (SIGKILL) mid-stream, once `before_kill()` returned,
+    and restarts it on the same journal (and the workers, whose broker port changed); asserts that every
+    acknowledged job is there and completes. Returns the acknowledged ids."""
     submitter = Submitter(cluster.port, script)
     submitter.start()
     assert submitter.enough.wait(DEADLINE_S), "no %d acks in %ds\n%s" % (MIN_ACKS_BEFORE_KILL, DEADLINE_S,
                                                                          cluster.stderr())
     assert submitter.failure is None, "submissions stopped before the kill: %r" % submitter.failure
+    before_kill()
     cluster.crash_and_restart_broker()  # mid-stream: the submitter is still submitting
+    submitter.halt.set()  # its next request may reach the restarted broker: the stream need not fail
     submitter.join(DEADLINE_S)
     assert not submitter.is_alive()
     acked = list(submitter.acked)
@@ -69,7 +90,9 @@ def acknowledged_jobs_survive_a_broker_kill9(cluster, script):
 def test_every_acknowledged_job_survives_kill9_of_a_broker_on_postgresql(tmp_path, postgres, pg_journal):
     script = write_script(tmp_path, "quick.sh", "true\n")
     with Cluster(tmp_path, broker_args=["--journal", pg_journal]) as cluster:
-        acked = acknowledged_jobs_survive_a_broker_kill9(cluster, script)
+        # Turns with commits in flight: the kill lands among them (acknowledgements held, not yet sent).
+        acked = acknowledged_jobs_survive_a_broker_kill9(cluster, script, before_kill=lambda: wait_until(
+            "turns overlapping commits in flight", lambda: turns_overlapped(cluster.port) > 0, DEADLINE_S))
         # The rows are PostgreSQL's: the database holds each acknowledged job, and no SQLite file was made.
         rows = postgres.sql(pg_journal, "SELECT count(DISTINCT id) FROM jobs")
         assert int(rows) >= len(acked)
