@@ -598,9 +598,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 if time.monotonic() >= deadline:
                     raise
                 silent = self._silent.get(parse_address(e.leader, self.port)) if e.leader else None
-                if e.leader is None or (silent is not None and time.monotonic() - silent < 2 * self.timeout):
+                if e.leader is None or (silent is not None and time.monotonic() - silent < self.timeout):
                     # A standby taking over (it names no leader, or one that just did not answer us): it
-                    # leads within its lease's TTL; ask it again shortly.
+                    # leads within its lease's TTL; ask it again shortly. Past one timeout after that silence
+                    # the named leader is asked again: a request lost in a broker's promotion, not its death,
+                    # also leaves it silent, and a standby keeps naming a live leader.
                     time.sleep(_TAKEOVER_RETRY_S)
                     continue
                 self._brokers.not_leader(e.leader)
@@ -628,7 +630,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
             else:
                 leader = not_leader.leader
                 silent = self._silent.get(parse_address(leader, self.port)) if leader else None
-                if leader is None or (silent is not None and time.monotonic() - silent < 2 * self.timeout):
+                if leader is None or (silent is not None and time.monotonic() - silent < self.timeout):
                     time.sleep(_TAKEOVER_RETRY_S)
                     return
                 self._brokers.not_leader(leader)
