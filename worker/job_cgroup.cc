@@ -317,7 +317,7 @@ Status JobCgroup::End(std::chrono::milliseconds limit) {
     for (const std::string& path : paths_) {
       if (emptied.ok()) emptied = KillUntilEmpty(path, limit);
     }
-    if (emptied.ok() && pool->Keep(IdleCgroup{.paths = paths_, .dirs = dirs_})) {
+    if (emptied.ok() && !paths_.empty() && pool->Keep(IdleCgroup{.paths = paths_, .dirs = dirs_})) {
       paths_.clear();
       dirs_.clear();
       return Status::Ok();
