@@ -118,17 +118,16 @@ bool Cluster::StartBroker(int port, int worker_port, int pub_port) {
                                 "--dir",
                                 dir_.File("broker"),
                                 "--store-port",
-                                std::to_string(store_port_),
-                                "--heartbeat-ms",
-                                std::to_string(kHeartbeatMs)};
+                                std::to_string(store_port_)};
   args.insert(args.end(), broker_args_.begin(), broker_args_.end());
   args.insert(args.end(), keys_args_.begin(), keys_args_.end());
-  // The broker's default liveness (10 heartbeats: a worker's fencing lease is 1.7 s at the suite's 200 ms
-  // heartbeat, so a loaded CI machine pausing a process for a second kills no run) and 5 s of recovery
+  // The suite's 200 ms heartbeat, the broker's default liveness (10 heartbeats: a worker's fencing lease is
+  // 1.7 s then, so a loaded CI machine pausing a process for a second kills no run) and 5 s of recovery
   // grace, unless a test sets its own.
   const auto given = [&](const char* flag) {
     return std::ranges::find(broker_args_, flag) != broker_args_.end();
   };
+  if (!given("--heartbeat-ms")) args.insert(args.end(), {"--heartbeat-ms", std::to_string(kHeartbeatMs)});
   if (!given("--liveness")) args.insert(args.end(), {"--liveness", "10"});
   if (!given("--recovery-grace-ms")) args.insert(args.end(), {"--recovery-grace-ms", "5000"});
   broker_ = std::make_unique<NodeProcess>(std::move(args),

@@ -384,12 +384,14 @@ TEST_F(ClusterTest, JobLeavingASetsidProcessStillFinishes) {
 // Regression: with more assignments (or results) in flight than a ZeroMQ queue holds, the broker
 // dropped JOB_ASSIGNs and the worker dropped JOB_DONEs, and those jobs stayed RUNNING forever.
 // 12,000 jobs in flight make a broker built with AddressSanitizer on a busy 2-core machine take seconds per
-// turn; at the suite's liveness a worker reconnects after ~0.85 s of silence, and runs lost three times end
-// DEAD. A liveness of 60 heartbeats (a worker waits ~6 s) keeps failure detection out of a test about queue
-// high-water marks.
+// turn (3.5 s seen in CI). A worker reconnects after at most 10 heartbeats of broker silence (2 s at the
+// suite's 200 ms), and runs lost three times end DEAD. A 1 s heartbeat (the worker waits 10 s) with a
+// liveness of 60 heartbeats keeps failure detection out of a test about queue high-water marks.
 class DeepQueueTest : public ClusterTest {
  protected:
-  std::vector<std::string> BrokerArgs() const override { return {"--liveness", "60"}; }
+  std::vector<std::string> BrokerArgs() const override {
+    return {"--heartbeat-ms", "1000", "--liveness", "60"};
+  }
 };
 
 TEST_F(DeepQueueTest, MoreJobsInFlightThanAQueueHoldsAllComplete) {
