@@ -31,6 +31,13 @@ def broker(tmp_path, name, port, journal, extra=()):
                        BROKER_READY_RE, tmp_path / (name + ".stderr.log"))
 
 
+def start_worker(tmp_path, hosts):
+    """A worker w1 (8 slots) given every broker (`hosts`, comma-separated), registered with the leader."""
+    return NodeProcess("worker", ["--host", hosts, "worker", "--name", "w1", "--dir", str(tmp_path / "w1"),
+                                  "--slots", "8"], WORKER_READY_RE, tmp_path / "w1.stderr.log",
+                       env=job_environment()).start()
+
+
 def start_standby(proc):
     """Starts `proc` in a thread (NodeProcess.start returns once it leads); returns the thread once the broker
     says it answers as a standby."""
@@ -168,9 +175,7 @@ def test_kill9_of_the_leader_under_submissions_loses_nothing_and_the_client_foll
     worker = None
     try:
         promoted = start_standby(standby)
-        worker = NodeProcess("worker", ["--host", hosts, "worker", "--name", "w1", "--dir", str(tmp_path / "w1"),
-                                        "--slots", "8"], WORKER_READY_RE, tmp_path / "w1.stderr.log",
-                             env=job_environment()).start()
+        worker = start_worker(tmp_path, hosts)
         running = unique_id("running")
         with TitanClient(host=hosts, timeout=10) as c:
             c.submit_job(TitanJob(running, slow))
@@ -242,9 +247,7 @@ def test_repeated_kill9_of_whichever_broker_leads_loses_nothing_and_runs_nothing
     try:
         nodes[1] = broker(tmp_path, "b1", ports[1], pg_journal)
         promoted = start_standby(nodes[1])
-        worker = NodeProcess("worker", ["--host", hosts, "worker", "--name", "w1", "--dir", str(tmp_path / "w1"),
-                                        "--slots", "8"], WORKER_READY_RE, tmp_path / "w1.stderr.log",
-                             env=job_environment()).start()
+        worker = start_worker(tmp_path, hosts)
         submitter = Submitter(hosts, record)
         submitter.start()
         leading = 0
@@ -304,9 +307,7 @@ def test_pipelined_submissions_waits_and_followed_logs_carry_on_after_kill9_of_t
     worker = None
     try:
         promoted = start_standby(standby)
-        worker = NodeProcess("worker", ["--host", hosts, "worker", "--name", "w1", "--dir", str(tmp_path / "w1"),
-                                        "--slots", "8"], WORKER_READY_RE, tmp_path / "w1.stderr.log",
-                             env=job_environment()).start()
+        worker = start_worker(tmp_path, hosts)
         with TitanClient(host=hosts, timeout=3) as c:
             first = [unique_id("before") for _ in range(5)]
             assert c.submit_many([TitanJob(j, command="true") for j in first]) == first  # the pipeline: p1
