@@ -293,6 +293,12 @@ bool OpenJournal(const BrokerOptions& o, Journal& journal) {
     spdlog::error("broker: cannot open the journal: {}", st.message());
     return false;
   }
+  if (o.journal_sync != "full") {
+    spdlog::warn(
+        "broker: --journal-sync {}: journal commits go to the OS, not to disk: acknowledged state survives "
+        "kill -9 of the broker, not a power loss or a kernel crash",
+        o.journal_sync);
+  }
   return true;
 }
 

@@ -12,6 +12,8 @@ from test_journal_postgresql import acknowledged_jobs_survive_a_broker_kill9
 def test_every_acknowledged_job_survives_kill9_with_journal_sync_normal(tmp_path):
     script = write_script(tmp_path, "quick.sh", "true\n")
     with Cluster(tmp_path, broker_args=["--journal-sync", "normal"]) as cluster:
+        # The broker says what it promises (and so that it took the option), then keeps that promise.
+        assert "journal commits go to the OS, not to disk" in cluster.stderr(), cluster.stderr()
         acknowledged_jobs_survive_a_broker_kill9(cluster, script)
 
 
