@@ -208,7 +208,7 @@ BelievedRun BrokerCore::Believe(const Job& job, const std::string& reporter) con
 }
 
 ReconcileInput BrokerCore::ReconcileSnapshot(const std::string& name, const wire::WorkerReadyMsg& msg) const {
-  ReconcileInput in{name, RunRefs(msg.running), RunRefs(msg.finished), {}};
+  ReconcileInput in{name, RunRefs(msg.running), RunRefs(msg.finished), {}, msg.session.value_or(0) > 1};
   for (auto* refs : {&in.running, &in.finished}) {
     for (RunRef& ref : *refs) {
       const Job* job = Resolve(ref.id);
@@ -315,8 +315,9 @@ void BrokerCore::CarryOut(Worker& w, const Decision& d, const wire::JobResult* r
       if (d.kind == Decision::kApplyResult && job != nullptr) ApplyResult(w, *job, *result, now);
       return;
     case Decision::kRequeue:
-      if (job != nullptr) LoseRun(*job, d.why, now);
-      return;
+      if (job == nullptr) return;
+      if (d.lost || job->stop_requested) return LoseRun(*job, d.why, now, d.lost);
+      return Requeue(*job, d.why, now, /*count_loss=*/false);  // it never ran: on_worker_lost is not about it
   }
 }
 

@@ -92,8 +92,13 @@ std::vector<Decision> Reconcile(const ReconcileInput& in) {
   Results(in, now, out);
   for (const auto& [id, b] : now) {
     if (b.state == JobState::kRunning && b.worker == in.worker && !kept.count(id)) {
-      out.push_back(
-          Decision{Decision::kRequeue, id, b.attempt, 0, "worker " + in.worker + " came back without it"});
+      Decision d{Decision::kRequeue, id, b.attempt, 0, "worker " + in.worker + " came back without it"};
+      if (in.same_life) {
+        d.why += ": its assignment never reached it";
+      } else {
+        d.lost = true;
+      }
+      out.push_back(std::move(d));
     }
   }
   return out;

@@ -36,6 +36,11 @@ struct ReconcileInput {
   // By id: the latest run of every id reported and of every job believed to run on `worker`. An id
   // the broker does not know is absent.
   std::map<std::string, BelievedRun> believed;
+  // The worker registered before (WORKER_READY.session > 1): the same process, so a run believed there
+  // that it does not list never reached it (an assignment lost with a broker or a connection), which is
+  // no loss of the job's worker. A new process (session 1, or not said) lacks it because its previous
+  // life died with it.
+  bool same_life = false;
 };
 
 struct Decision {
@@ -52,6 +57,7 @@ struct Decision {
   size_t result = 0;         // kApplyResult, kIgnoreResult: its index in ReconcileInput::finished
   std::string why;           // kCancel, kIgnoreResult, kRequeue: for the log and the worker
   bool stale_epoch = false;  // kCancel, kIgnoreResult: because of OlderEpoch (counted, logged)
+  bool lost = false;         // kRequeue: its worker died under it (a loss of the job: max_lost applies)
 };
 
 // Whether a report of a run carries an older lease epoch than the journal's assignment of that attempt:

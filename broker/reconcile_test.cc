@@ -224,5 +224,21 @@ TEST(Reconcile, StaleEpochDecisionsSayWhy) {
   EXPECT_FALSE(OlderEpoch({"b", 1, 5}, &b));
 }
 
+TEST(Reconcile, ARunTheSameWorkerProcessLacksNeverReachedItAndIsNoLossOfItsWorker) {
+  const std::map<std::string, BelievedRun> believed = {{"a", Believed(S::kRunning, 2, "w1")}};
+  ReconcileInput in{"w1", {}, {}, believed};  // a new process (WORKER_READY.session 1): the old one died
+  std::vector<Decision> d = Reconcile(in);
+  ASSERT_EQ(1u, d.size());
+  EXPECT_EQ("requeue a/2 (worker w1 came back without it)", RenderDecisions(d));
+  EXPECT_TRUE(d[0].lost);
+
+  in.same_life = true;  // it registered before (session > 1): the assignment was lost on the way
+  d = Reconcile(in);
+  ASSERT_EQ(1u, d.size());
+  EXPECT_EQ("requeue a/2 (worker w1 came back without it: its assignment never reached it)",
+            RenderDecisions(d));
+  EXPECT_FALSE(d[0].lost);
+}
+
 }  // namespace
 }  // namespace titan::broker

@@ -96,6 +96,7 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
   reap->add_option("--worker-start", reaper->worker_start)->required();
   reap->add_option("--registry", reaper->registry)->required();
   reap->add_option("--cgroup-dir", reaper->cgroup_dirs);
+  reap->add_option("--lock", reaper->lock);
   AddLogFormatOption(*reap, &reaper->log_format);
   reap->callback([reaper, exit_code] {
     ApplyLogFormat(reaper->log_format, "worker-reaper");

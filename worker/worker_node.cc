@@ -18,6 +18,7 @@
 #include "security/client_security.h"
 #include "worker/capabilities.h"
 #include "worker/capacity.h"
+#include "worker/dir_lock.h"
 #include "worker/job_cgroup.h"
 #include "worker/runtimes.h"
 #include "worker/worker_reaper.h"
@@ -185,6 +186,7 @@ std::optional<exec::ChildProcess> StartReaperFor(const WorkerOptions& o,
                         .worker_start = self ? self->start_time : 0,
                         .registry = std::filesystem::absolute(o.dir + "/pids").string(),
                         .cgroup_dirs = cgroup_dirs,
+                        .lock = std::filesystem::absolute(DirLockPath(o.dir)).string(),
                         .log_format = o.log_format};
   auto reaper = StartReaper(SelfExe(), r, o.dir + "/reaper.log");
   if (!reaper.ok()) {
@@ -377,6 +379,14 @@ int RunWorker(const WorkerOptions& options) {
     for (const auto& [name, r] : *runtimes)
       spdlog::info("worker: runtime {}: {} (.py scripts run with {})", name, r.path,
                    r.python.empty() ? "the worker's python" : r.python);
+  }
+  std::error_code made;
+  std::filesystem::create_directories(options.dir, made);
+  // Held for this whole run; taken before anything a previous run left is ended (dir_lock.h).
+  Result<exec::UniqueFd> dir_lock = LockDir(DirLockPath(options.dir), std::chrono::seconds(60));
+  if (!dir_lock.ok()) {
+    spdlog::error("worker: {}", dir_lock.message());
+    return 1;
   }
   auto registry = exec::PidRegistry::Open(options.dir + "/pids");
   if (!registry.ok()) {

@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <optional>
 
+#include "worker/dir_lock.h"
 #include "worker/job_cgroup.h"
 #include "worker/pid_registry.h"
 
@@ -22,6 +24,7 @@ std::vector<std::string> ReaperArgv(const std::string& exe, const ReaperOptions&
                                    "--registry",
                                    o.registry};
   for (const std::string& dir : o.cgroup_dirs) argv.insert(argv.end(), {"--cgroup-dir", dir});
+  if (!o.lock.empty()) argv.insert(argv.end(), {"--lock", o.lock});
   if (o.log_format != "text") argv.insert(argv.end(), {"--log-format", o.log_format});
   return argv;
 }
@@ -42,6 +45,17 @@ int RunReaper(const ReaperOptions& o) {
   if (worker.valid() && st && st->start_time == o.worker_start) {
     pollfd p{worker.get(), POLLIN, 0};
     while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+  }
+  std::optional<exec::UniqueFd> lock;  // held until the sweep is done: a restarted worker waits for it
+  if (!o.lock.empty()) {
+    lock = TryLockDir(o.lock);
+    if (!lock) {
+      spdlog::info(
+          "worker-reaper: worker {} ended; a worker restarted on its --dir holds '{}' and ends what "
+          "it left",
+          o.worker_pid, o.lock);
+      return 0;
     }
   }
   int ended = 0;

@@ -22,11 +22,15 @@ struct ReaperOptions {
   std::string registry;       // the worker's PID registry file
   // The worker's job cgroup directories (job_cgroup.h), one per hierarchy, the primary first; empty: none.
   std::vector<std::string> cgroup_dirs;
+  // The worker's DirLock (dir_lock.h): taken before the sweep; held by another process means a worker
+  // restarted on the same --dir, which ends the leftovers itself, so the reaper sweeps nothing. Empty: none.
+  std::string lock;
   // The worker's --log-format: the reaper's lines go to the same log stack.
   std::string log_format = "text";
 };
 
-// `<exe> worker-reaper --worker-pid P --worker-start T --registry R [--cgroup-dir C]... [--log-format F]`.
+// `<exe> worker-reaper --worker-pid P --worker-start T --registry R [--cgroup-dir C]... [--lock L]
+// [--log-format F]`.
 std::vector<std::string> ReaperArgv(const std::string& exe, const ReaperOptions& o);
 
 // Starts the reaper of this process (its own process group, no parent-death signal: it must outlive
@@ -35,10 +39,10 @@ std::vector<std::string> ReaperArgv(const std::string& exe, const ReaperOptions&
 Result<exec::ChildProcess> StartReaper(const std::string& exe, const ReaperOptions& o,
                                        const std::string& log);
 
-// The reaper's body: waits for the worker to end (a pidfd; at once if it is gone already), then ends
-// its job cgroups and what its registry lists (read-only: a restarted worker may be rewriting it).
-// Returns the exit code. A worker restarted within milliseconds could lose jobs it has just started
-// to this sweep; a restart is normally slower than the reaper by far.
+// The reaper's body: waits for the worker to end (a pidfd; at once if it is gone already), takes its
+// lock, then ends its job cgroups and what its registry lists (read-only), and releases the lock. When a
+// worker restarted on the same --dir took the lock first, it sweeps nothing: that worker ended the
+// leftovers at its start, and its own jobs now live in the same cgroup directories. Returns the exit code.
 int RunReaper(const ReaperOptions& o);
 
 }  // namespace titan::worker

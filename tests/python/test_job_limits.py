@@ -4,8 +4,10 @@
 # many jobs, not after a kill -9 and restart; a worker without cgroups enforces cpu_cores only and refuses
 # the other limits. Skipped, saying why, where the worker cannot write cgroups.
 # Every wait has a deadline; no verdict depends on a sleep.
+import fcntl
 import os
 import re
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -254,6 +256,43 @@ def test_no_cgroup_is_left_after_a_worker_kill_9_and_restart(cluster, client, tm
     client.wait(job_id, timeout=DEADLINE_S)
     wait_until("no job cgroup left after kill -9, restart and stop",
                lambda: not job_cgroups(cluster, "lim1") and not sleepers(marker), DEADLINE_S)
+
+
+def test_a_worker_restarted_while_its_dir_is_locked_waits_for_the_lock(cluster, client, tmp_path):
+    """A killed worker's reaper holds <dir>/worker.lock while it ends what the worker left; a worker restarted
+    meanwhile on the same --dir waits for it, or the sweep would remove the new life's job cgroups under it (its
+    jobs then failed with "cannot create cgroup .../pool-N"). Here the test holds the lock once the reaper is
+    done (worker/worker_reaper_test.cc covers the reaper's side: it sweeps nothing while a worker holds it)."""
+    marker = "%d" % (uuid.uuid4().int % 10**9)
+    started = tmp_path / "started"
+    script = write_script(tmp_path, "long.sh", """
+        sleep 600.%s &
+        touch %s
+        wait
+        """ % (marker, started))
+    job_id = client.submit_job(TitanJob(unique_id("locked"), script))
+    wait_until("the job started", started.exists, DEADLINE_S)
+    killed = cluster.workers["lim1"].proc.pid
+    cluster.workers["lim1"].kill9()
+    reaper_log = cluster.root / "lim1" / "reaper.log"
+    wait_until("the reaper ended the killed worker's job",
+               lambda: "worker %d ended; ended 1 of its jobs" % killed in reaper_log.read_text(), DEADLINE_S)
+    lock = open(cluster.root / "lim1" / "worker.lock", "a")
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a reaper does while it sweeps
+    restarted = threading.Thread(target=cluster.start_worker, args=("lim1",), daemon=True)
+    restarted.start()
+    log = cluster.root / "lim1.stderr.log"
+    wait_until("the restarted worker waits for the lock",
+               lambda: "waiting for '%s'" % lock.name in log.read_text(), DEADLINE_S)
+    assert restarted.is_alive(), "it registered while the lock was held"
+    lock.close()
+    restarted.join(DEADLINE_S)
+    assert not restarted.is_alive(), log.read_text()[-3000:]
+    client.stop_job(job_id)  # requeued onto the new life
+    client.wait(job_id, timeout=DEADLINE_S)
+    quick = write_script(tmp_path, "quick.sh", "true\n")
+    infos = [run(client, TitanJob(unique_id("after-lock"), quick)) for _ in range(3)]
+    assert [i.state for i in infos] == ["COMPLETED"] * 3, [i.reason for i in infos]
 
 
 def test_max_iobps_throttles_direct_reads(client, tmp_path):

@@ -83,7 +83,9 @@ def acknowledged_jobs_survive_a_broker_kill9(cluster, script, before_kill=lambda
         lost = [j for j in acked if c.get_job(j) is None]
         assert lost == [], "%d of %d acknowledged jobs lost, first: %s" % (len(lost), len(acked), lost[:5])
         ends = {j: c.wait(j, timeout=DEADLINE_S) for j in acked}
-    assert set(ends.values()) == {"COMPLETED"}, {s: [j for j in ends if ends[j] == s][:3] for s in ends.values()}
+        unfinished = {j: c.get_job(j) for j in acked if ends[j] != "COMPLETED"}
+    assert unfinished == {}, "%d of %d acknowledged jobs did not complete: %r\n%s" % (
+        len(unfinished), len(acked), dict(list(unfinished.items())[:3]), cluster.stderr())
     return acked
 
 

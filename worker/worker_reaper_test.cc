@@ -1,0 +1,85 @@
+// WorkerReaper and DirLock: the reaper of a killed worker ends what the worker left, unless a worker
+// restarted on the same --dir holds the lock (its jobs now live in the same cgroup directories, and it
+// ended the leftovers itself); a worker's start waits for a reaper that is still sweeping.
+#include "worker/worker_reaper.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "worker/child_process.h"
+#include "worker/dir_lock.h"
+#include "worker/exec_test_util.h"
+#include "worker/pid_registry.h"
+
+namespace titan::worker {
+namespace {
+
+using exec::testing::Command;
+using exec::testing::TempDir;
+using exec::testing::WaitForExit;
+
+// A pid no process has any more: a child that exited and was reaped.
+pid_t DeadWorkerPid() {
+  Result<exec::ChildProcess> done = exec::ChildProcess::Spawn(Command({"/bin/true"}));
+  EXPECT_TRUE(done.ok()) << done.message();
+  const pid_t pid = done->pid();
+  EXPECT_TRUE(WaitForExit(*done).has_value());
+  return pid;
+}
+
+// A directory shaped as one of a worker's job cgroup directories: `<cgroups>/pool-0/cgroup.procs` names
+// `job` (the reaper's sweep reads the list and SIGKILLs whoever it names, as in a real cgroup), and
+// `<cgroups>/pool-1` is an idle one (the sweep removes it).
+void WriteJobCgroups(const std::string& cgroups, pid_t job) {
+  std::filesystem::create_directories(cgroups + "/pool-0");
+  std::filesystem::create_directories(cgroups + "/pool-1");
+  std::ofstream(cgroups + "/pool-0/cgroup.procs") << job << "\n";
+}
+
+TEST(WorkerReaper, SweepsNothingWhileAWorkerRestartedOnItsDirHoldsTheLockThenSweepsOnceFree) {
+  TempDir dir;
+  const std::string cgroups = dir / "cgroups";
+  ASSERT_TRUE(exec::PidRegistry::Open(dir / "pids").ok());
+  Result<exec::ChildProcess> job = exec::ChildProcess::Spawn(Command({"/bin/sleep", "1000"}));
+  ASSERT_TRUE(job.ok()) << job.message();
+  WriteJobCgroups(cgroups, job->pid());
+  const ReaperOptions o{.worker_pid = DeadWorkerPid(),
+                        .registry = dir / "pids",
+                        .cgroup_dirs = {cgroups},
+                        .lock = DirLockPath(dir.path())};
+
+  {
+    Result<exec::UniqueFd> restarted = LockDir(o.lock, std::chrono::milliseconds(0));  // the new life
+    ASSERT_TRUE(restarted.ok()) << restarted.message();
+    EXPECT_EQ(0, RunReaper(o));  // returns once done: a sweep would have removed the idle cgroup
+    EXPECT_TRUE(std::filesystem::exists(cgroups + "/pool-1"));
+  }
+
+  EXPECT_EQ(0, RunReaper(o));  // no worker holds the lock: the leftovers are the reaper's to end
+  const std::optional<exec::ExitStatus> ended = WaitForExit(*job);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(SIGKILL, ended->signal);
+  EXPECT_FALSE(std::filesystem::exists(cgroups + "/pool-1"));
+}
+
+TEST(DirLock, IsExclusiveAcrossOpensAndSaysWhatToDoWhenStillHeld) {
+  TempDir dir;
+  const std::string path = DirLockPath(dir.path());
+  Result<exec::UniqueFd> first = LockDir(path, std::chrono::milliseconds(0));
+  ASSERT_TRUE(first.ok()) << first.message();
+  EXPECT_FALSE(TryLockDir(path).has_value());
+  Result<exec::UniqueFd> second = LockDir(path, std::chrono::milliseconds(50));
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.message().find("a worker already runs with this --dir"), std::string::npos)
+      << second.message();
+  EXPECT_NE(second.message().find(path), std::string::npos) << second.message();
+  first->Reset();
+  EXPECT_TRUE(TryLockDir(path).has_value());
+}
+
+}  // namespace
+}  // namespace titan::worker
