@@ -315,9 +315,8 @@ void BrokerCore::CarryOut(Worker& w, const Decision& d, const wire::JobResult* r
       if (d.kind == Decision::kApplyResult && job != nullptr) ApplyResult(w, *job, *result, now);
       return;
     case Decision::kRequeue:
-      if (job == nullptr) return;
-      if (d.lost || job->stop_requested) return LoseRun(*job, d.why, now, d.lost);
-      return Requeue(*job, d.why, now, /*count_loss=*/false);  // it never ran: on_worker_lost is not about it
+      if (job != nullptr) LoseRun(*job, d.why, now, d.lost);
+      return;
   }
 }
 

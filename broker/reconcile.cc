@@ -94,7 +94,7 @@ std::vector<Decision> Reconcile(const ReconcileInput& in) {
     if (b.state == JobState::kRunning && b.worker == in.worker && !kept.count(id)) {
       Decision d{Decision::kRequeue, id, b.attempt, 0, "worker " + in.worker + " came back without it"};
       if (in.same_life) {
-        d.why += ": its assignment never reached it";
+        d.why += " (the same process: not counted as a loss)";
       } else {
         d.lost = true;
       }

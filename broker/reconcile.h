@@ -37,9 +37,10 @@ struct ReconcileInput {
   // the broker does not know is absent.
   std::map<std::string, BelievedRun> believed;
   // The worker registered before (WORKER_READY.session > 1): the same process, so a run believed there
-  // that it does not list never reached it (an assignment lost with a broker or a connection), which is
-  // no loss of the job's worker. A new process (session 1, or not said) lacks it because its previous
-  // life died with it.
+  // that it does not list either never reached it (an assignment lost with a broker that died before
+  // sending it, or with a connection) or was killed by the worker for its lease (fencing; its result
+  // follows): requeued, but not counted as a loss of the job's worker (max_lost), which did not die. A
+  // new process (session 1, or not said) lacks it because its previous life died with it: a loss.
   bool same_life = false;
 };
 

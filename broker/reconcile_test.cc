@@ -224,7 +224,7 @@ TEST(Reconcile, StaleEpochDecisionsSayWhy) {
   EXPECT_FALSE(OlderEpoch({"b", 1, 5}, &b));
 }
 
-TEST(Reconcile, ARunTheSameWorkerProcessLacksNeverReachedItAndIsNoLossOfItsWorker) {
+TEST(Reconcile, ARunTheSameWorkerProcessLacksIsRequeuedAsNoLossOfItsWorker) {
   const std::map<std::string, BelievedRun> believed = {{"a", Believed(S::kRunning, 2, "w1")}};
   ReconcileInput in{"w1", {}, {}, believed};  // a new process (WORKER_READY.session 1): the old one died
   std::vector<Decision> d = Reconcile(in);
@@ -232,10 +232,10 @@ TEST(Reconcile, ARunTheSameWorkerProcessLacksNeverReachedItAndIsNoLossOfItsWorke
   EXPECT_EQ("requeue a/2 (worker w1 came back without it)", RenderDecisions(d));
   EXPECT_TRUE(d[0].lost);
 
-  in.same_life = true;  // it registered before (session > 1): the assignment was lost on the way
+  in.same_life = true;  // it registered before (session > 1): the assignment was lost, or it fenced the run
   d = Reconcile(in);
   ASSERT_EQ(1u, d.size());
-  EXPECT_EQ("requeue a/2 (worker w1 came back without it: its assignment never reached it)",
+  EXPECT_EQ("requeue a/2 (worker w1 came back without it (the same process: not counted as a loss))",
             RenderDecisions(d));
   EXPECT_FALSE(d[0].lost);
 }

@@ -24,8 +24,8 @@ std::string Trim(std::string s) {
   return s;
 }
 
-std::optional<int64_t> ReadInt(const std::string& path) {
-  const std::optional<std::string> text = ReadCgroupFile(path);
+std::optional<int64_t> ReadInt(const std::string& path, CgroupFileCache* cache = nullptr) {
+  const std::optional<std::string> text = ReadCgroupFile(path, cache);
   if (!text) return std::nullopt;
   try {
     return std::stoll(*text);
@@ -34,18 +34,25 @@ std::optional<int64_t> ReadInt(const std::string& path) {
   }
 }
 
-// One write(2) of `value`, as the kernel wants cgroup files written. Error names file and value.
-Status WriteFile(const std::string& path, const std::string& value) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC));
-  if (!fd.valid()) return ErrnoStatus("cannot open '" + path + "'", errno);
-  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+// One write(2) of `value`, as the kernel wants cgroup files written (with `cache`, a pwrite at 0 on the
+// descriptor it keeps). Error names file and value.
+Status WriteFile(const std::string& path, const std::string& value, CgroupFileCache* cache = nullptr) {
+  UniqueFd own;
+  const int fd = cache != nullptr
+                     ? cache->Fd(path, O_WRONLY)
+                     : (own.Reset(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC)), own.get());
+  if (fd < 0) return ErrnoStatus("cannot open '" + path + "'", errno);
+  const ssize_t n = cache != nullptr ? ::pwrite(fd, value.data(), value.size(), 0)
+                                     : ::write(fd, value.data(), value.size());
+  if (n != static_cast<ssize_t>(value.size()))
     return ErrnoStatus("cannot write '" + value + "' to '" + path + "'", errno);
   return Status::Ok();
 }
 
 // "key value" lines (memory.events, cpu.stat, memory.oom_control): the value of `key`.
-std::optional<int64_t> KeyedValue(const std::string& path, const std::string& key) {
-  const std::optional<std::string> text = ReadCgroupFile(path);
+std::optional<int64_t> KeyedValue(const std::string& path, const std::string& key,
+                                  CgroupFileCache* cache = nullptr) {
+  const std::optional<std::string> text = ReadCgroupFile(path, cache);
   if (!text) return std::nullopt;
   std::istringstream in(*text);
   for (std::string k; in >> k;) {
@@ -143,8 +150,8 @@ Status ApplyV2(const CgroupDirs& job, const JobLimits& l, const std::vector<std:
 }
 
 // blkio.throttle.io_service_bytes: "MAJ:MIN Read N" / "MAJ:MIN Write N" lines (and a Total).
-void ReadV1Io(const std::string& path, CgroupUsage* u) {
-  const std::optional<std::string> text = ReadCgroupFile(path);
+void ReadV1Io(const std::string& path, CgroupUsage* u, CgroupFileCache* cache) {
+  const std::optional<std::string> text = ReadCgroupFile(path, cache);
   if (!text) return;
   int64_t read = 0, write = 0;
   std::istringstream in(*text);
@@ -233,7 +240,7 @@ Status ApplyLimits(CgroupVersion v, const CgroupDirs& job, const JobLimits& limi
   return v == CgroupVersion::kV2 ? ApplyV2(job, limits, devices) : ApplyV1(job, limits, devices);
 }
 
-CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job) {
+CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job, CgroupFileCache* cache) {
   CgroupUsage u;
   if (v == CgroupVersion::kV2) {
     const std::string d = DirOf(job, "");
@@ -244,45 +251,55 @@ CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job) {
     return u;
   }
   if (const std::string d = DirOf(job, "memory"); !d.empty()) {
-    u.peak_memory_bytes = ReadInt(d + "/memory.max_usage_in_bytes");
-    u.oom_kills = KeyedValue(d + "/memory.oom_control", "oom_kill").value_or(0);
+    u.peak_memory_bytes = ReadInt(d + "/memory.max_usage_in_bytes", cache);
+    u.oom_kills = KeyedValue(d + "/memory.oom_control", "oom_kill", cache).value_or(0);
   }
   if (const std::string d = DirOf(job, "cpuacct"); !d.empty()) {
-    if (auto ns = ReadInt(d + "/cpuacct.usage")) u.cpu_ms = *ns / 1000000;
+    if (auto ns = ReadInt(d + "/cpuacct.usage", cache)) u.cpu_ms = *ns / 1000000;
   }
   if (const std::string d = DirOf(job, "blkio"); !d.empty())
-    ReadV1Io(d + "/blkio.throttle.io_service_bytes", &u);
+    ReadV1Io(d + "/blkio.throttle.io_service_bytes", &u, cache);
   return u;
 }
 
-std::optional<std::string> ReadCgroupFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
+int CgroupFileCache::Fd(const std::string& path, int flags) {
+  auto [it, added] = fds_.try_emplace({path, flags});
+  if (added || !it->second.valid()) it->second.Reset(::open(path.c_str(), flags | O_CLOEXEC));
+  return it->second.get();
+}
+
+std::optional<std::string> ReadCgroupFile(const std::string& path, CgroupFileCache* cache) {
+  UniqueFd own;
+  const int fd = cache != nullptr ? cache->Fd(path, O_RDONLY)
+                                  : (own.Reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), own.get());
+  if (fd < 0) return std::nullopt;
   std::string text;
   char buf[4096];
-  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+  for (ssize_t n; (n = cache != nullptr ? ::pread(fd, buf, sizeof buf, static_cast<off_t>(text.size()))
+                                        : ::read(fd, buf, sizeof buf)) != 0;) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return std::nullopt;
     text.append(buf, static_cast<size_t>(n));
+    if (cache != nullptr && static_cast<size_t>(n) < sizeof buf) break;  // the whole text: one read made it
   }
   return text;
 }
 
-Result<CarriedUsage> ResetUsage(CgroupVersion v, const CgroupDirs& job) {
+Result<CarriedUsage> ResetUsage(CgroupVersion v, const CgroupDirs& job, CgroupFileCache* cache) {
   if (v != CgroupVersion::kV1) return Status::Error("cgroup v2 counters (cpu.stat, io.stat) cannot be reset");
   CarriedUsage carried;
   if (const std::string d = DirOf(job, "memory"); !d.empty()) {
-    const std::optional<int64_t> charged = ReadInt(d + "/memory.usage_in_bytes");
+    const std::optional<int64_t> charged = ReadInt(d + "/memory.usage_in_bytes", cache);
     if (!charged) return Status::Error("cannot read '" + d + "/memory.usage_in_bytes'");
     carried.memory_bytes = *charged;
-    if (Status s = WriteFile(d + "/memory.max_usage_in_bytes", "0"); !s.ok()) return s;
-    carried.oom_kills = KeyedValue(d + "/memory.oom_control", "oom_kill").value_or(0);
+    if (Status s = WriteFile(d + "/memory.max_usage_in_bytes", "0", cache); !s.ok()) return s;
+    carried.oom_kills = KeyedValue(d + "/memory.oom_control", "oom_kill", cache).value_or(0);
   }
   if (const std::string d = DirOf(job, "cpuacct"); !d.empty()) {
-    if (Status s = WriteFile(d + "/cpuacct.usage", "0"); !s.ok()) return s;
+    if (Status s = WriteFile(d + "/cpuacct.usage", "0", cache); !s.ok()) return s;
   }
   if (const std::string d = DirOf(job, "blkio"); !d.empty()) {
-    if (Status s = WriteFile(d + "/blkio.reset_stats", "1"); !s.ok()) return s;
+    if (Status s = WriteFile(d + "/blkio.reset_stats", "1", cache); !s.ok()) return s;
   }
   return carried;
 }

@@ -7,9 +7,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace titan::exec {
 
@@ -27,6 +29,22 @@ enum class CgroupVersion { kV1, kV2 };
 // Cgroup directories by hierarchy: on v1 one per controller ("pids", "memory", "cpu", "cpuacct",
 // "cpuset", "blkio"); on v2 one, under the key "".
 using CgroupDirs = std::map<std::string, std::string>;
+
+// Open descriptors of one job cgroup's files, kept for as long as the cgroup is (a pooled one: CgroupPool),
+// so that a reused cgroup's counters are read and reset, and a job joins it, without opening the files
+// again. The kernel makes a cgroup file's text anew for each read at offset 0 (pread), except the v1
+// process lists (cgroup.procs, tasks), which it caches per open file for a second: those are never read
+// through this (a descriptor of cgroup.procs here is for joining, write-only). Move-only.
+class CgroupFileCache {
+ public:
+  // The descriptor of `path` opened with `flags` (O_RDONLY or O_WRONLY; close-on-exec), opened on first
+  // use and kept; -1 (errno set) when it cannot be opened.
+  int Fd(const std::string& path, int flags);
+  size_t size() const { return fds_.size(); }
+
+ private:
+  std::map<std::pair<std::string, int>, UniqueFd> fds_;
+};
 
 // The controls of the protocol (WORKER_READY.controls) each limit needs.
 inline constexpr const char* kControls[] = {"memory", "cpu", "cpuset", "io", "pids"};
@@ -62,11 +80,12 @@ Status ApplyLimits(CgroupVersion v, const CgroupDirs& job, const JobLimits& limi
 // Reads a job's counters: v1 memory.max_usage_in_bytes, cpuacct.usage, blkio.throttle.io_service_bytes,
 // memory.oom_control's oom_kill; v2 memory.peak, cpu.stat usage_usec, io.stat rbytes/wbytes,
 // memory.events oom_kill.
-CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job);
+// With `cache`, through the descriptors it keeps.
+CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job, CgroupFileCache* cache = nullptr);
 
-// The whole of a cgroup file (or any file), read with open/read; nullopt when it cannot be opened or read
-// (a cgroup that is gone).
-std::optional<std::string> ReadCgroupFile(const std::string& path);
+// The whole of a cgroup file (or any file), read with open/read, or with pread at 0 from a descriptor
+// `cache` keeps; nullopt when it cannot be opened or read (a cgroup that is gone).
+std::optional<std::string> ReadCgroupFile(const std::string& path, CgroupFileCache* cache = nullptr);
 
 // What a v1 job cgroup still holds once its processes are gone, which the next job's counts start from.
 struct CarriedUsage {
@@ -76,8 +95,8 @@ struct CarriedUsage {
 
 // Resets an emptied v1 job cgroup's counters for another job (CgroupPool): memory.max_usage_in_bytes
 // (to what is still charged), cpuacct.usage, the blkio stats. Error: cgroup v2, or a file that cannot be
-// read or written (named).
-Result<CarriedUsage> ResetUsage(CgroupVersion v, const CgroupDirs& job);
+// read or written (named). With `cache`, through the descriptors it keeps.
+Result<CarriedUsage> ResetUsage(CgroupVersion v, const CgroupDirs& job, CgroupFileCache* cache = nullptr);
 
 // The whole-disk block devices of this machine ("MAJ:MIN" of each <sys_block>/<name>/dev), the ones
 // an io limit is written for.

@@ -39,7 +39,8 @@ std::string CgroupPool::NewName() { return "pool-" + std::to_string(next_name_++
 
 bool CgroupPool::Keep(IdleCgroup cgroup) {
   if (!enabled_ || idle_.size() >= kMaxIdle) return false;
-  Result<CarriedUsage> carried = ResetUsage(CgroupVersion::kV1, cgroup.dirs);
+  if (idle_.size() >= kMaxWithFiles) cgroup.files.reset();
+  Result<CarriedUsage> carried = ResetUsage(CgroupVersion::kV1, cgroup.dirs, cgroup.files.get());
   if (!carried.ok() || carried->memory_bytes > kMaxCarriedBytes) return false;
   cgroup.oom_kills_before = carried->oom_kills;
   idle_.push_back(std::move(cgroup));

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,12 +31,16 @@ struct IdleCgroup {
   std::vector<std::string> paths;  // the primary first (SpawnSpec::cgroups)
   CgroupDirs dirs;                 // by hierarchy key
   int64_t oom_kills_before = 0;    // the cgroup's OOM-kill count when it was emptied: the next job's baseline
+  // Its counter files and cgroup.procs (for joining), open: kept with it while the pool holds at most
+  // kMaxWithFiles idle cgroups (about 10 descriptors each); null: opened again by the next job.
+  std::unique_ptr<CgroupFileCache> files;
 };
 
 class CgroupPool {
  public:
   static constexpr size_t kMaxIdle = 64;                // more idle cgroups than this are removed
   static constexpr int64_t kMaxCarriedBytes = 1 << 20;  // memory still charged: above it, removed
+  static constexpr size_t kMaxWithFiles = 16;           // idle cgroups beyond this many close their files
 
   explicit CgroupPool(const WorkerCgroups& worker);
   ~CgroupPool();  // removes the idle cgroups

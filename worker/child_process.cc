@@ -269,7 +269,9 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, const Launcher& 
   if (spec.cgroups.size() > kMaxSpawnCgroups) return Status::Error("cannot spawn: more than 8 cgroups");
   std::vector<UniqueFd> cgroup_procs;
   std::vector<int> procs_fds;
-  for (const std::string& cgroup : spec.cgroups) {
+  const bool lent = spec.cgroup_procs_fds.size() == spec.cgroups.size();
+  if (lent) procs_fds = spec.cgroup_procs_fds;
+  for (const std::string& cgroup : lent ? std::vector<std::string>{} : spec.cgroups) {
     const std::string procs = cgroup + "/cgroup.procs";
     cgroup_procs.emplace_back(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
     if (!cgroup_procs.back().valid()) return ErrnoStatus("cannot open '" + procs + "'", errno);

@@ -44,6 +44,9 @@ struct SpawnSpec {
   // starts is in them too, setsid or not, and held to their limits from its first instruction
   // (worker/job_cgroup.h). At most kMaxSpawnCgroups.
   std::vector<std::string> cgroups;
+  // When given (one per entry of `cgroups`, in order): their cgroup.procs, already open for writing, lent
+  // by the caller (a pooled job cgroup keeps them: JobCgroup::ProcsFds); else Spawn opens them.
+  std::vector<int> cgroup_procs_fds;
   // When not empty, the CPUs the child may run on (sched_setaffinity before exec): pinning where no
   // cpuset cgroup can. Its children inherit it.
   std::vector<int> cpus;

@@ -19,7 +19,6 @@
 #include <utility>
 #include <vector>
 
-
 namespace titan::exec {
 namespace {
 
@@ -251,10 +250,14 @@ Result<JobCgroup> JobCgroup::Create(const WorkerCgroups& worker, const std::stri
       job.path_ = job.paths_.empty() ? "" : job.paths_.front();
       job.pool_ = pool;
       job.oom_kills_before_ = idle->oom_kills_before;
+      job.files_ = std::move(idle->files);
       return job;
     }
     Result<JobCgroup> fresh = Create(worker, pool->NewName(), limits);
-    if (fresh.ok()) fresh->pool_ = pool;
+    if (fresh.ok()) {
+      fresh->pool_ = pool;
+      fresh->files_ = std::make_unique<CgroupFileCache>();
+    }
     return fresh;
   }
   JobCgroup job;
@@ -283,7 +286,8 @@ JobCgroup::JobCgroup(JobCgroup&& other) noexcept
       version_(other.version_),
       dirs_(std::exchange(other.dirs_, {})),
       pool_(std::exchange(other.pool_, nullptr)),
-      oom_kills_before_(other.oom_kills_before_) {}
+      oom_kills_before_(other.oom_kills_before_),
+      files_(std::move(other.files_)) {}
 
 JobCgroup& JobCgroup::operator=(JobCgroup&& other) noexcept {
   if (this != &other) {
@@ -294,14 +298,26 @@ JobCgroup& JobCgroup::operator=(JobCgroup&& other) noexcept {
     dirs_ = std::exchange(other.dirs_, {});
     pool_ = std::exchange(other.pool_, nullptr);
     oom_kills_before_ = other.oom_kills_before_;
+    files_ = std::move(other.files_);
   }
   return *this;
 }
 
 CgroupUsage JobCgroup::Usage() const {
-  CgroupUsage u = ReadUsage(version_, dirs_);
+  CgroupUsage u = ReadUsage(version_, dirs_, files_.get());
   u.oom_kills = std::max<int64_t>(0, u.oom_kills - oom_kills_before_);
   return u;
+}
+
+std::vector<int> JobCgroup::ProcsFds() {
+  std::vector<int> fds;
+  if (files_ == nullptr) return fds;
+  for (const std::string& path : paths_) {
+    const int fd = files_->Fd(path + "/cgroup.procs", O_WRONLY);
+    if (fd < 0) return {};
+    fds.push_back(fd);
+  }
+  return fds;
 }
 
 void JobCgroup::Signal(int sig) const {
@@ -317,12 +333,14 @@ Status JobCgroup::End(std::chrono::milliseconds limit) {
     for (const std::string& path : paths_) {
       if (emptied.ok()) emptied = KillUntilEmpty(path, limit);
     }
-    if (emptied.ok() && !paths_.empty() && pool->Keep(IdleCgroup{.paths = paths_, .dirs = dirs_})) {
+    if (emptied.ok() && !paths_.empty() &&
+        pool->Keep(IdleCgroup{.paths = paths_, .dirs = dirs_, .files = std::move(files_)})) {
       paths_.clear();
       dirs_.clear();
       return Status::Ok();
     }
   }
+  files_.reset();  // before the rmdir: an open file of it would not stop it, but nothing needs it now
   dirs_.clear();
   Status first = Status::Ok();
   for (const std::string& path : std::exchange(paths_, {})) {

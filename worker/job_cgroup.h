@@ -80,6 +80,9 @@ class JobCgroup {
   const std::vector<std::string>& paths() const { return paths_; }
   // What the job's processes used so far (its cgroups' counters).
   CgroupUsage Usage() const;
+  // Descriptors of paths()' cgroup.procs, open for writing, kept with a pooled cgroup (SpawnSpec::
+  // cgroup_procs_fds: the job joins without opening them); empty when not pooled or one cannot be opened.
+  std::vector<int> ProcsFds();
   // Whether the cgroup came from (and goes back to) a CgroupPool.
   bool pooled() const { return pool_ != nullptr; }
   // Sends `sig` to every process in the cgroup now (one pass; no waiting).
@@ -94,9 +97,10 @@ class JobCgroup {
   std::string path_;
   std::vector<std::string> paths_;
   CgroupVersion version_ = CgroupVersion::kV1;
-  CgroupDirs dirs_;               // by hierarchy key, for Usage
-  CgroupPool* pool_ = nullptr;    // where End gives the emptied cgroup back; null: removed
-  int64_t oom_kills_before_ = 0;  // a pooled cgroup's OOM-kill count before this job
+  CgroupDirs dirs_;                         // by hierarchy key, for Usage
+  CgroupPool* pool_ = nullptr;              // where End gives the emptied cgroup back; null: removed
+  int64_t oom_kills_before_ = 0;            // a pooled cgroup's OOM-kill count before this job
+  std::unique_ptr<CgroupFileCache> files_;  // a pooled cgroup's open files (IdleCgroup::files)
 };
 
 }  // namespace titan::exec

@@ -247,9 +247,21 @@ class CgroupPoolTest : public JobCgroupTest {
     JobCgroupTest::TearDown();
   }
   // Runs `script` (sh -c) in `cgroup` until it exits.
-  void Run(const JobCgroup& cgroup, const std::string& script) {
-    std::optional<ChildProcess> child;
-    ASSERT_GT(StartIn(cgroup.paths(), "echo $$; " + script, &child), 0);
+  // Runs `script` in `cgroup`, joined through the descriptors a pooled cgroup lends (as the worker does).
+  void Run(JobCgroup& cgroup, const std::string& script) {
+    SpawnSpec spec = Command({"sh", "-c", "echo $$; " + script});
+    spec.cgroups = cgroup.paths();
+    spec.cgroup_procs_fds = cgroup.ProcsFds();
+    if (cgroup.pooled()) {
+      ASSERT_EQ(spec.cgroups.size(), spec.cgroup_procs_fds.size());
+    }
+    Result<ChildProcess> child = ChildProcess::Spawn(spec);
+    ASSERT_TRUE(child.ok()) << child.message();
+    const std::optional<std::string> pid = ReadLine(child->stdout_fd());
+    ASSERT_TRUE(pid.has_value());
+    std::ifstream procs(cgroup.path() + "/cgroup.procs");
+    const std::string listed(std::istreambuf_iterator<char>(procs), {});
+    EXPECT_TRUE(listed.empty() || listed.find(*pid) != std::string::npos) << listed;  // empty: it ended
     ASSERT_TRUE(WaitForExit(*child, std::chrono::seconds(60)));
   }
   std::optional<CgroupPool> pool_;
@@ -261,9 +273,10 @@ TEST_F(CgroupPoolTest, AnEmptiedCgroupIsKeptAndTheNextJobGetsItWithItsCountersRe
   EXPECT_TRUE(first->pooled());
   const std::vector<std::string> paths = first->paths();
   EXPECT_EQ(0u, paths.front().rfind(dir_ + "/pool-", 0)) << paths.front();
+  const std::vector<int> files = first->ProcsFds();  // kept open with it, as its counter files are
   Run(*first, "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done");  // ~1 s of CPU
   const int64_t first_cpu = first->Usage().cpu_ms.value_or(0);
-  ASSERT_GT(first_cpu, 50);
+  ASSERT_GT(first_cpu, 50) << "it did not run in the cgroup it joined through the lent descriptors";
   ASSERT_TRUE(first->End().ok());
   EXPECT_EQ(1u, pool_->idle());
   for (const std::string& path : paths) EXPECT_TRUE(std::filesystem::exists(path)) << path;
@@ -271,6 +284,7 @@ TEST_F(CgroupPoolTest, AnEmptiedCgroupIsKeptAndTheNextJobGetsItWithItsCountersRe
   Result<JobCgroup> second = JobCgroup::Create(worker_, "job-b-1", JobLimits{}, &*pool_);
   ASSERT_TRUE(second.ok()) << second.message();
   EXPECT_EQ(paths, second->paths());
+  EXPECT_EQ(files, second->ProcsFds()) << "the files are opened again";
   EXPECT_EQ(0u, pool_->idle());
   Run(*second, "true");
   const CgroupUsage usage = second->Usage();

@@ -115,6 +115,7 @@ Status SpawnRun(RunningJob& job) {
     if (!cgroup.ok()) return cgroup.status();
     job.cgroup = std::move(cgroup.value());
     job.spawn.cgroups = job.cgroup.paths();
+    job.spawn.cgroup_procs_fds = job.cgroup.ProcsFds();
   }
   job.warm = false;
   if (job.fork_servers != nullptr && !job.warm_python.empty()) {

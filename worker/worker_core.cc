@@ -301,10 +301,9 @@ void WorkerCore::OnLaunched(const std::string& id, int64_t attempt, const Result
   run.kill_at = run.drain_until = 0;
   run.killed = run.output_done = run.abandoned = run.cancelled = false;
   run.end_reason.clear();
-  if (!restart) {
-    Send(wire::JobStartedMsg{.id = id, .attempt = attempt, .pid = run.pid}.ToMessage());
-    if (run.timeout_ms > 0) run.timeout_at = AddMs(now, run.timeout_ms);  // saturates: never at once
-  }
+  // No JOB_STARTED (protocol.yaml): the broker published RUNNING when it assigned the run.
+  if (!restart && run.timeout_ms > 0)
+    run.timeout_at = AddMs(now, run.timeout_ms);  // saturates: never at once
   if (run.service) ServiceStarted(run, now);
 }
 

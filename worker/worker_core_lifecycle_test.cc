@@ -7,7 +7,7 @@ namespace titan::worker {
 namespace {
 
 TEST_F(WorkerCoreTest, AServiceCrashLoopRestartsWithBackoffThenGivesUp) {
-  EXPECT_EQ("fetch f1; launch s/1; started s/1; status s/1: ready", Deliver(Assign("s", 1, Service(2))));
+  EXPECT_EQ("fetch f1; launch s/1; status s/1: ready", Deliver(Assign("s", 1, Service(2))));
   EXPECT_EQ("stop-probe s; signal s KILL; end-run s; status s/1: exited with code 1; restarting in 500 ms",
             Ends("s", Exited(1)));
   EXPECT_EQ("s/1:backoff(restart@1000500)", core_->RenderJobs());
@@ -31,7 +31,7 @@ Message Respawn(const std::string& id, int64_t attempt) {
 
 TEST_F(WorkerCoreTest, ARequestedRestartStopsTheServiceWithItsGraceAndStartsItAgainAtOnce) {
   // max_restarts 0: one crash would end it, so the restart asked for must not count as one.
-  EXPECT_EQ("fetch f1; launch s/1; started s/1; status s/1: ready", Deliver(Assign("s", 1, Service(0))));
+  EXPECT_EQ("fetch f1; launch s/1; status s/1: ready", Deliver(Assign("s", 1, Service(0))));
   EXPECT_EQ("", Deliver(Respawn("s", 2))) << "another attempt's restart is not this run's";
   EXPECT_EQ("", Deliver(Respawn("other", 1)));
   EXPECT_EQ(
@@ -72,7 +72,7 @@ TEST_F(WorkerCoreTest, AServiceThatCannotBeRestartedEndsWithWhy) {
 }
 
 TEST_F(WorkerCoreTest, AServiceIsProbedUntilReadyAndStoppedWhenItTurnsUnhealthy) {
-  EXPECT_EQ("fetch f1; launch s/1; started s/1",
+  EXPECT_EQ("fetch f1; launch s/1",
             Deliver(Assign("s", 1, {{"job_type", S("SERVICE")}, {"port", Datum(int64_t{8080})}})));
   EXPECT_EQ("probe s", Tick(kT0 + 250));
   core_->OnProbe("s", true, "", Now());

@@ -136,8 +136,6 @@ void ProcessSection(const Options& o, const std::string& root) {
           .Add("case", "process.elf." + tag)
           .Add("jobs", b.jobs)
           .Add("jobs_per_s", r.complete ? static_cast<double>(r.jobs) / r.seconds : 0)
-          .Add("assigned_to_started_p50_ms", Percentile(b.assigned_to_started, 50))
-          .Add("started_to_done_p50_ms", Percentile(b.started_to_done, 50))
           .Add("assigned_to_done_p50_ms", Percentile(b.assigned_to_done, 50))
           .Add("assigned_to_done_p99_ms", Percentile(b.assigned_to_done, 99))
           .Print();

@@ -192,10 +192,8 @@ Breakdown EventRecorder::Stop() {
       if (state == "RUNNING") running.push_back(at);
       if (state == "COMPLETED") done = at;
     }
-    if (running.size() != 2 || !done) continue;  // process jobs: assigned, then started
+    if (running.empty() || !done) continue;
     ++b.jobs;
-    b.assigned_to_started.push_back(ms(running[0], running[1]));
-    b.started_to_done.push_back(ms(running[1], *done));
     b.assigned_to_done.push_back(ms(running[0], *done));
   }
   return b;

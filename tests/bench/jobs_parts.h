@@ -38,9 +38,9 @@ Latencies MeasureLatency(Cluster& cluster, const JobFile& file, const std::strin
 // prefix (received times, milliseconds). A job's slot is busy from assigned to done.
 struct Breakdown {
   size_t jobs = 0;
-  std::vector<double> assigned_to_started;  // JOB_ASSIGN out -> worker spawned it -> JOB_STARTED in
-  std::vector<double> started_to_done;      // process ran, reaped, JOB_DONE in, journal committed
-  std::vector<double> assigned_to_done;     // the whole slot occupancy
+  // RUNNING is published once, at assignment (workers send no JOB_STARTED): JOB_ASSIGN out -> spawned,
+  // ran, reaped -> JOB_DONE in, journal committed: the whole slot occupancy.
+  std::vector<double> assigned_to_done;
 };
 
 // Records EVENT_JOB on "job.<prefix>" from a thread of its own, until Stop().

@@ -1264,7 +1264,9 @@ class JobAssignMsg(MessageRecord):
 
 @dataclasses.dataclass
 class JobStartedMsg(MessageRecord):
-    """JOB_STARTED (0x54, worker -> broker): A job's process started."""
+    """JOB_STARTED (0x54, worker -> broker): A job's process started. Not sent by this version's workers: the
+    broker publishes RUNNING at assignment and JOB_DONE ends the run, so the message cost every job a send and
+    a broker turn for nothing; a broker still accepts (and ignores) one from an older worker."""
 
     TYPE: ClassVar[MsgType] = MsgType.JOB_STARTED
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.JOB_STARTED]
