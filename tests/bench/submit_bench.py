@@ -6,7 +6,9 @@
   (each commit fsynced) and on a broker started with --journal-sync normal (commits to the OS: docs/operations.md,
   "Durability"), which shows what the two fsyncs on that path cost;
 - M `/bin/true` command jobs through the SDK (submit_many) against raw posix_spawn of /bin/true, 8 in flight,
-  measured in the same round; and the same jobs on workers started with --no-cgroups (what per-job cgroups cost).
+  measured in the same round with the environment and /dev/null stdio a job gets (and, for context, with an
+  empty environment, which the dynamic loader starts faster); and the same jobs on workers started with
+  --no-cgroups (what per-job cgroups cost).
 
 Four clusters started with `titan up` (2 workers x 4 slots each, plaintext on loopback): one with the no-op
 executor, two running processes (one's workers without cgroups). Ratios are printed; aims (issue 18) for context, never pass/fail.
@@ -92,16 +94,24 @@ def latency(up: Up, n: int, prefix: str):
     return samples
 
 
-def raw_spawn(n: int, in_flight: int = 8) -> float:
-    """posix_spawn + waitpid of /bin/true, `in_flight` at once: jobs per second."""
+def raw_spawn(n: int, in_flight: int = 8, env=None) -> float:
+    """posix_spawn + waitpid of /bin/true, `in_flight` at once, stdio on /dev/null: jobs per second. `env`: the
+    environment it gets (default: this process's, as a job gets its worker's; with {} the dynamic loader has
+    less to read and the spawn is faster, a reference no job can meet)."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
     t0 = time.perf_counter()
     running, started = set(), 0
-    while started < n or running:
-        while started < n and len(running) < in_flight:
-            running.add(os.posix_spawn("/bin/true", ["/bin/true"], {}))
-            started += 1
-        pid, _ = os.wait()
-        running.discard(pid)
+    try:
+        while started < n or running:
+            while started < n and len(running) < in_flight:
+                running.add(os.posix_spawn("/bin/true", ["/bin/true"], os.environ if env is None else env,
+                                           file_actions=actions))
+                started += 1
+            pid, _ = os.wait()
+            running.discard(pid)
+    finally:
+        os.close(devnull)
     return n / (time.perf_counter() - t0)
 
 
@@ -121,7 +131,7 @@ def main():
     noop, proc = Up("noop", base), Up("process", base + 10)
     bare = Up("process", base + 20, worker_flags=["--no-cgroups"])  # where the time of a /bin/true job goes
     os_sync = Up("noop", base + 30, up_flags=["--journal-sync", "normal"])  # what the fsyncs cost the latency
-    res = {k: [] for k in ("sync", "many", "dag", "true", "bare", "spawn")}
+    res = {k: [] for k in ("sync", "many", "dag", "true", "bare", "spawn", "spawn_noenv")}
     lat, lat_os = [], []
     try:
         for r in range(a.rounds):
@@ -135,6 +145,7 @@ def main():
             lat_os.extend(latency(os_sync, a.latency, "r%d-lat" % r))
             true_jobs = [TitanJob("r%d-true-%d" % (r, i), command="/bin/true") for i in range(a.true_jobs)]
             res["spawn"].append(raw_spawn(a.true_jobs))
+            res["spawn_noenv"].append(raw_spawn(a.true_jobs, env={}))
             res["true"].append(rate(proc, a.true_jobs, lambda: proc.client.submit_many(true_jobs, window=a.window)))
             res["bare"].append(rate(bare, a.true_jobs, lambda: bare.client.submit_many(true_jobs, window=a.window)))
             print("round %d: sync %.0f, submit_many %.0f, DAG %.0f jobs/s; /bin/true %.0f (no cgroups %.0f) vs raw "
@@ -158,6 +169,8 @@ def main():
           % (a.true_jobs, med(res["true"]), med(res["spawn"]), med(res["true"]) / med(res["spawn"])))
     print("| %d `/bin/true` jobs, submit_many, workers --no-cgroups | %.0f | raw posix_spawn, 8 in flight: %.0f | %.2f | |"
           % (a.true_jobs, med(res["bare"]), med(res["spawn"]), med(res["bare"]) / med(res["spawn"])))
+    print("| the same `/bin/true` jobs against posix_spawn with an empty environment | %.0f | %.0f | %.2f | |"
+          % (med(res["true"]), med(res["spawn_noenv"]), med(res["true"]) / med(res["spawn_noenv"])))
     print()
     print("sequential submit -> result (no-op executor, %d samples): p50 %.3f ms, p99 %.3f ms (aim p50 <= 0.6)"
           % (len(lat), med(lat) * 1e3, lat[int(len(lat) * 0.99)] * 1e3))
