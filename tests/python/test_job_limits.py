@@ -231,7 +231,9 @@ def test_jobs_without_limits_reuse_emptied_cgroups(cluster, client, tmp_path):
     assert usage.peak_memory_bytes and usage.peak_memory_bytes < 64 * 1024 * 1024, usage
 
 
-def test_no_cgroup_is_left_after_a_worker_kill_9_and_restart(cluster, client, tmp_path):
+def start_long_job(client, tmp_path, prefix, **limits):
+    """Submits a job that starts `sleep 600.<marker>` in the background and waits for it; returns (its id, the
+    marker that names its sleeper: sleepers(marker))."""
     marker = "%d" % (uuid.uuid4().int % 10**9)
     started = tmp_path / "started"
     script = write_script(tmp_path, "long.sh", """
@@ -239,8 +241,13 @@ def test_no_cgroup_is_left_after_a_worker_kill_9_and_restart(cluster, client, tm
         touch %s
         wait
         """ % (marker, started))
-    job_id = client.submit_job(TitanJob(unique_id("long"), script, max_memory=64, max_processes=10))
+    job_id = client.submit_job(TitanJob(unique_id(prefix), script, **limits))
     wait_until("the job started", started.exists, DEADLINE_S)
+    return job_id, marker
+
+
+def test_no_cgroup_is_left_after_a_worker_kill_9_and_restart(cluster, client, tmp_path):
+    job_id, marker = start_long_job(client, tmp_path, "long", max_memory=64, max_processes=10)
     assert job_cgroups(cluster, "lim1"), "the running job has its cgroups"
     old = sleepers(marker)
     assert old
@@ -263,15 +270,7 @@ def test_a_worker_restarted_while_its_dir_is_locked_waits_for_the_lock(cluster, 
     meanwhile on the same --dir waits for it, or the sweep would remove the new life's job cgroups under it (its
     jobs then failed with "cannot create cgroup .../pool-N"). Here the test holds the lock once the reaper is
     done (worker/worker_reaper_test.cc covers the reaper's side: it sweeps nothing while a worker holds it)."""
-    marker = "%d" % (uuid.uuid4().int % 10**9)
-    started = tmp_path / "started"
-    script = write_script(tmp_path, "long.sh", """
-        sleep 600.%s &
-        touch %s
-        wait
-        """ % (marker, started))
-    job_id = client.submit_job(TitanJob(unique_id("locked"), script))
-    wait_until("the job started", started.exists, DEADLINE_S)
+    job_id, _ = start_long_job(client, tmp_path, "locked")
     killed = cluster.workers["lim1"].proc.pid
     cluster.workers["lim1"].kill9()
     reaper_log = cluster.root / "lim1" / "reaper.log"
