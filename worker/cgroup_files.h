@@ -40,7 +40,6 @@ class CgroupFileCache {
   // The descriptor of `path` opened with `flags` (O_RDONLY or O_WRONLY; close-on-exec), opened on first
   // use and kept; -1 (errno set) when it cannot be opened.
   int Fd(const std::string& path, int flags);
-  size_t size() const { return fds_.size(); }
 
  private:
   std::map<std::pair<std::string, int>, UniqueFd> fds_;

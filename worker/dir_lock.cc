@@ -56,12 +56,13 @@ Result<exec::UniqueFd> LockDir(const std::string& path, std::chrono::millisecond
   }
 }
 
-std::optional<exec::UniqueFd> TryLockDir(const std::string& path) {
+Result<std::optional<exec::UniqueFd>> TryLockDir(const std::string& path) {
   Result<exec::UniqueFd> fd = Open(path);
-  if (!fd.ok()) return std::nullopt;
+  if (!fd.ok()) return fd.status();
   Result<bool> locked = TryFlock(fd->get(), path);
-  if (!locked.ok() || !*locked) return std::nullopt;
-  return std::move(fd).value();
+  if (!locked.ok()) return locked.status();
+  if (!*locked) return std::optional<exec::UniqueFd>();
+  return std::optional<exec::UniqueFd>(std::move(fd).value());
 }
 
 }  // namespace titan::worker

@@ -22,7 +22,8 @@ std::string DirLockPath(const std::string& dir);
 // Error: it cannot be opened, or it is still held after `wait` (named, with what to do).
 Result<exec::UniqueFd> LockDir(const std::string& path, std::chrono::milliseconds wait);
 
-// Takes the lock at `path` if no other process holds it; nullopt when one does or it cannot be opened.
-std::optional<exec::UniqueFd> TryLockDir(const std::string& path);
+// Takes the lock at `path` if no other process holds it; nullopt when one does. Error: it cannot be opened
+// or locked (named): then nobody holds it either.
+Result<std::optional<exec::UniqueFd>> TryLockDir(const std::string& path);
 
 }  // namespace titan::worker

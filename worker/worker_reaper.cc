@@ -49,13 +49,17 @@ int RunReaper(const ReaperOptions& o) {
   }
   std::optional<exec::UniqueFd> lock;  // held until the sweep is done: a restarted worker waits for it
   if (!o.lock.empty()) {
-    lock = TryLockDir(o.lock);
-    if (!lock) {
+    Result<std::optional<exec::UniqueFd>> taken = TryLockDir(o.lock);
+    if (!taken.ok()) {  // nobody can hold it either: the leftovers are ours to end
+      spdlog::warn("worker-reaper: {}; ending what worker {} left without it", taken.message(), o.worker_pid);
+    } else if (!*taken) {
       spdlog::info(
           "worker-reaper: worker {} ended; a worker restarted on its --dir holds '{}' and ends what "
           "it left",
           o.worker_pid, o.lock);
       return 0;
+    } else {
+      lock = std::move(*taken);
     }
   }
   int ended = 0;

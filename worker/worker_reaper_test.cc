@@ -71,14 +71,38 @@ TEST(DirLock, IsExclusiveAcrossOpensAndSaysWhatToDoWhenStillHeld) {
   const std::string path = DirLockPath(dir.path());
   Result<exec::UniqueFd> first = LockDir(path, std::chrono::milliseconds(0));
   ASSERT_TRUE(first.ok()) << first.message();
-  EXPECT_FALSE(TryLockDir(path).has_value());
+  Result<std::optional<exec::UniqueFd>> held = TryLockDir(path);
+  ASSERT_TRUE(held.ok()) << held.message();
+  EXPECT_FALSE(held->has_value());
   Result<exec::UniqueFd> second = LockDir(path, std::chrono::milliseconds(50));
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.message().find("a worker already runs with this --dir"), std::string::npos)
       << second.message();
   EXPECT_NE(second.message().find(path), std::string::npos) << second.message();
   first->Reset();
-  EXPECT_TRUE(TryLockDir(path).has_value());
+  Result<std::optional<exec::UniqueFd>> free = TryLockDir(path);
+  ASSERT_TRUE(free.ok()) << free.message();
+  EXPECT_TRUE(free->has_value());
+  EXPECT_FALSE(TryLockDir(dir / "gone/worker.lock").ok()) << "a lock that cannot be opened is an error";
+}
+
+// A lock file that cannot be opened (its directory is gone) is held by nobody: the reaper still ends what
+// the worker left.
+TEST(WorkerReaper, SweepsWhenTheLockCannotBeOpened) {
+  TempDir dir;
+  const std::string cgroups = dir / "cgroups";
+  Result<exec::ChildProcess> job = exec::ChildProcess::Spawn(Command({"/bin/sleep", "1000"}));
+  ASSERT_TRUE(job.ok()) << job.message();
+  WriteJobCgroups(cgroups, job->pid());
+  const ReaperOptions o{.worker_pid = DeadWorkerPid(),
+                        .registry = dir / "pids",
+                        .cgroup_dirs = {cgroups},
+                        .lock = dir / "gone/worker.lock"};
+  EXPECT_EQ(0, RunReaper(o));
+  const std::optional<exec::ExitStatus> ended = WaitForExit(*job);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(SIGKILL, ended->signal);
+  EXPECT_FALSE(std::filesystem::exists(cgroups + "/pool-1"));
 }
 
 }  // namespace
