@@ -40,30 +40,51 @@ void WriteJobCgroups(const std::string& cgroups, pid_t job) {
   std::ofstream(cgroups + "/pool-0/cgroup.procs") << job << "\n";
 }
 
-TEST(WorkerReaper, SweepsNothingWhileAWorkerRestartedOnItsDirHoldsTheLockThenSweepsOnceFree) {
-  TempDir dir;
-  const std::string cgroups = dir / "cgroups";
-  ASSERT_TRUE(exec::PidRegistry::Open(dir / "pids").ok());
-  Result<exec::ChildProcess> job = exec::ChildProcess::Spawn(Command({"/bin/sleep", "1000"}));
-  ASSERT_TRUE(job.ok()) << job.message();
-  WriteJobCgroups(cgroups, job->pid());
-  const ReaperOptions o{.worker_pid = DeadWorkerPid(),
-                        .registry = dir / "pids",
-                        .cgroup_dirs = {cgroups},
-                        .lock = DirLockPath(dir.path())};
+// A killed worker's leftovers: a running job in a job cgroup, an idle cgroup, and the reaper's options
+// naming them with the lock `lock` (default: the worker's own).
+class WorkerReaperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(exec::PidRegistry::Open(dir_ / "pids").ok());
+    Result<exec::ChildProcess> job = exec::ChildProcess::Spawn(Command({"/bin/sleep", "1000"}));
+    ASSERT_TRUE(job.ok()) << job.message();
+    job_.emplace(std::move(job.value()));
+    WriteJobCgroups(cgroups_, job_->pid());
+  }
+  ReaperOptions Options(const std::string& lock) {
+    return ReaperOptions{
+        .worker_pid = DeadWorkerPid(), .registry = dir_ / "pids", .cgroup_dirs = {cgroups_}, .lock = lock};
+  }
+  // The sweep ran: the job was killed and the idle cgroup removed.
+  void ExpectSwept() {
+    const std::optional<exec::ExitStatus> ended = WaitForExit(*job_);
+    ASSERT_TRUE(ended.has_value());
+    EXPECT_EQ(SIGKILL, ended->signal);
+    EXPECT_FALSE(std::filesystem::exists(cgroups_ + "/pool-1"));
+  }
 
+  TempDir dir_;
+  const std::string cgroups_ = dir_ / "cgroups";
+  std::optional<exec::ChildProcess> job_;
+};
+
+TEST_F(WorkerReaperTest, SweepsNothingWhileAWorkerRestartedOnItsDirHoldsTheLockThenSweepsOnceFree) {
+  const ReaperOptions o = Options(DirLockPath(dir_.path()));
   {
     Result<exec::UniqueFd> restarted = LockDir(o.lock, std::chrono::milliseconds(0));  // the new life
     ASSERT_TRUE(restarted.ok()) << restarted.message();
     EXPECT_EQ(0, RunReaper(o));  // returns once done: a sweep would have removed the idle cgroup
-    EXPECT_TRUE(std::filesystem::exists(cgroups + "/pool-1"));
+    EXPECT_TRUE(std::filesystem::exists(cgroups_ + "/pool-1"));
   }
-
   EXPECT_EQ(0, RunReaper(o));  // no worker holds the lock: the leftovers are the reaper's to end
-  const std::optional<exec::ExitStatus> ended = WaitForExit(*job);
-  ASSERT_TRUE(ended.has_value());
-  EXPECT_EQ(SIGKILL, ended->signal);
-  EXPECT_FALSE(std::filesystem::exists(cgroups + "/pool-1"));
+  ExpectSwept();
+}
+
+// A lock file that cannot be opened (its directory is gone) is held by nobody: the reaper still ends what
+// the worker left.
+TEST_F(WorkerReaperTest, SweepsWhenTheLockCannotBeOpened) {
+  EXPECT_EQ(0, RunReaper(Options(dir_ / "gone/worker.lock")));
+  ExpectSwept();
 }
 
 TEST(DirLock, IsExclusiveAcrossOpensAndSaysWhatToDoWhenStillHeld) {
@@ -84,25 +105,6 @@ TEST(DirLock, IsExclusiveAcrossOpensAndSaysWhatToDoWhenStillHeld) {
   ASSERT_TRUE(free.ok()) << free.message();
   EXPECT_TRUE(free->has_value());
   EXPECT_FALSE(TryLockDir(dir / "gone/worker.lock").ok()) << "a lock that cannot be opened is an error";
-}
-
-// A lock file that cannot be opened (its directory is gone) is held by nobody: the reaper still ends what
-// the worker left.
-TEST(WorkerReaper, SweepsWhenTheLockCannotBeOpened) {
-  TempDir dir;
-  const std::string cgroups = dir / "cgroups";
-  Result<exec::ChildProcess> job = exec::ChildProcess::Spawn(Command({"/bin/sleep", "1000"}));
-  ASSERT_TRUE(job.ok()) << job.message();
-  WriteJobCgroups(cgroups, job->pid());
-  const ReaperOptions o{.worker_pid = DeadWorkerPid(),
-                        .registry = dir / "pids",
-                        .cgroup_dirs = {cgroups},
-                        .lock = dir / "gone/worker.lock"};
-  EXPECT_EQ(0, RunReaper(o));
-  const std::optional<exec::ExitStatus> ended = WaitForExit(*job);
-  ASSERT_TRUE(ended.has_value());
-  EXPECT_EQ(SIGKILL, ended->signal);
-  EXPECT_FALSE(std::filesystem::exists(cgroups + "/pool-1"));
 }
 
 }  // namespace
