@@ -172,6 +172,9 @@ def test_a_volume_in_use_cannot_be_removed_until_its_job_ends(payload_cluster, c
     refused = client.volumes.remove_volume(name)
     assert refused["success"] is False and "in use by unfinished jobs: %s" % holder.job_id in refused["message"]
     assert [v["job_count"] for v in client.volumes.list_volumes() if v["name"] == name] == [1]
+    # RUNNING is published when the broker assigns the job; the worker makes the volume's directory when the
+    # volume (or the job) reaches it, a moment later.
+    wait_until("the worker to make the volume's directory", lambda: os.path.isdir(vol["path"]), DEADLINE_S)
     open(release, "w").close()
     assert client.wait(holder.job_id, timeout=DEADLINE_S) == "COMPLETED"
     removed = titan(payload_cluster.port, ["volume", "rm", name])
