@@ -184,6 +184,31 @@ std::vector<pid_t> ForkServers::Pids() const {
   return pids;
 }
 
+Status ForkServers::StartServer(Entry& e, const std::string& python, const std::vector<std::string>& env) {
+  if (e.failed_starts >= kMaxFailedStarts) {
+    spdlog::warn("worker: the fork server of {} failed {} times in a row; its .py jobs start cold", python,
+                 e.failed_starts);
+    e.given_up = true;
+    return Status::Error("warm starts are off for " + python);
+  }
+  ++e.failed_starts;  // until it serves a job
+  const std::string log = log_dir_ + "/fork-server-" + std::to_string(++started_) + ".log";
+  Result<ForkServer> server = ForkServer::Start(python, ServerEnvironment(env), log);
+  if (!server.ok()) {
+    spdlog::warn("worker: cannot start a fork server for {}: {}", python, server.message());
+    return server.status();
+  }
+  spdlog::info("worker: fork server for {} started (pid {}, log {})", python, server->pid(), log);
+  e.server.emplace(std::move(server.value()));
+  return Status::Ok();
+}
+
+void ForkServers::Prewarm(const std::string& python, const std::vector<std::string>& env) {
+  const std::string key = ServerKey(python, env);
+  if (servers_.contains(key) || servers_.size() >= kMaxServers) return;
+  (void)StartServer(EntryFor(key), python, env);  // a failure is logged; the first job retries or goes cold
+}
+
 Result<ChildProcess> ForkServers::Spawn(const std::string& python, const SpawnSpec& spec) {
   const std::string key = ServerKey(python, spec.env);
   if (!servers_.contains(key) && servers_.size() >= kMaxServers)
@@ -207,21 +232,7 @@ Result<ChildProcess> ForkServers::Spawn(const std::string& python, const SpawnSp
     }
   }
   if (!e.server) {
-    if (e.failed_starts >= kMaxFailedStarts) {
-      spdlog::warn("worker: the fork server of {} failed {} times in a row; its .py jobs start cold", python,
-                   e.failed_starts);
-      e.given_up = true;
-      return Status::Error("warm starts are off for " + python);
-    }
-    ++e.failed_starts;  // until it serves a job
-    const std::string log = log_dir_ + "/fork-server-" + std::to_string(++started_) + ".log";
-    Result<ForkServer> server = ForkServer::Start(python, ServerEnvironment(spec.env), log);
-    if (!server.ok()) {
-      spdlog::warn("worker: cannot start a fork server for {}: {}", python, server.message());
-      return server.status();
-    }
-    spdlog::info("worker: fork server for {} started (pid {}, log {})", python, server->pid(), log);
-    e.server.emplace(std::move(server.value()));
+    if (Status s = StartServer(e, python, spec.env); !s.ok()) return s;
     return Status::Error("its fork server is starting");
   }
   ForkServer& server = *e.server;

@@ -69,6 +69,11 @@ class ForkServers {
   // interpreter cannot import titan_sdk, or the launch failed; the reason is logged (once where it
   // will not change).
   Result<ChildProcess> Spawn(const std::string& python, const SpawnSpec& spec);
+  // Starts the server that jobs of `python` with environment `env` will be forked from, before any such
+  // job arrives (a worker's default interpreter, at its start), so that a first burst of .py jobs runs
+  // warm. Does nothing when that server exists or kMaxServers do; a failed start is logged and counts
+  // as one of kMaxFailedStarts.
+  void Prewarm(const std::string& python, const std::vector<std::string>& env);
 
   bool Owns(pid_t pid) const;       // a server's process (never reaped as an orphan)
   std::vector<pid_t> Pids() const;  // the servers' processes, running or not yet reaped
@@ -80,6 +85,8 @@ class ForkServers {
     bool given_up = false;
   };
   Entry& EntryFor(const std::string& key);
+  // Starts `e`'s server for `env`; an error (logged) when it cannot, or after kMaxFailedStarts (given up).
+  Status StartServer(Entry& e, const std::string& python, const std::vector<std::string>& env);
 
   std::string log_dir_;
   int started_ = 0;

@@ -117,6 +117,23 @@ TEST_F(ForkServerTest, AKilledServerIsReplacedAndItsJobStartsCold) {
   EXPECT_EQ("exit code 0", WaitForExit(*next).value_or(ExitStatus{}).Render());
 }
 
+TEST_F(ForkServerTest, APrewarmedServerServesTheJobsOfItsEnvironmentAndOnlyThose) {
+  const SpawnSpec plain = Job("pass\n");
+  servers_.Prewarm(kPython, plain.env);
+  const pid_t server = ServerPid();
+  ASSERT_GT(server, 0);  // started before any job asked
+  servers_.Prewarm(kPython, plain.env);
+  EXPECT_EQ(server, ServerPid());                        // once per key
+  Result<ChildProcess> warm = SpawnWarm(Job("pass\n"));  // other variables, same startup ones
+  ASSERT_TRUE(warm.ok()) << warm.message();
+  EXPECT_EQ(server, ServerPid());  // forked from the prewarmed server: no second one started
+  EXPECT_EQ("exit code 0", WaitForExit(*warm).value_or(ExitStatus{}).Render());
+  SpawnSpec other = Job("pass\n");
+  other.env.push_back("PYTHONHASHSEED=7");  // a startup variable the server was not started with
+  EXPECT_EQ("its fork server is starting", servers_.Spawn(kPython, other).message());
+  EXPECT_EQ(2u, servers_.Pids().size());
+}
+
 TEST_F(ForkServerTest, AnInterpreterWithoutTitanSdkStaysCold) {
   // A stand-in interpreter that answers as the server does when titan_sdk cannot be imported.
   const std::string fake = dir_ / "python";

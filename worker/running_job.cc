@@ -160,12 +160,12 @@ Result<bool> MakeJobDir(const std::string& dir) {
 // ones win).
 std::vector<std::string> JobEnvironment(const wire::JobAssignMsg& assign, const JobContext& ctx,
                                         const RunningJob& job, const std::string& dir, int64_t port) {
-  std::vector<std::string> env = ctx.base_env;
+  std::vector<std::string> env = PlainJobEnvironment(ctx);
   const int64_t first_attempt = assign.first_attempt.value_or(1);
   for (const std::string& kv : std::vector<std::string>{
            "TITAN_HOST=" + ctx.broker_host, "TITAN_PORT=" + std::to_string(ctx.broker_port),
            "TITAN_JOB_ID=" + job.id, "TITAN_ATTEMPT=" + std::to_string(job.attempt - first_attempt + 1),
-           "TITAN_SHARED_DIR=" + ctx.shared_dir, "TITAN_JOB_DIR=" + dir, "PYTHONUNBUFFERED=1"}) {
+           "TITAN_SHARED_DIR=" + ctx.shared_dir, "TITAN_JOB_DIR=" + dir}) {
     env.push_back(kv);
   }
   if (port > 0) env.push_back("PORT=" + std::to_string(port));
@@ -224,6 +224,12 @@ Result<std::vector<std::string>> CommandArgv(const wire::JobSpec& spec, const ex
 }
 
 }  // namespace
+
+std::vector<std::string> PlainJobEnvironment(const JobContext& ctx) {
+  std::vector<std::string> env = ctx.base_env;
+  env.push_back("PYTHONUNBUFFERED=1");
+  return env;
+}
 
 Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, const JobContext& ctx,
                                              const std::string& content) {

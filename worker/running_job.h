@@ -95,6 +95,11 @@ struct RunningJob {
 Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, const JobContext& ctx,
                                              const std::string& content);
 
+// The environment of a .py job that sets nothing of its own, as far as its fork server's key goes
+// (warm_start.h): the worker's, with what StartJob adds for every job. The worker's first fork server is
+// started for it (ForkServers::Prewarm).
+std::vector<std::string> PlainJobEnvironment(const JobContext& ctx);
+
 // Spawns the job's command again after its last run ended (a service restart): a new process group
 // and output captures, the same log (line numbers and JOB_LOG seq continue). Error: the spawn failed.
 Status RespawnJob(RunningJob& job);

@@ -37,6 +37,10 @@ WorkerEdge::WorkerEdge(std::string name, JobContext ctx, exec::PidRegistry regis
   ctx_.fork_servers = fork_servers_.get();
 }
 
+void WorkerEdge::PrewarmPython() {
+  if (!ctx_.cold_python) fork_servers_->Prewarm(ctx_.tools.python, PlainJobEnvironment(ctx_));
+}
+
 RunningJob* WorkerEdge::Find(const std::string& id) {
   auto it = jobs_.find(id);
   return it == jobs_.end() ? nullptr : it->second.get();

@@ -57,6 +57,9 @@ class WorkerEdge {
   void StopProbe(const std::string& id);
   Result<int64_t> SpawnChild(const ChildRequest& child);
   void SignalChildren(int sig);
+  // Starts the fork server of the worker's own Python for jobs that set no startup variables, unless
+  // --cold-python: a fresh worker's first .py jobs then run warm (ForkServers::Prewarm).
+  void PrewarmPython();
   // The server key changed (titan keys rotate): every running job's credential gets it. Failures logged.
   void RekeyJobCredentials(const std::string& server_key);
   std::vector<Observed> KillChildren();  // blocks up to ~3 s per child: for shutdown only

@@ -204,6 +204,7 @@ std::optional<exec::ChildProcess> StartReaperFor(const WorkerOptions& o,
 Worker::Worker(const WorkerOptions& o, exec::PidRegistry registry, artifacts::BlobStore cache,
                std::optional<security::Credential> credential, std::optional<exec::WorkerCgroups> cgroups)
     : name_(o.name.empty() ? HostName() + "-" + std::to_string(getpid()) : o.name),
+      noop_(o.executor == "noop"),
       core_(CoreConfigOf(o, name_, cgroups)),
       edge_(name_, JobContextOf(o, std::move(cgroups)), std::move(registry), std::move(cache),
             ChildWorkersOf(o, name_), MachineProbeOf(o)),
@@ -324,6 +325,7 @@ int64_t Worker::NextDue(Instant now, int64_t link_due) const {
 int Worker::Run() {
   const LogScope ids({{"worker", name_}});  // every json log line of this worker names it
   SignalWatch signals;
+  if (!noop_) edge_.PrewarmPython();
   std::vector<zmq::pollitem_t> items;
   while (!core_.done()) {
     Instant now = Now();

@@ -43,6 +43,7 @@ class Worker {
   int64_t NextDue(Instant now, int64_t link_due) const;  // monotonic ms
 
   std::string name_;
+  bool noop_;  // --executor noop: no processes, so no warm interpreter either
   zmq::context_t ctx_{1};
   WorkerCore core_;
   WorkerEdge edge_;

@@ -68,6 +68,17 @@ facts = {
     "orig_argv_tail": [per_job(a) for a in sys.orig_argv[1:]] if hasattr(sys, "orig_argv") else None,
 }
 facts["argv0"] = os.path.basename(facts["argv0"])
+
+def child_env():  # what a program the job runs gets: the C environment, not only os.environ
+    import subprocess
+    out = subprocess.run(["/usr/bin/env", "-0"], stdout=subprocess.PIPE, check=True).stdout.decode()
+    return sorted(per_job(kv) for kv in out.split("\0") if kv and not kv.startswith(("TITAN_JOB_ID=", "TITAN_JOB_DIR=", "TITAN_CREDENTIALS=", "_=")))
+
+facts["child_env"] = child_env()
+os.environ["PROBE_ADDED"] = "1"
+os.environ.pop("GREETING", None)
+facts["child_env_after_changes"] = child_env()
+facts["getenv_after_changes"] = [os.getenv("PROBE_ADDED"), os.getenv("GREETING")]
 print("PRELOADED", preloaded)
 print("FACTS " + json.dumps(facts, sort_keys=True))
 """
@@ -143,6 +154,8 @@ def test_a_warm_job_sees_exactly_what_a_cold_one_does(client, scripts):
     for key in sorted(set(w) | set(c)):
         assert w.get(key) == c.get(key), "%s differs: warm %r, cold %r" % (key, w.get(key), c.get(key))
     assert w["argv"] == ["one", "two words"] and w["name"] == "__main__" and w["env"]["GREETING"] == "hi"
+    assert "GREETING=hi" in w["child_env"] and "GREETING=hi" not in w["child_env_after_changes"]
+    assert "PROBE_ADDED=1" in w["child_env_after_changes"] and w["getenv_after_changes"] == ["1", None]
     assert w["own_group"] and w["parent_is_worker"] and w["path0_is_script_dir"]
     assert w["signals"][str(int(signal.SIGINT))] == str(signal.default_int_handler)
     assert "s3cr3t-v4lue" not in warm_logs  # masked in its log, as cold
@@ -251,6 +264,31 @@ def fork_servers(worker_pid):
         except (OSError, ValueError):
             pass
     return found
+
+
+def test_a_worker_starts_its_fork_server_before_its_first_python_job(tmp_path, scripts):
+    """The default interpreter's server is started with the worker (not by its first .py job), for the
+    environment a plain job gets: the first job run once it is up is forked from it, and no second server
+    is started. A --cold-python worker and a no-op worker start none."""
+    c = Cluster(tmp_path, workers=[("fresh", ["--tag", "FRESH"]), ("coldw", ["--cold-python"]),
+                                   ("noopw", ["--executor", "noop"])]).start()
+    try:
+        fresh = c.workers["fresh"].proc.pid
+        wait_until("the fresh worker's fork server", lambda: len(fork_servers(fresh)) == 1, DEADLINE_S)
+        server = fork_servers(fresh)[0]
+        assert fork_servers(c.workers["coldw"].proc.pid) == []
+        assert fork_servers(c.workers["noopw"].proc.pid) == []
+        probe = write_script(scripts, "probe.py", PROBE)
+        with TitanClient(host="127.0.0.1", port=c.port) as client:
+            def one_runs_warm():
+                job = TitanJob(unique_id("first"), probe, requirement="FRESH", env={"GREETING": "hi"})
+                info = run(client, job)
+                assert info.state == "COMPLETED", info.reason
+                return ran_warm(client, job.job_id)
+            wait_until("a job forked from the server started with the worker", one_runs_warm, DEADLINE_S)
+        assert fork_servers(fresh) == [server]
+    finally:
+        c.stop()
 
 
 def test_a_killed_fork_server_is_replaced_and_no_job_hangs(cluster, client, scripts):
