@@ -171,6 +171,7 @@ class BrokerCore {
 
   // When OnTick next has something to do, in monotonic ms (INT64_MAX: nothing; 0: at once).
   int64_t NextDeadline() const;
+  // What the turn sends, in order, then the turn's JOB_ACKs (one per worker, FlushAcks).
   std::vector<Outgoing> TakeOutbox();
 
   // For tests: "w1:1/4 w2:0/4" and job states.
@@ -428,7 +429,11 @@ class BrokerCore {
   void SendWelcome(const Worker& w);
   void StartDraining(Worker& w, Instant now);  // it said it is shutting down: no new jobs
   void JobDone(Worker& w, const wire::JobResult& r, Instant now);
+  // Acknowledges a result of `w` with this turn's other acknowledgements to it (FlushAcks).
   void AckResult(const Worker& w, const std::string& id, int64_t attempt);
+  // The turn's acknowledgements, into the outbox: one JOB_ACK per worker (more of them only past
+  // kAcksPerMessage or kAckBytesPerMessage, so each stays far below the body limit).
+  void FlushAcks();
   // A report of `w` refused for its older lease epoch (Decision::stale_epoch): counted and logged.
   void CountStaleEpoch(const Worker& w, const Decision& d);
   // The result of the run the broker expects on `w`: completed, failed (maybe retried), cancelled.
@@ -660,6 +665,9 @@ class BrokerCore {
   int64_t prune_after_ = 0;      // journal retention scans on from the row after this seq
   LogLimiter worker_log_limit_;  // warnings about each worker peer's bad messages
   std::vector<Outgoing> outbox_;
+  // This turn's result acknowledgements, by worker identity, in order; sent by TakeOutbox (FlushAcks).
+  // A turn rolled back drops them with the rest of the core: an unrecorded result is never acknowledged.
+  std::map<std::string, std::vector<wire::JobRef>> acks_;
   // Read-only mode (a full disk): the timers, workers and audit rows that wait for the journal. Bounded:
   // timers by those armed (each waits once), workers by the worker table, audit rows by kMaxDeferredAudit.
   ReadOnlyMode read_only_{"broker"};

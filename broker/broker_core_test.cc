@@ -17,6 +17,42 @@ TEST_F(BrokerCoreTest, RunsAJobToCompletionAndAcks) {
   EXPECT_EQ("w1:0/4", core_->RenderWorkers());
 }
 
+// The results a turn records are acknowledged by one JOB_ACK per worker, listing each.
+TEST_F(BrokerCoreTest, ATurnAcknowledgesEachWorkersResultsInOneMessage) {
+  ASSERT_EQ(MsgType::kJobAccepted, Submit({{"a"}, {"b"}, {"c"}, {"d"}}).type);
+  Join("w1", 2);
+  Join("w2", 2);
+  const std::string assigned = Assignments();
+  ASSERT_EQ(4u, std::count(assigned.begin(), assigned.end(), '@')) << assigned;
+  std::map<std::string, std::string> where;  // job -> worker
+  for (const std::string id : {"a", "b", "c", "d"}) {
+    where[id] = assigned.find(id + "@w1") != std::string::npos ? "w1" : "w2";
+  }
+  for (const auto& [id, worker] : where) {
+    core_->OnWorker(
+        "id-" + worker,
+        wire::JobDoneMsg{.result = {.id = id, .attempt = 1, .exit_code = 0, .signal = 0}}.ToMessage(), now_);
+  }
+  std::map<std::string, std::vector<std::string>> acked;  // worker identity -> ids, one message each
+  int messages = 0;
+  for (const Outgoing& o : Turn()) {
+    if (o.kind != Outgoing::kWorker || o.msg.type != MsgType::kJobAck) continue;
+    ++messages;
+    const Result<wire::JobAckMsg> ack = wire::JobAckMsg::From(o.msg);
+    ASSERT_TRUE(ack.ok()) << ack.message();
+    acked[o.identity].push_back(ack->id + "/" + std::to_string(ack->attempt));
+    for (const wire::JobRef& more : ack->more.value_or(std::vector<wire::JobRef>{}))
+      acked[o.identity].push_back(more.id + "/" + std::to_string(more.attempt));
+  }
+  EXPECT_EQ(2, messages);
+  std::map<std::string, std::vector<std::string>> expected;
+  for (const auto& [id, worker] : where) expected["id-" + worker].push_back(id + "/1");
+  EXPECT_EQ(expected, acked);
+  for (const std::string id : {"a", "b", "c", "d"}) EXPECT_EQ("COMPLETED", State(id));
+  // Nothing left to acknowledge: the next turn sends none.
+  for (const Outgoing& o : Turn()) EXPECT_NE(MsgType::kJobAck, o.msg.type);
+}
+
 TEST_F(BrokerCoreTest, LeastLoadSpreadsAndPriorityOrders) {
   Join("w1", 2);
   Join("w2", 2);

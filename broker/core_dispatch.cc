@@ -214,6 +214,7 @@ bool BrokerCore::DispatchQueue(const std::string& requirement, std::set<QueueKey
 }
 
 std::vector<Outgoing> BrokerCore::TakeOutbox() {
+  FlushAcks();
   std::vector<Outgoing> out;
   out.swap(outbox_);
   return out;

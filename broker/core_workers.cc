@@ -376,7 +376,26 @@ void BrokerCore::CountStaleEpoch(const Worker& w, const Decision& d) {
 }
 
 void BrokerCore::AckResult(const Worker& w, const std::string& id, int64_t attempt) {
-  SendWorker(w, wire::JobAckMsg{.id = id, .attempt = attempt}.ToMessage());
+  acks_[w.identity].push_back(wire::JobRef{.id = id, .attempt = attempt});
+}
+
+void BrokerCore::FlushAcks() {
+  constexpr size_t kAcksPerMessage = 1024;
+  constexpr size_t kAckBytesPerMessage = 256 * 1024;
+  for (auto& [identity, refs] : acks_) {
+    for (size_t first = 0; first < refs.size();) {
+      wire::JobAckMsg ack{.id = std::move(refs[first].id), .attempt = refs[first].attempt};
+      size_t bytes = ack.id.size(), next = first + 1;
+      for (; next < refs.size() && next - first < kAcksPerMessage && bytes < kAckBytesPerMessage; ++next) {
+        bytes += refs[next].id.size();
+        if (!ack.more) ack.more.emplace();
+        ack.more->push_back(std::move(refs[next]));
+      }
+      outbox_.push_back(Outgoing{Outgoing::kWorker, {}, identity, {}, std::move(ack).ToMessage()});
+      first = next;
+    }
+  }
+  acks_.clear();
 }
 
 void BrokerCore::JobDone(Worker& w, const wire::JobResult& r, Instant now) {

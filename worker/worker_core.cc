@@ -127,7 +127,12 @@ void WorkerCore::OnMessage(const Message& msg, Instant at) {
       if (auto cancel = Decode<wire::JobCancelMsg>(msg, me)) Cancel(*cancel, now);
       return;
     case MsgType::kJobAck:
-      if (auto ack = Decode<wire::JobAckMsg>(msg, me)) unacked_.erase({ack->id, ack->attempt});
+      if (auto ack = Decode<wire::JobAckMsg>(msg, me)) {
+        unacked_.erase({ack->id, ack->attempt});
+        if (ack->more) {
+          for (const wire::JobRef& more : *ack->more) unacked_.erase({more.id, more.attempt});
+        }
+      }
       return;
     case MsgType::kWorkerDrain:
       if (auto drain = Decode<wire::WorkerDrainMsg>(msg, me)) BeginDrain(drain->reason, now);

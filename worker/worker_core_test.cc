@@ -123,6 +123,18 @@ TEST_F(WorkerCoreTest, ReRegistrationResendsUnacknowledgedResultsUntilJobAck) {
   EXPECT_EQ("b/1 |", Ready());
 }
 
+TEST_F(WorkerCoreTest, OneJobAckForgetsEveryResultItLists) {
+  for (const char* id : {"a", "b", "c", "d"}) Deliver(Assign(id, 1));
+  for (const char* id : {"a", "b", "c"}) Ends(id, Exited(0));
+  EXPECT_EQ("d/1 | a/1 b/1 c/1", Ready());
+  const wire::JobAckMsg ack{
+      .id = "a",
+      .attempt = 1,
+      .more = std::vector<wire::JobRef>{{.id = "c", .attempt = 1}, {.id = "b", .attempt = 2}}};
+  EXPECT_EQ("", Deliver(ack.ToMessage()));
+  EXPECT_EQ("d/1 | b/1", Ready());  // b's attempt 2 is not the result it holds
+}
+
 TEST_F(WorkerCoreTest, ReadyMessageNamesThisWorker) {
   const Message ready = core_->ReadyMessage().ToMessage();
   EXPECT_EQ(

@@ -249,6 +249,8 @@ BROKER = [
     ok("job_log", "JOB_LOG", 0x55, {"id": "train", "attempt": 3, "seq": 0, "stream": "stderr"},
        blobs=[b"epoch 1/3\n"]),
     ok("job_ack", "JOB_ACK", 0x57, {"id": "train", "attempt": 3}),
+    ok("job_ack_batched", "JOB_ACK", 0x57, {"id": "train", "attempt": 3,
+                                            "more": [{"id": "eval", "attempt": 1}, {"id": "export", "attempt": 2}]}),
     ok("job_cancel", "JOB_CANCEL", 0x58, {"id": "train", "attempt": 3, "reason": "timeout after 600000 ms"}),
     ok("worker_drain", "WORKER_DRAIN", 0x59, {"reason": "idle for 60000 ms"}),
     ok("disconnect", "DISCONNECT", 0x5a, {"reason": "unknown worker; send WORKER_READY"}),

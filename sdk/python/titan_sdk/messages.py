@@ -1302,13 +1302,15 @@ class JobDoneMsg(MessageRecord):
 
 @dataclasses.dataclass
 class JobAckMsg(MessageRecord):
-    """JOB_ACK (0x57, broker -> worker): The broker has recorded a JOB_DONE; the worker forgets it."""
+    """JOB_ACK (0x57, broker -> worker): The broker has recorded one or more JOB_DONEs of this worker; the
+    worker forgets them."""
 
     TYPE: ClassVar[MsgType] = MsgType.JOB_ACK
     _SPEC: ClassVar[Tuple[FieldSpec, ...]] = MESSAGES[MsgType.JOB_ACK]
 
     id: str
     attempt: int
+    more: Optional[List["JobRef"]] = None  # further results acknowledged by this message: a broker sends one JOB_ACK per worker per turn (epoch unused)
 
 
 @dataclasses.dataclass

@@ -746,6 +746,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.JOB_ACK: (
         FieldSpec('id', 'str'),
         FieldSpec('attempt', 'int'),
+        FieldSpec('more', 'list<JobRef>', True),
     ),
     MsgType.JOB_CANCEL: (
         FieldSpec('id', 'str'),
