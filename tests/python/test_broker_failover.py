@@ -44,7 +44,9 @@ def start_standby(proc):
     def lead():
         try:
             proc.start()
-        except RuntimeError:  # stopped while still a standby: proc.ready stays None, which the test checks
+        # Stopped while still a standby: proc.ready stays None, which the test checks. The stop closes the pipe
+        # this thread reads (OSError, or ValueError from select on a closed file) or ends the process first.
+        except (RuntimeError, OSError, ValueError):
             pass
 
     promoted = threading.Thread(target=lead, daemon=True)
