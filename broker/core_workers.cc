@@ -250,9 +250,15 @@ void BrokerCore::RegisterWorker(const std::string& identity, const wire::WorkerR
     return;
   }
   const bool rejoin = live != workers_.end();
+  const int64_t previous_pid = rejoin ? live->second.pid : 0;
   Worker& w = UpdateWorker(identity, msg, now);
   w.principal = principal;
   w.session = msg.session;
+  if (msg.draining.value_or(false)) {
+    if (!w.draining) StartDraining(w, now);  // before anything is dispatched to it
+  } else if (w.draining && msg.pid != previous_pid) {
+    w.draining = false;  // a new process under a drained name: e.g. restarted after its reaper reported
+  }
   const ReconcileInput in = ReconcileSnapshot(w.name, msg);
   w.running.clear();
   bool welcomed = false;

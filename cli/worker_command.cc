@@ -97,6 +97,12 @@ void AddWorkerCommand(CLI::App& app, const Target& target, int* exit_code) {
   reap->add_option("--registry", reaper->registry)->required();
   reap->add_option("--cgroup-dir", reaper->cgroup_dirs);
   reap->add_option("--lock", reaper->lock);
+  reap->add_flag("--watch-runs", reaper->watch_runs);
+  reap->add_option("--worker-name", reaper->worker_name);
+  reap->add_option("--broker-host", reaper->broker_host);
+  reap->add_option("--broker-port", reaper->broker_port);
+  reap->add_option("--heartbeat-ms", reaper->heartbeat_ms);
+  reap->add_option("--credentials", reaper->credentials);
   AddLogFormatOption(*reap, &reaper->log_format);
   reap->callback([reaper, exit_code] {
     ApplyLogFormat(reaper->log_format, "worker-reaper");

@@ -18,7 +18,8 @@ namespace titan::worker {
 std::string DirLockPath(const std::string& dir);
 
 // Takes the lock at `path` (created if missing), waiting up to `wait` while another process holds it
-// (logged once). The lock lasts as long as the returned descriptor (close-on-exec: no job inherits it).
+// (logged once). The lock lasts as long as the returned descriptor (close-on-exec: no job inherits it, but
+// a child between vfork and exec holds a copy for that moment).
 // Error: it cannot be opened, or it is still held after `wait` (named, with what to do).
 Result<exec::UniqueFd> LockDir(const std::string& path, std::chrono::milliseconds wait);
 

@@ -11,6 +11,12 @@
 #include <sstream>
 
 namespace titan::worker {
+
+std::string HostName() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
 namespace {
 
 // A whole small file, or nullopt when it cannot be read.

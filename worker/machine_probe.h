@@ -15,6 +15,9 @@
 
 namespace titan::worker {
 
+// This machine's name (gethostname), as a worker reports it in WORKER_READY.host.
+std::string HostName();
+
 // How often nvidia-smi runs, and how long one run may take before it is killed.
 inline constexpr int64_t kGpuPollMs = 30000;
 inline constexpr int64_t kGpuRunLimitMs = 10000;

@@ -53,6 +53,8 @@ std::string Render(const Command& c) {
       return "end-run " + c.id;
     case K::kForget:
       return "forget " + c.id;
+    case K::kAcked:
+      return "acked " + run;
     case K::kStartProbe:
       return "probe " + c.id;
     case K::kStopProbe:
@@ -94,6 +96,11 @@ WorkerCore::WorkerCore(WorkerCoreConfig config) : c_(std::move(config)) {}
 
 void WorkerCore::Emit(Command c) { out_.push_back(std::move(c)); }
 
+void WorkerCore::Acknowledged(const std::string& id, int64_t attempt) {
+  if (unacked_.erase({id, attempt}) > 0)
+    Emit(Command{.kind = Command::Kind::kAcked, .id = id, .attempt = attempt});
+}
+
 void WorkerCore::Send(Message msg) { Emit(Command{.kind = Command::Kind::kSend, .msg = std::move(msg)}); }
 
 std::vector<Command> WorkerCore::TakeCommands() { return std::exchange(out_, {}); }
@@ -128,9 +135,9 @@ void WorkerCore::OnMessage(const Message& msg, Instant at) {
       return;
     case MsgType::kJobAck:
       if (auto ack = Decode<wire::JobAckMsg>(msg, me)) {
-        unacked_.erase({ack->id, ack->attempt});
+        Acknowledged(ack->id, ack->attempt);
         if (ack->more) {
-          for (const wire::JobRef& more : *ack->more) unacked_.erase({more.id, more.attempt});
+          for (const wire::JobRef& more : *ack->more) Acknowledged(more.id, more.attempt);
         }
       }
       return;
@@ -424,6 +431,7 @@ wire::WorkerReadyMsg WorkerCore::ReadyMessage() {
   if (!c_.limits_via.empty()) ready.limits_via = c_.limits_via;
   if (!c_.runtimes.empty()) ready.runtimes = c_.runtimes;
   if (!c_.volumes_dir.empty()) ready.volumes_dir = c_.volumes_dir;
+  if (draining_) ready.draining = true;  // a reconnect keeps it out of dispatch
   return ready;
 }
 

@@ -81,6 +81,7 @@ struct Command {
     kNote,               // append the line `text` to job `id`'s log (and its stream to the broker)
     kEnsureVolumes,      // make the directories of `volumes` when missing (VOLUME_ENSURE)
     kDeleteVolume,       // delete volume `id`'s directory and data (VOLUME_DELETE)
+    kAcked,              // the broker recorded run `id`/`attempt`'s result: the reaper stops watching it
   };
   Kind kind;
   std::string id;
@@ -184,6 +185,8 @@ class WorkerCore {
   void BeginDrain(const std::string& why, int64_t now);
   void StopAll(int64_t now);  // every job: SIGTERM now, SIGKILL after the kill grace
   void Report(wire::JobResult result);
+  // JOB_ACK named run id/attempt: its result is forgotten, and the reaper told (kAcked) if it was held.
+  void Acknowledged(const std::string& id, int64_t attempt);
   void Send(wire::Message msg);
   void Emit(Command c);
 
@@ -231,8 +234,8 @@ class WorkerCore {
   // WORKER_READY and its JobResult carry it back, so a broker can refuse reports from an older epoch.
   std::map<std::pair<std::string, int64_t>, int64_t> epochs_;
   std::optional<int64_t> EpochOf(const std::string& id, int64_t attempt) const;
-  std::set<std::string> children_;                                      // child workers running, by name
-  int64_t children_kill_at_ = 0;  // draining: child workers still running then get SIGKILL
+  std::set<std::string> children_;  // child workers running, by name
+  int64_t children_kill_at_ = 0;    // draining: child workers still running then get SIGKILL
   bool announced_ = false;
   bool draining_ = false;
   int64_t drain_deadline_ = 0;

@@ -119,7 +119,8 @@ TEST_F(WorkerCoreTest, ReRegistrationResendsUnacknowledgedResultsUntilJobAck) {
             Deliver(wire::MakeMessage(MsgType::kDisconnect).Set("reason", S("unknown worker"))));
   EXPECT_EQ("new-session; announce", Deliver(Welcome()));
   EXPECT_EQ("new-session", Deliver(Welcome()));  // announced once
-  EXPECT_EQ("", Deliver(wire::MakeMessage(MsgType::kJobAck).Set("id", S("a")).Set("attempt", Datum(1))));
+  EXPECT_EQ("acked a/1",
+            Deliver(wire::MakeMessage(MsgType::kJobAck).Set("id", S("a")).Set("attempt", Datum(1))));
   EXPECT_EQ("b/1 |", Ready());
 }
 
@@ -131,8 +132,8 @@ TEST_F(WorkerCoreTest, OneJobAckForgetsEveryResultItLists) {
       .id = "a",
       .attempt = 1,
       .more = std::vector<wire::JobRef>{{.id = "c", .attempt = 1}, {.id = "b", .attempt = 2}}};
-  EXPECT_EQ("", Deliver(ack.ToMessage()));
-  EXPECT_EQ("d/1 | b/1", Ready());  // b's attempt 2 is not the result it holds
+  EXPECT_EQ("acked a/1; acked c/1", Deliver(ack.ToMessage()));  // the reaper stops watching them
+  EXPECT_EQ("d/1 | b/1", Ready());                              // b's attempt 2 is not the result it holds
 }
 
 TEST_F(WorkerCoreTest, ReadyMessageNamesThisWorker) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "worker/reaper_runs.h"
 #include "worker/service.h"
 #include "worker/volumes.h"
 
@@ -65,6 +66,11 @@ bool WorkerEdge::PortFree(const wire::JobSpec& spec, std::string* reason) const 
   return false;
 }
 
+void WorkerEdge::Acked(const std::string& id, int64_t attempt) {
+  if (reaper_runs_.valid())
+    (void)SendAcked(reaper_runs_.get(), id, attempt);  // missed: reported again, stale
+}
+
 Result<int64_t> WorkerEdge::Launch(const wire::JobAssignMsg& assign) {
   const std::string& id = assign.job.id;
   if (std::string reason; !PortFree(assign.job, &reason)) return Status::Error(reason);
@@ -72,6 +78,15 @@ Result<int64_t> WorkerEdge::Launch(const wire::JobAssignMsg& assign) {
   if (!job.ok()) return job.status();
   const pid_t pid = job.value()->child->pid();
   if (auto st = registry_.Add(pid); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
+  const int exit_fd = job.value()->child->exit_fd();
+  // A service's exits are the worker's to handle (restarts); only run-once jobs are handed to the reaper.
+  if (reaper_runs_.valid() && exit_fd >= 0 && !ServiceSpecOf(assign.job)) {
+    if (Status s = SendRun(reaper_runs_.get(), id, assign.attempt, assign.epoch, pid, exit_fd);
+        !s.ok() && !std::exchange(reaper_behind_logged_, true)) {
+      spdlog::warn("worker {}: {}; a run that ends just before this worker is killed may run again", name_,
+                   s.message());
+    }
+  }
   jobs_[id] = std::move(job.value());
   return int64_t{pid};
 }

@@ -51,6 +51,8 @@ class WorkerEdge {
   void AbandonOutput(const std::string& id);
   void EndRun(const std::string& id);  // reaps the leader (SIGKILLing what is left of its group and cgroup)
   void Forget(const std::string& id);
+  // The broker recorded that run's result: the reaper stops watching it (reaper_runs.h).
+  void Acked(const std::string& id, int64_t attempt);
   // Appends `line` (and a newline) to job `id`'s log, as the worker's own words on stderr; failures logged.
   void Note(const std::string& id, const std::string& line);
   void StartProbe(const std::string& id, const ProbeRequest& request, int64_t now);
@@ -68,7 +70,11 @@ class WorkerEdge {
   void EnsureVolumes(const std::vector<wire::VolumeSpec>& volumes);
   void DeleteVolume(const std::string& name);
   // Keeps the worker's reaper: killed when the edge is destroyed (after the jobs), never reaped as an orphan.
-  void AdoptReaper(exec::ChildProcess reaper) { reaper_ = std::move(reaper); }
+  // `runs`: our end of the socket Launch hands each run's pidfd to it on (reaper_runs.h); invalid: none.
+  void AdoptReaper(exec::ChildProcess reaper, exec::UniqueFd runs) {
+    reaper_ = std::move(reaper);
+    reaper_runs_ = std::move(runs);
+  }
 
   // Files (FileFetch): true when in the cache, false when fetching, an error when it cannot be had.
   Result<bool> NeedFile(const std::string& sha256, int64_t size);
@@ -101,6 +107,8 @@ class WorkerEdge {
   ChildWorkers children_;
   MachineProbe machine_;
   exec::ChildProcess reaper_;                                // declared before jobs_: destroyed after them
+  exec::UniqueFd reaper_runs_;                               // AdoptReaper
+  bool reaper_behind_logged_ = false;                        // a hand-over failed (logged once)
   std::unique_ptr<exec::ForkServers> fork_servers_;          // ctx_.fork_servers; destroyed after jobs_
   std::map<std::string, std::unique_ptr<RunningJob>> jobs_;  // by id
 };

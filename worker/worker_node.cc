@@ -6,10 +6,12 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 
 #include "base/clock.h"
@@ -28,12 +30,6 @@ namespace {
 
 using wire::Message;
 using wire::MsgType;
-
-std::string HostName() {
-  char buf[256] = {};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 // The limits this worker enforces: its cgroups' controls; cpu_cores also without a cpuset cgroup
 // (sched_setaffinity). Without cgroups nothing else: an rlimit is per process or per user, not per job.
@@ -177,18 +173,29 @@ std::vector<std::string> CgroupDirsOf(const std::optional<exec::WorkerCgroups>& 
   return cgroups ? cgroups->Unique() : std::vector<std::string>{};
 }
 
-// The reaper that ends this worker's jobs if it dies (worker_reaper.h); nullopt, logged, when it
-// cannot be started.
-std::optional<exec::ChildProcess> StartReaperFor(const WorkerOptions& o,
-                                                 const std::vector<std::string>& cgroup_dirs) {
+// The reaper that ends this worker's jobs if it dies (worker_reaper.h), and our end of the socket runs
+// are handed over on (reaper_runs.h: it reports the runs that ended before a killed worker could); nullopt,
+// logged, when it cannot be started. `o` carries the credential file this worker uses, `name` its name.
+std::optional<std::pair<exec::ChildProcess, exec::UniqueFd>> StartReaperFor(
+    const WorkerOptions& o, const std::string& name, const std::vector<std::string>& cgroup_dirs) {
   const std::optional<exec::ProcStat> self = exec::ReadProcStat(getpid());
+  int pair[2] = {-1, -1};
+  const bool watch = ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0;
+  exec::UniqueFd ours(watch ? pair[0] : -1), theirs(watch ? pair[1] : -1);
+  if (!watch) spdlog::warn("worker: no socket to hand runs to the reaper: {}", strerror(errno));
   const ReaperOptions r{.worker_pid = getpid(),
                         .worker_start = self ? self->start_time : 0,
                         .registry = std::filesystem::absolute(o.dir + "/pids").string(),
                         .cgroup_dirs = cgroup_dirs,
                         .lock = std::filesystem::absolute(DirLockPath(o.dir)).string(),
-                        .log_format = o.log_format};
-  auto reaper = StartReaper(SelfExe(), r, o.dir + "/reaper.log");
+                        .log_format = o.log_format,
+                        .watch_runs = watch,
+                        .worker_name = name,
+                        .broker_host = o.host,
+                        .broker_port = o.port,
+                        .heartbeat_ms = o.heartbeat_ms,
+                        .credentials = o.credentials};
+  auto reaper = StartReaper(SelfExe(), r, o.dir + "/reaper.log", theirs.get());
   if (!reaper.ok()) {
     spdlog::warn(
         "worker: no reaper ({}): if this worker is killed, its jobs' processes other than their "
@@ -196,7 +203,7 @@ std::optional<exec::ChildProcess> StartReaperFor(const WorkerOptions& o,
         reaper.message());
     return std::nullopt;
   }
-  return std::move(reaper.value());
+  return std::make_pair(std::move(reaper.value()), std::move(ours));
 }
 
 }  // namespace
@@ -275,6 +282,8 @@ void Worker::ExecuteOnEdge(const Command& c, int64_t now) {
       return edge_.EndRun(c.id);
     case K::kForget:
       return edge_.Forget(c.id);
+    case K::kAcked:
+      return edge_.Acked(c.id, c.attempt);
     case K::kNote:
       return edge_.Note(c.id, c.text);
     case K::kStartProbe:
@@ -427,8 +436,8 @@ int RunWorker(const WorkerOptions& options) {
   {
     Worker worker(with_credential, std::move(registry.value()), std::move(cache.value()),
                   std::move(*credential), std::move(cgroups));
-    if (std::optional<exec::ChildProcess> reaper = StartReaperFor(options, cgroup_dirs))
-      worker.AdoptReaper(std::move(*reaper));
+    if (auto reaper = StartReaperFor(with_credential, worker.name(), cgroup_dirs))
+      worker.AdoptReaper(std::move(reaper->first), std::move(reaper->second));
     code = worker.Run();
   }  // its jobs, and their cgroups, are ended; then its reaper
   for (const std::string& dir : cgroup_dirs) exec::EndCgroupsUnder(dir, /*remove_dir=*/true);

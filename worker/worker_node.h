@@ -25,7 +25,11 @@ class Worker {
          std::optional<exec::WorkerCgroups> cgroups = std::nullopt);
 
   // Hands the worker its reaper (worker_reaper.h), to be owned (and not reaped as an orphan) by the edge.
-  void AdoptReaper(exec::ChildProcess reaper) { edge_.AdoptReaper(std::move(reaper)); }
+  // The reaper (worker_reaper.h) and our end of the socket each run's pidfd is handed to it on.
+  void AdoptReaper(exec::ChildProcess reaper, exec::UniqueFd runs) {
+    edge_.AdoptReaper(std::move(reaper), std::move(runs));
+  }
+  const std::string& name() const { return name_; }
 
   // Serves until drained (see RunWorker); returns the process exit code.
   int Run();

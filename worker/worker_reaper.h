@@ -27,22 +27,35 @@ struct ReaperOptions {
   std::string lock;
   // The worker's --log-format: the reaper's lines go to the same log stack.
   std::string log_format = "text";
+  // The worker hands over a pidfd of each run it starts on the reaper's stdin (reaper_runs.h). When the
+  // worker dies, the runs whose processes had exited are reported to its broker (reaper_report.h) as the
+  // worker named `worker_name`, with its credential file (empty: none), after the sweep.
+  bool watch_runs = false;
+  std::string worker_name;
+  std::string broker_host;
+  int broker_port = 0;
+  int heartbeat_ms = 1000;
+  std::string credentials;
 };
 
 // `<exe> worker-reaper --worker-pid P --worker-start T --registry R [--cgroup-dir C]... [--lock L]
-// [--log-format F]`.
+// [--log-format F] [--watch-runs --worker-name N --broker-host H --broker-port P --heartbeat-ms M
+// [--credentials F]]`.
 std::vector<std::string> ReaperArgv(const std::string& exe, const ReaperOptions& o);
 
 // Starts the reaper of this process (its own process group, no parent-death signal: it must outlive
-// us), its output appended to `log`. The handle kills it when destroyed, for a worker that ended its
+// us), its output appended to `log`, `runs` (the reaper's end of the socketpair runs are handed over on,
+// for watch_runs; else -1) as its stdin. The handle kills it when destroyed, for a worker that ended its
 // jobs itself. Error: the spawn failed (named).
-Result<exec::ChildProcess> StartReaper(const std::string& exe, const ReaperOptions& o,
-                                       const std::string& log);
+Result<exec::ChildProcess> StartReaper(const std::string& exe, const ReaperOptions& o, const std::string& log,
+                                       int runs = -1);
 
-// The reaper's body: waits for the worker to end (a pidfd; at once if it is gone already), takes its
-// lock, then ends its job cgroups and what its registry lists (read-only), and releases the lock. When a
-// worker restarted on the same --dir took the lock first, it sweeps nothing: that worker ended the
-// leftovers at its start, and its own jobs now live in the same cgroup directories. Returns the exit code.
+// The reaper's body: waits for the worker to end (a pidfd; at once if it is gone already), keeping the
+// runs handed over meanwhile (watch_runs), takes its lock, notes which of those runs had exited on their
+// own, ends its job cgroups and what its registry lists (read-only), reports the exited runs' results to
+// the broker, and releases the lock. When a worker restarted on the same --dir took the lock first, it
+// does none of that: that worker ended the leftovers at its start, its own jobs now live in the same
+// cgroup directories, and it has registered under the name. Returns the exit code.
 int RunReaper(const ReaperOptions& o);
 
 }  // namespace titan::worker

@@ -1216,6 +1216,7 @@ class WorkerReadyMsg(MessageRecord):
     gpus: Optional[int] = None  # capacity: GPUs (nvidia-smi -L or /dev/nvidia*, or `--gpus`)
     runtimes: Optional[List[str]] = None  # the runtime names it offers (`--runtime NAME=PATH`)
     volumes_dir: Optional[str] = None  # the absolute directory its volumes live in (<--dir>/volumes): VolumeInfo.path is <volumes_dir>/<name>
+    draining: Optional[bool] = None  # registers already shutting down: it gets no jobs (a killed worker's reaper reporting the runs that ended before the worker could)
 
 
 @dataclasses.dataclass

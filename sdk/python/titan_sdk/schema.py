@@ -706,6 +706,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('gpus', 'int', True),
         FieldSpec('runtimes', 'list<str>', True),
         FieldSpec('volumes_dir', 'str', True),
+        FieldSpec('draining', 'bool', True),
     ),
     MsgType.WORKER_WELCOME: (
         FieldSpec('heartbeat_ms', 'int'),

@@ -1,0 +1,204 @@
+// Runs watched by a worker's reaper: the handover of their pidfds, and the exit statuses read through them.
+#include "worker/reaper_runs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+
+namespace titan::worker {
+namespace {
+
+// PIDFD_GET_INFO (Linux 6.13+; PIDFD_INFO_EXIT 6.15+), declared here: the build's kernel headers predate it.
+// Its first version, 64 bytes; the kernel accepts any size from that one on.
+struct PidfdInfo {
+  uint64_t mask;
+  uint64_t cgroupid;
+  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  int32_t exit_code;
+};
+static_assert(sizeof(PidfdInfo) == 64);
+constexpr uint64_t kPidfdInfoPid = 1u << 0;
+constexpr uint64_t kPidfdInfoExit = 1u << 3;
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
+
+constexpr size_t kMaxMessage = 4096;
+
+// The exit_code field (52) of /proc/<pid>/stat: the wait status of a zombie (0 while it runs).
+std::optional<int> ProcExitCode(pid_t pid, char* state) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  exec::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  char buf[2048];
+  const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  const char* p = strrchr(buf, ')');  // comm may hold spaces and ')'
+  if (p == nullptr) return std::nullopt;
+  std::istringstream fields(p + 1);
+  std::string field;
+  for (int i = 3; i <= 52 && fields >> field; ++i) {
+    if (i == 3) *state = field.empty() ? '?' : field[0];
+    if (i == 52) return static_cast<int>(std::strtol(field.c_str(), nullptr, 10));
+  }
+  return std::nullopt;
+}
+
+bool Exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+// Whether the process behind `pidfd` still exists (running or a zombie): signal 0 through the pidfd.
+bool StillThere(int pidfd) { return ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0; }
+
+}  // namespace
+
+std::string EncodeWatchedRun(const std::string& id, int64_t attempt, std::optional<int64_t> epoch,
+                             pid_t pid) {
+  return "run " + std::to_string(attempt) + " " + (epoch ? std::to_string(*epoch) : "-") + " " +
+         std::to_string(pid) + " " + id;
+}
+
+std::string EncodeAcked(const std::string& id, int64_t attempt) {
+  return "acked " + std::to_string(attempt) + " " + id;
+}
+
+Result<WatchedRun> DecodeWatchedRun(const std::string& text) {
+  std::istringstream in(text);
+  WatchedRun run;
+  std::string kind, epoch;
+  if (!(in >> kind >> run.attempt >> epoch >> run.pid) || kind != "run" || in.get() != ' ' || run.pid <= 0)
+    return Status::Error("not a watched run: '" + text + "'");
+  std::getline(in, run.id, '\0');
+  if (run.id.empty()) return Status::Error("a watched run without an id: '" + text + "'");
+  if (epoch != "-") {
+    char* end = nullptr;
+    const long long e = std::strtoll(epoch.c_str(), &end, 10);
+    if (end == epoch.c_str() || *end != '\0') return Status::Error("a watched run's epoch is not a number");
+    run.epoch = e;
+  }
+  return run;
+}
+
+namespace {
+
+// One message, with `fd` attached when >= 0, without blocking.
+Status SendMessage(int socket, const std::string& text, int fd) {
+  if (text.size() > kMaxMessage) return Status::Error("job id too long to hand to the reaper");
+  iovec iov{const_cast<char*>(text.data()), text.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  ssize_t n;
+  do {
+    n = ::sendmsg(socket, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Status::Error(std::string("cannot hand a run to the reaper: ") + strerror(errno));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SendRun(int socket, const std::string& id, int64_t attempt, std::optional<int64_t> epoch, pid_t pid,
+               int pidfd) {
+  return SendMessage(socket, EncodeWatchedRun(id, attempt, epoch, pid), pidfd);
+}
+
+Status SendAcked(int socket, const std::string& id, int64_t attempt) {
+  return SendMessage(socket, EncodeAcked(id, attempt), -1);
+}
+
+bool WatchedRuns::Receive(int socket) {
+  for (;;) {
+    char text[kMaxMessage];
+    iovec iov{text, sizeof(text)};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    const ssize_t n = ::recvmsg(socket, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+    if (n == 0) return false;  // the worker's end closed
+    exec::UniqueFd pidfd;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+        pidfd.Reset(fd);
+      }
+    }
+    const std::string message(text, static_cast<size_t>(n));
+    if (message.starts_with("acked ")) {
+      std::istringstream in(message.substr(6));
+      int64_t attempt = 0;
+      std::string id;
+      if (in >> attempt && in.get() == ' ' && std::getline(in, id, '\0')) {
+        std::erase_if(runs_, [&](const WatchedRun& r) { return r.attempt == attempt && r.id == id; });
+      }
+      continue;
+    }
+    Result<WatchedRun> run = DecodeWatchedRun(message);
+    if (!run.ok() || !pidfd.valid() || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) continue;
+    run->pidfd = std::move(pidfd);
+    runs_.push_back(std::move(run.value()));
+    if (runs_.size() > kMaxWatched) runs_.pop_front();
+  }
+}
+
+std::optional<int> ExitOf(const WatchedRun& run) {
+  const int fd = run.pidfd.get();
+  if (!Exited(fd)) return std::nullopt;  // running (or not a pidfd at all)
+  PidfdInfo info{};
+  info.mask = kPidfdInfoExit | kPidfdInfoPid;
+  if (::ioctl(fd, kPidfdGetInfo, &info) == 0 && (info.mask & kPidfdInfoExit) != 0) return info.exit_code;
+  // Unreaped (a zombie whose new parent has not waited for it yet), or a kernel without exit records:
+  // its /proc entry, read while the pidfd shows it is still there, so the pid is still its own.
+  char state = '?';
+  const std::optional<int> code = ProcExitCode(run.pid, &state);
+  if (code && state == 'Z' && StillThere(fd)) return code;
+  // Reaped between the two reads: the kernel's record, where there is one, has it now.
+  info = PidfdInfo{};
+  info.mask = kPidfdInfoExit;
+  if (::ioctl(fd, kPidfdGetInfo, &info) == 0 && (info.mask & kPidfdInfoExit) != 0) return info.exit_code;
+  return std::nullopt;
+}
+
+std::vector<wire::JobResult> ResultsOf(const std::vector<std::pair<const WatchedRun*, int>>& ended) {
+  std::vector<wire::JobResult> out;
+  for (const auto& [run, status] : ended) {
+    if (!WIFEXITED(status)) continue;
+    wire::JobResult r{.id = run->id,
+                      .attempt = run->attempt,
+                      .exit_code = WEXITSTATUS(status),
+                      .signal = 0,
+                      .cancelled = false};
+    r.log_truncated = true;  // output the worker had not read yet, or not sent, is not in the broker's copy
+    r.epoch = run->epoch;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace titan::worker
