@@ -53,6 +53,20 @@ TEST_F(BrokerCoreTest, ATurnAcknowledgesEachWorkersResultsInOneMessage) {
   for (const Outgoing& o : Turn()) EXPECT_NE(MsgType::kJobAck, o.msg.type);
 }
 
+// A worker that registers draining (a dead worker's reaper handing over its last results) gets no jobs;
+// a new process under that name afterwards is a worker like any other.
+TEST_F(BrokerCoreTest, AWorkerRegisteringDrainingGetsNoJobsAndANewProcessUnderItsNameDoes) {
+  wire::WorkerReadyMsg reaper{.name = "w1", .host = "h", .pid = 77, .slots = 1, .capabilities = {"GENERAL"}};
+  reaper.draining = true;
+  core_->OnWorker("id-reaper", std::move(reaper).ToMessage(), now_);
+  Turn();
+  ASSERT_EQ(MsgType::kJobAccepted, Submit({{"a"}}).type);
+  EXPECT_EQ("", Assignments());
+  EXPECT_EQ("QUEUED", State("a"));
+  Join("w1", 4);  // pid 1: another process
+  EXPECT_EQ("a@w1", Assignments());
+}
+
 TEST_F(BrokerCoreTest, LeastLoadSpreadsAndPriorityOrders) {
   Join("w1", 2);
   Join("w2", 2);
