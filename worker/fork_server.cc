@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "worker/fd_passing.h"
 #include "worker/warm_start.h"
 
 namespace titan::exec {
@@ -19,30 +20,13 @@ namespace {
 constexpr size_t kMaxReply = 4096;
 constexpr size_t kMaxFds = 16;  // the server's recv_fds limit
 
-// One message with `fds` attached. Never blocks (the socket is idle between requests); never SIGPIPE.
-// *too_large: the message does not fit the socket (the server is fine).
-Status SendWithFds(int sock, const std::string& bytes, const std::vector<int>& fds, bool* too_large) {
+// One message with `fds` attached (fd_passing.h). *too_large: the message does not fit the socket (the
+// server is fine).
+Status SendRequest(int sock, const std::string& bytes, const std::vector<int>& fds, bool* too_large) {
   if (fds.size() > kMaxFds) return Status::Error("too many descriptors for the fork server");
-  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (!fds.empty()) {
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do {
-    n = ::sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  *too_large = n < 0 && errno == EMSGSIZE;
-  if (n < 0) return ErrnoStatus("sending to the fork server", errno);
+  const int err = SendWithFds(sock, bytes, fds);
+  *too_large = err == EMSGSIZE;
+  if (err != 0) return ErrnoStatus("sending to the fork server", err);
   return Status::Ok();
 }
 
@@ -131,7 +115,7 @@ Result<pid_t> ForkServer::Launch(const SpawnSpec& spec, const LaunchFds& fds,
   std::vector<int> passed = {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd, go_theirs.get()};
   passed.insert(passed.end(), fds.cgroup_procs.begin(), fds.cgroup_procs.end());
   bool too_large = false;
-  if (Status s = SendWithFds(ctl_.get(), Request(spec), passed, &too_large); !s.ok()) {
+  if (Status s = SendRequest(ctl_.get(), Request(spec), passed, &too_large); !s.ok()) {
     if (too_large) return Status::Error("the job's request is too large for the fork server");
     Fail(s.message());
     return s;

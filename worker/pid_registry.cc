@@ -90,27 +90,28 @@ std::optional<ProcStat> ReadProcStat(pid_t pid) {
   const std::string path = "/proc/" + std::to_string(pid) + "/stat";
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return std::nullopt;
-  char buf[1024];  // the line is well under 1 KiB (comm is at most 15 bytes)
+  char buf[2048];  // comm is at most 15 bytes (64 once escaped), then 50 numeric fields of up to 20 digits
   const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
   if (n <= 0) return std::nullopt;
   buf[n] = '\0';
   // "pid (comm) state ppid pgrp ..."; comm may hold spaces and ')', so parse after the last ')'.
   const char* p = strrchr(buf, ')');
   if (p == nullptr) return std::nullopt;
-  // Fields are single-space separated: 3 state, 4 ppid, 5 pgrp, ..., 22 starttime.
+  // Fields are single-space separated: 3 state, 4 ppid, 5 pgrp, ..., 22 starttime, ..., 52 exit_code.
   ProcStat st;
   int field = 2;
-  for (++p; *p != '\0' && field < 22;) {
+  for (++p; field < 52;) {
     while (*p == ' ') ++p;
-    ++field;
     const char* start = p;
     while (*p != ' ' && *p != '\0' && *p != '\n') ++p;
-    if (p == start) return std::nullopt;
+    if (p == start) break;
+    ++field;
     if (field == 3) st.state = *start;
     if (field == 5) st.pgrp = static_cast<pid_t>(std::strtol(start, nullptr, 10));
     if (field == 22) st.start_time = std::strtoull(start, nullptr, 10);
+    if (field == 52) st.exit_code = static_cast<int>(std::strtol(start, nullptr, 10));
   }
-  if (field != 22) return std::nullopt;
+  if (field < 22) return std::nullopt;
   return st;
 }
 

@@ -20,6 +20,7 @@ struct ProcStat {
   char state = '?';         // 'R', 'S', 'Z', ...
   pid_t pgrp = 0;           // process-group id
   uint64_t start_time = 0;  // field 22: clock ticks after boot; with the pid, identifies one process
+  std::optional<int> exit_code;  // field 52 (Linux 3.5+): a zombie's wait status (0 while it runs)
 };
 // nullopt when the process does not exist (or /proc cannot be read).
 std::optional<ProcStat> ReadProcStat(pid_t pid);

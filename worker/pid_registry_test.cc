@@ -3,8 +3,10 @@
 #include "worker/pid_registry.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <climits>
 #include <filesystem>
@@ -44,6 +46,20 @@ TEST(ReadProcStat, ReadsGroupAndStartTimeEvenWithAnAwkwardName) {
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(child->pid(), st->pgrp);
   EXPECT_GE(st->start_time, self->start_time);
+  EXPECT_EQ(std::optional<int>(0), st->exit_code);  // running
+}
+
+TEST(ReadProcStat, ReadsAZombiesWaitStatus) {
+  Result<ChildProcess> child = ChildProcess::Spawn(Command({"/bin/sh", "-c", "exit 5"}));
+  ASSERT_TRUE(child.ok()) << child.message();
+  pollfd p{child->exit_fd(), POLLIN, 0};
+  ASSERT_EQ(1, ::poll(&p, 1, 10000));  // exited; not reaped while the handle holds it
+  const std::optional<ProcStat> st = ReadProcStat(child->pid());
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ('Z', st->state);
+  ASSERT_TRUE(st->exit_code.has_value());
+  EXPECT_TRUE(WIFEXITED(*st->exit_code));
+  EXPECT_EQ(5, WEXITSTATUS(*st->exit_code));
 }
 
 constexpr std::string_view kHeader =

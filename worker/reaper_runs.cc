@@ -14,6 +14,9 @@
 #include <cstring>
 #include <sstream>
 
+#include "worker/fd_passing.h"
+#include "worker/pid_registry.h"
+
 namespace titan::worker {
 namespace {
 
@@ -31,26 +34,6 @@ constexpr uint64_t kPidfdInfoExit = 1u << 3;
 constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
 
 constexpr size_t kMaxMessage = 4096;
-
-// The exit_code field (52) of /proc/<pid>/stat: the wait status of a zombie (0 while it runs).
-std::optional<int> ProcExitCode(pid_t pid, char* state) {
-  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
-  exec::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  char buf[2048];
-  const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
-  if (n <= 0) return std::nullopt;
-  buf[n] = '\0';
-  const char* p = strrchr(buf, ')');  // comm may hold spaces and ')'
-  if (p == nullptr) return std::nullopt;
-  std::istringstream fields(p + 1);
-  std::string field;
-  for (int i = 3; i <= 52 && fields >> field; ++i) {
-    if (i == 3) *state = field.empty() ? '?' : field[0];
-    if (i == 52) return static_cast<int>(std::strtol(field.c_str(), nullptr, 10));
-  }
-  return std::nullopt;
-}
 
 bool Exited(int pidfd) {
   pollfd p{pidfd, POLLIN, 0};
@@ -89,42 +72,22 @@ Result<WatchedRun> DecodeWatchedRun(const std::string& text) {
   return run;
 }
 
-namespace {
-
-// One message, with `fd` attached when >= 0, without blocking.
-Status SendMessage(int socket, const std::string& text, int fd) {
+Status SendRun(int socket, const std::string& id, int64_t attempt, std::optional<int64_t> epoch, pid_t pid,
+               int pidfd) {
+  const std::string text = EncodeWatchedRun(id, attempt, epoch, pid);
   if (text.size() > kMaxMessage) return Status::Error("job id too long to hand to the reaper");
-  iovec iov{const_cast<char*>(text.data()), text.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  }
-  ssize_t n;
-  do {
-    n = ::sendmsg(socket, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Status::Error(std::string("cannot hand a run to the reaper: ") + strerror(errno));
+  const int fds[] = {pidfd};
+  if (const int err = exec::SendWithFds(socket, text, fds); err != 0)
+    return ErrnoStatus("cannot hand a run to the reaper", err);
   return Status::Ok();
 }
 
-}  // namespace
-
-Status SendRun(int socket, const std::string& id, int64_t attempt, std::optional<int64_t> epoch, pid_t pid,
-               int pidfd) {
-  return SendMessage(socket, EncodeWatchedRun(id, attempt, epoch, pid), pidfd);
-}
-
 Status SendAcked(int socket, const std::string& id, int64_t attempt) {
-  return SendMessage(socket, EncodeAcked(id, attempt), -1);
+  const std::string text = EncodeAcked(id, attempt);
+  if (text.size() > kMaxMessage) return Status::Error("job id too long to hand to the reaper");
+  if (const int err = exec::SendWithFds(socket, text, {}); err != 0)
+    return ErrnoStatus("cannot tell the reaper a run was acknowledged", err);
+  return Status::Ok();
 }
 
 bool WatchedRuns::Receive(int socket) {
@@ -175,9 +138,8 @@ std::optional<int> ExitOf(const WatchedRun& run) {
   if (::ioctl(fd, kPidfdGetInfo, &info) == 0 && (info.mask & kPidfdInfoExit) != 0) return info.exit_code;
   // Unreaped (a zombie whose new parent has not waited for it yet), or a kernel without exit records:
   // its /proc entry, read while the pidfd shows it is still there, so the pid is still its own.
-  char state = '?';
-  const std::optional<int> code = ProcExitCode(run.pid, &state);
-  if (code && state == 'Z' && StillThere(fd)) return code;
+  const std::optional<exec::ProcStat> st = exec::ReadProcStat(run.pid);
+  if (st && st->state == 'Z' && st->exit_code && StillThere(fd)) return st->exit_code;
   // Reaped between the two reads: the kernel's record, where there is one, has it now.
   info = PidfdInfo{};
   info.mask = kPidfdInfoExit;
