@@ -96,6 +96,7 @@ struct ChildSetup {
   int cgroup_count;
   const cpu_set_t* cpus;  // nullptr: keep ours
   int death_signal;       // 0: none
+  bool death_signal_until_exec;
   pid_t parent;
   // Written by the child (it shares our memory until it execs or exits): what failed, and errno.
   volatile int failed_step = 0;  // a Step
@@ -112,7 +113,8 @@ enum Step { kNone, kParentGone, kCgroup, kAffinity, kChdir, kExec, kSetup };
 }
 
 // The child between vfork and exec: async-signal-safe calls only, and never returning. Its own process
-// group; the parent-death signal, then a check that the parent did not die before it was set; the
+// group; the parent-death signal, then a check that the parent did not die before it was set (cleared
+// again just before exec for death_signal_until_exec, with the same check); the
 // cgroup joined before the program can fork; stdio; the working directory; default dispositions and an
 // empty mask (signals were all blocked across the vfork, so no handler of ours runs here); every other
 // descriptor closed.
@@ -138,6 +140,10 @@ enum Step { kNone, kParentGone, kCgroup, kAffinity, kChdir, kExec, kSetup };
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) Fail(s, kSetup);
   if (close_range(STDERR_FILENO + 1, ~0U, 0) != 0) Fail(s, kSetup);
+  if (s->death_signal != 0 && s->death_signal_until_exec) {
+    if (prctl(PR_SET_PDEATHSIG, 0) != 0) Fail(s, kSetup);
+    if (getppid() != s->parent) Fail(s, kParentGone);
+  }
   execve(s->program, s->argv, s->envp);
   Fail(s, kExec);
 }
@@ -307,6 +313,7 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, const Launcher& 
                    .cgroup_count = static_cast<int>(procs_fds.size()),
                    .cpus = spec.cpus.empty() ? nullptr : &cpus,
                    .death_signal = spec.parent_death_signal,
+                   .death_signal_until_exec = spec.death_signal_until_exec,
                    .parent = ::getpid()};
   const Result<pid_t> pid = VforkExec(&setup);
   if (!pid.ok()) return pid.status();

@@ -40,6 +40,10 @@ struct SpawnSpec {
   // from a thread that lives as long as the process (every node spawns from its loop thread). 0: none
   // (a process that must outlive us). It is not inherited by the child's own children.
   int parent_death_signal = SIGKILL;
+  // When true, the parent-death signal covers only the child's setup: it is cleared just before exec,
+  // after a check that we are still alive (a tiny window remains between that check and exec). For a
+  // run-once job whose leader may finish after its worker dies, under its reaper's watch (reaper_runs.h).
+  bool death_signal_until_exec = false;
   // Cgroup directories (cgroup.procs inside each) the child joins before exec, so that everything it
   // starts is in them too, setsid or not, and held to their limits from its first instruction
   // (worker/job_cgroup.h). At most kMaxSpawnCgroups.

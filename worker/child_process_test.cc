@@ -289,17 +289,21 @@ TEST(ChildProcess, ReleaseForgetsWithoutKilling) {
 }
 
 // The parent-death signal is set before exec: the child dies when the thread that spawned it ends,
-// unless the spec asks for none.
+// unless the spec asks for none, or for it only until exec (a run its worker's reaper watches).
 TEST(ChildProcess, ChildDiesWithTheThreadThatSpawnedIt) {
-  std::optional<ChildProcess> tied, untied;
+  std::optional<ChildProcess> tied, untied, until_exec;
   std::thread([&] {
     tied.emplace(std::move(ChildProcess::Spawn(Command({"sleep", "1000"})).value()));
     SpawnSpec spec = Command({"sleep", "1000"});
     spec.parent_death_signal = 0;
     untied.emplace(std::move(ChildProcess::Spawn(spec).value()));
+    spec = Command({"sleep", "1000"});
+    spec.death_signal_until_exec = true;
+    until_exec.emplace(std::move(ChildProcess::Spawn(spec).value()));
   }).join();
   EXPECT_EQ("killed by SIGKILL (signal 9)", WaitForExit(*tied).value_or(ExitStatus{}).Render());
   EXPECT_FALSE(untied->TryReap().has_value());
+  EXPECT_FALSE(until_exec->TryReap().has_value());
 }
 
 }  // namespace

@@ -49,8 +49,13 @@ Result<std::optional<std::string>> Receive(int sock, std::chrono::milliseconds w
 }
 
 std::string Request(const SpawnSpec& spec) {
-  nlohmann::json j = {{"argv", spec.argv}, {"env", spec.env},          {"cwd", spec.cwd},
-                      {"cpus", spec.cpus}, {"worker_pid", ::getpid()}, {"cgroups", spec.cgroups}};
+  nlohmann::json j = {{"argv", spec.argv},
+                      {"env", spec.env},
+                      {"cwd", spec.cwd},
+                      {"cpus", spec.cpus},
+                      {"worker_pid", ::getpid()},
+                      {"cgroups", spec.cgroups},
+                      {"outlive_worker", spec.death_signal_until_exec}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -73,12 +74,29 @@ Result<WatchedRun> DecodeWatchedRun(const std::string& text) {
 }
 
 Status SendRun(int socket, const std::string& id, int64_t attempt, std::optional<int64_t> epoch, pid_t pid,
-               int pidfd) {
+               int pidfd, std::initializer_list<int> output) {
   const std::string text = EncodeWatchedRun(id, attempt, epoch, pid);
   if (text.size() > kMaxMessage) return Status::Error("job id too long to hand to the reaper");
-  const int fds[] = {pidfd};
+  std::vector<int> fds = {pidfd};
+  for (const int fd : output) {
+    if (fd >= 0 && fds.size() <= WatchedRuns::kMaxOutput) fds.push_back(fd);
+  }
   if (const int err = exec::SendWithFds(socket, text, fds); err != 0)
     return ErrnoStatus("cannot hand a run to the reaper", err);
+  return Status::Ok();
+}
+
+int64_t RunsGraceMs(int64_t heartbeat_ms, int64_t lease_ms) {
+  constexpr int64_t kMostMs = 5000;
+  const int64_t beat = std::max<int64_t>(1, heartbeat_ms);
+  // Without a lease the broker's verdict needs at least 1.5 beats of silence (liveness >= 3).
+  const int64_t broker_waits = (lease_ms > 0 ? lease_ms + beat / 2 : beat + beat / 2) - beat;
+  return std::clamp<int64_t>(broker_waits / 2, 0, kMostMs);
+}
+
+Status SendGrace(int socket, int64_t ms) {
+  if (const int err = exec::SendWithFds(socket, "grace " + std::to_string(ms), {}); err != 0)
+    return ErrnoStatus("cannot tell the reaper how long runs may finish", err);
   return Status::Ok();
 }
 
@@ -94,7 +112,7 @@ bool WatchedRuns::Receive(int socket) {
   for (;;) {
     char text[kMaxMessage];
     iovec iov{text, sizeof(text)};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * (1 + kMaxOutput))] = {};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -103,16 +121,24 @@ bool WatchedRuns::Receive(int socket) {
     const ssize_t n = ::recvmsg(socket, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
-    if (n == 0) return false;  // the worker's end closed
-    exec::UniqueFd pidfd;
+    if (n == 0) return false;         // the worker's end closed
+    std::vector<exec::UniqueFd> fds;  // the pidfd, then the output pipes
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
+      const size_t n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < n_fds; ++i) {
         int fd;
-        std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-        pidfd.Reset(fd);
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        fds.emplace_back(fd);
       }
     }
     const std::string message(text, static_cast<size_t>(n));
+    if (message.starts_with("grace ")) {
+      char* end = nullptr;
+      const long long ms = std::strtoll(message.c_str() + 6, &end, 10);
+      if (end != message.c_str() + 6 && *end == '\0' && ms >= 0) grace_ms_ = ms;
+      continue;
+    }
     if (message.starts_with("acked ")) {
       std::istringstream in(message.substr(6));
       int64_t attempt = 0;
@@ -123,10 +149,45 @@ bool WatchedRuns::Receive(int socket) {
       continue;
     }
     Result<WatchedRun> run = DecodeWatchedRun(message);
-    if (!run.ok() || !pidfd.valid() || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) continue;
-    run->pidfd = std::move(pidfd);
+    if (!run.ok() || fds.empty() || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) continue;
+    run->pidfd = std::move(fds.front());
+    for (size_t i = 1; i < fds.size(); ++i) run->output.push_back(std::move(fds[i]));
     runs_.push_back(std::move(run.value()));
     if (runs_.size() > kMaxWatched) runs_.pop_front();
+  }
+}
+
+size_t LetRunsFinish(const WatchedRuns& watched, std::chrono::steady_clock::time_point deadline) {
+  std::vector<const WatchedRun*> running;
+  std::vector<int> pipes;  // open ones; -1 once at EOF
+  for (const WatchedRun& run : watched.runs()) {
+    if (!Exited(run.pidfd.get())) running.push_back(&run);
+    for (const exec::UniqueFd& fd : run.output) {
+      const int flags = ::fcntl(fd.get(), F_GETFL);
+      if (flags >= 0 && ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) == 0) pipes.push_back(fd.get());
+    }
+  }
+  for (;;) {
+    std::erase_if(running, [](const WatchedRun* r) { return Exited(r->pidfd.get()); });
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (running.empty() || left.count() <= 0) return running.size();
+    std::vector<pollfd> p;
+    for (const WatchedRun* r : running) p.push_back({r->pidfd.get(), POLLIN, 0});
+    for (const int fd : pipes) p.push_back({fd, POLLIN, 0});  // fd -1: ignored by poll
+    if (::poll(p.data(), p.size(), static_cast<int>(left.count())) < 0 && errno != EINTR)
+      return running.size();
+    for (size_t i = running.size(); i < p.size(); ++i) {
+      if (p[i].revents == 0) continue;
+      char sink[64 * 1024];
+      for (int reads = 0; reads < 16; ++reads) {  // nonblocking (set above): 1 MiB per wake at most
+        const ssize_t n = ::read(p[i].fd, sink, sizeof sink);
+        if (n > 0) continue;
+        if (n == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+          pipes[i - running.size()] = -1;
+        break;
+      }
+    }
   }
 }
 

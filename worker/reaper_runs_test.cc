@@ -4,6 +4,7 @@
 // the last kMaxWatched.
 #include "worker/reaper_runs.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,9 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 
 #include "worker/child_process.h"
+#include "worker/fd_passing.h"
 
 namespace titan::worker {
 namespace {
@@ -80,6 +83,25 @@ TEST(WatchedRunMessage, RoundTripsAndRefusesWhatItIsNot) {
        {"", "run 1 - 9", "run x - 9 a", "run 1 - 0 a", "run 1 e 9 a", "1 - 9 a", "acked 1 a"}) {
     EXPECT_FALSE(DecodeWatchedRun(bad).ok()) << bad;
   }
+}
+
+// Half the least time the broker waits after the worker's death (its lease plus half a beat after the last
+// contact, at most a beat before the death), at most 5 s; without a lease, as for the least liveness (3).
+TEST(RunsGrace, EndsBeforeTheBrokerWouldRequeueTheRuns) {
+  EXPECT_EQ(500, RunsGraceMs(1000, 1500));   // liveness 3: the lease is 1.5 beats
+  EXPECT_EQ(300, RunsGraceMs(200, 700));     // liveness 5 at 200 ms
+  EXPECT_EQ(4000, RunsGraceMs(1000, 8500));  // the broker's defaults: liveness 10
+  EXPECT_EQ(5000, RunsGraceMs(1000, 60000));
+  EXPECT_EQ(250, RunsGraceMs(1000, 0));
+  EXPECT_EQ(0, RunsGraceMs(0, 0));
+}
+
+TEST_F(ReaperRunsTest, TheWorkerSaysHowLongRunsMayFinish) {
+  EXPECT_EQ(std::nullopt, watched_.grace_ms());
+  ASSERT_TRUE(SendGrace(worker_.get(), 300).ok());
+  ASSERT_TRUE(exec::SendWithFds(worker_.get(), "grace soon", {}) == 0);  // not a number: ignored
+  ASSERT_TRUE(watched_.Receive(reaper_.get()));
+  EXPECT_EQ(std::optional<int64_t>(300), watched_.grace_ms());
 }
 
 TEST_F(ReaperRunsTest, AnExitedLeadersStatusIsReadAsAZombieAndOnceReaped) {
@@ -159,6 +181,43 @@ TEST_F(ReaperRunsTest, TheReaperKeepsTheLastRunsAndSeesTheWorkerGo) {
   ::waitpid(pid, nullptr, 0);
   worker_.Reset();
   EXPECT_FALSE(watched_.Receive(reaper_.get()));  // the worker's end closed
+}
+
+// After the worker is gone, a run that writes more than a pipe holds still finishes: the reaper drains its
+// output (the worker's read end is closed here, as a dead worker's is). One that never ends is still
+// running at the deadline.
+TEST_F(ReaperRunsTest, RunsFinishAfterTheWorkerWithTheirOutputDrained) {
+  int out[2];
+  ASSERT_EQ(0, ::pipe2(out, O_CLOEXEC | O_NONBLOCK));
+  exec::UniqueFd out_r(out[0]), out_w(out[1]);
+  const pid_t writer = ::fork();
+  if (writer == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::execlp("sh", "sh", "-c", "head -c 1048576 /dev/zero; exit 4", nullptr);
+    ::_exit(127);
+  }
+  out_w.Reset();
+  const exec::UniqueFd pidfd = exec::OpenPidFd(writer);
+  ASSERT_TRUE(pidfd.valid());
+  ASSERT_TRUE(SendRun(worker_.get(), "loud", 1, std::nullopt, writer, pidfd.get(), {out_r.get(), -1}).ok());
+  ASSERT_TRUE(watched_.Receive(reaper_.get()));
+  ASSERT_EQ(1u, watched_.runs().back().output.size());
+  out_r.Reset();  // the worker's copy: gone with the worker
+  pollfd p{pidfd.get(), POLLIN, 0};
+  EXPECT_EQ(0, ::poll(&p, 1, 0));  // blocked on its full pipe
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  EXPECT_EQ(0u, LetRunsFinish(watched_, deadline));
+  const std::optional<int> status = ExitOf(watched_.runs().back());
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(4, WEXITSTATUS(*status));
+  ::waitpid(writer, nullptr, 0);
+
+  const pid_t endless = Child(-1);
+  HandOver(endless, "endless");
+  EXPECT_EQ(1u, LetRunsFinish(watched_, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
+  ::kill(endless, SIGKILL);
+  ::waitpid(endless, nullptr, 0);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "worker/job_files.h"
 #include "worker/job_limits.h"
 #include "worker/secret_mask.h"
+#include "worker/service.h"
 #include "worker/shared_script.h"
 #include "worker/volumes.h"
 #include "worker/warm_start.h"
@@ -289,6 +290,7 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
       job->fork_servers = ctx.fork_servers;
     }
   }
+  job->spawn.death_signal_until_exec = ctx.runs_outlive_worker && !ServiceSpecOf(spec);
   job->limits = LimitsOf(spec);
   if (ctx.cgroups) {
     job->cgroups = &*ctx.cgroups;

@@ -43,6 +43,9 @@ struct JobContext {
   std::string volumes_dir;                        // <--dir>/volumes, absolute (worker/volumes.h)
   bool cold_python = false;                       // --cold-python: no warm starts
   exec::ForkServers* fork_servers = nullptr;      // warm interpreters (the edge's); null: none
+  // The worker's reaper watches its run-once jobs (reaper_runs.h): their parent-death signal then covers
+  // only their start (SpawnSpec::death_signal_until_exec), so a run can finish after its worker died.
+  bool runs_outlive_worker = false;
 };
 
 struct LogChunk {

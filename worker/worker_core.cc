@@ -9,6 +9,8 @@
 
 #include <algorithm>
 
+#include "worker/reaper_runs.h"
+
 namespace titan::worker {
 namespace {
 
@@ -55,6 +57,8 @@ std::string Render(const Command& c) {
       return "forget " + c.id;
     case K::kAcked:
       return "acked " + run;
+    case K::kRunsGrace:
+      return "runs-grace " + std::to_string(c.number) + "ms";
     case K::kStartProbe:
       return "probe " + c.id;
     case K::kStopProbe:
@@ -181,6 +185,7 @@ void WorkerCore::Welcome(const wire::WorkerWelcomeMsg& welcome, int64_t now) {
   lapsed_ = false;
   lease_ms_ = std::max<int64_t>(0, welcome.lease_ms.value_or(0));
   last_contact_ = now;
+  Emit(Command{.kind = Command::Kind::kRunsGrace, .number = RunsGraceMs(welcome.heartbeat_ms, lease_ms_)});
   // WORKER_READY carried every running job and unacknowledged result: what was queued is moot.
   Emit(Command{.kind = Command::Kind::kNewSession});
   if (!announced_) {

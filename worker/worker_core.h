@@ -82,17 +82,18 @@ struct Command {
     kEnsureVolumes,      // make the directories of `volumes` when missing (VOLUME_ENSURE)
     kDeleteVolume,       // delete volume `id`'s directory and data (VOLUME_DELETE)
     kAcked,              // the broker recorded run `id`/`attempt`'s result: the reaper stops watching it
+    kRunsGrace,          // registered: if this worker dies, the reaper lets its runs finish for `number` ms
   };
   Kind kind;
   std::string id;
   int64_t attempt = 0;
-  int64_t number = 0;         // kSignal, kSignalChildren: a signal; kRespawn: the restart; kFetch: the size
-  wire::Message msg;          // kSend: built from its struct (schemas/generated/messages.h)
-  wire::JobAssignMsg assign;  // kLaunch
-  std::string sha256;         // kFetch
-  ProbeRequest probe;         // kStartProbe
-  ChildRequest child;         // kSpawnChild
-  std::string text;           // kNote
+  int64_t number = 0;  // a signal (kSignal*), the restart (kRespawn), the size (kFetch), ms (kRunsGrace)
+  wire::Message msg;   // kSend: built from its struct (schemas/generated/messages.h)
+  wire::JobAssignMsg assign;              // kLaunch
+  std::string sha256;                     // kFetch
+  ProbeRequest probe;                     // kStartProbe
+  ChildRequest child;                     // kSpawnChild
+  std::string text;                       // kNote
   std::vector<wire::VolumeSpec> volumes;  // kEnsureVolumes
 };
 

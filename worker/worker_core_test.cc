@@ -117,8 +117,9 @@ TEST_F(WorkerCoreTest, ReRegistrationResendsUnacknowledgedResultsUntilJobAck) {
   EXPECT_EQ("b/1 | a/1", Ready());
   EXPECT_EQ("reregister",
             Deliver(wire::MakeMessage(MsgType::kDisconnect).Set("reason", S("unknown worker"))));
-  EXPECT_EQ("new-session; announce", Deliver(Welcome()));
-  EXPECT_EQ("new-session", Deliver(Welcome()));  // announced once
+  // The reaper learns how long the worker's runs may finish should it die (no lease: a beat of 1 s).
+  EXPECT_EQ("runs-grace 250ms; new-session; announce", Deliver(Welcome()));
+  EXPECT_EQ("runs-grace 250ms; new-session", Deliver(Welcome()));  // announced once
   EXPECT_EQ("acked a/1",
             Deliver(wire::MakeMessage(MsgType::kJobAck).Set("id", S("a")).Set("attempt", Datum(1))));
   EXPECT_EQ("b/1 |", Ready());

@@ -71,6 +71,10 @@ void WorkerEdge::Acked(const std::string& id, int64_t attempt) {
     (void)SendAcked(reaper_runs_.get(), id, attempt);  // missed: reported again, stale
 }
 
+void WorkerEdge::RunsGrace(int64_t ms) {
+  if (reaper_runs_.valid()) (void)SendGrace(reaper_runs_.get(), ms);  // missed: the reaper's default
+}
+
 Result<int64_t> WorkerEdge::Launch(const wire::JobAssignMsg& assign) {
   const std::string& id = assign.job.id;
   if (std::string reason; !PortFree(assign.job, &reason)) return Status::Error(reason);
@@ -80,11 +84,20 @@ Result<int64_t> WorkerEdge::Launch(const wire::JobAssignMsg& assign) {
   if (auto st = registry_.Add(pid); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
   const int exit_fd = job.value()->child->exit_fd();
   // A service's exits are the worker's to handle (restarts); only run-once jobs are handed to the reaper.
-  if (reaper_runs_.valid() && exit_fd >= 0 && !ServiceSpecOf(assign.job)) {
-    if (Status s = SendRun(reaper_runs_.get(), id, assign.attempt, assign.epoch, pid, exit_fd);
-        !s.ok() && !std::exchange(reaper_behind_logged_, true)) {
-      spdlog::warn("worker {}: {}; a run that ends just before this worker is killed may run again", name_,
-                   s.message());
+  if (reaper_runs_.valid() && !ServiceSpecOf(assign.job)) {
+    const exec::ChildProcess& child = *job.value()->child;
+    Status s = exit_fd < 0 ? Status::Error("no pidfd for the run to hand to the reaper")
+                           : SendRun(reaper_runs_.get(), id, assign.attempt, assign.epoch, pid, exit_fd,
+                                     {child.stdout_fd(), child.stderr_fd()});
+    if (!s.ok()) {
+      // An unwatched run must not outlive a killed worker: later runs keep their parent-death signal for
+      // life again (this one, already started, is ended by the sweep of the worker's cgroups or registry).
+      ctx_.runs_outlive_worker = false;
+      if (!std::exchange(reaper_behind_logged_, true))
+        spdlog::warn(
+            "worker {}: {}; from now on a run that ends just before this worker is killed may run "
+            "again",
+            name_, s.message());
     }
   }
   jobs_[id] = std::move(job.value());

@@ -53,6 +53,8 @@ class WorkerEdge {
   void Forget(const std::string& id);
   // The broker recorded that run's result: the reaper stops watching it (reaper_runs.h).
   void Acked(const std::string& id, int64_t attempt);
+  // How long the reaper lets this worker's runs finish should it die (RunsGraceMs).
+  void RunsGrace(int64_t ms);
   // Appends `line` (and a newline) to job `id`'s log, as the worker's own words on stderr; failures logged.
   void Note(const std::string& id, const std::string& line);
   void StartProbe(const std::string& id, const ProbeRequest& request, int64_t now);
@@ -74,6 +76,7 @@ class WorkerEdge {
   void AdoptReaper(exec::ChildProcess reaper, exec::UniqueFd runs) {
     reaper_ = std::move(reaper);
     reaper_runs_ = std::move(runs);
+    ctx_.runs_outlive_worker = reaper_runs_.valid();
   }
 
   // Files (FileFetch): true when in the cache, false when fetching, an error when it cannot be had.

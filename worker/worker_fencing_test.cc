@@ -72,7 +72,7 @@ TEST_F(WorkerFencingTest, AfterItsLeaseRanOutAWorkerStartsNoAssignmentUntilItsNe
   EXPECT_EQ("", Deliver(WelcomeWithLease(kLease).Set("session", Datum(before - 1))));
   EXPECT_NE(std::string::npos, Deliver(Assign("r", 1)).find("done r/1: not started")) << "stale welcome";
   // The answer to the new one: assignments start again.
-  EXPECT_EQ("new-session", Deliver(WelcomeWithLease(kLease).Set("session", Datum(before))));
+  EXPECT_EQ("runs-grace 500ms; new-session", Deliver(WelcomeWithLease(kLease).Set("session", Datum(before))));
   EXPECT_EQ("fetch f1; launch s/1", Deliver(Assign("s", 1)));
 }
 

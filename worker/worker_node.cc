@@ -284,6 +284,8 @@ void Worker::ExecuteOnEdge(const Command& c, int64_t now) {
       return edge_.Forget(c.id);
     case K::kAcked:
       return edge_.Acked(c.id, c.attempt);
+    case K::kRunsGrace:
+      return edge_.RunsGrace(c.number);
     case K::kNote:
       return edge_.Note(c.id, c.text);
     case K::kStartProbe:

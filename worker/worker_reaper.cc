@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -122,10 +123,18 @@ void Report(const ReaperOptions& o, std::vector<wire::JobResult> results) {
 }  // namespace
 
 int RunReaper(const ReaperOptions& o) {
+  if (o.watch_runs) {  // up to 3 descriptors per watched run (WatchedRuns::kMaxWatched)
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      (void)::setrlimit(RLIMIT_NOFILE, &files);
+    }
+  }
   const exec::UniqueFd worker = exec::OpenPidFd(o.worker_pid);
   const std::optional<exec::ProcStat> st = exec::ReadProcStat(o.worker_pid);
   WatchedRuns watched;
   WaitForWorker(worker, st && st->start_time == o.worker_start, o.watch_runs, &watched);
+  const auto worker_gone = std::chrono::steady_clock::now();
   std::optional<exec::UniqueFd> lock;  // held until the sweep is done: a restarted worker waits for it
   if (!o.lock.empty()) {
     Result<std::optional<exec::UniqueFd>> taken = TakeLockAfterWorker(o.lock);
@@ -140,6 +149,15 @@ int RunReaper(const ReaperOptions& o) {
     } else {
       lock = std::move(*taken);
     }
+  }
+  if (o.watch_runs && !watched.runs().empty()) {
+    // The worker's last registration said how long (RunsGraceMs: the report below must reach the broker
+    // before it requeues these runs itself); before any, as if the broker had no lease.
+    const int64_t grace = watched.grace_ms().value_or(RunsGraceMs(o.heartbeat_ms, 0));
+    const size_t left = LetRunsFinish(watched, worker_gone + std::chrono::milliseconds(grace));
+    if (left > 0)
+      spdlog::info("worker-reaper: {} of worker {}'s runs still running {} ms after it ended: ended with it",
+                   left, o.worker_name, grace);
   }
   std::vector<wire::JobResult> results = ExitedRuns(watched);
   int ended = 0;

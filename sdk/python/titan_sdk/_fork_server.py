@@ -11,13 +11,14 @@ hooks, glibc's thread id of the child). Elsewhere (or if glibc does not describe
 intermediate process forks the job and exits, and the job is re-parented to the worker, a child
 subreaper: one more fork of the whole interpreter, and the worker waits for the intermediate's exit.
 
-Request: a JSON object (argv, env, cwd, cpus, worker_pid, cgroups) with descriptors
+Request: a JSON object (argv, env, cwd, cpus, worker_pid, cgroups, outlive_worker) with descriptors
 [stdin, stdout, stderr, go, cgroup.procs...]. Reply: {"pid": N} or {"error": "..."}. The job runs
 no code of its own before it has read one byte from `go`, which the worker sends once it has the
 pid: a launch the worker gave up on leaves nothing running.
 
 The job process gets what `python script.py` would: its own process group, the worker as parent
-with SIGKILL as parent-death signal, the job's cgroups (joined before any job code runs), CPUs, stdio,
+with SIGKILL as parent-death signal (until the worker's go, with outlive_worker: then a run the worker's
+reaper watches may finish after its worker dies), the job's cgroups (joined before any job code runs), CPUs, stdio,
 cwd, environment (replaced wholesale), default signal mask, and a fresh __main__ from the script.
 """
 
@@ -47,8 +48,8 @@ def _libc():
     return _LIBC
 
 
-def _prctl_pdeathsig():
-    return _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+def _prctl_pdeathsig(sig=signal.SIGKILL):
+    return _libc().prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
 
 
 _ENVIRON_KEEP = []  # the job's C environment array (_replace_environ): referenced for the job's life
@@ -160,6 +161,8 @@ def _become_job(req, fds):
             os._exit(127)  # the worker gave up on this launch
     except OSError:
         os._exit(127)
+    if req.get("outlive_worker") and (not _prctl_pdeathsig(0) or os.getppid() != worker):
+        os._exit(127)  # a run its reaper watches finishes if the worker dies from now on; it died already
     os.dup2(stdin, 0)  # first, so that a failure below is reported in the job's log
     os.dup2(stdout, 1)
     os.dup2(stderr, 2)
