@@ -263,7 +263,7 @@ Message BrokerCore::Accept(std::vector<Job> batch, const wire::JobSubmitMsg& req
     return wire::MakeError(ErrorCode::kUnavailable, "journal unavailable (" + s.message() + "); retry later");
   };
   if (Status s = journal_->BeginIfNeeded(); !s.ok()) return unavailable(s);
-  wire::JobAcceptedMsg accepted{.dag = dag_id};  // the ids in the order submitted (jobs, then gates)
+  wire::JobAcceptedMsg accepted{.dag = dag_id, .submitted_ms = now.wall_ms};  // ids: jobs, then gates
   for (const auto& j : batch) accepted.ids.push_back(j.id);
   if (Status s = JournalFiles(req.files, files); !s.ok()) return unavailable(s);
   const std::string name = req.dag.value_or("");

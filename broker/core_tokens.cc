@@ -55,7 +55,7 @@ std::optional<Message> BrokerCore::Replay(const std::string& token, const std::v
   ++metrics_.submissions_replayed;
   spdlog::info("broker: submission token {} was accepted before (DAG {}): answered again, nothing submitted",
                token, dag->id);
-  return wire::JobAcceptedMsg{.ids = dag->job_ids, .dag = dag->id}.ToMessage();
+  return wire::JobAcceptedMsg{.ids = dag->job_ids, .dag = dag->id, .submitted_ms = dag->submitted_ms}.ToMessage();
 }
 
 }  // namespace titan::broker

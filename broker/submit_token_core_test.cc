@@ -54,6 +54,21 @@ TEST_F(SubmitTokenTest, TheSameTokenIsAnsweredAsTheFirstTimeAndSubmitsNoSecondJo
   EXPECT_EQ("a@w1", Assignments()) << "one assignment: one job";
 }
 
+// JOB_ACCEPTED says when the broker accepted the jobs (their JOB_INFO.submitted_ms, the clock of their
+// events), also when it answers the same token again later.
+TEST_F(SubmitTokenTest, TheAnswerSaysWhenTheJobsWereAcceptedAlsoWhenGivenAgain) {
+  const Result<wire::JobAcceptedMsg> first = wire::JobAcceptedMsg::From(SubmitWith("t1", {{"a"}}));
+  ASSERT_TRUE(first.ok());
+  const Result<wire::JobInfoMsg> info =
+      wire::JobInfoMsg::From(Client(wire::JobGetMsg{.id = "a"}.ToMessage()));
+  ASSERT_TRUE(info.ok() && info->job);
+  EXPECT_EQ(std::optional<int64_t>(info->job->submitted_ms), first->submitted_ms);
+  Advance(5000, {});
+  const Result<wire::JobAcceptedMsg> again = wire::JobAcceptedMsg::From(SubmitWith("t1", {{"a"}}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(first->submitted_ms, again->submitted_ms);
+}
+
 TEST_F(SubmitTokenTest, ADagWithGatesIsAnsweredWithAllItsIds) {
   const std::string first =
       Accepted(SubmitWith("t-dag", {{.id = "x", .hitl = "ok?"}, {.id = "y", .parents = {"x"}}}, "p"));

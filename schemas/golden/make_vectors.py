@@ -180,6 +180,7 @@ SPEC = {"id": "train", "file": "train.py", "args": "--epochs 3", "priority": 5, 
 # One valid vector (at least) for every message of the client dialog, the worker dialog and the events.
 BROKER = [
     ok("job_accepted", "JOB_ACCEPTED", 0x32, {"ids": ["extract", "train", "hitl-gate-train"], "dag": "nightly#2"}),
+    ok("job_accepted_at", "JOB_ACCEPTED", 0x32, {"ids": ["extract"], "dag": "DAG-7", "submitted_ms": 1765000000123}),
     ok("job_get", "JOB_GET", 0x33, {"id": "train", "run": 1}),
     ok("job_get_service", "JOB_INFO", 0x34, {"found": True, "job": SERVICE, "runs": 1}),
     ok("job_list", "JOB_LIST", 0x35, {"state": "RUNNING", "limit": 50, "job_type": "SERVICE"}),

@@ -201,3 +201,67 @@ def test_a_client_dropped_without_close_stops_its_thread(cluster, monkeypatch):
     gc.collect()
     thread.join(60)
     assert not thread.is_alive()
+
+
+def count_requests(client, monkeypatch):
+    """The message types of the client's requests to the broker from now on."""
+    asked = []
+    real = client._broker_call
+
+    def counting(msg_type, **fields):
+        asked.append(msg_type)
+        return real(msg_type, **fields)
+
+    monkeypatch.setattr(client, "_broker_call", counting)
+    return asked
+
+
+def test_a_wait_on_a_job_this_client_submitted_needs_no_check(broker_client, monkeypatch):
+    feed_live(broker_client)
+    monkeypatch.setattr("titan_sdk.job_watch.RECHECK_S", 600)  # no fallback check within the test
+    asked = count_requests(broker_client, monkeypatch)
+    ok, bad = unique_id("followed"), unique_id("followed-bad")
+    broker_client.submit_job(command(ok))
+    broker_client.submit_job(command(bad, "exit 3"))
+    assert broker_client.wait(ok, timeout=60) == "COMPLETED"
+    assert broker_client.wait(bad, timeout=60) == "FAILED"
+    assert asked == [MsgType.JOB_SUBMIT, MsgType.JOB_SUBMIT], asked  # the submissions, and no JOB_GET
+    assert not broker_client._watch._tracked  # both trackers were taken by their waits
+    many = broker_client.submit_many([command(unique_id("followed-many")) for _ in range(20)])  # pipelined
+    assert [broker_client.wait(job_id, timeout=60) for job_id in many] == ["COMPLETED"] * 20
+    assert asked == [MsgType.JOB_SUBMIT, MsgType.JOB_SUBMIT], asked  # still no JOB_GET
+
+
+def test_a_followed_wait_skips_a_late_event_of_an_earlier_run(broker_client, monkeypatch):
+    from titan_sdk import protocol
+    feed_live(broker_client)
+    monkeypatch.setattr("titan_sdk.job_watch.RECHECK_S", 600)
+    watch = broker_client._watch
+    job_id = unique_id("reused")
+    broker_client.submit_job(command(job_id))
+    assert broker_client.wait(job_id, timeout=60) == "COMPLETED"
+    real_accepted = broker_client._accepted
+
+    def then_a_late_event(trackers, reply):
+        real_accepted(trackers, reply)  # the run's tracker now knows when the broker accepted it
+        stale = protocol.encode(MsgType.EVENT_JOB, {"id": job_id, "state": "COMPLETED", "attempt": 1,
+                                                    "ts_ms": reply["submitted_ms"] - 1})
+        watch._hand_out([[b"job." + job_id.encode()] + stale])  # the first run's end, delivered late
+
+    monkeypatch.setattr(broker_client, "_accepted", then_a_late_event)
+    broker_client.submit_job(command(job_id, "exit 3"))  # the same id again: its second run fails
+    assert broker_client.wait(job_id, timeout=60) == "FAILED"
+
+
+def test_trackers_are_bounded_and_an_evicted_one_waits_by_checking(broker_client, monkeypatch):
+    feed_live(broker_client)
+    monkeypatch.setattr("titan_sdk.job_watch.RECHECK_S", 600)
+    monkeypatch.setattr("titan_sdk.job_watch.TRACKED_MAX", 2)
+    ids = [unique_id("bounded") for _ in range(3)]
+    for job_id in ids:
+        broker_client.submit_job(command(job_id))
+    assert list(broker_client._watch._tracked) == ids[1:]  # the oldest was forgotten first
+    asked = count_requests(broker_client, monkeypatch)
+    for job_id in ids:
+        assert broker_client.wait(job_id, timeout=60) == "COMPLETED"
+    assert asked == [MsgType.JOB_GET], asked  # only the forgotten one's wait asked the broker

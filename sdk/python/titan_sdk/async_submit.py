@@ -39,6 +39,12 @@ class SubmitHandle:
         self._submitter = submitter
         self._ids: Optional[List[str]] = None
         self._error: Optional[TitanError] = None
+        self._trackers = None  # the event feed's trackers of this submission (JobWatch.track), until answered
+
+    def _refuse(self, error: TitanError) -> None:
+        self._error = error
+        self._submitter._client._untrack(self._trackers)
+        self._trackers = None
 
     def done(self) -> bool:
         """True once the broker's answer is in (reads the replies already here, never waits)."""
@@ -107,6 +113,7 @@ class Submitter:
             while len(self._pending) >= window:
                 self._receive_one()
             c = self._client
+            handle._trackers = c._track(plan.fields)  # before the send: a wait() after it needs no check
             self._send(handle, plan, by_hash=True, deadline=time.monotonic() + c.timeout * (len(c._brokers) + 1))
         return handle
 
@@ -208,18 +215,20 @@ class Submitter:
             self._pending[rid] = sent  # not applied: sent again with the others in flight, to the leader
             self._resend_all(refusal)
         elif isinstance(refusal, NotFoundError):
-            sent.handle._error = sent.plan.not_found(refusal)
+            sent.handle._refuse(sent.plan.not_found(refusal))
         elif isinstance(refusal, UnknownTypeError):
-            sent.handle._error = self._client._not_a_broker(refusal)
+            sent.handle._refuse(self._client._not_a_broker(refusal))
         else:
             self._forget_files(sent.plan)
-            sent.handle._error = refusal
+            sent.handle._refuse(refusal)
 
     def _accepted(self, sent: _InFlight, reply: Decoded) -> None:
         with self._client._locked():
             self._client._remember_files(sent.plan.fields)
             self._client.last_dag = reply.fields.get("dag")
         self._forget_files(sent.plan)
+        self._client._accepted(sent.handle._trackers, reply.fields)
+        sent.handle._trackers = None
         sent.handle._ids = list(reply.fields["ids"])
 
     def _forget_files(self, plan: SubmitPlan) -> None:
@@ -244,7 +253,7 @@ class Submitter:
         now = time.monotonic()
         for _, sent in due:
             if now >= sent.deadline:
-                sent.handle._error = self._no_reply(sent, "no answer from any broker within the timeout")
+                sent.handle._refuse(self._no_reply(sent, "no answer from any broker within the timeout"))
             else:
                 self._send(sent.handle, sent.plan, False, sent.deadline, sent.sends + 1)
 
@@ -264,9 +273,9 @@ class Submitter:
             return
         for sent in self._pending.values():
             if not isinstance(error, TitanTimeoutError):  # nothing was answered: e.g. a refused handshake
-                sent.handle._error = error
+                sent.handle._refuse(error)
                 continue
-            sent.handle._error = self._no_reply(sent, error)
+            sent.handle._refuse(self._no_reply(sent, error))
         self._pending.clear()
         self._inflight_files.clear()
         if self._pipe is not None:

@@ -281,18 +281,24 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
 
         Driven by the client's one event subscription (job_watch.py: one SUB socket and one thread per
         client, whatever the number of waits): wait registers for the job's events, asks the broker once
-        for its state (JOB_GET: it may have ended already), then waits for an event that ends it. Events
-        can be lost (PUB/SUB), so with no news the broker is asked again every job_watch.RECHECK_S seconds.
+        for its state (JOB_GET: it may have ended already), then waits for an event that ends it. A job this
+        client submitted (submit_job, submit_dag) while the subscription worked was followed from before its
+        submission was sent, so that first question is skipped. Events can be lost (PUB/SUB), so with no
+        news the broker is asked again every job_watch.RECHECK_S seconds.
         """
         self._check_open()
         deadline = None if timeout is None else time.monotonic() + timeout
         watch = self._job_watch()
-        w = watch.register([job_id])
+        w = watch.claim(job_id)  # submitted by this client with the feed followed since: no check needed
         try:
-            job = self._wait_check(job_id)
-            watch.follow()  # the check found the leader: the feed follows it
-            if job["id"] != job_id:  # "DAG-<id>": its events carry the job's own id
-                watch.add(w, [job["id"]])
+            if w is not None:
+                job = {"id": job_id, "state": "PENDING", "submitted_ms": w.submitted_ms}
+            else:
+                w = watch.register([job_id])
+                job = self._wait_check(job_id)
+                watch.follow()  # the check found the leader: the feed follows it
+                if job["id"] != job_id:  # "DAG-<id>": its events carry the job's own id
+                    watch.add(w, [job["id"]])
             interval: Optional[float] = None
             while not (job["state"] in FINAL_STATES or _service_up(job)):
                 interval = watch.recheck_interval(interval)
@@ -315,7 +321,8 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                     watch.follow()
             return job["state"]
         finally:
-            watch.unregister(w)
+            if w is not None:
+                watch.unregister(w)
 
     def _wait_check(self, job_id: str, last: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """The job as the broker reports it now (one JOB_GET). JobNotFoundError for an unknown id. A broker that
@@ -513,16 +520,38 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         fields = fields if fields.get("token") else dict(fields, token=new_token())
         with self._locked():
             by_hash = self._files_by_hash(fields)
+            trackers = self._track(fields)
             try:
-                reply = self._broker_call(MsgType.JOB_SUBMIT, **(by_hash or fields)).fields
-            except NotFoundError:
-                if by_hash is None:
-                    raise
-                self._sent_files.clear()
-                reply = self._broker_call(MsgType.JOB_SUBMIT, **fields).fields
+                try:
+                    reply = self._broker_call(MsgType.JOB_SUBMIT, **(by_hash or fields)).fields
+                except NotFoundError:
+                    if by_hash is None:
+                        raise
+                    self._sent_files.clear()
+                    reply = self._broker_call(MsgType.JOB_SUBMIT, **fields).fields
+            except BaseException:
+                self._untrack(trackers)
+                raise
+            self._accepted(trackers, reply)
             self._remember_files(fields)
             self.last_dag = reply.get("dag")
         return list(reply["ids"]), reply.get("dag")
+
+    def _track(self, fields: Dict[str, Any]) -> Any:
+        """Before a JOB_SUBMIT of `fields` is sent: the event feed follows its run-once jobs from now on, when it
+        runs and works (JobWatch.track), so that wait() on them needs no check of the broker. None: it does not."""
+        watch = self._watch
+        if watch is None:
+            return None
+        return watch.track([j["id"] for j in fields.get("jobs") or () if j.get("job_type") != "SERVICE"])
+
+    def _accepted(self, trackers: Any, reply: Dict[str, Any]) -> None:
+        if trackers and self._watch is not None:
+            self._watch.accepted(trackers, reply.get("ids") or (), reply.get("submitted_ms"))
+
+    def _untrack(self, trackers: Any) -> None:
+        if trackers and self._watch is not None:
+            self._watch.untrack(trackers)
 
     # What is remembered: at most this many distinct files and bytes; the oldest is forgotten first.
     _SENT_FILES_MAX = 64

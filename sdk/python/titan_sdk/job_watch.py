@@ -9,6 +9,12 @@
 # it, it asks again every RECHECK_S seconds (RECHECK_FIRST_S until the feed has delivered anything at all,
 # doubling from there). A lost event thus costs at most RECHECK_S of latency, never a wrong answer or a hang.
 #
+# A submission followed from before it was sent (track(), by submit_job and submit_async once the feed has
+# been seen to work) needs no such check: every event of its jobs reaches the waiter, and JOB_ACCEPTED's
+# submitted_ms tells them from the late events of an earlier run of a reused id. wait() then takes the
+# tracker over (claim()) and asks the broker only as the fallback, or when the feed was lost. At most
+# TRACKED_MAX submitted jobs are followed this way; the oldest is forgotten first (its wait checks).
+#
 # Brokers sharing a PostgreSQL journal (client.py, brokers.py): the feed follows the leader. When the SUB
 # socket's connection to the PUB drops (the broker died or stopped), every waiter rechecks at once, and that
 # JOB_GET finds the leader (the client's request/reply path follows it). Once the client talks to another
@@ -17,6 +23,7 @@
 import os
 import threading
 import time
+from collections import OrderedDict
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import zmq
@@ -29,6 +36,7 @@ from .transport import MAX_ZMQ_FRAME
 
 RECHECK_S = 2.0  # the fallback: a waiter with no news asks the broker this often
 RECHECK_FIRST_S = 0.05  # ... starting here (doubling) while the feed has not been seen to work yet
+TRACKED_MAX = 10000  # submitted jobs followed from before their submission was sent (track())
 _TOPIC = b"job."
 
 # (state, ts_ms) of one EVENT_JOB
@@ -42,6 +50,10 @@ class Waiter:
         self.ids: Set[str] = set(ids)
         self.events: List[Tuple[str, Event]] = []  # (job id, event), guarded by the JobWatch's condition
         self.recheck = False  # the feed was lost or moved: ask the broker now (guarded likewise)
+        # A tracker (JobWatch.track): when the broker accepted the run; its events carry no earlier ts_ms.
+        self.submitted_ms: Optional[int] = None
+        # A tracker nobody waits on yet keeps its events' frames undecoded (most are never waited for).
+        self.raw: Optional[List[List[bytes]]] = None
 
 
 class JobWatch:
@@ -62,6 +74,7 @@ class JobWatch:
         self.losses = 0  # times its connection to the PUB dropped
         self._cond = threading.Condition()
         self._waiters: Dict[str, List[Waiter]] = {}
+        self._tracked: "OrderedDict[str, Waiter]" = OrderedDict()  # track(): by job id, oldest first
         self._thread: Optional[threading.Thread] = None
         self._control: Optional[zmq.Socket] = None  # inproc PAIR to the thread: b"stop" ends it
         self._pid = os.getpid()
@@ -93,12 +106,77 @@ class JobWatch:
 
     def unregister(self, w: Waiter) -> None:
         with self._cond:
-            for job_id in w.ids:
-                ws = self._waiters.get(job_id, [])
-                if w in ws:
-                    ws.remove(w)
-                if not ws:
-                    self._waiters.pop(job_id, None)
+            self._unregister(w)
+
+    def _unregister(self, w: Waiter) -> None:
+        for job_id in w.ids:
+            ws = self._waiters.get(job_id, [])
+            if w in ws:
+                ws.remove(w)
+            if not ws:
+                self._waiters.pop(job_id, None)
+
+    # ---- for submissions -------------------------------------------------------------------------------
+
+    def track(self, ids: Iterable[str]) -> Optional[Dict[str, Waiter]]:
+        """Before a submission of `ids` is sent: a Waiter per id that receives its events from now on, so that a
+        wait() after the submission needs no check of the broker (claim()). None when the feed is not running
+        here or has not been seen to work yet: wait() then checks as usual."""
+        with self._cond:
+            if self._thread is None or self.closed or not self.delivered or self._pid != os.getpid():
+                return None
+            out = {}
+            for job_id in ids:
+                self._drop(job_id)
+                w = Waiter([job_id])
+                w.raw = []
+                self._waiters.setdefault(job_id, []).append(w)
+                self._tracked[job_id] = out[job_id] = w
+            while len(self._tracked) > TRACKED_MAX:
+                self._drop(next(iter(self._tracked)))
+            return out
+
+    def accepted(self, trackers: Optional[Dict[str, Waiter]], ids: Iterable[str], submitted_ms: Optional[int]) -> None:
+        """The broker accepted `ids` at `submitted_ms`. Trackers of ids it did not accept, or of a broker that does
+        not say when (submitted_ms None), are dropped."""
+        if not trackers:
+            return
+        accepted = set(ids) if submitted_ms is not None else set()
+        with self._cond:
+            for job_id, w in trackers.items():
+                if job_id in accepted and self._tracked.get(job_id) is w:
+                    w.submitted_ms = submitted_ms
+                elif self._tracked.get(job_id) is w:
+                    self._drop(job_id)
+
+    def untrack(self, trackers: Optional[Dict[str, Waiter]]) -> None:
+        """The submission failed or went unanswered: its trackers are dropped."""
+        self.accepted(trackers, (), None)
+
+    def claim(self, job_id: str) -> Optional[Waiter]:
+        """The accepted tracker of `job_id`, now the caller's (unregister() it when done); None when there is none, or
+        when the client now talks to another broker than the one whose feed the socket follows (a failover: the
+        wait must check, which moves the feed)."""
+        with self._cond:
+            w = self._tracked.get(job_id)
+            if w is None or w.submitted_ms is None:
+                return None
+            if self._broker() != self._source:
+                self._drop(job_id)
+                return None
+            del self._tracked[job_id]
+            for frames in w.raw or ():
+                event = _event(frames)
+                if event is not None:
+                    w.events.append(event)
+            w.raw = None
+            return w
+
+    def _drop(self, job_id: str) -> None:
+        """Under the condition: forgets the tracker of `job_id`, if any."""
+        w = self._tracked.pop(job_id, None)
+        if w is not None:
+            self._unregister(w)
 
     def next_events(self, w: Waiter, until: float) -> List[Tuple[str, Event]]:
         """The events delivered to `w` since the last call; waits for one until the monotonic time `until`.
@@ -178,6 +256,7 @@ class JobWatch:
             self._follow_lock = threading.Lock()
             self._source, self.pub = None, None
             self._waiters.clear()
+            self._tracked.clear()
             self.delivered = 0
 
     def _start(self) -> None:
@@ -264,8 +343,11 @@ class JobWatch:
             if len(frames) < 2 or not frames[0].startswith(_TOPIC):
                 continue
             batch.append(frames)
-        if not batch:
-            return
+        if batch:
+            self._hand_out(batch)
+
+    def _hand_out(self, batch: List[List[bytes]]) -> None:
+        """Gives each event of `batch` (a topic frame, then the message's) to the waiters of its job."""
         with self._cond:
             if self.drop_events:
                 self.dropped += len(batch)
@@ -276,12 +358,23 @@ class JobWatch:
                 waiters = self._waiters.get(frames[0][len(_TOPIC):].decode("utf-8", "replace"))
                 if not waiters:
                     continue
-                ev = protocol.decode(frames[1:])
-                if not ev.ok or ev.type != MsgType.EVENT_JOB:
-                    continue  # unreadable: the waiter's fallback check covers it
-                event = (ev.fields["state"], ev.fields["ts_ms"])
+                event = None
                 for w in waiters:
-                    w.events.append((ev.fields["id"], event))
-                woke = True
+                    if w.raw is not None:
+                        w.raw.append(frames)  # decoded if someone waits for it (claim)
+                        continue
+                    event = event or _event(frames)
+                    if event is not None:
+                        w.events.append(event)
+                        woke = True
             if woke:
                 self._cond.notify_all()
+
+
+def _event(frames: List[bytes]) -> Optional[Tuple[str, Event]]:
+    """(job id, (state, ts_ms)) of one EVENT_JOB's frames; None when unreadable (the waiter's fallback check
+    covers it)."""
+    ev = protocol.decode(frames[1:])
+    if not ev.ok or ev.type != MsgType.EVENT_JOB:
+        return None
+    return ev.fields["id"], (ev.fields["state"], ev.fields["ts_ms"])

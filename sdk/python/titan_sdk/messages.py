@@ -656,6 +656,7 @@ class JobAcceptedMsg(MessageRecord):
 
     ids: List[str]  # jobs and gates created, in submission order
     dag: Optional[str] = None  # the DAG id given to this submission
+    submitted_ms: Optional[int] = None  # when the broker accepted them (JOB_INFO.submitted_ms of each, the EVENT_JOB clock): a client that followed their events since before it sent the submission knows from it which events are of these runs (an id reused earlier has older ones)
 
 
 @dataclasses.dataclass

@@ -489,6 +489,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.JOB_ACCEPTED: (
         FieldSpec('ids', 'list<str>'),
         FieldSpec('dag', 'str', True),
+        FieldSpec('submitted_ms', 'int', True),
     ),
     MsgType.JOB_GET: (
         FieldSpec('id', 'str'),
