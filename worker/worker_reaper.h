@@ -27,9 +27,11 @@ struct ReaperOptions {
   std::string lock;
   // The worker's --log-format: the reaper's lines go to the same log stack.
   std::string log_format = "text";
-  // The worker hands over a pidfd of each run it starts on the reaper's stdin (reaper_runs.h). When the
-  // worker dies, the runs whose processes had exited are reported to its broker (reaper_report.h) as the
-  // worker named `worker_name`, with its credential file (empty: none), after the sweep.
+  // The worker hands over a pidfd (and the output pipes) of each run it starts on the reaper's stdin
+  // (reaper_runs.h). When the worker dies, its runs get the grace the worker last passed on (RunsGraceMs;
+  // none yet: as for `heartbeat_ms` without a lease) to finish; those whose processes exited are reported
+  // to its broker (reaper_report.h) as the worker named `worker_name`, with its credential file (empty:
+  // none), after the sweep.
   bool watch_runs = false;
   std::string worker_name;
   std::string broker_host;
