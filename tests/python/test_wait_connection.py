@@ -265,3 +265,18 @@ def test_trackers_are_bounded_and_an_evicted_one_waits_by_checking(broker_client
     for job_id in ids:
         assert broker_client.wait(job_id, timeout=60) == "COMPLETED"
     assert asked == [MsgType.JOB_GET], asked  # only the forgotten one's wait asked the broker
+
+
+def test_a_followed_wait_checks_once_the_client_moved_to_another_broker(broker_client, monkeypatch):
+    feed_live(broker_client)
+    monkeypatch.setattr("titan_sdk.job_watch.RECHECK_S", 600)
+    watch = broker_client._watch
+    job_id = unique_id("moved")
+    broker_client.submit_job(command(job_id))
+    assert job_id in watch._tracked
+    watch._source = "tcp://elsewhere:1"  # as if the feed still followed the broker used before a failover
+    asked = count_requests(broker_client, monkeypatch)
+    assert broker_client.wait(job_id, timeout=60) == "COMPLETED"
+    # The tracker was dropped: the wait checked (once more after the feed moved, as every waiter does)...
+    assert asked and set(asked) == {MsgType.JOB_GET}, asked
+    assert watch._source == broker_client.endpoint and watch.moves >= 1  # ...and the check moved the feed

@@ -17,9 +17,9 @@ no code of its own before it has read one byte from `go`, which the worker sends
 pid: a launch the worker gave up on leaves nothing running.
 
 The job process gets what `python script.py` would: its own process group, the worker as parent
-with SIGKILL as parent-death signal (until the worker's go, with outlive_worker: then a run the worker's
-reaper watches may finish after its worker dies), the job's cgroups (joined before any job code runs), CPUs, stdio,
-cwd, environment (replaced wholesale), default signal mask, and a fresh __main__ from the script.
+with SIGKILL as parent-death signal (until the worker's go, with outlive_worker: then a run the
+worker's reaper watches may finish after its worker dies), the job's cgroups (joined before any job
+code runs), CPUs, stdio, cwd, environment (replaced wholesale), default signal mask, and a fresh __main__ from the script.
 """
 
 import gc

@@ -282,8 +282,9 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         Driven by the client's one event subscription (job_watch.py: one SUB socket and one thread per
         client, whatever the number of waits): wait registers for the job's events, asks the broker once
         for its state (JOB_GET: it may have ended already), then waits for an event that ends it. A job this
-        client submitted (submit_job, submit_dag) while the subscription worked was followed from before its
-        submission was sent, so that first question is skipped. Events can be lost (PUB/SUB), so with no
+        client submitted (submit_job, submit_dag, submit_async, submit_many) while the subscription worked
+        was followed from before its submission was sent, so that first question is skipped (unless the
+        client has moved to another broker since). Events can be lost (PUB/SUB), so with no
         news the broker is asked again every job_watch.RECHECK_S seconds.
         """
         self._check_open()
