@@ -1,7 +1,9 @@
 """Side-by-side benchmark: Titan against Celery + Redis, Ray and Dask on the same workloads, each system with
 2 workers x 4 slots on this machine, in interleaved rounds (each round runs every system once, in a rotated
 order), with the raw references measured in every round: posix_spawn of /bin/true and of the Python
-interpreter running the one-line script (8 in flight), and a ZeroMQ REQ/REP round trip on loopback.
+interpreter running the one-line script (8 in flight), a ZeroMQ REQ/REP round trip on loopback, and the floors
+under the `/bin/true` and latency workloads: the same hops as Titan's job path with nothing else in them
+(pipeline_floor.cc; build it with `cmake --build build --target pipeline_floor`).
 Prints the median of each number over the rounds and the ratios the performance issue aims at.
 
 The peers run in their own virtualenvs, never in CI: `tests/bench/peers/setup_envs.sh DIR` makes
@@ -23,6 +25,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
 PEERS_DIR = os.path.join(HERE, "peers")
 sys.path.insert(0, PEERS_DIR)
 import workloads as W  # noqa: E402
@@ -77,15 +80,96 @@ def zmq_round_trip(n):
     return W.latency_summary(samples)
 
 
+FLOOR_BIN = os.environ.get("PIPELINE_FLOOR_BIN", os.path.join(REPO, "build", "bench", "pipeline_floor"))
+
+
+class Floor:
+    """pipeline_floor.cc: the same hops as Titan's job path with nothing in them (a pyzmq DEALER -> broker: a
+    4 KiB write per message and an fdatasync per turn -> "accepted"; broker -> worker (2 x 4 slots) -> broker,
+    written and synced the same way -> PUB -> this SUB). `sync` False: no fdatasync; `spawn`: each job runs
+    that program. Use in a `with` block, after built() said the program is there."""
+
+    def __init__(self, workdir, sync=True, spawn=None):
+        self.argv = ([FLOOR_BIN, "--dir", workdir] + ([] if sync else ["--no-sync"])
+                     + (["--spawn", spawn] if spawn else []))
+        self.proc = self.submit = self.events = None
+
+    @staticmethod
+    def built():
+        if os.access(FLOOR_BIN, os.X_OK):
+            return True
+        print("no floor references: %s is not built (cmake --build build --target pipeline_floor)" % FLOOR_BIN,
+              file=sys.stderr)
+        return False
+
+    def __enter__(self):
+        import zmq
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        _, submit_port, events_port = self.proc.stdout.readline().split()
+        ctx = zmq.Context.instance()
+        self.submit, self.events = ctx.socket(zmq.DEALER), ctx.socket(zmq.SUB)
+        self.submit.connect("tcp://127.0.0.1:" + submit_port)
+        self.events.setsockopt(zmq.SUBSCRIBE, b"")
+        self.events.connect("tcp://127.0.0.1:" + events_port)
+        while not self.events.poll(0):  # until the subscription reaches the publisher
+            self.submit.send(b"warm")
+            self.submit.recv()
+            self.events.poll(10)
+        while self.events.poll(100):
+            self.events.recv()
+        return self
+
+    def __exit__(self, *exc):
+        for sock in (self.submit, self.events):
+            if sock is not None:
+                sock.close(0)
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+    def latency(self, n):
+        """p50 / p99 of `n` sequential submit -> result round trips."""
+        samples = []
+        for i in range(n):
+            body = b"job-%d" % i
+            t0 = time.perf_counter()
+            self.submit.send(body)
+            self.submit.recv()
+            while self.events.recv() != body:
+                pass
+            samples.append(time.perf_counter() - t0)
+        return W.latency_summary(samples)
+
+    def rate(self, n):
+        """Jobs/s of `n` jobs sent at once, until the last one's result is seen."""
+        t0 = time.perf_counter()
+        for i in range(n):
+            self.submit.send(b"job-%d" % i)
+        for _ in range(n):
+            self.submit.recv()
+        for _ in range(n):
+            self.events.recv()
+        return W.rate(n, time.perf_counter() - t0)
+
+
 def references(workdir, scale, only):
     out = {}
     if "true" in only:
         out["true"] = {"jobs_per_s": spawn_rate(["/bin/true"], W.size("true", scale))}
+        if Floor.built():
+            with Floor(workdir, spawn="/bin/true") as floor:
+                out["true"]["floor_jobs_per_s"] = floor.rate(W.size("true", scale))
     if "python" in only:
         script = W.write_script(workdir, "reference.py")
         out["python"] = {"jobs_per_s": spawn_rate([sys.executable, script], W.size("python", scale))}
     if "latency" in only:
         out["latency"] = zmq_round_trip(W.size("latency", scale))
+        if Floor.built():
+            with Floor(workdir) as floor:
+                synced = floor.latency(W.size("latency", scale))
+            with Floor(workdir, sync=False) as floor:
+                hops = floor.latency(W.size("latency", scale))
+            out["latency"].update(floor_p50_ms=synced["p50_ms"], floor_p99_ms=synced["p99_ms"],
+                                  hops_p50_ms=hops["p50_ms"], hops_p99_ms=hops["p99_ms"])
     return out
 
 
@@ -184,6 +268,13 @@ def report(rounds, only, args):
     for w in only:
         ref = rounds["reference"].get(w) or []
         ref_cell = "%s: %s" % (ref_text[w], cell(ref, w)) if ref else "—"
+        if w == "true" and median_of(ref, "floor_jobs_per_s") is not None:
+            ref_cell += "; the same hops spawning it and nothing else: {:,.0f}".format(
+                median_of(ref, "floor_jobs_per_s"))
+        if w == "latency" and median_of(ref, "floor_p50_ms") is not None:
+            ref_cell += ("; the same hops with two fdatasyncs and nothing else: %.2f / %.2f (without them: %.2f / %.2f)"
+                         % (median_of(ref, "floor_p50_ms"), median_of(ref, "floor_p99_ms"),
+                            median_of(ref, "hops_p50_ms"), median_of(ref, "hops_p99_ms")))
         print("| %s | %s | %s |" % (W.WORKLOADS[w][1], " | ".join(cell(rounds[s].get(w), w) for s in systems), ref_cell))
     titan = rounds.get("titan", {})
 
@@ -203,9 +294,16 @@ def report(rounds, only, args):
         for text, a, b in ratios:
             if a is not None and b:
                 print("| %s | %.2f |" % (text, a / b))
+        true_floor, true_titan = med("reference", "true", "floor_jobs_per_s"), med("titan", "true", "jobs_per_s")
+        if true_titan is not None and true_floor:
+            print("| /bin/true jobs / the same hops' floor (%.2f of raw posix_spawn) | %.2f |"
+                  % (true_floor / med("reference", "true", "jobs_per_s"), true_titan / true_floor))
         p50 = med("titan", "latency", "p50_ms")
         if p50 is not None:
             print("| submit → result p50 through the SDK (aim ≤ 0.6 ms) | %.2f ms |" % p50)
+            floor = med("reference", "latency", "floor_p50_ms")
+            if floor:
+                print("| submit → result p50 / the same hops' floor p50 (%.2f ms) | %.2f |" % (floor, p50 / floor))
 
 
 if __name__ == "__main__":
