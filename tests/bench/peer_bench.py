@@ -110,6 +110,7 @@ class Floor:
         self.submit, self.events = ctx.socket(zmq.DEALER), ctx.socket(zmq.SUB)
         self.submit.connect("tcp://127.0.0.1:" + submit_port)
         self.events.setsockopt(zmq.SUBSCRIBE, b"")
+        self.events.setsockopt(zmq.RCVHWM, 0)  # rate() reads the events last: none may be dropped meanwhile
         self.events.connect("tcp://127.0.0.1:" + events_port)
         while not self.events.poll(0):  # until the subscription reaches the publisher
             self.submit.send(b"warm")
