@@ -34,8 +34,8 @@ extern char** environ;
 namespace titan::bench {
 namespace {
 
-constexpr size_t kRecord = 4096;  // one journal page per message
-constexpr size_t kSlots = 256;    // records rewritten in a ring, as a WAL is after its first checkpoint
+constexpr size_t kRecord = 4096;      // one journal page per message
+constexpr size_t kRingRecords = 256;  // records rewritten in a ring, as a WAL is after its first checkpoint
 
 [[noreturn]] void Fail(const std::string& what) {
   std::fprintf(stderr, "pipeline_floor: %s\n", what.c_str());
@@ -48,7 +48,7 @@ class Ring {
   Ring(const std::string& path, bool sync) : sync_(sync) {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
-    const std::string zeros(kRecord * kSlots, '\0');
+    const std::string zeros(kRecord * kRingRecords, '\0');
     if (::pwrite(fd_, zeros.data(), zeros.size(), 0) != static_cast<ssize_t>(zeros.size()) ||
         ::fsync(fd_) != 0)
       throw std::runtime_error("cannot write " + path);
@@ -58,7 +58,7 @@ class Ring {
     std::string page(kRecord, ' ');
     const size_t n = std::min(what.size(), kRecord);
     page.replace(0, n, what.data<char>(), n);
-    const off_t at = static_cast<off_t>((next_++ % kSlots) * kRecord);
+    const off_t at = static_cast<off_t>((next_++ % kRingRecords) * kRecord);
     if (::pwrite(fd_, page.data(), page.size(), at) != static_cast<ssize_t>(page.size()))
       throw std::runtime_error("pwrite failed");
     dirty_ = true;
