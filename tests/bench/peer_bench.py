@@ -3,7 +3,8 @@
 order), with the raw references measured in every round: posix_spawn of /bin/true and of the Python
 interpreter running the one-line script (8 in flight), a ZeroMQ REQ/REP round trip on loopback, and the floors
 under the `/bin/true` and latency workloads: the same hops as Titan's job path with nothing else in them
-(pipeline_floor.cc; build it with `cmake --build build --target pipeline_floor`).
+(pipeline_floor.cc; build it with `cmake --build build --target pipeline_floor`), under `/bin/true` also with
+each program joining cgroups as a Titan job does (as root).
 Prints the median of each number over the rounds and the ratios the performance issue aims at.
 
 The peers run in their own virtualenvs, never in CI: `tests/bench/peers/setup_envs.sh DIR` makes
@@ -83,15 +84,20 @@ def zmq_round_trip(n):
 FLOOR_BIN = os.environ.get("PIPELINE_FLOOR_BIN", os.path.join(REPO, "build", "bench", "pipeline_floor"))
 
 
+class FloorUnavailable(Exception):
+    """pipeline_floor did not start (its own message is on stderr)."""
+
+
 class Floor:
     """pipeline_floor.cc: the same hops as Titan's job path with nothing in them (a pyzmq DEALER -> broker: a
     4 KiB write per message and an fdatasync per turn -> "accepted"; broker -> worker (2 x 4 slots) -> broker,
     written and synced the same way -> PUB -> this SUB). `sync` False: no fdatasync; `spawn`: each job runs
-    that program. Use in a `with` block, after built() said the program is there."""
+    that program; `cgroups`: after joining cgroups as a Titan job does (root only; __enter__ raises
+    FloorUnavailable otherwise). Use in a `with` block, after built() said the program is there."""
 
-    def __init__(self, workdir, sync=True, spawn=None):
+    def __init__(self, workdir, sync=True, spawn=None, cgroups=False):
         self.argv = ([FLOOR_BIN, "--dir", workdir] + ([] if sync else ["--no-sync"])
-                     + (["--spawn", spawn] if spawn else []))
+                     + (["--spawn", spawn] if spawn else []) + (["--cgroups"] if cgroups else []))
         self.proc = self.submit = self.events = None
 
     @staticmethod
@@ -105,7 +111,12 @@ class Floor:
     def __enter__(self):
         import zmq
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        _, submit_port, events_port = self.proc.stdout.readline().split()
+        ports = self.proc.stdout.readline().split()
+        if len(ports) != 3:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+            raise FloorUnavailable("%s exited %d" % (" ".join(self.argv), self.proc.returncode))
+        _, submit_port, events_port = ports
         ctx = zmq.Context.instance()
         self.submit, self.events = ctx.socket(zmq.DEALER), ctx.socket(zmq.SUB)
         self.submit.connect("tcp://127.0.0.1:" + submit_port)
@@ -114,11 +125,25 @@ class Floor:
         self.events.connect("tcp://127.0.0.1:" + events_port)
         while not self.events.poll(0):  # until the subscription reaches the publisher
             self.submit.send(b"warm")
-            self.submit.recv()
+            self._recv(self.submit)
             self.events.poll(10)
         while self.events.poll(100):
             self.events.recv()
         return self
+
+    def _recv(self, sock, timeout_s=60):
+        """The next message on `sock`; FloorUnavailable when the program exited or nothing came in time."""
+        import zmq
+        try:
+            return sock.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+        deadline = time.monotonic() + timeout_s
+        while not sock.poll(100):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise FloorUnavailable("%s %s" % (" ".join(self.argv), "exited %d" % self.proc.returncode
+                                                  if self.proc.returncode is not None else "did not answer"))
+        return sock.recv()
 
     def __exit__(self, *exc):
         for sock in (self.submit, self.events):
@@ -134,8 +159,8 @@ class Floor:
             body = b"job-%d" % i
             t0 = time.perf_counter()
             self.submit.send(body)
-            self.submit.recv()
-            while self.events.recv() != body:
+            self._recv(self.submit)
+            while self._recv(self.events) != body:
                 pass
             samples.append(time.perf_counter() - t0)
         return W.latency_summary(samples)
@@ -146,9 +171,9 @@ class Floor:
         for i in range(n):
             self.submit.send(b"job-%d" % i)
         for _ in range(n):
-            self.submit.recv()
+            self._recv(self.submit)
         for _ in range(n):
-            self.events.recv()
+            self._recv(self.events)
         return W.rate(n, time.perf_counter() - t0)
 
 
@@ -157,20 +182,27 @@ def references(workdir, scale, only):
     if "true" in only:
         out["true"] = {"jobs_per_s": spawn_rate(["/bin/true"], W.size("true", scale))}
         if Floor.built():
-            with Floor(workdir, spawn="/bin/true") as floor:
-                out["true"]["floor_jobs_per_s"] = floor.rate(W.size("true", scale))
+            for key, cgroups in (("floor_jobs_per_s", False), ("floor_cgroups_jobs_per_s", True)):
+                try:
+                    with Floor(workdir, spawn="/bin/true", cgroups=cgroups) as floor:
+                        out["true"][key] = floor.rate(W.size("true", scale))
+                except FloorUnavailable as e:
+                    print("no %s: %s" % (key, e), file=sys.stderr)
     if "python" in only:
         script = W.write_script(workdir, "reference.py")
         out["python"] = {"jobs_per_s": spawn_rate([sys.executable, script], W.size("python", scale))}
     if "latency" in only:
         out["latency"] = zmq_round_trip(W.size("latency", scale))
         if Floor.built():
-            with Floor(workdir) as floor:
-                synced = floor.latency(W.size("latency", scale))
-            with Floor(workdir, sync=False) as floor:
-                hops = floor.latency(W.size("latency", scale))
-            out["latency"].update(floor_p50_ms=synced["p50_ms"], floor_p99_ms=synced["p99_ms"],
-                                  hops_p50_ms=hops["p50_ms"], hops_p99_ms=hops["p99_ms"])
+            try:
+                with Floor(workdir) as floor:
+                    synced = floor.latency(W.size("latency", scale))
+                with Floor(workdir, sync=False) as floor:
+                    hops = floor.latency(W.size("latency", scale))
+                out["latency"].update(floor_p50_ms=synced["p50_ms"], floor_p99_ms=synced["p99_ms"],
+                                      hops_p50_ms=hops["p50_ms"], hops_p99_ms=hops["p99_ms"])
+            except FloorUnavailable as e:
+                print("no latency floor: %s" % e, file=sys.stderr)
     return out
 
 
@@ -272,6 +304,9 @@ def report(rounds, only, args):
         if w == "true" and median_of(ref, "floor_jobs_per_s") is not None:
             ref_cell += "; the same hops spawning it and nothing else: {:,.0f}".format(
                 median_of(ref, "floor_jobs_per_s"))
+            if median_of(ref, "floor_cgroups_jobs_per_s") is not None:
+                ref_cell += "; the same, each program joining cgroups as a Titan job does: {:,.0f}".format(
+                    median_of(ref, "floor_cgroups_jobs_per_s"))
         if w == "latency" and median_of(ref, "floor_p50_ms") is not None:
             ref_cell += ("; the same hops with two fdatasyncs and nothing else: %.2f / %.2f (without them: %.2f / %.2f)"
                          % (median_of(ref, "floor_p50_ms"), median_of(ref, "floor_p99_ms"),
@@ -299,6 +334,10 @@ def report(rounds, only, args):
         if true_titan is not None and true_floor:
             print("| /bin/true jobs / the same hops' floor (%.2f of raw posix_spawn) | %.2f |"
                   % (true_floor / med("reference", "true", "jobs_per_s"), true_titan / true_floor))
+        true_cgroups = med("reference", "true", "floor_cgroups_jobs_per_s")
+        if true_titan is not None and true_cgroups:
+            print("| /bin/true jobs / that floor with the jobs' cgroups (%.2f of raw posix_spawn) | %.2f |"
+                  % (true_cgroups / med("reference", "true", "jobs_per_s"), true_titan / true_cgroups))
         p50 = med("titan", "latency", "p50_ms")
         if p50 is not None:
             print("| submit → result p50 through the SDK (aim ≤ 0.6 ms) | %.2f ms |" % p50)

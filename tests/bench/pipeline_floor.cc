@@ -8,10 +8,14 @@
 // sockets; the client is whatever connects (peer_bench.py: pyzmq, as the Python SDK).
 //
 // Prints "ports <submit> <events>" on stdout once every worker is connected and serves until stdin closes.
-// With --no-sync, no fdatasync: what the hops cost without the disk.
+// With --no-sync, no fdatasync: what the hops cost without the disk. With --cgroups, each spawned program
+// first joins a cgroup of its worker in each hierarchy Titan's jobs join (v1: memory, cpuacct, blkio; v2:
+// one), as a Titan job joins its own: what that costs a spawn. Needs root; the cgroups are removed at exit.
 #include <fcntl.h>
-#include <spawn.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,21 +79,91 @@ class Ring {
   uint64_t next_ = 0;
 };
 
+// Starts the program with /dev/null as its stdin, stdout and stderr, after it joined the cgroups whose
+// cgroup.procs `procs` holds open for writing: clone(CLONE_VM | CLONE_VFORK) as glibc's posix_spawn does,
+// with the joins (which posix_spawn has no attribute for) in the child before execve. One per thread: the
+// child runs on this object's stack.
+class Spawner {
+ public:
+  Spawner(const std::string& program, std::vector<int> procs)
+      : program_(program), procs_(std::move(procs)), stack_(64 * 1024) {
+    devnull_ = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull_ < 0) throw std::runtime_error(std::string("/dev/null: ") + std::strerror(errno));
+    argv_[0] = program_.data();
+  }
+  ~Spawner() { ::close(devnull_); }
+  Spawner(const Spawner&) = delete;
+  Spawner& operator=(const Spawner&) = delete;
+
+  pid_t Spawn() {
+    return ::clone(Child, stack_.data() + stack_.size(), CLONE_VM | CLONE_VFORK | SIGCHLD, this);
+  }
+
+ private:
+  static int Child(void* arg) {  // async-signal-safe calls only: it shares the parent's memory
+    auto* self = static_cast<Spawner*>(arg);
+    for (const int fd : self->procs_) {
+      if (::write(fd, "0", 1) != 1) ::_exit(126);
+    }
+    for (int fd = 0; fd < 3; ++fd) ::dup2(self->devnull_, fd);
+    ::execve(self->argv_[0], self->argv_, environ);
+    ::_exit(127);
+  }
+
+  std::string program_;
+  std::vector<int> procs_;
+  std::vector<char> stack_;
+  int devnull_ = -1;
+  char* argv_[2] = {nullptr, nullptr};
+};
+
+// The cgroups one worker's programs join (--cgroups): made under each hierarchy a Titan job joins, removed
+// on destruction (they are empty by then: every program has been waited for).
+class WorkerCgroups {
+ public:
+  explicit WorkerCgroups(const std::string& name) {
+    const std::string root = "/sys/fs/cgroup";
+    struct statfs fs {};
+    const bool v2 = ::statfs(root.c_str(), &fs) == 0 && fs.f_type == 0x63677270;  // CGROUP2_SUPER_MAGIC
+    const std::vector<std::string> parents =
+        v2 ? std::vector<std::string>{root}
+           : std::vector<std::string>{root + "/memory", root + "/cpuacct", root + "/blkio"};
+    for (const std::string& parent : parents) {
+      const std::string dir = parent + "/" + name;
+      if (::mkdir(dir.c_str(), 0755) != 0)
+        throw std::runtime_error("cannot create cgroup " + dir + ": " + std::strerror(errno) +
+                                 " (needs root)");
+      dirs_.push_back(dir);
+      const int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) throw std::runtime_error("cannot open " + dir + "/cgroup.procs: " + std::strerror(errno));
+      procs_.push_back(fd);
+    }
+  }
+  ~WorkerCgroups() {
+    for (const int fd : procs_) ::close(fd);
+    for (const std::string& dir : dirs_) ::rmdir(dir.c_str());
+  }
+  WorkerCgroups(const WorkerCgroups&) = delete;
+  WorkerCgroups& operator=(const WorkerCgroups&) = delete;
+  const std::vector<int>& procs() const { return procs_; }
+
+ private:
+  std::vector<std::string> dirs_;
+  std::vector<int> procs_;
+};
+
 int BoundPort(zmq::socket_t& s) {
   const std::string endpoint = s.get(zmq::sockopt::last_endpoint);
   return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
 }
 
 // A worker: says "ready", then runs each job it is given and sends the job back when it has ended.
-void Worker(zmq::context_t& ctx, int port, const std::string& program) try {
+void Worker(zmq::context_t& ctx, int port, const std::string& program, const WorkerCgroups* cgroups) try {
   zmq::socket_t broker(ctx, zmq::socket_type::dealer);
   broker.set(zmq::sockopt::linger, 0);
   broker.connect("tcp://127.0.0.1:" + std::to_string(port));
   broker.send(zmq::str_buffer("ready"), zmq::send_flags::none);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  for (int fd = 0; fd < 3; ++fd) posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
-  char* argv[] = {const_cast<char*>(program.c_str()), nullptr};
+  Spawner spawner(program, cgroups != nullptr ? cgroups->procs() : std::vector<int>{});
   struct Running {
     pid_t pid;
     int pidfd;
@@ -103,8 +177,12 @@ void Worker(zmq::context_t& ctx, int port, const std::string& program) try {
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(-1));
     for (size_t i = running.size(); i-- > 0;) {
       if (!(items[i + 1].revents & ZMQ_POLLIN)) continue;
-      ::waitpid(running[i].pid, nullptr, 0);
+      int status = 0;
+      ::waitpid(running[i].pid, &status, 0);
       ::close(running[i].pidfd);
+      if (WIFEXITED(status) && WEXITSTATUS(status) >= 126)  // the child's own codes: it never ran the program
+        Fail(program +
+             " did not start: " + (WEXITSTATUS(status) == 126 ? "joining a cgroup failed" : "execve failed"));
       broker.send(running[i].job, zmq::send_flags::none);
       running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
     }
@@ -115,9 +193,8 @@ void Worker(zmq::context_t& ctx, int port, const std::string& program) try {
         broker.send(job, zmq::send_flags::none);
         continue;
       }
-      pid_t pid = -1;
-      if (const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv, environ); rc != 0)
-        Fail("cannot spawn " + program + ": " + std::strerror(rc));
+      const pid_t pid = spawner.Spawn();
+      if (pid < 0) Fail("cannot spawn " + program + ": " + std::strerror(errno));
       const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
       if (pidfd < 0) Fail(std::string("pidfd_open: ") + std::strerror(errno));
       running.push_back(Running{pid, pidfd, std::move(job)});
@@ -204,10 +281,11 @@ int main(int argc, char** argv) {
   using namespace titan::bench;
   CLI::App app{"The floor under Titan's job path (see the file's comment)"};
   std::string dir = "/tmp", spawn;
-  bool no_sync = false;
+  bool no_sync = false, cgroups = false;
   int workers = 2, slots = 4;
   app.add_option("--dir", dir, "where the journal ring is written (the same file system as Titan's journal)");
   app.add_flag("--no-sync", no_sync, "no fdatasync at the commits");
+  app.add_flag("--cgroups", cgroups, "each program joins its worker's cgroups first (needs root)");
   app.add_option("--spawn", spawn, "each job runs this program (absolute path); none: a job does nothing");
   app.add_option("--workers", workers, "worker threads")->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("--slots", slots, "jobs each worker runs at once")
@@ -229,7 +307,21 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     Fail(e.what());
   }
-  for (int i = 0; i < workers; ++i) std::thread(Worker, std::ref(ctx), BoundPort(to_workers), spawn).detach();
+  std::vector<std::unique_ptr<WorkerCgroups>> worker_cgroups;
+  for (int i = 0; i < workers; ++i) {
+    if (cgroups) {
+      try {
+        worker_cgroups.push_back(std::make_unique<WorkerCgroups>(
+            "pipeline-floor-" + std::to_string(::getpid()) + "-w" + std::to_string(i)));
+      } catch (const std::exception& e) {
+        worker_cgroups.clear();  // removes those made
+        Fail(e.what());
+      }
+    }
+    std::thread(Worker, std::ref(ctx), BoundPort(to_workers), spawn,
+                cgroups ? worker_cgroups.back().get() : nullptr)
+        .detach();
+  }
   auto broker = std::make_unique<Broker>(clients, to_workers, events, *journal, slots);
   broker->WaitForWorkers(static_cast<size_t>(workers));
   std::thread([&broker] {
@@ -245,5 +337,6 @@ int main(int argc, char** argv) {
   while (::read(0, buf, sizeof buf) > 0) {
   }
   ::unlink((dir + "/pipeline_floor.ring").c_str());
-  std::_Exit(0);  // the threads block in their sockets
+  worker_cgroups.clear();  // empty now: the client has seen every job's result
+  std::_Exit(0);           // the threads block in their sockets
 }
