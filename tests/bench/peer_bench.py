@@ -123,12 +123,16 @@ class Floor:
         self.events.setsockopt(zmq.SUBSCRIBE, b"")
         self.events.setsockopt(zmq.RCVHWM, 0)  # rate() reads the events last: none may be dropped meanwhile
         self.events.connect("tcp://127.0.0.1:" + events_port)
-        while not self.events.poll(0):  # until the subscription reaches the publisher
-            self.submit.send(b"warm")
-            self._recv(self.submit)
-            self.events.poll(10)
-        while self.events.poll(100):
-            self.events.recv()
+        try:
+            while not self.events.poll(0):  # until the subscription reaches the publisher
+                self.submit.send(b"warm")
+                self._recv(self.submit)
+                self.events.poll(10)
+            while self.events.poll(100):
+                self.events.recv()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def _recv(self, sock, timeout_s=60):
