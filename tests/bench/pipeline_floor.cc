@@ -2,8 +2,8 @@
 // submission reaches a broker (ROUTER), which makes it durable (a 4 KiB write per message and one
 // fdatasync per turn, as the journal's commit is), answers "accepted" and hands the job to the least
 // loaded of its workers (ROUTER to DEALERs, `--slots` jobs each at most); a worker runs it (`--spawn`:
-// the program spawned as posix_spawn does, /dev/null as stdin, stdout and stderr, awaited through a pidfd; else
-// nothing) and hands it back; the broker makes the result durable the same way and publishes it (PUB),
+// the program spawned as posix_spawn does, /dev/null as stdin, stdout and stderr, awaited through a pidfd;
+// else nothing) and hands it back; the broker makes the result durable the same way and publishes it (PUB),
 // where the client's SUB socket sees it. Broker and workers are threads of this process, each owning its
 // sockets; the client is whatever connects (peer_bench.py: pyzmq, as the Python SDK).
 //
