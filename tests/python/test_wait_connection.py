@@ -56,6 +56,13 @@ def feed_live(client) -> None:
     raise AssertionError("no event came through the subscription after 50 jobs")
 
 
+def feed_live_without_rechecks(client, monkeypatch) -> None:
+    """feed_live, and no waiter's fallback check of the broker within the test: what a followed wait asks the
+    broker is then only what the feed could not answer."""
+    feed_live(client)
+    monkeypatch.setattr("titan_sdk.job_watch.RECHECK_S", 600)
+
+
 def test_many_waits_leave_no_time_wait_sockets(cluster, broker_client, tmp_path):
     job_id = unique_id("waited")
     broker_client.submit_job(TitanJob(job_id, write_script(tmp_path, "w.py", "print('done')")))
@@ -217,8 +224,7 @@ def count_requests(client, monkeypatch):
 
 
 def test_a_wait_on_a_job_this_client_submitted_needs_no_check(broker_client, monkeypatch):
-    feed_live(broker_client)
-    monkeypatch.setattr("titan_sdk.job_watch.RECHECK_S", 600)  # no fallback check within the test
+    feed_live_without_rechecks(broker_client, monkeypatch)
     asked = count_requests(broker_client, monkeypatch)
     ok, bad = unique_id("followed"), unique_id("followed-bad")
     broker_client.submit_job(command(ok))
@@ -234,8 +240,7 @@ def test_a_wait_on_a_job_this_client_submitted_needs_no_check(broker_client, mon
 
 def test_a_followed_wait_skips_a_late_event_of_an_earlier_run(broker_client, monkeypatch):
     from titan_sdk import protocol
-    feed_live(broker_client)
-    monkeypatch.setattr("titan_sdk.job_watch.RECHECK_S", 600)
+    feed_live_without_rechecks(broker_client, monkeypatch)
     watch = broker_client._watch
     job_id = unique_id("reused")
     broker_client.submit_job(command(job_id))
@@ -254,8 +259,7 @@ def test_a_followed_wait_skips_a_late_event_of_an_earlier_run(broker_client, mon
 
 
 def test_trackers_are_bounded_and_an_evicted_one_waits_by_checking(broker_client, monkeypatch):
-    feed_live(broker_client)
-    monkeypatch.setattr("titan_sdk.job_watch.RECHECK_S", 600)
+    feed_live_without_rechecks(broker_client, monkeypatch)
     monkeypatch.setattr("titan_sdk.job_watch.TRACKED_MAX", 2)
     ids = [unique_id("bounded") for _ in range(3)]
     for job_id in ids:
@@ -268,8 +272,7 @@ def test_trackers_are_bounded_and_an_evicted_one_waits_by_checking(broker_client
 
 
 def test_a_followed_wait_checks_once_the_client_moved_to_another_broker(broker_client, monkeypatch):
-    feed_live(broker_client)
-    monkeypatch.setattr("titan_sdk.job_watch.RECHECK_S", 600)
+    feed_live_without_rechecks(broker_client, monkeypatch)
     watch = broker_client._watch
     job_id = unique_id("moved")
     broker_client.submit_job(command(job_id))
