@@ -59,11 +59,11 @@ class Ring {
   }
   ~Ring() { ::close(fd_); }
   void Append(const zmq::message_t& what) {
-    std::string page(kRecord, ' ');
     const size_t n = std::min(what.size(), kRecord);
-    page.replace(0, n, what.data<char>(), n);
+    std::memcpy(page_.data(), what.data(), n);
+    std::memset(page_.data() + n, ' ', kRecord - n);
     const off_t at = static_cast<off_t>((next_++ % kRingRecords) * kRecord);
-    if (::pwrite(fd_, page.data(), page.size(), at) != static_cast<ssize_t>(page.size()))
+    if (::pwrite(fd_, page_.data(), page_.size(), at) != static_cast<ssize_t>(page_.size()))
       throw std::runtime_error("pwrite failed");
     dirty_ = true;
   }
@@ -73,6 +73,7 @@ class Ring {
   }
 
  private:
+  std::string page_ = std::string(kRecord, ' ');  // the record being written, reused
   int fd_ = -1;
   bool sync_;
   bool dirty_ = false;
