@@ -1,6 +1,8 @@
 // The audit row of a client's request: which requests are recorded, and what each names as its target.
 #include "broker/audit.h"
 
+#include <algorithm>
+
 #include "security/audit_log.h"
 
 namespace titan::broker {
@@ -19,14 +21,19 @@ std::string Ids(const std::vector<std::string>& ids) {
   return out;
 }
 
-// JOB_SUBMIT: the DAG and the ids created; refused, the ids asked for (read from the body, without
-// decoding the files that travel with them).
+// JOB_SUBMIT: the DAG and the ids created (with `each`, and how many of its jobs were refused); refused, the
+// ids asked for (read from the body, without decoding the files that travel with them).
 std::string SubmitTarget(const Message& req, const Message& reply) {
   std::vector<std::string> ids;
   std::string dag(req.Bytes("dag"));
   if (const Result<wire::JobAcceptedMsg> accepted = wire::JobAcceptedMsg::From(reply); accepted.ok()) {
     ids = accepted->ids;
     if (accepted->dag) dag = *accepted->dag;
+    if (accepted->each) {
+      const auto refused = std::count_if(accepted->each->begin(), accepted->each->end(),
+                                         [](const wire::SubmitOutcome& o) { return o.error.has_value(); });
+      if (refused > 0) return "jobs=" + Ids(ids) + " refused=" + std::to_string(refused);
+    }
   } else if (const wire::Datum* jobs = req.Find("jobs"); jobs != nullptr) {
     if (const auto* list = std::get_if<wire::List>(&jobs->v)) {
       for (const wire::Datum& job : *list) {

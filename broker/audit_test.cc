@@ -31,6 +31,12 @@ TEST(AuditOf, EachStateChangingRequestNamesWhatItActedOnAndNothingElse) {
   EXPECT_EQ("alice JOB_SUBMIT dag=etl#2 jobs=a,b ok", Row(submit.ToMessage(), accepted));
   EXPECT_EQ("alice JOB_SUBMIT dag=etl jobs=a,b INVALID",
             Row(submit.ToMessage(), Refused(Status::Invalid("job 'a' exists"))));
+  wire::JobSubmitMsg each{
+      .jobs = {wire::JobSpec{.id = "x", .file = ""}, wire::JobSpec{.id = "y", .file = ""}}, .each = true};
+  wire::JobAcceptedMsg some{.ids = {"x"}};
+  some.each = {wire::SubmitOutcome{.ids = std::vector<std::string>{"x"}, .dag = "x"},
+               wire::SubmitOutcome{.error = "INVALID", .reason = "job id 'y' is in use"}};
+  EXPECT_EQ("alice JOB_SUBMIT jobs=x refused=1 ok", Row(each.ToMessage(), std::move(some).ToMessage()));
   EXPECT_EQ("bob JOB_STOP a ok", Row(wire::JobStopMsg{.id = "a"}.ToMessage(), Ok(), "bob"));
   EXPECT_EQ("(plaintext) DAG_CANCEL etl#2 ok", Row(wire::DagCancelMsg{.id = "etl#2"}.ToMessage(), Ok(), ""));
   EXPECT_EQ("alice GATE_DECIDE hitl-gate-a approve ok",

@@ -279,6 +279,8 @@ class BrokerCore {
   // JOB_WAIT: answered now (the job ended, a service is up, or no wait asked) or when it ends or times out.
   void Wait(const Route& from, std::optional<int64_t> rid, const wire::JobWaitMsg& req, Instant now);
   wire::Message Submit(const wire::JobSubmitMsg& req, Instant now);
+  // JOB_SUBMIT with `each` (core_submit_each.cc): each job submitted as Submit would a JOB_SUBMIT of it alone.
+  wire::Message SubmitEach(const wire::JobSubmitMsg& req, Instant now);
   // The content job `j` runs (j.file_hash): a file `sent` with it, else the artifact deployed by that name.
   std::optional<wire::Message> ResolveFile(Job& j, const std::unordered_map<std::string, std::string>& sent);
   wire::Message JobInfoReply(const std::string& id) const;

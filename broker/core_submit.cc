@@ -215,6 +215,7 @@ std::optional<Message> BrokerCore::LinkParents(std::vector<Job>& batch) const {
 }
 
 Message BrokerCore::Submit(const wire::JobSubmitMsg& req, Instant now) {
+  if (req.each.value_or(false)) return SubmitEach(req, now);
   if (req.token) {  // before any check: the first answer stands, whatever happened to the jobs since
     if (auto replay = Replay(*req.token, &req.jobs)) return *replay;
   }

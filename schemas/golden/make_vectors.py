@@ -276,6 +276,12 @@ BROKER = [
     ok("worker_ready_epoch", "WORKER_READY", 0x50, {
         "name": "w1", "host": "node-a", "pid": 4242, "slots": 4, "capabilities": ["GENERAL"],
         "running": [{"id": "a", "attempt": 1, "epoch": 6}], "finished": []}),
+    ok("job_submit_each", "JOB_SUBMIT", 0x31, {
+        "jobs": [{"id": "t1", "file": "", "command": "/bin/true"}, {"id": "t2", "file": "step.sh"}],
+        "files": [{"name": "step.sh", "sha256": "cd" * 32}], "token": "5d1e8a42-0c7b", "each": True}),
+    ok("job_accepted_each", "JOB_ACCEPTED", 0x32, {
+        "ids": ["t1"], "submitted_ms": 1765000000123,
+        "each": [{"ids": ["t1"], "dag": "t1"}, {"error": "INVALID", "reason": "job id 't2' is in use"}]}),
 ]
 
 INVALID = [

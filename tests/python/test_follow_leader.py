@@ -21,9 +21,11 @@ def job(job_id):
 
 
 def leader_node(d, frames):
-    """Accepts every JOB_SUBMIT (and answers HELLO)."""
+    """Accepts every JOB_SUBMIT, each job on its own with `each` (and answers HELLO)."""
     if d.type == MsgType.JOB_SUBMIT:
-        return [protocol.encode(MsgType.JOB_ACCEPTED, {"rid": d.rid, "ids": [d.fields["jobs"][0]["id"]]})]
+        ids = [j["id"] for j in d.fields["jobs"]]
+        each = [{"ids": [i], "dag": i} for i in ids] if d.fields.get("each") else None
+        return [protocol.encode(MsgType.JOB_ACCEPTED, {"rid": d.rid, "ids": ids, "each": each})]
     return [protocol.encode(MsgType.WELCOME, {"rid": d.rid, "node": "broker", "version": "test"})]
 
 
@@ -35,7 +37,7 @@ def not_leader(leader):
 
 
 def submits(node):
-    return [d.fields["jobs"][0]["id"] for d in node.requests if d.type == MsgType.JOB_SUBMIT]
+    return [j["id"] for d in node.requests if d.type == MsgType.JOB_SUBMIT for j in d.fields["jobs"]]
 
 
 def test_pipelined_submissions_a_standby_refuses_go_to_the_leader_it_names():

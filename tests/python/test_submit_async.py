@@ -58,21 +58,21 @@ def test_a_window_bigger_than_the_jobs_and_a_window_of_one(broker_client):
 
 
 def test_each_distinct_script_is_sent_once(broker_client, tmp_path, monkeypatch):
-    sent = []  # (job id, how each file went: "content" or "sha256") of every JOB_SUBMIT the pipeline sends
+    sent = []  # the files of every JOB_SUBMIT the pipeline sends: (name, "content" or "sha256")
     real_send = transport.Pipeline.send
 
     def spy(self, msg_type, fields, blobs=()):
-        sent.append((fields["jobs"][0]["id"], ["content" if f.get("content") is not None else "sha256"
-                                                for f in fields["files"]]))
+        sent.append([(f["name"], "content" if f.get("content") is not None else "sha256") for f in fields["files"]])
         return real_send(self, msg_type, fields, blobs)
 
     monkeypatch.setattr(transport.Pipeline, "send", spy)
     one = write_script(tmp_path, "one.sh", "echo one-%s" % unique_id("x"))
     two = write_script(tmp_path, "two.sh", "echo two-%s" % unique_id("y"))
     jobs = [TitanJob(unique_id("f"), one if i % 2 == 0 else two) for i in range(20)]
-    assert broker_client.submit_many(jobs) == [j.job_id for j in jobs]
-    how = [h for _, h in sent]
-    assert how.count(["content"]) == 2 and how.count(["sha256"]) == 18  # one.sh and two.sh once each
+    assert broker_client.submit_many(jobs, batch=4) == [j.job_id for j in jobs]
+    assert len(sent) == 5  # 4 jobs per message, each message naming each of its two files once
+    assert sorted(name for files in sent for name, how in files if how == "content") == ["one.sh", "two.sh"]
+    assert [sorted(files) for files in sent[1:]] == [[("one.sh", "sha256"), ("two.sh", "sha256")]] * 4
     assert [broker_client.wait(j.job_id, timeout=60) for j in jobs] == ["COMPLETED"] * 20
     assert broker_client.fetch_logs(jobs[1].job_id).startswith("two-")
 
@@ -113,3 +113,32 @@ def test_close_reads_the_answers_still_due(cluster, monkeypatch):
     handles = [client.submit_async(true_job(unique_id("closing"))) for _ in range(10)]
     client.close()
     assert [h.result() for h in handles] == [h.job_id for h in handles]
+
+
+def test_submit_many_raises_for_a_bad_job_before_sending_any(broker_client, tmp_path):
+    first = unique_id("first")
+    with pytest.raises(TypeError, match="TitanJob"):
+        broker_client.submit_many([true_job(first), "not a job"])
+    missing = str(tmp_path / "missing.sh")
+    with pytest.raises(FileNotFoundError):
+        broker_client.submit_many([true_job(first), TitanJob(unique_id("gone"), missing)])
+    assert broker_client.get_job(first) is None  # nothing was sent
+
+
+def test_submit_many_sends_its_jobs_in_messages_of_batch_jobs(broker_client, monkeypatch):
+    sent = []  # (jobs, each) of every JOB_SUBMIT the pipeline sends
+    real_send = transport.Pipeline.send
+
+    def spy(self, msg_type, fields, blobs=()):
+        sent.append((len(fields["jobs"]), fields.get("each")))
+        return real_send(self, msg_type, fields, blobs)
+
+    monkeypatch.setattr(transport.Pipeline, "send", spy)
+    ids = [unique_id("batched") for _ in range(25)]
+    assert broker_client.submit_many([true_job(j) for j in ids], batch=10, window=20) == ids
+    assert sent == [(10, True), (10, True), (5, True)]
+    sent.clear()
+    lone = unique_id("lone")
+    assert broker_client.submit_many([true_job(lone)]) == [lone]
+    assert sent == [(1, None)]  # one job: a JOB_SUBMIT of its own
+    assert [broker_client.wait(j, timeout=60) for j in ids + [lone]] == ["COMPLETED"] * 26

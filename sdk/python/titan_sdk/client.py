@@ -29,7 +29,7 @@ from .credentials import Credential, find_credential
 from .transport import Connection
 from .brokers import BrokerList, new_token, parse_address
 from .schema import MESSAGE_SPECS
-from .async_submit import DEFAULT_WINDOW, SubmitHandle, Submitter
+from .async_submit import DEFAULT_BATCH, DEFAULT_WINDOW, SubmitHandle, Submitter
 from .job_watch import JobWatch
 
 DEFAULT_HOST = "127.0.0.1"
@@ -368,13 +368,17 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         return self._submitter.submit(job, self.submit_window if window is None else int(window))
 
     def submit_many(self, jobs: Sequence[TitanJob], window: Optional[int] = None,
-                    return_exceptions: bool = False) -> List[Any]:
+                    return_exceptions: bool = False, batch: Optional[int] = None) -> List[Any]:
         """Submits each job on its own (each a one-job submission, as submit_job; not a DAG: one refusal does not
         stop the others), pipelined as submit_async does, and returns their ids in order once every answer is in.
+        Up to `batch` jobs (default 32) travel in one message, which the broker carries out job by job (JOB_SUBMIT
+        with `each`); at most `window` jobs await their answer at once. Everything wrong with a job that can be
+        told here (a bad job, a file missing here) raises before anything is sent.
 
         When some were refused, raises the first refusal (in job order) after all have been answered; with
         `return_exceptions` it returns the list with that job's exception in place of its id instead."""
-        handles = [self.submit_async(job, window) for job in jobs]
+        handles = self._submitter.submit_each(list(jobs), self.submit_window if window is None else int(window),
+                                              DEFAULT_BATCH if batch is None else int(batch))
         out: List[Any] = []
         first: Optional[TitanError] = None
         for h in handles:

@@ -294,6 +294,19 @@ class JobCredential(Record):
 
 
 @dataclasses.dataclass
+class SubmitOutcome(Record):
+    """What became of one job of a JOB_SUBMIT with `each` (JOB_ACCEPTED.each): accepted (ids and dag set) or
+    refused (error and reason set), as a JOB_SUBMIT of that job alone would have been answered."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['SubmitOutcome']
+
+    ids: Optional[List[str]] = None  # accepted: the job, then its gate when it has one
+    dag: Optional[str] = None  # accepted: the DAG id its submission was given
+    error: Optional[str] = None  # refused: the error code (ERROR.code)
+    reason: Optional[str] = None  # refused: what was wrong and what to do (ERROR.reason)
+
+
+@dataclasses.dataclass
 class JobRef(Record):
     """An attempt of a job a worker still runs (WORKER_READY)."""
 
@@ -645,6 +658,7 @@ class JobSubmitMsg(MessageRecord):
     dag: Optional[str] = None  # a name grouping these jobs
     agent_run_id: Optional[str] = None
     token: Optional[str] = None  # the submission's idempotency token, unique per submission (not per attempt; at most 128 bytes): a request whose token the broker already accepted is answered with that first JOB_ACCEPTED and submits nothing
+    each: Optional[bool] = None  # true: each job is a submission of its own, carried out as a JOB_SUBMIT of that job alone with the files it names (and, with `token`, the token "<token>/<index>"), so a refusal of one does not stop the others; no job may name parents and `dag` must be absent; answered by a JOB_ACCEPTED with `each`
 
 
 @dataclasses.dataclass
@@ -657,6 +671,7 @@ class JobAcceptedMsg(MessageRecord):
     ids: List[str]  # jobs and gates created, in submission order
     dag: Optional[str] = None  # the DAG id given to this submission
     submitted_ms: Optional[int] = None  # when the broker accepted them (JOB_INFO.submitted_ms of each, the EVENT_JOB clock): a client that followed their events since before it sent the submission knows from it which events are of these runs (an id reused earlier has older ones)
+    each: Optional[List["SubmitOutcome"]] = None  # JOB_SUBMIT with `each`: one outcome per job, in submission order (`ids` then lists the accepted ones' ids)
 
 
 @dataclasses.dataclass
@@ -1482,6 +1497,7 @@ STRUCT_CLASSES.update({
     'ArtifactInfo': ArtifactInfo,
     'ScaleEvent': ScaleEvent,
     'JobCredential': JobCredential,
+    'SubmitOutcome': SubmitOutcome,
     'JobRef': JobRef,
     'JobResult': JobResult,
     'AuditEntry': AuditEntry,

@@ -347,6 +347,12 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('secret_key', 'str'),
         FieldSpec('server_key', 'str'),
     ),
+    'SubmitOutcome': (
+        FieldSpec('ids', 'list<str>', True),
+        FieldSpec('dag', 'str', True),
+        FieldSpec('error', 'str', True),
+        FieldSpec('reason', 'str', True),
+    ),
     'JobRef': (
         FieldSpec('id', 'str'),
         FieldSpec('attempt', 'int'),
@@ -485,11 +491,13 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('dag', 'str', True),
         FieldSpec('agent_run_id', 'str', True),
         FieldSpec('token', 'str', True),
+        FieldSpec('each', 'bool', True),
     ),
     MsgType.JOB_ACCEPTED: (
         FieldSpec('ids', 'list<str>'),
         FieldSpec('dag', 'str', True),
         FieldSpec('submitted_ms', 'int', True),
+        FieldSpec('each', 'list<SubmitOutcome>', True),
     ),
     MsgType.JOB_GET: (
         FieldSpec('id', 'str'),
