@@ -50,6 +50,14 @@ def test_pipelined_submissions_a_standby_refuses_go_to_the_leader_it_names():
             assert c.submit_async(job("after")).result() == "after"  # the pipeline stays with the leader
         assert sorted(submits(leader)) == sorted(ids + ["after"])
         assert set(submits(standby)) <= set(ids) and "after" not in submits(standby)
+        # submit_many's messages (up to 8 jobs each here, JOB_SUBMIT.each) went to the leader as sent to the
+        # standby: the same jobs under the same token, so a broker that had accepted one would answer it again.
+        sent = {d.fields["token"]: [j["id"] for j in d.fields["jobs"]] for d in standby.requests
+                if d.type == MsgType.JOB_SUBMIT}
+        resent = {d.fields["token"]: [j["id"] for j in d.fields["jobs"]] for d in leader.requests
+                  if d.type == MsgType.JOB_SUBMIT}
+        assert sent and all(resent.get(token) == jobs for token, jobs in sent.items())
+        assert any(len(jobs) > 1 for jobs in sent.values())
 
 
 def test_a_standby_taking_over_is_asked_again_until_it_leads():
