@@ -114,6 +114,15 @@ TEST_F(SubmitEachTest, AMessageTheBrokerCannotCarryOutIsRefusedWhole) {
   EXPECT_EQ("INVALID", ErrorOf(Client(std::move(named).ToMessage())).substr(0, 7));
   EXPECT_NE(std::string::npos,
             ErrorOf(SubmitEach({{"a"}}, std::string(117, 't'))).find("longer than 116 bytes"));
+  wire::JobSubmitMsg twice{.jobs = {Spec({"a"})},
+                           .files = {JobFile(), wire::FileBlob{.name = "job.sh", .content = "exit 1"}},
+                           .each = true};
+  EXPECT_NE(std::string::npos, ErrorOf(Client(std::move(twice).ToMessage())).find("'job.sh' appears twice"));
+  wire::JobSubmitMsg many{.files = {JobFile()}, .each = true};
+  for (int i = 0; i < 1001; ++i) many.jobs.push_back(Spec({"m" + std::to_string(i)}));
+  EXPECT_NE(std::string::npos,
+            ErrorOf(Client(std::move(many).ToMessage())).find("at most 1000 jobs; it has 1001"));
+  EXPECT_EQ("UNKNOWN", State("m0"));
   wire::JobSubmitMsg none{.each = true};
   EXPECT_NE(std::string::npos, ErrorOf(Client(std::move(none).ToMessage())).find("has no jobs"));
   EXPECT_EQ("UNKNOWN", State("a"));

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_WINDOW = 64  # submissions (jobs) in flight at once, unless the call says otherwise
 DEFAULT_BATCH = 32  # jobs per JOB_SUBMIT with `each` (submit_many), unless the call says otherwise
+_MAX_BATCH = 1000  # the broker's limit on the jobs of one such message
 _BATCH_BYTES = MAX_BODY_BYTES // 2  # what the jobs of one such message may add up to, roughly (_approx_bytes)
 
 
@@ -183,7 +184,7 @@ class Submitter:
         handles = [SubmitHandle(self, job.job_id) for job in jobs]
         with self._locked():
             self._client._check_open()
-            for group in _batches(plans, min(batch, window)):
+            for group in _batches(plans, min(batch, window, _MAX_BATCH)):
                 while self._pending and self._in_flight() + len(group) > window:
                     self._receive_one()
                 members = [_Member(handles[i], plans[i]) for i in group]

@@ -658,7 +658,7 @@ class JobSubmitMsg(MessageRecord):
     dag: Optional[str] = None  # a name grouping these jobs
     agent_run_id: Optional[str] = None
     token: Optional[str] = None  # the submission's idempotency token, unique per submission (not per attempt; at most 128 bytes): a request whose token the broker already accepted is answered with that first JOB_ACCEPTED and submits nothing
-    each: Optional[bool] = None  # true: each job is a submission of its own, carried out as a JOB_SUBMIT of that job alone with the files it names (and, with `token`, the token "<token>/<index>"), so a refusal of one does not stop the others (a job may name a parent accepted before it, in this message or earlier); `dag` must be absent and the token at most 116 bytes; answered by a JOB_ACCEPTED with `each`
+    each: Optional[bool] = None  # true: each job is a submission of its own, carried out as a JOB_SUBMIT of that job alone with the files it names (and, with `token`, the token "<token>/<index>"), so a refusal of one does not stop the others (a job may name a parent accepted before it, in this message or earlier); at most 1,000 jobs, `dag` absent and the token at most 116 bytes; answered by a JOB_ACCEPTED with `each`
 
 
 @dataclasses.dataclass
