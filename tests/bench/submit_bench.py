@@ -30,7 +30,9 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "sdk", "python"))
+sys.path.insert(0, os.path.join(REPO, "tests", "bench", "peers"))
 from titan_sdk import TitanClient, TitanJob  # noqa: E402
+from workloads import tree  # noqa: E402
 
 TITAN = os.environ.get("TITAN_BIN", os.path.join(REPO, "build", "bin", "titan"))
 
@@ -73,18 +75,15 @@ class Up:
         """CPU seconds so far of the cluster's processes by role: broker, store, workers (their loops' threads),
         reapers, and jobs (the processes the workers started and reaped)."""
         out = dict.fromkeys(ROLES, 0.0)
-        todo = [self.proc.pid] + [w.pid for w in self.workers]
-        while todo:
-            pid = todo.pop()
+        for pid in tree([self.proc.pid] + [w.pid for w in self.workers]):
             seen = _proc_cpu(pid)
             if seen is None:
                 continue
-            role, own, reaped, children = seen
+            role, own, reaped = seen
             if role in out:
                 out[role] += own
             if role == "workers":
                 out["jobs"] += reaped
-            todo.extend(children)
         return out
 
     def stop(self) -> None:
@@ -101,23 +100,20 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _proc_cpu(pid: int):
-    """(role, own CPU s, its reaped children's CPU s, child pids) of a live process of a cluster; None once it is
-    gone. The role is its titan subcommand: broker, store, worker, worker-reaper (up: the launcher)."""
+    """(role, own CPU s, its reaped children's CPU s) of a live process of a cluster; None once it is gone. The
+    role is its titan subcommand: broker, store, worker, worker-reaper (up: the launcher)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         with open("/proc/%d/cmdline" % pid, "rb") as f:
-            argv = [a.decode() for a in f.read().split(b"\0")]
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            children = [int(c) for c in f.read().split()]
+            words = set(a.decode() for a in f.read().split(b"\0")[1:])
     except (OSError, ValueError):
         return None
-    words = set(argv[1:])
     role = ("reapers" if "worker-reaper" in words else "workers" if "worker" in words else
             "broker" if "broker" in words else "store" if "store" in words else "up")
     own = (int(fields[11]) + int(fields[12])) / _TICK
     reaped = (int(fields[13]) + int(fields[14])) / _TICK
-    return role, own, reaped, children
+    return role, own, reaped
 
 
 def _self_cpu() -> float:

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from cluster import unique_id, write_script
-from titan_sdk import InvalidError, NoReplyError, SubmitHandle, TitanJob
+from titan_sdk import InvalidError, NoReplyError, SubmitHandle, TitanError, TitanJob
 from titan_sdk import transport
 
 
@@ -119,9 +119,9 @@ def test_submit_many_raises_for_a_bad_job_before_sending_any(broker_client, tmp_
     first = unique_id("first")
     with pytest.raises(TypeError, match="TitanJob"):
         broker_client.submit_many([true_job(first), "not a job"])
-    missing = str(tmp_path / "missing.sh")
-    with pytest.raises(FileNotFoundError):
-        broker_client.submit_many([true_job(first), TitanJob(unique_id("gone"), missing)])
+    folder = TitanJob(unique_id("folder"), str(tmp_path))  # a job can be made for it; planning its send fails
+    with pytest.raises(TitanError, match="is a directory"):
+        broker_client.submit_many([true_job(first), folder])
     assert broker_client.get_job(first) is None  # nothing was sent
 
 

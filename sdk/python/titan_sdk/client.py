@@ -371,9 +371,9 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                     return_exceptions: bool = False, batch: Optional[int] = None) -> List[Any]:
         """Submits each job on its own (each a one-job submission, as submit_job; not a DAG: one refusal does not
         stop the others), pipelined as submit_async does, and returns their ids in order once every answer is in.
-        Up to `batch` jobs (default 32, at most 1,000) travel in one message, which the broker carries out job by job (JOB_SUBMIT
-        with `each`); at most `window` jobs await their answer at once. Everything wrong with a job that can be
-        told here (a bad job, a file missing here) raises before anything is sent.
+        Up to `batch` jobs (default 32, at most 1,000) travel in one message, which the broker carries out job by
+        job (JOB_SUBMIT with `each`); at most `window` jobs await their answer at once. Everything wrong with a job that can be
+        told here (not a TitanJob, a path that is a folder, a bad archive job) raises before anything is sent.
 
         When some were refused, raises the first refusal (in job order) after all have been answered; with
         `return_exceptions` it returns the list with that job's exception in place of its id instead."""
