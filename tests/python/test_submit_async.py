@@ -5,8 +5,11 @@ import threading
 import pytest
 
 from cluster import unique_id, write_script
-from titan_sdk import InvalidError, NoReplyError, SubmitHandle, TitanError, TitanJob
+from fake_node import FakeNode
+from titan_sdk import InvalidError, NoReplyError, SubmitHandle, TitanClient, TitanError, TitanJob, protocol
 from titan_sdk import transport
+from titan_sdk.errors import TitanProtocolError
+from titan_sdk.protocol import MsgType
 
 
 def true_job(job_id: str, **kw) -> TitanJob:
@@ -142,3 +145,21 @@ def test_submit_many_sends_its_jobs_in_messages_of_batch_jobs(broker_client, mon
     assert broker_client.submit_many([true_job(lone)]) == [lone]
     assert sent == [(1, None)]  # one job: a JOB_SUBMIT of its own
     assert [broker_client.wait(j, timeout=60) for j in ids + [lone]] == ["COMPLETED"] * 26
+
+
+def test_an_answer_without_one_outcome_per_job_fails_each_handle_and_the_client_goes_on(monkeypatch):
+    """No cluster: a broker that answers a JOB_SUBMIT with `each` as an older one would (ids, no `each`). Each job's
+    handle says what went wrong and how to find out what was accepted; later submissions are answered as usual."""
+    for var in ("TITAN_HOST", "TITAN_PORT", "TITAN_TIMEOUT", "TITAN_JOB_ID", "TITAN_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+
+    def old_broker(d, frames):
+        ids = [j["id"] for j in d.fields["jobs"]]
+        return [protocol.encode(MsgType.JOB_ACCEPTED, {"rid": d.rid, "ids": ids})]
+
+    with FakeNode(old_broker) as node:
+        with TitanClient(host="127.0.0.1:%d" % node.port, timeout=5) as c:
+            out = c.submit_many([true_job("a"), true_job("b")], return_exceptions=True)
+            assert [type(e) for e in out] == [TitanProtocolError, TitanProtocolError]
+            assert "without one outcome per job" in str(out[0]) and "get_job" in str(out[0])
+            assert c.submit_many([true_job("c")]) == ["c"]  # one job: a JOB_SUBMIT of its own
