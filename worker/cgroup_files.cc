@@ -268,21 +268,47 @@ int CgroupFileCache::Fd(const std::string& path, int flags) {
   return it->second.get();
 }
 
-std::optional<std::string> ReadCgroupFile(const std::string& path, CgroupFileCache* cache) {
-  UniqueFd own;
-  const int fd = cache != nullptr ? cache->Fd(path, O_RDONLY)
-                                  : (own.Reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), own.get());
-  if (fd < 0) return std::nullopt;
+namespace {
+
+// All of `fd`'s text, read from where it stands; nullopt on a read error.
+std::optional<std::string> ReadAll(int fd) {
   std::string text;
   char buf[4096];
-  for (ssize_t n; (n = cache != nullptr ? ::pread(fd, buf, sizeof buf, static_cast<off_t>(text.size()))
-                                        : ::read(fd, buf, sizeof buf)) != 0;) {
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return std::nullopt;
     text.append(buf, static_cast<size_t>(n));
-    if (cache != nullptr && static_cast<size_t>(n) < sizeof buf) break;  // the whole text: one read made it
   }
   return text;
+}
+
+}  // namespace
+
+std::optional<std::string> ReadCgroupFile(const std::string& path, CgroupFileCache* cache) {
+  if (cache == nullptr) {
+    const UniqueFd own(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!own.valid()) return std::nullopt;
+    return ReadAll(own.get());
+  }
+  const int fd = cache->Fd(path, O_RDONLY);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(text.size()))) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    text.append(buf, static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < sizeof buf) break;  // the whole text: one read made it
+  }
+  return text;
+}
+
+std::optional<std::string> ReadProcessList(const std::string& cgroup, CgroupFileCache* cache) {
+  const int dir = cache != nullptr ? cache->Fd(cgroup, O_PATH | O_DIRECTORY) : -1;
+  const UniqueFd fd(dir >= 0 ? ::openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC)
+                             : ::open((cgroup + "/cgroup.procs").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  return ReadAll(fd.get());
 }
 
 Result<CarriedUsage> ResetUsage(CgroupVersion v, const CgroupDirs& job, CgroupFileCache* cache) {

@@ -34,11 +34,13 @@ using CgroupDirs = std::map<std::string, std::string>;
 // so that a reused cgroup's counters are read and reset, and a job joins it, without opening the files
 // again. The kernel makes a cgroup file's text anew for each read at offset 0 (pread), except the v1
 // process lists (cgroup.procs, tasks), which it caches per open file for a second: those are never read
-// through this (a descriptor of cgroup.procs here is for joining, write-only). Move-only.
+// through a descriptor kept here (one of cgroup.procs is for joining, write-only; ReadProcessList opens
+// the list anew relative to the kept directory). Move-only.
 class CgroupFileCache {
  public:
-  // The descriptor of `path` opened with `flags` (O_RDONLY or O_WRONLY; close-on-exec), opened on first
-  // use and kept; -1 (errno set) when it cannot be opened.
+  // The descriptor of `path` opened with `flags` (O_RDONLY, O_WRONLY, or O_PATH | O_DIRECTORY for a
+  // cgroup's directory; close-on-exec), opened on first use and kept; -1 (errno set) when it cannot be
+  // opened.
   int Fd(const std::string& path, int flags);
 
  private:
@@ -85,6 +87,12 @@ CgroupUsage ReadUsage(CgroupVersion v, const CgroupDirs& job, CgroupFileCache* c
 // The whole of a cgroup file (or any file), read with open/read, or with pread at 0 from a descriptor
 // `cache` keeps; nullopt when it cannot be opened or read (a cgroup that is gone).
 std::optional<std::string> ReadCgroupFile(const std::string& path, CgroupFileCache* cache = nullptr);
+
+// The text of a cgroup's process list (cgroup.procs), from a file opened for this read alone: a v1 kernel
+// caches the list per open file. With `cache`, opened relative to the cgroup directory's descriptor the
+// cache keeps (O_PATH), without a walk of the cgroup's long path. nullopt: the cgroup is gone or cannot be
+// read.
+std::optional<std::string> ReadProcessList(const std::string& cgroup, CgroupFileCache* cache = nullptr);
 
 // What a v1 job cgroup still holds once its processes are gone, which the next job's counts start from.
 struct CarriedUsage {

@@ -129,6 +129,23 @@ TEST(CgroupFiles, MissingCountersAreAbsentNotZero) {
   EXPECT_EQ(0, u.oom_kills);
 }
 
+// Read anew each time (a v1 kernel caches the list per open file), through the cache's directory
+// descriptor or by path; a cgroup that is gone has no list.
+TEST(CgroupFiles, AProcessListIsReadFromAFreshFileEachTime) {
+  TempDir tmp;
+  const std::string cgroup = tmp / "job";
+  Put(cgroup + "/cgroup.procs", "12\n34\n");
+  CgroupFileCache cache;
+  EXPECT_EQ("12\n34\n", ReadProcessList(cgroup, &cache).value_or("none"));
+  Put(cgroup + "/cgroup.procs", "");
+  EXPECT_EQ("", ReadProcessList(cgroup, &cache).value_or("none"));
+  EXPECT_EQ("", ReadProcessList(cgroup).value_or("none"));
+  std::filesystem::remove_all(cgroup);
+  EXPECT_FALSE(ReadProcessList(cgroup, &cache).has_value());
+  EXPECT_FALSE(ReadProcessList(cgroup).has_value());
+  EXPECT_FALSE(ReadProcessList(tmp / "never", &cache).has_value());
+}
+
 TEST(CgroupFiles, ControlsAreWhatTheDirectoriesCanEnforce) {
   TempDir tmp;
   CgroupDirs v1 = FakeV1(tmp.path());

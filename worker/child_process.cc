@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -72,10 +73,18 @@ Status MakeOutputPipe(UniqueFd* read_end, UniqueFd* write_end) {
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", errno);
   read_end->Reset(fds[0]);
   write_end->Reset(fds[1]);
-  const int flags = ::fcntl(fds[0], F_GETFL);
-  if (flags < 0 || ::fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) != 0)
-    return ErrnoStatus("fcntl(O_NONBLOCK)", errno);
+  // A new pipe's read end has no status flag but its access mode, which F_SETFL leaves alone.
+  if (::fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) return ErrnoStatus("fcntl(O_NONBLOCK)", errno);
   return Status::Ok();
+}
+
+// /dev/null for reading, opened once per process (close-on-exec; children get it as their stdin by
+// dup2): every spawn without an stdin_fd shares it. -1 (errno set) when it cannot be opened.
+int DevNull() {
+  static const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  static const int error = fd < 0 ? errno : 0;
+  if (fd < 0) errno = error;
+  return fd;
 }
 
 // Opened here rather than by a spawn file action, so that an error names the file, not the program.
@@ -188,6 +197,16 @@ Status SpawnError(const ChildSetup& setup, const SpawnSpec& spec) {
   }
 }
 
+// Now on the clock the kernel stamps a new process with (CLOCK_BOOTTIME, task->start_boottime), in the
+// clock ticks of /proc/<pid>/stat's start time (USER_HZ: floor of nanoseconds / (1e9 / USER_HZ)).
+std::optional<uint64_t> BootTicks() {
+  static const long hz = ::sysconf(_SC_CLK_TCK);
+  timespec now{};
+  if (hz <= 0 || 1'000'000'000 % hz != 0 || ::clock_gettime(CLOCK_BOOTTIME, &now) != 0) return std::nullopt;
+  const uint64_t ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
+  return ns / static_cast<uint64_t>(1'000'000'000 / hz);
+}
+
 // Checked before spawning, so that the common mistake is reported without a process being started.
 Status CheckWorkingDirectory(const std::string& cwd) {
   if (cwd.empty()) return Status::Ok();
@@ -269,9 +288,8 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, const Launcher& 
       if (Status s = MakeOutputPipe(&err_r, &err_w); !s.ok()) return s;
     }
   }
-  UniqueFd null_in(spec.stdin_fd >= 0 ? -1 : ::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (spec.stdin_fd < 0 && !null_in.valid()) return ErrnoStatus("cannot open '/dev/null'", errno);
-  const int stdin_fd = spec.stdin_fd >= 0 ? spec.stdin_fd : null_in.get();
+  const int stdin_fd = spec.stdin_fd >= 0 ? spec.stdin_fd : DevNull();
+  if (stdin_fd < 0) return ErrnoStatus("cannot open '/dev/null'", errno);
   if (spec.cgroups.size() > kMaxSpawnCgroups) return Status::Error("cannot spawn: more than 8 cgroups");
   std::vector<UniqueFd> cgroup_procs;
   std::vector<int> procs_fds;
@@ -315,11 +333,15 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnSpec& spec, const Launcher& 
                    .death_signal = spec.parent_death_signal,
                    .death_signal_until_exec = spec.death_signal_until_exec,
                    .parent = ::getpid()};
+  const std::optional<uint64_t> before = BootTicks();
   const Result<pid_t> pid = VforkExec(&setup);
+  const std::optional<uint64_t> after = BootTicks();
   if (!pid.ok()) return pid.status();
   if (setup.failed_step != kNone) return SpawnError(setup, spec);
   // Race-free: `pid` is our unreaped child, so the number cannot have been recycled.
-  return ChildProcess(*pid, std::move(out_r), std::move(err_r), OpenPidFd(*pid));
+  ChildProcess child(*pid, std::move(out_r), std::move(err_r), OpenPidFd(*pid));
+  if (before && before == after) child.start_time_ = before;
+  return child;
 }
 
 ChildProcess::ChildProcess(pid_t pid, UniqueFd out, UniqueFd err, UniqueFd exit)
@@ -330,7 +352,8 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
       stdout_(std::move(other.stdout_)),
       stderr_(std::move(other.stderr_)),
       exit_(std::move(other.exit_)),
-      status_(std::exchange(other.status_, std::nullopt)) {}
+      status_(std::exchange(other.status_, std::nullopt)),
+      start_time_(std::exchange(other.start_time_, std::nullopt)) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
@@ -340,6 +363,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
     stderr_ = std::move(other.stderr_);
     exit_ = std::move(other.exit_);
     status_ = std::exchange(other.status_, std::nullopt);
+    start_time_ = std::exchange(other.start_time_, std::nullopt);
   }
   return *this;
 }

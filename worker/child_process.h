@@ -126,6 +126,11 @@ class ChildProcess {
   // TryReap on a timer. -1 if the kernel has no pidfd_open (then call TryReap periodically).
   // It stays readable after the exit, so drop it from the poll set once TryReap returned a status.
   int exit_fd() const { return exit_.get(); }
+  // The leader's start time as /proc/<pid>/stat's field 22 gives it (clock ticks after boot), when the
+  // spawn could tell it exactly: the boot-time clock read just before and just after the vfork fell in
+  // one tick (the kernel stamps a new process from that clock during the fork). nullopt otherwise (the
+  // spawn spanned a tick, or a Launcher started the process): read /proc (ReadProcStat).
+  std::optional<uint64_t> start_time() const { return start_time_; }
 
   // kill(-pgid, sig). Safe even after the leader exited: the leader is kept as an unreaped zombie
   // until this handle ends, so its pid (= the group id) cannot be recycled meanwhile.
@@ -149,6 +154,7 @@ class ChildProcess {
   UniqueFd stderr_;
   UniqueFd exit_;
   std::optional<ExitStatus> status_;
+  std::optional<uint64_t> start_time_;
 };
 
 }  // namespace titan::exec

@@ -212,6 +212,23 @@ TEST(ChildProcess, SignalsTheWorkerIgnoresAreDefaultInTheChild) {
   EXPECT_EQ("killed by SIGTERM (signal 15)", WaitForExit(*child).value_or(ExitStatus{}).Render());
 }
 
+// The start time a spawn measures is the one /proc gives (the PID registry records it instead of reading
+// /proc). A spawn that spans a clock tick gives none, so spawns are made until several did.
+TEST(ChildProcess, TheStartTimeASpawnGivesIsTheOneProcGives) {
+  int given = 0;
+  for (int i = 0; i < 500 && given < 5; ++i) {
+    Result<ChildProcess> child = ChildProcess::Spawn(Command({"sleep", "1000"}));
+    ASSERT_TRUE(child.ok()) << child.message();
+    if (!child->start_time()) continue;
+    ++given;
+    EXPECT_EQ(ReadProcStat(child->pid()).value_or(ProcStat{}).start_time, *child->start_time());
+    ChildProcess moved = std::move(*child);
+    EXPECT_FALSE(child->start_time().has_value());
+    EXPECT_TRUE(moved.start_time().has_value());
+  }
+  EXPECT_EQ(5, given);
+}
+
 TEST(ChildProcess, TryReapIsNonBlockingAndStable) {
   Result<ChildProcess> child = ChildProcess::Spawn(Command({"sleep", "1000"}));
   ASSERT_TRUE(child.ok()) << child.message();

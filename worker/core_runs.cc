@@ -40,9 +40,12 @@ void WorkerCore::OnExit(const std::string& id, const exec::ExitStatus& status, I
     run.service->StopProbing();
     Emit(For(Command::Kind::kStopProbe, id));
   }
-  // The job is over: end what it left behind in its group, then drain its pipes.
+  // The job is over: end what it left behind in its group, then drain its pipes. A run whose output has
+  // already ended is ended by this turn's tick (Finish: kEndRun ends its group and empties its cgroups),
+  // so it needs no signal first.
+  if (run.output_done) return;
   Emit(Signal(id, SIGKILL));
-  if (!run.output_done) run.drain_until = now + kOutputDrainMs;
+  run.drain_until = now + kOutputDrainMs;
 }
 
 void WorkerCore::OnOutputDone(const std::string& id, bool log_truncated) {

@@ -46,9 +46,10 @@ std::string OwnCgroup(const std::string& controllers) {
   return "/";
 }
 
-// The pids in `path`/cgroup.procs; nullopt when the cgroup is gone (or cannot be read).
-std::optional<std::vector<pid_t>> Procs(const std::string& path) {
-  const std::optional<std::string> read = ReadCgroupFile(path + "/cgroup.procs");
+// The pids in `path`/cgroup.procs (ReadProcessList, through `files` when given); nullopt when the cgroup
+// is gone (or cannot be read).
+std::optional<std::vector<pid_t>> Procs(const std::string& path, CgroupFileCache* files = nullptr) {
+  const std::optional<std::string> read = ReadProcessList(path, files);
   if (!read) return std::nullopt;
   const std::string& text = *read;
   std::vector<pid_t> pids;
@@ -62,18 +63,19 @@ std::optional<std::vector<pid_t>> Procs(const std::string& path) {
   return pids;
 }
 
-void SignalAll(const std::string& path, int sig) {
-  if (auto pids = Procs(path)) {
+void SignalAll(const std::string& path, int sig, CgroupFileCache* files = nullptr) {
+  if (auto pids = Procs(path, files)) {
     for (const pid_t pid : *pids) ::kill(pid, sig);
   }
 }
 
 // SIGKILL until the cgroup is empty (a process may fork while we read the list). Ok also when the cgroup
 // is gone.
-Status KillUntilEmpty(const std::string& path, std::chrono::milliseconds limit) {
+Status KillUntilEmpty(const std::string& path, std::chrono::milliseconds limit,
+                      CgroupFileCache* files = nullptr) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
-    const std::optional<std::vector<pid_t>> pids = Procs(path);
+    const std::optional<std::vector<pid_t>> pids = Procs(path, files);
     if (!pids || pids->empty()) return Status::Ok();
     for (const pid_t pid : *pids) ::kill(pid, SIGKILL);
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -321,7 +323,7 @@ std::vector<int> JobCgroup::ProcsFds() {
 }
 
 void JobCgroup::Signal(int sig) const {
-  if (!path_.empty()) SignalAll(path_, sig);
+  if (!path_.empty()) SignalAll(path_, sig, files_.get());
 }
 
 // The primary cgroup is emptied first; a process is in every hierarchy's cgroup of the job, so the
@@ -331,7 +333,7 @@ Status JobCgroup::End(std::chrono::milliseconds limit) {
   if (CgroupPool* pool = std::exchange(pool_, nullptr)) {
     Status emptied = Status::Ok();
     for (const std::string& path : paths_) {
-      if (emptied.ok()) emptied = KillUntilEmpty(path, limit);
+      if (emptied.ok()) emptied = KillUntilEmpty(path, limit, files_.get());
     }
     if (emptied.ok() && !paths_.empty() &&
         pool->Keep(IdleCgroup{.paths = paths_, .dirs = dirs_, .files = std::move(files_)})) {

@@ -15,19 +15,31 @@ namespace titan::exec {
 
 std::string_view StreamName(Stream stream) { return stream == Stream::kStdout ? "stdout" : "stderr"; }
 
-Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& path, LineSink sink, size_t max_line) {
+std::unique_ptr<JobLog> JobLog::Open(const std::string& path, LineSink sink, size_t max_line) {
   assert(max_line > 0);
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (!fd.valid()) return ErrnoStatus("cannot open job log '" + path + "'", errno);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat job log '" + path + "'", errno);
-  return std::unique_ptr<JobLog>(new JobLog(path, std::move(fd), std::move(sink), max_line, st.st_size));
+  return std::unique_ptr<JobLog>(new JobLog(path, std::move(sink), max_line));
 }
 
-JobLog::JobLog(std::string path, UniqueFd fd, LineSink sink, size_t max_line, int64_t size)
-    : path_(std::move(path)), fd_(std::move(fd)), sink_(std::move(sink)), max_line_(max_line), size_(size) {}
+JobLog::JobLog(std::string path, LineSink sink, size_t max_line)
+    : path_(std::move(path)), sink_(std::move(sink)), max_line_(max_line) {}
+
+bool JobLog::OpenFile() {
+  if (fd_.valid()) return true;
+  if (open_failed_) return false;
+  UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+    open_failed_ = true;
+    if (truncation_.ok()) truncation_ = ErrnoStatus("cannot open job log '" + path_ + "'", errno);
+    return false;
+  }
+  fd_ = std::move(fd);
+  size_ = st.st_size;  // an earlier attempt's output stays: this one appends
+  return true;
+}
 
 void JobLog::Write(std::string_view bytes) {
+  if (bytes.empty() || !OpenFile()) return;
   if (Status s = WriteAll(fd_.get(), bytes, "job log '" + path_ + "'"); !s.ok()) {
     const int cut = ::ftruncate(fd_.get(), size_);  // a shrink needs no space
     (void)cut;

@@ -36,9 +36,11 @@ struct CaptureLimits {
 // the read boundaries fell.
 class JobLog {
  public:
-  // Creates `path` or appends to it. The sink may be empty (log file only).
-  static Result<std::unique_ptr<JobLog>> Open(const std::string& path, LineSink sink,
-                                              size_t max_line = 64 * 1024);
+  // A log that appends to `path`, opened (created) at the first output, so that a job that prints
+  // nothing costs its worker no file. A file that cannot be opened then makes the log truncated() with
+  // that error ("cannot open job log ..."); the lines still go to the sink. The sink may be empty (log
+  // file only).
+  static std::unique_ptr<JobLog> Open(const std::string& path, LineSink sink, size_t max_line = 64 * 1024);
 
   // Writes `bytes` to the file, then calls the sink once per line. `bytes` must start at a line start
   // (or a max_line boundary inside a line); a tail without '\n' becomes one incomplete piece.
@@ -58,16 +60,18 @@ class JobLog {
   size_t max_line() const { return max_line_; }
 
  private:
-  JobLog(std::string path, UniqueFd fd, LineSink sink, size_t max_line, int64_t size);
+  JobLog(std::string path, LineSink sink, size_t max_line);
   void Deliver(Stream stream, std::string_view text, bool complete);
   void Write(std::string_view bytes);  // to the file, whole or not at all
+  bool OpenFile();                     // at the first Write; false (truncation_ set) when it cannot
 
   std::string path_;
-  UniqueFd fd_;
+  UniqueFd fd_;  // opened by the first Write
+  bool open_failed_ = false;
   LineSink sink_;
   size_t max_line_;
   uint64_t next_seq_ = 0;
-  int64_t size_ = 0;  // the file's size: where a write that failed halfway is cut back to
+  int64_t size_ = 0;  // the file's size once open: where a write that failed halfway is cut back to
   Status truncation_;
   std::vector<std::string> secrets_;
 };

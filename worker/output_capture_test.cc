@@ -55,9 +55,8 @@ TEST(OutputCapture, HandsOnCompleteLinesThenTheUnterminatedTailAtEof) {
   TempDir dir;
   Collected got;
   auto log = JobLog::Open(dir / "job.log", got.Sink());
-  ASSERT_TRUE(log.ok()) << log.message();
   TestPipe pipe;
-  OutputCapture cap(pipe.r.get(), Stream::kStdout, log->get());
+  OutputCapture cap(pipe.r.get(), Stream::kStdout, log.get());
 
   pipe.Write("a\nbb\n\nccc");
   ASSERT_TRUE(cap.OnReadable().ok());
@@ -72,15 +71,14 @@ TEST(OutputCapture, HandsOnCompleteLinesThenTheUnterminatedTailAtEof) {
             got.lines);
   EXPECT_EQ("a\nbb\n\ncccc\nd", Slurp(dir / "job.log"));
   EXPECT_EQ(12u, cap.bytes());
-  EXPECT_EQ(5u, (*log)->lines());
+  EXPECT_EQ(5u, log->lines());
 }
 
 TEST(OutputCapture, NothingReadableIsNotAnError) {
   TempDir dir;
   auto log = JobLog::Open(dir / "job.log", nullptr);
-  ASSERT_TRUE(log.ok()) << log.message();
   TestPipe pipe;
-  OutputCapture cap(pipe.r.get(), Stream::kStdout, log->get());
+  OutputCapture cap(pipe.r.get(), Stream::kStdout, log.get());
   EXPECT_TRUE(cap.OnReadable().ok());
   EXPECT_FALSE(cap.eof());
   EXPECT_EQ(0u, cap.bytes());
@@ -93,7 +91,7 @@ std::vector<std::string> FeedInChunks(const std::string& input, const std::vecto
   Collected got;
   auto log = JobLog::Open(dir / "job.log", got.Sink(), max_line);
   TestPipe pipe;
-  OutputCapture cap(pipe.r.get(), Stream::kStdout, log->get());
+  OutputCapture cap(pipe.r.get(), Stream::kStdout, log.get());
   for (size_t pos = 0, i = 0; pos < input.size(); ++i) {
     const size_t n = std::min(sizes[i % sizes.size()], input.size() - pos);
     pipe.Write(std::string_view(input).substr(pos, n));
@@ -128,9 +126,8 @@ TEST(OutputCapture, LongLinesSplitIntoMaxLinePiecesWhereverReadsFall) {
 TEST(OutputCapture, ReadBudgetBoundsOneCall) {
   TempDir dir;
   auto log = JobLog::Open(dir / "job.log", nullptr);
-  ASSERT_TRUE(log.ok()) << log.message();
   TestPipe pipe;
-  OutputCapture cap(pipe.r.get(), Stream::kStdout, log->get(),
+  OutputCapture cap(pipe.r.get(), Stream::kStdout, log.get(),
                     CaptureLimits{.read_size = 16, .max_reads_per_call = 2});
   pipe.Write(std::string(100, 'q'));
   ASSERT_TRUE(cap.OnReadable().ok());
@@ -145,10 +142,9 @@ TEST(OutputCapture, TwoStreamsShareOneSequenceAndInterleaveWholeLines) {
   TempDir dir;
   Collected got;
   auto log = JobLog::Open(dir / "job.log", got.Sink());
-  ASSERT_TRUE(log.ok()) << log.message();
   TestPipe out, err;
-  OutputCapture out_cap(out.r.get(), Stream::kStdout, log->get());
-  OutputCapture err_cap(err.r.get(), Stream::kStderr, log->get());
+  OutputCapture out_cap(out.r.get(), Stream::kStdout, log.get());
+  OutputCapture err_cap(err.r.get(), Stream::kStderr, log.get());
   out.Write("o1\no2-start");
   err.Write("e1\n");
   ASSERT_TRUE(out_cap.OnReadable().ok());
@@ -162,9 +158,8 @@ TEST(OutputCapture, TwoStreamsShareOneSequenceAndInterleaveWholeLines) {
 TEST(OutputCapture, ALogFileTheDiskCannotTakeStillHandsOnEveryLine) {
   Collected got;
   auto log = JobLog::Open("/dev/full", got.Sink());  // every write: ENOSPC
-  ASSERT_TRUE(log.ok()) << log.message();
   TestPipe pipe;
-  OutputCapture cap(pipe.r.get(), Stream::kStdout, log->get());
+  OutputCapture cap(pipe.r.get(), Stream::kStdout, log.get());
   pipe.Write("a\nb\n");
   ASSERT_TRUE(cap.OnReadable().ok()) << "the job's output keeps flowing";
   pipe.Write("c\n");
@@ -172,15 +167,32 @@ TEST(OutputCapture, ALogFileTheDiskCannotTakeStillHandsOnEveryLine) {
   ASSERT_TRUE(cap.OnReadable().ok());
   EXPECT_TRUE(cap.eof());
   EXPECT_EQ((std::vector<std::string>{"0 stdout a", "1 stdout b", "2 stdout c"}), got.lines);
-  EXPECT_TRUE((*log)->truncated());
-  EXPECT_EQ("cannot write job log '/dev/full': No space left on device", (*log)->truncation().message());
-  EXPECT_TRUE(IsOutOfSpace((*log)->truncation()));
+  EXPECT_TRUE(log->truncated());
+  EXPECT_EQ("cannot write job log '/dev/full': No space left on device", log->truncation().message());
+  EXPECT_TRUE(IsOutOfSpace(log->truncation()));
 }
 
-TEST(OutputCapture, UnopenableLogIsAReadableError) {
-  auto log = JobLog::Open("/nonexistent-titan-dir/job.log", nullptr);
-  ASSERT_FALSE(log.ok());
-  EXPECT_EQ("cannot open job log '/nonexistent-titan-dir/job.log': No such file or directory", log.message());
+// The file is made at the first output: a job that prints nothing leaves none, and one whose file cannot
+// be made still hands its lines on, with the log truncated for that reason.
+TEST(OutputCapture, LogFileIsMadeAtTheFirstOutput) {
+  TempDir dir;
+  auto quiet = JobLog::Open(dir / "quiet.log", nullptr);
+  ASSERT_TRUE(quiet->Append(Stream::kStdout, "").ok());
+  EXPECT_NE(0, ::access((dir / "quiet.log").c_str(), F_OK));
+  EXPECT_FALSE(quiet->truncated());
+
+  { std::ofstream(dir / "again.log") << "attempt 1\n"; }
+  auto again = JobLog::Open(dir / "again.log", nullptr);
+  ASSERT_TRUE(again->Append(Stream::kStdout, "attempt 2\n").ok());
+  EXPECT_EQ("attempt 1\nattempt 2\n", Slurp(dir / "again.log"));  // appended, not replaced
+
+  Collected got;
+  auto lost = JobLog::Open("/nonexistent-titan-dir/job.log", got.Sink());
+  ASSERT_TRUE(lost->Append(Stream::kStdout, "a\nb\n").ok());
+  EXPECT_EQ((std::vector<std::string>{"0 stdout a", "1 stdout b"}), got.lines);
+  EXPECT_TRUE(lost->truncated());
+  EXPECT_EQ("cannot open job log '/nonexistent-titan-dir/job.log': No such file or directory",
+            lost->truncation().message());
 }
 
 // The bytes of `seq 1 N`, truncated to `limit`, produced piece by piece.
@@ -223,12 +235,11 @@ TEST(OutputCapture, HundredMegabytesArriveIntactAndInOrder) {
     ++next;
   };
   auto log = JobLog::Open(dir / "job.log", sink);
-  ASSERT_TRUE(log.ok()) << log.message();
   Result<ChildProcess> child =
       ChildProcess::Spawn(Command({"bash", "-c", "seq 1 13000000 | head -c 100000000"}));
   ASSERT_TRUE(child.ok()) << child.message();
-  OutputCapture out(child->stdout_fd(), Stream::kStdout, log->get());
-  OutputCapture err(child->stderr_fd(), Stream::kStderr, log->get());
+  OutputCapture out(child->stdout_fd(), Stream::kStdout, log.get());
+  OutputCapture err(child->stderr_fd(), Stream::kStderr, log.get());
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   while (!out.eof() || !err.eof()) {
@@ -248,7 +259,7 @@ TEST(OutputCapture, HundredMegabytesArriveIntactAndInOrder) {
   EXPECT_EQ(0u, bad);
   EXPECT_EQ(1u, partial);  // head cut the last number short
   EXPECT_EQ(kBytes, delivered);
-  EXPECT_EQ(seq, (*log)->lines());
+  EXPECT_EQ(seq, log->lines());
 
   std::ifstream in(dir / "job.log", std::ios::binary);
   SeqBytes expected(kBytes);

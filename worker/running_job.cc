@@ -177,8 +177,9 @@ std::vector<std::string> JobEnvironment(const wire::JobAssignMsg& assign, const 
   return env;
 }
 
-// The job's log, whose lines are batched into JOB_LOG chunks of up to 64 KiB per stream.
-Result<std::unique_ptr<exec::JobLog>> OpenJobLog(const std::string& dir, RunningJob* job) {
+// The job's log (job.log, made at its first output), whose lines are batched into JOB_LOG chunks of up
+// to 64 KiB per stream.
+std::unique_ptr<exec::JobLog> OpenJobLog(const std::string& dir, RunningJob* job) {
   return exec::JobLog::Open(dir + "/job.log", [job](const exec::OutputLine& line) {
     auto& pending = job->pending;
     if (pending.empty() || pending.back().stream != line.stream || pending.back().bytes.size() >= 64 * 1024) {
@@ -302,9 +303,7 @@ Result<std::unique_ptr<RunningJob>> StartJob(const wire::JobAssignMsg& assign, c
     if (!cpus.ok()) return cpus.status();
     job->spawn.cpus = std::move(cpus.value());
   }
-  auto log = OpenJobLog(dir, job.get());
-  if (!log.ok()) return log.status();
-  job->log = std::move(log.value());
+  job->log = OpenJobLog(dir, job.get());
   if (spec.secret_env) job->log->MaskSecrets(exec::SecretValues(*spec.secret_env));
   if (auto st = SpawnRun(*job); !st.ok()) return st;
   return job;

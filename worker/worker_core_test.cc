@@ -17,6 +17,16 @@ TEST_F(WorkerCoreTest, AJobRunsAndIsReportedOnceItExitedAndItsOutputDrained) {
   EXPECT_EQ("", core_->RenderJobs());
 }
 
+// Output that ended before the exit was seen: the tick of that turn ends the run (its group and
+// cgroups), with no signal of its own first.
+TEST_F(WorkerCoreTest, AJobWhoseOutputEndedFirstIsEndedByTheTickOfItsExit) {
+  Deliver(Assign("a", 1));
+  core_->OnOutputDone("a");
+  EXPECT_EQ("", Tick(now_));  // still running
+  core_->OnExit("a", Exited(0), Now());
+  EXPECT_EQ("end-run a; done a/1: ok; forget a", Tick(now_));
+}
+
 TEST_F(WorkerCoreTest, AJobWhoseLogFileMissesOutputIsReportedAsSuch) {
   Deliver(Assign("a", 1));
   core_->OnExit("a", Exited(0), Now());

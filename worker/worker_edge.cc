@@ -75,13 +75,19 @@ void WorkerEdge::RunsGrace(int64_t ms) {
   if (reaper_runs_.valid()) (void)SendGrace(reaper_runs_.get(), ms);  // missed: the reaper's default
 }
 
+Status WorkerEdge::Register(const exec::ChildProcess& child) {
+  if (const std::optional<uint64_t> start = child.start_time())
+    return registry_.AddWithStartTime(child.pid(), *start);
+  return registry_.Add(child.pid());
+}
+
 Result<int64_t> WorkerEdge::Launch(const wire::JobAssignMsg& assign) {
   const std::string& id = assign.job.id;
   if (std::string reason; !PortFree(assign.job, &reason)) return Status::Error(reason);
   auto job = StartJob(assign, ctx_, cache_.PathOf(assign.file_sha256));
   if (!job.ok()) return job.status();
   const pid_t pid = job.value()->child->pid();
-  if (auto st = registry_.Add(pid); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
+  if (auto st = Register(*job.value()->child); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
   const int exit_fd = job.value()->child->exit_fd();
   // A service's exits are the worker's to handle (restarts); only run-once jobs are handed to the reaper.
   if (reaper_runs_.valid() && !ServiceSpecOf(assign.job)) {
@@ -131,7 +137,7 @@ Result<int64_t> WorkerEdge::Respawn(const std::string& id, int64_t restart) {
     spdlog::warn("worker: job {} output: {}", id, st.message());
   }
   if (auto st = RespawnJob(*job); !st.ok()) return st;
-  if (auto st = registry_.Add(job->child->pid()); !st.ok())
+  if (auto st = Register(*job->child); !st.ok())
     spdlog::warn("worker: pid registry: {}", st.message());
   return int64_t{job->child->pid()};
 }
@@ -296,13 +302,13 @@ void WorkerEdge::SendLogs(RunningJob& job, BrokerLink& link) {
 std::vector<Observed> WorkerEdge::Observe(int64_t now) {
   std::vector<Observed> seen;
   for (auto& [id, job] : jobs_) {
+    std::optional<Observed> exited;
     if (job->child && !job->exit) {
       if ((job->exit = job->child->TryReap())) {
         Pump(*job);  // what it wrote last
         RunUsage usage;
         if (!job->cgroup.path().empty()) usage = UsageOf(job->cgroup.Usage());
-        seen.push_back(
-            Observed{.kind = Observed::Kind::kExit, .id = id, .status = *job->exit, .usage = usage});
+        exited = Observed{.kind = Observed::Kind::kExit, .id = id, .status = *job->exit, .usage = usage};
       }
     }
     if (job->child && !job->output_reported && job->output_done() && job->pending.empty()) {
@@ -314,6 +320,9 @@ std::vector<Observed> WorkerEdge::Observe(int64_t now) {
       }
       seen.push_back(Observed{.kind = Observed::Kind::kOutputDone, .id = id, .log_truncated = truncated});
     }
+    // After its output's end: a run whose output is drained when its exit is seen ends in this turn,
+    // with no separate signal to its group first (WorkerCore::OnExit).
+    if (exited) seen.push_back(std::move(*exited));
     if (job->probe && job->probe->Check(now) != Probe::State::kPending) {
       const bool passed = job->probe->Check(now) == Probe::State::kPassed;
       seen.push_back(Observed{
