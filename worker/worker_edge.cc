@@ -87,7 +87,8 @@ Result<int64_t> WorkerEdge::Launch(const wire::JobAssignMsg& assign) {
   auto job = StartJob(assign, ctx_, cache_.PathOf(assign.file_sha256));
   if (!job.ok()) return job.status();
   const pid_t pid = job.value()->child->pid();
-  if (auto st = Register(*job.value()->child); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
+  if (auto st = Register(*job.value()->child); !st.ok())
+    spdlog::warn("worker: pid registry: {}", st.message());
   const int exit_fd = job.value()->child->exit_fd();
   // A service's exits are the worker's to handle (restarts); only run-once jobs are handed to the reaper.
   if (reaper_runs_.valid() && !ServiceSpecOf(assign.job)) {
@@ -137,8 +138,7 @@ Result<int64_t> WorkerEdge::Respawn(const std::string& id, int64_t restart) {
     spdlog::warn("worker: job {} output: {}", id, st.message());
   }
   if (auto st = RespawnJob(*job); !st.ok()) return st;
-  if (auto st = Register(*job->child); !st.ok())
-    spdlog::warn("worker: pid registry: {}", st.message());
+  if (auto st = Register(*job->child); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
   return int64_t{job->child->pid()};
 }
 
