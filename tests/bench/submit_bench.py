@@ -19,8 +19,10 @@ executor, two running processes (one's workers without cgroups). Ratios are prin
 Run: .venv/bin/python tests/bench/submit_bench.py [--tasks N] [--true-jobs M] [--latency K] [--rounds R]
 """
 import argparse
+import atexit
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,6 +46,9 @@ class Up:
         """`worker_flags`: the workers are started here with these flags (`titan up` starts none); `up_flags`: more
         flags for `titan up`."""
         self.dir = tempfile.mkdtemp(prefix="titan-submit-bench-")
+        # Removed when the benchmark ends, not between rounds: on ext4 without a journal, the inodes of files
+        # deleted in the last seconds slow the next round's mkdirs (recently_deleted), which a round would then pay.
+        atexit.register(shutil.rmtree, self.dir, ignore_errors=True)
         self.proc = subprocess.Popen([TITAN, "up", "--dir", self.dir, "--port", str(port), "--workers",
                                       "0" if worker_flags else str(workers), "--executor", executor, "--slots",
                                       str(slots), "--insecure", "--no-dashboard"] + list(up_flags),

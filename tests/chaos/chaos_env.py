@@ -1,7 +1,9 @@
 # What the chaos suite runs with: the integration helpers of tests/python (cluster.py and the process
 # handles it uses) and this checkout's SDK on sys.path, and an environment in which no developer's Titan
 # settings (TITAN_HOST, credentials linked by a `titan up`) reach the clients.
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -18,4 +20,6 @@ def prepare() -> None:
     for var in ("TITAN_HOST", "TITAN_PORT", "TITAN_TIMEOUT", "TITAN_CREDENTIALS", "TITAN_JOB_ID"):
         os.environ.pop(var, None)
     if "TITAN_HOME" not in os.environ or not os.environ["TITAN_HOME"].startswith(tempfile.gettempdir()):
-        os.environ["TITAN_HOME"] = tempfile.mkdtemp(prefix="titan-home-")
+        home = tempfile.mkdtemp(prefix="titan-home-")
+        atexit.register(shutil.rmtree, home, ignore_errors=True)  # the run's own: nothing is left in /tmp
+        os.environ["TITAN_HOME"] = home

@@ -1,8 +1,10 @@
 # What each pytest suite that runs real titan processes sets up in its conftest (mcp_server/tests imports it):
 # credentials only from what a test passes, never from the developer's environment or a `titan up` on this
 # machine, and a hard per-test timeout that dumps every thread's stack and ends the run instead of hanging CI.
+import atexit
 import faulthandler
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -11,7 +13,9 @@ TEST_TIMEOUT_S = 120
 
 
 def isolate_credentials() -> None:
-    os.environ["TITAN_HOME"] = tempfile.mkdtemp(prefix="titan-home-")
+    home = tempfile.mkdtemp(prefix="titan-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # the run's own: nothing is left in /tmp
+    os.environ["TITAN_HOME"] = home
     os.environ.pop("TITAN_CREDENTIALS", None)
 
 
