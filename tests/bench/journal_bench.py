@@ -32,8 +32,9 @@ class Up:
 
     def __init__(self, journal, offset, binary=TITAN):
         self.dir = tempfile.mkdtemp(prefix="titan-bench-")
-        # Removed when the benchmark ends, not between rounds: on ext4 without a journal, the inodes of files
-        # deleted in the last seconds slow the next round's mkdirs (recently_deleted), which a round would then pay.
+        # Removed when the benchmark ends, not between rounds: ext4 without a journal skips the inodes freed in the
+        # last seconds when it allocates (recently_deleted, seen in worker profiles here), so a round that followed the
+        # removal of thousands of job folders would pay for it in its jobs' mkdirs.
         atexit.register(shutil.rmtree, self.dir, ignore_errors=True)
         self.port = 20000 + os.getpid() % 5000 * 4 + offset * 8
         args = [binary, "up", "--dir", self.dir, "--port", str(self.port), "--workers", "2", "--executor", "noop",

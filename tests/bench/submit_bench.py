@@ -46,8 +46,9 @@ class Up:
         """`worker_flags`: the workers are started here with these flags (`titan up` starts none); `up_flags`: more
         flags for `titan up`."""
         self.dir = tempfile.mkdtemp(prefix="titan-submit-bench-")
-        # Removed when the benchmark ends, not between rounds: on ext4 without a journal, the inodes of files
-        # deleted in the last seconds slow the next round's mkdirs (recently_deleted), which a round would then pay.
+        # Removed when the benchmark ends, not between rounds: ext4 without a journal skips the inodes freed in the
+        # last seconds when it allocates (recently_deleted, seen in worker profiles here), so a round that followed the
+        # removal of thousands of job folders would pay for it in its jobs' mkdirs.
         atexit.register(shutil.rmtree, self.dir, ignore_errors=True)
         self.proc = subprocess.Popen([TITAN, "up", "--dir", self.dir, "--port", str(port), "--workers",
                                       "0" if worker_flags else str(workers), "--executor", executor, "--slots",
