@@ -25,11 +25,9 @@ JobLog::JobLog(std::string path, LineSink sink, size_t max_line)
 
 bool JobLog::OpenFile() {
   if (fd_.valid()) return true;
-  if (open_failed_) return false;
   UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   struct stat st;
-  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-    open_failed_ = true;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {  // tried again with the next output (a disk freed)
     if (truncation_.ok()) truncation_ = ErrnoStatus("cannot open job log '" + path_ + "'", errno);
     return false;
   }

@@ -38,8 +38,8 @@ class JobLog {
  public:
   // A log that appends to `path`, opened (created) at the first output, so that a job that prints
   // nothing costs its worker no file. A file that cannot be opened then makes the log truncated() with
-  // that error ("cannot open job log ..."); the lines still go to the sink. The sink may be empty (log
-  // file only).
+  // that error ("cannot open job log ..."; the next output tries again); the lines still go to the sink.
+  // The sink may be empty (log file only).
   static std::unique_ptr<JobLog> Open(const std::string& path, LineSink sink, size_t max_line = 64 * 1024);
 
   // Writes `bytes` to the file, then calls the sink once per line. `bytes` must start at a line start
@@ -66,8 +66,7 @@ class JobLog {
   bool OpenFile();                     // at the first Write; false (truncation_ set) when it cannot
 
   std::string path_;
-  UniqueFd fd_;  // opened by the first Write
-  bool open_failed_ = false;
+  UniqueFd fd_;  // opened by the first Write (again by the next one, when it could not be)
   LineSink sink_;
   size_t max_line_;
   uint64_t next_seq_ = 0;

@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -193,6 +194,15 @@ TEST(OutputCapture, LogFileIsMadeAtTheFirstOutput) {
   EXPECT_TRUE(lost->truncated());
   EXPECT_EQ("cannot open job log '/nonexistent-titan-dir/job.log': No such file or directory",
             lost->truncation().message());
+
+  // Once the file can be made (a disk freed), later output is written; the log stays truncated.
+  const std::string late = dir / "late/job.log";
+  auto later = JobLog::Open(late, nullptr);
+  ASSERT_TRUE(later->Append(Stream::kStdout, "lost\n").ok());
+  std::filesystem::create_directories(dir / "late");
+  ASSERT_TRUE(later->Append(Stream::kStdout, "kept\n").ok());
+  EXPECT_EQ("kept\n", Slurp(late));
+  EXPECT_TRUE(later->truncated());
 }
 
 // The bytes of `seq 1 N`, truncated to `limit`, produced piece by piece.
