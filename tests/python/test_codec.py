@@ -214,3 +214,42 @@ def test_encode_refuses_our_own_mistakes():
         encode(MsgType.STORE_GET, {"key": "\udc80"})
     with pytest.raises(ValueError, match="frames"):
         encode(MsgType.STORE_OK, {}, [b""] * protocol.MAX_FRAMES)
+
+
+BAD_VALUES = [None, 1, -1, 2 ** 63, -(2 ** 63) - 1, True, 1.5, "x", "\udcff", b"b", bytearray(b"b"), [], ["\udcff"], [1],
+              [b"x", 2], {}, {"a": 1}, [{}]]
+
+
+def _mutations(specs, fields):
+    """`fields` with one value replaced by each of BAD_VALUES (or removed), at the top level and inside every
+    struct value, recursively."""
+    for f in specs:
+        for bad in BAD_VALUES + ["<removed>"]:
+            m = dict(fields)
+            if bad == "<removed>":
+                m.pop(f.name, None)
+            else:
+                m[f.name] = bad
+            yield m
+        v = fields.get(f.name)
+        if f.type in protocol.STRUCTS and isinstance(v, dict):
+            for inner in _mutations(protocol.STRUCTS[f.type], v):
+                yield dict(fields, **{f.name: inner})
+        if f.type.startswith("list<") and f.type[5:-1] in protocol.STRUCTS and isinstance(v, list) and v:
+            for inner in _mutations(protocol.STRUCTS[f.type[5:-1]], v[0]):
+                yield dict(fields, **{f.name: [inner] + v[1:]})
+
+
+@pytest.mark.parametrize("msg_type", list(MsgType), ids=lambda t: t.name)
+def test_the_compiled_checks_agree_with_the_reasons(msg_type):
+    """encode and decode take a message as valid from the compiled verdicts, and ask _validate_map for the reason
+    only when they refuse it: the two must agree on every message, good or bad."""
+    c = protocol._message(msg_type)
+    full = {f.name: sample(f.type) for f in protocol.MESSAGES[msg_type]}
+    required = {f.name: sample(f.type, optional=False) for f in protocol.MESSAGES[msg_type] if not f.optional}
+    checked = 0
+    for base in (full, required):
+        for m in [base] + list(_mutations(c.specs, base)):
+            assert protocol._valid(c, m) == (protocol._validate_map(c.specs, m, msg_type.name) is None), m
+            checked += 1
+    assert checked > 2

@@ -3,7 +3,7 @@
 # from schemas/protocol.yaml, and is re-exported here, so `protocol.MsgType.STORE_PUT`,
 # `protocol.MESSAGES` etc. work; messages.py has a dataclass per struct and message.
 import dataclasses
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import msgpack
 
@@ -37,6 +37,8 @@ class Decoded:
 
 def _is_valid_text(s: str) -> bool:
     """A str decoded with surrogateescape holds lone surrogates exactly where the UTF-8 was invalid."""
+    if s.isascii():
+        return True
     try:
         s.encode("utf-8")
         return True
@@ -96,25 +98,134 @@ def _validate_map(specs: Sequence[FieldSpec], m: Dict[str, Any], where: str) -> 
     return None
 
 
-def _shape(specs: Sequence[FieldSpec], m: Dict[str, Any], strict: bool) -> Dict[str, Any]:
-    """`m` with the fields of `specs` in schema order, nil left out, nested structs shaped too.
+# ---- field lists compiled once: the verdicts of _validate_map without its reasons, and the shaping ----------
+#
+# Checking and shaping every message by walking the schema's type strings cost the SDK most of its own CPU per
+# request. Each field list (a message's, a struct's) is compiled on first use into, per field, a verdict
+# function (True exactly when _type_matches would be) and a shaper. A message the verdicts refuse is checked
+# again by _validate_map, which builds the reason, so refusals read as before.
+
+
+class _Compiled:
+    """A field list with each field's (name, optional, verdict, shaper), in schema order."""
+
+    __slots__ = ("specs", "names", "fields")
+
+    def __init__(self, specs: Sequence[FieldSpec]):
+        self.specs = tuple(specs)
+        self.names = frozenset(f.name for f in self.specs)
+        self.fields = tuple((f.name, f.optional, _verdict(f.type), _shaper(f.type)) for f in self.specs)
+
+
+_STRUCTS_COMPILED: Dict[str, _Compiled] = {}
+_MESSAGES_COMPILED: Dict[MsgType, _Compiled] = {}
+_VERDICTS: Dict[str, Callable[[Any], bool]] = {}
+_SHAPERS: Dict[str, Callable[[Any, bool], Any]] = {}
+
+
+def _struct(name: str) -> _Compiled:
+    c = _STRUCTS_COMPILED.get(name)
+    if c is None:
+        c = _STRUCTS_COMPILED[name] = _Compiled(STRUCTS[name])
+    return c
+
+
+def _message(msg_type: MsgType) -> _Compiled:
+    """A message's fields, then the envelope's."""
+    c = _MESSAGES_COMPILED.get(msg_type)
+    if c is None:
+        c = _MESSAGES_COMPILED[msg_type] = _Compiled(MESSAGES[msg_type] + ENVELOPE_FIELDS)
+    return c
+
+
+def _verdict(type_: str) -> Callable[[Any], bool]:
+    v = _VERDICTS.get(type_)
+    if v is None:
+        v = _VERDICTS[type_] = _make_verdict(type_)
+    return v
+
+
+def _make_verdict(type_: str) -> Callable[[Any], bool]:
+    """True exactly when _type_matches(v, type_) is. A struct's fields are compiled at its first check."""
+    if type_ in STRUCTS:
+        return lambda v: isinstance(v, dict) and _valid(_struct(type_), v)
+    if type_.startswith("list<"):
+        elem = _verdict(type_[5:-1])
+        return lambda v: isinstance(v, list) and all(map(elem, v))
+    if type_ == "str":
+        return lambda v: isinstance(v, str) and _is_valid_text(v)
+    if type_ == "value":
+        return lambda v: isinstance(v, bytes) or (isinstance(v, str) and _is_valid_text(v))
+    if type_ == "bin":
+        return lambda v: isinstance(v, bytes)
+    if type_ == "int":
+        return lambda v: type(v) is int and INT64_MIN <= v <= INT64_MAX
+    if type_ == "bool":
+        return lambda v: type(v) is bool
+    if type_ == "map":
+        return lambda v: isinstance(v, dict)
+    raise AssertionError("field type %r is not in the schema" % type_)
+
+
+def _valid(c: _Compiled, m: Dict[str, Any]) -> bool:
+    """Whether _validate_map(c.specs, m, ...) finds nothing wrong."""
+    get = m.get
+    for name, optional, verdict, _ in c.fields:
+        v = get(name)
+        if v is None:
+            if optional:
+                continue
+            return False
+        if not verdict(v):
+            return False
+    return True
+
+
+def _shaper(type_: str) -> Callable[[Any, bool], Any]:
+    s = _SHAPERS.get(type_)
+    if s is None:
+        s = _SHAPERS[type_] = _make_shaper(type_)
+    return s
+
+
+def _shape_scalar(v: Any, strict: bool) -> Any:
+    return bytes(v) if isinstance(v, (bytearray, memoryview)) else v
+
+
+def _make_shaper(type_: str) -> Callable[[Any, bool], Any]:
+    """A value of `type_` shaped: bytes for a bytearray or memoryview, a struct's map in schema order, a list's
+    items shaped; anything else as it is (the verdicts judge it)."""
+    if type_ in STRUCTS:
+        def shape_struct(v: Any, strict: bool) -> Any:
+            if isinstance(v, dict):
+                return _shape(_struct(type_), v, strict)
+            return _shape_scalar(v, strict)
+        return shape_struct
+    if type_.startswith("list<"):
+        elem = _shaper(type_[5:-1])
+
+        def shape_list(v: Any, strict: bool) -> Any:
+            if isinstance(v, list):
+                return [elem(e, strict) for e in v]
+            return _shape_scalar(v, strict)
+        return shape_list
+    return _shape_scalar
+
+
+def _shape(c: _Compiled, m: Dict[str, Any], strict: bool) -> Dict[str, Any]:
+    """`m` with the fields of `c` in schema order, nil left out, nested structs shaped too.
     Unknown names raise ValueError when `strict` (our own message), else are dropped (a peer's)."""
     if strict:
-        unknown = set(m) - {f.name for f in specs}
+        unknown = m.keys() - c.names
         if unknown:
             raise ValueError("no field(s) %s here; the schema has %s"
-                             % (", ".join(sorted(unknown)), ", ".join(f.name for f in specs)))
-    return {f.name: _shape_value(m[f.name], f.type, strict) for f in specs if m.get(f.name) is not None}
-
-
-def _shape_value(v: Any, type_: str, strict: bool) -> Any:
-    if isinstance(v, (bytearray, memoryview)):
-        return bytes(v)
-    if type_ in STRUCTS and isinstance(v, dict):
-        return _shape(STRUCTS[type_], v, strict)
-    if type_.startswith("list<") and isinstance(v, list):
-        return [_shape_value(e, type_[5:-1], strict) for e in v]
-    return v
+                             % (", ".join(sorted(unknown)), ", ".join(f.name for f in c.specs)))
+    out = {}
+    for name, _, _, shaper in c.fields:
+        v = m.get(name)
+        if v is not None:
+            out[name] = shaper(v, strict)
+    return out
 
 
 # ---- encode --------------------------------------------------------------------------------------
@@ -127,14 +238,15 @@ def encode(msg_type: MsgType, fields: Dict[str, Any], blobs: Iterable[bytes] = (
     a message this side builds must follow the schema.
     """
     msg_type = MsgType(msg_type)
-    specs = MESSAGES[msg_type] + ENVELOPE_FIELDS
+    c = _message(msg_type)
     try:
-        body = _shape(specs, fields, strict=True)
+        body = _shape(c, fields, strict=True)
     except ValueError as e:
         raise ValueError("%s: %s" % (msg_type.name, e)) from None
-    why = _validate_map(specs, body, msg_type.name)
-    if why is not None:
-        raise TypeError(why)
+    if not _valid(c, body):
+        why = _validate_map(c.specs, body, msg_type.name)
+        if why is not None:
+            raise TypeError(why)
     frames = [SIGNATURE, bytes([msg_type]), msgpack.packb(body, use_bin_type=True)]
     frames.extend(bytes(b) for b in blobs)
     if len(frames) > MAX_FRAMES:
@@ -166,6 +278,11 @@ def _check_tree(v: Any, depth: int) -> None:
         if depth >= _MAX_DEPTH:
             raise _BodyError("msgpack nesting deeper than %d levels" % _MAX_DEPTH)
         for e in v.values() if isinstance(v, dict) else v:
+            t = type(e)  # the common scalars here, without a call; anything else as below
+            if t is str or t is bytes or e is None or t is bool or t is float:
+                continue
+            if t is int and e <= INT64_MAX:
+                continue
             _check_tree(e, depth + 1)
     elif type(v) is int:
         if v > INT64_MAX:
@@ -229,8 +346,9 @@ def _decode(frames: Sequence[Any]) -> Decoded:
     if code not in MsgType._value2member_map_:
         return Decoded("UNKNOWN_TYPE", "message type 0x%02x is unknown to this client" % code, rid=rid)
     msg_type = MsgType(code)
-    specs = MESSAGES[msg_type] + ENVELOPE_FIELDS
-    why = _validate_map(specs, root, msg_type.name)
-    if why is not None:
-        return Decoded("MALFORMED", why, msg_type, rid=rid)
-    return Decoded("ok", "", msg_type, _shape(specs, root, strict=False), frames[3:], rid)
+    c = _message(msg_type)
+    if not _valid(c, root):
+        why = _validate_map(c.specs, root, msg_type.name)
+        if why is not None:
+            return Decoded("MALFORMED", why, msg_type, rid=rid)
+    return Decoded("ok", "", msg_type, _shape(c, root, strict=False), frames[3:], rid)
