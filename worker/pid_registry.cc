@@ -187,7 +187,8 @@ Result<PidRegistry> PidRegistry::OpenReadOnly(std::string path) {
   return registry;
 }
 
-Status PidRegistry::Add(pid_t pgid) {
+Status PidRegistry::Add(pid_t pgid, std::optional<uint64_t> start_time) {
+  if (start_time) return AddWithStartTime(pgid, *start_time);
   const std::optional<ProcStat> st = ReadProcStat(pgid);
   if (!st) return Status::Error("cannot record process group " + std::to_string(pgid) + ": no such process");
   return AddWithStartTime(pgid, st->start_time);

@@ -44,9 +44,10 @@ class PidRegistry {
   PidRegistry(PidRegistry&&) = default;
   PidRegistry& operator=(PidRegistry&&) = default;
 
-  // Records the group led by `pgid`, taking the leader's start time from /proc. Error: the leader does
-  // not exist, or the file cannot be written (the entry is then kept in memory only).
-  Status Add(pid_t pgid);
+  // Records the group led by `pgid`, with the leader's start time `start_time` when the caller measured
+  // it (ChildProcess::start_time), else taken from /proc. Error: the leader does not exist, or the file
+  // cannot be written (the entry is then kept in memory only).
+  Status Add(pid_t pgid, std::optional<uint64_t> start_time = std::nullopt);
   // Same with a given start time (for a group handed over from elsewhere, and for tests).
   Status AddWithStartTime(pid_t pgid, uint64_t start_time);
   // Forgets `pgid`; a pgid not recorded is fine. Error: the file cannot be written.

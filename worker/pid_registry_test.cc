@@ -142,6 +142,15 @@ TEST(PidRegistry, AddingAProcessThatDoesNotExistFails) {
             PidRegistry::Open("/nonexistent-titan-dir/pids.db")->AddWithStartTime(5, 5).message());
 }
 
+// A start time the caller measured (its spawn's) is recorded as given: /proc is not read for it.
+TEST(PidRegistry, AGivenStartTimeIsRecordedWithoutProc) {
+  TempDir dir;
+  Result<PidRegistry> reg = PidRegistry::Open(dir / "pids.db");
+  ASSERT_TRUE(reg.ok()) << reg.message();
+  ASSERT_TRUE(reg->Add(INT_MAX, 42).ok());  // no such process: only /proc would have said so
+  EXPECT_EQ("2147483647@42", reg->Render());
+}
+
 TEST(PidRegistry, ReapLeftoversEndsOnlyTheGroupsThatAreStillOurs) {
   BecomeSubreaper();
   TempDir dir;

@@ -75,19 +75,13 @@ void WorkerEdge::RunsGrace(int64_t ms) {
   if (reaper_runs_.valid()) (void)SendGrace(reaper_runs_.get(), ms);  // missed: the reaper's default
 }
 
-Status WorkerEdge::Register(const exec::ChildProcess& child) {
-  if (const std::optional<uint64_t> start = child.start_time())
-    return registry_.AddWithStartTime(child.pid(), *start);
-  return registry_.Add(child.pid());
-}
-
 Result<int64_t> WorkerEdge::Launch(const wire::JobAssignMsg& assign) {
   const std::string& id = assign.job.id;
   if (std::string reason; !PortFree(assign.job, &reason)) return Status::Error(reason);
   auto job = StartJob(assign, ctx_, cache_.PathOf(assign.file_sha256));
   if (!job.ok()) return job.status();
   const pid_t pid = job.value()->child->pid();
-  if (auto st = Register(*job.value()->child); !st.ok())
+  if (auto st = registry_.Add(pid, job.value()->child->start_time()); !st.ok())
     spdlog::warn("worker: pid registry: {}", st.message());
   const int exit_fd = job.value()->child->exit_fd();
   // A service's exits are the worker's to handle (restarts); only run-once jobs are handed to the reaper.
@@ -138,7 +132,8 @@ Result<int64_t> WorkerEdge::Respawn(const std::string& id, int64_t restart) {
     spdlog::warn("worker: job {} output: {}", id, st.message());
   }
   if (auto st = RespawnJob(*job); !st.ok()) return st;
-  if (auto st = Register(*job->child); !st.ok()) spdlog::warn("worker: pid registry: {}", st.message());
+  if (auto st = registry_.Add(job->child->pid(), job->child->start_time()); !st.ok())
+    spdlog::warn("worker: pid registry: {}", st.message());
   return int64_t{job->child->pid()};
 }
 

@@ -101,9 +101,6 @@ class WorkerEdge {
   void SendLogs(RunningJob& job, BrokerLink& link);
   bool Owns(pid_t pid) const;  // a process one of our handles will reap (job, probe, child worker)
   bool PortFree(const wire::JobSpec& spec, std::string* reason) const;
-  // Records `child`'s group in registry_, with the start time its spawn measured (ChildProcess::
-  // start_time), else the one /proc gives.
-  Status Register(const exec::ChildProcess& child);
 
   std::string name_;
   JobContext ctx_;
