@@ -205,7 +205,7 @@ class BrokerCore {
     int64_t pid = 0;
     int slots = 0;
     std::vector<std::string> capabilities;
-    std::string volumes_dir;            // WORKER_READY.volumes_dir: where its volumes' directories are
+    std::string volumes_dir;  // WORKER_READY.volumes_dir: where its volumes' directories are
     bool draining = false;
     int64_t last_seen = 0;  // monotonic: when it was last heard from
     std::set<std::string> running;
@@ -274,12 +274,14 @@ class BrokerCore {
   // A request that only reads: its answer; nullopt for any other request.
   std::optional<wire::Message> Query(const wire::Message& req, Instant now) const;
   // A request that changes state (journaled at the end of the turn): its answer.
-  wire::Message Change(const wire::Message& req, Instant now);
+  // `principal`: the sender's, as OnClient got it (empty without CURVE).
+  wire::Message Change(const wire::Message& req, Instant now, const std::string& principal);
   wire::Message Welcome() const;  // HELLO's answer
   // JOB_WAIT: answered now (the job ended, a service is up, or no wait asked) or when it ends or times out.
   void Wait(const Route& from, std::optional<int64_t> rid, const wire::JobWaitMsg& req, Instant now);
   wire::Message Submit(const wire::JobSubmitMsg& req, Instant now);
-  // JOB_SUBMIT with `each` (core_submit_each.cc): each job submitted as Submit would a JOB_SUBMIT of it alone.
+  // JOB_SUBMIT with `each` (core_submit_each.cc): each job submitted as Submit would a JOB_SUBMIT of it
+  // alone.
   wire::Message SubmitEach(const wire::JobSubmitMsg& req, Instant now);
   // The content job `j` runs (j.file_hash): a file `sent` with it, else the artifact deployed by that name.
   std::optional<wire::Message> ResolveFile(Job& j, const std::unordered_map<std::string, std::string>& sent);
@@ -368,7 +370,9 @@ class BrokerCore {
   // JOB_DELETE (core_delete.cc): every run of a finished job submitted on its own, with its logs.
   wire::Message DeleteJob(const std::string& id);
   wire::Message RunList(const wire::RunListMsg& req) const;
-  wire::Message DecideGate(const wire::GateDecideMsg& req, Instant now);
+  // The decision is recorded as the sender's `principal` when it has one (CURVE); the request's `by` is kept
+  // beside it ("olivia (as ops-bot)") when it names someone else, and alone only without CURVE.
+  wire::Message DecideGate(const wire::GateDecideMsg& req, Instant now, const std::string& principal);
   void OpenGate(Job& gate, Instant now);
 
   // Recurring schedules (core_schedules.cc).

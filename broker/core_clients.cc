@@ -81,7 +81,7 @@ void BrokerCore::OnClient(const Route& from, std::optional<int64_t> rid, const M
     return Wait(from, rid, wait.value(), now);
   }
   if (std::optional<Message> answer = Query(req, now)) return Reply(from, rid, std::move(*answer));
-  Answer(from, rid, req, Change(req, now), now, principal);
+  Answer(from, rid, req, Change(req, now, principal), now, principal);
 }
 
 void BrokerCore::OnRefused(const Route& from, std::optional<int64_t> rid, const Message& req,
@@ -118,7 +118,7 @@ std::optional<Message> BrokerCore::Query(const Message& req, Instant now) const 
   }
 }
 
-Message BrokerCore::Change(const Message& req, Instant now) {
+Message BrokerCore::Change(const Message& req, Instant now, const std::string& principal) {
   switch (req.type) {
     case MsgType::kJobSubmit:
       return Serve<wire::JobSubmitMsg>(req, [&](auto&& submit) { return Submit(submit, now); });
@@ -132,7 +132,8 @@ Message BrokerCore::Change(const Message& req, Instant now) {
     case MsgType::kWorkerAdd:
       return Serve<wire::WorkerAddMsg>(req, [&](auto&& add) { return AddWorker(add, now); });
     case MsgType::kGateDecide:
-      return Serve<wire::GateDecideMsg>(req, [&](auto&& decide) { return DecideGate(decide, now); });
+      return Serve<wire::GateDecideMsg>(req,
+                                        [&](auto&& decide) { return DecideGate(decide, now, principal); });
     case MsgType::kDagCancel:
       return Serve<wire::DagCancelMsg>(req, [&](auto&& cancel) { return DagCancel(cancel.id, now); });
     case MsgType::kScheduleAdd:

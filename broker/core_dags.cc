@@ -74,7 +74,7 @@ void BrokerCore::OpenGate(Job& gate, Instant now) {
   ArmWallTimer(TimerKind::kGateExpiry, gate.id, gate.run, AddMs(gate.started_ms, gate.max_wait_ms), now);
 }
 
-Message BrokerCore::DecideGate(const wire::GateDecideMsg& req, Instant now) {
+Message BrokerCore::DecideGate(const wire::GateDecideMsg& req, Instant now, const std::string& principal) {
   Job* gate = Resolve(req.id);
   Job scratch;
   if (const Job* ended = gate == nullptr ? LookUp(req.id, 0, &scratch) : nullptr;
@@ -86,7 +86,12 @@ Message BrokerCore::DecideGate(const wire::GateDecideMsg& req, Instant now) {
     return Invalid("gate '" + req.id + "' is " + StateName(gate->state) +
                    (IsFinal(gate->state) ? "; it was already decided" : "; its job has not completed yet"));
   }
-  gate->decided_by = req.by.value_or("unknown");
+  const std::string by = req.by.value_or("");
+  if (principal.empty()) {
+    gate->decided_by = by.empty() ? "unknown" : by;
+  } else {
+    gate->decided_by = by.empty() || by == principal ? principal : principal + " (as " + by + ")";
+  }
   if (req.approve) {
     Finish(*gate, JobState::kCompleted, "approved by " + gate->decided_by, now);
   } else {

@@ -118,6 +118,24 @@ TEST_F(DagCoreTest, GateApprovedLetsChildrenRun) {
   EXPECT_EQ("deploy@w1", Assignments());
 }
 
+TEST_F(DagCoreTest, AGateDecisionIsRecordedAsTheAuthenticatedPrincipal) {
+  Join("w1", 4);
+  Submit({{"a", {}, 1, "GENERAL", 0, 0, false, "A?"}, {"b", {}, 1, "GENERAL", 0, 0, false, "B?"}});
+  Done("w1", "a", 0);
+  Done("w1", "b", 0);
+  auto decide = [&](const std::string& gate, std::optional<std::string> by) {
+    Message m = wire::GateDecideMsg{.id = gate, .approve = true}.ToMessage();
+    if (by) m.Set("by", S(*by));
+    core_->OnClient({"client"}, 1, m, now_, "olivia");  // the key the request came with (CURVE)
+    Turn();
+    return core_->FindJob(gate)->decided_by;
+  };
+  EXPECT_EQ("olivia (as the-ceo)",
+            decide("hitl-gate-a", "the-ceo"));  // a claimed name never hides who sent it
+  EXPECT_EQ("approved by olivia (as the-ceo)", core_->FindJob("hitl-gate-a")->reason);
+  EXPECT_EQ("olivia", decide("hitl-gate-b", std::nullopt));
+}
+
 TEST_F(DagCoreTest, GateRejectedSkipsDescendantsWithTheCause) {
   Join("w1", 4);
   Submit(

@@ -133,6 +133,7 @@ wire::JobInfo RenderJobInfo(const Job& job) {
     for (const std::string& e : *job.spec.secret_env)
       info.secret_env->push_back(e.substr(0, e.find('=')) + "=****");
   }
+  info.env = job.spec.env;  // plain entries only, as submitted (Joblet's status shows them)
   // What it runs and gets (docs/job-control.md); never the uploads' content.
   info.command = job.spec.command;
   info.argv = job.spec.argv;

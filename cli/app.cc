@@ -17,7 +17,7 @@ constexpr const char* kClientCommands[] = {
     "json",          "tail",      "kv",         "worker",   "submit",  "dags",     "dag",       "dag-cancel",
     "dag-rerun",     "runs",      "run-status", "approve",  "reject",  "schedule", "schedules", "upload",
     "deploy-script", "artifacts", "deploy",     "services", "restart", "audit",    "dashboard", "mcp",
-    "delete",        "workers",   "volume"};
+    "delete",        "workers",   "volume",     "wait"};
 
 void AddGlobalOptions(CLI::App& app, Target* target) {
   app.set_version_flag("--version", TITAN_VERSION);

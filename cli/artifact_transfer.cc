@@ -44,6 +44,7 @@ ArtifactTransfer::ArtifactTransfer(TransferOptions options)
       ctx_(std::make_unique<zmq::context_t>(1)) {
   socket_ = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::dealer);
   wire::ConfigureSocket(*socket_);
+  if (options_.credential) security::SecureClient(*socket_, *options_.credential);  // before connect (Send)
 }
 
 ArtifactTransfer::~ArtifactTransfer() {

@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "cli/artifact_view.h"
 #include "schemas/generated/messages.h"
+#include "security/client_security.h"
 
 namespace zmq {
 class context_t;
@@ -57,6 +59,9 @@ struct TransferOptions {
   int read_window = 8;                    // ARTIFACT_READs in flight while downloading
   int64_t read_bytes = int64_t{1} << 20;  // bytes asked for per ARTIFACT_READ (at most max_chunk_bytes)
   int cancel_fd = -1;  // when readable (a SignalWatch's fd), the transfer stops as kInterrupted
+  // The CLI's credential for this broker (security/client_security.h): the socket is a CURVE client with it.
+  // nullopt: plaintext, which a broker with keys never answers.
+  std::optional<security::Credential> credential;
 };
 
 class ArtifactTransfer {

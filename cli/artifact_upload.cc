@@ -80,14 +80,12 @@ int ReportTransferFailure(const TransferStatus& s) {
 TransferOptions TransferOptionsFor(const Target& target, int cancel_fd) {
   KeepChunkBuffersInHeap();
   TransferOptions o;
-  o.host = target.host;
-  o.port = target.port;
-  if (target.host.find(',') != std::string::npos) {  // several brokers: the transfer goes to the leader
-    BrokerClient brokers(target);
-    brokers.FindLeader();
-    o.host = brokers.target().host;
-    o.port = brokers.target().port;
-  }
+  BrokerClient brokers(target);  // finds the credential the CLI uses for this broker (printed when unusable)
+  if (target.host.find(',') != std::string::npos)
+    brokers.FindLeader();  // several: the transfer goes to the leader
+  o.host = brokers.target().host;
+  o.port = brokers.target().port;
+  o.credential = brokers.credential();
   o.timeout_ms = target.timeout_ms;
   o.cancel_fd = cancel_fd;
   return o;

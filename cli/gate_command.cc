@@ -42,7 +42,9 @@ CLI::App* AddDecision(CLI::App& app, const char* name, const char* help,
   cmd->add_option("GATE", a->gate,
                   "the gate: hitl-gate-<job id> (`titan jobs --state WAITING_APPROVAL` lists them)")
       ->required();
-  cmd->add_option("--by", a->by, "who decides, recorded on the gate (default: $USER)");
+  cmd->add_option(
+      "--by", a->by,
+      "who decides, recorded on the gate (default: $USER); with keys, beside the credential's principal");
   return cmd;
 }
 

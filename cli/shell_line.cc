@@ -25,17 +25,20 @@ constexpr ShellCommand kCommands[] = {
      "a service, kept alive; deploy Worker.jar PORT adds a worker"},
     {"stop", "stop ID", "stop a job or a service"},
     {"cancel", "cancel ID", "the same as stop"},
-    {"shutdown", "shutdown HOST PORT | WORKER", "retire a worker: it finishes its jobs, then exits"},
+    {"shutdown", "shutdown WORKER | PORT | HOST PORT", "retire a worker: it finishes its jobs, then exits"},
     {"delete", "delete ID", "delete a finished job with its output"},
     {"upload", "upload PATH", "a file or a folder into the artifact registry"},
     {"approve", "approve GATE", "approve a human-in-the-loop gate (hitl-gate-<job>)"},
     {"reject", "reject GATE", "reject one"},
     {"store", "store get KEY | store set KEY VALUE", "read or write TitanStore"},
+    {"submit", "submit FILE.yaml | submit SKILL DATA",
+     "a YAML pipeline; or run the script DATA on a SKILL worker"},
     {"dag", "dag DAG_STRING", "submit a raw DAG: ID|SKILL|PAYLOAD|PRIORITY|DELAY_MS|[PARENTS]; ..."},
     {"jobs", "jobs", "recent jobs and their states"},
     {"services", "services", "running services"},
     {"restart", "restart ID", "restart a service where it runs"},
     {"dags", "dags", "recent DAGs"},
+    {"wait", "wait ID", "until a job ends; prints its final state"},
 };
 
 const ShellCommand* Find(std::string_view name) {

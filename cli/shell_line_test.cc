@@ -46,6 +46,10 @@ TEST(ParseShellLine, Table) {
       {"run hello.py -- a b", "run: run|hello.py|--|a|b"},
       {"deploy server.py 8123 GPU", "run: deploy|server.py|8123|GPU"},
       {"shutdown 127.0.0.1 8081", "run: shutdown|127.0.0.1|8081"},
+      {"shutdown 8081", "run: shutdown|8081"},                                        // the original's form
+      {"submit GENERAL etl.py 2024-05-01", "run: submit|GENERAL|etl.py|2024-05-01"},  // submit <skill> <data>
+      {"submit pipeline.yaml --wait", "run: submit|pipeline.yaml|--wait"},
+      {"wait etl-1", "run: wait|etl-1"},
       {"store set greeting 'hello world'", "run: store|set|greeting|hello world"},
       {"store get greeting", "run: store|get|greeting"},
       {"store", "error: store: use `store get KEY` or `store set KEY VALUE`"},
@@ -71,8 +75,8 @@ TEST(ParseShellLine, Table) {
 TEST(ShellHelp, ListsEveryCommandOfTheBanner) {
   const std::string help = ShellHelp();
   for (const char* usage :
-       {"run FILE [REQUIREMENT]", "deploy FILE [PORT] [REQUIREMENT]", "shutdown HOST PORT | WORKER",
-        "store get KEY | store set KEY VALUE", "dag DAG_STRING"}) {
+       {"run FILE [REQUIREMENT]", "deploy FILE [PORT] [REQUIREMENT]", "shutdown WORKER | PORT | HOST PORT",
+        "submit FILE.yaml | submit SKILL DATA", "store get KEY | store set KEY VALUE", "dag DAG_STRING"}) {
     EXPECT_NE(std::string::npos, help.find(usage)) << usage;
   }
   EXPECT_EQ(0u,

@@ -65,16 +65,33 @@ std::string WorkerAt(BrokerClient& broker, const std::string& host, const std::s
   return name;
 }
 
-// `words`: WORKER, or HOST PORT.
+// `shutdown WORD`: the worker of that name, or with that address port; "" when none (printed).
+std::string WorkerNamed(BrokerClient& broker, const std::string& word, int* rc) {
+  wire::StatsMsg stats;
+  *rc = broker.Call(wire::StatsGetMsg{}.ToMessage(), &stats);
+  if (*rc != kExitOk) return "";
+  std::string name, error;
+  if (!FindShutdownTarget(WorkersFromStats(stats), word, &name, &error)) {
+    std::cerr << "titan: " << error << '\n';
+    *rc = kExitNotFound;
+  }
+  return name;
+}
+
+// `words`: WORKER, PORT (the original's `shutdown <port>`), or HOST PORT.
 int StopWorker(const Target& target, const std::vector<std::string>& words) {
   BrokerClient broker(target);
   int found = kExitOk;
-  const std::string name = words.size() == 1 ? words[0] : WorkerAt(broker, words[0], words[1], &found);
+  const std::string name = words.size() == 1 ? WorkerNamed(broker, words[0], &found)
+                                             : WorkerAt(broker, words[0], words[1], &found);
   if (found != kExitOk) return found;
   wire::OkMsg reply;
   const int rc = broker.Call(wire::WorkerStopMsg{.name = name}.ToMessage(), &reply);
   if (rc == kExitOk) {
-    std::cout << "worker " << name << (words.size() == 2 ? " (" + words[0] + ":" + words[1] + ")" : "")
+    const std::string where = words.size() == 2  ? " (" + words[0] + ":" + words[1] + ")"
+                              : words[0] != name ? " (port " + words[0] + ")"
+                                                 : "";
+    std::cout << "worker " << name << where
               << " is draining: it takes no new jobs and exits after its running ones\n";
   }
   return rc;
@@ -107,8 +124,9 @@ void AddStopCommands(CLI::App& app, const Target& target, int* exit_code) {
       app.add_subcommand("shutdown", "Retire a worker: it finishes its running jobs, then exits");
   shutdown->footer(
       "`titan shutdown HOST PORT` finds the worker by its address port (`titan worker --address-port`,\n"
-      "`titan deploy Worker.jar PORT`) on machine HOST; localhost means the broker's machine.");
-  shutdown->add_option("WORKER", *words, "worker name, as `titan stats` shows it; or HOST PORT")
+      "`titan deploy Worker.jar PORT`) on machine HOST; localhost means the broker's machine.\n"
+      "`titan shutdown PORT` (the original's form) finds it by the port alone when no worker has that name.");
+  shutdown->add_option("WORKER", *words, "worker name, as `titan stats` shows it; or PORT; or HOST PORT")
       ->required()
       ->expected(1, 2);
   shutdown->callback([=] { *exit_code = StopWorker(*t, *words); });

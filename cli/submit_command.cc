@@ -1,5 +1,7 @@
 // `titan submit FILE.yaml [--wait]`: send a pipeline (docs/pipelines.md) as one DAG; with --wait, follow
-// it to the end and exit with its outcome.
+// it to the end and exit with its outcome. `titan submit SKILL DATA [ARGS...]` (the original shell's
+// `submit <skill> <data>`): run the script DATA once on a worker with capability SKILL, as `titan run DATA
+// --requirement SKILL` does.
 #include <unistd.h>
 
 #include <iostream>
@@ -9,12 +11,14 @@
 #include "cli/commands.h"
 #include "cli/dag_wait.h"
 #include "cli/pipeline.h"
+#include "cli/run_job.h"
 
 namespace titan::cli {
 namespace {
 
 struct SubmitArgs {
   std::string file;
+  std::vector<std::string> more;  // SKILL DATA [ARGS...]: DATA and its arguments
   bool wait = false;
   bool dry_run = false;
 };
@@ -30,7 +34,22 @@ void PrintSubmission(const Pipeline& p) {
     std::cout << "project: " << p.project->folder << " -> perm_files/" << p.project->name << '\n';
 }
 
+// `submit SKILL DATA [ARGS...]`: one job running DATA on a worker with SKILL.
+int SubmitToSkill(const Target& target, const SubmitArgs& args) {
+  if (args.dry_run) {
+    std::cerr << "titan: --dry-run checks a pipeline file; `submit SKILL DATA` has nothing to check\n";
+    return kExitUsage;
+  }
+  RunArgs run;
+  run.requirement = args.file;
+  run.file = args.more[0];
+  run.args.assign(args.more.begin() + 1, args.more.end());
+  run.wait = args.wait;
+  return RunJob(target, std::move(run));
+}
+
 int Submit(const Target& target, const SubmitArgs& args) {
+  if (!args.more.empty()) return SubmitToSkill(target, args);
   Pipeline pipeline;
   PipelineError error;
   if (!ParsePipeline(args.file, &pipeline, &error)) {
@@ -68,8 +87,11 @@ void AddSubmitCommand(CLI::App& app, const Target& target, int* exit_code) {
       "Mistakes are reported as FILE:LINE: what, before anything is sent.\n"
       "A job with hitl_message is followed by a gate hitl-gate-<id>: `titan approve` or `titan reject` it.\n"
       "Exit status with --wait: 0 when the DAG COMPLETED, 5 when it FAILED or was CANCELLED\n"
-      "(the failed jobs, their reasons and the last 20 lines of their logs are printed).");
-  cmd->add_option("FILE", a->file, "the pipeline YAML file")->required();
+      "(the failed jobs, their reasons and the last 20 lines of their logs are printed).\n"
+      "`titan submit SKILL DATA [ARGS...]` (the original shell's form) runs the script DATA once on a\n"
+      "worker with capability SKILL, as `titan run DATA --requirement SKILL` does.");
+  cmd->add_option("FILE", a->file, "the pipeline YAML file (or SKILL, followed by DATA)")->required();
+  cmd->add_option("DATA", a->more, "with SKILL: the script to run, then its arguments");
   cmd->add_flag("--wait,-w", a->wait,
                 "show progress until every job has ended (one line rewritten on a terminal, one line per "
                 "state change otherwise)");

@@ -67,6 +67,44 @@ bool FindWorkerAt(const std::vector<WorkerAddress>& workers, std::string_view ho
   return false;
 }
 
+bool FindShutdownTarget(const std::vector<WorkerAddress>& workers, std::string_view word, std::string* name,
+                        std::string* error) {
+  for (const WorkerAddress& w : workers) {
+    if (w.name == word) {
+      *name = w.name;
+      return true;
+    }
+  }
+  const bool digits = !word.empty() && word.size() <= 5 &&
+                      std::all_of(word.begin(), word.end(), [](unsigned char c) { return std::isdigit(c); });
+  std::vector<const WorkerAddress*> at;
+  if (digits) {
+    const int64_t port = std::stoll(std::string(word));
+    for (const WorkerAddress& w : workers)
+      if (w.port != 0 && w.port == port) at.push_back(&w);
+  }
+  if (at.size() == 1) {
+    *name = at[0]->name;
+    return true;
+  }
+  if (at.size() > 1) {
+    *error = "workers on several machines have port " + std::string(word) + ":";
+    for (size_t i = 0; i < at.size(); ++i) *error += (i ? ", " : " ") + Describe(*at[i]);
+    *error += "; name one with `titan shutdown HOST " + std::string(word) + "` or `titan shutdown WORKER`";
+    return false;
+  }
+  *error = "no worker named '" + std::string(word) + "'" +
+           (digits ? " or with port " + std::string(word) : "") + "; ";
+  if (workers.empty()) {
+    *error += "no worker is connected";
+    return false;
+  }
+  *error += "the workers are:";
+  for (size_t i = 0; i < workers.size(); ++i) *error += (i ? ", " : " ") + Describe(workers[i]);
+  *error += " (`titan shutdown` takes a WORKER name, a PORT, or HOST PORT)";
+  return false;
+}
+
 bool IsWorkerJar(std::string_view file) {
   return Lower(std::filesystem::path(file).filename().string()) == "worker.jar";
 }

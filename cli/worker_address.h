@@ -36,6 +36,13 @@ bool SameMachine(std::string_view host, std::string_view worker_host, std::strin
 bool FindWorkerAt(const std::vector<WorkerAddress>& workers, std::string_view host, int64_t port,
                   std::string_view broker_machine, std::string* name, std::string* error);
 
+// `shutdown WORD`: the worker named `word`; else, when `word` is a port (the original's `shutdown <port>`),
+// the one worker with that address port, on any machine. False with *error when no worker has that name
+// or port (listing the known workers), or when workers on several machines have that port (naming them:
+// `shutdown HOST PORT` tells them apart).
+bool FindShutdownTarget(const std::vector<WorkerAddress>& workers, std::string_view word, std::string* name,
+                        std::string* error);
+
 // Is `file` the original's worker executable (basename Worker.jar, any case)? `deploy` of it adds a worker.
 bool IsWorkerJar(std::string_view file);
 

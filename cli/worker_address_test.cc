@@ -55,6 +55,37 @@ TEST(FindWorkerAt, FindsByPortOnTheMachineElseListsTheWorkers) {
   EXPECT_EQ("no worker with port 1 on box; no worker is connected", error);
 }
 
+TEST(FindShutdownTarget, ANameFirstThenAPortOnAnyMachine) {
+  const std::vector<WorkerAddress> workers = {
+      {"w1", "box", 0}, {"worker-8081", "box", 8081}, {"8082", "box", 0}, {"gpu", "box", 8082}};
+  std::string name, error;
+  ASSERT_TRUE(FindShutdownTarget(workers, "w1", &name, &error)) << error;
+  EXPECT_EQ("w1", name);
+  ASSERT_TRUE(FindShutdownTarget(workers, "8081", &name, &error)) << error;  // the original's `shutdown 8081`
+  EXPECT_EQ("worker-8081", name);
+  ASSERT_TRUE(FindShutdownTarget(workers, "8082", &name, &error)) << error;  // a worker named so wins
+  EXPECT_EQ("8082", name);
+  EXPECT_FALSE(FindShutdownTarget(workers, "9000", &name, &error));
+  EXPECT_EQ(
+      "no worker named '9000' or with port 9000; the workers are: w1 (box, no port), worker-8081 (box:8081), "
+      "8082 (box, no port), gpu (box:8082) (`titan shutdown` takes a WORKER name, a PORT, or HOST PORT)",
+      error);
+  EXPECT_FALSE(FindShutdownTarget(workers, "w9", &name, &error));
+  EXPECT_EQ(0u, error.rfind("no worker named 'w9'; the workers are: w1 (box, no port)", 0)) << error;
+  EXPECT_FALSE(FindShutdownTarget({}, "0", &name, &error));  // port 0 means "no port": never matched
+  EXPECT_EQ("no worker named '0' or with port 0; no worker is connected", error);
+}
+
+TEST(FindShutdownTarget, APortOnSeveralMachinesNeedsTheHost) {
+  const std::vector<WorkerAddress> workers = {{"a-8081", "node1", 8081}, {"b-8081", "node2", 8081}};
+  std::string name, error;
+  EXPECT_FALSE(FindShutdownTarget(workers, "8081", &name, &error));
+  EXPECT_EQ(
+      "workers on several machines have port 8081: a-8081 (node1:8081), b-8081 (node2:8081); name one with "
+      "`titan shutdown HOST 8081` or `titan shutdown WORKER`",
+      error);
+}
+
 TEST(WorkersFromStats, ReadsNameHostAndPort) {
   auto worker = [](const char* name, std::optional<int64_t> port) {
     return wire::WorkerInfo{.name = name, .host = "box", .slots = 1, .state = "READY", .port = port};

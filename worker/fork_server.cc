@@ -9,6 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "worker/fd_passing.h"
@@ -74,7 +77,7 @@ Result<ForkServer> ForkServer::Start(const std::string& python, const std::vecto
   spec.stdin_fd = theirs.get();
   Result<ChildProcess> process = ChildProcess::Spawn(spec);
   if (!process.ok()) return process.status();
-  return ForkServer(std::move(process.value()), std::move(ours));
+  return ForkServer(std::move(process.value()), std::move(ours), log);
 }
 
 void ForkServer::Fail(std::string why) {
@@ -84,12 +87,36 @@ void ForkServer::Fail(std::string why) {
   ctl_.Reset();
 }
 
+void ForkServer::Ended() {
+  std::string tail;  // the end of its log: Python's traceback, if it printed one
+  if (std::ifstream in(log_, std::ios::binary); in) {
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    in.seekg(std::max<std::streamoff>(0, size - 4096));
+    tail.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::optional<ExitStatus> ended = process_.TryReap();  // it may not be reaped yet
+  const std::string how = ended ? " (" + ended->Render() + ")" : "";
+  if (tail.find("No module named 'titan_sdk'") != std::string::npos) {
+    import_failed_ = true;
+    Fail(
+        "No module named 'titan_sdk': set TITAN_PYTHON to a python3 that has the Titan SDK, or install it "
+        "(pip install -e sdk/python) for this interpreter");
+    return;
+  }
+  Fail("it ended before it was ready" + how + "; see " + log_);
+}
+
 ForkServer::State ForkServer::Poll() {
   if (state_ == State::kFailed) return state_;
   if (state_ == State::kStarting) {
     // What the server said before it ended comes first: a server that cannot import titan_sdk says so
     // and exits at once, and its exit must not hide why.
     Result<std::optional<std::string>> said = Receive(ctl_.get(), std::chrono::milliseconds(0));
+    if (said.ok() && *said && (*said)->empty()) {  // end of file: it closed its socket (it ended)
+      Ended();
+      return state_;
+    }
     if (said.ok() && *said) {
       const nlohmann::json j = nlohmann::json::parse(**said, nullptr, /*allow_exceptions=*/false);
       if (j.is_object() && j.contains("ready")) {

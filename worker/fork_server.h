@@ -42,11 +42,16 @@ class ForkServer {
   bool import_failed() const { return import_failed_; }
 
  private:
-  ForkServer(ChildProcess process, UniqueFd ctl) : process_(std::move(process)), ctl_(std::move(ctl)) {}
+  ForkServer(ChildProcess process, UniqueFd ctl, std::string log)
+      : process_(std::move(process)), ctl_(std::move(ctl)), log_(std::move(log)) {}
   void Fail(std::string why);  // kills the server
+  // The server closed its socket before it was ready: it ended. Why, from its log: an interpreter
+  // without titan_sdk (python -m fails before the server's own code runs) is import_failed().
+  void Ended();
 
   ChildProcess process_;  // killed (its group: the server and any intermediate) when this ends
   UniqueFd ctl_;          // our end of the control socket (SOCK_SEQPACKET)
+  std::string log_;       // where its output goes
   State state_ = State::kStarting;
   std::string failure_;
   bool import_failed_ = false;

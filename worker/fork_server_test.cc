@@ -54,6 +54,31 @@ class ForkServerTest : public ::testing::Test {
     }
   }
 
+  // Spawns `spec` with `python` until the answer is no longer "its fork server is starting"; that answer
+  // (every call must refuse: the interpreter cannot serve). "" when a call was not refused.
+  std::string SettledRefusal(const std::string& python, const SpawnSpec& spec) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    std::string last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Result<ChildProcess> child = servers_.Spawn(python, spec);
+      if (child.ok()) return "";
+      last = child.message();
+      if (last.find("starting") == std::string::npos) break;
+      ::usleep(10000);  // the server starts; nothing to wait on from here
+    }
+    return last;
+  }
+
+  // A job of the interpreter script `python` is refused a warm start because it cannot import titan_sdk,
+  // and so is every later one.
+  void ExpectStaysCold(const std::string& python) {
+    ::chmod(python.c_str(), 0755);
+    SpawnSpec spec = Job("pass\n");
+    spec.argv[0] = python;
+    EXPECT_EQ("the fork server cannot import titan_sdk", SettledRefusal(python, spec));
+    EXPECT_EQ("warm starts are off for " + python, servers_.Spawn(python, spec).message());
+  }
+
   pid_t ServerPid() {
     const std::vector<pid_t> pids = servers_.Pids();
     return pids.size() == 1 && servers_.Owns(pids[0]) ? pids[0] : -1;
@@ -140,20 +165,29 @@ TEST_F(ForkServerTest, AnInterpreterWithoutTitanSdkStaysCold) {
   std::ofstream(fake) << "#!/bin/sh\nexec " << kPython
                       << " -c 'import socket; socket.socket(fileno=0).sendall(b\"{\\\"error\\\": "
                          "\\\"cannot import titan_sdk: nope\\\"}\")'\n";
-  ::chmod(fake.c_str(), 0755);
-  SpawnSpec spec = Job("pass\n");
-  spec.argv[0] = fake;
+  ExpectStaysCold(fake);
+}
+
+TEST_F(ForkServerTest, AnInterpreterThatCannotFindTitanSdkIsToldAndStaysCold) {
+  // A real interpreter without site-packages: `python -m titan_sdk._fork_server` fails before the
+  // server's own code runs, so the server never says why; its log does.
+  const std::string bare = dir_ / "python";
+  std::ofstream(bare) << "#!/bin/sh\nexec " << kPython << " -I -S \"$@\"\n";
+  ExpectStaysCold(bare);  // told why: not "it said something unexpected"
+}
+
+TEST(ForkServer, AServerThatEndsBeforeItIsReadyFailsNamingItsLog) {
+  TempDir dir;
+  const std::string log = dir / "fork-server.log";
+  Result<ForkServer> server = ForkServer::Start("/bin/false", {"PATH=/usr/bin:/bin"}, log);
+  ASSERT_TRUE(server.ok()) << server.message();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  std::string last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    Result<ChildProcess> child = servers_.Spawn(fake, spec);
-    ASSERT_FALSE(child.ok());
-    last = child.message();
-    if (last.find("starting") == std::string::npos) break;
-    ::usleep(10000);
-  }
-  EXPECT_EQ("the fork server cannot import titan_sdk", last);
-  EXPECT_EQ("warm starts are off for " + fake, servers_.Spawn(fake, spec).message());
+  while (server->Poll() == ForkServer::State::kStarting && std::chrono::steady_clock::now() < deadline)
+    ::usleep(1000);
+  ASSERT_EQ(ForkServer::State::kFailed, server->Poll());
+  EXPECT_FALSE(server->import_failed());
+  EXPECT_NE(std::string::npos, server->failure().find("it ended before it was ready")) << server->failure();
+  EXPECT_NE(std::string::npos, server->failure().find(log)) << server->failure();
 }
 
 }  // namespace

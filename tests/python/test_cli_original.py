@@ -176,8 +176,7 @@ def test_a_cycle_in_a_dag_string_is_refused_by_the_broker(cluster):
     assert titan(cluster.port, ["status", a]).returncode == 1
 
 
-def test_deploy_worker_jar_adds_a_worker_that_runs_gpu_jobs_until_shutdown_host_port(cluster, tmp_path,
-                                                                                      worker_events):
+def test_deploy_worker_jar_adds_a_worker_that_runs_gpu_jobs_until_shutdown_port(cluster, tmp_path, worker_events):
     port = random.randint(20000, 60000)  # the new worker's address port: a name, nothing listens on it
     name = "worker-%d" % port
     out = titan_ok(cluster.port, ["deploy", "Worker.jar", str(port), "GPU"])
@@ -199,10 +198,45 @@ def test_deploy_worker_jar_adds_a_worker_that_runs_gpu_jobs_until_shutdown_host_
     assert missing.returncode == 1
     assert "no worker with port %d on 127.0.0.1; the workers are:" % (port + 1) in missing.stderr
     assert "%s (" % name in missing.stderr and ":%d)" % port in missing.stderr
+    missing = titan(cluster.port, ["shutdown", str(port + 1)])  # the original's `shutdown <port>`
+    assert missing.returncode == 1
+    assert "no worker named '%d' or with port %d; the workers are:" % (port + 1, port + 1) in missing.stderr
+    assert "`titan shutdown` takes a WORKER name, a PORT, or HOST PORT" in missing.stderr
+    out = titan(cluster.port, [], stdin="shutdown %d\n" % port)  # as the original's shell took it
+    assert out.returncode == 0, out.stderr
+    assert "worker %s (port %d) is draining" % (name, port) in out.stdout
+    worker_events.wait("worker.%s  left" % name)
+    assert name not in [w["name"] for w in json.loads(titan_ok(cluster.port, ["json"]))["workers"]]
+
+
+def test_shutdown_host_port_names_the_worker_on_that_machine(cluster, worker_events):
+    port = random.randint(20000, 60000)
+    name = "worker-%d" % port
+    titan_ok(cluster.port, ["deploy", "Worker.jar", str(port)])
+    worker_events.wait("worker.%s  joined" % name)
     out = titan_ok(cluster.port, ["shutdown", "127.0.0.1", str(port)])
     assert out.startswith("worker %s (127.0.0.1:%d) is draining" % (name, port))
     worker_events.wait("worker.%s  left" % name)
-    assert name not in [w["name"] for w in json.loads(titan_ok(cluster.port, ["json"]))["workers"]]
+
+
+def test_submit_skill_data_runs_the_script_on_a_worker_with_that_skill(cluster, hello):
+    """The original shell's `submit <skill> <data>`: DATA is the script, run once where SKILL is offered."""
+    out = titan_ok(cluster.port, ["submit", "GENERAL", hello, "one", "--wait"])
+    job = out.splitlines()[0]
+    assert "hello from %s args ['one']" % job in out
+    requires = [line for line in titan_ok(cluster.port, ["status", job]).splitlines() if line.startswith("requires:")]
+    assert requires and requires[0].split()[1] == "GENERAL"
+    piped = titan(cluster.port, [], stdin="submit general %s\n" % hello)
+    assert piped.returncode == 0, piped.stderr
+    piped_job = piped.stdout.split()[0]
+    assert titan_ok(cluster.port, ["wait", piped_job]) == "%s COMPLETED\n" % piped_job
+    assert "state:      COMPLETED\n" in titan_ok(cluster.port, ["status", piped_job, "--wait"])
+    failing = write_script(Path(hello).parent, "fails.sh", "exit 3\n")
+    failed_job = titan_ok(cluster.port, ["submit", "GENERAL", failing]).split()[0]
+    waited = titan(cluster.port, ["wait", failed_job])
+    assert (waited.returncode, waited.stdout) == (5, "%s FAILED\n" % failed_job)
+    bad = titan(cluster.port, ["submit", "GENERAL", hello, "--dry-run"])
+    assert bad.returncode == 2 and "--dry-run checks a pipeline file" in bad.stderr
 
 
 def test_deploy_worker_jar_needs_a_port(cluster):

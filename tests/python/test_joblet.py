@@ -80,9 +80,11 @@ def test_joblet_status_list_logs_and_stop_of_titan_jobs(broker_client, tmp_path)
 
     sleeper = unique_id("sleeper")
     broker_client.submit_job(TitanJob(sleeper, write_script(tmp_path, "s.py", "import time\ntime.sleep(600)")))
-    assert broker_client.jobs.stop_job(sleeper)["success"] is True
-    broker_client.wait(sleeper, timeout=DEADLINE_S)
+    wait_until("the sleeper runs", lambda: broker_client.get_job(sleeper).state == "RUNNING", DEADLINE_S)
+    # Joblet's stop returns once the job has stopped: "cancelled", and it may be deleted at once.
+    assert broker_client.jobs.stop_job(sleeper) == {"job_uuid": sleeper, "status": "cancelled", "success": True}
     assert broker_client.jobs.get_job_status(sleeper)["status"] == "cancelled"
+    assert broker_client.jobs.delete_job(sleeper)["success"] is True
 
 
 def test_run_job_runs_a_command_with_its_args_as_given(broker_client):
@@ -103,6 +105,10 @@ def test_run_job_with_uploads_environment_secrets_and_a_schedule(broker_client):
                                      secret_environment={"API_KEY": "super-secret"})
     assert broker_client.wait(job["job_uuid"], timeout=DEADLINE_S) == "COMPLETED"
     assert b"".join(broker_client.jobs.get_job_logs(job["job_uuid"])) == b"uploaded INFO ****\n"
+    # Regular environment shows in status (seed 003); a secret's value never does.
+    status = broker_client.jobs.get_job_status(job["job_uuid"])
+    assert status["environment"] == {"LOG_LEVEL": "INFO"}
+    assert "super-secret" not in repr(status)
 
     tomorrow = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     later = broker_client.jobs.run_job(command="true", schedule=tomorrow, name="tomorrow")
@@ -148,6 +154,40 @@ jobs:
     assert b"loaded done" in b"".join(broker_client.jobs.get_job_logs(load))
     with pytest.raises(WorkflowNotFoundError):
         broker_client.jobs.get_workflow_status(unique_id("no-such-workflow"))
+
+
+def test_run_workflow_names_a_workflow_without_a_name_by_its_argument_or_file(broker_client, tmp_path):
+    """Seed 003's "Workflow Dependencies" YAML has only `jobs`: run_workflow's `workflow` names it."""
+    first, second = unique_id("download-data"), unique_id("process-data")
+    fragment = """
+jobs:
+  - name: "%s"
+    command: "sh"
+    args: ["-c", "echo '{}' > data.json"]
+  - name: "%s"
+    command: "cat"
+    args: ["data.json"]
+    depends_on: ["%s"]
+""" % (first, second, first)
+    name = unique_id("deps")
+    workflow = broker_client.jobs.run_workflow(workflow=name, yaml_content=fragment)
+    assert workflow["workflow_uuid"] == name and workflow["jobs"] == [first, second]
+    assert broker_client.wait_dag(name, timeout=DEADLINE_S)["state"] == "COMPLETED"
+    assert b"".join(broker_client.jobs.get_job_logs(second)) == b"{}\n"
+
+    path = tmp_path / (unique_id("deps-file") + ".yaml")
+    path.write_text(fragment.replace(first, first + "-f").replace(second, second + "-f"))
+    from_file = broker_client.jobs.run_workflow(str(path))
+    assert from_file["workflow_uuid"] == path.stem
+    assert broker_client.wait_dag(path.stem, timeout=DEADLINE_S)["state"] == "COMPLETED"
+
+
+def test_validate_runtime_spec_checks_the_name_and_whether_a_worker_offers_it(broker_client):
+    bad = broker_client.runtimes.validate_runtime_spec("python 3.11/../x")
+    assert bad["valid"] is False and "not a runtime name" in bad["message"]
+    good = broker_client.runtimes.validate_runtime_spec("python-3.12-custom")
+    assert (good["valid"], good["available"], good["language"], good["version"]) == (True, False, "python", "3.12")
+    assert "--runtime python-3.12-custom=PATH" in good["message"]
 
 
 def test_health_check_and_monitoring_report_the_cluster(cluster, broker_client, free_port):

@@ -125,6 +125,25 @@ def test_titan_cli_with_and_without_its_credential(secure):
     assert "sw1" in ok.stdout
 
 
+def test_the_cli_file_commands_use_its_credential(secure, tmp_path):
+    """upload, deploy-script, artifacts and artifacts get open a connection of their own: a CURVE client too."""
+    cluster, creds, _ = secure
+    base = [str(titan_bin()), "--port", str(cluster.port), "--timeout", "20000", "--credentials", str(creds["admin"])]
+    script = write_script(tmp_path, "curve_deployed.sh", "echo deployed over curve\n")
+    for args in (["deploy-script", str(script)], ["upload", str(script)], ["artifacts"],
+                 ["artifacts", "get", "curve_deployed.sh", "-o", str(tmp_path / "back.sh")]):
+        done = subprocess.run(base + args, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (args, done.stderr)
+        if args == ["artifacts"]:
+            assert "curve_deployed.sh" in done.stdout
+    assert (tmp_path / "back.sh").read_text() == "echo deployed over curve\n"
+    job = unique_id("deployed")
+    with client(cluster, creds["submitter"]) as submitter:
+        submitter.submit_job(TitanJob(job, "curve_deployed.sh"))
+        assert submitter.wait(job, timeout=DEADLINE_S) == "COMPLETED"
+        assert "deployed over curve" in submitter.fetch_logs(job)
+
+
 def test_a_job_uses_the_sdk_with_its_own_credential_which_ends_with_it(secure, tmp_path):
     cluster, creds, _ = secure
     child = unique_id("child")

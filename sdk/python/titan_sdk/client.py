@@ -287,7 +287,12 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         client has moved to another broker since). Events can be lost (PUB/SUB), so with no
         news the broker is asked again every job_watch.RECHECK_S seconds.
         """
+        return self._wait(job_id, timeout, service_up_ends=True)
+
+    def _wait(self, job_id: str, timeout: Optional[float], service_up_ends: bool) -> str:
+        """wait(); with `service_up_ends` False, a SERVICE's wait ends only when it does (a stop's)."""
         self._check_open()
+        up = _service_up if service_up_ends else (lambda job: False)
         deadline = None if timeout is None else time.monotonic() + timeout
         watch = self._job_watch()
         w = watch.claim(job_id)  # submitted by this client with the feed followed since: no check needed
@@ -301,7 +306,7 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                 if job["id"] != job_id:  # "DAG-<id>": its events carry the job's own id
                     watch.add(w, [job["id"]])
             interval: Optional[float] = None
-            while not (job["state"] in FINAL_STATES or _service_up(job)):
+            while not (job["state"] in FINAL_STATES or up(job)):
                 interval = watch.recheck_interval(interval)
                 until = time.monotonic() + interval
                 events = watch.next_events(w, until if deadline is None else min(until, deadline))
@@ -311,10 +316,11 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
                         continue  # an earlier run of a reused id, delivered late
                     if state in FINAL_STATES:
                         return state
-                    ask = ask or (job.get("job_type") == "SERVICE" and state == "RUNNING")  # up now?
+                    if service_up_ends and job.get("job_type") == "SERVICE" and state == "RUNNING":
+                        ask = True  # up now?
                 if deadline is not None and time.monotonic() >= deadline:
                     job = self._wait_check(job_id)
-                    if job["state"] in FINAL_STATES or _service_up(job):
+                    if job["state"] in FINAL_STATES or up(job):
                         break
                     raise TitanTimeoutError("job %r is still %s after %g s" % (job_id, job["state"], timeout))
                 if ask:

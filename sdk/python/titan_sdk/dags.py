@@ -61,8 +61,10 @@ class DagCalls:
 
     def approve(self, gate_id: str, by: Optional[str] = None) -> str:
         """Approves the gate "hitl-gate-<job id>": its children may run. `by` (default: your login name) is
-        recorded as the gate's decided_by. Returns the gate's state (COMPLETED). Raises InvalidError when
-        there is no such gate or it is not waiting for a decision (its job still runs, or it was decided)."""
+        recorded as the gate's decided_by; on a cluster with keys the broker records your key's principal,
+        with `by` beside it when it names someone else ("olivia (as root)"). Returns the gate's state
+        (COMPLETED). Raises InvalidError when there is no such gate or it is not waiting for a decision (its
+        job still runs, or it was decided)."""
         return self._decide(gate_id, True, None, by)
 
     def reject(self, gate_id: str, reason: Optional[str] = None, by: Optional[str] = None) -> str:

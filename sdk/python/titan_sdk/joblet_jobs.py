@@ -10,8 +10,9 @@ import uuid
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from . import pipeline
-from .errors import InvalidError, JobNotFoundError, NetworkError, ValidationError, WorkflowNotFoundError
-from .job import JobInfo, TitanJob
+from .errors import (InvalidError, JobNotFoundError, NetworkError, TitanTimeoutError, ValidationError,
+                     WorkflowNotFoundError)
+from .job import FINAL_STATES, JobInfo, TitanJob
 from .protocol import MsgType
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,6 +28,8 @@ JOBLET_STATUS = {
 # Networks a process job has without isolation: Joblet's default "bridge" and "host" mean the worker's own.
 UNISOLATED_NETWORKS = (None, "", "bridge", "host", "default")
 _NAME_SUFFIX = re.compile(r"^(.+)-[0-9a-f]{8}$")
+# stop_job waits this long for the job's end: more than a worker's kill grace (SIGTERM, then SIGKILL).
+STOP_WAIT_S = 30.0
 _LIMITS = ("max_cpu", "cpu_cores", "max_memory", "max_iobps", "max_processes", "cpu_milli", "memory_mb", "gpus")
 
 
@@ -46,7 +49,8 @@ def job_name(job_id: str) -> str:
 
 def joblet_status(info: JobInfo) -> Dict[str, Any]:
     """A job as Joblet's get_job_status reports it: job_uuid, name, status (lowercase), command, args,
-    start_time, end_time, exit_code, plus Titan's state, reason, worker, limits and resource usage."""
+    start_time, end_time, exit_code, environment (its plain entries; secrets never), plus Titan's state, reason,
+    worker, limits and resource usage."""
     usage = info.usage
     status: Dict[str, Any] = {
         "job_uuid": info.id,
@@ -64,6 +68,7 @@ def joblet_status(info: JobInfo) -> Dict[str, Any]:
         "runtime": info.runtime,
         "volumes": list(info.volumes or []),
         "work_dir": info.work_dir,
+        "environment": dict(e.split("=", 1) for e in info.env or [] if "=" in e),
         "submitted_time": _iso(info.submitted_ms),
         "resource_usage": {
             "peak_memory_bytes": getattr(usage, "peak_memory_bytes", None),
@@ -156,9 +161,16 @@ class JobService:
         return joblet_status(info)
 
     def stop_job(self, job_uuid: str) -> Dict[str, Any]:
-        """Stops the job (a waiting one is cancelled at once, a running one killed); returns job_uuid, status
-        and success."""
+        """Stops the job and returns once it has stopped, as Joblet's does (a waiting one is cancelled at once, a
+        running one killed: SIGTERM, its grace, SIGKILL); returns job_uuid, status ("cancelled", or the state it
+        ended in first) and success. A job whose end is not seen within STOP_WAIT_S is reported as it is then."""
         state = self._client.stop_job(job_uuid)
+        if state not in FINAL_STATES:
+            try:
+                state = self._client._wait(job_uuid, STOP_WAIT_S, service_up_ends=False)
+            except TitanTimeoutError:
+                info = self._client.get_job(job_uuid)
+                state = info.state if info is not None else state
         return {"job_uuid": job_uuid, "status": JOBLET_STATUS.get(state, state.lower()), "success": True}
 
     def delete_job(self, job_uuid: str) -> Dict[str, Any]:
@@ -192,7 +204,9 @@ class JobService:
             if not os.path.isfile(workflow):
                 raise ValidationError("run_workflow(%r): no such workflow file; pass yaml_content= to give the "
                                       "YAML itself" % workflow)
-            dag_id = self._client.submit_yaml(workflow)
+            # A Joblet workflow file may leave its name out: it is then named by the file ("deps.yaml": "deps").
+            stem = os.path.splitext(os.path.basename(workflow))[0]
+            dag_id = self._client._submit_pipeline(pipeline.parse(workflow, name=stem), False, None)
         else:
             with tempfile.TemporaryDirectory(prefix="titan-workflow-") as folder:
                 for f in workflow_files or []:
@@ -205,7 +219,7 @@ class JobService:
                         out.write(content.encode() if isinstance(content, str) else content)
                     os.chmod(path, f.get("mode", 0o644))
                 # The workflow is named by `workflow`, as Joblet names it, not by the YAML's own name.
-                submission = dataclasses.replace(pipeline.parse_text(yaml_content, folder), dag=workflow)
+                submission = dataclasses.replace(pipeline.parse_text(yaml_content, folder, name=workflow), dag=workflow)
                 dag_id = self._client._submit_pipeline(submission, False, None)
         return self.get_workflow_status(dag_id)
 

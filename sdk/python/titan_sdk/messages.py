@@ -119,6 +119,7 @@ class JobInfo(Record):
     run: Optional[int] = None  # which run of this id (1 = the first job submitted with it); ids are reused once every earlier run is final
     up_since_ms: Optional[int] = None  # SERVICE: when its current process started (the last restart)
     secret_env: Optional[List[str]] = None  # the names of its secret environment, each as "NAME=****" (values are never reported)
+    env: Optional[List[str]] = None  # its plain environment entries ("NAME=value"), as submitted (JobSpec.env; secrets go in secret_env)
     log_truncated: Optional[bool] = None  # true: some of its output could not be kept (a disk was full: the worker's job.log or the broker's copy); its state is what the process gave
     usage: Optional["JobUsage"] = None  # what its last finished run used
     max_memory: Optional[int] = None  # job control, as submitted (JobSpec)

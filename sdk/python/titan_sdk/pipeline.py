@@ -64,22 +64,25 @@ def project_zip_name(dag: str) -> str:
     return _UNSAFE_NAME_CHAR.sub("_", dag) + ".zip"
 
 
-def parse(path: Union[str, os.PathLike]) -> Submission:
+def parse(path: Union[str, os.PathLike], name: Optional[str] = None) -> Submission:
     """Reads the pipeline at `path`. Raises PipelineError ("<file>:<line>: <what>") for a file that does not
-    follow docs/pipelines.md, or one it cannot read; TooLargeError when its files do not fit one message."""
+    follow docs/pipelines.md, or one it cannot read; TooLargeError when its files do not fit one message.
+    `name`: the DAG's name when the file gives none (parse_text)."""
     file = os.fspath(path)
     try:
         with open(file, "r", encoding="utf-8") as f:
             text = f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise PipelineError(file, 0, "cannot read the pipeline: %s" % (getattr(e, "strerror", None) or e)) from None
-    return parse_text(text, os.path.dirname(os.path.abspath(file)), file)
+    return parse_text(text, os.path.dirname(os.path.abspath(file)), file, name)
 
 
-def parse_text(text: str, folder: Union[str, os.PathLike], file: str = "(pipeline text)") -> Submission:
+def parse_text(text: str, folder: Union[str, os.PathLike], file: str = "(pipeline text)",
+               name: Optional[str] = None) -> Submission:
     """Reads a pipeline given as text, as parse() reads a file in `folder`: the scripts it names are relative to
-    `folder`, which is the project of its `file` jobs. `file` names the text in PipelineErrors."""
-    return _Parser(file, os.path.abspath(os.fspath(folder))).parse(load(text, file))
+    `folder`, which is the project of its `file` jobs. `file` names the text in PipelineErrors. `name`: the DAG's
+    name when the text gives none (Joblet's run_workflow names its workflow so; the text's own name wins)."""
+    return _Parser(file, os.path.abspath(os.fspath(folder)), name).parse(load(text, file))
 
 
 def shell_quote(word: str) -> str:
@@ -126,8 +129,9 @@ def _add_job_type(job: Fields, spec: Dict[str, Any]) -> bool:
 
 
 class _Parser:
-    def __init__(self, file: str, folder: str):
+    def __init__(self, file: str, folder: str, default_name: Optional[str] = None):
         self.file = file
+        self.default_name = default_name
         self.files = PipelineFiles(file, folder)
         self.project = True        # the pipeline's `project`
         self.uses_project = False  # some job runs from the project
@@ -143,8 +147,11 @@ class _Parser:
             raise PipelineError(self.file, jobs.line, "'jobs' must be a list of at least one job")
         joblet = self._is_joblet(jobs.value)
         top.check_keys(JOBLET_TOP_KEYS if joblet else TITAN_TOP_KEYS)
-        top.require("name", "the DAG's name")
-        name = top.text("name")
+        if self.default_name is not None and not top.has("name"):
+            name = self.default_name
+        else:
+            top.require("name", "the DAG's name")
+            name = top.text("name")
         run = None if joblet else self._titan_top_keys(top)
         self.project_zip = project_zip_name(name)
         specs = [self._joblet_job(j, i) if joblet else self._titan_job(j, i) for i, j in enumerate(jobs.value, 1)]

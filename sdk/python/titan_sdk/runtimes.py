@@ -5,6 +5,9 @@ from typing import Any, Dict, List
 
 from .errors import RuntimeNotFoundError
 
+# A runtime's name, as `titan worker --runtime NAME=PATH` accepts it (worker/runtimes.cc).
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
 
 def _language_version(name: str) -> Dict[str, str]:
     """"python-3.11-ml" -> language "python", version "3.11"; a name without a version gives ""."""
@@ -42,3 +45,21 @@ class RuntimeService:
             if r["name"] == runtime:
                 return {"runtime": r}
         raise RuntimeNotFoundError("no live worker offers runtime %r; start a worker with --runtime %s=PATH" % (runtime, runtime))
+
+    def validate_runtime_spec(self, runtime_spec: str) -> Dict[str, Any]:
+        """Whether `runtime_spec` can name a runtime: {"runtime_spec", "valid", "message", "language", "version",
+        "available"} ("available": a live worker offers it now; a job naming a runtime no worker offers waits for
+        one). Never raises for a bad spec: "valid" is False and "message" says what to change."""
+        spec = runtime_spec if isinstance(runtime_spec, str) else ""
+        valid = bool(_NAME.fullmatch(spec))
+        offered = valid and any(r["name"] == spec for r in self.list_runtimes())
+        if not valid:
+            message = ("%r is not a runtime name: use 1-128 letters, digits, '.', '-' or '_' (e.g. python-3.11)"
+                       % (runtime_spec,))
+        elif offered:
+            message = "runtime %s is offered by a live worker" % spec
+        else:
+            message = ("runtime %s is valid but no live worker offers it; start one with --runtime %s=PATH"
+                       % (spec, spec))
+        return dict(runtime_spec=runtime_spec, valid=valid, message=message, available=offered,
+                    **_language_version(spec))

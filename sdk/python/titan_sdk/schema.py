@@ -236,6 +236,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('run', 'int', True),
         FieldSpec('up_since_ms', 'int', True),
         FieldSpec('secret_env', 'list<str>', True),
+        FieldSpec('env', 'list<str>', True),
         FieldSpec('log_truncated', 'bool', True),
         FieldSpec('usage', 'JobUsage', True),
         FieldSpec('max_memory', 'int', True),
