@@ -72,9 +72,9 @@ bool NodeClient::RoundTrip(const std::string& endpoint, const Message& request, 
     }
     if (!(items[0].revents & ZMQ_POLLIN)) {
       Close();  // drop whatever answer may still come
-      *error =
-          "no answer from " + endpoint + " within " + std::to_string(timeout_ms) +
-          " ms: is `titan up` or `titan store` running there? (set --host/--port or TITAN_HOST/TITAN_PORT)";
+      *error = "no answer from " + endpoint + " within " + std::to_string(timeout_ms) +
+               " ms: is `titan up`, `titan broker` or `titan store` running there? (set --host/--port or "
+               "TITAN_HOST/TITAN_PORT)";
       return false;
     }
     Decoded d = RecvReply(*socket_);

@@ -219,6 +219,7 @@ class BrokerCore {
     // What it offers jobs beyond capabilities (WORKER_READY): the limits it enforces, how, its runtimes,
     // and its capacity for requests. What its runs hold of that capacity is Reserved(), never stored.
     std::vector<std::string> controls, runtimes;
+    std::vector<wire::RuntimeInfo> runtime_info;  // WORKER_READY.runtime_info: size, packages of each
     std::string limits_via;
     Resources capacity;
   };

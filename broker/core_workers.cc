@@ -67,6 +67,7 @@ void BrokerCore::AddPlacementInfo(const Worker& w, wire::WorkerInfo* info) const
   if (!w.controls.empty()) info->controls = w.controls;
   if (!w.limits_via.empty()) info->limits_via = w.limits_via;
   if (!w.runtimes.empty()) info->runtimes = w.runtimes;
+  if (!w.runtime_info.empty()) info->runtime_info = w.runtime_info;
 }
 
 void BrokerCore::PublishWorker(const Worker& w, const char* event, Instant now) {
@@ -189,6 +190,7 @@ BrokerCore::Worker& BrokerCore::UpdateWorker(const std::string& identity, const 
   w.port = std::clamp<int64_t>(msg.port.value_or(0), 0, 65535);
   w.controls = msg.controls.value_or(std::vector<std::string>{});
   w.runtimes = msg.runtimes.value_or(std::vector<std::string>{});
+  w.runtime_info = msg.runtime_info.value_or(std::vector<wire::RuntimeInfo>{});
   w.limits_via = msg.limits_via.value_or("");
   // A capacity it does not report is none: a job requesting that resource does not go there.
   w.capacity = Resources{.cpu_milli = std::max<int64_t>(0, msg.cpu_milli.value_or(0)),
@@ -357,9 +359,13 @@ void BrokerCore::JobLog(Worker& w, wire::JobLogMsg msg, Instant now) {
   Job* job = Resolve(msg.id);
   if (job == nullptr || job->attempt != msg.attempt || job->worker != w.name || msg.blobs.empty()) return;
   const LogScope ids({{"job", job->id}});
-  if (msg.seq != job->next_log_seq) {
+  if (msg.seq != job->next_log_seq) {  // chunks lost on the way (sent while this broker was down): said so
     spdlog::warn("broker: job {} log chunk {} arrived, expected {}: output was lost", job->id, msg.seq,
                  job->next_log_seq);
+    if (!job->log_truncated) {
+      job->log_truncated = true;
+      if (!read_only_.active()) Record(*job);  // else journaled with the run's next change, as LogLost does
+    }
   }
   job->next_log_seq = msg.seq + 1;
   const Result<int64_t> offset = logs_->Append(LogName(*job), msg.blobs.front());

@@ -268,6 +268,27 @@ TEST_F(ReadOnlyCoreTest, AResultSayingTheWorkersLogIsIncompleteMarksTheJob) {
   EXPECT_FALSE(Get("b").log_truncated.has_value());
 }
 
+TEST_F(ReadOnlyCoreTest, OutputLostOnTheWayMarksTheJobsLogTruncated) {
+  Join("w1", 4);
+  Submit({{"a"}, {"b"}});
+  EXPECT_EQ("a@w1 b@w1", Assignments());
+  auto chunk = [&](const std::string& id, int64_t seq) {
+    wire::JobLogMsg m{.id = id, .attempt = 1, .seq = seq, .stream = "stdout"};
+    m.blobs.push_back("line " + std::to_string(seq) + "\n");
+    core_->OnWorker("id-w1", std::move(m).ToMessage(), now_);
+    Turn();
+  };
+  chunk("a", 0);
+  chunk("a", 3);  // 1 and 2 were sent while this broker was down
+  chunk("b", 0);
+  chunk("b", 1);
+  EXPECT_TRUE(Get("a").log_truncated.value_or(false));
+  EXPECT_FALSE(Get("b").log_truncated.has_value());
+  Stop();
+  Open();
+  EXPECT_TRUE(Get("a").log_truncated.value_or(false)) << "journaled";
+}
+
 // A job row, as the journal writes it, of job `id` at `seq`.
 Job Row(const std::string& id, int64_t seq, bool log_truncated) {
   Job job;

@@ -35,6 +35,11 @@ int ListAudit(const Target& target, const AuditArgs& args) {
   const int rc =
       args.store ? node.CallStore(request.ToMessage(), &reply) : node.Call(request.ToMessage(), &reply);
   if (rc != kExitOk) return rc;
+  if (reply.recording && !*reply.recording) {
+    std::cerr
+        << "titan: this store does not record its writes (it runs without --audit-writes), so its audit "
+           "log has nothing new; start `titan store` with --audit-writes to record them\n";
+  }
   std::cout << (args.json ? RenderAuditJson(reply.entries) : RenderAuditTable(reply.entries));
   if (reply.truncated) {
     std::cerr << "titan: showing the newest " << reply.entries.size()

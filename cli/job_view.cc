@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "base/exit_reason.h"
-#include "cli/limits_view.h"
 #include "cli/capacity_view.h"
+#include "cli/limits_view.h"
 #include "cli/machine_view.h"
 #include "cli/submit.h"
 
@@ -156,7 +156,10 @@ std::string RenderJobStatus(const JobView& job, int64_t now_ms) {
   line("worker:", job.worker);
   line("attempt:", std::to_string(job.attempt));
   line("exit code:", job.exit_code ? std::to_string(*job.exit_code) : "");
-  if (job.log_truncated) line("log:", "log truncated: some of its output was lost to a full disk");
+  if (job.log_truncated)
+    line("log:",
+         "log truncated: some of its output was lost (a full disk, or sent while the broker was down; the "
+         "worker's job.log may have it)");
   line("file:", job.file);
   if (!job.command.empty()) {  // quoted as a shell would need it, so "a b" reads as one argument
     std::vector<std::string> words{job.command};

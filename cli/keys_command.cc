@@ -1,6 +1,7 @@
 // `titan keys init|add|list|revoke|reissue|rotate`: the cluster's keys folder (security/key_files.h), on
 // the machine that holds it. Nodes watch the folder, so each change applies at once: a revoked key is
 // refused and its connections closed, a rotated server key is put in use (docs/security.md).
+#include <filesystem>
 #include <iostream>
 #include <string_view>
 
@@ -23,6 +24,17 @@ void AddWhere(CLI::App* cmd, KeysArgs* a) {
   cmd->add_option("--dir", a->dir, "data directory whose keys folder to use (<dir>/keys)")
       ->capture_default_str();
   cmd->add_option("--keys", a->keys, "the keys folder itself (instead of <dir>/keys)");
+}
+
+// False, with why printed, when there is no keys folder where `a` points (nothing `titan keys init` made):
+// an empty list there would read as "no principals".
+bool HaveKeys(const KeysArgs& a, std::string_view command) {
+  const security::KeyFiles keys = a.files();
+  std::error_code ec;
+  if (std::filesystem::exists(keys.server(), ec)) return true;
+  std::cerr << "titan keys " << command << ": no keys folder at " << keys.dir << " (no " << keys.server()
+            << "); pass --keys DIR (or --dir DATA_DIR) for the cluster's keys, or run `titan keys init`\n";
+  return false;
 }
 
 int Init(const KeysArgs& a) {
@@ -67,6 +79,7 @@ int Add(const KeysArgs& a) {
 }
 
 int List(const KeysArgs& a) {
+  if (!HaveKeys(a, "list")) return kExitNotFound;
   Result<security::Principals> all = security::Principals::Load(a.files().principals());
   if (!all.ok()) {
     std::cerr << "titan keys list: " << all.message() << "\n";
@@ -81,6 +94,7 @@ int List(const KeysArgs& a) {
 }
 
 int Reissue(const KeysArgs& a) {
+  if (!HaveKeys(a, "reissue")) return kExitNotFound;
   Result<security::Credential> c = security::ReissuePrincipal(a.files(), a.name);
   if (!c.ok()) {
     std::cerr << "titan keys reissue: " << c.message() << "\n";
@@ -117,6 +131,7 @@ int Rotate(const KeysArgs& a) {
 }
 
 int Revoke(const KeysArgs& a) {
+  if (!HaveKeys(a, "revoke")) return kExitNotFound;
   if (Status s = security::RevokePrincipal(a.files(), a.name, WallMs()); !s.ok()) {
     std::cerr << "titan keys revoke: " << s.message() << "\n";
     return s.code() == Status::Code::kNotFound ? kExitNotFound : kExitUsage;

@@ -17,6 +17,8 @@ int RunMcp(const Target& target, const std::string& http) {
   std::vector<std::string> argv{
       PythonApp(kMcpPython), "-m", "titan_mcp", "--host", target.host, "--port", std::to_string(target.port)};
   if (!target.credentials.empty()) argv.insert(argv.end(), {"--credentials", target.credentials});
+  // The global --timeout (milliseconds) as the server's per-call timeout (seconds).
+  argv.insert(argv.end(), {"--timeout", std::to_string(target.timeout_ms / 1000.0)});
   if (!http.empty()) argv.insert(argv.end(), {"--http", http});
   return ExecPythonApp(argv, "MCP server", kMcpPython);
 }

@@ -85,8 +85,9 @@ std::optional<std::string> HandshakeWatch::TakeFailure(const std::string& endpoi
     const std::string credential = who.empty() ? "no credential" : who;
     std::string why;
     if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-      why =
-          "the node at " + endpoint + " refused " + credential + ": the key is unknown there or was revoked";
+      why = "the node at " + endpoint + " refused " + credential +
+            ": the key is unknown there or was revoked, or its role may not use this port (a broker's worker "
+            "port admits only role worker)";
     } else if (who.empty()) {
       why = "the node at " + endpoint + " requires a credential (CURVE)";
     } else {

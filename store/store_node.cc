@@ -233,7 +233,7 @@ int RunStore(const StoreOptions& options) {
   if (!OpenEngine(options, engine, &db_path)) return 1;
   StoreMetrics metrics;
   metrics.node().start_wall_ms = WallMs();
-  StoreService service(&engine, &metrics);
+  StoreService service(&engine, &metrics, options.audit_writes);
 
   zmq::context_t ctx(1);
   const security::SecurityOptions secure{

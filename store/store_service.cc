@@ -190,8 +190,11 @@ Result<Message> StoreService::Dispatch(const Message& req) {
       return Serve<wire::MetricsGetMsg>(req,
                                         [this](const auto&) -> Result<Message> { return metrics_->Reply(); });
     case MsgType::kAuditList:
-      return Serve<wire::AuditListMsg>(req,
-                                       [&e](const auto& m) -> Result<Message> { return e.audit().List(m); });
+      return Serve<wire::AuditListMsg>(req, [&e, this](const auto& m) -> Result<Message> {
+        Message reply = e.audit().List(m);
+        if (!audit_writes_) reply.Set("recording", wire::Datum(false));  // an empty list would mislead
+        return reply;
+      });
     default:
       break;
   }

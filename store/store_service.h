@@ -16,8 +16,9 @@ namespace titan::store {
 class StoreService {
  public:
   // `metrics` (may be null: METRICS_GET is then UNKNOWN_TYPE) answers METRICS_GET; it must outlive this.
-  explicit StoreService(KvEngine* engine, const StoreMetrics* metrics = nullptr)
-      : engine_(engine), metrics_(metrics) {}
+  // `audit_writes`: the node records its writes in the audit log (--audit-writes); AUDIT_LIST says when not.
+  explicit StoreService(KvEngine* engine, const StoreMetrics* metrics = nullptr, bool audit_writes = true)
+      : engine_(engine), metrics_(metrics), audit_writes_(audit_writes) {}
 
   // The reply to `request` (its rid is copied by the caller). Sets `storage_failed` when SQLite
   // failed: the batch must then be rolled back and writes answered UNAVAILABLE.
@@ -42,6 +43,7 @@ class StoreService {
   Result<wire::Message> Dispatch(const wire::Message& req);
   KvEngine* engine_;
   const StoreMetrics* metrics_;
+  bool audit_writes_;
 };
 
 }  // namespace titan::store

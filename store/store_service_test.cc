@@ -66,6 +66,14 @@ TEST_F(StoreServiceTest, AuditListAnswersFromTheAuditTable) {
   EXPECT_EQ("ERROR INVALID", Call(MsgType::kAuditList, {{"limit", Datum(int64_t{0})}}));
 }
 
+TEST_F(StoreServiceTest, AuditListOfAStoreThatDoesNotRecordWritesSaysSo) {
+  StoreService quiet(&engine_, nullptr, /*audit_writes=*/false);
+  bool failed = false;
+  const wire::Message reply = quiet.Handle(wire::AuditListMsg{}.ToMessage(), &failed);
+  EXPECT_EQ("{entries: [], truncated: false, recording: false}", wire::Render(Datum(reply.body)));
+  EXPECT_EQ("AUDIT_LIST_REPLY {entries: [], truncated: false}", Call(MsgType::kAuditList, {}));  // it records
+}
+
 TEST_F(StoreServiceTest, HelloSaysStore) {
   EXPECT_EQ("WELCOME {node: \"store\", version: \"" TITAN_VERSION "\"}", Call(MsgType::kHello, {}));
 }

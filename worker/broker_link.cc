@@ -92,6 +92,7 @@ void BrokerLink::OnRefused(const std::string& failure, int64_t now) {
   }
   if (!refused_) spdlog::error("worker: {} (retrying; a changed credential file is read again)", failure);
   refused_ = true;
+  refusal_ = failure;
 }
 
 std::optional<std::string> BrokerLink::TakeNewServerKey() {
@@ -181,7 +182,12 @@ int64_t BrokerLink::Tick(Instant at, const std::function<wire::HeartbeatMsg()>& 
   if (state_ == State::kDiscovering) {
     if (now >= hello_deadline_) {
       ++unanswered_;
-      spdlog::warn("worker: no answer from a broker at {}:{}; retrying in {} ms", host_, port_, Backoff());
+      if (refused_) {  // it answers: it refuses this worker's key (the handshake fails before any reply)
+        spdlog::warn("worker: still refused by the broker at {}:{} ({}); retrying in {} ms", host_, port_,
+                     refusal_, Backoff());
+      } else {
+        spdlog::warn("worker: no answer from a broker at {}:{}; retrying in {} ms", host_, port_, Backoff());
+      }
       if (addresses_ && addresses_->size() > 1) {  // on to the next broker
         addresses_->NoAnswer();
         UseCurrentAddress();

@@ -101,6 +101,7 @@ class BrokerLink {
   // The open socket's handshake monitor: declared after the sockets, so destroyed before them.
   std::unique_ptr<security::HandshakeWatch> watch_;
   bool refused_ = false;  // a refusal was logged since the last WORKER_WELCOME
+  std::string refusal_;   // ... and what it said (repeated in place of "no answer" while it lasts)
   std::optional<std::string> new_server_key_;
   int64_t hello_deadline_ = 0;
   int64_t unanswered_ = 0;  // HELLOs in a row nothing answered: the next one waits BackoffMs of it

@@ -435,6 +435,7 @@ wire::WorkerReadyMsg WorkerCore::ReadyMessage() {
   if (!c_.controls.empty()) ready.controls = c_.controls;
   if (!c_.limits_via.empty()) ready.limits_via = c_.limits_via;
   if (!c_.runtimes.empty()) ready.runtimes = c_.runtimes;
+  if (!c_.runtime_info.empty()) ready.runtime_info = c_.runtime_info;
   if (!c_.volumes_dir.empty()) ready.volumes_dir = c_.volumes_dir;
   if (draining_) ready.draining = true;  // a reconnect keeps it out of dispatch
   return ready;

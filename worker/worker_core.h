@@ -39,7 +39,9 @@ struct WorkerCoreConfig {
   int slots = 4;
   std::vector<std::string> capabilities;
   std::vector<std::string>
-      runtimes;             // the runtime names it offers (`--runtime NAME=PATH`; WORKER_READY.runtimes)
+      runtimes;  // the runtime names it offers (`--runtime NAME=PATH`; WORKER_READY.runtimes)
+  std::vector<wire::RuntimeInfo>
+      runtime_info;         // what it measured of each runtime (WORKER_READY.runtime_info)
   std::string volumes_dir;  // where its volumes' directories are (WORKER_READY.volumes_dir)
   std::string parent;       // WORKER_READY.parent when set
   int address_port = 0;     // WORKER_READY.port when > 0

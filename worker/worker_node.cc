@@ -22,6 +22,7 @@
 #include "worker/capacity.h"
 #include "worker/dir_lock.h"
 #include "worker/job_cgroup.h"
+#include "worker/runtime_facts.h"
 #include "worker/runtimes.h"
 #include "worker/worker_reaper.h"
 
@@ -56,6 +57,18 @@ std::vector<std::string> RuntimeFlags(const WorkerOptions& o) {
   return flags;
 }
 
+// What WORKER_READY says of each runtime (worker/runtime_facts.h), measured once here.
+std::vector<wire::RuntimeInfo> RuntimeInfoOf(const WorkerOptions& o) {
+  std::vector<wire::RuntimeInfo> out;
+  for (const auto& [name, runtime] : RuntimesOf(o)) {
+    out.push_back(exec::MeasureRuntime(runtime));
+    spdlog::info("worker: runtime {} ({}): {} bytes, {} Python distributions", name, runtime.path,
+                 out.back().size_bytes ? std::to_string(*out.back().size_bytes) : "too many files to count",
+                 out.back().packages ? out.back().packages->size() : 0);
+  }
+  return out;
+}
+
 std::vector<std::string> RuntimeNames(const WorkerOptions& o) {
   std::vector<std::string> names;
   for (const auto& [name, runtime] : RuntimesOf(o)) names.push_back(name);
@@ -80,6 +93,7 @@ WorkerCoreConfig CoreConfigOf(const WorkerOptions& o, const std::string& name,
       .slots = o.slots,
       .capabilities = DetectCapabilities(o.tags, o.high_mem_mb, capacity.memory_mb, !capacity.gpus.empty()),
       .runtimes = RuntimeNames(o),
+      .runtime_info = RuntimeInfoOf(o),
       .volumes_dir = VolumesDirOf(o),
       .parent = o.parent,
       .address_port = o.address_port,

@@ -208,3 +208,12 @@ def test_a_reader_may_look_but_its_cancel_is_forbidden(secure, tmp_path):
     with client(cluster, creds["admin"]) as admin:  # the broker audited the refusal under the reader's name
         refusals = [(e.action, e.target, e.outcome) for e in admin.audit(principal="rita")]
     assert ("JOB_STOP", job, "FORBIDDEN") in refusals
+
+
+def test_the_timeout_argument_sets_the_clients_and_is_checked():
+    """`titan --timeout MS mcp` passes --timeout SECONDS on (cli/mcp_command.cc): each call waits that long."""
+    from titan_mcp.__main__ import parse
+    assert parse(["--timeout", "2.5"]).timeout == 2.5
+    assert parse([]).timeout is None  # the SDK's (TITAN_TIMEOUT, else its default)
+    with pytest.raises(SystemExit):
+        parse(["--timeout", "0"])

@@ -20,9 +20,13 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("TITAN_PORT") or 9090), help="the broker's port")
     p.add_argument("--credentials", default=os.environ.get("TITAN_CREDENTIALS") or None,
                    help="the credential this server acts with (default: the one `titan up` made for --host/--port)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds to wait for the broker's answer to each call (default: TITAN_TIMEOUT, else the SDK's)")
     p.add_argument("--http", metavar="ADDR:PORT", default=None,
                    help="serve streamable HTTP at http://ADDR:PORT/mcp instead of stdio (ADDR defaults to 127.0.0.1)")
     args = p.parse_args(argv)
+    if args.timeout is not None and args.timeout <= 0:
+        p.error("--timeout %g is not a positive number of seconds" % args.timeout)
     if args.http is not None:
         host, sep, port = args.http.rpartition(":")
         if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
@@ -34,7 +38,7 @@ def parse(argv) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     try:
-        client = TitanClient(host=args.host, port=args.port, credentials=args.credentials)
+        client = TitanClient(host=args.host, port=args.port, credentials=args.credentials, timeout=args.timeout)
     except (TitanError, ValueError) as e:  # a credential that cannot be read: say which and stop
         print("titan mcp: %s" % e, file=sys.stderr)
         return 2

@@ -25,6 +25,9 @@ def venv(tmp_path_factory):
     """A real venv (no pip: it only has to be an environment) for the runtime `venvpy`."""
     path = tmp_path_factory.mktemp("runtime") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True, timeout=120)
+    site = next(path.glob("lib/python*/site-packages"))
+    (site / "demo_pkg-1.2.dist-info").mkdir()  # an installed distribution, as pip leaves one
+    (site / "demo_pkg-1.2.dist-info" / "METADATA").write_text("Name: demo-pkg\nVersion: 1.2\n")
     return path
 
 
@@ -132,7 +135,12 @@ def test_the_workers_runtimes_are_listed(payload_cluster, client):
     runtimes = {r["name"]: r for r in client.runtimes.list_runtimes()}
     assert sorted(runtimes) == ["interp", "venvpy"]
     assert runtimes["venvpy"]["workers"] == ["w1"] and runtimes["venvpy"]["available"]
-    assert client.runtimes.get_runtime_info("interp")["runtime"]["name"] == "interp"
+    interp = client.runtimes.get_runtime_info("interp")["runtime"]
+    assert interp["name"] == "interp"
+    assert interp["size_bytes"] == os.path.getsize(os.path.realpath(sys.executable)) and interp["packages"] == []
+    # An environment: the bytes of its files (as the worker counted them) and its distributions.
+    assert runtimes["venvpy"]["packages"] == ["demo_pkg==1.2"]
+    assert 0 < runtimes["venvpy"]["size_bytes"] < 1 << 30
     stats = titan_ok(payload_cluster.port, ["stats"])
     assert "runtimes: interp, venvpy" in stats
 

@@ -10,7 +10,7 @@ from cluster import unique_id, wait_until, write_script
 from titan_sdk import InvalidError, JobNotFoundError, TitanJob
 from titan_sdk import joblet
 from titan_sdk.joblet import (AuthenticationError, ConnectionError, JobletClient, JobletException, NetworkError,
-                              TimeoutError, ValidationError, WorkflowNotFoundError)
+                              RuntimeNotFoundError, TimeoutError, ValidationError, WorkflowNotFoundError)
 
 DEADLINE_S = 60
 
@@ -180,6 +180,14 @@ jobs:
     from_file = broker_client.jobs.run_workflow(str(path))
     assert from_file["workflow_uuid"] == path.stem
     assert broker_client.wait_dag(path.stem, timeout=DEADLINE_S)["state"] == "COMPLETED"
+
+
+def test_run_job_with_a_runtime_no_worker_offers_is_refused_as_joblet_refuses_it(broker_client):
+    before = len(broker_client.list_jobs(limit=10000))
+    with pytest.raises(RuntimeNotFoundError, match="no live worker offers it") as e:
+        broker_client.jobs.run_job(command="echo", args=["x"], runtime="node-18")
+    assert isinstance(e.value, JobletException)
+    assert len(broker_client.list_jobs(limit=10000)) == before  # nothing was submitted
 
 
 def test_validate_runtime_spec_checks_the_name_and_whether_a_worker_offers_it(broker_client):

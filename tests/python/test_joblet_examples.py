@@ -2,6 +2,7 @@
 # (joblet_examples/seed_examples.py says what else differs and why). The cluster's workers offer the
 # runtimes the examples name and have a `python` on their PATH, as a Joblet server with those runtimes would.
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,5 +53,6 @@ def test_the_seed_examples_run_with_only_the_import_changed(joblet_cluster):
     assert "Job deleted!" in out and "🗑️ Volume deleted!" in out
     assert "🚀 Workflow started: my-data-pipeline" in out
     assert "✅ python-3.11: python 3.11" in out and "📋 python-3.11-ml" in out
+    assert re.search(r"^   Size: [0-9]+\.[0-9] MB$", out, re.M)  # the runtime's files, as its worker counted them
     assert "🤷 That job doesn't exist" in out
     assert out.rstrip().endswith("ALL EXAMPLES RAN")

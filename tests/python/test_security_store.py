@@ -125,6 +125,15 @@ def test_keys_files_are_private(secure_store):
     assert load_credential(creds["admin"]).secret_key not in (data / "keys" / "principals.yaml").read_text()
 
 
+def test_keys_commands_where_there_is_no_keys_folder_say_so(tmp_path):
+    for args in (["list"], ["revoke", "alice"], ["reissue", "alice"]):
+        done = subprocess.run([titan_bin(), "keys"] + args + ["--keys", str(tmp_path / "nowhere")],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 1 and done.stdout == "", args
+        assert "no keys folder at %s" % (tmp_path / "nowhere") in done.stderr, done.stderr
+        assert "titan keys init" in done.stderr
+
+
 def test_a_store_beyond_loopback_without_keys_refuses_to_start(tmp_path):
     result = subprocess.run([titan_bin(), "store", "--bind", "0.0.0.0", "--port", "0", "--dir", str(tmp_path / "s")],
                             capture_output=True, text=True, timeout=30)

@@ -745,5 +745,5 @@ class TitanClient(StoreCalls, DagCalls, ArtifactCalls, JobListCalls):
         self.credential = credential
 
     def _hint(self) -> str:
-        return ("is `titan store` or `titan up` running at %s:%d? Set TITAN_HOST/TITAN_PORT (or pass "
+        return ("is `titan up`, `titan broker` or `titan store` running at %s:%d? Set TITAN_HOST/TITAN_PORT (or pass "
                 "TitanClient(host=..., port=...)) to point at it" % (self.host, self.port))

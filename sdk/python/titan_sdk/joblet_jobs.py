@@ -10,8 +10,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from . import pipeline
-from .errors import (InvalidError, JobNotFoundError, NetworkError, TitanTimeoutError, ValidationError,
-                     WorkflowNotFoundError)
+from .errors import (InvalidError, JobNotFoundError, NetworkError, RuntimeNotFoundError, TitanTimeoutError,
+                     ValidationError, WorkflowNotFoundError)
 from .job import FINAL_STATES, JobInfo, TitanJob
 from .protocol import MsgType
 
@@ -135,13 +135,19 @@ class JobService:
         """Runs `command` with `args` (as given, no shell) on a worker and returns the job as get_job_status
         does. Limits (max_cpu percent of one core, cpu_cores, max_memory MB, max_iobps bytes/s) are enforced
         by the worker's cgroups; `schedule` is an ISO 8601 time to start at; `network` may only be the worker's
-        own ("bridge", "host" or None: Titan does not isolate networks); further keywords go to TitanJob
-        (max_processes, cpu, memory, gpus, requirement, retries, timeout, ...)."""
+        own ("bridge", "host" or None: Titan does not isolate networks); a `runtime` no live worker offers raises
+        RuntimeNotFoundError, as Joblet does; further keywords go to TitanJob (max_processes, cpu, memory, gpus,
+        requirement, retries, timeout, ...)."""
         if not command:
             raise ValidationError("run_job needs a command, e.g. run_job('echo', ['hello'])")
         if network not in UNISOLATED_NETWORKS:
             raise NetworkError("network=%r: Titan runs jobs as processes on their worker's own network and does not "
                                "isolate networks (docs/job-control.md, Networks); leave network unset" % network)
+        if runtime and self._client.runtimes.validate_runtime_spec(runtime)["available"] is not True:
+            # Joblet refuses a runtime that is not installed; Titan itself would queue the job until a worker
+            # offering it joins (TitanJob(runtime=...) still does).
+            raise RuntimeNotFoundError("runtime=%r: no live worker offers it; start one with `titan worker --runtime "
+                                       "%s=PATH`, or leave runtime unset" % (runtime, runtime))
         job_id = "%s-%s" % (name, uuid.uuid4().hex[:8]) if name else str(uuid.uuid4())
         job = TitanJob(job_id, command=command, argv=[str(a) for a in (args or [])], delay=_delay_ms(schedule),
                        max_cpu=max_cpu, cpu_cores=cpu_cores, max_memory=max_memory, max_iobps=max_iobps,

@@ -120,7 +120,7 @@ class JobInfo(Record):
     up_since_ms: Optional[int] = None  # SERVICE: when its current process started (the last restart)
     secret_env: Optional[List[str]] = None  # the names of its secret environment, each as "NAME=****" (values are never reported)
     env: Optional[List[str]] = None  # its plain environment entries ("NAME=value"), as submitted (JobSpec.env; secrets go in secret_env)
-    log_truncated: Optional[bool] = None  # true: some of its output could not be kept (a disk was full: the worker's job.log or the broker's copy); its state is what the process gave
+    log_truncated: Optional[bool] = None  # true: some of its output could not be kept (a disk was full: the worker's job.log or the broker's copy; or chunks sent while the broker was down were lost); its state is what the process gave
     usage: Optional["JobUsage"] = None  # what its last finished run used
     max_memory: Optional[int] = None  # job control, as submitted (JobSpec)
     max_cpu: Optional[int] = None
@@ -228,6 +228,17 @@ class MachineStats(Record):
 
 
 @dataclasses.dataclass
+class RuntimeInfo(Record):
+    """What a worker measured of one of its runtimes when it started (docs/job-control.md, "Runtimes")."""
+
+    _SPEC: ClassVar[Tuple[FieldSpec, ...]] = STRUCTS['RuntimeInfo']
+
+    name: str
+    size_bytes: Optional[int] = None  # the bytes of its files (a directory: every regular file under it, links not followed; an interpreter: its file); absent when too large to count
+    packages: Optional[List[str]] = None  # an environment's installed Python distributions, "name==version" (its site-packages' *.dist-info), sorted
+
+
+@dataclasses.dataclass
 class WorkerInfo(Record):
     """A worker as the broker sees it."""
 
@@ -253,6 +264,7 @@ class WorkerInfo(Record):
     memory_mb_reserved: Optional[int] = None
     gpus_reserved: Optional[int] = None
     runtimes: Optional[List[str]] = None  # the runtime names it offers
+    runtime_info: Optional[List["RuntimeInfo"]] = None  # what it measured of each, as WORKER_READY said
 
 
 @dataclasses.dataclass
@@ -448,6 +460,7 @@ class AuditListReplyMsg(MessageRecord):
 
     entries: List["AuditEntry"]  # oldest first
     truncated: bool  # true when older entries matched too (raise the limit or narrow since_ms)
+    recording: Optional[bool] = None  # false: this node does not record its writes (a store started without --audit-writes); absent: it does
 
 
 @dataclasses.dataclass
@@ -1232,6 +1245,7 @@ class WorkerReadyMsg(MessageRecord):
     memory_mb: Optional[int] = None  # capacity: MB (detected, or `--memory`)
     gpus: Optional[int] = None  # capacity: GPUs (nvidia-smi -L or /dev/nvidia*, or `--gpus`)
     runtimes: Optional[List[str]] = None  # the runtime names it offers (`--runtime NAME=PATH`)
+    runtime_info: Optional[List["RuntimeInfo"]] = None  # what it measured of each when it started: size, packages
     volumes_dir: Optional[str] = None  # the absolute directory its volumes live in (<--dir>/volumes): VolumeInfo.path is <volumes_dir>/<name>
     draining: Optional[bool] = None  # registers already shutting down: it gets no jobs (a killed worker's reaper reporting the runs that ended before the worker could)
 
@@ -1494,6 +1508,7 @@ STRUCT_CLASSES.update({
     'VolumeSpec': VolumeSpec,
     'GpuStats': GpuStats,
     'MachineStats': MachineStats,
+    'RuntimeInfo': RuntimeInfo,
     'WorkerInfo': WorkerInfo,
     'ArtifactInfo': ArtifactInfo,
     'ScaleEvent': ScaleEvent,

@@ -25,15 +25,24 @@ class RuntimeService:
     def list_runtimes(self) -> List[Dict[str, Any]]:
         """One dict per runtime name any live worker offers: name, language, version (guessed from the name:
         "python-3.11" -> python 3.11), available (a worker that is not draining offers it), workers (their
-        names), packages ([]: not reported)."""
+        names), size_bytes (the bytes of its files, as the first worker offering it measured them when it
+        started; None when it had too many files to count) and packages (an environment's installed Python
+        distributions, "name==version"; [] for an interpreter)."""
         by_name: Dict[str, Dict[str, Any]] = {}
         for w in self._client.get_stats().get("workers") or []:
+            facts = {i.get("name"): i for i in w.get("runtime_info") or [] if isinstance(i, dict)}
             for name in w.get("runtimes") or []:
                 entry = by_name.setdefault(name, dict(name=name, available=False, workers=[], packages=[],
+                                                      size_bytes=None,
                                                       description="offered by titan worker --runtime",
                                                       **_language_version(name)))
                 entry["workers"].append(w.get("name"))
                 entry["available"] = entry["available"] or w.get("state") != "DRAINING"
+                measured = facts.get(name) or {}
+                if entry["size_bytes"] is None and measured.get("size_bytes") is not None:
+                    entry["size_bytes"] = measured["size_bytes"]
+                if not entry["packages"] and measured.get("packages"):
+                    entry["packages"] = list(measured["packages"])
         return [by_name[n] for n in sorted(by_name)]
 
     list = list_runtimes  # the issue's client.runtimes.list()

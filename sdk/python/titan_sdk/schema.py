@@ -306,6 +306,11 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('disk_total_bytes', 'int', True),
         FieldSpec('gpus', 'list<GpuStats>', True),
     ),
+    'RuntimeInfo': (
+        FieldSpec('name', 'str'),
+        FieldSpec('size_bytes', 'int', True),
+        FieldSpec('packages', 'list<str>', True),
+    ),
     'WorkerInfo': (
         FieldSpec('name', 'str'),
         FieldSpec('host', 'str'),
@@ -327,6 +332,7 @@ STRUCTS: Dict[str, Tuple[FieldSpec, ...]] = {
         FieldSpec('memory_mb_reserved', 'int', True),
         FieldSpec('gpus_reserved', 'int', True),
         FieldSpec('runtimes', 'list<str>', True),
+        FieldSpec('runtime_info', 'list<RuntimeInfo>', True),
     ),
     'ArtifactInfo': (
         FieldSpec('space', 'str'),
@@ -424,6 +430,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
     MsgType.AUDIT_LIST_REPLY: (
         FieldSpec('entries', 'list<AuditEntry>'),
         FieldSpec('truncated', 'bool'),
+        FieldSpec('recording', 'bool', True),
     ),
     MsgType.METRICS_GET: (),
     MsgType.METRICS: (
@@ -715,6 +722,7 @@ MESSAGES: Dict[MsgType, Tuple[FieldSpec, ...]] = {
         FieldSpec('memory_mb', 'int', True),
         FieldSpec('gpus', 'int', True),
         FieldSpec('runtimes', 'list<str>', True),
+        FieldSpec('runtime_info', 'list<RuntimeInfo>', True),
         FieldSpec('volumes_dir', 'str', True),
         FieldSpec('draining', 'bool', True),
     ),

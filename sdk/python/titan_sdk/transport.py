@@ -145,7 +145,8 @@ class Connection:
         who = ("principal %r (%s)" % (self._credential.principal, self._credential.path)
                if self._credential is not None else "no credential")
         if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-            why = "the node at %s refused %s: the key is unknown there or was revoked" % (self.endpoint, who)
+            why = ("the node at %s refused %s: the key is unknown there or was revoked, or its role may not use this "
+                   "port (a broker's worker port admits only role worker)" % (self.endpoint, who))
         elif self._credential is None:
             why = "the node at %s requires a credential (CURVE)" % self.endpoint
         else:

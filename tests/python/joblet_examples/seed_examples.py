@@ -183,6 +183,7 @@ for runtime in runtimes:
 info = client.runtimes.get_runtime_info("python-3.11-ml")
 print(f"📋 {info['runtime']['name']}")
 print(f"   Language: {info['runtime']['language']} {info['runtime']['version']}")
+print(f"   Size: {info['runtime']['size_bytes'] / 1024 / 1024:.1f} MB")
 print(f"   Packages: {len(info['runtime']['packages'])} installed")
 
 # Exceptions
