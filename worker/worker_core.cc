@@ -163,7 +163,10 @@ void WorkerCore::OnMessage(const Message& msg, Instant at) {
         Emit(Command{.kind = Command::Kind::kDeleteVolume, .id = del->name});
       return;
     case MsgType::kDisconnect:
-      if (Decode<wire::DisconnectMsg>(msg, me)) Emit(Command{.kind = Command::Kind::kReregister});
+      if (!Decode<wire::DisconnectMsg>(msg, me)) return;
+      if (reregistered_at_ >= 0 && now - reregistered_at_ < kReregisterQuietMs) return;  // asked already
+      reregistered_at_ = now;
+      Emit(Command{.kind = Command::Kind::kReregister});
       return;
     case MsgType::kError:
       if (auto error = Decode<wire::ErrorMsg>(msg, me))
@@ -175,6 +178,7 @@ void WorkerCore::OnMessage(const Message& msg, Instant at) {
 }
 
 void WorkerCore::Welcome(const wire::WorkerWelcomeMsg& welcome, int64_t now) {
+  reregistered_at_ = -1;
   if (lapsed_ && welcome.session.value_or(session_) <= lapsed_session_) {
     // It answers a registration from before the lease ran out (it was queued): the broker may since
     // have declared this worker lost. The answer to the registration made since is still to come.

@@ -27,6 +27,8 @@
 
 namespace titan::worker {
 
+// DISCONNECTs within this long of the WORKER_READY that answered one ask nothing more.
+inline constexpr int64_t kReregisterQuietMs = 1000;
 // How long output may keep flowing after a job's leader exited before the worker stops waiting.
 inline constexpr int64_t kOutputDrainMs = 2000;
 // Beyond a child worker's own grace (drain + kill), before its parent SIGKILLs it.
@@ -246,7 +248,10 @@ class WorkerCore {
   // Fencing. lease_ms_: from WORKER_WELCOME (0: the broker sets none, no fencing); monotonic times.
   int64_t lease_ms_ = 0;
   int64_t last_contact_ = 0;  // the broker last heard from
-  int64_t last_turn_ = 0;     // the last BeginTurn
+  // DISCONNECT answered with a WORKER_READY at this time and no WORKER_WELCOME since (-1: none): the
+  // DISCONNECTs a restarted broker sends for each message the worker queued while it was down ask once.
+  int64_t reregistered_at_ = -1;
+  int64_t last_turn_ = 0;  // the last BeginTurn
   // Registrations so far (WORKER_READY.session). lapsed_: the lease ran out since the last WORKER_WELCOME,
   // so the broker may have given this worker's runs, and the assignments it sent meanwhile, to others:
   // assignments are refused (reported fenced, unstarted) until the WORKER_WELCOME that answers a

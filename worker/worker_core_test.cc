@@ -135,6 +135,16 @@ TEST_F(WorkerCoreTest, ReRegistrationResendsUnacknowledgedResultsUntilJobAck) {
   EXPECT_EQ("b/1 |", Ready());
 }
 
+TEST_F(WorkerCoreTest, ARestartedBrokersDisconnectsForQueuedMessagesReregisterOnce) {
+  auto disconnect = [] { return wire::MakeMessage(MsgType::kDisconnect).Set("reason", S("unknown worker")); };
+  EXPECT_EQ("reregister", Deliver(disconnect()));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ("", Deliver(disconnect()));  // one per queued heartbeat or log
+  Tick(now_ + kReregisterQuietMs);
+  EXPECT_EQ("reregister", Deliver(disconnect())) << "that WORKER_READY may have been lost: ask again";
+  Deliver(Welcome());
+  EXPECT_EQ("reregister", Deliver(disconnect())) << "a new DISCONNECT after a WELCOME is a new one";
+}
+
 TEST_F(WorkerCoreTest, OneJobAckForgetsEveryResultItLists) {
   for (const char* id : {"a", "b", "c", "d"}) Deliver(Assign(id, 1));
   for (const char* id : {"a", "b", "c"}) Ends(id, Exited(0));

@@ -140,6 +140,27 @@ def test_with_the_defaults_a_broker_restart_adopts_the_running_jobs(default_clus
         assert "titan: killed" not in client.fetch_logs(job_id)
 
 
+def test_output_a_broker_restart_loses_is_marked_never_silent(default_cluster, tmp_path, monkeypatch):
+    """A job printing through a broker crash: its log as the broker keeps it is whole, or says it is not."""
+    record = tmp_path / "ticks.runs"
+    ticker = write_script(tmp_path, "ticks.sh", """
+        echo "start $$" >> "$1"
+        i=0
+        while [ $i -lt 150 ]; do echo "tick $i"; i=$((i+1)); sleep 0.02; done
+        echo done >> "$1"
+    """)
+    with client_of(default_cluster, monkeypatch) as client:
+        job_id = client.submit_job(TitanJob(unique_id("ticks"), ticker, args=str(record)))
+        started_pid(record)
+    default_cluster.crash_and_restart_broker()  # new worker port: the worker finds it again through HELLO
+    with client_of(default_cluster, monkeypatch) as client:
+        assert client.wait(job_id, timeout=DEADLINE_S) == "COMPLETED", default_cluster.stderr()
+        ticks = [int(line.split()[1]) for line in client.fetch_logs(job_id).splitlines() if line.startswith("tick")]
+        whole = ticks == list(range(150))
+        assert whole or client.get_job(job_id).log_truncated is True, (ticks[:5], len(ticks))
+        assert sorted(set(ticks)) == ticks  # what was kept is in order, each line once
+
+
 def fence(cluster, record: Path) -> int:
     """Once the job recording into `record` runs, stalls the broker until the job's worker killed it itself
     (fencing), then resumes the broker; returns the killed copy's pid."""
