@@ -192,7 +192,8 @@ Result<Message> StoreService::Dispatch(const Message& req) {
     case MsgType::kAuditList:
       return Serve<wire::AuditListMsg>(req, [&e, this](const auto& m) -> Result<Message> {
         Message reply = e.audit().List(m);
-        if (!audit_writes_) reply.Set("recording", wire::Datum(false));  // an empty list would mislead
+        if (!audit_writes_ && reply.type == MsgType::kAuditListReply)  // an empty list would mislead
+          reply.Set("recording", wire::Datum(false));
         return reply;
       });
     default:

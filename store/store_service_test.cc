@@ -72,6 +72,12 @@ TEST_F(StoreServiceTest, AuditListOfAStoreThatDoesNotRecordWritesSaysSo) {
   const wire::Message reply = quiet.Handle(wire::AuditListMsg{}.ToMessage(), &failed);
   EXPECT_EQ("{entries: [], truncated: false, recording: false}", wire::Render(Datum(reply.body)));
   EXPECT_EQ("AUDIT_LIST_REPLY {entries: [], truncated: false}", Call(MsgType::kAuditList, {}));  // it records
+  // A refused request is refused as it is: the mark belongs to the list only.
+  wire::Message bad = wire::MakeMessage(MsgType::kAuditList);
+  bad.body = wire::Map{{"limit", Datum(int64_t{0})}};
+  const wire::Message refused = quiet.Handle(bad, &failed);
+  ASSERT_EQ(MsgType::kError, refused.type);
+  EXPECT_EQ("INVALID", std::string(refused.Bytes("code")));
 }
 
 TEST_F(StoreServiceTest, HelloSaysStore) {
