@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "broker/audit.h"
 #include "broker/broker_core.h"
@@ -316,7 +317,18 @@ Message BrokerCore::Stats(Instant now) const {
                        .jobs_evicted = evicted_,
                        .stale_epoch_results = metrics_.stale_epoch_results,
                        .submissions_replayed = metrics_.submissions_replayed};
-  for (const auto& [name, w] : workers_) stats.workers.push_back(RenderWorker(w, now));
+  // A runtime's measurements once, on the first worker offering it: the reply grows with the runtimes, not
+  // with the workers (a large environment lists thousands of packages).
+  std::set<std::string> described;
+  for (const auto& [name, w] : workers_) {
+    wire::WorkerInfo info = RenderWorker(w, now);
+    if (info.runtime_info) {
+      std::erase_if(*info.runtime_info,
+                    [&](const wire::RuntimeInfo& r) { return !described.insert(r.name).second; });
+      if (info.runtime_info->empty()) info.runtime_info.reset();
+    }
+    stats.workers.push_back(std::move(info));
+  }
   if (read_only_.active()) {
     stats.read_only = true;
     stats.read_only_reason = read_only_.cause() + "; " + read_only_.Refusal();

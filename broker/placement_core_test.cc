@@ -212,5 +212,31 @@ TEST_F(PlacementTest, RequestsOutOfRangeAreInvalid) {
             ErrorOf(SubmitAsks({{"m", 0, -5}})));
 }
 
+TEST_F(PlacementTest, StatsDescribesEachRuntimeOnceOnTheFirstWorkerOfferingIt) {
+  auto join = [&](const std::string& name, std::vector<std::string> runtimes) {
+    wire::WorkerReadyMsg m{.name = name, .host = "h", .pid = 1, .slots = 1, .capabilities = {"GENERAL"}};
+    m.runtimes = runtimes;
+    m.runtime_info.emplace();
+    for (const std::string& r : runtimes)
+      m.runtime_info->push_back({.name = r, .size_bytes = 100, .packages = std::vector<std::string>{"a==1"}});
+    core_->OnWorker("id-" + name, std::move(m).ToMessage(), now_);
+    Turn();
+  };
+  join("w1", {"ml"});
+  join("w2", {"ml", "py"});
+  join("w3", {"ml"});
+  const Result<wire::StatsMsg> stats = wire::StatsMsg::From(Client(wire::StatsGetMsg{}.ToMessage()));
+  ASSERT_TRUE(stats.ok()) << stats.message();
+  std::string described;
+  for (const wire::WorkerInfo& w : stats->workers) {
+    described += w.name + ":";
+    for (const wire::RuntimeInfo& r : w.runtime_info.value_or(std::vector<wire::RuntimeInfo>{}))
+      described += r.name + "(" + std::to_string(r.size_bytes.value_or(-1)) + ")";
+    described += " ";
+  }
+  EXPECT_EQ("w1:ml(100) w2:py(100) w3: ", described);
+  EXPECT_EQ(std::vector<std::string>{"ml"}, stats->workers[2].runtimes.value());  // still offered by each
+}
+
 }  // namespace
 }  // namespace titan::broker

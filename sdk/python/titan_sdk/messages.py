@@ -264,7 +264,7 @@ class WorkerInfo(Record):
     memory_mb_reserved: Optional[int] = None
     gpus_reserved: Optional[int] = None
     runtimes: Optional[List[str]] = None  # the runtime names it offers
-    runtime_info: Optional[List["RuntimeInfo"]] = None  # what it measured of each, as WORKER_READY said
+    runtime_info: Optional[List["RuntimeInfo"]] = None  # what it measured of each, as WORKER_READY said; in STATS once per runtime name, on the first worker offering it
 
 
 @dataclasses.dataclass
